@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Runs every compiled test file (dist/test/**/*.test.js) with node's built-in
+// runner. `node scripts/test.mjs core net` runs only files under those folders.
+import { readdirSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { spawn } from 'node:child_process'
+
+const outDir = process.env.PL_TEST_OUTDIR ?? 'dist'
+const root = join(outDir, 'test')
+const filters = process.argv.slice(2)
+
+function walk (dir) {
+  const out = []
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name)
+    if (statSync(p).isDirectory()) out.push(...walk(p))
+    else if (name.endsWith('.test.js')) out.push(p)
+  }
+  return out
+}
+
+const files = walk(root).filter(f => filters.length === 0 || filters.some(x => relative(root, f).startsWith(x) || f.includes(x))).sort()
+if (files.length === 0) {
+  console.error(`no test files under ${root}${filters.length > 0 ? ` matching ${filters.join(', ')}` : ''}`)
+  process.exit(1)
+}
+const args = ['--test', '--test-reporter=tap', ...files]
+if (process.env.PL_TEST_CONCURRENCY != null) args.unshift(`--test-concurrency=${process.env.PL_TEST_CONCURRENCY}`)
+const child = spawn(process.execPath, args, { stdio: 'inherit' })
+child.on('exit', (code, signal) => process.exit(code ?? (signal != null ? 1 : 0)))

@@ -1,0 +1,114 @@
+/**
+ * Canonical encoding and content addressing. dag-cbor is the canonical byte
+ * form (map keys sorted, no undefined); dag-json is the human/HTTP form. The
+ * CID of a document is CIDv1(dag-cbor, sha2-256) of its canonical bytes.
+ */
+import * as dagCbor from '@ipld/dag-cbor'
+import * as dagJson from '@ipld/dag-json'
+import { CID } from 'multiformats/cid'
+import { createHash } from 'node:crypto'
+import * as Digest from 'multiformats/hashes/digest'
+import { InvalidEncodingError, CidMismatchError } from './errors.js'
+
+const SHA2_256 = 0x12
+export const DAG_CBOR = dagCbor.code
+export const DAG_JSON = dagJson.code
+export const RAW = 0x55
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
+
+/** Drop `undefined` members so optional fields never break canonical encoding. */
+export function stripUndefined<T> (value: T): T {
+  if (Array.isArray(value)) return value.map(v => stripUndefined(v)) as unknown as T
+  if (value != null && typeof value === 'object' && !(value instanceof Uint8Array) && !(CID.asCID(value) != null)) {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (v !== undefined) out[k] = stripUndefined(v)
+    }
+    return out as T
+  }
+  return value
+}
+
+export function encodeCanonical (value: unknown): Uint8Array {
+  try {
+    return dagCbor.encode(stripUndefined(value))
+  } catch (err) {
+    throw new InvalidEncodingError(`value cannot be encoded as dag-cbor: ${(err as Error).message}`)
+  }
+}
+
+export function decodeCanonical<T = unknown> (bytes: Uint8Array): T {
+  try {
+    return dagCbor.decode<T>(bytes)
+  } catch (err) {
+    throw new InvalidEncodingError(`bytes are not valid dag-cbor: ${(err as Error).message}`)
+  }
+}
+
+export function encodeJson (value: unknown): Uint8Array {
+  try {
+    return dagJson.encode(stripUndefined(value))
+  } catch (err) {
+    throw new InvalidEncodingError(`value cannot be encoded as dag-json: ${(err as Error).message}`)
+  }
+}
+
+export function decodeJson<T = unknown> (bytes: Uint8Array | string): T {
+  const input = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes
+  try {
+    return dagJson.decode<T>(input)
+  } catch (err) {
+    throw new InvalidEncodingError(`text is not valid dag-json: ${(err as Error).message}`)
+  }
+}
+
+export function sha256 (bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(bytes).digest())
+}
+
+/** CID of already-encoded bytes under the given codec (default dag-cbor). */
+export function cidOfBytes (bytes: Uint8Array, codec: number = DAG_CBOR): CID {
+  return CID.createV1(codec, Digest.create(SHA2_256, sha256(bytes)))
+}
+
+/** CID of any document: CIDv1(dag-cbor, sha2-256) of its canonical bytes. */
+export function cidOf (value: unknown): CID {
+  return cidOfBytes(encodeCanonical(value))
+}
+
+/** CID string of a document (base32, the form stored in objects and keys). */
+export function cidStringOf (value: unknown): string {
+  return cidOf(value).toString()
+}
+
+export function parseCid (text: string): CID {
+  try {
+    return CID.parse(text)
+  } catch (err) {
+    throw new InvalidEncodingError(`not a CID: ${JSON.stringify(text).slice(0, 80)}`)
+  }
+}
+
+/** Throws CidMismatchError unless `bytes` hash to `cid` (codec and digest). */
+export function verifyBytes (cid: CID | string, bytes: Uint8Array): void {
+  const expected = typeof cid === 'string' ? parseCid(cid) : cid
+  if (expected.multihash.code !== SHA2_256) {
+    throw new CidMismatchError(`unsupported hash function 0x${expected.multihash.code.toString(16)} in ${expected.toString()}`)
+  }
+  const actual = cidOfBytes(bytes, expected.code)
+  if (actual.toString() !== expected.toString()) {
+    throw new CidMismatchError(`bytes do not match ${expected.toString()} (they hash to ${actual.toString()})`, { expected: expected.toString(), actual: actual.toString() })
+  }
+}
+
+export function toBase64url (bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url')
+}
+
+export function fromBase64url (text: string): Uint8Array {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new InvalidEncodingError('not base64url text')
+  return new Uint8Array(Buffer.from(text, 'base64url'))
+}
+
+export { CID }

@@ -1,0 +1,177 @@
+/**
+ * Envelope.v1: the one signed, content-addressed message.
+ *
+ * canonical bytes = dag-cbor(envelope without `sig`)
+ * signed bytes    = "pl/envelope/v1" || canonical bytes
+ * id              = CID(dag-cbor, sha2-256) of the signed envelope
+ *
+ * @example
+ * const env = signEnvelope(identity, registry, 'Bid.v1', bid, { to: requester })
+ * const ok = await verifier.verify(env, { expectedFrom: remotePeer })
+ */
+import { randomBytes } from 'node:crypto'
+import { encodeCanonical, cidOfBytes, toBase64url, fromBase64url, stripUndefined } from './encoding.js'
+import { verifyByPeer, type Identity } from './identity.js'
+import {
+  MalformedEnvelopeError, SchemaMismatchError, BadSignatureError, WrongSenderError, NotForMeError,
+  ClockSkewError, EnvelopeExpiredError, ReplayError, EnvelopeTooLargeError, IdentityError, PlError, UnknownTypeError
+} from './errors.js'
+import type { SchemaRegistry } from '../spec/registry.js'
+
+export const ENVELOPE_DOMAIN = new TextEncoder().encode('pl/envelope/v1')
+export const ENVELOPE_TYPE = 'Envelope.v1'
+/** @default 60 s either side of the local clock */
+export const DEFAULT_CLOCK_SKEW_MS = 60_000
+/** @default 5 minutes */
+export const DEFAULT_ENVELOPE_TTL_MS = 5 * 60_000
+/** @default 1 MiB of canonical bytes */
+export const DEFAULT_MAX_ENVELOPE_BYTES = 1024 * 1024
+
+export interface Envelope<B = Record<string, unknown>> {
+  v: 1
+  type: string
+  schema: string
+  from: string
+  to?: string
+  ts: number
+  exp: number
+  nonce: string
+  trace?: string
+  body: B
+  sig: string
+}
+
+export interface SignOptions {
+  to?: string
+  trace?: string
+  ttlMs?: number
+  now?: number
+}
+
+export function unsignedBytes (env: Omit<Envelope<any>, 'sig'> & { sig?: string }): Uint8Array {
+  const { sig: _sig, ...rest } = env
+  const canonical = encodeCanonical(rest)
+  const out = new Uint8Array(ENVELOPE_DOMAIN.byteLength + canonical.byteLength)
+  out.set(ENVELOPE_DOMAIN, 0)
+  out.set(canonical, ENVELOPE_DOMAIN.byteLength)
+  return out
+}
+
+/** The envelope's id: CID of its signed dag-cbor form. */
+export function envelopeId (env: Envelope<any>): string {
+  return cidOfBytes(encodeCanonical(env)).toString()
+}
+
+/** Signs `body` as a `type` envelope. Validates the body first: we never send what we would reject. */
+export function signEnvelope<B extends object> (identity: Identity, registry: SchemaRegistry, type: string, body: B, options: SignOptions = {}): Envelope<B> {
+  registry.validate(type, body)
+  const ts = options.now ?? Date.now()
+  const unsigned = stripUndefined({
+    v: 1 as const,
+    type,
+    schema: registry.cidOf(type),
+    from: identity.id,
+    to: options.to,
+    ts,
+    exp: ts + (options.ttlMs ?? DEFAULT_ENVELOPE_TTL_MS),
+    nonce: toBase64url(randomBytes(12)),
+    trace: options.trace,
+    body
+  })
+  const sig = toBase64url(identity.sign(unsignedBytes(unsigned)))
+  return { ...unsigned, sig }
+}
+
+export interface VerifyOptions {
+  /** The peer the envelope arrived from; `from` must equal it. */
+  expectedFrom?: string
+  /** The envelope's type must be one of these. */
+  expectedTypes?: string[]
+  /** Skip the replay store (for envelopes that are legitimately seen again, e.g. receipts re-read from disk). */
+  skipReplay?: boolean
+  now?: number
+}
+
+export interface VerifiedEnvelope<B = Record<string, unknown>> {
+  envelope: Envelope<B>
+  id: string
+}
+
+export interface EnvelopeVerifierInit {
+  /** @default DEFAULT_CLOCK_SKEW_MS */
+  clockSkewMs?: number
+  /** @default DEFAULT_MAX_ENVELOPE_BYTES */
+  maxBytes?: number
+  /** Our own PeerId: envelopes `to` someone else are refused. */
+  self?: string
+  /** Called with the error name of every rejected envelope (metrics). */
+  onReject?: (reason: string) => void
+}
+
+export interface ReplayGuard {
+  add: (id: string, exp: number) => Promise<boolean>
+}
+
+/**
+ * Verifies envelopes in a fixed order, cheapest checks first: shape, type and
+ * schema, body, sender, signature, clock window, expiry, replay. Each failure
+ * is its own error class and is reported to `onReject`.
+ */
+export class EnvelopeVerifier {
+  readonly clockSkewMs: number
+  readonly maxBytes: number
+
+  constructor (private readonly registry: SchemaRegistry, private readonly replay: ReplayGuard | undefined, private readonly init: EnvelopeVerifierInit = {}) {
+    this.clockSkewMs = init.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS
+    this.maxBytes = init.maxBytes ?? DEFAULT_MAX_ENVELOPE_BYTES
+  }
+
+  async verify<B = Record<string, unknown>> (value: unknown, options: VerifyOptions = {}): Promise<VerifiedEnvelope<B>> {
+    try {
+      const { envelope, id } = this.verifyStateless<B>(value, options)
+      if (this.replay != null && options.skipReplay !== true) {
+        if (!await this.replay.add(id, envelope.exp)) throw new ReplayError(`envelope ${id} was already received`, { id })
+      }
+      return { envelope, id }
+    } catch (err) {
+      this.init.onReject?.((err as Error).name)
+      throw err
+    }
+  }
+
+  /** All checks except the replay store (pure; used by gossip validators before delivery). */
+  verifyStateless<B = Record<string, unknown>> (value: unknown, options: VerifyOptions = {}): VerifiedEnvelope<B> {
+    if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new MalformedEnvelopeError('envelope is not an object')
+    const env = value as Envelope<B>
+    if (!this.registry.isValid(ENVELOPE_TYPE, env)) {
+      let detail = ''
+      try { this.registry.validate(ENVELOPE_TYPE, env) } catch (err) { detail = (err as Error).message }
+      throw new MalformedEnvelopeError(`malformed envelope: ${detail}`)
+    }
+    const signed = encodeCanonical(env)
+    if (signed.byteLength > this.maxBytes) throw new EnvelopeTooLargeError(`envelope is ${signed.byteLength} bytes, the limit is ${this.maxBytes}`, { size: signed.byteLength, max: this.maxBytes })
+    if (options.expectedTypes != null && !options.expectedTypes.includes(env.type)) {
+      throw new UnknownTypeError(`expected ${options.expectedTypes.join(' or ')}, got ${env.type}`, { type: env.type })
+    }
+    const entry = this.registry.get(env.type)
+    if (env.schema !== entry.cid) throw new SchemaMismatchError(`${env.type} names schema ${env.schema}, this node knows it as ${entry.cid}`, { type: env.type, schema: env.schema, expected: entry.cid })
+    this.registry.validate(env.type, env.body)
+    if (options.expectedFrom != null && env.from !== options.expectedFrom) {
+      throw new WrongSenderError(`envelope says it is from ${env.from} but arrived from ${options.expectedFrom}`, { from: env.from, peer: options.expectedFrom })
+    }
+    if (this.init.self != null && env.to != null && env.to !== this.init.self) throw new NotForMeError(`envelope is addressed to ${env.to}`, { to: env.to })
+    let ok = false
+    try {
+      ok = verifyByPeer(env.from, unsignedBytes(env), fromBase64url(env.sig))
+    } catch (err) {
+      if (err instanceof IdentityError) throw new BadSignatureError(`cannot verify: ${err.message}`)
+      if (err instanceof PlError) throw err
+      throw new BadSignatureError(`cannot verify: ${(err as Error).message}`)
+    }
+    if (!ok) throw new BadSignatureError(`signature does not verify for ${env.from}`, { from: env.from })
+    const now = options.now ?? Date.now()
+    if (Math.abs(env.ts - now) > this.clockSkewMs) throw new ClockSkewError(`envelope ts is ${env.ts - now} ms from the local clock (window ±${this.clockSkewMs} ms)`, { ts: env.ts, now })
+    if (env.exp <= now) throw new EnvelopeExpiredError(`envelope expired ${now - env.exp} ms ago`, { exp: env.exp, now })
+    return { envelope: env, id: cidOfBytes(signed).toString() }
+  }
+}

@@ -1,0 +1,37 @@
+import { encodeCanonical, decodeCanonical, cidOfBytes, verifyBytes, parseCid } from '../core/encoding.js'
+import { BlockNotFoundError } from './errors.js'
+import type { BinarySublevel } from './index.js'
+
+/** Content by CID. Documents are stored as their canonical dag-cbor bytes. */
+export class BlockStore {
+  constructor (private readonly db: BinarySublevel) {}
+
+  /** Stores a document and returns its CID string. */
+  async put (value: unknown): Promise<string> {
+    const bytes = encodeCanonical(value)
+    const cid = cidOfBytes(bytes).toString()
+    await this.db.put(cid, bytes)
+    return cid
+  }
+
+  /** Stores bytes that must hash to `cid` (throws CidMismatchError otherwise). */
+  async putBytes (cid: string, bytes: Uint8Array): Promise<void> {
+    verifyBytes(cid, bytes)
+    await this.db.put(parseCid(cid).toString(), bytes)
+  }
+
+  async getBytes (cid: string): Promise<Uint8Array | undefined> {
+    const v = await this.db.get(cid)
+    return v == null ? undefined : v as Uint8Array
+  }
+
+  async has (cid: string): Promise<boolean> {
+    return (await this.db.get(cid)) != null
+  }
+
+  async get<T = unknown> (cid: string): Promise<T> {
+    const bytes = await this.getBytes(cid)
+    if (bytes == null) throw new BlockNotFoundError(`no block ${cid} in the local store`, { cid })
+    return decodeCanonical<T>(bytes)
+  }
+}

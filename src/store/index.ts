@@ -1,0 +1,98 @@
+/**
+ * Storage: one LevelDB per data dir, one sublevel per keyspace, a stored
+ * schema version checked at open. `LEVEL_LOCKED` becomes DataDirLockedError
+ * ("another pl-node is using this data dir").
+ *
+ * @example
+ * const store = await Store.open('/var/lib/pl')
+ * const cid = await store.blocks.put({ hello: 'world' })
+ * await store.close()
+ */
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Level } from 'level'
+import { DataDirLockedError, StoreVersionError, StoreClosedError } from './errors.js'
+import { BlockStore } from './blocks.js'
+
+/** Bump when a keyspace's layout changes; a newer store refuses to open with older code. */
+export const STORE_VERSION = 1
+
+export type JsonSublevel<V = any> = ReturnType<Level<string, any>['sublevel']> & { _v?: V }
+export type BinarySublevel = ReturnType<Level<string, any>['sublevel']>
+
+export class Store {
+  readonly path: string
+  readonly db: Level<string, any>
+  readonly blocks: BlockStore
+  private closed = false
+
+  private constructor (path: string, db: Level<string, any>) {
+    this.path = path
+    this.db = db
+    this.blocks = new BlockStore(this.binary('blocks'))
+  }
+
+  static async open (dataDir: string): Promise<Store> {
+    await mkdir(dataDir, { recursive: true })
+    const path = join(dataDir, 'db')
+    const db = new Level<string, any>(path, { valueEncoding: 'json' })
+    try {
+      await db.open()
+    } catch (err: any) {
+      const cause = err.cause ?? err
+      if (cause?.code === 'LEVEL_LOCKED' || /lock/i.test(String(cause?.message))) {
+        throw new DataDirLockedError(`another pl-node is using the data dir ${dataDir} (its database is locked); stop it or pass another --data-dir`, { dataDir })
+      }
+      throw err
+    }
+    const store = new Store(dataDir, db)
+    try {
+      await store.checkVersion()
+    } catch (err) {
+      await db.close()
+      throw err
+    }
+    return store
+  }
+
+  private async checkVersion (): Promise<void> {
+    const meta = this.json<number>('meta')
+    const version = await meta.get('version')
+    if (version == null) {
+      await meta.put('version', STORE_VERSION)
+      return
+    }
+    if (version !== STORE_VERSION) {
+      throw new StoreVersionError(`data dir ${this.path} has store version ${String(version)}, this pl-node reads version ${STORE_VERSION}`, { found: version, expected: STORE_VERSION })
+    }
+  }
+
+  /** A keyspace whose values are JSON. */
+  json<V = any> (name: string): JsonSublevel<V> {
+    this.assertOpen()
+    return this.db.sublevel<string, V>(name, { valueEncoding: 'json' }) as unknown as JsonSublevel<V>
+  }
+
+  /** A keyspace whose values are raw bytes. */
+  binary (name: string): BinarySublevel {
+    this.assertOpen()
+    return this.db.sublevel<string, Uint8Array>(name, { valueEncoding: 'view' }) as unknown as BinarySublevel
+  }
+
+  private assertOpen (): void {
+    if (this.closed) throw new StoreClosedError('the store is closed')
+  }
+
+  get isOpen (): boolean {
+    return !this.closed && this.db.status === 'open'
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.db.close()
+  }
+}
+
+export { BlockStore } from './blocks.js'
+export * from './errors.js'

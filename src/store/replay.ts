@@ -1,0 +1,54 @@
+import type { Store, JsonSublevel } from './index.js'
+
+/**
+ * Ids of envelopes already accepted, kept until they expire (plus the skew
+ * window) so that a replay is refused even after a restart. A second keyspace
+ * ordered by expiry makes the sweep a range delete.
+ */
+export class ReplayStore {
+  private readonly seen: JsonSublevel<number>
+  private readonly byExp: JsonSublevel<string>
+  private readonly recent = new Map<string, number>()
+
+  constructor (store: Store, private readonly keepMs: number = 60_000) {
+    this.seen = store.json<number>('seen')
+    this.byExp = store.json<string>('seen-exp')
+  }
+
+  async has (id: string): Promise<boolean> {
+    if (this.recent.has(id)) return true
+    return (await this.seen.get(id)) != null
+  }
+
+  /** Records `id`; returns false if it was already recorded (a replay). */
+  async add (id: string, exp: number): Promise<boolean> {
+    if (await this.has(id)) return false
+    // Mark in memory first so two concurrent deliveries of one envelope cannot both pass.
+    this.recent.set(id, exp)
+    const until = exp + this.keepMs
+    const expKey = `${String(until).padStart(16, '0')}|${id}`
+    await this.seen.db.batch([
+      { type: 'put', key: id, value: until, sublevel: this.seen as any },
+      { type: 'put', key: expKey, value: id, sublevel: this.byExp as any }
+    ] as any)
+    this.recent.delete(id)
+    return true
+  }
+
+  /** Deletes entries whose keep window has passed; returns how many. */
+  async sweep (now = Date.now()): Promise<number> {
+    const ops: any[] = []
+    const limit = `${String(now).padStart(16, '0')}|\uffff`
+    for await (const [key, id] of this.byExp.iterator({ lt: limit, limit: 10_000 })) {
+      ops.push({ type: 'del', key, sublevel: this.byExp }, { type: 'del', key: id, sublevel: this.seen })
+    }
+    if (ops.length > 0) await this.seen.db.batch(ops)
+    return ops.length / 2
+  }
+
+  async size (): Promise<number> {
+    let n = 0
+    for await (const _ of this.seen.keys()) n++ // eslint-disable-line @typescript-eslint/no-unused-vars
+    return n
+  }
+}
