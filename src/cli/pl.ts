@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+/**
+ * `pl`: the client command. Each area adds its subcommands in
+ * `src/cli/commands/<area>.ts`, exporting `register(program)`; this file
+ * loads them all, so areas never edit it.
+ */
+import '../polyfill.js'
+import { readdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { Command } from 'commander'
+
+export async function buildProgram (): Promise<Command> {
+  const program = new Command('pl')
+    .description('Client for the Pervasive.link mesh: workflows, runs, capabilities, receipts and specs.\nCommands that talk to a running pl-node find it through --data-dir (or PL_DATA_DIR).')
+    .showHelpAfterError()
+  const dir = join(dirname(fileURLToPath(import.meta.url)), 'commands')
+  for (const file of readdirSync(dir).filter(f => f.endsWith('.js')).sort()) {
+    const mod = await import(pathToFileURL(join(dir, file)).href) as { register?: (p: Command) => void }
+    mod.register?.(program)
+  }
+  return program
+}
+
+const program = await buildProgram()
+await program.parseAsync(process.argv)
