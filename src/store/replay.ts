@@ -22,17 +22,25 @@ export class ReplayStore {
 
   /** Records `id`; returns false if it was already recorded (a replay). */
   async add (id: string, exp: number): Promise<boolean> {
-    if (await this.has(id)) return false
-    // Mark in memory first so two concurrent deliveries of one envelope cannot both pass.
+    // Mark in memory before the first await so two concurrent deliveries of one envelope cannot both pass.
+    if (this.recent.has(id)) return false
     this.recent.set(id, exp)
+    try {
+      if ((await this.seen.get(id)) != null) return false
+      await this.persist(id, exp)
+      return true
+    } finally {
+      this.recent.delete(id)
+    }
+  }
+
+  private async persist (id: string, exp: number): Promise<void> {
     const until = exp + this.keepMs
     const expKey = `${String(until).padStart(16, '0')}|${id}`
     await this.seen.db.batch([
       { type: 'put', key: id, value: until, sublevel: this.seen as any },
       { type: 'put', key: expKey, value: id, sublevel: this.byExp as any }
     ] as any)
-    this.recent.delete(id)
-    return true
   }
 
   /** Deletes entries whose keep window has passed; returns how many. */

@@ -1,0 +1,31 @@
+import '../../src/polyfill.js'
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { cidStringOf, encodeCanonical, decodeCanonical, verifyBytes, encodeJson, decodeJson, fromBase64url } from '../../src/core/encoding.js'
+
+test('the CID of a document does not depend on key order', () => {
+  assert.equal(cidStringOf({ a: 1, b: [1, 2], c: { y: 1, x: 2 } }), cidStringOf({ c: { x: 2, y: 1 }, b: [1, 2], a: 1 }))
+})
+
+test('undefined members are dropped before encoding', () => {
+  assert.equal(cidStringOf({ a: 1, b: undefined }), cidStringOf({ a: 1 }))
+})
+
+test('dag-cbor and dag-json round-trip a document', () => {
+  const doc = { n: 1, s: 'x', l: [true, null], o: { f: 1.5 } }
+  assert.deepEqual(decodeCanonical(encodeCanonical(doc)), doc)
+  assert.deepEqual(decodeJson(encodeJson(doc)), doc)
+})
+
+test('verifyBytes rejects bytes that do not hash to the CID', () => {
+  const bytes = encodeCanonical({ a: 1 })
+  verifyBytes(cidStringOf({ a: 1 }), bytes)
+  assert.throws(() => verifyBytes(cidStringOf({ a: 2 }), bytes), { name: 'CidMismatchError' })
+})
+
+test('garbage bytes give InvalidEncodingError', () => {
+  assert.throws(() => decodeCanonical(new Uint8Array([0xff, 0x00, 0x13])), { name: 'InvalidEncodingError' })
+  assert.throws(() => decodeJson('{"a":'), { name: 'InvalidEncodingError' })
+  assert.throws(() => encodeCanonical({ x: NaN }), { name: 'InvalidEncodingError' })
+  assert.throws(() => fromBase64url('a+b/'), { name: 'InvalidEncodingError' })
+})

@@ -1,0 +1,125 @@
+import '../../src/polyfill.js'
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import * as ed from '@noble/ed25519'
+import { createIdentity, type Identity } from '../../src/core/identity.js'
+import { signEnvelope, unsignedBytes, envelopeId, EnvelopeVerifier, type Envelope } from '../../src/core/envelope.js'
+import { fromBase64url, toBase64url } from '../../src/core/encoding.js'
+import { SchemaRegistry } from '../../src/spec/registry.js'
+import { Store } from '../../src/store/index.js'
+import { ReplayStore } from '../../src/store/replay.js'
+import { tempDir } from '../helpers/tmp.js'
+
+let registry: SchemaRegistry
+let alice: Identity
+let mallory: Identity
+const cfpId = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
+
+function decline (): Record<string, unknown> {
+  return { cfp: cfpId, run: 'r1', step: 's1', reason: 'busy' }
+}
+
+before(async () => {
+  registry = await SchemaRegistry.load()
+  alice = await createIdentity()
+  mallory = await createIdentity()
+})
+
+test('a signed envelope verifies and its id is the CID of its signed form', async () => {
+  const verifier = new EnvelopeVerifier(registry, undefined)
+  const env = signEnvelope(alice, registry, 'Decline.v1', decline())
+  const { id } = await verifier.verify(env, { expectedFrom: alice.id })
+  assert.equal(id, envelopeId(env))
+})
+
+test('signatures cross-check with @noble/ed25519', async () => {
+  const env = signEnvelope(alice, registry, 'Decline.v1', decline())
+  assert.ok(await ed.verifyAsync(fromBase64url(env.sig), unsignedBytes(env), alice.publicKey))
+  const tampered = { ...env, body: { ...env.body, reason: 'policy' } }
+  assert.equal(await ed.verifyAsync(fromBase64url(env.sig), unsignedBytes(tampered), alice.publicKey), false)
+})
+
+test('each bad envelope gets its own typed error and is counted', async () => {
+  const rejected: string[] = []
+  const verifier = new EnvelopeVerifier(registry, undefined, { onReject: r => rejected.push(r), self: alice.id })
+  const good = signEnvelope(alice, registry, 'Decline.v1', decline())
+  const cases: Array<[string, unknown, object?]> = [
+    ['MalformedEnvelopeError', 'garbage'],
+    ['MalformedEnvelopeError', { ...good, v: 2 }],
+    ['UnknownTypeError', { ...good, type: 'Teleport.v1' }],
+    ['SchemaMismatchError', { ...good, schema: registry.cidOf('Bid.v1') }],
+    ['InvalidBodyError', { ...good, body: { cfp: cfpId } }],
+    ['BadSignatureError', { ...good, body: { ...good.body, reason: 'policy' } }],
+    ['BadSignatureError', { ...good, from: mallory.id }],
+    ['WrongSenderError', good, { expectedFrom: mallory.id }],
+    ['NotForMeError', signEnvelope(alice, registry, 'Decline.v1', decline(), { to: mallory.id })],
+    ['ClockSkewError', signEnvelope(alice, registry, 'Decline.v1', decline(), { now: Date.now() + 10 * 60_000 })],
+    ['EnvelopeExpiredError', signEnvelope(alice, registry, 'Decline.v1', decline(), { now: Date.now() - 30_000, ttlMs: 1000 })]
+  ]
+  for (const [name, value, opts] of cases) {
+    await assert.rejects(verifier.verify(value, opts ?? {}), { name }, `expected ${name}`)
+  }
+  assert.deepEqual(rejected, cases.map(c => c[0]))
+})
+
+test('a forged signature from another key is refused', async () => {
+  const verifier = new EnvelopeVerifier(registry, undefined)
+  const env = signEnvelope(alice, registry, 'Decline.v1', decline())
+  const forged: Envelope = { ...env, sig: toBase64url(mallory.sign(unsignedBytes(env))) }
+  await assert.rejects(verifier.verify(forged), { name: 'BadSignatureError' })
+})
+
+test('an oversized envelope is refused before its signature is checked', async () => {
+  const verifier = new EnvelopeVerifier(registry, undefined, { maxBytes: 512 })
+  const env = signEnvelope(alice, registry, 'Decline.v1', { ...decline(), message: 'x'.repeat(900) })
+  await assert.rejects(verifier.verify(env), { name: 'EnvelopeTooLargeError' })
+})
+
+test('signing refuses a body that does not match its schema', () => {
+  assert.throws(() => signEnvelope(alice, registry, 'Decline.v1', { reason: 'nope' }), { name: 'InvalidBodyError' })
+})
+
+test('a replayed envelope is refused, also after the store is reopened', async () => {
+  const { dir, cleanup } = await tempDir()
+  try {
+    let store = await Store.open(dir)
+    let verifier = new EnvelopeVerifier(registry, new ReplayStore(store))
+    const env = signEnvelope(alice, registry, 'Decline.v1', decline())
+    await verifier.verify(env)
+    await assert.rejects(verifier.verify(env), { name: 'ReplayError' })
+    await store.close()
+    store = await Store.open(dir)
+    verifier = new EnvelopeVerifier(registry, new ReplayStore(store))
+    await assert.rejects(verifier.verify(env), { name: 'ReplayError' })
+    await store.close()
+  } finally { await cleanup() }
+})
+
+test('concurrent deliveries of one envelope: exactly one is accepted', async () => {
+  const { dir, cleanup } = await tempDir()
+  try {
+    const store = await Store.open(dir)
+    const verifier = new EnvelopeVerifier(registry, new ReplayStore(store))
+    const env = signEnvelope(alice, registry, 'Decline.v1', decline())
+    const results = await Promise.allSettled([verifier.verify(env), verifier.verify(env), verifier.verify(env)])
+    assert.equal(results.filter(r => r.status === 'fulfilled').length, 1)
+    await store.close()
+  } finally { await cleanup() }
+})
+
+test('the replay store sweeps entries whose window has passed', async () => {
+  const { dir, cleanup } = await tempDir()
+  try {
+    const store = await Store.open(dir)
+    const replay = new ReplayStore(store, 0)
+    assert.equal(await replay.add('a', 1000), true)
+    assert.equal(await replay.add('b', Date.now() + 60_000), true)
+    assert.equal(await replay.add('a', 1000), false)
+    assert.equal(await replay.sweep(), 1)
+    assert.equal(await replay.size(), 1)
+    assert.equal(await replay.has('b'), true)
+    await store.close()
+  } finally { await cleanup() }
+})
+
+after(() => {})
