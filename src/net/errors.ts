@@ -1,0 +1,37 @@
+import { PlError } from '../core/errors.js'
+
+export class FrameTooLargeError extends PlError {
+  override name = 'FrameTooLargeError'
+}
+
+export class TruncatedFrameError extends PlError {
+  override name = 'TruncatedFrameError'
+}
+
+export class MalformedFrameError extends PlError {
+  override name = 'MalformedFrameError'
+}
+
+export class RpcTimeoutError extends PlError {
+  override name = 'RpcTimeoutError'
+  constructor (message: string, details: Record<string, unknown> = {}) { super(message, details, true) }
+}
+
+export class RpcDialError extends PlError {
+  override name = 'RpcDialError'
+  constructor (message: string, details: Record<string, unknown> = {}) { super(message, details, true) }
+}
+
+export class RpcStreamError extends PlError {
+  override name = 'RpcStreamError'
+  constructor (message: string, details: Record<string, unknown> = {}) { super(message, details, true) }
+}
+
+/** The remote answered with a non-OK status; `status` and the remote error are in details. */
+export class RpcStatusError extends PlError {
+  override name = 'RpcStatusError'
+}
+
+export class RpcAbortedError extends PlError {
+  override name = 'RpcAbortedError'
+}

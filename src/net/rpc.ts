@@ -1,0 +1,235 @@
+/**
+ * Framed request-response over libp2p streams. A protocol is data: id, size
+ * limits, timeouts, handler. The requester sends one frame; the responder
+ * answers with zero or more PROGRESS frames and one final frame whose status
+ * says what happened (OK / NOT_FOUND / REJECTED / BUSY / ERROR) — never a bare
+ * stream reset.
+ *
+ * @example
+ * const echo = defineProtocol({ id: '/pl/echo/1.0.0', handler: async (req) => ({ status: 'OK', body: req }) })
+ * await rpc.handle(echo)
+ * const res = await rpc.request(peerId, echo, { hi: 1 })
+ */
+import type { Libp2p, Stream, Connection, PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { encodeFrame, FrameDecoder } from './frames.js'
+import { RpcTimeoutError, RpcDialError, RpcStreamError, RpcStatusError, RpcAbortedError, TruncatedFrameError } from './errors.js'
+import { errorToData, type ErrorData, PlError } from '../core/errors.js'
+import type { Metrics } from '../core/metrics.js'
+import type { Logger } from '../core/logger.js'
+
+export type RpcStatus = 'OK' | 'PROGRESS' | 'NOT_FOUND' | 'REJECTED' | 'BUSY' | 'ERROR'
+
+export interface RpcResponse<B = unknown> {
+  status: RpcStatus
+  body?: B
+  error?: ErrorData
+}
+
+export interface RpcTimeouts {
+  /** opening the connection and negotiating the protocol @default 5000 */
+  dialMs: number
+  /** from sending the request to the first response byte @default 10000 */
+  firstByteMs: number
+  /** the whole call @default 30000 */
+  totalMs: number
+}
+
+export interface HandlerContext {
+  peer: string
+  connection: Connection
+  signal: AbortSignal
+  /** sends a PROGRESS frame to the requester */
+  progress: (body: unknown) => Promise<void>
+}
+
+export interface ProtocolDef<Req = unknown, Res = unknown> {
+  id: string
+  /** @default 1 MiB */
+  maxRequestBytes: number
+  /** @default 4 MiB */
+  maxResponseBytes: number
+  timeouts: RpcTimeouts
+  /** @default 32 */
+  maxInboundStreams: number
+  /** @default 64 */
+  maxOutboundStreams: number
+  handler?: (request: Req, ctx: HandlerContext) => Promise<RpcResponse<Res>>
+}
+
+export const DEFAULT_TIMEOUTS: RpcTimeouts = { dialMs: 5_000, firstByteMs: 10_000, totalMs: 30_000 }
+
+export function defineProtocol<Req = unknown, Res = unknown> (def: Partial<ProtocolDef<Req, Res>> & { id: string }): ProtocolDef<Req, Res> {
+  return {
+    maxRequestBytes: 1024 * 1024,
+    maxResponseBytes: 4 * 1024 * 1024,
+    maxInboundStreams: 32,
+    maxOutboundStreams: 64,
+    ...def,
+    timeouts: { ...DEFAULT_TIMEOUTS, ...def.timeouts }
+  }
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal
+  onProgress?: (body: unknown) => void
+  timeouts?: Partial<RpcTimeouts>
+}
+
+export interface RpcComponents {
+  libp2p: Libp2p
+  metrics?: Metrics
+  logger?: Logger
+}
+
+/** Throws RpcStatusError unless the response is OK; returns its body. */
+export function expectOk<B> (res: RpcResponse<B>, protocol: string): B {
+  if (res.status === 'OK') return res.body as B
+  const e = res.error
+  throw new RpcStatusError(`${protocol} answered ${res.status}${e != null ? `: ${e.name}: ${e.message}` : ''}`, { status: res.status, remote: e }, res.status === 'BUSY' || e?.retryable === true)
+}
+
+async function send (stream: Stream, bytes: Uint8Array, signal: AbortSignal): Promise<void> {
+  if (!stream.send(bytes)) await stream.onDrain({ signal })
+}
+
+/** Reads frames from `stream` until `stop(value)` says so; enforces the size limit as bytes arrive. */
+async function readUntil (stream: Stream, maxBytes: number, stop: (value: unknown) => boolean, onFirstByte?: () => void): Promise<unknown> {
+  const decoder = new FrameDecoder(maxBytes)
+  let first = true
+  for await (const chunk of stream) {
+    if (first) { first = false; onFirstByte?.() }
+    decoder.push(chunk)
+    for (let f = decoder.next(); f != null; f = decoder.next()) {
+      if (stop(f.value)) return f.value
+    }
+  }
+  decoder.end()
+  throw new TruncatedFrameError('stream closed before the final frame')
+}
+
+function isResponse (v: unknown): v is RpcResponse {
+  return v != null && typeof v === 'object' && typeof (v as RpcResponse).status === 'string'
+}
+
+export class Rpc {
+  private readonly shutdown = new AbortController()
+  private readonly handled = new Set<string>()
+
+  constructor (private readonly components: RpcComponents) {}
+
+  /** Registers the protocol's handler with libp2p. */
+  async handle<Req, Res> (def: ProtocolDef<Req, Res>): Promise<void> {
+    if (def.handler == null) throw new TypeError(`protocol ${def.id} has no handler`)
+    const handler = def.handler
+    await this.components.libp2p.handle(def.id, (stream, connection) => {
+      this.serve(def, handler, stream, connection).catch(() => {})
+    }, { maxInboundStreams: def.maxInboundStreams, maxOutboundStreams: def.maxOutboundStreams })
+    this.handled.add(def.id)
+  }
+
+  private async serve<Req, Res> (def: ProtocolDef<Req, Res>, handler: NonNullable<ProtocolDef<Req, Res>['handler']>, stream: Stream, connection: Connection): Promise<void> {
+    const { metrics, logger } = this.components
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(def.timeouts.totalMs)])
+    const onAbort = (): void => { stream.abort(new RpcTimeoutError(`${def.id} handler timed out`)) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    const peer = connection.remotePeer.toString()
+    let status: RpcStatus = 'ERROR'
+    try {
+      let request: unknown
+      try {
+        request = await readUntil(stream, def.maxRequestBytes, () => true)
+      } catch (err) {
+        // Bad framing from the peer: answer with a status if the stream still takes writes, count it, move on.
+        metrics?.reject('rpc', (err as Error).name)
+        logger?.debug({ protocol: def.id, peer, err: (err as Error).message }, 'bad request frame')
+        status = 'REJECTED'
+        await send(stream, encodeFrame({ status, error: { name: (err as Error).name, message: (err as Error).message } }, def.maxResponseBytes), signal).catch(() => {})
+        await stream.close({ signal }).catch(() => {})
+        return
+      }
+      let response: RpcResponse<Res>
+      try {
+        response = await handler(request as Req, {
+          peer,
+          connection,
+          signal,
+          progress: async (body) => { await send(stream, encodeFrame({ status: 'PROGRESS', body }, def.maxResponseBytes), signal) }
+        })
+      } catch (err) {
+        const data = errorToData(err)
+        delete data.stack
+        response = { status: err instanceof PlError && !(err instanceof RpcStreamError) ? 'REJECTED' : 'ERROR', error: data }
+        if (response.status === 'REJECTED') metrics?.reject(def.id, data.name)
+        else logger?.warn({ protocol: def.id, peer, err: data }, 'handler failed')
+      }
+      status = response.status
+      await send(stream, encodeFrame(response, def.maxResponseBytes), signal)
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err as Error)
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      metrics?.rpc.inc({ protocol: def.id, direction: 'in', status })
+    }
+  }
+
+  /** Sends `request` to `peer` and returns the final response (any status). */
+  async request<Req, Res> (peer: string | PeerId | Multiaddr, def: ProtocolDef<Req, Res>, request: Req, options: RequestOptions = {}): Promise<RpcResponse<Res>> {
+    const t = { ...def.timeouts, ...options.timeouts }
+    const total = AbortSignal.timeout(t.totalMs)
+    const signals = [this.shutdown.signal, total]
+    if (options.signal != null) signals.push(options.signal)
+    const signal = AbortSignal.any(signals)
+    const target = typeof peer === 'string' ? peerIdFromString(peer) : peer
+    const started = performance.now()
+    const frame = encodeFrame(request, def.maxRequestBytes)
+    let stream: Stream
+    try {
+      stream = await this.components.libp2p.dialProtocol(target, def.id, { signal: AbortSignal.any([signal, AbortSignal.timeout(t.dialMs)]) })
+    } catch (err) {
+      this.components.metrics?.rpc.inc({ protocol: def.id, direction: 'out', status: 'DIAL_FAILED' })
+      if (options.signal?.aborted === true) throw new RpcAbortedError(`${def.id} request aborted`)
+      throw new RpcDialError(`cannot open ${def.id} to ${target.toString()}: ${(err as Error).message}`, { peer: target.toString() })
+    }
+    let firstByteTimer: NodeJS.Timeout | undefined
+    let timedOut: string | undefined
+    const onAbort = (): void => {
+      timedOut ??= options.signal?.aborted === true ? 'aborted' : total.aborted ? 'total' : 'shutdown'
+      stream.abort(new RpcTimeoutError(`${def.id} ${timedOut}`))
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      await send(stream, frame, signal)
+      await stream.close({ signal })
+      firstByteTimer = setTimeout(() => { timedOut = 'first-byte'; stream.abort(new RpcTimeoutError(`${def.id} no first byte`)) }, t.firstByteMs)
+      const final = await readUntil(stream, def.maxResponseBytes, (v) => {
+        if (!isResponse(v)) return true
+        if (v.status !== 'PROGRESS') return true
+        options.onProgress?.(v.body)
+        return false
+      }, () => { clearTimeout(firstByteTimer) })
+      if (!isResponse(final)) throw new RpcStreamError(`${def.id} response is not a response frame`)
+      this.components.metrics?.rpc.inc({ protocol: def.id, direction: 'out', status: final.status })
+      this.components.metrics?.rpcDuration.observe({ protocol: def.id }, (performance.now() - started) / 1000)
+      return final as RpcResponse<Res>
+    } catch (err) {
+      this.components.metrics?.rpc.inc({ protocol: def.id, direction: 'out', status: timedOut != null ? 'TIMEOUT' : 'FAILED' })
+      if (timedOut === 'aborted') throw new RpcAbortedError(`${def.id} request to ${target.toString()} aborted`)
+      if (timedOut != null) throw new RpcTimeoutError(`${def.id} request to ${target.toString()} timed out (${timedOut} limit: ${timedOut === 'first-byte' ? t.firstByteMs : t.totalMs} ms)`, { peer: target.toString(), phase: timedOut })
+      if (err instanceof PlError) throw err
+      throw new RpcStreamError(`${def.id} request to ${target.toString()} failed: ${(err as Error).message}`, { peer: target.toString() })
+    } finally {
+      clearTimeout(firstByteTimer)
+      signal.removeEventListener('abort', onAbort)
+      if (stream.status === 'open') stream.abort(new RpcStreamError('request finished'))
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.shutdown.abort()
+    for (const id of this.handled) await this.components.libp2p.unhandle(id).catch(() => {})
+    this.handled.clear()
+  }
+}

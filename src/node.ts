@@ -1,0 +1,210 @@
+/**
+ * PlNode composes the services of one mesh peer, the way js-libp2p composes
+ * its own: each service is a factory taking only the components it needs,
+ * with start/stop. Start order is store → identity → libp2p → rpc/gossip →
+ * services → control API; stop runs in reverse and releases everything, so
+ * the process exits by itself afterwards.
+ *
+ * @example
+ * const node = await PlNode.create({ dataDir: '/tmp/pl-a', listen: ['/ip4/127.0.0.1/tcp/0'] })
+ * await node.start()
+ * console.log(node.peerId, node.addrs())
+ * await node.stop()
+ */
+import './polyfill.js'
+import { loadOrCreateIdentity, type Identity } from './core/identity.js'
+import { SchemaRegistry } from './spec/registry.js'
+import { EnvelopeVerifier, signEnvelope, type Envelope, type SignOptions } from './core/envelope.js'
+import { Metrics } from './core/metrics.js'
+import { silentLogger, type Logger } from './core/logger.js'
+import { Store } from './store/index.js'
+import { ReplayStore } from './store/replay.js'
+import { createPlLibp2p, type PlLibp2p } from './net/libp2p.js'
+import { Rpc } from './net/rpc.js'
+import { Gossip } from './net/gossip.js'
+import { ControlApi } from './api/control.js'
+
+export interface PlComponents {
+  dataDir: string
+  identity: Identity
+  store: Store
+  registry: SchemaRegistry
+  verifier: EnvelopeVerifier
+  replay: ReplayStore
+  metrics: Metrics
+  logger: Logger
+  libp2p: PlLibp2p
+  rpc: Rpc
+  gossip: Gossip
+  api?: ControlApi
+  /** signs a body as a `type` envelope from this node */
+  sign: <B extends object>(type: string, body: B, options?: SignOptions) => Envelope<B>
+  /** other services, by name (for services that use each other) */
+  services: Record<string, PlService>
+}
+
+export interface PlService {
+  start?: () => Promise<void> | void
+  stop?: () => Promise<void> | void
+}
+
+export type ServiceFactory = (components: PlComponents) => PlService
+
+export interface PlNodeInit {
+  dataDir: string
+  /** @default ['/ip4/127.0.0.1/tcp/0'] */
+  listen?: string[]
+  bootstrap?: string[]
+  /** raise connection limits for many nodes on 127.0.0.1 (tests, scripts/swarm) @default false */
+  localSwarm?: boolean
+  /** subscribe to gossip topics @default true */
+  gossip?: boolean
+  /** start the local control API @default true */
+  controlApi?: boolean
+  /** @default 0 (any free port) */
+  controlPort?: number
+  /** @default 60000 */
+  clockSkewMs?: number
+  logger?: Logger
+  services?: Record<string, ServiceFactory>
+}
+
+/** How often expired replay-store entries are swept. @default 60 s */
+const REPLAY_SWEEP_MS = 60_000
+
+export class PlNode {
+  readonly components: PlComponents
+  private readonly serviceOrder: string[]
+  private sweepTimer?: NodeJS.Timeout
+  private state: 'created' | 'starting' | 'started' | 'stopping' | 'stopped' = 'created'
+
+  private constructor (components: PlComponents, order: string[]) {
+    this.components = components
+    this.serviceOrder = order
+  }
+
+  static async create (init: PlNodeInit): Promise<PlNode> {
+    const logger = init.logger ?? silentLogger()
+    const store = await Store.open(init.dataDir)
+    try {
+      const identity = await loadOrCreateIdentity(init.dataDir)
+      const registry = await SchemaRegistry.load()
+      const metrics = new Metrics()
+      const replay = new ReplayStore(store, init.clockSkewMs ?? 60_000)
+      const verifier = new EnvelopeVerifier(registry, replay, { self: identity.id, clockSkewMs: init.clockSkewMs, onReject: (reason) => { metrics.reject('envelope', reason) } })
+      const libp2p = await createPlLibp2p({ privateKey: identity.privateKey, listen: init.listen, bootstrap: init.bootstrap, localSwarm: init.localSwarm })
+      const nodeLogger = logger.child({ peer: identity.id })
+      const rpc = new Rpc({ libp2p, metrics, logger: nodeLogger.child({ component: 'rpc' }) })
+      const gossip = new Gossip({ pubsub: libp2p.services.pubsub, verifier, replay, metrics, logger: nodeLogger.child({ component: 'gossip' }) })
+      const api = init.controlApi === false ? undefined : new ControlApi({ dataDir: init.dataDir, port: init.controlPort, logger: nodeLogger.child({ component: 'api' }) })
+      const components: PlComponents = {
+        dataDir: init.dataDir,
+        identity,
+        store,
+        registry,
+        verifier,
+        replay,
+        metrics,
+        logger: nodeLogger,
+        libp2p,
+        rpc,
+        gossip,
+        api,
+        sign: (type, body, options) => signEnvelope(identity, registry, type, body, options),
+        services: {}
+      }
+      const order: string[] = []
+      for (const [name, factory] of Object.entries(init.services ?? {})) {
+        components.services[name] = factory(components)
+        order.push(name)
+      }
+      const node = new PlNode(components, order)
+      node.gossipEnabled = init.gossip !== false
+      return node
+    } catch (err) {
+      await store.close()
+      throw err
+    }
+  }
+
+  private gossipEnabled = true
+
+  get peerId (): string { return this.components.identity.id }
+  get libp2p (): PlLibp2p { return this.components.libp2p }
+  get isStarted (): boolean { return this.state === 'started' }
+  get gossipOn (): boolean { return this.gossipEnabled }
+
+  /** Listen addresses with the /p2p/<peer> suffix, ready for --bootstrap. */
+  addrs (): string[] {
+    return this.libp2p.getMultiaddrs().map(a => a.toString())
+  }
+
+  service<T extends PlService> (name: string): T {
+    const s = this.components.services[name]
+    if (s == null) throw new TypeError(`no service named ${name}`)
+    return s as T
+  }
+
+  async start (): Promise<void> {
+    if (this.state === 'stopped') throw new TypeError('a stopped PlNode cannot be started again; create a new one')
+    if (this.state !== 'created') return
+    this.state = 'starting'
+    const c = this.components
+    try {
+      await c.libp2p.start()
+      if (this.gossipEnabled) c.gossip.start()
+      if (c.api != null) this.registerCoreRoutes(c.api)
+      for (const name of this.serviceOrder) await c.services[name].start?.()
+      await c.api?.start()
+      this.sweepTimer = setInterval(() => { c.replay.sweep().catch(() => {}) }, REPLAY_SWEEP_MS)
+      this.sweepTimer.unref()
+      this.state = 'started'
+      c.logger.info({ addrs: this.addrs(), api: c.api?.address }, 'pl-node started')
+    } catch (err) {
+      this.state = 'started'
+      await this.stop().catch(() => {})
+      throw err
+    }
+  }
+
+  private registerCoreRoutes (api: ControlApi): void {
+    const c = this.components
+    const startedAt = Date.now()
+    api.route('GET', '/health', async () => ({
+      ok: true,
+      peerId: c.identity.id,
+      addrs: this.addrs(),
+      peers: c.libp2p.getPeers().length,
+      uptimeMs: Date.now() - startedAt,
+      rejected: await c.metrics.rejections()
+    }))
+    api.route('GET', '/peers', async () => c.libp2p.getConnections().map(conn => ({
+      peerId: conn.remotePeer.toString(),
+      addr: conn.remoteAddr.toString(),
+      direction: conn.direction,
+      openedAt: conn.timeline.open
+    })))
+    api.route('GET', '/metrics', async ({ raw }) => {
+      void raw
+      return await c.metrics.registry.metrics()
+    })
+  }
+
+  async stop (): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return
+    this.state = 'stopping'
+    const c = this.components
+    clearInterval(this.sweepTimer)
+    const errors: unknown[] = []
+    const attempt = async (fn: () => unknown): Promise<void> => { try { await fn() } catch (err) { errors.push(err) } }
+    await attempt(async () => await c.api?.stop())
+    for (const name of [...this.serviceOrder].reverse()) await attempt(async () => await c.services[name].stop?.())
+    await attempt(async () => { await c.rpc.stop() })
+    await attempt(() => { c.gossip.stop() })
+    await attempt(async () => { await c.libp2p.stop() })
+    await attempt(async () => { await c.store.close() })
+    this.state = 'stopped'
+    c.logger.info('pl-node stopped')
+    if (errors.length > 0) c.logger.warn({ errors: errors.map(e => (e as Error).message) }, 'errors while stopping')
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * TestMesh: N real PlNodes in this process, on real TCP over 127.0.0.1,
+ * node 0 as the bootstrap of the others.
+ */
+import '../../src/polyfill.js'
+import { PlNode, type PlNodeInit, type ServiceFactory } from '../../src/node.js'
+import { tempDir } from './tmp.js'
+
+export interface MeshInit {
+  nodes: number
+  services?: (index: number) => Record<string, ServiceFactory>
+  gossip?: (index: number) => boolean
+  controlApi?: boolean
+  extra?: (index: number) => Partial<PlNodeInit>
+}
+
+export class TestMesh {
+  readonly nodes: PlNode[] = []
+  private readonly cleanups: Array<() => Promise<void>> = []
+
+  static async start (init: MeshInit): Promise<TestMesh> {
+    const mesh = new TestMesh()
+    try {
+      for (let i = 0; i < init.nodes; i++) {
+        const { dir, cleanup } = await tempDir(`pl-mesh-${i}-`)
+        mesh.cleanups.push(cleanup)
+        const node = await PlNode.create({
+          dataDir: dir,
+          listen: ['/ip4/127.0.0.1/tcp/0'],
+          bootstrap: i === 0 ? [] : mesh.nodes[0].addrs(),
+          localSwarm: true,
+          controlApi: init.controlApi ?? false,
+          gossip: init.gossip?.(i) ?? true,
+          services: init.services?.(i),
+          ...init.extra?.(i)
+        })
+        mesh.nodes.push(node)
+        await node.start()
+      }
+    } catch (err) {
+      await mesh.stop()
+      throw err
+    }
+    return mesh
+  }
+
+  /** Waits until every node is connected to at least `min` peers. */
+  async connected (min = 1, timeoutMs = 20_000): Promise<void> {
+    await waitFor(() => this.nodes.every(n => n.libp2p.getPeers().length >= min), timeoutMs, `every node connected to ${min} peers`)
+  }
+
+  async stop (): Promise<void> {
+    await Promise.allSettled(this.nodes.map(async n => { await n.stop() }))
+    for (const c of this.cleanups) await c()
+  }
+}
+
+/** Polls `cond` every 50 ms until it holds; throws naming `what` after `timeoutMs`. */
+export async function waitFor (cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (await cond()) return
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
