@@ -1,0 +1,72 @@
+/**
+ * Spawns real `pl-node` / `pl` processes from the compiled output for
+ * end-to-end tests.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createInterface } from 'node:readline'
+
+/** Compiled CLI entry points, next to this compiled helper. */
+export const CLI_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli')
+export const PL_NODE = join(CLI_DIR, 'pl-node.js')
+export const PL = join(CLI_DIR, 'pl.js')
+
+export interface StartedInfo { peerId: string, addrs: string[], control?: string }
+
+export interface NodeProcess {
+  proc: ChildProcess
+  info: StartedInfo
+  stderr: () => string
+  /** sends SIGTERM and resolves with the exit code */
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>
+}
+
+export async function startNodeProcess (args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<NodeProcess> {
+  const proc = spawn(process.execPath, [PL_NODE, 'start', '--local-swarm', '--listen', '/ip4/127.0.0.1/tcp/0', ...args], {
+    env: { ...process.env, PL_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let err = ''
+  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); if (err.length > 200_000) err = err.slice(-100_000) })
+  const exited = new Promise<number | null>((resolve) => { proc.once('exit', (code) => { resolve(code) }) })
+  const info = await new Promise<StartedInfo>((resolve, reject) => {
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`pl-node did not start within ${timeoutMs} ms:\n${err}`)) }, timeoutMs)
+    const rl = createInterface({ input: proc.stdout! })
+    rl.on('line', (line) => {
+      try {
+        const ev = JSON.parse(line)
+        if (ev.event === 'started') { clearTimeout(timer); resolve(ev) }
+      } catch {}
+    })
+    void exited.then((code) => { clearTimeout(timer); reject(new Error(`pl-node exited with ${String(code)} before starting:\n${err}`)) })
+  })
+  return {
+    proc,
+    info,
+    stderr: () => err,
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (proc.exitCode == null && proc.signalCode == null) proc.kill(signal)
+      const t = setTimeout(() => proc.kill('SIGKILL'), 15_000)
+      const code = await exited
+      clearTimeout(t)
+      return code
+    }
+  }
+}
+
+export interface RunResult { code: number | null, stdout: string, stderr: string }
+
+/** Runs a CLI (`pl` by default) to completion. */
+export async function runCli (args: string[], options: { env?: NodeJS.ProcessEnv, entry?: string, timeoutMs?: number, input?: string } = {}): Promise<RunResult> {
+  const proc = spawn(process.execPath, [options.entry ?? PL, ...args], { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  proc.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+  proc.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  proc.stdin.end(options.input ?? '')
+  const timer = setTimeout(() => proc.kill('SIGKILL'), options.timeoutMs ?? 60_000)
+  const code = await new Promise<number | null>((resolve) => { proc.once('exit', (c) => { resolve(c) }) })
+  clearTimeout(timer)
+  return { code, stdout, stderr }
+}
