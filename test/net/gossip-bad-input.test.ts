@@ -1,0 +1,68 @@
+import '../../src/polyfill.js'
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { TestMesh, waitFor } from '../helpers/mesh.js'
+import { encodeCanonical, toBase64url } from '../../src/core/encoding.js'
+import { unsignedBytes } from '../../src/core/envelope.js'
+import { createIdentity } from '../../src/core/identity.js'
+
+const cfpId = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
+const TOPIC = 'pl/v1/test-bad'
+
+test('gossip refuses garbage, forged and stale envelopes, counts them, and still delivers good ones', async () => {
+  const mesh = await TestMesh.start({ nodes: 2 })
+  try {
+    await mesh.connected(1)
+    const [sender, receiver] = mesh.nodes
+    const got: string[] = []
+    receiver.components.gossip.subscribe(TOPIC, { types: ['Decline.v1'], onMessage: (v) => { got.push(v.envelope.body.reason as string) } })
+    sender.libp2p.services.pubsub.subscribe(TOPIC)
+    await waitFor(() => sender.libp2p.services.pubsub.getSubscribers(TOPIC).length >= 1, 20_000, 'subscription to propagate')
+
+    const pubsub = sender.libp2p.services.pubsub
+    const body = { cfp: cfpId, run: 'r', step: 's', reason: 'busy' }
+    const good = sender.components.sign('Decline.v1', body)
+    const mallory = await createIdentity()
+    // garbage bytes
+    await pubsub.publish(TOPIC, new Uint8Array([1, 2, 3, 4]))
+    // a body changed after signing
+    await pubsub.publish(TOPIC, encodeCanonical({ ...good, body: { ...body, reason: 'policy' } }))
+    // signed by another key than `from`
+    await pubsub.publish(TOPIC, encodeCanonical({ ...good, nonce: 'forged-nonce-1', sig: toBase64url(mallory.sign(unsignedBytes({ ...good, nonce: 'forged-nonce-1' }))) }))
+    // expired
+    await pubsub.publish(TOPIC, encodeCanonical(sender.components.sign('Decline.v1', body, { now: Date.now() - 20_000, ttlMs: 1000 })))
+    // a type this topic does not carry
+    await pubsub.publish(TOPIC, encodeCanonical(sender.components.sign('Decline.v1', body).body))
+    // finally a good one
+    await sender.components.gossip.publish(TOPIC, sender.components.sign('Decline.v1', { ...body, reason: 'other' }))
+
+    await waitFor(() => got.includes('other'), 20_000, 'the good envelope')
+    assert.deepEqual(got, ['other'])
+    const counts = await receiver.components.metrics.rejections()
+    assert.ok((counts['gossip/InvalidEncodingError'] ?? 0) >= 1, JSON.stringify(counts))
+    assert.ok((counts['gossip/BadSignatureError'] ?? 0) >= 2, JSON.stringify(counts))
+    assert.ok((counts['gossip/EnvelopeExpiredError'] ?? 0) >= 1, JSON.stringify(counts))
+    assert.ok((counts['gossip/MalformedEnvelopeError'] ?? 0) >= 1, JSON.stringify(counts))
+  } finally {
+    await mesh.stop()
+  }
+})
+
+test('the node publishes at most its configured rate', async () => {
+  const mesh = await TestMesh.start({ nodes: 1 })
+  try {
+    const n = mesh.nodes[0]
+    const env = () => n.components.sign('Decline.v1', { cfp: cfpId, run: 'r', step: 's', reason: 'busy' })
+    const results = await Promise.allSettled(Array.from({ length: 80 }, async () => { await n.components.gossip.publish(TOPIC, env()) }))
+    const limited = results.filter(r => r.status === 'rejected' && (r.reason as Error).name === 'GossipRateLimitedError')
+    assert.ok(limited.length >= 20, `${limited.length} publishes were rate-limited`)
+  } finally {
+    await mesh.stop()
+  }
+})
+
+test('the polyfill provides Promise.withResolvers on this Node', () => {
+  const { promise, resolve } = (Promise as any).withResolvers()
+  resolve(1)
+  return promise.then((v: number) => { assert.equal(v, 1) })
+})
