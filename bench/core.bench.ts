@@ -1,0 +1,143 @@
+/**
+ * Core benchmarks: envelope sign/verify vs raw node crypto, LevelDB receipt
+ * writes vs raw batch puts, framed RPC vs a raw libp2p stream echo, and the
+ * memory of one idle node and of a 10-node in-process mesh.
+ */
+import '../src/polyfill.js'
+import { sign as cryptoSign, verify as cryptoVerify, generateKeyPairSync } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { Level } from 'level'
+import { createIdentity } from '../src/core/identity.js'
+import { signEnvelope, EnvelopeVerifier, unsignedBytes } from '../src/core/envelope.js'
+import { SchemaRegistry } from '../src/spec/registry.js'
+import { Store } from '../src/store/index.js'
+import { PlNode } from '../src/node.js'
+import { defineProtocol, expectOk } from '../src/net/rpc.js'
+import { encodeCanonical } from '../src/core/encoding.js'
+import { latencyFigure, type Bench } from './harness.js'
+
+const execFileP = promisify(execFile)
+const N = 500
+const cfpId = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
+
+async function envelopeBenches (): Promise<Bench[]> {
+  const registry = await SchemaRegistry.load()
+  const id = await createIdentity()
+  const body = { cfp: cfpId, run: 'r', step: 's', reason: 'busy' as const }
+  const envs = Array.from({ length: N }, () => signEnvelope(id, registry, 'Decline.v1', body))
+  const verifier = new EnvelopeVerifier(registry, undefined)
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+  const msgs = envs.map(e => unsignedBytes(e))
+  const sigs = msgs.map(m => cryptoSign(null, m, privateKey))
+  return [
+    {
+      name: 'envelope-verify',
+      baseline: { name: 'crypto.verify', run: async () => { for (let i = 0; i < N; i++) cryptoVerify(null, msgs[i], publicKey, sigs[i]); return N } },
+      subject: { name: 'EnvelopeVerifier.verify (no replay store)', run: async () => { for (const e of envs) await verifier.verify(e); return N } }
+    },
+    {
+      name: 'envelope-sign',
+      baseline: { name: 'crypto.sign', run: async () => { for (let i = 0; i < N; i++) cryptoSign(null, msgs[i], privateKey); return N } },
+      subject: { name: 'signEnvelope', run: async () => { for (let i = 0; i < N; i++) signEnvelope(id, registry, 'Decline.v1', body); return N } }
+    }
+  ]
+}
+
+async function storeBench (): Promise<Bench> {
+  const dirA = await mkdtemp(join(tmpdir(), 'pl-bench-'))
+  const dirB = await mkdtemp(join(tmpdir(), 'pl-bench-'))
+  let store: Store
+  let raw: Level<string, Uint8Array>
+  let seq = 0
+  const receipt = (i: number): Record<string, unknown> => ({ run: 'run-1', step: `s${i}`, capability: 'Summarize', provider: 'p', requester: 'r', award: 'a', input: 'i', output: 'o', status: 'ok', started: i, ended: i + 1, usage: { cpu_ms: 1, wall_ms: 2, mem_peak_mb: 3 }, limits: {}, policies: [], prev: [] })
+  return {
+    name: 'receipt-writes',
+    setup: async () => {
+      store = await Store.open(dirA)
+      raw = new Level<string, Uint8Array>(dirB, { valueEncoding: 'view' })
+      await raw.open()
+    },
+    teardown: async () => { await store.close(); await raw.close(); await rm(dirA, { recursive: true, force: true }); await rm(dirB, { recursive: true, force: true }) },
+    baseline: { name: 'raw LevelDB batch put of encoded docs', run: async () => { const ops = []; for (let i = 0; i < N; i++) ops.push({ type: 'put' as const, key: `k${seq++}`, value: encodeCanonical(receipt(seq)) }); await raw.batch(ops); return N } },
+    subject: { name: 'BlockStore.put (CID + put, one by one)', run: async () => { await Promise.all(Array.from({ length: N }, async () => await store.blocks.put(receipt(seq++)))); return N } }
+  }
+}
+
+async function startNodes (n: number): Promise<{ nodes: PlNode[], cleanup: () => Promise<void> }> {
+  const nodes: PlNode[] = []
+  const dirs: string[] = []
+  for (let i = 0; i < n; i++) {
+    const dir = await mkdtemp(join(tmpdir(), 'pl-bench-node-'))
+    dirs.push(dir)
+    const node = await PlNode.create({ dataDir: dir, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: i === 0 ? [] : nodes[0].addrs(), localSwarm: true, controlApi: false })
+    await node.start()
+    nodes.push(node)
+  }
+  return { nodes, cleanup: async () => { await Promise.all(nodes.map(async n => { await n.stop() })); for (const d of dirs) await rm(d, { recursive: true, force: true }) } }
+}
+
+const rpcBench: Bench = {
+  name: 'rpc-round-trip',
+  run: async () => {
+    const { nodes, cleanup } = await startNodes(2)
+    try {
+      const [a, b] = nodes
+      await a.libp2p.dial(b.libp2p.getMultiaddrs()[0])
+      const echo = defineProtocol({ id: '/pl/bench-echo/1.0.0', handler: async (req) => ({ status: 'OK', body: req }) })
+      await b.components.rpc.handle(echo)
+      await b.libp2p.handle('/pl/bench-raw/1.0.0', (stream) => {
+        stream.addEventListener('message', (evt) => { stream.send(evt.data) })
+        stream.addEventListener('remoteCloseWrite', () => { void stream.close() })
+      })
+      const raw: number[] = []
+      const framed: number[] = []
+      const payload = { n: 1, s: 'x'.repeat(64) }
+      const rawStream = await a.libp2p.dialProtocol(b.libp2p.peerId, '/pl/bench-raw/1.0.0')
+      const bytes = encodeCanonical(payload)
+      for (let i = 0; i < 300; i++) {
+        const t0 = performance.now()
+        await new Promise<void>((resolve) => {
+          const onMsg = (): void => { rawStream.removeEventListener('message', onMsg); resolve() }
+          rawStream.addEventListener('message', onMsg)
+          rawStream.send(bytes)
+        })
+        if (i >= 20) raw.push(performance.now() - t0)
+        const t1 = performance.now()
+        expectOk(await a.components.rpc.request(b.peerId, echo, payload), echo.id)
+        if (i >= 20) framed.push(performance.now() - t1)
+      }
+      await rawStream.close()
+      return { figures: { 'framed RPC call (new stream per call)': latencyFigure(framed, { name: 'raw stream echo (open stream)', samples: raw }) } }
+    } finally { await cleanup() }
+  }
+}
+
+async function probe (nodes: number): Promise<{ baseline: number, loaded: number }> {
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'memory-probe.js')
+  const { stdout } = await execFileP(process.execPath, ['--expose-gc', script, String(nodes)], { timeout: 120_000 })
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}')
+}
+
+const memoryBench: Bench = {
+  name: 'memory',
+  run: async () => {
+    const one = await probe(1)
+    const ten = await probe(10)
+    const mib = (b: number): number => b / 2 ** 20
+    return {
+      figures: {
+        'RSS of one idle node (MiB)': { unit: 'MiB', p50: mib(one.loaded), p95: mib(one.loaded), baseline: { name: 'same process before start', p50: mib(one.baseline), p95: mib(one.baseline) } },
+        'RSS of a 10-node in-process mesh (MiB)': { unit: 'MiB', p50: mib(ten.loaded), p95: mib(ten.loaded), baseline: { name: 'same process before start', p50: mib(ten.baseline), p95: mib(ten.baseline) } }
+      }
+    }
+  }
+}
+
+export async function benches (): Promise<Bench[]> {
+  return [...await envelopeBenches(), await storeBench(), rpcBench, memoryBench]
+}
