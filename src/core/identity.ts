@@ -59,7 +59,8 @@ export async function loadOrCreateIdentity (dataDir: string): Promise<Identity> 
     return identityFromPrivateKey(key)
   }
   const st = await stat(file)
-  if ((st.mode & 0o077) !== 0) await chmod(file, 0o600)
+  // tighten a loose mode; a read-only mount (containers) may refuse, which is not fatal
+  if ((st.mode & 0o077) !== 0) await chmod(file, 0o600).catch(() => {})
   try {
     return identityFromPrivateKey(privateKeyFromProtobuf(bytes))
   } catch (err: any) {
