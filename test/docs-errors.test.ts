@@ -1,7 +1,7 @@
 import '../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 
 function walk (dir: string): string[] {
@@ -24,8 +24,11 @@ function errorClassesInSource (): Set<string> {
   return names
 }
 
+/** docs/ERRORS.md plus the per-area fragments in docs/errors/*.md */
 function errorNamesInDocs (): Set<string> {
-  const text = readFileSync(join(process.cwd(), 'docs', 'ERRORS.md'), 'utf8')
+  const dir = join(process.cwd(), 'docs', 'errors')
+  const fragments = existsSync(dir) ? readdirSync(dir).filter(n => n.endsWith('.md')).map(n => join(dir, n)) : []
+  const text = [join(process.cwd(), 'docs', 'ERRORS.md'), ...fragments].map(f => readFileSync(f, 'utf8')).join('\n')
   return new Set([...text.matchAll(/^\| `(\w+)` \|/gm)].map(m => m[1]))
 }
 

@@ -8,6 +8,7 @@
  * reg.validate('Bid.v1', body) // throws InvalidBodyError with the ajv path
  */
 import { readdir, readFile } from 'node:fs/promises'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv2020, type ValidateFunction, type ErrorObject } from 'ajv/dist/2020.js'
 import { cidStringOf } from '../core/encoding.js'
@@ -57,6 +58,17 @@ export class SchemaRegistry {
     const files = (await readdir(dir)).filter(f => f.endsWith('.json')).sort()
     const docs = await Promise.all(files.map(async f => JSON.parse(await readFile(join(dir, f), 'utf8')) as Record<string, unknown>))
     return new SchemaRegistry(docs)
+  }
+
+  /** Synchronous `load`, for callers that cannot await (e.g. receipt signing). */
+  static loadSync (dir: string = schemasDir()): SchemaRegistry {
+    const files = readdirSync(dir).filter(f => f.endsWith('.json')).sort()
+    return new SchemaRegistry(files.map(f => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>))
+  }
+
+  /** Every schema document, sorted by type. */
+  documents (): Array<Record<string, unknown>> {
+    return this.types().map(t => this.get(t).schema)
   }
 
   types (): string[] {
