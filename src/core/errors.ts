@@ -113,3 +113,8 @@ export class IdentityError extends PlError {
 export class CidMismatchError extends PlError {
   override name = 'CidMismatchError'
 }
+
+/** A module folder is missing, has no entry file, an ambiguous Python class, or a symlink/special file. */
+export class ModuleFolderError extends PlError {
+  override name = 'ModuleFolderError'
+}
