@@ -1,10 +1,47 @@
+/**
+ * What each node of a local swarm publishes. Node 0 is the bootstrap and the
+ * requester: it installs no capabilities, so every step of the demo plan is
+ * negotiated. The providers offer the sample capabilities of
+ * `examples/capabilities/` with different prices and attributes, so the
+ * plan's `select` weights decide; one provider offers `Summarize` without the
+ * PII attestation and declines calls that require it.
+ */
+import { join } from 'node:path'
+import { packageRoot } from '../core/paths.js'
 import type { SwarmNodeSpec } from './launcher.js'
 
-/**
- * What each node of a local swarm runs. Node 0 is the plain bootstrap and
- * requester; later areas add the sample capabilities each node publishes.
- */
-export function swarmNodeSpec (index: number): SwarmNodeSpec {
-  void index
-  return { config: {} }
+/** One capability a node publishes at start (`services.capabilities` in its config). */
+export interface CapabilityOffer {
+  /** a Capability.v1 descriptor file (YAML/JSON) with `impl:` naming its module folder */
+  file: string
+  price?: number
+  attrs?: Record<string, number | string | boolean>
+  attestations?: string[]
 }
+
+const PII = 'cid:pol-PII-no-exfil'
+
+function offer (dir: string, extra: Omit<CapabilityOffer, 'file'> = {}): CapabilityOffer {
+  return { file: join(packageRoot(), 'examples', 'capabilities', dir, 'capability.yaml'), ...extra }
+}
+
+/** Provider profiles, assigned round-robin to nodes 1..N-1. */
+const PROFILES: CapabilityOffer[][] = [
+  [offer('fetch-sections', { price: 1 }), offer('merge-summaries', { price: 2, attrs: { readability: 0.7, coverage: 0.8 } })],
+  [offer('summarize', { price: 3, attrs: { readability: 0.9, coverage: 0.8 } }), offer('attach-references', { price: 1 })],
+  [offer('summarize', { price: 1, attrs: { readability: 0.6, coverage: 0.7 } }), offer('fetch-sections', { price: 2 }), offer('merge-summaries', { price: 1, attrs: { readability: 0.8, coverage: 0.9 } })],
+  // the cheapest, best-rated Summarize — but without the PII attestation: it declines policy-bound calls
+  [offer('summarize', { price: 0.5, attrs: { readability: 0.95, coverage: 0.95 }, attestations: [] }), offer('attach-references', { price: 2, attrs: { readability: 0.8, coverage: 0.8 } })]
+]
+
+/** The capabilities node `index` publishes (none for node 0). */
+export function swarmOffers (index: number): CapabilityOffer[] {
+  if (index === 0) return []
+  return PROFILES[(index - 1) % PROFILES.length]
+}
+
+export function swarmNodeSpec (index: number): SwarmNodeSpec {
+  return { config: { services: { capabilities: swarmOffers(index) } } }
+}
+
+export { PII as DEMO_POLICY }
