@@ -23,6 +23,8 @@ import { createPlLibp2p, type PlLibp2p } from './net/libp2p.js'
 import { Rpc } from './net/rpc.js'
 import { Gossip } from './net/gossip.js'
 import { ControlApi } from './api/control.js'
+import { parseCid } from './core/encoding.js'
+import { InvalidRequestError } from './api/errors.js'
 
 export interface PlComponents {
   dataDir: string
@@ -184,6 +186,15 @@ export class PlNode {
       direction: conn.direction,
       openedAt: conn.timeline.open
     })))
+    // content by CID: agents put documents here and pass `cid:<CID>` as run inputs
+    api.route('POST', '/blocks', async ({ body }) => {
+      if (body == null || typeof body !== 'object' || !('doc' in body)) throw new InvalidRequestError('POST /blocks needs {"doc": <JSON document>}')
+      return { cid: await c.store.blocks.put(body.doc) }
+    })
+    api.route('GET', '/blocks/:cid', async ({ params }) => {
+      const cid = parseCid(params.cid).toString()
+      return { cid, doc: await c.store.blocks.get(cid) }
+    })
     api.route('GET', '/metrics', async ({ raw }) => {
       void raw
       return await c.metrics.registry.metrics()
