@@ -1,0 +1,76 @@
+/**
+ * Receipts in LevelDB: `receipts/<receipt CID>` → SignedReceipt, and an index
+ * `receipts-run/<run>\0<step key>` → receipt CID (the accepted receipt of that
+ * step; a later accepted receipt for the same step replaces the index entry,
+ * the older one stays readable by CID). Both writes go in one batch.
+ *
+ * @example
+ * const receipts = new ReceiptStore(store)
+ * const cid = await receipts.put(accepted)
+ * const all = await receipts.forRun(runId)
+ */
+import type { Store, JsonSublevel } from '../store/index.js'
+import { receiptCid, type SignedReceipt } from './signing.js'
+import { ReceiptNotFoundError } from './errors.js'
+import { receiptRoot, type ReceiptRoot } from './chain.js'
+
+const SEP = '\x00'
+
+export class ReceiptStore {
+  private readonly byCid: JsonSublevel<SignedReceipt>
+  private readonly byRun: JsonSublevel<string>
+
+  constructor (private readonly store: Store) {
+    this.byCid = store.json<SignedReceipt>('receipts')
+    this.byRun = store.json<string>('receipts-run')
+  }
+
+  /** Stores a signed receipt and indexes it under its run and step; returns its receipt CID. */
+  async put (signed: SignedReceipt): Promise<string> {
+    const cid = receiptCid(signed.receipt)
+    const { run, step } = signed.receipt
+    await this.store.db.batch([
+      { type: 'put', key: cid, value: signed, sublevel: this.byCid as any },
+      { type: 'put', key: run + SEP + step, value: cid, sublevel: this.byRun as any }
+    ] as any)
+    return cid
+  }
+
+  async get (cid: string): Promise<SignedReceipt | undefined> {
+    return (await this.byCid.get(cid) as SignedReceipt | undefined) ?? undefined
+  }
+
+  /** The accepted receipt of one step of a run, if any. */
+  async forStep (run: string, step: string): Promise<{ cid: string, signed: SignedReceipt } | undefined> {
+    const cid = await this.byRun.get(run + SEP + step) as string | undefined
+    if (cid == null) return undefined
+    const signed = await this.get(cid)
+    return signed == null ? undefined : { cid, signed }
+  }
+
+  /** Step keys of a run that have a receipt, with their receipt CIDs, in key order. */
+  async stepsOf (run: string): Promise<Array<{ step: string, cid: string }>> {
+    const out: Array<{ step: string, cid: string }> = []
+    for await (const [key, cid] of this.byRun.iterator({ gte: run + SEP, lt: run + '\x01' })) {
+      out.push({ step: (key as string).slice(run.length + 1), cid: cid as string })
+    }
+    return out
+  }
+
+  /** Every accepted receipt of a run, in step key order (empty when the run has none). */
+  async forRun (run: string): Promise<SignedReceipt[]> {
+    const out: SignedReceipt[] = []
+    for (const { cid } of await this.stepsOf(run)) {
+      const signed = await this.get(cid)
+      if (signed != null) out.push(signed)
+    }
+    return out
+  }
+
+  /** The run's receipt root (see chain.ts); throws ReceiptNotFoundError when the run has no receipts. */
+  async root (run: string): Promise<ReceiptRoot & { cid: string }> {
+    const receipts = await this.forRun(run)
+    if (receipts.length === 0) throw new ReceiptNotFoundError(`no receipts for run ${run} in this data dir`, { run })
+    return receiptRoot(receipts)
+  }
+}

@@ -1,0 +1,78 @@
+import '../../src/polyfill.js'
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { cidStringOf } from '../../src/core/encoding.js'
+import { signReceipt } from '../../src/receipts/signing.js'
+import { verifyReceiptAgainst, type ReceiptExpectation } from '../../src/receipts/verify.js'
+import { parties, baseReceipt, type Parties } from './helpers.js'
+
+function expectation (p: Parties, over: Partial<ReceiptExpectation> = {}): ReceiptExpectation {
+  const r = baseReceipt(p)
+  return {
+    award: { id: r.award, body: { run: r.run, step: r.step, provider: p.provider.id, prev: [] } },
+    requester: p.requester.id,
+    capability: 'Split',
+    input: r.input,
+    output: r.output,
+    limits: r.limits,
+    policies: ['pol-a'],
+    ...over
+  }
+}
+
+test('accepts a receipt that matches the award, input, output, limits and policies', async () => {
+  const p = await parties()
+  verifyReceiptAgainst(signReceipt(p.provider, baseReceipt(p)), expectation(p))
+})
+
+test('rejects a receipt with a wrong input CID', async () => {
+  const p = await parties()
+  const signed = signReceipt(p.provider, baseReceipt(p, { input: cidStringOf({ something: 'else' }) }))
+  assert.throws(() => { verifyReceiptAgainst(signed, expectation(p)) }, { name: 'ReceiptInputMismatchError' })
+})
+
+test('rejects a receipt whose output CID is not the output received', async () => {
+  const p = await parties()
+  const signed = signReceipt(p.provider, baseReceipt(p, { output: cidStringOf({ other: 'output' }) }))
+  assert.throws(() => { verifyReceiptAgainst(signed, expectation(p)) }, { name: 'ReceiptOutputMismatchError' })
+})
+
+test('rejects a receipt with usage above the awarded limits, naming the limit', async () => {
+  const p = await parties()
+  const signed = signReceipt(p.provider, baseReceipt(p, { usage: { cpu_ms: 10, wall_ms: 9000, mem_peak_mb: 20 } }))
+  assert.throws(() => { verifyReceiptAgainst(signed, expectation(p)) }, (err: any) => err.name === 'ReceiptUsageExceededError' && err.details.limit === 'wall_ms' && err.details.measured === 9000)
+  const mem = signReceipt(p.provider, baseReceipt(p, { usage: { cpu_ms: 10, wall_ms: 10, mem_peak_mb: 300 } }))
+  assert.throws(() => { verifyReceiptAgainst(mem, expectation(p)) }, (err: any) => err.name === 'ReceiptUsageExceededError' && err.details.limit === 'mem_mb')
+})
+
+test('rejects a receipt that names another award', async () => {
+  const p = await parties()
+  const signed = signReceipt(p.provider, baseReceipt(p, { award: cidStringOf({ another: 'award' }) }))
+  assert.throws(() => { verifyReceiptAgainst(signed, expectation(p)) }, (err: any) => err.name === 'ReceiptAwardMismatchError' && err.details.field === 'award')
+})
+
+test('rejects a receipt signed by a provider other than the awarded one', async () => {
+  const p = await parties()
+  const q = await parties()
+  const signed = signReceipt(q.provider, baseReceipt({ provider: q.provider, requester: p.requester }))
+  assert.throws(() => { verifyReceiptAgainst(signed, expectation(p)) }, (err: any) => err.name === 'ReceiptAwardMismatchError' && err.details.field === 'provider')
+})
+
+test('rejects a receipt whose prev differs from the award', async () => {
+  const p = await parties()
+  const signed = signReceipt(p.provider, baseReceipt(p, { prev: [cidStringOf({ upstream: 1 })] }))
+  assert.throws(() => { verifyReceiptAgainst(signed, expectation(p)) }, (err: any) => err.name === 'ReceiptAwardMismatchError' && err.details.field === 'prev')
+})
+
+test('rejects a receipt that omits a required policy', async () => {
+  const p = await parties()
+  const signed = signReceipt(p.provider, baseReceipt(p, { policies: [] }))
+  assert.throws(() => { verifyReceiptAgainst(signed, expectation(p)) }, (err: any) => err.name === 'ReceiptPolicyMissingError' && err.details.missing[0] === 'pol-a')
+})
+
+test('rejects a receipt with a forged provider signature before looking at its content', async () => {
+  const p = await parties()
+  const signed = signReceipt(p.provider, baseReceipt(p))
+  const forged = { ...signed, provider_sig: signed.provider_sig.slice(0, 85) + (signed.provider_sig.endsWith('A') ? 'Q' : 'A') }
+  assert.throws(() => { verifyReceiptAgainst(forged, expectation(p)) }, { name: 'ReceiptSignatureError' })
+})
