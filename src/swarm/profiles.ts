@@ -9,15 +9,7 @@
 import { join } from 'node:path'
 import { packageRoot } from '../core/paths.js'
 import type { SwarmNodeSpec } from './launcher.js'
-
-/** One capability a node publishes at start (`services.capabilities` in its config). */
-export interface CapabilityOffer {
-  /** a Capability.v1 descriptor file (YAML/JSON) with `impl:` naming its module folder */
-  file: string
-  price?: number
-  attrs?: Record<string, number | string | boolean>
-  attestations?: string[]
-}
+import type { CapabilityOffer } from '../offers.js'
 
 const PII = 'cid:pol-PII-no-exfil'
 

@@ -1,0 +1,92 @@
+/**
+ * Offers: the capabilities a daemon publishes at start, listed in its config
+ * (`services.capabilities`). Each entry names a descriptor file (YAML or
+ * JSON, a Capability.v1 without `provider`, with `impl:` naming the module
+ * folder relative to the file) and may override price, attrs and
+ * attestations — the local swarm uses that to give nodes different offers.
+ *
+ * @example
+ * services:
+ *   capabilities:
+ *     - file: examples/capabilities/summarize/capability.yaml
+ *       price: 2
+ *       attrs: { readability: 0.9 }
+ */
+import { readFile } from 'node:fs/promises'
+import { dirname, isAbsolute, resolve } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { PlError } from './core/errors.js'
+import type { PlComponents, PlService } from './node.js'
+import type { Discovery } from './discovery/index.js'
+
+/** A configured capability offer cannot be read or is malformed. */
+export class OfferConfigError extends PlError {
+  override name = 'OfferConfigError'
+}
+
+export interface CapabilityOffer {
+  file: string
+  price?: number
+  attrs?: Record<string, number | string | boolean>
+  attestations?: string[]
+}
+
+/** Reads a descriptor file; returns the descriptor (without `impl`) and the absolute impl folder, if any. */
+export async function readDescriptorFile (file: string): Promise<{ descriptor: Record<string, unknown>, impl?: string }> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err: any) {
+    throw new OfferConfigError(`cannot read capability descriptor ${file}: ${String(err.code ?? err.message)}`, { file })
+  }
+  let doc: unknown
+  try {
+    doc = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
+  } catch (err: any) {
+    throw new OfferConfigError(`capability descriptor ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${String(err.message)}`, { file })
+  }
+  if (doc == null || typeof doc !== 'object' || Array.isArray(doc)) throw new OfferConfigError(`capability descriptor ${file} must be a mapping`, { file })
+  const { impl, ...descriptor } = doc as Record<string, unknown>
+  if (impl != null && typeof impl !== 'string') throw new OfferConfigError(`capability descriptor ${file}: impl must be a folder path`, { file })
+  return { descriptor, impl: impl == null ? undefined : (isAbsolute(impl) ? impl : resolve(dirname(file), impl)) }
+}
+
+/** Checks the `services.capabilities` config section. */
+export function parseOffers (section: unknown): CapabilityOffer[] {
+  if (section == null) return []
+  if (!Array.isArray(section)) throw new OfferConfigError('services.capabilities must be a list of {file, price?, attrs?, attestations?}')
+  return section.map((o, i) => {
+    const where = `services.capabilities[${i}]`
+    if (typeof o === 'string') return { file: o }
+    if (o == null || typeof o !== 'object' || typeof o.file !== 'string') throw new OfferConfigError(`${where} needs a descriptor file`)
+    if (o.price != null && (typeof o.price !== 'number' || o.price < 0)) throw new OfferConfigError(`${where}.price must be a number ≥ 0`)
+    if (o.attrs != null && (typeof o.attrs !== 'object' || Array.isArray(o.attrs))) throw new OfferConfigError(`${where}.attrs must be a mapping`)
+    if (o.attestations != null && !Array.isArray(o.attestations)) throw new OfferConfigError(`${where}.attestations must be a list`)
+    return o as CapabilityOffer
+  })
+}
+
+export class Offers implements PlService {
+  constructor (private readonly components: PlComponents, private readonly offers: CapabilityOffer[]) {}
+
+  async start (): Promise<void> {
+    if (this.offers.length === 0) return
+    const discovery = this.components.services.discovery as Discovery | undefined
+    if (discovery == null) throw new OfferConfigError('services.capabilities needs the discovery service')
+    const log = this.components.logger.child({ component: 'offers' })
+    for (const offer of this.offers) {
+      const { descriptor, impl } = await readDescriptorFile(offer.file)
+      if (offer.price != null) descriptor.price = offer.price
+      if (offer.attrs != null) descriptor.attrs = { ...(descriptor.attrs as object | undefined), ...offer.attrs }
+      if (offer.attestations != null) descriptor.attestations = offer.attestations
+      const { cid } = await discovery.publish(descriptor as any, impl != null ? { dir: impl } : undefined)
+      log.info({ capability: descriptor.name, cid, file: offer.file }, 'published configured capability')
+    }
+  }
+}
+
+/** Service factory: `services: { offers: offers(config.services.capabilities) }` (after discovery). */
+export function offers (section: unknown): (components: PlComponents) => Offers {
+  const list = parseOffers(section)
+  return (components) => new Offers(components, list)
+}

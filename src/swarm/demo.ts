@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+/**
+ * The README's main command (`npm run demo`): starts a local swarm of real
+ * pl-node processes, submits the SummarizeDocument plan
+ * (`../shared/fixtures/dsl/summarize.yaml`, bundled as examples/plans/summarize.yaml
+ * when the fixtures are not beside the checkout) on node 0 — which installs no
+ * capabilities, so every step is negotiated — and prints the result, which
+ * node ran each step and why it won, and the receipt chain verified offline.
+ */
+import '../polyfill.js'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Command } from 'commander'
+import { Swarm } from './launcher.js'
+import { swarmNodeSpec, swarmOffers } from './profiles.js'
+import { ControlClient } from '../api/client.js'
+import { packageRoot } from '../core/paths.js'
+import { action } from '../cli/util.js'
+import { verifyExport, type ChainVerification } from '../receipts/index.js'
+import { renderDemoReport, type DemoRun } from './report.js'
+
+const NAMES = ['FetchSections', 'Summarize', 'MergeSummaries', 'AttachReferences']
+
+/** The plan: the shared fixture when present, else the bundled copy. */
+export function demoPlanPath (): string {
+  const shared = join(packageRoot(), '..', 'shared', 'fixtures', 'dsl', 'summarize.yaml')
+  return existsSync(shared) ? shared : join(packageRoot(), 'examples', 'plans', 'summarize.yaml')
+}
+
+async function sleep (ms: number): Promise<void> { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+/** Waits until node 0 finds a provider for every capability the plan needs. */
+async function waitForCapabilities (client: ControlClient, log: (l: string) => void, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  const missing = new Set(NAMES)
+  while (missing.size > 0) {
+    for (const name of [...missing]) {
+      const found = await client.request<unknown[]>('GET', `/caps/find?name=${encodeURIComponent(name)}&timeoutMs=2000`).catch(() => [])
+      if (Array.isArray(found) && found.length > 0) { missing.delete(name); log(`  found ${name}: ${found.length} provider(s)`) }
+    }
+    if (missing.size === 0) break
+    if (Date.now() > deadline) throw new Error(`node 0 could not find providers of ${[...missing].join(', ')} within ${timeoutMs} ms`)
+    await sleep(300)
+  }
+}
+
+export async function runDemo (opts: { nodes: number, root?: string, keep: boolean, document?: string, json: boolean }): Promise<number> {
+  const log = (line: string): void => { process.stderr.write(line + '\n') }
+  const root = opts.root ?? await mkdtemp(join(tmpdir(), 'pl-demo-'))
+  log(`starting ${opts.nodes} pl-node processes on 127.0.0.1 (data and logs in ${root})`)
+  const swarm = await Swarm.start({ nodes: opts.nodes, root, logLevel: 'warn', spec: swarmNodeSpec })
+  let ok = false
+  try {
+    for (const m of swarm.members) {
+      const offers = swarmOffers(m.index).map(o => `${o.file.split('/').at(-2) ?? '?'}${o.price != null ? ` @${o.price}` : ''}`)
+      log(`  node ${m.index} ${m.peerId ?? '?'} ${offers.length > 0 ? 'offers ' + offers.join(', ') : '(requester, no capabilities)'}`)
+    }
+    const client = await ControlClient.fromDataDir(swarm.members[0].dataDir)
+    log('waiting until node 0 can find every capability the plan needs (gossip + DHT)')
+    await waitForCapabilities(client, log, 60_000)
+
+    const docFile = opts.document ?? join(packageRoot(), 'examples', 'documents', 'mesh-notes.md')
+    const { cid: docCid } = await client.request<{ cid: string }>('POST', '/blocks', { doc: await readFile(docFile, 'utf8') })
+    log(`document ${docFile} stored on node 0 as ${docCid}`)
+    const plan = await readFile(demoPlanPath(), 'utf8')
+    const { runId } = await client.request<{ runId: string }>('POST', '/runs', { plan, input: { doc: `cid:${docCid}` } })
+    log(`run ${runId} submitted (plan ${demoPlanPath()})`)
+
+    let since = 0
+    let view: any
+    for (;;) {
+      const events = await client.request<{ events: any[], next: number }>('GET', `/runs/${runId}/events?since=${since}`).catch(() => ({ events: [], next: since }))
+      for (const e of events.events ?? []) log(`  ${String(e.type).replace('pl:', '')} ${e.key ?? ''}${e.runner != null ? ` (${String(e.runner)})` : ''}${e.error != null ? ` ${String(e.error.name)}: ${String(e.error.message)}` : ''}`)
+      since = events.next ?? since
+      view = await client.request('GET', `/runs/${runId}`)
+      if (['succeeded', 'failed', 'cancelled'].includes(view.run.state)) break
+      await sleep(250)
+    }
+    const explanations = await client.request('GET', `/runs/${runId}/explanations`).catch(() => ({}))
+    const exported = await client.request('GET', `/receipts/${runId}`)
+    let chain: ChainVerification | undefined
+    let chainError: string | undefined
+    try { chain = verifyExport(exported) } catch (err: any) { chainError = `${String(err.name)}: ${String(err.message)}` }
+    const demo: DemoRun = { runId, view, explanations, receipts: exported, chain, chainError, peers: swarm.members.map(m => m.peerId ?? '') }
+    process.stdout.write(opts.json ? JSON.stringify(demo, null, 2) + '\n' : renderDemoReport(demo))
+    ok = view.run.state === 'succeeded' && chain != null
+    return ok ? 0 : 1
+  } finally {
+    await swarm.stop()
+    if (!opts.keep && ok && opts.root == null) await rm(root, { recursive: true, force: true })
+    else log(`swarm data and logs kept in ${root}`)
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const program = new Command('demo')
+    .description('Start a local swarm, run the SummarizeDocument plan across it, and print the result, who ran each step and why, and the verified receipt chain.')
+    .option('-n, --nodes <n>', 'number of pl-node processes (node 0 is the requester)', '5')
+    .option('--root <dir>', 'folder for data dirs and logs (default: a temp folder, removed after a successful run)')
+    .option('--keep', 'keep the data dirs and logs', false)
+    .option('--document <file>', 'the Markdown document to summarize (default: examples/documents/mesh-notes.md)')
+    .option('--json', 'print the whole run (outputs, steps, explanations, receipts) as JSON', false)
+    .action(action(async (o: { nodes: string, root?: string, keep: boolean, document?: string, json: boolean }) => {
+      const nodes = Number(o.nodes)
+      if (!Number.isInteger(nodes) || nodes < 5 || nodes > 50) throw new TypeError('--nodes must be 5..50 (one requester and four provider profiles)')
+      process.exitCode = await runDemo({ nodes, root: o.root, keep: o.keep, document: o.document, json: o.json })
+    }))
+  await program.parseAsync(process.argv)
+}
