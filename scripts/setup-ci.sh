@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Prepares a fresh CI machine for the full test suite. Idempotent: installs
+# only what is missing and says what it did.
+#   - Go (Debian golang-go): the spec compiler's tests build and run the
+#     generated Go validators and receipt checkers with the standard library.
+#   - python3 is expected to be present (the generated Python needs no pip
+#     packages).
+set -euo pipefail
+
+if command -v go >/dev/null 2>&1; then
+  echo "setup-ci: go already installed ($(go version))"
+else
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "setup-ci: go is missing and apt-get is not available; install Go >= 1.19 by hand" >&2
+    exit 1
+  fi
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+      echo "setup-ci: go is missing and this user cannot run apt-get (not root, no sudo)" >&2
+      exit 1
+    fi
+  fi
+  echo "setup-ci: installing golang-go with apt-get"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq golang-go
+  echo "setup-ci: installed $(go version)"
+fi
+
+if command -v python3 >/dev/null 2>&1; then
+  echo "setup-ci: python3 present ($(python3 --version 2>&1))"
+else
+  echo "setup-ci: warning: python3 is missing; the spec compiler's Python tests will fail" >&2
+fi
