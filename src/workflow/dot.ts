@@ -27,7 +27,7 @@ function label (s: Step): string {
 
 /** Graphviz `dot` text of the DAG. @example toDot(dag) // 'digraph "summarize" { ... }' */
 export function toDot (dag: TaskDag): string {
-  const out = [`digraph ${q(dag.name)} {`, '  rankdir=TB;', '  node [fontname="Helvetica", fontsize=10];']
+  const out = [`digraph ${q(dag.name)} {`, '  rankdir=TB;', '  node [fontname="Helvetica", fontsize=10];', '  edge [fontname="Helvetica", fontsize=9];']
   for (const s of Object.values(dag.steps)) {
     const attrs = [`label=${q(label(s))}`, `shape=${SHAPES[s.kind] ?? 'box'}`]
     if (dag.outputs.includes(s.id)) attrs.push('peripheries=2')

@@ -16,26 +16,25 @@
  * (plus the previous entry for `reduce`/item maps, all earlier ones for
  * `join`). Errors name `file:line:col`.
  */
-import { isMap, isScalar, type Node, type Pair, type YAMLMap, type YAMLSeq } from 'yaml'
+import { isScalar, type Node, type Pair, type YAMLMap, type YAMLSeq } from 'yaml'
 import { cidStringOf } from '../core/encoding.js'
 import type { Json } from '../core/encoding.js'
-import type { Binding, Expr, SelectWeight, Step, StepLimits, TaskDag } from './ir.js'
+import type { Binding, Expr, Step, StepLimits, TaskDag } from './ir.js'
 import { DslSource } from './dsl-source.js'
+import { NAME, readConstraints, readInputs, readPolicy, readSelect } from './dsl-header.js'
 import { parseCall, type CallArg } from './call.js'
 import { exprRoots, parseExpr } from './expr.js'
-import { parseDuration } from './duration.js'
 import { limitsFromRequirements } from './limits.js'
 import { validateDag } from './validate.js'
 import { MAX_LOOP_ITERATIONS } from './constants.js'
 import {
-  CallSyntaxError, DslSchemaError, DuplicateNameError, ExprSyntaxError, InvalidDurationError, InvalidSelectWeightError,
+  CallSyntaxError, DslSchemaError, DuplicateNameError, ExprSyntaxError,
   LoopBoundError, ResourceRequirementError, UnknownReferenceError, UnknownStepKindError
 } from './errors.js'
 
 const TOP_KEYS = ['goal', 'inputs', 'constraints', 'policy', 'select', 'plan']
 const CALL_KINDS = ['step', 'map', 'reduce', 'join'] as const
 const ENTRY_KINDS = [...CALL_KINDS, 'when', 'loop']
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 /** Deepest nesting of when/loop entries. */
 const MAX_NESTING = 16
 
@@ -60,7 +59,7 @@ interface ListContext {
 class DslCompiler {
   private readonly src: DslSource
   private readonly steps: Record<string, Step> = {}
-  private readonly inputs: Record<string, Json> = {}
+  private inputs: Record<string, Json> = {}
   /** every name taken: inputs, `as` names, step ids */
   private readonly taken = new Set<string>()
 
@@ -85,10 +84,13 @@ class DslCompiler {
     const planPair = fields.get('plan')
     if (planPair == null) this.src.fail(DslSchemaError, top, 'the plan has no plan list')
 
-    if (fields.has('inputs')) this.readInputs(fields.get('inputs')!)
-    const constraints = fields.has('constraints') ? this.readConstraints(fields.get('constraints')!) : {}
-    const policies = fields.has('policy') ? this.readPolicy(fields.get('policy')!) : []
-    const select = fields.has('select') ? this.readSelect(fields.get('select')!) : []
+    if (fields.has('inputs')) {
+      this.inputs = readInputs(src, fields.get('inputs')!)
+      for (const name of Object.keys(this.inputs)) this.taken.add(name)
+    }
+    const constraints = fields.has('constraints') ? readConstraints(src, fields.get('constraints')!) : {}
+    const policies = fields.has('policy') ? readPolicy(src, fields.get('policy')!) : []
+    const select = fields.has('select') ? readSelect(src, fields.get('select')!) : []
 
     const plan = src.seq(planPair.value, 'plan', planPair)
     if (plan.items.length === 0) this.src.fail(DslSchemaError, plan, 'plan must list at least one entry')
@@ -118,84 +120,6 @@ class DslCompiler {
     }
     validateDag(dag)
     return dag
-  }
-
-  private readInputs (pair: Pair): void {
-    const { src } = this
-    for (const [name, p] of src.entries(src.map(pair.value, 'inputs', pair))) {
-      if (!NAME.test(name)) this.src.fail(DslSchemaError, p.key as Node, `input name '${name}' must be a plain name (letters, digits, _)`)
-      this.inputs[name] = src.json(p.value, `input '${name}'`)
-      this.taken.add(name)
-    }
-  }
-
-  private readConstraints (pair: Pair): TaskDag['constraints'] {
-    const { src } = this
-    const out: TaskDag['constraints'] = {}
-    for (const [key, p] of src.entries(src.map(pair.value, 'constraints', pair))) {
-      if (key === 'deadline') {
-        const text = src.string(p.value, 'constraints.deadline (an ISO-8601 duration such as PT30S)', p)
-        let ms: number
-        try { ms = parseDuration(text) } catch (err) { this.src.fail(InvalidDurationError, p.value as Node, (err as Error).message) }
-        if (ms <= 0) this.src.fail(InvalidDurationError, p.value as Node, `deadline ${text} must be longer than zero`)
-        out.deadline_ms = ms
-      } else if (key === 'deadline_ms') {
-        this.src.fail(DslSchemaError, p.key as Node, 'write the deadline as `deadline: PT30S` (an ISO-8601 duration)')
-      } else {
-        out[key] = src.json(p.value, `constraint '${key}'`)
-      }
-    }
-    return out
-  }
-
-  private readPolicy (pair: Pair): string[] {
-    const { src } = this
-    const out: string[] = []
-    for (const [key, p] of src.entries(src.map(pair.value, 'policy', pair))) {
-      if (key !== 'require') this.src.fail(DslSchemaError, p.key as Node, `unknown policy key '${key}' (expected require)`)
-      const seq = src.seq(p.value, 'policy.require', p)
-      for (const item of seq.items) {
-        const v = src.string(item, 'a required policy (a CID or a name)', seq)
-        if (v.trim() === '') this.src.fail(DslSchemaError, item as Node, 'a required policy must not be empty')
-        if (!out.includes(v)) out.push(v)
-      }
-    }
-    return out
-  }
-
-  private readSelect (pair: Pair): SelectWeight[] {
-    const { src } = this
-    const out: SelectWeight[] = []
-    for (const [key, p] of src.entries(src.map(pair.value, 'select', pair))) {
-      if (key !== 'optimize') this.src.fail(DslSchemaError, p.key as Node, `unknown select key '${key}' (expected optimize)`)
-      const seq = src.seq(p.value, 'select.optimize', p)
-      for (const raw of seq.items) {
-        const item = src.deref(raw)
-        let attr: string
-        let weight: unknown
-        if (isMap(item)) {
-          // `[readability: 0.6]` in a flow list is a one-pair mapping
-          const pairs = src.entries(item)
-          if (pairs.length !== 1) this.src.fail(InvalidSelectWeightError, item, 'a select weight is "name:weight", e.g. readability:0.6')
-          attr = pairs[0][0]
-          const v = src.deref(pairs[0][1].value)
-          weight = isScalar(v) ? v.value : undefined
-        } else {
-          const text = src.string(item, 'a select weight ("name:weight", e.g. readability:0.6)', seq)
-          const m = /^\s*([^:\s]+)\s*:\s*(\S+)\s*$/.exec(text)
-          if (m == null) this.src.fail(InvalidSelectWeightError, item, `select weight ${JSON.stringify(text)} is not "name:weight", e.g. readability:0.6`)
-          attr = m[1]
-          weight = /^[0-9]+(?:\.[0-9]+)?$/.test(m[2]) ? Number(m[2]) : m[2]
-        }
-        if (!NAME.test(attr)) this.src.fail(InvalidSelectWeightError, item, `select attribute '${attr}' must be a plain name`)
-        if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) {
-          this.src.fail(InvalidSelectWeightError, item, `select weight for '${attr}' must be a number from 0 up, got ${JSON.stringify(weight ?? null)}`)
-        }
-        if (out.some(w => w.attr === attr)) this.src.fail(InvalidSelectWeightError, item, `select names '${attr}' twice`)
-        out.push({ attr, weight })
-      }
-    }
-    return out
   }
 
   /** Claims a step id or `as` name, refusing one already taken. */
@@ -228,12 +152,13 @@ class DslCompiler {
     const pairs = src.entries(entry)
     const kinds = pairs.filter(([k]) => ENTRY_KINDS.includes(k))
     if (kinds.length === 0) {
-      const [key, pair] = pairs.find(([k]) => !['as', 'limits', 'then', 'else'].includes(k)) ?? pairs[0] ?? ['(nothing)', null]
-      this.src.fail(UnknownStepKindError, (pair?.key ?? entry) as Node, `unknown plan entry kind '${key}' (expected one of ${ENTRY_KINDS.join(', ')})`, 0, { kind: key })
+      const unknown = pairs.find(([k]) => !['as', 'limits', 'then', 'else'].includes(k))
+      if (unknown == null) this.src.fail(UnknownStepKindError, entry, `a plan entry needs one of ${ENTRY_KINDS.join(', ')}`, 0, { kind: null })
+      this.src.fail(UnknownStepKindError, unknown[1].key as Node, `unknown plan entry kind '${unknown[0]}' (expected one of ${ENTRY_KINDS.join(', ')})`, 0, { kind: unknown[0] })
     }
     if (kinds.length > 1) this.src.fail(DslSchemaError, kinds[1][1].key as Node, `a plan entry has one kind, this one has ${kinds.map(k => k[0]).join(' and ')}`)
     const [kind, kindPair] = kinds[0]
-    const allowed = kind === 'when' ? ['as', 'limits', 'then', 'else'] : kind === 'loop' ? ['as'] : ['as', 'limits']
+    const allowed = kind === 'when' ? ['as', 'then', 'else'] : kind === 'loop' ? ['as'] : ['as', 'limits']
     const extra = new Map<string, Pair>()
     for (const [k, p] of pairs) {
       if (k === kind) continue

@@ -15,6 +15,7 @@
 import type { Json } from '../core/encoding.js'
 import type { Expr } from './ir.js'
 import { ExprSyntaxError, ExprTypeError } from './errors.js'
+import { show } from './show.js'
 
 /** Longest expression text accepted. */
 export const MAX_EXPR_LENGTH = 4096
@@ -170,7 +171,7 @@ export function exprRoots (expr: Expr): string[] {
 /** Renders an expression back to text (for messages and Graphviz labels), with only the parentheses it needs. */
 export function exprToText (expr: Expr): string {
   switch (expr.op) {
-    case 'lit': return JSON.stringify(expr.value)
+    case 'lit': return show(expr.value, Infinity)
     case 'ref': return expr.path.join('.')
     case 'not': return `!${wrap(expr.arg, 4)}`
     case 'and': return expr.args.map(a => wrap(a, 3)).join(' && ')
@@ -250,10 +251,10 @@ export function evalExpr (expr: Expr, scope: Record<string, Json>): Json {
       }
     }
     default:
-      throw new ExprSyntaxError(`unknown expression operator ${JSON.stringify((expr as { op: unknown }).op)}`)
+      throw new ExprSyntaxError(`unknown expression operator ${show((expr as { op: unknown }).op)}`)
   }
 }
 
 function typeName (v: Json): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`
+  return v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `${typeof v} ${show(v)}`
 }

@@ -4,7 +4,7 @@
  * the bundle root, pins every folder by CID (src/core/module.ts), checks a
  * `pl-manifest.json` when there is one, and compiles the Task DAG.
  */
-import { lstat, readdir, readFile, realpath } from 'node:fs/promises'
+import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises'
 import { isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { cidStringOf, decodeJson } from '../core/encoding.js'
 import { MODULE_ENTRIES, moduleSpecOf, type ModuleSpec } from '../core/module.js'
@@ -45,7 +45,7 @@ const within = (root: string, p: string): boolean => p === root || p.startsWith(
 export async function readWorkflowDoc (file: string): Promise<unknown> {
   let bytes: Buffer
   try {
-    const st = await lstat(file)
+    const st = await stat(file)
     if (!st.isFile()) throw new WorkflowNotFoundError(`${file} is not a file`, { path: file })
     if (st.size > MAX_DOCUMENT_BYTES) throw new WorkflowParseError(`${file} is too large (${st.size} > ${MAX_DOCUMENT_BYTES} bytes)`, { path: file })
     bytes = await readFile(file)

@@ -11,6 +11,7 @@ import type { Json } from '../core/encoding.js'
 import type { StepLimits } from './ir.js'
 import { parseDuration } from './duration.js'
 import { ResourceRequirementError } from './errors.js'
+import { show } from './show.js'
 
 const WALL_KEYS = ['wall_ms', 'timeout', 'timeout_ms', 'wall', 'wall_time', 'wallTime']
 const CPU_KEYS = ['cpu_ms', 'cpu_time', 'cpuTime']
@@ -24,7 +25,7 @@ const SIZE_UNITS: Record<string, number> = {
 }
 
 function fail (module: string, key: string, value: unknown, expected: string): never {
-  throw new ResourceRequirementError(`module '${module}': resource_requirements.${key} = ${JSON.stringify(value)} is not ${expected}`, { module, key, value: value as Json })
+  throw new ResourceRequirementError(`module '${module}': resource_requirements.${key} = ${show(value)} is not ${expected}`, { module, key, value: value as Json })
 }
 
 function positiveInt (module: string, key: string, raw: unknown, n: number, expected: string): number {

@@ -3,7 +3,7 @@
  * folder with workflow.json, a workflow.json file, a .zip bundle (unpacked
  * into a temp folder that `cleanup()` removes) or a .yaml/.yml DSL plan.
  */
-import { lstat, mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
+import { lstat, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, extname, join, resolve } from 'node:path'
 import type { ModuleSpec } from '../core/module.js'
@@ -76,14 +76,14 @@ export async function loadWorkflow (path: string, options: LoadWorkflowOptions =
   const abs = resolve(path)
   let st
   try {
-    st = await lstat(abs)
+    st = await stat(abs)
   } catch (err: any) {
     if (err?.code === 'ENOENT' || err?.code === 'ENOTDIR') throw new WorkflowNotFoundError(`no workflow at ${abs}`, { path: abs })
     throw err
   }
   if (st.isDirectory()) {
     try {
-      await lstat(join(abs, WORKFLOW_FILE))
+      await stat(join(abs, WORKFLOW_FILE))
     } catch {
       throw new WorkflowNotFoundError(`folder ${abs} has no ${WORKFLOW_FILE}`, { path: abs })
     }

@@ -5,6 +5,7 @@
  */
 import type { Binding, Expr, Step, TaskDag } from './ir.js'
 import { exprRoots } from './expr.js'
+import { show } from './show.js'
 import { MAX_LOOP_ITERATIONS, MAX_ROUTER_ITERATIONS } from './constants.js'
 import {
   DagCycleError, DanglingReferenceError, DuplicateStepError, InvalidDagError, InvalidLimitError, LoopBoundError
@@ -33,7 +34,7 @@ function checkExprShape (e: unknown, where: string, depth = 0): asserts e is Exp
       for (const a of e.args as unknown[]) checkExprShape(a, where, depth + 1)
       return
     default:
-      if (!CMP.has(e.op)) bad(`${where}: unknown expression op ${JSON.stringify(e.op)}`)
+      if (!CMP.has(e.op)) bad(`${where}: unknown expression op ${show(e.op)}`)
       checkExprShape(e.left, where, depth + 1)
       checkExprShape(e.right, where, depth + 1)
   }
@@ -46,23 +47,23 @@ function checkBindingShape (b: unknown, where: string): asserts b is Binding {
     case 'input': if (typeof b.name !== 'string') bad(`${where}: input binding needs a name`); return
     case 'step': case 'item': if (typeof b.step !== 'string') bad(`${where}: ${b.from} binding needs a step`); return
     case 'const': if (!('value' in b)) bad(`${where}: const binding needs a value`); return
-    default: bad(`${where}: unknown binding source ${JSON.stringify(b.from)}`)
+    default: bad(`${where}: unknown binding source ${show(b.from)}`)
   }
 }
 
 function checkLimit (where: string, key: string, v: unknown): void {
   if (v === undefined) return
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
-    throw new InvalidLimitError(`${where}: ${key} must be a positive integer, got ${JSON.stringify(v)}`, { where, key })
+    throw new InvalidLimitError(`${where}: ${key} must be a positive integer, got ${show(v)}`, { where, key })
   }
 }
 
 function checkShape (dag: unknown): asserts dag is TaskDag {
   if (!isObj(dag)) bad('a Task DAG must be an object')
-  if (dag.v !== 1) bad(`unsupported Task DAG version ${JSON.stringify(dag.v)} (expected 1)`)
+  if (dag.v !== 1) bad(`unsupported Task DAG version ${show(dag.v)} (expected 1)`)
   if (typeof dag.name !== 'string') bad('the DAG needs a name')
   if (!isObj(dag.source) || (dag.source.format !== 'workflow.json' && dag.source.format !== 'dsl')) bad('source.format must be "workflow.json" or "dsl"')
-  if (dag.mode !== 'dag' && dag.mode !== 'router') bad(`mode must be "dag" or "router", got ${JSON.stringify(dag.mode)}`)
+  if (dag.mode !== 'dag' && dag.mode !== 'router') bad(`mode must be "dag" or "router", got ${show(dag.mode)}`)
   for (const k of ['inputs', 'constraints', 'globalSettings', 'globalParameters', 'steps'] as const) {
     if (!isObj(dag[k])) bad(`${k} must be an object`)
   }
@@ -74,7 +75,7 @@ function checkShape (dag: unknown): asserts dag is TaskDag {
   for (const [key, s] of Object.entries(dag.steps as Record<string, unknown>)) {
     const where = `step '${key}'`
     if (!isObj(s)) bad(`${where} must be an object`)
-    if (typeof s.kind !== 'string' || !KINDS.has(s.kind)) bad(`${where}: unknown kind ${JSON.stringify(s.kind)}`)
+    if (typeof s.kind !== 'string' || !KINDS.has(s.kind)) bad(`${where}: unknown kind ${show(s.kind)}`)
     if (!isObj(s.parameters) || !isObj(s.settings) || !isObj(s.args) || !isObj(s.limits)) bad(`${where}: parameters, settings, args and limits must be objects`)
     if (!isStrArr(s.after)) bad(`${where}: after must be a list of step ids`)
     if (CAPABILITY_KINDS.has(s.kind) && !(isObj(s.capability) && typeof s.capability.name === 'string' && s.capability.name !== '')) bad(`${where}: a ${s.kind} step needs capability.name`)
@@ -206,11 +207,11 @@ export function validateDag (dag: TaskDag): void {
     if (new Set(owned).size !== owned.length) bad(`${where} lists a step twice in then/else/body`)
     for (const c of owned) {
       if (!has(c)) dangling(where, 'then/else/body names step', c)
-      if (dag.steps[c].parent !== s.id) bad(`${where} lists '${c}', whose parent is ${JSON.stringify(dag.steps[c].parent ?? null)}, not '${s.id}'`)
+      if (dag.steps[c].parent !== s.id) bad(`${where} lists '${c}', whose parent is ${show(dag.steps[c].parent ?? null)}, not '${s.id}'`)
     }
     if (s.kind === 'loop') {
       if (typeof s.max !== 'number' || !Number.isInteger(s.max) || s.max < 1 || s.max > MAX_LOOP_ITERATIONS) {
-        throw new LoopBoundError(`${where}: loop max must be an integer from 1 to ${MAX_LOOP_ITERATIONS}, got ${JSON.stringify(s.max ?? null)}`, { step: s.id, max: s.max ?? null })
+        throw new LoopBoundError(`${where}: loop max must be an integer from 1 to ${MAX_LOOP_ITERATIONS}, got ${show(s.max ?? null)}`, { step: s.id, max: s.max ?? null })
       }
     }
     for (const k of ['wall_ms', 'cpu_ms', 'mem_mb'] as const) checkLimit(where, `limits.${k}`, s.limits[k])
@@ -223,7 +224,7 @@ export function validateDag (dag: TaskDag): void {
     if (!has(dag.router.step)) dangling('router', 'step', dag.router.step)
     const n = dag.router.max_iterations
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_ROUTER_ITERATIONS) {
-      throw new LoopBoundError(`router max_iterations must be an integer from 1 to ${MAX_ROUTER_ITERATIONS}, got ${JSON.stringify(n ?? null)}`, { max_iterations: n ?? null })
+      throw new LoopBoundError(`router max_iterations must be an integer from 1 to ${MAX_ROUTER_ITERATIONS}, got ${show(n ?? null)}`, { max_iterations: n ?? null })
     }
   } else if (dag.router != null) bad('only router-mode DAGs have a router')
   checkAcyclic(dag.steps)

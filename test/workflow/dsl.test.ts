@@ -38,6 +38,12 @@ test('schema errors: missing goal, missing plan, unknown top-level key, empty pl
   await assertFails(() => compileDsl(''), 'DslSchemaError', /the plan is empty/)
 })
 
+test('an entry with no kind at all is refused', async () => {
+  await assertFails(() => compileDsl(plan('  - as: x\n'), { file: 'n.yaml' }), 'UnknownStepKindError', /^n\.yaml:6:5: a plan entry needs one of step, map, reduce, join, when, loop$/)
+  await assertFails(() => compileDsl(plan('  - {}\n')), 'UnknownStepKindError', /a plan entry needs one of/)
+  await assertFails(() => compileDsl(plan('  - just text\n')), 'DslSchemaError', /a plan entry must be a mapping/)
+})
+
 test('a step entry with two kinds, or a stray then, is refused', async () => {
   await assertFails(() => compileDsl(plan('  - step: A(doc)\n    map: B(doc)\n')), 'DslSchemaError', /has one kind, this one has step and map/)
   await assertFails(() => compileDsl(plan('  - step: A(doc)\n    then: []\n')), 'DslSchemaError', /unknown key 'then' in a step entry \(then\/else belong to when entries\)/)

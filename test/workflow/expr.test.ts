@@ -1,8 +1,21 @@
 import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import fc from 'fast-check'
 import { parseExpr, evalExpr, exprToText, parseDuration, toDot, compileDsl, loadWorkflow, dagToJson } from '../../src/workflow/index.js'
 import { assertFails, fixture } from './util.js'
+import type { Expr } from '../../src/workflow/index.js'
+
+const exprArb: fc.Arbitrary<Expr> = fc.letrec<{ e: Expr }>(tie => ({
+  e: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.oneof(fc.integer({ min: -1000, max: 1000 }), fc.boolean(), fc.constant(null), fc.stringMatching(/^[a-z "']{0,8}$/)).map((value): Expr => ({ op: 'lit', value })),
+    fc.array(fc.constantFrom('a', 'b', 'label', 'x_1', '0', 'score'), { minLength: 1, maxLength: 3 }).filter(p => !/^\d/.test(p[0])).map((path): Expr => ({ op: 'ref', path })),
+    tie('e').map((arg): Expr => ({ op: 'not', arg })),
+    fc.tuple(fc.constantFrom('and', 'or') as fc.Arbitrary<'and' | 'or'>, fc.array(tie('e'), { minLength: 2, maxLength: 3 })).map(([op, args]): Expr => ({ op, args })),
+    fc.tuple(fc.constantFrom('==', '!=', '<', '<=', '>', '>=') as fc.Arbitrary<'=='>, tie('e'), tie('e')).map(([op, left, right]): Expr => ({ op, left, right }))
+  )
+})).e
 
 test('parseDuration reads ISO-8601 durations', () => {
   assert.equal(parseDuration('PT30S'), 30_000)
@@ -82,4 +95,10 @@ test('toDot escapes quotes in names', () => {
   const dag = compileDsl('goal: \'Say "hi"\'\nplan:\n  - step: A()\n')
   assert.match(toDot(dag), /^digraph "Say \\"hi\\"" \{/)
   assert.ok(dagToJson(dag).includes('Say \\"hi\\"'))
+})
+
+test('property: exprToText and parseExpr round-trip any expression', () => {
+  fc.assert(fc.property(exprArb, (e) => {
+    assert.deepStrictEqual(parseExpr(exprToText(e)), e)
+  }), { numRuns: 300 })
 })

@@ -3,6 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { validateDag, dagFromJson, dagToJson, compileDsl, type Step, type TaskDag } from '../../src/workflow/index.js'
+import { PlError } from '../../src/core/errors.js'
 import { assertFails } from './util.js'
 
 function step (id: string, extra: Partial<Step> = {}): Step {
@@ -148,4 +149,30 @@ test('dagFromJson: bad text and bad DAGs fail typed', async () => {
   await assertFails(() => dagFromJson('{"v":1}'), 'InvalidDagError', /needs a name/)
   const d = compileDsl('goal: G\nplan:\n  - step: A()\n')
   assert.deepStrictEqual(dagFromJson(dagToJson(d)), d)
+})
+
+/** Sets `value` at a random path inside `doc` (chosen by `picks`), returning a mutated deep copy. */
+function mutateAt (doc: unknown, picks: number[], value: unknown): unknown {
+  const root = structuredClone(doc) as Record<string, unknown>
+  let cur: any = root
+  for (const p of picks) {
+    const keys = cur != null && typeof cur === 'object' ? Object.keys(cur) : []
+    if (keys.length === 0) break
+    const k = keys[p % keys.length]
+    if (cur[k] == null || typeof cur[k] !== 'object' || p % 3 === 0) { cur[k] = value; return root }
+    cur = cur[k]
+  }
+  return root
+}
+
+test('property: any corruption of a valid DAG is accepted or refused with a typed error, never a crash', () => {
+  const base = compileDsl('goal: G\ninputs:\n  doc: d\nplan:\n  - map: F(doc)\n    as: f\n  - when: f.x > 1\n    then:\n      - step: T(f)\n  - loop:\n      max: 2\n      until: r.ok\n      do:\n        - step: R(doc)\n          as: r\n  - join: J()\n')
+  fc.assert(fc.property(fc.array(fc.nat(), { minLength: 1, maxLength: 6 }), fc.jsonValue({ maxDepth: 3 }), (picks, value) => {
+    const text = JSON.stringify(mutateAt(base, picks, value))
+    try {
+      dagFromJson(text)
+    } catch (err) {
+      assert.ok(err instanceof PlError, `not a PlError: ${String(err)}`)
+    }
+  }), { numRuns: Number(process.env.PL_PROPERTY_RUNS ?? 1000) })
 })

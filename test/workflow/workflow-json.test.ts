@@ -154,3 +154,9 @@ test('changing a module file changes its CID and the DAG', async () => {
     await assertFails(async () => await loadWorkflow(dir), 'ModuleFolderMissingError', /module 'inc'/)
   } finally { await cleanup() }
 })
+
+test('loadWorkflow honours an aborted signal', async () => {
+  const ac = new AbortController()
+  ac.abort()
+  await assertFails(async () => await loadWorkflow(fixture('workflows', 'diamond-js'), { signal: ac.signal }), 'AbortError', /abort/i)
+})
