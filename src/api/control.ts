@@ -34,7 +34,11 @@ export type RouteHandler = (req: { params: Record<string, string>, query: Record
 /** Maps an error name to an HTTP status; everything else is 500. */
 const STATUS_BY_ERROR: Record<string, number> = {
   NotFoundError: 404, RunNotFoundError: 404, BlockNotFoundError: 404, CapabilityNotFoundError: 404,
-  InvalidBodyError: 400, InvalidRequestError: 400, InvalidEncodingError: 400, WorkflowError: 400
+  InvalidBodyError: 400, InvalidRequestError: 400, InvalidEncodingError: 400, WorkflowError: 400,
+  // executor
+  InvalidDecisionError: 400, DecisionNotPendingError: 409, RunNotResumableError: 409, InvalidDagError: 400,
+  // discovery
+  InvalidCapabilityQueryError: 400, InvalidDescriptorError: 400, ProviderMismatchError: 400, DescriptorTooLargeError: 400
 }
 
 export class ControlApi {

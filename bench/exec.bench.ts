@@ -1,0 +1,138 @@
+/**
+ * Executor benchmarks: a raw piscina round trip of a trivial task vs a
+ * 1-step DAG run of the same task (journaled, through the scheduler);
+ * steps/s of a 1000-step DAG of trivial JS steps vs the same tasks straight
+ * on piscina; and the per-step latency of a Python module (warm runner
+ * process) vs a raw python3 JSON echo round trip.
+ */
+import '../src/polyfill.js'
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { execFileSync, spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { Piscina } from 'piscina'
+import { moduleSpecOf, type ModuleSpec } from '../src/core/module.js'
+import { Store } from '../src/store/index.js'
+import { Executor } from '../src/exec/executor.js'
+import { ModulePool } from '../src/exec/pool.js'
+import type { Step, TaskDag } from '../src/workflow/ir.js'
+import { latencyFigure, percentile, type Bench } from './harness.js'
+
+const TRIVIAL_TASK = 'export default function (x) { return { n: x.n + 1 } }\n'
+const TRIVIAL_MODULE = 'export default class { eval (p, d) { return { n: (d.n ?? 0) + 1 } } }\n'
+const PY_MODULE = 'class Inc:\n    def __init__(self, *a):\n        pass\n\n    def eval(self, p, d, c):\n        return {"n": d.get("n", 0) + 1}\n'
+const PY_ECHO = 'import sys, json\nfor line in sys.stdin:\n    m = json.loads(line)\n    sys.stdout.write(json.dumps({"n": m["n"] + 1}) + "\\n")\n    sys.stdout.flush()\n'
+
+function step (id: string, spec: ModuleSpec, after: string[] = []): Step {
+  return { id, kind: 'call', module: { key: spec.key, cid: spec.cid }, capability: { name: spec.key }, parameters: {}, settings: {}, after, args: {}, limits: { wall_ms: 10_000, mem_mb: 128 } }
+}
+
+function dagOf (steps: Step[]): TaskDag {
+  const sinks = steps.filter(s => !steps.some(o => o.after.includes(s.id))).map(s => s.id)
+  return { v: 1, name: 'bench', source: { format: 'workflow.json' }, mode: 'dag', inputs: {}, constraints: {}, policies: [], select: [], globalSettings: {}, globalParameters: {}, steps: Object.fromEntries(steps.map(s => [s.id, s])), outputs: sinks }
+}
+
+interface Env { dir: string, store: Store, executor: Executor, raw: Piscina, spec: ModuleSpec, close: () => Promise<void> }
+
+async function env (): Promise<Env> {
+  const dir = await mkdtemp(join(tmpdir(), 'pl-bench-exec-'))
+  await writeFile(join(dir, 'task.mjs'), TRIVIAL_TASK)
+  await mkdir(join(dir, 'module_inc'))
+  await writeFile(join(dir, 'module_inc', 'function.mjs'), TRIVIAL_MODULE)
+  const spec = await moduleSpecOf('inc', join(dir, 'module_inc'))
+  const store = await Store.open(join(dir, 'data'))
+  const executor = new Executor({ store, concurrency: 2 })
+  executor.start()
+  const raw = new Piscina({ filename: join(dir, 'task.mjs'), maxThreads: 2, resourceLimits: { maxOldGenerationSizeMb: 128 }, atomics: 'disabled' })
+  return {
+    dir, store, executor, raw, spec,
+    close: async () => { await executor.stop(); await raw.destroy(); await store.close(); await rm(dir, { recursive: true, force: true }) }
+  }
+}
+
+function oneStepBench (): Bench {
+  let e: Env
+  const N = 50
+  return {
+    name: 'exec-1-step-run',
+    setup: async () => { e = await env() },
+    teardown: async () => { await e.close() },
+    baseline: { name: 'raw piscina round trip (trivial task)', run: async () => { for (let i = 0; i < N; i++) await e.raw.run({ n: i }); return N } },
+    subject: {
+      name: '1-step DAG run (submit + journal + wait)',
+      run: async () => {
+        const dag = dagOf([step('inc', e.spec)])
+        for (let i = 0; i < N; i++) await e.executor.wait(await e.executor.submit(dag, { n: i }, { modules: { inc: e.spec } }))
+        return N
+      }
+    }
+  }
+}
+
+const manyStepsBench: Bench = {
+  name: 'exec-1000-steps',
+  run: async () => {
+    const e = await env()
+    try {
+      // a binary tree of 1000 steps: step i waits for step (i-1)/2
+      const steps = Array.from({ length: 1000 }, (_, i) => step(`s${i}`, e.spec, i === 0 ? [] : [`s${Math.floor((i - 1) / 2)}`]))
+      const dag = dagOf(steps)
+      const subj: number[] = []
+      const base: number[] = []
+      for (let round = 0; round < 4; round++) {
+        const t0 = performance.now()
+        const run = await e.executor.wait(await e.executor.submit(dag, { n: 0 }, { modules: { inc: e.spec } }))
+        if (run.state !== 'succeeded') throw new Error(`bench run failed: ${JSON.stringify(run.error)}`)
+        const t1 = performance.now()
+        await Promise.all(Array.from({ length: 1000 }, async (_, i) => await e.raw.run({ n: i })))
+        const t2 = performance.now()
+        if (round > 0) { subj.push(1000 / ((t1 - t0) / 1000)); base.push(1000 / ((t2 - t1) / 1000)) }
+      }
+      return { figures: { '1000-step DAG, trivial JS steps': { unit: 'steps/s', p50: percentile(subj, 50), p95: percentile(subj, 5), baseline: { name: '1000 raw piscina tasks', p50: percentile(base, 50), p95: percentile(base, 5) } } } }
+    } finally {
+      await e.close()
+    }
+  }
+}
+
+const pythonBench: Bench = {
+  name: 'exec-python-step',
+  run: async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pl-bench-py-'))
+    const pool = new ModulePool()
+    try {
+      await mkdir(join(dir, 'module_inc'))
+      await writeFile(join(dir, 'module_inc', 'function.py'), PY_MODULE)
+      await writeFile(join(dir, 'echo.py'), PY_ECHO)
+      const spec = await moduleSpecOf('inc', join(dir, 'module_inc'))
+      const call = { parameters: {}, settings: {}, globalSettings: {}, globalParameters: {}, inputData: { n: 1 }, limits: { wall_ms: 10_000, mem_mb: 256 } }
+      const subj: number[] = []
+      for (let i = 0; i < 320; i++) {
+        const t0 = performance.now()
+        await pool.runModule(spec, call)
+        if (i >= 20) subj.push(performance.now() - t0)
+      }
+      const python = execFileSync(process.env.PL_PYTHON ?? 'python3', ['-c', 'import sys; print(sys.executable)']).toString().trim()
+      const proc = spawn(python, ['-u', join(dir, 'echo.py')], { stdio: ['pipe', 'pipe', 'inherit'] })
+      const lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]()
+      const base: number[] = []
+      for (let i = 0; i < 320; i++) {
+        const t0 = performance.now()
+        proc.stdin.write(JSON.stringify({ n: i }) + '\n')
+        await lines.next()
+        if (i >= 20) base.push(performance.now() - t0)
+      }
+      proc.stdin.end()
+      await new Promise(resolve => proc.once('exit', resolve))
+      return { figures: { 'Python module step (warm runner)': latencyFigure(subj, { name: 'raw python3 JSON echo round trip', samples: base }) } }
+    } finally {
+      await pool.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+export async function benches (): Promise<Bench[]> {
+  return [oneStepBench(), manyStepsBench, pythonBench]
+}

@@ -1,0 +1,221 @@
+/**
+ * `pl run`, `pl runs list|show`, `pl decide`. When a pl-node runs on the
+ * data dir (control.json present and /health answers) they go through its
+ * control API; otherwise the run happens in this process on the data dir's
+ * own Store, journaled there so `pl run --resume <runId>` can continue it.
+ *
+ * Exit codes: 0 succeeded, 1 failed (error on stderr), 2 waiting for a human
+ * decision (`pl decide <runId> <step> <choice>` continues it).
+ */
+import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import type { Command } from 'commander'
+import { ControlClient } from '../../api/client.js'
+import { createLogger } from '../../core/logger.js'
+import { Store } from '../../store/index.js'
+import { loadWorkflow } from '../../workflow/load.js'
+import { Executor } from '../../exec/executor.js'
+import { ProgressRenderer } from '../../exec/progress.js'
+import { runView, type RunView } from '../../exec/view.js'
+import type { ExecEvent, RunRecord } from '../../exec/types.js'
+import { action, printJson, resolveDataDir } from '../util.js'
+import { InvalidRequestError } from '../../api/errors.js'
+
+/** How often `pl run` polls a daemon for events. */
+const POLL_MS = 200
+
+interface DataDirOpts { dataDir?: string }
+
+/** The daemon's control client when one answers on `dataDir`, else undefined. */
+async function daemonFor (dataDir: string): Promise<ControlClient | undefined> {
+  let client: ControlClient
+  try {
+    client = await ControlClient.fromDataDir(dataDir)
+  } catch {
+    return undefined
+  }
+  try {
+    await client.request('GET', '/health', undefined, { timeoutMs: 3000 })
+    return client
+  } catch (err) {
+    if ((err as Error).name === 'ControlApiUnavailableError') return undefined // a stale control.json
+    throw err
+  }
+}
+
+async function parseInput (text: string | undefined): Promise<Record<string, unknown>> {
+  if (text == null) return {}
+  const raw = text.startsWith('@') ? await readFile(text.slice(1), 'utf8') : text
+  let value: unknown
+  try {
+    value = JSON.parse(raw)
+  } catch (err) {
+    throw new InvalidRequestError(`--input is not valid JSON: ${(err as Error).message}`)
+  }
+  if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidRequestError('--input must be a JSON object')
+  return value as Record<string, unknown>
+}
+
+/** Prints the end of a run; returns the exit code. */
+function finish (view: RunView): number {
+  const { run } = view
+  if (run.state === 'succeeded') {
+    printJson(view.output ?? null)
+    return 0
+  }
+  if (run.state === 'waiting-human') {
+    for (const w of view.waiting ?? []) {
+      process.stderr.write(`run ${run.id} waits for a decision on step ${w.key}: ${w.question}${w.choices.length > 0 ? ` [${w.choices.join('|')}]` : ''}\n`)
+      process.stderr.write(`  continue with: pl decide ${run.id} ${w.key} <choice>\n`)
+    }
+    return 2
+  }
+  process.stderr.write(`error: ${run.error?.name ?? 'RunFailedError'}: ${run.error?.message ?? `run ${run.state}`}\n`)
+  if (process.env.PL_DEBUG === '1' && run.error?.stack != null) process.stderr.write(run.error.stack + '\n')
+  return 1
+}
+
+/** Runs `fn` with an in-process Executor on the data dir; stops it cleanly on SIGINT/SIGTERM. */
+async function inProcess<T> (dataDir: string, fn: (executor: Executor, progress: ProgressRenderer) => Promise<T>): Promise<T> {
+  const logger = createLogger({ level: (process.env.PL_LOG_LEVEL as any) ?? 'warn' })
+  const store = await Store.open(dataDir)
+  const executor = new Executor({ store, logger })
+  const progress = new ProgressRenderer(process.stderr)
+  executor.on('event', (ev: ExecEvent) => { progress.event(ev) })
+  let interrupted = false
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupted) return
+    interrupted = true
+    process.stderr.write(`\n${sig}: stopping; the run stays journaled and can be resumed\n`)
+    void executor.stop().then(async () => { await store.close(); process.exit(130) })
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  executor.start()
+  try {
+    return await fn(executor, progress)
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    if (!interrupted) {
+      await executor.stop()
+      await store.close()
+    }
+  }
+}
+
+async function settle (executor: Executor, runId: string): Promise<number> {
+  await executor.wait(runId, { untilWaiting: true })
+  return finish(await runView(executor, runId))
+}
+
+/** Follows a run on a daemon by polling its events until it ends or waits. */
+async function follow (client: ControlClient, runId: string): Promise<number> {
+  const progress = new ProgressRenderer(process.stderr)
+  let since = 0
+  for (;;) {
+    const { events, next } = await client.request<{ events: ExecEvent[], next: number }>('GET', `/runs/${encodeURIComponent(runId)}/events?since=${since}`)
+    for (const ev of events) progress.event(ev)
+    since = next
+    const view = await client.request<RunView>('GET', `/runs/${encodeURIComponent(runId)}`)
+    if (view.run.state !== 'running') {
+      const rest = await client.request<{ events: ExecEvent[] }>('GET', `/runs/${encodeURIComponent(runId)}/events?since=${since}`)
+      for (const ev of rest.events) progress.event(ev)
+      return finish(view)
+    }
+    await new Promise(resolve => setTimeout(resolve, POLL_MS))
+  }
+}
+
+export function register (program: Command): void {
+  program.command('run')
+    .description('Run a workflow (folder, workflow.json, .zip bundle or .yaml DSL plan) and print its output as JSON')
+    .argument('[path]', 'the workflow to run (not needed with --resume)')
+    .option('--input <json>', 'run input: a JSON object, or @file to read it from a file')
+    .option('--resume <runId>', 'continue a journaled run instead of starting one')
+    .option('--data-dir <dir>', 'data dir of the node / journal (default: PL_DATA_DIR or ~/.pl-node)')
+    .action(action(async (path: string | undefined, opts: DataDirOpts & { input?: string, resume?: string }) => {
+      const dataDir = resolveDataDir(opts.dataDir)
+      if (opts.resume == null && path == null) throw new InvalidRequestError('pl run needs a workflow path, or --resume <runId>')
+      const input = await parseInput(opts.input)
+      const client = await daemonFor(dataDir)
+      if (client != null) {
+        let runId: string
+        if (opts.resume != null) {
+          runId = opts.resume
+          await client.request('POST', `/runs/${encodeURIComponent(runId)}/resume`, {})
+        } else {
+          runId = (await client.request<{ runId: string }>('POST', '/runs', { path: resolve(path as string), input })).runId
+        }
+        process.stderr.write(`run ${runId} (on the pl-node of ${dataDir})\n`)
+        process.exitCode = await follow(client, runId)
+        return
+      }
+      process.exitCode = await inProcess(dataDir, async (executor) => {
+        if (opts.resume != null) {
+          process.stderr.write(`run ${opts.resume} resuming\n`)
+          await executor.resume(opts.resume)
+          return await settle(executor, opts.resume)
+        }
+        const source = resolve(path as string)
+        const wf = await loadWorkflow(source)
+        let runId: string
+        try {
+          runId = await executor.submit(wf.dag, input, { modules: wf.bundle?.modules, source, cleanup: wf.cleanup })
+        } catch (err) {
+          await wf.cleanup()
+          throw err
+        }
+        process.stderr.write(`run ${runId} started\n`)
+        return await settle(executor, runId)
+      })
+    }))
+
+  const runs = program.command('runs').description('Runs journaled on this node')
+  runs.command('list')
+    .description('List runs: id, state, name, started, source')
+    .option('--json', 'print the run records as JSON')
+    .option('--data-dir <dir>', 'data dir of the node / journal')
+    .action(action(async (opts: DataDirOpts & { json?: boolean }) => {
+      const dataDir = resolveDataDir(opts.dataDir)
+      const client = await daemonFor(dataDir)
+      const list = client != null
+        ? await client.request<RunRecord[]>('GET', '/runs')
+        : await inProcess(dataDir, async (executor) => await executor.list())
+      if (opts.json === true) { printJson(list); return }
+      for (const r of list) {
+        process.stdout.write(`${r.id}  ${r.state.padEnd(13)}  ${r.name}  ${new Date(r.created).toISOString()}${r.source != null ? `  ${r.source}` : ''}${r.error != null ? `  ${r.error.name}` : ''}\n`)
+      }
+    }))
+  runs.command('show')
+    .description('Show a run: its record, every step (state, attempts, usage, output CID) and its output')
+    .argument('<runId>')
+    .option('--data-dir <dir>', 'data dir of the node / journal')
+    .action(action(async (runId: string, opts: DataDirOpts) => {
+      const dataDir = resolveDataDir(opts.dataDir)
+      const client = await daemonFor(dataDir)
+      printJson(client != null
+        ? await client.request<RunView>('GET', `/runs/${encodeURIComponent(runId)}`)
+        : await inProcess(dataDir, async (executor) => await runView(executor, runId)))
+    }))
+
+  program.command('decide')
+    .description('Answer the question a run waits on; the run continues (in this process when no pl-node runs)')
+    .argument('<runId>')
+    .argument('<stepKey>', 'the waiting step key (see pl runs show)')
+    .argument('<choice>')
+    .option('--data-dir <dir>', 'data dir of the node / journal')
+    .action(action(async (runId: string, stepKey: string, choice: string, opts: DataDirOpts) => {
+      const dataDir = resolveDataDir(opts.dataDir)
+      const client = await daemonFor(dataDir)
+      if (client != null) {
+        await client.request('POST', `/runs/${encodeURIComponent(runId)}/decide`, { step: stepKey, choice })
+        process.exitCode = await follow(client, runId)
+        return
+      }
+      process.exitCode = await inProcess(dataDir, async (executor) => {
+        await executor.decide(runId, stepKey, choice)
+        return await settle(executor, runId)
+      })
+    }))
+}

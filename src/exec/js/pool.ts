@@ -1,0 +1,250 @@
+/**
+ * JS modules run in piscina worker threads. There is one pool per JS heap
+ * limit (`resourceLimits.maxOldGenerationSizeMb`), so a step never lands in
+ * a worker with the wrong limit; beyond `maxPools` the least recently used
+ * idle pool is closed. Hard limits: the wall clock (the task is aborted,
+ * which terminates its worker), the heap (V8 kills the worker:
+ * ERR_WORKER_OUT_OF_MEMORY) and, when a step sets `cpu_ms`, the thread's
+ * CPU time read from /proc by a watchdog. piscina replaces dead workers.
+ */
+import { MessageChannel } from 'node:worker_threads'
+import { readFileSync } from 'node:fs'
+import { Piscina } from 'piscina'
+import type { Logger } from 'pino'
+import { errorToData, type ErrorData } from '../../core/errors.js'
+import { silentLogger } from '../../core/logger.js'
+import type { ModuleSpec } from '../../core/module.js'
+import { DEFAULT_CANCEL_GRACE_MS, DEFAULT_CONCURRENCY, DEFAULT_IDLE_MS, DEFAULT_MAX_JS_POOLS } from '../constants.js'
+import { AddonNotConfiguredError, ModuleCrashedError, rebuildExecError } from '../errors.js'
+import { Stopwatch, cpuExceeded, memExceeded, wallExceeded } from '../limits.js'
+import type { ModuleCall, ModuleCallOptions, ModuleResult, Usage } from '../types.js'
+import type { JsTask, JsTaskResult, MainToWorker, WorkerToMain } from './protocol.js'
+
+export interface JsPoolsInit {
+  /** worker threads per pool @default DEFAULT_CONCURRENCY */
+  maxThreads?: number
+  /** pools (distinct heap limits) kept open @default 4 */
+  maxPools?: number
+  /** idle workers exit after this long @default 30 s */
+  idleMs?: number
+  /** a cancelled step may react to `context.signal` this long before its worker is killed @default 200 ms */
+  cancelGraceMs?: number
+  logger?: Logger
+}
+
+const WORKER = new URL('./worker.js', import.meta.url).href
+/** How often the CPU watchdog reads a worker thread's CPU time. */
+const CPU_POLL_MS = 50
+
+interface PoolEntry { pool: Piscina, memMb: number, active: number, used: number }
+
+/** CPU time (ms) of one thread of this process, or undefined off Linux. */
+function threadCpuMs (tid: number): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6
+  } catch {
+    return undefined
+  }
+}
+
+export class JsPools {
+  private readonly pools = new Map<number, PoolEntry>()
+  private readonly init: Required<Omit<JsPoolsInit, 'logger'>>
+  private readonly log: Logger
+  private closed = false
+
+  constructor (init: JsPoolsInit = {}) {
+    this.init = {
+      maxThreads: init.maxThreads ?? DEFAULT_CONCURRENCY,
+      maxPools: init.maxPools ?? DEFAULT_MAX_JS_POOLS,
+      idleMs: init.idleMs ?? DEFAULT_IDLE_MS,
+      cancelGraceMs: init.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS
+    }
+    this.log = init.logger ?? silentLogger()
+  }
+
+  /** Heap limits (MiB) that currently have an open pool, most recently used last. */
+  openPools (): number[] {
+    return [...this.pools.values()].sort((a, b) => a.used - b.used).map(e => e.memMb)
+  }
+
+  private poolFor (memMb: number): PoolEntry {
+    let entry = this.pools.get(memMb)
+    if (entry == null) {
+      const pool = new Piscina({
+        filename: WORKER,
+        minThreads: 0,
+        maxThreads: this.init.maxThreads,
+        idleTimeout: this.init.idleMs,
+        resourceLimits: { maxOldGenerationSizeMb: memMb },
+        // a task must be able to keep async work (ports, timers) going between messages
+        atomics: 'disabled'
+      })
+      entry = { pool, memMb, active: 0, used: Date.now() }
+      this.pools.set(memMb, entry)
+      this.log.debug({ mem_mb: memMb }, 'opened a JS worker pool')
+      this.evict()
+    }
+    entry.used = Date.now()
+    return entry
+  }
+
+  /** Closes least recently used idle pools beyond `maxPools`. */
+  private evict (): void {
+    if (this.pools.size <= this.init.maxPools) return
+    const idle = [...this.pools.values()].filter(e => e.active === 0).sort((a, b) => a.used - b.used)
+    for (const e of idle) {
+      if (this.pools.size <= this.init.maxPools) break
+      this.pools.delete(e.memMb)
+      this.log.debug({ mem_mb: e.memMb }, 'closed a JS worker pool (LRU)')
+      void e.pool.destroy().catch(() => {})
+    }
+  }
+
+  async run (module: ModuleSpec, call: ModuleCall, options: ModuleCallOptions = {}): Promise<ModuleResult> {
+    if (this.closed) throw new ModuleCrashedError('the JS worker pools are closed')
+    options.signal?.throwIfAborted()
+    const limits = call.limits
+    const entry = this.poolFor(limits.mem_mb)
+    const what = `module ${module.key}`
+    const kill = new AbortController()
+    let breach: Error | undefined
+    let tid: number | undefined
+    let cpuAtKill: number | undefined
+    let cpuStart: number | undefined
+    const killWith = (err: Error): void => {
+      if (breach != null) return
+      breach = err
+      kill.abort(err)
+    }
+    const stopwatch = new Stopwatch(limits.wall_ms, (elapsed) => {
+      cpuAtKill = cpuNow()
+      killWith(wallExceeded(limits.wall_ms, elapsed, what))
+    })
+    const cpuNow = (): number | undefined => {
+      if (tid == null || cpuStart == null) return undefined
+      const c = threadCpuMs(tid)
+      return c == null ? undefined : c - cpuStart
+    }
+    let cpuTimer: NodeJS.Timeout | undefined
+    const { port1, port2 } = new MessageChannel()
+    const post = (m: MainToWorker): void => { try { port1.postMessage(m) } catch {} }
+    let graceTimer: NodeJS.Timeout | undefined
+    const onAbort = (): void => {
+      const reason = options.signal?.reason as Error
+      post({ t: 'abort', reason: errorToData(reason) })
+      graceTimer = setTimeout(() => { cpuAtKill = cpuNow(); killWith(reason) }, this.init.cancelGraceMs)
+    }
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+
+    port1.on('message', (m: WorkerToMain) => {
+      switch (m.t) {
+        case 'started':
+          tid = m.tid
+          if (tid != null) cpuStart = threadCpuMs(tid)
+          stopwatch.start()
+          if (limits.cpu_ms != null && cpuStart != null) {
+            cpuTimer = setInterval(() => {
+              const used = cpuNow()
+              if (used != null && used > (limits.cpu_ms as number)) {
+                cpuAtKill = used
+                killWith(cpuExceeded(limits.cpu_ms as number, used, what))
+              }
+            }, CPU_POLL_MS)
+          }
+          break
+        case 'progress':
+          options.onProgress?.(m.n, m.total, m.message)
+          break
+        case 'log':
+          options.log?.[m.level]({ module: module.key, data: m.data }, m.msg)
+          break
+        case 'call':
+          void reply(m.id, async () => {
+            if (options.addon == null) throw new AddonNotConfiguredError(`no addons are available to ${what} (it called ${m.kind} '${m.name}')`, { kind: m.kind, name: m.name })
+            return await options.addon(m.kind, m.name, m.data)
+          })
+          break
+        case 'ask':
+          void reply(m.id, async () => {
+            if (options.ask == null) throw new AddonNotConfiguredError(`${what} asked a human question, but this caller takes no decisions`, { kind: 'human' })
+            stopwatch.pause()
+            try {
+              return await options.ask(m.question)
+            } finally {
+              if (breach == null) stopwatch.start()
+            }
+          })
+          break
+      }
+    })
+    const reply = async (id: number, fn: () => Promise<unknown>): Promise<void> => {
+      try {
+        post({ t: 'reply', id, ok: true, value: await fn() })
+      } catch (err) {
+        const error: ErrorData = errorToData(err)
+        post({ t: 'reply', id, ok: false, error })
+      }
+    }
+
+    const task: JsTask = {
+      module: { cid: module.cid, entry: module.entry, key: module.key },
+      ctor: { name: call.name ?? module.key, settings: call.settings ?? {}, parameters: call.parameters ?? {}, globalSettings: call.globalSettings ?? {}, globalParameters: call.globalParameters ?? {} },
+      parameters: call.parameters ?? {},
+      inputData: call.inputData ?? {},
+      step: call.step ?? { runId: '', key: module.key, attempt: 1 },
+      port: port2
+    }
+    entry.active++
+    const t0 = performance.now()
+    try {
+      let result: JsTaskResult
+      try {
+        result = await entry.pool.run(task, { signal: kill.signal, transferList: [port2] as any })
+      } catch (err) {
+        const wall = stopwatch.elapsed() || performance.now() - t0
+        const usage: Usage = { cpu_ms: round(cpuAtKill ?? cpuNow() ?? 0), wall_ms: round(wall), mem_peak_mb: limits.mem_mb }
+        if (breach != null) throw withUsage(breach, usage)
+        const e = err as Error & { code?: string }
+        if (e.code === 'ERR_WORKER_OUT_OF_MEMORY') throw withUsage(memExceeded(limits.mem_mb, undefined, what, 'JS heap'), usage)
+        if (/worker exited/i.test(e.message)) {
+          throw withUsage(new ModuleCrashedError(`${what} ended its worker thread (${e.message}); modules must return from eval(), not exit`, { module: module.key }), { ...usage, mem_peak_mb: 0 })
+        }
+        throw withUsage(new ModuleCrashedError(`${what}: its worker failed: ${e.message}`, { module: module.key }), { ...usage, mem_peak_mb: 0 })
+      }
+      const usage: Usage = { cpu_ms: round(result.usage.cpu_ms), wall_ms: round(result.usage.wall_ms), mem_peak_mb: round(result.usage.heap_mb) }
+      if (!result.ok) throw withUsage(rebuildExecError(result.error), usage)
+      if (options.signal?.aborted === true) throw options.signal.reason
+      return { output: result.output, usage }
+    } finally {
+      entry.active--
+      entry.used = Date.now()
+      stopwatch.clear()
+      clearInterval(cpuTimer)
+      clearTimeout(graceTimer)
+      options.signal?.removeEventListener('abort', onAbort)
+      port1.close()
+      this.evict()
+    }
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    const all = [...this.pools.values()]
+    this.pools.clear()
+    await Promise.allSettled(all.map(async e => { await e.pool.destroy() }))
+  }
+}
+
+function round (n: number): number {
+  return Math.round(n * 100) / 100
+}
+
+/** Attaches the usage measured so far to a step error (journaled with the failure). */
+export function withUsage<E extends Error> (err: E, usage: Usage): E {
+  const e = err as E & { details?: Record<string, unknown> }
+  if (e.details == null || typeof e.details !== 'object') e.details = {}
+  if (e.details.usage == null) e.details.usage = usage
+  return err
+}

@@ -1,0 +1,68 @@
+/**
+ * Per-step limits: node defaults under the step's own `limits`, and a
+ * pausable wall-time watchdog (time spent waiting for a human decision does
+ * not count against a step's wall time).
+ */
+import type { StepLimits } from '../workflow/ir.js'
+import type { EffectiveLimits } from './types.js'
+import { DEFAULT_MEM_MB, DEFAULT_WALL_MS } from './constants.js'
+import { CpuTimeExceededError, MemoryLimitExceededError, WallTimeExceededError } from './errors.js'
+
+export function effectiveLimits (step: StepLimits | undefined, defaults: Partial<EffectiveLimits> = {}): EffectiveLimits {
+  const pick = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined)
+  const out: EffectiveLimits = {
+    wall_ms: pick(step?.wall_ms) ?? pick(defaults.wall_ms) ?? DEFAULT_WALL_MS,
+    mem_mb: Math.ceil(pick(step?.mem_mb) ?? pick(defaults.mem_mb) ?? DEFAULT_MEM_MB)
+  }
+  const cpu = pick(step?.cpu_ms) ?? pick(defaults.cpu_ms)
+  if (cpu != null) out.cpu_ms = cpu
+  return out
+}
+
+export function wallExceeded (limit: number, measured: number, what: string): WallTimeExceededError {
+  return new WallTimeExceededError(`${what} ran past its wall-time limit of ${limit} ms (measured ${Math.round(measured)} ms) and was killed`, { limit: 'wall_ms', limit_value: limit, measured: Math.round(measured) })
+}
+
+export function cpuExceeded (limit: number, measured: number, what: string): CpuTimeExceededError {
+  return new CpuTimeExceededError(`${what} used more CPU time than its limit of ${limit} ms (measured ${Math.round(measured)} ms)`, { limit: 'cpu_ms', limit_value: limit, measured: Math.round(measured) })
+}
+
+export function memExceeded (limit: number, measured: number | undefined, what: string, kind: string): MemoryLimitExceededError {
+  const m = measured != null ? `measured ${Math.round(measured)} MiB` : `measured at least ${limit} MiB`
+  return new MemoryLimitExceededError(`${what} went over its ${kind} limit of ${limit} MiB (${m})`, { limit: 'mem_mb', limit_value: limit, measured: Math.round(measured ?? limit) })
+}
+
+/** Calls `onExpire(elapsedMs)` after `limitMs` of running (not paused) time. */
+export class Stopwatch {
+  private timer?: NodeJS.Timeout
+  private runningSince?: number
+  private spent = 0
+  private done = false
+
+  constructor (private readonly limitMs: number, private readonly onExpire: (elapsedMs: number) => void) {}
+
+  start (): void {
+    if (this.done || this.runningSince != null) return
+    this.runningSince = Date.now()
+    this.timer = setTimeout(() => {
+      this.done = true
+      this.onExpire(this.elapsed())
+    }, Math.max(0, this.limitMs - this.spent))
+  }
+
+  pause (): void {
+    if (this.runningSince == null) return
+    this.spent += Date.now() - this.runningSince
+    this.runningSince = undefined
+    clearTimeout(this.timer)
+  }
+
+  elapsed (): number {
+    return this.spent + (this.runningSince != null ? Date.now() - this.runningSince : 0)
+  }
+
+  clear (): void {
+    this.done = true
+    clearTimeout(this.timer)
+  }
+}

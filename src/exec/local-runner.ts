@@ -1,0 +1,57 @@
+/**
+ * The local StepRunner: runs a step on this node's own modules. A step of a
+ * workflow.json bundle names its module (key + folder CID); a DSL step
+ * names a capability, which `localCapabilities` maps to an installed module.
+ */
+import type { ModuleSpec } from '../core/module.js'
+import type { Step } from '../workflow/ir.js'
+import { ModuleChangedError, ModuleLoadError } from './errors.js'
+import type { ModulePool } from './pool.js'
+import type { RunnerQuery, StepContext, StepRunner, StepRunResult } from './types.js'
+
+export type LocalCapabilities = (name: string, version?: string) => ModuleSpec | undefined
+
+export class LocalRunner implements StepRunner {
+  readonly name = 'local'
+
+  constructor (private readonly pool: ModulePool, private readonly capabilities?: LocalCapabilities) {}
+
+  /** The module that would run `step`, if this node has one. */
+  moduleFor (step: Step, modules: Record<string, ModuleSpec>): ModuleSpec | undefined {
+    if (step.module != null) return modules[step.module.key]
+    if (step.capability != null) return this.capabilities?.(step.capability.name, step.capability.version)
+    return undefined
+  }
+
+  canRun (step: Step, query: RunnerQuery): boolean {
+    // bundle steps are always local: requesters send data, never code
+    return step.module != null || this.moduleFor(step, query.modules) != null
+  }
+
+  async run (step: Step, inputData: Record<string, unknown>, ctx: StepContext): Promise<StepRunResult> {
+    const module = this.moduleFor(step, ctx.modules)
+    if (module == null) {
+      throw new ModuleLoadError(`step ${step.id}: module '${step.module?.key ?? step.capability?.name ?? '?'}' is not part of this run's bundle`, { step: step.id })
+    }
+    if (step.module != null && module.cid !== step.module.cid) {
+      throw new ModuleChangedError(`step ${step.id}: module '${module.key}' has CID ${module.cid}, but the plan pins ${step.module.cid}`, { step: step.id, expected: step.module.cid, actual: module.cid })
+    }
+    const { output, usage } = await this.pool.runModule(module, {
+      name: step.id,
+      parameters: step.parameters,
+      settings: step.settings,
+      globalSettings: ctx.dag.globalSettings,
+      globalParameters: ctx.dag.globalParameters,
+      inputData,
+      limits: ctx.limits,
+      step: { runId: ctx.runId, key: ctx.key, attempt: ctx.attempt }
+    }, {
+      signal: ctx.signal,
+      onProgress: ctx.progress,
+      log: ctx.log,
+      addon: ctx.addon,
+      ask: ctx.ask
+    })
+    return { output, usage, executor: 'local' }
+  }
+}

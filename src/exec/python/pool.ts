@@ -1,0 +1,283 @@
+/**
+ * Python modules: a set of `python3` runner processes keyed by (module CID,
+ * memory limit). An idle process of the same key is reused; a process that
+ * broke a limit, crashed or was cancelled is killed and never reused.
+ * Idle processes exit after `idleMs`; at most `maxIdle` are kept.
+ */
+import { execFile } from 'node:child_process'
+import type { Logger } from 'pino'
+import { errorToData } from '../../core/errors.js'
+import { silentLogger } from '../../core/logger.js'
+import type { ModuleSpec } from '../../core/module.js'
+import { DEFAULT_CANCEL_GRACE_MS, DEFAULT_IDLE_MS } from '../constants.js'
+import { AddonNotConfiguredError, ModuleCrashedError, rebuildExecError } from '../errors.js'
+import { Stopwatch, cpuExceeded, memExceeded, wallExceeded } from '../limits.js'
+import { withUsage } from '../js/pool.js'
+import type { ModuleCall, ModuleCallOptions, ModuleResult, Usage } from '../types.js'
+import { PyProcess, type RunnerMessage } from './process.js'
+
+export interface PyPoolsInit {
+  /** @default process.env.PL_PYTHON ?? 'python3' */
+  python?: string
+  /** idle processes exit after this long @default 30 s */
+  idleMs?: number
+  /** idle processes kept at most @default 8 */
+  maxIdle?: number
+  /** @default 200 ms */
+  cancelGraceMs?: number
+  logger?: Logger
+}
+
+export class PyPools {
+  private readonly idle = new Map<string, PyProcess[]>()
+  private readonly all = new Set<PyProcess>()
+  private readonly python: string
+  private executable?: Promise<string>
+  private readonly idleMs: number
+  private readonly maxIdle: number
+  private readonly graceMs: number
+  private readonly log: Logger
+  private sweeper?: NodeJS.Timeout
+  private closed = false
+
+  constructor (init: PyPoolsInit = {}) {
+    this.python = init.python ?? process.env.PL_PYTHON ?? 'python3'
+    this.idleMs = init.idleMs ?? DEFAULT_IDLE_MS
+    this.maxIdle = init.maxIdle ?? 8
+    this.graceMs = init.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS
+    this.log = init.logger ?? silentLogger()
+  }
+
+  /** Processes running a step now. */
+  get busy (): number {
+    return [...this.all].filter(p => p.busy).length
+  }
+
+  /** Live runner processes (busy and idle). */
+  get size (): number {
+    return this.all.size
+  }
+
+  private take (key: string): PyProcess | undefined {
+    const list = this.idle.get(key)
+    while (list != null && list.length > 0) {
+      const p = list.pop() as PyProcess
+      if (p.alive) return p
+      this.all.delete(p)
+    }
+    return undefined
+  }
+
+  private release (key: string, p: PyProcess): void {
+    if (this.closed || !p.alive) { this.discard(p); return }
+    p.busy = false
+    p.lastUsed = Date.now()
+    const list = this.idle.get(key) ?? []
+    list.push(p)
+    this.idle.set(key, list)
+    this.trim()
+    if (this.sweeper == null) {
+      this.sweeper = setInterval(() => { this.trim(Date.now() - this.idleMs) }, Math.max(100, Math.min(this.idleMs, 5000)))
+      this.sweeper.unref()
+    }
+  }
+
+  /** Closes idle processes unused since `olderThan`, and the oldest beyond `maxIdle`. */
+  private trim (olderThan = -Infinity): void {
+    const idle = [...this.idle.entries()].flatMap(([k, l]) => l.map(p => ({ k, p }))).sort((a, b) => a.p.lastUsed - b.p.lastUsed)
+    let excess = idle.length - this.maxIdle
+    for (const { k, p } of idle) {
+      if (excess > 0 || p.lastUsed < olderThan) {
+        excess--
+        const l = this.idle.get(k) as PyProcess[]
+        l.splice(l.indexOf(p), 1)
+        if (l.length === 0) this.idle.delete(k)
+        this.all.delete(p)
+        void p.close()
+      }
+    }
+    if (this.all.size === 0 && this.sweeper != null) {
+      clearInterval(this.sweeper)
+      this.sweeper = undefined
+    }
+  }
+
+  private discard (p: PyProcess): void {
+    this.all.delete(p)
+    void p.kill()
+  }
+
+  async run (module: ModuleSpec, call: ModuleCall, options: ModuleCallOptions = {}): Promise<ModuleResult> {
+    if (this.closed) throw new ModuleCrashedError('the Python process pool is closed')
+    options.signal?.throwIfAborted()
+    const limits = call.limits
+    const key = `${module.cid}|${limits.mem_mb}`
+    let proc = this.take(key)
+    if (proc == null) {
+      proc = new PyProcess({ python: await this.interpreter(), memMb: limits.mem_mb, cwd: module.dir, logger: this.log, moduleKey: module.key })
+      this.all.add(proc)
+      try {
+        await proc.ready
+      } catch (err) {
+        this.discard(proc)
+        throw err
+      }
+    }
+    proc.busy = true
+    let reusable = false
+    try {
+      const out = await this.step(proc, module, call, options)
+      reusable = out.reusable
+      if (out.error != null) throw out.error
+      return out.result as ModuleResult
+    } finally {
+      proc.onMessage(undefined)
+      if (reusable) this.release(key, proc)
+      else this.discard(proc)
+    }
+  }
+
+  /**
+   * The real interpreter behind `python`: version-manager shims (pyenv,
+   * asdf) are scripts that add ~200 ms to every spawn.
+   */
+  private async interpreter (): Promise<string> {
+    this.executable ??= new Promise<string>((resolve) => {
+      execFile(this.python, ['-c', 'import sys; print(sys.executable)'], { timeout: 10_000 }, (err, stdout) => {
+        const exe = stdout?.trim()
+        resolve(err == null && exe != null && exe !== '' ? exe : this.python)
+      })
+    })
+    return await this.executable
+  }
+
+  private async step (p: PyProcess, module: ModuleSpec, call: ModuleCall, options: ModuleCallOptions): Promise<{ result?: ModuleResult, error?: Error, reusable: boolean }> {
+    const limits = call.limits
+    const what = `module ${module.key}`
+    return await new Promise((resolve, reject) => {
+      let settled = false
+      let breach: Error | undefined
+      let started: { cpu0_ms?: number, rlimit_cpu_s?: number | null } = {}
+      let graceTimer: NodeJS.Timeout | undefined
+      const t0 = performance.now()
+      const stopwatch = new Stopwatch(limits.wall_ms, (elapsed) => {
+        breach = wallExceeded(limits.wall_ms, elapsed, what)
+        p.signal('SIGKILL')
+      })
+      const killedUsage = (): Usage => ({ cpu_ms: 0, wall_ms: Math.round(stopwatch.elapsed() || performance.now() - t0), mem_peak_mb: 0 })
+      const finish = (fn: () => void): void => {
+        if (settled) return
+        settled = true
+        stopwatch.clear()
+        clearTimeout(graceTimer)
+        options.signal?.removeEventListener('abort', onAbort)
+        fn()
+      }
+      const onAbort = (): void => {
+        p.signal('SIGUSR1')
+        graceTimer = setTimeout(() => {
+          breach = options.signal?.reason as Error
+          p.signal('SIGKILL')
+        }, this.graceMs)
+      }
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+      if (options.signal?.aborted === true) {
+        // aborted while the process was starting: never send the step
+        finish(() => { resolve({ error: options.signal?.reason as Error, reusable: true }) })
+        return
+      }
+      const reply = async (id: number, fn: () => Promise<unknown>): Promise<void> => {
+        try {
+          p.send({ t: 'reply', id, ok: true, value: await fn() ?? null })
+        } catch (err) {
+          const error = errorToData(err)
+          delete error.stack
+          p.send({ t: 'reply', id, ok: false, error })
+        }
+      }
+      p.onMessage((m: RunnerMessage) => {
+        switch (m.t) {
+          case 'started':
+            started = { cpu0_ms: m.cpu0_ms, rlimit_cpu_s: m.rlimit_cpu_s }
+            stopwatch.start()
+            break
+          case 'progress':
+            options.onProgress?.(Number(m.n), m.total == null ? undefined : Number(m.total), m.message == null ? undefined : String(m.message))
+            break
+          case 'log': {
+            const level = ['debug', 'info', 'warn', 'error'].includes(m.level) ? m.level as 'info' : 'info'
+            options.log?.[level]({ module: module.key, data: m.data }, String(m.msg))
+            break
+          }
+          case 'call':
+            void reply(m.id, async () => {
+              if (options.addon == null) throw new AddonNotConfiguredError(`no addons are available to ${what} (it called ${String(m.kind)} '${String(m.name)}')`, { kind: m.kind, name: m.name })
+              return await options.addon(m.kind, String(m.name), m.data)
+            })
+            break
+          case 'ask':
+            void reply(m.id, async () => {
+              if (options.ask == null) throw new AddonNotConfiguredError(`${what} asked a human question, but this caller takes no decisions`, { kind: 'human' })
+              stopwatch.pause()
+              try {
+                return await options.ask(m.question)
+              } finally {
+                if (!settled && breach == null) stopwatch.start()
+              }
+            })
+            break
+          case 'result': {
+            const u = m.usage ?? {}
+            const usage: Usage = { cpu_ms: round(u.cpu_ms ?? 0), wall_ms: round(u.wall_ms ?? 0), mem_peak_mb: round(u.mem_peak_mb ?? 0) }
+            finish(() => {
+              if (m.ok === true) {
+                if (options.signal?.aborted === true) { reject(options.signal.reason); return }
+                resolve({ result: { output: m.output, usage }, reusable: true })
+              } else {
+                // a process after MemoryError or exit() is not trusted again
+                resolve({ error: withUsage(rebuildExecError(m.error), usage), reusable: m.fatal !== true })
+              }
+            })
+            break
+          }
+        }
+      })
+      void p.exited.then(({ code, signal }) => {
+        finish(() => {
+          const usage = killedUsage()
+          if (breach != null) { reject(withUsage(breach, usage)); return }
+          if (signal === 'SIGXCPU' && limits.cpu_ms != null) {
+            const measured = started.rlimit_cpu_s != null ? started.rlimit_cpu_s * 1000 - (started.cpu0_ms ?? 0) : limits.cpu_ms
+            reject(withUsage(cpuExceeded(limits.cpu_ms, measured, `${what} (killed by RLIMIT_CPU)`), { ...usage, cpu_ms: Math.round(measured) }))
+            return
+          }
+          if (/MemoryError/.test(p.stderr)) { reject(withUsage(memExceeded(limits.mem_mb, undefined, what, 'address-space'), usage)); return }
+          reject(withUsage(new ModuleCrashedError(`${what}: its Python process ended during the step (${signal ?? `exit code ${String(code)}`})${p.stderr.trim() !== '' ? `; stderr: ${p.stderr.trim().slice(-500)}` : ''}`, { module: module.key, code, signal }), usage))
+        })
+      })
+      p.send({
+        t: 'run',
+        module: { cid: module.cid, entry: module.entry, key: module.key, className: module.className ?? null },
+        ctor: { name: call.name ?? module.key, settings: call.settings ?? {}, parameters: call.parameters ?? {}, globalSettings: call.globalSettings ?? {}, globalParameters: call.globalParameters ?? {} },
+        parameters: call.parameters ?? {},
+        inputData: call.inputData ?? {},
+        limits: { cpu_ms: limits.cpu_ms ?? null },
+        step: call.step ?? { runId: '', key: module.key, attempt: 1 }
+      })
+    })
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    clearInterval(this.sweeper)
+    const all = [...this.all]
+    this.all.clear()
+    this.idle.clear()
+    await Promise.allSettled(all.map(async p => { await (p.busy ? p.kill() : p.close()) }))
+  }
+}
+
+function round (n: number): number {
+  return Math.round(Number(n) * 100) / 100
+}

@@ -1,0 +1,202 @@
+/**
+ * Public types of the executor: usage, progress events, journal records, and
+ * the StepRunner seam through which the scheduler asks "who runs this step?".
+ */
+import type { Logger } from 'pino'
+import type { ErrorData } from '../core/errors.js'
+import type { Step, StepLimits, TaskDag } from '../workflow/ir.js'
+import type { ModuleSpec } from '../core/module.js'
+
+/** Resources a step used (kept in the journal; goes into receipts). */
+export interface Usage {
+  cpu_ms: number
+  wall_ms: number
+  mem_peak_mb: number
+}
+
+/** Limits after applying node defaults: wall time and memory are always set. */
+export interface EffectiveLimits extends StepLimits {
+  wall_ms: number
+  mem_mb: number
+}
+
+export type { ModuleSpec } from '../core/module.js'
+
+export type AddonKind = 'webhook' | 'callback' | 'llm'
+
+export interface HumanQuestion {
+  question: string
+  choices?: string[]
+  /** after this long without a decision the ask fails with HumanTimeoutError */
+  timeoutMs?: number
+}
+
+/** What a StepRunner may use while it runs one step. */
+export interface StepContext {
+  runId: string
+  /** the step instance key: `id`, plus `@n` per loop/router iteration and `[i]` per map item */
+  key: string
+  /** 1 for the first attempt */
+  attempt: number
+  limits: EffectiveLimits
+  dag: TaskDag
+  /** bundle modules of this run, by module key */
+  modules: Record<string, ModuleSpec>
+  /** aborted when the run is cancelled, passes its deadline, or the executor stops */
+  signal: AbortSignal
+  progress: (n: number, total?: number, message?: string) => void
+  log: Logger
+  /** a module's addon call (webhook, callback, llm) */
+  addon: (kind: AddonKind, name: string, data: unknown) => Promise<unknown>
+  /** a module's human question; resolves with the choice (journaled, so a re-run gets the same answer) */
+  ask: (q: HumanQuestion) => Promise<string>
+}
+
+/** One call of a module, without a DAG (what `runModule` takes). */
+export interface ModuleCall {
+  /** first constructor argument @default the module key */
+  name?: string
+  parameters: unknown
+  settings: unknown
+  globalSettings: unknown
+  globalParameters: unknown
+  inputData: unknown
+  limits: EffectiveLimits
+  /** run/step ids shown to the module as `context.runId/step/attempt` */
+  step?: { runId: string, key: string, attempt: number }
+}
+
+/** What the caller of `runModule` provides while the module runs. */
+export interface ModuleCallOptions {
+  /** aborting kills the worker/process after a short grace period */
+  signal?: AbortSignal
+  onProgress?: (n: number, total?: number, message?: string) => void
+  log?: Logger
+  /** serves `context.addons.*`; without it addon calls fail with AddonNotConfiguredError */
+  addon?: (kind: AddonKind, name: string, data: unknown) => Promise<unknown>
+  /** serves `context.human.ask`; time spent here does not count against the wall limit */
+  ask?: (q: HumanQuestion) => Promise<string>
+}
+
+export interface ModuleResult {
+  output: unknown
+  usage: Usage
+}
+
+/** The context a runner gets when asked whether it can run a step. */
+export interface RunnerQuery {
+  runId: string
+  dag: TaskDag
+  modules: Record<string, ModuleSpec>
+}
+
+export interface StepRunResult {
+  output: unknown
+  usage: Usage
+  /** a signed receipt (remote runners) — stored by CID with the step */
+  receipt?: unknown
+  /** who executed it (a peer id for remote runners) */
+  executor?: string
+}
+
+/**
+ * The seam between the scheduler and whatever executes a step. The local
+ * module runner is one; a negotiation-backed runner (remote peers) is
+ * another. The scheduler asks the runners in order and uses the first whose
+ * `canRun` says yes. `run` must honour `ctx.signal`, throw typed errors
+ * (`retryable` where a retry may help), and measure usage.
+ */
+export interface StepRunner {
+  /** a stable name, journaled per step (`local`, `remote`, ...) */
+  readonly name: string
+  canRun: (step: Step, query: RunnerQuery) => boolean | Promise<boolean>
+  run: (step: Step, inputData: Record<string, unknown>, ctx: StepContext) => Promise<StepRunResult>
+  /** releases workers, processes, connections */
+  stop?: () => Promise<void>
+}
+
+/** Picks the runner of a step; the default asks each runner's `canRun` in order. */
+export interface StepResolver {
+  resolve: (step: Step, query: RunnerQuery) => Promise<StepRunner | undefined>
+}
+
+export type RunState = 'running' | 'waiting-human' | 'succeeded' | 'failed' | 'cancelled'
+export type StepState = 'running' | 'waiting-human' | 'succeeded' | 'failed' | 'skipped'
+
+/** `exec-runs/<runId>` */
+export interface RunRecord {
+  v: 1
+  id: string
+  name: string
+  state: RunState
+  /** CID of the TaskDag (in `store.blocks`) */
+  dag: string
+  /** CID of the run input document */
+  input: string
+  /** the workflow file/folder the run was started from (used to reload modules on resume) */
+  source?: string
+  modules: Record<string, ModuleSpec>
+  created: number
+  updated: number
+  ended?: number
+  /** absolute time (ms) of `constraints.deadline_ms` */
+  deadline?: number
+  /** CID of the run result */
+  output?: string
+  error?: ErrorData
+}
+
+export interface PendingQuestion {
+  /** index of the question within the step attempt (a `human` step has one: 0) */
+  ask: number
+  question: string
+  choices: string[]
+  since: number
+  timeout_ms?: number
+}
+
+/** `exec-steps/<runId>/<key>` */
+export interface StepRecord {
+  run: string
+  step: string
+  key: string
+  state: StepState
+  attempts: number
+  started?: number
+  ended?: number
+  /** CID of the output (in `store.blocks`) */
+  output?: string
+  error?: ErrorData
+  usage?: Usage
+  runner?: string
+  executor?: string
+  /** CID of the receipt (in `store.blocks`) */
+  receipt?: string
+  waiting?: PendingQuestion
+  reason?: string
+}
+
+/** `exec-decisions/<runId>/<key>#<ask>` */
+export interface DecisionRecord {
+  run: string
+  key: string
+  ask: number
+  choice: string
+  at: number
+}
+
+interface EventBase { runId: string }
+interface StepEventBase extends EventBase { step: string, key: string }
+
+export type ExecEvent =
+  | StepEventBase & { type: 'pl:step:started', attempt: number, runner?: string }
+  | StepEventBase & { type: 'pl:step:progress', n: number, total?: number, message?: string }
+  | StepEventBase & { type: 'pl:step:finished', outputCid: string, usage?: Usage, runner?: string, replayed: boolean }
+  | StepEventBase & { type: 'pl:step:failed', error: ErrorData, attempt: number, willRetry: boolean }
+  | StepEventBase & { type: 'pl:step:skipped', reason: string }
+  | EventBase & { type: 'pl:run:finished', output: unknown, outputCid: string }
+  | EventBase & { type: 'pl:run:failed', error: ErrorData }
+  | StepEventBase & { type: 'pl:run:waiting-human', question: string, choices: string[], timeout_ms?: number }
+
+export type ExecEventType = ExecEvent['type']
+export type ProgressHandler = (event: ExecEvent) => void

@@ -1,0 +1,100 @@
+/**
+ * Test helpers for the executor: fixture bundles copied to temp dirs,
+ * modules written from source text, hand-built DAGs, and an Executor on a
+ * fresh Store that is closed by `close()`.
+ */
+import '../../src/polyfill.js'
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { moduleSpecOf, type ModuleSpec } from '../../src/core/module.js'
+import { Store } from '../../src/store/index.js'
+import { compileWorkflowJson } from '../../src/workflow/workflow-json.js'
+import type { Step, TaskDag } from '../../src/workflow/ir.js'
+import { Executor, type ExecutorInit } from '../../src/exec/executor.js'
+import { tempDir } from '../helpers/tmp.js'
+
+export const FIXTURES = process.env.PL_FIXTURES ?? join(process.cwd(), '..', 'shared', 'fixtures')
+
+export async function loadBundle (dir: string): Promise<{ dag: TaskDag, modules: Record<string, ModuleSpec> }> {
+  const doc = JSON.parse(await readFile(join(dir, 'workflow.json'), 'utf8'))
+  const modules: Record<string, ModuleSpec> = {}
+  for (const [key, m] of Object.entries<{ codePath?: string }>(doc.modules)) {
+    modules[key] = await moduleSpecOf(key, join(dir, m.codePath ?? `module_${key}`))
+  }
+  return { dag: compileWorkflowJson(doc, modules), modules }
+}
+
+/** Copies a fixture workflow folder into `into` and loads it. */
+export async function fixtureBundle (name: string, into: string): Promise<{ dir: string, dag: TaskDag, modules: Record<string, ModuleSpec> }> {
+  const dir = join(into, name)
+  await cp(join(FIXTURES, 'workflows', name), dir, { recursive: true })
+  return { dir, ...await loadBundle(dir) }
+}
+
+/** Writes a module folder with one entry file and describes it. */
+export async function writeModule (root: string, key: string, source: string, kind: 'js' | 'py' = 'js'): Promise<ModuleSpec> {
+  const dir = join(root, `module_${key}`)
+  await mkdir(dir, { recursive: true })
+  await writeFile(join(dir, kind === 'js' ? 'function.mjs' : 'function.py'), source)
+  return await moduleSpecOf(key, dir)
+}
+
+/** A call step running module `key` (pinned to its CID). */
+export function callStep (spec: ModuleSpec, fields: Partial<Step> = {}): Step {
+  return { id: spec.key, kind: 'call', module: { key: spec.key, cid: spec.cid }, capability: { name: spec.key }, parameters: {}, settings: {}, after: [], args: {}, limits: {}, ...fields }
+}
+
+export function dagOf (steps: Step[], fields: Partial<TaskDag> = {}): TaskDag {
+  const sinks = steps.filter(s => s.parent == null && !steps.some(o => o.after.includes(s.id))).map(s => s.id)
+  return {
+    v: 1,
+    name: 'test',
+    source: { format: 'workflow.json' },
+    mode: 'dag',
+    inputs: {},
+    constraints: {},
+    policies: [],
+    select: [],
+    globalSettings: {},
+    globalParameters: {},
+    steps: Object.fromEntries(steps.map(s => [s.id, s])),
+    outputs: sinks,
+    ...fields
+  }
+}
+
+export interface Harness {
+  root: string
+  dataDir: string
+  store: Store
+  executor: Executor
+  /** stops the executor and closes the store (the data dir stays for `reopen`) */
+  stop: () => Promise<void>
+  /** a new Executor on the same data dir */
+  reopen: (init?: Partial<ExecutorInit>) => Promise<Harness>
+  close: () => Promise<void>
+}
+
+export async function harness (init: Partial<ExecutorInit> = {}, existing?: { root: string, cleanup: () => Promise<void> }): Promise<Harness> {
+  const tmp = existing ?? await (async () => { const t = await tempDir('pl-exec-'); return { root: t.dir, cleanup: t.cleanup } })()
+  const dataDir = join(tmp.root, 'data')
+  const store = await Store.open(dataDir)
+  const executor = new Executor({ store, concurrency: 4, ...init })
+  executor.start()
+  let stopped = false
+  const stop = async (): Promise<void> => {
+    if (stopped) return
+    stopped = true
+    await executor.stop()
+    await store.close()
+  }
+  return {
+    root: tmp.root,
+    dataDir,
+    store,
+    executor,
+    stop,
+    reopen: async (more = {}) => { await stop(); return await harness({ ...init, ...more }, tmp) },
+    close: async () => { await stop(); await tmp.cleanup() }
+  }
+}
