@@ -1,0 +1,3 @@
+module plspec
+
+go 1.19

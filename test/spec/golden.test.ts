@@ -1,0 +1,68 @@
+import '../../src/polyfill.js'
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { dirname, join, relative } from 'node:path'
+import { compileSchemas, createContext, dslStub, loadBundle, type GeneratedFiles } from '../../src/spec/compiler/index.js'
+import { ROOT, SAMPLE_SPEC, SCHEMAS } from './helpers.js'
+
+/**
+ * Golden outputs of the compiler, committed under test/golden/spec/<case>/.
+ * TypeScript outputs are stored as `*.ts.golden` so the project's own tsc
+ * build does not compile them. Regenerate with UPDATE_GOLDEN=1 (and read the
+ * diff: a change here is a change in every generated package).
+ */
+const GOLDEN = join(ROOT, 'test', 'golden', 'spec')
+const UPDATE = process.env.UPDATE_GOLDEN === '1'
+
+function goldenName (rel: string): string {
+  return rel.endsWith('.ts') ? `${rel}.golden` : rel
+}
+
+async function walk (dir: string): Promise<string[]> {
+  let names: string[]
+  try { names = await readdir(dir, { withFileTypes: true }).then(es => es.map(e => e.isDirectory() ? `${e.name}/` : e.name)) } catch { return [] }
+  const out: string[] = []
+  for (const n of names) {
+    if (n.endsWith('/')) out.push(...(await walk(join(dir, n))).map(x => `${n}${x}`))
+    else out.push(n)
+  }
+  return out.sort()
+}
+
+async function compareOrUpdate (name: string, files: GeneratedFiles): Promise<void> {
+  const dir = join(GOLDEN, name)
+  const expected = new Map([...files].map(([rel, text]) => [goldenName(rel), text]))
+  if (UPDATE) {
+    await rm(dir, { recursive: true, force: true })
+    for (const [rel, text] of expected) {
+      await mkdir(dirname(join(dir, rel)), { recursive: true })
+      await writeFile(join(dir, rel), text)
+    }
+    return
+  }
+  const hint = `(regenerate with UPDATE_GOLDEN=1 after checking the change; golden dir ${relative(ROOT, dir)})`
+  assert.deepEqual(await walk(dir), [...expected.keys()].sort(), `golden file list differs ${hint}`)
+  for (const [rel, text] of expected) {
+    assert.equal(text, await readFile(join(dir, rel), 'utf8'), `${rel} differs from its golden copy ${hint}`)
+  }
+}
+
+test('compiling protocols/schemas gives the committed golden TS, Python and Go outputs', async () => {
+  const { files } = await compileSchemas([SCHEMAS], { langs: ['ts', 'py', 'go'] })
+  await compareOrUpdate('protocols', files)
+})
+
+test('compiling the sample capability spec gives the committed golden outputs and DSL stub', async () => {
+  const { files, ctx } = await compileSchemas([SAMPLE_SPEC], { langs: ['ts', 'py', 'go'] })
+  files.set('stub.txt', dslStub(ctx))
+  await compareOrUpdate('summarize', files)
+})
+
+test('compilation is deterministic', async () => {
+  const a = await compileSchemas([SAMPLE_SPEC, SCHEMAS])
+  const b = await compileSchemas([SAMPLE_SPEC, SCHEMAS])
+  assert.deepEqual([...a.files.keys()], [...b.files.keys()])
+  for (const [rel, text] of a.files) assert.equal(text, b.files.get(rel), rel)
+  assert.equal(dslStub(createContext(await loadBundle([SAMPLE_SPEC]))), dslStub(a.ctx))
+})

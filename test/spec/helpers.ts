@@ -1,0 +1,129 @@
+/**
+ * Shared helpers of the spec compiler tests: the compiled test set
+ * (protocols/schemas + the sample capability spec + the keyword-coverage
+ * schema), the shared vectors, and runners for the generated TypeScript,
+ * Python and Go.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import ts from 'typescript'
+import { compileSchemas, writeGenerated, type Lang } from '../../src/spec/compiler/index.js'
+
+export const ROOT = process.cwd()
+export const SCHEMAS = join(ROOT, 'protocols', 'schemas')
+export const SAMPLE_SPEC = join(ROOT, 'examples', 'specs', 'Summarize.v1.json')
+export const KEYWORDS = join(ROOT, 'test', 'vectors', 'schemas')
+export const VECTORS = join(ROOT, 'test', 'vectors')
+/** what the vectors cover */
+export const TEST_SET = [SCHEMAS, SAMPLE_SPEC, KEYWORDS]
+
+export interface Vector { schema: string, doc: unknown, valid: boolean, why: string }
+
+export async function vectorFiles (): Promise<string[]> {
+  return (await readdir(VECTORS)).filter(n => n.endsWith('.json')).sort().map(n => join(VECTORS, n))
+}
+
+export async function loadVectors (): Promise<Array<Vector & { file: string }>> {
+  const out: Array<Vector & { file: string }> = []
+  for (const f of await vectorFiles()) {
+    for (const v of JSON.parse(await readFile(f, 'utf8')) as Vector[]) out.push({ ...v, file: f })
+  }
+  return out
+}
+
+/** Compiles `paths` into `outDir` for `langs`. */
+export async function compileTo (outDir: string, paths: string[] = TEST_SET, langs: Lang[] = ['ts', 'py', 'go']): Promise<void> {
+  const { files } = await compileSchemas(paths, { langs })
+  await writeGenerated(outDir, files)
+}
+
+/** Transpiles the generated TypeScript (no type check) next to validators.js and imports index. */
+export async function importGeneratedTs (tsDir: string, runDir: string): Promise<any> {
+  await mkdir(runDir, { recursive: true })
+  for (const name of await readdir(tsDir)) {
+    const src = await readFile(join(tsDir, name), 'utf8')
+    if (name.endsWith('.d.ts')) continue
+    if (name.endsWith('.ts')) {
+      const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText
+      await writeFile(join(runDir, name.replace(/\.ts$/, '.js')), js)
+    } else if (name.endsWith('.js')) {
+      await writeFile(join(runDir, name), src)
+    }
+  }
+  await writeFile(join(runDir, 'package.json'), '{"type":"module"}\n')
+  return await import(pathToFileURL(join(runDir, 'index.js')).href)
+}
+
+/** Type-checks the generated TypeScript under strict settings; returns the diagnostics as text. */
+export function typecheckGeneratedTs (tsDir: string, files: string[]): string {
+  const program = ts.createProgram(files.map(f => join(tsDir, f)), {
+    strict: true,
+    noImplicitOverride: true,
+    noEmit: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    skipLibCheck: true,
+    types: ['node'],
+    typeRoots: [join(ROOT, 'node_modules', '@types')]
+  })
+  const diags = ts.getPreEmitDiagnostics(program)
+  return ts.formatDiagnostics(diags, { getCanonicalFileName: f => f, getCurrentDirectory: () => tsDir, getNewLine: () => '\n' })
+}
+
+export interface ProcResult { code: number | null, stdout: string, stderr: string }
+
+export async function run (cmd: string, args: string[], options: { cwd?: string, env?: NodeJS.ProcessEnv, input?: string } = {}): Promise<ProcResult> {
+  const proc = spawn(cmd, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  proc.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+  proc.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  proc.stdin.end(options.input ?? '')
+  const code = await new Promise<number | null>((resolve, reject) => {
+    proc.once('error', reject)
+    proc.once('exit', (c) => { resolve(c) })
+  })
+  return { code, stdout, stderr }
+}
+
+/** Runs a Python script with the generated package `py/` on sys.path; parses stdout as JSON. */
+export async function runPython (pyDir: string, script: string, input: unknown): Promise<any> {
+  const res = await run('python3', ['-c', script], { env: { PYTHONPATH: pyDir, PYTHONDONTWRITEBYTECODE: '1' }, input: JSON.stringify(input) })
+  if (res.code !== 0) throw new Error(`python3 failed (${String(res.code)}):\n${res.stderr}`)
+  return JSON.parse(res.stdout)
+}
+
+export function goAvailable (): boolean {
+  return spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0
+}
+
+export const GO_SKIP = 'go not installed: run scripts/setup-ci.sh'
+
+/**
+ * Builds and runs a Go program (`main.go` source) in a temp module that
+ * imports the generated package from `goDir` through a local replace
+ * (offline: GOFLAGS=-mod=mod GOPROXY=off). Parses stdout as JSON.
+ */
+export async function runGo (workDir: string, goDir: string, pkg: string, mainSource: string, input: unknown): Promise<any> {
+  return await runGoBinary(await buildGo(workDir, goDir, pkg, mainSource), input)
+}
+
+/** Builds the program once (see runGo); returns the binary's path. */
+export async function buildGo (workDir: string, goDir: string, pkg: string, mainSource: string): Promise<string> {
+  await mkdir(workDir, { recursive: true })
+  await writeFile(join(workDir, 'go.mod'), `module harness\n\ngo 1.19\n\nrequire ${pkg} v0.0.0\n\nreplace ${pkg} => ${goDir}\n`)
+  await writeFile(join(workDir, 'main.go'), mainSource)
+  const env = { GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', GO111MODULE: 'on' }
+  const res = await run('go', ['build', '-o', 'harness', '.'], { cwd: workDir, env })
+  if (res.code !== 0) throw new Error(`go build failed (${String(res.code)}):\n${res.stderr}`)
+  return join(workDir, 'harness')
+}
+
+export async function runGoBinary (binary: string, input: unknown): Promise<any> {
+  const res = await run(binary, [], { input: JSON.stringify(input) })
+  if (res.code !== 0) throw new Error(`${binary} failed (${String(res.code)}):\n${res.stderr}`)
+  return JSON.parse(res.stdout)
+}
