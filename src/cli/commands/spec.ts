@@ -1,0 +1,89 @@
+/**
+ * `pl spec ...`: the spec compiler.
+ *   pl spec id <schema.json> [--check]
+ *   pl spec compile <schema.json|dir...> --out <dir> [--lang ts,py,go]
+ *   pl spec scaffold <spec.json> --lang ts|py [--out dir] [--force]
+ *   pl spec stub <spec.json>            (alias: from-workflow)
+ * `$ref`s by CID resolve from --schemas folders, the node's store
+ * (--data-dir / PL_DATA_DIR, through the running daemon if there is one) and
+ * protocols/schemas.
+ */
+import type { Command } from 'commander'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { CONTROL_FILE } from '../../api/control.js'
+import { action, printJson } from '../util.js'
+import { compileSchemas, createContext, dslStub, loadBundle, parseLangs, scaffold, specId, writeGenerated, type LoadOptions } from '../../spec/compiler/index.js'
+import { dataDirSources } from '../../spec/compiler/datadir.js'
+
+interface SourceFlags { schemas?: string[], dataDir?: string }
+
+/** Runs `fn` with the ref sources the flags name, closing the store afterwards. */
+async function withSources<T> (flags: SourceFlags, fn: (options: LoadOptions) => Promise<T>): Promise<T> {
+  const base: LoadOptions = { schemaDirs: flags.schemas ?? [] }
+  // --data-dir must exist; PL_DATA_DIR is used only when it already holds a node or a store
+  const fromEnv = process.env.PL_DATA_DIR
+  const dataDir = flags.dataDir ?? (fromEnv != null && fromEnv !== '' && (existsSync(join(fromEnv, CONTROL_FILE)) || existsSync(join(fromEnv, 'db'))) ? fromEnv : undefined)
+  if (dataDir == null) return await fn(base)
+  const src = await dataDirSources(resolve(dataDir))
+  try {
+    return await fn({ ...base, ...src.options })
+  } finally {
+    await src.close()
+  }
+}
+
+function sourceOptions (cmd: Command): Command {
+  return cmd
+    .option('--schemas <dir...>', 'folders of schema files that $refs may name (by $id or CID)')
+    .option('--data-dir <dir>', 'resolve CID $refs from this node\'s store (default: PL_DATA_DIR when set)')
+}
+
+export function register (program: Command): void {
+  const spec = program.command('spec').description('Compile capability specs (JSON Schema) into validators, bindings, codecs and receipt checkers')
+
+  sourceOptions(spec.command('id <schema>')
+    .description('Print the CID of a schema (canonical dag-cbor, so formatting and key order do not change it)')
+    .option('--check', 'also check the keyword subset and resolve every $ref')
+    .option('--json', 'print {cid, id, title, refs} as JSON'))
+    .action(action(async (schema: string, opts: SourceFlags & { check?: boolean, json?: boolean }) => {
+      const res = await withSources(opts, async (o) => await specId(schema, { ...o, check: opts.check === true }))
+      if (opts.json === true) { printJson(res); return }
+      process.stdout.write(res.cid + '\n')
+      for (const r of res.refs ?? []) process.stdout.write(`  $ref ${r.ref} -> ${r.target} (${r.cid})\n`)
+    }))
+
+  sourceOptions(spec.command('compile <paths...>')
+    .description('Generate validators, types, dag-json codecs and a receipt checker per language')
+    .requiredOption('-o, --out <dir>', 'output folder')
+    .option('--lang <langs>', 'comma-separated: ts,py,go', 'ts,py,go')
+    .option('--package <name>', 'Python package / Go package name', 'plspec'))
+    .action(action(async (paths: string[], opts: SourceFlags & { out: string, lang: string, package: string }) => {
+      const langs = parseLangs(opts.lang)
+      const { ctx, files } = await withSources(opts, async (o) => await compileSchemas(paths, { ...o, langs, pyPackage: opts.package, goPackage: opts.package }))
+      const written = await writeGenerated(resolve(opts.out), files)
+      process.stdout.write(`compiled ${ctx.entries.length} schemas (${ctx.capabilities.map(c => c.info.name).join(', ') || 'no capability specs'}) for ${langs.join(', ')} into ${resolve(opts.out)}\n`)
+      for (const f of written) process.stdout.write(`  ${f}\n`)
+    }))
+
+  sourceOptions(spec.command('scaffold <spec>')
+    .description('Write a capability module (function.mjs or function.py, class with eval) typed by the spec')
+    .requiredOption('--lang <lang>', 'ts or py')
+    .option('-o, --out <dir>', 'module folder (default: ./<capability name>)')
+    .option('--force', 'write into a non-empty folder')
+    .option('--package <name>', 'Python package name of the bundled validators (default: <capability>_spec)'))
+    .action(action(async (specPath: string, opts: SourceFlags & { lang: string, out?: string, force?: boolean, package?: string }) => {
+      const res = await withSources(opts, async (o) => await scaffold(specPath, { ...o, lang: opts.lang as 'ts' | 'py', out: opts.out, force: opts.force === true, pyPackage: opts.package }))
+      process.stdout.write(`wrote ${res.dir}\n`)
+      for (const f of res.files) process.stdout.write(`  ${f}\n`)
+    }))
+
+  sourceOptions(spec.command('stub <spec>')
+    .alias('from-workflow')
+    .description('Print the DSL step stub of a capability spec: its typed call signature and a plan entry')
+    .option('--name <capability>', 'only this capability (when the file defines several)'))
+    .action(action(async (specPath: string, opts: SourceFlags & { name?: string }) => {
+      const text = await withSources(opts, async (o) => dslStub(createContext(await loadBundle([specPath], o)), opts.name))
+      process.stdout.write(text)
+    }))
+}
