@@ -1,0 +1,160 @@
+/**
+ * Negotiation benchmarks on a 5-node in-process loopback mesh (1 requester,
+ * 4 providers of one capability): CFP→award latency (call 4 candidates,
+ * verify and rank their bids, sign the award, get the ack), and a remote
+ * step end to end (negotiation + award + executing a trivial JS module on
+ * the winner's real module pool + verifying the result and the receipt +
+ * countersigning and storing it). The baseline, measured in the same run,
+ * is the round trip of a raw libp2p stream echo between the same nodes.
+ */
+import '../src/polyfill.js'
+import { mkdtemp, rm, mkdir, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PlNode } from '../src/node.js'
+import { cidStringOf, encodeCanonical, cidOfBytes } from '../src/core/encoding.js'
+import { envelopeId } from '../src/core/envelope.js'
+import { moduleSpecOf } from '../src/core/module.js'
+import { silentLogger } from '../src/core/logger.js'
+import { ModulePool } from '../src/exec/pool.js'
+import {
+  negotiation, negotiateProtocol, CfpRound, resolvePolicies, DEFAULT_COST_ATTRS,
+  type Negotiation, type RemoteRunner, type LocalOffer, type Candidate, type StepExplanation, type Award
+} from '../src/negotiation/index.js'
+import type { Step, TaskDag } from '../src/workflow/ir.js'
+import type { StepContext } from '../src/exec/types.js'
+import { latencyFigure, type Bench } from './harness.js'
+
+const PROVIDERS = 4
+const ROUNDS = 200
+const WARMUP = 20
+
+async function startMesh (offers: LocalOffer[][], candidates: Candidate[], pool: ModulePool): Promise<{ nodes: PlNode[], cleanup: () => Promise<void> }> {
+  const nodes: PlNode[] = []
+  const dirs: string[] = []
+  const runStep = async (m: any, call: any, o: any): Promise<any> => await pool.runModule(m, call, o)
+  // awards of the CFP→award figure are never executed and hold a slot until they expire: no capacity limit here
+  for (let i = 0; i <= PROVIDERS; i++) {
+    const dir = await mkdtemp(join(tmpdir(), 'pl-bench-neg-'))
+    dirs.push(dir)
+    const local = { localOffer: (name: string) => offers[i]?.find(o => o.descriptor.name === name) }
+    const node = await PlNode.create({
+      dataDir: dir,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      bootstrap: i === 0 ? [] : nodes[0].addrs(),
+      localSwarm: true,
+      controlApi: false,
+      services: { negotiation: i === 0 ? negotiation({ finder: { find: async () => candidates }, local, replyWindowMs: 5_000 }) : negotiation({ local, runStep, bidTtlMs: 60_000, maxActive: 100_000 }) }
+    })
+    await node.start()
+    nodes.push(node)
+  }
+  return { nodes, cleanup: async () => { await Promise.all(nodes.map(async n => { await n.stop() })); for (const d of dirs) await rm(d, { recursive: true, force: true }) } }
+}
+
+async function rawEchoRtt (a: PlNode, b: PlNode, n: number): Promise<number[]> {
+  await b.libp2p.handle('/pl/bench-neg-raw/1.0.0', (stream) => {
+    stream.addEventListener('message', (evt) => { stream.send(evt.data) })
+    stream.addEventListener('remoteCloseWrite', () => { void stream.close() })
+  })
+  const stream = await a.libp2p.dialProtocol(b.libp2p.peerId, '/pl/bench-neg-raw/1.0.0')
+  const bytes = encodeCanonical({ n: 1, s: 'x'.repeat(64) })
+  const out: number[] = []
+  for (let i = 0; i < n + WARMUP; i++) {
+    const t0 = performance.now()
+    await new Promise<void>((resolve) => {
+      const onMsg = (): void => { stream.removeEventListener('message', onMsg); resolve() }
+      stream.addEventListener('message', onMsg)
+      stream.send(bytes)
+    })
+    if (i >= WARMUP) out.push(performance.now() - t0)
+  }
+  await stream.close()
+  return out
+}
+
+const negotiationBench: Bench = {
+  name: 'negotiation',
+  run: async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'pl-bench-neg-mod-'))
+    const pool = new ModulePool()
+    let cleanup: (() => Promise<void>) | undefined
+    try {
+      await mkdir(join(tmp, 'echo'))
+      await writeFile(join(tmp, 'echo', 'function.mjs'), 'export default class Echo { eval (parameters, inputData) { return { echoed: inputData.n } } }\n')
+      const module = await moduleSpecOf('echo', join(tmp, 'echo'))
+      const offers: LocalOffer[][] = [[]]
+      const candidates: Candidate[] = []
+      const mesh = await startMesh(offers, candidates, pool)
+      cleanup = mesh.cleanup
+      const [requester, ...providers] = mesh.nodes
+      providers.forEach((p, i) => {
+        const descriptor = { name: 'Echo', version: '1.0.0', provider: p.peerId, io: { input: {}, output: {} }, limits: { wall_ms: 10_000, mem_mb: 128 }, price: 1 + i, attrs: { quality: i / PROVIDERS } }
+        const offer = { cid: cidStringOf(descriptor), descriptor, module }
+        offers[i + 1] = [offer]
+        candidates.push({ cid: offer.cid, descriptor, provider: p.peerId, addrs: p.addrs() })
+      })
+      for (const p of providers) await requester.libp2p.dial(p.libp2p.getMultiaddrs()[0])
+
+      const raw = await rawEchoRtt(requester, providers[0], ROUNDS)
+
+      // CFP → award: one round over 4 candidates, then award the best and wait for the ack
+      const c = requester.components
+      const round = new CfpRound(c)
+      const negotiate = negotiateProtocol()
+      const policy = await resolvePolicies([], async () => undefined)
+      const inputCid = cidOfBytes(encodeCanonical({ n: 1 })).toString()
+      const cfpToAward: number[] = []
+      for (let i = 0; i < ROUNDS + WARMUP; i++) {
+        const t0 = performance.now()
+        const exp = { answers: [], bids: [] } as unknown as StepExplanation
+        const now = Date.now()
+        const ranked = await round.run({
+          round: 1,
+          candidates,
+          cfp: { run: 'bench', step: `s${i}`, capability: { name: 'Echo' }, input: inputCid, input_size: 8, deadline: now + 60_000, reply_by: now + 5_000, limits: { wall_ms: 5_000 } },
+          policy,
+          select: [{ attr: 'quality', weight: 1 }, { attr: 'price', weight: 0.5 }],
+          costAttrs: DEFAULT_COST_ATTRS,
+          concurrency: 16,
+          signal: AbortSignal.timeout(10_000)
+        }, exp)
+        const best = ranked[0]
+        if (best == null) throw new Error(`no usable bid: ${JSON.stringify(exp)}`)
+        const award: Award = { cfp: best.cfpId, bid: best.id, run: 'bench', step: `s${i}`, provider: best.provider, capability: best.body.capability, input: inputCid, limits: best.body.limits, deadline: now + 60_000 }
+        const env = c.sign('Award.v1', award, { to: best.provider })
+        const ack = await c.rpc.request(best.provider, negotiate, { envelope: env })
+        if (ack.status !== 'OK' || (ack.body as { award?: string })?.award !== envelopeId(env)) throw new Error(`award not acknowledged: ${JSON.stringify(ack.error)}`)
+        if (i >= WARMUP) cfpToAward.push(performance.now() - t0)
+      }
+
+      // a remote step end to end through the RemoteRunner
+      const runner = requester.service<Negotiation>('negotiation').runner as RemoteRunner
+      const step: Step = { id: 'echo', kind: 'call', capability: { name: 'Echo' }, parameters: {}, settings: {}, after: [], args: {}, limits: {} }
+      const dag: TaskDag = { v: 1, name: 'bench', source: { format: 'dsl' }, mode: 'dag', inputs: {}, constraints: {}, policies: [], select: [{ attr: 'quality', weight: 1 }], globalSettings: {}, globalParameters: {}, steps: { echo: step }, outputs: ['echo'] }
+      const endToEnd: number[] = []
+      for (let i = 0; i < ROUNDS / 2 + WARMUP; i++) {
+        const ctx: StepContext = { runId: `bench-${i}`, key: 'echo', attempt: 1, limits: { wall_ms: 10_000, mem_mb: 128 }, dag, modules: {}, signal: AbortSignal.timeout(30_000), progress: () => {}, log: silentLogger(), addon: async () => undefined, ask: async () => '' }
+        const t0 = performance.now()
+        const res = await runner.run(step, { n: i }, ctx)
+        if ((res.output as { echoed?: number }).echoed !== i) throw new Error('wrong output')
+        if (i >= WARMUP) endToEnd.push(performance.now() - t0)
+      }
+      const baseline = { name: 'raw libp2p stream echo RTT', samples: raw }
+      return {
+        figures: {
+          [`CFP→award (${PROVIDERS} candidates)`]: latencyFigure(cfpToAward, baseline),
+          'remote step end to end (negotiate + award + run + verified receipt)': latencyFigure(endToEnd, baseline)
+        }
+      }
+    } finally {
+      await cleanup?.()
+      await pool.close()
+      await rm(tmp, { recursive: true, force: true })
+    }
+  }
+}
+
+export async function benches (): Promise<Bench[]> {
+  return [negotiationBench]
+}

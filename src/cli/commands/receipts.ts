@@ -1,0 +1,94 @@
+/**
+ * `pl receipts show|verify|export`: a run's receipts, read through the
+ * running pl-node's control API or, when none runs on the data dir, straight
+ * from its LevelDB. `verify <file>` is fully offline: it needs only the file.
+ */
+import { readFile, writeFile, stat } from 'node:fs/promises'
+import type { Command } from 'commander'
+import { action, printJson, resolveDataDir } from '../util.js'
+import { ControlClient } from '../../api/client.js'
+import { Store } from '../../store/index.js'
+import { decodeJson, encodeJson } from '../../core/encoding.js'
+import { ReceiptStore } from '../../receipts/store.js'
+import { exportReceipts, verifyExport, type ReceiptExport } from '../../receipts/chain.js'
+import { receiptCid } from '../../receipts/signing.js'
+import { ReceiptNotFoundError } from '../../receipts/errors.js'
+
+/** A run's export document, from the daemon if one runs on `dataDir`, else from the data dir itself. */
+export async function loadRunExport (dataDir: string, runId: string): Promise<ReceiptExport> {
+  let client: ControlClient | undefined
+  try {
+    client = await ControlClient.fromDataDir(dataDir)
+  } catch (err) {
+    if ((err as Error).name !== 'ControlApiUnavailableError') throw err
+  }
+  if (client != null) {
+    try {
+      return await client.request<ReceiptExport>('GET', `/receipts/${encodeURIComponent(runId)}`)
+    } catch (err) {
+      // a stale control.json (the daemon died) falls through to reading the data dir
+      if ((err as Error).name !== 'ControlApiUnavailableError') throw err
+    }
+  }
+  const store = await Store.open(dataDir)
+  try {
+    const receipts = await new ReceiptStore(store).forRun(runId)
+    if (receipts.length === 0) throw new ReceiptNotFoundError(`no receipts for run ${runId} in ${dataDir}`, { run: runId })
+    return exportReceipts(receipts)
+  } finally {
+    await store.close()
+  }
+}
+
+async function isFile (path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile()
+  } catch {
+    return false
+  }
+}
+
+function short (text: string, n = 12): string {
+  return text.length > n + 3 ? `${text.slice(0, n)}…` : text
+}
+
+function render (doc: ReceiptExport): string {
+  const lines = [`run ${doc.run}`, `root ${doc.root}`, '']
+  for (const { receipt: r, requester_sig: accepted } of doc.receipts) {
+    const where = r.provider === r.requester ? `local ${short(r.provider)}` : `${short(r.provider)} for ${short(r.requester)}`
+    lines.push(`${r.step}  ${r.capability}  ${r.status}  ${where}  wall ${Math.round(r.usage.wall_ms)} ms  cpu ${Math.round(r.usage.cpu_ms)} ms  mem ${Math.round(r.usage.mem_peak_mb)} MiB${accepted == null ? '  (not countersigned)' : ''}`)
+    lines.push(`    receipt ${receiptCid(r)}  prev [${r.prev.map(p => short(p, 16)).join(', ')}]`)
+  }
+  return lines.join('\n') + '\n'
+}
+
+export function register (program: Command): void {
+  const cmd = program.command('receipts').description('Signed receipts of a run: show, verify offline, export')
+  cmd.command('show <runId>')
+    .description("print a run's receipts (which node ran each step, usage, chain links)")
+    .option('--data-dir <dir>', 'data dir of the pl-node (default: PL_DATA_DIR or ~/.pl-node)')
+    .option('--json', 'print the export document as JSON')
+    .action(action(async (runId: string, opts: { dataDir?: string, json?: boolean }) => {
+      const doc = await loadRunExport(resolveDataDir(opts.dataDir), runId)
+      if (opts.json === true) printJson(doc)
+      else process.stdout.write(render(doc))
+    }))
+  cmd.command('verify <fileOrRunId>')
+    .description('verify a receipts export file offline (or a run of the data dir): signatures, prev links, one receipt per step, root')
+    .option('--data-dir <dir>', 'data dir, when verifying a run id')
+    .action(action(async (target: string, opts: { dataDir?: string }) => {
+      const doc = await isFile(target) ? decodeJson(await readFile(target)) : await loadRunExport(resolveDataDir(opts.dataDir), target)
+      const result = verifyExport(doc)
+      process.stdout.write(`ok: ${result.receipts} receipt${result.receipts === 1 ? '' : 's'} of run ${result.run} verify; root ${result.root}\n`)
+    }))
+  cmd.command('export <runId>')
+    .description("write a run's receipts as dag-json (stdout, or -o file)")
+    .option('--data-dir <dir>', 'data dir of the pl-node')
+    .option('-o, --output <file>', 'write to this file instead of stdout')
+    .action(action(async (runId: string, opts: { dataDir?: string, output?: string }) => {
+      const doc = await loadRunExport(resolveDataDir(opts.dataDir), runId)
+      const bytes = encodeJson(doc)
+      if (opts.output != null) await writeFile(opts.output, bytes)
+      else process.stdout.write(Buffer.from(bytes).toString('utf8') + '\n')
+    }))
+}

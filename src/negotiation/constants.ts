@@ -1,0 +1,43 @@
+/** Defaults of negotiation; each is overridable through `NegotiationInit` (see docs/NEGOTIATION.md). */
+import type { SelectWeight } from '../workflow/ir.js'
+
+export const NEGOTIATE_PROTOCOL = '/pl/negotiate/1.0.0'
+export const EXEC_PROTOCOL = '/pl/exec/1.0.0'
+
+/** How long the requester collects bids after sending its calls (CFP `reply_by` = now + this). */
+export const DEFAULT_REPLY_WINDOW_MS = 2_000
+/** Open bids a provider keeps at once, and per requester; beyond them it declines 'busy' (a flood of calls cannot grow its memory). */
+export const DEFAULT_MAX_OPEN_BIDS = 10_000
+export const DEFAULT_MAX_OPEN_BIDS_PER_PEER = 1_024
+/** How long a provider's bid stays valid (capped by the CFP deadline). */
+export const DEFAULT_BID_TTL_MS = 30_000
+/** Remote steps a provider runs (or holds awards for) at once; beyond it, it declines 'busy'. */
+export const DEFAULT_MAX_ACTIVE = 4
+/** Awards a requester makes for one step (the winner, then backups) before giving up. */
+export const DEFAULT_MAX_ATTEMPTS = 3
+/** Call-for-proposal rounds per step: a new round starts when every backup of the last one failed. */
+export const DEFAULT_MAX_ROUNDS = 2
+/** Calls for proposals in flight at once. */
+export const DEFAULT_CFP_CONCURRENCY = 16
+/** Candidates asked per round. */
+export const DEFAULT_MAX_CANDIDATES = 32
+/** Step inputs up to this size travel inside the exec request; larger ones are fetched by CID. */
+export const DEFAULT_INLINE_INPUT_BYTES = 64 * 1024
+/** A bid's `eta_ms` when the descriptor's attrs do not name one. */
+export const DEFAULT_ETA_MS = 1_000
+/** An accepted award the requester does not execute within this long is dropped. */
+export const DEFAULT_AWARD_HOLD_MS = 30_000
+/** How long a finished award is remembered, so a second exec of it is refused by name. */
+export const DEFAULT_DONE_KEEP_MS = 5 * 60_000
+/** Discovery time budget per round. */
+export const DEFAULT_FIND_TIMEOUT_MS = 3_000
+/** Extra time per attempt on top of the step's wall limit (award, input transfer, result). */
+export const DEFAULT_EXEC_GRACE_MS = 5_000
+/** How often expired bids and stale awards are swept. */
+export const DEFAULT_SWEEP_MS = 5_000
+/** Largest step output a provider returns. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024
+/** Bid attributes where less is better: they are inverted after normalization. */
+export const DEFAULT_COST_ATTRS = ['price', 'eta_ms', 'latency_ms', 'cost']
+/** Weights when the plan has no `select`: cheapest first, then fastest. */
+export const DEFAULT_SELECT: SelectWeight[] = [{ attr: 'price', weight: 1 }, { attr: 'eta_ms', weight: 0.1 }]

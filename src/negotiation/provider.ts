@@ -1,0 +1,376 @@
+/**
+ * The provider side of the contract net. Answers calls for proposals with a
+ * signed Bid or Decline (through the bid strategy), accepts at most one award
+ * per bid it made (unexpired, from the requester it bid to, matching the
+ * call), and executes awarded steps: input inline or fetched by CID, the
+ * module run through the injected `runStep`, progress frames, then a signed
+ * Result carrying the output CID, the output bytes and a provider-signed
+ * receipt.
+ */
+import { cidOfBytes, decodeCanonical, encodeCanonical, verifyBytes } from '../core/encoding.js'
+import { envelopeId, type Envelope, type SignOptions, type EnvelopeVerifier } from '../core/envelope.js'
+import { errorToData, type ErrorData } from '../core/errors.js'
+import type { Identity } from '../core/identity.js'
+import type { Logger } from '../core/logger.js'
+import type { Metrics } from '../core/metrics.js'
+import type { Rpc, HandlerContext, RpcResponse } from '../net/rpc.js'
+import type { SchemaRegistry } from '../spec/registry.js'
+import { signReceipt, type Receipt } from '../receipts/signing.js'
+import { isStepCall } from '../receipts/call.js'
+import { receiptLimits, receiptUsage } from '../receipts/runner.js'
+import { effectiveLimits } from '../exec/limits.js'
+import {
+  DEFAULT_AWARD_HOLD_MS, DEFAULT_BID_TTL_MS, DEFAULT_DONE_KEEP_MS, DEFAULT_MAX_ACTIVE, DEFAULT_MAX_OPEN_BIDS, DEFAULT_MAX_OPEN_BIDS_PER_PEER,
+  DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_SWEEP_MS, EXEC_PROTOCOL
+} from './constants.js'
+import {
+  AwardAlreadyExecutedError, AwardMismatchError, BidAlreadyAwardedError, BidExpiredError, CfpExpiredError, InputUnavailableError,
+  InvalidStepInputError, ProviderBusyError, StepOutputTooLargeError, UnknownAwardError, UnknownBidError
+} from './errors.js'
+import { execProtocol, type ExecRequest, type ExecResponse } from './wire.js'
+import { defaultBidStrategy } from './strategy.js'
+import type { Award, Bid, BidDecision, BidStrategy, CallForProposal, Decline, InputFetcher, LocalCapabilities, LocalOffer, Result, RunStep } from './types.js'
+
+export interface ProviderComponents {
+  identity: Identity
+  registry: SchemaRegistry
+  verifier: EnvelopeVerifier
+  rpc: Rpc
+  /** to remove the /pl/exec handler on stop (otherwise the node's rpc.stop removes it) */
+  libp2p?: { unhandle: (protocol: string) => Promise<void> }
+  logger: Logger
+  metrics?: Metrics
+  sign: <B extends object>(type: string, body: B, options?: SignOptions) => Envelope<B>
+}
+
+export interface ProviderInit {
+  local: LocalCapabilities
+  runStep: RunStep
+  /** fetches inputs that were not sent inline */
+  fetcher?: InputFetcher
+  /** @default defaultBidStrategy() */
+  strategy?: BidStrategy
+  /** @default DEFAULT_MAX_ACTIVE */
+  maxActive?: number
+  /** @default DEFAULT_BID_TTL_MS */
+  bidTtlMs?: number
+  /** @default DEFAULT_AWARD_HOLD_MS */
+  awardHoldMs?: number
+  /** @default DEFAULT_SWEEP_MS */
+  sweepMs?: number
+  /** @default DEFAULT_MAX_OUTPUT_BYTES */
+  maxOutputBytes?: number
+  /** @default DEFAULT_MAX_OPEN_BIDS */
+  maxOpenBids?: number
+  /** @default DEFAULT_MAX_OPEN_BIDS_PER_PEER */
+  maxOpenBidsPerPeer?: number
+}
+
+interface BidRecord {
+  id: string
+  body: Bid
+  cfp: CallForProposal
+  cfpId: string
+  requester: string
+  offer: LocalOffer
+  awarded: boolean
+}
+
+interface AwardRecord {
+  id: string
+  body: Award
+  bid: BidRecord
+  state: 'awarded' | 'running' | 'done'
+  /** dropped by the sweep after this time */
+  until: number
+}
+
+const LIMIT_KEYS = ['cpu_ms', 'mem_mb', 'wall_ms'] as const
+
+function awardMismatch (field: string, expected: unknown, actual: unknown): AwardMismatchError {
+  return new AwardMismatchError(`award ${field} is ${JSON.stringify(actual)}, the bid was for ${JSON.stringify(expected)}`, { field, expected, actual })
+}
+
+/** Result.v1 caps error name/message sizes; stacks never leave the node. */
+function wireError (err: unknown): ErrorData {
+  const d = errorToData(err)
+  const out: ErrorData = { name: d.name.slice(0, 128), message: d.message.slice(0, 4096) }
+  if (d.retryable != null) out.retryable = d.retryable
+  if (d.details != null) {
+    try {
+      encodeCanonical(d.details)
+      out.details = d.details
+    } catch {}
+  }
+  return out
+}
+
+export class Provider {
+  private readonly bids = new Map<string, BidRecord>()
+  private readonly bidsPerPeer = new Map<string, number>()
+  private openBidCount = 0
+  private readonly awards = new Map<string, AwardRecord>()
+  private shutdown = new AbortController()
+  private readonly strategy: BidStrategy
+  private readonly maxActive: number
+  private sweepTimer?: NodeJS.Timeout
+  private started = false
+  private readonly log: Logger
+
+  constructor (private readonly components: ProviderComponents, private readonly init: ProviderInit) {
+    this.strategy = init.strategy ?? defaultBidStrategy()
+    this.maxActive = init.maxActive ?? DEFAULT_MAX_ACTIVE
+    this.log = components.logger.child({ component: 'negotiation-provider' })
+  }
+
+  /** Remote steps awarded to or running on this node. */
+  get active (): number {
+    let n = 0
+    for (const a of this.awards.values()) if (a.state !== 'done') n++
+    return n
+  }
+
+  /** Remote steps executing here now. */
+  get running (): number {
+    let n = 0
+    for (const a of this.awards.values()) if (a.state === 'running') n++
+    return n
+  }
+
+  /** Open bids this node made (not awarded, not yet swept). */
+  get openBids (): number {
+    return this.openBidCount
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
+    if (this.shutdown.signal.aborted) this.shutdown = new AbortController()
+    // /pl/negotiate is served by the negotiation service, which hands calls and awards to answerCall / acceptAward
+    await this.components.rpc.handle(execProtocol(async (req, ctx) => await this.onExec(req, ctx)))
+    this.sweepTimer = setInterval(() => { this.sweep() }, this.init.sweepMs ?? DEFAULT_SWEEP_MS)
+    this.sweepTimer.unref()
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    clearInterval(this.sweepTimer)
+    this.shutdown.abort()
+    await this.components.libp2p?.unhandle(EXEC_PROTOCOL).catch(() => {})
+    this.bids.clear()
+    this.bidsPerPeer.clear()
+    this.openBidCount = 0
+    this.awards.clear()
+    this.started = false
+  }
+
+  /** Drops expired bids and awards that were never executed or finished long ago. */
+  sweep (now = Date.now()): void {
+    for (const b of this.bids.values()) if (b.body.expires <= now && !b.awarded) this.forget(b)
+    for (const [id, a] of this.awards) {
+      if (a.state !== 'running' && a.until <= now) {
+        this.awards.delete(id)
+        this.forget(a.bid)
+      }
+    }
+  }
+
+  // bidsPerPeer and openBidCount count open bids: made, not awarded, not yet swept
+
+  private remember (bid: BidRecord): void {
+    this.bids.set(bid.id, bid)
+    this.bidsPerPeer.set(bid.requester, (this.bidsPerPeer.get(bid.requester) ?? 0) + 1)
+    this.openBidCount++
+  }
+
+  private closeBid (bid: BidRecord): void {
+    const n = (this.bidsPerPeer.get(bid.requester) ?? 1) - 1
+    if (n <= 0) this.bidsPerPeer.delete(bid.requester)
+    else this.bidsPerPeer.set(bid.requester, n)
+    this.openBidCount = Math.max(0, this.openBidCount - 1)
+  }
+
+  private markAwarded (bid: BidRecord): void {
+    if (bid.awarded) return
+    bid.awarded = true
+    this.closeBid(bid)
+  }
+
+  private forget (bid: BidRecord): void {
+    if (!this.bids.delete(bid.id)) return
+    if (!bid.awarded) this.closeBid(bid)
+  }
+
+  /** Why no more bids can be held (for `requester`), or undefined. */
+  private bidRoomProblem (requester: string): string | undefined {
+    const max = this.init.maxOpenBids ?? DEFAULT_MAX_OPEN_BIDS
+    const perPeer = this.init.maxOpenBidsPerPeer ?? DEFAULT_MAX_OPEN_BIDS_PER_PEER
+    if (this.openBidCount >= max || (this.bidsPerPeer.get(requester) ?? 0) >= perPeer) this.sweep()
+    if (this.openBidCount >= max) return `${this.openBidCount} open bids, the limit is ${max}`
+    const mine = this.bidsPerPeer.get(requester) ?? 0
+    if (mine >= perPeer) return `${mine} open bids for this requester, the limit is ${perPeer}`
+    return undefined
+  }
+
+  /** Answers a verified call (direct or open) with a signed Bid or Decline addressed to `requester`. */
+  async answerCall (cfp: CallForProposal, cfpId: string, requester: string): Promise<Envelope<Bid | Decline>> {
+    const now = Date.now()
+    if (cfp.reply_by <= now || cfp.deadline <= now) {
+      throw new CfpExpiredError(`call ${cfpId} expired ${now - Math.min(cfp.reply_by, cfp.deadline)} ms ago`, { cfp: cfpId, reply_by: cfp.reply_by, deadline: cfp.deadline })
+    }
+    const offer = await this.init.local.localOffer(cfp.capability.name, cfp.capability.version)
+    const room = this.bidRoomProblem(requester)
+    const decision: BidDecision = room != null
+      ? { decline: 'busy', message: room }
+      : await this.strategy.decide({ cfp, cfpId, requester, offer, active: this.active, maxActive: this.maxActive, now })
+    const ttlMs = Math.max(1_000, cfp.reply_by - now + 5_000)
+    if ('decline' in decision || offer == null) {
+      const reason = 'decline' in decision ? decision.decline : 'unsupported'
+      const message = 'decline' in decision ? decision.message : 'no offer'
+      const decline: Decline = { cfp: cfpId, run: cfp.run, step: cfp.step, reason, message: message.slice(0, 1000) }
+      this.log.debug({ cfp: cfpId, requester, reason }, 'declined a call')
+      return this.components.sign('Decline.v1', decline, { to: requester, ttlMs })
+    }
+    const d = decision.bid
+    const bid: Bid = {
+      cfp: cfpId,
+      run: cfp.run,
+      step: cfp.step,
+      capability: offer.cid,
+      price: d.price,
+      eta_ms: Math.max(0, Math.round(d.eta_ms)),
+      attrs: d.attrs,
+      limits: d.limits,
+      attestations: d.attestations,
+      expires: Math.min(now + (this.init.bidTtlMs ?? DEFAULT_BID_TTL_MS), cfp.deadline)
+    }
+    const envelope = this.components.sign('Bid.v1', bid, { to: requester, ttlMs })
+    const id = envelopeId(envelope)
+    this.remember({ id, body: bid, cfp, cfpId, requester, offer, awarded: false })
+    this.log.debug({ cfp: cfpId, bid: id, requester, price: bid.price }, 'bid')
+    return envelope
+  }
+
+  /** Accepts a verified award for one of this node's bids, or throws why not. */
+  acceptAward (award: Award, awardId: string, requester: string): { award: string, accepted: true } {
+    const now = Date.now()
+    const self = this.components.identity.id
+    if (award.provider !== self) throw new AwardMismatchError(`award names provider ${award.provider}, this node is ${self}`, { field: 'provider', expected: self, actual: award.provider })
+    const bid = this.bids.get(award.bid)
+    if (bid == null || bid.requester !== requester) {
+      throw new UnknownBidError(`this node made no bid ${award.bid} to ${requester}`, { bid: award.bid })
+    }
+    if (bid.awarded) throw new BidAlreadyAwardedError(`bid ${bid.id} was already awarded`, { bid: bid.id })
+    if (bid.body.expires <= now) throw new BidExpiredError(`bid ${bid.id} expired ${now - bid.body.expires} ms ago`, { bid: bid.id, expires: bid.body.expires })
+    if (award.cfp !== bid.cfpId) throw awardMismatch('cfp', bid.cfpId, award.cfp)
+    if (award.run !== bid.body.run) throw awardMismatch('run', bid.body.run, award.run)
+    if (award.step !== bid.body.step) throw awardMismatch('step', bid.body.step, award.step)
+    if (award.capability !== bid.body.capability) throw awardMismatch('capability', bid.body.capability, award.capability)
+    if (award.input !== bid.cfp.input) throw awardMismatch('input', bid.cfp.input, award.input)
+    for (const k of LIMIT_KEYS) {
+      const asked = award.limits[k]
+      const offered = bid.body.limits[k]
+      if (asked != null && offered != null && asked > offered) throw awardMismatch(`limits.${k}`, offered, asked)
+    }
+    if (this.active >= this.maxActive) throw new ProviderBusyError(`all ${this.maxActive} remote step slots are in use`, { active: this.active })
+    this.markAwarded(bid)
+    this.awards.set(awardId, { id: awardId, body: award, bid, state: 'awarded', until: Math.min(award.deadline, now + (this.init.awardHoldMs ?? DEFAULT_AWARD_HOLD_MS)) })
+    this.log.info({ award: awardId, bid: bid.id, requester, run: award.run, step: award.step }, 'award accepted')
+    return { award: awardId, accepted: true }
+  }
+
+  private async onExec (req: ExecRequest, ctx: HandlerContext): Promise<RpcResponse<ExecResponse>> {
+    // the award envelope was checked (and recorded as seen) when it arrived on /pl/negotiate
+    const { id } = await this.components.verifier.verify<Award>(req?.award, { expectedFrom: ctx.peer, expectedTypes: ['Award.v1'], skipReplay: true })
+    const rec = this.awards.get(id)
+    if (rec == null || rec.bid.requester !== ctx.peer) throw new UnknownAwardError(`this node accepted no award ${id} from ${ctx.peer}`, { award: id })
+    if (rec.state !== 'awarded') throw new AwardAlreadyExecutedError(`award ${id} is already ${rec.state === 'running' ? 'running' : 'done'}`, { award: id, state: rec.state })
+    rec.state = 'running'
+    try {
+      return await this.execute(rec, req, ctx)
+    } finally {
+      rec.state = 'done'
+      rec.until = Date.now() + DEFAULT_DONE_KEEP_MS
+    }
+  }
+
+  private async execute (rec: AwardRecord, req: ExecRequest, ctx: HandlerContext): Promise<RpcResponse<ExecResponse>> {
+    const award = rec.body
+    const requester = ctx.peer
+    const signal = AbortSignal.any([ctx.signal, this.shutdown.signal, AbortSignal.timeout(Math.max(1, award.deadline - Date.now()))])
+    await ctx.progress({ type: 'pl:exec:accepted', award: rec.id })
+    let inputBytes: Uint8Array
+    if (req.input != null) {
+      verifyBytes(award.input, req.input)
+      inputBytes = req.input
+    } else {
+      if (this.init.fetcher == null) throw new InputUnavailableError(`input ${award.input} was not sent inline and this node has no block fetcher`, { input: award.input })
+      inputBytes = await this.init.fetcher.fetch(requester, award.input, { signal })
+      verifyBytes(award.input, inputBytes)
+    }
+    await ctx.progress({ type: 'pl:exec:input', cid: award.input, source: req.input != null ? 'inline' : 'fetched', bytes: inputBytes.byteLength })
+    const call = decodeCanonical(inputBytes)
+    if (!isStepCall(call)) throw new InvalidStepInputError(`input ${award.input} is not a step call document {input_data, parameters, settings, global_settings, global_parameters}`, { input: award.input })
+
+    const started = Date.now()
+    let status: 'ok' | 'error' = 'ok'
+    let outputBytes: Uint8Array | undefined
+    let outputCid: string | undefined
+    let usage: Receipt['usage']
+    let error: ErrorData | undefined
+    let sending = false
+    const onProgress = (n: number, total?: number, message?: string): void => {
+      if (sending || typeof n !== 'number') return
+      sending = true // drop progress while a frame is in flight rather than queue without bound
+      const frame = { type: 'pl:step:progress' as const, n, ...(typeof total === 'number' ? { total } : {}), ...(typeof message === 'string' ? { message: message.slice(0, 500) } : {}) }
+      ctx.progress(frame).catch(() => {}).finally(() => { sending = false })
+    }
+    try {
+      const out = await this.init.runStep(rec.bid.offer.module, {
+        name: rec.bid.offer.module.key,
+        parameters: call.parameters,
+        settings: call.settings,
+        globalSettings: call.global_settings,
+        globalParameters: call.global_parameters,
+        inputData: call.input_data,
+        limits: effectiveLimits(award.limits, { wall_ms: Math.max(1, award.deadline - Date.now()) }),
+        step: { runId: award.run, key: award.step, attempt: award.attempt ?? 1 }
+      }, { signal, onProgress })
+      usage = receiptUsage(out.usage)
+      outputBytes = encodeCanonical(out.output)
+      const max = this.init.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
+      if (outputBytes.byteLength > max) throw new StepOutputTooLargeError(`the step's output is ${outputBytes.byteLength} bytes, over this node's limit of ${max}`, { size: outputBytes.byteLength, max })
+      outputCid = cidOfBytes(outputBytes).toString()
+    } catch (err) {
+      status = 'error'
+      outputBytes = undefined
+      outputCid = undefined
+      error = wireError(err)
+      const measured = (err as { details?: { usage?: Receipt['usage'] } }).details?.usage
+      usage = receiptUsage(measured ?? { cpu_ms: 0, wall_ms: Date.now() - started, mem_peak_mb: 0 })
+      this.log.info({ award: rec.id, err: error.name }, 'awarded step failed')
+    }
+    const ended = Math.max(started, Date.now())
+    const receipt: Receipt = {
+      run: award.run,
+      step: award.step,
+      capability: rec.bid.cfp.capability.name,
+      provider: this.components.identity.id,
+      requester,
+      award: rec.id,
+      input: award.input,
+      output: outputCid ?? '',
+      status,
+      started,
+      ended,
+      usage,
+      limits: receiptLimits(award.limits),
+      policies: rec.bid.cfp.policies ?? [],
+      prev: award.prev ?? []
+    }
+    const signed = signReceipt(this.components.identity, receipt, { registry: this.components.registry })
+    const result: Result = { award: rec.id, run: award.run, step: award.step, status, usage, receipt: signed, ...(outputCid != null ? { output: outputCid } : {}), ...(error != null ? { error } : {}) }
+    const envelope = this.components.sign('Result.v1', result, { to: requester })
+    return { status: 'OK', body: { result: envelope, ...(outputBytes != null ? { output: outputBytes } : {}) } }
+  }
+}

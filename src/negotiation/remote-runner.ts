@@ -1,0 +1,370 @@
+/**
+ * RemoteRunner: the requester side, a StepRunner for steps whose capability
+ * is not installed here. Per step: store the input as a block, find
+ * candidates, run a CFP round, award the best bid and keep the rest as
+ * backups, execute on the winner over /pl/exec, verify the Result (signed by
+ * the winner, output bytes hash to the claimed CID) and the receipt (award,
+ * input, output, usage within limits, policies), countersign and store it.
+ * A winner that rejects the award, fails, times out, disconnects or returns
+ * something that does not verify is replaced by the next backup (bounded
+ * attempts, within the step deadline; a new round when backups run out).
+ *
+ * @example
+ * const runner = new RemoteRunner(components, { finder: discovery, local })
+ * const { output, receipt, executor } = await runner.run(step, inputData, ctx)
+ */
+import { cidOfBytes, decodeCanonical, encodeCanonical, parseCid, verifyBytes, DAG_CBOR } from '../core/encoding.js'
+import { envelopeId, type Envelope, type SignOptions, type EnvelopeVerifier } from '../core/envelope.js'
+import type { Identity } from '../core/identity.js'
+import type { Logger } from '../core/logger.js'
+import type { Store } from '../store/index.js'
+import type { Rpc } from '../net/rpc.js'
+import type { PlLibp2p } from '../net/libp2p.js'
+import type { SchemaRegistry } from '../spec/registry.js'
+import type { RunnerQuery, StepContext, StepRunner, StepRunResult } from '../exec/types.js'
+import type { Step } from '../workflow/ir.js'
+import { countersignReceipt, type SignedReceipt } from '../receipts/signing.js'
+import { verifyReceiptAgainst } from '../receipts/verify.js'
+import { stepCallDocument } from '../receipts/call.js'
+import { prevReceipts } from '../receipts/prev.js'
+import { receiptLimits, receiptUsage } from '../receipts/runner.js'
+import type { ReceiptStore } from '../receipts/store.js'
+import {
+  DEFAULT_CFP_CONCURRENCY, DEFAULT_COST_ATTRS, DEFAULT_EXEC_GRACE_MS, DEFAULT_FIND_TIMEOUT_MS, DEFAULT_INLINE_INPUT_BYTES,
+  DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_CANDIDATES, DEFAULT_MAX_ROUNDS, DEFAULT_REPLY_WINDOW_MS, DEFAULT_SELECT
+} from './constants.js'
+import { AllProvidersFailedError, InvalidResultError, NegotiationDeadlineError, NoBidsError, NoProvidersError, RemoteStepFailedError } from './errors.js'
+import { CfpRound, type OpenCallPort, type RankedBid } from './round.js'
+import { resolvePolicies, type EffectivePolicy, type PolicyResolver } from './policy.js'
+import { execProtocol, negotiateProtocol, type ExecProgress, type ExecResponse } from './wire.js'
+import type { AttemptExplanation, ExplanationStore, StepExplanation } from './explanation.js'
+import type { Award, CandidateFinder, LocalCapabilities, Result } from './types.js'
+
+export interface RemoteRunnerComponents {
+  identity: Identity
+  registry: SchemaRegistry
+  verifier: EnvelopeVerifier
+  rpc: Rpc
+  libp2p: PlLibp2p
+  store: Store
+  logger: Logger
+  sign: <B extends object>(type: string, body: B, options?: SignOptions) => Envelope<B>
+}
+
+export interface RemoteRunnerInit {
+  finder: CandidateFinder
+  /** capabilities installed here: steps naming one are not this runner's */
+  local?: LocalCapabilities
+  receipts: ReceiptStore
+  explanations: ExplanationStore
+  policies: PolicyResolver
+  /** @default DEFAULT_REPLY_WINDOW_MS */
+  replyWindowMs?: number
+  /** @default DEFAULT_MAX_ATTEMPTS */
+  maxAttempts?: number
+  /** @default DEFAULT_MAX_ROUNDS */
+  maxRounds?: number
+  /** @default DEFAULT_CFP_CONCURRENCY */
+  cfpConcurrency?: number
+  /** @default DEFAULT_MAX_CANDIDATES */
+  maxCandidates?: number
+  /** @default DEFAULT_FIND_TIMEOUT_MS */
+  findTimeoutMs?: number
+  /** @default DEFAULT_INLINE_INPUT_BYTES */
+  inlineInputBytes?: number
+  /** @default DEFAULT_EXEC_GRACE_MS */
+  execGraceMs?: number
+  /** a fixed negotiation deadline per step; default: reply window + attempts × (wall limit + grace) */
+  stepDeadlineMs?: number
+  /** @default DEFAULT_COST_ATTRS */
+  costAttrs?: string[]
+  /** publish an open call on gossip when discovery finds nobody (the service passes its gossip and collector) */
+  open?: OpenCallPort
+}
+
+interface StepJob {
+  step: Step
+  ctx: StepContext
+  name: string
+  version?: string
+  inputCid: string
+  inputBytes: Uint8Array
+  prev: string[]
+  policy: EffectivePolicy
+  deadline: number
+  signal: AbortSignal
+  exp: StepExplanation
+}
+
+const NOT_FAILOVER = new Set(['RpcAbortedError'])
+/** Earlier negotiations of one step kept in its explanation. */
+const MAX_HISTORY = 5
+
+function errorInfo (err: unknown): { name: string, message: string } {
+  const e = err as { name?: string, message?: string }
+  return { name: e?.name ?? 'Error', message: e?.message ?? String(err) }
+}
+
+export class RemoteRunner implements StepRunner {
+  readonly name = 'remote'
+  private readonly round: CfpRound
+  private readonly negotiate = negotiateProtocol()
+  private readonly exec = execProtocol()
+  private readonly shutdown = new AbortController()
+  private readonly log: Logger
+
+  constructor (private readonly components: RemoteRunnerComponents, private readonly init: RemoteRunnerInit) {
+    this.round = new CfpRound(components)
+    this.log = components.logger.child({ component: 'negotiation-requester' })
+  }
+
+  /** Steps that name a capability this node has no module for. */
+  async canRun (step: Step, query: RunnerQuery): Promise<boolean> {
+    if (step.capability == null || step.kind === 'branch' || step.kind === 'loop' || step.kind === 'human') return false
+    if (step.module != null && query.modules[step.module.key] != null) return false
+    if (this.init.local != null && await this.init.local.localOffer(step.capability.name, step.capability.version) != null) return false
+    return true
+  }
+
+  async stop (): Promise<void> {
+    this.shutdown.abort()
+  }
+
+  async run (step: Step, inputData: Record<string, unknown>, ctx: StepContext): Promise<StepRunResult> {
+    if (step.capability == null) throw new TypeError(`step ${step.id} names no capability; the remote runner cannot run it`)
+    const started = Date.now()
+    const call = stepCallDocument(step, inputData, ctx.dag)
+    const inputBytes = encodeCanonical(call)
+    const inputCid = cidOfBytes(inputBytes).toString()
+    await this.components.store.blocks.putBytes(inputCid, inputBytes)
+    const attempts = this.init.maxAttempts ?? DEFAULT_MAX_ATTEMPTS
+    const replyWindow = this.init.replyWindowMs ?? DEFAULT_REPLY_WINDOW_MS
+    const deadline = started + (this.init.stepDeadlineMs ?? replyWindow + attempts * (ctx.limits.wall_ms + (this.init.execGraceMs ?? DEFAULT_EXEC_GRACE_MS)))
+    const policy = await resolvePolicies(ctx.dag.policies ?? [], this.init.policies, ctx.dag.constraints as Record<string, unknown>)
+    const exp: StepExplanation = {
+      v: 1,
+      run: ctx.runId,
+      step: ctx.key,
+      capability: step.capability.name,
+      select: ctx.dag.select.length > 0 ? ctx.dag.select : DEFAULT_SELECT,
+      policies: policy.refs,
+      input: inputCid,
+      rounds: 0,
+      started,
+      reawards: 0,
+      answers: [],
+      bids: [],
+      attempts: []
+    }
+    const earlier = await this.init.explanations.find(ctx.runId, ctx.key)
+    if (earlier != null) {
+      // an earlier negotiation of this step (an executor retry, a resumed run): keep it, newest last
+      const { history, ...previous } = earlier
+      exp.history = [...(history ?? []), previous].slice(-MAX_HISTORY)
+    }
+    const signal = AbortSignal.any([ctx.signal, this.shutdown.signal])
+    const job: StepJob = {
+      step, ctx, name: step.capability.name, version: step.capability.version, inputCid, inputBytes,
+      prev: await prevReceipts(this.init.receipts, ctx.runId, ctx.dag, step), policy, deadline, signal, exp
+    }
+    try {
+      const result = await this.negotiateAndRun(job)
+      exp.outcome = 'ok'
+      return result
+    } catch (err) {
+      exp.outcome = 'failed'
+      exp.error = errorInfo(err)
+      throw err
+    } finally {
+      exp.ended = Date.now()
+      await this.init.explanations.put(exp).catch((err: Error) => { this.log.warn({ err: err.message }, 'cannot store the award explanation') })
+    }
+  }
+
+  private async negotiateAndRun (job: StepJob): Promise<StepRunResult> {
+    const maxAttempts = this.init.maxAttempts ?? DEFAULT_MAX_ATTEMPTS
+    const maxRounds = this.init.maxRounds ?? DEFAULT_MAX_ROUNDS
+    const failed = new Set<string>()
+    let backups: RankedBid[] = []
+    let attempt = 0
+    for (;;) {
+      if (job.signal.aborted) throw job.signal.reason ?? new Error('aborted')
+      if (attempt >= maxAttempts) break
+      if (Date.now() >= job.deadline) {
+        throw new NegotiationDeadlineError(`step ${job.ctx.key} (${job.name}): the negotiation deadline passed after ${attempt} attempt${attempt === 1 ? '' : 's'}`, { attempts: job.exp.attempts })
+      }
+      backups = backups.filter(b => b.body.expires > Date.now() && !failed.has(b.provider))
+      if (backups.length === 0) {
+        if (job.exp.rounds >= maxRounds) break
+        backups = await this.newRound(job, failed)
+        if (backups.length === 0) break
+      }
+      const best = backups.shift() as RankedBid
+      attempt++
+      if (attempt > 1) job.exp.reawards++
+      const record: AttemptExplanation = { n: attempt, round: best.explanation.round, provider: best.provider, bid: best.id, outcome: 'failed', at: Date.now() }
+      job.exp.attempts.push(record)
+      try {
+        const result = await this.attempt(job, best, attempt, record)
+        record.outcome = 'ok'
+        best.explanation.status = 'won'
+        job.exp.winner = best.provider
+        return result
+      } catch (err) {
+        const info = errorInfo(err)
+        record.error = info
+        best.explanation.status = 'failed'
+        failed.add(best.provider)
+        this.log.info({ step: job.ctx.key, provider: best.provider, err: info.name }, 'awarded provider failed')
+        if (job.signal.aborted || NOT_FAILOVER.has(info.name)) throw err
+        if (err instanceof RemoteStepFailedError && !err.retryable) throw err
+      }
+    }
+    const tried = job.exp.attempts.map(a => `${a.provider}: ${a.outcome} (${a.error?.name ?? ''}: ${a.error?.message ?? ''})`).join('; ')
+    throw new AllProvidersFailedError(`step ${job.ctx.key} (${job.name}): every awarded provider failed — ${tried}`, { attempts: job.exp.attempts })
+  }
+
+  /** Finds candidates and asks them; throws NoProvidersError / NoBidsError when the first round yields nothing. */
+  private async newRound (job: StepJob, failed: Set<string>): Promise<RankedBid[]> {
+    const self = this.components.identity.id
+    const round = ++job.exp.rounds
+    // policies are not a discovery filter here: providers that do not honour them get to say so (a decline in the explanation)
+    const found = await this.init.finder.find({ name: job.name, ...(job.version != null ? { version: job.version } : {}) }, { signal: job.signal, timeoutMs: this.init.findTimeoutMs ?? DEFAULT_FIND_TIMEOUT_MS })
+    const seen = new Set<string>()
+    const candidates = found.filter((c) => {
+      if (c.provider === self || failed.has(c.provider) || seen.has(c.provider)) return false
+      seen.add(c.provider)
+      return true
+    }).slice(0, this.init.maxCandidates ?? DEFAULT_MAX_CANDIDATES)
+    if (candidates.length === 0 && (round > 1 || this.init.open == null)) {
+      if (round > 1) return []
+      throw new NoProvidersError(`no provider of ${job.name}${job.version != null ? `@${job.version}` : ''} was found for step ${job.ctx.key}${found.length > 0 ? ' other than this node' : ''}`, { capability: job.name })
+    }
+    const now = Date.now()
+    const replyBy = Math.min(now + (this.init.replyWindowMs ?? DEFAULT_REPLY_WINDOW_MS), job.deadline)
+    const input = {
+      round,
+      cfp: {
+        run: job.ctx.runId,
+        step: job.ctx.key,
+        capability: { name: job.name, ...(job.version != null ? { version: job.version } : {}) },
+        input: job.inputCid,
+        input_size: job.inputBytes.byteLength,
+        deadline: job.deadline,
+        reply_by: replyBy,
+        constraints: job.ctx.dag.constraints as Record<string, unknown>,
+        policies: job.policy.refs,
+        // the plan's own limits for the step; node defaults are the executor's business, not a demand on providers
+        limits: receiptLimits(job.step.limits ?? {})
+      },
+      policy: job.policy,
+      select: job.exp.select,
+      costAttrs: this.init.costAttrs ?? DEFAULT_COST_ATTRS,
+      concurrency: this.init.cfpConcurrency ?? DEFAULT_CFP_CONCURRENCY,
+      signal: job.signal
+    }
+    if (candidates.length === 0 && this.init.open != null) {
+      // nobody known: ask whoever listens on pl/v1/cfp/<name>
+      job.exp.open = true
+      const ranked = await this.round.runOpen(input, job.exp, this.init.open)
+      if (ranked.length > 0) return ranked
+      if (job.exp.answers.length === 0) {
+        throw new NoProvidersError(`no provider of ${job.name} was found for step ${job.ctx.key}, and nobody answered an open call on pl/v1/cfp/${job.name} within ${replyBy - now} ms`, { capability: job.name })
+      }
+      throw this.noBids(job)
+    }
+    const ranked = await this.round.run({ ...input, candidates }, job.exp)
+    if (ranked.length === 0 && round === 1) throw this.noBids(job)
+    return ranked
+  }
+
+  private noBids (job: StepJob): NoBidsError {
+    const said = job.exp.answers.map((a) => {
+      switch (a.kind) {
+        case 'decline': return `${a.provider} declined (${a.reason ?? 'other'}${a.message != null ? `: ${a.message}` : ''})`
+        case 'timeout': return `${a.provider} did not answer (${a.message ?? 'timeout'})`
+        case 'excluded': return `${a.provider} was not asked (${a.message ?? 'policy'})`
+        case 'bid': {
+          const b = job.exp.bids.find(x => x.provider === a.provider && x.round === a.round)
+          return `${a.provider} bid but was filtered out (${b?.reason ?? 'unusable'})`
+        }
+        default: return `${a.provider} answered with ${a.error ?? 'an error'}${a.message != null ? `: ${a.message}` : ''}`
+      }
+    })
+    return new NoBidsError(`no usable bid for ${job.name} (step ${job.ctx.key}) from ${job.exp.answers.length} candidate${job.exp.answers.length === 1 ? '' : 's'}: ${said.join('; ')}`, { answers: job.exp.answers })
+  }
+
+  /** Awards `best`, executes the step on it, verifies and accepts the result. */
+  private async attempt (job: StepJob, best: RankedBid, n: number, record: AttemptExplanation): Promise<StepRunResult> {
+    const provider = best.provider
+    const award: Award = {
+      cfp: best.cfpId,
+      bid: best.id,
+      run: job.ctx.runId,
+      step: job.ctx.key,
+      provider,
+      capability: best.body.capability,
+      input: job.inputCid,
+      limits: best.body.limits,
+      price: best.body.price,
+      deadline: job.deadline,
+      attempt: n,
+      prev: job.prev
+    }
+    const awardEnv = this.components.sign('Award.v1', award, { to: provider, ttlMs: Math.max(1_000, job.deadline - Date.now() + 5_000) })
+    const awardId = envelopeId(awardEnv)
+    record.award = awardId
+    const ack = await this.components.rpc.request(provider, this.negotiate, { envelope: awardEnv }, { signal: job.signal })
+    if (ack.status !== 'OK') {
+      record.outcome = 'award-rejected'
+      const e = ack.error
+      throw new RemoteStepFailedError(`${provider} rejected the award: ${e?.name ?? ack.status}: ${e?.message ?? ''}`, { remote: e, provider }, true)
+    }
+    const inline = job.inputBytes.byteLength <= (this.init.inlineInputBytes ?? DEFAULT_INLINE_INPUT_BYTES)
+    const budget = Math.max(1, job.deadline - Date.now())
+    const res = await this.components.rpc.request(provider, this.exec, { award: awardEnv, ...(inline ? { input: job.inputBytes } : {}) }, {
+      signal: job.signal,
+      timeouts: { totalMs: budget, firstByteMs: Math.min(budget, 10_000) },
+      onProgress: (body) => {
+        const p = body as ExecProgress
+        if (p?.type === 'pl:step:progress' && typeof p.n === 'number') job.ctx.progress(p.n, p.total, p.message)
+      }
+    })
+    if (res.status !== 'OK') {
+      const e = res.error
+      throw new RemoteStepFailedError(`${provider} refused to execute: ${e?.name ?? res.status}: ${e?.message ?? ''}`, { remote: e, provider }, true)
+    }
+    return await this.accept(job, provider, awardId, award, res.body as ExecResponse)
+  }
+
+  private async accept (job: StepJob, provider: string, awardId: string, award: Award, body: ExecResponse): Promise<StepRunResult> {
+    const verified = await this.components.verifier.verify<Result>(body?.result, { expectedFrom: provider, expectedTypes: ['Result.v1'] })
+    const result = verified.envelope.body
+    if (result.award !== awardId || result.run !== award.run || result.step !== award.step) {
+      throw new InvalidResultError(`the result answers award ${result.award} (run ${result.run}, step ${result.step}), not ${awardId}`, { award: result.award })
+    }
+    if (result.status === 'error') {
+      const e = result.error
+      throw new RemoteStepFailedError(`the step failed on ${provider}: ${e?.name ?? 'Error'}: ${e?.message ?? ''}`, { remote: e, provider }, e?.retryable === true)
+    }
+    if (result.output == null || !(body.output instanceof Uint8Array)) throw new InvalidResultError(`${provider} reported success without output bytes`, { provider })
+    if (parseCid(result.output).code !== DAG_CBOR) throw new InvalidResultError(`output CID ${result.output} is not dag-cbor`, { output: result.output })
+    verifyBytes(result.output, body.output)
+    const output = decodeCanonical(body.output)
+    if (result.receipt == null) throw new InvalidResultError(`${provider} returned no receipt`, { provider })
+    const signed: unknown = result.receipt
+    verifyReceiptAgainst(signed, {
+      award: { id: awardId, body: award },
+      requester: this.components.identity.id,
+      capability: job.name,
+      input: job.inputCid,
+      output: result.output,
+      limits: award.limits,
+      policies: job.policy.refs,
+      registry: this.components.registry
+    })
+    const accepted: SignedReceipt = countersignReceipt(this.components.identity, signed, { registry: this.components.registry })
+    await this.init.receipts.put(accepted)
+    return { output, usage: receiptUsage(accepted.receipt.usage), receipt: accepted, executor: provider }
+  }
+}

@@ -1,0 +1,241 @@
+/**
+ * One call-for-proposals round of the requester: ask every candidate
+ * directly (a signed CFP per candidate, bounded parallelism), collect what
+ * comes back until `reply_by`, verify each answer (signature, sender, type,
+ * that it answers our call), then filter by policy and constraints and rank
+ * with the plan's `select` weights. Everything heard goes into the step's
+ * explanation.
+ */
+import { envelopeId, type Envelope, type SignOptions, type EnvelopeVerifier, type VerifiedEnvelope } from '../core/envelope.js'
+import type { Gossip } from '../net/gossip.js'
+import { cfpTopic, type OpenAnswer, type OpenCallCollector } from './open-calls.js'
+import type { Rpc } from '../net/rpc.js'
+import type { Logger } from '../core/logger.js'
+import type { PlLibp2p } from '../net/libp2p.js'
+import type { SelectWeight } from '../workflow/ir.js'
+import { negotiateProtocol, type NegotiateResponse } from './wire.js'
+import { learnAddrs } from './addrs.js'
+import { InvalidBidError } from './errors.js'
+import { bidViolation, peerExclusion, type EffectivePolicy } from './policy.js'
+import { scoreBids, type Scored } from './scoring.js'
+import type { AnswerExplanation, BidExplanation, StepExplanation } from './explanation.js'
+import type { Bid, CallForProposal, Candidate, Decline, Limits } from './types.js'
+
+export interface RoundComponents {
+  rpc: Rpc
+  verifier: EnvelopeVerifier
+  libp2p: PlLibp2p
+  logger: Logger
+  sign: <B extends object>(type: string, body: B, options?: SignOptions) => Envelope<B>
+}
+
+export interface RoundInput {
+  round: number
+  candidates: Candidate[]
+  /** the CFP without `capability.cid` (set per candidate) */
+  cfp: Omit<CallForProposal, 'capability'> & { capability: { name: string, version?: string } }
+  policy: EffectivePolicy
+  select: SelectWeight[]
+  costAttrs: string[]
+  concurrency: number
+  signal: AbortSignal
+}
+
+/** What an open call needs: the gossip to publish on and the collector the /pl/negotiate handler feeds. */
+export interface OpenCallPort {
+  gossip: Gossip
+  collector: OpenCallCollector
+}
+
+/** Resolves at `until` (ms since epoch) or when `signal` aborts. */
+async function sleepUntil (until: number, signal: AbortSignal): Promise<void> {
+  const ms = until - Date.now()
+  if (ms <= 0 || signal.aborted) return
+  await new Promise<void>((resolve) => {
+    const done = (): void => { clearTimeout(timer); signal.removeEventListener('abort', done); resolve() }
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
+
+/** A usable bid, ranked. */
+export interface RankedBid {
+  provider: string
+  id: string
+  cfpId: string
+  body: Bid
+  envelope: Envelope<Bid>
+  score: number
+  explanation: BidExplanation
+}
+
+interface Answer {
+  provider: string
+  cfpId: string
+  bid?: { id: string, envelope: Envelope<Bid> }
+  explanation: AnswerExplanation
+}
+
+const LIMIT_KEYS = ['cpu_ms', 'mem_mb', 'wall_ms'] as const
+
+/** Runs `fn` over `items` with at most `limit` in flight; keeps the order. */
+export async function mapBounded<T, R> (items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i])
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker))
+  return out
+}
+
+function describe (err: unknown): { name: string, message: string } {
+  const e = err as { name?: string, message?: string, details?: { remote?: { name?: string, message?: string } } }
+  const remote = e?.details?.remote
+  if (remote?.name != null) return { name: remote.name, message: remote.message ?? '' }
+  return { name: e?.name ?? 'Error', message: e?.message ?? String(err) }
+}
+
+export class CfpRound {
+  private readonly protocol = negotiateProtocol()
+
+  constructor (private readonly components: RoundComponents) {}
+
+  /** Asks every candidate; returns the usable bids ranked best first, and records everything in `exp`. */
+  async run (input: RoundInput, exp: StepExplanation): Promise<RankedBid[]> {
+    const asked: Candidate[] = []
+    for (const c of input.candidates) {
+      const excluded = peerExclusion(input.policy, c.provider)
+      if (excluded != null) exp.answers.push({ round: input.round, provider: c.provider, kind: 'excluded', message: excluded })
+      else asked.push(c)
+    }
+    const answers = await mapBounded(asked, input.concurrency, async (c) => await this.ask(c, input))
+    return this.rank(answers, input, exp)
+  }
+
+  /**
+   * An open call: publishes one CFP (no `to`) on `pl/v1/cfp/<name>` and
+   * takes the answers providers send to us until `reply_by`.
+   */
+  async runOpen (input: Omit<RoundInput, 'candidates'>, exp: StepExplanation, open: OpenCallPort): Promise<RankedBid[]> {
+    const cfp: CallForProposal = { ...input.cfp, reply_to: this.components.libp2p.getMultiaddrs().map(a => a.toString()).slice(0, 16) }
+    const envelope = this.components.sign('CallForProposal.v1', cfp, { ttlMs: Math.max(1_000, cfp.reply_by - Date.now() + 5_000) })
+    const cfpId = envelopeId(envelope)
+    const collecting = open.collector.open(cfpId)
+    let heard: OpenAnswer[]
+    try {
+      await open.gossip.publish(cfpTopic(cfp.capability.name), envelope)
+      await sleepUntil(cfp.reply_by, input.signal)
+    } finally {
+      heard = collecting.close()
+    }
+    const answers: Answer[] = []
+    for (const a of heard) {
+      const excluded = peerExclusion(input.policy, a.provider)
+      if (excluded != null) {
+        exp.answers.push({ round: input.round, provider: a.provider, kind: 'excluded', message: excluded })
+        continue
+      }
+      answers.push(this.judge(a.provider, cfpId, cfp, { id: a.id, envelope: a.envelope }, input.round))
+    }
+    return this.rank(answers, { ...input, candidates: [] }, exp)
+  }
+
+  private rank (answers: Answer[], input: RoundInput, exp: StepExplanation): RankedBid[] {
+    const usable: Array<{ answer: Answer, bid: Bid, envelope: Envelope<Bid>, id: string }> = []
+    for (const a of answers) {
+      exp.answers.push(a.explanation)
+      if (a.bid == null) continue
+      const body = a.bid.envelope.body
+      const bidExp: BidExplanation = { round: input.round, provider: a.provider, bid: a.bid.id, capability: body.capability, price: body.price, eta_ms: body.eta_ms, attrs: body.attrs, expires: body.expires, status: 'backup' }
+      const reason = this.filter(body, a.provider, input)
+      if (reason != null) {
+        exp.bids.push({ ...bidExp, status: 'filtered', reason })
+        continue
+      }
+      exp.bids.push(bidExp)
+      usable.push({ answer: a, bid: body, envelope: a.bid.envelope, id: a.bid.id })
+    }
+    const ranked = scoreBids(usable.map(u => ({ ...u, provider: u.answer.provider, price: u.bid.price, eta_ms: u.bid.eta_ms, attrs: u.bid.attrs })), input.select, input.costAttrs)
+    return ranked.map((s: Scored<typeof usable[number] & { provider: string }>, i) => {
+      const explanation = exp.bids.find(b => b.bid === s.item.id) as BidExplanation
+      explanation.rank = i + 1
+      explanation.score = s.score
+      explanation.breakdown = s.breakdown
+      return { provider: s.item.provider, id: s.item.id, cfpId: s.item.answer.cfpId, body: s.item.bid, envelope: s.item.envelope, score: s.score, explanation }
+    })
+  }
+
+  /** Why a verified bid is not usable, or undefined. */
+  private filter (bid: Bid, provider: string, input: RoundInput): string | undefined {
+    const violation = bidViolation(input.policy, bid, provider)
+    if (violation != null) return violation
+    const asked: Limits = input.cfp.limits ?? {}
+    for (const k of LIMIT_KEYS) {
+      const want = asked[k]
+      const got = bid.limits[k]
+      if (want != null && got != null && got < want) return `offers ${k} ${got}, the step needs ${want}`
+    }
+    const left = input.cfp.deadline - Date.now()
+    if (bid.eta_ms > left) return `eta ${bid.eta_ms} ms does not fit the ${left} ms left before the deadline`
+    return undefined
+  }
+
+  private async ask (candidate: Candidate, input: RoundInput): Promise<Answer> {
+    const provider = candidate.provider
+    const cfp: CallForProposal = { ...input.cfp, capability: { ...input.cfp.capability, cid: candidate.cid } }
+    const envelope = this.components.sign('CallForProposal.v1', cfp, { to: provider, ttlMs: Math.max(1_000, cfp.reply_by - Date.now() + 5_000) })
+    const cfpId = envelopeId(envelope)
+    const base = { provider, cfpId }
+    const budget = Math.max(1, cfp.reply_by - Date.now())
+    let body: NegotiateResponse | undefined
+    try {
+      await learnAddrs(this.components.libp2p, provider, candidate.addrs)
+      const res = await this.components.rpc.request(provider, this.protocol, { envelope }, { signal: input.signal, timeouts: { dialMs: Math.min(budget, 5_000), firstByteMs: budget, totalMs: budget } })
+      if (res.status !== 'OK') {
+        return { ...base, explanation: { round: input.round, provider, kind: 'error', error: res.error?.name ?? res.status, message: `${res.status}: ${res.error?.name ?? ''} ${res.error?.message ?? ''}`.trim() } }
+      }
+      body = res.body
+    } catch (err) {
+      const d = describe(err)
+      const kind = d.name === 'RpcTimeoutError' ? 'timeout' : 'error'
+      return { ...base, explanation: { round: input.round, provider, kind, error: d.name, message: kind === 'timeout' ? `no answer within ${budget} ms` : d.message } }
+    }
+    let verified: VerifiedEnvelope<Bid | Decline>
+    try {
+      verified = await this.components.verifier.verify<Bid | Decline>((body as { envelope?: unknown })?.envelope, { expectedFrom: provider, expectedTypes: ['Bid.v1', 'Decline.v1'] })
+    } catch (err) {
+      return { ...base, explanation: this.invalid(provider, err, input.round) }
+    }
+    return this.judge(provider, cfpId, cfp, verified, input.round)
+  }
+
+  /** Checks that a verified answer answers our call, and classifies it. */
+  private judge (provider: string, cfpId: string, cfp: CallForProposal, verified: VerifiedEnvelope<Bid | Decline>, round: number): Answer {
+    const base = { provider, cfpId }
+    try {
+      const answer = verified.envelope.body
+      if (answer.cfp !== cfpId || answer.run !== cfp.run || answer.step !== cfp.step) {
+        throw new InvalidBidError(`answer is for call ${answer.cfp} (run ${answer.run}, step ${answer.step}), not ours (${cfpId})`, { cfp: answer.cfp })
+      }
+      if (verified.envelope.type === 'Decline.v1') {
+        const d = answer as Decline
+        return { ...base, explanation: { round, provider, kind: 'decline', reason: d.reason, message: d.message } }
+      }
+      const bid = answer as Bid
+      if (bid.expires <= Date.now()) throw new InvalidBidError(`bid expired on arrival (${bid.expires})`, { expires: bid.expires })
+      return { ...base, bid: { id: verified.id, envelope: verified.envelope as Envelope<Bid> }, explanation: { round, provider, kind: 'bid' } }
+    } catch (err) {
+      return { ...base, explanation: this.invalid(provider, err, round) }
+    }
+  }
+
+  private invalid (provider: string, err: unknown, round: number): AnswerExplanation {
+    const d = describe(err)
+    this.components.logger.info({ provider, err: d.name }, 'refused an answer to a call for proposals')
+    return { round, provider, kind: 'invalid', error: d.name, message: d.message }
+  }
+}

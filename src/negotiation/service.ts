@@ -1,0 +1,213 @@
+/**
+ * The negotiation service of a pl-node: the provider side (serves
+ * /pl/negotiate and /pl/exec when it has capabilities and a step runner),
+ * the requester side (`runner`, a StepRunner for the executor), the award
+ * explanations, and the control API route `GET /runs/:id/explanations`.
+ * Seams not given in `init` are taken from other services at start: the
+ * discovery service finds candidates and knows this node's published
+ * capabilities.
+ */
+import type { PlComponents, PlService } from '../node.js'
+import type { Logger } from '../core/logger.js'
+import { ReceiptStore } from '../receipts/store.js'
+import { Provider } from './provider.js'
+import { RemoteRunner } from './remote-runner.js'
+import { ExplanationStore, type StepExplanation } from './explanation.js'
+import { policyResolver, type PolicyDoc } from './policy.js'
+import type { Award, Bid, BidStrategy, CallForProposal, Candidate, CandidateFinder, CandidateQuery, Decline, InputFetcher, LocalCapabilities, LocalOffer, RunStep } from './types.js'
+import type { RemoteRunnerInit } from './remote-runner.js'
+import type { ProviderInit } from './provider.js'
+import type { ModuleSpec } from '../core/module.js'
+import { sharedFetcher, type BlockFetcher } from '../net/fetch.js'
+import type { HandlerContext, RpcResponse } from '../net/rpc.js'
+import type { VerifiedEnvelope } from '../core/envelope.js'
+import { negotiateProtocol, type NegotiateRequest, type NegotiateResponse } from './wire.js'
+import { OpenCallCollector, OpenCallListener } from './open-calls.js'
+import { InvalidBidError, UnknownBidError } from './errors.js'
+import { DEFAULT_SWEEP_MS, NEGOTIATE_PROTOCOL } from './constants.js'
+
+export type NegotiationComponents = Pick<PlComponents, 'identity' | 'registry' | 'verifier' | 'rpc' | 'libp2p' | 'gossip' | 'store' | 'logger' | 'metrics' | 'sign' | 'api' | 'services'>
+
+export interface NegotiationInit extends Partial<Pick<RemoteRunnerInit,
+'replyWindowMs' | 'maxAttempts' | 'maxRounds' | 'cfpConcurrency' | 'maxCandidates' | 'findTimeoutMs' | 'inlineInputBytes' | 'execGraceMs' | 'stepDeadlineMs' | 'costAttrs'>>,
+  Partial<Pick<ProviderInit, 'maxActive' | 'bidTtlMs' | 'awardHoldMs' | 'sweepMs' | 'maxOutputBytes' | 'maxOpenBids' | 'maxOpenBidsPerPeer'>> {
+  /** who provides a capability @default the `discovery` service */
+  finder?: CandidateFinder
+  /** what this node offers @default the `discovery` service's published capabilities */
+  local?: LocalCapabilities
+  /** fetches step inputs that were not sent inline @default the node's shared BlockFetcher (src/net/fetch.ts) */
+  fetcher?: InputFetcher
+  /** runs one module for one awarded step (the executor's runModule); without it this node does not serve /pl/exec */
+  runStep?: RunStep
+  /** @default defaultBidStrategy() */
+  strategy?: BidStrategy
+  /** named Policy.v1 documents a plan may refer to by name */
+  policies?: Record<string, PolicyDoc>
+  /** serve the provider side @default true */
+  provider?: boolean
+  /** open calls on gossip `pl/v1/cfp/<name>`: publish one when discovery finds nobody, and listen on the topics of this node's capabilities (turn off with gossip) @default true */
+  openCalls?: boolean
+  /** how often the open-call topics follow the published capabilities @default DEFAULT_SWEEP_MS */
+  topicSyncMs?: number
+}
+
+/** Duck-typed view of the discovery service (src/discovery). */
+interface DiscoveryLike {
+  find?: (query: CandidateQuery, options: { signal?: AbortSignal, timeoutMs?: number }) => Promise<Candidate[]>
+  localCapability?: (name: string, version?: string) => ModuleSpec | undefined | Promise<ModuleSpec | undefined>
+  localCapabilities?: () => Array<{ cid: string, descriptor: LocalOffer['descriptor'], module?: ModuleSpec, active?: boolean }>
+}
+
+/** LocalCapabilities over the discovery service: the published descriptor plus its installed module. */
+export function localFromDiscovery (d: DiscoveryLike): LocalCapabilities | undefined {
+  if (typeof d?.localCapability !== 'function' || typeof d?.localCapabilities !== 'function') return undefined
+  return {
+    localOffer: async (name, version) => {
+      // localCapability picks the version (newest unless asked); the list gives that module's descriptor
+      const module = await d.localCapability?.(name, version)
+      if (module == null) return undefined
+      const entry = (d.localCapabilities?.() ?? []).find(e => e.active !== false && e.descriptor?.name === name && e.module?.cid === module.cid && (version == null || e.descriptor.version === version))
+      return entry == null ? undefined : { cid: entry.cid, descriptor: entry.descriptor, module }
+    },
+    names: () => [...new Set((d.localCapabilities?.() ?? []).filter(e => e.active !== false && e.module != null).map(e => e.descriptor.name))]
+  }
+}
+
+export class Negotiation implements PlService {
+  readonly explanationStore: ExplanationStore
+  readonly receipts: ReceiptStore
+  private providerSide?: Provider
+  private requesterSide?: RemoteRunner
+  private started = false
+  private ownedFetcher?: BlockFetcher
+  private listener?: OpenCallListener
+  private syncTimer?: NodeJS.Timeout
+  private readonly collector = new OpenCallCollector()
+  private readonly log: Logger
+
+  constructor (private readonly components: NegotiationComponents, private readonly init: NegotiationInit = {}) {
+    this.explanationStore = new ExplanationStore(components.store)
+    this.receipts = new ReceiptStore(components.store)
+    this.log = components.logger.child({ component: 'negotiation' })
+  }
+
+  /** The provider side, once started (undefined when this node does not serve remote steps). */
+  get provider (): Provider | undefined {
+    return this.providerSide
+  }
+
+  /** The StepRunner for remote steps (undefined before start or without a candidate finder). */
+  get runner (): RemoteRunner | undefined {
+    return this.requesterSide
+  }
+
+  private discovery (): DiscoveryLike | undefined {
+    return this.components.services.discovery as DiscoveryLike | undefined
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
+    const c = this.components
+    const discovery = this.discovery()
+    const local = this.init.local ?? (discovery != null ? localFromDiscovery(discovery) : undefined)
+    let fetcher = this.init.fetcher
+    if (fetcher == null) {
+      // one /pl/fetch per node: providers fetch inputs with it, requesters serve their input blocks through it
+      const shared = sharedFetcher(c)
+      if (shared.created || !shared.fetcher.isStarted) {
+        await shared.fetcher.start()
+        this.ownedFetcher = shared.created ? shared.fetcher : undefined
+      }
+      fetcher = shared.fetcher
+    }
+    const finder = this.init.finder ?? (typeof discovery?.find === 'function' ? discovery as CandidateFinder : undefined)
+    const openCalls = this.init.openCalls !== false
+    if (this.init.provider !== false && local != null && this.init.runStep != null) {
+      const provider = new Provider(c, { ...this.init, local, runStep: this.init.runStep, fetcher })
+      this.providerSide = provider
+      await provider.start()
+      if (openCalls && local.names != null) {
+        const names = local.names
+        this.listener = new OpenCallListener({ gossip: c.gossip, rpc: c.rpc, libp2p: c.libp2p, logger: this.log, self: c.identity.id }, async (cfp, id, requester) => {
+          const answer = await provider.answerCall(cfp, id, requester)
+          // an open call reaches every listener of the topic: only a bid or a meaningful decline is worth a message
+          return answer.type === 'Decline.v1' && (answer.body as Decline).reason === 'unsupported' ? undefined : answer
+        })
+        const sync = async (): Promise<void> => { this.listener?.sync(await names()) }
+        await sync()
+        this.syncTimer = setInterval(() => { sync().catch((err: Error) => { this.log.debug({ err: err.message }, 'open-call topics not synced') }) }, this.init.topicSyncMs ?? DEFAULT_SWEEP_MS)
+        this.syncTimer.unref()
+      }
+    } else {
+      this.log.info({ local: local != null, runStep: this.init.runStep != null }, 'not serving remote steps')
+    }
+    if (finder != null) {
+      this.requesterSide = new RemoteRunner(c, {
+        ...this.init,
+        finder,
+        local,
+        receipts: this.receipts,
+        explanations: this.explanationStore,
+        policies: policyResolver(c.store.blocks, c.registry, this.init.policies),
+        open: openCalls ? { gossip: c.gossip, collector: this.collector } : undefined
+      })
+    } else {
+      this.log.info('no candidate finder: remote steps cannot be negotiated from this node')
+    }
+    await c.rpc.handle(negotiateProtocol(async (req, ctx) => await this.onNegotiate(req, ctx)))
+    c.api?.route('GET', '/runs/:id/explanations', async ({ params }) => ({ run: params.id, steps: await this.explanations(params.id) }))
+  }
+
+  /**
+   * /pl/negotiate: calls and awards go to the provider side; bids and
+   * declines are answers to this node's open calls.
+   */
+  private async onNegotiate (req: NegotiateRequest, ctx: HandlerContext): Promise<RpcResponse<NegotiateResponse>> {
+    const c = this.components
+    const verified = await c.verifier.verify<any>(req?.envelope, { expectedFrom: ctx.peer, expectedTypes: ['CallForProposal.v1', 'Award.v1', 'Bid.v1', 'Decline.v1'] })
+    const env = verified.envelope
+    switch (env.type) {
+      case 'CallForProposal.v1': {
+        if (this.providerSide != null) return { status: 'OK', body: { envelope: await this.providerSide.answerCall(env.body as CallForProposal, verified.id, ctx.peer) } }
+        const cfp = env.body as CallForProposal
+        const decline: Decline = { cfp: verified.id, run: cfp.run, step: cfp.step, reason: 'unsupported', message: 'this node runs no remote steps' }
+        return { status: 'OK', body: { envelope: c.sign('Decline.v1', decline, { to: ctx.peer }) } }
+      }
+      case 'Award.v1':
+        if (this.providerSide == null) throw new UnknownBidError(`this node made no bid ${(env.body as Award).bid}: it runs no remote steps`, { bid: (env.body as Award).bid })
+        return { status: 'OK', body: this.providerSide.acceptAward(env.body as Award, verified.id, ctx.peer) }
+      default:
+        if (!this.collector.receive(verified as VerifiedEnvelope<Bid | Decline>, ctx.peer)) {
+          throw new InvalidBidError(`answer to call ${(env.body as Bid).cfp}, which is no open call of this node (or is closed)`, { cfp: (env.body as Bid).cfp })
+        }
+        return { status: 'OK', body: { received: true } }
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    clearInterval(this.syncTimer)
+    this.listener?.stop()
+    await this.components.libp2p.unhandle(NEGOTIATE_PROTOCOL).catch(() => {})
+    await this.requesterSide?.stop()
+    await this.providerSide?.stop()
+    await this.ownedFetcher?.stop()
+  }
+
+  /** The award explanation of one step of a run (throws ExplanationNotFoundError). */
+  async explanation (runId: string, stepKey: string): Promise<StepExplanation> {
+    return await this.explanationStore.get(runId, stepKey)
+  }
+
+  /** Every award explanation of a run. */
+  async explanations (runId: string): Promise<StepExplanation[]> {
+    return await this.explanationStore.forRun(runId)
+  }
+}
+
+/** Service factory: `services: { negotiation: negotiation({ runStep: runModule }) }`. */
+export function negotiation (init: NegotiationInit = {}) {
+  return (components: PlComponents): Negotiation => new Negotiation(components, init)
+}

@@ -1,0 +1,50 @@
+/**
+ * The default bid strategy: bid when this node published the capability
+ * (and the call does not pin another descriptor), has room for one more
+ * remote step, offers at least the limits asked for, and honours every
+ * policy the call requires (a policy counts as honoured when the descriptor
+ * lists it in `policies` or `attestations`). The bid's price and attrs come
+ * from the descriptor; `eta_ms` from `attrs.eta_ms` or the default.
+ */
+import { DEFAULT_ETA_MS } from './constants.js'
+import type { BidContext, BidDecision, BidStrategy, Limits } from './types.js'
+
+const LIMIT_KEYS = ['cpu_ms', 'mem_mb', 'wall_ms'] as const
+
+export interface DefaultStrategyInit {
+  /** @default DEFAULT_ETA_MS */
+  etaMs?: number
+}
+
+export function defaultBidStrategy (init: DefaultStrategyInit = {}): BidStrategy {
+  return { decide: (ctx) => decide(ctx, init) }
+}
+
+function decide (ctx: BidContext, init: DefaultStrategyInit): BidDecision {
+  const { cfp, offer } = ctx
+  if (offer == null) return { decline: 'unsupported', message: `no capability ${cfp.capability.name}${cfp.capability.version != null ? `@${cfp.capability.version}` : ''} is installed here` }
+  if (cfp.capability.cid != null && cfp.capability.cid !== offer.cid) return { decline: 'unsupported', message: `the call asks for descriptor ${cfp.capability.cid}, this node offers ${offer.cid}` }
+  if (ctx.active >= ctx.maxActive) return { decline: 'busy', message: `${ctx.active} of ${ctx.maxActive} remote step slots in use` }
+  const offered = offer.descriptor.limits ?? {}
+  const limits: Limits = {}
+  for (const k of LIMIT_KEYS) {
+    const asked = cfp.limits?.[k]
+    const max = offered[k]
+    if (asked != null && max != null && asked > max) return { decline: 'over-limits', message: `${k} ${asked} asked, at most ${max} offered` }
+    const v = asked ?? max
+    if (v != null) limits[k] = v
+  }
+  const honoured = new Set([...(offer.descriptor.policies ?? []), ...(offer.descriptor.attestations ?? [])])
+  const missing = (cfp.policies ?? []).filter(p => !honoured.has(p))
+  if (missing.length > 0) return { decline: 'policy', message: `does not honour ${missing.join(', ')}` }
+  const eta = offer.descriptor.attrs?.eta_ms
+  return {
+    bid: {
+      price: offer.descriptor.price ?? 0,
+      eta_ms: typeof eta === 'number' && Number.isInteger(eta) && eta >= 0 ? eta : init.etaMs ?? DEFAULT_ETA_MS,
+      attrs: offer.descriptor.attrs,
+      limits,
+      attestations: [...honoured].sort()
+    }
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * Message bodies of the contract net (protocols/schemas/*.v1.json) and the
+ * narrow seams negotiation uses: who provides a capability (CandidateFinder),
+ * what this node offers (LocalCapabilities), how a provider gets a step's
+ * input (InputFetcher), how it runs one step (RunStep), and whether it bids
+ * (BidStrategy).
+ */
+import type { ModuleSpec } from '../core/module.js'
+import type { Usage } from '../exec/types.js'
+import type { SignedReceipt } from '../receipts/signing.js'
+import type { ErrorData } from '../core/errors.js'
+
+export type { ModuleSpec, Usage }
+
+export interface Limits { cpu_ms?: number, mem_mb?: number, wall_ms?: number }
+
+/** Capability.v1 */
+export interface CapabilityDescriptor {
+  name: string
+  version: string
+  provider: string
+  description?: string
+  io: { input: unknown, output: unknown }
+  limits: Limits
+  price?: number
+  attrs?: Record<string, number | string | boolean>
+  attestations?: string[]
+  policies?: string[]
+  module?: { cid: string, kind?: 'js' | 'py', path?: string }
+}
+
+/** CallForProposal.v1 */
+export interface CallForProposal {
+  run: string
+  step: string
+  capability: { name: string, version?: string, cid?: string }
+  input: string
+  input_size: number
+  deadline: number
+  reply_by: number
+  constraints?: Record<string, unknown>
+  policies?: string[]
+  limits?: Limits
+  /** open calls: where the requester takes answers */
+  reply_to?: string[]
+}
+
+/** Bid.v1 */
+export interface Bid {
+  cfp: string
+  run: string
+  step: string
+  capability: string
+  price: number
+  eta_ms: number
+  attrs?: Record<string, number | string | boolean>
+  limits: Limits
+  attestations?: string[]
+  expires: number
+}
+
+export type DeclineReason = 'busy' | 'policy' | 'unsupported' | 'over-limits' | 'other'
+
+/** Decline.v1 */
+export interface Decline {
+  cfp: string
+  run: string
+  step: string
+  reason: DeclineReason
+  message?: string
+}
+
+/** Award.v1 (`prev` is the receipts of the steps this one consumed; the provider's receipt must repeat it) */
+export interface Award {
+  cfp: string
+  bid: string
+  run: string
+  step: string
+  provider: string
+  capability: string
+  input: string
+  limits: Limits
+  price?: number
+  deadline: number
+  attempt?: number
+  prev?: string[]
+}
+
+/** Result.v1 */
+export interface Result {
+  award: string
+  run: string
+  step: string
+  status: 'ok' | 'error'
+  output?: string
+  error?: ErrorData
+  usage: Usage
+  receipt?: SignedReceipt
+}
+
+/** One provider of a capability, as discovery reports it. */
+export interface Candidate {
+  /** descriptor CID */
+  cid: string
+  descriptor: CapabilityDescriptor
+  provider: string
+  addrs?: string[]
+}
+
+export interface CandidateQuery {
+  name: string
+  version?: string
+  policies?: string[]
+}
+
+/** Who provides a capability (the discovery service satisfies this). */
+export interface CandidateFinder {
+  find: (query: CandidateQuery, options: { signal?: AbortSignal, timeoutMs?: number }) => Promise<Candidate[]>
+}
+
+/** A capability this node published, with the module that implements it. */
+export interface LocalOffer {
+  cid: string
+  descriptor: CapabilityDescriptor
+  module: ModuleSpec
+}
+
+/** What this node offers (adapter over the discovery service's published capabilities). */
+export interface LocalCapabilities {
+  localOffer: (name: string, version?: string) => LocalOffer | undefined | Promise<LocalOffer | undefined>
+  /** names of every capability offered (to listen for open calls); without it no open calls are heard */
+  names?: () => string[] | Promise<string[]>
+}
+
+/** Fetches content by CID from a peer; the bytes must be verified against the CID. */
+export interface InputFetcher {
+  fetch: (peer: string, cid: string, options: { signal?: AbortSignal }) => Promise<Uint8Array>
+}
+
+/** One module call (the executor's ModuleCall). */
+export interface RunStepCall {
+  /** the module's constructor `name` */
+  name?: string
+  parameters: unknown
+  settings: unknown
+  globalSettings: unknown
+  globalParameters: unknown
+  inputData: unknown
+  /** the awarded limits, with the executor's defaults filled in */
+  limits: Limits & { wall_ms: number, mem_mb: number }
+  step?: { runId: string, key: string, attempt: number }
+}
+
+/** Runs one module for one step: `(m, call, o) => pool.runModule(m, call, o)` with the executor's ModulePool. */
+export type RunStep = (module: ModuleSpec, call: RunStepCall, options: { signal?: AbortSignal, onProgress?: (n: number, total?: number, message?: string) => void }) => Promise<{ output: unknown, usage: Usage }>
+
+export interface BidContext {
+  cfp: CallForProposal
+  cfpId: string
+  requester: string
+  /** what this node offers for the capability asked, if anything */
+  offer: LocalOffer | undefined
+  /** remote steps running or awarded here now */
+  active: number
+  maxActive: number
+  now: number
+}
+
+export type BidDecision =
+  | { bid: { price: number, eta_ms: number, attrs?: Record<string, number | string | boolean>, limits: Limits, attestations?: string[] } }
+  | { decline: DeclineReason, message: string }
+
+/** Decides whether to bid on a call, and with what. */
+export interface BidStrategy {
+  decide: (ctx: BidContext) => BidDecision | Promise<BidDecision>
+}

@@ -1,0 +1,56 @@
+/**
+ * The two request-response protocols of the contract net, as data.
+ *
+ * /pl/negotiate/1.0.0 — request `{envelope}`:
+ *   CallForProposal.v1 → OK `{envelope: Bid.v1 | Decline.v1}`
+ *   Award.v1           → OK `{award: <award id>, accepted: true}` | REJECTED (typed error)
+ *   Bid.v1 | Decline.v1 (a provider answering an open call) → OK `{received: true}` | REJECTED
+ * /pl/exec/1.0.0 — request `{award: <the Award.v1 envelope>, input?: <bytes>}`:
+ *   PROGRESS `{type: 'pl:exec:accepted' | 'pl:exec:input' | 'pl:step:progress', ...}` frames, then
+ *   OK `{result: Result.v1 envelope (with the provider-signed receipt), output?: <dag-cbor bytes>}`
+ */
+import { defineProtocol, type ProtocolDef, type HandlerContext, type RpcResponse } from '../net/rpc.js'
+import type { Envelope } from '../core/envelope.js'
+import { DEFAULT_MAX_OUTPUT_BYTES, EXEC_PROTOCOL, NEGOTIATE_PROTOCOL } from './constants.js'
+import type { Award, Result } from './types.js'
+
+export interface NegotiateRequest { envelope: Envelope<any> }
+export type NegotiateResponse = { envelope: Envelope<any> } | { award: string, accepted: true } | { received: true }
+
+export interface ExecRequest { award: Envelope<Award>, input?: Uint8Array }
+export interface ExecResponse { result: Envelope<Result>, output?: Uint8Array }
+
+export type ExecProgress =
+  | { type: 'pl:exec:accepted', award: string }
+  | { type: 'pl:exec:input', cid: string, source: 'inline' | 'fetched', bytes: number }
+  | { type: 'pl:step:progress', n: number, total?: number, message?: string }
+
+type Handler<Req, Res> = (request: Req, ctx: HandlerContext) => Promise<RpcResponse<Res>>
+
+export function negotiateProtocol (handler?: Handler<NegotiateRequest, NegotiateResponse>): ProtocolDef<NegotiateRequest, NegotiateResponse> {
+  return defineProtocol<NegotiateRequest, NegotiateResponse>({
+    id: NEGOTIATE_PROTOCOL,
+    maxRequestBytes: 256 * 1024,
+    maxResponseBytes: 256 * 1024,
+    timeouts: { dialMs: 5_000, firstByteMs: 10_000, totalMs: 15_000 },
+    handler
+  })
+}
+
+/** `maxInputBytes`: the largest inline input accepted; outputs up to DEFAULT_MAX_OUTPUT_BYTES. */
+export function execProtocol (handler?: Handler<ExecRequest, ExecResponse>, maxInputBytes = 4 * 1024 * 1024): ProtocolDef<ExecRequest, ExecResponse> {
+  return defineProtocol<ExecRequest, ExecResponse>({
+    id: EXEC_PROTOCOL,
+    maxRequestBytes: maxInputBytes + 256 * 1024,
+    maxResponseBytes: DEFAULT_MAX_OUTPUT_BYTES + 256 * 1024,
+    // the handler side caps a call at 10 minutes; requesters pass the step's own budget per call
+    timeouts: { dialMs: 5_000, firstByteMs: 10_000, totalMs: 10 * 60_000 },
+    handler
+  })
+}
+
+/** The remote error name inside an RpcStatusError (REJECTED answers), else the error's own name. */
+export function remoteErrorName (err: unknown): string {
+  const e = err as { name?: string, details?: { remote?: { name?: string } } }
+  return e?.details?.remote?.name ?? e?.name ?? 'Error'
+}
