@@ -38,7 +38,7 @@ const STATUS_BY_ERROR: Record<string, number> = {
   // executor
   InvalidDecisionError: 400, DecisionNotPendingError: 409, RunNotResumableError: 409, InvalidDagError: 400,
   // discovery
-  InvalidCapabilityQueryError: 400, InvalidDescriptorError: 400, ProviderMismatchError: 400, DescriptorTooLargeError: 400
+  InvalidCapabilityQueryError: 400, InvalidDescriptorError: 400, ProviderMismatchError: 400, DescriptorTooLargeError: 400, DiscoveryConfigError: 400
 }
 
 export class ControlApi {

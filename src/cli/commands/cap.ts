@@ -1,0 +1,190 @@
+/**
+ * `pl cap …`: publish, unpublish, list and find capabilities through the
+ * running pl-node of the data dir (its control API).
+ *
+ * @example
+ * pl cap publish summarize.yaml --impl ./module_summarize
+ * pl cap find Summarize --attr 'readability>=0.8' --policy cid:pol-PII-no-exfil --json
+ */
+import { readFile, stat } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import type { Command } from 'commander'
+import { parse as parseYaml } from 'yaml'
+import { ControlClient } from '../../api/client.js'
+import { ControlApiUnavailableError } from '../../api/errors.js'
+import { InvalidCapabilityQueryError, InvalidDescriptorError } from '../../discovery/errors.js'
+import { parseAttrFilter } from '../../discovery/match.js'
+import type { CapabilityQuery, FoundCapability, IoSchema } from '../../discovery/types.js'
+import { action, printJson, resolveDataDir } from '../util.js'
+
+const CID_TEXT = /^b[a-z2-7]{20,}$/
+
+/** A client for the data dir's daemon; "no pl-node is running on <dir>" when there is none. */
+async function daemon (dataDirFlag?: string): Promise<{ request: <T = any>(method: string, path: string, body?: unknown, timeoutMs?: number) => Promise<T> }> {
+  const dir = resolveDataDir(dataDirFlag)
+  const notRunning = (why: string): ControlApiUnavailableError =>
+    new ControlApiUnavailableError(`no pl-node is running on ${dir} (${why}); start one with: pl-node start --data-dir ${dir}`, { dataDir: dir })
+  let client: ControlClient
+  try {
+    client = await ControlClient.fromDataDir(dir)
+  } catch (err) {
+    if ((err as Error).name === 'ControlApiUnavailableError') throw notRunning('no control.json')
+    throw err
+  }
+  return {
+    request: async (method, path, body, timeoutMs) => {
+      try {
+        return await client.request(method, path, body, { timeoutMs })
+      } catch (err) {
+        if ((err as Error).name === 'ControlApiUnavailableError') throw notRunning(`its control API at ${client.url} does not answer`)
+        throw err
+      }
+    }
+  }
+}
+
+/** Reads a JSON or YAML document (by extension; otherwise JSON, then YAML). */
+async function readDocument (path: string, what: string): Promise<unknown> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err: any) {
+    throw new InvalidDescriptorError(`cannot read ${what} ${path}: ${String(err.code ?? err.message)}`, { path })
+  }
+  try {
+    if (/\.json$/i.test(path)) return JSON.parse(text)
+    if (/\.ya?ml$/i.test(path)) return parseYaml(text)
+    try { return JSON.parse(text) } catch { return parseYaml(text) }
+  } catch (err) {
+    throw new InvalidDescriptorError(`${what} ${path} is not valid JSON or YAML: ${(err as Error).message}`, { path })
+  }
+}
+
+/** The descriptor of a file, its `impl` (relative to the file) stripped and resolved. */
+export async function readDescriptorFile (path: string): Promise<{ descriptor: Record<string, unknown>, impl?: { dir: string, className?: string } }> {
+  const doc = await readDocument(path, 'descriptor')
+  if (doc == null || typeof doc !== 'object' || Array.isArray(doc)) throw new InvalidDescriptorError(`descriptor ${path} must be a mapping (name, version, io, ...)`, { path })
+  const { impl, ...descriptor } = doc as Record<string, unknown>
+  if (impl == null) return { descriptor }
+  const base = dirname(resolve(path))
+  if (typeof impl === 'string') return { descriptor, impl: { dir: resolve(base, impl) } }
+  if (typeof impl === 'object' && typeof (impl as any).dir === 'string' && ((impl as any).className == null || typeof (impl as any).className === 'string')) {
+    const { dir, className } = impl as { dir: string, className?: string }
+    return { descriptor, impl: { dir: resolve(base, dir), ...(className != null ? { className } : {}) } }
+  }
+  throw new InvalidDescriptorError(`descriptor ${path}: impl must be a module folder path (relative to the file) or {dir, className}`, { path })
+}
+
+/** `--io-match`: a schema CID, or a file with a schema (the input) or with {input?, output?}. */
+async function ioOf (input?: string, output?: string): Promise<CapabilityQuery['io'] | undefined> {
+  const load = async (arg: string, dir: 'input' | 'output'): Promise<CapabilityQuery['io']> => {
+    const isFile = await stat(arg).then(s => s.isFile(), () => false)
+    if (!isFile) {
+      if (CID_TEXT.test(arg)) return { [dir]: arg }
+      throw new InvalidCapabilityQueryError(`--${dir === 'input' ? 'io' : 'output'}-match ${arg}: no such file, and not a schema CID`)
+    }
+    const doc = await readDocument(arg, 'schema')
+    if (doc == null || typeof doc !== 'object' || Array.isArray(doc)) throw new InvalidCapabilityQueryError(`schema ${arg} must be a JSON Schema object`)
+    const d = doc as Record<string, unknown>
+    const wrapped = dir === 'input' && ('input' in d || 'output' in d) && !('type' in d) && !('properties' in d)
+    return wrapped ? { ...(d.input != null ? { input: d.input as IoSchema } : {}), ...(d.output != null ? { output: d.output as IoSchema } : {}) } : { [dir]: d as IoSchema }
+  }
+  let io: CapabilityQuery['io']
+  if (input != null) io = await load(input, 'input')
+  if (output != null) io = { ...io, ...await load(output, 'output') }
+  return io
+}
+
+function collect (value: string, previous: string[]): string[] {
+  return [...previous, value]
+}
+
+function positiveInt (value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidCapabilityQueryError(`expected a positive integer, got ${value}`)
+  return n
+}
+
+function describeFound (f: FoundCapability, now = Date.now()): string {
+  const d = f.descriptor
+  const attrs = Object.entries(d.attrs ?? {}).map(([k, v]) => `${k}=${String(v)}`).join(' ')
+  const lines = [
+    `${d.name}@${d.version}  provider ${f.provider}  (${f.source}, expires in ${Math.max(0, Math.round((f.expires - now) / 1000))} s)`,
+    `  cid ${f.cid}${d.price != null ? `  price ${d.price}` : ''}${attrs !== '' ? `  attrs ${attrs}` : ''}`
+  ]
+  const policies = [...(d.policies ?? []), ...(d.attestations ?? [])]
+  if (policies.length > 0) lines.push(`  policies ${policies.join(', ')}`)
+  if (f.addrs.length > 0) lines.push(`  addrs ${f.addrs.slice(0, 3).join(' ')}`)
+  return lines.join('\n')
+}
+
+export function register (program: Command): void {
+  const cap = program.command('cap').description('Capabilities over the mesh: publish what this node can do, find who can do something.')
+
+  cap.command('publish <descriptor>')
+    .description('Publish a Capability.v1 descriptor (JSON or YAML; `provider` is filled in). `impl: ./module_dir` in the file (relative to it) or --impl binds it to a local module folder, pinned by CID. Prints the descriptor CID.')
+    .option('-d, --data-dir <dir>', 'data directory of the running pl-node (env PL_DATA_DIR)')
+    .option('--impl <dir>', 'module folder implementing the capability (function.mjs|function.js|function.py)')
+    .option('--class-name <name>', 'Python: the class of function.py to run')
+    .option('--json', 'print {cid, descriptor} as JSON')
+    .action(action(async (file: string, opts: { dataDir?: string, impl?: string, className?: string, json?: boolean }) => {
+      const { descriptor, impl: fileImpl } = await readDescriptorFile(file)
+      let impl = opts.impl != null ? { dir: resolve(opts.impl) } : fileImpl
+      if (opts.className != null) {
+        if (impl == null) throw new InvalidDescriptorError('--class-name needs a module folder (--impl or impl: in the descriptor)')
+        impl = { ...impl, className: opts.className }
+      }
+      const res = await (await daemon(opts.dataDir)).request<{ cid: string, descriptor: Record<string, any> }>('POST', '/caps', { descriptor, ...(impl != null ? { impl } : {}) })
+      if (opts.json === true) printJson(res)
+      else process.stdout.write(`${res.cid}\n`)
+    }))
+
+  cap.command('unpublish <cidOrName>')
+    .description('Stop publishing a capability (by descriptor CID, or every version of a name); peers are sent a withdrawal.')
+    .option('-d, --data-dir <dir>', 'data directory of the running pl-node (env PL_DATA_DIR)')
+    .action(action(async (id: string, opts: { dataDir?: string }) => {
+      const res = await (await daemon(opts.dataDir)).request<{ removed: string[] }>('DELETE', `/caps/${encodeURIComponent(id)}`)
+      process.stdout.write(res.removed.map(c => `unpublished ${c}\n`).join(''))
+    }))
+
+  cap.command('list')
+    .description('The capabilities this node publishes, with their bound module folders.')
+    .option('-d, --data-dir <dir>', 'data directory of the running pl-node (env PL_DATA_DIR)')
+    .option('--json', 'print JSON')
+    .action(action(async (opts: { dataDir?: string, json?: boolean }) => {
+      const list = await (await daemon(opts.dataDir)).request<any[]>('GET', '/caps/local')
+      if (opts.json === true) { printJson(list); return }
+      if (list.length === 0) { process.stdout.write('this node publishes no capability\n'); return }
+      for (const c of list) {
+        const module = c.module != null ? `${String(c.module.kind)} ${String(c.module.dir)}` : 'no local module'
+        process.stdout.write(`${String(c.descriptor.name)}@${String(c.descriptor.version)}  ${String(c.cid)}  ${module}${c.active === true ? '' : `  INACTIVE: ${String(c.problem)}`}\n`)
+      }
+    }))
+
+  cap.command('find <name>')
+    .description('Find providers of a capability: the local catalog (gossip) merged with a DHT walk. Filters: exact --version, --attr key<op>value (op: >= <= > < =, repeatable), --policy (repeatable), --io-match/--output-match (structural schema match).')
+    .option('-d, --data-dir <dir>', 'data directory of the running pl-node (env PL_DATA_DIR)')
+    .option('--version <version>', 'exact version')
+    .option('--attr <filter>', 'attribute filter such as readability>=0.8 (repeatable)', collect, [])
+    .option('--policy <policy>', 'required policy or attestation (repeatable)', collect, [])
+    .option('--io-match <file|cid>', 'input schema the capability must accept (a file may also hold {input, output})')
+    .option('--output-match <file|cid>', 'output schema the capability must satisfy')
+    .option('--timeout <ms>', 'time budget of the find (default 5000)', positiveInt)
+    .option('--limit <n>', 'stop the DHT walk once this many providers are known', positiveInt)
+    .option('--local', 'no network: this node and its catalog only')
+    .option('--dht-only', 'skip the catalog: DHT walk only')
+    .option('--json', 'print JSON')
+    .action(action(async (name: string, opts: { dataDir?: string, version?: string, attr: string[], policy: string[], ioMatch?: string, outputMatch?: string, timeout?: number, limit?: number, local?: boolean, dhtOnly?: boolean, json?: boolean }) => {
+      const query: CapabilityQuery = { name }
+      if (opts.version != null) query.version = opts.version
+      if (opts.attr.length > 0) query.attrs = opts.attr.map(parseAttrFilter)
+      if (opts.policy.length > 0) query.policies = opts.policy
+      const io = await ioOf(opts.ioMatch, opts.outputMatch)
+      if (io != null) query.io = io
+      const options = { ...(opts.timeout != null ? { timeoutMs: opts.timeout } : {}), ...(opts.limit != null ? { limit: opts.limit } : {}), ...(opts.local === true ? { localOnly: true } : {}), ...(opts.dhtOnly === true ? { dhtOnly: true } : {}) }
+      const found = await (await daemon(opts.dataDir)).request<FoundCapability[]>('POST', '/caps/find', { query, options }, (opts.timeout ?? 5_000) + 10_000)
+      if (opts.json === true) { printJson(found); return }
+      if (found.length === 0) { process.stdout.write(`no provider of ${name} found\n`); return }
+      process.stdout.write(found.map(f => describeFound(f)).join('\n') + '\n')
+    }))
+}

@@ -1,0 +1,54 @@
+/** Defaults of the discovery area (each one documented in docs/DISCOVERY.md and overridable through DiscoveryInit). */
+
+/** Gossip topic of AdvertiseCapability envelopes. */
+export const CATALOG_TOPIC = 'pl/v1/catalog'
+
+/** Request-response protocol: `{name, version?}` → the descriptor CIDs a peer publishes under that name. */
+export const CAPS_PROTOCOL = '/pl/caps/1.0.0'
+
+/** DHT key prefix: provider records are kept under CID(raw, sha2-256) of the UTF-8 bytes of `pl:cap:<name>`. */
+export const CAP_KEY_PREFIX = 'pl:cap:'
+
+/** Lifetime of an ad (envelope `exp` = `ts` + ttl); the ad is re-signed and re-sent at ttl/2. */
+export const DEFAULT_AD_TTL_MS = 60_000
+
+/** Largest descriptor (canonical dag-cbor bytes) published or accepted. */
+export const DEFAULT_MAX_DESCRIPTOR_BYTES = 64 * 1024
+
+/** Per-peer ad token bucket on receipt: burst size. */
+export const DEFAULT_PEER_AD_BURST = 50
+
+/** Per-peer ad token bucket on receipt: refill, ads per second. */
+export const DEFAULT_PEER_AD_RATE = 5
+
+/** Own ad pacing: burst (kept below the receivers' burst so an honest node never trips them). */
+export const DEFAULT_PUBLISH_BURST = 16
+
+/** Own ad pacing: ads per second (kept below the receivers' rate). */
+export const DEFAULT_PUBLISH_RATE = 3
+
+/** How often expired catalog entries are dropped. */
+export const DEFAULT_SWEEP_MS = 1_000
+
+/** How often this node re-provides its DHT records (kad-dht keeps them 48 h). */
+export const DEFAULT_REPROVIDE_MS = 6 * 60 * 60_000
+
+/** First retry delay of a failed DHT provide (doubles up to DEFAULT_PROVIDE_RETRY_MAX_MS). */
+export const DEFAULT_PROVIDE_RETRY_MS = 1_000
+export const DEFAULT_PROVIDE_RETRY_MAX_MS = 60_000
+
+/** Default time budget of a find (DHT walk + /pl/caps + /pl/fetch). */
+export const DEFAULT_FIND_TIMEOUT_MS = 5_000
+
+/** Providers asked at once during a DHT find. */
+export const FIND_CONCURRENCY = 8
+
+/** Catalog size caps (memory and LevelDB). */
+export const DEFAULT_MAX_CATALOG_ENTRIES = 100_000
+export const DEFAULT_MAX_ENTRIES_PER_PROVIDER = 1_000
+
+/** Most descriptor CIDs a /pl/caps answer may list. */
+export const MAX_CAPS_PER_ANSWER = 256
+
+/** Deepest nesting the structural io matcher follows. */
+export const MAX_SCHEMA_DEPTH = 8

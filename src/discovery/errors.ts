@@ -1,0 +1,47 @@
+/** Errors of the discovery area: one class per condition, discriminated by `.name`. */
+import { PlError } from '../core/errors.js'
+
+/** An ad or a published descriptor names a provider other than the peer that signed or published it. */
+export class ProviderMismatchError extends PlError {
+  override name = 'ProviderMismatchError'
+}
+
+/** A descriptor's canonical bytes are over the size limit. */
+export class DescriptorTooLargeError extends PlError {
+  override name = 'DescriptorTooLargeError'
+}
+
+/** A peer sent more catalog ads than its token bucket allows. */
+export class AdRateLimitedError extends PlError {
+  override name = 'AdRateLimitedError'
+}
+
+/** unpublish/lookup of a capability this node has not published. */
+export class CapabilityNotFoundError extends PlError {
+  override name = 'CapabilityNotFoundError'
+}
+
+/** A find query that is malformed (missing name, unknown attr operator, bad io schema). */
+export class InvalidCapabilityQueryError extends PlError {
+  override name = 'InvalidCapabilityQueryError'
+}
+
+/** A descriptor to publish is not an object, or its file cannot be read or parsed. */
+export class InvalidDescriptorError extends PlError {
+  override name = 'InvalidDescriptorError'
+}
+
+/** The `discovery` section of the daemon config has a bad value. */
+export class DiscoveryConfigError extends PlError {
+  override name = 'DiscoveryConfigError'
+}
+
+/** A find was aborted through the caller's signal. */
+export class FindAbortedError extends PlError {
+  override name = 'FindAbortedError'
+}
+
+/** A `/pl/caps` answer that is not a list of descriptor CIDs for the asked name. */
+export class InvalidCapsAnswerError extends PlError {
+  override name = 'InvalidCapsAnswerError'
+}

@@ -1,0 +1,232 @@
+/**
+ * Finding capabilities: this node's own, the catalog, and a DHT walk under
+ * `pl:cap:<name>` (or a descriptor CID) whose providers are asked over
+ * `/pl/caps` and whose descriptors are fetched with `/pl/fetch`, verified
+ * against their CIDs. Matching (src/discovery/match.ts) runs last.
+ */
+import { setMaxListeners } from 'node:events'
+import type { CID } from 'multiformats/cid'
+import type { PeerId } from '@libp2p/interface'
+import type { PlComponents } from '../node.js'
+import { decodeCanonical, parseCid } from '../core/encoding.js'
+import { PlError } from '../core/errors.js'
+import { expectOk, type ProtocolDef } from '../net/rpc.js'
+import type { BlockFetcher } from '../net/fetch.js'
+import type { Catalog } from './catalog.js'
+import { checkCapsAnswer, type CapsAnswer, type CapsRequest } from './caps.js'
+import * as C from './constants.js'
+import { assertDescriptorSize, capNameKey, compareVersions } from './descriptor.js'
+import type { DhtProvider } from './dht.js'
+import { DescriptorTooLargeError, FindAbortedError, InvalidCapsAnswerError, ProviderMismatchError } from './errors.js'
+import type { LocalCapabilities } from './local.js'
+import { matches, validateQuery, type SchemaResolver } from './match.js'
+import type { CapabilityDescriptor, CapabilityQuery, CatalogEntry, FindOptions, FoundCapability } from './types.js'
+
+export type FinderComponents = Pick<PlComponents, 'identity' | 'store' | 'registry' | 'metrics' | 'logger' | 'libp2p' | 'rpc'>
+
+export interface FinderInit {
+  catalog: Catalog
+  local: LocalCapabilities
+  dht: DhtProvider
+  caps: ProtocolDef<CapsRequest, CapsAnswer>
+  fetcher: () => BlockFetcher
+  /** expiry of this node's last ad for a capability */
+  expiryOf: (cid: string) => number | undefined
+  /** the service's shutdown signal */
+  shutdown: () => AbortSignal
+  ttlMs: number
+  findTimeoutMs: number
+  maxDescriptorBytes: number
+}
+
+const SOURCE_ORDER = { local: 0, gossip: 1, dht: 2 }
+
+/** Errors that mean "this provider lies or is broken" (counted as rejections). */
+const HOSTILE = ['CidMismatchError', 'ProviderMismatchError', 'InvalidCapsAnswerError', 'InvalidBodyError', 'DescriptorTooLargeError', 'InvalidEncodingError']
+
+export class Finder {
+  private readonly log: FinderComponents['logger']
+
+  constructor (private readonly c: FinderComponents, private readonly init: FinderInit) {
+    this.log = c.logger.child({ component: 'discovery' })
+  }
+
+  /**
+   * Providers of capabilities matching `query`: this node's own, the catalog
+   * (gossip and earlier DHT finds), and a DHT walk under `pl:cap:<name>` whose
+   * providers are asked over `/pl/caps` for descriptors fetched by CID. On
+   * timeout the results gathered so far are returned.
+   */
+  async find (query: CapabilityQuery, options: FindOptions = {}): Promise<FoundCapability[]> {
+    const q = validateQuery(query)
+    const timeout = AbortSignal.timeout(options.timeoutMs ?? this.init.findTimeoutMs)
+    const signals = [this.init.shutdown(), timeout]
+    if (options.signal != null) signals.push(options.signal)
+    const signal = AbortSignal.any(signals)
+    setMaxListeners(Infinity, signal) // requests of the walk each listen to it
+    const found = new Map<string, FoundCapability>()
+    const add = (f: FoundCapability): void => {
+      const key = `${f.provider}/${f.cid}`
+      const prev = found.get(key)
+      if (prev == null || SOURCE_ORDER[f.source] < SOURCE_ORDER[prev.source]) found.set(key, f)
+    }
+    if (options.dhtOnly !== true) {
+      const addrs = this.c.libp2p.getMultiaddrs().map(a => a.toString())
+      for (const cap of this.init.local.byName(q.name)) {
+        if (!cap.active) continue
+        add({ cid: cap.cid, descriptor: cap.descriptor, provider: this.c.identity.id, addrs, expires: this.init.expiryOf(cap.cid) ?? Date.now() + this.init.ttlMs, source: 'local' })
+      }
+      for (const e of this.init.catalog.find(q.name)) add({ cid: e.cid, descriptor: e.descriptor, provider: e.provider, addrs: e.addrs, expires: e.expires, source: e.source })
+    }
+    const providers = (): number => new Set([...found.values()].map(f => f.provider)).size
+    const enough = (): boolean => options.limit != null && providers() >= options.limit
+    if (options.localOnly !== true && !enough()) {
+      const skip = new Set([...found.values()].map(f => f.provider))
+      await this.walk(q, signal, skip, add, enough)
+    }
+    if (options.signal?.aborted === true) throw new FindAbortedError(`find ${q.name} aborted`)
+    const out: FoundCapability[] = []
+    for (const f of found.values()) {
+      if (await matches(f.descriptor, q, this.resolver(f.provider, signal))) out.push(f)
+    }
+    return out.sort((a, b) => SOURCE_ORDER[a.source] - SOURCE_ORDER[b.source] || compareVersions(b.descriptor.version, a.descriptor.version) || a.provider.localeCompare(b.provider) || a.cid.localeCompare(b.cid))
+  }
+
+  /**
+   * Providers of one descriptor CID: this node, the catalog, then the DHT
+   * records under the CID itself (descriptor fetched from each provider).
+   */
+  async findByCid (cid: string, options: FindOptions = {}): Promise<FoundCapability[]> {
+    const parsed = parseCid(cid)
+    const key = parsed.toString()
+    const signal = AbortSignal.any([this.init.shutdown(), AbortSignal.timeout(options.timeoutMs ?? this.init.findTimeoutMs), ...(options.signal != null ? [options.signal] : [])])
+    setMaxListeners(Infinity, signal)
+    const out = new Map<string, FoundCapability>()
+    if (options.dhtOnly !== true) {
+      const own = this.init.local.get(key)
+      if (own?.active === true) out.set(this.c.identity.id, { cid: key, descriptor: own.descriptor, provider: this.c.identity.id, addrs: this.c.libp2p.getMultiaddrs().map(a => a.toString()), expires: this.init.expiryOf(key) ?? Date.now() + this.init.ttlMs, source: 'local' })
+      const known = await this.knownDescriptor(key)
+      if (known != null) {
+        for (const e of this.init.catalog.find(known.name)) if (e.cid === key) out.set(e.provider, { cid: key, descriptor: e.descriptor, provider: e.provider, addrs: e.addrs, expires: e.expires, source: e.source })
+      }
+    }
+    if (options.localOnly !== true) {
+      await this.eachProvider(parsed, signal, new Set(out.keys()), () => options.limit != null && out.size >= options.limit, async (peer, addrs) => {
+        const descriptor = (await this.knownDescriptor(key)) ?? await this.fetchDescriptor(peer, key, signal)
+        if (descriptor.provider !== peer) throw new ProviderMismatchError(`peer ${peer} provides ${key}, whose provider is ${descriptor.provider}`, { peer, cid: key, provider: descriptor.provider })
+        const entry = await this.remember(descriptor, key, peer, addrs, this.init.ttlMs)
+        out.set(peer, { cid: key, descriptor, provider: peer, addrs: entry.addrs, expires: entry.expires, source: 'dht' })
+      })
+    }
+    if (options.signal?.aborted === true) throw new FindAbortedError(`find ${key} aborted`)
+    return [...out.values()]
+  }
+
+  /** DHT walk for `q.name`: ask each provider (not in `skip`) over /pl/caps, fetch descriptors it lacks. */
+  private async walk (q: CapabilityQuery, signal: AbortSignal, skip: Set<string>, add: (f: FoundCapability) => void, enough: () => boolean): Promise<void> {
+    await this.eachProvider(capNameKey(q.name), signal, skip, enough, async (peer, addrs) => {
+      const res = await this.c.rpc.request(peer, this.init.caps, { name: q.name, ...(q.version != null ? { version: q.version } : {}) }, { signal })
+      if (res.status === 'NOT_FOUND') return
+      const answer = checkCapsAnswer(expectOk(res, C.CAPS_PROTOCOL), peer)
+      for (const { cid, ttl } of answer.caps) {
+        const descriptor = (await this.knownDescriptor(cid)) ?? await this.fetchDescriptor(peer, cid, signal)
+        if (descriptor.name !== q.name) throw new InvalidCapsAnswerError(`peer ${peer} listed ${cid} for ${q.name}, but it is ${descriptor.name}`, { peer, cid })
+        if (descriptor.provider !== peer) throw new ProviderMismatchError(`peer ${peer} listed ${cid}, whose provider is ${descriptor.provider}`, { peer, cid, provider: descriptor.provider })
+        const entry = await this.remember(descriptor, cid, peer, addrs, ttl)
+        add({ cid, descriptor, provider: peer, addrs: entry.addrs, expires: entry.expires, source: 'dht' })
+      }
+    })
+  }
+
+  /**
+   * Runs `fn` for every DHT provider of `key` (at most FIND_CONCURRENCY at
+   * once) until the walk ends, `signal` fires, or `enough()` holds.
+   */
+  private async eachProvider (key: CID, signal: AbortSignal, skip: Set<string>, enough: () => boolean, fn: (peer: string, addrs: string[]) => Promise<void>): Promise<void> {
+    const running = new Set<Promise<void>>()
+    const stopWalk = new AbortController()
+    const walkSignal = AbortSignal.any([signal, stopWalk.signal])
+    setMaxListeners(Infinity, walkSignal)
+    const run = (peer: PeerId, addrs: string[]): void => {
+      const p = fn(peer.toString(), addrs).then(() => { if (enough()) stopWalk.abort() }, (err: Error) => {
+        if (signal.aborted) return
+        if (err instanceof PlError && HOSTILE.includes(err.name)) this.c.metrics.reject('discovery', err.name)
+        this.log.debug({ peer: peer.toString(), err: err.message, name: err.name }, 'provider not usable')
+      }).finally(() => { running.delete(p) })
+      running.add(p)
+    }
+    // The DHT query notices an abort only when its in-flight requests settle:
+    // race each step against the signal so a find returns as soon as it has enough.
+    const walk = this.init.dht.findProviders(key, walkSignal)
+    const stopped = new Promise<'stopped'>((resolve) => {
+      if (walkSignal.aborted) resolve('stopped')
+      else walkSignal.addEventListener('abort', () => { resolve('stopped') }, { once: true })
+    })
+    try {
+      for (;;) {
+        const step = walk.next()
+        step.catch(() => {})
+        const next = await Promise.race([step, stopped])
+        if (next === 'stopped' || next.done === true) break
+        const info = next.value
+        const id = info.id.toString()
+        if (skip.has(id)) continue
+        skip.add(id)
+        while (running.size >= C.FIND_CONCURRENCY) await Promise.race(running)
+        if (walkSignal.aborted) break
+        run(info.id, info.multiaddrs.map(a => a.toString()))
+      }
+    } catch (err) {
+      if (!walkSignal.aborted) this.log.debug({ key: key.toString(), err: (err as Error).message }, 'DHT walk ended with an error')
+    } finally {
+      stopWalk.abort()
+      walk.return(undefined).catch(() => {})
+    }
+    await Promise.all(running)
+  }
+
+  /** A descriptor this node already holds (own, catalog or block store). */
+  private async knownDescriptor (cid: string): Promise<CapabilityDescriptor | undefined> {
+    const own = this.init.local.get(cid)
+    if (own != null) return own.descriptor
+    if (await this.c.store.blocks.has(cid)) {
+      const d = await this.c.store.blocks.get<CapabilityDescriptor>(cid)
+      if (this.c.registry.isValid('Capability.v1', d)) return d
+    }
+    return undefined
+  }
+
+  /** Fetches a descriptor over /pl/fetch (bytes verified against the CID), checks it, keeps it. */
+  private async fetchDescriptor (peer: string, cid: string, signal: AbortSignal): Promise<CapabilityDescriptor> {
+    const bytes = await this.init.fetcher().fetch(peer, cid, { signal })
+    if (bytes.byteLength > this.init.maxDescriptorBytes) {
+      throw new DescriptorTooLargeError(`descriptor ${cid} from ${peer} is ${bytes.byteLength} bytes, the limit is ${this.init.maxDescriptorBytes}`, { cid, peer, size: bytes.byteLength })
+    }
+    const descriptor = decodeCanonical<CapabilityDescriptor>(bytes)
+    this.c.registry.validate('Capability.v1', descriptor)
+    assertDescriptorSize(descriptor, this.init.maxDescriptorBytes)
+    await this.c.store.blocks.putBytes(cid, bytes)
+    return descriptor
+  }
+
+  private async remember (descriptor: CapabilityDescriptor, cid: string, peer: string, addrs: string[], ttl: number): Promise<CatalogEntry> {
+    const now = Date.now()
+    const entry: CatalogEntry = { cid, name: descriptor.name, version: descriptor.version, provider: peer, descriptor, addrs: addrs.slice(0, 32), ts: now, expires: now + Math.min(ttl, this.init.ttlMs * 10), source: 'dht' }
+    await this.init.catalog.upsert(entry)
+    return entry
+  }
+
+  /** Schema CIDs resolve from the block store, else from the capability's provider. */
+  private resolver (provider: string, signal: AbortSignal): SchemaResolver {
+    return async (cid) => {
+      try {
+        if (await this.c.store.blocks.has(cid)) return await this.c.store.blocks.get<Record<string, any>>(cid)
+        if (provider === this.c.identity.id || signal.aborted) return undefined
+        return await this.init.fetcher().fetchDocument<Record<string, any>>(provider, cid, { signal })
+      } catch (err) {
+        this.log.debug({ cid, provider, err: (err as Error).message }, 'schema not resolvable')
+        return undefined
+      }
+    }
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * The Discovery service: publishes this node's capabilities (LevelDB, gossip
+ * ads, DHT provider records, `/pl/caps` + `/pl/fetch`), keeps the catalog of
+ * what it hears, and answers finds by merging the catalog with a DHT walk.
+ */
+import { setMaxListeners } from 'node:events'
+import { CID } from 'multiformats/cid'
+import type { PlComponents, PlService } from '../node.js'
+import { moduleSpecOf, type ModuleSpec } from '../core/module.js'
+import { sharedFetcher, type BlockFetcher, type BlockFetcherInit } from '../net/fetch.js'
+import { Advertiser } from './ads.js'
+import { Catalog } from './catalog.js'
+import { capsProtocol, type CapsAnswer, type CapsRequest } from './caps.js'
+import * as C from './constants.js'
+import { buildDescriptor, capNameKey, inlineSchemas } from './descriptor.js'
+import { DhtProvider } from './dht.js'
+import { CapabilityNotFoundError, InvalidDescriptorError } from './errors.js'
+import { Finder } from './finder.js'
+import { CatalogListener } from './listener.js'
+import { LocalCapabilities } from './local.js'
+import { registerRoutes } from './routes.js'
+import { scoreTopic } from './score.js'
+import type {
+  CapabilityDescriptor, CapabilityDescriptorInput, CapabilityQuery, CatalogEntry,
+  FindOptions, FoundCapability, ImplRef, LocalCapability
+} from './types.js'
+
+export interface DiscoveryInit {
+  /** lifetime of an ad; re-sent at ttl/2 @default 60000 */
+  ttlMs?: number
+  /** join `pl/v1/catalog` (false: DHT-only discovery, as `pl-node --no-gossip`) @default true */
+  gossip?: boolean
+  /** @default 65536 */
+  maxDescriptorBytes?: number
+  /** per-peer ad bucket on receipt: ads per second @default 5 */
+  peerAdRate?: number
+  /** per-peer ad bucket on receipt: burst @default 50 */
+  peerAdBurst?: number
+  /** own ad pacing: ads per second @default 3 */
+  publishRate?: number
+  /** own ad pacing: burst @default 16 */
+  publishBurst?: number
+  /** catalog expiry sweep period @default 1000 */
+  sweepMs?: number
+  /** re-provide period of DHT records @default 6 h */
+  reprovideMs?: number
+  /** first retry of a failed DHT provide, doubling @default 1000 */
+  provideRetryMs?: number
+  /** @default 60000 */
+  provideRetryMaxMs?: number
+  /** default time budget of a find @default 5000 */
+  findTimeoutMs?: number
+  /** @default 100000 */
+  maxCatalogEntries?: number
+  /** @default 1000 */
+  maxEntriesPerProvider?: number
+  /** register the control API routes (/caps...) when the node has an API @default true */
+  controlRoutes?: boolean
+  /** options of the BlockFetcher created when the node has no `fetch` service */
+  fetch?: BlockFetcherInit
+}
+
+export type DiscoveryComponents = Pick<PlComponents, 'identity' | 'store' | 'registry' | 'metrics' | 'logger' | 'libp2p' | 'rpc' | 'gossip' | 'api' | 'sign' | 'services'>
+
+type Settings = Required<Omit<DiscoveryInit, 'fetch'>>
+
+export class Discovery implements PlService {
+  readonly catalog: Catalog
+  readonly settings: Settings
+  private readonly local: LocalCapabilities
+  private readonly advertiser: Advertiser
+  private readonly dht: DhtProvider
+  private readonly listener: CatalogListener
+  private readonly finder: Finder
+  private readonly log: DiscoveryComponents['logger']
+  private readonly caps = capsProtocol(async (req) => this.answerCaps(req))
+  private fetcher?: BlockFetcher
+  private ownsFetcher = false
+  private shutdown = new AbortController()
+  private sweepTimer?: NodeJS.Timeout
+  private routesRegistered = false
+  private state: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
+
+  constructor (private readonly c: DiscoveryComponents, private readonly init: DiscoveryInit = {}) {
+    this.settings = {
+      ttlMs: init.ttlMs ?? C.DEFAULT_AD_TTL_MS,
+      gossip: init.gossip ?? true,
+      maxDescriptorBytes: init.maxDescriptorBytes ?? C.DEFAULT_MAX_DESCRIPTOR_BYTES,
+      peerAdRate: init.peerAdRate ?? C.DEFAULT_PEER_AD_RATE,
+      peerAdBurst: init.peerAdBurst ?? C.DEFAULT_PEER_AD_BURST,
+      publishRate: init.publishRate ?? C.DEFAULT_PUBLISH_RATE,
+      publishBurst: init.publishBurst ?? C.DEFAULT_PUBLISH_BURST,
+      sweepMs: init.sweepMs ?? C.DEFAULT_SWEEP_MS,
+      reprovideMs: init.reprovideMs ?? C.DEFAULT_REPROVIDE_MS,
+      provideRetryMs: init.provideRetryMs ?? C.DEFAULT_PROVIDE_RETRY_MS,
+      provideRetryMaxMs: init.provideRetryMaxMs ?? C.DEFAULT_PROVIDE_RETRY_MAX_MS,
+      findTimeoutMs: init.findTimeoutMs ?? C.DEFAULT_FIND_TIMEOUT_MS,
+      maxCatalogEntries: init.maxCatalogEntries ?? C.DEFAULT_MAX_CATALOG_ENTRIES,
+      maxEntriesPerProvider: init.maxEntriesPerProvider ?? C.DEFAULT_MAX_ENTRIES_PER_PROVIDER,
+      controlRoutes: init.controlRoutes ?? true
+    }
+    if (!(this.settings.ttlMs >= 100)) throw new TypeError(`discovery ttlMs must be at least 100 ms, got ${this.settings.ttlMs}`)
+    this.log = c.logger.child({ component: 'discovery' })
+    this.catalog = new Catalog(c.store.json<CatalogEntry>('catalog'), { maxEntries: this.settings.maxCatalogEntries, maxPerProvider: this.settings.maxEntriesPerProvider })
+    this.local = new LocalCapabilities(c.store.json('caps-local'))
+    this.listener = new CatalogListener(c, { catalog: this.catalog, peerAdRate: this.settings.peerAdRate, peerAdBurst: this.settings.peerAdBurst, maxDescriptorBytes: this.settings.maxDescriptorBytes })
+    this.advertiser = new Advertiser({
+      gossip: c.gossip,
+      sign: c.sign,
+      addrs: () => c.libp2p.getMultiaddrs().map(a => a.toString()),
+      logger: this.log,
+      ttlMs: this.settings.ttlMs,
+      publishRate: this.settings.publishRate,
+      publishBurst: this.settings.publishBurst
+    })
+    this.dht = new DhtProvider(c.libp2p, this.log, { reprovideMs: this.settings.reprovideMs, retryMs: this.settings.provideRetryMs, retryMaxMs: this.settings.provideRetryMaxMs })
+    this.finder = new Finder(c, {
+      catalog: this.catalog,
+      local: this.local,
+      dht: this.dht,
+      caps: this.caps,
+      fetcher: () => {
+        if (this.fetcher == null) throw new TypeError('the discovery service is not started')
+        return this.fetcher
+      },
+      expiryOf: (cid) => this.advertiser.expiryOf(cid),
+      shutdown: () => this.shutdown.signal,
+      ttlMs: this.settings.ttlMs,
+      findTimeoutMs: this.settings.findTimeoutMs,
+      maxDescriptorBytes: this.settings.maxDescriptorBytes
+    })
+  }
+
+  /** This object (so `node.service('discovery').discovery` reads naturally). */
+  get discovery (): Discovery { return this }
+
+  get isStarted (): boolean { return this.state === 'started' }
+
+  /** Ads sent so far (re-ads included). */
+  get adsSent (): number { return this.advertiser.sent }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async start (): Promise<void> {
+    if (this.state !== 'stopped') return
+    this.state = 'starting'
+    this.shutdown = new AbortController()
+    setMaxListeners(Infinity, this.shutdown.signal) // one listener per find in flight
+    try {
+      const shared = sharedFetcher(this.c, this.init.fetch)
+      this.fetcher = shared.fetcher
+      this.ownsFetcher = shared.created
+      if (this.ownsFetcher || !this.fetcher.isStarted) await this.fetcher.start()
+      await this.c.rpc.handle(this.caps)
+      await this.catalog.load()
+      const caps = await this.local.load()
+      if (this.settings.gossip) {
+        scoreTopic(this.c.libp2p.services.pubsub, C.CATALOG_TOPIC)
+        this.c.gossip.subscribe(C.CATALOG_TOPIC, this.listener.handler())
+        this.advertiser.start()
+      }
+      this.dht.start()
+      for (const cap of caps) {
+        if (cap.active) this.announce(cap)
+        else this.log.warn({ cid: cap.cid, name: cap.descriptor.name, problem: cap.problem }, 'published capability not re-advertised')
+      }
+      this.sweepTimer = setInterval(() => { this.catalog.sweep().catch((err) => { this.log.warn({ err: (err as Error).message }, 'catalog sweep failed') }) }, this.settings.sweepMs)
+      this.sweepTimer.unref()
+      if (this.c.api != null && this.settings.controlRoutes && !this.routesRegistered) {
+        registerRoutes(this.c.api, this)
+        this.routesRegistered = true
+      }
+      this.state = 'started'
+      this.log.info({ published: caps.length, catalog: this.catalog.size, gossip: this.settings.gossip }, 'discovery started')
+    } catch (err) {
+      this.state = 'started'
+      await this.stop().catch(() => {})
+      throw err
+    }
+  }
+
+  /** Withdraws this node's ads (as far as pacing allows), stops timers and DHT work. */
+  async stop (): Promise<void> {
+    if (this.state !== 'started') return
+    this.state = 'stopping'
+    clearInterval(this.sweepTimer)
+    this.sweepTimer = undefined
+    this.shutdown.abort()
+    const active = this.local.list().filter(c => c.active)
+    await this.advertiser.stop(active.map(c => ({ cid: c.cid, descriptor: c.descriptor }))).catch(() => {})
+    this.dht.stop()
+    if (this.settings.gossip) this.c.gossip.unsubscribe(C.CATALOG_TOPIC)
+    await this.c.libp2p.unhandle(C.CAPS_PROTOCOL).catch(() => {})
+    if (this.ownsFetcher) await this.fetcher?.stop().catch(() => {})
+    this.state = 'stopped'
+  }
+
+  private assertStarted (): void {
+    if (this.state !== 'started') throw new TypeError('the discovery service is not started')
+  }
+
+  // ---------------------------------------------------------------- publishing
+
+  /** Validates, stores, binds and advertises a capability; returns its CID. */
+  async publish (input: CapabilityDescriptorInput, impl?: ImplRef): Promise<{ cid: string, descriptor: CapabilityDescriptor }> {
+    this.assertStarted()
+    let module: ModuleSpec | undefined
+    if (impl != null) {
+      if (typeof impl.dir !== 'string' || impl.dir === '') throw new InvalidDescriptorError('impl.dir must be the path of a module folder')
+      module = await moduleSpecOf(typeof input?.name === 'string' ? input.name : 'capability', impl.dir, { className: impl.className })
+    }
+    const descriptor = buildDescriptor(input, this.c.identity.id, this.c.registry, { module, maxBytes: this.settings.maxDescriptorBytes })
+    const cid = await this.c.store.blocks.put(descriptor)
+    for (const schema of inlineSchemas(descriptor)) await this.c.store.blocks.put(schema)
+    // A new descriptor for the same name and version replaces the old one.
+    for (const old of this.local.byName(descriptor.name)) {
+      if (old.cid !== cid && old.descriptor.version === descriptor.version) await this.remove(old, false)
+    }
+    const cap: LocalCapability = {
+      cid,
+      descriptor,
+      publishedAt: Date.now(),
+      ...(module != null ? { impl: { dir: module.dir, ...(module.className != null ? { className: module.className } : {}) }, module } : {}),
+      active: true
+    }
+    await this.local.add(cap)
+    this.announce(cap)
+    this.log.info({ cid, name: descriptor.name, version: descriptor.version, module: module?.cid }, 'capability published')
+    return { cid, descriptor }
+  }
+
+  /** Unpublishes by descriptor CID or by name (every version); returns the CIDs removed. */
+  async unpublish (cidOrName: string): Promise<string[]> {
+    this.assertStarted()
+    const byCid = this.local.get(cidOrName)
+    const targets = byCid != null ? [byCid] : this.local.byName(cidOrName)
+    if (targets.length === 0) throw new CapabilityNotFoundError(`this node publishes no capability ${JSON.stringify(cidOrName)}`, { id: cidOrName })
+    for (const t of targets) await this.remove(t, true)
+    return targets.map(t => t.cid)
+  }
+
+  /** The module bound to a capability this node published (newest version unless `version`). */
+  localCapability (name: string, version?: string): ModuleSpec | undefined {
+    return this.local.module(name, version)
+  }
+
+  localCapabilities (): LocalCapability[] {
+    return this.local.list()
+  }
+
+  private announce (cap: LocalCapability): void {
+    if (this.settings.gossip) this.advertiser.advertise(cap.cid, cap.descriptor)
+    this.dht.provide(capNameKey(cap.descriptor.name))
+    this.dht.provide(CID.parse(cap.cid))
+  }
+
+  private async remove (cap: LocalCapability, log: boolean): Promise<void> {
+    await this.local.remove(cap.cid)
+    if (this.settings.gossip) this.advertiser.withdraw(cap.cid, cap.descriptor)
+    await this.dht.cancel(CID.parse(cap.cid))
+    if (this.local.byName(cap.descriptor.name).length === 0) await this.dht.cancel(capNameKey(cap.descriptor.name))
+    if (log) this.log.info({ cid: cap.cid, name: cap.descriptor.name }, 'capability unpublished')
+  }
+
+  private async answerCaps (req: CapsRequest): Promise<{ status: 'OK' | 'NOT_FOUND', body: CapsAnswer }> {
+    const caps = this.local.byName(req.name).filter(c => c.active && (req.version == null || c.descriptor.version === req.version))
+    return { status: caps.length > 0 ? 'OK' : 'NOT_FOUND', body: { caps: caps.slice(0, C.MAX_CAPS_PER_ANSWER).map(c => ({ cid: c.cid, ttl: this.settings.ttlMs })) } }
+  }
+
+  // ---------------------------------------------------------------- finding
+
+  /**
+   * Providers of capabilities matching `query`: this node's own, the catalog
+   * (gossip and earlier DHT finds), and a DHT walk under `pl:cap:<name>` whose
+   * providers are asked over `/pl/caps` for descriptors fetched by CID. On
+   * timeout the results gathered so far are returned; the caller's signal
+   * aborting raises FindAbortedError.
+   */
+  async find (query: CapabilityQuery, options: FindOptions = {}): Promise<FoundCapability[]> {
+    this.assertStarted()
+    return await this.finder.find(query, options)
+  }
+
+  /** Providers of one descriptor CID: this node, the catalog, then DHT records under the CID. */
+  async findByCid (cid: string, options: FindOptions = {}): Promise<FoundCapability[]> {
+    this.assertStarted()
+    return await this.finder.findByCid(cid, options)
+  }
+}
+
+/** Service factory (services map entry `discovery: discovery({...})`). */
+export function discovery (init: DiscoveryInit = {}): (components: PlComponents) => Discovery {
+  return (components) => new Discovery(components, init)
+}

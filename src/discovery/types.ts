@@ -1,0 +1,106 @@
+/** Shapes of the discovery area: descriptors, queries, results, catalog entries. */
+import type { Json } from '../core/encoding.js'
+import type { ModuleSpec } from '../core/module.js'
+
+export type { ModuleSpec }
+
+/** An io schema: a schema CID (string) or an inline JSON Schema. */
+export type IoSchema = string | Record<string, Json>
+
+/** Capability.v1 (protocols/schemas/Capability.v1.json). Its CID is its identity. */
+export interface CapabilityDescriptor {
+  name: string
+  version: string
+  provider: string
+  description?: string
+  io: { input: IoSchema, output: IoSchema }
+  limits: { cpu_ms?: number, mem_mb?: number, wall_ms?: number }
+  price?: number
+  attrs?: Record<string, number | string | boolean>
+  attestations?: string[]
+  policies?: string[]
+  module?: { cid: string, kind?: 'js' | 'py', path?: string }
+}
+
+/** What a publisher gives: `provider` is filled in (and must be this node if present), `limits` defaults to `{}`, `module` is computed from `impl`. */
+export type CapabilityDescriptorInput = Omit<CapabilityDescriptor, 'provider' | 'limits'> & { provider?: string, limits?: CapabilityDescriptor['limits'] }
+
+/** The local implementation bound to a published capability. */
+export interface ImplRef { dir: string, className?: string }
+
+/** AdvertiseCapability.v1 body. */
+export interface AdvertiseCapability {
+  capability: string
+  descriptor: CapabilityDescriptor
+  addrs: string[]
+  ttl: number
+  withdraw?: boolean
+}
+
+export type AttrOp = '>=' | '<=' | '=' | '>' | '<'
+
+export interface AttrFilter { key: string, op: AttrOp, value: number | string | boolean }
+
+export interface CapabilityQuery {
+  name: string
+  /** exact version */
+  version?: string
+  io?: { input?: IoSchema, output?: IoSchema }
+  attrs?: AttrFilter[]
+  /** each must appear in the descriptor's `policies` or `attestations` */
+  policies?: string[]
+}
+
+export interface FindOptions {
+  signal?: AbortSignal
+  /** @default DEFAULT_FIND_TIMEOUT_MS */
+  timeoutMs?: number
+  /** skip the catalog and this node's own capabilities: DHT walk only */
+  dhtOnly?: boolean
+  /** no network: the catalog and this node's own capabilities only */
+  localOnly?: boolean
+  /** stop the DHT walk once this many distinct providers are known (catalog included); no walk at all if the catalog already has them */
+  limit?: number
+}
+
+export type FindSource = 'local' | 'gossip' | 'dht'
+
+export interface FoundCapability {
+  cid: string
+  descriptor: CapabilityDescriptor
+  provider: string
+  addrs: string[]
+  /** ms since epoch */
+  expires: number
+  source: FindSource
+}
+
+/** A capability this node publishes, as persisted in LevelDB. */
+export interface LocalRecord {
+  cid: string
+  descriptor: CapabilityDescriptor
+  impl?: ImplRef
+  publishedAt: number
+}
+
+export interface LocalCapability extends LocalRecord {
+  /** the bound module; absent when published without impl */
+  module?: ModuleSpec
+  /** false when the impl folder changed or vanished since publish (not advertised, not bound) */
+  active: boolean
+  problem?: string
+}
+
+/** One catalog entry: a capability heard from a peer. */
+export interface CatalogEntry {
+  cid: string
+  name: string
+  version: string
+  provider: string
+  descriptor: CapabilityDescriptor
+  addrs: string[]
+  /** ad ts (ms since epoch): newer ads replace older ones */
+  ts: number
+  expires: number
+  source: 'gossip' | 'dht'
+}

@@ -1,0 +1,169 @@
+/**
+ * `/pl/fetch/1.0.0`: content by CID. The requester sends `{cid}`; the
+ * provider answers OK `{bytes}` from its block store, NOT_FOUND when it has
+ * no such block, REJECTED when the block is over the size limit or the
+ * request is malformed. The fetcher never trusts the provider: the bytes must
+ * hash to the CID (`verifyBytes`, CidMismatchError otherwise).
+ *
+ * Discovery pulls descriptors and schemas with it; negotiation pulls step
+ * inputs. One `BlockFetcher` per node registers the provider side; get it
+ * with `sharedFetcher(components)` so that areas never register it twice.
+ *
+ * @example
+ * const fetcher = sharedFetcher(components)
+ * await fetcher.start()
+ * const bytes = await fetcher.fetch(peerId, 'bafyrei...', { signal })
+ * const doc = await fetcher.fetchDocument<Capability>(peerId, cid)
+ */
+import type { PeerId } from '@libp2p/interface'
+import { defineProtocol, type ProtocolDef, type Rpc, type RpcResponse, type RpcTimeouts } from './rpc.js'
+import { RpcStatusError } from './errors.js'
+import { decodeCanonical, parseCid, verifyBytes } from '../core/encoding.js'
+import { PlError } from '../core/errors.js'
+import type { Store } from '../store/index.js'
+import type { Metrics } from '../core/metrics.js'
+import type { Logger } from '../core/logger.js'
+
+export const FETCH_PROTOCOL = '/pl/fetch/1.0.0'
+
+/** @default 4 MiB: the largest block served or accepted */
+export const DEFAULT_MAX_BLOCK_BYTES = 4 * 1024 * 1024
+
+/** Room for the response frame around the block bytes (status, field names, length prefixes). */
+const FRAME_OVERHEAD = 1024
+
+/** The peer answered NOT_FOUND: it has no block with that CID. */
+export class BlockUnavailableError extends PlError {
+  override name = 'BlockUnavailableError'
+}
+
+/** A block is larger than the fetch size limit (on either side). */
+export class BlockTooLargeError extends PlError {
+  override name = 'BlockTooLargeError'
+}
+
+/** A `/pl/fetch` request that is not `{cid: <CID string>}`. */
+export class InvalidFetchRequestError extends PlError {
+  override name = 'InvalidFetchRequestError'
+}
+
+export interface FetchRequest { cid: string }
+export interface FetchResponse { bytes: Uint8Array }
+
+export interface BlockFetcherInit {
+  /** largest block served or accepted @default DEFAULT_MAX_BLOCK_BYTES */
+  maxBlockBytes?: number
+  /** per-call timeouts @default rpc defaults (dial 5 s, first byte 10 s, total 30 s) */
+  timeouts?: Partial<RpcTimeouts>
+  /** decides whether `peer` may read `cid`; default: every block in the store is served */
+  allow?: (cid: string, peer: string) => boolean
+}
+
+export interface BlockFetcherComponents {
+  rpc: Rpc
+  /** to remove the handler on stop (otherwise the node's rpc.stop removes it) */
+  libp2p?: { unhandle: (protocol: string) => Promise<void> }
+  store: Store
+  metrics?: Metrics
+  logger?: Logger
+}
+
+export interface FetchOptions {
+  signal?: AbortSignal
+  timeouts?: Partial<RpcTimeouts>
+}
+
+export class BlockFetcher {
+  readonly protocol: ProtocolDef<FetchRequest, FetchResponse>
+  private readonly maxBlockBytes: number
+  private started = false
+
+  constructor (private readonly c: BlockFetcherComponents, private readonly init: BlockFetcherInit = {}) {
+    this.maxBlockBytes = init.maxBlockBytes ?? DEFAULT_MAX_BLOCK_BYTES
+    this.protocol = defineProtocol<FetchRequest, FetchResponse>({
+      id: FETCH_PROTOCOL,
+      maxRequestBytes: 1024,
+      maxResponseBytes: this.maxBlockBytes + FRAME_OVERHEAD,
+      timeouts: init.timeouts as RpcTimeouts | undefined,
+      handler: async (req, ctx) => await this.serve(req, ctx.peer)
+    })
+  }
+
+  /** Registers the provider side with libp2p. Idempotent. */
+  async start (): Promise<void> {
+    if (this.started) return
+    await this.c.rpc.handle(this.protocol)
+    this.started = true
+  }
+
+  /** Removes the provider side (the node's rpc.stop would remove it too). */
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    await this.c.libp2p?.unhandle(FETCH_PROTOCOL).catch(() => {})
+  }
+
+  get isStarted (): boolean { return this.started }
+
+  private async serve (req: FetchRequest, peer: string): Promise<RpcResponse<FetchResponse>> {
+    if (req == null || typeof req !== 'object' || typeof req.cid !== 'string') {
+      throw new InvalidFetchRequestError('a /pl/fetch request is {cid: string}')
+    }
+    const cid = parseCid(req.cid).toString()
+    if (this.init.allow != null && !this.init.allow(cid, peer)) {
+      return { status: 'NOT_FOUND', error: { name: 'BlockUnavailableError', message: `no block ${cid}` } }
+    }
+    const bytes = await this.c.store.blocks.getBytes(cid)
+    if (bytes == null) return { status: 'NOT_FOUND', error: { name: 'BlockUnavailableError', message: `no block ${cid}` } }
+    if (bytes.byteLength > this.maxBlockBytes) {
+      throw new BlockTooLargeError(`block ${cid} is ${bytes.byteLength} bytes, over the fetch limit of ${this.maxBlockBytes}`, { cid, size: bytes.byteLength, max: this.maxBlockBytes })
+    }
+    return { status: 'OK', body: { bytes } }
+  }
+
+  /** Fetches the bytes of `cid` from `peer` and verifies them against the CID. */
+  async fetch (peer: string | PeerId, cid: string, options: FetchOptions = {}): Promise<Uint8Array> {
+    const parsed = parseCid(cid)
+    const res = await this.c.rpc.request(peer, this.protocol, { cid: parsed.toString() }, options)
+    if (res.status === 'NOT_FOUND') {
+      throw new BlockUnavailableError(`peer ${peer.toString()} has no block ${parsed.toString()}`, { peer: peer.toString(), cid: parsed.toString() })
+    }
+    if (res.status !== 'OK') {
+      const e = res.error
+      throw new RpcStatusError(`${FETCH_PROTOCOL} answered ${res.status}${e != null ? `: ${e.name}: ${e.message}` : ''}`, { status: res.status, remote: e }, res.status === 'BUSY')
+    }
+    const bytes = res.body?.bytes
+    if (!(bytes instanceof Uint8Array)) throw new InvalidFetchRequestError(`peer ${peer.toString()} answered ${FETCH_PROTOCOL} without bytes`, { peer: peer.toString() })
+    if (bytes.byteLength > this.maxBlockBytes) throw new BlockTooLargeError(`block ${parsed.toString()} from ${peer.toString()} is over ${this.maxBlockBytes} bytes`)
+    verifyBytes(parsed, bytes)
+    this.c.metrics?.rpc.inc({ protocol: FETCH_PROTOCOL, direction: 'out', status: 'VERIFIED' })
+    return bytes
+  }
+
+  /** Fetches a dag-cbor document by CID, verifies it, keeps a copy in the local block store, and decodes it. */
+  async fetchDocument<T = unknown> (peer: string | PeerId, cid: string, options: FetchOptions & { keep?: boolean } = {}): Promise<T> {
+    const bytes = await this.fetch(peer, cid, options)
+    const doc = decodeCanonical<T>(bytes)
+    if (options.keep !== false) await this.c.store.blocks.putBytes(cid, bytes)
+    return doc
+  }
+}
+
+/** Service factory (services map entry `fetch: blockFetcher()`). */
+export function blockFetcher (init: BlockFetcherInit = {}): (components: BlockFetcherComponents) => BlockFetcher {
+  return (components) => new BlockFetcher(components, init)
+}
+
+/**
+ * The node's one BlockFetcher: the `fetch` service when the node has one,
+ * otherwise a new one registered as `services.fetch` so later callers share
+ * it. `created` says whether the caller made it (and so must start/stop it).
+ */
+export function sharedFetcher (components: BlockFetcherComponents & { services: Record<string, unknown> }, init: BlockFetcherInit = {}): { fetcher: BlockFetcher, created: boolean } {
+  for (const s of Object.values(components.services)) {
+    if (s instanceof BlockFetcher) return { fetcher: s, created: false }
+  }
+  const fetcher = new BlockFetcher(components, init)
+  components.services[components.services.fetch == null ? 'fetch' : 'blockFetcher'] = fetcher
+  return { fetcher, created: true }
+}

@@ -1,0 +1,77 @@
+import '../../src/polyfill.js'
+import { describe, test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { multiaddr } from '@multiformats/multiaddr'
+import { TestMesh } from '../helpers/mesh.js'
+import type { PlNode, ServiceFactory } from '../../src/node.js'
+import { BlockFetcher, blockFetcher, sharedFetcher, FETCH_PROTOCOL } from '../../src/net/fetch.js'
+import { defineProtocol } from '../../src/net/rpc.js'
+import { cidStringOf, encodeCanonical } from '../../src/core/encoding.js'
+
+describe('/pl/fetch/1.0.0', () => {
+  // a and b fetch up to 4000 bytes, c up to 1000; liar has no fetcher and answers every fetch with wrong bytes
+  let mesh: TestMesh
+  let a: PlNode, b: PlNode, c: PlNode, liar: PlNode
+  const fetcherOf = (n: PlNode): BlockFetcher => n.service<BlockFetcher>('fetch')
+
+  before(async () => {
+    mesh = await TestMesh.start({
+      nodes: 4,
+      services: (i): Record<string, ServiceFactory> => (i === 3 ? {} : { fetch: blockFetcher({ maxBlockBytes: i === 2 ? 1000 : 4000 }) })
+    })
+    ;[a, b, c, liar] = mesh.nodes
+    // every node dialled node 0 (a); c talks to b directly
+    await c.libp2p.dial(multiaddr(b.addrs()[0]))
+    await liar.components.rpc.handle(defineProtocol({ id: FETCH_PROTOCOL, handler: async () => ({ status: 'OK', body: { bytes: encodeCanonical({ evil: true }) } }) }))
+  })
+  after(async () => { await mesh.stop() })
+
+  test('fetches a block by CID from a peer, verified, and keeps a copy of a fetched document', async () => {
+    const doc = { hello: 'world', n: 42 }
+    const cid = await b.components.store.blocks.put(doc)
+    assert.deepEqual(await fetcherOf(a).fetch(b.peerId, cid), encodeCanonical(doc))
+    assert.deepEqual(await fetcherOf(a).fetchDocument(b.peerId, cid), doc)
+    assert.equal(await a.components.store.blocks.has(cid), true)
+  })
+
+  test('reports a block the peer does not have as BlockUnavailableError', async () => {
+    await assert.rejects(fetcherOf(a).fetch(b.peerId, cidStringOf({ nope: true })), { name: 'BlockUnavailableError' })
+  })
+
+  test('refuses a CID that does not parse before sending anything', async () => {
+    await assert.rejects(fetcherOf(a).fetch(b.peerId, 'not-a-cid'), { name: 'InvalidEncodingError' })
+  })
+
+  test('refuses bytes that do not hash to the CID asked for', async () => {
+    await assert.rejects(fetcherOf(a).fetch(liar.peerId, cidStringOf({ good: true })), { name: 'CidMismatchError' })
+  })
+
+  test('the provider refuses to serve a block over its size limit', async () => {
+    const huge = await b.components.store.blocks.put({ blob: 'x'.repeat(5000) })
+    await assert.rejects(fetcherOf(a).fetch(b.peerId, huge), (err: any) => err.name === 'RpcStatusError' && err.details.remote.name === 'BlockTooLargeError')
+  })
+
+  test('the fetcher refuses an answer over its own size limit', async () => {
+    const big = await b.components.store.blocks.put({ blob: 'x'.repeat(3000) })
+    assert.ok((await fetcherOf(a).fetch(b.peerId, big)).byteLength > 3000)
+    await assert.rejects(fetcherOf(c).fetch(b.peerId, big), { name: 'FrameTooLargeError' })
+  })
+
+  test('a malformed fetch request is answered REJECTED', async () => {
+    const res = await a.components.rpc.request(b.peerId, defineProtocol({ id: FETCH_PROTOCOL }), { cid: 42 })
+    assert.equal(res.status, 'REJECTED')
+    assert.equal(res.error?.name, 'InvalidFetchRequestError')
+  })
+
+  test('sharedFetcher returns the node\'s fetch service, or creates one that later callers share', () => {
+    const shared = sharedFetcher(a.components)
+    assert.equal(shared.created, false)
+    assert.equal(shared.fetcher, a.service('fetch'))
+    const services: Record<string, any> = {}
+    const one = sharedFetcher({ ...a.components, services })
+    const two = sharedFetcher({ ...a.components, services })
+    assert.equal(one.created, true)
+    assert.equal(two.created, false)
+    assert.equal(two.fetcher, one.fetcher)
+  })
+})
