@@ -1,12 +1,64 @@
 /**
- * The services a `pl-node` daemon runs, in start order. Each area adds its
- * factory here; each factory reads its own section of `config.services`.
+ * The services a `pl-node` daemon runs, in start order, each reading its own
+ * section of `config.services`:
+ *
+ *   discovery    capability catalog, gossip ads, DHT provider records, /pl/fetch
+ *   receipts     receipt store; signs receipts of steps run here
+ *   negotiation  contract net: provider side (/pl/negotiate, /pl/exec) and the
+ *                requester's remote step runner
+ *   exec         the executor: runs DAGs, journals runs, resumes them at start
+ *   offers       publishes the capabilities listed in `services.capabilities`
+ *
+ * Negotiation starts before exec so that runs resumed at start can negotiate;
+ * the two meet through lazy delegates (the executor asks "who runs this
+ * step?" — its local modules first, then the remote runner; the provider side
+ * runs awarded steps in the executor's module pool).
  */
-import type { ServiceFactory } from './node.js'
+import type { PlComponents, ServiceFactory } from './node.js'
 import type { DaemonConfig } from './cli/config.js'
+import { discovery, discoveryInitFromConfig, type Discovery } from './discovery/index.js'
+import { receipts, type ReceiptsService } from './receipts/index.js'
+import { negotiation, type Negotiation, type NegotiationInit } from './negotiation/index.js'
+import { exec, type ExecService, type ExecServiceInit, type StepRunner } from './exec/index.js'
+import { offers } from './offers.js'
+
+function section<T> (services: Record<string, unknown>, name: string): T {
+  const s = services[name]
+  if (s == null) return {} as T
+  if (typeof s !== 'object' || Array.isArray(s)) throw new TypeError(`services.${name} must be a mapping`)
+  return s as T
+}
+
+/** The requester's remote runner, resolved when a step asks (negotiation starts before exec runs anything). */
+function remoteDelegate (c: PlComponents): StepRunner {
+  const runner = (): StepRunner | undefined => (c.services.negotiation as Negotiation | undefined)?.runner
+  return {
+    name: 'remote',
+    canRun: async (step, query) => await (runner()?.canRun(step, query) ?? false),
+    run: async (step, inputData, ctx) => {
+      const r = runner()
+      if (r == null) throw new Error('the negotiation service is not running')
+      return await r.run(step, inputData, ctx)
+    }
+  }
+}
 
 export function daemonServices (config: DaemonConfig): Record<string, ServiceFactory> {
-  void config
+  const s = config.services ?? {}
   const services: Record<string, ServiceFactory> = {}
+  services.discovery = discovery(discoveryInitFromConfig(s.discovery, { gossip: config.gossip }))
+  services.receipts = receipts()
+  services.negotiation = (c) => negotiation({
+    openCalls: config.gossip,
+    ...section<NegotiationInit>(s, 'negotiation'),
+    runStep: async (module, call, options) => await (c.services.exec as ExecService).executor.pool.runModule(module, call, options)
+  })(c)
+  services.exec = (c) => exec({
+    ...section<ExecServiceInit>(s, 'exec'),
+    localCapabilities: (name, version) => (c.services.discovery as Discovery).localCapability(name, version),
+    wrapLocal: (local) => (c.services.receipts as ReceiptsService).wrap(local),
+    runners: [remoteDelegate(c)]
+  })(c)
+  services.offers = offers(s.capabilities)
   return services
 }

@@ -79,10 +79,15 @@ export async function runDemo (opts: { nodes: number, root?: string, keep: boole
       await sleep(250)
     }
     const explanations = await client.request('GET', `/runs/${runId}/explanations`).catch(() => ({}))
-    const exported = await client.request('GET', `/receipts/${runId}`)
+    let exported: any
     let chain: ChainVerification | undefined
     let chainError: string | undefined
-    try { chain = verifyExport(exported) } catch (err: any) { chainError = `${String(err.name)}: ${String(err.message)}` }
+    try {
+      exported = await client.request('GET', `/receipts/${runId}`)
+      chain = verifyExport(exported)
+    } catch (err: any) {
+      chainError = `${String(err.name)}: ${String(err.message)}`
+    }
     const demo: DemoRun = { runId, view, explanations, receipts: exported, chain, chainError, peers: swarm.members.map(m => m.peerId ?? '') }
     process.stdout.write(opts.json ? JSON.stringify(demo, null, 2) + '\n' : renderDemoReport(demo))
     ok = view.run.state === 'succeeded' && chain != null

@@ -3,14 +3,15 @@
  * and why it won, and the receipt chain.
  */
 import type { ChainVerification, ReceiptExport } from '../receipts/index.js'
+import type { StepExplanation } from '../negotiation/index.js'
 
 export interface DemoRun {
   runId: string
   /** `GET /runs/:id` of the requester */
   view: any
-  /** `GET /runs/:id/explanations` of the requester, keyed by step key */
-  explanations: any
-  receipts: ReceiptExport
+  /** `GET /runs/:id/explanations` of the requester */
+  explanations: { run?: string, steps?: StepExplanation[] }
+  receipts?: ReceiptExport
   chain?: ChainVerification
   chainError?: string
   /** peer ids by swarm node index */
@@ -26,16 +27,15 @@ function num (v: unknown): string {
   return typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(2)) : '-'
 }
 
-/** One line saying why the winner of a step won (from its award explanation). */
-export function whyLine (ex: any, peers: string[]): string {
-  if (ex == null) return 'ran locally (no negotiation)'
-  const bids: any[] = Array.isArray(ex.bids) ? ex.bids : []
-  const declines: any[] = Array.isArray(ex.declines) ? ex.declines : []
-  const failures: any[] = Array.isArray(ex.failures) ? ex.failures : (Array.isArray(ex.attempts) ? ex.attempts.filter((a: any) => a.error != null) : [])
-  const ranked = [...bids].sort((a, b) => (b.score ?? 0) - (a.score ?? 0))
-  const parts = [`${bids.length} bid(s): ` + ranked.map(b => `${nodeOf(peers, b.provider ?? b.from)} score ${num(b.score)} price ${num(b.price)}`).join(', ')]
-  if (declines.length > 0) parts.push('declined: ' + declines.map(d => `${nodeOf(peers, d.provider ?? d.from)} (${String(d.reason ?? d.message ?? '?')})`).join(', '))
-  if (failures.length > 0) parts.push('failed over: ' + failures.map(f => `${nodeOf(peers, f.provider ?? f.from)} ${String(f.error?.name ?? f.reason ?? '')}`).join(', '))
+/** One line saying why the winner of a step won, from its award explanation (src/negotiation/explanation.ts). */
+export function whyLine (ex: StepExplanation | undefined, peers: string[]): string {
+  if (ex == null) return 'ran on the requester (local module, self-signed receipt)'
+  const ranked = [...ex.bids].sort((a, b) => (a.rank ?? 99) - (b.rank ?? 99))
+  const parts = [ranked.map(b => `${nodeOf(peers, b.provider)} ${b.status ?? ''} score ${num(b.score)} (price ${num(b.price)})`).join(', ')]
+  const others = ex.answers.filter(a => a.kind !== 'bid')
+  if (others.length > 0) parts.push(others.map(a => `${nodeOf(peers, a.provider)} ${a.kind}${a.reason != null ? ` ${a.reason}` : ''}${a.message != null ? `: ${a.message}` : ''}`).join(', '))
+  const failed = ex.attempts.filter(a => a.outcome !== 'ok')
+  if (failed.length > 0) parts.push('re-awarded after ' + failed.map(a => `${nodeOf(peers, a.provider)} ${a.outcome}${a.error != null ? ` (${a.error.name})` : ''}`).join(', '))
   return parts.join('; ')
 }
 
@@ -52,9 +52,12 @@ export function renderDemoReport (d: DemoRun): string {
   }
   out.push('── who ran each step, and why ' + '─'.repeat(40))
   const steps: any[] = Array.isArray(d.view.steps) ? d.view.steps : []
+  const byKey = new Map((d.explanations?.steps ?? []).map(e => [e.step, e]))
   for (const s of steps) {
-    const ex = d.explanations?.[s.key] ?? d.explanations?.[s.step]
-    out.push(`${String(s.key).padEnd(26)} ${String(s.state).padEnd(10)} ${nodeOf(d.peers, s.executor).padEnd(8)} ${whyLine(ex, d.peers)}`)
+    const children = steps.filter(c => String(c.key).startsWith(`${String(s.key)}[`)).length
+    const why = children > 0 ? `fan-out over ${children} item(s)` : whyLine(byKey.get(s.key), d.peers)
+    out.push(`${String(s.key).padEnd(22)} ${String(s.state).padEnd(10)} ${(children > 0 ? '' : nodeOf(d.peers, s.executor)).padEnd(7)} ${why}`)
+    if (s.error != null) out.push(`${' '.repeat(23)}${String(s.error.name)}: ${String(s.error.message)}`)
   }
   out.push('')
   out.push('── receipts ' + '─'.repeat(58))
