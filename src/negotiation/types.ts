@@ -6,7 +6,7 @@
  * (BidStrategy).
  */
 import type { ModuleSpec } from '../core/module.js'
-import type { Usage } from '../exec/types.js'
+import type { ModuleCall, ModuleCallOptions, Usage } from '../exec/types.js'
 import type { SignedReceipt } from '../receipts/signing.js'
 import type { ErrorData } from '../core/errors.js'
 
@@ -137,22 +137,11 @@ export interface InputFetcher {
   fetch: (peer: string, cid: string, options: { signal?: AbortSignal }) => Promise<Uint8Array>
 }
 
-/** One module call (the executor's ModuleCall). */
-export interface RunStepCall {
-  /** the module's constructor `name` */
-  name?: string
-  parameters: unknown
-  settings: unknown
-  globalSettings: unknown
-  globalParameters: unknown
-  inputData: unknown
-  /** the awarded limits, with the executor's defaults filled in */
-  limits: Limits & { wall_ms: number, mem_mb: number }
-  step?: { runId: string, key: string, attempt: number }
-}
+/** One module call: the executor's `ModuleCall` (limits are the awarded ones, with the executor's defaults filled in). */
+export type RunStepCall = ModuleCall
 
 /** Runs one module for one step: `(m, call, o) => pool.runModule(m, call, o)` with the executor's ModulePool. */
-export type RunStep = (module: ModuleSpec, call: RunStepCall, options: { signal?: AbortSignal, onProgress?: (n: number, total?: number, message?: string) => void }) => Promise<{ output: unknown, usage: Usage }>
+export type RunStep = (module: ModuleSpec, call: RunStepCall, options: ModuleCallOptions) => Promise<{ output: unknown, usage: Usage }>
 
 export interface BidContext {
   cfp: CallForProposal

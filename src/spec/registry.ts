@@ -9,7 +9,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises'
 import { readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { Ajv2020, type ValidateFunction, type ErrorObject } from 'ajv/dist/2020.js'
 import { cidStringOf } from '../core/encoding.js'
 import { packageRoot } from '../core/paths.js'
@@ -53,17 +53,34 @@ export class SchemaRegistry {
     return new SchemaRegistry(docs)
   }
 
-  /** Loads every `*.json` in `dir` (default: the package's protocols/schemas). */
+  /**
+   * Registries by schema folder. A registry never changes after it is built,
+   * and compiling every schema with ajv costs a few hundred ms, so nodes of
+   * one process (a TestMesh, the benches) share one.
+   */
+  private static readonly loaded = new Map<string, SchemaRegistry>()
+
+  /** Loads every `*.json` in `dir` (default: the package's protocols/schemas); once per folder and process. */
   static async load (dir: string = schemasDir()): Promise<SchemaRegistry> {
-    const files = (await readdir(dir)).filter(f => f.endsWith('.json')).sort()
-    const docs = await Promise.all(files.map(async f => JSON.parse(await readFile(join(dir, f), 'utf8')) as Record<string, unknown>))
-    return new SchemaRegistry(docs)
+    const key = resolve(dir)
+    const cached = SchemaRegistry.loaded.get(key)
+    if (cached != null) return cached
+    const files = (await readdir(key)).filter(f => f.endsWith('.json')).sort()
+    const docs = await Promise.all(files.map(async f => JSON.parse(await readFile(join(key, f), 'utf8')) as Record<string, unknown>))
+    const registry = SchemaRegistry.loaded.get(key) ?? new SchemaRegistry(docs)
+    SchemaRegistry.loaded.set(key, registry)
+    return registry
   }
 
   /** Synchronous `load`, for callers that cannot await (e.g. receipt signing). */
   static loadSync (dir: string = schemasDir()): SchemaRegistry {
-    const files = readdirSync(dir).filter(f => f.endsWith('.json')).sort()
-    return new SchemaRegistry(files.map(f => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>))
+    const key = resolve(dir)
+    const cached = SchemaRegistry.loaded.get(key)
+    if (cached != null) return cached
+    const files = readdirSync(key).filter(f => f.endsWith('.json')).sort()
+    const registry = new SchemaRegistry(files.map(f => JSON.parse(readFileSync(join(key, f), 'utf8')) as Record<string, unknown>))
+    SchemaRegistry.loaded.set(key, registry)
+    return registry
   }
 
   /** Every schema document, sorted by type. */
