@@ -39,3 +39,14 @@ test('bad capability offers fail with OfferConfigError naming the entry', async 
     await assert.rejects(readDescriptorFile(join(t.dir, 'list.json')), { name: 'OfferConfigError', message: /must be a mapping/ })
   } finally { await t.cleanup() }
 })
+
+test('docker/configs/provider-N.yaml publish what the swarm profiles publish', async () => {
+  const { readFile } = await import('node:fs/promises')
+  const { parse } = await import('yaml')
+  const { packageRoot } = await import('../../src/core/paths.js')
+  for (let i = 1; i <= 4; i++) {
+    const doc = parse(await readFile(join(packageRoot(), 'docker', 'configs', `provider-${i}.yaml`), 'utf8'))
+    const inContainer = swarmOffers(i).map(o => ({ ...o, file: o.file.replace(/^.*\/examples\//, '/app/examples/') }))
+    assert.deepEqual(doc.services.capabilities, inContainer, `provider-${i}.yaml`)
+  }
+})
