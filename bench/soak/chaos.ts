@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+/**
+ * `npm run chaos -- --nodes N --minutes M [--seed S]`: the soak with a
+ * seeded fault schedule and the invariant checks (see docs/SOAK.md).
+ */
+import '../../src/polyfill.js'
+import { soakCommand } from './cli.js'
+
+await soakCommand('chaos').parseAsync(process.argv)

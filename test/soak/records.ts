@@ -1,0 +1,57 @@
+/** Fabricated records for the soak checker tests: real signed receipts, tracked runs, snapshots. */
+import { createIdentity, type Identity } from '../../src/core/identity.js'
+import { cidStringOf } from '../../src/core/encoding.js'
+import { countersignReceipt, signReceipt, receiptCid, type Receipt, type SignedReceipt } from '../../src/receipts/signing.js'
+import type { StepView, TrackedRun } from '../../bench/soak/records.js'
+
+export interface Parties { provider: Identity, requester: Identity }
+
+export async function parties (): Promise<Parties> {
+  return { provider: await createIdentity(), requester: await createIdentity() }
+}
+
+export function receipt (p: Parties, over: Partial<Receipt> = {}): Receipt {
+  return {
+    run: 'run-1',
+    step: 'FetchSections',
+    capability: 'FetchSections',
+    provider: p.provider.id,
+    requester: p.requester.id,
+    award: cidStringOf({ award: over.step ?? 'FetchSections', run: over.run ?? 'run-1' }),
+    input: cidStringOf({ input: 1 }),
+    output: cidStringOf({ output: 1 }),
+    status: 'ok',
+    started: 1_700_000_000_000,
+    ended: 1_700_000_000_050,
+    usage: { cpu_ms: 10, wall_ms: 50, mem_peak_mb: 20 },
+    limits: { cpu_ms: 1000, wall_ms: 5000, mem_mb: 128 },
+    policies: [],
+    prev: [],
+    ...over
+  }
+}
+
+/** Provider-signed only. */
+export function signed (p: Parties, over: Partial<Receipt> = {}): SignedReceipt {
+  return signReceipt(p.provider, receipt(p, over))
+}
+
+/** Provider-signed and countersigned by the requester. */
+export function accepted (p: Parties, over: Partial<Receipt> = {}): SignedReceipt {
+  return countersignReceipt(p.requester, signed(p, over))
+}
+
+/** a → b chain of accepted receipts of one run. */
+export function chain (p: Parties, run = 'run-1'): SignedReceipt[] {
+  const a = accepted(p, { run, step: 'a', output: cidStringOf({ o: 'a' }) })
+  const b = accepted(p, { run, step: 'b', prev: [receiptCid(a.receipt)] })
+  return [a, b]
+}
+
+export function run (over: Partial<TrackedRun> = {}): TrackedRun {
+  return { runId: 'run-1', node: 0, plan: 'sections', submittedAt: 1000, state: 'succeeded', latencyMs: 100, ...over }
+}
+
+export function step (over: Partial<StepView> = {}): StepView {
+  return { key: 'a', state: 'succeeded', attempts: 1, runner: 'remote', executor: 'peerA', receipt: 'bafyreceipt', ...over }
+}
