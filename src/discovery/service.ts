@@ -8,6 +8,7 @@ import { CID } from 'multiformats/cid'
 import type { PlComponents, PlService } from '../node.js'
 import { moduleSpecOf, type ModuleSpec } from '../core/module.js'
 import { sharedFetcher, type BlockFetcher, type BlockFetcherInit } from '../net/fetch.js'
+import { cidStringOf } from '../core/encoding.js'
 import { Advertiser } from './ads.js'
 import { Catalog } from './catalog.js'
 import { capsProtocol, type CapsAnswer, type CapsRequest } from './caps.js'
@@ -161,6 +162,7 @@ export class Discovery implements PlService {
       }
       this.dht.start()
       for (const cap of caps) {
+        this.shareDescriptor(cap.cid, cap.descriptor)
         if (cap.active) this.announce(cap)
         else this.log.warn({ cid: cap.cid, name: cap.descriptor.name, problem: cap.problem }, 'published capability not re-advertised')
       }
@@ -202,6 +204,12 @@ export class Discovery implements PlService {
   // ---------------------------------------------------------------- publishing
 
   /** Validates, stores, binds and advertises a capability; returns its CID. */
+  /** A published descriptor and its inline schemas are served to every peer over /pl/fetch. */
+  private shareDescriptor (cid: string, descriptor: CapabilityDescriptor): void {
+    this.fetcher?.share(cid)
+    for (const schema of inlineSchemas(descriptor)) this.fetcher?.share(cidStringOf(schema))
+  }
+
   async publish (input: CapabilityDescriptorInput, impl?: ImplRef): Promise<{ cid: string, descriptor: CapabilityDescriptor }> {
     this.assertStarted()
     let module: ModuleSpec | undefined
@@ -212,6 +220,7 @@ export class Discovery implements PlService {
     const descriptor = buildDescriptor(input, this.c.identity.id, this.c.registry, { module, maxBytes: this.settings.maxDescriptorBytes })
     const cid = await this.c.store.blocks.put(descriptor)
     for (const schema of inlineSchemas(descriptor)) await this.c.store.blocks.put(schema)
+    this.shareDescriptor(cid, descriptor)
     // A new descriptor for the same name and version replaces the old one.
     for (const old of this.local.byName(descriptor.name)) {
       if (old.cid !== cid && old.descriptor.version === descriptor.version) await this.remove(old, false)
@@ -256,6 +265,7 @@ export class Discovery implements PlService {
 
   private async remove (cap: LocalCapability, log: boolean): Promise<void> {
     await this.local.remove(cap.cid)
+    this.fetcher?.unshare(cap.cid)
     if (this.settings.gossip) this.advertiser.withdraw(cap.cid, cap.descriptor)
     await this.dht.cancel(CID.parse(cap.cid))
     if (this.local.byName(cap.descriptor.name).length === 0) await this.dht.cancel(capNameKey(cap.descriptor.name))

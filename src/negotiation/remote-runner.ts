@@ -57,6 +57,8 @@ export interface RemoteRunnerInit {
   local?: LocalCapabilities
   receipts: ReceiptStore
   explanations: ExplanationStore
+  /** lets the awarded provider fetch a step input that is too large to send inline (the node's BlockFetcher `grant`) */
+  grantInput?: (cid: string, peer: string, ttlMs: number) => void
   policies: PolicyResolver
   /** @default DEFAULT_REPLY_WINDOW_MS */
   replyWindowMs?: number
@@ -322,6 +324,8 @@ export class RemoteRunner implements StepRunner {
     }
     const inline = job.inputBytes.byteLength <= (this.init.inlineInputBytes ?? DEFAULT_INLINE_INPUT_BYTES)
     const budget = Math.max(1, job.deadline - Date.now())
+    // only the awarded provider may fetch the input, and only until the step's deadline
+    if (!inline) this.init.grantInput?.(job.inputCid, provider, budget)
     const res = await this.components.rpc.request(provider, this.exec, { award: awardEnv, ...(inline ? { input: job.inputBytes } : {}) }, {
       signal: job.signal,
       timeouts: { totalMs: budget, firstByteMs: Math.min(budget, 10_000) },

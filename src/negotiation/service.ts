@@ -18,7 +18,7 @@ import type { Award, Bid, BidStrategy, CallForProposal, Candidate, CandidateFind
 import type { RemoteRunnerInit } from './remote-runner.js'
 import type { ProviderInit } from './provider.js'
 import type { ModuleSpec } from '../core/module.js'
-import { sharedFetcher, type BlockFetcher } from '../net/fetch.js'
+import { sharedFetcher, BlockFetcher } from '../net/fetch.js'
 import type { HandlerContext, RpcResponse } from '../net/rpc.js'
 import type { VerifiedEnvelope } from '../core/envelope.js'
 import { negotiateProtocol, type NegotiateRequest, type NegotiateResponse } from './wire.js'
@@ -149,6 +149,7 @@ export class Negotiation implements PlService {
         local,
         receipts: this.receipts,
         explanations: this.explanationStore,
+        grantInput: fetcher instanceof BlockFetcher ? (cid, peer, ttlMs) => { fetcher.grant(cid, peer, ttlMs) } : undefined,
         policies: policyResolver(c.store.blocks, c.registry, this.init.policies),
         open: openCalls ? { gossip: c.gossip, collector: this.collector } : undefined
       })

@@ -28,6 +28,8 @@ export const FETCH_PROTOCOL = '/pl/fetch/1.0.0'
 
 /** @default 4 MiB: the largest block served or accepted */
 export const DEFAULT_MAX_BLOCK_BYTES = 4 * 1024 * 1024
+/** Blocks with live grants kept before expired grants are swept. */
+export const MAX_GRANTED_BLOCKS = 10_000
 
 /** Room for the response frame around the block bytes (status, field names, length prefixes). */
 const FRAME_OVERHEAD = 1024
@@ -55,9 +57,22 @@ export interface BlockFetcherInit {
   maxBlockBytes?: number
   /** per-call timeouts @default rpc defaults (dial 5 s, first byte 10 s, total 30 s) */
   timeouts?: Partial<RpcTimeouts>
-  /** decides whether `peer` may read `cid`; default: every block in the store is served */
+  /**
+   * Who may read which block. `'granted'`: only blocks shared with every peer
+   * (`share`: published capability descriptors and their schemas) or granted
+   * to the asking peer (`grant`: a step input, to the provider awarded the
+   * step); anything else is answered NOT_FOUND, as if absent — run inputs,
+   * outputs and posted documents must not leak to peers that merely learn a
+   * CID. `'open'`: every stored block (tests, public content nodes).
+   * @default 'granted'
+   */
+  access?: 'granted' | 'open'
+  /** decides whether `peer` may read `cid`; replaces `access` when given */
   allow?: (cid: string, peer: string) => boolean
 }
+
+/** Grants of one block: peer → expiry (ms since epoch). */
+type Grants = Map<string, number>
 
 export interface BlockFetcherComponents {
   rpc: Rpc
@@ -77,6 +92,8 @@ export class BlockFetcher {
   readonly protocol: ProtocolDef<FetchRequest, FetchResponse>
   private readonly maxBlockBytes: number
   private started = false
+  private readonly shared = new Set<string>()
+  private readonly grants = new Map<string, Grants>()
 
   constructor (private readonly c: BlockFetcherComponents, private readonly init: BlockFetcherInit = {}) {
     this.maxBlockBytes = init.maxBlockBytes ?? DEFAULT_MAX_BLOCK_BYTES
@@ -105,12 +122,49 @@ export class BlockFetcher {
 
   get isStarted (): boolean { return this.started }
 
+  /** Serves `cid` to every peer (a published descriptor, a schema). */
+  share (cid: string): void {
+    this.shared.add(parseCid(cid).toString())
+  }
+
+  /** Stops serving `cid` to every peer (an unpublished descriptor). */
+  unshare (cid: string): void {
+    this.shared.delete(parseCid(cid).toString())
+  }
+
+  /** Serves `cid` to `peer` for `ttlMs` (a step input, to the provider awarded the step). */
+  grant (cid: string, peer: string, ttlMs: number): void {
+    const key = parseCid(cid).toString()
+    const now = Date.now()
+    const grants = this.grants.get(key) ?? new Map<string, number>()
+    for (const [p, until] of grants) if (until <= now) grants.delete(p)
+    grants.set(peer, Math.max(grants.get(peer) ?? 0, now + ttlMs))
+    this.grants.set(key, grants)
+    if (this.grants.size > MAX_GRANTED_BLOCKS) this.sweepGrants(now)
+  }
+
+  /** Whether `peer` may read `cid` under this fetcher's access rule. */
+  allows (cid: string, peer: string): boolean {
+    if (this.init.allow != null) return this.init.allow(cid, peer)
+    if (this.init.access === 'open' || this.shared.has(cid)) return true
+    const until = this.grants.get(cid)?.get(peer)
+    return until != null && until > Date.now()
+  }
+
+  private sweepGrants (now: number): void {
+    for (const [cid, grants] of this.grants) {
+      for (const [p, until] of grants) if (until <= now) grants.delete(p)
+      if (grants.size === 0) this.grants.delete(cid)
+    }
+  }
+
   private async serve (req: FetchRequest, peer: string): Promise<RpcResponse<FetchResponse>> {
     if (req == null || typeof req !== 'object' || typeof req.cid !== 'string') {
       throw new InvalidFetchRequestError('a /pl/fetch request is {cid: string}')
     }
     const cid = parseCid(req.cid).toString()
-    if (this.init.allow != null && !this.init.allow(cid, peer)) {
+    if (!this.allows(cid, peer)) {
+      this.c.metrics?.rejected.inc({ area: 'fetch', reason: 'not-granted' })
       return { status: 'NOT_FOUND', error: { name: 'BlockUnavailableError', message: `no block ${cid}` } }
     }
     const bytes = await this.c.store.blocks.getBytes(cid)

@@ -17,7 +17,7 @@ describe('/pl/fetch/1.0.0', () => {
   before(async () => {
     mesh = await TestMesh.start({
       nodes: 4,
-      services: (i): Record<string, ServiceFactory> => (i === 3 ? {} : { fetch: blockFetcher({ maxBlockBytes: i === 2 ? 1000 : 4000 }) })
+      services: (i): Record<string, ServiceFactory> => (i === 3 ? {} : { fetch: blockFetcher({ maxBlockBytes: i === 2 ? 1000 : 4000, access: 'open' }) })
     })
     ;[a, b, c, liar] = mesh.nodes
     // every node dialled node 0 (a); c talks to b directly
@@ -73,5 +73,43 @@ describe('/pl/fetch/1.0.0', () => {
     assert.equal(one.created, true)
     assert.equal(two.created, false)
     assert.equal(two.fetcher, one.fetcher)
+  })
+})
+
+describe('/pl/fetch access (default: granted)', () => {
+  // owner serves with the default access rule; friend is granted blocks, stranger is not
+  let mesh: TestMesh
+  let owner: PlNode, friend: PlNode, stranger: PlNode
+  const fetcherOf = (n: PlNode): BlockFetcher => n.service<BlockFetcher>('fetch')
+
+  before(async () => {
+    mesh = await TestMesh.start({ nodes: 3, services: () => ({ fetch: blockFetcher() }) })
+    await mesh.connected()
+    ;[owner, friend, stranger] = mesh.nodes
+  })
+  after(async () => { await mesh.stop() })
+
+  test('a stored block that is neither shared nor granted is answered as absent, and counted', async () => {
+    const cid = await owner.components.store.blocks.put({ secret: 'run input with PII' })
+    await assert.rejects(fetcherOf(stranger).fetch(owner.peerId, cid), { name: 'BlockUnavailableError' })
+    assert.match(await owner.components.metrics.registry.metrics(), /pl_rejected_total\{area="fetch",reason="not-granted"\} 1/)
+  })
+
+  test('a shared block (a published descriptor) is served to every peer until unshared', async () => {
+    const cid = await owner.components.store.blocks.put({ descriptor: 'public' })
+    fetcherOf(owner).share(cid)
+    assert.ok((await fetcherOf(stranger).fetch(owner.peerId, cid)).byteLength > 0)
+    fetcherOf(owner).unshare(cid)
+    await assert.rejects(fetcherOf(stranger).fetch(owner.peerId, cid), { name: 'BlockUnavailableError' })
+  })
+
+  test('a granted block is served to that peer only, and only until the grant expires', async () => {
+    const cid = await owner.components.store.blocks.put({ input: 'for the awarded provider' })
+    fetcherOf(owner).grant(cid, friend.peerId, 60_000)
+    assert.ok((await fetcherOf(friend).fetch(owner.peerId, cid)).byteLength > 0)
+    await assert.rejects(fetcherOf(stranger).fetch(owner.peerId, cid), { name: 'BlockUnavailableError' })
+    fetcherOf(owner).grant(cid, stranger.peerId, 1)
+    await new Promise(resolve => setTimeout(resolve, 20))
+    assert.equal(fetcherOf(owner).allows(cid, stranger.peerId), false, 'an expired grant serves nothing')
   })
 })
