@@ -44,6 +44,7 @@ const STATUS_BY_ERROR: Record<string, number> = {
 export class ControlApi {
   readonly app: FastifyInstance
   readonly token: string
+  private readonly statuses = new Map<string, number>()
   private url?: string
   private started = false
 
@@ -60,6 +61,11 @@ export class ControlApi {
     })
   }
 
+  /** HTTP status of errors named here (an area's bad-input errors → 400), over the built-in table. */
+  errorStatus (names: Iterable<string>, status: number): void {
+    for (const name of names) this.statuses.set(name, status)
+  }
+
   route (method: 'GET' | 'POST' | 'DELETE' | 'PUT', path: string, handler: RouteHandler): void {
     this.app.route({
       method,
@@ -72,7 +78,7 @@ export class ControlApi {
           const data = errorToData(err)
           delete data.stack
           this.init.logger?.warn({ err: data, path }, 'control API request failed')
-          return await reply.code(STATUS_BY_ERROR[data.name] ?? (data.name.endsWith('NotFoundError') ? 404 : 500)).send({ error: data })
+          return await reply.code(this.statuses.get(data.name) ?? STATUS_BY_ERROR[data.name] ?? (data.name.endsWith('NotFoundError') ? 404 : 500)).send({ error: data })
         }
       }
     })

@@ -19,7 +19,7 @@ export interface DaemonConfig {
   logLevel: string
   localSwarm: boolean
   gossip: boolean
-  /** extra sections read by services (discovery, exec, negotiation, addons) */
+  /** sections read by the services: discovery, exec (incl. exec.addons), negotiation, capabilities (see src/services.ts) */
   services: Record<string, unknown>
 }
 

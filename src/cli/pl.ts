@@ -22,5 +22,11 @@ export async function buildProgram (): Promise<Command> {
   return program
 }
 
+// `pl ... | head`: the reader went away; that is not an error of ours
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0)
+  throw err
+})
+
 const program = await buildProgram()
 await program.parseAsync(process.argv)

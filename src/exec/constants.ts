@@ -13,8 +13,6 @@ export const DEFAULT_MAX_JS_POOLS = 4
 export const DEFAULT_IDLE_MS = 30_000
 /** Retries after the first attempt for errors marked retryable, and the first backoff (doubled per retry). */
 export const DEFAULT_RETRY = { max: 2, backoff_ms: 200 }
-/** Iterations of a `loop` step that sets no `max`. */
-export const DEFAULT_LOOP_MAX = 10
 /** How long a cancelled step may react to `context.signal` before its worker/process is killed. */
 export const DEFAULT_CANCEL_GRACE_MS = 200
 /** Timeout of a webhook or LLM addon call when its config sets none. */

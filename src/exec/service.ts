@@ -16,6 +16,7 @@ import type { ControlApi } from '../api/control.js'
 import type { PlComponents, PlService } from '../node.js'
 import { compileDsl } from '../workflow/dsl.js'
 import { loadWorkflow } from '../workflow/load.js'
+import * as workflowErrors from '../workflow/errors.js'
 import { Executor, type ExecutorInit } from './executor.js'
 import { runView } from './view.js'
 
@@ -62,7 +63,13 @@ function str (v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined
 }
 
+/** Names of the workflow front ends' error classes: a plan or bundle that does not load is the caller's mistake (400). */
+function workflowErrorNames (): string[] {
+  return Object.entries(workflowErrors).filter(([, v]) => typeof v === 'function').map(([k]) => k)
+}
+
 export function registerRoutes (api: ControlApi, executor: Executor): void {
+  api.errorStatus(workflowErrorNames(), 400)
   api.route('POST', '/runs', async ({ body }) => {
     const b = (body ?? {}) as Record<string, unknown>
     const path = str(b.path)

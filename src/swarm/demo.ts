@@ -37,7 +37,7 @@ async function waitForCapabilities (client: ControlClient, log: (l: string) => v
   const missing = new Set(NAMES)
   while (missing.size > 0) {
     for (const name of [...missing]) {
-      const found = await client.request<unknown[]>('GET', `/caps/find?name=${encodeURIComponent(name)}&timeoutMs=2000`).catch(() => [])
+      const found = await client.request<unknown[]>('GET', `/caps/find?name=${encodeURIComponent(name)}&timeout=2000`).catch(() => [])
       if (Array.isArray(found) && found.length > 0) { missing.delete(name); log(`  found ${name}: ${found.length} provider(s)`) }
     }
     if (missing.size === 0) break
