@@ -7,6 +7,7 @@ import '../polyfill.js'
 import { Command, Option } from 'commander'
 import { loadConfig, DEFAULT_LISTEN } from './config.js'
 import { action, fail } from './util.js'
+import { ControlClient } from '../api/client.js'
 import { createLogger } from '../core/logger.js'
 import { loadOrCreateIdentity } from '../core/identity.js'
 import { PlNode } from '../node.js'
@@ -58,23 +59,36 @@ program.command('start')
   }))
 
 program.command('id')
-  .description('Print the PeerId, public key and listen addresses (creates the identity key on first use).')
+  .description('Print the PeerId, public key and addresses: the running node\'s actual ones when a pl-node runs on the data dir, else the configured listen addresses (creates the identity key on first use).')
   .option('-d, --data-dir <dir>', 'data directory (env PL_DATA_DIR, default ~/.pl-node)')
   .option('-c, --config <file>', 'config file (env PL_CONFIG)')
   .option('--json', 'print JSON')
   .action(action(async (opts: { dataDir?: string, config?: string, json?: boolean }) => {
     const config = await loadConfig({ dataDir: opts.dataDir, config: opts.config })
     const identity = await loadOrCreateIdentity(config.dataDir)
+    const running = await runningAddrs(config.dataDir)
     const info = {
       peerId: identity.id,
       publicKey: Buffer.from(identity.publicKey).toString('base64'),
-      listen: config.listen.map(a => `${a}/p2p/${identity.id}`)
+      running: running != null,
+      listen: running ?? config.listen.map(a => `${a}/p2p/${identity.id}`)
     }
     if (opts.json === true) {
       process.stdout.write(JSON.stringify(info, null, 2) + '\n')
     } else {
-      process.stdout.write(`peer id:    ${info.peerId}\npublic key: ${info.publicKey} (ed25519, base64)\nlisten:\n${info.listen.map(a => `  ${a}`).join('\n')}\n`)
+      process.stdout.write(`peer id:    ${info.peerId}\npublic key: ${info.publicKey} (ed25519, base64)\n${running != null ? 'listening (running node):' : 'listen (configured; no node running):'}\n${info.listen.map(a => `  ${a}`).join('\n')}\n`)
     }
   }))
+
+/** The addresses of the pl-node running on `dataDir`, if one answers on its control API. */
+async function runningAddrs (dataDir: string): Promise<string[] | undefined> {
+  try {
+    const client = await ControlClient.fromDataDir(dataDir)
+    const health = await client.request<{ addrs?: string[] }>('GET', '/health', undefined, { timeoutMs: 2000 })
+    return Array.isArray(health.addrs) ? health.addrs : undefined
+  } catch {
+    return undefined
+  }
+}
 
 program.parseAsync(process.argv).catch(fail)

@@ -58,6 +58,15 @@ test('pl-node id prints the peer id and stays the same across runs', async () =>
     assert.equal(one.code, 0, one.stderr)
     assert.equal(JSON.parse(one.stdout).peerId, JSON.parse(two.stdout).peerId)
     assert.match(JSON.parse(one.stdout).peerId, /^12D3KooW/)
+    assert.equal(JSON.parse(one.stdout).running, false)
+    // with a node running on the data dir, id shows its actual addresses (the real port, not tcp/0)
+    const node = await startNodeProcess(['--data-dir', a.dir])
+    try {
+      const live = JSON.parse((await runCli(['id', '--data-dir', a.dir, '--json'], { entry: PL_NODE })).stdout)
+      assert.equal(live.running, true)
+      assert.deepEqual(live.listen, node.info.addrs)
+      assert.equal(live.listen.some((addr: string) => /\/tcp\/0\//.test(addr)), false)
+    } finally { await node.stop() }
   } finally { await a.cleanup() }
 })
 
