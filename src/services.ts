@@ -21,11 +21,25 @@ import { receipts, type ReceiptsService } from './receipts/index.js'
 import { negotiation, type Negotiation, type NegotiationInit } from './negotiation/index.js'
 import { exec, type ExecService, type ExecServiceInit, type StepRunner } from './exec/index.js'
 import { offers } from './offers.js'
+import { ConfigError } from './cli/config.js'
 
-function section<T> (services: Record<string, unknown>, name: string): T {
+/** Config keys an operator may set per section (the rest of each Init is wiring, not configuration). */
+const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'resume']
+const NEGOTIATION_KEYS = [
+  'replyWindowMs', 'maxAttempts', 'maxRounds', 'cfpConcurrency', 'maxCandidates', 'findTimeoutMs', 'inlineInputBytes',
+  'execGraceMs', 'stepDeadlineMs', 'costAttrs', 'maxActive', 'bidTtlMs', 'awardHoldMs', 'sweepMs', 'maxOutputBytes',
+  'maxOpenBids', 'maxOpenBidsPerPeer', 'policies', 'provider', 'openCalls', 'topicSyncMs'
+]
+const SECTIONS = ['discovery', 'exec', 'negotiation', 'capabilities']
+
+/** A `services.<name>` section, checked: a mapping of known keys (a typo is an error, not a silent default). */
+function section<T> (services: Record<string, unknown>, name: string, known: string[]): T {
   const s = services[name]
   if (s == null) return {} as T
-  if (typeof s !== 'object' || Array.isArray(s)) throw new TypeError(`services.${name} must be a mapping`)
+  if (typeof s !== 'object' || Array.isArray(s)) throw new ConfigError(`services.${name} must be a mapping`)
+  for (const key of Object.keys(s)) {
+    if (!known.includes(key)) throw new ConfigError(`services.${name}: unknown key "${key}" (known: ${known.join(', ')})`)
+  }
   return s as T
 }
 
@@ -45,16 +59,21 @@ function remoteDelegate (c: PlComponents): StepRunner {
 
 export function daemonServices (config: DaemonConfig): Record<string, ServiceFactory> {
   const s = config.services ?? {}
+  for (const name of Object.keys(s)) {
+    if (!SECTIONS.includes(name)) throw new ConfigError(`services: unknown section "${name}" (known: ${SECTIONS.join(', ')})`)
+  }
   const services: Record<string, ServiceFactory> = {}
+  const negotiationInit = section<NegotiationInit>(s, 'negotiation', NEGOTIATION_KEYS)
+  const execInit = section<ExecServiceInit>(s, 'exec', EXEC_KEYS)
   services.discovery = discovery(discoveryInitFromConfig(s.discovery, { gossip: config.gossip }))
   services.receipts = receipts()
   services.negotiation = (c) => negotiation({
     openCalls: config.gossip,
-    ...section<NegotiationInit>(s, 'negotiation'),
+    ...negotiationInit,
     runStep: async (module, call, options) => await (c.services.exec as ExecService).executor.pool.runModule(module, call, options)
   })(c)
   services.exec = (c) => exec({
-    ...section<ExecServiceInit>(s, 'exec'),
+    ...execInit,
     localCapabilities: (name, version) => (c.services.discovery as Discovery).localCapability(name, version),
     wrapLocal: (local) => (c.services.receipts as ReceiptsService).wrap(local),
     runners: [remoteDelegate(c)]

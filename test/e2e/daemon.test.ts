@@ -1,6 +1,8 @@
 import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { startNodeProcess, runCli, PL_NODE } from '../helpers/proc.js'
 import { tempDir } from '../helpers/tmp.js'
 import { ControlClient } from '../../src/api/client.js'
@@ -78,5 +80,14 @@ test('bad configuration is refused with a clear message', async () => {
     assert.match(r.stderr, /ConfigError: --listen: listen entry "localhost:4001" is not a multiaddr/)
     const r2 = await runCli(['start', '--data-dir', a.dir], { entry: PL_NODE, env: { PL_CONTROL_PORT: 'abc' } })
     assert.match(r2.stderr, /ConfigError: environment PL_CONTROL_PORT: controlPort must be a port number/)
+    // a typo in a service section is an error, not a silently ignored setting
+    const file = join(a.dir, 'node.yaml')
+    await writeFile(file, 'services:\n  exec:\n    concurency: 4\n')
+    const r3 = await runCli(['start', '--data-dir', a.dir, '--config', file], { entry: PL_NODE })
+    assert.equal(r3.code, 1)
+    assert.match(r3.stderr, /ConfigError: services.exec: unknown key "concurency"/)
+    await writeFile(file, 'services:\n  capabilities:\n    - { price: 1 }\n')
+    const r4 = await runCli(['start', '--data-dir', a.dir, '--config', file], { entry: PL_NODE })
+    assert.match(r4.stderr, /OfferConfigError: services.capabilities\[0\] needs a descriptor file/)
   } finally { await a.cleanup() }
 })
