@@ -24,9 +24,9 @@ program.command('start')
   .option('-b, --bootstrap <multiaddr...>', 'peers to join through, each a multiaddr ending in /p2p/<peerId> (env PL_BOOTSTRAP)')
   .option('-c, --config <file>', 'config file, JSON or YAML, with the same keys in camelCase plus a "services" section (env PL_CONFIG)')
   .option('--control-port <port>', 'port of the local control API on 127.0.0.1 (env PL_CONTROL_PORT; default 0 = any free port, written to <data-dir>/control.json)')
-  .addOption(new Option('--log-level <level>', 'log level (env PL_LOG_LEVEL)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
+  .addOption(new Option('--log-level <level>', 'log level (env PL_LOG_LEVEL, default info)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
   .option('--local-swarm', 'raise connection limits for many nodes on one host (env PL_LOCAL_SWARM)')
-  .option('--no-gossip', 'do not join gossip topics: discovery through the DHT only (env PL_GOSSIP=false)')
+  .option('--no-gossip', 'do not join gossip topics: capability discovery through the DHT only, no open calls for proposals (env PL_GOSSIP=false)')
   .action(action(async (opts: Record<string, unknown>) => {
     const flags: Record<string, unknown> = { ...opts }
     if (opts.gossip === true) delete flags.gossip // commander sets the default; only an explicit --no-gossip counts

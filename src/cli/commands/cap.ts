@@ -169,7 +169,7 @@ export function register (program: Command): void {
     .option('--policy <policy>', 'required policy or attestation (repeatable)', collect, [])
     .option('--io-match <file|cid>', 'input schema the capability must accept (a file may also hold {input, output})')
     .option('--output-match <file|cid>', 'output schema the capability must satisfy')
-    .option('--timeout <ms>', 'time budget of the find (default 5000)', positiveInt)
+    .option('--timeout <ms>', 'time budget of the find (default: the node\'s services.discovery.findTimeoutMs, 5000)', positiveInt)
     .option('--limit <n>', 'stop the DHT walk once this many providers are known', positiveInt)
     .option('--local', 'no network: this node and its catalog only')
     .option('--dht-only', 'skip the catalog: DHT walk only')

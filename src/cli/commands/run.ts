@@ -129,7 +129,7 @@ async function follow (client: ControlClient, runId: string): Promise<number> {
 
 export function register (program: Command): void {
   program.command('run')
-    .description('Run a workflow (folder, workflow.json, .zip bundle or .yaml DSL plan) and print its output as JSON')
+    .description('Run a workflow (folder, workflow.json, .zip bundle or .yaml DSL plan) and print its output as JSON.\nThrough the pl-node running on the data dir when there is one (remote capabilities, receipts), else in this process with local modules only.\nExit codes: 0 succeeded, 1 failed, 2 waiting for a human decision (answer with pl decide).')
     .argument('[path]', 'the workflow to run (not needed with --resume)')
     .option('--input <json>', 'run input: a JSON object, or @file to read it from a file')
     .option('--resume <runId>', 'continue a journaled run instead of starting one')
@@ -189,7 +189,7 @@ export function register (program: Command): void {
     }))
   runs.command('show')
     .description('Show a run: its record, every step (state, attempts, usage, output CID) and its output')
-    .argument('<runId>')
+    .argument('<runId>', 'the run id (see pl runs list)')
     .option('--data-dir <dir>', 'data dir of the node / journal')
     .action(action(async (runId: string, opts: DataDirOpts) => {
       const dataDir = resolveDataDir(opts.dataDir)
@@ -201,9 +201,9 @@ export function register (program: Command): void {
 
   program.command('decide')
     .description('Answer the question a run waits on; the run continues (in this process when no pl-node runs)')
-    .argument('<runId>')
+    .argument('<runId>', 'the waiting run (see pl runs list)')
     .argument('<stepKey>', 'the waiting step key (see pl runs show)')
-    .argument('<choice>')
+    .argument('<choice>', 'one of the choices the question offers')
     .option('--data-dir <dir>', 'data dir of the node / journal')
     .action(action(async (runId: string, stepKey: string, choice: string, opts: DataDirOpts) => {
       const dataDir = resolveDataDir(opts.dataDir)
