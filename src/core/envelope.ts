@@ -14,7 +14,7 @@ import { encodeCanonical, cidOfBytes, toBase64url, fromBase64url, stripUndefined
 import { verifyByPeer, type Identity } from './identity.js'
 import {
   MalformedEnvelopeError, SchemaMismatchError, BadSignatureError, WrongSenderError, NotForMeError,
-  ClockSkewError, EnvelopeExpiredError, ReplayError, EnvelopeTooLargeError, IdentityError, PlError, UnknownTypeError
+  ClockSkewError, EnvelopeExpiredError, EnvelopeLifetimeError, ReplayError, EnvelopeTooLargeError, IdentityError, PlError, UnknownTypeError
 } from './errors.js'
 import type { SchemaRegistry } from '../spec/registry.js'
 
@@ -26,6 +26,12 @@ export const DEFAULT_CLOCK_SKEW_MS = 60_000
 export const DEFAULT_ENVELOPE_TTL_MS = 5 * 60_000
 /** @default 1 MiB of canonical bytes */
 export const DEFAULT_MAX_ENVELOPE_BYTES = 1024 * 1024
+/**
+ * Longest lifetime (`exp - ts`) accepted: the replay store keeps every id until
+ * its `exp`, so an unbounded `exp` would let any peer grow it forever.
+ * @default 24 h (the longest capability ad TTL)
+ */
+export const DEFAULT_MAX_ENVELOPE_LIFETIME_MS = 24 * 60 * 60_000
 
 export interface Envelope<B = Record<string, unknown>> {
   v: 1
@@ -102,6 +108,8 @@ export interface EnvelopeVerifierInit {
   clockSkewMs?: number
   /** @default DEFAULT_MAX_ENVELOPE_BYTES */
   maxBytes?: number
+  /** @default DEFAULT_MAX_ENVELOPE_LIFETIME_MS */
+  maxLifetimeMs?: number
   /** Our own PeerId: envelopes `to` someone else are refused. */
   self?: string
   /** Called with the error name of every rejected envelope (metrics). */
@@ -160,9 +168,13 @@ export class EnvelopeVerifier {
       throw new WrongSenderError(`envelope says it is from ${env.from} but arrived from ${options.expectedFrom}`, { from: env.from, peer: options.expectedFrom })
     }
     if (this.init.self != null && env.to != null && env.to !== this.init.self) throw new NotForMeError(`envelope is addressed to ${env.to}`, { to: env.to })
+    // one signature, one text form: base64url ignores the spare bits of the last character, and a
+    // re-encoded signature would give the same signed envelope a new id (and a pass through the replay store)
+    const sig = fromBase64url(env.sig)
+    if (sig.byteLength !== 64 || toBase64url(sig) !== env.sig) throw new BadSignatureError('signature is not 64 bytes in canonical base64url', { from: env.from })
     let ok = false
     try {
-      ok = verifyByPeer(env.from, unsignedBytes(env), fromBase64url(env.sig))
+      ok = verifyByPeer(env.from, unsignedBytes(env), sig)
     } catch (err) {
       if (err instanceof IdentityError) throw new BadSignatureError(`cannot verify: ${err.message}`)
       if (err instanceof PlError) throw err
@@ -172,6 +184,8 @@ export class EnvelopeVerifier {
     const now = options.now ?? Date.now()
     if (Math.abs(env.ts - now) > this.clockSkewMs) throw new ClockSkewError(`envelope ts is ${env.ts - now} ms from the local clock (window ±${this.clockSkewMs} ms)`, { ts: env.ts, now })
     if (env.exp <= now) throw new EnvelopeExpiredError(`envelope expired ${now - env.exp} ms ago`, { exp: env.exp, now })
+    const maxLifetime = this.init.maxLifetimeMs ?? DEFAULT_MAX_ENVELOPE_LIFETIME_MS
+    if (env.exp - env.ts > maxLifetime) throw new EnvelopeLifetimeError(`envelope lives ${env.exp - env.ts} ms (exp - ts), the limit is ${maxLifetime} ms`, { ts: env.ts, exp: env.exp, max: maxLifetime })
     return { envelope: env, id: cidOfBytes(signed).toString() }
   }
 }

@@ -98,6 +98,11 @@ export class EnvelopeExpiredError extends PlError {
   override name = 'EnvelopeExpiredError'
 }
 
+/** An envelope whose lifetime (`exp - ts`) is longer than the node accepts. */
+export class EnvelopeLifetimeError extends PlError {
+  override name = 'EnvelopeLifetimeError'
+}
+
 export class ReplayError extends PlError {
   override name = 'ReplayError'
 }

@@ -123,3 +123,26 @@ test('the replay store sweeps entries whose window has passed', async () => {
 })
 
 after(() => {})
+
+test('a signature re-encoded in another base64url form is refused (it would get a new id past the replay store)', async () => {
+  const verifier = new EnvelopeVerifier(registry, undefined)
+  const env = signEnvelope(alice, registry, 'Decline.v1', decline())
+  await verifier.verify(env)
+  // the 86th character carries 2 spare bits: flipping them decodes to the same 64 bytes
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  const last = alphabet.indexOf(env.sig.at(-1)!)
+  const variants = [1, 2, 3].map(bits => env.sig.slice(0, -1) + alphabet[(last & ~3) | ((last & 3) ^ bits)])
+  for (const sig of variants) {
+    assert.deepEqual(fromBase64url(sig), fromBase64url(env.sig), 'same signature bytes')
+    await assert.rejects(verifier.verify({ ...env, sig }), { name: 'BadSignatureError', message: /canonical base64url/ })
+  }
+  await assert.rejects(verifier.verify({ ...env, sig: toBase64url(fromBase64url(env.sig).subarray(0, 63)) }), { name: 'MalformedEnvelopeError' })
+})
+
+test('an envelope that claims to live longer than the node accepts is refused', async () => {
+  const verifier = new EnvelopeVerifier(registry, undefined, { maxLifetimeMs: 60_000 })
+  await verifier.verify(signEnvelope(alice, registry, 'Decline.v1', decline(), { ttlMs: 60_000 }))
+  await assert.rejects(verifier.verify(signEnvelope(alice, registry, 'Decline.v1', decline(), { ttlMs: 60_001 })), { name: 'EnvelopeLifetimeError' })
+  const defaults = new EnvelopeVerifier(registry, undefined)
+  await assert.rejects(defaults.verify(signEnvelope(alice, registry, 'Decline.v1', decline(), { ttlMs: 1e15 })), { name: 'EnvelopeLifetimeError', message: /the limit is 86400000 ms/ })
+})
