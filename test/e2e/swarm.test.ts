@@ -35,7 +35,7 @@ function spec (i: number): ReturnType<typeof swarmNodeSpec> {
 async function findable (client: ControlClient, names: string[]): Promise<void> {
   for (const name of names) {
     await waitFor(async () => {
-      const found = await client.request<unknown[]>('GET', `/caps/find?name=${name}&timeoutMs=2000`).catch(() => [])
+      const found = await client.request<unknown[]>('GET', `/caps/find?name=${name}&timeout=2000`).catch(() => [])
       return Array.isArray(found) && found.length > 0
     }, 60_000, `${name} findable`)
   }
