@@ -3,15 +3,19 @@
  * finds), in memory for fast finds and written through to LevelDB so a
  * restarted node keeps what it knew until the entries expire. Key:
  * `<provider>/<descriptor CID>`. A newer ad (by its `ts`) replaces an older
- * one; a withdrawal leaves a tombstone until the withdrawn ad would have
- * expired, so an older ad still in flight cannot bring the entry back.
+ * one; a withdrawal of a held entry leaves a tombstone until the withdrawn
+ * ad would have expired, so an older ad still in flight cannot bring the
+ * entry back (at most MAX_TOMBSTONES, oldest dropped first).
  */
 import type { JsonSublevel } from '../store/index.js'
 import type { CatalogEntry } from './types.js'
+import { MAX_TOMBSTONES } from './constants.js'
 
 export interface CatalogInit {
   maxEntries: number
   maxPerProvider: number
+  /** @default MAX_TOMBSTONES */
+  maxTombstones?: number
 }
 
 export type UpsertResult = 'added' | 'updated' | 'stale' | 'withdrawn' | 'full'
@@ -60,10 +64,11 @@ export class Catalog {
   /** Removes `provider`'s entry for `cid` and keeps a tombstone until `until`. */
   async withdraw (provider: string, cid: string, ts: number, until: number): Promise<boolean> {
     const key = keyOf(provider, cid)
-    const prev = this.tombstones.get(key)
-    if (prev == null || prev.ts < ts) this.tombstones.set(key, { ts, until })
     const old = this.entries.get(key)
+    // withdrawals of entries never held leave nothing behind: anyone can sign them, for free
     if (old == null || old.ts > ts) return false
+    const prev = this.tombstones.get(key)
+    if (prev == null || prev.ts < ts) this.setTombstone(key, { ts, until })
     this.forget(key)
     await this.db.del(key)
     return true
@@ -89,6 +94,23 @@ export class Catalog {
     for (const [key, t] of this.tombstones) if (t.until <= now) this.tombstones.delete(key)
     if (gone.length > 0) await this.db.batch(gone.map(key => ({ type: 'del' as const, key })))
     return gone.length
+  }
+
+  get tombstoneCount (): number { return this.tombstones.size }
+
+  private setTombstone (key: string, t: { ts: number, until: number }): void {
+    const max = this.init.maxTombstones ?? MAX_TOMBSTONES
+    this.tombstones.delete(key)
+    if (this.tombstones.size >= max) {
+      const now = Date.now()
+      for (const [k, x] of this.tombstones) if (x.until <= now) this.tombstones.delete(k)
+    }
+    while (this.tombstones.size >= max) {
+      const first = this.tombstones.keys().next().value
+      if (first === undefined) break
+      this.tombstones.delete(first)
+    }
+    this.tombstones.set(key, t)
   }
 
   private remember (key: string, entry: CatalogEntry): void {

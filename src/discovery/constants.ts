@@ -21,6 +21,15 @@ export const DEFAULT_PEER_AD_BURST = 50
 /** Per-peer ad token bucket on receipt: refill, ads per second. */
 export const DEFAULT_PEER_AD_RATE = 5
 
+/** The peer that forwards ads (gossip propagation source) may send this many times the per-signer rate and burst. */
+export const SOURCE_AD_FACTOR = 10
+
+/** Longest a gossip ad is kept whatever its ttl (the service uses 10 × its own ad ttl, like DHT-found entries). */
+export const MAX_AD_KEEP_MS = 10 * 60_000
+
+/** Withdrawal tombstones kept at once; the oldest go first. */
+export const MAX_TOMBSTONES = 10_000
+
 /** Own ad pacing: burst (kept below the receivers' burst so an honest node never trips them). */
 export const DEFAULT_PUBLISH_BURST = 16
 

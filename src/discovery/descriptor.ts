@@ -45,6 +45,33 @@ export function inlineSchemas (descriptor: CapabilityDescriptor): Array<Record<s
   return [descriptor.io.input, descriptor.io.output].filter((s): s is Record<string, any> => typeof s === 'object' && s != null)
 }
 
+/**
+ * Schema CIDs a descriptor points at: `io.input` / `io.output` given as a CID,
+ * and `$ref`s of the form `cid:<CID>[#/pointer]` (or `<CID>#/pointer`) inside
+ * its inline schemas. Malformed references are skipped.
+ */
+export function schemaCidRefs (descriptor: CapabilityDescriptor): string[] {
+  const out = new Set<string>()
+  const add = (ref: string): void => {
+    const text = ref.startsWith('cid:') ? ref.slice(4) : ref
+    const cid = text.split('#')[0]
+    try { out.add(CID.parse(cid).toString()) } catch {}
+  }
+  const walk = (node: unknown, depth: number): void => {
+    if (depth > 32 || node == null || typeof node !== 'object') return
+    if (Array.isArray(node)) { for (const v of node) walk(v, depth + 1); return }
+    for (const [k, v] of Object.entries(node)) {
+      if (k === '$ref' && typeof v === 'string') add(v)
+      else walk(v, depth + 1)
+    }
+  }
+  for (const s of [descriptor.io.input, descriptor.io.output]) {
+    if (typeof s === 'string') add(s)
+    else walk(s, 0)
+  }
+  return [...out]
+}
+
 /** Orders version strings numerically part by part (1.10.0 > 1.9.2), falling back to text. */
 export function compareVersions (a: string, b: string): number {
   const pa = a.split(/[.+-]/)

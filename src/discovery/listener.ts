@@ -1,6 +1,6 @@
 /**
  * The receiving side of `pl/v1/catalog`: a synchronous gossip validator
- * (per-peer rate limit, provider = signer, size, descriptor CID) whose
+ * (rate limits per signer and per forwarding peer, provider = signer, size, descriptor CID) whose
  * throws become Reject — the sender loses score — and the delivery handler
  * that updates the catalog (ads, withdrawals) and the peer store (addrs).
  */
@@ -15,6 +15,7 @@ import type { Catalog } from './catalog.js'
 import { assertDescriptorSize } from './descriptor.js'
 import { AdRateLimitedError, ProviderMismatchError } from './errors.js'
 import { PeerRateLimiter } from './rate-limit.js'
+import { MAX_AD_KEEP_MS, SOURCE_AD_FACTOR } from './constants.js'
 import type { AdvertiseCapability, CatalogEntry } from './types.js'
 
 export type CatalogListenerComponents = Pick<PlComponents, 'identity' | 'metrics' | 'logger' | 'libp2p'>
@@ -24,14 +25,19 @@ export interface CatalogListenerInit {
   peerAdRate: number
   peerAdBurst: number
   maxDescriptorBytes: number
+  /** longest an ad is kept whatever its ttl (10 × the own ad ttl in the service) @default MAX_AD_KEEP_MS */
+  maxTtlMs?: number
 }
 
 export class CatalogListener {
   private readonly limiter: PeerRateLimiter
+  private readonly sourceLimiter: PeerRateLimiter
   private readonly log: CatalogListenerComponents['logger']
 
   constructor (private readonly c: CatalogListenerComponents, private readonly init: CatalogListenerInit) {
     this.limiter = new PeerRateLimiter(init.peerAdRate, init.peerAdBurst)
+    // signers are free to mint: the peer that forwarded the ads is limited too, at SOURCE_AD_FACTOR × the signer rate
+    this.sourceLimiter = new PeerRateLimiter(init.peerAdRate * SOURCE_AD_FACTOR, init.peerAdBurst * SOURCE_AD_FACTOR)
     this.log = c.logger.child({ component: 'discovery' })
   }
 
@@ -52,6 +58,10 @@ export class CatalogListener {
       if (!this.limiter.take(env.from)) {
         throw new AdRateLimitedError(`peer ${env.from} sends catalog ads faster than ${this.init.peerAdRate}/s (burst ${this.init.peerAdBurst})`, { peer: env.from, source })
       }
+      if (!this.sourceLimiter.take(source)) {
+        const rate = this.init.peerAdRate * SOURCE_AD_FACTOR
+        throw new AdRateLimitedError(`peer ${source} forwards catalog ads faster than ${rate}/s (burst ${this.init.peerAdBurst * SOURCE_AD_FACTOR})`, { peer: env.from, source, by: 'source' })
+      }
       if (body.descriptor.provider !== env.from) {
         throw new ProviderMismatchError(`ad signed by ${env.from} names provider ${body.descriptor.provider}`, { from: env.from, provider: body.descriptor.provider })
       }
@@ -70,7 +80,7 @@ export class CatalogListener {
     const body = env.body as AdvertiseCapability
     if (env.from === this.c.identity.id) return
     if (body.withdraw === true) {
-      const removed = await this.init.catalog.withdraw(env.from, body.capability, env.ts, env.exp)
+      const removed = await this.init.catalog.withdraw(env.from, body.capability, env.ts, Math.min(env.exp, env.ts + Math.min(body.ttl, this.init.maxTtlMs ?? MAX_AD_KEEP_MS)))
       this.log.debug({ cid: body.capability, provider: env.from, removed }, 'capability withdrawn')
       return
     }
@@ -82,7 +92,8 @@ export class CatalogListener {
       descriptor: body.descriptor,
       addrs: body.addrs,
       ts: env.ts,
-      expires: Math.min(env.exp, env.ts + body.ttl),
+      // a full catalog must not stay closed to honest ads for a day: keep an ad at most maxTtlMs
+      expires: Math.min(env.exp, env.ts + Math.min(body.ttl, this.init.maxTtlMs ?? MAX_AD_KEEP_MS)),
       source: 'gossip'
     }
     const result = await this.init.catalog.upsert(entry)

@@ -13,7 +13,7 @@ import { Advertiser } from './ads.js'
 import { Catalog } from './catalog.js'
 import { capsProtocol, type CapsAnswer, type CapsRequest } from './caps.js'
 import * as C from './constants.js'
-import { buildDescriptor, capNameKey, inlineSchemas } from './descriptor.js'
+import { buildDescriptor, capNameKey, inlineSchemas, schemaCidRefs } from './descriptor.js'
 import { DhtProvider } from './dht.js'
 import { CapabilityNotFoundError, InvalidDescriptorError } from './errors.js'
 import { Finder } from './finder.js'
@@ -104,7 +104,7 @@ export class Discovery implements PlService {
     this.log = c.logger.child({ component: 'discovery' })
     this.catalog = new Catalog(c.store.json<CatalogEntry>('catalog'), { maxEntries: this.settings.maxCatalogEntries, maxPerProvider: this.settings.maxEntriesPerProvider })
     this.local = new LocalCapabilities(c.store.json('caps-local'))
-    this.listener = new CatalogListener(c, { catalog: this.catalog, peerAdRate: this.settings.peerAdRate, peerAdBurst: this.settings.peerAdBurst, maxDescriptorBytes: this.settings.maxDescriptorBytes })
+    this.listener = new CatalogListener(c, { catalog: this.catalog, peerAdRate: this.settings.peerAdRate, peerAdBurst: this.settings.peerAdBurst, maxDescriptorBytes: this.settings.maxDescriptorBytes, maxTtlMs: 10 * this.settings.ttlMs })
     this.advertiser = new Advertiser({
       gossip: c.gossip,
       sign: c.sign,
@@ -162,7 +162,7 @@ export class Discovery implements PlService {
       }
       this.dht.start()
       for (const cap of caps) {
-        this.shareDescriptor(cap.cid, cap.descriptor)
+        await this.shareDescriptor(cap.cid, cap.descriptor)
         if (cap.active) this.announce(cap)
         else this.log.warn({ cid: cap.cid, name: cap.descriptor.name, problem: cap.problem }, 'published capability not re-advertised')
       }
@@ -204,10 +204,16 @@ export class Discovery implements PlService {
   // ---------------------------------------------------------------- publishing
 
   /** Validates, stores, binds and advertises a capability; returns its CID. */
-  /** A published descriptor and its inline schemas are served to every peer over /pl/fetch. */
-  private shareDescriptor (cid: string, descriptor: CapabilityDescriptor): void {
+  /**
+   * A published descriptor, its inline schemas and the schemas it names by CID
+   * (io CIDs, `cid:` $refs) that this node stores are served to every peer over /pl/fetch.
+   */
+  private async shareDescriptor (cid: string, descriptor: CapabilityDescriptor): Promise<void> {
     this.fetcher?.share(cid)
     for (const schema of inlineSchemas(descriptor)) this.fetcher?.share(cidStringOf(schema))
+    for (const ref of schemaCidRefs(descriptor)) {
+      if (await this.c.store.blocks.has(ref)) this.fetcher?.share(ref)
+    }
   }
 
   async publish (input: CapabilityDescriptorInput, impl?: ImplRef): Promise<{ cid: string, descriptor: CapabilityDescriptor }> {
@@ -220,7 +226,7 @@ export class Discovery implements PlService {
     const descriptor = buildDescriptor(input, this.c.identity.id, this.c.registry, { module, maxBytes: this.settings.maxDescriptorBytes })
     const cid = await this.c.store.blocks.put(descriptor)
     for (const schema of inlineSchemas(descriptor)) await this.c.store.blocks.put(schema)
-    this.shareDescriptor(cid, descriptor)
+    await this.shareDescriptor(cid, descriptor)
     // A new descriptor for the same name and version replaces the old one.
     for (const old of this.local.byName(descriptor.name)) {
       if (old.cid !== cid && old.descriptor.version === descriptor.version) await this.remove(old, false)

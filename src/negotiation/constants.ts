@@ -33,6 +33,16 @@ export const DEFAULT_DONE_KEEP_MS = 5 * 60_000
 export const DEFAULT_FIND_TIMEOUT_MS = 3_000
 /** Extra time per attempt on top of the step's wall limit (award, input transfer, result). */
 export const DEFAULT_EXEC_GRACE_MS = 5_000
+/** Farthest award deadline a provider accepts (timers beyond ~24.8 days overflow; no step should hold a slot longer). */
+export const MAX_AWARD_DEADLINE_MS = 24 * 60 * 60_000
+/** Farthest `reply_by` of an open call a provider answers (and gossip forwards); also the cap on the answer's send time. */
+export const MAX_OPEN_CALL_REPLY_MS = 60_000
+/** Open-call answers a provider has in flight at once; further calls are ignored until one finishes. */
+export const MAX_OPEN_CALL_ANSWERS = 64
+/** Constraints a call carries: entries, key length, string value length (the requester drops entries beyond them). */
+export const MAX_CFP_CONSTRAINTS = 32
+export const MAX_CFP_CONSTRAINT_KEY = 64
+export const MAX_CFP_CONSTRAINT_VALUE = 256
 /** How often expired bids and stale awards are swept. */
 export const DEFAULT_SWEEP_MS = 5_000
 /** Largest step output a provider returns. */

@@ -13,7 +13,8 @@ import type { Rpc } from '../net/rpc.js'
 import type { Logger } from '../core/logger.js'
 import type { PlLibp2p } from '../net/libp2p.js'
 import { negotiateProtocol } from './wire.js'
-import { learnAddrs } from './addrs.js'
+import { learnAddrs, onPrivateNetwork } from './addrs.js'
+import { MAX_OPEN_CALL_ANSWERS, MAX_OPEN_CALL_REPLY_MS } from './constants.js'
 import type { Bid, CallForProposal, Decline } from './types.js'
 
 export const CFP_TOPIC_PREFIX = 'pl/v1/cfp/'
@@ -65,6 +66,7 @@ export interface OpenCallListenerComponents {
 export class OpenCallListener {
   private readonly topics = new Set<string>()
   private readonly negotiate = negotiateProtocol()
+  private inFlight = 0
 
   constructor (
     private readonly c: OpenCallListenerComponents,
@@ -88,8 +90,9 @@ export class OpenCallListener {
         types: ['CallForProposal.v1'],
         validate: (v) => {
           const cfp = v.envelope.body as CallForProposal
-          // a stale call or one addressed to somebody is not an open call: do not forward it
-          return cfp.reply_by <= Date.now() || v.envelope.to != null ? 'ignore' : undefined
+          // a stale call, one addressed to somebody, or one collecting answers for over a minute is not an open call: do not forward it
+          const now = Date.now()
+          return cfp.reply_by <= now || cfp.reply_by > now + MAX_OPEN_CALL_REPLY_MS || v.envelope.to != null ? 'ignore' : undefined
         },
         onMessage: async (v) => { await this.onCall(v as VerifiedEnvelope<CallForProposal>) }
       })
@@ -109,15 +112,25 @@ export class OpenCallListener {
     const requester = v.envelope.from
     if (requester === this.c.self) return
     const cfp = v.envelope.body
+    // each answer in flight holds a bid and a dial: a flood of open calls must not grow them without bound
+    if (this.inFlight >= MAX_OPEN_CALL_ANSWERS) {
+      this.c.logger.debug({ requester, cfp: v.id, inFlight: this.inFlight }, 'too many open call answers in flight: call ignored')
+      return
+    }
+    this.inFlight++
     try {
       const envelope = await this.answer(cfp, v.id, requester)
       if (envelope == null) return
-      await learnAddrs(this.c.libp2p, requester, cfp.reply_to)
-      const budget = Math.max(1, cfp.reply_by - Date.now())
+      // anyone can sign a call: its reply_to is used only when no route to the caller is known, and
+      // private addresses only when this node itself runs on a private network (a local swarm, tests)
+      await learnAddrs(this.c.libp2p, requester, cfp.reply_to, { onlyWithoutRoute: true, allowPrivate: onPrivateNetwork(this.c.libp2p) })
+      const budget = Math.max(1, Math.min(cfp.reply_by - Date.now(), MAX_OPEN_CALL_REPLY_MS))
       const res = await this.c.rpc.request(requester, this.negotiate, { envelope }, { timeouts: { totalMs: budget, firstByteMs: budget, dialMs: Math.min(budget, 5_000) } })
       if (res.status !== 'OK') this.c.logger.debug({ requester, cfp: v.id, status: res.status, err: res.error?.name }, 'open call answer refused')
     } catch (err) {
       this.c.logger.debug({ requester, cfp: v.id, err: (err as Error).message }, 'cannot answer an open call')
+    } finally {
+      this.inFlight--
     }
   }
 }

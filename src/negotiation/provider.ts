@@ -21,7 +21,7 @@ import { receiptLimits, receiptUsage } from '../receipts/runner.js'
 import { effectiveLimits } from '../exec/limits.js'
 import {
   DEFAULT_AWARD_HOLD_MS, DEFAULT_BID_TTL_MS, DEFAULT_DONE_KEEP_MS, DEFAULT_MAX_ACTIVE, DEFAULT_MAX_OPEN_BIDS, DEFAULT_MAX_OPEN_BIDS_PER_PEER,
-  DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_SWEEP_MS, EXEC_PROTOCOL
+  DEFAULT_EXEC_GRACE_MS, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_SWEEP_MS, EXEC_PROTOCOL, MAX_AWARD_DEADLINE_MS
 } from './constants.js'
 import {
   AwardAlreadyExecutedError, AwardMismatchError, BidAlreadyAwardedError, BidExpiredError, CfpExpiredError, InputUnavailableError,
@@ -29,7 +29,7 @@ import {
 } from './errors.js'
 import { execProtocol, type ExecRequest, type ExecResponse } from './wire.js'
 import { defaultBidStrategy } from './strategy.js'
-import type { Award, Bid, BidDecision, BidStrategy, CallForProposal, Decline, InputFetcher, LocalCapabilities, LocalOffer, Result, RunStep } from './types.js'
+import type { Award, Bid, BidDecision, BidStrategy, CallForProposal, Decline, InputFetcher, Limits, LocalCapabilities, LocalOffer, Result, RunStep } from './types.js'
 
 export interface ProviderComponents {
   identity: Identity
@@ -66,10 +66,13 @@ export interface ProviderInit {
   maxOpenBidsPerPeer?: number
 }
 
+/** The parts of a call a bid needs later: the whole decoded call (constraints, reply_to…) is not kept per open bid. */
+type CallFacts = Pick<CallForProposal, 'input' | 'deadline'> & { capability: { name: string }, policies?: string[] }
+
 interface BidRecord {
   id: string
   body: Bid
-  cfp: CallForProposal
+  cfp: CallFacts
   cfpId: string
   requester: string
   offer: LocalOffer
@@ -89,6 +92,18 @@ const LIMIT_KEYS = ['cpu_ms', 'mem_mb', 'wall_ms'] as const
 
 function awardMismatch (field: string, expected: unknown, actual: unknown): AwardMismatchError {
   return new AwardMismatchError(`award ${field} is ${JSON.stringify(actual)}, the bid was for ${JSON.stringify(expected)}`, { field, expected, actual })
+}
+
+/** The award's limits with the bid's as the ceiling (acceptAward already refused an award above them). */
+function cappedLimits (awarded: Limits, offered: Limits): Limits {
+  const out: Limits = {}
+  for (const k of LIMIT_KEYS) {
+    const a = awarded[k] != null && awarded[k] > 0 ? awarded[k] : undefined
+    const o = offered[k]
+    const v = a != null && o != null ? Math.min(a, o) : a ?? o
+    if (v != null) out[k] = v
+  }
+  return out
 }
 
 /** Result.v1 caps error name/message sizes; stacks never leave the node. */
@@ -246,7 +261,8 @@ export class Provider {
     }
     const envelope = this.components.sign('Bid.v1', bid, { to: requester, ttlMs })
     const id = envelopeId(envelope)
-    this.remember({ id, body: bid, cfp, cfpId, requester, offer, awarded: false })
+    const facts: CallFacts = { capability: { name: cfp.capability.name }, input: cfp.input, deadline: cfp.deadline, ...(cfp.policies != null ? { policies: [...cfp.policies] } : {}) }
+    this.remember({ id, body: bid, cfp: facts, cfpId, requester, offer, awarded: false })
     this.log.debug({ cfp: cfpId, bid: id, requester, price: bid.price }, 'bid')
     return envelope
   }
@@ -267,10 +283,15 @@ export class Provider {
     if (award.step !== bid.body.step) throw awardMismatch('step', bid.body.step, award.step)
     if (award.capability !== bid.body.capability) throw awardMismatch('capability', bid.body.capability, award.capability)
     if (award.input !== bid.cfp.input) throw awardMismatch('input', bid.cfp.input, award.input)
+    // every limit the bid set is a ceiling the award must restate, > 0: a missing or 0 limit would run unbounded
     for (const k of LIMIT_KEYS) {
       const asked = award.limits[k]
       const offered = bid.body.limits[k]
-      if (asked != null && offered != null && asked > offered) throw awardMismatch(`limits.${k}`, offered, asked)
+      if (offered != null && (asked == null || asked <= 0 || asked > offered)) throw awardMismatch(`limits.${k}`, offered, asked)
+    }
+    if (award.deadline > bid.cfp.deadline) throw awardMismatch('deadline', bid.cfp.deadline, award.deadline)
+    if (award.deadline > now + MAX_AWARD_DEADLINE_MS) {
+      throw new AwardMismatchError(`award deadline is ${award.deadline - now} ms away, at most ${MAX_AWARD_DEADLINE_MS} ms is accepted`, { field: 'deadline', expected: now + MAX_AWARD_DEADLINE_MS, actual: award.deadline })
     }
     if (this.active >= this.maxActive) throw new ProviderBusyError(`all ${this.maxActive} remote step slots are in use`, { active: this.active })
     this.markAwarded(bid)
@@ -297,7 +318,11 @@ export class Provider {
   private async execute (rec: AwardRecord, req: ExecRequest, ctx: HandlerContext): Promise<RpcResponse<ExecResponse>> {
     const award = rec.body
     const requester = ctx.peer
-    const signal = AbortSignal.any([ctx.signal, this.shutdown.signal, AbortSignal.timeout(Math.max(1, award.deadline - Date.now()))])
+    const limits = cappedLimits(award.limits, rec.bid.body.limits)
+    // the run may not outlast the award's deadline, nor the wall time this node offered (plus time for input and result)
+    const offeredWall = rec.bid.body.limits.wall_ms
+    const budget = Math.min(award.deadline - Date.now(), offeredWall != null ? offeredWall + DEFAULT_EXEC_GRACE_MS : MAX_AWARD_DEADLINE_MS, MAX_AWARD_DEADLINE_MS)
+    const signal = AbortSignal.any([ctx.signal, this.shutdown.signal, AbortSignal.timeout(Math.max(1, budget))])
     await ctx.progress({ type: 'pl:exec:accepted', award: rec.id })
     let inputBytes: Uint8Array
     if (req.input != null) {
@@ -333,7 +358,7 @@ export class Provider {
         globalSettings: call.global_settings,
         globalParameters: call.global_parameters,
         inputData: call.input_data,
-        limits: effectiveLimits(award.limits, { wall_ms: Math.max(1, award.deadline - Date.now()) }),
+        limits: effectiveLimits(limits, { wall_ms: Math.max(1, Math.min(award.deadline - Date.now(), MAX_AWARD_DEADLINE_MS)) }),
         step: { runId: award.run, key: award.step, attempt: award.attempt ?? 1 }
       }, { signal, onProgress })
       usage = receiptUsage(out.usage)

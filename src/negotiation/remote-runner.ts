@@ -31,14 +31,15 @@ import { receiptLimits, receiptUsage } from '../receipts/runner.js'
 import type { ReceiptStore } from '../receipts/store.js'
 import {
   DEFAULT_CFP_CONCURRENCY, DEFAULT_COST_ATTRS, DEFAULT_EXEC_GRACE_MS, DEFAULT_FIND_TIMEOUT_MS, DEFAULT_INLINE_INPUT_BYTES,
-  DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_CANDIDATES, DEFAULT_MAX_ROUNDS, DEFAULT_REPLY_WINDOW_MS, DEFAULT_SELECT
+  DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_CANDIDATES, DEFAULT_MAX_ROUNDS, DEFAULT_REPLY_WINDOW_MS, DEFAULT_SELECT,
+  MAX_CFP_CONSTRAINTS, MAX_CFP_CONSTRAINT_KEY, MAX_CFP_CONSTRAINT_VALUE
 } from './constants.js'
 import { AllProvidersFailedError, InvalidResultError, NegotiationDeadlineError, NoBidsError, NoProvidersError, RemoteStepFailedError } from './errors.js'
 import { CfpRound, type OpenCallPort, type RankedBid } from './round.js'
 import { resolvePolicies, type EffectivePolicy, type PolicyResolver } from './policy.js'
 import { execProtocol, negotiateProtocol, type ExecProgress, type ExecResponse } from './wire.js'
 import type { AttemptExplanation, ExplanationStore, StepExplanation } from './explanation.js'
-import type { Award, CandidateFinder, LocalCapabilities, Result } from './types.js'
+import type { Award, CandidateFinder, Limits, LocalCapabilities, Result } from './types.js'
 
 export interface RemoteRunnerComponents {
   identity: Identity
@@ -101,6 +102,38 @@ interface StepJob {
 const NOT_FAILOVER = new Set(['RpcAbortedError'])
 /** Earlier negotiations of one step kept in its explanation. */
 const MAX_HISTORY = 5
+
+/**
+ * The plan's constraints as a call carries them (CallForProposal.v1): scalar
+ * entries only, short keys and strings, at most MAX_CFP_CONSTRAINTS; the
+ * rest stays with the requester (its policy filter reads the plan's own).
+ */
+export function cfpConstraints (constraints: unknown): Record<string, number | string | boolean> {
+  const out: Record<string, number | string | boolean> = {}
+  if (constraints == null || typeof constraints !== 'object' || Array.isArray(constraints)) return out
+  let n = 0
+  for (const [k, v] of Object.entries(constraints)) {
+    if (n >= MAX_CFP_CONSTRAINTS) break
+    if (k.length > MAX_CFP_CONSTRAINT_KEY) continue
+    const ok = typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && v.length <= MAX_CFP_CONSTRAINT_VALUE)
+    if (!ok) continue
+    out[k] = v
+    n++
+  }
+  return out
+}
+
+/** Each limit of the award: min(plan, bid) where both set it, else the one that does (the round filtered bids below the plan). */
+export function awardLimits (plan: Limits, bid: Limits): Limits {
+  const out: Limits = {}
+  for (const k of ['cpu_ms', 'mem_mb', 'wall_ms'] as const) {
+    const p = plan[k]
+    const b = bid[k]
+    const v = p != null && b != null ? Math.min(p, b) : p ?? b
+    if (v != null) out[k] = v
+  }
+  return out
+}
 
 function errorInfo (err: unknown): { name: string, message: string } {
   const e = err as { name?: string, message?: string }
@@ -254,7 +287,7 @@ export class RemoteRunner implements StepRunner {
         input_size: job.inputBytes.byteLength,
         deadline: job.deadline,
         reply_by: replyBy,
-        constraints: job.ctx.dag.constraints as Record<string, unknown>,
+        constraints: cfpConstraints(job.ctx.dag.constraints),
         policies: job.policy.refs,
         // the plan's own limits for the step; node defaults are the executor's business, not a demand on providers
         limits: receiptLimits(job.step.limits ?? {})
@@ -307,7 +340,7 @@ export class RemoteRunner implements StepRunner {
       provider,
       capability: best.body.capability,
       input: job.inputCid,
-      limits: best.body.limits,
+      limits: awardLimits(receiptLimits(job.step.limits ?? {}), best.body.limits),
       price: best.body.price,
       deadline: job.deadline,
       attempt: n,

@@ -177,6 +177,7 @@ export class CfpRound {
     for (const k of LIMIT_KEYS) {
       const want = asked[k]
       const got = bid.limits[k]
+      if (want != null && got == null) return `offers no ${k} limit, the step needs ${want}`
       if (want != null && got != null && got < want) return `offers ${k} ${got}, the step needs ${want}`
     }
     const left = input.cfp.deadline - Date.now()

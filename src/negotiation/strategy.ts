@@ -30,8 +30,10 @@ function decide (ctx: BidContext, init: DefaultStrategyInit): BidDecision {
   for (const k of LIMIT_KEYS) {
     const asked = cfp.limits?.[k]
     const max = offered[k]
+    // 0 is no limit at all: never ask the executor to run without one
+    if (asked != null && asked <= 0) return { decline: 'over-limits', message: `${k} ${asked} asked, a limit must be > 0` }
     if (asked != null && max != null && asked > max) return { decline: 'over-limits', message: `${k} ${asked} asked, at most ${max} offered` }
-    const v = asked ?? max
+    const v = asked ?? (max != null && max > 0 ? max : undefined)
     if (v != null) limits[k] = v
   }
   const honoured = new Set([...(offer.descriptor.policies ?? []), ...(offer.descriptor.attestations ?? [])])

@@ -9,7 +9,7 @@
  * Following `prev` from the sinks reaches every receipt of the run, so the
  * root CID pins all of them. `verifyChain` checks a set offline: every
  * signature (provider and requester), every `prev` link resolves inside the
- * set, one run, and no step has two accepted receipts.
+ * set, one run, one requester, and no step has two accepted receipts.
  *
  * @example
  * const { root } = verifyChain(receipts)        // throws on the first problem
@@ -18,7 +18,7 @@
  */
 import { cidStringOf } from '../core/encoding.js'
 import { receiptCid, verifySignedReceipt, type ReceiptOptions, type SignedReceipt } from './signing.js'
-import { DuplicateStepReceiptError, ReceiptChainRunError, ReceiptExportError, ReceiptPrevMissingError } from './errors.js'
+import { DuplicateStepReceiptError, ReceiptChainRequesterError, ReceiptChainRunError, ReceiptExportError, ReceiptPrevMissingError } from './errors.js'
 
 export const ROOT_KIND = 'pl/receipt-root'
 
@@ -49,6 +49,8 @@ export interface ChainVerification {
 export interface VerifyChainOptions extends ReceiptOptions {
   /** every receipt must carry the requester's countersignature @default true */
   requireRequester?: boolean
+  /** the PeerId every receipt must name as requester; by default the first receipt's requester */
+  requester?: string
 }
 
 /** The root document of a set of receipts of one run, and its CID. */
@@ -69,11 +71,17 @@ export function verifyChain (receipts: unknown[], options: VerifyChainOptions = 
   const byCid = new Map<string, SignedReceipt>()
   const bySteps = new Map<string, string>()
   let run: string | undefined
+  // a run has one requester: receipts countersigned by another peer under the same run id are not part of it
+  let requester = options.requester
   for (const signed of receipts) {
     verifySignedReceipt(signed, { registry: options.registry, requireRequester })
     const r = signed.receipt
     run ??= r.run
     if (r.run !== run) throw new ReceiptChainRunError(`the chain mixes runs ${run} and ${r.run}`, { runs: [run, r.run] })
+    requester ??= r.requester
+    if (r.requester !== requester) {
+      throw new ReceiptChainRequesterError(`receipt of step ${r.step} names requester ${r.requester}, the chain's requester is ${requester}`, { expected: requester, actual: r.requester, step: r.step })
+    }
     const cid = receiptCid(r)
     if (byCid.has(cid)) continue
     const other = bySteps.get(r.step)

@@ -49,6 +49,21 @@ export class ReceiptPolicyMissingError extends PlError {
   override name = 'ReceiptPolicyMissingError'
 }
 
+/** The receipt's `status` is not the status of the Result it came with (an `ok` Result with an `error` receipt). */
+export class ReceiptStatusMismatchError extends PlError {
+  override name = 'ReceiptStatusMismatchError'
+}
+
+/** The receipt's `limits` are not the limits of the award it answers (`details.limit`). */
+export class ReceiptLimitsMismatchError extends PlError {
+  override name = 'ReceiptLimitsMismatchError'
+}
+
+/** The receipt's `started` is after its `ended`. */
+export class ReceiptTimesInvalidError extends PlError {
+  override name = 'ReceiptTimesInvalidError'
+}
+
 /** No receipt with that CID, or no receipts for that run, in the local store. */
 export class ReceiptNotFoundError extends PlError {
   override name = 'ReceiptNotFoundError'
@@ -67,6 +82,11 @@ export class DuplicateStepReceiptError extends PlError {
 /** A chain mixes receipts of several runs, or is empty. */
 export class ReceiptChainRunError extends PlError {
   override name = 'ReceiptChainRunError'
+}
+
+/** A chain mixes receipts of several requesters, or names another requester than the one expected. */
+export class ReceiptChainRequesterError extends PlError {
+  override name = 'ReceiptChainRequesterError'
 }
 
 /** A receipts export file is not `{v: 1, run, root, receipts}`, or its `root` is not the root of its receipts. */

@@ -9,7 +9,8 @@
  */
 import { verifySignedReceipt, type ReceiptLimits, type ReceiptOptions, type SignedReceipt } from './signing.js'
 import {
-  ReceiptAwardMismatchError, ReceiptInputMismatchError, ReceiptOutputMismatchError, ReceiptPolicyMissingError, ReceiptUsageExceededError
+  ReceiptAwardMismatchError, ReceiptInputMismatchError, ReceiptLimitsMismatchError, ReceiptOutputMismatchError, ReceiptPolicyMissingError,
+  ReceiptStatusMismatchError, ReceiptTimesInvalidError, ReceiptUsageExceededError
 } from './errors.js'
 
 /** The parts of an Award.v1 a receipt must agree with. */
@@ -29,8 +30,13 @@ export interface ReceiptExpectation extends ReceiptOptions {
   input: string
   /** CID of the output bytes we received */
   output: string
-  /** the limits of the award; usage must stay within them */
+  /** the limits of the award; the receipt must restate them and its usage stay within them */
   limits: ReceiptLimits
+  /**
+   * the status of the Result the receipt came with
+   * @default 'ok'
+   */
+  status?: 'ok' | 'error'
   /** policies the step required; the receipt must list each */
   policies?: string[]
 }
@@ -38,6 +44,8 @@ export interface ReceiptExpectation extends ReceiptOptions {
 const USAGE_LIMITS: Array<['cpu_ms' | 'wall_ms' | 'mem_peak_mb', 'cpu_ms' | 'wall_ms' | 'mem_mb']> = [
   ['cpu_ms', 'cpu_ms'], ['wall_ms', 'wall_ms'], ['mem_peak_mb', 'mem_mb']
 ]
+
+const LIMIT_KEYS = ['cpu_ms', 'mem_mb', 'wall_ms'] as const
 
 function mismatch (field: string, expected: unknown, actual: unknown): ReceiptAwardMismatchError {
   return new ReceiptAwardMismatchError(`receipt ${field} is ${JSON.stringify(actual)}, the award says ${JSON.stringify(expected)}`, { field, expected, actual })
@@ -61,6 +69,18 @@ export function verifyReceiptAgainst (signed: unknown, expected: ReceiptExpectat
   }
   if (r.output !== expected.output) {
     throw new ReceiptOutputMismatchError(`receipt output ${r.output === '' ? '(none)' : r.output} is not the output that was received (${expected.output})`, { expected: expected.output, actual: r.output })
+  }
+  const status = expected.status ?? 'ok'
+  if (r.status !== status) {
+    throw new ReceiptStatusMismatchError(`receipt status is ${r.status}, the result says ${status}`, { expected: status, actual: r.status })
+  }
+  if (r.started > r.ended) {
+    throw new ReceiptTimesInvalidError(`receipt started (${r.started}) is after it ended (${r.ended})`, { started: r.started, ended: r.ended })
+  }
+  for (const k of LIMIT_KEYS) {
+    if (r.limits[k] !== expected.limits[k]) {
+      throw new ReceiptLimitsMismatchError(`receipt limits.${k} is ${JSON.stringify(r.limits[k])}, the award says ${JSON.stringify(expected.limits[k])}`, { limit: k, expected: expected.limits[k], actual: r.limits[k] })
+    }
   }
   for (const [used, limit] of USAGE_LIMITS) {
     const max = expected.limits[limit]

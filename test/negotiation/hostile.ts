@@ -8,7 +8,7 @@ import { cidOfBytes, decodeCanonical, encodeCanonical, cidStringOf } from '../..
 import { createIdentity, type Identity } from '../../src/core/identity.js'
 import { signEnvelope, type Envelope } from '../../src/core/envelope.js'
 import { signReceipt, type Receipt } from '../../src/receipts/signing.js'
-import { negotiateProtocol, execProtocol, type Award, type Bid, type CallForProposal, type Decline, type Result, type DeclineReason } from '../../src/negotiation/index.js'
+import { negotiateProtocol, execProtocol, type Award, type Bid, type CallForProposal, type Decline, type Result, type DeclineReason, type Limits } from '../../src/negotiation/index.js'
 import type { PlNode } from '../../src/node.js'
 
 export interface Behaviour {
@@ -21,6 +21,8 @@ export interface Behaviour {
   /** how it executes */
   exec?: 'honest' | 'wrong-output-bytes' | 'usage-over-limits' | 'wrong-input-cid'
   compute?: (inputData: Record<string, unknown>) => unknown
+  /** the limits its bids offer (default: 5 s, 128 MiB, then the call's) */
+  limits?: Limits
 }
 
 export class ScriptedProvider {
@@ -61,7 +63,7 @@ export class ScriptedProvider {
         price: b.price ?? 1,
         eta_ms: 10,
         ...(b.attrs != null ? { attrs: b.attrs } : {}),
-        limits: { wall_ms: 5_000, mem_mb: 128, ...cfp.limits },
+        limits: b.limits ?? { wall_ms: 5_000, mem_mb: 128, ...cfp.limits },
         attestations: b.attestations ?? cfp.policies ?? [],
         expires: Date.now() + 30_000
       }

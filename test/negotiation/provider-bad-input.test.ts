@@ -69,7 +69,7 @@ async function callFor (to: PlNode, over: Partial<CallForProposal> = {}): Promis
 }
 
 function awardFor (to: PlNode, cfpId: string, bid: Envelope<Bid>, over: Partial<Award> = {}): Envelope<Award> {
-  const body: Award = { cfp: cfpId, bid: envelopeId(bid), run: bid.body.run, step: bid.body.step, provider: to.peerId, capability: bid.body.capability, input: inputCid, limits: bid.body.limits, deadline: Date.now() + 60_000, ...over }
+  const body: Award = { cfp: cfpId, bid: envelopeId(bid), run: bid.body.run, step: bid.body.step, provider: to.peerId, capability: bid.body.capability, input: inputCid, limits: bid.body.limits, deadline: Date.now() + 30_000, ...over }
   return requester().components.sign('Award.v1', body, { to: to.peerId })
 }
 

@@ -181,3 +181,25 @@ test('when every awarded provider fails the step fails with AllProvidersFailedEr
   assert.equal(exp.attempts.length, 2)
   assert.equal(exp.reawards, 1)
 })
+
+test('a bid missing a limit the plan asked for is filtered out, and the step runs on a bid that has it', async () => {
+  offer('Limited', [2])
+  scripted[0].behaviours.set('Limited', { limits: { mem_mb: 128 } })
+  const dag = dagOf([step('s', 'Limited', { limits: { wall_ms: 3_000 } })], { select: cheapest })
+  const id = runId()
+  const res = await runner().run(dag.steps.s, {}, ctxOf(dag, id, 's'))
+  assert.equal(res.executor, mesh.nodes[1].peerId, 'the cheaper bid without a wall limit is not usable')
+  const exp = await explanation(id, 's')
+  assert.match(exp.bids.find(b => b.provider === mesh.nodes[2].peerId)?.reason ?? '', /offers no wall_ms limit, the step needs 3000/)
+})
+
+test('each awarded limit is the smaller of the plan and the bid', async () => {
+  offer('Roomy', [2], false)
+  scripted[0].behaviours.set('Roomy', { limits: { wall_ms: 9_000, mem_mb: 128 } })
+  const dag = dagOf([step('s', 'Roomy', { limits: { wall_ms: 3_000 } })], { select: cheapest })
+  const id = runId()
+  const res = await runner().run(dag.steps.s, {}, ctxOf(dag, id, 's'))
+  assert.equal(res.executor, mesh.nodes[2].peerId)
+  const award = [...scripted[0].awards.values()].find(a => a.run === id)
+  assert.deepEqual(award?.limits, { wall_ms: 3_000, mem_mb: 128 })
+})

@@ -64,3 +64,18 @@ test('an export survives a dag-json round trip and verifies; a wrong root is ref
   assert.throws(() => verifyExport({ run: 'x' }), { name: 'ReceiptExportError' })
   assert.throws(() => verifyExport({ ...doc, run: 'run-9' }), { name: 'ReceiptExportError' })
 })
+
+test('rejects a chain that mixes requesters under one run id', async () => {
+  const p = await parties()
+  const q = await parties()
+  const chain = diamond(p)
+  const foreign = accepted(q, { step: 'x' })
+  assert.throws(() => verifyChain([...chain, foreign]), (err: any) => err.name === 'ReceiptChainRequesterError' && err.details.actual === q.requester.id)
+})
+
+test('rejects a chain whose requester is not the one expected', async () => {
+  const p = await parties()
+  const q = await parties()
+  assert.equal(verifyChain(diamond(p), { requester: p.requester.id }).receipts, 4)
+  assert.throws(() => verifyChain(diamond(p), { requester: q.requester.id }), { name: 'ReceiptChainRequesterError' })
+})

@@ -76,3 +76,23 @@ test('rejects a receipt with a forged provider signature before looking at its c
   const forged = { ...signed, provider_sig: signed.provider_sig.slice(0, 85) + (signed.provider_sig.endsWith('A') ? 'Q' : 'A') }
   assert.throws(() => { verifyReceiptAgainst(forged, expectation(p)) }, { name: 'ReceiptSignatureError' })
 })
+
+test('refuses a receipt whose status is error when the result is ok', async () => {
+  const p = await parties()
+  const signed = signReceipt(p.provider, baseReceipt(p, { status: 'error' }))
+  assert.throws(() => { verifyReceiptAgainst(signed, expectation(p)) }, (err: any) => err.name === 'ReceiptStatusMismatchError' && err.details.actual === 'error')
+})
+
+test('refuses a receipt whose limits differ from the award limits', async () => {
+  const p = await parties()
+  const larger = signReceipt(p.provider, baseReceipt(p, { limits: { cpu_ms: 1000, wall_ms: 99_999_999, mem_mb: 128 } }))
+  assert.throws(() => { verifyReceiptAgainst(larger, expectation(p)) }, (err: any) => err.name === 'ReceiptLimitsMismatchError' && err.details.limit === 'wall_ms')
+  const missing = signReceipt(p.provider, baseReceipt(p, { limits: { wall_ms: 5000, mem_mb: 128 } }))
+  assert.throws(() => { verifyReceiptAgainst(missing, expectation(p)) }, (err: any) => err.name === 'ReceiptLimitsMismatchError' && err.details.limit === 'cpu_ms')
+})
+
+test('refuses a receipt that started after it ended', async () => {
+  const p = await parties()
+  const signed = signReceipt(p.provider, baseReceipt(p, { started: 5000, ended: 1000 }))
+  assert.throws(() => { verifyReceiptAgainst(signed, expectation(p)) }, (err: any) => err.name === 'ReceiptTimesInvalidError' && err.details.started === 5000)
+})

@@ -17,7 +17,7 @@ var Schemas = map[string]SchemaInfo{
 	"AdvertiseCapability.v1": {ID: "pl:AdvertiseCapability.v1", CID: "bafyreidvuzh7ah7jspwpn3ohutqd7vk4n4swvcm4uwjutu4zdihvkxljum"},
 	"Award.v1": {ID: "pl:Award.v1", CID: "bafyreigyvtjhvfhvyiffbjt3uthk6de7khzwi3t6tvmk6xak6iumlm7ybu"},
 	"Bid.v1": {ID: "pl:Bid.v1", CID: "bafyreiaswsfckrvy4csrtcgif265lntkfytbjtxgbahy2m3pnenuq7qhj4"},
-	"CallForProposal.v1": {ID: "pl:CallForProposal.v1", CID: "bafyreigqdweb5mhoa53muvvyaja4f2uq34mfixdm7zqv4u2onl3drobrpe"},
+	"CallForProposal.v1": {ID: "pl:CallForProposal.v1", CID: "bafyreicmysorcen2egwvnclsb6vr76atzdr7hx3apm2lctgvkpc6fhvz2a"},
 	"Capability.v1": {ID: "pl:Capability.v1", CID: "bafyreial56kgk5wskw6pwpnx3g52tnmjdtnydtrihi7ihwxo324kw7sqiu"},
 	"Decline.v1": {ID: "pl:Decline.v1", CID: "bafyreib6vx3c5z5itqpqhd2tsfio2morzrqvig3frkfxk77bam272s3m4e"},
 	"Envelope.v1": {ID: "pl:Envelope.v1", CID: "bafyreibaay6vlperborhpsug2yaqtckeyamh4vhkcn47hn7fikwbe23mj4"},

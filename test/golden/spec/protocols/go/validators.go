@@ -1462,17 +1462,17 @@ func n76(x any, p string) string {
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n89(v, child(p, "policies")); e != "" {
+			if e := n90(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n91(v, child(p, "limits")); e != "" {
+			if e := n92(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reply_to"]; has {
-			if e := n96(v, child(p, "reply_to")); e != "" {
+			if e := n97(v, child(p, "reply_to")); e != "" {
 				return e
 			}
 		}
@@ -1654,11 +1654,37 @@ func n88(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if len(m) > 32 {
+			return p + " must have at most 32 properties"
+		}
+		for k, v := range m {
+			if !k7[k] {
+				if e := n89(v, child(p, k)); e != "" {
+					return e
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// pl:CallForProposal.v1#/properties/constraints/additionalProperties
+func n89(x any, p string) string {
+	if !(isNumber(x) || isString(x) || isBool(x)) {
+		return p + " must be number or string or boolean"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 256 {
+			return p + " must have at most 256 characters"
+		}
+	}
 	return ""
 }
 
 // pl:CallForProposal.v1#/properties/policies
-func n89(x any, p string) string {
+func n90(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1668,7 +1694,7 @@ func n89(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n90(a[i], index(p, i)); e != "" {
+			if e := n91(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1677,7 +1703,7 @@ func n89(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/policies/items
-func n90(x any, p string) string {
+func n91(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1690,24 +1716,24 @@ func n90(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits
-func n91(x any, p string) string {
+func n92(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n92(v, child(p, "cpu_ms")); e != "" {
+			if e := n93(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n93(v, child(p, "mem_mb")); e != "" {
+			if e := n94(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n94(v, child(p, "wall_ms")); e != "" {
+			if e := n95(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -1722,19 +1748,6 @@ func n91(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits/properties/cpu_ms
-func n92(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:CallForProposal.v1#/properties/limits/properties/mem_mb
 func n93(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -1747,7 +1760,7 @@ func n93(x any, p string) string {
 	return ""
 }
 
-// pl:CallForProposal.v1#/properties/limits/properties/wall_ms
+// pl:CallForProposal.v1#/properties/limits/properties/mem_mb
 func n94(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -1760,13 +1773,26 @@ func n94(x any, p string) string {
 	return ""
 }
 
-// pl:CallForProposal.v1#/properties/limits/additionalProperties
+// pl:CallForProposal.v1#/properties/limits/properties/wall_ms
 func n95(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:CallForProposal.v1#/properties/limits/additionalProperties
+func n96(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:CallForProposal.v1#/properties/reply_to
-func n96(x any, p string) string {
+func n97(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1776,7 +1802,7 @@ func n96(x any, p string) string {
 			return p + " must have at most 16 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n97(a[i], index(p, i)); e != "" {
+			if e := n98(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1785,7 +1811,7 @@ func n96(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/reply_to/items
-func n97(x any, p string) string {
+func n98(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1798,12 +1824,12 @@ func n97(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/additionalProperties
-func n98(x any, p string) string {
+func n99(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Decline.v1#
-func n99(x any, p string) string {
+func n100(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1822,27 +1848,27 @@ func n99(x any, p string) string {
 			return p + " must have required property \"reason\""
 		}
 		if v, has := m["cfp"]; has {
-			if e := n100(v, child(p, "cfp")); e != "" {
+			if e := n101(v, child(p, "cfp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n101(v, child(p, "run")); e != "" {
+			if e := n102(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n102(v, child(p, "step")); e != "" {
+			if e := n103(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reason"]; has {
-			if e := n103(v, child(p, "reason")); e != "" {
+			if e := n104(v, child(p, "reason")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n104(v, child(p, "message")); e != "" {
+			if e := n105(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
@@ -1857,7 +1883,7 @@ func n99(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/cfp
-func n100(x any, p string) string {
+func n101(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1873,7 +1899,7 @@ func n100(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/run
-func n101(x any, p string) string {
+func n102(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1886,7 +1912,7 @@ func n101(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/step
-func n102(x any, p string) string {
+func n103(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1899,7 +1925,7 @@ func n102(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/reason
-func n103(x any, p string) string {
+func n104(x any, p string) string {
 	if !func() bool {
 		for _, v := range k15 {
 			if jsonEqual(x, v) {
@@ -1914,7 +1940,7 @@ func n103(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/message
-func n104(x any, p string) string {
+func n105(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1927,12 +1953,12 @@ func n104(x any, p string) string {
 }
 
 // pl:Decline.v1#/additionalProperties
-func n105(x any, p string) string {
+func n106(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Envelope.v1#
-func n106(x any, p string) string {
+func n107(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1966,57 +1992,57 @@ func n106(x any, p string) string {
 			return p + " must have required property \"sig\""
 		}
 		if v, has := m["v"]; has {
-			if e := n107(v, child(p, "v")); e != "" {
+			if e := n108(v, child(p, "v")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["type"]; has {
-			if e := n108(v, child(p, "type")); e != "" {
+			if e := n109(v, child(p, "type")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["schema"]; has {
-			if e := n109(v, child(p, "schema")); e != "" {
+			if e := n110(v, child(p, "schema")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["from"]; has {
-			if e := n110(v, child(p, "from")); e != "" {
+			if e := n111(v, child(p, "from")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["to"]; has {
-			if e := n111(v, child(p, "to")); e != "" {
+			if e := n112(v, child(p, "to")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n112(v, child(p, "ts")); e != "" {
+			if e := n113(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["exp"]; has {
-			if e := n113(v, child(p, "exp")); e != "" {
+			if e := n114(v, child(p, "exp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["nonce"]; has {
-			if e := n114(v, child(p, "nonce")); e != "" {
+			if e := n115(v, child(p, "nonce")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["trace"]; has {
-			if e := n115(v, child(p, "trace")); e != "" {
+			if e := n116(v, child(p, "trace")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["body"]; has {
-			if e := n116(v, child(p, "body")); e != "" {
+			if e := n117(v, child(p, "body")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["sig"]; has {
-			if e := n117(v, child(p, "sig")); e != "" {
+			if e := n118(v, child(p, "sig")); e != "" {
 				return e
 			}
 		}
@@ -2031,7 +2057,7 @@ func n106(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/v
-func n107(x any, p string) string {
+func n108(x any, p string) string {
 	if !jsonEqual(x, k17) {
 		return p + " must be equal to the constant"
 	}
@@ -2039,7 +2065,7 @@ func n107(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/type
-func n108(x any, p string) string {
+func n109(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2055,7 +2081,7 @@ func n108(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/schema
-func n109(x any, p string) string {
+func n110(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2071,19 +2097,6 @@ func n109(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/from
-func n110(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if !k4.MatchString(s) {
-			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
-		}
-	}
-	return ""
-}
-
-// pl:Envelope.v1#/properties/to
 func n111(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -2096,20 +2109,20 @@ func n111(x any, p string) string {
 	return ""
 }
 
-// pl:Envelope.v1#/properties/ts
+// pl:Envelope.v1#/properties/to
 func n112(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
+	if !(isString(x)) {
+		return p + " must be string"
 	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
 		}
 	}
 	return ""
 }
 
-// pl:Envelope.v1#/properties/exp
+// pl:Envelope.v1#/properties/ts
 func n113(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -2122,8 +2135,21 @@ func n113(x any, p string) string {
 	return ""
 }
 
-// pl:Envelope.v1#/properties/nonce
+// pl:Envelope.v1#/properties/exp
 func n114(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Envelope.v1#/properties/nonce
+func n115(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2139,7 +2165,7 @@ func n114(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/trace
-func n115(x any, p string) string {
+func n116(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2152,7 +2178,7 @@ func n115(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/body
-func n116(x any, p string) string {
+func n117(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2160,7 +2186,7 @@ func n116(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/sig
-func n117(x any, p string) string {
+func n118(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2173,12 +2199,12 @@ func n117(x any, p string) string {
 }
 
 // pl:Envelope.v1#/additionalProperties
-func n118(x any, p string) string {
+func n119(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Plan.v1#
-func n119(x any, p string) string {
+func n120(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2191,32 +2217,32 @@ func n119(x any, p string) string {
 			return p + " must have required property \"plan\""
 		}
 		if v, has := m["goal"]; has {
-			if e := n120(v, child(p, "goal")); e != "" {
+			if e := n121(v, child(p, "goal")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["inputs"]; has {
-			if e := n121(v, child(p, "inputs")); e != "" {
+			if e := n122(v, child(p, "inputs")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["constraints"]; has {
-			if e := n122(v, child(p, "constraints")); e != "" {
+			if e := n123(v, child(p, "constraints")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policy"]; has {
-			if e := n123(v, child(p, "policy")); e != "" {
+			if e := n124(v, child(p, "policy")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["select"]; has {
-			if e := n126(v, child(p, "select")); e != "" {
+			if e := n127(v, child(p, "select")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["plan"]; has {
-			if e := n129(v, child(p, "plan")); e != "" {
+			if e := n130(v, child(p, "plan")); e != "" {
 				return e
 			}
 		}
@@ -2231,7 +2257,7 @@ func n119(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/goal
-func n120(x any, p string) string {
+func n121(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2244,14 +2270,6 @@ func n120(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/inputs
-func n121(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/constraints
 func n122(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
@@ -2259,15 +2277,23 @@ func n122(x any, p string) string {
 	return ""
 }
 
-// pl:Plan.v1#/properties/policy
+// pl:Plan.v1#/properties/constraints
 func n123(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/policy
+func n124(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["require"]; has {
-			if e := n124(v, child(p, "require")); e != "" {
+			if e := n125(v, child(p, "require")); e != "" {
 				return e
 			}
 		}
@@ -2276,14 +2302,14 @@ func n123(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/policy/properties/require
-func n124(x any, p string) string {
+func n125(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n125(a[i], index(p, i)); e != "" {
+			if e := n126(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2292,7 +2318,7 @@ func n124(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/policy/properties/require/items
-func n125(x any, p string) string {
+func n126(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2300,14 +2326,14 @@ func n125(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/select
-func n126(x any, p string) string {
+func n127(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["optimize"]; has {
-			if e := n127(v, child(p, "optimize")); e != "" {
+			if e := n128(v, child(p, "optimize")); e != "" {
 				return e
 			}
 		}
@@ -2316,14 +2342,14 @@ func n126(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/select/properties/optimize
-func n127(x any, p string) string {
+func n128(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n128(a[i], index(p, i)); e != "" {
+			if e := n129(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2332,7 +2358,7 @@ func n127(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/select/properties/optimize/items
-func n128(x any, p string) string {
+func n129(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2345,7 +2371,7 @@ func n128(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/plan
-func n129(x any, p string) string {
+func n130(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2355,7 +2381,7 @@ func n129(x any, p string) string {
 			return p + " must have at least 1 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n130(a[i], index(p, i)); e != "" {
+			if e := n131(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2364,7 +2390,7 @@ func n129(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/plan/items
-func n130(x any, p string) string {
+func n131(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2372,12 +2398,12 @@ func n130(x any, p string) string {
 }
 
 // pl:Plan.v1#/additionalProperties
-func n131(x any, p string) string {
+func n132(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Policy.v1#
-func n132(x any, p string) string {
+func n133(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2387,47 +2413,47 @@ func n132(x any, p string) string {
 			return p + " must have required property \"name\""
 		}
 		if v, has := m["name"]; has {
-			if e := n133(v, child(p, "name")); e != "" {
+			if e := n134(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n134(v, child(p, "version")); e != "" {
+			if e := n135(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n135(v, child(p, "description")); e != "" {
+			if e := n136(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["require_attestations"]; has {
-			if e := n136(v, child(p, "require_attestations")); e != "" {
+			if e := n137(v, child(p, "require_attestations")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["allow_peers"]; has {
-			if e := n138(v, child(p, "allow_peers")); e != "" {
+			if e := n139(v, child(p, "allow_peers")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["deny_peers"]; has {
-			if e := n140(v, child(p, "deny_peers")); e != "" {
+			if e := n141(v, child(p, "deny_peers")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["max_price"]; has {
-			if e := n142(v, child(p, "max_price")); e != "" {
+			if e := n143(v, child(p, "max_price")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["max_deadline_ms"]; has {
-			if e := n143(v, child(p, "max_deadline_ms")); e != "" {
+			if e := n144(v, child(p, "max_deadline_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["residency"]; has {
-			if e := n144(v, child(p, "residency")); e != "" {
+			if e := n145(v, child(p, "residency")); e != "" {
 				return e
 			}
 		}
@@ -2442,7 +2468,7 @@ func n132(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/name
-func n133(x any, p string) string {
+func n134(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2455,7 +2481,7 @@ func n133(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/version
-func n134(x any, p string) string {
+func n135(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2468,7 +2494,7 @@ func n134(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/description
-func n135(x any, p string) string {
+func n136(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2481,7 +2507,7 @@ func n135(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/require_attestations
-func n136(x any, p string) string {
+func n137(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2491,7 +2517,7 @@ func n136(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n137(a[i], index(p, i)); e != "" {
+			if e := n138(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2500,7 +2526,7 @@ func n136(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/require_attestations/items
-func n137(x any, p string) string {
+func n138(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2513,14 +2539,14 @@ func n137(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/allow_peers
-func n138(x any, p string) string {
+func n139(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n139(a[i], index(p, i)); e != "" {
+			if e := n140(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2529,7 +2555,7 @@ func n138(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/allow_peers/items
-func n139(x any, p string) string {
+func n140(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2542,14 +2568,14 @@ func n139(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/deny_peers
-func n140(x any, p string) string {
+func n141(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n141(a[i], index(p, i)); e != "" {
+			if e := n142(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2558,7 +2584,7 @@ func n140(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/deny_peers/items
-func n141(x any, p string) string {
+func n142(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2571,7 +2597,7 @@ func n141(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/max_price
-func n142(x any, p string) string {
+func n143(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -2584,7 +2610,7 @@ func n142(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/max_deadline_ms
-func n143(x any, p string) string {
+func n144(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2597,7 +2623,7 @@ func n143(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/residency
-func n144(x any, p string) string {
+func n145(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2607,7 +2633,7 @@ func n144(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n145(a[i], index(p, i)); e != "" {
+			if e := n146(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2616,7 +2642,7 @@ func n144(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/residency/items
-func n145(x any, p string) string {
+func n146(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2629,12 +2655,12 @@ func n145(x any, p string) string {
 }
 
 // pl:Policy.v1#/additionalProperties
-func n146(x any, p string) string {
+func n147(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#
-func n147(x any, p string) string {
+func n148(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2686,77 +2712,77 @@ func n147(x any, p string) string {
 			return p + " must have required property \"prev\""
 		}
 		if v, has := m["run"]; has {
-			if e := n148(v, child(p, "run")); e != "" {
+			if e := n149(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n149(v, child(p, "step")); e != "" {
+			if e := n150(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n150(v, child(p, "capability")); e != "" {
+			if e := n151(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n151(v, child(p, "provider")); e != "" {
+			if e := n152(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester"]; has {
-			if e := n152(v, child(p, "requester")); e != "" {
+			if e := n153(v, child(p, "requester")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["award"]; has {
-			if e := n153(v, child(p, "award")); e != "" {
+			if e := n154(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input"]; has {
-			if e := n154(v, child(p, "input")); e != "" {
+			if e := n155(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n155(v, child(p, "output")); e != "" {
+			if e := n156(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n158(v, child(p, "status")); e != "" {
+			if e := n159(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["started"]; has {
-			if e := n159(v, child(p, "started")); e != "" {
+			if e := n160(v, child(p, "started")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ended"]; has {
-			if e := n160(v, child(p, "ended")); e != "" {
+			if e := n161(v, child(p, "ended")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n161(v, child(p, "usage")); e != "" {
+			if e := n162(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n166(v, child(p, "limits")); e != "" {
+			if e := n167(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n171(v, child(p, "policies")); e != "" {
+			if e := n172(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["prev"]; has {
-			if e := n173(v, child(p, "prev")); e != "" {
+			if e := n174(v, child(p, "prev")); e != "" {
 				return e
 			}
 		}
@@ -2771,7 +2797,7 @@ func n147(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/run
-func n148(x any, p string) string {
+func n149(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2784,19 +2810,6 @@ func n148(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/step
-func n149(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 256 {
-			return p + " must have at most 256 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/capability
 func n150(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -2809,20 +2822,20 @@ func n150(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/provider
+// pl:Receipt.v1#/properties/capability
 func n151(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k4.MatchString(s) {
-			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		if runeLen(s) > 256 {
+			return p + " must have at most 256 characters"
 		}
 	}
 	return ""
 }
 
-// pl:Receipt.v1#/properties/requester
+// pl:Receipt.v1#/properties/provider
 func n152(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -2835,8 +2848,21 @@ func n152(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/award
+// pl:Receipt.v1#/properties/requester
 func n153(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/award
+func n154(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2849,7 +2875,7 @@ func n153(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/input
-func n154(x any, p string) string {
+func n155(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2865,12 +2891,12 @@ func n154(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output
-func n155(x any, p string) string {
+func n156(x any, p string) string {
 	if c := 0; func() int {
-		if n156(x, p) == "" {
+		if n157(x, p) == "" {
 			c++
 		}
-		if n157(x, p) == "" {
+		if n158(x, p) == "" {
 			c++
 		}
 		return c
@@ -2881,7 +2907,7 @@ func n155(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/0
-func n156(x any, p string) string {
+func n157(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2897,7 +2923,7 @@ func n156(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/1
-func n157(x any, p string) string {
+func n158(x any, p string) string {
 	if !jsonEqual(x, k24) {
 		return p + " must be equal to the constant"
 	}
@@ -2905,7 +2931,7 @@ func n157(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/status
-func n158(x any, p string) string {
+func n159(x any, p string) string {
 	if !func() bool {
 		for _, v := range k25 {
 			if jsonEqual(x, v) {
@@ -2920,19 +2946,6 @@ func n158(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/started
-func n159(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/ended
 func n160(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -2945,8 +2958,21 @@ func n160(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/usage
+// pl:Receipt.v1#/properties/ended
 func n161(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/usage
+func n162(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2962,17 +2988,17 @@ func n161(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n162(v, child(p, "cpu_ms")); e != "" {
+			if e := n163(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n163(v, child(p, "wall_ms")); e != "" {
+			if e := n164(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n164(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n165(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
@@ -2987,19 +3013,6 @@ func n161(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/cpu_ms
-func n162(x any, p string) string {
-	if !(isNumber(x)) {
-		return p + " must be number"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/usage/properties/wall_ms
 func n163(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
@@ -3012,7 +3025,7 @@ func n163(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
+// pl:Receipt.v1#/properties/usage/properties/wall_ms
 func n164(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
@@ -3025,30 +3038,43 @@ func n164(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/usage/additionalProperties
+// pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
 func n165(x any, p string) string {
+	if !(isNumber(x)) {
+		return p + " must be number"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/usage/additionalProperties
+func n166(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/limits
-func n166(x any, p string) string {
+func n167(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n167(v, child(p, "cpu_ms")); e != "" {
+			if e := n168(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n168(v, child(p, "mem_mb")); e != "" {
+			if e := n169(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n169(v, child(p, "wall_ms")); e != "" {
+			if e := n170(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -3063,19 +3089,6 @@ func n166(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/cpu_ms
-func n167(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/limits/properties/mem_mb
 func n168(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -3088,7 +3101,7 @@ func n168(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/limits/properties/wall_ms
+// pl:Receipt.v1#/properties/limits/properties/mem_mb
 func n169(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -3101,13 +3114,26 @@ func n169(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/limits/additionalProperties
+// pl:Receipt.v1#/properties/limits/properties/wall_ms
 func n170(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/limits/additionalProperties
+func n171(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/policies
-func n171(x any, p string) string {
+func n172(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3117,7 +3143,7 @@ func n171(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n172(a[i], index(p, i)); e != "" {
+			if e := n173(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3126,7 +3152,7 @@ func n171(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies/items
-func n172(x any, p string) string {
+func n173(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3139,7 +3165,7 @@ func n172(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev
-func n173(x any, p string) string {
+func n174(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3149,7 +3175,7 @@ func n173(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n174(a[i], index(p, i)); e != "" {
+			if e := n175(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3158,7 +3184,7 @@ func n173(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev/items
-func n174(x any, p string) string {
+func n175(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3174,12 +3200,12 @@ func n174(x any, p string) string {
 }
 
 // pl:Receipt.v1#/additionalProperties
-func n175(x any, p string) string {
+func n176(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#
-func n176(x any, p string) string {
+func n177(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3201,42 +3227,42 @@ func n176(x any, p string) string {
 			return p + " must have required property \"usage\""
 		}
 		if v, has := m["award"]; has {
-			if e := n177(v, child(p, "award")); e != "" {
+			if e := n178(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n178(v, child(p, "run")); e != "" {
+			if e := n179(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n179(v, child(p, "step")); e != "" {
+			if e := n180(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n180(v, child(p, "status")); e != "" {
+			if e := n181(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n181(v, child(p, "output")); e != "" {
+			if e := n182(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["error"]; has {
-			if e := n182(v, child(p, "error")); e != "" {
+			if e := n183(v, child(p, "error")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n187(v, child(p, "usage")); e != "" {
+			if e := n188(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["receipt"]; has {
-			if e := n192(v, child(p, "receipt")); e != "" {
+			if e := n193(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
@@ -3251,7 +3277,7 @@ func n176(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/award
-func n177(x any, p string) string {
+func n178(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3267,7 +3293,7 @@ func n177(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/run
-func n178(x any, p string) string {
+func n179(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3280,7 +3306,7 @@ func n178(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/step
-func n179(x any, p string) string {
+func n180(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3293,7 +3319,7 @@ func n179(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/status
-func n180(x any, p string) string {
+func n181(x any, p string) string {
 	if !func() bool {
 		for _, v := range k25 {
 			if jsonEqual(x, v) {
@@ -3308,7 +3334,7 @@ func n180(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/output
-func n181(x any, p string) string {
+func n182(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3324,7 +3350,7 @@ func n181(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error
-func n182(x any, p string) string {
+func n183(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3337,22 +3363,22 @@ func n182(x any, p string) string {
 			return p + " must have required property \"message\""
 		}
 		if v, has := m["name"]; has {
-			if e := n183(v, child(p, "name")); e != "" {
+			if e := n184(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n184(v, child(p, "message")); e != "" {
+			if e := n185(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["retryable"]; has {
-			if e := n185(v, child(p, "retryable")); e != "" {
+			if e := n186(v, child(p, "retryable")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["details"]; has {
-			if e := n186(v, child(p, "details")); e != "" {
+			if e := n187(v, child(p, "details")); e != "" {
 				return e
 			}
 		}
@@ -3361,7 +3387,7 @@ func n182(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/name
-func n183(x any, p string) string {
+func n184(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3374,7 +3400,7 @@ func n183(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/message
-func n184(x any, p string) string {
+func n185(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3387,7 +3413,7 @@ func n184(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/retryable
-func n185(x any, p string) string {
+func n186(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -3395,7 +3421,7 @@ func n185(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/details
-func n186(x any, p string) string {
+func n187(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3403,7 +3429,7 @@ func n186(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage
-func n187(x any, p string) string {
+func n188(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3419,17 +3445,17 @@ func n187(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n188(v, child(p, "cpu_ms")); e != "" {
+			if e := n189(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n189(v, child(p, "wall_ms")); e != "" {
+			if e := n190(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n190(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n191(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
@@ -3444,19 +3470,6 @@ func n187(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/cpu_ms
-func n188(x any, p string) string {
-	if !(isNumber(x)) {
-		return p + " must be number"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Result.v1#/properties/usage/properties/wall_ms
 func n189(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
@@ -3469,7 +3482,7 @@ func n189(x any, p string) string {
 	return ""
 }
 
-// pl:Result.v1#/properties/usage/properties/mem_peak_mb
+// pl:Result.v1#/properties/usage/properties/wall_ms
 func n190(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
@@ -3482,21 +3495,34 @@ func n190(x any, p string) string {
 	return ""
 }
 
-// pl:Result.v1#/properties/usage/additionalProperties
+// pl:Result.v1#/properties/usage/properties/mem_peak_mb
 func n191(x any, p string) string {
+	if !(isNumber(x)) {
+		return p + " must be number"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Result.v1#/properties/usage/additionalProperties
+func n192(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/properties/receipt
-func n192(x any, p string) string {
-	if e := n193(x, p); e != "" {
+func n193(x any, p string) string {
+	if e := n194(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#
-func n193(x any, p string) string {
+func n194(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3509,17 +3535,17 @@ func n193(x any, p string) string {
 			return p + " must have required property \"provider_sig\""
 		}
 		if v, has := m["receipt"]; has {
-			if e := n194(v, child(p, "receipt")); e != "" {
+			if e := n195(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider_sig"]; has {
-			if e := n195(v, child(p, "provider_sig")); e != "" {
+			if e := n196(v, child(p, "provider_sig")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester_sig"]; has {
-			if e := n196(v, child(p, "requester_sig")); e != "" {
+			if e := n197(v, child(p, "requester_sig")); e != "" {
 				return e
 			}
 		}
@@ -3534,27 +3560,14 @@ func n193(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/receipt
-func n194(x any, p string) string {
-	if e := n147(x, p); e != "" {
+func n195(x any, p string) string {
+	if e := n148(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n195(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if !k19.MatchString(s) {
-			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
-		}
-	}
-	return ""
-}
-
-// pl:SignedReceipt.v1#/properties/requester_sig
 func n196(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -3567,18 +3580,31 @@ func n196(x any, p string) string {
 	return ""
 }
 
-// pl:SignedReceipt.v1#/additionalProperties
+// pl:SignedReceipt.v1#/properties/requester_sig
 func n197(x any, p string) string {
-	return p + " is not allowed (false schema)"
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k19.MatchString(s) {
+			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
+		}
+	}
+	return ""
 }
 
-// pl:Result.v1#/additionalProperties
+// pl:SignedReceipt.v1#/additionalProperties
 func n198(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
-// pl:Workflow.v1#
+// pl:Result.v1#/additionalProperties
 func n199(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:Workflow.v1#
+func n200(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3591,47 +3617,47 @@ func n199(x any, p string) string {
 			return p + " must have required property \"graph\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n200(v, child(p, "workflow_id")); e != "" {
+			if e := n201(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n201(v, child(p, "name")); e != "" {
+			if e := n202(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n202(v, child(p, "description")); e != "" {
+			if e := n203(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n203(v, child(p, "tags")); e != "" {
+			if e := n204(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n205(v, child(p, "version")); e != "" {
+			if e := n206(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalSettings"]; has {
-			if e := n208(v, child(p, "globalSettings")); e != "" {
+			if e := n209(v, child(p, "globalSettings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalParameters"]; has {
-			if e := n209(v, child(p, "globalParameters")); e != "" {
+			if e := n210(v, child(p, "globalParameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n210(v, child(p, "modules")); e != "" {
+			if e := n211(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["graph"]; has {
-			if e := n220(v, child(p, "graph")); e != "" {
+			if e := n221(v, child(p, "graph")); e != "" {
 				return e
 			}
 		}
@@ -3640,14 +3666,6 @@ func n199(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/workflow_id
-func n200(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	return ""
-}
-
-// pl:Workflow.v1#/properties/name
 func n201(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -3655,7 +3673,7 @@ func n201(x any, p string) string {
 	return ""
 }
 
-// pl:Workflow.v1#/properties/description
+// pl:Workflow.v1#/properties/name
 func n202(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -3663,15 +3681,23 @@ func n202(x any, p string) string {
 	return ""
 }
 
-// pl:Workflow.v1#/properties/tags
+// pl:Workflow.v1#/properties/description
 func n203(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	return ""
+}
+
+// pl:Workflow.v1#/properties/tags
+func n204(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n204(a[i], index(p, i)); e != "" {
+			if e := n205(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3680,7 +3706,7 @@ func n203(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags/items
-func n204(x any, p string) string {
+func n205(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3688,19 +3714,19 @@ func n204(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version
-func n205(x any, p string) string {
+func n206(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["version"]; has {
-			if e := n206(v, child(p, "version")); e != "" {
+			if e := n207(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n207(v, child(p, "releaseTag")); e != "" {
+			if e := n208(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
@@ -3709,14 +3735,6 @@ func n205(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/version
-func n206(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	return ""
-}
-
-// pl:Workflow.v1#/properties/version/properties/releaseTag
 func n207(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -3724,15 +3742,15 @@ func n207(x any, p string) string {
 	return ""
 }
 
-// pl:Workflow.v1#/properties/globalSettings
+// pl:Workflow.v1#/properties/version/properties/releaseTag
 func n208(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
+	if !(isString(x)) {
+		return p + " must be string"
 	}
 	return ""
 }
 
-// pl:Workflow.v1#/properties/globalParameters
+// pl:Workflow.v1#/properties/globalSettings
 func n209(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
@@ -3740,8 +3758,16 @@ func n209(x any, p string) string {
 	return ""
 }
 
-// pl:Workflow.v1#/properties/modules
+// pl:Workflow.v1#/properties/globalParameters
 func n210(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	return ""
+}
+
+// pl:Workflow.v1#/properties/modules
+func n211(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3749,7 +3775,7 @@ func n210(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n211(v, child(p, k)); e != "" {
+				if e := n212(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -3759,44 +3785,44 @@ func n210(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties
-func n211(x any, p string) string {
+func n212(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["codePath"]; has {
-			if e := n212(v, child(p, "codePath")); e != "" {
+			if e := n213(v, child(p, "codePath")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["settings"]; has {
-			if e := n213(v, child(p, "settings")); e != "" {
+			if e := n214(v, child(p, "settings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["parameters"]; has {
-			if e := n214(v, child(p, "parameters")); e != "" {
+			if e := n215(v, child(p, "parameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n215(v, child(p, "name")); e != "" {
+			if e := n216(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n216(v, child(p, "description")); e != "" {
+			if e := n217(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n217(v, child(p, "tags")); e != "" {
+			if e := n218(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["resource_requirements"]; has {
-			if e := n219(v, child(p, "resource_requirements")); e != "" {
+			if e := n220(v, child(p, "resource_requirements")); e != "" {
 				return e
 			}
 		}
@@ -3805,7 +3831,7 @@ func n211(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
-func n212(x any, p string) string {
+func n213(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3813,14 +3839,6 @@ func n212(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
-func n213(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	return ""
-}
-
-// pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
 func n214(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
@@ -3828,15 +3846,15 @@ func n214(x any, p string) string {
 	return ""
 }
 
-// pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
+// pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
 func n215(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
+	if !(isObject(x)) {
+		return p + " must be object"
 	}
 	return ""
 }
 
-// pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
+// pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
 func n216(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -3844,15 +3862,23 @@ func n216(x any, p string) string {
 	return ""
 }
 
-// pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
+// pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
 func n217(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	return ""
+}
+
+// pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
+func n218(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n218(a[i], index(p, i)); e != "" {
+			if e := n219(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3861,7 +3887,7 @@ func n217(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
-func n218(x any, p string) string {
+func n219(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3869,7 +3895,7 @@ func n218(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
-func n219(x any, p string) string {
+func n220(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3877,7 +3903,7 @@ func n219(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph
-func n220(x any, p string) string {
+func n221(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3885,7 +3911,7 @@ func n220(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n221(v, child(p, k)); e != "" {
+				if e := n222(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -3895,14 +3921,14 @@ func n220(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties
-func n221(x any, p string) string {
+func n222(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n222(a[i], index(p, i)); e != "" {
+			if e := n223(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3911,7 +3937,7 @@ func n221(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties/items
-func n222(x any, p string) string {
+func n223(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3925,14 +3951,14 @@ var Validators = map[string]func(x any, p string) string{
 	"Bid.v1": n58,
 	"CallForProposal.v1": n76,
 	"Capability.v1": n3,
-	"Decline.v1": n99,
-	"Envelope.v1": n106,
-	"Plan.v1": n119,
-	"Policy.v1": n132,
-	"Receipt.v1": n147,
-	"Result.v1": n176,
-	"SignedReceipt.v1": n193,
-	"Workflow.v1": n199,
+	"Decline.v1": n100,
+	"Envelope.v1": n107,
+	"Plan.v1": n120,
+	"Policy.v1": n133,
+	"Receipt.v1": n148,
+	"Result.v1": n177,
+	"SignedReceipt.v1": n194,
+	"Workflow.v1": n200,
 }
 
 // ErrorOf returns "" when doc is a valid `name` document, else why not. Unknown names panic.

@@ -12,7 +12,7 @@ SCHEMAS: Dict[str, Dict[str, Optional[str]]] = {
     "AdvertiseCapability.v1": {"id": "pl:AdvertiseCapability.v1", "cid": "bafyreidvuzh7ah7jspwpn3ohutqd7vk4n4swvcm4uwjutu4zdihvkxljum"},
     "Award.v1": {"id": "pl:Award.v1", "cid": "bafyreigyvtjhvfhvyiffbjt3uthk6de7khzwi3t6tvmk6xak6iumlm7ybu"},
     "Bid.v1": {"id": "pl:Bid.v1", "cid": "bafyreiaswsfckrvy4csrtcgif265lntkfytbjtxgbahy2m3pnenuq7qhj4"},
-    "CallForProposal.v1": {"id": "pl:CallForProposal.v1", "cid": "bafyreigqdweb5mhoa53muvvyaja4f2uq34mfixdm7zqv4u2onl3drobrpe"},
+    "CallForProposal.v1": {"id": "pl:CallForProposal.v1", "cid": "bafyreicmysorcen2egwvnclsb6vr76atzdr7hx3apm2lctgvkpc6fhvz2a"},
     "Capability.v1": {"id": "pl:Capability.v1", "cid": "bafyreial56kgk5wskw6pwpnx3g52tnmjdtnydtrihi7ihwxo324kw7sqiu"},
     "Decline.v1": {"id": "pl:Decline.v1", "cid": "bafyreib6vx3c5z5itqpqhd2tsfio2morzrqvig3frkfxk77bam272s3m4e"},
     "Envelope.v1": {"id": "pl:Envelope.v1", "cid": "bafyreibaay6vlperborhpsug2yaqtckeyamh4vhkcn47hn7fikwbe23mj4"},

@@ -144,7 +144,7 @@ class CallForProposalV1:
     input_size: int
     deadline: int
     reply_by: int
-    constraints: Optional[Dict[str, Any]] = None
+    constraints: Optional[Dict[str, Union[float, str, bool]]] = None
     policies: Optional[List[str]] = None
     limits: Optional[CallForProposalV1Limits] = None
     reply_to: Optional[List[str]] = None  # open calls (gossip): multiaddrs where the requester takes answers on /pl/negotiate

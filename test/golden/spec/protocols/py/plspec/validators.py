@@ -1126,15 +1126,15 @@ def _n76(x: Any, p: str) -> Optional[str]:
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n89(x["policies"], rt.child(p, "policies"))
+            e = _n90(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n91(x["limits"], rt.child(p, "limits"))
+            e = _n92(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "reply_to" in x:
-            e = _n96(x["reply_to"], rt.child(p, "reply_to"))
+            e = _n97(x["reply_to"], rt.child(p, "reply_to"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1274,10 +1274,28 @@ def _n88(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/constraints
     if not (rt.is_object(x)):
         return p + " must be object"
+    if rt.is_object(x):
+        if len(x) > 32:
+            return p + " must have at most 32 properties"
+        for k, v in x.items():
+            if k not in _K7:
+                e = _n89(v, rt.child(p, k))
+                if e is not None:
+                    return e
     return None
 
 
 def _n89(x: Any, p: str) -> Optional[str]:
+    # pl:CallForProposal.v1#/properties/constraints/additionalProperties
+    if not (rt.is_number(x) or rt.is_string(x) or rt.is_bool(x)):
+        return p + " must be number or string or boolean"
+    if rt.is_string(x):
+        if len(x) > 256:
+            return p + " must have at most 256 characters"
+    return None
+
+
+def _n90(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1285,13 +1303,13 @@ def _n89(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n90(x[i], rt.child(p, i))
+            e = _n91(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n90(x: Any, p: str) -> Optional[str]:
+def _n91(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1301,21 +1319,21 @@ def _n90(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n91(x: Any, p: str) -> Optional[str]:
+def _n92(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n92(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n93(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n93(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n94(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n94(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n95(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1324,7 +1342,7 @@ def _n91(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n92(x: Any, p: str) -> Optional[str]:
+def _n93(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1335,7 +1353,7 @@ def _n92(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n93(x: Any, p: str) -> Optional[str]:
+def _n94(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1346,7 +1364,7 @@ def _n93(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n94(x: Any, p: str) -> Optional[str]:
+def _n95(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1357,12 +1375,12 @@ def _n94(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n95(x: Any, p: str) -> Optional[str]:
+def _n96(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n96(x: Any, p: str) -> Optional[str]:
+def _n97(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/reply_to
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1370,13 +1388,13 @@ def _n96(x: Any, p: str) -> Optional[str]:
         if len(x) > 16:
             return p + " must have at most 16 items"
         for i in range(0, len(x)):
-            e = _n97(x[i], rt.child(p, i))
+            e = _n98(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n97(x: Any, p: str) -> Optional[str]:
+def _n98(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/reply_to/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1386,12 +1404,12 @@ def _n97(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n98(x: Any, p: str) -> Optional[str]:
+def _n99(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n99(x: Any, p: str) -> Optional[str]:
+def _n100(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1405,23 +1423,23 @@ def _n99(x: Any, p: str) -> Optional[str]:
         if "reason" not in x:
             return p + " must have required property \"reason\""
         if "cfp" in x:
-            e = _n100(x["cfp"], rt.child(p, "cfp"))
+            e = _n101(x["cfp"], rt.child(p, "cfp"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n101(x["run"], rt.child(p, "run"))
+            e = _n102(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n102(x["step"], rt.child(p, "step"))
+            e = _n103(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "reason" in x:
-            e = _n103(x["reason"], rt.child(p, "reason"))
+            e = _n104(x["reason"], rt.child(p, "reason"))
             if e is not None:
                 return e
         if "message" in x:
-            e = _n104(x["message"], rt.child(p, "message"))
+            e = _n105(x["message"], rt.child(p, "message"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1430,7 +1448,7 @@ def _n99(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n100(x: Any, p: str) -> Optional[str]:
+def _n101(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/cfp
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1442,7 +1460,7 @@ def _n100(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n101(x: Any, p: str) -> Optional[str]:
+def _n102(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1452,7 +1470,7 @@ def _n101(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n102(x: Any, p: str) -> Optional[str]:
+def _n103(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1462,14 +1480,14 @@ def _n102(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n103(x: Any, p: str) -> Optional[str]:
+def _n104(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/reason
     if not any(rt.json_equal(x, v) for v in _K15):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n104(x: Any, p: str) -> Optional[str]:
+def _n105(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/message
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1479,12 +1497,12 @@ def _n104(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n105(x: Any, p: str) -> Optional[str]:
+def _n106(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n106(x: Any, p: str) -> Optional[str]:
+def _n107(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1508,47 +1526,47 @@ def _n106(x: Any, p: str) -> Optional[str]:
         if "sig" not in x:
             return p + " must have required property \"sig\""
         if "v" in x:
-            e = _n107(x["v"], rt.child(p, "v"))
+            e = _n108(x["v"], rt.child(p, "v"))
             if e is not None:
                 return e
         if "type" in x:
-            e = _n108(x["type"], rt.child(p, "type"))
+            e = _n109(x["type"], rt.child(p, "type"))
             if e is not None:
                 return e
         if "schema" in x:
-            e = _n109(x["schema"], rt.child(p, "schema"))
+            e = _n110(x["schema"], rt.child(p, "schema"))
             if e is not None:
                 return e
         if "from" in x:
-            e = _n110(x["from"], rt.child(p, "from"))
+            e = _n111(x["from"], rt.child(p, "from"))
             if e is not None:
                 return e
         if "to" in x:
-            e = _n111(x["to"], rt.child(p, "to"))
+            e = _n112(x["to"], rt.child(p, "to"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n112(x["ts"], rt.child(p, "ts"))
+            e = _n113(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "exp" in x:
-            e = _n113(x["exp"], rt.child(p, "exp"))
+            e = _n114(x["exp"], rt.child(p, "exp"))
             if e is not None:
                 return e
         if "nonce" in x:
-            e = _n114(x["nonce"], rt.child(p, "nonce"))
+            e = _n115(x["nonce"], rt.child(p, "nonce"))
             if e is not None:
                 return e
         if "trace" in x:
-            e = _n115(x["trace"], rt.child(p, "trace"))
+            e = _n116(x["trace"], rt.child(p, "trace"))
             if e is not None:
                 return e
         if "body" in x:
-            e = _n116(x["body"], rt.child(p, "body"))
+            e = _n117(x["body"], rt.child(p, "body"))
             if e is not None:
                 return e
         if "sig" in x:
-            e = _n117(x["sig"], rt.child(p, "sig"))
+            e = _n118(x["sig"], rt.child(p, "sig"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1557,14 +1575,14 @@ def _n106(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n107(x: Any, p: str) -> Optional[str]:
+def _n108(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/v
     if not rt.json_equal(x, _K17):
         return p + " must be equal to the constant"
     return None
 
 
-def _n108(x: Any, p: str) -> Optional[str]:
+def _n109(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/type
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1576,7 +1594,7 @@ def _n108(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n109(x: Any, p: str) -> Optional[str]:
+def _n110(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/schema
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1588,7 +1606,7 @@ def _n109(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n110(x: Any, p: str) -> Optional[str]:
+def _n111(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/from
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1598,7 +1616,7 @@ def _n110(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n111(x: Any, p: str) -> Optional[str]:
+def _n112(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/to
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1608,7 +1626,7 @@ def _n111(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n112(x: Any, p: str) -> Optional[str]:
+def _n113(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1619,7 +1637,7 @@ def _n112(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n113(x: Any, p: str) -> Optional[str]:
+def _n114(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/exp
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1630,7 +1648,7 @@ def _n113(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n114(x: Any, p: str) -> Optional[str]:
+def _n115(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/nonce
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1642,7 +1660,7 @@ def _n114(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n115(x: Any, p: str) -> Optional[str]:
+def _n116(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/trace
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1652,14 +1670,14 @@ def _n115(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n116(x: Any, p: str) -> Optional[str]:
+def _n117(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/body
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n117(x: Any, p: str) -> Optional[str]:
+def _n118(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1669,12 +1687,12 @@ def _n117(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n118(x: Any, p: str) -> Optional[str]:
+def _n119(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n119(x: Any, p: str) -> Optional[str]:
+def _n120(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1684,27 +1702,27 @@ def _n119(x: Any, p: str) -> Optional[str]:
         if "plan" not in x:
             return p + " must have required property \"plan\""
         if "goal" in x:
-            e = _n120(x["goal"], rt.child(p, "goal"))
+            e = _n121(x["goal"], rt.child(p, "goal"))
             if e is not None:
                 return e
         if "inputs" in x:
-            e = _n121(x["inputs"], rt.child(p, "inputs"))
+            e = _n122(x["inputs"], rt.child(p, "inputs"))
             if e is not None:
                 return e
         if "constraints" in x:
-            e = _n122(x["constraints"], rt.child(p, "constraints"))
+            e = _n123(x["constraints"], rt.child(p, "constraints"))
             if e is not None:
                 return e
         if "policy" in x:
-            e = _n123(x["policy"], rt.child(p, "policy"))
+            e = _n124(x["policy"], rt.child(p, "policy"))
             if e is not None:
                 return e
         if "select" in x:
-            e = _n126(x["select"], rt.child(p, "select"))
+            e = _n127(x["select"], rt.child(p, "select"))
             if e is not None:
                 return e
         if "plan" in x:
-            e = _n129(x["plan"], rt.child(p, "plan"))
+            e = _n130(x["plan"], rt.child(p, "plan"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1713,7 +1731,7 @@ def _n119(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n120(x: Any, p: str) -> Optional[str]:
+def _n121(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/goal
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1723,76 +1741,76 @@ def _n120(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n121(x: Any, p: str) -> Optional[str]:
+def _n122(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/inputs
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n122(x: Any, p: str) -> Optional[str]:
+def _n123(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/constraints
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n123(x: Any, p: str) -> Optional[str]:
+def _n124(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/policy
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "require" in x:
-            e = _n124(x["require"], rt.child(p, "require"))
-            if e is not None:
-                return e
-    return None
-
-
-def _n124(x: Any, p: str) -> Optional[str]:
-    # pl:Plan.v1#/properties/policy/properties/require
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        for i in range(0, len(x)):
-            e = _n125(x[i], rt.child(p, i))
+            e = _n125(x["require"], rt.child(p, "require"))
             if e is not None:
                 return e
     return None
 
 
 def _n125(x: Any, p: str) -> Optional[str]:
+    # pl:Plan.v1#/properties/policy/properties/require
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        for i in range(0, len(x)):
+            e = _n126(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n126(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/policy/properties/require/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n126(x: Any, p: str) -> Optional[str]:
+def _n127(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/select
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "optimize" in x:
-            e = _n127(x["optimize"], rt.child(p, "optimize"))
-            if e is not None:
-                return e
-    return None
-
-
-def _n127(x: Any, p: str) -> Optional[str]:
-    # pl:Plan.v1#/properties/select/properties/optimize
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        for i in range(0, len(x)):
-            e = _n128(x[i], rt.child(p, i))
+            e = _n128(x["optimize"], rt.child(p, "optimize"))
             if e is not None:
                 return e
     return None
 
 
 def _n128(x: Any, p: str) -> Optional[str]:
+    # pl:Plan.v1#/properties/select/properties/optimize
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        for i in range(0, len(x)):
+            e = _n129(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n129(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/select/properties/optimize/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1802,7 +1820,7 @@ def _n128(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n129(x: Any, p: str) -> Optional[str]:
+def _n130(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/plan
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1810,25 +1828,25 @@ def _n129(x: Any, p: str) -> Optional[str]:
         if len(x) < 1:
             return p + " must have at least 1 items"
         for i in range(0, len(x)):
-            e = _n130(x[i], rt.child(p, i))
+            e = _n131(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n130(x: Any, p: str) -> Optional[str]:
+def _n131(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/plan/items
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n131(x: Any, p: str) -> Optional[str]:
+def _n132(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n132(x: Any, p: str) -> Optional[str]:
+def _n133(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1836,39 +1854,39 @@ def _n132(x: Any, p: str) -> Optional[str]:
         if "name" not in x:
             return p + " must have required property \"name\""
         if "name" in x:
-            e = _n133(x["name"], rt.child(p, "name"))
+            e = _n134(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n134(x["version"], rt.child(p, "version"))
+            e = _n135(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n135(x["description"], rt.child(p, "description"))
+            e = _n136(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "require_attestations" in x:
-            e = _n136(x["require_attestations"], rt.child(p, "require_attestations"))
+            e = _n137(x["require_attestations"], rt.child(p, "require_attestations"))
             if e is not None:
                 return e
         if "allow_peers" in x:
-            e = _n138(x["allow_peers"], rt.child(p, "allow_peers"))
+            e = _n139(x["allow_peers"], rt.child(p, "allow_peers"))
             if e is not None:
                 return e
         if "deny_peers" in x:
-            e = _n140(x["deny_peers"], rt.child(p, "deny_peers"))
+            e = _n141(x["deny_peers"], rt.child(p, "deny_peers"))
             if e is not None:
                 return e
         if "max_price" in x:
-            e = _n142(x["max_price"], rt.child(p, "max_price"))
+            e = _n143(x["max_price"], rt.child(p, "max_price"))
             if e is not None:
                 return e
         if "max_deadline_ms" in x:
-            e = _n143(x["max_deadline_ms"], rt.child(p, "max_deadline_ms"))
+            e = _n144(x["max_deadline_ms"], rt.child(p, "max_deadline_ms"))
             if e is not None:
                 return e
         if "residency" in x:
-            e = _n144(x["residency"], rt.child(p, "residency"))
+            e = _n145(x["residency"], rt.child(p, "residency"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1877,7 +1895,7 @@ def _n132(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n133(x: Any, p: str) -> Optional[str]:
+def _n134(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1887,7 +1905,7 @@ def _n133(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n134(x: Any, p: str) -> Optional[str]:
+def _n135(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1897,7 +1915,7 @@ def _n134(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n135(x: Any, p: str) -> Optional[str]:
+def _n136(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1907,7 +1925,7 @@ def _n135(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n136(x: Any, p: str) -> Optional[str]:
+def _n137(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/require_attestations
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1915,13 +1933,13 @@ def _n136(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n137(x[i], rt.child(p, i))
+            e = _n138(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n137(x: Any, p: str) -> Optional[str]:
+def _n138(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/require_attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1931,19 +1949,19 @@ def _n137(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n138(x: Any, p: str) -> Optional[str]:
+def _n139(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/allow_peers
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n139(x[i], rt.child(p, i))
+            e = _n140(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n139(x: Any, p: str) -> Optional[str]:
+def _n140(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/allow_peers/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1953,19 +1971,19 @@ def _n139(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n140(x: Any, p: str) -> Optional[str]:
+def _n141(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/deny_peers
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n141(x[i], rt.child(p, i))
+            e = _n142(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n141(x: Any, p: str) -> Optional[str]:
+def _n142(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/deny_peers/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1975,7 +1993,7 @@ def _n141(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n142(x: Any, p: str) -> Optional[str]:
+def _n143(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/max_price
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -1986,7 +2004,7 @@ def _n142(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n143(x: Any, p: str) -> Optional[str]:
+def _n144(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/max_deadline_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1997,7 +2015,7 @@ def _n143(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n144(x: Any, p: str) -> Optional[str]:
+def _n145(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/residency
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2005,13 +2023,13 @@ def _n144(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n145(x[i], rt.child(p, i))
+            e = _n146(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n145(x: Any, p: str) -> Optional[str]:
+def _n146(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/residency/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2021,12 +2039,12 @@ def _n145(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n146(x: Any, p: str) -> Optional[str]:
+def _n147(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n147(x: Any, p: str) -> Optional[str]:
+def _n148(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2062,63 +2080,63 @@ def _n147(x: Any, p: str) -> Optional[str]:
         if "prev" not in x:
             return p + " must have required property \"prev\""
         if "run" in x:
-            e = _n148(x["run"], rt.child(p, "run"))
+            e = _n149(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n149(x["step"], rt.child(p, "step"))
+            e = _n150(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "capability" in x:
-            e = _n150(x["capability"], rt.child(p, "capability"))
+            e = _n151(x["capability"], rt.child(p, "capability"))
             if e is not None:
                 return e
         if "provider" in x:
-            e = _n151(x["provider"], rt.child(p, "provider"))
+            e = _n152(x["provider"], rt.child(p, "provider"))
             if e is not None:
                 return e
         if "requester" in x:
-            e = _n152(x["requester"], rt.child(p, "requester"))
+            e = _n153(x["requester"], rt.child(p, "requester"))
             if e is not None:
                 return e
         if "award" in x:
-            e = _n153(x["award"], rt.child(p, "award"))
+            e = _n154(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "input" in x:
-            e = _n154(x["input"], rt.child(p, "input"))
+            e = _n155(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n155(x["output"], rt.child(p, "output"))
+            e = _n156(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n158(x["status"], rt.child(p, "status"))
+            e = _n159(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "started" in x:
-            e = _n159(x["started"], rt.child(p, "started"))
+            e = _n160(x["started"], rt.child(p, "started"))
             if e is not None:
                 return e
         if "ended" in x:
-            e = _n160(x["ended"], rt.child(p, "ended"))
+            e = _n161(x["ended"], rt.child(p, "ended"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n161(x["usage"], rt.child(p, "usage"))
+            e = _n162(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n166(x["limits"], rt.child(p, "limits"))
+            e = _n167(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n171(x["policies"], rt.child(p, "policies"))
+            e = _n172(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "prev" in x:
-            e = _n173(x["prev"], rt.child(p, "prev"))
+            e = _n174(x["prev"], rt.child(p, "prev"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2127,7 +2145,7 @@ def _n147(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n148(x: Any, p: str) -> Optional[str]:
+def _n149(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2137,7 +2155,7 @@ def _n148(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n149(x: Any, p: str) -> Optional[str]:
+def _n150(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2147,7 +2165,7 @@ def _n149(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n150(x: Any, p: str) -> Optional[str]:
+def _n151(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/capability
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2157,7 +2175,7 @@ def _n150(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n151(x: Any, p: str) -> Optional[str]:
+def _n152(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/provider
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2167,7 +2185,7 @@ def _n151(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n152(x: Any, p: str) -> Optional[str]:
+def _n153(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/requester
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2177,7 +2195,7 @@ def _n152(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n153(x: Any, p: str) -> Optional[str]:
+def _n154(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2187,7 +2205,7 @@ def _n153(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n154(x: Any, p: str) -> Optional[str]:
+def _n155(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/input
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2199,14 +2217,14 @@ def _n154(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n155(x: Any, p: str) -> Optional[str]:
+def _n156(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output
-    if sum(1 for f in (_n156, _n157,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n157, _n158,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n156(x: Any, p: str) -> Optional[str]:
+def _n157(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2218,21 +2236,21 @@ def _n156(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n157(x: Any, p: str) -> Optional[str]:
+def _n158(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output/oneOf/1
     if not rt.json_equal(x, _K24):
         return p + " must be equal to the constant"
     return None
 
 
-def _n158(x: Any, p: str) -> Optional[str]:
+def _n159(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/status
     if not any(rt.json_equal(x, v) for v in _K25):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n159(x: Any, p: str) -> Optional[str]:
+def _n160(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/started
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2243,7 +2261,7 @@ def _n159(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n160(x: Any, p: str) -> Optional[str]:
+def _n161(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/ended
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2254,7 +2272,7 @@ def _n160(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n161(x: Any, p: str) -> Optional[str]:
+def _n162(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2266,15 +2284,15 @@ def _n161(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n162(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n163(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n163(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n164(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n164(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n165(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2283,7 +2301,7 @@ def _n161(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n162(x: Any, p: str) -> Optional[str]:
+def _n163(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2294,7 +2312,7 @@ def _n162(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n163(x: Any, p: str) -> Optional[str]:
+def _n164(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2305,7 +2323,7 @@ def _n163(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n164(x: Any, p: str) -> Optional[str]:
+def _n165(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2316,26 +2334,26 @@ def _n164(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n165(x: Any, p: str) -> Optional[str]:
+def _n166(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n166(x: Any, p: str) -> Optional[str]:
+def _n167(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n167(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n168(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n168(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n169(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n169(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n170(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2344,7 +2362,7 @@ def _n166(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n167(x: Any, p: str) -> Optional[str]:
+def _n168(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2355,7 +2373,7 @@ def _n167(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n168(x: Any, p: str) -> Optional[str]:
+def _n169(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2366,7 +2384,7 @@ def _n168(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n169(x: Any, p: str) -> Optional[str]:
+def _n170(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2377,12 +2395,12 @@ def _n169(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n170(x: Any, p: str) -> Optional[str]:
+def _n171(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n171(x: Any, p: str) -> Optional[str]:
+def _n172(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2390,13 +2408,13 @@ def _n171(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n172(x[i], rt.child(p, i))
+            e = _n173(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n172(x: Any, p: str) -> Optional[str]:
+def _n173(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2406,7 +2424,7 @@ def _n172(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n173(x: Any, p: str) -> Optional[str]:
+def _n174(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2414,13 +2432,13 @@ def _n173(x: Any, p: str) -> Optional[str]:
         if len(x) > 1024:
             return p + " must have at most 1024 items"
         for i in range(0, len(x)):
-            e = _n174(x[i], rt.child(p, i))
+            e = _n175(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n174(x: Any, p: str) -> Optional[str]:
+def _n175(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2432,12 +2450,12 @@ def _n174(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n175(x: Any, p: str) -> Optional[str]:
+def _n176(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n176(x: Any, p: str) -> Optional[str]:
+def _n177(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2453,35 +2471,35 @@ def _n176(x: Any, p: str) -> Optional[str]:
         if "usage" not in x:
             return p + " must have required property \"usage\""
         if "award" in x:
-            e = _n177(x["award"], rt.child(p, "award"))
+            e = _n178(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n178(x["run"], rt.child(p, "run"))
+            e = _n179(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n179(x["step"], rt.child(p, "step"))
+            e = _n180(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n180(x["status"], rt.child(p, "status"))
+            e = _n181(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n181(x["output"], rt.child(p, "output"))
+            e = _n182(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "error" in x:
-            e = _n182(x["error"], rt.child(p, "error"))
+            e = _n183(x["error"], rt.child(p, "error"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n187(x["usage"], rt.child(p, "usage"))
+            e = _n188(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "receipt" in x:
-            e = _n192(x["receipt"], rt.child(p, "receipt"))
+            e = _n193(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2490,7 +2508,7 @@ def _n176(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n177(x: Any, p: str) -> Optional[str]:
+def _n178(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2502,7 +2520,7 @@ def _n177(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n178(x: Any, p: str) -> Optional[str]:
+def _n179(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2512,7 +2530,7 @@ def _n178(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n179(x: Any, p: str) -> Optional[str]:
+def _n180(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2522,14 +2540,14 @@ def _n179(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n180(x: Any, p: str) -> Optional[str]:
+def _n181(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/status
     if not any(rt.json_equal(x, v) for v in _K25):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n181(x: Any, p: str) -> Optional[str]:
+def _n182(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/output
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2541,7 +2559,7 @@ def _n181(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n182(x: Any, p: str) -> Optional[str]:
+def _n183(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2551,25 +2569,25 @@ def _n182(x: Any, p: str) -> Optional[str]:
         if "message" not in x:
             return p + " must have required property \"message\""
         if "name" in x:
-            e = _n183(x["name"], rt.child(p, "name"))
+            e = _n184(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "message" in x:
-            e = _n184(x["message"], rt.child(p, "message"))
+            e = _n185(x["message"], rt.child(p, "message"))
             if e is not None:
                 return e
         if "retryable" in x:
-            e = _n185(x["retryable"], rt.child(p, "retryable"))
+            e = _n186(x["retryable"], rt.child(p, "retryable"))
             if e is not None:
                 return e
         if "details" in x:
-            e = _n186(x["details"], rt.child(p, "details"))
+            e = _n187(x["details"], rt.child(p, "details"))
             if e is not None:
                 return e
     return None
 
 
-def _n183(x: Any, p: str) -> Optional[str]:
+def _n184(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2579,7 +2597,7 @@ def _n183(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n184(x: Any, p: str) -> Optional[str]:
+def _n185(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/message
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2589,21 +2607,21 @@ def _n184(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n185(x: Any, p: str) -> Optional[str]:
+def _n186(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/retryable
     if not (rt.is_bool(x)):
         return p + " must be boolean"
     return None
 
 
-def _n186(x: Any, p: str) -> Optional[str]:
+def _n187(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/details
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n187(x: Any, p: str) -> Optional[str]:
+def _n188(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2615,15 +2633,15 @@ def _n187(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n188(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n189(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n189(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n190(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n190(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n191(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2632,7 +2650,7 @@ def _n187(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n188(x: Any, p: str) -> Optional[str]:
+def _n189(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2643,7 +2661,7 @@ def _n188(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n189(x: Any, p: str) -> Optional[str]:
+def _n190(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2654,7 +2672,7 @@ def _n189(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n190(x: Any, p: str) -> Optional[str]:
+def _n191(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2665,20 +2683,20 @@ def _n190(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n191(x: Any, p: str) -> Optional[str]:
+def _n192(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n192(x: Any, p: str) -> Optional[str]:
+def _n193(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/receipt
-    e = _n193(x, p)
+    e = _n194(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n193(x: Any, p: str) -> Optional[str]:
+def _n194(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2688,15 +2706,15 @@ def _n193(x: Any, p: str) -> Optional[str]:
         if "provider_sig" not in x:
             return p + " must have required property \"provider_sig\""
         if "receipt" in x:
-            e = _n194(x["receipt"], rt.child(p, "receipt"))
+            e = _n195(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         if "provider_sig" in x:
-            e = _n195(x["provider_sig"], rt.child(p, "provider_sig"))
+            e = _n196(x["provider_sig"], rt.child(p, "provider_sig"))
             if e is not None:
                 return e
         if "requester_sig" in x:
-            e = _n196(x["requester_sig"], rt.child(p, "requester_sig"))
+            e = _n197(x["requester_sig"], rt.child(p, "requester_sig"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2705,15 +2723,15 @@ def _n193(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n194(x: Any, p: str) -> Optional[str]:
+def _n195(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/receipt
-    e = _n147(x, p)
+    e = _n148(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n195(x: Any, p: str) -> Optional[str]:
+def _n196(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/provider_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2723,7 +2741,7 @@ def _n195(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n196(x: Any, p: str) -> Optional[str]:
+def _n197(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/requester_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2733,17 +2751,17 @@ def _n196(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n197(x: Any, p: str) -> Optional[str]:
+def _n198(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n198(x: Any, p: str) -> Optional[str]:
+def _n199(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n199(x: Any, p: str) -> Optional[str]:
+def _n200(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2753,264 +2771,264 @@ def _n199(x: Any, p: str) -> Optional[str]:
         if "graph" not in x:
             return p + " must have required property \"graph\""
         if "workflow_id" in x:
-            e = _n200(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n201(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n201(x["name"], rt.child(p, "name"))
+            e = _n202(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n202(x["description"], rt.child(p, "description"))
+            e = _n203(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n203(x["tags"], rt.child(p, "tags"))
+            e = _n204(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n205(x["version"], rt.child(p, "version"))
+            e = _n206(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "globalSettings" in x:
-            e = _n208(x["globalSettings"], rt.child(p, "globalSettings"))
+            e = _n209(x["globalSettings"], rt.child(p, "globalSettings"))
             if e is not None:
                 return e
         if "globalParameters" in x:
-            e = _n209(x["globalParameters"], rt.child(p, "globalParameters"))
+            e = _n210(x["globalParameters"], rt.child(p, "globalParameters"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n210(x["modules"], rt.child(p, "modules"))
+            e = _n211(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         if "graph" in x:
-            e = _n220(x["graph"], rt.child(p, "graph"))
+            e = _n221(x["graph"], rt.child(p, "graph"))
             if e is not None:
                 return e
     return None
 
 
-def _n200(x: Any, p: str) -> Optional[str]:
+def _n201(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n201(x: Any, p: str) -> Optional[str]:
+def _n202(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n202(x: Any, p: str) -> Optional[str]:
+def _n203(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n203(x: Any, p: str) -> Optional[str]:
+def _n204(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n204(x[i], rt.child(p, i))
+            e = _n205(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n204(x: Any, p: str) -> Optional[str]:
+def _n205(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n205(x: Any, p: str) -> Optional[str]:
+def _n206(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "version" in x:
-            e = _n206(x["version"], rt.child(p, "version"))
+            e = _n207(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "releaseTag" in x:
-            e = _n207(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n208(x["releaseTag"], rt.child(p, "releaseTag"))
             if e is not None:
                 return e
     return None
 
 
-def _n206(x: Any, p: str) -> Optional[str]:
+def _n207(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n207(x: Any, p: str) -> Optional[str]:
+def _n208(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n208(x: Any, p: str) -> Optional[str]:
+def _n209(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalSettings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n209(x: Any, p: str) -> Optional[str]:
+def _n210(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalParameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n210(x: Any, p: str) -> Optional[str]:
+def _n211(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n211(v, rt.child(p, k))
+                e = _n212(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n211(x: Any, p: str) -> Optional[str]:
+def _n212(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "codePath" in x:
-            e = _n212(x["codePath"], rt.child(p, "codePath"))
+            e = _n213(x["codePath"], rt.child(p, "codePath"))
             if e is not None:
                 return e
         if "settings" in x:
-            e = _n213(x["settings"], rt.child(p, "settings"))
+            e = _n214(x["settings"], rt.child(p, "settings"))
             if e is not None:
                 return e
         if "parameters" in x:
-            e = _n214(x["parameters"], rt.child(p, "parameters"))
+            e = _n215(x["parameters"], rt.child(p, "parameters"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n215(x["name"], rt.child(p, "name"))
+            e = _n216(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n216(x["description"], rt.child(p, "description"))
+            e = _n217(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n217(x["tags"], rt.child(p, "tags"))
+            e = _n218(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "resource_requirements" in x:
-            e = _n219(x["resource_requirements"], rt.child(p, "resource_requirements"))
+            e = _n220(x["resource_requirements"], rt.child(p, "resource_requirements"))
             if e is not None:
                 return e
     return None
 
 
-def _n212(x: Any, p: str) -> Optional[str]:
+def _n213(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n213(x: Any, p: str) -> Optional[str]:
+def _n214(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n214(x: Any, p: str) -> Optional[str]:
+def _n215(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n215(x: Any, p: str) -> Optional[str]:
+def _n216(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n216(x: Any, p: str) -> Optional[str]:
+def _n217(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n217(x: Any, p: str) -> Optional[str]:
+def _n218(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n218(x[i], rt.child(p, i))
+            e = _n219(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n218(x: Any, p: str) -> Optional[str]:
+def _n219(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n219(x: Any, p: str) -> Optional[str]:
+def _n220(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n220(x: Any, p: str) -> Optional[str]:
+def _n221(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n221(v, rt.child(p, k))
+                e = _n222(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n221(x: Any, p: str) -> Optional[str]:
+def _n222(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n222(x[i], rt.child(p, i))
+            e = _n223(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n222(x: Any, p: str) -> Optional[str]:
+def _n223(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3023,14 +3041,14 @@ VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "Bid.v1": _n58,
     "CallForProposal.v1": _n76,
     "Capability.v1": _n3,
-    "Decline.v1": _n99,
-    "Envelope.v1": _n106,
-    "Plan.v1": _n119,
-    "Policy.v1": _n132,
-    "Receipt.v1": _n147,
-    "Result.v1": _n176,
-    "SignedReceipt.v1": _n193,
-    "Workflow.v1": _n199,
+    "Decline.v1": _n100,
+    "Envelope.v1": _n107,
+    "Plan.v1": _n120,
+    "Policy.v1": _n133,
+    "Receipt.v1": _n148,
+    "Result.v1": _n177,
+    "SignedReceipt.v1": _n194,
+    "Workflow.v1": _n200,
 }
 
 
