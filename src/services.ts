@@ -24,7 +24,7 @@ import { offers } from './offers.js'
 import { ConfigError } from './cli/config.js'
 
 /** Config keys an operator may set per section (the rest of each Init is wiring, not configuration). */
-const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'resume']
+const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'maxOutputBytes', 'resume']
 const NEGOTIATION_KEYS = [
   'replyWindowMs', 'maxAttempts', 'maxRounds', 'cfpConcurrency', 'maxCandidates', 'findTimeoutMs', 'inlineInputBytes',
   'execGraceMs', 'stepDeadlineMs', 'costAttrs', 'maxActive', 'bidTtlMs', 'awardHoldMs', 'sweepMs', 'maxOutputBytes',

@@ -21,3 +21,5 @@ export const DEFAULT_ADDON_TIMEOUT_MS = 30_000
 export const STDERR_TAIL_BYTES = 8192
 /** Cached module instances per worker thread / Python process. */
 export const MAX_CACHED_INSTANCES = 256
+/** Largest output of a local step (its dag-cbor encoding), as the provider side caps remote ones. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024

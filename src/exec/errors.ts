@@ -36,7 +36,7 @@ export class ModuleCrashedError extends PlError {
   override name = 'ModuleCrashedError'
 }
 
-/** A module returned a value that is not JSON (function, BigInt, cycle, NaN, class instance). */
+/** A module returned a value that is not JSON (function, BigInt, cycle, NaN, class instance), or an output over the size limit. */
 export class InvalidOutputError extends PlError {
   override name = 'InvalidOutputError'
 }

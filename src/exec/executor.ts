@@ -54,6 +54,8 @@ export interface ExecutorInit {
   poolInit?: ModulePoolInit
   /** events kept per run for polling @default 2000 */
   maxEventsPerRun?: number
+  /** largest output of a local step in dag-cbor bytes (InvalidOutputError beyond) @default DEFAULT_MAX_OUTPUT_BYTES (16 MiB) */
+  maxOutputBytes?: number
 }
 
 export interface SubmitOptions {
@@ -86,6 +88,10 @@ export class Executor extends EventEmitter {
   private journal?: Journal
   private readonly active = new Map<string, { exec: RunExecution, done: Promise<RunRecord> }>()
   private readonly eventLogs = new Map<string, { next: number, list: SeqEvent[] }>()
+  /** a resume (or a cancel of an inactive run) in progress per run: nothing else may start or cancel it meanwhile */
+  private readonly starting = new Map<string, Promise<unknown>>()
+  /** the tail of each run's queue of decide() calls, which run one at a time */
+  private readonly deciding = new Map<string, Promise<void>>()
   private state: 'created' | 'started' | 'stopping' | 'stopped' = 'created'
 
   constructor (init: ExecutorInit) {
@@ -95,7 +101,7 @@ export class Executor extends EventEmitter {
     this.ownsPool = init.pool == null
     this.pool = init.pool ?? new ModulePool({ ...init.poolInit, logger: this.log })
     this.addons = new Addons(init.addons, this.log)
-    this.local = new LocalRunner(this.pool, init.localCapabilities)
+    this.local = new LocalRunner(this.pool, init.localCapabilities, { maxOutputBytes: init.maxOutputBytes })
     this.firstRunner = init.wrapLocal?.(this.local) ?? this.local
     this.slots = new Semaphore(init.concurrency ?? DEFAULT_CONCURRENCY)
     if (init.metrics != null) this.metrics = new ExecMetrics(init.metrics)
@@ -229,8 +235,26 @@ export class Executor extends EventEmitter {
    * bundle paths recorded at submit (e.g. after re-unpacking a ZIP).
    */
   async resume (runId: string, opts: { modules?: Record<string, ModuleSpec> } = {}): Promise<void> {
-    const journal = this.j()
+    this.j()
+    // no await unless something is in progress: the check and `exclusively` must not interleave with another call
+    for (let p = this.starting.get(runId); p != null; p = this.starting.get(runId)) await p.catch(() => {})
     if (this.active.has(runId)) return
+    await this.exclusively(runId, async () => { await this.startRun(runId, opts) })
+  }
+
+  /** Runs `fn` as the one resume/cancel in progress for `runId`; callers check `starting` with no await in between. */
+  private async exclusively<T> (runId: string, fn: () => Promise<T>): Promise<T> {
+    const p = fn()
+    this.starting.set(runId, p)
+    try {
+      return await p
+    } finally {
+      if (this.starting.get(runId) === p) this.starting.delete(runId)
+    }
+  }
+
+  private async startRun (runId: string, opts: { modules?: Record<string, ModuleSpec> }): Promise<void> {
+    const journal = this.j()
     const run = await journal.getRun(runId)
     if (run == null) throw new RunNotFoundError(`no run ${runId} in this node's journal`, { run: runId })
     if (TERMINAL.includes(run.state)) throw new RunNotResumableError(`run ${runId} has ended (${run.state}); only running or waiting runs can be resumed`, { run: runId, state: run.state })
@@ -285,11 +309,17 @@ export class Executor extends EventEmitter {
   /** Cancels a run: running steps are killed; the run ends `cancelled`. */
   async cancel (runId: string): Promise<RunRecord> {
     const journal = this.j()
+    // a resume in progress launches the run first; the cancel then aborts it instead of being overwritten
+    for (let p = this.starting.get(runId); p != null; p = this.starting.get(runId)) await p.catch(() => {})
     const active = this.active.get(runId)
     if (active != null) {
       active.exec.abort(new RunCancelledError(`run ${runId} was cancelled`, { run: runId }))
       return await active.done
     }
+    return await this.exclusively(runId, async () => await this.cancelJournaled(journal, runId))
+  }
+
+  private async cancelJournaled (journal: Journal, runId: string): Promise<RunRecord> {
     const run = await journal.getRun(runId)
     if (run == null) throw new RunNotFoundError(`no run ${runId} in this node's journal`, { run: runId })
     if (TERMINAL.includes(run.state)) throw new RunNotResumableError(`run ${runId} has ended (${run.state})`, { run: runId, state: run.state })
@@ -303,6 +333,19 @@ export class Executor extends EventEmitter {
    * first; an active run continues at once, a journaled one is resumed.
    */
   async decide (runId: string, stepKey: string, choice: string): Promise<void> {
+    this.j()
+    // one decision at a time per run: a second answer to the same question must see the first
+    const mine = (this.deciding.get(runId) ?? Promise.resolve()).then(async () => { await this.decideNow(runId, stepKey, choice) })
+    const tail = mine.then(() => {}, () => {})
+    this.deciding.set(runId, tail)
+    try {
+      await mine
+    } finally {
+      if (this.deciding.get(runId) === tail) this.deciding.delete(runId)
+    }
+  }
+
+  private async decideNow (runId: string, stepKey: string, choice: string): Promise<void> {
     const journal = this.j()
     const run = await journal.getRun(runId)
     if (run == null) throw new RunNotFoundError(`no run ${runId} in this node's journal`, { run: runId })
@@ -313,6 +356,11 @@ export class Executor extends EventEmitter {
     const { ask, choices } = step.waiting
     if (choices.length > 0 && !choices.includes(choice)) {
       throw new InvalidDecisionError(`'${choice}' is not a choice of step ${stepKey} (choices: ${choices.join(', ')})`, { run: runId, step: stepKey, choice, choices })
+    }
+    // the step record may still say waiting while the run takes in an earlier answer
+    const earlier = await journal.getDecision(runId, stepKey, ask)
+    if (earlier != null) {
+      throw new DecisionNotPendingError(`step ${stepKey} of run ${runId} has been decided already ('${earlier.choice}')`, { run: runId, step: stepKey, choice: earlier.choice })
     }
     await journal.putDecision({ run: runId, key: stepKey, ask, choice, at: Date.now() })
     this.log.info({ run: runId, step: stepKey, choice }, 'decision recorded')

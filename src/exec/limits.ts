@@ -1,7 +1,7 @@
 /**
  * Per-step limits: node defaults under the step's own `limits`, and a
  * pausable wall-time watchdog (time spent waiting for a human decision does
- * not count against a step's wall time).
+ * not count against a step's wall time; CPU time burnt meanwhile does).
  */
 import type { StepLimits } from '../workflow/ir.js'
 import type { EffectiveLimits } from './types.js'
@@ -32,14 +32,26 @@ export function memExceeded (limit: number, measured: number | undefined, what: 
   return new MemoryLimitExceededError(`${what} went over its ${kind} limit of ${limit} MiB (${m})`, { limit: 'mem_mb', limit_value: limit, measured: Math.round(measured ?? limit) })
 }
 
-/** Calls `onExpire(elapsedMs)` after `limitMs` of running (not paused) time. */
+/** How often a paused Stopwatch reads the step's CPU clock. */
+const PAUSED_CPU_POLL_MS = 50
+
+/**
+ * Calls `onExpire(elapsedMs)` after `limitMs` of running time. While paused
+ * (a human question is open) wall time does not count, but the module is not
+ * stopped: with a `cpuClock` (CPU ms of the step's thread or process) the CPU
+ * time it burns while paused counts instead, so a module cannot ask a
+ * question, ignore it and keep computing past its limit.
+ */
 export class Stopwatch {
   private timer?: NodeJS.Timeout
+  private poll?: NodeJS.Timeout
   private runningSince?: number
+  private cpuAtPause?: number
+  private pauses = 0
   private spent = 0
   private done = false
 
-  constructor (private readonly limitMs: number, private readonly onExpire: (elapsedMs: number) => void) {}
+  constructor (private readonly limitMs: number, private readonly onExpire: (elapsedMs: number) => void, private readonly cpuClock?: () => number | undefined) {}
 
   start (): void {
     if (this.done || this.runningSince != null) return
@@ -50,19 +62,44 @@ export class Stopwatch {
     }, Math.max(0, this.limitMs - this.spent))
   }
 
+  /** Stops counting wall time until every `pause()` has its `resume()`. */
   pause (): void {
-    if (this.runningSince == null) return
+    if (this.pauses++ > 0 || this.done || this.runningSince == null) return
     this.spent += Date.now() - this.runningSince
     this.runningSince = undefined
     clearTimeout(this.timer)
+    this.cpuAtPause = this.cpuClock?.()
+    if (this.cpuAtPause == null) return
+    this.poll = setInterval(() => {
+      const used = this.spent + this.pausedCpu()
+      if (this.done || used < this.limitMs) return
+      this.done = true
+      clearInterval(this.poll)
+      this.onExpire(used)
+    }, PAUSED_CPU_POLL_MS)
+  }
+
+  resume (): void {
+    if (this.pauses === 0 || --this.pauses > 0) return
+    clearInterval(this.poll)
+    this.spent += this.pausedCpu()
+    this.cpuAtPause = undefined
+    this.start()
+  }
+
+  private pausedCpu (): number {
+    if (this.cpuAtPause == null) return 0
+    const now = this.cpuClock?.()
+    return now == null ? 0 : Math.max(0, now - this.cpuAtPause)
   }
 
   elapsed (): number {
-    return this.spent + (this.runningSince != null ? Date.now() - this.runningSince : 0)
+    return this.spent + (this.runningSince != null ? Date.now() - this.runningSince : this.pausedCpu())
   }
 
   clear (): void {
     this.done = true
     clearTimeout(this.timer)
+    clearInterval(this.poll)
   }
 }

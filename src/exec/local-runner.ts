@@ -3,18 +3,30 @@
  * workflow.json bundle names its module (key + folder CID); a DSL step
  * names a capability, which `localCapabilities` maps to an installed module.
  */
+import { encodeCanonical } from '../core/encoding.js'
 import type { ModuleSpec } from '../core/module.js'
 import type { Step } from '../workflow/ir.js'
-import { ModuleChangedError, ModuleLoadError } from './errors.js'
+import { DEFAULT_MAX_OUTPUT_BYTES } from './constants.js'
+import { InvalidOutputError, ModuleChangedError, ModuleLoadError } from './errors.js'
+import { withUsage } from './js/pool.js'
 import type { ModulePool } from './pool.js'
 import type { RunnerQuery, StepContext, StepRunner, StepRunResult } from './types.js'
 
 export type LocalCapabilities = (name: string, version?: string) => ModuleSpec | undefined
 
+export interface LocalRunnerInit {
+  /** largest step output (dag-cbor bytes) @default DEFAULT_MAX_OUTPUT_BYTES (16 MiB) */
+  maxOutputBytes?: number
+}
+
 export class LocalRunner implements StepRunner {
   readonly name = 'local'
 
-  constructor (private readonly pool: ModulePool, private readonly capabilities?: LocalCapabilities) {}
+  private readonly maxOutputBytes: number
+
+  constructor (private readonly pool: ModulePool, private readonly capabilities?: LocalCapabilities, init: LocalRunnerInit = {}) {
+    this.maxOutputBytes = init.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
+  }
 
   /** The module that would run `step`, if this node has one. */
   moduleFor (step: Step, modules: Record<string, ModuleSpec>): ModuleSpec | undefined {
@@ -52,6 +64,10 @@ export class LocalRunner implements StepRunner {
       addon: ctx.addon,
       ask: ctx.ask
     })
+    const size = encodeCanonical(output ?? null).byteLength
+    if (size > this.maxOutputBytes) {
+      throw withUsage(new InvalidOutputError(`step ${step.id}: module '${module.key}' returned ${size} bytes of output, over this node's limit of ${this.maxOutputBytes} bytes`, { step: step.id, module: module.key, limit: 'max_output_bytes', limit_value: this.maxOutputBytes, measured: size }), usage)
+    }
     return { output, usage, executor: 'local' }
   }
 }

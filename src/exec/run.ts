@@ -187,17 +187,30 @@ export class RunExecution {
     return [...out].filter(id => this.steps[id] != null)
   }
 
-  /** Runs the steps of one block; siblings wait for each other, outside deps through `settled`. */
-  private async runBlock (ids: string[], suffix: string): Promise<void> {
+  /**
+   * Runs the steps of one block; siblings wait for each other, steps of the
+   * enclosing blocks (`outer`, innermost first) through their instance in
+   * this walk, and anything else through `settled`. A step of an enclosing
+   * loop iteration is only ever settled through `outer`.
+   */
+  private async runBlock (ids: string[], suffix: string, outer: Array<Map<string, Deferred>> = []): Promise<void> {
     // the DAG may come back from dag-cbor with its keys re-sorted: never rely on key order here
     const local = new Map<string, Deferred>(ids.map(id => [id, deferred()]))
+    const scopes = [local, ...outer]
+    const waitFor = (d: string): Deferred => {
+      for (const m of scopes) {
+        const hit = m.get(d)
+        if (hit != null) return hit
+      }
+      return this.settledOf(d)
+    }
     const runs = ids.map(async (id) => {
       const step = this.steps[id]
       const mine = local.get(id) as Deferred
       try {
-        for (const d of this.deps(step)) await Promise.race([(local.get(d) ?? this.settledOf(d)).promise, this.aborted])
+        for (const d of this.deps(step)) await Promise.race([waitFor(d).promise, this.aborted])
         this.signal.throwIfAborted()
-        await this.runStep(step, suffix)
+        await this.runStep(step, suffix, scopes)
         mine.resolve()
       } catch (err) {
         mine.reject(err)
@@ -212,11 +225,11 @@ export class RunExecution {
     if (!this.inLoop(step.id)) this.settledOf(step.id).resolve()
   }
 
-  private async runStep (step: Step, suffix: string): Promise<void> {
+  private async runStep (step: Step, suffix: string, scopes: Array<Map<string, Deferred>>): Promise<void> {
     const key = step.id + suffix
     switch (step.kind) {
-      case 'branch': return await this.runBranch(step, key, suffix)
-      case 'loop': return await this.runLoop(step, key, suffix)
+      case 'branch': return await this.runBranch(step, key, suffix, scopes)
+      case 'loop': return await this.runLoop(step, key, suffix, scopes)
       case 'map': return await this.runMap(step, key)
       case 'human': {
         const out = await this.runLeaf(step, key, async (rec) => await this.humanStep(step, key, rec))
@@ -274,25 +287,25 @@ export class RunExecution {
     return out
   }
 
-  private async runBranch (step: Step, key: string, suffix: string): Promise<void> {
+  private async runBranch (step: Step, key: string, suffix: string, scopes: Array<Map<string, Deferred>>): Promise<void> {
     await this.container(step, key, async () => {
       const taken = step.condition == null ? true : truthy(evalExpr(step.condition, this.exprScope()))
       const arm = taken ? 'then' : 'else'
       const skipped = this.subtree(this.armSteps(step, taken ? step.else : step.then))
       for (const id of skipped) await this.skip(this.steps[id], id + suffix, `branch ${step.id} took its ${arm} arm`)
-      await this.runBlock(this.armSteps(step, taken ? step.then : step.else), suffix)
+      await this.runBlock(this.armSteps(step, taken ? step.then : step.else), suffix, scopes)
       return { branch: arm }
     })
   }
 
-  private async runLoop (step: Step, key: string, suffix: string): Promise<void> {
+  private async runLoop (step: Step, key: string, suffix: string, scopes: Array<Map<string, Deferred>>): Promise<void> {
     await this.container(step, key, async () => {
       const body = this.armSteps(step, step.body)
       const max = step.max ?? 1
       let i = 0
       let last: unknown = null
       for (; i < max; i++) {
-        await this.runBlock(body, `${suffix}@${i}`)
+        await this.runBlock(body, `${suffix}@${i}`, scopes)
         if (body.length > 0) last = this.latest.get(body[body.length - 1])?.value ?? null
         if (step.until != null && truthy(evalExpr(step.until, this.exprScope()))) { i++; break }
       }

@@ -114,14 +114,54 @@ export function dependencies (step: Step): string[] {
   return [...deps]
 }
 
+/** A step's owners (parent, its parent, ...), innermost first; stops at a parent cycle. */
+function ownersOf (steps: Record<string, Step>, id: string): string[] {
+  const out: string[] = []
+  for (let p = steps[id]?.parent; p != null && !out.includes(p) && p !== id; p = steps[p]?.parent) out.push(p)
+  return out
+}
+
+/**
+ * The scheduler starts an owner's inside only once the owner runs, so an
+ * owner (branch, loop) also waits for every step outside it that a step
+ * inside it waits for (the rule of dsl.ts `ownerAfter`). Without these edges
+ * `L{B}`, `B after X`, `X after L` looks acyclic but never finishes.
+ */
+function ownerEdges (steps: Record<string, Step>): Map<string, Set<string>> {
+  const extra = new Map<string, Set<string>>()
+  const selfAndOwners = new Map<string, Set<string>>()
+  const around = (id: string): Set<string> => {
+    let set = selfAndOwners.get(id)
+    if (set == null) { set = new Set([id, ...ownersOf(steps, id)]); selfAndOwners.set(id, set) }
+    return set
+  }
+  for (const s of Object.values(steps)) {
+    if (s.parent == null) continue
+    const owners = ownersOf(steps, s.id)
+    for (const d of dependencies(s)) {
+      if (steps[d] == null) continue
+      const containsD = around(d)
+      for (const o of owners) {
+        if (containsD.has(o)) break // this owner and every outer one contain d
+        let set = extra.get(o)
+        if (set == null) { set = new Set(); extra.set(o, set) }
+        set.add(d)
+      }
+    }
+  }
+  return extra
+}
+
 /** Throws DagCycleError naming one cycle (`a → b → a`) if the steps have one. */
 function checkAcyclic (steps: Record<string, Step>): void {
+  const extra = ownerEdges(steps)
+  const edges = (s: Step): string[] => [...new Set([...dependencies(s), ...(extra.get(s.id) ?? [])])]
   const state = new Map<string, 1 | 2>() // 1 = on the path, 2 = done
   for (const root of Object.keys(steps)) {
     if (state.has(root)) continue
     // iterative DFS: hostile DAGs may be long chains, deeper than the JS stack
     const path: string[] = [root]
-    const pending: string[][] = [dependencies(steps[root])]
+    const pending: string[][] = [edges(steps[root])]
     state.set(root, 1)
     while (path.length > 0) {
       const deps = pending[pending.length - 1]
@@ -139,7 +179,7 @@ function checkAcyclic (steps: Record<string, Step>): void {
       if (st == null) {
         state.set(dep, 1)
         path.push(dep)
-        pending.push(dependencies(steps[dep]))
+        pending.push(edges(steps[dep]))
       }
     }
   }

@@ -178,3 +178,21 @@ test('a JS module with a syntax error and a Python module with no class fail wit
   assert.match(pyNoEval.run.error?.message ?? '', /no eval\(\) method/)
   await nextRunWorks()
 })
+
+test('a local step output over maxOutputBytes fails with InvalidOutputError naming size and limit', async () => {
+  const small = await harness({ maxOutputBytes: 1024 })
+  try {
+    const big = await writeModule(small.root, 'big', 'export default class { eval (p, d) { return { s: "x".repeat(d.n) } } }')
+    const dag = dagOf([callStep(big)])
+    const failed = await small.executor.wait(await small.executor.submit(dag, { n: 5000 }, { modules: { big } }))
+    assert.equal(failed.state, 'failed')
+    assert.equal(failed.error?.name, 'InvalidOutputError')
+    assert.match(failed.error?.message ?? '', /returned \d+ bytes of output, over this node's limit of 1024 bytes/)
+    assert.equal(failed.error?.details?.limit_value, 1024)
+    assert.ok(Number(failed.error?.details?.measured) > 5000)
+    const ok = await small.executor.wait(await small.executor.submit(dag, { n: 10 }, { modules: { big } }))
+    assert.equal(ok.state, 'succeeded', JSON.stringify(ok.error))
+  } finally {
+    await small.close()
+  }
+})

@@ -1,8 +1,20 @@
 import '../../src/polyfill.js'
-import { test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ExecEvent } from '../../src/exec/types.js'
+import { compileDsl } from '../../src/workflow/dsl.js'
+import { tempDir } from '../helpers/tmp.js'
 import { callStep, dagOf, fixtureBundle, harness, writeModule } from './helpers.js'
+
+const roots: Array<() => Promise<void>> = []
+after(async () => { for (const cleanup of roots) await cleanup() })
+
+/** A temp folder removed after the file's tests. */
+async function tmpRoot (): Promise<string> {
+  const t = await tempDir('pl-sched-')
+  roots.push(t.cleanup)
+  return t.dir
+}
 
 for (const kind of ['js', 'py'] as const) {
   test(`runs the diamond-${kind} bundle to {number: 18} and journals every step with usage`, async () => {
@@ -184,6 +196,24 @@ test('a step with no module and no local capability fails with NoRunnerError; lo
     } finally {
       await h2.close()
     }
+  } finally {
+    await h.close()
+  }
+})
+
+test('a step nested in a branch inside a loop waits for the loop body step it reads, per iteration', async () => {
+  const a = await writeModule(await tmpRoot(), 'a', 'let n = 0\nexport default class { eval () { n++; return { x: 1, n } } }')
+  const t = await writeModule(await tmpRoot(), 't', 'export default class { eval (p, d) { return { got: d } } }')
+  const h = await harness({ localCapabilities: (name) => name === 'A' ? a : name === 'T' ? t : undefined })
+  try {
+    const dag = compileDsl('goal: LoopWhen\nplan:\n  - loop:\n      max: 2\n      do:\n        - step: A()\n          as: a\n        - when: a.x > 0\n          then:\n            - step: T(a)\n')
+    const run = await h.executor.wait(await h.executor.submit(dag, {}))
+    assert.equal(run.state, 'succeeded', JSON.stringify(run.error))
+    const { steps } = await h.executor.get(run.id)
+    const state = Object.fromEntries(steps.map(s => [s.key, s.state]))
+    const calls = Object.values(dag.steps).filter(s => s.kind === 'call').map(s => s.id)
+    assert.equal(calls.length, 2)
+    for (const id of calls) for (const i of [0, 1]) assert.equal(state[`${id}@${i}`], 'succeeded', `${id}@${i} in ${JSON.stringify(state)}`)
   } finally {
     await h.close()
   }

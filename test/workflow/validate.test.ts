@@ -176,3 +176,22 @@ test('property: any corruption of a valid DAG is accepted or refused with a type
     }
   }), { numRuns: Number(process.env.PL_PROPERTY_RUNS ?? 1000) })
 })
+
+test('rejects a loop whose body waits for a step that waits for the loop (the owner inherits its body\'s outside edges)', async () => {
+  const d = dag([
+    step('L', { kind: 'loop', body: ['B'], max: 1 }),
+    step('B', { parent: 'L', after: ['X'] }),
+    step('X', { after: ['L'] })
+  ], { outputs: ['X'] })
+  await assertFails(() => validateDag(d), 'DagCycleError', /^the steps form a cycle: .*(L.*X|X.*L)/)
+})
+
+test('accepts a loop body step waiting for a step outside the loop that does not wait for the loop', () => {
+  const d = dag([
+    step('X'),
+    step('L', { kind: 'loop', body: ['B'], max: 1 }),
+    step('B', { parent: 'L', after: ['X'] }),
+    step('Y', { after: ['L'] })
+  ], { outputs: ['Y'] })
+  validateDag(d)
+})

@@ -83,9 +83,11 @@ export class JsPools {
       entry = { pool, memMb, active: 0, used: Date.now() }
       this.pools.set(memMb, entry)
       this.log.debug({ mem_mb: memMb }, 'opened a JS worker pool')
-      this.evict()
     }
     entry.used = Date.now()
+    // counted before evicting: the pool just opened for this call is busy, not idle
+    entry.active++
+    this.evict()
     return entry
   }
 
@@ -105,7 +107,6 @@ export class JsPools {
     if (this.closed) throw new ModuleCrashedError('the JS worker pools are closed')
     options.signal?.throwIfAborted()
     const limits = call.limits
-    const entry = this.poolFor(limits.mem_mb)
     const what = `module ${module.key}`
     const kill = new AbortController()
     let breach: Error | undefined
@@ -120,7 +121,7 @@ export class JsPools {
     const stopwatch = new Stopwatch(limits.wall_ms, (elapsed) => {
       cpuAtKill = cpuNow()
       killWith(wallExceeded(limits.wall_ms, elapsed, what))
-    })
+    }, () => cpuNow())
     const cpuNow = (): number | undefined => {
       if (tid == null || cpuStart == null) return undefined
       const c = threadCpuMs(tid)
@@ -172,7 +173,7 @@ export class JsPools {
             try {
               return await options.ask(m.question)
             } finally {
-              if (breach == null) stopwatch.start()
+              if (breach == null) stopwatch.resume()
             }
           })
           break
@@ -195,7 +196,7 @@ export class JsPools {
       step: call.step ?? { runId: '', key: module.key, attempt: 1 },
       port: port2
     }
-    entry.active++
+    const entry = this.poolFor(limits.mem_mb)
     const t0 = performance.now()
     try {
       let result: JsTaskResult

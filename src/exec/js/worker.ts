@@ -46,7 +46,8 @@ async function loadClass (task: JsTask): Promise<ModuleClass> {
     p = (async () => {
       let mod: Record<string, unknown>
       try {
-        mod = await import(pathToFileURL(task.module.entry).href)
+        // the CID in the URL: import() caches by URL, and a module changed in place must not run its old code
+        mod = await import(`${pathToFileURL(task.module.entry).href}?cid=${encodeURIComponent(task.module.cid)}`)
       } catch (err) {
         const e = err as Error
         throw Object.assign(new Error(`module ${task.module.key} cannot be loaded from ${task.module.entry}: ${e.name}: ${e.message}`), { name: 'ModuleLoadError', stack: e.stack, details: { module: task.module.key, entry: task.module.entry } })

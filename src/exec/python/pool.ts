@@ -10,11 +10,11 @@ import { errorToData } from '../../core/errors.js'
 import { silentLogger } from '../../core/logger.js'
 import type { ModuleSpec } from '../../core/module.js'
 import { DEFAULT_CANCEL_GRACE_MS, DEFAULT_IDLE_MS } from '../constants.js'
-import { AddonNotConfiguredError, ModuleCrashedError, rebuildExecError } from '../errors.js'
+import { AddonNotConfiguredError, InvalidOutputError, ModuleCrashedError, rebuildExecError } from '../errors.js'
 import { Stopwatch, cpuExceeded, memExceeded, wallExceeded } from '../limits.js'
 import { withUsage } from '../js/pool.js'
 import type { ModuleCall, ModuleCallOptions, ModuleResult, Usage } from '../types.js'
-import { PyProcess, type RunnerMessage } from './process.js'
+import { MAX_MESSAGE_BYTES, PyProcess, type RunnerMessage } from './process.js'
 
 export interface PyPoolsInit {
   /** @default process.env.PL_PYTHON ?? 'python3' */
@@ -25,6 +25,8 @@ export interface PyPoolsInit {
   maxIdle?: number
   /** @default 200 ms */
   cancelGraceMs?: number
+  /** largest runner message (one JSON line, e.g. a step's output); the process is killed beyond @default MAX_MESSAGE_BYTES (64 MiB) */
+  maxMessageBytes?: number
   logger?: Logger
 }
 
@@ -36,6 +38,7 @@ export class PyPools {
   private readonly idleMs: number
   private readonly maxIdle: number
   private readonly graceMs: number
+  private readonly maxMessageBytes: number
   private readonly log: Logger
   private sweeper?: NodeJS.Timeout
   private closed = false
@@ -45,6 +48,7 @@ export class PyPools {
     this.idleMs = init.idleMs ?? DEFAULT_IDLE_MS
     this.maxIdle = init.maxIdle ?? 8
     this.graceMs = init.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS
+    this.maxMessageBytes = init.maxMessageBytes ?? MAX_MESSAGE_BYTES
     this.log = init.logger ?? silentLogger()
   }
 
@@ -114,7 +118,7 @@ export class PyPools {
     const key = `${module.cid}|${limits.mem_mb}`
     let proc = this.take(key)
     if (proc == null) {
-      proc = new PyProcess({ python: await this.interpreter(), memMb: limits.mem_mb, cwd: module.dir, logger: this.log, moduleKey: module.key })
+      proc = new PyProcess({ python: await this.interpreter(), memMb: limits.mem_mb, cwd: module.dir, logger: this.log, moduleKey: module.key, maxMessageBytes: this.maxMessageBytes })
       this.all.add(proc)
       try {
         await proc.ready
@@ -163,7 +167,7 @@ export class PyPools {
       const stopwatch = new Stopwatch(limits.wall_ms, (elapsed) => {
         breach = wallExceeded(limits.wall_ms, elapsed, what)
         p.signal('SIGKILL')
-      })
+      }, () => p.cpuMs())
       const killedUsage = (): Usage => ({ cpu_ms: 0, wall_ms: Math.round(stopwatch.elapsed() || performance.now() - t0), mem_peak_mb: 0 })
       const finish = (fn: () => void): void => {
         if (settled) return
@@ -222,7 +226,7 @@ export class PyPools {
               try {
                 return await options.ask(m.question)
               } finally {
-                if (!settled && breach == null) stopwatch.start()
+                if (!settled && breach == null) stopwatch.resume()
               }
             })
             break
@@ -246,6 +250,10 @@ export class PyPools {
         finish(() => {
           const usage = killedUsage()
           if (breach != null) { reject(withUsage(breach, usage)); return }
+          if (p.overflow != null) {
+            reject(withUsage(new InvalidOutputError(`${what} sent a message of ${p.overflow} bytes (its output), over the limit of ${this.maxMessageBytes} bytes; its process was killed`, { module: module.key, limit: 'max_message_bytes', limit_value: this.maxMessageBytes, measured: p.overflow }), usage))
+            return
+          }
           if (signal === 'SIGXCPU' && limits.cpu_ms != null) {
             const measured = started.rlimit_cpu_s != null ? started.rlimit_cpu_s * 1000 - (started.cpu0_ms ?? 0) : limits.cpu_ms
             reject(withUsage(cpuExceeded(limits.cpu_ms, measured, `${what} (killed by RLIMIT_CPU)`), { ...usage, cpu_ms: Math.round(measured) }))

@@ -6,7 +6,8 @@
  * reused between steps of that module.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createInterface } from 'node:readline'
+import { readdirSync, readFileSync } from 'node:fs'
+import { readLines } from './lines.js'
 import type { Duplex } from 'node:stream'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
@@ -27,7 +28,16 @@ export interface PyProcessInit {
   cwd: string
   logger: Logger
   moduleKey: string
+  /** largest protocol message (a step's output) @default MAX_MESSAGE_BYTES */
+  maxMessageBytes?: number
 }
+
+/** Longest line of a module's own stdout/stderr kept in the log. */
+export const LOG_LINE_BYTES = 4096
+/** Largest runner message (one JSON line: a step's output) before the process is killed. */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+/** After the runner exits, how long its pipes may still deliver data before they are destroyed. */
+const STDIO_DRAIN_MS = 500
 
 export class PyProcess {
   readonly proc: ChildProcess
@@ -39,27 +49,58 @@ export class PyProcess {
   exitInfo?: { code: number | null, signal: NodeJS.Signals | null }
   busy = false
   lastUsed = Date.now()
+  /** bytes of the protocol message that was over the limit (the process was killed for it) */
+  overflow?: number
 
   constructor (readonly init: PyProcessInit) {
     this.proc = spawn(init.python, ['-u', runnerPath(), String(init.memMb)], {
       cwd: init.cwd,
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      // its own process group: a kill reaches the subprocesses a module started too
+      detached: true,
       env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' }
     })
     this.channel = this.proc.stdio[3] as Duplex
     const log = init.logger.child({ module: init.moduleKey, pid: this.proc.pid })
-    createInterface({ input: this.proc.stdout! }).on('line', (line) => { log.info({ stream: 'stdout' }, line.slice(0, 4096)) })
+    // a module's own stdout/stderr are logs: lines are cut at LOG_LINE_BYTES, never buffered without bound
+    readLines(this.proc.stdout!, { maxBytes: LOG_LINE_BYTES, onLine: (line) => { log.info({ stream: 'stdout' }, line) } })
     this.proc.stderr!.on('data', (d: Buffer) => {
       this.stderrTail = (this.stderrTail + d.toString()).slice(-STDERR_TAIL_BYTES)
     })
-    createInterface({ input: this.proc.stderr! }).on('line', (line) => { log.debug({ stream: 'stderr' }, line.slice(0, 4096)) })
+    readLines(this.proc.stderr!, { maxBytes: LOG_LINE_BYTES, onLine: (line) => { log.debug({ stream: 'stderr' }, line) } })
     this.channel.on('error', () => {})
-    const rl = createInterface({ input: this.channel })
     let onReady: (m: RunnerMessage) => void = () => {}
     let onFail: (e: Error) => void = () => {}
     this.ready = new Promise<RunnerMessage>((resolve, reject) => { onReady = resolve; onFail = reject })
     this.ready.catch(() => {})
-    rl.on('line', (line) => {
+    // the protocol channel carries step outputs: a message over the cap kills the process (the step fails typed)
+    readLines(this.channel, {
+      maxBytes: init.maxMessageBytes ?? MAX_MESSAGE_BYTES,
+      onOverflow: (bytes) => {
+        this.overflow = bytes
+        log.warn({ bytes, max: init.maxMessageBytes ?? MAX_MESSAGE_BYTES }, 'python runner message over the size limit: killing the process')
+        this.killGroup()
+      },
+      onLine: (line, truncated) => { if (!truncated) this.onChannelLine(line, log, onReady) }
+    })
+    this.exited = new Promise((resolve) => {
+      this.proc.once('exit', (code, signal) => {
+        this.exitInfo = { code, signal }
+        // what the module left running dies with the runner and lets go of the pipes
+        this.killGroup()
+        setTimeout(() => { this.destroyStdio() }, STDIO_DRAIN_MS).unref()
+        onFail(new ModuleLoadError(`the python runner exited before it was ready (${signal ?? `code ${String(code)}`}): ${this.stderrTail.trim().slice(-500)}`, { python: init.python }))
+        resolve({ code, signal })
+      })
+    })
+    this.proc.once('error', (err: NodeJS.ErrnoException) => {
+      this.exitInfo = { code: null, signal: null }
+      onFail(new ModuleLoadError(err.code === 'ENOENT' ? `cannot run Python modules: '${init.python}' was not found (set PL_PYTHON or ExecutorInit.python)` : `cannot start ${init.python}: ${err.message}`, { python: init.python }))
+    })
+  }
+
+  private onChannelLine (line: string, log: Logger, onReady: (m: RunnerMessage) => void): void {
+    {
       let m: RunnerMessage
       try {
         m = JSON.parse(line)
@@ -69,18 +110,23 @@ export class PyProcess {
       }
       if (m.t === 'ready') onReady(m)
       else this.listener?.(m)
-    })
-    this.exited = new Promise((resolve) => {
-      this.proc.once('exit', (code, signal) => {
-        this.exitInfo = { code, signal }
-        onFail(new ModuleLoadError(`the python runner exited before it was ready (${signal ?? `code ${String(code)}`}): ${this.stderrTail.trim().slice(-500)}`, { python: init.python }))
-        resolve({ code, signal })
-      })
-    })
-    this.proc.once('error', (err: NodeJS.ErrnoException) => {
-      this.exitInfo = { code: null, signal: null }
-      onFail(new ModuleLoadError(err.code === 'ENOENT' ? `cannot run Python modules: '${init.python}' was not found (set PL_PYTHON or ExecutorInit.python)` : `cannot start ${init.python}: ${err.message}`, { python: init.python }))
-    })
+    }
+  }
+
+  /** CPU time (ms) of the runner, all its threads; undefined off Linux or once it exited. */
+  cpuMs (): number | undefined {
+    if (!this.alive || this.proc.pid == null) return undefined
+    try {
+      let ns = 0
+      for (const tid of readdirSync(`/proc/${this.proc.pid}/task`)) {
+        try {
+          ns += Number(readFileSync(`/proc/${this.proc.pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
+        } catch {} // the thread ended between the two reads
+      }
+      return ns / 1e6
+    } catch {
+      return undefined
+    }
   }
 
   get alive (): boolean {
@@ -101,13 +147,35 @@ export class PyProcess {
     this.channel.write(JSON.stringify(m) + '\n')
   }
 
+  /** SIGKILL goes to the whole process group; other signals (SIGUSR1) to the runner only. */
   signal (sig: NodeJS.Signals): void {
-    if (this.alive) this.proc.kill(sig)
+    if (!this.alive) return
+    if (sig === 'SIGKILL') this.killGroup()
+    else this.proc.kill(sig)
   }
 
   async kill (): Promise<void> {
-    if (this.alive) this.proc.kill('SIGKILL')
+    if (this.alive) this.killGroup()
     await this.exited
+  }
+
+  /** SIGKILL to the runner's process group (the runner and every subprocess of its modules). */
+  private killGroup (): void {
+    const pid = this.proc.pid
+    if (pid == null) return
+    try {
+      process.kill(-pid, 'SIGKILL')
+    } catch (err) {
+      // ESRCH: the group is gone already
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH' && this.alive) this.proc.kill('SIGKILL')
+    }
+  }
+
+  /** A subprocess that left the group may still hold the pipes; they must not keep the node alive. */
+  private destroyStdio (): void {
+    this.proc.stdout?.destroy()
+    this.proc.stderr?.destroy()
+    this.channel.destroy()
   }
 
   /** Asks the runner to exit; kills it if it does not within a second. */
@@ -115,7 +183,7 @@ export class PyProcess {
     if (!this.alive) return
     this.send({ t: 'exit' })
     this.channel.end()
-    const t = setTimeout(() => { this.proc.kill('SIGKILL') }, 1000)
+    const t = setTimeout(() => { this.killGroup() }, 1000)
     await this.exited
     clearTimeout(t)
   }

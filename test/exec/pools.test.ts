@@ -1,0 +1,163 @@
+/**
+ * ModulePool without a DAG: hostile output volumes, pools opened under load,
+ * processes a module leaves behind, and modules changed in place.
+ */
+import '../../src/polyfill.js'
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { moduleSpecOf, type ModuleSpec } from '../../src/core/module.js'
+import { ModulePool } from '../../src/exec/pool.js'
+import type { ModuleCall, ModuleResult } from '../../src/exec/types.js'
+import { tempDir } from '../helpers/tmp.js'
+import { writeModule } from './helpers.js'
+
+function call (limits: ModuleCall['limits'], inputData: Record<string, unknown> = {}): ModuleCall {
+  return { parameters: {}, settings: {}, globalSettings: {}, globalParameters: {}, inputData, limits }
+}
+
+async function failure (p: Promise<ModuleResult>): Promise<Error & { details?: Record<string, unknown> }> {
+  try {
+    await p
+  } catch (err) {
+    return err as Error & { details?: Record<string, unknown> }
+  }
+  assert.fail('the call succeeded')
+}
+
+const goodPy = 'class Good:\n    def __init__(self, *a):\n        pass\n\n    def eval(self, p, d, c):\n        return {"ok": d["x"] + 1}\n'
+
+/** Dead or a zombie: a SIGKILLed process is reaped by whoever inherited it. */
+async function isAlive (pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch {
+    return false
+  }
+}
+
+test('a Python module writing 600 MiB to stdout without a newline does not crash the node; the next step works', async () => {
+  const tmp = await tempDir('pl-pools-')
+  const pool = new ModulePool()
+  try {
+    const spew = await writeModule(tmp.dir, 'spew', 'import os\nclass Spew:\n    def __init__(self, *a):\n        pass\n\n    def eval(self, p, d, c):\n        chunk = b"x" * (1 << 20)\n        for _ in range(600):\n            os.write(1, chunk)\n        return {"ok": True}\n', 'py')
+    const out = await pool.runModule(spew, call({ wall_ms: 60_000, mem_mb: 256 }))
+    assert.deepEqual(out.output, { ok: true })
+    const good = await writeModule(tmp.dir, 'good', goodPy, 'py')
+    assert.deepEqual((await pool.runModule(good, call({ wall_ms: 10_000, mem_mb: 256 }, { x: 41 }))).output, { ok: 42 })
+  } finally {
+    await pool.close()
+    await tmp.cleanup()
+  }
+})
+
+test('a Python output over maxMessageBytes kills its process with InvalidOutputError naming size and limit', async () => {
+  const tmp = await tempDir('pl-pools-')
+  const pool = new ModulePool({ python: { maxMessageBytes: 4096 } })
+  try {
+    const big = await writeModule(tmp.dir, 'big', 'class Big:\n    def __init__(self, *a):\n        pass\n\n    def eval(self, p, d, c):\n        return {"s": "x" * 100000}\n', 'py')
+    const err = await failure(pool.runModule(big, call({ wall_ms: 10_000, mem_mb: 256 })))
+    assert.equal(err.name, 'InvalidOutputError', err.message)
+    assert.match(err.message, /of \d+ bytes .*over the limit of 4096 bytes/)
+    assert.equal(err.details?.limit_value, 4096)
+    assert.ok(Number(err.details?.measured) > 100000)
+    const good = await writeModule(tmp.dir, 'good', goodPy, 'py')
+    assert.deepEqual((await pool.runModule(good, call({ wall_ms: 10_000, mem_mb: 256 }, { x: 1 }))).output, { ok: 2 })
+  } finally {
+    await pool.close()
+    await tmp.cleanup()
+  }
+})
+
+test('opening a JS pool while every other pool is busy never closes the new pool under its own call', async () => {
+  const tmp = await tempDir('pl-pools-')
+  const pool = new ModulePool({ js: { maxPools: 4 } })
+  try {
+    const slow = await writeModule(tmp.dir, 'slow', 'export default class { async eval (p, d) { await new Promise(r => setTimeout(r, 300)); return { mem: d.mem } } }')
+    const mems = [100, 110, 120, 130, 140]
+    const res = await Promise.allSettled(mems.map(async mem => await pool.runModule(slow, call({ wall_ms: 10_000, mem_mb: mem }, { mem }))))
+    for (const [i, r] of res.entries()) {
+      assert.equal(r.status, 'fulfilled', r.status === 'rejected' ? `${String((r.reason as Error).name)}: ${String((r.reason as Error).message)}` : '')
+      assert.deepEqual(r.value.output, { mem: mems[i] })
+    }
+    assert.ok(pool.js.openPools().length <= 4, 'idle pools beyond maxPools are closed once the calls end')
+  } finally {
+    await pool.close()
+    await tmp.cleanup()
+  }
+})
+
+test('a subprocess started by a Python module dies with its runner at the wall limit', async () => {
+  const tmp = await tempDir('pl-pools-')
+  const pool = new ModulePool()
+  const pidFile = join(tmp.dir, 'child.pid')
+  let pid: number | undefined
+  try {
+    const fork = await writeModule(tmp.dir, 'fork', `import subprocess, time\nclass Fork:\n    def __init__(self, *a):\n        pass\n\n    def eval(self, p, d, c):\n        child = subprocess.Popen(["sleep", "60"])\n        with open(${JSON.stringify(pidFile)}, "w") as f:\n            f.write(str(child.pid))\n        time.sleep(100)\n        return {}\n`, 'py')
+    const err = await failure(pool.runModule(fork, call({ wall_ms: 500, mem_mb: 256 })))
+    assert.equal(err.name, 'WallTimeExceededError', err.message)
+    pid = Number(await readFile(pidFile, 'utf8'))
+    assert.ok(pid > 0)
+    let alive = await isAlive(pid)
+    for (let i = 0; alive && i < 100; i++) {
+      await new Promise(resolve => setTimeout(resolve, 20))
+      alive = await isAlive(pid)
+    }
+    assert.equal(alive, false, 'the module\'s subprocess was killed with its process group')
+  } finally {
+    if (pid != null && await isAlive(pid)) process.kill(pid, 'SIGKILL')
+    await pool.close()
+    await tmp.cleanup()
+  }
+})
+
+test('a JS module changed in place runs its new code under its new CID in the same worker', async () => {
+  const tmp = await tempDir('pl-pools-')
+  const pool = new ModulePool({ js: { maxThreads: 1 } })
+  try {
+    const v1: ModuleSpec = await writeModule(tmp.dir, 'ver', 'export default class { eval () { return { v: 1 } } }')
+    assert.deepEqual((await pool.runModule(v1, call({ wall_ms: 10_000, mem_mb: 64 }))).output, { v: 1 })
+    await writeFile(v1.entry, 'export default class { eval () { return { v: 2 } } }')
+    const v2 = await moduleSpecOf('ver', v1.dir)
+    assert.notEqual(v2.cid, v1.cid)
+    assert.deepEqual((await pool.runModule(v2, call({ wall_ms: 10_000, mem_mb: 64 }))).output, { v: 2 })
+  } finally {
+    await pool.close()
+    await tmp.cleanup()
+  }
+})
+
+test('a JS module that asks a question, ignores it and keeps computing is killed at its wall limit', async () => {
+  const tmp = await tempDir('pl-pools-')
+  const pool = new ModulePool()
+  try {
+    const spin = await writeModule(tmp.dir, 'spin', 'export default class { async eval (p, d, ctx) { ctx.human.ask({ question: "q" }).catch(() => {}); await new Promise(r => setTimeout(r, 20)); const t = Date.now(); while (Date.now() - t < 4000) {} return { spun: true } } }')
+    const err = await failure(pool.runModule(spin, call({ wall_ms: 1000, mem_mb: 64 }), { ask: async () => await new Promise<string>(() => {}) }))
+    assert.equal(err.name, 'WallTimeExceededError', err.message)
+    assert.equal(err.details?.limit_value, 1000)
+  } finally {
+    await pool.close()
+    await tmp.cleanup()
+  }
+})
+
+for (const kind of ['js', 'py'] as const) {
+  test(`a ${kind} module idle while its question is open is not killed by the wall limit`, async () => {
+    const tmp = await tempDir('pl-pools-')
+    const pool = new ModulePool()
+    try {
+      const source = kind === 'js'
+        ? 'export default class { async eval (p, d, ctx) { return { choice: await ctx.human.ask({ question: "q", choices: ["yes"] }) } } }'
+        : 'class Asker:\n    def __init__(self, *a):\n        pass\n\n    def eval(self, p, d, c):\n        return {"choice": c.human.ask("q", ["yes"])}\n'
+      const asker = await writeModule(tmp.dir, 'asker', source, kind)
+      // the answer arrives after the wall limit has passed in real time
+      const out = await pool.runModule(asker, call({ wall_ms: 300, mem_mb: 256 }), { ask: async () => await new Promise<string>(resolve => setTimeout(() => { resolve('yes') }, 600)) })
+      assert.deepEqual(out.output, { choice: 'yes' })
+    } finally {
+      await pool.close()
+      await tmp.cleanup()
+    }
+  })
+}
