@@ -47,6 +47,7 @@ test('the services.discovery config section is checked: unknown keys and bad val
   assert.deepEqual(discoveryInitFromConfig({ ttlMs: 5000, controlRoutes: false }, { gossip: true }), { ttlMs: 5000, controlRoutes: false, gossip: true })
   assert.throws(() => discoveryInitFromConfig({ ttl: 5 }), { name: 'DiscoveryConfigError', message: /unknown key "ttl"/ })
   assert.throws(() => discoveryInitFromConfig({ ttlMs: -1 }), { name: 'DiscoveryConfigError', message: /ttlMs must be a positive number/ })
+  assert.throws(() => discoveryInitFromConfig({ ttlMs: 25 * 3_600_000 }), { name: 'DiscoveryConfigError', message: /at most 86400000 \(24 h\)/ })
   assert.throws(() => discoveryInitFromConfig({ gossip: 'yes' }), { name: 'DiscoveryConfigError' })
   assert.throws(() => discoveryInitFromConfig([1]), { name: 'DiscoveryConfigError' })
 })
