@@ -1,14 +1,10 @@
 /** Fabricated records for the soak checker tests: real signed receipts, tracked runs, snapshots. */
-import { createIdentity, type Identity } from '../../src/core/identity.js'
+import type { Parties } from '../receipts/helpers.js'
 import { cidStringOf } from '../../src/core/encoding.js'
 import { countersignReceipt, signReceipt, receiptCid, type Receipt, type SignedReceipt } from '../../src/receipts/signing.js'
 import type { StepView, TrackedRun } from '../../bench/soak/records.js'
 
-export interface Parties { provider: Identity, requester: Identity }
-
-export async function parties (): Promise<Parties> {
-  return { provider: await createIdentity(), requester: await createIdentity() }
-}
+export { parties, type Parties } from '../receipts/helpers.js'
 
 export function receipt (p: Parties, over: Partial<Receipt> = {}): Receipt {
   return {
