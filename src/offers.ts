@@ -12,9 +12,8 @@
  *       price: 2
  *       attrs: { readability: 0.9 }
  */
-import { readFile } from 'node:fs/promises'
 import { dirname, isAbsolute, resolve } from 'node:path'
-import { parse as parseYaml } from 'yaml'
+import { readMappingFile } from './cli/config.js'
 import { PlError } from './core/errors.js'
 import type { PlComponents, PlService } from './node.js'
 import type { Discovery } from './discovery/index.js'
@@ -33,20 +32,8 @@ export interface CapabilityOffer {
 
 /** Reads a descriptor file; returns the descriptor (without `impl`) and the absolute impl folder, if any. */
 export async function readDescriptorFile (file: string): Promise<{ descriptor: Record<string, unknown>, impl?: string }> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (err: any) {
-    throw new OfferConfigError(`cannot read capability descriptor ${file}: ${String(err.code ?? err.message)}`, { file })
-  }
-  let doc: unknown
-  try {
-    doc = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
-  } catch (err: any) {
-    throw new OfferConfigError(`capability descriptor ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${String(err.message)}`, { file })
-  }
-  if (doc == null || typeof doc !== 'object' || Array.isArray(doc)) throw new OfferConfigError(`capability descriptor ${file} must be a mapping`, { file })
-  const { impl, ...descriptor } = doc as Record<string, unknown>
+  const doc = await readMappingFile(file, 'capability descriptor', (message) => new OfferConfigError(message, { file }))
+  const { impl, ...descriptor } = doc
   if (impl != null && typeof impl !== 'string') throw new OfferConfigError(`capability descriptor ${file}: impl must be a folder path`, { file })
   return { descriptor, impl: impl == null ? undefined : (isAbsolute(impl) ? impl : resolve(dirname(file), impl)) }
 }

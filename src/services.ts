@@ -19,7 +19,7 @@ import type { DaemonConfig } from './cli/config.js'
 import { discovery, discoveryInitFromConfig, type Discovery } from './discovery/index.js'
 import { receipts, type ReceiptsService } from './receipts/index.js'
 import { negotiation, type Negotiation, type NegotiationInit } from './negotiation/index.js'
-import { exec, type ExecService, type ExecServiceInit, type StepRunner } from './exec/index.js'
+import { exec, NoRunnerError, type ExecService, type ExecServiceInit, type StepRunner } from './exec/index.js'
 import { offers } from './offers.js'
 import { ConfigError } from './cli/config.js'
 
@@ -51,7 +51,7 @@ function remoteDelegate (c: PlComponents): StepRunner {
     canRun: async (step, query) => await (runner()?.canRun(step, query) ?? false),
     run: async (step, inputData, ctx) => {
       const r = runner()
-      if (r == null) throw new Error('the negotiation service is not running')
+      if (r == null) throw new NoRunnerError(`step ${step.id}: the negotiation service is not running`, { step: step.id })
       return await r.run(step, inputData, ctx)
     }
   }

@@ -7,7 +7,6 @@
  * const reg = await SchemaRegistry.load()
  * reg.validate('Bid.v1', body) // throws InvalidBodyError with the ajv path
  */
-import { readdir, readFile } from 'node:fs/promises'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { Ajv2020, type ValidateFunction, type ErrorObject } from 'ajv/dist/2020.js'
@@ -62,30 +61,19 @@ export class SchemaRegistry {
 
   /** Loads every `*.json` in `dir` (default: the package's protocols/schemas); once per folder and process. */
   static async load (dir: string = schemasDir()): Promise<SchemaRegistry> {
-    const key = resolve(dir)
-    const cached = SchemaRegistry.loaded.get(key)
-    if (cached != null) return cached
-    const files = (await readdir(key)).filter(f => f.endsWith('.json')).sort()
-    const docs = await Promise.all(files.map(async f => JSON.parse(await readFile(join(key, f), 'utf8')) as Record<string, unknown>))
-    const registry = SchemaRegistry.loaded.get(key) ?? new SchemaRegistry(docs)
-    SchemaRegistry.loaded.set(key, registry)
-    return registry
+    return SchemaRegistry.loadSync(dir)
   }
 
-  /** Synchronous `load`, for callers that cannot await (e.g. receipt signing). */
+  /** Synchronous `load` (a dozen small files, read once per process), for callers that cannot await. */
   static loadSync (dir: string = schemasDir()): SchemaRegistry {
     const key = resolve(dir)
-    const cached = SchemaRegistry.loaded.get(key)
-    if (cached != null) return cached
-    const files = readdirSync(key).filter(f => f.endsWith('.json')).sort()
-    const registry = new SchemaRegistry(files.map(f => JSON.parse(readFileSync(join(key, f), 'utf8')) as Record<string, unknown>))
-    SchemaRegistry.loaded.set(key, registry)
+    let registry = SchemaRegistry.loaded.get(key)
+    if (registry == null) {
+      const files = readdirSync(key).filter(f => f.endsWith('.json')).sort()
+      registry = new SchemaRegistry(files.map(f => JSON.parse(readFileSync(join(key, f), 'utf8')) as Record<string, unknown>))
+      SchemaRegistry.loaded.set(key, registry)
+    }
     return registry
-  }
-
-  /** Every schema document, sorted by type. */
-  documents (): Array<Record<string, unknown>> {
-    return this.types().map(t => this.get(t).schema)
   }
 
   types (): string[] {

@@ -11,6 +11,7 @@ import '../polyfill.js'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { Command } from 'commander'
 import { Swarm } from './launcher.js'
@@ -29,19 +30,17 @@ export function demoPlanPath (): string {
   return existsSync(shared) ? shared : join(packageRoot(), 'examples', 'plans', 'summarize.yaml')
 }
 
-async function sleep (ms: number): Promise<void> { await new Promise(resolve => setTimeout(resolve, ms)) }
-
-/** Waits until node 0 finds a provider for every capability the plan needs. */
-async function waitForCapabilities (client: ControlClient, log: (l: string) => void, timeoutMs: number): Promise<void> {
+/** Waits until the node behind `client` finds a provider for each of `names`. */
+export async function waitForCapabilities (client: ControlClient, names: string[], timeoutMs: number, log: (l: string) => void = () => {}): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  const missing = new Set(NAMES)
+  const missing = new Set(names)
   while (missing.size > 0) {
     for (const name of [...missing]) {
       const found = await client.request<unknown[]>('GET', `/caps/find?name=${encodeURIComponent(name)}&timeout=2000`).catch(() => [])
       if (Array.isArray(found) && found.length > 0) { missing.delete(name); log(`  found ${name}: ${found.length} provider(s)`) }
     }
     if (missing.size === 0) break
-    if (Date.now() > deadline) throw new Error(`node 0 could not find providers of ${[...missing].join(', ')} within ${timeoutMs} ms`)
+    if (Date.now() > deadline) throw new Error(`the node could not find providers of ${[...missing].join(', ')} within ${timeoutMs} ms`)
     await sleep(300)
   }
 }
@@ -59,7 +58,7 @@ export async function runDemo (opts: { nodes: number, root?: string, keep: boole
     }
     const client = await ControlClient.fromDataDir(swarm.members[0].dataDir)
     log('waiting until node 0 can find every capability the plan needs (gossip + DHT)')
-    await waitForCapabilities(client, log, 60_000)
+    await waitForCapabilities(client, NAMES, 60_000, log)
 
     const docFile = opts.document ?? join(packageRoot(), 'examples', 'documents', 'mesh-notes.md')
     const { cid: docCid } = await client.request<{ cid: string }>('POST', '/blocks', { doc: await readFile(docFile, 'utf8') })

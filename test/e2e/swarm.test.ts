@@ -13,6 +13,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Swarm } from '../../src/swarm/launcher.js'
 import { swarmNodeSpec } from '../../src/swarm/profiles.js'
+import { waitForCapabilities } from '../../src/swarm/demo.js'
 import { ControlClient } from '../../src/api/client.js'
 import { packageRoot } from '../../src/core/paths.js'
 import { tempDir } from '../helpers/tmp.js'
@@ -30,15 +31,6 @@ function spec (i: number): ReturnType<typeof swarmNodeSpec> {
   if (i === 1) caps.push({ file: SLOW_ECHO, price: 1 })
   if (i === 3) caps.push({ file: SLOW_ECHO, price: 5 })
   return { config: { services: { capabilities: caps, discovery: { ttlMs: 20_000 } } } }
-}
-
-async function findable (client: ControlClient, names: string[]): Promise<void> {
-  for (const name of names) {
-    await waitFor(async () => {
-      const found = await client.request<unknown[]>('GET', `/caps/find?name=${name}&timeout=2000`).catch(() => [])
-      return Array.isArray(found) && found.length > 0
-    }, 60_000, `${name} findable`)
-  }
 }
 
 async function finished (client: ControlClient, runId: string, timeoutMs = 120_000): Promise<any> {
@@ -60,7 +52,7 @@ test('one plan across a swarm of 5 pl-node processes: negotiated steps, failover
   const peerIndex = (peer: string): number => swarm.members.findIndex(m => m.peerId === peer)
   try {
     const c0 = await ControlClient.fromDataDir(swarm.members[0].dataDir)
-    await findable(c0, ['FetchSections', 'Summarize', 'MergeSummaries', 'AttachReferences', 'SlowEcho'])
+    await waitForCapabilities(c0, ['FetchSections', 'Summarize', 'MergeSummaries', 'AttachReferences', 'SlowEcho'], 60_000)
 
     // 1. the summarize plan: 4 capabilities, none on the requester
     const { cid } = await c0.request('POST', '/blocks', { doc: await readFile(DOC, 'utf8') })
