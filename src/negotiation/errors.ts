@@ -5,6 +5,11 @@
  */
 import { PlError } from '../core/errors.js'
 
+/** A condition worth retrying (another provider, later): `retryable` is always true. */
+abstract class RetryableError extends PlError {
+  constructor (message: string, details: Record<string, unknown> = {}) { super(message, details, true) }
+}
+
 /** Discovery found no provider (other than this node) for the capability. */
 export class NoProvidersError extends PlError {
   override name = 'NoProvidersError'
@@ -16,9 +21,8 @@ export class NoBidsError extends PlError {
 }
 
 /** Every awarded provider (winner and backups) failed within the attempt and round limits. */
-export class AllProvidersFailedError extends PlError {
+export class AllProvidersFailedError extends RetryableError {
   override name = 'AllProvidersFailedError'
-  constructor (message: string, details: Record<string, unknown> = {}) { super(message, details, true) }
 }
 
 /** A call for proposals arrived after its `reply_by` or `deadline`. */
@@ -47,9 +51,8 @@ export class AwardMismatchError extends PlError {
 }
 
 /** The provider is at its limit of active remote steps. */
-export class ProviderBusyError extends PlError {
+export class ProviderBusyError extends RetryableError {
   override name = 'ProviderBusyError'
-  constructor (message: string, details: Record<string, unknown> = {}) { super(message, details, true) }
 }
 
 /** An exec request names an award this provider did not accept from that peer. */
@@ -63,9 +66,8 @@ export class AwardAlreadyExecutedError extends PlError {
 }
 
 /** The step input is not inline and the provider has no way to fetch it. */
-export class InputUnavailableError extends PlError {
+export class InputUnavailableError extends RetryableError {
   override name = 'InputUnavailableError'
-  constructor (message: string, details: Record<string, unknown> = {}) { super(message, details, true) }
 }
 
 /** The step input document is not `{input_data, parameters, settings, global_settings, global_parameters}`. */
@@ -89,9 +91,8 @@ export class RemoteStepFailedError extends PlError {
 }
 
 /** The step's negotiation deadline passed before any provider delivered. */
-export class NegotiationDeadlineError extends PlError {
+export class NegotiationDeadlineError extends RetryableError {
   override name = 'NegotiationDeadlineError'
-  constructor (message: string, details: Record<string, unknown> = {}) { super(message, details, true) }
 }
 
 /** No award explanation is stored for that run (and step). */

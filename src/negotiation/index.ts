@@ -20,7 +20,7 @@
 export * from './constants.js'
 export * from './errors.js'
 export * from './types.js'
-export { negotiateProtocol, execProtocol, remoteErrorName, type NegotiateRequest, type NegotiateResponse, type ExecRequest, type ExecResponse, type ExecProgress } from './wire.js'
+export { negotiateProtocol, execProtocol, type NegotiateRequest, type NegotiateResponse, type ExecRequest, type ExecResponse, type ExecProgress } from './wire.js'
 export { defaultBidStrategy, type DefaultStrategyInit } from './strategy.js'
 export { scoreBids, attrValue, type Scorable, type Scored, type ScoreTerm } from './scoring.js'
 export { policyResolver, resolvePolicies, bidViolation, peerExclusion, type PolicyDoc, type PolicyResolver, type EffectivePolicy } from './policy.js'

@@ -29,7 +29,7 @@ import {
 } from './errors.js'
 import { execProtocol, type ExecRequest, type ExecResponse } from './wire.js'
 import { defaultBidStrategy } from './strategy.js'
-import type { Award, Bid, BidDecision, BidStrategy, CallForProposal, Decline, InputFetcher, Limits, LocalCapabilities, LocalOffer, Result, RunStep } from './types.js'
+import { LIMIT_KEYS, type Award, type Bid, type BidDecision, type BidStrategy, type CallForProposal, type Decline, type InputFetcher, type Limits, type LocalCapabilities, type LocalOffer, type Result, type RunStep } from './types.js'
 
 export interface ProviderComponents {
   identity: Identity
@@ -87,8 +87,6 @@ interface AwardRecord {
   /** dropped by the sweep after this time */
   until: number
 }
-
-const LIMIT_KEYS = ['cpu_ms', 'mem_mb', 'wall_ms'] as const
 
 function awardMismatch (field: string, expected: unknown, actual: unknown): AwardMismatchError {
   return new AwardMismatchError(`award ${field} is ${JSON.stringify(actual)}, the bid was for ${JSON.stringify(expected)}`, { field, expected, actual })

@@ -23,7 +23,7 @@ import type { PlLibp2p } from '../net/libp2p.js'
 import type { SchemaRegistry } from '../spec/registry.js'
 import type { RunnerQuery, StepContext, StepRunner, StepRunResult } from '../exec/types.js'
 import type { Step } from '../workflow/ir.js'
-import { countersignReceipt, type SignedReceipt } from '../receipts/signing.js'
+import { countersignVerified, type SignedReceipt } from '../receipts/signing.js'
 import { verifyReceiptAgainst } from '../receipts/verify.js'
 import { stepCallDocument } from '../receipts/call.js'
 import { prevReceipts } from '../receipts/prev.js'
@@ -39,7 +39,7 @@ import { CfpRound, type OpenCallPort, type RankedBid } from './round.js'
 import { resolvePolicies, type EffectivePolicy, type PolicyResolver } from './policy.js'
 import { execProtocol, negotiateProtocol, type ExecProgress, type ExecResponse } from './wire.js'
 import type { AttemptExplanation, ExplanationStore, StepExplanation } from './explanation.js'
-import type { Award, CandidateFinder, Limits, LocalCapabilities, Result } from './types.js'
+import { LIMIT_KEYS, type Award, type CandidateFinder, type Limits, type LocalCapabilities, type Result } from './types.js'
 
 export interface RemoteRunnerComponents {
   identity: Identity
@@ -126,7 +126,7 @@ export function cfpConstraints (constraints: unknown): Record<string, number | s
 /** Each limit of the award: min(plan, bid) where both set it, else the one that does (the round filtered bids below the plan). */
 export function awardLimits (plan: Limits, bid: Limits): Limits {
   const out: Limits = {}
-  for (const k of ['cpu_ms', 'mem_mb', 'wall_ms'] as const) {
+  for (const k of LIMIT_KEYS) {
     const p = plan[k]
     const b = bid[k]
     const v = p != null && b != null ? Math.min(p, b) : p ?? b
@@ -400,7 +400,8 @@ export class RemoteRunner implements StepRunner {
       policies: job.policy.refs,
       registry: this.components.registry
     })
-    const accepted: SignedReceipt = countersignReceipt(this.components.identity, signed, { registry: this.components.registry })
+    // verifyReceiptAgainst checked the schema and the provider's signature
+    const accepted: SignedReceipt = countersignVerified(this.components.identity, signed)
     await this.init.receipts.put(accepted)
     return { output, usage: receiptUsage(accepted.receipt.usage), receipt: accepted, executor: provider }
   }

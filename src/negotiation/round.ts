@@ -19,7 +19,7 @@ import { InvalidBidError } from './errors.js'
 import { bidViolation, peerExclusion, type EffectivePolicy } from './policy.js'
 import { scoreBids, type Scored } from './scoring.js'
 import type { AnswerExplanation, BidExplanation, StepExplanation } from './explanation.js'
-import type { Bid, CallForProposal, Candidate, Decline, Limits } from './types.js'
+import { LIMIT_KEYS, type Bid, type CallForProposal, type Candidate, type Decline, type Limits } from './types.js'
 
 export interface RoundComponents {
   rpc: Rpc
@@ -75,8 +75,6 @@ interface Answer {
   bid?: { id: string, envelope: Envelope<Bid> }
   explanation: AnswerExplanation
 }
-
-const LIMIT_KEYS = ['cpu_ms', 'mem_mb', 'wall_ms'] as const
 
 /** Runs `fn` over `items` with at most `limit` in flight; keeps the order. */
 export async function mapBounded<T, R> (items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

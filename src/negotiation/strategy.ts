@@ -7,9 +7,7 @@
  * from the descriptor; `eta_ms` from `attrs.eta_ms` or the default.
  */
 import { DEFAULT_ETA_MS } from './constants.js'
-import type { BidContext, BidDecision, BidStrategy, Limits } from './types.js'
-
-const LIMIT_KEYS = ['cpu_ms', 'mem_mb', 'wall_ms'] as const
+import { LIMIT_KEYS, type BidContext, type BidDecision, type BidStrategy, type Limits } from './types.js'
 
 export interface DefaultStrategyInit {
   /** @default DEFAULT_ETA_MS */

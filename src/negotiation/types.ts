@@ -14,6 +14,9 @@ export type { ModuleSpec, Usage }
 
 export interface Limits { cpu_ms?: number, mem_mb?: number, wall_ms?: number }
 
+/** The keys of Limits, for code that walks them. */
+export const LIMIT_KEYS = ['cpu_ms', 'mem_mb', 'wall_ms'] as const
+
 /** Capability.v1 */
 export interface CapabilityDescriptor {
   name: string

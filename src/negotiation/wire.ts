@@ -48,9 +48,3 @@ export function execProtocol (handler?: Handler<ExecRequest, ExecResponse>, maxI
     handler
   })
 }
-
-/** The remote error name inside an RpcStatusError (REJECTED answers), else the error's own name. */
-export function remoteErrorName (err: unknown): string {
-  const e = err as { name?: string, details?: { remote?: { name?: string } } }
-  return e?.details?.remote?.name ?? e?.name ?? 'Error'
-}

@@ -17,7 +17,7 @@ import type { Identity } from '../core/identity.js'
 import type { SchemaRegistry } from '../spec/registry.js'
 import type { RunnerQuery, StepContext, StepRunner, StepRunResult } from '../exec/types.js'
 import type { Step } from '../workflow/ir.js'
-import { countersignReceipt, signReceipt, type Receipt, type ReceiptLimits, type SignedReceipt } from './signing.js'
+import { countersignVerified, signReceipt, type Receipt, type ReceiptLimits, type SignedReceipt } from './signing.js'
 import { stepCallDocument } from './call.js'
 import { prevReceipts } from './prev.js'
 import type { ReceiptStore } from './store.js'
@@ -90,7 +90,8 @@ export class ReceiptingRunner implements StepRunner {
       policies: [...ctx.dag.policies],
       prev: await prevReceipts(this.init.receipts, ctx.runId, ctx.dag, step)
     }
-    const signed: SignedReceipt = countersignReceipt(this.init.identity, signReceipt(this.init.identity, receipt, { registry: this.init.registry }), { registry: this.init.registry })
+    // signReceipt validated the receipt; our own fresh signature needs no second check
+    const signed: SignedReceipt = countersignVerified(this.init.identity, signReceipt(this.init.identity, receipt, { registry: this.init.registry }))
     await this.init.receipts.put(signed)
     return { ...result, receipt: signed, executor: result.executor ?? self }
   }

@@ -155,6 +155,15 @@ export function signReceipt (identity: Identity, receipt: Receipt, options: Rece
  */
 export function countersignReceipt (identity: Identity, signed: SignedReceipt, options: ReceiptOptions = {}): SignedReceipt {
   verifySignedReceipt(signed, { ...options, requireRequester: false })
+  return countersignVerified(identity, signed)
+}
+
+/**
+ * countersignReceipt without the check, for a receipt the caller has just
+ * verified (verifyReceiptAgainst) or signed itself: the same bytes are not
+ * validated and verified twice.
+ */
+export function countersignVerified (identity: Identity, signed: SignedReceipt): SignedReceipt {
   if (identity.id !== signed.receipt.requester) {
     throw new ReceiptSignerMismatchError(`only the requester ${signed.receipt.requester} can countersign this receipt (signer is ${identity.id})`, { expected: signed.receipt.requester, actual: identity.id })
   }
