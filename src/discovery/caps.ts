@@ -5,13 +5,11 @@
  * this of every provider the walk turns up under the CID of `pl:cap:<name>`.
  */
 import { defineProtocol, type ProtocolDef, type RpcResponse } from '../net/rpc.js'
-import { CAPS_PROTOCOL, MAX_CAPS_PER_ANSWER } from './constants.js'
+import { CAPS_PROTOCOL, CID_TEXT, MAX_CAPS_PER_ANSWER } from './constants.js'
 import { InvalidCapabilityQueryError, InvalidCapsAnswerError } from './errors.js'
 
 export interface CapsRequest { name: string, version?: string }
 export interface CapsAnswer { caps: Array<{ cid: string, ttl: number }> }
-
-const CID_TEXT = /^b[a-z2-7]{20,}$/
 
 export function capsProtocol (handler?: (req: CapsRequest, peer: string) => Promise<RpcResponse<CapsAnswer>>): ProtocolDef<CapsRequest, CapsAnswer> {
   return defineProtocol<CapsRequest, CapsAnswer>({

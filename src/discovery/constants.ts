@@ -61,3 +61,6 @@ export const MAX_CAPS_PER_ANSWER = 256
 
 /** Deepest nesting the structural io matcher follows. */
 export const MAX_SCHEMA_DEPTH = 8
+
+/** Shape of a base32 CIDv1 string (schema CIDs in queries, descriptor CIDs in /pl/caps answers). */
+export const CID_TEXT = /^b[a-z2-7]{20,}$/

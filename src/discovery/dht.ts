@@ -23,8 +23,6 @@ export class DhtProvider {
   private shutdown = new AbortController()
   private reprovideTimer?: NodeJS.Timeout
   private running = false
-  /** provide operations that completed, for tests */
-  provided = 0
 
   constructor (private readonly libp2p: PlLibp2p, private readonly logger: Logger, private readonly init: DhtProviderInit) {}
 
@@ -52,10 +50,6 @@ export class DhtProvider {
     const key = cid.toString()
     if (!this.keys.has(key)) this.keys.set(key, { cid, delay: this.init.retryMs, running: false })
     if (this.running) this.run(key)
-  }
-
-  has (cid: CID): boolean {
-    return this.keys.has(cid.toString())
   }
 
   /** Stops providing `cid`: no more re-provides, and our own record is removed locally. */
@@ -100,7 +94,6 @@ export class DhtProvider {
     this.provideOnce(k.cid).then(() => {
       k.running = false
       k.delay = this.init.retryMs
-      this.provided++
       this.logger.debug({ cid: key }, 'provided on the DHT')
     }, (err: Error) => {
       k.running = false

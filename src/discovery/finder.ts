@@ -20,7 +20,7 @@ import type { DhtProvider } from './dht.js'
 import { DescriptorTooLargeError, FindAbortedError, InvalidCapsAnswerError, ProviderMismatchError } from './errors.js'
 import type { LocalCapabilities } from './local.js'
 import { matches, validateQuery, type SchemaResolver } from './match.js'
-import type { CapabilityDescriptor, CapabilityQuery, CatalogEntry, FindOptions, FoundCapability } from './types.js'
+import type { CapabilityDescriptor, CapabilityQuery, CatalogEntry, FindOptions, FoundCapability, LocalCapability } from './types.js'
 
 export type FinderComponents = Pick<PlComponents, 'identity' | 'store' | 'registry' | 'metrics' | 'logger' | 'libp2p' | 'rpc'>
 
@@ -59,11 +59,7 @@ export class Finder {
    */
   async find (query: CapabilityQuery, options: FindOptions = {}): Promise<FoundCapability[]> {
     const q = validateQuery(query)
-    const timeout = AbortSignal.timeout(options.timeoutMs ?? this.init.findTimeoutMs)
-    const signals = [this.init.shutdown(), timeout]
-    if (options.signal != null) signals.push(options.signal)
-    const signal = AbortSignal.any(signals)
-    setMaxListeners(Infinity, signal) // requests of the walk each listen to it
+    const signal = this.findSignal(options)
     const found = new Map<string, FoundCapability>()
     const add = (f: FoundCapability): void => {
       const key = `${f.provider}/${f.cid}`
@@ -71,10 +67,8 @@ export class Finder {
       if (prev == null || SOURCE_ORDER[f.source] < SOURCE_ORDER[prev.source]) found.set(key, f)
     }
     if (options.dhtOnly !== true) {
-      const addrs = this.c.libp2p.getMultiaddrs().map(a => a.toString())
       for (const cap of this.init.local.byName(q.name)) {
-        if (!cap.active) continue
-        add({ cid: cap.cid, descriptor: cap.descriptor, provider: this.c.identity.id, addrs, expires: this.init.expiryOf(cap.cid) ?? Date.now() + this.init.ttlMs, source: 'local' })
+        if (cap.active) add(this.ownFound(cap))
       }
       for (const e of this.init.catalog.find(q.name)) add({ cid: e.cid, descriptor: e.descriptor, provider: e.provider, addrs: e.addrs, expires: e.expires, source: e.source })
     }
@@ -99,12 +93,11 @@ export class Finder {
   async findByCid (cid: string, options: FindOptions = {}): Promise<FoundCapability[]> {
     const parsed = parseCid(cid)
     const key = parsed.toString()
-    const signal = AbortSignal.any([this.init.shutdown(), AbortSignal.timeout(options.timeoutMs ?? this.init.findTimeoutMs), ...(options.signal != null ? [options.signal] : [])])
-    setMaxListeners(Infinity, signal)
+    const signal = this.findSignal(options)
     const out = new Map<string, FoundCapability>()
     if (options.dhtOnly !== true) {
       const own = this.init.local.get(key)
-      if (own?.active === true) out.set(this.c.identity.id, { cid: key, descriptor: own.descriptor, provider: this.c.identity.id, addrs: this.c.libp2p.getMultiaddrs().map(a => a.toString()), expires: this.init.expiryOf(key) ?? Date.now() + this.init.ttlMs, source: 'local' })
+      if (own?.active === true) out.set(this.c.identity.id, this.ownFound(own))
       const known = await this.knownDescriptor(key)
       if (known != null) {
         for (const e of this.init.catalog.find(known.name)) if (e.cid === key) out.set(e.provider, { cid: key, descriptor: e.descriptor, provider: e.provider, addrs: e.addrs, expires: e.expires, source: e.source })
@@ -120,6 +113,18 @@ export class Finder {
     }
     if (options.signal?.aborted === true) throw new FindAbortedError(`find ${key} aborted`)
     return [...out.values()]
+  }
+
+  /** A find's signal: the service's shutdown, the time budget, the caller's signal. */
+  private findSignal (options: FindOptions): AbortSignal {
+    const signal = AbortSignal.any([this.init.shutdown(), AbortSignal.timeout(options.timeoutMs ?? this.init.findTimeoutMs), ...(options.signal != null ? [options.signal] : [])])
+    setMaxListeners(Infinity, signal) // requests of the walk each listen to it
+    return signal
+  }
+
+  /** One of this node's own capabilities as a find result. */
+  private ownFound (cap: LocalCapability): FoundCapability {
+    return { cid: cap.cid, descriptor: cap.descriptor, provider: this.c.identity.id, addrs: this.c.libp2p.getMultiaddrs().map(a => a.toString()), expires: this.init.expiryOf(cap.cid) ?? Date.now() + this.init.ttlMs, source: 'local' }
   }
 
   /** DHT walk for `q.name`: ask each provider (not in `skip`) over /pl/caps, fetch descriptors it lacks. */

@@ -80,7 +80,7 @@ export class CatalogListener {
     const body = env.body as AdvertiseCapability
     if (env.from === this.c.identity.id) return
     if (body.withdraw === true) {
-      const removed = await this.init.catalog.withdraw(env.from, body.capability, env.ts, Math.min(env.exp, env.ts + Math.min(body.ttl, this.init.maxTtlMs ?? MAX_AD_KEEP_MS)))
+      const removed = await this.init.catalog.withdraw(env.from, body.capability, env.ts, this.keepUntil(env.ts, env.exp, body.ttl))
       this.log.debug({ cid: body.capability, provider: env.from, removed }, 'capability withdrawn')
       return
     }
@@ -92,8 +92,7 @@ export class CatalogListener {
       descriptor: body.descriptor,
       addrs: body.addrs,
       ts: env.ts,
-      // a full catalog must not stay closed to honest ads for a day: keep an ad at most maxTtlMs
-      expires: Math.min(env.exp, env.ts + Math.min(body.ttl, this.init.maxTtlMs ?? MAX_AD_KEEP_MS)),
+      expires: this.keepUntil(env.ts, env.exp, body.ttl),
       source: 'gossip'
     }
     const result = await this.init.catalog.upsert(entry)
@@ -102,6 +101,11 @@ export class CatalogListener {
       this.log.debug({ cid: entry.cid, name: entry.name, provider: entry.provider }, 'capability heard')
       await this.rememberAddrs(env.from, body.addrs)
     }
+  }
+
+  /** Until when an ad (or the tombstone of a withdrawal) is kept: a full catalog must not stay closed to honest ads for a day, so at most maxTtlMs. */
+  private keepUntil (ts: number, exp: number, ttl: number): number {
+    return Math.min(exp, ts + Math.min(ttl, this.init.maxTtlMs ?? MAX_AD_KEEP_MS))
   }
 
   private async rememberAddrs (peer: string, addrs: string[]): Promise<void> {

@@ -20,12 +20,11 @@
  *     MAX_SCHEMA_DEPTH levels.
  */
 import { cidStringOf } from '../core/encoding.js'
-import { MAX_SCHEMA_DEPTH } from './constants.js'
+import { CID_TEXT, MAX_SCHEMA_DEPTH } from './constants.js'
 import { InvalidCapabilityQueryError } from './errors.js'
 import type { AttrFilter, AttrOp, CapabilityDescriptor, CapabilityQuery, IoSchema } from './types.js'
 
 const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/
-const CID_TEXT = /^b[a-z2-7]{20,}$/
 const OPS: AttrOp[] = ['>=', '<=', '>', '<', '=']
 
 type Schema = Record<string, any>

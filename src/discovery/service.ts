@@ -65,6 +65,25 @@ export type DiscoveryComponents = Pick<PlComponents, 'identity' | 'store' | 'reg
 
 type Settings = Required<Omit<DiscoveryInit, 'fetch'>>
 
+/** The default of every DiscoveryInit field but `fetch`; also the keys (and value types) the `services.discovery` config section accepts. */
+export const DISCOVERY_DEFAULTS: Readonly<Settings> = {
+  ttlMs: C.DEFAULT_AD_TTL_MS,
+  gossip: true,
+  maxDescriptorBytes: C.DEFAULT_MAX_DESCRIPTOR_BYTES,
+  peerAdRate: C.DEFAULT_PEER_AD_RATE,
+  peerAdBurst: C.DEFAULT_PEER_AD_BURST,
+  publishRate: C.DEFAULT_PUBLISH_RATE,
+  publishBurst: C.DEFAULT_PUBLISH_BURST,
+  sweepMs: C.DEFAULT_SWEEP_MS,
+  reprovideMs: C.DEFAULT_REPROVIDE_MS,
+  provideRetryMs: C.DEFAULT_PROVIDE_RETRY_MS,
+  provideRetryMaxMs: C.DEFAULT_PROVIDE_RETRY_MAX_MS,
+  findTimeoutMs: C.DEFAULT_FIND_TIMEOUT_MS,
+  maxCatalogEntries: C.DEFAULT_MAX_CATALOG_ENTRIES,
+  maxEntriesPerProvider: C.DEFAULT_MAX_ENTRIES_PER_PROVIDER,
+  controlRoutes: true
+}
+
 export class Discovery implements PlService {
   readonly catalog: Catalog
   readonly settings: Settings
@@ -83,23 +102,8 @@ export class Discovery implements PlService {
   private state: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
 
   constructor (private readonly c: DiscoveryComponents, private readonly init: DiscoveryInit = {}) {
-    this.settings = {
-      ttlMs: init.ttlMs ?? C.DEFAULT_AD_TTL_MS,
-      gossip: init.gossip ?? true,
-      maxDescriptorBytes: init.maxDescriptorBytes ?? C.DEFAULT_MAX_DESCRIPTOR_BYTES,
-      peerAdRate: init.peerAdRate ?? C.DEFAULT_PEER_AD_RATE,
-      peerAdBurst: init.peerAdBurst ?? C.DEFAULT_PEER_AD_BURST,
-      publishRate: init.publishRate ?? C.DEFAULT_PUBLISH_RATE,
-      publishBurst: init.publishBurst ?? C.DEFAULT_PUBLISH_BURST,
-      sweepMs: init.sweepMs ?? C.DEFAULT_SWEEP_MS,
-      reprovideMs: init.reprovideMs ?? C.DEFAULT_REPROVIDE_MS,
-      provideRetryMs: init.provideRetryMs ?? C.DEFAULT_PROVIDE_RETRY_MS,
-      provideRetryMaxMs: init.provideRetryMaxMs ?? C.DEFAULT_PROVIDE_RETRY_MAX_MS,
-      findTimeoutMs: init.findTimeoutMs ?? C.DEFAULT_FIND_TIMEOUT_MS,
-      maxCatalogEntries: init.maxCatalogEntries ?? C.DEFAULT_MAX_CATALOG_ENTRIES,
-      maxEntriesPerProvider: init.maxEntriesPerProvider ?? C.DEFAULT_MAX_ENTRIES_PER_PROVIDER,
-      controlRoutes: init.controlRoutes ?? true
-    }
+    const given = Object.fromEntries(Object.entries(init).filter(([key, value]) => Object.hasOwn(DISCOVERY_DEFAULTS, key) && value != null))
+    this.settings = { ...DISCOVERY_DEFAULTS, ...given }
     if (!(this.settings.ttlMs >= 100)) throw new TypeError(`discovery ttlMs must be at least 100 ms, got ${this.settings.ttlMs}`)
     this.log = c.logger.child({ component: 'discovery' })
     this.catalog = new Catalog(c.store.json<CatalogEntry>('catalog'), { maxEntries: this.settings.maxCatalogEntries, maxPerProvider: this.settings.maxEntriesPerProvider })
@@ -203,7 +207,6 @@ export class Discovery implements PlService {
 
   // ---------------------------------------------------------------- publishing
 
-  /** Validates, stores, binds and advertises a capability; returns its CID. */
   /**
    * A published descriptor, its inline schemas and the schemas it names by CID
    * (io CIDs, `cid:` $refs) that this node stores are served to every peer over /pl/fetch.
@@ -216,6 +219,7 @@ export class Discovery implements PlService {
     }
   }
 
+  /** Validates, stores, binds and advertises a capability; returns its CID. */
   async publish (input: CapabilityDescriptorInput, impl?: ImplRef): Promise<{ cid: string, descriptor: CapabilityDescriptor }> {
     this.assertStarted()
     let module: ModuleSpec | undefined

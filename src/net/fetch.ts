@@ -16,8 +16,7 @@
  * const doc = await fetcher.fetchDocument<Capability>(peerId, cid)
  */
 import type { PeerId } from '@libp2p/interface'
-import { defineProtocol, type ProtocolDef, type Rpc, type RpcResponse, type RpcTimeouts } from './rpc.js'
-import { RpcStatusError } from './errors.js'
+import { defineProtocol, expectOk, type ProtocolDef, type Rpc, type RpcResponse, type RpcTimeouts } from './rpc.js'
 import { decodeCanonical, parseCid, verifyBytes } from '../core/encoding.js'
 import { PlError } from '../core/errors.js'
 import type { Store } from '../store/index.js'
@@ -163,11 +162,9 @@ export class BlockFetcher {
       throw new InvalidFetchRequestError('a /pl/fetch request is {cid: string}')
     }
     const cid = parseCid(req.cid).toString()
-    if (!this.allows(cid, peer)) {
-      this.c.metrics?.rejected.inc({ area: 'fetch', reason: 'not-granted' })
-      return { status: 'NOT_FOUND', error: { name: 'BlockUnavailableError', message: `no block ${cid}` } }
-    }
-    const bytes = await this.c.store.blocks.getBytes(cid)
+    const allowed = this.allows(cid, peer)
+    if (!allowed) this.c.metrics?.rejected.inc({ area: 'fetch', reason: 'not-granted' })
+    const bytes = allowed ? await this.c.store.blocks.getBytes(cid) : undefined
     if (bytes == null) return { status: 'NOT_FOUND', error: { name: 'BlockUnavailableError', message: `no block ${cid}` } }
     if (bytes.byteLength > this.maxBlockBytes) {
       throw new BlockTooLargeError(`block ${cid} is ${bytes.byteLength} bytes, over the fetch limit of ${this.maxBlockBytes}`, { cid, size: bytes.byteLength, max: this.maxBlockBytes })
@@ -182,11 +179,7 @@ export class BlockFetcher {
     if (res.status === 'NOT_FOUND') {
       throw new BlockUnavailableError(`peer ${peer.toString()} has no block ${parsed.toString()}`, { peer: peer.toString(), cid: parsed.toString() })
     }
-    if (res.status !== 'OK') {
-      const e = res.error
-      throw new RpcStatusError(`${FETCH_PROTOCOL} answered ${res.status}${e != null ? `: ${e.name}: ${e.message}` : ''}`, { status: res.status, remote: e }, res.status === 'BUSY')
-    }
-    const bytes = res.body?.bytes
+    const bytes = expectOk(res, FETCH_PROTOCOL)?.bytes
     if (!(bytes instanceof Uint8Array)) throw new InvalidFetchRequestError(`peer ${peer.toString()} answered ${FETCH_PROTOCOL} without bytes`, { peer: peer.toString() })
     if (bytes.byteLength > this.maxBlockBytes) throw new BlockTooLargeError(`block ${parsed.toString()} from ${peer.toString()} is over ${this.maxBlockBytes} bytes`)
     verifyBytes(parsed, bytes)

@@ -12,12 +12,11 @@ import type { Command } from 'commander'
 import { parse as parseYaml } from 'yaml'
 import { ControlClient } from '../../api/client.js'
 import { ControlApiUnavailableError } from '../../api/errors.js'
+import { CID_TEXT } from '../../discovery/constants.js'
 import { InvalidCapabilityQueryError, InvalidDescriptorError } from '../../discovery/errors.js'
 import { parseAttrFilter } from '../../discovery/match.js'
 import type { CapabilityQuery, FoundCapability, IoSchema } from '../../discovery/types.js'
 import { action, printJson, resolveDataDir } from '../util.js'
-
-const CID_TEXT = /^b[a-z2-7]{20,}$/
 
 /** A client for the data dir's daemon; "no pl-node is running on <dir>" when there is none. */
 async function daemon (dataDirFlag?: string): Promise<{ request: <T = any>(method: string, path: string, body?: unknown, timeoutMs?: number) => Promise<T> }> {
