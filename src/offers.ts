@@ -12,11 +12,10 @@
  *       price: 2
  *       attrs: { readability: 0.9 }
  */
-import { dirname, isAbsolute, resolve } from 'node:path'
-import { readMappingFile } from './cli/config.js'
+import { readDescriptorFile } from './discovery/descriptor-file.js'
 import { PlError } from './core/errors.js'
 import type { PlComponents, PlService } from './node.js'
-import type { Discovery } from './discovery/index.js'
+import type { Discovery, ImplRef } from './discovery/index.js'
 
 /** A configured capability offer cannot be read or is malformed. */
 export class OfferConfigError extends PlError {
@@ -30,12 +29,15 @@ export interface CapabilityOffer {
   attestations?: string[]
 }
 
-/** Reads a descriptor file; returns the descriptor (without `impl`) and the absolute impl folder, if any. */
-export async function readDescriptorFile (file: string): Promise<{ descriptor: Record<string, unknown>, impl?: string }> {
-  const doc = await readMappingFile(file, 'capability descriptor', (message) => new OfferConfigError(message, { file }))
-  const { impl, ...descriptor } = doc
-  if (impl != null && typeof impl !== 'string') throw new OfferConfigError(`capability descriptor ${file}: impl must be a folder path`, { file })
-  return { descriptor, impl: impl == null ? undefined : (isAbsolute(impl) ? impl : resolve(dirname(file), impl)) }
+/** The descriptor an offer publishes (its file, with the offer's overrides) and its module folder. */
+export async function readOffer (offer: CapabilityOffer): Promise<{ descriptor: Record<string, unknown>, impl?: ImplRef }> {
+  const { descriptor, impl } = await readDescriptorFile(offer.file).catch((err: Error) => {
+    throw err.name === 'InvalidDescriptorError' ? new OfferConfigError(err.message, { file: offer.file }) : err
+  })
+  if (offer.price != null) descriptor.price = offer.price
+  if (offer.attrs != null) descriptor.attrs = { ...(descriptor.attrs as object | undefined), ...offer.attrs }
+  if (offer.attestations != null) descriptor.attestations = offer.attestations
+  return { descriptor, impl }
 }
 
 /** Checks the `services.capabilities` config section. */
@@ -62,11 +64,8 @@ export class Offers implements PlService {
     if (discovery == null) throw new OfferConfigError('services.capabilities needs the discovery service')
     const log = this.components.logger.child({ component: 'offers' })
     for (const offer of this.offers) {
-      const { descriptor, impl } = await readDescriptorFile(offer.file)
-      if (offer.price != null) descriptor.price = offer.price
-      if (offer.attrs != null) descriptor.attrs = { ...(descriptor.attrs as object | undefined), ...offer.attrs }
-      if (offer.attestations != null) descriptor.attestations = offer.attestations
-      const { cid } = await discovery.publish(descriptor as any, impl != null ? { dir: impl } : undefined)
+      const { descriptor, impl } = await readOffer(offer)
+      const { cid } = await discovery.publish(descriptor as any, impl)
       log.info({ capability: descriptor.name, cid, file: offer.file }, 'published configured capability')
     }
   }

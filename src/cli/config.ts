@@ -65,29 +65,20 @@ function coerce (k: Key, value: unknown, origin: string): unknown {
   }
 }
 
-/**
- * Reads a YAML or JSON document (by extension) whose top level is a mapping;
- * every failure is `makeError(message)`, naming the file as `what <path>`.
- */
-export async function readMappingFile (path: string, what: string, makeError: (message: string) => Error): Promise<Record<string, unknown>> {
+export async function readConfigFile (path: string): Promise<Record<string, unknown>> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (err: any) {
-    throw makeError(`cannot read ${what} ${path}: ${String(err.code ?? err.message)}`)
+    throw new ConfigError(`cannot read config file ${path}: ${err.code ?? err.message}`)
   }
-  let doc: unknown
   try {
-    doc = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
+    const doc = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
+    if (doc == null || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('top level must be a mapping')
+    return doc as Record<string, unknown>
   } catch (err: any) {
-    throw makeError(`${what} ${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${String(err.message)}`)
+    throw new ConfigError(`config file ${path} is not valid: ${err.message}`)
   }
-  if (doc == null || typeof doc !== 'object' || Array.isArray(doc)) throw makeError(`${what} ${path} must be a mapping at the top level`)
-  return doc as Record<string, unknown>
-}
-
-export async function readConfigFile (path: string): Promise<Record<string, unknown>> {
-  return await readMappingFile(path, 'config file', (message) => new ConfigError(message))
 }
 
 /** Merges the layers; `flags` holds only options the user actually gave. */

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { parseOffers, readDescriptorFile } from '../../src/offers.js'
+import { parseOffers, readOffer } from '../../src/offers.js'
 import { swarmOffers } from '../../src/swarm/profiles.js'
 import { tempDir } from '../helpers/tmp.js'
 
@@ -11,10 +11,10 @@ test('every sample capability descriptor of the swarm profiles reads, with its m
   const files = new Set([1, 2, 3, 4].flatMap(i => swarmOffers(i).map(o => o.file)))
   assert.equal(files.size, 4)
   for (const file of files) {
-    const { descriptor, impl } = await readDescriptorFile(file)
+    const { descriptor, impl } = await readOffer({ file })
     assert.equal(typeof descriptor.name, 'string')
     assert.equal('impl' in descriptor, false, 'impl is not part of the descriptor')
-    assert.ok(impl?.endsWith('/module'))
+    assert.ok(impl?.dir.endsWith('/module'))
   }
 })
 
@@ -32,11 +32,11 @@ test('bad capability offers fail with OfferConfigError naming the entry', async 
   assert.throws(() => parseOffers([{ file: 'x', price: -1 }]), { name: 'OfferConfigError', message: /price must be a number/ })
   const t = await tempDir()
   try {
-    await assert.rejects(readDescriptorFile(join(t.dir, 'missing.yaml')), { name: 'OfferConfigError', message: /ENOENT/ })
+    await assert.rejects(readOffer({ file: join(t.dir, 'missing.yaml') }), { name: 'OfferConfigError', message: /ENOENT/ })
     await writeFile(join(t.dir, 'bad.yaml'), 'name: [unclosed')
-    await assert.rejects(readDescriptorFile(join(t.dir, 'bad.yaml')), { name: 'OfferConfigError', message: /not valid YAML/ })
+    await assert.rejects(readOffer({ file: join(t.dir, 'bad.yaml') }), { name: 'OfferConfigError', message: /not valid JSON or YAML/ })
     await writeFile(join(t.dir, 'list.json'), '[1]')
-    await assert.rejects(readDescriptorFile(join(t.dir, 'list.json')), { name: 'OfferConfigError', message: /must be a mapping/ })
+    await assert.rejects(readOffer({ file: join(t.dir, 'list.json') }), { name: 'OfferConfigError', message: /must be a mapping/ })
   } finally { await t.cleanup() }
 })
 

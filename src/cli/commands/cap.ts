@@ -6,14 +6,14 @@
  * pl cap publish summarize.yaml --impl ./module_summarize
  * pl cap find Summarize --attr 'readability>=0.8' --policy cid:pol-PII-no-exfil --json
  */
-import { readFile, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import type { Command } from 'commander'
-import { parse as parseYaml } from 'yaml'
 import { ControlClient } from '../../api/client.js'
 import { ControlApiUnavailableError } from '../../api/errors.js'
 import { CID_TEXT } from '../../discovery/constants.js'
 import { InvalidCapabilityQueryError, InvalidDescriptorError } from '../../discovery/errors.js'
+import { readDescriptorFile, readDocument } from '../../discovery/descriptor-file.js'
 import { parseAttrFilter } from '../../discovery/match.js'
 import type { CapabilityQuery, FoundCapability, IoSchema } from '../../discovery/types.js'
 import { action, printJson, resolveDataDir } from '../util.js'
@@ -40,38 +40,6 @@ async function daemon (dataDirFlag?: string): Promise<{ request: <T = any>(metho
       }
     }
   }
-}
-
-/** Reads a JSON or YAML document (by extension; otherwise JSON, then YAML). */
-async function readDocument (path: string, what: string): Promise<unknown> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err: any) {
-    throw new InvalidDescriptorError(`cannot read ${what} ${path}: ${String(err.code ?? err.message)}`, { path })
-  }
-  try {
-    if (/\.json$/i.test(path)) return JSON.parse(text)
-    if (/\.ya?ml$/i.test(path)) return parseYaml(text)
-    try { return JSON.parse(text) } catch { return parseYaml(text) }
-  } catch (err) {
-    throw new InvalidDescriptorError(`${what} ${path} is not valid JSON or YAML: ${(err as Error).message}`, { path })
-  }
-}
-
-/** The descriptor of a file, its `impl` (relative to the file) stripped and resolved. */
-export async function readDescriptorFile (path: string): Promise<{ descriptor: Record<string, unknown>, impl?: { dir: string, className?: string } }> {
-  const doc = await readDocument(path, 'descriptor')
-  if (doc == null || typeof doc !== 'object' || Array.isArray(doc)) throw new InvalidDescriptorError(`descriptor ${path} must be a mapping (name, version, io, ...)`, { path })
-  const { impl, ...descriptor } = doc as Record<string, unknown>
-  if (impl == null) return { descriptor }
-  const base = dirname(resolve(path))
-  if (typeof impl === 'string') return { descriptor, impl: { dir: resolve(base, impl) } }
-  if (typeof impl === 'object' && typeof (impl as any).dir === 'string' && ((impl as any).className == null || typeof (impl as any).className === 'string')) {
-    const { dir, className } = impl as { dir: string, className?: string }
-    return { descriptor, impl: { dir: resolve(base, dir), ...(className != null ? { className } : {}) } }
-  }
-  throw new InvalidDescriptorError(`descriptor ${path}: impl must be a module folder path (relative to the file) or {dir, className}`, { path })
 }
 
 /** `--io-match`: a schema CID, or a file with a schema (the input) or with {input?, output?}. */
@@ -187,3 +155,5 @@ export function register (program: Command): void {
       process.stdout.write(found.map(f => describeFound(f)).join('\n') + '\n')
     }))
 }
+
+export { readDescriptorFile }
