@@ -5,6 +5,7 @@
  * (`cid:doc-123`, a CID this node does not have) is left as is.
  */
 import { CID } from 'multiformats/cid'
+import { decodeCanonical } from '../core/encoding.js'
 import type { BlockStore } from '../store/blocks.js'
 import type { Binding } from '../workflow/ir.js'
 import { BindingError } from './errors.js'
@@ -34,7 +35,7 @@ export async function resolveCidInputs (input: Record<string, unknown>, blocks: 
     }
     const bytes = await blocks.getBytes(cid.toString())
     if (bytes == null) continue
-    out[k] = toPlain(await blocks.get(cid.toString()))
+    out[k] = toPlain(decodeCanonical(bytes))
   }
   return out
 }

@@ -4,7 +4,7 @@
  * not count against a step's wall time; CPU time burnt meanwhile does).
  */
 import type { StepLimits } from '../workflow/ir.js'
-import type { EffectiveLimits } from './types.js'
+import type { EffectiveLimits, Usage } from './types.js'
 import { DEFAULT_MEM_MB, DEFAULT_WALL_MS } from './constants.js'
 import { CpuTimeExceededError, MemoryLimitExceededError, WallTimeExceededError } from './errors.js'
 
@@ -102,4 +102,17 @@ export class Stopwatch {
     clearTimeout(this.timer)
     clearInterval(this.poll)
   }
+}
+
+/** Rounds a usage figure to two decimals (runner messages may carry numbers as strings). */
+export function round (n: number): number {
+  return Math.round(Number(n) * 100) / 100
+}
+
+/** Attaches the usage measured so far to a step error (journaled with the failure). */
+export function withUsage<E extends Error> (err: E, usage: Usage): E {
+  const e = err as E & { details?: Record<string, unknown> }
+  if (e.details == null || typeof e.details !== 'object') e.details = {}
+  if (e.details.usage == null) e.details.usage = usage
+  return err
 }

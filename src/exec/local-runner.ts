@@ -8,7 +8,7 @@ import type { ModuleSpec } from '../core/module.js'
 import type { Step } from '../workflow/ir.js'
 import { DEFAULT_MAX_OUTPUT_BYTES } from './constants.js'
 import { InvalidOutputError, ModuleChangedError, ModuleLoadError } from './errors.js'
-import { withUsage } from './js/pool.js'
+import { withUsage } from './limits.js'
 import type { ModulePool } from './pool.js'
 import type { RunnerQuery, StepContext, StepRunner, StepRunResult } from './types.js'
 

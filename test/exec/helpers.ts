@@ -4,31 +4,24 @@
  * fresh Store that is closed by `close()`.
  */
 import '../../src/polyfill.js'
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { cp, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { moduleSpecOf, type ModuleSpec } from '../../src/core/module.js'
 import { Store } from '../../src/store/index.js'
-import { compileWorkflowJson } from '../../src/workflow/workflow-json.js'
+import { loadFolder } from '../../src/workflow/folder.js'
 import type { Step, TaskDag } from '../../src/workflow/ir.js'
 import { Executor, type ExecutorInit } from '../../src/exec/executor.js'
 import { tempDir } from '../helpers/tmp.js'
+import { fixture } from '../workflow/util.js'
 
-export const FIXTURES = process.env.PL_FIXTURES ?? join(process.cwd(), '..', 'shared', 'fixtures')
-
-export async function loadBundle (dir: string): Promise<{ dag: TaskDag, modules: Record<string, ModuleSpec> }> {
-  const doc = JSON.parse(await readFile(join(dir, 'workflow.json'), 'utf8'))
-  const modules: Record<string, ModuleSpec> = {}
-  for (const [key, m] of Object.entries<{ codePath?: string }>(doc.modules)) {
-    modules[key] = await moduleSpecOf(key, join(dir, m.codePath ?? `module_${key}`))
-  }
-  return { dag: compileWorkflowJson(doc, modules), modules }
-}
+export { FIXTURES } from '../workflow/util.js'
 
 /** Copies a fixture workflow folder into `into` and loads it. */
 export async function fixtureBundle (name: string, into: string): Promise<{ dir: string, dag: TaskDag, modules: Record<string, ModuleSpec> }> {
   const dir = join(into, name)
-  await cp(join(FIXTURES, 'workflows', name), dir, { recursive: true })
-  return { dir, ...await loadBundle(dir) }
+  await cp(fixture('workflows', name), dir, { recursive: true })
+  const { dag, modules } = await loadFolder(dir)
+  return { dir, dag, modules }
 }
 
 /** Writes a module folder with one entry file and describes it. */

@@ -76,7 +76,7 @@ function finish (view: RunView): number {
 }
 
 /** Runs `fn` with an in-process Executor on the data dir; stops it cleanly on SIGINT/SIGTERM. */
-async function inProcess<T> (dataDir: string, fn: (executor: Executor, progress: ProgressRenderer) => Promise<T>): Promise<T> {
+async function inProcess<T> (dataDir: string, fn: (executor: Executor) => Promise<T>): Promise<T> {
   const logger = createLogger({ level: (process.env.PL_LOG_LEVEL as any) ?? 'warn' })
   const store = await Store.open(dataDir)
   const executor = new Executor({ store, logger })
@@ -93,7 +93,7 @@ async function inProcess<T> (dataDir: string, fn: (executor: Executor, progress:
   process.once('SIGTERM', onSignal)
   executor.start()
   try {
-    return await fn(executor, progress)
+    return await fn(executor)
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)

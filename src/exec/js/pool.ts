@@ -15,8 +15,9 @@ import { errorToData, type ErrorData } from '../../core/errors.js'
 import { silentLogger } from '../../core/logger.js'
 import type { ModuleSpec } from '../../core/module.js'
 import { DEFAULT_CANCEL_GRACE_MS, DEFAULT_CONCURRENCY, DEFAULT_IDLE_MS, DEFAULT_MAX_JS_POOLS } from '../constants.js'
-import { AddonNotConfiguredError, ModuleCrashedError, rebuildExecError } from '../errors.js'
-import { Stopwatch, cpuExceeded, memExceeded, wallExceeded } from '../limits.js'
+import { ModuleCrashedError, rebuildExecError } from '../errors.js'
+import { Stopwatch, cpuExceeded, memExceeded, round, wallExceeded, withUsage } from '../limits.js'
+import { serveAddonCall, serveQuestion } from '../requests.js'
 import type { ModuleCall, ModuleCallOptions, ModuleResult, Usage } from '../types.js'
 import type { JsTask, JsTaskResult, MainToWorker, WorkerToMain } from './protocol.js'
 
@@ -161,21 +162,10 @@ export class JsPools {
           options.log?.[m.level]({ module: module.key, data: m.data }, m.msg)
           break
         case 'call':
-          void reply(m.id, async () => {
-            if (options.addon == null) throw new AddonNotConfiguredError(`no addons are available to ${what} (it called ${m.kind} '${m.name}')`, { kind: m.kind, name: m.name })
-            return await options.addon(m.kind, m.name, m.data)
-          })
+          void reply(m.id, async () => await serveAddonCall(options, what, m.kind, m.name, m.data))
           break
         case 'ask':
-          void reply(m.id, async () => {
-            if (options.ask == null) throw new AddonNotConfiguredError(`${what} asked a human question, but this caller takes no decisions`, { kind: 'human' })
-            stopwatch.pause()
-            try {
-              return await options.ask(m.question)
-            } finally {
-              if (breach == null) stopwatch.resume()
-            }
-          })
+          void reply(m.id, async () => await serveQuestion(options, what, m.question, stopwatch, () => breach == null))
           break
       }
     })
@@ -236,16 +226,4 @@ export class JsPools {
     this.pools.clear()
     await Promise.allSettled(all.map(async e => { await e.pool.destroy() }))
   }
-}
-
-function round (n: number): number {
-  return Math.round(n * 100) / 100
-}
-
-/** Attaches the usage measured so far to a step error (journaled with the failure). */
-export function withUsage<E extends Error> (err: E, usage: Usage): E {
-  const e = err as E & { details?: Record<string, unknown> }
-  if (e.details == null || typeof e.details !== 'object') e.details = {}
-  if (e.details.usage == null) e.details.usage = usage
-  return err
 }

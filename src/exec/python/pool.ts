@@ -10,9 +10,9 @@ import { errorToData } from '../../core/errors.js'
 import { silentLogger } from '../../core/logger.js'
 import type { ModuleSpec } from '../../core/module.js'
 import { DEFAULT_CANCEL_GRACE_MS, DEFAULT_IDLE_MS } from '../constants.js'
-import { AddonNotConfiguredError, InvalidOutputError, ModuleCrashedError, rebuildExecError } from '../errors.js'
-import { Stopwatch, cpuExceeded, memExceeded, wallExceeded } from '../limits.js'
-import { withUsage } from '../js/pool.js'
+import { InvalidOutputError, ModuleCrashedError, rebuildExecError } from '../errors.js'
+import { Stopwatch, cpuExceeded, memExceeded, round, wallExceeded, withUsage } from '../limits.js'
+import { serveAddonCall, serveQuestion } from '../requests.js'
 import type { ModuleCall, ModuleCallOptions, ModuleResult, Usage } from '../types.js'
 import { MAX_MESSAGE_BYTES, PyProcess, type RunnerMessage } from './process.js'
 
@@ -214,21 +214,10 @@ export class PyPools {
             break
           }
           case 'call':
-            void reply(m.id, async () => {
-              if (options.addon == null) throw new AddonNotConfiguredError(`no addons are available to ${what} (it called ${String(m.kind)} '${String(m.name)}')`, { kind: m.kind, name: m.name })
-              return await options.addon(m.kind, String(m.name), m.data)
-            })
+            void reply(m.id, async () => await serveAddonCall(options, what, m.kind, String(m.name), m.data))
             break
           case 'ask':
-            void reply(m.id, async () => {
-              if (options.ask == null) throw new AddonNotConfiguredError(`${what} asked a human question, but this caller takes no decisions`, { kind: 'human' })
-              stopwatch.pause()
-              try {
-                return await options.ask(m.question)
-              } finally {
-                if (!settled && breach == null) stopwatch.resume()
-              }
-            })
+            void reply(m.id, async () => await serveQuestion(options, what, m.question, stopwatch, () => !settled && breach == null))
             break
           case 'result': {
             const u = m.usage ?? {}
@@ -284,8 +273,4 @@ export class PyPools {
     this.idle.clear()
     await Promise.allSettled(all.map(async p => { await (p.busy ? p.kill() : p.close()) }))
   }
-}
-
-function round (n: number): number {
-  return Math.round(Number(n) * 100) / 100
 }
