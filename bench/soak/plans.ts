@@ -10,33 +10,21 @@
  * const plans = await loadPlans(['sections', 'summarize'])
  * const doc = soakDocument(base, 17)
  */
-import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { packageRoot } from '../../src/core/paths.js'
 
 export interface SoakPlan { name: string, file: string, text: string }
 
-/** The repository root: the nearest folder above this file with a package.json. */
-export function repoRoot (): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir
-    const up = dirname(dir)
-    if (up === dir) throw new TypeError(`no package.json above ${fileURLToPath(import.meta.url)}`)
-    dir = up
-  }
-}
-
 /** name → file of every known plan. */
-export function planFiles (root = repoRoot()): Record<string, string> {
+export function planFiles (root = packageRoot()): Record<string, string> {
   return {
     sections: join(root, 'bench', 'soak', 'plans', 'sections.yaml'),
     summarize: join(root, '..', 'shared', 'fixtures', 'dsl', 'summarize.yaml')
   }
 }
 
-export async function loadPlans (names: string[], root = repoRoot()): Promise<SoakPlan[]> {
+export async function loadPlans (names: string[], root = packageRoot()): Promise<SoakPlan[]> {
   const files = planFiles(root)
   if (names.length === 0) throw new TypeError('no plan given')
   return await Promise.all(names.map(async (name) => {
@@ -52,7 +40,7 @@ export async function loadPlans (names: string[], root = repoRoot()): Promise<So
  * The base document: the title and first two sections of
  * examples/documents/mesh-notes.md (short, so a run stays small).
  */
-export async function baseDocument (root = repoRoot()): Promise<string> {
+export async function baseDocument (root = packageRoot()): Promise<string> {
   const text = await readFile(join(root, 'examples', 'documents', 'mesh-notes.md'), 'utf8')
   const parts = text.split(/\n(?=## )/)
   return parts.slice(0, 3).join('\n').trim() + '\n'

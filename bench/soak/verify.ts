@@ -2,41 +2,20 @@
  * Verifies the receipts a requester stored for a run: each one's signatures
  * (src/receipts `verifySignedReceipt`), that it belongs to the run, that its
  * `prev` links resolve within the run's set, that every receipt CID a step
- * reports is among them, and — when the receipts area exports it —
- * `verifyChain` over the whole set. `cliVerify` runs the user's path,
+ * reports is among them, and src/receipts `verifyChain` (or `verifyExport`)
+ * over the whole set. `cliVerify` runs the user's path,
  * `pl receipts verify <runId>`, for a sample of runs.
  *
  * @example
  * const problems = await verifyRunReceipts(runId, receipts, view.steps)
  */
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { cidStringOf } from '../../src/core/encoding.js'
 import { errorToData } from '../../src/core/errors.js'
+import { verifyChain, verifyExport } from '../../src/receipts/chain.js'
 import { receiptCid, verifySignedReceipt, type SignedReceipt } from '../../src/receipts/signing.js'
 import type { StepView } from './records.js'
-
-type ChainVerifier = (receipts: SignedReceipt[]) => unknown
-type ExportVerifier = (doc: unknown) => unknown
-
-interface ReceiptsModule { verifyChain?: ChainVerifier, verifyExport?: ExportVerifier }
-
-let receiptsModule: Promise<ReceiptsModule> | undefined
-
-/** `verifyChain`/`verifyExport` of src/receipts/index.js when that module exists in this build. */
-export async function loadReceiptsModule (): Promise<ReceiptsModule> {
-  receiptsModule ??= (async () => {
-    const url = new URL('../../src/receipts/index.js', import.meta.url)
-    if (!existsSync(fileURLToPath(url))) return {}
-    const mod = await import(url.href) as ReceiptsModule
-    return {
-      verifyChain: typeof mod.verifyChain === 'function' ? mod.verifyChain : undefined,
-      verifyExport: typeof mod.verifyExport === 'function' ? mod.verifyExport : undefined
-    }
-  })()
-  return await receiptsModule
-}
 
 function describe (err: unknown): string {
   const d = errorToData(err)
@@ -45,7 +24,7 @@ function describe (err: unknown): string {
 
 /** Problems found in one run's stored receipts (empty when all verify). */
 export interface VerifyRunOptions {
-  /** also run the receipts area's verifyChain (or verifyExport when `exportDoc` is given) @default true */
+  /** also run src/receipts verifyChain (or verifyExport when `exportDoc` is given) @default true */
   chain?: boolean
   /** the export document the node served (`{v, run, root, receipts}`): its root is checked too */
   exportDoc?: unknown
@@ -77,16 +56,13 @@ export async function verifyRunReceipts (runId: string, receipts: unknown[], ste
     if (step.state === 'succeeded' && step.receipt != null && !cids.has(step.receipt)) problems.push(`step ${step.key} reports receipt ${step.receipt}, which is not among the stored receipts`)
   }
   if (options.chain !== false && valid.length > 0 && valid.length === receipts.length) {
-    const mod = await loadReceiptsModule()
-    const [label, check] = options.exportDoc != null && mod.verifyExport != null
-      ? ['verifyExport', () => mod.verifyExport!(options.exportDoc)] as const
-      : ['verifyChain', mod.verifyChain != null ? () => mod.verifyChain!(valid) : undefined] as const
-    if (check != null) {
-      try {
-        await check() // throws the first problem
-      } catch (err) {
-        problems.push(`${label}: ${describe(err)}`)
-      }
+    const exportDoc = options.exportDoc
+    const label = exportDoc != null ? 'verifyExport' : 'verifyChain'
+    try {
+      if (exportDoc != null) verifyExport(exportDoc) // throws the first problem
+      else verifyChain(valid)
+    } catch (err) {
+      problems.push(`${label}: ${describe(err)}`)
     }
   }
   return problems

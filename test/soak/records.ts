@@ -1,30 +1,20 @@
 /** Fabricated records for the soak checker tests: real signed receipts, tracked runs, snapshots. */
-import type { Parties } from '../receipts/helpers.js'
+import { baseReceipt, type Parties } from '../receipts/helpers.js'
 import { cidStringOf } from '../../src/core/encoding.js'
 import { countersignReceipt, signReceipt, receiptCid, type Receipt, type SignedReceipt } from '../../src/receipts/signing.js'
 import type { StepView, TrackedRun } from '../../bench/soak/records.js'
 
 export { parties, type Parties } from '../receipts/helpers.js'
 
+/** A receipt of the soak's FetchSections step (test/receipts/helpers.ts `baseReceipt` with the soak's defaults). */
 export function receipt (p: Parties, over: Partial<Receipt> = {}): Receipt {
-  return {
-    run: 'run-1',
+  return baseReceipt(p, {
     step: 'FetchSections',
     capability: 'FetchSections',
-    provider: p.provider.id,
-    requester: p.requester.id,
     award: cidStringOf({ award: over.step ?? 'FetchSections', run: over.run ?? 'run-1' }),
-    input: cidStringOf({ input: 1 }),
-    output: cidStringOf({ output: 1 }),
-    status: 'ok',
-    started: 1_700_000_000_000,
-    ended: 1_700_000_000_050,
-    usage: { cpu_ms: 10, wall_ms: 50, mem_peak_mb: 20 },
-    limits: { cpu_ms: 1000, wall_ms: 5000, mem_mb: 128 },
     policies: [],
-    prev: [],
     ...over
-  }
+  })
 }
 
 /** Provider-signed only. */

@@ -14,6 +14,13 @@ import { ROOT, SAMPLE_SPEC, SCHEMAS } from './helpers.js'
  */
 const GOLDEN = join(ROOT, 'test', 'golden', 'spec')
 const UPDATE = process.env.UPDATE_GOLDEN === '1'
+/**
+ * The per-language runtimes are the same for every compiled set (constants in
+ * src/spec/compiler/emit/*-runtime.ts): only the protocols set keeps golden
+ * copies, other sets are checked against those.
+ */
+const RUNTIME_FILES = new Set(['ts/runtime.ts.golden', 'py/plspec/runtime.py', 'go/runtime.go'])
+const RUNTIME_GOLDEN = 'protocols'
 
 function goldenName (rel: string): string {
   return rel.endsWith('.ts') ? `${rel}.golden` : rel
@@ -33,6 +40,13 @@ async function walk (dir: string): Promise<string[]> {
 async function compareOrUpdate (name: string, files: GeneratedFiles): Promise<void> {
   const dir = join(GOLDEN, name)
   const expected = new Map([...files].map(([rel, text]) => [goldenName(rel), text]))
+  if (name !== RUNTIME_GOLDEN) {
+    for (const rel of RUNTIME_FILES) {
+      const text = expected.get(rel)
+      expected.delete(rel)
+      if (!UPDATE && text != null) assert.equal(text, await readFile(join(GOLDEN, RUNTIME_GOLDEN, rel), 'utf8'), `${rel} differs from the ${RUNTIME_GOLDEN} golden copy`)
+    }
+  }
   if (UPDATE) {
     await rm(dir, { recursive: true, force: true })
     for (const [rel, text] of expected) {

@@ -9,12 +9,10 @@
  * protocols/schemas.
  */
 import type { Command } from 'commander'
-import { existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { CONTROL_FILE } from '../../api/control.js'
+import { resolve } from 'node:path'
 import { action, printJson } from '../util.js'
 import { compileSchemas, createContext, dslStub, loadBundle, parseLangs, scaffold, specId, writeGenerated, type LoadOptions } from '../../spec/compiler/index.js'
-import { dataDirSources } from '../../spec/compiler/datadir.js'
+import { dataDirSources, isDataDir } from '../../spec/compiler/datadir.js'
 
 interface SourceFlags { schemas?: string[], dataDir?: string }
 
@@ -23,7 +21,7 @@ async function withSources<T> (flags: SourceFlags, fn: (options: LoadOptions) =>
   const base: LoadOptions = { schemaDirs: flags.schemas ?? [] }
   // --data-dir must exist; PL_DATA_DIR is used only when it already holds a node or a store
   const fromEnv = process.env.PL_DATA_DIR
-  const dataDir = flags.dataDir ?? (fromEnv != null && fromEnv !== '' && (existsSync(join(fromEnv, CONTROL_FILE)) || existsSync(join(fromEnv, 'db'))) ? fromEnv : undefined)
+  const dataDir = flags.dataDir ?? (fromEnv != null && fromEnv !== '' && isDataDir(fromEnv) ? fromEnv : undefined)
   if (dataDir == null) return await fn(base)
   const src = await dataDirSources(resolve(dataDir))
   try {

@@ -17,11 +17,14 @@ import type { LoadOptions } from './compile.js'
 import { ControlSource } from './sources.js'
 import { SpecFileError } from './errors.js'
 
+/** Whether `dir` holds a running node (its control file) or a node's store. */
+export function isDataDir (dir: string): boolean {
+  return existsSync(join(dir, CONTROL_FILE)) || existsSync(join(dir, 'db'))
+}
+
 /** Throws SpecFileError when `dataDir` holds neither a running node nor a store (nothing is created). */
 export async function dataDirSources (dataDir: string): Promise<{ options: LoadOptions, close: () => Promise<void> }> {
-  if (!existsSync(join(dataDir, CONTROL_FILE)) && !existsSync(join(dataDir, 'db'))) {
-    throw new SpecFileError(`${dataDir} is not a pl-node data dir (no running node, no store)`, { dataDir })
-  }
+  if (!isDataDir(dataDir)) throw new SpecFileError(`${dataDir} is not a pl-node data dir (no running node, no store)`, { dataDir })
   if (existsSync(join(dataDir, CONTROL_FILE))) {
     const client = await ControlClient.fromDataDir(dataDir)
     return { options: { sources: [new ControlSource(client)] }, close: async () => {} }

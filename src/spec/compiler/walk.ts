@@ -48,26 +48,3 @@ export function mapSubschemas (schema: unknown, fn: (s: SchemaObject) => SchemaO
 export function unescapePointer (token: string): string {
   return token.replace(/~1/g, '/').replace(/~0/g, '~')
 }
-
-/**
- * The subschema at a JSON pointer ('' or '/a/b'), or undefined. Only walks
- * objects and arrays; the caller checks that the result is a schema.
- */
-export function atPointer (doc: unknown, pointer: string): unknown {
-  if (pointer === '') return doc
-  if (!pointer.startsWith('/')) return undefined
-  let cur: unknown = doc
-  for (const raw of pointer.slice(1).split('/')) {
-    const token = unescapePointer(decodeURIComponent(raw))
-    if (Array.isArray(cur)) {
-      if (!/^(0|[1-9][0-9]*)$/.test(token)) return undefined
-      cur = cur[Number(token)]
-    } else if (isObject(cur)) {
-      if (!Object.prototype.hasOwnProperty.call(cur, token)) return undefined
-      cur = cur[token]
-    } else {
-      return undefined
-    }
-  }
-  return cur
-}
