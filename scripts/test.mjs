@@ -19,7 +19,8 @@ function walk (dir) {
   return out
 }
 
-const files = walk(root).filter(f => filters.length === 0 || filters.some(x => relative(root, f).startsWith(x) || f.includes(x))).sort()
+// filters match the path below the test folder (not the output folder's own name: build/exec would match everything)
+const files = walk(root).filter(f => filters.length === 0 || filters.some(x => ('/' + relative(root, f)).includes(x.replace(/^\/?test\//, '/')))).sort()
 if (files.length === 0) {
   console.error(`no test files under ${root}${filters.length > 0 ? ` matching ${filters.join(', ')}` : ''}`)
   process.exit(1)
