@@ -31,14 +31,12 @@ export interface ControlApiInit {
 
 export type RouteHandler = (req: { params: Record<string, string>, query: Record<string, string>, body: any, raw: FastifyRequest }) => Promise<unknown>
 
-/** Maps an error name to an HTTP status; everything else is 500. */
+/**
+ * HTTP status of the core's own errors; areas add theirs with `errorStatus`
+ * when they register routes. `*NotFoundError` is 404, everything else 500.
+ */
 const STATUS_BY_ERROR: Record<string, number> = {
-  NotFoundError: 404, RunNotFoundError: 404, BlockNotFoundError: 404, CapabilityNotFoundError: 404,
-  InvalidBodyError: 400, InvalidRequestError: 400, InvalidEncodingError: 400, WorkflowError: 400,
-  // executor
-  InvalidDecisionError: 400, DecisionNotPendingError: 409, RunNotResumableError: 409, InvalidDagError: 400,
-  // discovery
-  InvalidCapabilityQueryError: 400, InvalidDescriptorError: 400, ProviderMismatchError: 400, DescriptorTooLargeError: 400, DiscoveryConfigError: 400
+  InvalidBodyError: 400, InvalidRequestError: 400, InvalidEncodingError: 400
 }
 
 export class ControlApi {

@@ -79,6 +79,7 @@ function optionsFromBody (o: unknown): FindOptions {
 }
 
 export function registerRoutes (api: ControlApi, d: Discovery): void {
+  api.errorStatus(['InvalidCapabilityQueryError', 'InvalidDescriptorError', 'ProviderMismatchError', 'DescriptorTooLargeError', 'DiscoveryConfigError'], 400)
   api.route('POST', '/caps', async ({ body }) => {
     if (body == null || typeof body !== 'object' || body.descriptor == null || typeof body.descriptor !== 'object') {
       throw new InvalidDescriptorError('POST /caps takes {descriptor, impl?: {dir, className?}}')

@@ -70,6 +70,8 @@ function workflowErrorNames (): string[] {
 
 export function registerRoutes (api: ControlApi, executor: Executor): void {
   api.errorStatus(workflowErrorNames(), 400)
+  api.errorStatus(['InvalidDecisionError'], 400)
+  api.errorStatus(['DecisionNotPendingError', 'RunNotResumableError'], 409)
   api.route('POST', '/runs', async ({ body }) => {
     const b = (body ?? {}) as Record<string, unknown>
     const path = str(b.path)
