@@ -22,7 +22,7 @@ const enc = new TextEncoder()
 const dec = new TextDecoder()
 
 function fixtures (): string {
-  return process.env.PL_FIXTURES ?? resolve(packageRoot(), '..', 'shared', 'fixtures')
+  return process.env.PL_FIXTURES ?? resolve(packageRoot(), 'test', 'fixtures')
 }
 
 const DSL_SEEDS = [

@@ -1,7 +1,7 @@
 /**
  * The plans a soak submits and the documents it feeds them. Plans are DSL
  * YAML texts: `sections` (bench/soak/plans/sections.yaml, one remote step)
- * and `summarize` (the fixture ../shared/fixtures/dsl/summarize.yaml: map
+ * and `summarize` (examples/plans/summarize.yaml: map
  * FetchSections → map Summarize → reduce MergeSummaries → join
  * AttachReferences). Each submission gets a slightly different document so
  * every run has its own input CID.
@@ -20,7 +20,7 @@ export interface SoakPlan { name: string, file: string, text: string }
 export function planFiles (root = packageRoot()): Record<string, string> {
   return {
     sections: join(root, 'bench', 'soak', 'plans', 'sections.yaml'),
-    summarize: join(root, '..', 'shared', 'fixtures', 'dsl', 'summarize.yaml')
+    summarize: join(root, 'examples', 'plans', 'summarize.yaml')
   }
 }
 

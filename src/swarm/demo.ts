@@ -2,13 +2,11 @@
 /**
  * The README's main command (`npm run demo`): starts a local swarm of real
  * pl-node processes, submits the SummarizeDocument plan
- * (`../shared/fixtures/dsl/summarize.yaml`, bundled as examples/plans/summarize.yaml
- * when the fixtures are not beside the checkout) on node 0 — which installs no
+ * (examples/plans/summarize.yaml) on node 0 — which installs no
  * capabilities, so every step is negotiated — and prints the result, which
  * node ran each step and why it won, and the receipt chain verified offline.
  */
-import '../polyfill.js'
-import { existsSync } from 'node:fs'
+import '../cli/require-node.js'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -24,10 +22,9 @@ import { renderDemoReport, type DemoRun } from './report.js'
 
 const NAMES = ['FetchSections', 'Summarize', 'MergeSummaries', 'AttachReferences']
 
-/** The plan: the shared fixture when present, else the bundled copy. */
+/** The plan the demo submits (the seed's DSL sample, bundled with the repo). */
 export function demoPlanPath (): string {
-  const shared = join(packageRoot(), '..', 'shared', 'fixtures', 'dsl', 'summarize.yaml')
-  return existsSync(shared) ? shared : join(packageRoot(), 'examples', 'plans', 'summarize.yaml')
+  return join(packageRoot(), 'examples', 'plans', 'summarize.yaml')
 }
 
 /** Waits until the node behind `client` finds a provider for each of `names`. */

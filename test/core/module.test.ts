@@ -1,12 +1,12 @@
-import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { cp, mkdir, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { folderCid, moduleSpecOf } from '../../src/core/module.js'
 import { tempDir } from '../helpers/tmp.js'
+import { fixture } from '../workflow/util.js'
 
-const FIXTURES = join(process.cwd(), '..', 'shared', 'fixtures', 'workflows')
+const FIXTURES = fixture('workflows')
 
 test('a module folder CID is stable across copies and changes with any file', async () => {
   const t = await tempDir()

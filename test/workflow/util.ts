@@ -8,8 +8,8 @@ import { join, resolve } from 'node:path'
 import { packageRoot } from '../../src/core/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 
-/** `../shared/fixtures` beside the repo (PL_FIXTURES overrides). */
-export const FIXTURES = process.env.PL_FIXTURES ?? resolve(packageRoot(), '..', 'shared', 'fixtures')
+/** The reference fixtures copied into the repo (`test/fixtures`; PL_FIXTURES overrides). */
+export const FIXTURES = process.env.PL_FIXTURES ?? resolve(packageRoot(), 'test', 'fixtures')
 export const GOLDEN = join(packageRoot(), 'test', 'golden', 'workflow')
 
 export function fixture (...parts: string[]): string {
