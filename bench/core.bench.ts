@@ -3,7 +3,6 @@
  * writes vs raw batch puts, framed RPC vs a raw libp2p stream echo, and the
  * memory of one idle node and of a 10-node in-process mesh.
  */
-import '../src/polyfill.js'
 import { sign as cryptoSign, verify as cryptoVerify, generateKeyPairSync } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'

@@ -5,7 +5,6 @@
  * finds vs findProviders), and the heap of 10k catalog entries (vs their
  * dag-cbor size), measured in a fresh process.
  */
-import '../src/polyfill.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

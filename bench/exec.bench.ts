@@ -5,7 +5,6 @@
  * on piscina; and the per-step latency of a Python module (warm runner
  * process) vs a raw python3 JSON echo round trip.
  */
-import '../src/polyfill.js'
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

@@ -3,7 +3,6 @@
  * (baseline) and after starting N nodes that have idled for a few seconds.
  * Usage: node memory-probe.js <nodes>
  */
-import '../src/polyfill.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

@@ -7,7 +7,6 @@
  * countersigning and storing it). The baseline, measured in the same run,
  * is the round trip of a raw libp2p stream echo between the same nodes.
  */
-import '../src/polyfill.js'
 import { mkdtemp, rm, mkdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

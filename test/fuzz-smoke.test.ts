@@ -1,4 +1,3 @@
-import '../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { tmpdir } from 'node:os'

@@ -10,7 +10,6 @@
  * const report = await runSoak({ mode: 'soak', nodes: 5, minutes: 2, rate: 1, seed: 1, log: l => process.stderr.write(l + '\n') })
  * process.exitCode = report.passed ? 0 : 1
  */
-import '../../src/polyfill.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, totalmem, tmpdir } from 'node:os'
 import { join } from 'node:path'

@@ -3,7 +3,6 @@
  * `npm run soak -- --nodes N --minutes M [--rate runs/s] [--seed S] [--json]`
  * (see docs/SOAK.md). Exit 0 when no run was lost and every invariant holds.
  */
-import '../../src/polyfill.js'
 import { soakCommand } from './cli.js'
 
 await soakCommand('soak').parseAsync(process.argv)

@@ -3,7 +3,7 @@
  * `pl-node`: the daemon. `pl-node start` runs one mesh peer until SIGINT or
  * SIGTERM (a second signal forces exit); `pl-node id` prints the identity.
  */
-import '../polyfill.js'
+import './require-node.js'
 import { Command, Option } from 'commander'
 import { loadConfig, DEFAULT_LISTEN } from './config.js'
 import { action, fail } from './util.js'

@@ -4,7 +4,7 @@
  * `src/cli/commands/<area>.ts`, exporting `register(program)`; this file
  * loads them all, so areas never edit it.
  */
-import '../polyfill.js'
+import './require-node.js'
 import { readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'

@@ -3,7 +3,7 @@
  * `scripts/swarm [--nodes N] [--root DIR]`: starts a local swarm of pl-node
  * processes and keeps it running until Ctrl-C.
  */
-import '../polyfill.js'
+import '../cli/require-node.js'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

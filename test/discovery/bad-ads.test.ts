@@ -3,7 +3,6 @@
  * refuses them (Reject, so the sender loses score; Ignore for stale ones),
  * counts them in metrics, and its catalog never holds them.
  */
-import '../../src/polyfill.js'
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { cidStringOf, encodeCanonical, toBase64url } from '../../src/core/encoding.js'

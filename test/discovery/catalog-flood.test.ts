@@ -3,7 +3,6 @@
  * rate-limited too, ads are kept at most a local maximum, and withdrawals
  * leave tombstones only for entries that were held, and only so many.
  */
-import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createIdentity, type Identity } from '../../src/core/identity.js'

@@ -4,7 +4,6 @@
  * via the DHT alone; after node 9 is gone, node 0 stops finding it within
  * the ad TTL plus a margin.
  */
-import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { CATALOG_TOPIC } from '../../src/discovery/index.js'

@@ -1,5 +1,4 @@
 /** Schemas a published descriptor names by CID are fetchable by finders over /pl/fetch. */
-import '../../src/polyfill.js'
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import type { PlNode } from '../../src/node.js'

@@ -2,7 +2,6 @@
  * Three real pl-node processes: `pl cap publish` on one, `pl cap find` on
  * another, `pl cap unpublish`, and the CLI's answers to bad input.
  */
-import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdir, writeFile } from 'node:fs/promises'

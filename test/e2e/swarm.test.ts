@@ -5,7 +5,6 @@
  * verifies offline; a provider SIGKILLed mid-step is replaced by a backup; a
  * requester SIGKILLed mid-run resumes without re-awarding finished steps.
  */
-import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'

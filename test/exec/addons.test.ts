@@ -3,7 +3,6 @@
  * a callback registered by the embedder, and an LLM call against a tiny
  * OpenAI-compatible fake server (a test double of the external service).
  */
-import '../../src/polyfill.js'
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type IncomingMessage, type Server } from 'node:http'

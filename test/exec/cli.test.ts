@@ -4,7 +4,6 @@
  * (side-effect counters prove it); human decisions across processes; and
  * the same commands through a running node's control API.
  */
-import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'

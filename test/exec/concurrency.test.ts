@@ -2,7 +2,6 @@
  * Executor calls racing on one run: resume twice, cancel during a resume,
  * two answers to one question.
  */
-import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'

@@ -2,7 +2,6 @@
  * Durable runs in-process: stop the executor mid-run, reopen, resume —
  * finished steps are replayed from the journal, not run again.
  */
-import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile, writeFile } from 'node:fs/promises'

@@ -3,7 +3,6 @@
  * modules written from source text, hand-built DAGs, and an Executor on a
  * fresh Store that is closed by `close()`.
  */
-import '../../src/polyfill.js'
 import { cp, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { moduleSpecOf, type ModuleSpec } from '../../src/core/module.js'

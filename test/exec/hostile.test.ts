@@ -3,7 +3,6 @@
  * typed error, and the same Executor runs a good module right afterwards
  * (the pool replaced the worker or process).
  */
-import '../../src/polyfill.js'
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'

@@ -3,7 +3,6 @@
  * run in `waiting-human`; the state survives a restart of the executor and
  * its Store; `decide` resumes it; a timeout follows the step's policy.
  */
-import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Step } from '../../src/workflow/ir.js'

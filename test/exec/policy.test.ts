@@ -1,7 +1,6 @@
 /**
  * Retries, worker separation by memory limit, deadlines and cancellation.
  */
-import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'

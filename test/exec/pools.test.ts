@@ -2,7 +2,6 @@
  * ModulePool without a DAG: hostile output volumes, pools opened under load,
  * processes a module leaves behind, and modules changed in place.
  */
-import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile, writeFile } from 'node:fs/promises'

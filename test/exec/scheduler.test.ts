@@ -1,4 +1,3 @@
-import '../../src/polyfill.js'
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ExecEvent } from '../../src/exec/types.js'

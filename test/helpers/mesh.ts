@@ -2,7 +2,6 @@
  * TestMesh: N real PlNodes in this process, on real TCP over 127.0.0.1,
  * node 0 as the bootstrap of the others.
  */
-import '../../src/polyfill.js'
 import { PlNode, type PlNodeInit, type ServiceFactory } from '../../src/node.js'
 import { tempDir } from './tmp.js'
 

@@ -3,7 +3,6 @@
  * limit the bid set, > 0 and within the bid, and a deadline within the
  * call's; a call asking a 0 limit is declined.
  */
-import '../../src/polyfill.js'
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createIdentity, type Identity } from '../../src/core/identity.js'

@@ -4,7 +4,6 @@
  * provider answers open calls only for a short `reply_by` and only so many
  * at once.
  */
-import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { SchemaRegistry } from '../../src/spec/registry.js'

@@ -3,7 +3,6 @@
  * as the source of each provider's published capabilities (the default
  * wiring of a pl-node daemon).
  */
-import '../../src/polyfill.js'
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdir, writeFile } from 'node:fs/promises'

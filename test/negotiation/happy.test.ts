@@ -1,4 +1,3 @@
-import '../../src/polyfill.js'
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { TestMesh } from '../helpers/mesh.js'

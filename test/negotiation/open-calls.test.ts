@@ -3,7 +3,6 @@
  * gossip `pl/v1/cfp/<name>`; providers listening on the topics of their
  * capabilities answer point-to-point, and award and execution proceed as usual.
  */
-import '../../src/polyfill.js'
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { TestMesh, waitFor } from '../helpers/mesh.js'

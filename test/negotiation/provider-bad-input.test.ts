@@ -2,7 +2,6 @@
  * The provider side against a hand-driven requester speaking the wire
  * directly: each refusal is a REJECTED answer carrying a typed error.
  */
-import '../../src/polyfill.js'
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { TestMesh } from '../helpers/mesh.js'

@@ -1,5 +1,4 @@
 /** An open call's signed `reply_to` cannot aim every provider's dialer at arbitrary hosts. */
-import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'

@@ -3,7 +3,6 @@
  * is refused with its typed error, recorded in the award explanation, and
  * the step still completes on an honest backup when there is one.
  */
-import '../../src/polyfill.js'
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { TestMesh } from '../helpers/mesh.js'

@@ -1,4 +1,3 @@
-import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { scoreBids, resolvePolicies, bidViolation, peerExclusion, defaultBidStrategy, type Bid, type BidContext, type LocalOffer } from '../../src/negotiation/index.js'

@@ -3,7 +3,6 @@
  * reason) only while this build has no exec route or no negotiation module;
  * PL_SOAK_SMOKE=force runs it anyway.
  */
-import '../../src/polyfill.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'

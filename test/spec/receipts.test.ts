@@ -1,4 +1,3 @@
-import '../../src/polyfill.js'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
