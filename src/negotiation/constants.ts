@@ -31,6 +31,12 @@ export const DEFAULT_AWARD_HOLD_MS = 30_000
 export const DEFAULT_DONE_KEEP_MS = 5 * 60_000
 /** Discovery time budget per round. */
 export const DEFAULT_FIND_TIMEOUT_MS = 3_000
+/** First quarantine period of a peer that could not be reached or missed a bid window (doubles each time it is quarantined again). */
+export const DEFAULT_QUARANTINE_MS = 60_000
+/** Ceiling of the doubled quarantine period. */
+export const DEFAULT_QUARANTINE_MAX_MS = 10 * 60_000
+/** Peers the quarantine remembers at once (the oldest entry is dropped beyond it). */
+export const DEFAULT_QUARANTINE_MAX_PEERS = 1_024
 /** Extra time per attempt on top of the step's wall limit (award, input transfer, result). */
 export const DEFAULT_EXEC_GRACE_MS = 5_000
 /** Farthest award deadline a provider accepts (timers beyond ~24.8 days overflow; no step should hold a slot longer). */

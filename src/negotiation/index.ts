@@ -29,5 +29,6 @@ export { Provider, type ProviderInit, type ProviderComponents } from './provider
 export { RemoteRunner, type RemoteRunnerInit, type RemoteRunnerComponents } from './remote-runner.js'
 export { CfpRound, mapBounded, type RankedBid, type OpenCallPort } from './round.js'
 export { learnAddrs } from './addrs.js'
+export { PeerQuarantine, type QuarantineInit, type QuarantineEntry, type QuarantineReason } from './quarantine.js'
 export { cfpTopic, CFP_TOPIC_PREFIX, OpenCallCollector, OpenCallListener, type OpenAnswer } from './open-calls.js'
 export { Negotiation, negotiation, localFromDiscovery, type NegotiationInit, type NegotiationComponents } from './service.js'
