@@ -9,8 +9,25 @@ import type { CID } from 'multiformats/cid'
 import type { PeerInfo } from '@libp2p/interface'
 import { setMaxListeners } from 'node:events'
 import { MessageType } from '@libp2p/kad-dht'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { PlLibp2p } from '../net/libp2p.js'
 import type { Logger } from '../core/logger.js'
+
+/** How a DHT walk ended: the query ran out, only dead peers were left, or the caller stopped it. */
+export type WalkEnd = 'done' | 'stalled' | 'stopped'
+
+/** A DHT dial pending this long when the caller's budget runs out counts as unreachable. */
+export const UNREACHABLE_DIAL_MS = 1_000
+
+export interface WalkHooks {
+  /** peers known dead: once the walk waits only for them, it ends */
+  isDead?: (peer: string) => boolean
+  /** a DHT peer the walk could not connect to (its dial failed, or was still pending after `unreachableAfterMs` when the caller stopped the walk) */
+  onUnreachable?: (peer: string) => void
+  /** @default UNREACHABLE_DIAL_MS */
+  unreachableAfterMs?: number
+  onEnd?: (end: WalkEnd) => void
+}
 
 export interface DhtProviderInit {
   reprovideMs: number
@@ -64,15 +81,82 @@ export class DhtProvider {
     }
   }
 
-  /** Providers of `cid` found by the DHT walk (this node excluded). */
-  async * findProviders (cid: CID, signal: AbortSignal): AsyncGenerator<PeerInfo> {
+  /**
+   * Providers of `cid` found by the DHT walk (this node excluded), as the
+   * walk finds them; their addresses go to the peer store. With `hooks.isDead`
+   * the walk ends ("stalled") as soon as every DHT request still in flight
+   * goes to a peer known dead and nothing else is queued: kad-dht would wait
+   * out each dead peer's dial (5 s and more) before ending its query.
+   */
+  async * findProviders (cid: CID, signal: AbortSignal, hooks: WalkHooks = {}): AsyncGenerator<PeerInfo> {
     const self = this.libp2p.peerId.toString()
     const seen = new Set<string>()
-    for await (const peer of this.libp2p.contentRouting.findProviders(cid, { signal })) {
-      const id = peer.id.toString()
-      if (id === self || seen.has(id)) continue
-      seen.add(id)
-      yield peer
+    const stop = new AbortController()
+    const walkSignal = AbortSignal.any([signal, stop.signal])
+    setMaxListeners(Infinity, walkSignal)
+    // kad requests in flight (dial started; `connected` once the query was sent) and peers queued per disjoint path
+    const pending = new Map<string, { since: number, connected: boolean }>()
+    const queued = new Map<number, number>()
+    const isDead = hooks.isDead
+    // every path starts dialing at once, before any answer can arrive: after one answer, `queued` covers every path
+    let answered = 0
+    const stalled = (): boolean => isDead != null && answered > 0 && pending.size > 0 && [...queued.values()].every(n => n === 0) && [...pending.keys()].every(p => isDead(p))
+    let end: WalkEnd = 'done'
+    try {
+      for await (const ev of this.libp2p.services.dht.findProviders(cid, { signal: walkSignal })) {
+        if ('path' in ev && ev.path != null) queued.set(ev.path.index, ev.path.queued)
+        switch (ev.name) {
+          case 'DIAL_PEER':
+            pending.set(ev.peer.toString(), { since: performance.now(), connected: false })
+            break
+          case 'SEND_QUERY': {
+            const p = pending.get(ev.to.toString())
+            if (p != null) p.connected = true
+            break
+          }
+          case 'PEER_RESPONSE':
+            answered++
+            pending.delete(ev.from.toString())
+            break
+          case 'QUERY_ERROR': {
+            const id = ev.from.toString()
+            const p = pending.get(id)
+            pending.delete(id)
+            // a dial that failed (not one we gave up on): the peer is unreachable
+            if (p != null && !p.connected && !walkSignal.aborted) hooks.onUnreachable?.(id)
+            break
+          }
+          case 'PROVIDER':
+            for (const peer of ev.providers) {
+              const id = peer.id.toString()
+              if (id === self || seen.has(id)) continue
+              seen.add(id)
+              if (peer.multiaddrs.length > 0) await this.libp2p.peerStore.merge(peer.id, { multiaddrs: peer.multiaddrs }).catch(() => {})
+              yield peer
+            }
+            break
+          default:
+        }
+        if (stalled()) {
+          end = 'stalled'
+          break
+        }
+      }
+    } catch (err) {
+      if (!walkSignal.aborted) throw err
+      end = 'stopped'
+    } finally {
+      if (end === 'done' && walkSignal.aborted) end = 'stopped'
+      if (signal.aborted) {
+        // the caller's budget ran out while dials were still pending: a peer that
+        // could not be connected to in all that time is unreachable
+        const now = performance.now()
+        for (const [id, p] of pending) {
+          if (!p.connected && now - p.since >= (hooks.unreachableAfterMs ?? UNREACHABLE_DIAL_MS) && this.libp2p.getConnections(peerIdFromString(id)).length === 0) hooks.onUnreachable?.(id)
+        }
+      }
+      stop.abort()
+      hooks.onEnd?.(end)
     }
   }
 

@@ -16,7 +16,7 @@ import type { Catalog } from './catalog.js'
 import { checkCapsAnswer, type CapsAnswer, type CapsRequest } from './caps.js'
 import * as C from './constants.js'
 import { assertDescriptorSize, capNameKey, compareVersions } from './descriptor.js'
-import type { DhtProvider } from './dht.js'
+import { UNREACHABLE_DIAL_MS, type DhtProvider, type WalkEnd } from './dht.js'
 import { DescriptorTooLargeError, FindAbortedError, InvalidCapsAnswerError, ProviderMismatchError } from './errors.js'
 import type { LocalCapabilities } from './local.js'
 import { matches, validateQuery, type SchemaResolver } from './match.js'
@@ -41,8 +41,37 @@ export interface FinderInit {
 
 const SOURCE_ORDER = { local: 0, gossip: 1, dht: 2 }
 
+/** How a find's DHT walk ended: `limit` providers were known (maybe before it began), the query ran out, only dead peers were left, the time budget ran out, the caller aborted. */
+export type WalkEndReason = 'limit' | 'done' | 'stalled' | 'timeout' | 'aborted'
+
+/** Typed progress of a find. */
+export type FindProgress = { type: 'pl:discovery:walk-end', key: string, reason: WalkEndReason }
+
+/**
+ * What a caller that keeps its own dead-peer memory (negotiation's
+ * quarantine) adds to a find.
+ */
+export interface FindHooks {
+  /** peers the caller knows dead: the walk does not dial them, they do not count toward `limit`, and the walk ends once it waits only for them */
+  exclude?: (peer: string) => boolean
+  /** a provider or DHT peer this find could not connect to (a failed dial, or one still pending after UNREACHABLE_DIAL_MS when the budget ran out) */
+  onUnreachable?: (peer: string) => void
+  onProgress?: (event: FindProgress) => void
+}
+
+export type FinderFindOptions = FindOptions & FindHooks
+
 /** Errors that mean "this provider lies or is broken" (counted as rejections). */
 const HOSTILE = ['CidMismatchError', 'ProviderMismatchError', 'InvalidCapsAnswerError', 'InvalidBodyError', 'DescriptorTooLargeError', 'InvalidEncodingError']
+
+interface FindSignals {
+  /** everything that ends a find */
+  signal: AbortSignal
+  /** the find's time budget */
+  timeout: AbortSignal
+  /** the caller's own signal */
+  caller?: AbortSignal
+}
 
 export class Finder {
   private readonly log: FinderComponents['logger']
@@ -57,9 +86,9 @@ export class Finder {
    * providers are asked over `/pl/caps` for descriptors fetched by CID. On
    * timeout the results gathered so far are returned.
    */
-  async find (query: CapabilityQuery, options: FindOptions = {}): Promise<FoundCapability[]> {
+  async find (query: CapabilityQuery, options: FinderFindOptions = {}): Promise<FoundCapability[]> {
     const q = validateQuery(query)
-    const signal = this.findSignal(options)
+    const { signal, timeout } = this.findSignal(options)
     const found = new Map<string, FoundCapability>()
     const add = (f: FoundCapability): void => {
       const key = `${f.provider}/${f.cid}`
@@ -72,11 +101,15 @@ export class Finder {
       }
       for (const e of this.init.catalog.find(q.name)) add({ cid: e.cid, descriptor: e.descriptor, provider: e.provider, addrs: e.addrs, expires: e.expires, source: e.source })
     }
-    const providers = (): number => new Set([...found.values()].map(f => f.provider)).size
-    const enough = (): boolean => options.limit != null && providers() >= options.limit
-    if (options.localOnly !== true && !enough()) {
-      const skip = new Set([...found.values()].map(f => f.provider))
-      await this.walk(q, signal, skip, add, enough)
+    const live = (): number => new Set([...found.values()].map(f => f.provider).filter(p => options.exclude?.(p) !== true)).size
+    const enough = (): boolean => options.limit != null && live() >= options.limit
+    if (options.localOnly !== true) {
+      if (enough()) {
+        options.onProgress?.({ type: 'pl:discovery:walk-end', key: q.name, reason: 'limit' })
+      } else {
+        const skip = new Set([...found.values()].map(f => f.provider))
+        await this.walk(q, { signal, timeout, caller: options.signal }, skip, add, enough, options)
+      }
     }
     if (options.signal?.aborted === true) throw new FindAbortedError(`find ${q.name} aborted`)
     const out: FoundCapability[] = []
@@ -93,7 +126,7 @@ export class Finder {
   async findByCid (cid: string, options: FindOptions = {}): Promise<FoundCapability[]> {
     const parsed = parseCid(cid)
     const key = parsed.toString()
-    const signal = this.findSignal(options)
+    const { signal, timeout } = this.findSignal(options)
     const out = new Map<string, FoundCapability>()
     if (options.dhtOnly !== true) {
       const own = this.init.local.get(key)
@@ -104,7 +137,7 @@ export class Finder {
       }
     }
     if (options.localOnly !== true) {
-      await this.eachProvider(parsed, signal, new Set(out.keys()), () => options.limit != null && out.size >= options.limit, async (peer, addrs) => {
+      await this.eachProvider(parsed, { signal, timeout, caller: options.signal }, new Set(out.keys()), () => options.limit != null && out.size >= options.limit, {}, async (peer, addrs) => {
         const descriptor = (await this.knownDescriptor(key)) ?? await this.fetchDescriptor(peer, key, signal)
         if (descriptor.provider !== peer) throw new ProviderMismatchError(`peer ${peer} provides ${key}, whose provider is ${descriptor.provider}`, { peer, cid: key, provider: descriptor.provider })
         const entry = await this.remember(descriptor, key, peer, addrs, this.init.ttlMs)
@@ -116,10 +149,11 @@ export class Finder {
   }
 
   /** A find's signal: the service's shutdown, the time budget, the caller's signal. */
-  private findSignal (options: FindOptions): AbortSignal {
-    const signal = AbortSignal.any([this.init.shutdown(), AbortSignal.timeout(options.timeoutMs ?? this.init.findTimeoutMs), ...(options.signal != null ? [options.signal] : [])])
+  private findSignal (options: FindOptions): FindSignals {
+    const timeout = AbortSignal.timeout(options.timeoutMs ?? this.init.findTimeoutMs)
+    const signal = AbortSignal.any([this.init.shutdown(), timeout, ...(options.signal != null ? [options.signal] : [])])
     setMaxListeners(Infinity, signal) // requests of the walk each listen to it
-    return signal
+    return { signal, timeout, caller: options.signal }
   }
 
   /** One of this node's own capabilities as a find result. */
@@ -128,8 +162,9 @@ export class Finder {
   }
 
   /** DHT walk for `q.name`: ask each provider (not in `skip`) over /pl/caps, fetch descriptors it lacks. */
-  private async walk (q: CapabilityQuery, signal: AbortSignal, skip: Set<string>, add: (f: FoundCapability) => void, enough: () => boolean): Promise<void> {
-    await this.eachProvider(capNameKey(q.name), signal, skip, enough, async (peer, addrs) => {
+  private async walk (q: CapabilityQuery, signals: FindSignals, skip: Set<string>, add: (f: FoundCapability) => void, enough: () => boolean, hooks: FindHooks): Promise<void> {
+    const signal = signals.signal
+    await this.eachProvider(capNameKey(q.name), signals, skip, enough, hooks, async (peer, addrs) => {
       const res = await this.c.rpc.request(peer, this.init.caps, { name: q.name, ...(q.version != null ? { version: q.version } : {}) }, { signal })
       if (res.status === 'NOT_FOUND') return
       const answer = checkCapsAnswer(expectOk(res, C.CAPS_PROTOCOL), peer)
@@ -147,14 +182,23 @@ export class Finder {
    * Runs `fn` for every DHT provider of `key` (at most FIND_CONCURRENCY at
    * once) until the walk ends, `signal` fires, or `enough()` holds.
    */
-  private async eachProvider (key: CID, signal: AbortSignal, skip: Set<string>, enough: () => boolean, fn: (peer: string, addrs: string[]) => Promise<void>): Promise<void> {
+  private async eachProvider (key: CID, signals: FindSignals, skip: Set<string>, enough: () => boolean, hooks: FindHooks, fn: (peer: string, addrs: string[]) => Promise<void>): Promise<void> {
+    const signal = signals.signal
     const running = new Set<Promise<void>>()
     const stopWalk = new AbortController()
     const walkSignal = AbortSignal.any([signal, stopWalk.signal])
     setMaxListeners(Infinity, walkSignal)
+    let limited = false
+    let dhtEnd = 'done' as WalkEnd
     const run = (peer: PeerId, addrs: string[]): void => {
-      const p = fn(peer.toString(), addrs).then(() => { if (enough()) stopWalk.abort() }, (err: Error) => {
-        if (signal.aborted) return
+      const started = performance.now()
+      const p = fn(peer.toString(), addrs).then(() => { if (enough()) { limited = true; stopWalk.abort() } }, (err: Error) => {
+        if (signal.aborted) {
+          // the budget ran out while this provider was still being dialed
+          if (signals.caller?.aborted !== true && performance.now() - started >= UNREACHABLE_DIAL_MS && this.c.libp2p.getConnections(peer).length === 0) hooks.onUnreachable?.(peer.toString())
+          return
+        }
+        if (err.name === 'RpcDialError') hooks.onUnreachable?.(peer.toString())
         if (err instanceof PlError && HOSTILE.includes(err.name)) this.c.metrics.reject('discovery', err.name)
         this.log.debug({ peer: peer.toString(), err: err.message, name: err.name }, 'provider not usable')
       }).finally(() => { running.delete(p) })
@@ -162,7 +206,11 @@ export class Finder {
     }
     // The DHT query notices an abort only when its in-flight requests settle:
     // race each step against the signal so a find returns as soon as it has enough.
-    const walk = this.init.dht.findProviders(key, walkSignal)
+    const walk = this.init.dht.findProviders(key, walkSignal, {
+      ...(hooks.exclude != null ? { isDead: hooks.exclude } : {}),
+      ...(hooks.onUnreachable != null ? { onUnreachable: hooks.onUnreachable } : {}),
+      onEnd: (end) => { dhtEnd = end }
+    })
     const stopped = new Promise<'stopped'>((resolve) => {
       if (walkSignal.aborted) resolve('stopped')
       else walkSignal.addEventListener('abort', () => { resolve('stopped') }, { once: true })
@@ -175,7 +223,7 @@ export class Finder {
         if (next === 'stopped' || next.done === true) break
         const info = next.value
         const id = info.id.toString()
-        if (skip.has(id)) continue
+        if (skip.has(id) || hooks.exclude?.(id) === true) continue
         skip.add(id)
         while (running.size >= C.FIND_CONCURRENCY) await Promise.race(running)
         if (walkSignal.aborted) break
@@ -188,6 +236,10 @@ export class Finder {
       walk.return(undefined).catch(() => {})
     }
     await Promise.all(running)
+    if (hooks.onProgress != null) {
+      const reason: WalkEndReason = signals.caller?.aborted === true ? 'aborted' : limited || enough() ? 'limit' : signals.timeout.aborted ? 'timeout' : signal.aborted ? 'aborted' : dhtEnd === 'stalled' ? 'stalled' : 'done'
+      hooks.onProgress({ type: 'pl:discovery:walk-end', key: key.toString(), reason })
+    }
   }
 
   /** A descriptor this node already holds (own, catalog or block store). */
