@@ -54,6 +54,16 @@ export interface AttemptExplanation {
   at: number
 }
 
+export interface FindExplanation {
+  round: number
+  /** distinct providers discovery returned (this node and providers already failed this step not counted) */
+  found: number
+  /** of those, left out because they are quarantined (unreachable or silent lately) */
+  quarantined: number
+  /** how the DHT walk ended: limit (enough candidates known), done, stalled (only dead peers left), timeout, aborted */
+  walk?: string
+}
+
 export interface StepExplanation {
   v: 1
   run: string
@@ -74,6 +84,8 @@ export interface StepExplanation {
   answers: AnswerExplanation[]
   bids: BidExplanation[]
   attempts: AttemptExplanation[]
+  /** per round: candidates found, how many were left out as quarantined, how discovery's DHT walk ended */
+  finds?: FindExplanation[]
   error?: { name: string, message: string }
   /** earlier negotiations of the same step key (executor retries, resumed runs), oldest first */
   history?: Array<Omit<StepExplanation, 'history'>>

@@ -13,6 +13,7 @@
  * const runner = new RemoteRunner(components, { finder: discovery, local })
  * const { output, receipt, executor } = await runner.run(step, inputData, ctx)
  */
+import { peerIdFromString } from '@libp2p/peer-id'
 import { cidOfBytes, decodeCanonical, encodeCanonical, parseCid, verifyBytes, DAG_CBOR } from '../core/encoding.js'
 import { envelopeId, type Envelope, type SignOptions, type EnvelopeVerifier } from '../core/envelope.js'
 import type { Identity } from '../core/identity.js'
@@ -36,6 +37,7 @@ import {
 } from './constants.js'
 import { AllProvidersFailedError, InvalidResultError, NegotiationDeadlineError, NoBidsError, NoProvidersError, RemoteStepFailedError } from './errors.js'
 import { CfpRound, type OpenCallPort, type RankedBid } from './round.js'
+import type { PeerQuarantine } from './quarantine.js'
 import { resolvePolicies, type EffectivePolicy, type PolicyResolver } from './policy.js'
 import { execProtocol, negotiateProtocol, type ExecProgress, type ExecResponse } from './wire.js'
 import type { AttemptExplanation, ExplanationStore, StepExplanation } from './explanation.js'
@@ -83,6 +85,8 @@ export interface RemoteRunnerInit {
   costAttrs?: string[]
   /** publish an open call on gossip when discovery finds nobody (the service passes its gossip and collector) */
   open?: OpenCallPort
+  /** dead-peer memory: quarantined peers are not dialed by discovery nor called (unless nobody else is left) */
+  quarantine?: PeerQuarantine
 }
 
 interface StepJob {
@@ -100,6 +104,8 @@ interface StepJob {
 }
 
 const NOT_FAILOVER = new Set(['RpcAbortedError'])
+/** Errors of a call or award that mean the connection to the peer failed (it is quarantined when no connection to it is left). */
+const CONNECTION_ERRORS = new Set(['RpcDialError', 'RpcStreamError'])
 /** Earlier negotiations of one step kept in its explanation. */
 const MAX_HISTORY = 5
 
@@ -251,6 +257,7 @@ export class RemoteRunner implements StepRunner {
         best.explanation.status = 'failed'
         failed.add(best.provider)
         this.log.info({ step: job.ctx.key, provider: best.provider, err: info.name }, 'awarded provider failed')
+        if (CONNECTION_ERRORS.has(info.name) && !this.connected(best.provider)) this.init.quarantine?.add(best.provider, 'connection-lost')
         if (job.signal.aborted || NOT_FAILOVER.has(info.name)) throw err
         if (err instanceof RemoteStepFailedError && !err.retryable) throw err
       }
@@ -263,14 +270,38 @@ export class RemoteRunner implements StepRunner {
   private async newRound (job: StepJob, failed: Set<string>): Promise<RankedBid[]> {
     const self = this.components.identity.id
     const round = ++job.exp.rounds
-    // policies are not a discovery filter here: providers that do not honour them get to say so (a decline in the explanation)
-    const found = await this.init.finder.find({ name: job.name, ...(job.version != null ? { version: job.version } : {}) }, { signal: job.signal, timeoutMs: this.init.findTimeoutMs ?? DEFAULT_FIND_TIMEOUT_MS })
+    const quarantine = this.init.quarantine
+    const maxCandidates = this.init.maxCandidates ?? DEFAULT_MAX_CANDIDATES
+    const skip = (p: string): boolean => p === self || failed.has(p)
+    let walk: string | undefined
+    // policies are not a discovery filter here: providers that do not honour them get to say so (a decline in the explanation).
+    // Discovery stops once maxCandidates live providers are known and does not dial quarantined peers.
+    const found = await this.init.finder.find({ name: job.name, ...(job.version != null ? { version: job.version } : {}) }, {
+      signal: job.signal,
+      timeoutMs: this.init.findTimeoutMs ?? DEFAULT_FIND_TIMEOUT_MS,
+      limit: maxCandidates,
+      exclude: (p) => skip(p) || quarantine?.has(p) === true,
+      onUnreachable: (p) => { if (!skip(p)) quarantine?.add(p, 'unreachable') },
+      onProgress: (e) => { if (e?.type === 'pl:discovery:walk-end') walk = e.reason }
+    })
     const seen = new Set<string>()
-    const candidates = found.filter((c) => {
-      if (c.provider === self || failed.has(c.provider) || seen.has(c.provider)) return false
+    const distinct = found.filter((c) => {
+      if (skip(c.provider) || seen.has(c.provider)) return false
       seen.add(c.provider)
       return true
-    }).slice(0, this.init.maxCandidates ?? DEFAULT_MAX_CANDIDATES)
+    })
+    // a fresh signed ad means the peer is back
+    if (quarantine != null) for (const c of found) if (c.source === 'gossip' && typeof c.expires === 'number') quarantine.sawAd(c.provider, c.expires)
+    const held = distinct.filter(c => quarantine?.has(c.provider) === true)
+    // quarantine is a preference, not a ban: when nobody else is left, the quarantined are asked anyway
+    const candidates = (held.length < distinct.length ? distinct.filter(c => quarantine?.has(c.provider) !== true) : distinct).slice(0, maxCandidates)
+    if (held.length < distinct.length) {
+      for (const c of held) {
+        const q = quarantine?.get(c.provider)
+        job.exp.answers.push({ round, provider: c.provider, kind: 'excluded', message: `quarantined (${q?.reason ?? 'unreachable'}) until ${new Date(q?.until ?? 0).toISOString()}` })
+      }
+    }
+    ;(job.exp.finds ??= []).push({ round, found: distinct.length, quarantined: held.length < distinct.length ? held.length : 0, ...(walk != null ? { walk } : {}) })
     if (candidates.length === 0 && (round > 1 || this.init.open == null)) {
       if (round > 1) return []
       throw new NoProvidersError(`no provider of ${job.name}${job.version != null ? `@${job.version}` : ''} was found for step ${job.ctx.key}${found.length > 0 ? ' other than this node' : ''}`, { capability: job.name })
@@ -309,8 +340,33 @@ export class RemoteRunner implements StepRunner {
       throw this.noBids(job)
     }
     const ranked = await this.round.run({ ...input, candidates }, job.exp)
+    this.quarantineSilent(job, round)
     if (ranked.length === 0 && round === 1) throw this.noBids(job)
     return ranked
+  }
+
+  /**
+   * Candidates of this round that could not be reached, or let the bid
+   * window pass with no connection to them left, are quarantined. A peer we
+   * hold a connection with is alive: its silence is about this call (busy,
+   * or a strategy that stays quiet), not a reason to stop calling it.
+   */
+  private quarantineSilent (job: StepJob, round: number): void {
+    const quarantine = this.init.quarantine
+    if (quarantine == null) return
+    for (const a of job.exp.answers) {
+      if (a.round !== round || this.connected(a.provider)) continue
+      if (a.kind === 'timeout') quarantine.add(a.provider, 'missed-bid')
+      else if (a.kind === 'error' && CONNECTION_ERRORS.has(a.error ?? '')) quarantine.add(a.provider, 'unreachable')
+    }
+  }
+
+  private connected (peer: string): boolean {
+    try {
+      return this.components.libp2p.getConnections(peerIdFromString(peer)).length > 0
+    } catch {
+      return false
+    }
   }
 
   private noBids (job: StepJob): NoBidsError {

@@ -14,7 +14,7 @@ import { Provider } from './provider.js'
 import { RemoteRunner } from './remote-runner.js'
 import { ExplanationStore, type StepExplanation } from './explanation.js'
 import { policyResolver, type PolicyDoc } from './policy.js'
-import type { Award, Bid, BidStrategy, CallForProposal, Candidate, CandidateFinder, CandidateQuery, Decline, InputFetcher, LocalCapabilities, LocalOffer, RunStep } from './types.js'
+import type { Award, Bid, BidStrategy, CallForProposal, Candidate, CandidateFinder, CandidateFindOptions, CandidateQuery, Decline, InputFetcher, LocalCapabilities, LocalOffer, RunStep } from './types.js'
 import type { RemoteRunnerInit } from './remote-runner.js'
 import type { ProviderInit } from './provider.js'
 import type { ModuleSpec } from '../core/module.js'
@@ -25,6 +25,8 @@ import { negotiateProtocol, type NegotiateRequest, type NegotiateResponse } from
 import { OpenCallCollector, OpenCallListener } from './open-calls.js'
 import { InvalidBidError, UnknownBidError } from './errors.js'
 import { DEFAULT_SWEEP_MS, NEGOTIATE_PROTOCOL } from './constants.js'
+import { PeerQuarantine } from './quarantine.js'
+import type { Connection } from '@libp2p/interface'
 
 export type NegotiationComponents = Pick<PlComponents, 'identity' | 'registry' | 'verifier' | 'rpc' | 'libp2p' | 'gossip' | 'store' | 'logger' | 'metrics' | 'sign' | 'api' | 'services'>
 
@@ -49,11 +51,19 @@ export interface NegotiationInit extends Partial<Pick<RemoteRunnerInit,
   openCalls?: boolean
   /** how often the open-call topics follow the published capabilities @default DEFAULT_SWEEP_MS */
   topicSyncMs?: number
+  /** first quarantine period of a peer that could not be reached or missed a bid window (doubles on each repeat) @default DEFAULT_QUARANTINE_MS */
+  quarantineMs?: number
+  /** ceiling of the doubled quarantine period @default DEFAULT_QUARANTINE_MAX_MS */
+  quarantineMaxMs?: number
+  /** peers quarantined at once @default DEFAULT_QUARANTINE_MAX_PEERS */
+  maxQuarantined?: number
+  /** the clock of the quarantine (ms since epoch) @default Date.now */
+  now?: () => number
 }
 
 /** Duck-typed view of the discovery service (src/discovery). */
 interface DiscoveryLike {
-  find?: (query: CandidateQuery, options: { signal?: AbortSignal, timeoutMs?: number }) => Promise<Candidate[]>
+  find?: (query: CandidateQuery, options: CandidateFindOptions) => Promise<Candidate[]>
   localCapability?: (name: string, version?: string) => ModuleSpec | undefined | Promise<ModuleSpec | undefined>
   localCapabilities?: () => Array<{ cid: string, descriptor: LocalOffer['descriptor'], module?: ModuleSpec, active?: boolean }>
 }
@@ -84,11 +94,18 @@ export class Negotiation implements PlService {
   private syncTimer?: NodeJS.Timeout
   private readonly collector = new OpenCallCollector()
   private readonly log: Logger
+  /** the requester's dead-peer memory (see src/negotiation/quarantine.ts) */
+  readonly quarantine: PeerQuarantine
+  private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => {
+    // heard from: a connection with the peer opened (inbound, or a dial of someone else's that worked)
+    if (this.quarantine.release(evt.detail.remotePeer.toString())) this.log.debug({ peer: evt.detail.remotePeer.toString() }, 'quarantined peer is back')
+  }
 
   constructor (private readonly components: NegotiationComponents, private readonly init: NegotiationInit = {}) {
     this.explanationStore = new ExplanationStore(components.store)
     this.receipts = new ReceiptStore(components.store)
     this.log = components.logger.child({ component: 'negotiation' })
+    this.quarantine = new PeerQuarantine({ periodMs: init.quarantineMs, maxPeriodMs: init.quarantineMaxMs, maxPeers: init.maxQuarantined, now: init.now })
   }
 
   /** The provider side, once started (undefined when this node does not serve remote steps). */
@@ -143,6 +160,7 @@ export class Negotiation implements PlService {
       this.log.info({ local: local != null, runStep: this.init.runStep != null }, 'not serving remote steps')
     }
     if (finder != null) {
+      c.libp2p.addEventListener('connection:open', this.onConnectionOpen)
       this.requesterSide = new RemoteRunner(c, {
         ...this.init,
         finder,
@@ -151,7 +169,8 @@ export class Negotiation implements PlService {
         explanations: this.explanationStore,
         grantInput: fetcher instanceof BlockFetcher ? (cid, peer, ttlMs) => { fetcher.grant(cid, peer, ttlMs) } : undefined,
         policies: policyResolver(c.store.blocks, c.registry, this.init.policies),
-        open: openCalls ? { gossip: c.gossip, collector: this.collector } : undefined
+        open: openCalls ? { gossip: c.gossip, collector: this.collector } : undefined,
+        quarantine: this.quarantine
       })
     } else {
       this.log.info('no candidate finder: remote steps cannot be negotiated from this node')
@@ -190,6 +209,7 @@ export class Negotiation implements PlService {
     if (!this.started) return
     this.started = false
     clearInterval(this.syncTimer)
+    this.components.libp2p.removeEventListener('connection:open', this.onConnectionOpen)
     this.listener?.stop()
     await this.components.libp2p.unhandle(NEGOTIATE_PROTOCOL).catch(() => {})
     await this.requesterSide?.stop()

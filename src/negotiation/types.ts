@@ -108,6 +108,9 @@ export interface Candidate {
   descriptor: CapabilityDescriptor
   provider: string
   addrs?: string[]
+  /** where discovery learned it (`gossip`: a signed ad, whose `expires` grows with each fresh ad) */
+  source?: string
+  expires?: number
 }
 
 export interface CandidateQuery {
@@ -116,9 +119,23 @@ export interface CandidateQuery {
   policies?: string[]
 }
 
+/** What the requester asks of discovery (the discovery service's FindOptions plus its dead-peer hooks). */
+export interface CandidateFindOptions {
+  signal?: AbortSignal
+  timeoutMs?: number
+  /** stop looking once this many live providers are known */
+  limit?: number
+  /** peers known dead (quarantined) or not wanted: not dialed, not counted toward `limit` */
+  exclude?: (peer: string) => boolean
+  /** a provider or DHT peer the find could not connect to */
+  onUnreachable?: (peer: string) => void
+  /** typed progress, e.g. `{type: 'pl:discovery:walk-end', reason}` */
+  onProgress?: (event: { type: string, reason?: string }) => void
+}
+
 /** Who provides a capability (the discovery service satisfies this). */
 export interface CandidateFinder {
-  find: (query: CandidateQuery, options: { signal?: AbortSignal, timeoutMs?: number }) => Promise<Candidate[]>
+  find: (query: CandidateQuery, options: CandidateFindOptions) => Promise<Candidate[]>
 }
 
 /** A capability this node published, with the module that implements it. */
