@@ -44,7 +44,7 @@ const SOURCE_ORDER = { local: 0, gossip: 1, dht: 2 }
 /** How a find's DHT walk ended: `limit` providers were known (maybe before it began), the query ran out, only dead peers were left, the time budget ran out, the caller aborted. */
 export type WalkEndReason = 'limit' | 'done' | 'stalled' | 'timeout' | 'aborted'
 
-/** Typed progress of a find. */
+/** Typed progress of a find (`key`: the DHT key walked, the CID of `pl:cap:<name>` or a descriptor CID). */
 export type FindProgress = { type: 'pl:discovery:walk-end', key: string, reason: WalkEndReason }
 
 /**
@@ -105,7 +105,7 @@ export class Finder {
     const enough = (): boolean => options.limit != null && live() >= options.limit
     if (options.localOnly !== true) {
       if (enough()) {
-        options.onProgress?.({ type: 'pl:discovery:walk-end', key: q.name, reason: 'limit' })
+        options.onProgress?.({ type: 'pl:discovery:walk-end', key: capNameKey(q.name).toString(), reason: 'limit' })
       } else {
         const skip = new Set([...found.values()].map(f => f.provider))
         await this.walk(q, { signal, timeout, caller: options.signal }, skip, add, enough, options)
