@@ -21,12 +21,15 @@ import { silentLogger } from '../core/logger.js'
 import { ModuleLoadError } from './errors.js'
 import { JsPools, type JsPoolsInit } from './js/pool.js'
 import { PyPools, type PyPoolsInit } from './python/pool.js'
+import type { Clock } from './clock.js'
 import type { ModuleCall, ModuleCallOptions, ModuleResult } from './types.js'
 
 export interface ModulePoolInit {
   js?: Omit<JsPoolsInit, 'logger'>
   python?: Omit<PyPoolsInit, 'logger'>
   logger?: Logger
+  /** timers of the wall-limit watchdogs @default systemClock */
+  clock?: Clock
 }
 
 export class ModulePool {
@@ -35,8 +38,8 @@ export class ModulePool {
 
   constructor (init: ModulePoolInit = {}) {
     const logger = init.logger ?? silentLogger()
-    this.js = new JsPools({ ...init.js, logger })
-    this.py = new PyPools({ ...init.python, logger })
+    this.js = new JsPools({ ...init.js, logger, clock: init.clock })
+    this.py = new PyPools({ ...init.python, logger, clock: init.clock })
   }
 
   async runModule (module: ModuleSpec, call: ModuleCall, options: ModuleCallOptions = {}): Promise<ModuleResult> {

@@ -18,6 +18,7 @@ import { DEFAULT_CANCEL_GRACE_MS, DEFAULT_CONCURRENCY, DEFAULT_IDLE_MS, DEFAULT_
 import { ModuleCrashedError, rebuildExecError } from '../errors.js'
 import { Stopwatch, cpuExceeded, memExceeded, round, wallExceeded, withUsage } from '../limits.js'
 import { serveAddonCall, serveQuestion } from '../requests.js'
+import { systemClock, type Clock } from '../clock.js'
 import type { ModuleCall, ModuleCallOptions, ModuleResult, Usage } from '../types.js'
 import type { JsTask, JsTaskResult, MainToWorker, WorkerToMain } from './protocol.js'
 
@@ -31,6 +32,8 @@ export interface JsPoolsInit {
   /** a cancelled step may react to `context.signal` this long before its worker is killed @default 200 ms */
   cancelGraceMs?: number
   logger?: Logger
+  /** timers of the wall-limit watchdog @default systemClock */
+  clock?: Clock
 }
 
 const WORKER = new URL('./worker.js', import.meta.url).href
@@ -50,7 +53,8 @@ function threadCpuMs (tid: number): number | undefined {
 
 export class JsPools {
   private readonly pools = new Map<number, PoolEntry>()
-  private readonly init: Required<Omit<JsPoolsInit, 'logger'>>
+  private readonly init: Required<Omit<JsPoolsInit, 'logger' | 'clock'>>
+  private readonly clock: Clock
   private readonly log: Logger
   private closed = false
 
@@ -62,6 +66,7 @@ export class JsPools {
       cancelGraceMs: init.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS
     }
     this.log = init.logger ?? silentLogger()
+    this.clock = init.clock ?? systemClock
   }
 
   /** Heap limits (MiB) that currently have an open pool, most recently used last. */
@@ -122,7 +127,7 @@ export class JsPools {
     const stopwatch = new Stopwatch(limits.wall_ms, (elapsed) => {
       cpuAtKill = cpuNow()
       killWith(wallExceeded(limits.wall_ms, elapsed, what))
-    }, () => cpuNow())
+    }, () => cpuNow(), this.clock)
     const cpuNow = (): number | undefined => {
       if (tid == null || cpuStart == null) return undefined
       const c = threadCpuMs(tid)

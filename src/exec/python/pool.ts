@@ -13,6 +13,7 @@ import { DEFAULT_CANCEL_GRACE_MS, DEFAULT_IDLE_MS } from '../constants.js'
 import { InvalidOutputError, ModuleCrashedError, rebuildExecError } from '../errors.js'
 import { Stopwatch, cpuExceeded, memExceeded, round, wallExceeded, withUsage } from '../limits.js'
 import { serveAddonCall, serveQuestion } from '../requests.js'
+import { systemClock, type Clock } from '../clock.js'
 import type { ModuleCall, ModuleCallOptions, ModuleResult, Usage } from '../types.js'
 import { MAX_MESSAGE_BYTES, PyProcess, type RunnerMessage } from './process.js'
 
@@ -28,6 +29,8 @@ export interface PyPoolsInit {
   /** largest runner message (one JSON line, e.g. a step's output); the process is killed beyond @default MAX_MESSAGE_BYTES (64 MiB) */
   maxMessageBytes?: number
   logger?: Logger
+  /** timers of the wall-limit watchdog @default systemClock */
+  clock?: Clock
 }
 
 export class PyPools {
@@ -40,6 +43,7 @@ export class PyPools {
   private readonly graceMs: number
   private readonly maxMessageBytes: number
   private readonly log: Logger
+  private readonly clock: Clock
   private sweeper?: NodeJS.Timeout
   private closed = false
 
@@ -50,6 +54,7 @@ export class PyPools {
     this.graceMs = init.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS
     this.maxMessageBytes = init.maxMessageBytes ?? MAX_MESSAGE_BYTES
     this.log = init.logger ?? silentLogger()
+    this.clock = init.clock ?? systemClock
   }
 
   /** Processes running a step now. */
@@ -167,7 +172,7 @@ export class PyPools {
       const stopwatch = new Stopwatch(limits.wall_ms, (elapsed) => {
         breach = wallExceeded(limits.wall_ms, elapsed, what)
         p.signal('SIGKILL')
-      }, () => p.cpuMs())
+      }, () => p.cpuMs(), this.clock)
       const killedUsage = (): Usage => ({ cpu_ms: 0, wall_ms: Math.round(stopwatch.elapsed() || performance.now() - t0), mem_peak_mb: 0 })
       const finish = (fn: () => void): void => {
         if (settled) return
