@@ -20,6 +20,7 @@ import { Stopwatch, cpuExceeded, memExceeded, round, wallExceeded, withUsage } f
 import { serveAddonCall, serveQuestion } from '../requests.js'
 import { systemClock, type Clock } from '../clock.js'
 import type { ModuleCall, ModuleCallOptions, ModuleResult, Usage } from '../types.js'
+import { killThreadTree } from './tree.js'
 import type { JsTask, JsTaskResult, MainToWorker, WorkerToMain } from './protocol.js'
 
 export interface JsPoolsInit {
@@ -119,9 +120,12 @@ export class JsPools {
     let tid: number | undefined
     let cpuAtKill: number | undefined
     let cpuStart: number | undefined
+    // processes the step started die with it, before its worker thread does (their parent thread must still exist to find them)
+    const killChildren = (): void => { if (tid != null) killThreadTree(tid) }
     const killWith = (err: Error): void => {
       if (breach != null) return
       breach = err
+      killChildren()
       kill.abort(err)
     }
     const stopwatch = new Stopwatch(limits.wall_ms, (elapsed) => {
@@ -213,6 +217,7 @@ export class JsPools {
       if (options.signal?.aborted === true) throw options.signal.reason
       return { output: result.output, usage }
     } finally {
+      killChildren()
       entry.active--
       entry.used = Date.now()
       stopwatch.clear()

@@ -15,6 +15,7 @@ import { Stopwatch, cpuExceeded, memExceeded, round, wallExceeded, withUsage } f
 import { serveAddonCall, serveQuestion } from '../requests.js'
 import { systemClock, type Clock } from '../clock.js'
 import type { ModuleCall, ModuleCallOptions, ModuleResult, Usage } from '../types.js'
+import { probeContainment, type Containment } from '../containment.js'
 import { MAX_MESSAGE_BYTES, PyProcess, type RunnerMessage } from './process.js'
 
 export interface PyPoolsInit {
@@ -31,13 +32,18 @@ export interface PyPoolsInit {
   logger?: Logger
   /** timers of the wall-limit watchdog @default systemClock */
   clock?: Clock
+  /** how runners are contained: 'auto' uses a PID namespace where one can be created, else the process group @default 'auto' */
+  containment?: 'auto' | 'process-group'
 }
 
 export class PyPools {
   private readonly idle = new Map<string, PyProcess[]>()
   private readonly all = new Set<PyProcess>()
   private readonly python: string
-  private executable?: Promise<string>
+  private setup?: Promise<{ python: string, containment: Containment }>
+  private readonly wantedContainment: 'auto' | 'process-group'
+  /** what `start()` found (undefined before) */
+  containment?: Containment
   private readonly idleMs: number
   private readonly maxIdle: number
   private readonly graceMs: number
@@ -55,6 +61,16 @@ export class PyPools {
     this.maxMessageBytes = init.maxMessageBytes ?? MAX_MESSAGE_BYTES
     this.log = init.logger ?? silentLogger()
     this.clock = init.clock ?? systemClock
+    this.wantedContainment = init.containment ?? 'auto'
+  }
+
+  /**
+   * Resolves the interpreter (once: version-manager shims cost ~200 ms per
+   * spawn, seconds under load) and finds out how runners can be contained.
+   * Called by the first step if not before; idempotent.
+   */
+  async start (): Promise<Containment> {
+    return (await this.prepare()).containment
   }
 
   /** Processes running a step now. */
@@ -123,7 +139,8 @@ export class PyPools {
     const key = `${module.cid}|${limits.mem_mb}`
     let proc = this.take(key)
     if (proc == null) {
-      proc = new PyProcess({ python: await this.interpreter(), memMb: limits.mem_mb, cwd: module.dir, logger: this.log, moduleKey: module.key, maxMessageBytes: this.maxMessageBytes })
+      const { python, containment } = await this.prepare()
+      proc = new PyProcess({ python, prefix: containment.prefix, memMb: limits.mem_mb, cwd: module.dir, logger: this.log, moduleKey: module.key, maxMessageBytes: this.maxMessageBytes })
       this.all.add(proc)
       try {
         await proc.ready
@@ -150,14 +167,23 @@ export class PyPools {
    * The real interpreter behind `python`: version-manager shims (pyenv,
    * asdf) are scripts that add ~200 ms to every spawn.
    */
-  private async interpreter (): Promise<string> {
-    this.executable ??= new Promise<string>((resolve) => {
-      execFile(this.python, ['-c', 'import sys; print(sys.executable)'], { timeout: 10_000 }, (err, stdout) => {
-        const exe = stdout?.trim()
-        resolve(err == null && exe != null && exe !== '' ? exe : this.python)
-      })
-    })
-    return await this.executable
+  private async prepare (): Promise<{ python: string, containment: Containment }> {
+    this.setup ??= (async () => {
+      const [python, containment] = await Promise.all([
+        new Promise<string>((resolve) => {
+          execFile(this.python, ['-c', 'import sys; print(sys.executable)'], { timeout: 10_000 }, (err, stdout) => {
+            const exe = stdout?.trim()
+            resolve(err == null && exe != null && exe !== '' ? exe : this.python)
+          })
+        }),
+        probeContainment(this.wantedContainment)
+      ])
+      this.containment = containment
+      if (containment.mode === 'pid-namespace') this.log.info({ containment: containment.mode, python }, 'python steps run in their own PID namespace')
+      else this.log.warn({ containment: containment.mode, reason: containment.reason, python }, 'python steps are contained by process group only: a subprocess that calls setsid() can outlive its step')
+      return { python, containment }
+    })()
+    return await this.setup
   }
 
   private async step (p: PyProcess, module: ModuleSpec, call: ModuleCall, options: ModuleCallOptions): Promise<{ result?: ModuleResult, error?: Error, reusable: boolean }> {
