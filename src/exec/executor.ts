@@ -119,6 +119,10 @@ export class Executor extends EventEmitter {
     if (this.state !== 'created') throw new ExecutorStoppedError('a stopped Executor cannot be started again; create a new one')
     this.journal = new Journal(this.init.store)
     this.state = 'started'
+    // resolve the interpreter and probe containment now, not in the first step (a warm pool also starts a spare runner)
+    if (this.ownsPool && this.init.poolInit?.python?.warm === true) {
+      this.pool.start().then((c) => { this.metrics?.containment(c); this.log.info({ containment: c }, 'module pool ready') }, (err: Error) => { this.log.warn({ err: err.message }, 'module pool start failed') })
+    }
   }
 
   /** Stops every active run (their journal stays resumable) and closes workers and processes. */
@@ -218,19 +222,22 @@ export class Executor extends EventEmitter {
       clock: this.init.clock ?? systemClock,
       emit: (ev) => { this.emitEvent(ev) }
     }, run, dag, input, modules)
-    const done = exec.execute()
-    this.active.set(run.id, { exec, done })
-    const cleanup = (): void => {
+    // the run's cleanup (its ZIP bundle's temp folder) is part of the run: whoever waits for the run waits for it too
+    const cleanup = async (): Promise<void> => {
+      await cleanupFn?.().catch((err: Error) => { this.log.warn({ run: run.id, err: err.message }, 'run cleanup failed') })
       this.active.delete(run.id)
-      cleanupFn?.().catch((err: Error) => { this.log.warn({ run: run.id, err: err.message }, 'run cleanup failed') })
     }
-    done.then((r) => {
-      cleanup()
+    const done = exec.execute().then(async (r) => {
+      await cleanup()
       this.log.info({ run: r.id, state: r.state, err: r.error?.message }, 'run ended')
-    }, (err: Error) => {
-      cleanup()
+      return r
+    }, async (err: Error) => {
+      await cleanup()
       this.log.info({ run: run.id, err: err.message }, 'run stopped')
+      throw err
     })
+    done.catch(() => {})
+    this.active.set(run.id, { exec, done })
   }
 
   /**

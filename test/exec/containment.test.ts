@@ -8,11 +8,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { basename, join } from 'node:path'
 import { ModulePool } from '../../src/exec/pool.js'
 import type { ModuleCall, ModuleResult } from '../../src/exec/types.js'
-import { PL, startNodeProcess, type NodeProcess } from '../helpers/proc.js'
+import { ControlClient } from '../../src/api/client.js'
+import { makeBundleTemp, packBundle, sweepBundleTemps } from '../../src/workflow/bundle.js'
+import { PL, runCli, startNodeProcess, type NodeProcess } from '../helpers/proc.js'
 import { tempDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/mesh.js'
 import { ManualClock, killAll, survivors, writeModule } from './helpers.js'
@@ -212,6 +214,12 @@ test('SIGKILL of pl-node mid-step: the subprocesses of its Python module die wit
     const bundle = await pyBundle(tmp.dir, pidFile, join(tmp.dir, 'go'))
     const dataDir = join(tmp.dir, 'data')
     node = await startNodeProcess(['--data-dir', dataDir], env)
+    // the operator sees how steps are contained (python once the pool has probed, right after start)
+    const client = await ControlClient.fromDataDir(dataDir)
+    type Report = { python?: { mode: string }, js: { mode: string } }
+    let report: Report = { js: { mode: '' } }
+    await waitFor(async () => { report = await client.request<Report>('GET', '/exec/containment'); return report.python != null }, 30_000, 'the module pool to start')
+    assert.deepEqual(report, { python: { mode: 'pid-namespace' }, js: { mode: 'thread-process-tree' } })
     run = submit(bundle, dataDir, env)
     await waitFor(async () => await readFile(pidFile, 'utf8').then(() => true, () => false), 60_000, 'the Python step to start its children')
     pids = (await readFile(pidFile, 'utf8')).split(' ').map(Number)
@@ -227,3 +235,124 @@ test('SIGKILL of pl-node mid-step: the subprocesses of its Python module die wit
   }
 })
 
+
+/** A ZIP bundle of one JS step that writes `started`, then waits for the file `go`. */
+async function waitingZip (root: string, started: string, go: string): Promise<string> {
+  const dir = join(root, 'zipsrc')
+  await mkdir(join(dir, 'module_wait'), { recursive: true })
+  await writeFile(join(dir, 'module_wait', 'function.mjs'), `import { existsSync, writeFileSync } from 'node:fs'
+export default class {
+  async eval () {
+    writeFileSync(${JSON.stringify(started)}, 'y')
+    while (!existsSync(${JSON.stringify(go)})) await new Promise(r => setTimeout(r, 20))
+    return { done: true }
+  }
+}
+`)
+  await writeFile(join(dir, 'workflow.json'), JSON.stringify({
+    workflow_id: 'wait',
+    name: 'wait',
+    version: { version: '1.0.0', releaseTag: 'test' },
+    description: 'one JS step that waits for a go file',
+    tags: [],
+    globalSettings: {},
+    globalParameters: {},
+    modules: { wait: { codePath: 'module_wait', settings: {}, parameters: {}, name: 'wait', description: '', tags: [], resource_requirements: {} } },
+    graph: { wait: [] }
+  }))
+  const zip = join(root, 'wait.zip')
+  await writeFile(zip, await packBundle(dir))
+  return zip
+}
+
+async function bundleTemps (dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter(n => n.startsWith('pl-bundle-'))
+}
+
+test('ZIP bundle temp folders: swept after a SIGKILLed pl-node restarts, removed when the resumed run ends and at a graceful stop', async () => {
+  const tmp = await tempDir('pl-contain-zip-')
+  const started = join(tmp.dir, 'started')
+  const go = join(tmp.dir, 'go')
+  const env = { PL_LOG_LEVEL: 'warn', TMPDIR: join(tmp.dir, 'tmp') }
+  await mkdir(env.TMPDIR)
+  const dataDir = join(tmp.dir, 'data')
+  let node: NodeProcess | undefined
+  const runs: Array<{ kill: () => void }> = []
+  try {
+    const zip = await waitingZip(tmp.dir, started, go)
+    node = await startNodeProcess(['--data-dir', dataDir], env)
+    runs.push(submit(zip, dataDir, env))
+    await waitFor(async () => await readFile(started).then(() => true, () => false), 60_000, 'the step to start')
+    assert.equal((await bundleTemps(env.TMPDIR)).length, 1, 'the running ZIP bundle is unpacked in TMPDIR')
+    node.proc.kill('SIGKILL')
+    await node.stop()
+    assert.equal((await bundleTemps(env.TMPDIR)).length, 1, 'a SIGKILLed node cannot clean up')
+
+    // restart: the dead node's folder is swept, the resumed run unpacks the ZIP again and removes it when it ends
+    node = await startNodeProcess(['--data-dir', dataDir], env)
+    const list = await runCli(['runs', 'list', '--json', '--data-dir', dataDir], { env })
+    const [run] = JSON.parse(list.stdout) as Array<{ id: string }>
+    await writeFile(go, '')
+    const state = async (): Promise<string | undefined> => (JSON.parse((await runCli(['runs', 'list', '--json', '--data-dir', dataDir], { env })).stdout) as Array<{ id: string, state: string }>).find(r => r.id === run.id)?.state
+    await waitFor(async () => await state() !== 'running', 60_000, 'the resumed run to end')
+    assert.equal(await state(), 'succeeded')
+    await waitFor(async () => (await bundleTemps(env.TMPDIR)).length === 0, 30_000, 'no bundle temp folder left after the resumed run')
+
+    // a graceful stop mid-run removes the run's folder (a resume unpacks the ZIP again)
+    await rm(go)
+    await rm(started)
+    runs.push(submit(zip, dataDir, env))
+    await waitFor(async () => await readFile(started).then(() => true, () => false), 60_000, 'the second run to start')
+    assert.equal((await bundleTemps(env.TMPDIR)).length, 1)
+    assert.equal(await node.stop('SIGTERM'), 0)
+    assert.deepEqual(await bundleTemps(env.TMPDIR), [], 'the stopped node left its bundle temp folder')
+  } finally {
+    for (const r of runs) r.kill()
+    await node?.stop('SIGKILL')
+    await tmp.cleanup()
+  }
+})
+
+test('pl run of a ZIP bundle in its own process removes the bundle temp folder when SIGTERM stops it', async () => {
+  const tmp = await tempDir('pl-contain-zip-')
+  const started = join(tmp.dir, 'started')
+  const env = { PL_LOG_LEVEL: 'warn', TMPDIR: join(tmp.dir, 'tmp') }
+  await mkdir(env.TMPDIR)
+  let child: ReturnType<typeof spawn> | undefined
+  try {
+    const zip = await waitingZip(tmp.dir, started, join(tmp.dir, 'go'))
+    // no pl-node on this data dir: pl run executes the workflow itself
+    child = spawn(process.execPath, [PL, 'run', zip, '--data-dir', join(tmp.dir, 'data')], { env: { ...process.env, ...env }, stdio: 'ignore' })
+    const exited = new Promise<number | null>((resolve) => { child?.once('exit', (code) => { resolve(code) }) })
+    await waitFor(async () => await readFile(started).then(() => true, () => false), 60_000, 'the step to start')
+    assert.equal((await bundleTemps(env.TMPDIR)).length, 1)
+    child.kill('SIGTERM')
+    await exited
+    assert.deepEqual(await bundleTemps(env.TMPDIR), [], 'pl run left its bundle temp folder')
+  } finally {
+    if (child?.exitCode == null && child?.signalCode == null) child?.kill('SIGKILL')
+    await tmp.cleanup()
+  }
+})
+
+test('sweepBundleTemps removes folders of processes that are gone and keeps those of live ones', async () => {
+  const tmp = await tempDir('pl-contain-sweep-')
+  try {
+    const mine = await makeBundleTemp(tmp.dir)
+    // a process that has exited: its pid names a folder no live process owns
+    const child = spawn('true')
+    const pid = child.pid as number
+    await new Promise((resolve) => child.once('exit', resolve))
+    const dead = join(tmp.dir, `pl-bundle-${pid}.1-abcDEF`)
+    await mkdir(join(dead, 'bundle'), { recursive: true })
+    // a reused pid: this process's pid with another start time
+    const reused = join(tmp.dir, `pl-bundle-${process.pid}.1-abc123`)
+    await mkdir(reused)
+    const foreign = join(tmp.dir, 'pl-bundle-XyZ123')
+    await mkdir(foreign)
+    assert.deepEqual((await sweepBundleTemps(tmp.dir)).sort(), [dead, reused].sort())
+    assert.deepEqual((await readdir(tmp.dir)).sort(), [basename(foreign), basename(mine)].sort())
+  } finally {
+    await tmp.cleanup()
+  }
+})

@@ -9,7 +9,8 @@ import type { Logger } from 'pino'
 import { errorToData } from '../../core/errors.js'
 import { silentLogger } from '../../core/logger.js'
 import type { ModuleSpec } from '../../core/module.js'
-import { DEFAULT_CANCEL_GRACE_MS, DEFAULT_IDLE_MS } from '../constants.js'
+import { tmpdir } from 'node:os'
+import { DEFAULT_CANCEL_GRACE_MS, DEFAULT_IDLE_MS, DEFAULT_MEM_MB } from '../constants.js'
 import { InvalidOutputError, ModuleCrashedError, rebuildExecError } from '../errors.js'
 import { Stopwatch, cpuExceeded, memExceeded, round, wallExceeded, withUsage } from '../limits.js'
 import { serveAddonCall, serveQuestion } from '../requests.js'
@@ -34,6 +35,15 @@ export interface PyPoolsInit {
   clock?: Clock
   /** how runners are contained: 'auto' uses a PID namespace where one can be created, else the process group @default 'auto' */
   containment?: 'auto' | 'process-group'
+  /**
+   * `start()` also starts a spare runner (memory limit `spareMemMb`), and a
+   * new one whenever a step takes it: a module's first step (and the step
+   * after one that broke a limit) does not wait for an interpreter to start.
+   * @default false (the daemon's executor service turns it on)
+   */
+  warm?: boolean
+  /** memory limit of the spare runner: the node's default step limit @default DEFAULT_MEM_MB */
+  spareMemMb?: number
 }
 
 export class PyPools {
@@ -42,6 +52,11 @@ export class PyPools {
   private readonly python: string
   private setup?: Promise<{ python: string, containment: Containment }>
   private readonly wantedContainment: 'auto' | 'process-group'
+  private readonly warm: boolean
+  private readonly spareMemMb: number
+  /** a runner started before any step asked for it, bound to no module yet */
+  private spare?: PyProcess
+  private spareStarting = false
   /** what `start()` found (undefined before) */
   containment?: Containment
   private readonly idleMs: number
@@ -62,6 +77,8 @@ export class PyPools {
     this.log = init.logger ?? silentLogger()
     this.clock = init.clock ?? systemClock
     this.wantedContainment = init.containment ?? 'auto'
+    this.warm = init.warm ?? false
+    this.spareMemMb = init.spareMemMb ?? DEFAULT_MEM_MB
   }
 
   /**
@@ -70,7 +87,41 @@ export class PyPools {
    * Called by the first step if not before; idempotent.
    */
   async start (): Promise<Containment> {
-    return (await this.prepare()).containment
+    const { containment } = await this.prepare()
+    this.refillSpare()
+    return containment
+  }
+
+  /** Resolves once `start()` is done and the spare runner (if any) is ready to take a step. */
+  async warmed (): Promise<void> {
+    await this.start()
+    for (let i = 0; i < 3 && this.spareStarting; i++) await this.setup
+    await this.spare?.ready.catch(() => {})
+  }
+
+  /** Starts a spare runner if `warm` and none is there or starting. */
+  private refillSpare (): void {
+    if (!this.warm || this.closed || this.spare != null || this.spareStarting || this.setup == null) return
+    this.spareStarting = true
+    this.setup.then(({ python, containment }) => {
+      this.spareStarting = false
+      if (this.closed || this.spare != null) return
+      const p = new PyProcess({ python, prefix: containment.prefix, memMb: this.spareMemMb, cwd: tmpdir(), logger: this.log, moduleKey: '(spare)', maxMessageBytes: this.maxMessageBytes })
+      this.all.add(p)
+      this.spare = p
+      const drop = (): void => { if (this.spare === p) this.spare = undefined }
+      p.ready.catch(() => { drop(); this.discard(p) })
+      void p.exited.then(drop)
+    }, () => { this.spareStarting = false })
+  }
+
+  /** The spare runner, if it fits `memMb`; a new spare is started in its place. */
+  private takeSpare (memMb: number): PyProcess | undefined {
+    const p = this.spare
+    if (p == null || !p.alive || memMb !== this.spareMemMb) return undefined
+    this.spare = undefined
+    this.refillSpare()
+    return p
   }
 
   /** Processes running a step now. */
@@ -137,8 +188,15 @@ export class PyPools {
     options.signal?.throwIfAborted()
     const limits = call.limits
     const key = `${module.cid}|${limits.mem_mb}`
-    let proc = this.take(key)
-    if (proc == null) {
+    let proc = this.take(key) ?? this.takeSpare(limits.mem_mb)
+    if (proc != null) {
+      try {
+        await proc.ready
+      } catch (err) {
+        this.discard(proc)
+        throw err
+      }
+    } else {
       const { python, containment } = await this.prepare()
       proc = new PyProcess({ python, prefix: containment.prefix, memMb: limits.mem_mb, cwd: module.dir, logger: this.log, moduleKey: module.key, maxMessageBytes: this.maxMessageBytes })
       this.all.add(proc)
@@ -289,6 +347,7 @@ export class PyPools {
         ctor: { name: call.name ?? module.key, settings: call.settings ?? {}, parameters: call.parameters ?? {}, globalSettings: call.globalSettings ?? {}, globalParameters: call.globalParameters ?? {} },
         parameters: call.parameters ?? {},
         inputData: call.inputData ?? {},
+        cwd: module.dir,
         limits: { cpu_ms: limits.cpu_ms ?? null },
         step: call.step ?? { runId: '', key: module.key, attempt: 1 }
       })

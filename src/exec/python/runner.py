@@ -451,6 +451,10 @@ def send_result(msg):
 def run_step(msg):
     global _aborted, _reserve
     _aborted = False
+    # a spare runner (started before any module) moves into the folder of the module it serves
+    cwd = msg.get("cwd")
+    if cwd and cwd != os.getcwd():
+        os.chdir(cwd)
     limits = msg.get("limits") or {}
     cpu_limit = limits.get("cpu_ms")
     reset_peak_rss()
