@@ -164,6 +164,33 @@ class Leaver:
   }
 })
 
+test('without a PID namespace (process-group fallback) a warm runner kills its group\'s leftovers after a step and says which mode it runs in', async () => {
+  const tmp = await tempDir('pl-contain-')
+  const pool = new ModulePool({ python: { containment: 'process-group' } })
+  const pids: number[] = []
+  try {
+    assert.deepEqual((await pool.start()).python, { mode: 'process-group', reason: 'configured' })
+    const mod = await writeModule(tmp.dir, 'leaver', `${PY_CHILD}
+class Leaver:
+    def __init__(self, *a):
+        pass
+
+    def eval(self, p, d, c):
+        return {"child": child(), "runner": os.getpid()}
+`, 'py')
+    const first = (await pool.runModule(mod, call({ wall_ms: 60_000, mem_mb: 256 }))).output as { child: number, runner: number }
+    pids.push(first.child)
+    assert.deepEqual(await survivors([first.child]), [], 'the child the Python step left in its process group outlived it')
+    const second = (await pool.runModule(mod, call({ wall_ms: 60_000, mem_mb: 256 }))).output as { child: number, runner: number }
+    pids.push(second.child)
+    assert.equal(second.runner, first.runner, 'the runner was reused')
+  } finally {
+    killAll(pids)
+    await pool.close()
+    await tmp.cleanup()
+  }
+})
+
 /** A one-module workflow folder; the Python module writes its children's pids to `pidFile`, then waits for `go`. */
 async function pyBundle (root: string, pidFile: string, go: string): Promise<string> {
   const dir = join(root, 'bundle')
