@@ -27,6 +27,7 @@ import { resolveCidInputs } from './inputs.js'
 import { Journal } from './journal.js'
 import { LocalRunner, type LocalCapabilities } from './local-runner.js'
 import { ModulePool, type ModulePoolInit } from './pool.js'
+import { systemClock, type Clock } from './clock.js'
 import { RunExecution } from './run.js'
 import { Semaphore } from './semaphore.js'
 import type { EffectiveLimits, ExecEvent, RunRecord, RunState, RunnerQuery, StepRecord, StepResolver, StepRunner } from './types.js'
@@ -56,6 +57,8 @@ export interface ExecutorInit {
   maxEventsPerRun?: number
   /** largest output of a local step in dag-cbor bytes (InvalidOutputError beyond) @default DEFAULT_MAX_OUTPUT_BYTES (16 MiB) */
   maxOutputBytes?: number
+  /** timers of run deadlines and (for a pool it creates) step wall limits @default systemClock */
+  clock?: Clock
 }
 
 export interface SubmitOptions {
@@ -99,7 +102,7 @@ export class Executor extends EventEmitter {
     this.init = init
     this.log = (init.logger ?? silentLogger()).child({ component: 'exec' })
     this.ownsPool = init.pool == null
-    this.pool = init.pool ?? new ModulePool({ ...init.poolInit, logger: this.log })
+    this.pool = init.pool ?? new ModulePool({ clock: init.clock, ...init.poolInit, logger: this.log })
     this.addons = new Addons(init.addons, this.log)
     this.local = new LocalRunner(this.pool, init.localCapabilities, { maxOutputBytes: init.maxOutputBytes })
     this.firstRunner = init.wrapLocal?.(this.local) ?? this.local
@@ -116,6 +119,10 @@ export class Executor extends EventEmitter {
     if (this.state !== 'created') throw new ExecutorStoppedError('a stopped Executor cannot be started again; create a new one')
     this.journal = new Journal(this.init.store)
     this.state = 'started'
+    // resolve the interpreter and probe containment now, not in the first step (a warm pool also starts a spare runner)
+    if (this.ownsPool && this.init.poolInit?.python?.warm === true) {
+      this.pool.start().then((c) => { this.metrics?.containment(c); this.log.info({ containment: c }, 'module pool ready') }, (err: Error) => { this.log.warn({ err: err.message }, 'module pool start failed') })
+    }
   }
 
   /** Stops every active run (their journal stays resumable) and closes workers and processes. */
@@ -182,7 +189,7 @@ export class Executor extends EventEmitter {
     if (await journal.getRun(id) != null) throw new RunNotResumableError(`a run with id ${id} exists already`, { run: id })
     const blocks = this.init.store.blocks
     const resolved = await resolveCidInputs({ ...dag.inputs, ...input }, blocks)
-    const now = Date.now()
+    const now = (this.init.clock ?? systemClock).now()
     const run: RunRecord = {
       v: 1,
       id,
@@ -212,21 +219,25 @@ export class Executor extends EventEmitter {
       addons: this.addons,
       defaults: this.init.defaults ?? {},
       retry: this.init.retry,
+      clock: this.init.clock ?? systemClock,
       emit: (ev) => { this.emitEvent(ev) }
     }, run, dag, input, modules)
-    const done = exec.execute()
-    this.active.set(run.id, { exec, done })
-    const cleanup = (): void => {
+    // the run's cleanup (its ZIP bundle's temp folder) is part of the run: whoever waits for the run waits for it too
+    const cleanup = async (): Promise<void> => {
+      await cleanupFn?.().catch((err: Error) => { this.log.warn({ run: run.id, err: err.message }, 'run cleanup failed') })
       this.active.delete(run.id)
-      cleanupFn?.().catch((err: Error) => { this.log.warn({ run: run.id, err: err.message }, 'run cleanup failed') })
     }
-    done.then((r) => {
-      cleanup()
+    const done = exec.execute().then(async (r) => {
+      await cleanup()
       this.log.info({ run: r.id, state: r.state, err: r.error?.message }, 'run ended')
-    }, (err: Error) => {
-      cleanup()
+      return r
+    }, async (err: Error) => {
+      await cleanup()
       this.log.info({ run: run.id, err: err.message }, 'run stopped')
+      throw err
     })
+    done.catch(() => {})
+    this.active.set(run.id, { exec, done })
   }
 
   /**

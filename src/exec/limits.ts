@@ -7,6 +7,7 @@ import type { StepLimits } from '../workflow/ir.js'
 import type { EffectiveLimits, Usage } from './types.js'
 import { DEFAULT_MEM_MB, DEFAULT_WALL_MS } from './constants.js'
 import { CpuTimeExceededError, MemoryLimitExceededError, WallTimeExceededError } from './errors.js'
+import { systemClock, type Clock } from './clock.js'
 
 export function effectiveLimits (step: StepLimits | undefined, defaults: Partial<EffectiveLimits> = {}): EffectiveLimits {
   const pick = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined)
@@ -43,7 +44,7 @@ const PAUSED_CPU_POLL_MS = 50
  * question, ignore it and keep computing past its limit.
  */
 export class Stopwatch {
-  private timer?: NodeJS.Timeout
+  private timer?: unknown
   private poll?: NodeJS.Timeout
   private runningSince?: number
   private cpuAtPause?: number
@@ -51,12 +52,12 @@ export class Stopwatch {
   private spent = 0
   private done = false
 
-  constructor (private readonly limitMs: number, private readonly onExpire: (elapsedMs: number) => void, private readonly cpuClock?: () => number | undefined) {}
+  constructor (private readonly limitMs: number, private readonly onExpire: (elapsedMs: number) => void, private readonly cpuClock?: () => number | undefined, private readonly clock: Clock = systemClock) {}
 
   start (): void {
     if (this.done || this.runningSince != null) return
-    this.runningSince = Date.now()
-    this.timer = setTimeout(() => {
+    this.runningSince = this.clock.now()
+    this.timer = this.clock.setTimeout(() => {
       this.done = true
       this.onExpire(this.elapsed())
     }, Math.max(0, this.limitMs - this.spent))
@@ -65,9 +66,9 @@ export class Stopwatch {
   /** Stops counting wall time until every `pause()` has its `resume()`. */
   pause (): void {
     if (this.pauses++ > 0 || this.done || this.runningSince == null) return
-    this.spent += Date.now() - this.runningSince
+    this.spent += this.clock.now() - this.runningSince
     this.runningSince = undefined
-    clearTimeout(this.timer)
+    this.clock.clearTimeout(this.timer)
     this.cpuAtPause = this.cpuClock?.()
     if (this.cpuAtPause == null) return
     this.poll = setInterval(() => {
@@ -94,12 +95,12 @@ export class Stopwatch {
   }
 
   elapsed (): number {
-    return this.spent + (this.runningSince != null ? Date.now() - this.runningSince : this.pausedCpu())
+    return this.spent + (this.runningSince != null ? this.clock.now() - this.runningSince : this.pausedCpu())
   }
 
   clear (): void {
     this.done = true
-    clearTimeout(this.timer)
+    this.clock.clearTimeout(this.timer)
     clearInterval(this.poll)
   }
 }

@@ -21,12 +21,26 @@ import { silentLogger } from '../core/logger.js'
 import { ModuleLoadError } from './errors.js'
 import { JsPools, type JsPoolsInit } from './js/pool.js'
 import { PyPools, type PyPoolsInit } from './python/pool.js'
+import type { Clock } from './clock.js'
+import type { ContainmentMode } from './containment.js'
 import type { ModuleCall, ModuleCallOptions, ModuleResult } from './types.js'
 
 export interface ModulePoolInit {
   js?: Omit<JsPoolsInit, 'logger'>
   python?: Omit<PyPoolsInit, 'logger'>
   logger?: Logger
+  /** timers of the wall-limit watchdogs @default systemClock */
+  clock?: Clock
+}
+
+/**
+ * How processes a step starts are kept from outliving it (docs/EXECUTOR.md, Containment).
+ * python: 'pid-namespace' or 'process-group' (with the reason the namespace could not be made);
+ * js: 'thread-process-tree' (the worker thread's child processes are killed with the step).
+ */
+export interface ContainmentReport {
+  python: { mode: ContainmentMode, reason?: string }
+  js: { mode: 'thread-process-tree' }
 }
 
 export class ModulePool {
@@ -35,8 +49,24 @@ export class ModulePool {
 
   constructor (init: ModulePoolInit = {}) {
     const logger = init.logger ?? silentLogger()
-    this.js = new JsPools({ ...init.js, logger })
-    this.py = new PyPools({ ...init.python, logger })
+    this.js = new JsPools({ ...init.js, logger, clock: init.clock })
+    this.py = new PyPools({ ...init.python, logger, clock: init.clock })
+  }
+
+  /**
+   * Resolves the Python interpreter, probes how steps can be contained (and,
+   * with `python.warm`, starts a spare runner). Optional: the first Python
+   * step does it otherwise. Idempotent.
+   */
+  async start (): Promise<ContainmentReport> {
+    const python = await this.py.start()
+    return { python: { mode: python.mode, ...(python.reason != null ? { reason: python.reason } : {}) }, js: { mode: 'thread-process-tree' } }
+  }
+
+  /** How steps are contained; `python` is undefined until the pool started or ran a Python step. */
+  containment (): Partial<ContainmentReport> {
+    const py = this.py.containment
+    return { js: { mode: 'thread-process-tree' }, ...(py != null ? { python: { mode: py.mode, ...(py.reason != null ? { reason: py.reason } : {}) } } : {}) }
   }
 
   async runModule (module: ModuleSpec, call: ModuleCall, options: ModuleCallOptions = {}): Promise<ModuleResult> {

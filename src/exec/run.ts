@@ -29,6 +29,7 @@ import type { Journal } from './journal.js'
 import { effectiveLimits } from './limits.js'
 import { sleep, type Semaphore } from './semaphore.js'
 import type { EffectiveLimits, ExecEvent, HumanQuestion, RunRecord, StepContext, StepRecord, StepResolver } from './types.js'
+import type { Clock } from './clock.js'
 
 export interface RunEnv {
   store: Store
@@ -39,6 +40,8 @@ export interface RunEnv {
   addons: Addons
   defaults: Partial<EffectiveLimits>
   retry?: RetryPolicy
+  /** the run deadline's timer */
+  clock: Clock
   emit: (ev: ExecEvent) => void
 }
 
@@ -67,7 +70,7 @@ export class RunExecution {
   private readonly waiters = new Map<WaiterKey, { resolve: (choice: string) => void, reject: (err: Error) => void }>()
   private readonly inflight = new Set<Promise<unknown>>()
   private readonly topLevel: string[]
-  private deadlineTimer?: NodeJS.Timeout
+  private deadlineTimer?: unknown
   private waiting = 0
   /** rejects with the abort reason once the run aborts */
   private readonly aborted: Promise<never>
@@ -110,10 +113,10 @@ export class RunExecution {
   async execute (): Promise<RunRecord> {
     for (const rec of await this.env.journal.listSteps(this.run.id)) this.journaled.set(rec.key, rec)
     if (this.run.deadline != null) {
-      const left = this.run.deadline - Date.now()
+      const left = this.run.deadline - this.env.clock.now()
       const fire = (): void => { this.abort(new DeadlineExceededError(`run ${this.run.id} passed its deadline of ${String(this.dag.constraints.deadline_ms ?? '?')} ms`, { run: this.run.id, deadline: this.run.deadline })) }
       if (left <= 0) fire()
-      else this.deadlineTimer = setTimeout(fire, left)
+      else this.deadlineTimer = this.env.clock.setTimeout(fire, left)
     }
     try {
       const output = this.dag.mode === 'router' && this.dag.router != null
@@ -136,7 +139,7 @@ export class RunExecution {
       this.env.emit({ type: 'pl:run:failed', runId: this.run.id, error })
       return this.run
     } finally {
-      clearTimeout(this.deadlineTimer)
+      this.env.clock.clearTimeout(this.deadlineTimer)
     }
   }
 

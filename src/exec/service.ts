@@ -9,6 +9,7 @@
  *   POST /runs/:id/decide    {step, choice}
  *   POST /runs/:id/cancel
  *   POST /runs/:id/resume
+ *   GET  /exec/containment   → {python?: {mode, reason?}, js: {mode}}
  */
 import { resolve } from 'node:path'
 import { InvalidRequestError } from '../api/errors.js'
@@ -16,9 +17,11 @@ import type { ControlApi } from '../api/control.js'
 import type { PlComponents, PlService } from '../node.js'
 import { compileDsl } from '../workflow/dsl.js'
 import { loadWorkflow } from '../workflow/load.js'
+import { sweepBundleTemps } from '../workflow/bundle.js'
 import * as workflowErrors from '../workflow/errors.js'
 import { Executor, type ExecutorInit } from './executor.js'
 import { runView } from './view.js'
+import { DEFAULT_MEM_MB } from './constants.js'
 
 export interface ExecServiceInit extends Omit<ExecutorInit, 'store' | 'logger' | 'metrics'> {
   /** resume journaled runs when the service starts @default true */
@@ -40,12 +43,17 @@ class ExecutorService implements ExecService {
   private started = false
 
   constructor (private readonly components: ExecComponents, private readonly init: ExecServiceInit) {
-    this.executor = new Executor({ ...init, store: components.store, logger: components.logger, metrics: components.metrics })
+    // a daemon keeps a spare Python runner: a module's first step does not wait for an interpreter to start
+    const python = { warm: true, spareMemMb: init.defaults?.mem_mb ?? DEFAULT_MEM_MB, ...init.poolInit?.python }
+    this.executor = new Executor({ ...init, poolInit: { ...init.poolInit, python }, store: components.store, logger: components.logger, metrics: components.metrics })
   }
 
   async start (): Promise<void> {
     if (this.started) return
     this.started = true
+    // temp folders of ZIP bundles a killed node left behind
+    const swept = await sweepBundleTemps()
+    if (swept.length > 0) this.components.logger.info({ folders: swept }, 'removed bundle temp folders of processes that are gone')
     this.executor.start()
     if (this.components.api != null) registerRoutes(this.components.api, this.executor)
     if (this.init.resume !== false) {
@@ -97,6 +105,8 @@ export function registerRoutes (api: ControlApi, executor: Executor): void {
     return await runView(executor, runId)
   })
   api.route('GET', '/runs', async () => await executor.list())
+  // how a step's processes are kept from outliving it (python is absent until the pool probed it)
+  api.route('GET', '/exec/containment', async () => executor.pool.containment())
   api.route('GET', '/runs/:id', async ({ params }) => await runView(executor, params.id))
   api.route('GET', '/runs/:id/events', async ({ params, query }) => {
     await executor.get(params.id)

@@ -6,7 +6,9 @@
  * manifest `pl-manifest.json` pins the workflow document and every module
  * folder by CID; loading verifies it.
  */
-import { lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { zipSync } from 'fflate'
 import { encodeJson } from '../core/encoding.js'
@@ -106,4 +108,52 @@ export async function unpackBundle (zip: Uint8Array, targetDir: string, limits: 
     else for (const name of await readdir(target)) await rm(join(target, name), { recursive: true, force: true })
     throw err
   }
+}
+
+/** Temp folders of unpacked ZIP bundles: `pl-bundle-<owner pid>.<owner start time>-XXXXXX` in the temp dir. */
+export const BUNDLE_TEMP_PREFIX = 'pl-bundle-'
+const OWNED_TEMP = /^pl-bundle-(\d+)\.(\d+)-[A-Za-z0-9]{6}$/
+
+/** A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat); undefined if it is gone. */
+function startTime (pid: number | 'self'): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A fresh temp folder for an unpacked bundle, named after this process (pid
+ * and start time, so a reused pid is not mistaken for it): a later
+ * `sweepBundleTemps` removes it if this process dies without cleaning up.
+ */
+export async function makeBundleTemp (dir: string = tmpdir()): Promise<string> {
+  return await mkdtemp(join(dir, `${BUNDLE_TEMP_PREFIX}${process.pid}.${startTime('self') ?? '0'}-`))
+}
+
+/**
+ * Removes bundle temp folders whose owner process is gone (a node that was
+ * SIGKILLed mid-run). Folders of live processes, and folders not named by
+ * `makeBundleTemp`, are left alone. Returns the folders removed.
+ */
+export async function sweepBundleTemps (dir: string = tmpdir()): Promise<string[]> {
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch {
+    return []
+  }
+  const removed: string[] = []
+  for (const name of names) {
+    const m = OWNED_TEMP.exec(name)
+    if (m == null) continue
+    const pid = Number(m[1])
+    if (startTime(pid) === m[2]) continue // the owner is alive
+    const path = join(dir, name)
+    await rm(path, { recursive: true, force: true })
+    removed.push(path)
+  }
+  return removed
 }

@@ -3,13 +3,12 @@
  * folder with workflow.json, a workflow.json file, a .zip bundle (unpacked
  * into a temp folder that `cleanup()` removes) or a .yaml/.yml DSL plan.
  */
-import { lstat, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { lstat, readFile, readdir, rm, stat } from 'node:fs/promises'
 import { basename, dirname, extname, join, resolve } from 'node:path'
 import type { ModuleSpec } from '../core/module.js'
 import type { TaskDag } from './ir.js'
 import { compileDsl } from './dsl.js'
-import { unpackBundle } from './bundle.js'
+import { makeBundleTemp, unpackBundle } from './bundle.js'
 import { loadFolder } from './folder.js'
 import { DEFAULT_MAX_UNPACKED_BYTES, MAX_DOCUMENT_BYTES, WORKFLOW_FILE } from './constants.js'
 import { DslSyntaxError, WorkflowNotFoundError, ZipTooLargeError } from './errors.js'
@@ -44,7 +43,7 @@ async function fromZip (path: string, size: number, options: LoadWorkflowOptions
   // stored entries are as large packed as unpacked: a bigger archive cannot fit the limit
   if (size > maxTotal + 2 ** 20) throw new ZipTooLargeError(`bundle ${path} is ${size} bytes, more than the unpack limit of ${maxTotal}`, { limit: maxTotal })
   const zip = new Uint8Array(await readFile(path))
-  const tmp = await mkdtemp(join(tmpdir(), 'pl-bundle-'))
+  const tmp = await makeBundleTemp()
   let done = false
   const cleanup = async (): Promise<void> => {
     if (done) return

@@ -3,13 +3,14 @@
  * modules written from source text, hand-built DAGs, and an Executor on a
  * fresh Store that is closed by `close()`.
  */
-import { cp, mkdir, writeFile } from 'node:fs/promises'
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { moduleSpecOf, type ModuleSpec } from '../../src/core/module.js'
 import { Store } from '../../src/store/index.js'
 import { loadFolder } from '../../src/workflow/folder.js'
 import type { Step, TaskDag } from '../../src/workflow/ir.js'
 import { Executor, type ExecutorInit } from '../../src/exec/executor.js'
+import type { Clock } from '../../src/exec/clock.js'
 import { tempDir } from '../helpers/tmp.js'
 import { fixture } from '../workflow/util.js'
 
@@ -88,5 +89,70 @@ export async function harness (init: Partial<ExecutorInit> = {}, existing?: { ro
     stop,
     reopen: async (more = {}) => { await stop(); return await harness({ ...init, ...more }, tmp) },
     close: async () => { await stop(); await tmp.cleanup() }
+  }
+}
+
+/**
+ * A clock the test moves by hand: wall limits and run deadlines expire when
+ * the test says so (after the module signalled it started), never because
+ * the machine was slow.
+ */
+export class ManualClock implements Clock {
+  private t = 0
+  private seq = 0
+  private readonly timers = new Map<number, { at: number, fn: () => void }>()
+
+  now (): number { return this.t }
+
+  setTimeout (fn: () => void, ms: number): unknown {
+    const id = ++this.seq
+    this.timers.set(id, { at: this.t + Math.max(0, ms), fn })
+    return id
+  }
+
+  clearTimeout (handle: unknown): void {
+    this.timers.delete(handle as number)
+  }
+
+  /** timers waiting to fire */
+  get pending (): number { return this.timers.size }
+
+  /** Moves time forward by `ms`, firing every timer that comes due, in order. */
+  advance (ms: number): void {
+    this.t += ms
+    for (;;) {
+      const due = [...this.timers.entries()].filter(([, x]) => x.at <= this.t).sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0]
+      if (due == null) return
+      this.timers.delete(due[0])
+      due[1].fn()
+    }
+  }
+}
+
+/** Alive and not a zombie (a SIGKILLed process stays a zombie until whoever inherited it reaps it). */
+export async function isAlive (pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch {
+    return false
+  }
+}
+
+/** Waits until every pid is dead (SIGKILL is asynchronous); returns those still alive after `timeoutMs`. */
+export async function survivors (pids: number[], timeoutMs = 10_000): Promise<number[]> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const alive: number[] = []
+    for (const pid of pids) if (await isAlive(pid)) alive.push(pid)
+    if (alive.length === 0 || Date.now() > until) return alive
+    await new Promise(resolve => setTimeout(resolve, 25))
+  }
+}
+
+/** SIGKILLs whatever a failed test left running. */
+export function killAll (pids: number[]): void {
+  for (const pid of pids) {
+    try { process.kill(pid, 'SIGKILL') } catch {}
   }
 }

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ExecEvent } from '../../src/exec/types.js'
 import { ModulePool } from '../../src/exec/pool.js'
-import { callStep, dagOf, harness, writeModule } from './helpers.js'
+import { ManualClock, callStep, dagOf, harness, survivors, writeModule } from './helpers.js'
 
 test('retryable errors are retried with backoff (default 2 retries), then the step succeeds', async () => {
   const h = await harness({ retry: { max: 2, backoff_ms: 20 } })
@@ -85,16 +85,30 @@ test('steps with different memory limits never share a worker: one pool per heap
 })
 
 test('the run deadline kills running steps and fails the run with DeadlineExceededError', async () => {
-  const h = await harness()
+  // the deadline expires on a manual clock once both steps said they run: however slow Python starts, both are running when it fires
+  const clock = new ManualClock()
+  const h = await harness({ clock })
   try {
     const marker = join(h.root, 'after-deadline.txt')
     const sleepy = await writeModule(h.root, 'sleepy', `
       import { writeFileSync } from 'node:fs'
-      export default class { async eval () { for (let i = 0; i < 100; i++) await new Promise(r => setTimeout(r, 50)); writeFileSync(${JSON.stringify(marker)}, 'ran on') } }`)
-    const pidFile = join(h.root, 'spin.pid')
-    const spin = await writeModule(h.root, 'spin', `import os\nclass S:\n    def __init__(self, *a):\n        pass\n\n    def eval(self, p, d, c):\n        open(${JSON.stringify(pidFile)}, "w").write(str(os.getpid()))\n        while True:\n            pass\n`, 'py')
+      export default class { async eval (p, d, ctx) { ctx.progress(1, 1, 'running'); for (let i = 0; i < 100; i++) await new Promise(r => setTimeout(r, 50)); writeFileSync(${JSON.stringify(marker)}, 'ran on') } }`)
+    const spin = await writeModule(h.root, 'spin', 'import os\nclass S:\n    def __init__(self, *a):\n        pass\n\n    def eval(self, p, d, c):\n        c.progress(1, 1, os.readlink("/proc/self"))\n        while True:\n            pass\n', 'py')
+    const running = new Map<string, string>()
+    let bothRunning: () => void = () => {}
+    const started = new Promise<void>((resolve) => { bothRunning = resolve })
+    const onEvent = (ev: ExecEvent): void => {
+      if (ev.type !== 'pl:step:progress') return
+      running.set(ev.step, ev.message ?? '')
+      if (running.size === 2) bothRunning()
+    }
+    h.executor.on('event', onEvent)
     const dag = dagOf([callStep(sleepy), callStep(spin)], { constraints: { deadline_ms: 1500 } })
-    const run = await h.executor.wait(await h.executor.submit(dag, {}, { modules: { sleepy, spin } }))
+    const runId = await h.executor.submit(dag, {}, { modules: { sleepy, spin } })
+    await started
+    h.executor.off('event', onEvent)
+    clock.advance(1500)
+    const run = await h.executor.wait(runId)
     assert.equal(run.state, 'failed')
     assert.equal(run.error?.name, 'DeadlineExceededError')
     const { steps } = await h.executor.get(run.id)
@@ -103,8 +117,7 @@ test('the run deadline kills running steps and fails the run with DeadlineExceed
       assert.equal(s.error?.name, 'DeadlineExceededError')
     }
     assert.equal(h.executor.pool.py.busy, 0, 'no Python process still runs a step')
-    const pid = Number(await readFile(pidFile, 'utf8'))
-    assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, 'the spinning Python process was killed')
+    assert.deepEqual(await survivors([Number(running.get('spin'))]), [], 'the spinning Python process was killed')
     await new Promise(r => setTimeout(r, 200))
     await assert.rejects(readFile(marker), /ENOENT/, 'the JS step kept running after the deadline')
   } finally {

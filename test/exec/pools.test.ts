@@ -10,7 +10,7 @@ import { moduleSpecOf, type ModuleSpec } from '../../src/core/module.js'
 import { ModulePool } from '../../src/exec/pool.js'
 import type { ModuleCall, ModuleResult } from '../../src/exec/types.js'
 import { tempDir } from '../helpers/tmp.js'
-import { writeModule } from './helpers.js'
+import { ManualClock, isAlive, survivors, writeModule } from './helpers.js'
 
 function call (limits: ModuleCall['limits'], inputData: Record<string, unknown> = {}): ModuleCall {
   return { parameters: {}, settings: {}, globalSettings: {}, globalParameters: {}, inputData, limits }
@@ -26,16 +26,6 @@ async function failure (p: Promise<ModuleResult>): Promise<Error & { details?: R
 }
 
 const goodPy = 'class Good:\n    def __init__(self, *a):\n        pass\n\n    def eval(self, p, d, c):\n        return {"ok": d["x"] + 1}\n'
-
-/** Dead or a zombie: a SIGKILLed process is reaped by whoever inherited it. */
-async function isAlive (pid: number): Promise<boolean> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
-  } catch {
-    return false
-  }
-}
 
 test('a Python module writing 600 MiB to stdout without a newline does not crash the node; the next step works', async () => {
   const tmp = await tempDir('pl-pools-')
@@ -90,21 +80,22 @@ test('opening a JS pool while every other pool is busy never closes the new pool
 
 test('a subprocess started by a Python module dies with its runner at the wall limit', async () => {
   const tmp = await tempDir('pl-pools-')
-  const pool = new ModulePool()
-  const pidFile = join(tmp.dir, 'child.pid')
+  // the wall limit expires on a manual clock once the module reported its subprocess, however slowly Python started
+  const clock = new ManualClock()
+  const pool = new ModulePool({ clock })
   let pid: number | undefined
   try {
-    const fork = await writeModule(tmp.dir, 'fork', `import subprocess, time\nclass Fork:\n    def __init__(self, *a):\n        pass\n\n    def eval(self, p, d, c):\n        child = subprocess.Popen(["sleep", "60"])\n        with open(${JSON.stringify(pidFile)}, "w") as f:\n            f.write(str(child.pid))\n        time.sleep(100)\n        return {}\n`, 'py')
-    const err = await failure(pool.runModule(fork, call({ wall_ms: 500, mem_mb: 256 })))
-    assert.equal(err.name, 'WallTimeExceededError', err.message)
-    pid = Number(await readFile(pidFile, 'utf8'))
+    // the subprocess reports its own pid as this node sees it (Popen.pid is the PID namespace's number)
+    const fork = await writeModule(tmp.dir, 'fork', `import subprocess, sys, time\nclass Fork:\n    def __init__(self, *a):\n        pass\n\n    def eval(self, p, d, c):\n        child = subprocess.Popen([sys.executable, "-c", "import os, time; print(os.readlink('/proc/self'), flush=True); time.sleep(60)"], stdout=subprocess.PIPE)\n        c.progress(1, 1, child.stdout.readline().decode().strip())\n        time.sleep(100)\n        return {}\n`, 'py')
+    let reported: (pid: number) => void = () => {}
+    const childPid = new Promise<number>((resolve) => { reported = resolve })
+    const running = failure(pool.runModule(fork, call({ wall_ms: 500, mem_mb: 256 }), { onProgress: (_n, _t, message) => { reported(Number(message)) } }))
+    pid = await childPid
     assert.ok(pid > 0)
-    let alive = await isAlive(pid)
-    for (let i = 0; alive && i < 100; i++) {
-      await new Promise(resolve => setTimeout(resolve, 20))
-      alive = await isAlive(pid)
-    }
-    assert.equal(alive, false, 'the module\'s subprocess was killed with its process group')
+    clock.advance(500)
+    const err = await running
+    assert.equal(err.name, 'WallTimeExceededError', err.message)
+    assert.deepEqual(await survivors([pid]), [], 'the module\'s subprocess was killed with its runner')
   } finally {
     if (pid != null && await isAlive(pid)) process.kill(pid, 'SIGKILL')
     await pool.close()
@@ -132,7 +123,7 @@ test('a JS module that asks a question, ignores it and keeps computing is killed
   const tmp = await tempDir('pl-pools-')
   const pool = new ModulePool()
   try {
-    const spin = await writeModule(tmp.dir, 'spin', 'export default class { async eval (p, d, ctx) { ctx.human.ask({ question: "q" }).catch(() => {}); await new Promise(r => setTimeout(r, 20)); const t = Date.now(); while (Date.now() - t < 4000) {} return { spun: true } } }')
+    const spin = await writeModule(tmp.dir, 'spin', 'export default class { async eval (p, d, ctx) { ctx.human.ask({ question: "q" }).catch(() => {}); await new Promise(r => setTimeout(r, 20)); for (;;) {} } }')
     const err = await failure(pool.runModule(spin, call({ wall_ms: 1000, mem_mb: 64 }), { ask: async () => await new Promise<string>(() => {}) }))
     assert.equal(err.name, 'WallTimeExceededError', err.message)
     assert.equal(err.details?.limit_value, 1000)
@@ -145,14 +136,15 @@ test('a JS module that asks a question, ignores it and keeps computing is killed
 for (const kind of ['js', 'py'] as const) {
   test(`a ${kind} module idle while its question is open is not killed by the wall limit`, async () => {
     const tmp = await tempDir('pl-pools-')
-    const pool = new ModulePool()
+    const clock = new ManualClock()
+    const pool = new ModulePool({ clock })
     try {
       const source = kind === 'js'
         ? 'export default class { async eval (p, d, ctx) { return { choice: await ctx.human.ask({ question: "q", choices: ["yes"] }) } } }'
         : 'class Asker:\n    def __init__(self, *a):\n        pass\n\n    def eval(self, p, d, c):\n        return {"choice": c.human.ask("q", ["yes"])}\n'
       const asker = await writeModule(tmp.dir, 'asker', source, kind)
-      // the answer arrives after the wall limit has passed in real time
-      const out = await pool.runModule(asker, call({ wall_ms: 300, mem_mb: 256 }), { ask: async () => await new Promise<string>(resolve => setTimeout(() => { resolve('yes') }, 600)) })
+      // the answer arrives after twice the wall limit has passed on the step's clock
+      const out = await pool.runModule(asker, call({ wall_ms: 300, mem_mb: 256 }), { ask: async () => { clock.advance(600); return 'yes' } })
       assert.deepEqual(out.output, { choice: 'yes' })
     } finally {
       await pool.close()

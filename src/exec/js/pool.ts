@@ -18,7 +18,9 @@ import { DEFAULT_CANCEL_GRACE_MS, DEFAULT_CONCURRENCY, DEFAULT_IDLE_MS, DEFAULT_
 import { ModuleCrashedError, rebuildExecError } from '../errors.js'
 import { Stopwatch, cpuExceeded, memExceeded, round, wallExceeded, withUsage } from '../limits.js'
 import { serveAddonCall, serveQuestion } from '../requests.js'
+import { systemClock, type Clock } from '../clock.js'
 import type { ModuleCall, ModuleCallOptions, ModuleResult, Usage } from '../types.js'
+import { killThreadTree } from './tree.js'
 import type { JsTask, JsTaskResult, MainToWorker, WorkerToMain } from './protocol.js'
 
 export interface JsPoolsInit {
@@ -31,6 +33,8 @@ export interface JsPoolsInit {
   /** a cancelled step may react to `context.signal` this long before its worker is killed @default 200 ms */
   cancelGraceMs?: number
   logger?: Logger
+  /** timers of the wall-limit watchdog @default systemClock */
+  clock?: Clock
 }
 
 const WORKER = new URL('./worker.js', import.meta.url).href
@@ -50,7 +54,8 @@ function threadCpuMs (tid: number): number | undefined {
 
 export class JsPools {
   private readonly pools = new Map<number, PoolEntry>()
-  private readonly init: Required<Omit<JsPoolsInit, 'logger'>>
+  private readonly init: Required<Omit<JsPoolsInit, 'logger' | 'clock'>>
+  private readonly clock: Clock
   private readonly log: Logger
   private closed = false
 
@@ -62,6 +67,7 @@ export class JsPools {
       cancelGraceMs: init.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS
     }
     this.log = init.logger ?? silentLogger()
+    this.clock = init.clock ?? systemClock
   }
 
   /** Heap limits (MiB) that currently have an open pool, most recently used last. */
@@ -114,15 +120,18 @@ export class JsPools {
     let tid: number | undefined
     let cpuAtKill: number | undefined
     let cpuStart: number | undefined
+    // processes the step started die with it, before its worker thread does (their parent thread must still exist to find them)
+    const killChildren = (): void => { if (tid != null) killThreadTree(tid) }
     const killWith = (err: Error): void => {
       if (breach != null) return
       breach = err
+      killChildren()
       kill.abort(err)
     }
     const stopwatch = new Stopwatch(limits.wall_ms, (elapsed) => {
       cpuAtKill = cpuNow()
       killWith(wallExceeded(limits.wall_ms, elapsed, what))
-    }, () => cpuNow())
+    }, () => cpuNow(), this.clock)
     const cpuNow = (): number | undefined => {
       if (tid == null || cpuStart == null) return undefined
       const c = threadCpuMs(tid)
@@ -208,6 +217,7 @@ export class JsPools {
       if (options.signal?.aborted === true) throw options.signal.reason
       return { output: result.output, usage }
     } finally {
+      killChildren()
       entry.active--
       entry.used = Date.now()
       stopwatch.clear()

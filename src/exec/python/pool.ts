@@ -9,11 +9,14 @@ import type { Logger } from 'pino'
 import { errorToData } from '../../core/errors.js'
 import { silentLogger } from '../../core/logger.js'
 import type { ModuleSpec } from '../../core/module.js'
-import { DEFAULT_CANCEL_GRACE_MS, DEFAULT_IDLE_MS } from '../constants.js'
+import { tmpdir } from 'node:os'
+import { DEFAULT_CANCEL_GRACE_MS, DEFAULT_IDLE_MS, DEFAULT_MEM_MB } from '../constants.js'
 import { InvalidOutputError, ModuleCrashedError, rebuildExecError } from '../errors.js'
 import { Stopwatch, cpuExceeded, memExceeded, round, wallExceeded, withUsage } from '../limits.js'
 import { serveAddonCall, serveQuestion } from '../requests.js'
+import { systemClock, type Clock } from '../clock.js'
 import type { ModuleCall, ModuleCallOptions, ModuleResult, Usage } from '../types.js'
+import { probeContainment, type Containment } from '../containment.js'
 import { MAX_MESSAGE_BYTES, PyProcess, type RunnerMessage } from './process.js'
 
 export interface PyPoolsInit {
@@ -28,18 +31,40 @@ export interface PyPoolsInit {
   /** largest runner message (one JSON line, e.g. a step's output); the process is killed beyond @default MAX_MESSAGE_BYTES (64 MiB) */
   maxMessageBytes?: number
   logger?: Logger
+  /** timers of the wall-limit watchdog @default systemClock */
+  clock?: Clock
+  /** how runners are contained: 'auto' uses a PID namespace where one can be created, else the process group @default 'auto' */
+  containment?: 'auto' | 'process-group'
+  /**
+   * `start()` also starts a spare runner (memory limit `spareMemMb`), and a
+   * new one whenever a step takes it: a module's first step (and the step
+   * after one that broke a limit) does not wait for an interpreter to start.
+   * @default false (the daemon's executor service turns it on)
+   */
+  warm?: boolean
+  /** memory limit of the spare runner: the node's default step limit @default DEFAULT_MEM_MB */
+  spareMemMb?: number
 }
 
 export class PyPools {
   private readonly idle = new Map<string, PyProcess[]>()
   private readonly all = new Set<PyProcess>()
   private readonly python: string
-  private executable?: Promise<string>
+  private setup?: Promise<{ python: string, containment: Containment }>
+  private readonly wantedContainment: 'auto' | 'process-group'
+  private readonly warm: boolean
+  private readonly spareMemMb: number
+  /** a runner started before any step asked for it, bound to no module yet */
+  private spare?: PyProcess
+  private spareStarting = false
+  /** what `start()` found (undefined before) */
+  containment?: Containment
   private readonly idleMs: number
   private readonly maxIdle: number
   private readonly graceMs: number
   private readonly maxMessageBytes: number
   private readonly log: Logger
+  private readonly clock: Clock
   private sweeper?: NodeJS.Timeout
   private closed = false
 
@@ -50,6 +75,53 @@ export class PyPools {
     this.graceMs = init.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS
     this.maxMessageBytes = init.maxMessageBytes ?? MAX_MESSAGE_BYTES
     this.log = init.logger ?? silentLogger()
+    this.clock = init.clock ?? systemClock
+    this.wantedContainment = init.containment ?? 'auto'
+    this.warm = init.warm ?? false
+    this.spareMemMb = init.spareMemMb ?? DEFAULT_MEM_MB
+  }
+
+  /**
+   * Resolves the interpreter (once: version-manager shims cost ~200 ms per
+   * spawn, seconds under load) and finds out how runners can be contained.
+   * Called by the first step if not before; idempotent.
+   */
+  async start (): Promise<Containment> {
+    const { containment } = await this.prepare()
+    this.refillSpare()
+    return containment
+  }
+
+  /** Resolves once `start()` is done and the spare runner (if any) is ready to take a step. */
+  async warmed (): Promise<void> {
+    await this.start()
+    for (let i = 0; i < 3 && this.spareStarting; i++) await this.setup
+    await this.spare?.ready.catch(() => {})
+  }
+
+  /** Starts a spare runner if `warm` and none is there or starting. */
+  private refillSpare (): void {
+    if (!this.warm || this.closed || this.spare != null || this.spareStarting || this.setup == null) return
+    this.spareStarting = true
+    this.setup.then(({ python, containment }) => {
+      this.spareStarting = false
+      if (this.closed || this.spare != null) return
+      const p = new PyProcess({ python, prefix: containment.prefix, memMb: this.spareMemMb, cwd: tmpdir(), logger: this.log, moduleKey: '(spare)', maxMessageBytes: this.maxMessageBytes })
+      this.all.add(p)
+      this.spare = p
+      const drop = (): void => { if (this.spare === p) this.spare = undefined }
+      p.ready.catch(() => { drop(); this.discard(p) })
+      void p.exited.then(drop)
+    }, () => { this.spareStarting = false })
+  }
+
+  /** The spare runner, if it fits `memMb`; a new spare is started in its place. */
+  private takeSpare (memMb: number): PyProcess | undefined {
+    const p = this.spare
+    if (p == null || !p.alive || memMb !== this.spareMemMb) return undefined
+    this.spare = undefined
+    this.refillSpare()
+    return p
   }
 
   /** Processes running a step now. */
@@ -116,9 +188,17 @@ export class PyPools {
     options.signal?.throwIfAborted()
     const limits = call.limits
     const key = `${module.cid}|${limits.mem_mb}`
-    let proc = this.take(key)
-    if (proc == null) {
-      proc = new PyProcess({ python: await this.interpreter(), memMb: limits.mem_mb, cwd: module.dir, logger: this.log, moduleKey: module.key, maxMessageBytes: this.maxMessageBytes })
+    let proc = this.take(key) ?? this.takeSpare(limits.mem_mb)
+    if (proc != null) {
+      try {
+        await proc.ready
+      } catch (err) {
+        this.discard(proc)
+        throw err
+      }
+    } else {
+      const { python, containment } = await this.prepare()
+      proc = new PyProcess({ python, prefix: containment.prefix, memMb: limits.mem_mb, cwd: module.dir, logger: this.log, moduleKey: module.key, maxMessageBytes: this.maxMessageBytes })
       this.all.add(proc)
       try {
         await proc.ready
@@ -145,14 +225,23 @@ export class PyPools {
    * The real interpreter behind `python`: version-manager shims (pyenv,
    * asdf) are scripts that add ~200 ms to every spawn.
    */
-  private async interpreter (): Promise<string> {
-    this.executable ??= new Promise<string>((resolve) => {
-      execFile(this.python, ['-c', 'import sys; print(sys.executable)'], { timeout: 10_000 }, (err, stdout) => {
-        const exe = stdout?.trim()
-        resolve(err == null && exe != null && exe !== '' ? exe : this.python)
-      })
-    })
-    return await this.executable
+  private async prepare (): Promise<{ python: string, containment: Containment }> {
+    this.setup ??= (async () => {
+      const [python, containment] = await Promise.all([
+        new Promise<string>((resolve) => {
+          execFile(this.python, ['-c', 'import sys; print(sys.executable)'], { timeout: 10_000 }, (err, stdout) => {
+            const exe = stdout?.trim()
+            resolve(err == null && exe != null && exe !== '' ? exe : this.python)
+          })
+        }),
+        probeContainment(this.wantedContainment)
+      ])
+      this.containment = containment
+      if (containment.mode === 'pid-namespace') this.log.info({ containment: containment.mode, python }, 'python steps run in their own PID namespace')
+      else this.log.warn({ containment: containment.mode, reason: containment.reason, python }, 'python steps are contained by process group only: a subprocess that calls setsid() can outlive its step')
+      return { python, containment }
+    })()
+    return await this.setup
   }
 
   private async step (p: PyProcess, module: ModuleSpec, call: ModuleCall, options: ModuleCallOptions): Promise<{ result?: ModuleResult, error?: Error, reusable: boolean }> {
@@ -167,7 +256,7 @@ export class PyPools {
       const stopwatch = new Stopwatch(limits.wall_ms, (elapsed) => {
         breach = wallExceeded(limits.wall_ms, elapsed, what)
         p.signal('SIGKILL')
-      }, () => p.cpuMs())
+      }, () => p.cpuMs(), this.clock)
       const killedUsage = (): Usage => ({ cpu_ms: 0, wall_ms: Math.round(stopwatch.elapsed() || performance.now() - t0), mem_peak_mb: 0 })
       const finish = (fn: () => void): void => {
         if (settled) return
@@ -258,6 +347,7 @@ export class PyPools {
         ctor: { name: call.name ?? module.key, settings: call.settings ?? {}, parameters: call.parameters ?? {}, globalSettings: call.globalSettings ?? {}, globalParameters: call.globalParameters ?? {} },
         parameters: call.parameters ?? {},
         inputData: call.inputData ?? {},
+        cwd: module.dir,
         limits: { cpu_ms: limits.cpu_ms ?? null },
         step: call.step ?? { runId: '', key: module.key, attempt: 1 }
       })

@@ -10,6 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { readLines } from './lines.js'
 import type { Duplex } from 'node:stream'
 import { join } from 'node:path'
+import { constants as osConstants } from 'node:os'
 import type { Logger } from 'pino'
 import { packageRoot } from '../../core/paths.js'
 import { STDERR_TAIL_BYTES } from '../constants.js'
@@ -30,6 +31,8 @@ export interface PyProcessInit {
   moduleKey: string
   /** largest protocol message (a step's output) @default MAX_MESSAGE_BYTES */
   maxMessageBytes?: number
+  /** argv before the interpreter's: the PID-namespace wrapper (src/exec/containment.ts) or nothing @default [] */
+  prefix?: string[]
 }
 
 /** Longest line of a module's own stdout/stderr kept in the log. */
@@ -51,9 +54,13 @@ export class PyProcess {
   lastUsed = Date.now()
   /** bytes of the protocol message that was over the limit (the process was killed for it) */
   overflow?: number
+  /** pid of the runner itself (the spawned process until the runner said ready) */
+  private runnerPid?: number
 
   constructor (readonly init: PyProcessInit) {
-    this.proc = spawn(init.python, ['-u', runnerPath(), String(init.memMb)], {
+    const prefix = init.prefix ?? []
+    const argv = [...prefix, init.python, '-u', runnerPath(), String(init.memMb)]
+    this.proc = spawn(argv[0], argv.slice(1), {
       cwd: init.cwd,
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
       // its own process group: a kill reaches the subprocesses a module started too
@@ -85,6 +92,12 @@ export class PyProcess {
     })
     this.exited = new Promise((resolve) => {
       this.proc.once('exit', (code, signal) => {
+        // the namespace's init reports the runner's death by a signal as 128 + its number
+        if (prefix.length > 0 && code != null && code > 128) {
+          const num = code - 128
+          const name = Object.entries(osConstants.signals).find(([, n]) => n === num)?.[0] as NodeJS.Signals | undefined
+          if (name != null) { signal = name; code = null }
+        }
         this.exitInfo = { code, signal }
         // what the module left running dies with the runner and lets go of the pipes
         this.killGroup()
@@ -108,19 +121,24 @@ export class PyProcess {
         log.warn({ line: line.slice(0, 200) }, 'python runner sent a line that is not JSON')
         return
       }
-      if (m.t === 'ready') onReady(m)
+      if (m.t === 'ready') {
+        // in a PID namespace the spawned process is the wrapper; the runner tells its own pid
+        if (typeof m.pid === 'number' && m.pid > 0) this.runnerPid = m.pid
+        onReady(m)
+      }
       else this.listener?.(m)
     }
   }
 
   /** CPU time (ms) of the runner, all its threads; undefined off Linux or once it exited. */
   cpuMs (): number | undefined {
-    if (!this.alive || this.proc.pid == null) return undefined
+    const pid = this.runnerPid ?? this.proc.pid
+    if (!this.alive || pid == null) return undefined
     try {
       let ns = 0
-      for (const tid of readdirSync(`/proc/${this.proc.pid}/task`)) {
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
         try {
-          ns += Number(readFileSync(`/proc/${this.proc.pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
+          ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
         } catch {} // the thread ended between the two reads
       }
       return ns / 1e6
@@ -147,11 +165,13 @@ export class PyProcess {
     this.channel.write(JSON.stringify(m) + '\n')
   }
 
-  /** SIGKILL goes to the whole process group; other signals (SIGUSR1) to the runner only. */
+  /** SIGKILL goes to the whole process group (and so the namespace); other signals (SIGUSR1) to the runner only. */
   signal (sig: NodeJS.Signals): void {
     if (!this.alive) return
-    if (sig === 'SIGKILL') this.killGroup()
-    else this.proc.kill(sig)
+    if (sig === 'SIGKILL') { this.killGroup(); return }
+    if (this.runnerPid == null) { this.proc.kill(sig); return }
+    try { process.kill(this.runnerPid, sig) } catch {} // ESRCH: it is exiting
+
   }
 
   async kill (): Promise<void> {

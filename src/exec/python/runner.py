@@ -21,17 +21,51 @@ RLIMIT_CPU (whole seconds, one second of slack) kills the process with
 SIGXCPU if the module is stuck in C code. Cancellation: SIGUSR1 sets
 context.signal.aborted; the parent kills the process after a grace period.
 """
-import importlib.util
-import json
-import math
 import os
-import resource
 import signal
 import sys
-import time
-import traceback
 
 PROTO_FD = 3
+
+
+def _init_of_namespace():
+    """PID 1 of the step's PID namespace (started by `unshare --pid --fork`).
+
+    The runner proper is forked off as PID 2; this process only reaps and
+    forwards SIGUSR1 (cancel) to it. When the runner ends, this process exits
+    with its status (a signal as 128 + signal number: an init cannot re-raise
+    a signal on itself) and the kernel kills whatever is left in the
+    namespace. Its own parent-death signal (unshare --kill-child) ends it
+    when the node goes away.
+    """
+    child = os.fork()
+    if child == 0:
+        return
+    os.close(PROTO_FD)
+    signal.signal(signal.SIGUSR1, lambda s, f: os.kill(child, signal.SIGUSR1))
+    signal.signal(signal.SIGTERM, lambda s, f: os.kill(child, signal.SIGKILL))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            os._exit(1)
+        if pid == child:
+            os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
+
+
+NAMESPACED = os.getpid() == 1
+if NAMESPACED:
+    _init_of_namespace()
+
+import importlib.util  # noqa: E402 - the namespace's init forks before the runner's imports
+import json  # noqa: E402
+import math  # noqa: E402
+import resource  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
 
 
 def _die_with_parent():
@@ -80,6 +114,51 @@ def vm_kb(field):
     except OSError:
         pass
     return None
+
+
+def host_pid():
+    """This process's pid as the node sees it (/proc is the node's: in a PID namespace getpid() says 2)."""
+    try:
+        return int(os.readlink("/proc/self"))
+    except (OSError, ValueError):
+        return os.getpid()
+
+
+def clear_leftovers():
+    """Kills every process a step left behind, so none outlives its step.
+
+    In the step's PID namespace, kill(-1) reaches every process in it but the
+    init and this runner, wherever they moved (new sessions, double forks).
+    Without a namespace this runner leads a process group: its other members
+    are killed (a process that called setsid() is out of reach).
+    """
+    if NAMESPACED:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+    else:
+        me = os.getpid()
+        try:
+            pids = [int(d) for d in os.listdir("/proc") if d.isdigit()]
+        except OSError:
+            pids = []
+        for pid in pids:
+            if pid == me:
+                continue
+            try:
+                if os.getpgid(pid) == me:
+                    os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    # our own children are reaped here; the rest by the namespace's init
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def reset_peak_rss():
@@ -363,9 +442,19 @@ def usage_since(t0, c0):
     return {"wall_ms": (time.monotonic() - t0) * 1000.0, "cpu_ms": cpu_ms() - c0, "mem_peak_mb": (peak or 0) / 1024.0}
 
 
+def send_result(msg):
+    """The step is over: nothing it started may outlive it (usage was measured before)."""
+    clear_leftovers()
+    send(msg)
+
+
 def run_step(msg):
     global _aborted, _reserve
     _aborted = False
+    # a spare runner (started before any module) moves into the folder of the module it serves
+    cwd = msg.get("cwd")
+    if cwd and cwd != os.getcwd():
+        os.chdir(cwd)
     limits = msg.get("limits") or {}
     cpu_limit = limits.get("cpu_ms")
     reset_peak_rss()
@@ -382,14 +471,14 @@ def run_step(msg):
         set_cpu_limit(None, 0)
         bad = check_json(out)
         if bad:
-            send({"t": "result", "ok": False, "usage": usage_since(t0, c0),
+            send_result({"t": "result", "ok": False, "usage": usage_since(t0, c0),
                   "error": make_error("InvalidOutputError", "module output is not JSON: " + bad)})
             return
-        send({"t": "result", "ok": True, "output": out, "usage": usage_since(t0, c0)})
+        send_result({"t": "result", "ok": True, "output": out, "usage": usage_since(t0, c0)})
     except CpuLimitExceeded:
         set_cpu_limit(None, 0)
         used = cpu_ms() - c0
-        send({"t": "result", "ok": False, "usage": usage_since(t0, c0), "error": make_error(
+        send_result({"t": "result", "ok": False, "usage": usage_since(t0, c0), "error": make_error(
             "CpuTimeExceededError", "module %s used more CPU time than its limit of %s ms (measured %d ms)" % (msg["module"]["key"], cpu_limit, used),
             details={"limit": "cpu_ms", "limit_value": cpu_limit, "measured": round(used)})})
     except MemoryError:
@@ -398,27 +487,27 @@ def run_step(msg):
         stack = traceback.format_exc()
         peak = vm_kb("VmPeak") or 0
         measured = max(0, (peak - BASELINE_KB) / 1024.0)
-        send({"t": "result", "ok": False, "fatal": True, "usage": usage_since(t0, c0), "error": make_error(
+        send_result({"t": "result", "ok": False, "fatal": True, "usage": usage_since(t0, c0), "error": make_error(
             "MemoryLimitExceededError", "module %s went over its address-space limit of %d MiB (measured %d MiB)" % (msg["module"]["key"], MEM_MB, measured),
             stack=stack, details={"limit": "mem_mb", "limit_value": MEM_MB, "measured": round(measured)})})
     except ModuleLoadError as err:
         set_cpu_limit(None, 0)
-        send({"t": "result", "ok": False, "usage": usage_since(t0, c0), "error": make_error("ModuleLoadError", str(err), stack=traceback.format_exc())})
+        send_result({"t": "result", "ok": False, "usage": usage_since(t0, c0), "error": make_error("ModuleLoadError", str(err), stack=traceback.format_exc())})
     except BaseException as err:  # noqa: B902 - everything a module raises is reported
         set_cpu_limit(None, 0)
         if isinstance(err, SystemExit):
-            send({"t": "result", "ok": False, "fatal": True, "usage": usage_since(t0, c0), "error": make_error(
+            send_result({"t": "result", "ok": False, "fatal": True, "usage": usage_since(t0, c0), "error": make_error(
                 "ModuleCrashedError", "module %s called exit(%s); modules must return from eval()" % (msg["module"]["key"], err.code))})
             return
         name = getattr(err, "pl_name", None) or type(err).__name__
         details = getattr(err, "details", None)
-        send({"t": "result", "ok": False, "usage": usage_since(t0, c0), "error": make_error(
+        send_result({"t": "result", "ok": False, "usage": usage_since(t0, c0), "error": make_error(
             name, str(err), stack=traceback.format_exc(), details=details if isinstance(details, dict) else None,
             retryable=getattr(err, "retryable", False) is True)})
 
 
 def main():
-    send({"t": "ready", "pid": os.getpid(), "baseline_mb": BASELINE_KB / 1024.0,
+    send({"t": "ready", "pid": host_pid(), "namespaced": NAMESPACED, "baseline_mb": BASELINE_KB / 1024.0,
           "as_limit_mb": None if AS_LIMIT is None else AS_LIMIT / (1024.0 * 1024.0)})
     while True:
         msg = read_msg()
