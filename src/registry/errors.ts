@@ -95,8 +95,8 @@ export class RegistryUnavailableError extends PlError {
 }
 
 /** `execute_dsl` names an addon this node's executor does not configure. */
-export class AddonNotConfiguredError extends PlError {
-  override name = 'AddonNotConfiguredError'
+export class RunAddonMissingError extends PlError {
+  override name = 'RunAddonMissingError'
   readonly statusCode = 400
 }
 

@@ -28,6 +28,7 @@ import { checkWorkflowsAnswer, workflowKey, workflowsProtocol, type WorkflowsAns
 import { RegistryStore, type RecordEntry, type WorkflowState } from './store.js'
 import { compareSemver, parseSemver } from './semver.js'
 import { runQuery, type QueryRequest, type QueryResult } from './query.js'
+import { RegistryRuns } from './runs.js'
 
 export interface RegistryInit {
   /** largest bundle or plan @default DEFAULT_MAX_BUNDLE_BYTES (4 MiB) */
@@ -70,6 +71,8 @@ export const DEFAULT_MAX_UNPACKED_BYTES = 64 * 1024 * 1024
 
 export class Registry implements PlService, RegisteredWorkflowSource {
   readonly store: RegistryStore
+  /** the `/dsl-executor` side: runs and warm executors of registered workflows */
+  readonly runs: RegistryRuns
   private fetcher?: BlockFetcher
   private ownsFetcher = false
   private readonly dht: DhtProvider
@@ -93,6 +96,7 @@ export class Registry implements PlService, RegisteredWorkflowSource {
       maxProviders: init.maxProviders ?? C.DEFAULT_MAX_PROVIDERS,
       reprovideMs: init.reprovideMs ?? C.DEFAULT_REPROVIDE_MS
     }
+    this.runs = new RegistryRuns(c, this, { findTimeoutMs: this.settings.findTimeoutMs })
     this.dht = new DhtProvider(c.libp2p, this.log, { reprovideMs: this.settings.reprovideMs, retryMs: C.DEFAULT_PROVIDE_RETRY_MS, retryMaxMs: C.DEFAULT_PROVIDE_RETRY_MAX_MS })
   }
 
@@ -134,6 +138,7 @@ export class Registry implements PlService, RegisteredWorkflowSource {
     if (this.state !== 'started') return
     this.state = 'stopped'
     this.shutdown.abort()
+    await this.runs.close().catch(() => {})
     this.dht.stop()
     await this.c.libp2p.unhandle(C.WORKFLOWS_PROTOCOL).catch(() => {})
     if (this.ownsFetcher) await this.fetcher?.stop().catch(() => {})
