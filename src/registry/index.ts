@@ -19,5 +19,7 @@ export { type WorkflowRecord, type SignedRecord, type WorkflowMeta } from './rec
 export { compileQuery, runQuery, QUERY_FIELDS, type QueryRequest, type QueryResult } from './query.js'
 export { compareSemver, parseSemver } from './semver.js'
 export { workflowKey } from './protocol.js'
+export { registryRoutes, type RegistryRoutesDeps } from './routes.js'
+export { RegistryRuns, type ExecuteRequest, type ExecuteAnswer, type InfraReport } from './runs.js'
 export * from './errors.js'
 export * from './constants.js'
