@@ -100,6 +100,7 @@ export interface ExecuteBody {
 const names = { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 128 } } as const
 export const executeBody = {
   type: 'object',
+  'x-optional-body': true,
   additionalProperties: false,
   properties: {
     input: { type: 'object', description: 'the run\'s input document' },
@@ -120,7 +121,7 @@ export const executeAnswer = {
   }
 } as const
 
-export const infraBody = { type: 'object', additionalProperties: false, properties: { version } } as const
+export const infraBody = { type: 'object', 'x-optional-body': true, additionalProperties: false, properties: { version } } as const
 
 export const infraAnswer = {
   type: 'object',

@@ -75,7 +75,19 @@ export function registryRoutes (deps: RegistryRoutesDeps): GatewayPlugin {
   const strict = new Ajv({ allErrors: false, strict: false, removeAdditional: false, coerceTypes: false, useDefaults: false })
   const coercing = new Ajv({ allErrors: false, strict: false, removeAdditional: false, coerceTypes: true, useDefaults: false })
   return async (app) => {
-    app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema))
+    app.setValidatorCompiler(({ schema, httpPart }) => {
+      const validate = (httpPart === 'body' ? strict : coercing).compile(schema)
+      // a route whose body is optional (`x-optional-body`) may come without one; every other body is required
+      if (httpPart !== 'body' || (schema as Record<string, unknown>)['x-optional-body'] !== true) return validate
+      // Fastify reads the errors from the function it was given
+      const optional = Object.assign((data: unknown): boolean => {
+        if (data === undefined || data === null) return true
+        const ok = validate(data) as boolean
+        optional.errors = validate.errors
+        return ok
+      }, { errors: null as typeof validate.errors })
+      return optional
+    })
     await app.register(multipart, { limits: { fileSize: maxBundle, files: 1, fields: 3, parts: 4, fieldSize: 1024, fieldNameSize: 64, headerPairs: 100 } })
 
     app.get('/workflows', {

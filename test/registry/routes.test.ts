@@ -126,6 +126,8 @@ test('wrong scopes are refused before the handler: read cannot publish, publish 
 
 test('bad input is a typed 4xx, never a 500', async () => {
   const cases: Array<[string, Promise<LightMyRequestResponse>, number, string?]> = [
+    ['no body', call('POST', '/workflows'), 400],
+    ['JSON null body', call('POST', '/workflows', 'null', ALL, { 'content-type': 'application/json' }), 400],
     ['malformed JSON', call('POST', '/workflows', '{"plan": ', ALL, { 'content-type': 'application/json' }), 400],
     ['wrong type', call('POST', '/workflows', { plan: 5, workflow_id: 'x' }), 400, 'ValidationError'],
     ['unknown field', call('POST', '/workflows', { plan: PLAN, workflow_id: 'x', owner: 'me' }), 400, 'ValidationError'],
