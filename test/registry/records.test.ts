@@ -4,6 +4,8 @@ import { readFile } from 'node:fs/promises'
 import { tempDir } from '../helpers/tmp.js'
 import { cidOfBytes, RAW } from '../../src/core/encoding.js'
 import { PlNode } from '../../src/node.js'
+import { sharedFetcher } from '../../src/net/fetch.js'
+import { daemonServices } from '../../src/services.js'
 import { admin, agent, diamondBundle, PLAN, publisher, reg, registryNode } from './helpers.js'
 import { zipSync } from 'fflate'
 
@@ -157,6 +159,12 @@ test('a restart of the node keeps every workflow, version and tombstone (LevelDB
     assert.deepEqual((await r.versions('wf')).versions.map(v => v.record), before.versions.map(v => v.record))
     await assert.rejects(r.get('gone'), { name: 'WorkflowDeletedError' })
     assert.equal((await r.versions('gone')).tombstones.length, 1)
+    // shared on /pl/fetch again, for every peer
+    const { fetcher } = sharedFetcher(node.components)
+    for (const v of before.versions) {
+      assert.equal(fetcher.allows(v.record, 'any-peer'), true)
+      assert.equal(fetcher.allows(v.bundle, 'any-peer'), true)
+    }
     const { path } = await r.resolve('diamond')
     assert.match(path, /\.zip$/)
     assert.deepEqual(new Uint8Array(await readFile(path)), await diamondBundle())
@@ -164,6 +172,12 @@ test('a restart of the node keeps every workflow, version and tombstone (LevelDB
     await node.stop()
     await cleanup()
   }
+})
+
+test('the daemon runs the registry as services.registry; unknown keys in its config section are refused', () => {
+  assert.equal(typeof daemonServices({} as any).registry, 'function')
+  assert.throws(() => daemonServices({ services: { registry: { maxBundleByte: 1 } } } as any), { name: 'ConfigError' })
+  assert.equal(typeof daemonServices({ services: { registry: { maxBundleBytes: 1024 } } } as any).registry, 'function')
 })
 
 void PlNode
