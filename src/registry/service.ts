@@ -430,6 +430,7 @@ export class Registry implements PlService, RegisteredWorkflowSource {
     if (res.status === 'NOT_FOUND') return 0
     const { records } = checkWorkflowsAnswer(expectOk(res, C.WORKFLOWS_PROTOCOL), peer)
     const held = new Set((await this.store.entries(id)).map(e => e.cid))
+    const fetched: SignedRecord[] = []
     let count = 0
     for (const cid of records) {
       if (held.has(cid)) { count++; continue }
@@ -437,9 +438,15 @@ export class Registry implements PlService, RegisteredWorkflowSource {
       const env = verifyRecord(this.c.verifier, decodeCanonical(bytes), peer, id)
       // the bytes hashed to cid; a non-canonical encoding would be stored under another id
       if (envelopeId(env) !== cid) throw new InvalidWorkflowRecordError(`record ${cid} from ${peer} is not canonical dag-cbor`, { peer, cid })
-      await this.store.put(env, peer)
+      fetched.push(env)
       count++
     }
+    // the latest version's bundle comes with its records (checked against its CID); older ones when first run
+    const latest = fetched.filter(e => e.body.tombstone !== true).sort((a, b) => compareSemver(a.body.version, b.body.version)).at(-1)
+    if (latest != null && !await this.c.store.blocks.has(latest.body.bundle)) {
+      await this.c.store.blocks.putBytes(latest.body.bundle, await fetcher.fetch(peer, latest.body.bundle, { signal }))
+    }
+    for (const env of fetched) await this.store.put(env, peer)
     return count
   }
 }

@@ -24,9 +24,9 @@ test('a workflow registered on node A is found, verified, cached and run on node
     // cached on C: the index entry names A as origin, the record block is held
     const entries = await reg(c).store.entries('diamond')
     assert.deepEqual(entries.map(e => e.origin), [a.peerId])
-    // C fetches the bundle from A (verified against its CID) and runs it
-    const { path } = await reg(c).resolve('diamond')
+    // C fetched the latest bundle from A with the records (verified against its CID), and runs it
     assert.deepEqual(new Uint8Array(await c.components.store.blocks.getBytes(record.bundle) ?? []), await diamondBundle())
+    const { path } = await reg(c).resolve('diamond')
     const res = await reg(c).runs.execute('diamond', { input: { number: 5 }, wait: true })
     assert.equal(res.state, 'succeeded')
     assert.deepEqual(res.output, { number: 18 })

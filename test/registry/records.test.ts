@@ -1,3 +1,5 @@
+import { join } from 'node:path'
+import { packageRoot } from '../../src/core/paths.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
@@ -97,7 +99,7 @@ test('bad bundles and plans are typed 4xx: zip slip, not a zip, DSL error, too l
   const node = await registryNode(dir, { maxBundleBytes: 64 * 1024 })
   const r = reg(node)
   try {
-    const slip = new Uint8Array(await readFile(new URL('../../../test/fixtures/bad/zip-slip.zip', import.meta.url)))
+    const slip = new Uint8Array(await readFile(join(packageRoot(), 'test', 'fixtures', 'bad', 'zip-slip.zip')))
     await assert.rejects(r.register({ bundle: slip, workflow_id: 'x' }, publisher, { mode: 'upload' }), (err: any) => err.name === 'InvalidWorkflowBundleError' && err.details.cause === 'UnsafeZipPathError' && err.statusCode === 400)
     await assert.rejects(r.register({ bundle: new TextEncoder().encode('not a zip'), workflow_id: 'x' }, publisher, { mode: 'upload' }), { name: 'InvalidWorkflowBundleError' })
     await assert.rejects(r.register({ plan: 'goal: G\nplan:\n  - bogus: X()\n', workflow_id: 'x' }, publisher, { mode: 'create' }), { name: 'InvalidWorkflowBundleError' })

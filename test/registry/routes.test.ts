@@ -1,3 +1,5 @@
+import { join } from 'node:path'
+import { packageRoot } from '../../src/core/paths.js'
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
@@ -170,7 +172,7 @@ test('upload: multipart field "file", zip-safety checks, idempotent, size limit'
   res = await upload([{ name: 'version', data: '1.0.1' }, { name: 'file', filename: 'diamond.zip', data: zip }])
   assert.equal(res.statusCode, 201, 'a greater version of the same bundle')
   assert.equal(res.json().version, '1.0.1')
-  const slip = new Uint8Array(await readFile(new URL('../../../test/fixtures/bad/zip-slip.zip', import.meta.url)))
+  const slip = new Uint8Array(await readFile(join(packageRoot(), 'test', 'fixtures', 'bad', 'zip-slip.zip')))
   res = await upload([{ name: 'workflow_id', data: 'slip' }, { name: 'file', filename: 'slip.zip', data: slip }])
   assert.equal(res.statusCode, 400)
   assert.equal(errName(res), 'InvalidWorkflowBundleError')
