@@ -21,6 +21,7 @@ import { receipts, type ReceiptsService } from './receipts/index.js'
 import { negotiation, type Negotiation, type NegotiationInit } from './negotiation/index.js'
 import { exec, NoRunnerError, type ExecService, type ExecServiceInit, type StepRunner } from './exec/index.js'
 import { offers } from './offers.js'
+import { registry, type RegistryInit } from './registry/index.js'
 import { ConfigError } from './cli/config.js'
 
 /** Config keys an operator may set per section (the rest of each Init is wiring, not configuration). */
@@ -30,7 +31,8 @@ const NEGOTIATION_KEYS = [
   'execGraceMs', 'stepDeadlineMs', 'costAttrs', 'maxActive', 'bidTtlMs', 'awardHoldMs', 'sweepMs', 'maxOutputBytes',
   'maxOpenBids', 'maxOpenBidsPerPeer', 'policies', 'provider', 'openCalls', 'topicSyncMs'
 ]
-const SECTIONS = ['discovery', 'exec', 'negotiation', 'capabilities']
+const REGISTRY_KEYS = ['maxBundleBytes', 'maxUnpackedBytes', 'cacheTtlMs', 'findTimeoutMs', 'maxProviders', 'reprovideMs']
+const SECTIONS = ['discovery', 'exec', 'negotiation', 'capabilities', 'registry']
 
 /** A `services.<name>` section, checked: a mapping of known keys (a typo is an error, not a silent default). */
 function section<T> (services: Record<string, unknown>, name: string, known: string[]): T {
@@ -79,5 +81,7 @@ export function daemonServices (config: DaemonConfig): Record<string, ServiceFac
     runners: [remoteDelegate(c)]
   })(c)
   services.offers = offers(s.capabilities)
+  // workflows as data in the mesh; the gateway mounts its routes (src/registry/routes.ts)
+  services.registry = registry(section<RegistryInit>(s, 'registry', REGISTRY_KEYS))
   return services
 }

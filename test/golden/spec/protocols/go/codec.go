@@ -27,6 +27,7 @@ var Schemas = map[string]SchemaInfo{
 	"Result.v1": {ID: "pl:Result.v1", CID: "bafyreif4etpvhs7umuo6hvatsjlyb6qg4bpfpy7oyrajfhm75eikhlpy3u"},
 	"SignedReceipt.v1": {ID: "pl:SignedReceipt.v1", CID: "bafyreid36mtmmgzqjhlb3xvn6cd2wcapm3jctbp4o5oi5xtgia4pjrg2ke"},
 	"Workflow.v1": {ID: "pl:Workflow.v1", CID: "bafyreiavtcjyejocrc3zkarxu7ti4pavc3d7dbzwrqucxmy4jxc674t2gy"},
+	"WorkflowRecord.v1": {ID: "pl:WorkflowRecord.v1", CID: "bafyreicr5snzx7nr32lixy3wu4userjv6knvwka6tgtktvp2adg4tm343q"},
 }
 
 // Encode validates doc (any Go value that marshals to JSON) and encodes it as canonical dag-json.
@@ -233,6 +234,19 @@ func DecodeWorkflowV1(data []byte) (*WorkflowV1, error) {
 	var out WorkflowV1
 	if err := decodeInto("Workflow.v1", data, &out); err != nil {
 		var zero *WorkflowV1
+		return zero, err
+	}
+	return &out, nil
+}
+
+// EncodeWorkflowRecordV1 validates a WorkflowRecord.v1 value and encodes it as canonical dag-json.
+func EncodeWorkflowRecordV1(v *WorkflowRecordV1) ([]byte, error) { return Encode("WorkflowRecord.v1", v) }
+
+// DecodeWorkflowRecordV1 decodes dag-json and validates it as WorkflowRecord.v1.
+func DecodeWorkflowRecordV1(data []byte) (*WorkflowRecordV1, error) {
+	var out WorkflowRecordV1
+	if err := decodeInto("WorkflowRecord.v1", data, &out); err != nil {
+		var zero *WorkflowRecordV1
 		return zero, err
 	}
 	return &out, nil

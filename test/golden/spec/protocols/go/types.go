@@ -200,6 +200,28 @@ type WorkflowV1 struct {
 	Graph map[string][]string `json:"graph"`
 }
 
+// WorkflowRecordV1: A registered workflow version, or a tombstone that deletes the workflow, signed by the registering node (the envelope's `from`) and naming the principal that published it.
+type WorkflowRecordV1 struct {
+	WorkflowId string `json:"workflow_id"`
+	// semver MAJOR.MINOR.PATCH[-pre][+build]; a tombstone repeats the latest version
+	Version string `json:"version"`
+	ReleaseTag *string `json:"releaseTag,omitempty"`
+	// bundle: a deterministic ZIP (workflow.json + module folders); plan: DSL YAML text
+	Kind string `json:"kind"`
+	// CIDv1 (raw, sha2-256) of the bundle or plan bytes, fetched with /pl/fetch
+	Bundle string `json:"bundle"`
+	// bytes of the bundle or plan
+	Size int64 `json:"size"`
+	// the principal that published it: an API key's name, or an agent's PeerId
+	Publisher string `json:"publisher"`
+	PublisherKind string `json:"publisherKind"`
+	// when the node registered it, ms since epoch
+	Ts int64 `json:"ts"`
+	// present on a deletion record
+	Tombstone *bool `json:"tombstone,omitempty"`
+	Meta WorkflowRecordV1Meta `json:"meta"`
+}
+
 // AwardV1Limits is a struct of the compiled schemas.
 type AwardV1Limits struct {
 	CpuMs *int64 `json:"cpu_ms,omitempty"`
@@ -311,4 +333,13 @@ type WorkflowV1ModulesValue struct {
 	Description *string `json:"description,omitempty"`
 	Tags *[]string `json:"tags,omitempty"`
 	ResourceRequirements *map[string]any `json:"resource_requirements,omitempty"`
+}
+
+// WorkflowRecordV1Meta is a struct of the compiled schemas.
+type WorkflowRecordV1Meta struct {
+	Name *string `json:"name,omitempty"`
+	Description *string `json:"description,omitempty"`
+	Tags []string `json:"tags"`
+	// workflow.json module keys, or the DSL plan's step capability names
+	Modules []string `json:"modules"`
 }

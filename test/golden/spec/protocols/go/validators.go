@@ -33,6 +33,12 @@ var k25 = mustJSON("[\"ok\",\"error\"]").([]any)
 var k26 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
 var k27 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
 var k28 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
+var k29 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
+var k30 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
+var k31 = mustJSON("[\"bundle\",\"plan\"]").([]any)
+var k32 = mustJSON("[\"api-key\",\"agent\"]").([]any)
+var k33 = mustJSON("true")
+var k34 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
 
 // pl:AdvertiseCapability.v1#
 func n0(x any, p string) string {
@@ -3944,6 +3950,383 @@ func n223(x any, p string) string {
 	return ""
 }
 
+// pl:WorkflowRecord.v1#
+func n224(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["workflow_id"]; !has {
+			return p + " must have required property \"workflow_id\""
+		}
+		if _, has := m["version"]; !has {
+			return p + " must have required property \"version\""
+		}
+		if _, has := m["kind"]; !has {
+			return p + " must have required property \"kind\""
+		}
+		if _, has := m["bundle"]; !has {
+			return p + " must have required property \"bundle\""
+		}
+		if _, has := m["size"]; !has {
+			return p + " must have required property \"size\""
+		}
+		if _, has := m["publisher"]; !has {
+			return p + " must have required property \"publisher\""
+		}
+		if _, has := m["publisherKind"]; !has {
+			return p + " must have required property \"publisherKind\""
+		}
+		if _, has := m["ts"]; !has {
+			return p + " must have required property \"ts\""
+		}
+		if _, has := m["meta"]; !has {
+			return p + " must have required property \"meta\""
+		}
+		if v, has := m["workflow_id"]; has {
+			if e := n225(v, child(p, "workflow_id")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["version"]; has {
+			if e := n226(v, child(p, "version")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["releaseTag"]; has {
+			if e := n227(v, child(p, "releaseTag")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["kind"]; has {
+			if e := n228(v, child(p, "kind")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["bundle"]; has {
+			if e := n229(v, child(p, "bundle")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["size"]; has {
+			if e := n230(v, child(p, "size")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["publisher"]; has {
+			if e := n231(v, child(p, "publisher")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["publisherKind"]; has {
+			if e := n232(v, child(p, "publisherKind")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["ts"]; has {
+			if e := n233(v, child(p, "ts")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["tombstone"]; has {
+			if e := n234(v, child(p, "tombstone")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["meta"]; has {
+			if e := n235(v, child(p, "meta")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k29[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:WorkflowRecord.v1#/properties/workflow_id
+func n225(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k30.MatchString(s) {
+			return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
+		}
+	}
+	return ""
+}
+
+// pl:WorkflowRecord.v1#/properties/version
+func n226(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 128 {
+			return p + " must have at most 128 characters"
+		}
+	}
+	return ""
+}
+
+// pl:WorkflowRecord.v1#/properties/releaseTag
+func n227(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 128 {
+			return p + " must have at most 128 characters"
+		}
+	}
+	return ""
+}
+
+// pl:WorkflowRecord.v1#/properties/kind
+func n228(x any, p string) string {
+	if !func() bool {
+		for _, v := range k31 {
+			if jsonEqual(x, v) {
+				return true
+			}
+		}
+		return false
+	}() {
+		return p + " must be one of the allowed values"
+	}
+	return ""
+}
+
+// pl:WorkflowRecord.v1#/properties/bundle
+func n229(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k1.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
+// pl:WorkflowRecord.v1#/properties/size
+func n230(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:WorkflowRecord.v1#/properties/publisher
+func n231(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) < 1 {
+			return p + " must have at least 1 characters"
+		}
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+	}
+	return ""
+}
+
+// pl:WorkflowRecord.v1#/properties/publisherKind
+func n232(x any, p string) string {
+	if !func() bool {
+		for _, v := range k32 {
+			if jsonEqual(x, v) {
+				return true
+			}
+		}
+		return false
+	}() {
+		return p + " must be one of the allowed values"
+	}
+	return ""
+}
+
+// pl:WorkflowRecord.v1#/properties/ts
+func n233(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:WorkflowRecord.v1#/properties/tombstone
+func n234(x any, p string) string {
+	if !jsonEqual(x, k33) {
+		return p + " must be equal to the constant"
+	}
+	return ""
+}
+
+// pl:WorkflowRecord.v1#/properties/meta
+func n235(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["tags"]; !has {
+			return p + " must have required property \"tags\""
+		}
+		if _, has := m["modules"]; !has {
+			return p + " must have required property \"modules\""
+		}
+		if v, has := m["name"]; has {
+			if e := n236(v, child(p, "name")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["description"]; has {
+			if e := n237(v, child(p, "description")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["tags"]; has {
+			if e := n238(v, child(p, "tags")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["modules"]; has {
+			if e := n240(v, child(p, "modules")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k34[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:WorkflowRecord.v1#/properties/meta/properties/name
+func n236(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 512 {
+			return p + " must have at most 512 characters"
+		}
+	}
+	return ""
+}
+
+// pl:WorkflowRecord.v1#/properties/meta/properties/description
+func n237(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 4096 {
+			return p + " must have at most 4096 characters"
+		}
+	}
+	return ""
+}
+
+// pl:WorkflowRecord.v1#/properties/meta/properties/tags
+func n238(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 64 {
+			return p + " must have at most 64 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n239(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
+func n239(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 128 {
+			return p + " must have at most 128 characters"
+		}
+	}
+	return ""
+}
+
+// pl:WorkflowRecord.v1#/properties/meta/properties/modules
+func n240(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 1000 {
+			return p + " must have at most 1000 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n241(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
+func n241(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 256 {
+			return p + " must have at most 256 characters"
+		}
+	}
+	return ""
+}
+
+// pl:WorkflowRecord.v1#/properties/meta/additionalProperties
+func n242(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:WorkflowRecord.v1#/additionalProperties
+func n243(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
 // Validators maps each schema name to its root check.
 var Validators = map[string]func(x any, p string) string{
 	"AdvertiseCapability.v1": n0,
@@ -3959,6 +4342,7 @@ var Validators = map[string]func(x any, p string) string{
 	"Result.v1": n177,
 	"SignedReceipt.v1": n194,
 	"Workflow.v1": n200,
+	"WorkflowRecord.v1": n224,
 }
 
 // ErrorOf returns "" when doc is a valid `name` document, else why not. Unknown names panic.
@@ -4041,3 +4425,6 @@ func ValidateSignedReceiptV1(doc any) error { return Validate("SignedReceipt.v1"
 
 // ValidateWorkflowV1 returns a *SpecValidationError unless doc is a valid Workflow.v1.
 func ValidateWorkflowV1(doc any) error { return Validate("Workflow.v1", doc) }
+
+// ValidateWorkflowRecordV1 returns a *SpecValidationError unless doc is a valid WorkflowRecord.v1.
+func ValidateWorkflowRecordV1(doc any) error { return Validate("WorkflowRecord.v1", doc) }

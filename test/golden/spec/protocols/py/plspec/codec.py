@@ -22,6 +22,7 @@ SCHEMAS: Dict[str, Dict[str, Optional[str]]] = {
     "Result.v1": {"id": "pl:Result.v1", "cid": "bafyreif4etpvhs7umuo6hvatsjlyb6qg4bpfpy7oyrajfhm75eikhlpy3u"},
     "SignedReceipt.v1": {"id": "pl:SignedReceipt.v1", "cid": "bafyreid36mtmmgzqjhlb3xvn6cd2wcapm3jctbp4o5oi5xtgia4pjrg2ke"},
     "Workflow.v1": {"id": "pl:Workflow.v1", "cid": "bafyreiavtcjyejocrc3zkarxu7ti4pavc3d7dbzwrqucxmy4jxc674t2gy"},
+    "WorkflowRecord.v1": {"id": "pl:WorkflowRecord.v1", "cid": "bafyreicr5snzx7nr32lixy3wu4userjv6knvwka6tgtktvp2adg4tm343q"},
 }
 
 
@@ -166,3 +167,13 @@ def encode_workflow_v1(value: models.WorkflowV1) -> bytes:
 def decode_workflow_v1(data: Union[bytes, str]) -> models.WorkflowV1:
     """Decodes dag-json and validates it as Workflow.v1."""
     return models.WorkflowV1.from_dict(decode("Workflow.v1", data))
+
+
+def encode_workflow_record_v1(value: models.WorkflowRecordV1) -> bytes:
+    """Validates a WorkflowRecord.v1 value and encodes it as canonical dag-json."""
+    return encode("WorkflowRecord.v1", value.to_dict())
+
+
+def decode_workflow_record_v1(data: Union[bytes, str]) -> models.WorkflowRecordV1:
+    """Decodes dag-json and validates it as WorkflowRecord.v1."""
+    return models.WorkflowRecordV1.from_dict(decode("WorkflowRecord.v1", data))

@@ -576,6 +576,55 @@ class WorkflowV1:
 
 
 @dataclass
+class WorkflowRecordV1:
+    """A registered workflow version, or a tombstone that deletes the workflow, signed by the registering node (the envelope's `from`) and naming the principal that published it."""
+    workflow_id: str
+    version: str  # semver MAJOR.MINOR.PATCH[-pre][+build]; a tombstone repeats the latest version
+    kind: Literal["bundle", "plan"]  # bundle: a deterministic ZIP (workflow.json + module folders); plan: DSL YAML text
+    bundle: str  # CIDv1 (raw, sha2-256) of the bundle or plan bytes, fetched with /pl/fetch
+    size: int  # bytes of the bundle or plan
+    publisher: str  # the principal that published it: an API key's name, or an agent's PeerId
+    publisherKind: Literal["api-key", "agent"]
+    ts: int  # when the node registered it, ms since epoch
+    meta: WorkflowRecordV1Meta
+    releaseTag: Optional[str] = None
+    tombstone: Optional[Literal[True]] = None  # present on a deletion record
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "WorkflowRecordV1":
+        return cls(
+            workflow_id=d["workflow_id"],
+            version=d["version"],
+            kind=d["kind"],
+            bundle=d["bundle"],
+            size=d["size"],
+            publisher=d["publisher"],
+            publisherKind=d["publisherKind"],
+            ts=d["ts"],
+            meta=WorkflowRecordV1Meta.from_dict(d["meta"]),
+            releaseTag=d["releaseTag"] if "releaseTag" in d else None,
+            tombstone=d["tombstone"] if "tombstone" in d else None,
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        out["workflow_id"] = self.workflow_id
+        out["version"] = self.version
+        if self.releaseTag is not None:
+            out["releaseTag"] = self.releaseTag
+        out["kind"] = self.kind
+        out["bundle"] = self.bundle
+        out["size"] = self.size
+        out["publisher"] = self.publisher
+        out["publisherKind"] = self.publisherKind
+        out["ts"] = self.ts
+        if self.tombstone is not None:
+            out["tombstone"] = self.tombstone
+        out["meta"] = self.meta.to_dict()
+        return out
+
+
+@dataclass
 class AwardV1Limits:
     cpu_ms: Optional[int] = None
     mem_mb: Optional[int] = None
@@ -947,4 +996,31 @@ class WorkflowV1ModulesValue:
             out["tags"] = self.tags
         if self.resource_requirements is not None:
             out["resource_requirements"] = self.resource_requirements
+        return out
+
+
+@dataclass
+class WorkflowRecordV1Meta:
+    tags: List[str]
+    modules: List[str]  # workflow.json module keys, or the DSL plan's step capability names
+    name: Optional[str] = None
+    description: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "WorkflowRecordV1Meta":
+        return cls(
+            tags=d["tags"],
+            modules=d["modules"],
+            name=d["name"] if "name" in d else None,
+            description=d["description"] if "description" in d else None,
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        if self.name is not None:
+            out["name"] = self.name
+        if self.description is not None:
+            out["description"] = self.description
+        out["tags"] = self.tags
+        out["modules"] = self.modules
         return out

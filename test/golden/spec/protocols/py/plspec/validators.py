@@ -37,6 +37,12 @@ _K25 = ["ok", "error"]
 _K26 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
 _K27 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
 _K28 = frozenset(["receipt", "provider_sig", "requester_sig"])
+_K29 = frozenset(["workflow_id", "version", "releaseTag", "kind", "bundle", "size", "publisher", "publisherKind", "ts", "tombstone", "meta"])
+_K30 = re.compile("^[A-Za-z0-9][A-Za-z0-9\\x2e_\\x2d]{0,127}\\Z", re.ASCII)
+_K31 = ["bundle", "plan"]
+_K32 = ["api-key", "agent"]
+_K33 = True
+_K34 = frozenset(["name", "description", "tags", "modules"])
 
 
 def _n0(x: Any, p: str) -> Optional[str]:
@@ -3035,6 +3041,285 @@ def _n223(x: Any, p: str) -> Optional[str]:
     return None
 
 
+def _n224(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "workflow_id" not in x:
+            return p + " must have required property \"workflow_id\""
+        if "version" not in x:
+            return p + " must have required property \"version\""
+        if "kind" not in x:
+            return p + " must have required property \"kind\""
+        if "bundle" not in x:
+            return p + " must have required property \"bundle\""
+        if "size" not in x:
+            return p + " must have required property \"size\""
+        if "publisher" not in x:
+            return p + " must have required property \"publisher\""
+        if "publisherKind" not in x:
+            return p + " must have required property \"publisherKind\""
+        if "ts" not in x:
+            return p + " must have required property \"ts\""
+        if "meta" not in x:
+            return p + " must have required property \"meta\""
+        if "workflow_id" in x:
+            e = _n225(x["workflow_id"], rt.child(p, "workflow_id"))
+            if e is not None:
+                return e
+        if "version" in x:
+            e = _n226(x["version"], rt.child(p, "version"))
+            if e is not None:
+                return e
+        if "releaseTag" in x:
+            e = _n227(x["releaseTag"], rt.child(p, "releaseTag"))
+            if e is not None:
+                return e
+        if "kind" in x:
+            e = _n228(x["kind"], rt.child(p, "kind"))
+            if e is not None:
+                return e
+        if "bundle" in x:
+            e = _n229(x["bundle"], rt.child(p, "bundle"))
+            if e is not None:
+                return e
+        if "size" in x:
+            e = _n230(x["size"], rt.child(p, "size"))
+            if e is not None:
+                return e
+        if "publisher" in x:
+            e = _n231(x["publisher"], rt.child(p, "publisher"))
+            if e is not None:
+                return e
+        if "publisherKind" in x:
+            e = _n232(x["publisherKind"], rt.child(p, "publisherKind"))
+            if e is not None:
+                return e
+        if "ts" in x:
+            e = _n233(x["ts"], rt.child(p, "ts"))
+            if e is not None:
+                return e
+        if "tombstone" in x:
+            e = _n234(x["tombstone"], rt.child(p, "tombstone"))
+            if e is not None:
+                return e
+        if "meta" in x:
+            e = _n235(x["meta"], rt.child(p, "meta"))
+            if e is not None:
+                return e
+        for k, v in x.items():
+            if k not in _K29:
+                return rt.child(p, k) + " is not allowed (additionalProperties)"
+    return None
+
+
+def _n225(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#/properties/workflow_id
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if _K30.search(x) is None:
+            return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
+    return None
+
+
+def _n226(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#/properties/version
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 128:
+            return p + " must have at most 128 characters"
+    return None
+
+
+def _n227(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#/properties/releaseTag
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 128:
+            return p + " must have at most 128 characters"
+    return None
+
+
+def _n228(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#/properties/kind
+    if not any(rt.json_equal(x, v) for v in _K31):
+        return p + " must be one of the allowed values"
+    return None
+
+
+def _n229(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#/properties/bundle
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 200:
+            return p + " must have at most 200 characters"
+        if _K1.search(x) is None:
+            return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+    return None
+
+
+def _n230(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#/properties/size
+    if not (rt.is_integer(x)):
+        return p + " must be integer"
+    if rt.is_number(x):
+        v = rt.num(x)
+        if v < 0:
+            return p + " must be >= 0"
+    return None
+
+
+def _n231(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#/properties/publisher
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) < 1:
+            return p + " must have at least 1 characters"
+        if len(x) > 200:
+            return p + " must have at most 200 characters"
+    return None
+
+
+def _n232(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#/properties/publisherKind
+    if not any(rt.json_equal(x, v) for v in _K32):
+        return p + " must be one of the allowed values"
+    return None
+
+
+def _n233(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#/properties/ts
+    if not (rt.is_integer(x)):
+        return p + " must be integer"
+    if rt.is_number(x):
+        v = rt.num(x)
+        if v < 0:
+            return p + " must be >= 0"
+    return None
+
+
+def _n234(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#/properties/tombstone
+    if not rt.json_equal(x, _K33):
+        return p + " must be equal to the constant"
+    return None
+
+
+def _n235(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#/properties/meta
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "tags" not in x:
+            return p + " must have required property \"tags\""
+        if "modules" not in x:
+            return p + " must have required property \"modules\""
+        if "name" in x:
+            e = _n236(x["name"], rt.child(p, "name"))
+            if e is not None:
+                return e
+        if "description" in x:
+            e = _n237(x["description"], rt.child(p, "description"))
+            if e is not None:
+                return e
+        if "tags" in x:
+            e = _n238(x["tags"], rt.child(p, "tags"))
+            if e is not None:
+                return e
+        if "modules" in x:
+            e = _n240(x["modules"], rt.child(p, "modules"))
+            if e is not None:
+                return e
+        for k, v in x.items():
+            if k not in _K34:
+                return rt.child(p, k) + " is not allowed (additionalProperties)"
+    return None
+
+
+def _n236(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#/properties/meta/properties/name
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 512:
+            return p + " must have at most 512 characters"
+    return None
+
+
+def _n237(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#/properties/meta/properties/description
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 4096:
+            return p + " must have at most 4096 characters"
+    return None
+
+
+def _n238(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#/properties/meta/properties/tags
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) > 64:
+            return p + " must have at most 64 items"
+        for i in range(0, len(x)):
+            e = _n239(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n239(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 128:
+            return p + " must have at most 128 characters"
+    return None
+
+
+def _n240(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#/properties/meta/properties/modules
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) > 1000:
+            return p + " must have at most 1000 items"
+        for i in range(0, len(x)):
+            e = _n241(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n241(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 256:
+            return p + " must have at most 256 characters"
+    return None
+
+
+def _n242(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#/properties/meta/additionalProperties
+    return p + " is not allowed (false schema)"
+
+
+def _n243(x: Any, p: str) -> Optional[str]:
+    # pl:WorkflowRecord.v1#/additionalProperties
+    return p + " is not allowed (false schema)"
+
+
 VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "AdvertiseCapability.v1": _n0,
     "Award.v1": _n39,
@@ -3049,6 +3334,7 @@ VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "Result.v1": _n177,
     "SignedReceipt.v1": _n194,
     "Workflow.v1": _n200,
+    "WorkflowRecord.v1": _n224,
 }
 
 
@@ -3137,3 +3423,8 @@ def validate_signed_receipt_v1(doc: Any) -> None:
 def validate_workflow_v1(doc: Any) -> None:
     """Raises SpecValidationError unless doc is a valid Workflow.v1."""
     validate("Workflow.v1", doc)
+
+
+def validate_workflow_record_v1(doc: Any) -> None:
+    """Raises SpecValidationError unless doc is a valid WorkflowRecord.v1."""
+    validate("WorkflowRecord.v1", doc)
