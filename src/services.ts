@@ -8,6 +8,7 @@
  *                requester's remote step runner
  *   exec         the executor: runs DAGs, journals runs, resumes them at start
  *   offers       publishes the capabilities listed in `services.capabilities`
+ *   gateway      API keys (control routes); the agent HTTP/WS gateway when `api.listen` is set
  *
  * Negotiation starts before exec so that runs resumed at start can negotiate;
  * the two meet through lazy delegates (the executor asks "who runs this
@@ -22,6 +23,7 @@ import { negotiation, type Negotiation, type NegotiationInit } from './negotiati
 import { exec, NoRunnerError, type ExecService, type ExecServiceInit, type StepRunner } from './exec/index.js'
 import { offers } from './offers.js'
 import { ConfigError } from './cli/config.js'
+import { gateway, gatewayInitFromConfig } from './gateway/index.js'
 
 /** Config keys an operator may set per section (the rest of each Init is wiring, not configuration). */
 const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'maxOutputBytes', 'resume']
@@ -79,5 +81,6 @@ export function daemonServices (config: DaemonConfig): Record<string, ServiceFac
     runners: [remoteDelegate(c)]
   })(c)
   services.offers = offers(s.capabilities)
+  services.gateway = gateway(gatewayInitFromConfig(config.api))
   return services
 }
