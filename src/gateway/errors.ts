@@ -122,6 +122,12 @@ export class WorkflowModuleNotFoundError extends GatewayError {
   readonly statusCode = 404
 }
 
+/** A plain HTTP request to the WebSocket endpoint `GET /ws`. 426 */
+export class UpgradeRequiredError extends GatewayError {
+  override name = 'UpgradeRequiredError'
+  readonly statusCode = 426
+}
+
 /** The gateway section of the config (`api`) has an unknown key or a bad value. */
 export class GatewayConfigError extends PlError {
   override name = 'GatewayConfigError'

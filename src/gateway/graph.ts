@@ -13,7 +13,7 @@ import { BlockNotFoundError } from '../store/errors.js'
 import { compileDsl } from '../workflow/dsl.js'
 import { loadWorkflow, type LoadedWorkflow } from '../workflow/load.js'
 import { unpackBundle } from '../workflow/bundle.js'
-import { WORKFLOW_FILE } from '../workflow/constants.js'
+import { MANIFEST_FILE, WORKFLOW_FILE } from '../workflow/constants.js'
 import type { RegisteredWorkflowSource } from './types.js'
 import { NoGraphError } from './errors.js'
 
@@ -44,7 +44,11 @@ export async function graphFrom (id: string, body: GraphBody, deps: { blocks: Bl
     try {
       const root = join(tmp, 'bundle')
       await unpackBundle(bytes, root)
-      if (body.workflow != null) await writeFile(join(root, WORKFLOW_FILE), JSON.stringify(body.workflow))
+      if (body.workflow != null) {
+        // the caller's document replaces the bundle's: its manifest no longer applies (modules are pinned by the CIDs computed at load)
+        await writeFile(join(root, WORKFLOW_FILE), JSON.stringify(body.workflow))
+        await rm(join(root, MANIFEST_FILE), { force: true })
+      }
       const loaded = await loadWorkflow(root, { signal: options.signal })
       return { ...loaded, cleanup, origin: 'bundle', source: `bundle:${cid}` }
     } catch (err) {

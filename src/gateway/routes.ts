@@ -12,7 +12,7 @@ import { recordRequester } from './context.js'
 import { graphFrom, type GraphBody } from './graph.js'
 import { estimateDag } from './estimate.js'
 import { ServiceUnavailableError, StepOutputNotFoundError, MalformedBodyError } from './errors.js'
-import { anyObject, cidString, graphBody, runIdParams, withErrors } from './schemas.js'
+import { anyObject, cidString, graphBody, runIdParams, sinceParam, withErrors } from './schemas.js'
 
 const tags = (t: string): string[] => [t]
 
@@ -53,19 +53,19 @@ export function gatewayRoutes (ctx: GatewayContext) {
       return { run: req.params.id, step: step.key, cid: step.output, output: await ctx.store.blocks.get(step.output) }
     })
 
-    app.get<{ Params: { id: string }, Querystring: { since?: number } }>('/runs/:id/events', {
+    app.get<{ Params: { id: string }, Querystring: { since?: string } }>('/runs/:id/events', {
       config: { scope: 'read' },
       schema: {
         operationId: 'getRunEvents',
         summary: 'Events kept for a run since a sequence number (poll with `next`)',
         tags: tags('runs'),
         params: runIdParams,
-        querystring: { type: 'object', additionalProperties: false, properties: { since: { type: 'integer', minimum: 0 } } },
+        querystring: { type: 'object', additionalProperties: false, properties: { since: sinceParam } },
         response: withErrors({ 200: { type: 'object', properties: { events: { type: 'array', items: anyObject }, next: { type: 'integer' } } } })
       }
     }, async (req) => {
       await ctx.executor.get(req.params.id)
-      return ctx.executor.events(req.params.id, req.query.since ?? 0)
+      return ctx.executor.events(req.params.id, Number(req.query.since ?? 0))
     })
 
     app.get<{ Params: { id: string } }>('/runs/:id/explanations', {

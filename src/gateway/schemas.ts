@@ -48,3 +48,6 @@ export const graphBody = {
 export function withErrors<T extends Record<string | number, unknown>> (responses: T): T & Record<string, unknown> {
   return { ...responses, '4xx': errorSchema, '5xx': errorSchema }
 }
+
+/** Query strings are text: numbers are checked by pattern (JSON bodies are never coerced). */
+export const sinceParam = { type: 'string', pattern: '^[0-9]{1,15}$', description: 'first event sequence number to send (a non-negative integer)' } as const

@@ -168,6 +168,12 @@ export async function buildServer (init: ServerInit, auth: AuthDeps, registry: S
     return await rep.code(404).send({ error: { name: e.name, message: e.message } })
   })
 
+  // every route, as registered (the OpenAPI test checks each one is documented)
+  const routes: Array<{ method: string, url: string }> = []
+  app.decorate('plRoutes', routes)
+  app.addHook('onRoute', (r) => {
+    for (const m of Array.isArray(r.method) ? r.method : [r.method]) if (m !== 'HEAD') routes.push({ method: m, url: r.url })
+  })
   app.get('/openapi.json', { config: { scope: 'public' }, schema: { operationId: 'openapi', summary: 'This OpenAPI 3.1 document', tags: ['meta'], security: [], response: { 200: { type: 'object', additionalProperties: true }, '4xx': errorSchema } } }, async () => app.swagger())
   for (const { plugin, opts } of plugins) await app.register(plugin, opts ?? {})
   return app

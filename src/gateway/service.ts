@@ -111,6 +111,11 @@ export class GatewayService implements PlService {
     return this.app
   }
 
+  /** Every route the server registered (method, URL pattern), the registry's included. */
+  get routes (): Array<{ method: string, url: string }> {
+    return (this.app as unknown as { plRoutes?: Array<{ method: string, url: string }> } | undefined)?.plRoutes ?? []
+  }
+
   async start (): Promise<void> {
     if (this.started) return
     this.started = true

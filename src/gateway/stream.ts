@@ -23,9 +23,9 @@ import { graphFrom } from './graph.js'
 import { errorReply } from './server.js'
 import { loadWorkflow } from '../workflow/load.js'
 import { effectiveLimits } from '../exec/limits.js'
-import { InvalidSocketMessageError, MissingScopeError, NoGraphError, WorkflowModuleNotFoundError } from './errors.js'
+import { InvalidSocketMessageError, MissingScopeError, NoGraphError, UpgradeRequiredError, WorkflowModuleNotFoundError } from './errors.js'
 import { MAX_SUBSCRIPTIONS_PER_SOCKET, WS_CLOSE_SLOW_CONSUMER } from './constants.js'
-import { runIdParams, withErrors } from './schemas.js'
+import { runIdParams, sinceParam, withErrors } from './schemas.js'
 
 type Msg = Record<string, unknown> & { op?: unknown, id?: unknown }
 
@@ -49,8 +49,9 @@ function need (p: Principal | undefined, scope: Scope): void {
 
 export function streamRoutes (ctx: GatewayContext) {
   return async (app: FastifyInstance): Promise<void> => {
-    app.get('/ws', {
-      websocket: true,
+    app.route({
+      method: 'GET',
+      url: '/ws',
       config: { scope: 'read', tokenInQuery: true },
       schema: {
         operationId: 'websocket',
@@ -58,17 +59,20 @@ export function streamRoutes (ctx: GatewayContext) {
         tags: ['live'],
         querystring: { type: 'object', additionalProperties: false, properties: { access_token: { type: 'string', maxLength: 256 } } },
         response: withErrors({ 101: { description: 'switching to the WebSocket protocol', type: 'null' } })
-      }
-    }, (socket: WebSocket, req: FastifyRequest) => { new SocketSession(ctx, socket, req.principal).start() })
+      },
+      // a plain GET (no Upgrade header) is told what this route is
+      handler: async () => { throw new UpgradeRequiredError('GET /ws is a WebSocket endpoint: send an Upgrade: websocket request') },
+      wsHandler: (socket: WebSocket, req: FastifyRequest) => { new SocketSession(ctx, socket, req.principal).start() }
+    })
 
-    app.get<{ Params: { id: string }, Querystring: { since?: number } }>('/runs/:id/events/stream', {
+    app.get<{ Params: { id: string }, Querystring: { since?: string } }>('/runs/:id/events/stream', {
       config: { scope: 'read', tokenInQuery: true },
       schema: {
         operationId: 'streamRunEvents',
         summary: 'Server-Sent Events: the run\'s events, then live ones, until the client goes away',
         tags: ['live'],
         params: runIdParams,
-        querystring: { type: 'object', additionalProperties: false, properties: { since: { type: 'integer', minimum: 0 }, access_token: { type: 'string', maxLength: 256 } } },
+        querystring: { type: 'object', additionalProperties: false, properties: { since: sinceParam, access_token: { type: 'string', maxLength: 256 } } },
         response: withErrors({ 200: { description: 'text/event-stream of JSON event messages', type: 'string' } })
       }
     }, async (req, reply) => {
@@ -81,7 +85,7 @@ export function streamRoutes (ctx: GatewayContext) {
         write: (text) => { raw.write(`data: ${text}\n\n`) },
         drop: () => { raw.end('event: dropped\ndata: {"reason":"slow consumer"}\n\n'); raw.destroy() }
       }
-      const off = ctx.hub.subscribe(req.params.id, sink, req.query.since ?? 0)
+      const off = ctx.hub.subscribe(req.params.id, sink, Number(req.query.since ?? 0))
       raw.on('close', off)
     })
   }
