@@ -111,6 +111,11 @@ export class GatewayService implements PlService {
     return this.app
   }
 
+  /** Live-stream clients (WebSocket and SSE subscriptions) now. */
+  get streamSubscribers (): number {
+    return this.hub?.subscribers ?? 0
+  }
+
   /** Every route the server registered (method, URL pattern), the registry's included. */
   get routes (): Array<{ method: string, url: string }> {
     return (this.app as unknown as { plRoutes?: Array<{ method: string, url: string }> } | undefined)?.plRoutes ?? []

@@ -104,7 +104,7 @@ class SocketSession {
         this.unsubscribeAll()
         socket.close(WS_CLOSE_SLOW_CONSUMER, 'slow consumer: buffer limit reached')
         // a reader that stopped reading never completes the closing handshake
-        setTimeout(() => { socket.terminate() }, 2_000).unref()
+        setTimeout(() => { socket.terminate() }, 10_000).unref()
       }
     }
   }
