@@ -82,6 +82,7 @@ export async function errorReply (err: unknown): Promise<{ status: number, body:
   data = errorToData(err)
   delete (data as { stack?: string }).stack
   delete (data as { retryable?: boolean }).retryable
+  if (data.details != null && Object.keys(data.details).length === 0) delete data.details
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) status = e.statusCode
   else if (typeof e?.statusCode === 'number' && e.statusCode === 503) status = 503
   else status = STATUS_BY_NAME[data.name] ?? (data.name.endsWith('NotFoundError') ? 404 : await isWorkflowError(data.name) ? 400 : 500)
