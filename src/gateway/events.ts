@@ -17,6 +17,8 @@ export interface Sink {
   write: (text: string) => void
   /** the client is too slow: close it */
   drop: () => void
+  /** the node is stopping: end the stream */
+  end: () => void
 }
 
 export interface Enricher {
@@ -43,10 +45,16 @@ export class RunEventHub {
     this.executor.on('event', this.listener)
   }
 
+  /** Detaches from the executor and ends every client's stream (an open SSE response would keep the server from closing). */
   stop (): void {
     this.executor.off('event', this.listener)
     this.attached = false
+    const sinks = new Set<Sink>()
+    for (const set of this.subs.values()) for (const s of set) sinks.add(s)
     this.subs.clear()
+    for (const s of sinks) {
+      try { s.end() } catch {}
+    }
   }
 
   get subscribers (): number {

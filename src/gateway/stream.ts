@@ -83,7 +83,8 @@ export function streamRoutes (ctx: GatewayContext) {
       const sink: Sink = {
         buffered: () => raw.writableLength,
         write: (text) => { raw.write(`data: ${text}\n\n`) },
-        drop: () => { raw.end('event: dropped\ndata: {"reason":"slow consumer"}\n\n'); raw.destroy() }
+        drop: () => { raw.end('event: dropped\ndata: {"reason":"slow consumer"}\n\n'); raw.destroy() },
+        end: () => { raw.end() }
       }
       const off = ctx.hub.subscribe(req.params.id, sink, Number(req.query.since ?? 0))
       raw.on('close', off)
@@ -105,7 +106,8 @@ class SocketSession {
         socket.close(WS_CLOSE_SLOW_CONSUMER, 'slow consumer: buffer limit reached')
         // a reader that stopped reading never completes the closing handshake
         setTimeout(() => { socket.terminate() }, 10_000).unref()
-      }
+      },
+      end: () => { socket.close(1001, 'node stopping') }
     }
   }
 
