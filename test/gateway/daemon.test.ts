@@ -11,7 +11,7 @@ import { http } from './helpers.js'
 
 test('pl api-key create through the running node, offline on the data dir, and keys that survive a restart', async () => {
   const d = await tempDir('pl-gw-daemon-')
-  let node = await startNodeProcess(['--data-dir', d.dir, '--api-listen', '127.0.0.1:0'])
+  let node = await startNodeProcess(['--data-dir', d.dir, '--api-listen', '127.0.0.1:0'], {}, 120_000)
   try {
     const base = (node.info as { gateway?: string }).gateway as string
     assert.match(base, /^http:\/\/127\.0\.0\.1:\d+$/)
@@ -35,7 +35,7 @@ test('pl api-key create through the running node, offline on the data dir, and k
     const revoked = await runCli(['api-key', 'revoke', 'bob', '--data-dir', d.dir])
     assert.equal(revoked.code, 0, revoked.stderr)
 
-    node = await startNodeProcess(['--data-dir', d.dir], { PL_API_LISTEN: '127.0.0.1:0' })
+    node = await startNodeProcess(['--data-dir', d.dir], { PL_API_LISTEN: '127.0.0.1:0' }, 120_000)
     const again = (node.info as { gateway?: string }).gateway as string
     assert.equal((await http(again, 'GET', '/runs', { key: alice.key })).status, 200, 'a key made before the restart still works')
     assert.equal((await http(again, 'GET', '/runs', { key: dave.key })).status, 200, 'a key made offline works')

@@ -13,7 +13,7 @@ import { packBundle } from '../../src/workflow/bundle.js'
 
 test('the Python client passes its tests against a real pl-node', async () => {
   const d = await tempDir('pl-gw-py-')
-  const node = await startNodeProcess(['--data-dir', join(d.dir, 'node'), '--api-listen', '127.0.0.1:0'])
+  const node = await startNodeProcess(['--data-dir', join(d.dir, 'node'), '--api-listen', '127.0.0.1:0'], {}, 120_000)
   try {
     const made = await runCli(['api-key', 'create', '--name', 'py', '--scopes', 'read,submit', '--json', '--data-dir', join(d.dir, 'node')])
     assert.equal(made.code, 0, made.stderr)
