@@ -47,7 +47,7 @@ export async function envelopeTarget (): Promise<FuzzTarget> {
 }
 
 export async function allTargets (): Promise<FuzzTarget[]> {
-  const targets: FuzzTarget[] = [framesTarget, await envelopeTarget(), ...await registryTargets()]
+  const targets: FuzzTarget[] = [framesTarget, await envelopeTarget(), ...await registryTargets(), await (await import('./gateway-target.js')).gatewayTarget()]
   try {
     const specifier = './workflow-targets.js' // optional module, present once the workflow area is built
     const extra = await import(specifier) as { workflowTargets: () => Promise<FuzzTarget[]> }

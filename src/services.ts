@@ -8,6 +8,7 @@
  *                requester's remote step runner
  *   exec         the executor: runs DAGs, journals runs, resumes them at start
  *   offers       publishes the capabilities listed in `services.capabilities`
+ *   gateway      API keys (control routes); the agent HTTP/WS gateway when `api.listen` is set
  *
  * Negotiation starts before exec so that runs resumed at start can negotiate;
  * the two meet through lazy delegates (the executor asks "who runs this
@@ -23,6 +24,7 @@ import { exec, NoRunnerError, type ExecService, type ExecServiceInit, type StepR
 import { offers } from './offers.js'
 import { registry, type RegistryInit } from './registry/index.js'
 import { ConfigError } from './cli/config.js'
+import { gateway, gatewayInitFromConfig } from './gateway/index.js'
 
 /** Config keys an operator may set per section (the rest of each Init is wiring, not configuration). */
 const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'maxOutputBytes', 'resume']
@@ -83,5 +85,6 @@ export function daemonServices (config: DaemonConfig): Record<string, ServiceFac
   services.offers = offers(s.capabilities)
   // workflows as data in the mesh; the gateway mounts its routes (src/registry/routes.ts)
   services.registry = registry(section<RegistryInit>(s, 'registry', REGISTRY_KEYS))
+  services.gateway = gateway(gatewayInitFromConfig(config.api))
   return services
 }

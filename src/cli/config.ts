@@ -21,6 +21,8 @@ export interface DaemonConfig {
   gossip: boolean
   /** sections read by the services: discovery, exec (incl. exec.addons), negotiation, capabilities (see src/services.ts) */
   services: Record<string, unknown>
+  /** the agent gateway (src/gateway): `listen` (HOST:PORT; also --api-listen / PL_API_LISTEN), keys, limits */
+  api: Record<string, unknown>
 }
 
 interface Key {
@@ -38,6 +40,9 @@ const KEYS: Key[] = [
   { key: 'localSwarm', env: 'PL_LOCAL_SWARM', kind: 'bool' },
   { key: 'gossip', env: 'PL_GOSSIP', kind: 'bool' }
 ]
+
+/** `api.listen` is also a flag and an env var (the gateway checks the value) */
+const API_LISTEN = { flag: 'apiListen', env: 'PL_API_LISTEN' }
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws']
 
@@ -82,10 +87,10 @@ export async function readConfigFile (path: string): Promise<Record<string, unkn
 }
 
 /** Merges the layers; `flags` holds only options the user actually gave. */
-export async function loadConfig (flags: Partial<Record<keyof DaemonConfig, unknown>> & { config?: string }, env: NodeJS.ProcessEnv = process.env): Promise<DaemonConfig> {
+export async function loadConfig (flags: Partial<Record<keyof DaemonConfig, unknown>> & { config?: string, apiListen?: unknown }, env: NodeJS.ProcessEnv = process.env): Promise<DaemonConfig> {
   const configPath = flags.config ?? env.PL_CONFIG
   const file = configPath != null ? await readConfigFile(configPath) : {}
-  const known = new Set<string>([...KEYS.map(k => k.key), 'services'])
+  const known = new Set<string>([...KEYS.map(k => k.key), 'services', 'api'])
   for (const key of Object.keys(file)) if (!known.has(key)) throw new ConfigError(`config file ${String(configPath)}: unknown key "${key}" (known: ${[...known].join(', ')})`)
   const out: Record<string, unknown> = {
     listen: DEFAULT_LISTEN,
@@ -94,13 +99,16 @@ export async function loadConfig (flags: Partial<Record<keyof DaemonConfig, unkn
     logLevel: 'info',
     localSwarm: false,
     gossip: true,
-    services: (file.services as Record<string, unknown>) ?? {}
+    services: (file.services as Record<string, unknown>) ?? {},
+    api: file.api != null && typeof file.api === 'object' && !Array.isArray(file.api) ? { ...(file.api as Record<string, unknown>) } : file.api ?? {}
   }
   for (const k of KEYS) {
     if (file[k.key] !== undefined) out[k.key] = coerce(k, file[k.key], `config file ${String(configPath)}`)
     if (env[k.env] !== undefined && env[k.env] !== '') out[k.key] = coerce(k, env[k.env], `environment ${k.env}`)
     if (flags[k.key] !== undefined) out[k.key] = coerce(k, flags[k.key], `--${k.key.replace(/[A-Z]/g, c => '-' + c.toLowerCase())}`)
   }
+  const apiListen = flags[API_LISTEN.flag as 'apiListen'] ?? (env[API_LISTEN.env] !== '' ? env[API_LISTEN.env] : undefined)
+  if (apiListen != null && typeof out.api === 'object' && out.api != null) (out.api as Record<string, unknown>).listen = apiListen
   out.dataDir = resolveDataDir(out.dataDir as string | undefined)
   return out as unknown as DaemonConfig
 }

@@ -26,6 +26,7 @@ program.command('start')
   .option('--control-port <port>', 'port of the local control API on 127.0.0.1 (env PL_CONTROL_PORT; default 0 = any free port, written to <data-dir>/control.json)')
   .addOption(new Option('--log-level <level>', 'log level (env PL_LOG_LEVEL, default info)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
   .option('--local-swarm', 'raise connection limits for many nodes on one host (env PL_LOCAL_SWARM)')
+  .option('--api-listen <host:port>', 'serve the agent gateway (HTTP/JSON, WebSocket, OpenAPI at /openapi.json) on this address, any interface (env PL_API_LISTEN, config api.listen; default off; see docs/GATEWAY.md)')
   .option('--no-gossip', 'do not join gossip topics: capability discovery through the DHT only, no open calls for proposals (env PL_GOSSIP=false)')
   .action(action(async (opts: Record<string, unknown>) => {
     const flags: Record<string, unknown> = { ...opts }
@@ -55,7 +56,7 @@ program.command('start')
     process.on('SIGINT', () => { shutdown('SIGINT') })
     process.on('SIGTERM', () => { shutdown('SIGTERM') })
     await node.start()
-    process.stdout.write(JSON.stringify({ event: 'started', peerId: node.peerId, addrs: node.addrs(), control: node.components.api?.address }) + '\n')
+    process.stdout.write(JSON.stringify({ event: 'started', peerId: node.peerId, addrs: node.addrs(), control: node.components.api?.address, gateway: (node.components.services.gateway as { address?: string } | undefined)?.address }) + '\n')
   }))
 
 program.command('id')

@@ -260,7 +260,8 @@ export class Provider {
     const envelope = this.components.sign('Bid.v1', bid, { to: requester, ttlMs })
     const id = envelopeId(envelope)
     const facts: CallFacts = { capability: { name: cfp.capability.name }, input: cfp.input, deadline: cfp.deadline, ...(cfp.policies != null ? { policies: [...cfp.policies] } : {}) }
-    this.remember({ id, body: bid, cfp: facts, cfpId, requester, offer, awarded: false })
+    // an estimate (gateway dry run) is answered like any call but holds nothing: its bid cannot be awarded
+    if (cfp.estimate !== true) this.remember({ id, body: bid, cfp: facts, cfpId, requester, offer, awarded: false })
     this.log.debug({ cfp: cfpId, bid: id, requester, price: bid.price }, 'bid')
     return envelope
   }

@@ -46,6 +46,8 @@ export interface CallForProposal {
   limits?: Limits
   /** open calls: where the requester takes answers */
   reply_to?: string[]
+  /** a dry run (gateway estimate): the provider answers but holds no bid */
+  estimate?: boolean
 }
 
 /** Bid.v1 */

@@ -17,10 +17,11 @@ var Schemas = map[string]SchemaInfo{
 	"AdvertiseCapability.v1": {ID: "pl:AdvertiseCapability.v1", CID: "bafyreidvuzh7ah7jspwpn3ohutqd7vk4n4swvcm4uwjutu4zdihvkxljum"},
 	"Award.v1": {ID: "pl:Award.v1", CID: "bafyreigyvtjhvfhvyiffbjt3uthk6de7khzwi3t6tvmk6xak6iumlm7ybu"},
 	"Bid.v1": {ID: "pl:Bid.v1", CID: "bafyreiaswsfckrvy4csrtcgif265lntkfytbjtxgbahy2m3pnenuq7qhj4"},
-	"CallForProposal.v1": {ID: "pl:CallForProposal.v1", CID: "bafyreicmysorcen2egwvnclsb6vr76atzdr7hx3apm2lctgvkpc6fhvz2a"},
+	"CallForProposal.v1": {ID: "pl:CallForProposal.v1", CID: "bafyreidqihazxgm6zifpipcxth4g4elafb3mpzfreo6sjmzqvkkle6gyzy"},
 	"Capability.v1": {ID: "pl:Capability.v1", CID: "bafyreial56kgk5wskw6pwpnx3g52tnmjdtnydtrihi7ihwxo324kw7sqiu"},
 	"Decline.v1": {ID: "pl:Decline.v1", CID: "bafyreib6vx3c5z5itqpqhd2tsfio2morzrqvig3frkfxk77bam272s3m4e"},
 	"Envelope.v1": {ID: "pl:Envelope.v1", CID: "bafyreibaay6vlperborhpsug2yaqtckeyamh4vhkcn47hn7fikwbe23mj4"},
+	"GatewayRequest.v1": {ID: "pl:GatewayRequest.v1", CID: "bafyreienqzmj7igf5prs6imu6pjomrn6q4qjzwmgadenpxzja47xuxwuzy"},
 	"Plan.v1": {ID: "pl:Plan.v1", CID: "bafyreidblegvslhanqbmdopbjycy5i6cikc33rw6cytuaw3zyol2zdmiua"},
 	"Policy.v1": {ID: "pl:Policy.v1", CID: "bafyreigocfmwp46u4glhzp2iesoia3yzaprpizz3g34jn6mm4ej6wkgmtm"},
 	"Receipt.v1": {ID: "pl:Receipt.v1", CID: "bafyreiby2yinbmia42m5vs5vaywvsvh3pix46snrxbrdnaqytq7nbrtlou"},
@@ -156,6 +157,19 @@ func DecodeEnvelopeV1(data []byte) (*EnvelopeV1, error) {
 	var out EnvelopeV1
 	if err := decodeInto("Envelope.v1", data, &out); err != nil {
 		var zero *EnvelopeV1
+		return zero, err
+	}
+	return &out, nil
+}
+
+// EncodeGatewayRequestV1 validates a GatewayRequest.v1 value and encodes it as canonical dag-json.
+func EncodeGatewayRequestV1(v *GatewayRequestV1) ([]byte, error) { return Encode("GatewayRequest.v1", v) }
+
+// DecodeGatewayRequestV1 decodes dag-json and validates it as GatewayRequest.v1.
+func DecodeGatewayRequestV1(data []byte) (*GatewayRequestV1, error) {
+	var out GatewayRequestV1
+	if err := decodeInto("GatewayRequest.v1", data, &out); err != nil {
+		var zero *GatewayRequestV1
 		return zero, err
 	}
 	return &out, nil

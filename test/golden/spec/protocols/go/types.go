@@ -6,6 +6,8 @@ package plspec
 // pointers (nil = absent), or json.RawMessage when they may hold any JSON
 // value; integers are int64, other numbers float64.
 
+import "encoding/json"
+
 // AdvertiseCapabilityV1: Signed announcement of a capability on gossip topic pl/v1/catalog. withdraw=true retracts it.
 type AdvertiseCapabilityV1 struct {
 	// CIDv1, base32
@@ -69,6 +71,8 @@ type CallForProposalV1 struct {
 	Limits *CallForProposalV1Limits `json:"limits,omitempty"`
 	// open calls (gossip): multiaddrs where the requester takes answers on /pl/negotiate
 	ReplyTo *[]string `json:"reply_to,omitempty"`
+	// a dry run (gateway estimate): answer with a bid as usual, but the bid is not held and cannot be awarded
+	Estimate *bool `json:"estimate,omitempty"`
 }
 
 // CapabilityV1: A capability descriptor. Its CID is its identity.
@@ -117,6 +121,15 @@ type EnvelopeV1 struct {
 	Body map[string]any `json:"body"`
 	// ed25519 signature, base64url without padding
 	Sig string `json:"sig"`
+}
+
+// GatewayRequestV1: An agent's signed request to a pl-node gateway: the envelope's signer is the requester of record; method and path bind the signature to one route.
+type GatewayRequestV1 struct {
+	Method string `json:"method"`
+	// the request's path and query string, as sent
+	Path string `json:"path"`
+	// the request body the route takes (JSON)
+	Body json.RawMessage `json:"body,omitempty"`
 }
 
 // PlanV1: The DSL document (YAML): goal, inputs, constraints, policy, select, plan.

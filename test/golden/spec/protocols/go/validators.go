@@ -16,7 +16,7 @@ var k8 = map[string]bool{"cid": true, "kind": true, "path": true}
 var k9 = mustJSON("[\"js\",\"py\"]").([]any)
 var k10 = map[string]bool{"cfp": true, "bid": true, "run": true, "step": true, "provider": true, "capability": true, "input": true, "limits": true, "price": true, "deadline": true, "attempt": true, "prev": true}
 var k11 = map[string]bool{"cfp": true, "run": true, "step": true, "capability": true, "price": true, "eta_ms": true, "attrs": true, "limits": true, "attestations": true, "expires": true}
-var k12 = map[string]bool{"run": true, "step": true, "capability": true, "input": true, "input_size": true, "deadline": true, "reply_by": true, "constraints": true, "policies": true, "limits": true, "reply_to": true}
+var k12 = map[string]bool{"run": true, "step": true, "capability": true, "input": true, "input_size": true, "deadline": true, "reply_by": true, "constraints": true, "policies": true, "limits": true, "reply_to": true, "estimate": true}
 var k13 = map[string]bool{"name": true, "version": true, "cid": true}
 var k14 = map[string]bool{"cfp": true, "run": true, "step": true, "reason": true, "message": true}
 var k15 = mustJSON("[\"busy\",\"policy\",\"unsupported\",\"over-limits\",\"other\"]").([]any)
@@ -24,6 +24,7 @@ var k16 = map[string]bool{"v": true, "type": true, "schema": true, "from": true,
 var k17 = mustJSON("1")
 var k18 = mustRegexp("^[A-Z][A-Za-z0-9]*\\x{2e}v[0-9]+\\z")
 var k19 = mustRegexp("^[A-Za-z0-9_\\x{2d}]{86}\\z")
+<<<<<<< HEAD
 var k20 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "policy": true, "select": true, "plan": true}
 var k21 = mustRegexp("^[A-Za-z_][A-Za-z0-9_]*\\x{3a}\\x{2d}?[0-9\\x{2e}]+\\z")
 var k22 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "residency": true}
@@ -39,6 +40,19 @@ var k31 = mustJSON("[\"bundle\",\"plan\"]").([]any)
 var k32 = mustJSON("[\"api-key\",\"agent\"]").([]any)
 var k33 = mustJSON("true")
 var k34 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
+=======
+var k20 = map[string]bool{"method": true, "path": true, "body": true}
+var k21 = mustJSON("[\"GET\",\"POST\",\"PUT\",\"DELETE\"]").([]any)
+var k22 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "policy": true, "select": true, "plan": true}
+var k23 = mustRegexp("^[A-Za-z_][A-Za-z0-9_]*\\x{3a}\\x{2d}?[0-9\\x{2e}]+\\z")
+var k24 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "residency": true}
+var k25 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "policies": true, "prev": true}
+var k26 = mustJSON("\"\"")
+var k27 = mustJSON("[\"ok\",\"error\"]").([]any)
+var k28 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
+var k29 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
+var k30 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
+>>>>>>> gateway
 
 // pl:AdvertiseCapability.v1#
 func n0(x any, p string) string {
@@ -1482,6 +1496,11 @@ func n76(x any, p string) string {
 				return e
 			}
 		}
+		if v, has := m["estimate"]; has {
+			if e := n99(v, child(p, "estimate")); e != "" {
+				return e
+			}
+		}
 		for k, v := range m {
 			if !k12[k] {
 				_ = v
@@ -1829,13 +1848,21 @@ func n98(x any, p string) string {
 	return ""
 }
 
-// pl:CallForProposal.v1#/additionalProperties
+// pl:CallForProposal.v1#/properties/estimate
 func n99(x any, p string) string {
+	if !(isBool(x)) {
+		return p + " must be boolean"
+	}
+	return ""
+}
+
+// pl:CallForProposal.v1#/additionalProperties
+func n100(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Decline.v1#
-func n100(x any, p string) string {
+func n101(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1854,27 +1881,27 @@ func n100(x any, p string) string {
 			return p + " must have required property \"reason\""
 		}
 		if v, has := m["cfp"]; has {
-			if e := n101(v, child(p, "cfp")); e != "" {
+			if e := n102(v, child(p, "cfp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n102(v, child(p, "run")); e != "" {
+			if e := n103(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n103(v, child(p, "step")); e != "" {
+			if e := n104(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reason"]; has {
-			if e := n104(v, child(p, "reason")); e != "" {
+			if e := n105(v, child(p, "reason")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n105(v, child(p, "message")); e != "" {
+			if e := n106(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
@@ -1889,7 +1916,7 @@ func n100(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/cfp
-func n101(x any, p string) string {
+func n102(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1905,7 +1932,7 @@ func n101(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/run
-func n102(x any, p string) string {
+func n103(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1918,7 +1945,7 @@ func n102(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/step
-func n103(x any, p string) string {
+func n104(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1931,7 +1958,7 @@ func n103(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/reason
-func n104(x any, p string) string {
+func n105(x any, p string) string {
 	if !func() bool {
 		for _, v := range k15 {
 			if jsonEqual(x, v) {
@@ -1946,7 +1973,7 @@ func n104(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/message
-func n105(x any, p string) string {
+func n106(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1959,12 +1986,12 @@ func n105(x any, p string) string {
 }
 
 // pl:Decline.v1#/additionalProperties
-func n106(x any, p string) string {
+func n107(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Envelope.v1#
-func n107(x any, p string) string {
+func n108(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1998,57 +2025,57 @@ func n107(x any, p string) string {
 			return p + " must have required property \"sig\""
 		}
 		if v, has := m["v"]; has {
-			if e := n108(v, child(p, "v")); e != "" {
+			if e := n109(v, child(p, "v")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["type"]; has {
-			if e := n109(v, child(p, "type")); e != "" {
+			if e := n110(v, child(p, "type")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["schema"]; has {
-			if e := n110(v, child(p, "schema")); e != "" {
+			if e := n111(v, child(p, "schema")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["from"]; has {
-			if e := n111(v, child(p, "from")); e != "" {
+			if e := n112(v, child(p, "from")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["to"]; has {
-			if e := n112(v, child(p, "to")); e != "" {
+			if e := n113(v, child(p, "to")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n113(v, child(p, "ts")); e != "" {
+			if e := n114(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["exp"]; has {
-			if e := n114(v, child(p, "exp")); e != "" {
+			if e := n115(v, child(p, "exp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["nonce"]; has {
-			if e := n115(v, child(p, "nonce")); e != "" {
+			if e := n116(v, child(p, "nonce")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["trace"]; has {
-			if e := n116(v, child(p, "trace")); e != "" {
+			if e := n117(v, child(p, "trace")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["body"]; has {
-			if e := n117(v, child(p, "body")); e != "" {
+			if e := n118(v, child(p, "body")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["sig"]; has {
-			if e := n118(v, child(p, "sig")); e != "" {
+			if e := n119(v, child(p, "sig")); e != "" {
 				return e
 			}
 		}
@@ -2063,7 +2090,7 @@ func n107(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/v
-func n108(x any, p string) string {
+func n109(x any, p string) string {
 	if !jsonEqual(x, k17) {
 		return p + " must be equal to the constant"
 	}
@@ -2071,7 +2098,7 @@ func n108(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/type
-func n109(x any, p string) string {
+func n110(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2087,7 +2114,7 @@ func n109(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/schema
-func n110(x any, p string) string {
+func n111(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2103,19 +2130,6 @@ func n110(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/from
-func n111(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if !k4.MatchString(s) {
-			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
-		}
-	}
-	return ""
-}
-
-// pl:Envelope.v1#/properties/to
 func n112(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -2128,20 +2142,20 @@ func n112(x any, p string) string {
 	return ""
 }
 
-// pl:Envelope.v1#/properties/ts
+// pl:Envelope.v1#/properties/to
 func n113(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
+	if !(isString(x)) {
+		return p + " must be string"
 	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
 		}
 	}
 	return ""
 }
 
-// pl:Envelope.v1#/properties/exp
+// pl:Envelope.v1#/properties/ts
 func n114(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -2154,8 +2168,21 @@ func n114(x any, p string) string {
 	return ""
 }
 
-// pl:Envelope.v1#/properties/nonce
+// pl:Envelope.v1#/properties/exp
 func n115(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Envelope.v1#/properties/nonce
+func n116(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2171,7 +2198,7 @@ func n115(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/trace
-func n116(x any, p string) string {
+func n117(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2184,7 +2211,7 @@ func n116(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/body
-func n117(x any, p string) string {
+func n118(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2192,7 +2219,7 @@ func n117(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/sig
-func n118(x any, p string) string {
+func n119(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2205,50 +2232,35 @@ func n118(x any, p string) string {
 }
 
 // pl:Envelope.v1#/additionalProperties
-func n119(x any, p string) string {
+func n120(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
-// pl:Plan.v1#
-func n120(x any, p string) string {
+// pl:GatewayRequest.v1#
+func n121(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
-		if _, has := m["goal"]; !has {
-			return p + " must have required property \"goal\""
+		if _, has := m["method"]; !has {
+			return p + " must have required property \"method\""
 		}
-		if _, has := m["plan"]; !has {
-			return p + " must have required property \"plan\""
+		if _, has := m["path"]; !has {
+			return p + " must have required property \"path\""
 		}
-		if v, has := m["goal"]; has {
-			if e := n121(v, child(p, "goal")); e != "" {
+		if v, has := m["method"]; has {
+			if e := n122(v, child(p, "method")); e != "" {
 				return e
 			}
 		}
-		if v, has := m["inputs"]; has {
-			if e := n122(v, child(p, "inputs")); e != "" {
+		if v, has := m["path"]; has {
+			if e := n123(v, child(p, "path")); e != "" {
 				return e
 			}
 		}
-		if v, has := m["constraints"]; has {
-			if e := n123(v, child(p, "constraints")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["policy"]; has {
-			if e := n124(v, child(p, "policy")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["select"]; has {
-			if e := n127(v, child(p, "select")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["plan"]; has {
-			if e := n130(v, child(p, "plan")); e != "" {
+		if v, has := m["body"]; has {
+			if e := n124(v, child(p, "body")); e != "" {
 				return e
 			}
 		}
@@ -2262,8 +2274,26 @@ func n120(x any, p string) string {
 	return ""
 }
 
-// pl:Plan.v1#/properties/goal
-func n121(x any, p string) string {
+// pl:GatewayRequest.v1#/properties/method
+func n122(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if !func() bool {
+		for _, v := range k21 {
+			if jsonEqual(x, v) {
+				return true
+			}
+		}
+		return false
+	}() {
+		return p + " must be one of the allowed values"
+	}
+	return ""
+}
+
+// pl:GatewayRequest.v1#/properties/path
+func n123(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2271,195 +2301,63 @@ func n121(x any, p string) string {
 		if runeLen(s) < 1 {
 			return p + " must have at least 1 characters"
 		}
+		if runeLen(s) > 2048 {
+			return p + " must have at most 2048 characters"
+		}
 	}
 	return ""
 }
 
-// pl:Plan.v1#/properties/inputs
-func n122(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/constraints
-func n123(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/policy
+// pl:GatewayRequest.v1#/properties/body
 func n124(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	if m, ok := x.(map[string]any); ok {
-		_ = m
-		if v, has := m["require"]; has {
-			if e := n125(v, child(p, "require")); e != "" {
-				return e
-			}
-		}
-	}
 	return ""
 }
 
-// pl:Plan.v1#/properties/policy/properties/require
+// pl:GatewayRequest.v1#/additionalProperties
 func n125(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		for i := 0; i < len(a); i++ {
-			if e := n126(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/policy/properties/require/items
-func n126(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/select
-func n127(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	if m, ok := x.(map[string]any); ok {
-		_ = m
-		if v, has := m["optimize"]; has {
-			if e := n128(v, child(p, "optimize")); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/select/properties/optimize
-func n128(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		for i := 0; i < len(a); i++ {
-			if e := n129(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/select/properties/optimize/items
-func n129(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if !k21.MatchString(s) {
-			return p + " must match pattern \"^[A-Za-z_][A-Za-z0-9_]*:-?[0-9.]+$\""
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/plan
-func n130(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		if len(a) < 1 {
-			return p + " must have at least 1 items"
-		}
-		for i := 0; i < len(a); i++ {
-			if e := n131(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/plan/items
-func n131(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/additionalProperties
-func n132(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
-// pl:Policy.v1#
-func n133(x any, p string) string {
+// pl:Plan.v1#
+func n126(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
-		if _, has := m["name"]; !has {
-			return p + " must have required property \"name\""
+		if _, has := m["goal"]; !has {
+			return p + " must have required property \"goal\""
 		}
-		if v, has := m["name"]; has {
-			if e := n134(v, child(p, "name")); e != "" {
+		if _, has := m["plan"]; !has {
+			return p + " must have required property \"plan\""
+		}
+		if v, has := m["goal"]; has {
+			if e := n127(v, child(p, "goal")); e != "" {
 				return e
 			}
 		}
-		if v, has := m["version"]; has {
-			if e := n135(v, child(p, "version")); e != "" {
+		if v, has := m["inputs"]; has {
+			if e := n128(v, child(p, "inputs")); e != "" {
 				return e
 			}
 		}
-		if v, has := m["description"]; has {
-			if e := n136(v, child(p, "description")); e != "" {
+		if v, has := m["constraints"]; has {
+			if e := n129(v, child(p, "constraints")); e != "" {
 				return e
 			}
 		}
-		if v, has := m["require_attestations"]; has {
-			if e := n137(v, child(p, "require_attestations")); e != "" {
+		if v, has := m["policy"]; has {
+			if e := n130(v, child(p, "policy")); e != "" {
 				return e
 			}
 		}
-		if v, has := m["allow_peers"]; has {
-			if e := n139(v, child(p, "allow_peers")); e != "" {
+		if v, has := m["select"]; has {
+			if e := n133(v, child(p, "select")); e != "" {
 				return e
 			}
 		}
-		if v, has := m["deny_peers"]; has {
-			if e := n141(v, child(p, "deny_peers")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["max_price"]; has {
-			if e := n143(v, child(p, "max_price")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["max_deadline_ms"]; has {
-			if e := n144(v, child(p, "max_deadline_ms")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["residency"]; has {
-			if e := n145(v, child(p, "residency")); e != "" {
+		if v, has := m["plan"]; has {
+			if e := n136(v, child(p, "plan")); e != "" {
 				return e
 			}
 		}
@@ -2473,8 +2371,219 @@ func n133(x any, p string) string {
 	return ""
 }
 
-// pl:Policy.v1#/properties/name
+// pl:Plan.v1#/properties/goal
+func n127(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) < 1 {
+			return p + " must have at least 1 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/inputs
+func n128(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/constraints
+func n129(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/policy
+func n130(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if v, has := m["require"]; has {
+			if e := n131(v, child(p, "require")); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/policy/properties/require
+func n131(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		for i := 0; i < len(a); i++ {
+			if e := n132(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/policy/properties/require/items
+func n132(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/select
+func n133(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if v, has := m["optimize"]; has {
+			if e := n134(v, child(p, "optimize")); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/select/properties/optimize
 func n134(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		for i := 0; i < len(a); i++ {
+			if e := n135(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/select/properties/optimize/items
+func n135(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k23.MatchString(s) {
+			return p + " must match pattern \"^[A-Za-z_][A-Za-z0-9_]*:-?[0-9.]+$\""
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/plan
+func n136(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) < 1 {
+			return p + " must have at least 1 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n137(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/plan/items
+func n137(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/additionalProperties
+func n138(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:Policy.v1#
+func n139(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["name"]; !has {
+			return p + " must have required property \"name\""
+		}
+		if v, has := m["name"]; has {
+			if e := n140(v, child(p, "name")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["version"]; has {
+			if e := n141(v, child(p, "version")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["description"]; has {
+			if e := n142(v, child(p, "description")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["require_attestations"]; has {
+			if e := n143(v, child(p, "require_attestations")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["allow_peers"]; has {
+			if e := n145(v, child(p, "allow_peers")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["deny_peers"]; has {
+			if e := n147(v, child(p, "deny_peers")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["max_price"]; has {
+			if e := n149(v, child(p, "max_price")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["max_deadline_ms"]; has {
+			if e := n150(v, child(p, "max_deadline_ms")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["residency"]; has {
+			if e := n151(v, child(p, "residency")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k24[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/name
+func n140(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2487,7 +2596,7 @@ func n134(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/version
-func n135(x any, p string) string {
+func n141(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2500,7 +2609,7 @@ func n135(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/description
-func n136(x any, p string) string {
+func n142(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2513,7 +2622,7 @@ func n136(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/require_attestations
-func n137(x any, p string) string {
+func n143(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2523,7 +2632,7 @@ func n137(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n138(a[i], index(p, i)); e != "" {
+			if e := n144(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2532,7 +2641,7 @@ func n137(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/require_attestations/items
-func n138(x any, p string) string {
+func n144(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2545,14 +2654,14 @@ func n138(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/allow_peers
-func n139(x any, p string) string {
+func n145(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n140(a[i], index(p, i)); e != "" {
+			if e := n146(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2561,7 +2670,7 @@ func n139(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/allow_peers/items
-func n140(x any, p string) string {
+func n146(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2574,14 +2683,14 @@ func n140(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/deny_peers
-func n141(x any, p string) string {
+func n147(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n142(a[i], index(p, i)); e != "" {
+			if e := n148(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2590,7 +2699,7 @@ func n141(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/deny_peers/items
-func n142(x any, p string) string {
+func n148(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2603,7 +2712,7 @@ func n142(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/max_price
-func n143(x any, p string) string {
+func n149(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -2616,7 +2725,7 @@ func n143(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/max_deadline_ms
-func n144(x any, p string) string {
+func n150(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2629,7 +2738,7 @@ func n144(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/residency
-func n145(x any, p string) string {
+func n151(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2639,7 +2748,7 @@ func n145(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n146(a[i], index(p, i)); e != "" {
+			if e := n152(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2648,7 +2757,7 @@ func n145(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/residency/items
-func n146(x any, p string) string {
+func n152(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2661,12 +2770,12 @@ func n146(x any, p string) string {
 }
 
 // pl:Policy.v1#/additionalProperties
-func n147(x any, p string) string {
+func n153(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#
-func n148(x any, p string) string {
+func n154(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2718,82 +2827,82 @@ func n148(x any, p string) string {
 			return p + " must have required property \"prev\""
 		}
 		if v, has := m["run"]; has {
-			if e := n149(v, child(p, "run")); e != "" {
+			if e := n155(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n150(v, child(p, "step")); e != "" {
+			if e := n156(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n151(v, child(p, "capability")); e != "" {
+			if e := n157(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n152(v, child(p, "provider")); e != "" {
+			if e := n158(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester"]; has {
-			if e := n153(v, child(p, "requester")); e != "" {
+			if e := n159(v, child(p, "requester")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["award"]; has {
-			if e := n154(v, child(p, "award")); e != "" {
+			if e := n160(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input"]; has {
-			if e := n155(v, child(p, "input")); e != "" {
+			if e := n161(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n156(v, child(p, "output")); e != "" {
+			if e := n162(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n159(v, child(p, "status")); e != "" {
+			if e := n165(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["started"]; has {
-			if e := n160(v, child(p, "started")); e != "" {
+			if e := n166(v, child(p, "started")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ended"]; has {
-			if e := n161(v, child(p, "ended")); e != "" {
+			if e := n167(v, child(p, "ended")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n162(v, child(p, "usage")); e != "" {
+			if e := n168(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n167(v, child(p, "limits")); e != "" {
+			if e := n173(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n172(v, child(p, "policies")); e != "" {
+			if e := n178(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["prev"]; has {
-			if e := n174(v, child(p, "prev")); e != "" {
+			if e := n180(v, child(p, "prev")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k23[k] {
+			if !k25[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2803,7 +2912,7 @@ func n148(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/run
-func n149(x any, p string) string {
+func n155(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2816,7 +2925,7 @@ func n149(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/step
-func n150(x any, p string) string {
+func n156(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2829,7 +2938,7 @@ func n150(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/capability
-func n151(x any, p string) string {
+func n157(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2842,7 +2951,7 @@ func n151(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/provider
-func n152(x any, p string) string {
+func n158(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2855,7 +2964,7 @@ func n152(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/requester
-func n153(x any, p string) string {
+func n159(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2868,7 +2977,7 @@ func n153(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/award
-func n154(x any, p string) string {
+func n160(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2881,7 +2990,7 @@ func n154(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/input
-func n155(x any, p string) string {
+func n161(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2897,12 +3006,12 @@ func n155(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output
-func n156(x any, p string) string {
+func n162(x any, p string) string {
 	if c := 0; func() int {
-		if n157(x, p) == "" {
+		if n163(x, p) == "" {
 			c++
 		}
-		if n158(x, p) == "" {
+		if n164(x, p) == "" {
 			c++
 		}
 		return c
@@ -2913,7 +3022,7 @@ func n156(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/0
-func n157(x any, p string) string {
+func n163(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2929,17 +3038,17 @@ func n157(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/1
-func n158(x any, p string) string {
-	if !jsonEqual(x, k24) {
+func n164(x any, p string) string {
+	if !jsonEqual(x, k26) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:Receipt.v1#/properties/status
-func n159(x any, p string) string {
+func n165(x any, p string) string {
 	if !func() bool {
-		for _, v := range k25 {
+		for _, v := range k27 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -2952,7 +3061,7 @@ func n159(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/started
-func n160(x any, p string) string {
+func n166(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2965,7 +3074,7 @@ func n160(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/ended
-func n161(x any, p string) string {
+func n167(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2978,7 +3087,7 @@ func n161(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage
-func n162(x any, p string) string {
+func n168(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2994,22 +3103,22 @@ func n162(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n163(v, child(p, "cpu_ms")); e != "" {
+			if e := n169(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n164(v, child(p, "wall_ms")); e != "" {
+			if e := n170(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n165(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n171(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k26[k] {
+			if !k28[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3019,7 +3128,7 @@ func n162(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/cpu_ms
-func n163(x any, p string) string {
+func n169(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3032,7 +3141,7 @@ func n163(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/wall_ms
-func n164(x any, p string) string {
+func n170(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3045,7 +3154,7 @@ func n164(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
-func n165(x any, p string) string {
+func n171(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3058,29 +3167,29 @@ func n165(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/additionalProperties
-func n166(x any, p string) string {
+func n172(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/limits
-func n167(x any, p string) string {
+func n173(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n168(v, child(p, "cpu_ms")); e != "" {
+			if e := n174(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n169(v, child(p, "mem_mb")); e != "" {
+			if e := n175(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n170(v, child(p, "wall_ms")); e != "" {
+			if e := n176(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -3095,7 +3204,7 @@ func n167(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/cpu_ms
-func n168(x any, p string) string {
+func n174(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3108,7 +3217,7 @@ func n168(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/mem_mb
-func n169(x any, p string) string {
+func n175(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3121,7 +3230,7 @@ func n169(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/wall_ms
-func n170(x any, p string) string {
+func n176(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3134,12 +3243,12 @@ func n170(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/additionalProperties
-func n171(x any, p string) string {
+func n177(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/policies
-func n172(x any, p string) string {
+func n178(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3149,7 +3258,7 @@ func n172(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n173(a[i], index(p, i)); e != "" {
+			if e := n179(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3158,7 +3267,7 @@ func n172(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies/items
-func n173(x any, p string) string {
+func n179(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3171,7 +3280,7 @@ func n173(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev
-func n174(x any, p string) string {
+func n180(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3181,7 +3290,7 @@ func n174(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n175(a[i], index(p, i)); e != "" {
+			if e := n181(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3190,7 +3299,7 @@ func n174(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev/items
-func n175(x any, p string) string {
+func n181(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3206,12 +3315,12 @@ func n175(x any, p string) string {
 }
 
 // pl:Receipt.v1#/additionalProperties
-func n176(x any, p string) string {
+func n182(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#
-func n177(x any, p string) string {
+func n183(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3233,47 +3342,47 @@ func n177(x any, p string) string {
 			return p + " must have required property \"usage\""
 		}
 		if v, has := m["award"]; has {
-			if e := n178(v, child(p, "award")); e != "" {
+			if e := n184(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n179(v, child(p, "run")); e != "" {
+			if e := n185(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n180(v, child(p, "step")); e != "" {
+			if e := n186(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n181(v, child(p, "status")); e != "" {
+			if e := n187(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n182(v, child(p, "output")); e != "" {
+			if e := n188(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["error"]; has {
-			if e := n183(v, child(p, "error")); e != "" {
+			if e := n189(v, child(p, "error")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n188(v, child(p, "usage")); e != "" {
+			if e := n194(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["receipt"]; has {
-			if e := n193(v, child(p, "receipt")); e != "" {
+			if e := n199(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k27[k] {
+			if !k29[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3283,7 +3392,7 @@ func n177(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/award
-func n178(x any, p string) string {
+func n184(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3299,7 +3408,7 @@ func n178(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/run
-func n179(x any, p string) string {
+func n185(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3312,7 +3421,7 @@ func n179(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/step
-func n180(x any, p string) string {
+func n186(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3325,9 +3434,9 @@ func n180(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/status
-func n181(x any, p string) string {
+func n187(x any, p string) string {
 	if !func() bool {
-		for _, v := range k25 {
+		for _, v := range k27 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3340,7 +3449,7 @@ func n181(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/output
-func n182(x any, p string) string {
+func n188(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3356,7 +3465,7 @@ func n182(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error
-func n183(x any, p string) string {
+func n189(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3369,22 +3478,22 @@ func n183(x any, p string) string {
 			return p + " must have required property \"message\""
 		}
 		if v, has := m["name"]; has {
-			if e := n184(v, child(p, "name")); e != "" {
+			if e := n190(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n185(v, child(p, "message")); e != "" {
+			if e := n191(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["retryable"]; has {
-			if e := n186(v, child(p, "retryable")); e != "" {
+			if e := n192(v, child(p, "retryable")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["details"]; has {
-			if e := n187(v, child(p, "details")); e != "" {
+			if e := n193(v, child(p, "details")); e != "" {
 				return e
 			}
 		}
@@ -3393,7 +3502,7 @@ func n183(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/name
-func n184(x any, p string) string {
+func n190(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3406,7 +3515,7 @@ func n184(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/message
-func n185(x any, p string) string {
+func n191(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3419,7 +3528,7 @@ func n185(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/retryable
-func n186(x any, p string) string {
+func n192(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -3427,7 +3536,7 @@ func n186(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/details
-func n187(x any, p string) string {
+func n193(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3435,7 +3544,7 @@ func n187(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage
-func n188(x any, p string) string {
+func n194(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3451,107 +3560,17 @@ func n188(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n189(v, child(p, "cpu_ms")); e != "" {
+			if e := n195(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n190(v, child(p, "wall_ms")); e != "" {
+			if e := n196(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n191(v, child(p, "mem_peak_mb")); e != "" {
-				return e
-			}
-		}
-		for k, v := range m {
-			if !k26[k] {
-				_ = v
-				return child(p, k) + " is not allowed (additionalProperties)"
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Result.v1#/properties/usage/properties/cpu_ms
-func n189(x any, p string) string {
-	if !(isNumber(x)) {
-		return p + " must be number"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Result.v1#/properties/usage/properties/wall_ms
-func n190(x any, p string) string {
-	if !(isNumber(x)) {
-		return p + " must be number"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Result.v1#/properties/usage/properties/mem_peak_mb
-func n191(x any, p string) string {
-	if !(isNumber(x)) {
-		return p + " must be number"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Result.v1#/properties/usage/additionalProperties
-func n192(x any, p string) string {
-	return p + " is not allowed (false schema)"
-}
-
-// pl:Result.v1#/properties/receipt
-func n193(x any, p string) string {
-	if e := n194(x, p); e != "" {
-		return e
-	}
-	return ""
-}
-
-// pl:SignedReceipt.v1#
-func n194(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	if m, ok := x.(map[string]any); ok {
-		_ = m
-		if _, has := m["receipt"]; !has {
-			return p + " must have required property \"receipt\""
-		}
-		if _, has := m["provider_sig"]; !has {
-			return p + " must have required property \"provider_sig\""
-		}
-		if v, has := m["receipt"]; has {
-			if e := n195(v, child(p, "receipt")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["provider_sig"]; has {
-			if e := n196(v, child(p, "provider_sig")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["requester_sig"]; has {
-			if e := n197(v, child(p, "requester_sig")); e != "" {
+			if e := n197(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
@@ -3565,16 +3584,106 @@ func n194(x any, p string) string {
 	return ""
 }
 
-// pl:SignedReceipt.v1#/properties/receipt
+// pl:Result.v1#/properties/usage/properties/cpu_ms
 func n195(x any, p string) string {
-	if e := n148(x, p); e != "" {
+	if !(isNumber(x)) {
+		return p + " must be number"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Result.v1#/properties/usage/properties/wall_ms
+func n196(x any, p string) string {
+	if !(isNumber(x)) {
+		return p + " must be number"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Result.v1#/properties/usage/properties/mem_peak_mb
+func n197(x any, p string) string {
+	if !(isNumber(x)) {
+		return p + " must be number"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Result.v1#/properties/usage/additionalProperties
+func n198(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:Result.v1#/properties/receipt
+func n199(x any, p string) string {
+	if e := n200(x, p); e != "" {
+		return e
+	}
+	return ""
+}
+
+// pl:SignedReceipt.v1#
+func n200(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["receipt"]; !has {
+			return p + " must have required property \"receipt\""
+		}
+		if _, has := m["provider_sig"]; !has {
+			return p + " must have required property \"provider_sig\""
+		}
+		if v, has := m["receipt"]; has {
+			if e := n201(v, child(p, "receipt")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["provider_sig"]; has {
+			if e := n202(v, child(p, "provider_sig")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["requester_sig"]; has {
+			if e := n203(v, child(p, "requester_sig")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k30[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:SignedReceipt.v1#/properties/receipt
+func n201(x any, p string) string {
+	if e := n154(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n196(x any, p string) string {
+func n202(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3587,7 +3696,7 @@ func n196(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/requester_sig
-func n197(x any, p string) string {
+func n203(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3600,17 +3709,17 @@ func n197(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/additionalProperties
-func n198(x any, p string) string {
+func n204(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/additionalProperties
-func n199(x any, p string) string {
+func n205(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Workflow.v1#
-func n200(x any, p string) string {
+func n206(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3623,47 +3732,47 @@ func n200(x any, p string) string {
 			return p + " must have required property \"graph\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n201(v, child(p, "workflow_id")); e != "" {
+			if e := n207(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n202(v, child(p, "name")); e != "" {
+			if e := n208(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n203(v, child(p, "description")); e != "" {
+			if e := n209(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n204(v, child(p, "tags")); e != "" {
+			if e := n210(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n206(v, child(p, "version")); e != "" {
+			if e := n212(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalSettings"]; has {
-			if e := n209(v, child(p, "globalSettings")); e != "" {
+			if e := n215(v, child(p, "globalSettings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalParameters"]; has {
-			if e := n210(v, child(p, "globalParameters")); e != "" {
+			if e := n216(v, child(p, "globalParameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n211(v, child(p, "modules")); e != "" {
+			if e := n217(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["graph"]; has {
-			if e := n221(v, child(p, "graph")); e != "" {
+			if e := n227(v, child(p, "graph")); e != "" {
 				return e
 			}
 		}
@@ -3672,7 +3781,7 @@ func n200(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/workflow_id
-func n201(x any, p string) string {
+func n207(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3680,7 +3789,7 @@ func n201(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/name
-func n202(x any, p string) string {
+func n208(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3688,7 +3797,7 @@ func n202(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/description
-func n203(x any, p string) string {
+func n209(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3696,14 +3805,14 @@ func n203(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags
-func n204(x any, p string) string {
+func n210(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n205(a[i], index(p, i)); e != "" {
+			if e := n211(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3712,7 +3821,7 @@ func n204(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags/items
-func n205(x any, p string) string {
+func n211(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3720,19 +3829,19 @@ func n205(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version
-func n206(x any, p string) string {
+func n212(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["version"]; has {
-			if e := n207(v, child(p, "version")); e != "" {
+			if e := n213(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n208(v, child(p, "releaseTag")); e != "" {
+			if e := n214(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
@@ -3741,7 +3850,7 @@ func n206(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/version
-func n207(x any, p string) string {
+func n213(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3749,7 +3858,7 @@ func n207(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/releaseTag
-func n208(x any, p string) string {
+func n214(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3757,7 +3866,7 @@ func n208(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalSettings
-func n209(x any, p string) string {
+func n215(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3765,7 +3874,7 @@ func n209(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalParameters
-func n210(x any, p string) string {
+func n216(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3773,7 +3882,7 @@ func n210(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules
-func n211(x any, p string) string {
+func n217(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3781,7 +3890,7 @@ func n211(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n212(v, child(p, k)); e != "" {
+				if e := n218(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -3791,44 +3900,44 @@ func n211(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties
-func n212(x any, p string) string {
+func n218(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["codePath"]; has {
-			if e := n213(v, child(p, "codePath")); e != "" {
+			if e := n219(v, child(p, "codePath")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["settings"]; has {
-			if e := n214(v, child(p, "settings")); e != "" {
+			if e := n220(v, child(p, "settings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["parameters"]; has {
-			if e := n215(v, child(p, "parameters")); e != "" {
+			if e := n221(v, child(p, "parameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n216(v, child(p, "name")); e != "" {
+			if e := n222(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n217(v, child(p, "description")); e != "" {
+			if e := n223(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n218(v, child(p, "tags")); e != "" {
+			if e := n224(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["resource_requirements"]; has {
-			if e := n220(v, child(p, "resource_requirements")); e != "" {
+			if e := n226(v, child(p, "resource_requirements")); e != "" {
 				return e
 			}
 		}
@@ -3837,7 +3946,7 @@ func n212(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
-func n213(x any, p string) string {
+func n219(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3845,7 +3954,7 @@ func n213(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
-func n214(x any, p string) string {
+func n220(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3853,7 +3962,7 @@ func n214(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
-func n215(x any, p string) string {
+func n221(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3861,7 +3970,7 @@ func n215(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
-func n216(x any, p string) string {
+func n222(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3869,7 +3978,7 @@ func n216(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
-func n217(x any, p string) string {
+func n223(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3877,14 +3986,14 @@ func n217(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
-func n218(x any, p string) string {
+func n224(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n219(a[i], index(p, i)); e != "" {
+			if e := n225(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3893,7 +4002,7 @@ func n218(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
-func n219(x any, p string) string {
+func n225(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3901,7 +4010,7 @@ func n219(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
-func n220(x any, p string) string {
+func n226(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3909,7 +4018,7 @@ func n220(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph
-func n221(x any, p string) string {
+func n227(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3917,7 +4026,7 @@ func n221(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n222(v, child(p, k)); e != "" {
+				if e := n228(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -3927,14 +4036,14 @@ func n221(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties
-func n222(x any, p string) string {
+func n228(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n223(a[i], index(p, i)); e != "" {
+			if e := n229(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3943,7 +4052,7 @@ func n222(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties/items
-func n223(x any, p string) string {
+func n229(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4334,6 +4443,7 @@ var Validators = map[string]func(x any, p string) string{
 	"Bid.v1": n58,
 	"CallForProposal.v1": n76,
 	"Capability.v1": n3,
+<<<<<<< HEAD
 	"Decline.v1": n100,
 	"Envelope.v1": n107,
 	"Plan.v1": n120,
@@ -4343,6 +4453,17 @@ var Validators = map[string]func(x any, p string) string{
 	"SignedReceipt.v1": n194,
 	"Workflow.v1": n200,
 	"WorkflowRecord.v1": n224,
+=======
+	"Decline.v1": n101,
+	"Envelope.v1": n108,
+	"GatewayRequest.v1": n121,
+	"Plan.v1": n126,
+	"Policy.v1": n139,
+	"Receipt.v1": n154,
+	"Result.v1": n183,
+	"SignedReceipt.v1": n200,
+	"Workflow.v1": n206,
+>>>>>>> gateway
 }
 
 // ErrorOf returns "" when doc is a valid `name` document, else why not. Unknown names panic.
@@ -4407,6 +4528,9 @@ func ValidateDeclineV1(doc any) error { return Validate("Decline.v1", doc) }
 
 // ValidateEnvelopeV1 returns a *SpecValidationError unless doc is a valid Envelope.v1.
 func ValidateEnvelopeV1(doc any) error { return Validate("Envelope.v1", doc) }
+
+// ValidateGatewayRequestV1 returns a *SpecValidationError unless doc is a valid GatewayRequest.v1.
+func ValidateGatewayRequestV1(doc any) error { return Validate("GatewayRequest.v1", doc) }
 
 // ValidatePlanV1 returns a *SpecValidationError unless doc is a valid Plan.v1.
 func ValidatePlanV1(doc any) error { return Validate("Plan.v1", doc) }

@@ -12,10 +12,11 @@ SCHEMAS: Dict[str, Dict[str, Optional[str]]] = {
     "AdvertiseCapability.v1": {"id": "pl:AdvertiseCapability.v1", "cid": "bafyreidvuzh7ah7jspwpn3ohutqd7vk4n4swvcm4uwjutu4zdihvkxljum"},
     "Award.v1": {"id": "pl:Award.v1", "cid": "bafyreigyvtjhvfhvyiffbjt3uthk6de7khzwi3t6tvmk6xak6iumlm7ybu"},
     "Bid.v1": {"id": "pl:Bid.v1", "cid": "bafyreiaswsfckrvy4csrtcgif265lntkfytbjtxgbahy2m3pnenuq7qhj4"},
-    "CallForProposal.v1": {"id": "pl:CallForProposal.v1", "cid": "bafyreicmysorcen2egwvnclsb6vr76atzdr7hx3apm2lctgvkpc6fhvz2a"},
+    "CallForProposal.v1": {"id": "pl:CallForProposal.v1", "cid": "bafyreidqihazxgm6zifpipcxth4g4elafb3mpzfreo6sjmzqvkkle6gyzy"},
     "Capability.v1": {"id": "pl:Capability.v1", "cid": "bafyreial56kgk5wskw6pwpnx3g52tnmjdtnydtrihi7ihwxo324kw7sqiu"},
     "Decline.v1": {"id": "pl:Decline.v1", "cid": "bafyreib6vx3c5z5itqpqhd2tsfio2morzrqvig3frkfxk77bam272s3m4e"},
     "Envelope.v1": {"id": "pl:Envelope.v1", "cid": "bafyreibaay6vlperborhpsug2yaqtckeyamh4vhkcn47hn7fikwbe23mj4"},
+    "GatewayRequest.v1": {"id": "pl:GatewayRequest.v1", "cid": "bafyreienqzmj7igf5prs6imu6pjomrn6q4qjzwmgadenpxzja47xuxwuzy"},
     "Plan.v1": {"id": "pl:Plan.v1", "cid": "bafyreidblegvslhanqbmdopbjycy5i6cikc33rw6cytuaw3zyol2zdmiua"},
     "Policy.v1": {"id": "pl:Policy.v1", "cid": "bafyreigocfmwp46u4glhzp2iesoia3yzaprpizz3g34jn6mm4ej6wkgmtm"},
     "Receipt.v1": {"id": "pl:Receipt.v1", "cid": "bafyreiby2yinbmia42m5vs5vaywvsvh3pix46snrxbrdnaqytq7nbrtlou"},
@@ -107,6 +108,16 @@ def encode_envelope_v1(value: models.EnvelopeV1) -> bytes:
 def decode_envelope_v1(data: Union[bytes, str]) -> models.EnvelopeV1:
     """Decodes dag-json and validates it as Envelope.v1."""
     return models.EnvelopeV1.from_dict(decode("Envelope.v1", data))
+
+
+def encode_gateway_request_v1(value: models.GatewayRequestV1) -> bytes:
+    """Validates a GatewayRequest.v1 value and encodes it as canonical dag-json."""
+    return encode("GatewayRequest.v1", value.to_dict())
+
+
+def decode_gateway_request_v1(data: Union[bytes, str]) -> models.GatewayRequestV1:
+    """Decodes dag-json and validates it as GatewayRequest.v1."""
+    return models.GatewayRequestV1.from_dict(decode("GatewayRequest.v1", data))
 
 
 def encode_plan_v1(value: models.PlanV1) -> bytes:

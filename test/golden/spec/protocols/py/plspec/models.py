@@ -148,6 +148,7 @@ class CallForProposalV1:
     policies: Optional[List[str]] = None
     limits: Optional[CallForProposalV1Limits] = None
     reply_to: Optional[List[str]] = None  # open calls (gossip): multiaddrs where the requester takes answers on /pl/negotiate
+    estimate: Optional[bool] = None  # a dry run (gateway estimate): answer with a bid as usual, but the bid is not held and cannot be awarded
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "CallForProposalV1":
@@ -163,6 +164,7 @@ class CallForProposalV1:
             policies=d["policies"] if "policies" in d else None,
             limits=CallForProposalV1Limits.from_dict(d["limits"]) if "limits" in d else None,
             reply_to=d["reply_to"] if "reply_to" in d else None,
+            estimate=d["estimate"] if "estimate" in d else None,
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -182,6 +184,8 @@ class CallForProposalV1:
             out["limits"] = self.limits.to_dict()
         if self.reply_to is not None:
             out["reply_to"] = self.reply_to
+        if self.estimate is not None:
+            out["estimate"] = self.estimate
         return out
 
 
@@ -313,6 +317,30 @@ class EnvelopeV1:
             out["trace"] = self.trace
         out["body"] = self.body
         out["sig"] = self.sig
+        return out
+
+
+@dataclass
+class GatewayRequestV1:
+    """An agent's signed request to a pl-node gateway: the envelope's signer is the requester of record; method and path bind the signature to one route."""
+    method: Literal["GET", "POST", "PUT", "DELETE"]
+    path: str  # the request's path and query string, as sent
+    body: Union[Any, JsonNull, None] = None  # the request body the route takes (JSON)
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "GatewayRequestV1":
+        return cls(
+            method=d["method"],
+            path=d["path"],
+            body=(JSON_NULL if d["body"] is None else d["body"]) if "body" in d else None,
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        out["method"] = self.method
+        out["path"] = self.path
+        if self.body is not None:
+            out["body"] = None if self.body is JSON_NULL else self.body
         return out
 
 

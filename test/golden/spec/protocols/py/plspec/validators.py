@@ -20,7 +20,7 @@ _K8 = frozenset(["cid", "kind", "path"])
 _K9 = ["js", "py"]
 _K10 = frozenset(["cfp", "bid", "run", "step", "provider", "capability", "input", "limits", "price", "deadline", "attempt", "prev"])
 _K11 = frozenset(["cfp", "run", "step", "capability", "price", "eta_ms", "attrs", "limits", "attestations", "expires"])
-_K12 = frozenset(["run", "step", "capability", "input", "input_size", "deadline", "reply_by", "constraints", "policies", "limits", "reply_to"])
+_K12 = frozenset(["run", "step", "capability", "input", "input_size", "deadline", "reply_by", "constraints", "policies", "limits", "reply_to", "estimate"])
 _K13 = frozenset(["name", "version", "cid"])
 _K14 = frozenset(["cfp", "run", "step", "reason", "message"])
 _K15 = ["busy", "policy", "unsupported", "over-limits", "other"]
@@ -28,6 +28,7 @@ _K16 = frozenset(["v", "type", "schema", "from", "to", "ts", "exp", "nonce", "tr
 _K17 = 1
 _K18 = re.compile("^[A-Z][A-Za-z0-9]*\\x2ev[0-9]+\\Z", re.ASCII)
 _K19 = re.compile("^[A-Za-z0-9_\\x2d]{86}\\Z", re.ASCII)
+<<<<<<< HEAD
 _K20 = frozenset(["goal", "inputs", "constraints", "policy", "select", "plan"])
 _K21 = re.compile("^[A-Za-z_][A-Za-z0-9_]*\\x3a\\x2d?[0-9\\x2e]+\\Z", re.ASCII)
 _K22 = frozenset(["name", "version", "description", "require_attestations", "allow_peers", "deny_peers", "max_price", "max_deadline_ms", "residency"])
@@ -43,6 +44,19 @@ _K31 = ["bundle", "plan"]
 _K32 = ["api-key", "agent"]
 _K33 = True
 _K34 = frozenset(["name", "description", "tags", "modules"])
+=======
+_K20 = frozenset(["method", "path", "body"])
+_K21 = ["GET", "POST", "PUT", "DELETE"]
+_K22 = frozenset(["goal", "inputs", "constraints", "policy", "select", "plan"])
+_K23 = re.compile("^[A-Za-z_][A-Za-z0-9_]*\\x3a\\x2d?[0-9\\x2e]+\\Z", re.ASCII)
+_K24 = frozenset(["name", "version", "description", "require_attestations", "allow_peers", "deny_peers", "max_price", "max_deadline_ms", "residency"])
+_K25 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "policies", "prev"])
+_K26 = ""
+_K27 = ["ok", "error"]
+_K28 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
+_K29 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
+_K30 = frozenset(["receipt", "provider_sig", "requester_sig"])
+>>>>>>> gateway
 
 
 def _n0(x: Any, p: str) -> Optional[str]:
@@ -1143,6 +1157,10 @@ def _n76(x: Any, p: str) -> Optional[str]:
             e = _n97(x["reply_to"], rt.child(p, "reply_to"))
             if e is not None:
                 return e
+        if "estimate" in x:
+            e = _n99(x["estimate"], rt.child(p, "estimate"))
+            if e is not None:
+                return e
         for k, v in x.items():
             if k not in _K12:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
@@ -1411,11 +1429,18 @@ def _n98(x: Any, p: str) -> Optional[str]:
 
 
 def _n99(x: Any, p: str) -> Optional[str]:
+    # pl:CallForProposal.v1#/properties/estimate
+    if not (rt.is_bool(x)):
+        return p + " must be boolean"
+    return None
+
+
+def _n100(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n100(x: Any, p: str) -> Optional[str]:
+def _n101(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1429,23 +1454,23 @@ def _n100(x: Any, p: str) -> Optional[str]:
         if "reason" not in x:
             return p + " must have required property \"reason\""
         if "cfp" in x:
-            e = _n101(x["cfp"], rt.child(p, "cfp"))
+            e = _n102(x["cfp"], rt.child(p, "cfp"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n102(x["run"], rt.child(p, "run"))
+            e = _n103(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n103(x["step"], rt.child(p, "step"))
+            e = _n104(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "reason" in x:
-            e = _n104(x["reason"], rt.child(p, "reason"))
+            e = _n105(x["reason"], rt.child(p, "reason"))
             if e is not None:
                 return e
         if "message" in x:
-            e = _n105(x["message"], rt.child(p, "message"))
+            e = _n106(x["message"], rt.child(p, "message"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1454,7 +1479,7 @@ def _n100(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n101(x: Any, p: str) -> Optional[str]:
+def _n102(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/cfp
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1466,7 +1491,7 @@ def _n101(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n102(x: Any, p: str) -> Optional[str]:
+def _n103(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1476,7 +1501,7 @@ def _n102(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n103(x: Any, p: str) -> Optional[str]:
+def _n104(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1486,14 +1511,14 @@ def _n103(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n104(x: Any, p: str) -> Optional[str]:
+def _n105(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/reason
     if not any(rt.json_equal(x, v) for v in _K15):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n105(x: Any, p: str) -> Optional[str]:
+def _n106(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/message
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1503,12 +1528,12 @@ def _n105(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n106(x: Any, p: str) -> Optional[str]:
+def _n107(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n107(x: Any, p: str) -> Optional[str]:
+def _n108(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1532,47 +1557,47 @@ def _n107(x: Any, p: str) -> Optional[str]:
         if "sig" not in x:
             return p + " must have required property \"sig\""
         if "v" in x:
-            e = _n108(x["v"], rt.child(p, "v"))
+            e = _n109(x["v"], rt.child(p, "v"))
             if e is not None:
                 return e
         if "type" in x:
-            e = _n109(x["type"], rt.child(p, "type"))
+            e = _n110(x["type"], rt.child(p, "type"))
             if e is not None:
                 return e
         if "schema" in x:
-            e = _n110(x["schema"], rt.child(p, "schema"))
+            e = _n111(x["schema"], rt.child(p, "schema"))
             if e is not None:
                 return e
         if "from" in x:
-            e = _n111(x["from"], rt.child(p, "from"))
+            e = _n112(x["from"], rt.child(p, "from"))
             if e is not None:
                 return e
         if "to" in x:
-            e = _n112(x["to"], rt.child(p, "to"))
+            e = _n113(x["to"], rt.child(p, "to"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n113(x["ts"], rt.child(p, "ts"))
+            e = _n114(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "exp" in x:
-            e = _n114(x["exp"], rt.child(p, "exp"))
+            e = _n115(x["exp"], rt.child(p, "exp"))
             if e is not None:
                 return e
         if "nonce" in x:
-            e = _n115(x["nonce"], rt.child(p, "nonce"))
+            e = _n116(x["nonce"], rt.child(p, "nonce"))
             if e is not None:
                 return e
         if "trace" in x:
-            e = _n116(x["trace"], rt.child(p, "trace"))
+            e = _n117(x["trace"], rt.child(p, "trace"))
             if e is not None:
                 return e
         if "body" in x:
-            e = _n117(x["body"], rt.child(p, "body"))
+            e = _n118(x["body"], rt.child(p, "body"))
             if e is not None:
                 return e
         if "sig" in x:
-            e = _n118(x["sig"], rt.child(p, "sig"))
+            e = _n119(x["sig"], rt.child(p, "sig"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1581,14 +1606,14 @@ def _n107(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n108(x: Any, p: str) -> Optional[str]:
+def _n109(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/v
     if not rt.json_equal(x, _K17):
         return p + " must be equal to the constant"
     return None
 
 
-def _n109(x: Any, p: str) -> Optional[str]:
+def _n110(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/type
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1600,7 +1625,7 @@ def _n109(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n110(x: Any, p: str) -> Optional[str]:
+def _n111(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/schema
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1612,7 +1637,7 @@ def _n110(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n111(x: Any, p: str) -> Optional[str]:
+def _n112(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/from
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1622,7 +1647,7 @@ def _n111(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n112(x: Any, p: str) -> Optional[str]:
+def _n113(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/to
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1632,7 +1657,7 @@ def _n112(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n113(x: Any, p: str) -> Optional[str]:
+def _n114(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1643,7 +1668,7 @@ def _n113(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n114(x: Any, p: str) -> Optional[str]:
+def _n115(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/exp
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1654,7 +1679,7 @@ def _n114(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n115(x: Any, p: str) -> Optional[str]:
+def _n116(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/nonce
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1666,7 +1691,7 @@ def _n115(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n116(x: Any, p: str) -> Optional[str]:
+def _n117(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/trace
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1676,14 +1701,14 @@ def _n116(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n117(x: Any, p: str) -> Optional[str]:
+def _n118(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/body
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n118(x: Any, p: str) -> Optional[str]:
+def _n119(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1693,12 +1718,70 @@ def _n118(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n119(x: Any, p: str) -> Optional[str]:
+def _n120(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n120(x: Any, p: str) -> Optional[str]:
+def _n121(x: Any, p: str) -> Optional[str]:
+    # pl:GatewayRequest.v1#
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "method" not in x:
+            return p + " must have required property \"method\""
+        if "path" not in x:
+            return p + " must have required property \"path\""
+        if "method" in x:
+            e = _n122(x["method"], rt.child(p, "method"))
+            if e is not None:
+                return e
+        if "path" in x:
+            e = _n123(x["path"], rt.child(p, "path"))
+            if e is not None:
+                return e
+        if "body" in x:
+            e = _n124(x["body"], rt.child(p, "body"))
+            if e is not None:
+                return e
+        for k, v in x.items():
+            if k not in _K20:
+                return rt.child(p, k) + " is not allowed (additionalProperties)"
+    return None
+
+
+def _n122(x: Any, p: str) -> Optional[str]:
+    # pl:GatewayRequest.v1#/properties/method
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if not any(rt.json_equal(x, v) for v in _K21):
+        return p + " must be one of the allowed values"
+    return None
+
+
+def _n123(x: Any, p: str) -> Optional[str]:
+    # pl:GatewayRequest.v1#/properties/path
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) < 1:
+            return p + " must have at least 1 characters"
+        if len(x) > 2048:
+            return p + " must have at most 2048 characters"
+    return None
+
+
+def _n124(x: Any, p: str) -> Optional[str]:
+    # pl:GatewayRequest.v1#/properties/body
+    return None
+
+
+def _n125(x: Any, p: str) -> Optional[str]:
+    # pl:GatewayRequest.v1#/additionalProperties
+    return p + " is not allowed (false schema)"
+
+
+def _n126(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1708,36 +1791,36 @@ def _n120(x: Any, p: str) -> Optional[str]:
         if "plan" not in x:
             return p + " must have required property \"plan\""
         if "goal" in x:
-            e = _n121(x["goal"], rt.child(p, "goal"))
+            e = _n127(x["goal"], rt.child(p, "goal"))
             if e is not None:
                 return e
         if "inputs" in x:
-            e = _n122(x["inputs"], rt.child(p, "inputs"))
+            e = _n128(x["inputs"], rt.child(p, "inputs"))
             if e is not None:
                 return e
         if "constraints" in x:
-            e = _n123(x["constraints"], rt.child(p, "constraints"))
+            e = _n129(x["constraints"], rt.child(p, "constraints"))
             if e is not None:
                 return e
         if "policy" in x:
-            e = _n124(x["policy"], rt.child(p, "policy"))
+            e = _n130(x["policy"], rt.child(p, "policy"))
             if e is not None:
                 return e
         if "select" in x:
-            e = _n127(x["select"], rt.child(p, "select"))
+            e = _n133(x["select"], rt.child(p, "select"))
             if e is not None:
                 return e
         if "plan" in x:
-            e = _n130(x["plan"], rt.child(p, "plan"))
+            e = _n136(x["plan"], rt.child(p, "plan"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K20:
+            if k not in _K22:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n121(x: Any, p: str) -> Optional[str]:
+def _n127(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/goal
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1747,86 +1830,86 @@ def _n121(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n122(x: Any, p: str) -> Optional[str]:
+def _n128(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/inputs
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n123(x: Any, p: str) -> Optional[str]:
+def _n129(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/constraints
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n124(x: Any, p: str) -> Optional[str]:
+def _n130(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/policy
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "require" in x:
-            e = _n125(x["require"], rt.child(p, "require"))
+            e = _n131(x["require"], rt.child(p, "require"))
             if e is not None:
                 return e
     return None
 
 
-def _n125(x: Any, p: str) -> Optional[str]:
+def _n131(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/policy/properties/require
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n126(x[i], rt.child(p, i))
+            e = _n132(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n126(x: Any, p: str) -> Optional[str]:
+def _n132(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/policy/properties/require/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n127(x: Any, p: str) -> Optional[str]:
+def _n133(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/select
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "optimize" in x:
-            e = _n128(x["optimize"], rt.child(p, "optimize"))
+            e = _n134(x["optimize"], rt.child(p, "optimize"))
             if e is not None:
                 return e
     return None
 
 
-def _n128(x: Any, p: str) -> Optional[str]:
+def _n134(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/select/properties/optimize
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n129(x[i], rt.child(p, i))
+            e = _n135(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n129(x: Any, p: str) -> Optional[str]:
+def _n135(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/select/properties/optimize/items
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K21.search(x) is None:
+        if _K23.search(x) is None:
             return p + " must match pattern \"^[A-Za-z_][A-Za-z0-9_]*:-?[0-9.]+$\""
     return None
 
 
-def _n130(x: Any, p: str) -> Optional[str]:
+def _n136(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/plan
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1834,25 +1917,25 @@ def _n130(x: Any, p: str) -> Optional[str]:
         if len(x) < 1:
             return p + " must have at least 1 items"
         for i in range(0, len(x)):
-            e = _n131(x[i], rt.child(p, i))
+            e = _n137(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n131(x: Any, p: str) -> Optional[str]:
+def _n137(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/plan/items
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n132(x: Any, p: str) -> Optional[str]:
+def _n138(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n133(x: Any, p: str) -> Optional[str]:
+def _n139(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1860,48 +1943,48 @@ def _n133(x: Any, p: str) -> Optional[str]:
         if "name" not in x:
             return p + " must have required property \"name\""
         if "name" in x:
-            e = _n134(x["name"], rt.child(p, "name"))
+            e = _n140(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n135(x["version"], rt.child(p, "version"))
+            e = _n141(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n136(x["description"], rt.child(p, "description"))
+            e = _n142(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "require_attestations" in x:
-            e = _n137(x["require_attestations"], rt.child(p, "require_attestations"))
+            e = _n143(x["require_attestations"], rt.child(p, "require_attestations"))
             if e is not None:
                 return e
         if "allow_peers" in x:
-            e = _n139(x["allow_peers"], rt.child(p, "allow_peers"))
+            e = _n145(x["allow_peers"], rt.child(p, "allow_peers"))
             if e is not None:
                 return e
         if "deny_peers" in x:
-            e = _n141(x["deny_peers"], rt.child(p, "deny_peers"))
+            e = _n147(x["deny_peers"], rt.child(p, "deny_peers"))
             if e is not None:
                 return e
         if "max_price" in x:
-            e = _n143(x["max_price"], rt.child(p, "max_price"))
+            e = _n149(x["max_price"], rt.child(p, "max_price"))
             if e is not None:
                 return e
         if "max_deadline_ms" in x:
-            e = _n144(x["max_deadline_ms"], rt.child(p, "max_deadline_ms"))
+            e = _n150(x["max_deadline_ms"], rt.child(p, "max_deadline_ms"))
             if e is not None:
                 return e
         if "residency" in x:
-            e = _n145(x["residency"], rt.child(p, "residency"))
+            e = _n151(x["residency"], rt.child(p, "residency"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K22:
+            if k not in _K24:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n134(x: Any, p: str) -> Optional[str]:
+def _n140(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1911,7 +1994,7 @@ def _n134(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n135(x: Any, p: str) -> Optional[str]:
+def _n141(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1921,7 +2004,7 @@ def _n135(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n136(x: Any, p: str) -> Optional[str]:
+def _n142(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1931,7 +2014,7 @@ def _n136(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n137(x: Any, p: str) -> Optional[str]:
+def _n143(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/require_attestations
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1939,13 +2022,13 @@ def _n137(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n138(x[i], rt.child(p, i))
+            e = _n144(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n138(x: Any, p: str) -> Optional[str]:
+def _n144(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/require_attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1955,19 +2038,19 @@ def _n138(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n139(x: Any, p: str) -> Optional[str]:
+def _n145(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/allow_peers
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n140(x[i], rt.child(p, i))
+            e = _n146(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n140(x: Any, p: str) -> Optional[str]:
+def _n146(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/allow_peers/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1977,19 +2060,19 @@ def _n140(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n141(x: Any, p: str) -> Optional[str]:
+def _n147(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/deny_peers
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n142(x[i], rt.child(p, i))
+            e = _n148(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n142(x: Any, p: str) -> Optional[str]:
+def _n148(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/deny_peers/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1999,7 +2082,7 @@ def _n142(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n143(x: Any, p: str) -> Optional[str]:
+def _n149(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/max_price
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2010,7 +2093,7 @@ def _n143(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n144(x: Any, p: str) -> Optional[str]:
+def _n150(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/max_deadline_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2021,7 +2104,7 @@ def _n144(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n145(x: Any, p: str) -> Optional[str]:
+def _n151(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/residency
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2029,13 +2112,13 @@ def _n145(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n146(x[i], rt.child(p, i))
+            e = _n152(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n146(x: Any, p: str) -> Optional[str]:
+def _n152(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/residency/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2045,12 +2128,12 @@ def _n146(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n147(x: Any, p: str) -> Optional[str]:
+def _n153(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n148(x: Any, p: str) -> Optional[str]:
+def _n154(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2086,72 +2169,72 @@ def _n148(x: Any, p: str) -> Optional[str]:
         if "prev" not in x:
             return p + " must have required property \"prev\""
         if "run" in x:
-            e = _n149(x["run"], rt.child(p, "run"))
+            e = _n155(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n150(x["step"], rt.child(p, "step"))
+            e = _n156(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "capability" in x:
-            e = _n151(x["capability"], rt.child(p, "capability"))
+            e = _n157(x["capability"], rt.child(p, "capability"))
             if e is not None:
                 return e
         if "provider" in x:
-            e = _n152(x["provider"], rt.child(p, "provider"))
+            e = _n158(x["provider"], rt.child(p, "provider"))
             if e is not None:
                 return e
         if "requester" in x:
-            e = _n153(x["requester"], rt.child(p, "requester"))
+            e = _n159(x["requester"], rt.child(p, "requester"))
             if e is not None:
                 return e
         if "award" in x:
-            e = _n154(x["award"], rt.child(p, "award"))
+            e = _n160(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "input" in x:
-            e = _n155(x["input"], rt.child(p, "input"))
+            e = _n161(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n156(x["output"], rt.child(p, "output"))
+            e = _n162(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n159(x["status"], rt.child(p, "status"))
+            e = _n165(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "started" in x:
-            e = _n160(x["started"], rt.child(p, "started"))
+            e = _n166(x["started"], rt.child(p, "started"))
             if e is not None:
                 return e
         if "ended" in x:
-            e = _n161(x["ended"], rt.child(p, "ended"))
+            e = _n167(x["ended"], rt.child(p, "ended"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n162(x["usage"], rt.child(p, "usage"))
+            e = _n168(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n167(x["limits"], rt.child(p, "limits"))
+            e = _n173(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n172(x["policies"], rt.child(p, "policies"))
+            e = _n178(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "prev" in x:
-            e = _n174(x["prev"], rt.child(p, "prev"))
+            e = _n180(x["prev"], rt.child(p, "prev"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K23:
+            if k not in _K25:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n149(x: Any, p: str) -> Optional[str]:
+def _n155(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2161,7 +2244,7 @@ def _n149(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n150(x: Any, p: str) -> Optional[str]:
+def _n156(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2171,7 +2254,7 @@ def _n150(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n151(x: Any, p: str) -> Optional[str]:
+def _n157(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/capability
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2181,7 +2264,7 @@ def _n151(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n152(x: Any, p: str) -> Optional[str]:
+def _n158(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/provider
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2191,7 +2274,7 @@ def _n152(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n153(x: Any, p: str) -> Optional[str]:
+def _n159(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/requester
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2201,7 +2284,7 @@ def _n153(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n154(x: Any, p: str) -> Optional[str]:
+def _n160(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2211,7 +2294,7 @@ def _n154(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n155(x: Any, p: str) -> Optional[str]:
+def _n161(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/input
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2223,14 +2306,14 @@ def _n155(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n156(x: Any, p: str) -> Optional[str]:
+def _n162(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output
-    if sum(1 for f in (_n157, _n158,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n163, _n164,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n157(x: Any, p: str) -> Optional[str]:
+def _n163(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2242,21 +2325,21 @@ def _n157(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n158(x: Any, p: str) -> Optional[str]:
+def _n164(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output/oneOf/1
-    if not rt.json_equal(x, _K24):
+    if not rt.json_equal(x, _K26):
         return p + " must be equal to the constant"
     return None
 
 
-def _n159(x: Any, p: str) -> Optional[str]:
+def _n165(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/status
-    if not any(rt.json_equal(x, v) for v in _K25):
+    if not any(rt.json_equal(x, v) for v in _K27):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n160(x: Any, p: str) -> Optional[str]:
+def _n166(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/started
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2267,7 +2350,7 @@ def _n160(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n161(x: Any, p: str) -> Optional[str]:
+def _n167(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/ended
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2278,7 +2361,7 @@ def _n161(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n162(x: Any, p: str) -> Optional[str]:
+def _n168(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2290,24 +2373,24 @@ def _n162(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n163(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n169(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n164(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n170(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n165(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n171(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K26:
+            if k not in _K28:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n163(x: Any, p: str) -> Optional[str]:
+def _n169(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2318,7 +2401,7 @@ def _n163(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n164(x: Any, p: str) -> Optional[str]:
+def _n170(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2329,7 +2412,7 @@ def _n164(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n165(x: Any, p: str) -> Optional[str]:
+def _n171(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2340,26 +2423,26 @@ def _n165(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n166(x: Any, p: str) -> Optional[str]:
+def _n172(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n167(x: Any, p: str) -> Optional[str]:
+def _n173(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n168(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n174(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n169(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n175(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n170(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n176(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2368,7 +2451,7 @@ def _n167(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n168(x: Any, p: str) -> Optional[str]:
+def _n174(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2379,7 +2462,7 @@ def _n168(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n169(x: Any, p: str) -> Optional[str]:
+def _n175(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2390,7 +2473,7 @@ def _n169(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n170(x: Any, p: str) -> Optional[str]:
+def _n176(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2401,12 +2484,12 @@ def _n170(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n171(x: Any, p: str) -> Optional[str]:
+def _n177(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n172(x: Any, p: str) -> Optional[str]:
+def _n178(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2414,13 +2497,13 @@ def _n172(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n173(x[i], rt.child(p, i))
+            e = _n179(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n173(x: Any, p: str) -> Optional[str]:
+def _n179(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2430,7 +2513,7 @@ def _n173(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n174(x: Any, p: str) -> Optional[str]:
+def _n180(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2438,13 +2521,13 @@ def _n174(x: Any, p: str) -> Optional[str]:
         if len(x) > 1024:
             return p + " must have at most 1024 items"
         for i in range(0, len(x)):
-            e = _n175(x[i], rt.child(p, i))
+            e = _n181(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n175(x: Any, p: str) -> Optional[str]:
+def _n181(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2456,12 +2539,12 @@ def _n175(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n176(x: Any, p: str) -> Optional[str]:
+def _n182(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n177(x: Any, p: str) -> Optional[str]:
+def _n183(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2477,44 +2560,44 @@ def _n177(x: Any, p: str) -> Optional[str]:
         if "usage" not in x:
             return p + " must have required property \"usage\""
         if "award" in x:
-            e = _n178(x["award"], rt.child(p, "award"))
+            e = _n184(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n179(x["run"], rt.child(p, "run"))
+            e = _n185(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n180(x["step"], rt.child(p, "step"))
+            e = _n186(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n181(x["status"], rt.child(p, "status"))
+            e = _n187(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n182(x["output"], rt.child(p, "output"))
+            e = _n188(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "error" in x:
-            e = _n183(x["error"], rt.child(p, "error"))
+            e = _n189(x["error"], rt.child(p, "error"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n188(x["usage"], rt.child(p, "usage"))
+            e = _n194(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "receipt" in x:
-            e = _n193(x["receipt"], rt.child(p, "receipt"))
+            e = _n199(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K27:
+            if k not in _K29:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n178(x: Any, p: str) -> Optional[str]:
+def _n184(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2526,7 +2609,7 @@ def _n178(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n179(x: Any, p: str) -> Optional[str]:
+def _n185(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2536,7 +2619,7 @@ def _n179(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n180(x: Any, p: str) -> Optional[str]:
+def _n186(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2546,14 +2629,14 @@ def _n180(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n181(x: Any, p: str) -> Optional[str]:
+def _n187(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/status
-    if not any(rt.json_equal(x, v) for v in _K25):
+    if not any(rt.json_equal(x, v) for v in _K27):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n182(x: Any, p: str) -> Optional[str]:
+def _n188(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/output
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2565,7 +2648,7 @@ def _n182(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n183(x: Any, p: str) -> Optional[str]:
+def _n189(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2575,25 +2658,25 @@ def _n183(x: Any, p: str) -> Optional[str]:
         if "message" not in x:
             return p + " must have required property \"message\""
         if "name" in x:
-            e = _n184(x["name"], rt.child(p, "name"))
+            e = _n190(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "message" in x:
-            e = _n185(x["message"], rt.child(p, "message"))
+            e = _n191(x["message"], rt.child(p, "message"))
             if e is not None:
                 return e
         if "retryable" in x:
-            e = _n186(x["retryable"], rt.child(p, "retryable"))
+            e = _n192(x["retryable"], rt.child(p, "retryable"))
             if e is not None:
                 return e
         if "details" in x:
-            e = _n187(x["details"], rt.child(p, "details"))
+            e = _n193(x["details"], rt.child(p, "details"))
             if e is not None:
                 return e
     return None
 
 
-def _n184(x: Any, p: str) -> Optional[str]:
+def _n190(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2603,7 +2686,7 @@ def _n184(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n185(x: Any, p: str) -> Optional[str]:
+def _n191(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/message
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2613,21 +2696,21 @@ def _n185(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n186(x: Any, p: str) -> Optional[str]:
+def _n192(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/retryable
     if not (rt.is_bool(x)):
         return p + " must be boolean"
     return None
 
 
-def _n187(x: Any, p: str) -> Optional[str]:
+def _n193(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/details
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n188(x: Any, p: str) -> Optional[str]:
+def _n194(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2639,24 +2722,24 @@ def _n188(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n189(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n195(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n190(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n196(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n191(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n197(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K26:
+            if k not in _K28:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n189(x: Any, p: str) -> Optional[str]:
+def _n195(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2667,7 +2750,7 @@ def _n189(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n190(x: Any, p: str) -> Optional[str]:
+def _n196(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2678,7 +2761,7 @@ def _n190(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n191(x: Any, p: str) -> Optional[str]:
+def _n197(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2689,20 +2772,20 @@ def _n191(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n192(x: Any, p: str) -> Optional[str]:
+def _n198(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n193(x: Any, p: str) -> Optional[str]:
+def _n199(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/receipt
-    e = _n194(x, p)
+    e = _n200(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n194(x: Any, p: str) -> Optional[str]:
+def _n200(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2712,32 +2795,32 @@ def _n194(x: Any, p: str) -> Optional[str]:
         if "provider_sig" not in x:
             return p + " must have required property \"provider_sig\""
         if "receipt" in x:
-            e = _n195(x["receipt"], rt.child(p, "receipt"))
+            e = _n201(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         if "provider_sig" in x:
-            e = _n196(x["provider_sig"], rt.child(p, "provider_sig"))
+            e = _n202(x["provider_sig"], rt.child(p, "provider_sig"))
             if e is not None:
                 return e
         if "requester_sig" in x:
-            e = _n197(x["requester_sig"], rt.child(p, "requester_sig"))
+            e = _n203(x["requester_sig"], rt.child(p, "requester_sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K28:
+            if k not in _K30:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n195(x: Any, p: str) -> Optional[str]:
+def _n201(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/receipt
-    e = _n148(x, p)
+    e = _n154(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n196(x: Any, p: str) -> Optional[str]:
+def _n202(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/provider_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2747,7 +2830,7 @@ def _n196(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n197(x: Any, p: str) -> Optional[str]:
+def _n203(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/requester_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2757,17 +2840,17 @@ def _n197(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n198(x: Any, p: str) -> Optional[str]:
+def _n204(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n199(x: Any, p: str) -> Optional[str]:
+def _n205(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n200(x: Any, p: str) -> Optional[str]:
+def _n206(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2777,264 +2860,264 @@ def _n200(x: Any, p: str) -> Optional[str]:
         if "graph" not in x:
             return p + " must have required property \"graph\""
         if "workflow_id" in x:
-            e = _n201(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n207(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n202(x["name"], rt.child(p, "name"))
+            e = _n208(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n203(x["description"], rt.child(p, "description"))
+            e = _n209(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n204(x["tags"], rt.child(p, "tags"))
+            e = _n210(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n206(x["version"], rt.child(p, "version"))
+            e = _n212(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "globalSettings" in x:
-            e = _n209(x["globalSettings"], rt.child(p, "globalSettings"))
+            e = _n215(x["globalSettings"], rt.child(p, "globalSettings"))
             if e is not None:
                 return e
         if "globalParameters" in x:
-            e = _n210(x["globalParameters"], rt.child(p, "globalParameters"))
+            e = _n216(x["globalParameters"], rt.child(p, "globalParameters"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n211(x["modules"], rt.child(p, "modules"))
+            e = _n217(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         if "graph" in x:
-            e = _n221(x["graph"], rt.child(p, "graph"))
-            if e is not None:
-                return e
-    return None
-
-
-def _n201(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/workflow_id
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    return None
-
-
-def _n202(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/name
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    return None
-
-
-def _n203(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/description
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    return None
-
-
-def _n204(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/tags
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        for i in range(0, len(x)):
-            e = _n205(x[i], rt.child(p, i))
-            if e is not None:
-                return e
-    return None
-
-
-def _n205(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/tags/items
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    return None
-
-
-def _n206(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/version
-    if not (rt.is_object(x)):
-        return p + " must be object"
-    if rt.is_object(x):
-        if "version" in x:
-            e = _n207(x["version"], rt.child(p, "version"))
-            if e is not None:
-                return e
-        if "releaseTag" in x:
-            e = _n208(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n227(x["graph"], rt.child(p, "graph"))
             if e is not None:
                 return e
     return None
 
 
 def _n207(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/version/properties/version
+    # pl:Workflow.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
 def _n208(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/version/properties/releaseTag
+    # pl:Workflow.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
 def _n209(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/globalSettings
-    if not (rt.is_object(x)):
-        return p + " must be object"
+    # pl:Workflow.v1#/properties/description
+    if not (rt.is_string(x)):
+        return p + " must be string"
     return None
 
 
 def _n210(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/globalParameters
-    if not (rt.is_object(x)):
-        return p + " must be object"
+    # pl:Workflow.v1#/properties/tags
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        for i in range(0, len(x)):
+            e = _n211(x[i], rt.child(p, i))
+            if e is not None:
+                return e
     return None
 
 
 def _n211(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/modules
-    if not (rt.is_object(x)):
-        return p + " must be object"
-    if rt.is_object(x):
-        for k, v in x.items():
-            if k not in _K7:
-                e = _n212(v, rt.child(p, k))
-                if e is not None:
-                    return e
+    # pl:Workflow.v1#/properties/tags/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
     return None
 
 
 def _n212(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/modules/additionalProperties
+    # pl:Workflow.v1#/properties/version
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
-        if "codePath" in x:
-            e = _n213(x["codePath"], rt.child(p, "codePath"))
+        if "version" in x:
+            e = _n213(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
-        if "settings" in x:
-            e = _n214(x["settings"], rt.child(p, "settings"))
-            if e is not None:
-                return e
-        if "parameters" in x:
-            e = _n215(x["parameters"], rt.child(p, "parameters"))
-            if e is not None:
-                return e
-        if "name" in x:
-            e = _n216(x["name"], rt.child(p, "name"))
-            if e is not None:
-                return e
-        if "description" in x:
-            e = _n217(x["description"], rt.child(p, "description"))
-            if e is not None:
-                return e
-        if "tags" in x:
-            e = _n218(x["tags"], rt.child(p, "tags"))
-            if e is not None:
-                return e
-        if "resource_requirements" in x:
-            e = _n220(x["resource_requirements"], rt.child(p, "resource_requirements"))
+        if "releaseTag" in x:
+            e = _n214(x["releaseTag"], rt.child(p, "releaseTag"))
             if e is not None:
                 return e
     return None
 
 
 def _n213(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
+    # pl:Workflow.v1#/properties/version/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
 def _n214(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
-    if not (rt.is_object(x)):
-        return p + " must be object"
+    # pl:Workflow.v1#/properties/version/properties/releaseTag
+    if not (rt.is_string(x)):
+        return p + " must be string"
     return None
 
 
 def _n215(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
+    # pl:Workflow.v1#/properties/globalSettings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
 def _n216(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
-    if not (rt.is_string(x)):
-        return p + " must be string"
+    # pl:Workflow.v1#/properties/globalParameters
+    if not (rt.is_object(x)):
+        return p + " must be object"
     return None
 
 
 def _n217(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
-    if not (rt.is_string(x)):
-        return p + " must be string"
+    # pl:Workflow.v1#/properties/modules
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        for k, v in x.items():
+            if k not in _K7:
+                e = _n218(v, rt.child(p, k))
+                if e is not None:
+                    return e
     return None
 
 
 def _n218(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        for i in range(0, len(x)):
-            e = _n219(x[i], rt.child(p, i))
+    # pl:Workflow.v1#/properties/modules/additionalProperties
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "codePath" in x:
+            e = _n219(x["codePath"], rt.child(p, "codePath"))
+            if e is not None:
+                return e
+        if "settings" in x:
+            e = _n220(x["settings"], rt.child(p, "settings"))
+            if e is not None:
+                return e
+        if "parameters" in x:
+            e = _n221(x["parameters"], rt.child(p, "parameters"))
+            if e is not None:
+                return e
+        if "name" in x:
+            e = _n222(x["name"], rt.child(p, "name"))
+            if e is not None:
+                return e
+        if "description" in x:
+            e = _n223(x["description"], rt.child(p, "description"))
+            if e is not None:
+                return e
+        if "tags" in x:
+            e = _n224(x["tags"], rt.child(p, "tags"))
+            if e is not None:
+                return e
+        if "resource_requirements" in x:
+            e = _n226(x["resource_requirements"], rt.child(p, "resource_requirements"))
             if e is not None:
                 return e
     return None
 
 
 def _n219(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
+    # pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
 def _n220(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
+    # pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
 def _n221(x: Any, p: str) -> Optional[str]:
+    # pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    return None
+
+
+def _n222(x: Any, p: str) -> Optional[str]:
+    # pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    return None
+
+
+def _n223(x: Any, p: str) -> Optional[str]:
+    # pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    return None
+
+
+def _n224(x: Any, p: str) -> Optional[str]:
+    # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        for i in range(0, len(x)):
+            e = _n225(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n225(x: Any, p: str) -> Optional[str]:
+    # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    return None
+
+
+def _n226(x: Any, p: str) -> Optional[str]:
+    # pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    return None
+
+
+def _n227(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n222(v, rt.child(p, k))
+                e = _n228(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n222(x: Any, p: str) -> Optional[str]:
+def _n228(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n223(x[i], rt.child(p, i))
+            e = _n229(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n223(x: Any, p: str) -> Optional[str]:
+def _n229(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3326,6 +3409,7 @@ VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "Bid.v1": _n58,
     "CallForProposal.v1": _n76,
     "Capability.v1": _n3,
+<<<<<<< HEAD
     "Decline.v1": _n100,
     "Envelope.v1": _n107,
     "Plan.v1": _n120,
@@ -3335,6 +3419,17 @@ VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "SignedReceipt.v1": _n194,
     "Workflow.v1": _n200,
     "WorkflowRecord.v1": _n224,
+=======
+    "Decline.v1": _n101,
+    "Envelope.v1": _n108,
+    "GatewayRequest.v1": _n121,
+    "Plan.v1": _n126,
+    "Policy.v1": _n139,
+    "Receipt.v1": _n154,
+    "Result.v1": _n183,
+    "SignedReceipt.v1": _n200,
+    "Workflow.v1": _n206,
+>>>>>>> gateway
 }
 
 
@@ -3393,6 +3488,11 @@ def validate_decline_v1(doc: Any) -> None:
 def validate_envelope_v1(doc: Any) -> None:
     """Raises SpecValidationError unless doc is a valid Envelope.v1."""
     validate("Envelope.v1", doc)
+
+
+def validate_gateway_request_v1(doc: Any) -> None:
+    """Raises SpecValidationError unless doc is a valid GatewayRequest.v1."""
+    validate("GatewayRequest.v1", doc)
 
 
 def validate_plan_v1(doc: Any) -> None:

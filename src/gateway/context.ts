@@ -1,0 +1,39 @@
+/** What the gateway's routes use: the same services the control API calls. */
+import type { Executor } from '../exec/executor.js'
+import type { Store } from '../store/index.js'
+import type { Logger } from '../core/logger.js'
+import type { ReceiptExport } from '../receipts/chain.js'
+import type { RegisteredWorkflowSource, Principal } from './types.js'
+import type { KeyStore } from './keys.js'
+import type { RunEventHub } from './events.js'
+import type { EstimateDeps } from './estimate.js'
+import type { JsonSublevel } from '../store/index.js'
+
+/** Who started a run through the gateway: the requester of record (kept in the `gateway-runs` sublevel). */
+export interface RunRequester {
+  run: string
+  principal: string
+  kind: Principal['kind']
+  /** the agent's PeerId when the request was signed by the agent */
+  agent?: string
+  at: number
+}
+
+export interface GatewayContext {
+  executor: Executor
+  store: Store
+  keys: KeyStore
+  hub: RunEventHub
+  logger: Logger
+  requesters: JsonSublevel<RunRequester>
+  receipts?: { export: (run: string) => Promise<ReceiptExport> }
+  explanations?: (run: string) => Promise<unknown[]>
+  workflows?: RegisteredWorkflowSource
+  /** undefined when this node does not negotiate (estimate answers 503) */
+  estimate?: EstimateDeps
+}
+
+export async function recordRequester (ctx: GatewayContext, run: string, p: Principal | undefined): Promise<void> {
+  if (p == null) return
+  await ctx.requesters.put(run, { run, principal: p.name, kind: p.kind, ...(p.agent != null ? { agent: p.agent } : {}), at: Date.now() })
+}

@@ -1,0 +1,53 @@
+/**
+ * Token buckets per caller, on an injectable clock: `burst` tokens, refilled
+ * at `perSecond`. A caller with no token left is told when one will be back.
+ */
+import { MAX_RATE_BUCKETS } from './constants.js'
+
+export interface RateLimiterInit {
+  burst: number
+  perSecond: number
+  /** @default Date.now */
+  now?: () => number
+  /** @default MAX_RATE_BUCKETS */
+  maxBuckets?: number
+}
+
+interface Bucket { tokens: number, at: number }
+
+export class RateLimiter {
+  private readonly buckets = new Map<string, Bucket>()
+  private readonly now: () => number
+
+  constructor (private readonly init: RateLimiterInit) {
+    if (!(init.burst >= 1) || !(init.perSecond > 0)) throw new TypeError('rate limit needs burst >= 1 and perSecond > 0')
+    this.now = init.now ?? Date.now
+  }
+
+  /** Takes one token for `key`; returns 0 when taken, else the seconds until one is back (for `Retry-After`). */
+  take (key: string): number {
+    const now = this.now()
+    let b = this.buckets.get(key)
+    if (b == null) {
+      b = { tokens: this.init.burst, at: now }
+      if (this.buckets.size >= (this.init.maxBuckets ?? MAX_RATE_BUCKETS)) {
+        const oldest = this.buckets.keys().next().value
+        if (oldest != null) this.buckets.delete(oldest)
+      }
+    } else {
+      this.buckets.delete(key) // re-inserted below: Map order is least recently used first
+      b.tokens = Math.min(this.init.burst, b.tokens + Math.max(0, now - b.at) * this.init.perSecond / 1000)
+      b.at = now
+    }
+    this.buckets.set(key, b)
+    if (b.tokens >= 1) {
+      b.tokens -= 1
+      return 0
+    }
+    return Math.max(1, Math.ceil((1 - b.tokens) / this.init.perSecond))
+  }
+
+  get size (): number {
+    return this.buckets.size
+  }
+}

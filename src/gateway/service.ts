@@ -1,0 +1,236 @@
+/**
+ * The gateway as a pl-node service. It always keeps the API key store and
+ * adds the key routes to the local control API (so `pl api-key` works on a
+ * running node); the HTTP server itself starts only when `listen` is set
+ * (`--api-listen HOST:PORT`, `PL_API_LISTEN`, `api.listen`).
+ */
+import type { FastifyInstance } from 'fastify'
+import type { PlComponents, PlService } from '../node.js'
+import type { Executor } from '../exec/executor.js'
+import type { ExecService } from '../exec/service.js'
+import type { Negotiation } from '../negotiation/service.js'
+import type { ReceiptsService } from '../receipts/service.js'
+import type { ControlApi } from '../api/control.js'
+import type { CandidateFinder } from '../negotiation/types.js'
+import type { ModuleSpec } from '../core/module.js'
+import type { GatewayPlugin, RegisteredWorkflowSource } from './types.js'
+import { registryRoutes, type Registry } from '../registry/index.js'
+import { KeyStore } from './keys.js'
+import { RateLimiter } from './rate-limit.js'
+import { RunEventHub } from './events.js'
+import { buildServer } from './server.js'
+import { gatewayRoutes } from './routes.js'
+import { streamRoutes } from './stream.js'
+import type { GatewayContext, RunRequester } from './context.js'
+import { GatewayConfigError, ServiceUnavailableError } from './errors.js'
+import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_SOCKET_BUFFER, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND } from './constants.js'
+
+export interface GatewayInit {
+  /** `HOST:PORT` (`[::1]:8080` for IPv6); unset: no HTTP server (keys are still managed) */
+  listen?: string
+  /** @default DEFAULT_BODY_LIMIT (4 MiB) */
+  bodyLimit?: number
+  /** token bucket per caller @default { burst: 60, perSecond: 20 } */
+  rateLimit?: { burst?: number, perSecond?: number }
+  /** exact `Origin` values browsers may call from (turns CORS on for them) @default none */
+  allowedOrigins?: string[]
+  /** exact `Host` header values accepted @default any */
+  allowedHosts?: string[]
+  /** bytes queued per WebSocket/SSE client before it is dropped @default DEFAULT_MAX_SOCKET_BUFFER (1 MiB) */
+  maxSocketBuffer?: number
+  /** estimate: how long providers have to answer @default DEFAULT_ESTIMATE_REPLY_MS */
+  estimateReplyMs?: number
+  /** the clock of the rate limiter @default Date.now */
+  now?: () => number
+  /** registered workflows @default the `registry` service, when one runs */
+  workflows?: RegisteredWorkflowSource
+  /** more route plugins (the registry's are added by themselves when a `registry` service runs) */
+  plugins?: Array<{ plugin: GatewayPlugin, opts?: Record<string, unknown> }>
+}
+
+/** Config keys of the `api` section. */
+export const GATEWAY_CONFIG_KEYS = ['listen', 'bodyLimit', 'rateLimit', 'allowedOrigins', 'allowedHosts', 'maxSocketBuffer', 'estimateReplyMs']
+
+/** Checks the `api` config section (the daemon config's gateway settings). */
+export function gatewayInitFromConfig (section: unknown): GatewayInit {
+  if (section == null) return {}
+  if (typeof section !== 'object' || Array.isArray(section)) throw new GatewayConfigError('api must be a mapping')
+  const s = section as Record<string, unknown>
+  for (const k of Object.keys(s)) if (!GATEWAY_CONFIG_KEYS.includes(k)) throw new GatewayConfigError(`api: unknown key "${k}" (known: ${GATEWAY_CONFIG_KEYS.join(', ')})`)
+  if (s.listen != null) parseListen(s.listen)
+  for (const k of ['bodyLimit', 'maxSocketBuffer', 'estimateReplyMs']) {
+    if (s[k] != null && !(typeof s[k] === 'number' && Number.isInteger(s[k]) && (s[k] as number) > 0)) throw new GatewayConfigError(`api.${k} must be a positive integer`)
+  }
+  for (const k of ['allowedOrigins', 'allowedHosts']) {
+    if (s[k] != null && !(Array.isArray(s[k]) && (s[k] as unknown[]).every(x => typeof x === 'string'))) throw new GatewayConfigError(`api.${k} must be a list of strings`)
+  }
+  if (s.rateLimit != null) {
+    const r = s.rateLimit as Record<string, unknown>
+    if (typeof r !== 'object' || Object.keys(r).some(k => !['burst', 'perSecond'].includes(k)) || [r.burst, r.perSecond].some(v => v != null && !(typeof v === 'number' && v > 0))) {
+      throw new GatewayConfigError('api.rateLimit must be {burst?: number > 0, perSecond?: number > 0}')
+    }
+  }
+  return s as GatewayInit
+}
+
+/** `HOST:PORT` → {host, port}. */
+export function parseListen (value: unknown): { host: string, port: number } {
+  const m = typeof value === 'string' ? /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value.trim()) : null
+  const port = m != null ? Number(m[3]) : NaN
+  if (m == null || port > 65535) throw new GatewayConfigError(`gateway listen address must be HOST:PORT (e.g. 127.0.0.1:8080, 0.0.0.0:8080, [::1]:8080), got ${JSON.stringify(value)}`)
+  return { host: m[1] ?? m[2], port }
+}
+
+export type GatewayComponents = Pick<PlComponents, 'store' | 'logger' | 'verifier' | 'replay' | 'identity' | 'registry' | 'services' | 'api' | 'rpc' | 'libp2p' | 'sign'>
+
+interface DiscoveryLike {
+  find?: CandidateFinder['find']
+  localCapability?: (name: string, version?: string) => ModuleSpec | undefined
+}
+
+export class GatewayService implements PlService {
+  readonly keys: KeyStore
+  private app?: FastifyInstance
+  private hub?: RunEventHub
+  private url?: string
+  private started = false
+
+  constructor (private readonly c: GatewayComponents, private readonly init: GatewayInit = {}) {
+    this.keys = new KeyStore(c.store)
+  }
+
+  /** `http://host:port` once listening. */
+  get address (): string | undefined {
+    return this.url
+  }
+
+  get server (): FastifyInstance | undefined {
+    return this.app
+  }
+
+  /** Live-stream clients (WebSocket and SSE subscriptions) now. */
+  get streamSubscribers (): number {
+    return this.hub?.subscribers ?? 0
+  }
+
+  /** Every route the server registered (method, URL pattern), the registry's included. */
+  get routes (): Array<{ method: string, url: string }> {
+    return (this.app as unknown as { plRoutes?: Array<{ method: string, url: string }> } | undefined)?.plRoutes ?? []
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
+    try {
+      if (this.c.api != null) registerKeyRoutes(this.c.api, this.keys)
+      if (this.init.listen != null) await this.listen(parseListen(this.init.listen))
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+  }
+
+  private async listen ({ host, port }: { host: string, port: number }): Promise<void> {
+    const c = this.c
+    const executor = (c.services.exec as ExecService | undefined)?.executor as Executor | undefined
+    if (executor == null) throw new ServiceUnavailableError('the gateway needs the exec service')
+    const negotiation = c.services.negotiation as Negotiation | undefined
+    const receipts = c.services.receipts as ReceiptsService | undefined
+    const discovery = c.services.discovery as DiscoveryLike | undefined
+    const registry = c.services.registry as (RegisteredWorkflowSource & Record<string, unknown>) | undefined
+    const workflows = this.init.workflows ?? (typeof registry?.resolve === 'function' ? registry : undefined)
+    const log = c.logger.child({ component: 'gateway' })
+    const hub = new RunEventHub(executor, {
+      explanation: negotiation != null ? async (run, key) => await negotiation.explanationStore.find(run, key) : undefined,
+      receipt: async (run, key) => (await executor.get(run)).steps.find(s => s.key === key)?.receipt,
+      receiptsRoot: receipts != null
+        ? async (run) => {
+          const list = await receipts.store.forRun(run)
+          if (list.length === 0) return undefined
+          const doc = await receipts.export(run)
+          return { root: doc.root, count: doc.receipts.length }
+        }
+        : undefined
+    }, this.init.maxSocketBuffer ?? DEFAULT_MAX_SOCKET_BUFFER, log)
+    this.hub = hub
+    const ctx: GatewayContext = {
+      executor,
+      store: c.store,
+      keys: this.keys,
+      hub,
+      logger: log,
+      requesters: c.store.json<RunRequester>('gateway-runs'),
+      receipts,
+      explanations: negotiation != null ? async (run) => await negotiation.explanations(run) : undefined,
+      workflows,
+      estimate: negotiation != null
+        ? {
+            self: c.identity.id,
+            rpc: c.rpc,
+            verifier: c.verifier,
+            libp2p: c.libp2p,
+            logger: log,
+            sign: c.sign,
+            blocks: c.store.blocks,
+            registry: c.registry,
+            finder: typeof discovery?.find === 'function' ? discovery as CandidateFinder : undefined,
+            localCapability: typeof discovery?.localCapability === 'function' ? (n, v) => discovery.localCapability?.(n, v) : undefined,
+            replyMs: this.init.estimateReplyMs
+          }
+        : undefined
+    }
+    const plugins: Array<{ plugin: GatewayPlugin, opts?: Record<string, unknown> }> = [
+      { plugin: gatewayRoutes(ctx) },
+      { plugin: streamRoutes(ctx) },
+      ...registryPlugins(registry),
+      ...(this.init.plugins ?? [])
+    ]
+    const limiter = new RateLimiter({ burst: this.init.rateLimit?.burst ?? DEFAULT_RATE_BURST, perSecond: this.init.rateLimit?.perSecond ?? DEFAULT_RATE_PER_SECOND, now: this.init.now })
+    const app = await buildServer({ bodyLimit: this.init.bodyLimit ?? DEFAULT_BODY_LIMIT, allowedOrigins: this.init.allowedOrigins, allowedHosts: this.init.allowedHosts, logger: log }, { keys: this.keys, verifier: c.verifier, replay: c.replay, limiter }, c.registry, plugins)
+    this.app = app
+    hub.start()
+    await app.listen({ host, port })
+    const addr = app.server.address()
+    if (addr == null || typeof addr === 'string') throw new ServiceUnavailableError('the gateway did not bind a TCP port')
+    this.url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`
+    log.info({ url: this.url }, 'gateway listening')
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    this.hub?.stop()
+    const app = this.app
+    this.app = undefined
+    this.url = undefined
+    if (app != null) {
+      // open WebSockets keep the server from closing: say goodbye to each first
+      for (const client of (app as unknown as { websocketServer?: { clients: Set<{ terminate: () => void }> } }).websocketServer?.clients ?? []) client.terminate()
+      await app.close()
+    }
+  }
+}
+
+/** The registry's routes (src/registry/routes.ts), when a `registry` service runs. */
+function registryPlugins (registry: unknown): Array<{ plugin: GatewayPlugin }> {
+  if (registry == null) return []
+  return [{ plugin: registryRoutes({ registry: registry as Registry }) }]
+}
+
+/** Control API routes for `pl api-key` on a running node. */
+function registerKeyRoutes (api: ControlApi, keys: KeyStore): void {
+  api.errorStatus(['InvalidApiKeyError'], 400)
+  api.errorStatus(['ApiKeyExistsError'], 409)
+  api.route('GET', '/api-keys', async () => await keys.list())
+  api.route('POST', '/api-keys', async ({ body }) => {
+    const b = (body ?? {}) as { name?: unknown, scopes?: unknown, agent?: unknown }
+    if (b.agent != null) return await keys.registerAgent({ name: String(b.name ?? ''), agent: String(b.agent), scopes: b.scopes })
+    return await keys.create({ name: typeof b.name === 'string' ? b.name : '', scopes: b.scopes })
+  })
+  api.route('DELETE', '/api-keys/:name', async ({ params }) => await keys.revoke(params.name))
+}
+
+/** Service factory: `services: { gateway: gateway({ listen: '127.0.0.1:8080' }) }`. */
+export function gateway (init: GatewayInit = {}) {
+  return (components: PlComponents): GatewayService => new GatewayService(components, init)
+}
