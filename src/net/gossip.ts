@@ -51,6 +51,7 @@ export class Gossip {
   private readonly rate: number
   private tokens: number
   private lastRefill = Date.now()
+  /** `gossipsub:message` (not `message`): only it carries the propagation source the handlers charge */
   private readonly onMessageEvent = (evt: CustomEvent<any>): void => { void this.deliver(evt.detail) }
   private started = false
 
@@ -63,13 +64,13 @@ export class Gossip {
   start (): void {
     if (this.started) return
     this.started = true
-    this.c.pubsub.addEventListener('message', this.onMessageEvent)
+    this.c.pubsub.addEventListener('gossipsub:message', this.onMessageEvent)
   }
 
   stop (): void {
     if (!this.started) return
     this.started = false
-    this.c.pubsub.removeEventListener('message', this.onMessageEvent)
+    this.c.pubsub.removeEventListener('gossipsub:message', this.onMessageEvent)
     for (const topic of this.handlers.keys()) {
       this.c.pubsub.topicValidators.delete(topic)
       try { this.c.pubsub.unsubscribe(topic) } catch {}
