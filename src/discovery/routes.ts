@@ -8,7 +8,7 @@
  *   POST   /caps/find     {query, options?: {timeoutMs, localOnly, dhtOnly, limit}} → [found]
  */
 import { isAbsolute } from 'node:path'
-import type { ControlApi } from '../api/control.js'
+import { assertJsonDepth, DEFAULT_MAX_JSON_DEPTH, type ControlApi } from '../api/control.js'
 import { InvalidCapabilityQueryError, InvalidDescriptorError } from './errors.js'
 import { parseAttrFilter } from './match.js'
 import type { CapabilityQuery, FindOptions, ImplRef } from './types.js'
@@ -46,6 +46,7 @@ export function queryFromParams (p: Record<string, unknown>): { query: Capabilit
   if (policies.length > 0) query.policies = policies
   const io = list(p.io)[0]
   if (io != null) {
+    assertJsonDepth(io, DEFAULT_MAX_JSON_DEPTH, 'the io query value')
     try { query.io = JSON.parse(io) } catch { throw new InvalidCapabilityQueryError('io must be JSON: {"input"?: schema|cid, "output"?: schema|cid}') }
   }
   const input = list(p.input)[0]
