@@ -94,3 +94,7 @@ export const MAX_SCHEMA_DEPTH = 8
 
 /** Shape of a base32 CIDv1 string (schema CIDs in queries, descriptor CIDs in /pl/caps answers). */
 export const CID_TEXT = /^b[a-z2-7]{20,}$/
+
+/** `/caps/find` control route page: default and largest number of results per answer. */
+export const FIND_PAGE_SIZE = 100
+export const MAX_FIND_PAGE_SIZE = 1000
