@@ -9,6 +9,7 @@ import { createIdentity } from '../src/core/identity.js'
 import { signEnvelope, EnvelopeVerifier } from '../src/core/envelope.js'
 import { SchemaRegistry } from '../src/spec/registry.js'
 import type { FuzzTarget } from './harness.js'
+import { catalogTarget } from './catalog-targets.js'
 
 const CODEC_ERRORS = ['InvalidEncodingError', 'MalformedFrameError', 'FrameTooLargeError', 'TruncatedFrameError']
 const ENVELOPE_ERRORS = ['MalformedEnvelopeError', 'UnknownTypeError', 'SchemaMismatchError', 'InvalidBodyError', 'BadSignatureError', 'WrongSenderError', 'NotForMeError', 'ClockSkewError', 'EnvelopeExpiredError', 'ReplayError', 'EnvelopeTooLargeError']
@@ -46,7 +47,7 @@ export async function envelopeTarget (): Promise<FuzzTarget> {
 }
 
 export async function allTargets (): Promise<FuzzTarget[]> {
-  const targets: FuzzTarget[] = [framesTarget, await envelopeTarget()]
+  const targets: FuzzTarget[] = [framesTarget, await envelopeTarget(), catalogTarget]
   try {
     const specifier = './workflow-targets.js' // optional module, present once the workflow area is built
     const extra = await import(specifier) as { workflowTargets: () => Promise<FuzzTarget[]> }
