@@ -97,7 +97,8 @@ export class CatalogListener {
       const cid = cidStringOf(body.descriptor)
       if (cid !== body.capability) throw new CidMismatchError(`ad names capability ${body.capability} but its descriptor hashes to ${cid}`, { expected: body.capability, actual: cid })
       const bytes = entryBytes({ descriptor: body.descriptor, addrs: body.addrs.slice(0, MAX_AD_ADDRS) }, size)
-      if (!this.sourceBytesLimiter.take(source, now, bytes)) {
+      // an ad larger than the burst (many long addrs under a small configured burst) costs the whole burst, not forever
+      if (!this.sourceBytesLimiter.take(source, now, Math.min(bytes, this.sourceBytesBurst))) {
         throw new AdRateLimitedError(`peer ${source} forwards catalog ads faster than ${this.sourceBytesRate} bytes/s (burst ${this.sourceBytesBurst})`, { peer: env.from, source, by: 'source-bytes', bytes })
       }
       if (env.from === this.c.identity.id) return 'ignore'
