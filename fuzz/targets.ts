@@ -10,6 +10,8 @@ import { signEnvelope, EnvelopeVerifier } from '../src/core/envelope.js'
 import { SchemaRegistry } from '../src/spec/registry.js'
 import type { FuzzTarget } from './harness.js'
 import { registryTargets } from './registry-targets.js'
+import { catalogTarget } from './catalog-targets.js'
+import { gatewayTarget } from './gateway-target.js'
 
 const CODEC_ERRORS = ['InvalidEncodingError', 'MalformedFrameError', 'FrameTooLargeError', 'TruncatedFrameError']
 const ENVELOPE_ERRORS = ['MalformedEnvelopeError', 'UnknownTypeError', 'SchemaMismatchError', 'InvalidBodyError', 'BadSignatureError', 'WrongSenderError', 'NotForMeError', 'ClockSkewError', 'EnvelopeExpiredError', 'ReplayError', 'EnvelopeTooLargeError']
@@ -47,7 +49,7 @@ export async function envelopeTarget (): Promise<FuzzTarget> {
 }
 
 export async function allTargets (): Promise<FuzzTarget[]> {
-  const targets: FuzzTarget[] = [framesTarget, await envelopeTarget(), ...await registryTargets(), await (await import('./gateway-target.js')).gatewayTarget()]
+  const targets: FuzzTarget[] = [framesTarget, await envelopeTarget(), catalogTarget, ...await registryTargets(), await gatewayTarget()]
   try {
     const specifier = './workflow-targets.js' // optional module, present once the workflow area is built
     const extra = await import(specifier) as { workflowTargets: () => Promise<FuzzTarget[]> }

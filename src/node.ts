@@ -24,6 +24,7 @@ import { Gossip } from './net/gossip.js'
 import { ControlApi } from './api/control.js'
 import { parseCid } from './core/encoding.js'
 import { InvalidRequestError } from './api/errors.js'
+import { DEFAULT_MAX_BLOCK_BYTES } from './net/fetch.js'
 
 export interface PlComponents {
   dataDir: string
@@ -188,7 +189,8 @@ export class PlNode {
     // content by CID: agents put documents here and pass `cid:<CID>` as run inputs
     api.route('POST', '/blocks', async ({ body }) => {
       if (body == null || typeof body !== 'object' || !('doc' in body)) throw new InvalidRequestError('POST /blocks needs {"doc": <JSON document>}')
-      return { cid: await c.store.blocks.put(body.doc) }
+      // no larger than peers can fetch (a run input passed as `cid:` is pulled with /pl/fetch)
+      return { cid: await c.store.blocks.put(body.doc, { maxBytes: DEFAULT_MAX_BLOCK_BYTES }) }
     })
     api.route('GET', '/blocks/:cid', async ({ params }) => {
       const cid = parseCid(params.cid).toString()

@@ -2,6 +2,9 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CONTROL_FILE } from './control.js'
 import { ControlApiUnavailableError } from './errors.js'
+
+/** Response header of paged routes naming the next page's cursor (absent on the last page). */
+export const NEXT_CURSOR_HEADER = 'x-pl-next-cursor'
 import { errorFromData, type PlError } from '../core/errors.js'
 
 /** Talks to the control API of the pl process that holds a data dir. */
@@ -20,6 +23,32 @@ export class ControlClient {
   }
 
   async request<T = any> (method: string, path: string, body?: unknown, options: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<T> {
+    return (await this.send<T>(method, path, body, options)).json
+  }
+
+  /**
+   * Every page of a paged route (`GET`/`POST /caps/find`): follows the
+   * `x-pl-next-cursor` header (GET: `cursor` query parameter; POST: `cursor`
+   * in the body) until the last page, and returns all results in order.
+   * `maxPages` guards against a server that never ends.
+   */
+  async requestAll<T = any> (method: 'GET' | 'POST', path: string, body?: Record<string, unknown>, options: { signal?: AbortSignal, timeoutMs?: number, maxPages?: number } = {}): Promise<T[]> {
+    const out: T[] = []
+    let cursor: string | undefined
+    const maxPages = options.maxPages ?? 10_000
+    for (let page = 0; page < maxPages; page++) {
+      const url = cursor == null || method === 'POST' ? path : `${path}${path.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(cursor)}`
+      const res = await this.send<T[]>(method, url, method === 'POST' ? { ...body, ...(cursor != null ? { cursor } : {}) } : body, options)
+      if (!Array.isArray(res.json)) throw new TypeError(`${method} ${path} is not a paged route (its answer is not a list)`)
+      out.push(...res.json)
+      const next = res.headers.get(NEXT_CURSOR_HEADER)
+      if (next == null || next === '' || res.json.length === 0) return out
+      cursor = next
+    }
+    throw new TypeError(`${method} ${path}: more than ${maxPages} pages`)
+  }
+
+  private async send<T> (method: string, path: string, body: unknown, options: { signal?: AbortSignal, timeoutMs?: number }): Promise<{ json: T, headers: Headers }> {
     const signal = options.signal ?? AbortSignal.timeout(options.timeoutMs ?? 120_000)
     let res: Response
     try {
@@ -38,6 +67,6 @@ export class ControlClient {
       const e: PlError = errorFromData(json?.error ?? { name: 'ControlApiError', message: `HTTP ${res.status}` })
       throw e
     }
-    return json as T
+    return { json: json as T, headers: res.headers }
   }
 }

@@ -2,7 +2,11 @@
  * The local control API: HTTP on 127.0.0.1 only, protected by a bearer token
  * written with the URL to `<data dir>/control.json` (mode 0600). Areas add
  * routes through `route()` before `start()`; `pl` commands reach the running
- * process through `ControlClient`.
+ * process through `ControlClient`. Every failure is answered as
+ * `{error: {name, message, details?}}`: bodies over the size limit are a 413
+ * `RequestTooLargeError`, JSON nested deeper than `maxJsonDepth` a 400
+ * `RequestTooDeepError` (checked on the text, before parsing: handlers that
+ * recurse never see it), malformed JSON a 400 `InvalidRequestError`.
  *
  * @example
  * const api = new ControlApi({ dataDir, logger })
@@ -15,8 +19,47 @@ import { writeFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { errorToData } from '../core/errors.js'
+import { InvalidRequestError, RequestTooDeepError, RequestTooLargeError, RouteNotFoundError } from './errors.js'
 
 export const CONTROL_FILE = 'control.json'
+
+/** @default 8 MiB */
+export const DEFAULT_CONTROL_BODY_LIMIT = 8 * 1024 * 1024
+/** Deepest nesting of a JSON body (objects and arrays) the control API accepts. */
+export const DEFAULT_MAX_JSON_DEPTH = 128
+
+/**
+ * Nesting depth of JSON text (objects and arrays, outside strings), scanned
+ * without parsing; stops counting once past `max`. The text need not be
+ * valid JSON: the parser reports that afterwards.
+ */
+export function jsonDepth (text: string, max = Infinity): number {
+  let depth = 0
+  let deepest = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i)
+    if (inString) {
+      if (ch === 92) i++ // backslash: skip the escaped character
+      else if (ch === 34) inString = false
+    } else if (ch === 34) {
+      inString = true
+    } else if (ch === 123 || ch === 91) {
+      if (++depth > deepest) {
+        deepest = depth
+        if (deepest > max) return deepest
+      }
+    } else if (ch === 125 || ch === 93) {
+      depth--
+    }
+  }
+  return deepest
+}
+
+/** Throws RequestTooDeepError when JSON text nests deeper than `max`. */
+export function assertJsonDepth (text: string, max: number, what = 'JSON body'): void {
+  if (jsonDepth(text, max) > max) throw new RequestTooDeepError(`${what} nests deeper than ${max} levels`, { max })
+}
 
 export interface ControlApiInit {
   dataDir: string
@@ -25,36 +68,94 @@ export interface ControlApiInit {
   /** @default '127.0.0.1' — the API never listens on other interfaces */
   host?: '127.0.0.1' | '::1'
   logger?: Logger
-  /** @default 8 MiB */
+  /** @default DEFAULT_CONTROL_BODY_LIMIT (8 MiB) */
   bodyLimit?: number
+  /** @default DEFAULT_MAX_JSON_DEPTH (128) */
+  maxJsonDepth?: number
 }
 
-export type RouteHandler = (req: { params: Record<string, string>, query: Record<string, string>, body: any, raw: FastifyRequest }) => Promise<unknown>
+export interface RouteRequest {
+  params: Record<string, string>
+  query: Record<string, string>
+  body: any
+  raw: FastifyRequest
+  /** sets a response header (e.g. the next page's cursor) */
+  header: (name: string, value: string) => void
+}
+
+export type RouteHandler = (req: RouteRequest) => Promise<unknown>
 
 /**
  * HTTP status of the core's own errors; areas add theirs with `errorStatus`
  * when they register routes. `*NotFoundError` is 404, everything else 500.
  */
 const STATUS_BY_ERROR: Record<string, number> = {
-  InvalidBodyError: 400, InvalidRequestError: 400, InvalidEncodingError: 400
+  InvalidBodyError: 400, InvalidRequestError: 400, InvalidEncodingError: 400, RequestTooDeepError: 400, RequestTooLargeError: 413, DocumentTooLargeError: 413
+}
+
+/** Fastify's own errors (body parsing, media type) as typed errors. */
+function typedFastifyError (err: Error & { code?: string, statusCode?: number }, bodyLimit: number): Error {
+  if (err instanceof RequestTooDeepError || err instanceof InvalidRequestError) return err
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) return new RequestTooLargeError(`request body is over the control API limit of ${bodyLimit} bytes`, { max: bodyLimit })
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || err.statusCode === 415) return new InvalidRequestError(`unsupported content type: the control API takes application/json (${err.message})`, { status: 415 })
+  if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code?.startsWith('FST_ERR_CTP_') === true || (err.statusCode != null && err.statusCode >= 400 && err.statusCode < 500)) {
+    return new InvalidRequestError(`request body is not valid JSON: ${err.message}`, { status: err.statusCode ?? 400 })
+  }
+  return err
 }
 
 export class ControlApi {
   readonly app: FastifyInstance
   readonly token: string
   private readonly statuses = new Map<string, number>()
+  private readonly registered: Array<{ method: string, path: string }> = []
   private url?: string
   private started = false
 
   constructor (private readonly init: ControlApiInit) {
     this.token = randomBytes(24).toString('base64url')
-    this.app = Fastify({ logger: false, bodyLimit: init.bodyLimit ?? 8 * 1024 * 1024 })
+    const bodyLimit = init.bodyLimit ?? DEFAULT_CONTROL_BODY_LIMIT
+    const maxDepth = init.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH
+    this.app = Fastify({ logger: false, bodyLimit })
+    // depth is checked on the text: JSON.parse copes with any nesting, the handlers that walk the result do not
+    const parseJson = this.app.getDefaultJsonParser('error', 'error')
+    this.app.removeContentTypeParser('application/json')
+    this.app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+      const text = body as string
+      try {
+        assertJsonDepth(text, maxDepth)
+      } catch (err) {
+        done(err as Error, undefined)
+        return
+      }
+      parseJson(req, text, done)
+    })
+    this.app.setErrorHandler(async (err, req, reply) => {
+      const typed = typedFastifyError(err as Error & { code?: string, statusCode?: number }, bodyLimit)
+      const data = errorToData(typed)
+      delete data.stack
+      const status = this.statusOf(data.name, (typed as any).details?.status)
+      if (status >= 500) this.init.logger?.warn({ err: data, url: req.url }, 'control API request failed')
+      return await reply.code(status).send({ error: data })
+    })
+    this.app.setNotFoundHandler(async (req, reply) => {
+      const data = errorToData(new RouteNotFoundError(`no control API route ${req.method} ${req.url.split('?')[0]}`, { method: req.method }))
+      delete data.stack
+      return await reply.code(404).send({ error: data })
+    })
     this.app.addHook('onRequest', async (req, reply) => {
       const header = req.headers.authorization ?? ''
-      const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '')
+      // the auth scheme is case-insensitive (RFC 9110 §11.1): "bearer" is as valid as "Bearer"
+      const m = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(header)
+      const given = Buffer.from(m != null ? m[1] : '')
       const want = Buffer.from(this.token)
       if (given.length !== want.length || !timingSafeEqual(given, want)) {
         await reply.code(401).send({ error: { name: 'UnauthorizedError', message: 'missing or wrong control token (see control.json in the data dir)' } })
+        return
+      }
+      // fastify skips the body of a GET: refuse one rather than answer as if it had not been sent
+      if ((req.method === 'GET' || req.method === 'HEAD') && (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] != null)) {
+        await reply.code(400).send({ error: { name: 'InvalidRequestError', message: `${req.method} requests take no body` } })
       }
     })
   }
@@ -64,22 +165,32 @@ export class ControlApi {
     for (const name of names) this.statuses.set(name, status)
   }
 
+  /** The routes registered so far (method and path pattern). */
+  get routes (): ReadonlyArray<{ method: string, path: string }> {
+    return this.registered
+  }
+
   route (method: 'GET' | 'POST' | 'DELETE' | 'PUT', path: string, handler: RouteHandler): void {
+    this.registered.push({ method, path })
     this.app.route({
       method,
       url: path,
       handler: async (req, reply) => {
         try {
-          const out = await handler({ params: req.params as any, query: req.query as any, body: req.body, raw: req })
+          const out = await handler({ params: req.params as any, query: req.query as any, body: req.body, raw: req, header: (name, value) => { void reply.header(name, value) } })
           return await reply.send(out ?? { ok: true })
         } catch (err) {
           const data = errorToData(err)
           delete data.stack
           this.init.logger?.warn({ err: data, path }, 'control API request failed')
-          return await reply.code(this.statuses.get(data.name) ?? STATUS_BY_ERROR[data.name] ?? (data.name.endsWith('NotFoundError') ? 404 : 500)).send({ error: data })
+          return await reply.code(this.statusOf(data.name)).send({ error: data })
         }
       }
     })
+  }
+
+  private statusOf (name: string, fallback?: unknown): number {
+    return this.statuses.get(name) ?? STATUS_BY_ERROR[name] ?? (typeof fallback === 'number' ? fallback : undefined) ?? (name.endsWith('NotFoundError') ? 404 : 500)
   }
 
   get address (): string | undefined {

@@ -12,3 +12,18 @@ export class UnauthorizedError extends PlError {
 export class InvalidRequestError extends PlError {
   override name = 'InvalidRequestError'
 }
+
+/** A control API request body is larger than the API accepts (HTTP 413; default 8 MiB). */
+export class RequestTooLargeError extends PlError {
+  override name = 'RequestTooLargeError'
+}
+
+/** A control API JSON body (or JSON query value) nests deeper than the API accepts (HTTP 400; default 128 levels). */
+export class RequestTooDeepError extends PlError {
+  override name = 'RequestTooDeepError'
+}
+
+/** No control API route for that method and path (HTTP 404). */
+export class RouteNotFoundError extends PlError {
+  override name = 'RouteNotFoundError'
+}

@@ -12,8 +12,12 @@ export const CAP_KEY_PREFIX = 'pl:cap:'
 /** Lifetime of an ad (envelope `exp` = `ts` + ttl); the ad is re-signed and re-sent at ttl/2. */
 export const DEFAULT_AD_TTL_MS = 60_000
 
-/** Largest descriptor (canonical dag-cbor bytes) published or accepted. */
-export const DEFAULT_MAX_DESCRIPTOR_BYTES = 64 * 1024
+/**
+ * Largest descriptor (canonical dag-cbor bytes) published or accepted. Real
+ * descriptors are 1–3 KiB; 16 KiB leaves room for large inline io schemas
+ * while a padded one costs a flooder four times less than at 64 KiB.
+ */
+export const DEFAULT_MAX_DESCRIPTOR_BYTES = 16 * 1024
 
 /** Per-peer ad token bucket on receipt: burst size. */
 export const DEFAULT_PEER_AD_BURST = 50
@@ -56,6 +60,32 @@ export const FIND_CONCURRENCY = 8
 export const DEFAULT_MAX_CATALOG_ENTRIES = 100_000
 export const DEFAULT_MAX_ENTRIES_PER_PROVIDER = 1_000
 
+/**
+ * Catalog byte budgets (an entry's bytes: its descriptor's dag-cbor bytes +
+ * its addrs + CATALOG_ENTRY_OVERHEAD_BYTES): in total, per provider (signer),
+ * and per peer that delivered the entries (the gossip propagation source, or
+ * the provider itself for DHT-found entries). Signer keys are free to mint, so
+ * only the per-source and total budgets bound what one connection can hold.
+ */
+export const DEFAULT_MAX_CATALOG_BYTES = 64 * 1024 * 1024
+export const DEFAULT_MAX_PROVIDER_BYTES = 1024 * 1024
+export const DEFAULT_MAX_SOURCE_BYTES = 16 * 1024 * 1024
+
+/** Bytes counted per catalog entry on top of its descriptor and addrs (key, name, provider, numbers, maps). */
+export const CATALOG_ENTRY_OVERHEAD_BYTES = 512
+
+/**
+ * Per-forwarder byte bucket on receipt (descriptor bytes of the ads a gossip
+ * propagation source delivers): refill per second / burst. An honest relay
+ * forwards about 50 ads/s of 1–3 KiB; a flood of padded descriptors is cut to
+ * this rate and rejected (the forwarder loses gossipsub score).
+ */
+export const DEFAULT_SOURCE_AD_BYTES_RATE = 512 * 1024
+export const DEFAULT_SOURCE_AD_BYTES_BURST = 2 * 1024 * 1024
+
+/** Addrs of an ad kept in the catalog. */
+export const MAX_AD_ADDRS = 32
+
 /** Most descriptor CIDs a /pl/caps answer may list. */
 export const MAX_CAPS_PER_ANSWER = 256
 
@@ -64,3 +94,7 @@ export const MAX_SCHEMA_DEPTH = 8
 
 /** Shape of a base32 CIDv1 string (schema CIDs in queries, descriptor CIDs in /pl/caps answers). */
 export const CID_TEXT = /^b[a-z2-7]{20,}$/
+
+/** `/caps/find` control route page: default and largest number of results per answer. */
+export const FIND_PAGE_SIZE = 100
+export const MAX_FIND_PAGE_SIZE = 1000

@@ -45,3 +45,23 @@ export class FindAbortedError extends PlError {
 export class InvalidCapsAnswerError extends PlError {
   override name = 'InvalidCapsAnswerError'
 }
+
+/** The catalog holds its maximum entries or bytes: a new entry is refused (gossip: Ignore, not the sender's fault). */
+export class CatalogFullError extends PlError {
+  override name = 'CatalogFullError'
+}
+
+/** An entry would take its provider over its catalog budget (entries or bytes): refused, the forwarder loses score. */
+export class ProviderBudgetExceededError extends PlError {
+  override name = 'ProviderBudgetExceededError'
+}
+
+/** Entries delivered by one peer (gossip propagation source) would exceed its catalog byte budget: refused, that peer loses score. */
+export class SourceBudgetExceededError extends PlError {
+  override name = 'SourceBudgetExceededError'
+}
+
+/** A `/caps/find` page cursor that this node did not issue or cannot read. */
+export class InvalidCursorError extends PlError {
+  override name = 'InvalidCursorError'
+}

@@ -1,5 +1,6 @@
 /**
  * Token buckets keyed by peer: `burst` tokens, refilled at `rate` per second.
+ * A take may cost more than one token (byte budgets: cost = bytes).
  * The map is bounded: when it holds `maxKeys` buckets, full ones (peers at
  * rest) are dropped first, then the oldest.
  */
@@ -10,8 +11,8 @@ export class PeerRateLimiter {
     if (!(rate > 0) || !(burst >= 1)) throw new TypeError(`rate must be > 0 and burst >= 1 (got ${rate}, ${burst})`)
   }
 
-  /** Takes one token for `key`; false when the bucket is empty. */
-  take (key: string, now = Date.now()): boolean {
+  /** Takes `cost` tokens for `key`; false (and nothing taken) when the bucket holds fewer. */
+  take (key: string, now = Date.now(), cost = 1): boolean {
     let b = this.buckets.get(key)
     if (b == null) {
       if (this.buckets.size >= this.maxKeys) this.prune(now)
@@ -21,8 +22,8 @@ export class PeerRateLimiter {
       b.tokens = Math.min(this.burst, b.tokens + (now - b.at) * this.rate / 1000)
       b.at = now
     }
-    if (b.tokens < 1) return false
-    b.tokens -= 1
+    if (b.tokens < cost) return false
+    b.tokens -= cost
     return true
   }
 

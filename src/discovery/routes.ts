@@ -4,15 +4,25 @@
  *   POST   /caps          {descriptor, impl?: {dir, className?}} → {cid, descriptor}
  *   DELETE /caps/:id      (descriptor CID or name)               → {removed: [cid]}
  *   GET    /caps/local                                            → [local capability]
- *   GET    /caps/find?name=&version=&attr=k>=v&policy=&io=&input=&output=&timeout=&limit=&local=1&dht=1
- *   POST   /caps/find     {query, options?: {timeoutMs, localOnly, dhtOnly, limit}} → [found]
+ *   GET    /caps/find?name=&version=&attr=k>=v&policy=&io=&input=&output=&timeout=&limit=&cursor=&local=1&dht=1 → [found]
+ *   POST   /caps/find     {query, options?: {timeoutMs, localOnly, dhtOnly, limit}, limit?, cursor?} → [found]
+ *
+ * Finds answer one page (`limit` results, default 100, at most 1000); when
+ * there are more, the answer has an `x-pl-next-cursor` header (and, for
+ * GET, a `link: <…&cursor=…>; rel="next"` header): ask again with that
+ * `cursor` for the next page. On GET an explicit `limit` also stops the DHT
+ * walk at that many providers (its meaning before pages); on POST that is
+ * `options.limit`.
  */
 import { isAbsolute } from 'node:path'
-import type { ControlApi } from '../api/control.js'
+import { assertJsonDepth, DEFAULT_MAX_JSON_DEPTH, type ControlApi } from '../api/control.js'
 import { InvalidCapabilityQueryError, InvalidDescriptorError } from './errors.js'
 import { parseAttrFilter } from './match.js'
 import type { CapabilityQuery, FindOptions, ImplRef } from './types.js'
 import type { Discovery } from './service.js'
+import { decodeCursor, optionsForPage, pageOf, pageSize, type Cursor } from './page.js'
+
+import { NEXT_CURSOR_HEADER } from '../api/client.js'
 
 function list (v: unknown): string[] {
   if (v == null) return []
@@ -34,7 +44,7 @@ function parseImpl (impl: unknown): ImplRef | undefined {
 }
 
 /** A query from GET /caps/find parameters. */
-export function queryFromParams (p: Record<string, unknown>): { query: CapabilityQuery, options: FindOptions } {
+export function queryFromParams (p: Record<string, unknown>): { query: CapabilityQuery, options: FindOptions, limit: number, cursor?: Cursor } {
   const name = list(p.name)[0]
   if (name == null) throw new InvalidCapabilityQueryError('name is required: GET /caps/find?name=<capability>')
   const query: CapabilityQuery = { name }
@@ -46,6 +56,7 @@ export function queryFromParams (p: Record<string, unknown>): { query: Capabilit
   if (policies.length > 0) query.policies = policies
   const io = list(p.io)[0]
   if (io != null) {
+    assertJsonDepth(io, DEFAULT_MAX_JSON_DEPTH, 'the io query value')
     try { query.io = JSON.parse(io) } catch { throw new InvalidCapabilityQueryError('io must be JSON: {"input"?: schema|cid, "output"?: schema|cid}') }
   }
   const input = list(p.input)[0]
@@ -58,15 +69,13 @@ export function queryFromParams (p: Record<string, unknown>): { query: Capabilit
     if (!Number.isInteger(ms) || ms <= 0) throw new InvalidCapabilityQueryError('timeout must be a positive number of milliseconds')
     options.timeoutMs = ms
   }
-  const limit = list(p.limit)[0]
-  if (limit != null) {
-    const n = Number(limit)
-    if (!Number.isInteger(n) || n <= 0) throw new InvalidCapabilityQueryError('limit must be a positive integer')
-    options.limit = n
-  }
+  const given = list(p.limit)[0]
+  const limit = pageSize(given, (m) => new InvalidCapabilityQueryError(m))
+  if (given != null) options.limit = limit
   if (flag(p.local)) options.localOnly = true
   if (flag(p.dht)) options.dhtOnly = true
-  return { query, options }
+  const c = list(p.cursor)[0]
+  return { query, options, limit, ...(c != null ? { cursor: decodeCursor(c) } : {}) }
 }
 
 function optionsFromBody (o: unknown): FindOptions {
@@ -79,7 +88,7 @@ function optionsFromBody (o: unknown): FindOptions {
 }
 
 export function registerRoutes (api: ControlApi, d: Discovery): void {
-  api.errorStatus(['InvalidCapabilityQueryError', 'InvalidDescriptorError', 'ProviderMismatchError', 'DescriptorTooLargeError', 'DiscoveryConfigError'], 400)
+  api.errorStatus(['InvalidCapabilityQueryError', 'InvalidDescriptorError', 'ProviderMismatchError', 'DescriptorTooLargeError', 'DiscoveryConfigError', 'InvalidCursorError'], 400)
   api.route('POST', '/caps', async ({ body }) => {
     if (body == null || typeof body !== 'object' || body.descriptor == null || typeof body.descriptor !== 'object') {
       throw new InvalidDescriptorError('POST /caps takes {descriptor, impl?: {dir, className?}}')
@@ -97,12 +106,24 @@ export function registerRoutes (api: ControlApi, d: Discovery): void {
     ...(c.problem != null ? { problem: c.problem } : {}),
     publishedAt: c.publishedAt
   })))
-  api.route('GET', '/caps/find', async ({ query }) => {
+  api.route('GET', '/caps/find', async ({ query, raw, header }) => {
     const q = queryFromParams(query)
-    return await d.find(q.query, q.options)
+    const page = pageOf(await d.find(q.query, optionsForPage(q.options, q.cursor)), q.limit, q.options, q.cursor)
+    if (page.next != null) {
+      header(NEXT_CURSOR_HEADER, page.next)
+      const url = new URL(raw.url, 'http://control')
+      url.searchParams.set('cursor', page.next)
+      header('link', `<${url.pathname}${url.search}>; rel="next"`)
+    }
+    return page.items
   })
-  api.route('POST', '/caps/find', async ({ body }) => {
-    if (body == null || typeof body !== 'object') throw new InvalidCapabilityQueryError('POST /caps/find takes {query, options?}')
-    return await d.find(body.query, optionsFromBody(body.options))
+  api.route('POST', '/caps/find', async ({ body, header }) => {
+    if (body == null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidCapabilityQueryError('POST /caps/find takes {query, options?, limit?, cursor?}')
+    const options = optionsFromBody(body.options)
+    const limit = pageSize(body.limit, (m) => new InvalidCapabilityQueryError(m))
+    const cursor = body.cursor != null ? decodeCursor(body.cursor) : undefined
+    const page = pageOf(await d.find(body.query, optionsForPage(options, cursor)), limit, options, cursor)
+    if (page.next != null) header(NEXT_CURSOR_HEADER, page.next)
+    return page.items
   })
 }

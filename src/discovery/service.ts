@@ -55,17 +55,29 @@ export interface DiscoveryInit {
   maxCatalogEntries?: number
   /** @default 1000 */
   maxEntriesPerProvider?: number
+  /** catalog bytes in total (descriptor dag-cbor + addrs + 512 per entry) @default 64 MiB */
+  maxCatalogBytes?: number
+  /** catalog bytes of one provider's entries @default 1 MiB */
+  maxProviderBytes?: number
+  /** catalog bytes of the entries one peer delivered (gossip propagation source) @default 16 MiB */
+  maxSourceBytes?: number
+  /** descriptor bytes per second one forwarding peer may deliver @default 512 KiB */
+  sourceAdBytesRate?: number
+  /** burst of that byte bucket @default 2 MiB */
+  sourceAdBytesBurst?: number
   /** register the control API routes (/caps...) when the node has an API @default true */
   controlRoutes?: boolean
   /** options of the BlockFetcher created when the node has no `fetch` service */
   fetch?: BlockFetcherInit
+  /** the clock of the catalog and its rate limiters (tests pass a fake one) @default Date.now */
+  now?: () => number
 }
 
 export type DiscoveryComponents = Pick<PlComponents, 'identity' | 'store' | 'registry' | 'metrics' | 'logger' | 'libp2p' | 'rpc' | 'gossip' | 'api' | 'sign' | 'services'>
 
-type Settings = Required<Omit<DiscoveryInit, 'fetch'>>
+type Settings = Required<Omit<DiscoveryInit, 'fetch' | 'now'>>
 
-/** The default of every DiscoveryInit field but `fetch`; also the keys (and value types) the `services.discovery` config section accepts. */
+/** The default of every DiscoveryInit field but `fetch` and `now`; also the keys (and value types) the `services.discovery` config section accepts. */
 export const DISCOVERY_DEFAULTS: Readonly<Settings> = {
   ttlMs: C.DEFAULT_AD_TTL_MS,
   gossip: true,
@@ -81,6 +93,11 @@ export const DISCOVERY_DEFAULTS: Readonly<Settings> = {
   findTimeoutMs: C.DEFAULT_FIND_TIMEOUT_MS,
   maxCatalogEntries: C.DEFAULT_MAX_CATALOG_ENTRIES,
   maxEntriesPerProvider: C.DEFAULT_MAX_ENTRIES_PER_PROVIDER,
+  maxCatalogBytes: C.DEFAULT_MAX_CATALOG_BYTES,
+  maxProviderBytes: C.DEFAULT_MAX_PROVIDER_BYTES,
+  maxSourceBytes: C.DEFAULT_MAX_SOURCE_BYTES,
+  sourceAdBytesRate: C.DEFAULT_SOURCE_AD_BYTES_RATE,
+  sourceAdBytesBurst: C.DEFAULT_SOURCE_AD_BYTES_BURST,
   controlRoutes: true
 }
 
@@ -106,9 +123,26 @@ export class Discovery implements PlService {
     this.settings = { ...DISCOVERY_DEFAULTS, ...given }
     if (!(this.settings.ttlMs >= 100)) throw new TypeError(`discovery ttlMs must be at least 100 ms, got ${this.settings.ttlMs}`)
     this.log = c.logger.child({ component: 'discovery' })
-    this.catalog = new Catalog(c.store.json<CatalogEntry>('catalog'), { maxEntries: this.settings.maxCatalogEntries, maxPerProvider: this.settings.maxEntriesPerProvider })
+    const now = init.now ?? Date.now
+    this.catalog = new Catalog(c.store.json<CatalogEntry>('catalog'), {
+      maxEntries: this.settings.maxCatalogEntries,
+      maxPerProvider: this.settings.maxEntriesPerProvider,
+      maxBytes: this.settings.maxCatalogBytes,
+      maxProviderBytes: this.settings.maxProviderBytes,
+      maxSourceBytes: this.settings.maxSourceBytes,
+      now
+    })
     this.local = new LocalCapabilities(c.store.json('caps-local'))
-    this.listener = new CatalogListener(c, { catalog: this.catalog, peerAdRate: this.settings.peerAdRate, peerAdBurst: this.settings.peerAdBurst, maxDescriptorBytes: this.settings.maxDescriptorBytes, maxTtlMs: 10 * this.settings.ttlMs })
+    this.listener = new CatalogListener(c, {
+      catalog: this.catalog,
+      peerAdRate: this.settings.peerAdRate,
+      peerAdBurst: this.settings.peerAdBurst,
+      maxDescriptorBytes: this.settings.maxDescriptorBytes,
+      maxTtlMs: 10 * this.settings.ttlMs,
+      sourceAdBytesRate: this.settings.sourceAdBytesRate,
+      sourceAdBytesBurst: this.settings.sourceAdBytesBurst,
+      now
+    })
     this.advertiser = new Advertiser({
       gossip: c.gossip,
       sign: c.sign,

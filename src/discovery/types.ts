@@ -103,4 +103,6 @@ export interface CatalogEntry {
   ts: number
   expires: number
   source: 'gossip' | 'dht'
+  /** the peer that delivered the entry (gossip propagation source; for DHT finds the provider): its catalog byte budget is charged */
+  via?: string
 }

@@ -18,6 +18,11 @@ export class GossipRateLimitedError extends PlError {
   override name = 'GossipRateLimitedError'
 }
 
+/** A gossip message received or to be published is over the gossip size limit (default 256 KiB). */
+export class GossipMessageTooLargeError extends PlError {
+  override name = 'GossipMessageTooLargeError'
+}
+
 export interface GossipHandler {
   /** envelope types accepted on this topic */
   types: string[]
@@ -51,6 +56,7 @@ export class Gossip {
   private readonly rate: number
   private tokens: number
   private lastRefill = Date.now()
+  /** `gossipsub:message` (not `message`): only it carries the propagation source the handlers charge */
   private readonly onMessageEvent = (evt: CustomEvent<any>): void => { void this.deliver(evt.detail) }
   private started = false
 
@@ -63,13 +69,13 @@ export class Gossip {
   start (): void {
     if (this.started) return
     this.started = true
-    this.c.pubsub.addEventListener('message', this.onMessageEvent)
+    this.c.pubsub.addEventListener('gossipsub:message', this.onMessageEvent)
   }
 
   stop (): void {
     if (!this.started) return
     this.started = false
-    this.c.pubsub.removeEventListener('message', this.onMessageEvent)
+    this.c.pubsub.removeEventListener('gossipsub:message', this.onMessageEvent)
     for (const topic of this.handlers.keys()) {
       this.c.pubsub.topicValidators.delete(topic)
       try { this.c.pubsub.unsubscribe(topic) } catch {}
@@ -92,7 +98,7 @@ export class Gossip {
   private decode (topic: string, data: Uint8Array, source: string): VerifiedEnvelope<any> {
     const handler = this.handlers.get(topic)
     if (handler == null) throw new PlError(`not subscribed to ${topic}`)
-    if (data.byteLength > this.maxBytes) throw new PlError(`gossip message of ${data.byteLength} bytes exceeds ${this.maxBytes}`)
+    if (data.byteLength > this.maxBytes) throw new GossipMessageTooLargeError(`gossip message of ${data.byteLength} bytes on ${topic} from ${source} exceeds ${this.maxBytes}`, { topic, source, size: data.byteLength, max: this.maxBytes })
     const verified = this.c.verifier.verifyStateless(decodeCanonical(data), { expectedTypes: handler.types })
     return verified
   }
@@ -136,13 +142,13 @@ export class Gossip {
 
   /** Publishes a signed envelope; throws GossipRateLimitedError past the publish rate. */
   async publish (topic: string, envelope: Envelope<any>): Promise<void> {
+    const bytes = encodeCanonical(envelope)
+    if (bytes.byteLength > this.maxBytes) throw new GossipMessageTooLargeError(`envelope of ${bytes.byteLength} bytes is too large for gossip on ${topic} (max ${this.maxBytes})`, { topic, size: bytes.byteLength, max: this.maxBytes })
     const now = Date.now()
     this.tokens = Math.min(this.rate, this.tokens + (now - this.lastRefill) * this.rate / 1000)
     this.lastRefill = now
     if (this.tokens < 1) throw new GossipRateLimitedError(`publishing faster than ${this.rate}/s on ${topic}`, {}, true)
     this.tokens -= 1
-    const bytes = encodeCanonical(envelope)
-    if (bytes.byteLength > this.maxBytes) throw new PlError(`envelope of ${bytes.byteLength} bytes is too large for gossip (max ${this.maxBytes})`)
     await this.c.pubsub.publish(topic, bytes)
   }
 }

@@ -1,14 +1,27 @@
 import { encodeCanonical, decodeCanonical, cidOfBytes, verifyBytes, parseCid } from '../core/encoding.js'
+import { PlError } from '../core/errors.js'
 import { BlockNotFoundError } from './errors.js'
 import type { BinarySublevel } from './index.js'
+
+/** A document to store is over the size its caller allows (POST /blocks: what peers can fetch, 4 MiB). */
+export class DocumentTooLargeError extends PlError {
+  override name = 'DocumentTooLargeError'
+}
 
 /** Content by CID. Documents are stored as their canonical dag-cbor bytes. */
 export class BlockStore {
   constructor (private readonly db: BinarySublevel) {}
 
-  /** Stores a document and returns its CID string. */
-  async put (value: unknown): Promise<string> {
+  /**
+   * Stores a document and returns its CID string. With `maxBytes`, a document
+   * whose canonical bytes are larger is refused (DocumentTooLargeError) and
+   * nothing is stored.
+   */
+  async put (value: unknown, options: { maxBytes?: number } = {}): Promise<string> {
     const bytes = encodeCanonical(value)
+    if (options.maxBytes != null && bytes.byteLength > options.maxBytes) {
+      throw new DocumentTooLargeError(`document is ${bytes.byteLength} bytes (dag-cbor), over the limit of ${options.maxBytes}`, { size: bytes.byteLength, max: options.maxBytes })
+    }
     const cid = cidOfBytes(bytes).toString()
     await this.db.put(cid, bytes)
     return cid

@@ -19,7 +19,13 @@ import type { CapabilityQuery, FoundCapability, IoSchema } from '../../discovery
 import { action, printJson, resolveDataDir } from '../util.js'
 
 /** A client for the data dir's daemon; "no pl-node is running on <dir>" when there is none. */
-async function daemon (dataDirFlag?: string): Promise<{ request: <T = any>(method: string, path: string, body?: unknown, timeoutMs?: number) => Promise<T> }> {
+interface Daemon {
+  request: <T = any>(method: string, path: string, body?: unknown, timeoutMs?: number) => Promise<T>
+  /** every page of a paged route */
+  requestAll: <T = any>(method: 'GET' | 'POST', path: string, body?: Record<string, unknown>, options?: { timeoutMs?: number }) => Promise<T[]>
+}
+
+async function daemon (dataDirFlag?: string): Promise<Daemon> {
   const dir = resolveDataDir(dataDirFlag)
   const notRunning = (why: string): ControlApiUnavailableError =>
     new ControlApiUnavailableError(`no pl-node is running on ${dir} (${why}); start one with: pl-node start --data-dir ${dir}`, { dataDir: dir })
@@ -30,13 +36,20 @@ async function daemon (dataDirFlag?: string): Promise<{ request: <T = any>(metho
     if ((err as Error).name === 'ControlApiUnavailableError') throw notRunning('no control.json')
     throw err
   }
+  const unavailable = (err: unknown): unknown => (err as Error).name === 'ControlApiUnavailableError' ? notRunning(`its control API at ${client.url} does not answer`) : err
   return {
     request: async (method, path, body, timeoutMs) => {
       try {
         return await client.request(method, path, body, { timeoutMs })
       } catch (err) {
-        if ((err as Error).name === 'ControlApiUnavailableError') throw notRunning(`its control API at ${client.url} does not answer`)
-        throw err
+        throw unavailable(err)
+      }
+    },
+    requestAll: async (method, path, body, options) => {
+      try {
+        return await client.requestAll(method, path, body, options)
+      } catch (err) {
+        throw unavailable(err)
       }
     }
   }
@@ -149,7 +162,8 @@ export function register (program: Command): void {
       const io = await ioOf(opts.ioMatch, opts.outputMatch)
       if (io != null) query.io = io
       const options = { ...(opts.timeout != null ? { timeoutMs: opts.timeout } : {}), ...(opts.limit != null ? { limit: opts.limit } : {}), ...(opts.local === true ? { localOnly: true } : {}), ...(opts.dhtOnly === true ? { dhtOnly: true } : {}) }
-      const found = await (await daemon(opts.dataDir)).request<FoundCapability[]>('POST', '/caps/find', { query, options }, (opts.timeout ?? 5_000) + 10_000)
+      // every page (the route answers at most 1000 results per request)
+      const found = await (await daemon(opts.dataDir)).requestAll<FoundCapability>('POST', '/caps/find', { query, options, limit: 1000 }, { timeoutMs: (opts.timeout ?? 5_000) + 10_000 })
       if (opts.json === true) { printJson(found); return }
       if (found.length === 0) { process.stdout.write(`no provider of ${name} found\n`); return }
       process.stdout.write(found.map(f => describeFound(f)).join('\n') + '\n')
