@@ -22,7 +22,7 @@ export interface DaemonConfig {
   /** sections read by the services: discovery, exec (incl. exec.addons), negotiation, capabilities (see src/services.ts) */
   services: Record<string, unknown>
   /** the agent gateway (src/gateway): `listen` (HOST:PORT; also --api-listen / PL_API_LISTEN), keys, limits */
-  api: Record<string, unknown>
+  api?: Record<string, unknown>
 }
 
 interface Key {

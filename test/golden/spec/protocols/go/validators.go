@@ -24,23 +24,6 @@ var k16 = map[string]bool{"v": true, "type": true, "schema": true, "from": true,
 var k17 = mustJSON("1")
 var k18 = mustRegexp("^[A-Z][A-Za-z0-9]*\\x{2e}v[0-9]+\\z")
 var k19 = mustRegexp("^[A-Za-z0-9_\\x{2d}]{86}\\z")
-<<<<<<< HEAD
-var k20 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "policy": true, "select": true, "plan": true}
-var k21 = mustRegexp("^[A-Za-z_][A-Za-z0-9_]*\\x{3a}\\x{2d}?[0-9\\x{2e}]+\\z")
-var k22 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "residency": true}
-var k23 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "policies": true, "prev": true}
-var k24 = mustJSON("\"\"")
-var k25 = mustJSON("[\"ok\",\"error\"]").([]any)
-var k26 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
-var k27 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
-var k28 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
-var k29 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
-var k30 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
-var k31 = mustJSON("[\"bundle\",\"plan\"]").([]any)
-var k32 = mustJSON("[\"api-key\",\"agent\"]").([]any)
-var k33 = mustJSON("true")
-var k34 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
-=======
 var k20 = map[string]bool{"method": true, "path": true, "body": true}
 var k21 = mustJSON("[\"GET\",\"POST\",\"PUT\",\"DELETE\"]").([]any)
 var k22 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "policy": true, "select": true, "plan": true}
@@ -52,7 +35,12 @@ var k27 = mustJSON("[\"ok\",\"error\"]").([]any)
 var k28 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
 var k29 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
 var k30 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
->>>>>>> gateway
+var k31 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
+var k32 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
+var k33 = mustJSON("[\"bundle\",\"plan\"]").([]any)
+var k34 = mustJSON("[\"api-key\",\"agent\"]").([]any)
+var k35 = mustJSON("true")
+var k36 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
 
 // pl:AdvertiseCapability.v1#
 func n0(x any, p string) string {
@@ -4060,7 +4048,7 @@ func n229(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#
-func n224(x any, p string) string {
+func n230(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4094,62 +4082,62 @@ func n224(x any, p string) string {
 			return p + " must have required property \"meta\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n225(v, child(p, "workflow_id")); e != "" {
+			if e := n231(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n226(v, child(p, "version")); e != "" {
+			if e := n232(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n227(v, child(p, "releaseTag")); e != "" {
+			if e := n233(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["kind"]; has {
-			if e := n228(v, child(p, "kind")); e != "" {
+			if e := n234(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["bundle"]; has {
-			if e := n229(v, child(p, "bundle")); e != "" {
+			if e := n235(v, child(p, "bundle")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["size"]; has {
-			if e := n230(v, child(p, "size")); e != "" {
+			if e := n236(v, child(p, "size")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisher"]; has {
-			if e := n231(v, child(p, "publisher")); e != "" {
+			if e := n237(v, child(p, "publisher")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisherKind"]; has {
-			if e := n232(v, child(p, "publisherKind")); e != "" {
+			if e := n238(v, child(p, "publisherKind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n233(v, child(p, "ts")); e != "" {
+			if e := n239(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tombstone"]; has {
-			if e := n234(v, child(p, "tombstone")); e != "" {
+			if e := n240(v, child(p, "tombstone")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["meta"]; has {
-			if e := n235(v, child(p, "meta")); e != "" {
+			if e := n241(v, child(p, "meta")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k29[k] {
+			if !k31[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4159,12 +4147,12 @@ func n224(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/workflow_id
-func n225(x any, p string) string {
+func n231(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k30.MatchString(s) {
+		if !k32.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
 		}
 	}
@@ -4172,7 +4160,7 @@ func n225(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/version
-func n226(x any, p string) string {
+func n232(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4185,7 +4173,7 @@ func n226(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/releaseTag
-func n227(x any, p string) string {
+func n233(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4198,9 +4186,9 @@ func n227(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/kind
-func n228(x any, p string) string {
+func n234(x any, p string) string {
 	if !func() bool {
-		for _, v := range k31 {
+		for _, v := range k33 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -4213,7 +4201,7 @@ func n228(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/bundle
-func n229(x any, p string) string {
+func n235(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4229,7 +4217,7 @@ func n229(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/size
-func n230(x any, p string) string {
+func n236(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4242,7 +4230,7 @@ func n230(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisher
-func n231(x any, p string) string {
+func n237(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4258,9 +4246,9 @@ func n231(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisherKind
-func n232(x any, p string) string {
+func n238(x any, p string) string {
 	if !func() bool {
-		for _, v := range k32 {
+		for _, v := range k34 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -4273,7 +4261,7 @@ func n232(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/ts
-func n233(x any, p string) string {
+func n239(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4286,15 +4274,15 @@ func n233(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/tombstone
-func n234(x any, p string) string {
-	if !jsonEqual(x, k33) {
+func n240(x any, p string) string {
+	if !jsonEqual(x, k35) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:WorkflowRecord.v1#/properties/meta
-func n235(x any, p string) string {
+func n241(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4307,27 +4295,27 @@ func n235(x any, p string) string {
 			return p + " must have required property \"modules\""
 		}
 		if v, has := m["name"]; has {
-			if e := n236(v, child(p, "name")); e != "" {
+			if e := n242(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n237(v, child(p, "description")); e != "" {
+			if e := n243(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n238(v, child(p, "tags")); e != "" {
+			if e := n244(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n240(v, child(p, "modules")); e != "" {
+			if e := n246(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k34[k] {
+			if !k36[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4337,7 +4325,7 @@ func n235(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/name
-func n236(x any, p string) string {
+func n242(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4350,7 +4338,7 @@ func n236(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/description
-func n237(x any, p string) string {
+func n243(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4363,7 +4351,7 @@ func n237(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags
-func n238(x any, p string) string {
+func n244(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4373,7 +4361,7 @@ func n238(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n239(a[i], index(p, i)); e != "" {
+			if e := n245(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4382,7 +4370,7 @@ func n238(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
-func n239(x any, p string) string {
+func n245(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4395,7 +4383,7 @@ func n239(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules
-func n240(x any, p string) string {
+func n246(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4405,7 +4393,7 @@ func n240(x any, p string) string {
 			return p + " must have at most 1000 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n241(a[i], index(p, i)); e != "" {
+			if e := n247(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4414,7 +4402,7 @@ func n240(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
-func n241(x any, p string) string {
+func n247(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4427,12 +4415,12 @@ func n241(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/additionalProperties
-func n242(x any, p string) string {
+func n248(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:WorkflowRecord.v1#/additionalProperties
-func n243(x any, p string) string {
+func n249(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
@@ -4443,17 +4431,6 @@ var Validators = map[string]func(x any, p string) string{
 	"Bid.v1": n58,
 	"CallForProposal.v1": n76,
 	"Capability.v1": n3,
-<<<<<<< HEAD
-	"Decline.v1": n100,
-	"Envelope.v1": n107,
-	"Plan.v1": n120,
-	"Policy.v1": n133,
-	"Receipt.v1": n148,
-	"Result.v1": n177,
-	"SignedReceipt.v1": n194,
-	"Workflow.v1": n200,
-	"WorkflowRecord.v1": n224,
-=======
 	"Decline.v1": n101,
 	"Envelope.v1": n108,
 	"GatewayRequest.v1": n121,
@@ -4463,7 +4440,7 @@ var Validators = map[string]func(x any, p string) string{
 	"Result.v1": n183,
 	"SignedReceipt.v1": n200,
 	"Workflow.v1": n206,
->>>>>>> gateway
+	"WorkflowRecord.v1": n230,
 }
 
 // ErrorOf returns "" when doc is a valid `name` document, else why not. Unknown names panic.

@@ -28,23 +28,6 @@ _K16 = frozenset(["v", "type", "schema", "from", "to", "ts", "exp", "nonce", "tr
 _K17 = 1
 _K18 = re.compile("^[A-Z][A-Za-z0-9]*\\x2ev[0-9]+\\Z", re.ASCII)
 _K19 = re.compile("^[A-Za-z0-9_\\x2d]{86}\\Z", re.ASCII)
-<<<<<<< HEAD
-_K20 = frozenset(["goal", "inputs", "constraints", "policy", "select", "plan"])
-_K21 = re.compile("^[A-Za-z_][A-Za-z0-9_]*\\x3a\\x2d?[0-9\\x2e]+\\Z", re.ASCII)
-_K22 = frozenset(["name", "version", "description", "require_attestations", "allow_peers", "deny_peers", "max_price", "max_deadline_ms", "residency"])
-_K23 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "policies", "prev"])
-_K24 = ""
-_K25 = ["ok", "error"]
-_K26 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
-_K27 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
-_K28 = frozenset(["receipt", "provider_sig", "requester_sig"])
-_K29 = frozenset(["workflow_id", "version", "releaseTag", "kind", "bundle", "size", "publisher", "publisherKind", "ts", "tombstone", "meta"])
-_K30 = re.compile("^[A-Za-z0-9][A-Za-z0-9\\x2e_\\x2d]{0,127}\\Z", re.ASCII)
-_K31 = ["bundle", "plan"]
-_K32 = ["api-key", "agent"]
-_K33 = True
-_K34 = frozenset(["name", "description", "tags", "modules"])
-=======
 _K20 = frozenset(["method", "path", "body"])
 _K21 = ["GET", "POST", "PUT", "DELETE"]
 _K22 = frozenset(["goal", "inputs", "constraints", "policy", "select", "plan"])
@@ -56,7 +39,12 @@ _K27 = ["ok", "error"]
 _K28 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
 _K29 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
 _K30 = frozenset(["receipt", "provider_sig", "requester_sig"])
->>>>>>> gateway
+_K31 = frozenset(["workflow_id", "version", "releaseTag", "kind", "bundle", "size", "publisher", "publisherKind", "ts", "tombstone", "meta"])
+_K32 = re.compile("^[A-Za-z0-9][A-Za-z0-9\\x2e_\\x2d]{0,127}\\Z", re.ASCII)
+_K33 = ["bundle", "plan"]
+_K34 = ["api-key", "agent"]
+_K35 = True
+_K36 = frozenset(["name", "description", "tags", "modules"])
 
 
 def _n0(x: Any, p: str) -> Optional[str]:
@@ -3124,7 +3112,7 @@ def _n229(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n224(x: Any, p: str) -> Optional[str]:
+def _n230(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3148,66 +3136,66 @@ def _n224(x: Any, p: str) -> Optional[str]:
         if "meta" not in x:
             return p + " must have required property \"meta\""
         if "workflow_id" in x:
-            e = _n225(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n231(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n226(x["version"], rt.child(p, "version"))
+            e = _n232(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "releaseTag" in x:
-            e = _n227(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n233(x["releaseTag"], rt.child(p, "releaseTag"))
             if e is not None:
                 return e
         if "kind" in x:
-            e = _n228(x["kind"], rt.child(p, "kind"))
+            e = _n234(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "bundle" in x:
-            e = _n229(x["bundle"], rt.child(p, "bundle"))
+            e = _n235(x["bundle"], rt.child(p, "bundle"))
             if e is not None:
                 return e
         if "size" in x:
-            e = _n230(x["size"], rt.child(p, "size"))
+            e = _n236(x["size"], rt.child(p, "size"))
             if e is not None:
                 return e
         if "publisher" in x:
-            e = _n231(x["publisher"], rt.child(p, "publisher"))
+            e = _n237(x["publisher"], rt.child(p, "publisher"))
             if e is not None:
                 return e
         if "publisherKind" in x:
-            e = _n232(x["publisherKind"], rt.child(p, "publisherKind"))
+            e = _n238(x["publisherKind"], rt.child(p, "publisherKind"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n233(x["ts"], rt.child(p, "ts"))
+            e = _n239(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "tombstone" in x:
-            e = _n234(x["tombstone"], rt.child(p, "tombstone"))
+            e = _n240(x["tombstone"], rt.child(p, "tombstone"))
             if e is not None:
                 return e
         if "meta" in x:
-            e = _n235(x["meta"], rt.child(p, "meta"))
+            e = _n241(x["meta"], rt.child(p, "meta"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K29:
+            if k not in _K31:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n225(x: Any, p: str) -> Optional[str]:
+def _n231(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K30.search(x) is None:
+        if _K32.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
     return None
 
 
-def _n226(x: Any, p: str) -> Optional[str]:
+def _n232(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3217,7 +3205,7 @@ def _n226(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n227(x: Any, p: str) -> Optional[str]:
+def _n233(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3227,14 +3215,14 @@ def _n227(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n228(x: Any, p: str) -> Optional[str]:
+def _n234(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/kind
-    if not any(rt.json_equal(x, v) for v in _K31):
+    if not any(rt.json_equal(x, v) for v in _K33):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n229(x: Any, p: str) -> Optional[str]:
+def _n235(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/bundle
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3246,7 +3234,7 @@ def _n229(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n230(x: Any, p: str) -> Optional[str]:
+def _n236(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/size
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3257,7 +3245,7 @@ def _n230(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n231(x: Any, p: str) -> Optional[str]:
+def _n237(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisher
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3269,14 +3257,14 @@ def _n231(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n232(x: Any, p: str) -> Optional[str]:
+def _n238(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisherKind
-    if not any(rt.json_equal(x, v) for v in _K32):
+    if not any(rt.json_equal(x, v) for v in _K34):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n233(x: Any, p: str) -> Optional[str]:
+def _n239(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3287,14 +3275,14 @@ def _n233(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n234(x: Any, p: str) -> Optional[str]:
+def _n240(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/tombstone
-    if not rt.json_equal(x, _K33):
+    if not rt.json_equal(x, _K35):
         return p + " must be equal to the constant"
     return None
 
 
-def _n235(x: Any, p: str) -> Optional[str]:
+def _n241(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3304,28 +3292,28 @@ def _n235(x: Any, p: str) -> Optional[str]:
         if "modules" not in x:
             return p + " must have required property \"modules\""
         if "name" in x:
-            e = _n236(x["name"], rt.child(p, "name"))
+            e = _n242(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n237(x["description"], rt.child(p, "description"))
+            e = _n243(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n238(x["tags"], rt.child(p, "tags"))
+            e = _n244(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n240(x["modules"], rt.child(p, "modules"))
+            e = _n246(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K34:
+            if k not in _K36:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n236(x: Any, p: str) -> Optional[str]:
+def _n242(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3335,7 +3323,7 @@ def _n236(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n237(x: Any, p: str) -> Optional[str]:
+def _n243(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3345,7 +3333,7 @@ def _n237(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n238(x: Any, p: str) -> Optional[str]:
+def _n244(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3353,13 +3341,13 @@ def _n238(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n239(x[i], rt.child(p, i))
+            e = _n245(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n239(x: Any, p: str) -> Optional[str]:
+def _n245(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3369,7 +3357,7 @@ def _n239(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n240(x: Any, p: str) -> Optional[str]:
+def _n246(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3377,13 +3365,13 @@ def _n240(x: Any, p: str) -> Optional[str]:
         if len(x) > 1000:
             return p + " must have at most 1000 items"
         for i in range(0, len(x)):
-            e = _n241(x[i], rt.child(p, i))
+            e = _n247(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n241(x: Any, p: str) -> Optional[str]:
+def _n247(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3393,12 +3381,12 @@ def _n241(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n242(x: Any, p: str) -> Optional[str]:
+def _n248(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n243(x: Any, p: str) -> Optional[str]:
+def _n249(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
@@ -3409,17 +3397,6 @@ VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "Bid.v1": _n58,
     "CallForProposal.v1": _n76,
     "Capability.v1": _n3,
-<<<<<<< HEAD
-    "Decline.v1": _n100,
-    "Envelope.v1": _n107,
-    "Plan.v1": _n120,
-    "Policy.v1": _n133,
-    "Receipt.v1": _n148,
-    "Result.v1": _n177,
-    "SignedReceipt.v1": _n194,
-    "Workflow.v1": _n200,
-    "WorkflowRecord.v1": _n224,
-=======
     "Decline.v1": _n101,
     "Envelope.v1": _n108,
     "GatewayRequest.v1": _n121,
@@ -3429,7 +3406,7 @@ VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "Result.v1": _n183,
     "SignedReceipt.v1": _n200,
     "Workflow.v1": _n206,
->>>>>>> gateway
+    "WorkflowRecord.v1": _n230,
 }
 
 
