@@ -61,6 +61,7 @@ export class FakeClock implements Clock {
   private time: number
   private seq = 0
   private readonly timers = new Set<FakeTimer>()
+  private readonly waiters = new Set<{ count: number, resolve: () => void }>()
 
   constructor (start: number = FakeClock.DEFAULT_START) {
     this.time = start
@@ -71,6 +72,9 @@ export class FakeClock implements Clock {
   setTimeout = (fn: () => void, ms: number): TimerHandle => {
     const timer: FakeTimer = { at: this.time + Math.max(0, Number.isFinite(ms) ? ms : 0), seq: this.seq++, fn }
     this.timers.add(timer)
+    for (const w of this.waiters) {
+      if (this.timers.size >= w.count) { this.waiters.delete(w); w.resolve() }
+    }
     return timer
   }
 
@@ -81,6 +85,15 @@ export class FakeClock implements Clock {
   /** Timers scheduled and not yet fired or cleared. */
   get pending (): number {
     return this.timers.size
+  }
+
+  /**
+   * Resolves as soon as at least `count` timers are pending: lets a test wait
+   * for the code under test to arm its timeout before advancing past it.
+   */
+  async whenPending (count: number): Promise<void> {
+    if (this.timers.size >= count) return
+    await new Promise<void>(resolve => { this.waiters.add({ count, resolve }) })
   }
 
   /** Moves time forward by `ms`, firing every timer that falls due on the way. */

@@ -83,3 +83,16 @@ test('the system clock reads Date.now and its timers can be cleared', async () =
   await new Promise<void>(resolve => { setTimeout(resolve, 0) })
   assert.equal(fired, false)
 })
+
+test('whenPending resolves once the code under test has armed enough timers', async () => {
+  const clock = new FakeClock(0)
+  let armed = false
+  const waiting = clock.whenPending(2).then(() => { armed = true })
+  clock.setTimeout(() => {}, 10)
+  await Promise.resolve()
+  assert.equal(armed, false)
+  clock.setTimeout(() => {}, 20)
+  await waiting
+  assert.equal(armed, true)
+  await clock.whenPending(1) // already satisfied: resolves at once
+})
