@@ -6,9 +6,10 @@
  * @example
  * await until(() => node.libp2p.getPeers().length >= 2, [[node.libp2p, ['peer:connect', 'peer:identify']]])
  */
+/** An EventTarget or a typed emitter (libp2p, kad-dht routing table, gossipsub); event names are checked by the caller. */
 export interface Listenable {
-  addEventListener: (type: string, listener: () => void) => void
-  removeEventListener: (type: string, listener: () => void) => void
+  addEventListener: (type: any, listener: any) => void
+  removeEventListener: (type: any, listener: any) => void
 }
 
 export async function until (cond: () => boolean, sources: Array<[Listenable, string[]]>, signal?: AbortSignal): Promise<void> {
