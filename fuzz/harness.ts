@@ -1,8 +1,11 @@
 /**
- * A small bounded-time fuzzer: each target gets seeds, a mutator and a check.
- * A finding is a thrown error that is not one of the target's typed
- * refusals, a call that exceeds its time budget (hang), or heap growth past a
- * bound. Findings are written to fuzz/findings/<target>-<n>.bin.
+ * A small bounded fuzzer: each target gets seeds, a mutator and a check. A run
+ * stops after `execs` inputs or `seconds` of wall time, whichever comes first
+ * (tests bound by `execs` only, so the inputs tried do not depend on the
+ * machine's load). A finding is a thrown error that is not one of the
+ * target's typed refusals, a call that exceeds its time budget (hang; off
+ * with `slowFindings: false`), or heap growth past a bound. Findings are
+ * written to fuzz/findings/<target>-<n>.bin.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -53,12 +56,25 @@ export function mutate (input: Uint8Array, rand: () => number, pool: Uint8Array[
   return Uint8Array.from(bytes)
 }
 
-export async function fuzz (target: FuzzTarget, options: { seconds: number, seed: number, outDir?: string }): Promise<FuzzResult> {
+export interface FuzzOptions {
+  seed: number
+  /** stop after this many inputs */
+  execs?: number
+  /** stop after this much wall time */
+  seconds?: number
+  /** report inputs slower than the target's budget (a wall-clock check: a loaded machine can trip it) @default true */
+  slowFindings?: boolean
+  outDir?: string
+}
+
+export async function fuzz (target: FuzzTarget, options: FuzzOptions): Promise<FuzzResult> {
+  if (options.execs == null && options.seconds == null) throw new TypeError('fuzz needs execs or seconds (or both)')
   const rand = prng(options.seed)
   const seeds = await target.seeds()
   const pool = [...seeds]
   const findings: FuzzResult['findings'] = []
-  const deadline = Date.now() + options.seconds * 1000
+  const maxExecs = options.execs ?? Infinity
+  const deadline = options.seconds != null ? Date.now() + options.seconds * 1000 : Infinity
   const budget = target.budgetMs ?? 2000
   global.gc?.()
   const heapStart = process.memoryUsage().heapUsed
@@ -70,7 +86,7 @@ export async function fuzz (target: FuzzTarget, options: { seconds: number, seed
     await writeFile(file, input)
     findings.push({ kind, message, file })
   }
-  while (Date.now() < deadline && findings.length < 10) {
+  while (execs < maxExecs && (deadline === Infinity || Date.now() < deadline) && findings.length < 10) {
     const base = pool[Math.floor(rand() * pool.length)]
     const input = rand() < 0.05 ? Uint8Array.from({ length: Math.floor(rand() * 64) }, () => Math.floor(rand() * 256)) : mutate(base, rand, pool)
     const t0 = performance.now()
@@ -81,7 +97,7 @@ export async function fuzz (target: FuzzTarget, options: { seconds: number, seed
       if (!target.allowed.has(name)) await record('crash', `${name}: ${(err as Error)?.message ?? String(err)}`, input)
     }
     const took = performance.now() - t0
-    if (took > budget) await record('slow', `took ${took.toFixed(0)} ms (budget ${budget} ms)`, input)
+    if (options.slowFindings !== false && took > budget) await record('slow', `took ${took.toFixed(0)} ms (budget ${budget} ms)`, input)
     execs++
     if (pool.length < 512 && rand() < 0.01) pool.push(input)
   }

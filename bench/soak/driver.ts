@@ -1,7 +1,7 @@
 /**
  * One soak or chaos run, end to end: start a swarm of real `pl-node`
  * processes in a temp root, warm up, submit plans at a steady rate for the
- * given minutes (with the fault schedule in chaos mode), let unfinished runs
+ * given minutes or the given number of runs (with the fault schedule in chaos mode), let unfinished runs
  * settle within a grace period, collect final views and receipts, check the
  * invariants, stop the swarm, and return the report. The root is removed
  * when everything passed (unless `keep`), kept otherwise.
@@ -19,7 +19,8 @@ import { swarmNodeSpec } from '../../src/swarm/profiles.js'
 import { MemberApi } from './client.js'
 import { FaultInjector } from './faults.js'
 import { anyFailed, checkNoLostRuns, checkNoReexecutionAfterRestart, checkOneAcceptedReceiptPerStep, checkReceiptsVerify, NO_REEXECUTION, RECEIPTS_VERIFY, ONE_ACCEPTED_RECEIPT, type InvariantResult, type ReceiptCheck } from './invariants.js'
-import { Load, mapLimit, sleep } from './load.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Load, mapLimit } from './load.js'
 import { baseDocument, loadPlans } from './plans.js'
 import { TERMINAL_STATES, type RestartSnapshot, type RunReceipts, type TrackedRun } from './records.js'
 import type { SoakReport } from './report.js'
@@ -33,7 +34,10 @@ import type { SignedReceipt } from '../../src/receipts/signing.js'
 export interface SoakInit {
   mode: 'soak' | 'chaos'
   nodes: number
-  minutes: number
+  /** how long to submit; with `runs`, whichever ends first (at least one of the two) */
+  minutes?: number
+  /** how many runs to submit (tests: the work done does not depend on the machine's speed) */
+  runs?: number
   /** runs per second @default 1 */
   rate?: number
   seed: number
@@ -57,6 +61,8 @@ export interface SoakInit {
   verifyCli?: number
   /** @default 60000 */
   warmupTimeoutMs?: number
+  /** how long one `POST /runs` may take before it counts as a refused submission @default 10000 */
+  submitTimeoutMs?: number
   /** chaos schedule tuning */
   maxDown?: number
   meanGapMs?: number
@@ -108,12 +114,15 @@ export async function runSoak (init: SoakInit): Promise<SoakReport> {
   const graceMs = init.graceMs ?? 60_000
   const nRequesters = init.requesters ?? 1
   if (!Number.isInteger(init.nodes) || init.nodes < 2 || init.nodes > 50) throw new TypeError('--nodes must be an integer 2..50')
-  if (!(init.minutes > 0)) throw new TypeError('--minutes must be > 0')
+  if (init.minutes == null && init.runs == null) throw new TypeError('give --minutes or a number of runs')
+  if (init.minutes != null && !(init.minutes > 0)) throw new TypeError('--minutes must be > 0')
+  if (init.runs != null && !(Number.isInteger(init.runs) && init.runs > 0)) throw new TypeError('runs must be a positive integer')
   if (!(rate > 0 && rate <= 50)) throw new TypeError('--rate must be in (0, 50] runs/s')
   if (!Number.isInteger(nRequesters) || nRequesters < 1 || nRequesters >= init.nodes) throw new TypeError('--requesters must be 1..nodes-1')
   const requesters = Array.from({ length: nRequesters }, (_, i) => i)
   const providers = Array.from({ length: init.nodes }, (_, i) => i).filter(i => !requesters.includes(i))
-  const loadMs = Math.round(init.minutes * 60_000)
+  // with only a count of runs, the load lasts about runs/rate seconds: the chaos schedule is spread over that
+  const loadMs = init.minutes != null ? Math.round(init.minutes * 60_000) : Math.ceil(init.runs! / rate * 1000)
   const faults: Fault[] = init.mode === 'chaos' ? chaosSchedule({ seed: init.seed, durationMs: loadMs, providers, requesters, maxDown: init.maxDown, meanGapMs: init.meanGapMs }) : []
   const plans = await loadPlans(init.plans ?? ['sections', 'summarize'])
   const doc = await baseDocument()
@@ -124,7 +133,7 @@ export async function runSoak (init: SoakInit): Promise<SoakReport> {
     mode: init.mode,
     nodes: init.nodes,
     requesters,
-    minutes: init.minutes,
+    minutes: loadMs / 60_000,
     rate,
     seed: init.seed,
     plans: plans.map(p => p.name),
@@ -170,7 +179,7 @@ export async function runSoak (init: SoakInit): Promise<SoakReport> {
     const clock = (): number => Date.now() - t0
     const injector = new FaultInjector({ swarm: sw, faults, clock, log, snapshot: async (node) => await snapshotOf(node), maxDown: effectiveMaxDown(providers.length, init.maxDown) })
     const available = (i: number): boolean => sw.isRunning(i) && injector.available(i)
-    const load = new Load({ apis, requesters, plans, doc, rate, rng, clock, available, log })
+    const load = new Load({ apis, requesters, plans, doc, rate, rng, clock, available, log, submitTimeoutMs: init.submitTimeoutMs })
 
     const stepsOf = async (node: number, runs: TrackedRun[]): Promise<RestartSnapshot['runs']> => {
       const out: RestartSnapshot['runs'] = []
@@ -226,16 +235,16 @@ export async function runSoak (init: SoakInit): Promise<SoakReport> {
     }, 1000)
     try {
       load.startPolling()
-      load.startSubmitting(loadMs)
+      load.startSubmitting({ stopAtMs: init.minutes != null ? loadMs : undefined, maxSubmissions: init.runs })
       injector.start()
-      while (clock() < loadMs && !aborted()) await sleep(200)
+      await Promise.race([load.doneSubmitting, abortedPromise(init.signal)])
       await load.stopSubmitting()
       if (aborted()) injector.cancel()
       else await injector.finish()
       const settleStart = Date.now()
       if (!aborted()) {
         log(`[+${(clock() / 1000).toFixed(1).padStart(6)}s] load done; waiting up to ${(graceMs / 1000).toFixed(0)} s for ${load.unfinished().length} unfinished runs`)
-        await load.settle(graceMs, aborted)
+        await load.settle(graceMs, init.signal)
       }
       report.settleMs = Date.now() - settleStart
       await load.stopPolling()
@@ -368,4 +377,11 @@ function invariantsOf (runs: TrackedRun[], receipts: RunReceipts | undefined, ch
   else out.push(skipped(NO_REEXECUTION, 'soak: no requester restart'))
   out.push(checks != null ? checkReceiptsVerify(checks) : skipped(RECEIPTS_VERIFY, 'receipts unavailable'))
   return out
+}
+
+/** Resolves when `signal` aborts (never without one); lets a wait end on an interrupt without polling. */
+async function abortedPromise (signal: AbortSignal | undefined): Promise<void> {
+  if (signal == null) return await new Promise<void>(() => {})
+  if (signal.aborted) return
+  await new Promise<void>(resolve => { signal.addEventListener('abort', () => { resolve() }, { once: true }) })
 }

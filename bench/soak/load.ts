@@ -6,9 +6,10 @@
  *
  * @example
  * const load = new Load({ apis, requesters: [0], plans, doc, rate: 1, clock })
- * load.startSubmitting(); load.startPolling()
- * await sleep(60_000); load.stopSubmitting(); await load.settle(60_000)
+ * load.startSubmitting({ maxSubmissions: 60 }); load.startPolling()
+ * await load.doneSubmitting; await load.stopSubmitting(); await load.settle(60_000)
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { errorToData } from '../../src/core/errors.js'
 import { errorOf, type MemberApi } from './client.js'
 import { soakDocument, type SoakPlan } from './plans.js'
@@ -51,8 +52,6 @@ export async function mapLimit<T> (items: T[], limit: number, fn: (item: T) => P
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
 }
 
-export const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-
 export class Load {
   readonly runs: TrackedRun[] = []
   readonly submitFailures: SubmitFailure[] = []
@@ -65,6 +64,12 @@ export class Load {
   private readonly inflight = new Set<Promise<void>>()
   private seq = 0
   private rr = 0
+  /** submissions made by the steady stream (not the warm-up's) */
+  private made = 0
+  private readonly submittingDone = Promise.withResolvers<void>()
+  /** resolves when the steady stream has ended: its count or its time reached, or stopSubmitting() */
+  readonly doneSubmitting = this.submittingDone.promise
+  private readonly onTerminal = new Set<() => void>()
 
   constructor (private readonly init: LoadInit) {
     if (!(init.rate > 0)) throw new TypeError('rate must be > 0')
@@ -109,32 +114,45 @@ export class Load {
     return undefined
   }
 
-  /** Starts the steady stream: one submission every 1/rate s, on a drift-free schedule, until `stopAtMs` on the load clock. */
-  startSubmitting (stopAtMs = Infinity): void {
+  /**
+   * Starts the steady stream: one submission every 1/rate s, on a drift-free
+   * schedule, until `stopAtMs` on the load clock or `maxSubmissions` made
+   * (ticks skipped for want of an available requester do not count), whichever
+   * comes first; then `doneSubmitting` resolves.
+   */
+  startSubmitting (options: { stopAtMs?: number, maxSubmissions?: number } = {}): void {
     if (this.submitting) return
+    const stopAtMs = options.stopAtMs ?? Infinity
+    const max = options.maxSubmissions ?? Infinity
+    if (stopAtMs === Infinity && max === Infinity) throw new TypeError('startSubmitting needs stopAtMs or maxSubmissions')
     this.submitting = true
     const interval = 1000 / this.init.rate
     const start = this.init.clock()
     let k = 0
     const tick = (): void => {
-      if (!this.submitting || this.init.clock() >= stopAtMs) return
+      if (!this.submitting) return
+      if (this.init.clock() >= stopAtMs || this.made >= max) { this.submittingDone.resolve(); return }
       const node = this.nextRequester()
       if (node == null) this.skipped++
       else {
+        this.made++
         const plan = this.init.plans[this.init.rng.int(0, this.init.plans.length - 1)]
         const p = this.submit(plan, node).then(() => {}, () => {})
         this.inflight.add(p)
         void p.finally(() => this.inflight.delete(p))
       }
       k++
+      if (this.made >= max) { this.submittingDone.resolve(); return }
       this.submitTimer = setTimeout(tick, Math.max(0, start + k * interval - this.init.clock()))
     }
     tick()
   }
 
+  /** Ends the stream (if still going) and waits for the submissions in flight. */
   async stopSubmitting (): Promise<void> {
     this.submitting = false
     clearTimeout(this.submitTimer)
+    this.submittingDone.resolve()
     await Promise.allSettled([...this.inflight])
   }
 
@@ -156,6 +174,7 @@ export class Load {
       run.observedEndAt = this.init.clock()
       const { created, ended } = view.run
       run.latencyMs = typeof created === 'number' && typeof ended === 'number' && ended >= created ? ended - created : run.observedEndAt - run.submittedAt
+      for (const notify of [...this.onTerminal]) notify()
     }
   }
 
@@ -187,10 +206,27 @@ export class Load {
     await this.pollLoop
   }
 
-  /** Polls until every run is terminal or `graceMs` passed; resolves with how many are still unfinished. */
-  async settle (graceMs: number, shouldStop: () => boolean = () => false): Promise<number> {
-    const deadline = Date.now() + graceMs
-    while (this.unfinished().length > 0 && Date.now() < deadline && !shouldStop()) await sleep(250)
+  /**
+   * Waits (while polling runs, see startPolling) until every run is terminal,
+   * `graceMs` passed or `signal` aborted; resolves with how many are still
+   * unfinished. Woken by each run that ends, not by a sleep loop.
+   */
+  async settle (graceMs: number, signal?: AbortSignal): Promise<number> {
+    if (this.unfinished().length === 0 || signal?.aborted === true) return this.unfinished().length
+    const grace = new AbortController()
+    const timer = setTimeout(() => { grace.abort() }, graceMs)
+    const { promise, resolve } = Promise.withResolvers<void>()
+    const check = (): void => { if (this.unfinished().length === 0) resolve() }
+    this.onTerminal.add(check)
+    const stop = AbortSignal.any(signal != null ? [grace.signal, signal] : [grace.signal])
+    stop.addEventListener('abort', () => { resolve() }, { once: true })
+    try {
+      check()
+      await promise
+    } finally {
+      clearTimeout(timer)
+      this.onTerminal.delete(check)
+    }
     return this.unfinished().length
   }
 }

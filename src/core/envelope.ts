@@ -17,6 +17,7 @@ import {
   ClockSkewError, EnvelopeExpiredError, EnvelopeLifetimeError, ReplayError, EnvelopeTooLargeError, IdentityError, PlError, UnknownTypeError
 } from './errors.js'
 import type { SchemaRegistry } from '../spec/registry.js'
+import { systemClock, type Clock } from './clock.js'
 
 export const ENVELOPE_DOMAIN = new TextEncoder().encode('pl/envelope/v1')
 export const ENVELOPE_TYPE = 'Envelope.v1'
@@ -51,6 +52,7 @@ export interface SignOptions {
   to?: string
   trace?: string
   ttlMs?: number
+  /** the envelope's `ts` @default systemClock.now() */
   now?: number
 }
 
@@ -71,7 +73,7 @@ export function envelopeId (env: Envelope<any>): string {
 /** Signs `body` as a `type` envelope. Validates the body first: we never send what we would reject. */
 export function signEnvelope<B extends object> (identity: Identity, registry: SchemaRegistry, type: string, body: B, options: SignOptions = {}): Envelope<B> {
   registry.validate(type, body)
-  const ts = options.now ?? Date.now()
+  const ts = options.now ?? systemClock.now()
   const unsigned = stripUndefined({
     v: 1 as const,
     type,
@@ -95,6 +97,7 @@ export interface VerifyOptions {
   expectedTypes?: string[]
   /** Skip the replay store (for envelopes that are legitimately seen again, e.g. receipts re-read from disk). */
   skipReplay?: boolean
+  /** check the time window against this instant instead of the verifier's clock */
   now?: number
 }
 
@@ -114,6 +117,8 @@ export interface EnvelopeVerifierInit {
   self?: string
   /** Called with the error name of every rejected envelope (metrics). */
   onReject?: (reason: string) => void
+  /** the clock the time window is checked against @default systemClock */
+  clock?: Clock
 }
 
 export interface ReplayGuard {
@@ -128,10 +133,12 @@ export interface ReplayGuard {
 export class EnvelopeVerifier {
   readonly clockSkewMs: number
   readonly maxBytes: number
+  private readonly clock: Clock
 
   constructor (private readonly registry: SchemaRegistry, private readonly replay: ReplayGuard | undefined, private readonly init: EnvelopeVerifierInit = {}) {
     this.clockSkewMs = init.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS
     this.maxBytes = init.maxBytes ?? DEFAULT_MAX_ENVELOPE_BYTES
+    this.clock = init.clock ?? systemClock
   }
 
   async verify<B = Record<string, unknown>> (value: unknown, options: VerifyOptions = {}): Promise<VerifiedEnvelope<B>> {
@@ -181,7 +188,7 @@ export class EnvelopeVerifier {
       throw new BadSignatureError(`cannot verify: ${(err as Error).message}`)
     }
     if (!ok) throw new BadSignatureError(`signature does not verify for ${env.from}`, { from: env.from })
-    const now = options.now ?? Date.now()
+    const now = options.now ?? this.clock.now()
     if (Math.abs(env.ts - now) > this.clockSkewMs) throw new ClockSkewError(`envelope ts is ${env.ts - now} ms from the local clock (window ±${this.clockSkewMs} ms)`, { ts: env.ts, now })
     if (env.exp <= now) throw new EnvelopeExpiredError(`envelope expired ${now - env.exp} ms ago`, { exp: env.exp, now })
     const maxLifetime = this.init.maxLifetimeMs ?? DEFAULT_MAX_ENVELOPE_LIFETIME_MS

@@ -115,6 +115,11 @@ export class IdentityError extends PlError {
   override name = 'IdentityError'
 }
 
+/** The identity key file is readable by group or others and cannot be made private (chmod 0600 failed). */
+export class IdentityKeyExposedError extends PlError {
+  override name = 'IdentityKeyExposedError'
+}
+
 export class CidMismatchError extends PlError {
   override name = 'CidMismatchError'
 }

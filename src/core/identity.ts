@@ -10,7 +10,8 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKe
 import { peerIdFromPublicKey as pidFromPublicKey } from '@libp2p/peer-id'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey, PeerId } from '@libp2p/interface'
-import { IdentityError } from './errors.js'
+import { IdentityError, IdentityKeyExposedError } from './errors.js'
+import type { Logger } from './logger.js'
 
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
 const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
@@ -43,8 +44,24 @@ export async function createIdentity (): Promise<Identity> {
   return identityFromPrivateKey(await generateKeyPair('Ed25519'))
 }
 
-/** Loads the key in `dataDir`, creating it (0600) on first start. */
-export async function loadOrCreateIdentity (dataDir: string): Promise<Identity> {
+export interface LoadIdentityOptions {
+  /** gets the warning when a loose key mode cannot be tightened @default process.emitWarning */
+  logger?: Pick<Logger, 'warn'>
+  /** tightens the key's mode (tests pass one that fails like a read-only mount) @default fs.promises.chmod */
+  chmod?: (path: string, mode: number) => Promise<void>
+}
+
+/**
+ * Loads the key in `dataDir`, creating it (0600) on first start. A key file
+ * with group/other permission bits is tightened to 0600. When that chmod
+ * fails (a read-only mount, a file owned by another user):
+ * - if group or others can read the key, loading fails with
+ *   IdentityKeyExposedError: a readable private key lets anyone on the host
+ *   sign as this node, so we refuse to use it (as ssh does);
+ * - otherwise (only write/execute bits) the key is used and a warning names
+ *   the file, its mode and the chmod error.
+ */
+export async function loadOrCreateIdentity (dataDir: string, options: LoadIdentityOptions = {}): Promise<Identity> {
   await mkdir(dataDir, { recursive: true })
   const file = join(dataDir, IDENTITY_FILE)
   let bytes: Uint8Array | undefined
@@ -59,12 +76,27 @@ export async function loadOrCreateIdentity (dataDir: string): Promise<Identity> 
     return identityFromPrivateKey(key)
   }
   const st = await stat(file)
-  // tighten a loose mode; a read-only mount (containers) may refuse, which is not fatal
-  if ((st.mode & 0o077) !== 0) await chmod(file, 0o600).catch(() => {})
+  if ((st.mode & 0o077) !== 0) await tightenKeyMode(file, st.mode & 0o777, options)
   try {
     return identityFromPrivateKey(privateKeyFromProtobuf(bytes))
   } catch (err: any) {
     throw new IdentityError(`identity key ${file} is corrupt: ${err.message}`)
+  }
+}
+
+async function tightenKeyMode (file: string, mode: number, options: LoadIdentityOptions): Promise<void> {
+  try {
+    await (options.chmod ?? chmod)(file, 0o600)
+    return
+  } catch (err: any) {
+    const octal = `0${mode.toString(8)}`
+    const details = { path: file, mode: octal, code: err.code, error: err.message }
+    if ((mode & 0o044) !== 0) {
+      throw new IdentityKeyExposedError(`identity key ${file} is readable by ${(mode & 0o004) !== 0 ? 'everyone' : 'its group'} (mode ${octal}) and chmod 0600 failed: ${err.message}; make it private (chmod 600, or mount it with mode 0400/0600)`, details)
+    }
+    const message = `identity key ${file} has mode ${octal} and chmod 0600 failed: ${err.message}; using it (no one else can read it)`
+    if (options.logger != null) options.logger.warn(details, message)
+    else process.emitWarning(message, { code: 'PL_IDENTITY_KEY_MODE', detail: JSON.stringify(details) })
   }
 }
 

@@ -18,6 +18,7 @@ import { RpcTimeoutError, RpcDialError, RpcStreamError, RpcStatusError, RpcAbort
 import { errorToData, type ErrorData, PlError } from '../core/errors.js'
 import type { Metrics } from '../core/metrics.js'
 import type { Logger } from '../core/logger.js'
+import { systemClock, timeoutSignal, type Clock, type TimerHandle } from '../core/clock.js'
 
 export type RpcStatus = 'OK' | 'PROGRESS' | 'NOT_FOUND' | 'REJECTED' | 'BUSY' | 'ERROR'
 
@@ -81,6 +82,8 @@ export interface RpcComponents {
   libp2p: Libp2p
   metrics?: Metrics
   logger?: Logger
+  /** runs the dial, first-byte and total timeouts @default systemClock */
+  clock?: Clock
 }
 
 /** Throws RpcStatusError unless the response is OK; returns its body. */
@@ -116,8 +119,20 @@ function isResponse (v: unknown): v is RpcResponse {
 export class Rpc {
   private readonly shutdown = new AbortController()
   private readonly handled = new Set<string>()
+  private readonly clock: Clock
+  /** timeouts of calls in flight, cleared by stop() so that no timer outlives the node */
+  private readonly timeouts = new Set<() => void>()
 
-  constructor (private readonly components: RpcComponents) {}
+  constructor (private readonly components: RpcComponents) {
+    this.clock = components.clock ?? systemClock
+  }
+
+  private timeout (ms: number): { signal: AbortSignal, clear: () => void } {
+    const t = timeoutSignal(this.clock, ms)
+    const clear = (): void => { t.clear(); this.timeouts.delete(clear) }
+    this.timeouts.add(clear)
+    return { signal: t.signal, clear }
+  }
 
   /** Registers the protocol's handler with libp2p. */
   async handle<Req, Res> (def: ProtocolDef<Req, Res>): Promise<void> {
@@ -131,7 +146,8 @@ export class Rpc {
 
   private async serve<Req, Res> (def: ProtocolDef<Req, Res>, handler: NonNullable<ProtocolDef<Req, Res>['handler']>, stream: Stream, connection: Connection): Promise<void> {
     const { metrics, logger } = this.components
-    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(def.timeouts.totalMs)])
+    const total = this.timeout(def.timeouts.totalMs)
+    const signal = AbortSignal.any([this.shutdown.signal, total.signal])
     const onAbort = (): void => { stream.abort(new RpcTimeoutError(`${def.id} handler timed out`)) }
     signal.addEventListener('abort', onAbort, { once: true })
     const peer = connection.remotePeer.toString()
@@ -170,6 +186,7 @@ export class Rpc {
     } catch (err) {
       stream.abort(err as Error)
     } finally {
+      total.clear()
       signal.removeEventListener('abort', onAbort)
       metrics?.rpc.inc({ protocol: def.id, direction: 'in', status })
     }
@@ -178,22 +195,27 @@ export class Rpc {
   /** Sends `request` to `peer` and returns the final response (any status). */
   async request<Req, Res> (peer: string | PeerId | Multiaddr, def: ProtocolDef<Req, Res>, request: Req, options: RequestOptions = {}): Promise<RpcResponse<Res>> {
     const t = { ...def.timeouts, ...options.timeouts }
-    const total = AbortSignal.timeout(t.totalMs)
+    const target = typeof peer === 'string' ? peerIdFromString(peer) : peer
+    const frame = encodeFrame(request, def.maxRequestBytes)
+    const totalTimeout = this.timeout(t.totalMs)
+    const total = totalTimeout.signal
     const signals = [this.shutdown.signal, total]
     if (options.signal != null) signals.push(options.signal)
     const signal = AbortSignal.any(signals)
-    const target = typeof peer === 'string' ? peerIdFromString(peer) : peer
     const started = performance.now()
-    const frame = encodeFrame(request, def.maxRequestBytes)
     let stream: Stream
+    const dialTimeout = this.timeout(t.dialMs)
     try {
-      stream = await this.components.libp2p.dialProtocol(target, def.id, { signal: AbortSignal.any([signal, AbortSignal.timeout(t.dialMs)]) })
+      stream = await this.components.libp2p.dialProtocol(target, def.id, { signal: AbortSignal.any([signal, dialTimeout.signal]) })
     } catch (err) {
+      totalTimeout.clear()
       this.components.metrics?.rpc.inc({ protocol: def.id, direction: 'out', status: 'DIAL_FAILED' })
       if (options.signal?.aborted === true) throw new RpcAbortedError(`${def.id} request aborted`)
       throw new RpcDialError(`cannot open ${def.id} to ${target.toString()}: ${(err as Error).message}`, { peer: target.toString() })
+    } finally {
+      dialTimeout.clear()
     }
-    let firstByteTimer: NodeJS.Timeout | undefined
+    let firstByteTimer: TimerHandle | undefined
     let timedOut: string | undefined
     const onAbort = (): void => {
       timedOut ??= options.signal?.aborted === true ? 'aborted' : total.aborted ? 'total' : 'shutdown'
@@ -203,13 +225,13 @@ export class Rpc {
     try {
       await send(stream, frame, signal)
       await stream.close({ signal })
-      firstByteTimer = setTimeout(() => { timedOut = 'first-byte'; stream.abort(new RpcTimeoutError(`${def.id} no first byte`)) }, t.firstByteMs)
+      firstByteTimer = this.clock.setTimeout(() => { timedOut = 'first-byte'; stream.abort(new RpcTimeoutError(`${def.id} no first byte`)) }, t.firstByteMs)
       const final = await readUntil(stream, def.maxResponseBytes, (v) => {
         if (!isResponse(v)) return true
         if (v.status !== 'PROGRESS') return true
         options.onProgress?.(v.body)
         return false
-      }, () => { clearTimeout(firstByteTimer) })
+      }, () => { this.clock.clearTimeout(firstByteTimer) })
       if (!isResponse(final)) throw new RpcStreamError(`${def.id} response is not a response frame`)
       this.components.metrics?.rpc.inc({ protocol: def.id, direction: 'out', status: final.status })
       this.components.metrics?.rpcDuration.observe({ protocol: def.id }, (performance.now() - started) / 1000)
@@ -221,7 +243,8 @@ export class Rpc {
       if (err instanceof PlError) throw err
       throw new RpcStreamError(`${def.id} request to ${target.toString()} failed: ${(err as Error).message}`, { peer: target.toString() })
     } finally {
-      clearTimeout(firstByteTimer)
+      this.clock.clearTimeout(firstByteTimer)
+      totalTimeout.clear()
       signal.removeEventListener('abort', onAbort)
       if (stream.status === 'open') stream.abort(new RpcStreamError('request finished'))
     }
@@ -229,6 +252,7 @@ export class Rpc {
 
   async stop (): Promise<void> {
     this.shutdown.abort()
+    for (const clear of [...this.timeouts]) clear()
     for (const id of this.handled) await this.components.libp2p.unhandle(id).catch(() => {})
     this.handled.clear()
   }

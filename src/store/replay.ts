@@ -1,16 +1,22 @@
 import type { Store, JsonSublevel } from './index.js'
+import { systemClock, type Clock } from '../core/clock.js'
 
 /**
  * Ids of envelopes already accepted, kept until they expire (plus the skew
  * window) so that a replay is refused even after a restart. A second keyspace
- * ordered by expiry makes the sweep a range delete.
+ * ordered by expiry makes the sweep a range delete. `sweep()` reads the
+ * time from the clock given at construction (a FakeClock in tests).
  */
 export class ReplayStore {
   private readonly seen: JsonSublevel<number>
   private readonly byExp: JsonSublevel<string>
   private readonly recent = new Map<string, number>()
 
-  constructor (store: Store, private readonly keepMs: number = 60_000) {
+  /**
+   * @param keepMs how long an id is kept past its envelope's `exp` (the clock skew window) @default 60000
+   * @param clock @default systemClock
+   */
+  constructor (store: Store, private readonly keepMs: number = 60_000, private readonly clock: Clock = systemClock) {
     this.seen = store.json<number>('seen')
     this.byExp = store.json<string>('seen-exp')
   }
@@ -43,8 +49,9 @@ export class ReplayStore {
     ] as any)
   }
 
-  /** Deletes entries whose keep window has passed; returns how many. */
-  async sweep (now = Date.now()): Promise<number> {
+  /** Deletes entries whose keep window has passed by the store's clock; returns how many. */
+  async sweep (): Promise<number> {
+    const now = this.clock.now()
     const ops: any[] = []
     const limit = `${String(now).padStart(16, '0')}|\uffff`
     for await (const [key, id] of this.byExp.iterator({ lt: limit, limit: 10_000 })) {

@@ -8,6 +8,7 @@ import { SchemaRegistry } from '../../src/spec/registry.js'
 import { Store } from '../../src/store/index.js'
 import { ReplayStore } from '../../src/store/replay.js'
 import { tempDir } from '../helpers/tmp.js'
+import { FakeClock } from '../../src/core/clock.js'
 
 let registry: SchemaRegistry
 let alice: Identity
@@ -40,8 +41,9 @@ test('signatures cross-check with @noble/ed25519', async () => {
 
 test('each bad envelope gets its own typed error and is counted', async () => {
   const rejected: string[] = []
-  const verifier = new EnvelopeVerifier(registry, undefined, { onReject: r => rejected.push(r), self: alice.id })
-  const good = signEnvelope(alice, registry, 'Decline.v1', decline())
+  const clock = new FakeClock()
+  const verifier = new EnvelopeVerifier(registry, undefined, { onReject: r => rejected.push(r), self: alice.id, clock })
+  const good = signEnvelope(alice, registry, 'Decline.v1', decline(), { now: clock.now() })
   const cases: Array<[string, unknown, object?]> = [
     ['MalformedEnvelopeError', 'garbage'],
     ['MalformedEnvelopeError', { ...good, v: 2 }],
@@ -51,9 +53,9 @@ test('each bad envelope gets its own typed error and is counted', async () => {
     ['BadSignatureError', { ...good, body: { ...good.body, reason: 'policy' } }],
     ['BadSignatureError', { ...good, from: mallory.id }],
     ['WrongSenderError', good, { expectedFrom: mallory.id }],
-    ['NotForMeError', signEnvelope(alice, registry, 'Decline.v1', decline(), { to: mallory.id })],
-    ['ClockSkewError', signEnvelope(alice, registry, 'Decline.v1', decline(), { now: Date.now() + 10 * 60_000 })],
-    ['EnvelopeExpiredError', signEnvelope(alice, registry, 'Decline.v1', decline(), { now: Date.now() - 30_000, ttlMs: 1000 })]
+    ['NotForMeError', signEnvelope(alice, registry, 'Decline.v1', decline(), { to: mallory.id, now: clock.now() })],
+    ['ClockSkewError', signEnvelope(alice, registry, 'Decline.v1', decline(), { now: clock.now() + 10 * 60_000 })],
+    ['EnvelopeExpiredError', signEnvelope(alice, registry, 'Decline.v1', decline(), { now: clock.now() - 30_000, ttlMs: 1000 })]
   ]
   for (const [name, value, opts] of cases) {
     await assert.rejects(verifier.verify(value, opts ?? {}), { name }, `expected ${name}`)
@@ -119,6 +121,50 @@ test('the replay store sweeps entries whose window has passed', async () => {
     assert.equal(await replay.has('b'), true)
     await store.close()
   } finally { await cleanup() }
+})
+
+test('the replay store keeps an id until exp + keepMs on its clock, not a millisecond less', async () => {
+  const { dir, cleanup } = await tempDir()
+  try {
+    const store = await Store.open(dir)
+    const clock = new FakeClock()
+    const replay = new ReplayStore(store, 500, clock)
+    assert.equal(await replay.add('a', clock.now() + 1000), true)
+    assert.equal(await replay.add('b', clock.now() + 5000), true)
+    clock.advance(1499)
+    assert.equal(await replay.sweep(), 0, 'a is kept until exp + keepMs')
+    assert.equal(await replay.add('a', clock.now() - 499), false, 'still a replay inside the keep window')
+    clock.advance(1)
+    assert.equal(await replay.sweep(), 1)
+    assert.equal(await replay.has('a'), false)
+    assert.equal(await replay.has('b'), true)
+    clock.advance(4000)
+    assert.equal(await replay.sweep(), 1)
+    assert.equal(await replay.size(), 0)
+    await store.close()
+  } finally { await cleanup() }
+})
+
+test('the verifier checks the clock window and expiry against its clock, at the exact edges', async () => {
+  const clock = new FakeClock()
+  const verifier = new EnvelopeVerifier(registry, undefined, { clock, clockSkewMs: 60_000 })
+  const signedAt = clock.now()
+  const env = signEnvelope(alice, registry, 'Decline.v1', decline(), { now: signedAt, ttlMs: 120_000 })
+  // ahead of the local clock: accepted up to exactly the skew window
+  const early = new FakeClock(signedAt - 60_000)
+  await new EnvelopeVerifier(registry, undefined, { clock: early }).verify(env)
+  await assert.rejects(new EnvelopeVerifier(registry, undefined, { clock: new FakeClock(signedAt - 60_001) }).verify(env), { name: 'ClockSkewError' })
+  // behind: accepted until ts + skew, then ClockSkewError even though exp is later
+  clock.advance(60_000)
+  await verifier.verify(env)
+  clock.advance(1)
+  await assert.rejects(verifier.verify(env), { name: 'ClockSkewError' })
+  // a short-lived envelope expires at exp exactly (exp <= now)
+  const short = signEnvelope(alice, registry, 'Decline.v1', decline(), { now: clock.now(), ttlMs: 1000 })
+  clock.advance(999)
+  await verifier.verify(short)
+  clock.advance(1)
+  await assert.rejects(verifier.verify(short), { name: 'EnvelopeExpiredError' })
 })
 
 after(() => {})

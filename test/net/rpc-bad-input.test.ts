@@ -1,7 +1,9 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { TestMesh } from '../helpers/mesh.js'
-import { defineProtocol, expectOk, type RpcResponse } from '../../src/net/rpc.js'
+import { defineProtocol, expectOk, Rpc, type RpcResponse } from '../../src/net/rpc.js'
+import { FakeClock } from '../../src/core/clock.js'
+import { setImmediate } from 'node:timers/promises'
 import { encodeVarint, FrameDecoder } from '../../src/net/frames.js'
 import { PlError } from '../../src/core/errors.js'
 import type { Stream } from '@libp2p/interface'
@@ -10,20 +12,33 @@ let mesh: TestMesh
 const echo = defineProtocol<{ n: number }, { n: number }>({
   id: '/pl/test-echo/1.0.0',
   maxRequestBytes: 1024,
-  timeouts: { firstByteMs: 2000, totalMs: 3000, dialMs: 2000 },
   handler: async (req) => {
     if (typeof req?.n !== 'number') throw new PlError('n must be a number')
     return { status: 'OK', body: { n: req.n } }
   }
 })
+/** Tells the test that the slow handler got its request, then holds the answer until the test releases it (or the node stops). */
+let slowReached = Promise.withResolvers<void>()
+let slowRelease = Promise.withResolvers<void>()
 const slow = defineProtocol({
   id: '/pl/test-slow/1.0.0',
-  timeouts: { firstByteMs: 300, totalMs: 5000, dialMs: 2000 },
+  timeouts: { firstByteMs: 300, totalMs: 5000, dialMs: 5000 },
   handler: async (_req, ctx) => {
-    await new Promise((resolve) => { const t = setTimeout(resolve, 2000); ctx.signal.addEventListener('abort', () => { clearTimeout(t); resolve(undefined) }) })
+    slowReached.resolve()
+    await new Promise<void>((resolve) => {
+      ctx.signal.addEventListener('abort', () => { resolve() }, { once: true })
+      void slowRelease.promise.then(resolve)
+    })
     return { status: 'OK', body: {} }
   }
 })
+
+/** A fresh reached/release pair for the next slow call; releases the previous handler. */
+function nextSlowCall (): void {
+  slowRelease.resolve()
+  slowReached = Promise.withResolvers<void>()
+  slowRelease = Promise.withResolvers<void>()
+}
 
 before(async () => {
   mesh = await TestMesh.start({ nodes: 2 })
@@ -32,7 +47,7 @@ before(async () => {
   await mesh.nodes[1].components.rpc.handle(slow)
 })
 
-after(async () => { await mesh.stop() })
+after(async () => { slowRelease.resolve(); await mesh.stop() })
 
 async function rawCall (bytes: Uint8Array): Promise<RpcResponse> {
   const stream: Stream = await mesh.nodes[0].libp2p.dialProtocol(mesh.nodes[1].libp2p.peerId, echo.id)
@@ -73,14 +88,53 @@ test('a handler that refuses the request answers REJECTED with its error', async
   assert.throws(() => expectOk(res, echo.id), { name: 'RpcStatusError' })
 })
 
-test('no first byte within the limit gives RpcTimeoutError', async () => {
-  await assert.rejects(mesh.nodes[0].components.rpc.request(mesh.nodes[1].peerId, slow, {}), (err: Error) => err.name === 'RpcTimeoutError' && /first-byte/.test(err.message))
+// fake-time tests wait on events only; the node:test timeout turns a regression (a timer not on the clock) into a failure instead of a hang
+const HANG_GUARD = { timeout: 120_000 }
+
+test('no first byte within the limit gives RpcTimeoutError naming the phase, on the requester\'s clock', HANG_GUARD, async () => {
+  nextSlowCall()
+  const clock = new FakeClock()
+  const rpc = new Rpc({ libp2p: mesh.nodes[0].libp2p, clock })
+  try {
+    const call = rpc.request(mesh.nodes[1].peerId, slow, {})
+    let settled = false
+    void call.then(() => { settled = true }, () => { settled = true })
+    await slowReached.promise
+    await clock.whenPending(2) // the total timeout and the first-byte timer
+    clock.advance(slow.timeouts.firstByteMs - 1)
+    await setImmediate()
+    assert.equal(settled, false, 'still waiting 1 ms before the limit')
+    clock.advance(1)
+    await assert.rejects(call, (err: Error) => err.name === 'RpcTimeoutError' && /first-byte limit: 300 ms/.test(err.message))
+    assert.equal(clock.pending, 0, 'every timer of the call is cleared')
+  } finally {
+    await rpc.stop()
+  }
 })
 
-test('a caller abort gives RpcAbortedError', async () => {
+test('the total limit ends a call whose answer never comes, even when the first-byte limit is longer', HANG_GUARD, async () => {
+  nextSlowCall()
+  const clock = new FakeClock()
+  const rpc = new Rpc({ libp2p: mesh.nodes[0].libp2p, clock })
+  try {
+    const call = rpc.request(mesh.nodes[1].peerId, slow, {}, { timeouts: { firstByteMs: 60_000, totalMs: 1000 } })
+    await slowReached.promise
+    await clock.whenPending(2)
+    clock.advance(1000)
+    await assert.rejects(call, (err: Error) => err.name === 'RpcTimeoutError' && /total limit: 1000 ms/.test(err.message))
+    assert.equal(clock.pending, 0)
+  } finally {
+    await rpc.stop()
+  }
+})
+
+test('a caller abort gives RpcAbortedError', HANG_GUARD, async () => {
+  nextSlowCall()
   const ac = new AbortController()
-  setTimeout(() => { ac.abort() }, 50)
-  await assert.rejects(mesh.nodes[0].components.rpc.request(mesh.nodes[1].peerId, slow, {}, { signal: ac.signal, timeouts: { firstByteMs: 5000 } }), { name: 'RpcAbortedError' })
+  const call = mesh.nodes[0].components.rpc.request(mesh.nodes[1].peerId, slow, {}, { signal: ac.signal, timeouts: { firstByteMs: 60_000 } })
+  await slowReached.promise
+  ac.abort()
+  await assert.rejects(call, { name: 'RpcAbortedError' })
 })
 
 test('a request to a protocol the peer does not serve fails with RpcDialError', async () => {

@@ -5,7 +5,6 @@ import { Swarm } from '../../src/swarm/launcher.js'
 import { FaultInjector } from '../../bench/soak/faults.js'
 import { stickySpec } from '../../bench/soak/driver.js'
 import type { RestartSnapshot } from '../../bench/soak/records.js'
-import { waitFor } from '../helpers/mesh.js'
 import { tempDir } from '../helpers/tmp.js'
 
 async function procState (pid: number): Promise<string> {
@@ -17,10 +16,13 @@ function alive (pid: number): boolean {
   try { process.kill(pid, 0); return true } catch { return false }
 }
 
-test('the fault injector pauses, kills and restarts real pl-node processes, and finish() brings every node back on its old ports', async () => {
+// waits end on the injector's log lines (events), not on elapsed time; the node:test timeout is only a hang guard
+test('the fault injector pauses, kills and restarts real pl-node processes, and finish() brings every node back on its old ports', { timeout: 600_000 }, async () => {
   const { dir, cleanup } = await tempDir('pl-soak-faults-')
   let swarm: Swarm | undefined
   const lines: string[] = []
+  const allApplied = (): boolean => lines.some(l => l.includes('node 0 is up again')) && lines.some(l => l.includes('FAULT SIGKILL node 1')) && lines.some(l => l.includes('FAULT SIGSTOP node 2'))
+  const applied = Promise.withResolvers<void>()
   try {
     swarm = await Swarm.start({ nodes: 3, root: dir, logLevel: 'warn', spec: stickySpec(() => ({ config: {} }), () => swarm) })
     const sw = swarm
@@ -31,7 +33,7 @@ test('the fault injector pauses, kills and restarts real pl-node processes, and 
     const injector = new FaultInjector({
       swarm: sw,
       clock: () => Date.now() - t0,
-      log: (l) => { lines.push(l) },
+      log: (l) => { lines.push(l); if (allApplied()) applied.resolve() },
       snapshot: async (node): Promise<RestartSnapshot> => { snapshots.push(node); return { node, at: 0, runs: [] } },
       // long downtimes: finish() has to end them
       faults: [
@@ -41,7 +43,7 @@ test('the fault injector pauses, kills and restarts real pl-node processes, and 
       ]
     })
     injector.start()
-    await waitFor(() => lines.some(l => l.includes('node 0 is up again')) && lines.some(l => l.includes('FAULT SIGKILL node 1')) && lines.some(l => l.includes('FAULT SIGSTOP node 2')), 30_000, 'all three faults applied')
+    await applied.promise
     assert.equal(await procState(pids[2]), 'T', 'node 2 is stopped')
     assert.equal(sw.isRunning(1), false, 'node 1 is killed')
     assert.equal(injector.available(1), false)
@@ -70,7 +72,7 @@ test('the fault injector pauses, kills and restarts real pl-node processes, and 
   }
 })
 
-test('a kill or pause is skipped, and reported, when maxDown providers are already down', async () => {
+test('a kill or pause is skipped, and reported, when maxDown providers are already down', { timeout: 60_000 }, async () => {
   const calls: string[] = []
   const running = new Set([0, 1, 2, 3])
   const fake = {
@@ -81,10 +83,12 @@ test('a kill or pause is skipped, and reported, when maxDown providers are alrea
     launch: async (i: number) => { calls.push(`launch ${i}`); running.add(i) }
   } as unknown as Swarm
   const lines: string[] = []
-  const injector = new FaultInjector({
+  // every fault logs once it is applied or skipped, after recording that: the log is the event to wait on
+  const handled = Promise.withResolvers<void>()
+  const injector: FaultInjector = new FaultInjector({
     swarm: fake,
     clock: () => 0,
-    log: (l) => { lines.push(l) },
+    log: (l) => { lines.push(l); if (injector.applied.every(f => f.appliedAt != null || f.error != null)) handled.resolve() },
     snapshot: async (node) => ({ node, at: 0, runs: [] }),
     maxDown: 1,
     faults: [
@@ -94,7 +98,7 @@ test('a kill or pause is skipped, and reported, when maxDown providers are alrea
     ]
   })
   injector.start()
-  await waitFor(() => injector.applied.every(f => f.appliedAt != null || f.error != null), 5000, 'faults handled')
+  await handled.promise
   await injector.finish()
   assert.deepEqual(calls, ['kill 1', 'launch 1'])
   assert.equal(injector.applied[0].error, undefined)
