@@ -41,7 +41,7 @@ export const DEFAULT_PUBLISH_BURST = 16
 export const DEFAULT_PUBLISH_RATE = 3
 
 /** How often expired catalog entries are dropped. */
-export const DEFAULT_SWEEP_MS = 1_000
+export const DEFAULT_CATALOG_SWEEP_MS = 1_000
 
 /** How often this node re-provides its DHT records (kad-dht keeps them 48 h). */
 export const DEFAULT_REPROVIDE_MS = 6 * 60 * 60_000

@@ -86,7 +86,7 @@ export const DISCOVERY_DEFAULTS: Readonly<Settings> = {
   peerAdBurst: C.DEFAULT_PEER_AD_BURST,
   publishRate: C.DEFAULT_PUBLISH_RATE,
   publishBurst: C.DEFAULT_PUBLISH_BURST,
-  sweepMs: C.DEFAULT_SWEEP_MS,
+  sweepMs: C.DEFAULT_CATALOG_SWEEP_MS,
   reprovideMs: C.DEFAULT_REPROVIDE_MS,
   provideRetryMs: C.DEFAULT_PROVIDE_RETRY_MS,
   provideRetryMaxMs: C.DEFAULT_PROVIDE_RETRY_MAX_MS,

@@ -30,7 +30,7 @@ export const DEFAULT_AWARD_HOLD_MS = 30_000
 /** How long a finished award is remembered, so a second exec of it is refused by name. */
 export const DEFAULT_DONE_KEEP_MS = 5 * 60_000
 /** Discovery time budget per round. */
-export const DEFAULT_FIND_TIMEOUT_MS = 3_000
+export const DEFAULT_ROUND_FIND_TIMEOUT_MS = 3_000
 /** First quarantine period of a peer that could not be reached or missed a bid window (doubles each time it is quarantined again). */
 export const DEFAULT_QUARANTINE_MS = 60_000
 /** Ceiling of the doubled quarantine period. */
@@ -50,7 +50,9 @@ export const MAX_CFP_CONSTRAINTS = 32
 export const MAX_CFP_CONSTRAINT_KEY = 64
 export const MAX_CFP_CONSTRAINT_VALUE = 256
 /** How often expired bids and stale awards are swept. */
-export const DEFAULT_SWEEP_MS = 5_000
+export const DEFAULT_BID_SWEEP_MS = 5_000
+/** how often the open-call topics follow the published capabilities */
+export const DEFAULT_TOPIC_SYNC_MS = 5_000
 /** Largest step output a provider returns. */
 export const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 /** Bid attributes where less is better: they are inverted after normalization. */

@@ -21,7 +21,7 @@ import { receiptLimits, receiptUsage } from '../receipts/runner.js'
 import { effectiveLimits } from '../exec/limits.js'
 import {
   DEFAULT_AWARD_HOLD_MS, DEFAULT_BID_TTL_MS, DEFAULT_DONE_KEEP_MS, DEFAULT_MAX_ACTIVE, DEFAULT_MAX_OPEN_BIDS, DEFAULT_MAX_OPEN_BIDS_PER_PEER,
-  DEFAULT_EXEC_GRACE_MS, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_SWEEP_MS, EXEC_PROTOCOL, MAX_AWARD_DEADLINE_MS
+  DEFAULT_EXEC_GRACE_MS, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_BID_SWEEP_MS, EXEC_PROTOCOL, MAX_AWARD_DEADLINE_MS
 } from './constants.js'
 import {
   AwardAlreadyExecutedError, AwardMismatchError, BidAlreadyAwardedError, BidExpiredError, CfpExpiredError, InputUnavailableError,
@@ -56,7 +56,7 @@ export interface ProviderInit {
   bidTtlMs?: number
   /** @default DEFAULT_AWARD_HOLD_MS */
   awardHoldMs?: number
-  /** @default DEFAULT_SWEEP_MS */
+  /** @default DEFAULT_BID_SWEEP_MS */
   sweepMs?: number
   /** @default DEFAULT_MAX_OUTPUT_BYTES */
   maxOutputBytes?: number
@@ -161,7 +161,7 @@ export class Provider {
     if (this.shutdown.signal.aborted) this.shutdown = new AbortController()
     // /pl/negotiate is served by the negotiation service, which hands calls and awards to answerCall / acceptAward
     await this.components.rpc.handle(execProtocol(async (req, ctx) => await this.onExec(req, ctx)))
-    this.sweepTimer = setInterval(() => { this.sweep() }, this.init.sweepMs ?? DEFAULT_SWEEP_MS)
+    this.sweepTimer = setInterval(() => { this.sweep() }, this.init.sweepMs ?? DEFAULT_BID_SWEEP_MS)
     this.sweepTimer.unref()
   }
 

@@ -31,7 +31,7 @@ import { prevReceipts } from '../receipts/prev.js'
 import { receiptLimits, receiptUsage } from '../receipts/runner.js'
 import type { ReceiptStore } from '../receipts/store.js'
 import {
-  DEFAULT_CFP_CONCURRENCY, DEFAULT_COST_ATTRS, DEFAULT_EXEC_GRACE_MS, DEFAULT_FIND_TIMEOUT_MS, DEFAULT_INLINE_INPUT_BYTES,
+  DEFAULT_CFP_CONCURRENCY, DEFAULT_COST_ATTRS, DEFAULT_EXEC_GRACE_MS, DEFAULT_ROUND_FIND_TIMEOUT_MS, DEFAULT_INLINE_INPUT_BYTES,
   DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_CANDIDATES, DEFAULT_MAX_ROUNDS, DEFAULT_REPLY_WINDOW_MS, DEFAULT_SELECT,
   MAX_CFP_CONSTRAINTS, MAX_CFP_CONSTRAINT_KEY, MAX_CFP_CONSTRAINT_VALUE
 } from './constants.js'
@@ -73,7 +73,7 @@ export interface RemoteRunnerInit {
   cfpConcurrency?: number
   /** @default DEFAULT_MAX_CANDIDATES */
   maxCandidates?: number
-  /** @default DEFAULT_FIND_TIMEOUT_MS */
+  /** @default DEFAULT_ROUND_FIND_TIMEOUT_MS */
   findTimeoutMs?: number
   /** @default DEFAULT_INLINE_INPUT_BYTES */
   inlineInputBytes?: number
@@ -278,7 +278,7 @@ export class RemoteRunner implements StepRunner {
     // Discovery stops once maxCandidates live providers are known and does not dial quarantined peers.
     const found = await this.init.finder.find({ name: job.name, ...(job.version != null ? { version: job.version } : {}) }, {
       signal: job.signal,
-      timeoutMs: this.init.findTimeoutMs ?? DEFAULT_FIND_TIMEOUT_MS,
+      timeoutMs: this.init.findTimeoutMs ?? DEFAULT_ROUND_FIND_TIMEOUT_MS,
       limit: maxCandidates,
       exclude: (p) => skip(p) || quarantine?.has(p) === true,
       onUnreachable: (p) => { if (!skip(p)) quarantine?.add(p, 'unreachable') },

@@ -24,7 +24,7 @@ import type { VerifiedEnvelope } from '../core/envelope.js'
 import { negotiateProtocol, type NegotiateRequest, type NegotiateResponse } from './wire.js'
 import { OpenCallCollector, OpenCallListener } from './open-calls.js'
 import { InvalidBidError, UnknownBidError } from './errors.js'
-import { DEFAULT_SWEEP_MS, NEGOTIATE_PROTOCOL } from './constants.js'
+import { DEFAULT_TOPIC_SYNC_MS, NEGOTIATE_PROTOCOL } from './constants.js'
 import { PeerQuarantine } from './quarantine.js'
 import type { Connection } from '@libp2p/interface'
 
@@ -49,7 +49,7 @@ export interface NegotiationInit extends Partial<Pick<RemoteRunnerInit,
   provider?: boolean
   /** open calls on gossip `pl/v1/cfp/<name>`: publish one when discovery finds nobody, and listen on the topics of this node's capabilities (turn off with gossip) @default true */
   openCalls?: boolean
-  /** how often the open-call topics follow the published capabilities @default DEFAULT_SWEEP_MS */
+  /** how often the open-call topics follow the published capabilities @default DEFAULT_TOPIC_SYNC_MS */
   topicSyncMs?: number
   /** first quarantine period of a peer that could not be reached or missed a bid window (doubles on each repeat) @default DEFAULT_QUARANTINE_MS */
   quarantineMs?: number
@@ -153,7 +153,7 @@ export class Negotiation implements PlService {
         })
         const sync = async (): Promise<void> => { this.listener?.sync(await names()) }
         await sync()
-        this.syncTimer = setInterval(() => { sync().catch((err: Error) => { this.log.debug({ err: err.message }, 'open-call topics not synced') }) }, this.init.topicSyncMs ?? DEFAULT_SWEEP_MS)
+        this.syncTimer = setInterval(() => { sync().catch((err: Error) => { this.log.debug({ err: err.message }, 'open-call topics not synced') }) }, this.init.topicSyncMs ?? DEFAULT_TOPIC_SYNC_MS)
         this.syncTimer.unref()
       }
     } else {

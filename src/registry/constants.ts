@@ -13,7 +13,7 @@ export const DEFAULT_MAX_BUNDLE_BYTES = DEFAULT_MAX_BLOCK_BYTES
 /** How long a record fetched from another node is served from the cache before the mesh is asked again. @default 5 min */
 export const DEFAULT_CACHE_TTL_MS = 5 * 60_000
 /** Longest DHT walk + `/pl/workflows` round for one lookup. @default 15 s */
-export const DEFAULT_FIND_TIMEOUT_MS = 15_000
+export const DEFAULT_REGISTRY_FIND_TIMEOUT_MS = 15_000
 /** Providers asked per lookup. @default 5 */
 export const DEFAULT_MAX_PROVIDERS = 5
 /** Record CIDs in one `/pl/workflows` answer (versions + tombstones). @default 1000 */

@@ -37,7 +37,7 @@ export interface RegistryInit {
   maxUnpackedBytes?: number
   /** how long records fetched from the mesh are served from cache @default DEFAULT_CACHE_TTL_MS */
   cacheTtlMs?: number
-  /** @default DEFAULT_FIND_TIMEOUT_MS */
+  /** @default DEFAULT_REGISTRY_FIND_TIMEOUT_MS */
   findTimeoutMs?: number
   /** @default DEFAULT_MAX_PROVIDERS */
   maxProviders?: number
@@ -92,7 +92,7 @@ export class Registry implements PlService, RegisteredWorkflowSource {
       maxBundleBytes: init.maxBundleBytes ?? C.DEFAULT_MAX_BUNDLE_BYTES,
       maxUnpackedBytes: init.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_BYTES,
       cacheTtlMs: init.cacheTtlMs ?? C.DEFAULT_CACHE_TTL_MS,
-      findTimeoutMs: init.findTimeoutMs ?? C.DEFAULT_FIND_TIMEOUT_MS,
+      findTimeoutMs: init.findTimeoutMs ?? C.DEFAULT_REGISTRY_FIND_TIMEOUT_MS,
       maxProviders: init.maxProviders ?? C.DEFAULT_MAX_PROVIDERS,
       reprovideMs: init.reprovideMs ?? C.DEFAULT_REPROVIDE_MS
     }
