@@ -13,7 +13,7 @@ export class ExecMetrics {
   constructor (metrics: Metrics) {
     const reg = metrics.registry
     this.steps = (reg.getSingleMetric('pl_exec_steps_total') as Counter<'outcome'> | undefined) ??
-      new Counter({ name: 'pl_exec_steps_total', help: 'Step attempts by outcome (finished, replayed, failed, retried, skipped)', labelNames: ['outcome'], registers: [reg] })
+      new Counter({ name: 'pl_exec_steps_total', help: 'Step attempts by outcome (finished, replayed, failed, retried, skipped, journal-failed)', labelNames: ['outcome'], registers: [reg] })
     this.runs = (reg.getSingleMetric('pl_exec_runs_total') as Counter<'outcome'> | undefined) ??
       new Counter({ name: 'pl_exec_runs_total', help: 'Runs ended, by outcome', labelNames: ['outcome'], registers: [reg] })
     this.stepWall = (reg.getSingleMetric('pl_exec_step_wall_seconds') as Histogram | undefined) ??
@@ -35,6 +35,7 @@ export class ExecMetrics {
         break
       case 'pl:step:failed': this.steps.inc({ outcome: ev.willRetry ? 'retried' : 'failed' }); break
       case 'pl:step:skipped': this.steps.inc({ outcome: 'skipped' }); break
+      case 'pl:step:journal-failed': this.steps.inc({ outcome: 'journal-failed' }); break
       case 'pl:run:finished': this.runs.inc({ outcome: 'succeeded' }); break
       case 'pl:run:failed': this.runs.inc({ outcome: ev.error.name === 'RunCancelledError' ? 'cancelled' : 'failed' }); break
     }

@@ -446,7 +446,7 @@ export class RunExecution {
         const err = (aborted ? this.signal.reason : err0) as Error
         if (err instanceof ExecutorStoppedError) {
           // not the step's fault: keep it resumable without using up a retry
-          if (rec.state !== 'waiting-human') await this.env.journal.putStep({ ...rec, attempts: attempt - 1, reason: 'executor stopped' }).catch(() => {})
+          if (rec.state !== 'waiting-human') await this.env.journal.putStep({ ...rec, attempts: attempt - 1, reason: 'executor stopped' }).catch((e: unknown) => { this.journalFailed(step.id, key, e) })
           throw err
         }
         const error: ErrorData = errorToData(aborted ? err : err0)
@@ -454,14 +454,24 @@ export class RunExecution {
         const willRetry = !aborted && (err0 as { retryable?: boolean }).retryable === true && attempt <= policy.max
         Object.assign(rec, { state: 'failed', ended: Date.now(), error, ...(usage != null ? { usage } : {}) })
         delete rec.waiting
-        await this.env.journal.putStep(rec).catch(() => {})
+        await this.env.journal.putStep(rec).catch((e: unknown) => { this.journalFailed(step.id, key, e) })
         this.env.emit({ type: 'pl:step:failed', runId: this.run.id, step: step.id, key, error, attempt, willRetry })
         if (!willRetry) throw withStepDetails(aborted ? err : err0 as Error, { run: this.run.id, step: key })
-        const backoff = policy.backoff_ms * 2 ** (attempt - 1)
+        // exponential with equal jitter (half fixed, half random), so steps that failed together do not retry in lockstep
+        const ceiling = policy.backoff_ms * 2 ** (attempt - 1)
+        const backoff = Math.round(ceiling / 2 + Math.random() * ceiling / 2)
         this.log.info({ step: key, attempt, backoff_ms: backoff, err: error.message }, 'retrying step')
         await sleep(backoff, this.signal)
       }
     }
+  }
+
+  /** A journal write on a failure path failed: the step's failure itself goes on, but say so loudly (log, event, metric). */
+  private journalFailed (step: string, key: string, err: unknown): void {
+    const error = errorToData(err)
+    delete error.stack
+    this.log.error({ step: key, err: error }, 'journal write failed: this step\'s failure is not recorded, so a resume after a crash may run it again')
+    this.env.emit({ type: 'pl:step:journal-failed', runId: this.run.id, step, key, error })
   }
 
   private async callStep (step: Step, key: string, rec: StepRecord, attempt: number, inputData: Record<string, unknown>): Promise<unknown> {

@@ -197,6 +197,8 @@ export type ExecEvent =
   | EventBase & { type: 'pl:run:finished', output: unknown, outputCid: string }
   | EventBase & { type: 'pl:run:failed', error: ErrorData }
   | StepEventBase & { type: 'pl:run:waiting-human', question: string, choices: string[], timeout_ms?: number }
+  /** the journal could not record a step's failure: a resume after a crash may run the step again */
+  | StepEventBase & { type: 'pl:step:journal-failed', error: ErrorData }
 
 export type ExecEventType = ExecEvent['type']
 export type ProgressHandler = (event: ExecEvent) => void
