@@ -19,6 +19,8 @@ export interface DaemonConfig {
   logLevel: string
   localSwarm: boolean
   gossip: boolean
+  /** true when `listen` is the built-in default (no flag, env or file set it): busy default ports then give way to free ones */
+  listenIsDefault: boolean
   /** sections read by the services: discovery, exec (incl. exec.addons), negotiation, capabilities (see src/services.ts) */
   services: Record<string, unknown>
 }
@@ -101,6 +103,7 @@ export async function loadConfig (flags: Partial<Record<keyof DaemonConfig, unkn
     if (env[k.env] !== undefined && env[k.env] !== '') out[k.key] = coerce(k, env[k.env], `environment ${k.env}`)
     if (flags[k.key] !== undefined) out[k.key] = coerce(k, flags[k.key], `--${k.key.replace(/[A-Z]/g, c => '-' + c.toLowerCase())}`)
   }
+  out.listenIsDefault = out.listen === DEFAULT_LISTEN
   out.dataDir = resolveDataDir(out.dataDir as string | undefined)
   return out as unknown as DaemonConfig
 }

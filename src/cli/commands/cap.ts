@@ -9,7 +9,7 @@
 import { stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import type { Command } from 'commander'
-import { ControlClient } from '../../api/client.js'
+import { connectDaemon } from '../daemon.js'
 import { ControlApiUnavailableError } from '../../api/errors.js'
 import { CID_TEXT } from '../../discovery/constants.js'
 import { InvalidCapabilityQueryError, InvalidDescriptorError } from '../../discovery/errors.js'
@@ -23,13 +23,8 @@ async function daemon (dataDirFlag?: string): Promise<{ request: <T = any>(metho
   const dir = resolveDataDir(dataDirFlag)
   const notRunning = (why: string): ControlApiUnavailableError =>
     new ControlApiUnavailableError(`no pl-node is running on ${dir} (${why}); start one with: pl-node start --data-dir ${dir}`, { dataDir: dir })
-  let client: ControlClient
-  try {
-    client = await ControlClient.fromDataDir(dir)
-  } catch (err) {
-    if ((err as Error).name === 'ControlApiUnavailableError') throw notRunning('no control.json')
-    throw err
-  }
+  const client = await connectDaemon(dir)
+  if (client == null) throw notRunning('no control.json')
   return {
     request: async (method, path, body, timeoutMs) => {
       try {

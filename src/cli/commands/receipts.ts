@@ -6,7 +6,7 @@
 import { readFile, writeFile, stat } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { action, printJson, resolveDataDir } from '../util.js'
-import { ControlClient } from '../../api/client.js'
+import { connectDaemon } from '../daemon.js'
 import { Store } from '../../store/index.js'
 import { decodeJson, encodeJson } from '../../core/encoding.js'
 import { ReceiptStore } from '../../receipts/store.js'
@@ -16,12 +16,7 @@ import { ReceiptNotFoundError } from '../../receipts/errors.js'
 
 /** A run's export document, from the daemon if one runs on `dataDir`, else from the data dir itself. */
 export async function loadRunExport (dataDir: string, runId: string): Promise<ReceiptExport> {
-  let client: ControlClient | undefined
-  try {
-    client = await ControlClient.fromDataDir(dataDir)
-  } catch (err) {
-    if ((err as Error).name !== 'ControlApiUnavailableError') throw err
-  }
+  const client = await connectDaemon(dataDir)
   if (client != null) {
     try {
       return await client.request<ReceiptExport>('GET', `/receipts/${encodeURIComponent(runId)}`)

@@ -18,6 +18,7 @@ import { Executor } from '../../exec/executor.js'
 import { ProgressRenderer } from '../../exec/progress.js'
 import { runView, type RunView } from '../../exec/view.js'
 import type { ExecEvent, RunRecord } from '../../exec/types.js'
+import { connectDaemon } from '../daemon.js'
 import { action, printJson, resolveDataDir } from '../util.js'
 import { InvalidRequestError } from '../../api/errors.js'
 
@@ -28,12 +29,8 @@ interface DataDirOpts { dataDir?: string }
 
 /** The daemon's control client when one answers on `dataDir`, else undefined. */
 async function daemonFor (dataDir: string): Promise<ControlClient | undefined> {
-  let client: ControlClient
-  try {
-    client = await ControlClient.fromDataDir(dataDir)
-  } catch {
-    return undefined
-  }
+  const client = await connectDaemon(dataDir)
+  if (client == null) return undefined
   try {
     await client.request('GET', '/health', undefined, { timeoutMs: 3000 })
     return client
