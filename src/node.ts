@@ -49,6 +49,8 @@ export interface PlComponents {
 export interface PlService {
   start?: () => Promise<void> | void
   stop?: () => Promise<void> | void
+  /** a few figures for `GET /health` → `services.<name>` (and `pl status`) */
+  status?: () => Record<string, unknown>
 }
 
 export type ServiceFactory = (components: PlComponents) => PlService
@@ -283,7 +285,11 @@ export class PlNode {
       peers: c.libp2p.getPeers().length,
       uptimeMs: Date.now() - startedAt,
       rejected: await c.metrics.rejections(),
-      warnings: this.warnings()
+      warnings: this.warnings(),
+      services: Object.fromEntries(this.serviceOrder.flatMap(name => {
+        const st = c.services[name].status?.()
+        return st != null ? [[name, st]] : []
+      }))
     }))
     api.route('GET', '/peers', async () => c.libp2p.getConnections().map(conn => ({
       peerId: conn.remotePeer.toString(),

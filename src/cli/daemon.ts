@@ -16,6 +16,7 @@ import { ControlClient } from '../api/client.js'
 import { CONTROL_FILE } from '../api/control.js'
 import { ControlApiUnavailableError } from '../api/errors.js'
 import { PlError } from '../core/errors.js'
+import { resolveDataDir } from './util.js'
 
 /** `<data-dir>/pl-node.pid`: the pid of the pl-node using the data dir, present while it runs. */
 export const PID_FILE = 'pl-node.pid'
@@ -189,5 +190,31 @@ export async function connectDaemon (dataDir: string, waitMs = Number(process.en
   } catch (err) {
     if ((err as Error).name === 'ControlApiUnavailableError') return undefined
     throw err
+  }
+}
+
+/** What `pl` commands that need a node talk to; errors of an unreachable node name the data dir. */
+export interface DaemonHandle {
+  url: string
+  request: <T = any>(method: string, path: string, body?: unknown, timeoutMs?: number) => Promise<T>
+}
+
+/** The data dir's running node; ControlApiUnavailableError "no pl-node is running on <dir>" when there is none. */
+export async function requireDaemon (dataDirFlag?: string): Promise<DaemonHandle> {
+  const dir = resolveDataDir(dataDirFlag)
+  const notRunning = (why: string): ControlApiUnavailableError =>
+    new ControlApiUnavailableError(`no pl-node is running on ${dir} (${why}); start one with: pl-node start --detach --data-dir ${dir}`, { dataDir: dir })
+  const client = await connectDaemon(dir)
+  if (client == null) throw notRunning('no control.json')
+  return {
+    url: client.url,
+    request: async (method, path, body, timeoutMs) => {
+      try {
+        return await client.request(method, path, body, { timeoutMs })
+      } catch (err) {
+        if ((err as Error).name === 'ControlApiUnavailableError') throw notRunning(`its control API at ${client.url} does not answer`)
+        throw err
+      }
+    }
   }
 }

@@ -9,33 +9,14 @@
 import { stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import type { Command } from 'commander'
-import { connectDaemon } from '../daemon.js'
-import { ControlApiUnavailableError } from '../../api/errors.js'
+import { requireDaemon } from '../daemon.js'
+import { spin } from '../progress.js'
 import { CID_TEXT } from '../../discovery/constants.js'
 import { InvalidCapabilityQueryError, InvalidDescriptorError } from '../../discovery/errors.js'
 import { readDescriptorFile, readDocument } from '../../discovery/descriptor-file.js'
 import { parseAttrFilter } from '../../discovery/match.js'
 import type { CapabilityQuery, FoundCapability, IoSchema } from '../../discovery/types.js'
 import { action, printJson, resolveDataDir } from '../util.js'
-
-/** A client for the data dir's daemon; "no pl-node is running on <dir>" when there is none. */
-async function daemon (dataDirFlag?: string): Promise<{ request: <T = any>(method: string, path: string, body?: unknown, timeoutMs?: number) => Promise<T> }> {
-  const dir = resolveDataDir(dataDirFlag)
-  const notRunning = (why: string): ControlApiUnavailableError =>
-    new ControlApiUnavailableError(`no pl-node is running on ${dir} (${why}); start one with: pl-node start --data-dir ${dir}`, { dataDir: dir })
-  const client = await connectDaemon(dir)
-  if (client == null) throw notRunning('no control.json')
-  return {
-    request: async (method, path, body, timeoutMs) => {
-      try {
-        return await client.request(method, path, body, { timeoutMs })
-      } catch (err) {
-        if ((err as Error).name === 'ControlApiUnavailableError') throw notRunning(`its control API at ${client.url} does not answer`)
-        throw err
-      }
-    }
-  }
-}
 
 /** `--io-match`: a schema CID, or a file with a schema (the input) or with {input?, output?}. */
 async function ioOf (input?: string, output?: string): Promise<CapabilityQuery['io'] | undefined> {
@@ -96,7 +77,7 @@ export function register (program: Command): void {
         if (impl == null) throw new InvalidDescriptorError('--class-name needs a module folder (--impl or impl: in the descriptor)')
         impl = { ...impl, className: opts.className }
       }
-      const res = await (await daemon(opts.dataDir)).request<{ cid: string, descriptor: Record<string, any> }>('POST', '/caps', { descriptor, ...(impl != null ? { impl } : {}) })
+      const res = await (await requireDaemon(opts.dataDir)).request<{ cid: string, descriptor: Record<string, any> }>('POST', '/caps', { descriptor, ...(impl != null ? { impl } : {}) })
       if (opts.json === true) printJson(res)
       else process.stdout.write(`${res.cid}\n`)
     }))
@@ -105,7 +86,7 @@ export function register (program: Command): void {
     .description('Stop publishing a capability (by descriptor CID, or every version of a name); peers are sent a withdrawal.')
     .option('-d, --data-dir <dir>', 'data directory of the running pl-node (env PL_DATA_DIR)')
     .action(action(async (id: string, opts: { dataDir?: string }) => {
-      const res = await (await daemon(opts.dataDir)).request<{ removed: string[] }>('DELETE', `/caps/${encodeURIComponent(id)}`)
+      const res = await (await requireDaemon(opts.dataDir)).request<{ removed: string[] }>('DELETE', `/caps/${encodeURIComponent(id)}`)
       process.stdout.write(res.removed.map(c => `unpublished ${c}\n`).join(''))
     }))
 
@@ -114,7 +95,7 @@ export function register (program: Command): void {
     .option('-d, --data-dir <dir>', 'data directory of the running pl-node (env PL_DATA_DIR)')
     .option('--json', 'print JSON')
     .action(action(async (opts: { dataDir?: string, json?: boolean }) => {
-      const list = await (await daemon(opts.dataDir)).request<any[]>('GET', '/caps/local')
+      const list = await (await requireDaemon(opts.dataDir)).request<any[]>('GET', '/caps/local')
       if (opts.json === true) { printJson(list); return }
       if (list.length === 0) { process.stdout.write('this node publishes no capability\n'); return }
       for (const c of list) {
@@ -143,8 +124,19 @@ export function register (program: Command): void {
       if (opts.policy.length > 0) query.policies = opts.policy
       const io = await ioOf(opts.ioMatch, opts.outputMatch)
       if (io != null) query.io = io
-      const options = { ...(opts.timeout != null ? { timeoutMs: opts.timeout } : {}), ...(opts.limit != null ? { limit: opts.limit } : {}), ...(opts.local === true ? { localOnly: true } : {}), ...(opts.dhtOnly === true ? { dhtOnly: true } : {}) }
-      const found = await (await daemon(opts.dataDir)).request<FoundCapability[]>('POST', '/caps/find', { query, options }, (opts.timeout ?? 5_000) + 10_000)
+      const node = await requireDaemon(opts.dataDir)
+      let localOnly = opts.local === true
+      if (!localOnly) {
+        // a lone node has nobody to ask: answer from this node at once instead of walking an empty DHT
+        const { peers } = await node.request<{ peers: number }>('GET', '/health')
+        if (peers === 0) {
+          localOnly = true
+          process.stderr.write('this node has no peers: searched this node only (no DHT walk)\n')
+        }
+      }
+      const options = { ...(opts.timeout != null ? { timeoutMs: opts.timeout } : {}), ...(opts.limit != null ? { limit: opts.limit } : {}), ...(localOnly ? { localOnly: true } : {}), ...(opts.dhtOnly === true ? { dhtOnly: true } : {}) }
+      const find = async (): Promise<FoundCapability[]> => await node.request<FoundCapability[]>('POST', '/caps/find', { query, options }, (opts.timeout ?? 5_000) + 10_000)
+      const found = opts.json === true ? await find() : await spin(process.stderr, `finding providers of ${name}${localOnly ? ' on this node' : ' (catalog + DHT walk)'}`, find)
       if (opts.json === true) { printJson(found); return }
       if (found.length === 0) { process.stdout.write(`no provider of ${name} found\n`); return }
       process.stdout.write(found.map(f => describeFound(f)).join('\n') + '\n')
