@@ -7,7 +7,8 @@
  * pl cap find Summarize --attr 'readability>=0.8' --policy cid:pol-PII-no-exfil --json
  */
 import { stat } from 'node:fs/promises'
-import { dirname, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
+import { folderCid } from '../../core/module.js'
 import type { Command } from 'commander'
 import { requireDaemon } from '../daemon.js'
 import { spin } from '../progress.js'
@@ -38,6 +39,35 @@ async function ioOf (input?: string, output?: string): Promise<CapabilityQuery['
   return io
 }
 
+/** `pl cap publish <folder>` reads `<folder>/capability.yaml` (or .yml/.json). */
+async function descriptorPath (target: string): Promise<string> {
+  const isDir = await stat(target).then(st => st.isDirectory(), () => false)
+  if (!isDir) return target
+  for (const name of ['capability.yaml', 'capability.yml', 'capability.json']) {
+    const p = join(target, name)
+    if (await stat(p).then(st => st.isFile(), () => false)) return p
+  }
+  throw new InvalidDescriptorError(`${target} is a folder without capability.yaml (pl spec scaffold writes one; or pass the descriptor file)`, { path: target })
+}
+
+/**
+ * A module folder edited since publish: the node keeps the code it pinned
+ * (and reports the change only when it next loads its records). This
+ * command runs next to the node, so it re-hashes the folders and says so.
+ */
+async function markChangedFolders (list: any[]): Promise<void> {
+  await Promise.all(list.map(async (c) => {
+    const dir = c.impl?.dir
+    const pinned = c.descriptor?.module?.cid
+    if (c.active !== true || typeof dir !== 'string' || typeof pinned !== 'string') return
+    const now = await folderCid(dir).catch((err: Error) => `unreadable (${err.name}: ${err.message})`)
+    if (now !== pinned) {
+      c.active = false
+      c.problem = `module folder ${dir} changed since publish (now ${now}, published ${pinned}); the node still runs the published code: publish it again`
+    }
+  }))
+}
+
 function collect (value: string, previous: string[]): string[] {
   return [...previous, value]
 }
@@ -65,17 +95,21 @@ export function register (program: Command): void {
   const cap = program.command('cap').description('Capabilities over the mesh: publish what this node can do, find who can do something.')
 
   cap.command('publish <descriptor>')
-    .description('Publish a Capability.v1 descriptor (JSON or YAML; `provider` is filled in). `impl: ./module_dir` in the file (relative to it) or --impl binds it to a local module folder, pinned by CID. Prints the descriptor CID.')
+    .description('Publish a Capability.v1 descriptor (JSON or YAML; `provider` is filled in), or a module folder with its capability.yaml (as pl spec scaffold writes). `impl: ./module_dir` in the file (relative to it) or --impl binds it to a local module folder, pinned by CID. Prints the descriptor CID.')
     .option('-d, --data-dir <dir>', 'data directory of the running pl-node (env PL_DATA_DIR)')
     .option('--impl <dir>', 'module folder implementing the capability (function.mjs|function.js|function.py)')
     .option('--class-name <name>', 'Python: the class of function.py to run')
     .option('--json', 'print {cid, descriptor} as JSON')
-    .action(action(async (file: string, opts: { dataDir?: string, impl?: string, className?: string, json?: boolean }) => {
+    .action(action(async (target: string, opts: { dataDir?: string, impl?: string, className?: string, json?: boolean }) => {
+      const file = await descriptorPath(target)
       const { descriptor, impl: fileImpl } = await readDescriptorFile(file)
       let impl = opts.impl != null ? { dir: resolve(opts.impl) } : fileImpl
       if (opts.className != null) {
         if (impl == null) throw new InvalidDescriptorError('--class-name needs a module folder (--impl or impl: in the descriptor)')
         impl = { ...impl, className: opts.className }
+      }
+      if (impl == null) {
+        process.stderr.write(`warning: ${String(descriptor.name)} has no module (no impl: in ${file}, no --impl): this node advertises it but declines every call to it; add impl: ./<module folder> or pass --impl DIR\n`)
       }
       const res = await (await requireDaemon(opts.dataDir)).request<{ cid: string, descriptor: Record<string, any> }>('POST', '/caps', { descriptor, ...(impl != null ? { impl } : {}) })
       if (opts.json === true) printJson(res)
@@ -98,6 +132,7 @@ export function register (program: Command): void {
       const list = await (await requireDaemon(opts.dataDir)).request<any[]>('GET', '/caps/local')
       if (opts.json === true) { printJson(list); return }
       if (list.length === 0) { process.stdout.write('this node publishes no capability\n'); return }
+      await markChangedFolders(list)
       for (const c of list) {
         const module = c.module != null ? `${String(c.module.kind)} ${String(c.module.dir)}` : 'no local module'
         process.stdout.write(`${String(c.descriptor.name)}@${String(c.descriptor.version)}  ${String(c.cid)}  ${module}${c.active === true ? '' : `  INACTIVE: ${String(c.problem)}`}\n`)
