@@ -193,6 +193,14 @@ export function register (program: Command): void {
           runId = opts.resume
           await client.request('POST', `/runs/${encodeURIComponent(runId)}/resume`, {})
         } else {
+          if (/\.ya?ml$/i.test(path as string)) {
+            // the daemon logs unknown input keys; say it here too, where the operator looks
+            const plan = await loadWorkflow(resolve(path as string))
+            const declared = Object.keys(plan.dag.inputs)
+            const unknown = Object.keys(input).filter(k => !declared.includes(k))
+            if (declared.length > 0 && unknown.length > 0) process.stderr.write(`warning: unknown input${unknown.length > 1 ? 's' : ''} ${unknown.map(k => `'${k}'`).join(', ')}: the plan declares ${declared.map(k => `'${k}'`).join(', ')}\n`)
+            await plan.cleanup()
+          }
           runId = (await client.request<{ runId: string }>('POST', '/runs', { path: resolve(path as string), input })).runId
         }
         process.stderr.write(`run ${runId} (on the pl-node of ${dataDir})\n`)
