@@ -49,7 +49,7 @@ test('SIGKILL of the swarm launcher: its pl-node processes exit by themselves', 
     assert.ok(s.pids.every(alive))
     s.proc.kill('SIGKILL')
     await s.exited
-    await waitFor(() => s.pids.every(p => !alive(p)), 60_000, 'the nodes exit after their launcher died')
+    await waitFor(() => s.pids.every(p => !alive(p)), 90_000, 'the nodes exit after their launcher died')
   } finally {
     for (const p of s.pids) if (alive(p)) process.kill(p, 'SIGKILL')
     await rm(s.root, { recursive: true, force: true }) // nobody is left to remove it after a SIGKILL
