@@ -27,7 +27,7 @@ function shortPeer (peer: string): string {
 
 /** Where a step ran, for a progress line: "on <peer>" for another node, nothing for this one. */
 export function whereLine (executor: string | undefined, self: string | undefined): string {
-  if (executor == null || executor === '' || executor === self) return ''
+  if (executor == null || executor === '' || executor === 'local' || executor === self) return ''
   return ` on ${shortPeer(executor)}`
 }
 

@@ -154,7 +154,7 @@ async function follow (client: ControlClient, runId: string): Promise<number> {
 /** `pl runs explain`: for each step, where it ran and why (bids, scores, declines, re-awards). */
 function renderExplanation (view: RunView, explained: StepExplanation[], self: string | undefined): string {
   const byKey = new Map(explained.map(e => [e.step, e]))
-  const name = (peer: string | undefined): string => peer == null || peer === '' ? '-' : peer === self ? 'this node' : `${peer.slice(0, 8)}…${peer.slice(-6)}`
+  const name = (peer: string | undefined): string => peer == null || peer === '' ? '-' : peer === self || peer === 'local' ? 'this node' : `${peer.slice(0, 8)}…${peer.slice(-6)}`
   const lines = [`run ${view.run.id}: ${view.run.state}${view.run.error != null ? ` (${view.run.error.name}: ${view.run.error.message})` : ''}`]
   for (const st of view.steps) {
     const ex = byKey.get(st.key)
