@@ -1,7 +1,7 @@
 /**
  * Checks a run's input against the inputs its plan declares, before the run
- * starts: a declared input with no value (and no default) and a `cid:` input
- * that names no block of this node are errors; keys the plan does not
+ * starts: a declared input with no value (and no default) and a declared
+ * input `cid:...` that names no block of this node are errors; keys the plan does not
  * declare are returned as warnings (a typo would otherwise run on defaults).
  *
  * @example
@@ -33,7 +33,9 @@ export async function checkRunInputs (declared: Record<string, unknown>, input: 
   if (missing.length > 0) {
     throw new MissingRunInputError(`the plan needs input${missing.length > 1 ? 's' : ''} ${missing.map(k => `'${k}'`).join(', ')} (pass --input '{"${missing[0]}": ...}')${warnings.length > 0 ? `; ${warnings[0]}` : ''}`, { missing })
   }
-  for (const [k, v] of Object.entries(merged)) {
+  // only the plan's declared inputs: an undeclared value is passed through as the module gave it
+  for (const k of names) {
+    const v = merged[k]
     if (typeof v !== 'string' || !v.startsWith('cid:')) continue
     const given = k in input ? 'given' : 'the plan\'s default'
     let cid: CID
