@@ -18,7 +18,9 @@ import { Metrics } from './core/metrics.js'
 import { silentLogger, type Logger } from './core/logger.js'
 import { Store } from './store/index.js'
 import { ReplayStore } from './store/replay.js'
-import { createPlLibp2p, type PlLibp2p } from './net/libp2p.js'
+import { createPlLibp2p, bootstrapPeerId, listenError, withoutPeerId, type PlLibp2p } from './net/libp2p.js'
+import { ListenAddressInUseError } from './net/errors.js'
+import { multiaddr } from '@multiformats/multiaddr'
 import { Rpc } from './net/rpc.js'
 import { Gossip } from './net/gossip.js'
 import { ControlApi } from './api/control.js'
@@ -48,6 +50,8 @@ export interface PlComponents {
 export interface PlService {
   start?: () => Promise<void> | void
   stop?: () => Promise<void> | void
+  /** a few figures for `GET /health` → `services.<name>` (and `pl status`) */
+  status?: () => Record<string, unknown>
 }
 
 export type ServiceFactory = (components: PlComponents) => PlService
@@ -69,15 +73,42 @@ export interface PlNodeInit {
   clockSkewMs?: number
   logger?: Logger
   services?: Record<string, ServiceFactory>
+  /** warn when the node has no peer this long after start @default 10000 */
+  noPeersWarnMs?: number
 }
 
 /** How often expired replay-store entries are swept. @default 60 s */
 const REPLAY_SWEEP_MS = 60_000
+/** Warn when a node still has no peer this long after start. @default 10 s */
+const NO_PEERS_WARN_MS = 10_000
+/** Budget of one diagnostic bootstrap dial. */
+const BOOTSTRAP_DIAL_MS = 10_000
+
+/** The first line of an error, and the socket error code under it when there is one. */
+function describeDialError (err: unknown): string {
+  const codes: string[] = []
+  const visit = (e: any, depth: number): void => {
+    if (e == null || depth > 4) return
+    if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) codes.push(e.code)
+    for (const x of Array.isArray(e.errors) ? e.errors : []) visit(x, depth + 1)
+    visit(e.cause, depth + 1)
+  }
+  visit(err, 0)
+  const e = err as Error
+  const line = `${e?.name ?? 'Error'}: ${String(e?.message ?? err).split('\n')[0]}`
+  return codes.length > 0 ? `${codes[0]} (${line})` : line
+}
 
 export class PlNode {
   readonly components: PlComponents
   private readonly serviceOrder: string[]
   private sweepTimer?: NodeJS.Timeout
+  private noPeersTimer?: NodeJS.Timeout
+  private noPeersWarned = false
+  private readonly bootstrapProblems = new Map<string, string>()
+  private readonly shutdown = new AbortController()
+  private bootstrapList: string[] = []
+  private noPeersWarnMs = NO_PEERS_WARN_MS
   private state: 'created' | 'starting' | 'started' | 'stopping' | 'stopped' = 'created'
 
   private constructor (components: PlComponents, order: string[]) {
@@ -122,6 +153,8 @@ export class PlNode {
       }
       const node = new PlNode(components, order)
       node.gossipEnabled = init.gossip !== false
+      node.bootstrapList = (init.bootstrap ?? []).filter(a => a.length > 0)
+      node.noPeersWarnMs = init.noPeersWarnMs ?? NO_PEERS_WARN_MS
       return node
     } catch (err) {
       await store.close()
@@ -153,19 +186,93 @@ export class PlNode {
     this.state = 'starting'
     const c = this.components
     try {
-      await c.libp2p.start()
+      try {
+        await c.libp2p.start()
+      } catch (err) {
+        throw listenError(err)
+      }
       if (this.gossipEnabled) c.gossip.start()
       if (c.api != null) this.registerCoreRoutes(c.api)
       for (const name of this.serviceOrder) await c.services[name].start?.()
-      await c.api?.start()
+      try {
+        await c.api?.start()
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new ListenAddressInUseError(`control port 127.0.0.1:${String((err as any).port ?? '?')} is in use (another pl-node?); use --control-port 0 or another port`, { controlPort: (err as any).port })
+        throw err
+      }
       this.sweepTimer = setInterval(() => { c.replay.sweep().catch(() => {}) }, REPLAY_SWEEP_MS)
       this.sweepTimer.unref()
       this.state = 'started'
+      this.watchPeers()
       c.logger.info({ addrs: this.addrs(), api: c.api?.address }, 'pl-node started')
     } catch (err) {
       this.state = 'started'
       await this.stop().catch(() => {})
       throw err
+    }
+  }
+
+  /**
+   * What an operator should know: bootstrap addresses that failed (and why),
+   * no peers some time after start. Shown by `GET /health` and `pl status`.
+   */
+  warnings (): string[] {
+    const out = [...this.bootstrapProblems.values()]
+    if (this.noPeersWarned && this.libp2p.getPeers().length === 0) out.push(this.noPeersMessage())
+    return out
+  }
+
+  private noPeersMessage (): string {
+    return this.bootstrapList.length > 0
+      ? `no peers ${Math.round(this.noPeersWarnMs / 1000)} s after start; bootstrap ${this.bootstrapList.join(', ')} not joined`
+      : `no peers ${Math.round(this.noPeersWarnMs / 1000)} s after start (no --bootstrap given: this node is alone until a peer dials it)`
+  }
+
+  /** Dials each bootstrap address to report failures by name, and warns if no peer came. */
+  private watchPeers (): void {
+    const c = this.components
+    for (const addr of this.bootstrapList) void this.checkBootstrap(addr)
+    c.libp2p.addEventListener('peer:connect', (ev) => {
+      const id = ev.detail.toString()
+      for (const addr of this.bootstrapList) if (this.bootstrapProblems.has(addr) && bootstrapPeerId(addr) === id) this.bootstrapProblems.delete(addr)
+    })
+    this.noPeersTimer = setTimeout(() => {
+      if (this.state !== 'started' || c.libp2p.getPeers().length > 0) return
+      this.noPeersWarned = true
+      if (this.bootstrapList.length > 0) c.logger.warn({ bootstrap: this.bootstrapList }, this.noPeersMessage())
+      else c.logger.info(this.noPeersMessage())
+    }, this.noPeersWarnMs)
+    this.noPeersTimer.unref()
+  }
+
+  private async checkBootstrap (addr: string): Promise<void> {
+    const c = this.components
+    const expected = bootstrapPeerId(addr)
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(BOOTSTRAP_DIAL_MS)])
+    try {
+      await c.libp2p.dial(multiaddr(addr), { signal })
+      return
+    } catch (err) {
+      if (this.shutdown.signal.aborted) return
+      let cause = `unreachable: ${describeDialError(err)}`
+      try {
+        // who answers there? dialing without /p2p learns its id
+        const conn = await c.libp2p.dial(withoutPeerId(addr), { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(BOOTSTRAP_DIAL_MS)]) })
+        const remote = conn.remotePeer.toString()
+        if (remote !== expected) {
+          cause = `peer id mismatch: expected ${expected}, remote is ${remote}`
+          await conn.close().catch(() => {})
+        } else {
+          return // reachable after all (a transient failure)
+        }
+      } catch (err2) {
+        if (this.shutdown.signal.aborted) return
+        cause = `unreachable: ${describeDialError(err2)}`
+      }
+      if (this.state !== 'started') return
+      const message = `bootstrap ${addr}: ${cause}`
+      this.bootstrapProblems.set(addr, message)
+      c.logger.warn({ bootstrap: addr }, message)
     }
   }
 
@@ -178,7 +285,12 @@ export class PlNode {
       addrs: this.addrs(),
       peers: c.libp2p.getPeers().length,
       uptimeMs: Date.now() - startedAt,
-      rejected: await c.metrics.rejections()
+      rejected: await c.metrics.rejections(),
+      warnings: this.warnings(),
+      services: Object.fromEntries(this.serviceOrder.flatMap(name => {
+        const st = c.services[name].status?.()
+        return st != null ? [[name, st]] : []
+      }))
     }))
     api.route('GET', '/peers', async () => c.libp2p.getConnections().map(conn => ({
       peerId: conn.remotePeer.toString(),
@@ -207,6 +319,8 @@ export class PlNode {
     this.state = 'stopping'
     const c = this.components
     clearInterval(this.sweepTimer)
+    clearTimeout(this.noPeersTimer)
+    this.shutdown.abort()
     const errors: unknown[] = []
     const attempt = async (fn: () => unknown): Promise<void> => { try { await fn() } catch (err) { errors.push(err) } }
     await attempt(async () => await c.api?.stop())

@@ -19,6 +19,8 @@ export interface DaemonConfig {
   logLevel: string
   localSwarm: boolean
   gossip: boolean
+  /** true when `listen` is the built-in default (no flag, env or file set it): busy default ports then give way to free ones */
+  listenIsDefault?: boolean
   /** sections read by the services: discovery, exec (incl. exec.addons), negotiation, capabilities (see src/services.ts) */
   services: Record<string, unknown>
   /** the agent gateway (src/gateway): `listen` (HOST:PORT; also --api-listen / PL_API_LISTEN), keys, limits */
@@ -109,6 +111,7 @@ export async function loadConfig (flags: Partial<Record<keyof DaemonConfig, unkn
   }
   const apiListen = flags[API_LISTEN.flag as 'apiListen'] ?? (env[API_LISTEN.env] !== '' ? env[API_LISTEN.env] : undefined)
   if (apiListen != null && typeof out.api === 'object' && out.api != null) (out.api as Record<string, unknown>).listen = apiListen
+  out.listenIsDefault = out.listen === DEFAULT_LISTEN
   out.dataDir = resolveDataDir(out.dataDir as string | undefined)
   return out as unknown as DaemonConfig
 }

@@ -12,10 +12,18 @@ import { createLogger } from '../core/logger.js'
 import { loadOrCreateIdentity } from '../core/identity.js'
 import { PlNode } from '../node.js'
 import { daemonServices } from '../services.js'
+import { claimPidFile, startDetached, stopDaemon, watchParent, PID_FILE, LOG_FILE } from './daemon.js'
+import { VERSION } from './version.js'
+import { resolveDataDir } from './util.js'
+import { fileURLToPath } from 'node:url'
 
 const program = new Command('pl-node')
   .description('A node of the Pervasive.link mesh: finds capabilities, negotiates work, runs it and signs receipts.\nConfiguration precedence: flags > environment (PL_*) > config file > defaults.')
+  .version(VERSION, '-V, --version')
   .showHelpAfterError()
+
+// a --detach'ed node outlives the pipe its `started` line went to
+process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'EPIPE') throw err })
 
 program.command('start')
   .description('Run the node until SIGINT/SIGTERM. The first signal stops gracefully (withdraws ads, finishes journal writes); a second forces exit.')
@@ -28,21 +36,55 @@ program.command('start')
   .option('--local-swarm', 'raise connection limits for many nodes on one host (env PL_LOCAL_SWARM)')
   .option('--api-listen <host:port>', 'serve the agent gateway (HTTP/JSON, WebSocket, OpenAPI at /openapi.json) on this address, any interface (env PL_API_LISTEN, config api.listen; default off; see docs/GATEWAY.md)')
   .option('--no-gossip', 'do not join gossip topics: capability discovery through the DHT only, no open calls for proposals (env PL_GOSSIP=false)')
+  .option('--detach', `run in the background: returns once the node is ready and prints its peer id and addresses; logs go to <data-dir>/${LOG_FILE}; stop it with pl-node stop`)
+  .option('--exit-with-parent', 'stop when the process that started this one exits (env PL_EXIT_WITH_PARENT=1; used by the swarm launcher)')
   .action(action(async (opts: Record<string, unknown>) => {
     const flags: Record<string, unknown> = { ...opts }
     if (opts.gossip === true) delete flags.gossip // commander sets the default; only an explicit --no-gossip counts
     const config = await loadConfig(flags as any)
+    if (opts.detach === true) {
+      const args = process.argv.slice(3).filter(a => a !== '--detach')
+      if (opts.dataDir == null) args.push('--data-dir', config.dataDir)
+      const info = await startDetached(fileURLToPath(import.meta.url), args, config.dataDir)
+      process.stdout.write(`pl-node started in the background (pid ${info.pid})\npeer id  ${info.peerId}\n${info.addrs.map(a => `addr     ${a}\n`).join('')}control  ${String(info.control)}\ndata     ${config.dataDir}\nlogs     ${info.logFile}\nstop with: pl-node stop --data-dir ${config.dataDir}\n`)
+      return
+    }
+    const releasePid = await claimPidFile(config.dataDir)
     const logger = createLogger({ level: config.logLevel as any })
-    const node = await PlNode.create({
-      dataDir: config.dataDir,
-      listen: config.listen,
-      bootstrap: config.bootstrap,
-      controlPort: config.controlPort,
-      localSwarm: config.localSwarm,
-      gossip: config.gossip,
-      logger,
-      services: daemonServices(config)
-    })
+    const create = async (listen: string[]): Promise<PlNode> => {
+      const n = await PlNode.create({
+        dataDir: config.dataDir,
+        listen,
+        bootstrap: config.bootstrap,
+        controlPort: config.controlPort,
+        localSwarm: config.localSwarm,
+        gossip: config.gossip,
+        logger,
+        services: daemonServices(config)
+      })
+      try {
+        await n.start()
+      } catch (err) {
+        await n.stop().catch(() => {})
+        throw err
+      }
+      return n
+    }
+    let node: PlNode
+    try {
+      try {
+        node = await create(config.listen)
+      } catch (err) {
+        // only the built-in default ports give way; an address the operator chose fails loudly
+        if ((err as Error).name !== 'ListenAddressInUseError' || !config.listenIsDefault) throw err
+        const free = config.listen.map(a => a.replace(/\/tcp\/\d+/, '/tcp/0'))
+        logger.warn({ busy: config.listen, listen: free }, `default ports are in use (${(err as Error).message.split(' is in use')[0]}): listening on free ports instead`)
+        node = await create(free)
+      }
+    } catch (err) {
+      releasePid()
+      throw err
+    }
     let stopping = false
     const shutdown = (signal: string): void => {
       if (stopping) {
@@ -51,12 +93,24 @@ program.command('start')
       }
       stopping = true
       logger.info({ signal }, 'stopping (send the signal again to force)')
-      node.stop().then(() => { logger.flush?.(); process.exitCode = 0 }, (err) => { logger.error({ err }, 'error while stopping'); process.exitCode = 1 })
+      stopWatch?.()
+      node.stop().then(() => { releasePid(); logger.flush?.(); process.exitCode = 0 }, (err) => { releasePid(); logger.error({ err }, 'error while stopping'); process.exitCode = 1 })
     }
     process.on('SIGINT', () => { shutdown('SIGINT') })
     process.on('SIGTERM', () => { shutdown('SIGTERM') })
-    await node.start()
+    const stopWatch = opts.exitWithParent === true || process.env.PL_EXIT_WITH_PARENT === '1'
+      ? watchParent(() => { shutdown('parent exited') })
+      : undefined
     process.stdout.write(JSON.stringify({ event: 'started', peerId: node.peerId, addrs: node.addrs(), control: node.components.api?.address, gateway: (node.components.services.gateway as { address?: string } | undefined)?.address }) + '\n')
+  }))
+
+program.command('stop')
+  .description(`Stop the pl-node running on the data dir (found through <data-dir>/${PID_FILE}) gracefully and wait until it has exited.`)
+  .option('-d, --data-dir <dir>', 'data directory (env PL_DATA_DIR, default ~/.pl-node)')
+  .action(action(async (opts: { dataDir?: string }) => {
+    const dataDir = resolveDataDir(opts.dataDir)
+    const pid = await stopDaemon(dataDir)
+    process.stdout.write(pid != null ? `stopped pl-node (pid ${pid}) on ${dataDir}\n` : `no pl-node is running on ${dataDir}\n`)
   }))
 
 program.command('id')

@@ -9,10 +9,12 @@ import { readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Command } from 'commander'
+import { VERSION } from './version.js'
 
 export async function buildProgram (): Promise<Command> {
   const program = new Command('pl')
     .description('Client for the Pervasive.link mesh: workflows, runs, capabilities, receipts and specs.\nCommands that talk to a running pl-node find it through --data-dir (or PL_DATA_DIR).')
+    .version(VERSION, '-V, --version')
     .showHelpAfterError()
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'commands')
   for (const file of readdirSync(dir).filter(f => f.endsWith('.js')).sort()) {

@@ -297,6 +297,11 @@ export class Discovery implements PlService {
     return this.local.module(name, version)
   }
 
+  /** for `GET /health` (`pl status`) */
+  status (): Record<string, unknown> {
+    return { catalog: this.catalog.size }
+  }
+
   localCapabilities (): LocalCapability[] {
     return this.local.list()
   }

@@ -24,6 +24,7 @@ import {
   RunCancelledError, RunNotFoundError, RunNotResumableError
 } from './errors.js'
 import { resolveCidInputs } from './inputs.js'
+import { checkRunInputs } from './run-inputs.js'
 import { Journal } from './journal.js'
 import { LocalRunner, type LocalCapabilities } from './local-runner.js'
 import { ModulePool, type ModulePoolInit } from './pool.js'
@@ -188,6 +189,7 @@ export class Executor extends EventEmitter {
     const id = opts.runId ?? `r${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
     if (await journal.getRun(id) != null) throw new RunNotResumableError(`a run with id ${id} exists already`, { run: id })
     const blocks = this.init.store.blocks
+    for (const w of (await checkRunInputs(dag.inputs, input, blocks)).warnings) this.log.warn({ run: id }, w)
     const resolved = await resolveCidInputs({ ...dag.inputs, ...input }, blocks)
     const now = (this.init.clock ?? systemClock).now()
     const run: RunRecord = {

@@ -35,3 +35,13 @@ export class RpcStatusError extends PlError {
 export class RpcAbortedError extends PlError {
   override name = 'RpcAbortedError'
 }
+
+/** A listen address (libp2p or the control API) is taken by another process. */
+export class ListenAddressInUseError extends PlError {
+  override name = 'ListenAddressInUseError'
+}
+
+/** A `--bootstrap` entry is not a multiaddr ending in `/p2p/<peerId>`. */
+export class InvalidBootstrapAddressError extends PlError {
+  override name = 'InvalidBootstrapAddressError'
+}

@@ -12,7 +12,9 @@ import { ping } from '@libp2p/ping'
 import { bootstrap } from '@libp2p/bootstrap'
 import { kadDHT, passthroughMapper, type SingleKadDHT } from '@libp2p/kad-dht'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey } from '@libp2p/interface'
+import { InvalidBootstrapAddressError, ListenAddressInUseError } from './errors.js'
 import type { Identify } from '@libp2p/identify'
 import type { Ping } from '@libp2p/ping'
 
@@ -50,6 +52,7 @@ export interface Libp2pInit {
 export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
   const local = init.localSwarm === true
   const bootstrapList = (init.bootstrap ?? []).filter(a => a.length > 0)
+  for (const addr of bootstrapList) bootstrapPeerId(addr) // refuse bad entries before anything starts
   const node = await createLibp2p({
     privateKey: init.privateKey,
     start: false,
@@ -83,4 +86,41 @@ export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
     }
   })
   return node as unknown as PlLibp2p
+}
+
+/** The `/p2p/<id>` of a bootstrap multiaddr; InvalidBootstrapAddressError when it has none or does not parse. */
+export function bootstrapPeerId (addr: string): string {
+  let ma: Multiaddr
+  try {
+    ma = multiaddr(addr)
+  } catch (err) {
+    throw new InvalidBootstrapAddressError(`bootstrap address ${addr} is not a multiaddr: ${(err as Error).message}`, { addr })
+  }
+  const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+  if (id == null) {
+    throw new InvalidBootstrapAddressError(`bootstrap address ${addr} has no peer id: append /p2p/<peerId> (pl-node id --data-dir <its dir> prints it)`, { addr })
+  }
+  return id
+}
+
+/** The multiaddr without its trailing `/p2p/<id>`: dialing it learns whoever answers. */
+export function withoutPeerId (addr: string): Multiaddr {
+  const parts = multiaddr(addr).getComponents()
+  while (parts.length > 0 && parts[parts.length - 1].name === 'p2p') parts.pop()
+  return multiaddr(parts.map(c => `/${c.name}${c.value != null ? `/${c.value}` : ''}`).join(''))
+}
+
+/**
+ * Turns libp2p's multi-line UnsupportedListenAddressesError (one line per
+ * failed address, with stacks) into one ListenAddressInUseError line when an
+ * address is taken; other errors pass through.
+ */
+export function listenError (err: unknown): unknown {
+  const e = err as Error
+  if (e?.name !== 'UnsupportedListenAddressesError') return err
+  const busy = [...String(e.message).matchAll(/^\s*(\/\S+): .*EADDRINUSE/gm)].map(m => m[1])
+  if (busy.length === 0) return err
+  const port = /\/tcp\/(\d+)/.exec(busy[0])?.[1]
+  const free = busy[0].replace(/\/tcp\/\d+/, '/tcp/0')
+  return new ListenAddressInUseError(`${busy.join(', ')} ${busy.length === 1 ? 'is' : 'are'} in use (another pl-node?); use --listen ${free}${port != null ? ' or another port' : ''}`, { addrs: busy })
 }

@@ -42,12 +42,33 @@ export async function waitForCapabilities (client: ControlClient, names: string[
   }
 }
 
+/** One progress line of the demo: the step, what happened, and which node ran it. */
+export function eventLine (e: any, view: any, peers: string[]): string {
+  const type = String(e.type).replace('pl:', '')
+  if (e.type === 'pl:run:finished') return 'run finished: succeeded'
+  if (e.type === 'pl:run:failed') return `run failed: ${String(e.error?.name)}: ${String(e.error?.message)}`
+  const step = (view?.steps ?? []).find((s: any) => s.key === e.key)
+  const i = peers.indexOf(String(step?.executor))
+  const where = (e.type === 'pl:step:finished' || e.type === 'pl:step:failed') && step?.executor != null ? ` on ${i >= 0 ? `node ${i}` : String(step.executor).slice(-8)}` : ''
+  return `${type} ${String(e.key ?? '')}${where}${e.error != null ? ` ${String(e.error.name)}: ${String(e.error.message)}` : ''}`
+}
+
 export async function runDemo (opts: { nodes: number, root?: string, keep: boolean, document?: string, json: boolean }): Promise<number> {
   const log = (line: string): void => { process.stderr.write(line + '\n') }
   const root = opts.root ?? await mkdtemp(join(tmpdir(), 'pl-demo-'))
   log(`starting ${opts.nodes} pl-node processes on 127.0.0.1 (data and logs in ${root})`)
   const swarm = await Swarm.start({ nodes: opts.nodes, root, logLevel: 'warn', spec: swarmNodeSpec })
   let ok = false
+  // Ctrl-C: stop the nodes and remove the temp folder (unless --keep/--root) before exiting
+  const interrupt = (sig: string): void => {
+    log(`${sig}: stopping the swarm…`)
+    void swarm.stop().then(async () => {
+      if (!opts.keep && opts.root == null) await rm(root, { recursive: true, force: true })
+      else log(`swarm data and logs kept in ${root}`)
+    }).finally(() => process.exit(130))
+  }
+  process.once('SIGINT', interrupt)
+  process.once('SIGTERM', interrupt)
   try {
     for (const m of swarm.members) {
       const offers = swarmOffers(m.index).map(o => `${o.file.split('/').at(-2) ?? '?'}${o.price != null ? ` @${o.price}` : ''}`)
@@ -66,11 +87,12 @@ export async function runDemo (opts: { nodes: number, root?: string, keep: boole
 
     let since = 0
     let view: any
+    const started = Date.now()
     for (;;) {
       const events = await client.request<{ events: any[], next: number }>('GET', `/runs/${runId}/events?since=${since}`).catch(() => ({ events: [], next: since }))
-      for (const e of events.events ?? []) log(`  ${String(e.type).replace('pl:', '')} ${e.key ?? ''}${e.runner != null ? ` (${String(e.runner)})` : ''}${e.error != null ? ` ${String(e.error.name)}: ${String(e.error.message)}` : ''}`)
       since = events.next ?? since
       view = await client.request('GET', `/runs/${runId}`)
+      for (const e of events.events ?? []) log(`  ${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s  ${eventLine(e, view, swarm.members.map(m => m.peerId ?? ''))}`)
       if (['succeeded', 'failed', 'cancelled'].includes(view.run.state)) break
       await sleep(250)
     }

@@ -88,7 +88,8 @@ export class Swarm {
     const spec = this.init.spec?.(index) ?? {}
     const configFile = join(m.dataDir, 'swarm-config.json')
     await writeFile(configFile, JSON.stringify({ localSwarm: true, listen: ['/ip4/127.0.0.1/tcp/0'], ...spec.config }, null, 2))
-    const args = [PL_NODE_ENTRY, 'start', '--data-dir', m.dataDir, '--config', configFile]
+    // --exit-with-parent: if this launcher dies (even by SIGKILL), its nodes stop instead of running on unowned
+    const args = [PL_NODE_ENTRY, 'start', '--data-dir', m.dataDir, '--config', configFile, '--exit-with-parent']
     if (index !== 0) args.push('--bootstrap', this.bootstrapAddr)
     const log = this.logs.get(index) ?? createWriteStream(m.logFile, { flags: 'a' })
     this.logs.set(index, log)

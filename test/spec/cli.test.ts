@@ -80,6 +80,6 @@ test('pl spec scaffold writes a module folder', async () => {
   try {
     const res = await runCli(['spec', 'scaffold', SAMPLE_SPEC, '--lang', 'py', '--out', join(t.dir, 'summarize')], { env: env() })
     assert.equal(res.code, 0, res.stderr)
-    assert.deepEqual((await readdir(join(t.dir, 'summarize'))).sort(), ['function.py', 'spec.json', 'summarize_spec'])
+    assert.deepEqual((await readdir(join(t.dir, 'summarize'))).sort(), ['capability.yaml', 'function.py', 'spec.json', 'summarize_spec'])
   } finally { await t.cleanup() }
 })

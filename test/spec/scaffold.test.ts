@@ -13,7 +13,7 @@ test('a scaffolded JS module is a valid module folder whose eval checks input an
   try {
     const out = join(t.dir, 'summarize')
     const res = await scaffold(SAMPLE_SPEC, { lang: 'ts', out })
-    assert.deepEqual(res.files, ['function.mjs', 'spec.json', 'types.d.ts', 'validators.d.ts', 'validators.js'])
+    assert.deepEqual(res.files, ['capability.yaml', 'function.mjs', 'spec.json', 'types.d.ts', 'validators.d.ts', 'validators.js'])
     const spec = await moduleSpecOf('Summarize', out)
     assert.equal(spec.kind, 'js')
     assert.equal(JSON.parse(await readFile(join(out, 'spec.json'), 'utf8'))['x-pl-capability'].name, 'Summarize')

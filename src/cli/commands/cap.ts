@@ -7,53 +7,17 @@
  * pl cap find Summarize --attr 'readability>=0.8' --policy cid:pol-PII-no-exfil --json
  */
 import { stat } from 'node:fs/promises'
-import { dirname, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
+import { folderCid } from '../../core/module.js'
 import type { Command } from 'commander'
-import { ControlClient } from '../../api/client.js'
-import { ControlApiUnavailableError } from '../../api/errors.js'
+import { requireDaemon } from '../daemon.js'
+import { spin } from '../progress.js'
 import { CID_TEXT } from '../../discovery/constants.js'
 import { InvalidCapabilityQueryError, InvalidDescriptorError } from '../../discovery/errors.js'
 import { readDescriptorFile, readDocument } from '../../discovery/descriptor-file.js'
 import { parseAttrFilter } from '../../discovery/match.js'
 import type { CapabilityQuery, FoundCapability, IoSchema } from '../../discovery/types.js'
 import { action, printJson, resolveDataDir } from '../util.js'
-
-/** A client for the data dir's daemon; "no pl-node is running on <dir>" when there is none. */
-interface Daemon {
-  request: <T = any>(method: string, path: string, body?: unknown, timeoutMs?: number) => Promise<T>
-  /** every page of a paged route */
-  requestAll: <T = any>(method: 'GET' | 'POST', path: string, body?: Record<string, unknown>, options?: { timeoutMs?: number }) => Promise<T[]>
-}
-
-async function daemon (dataDirFlag?: string): Promise<Daemon> {
-  const dir = resolveDataDir(dataDirFlag)
-  const notRunning = (why: string): ControlApiUnavailableError =>
-    new ControlApiUnavailableError(`no pl-node is running on ${dir} (${why}); start one with: pl-node start --data-dir ${dir}`, { dataDir: dir })
-  let client: ControlClient
-  try {
-    client = await ControlClient.fromDataDir(dir)
-  } catch (err) {
-    if ((err as Error).name === 'ControlApiUnavailableError') throw notRunning('no control.json')
-    throw err
-  }
-  const unavailable = (err: unknown): unknown => (err as Error).name === 'ControlApiUnavailableError' ? notRunning(`its control API at ${client.url} does not answer`) : err
-  return {
-    request: async (method, path, body, timeoutMs) => {
-      try {
-        return await client.request(method, path, body, { timeoutMs })
-      } catch (err) {
-        throw unavailable(err)
-      }
-    },
-    requestAll: async (method, path, body, options) => {
-      try {
-        return await client.requestAll(method, path, body, options)
-      } catch (err) {
-        throw unavailable(err)
-      }
-    }
-  }
-}
 
 /** `--io-match`: a schema CID, or a file with a schema (the input) or with {input?, output?}. */
 async function ioOf (input?: string, output?: string): Promise<CapabilityQuery['io'] | undefined> {
@@ -73,6 +37,35 @@ async function ioOf (input?: string, output?: string): Promise<CapabilityQuery['
   if (input != null) io = await load(input, 'input')
   if (output != null) io = { ...io, ...await load(output, 'output') }
   return io
+}
+
+/** `pl cap publish <folder>` reads `<folder>/capability.yaml` (or .yml/.json). */
+async function descriptorPath (target: string): Promise<string> {
+  const isDir = await stat(target).then(st => st.isDirectory(), () => false)
+  if (!isDir) return target
+  for (const name of ['capability.yaml', 'capability.yml', 'capability.json']) {
+    const p = join(target, name)
+    if (await stat(p).then(st => st.isFile(), () => false)) return p
+  }
+  throw new InvalidDescriptorError(`${target} is a folder without capability.yaml (pl spec scaffold writes one; or pass the descriptor file)`, { path: target })
+}
+
+/**
+ * A module folder edited since publish: the node keeps the code it pinned
+ * (and reports the change only when it next loads its records). This
+ * command runs next to the node, so it re-hashes the folders and says so.
+ */
+async function markChangedFolders (list: any[]): Promise<void> {
+  await Promise.all(list.map(async (c) => {
+    const dir = c.impl?.dir
+    const pinned = c.descriptor?.module?.cid
+    if (c.active !== true || typeof dir !== 'string' || typeof pinned !== 'string') return
+    const now = await folderCid(dir).catch((err: Error) => `unreadable (${err.name}: ${err.message})`)
+    if (now !== pinned) {
+      c.active = false
+      c.problem = `module folder ${dir} changed since publish (now ${now}, published ${pinned}); the node still runs the published code: publish it again`
+    }
+  }))
 }
 
 function collect (value: string, previous: string[]): string[] {
@@ -102,19 +95,23 @@ export function register (program: Command): void {
   const cap = program.command('cap').description('Capabilities over the mesh: publish what this node can do, find who can do something.')
 
   cap.command('publish <descriptor>')
-    .description('Publish a Capability.v1 descriptor (JSON or YAML; `provider` is filled in). `impl: ./module_dir` in the file (relative to it) or --impl binds it to a local module folder, pinned by CID. Prints the descriptor CID.')
+    .description('Publish a Capability.v1 descriptor (JSON or YAML; `provider` is filled in), or a module folder with its capability.yaml (as pl spec scaffold writes). `impl: ./module_dir` in the file (relative to it) or --impl binds it to a local module folder, pinned by CID. Prints the descriptor CID.')
     .option('-d, --data-dir <dir>', 'data directory of the running pl-node (env PL_DATA_DIR)')
     .option('--impl <dir>', 'module folder implementing the capability (function.mjs|function.js|function.py)')
     .option('--class-name <name>', 'Python: the class of function.py to run')
     .option('--json', 'print {cid, descriptor} as JSON')
-    .action(action(async (file: string, opts: { dataDir?: string, impl?: string, className?: string, json?: boolean }) => {
+    .action(action(async (target: string, opts: { dataDir?: string, impl?: string, className?: string, json?: boolean }) => {
+      const file = await descriptorPath(target)
       const { descriptor, impl: fileImpl } = await readDescriptorFile(file)
       let impl = opts.impl != null ? { dir: resolve(opts.impl) } : fileImpl
       if (opts.className != null) {
         if (impl == null) throw new InvalidDescriptorError('--class-name needs a module folder (--impl or impl: in the descriptor)')
         impl = { ...impl, className: opts.className }
       }
-      const res = await (await daemon(opts.dataDir)).request<{ cid: string, descriptor: Record<string, any> }>('POST', '/caps', { descriptor, ...(impl != null ? { impl } : {}) })
+      if (impl == null) {
+        process.stderr.write(`warning: ${String(descriptor.name)} has no module (no impl: in ${file}, no --impl): this node advertises it but declines every call to it; add impl: ./<module folder> or pass --impl DIR\n`)
+      }
+      const res = await (await requireDaemon(opts.dataDir)).request<{ cid: string, descriptor: Record<string, any> }>('POST', '/caps', { descriptor, ...(impl != null ? { impl } : {}) })
       if (opts.json === true) printJson(res)
       else process.stdout.write(`${res.cid}\n`)
     }))
@@ -123,7 +120,7 @@ export function register (program: Command): void {
     .description('Stop publishing a capability (by descriptor CID, or every version of a name); peers are sent a withdrawal.')
     .option('-d, --data-dir <dir>', 'data directory of the running pl-node (env PL_DATA_DIR)')
     .action(action(async (id: string, opts: { dataDir?: string }) => {
-      const res = await (await daemon(opts.dataDir)).request<{ removed: string[] }>('DELETE', `/caps/${encodeURIComponent(id)}`)
+      const res = await (await requireDaemon(opts.dataDir)).request<{ removed: string[] }>('DELETE', `/caps/${encodeURIComponent(id)}`)
       process.stdout.write(res.removed.map(c => `unpublished ${c}\n`).join(''))
     }))
 
@@ -132,9 +129,10 @@ export function register (program: Command): void {
     .option('-d, --data-dir <dir>', 'data directory of the running pl-node (env PL_DATA_DIR)')
     .option('--json', 'print JSON')
     .action(action(async (opts: { dataDir?: string, json?: boolean }) => {
-      const list = await (await daemon(opts.dataDir)).request<any[]>('GET', '/caps/local')
+      const list = await (await requireDaemon(opts.dataDir)).request<any[]>('GET', '/caps/local')
       if (opts.json === true) { printJson(list); return }
       if (list.length === 0) { process.stdout.write('this node publishes no capability\n'); return }
+      await markChangedFolders(list)
       for (const c of list) {
         const module = c.module != null ? `${String(c.module.kind)} ${String(c.module.dir)}` : 'no local module'
         process.stdout.write(`${String(c.descriptor.name)}@${String(c.descriptor.version)}  ${String(c.cid)}  ${module}${c.active === true ? '' : `  INACTIVE: ${String(c.problem)}`}\n`)
@@ -161,9 +159,20 @@ export function register (program: Command): void {
       if (opts.policy.length > 0) query.policies = opts.policy
       const io = await ioOf(opts.ioMatch, opts.outputMatch)
       if (io != null) query.io = io
-      const options = { ...(opts.timeout != null ? { timeoutMs: opts.timeout } : {}), ...(opts.limit != null ? { limit: opts.limit } : {}), ...(opts.local === true ? { localOnly: true } : {}), ...(opts.dhtOnly === true ? { dhtOnly: true } : {}) }
+      const node = await requireDaemon(opts.dataDir)
+      let localOnly = opts.local === true
+      if (!localOnly) {
+        // a lone node has nobody to ask: answer from this node at once instead of walking an empty DHT
+        const { peers } = await node.request<{ peers: number }>('GET', '/health')
+        if (peers === 0) {
+          localOnly = true
+          process.stderr.write('this node has no peers: searched this node only (no DHT walk)\n')
+        }
+      }
+      const options = { ...(opts.timeout != null ? { timeoutMs: opts.timeout } : {}), ...(opts.limit != null ? { limit: opts.limit } : {}), ...(localOnly ? { localOnly: true } : {}), ...(opts.dhtOnly === true ? { dhtOnly: true } : {}) }
       // every page (the route answers at most 1000 results per request)
-      const found = await (await daemon(opts.dataDir)).requestAll<FoundCapability>('POST', '/caps/find', { query, options, limit: 1000 }, { timeoutMs: (opts.timeout ?? 5_000) + 10_000 })
+      const find = async (): Promise<FoundCapability[]> => await node.requestAll<FoundCapability>('POST', '/caps/find', { query, options, limit: 1000 }, { timeoutMs: (opts.timeout ?? 5_000) + 10_000 })
+      const found = opts.json === true ? await find() : await spin(process.stderr, `finding providers of ${name}${localOnly ? ' on this node' : ' (catalog + DHT walk)'}`, find)
       if (opts.json === true) { printJson(found); return }
       if (found.length === 0) { process.stdout.write(`no provider of ${name} found\n`); return }
       process.stdout.write(found.map(f => describeFound(f)).join('\n') + '\n')

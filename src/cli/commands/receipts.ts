@@ -4,9 +4,12 @@
  * from its LevelDB. `verify <file>` is fully offline: it needs only the file.
  */
 import { readFile, writeFile, stat } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { InputFileNotFoundError } from '../errors.js'
 import type { Command } from 'commander'
 import { action, printJson, resolveDataDir } from '../util.js'
-import { ControlClient } from '../../api/client.js'
+import { connectDaemon } from '../daemon.js'
 import { Store } from '../../store/index.js'
 import { decodeJson, encodeJson } from '../../core/encoding.js'
 import { ReceiptStore } from '../../receipts/store.js'
@@ -16,12 +19,7 @@ import { ReceiptNotFoundError } from '../../receipts/errors.js'
 
 /** A run's export document, from the daemon if one runs on `dataDir`, else from the data dir itself. */
 export async function loadRunExport (dataDir: string, runId: string): Promise<ReceiptExport> {
-  let client: ControlClient | undefined
-  try {
-    client = await ControlClient.fromDataDir(dataDir)
-  } catch (err) {
-    if ((err as Error).name !== 'ControlApiUnavailableError') throw err
-  }
+  const client = await connectDaemon(dataDir)
   if (client != null) {
     try {
       return await client.request<ReceiptExport>('GET', `/receipts/${encodeURIComponent(runId)}`)
@@ -30,6 +28,7 @@ export async function loadRunExport (dataDir: string, runId: string): Promise<Re
       if ((err as Error).name !== 'ControlApiUnavailableError') throw err
     }
   }
+  if (!existsSync(join(dataDir, 'db'))) throw new ReceiptNotFoundError(`no receipts for run ${runId}: ${dataDir} holds no pl-node data (no database; is --data-dir / PL_DATA_DIR right?)`, { run: runId })
   const store = await Store.open(dataDir)
   try {
     const receipts = await new ReceiptStore(store).forRun(runId)
@@ -66,7 +65,7 @@ export function register (program: Command): void {
   const cmd = program.command('receipts').description('Signed receipts of a run: show, verify offline, export')
   cmd.command('show <runId>')
     .description("print a run's receipts (which node ran each step, usage, chain links)")
-    .option('--data-dir <dir>', 'data dir of the pl-node (default: PL_DATA_DIR or ~/.pl-node)')
+    .option('-d, --data-dir <dir>', 'data dir of the pl-node (default: PL_DATA_DIR or ~/.pl-node)')
     .option('--json', 'print the export document as JSON')
     .action(action(async (runId: string, opts: { dataDir?: string, json?: boolean }) => {
       const doc = await loadRunExport(resolveDataDir(opts.dataDir), runId)
@@ -75,15 +74,17 @@ export function register (program: Command): void {
     }))
   cmd.command('verify <fileOrRunId>')
     .description('verify a receipts export file offline (or a run of the data dir): signatures, prev links, one receipt per step, root')
-    .option('--data-dir <dir>', 'data dir, when verifying a run id')
+    .option('-d, --data-dir <dir>', 'data dir, when verifying a run id')
     .action(action(async (target: string, opts: { dataDir?: string }) => {
+      // run ids never hold a slash or end in .json: such a target is a file that is not there
+      if (!await isFile(target) && (target.includes('/') || /\.json$/i.test(target))) throw new InputFileNotFoundError(`${target}: no such file (pl receipts verify takes an export file or a run id)`, { path: target })
       const doc = await isFile(target) ? decodeJson(await readFile(target)) : await loadRunExport(resolveDataDir(opts.dataDir), target)
       const result = verifyExport(doc)
       process.stdout.write(`ok: ${result.receipts} receipt${result.receipts === 1 ? '' : 's'} of run ${result.run} verify; root ${result.root}\n`)
     }))
   cmd.command('export <runId>')
     .description("write a run's receipts as dag-json (stdout, or -o file)")
-    .option('--data-dir <dir>', 'data dir of the pl-node')
+    .option('-d, --data-dir <dir>', 'data dir of the pl-node')
     .option('-o, --output <file>', 'write to this file instead of stdout')
     .action(action(async (runId: string, opts: { dataDir?: string, output?: string }) => {
       const doc = await loadRunExport(resolveDataDir(opts.dataDir), runId)

@@ -15,11 +15,28 @@ import { createLogger } from '../../core/logger.js'
 import { Store } from '../../store/index.js'
 import { loadWorkflow } from '../../workflow/load.js'
 import { Executor } from '../../exec/executor.js'
-import { ProgressRenderer } from '../../exec/progress.js'
+import { CliProgress } from '../progress.js'
+import { whyLine } from '../../swarm/report.js'
+import type { StepExplanation } from '../../negotiation/explanation.js'
+import { RunNotFoundError } from '../../exec/errors.js'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { runView, type RunView } from '../../exec/view.js'
 import type { ExecEvent, RunRecord } from '../../exec/types.js'
+import { connectDaemon, requireDaemon } from '../daemon.js'
 import { action, printJson, resolveDataDir } from '../util.js'
 import { InvalidRequestError } from '../../api/errors.js'
+
+const selfPeer = new WeakMap<ControlClient, string | undefined>()
+
+/** A data dir without a database holds no runs: read-only commands say so instead of creating one. */
+function hasDatabase (dataDir: string): boolean {
+  return existsSync(join(dataDir, 'db'))
+}
+
+function noData (dataDir: string): string {
+  return `${dataDir} holds no pl-node data (no database; is --data-dir / PL_DATA_DIR right?)`
+}
 
 /** How often `pl run` polls a daemon for events. */
 const POLL_MS = 200
@@ -28,14 +45,11 @@ interface DataDirOpts { dataDir?: string }
 
 /** The daemon's control client when one answers on `dataDir`, else undefined. */
 async function daemonFor (dataDir: string): Promise<ControlClient | undefined> {
-  let client: ControlClient
+  const client = await connectDaemon(dataDir)
+  if (client == null) return undefined
   try {
-    client = await ControlClient.fromDataDir(dataDir)
-  } catch {
-    return undefined
-  }
-  try {
-    await client.request('GET', '/health', undefined, { timeoutMs: 3000 })
+    const health = await client.request<{ peerId?: string }>('GET', '/health', undefined, { timeoutMs: 3000 })
+    selfPeer.set(client, health.peerId)
     return client
   } catch (err) {
     if ((err as Error).name === 'ControlApiUnavailableError') return undefined // a stale control.json
@@ -80,7 +94,7 @@ async function inProcess<T> (dataDir: string, fn: (executor: Executor) => Promis
   const logger = createLogger({ level: (process.env.PL_LOG_LEVEL as any) ?? 'warn' })
   const store = await Store.open(dataDir)
   const executor = new Executor({ store, logger })
-  const progress = new ProgressRenderer(process.stderr)
+  const progress = new CliProgress(process.stderr)
   executor.on('event', (ev: ExecEvent) => { progress.event(ev) })
   let interrupted = false
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -95,6 +109,7 @@ async function inProcess<T> (dataDir: string, fn: (executor: Executor) => Promis
   try {
     return await fn(executor)
   } finally {
+    progress.done()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     if (!interrupted) {
@@ -111,29 +126,62 @@ async function settle (executor: Executor, runId: string): Promise<number> {
 
 /** Follows a run on a daemon by polling its events until it ends or waits. */
 async function follow (client: ControlClient, runId: string): Promise<number> {
-  const progress = new ProgressRenderer(process.stderr)
+  const progress = new CliProgress(process.stderr)
+  const self = selfPeer.get(client)
   let since = 0
-  for (;;) {
-    const { events, next } = await client.request<{ events: ExecEvent[], next: number }>('GET', `/runs/${encodeURIComponent(runId)}/events?since=${since}`)
-    for (const ev of events) progress.event(ev)
-    since = next
-    const view = await client.request<RunView>('GET', `/runs/${encodeURIComponent(runId)}`)
-    if (view.run.state !== 'running') {
-      const rest = await client.request<{ events: ExecEvent[] }>('GET', `/runs/${encodeURIComponent(runId)}/events?since=${since}`)
-      for (const ev of rest.events) progress.event(ev)
-      return finish(view)
+  try {
+    for (;;) {
+      const { events, next } = await client.request<{ events: ExecEvent[], next: number }>('GET', `/runs/${encodeURIComponent(runId)}/events?since=${since}`)
+      since = next
+      // the run view names the peer that ran each step: progress lines show remote providers
+      const view = await client.request<RunView>('GET', `/runs/${encodeURIComponent(runId)}`)
+      const executorOf = (key: string): string | undefined => view.steps.find(st => st.key === key)?.executor
+      const show = (ev: ExecEvent): void => { progress.event(ev, { executor: 'key' in ev ? executorOf(ev.key) : undefined, self }) }
+      for (const ev of events) show(ev)
+      if (view.run.state !== 'running') {
+        const rest = await client.request<{ events: ExecEvent[] }>('GET', `/runs/${encodeURIComponent(runId)}/events?since=${since}`)
+        for (const ev of rest.events) show(ev)
+        progress.done()
+        return finish(view)
+      }
+      await new Promise(resolve => setTimeout(resolve, POLL_MS))
     }
-    await new Promise(resolve => setTimeout(resolve, POLL_MS))
+  } finally {
+    progress.done()
   }
+}
+
+/** `pl runs explain`: for each step, where it ran and why (bids, scores, declines, re-awards). */
+function renderExplanation (view: RunView, explained: StepExplanation[], self: string | undefined): string {
+  const byKey = new Map(explained.map(e => [e.step, e]))
+  const name = (peer: string | undefined): string => peer == null || peer === '' ? '-' : peer === self || peer === 'local' ? 'this node' : `${peer.slice(0, 8)}…${peer.slice(-6)}`
+  const lines = [`run ${view.run.id}: ${view.run.state}${view.run.error != null ? ` (${view.run.error.name}: ${view.run.error.message})` : ''}`]
+  for (const st of view.steps) {
+    const ex = byKey.get(st.key)
+    const children = view.steps.filter(c => c.key.startsWith(`${st.key}[`)).length
+    const ranOn = st.executor ?? (st.state === 'succeeded' && ex == null && children === 0 ? self : undefined)
+    lines.push(`${st.key}  ${st.state}${children > 0 ? '' : `  ran on ${name(ranOn)}`}`)
+    const why = children > 0
+      ? `fan-out over ${children} item(s)`
+      : ex != null
+        ? whyLine(ex, [])
+        : st.error != null
+          ? `${st.error.name}: ${st.error.message}`
+          : st.state === 'succeeded' ? 'a module of this node (no negotiation)' : `not run (${st.state})`
+    lines.push(`  why: ${why}`)
+    if (ex != null) for (const b of ex.bids) lines.push(`    bid ${name(b.provider)}: ${b.status}${b.rank != null ? ` rank ${b.rank}` : ''}${b.score != null ? ` score ${b.score.toFixed(2)}` : ''} price ${b.price} eta ${b.eta_ms} ms${b.reason != null ? ` (${b.reason})` : ''}`)
+  }
+  return lines.join('\n') + '\n'
 }
 
 export function register (program: Command): void {
   program.command('run')
+    .summary('Run a workflow (folder, workflow.json, .zip or .yaml plan) and print its output as JSON')
     .description('Run a workflow (folder, workflow.json, .zip bundle or .yaml DSL plan) and print its output as JSON.\nThrough the pl-node running on the data dir when there is one (remote capabilities, receipts), else in this process with local modules only.\nExit codes: 0 succeeded, 1 failed, 2 waiting for a human decision (answer with pl decide).')
     .argument('[path]', 'the workflow to run (not needed with --resume)')
     .option('--input <json>', 'run input: a JSON object, or @file to read it from a file')
     .option('--resume <runId>', 'continue a journaled run instead of starting one')
-    .option('--data-dir <dir>', 'data dir of the node / journal (default: PL_DATA_DIR or ~/.pl-node)')
+    .option('-d, --data-dir <dir>', 'data dir of the node / journal (default: PL_DATA_DIR or ~/.pl-node)')
     .action(action(async (path: string | undefined, opts: DataDirOpts & { input?: string, resume?: string }) => {
       const dataDir = resolveDataDir(opts.dataDir)
       if (opts.resume == null && path == null) throw new InvalidRequestError('pl run needs a workflow path, or --resume <runId>')
@@ -145,20 +193,30 @@ export function register (program: Command): void {
           runId = opts.resume
           await client.request('POST', `/runs/${encodeURIComponent(runId)}/resume`, {})
         } else {
+          if (/\.ya?ml$/i.test(path as string)) {
+            // the daemon logs unknown input keys; say it here too, where the operator looks
+            const plan = await loadWorkflow(resolve(path as string))
+            const declared = Object.keys(plan.dag.inputs)
+            const unknown = Object.keys(input).filter(k => !declared.includes(k))
+            if (declared.length > 0 && unknown.length > 0) process.stderr.write(`warning: unknown input${unknown.length > 1 ? 's' : ''} ${unknown.map(k => `'${k}'`).join(', ')}: the plan declares ${declared.map(k => `'${k}'`).join(', ')}\n`)
+            await plan.cleanup()
+          }
           runId = (await client.request<{ runId: string }>('POST', '/runs', { path: resolve(path as string), input })).runId
         }
         process.stderr.write(`run ${runId} (on the pl-node of ${dataDir})\n`)
         process.exitCode = await follow(client, runId)
         return
       }
+      if (opts.resume != null && !hasDatabase(dataDir)) throw new RunNotFoundError(`no run ${opts.resume}: ${noData(dataDir)}`, { run: opts.resume })
+      // load (and check) the workflow before touching the data dir: a failed run leaves no database behind
+      const source = opts.resume == null ? resolve(path as string) : undefined
+      const wf = source != null ? await loadWorkflow(source) : undefined
       process.exitCode = await inProcess(dataDir, async (executor) => {
-        if (opts.resume != null) {
-          process.stderr.write(`run ${opts.resume} resuming\n`)
-          await executor.resume(opts.resume)
-          return await settle(executor, opts.resume)
+        if (opts.resume != null || wf == null || source == null) {
+          process.stderr.write(`run ${String(opts.resume)} resuming\n`)
+          await executor.resume(opts.resume as string)
+          return await settle(executor, opts.resume as string)
         }
-        const source = resolve(path as string)
-        const wf = await loadWorkflow(source)
         let runId: string
         try {
           runId = await executor.submit(wf.dag, input, { modules: wf.bundle?.modules, source, cleanup: wf.cleanup })
@@ -175,14 +233,20 @@ export function register (program: Command): void {
   runs.command('list')
     .description('List runs: id, state, name, started, source')
     .option('--json', 'print the run records as JSON')
-    .option('--data-dir <dir>', 'data dir of the node / journal')
+    .option('-d, --data-dir <dir>', 'data dir of the node / journal')
     .action(action(async (opts: DataDirOpts & { json?: boolean }) => {
       const dataDir = resolveDataDir(opts.dataDir)
       const client = await daemonFor(dataDir)
+      if (client == null && !hasDatabase(dataDir)) {
+        if (opts.json === true) printJson([])
+        else process.stdout.write(`no runs: ${noData(dataDir)}\n`)
+        return
+      }
       const list = client != null
         ? await client.request<RunRecord[]>('GET', '/runs')
         : await inProcess(dataDir, async (executor) => await executor.list())
       if (opts.json === true) { printJson(list); return }
+      if (list.length === 0) { process.stdout.write(`no runs in ${dataDir}\n`); return }
       for (const r of list) {
         process.stdout.write(`${r.id}  ${r.state.padEnd(13)}  ${r.name}  ${new Date(r.created).toISOString()}${r.source != null ? `  ${r.source}` : ''}${r.error != null ? `  ${r.error.name}` : ''}\n`)
       }
@@ -190,13 +254,27 @@ export function register (program: Command): void {
   runs.command('show')
     .description('Show a run: its record, every step (state, attempts, usage, output CID) and its output')
     .argument('<runId>', 'the run id (see pl runs list)')
-    .option('--data-dir <dir>', 'data dir of the node / journal')
+    .option('-d, --data-dir <dir>', 'data dir of the node / journal')
     .action(action(async (runId: string, opts: DataDirOpts) => {
       const dataDir = resolveDataDir(opts.dataDir)
       const client = await daemonFor(dataDir)
+      if (client == null && !hasDatabase(dataDir)) throw new RunNotFoundError(`no run ${runId}: ${noData(dataDir)}`, { run: runId })
       printJson(client != null
         ? await client.request<RunView>('GET', `/runs/${encodeURIComponent(runId)}`)
         : await inProcess(dataDir, async (executor) => await runView(executor, runId)))
+    }))
+  runs.command('explain')
+    .description('Why each step of a run went where it went: the bids (rank, score, price), declines and re-awards of its negotiation. Needs the running pl-node that ran it.')
+    .argument('<runId>', 'the run id (see pl runs list)')
+    .option('--json', 'print {run, steps} (the explanations) as JSON')
+    .option('-d, --data-dir <dir>', 'data dir of the node')
+    .action(action(async (runId: string, opts: DataDirOpts & { json?: boolean }) => {
+      const client = await requireDaemon(opts.dataDir)
+      const explained = await client.request<{ run: string, steps: StepExplanation[] }>('GET', `/runs/${encodeURIComponent(runId)}/explanations`)
+      if (opts.json === true) { printJson(explained); return }
+      const view = await client.request<RunView>('GET', `/runs/${encodeURIComponent(runId)}`)
+      const health = await client.request<{ peerId?: string }>('GET', '/health')
+      process.stdout.write(renderExplanation(view, explained.steps ?? [], health.peerId))
     }))
 
   program.command('decide')
@@ -204,10 +282,11 @@ export function register (program: Command): void {
     .argument('<runId>', 'the waiting run (see pl runs list)')
     .argument('<stepKey>', 'the waiting step key (see pl runs show)')
     .argument('<choice>', 'one of the choices the question offers')
-    .option('--data-dir <dir>', 'data dir of the node / journal')
+    .option('-d, --data-dir <dir>', 'data dir of the node / journal')
     .action(action(async (runId: string, stepKey: string, choice: string, opts: DataDirOpts) => {
       const dataDir = resolveDataDir(opts.dataDir)
       const client = await daemonFor(dataDir)
+      if (client == null && !hasDatabase(dataDir)) throw new RunNotFoundError(`no run ${runId}: ${noData(dataDir)}`, { run: runId })
       if (client != null) {
         await client.request('POST', `/runs/${encodeURIComponent(runId)}/decide`, { step: stepKey, choice })
         process.exitCode = await follow(client, runId)

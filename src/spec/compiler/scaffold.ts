@@ -136,6 +136,26 @@ class ${cls}:
 `
 }
 
+/**
+ * `capability.yaml`: the Capability.v1 descriptor of the module folder, ready
+ * for `pl cap publish <folder>`. Its io points into the spec by CID (`cid:`
+ * `$ref`s, which peers resolve and fetch like any schema CID); `impl: .` binds
+ * this very folder.
+ */
+function descriptorYaml (cap: CapabilityEntry, description: string | undefined): string {
+  const ref = (pointer: string): string => JSON.stringify(`cid:${cap.specCid}#${pointer}`)
+  return `# ${cap.info.name} ${cap.info.version} — Capability.v1 descriptor written by \`pl spec scaffold\` from spec ${cap.specCid}.
+# Publish with: pl cap publish <this folder>   (pl-node fills in \`provider\`; edit limits, price and attrs as you like)
+name: ${JSON.stringify(cap.info.name)}
+version: ${JSON.stringify(cap.info.version)}
+${description != null ? `description: ${JSON.stringify(description)}\n` : ''}io:
+  input: { $ref: ${ref('/properties/input')} }
+  output: { $ref: ${ref('/properties/output')} }
+limits: { wall_ms: 30000, cpu_ms: 20000, mem_mb: 256 }
+impl: .
+`
+}
+
 /** Writes the module folder; returns the folder and the files written (relative). */
 export async function scaffold (specPath: string, options: ScaffoldOptions): Promise<{ dir: string, files: string[] }> {
   if (options.lang !== 'ts' && options.lang !== 'py') throw new UnknownLanguageError(`scaffold writes ts or py modules, not "${String(options.lang)}"`, { lang: options.lang })
@@ -153,6 +173,8 @@ export async function scaffold (specPath: string, options: ScaffoldOptions): Pro
     throw new ScaffoldTargetExistsError(`${dir} is not empty; pick another --out or pass --force`, { dir })
   }
   const files = new Map<string, string>([['spec.json', JSON.stringify(doc.doc, null, 2) + '\n']])
+  const description = typeof (doc.doc as Record<string, unknown>).description === 'string' ? (doc.doc as Record<string, string>).description : undefined
+  files.set('capability.yaml', descriptorYaml(cap, description))
   const generated = generate(ctx, [options.lang])
   if (options.lang === 'ts') {
     files.set('function.mjs', jsModule(ctx, cap))
