@@ -48,3 +48,11 @@ export class UnknownLanguageError extends PlError {
 export class ScaffoldTargetExistsError extends PlError {
   override name = 'ScaffoldTargetExistsError'
 }
+
+/**
+ * A `properties` / `$defs` / `required` name the compiler cannot treat the same in all three languages:
+ * `__proto__` as a property or `$defs` name (ajv, the reference, skips it), or a lone surrogate (no UTF-8 form).
+ */
+export class UnsupportedNameError extends PlError {
+  override name = 'UnsupportedNameError'
+}
