@@ -1,7 +1,8 @@
 /**
  * Fuzz targets: bytes into the frame decoder, envelopes into verification,
  * and (when the workflow area is built) DSL text into the parser and ZIP
- * bytes into the bundle loader.
+ * bytes into the bundle loader; random schemas through the spec compiler
+ * into TS, Python and Go (fuzz/spec-targets.ts).
  */
 import { FrameDecoder, encodeFrame } from '../src/net/frames.js'
 import { decodeCanonical, encodeCanonical } from '../src/core/encoding.js'
@@ -9,6 +10,7 @@ import { createIdentity } from '../src/core/identity.js'
 import { signEnvelope, EnvelopeVerifier } from '../src/core/envelope.js'
 import { SchemaRegistry } from '../src/spec/registry.js'
 import type { FuzzTarget } from './harness.js'
+import { specTarget } from './spec-targets.js'
 
 const CODEC_ERRORS = ['InvalidEncodingError', 'MalformedFrameError', 'FrameTooLargeError', 'TruncatedFrameError']
 const ENVELOPE_ERRORS = ['MalformedEnvelopeError', 'UnknownTypeError', 'SchemaMismatchError', 'InvalidBodyError', 'BadSignatureError', 'WrongSenderError', 'NotForMeError', 'ClockSkewError', 'EnvelopeExpiredError', 'ReplayError', 'EnvelopeTooLargeError']
@@ -46,7 +48,7 @@ export async function envelopeTarget (): Promise<FuzzTarget> {
 }
 
 export async function allTargets (): Promise<FuzzTarget[]> {
-  const targets: FuzzTarget[] = [framesTarget, await envelopeTarget()]
+  const targets: FuzzTarget[] = [framesTarget, await envelopeTarget(), specTarget()]
   try {
     const specifier = './workflow-targets.js' // optional module, present once the workflow area is built
     const extra = await import(specifier) as { workflowTargets: () => Promise<FuzzTarget[]> }
