@@ -26,16 +26,12 @@ import { checkGo, checkPy, checkTs, goAvailable, type Case, type LangReport } fr
 const DRAFT = 'https://json-schema.org/draft/2020-12/schema'
 
 /** Fragments that have broken generated code before, or could. */
-const NASTY = ['\n', '\r', '\r\n', '\t', '\u0000', '\u0085', '\u2028', '\u2029', '\ufeff', '\u202e', '"', "'", '`', '\\', '\\u0041', '*/', '/*', '//', '#', '"""', "'''", '${', '}', '%', '%25', '%zz', '~', '~0', '~1', ' ', '.', '-', '_', '__', '__init__', 'toString', 'constructor', 'valueOf', 'hasOwnProperty', 'List', 'Any', 'CID', 'DagJson', 'Encode', 'from', 'class', 'func', 'import', 'package', 'pass', 'None', 'null', 'x', 'X', '1', 'é', '😀', '\u{10ffff}', '\ue000']
+const NASTY = ['/', '\n', '\r', '\r\n', '\t', '\u0000', '\u0085', '\u2028', '\u2029', '\ufeff', '\u202e', '"', "'", '`', '\\', '\\u0041', '*/', '/*', '//', '#', '"""', "'''", '${', '}', '%', '%25', '%zz', '~', '~0', '~1', ' ', '.', '-', '_', '__', '__init__', 'toString', 'constructor', 'valueOf', 'hasOwnProperty', 'List', 'Any', 'CID', 'DagJson', 'Encode', 'from', 'class', 'func', 'import', 'package', 'pass', 'None', 'null', 'x', 'X', '1', 'é', '😀', '\u{10ffff}', '\ue000']
 
-/**
- * A member name: nasty fragments mixed with arbitrary code points. `__proto__`
- * (refused by design, UnsupportedNameError) and `/` (the dag-json link key,
- * which the Go and Python decoders refuse in documents) are left out.
- */
+/** A member name: nasty fragments mixed with arbitrary code points; not `__proto__` (refused by design, UnsupportedNameError). */
 export const nameArbitrary: fc.Arbitrary<string> = fc.array(fc.oneof(fc.constantFrom(...NASTY), fc.string({ unit: 'binary', maxLength: 3 })), { minLength: 1, maxLength: 4 })
   .map(parts => parts.join(''))
-  .filter(n => n !== '__proto__' && n !== '/')
+  .filter(n => n !== '__proto__')
 
 const PATTERNS = ['^a', 'b$', '^[a-z]*$', '\\d', '^.$', 'é', '^\\s*$', '[\\u2028"]', '^(ab|c)+$', 'x{2,3}', '\\\\', '"""']
 const NUMBERS = [-3, -1, -0.5, 0, 0.5, 1, 1.5, 2, 3, 10]
@@ -102,6 +98,8 @@ function fillRefs (s: unknown, defNames: string[]): unknown {
     // data, not schemas: leave enum/const values alone
     Object.defineProperty(out, k, { value: k === 'enum' || k === 'const' ? v : k === 'properties' || k === '$defs' ? fillMap(v, defNames) : fillRefs(v, defNames), enumerable: true, writable: true, configurable: true })
   }
+  // ajv never enforces required: [""] (the compiler refuses it: UnsupportedNameError)
+  if (Array.isArray(out.required)) out.required = out.required.filter(n => n !== '')
   return out
 }
 
@@ -170,8 +168,9 @@ function entryArbitrary (index: number, options: BatchOptions): fc.Arbitrary<{ s
     const defNames = Object.keys(defs)
     const body = fillRefs(typeof root === 'boolean' ? { allOf: [root] } : root, defNames) as Record<string, unknown>
     const schema: Record<string, unknown> = { $schema: DRAFT, $id: `pl:fuzz:S${index}`, title: `S${index} ${title}`, description, ...body }
-    if (defNames.length > 0) schema.$defs = fillMap(defs, defNames)
-    const names = [...namesIn(schema, new Set<string>())].filter(n => n !== '__proto__' && n !== '/')
+    // a `$defs` entry refers only to entries before it: no $ref cycle (refused: RefCycleError)
+    if (defNames.length > 0) schema.$defs = Object.fromEntries(Object.entries(defs).map(([k, v], i) => [k, fillRefs(v, defNames.slice(0, i))]))
+    const names = [...namesIn(schema, new Set<string>())].filter(n => n !== '__proto__')
     return fc.array(documentArbitrary(names), { minLength: options.docs ?? 8, maxLength: options.docs ?? 8 }).map(docs => ({ schema, docs }))
   })
 }

@@ -93,6 +93,36 @@ const PROTO = {
   }
 }
 
+/** $defs whose type names would shadow language names (`None = ...` does not compile in Python; `interface Array` breaks TS types) */
+const RESERVED = {
+  $schema: DRAFT,
+  $id: 'pl:test:Reserved.v1',
+  title: 'Reserved.v1',
+  type: 'object',
+  properties: { n: { $ref: '#/$defs/None' }, a: { $ref: '#/$defs/Array' }, l: { type: 'array', items: { $ref: '#/$defs/List' } } },
+  $defs: {
+    None: { type: ['string', 'null'] },
+    True: { type: 'boolean' },
+    False: { const: false },
+    Array: { type: 'object', properties: { x: { type: 'integer' } } },
+    Record: { type: 'array', items: { $ref: '#/$defs/Array' } },
+    List: { type: 'object', properties: { y: { type: 'string' } } },
+    DagJson: { type: 'object', properties: { z: { type: 'null' } } },
+    CID: { type: 'string' },
+    ValidateMe: { type: 'object', properties: { v: { type: 'number' } } }
+  }
+}
+
+/** `/` is the dag-json link key: the Go codecs refuse it, validation must not */
+const SLASH = {
+  $schema: DRAFT,
+  $id: 'pl:test:Slash.v1',
+  title: 'Slash.v1',
+  type: 'object',
+  required: ['/'],
+  properties: { '/': { type: 'string' }, a: { type: 'object' } }
+}
+
 const PERCENT = {
   $schema: DRAFT,
   $id: 'pl:test:Percent.v1',
@@ -170,6 +200,24 @@ const CASES: Record<string, { schema: object, cases: Case[] }> = {
       { schema: 'Proto.v1', doc: wire('{"toString": "x", "p": {"__proto__": 1, "toString": 2}}') }
     ]
   },
+  reserved: {
+    schema: RESERVED,
+    cases: [
+      { schema: 'Reserved.v1', doc: { n: null, a: { x: 1 }, l: [{ y: 'a' }] } },
+      { schema: 'Reserved.v1', doc: { n: 1 } },
+      { schema: 'Reserved.v1', doc: { a: { x: 1.5 } } },
+      { schema: 'Reserved.v1', doc: { l: [{ y: 1 }] } }
+    ]
+  },
+  slash: {
+    schema: SLASH,
+    cases: [
+      { schema: 'Slash.v1', doc: { '/': 'x' } },
+      { schema: 'Slash.v1', doc: { '/': 1 } },
+      { schema: 'Slash.v1', doc: { a: { '/': 'bafy' } } },
+      { schema: 'Slash.v1', doc: {} }
+    ]
+  },
   percent: {
     schema: PERCENT,
     cases: [
@@ -237,6 +285,14 @@ test('members named like Object.prototype properties (toString, __proto__, const
   assertAgree('proto', t)
 })
 
+test('$defs named like language names (None, True, Array, Record, List, DagJson, CID, Validate*) give code that compiles in all three languages', (t) => {
+  assertAgree('reserved', t)
+})
+
+test('a document with a "/" member (the dag-json link key) gets ajv\'s verdict in Go too, not a decode error', (t) => {
+  assertAgree('slash', t)
+})
+
 test('a $ref with a percent-encoded pointer (#/$defs/percent%25field) compiles and resolves in all three languages', (t) => {
   assertAgree('percent', t)
 })
@@ -256,6 +312,20 @@ test('a property or $defs named "__proto__" (which ajv skips) fails with Unsuppo
       return true
     })
   }
+})
+
+test('required: [""] (which ajv never enforces) fails with UnsupportedNameError', async () => {
+  await assert.rejects(compileOne({ type: 'object', required: ['a', ''] }), (err: any) => err.name === 'UnsupportedNameError' && err.details.pointer === '#/required')
+})
+
+test('a $ref cycle that never descends into the instance fails with RefCycleError; recursion through members compiles', async () => {
+  await assert.rejects(compileOne({ $defs: { A: { oneOf: [{ $ref: '#/$defs/A' }] } } }), (err: any) => {
+    assert.equal(err.name, 'RefCycleError')
+    assert.deepEqual(err.details.cycle.map((c: string) => c.split('#')[1]), ['/$defs/A', '/$defs/A/oneOf/0'])
+    return true
+  })
+  await assert.rejects(compileOne({ $ref: '#/$defs/B', $defs: { B: { allOf: [{ not: { $ref: '#' } }] } } }), { name: 'RefCycleError' })
+  await compileOne({ $defs: { Tree: { type: 'object', properties: { kids: { type: 'array', items: { $ref: '#/$defs/Tree' } } }, anyOf: [{ $ref: '#/$defs/Leaf' }] }, Leaf: { required: [] } } })
 })
 
 test('a name with a lone surrogate (no UTF-8 form) fails with UnsupportedNameError', async () => {

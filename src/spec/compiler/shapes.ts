@@ -89,8 +89,10 @@ export const RESERVED_TYPE_NAMES = new Set([
   'SpecValidationError', 'SpecDecodeError', 'ReceiptFormatError', 'ReceiptSignatureInvalidError', 'ReceiptMismatchError',
   'SchemaInfo', 'Schemas', 'Encode', 'Decode', 'Validate', 'Validators', 'ErrorOf', 'IsValid', 'CheckReceipt', 'CheckReceiptOptions',
   'CapabilitySpecInfo', 'Capabilities', 'ReceiptDomain', 'ReceiptAcceptDomain', 'SpecInputOf',
-  // Python models' imports
-  'Any', 'Dict', 'List', 'Literal', 'Optional', 'Union', 'JsonNull',
+  // Python models' imports and Python constants (`None = ...` does not compile)
+  'Any', 'Dict', 'List', 'Literal', 'Optional', 'Union', 'JsonNull', 'None', 'True', 'False',
+  // TypeScript globals types.ts uses
+  'Array', 'Record',
   // stems whose encode/decode functions are runtime names (encodeDagJson, encode_dag_json, EncodeDagCBOR)
   'DagJSON', 'DagJson', 'DagCBOR', 'DagCbor'
 ])

@@ -80,6 +80,8 @@ class SubsetChecker {
     // a lone surrogate has no UTF-8 form: neither the Python/Go sources nor their JSON decoders keep it
     if (LONE_SURROGATE.test(name)) throw new UnsupportedNameError(`${this.where}: the name ${JSON.stringify(name)} at ${pointer} has a lone surrogate`, { file: this.where, pointer, name })
     // ajv skips a "__proto__" entry of properties (prototype pollution guard); Python and Go would check it
+    // ajv never enforces required: [""] (its missing-property check treats the name "" as false)
+    if (requiredOnly && name === '') throw new UnsupportedNameError(`${this.where}: "required" at ${pointer} names "" (ajv, the reference validator, never enforces it)`, { file: this.where, pointer, name })
     if (!requiredOnly && name === '__proto__') throw new UnsupportedNameError(`${this.where}: "__proto__" at ${pointer} is not supported as a property or $defs name (ajv, the reference validator, ignores it)`, { file: this.where, pointer, name })
   }
 
