@@ -7,7 +7,7 @@
  */
 import { receiptNames, type CompileContext } from '../context.js'
 import type { NamedType, TypeRef } from '../shapes.js'
-import { goRuntime } from './go-runtime.js'
+import { goRuntime } from './runtime-files.js'
 import { emitGoValidators } from './go-validators.js'
 import { commentText, goIdent, goString, uniqueNames } from './literals.js'
 

@@ -6,7 +6,7 @@
  * for (const [file, text] of emitPython(ctx)) console.log(file) // __init__.py, runtime.py, ...
  */
 import { receiptNames, type CompileContext } from '../context.js'
-import { PY_RUNTIME } from './py-runtime.js'
+import { runtimeSource } from './runtime-files.js'
 import { emitPyValidators } from './py-validators.js'
 import { Converters, emitPyModels, pyType } from './py-models.js'
 import { pyDocText, pyLiteral, pyString, snake } from './literals.js'
@@ -208,7 +208,7 @@ __all__ = [
 export function emitPython (ctx: CompileContext): Map<string, string> {
   return new Map([
     ['__init__.py', emitInit()],
-    ['runtime.py', PY_RUNTIME],
+    ['runtime.py', runtimeSource('runtime.py')],
     ['validators.py', emitPyValidators(ctx)],
     ['models.py', emitPyModels(ctx)],
     ['codec.py', emitCodec(ctx)],
