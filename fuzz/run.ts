@@ -4,6 +4,7 @@
  */
 import { allTargets } from './targets.js'
 import { fuzz } from './harness.js'
+import { specTarget } from './spec-targets.js'
 
 const args = process.argv.slice(2)
 const arg = (name: string, def: string): string => args.includes(name) ? args[args.indexOf(name) + 1] : def
@@ -13,7 +14,8 @@ const only = args.includes('--only') ? arg('--only', '') : undefined
 
 let findings = 0
 process.stdout.write(`fuzz: ${seconds}s per target, seed ${seed} (replay with --seed ${seed})\n`)
-for (const target of await allTargets()) {
+// the spec target runs minutes per input (tsc, python3, go): npm run fuzz only, not the smoke test's allTargets
+for (const target of [...await allTargets(), specTarget()]) {
   if (only != null && target.name !== only) continue
   const res = await fuzz(target, { seconds, seed })
   findings += res.findings.length

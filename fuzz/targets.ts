@@ -1,8 +1,7 @@
 /**
  * Fuzz targets: bytes into the frame decoder, envelopes into verification,
  * and (when the workflow area is built) DSL text into the parser and ZIP
- * bytes into the bundle loader; random schemas through the spec compiler
- * into TS, Python and Go (fuzz/spec-targets.ts).
+ * bytes into the bundle loader.
  */
 import { FrameDecoder, encodeFrame } from '../src/net/frames.js'
 import { decodeCanonical, encodeCanonical } from '../src/core/encoding.js'
@@ -10,7 +9,6 @@ import { createIdentity } from '../src/core/identity.js'
 import { signEnvelope, EnvelopeVerifier } from '../src/core/envelope.js'
 import { SchemaRegistry } from '../src/spec/registry.js'
 import type { FuzzTarget } from './harness.js'
-import { specTarget } from './spec-targets.js'
 
 const CODEC_ERRORS = ['InvalidEncodingError', 'MalformedFrameError', 'FrameTooLargeError', 'TruncatedFrameError']
 const ENVELOPE_ERRORS = ['MalformedEnvelopeError', 'UnknownTypeError', 'SchemaMismatchError', 'InvalidBodyError', 'BadSignatureError', 'WrongSenderError', 'NotForMeError', 'ClockSkewError', 'EnvelopeExpiredError', 'ReplayError', 'EnvelopeTooLargeError']
@@ -48,7 +46,7 @@ export async function envelopeTarget (): Promise<FuzzTarget> {
 }
 
 export async function allTargets (): Promise<FuzzTarget[]> {
-  const targets: FuzzTarget[] = [framesTarget, await envelopeTarget(), specTarget()]
+  const targets: FuzzTarget[] = [framesTarget, await envelopeTarget()]
   try {
     const specifier = './workflow-targets.js' // optional module, present once the workflow area is built
     const extra = await import(specifier) as { workflowTargets: () => Promise<FuzzTarget[]> }
