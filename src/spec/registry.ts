@@ -36,7 +36,8 @@ export class SchemaRegistry {
   readonly ajv: Ajv2020
 
   private constructor (docs: Array<Record<string, unknown>>) {
-    this.ajv = new Ajv2020({ allErrors: false, strict: false })
+    // ownProperties: like the generated validators, only a document's own members count (required: ["toString"] refuses {})
+    this.ajv = new Ajv2020({ allErrors: false, strict: false, ownProperties: true })
     for (const doc of docs) this.ajv.addSchema(doc)
     for (const doc of docs) {
       const type = String(doc.title)

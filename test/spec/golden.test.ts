@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
 import { compileSchemas, createContext, dslStub, loadBundle, type GeneratedFiles } from '../../src/spec/compiler/index.js'
+import { goRuntime, runtimeSource } from '../../src/spec/compiler/emit/runtime-files.js'
 import { ROOT, SAMPLE_SPEC, SCHEMAS } from './helpers.js'
 
 /**
@@ -14,12 +15,15 @@ import { ROOT, SAMPLE_SPEC, SCHEMAS } from './helpers.js'
 const GOLDEN = join(ROOT, 'test', 'golden', 'spec')
 const UPDATE = process.env.UPDATE_GOLDEN === '1'
 /**
- * The per-language runtimes are the same for every compiled set (constants in
- * src/spec/compiler/emit/*-runtime.ts): only the protocols set keeps golden
- * copies, other sets are checked against those.
+ * The per-language runtimes are source files (src/spec/runtime/), copied
+ * verbatim into every package: no golden copies, the generated file must be
+ * the source file (Go with its package clause).
  */
-const RUNTIME_FILES = new Set(['ts/runtime.ts.golden', 'py/plspec/runtime.py', 'go/runtime.go'])
-const RUNTIME_GOLDEN = 'protocols'
+const RUNTIME_FILES: Record<string, () => string> = {
+  'ts/runtime.ts.golden': () => runtimeSource('runtime.ts'),
+  'py/plspec/runtime.py': () => runtimeSource('runtime.py'),
+  'go/runtime.go': () => goRuntime('plspec')
+}
 
 function goldenName (rel: string): string {
   return rel.endsWith('.ts') ? `${rel}.golden` : rel
@@ -39,12 +43,10 @@ async function walk (dir: string): Promise<string[]> {
 async function compareOrUpdate (name: string, files: GeneratedFiles): Promise<void> {
   const dir = join(GOLDEN, name)
   const expected = new Map([...files].map(([rel, text]) => [goldenName(rel), text]))
-  if (name !== RUNTIME_GOLDEN) {
-    for (const rel of RUNTIME_FILES) {
-      const text = expected.get(rel)
-      expected.delete(rel)
-      if (!UPDATE && text != null) assert.equal(text, await readFile(join(GOLDEN, RUNTIME_GOLDEN, rel), 'utf8'), `${rel} differs from the ${RUNTIME_GOLDEN} golden copy`)
-    }
+  for (const [rel, source] of Object.entries(RUNTIME_FILES)) {
+    const text = expected.get(rel)
+    expected.delete(rel)
+    if (text != null) assert.equal(text, source(), `${rel} is not the runtime source file (src/spec/runtime)`)
   }
   if (UPDATE) {
     await rm(dir, { recursive: true, force: true })

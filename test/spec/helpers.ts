@@ -127,3 +127,122 @@ export async function runGoBinary (binary: string, input: unknown): Promise<any>
   if (res.code !== 0) throw new Error(`${binary} failed (${String(res.code)}):\n${res.stderr}`)
   return JSON.parse(res.stdout)
 }
+
+/** One document to validate against one compiled schema (by its label). */
+export interface Case { schema: string, doc: unknown }
+
+/** What one language made of a compiled package: compiler findings, stray output, verdicts. */
+export interface LangReport {
+  /** tsc diagnostics / py_compile errors / go vet output ('' when clean) */
+  check: string
+  /** anything the program printed besides its verdicts (injected code would show up here) */
+  stray: string
+  /** one verdict per case, or the error that kept the program from running */
+  verdicts?: boolean[]
+  error?: string
+}
+
+const GO_ENV = { GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', GO111MODULE: 'on' }
+
+/** Splits a harness's stdout into its last line (JSON verdicts) and whatever came before. */
+function verdictsOf (res: ProcResult, what: string): Pick<LangReport, 'stray' | 'verdicts' | 'error'> {
+  const lines = res.stdout.trimEnd().split('\n')
+  const last = lines.pop() ?? ''
+  const stray = lines.join('\n')
+  if (res.code !== 0) return { stray, error: `${what} exited ${String(res.code)}:\n${res.stderr}${res.stdout}` }
+  try {
+    return { stray, verdicts: JSON.parse(last) }
+  } catch {
+    return { stray, error: `${what} printed no verdicts:\n${res.stdout}\n${res.stderr}` }
+  }
+}
+
+const TS_VERDICTS = `
+const { isValid } = await import(process.argv[1])
+let input = ''
+for await (const chunk of process.stdin) input += chunk
+const cases = JSON.parse(input)
+console.log(JSON.stringify(cases.map(c => isValid(c.schema, c.doc))))
+`
+
+/** Type-checks the generated TypeScript (strict), then imports it in a fresh node process and validates `cases`. */
+export async function checkTs (outDir: string, cases: Case[]): Promise<LangReport> {
+  const tsDir = join(outDir, 'ts')
+  const check = typecheckGeneratedTs(tsDir, (await readdir(tsDir)).filter(n => n.endsWith('.ts')))
+  const runDir = join(outDir, 'ts-run')
+  await mkdir(runDir, { recursive: true })
+  for (const name of await readdir(tsDir)) {
+    const src = await readFile(join(tsDir, name), 'utf8')
+    if (name.endsWith('.d.ts')) continue
+    if (name.endsWith('.ts')) await writeFile(join(runDir, name.replace(/\.ts$/, '.js')), ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText)
+    else if (name.endsWith('.js')) await writeFile(join(runDir, name), src)
+  }
+  await writeFile(join(runDir, 'package.json'), '{"type":"module"}\n')
+  const res = await run(process.execPath, ['--input-type=module', '-e', TS_VERDICTS, pathToFileURL(join(runDir, 'index.js')).href], { input: JSON.stringify(cases) })
+  return { check, ...verdictsOf(res, 'node') }
+}
+
+const PY_VERDICTS = `
+import importlib, json, sys
+pkg = importlib.import_module(sys.argv[1])
+cases = json.load(sys.stdin)
+print(json.dumps([pkg.is_valid(c["schema"], c["doc"]) for c in cases]))
+`
+
+const PY_COMPILE = 'import py_compile, sys\nfor f in sys.argv[1:]:\n    py_compile.compile(f, cfile=f + ".checked", doraise=True)\n'
+
+/** py_compile (warnings are errors) on every generated module, then imports the package and validates `cases`. */
+export async function checkPy (outDir: string, pkg: string, cases: Case[]): Promise<LangReport> {
+  const pkgDir = join(outDir, 'py', pkg)
+  const files = (await readdir(pkgDir)).filter(n => n.endsWith('.py')).map(n => join(pkgDir, n))
+  const env = { PYTHONDONTWRITEBYTECODE: '1' }
+  const compiled = await run('python3', ['-W', 'error', '-c', PY_COMPILE, ...files], { env })
+  const check = compiled.code === 0 ? '' : compiled.stderr + compiled.stdout
+  const res = await run('python3', ['-c', PY_VERDICTS, pkg], { env: { ...env, PYTHONPATH: join(outDir, 'py') }, input: JSON.stringify(cases) })
+  return { check, ...verdictsOf(res, 'python3') }
+}
+
+const GO_VERDICTS = (pkg: string): string => `package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	p "${pkg}"
+)
+
+func main() {
+	in, _ := io.ReadAll(os.Stdin)
+	var cases []struct {
+		Schema string
+		Doc    any
+	}
+	if err := json.Unmarshal(in, &cases); err != nil {
+		panic(err)
+	}
+	out := []bool{}
+	for _, c := range cases {
+		out = append(out, p.IsValid(c.Schema, c.Doc))
+	}
+	b, _ := json.Marshal(out)
+	fmt.Println(string(b))
+}
+`
+
+/** \`go vet\` on the generated package, then builds a harness that validates \`cases\` with it (offline). */
+export async function checkGo (outDir: string, pkg: string, cases: Case[]): Promise<LangReport> {
+  const goDir = join(outDir, 'go')
+  const vet = await run('go', ['vet', './...'], { cwd: goDir, env: GO_ENV })
+  const check = vet.code === 0 ? '' : vet.stderr + vet.stdout
+  const work = join(outDir, 'go-run')
+  let binary: string
+  try {
+    binary = await buildGo(work, goDir, pkg, GO_VERDICTS(pkg))
+  } catch (err) {
+    return { check, stray: '', error: (err as Error).message }
+  }
+  const res = await run(binary, [], { input: JSON.stringify(cases) })
+  return { check, ...verdictsOf(res, 'go harness') }
+}

@@ -35,7 +35,7 @@ test('the shared vector set has at least 50 documents, valid and invalid, over e
 })
 
 test('ajv (the reference) gives every vector its expected verdict', async () => {
-  const ajv = new Ajv2020({ strict: false })
+  const ajv = new Ajv2020({ strict: false, ownProperties: true })
   const ids = new Map<string, string>()
   for (const loaded of (await Promise.all(TEST_SET.map(readSchemaPath))).flat()) {
     ajv.addSchema(loaded.doc)

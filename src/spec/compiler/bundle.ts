@@ -47,7 +47,23 @@ const BARE_CID = /^(b[a-z2-7]{20,}|Qm[1-9A-HJ-NP-Za-km-z]{44})$/
 function normalizePointer (fragment: string, ref: string): string {
   if (fragment === '' || fragment === '/') return fragment === '/' ? '/' : ''
   if (!fragment.startsWith('/')) throw new UnresolvedRefError(`$ref "${ref}": only JSON pointer fragments (#/...) are supported, not anchors`, { ref })
-  return '/' + fragment.slice(1).split('/').map(t => escapePointer(unescapePointer(decodeURIComponent(t)))).join('/')
+  const decode = (t: string): string => {
+    try {
+      return decodeURIComponent(t)
+    } catch {
+      throw new UnresolvedRefError(`$ref "${ref}": the fragment has malformed percent-encoding`, { ref })
+    }
+  }
+  return '/' + fragment.slice(1).split('/').map(t => escapePointer(unescapePointer(decode(t)))).join('/')
+}
+
+/**
+ * A JSON pointer as a URI fragment (RFC 6901 §6): what a fragment may not
+ * hold raw is percent-encoded, so `percent%field` is written `percent%25field`
+ * and ajv, which URI-decodes fragments, reads the pointer back unchanged.
+ */
+export function pointerFragment (pointer: string): string {
+  return pointer.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/gu, c => encodeURIComponent(c))
 }
 
 export function parseRef (ref: string): ParsedRef {
@@ -148,7 +164,7 @@ export class Bundle {
       const rewritten = mapSubschemas(d.doc, (s) => {
         if (typeof s.$ref !== 'string') return s
         const t = this.resolve(d, s.$ref)
-        return { ...s, $ref: t.doc === d ? `#${t.pointer}` : `${t.doc.key}${t.pointer === '' ? '' : '#' + t.pointer}` }
+        return { ...s, $ref: t.doc === d ? `#${pointerFragment(t.pointer)}` : `${t.doc.key}${t.pointer === '' ? '' : '#' + pointerFragment(t.pointer)}` }
       }) as SchemaDocument
       return { ...rewritten, $id: d.key }
     })

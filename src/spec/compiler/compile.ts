@@ -17,7 +17,7 @@ import { DirSource, protocolSource, readSchemaPath, StoreSource, type SchemaSour
 import { emitTsValidators } from './emit/ts-validators.js'
 import { emitTsTypes } from './emit/ts-types.js'
 import { emitTsCodec, emitTsIndex, emitTsReceipt } from './emit/ts-codec.js'
-import { TS_RUNTIME } from './emit/ts-runtime.js'
+import { runtimeSource } from './emit/runtime-files.js'
 import { emitPython } from './emit/py.js'
 import { emitGo } from './emit/go.js'
 
@@ -84,7 +84,7 @@ export function generate (ctx: CompileContext, langs: Lang[]): GeneratedFiles {
     files.set('ts/validators.js', v.js)
     files.set('ts/validators.d.ts', v.dts)
     files.set('ts/types.ts', emitTsTypes(ctx))
-    files.set('ts/runtime.ts', TS_RUNTIME)
+    files.set('ts/runtime.ts', runtimeSource('runtime.ts'))
     files.set('ts/codec.ts', emitTsCodec(ctx))
     files.set('ts/receipt.ts', emitTsReceipt(ctx))
     files.set('ts/index.ts', emitTsIndex())

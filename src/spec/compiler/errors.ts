@@ -48,3 +48,20 @@ export class UnknownLanguageError extends PlError {
 export class ScaffoldTargetExistsError extends PlError {
   override name = 'ScaffoldTargetExistsError'
 }
+
+/**
+ * A `properties` / `$defs` / `required` name the compiler cannot treat the same in all three languages:
+ * `__proto__` as a property or `$defs` name (ajv, the reference, skips it), `""` in `required` (ajv never
+ * enforces it), or a lone surrogate (no UTF-8 form).
+ */
+export class UnsupportedNameError extends PlError {
+  override name = 'UnsupportedNameError'
+}
+
+/**
+ * A `$ref` cycle that never descends into a member or an item (`A: {oneOf: [{$ref: A}]}`): every
+ * validator would recurse forever on any document (a fatal stack overflow in Go). `details.cycle` lists the pointers.
+ */
+export class RefCycleError extends PlError {
+  override name = 'RefCycleError'
+}

@@ -12,6 +12,7 @@
 import type { Bundle, BundleDoc } from './bundle.js'
 import { escapePointer, type JsonType } from './subset.js'
 import { translatePattern, type TranslatedPattern } from './pattern.js'
+import { RefCycleError } from './errors.js'
 
 export interface PropertyNode {
   name: string
@@ -129,9 +130,35 @@ class IrBuilder {
   }
 }
 
+/** The subschemas a node applies to the same instance (not to a member or an item). */
+function sameInstance (n: SchemaNode): SchemaNode[] {
+  return [...(n.ref != null ? [n.ref] : []), ...(n.allOf ?? []), ...(n.anyOf ?? []), ...(n.oneOf ?? []), ...(n.not != null ? [n.not] : [])]
+}
+
+/** Refuses `$ref` cycles that never descend into the instance: they recurse forever in every validator. */
+function checkRefCycles (nodes: SchemaNode[]): void {
+  const state = new Map<SchemaNode, 'open' | 'done'>()
+  const path: SchemaNode[] = []
+  const visit = (n: SchemaNode): void => {
+    const s = state.get(n)
+    if (s === 'done') return
+    if (s === 'open') {
+      const cycle = path.slice(path.indexOf(n)).map(x => `${x.doc.key}#${x.pointer}`)
+      throw new RefCycleError(`${n.doc.origin}: the $ref cycle ${[...cycle, cycle[0]].map(c => JSON.stringify(c)).join(' -> ')} never descends into a member or an item: validation would recurse forever`, { cycle })
+    }
+    state.set(n, 'open')
+    path.push(n)
+    for (const m of sameInstance(n)) visit(m)
+    path.pop()
+    state.set(n, 'done')
+  }
+  for (const n of nodes) visit(n)
+}
+
 export function buildIr (bundle: Bundle): Ir {
   const b = new IrBuilder(bundle)
   const roots = bundle.docs.map(doc => ({ doc, node: b.node(doc, '') }))
+  checkRefCycles(b.nodes)
   return {
     bundle,
     roots,

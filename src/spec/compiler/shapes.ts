@@ -76,6 +76,31 @@ function rootName (ir: Ir, index: number): string {
   return `Schema${d.cid.slice(-8)}`
 }
 
+/**
+ * Names a generated type must not take: the runtimes' and the fixed generated
+ * code's top-level names (Go puts everything in one package; Python's models
+ * import typing names), and names whose derived functions would clash
+ * (`DagJson` → `encodeDagJson`). A type named like these, or starting with
+ * `Encode`/`Decode`/`Validate`, gets a `T` prefix.
+ */
+export const RESERVED_TYPE_NAMES = new Set([
+  // Go runtime and generated package
+  'CID', 'CIDOf', 'ParseCID', 'IsReceiptCID', 'Normalize', 'PublicKeyOfPeer', 'EncodeDagJSON', 'DecodeDagJSON', 'EncodeDagCBOR',
+  'SpecValidationError', 'SpecDecodeError', 'ReceiptFormatError', 'ReceiptSignatureInvalidError', 'ReceiptMismatchError',
+  'SchemaInfo', 'Schemas', 'Encode', 'Decode', 'Validate', 'Validators', 'ErrorOf', 'IsValid', 'CheckReceipt', 'CheckReceiptOptions',
+  'CapabilitySpecInfo', 'Capabilities', 'ReceiptDomain', 'ReceiptAcceptDomain', 'SpecInputOf',
+  // Python models' imports and Python constants (`None = ...` does not compile)
+  'Any', 'Dict', 'List', 'Literal', 'Optional', 'Union', 'JsonNull', 'None', 'True', 'False',
+  // TypeScript globals types.ts uses
+  'Array', 'Record',
+  // stems whose encode/decode functions are runtime names (encodeDagJson, encode_dag_json, EncodeDagCBOR)
+  'DagJSON', 'DagJson', 'DagCBOR', 'DagCbor'
+])
+
+export function isReservedTypeName (name: string): boolean {
+  return RESERVED_TYPE_NAMES.has(name) || /^(Encode|Decode|Validate)/.test(name)
+}
+
 class ModelBuilder {
   readonly types: NamedType[] = []
   private readonly taken = new Set<string>()
@@ -83,7 +108,8 @@ class ModelBuilder {
   private readonly inline = new Map<SchemaNode, TypeRef>()
   private readonly pending: Array<() => void> = []
 
-  claim (want: string): string {
+  claim (wanted: string): string {
+    const want = isReservedTypeName(wanted) ? `T${wanted}` : wanted
     let name = want
     for (let i = 2; this.taken.has(name); i++) name = `${want}${i}`
     this.taken.add(name)

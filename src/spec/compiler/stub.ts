@@ -9,6 +9,7 @@
  * // - step: Summarize(text)
  * //   as: summarize
  */
+import { commentText } from './emit/literals.js'
 import type { CompileContext, CapabilityEntry } from './context.js'
 import type { SchemaNode } from './ir.js'
 import type { NamedType, TypeRef } from './shapes.js'
@@ -53,9 +54,10 @@ function stubFor (ctx: CompileContext, cap: CapabilityEntry): string {
   const args = input.properties != null ? input.properties.filter(p => required.has(p.name)).map(p => p.name) : ['input']
   const as = cap.info.name.replace(/[^A-Za-z0-9_]/g, '_').replace(/^[A-Z]/, c => c.toLowerCase())
   return [
-    `# ${cap.info.name} ${cap.info.version} (spec ${cap.specCid})${cap.info.description != null ? `: ${cap.info.description.split('\n')[0]}` : ''}`,
-    `#   ${signature} -> ${dslType(ctx, cap.output.type)}`,
-    `- step: ${cap.info.name}(${args.join(', ')})`,
+    // schema text stays on its line (no newline can start a YAML entry of its own)
+    `# ${cap.info.name} ${commentText(cap.info.version)} (spec ${cap.specCid})${cap.info.description != null ? `: ${commentText(cap.info.description.split('\n')[0])}` : ''}`,
+    `#   ${commentText(`${signature} -> ${dslType(ctx, cap.output.type)}`)}`,
+    `- step: ${cap.info.name}(${commentText(args.join(', '))})`,
     `  as: ${as}`,
     ''
   ].join('\n')

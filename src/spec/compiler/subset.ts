@@ -7,7 +7,7 @@
  * @example
  * checkSubset(doc, 'Bid.v1.json') // throws UnsupportedKeywordError for {"format": "email"} at #/properties/x
  */
-import { InvalidSchemaError, UnsupportedKeywordError } from './errors.js'
+import { InvalidSchemaError, UnsupportedKeywordError, UnsupportedNameError } from './errors.js'
 import { translatePattern } from './pattern.js'
 
 export const DRAFT_2020_12 = 'https://json-schema.org/draft/2020-12/schema'
@@ -58,6 +58,8 @@ export function escapePointer (token: string): string {
   return token.replace(/~/g, '~0').replace(/\//g, '~1')
 }
 
+const LONE_SURROGATE = /\p{Cs}/u
+
 function isObject (v: unknown): v is Record<string, unknown> {
   return v != null && typeof v === 'object' && !Array.isArray(v)
 }
@@ -73,6 +75,16 @@ class SubsetChecker {
     throw new InvalidSchemaError(`${this.where}: ${message} at ${pointer}`, { file: this.where, pointer })
   }
 
+  /** A member name every language can hold and every validator treats alike. */
+  private name (name: string, pointer: string, requiredOnly = false): void {
+    // a lone surrogate has no UTF-8 form: neither the Python/Go sources nor their JSON decoders keep it
+    if (LONE_SURROGATE.test(name)) throw new UnsupportedNameError(`${this.where}: the name ${JSON.stringify(name)} at ${pointer} has a lone surrogate`, { file: this.where, pointer, name })
+    // ajv skips a "__proto__" entry of properties (prototype pollution guard); Python and Go would check it
+    // ajv never enforces required: [""] (its missing-property check treats the name "" as false)
+    if (requiredOnly && name === '') throw new UnsupportedNameError(`${this.where}: "required" at ${pointer} names "" (ajv, the reference validator, never enforces it)`, { file: this.where, pointer, name })
+    if (!requiredOnly && name === '__proto__') throw new UnsupportedNameError(`${this.where}: "__proto__" at ${pointer} is not supported as a property or $defs name (ajv, the reference validator, ignores it)`, { file: this.where, pointer, name })
+  }
+
   schema (s: unknown, pointer: string, root: boolean): void {
     if (typeof s === 'boolean') return
     if (!isObject(s)) this.bad(pointer, 'a schema must be an object or a boolean')
@@ -84,6 +96,12 @@ class SubsetChecker {
       }
     }
     const p = (k: string): string => `${pointer}/${escapePointer(k)}`
+    for (const k of ['properties', '$defs']) {
+      const m = s[k]
+      if (isObject(m)) for (const name of Object.keys(m)) this.name(name, p(k))
+    }
+    if (Array.isArray(s.required)) for (const name of s.required) if (typeof name === 'string') this.name(name, p('required'), true)
+    if (typeof s.$id === 'string' && LONE_SURROGATE.test(s.$id)) this.bad(p('$id'), '"$id" has a lone surrogate')
     if ('$schema' in s && (!root || s.$schema !== DRAFT_2020_12)) {
       this.bad(p('$schema'), root ? `only JSON Schema 2020-12 is supported ("${DRAFT_2020_12}")` : '"$schema" is only allowed at the document root')
     }

@@ -6,15 +6,61 @@
  * goString('a"b')                    // '"a\\"b"'
  */
 
+/**
+ * Code points never written raw into generated source: controls (a `\n`,
+ * `\r`, `\f` or NUL ends a comment or breaks a literal), format characters
+ * (BOM, bidi overrides), line/paragraph separators (line terminators in
+ * JavaScript), surrogates, private-use and unassigned code points.
+ */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}]/gu
+
+function hex4 (c: number): string {
+  return c.toString(16).padStart(4, '0')
+}
+
+/**
+ * Schema-derived text made safe for a comment in any of the three languages:
+ * one line, unsafe code points shown as `\uXXXX` / `\u{XXXXX}`, and `*` `/`
+ * broken apart so it cannot close a block comment. For humans; never parsed.
+ */
+export function commentText (text: string): string {
+  return text.replace(UNSAFE, ch => {
+    const c = ch.codePointAt(0) as number
+    return c > 0xffff ? `\\u{${c.toString(16)}}` : `\\u${hex4(c)}`
+  }).replace(/\*\//g, '*\\/')
+}
+
+/** The body of a Python triple-quoted docstring: comment-safe lines (newlines kept), backslashes and quotes escaped. */
+export function pyDocText (text: string): string {
+  return text.split('\n').map(l => commentText(l).replace(/\\/g, '\\\\').replace(/"/g, '\\"')).join('\n')
+}
+
+/** A string as a TypeScript/JavaScript literal: no raw controls, separators or format characters. */
+export function tsString (s: string): string {
+  return JSON.stringify(s).replace(UNSAFE, ch => {
+    const c = ch.codePointAt(0) as number
+    if (c <= 0xffff) return `\\u${hex4(c)}`
+    return `\\u${hex4(Math.floor((c - 0x10000) / 0x400) + 0xd800)}\\u${hex4(((c - 0x10000) % 0x400) + 0xdc00)}`
+  })
+}
+
+/** A string as a Python `str` literal (same value; unsafe code points escaped). */
+export function pyString (s: string): string {
+  return JSON.stringify(s).replace(UNSAFE, ch => {
+    const c = ch.codePointAt(0) as number
+    return c > 0xffff ? `\\U${c.toString(16).padStart(8, '0')}` : `\\u${hex4(c)}`
+  })
+}
+
 /** A Python expression for a JSON value. */
 export function pyLiteral (v: unknown): string {
   if (v === null) return 'None'
   if (v === true) return 'True'
   if (v === false) return 'False'
   if (typeof v === 'number') return Number.isInteger(v) && Number.isSafeInteger(v) ? String(v === 0 ? 0 : v) : String(v).replace(/^(-?\d+)$/, '$1.0')
-  if (typeof v === 'string') return JSON.stringify(v)
+  if (typeof v === 'string') return pyString(v)
   if (Array.isArray(v)) return `[${v.map(pyLiteral).join(', ')}]`
-  if (typeof v === 'object') return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${JSON.stringify(k)}: ${pyLiteral(x)}`).join(', ')}}`
+  if (typeof v === 'object') return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${pyString(k)}: ${pyLiteral(x)}`).join(', ')}}`
   throw new TypeError(`not a JSON value: ${String(v)}`)
 }
 
@@ -30,7 +76,7 @@ export function goString (s: string): string {
     else if (ch === '\r') out += '\\r'
     else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`
     else if (c >= 0xd800 && c <= 0xdfff) out += '\\uFFFD'
-    else if (c === 0x2028 || c === 0x2029 || c === 0xfeff) out += `\\u${c.toString(16)}`
+    else if (ch.replace(UNSAFE, '') === '') out += c > 0xffff ? `\\U${c.toString(16).padStart(8, '0')}` : `\\u${hex4(c)}`
     else out += ch
   }
   return out + '"'

@@ -8,7 +8,7 @@
  */
 import type { CompileContext } from '../context.js'
 import type { NamedType, TypeRef } from '../shapes.js'
-import { pyIdent, pyLiteral, uniqueNames } from './literals.js'
+import { commentText, pyDocText, pyIdent, pyLiteral, pyString, uniqueNames } from './literals.js'
 
 /** The Python annotation of a type; named types quoted when `quote` (alias expressions run at import time). */
 export function pyType (t: TypeRef, quote = false, prefix = ''): string {
@@ -84,7 +84,7 @@ export function admitsNull (t: TypeRef, byName: Map<string, NamedType>, seen = n
 
 function docstring (text: string | undefined, indent: string): string {
   if (text == null || text === '') return ''
-  return `${indent}"""${text.replace(/\\/g, '\\\\').replace(/"""/g, '\\"\\"\\"')}"""\n`
+  return `${indent}"""${pyDocText(text)}"""\n`
 }
 
 function emitStruct (t: NamedType, conv: Converters, byName: Map<string, NamedType>): string {
@@ -97,13 +97,13 @@ function emitStruct (t: NamedType, conv: Converters, byName: Map<string, NamedTy
   if (t.description != null && t.description !== '') lines.push(docstring(t.description, '    ').trimEnd())
   for (const f of ordered) {
     const ann = f.required ? pyType(f.type) : f.nullable ? `Union[${pyType(f.type)}, JsonNull, None]` : `Optional[${pyType(f.type)}]`
-    lines.push(`    ${f.id}: ${ann}${f.required ? '' : ' = None'}${f.description != null ? `  # ${f.description.split('\n')[0]}` : ''}`)
+    lines.push(`    ${f.id}: ${ann}${f.required ? '' : ' = None'}${f.description != null ? `  # ${commentText(f.description.split('\n')[0])}` : ''}`)
   }
   if (t.open === true) lines.push('    extra: Dict[str, Any] = field(default_factory=dict)  # members the schema does not declare')
-  const declared = `(${fields.map(f => JSON.stringify(f.json)).join(', ')}${fields.length === 1 ? ',' : ''})`
+  const declared = `(${fields.map(f => pyString(f.json)).join(', ')}${fields.length === 1 ? ',' : ''})`
   lines.push('', '    @classmethod', `    def from_dict(cls, d: Dict[str, Any]) -> "${t.name}":`, '        return cls(')
   const args = ordered.map(f => {
-    const k = JSON.stringify(f.json)
+    const k = pyString(f.json)
     if (f.required) return `            ${f.id}=${conv.fromJson(f.type, `d[${k}]`)},`
     if (f.nullable) return `            ${f.id}=(JSON_NULL if d[${k}] is None else ${conv.fromJson(f.type, `d[${k}]`)}) if ${k} in d else None,`
     return `            ${f.id}=${conv.fromJson(f.type, `d[${k}]`)} if ${k} in d else None,`
@@ -113,7 +113,7 @@ function emitStruct (t: NamedType, conv: Converters, byName: Map<string, NamedTy
   lines.push('    def to_dict(self) -> Dict[str, Any]:', '        out: Dict[str, Any] = {}')
   if (t.open === true) lines.push('        out.update(self.extra)')
   for (const f of members) {
-    const set = `out[${JSON.stringify(f.json)}] = ${f.nullable ? `None if self.${f.id} is JSON_NULL else ` : ''}${conv.toJson(f.type, `self.${f.id}`)}`
+    const set = `out[${pyString(f.json)}] = ${f.nullable ? `None if self.${f.id} is JSON_NULL else ` : ''}${conv.toJson(f.type, `self.${f.id}`)}`
     if (f.required) lines.push(`        ${set}`)
     else lines.push(`        if self.${f.id} is not None:`, `            ${set}`)
   }
@@ -125,7 +125,7 @@ function emitAlias (t: NamedType, conv: Converters): string {
   const alias = t.alias ?? { kind: 'any' }
   return [
     `${t.name} = ${alias.kind === 'named' ? alias.name : pyType(alias, true)}`,
-    ...(t.description != null ? [`"""${t.name}: ${t.description.replace(/"""/g, '').split('\n')[0]}"""`] : []),
+    ...(t.description != null ? [`"""${t.name}: ${pyDocText(t.description.split('\n')[0])}"""`] : []),
     '',
     '',
     `def from_${t.name}(v: Any) -> Any:`,

@@ -11,7 +11,7 @@
 import type { CompileContext } from '../context.js'
 import type { SchemaNode } from '../ir.js'
 import type { JsonType } from '../subset.js'
-import { pyLiteral, snake } from './literals.js'
+import { commentText, pyDocText, pyLiteral, pyString, snake } from './literals.js'
 
 const PRED: Record<JsonType, string> = {
   null: 'rt.is_null', boolean: 'rt.is_bool', object: 'rt.is_object', array: 'rt.is_array', number: 'rt.is_number', integer: 'rt.is_integer', string: 'rt.is_string'
@@ -40,11 +40,11 @@ class PyValidatorEmitter {
 
   private node (n: SchemaNode): string {
     const body: string[] = []
-    const fail = (msg: string, indent: string): void => { body.push(`${indent}return p + ${JSON.stringify(' ' + msg)}`) }
+    const fail = (msg: string, indent: string): void => { body.push(`${indent}return p + ${pyString(' ' + msg)}`) }
     const sub = (target: SchemaNode, value: string, path: string, indent: string): void => {
       body.push(`${indent}e = ${this.fn(target)}(${value}, ${path})`, `${indent}if e is not None:`, `${indent}    return e`)
     }
-    if (n.bool === false) return this.wrap(n, [`    return p + ${JSON.stringify(' is not allowed (false schema)')}`], false)
+    if (n.bool === false) return this.wrap(n, [`    return p + ${pyString(' is not allowed (false schema)')}`], false)
     if (n.bool === true) return this.wrap(n, body)
     if (n.types != null) {
       body.push(`    if not (${n.types.map(t => `${PRED[t]}(x)`).join(' or ')}):`)
@@ -77,18 +77,23 @@ class PyValidatorEmitter {
       if (n.minLength != null) { body.push(`        if len(x) < ${n.minLength}:`); fail(`must have at least ${n.minLength} characters`, '            ') }
       if (n.maxLength != null) { body.push(`        if len(x) > ${n.maxLength}:`); fail(`must have at most ${n.maxLength} characters`, '            ') }
       if (n.pattern != null) {
-        body.push(`        if ${this.constant(`re.compile(${JSON.stringify(n.pattern.py)}, re.ASCII)`)}.search(x) is None:`)
+        body.push(`        if ${this.constant(`re.compile(${pyString(n.pattern.py)}, re.ASCII)`)}.search(x) is None:`)
         fail(`must match pattern ${JSON.stringify(n.pattern.js)}`, '            ')
       }
     }
-    const hasObject = n.required != null || n.properties != null || n.additionalProperties != null || n.minProperties != null || n.maxProperties != null
-    if (hasObject) {
-      body.push('    if rt.is_object(x):')
-      for (const r of n.required ?? []) { body.push(`        if ${JSON.stringify(r)} not in x:`); fail(`must have required property ${JSON.stringify(r)}`, '            ') }
+    // a block whose checks all turned out to be no-ops (`items: true`, `required: []`) is left out: Python refuses an empty `if`
+    const section = (header: string, emit: () => void): void => {
+      const at = body.length
+      body.push(header)
+      emit()
+      if (body.length === at + 1) body.pop()
+    }
+    section('    if rt.is_object(x):', () => {
+      for (const r of n.required ?? []) { body.push(`        if ${pyString(r)} not in x:`); fail(`must have required property ${JSON.stringify(r)}`, '            ') }
       if (n.minProperties != null) { body.push(`        if len(x) < ${n.minProperties}:`); fail(`must have at least ${n.minProperties} properties`, '            ') }
       if (n.maxProperties != null) { body.push(`        if len(x) > ${n.maxProperties}:`); fail(`must have at most ${n.maxProperties} properties`, '            ') }
       for (const prop of n.properties ?? []) {
-        const k = JSON.stringify(prop.name)
+        const k = pyString(prop.name)
         body.push(`        if ${k} in x:`)
         sub(prop.node, `x[${k}]`, `rt.child(p, ${k})`, '            ')
       }
@@ -99,10 +104,8 @@ class PyValidatorEmitter {
         if (ap.bool === false) body.push('                return rt.child(p, k) + " is not allowed (additionalProperties)"')
         else sub(ap, 'v', 'rt.child(p, k)', '                ')
       }
-    }
-    const hasArray = n.items != null || n.prefixItems != null || n.minItems != null || n.maxItems != null || n.uniqueItems === true
-    if (hasArray) {
-      body.push('    if rt.is_array(x):')
+    })
+    section('    if rt.is_array(x):', () => {
       if (n.minItems != null) { body.push(`        if len(x) < ${n.minItems}:`); fail(`must have at least ${n.minItems} items`, '            ') }
       if (n.maxItems != null) { body.push(`        if len(x) > ${n.maxItems}:`); fail(`must have at most ${n.maxItems} items`, '            ') }
       const prefix = n.prefixItems ?? []
@@ -115,7 +118,7 @@ class PyValidatorEmitter {
         sub(n.items, 'x[i]', 'rt.child(p, i)', '            ')
       }
       if (n.uniqueItems === true) { body.push('        if not rt.all_unique(x):'); fail('must not have duplicate items', '            ') }
-    }
+    })
     for (const part of n.allOf ?? []) sub(part, 'x', 'p', '    ')
     if (n.anyOf != null) {
       body.push(`    if all(f(x, p) is not None for f in (${n.anyOf.map(a => this.fn(a)).join(', ')},)):`)
@@ -134,14 +137,14 @@ class PyValidatorEmitter {
   }
 
   private wrap (n: SchemaNode, body: string[], fallthrough = true): string {
-    return `def ${this.fn(n)}(x: Any, p: str) -> Optional[str]:\n    # ${n.doc.key}#${n.pointer}\n${body.join('\n')}${body.length > 0 ? '\n' : ''}${fallthrough ? '    return None\n' : ''}`
+    return `def ${this.fn(n)}(x: Any, p: str) -> Optional[str]:\n    # ${commentText(`${n.doc.key}#${n.pointer}`)}\n${body.join('\n')}${body.length > 0 ? '\n' : ''}${fallthrough ? '    return None\n' : ''}`
   }
 
   emit (): string {
     const fns = this.ctx.ir.nodes.map(n => this.node(n))
     const entries = this.ctx.entries
-    const table = entries.map(e => `    ${JSON.stringify(e.label)}: ${this.fn(e.node)},`)
-    const named = entries.map(e => `def validate_${snake(e.stem)}(doc: Any) -> None:\n    """Raises SpecValidationError unless doc is a valid ${e.label}."""\n    validate(${JSON.stringify(e.label)}, doc)\n`)
+    const table = entries.map(e => `    ${pyString(e.label)}: ${this.fn(e.node)},`)
+    const named = entries.map(e => `def validate_${snake(e.stem)}(doc: Any) -> None:\n    """Raises SpecValidationError unless doc is a valid ${pyDocText(e.label)}."""\n    validate(${pyString(e.label)}, doc)\n`)
     return `# Generated by pl spec compile — do not edit.
 """Validators for the compiled schemas (JSON Schema 2020-12 subset, ajv semantics)."""
 from __future__ import annotations

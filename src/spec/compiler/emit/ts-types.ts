@@ -7,6 +7,7 @@
  */
 import type { CompileContext } from '../context.js'
 import type { NamedType, TypeRef } from '../shapes.js'
+import { commentText, tsString } from './literals.js'
 
 /** The TS type of a TypeRef; `prefix` qualifies named types (e.g. 'T.' outside types.ts). */
 export function tsType (t: TypeRef, prefix = ''): string {
@@ -18,7 +19,7 @@ export function tsType (t: TypeRef, prefix = ''): string {
     case 'integer':
     case 'number': return 'number'
     case 'string': return 'string'
-    case 'literal': return t.values.every(v => v === null || ['string', 'number', 'boolean'].includes(typeof v)) ? t.values.map(v => JSON.stringify(v)).join(' | ') : 'unknown'
+    case 'literal': return t.values.every(v => v === null || ['string', 'number', 'boolean'].includes(typeof v)) ? t.values.map(v => typeof v === 'string' ? tsString(v) : JSON.stringify(v)).join(' | ') : 'unknown'
     case 'array': return `Array<${tsType(t.items, prefix)}>`
     case 'map': return `Record<string, ${tsType(t.values, prefix)}>`
     case 'named': return prefix + t.name
@@ -27,13 +28,13 @@ export function tsType (t: TypeRef, prefix = ''): string {
 }
 
 export function tsPropertyName (name: string): string {
-  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? name : JSON.stringify(name)
+  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? name : tsString(name)
 }
 
 /** A JSDoc block (or nothing), indented. */
 export function tsDoc (text: string | undefined, indent = ''): string {
   if (text == null || text === '') return ''
-  const lines = text.replace(/\*\//g, '*\\/').split('\n')
+  const lines = text.split('\n').map(commentText)
   return lines.length === 1 ? `${indent}/** ${lines[0]} */\n` : `${indent}/**\n${lines.map(l => `${indent} * ${l}`).join('\n')}\n${indent} */\n`
 }
 

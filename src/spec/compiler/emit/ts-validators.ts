@@ -10,6 +10,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import standaloneCodeModule from 'ajv/dist/standalone/index.js'
 import type { CompileContext } from '../context.js'
+import { commentText } from './literals.js'
 
 // ajv/dist/standalone is CommonJS; under NodeNext its default export is the module object
 const standaloneCode = ((standaloneCodeModule as unknown as { default?: unknown }).default ?? standaloneCodeModule) as (ajv: Ajv2020, refs: Record<string, string>) => string
@@ -59,7 +60,8 @@ export function validatorExportName (stem: string): string {
 }
 
 export function emitTsValidators (ctx: CompileContext): { js: string, dts: string } {
-  const ajv = new Ajv2020({ strict: false, allErrors: false, code: { source: true, esm: true } })
+  // ownProperties: a member named like an Object.prototype property (toString, __proto__) is present only when it is the document's own
+  const ajv = new Ajv2020({ strict: false, allErrors: false, ownProperties: true, code: { source: true, esm: true } })
   for (const doc of ctx.bundle.ajvDocuments()) ajv.addSchema(doc)
   const refs: Record<string, string> = {}
   for (const e of ctx.entries) refs[validatorExportName(e.stem)] = e.ajvRef
@@ -82,7 +84,7 @@ export function emitTsValidators (ctx: CompileContext): { js: string, dts: strin
     '  (data: unknown): boolean',
     '  errors?: ValidationError[] | null',
     '}',
-    ...ctx.entries.map(e => `/** ${e.label} */\nexport declare const ${validatorExportName(e.stem)}: ValidateFunction`),
+    ...ctx.entries.map(e => `/** ${commentText(e.label)} */\nexport declare const ${validatorExportName(e.stem)}: ValidateFunction`),
     ''
   ].join('\n')
   return { js, dts }

@@ -1463,9 +1463,13 @@ func ErrorOf(name string, doc any) string {
 	if !ok {
 		panic("unknown schema " + name)
 	}
-	g, err := Normalize(doc)
-	if err != nil {
-		return "(root) " + err.Error()
+	g := doc
+	if !isGeneric(doc) {
+		n, err := Normalize(doc)
+		if err != nil {
+			return "(root) " + err.Error()
+		}
+		g = n
 	}
 	e := check(g, "")
 	if len(e) > 0 && e[0] == ' ' {
@@ -1488,6 +1492,31 @@ func Validate(name string, doc any) error {
 		path = e[:i]
 	}
 	return &SpecValidationError{Schema: name, Path: path, Message: name + ": " + e}
+}
+
+// isGeneric reports whether v is already a generic JSON value (what
+// encoding/json decodes into any): it is validated as it is, as in TS and
+// Python. Other Go values go through Normalize (JSON, then strict dag-json).
+func isGeneric(v any) bool {
+	switch x := v.(type) {
+	case nil, bool, float64, string:
+		return true
+	case []any:
+		for _, e := range x {
+			if !isGeneric(e) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		for _, e := range x {
+			if !isGeneric(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func indexByte(s string, c byte) int {

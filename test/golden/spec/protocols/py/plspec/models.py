@@ -273,7 +273,7 @@ class DeclineV1:
 
 @dataclass
 class EnvelopeV1:
-    """The one signed, content-addressed message. Canonical bytes = dag-cbor of the envelope without sig; signed bytes = "pl/envelope/v1" + canonical bytes; id = CID(dag-cbor, sha2-256) of the signed envelope."""
+    """The one signed, content-addressed message. Canonical bytes = dag-cbor of the envelope without sig; signed bytes = \"pl/envelope/v1\" + canonical bytes; id = CID(dag-cbor, sha2-256) of the signed envelope."""
     v: Literal[1]
     type_: str
     schema: str  # CIDv1, base32
@@ -530,7 +530,7 @@ class ResultV1:
 
 @dataclass
 class SignedReceiptV1:
-    """A receipt with its signatures: provider over "pl/receipt/v1" + dag-cbor(receipt), requester over "pl/receipt-accept/v1" + dag-cbor(receipt). Both base64url."""
+    """A receipt with its signatures: provider over \"pl/receipt/v1\" + dag-cbor(receipt), requester over \"pl/receipt-accept/v1\" + dag-cbor(receipt). Both base64url."""
     receipt: ReceiptV1
     provider_sig: str
     requester_sig: Optional[str] = None

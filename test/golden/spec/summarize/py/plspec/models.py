@@ -89,7 +89,7 @@ class ReceiptV1:
 
 @dataclass
 class SignedReceiptV1:
-    """A receipt with its signatures: provider over "pl/receipt/v1" + dag-cbor(receipt), requester over "pl/receipt-accept/v1" + dag-cbor(receipt). Both base64url."""
+    """A receipt with its signatures: provider over \"pl/receipt/v1\" + dag-cbor(receipt), requester over \"pl/receipt-accept/v1\" + dag-cbor(receipt). Both base64url."""
     receipt: ReceiptV1
     provider_sig: str
     requester_sig: Optional[str] = None

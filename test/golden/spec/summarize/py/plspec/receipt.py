@@ -14,7 +14,7 @@ RECEIPT_ACCEPT_DOMAIN = b"pl/receipt-accept/v1"
 
 # The capability specs compiled into this package (empty for plain schemas).
 CAPABILITIES: List[Dict[str, Any]] = [
-    {"name": "Summarize", "version": "1.0.0", "spec_cid": "bafyreigxwa2uwfxaecn6c2f5syali254rrnx3hss6yherziqq6vuxh3cyq", "input": "Summarize.v1#input", "output": "Summarize.v1#output", "input_members": ["text","max_words","style","language"]},
+    {"name": "Summarize", "version": "1.0.0", "spec_cid": "bafyreigxwa2uwfxaecn6c2f5syali254rrnx3hss6yherziqq6vuxh3cyq", "input": "Summarize.v1#input", "output": "Summarize.v1#output", "input_members": ["text", "max_words", "style", "language"]},
 ]
 
 _MISSING = object()
