@@ -12,6 +12,7 @@ import { basename, resolve } from 'node:path'
 import { InvalidArgumentError, type Command } from 'commander'
 import { action } from '../util.js'
 import { cidOfBytes, RAW } from '../../core/encoding.js'
+import { spin } from '../progress.js'
 import { dagCid, dagToJson, loadWorkflow, packBundle, toDot, unpackBundle, type LoadedWorkflow } from '../../workflow/index.js'
 
 async function withWorkflow (path: string, fn: (wf: LoadedWorkflow) => void): Promise<void> {
@@ -56,7 +57,7 @@ export function register (program: Command): void {
     .argument('<dir>', 'folder with workflow.json and module_<key>/ folders')
     .option('-o, --out <file>', 'where to write the ZIP (default: <folder name>.zip)')
     .action(action(async (dir: string, opts: { out?: string }) => {
-      const zip = await packBundle(dir)
+      const zip = await spin(process.stderr, `packing ${dir}`, async () => await packBundle(dir), process.stderr.isTTY === true && process.env.TERM !== 'dumb')
       const out = resolve(opts.out ?? `${basename(resolve(dir))}.zip`)
       await writeFile(out, zip)
       process.stdout.write(`${cidOfBytes(zip, RAW).toString()}\n`)
