@@ -161,7 +161,9 @@ test('bad input gets a typed 4xx, never a 500', async () => {
     ['POST', '/dsl-graph/x/deploy', { key: submitter, body: { dsl: 'goal: [unclosed' } }, 400, 'DslSyntaxError'],
     ['POST', '/dsl-graph/x/deploy', { key: submitter, body: { bundle: 'not-a-cid' } }, 400, 'RequestValidationError'],
     ['POST', '/dsl-graph/x/deploy', { key: submitter, body: { bundle: 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy' } }, 404, 'BlockNotFoundError'],
-    ['POST', '/dsl-graph/x/deploy', { key: submitter, body: {} }, 400, 'NoGraphError'],
+    // no graph in the body: the id is looked up in the registry, and `x` names no registered workflow
+    ['POST', '/dsl-graph/x/deploy', { key: submitter, body: {} }, 404, 'WorkflowNotFoundInRegistryError'],
+    // a workflow.json without its bundle is refused before any registry lookup
     ['POST', '/dsl-graph/x/deploy', { key: submitter, body: { workflow: { name: 'x' } } }, 400, 'NoGraphError'],
     ['POST', '/dsl-graph/x/deploy', { key: submitter, body: { dsl: 'x'.repeat(5 * 1024 * 1024) } }, 413, 'BodyTooLargeError'],
     ['GET', '/blocks/not-a-cid', { key: reader }, 400, 'InvalidEncodingError'],
