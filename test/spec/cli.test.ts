@@ -63,8 +63,10 @@ test('pl spec compile refuses an unsupported keyword with its name and pointer, 
   } finally { await t.cleanup() }
 })
 
-test('pl spec stub (and its alias from-workflow) prints the typed DSL call of a capability spec', async () => {
-  for (const cmd of ['stub', 'from-workflow']) {
+test('pl spec stub prints the typed DSL call of a capability spec; the backwards-named from-workflow alias is gone', async () => {
+  const gone = await runCli(['spec', 'from-workflow', SAMPLE_SPEC], { env: env() })
+  assert.notEqual(gone.code, 0)
+  for (const cmd of ['stub']) {
     const res = await runCli(['spec', cmd, SAMPLE_SPEC], { env: env() })
     assert.equal(res.code, 0, res.stderr)
     assert.match(res.stdout, /^# {3}Summarize\(text: string, max_words\?: integer, style\?: "bullets" \| "paragraph", language\?: string\) -> \{summary: string, words: integer, bullets\?: string\[\], model\?: string\}$/m)

@@ -3,7 +3,7 @@
  *   pl spec id <schema.json> [--check]
  *   pl spec compile <schema.json|dir...> --out <dir> [--lang ts,py,go]
  *   pl spec scaffold <spec.json> --lang ts|py [--out dir] [--force]
- *   pl spec stub <spec.json>            (alias: from-workflow)
+ *   pl spec stub <spec.json>
  * `$ref`s by CID resolve from --schemas folders, the node's store
  * (--data-dir / PL_DATA_DIR, through the running daemon if there is one) and
  * protocols/schemas.
@@ -77,7 +77,6 @@ export function register (program: Command): void {
     }))
 
   sourceOptions(spec.command('stub <spec>')
-    .alias('from-workflow')
     .description('Print the DSL step stub of a capability spec: its typed call signature and a plan entry')
     .option('--name <capability>', 'only this capability (when the file defines several)'))
     .action(action(async (specPath: string, opts: SourceFlags & { name?: string }) => {
