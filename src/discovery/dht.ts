@@ -182,8 +182,10 @@ export class DhtProvider {
     }, (err: Error) => {
       k.running = false
       if (!this.running || this.keys.get(key) !== k) return
-      this.logger.debug({ cid: key, err: err.message, retryMs: k.delay }, 'DHT provide failed; retrying')
-      k.retry = setTimeout(() => { this.run(key) }, k.delay)
+      // equal jitter: keys that failed together (a lost connection) do not all retry at the same instant
+      const wait = Math.round(k.delay / 2 + Math.random() * k.delay / 2)
+      this.logger.debug({ cid: key, err: err.message, retryMs: wait }, 'DHT provide failed; retrying')
+      k.retry = setTimeout(() => { this.run(key) }, wait)
       k.delay = Math.min(this.init.retryMaxMs, k.delay * 2)
     })
   }
