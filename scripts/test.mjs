@@ -25,7 +25,9 @@ if (files.length === 0) {
   console.error(`no test files under ${root}${filters.length > 0 ? ` matching ${filters.join(', ')}` : ''}`)
   process.exit(1)
 }
-const args = ['--test', '--test-reporter=tap', ...files]
+// --test-force-exit: a file whose tests all ended exits even if something it started still holds the event
+// loop (a leaked runner or socket would otherwise hang the whole run until CI's time limit)
+const args = ['--test', '--test-force-exit', '--test-reporter=tap', ...files]
 if (process.env.PL_TEST_CONCURRENCY != null) args.unshift(`--test-concurrency=${process.env.PL_TEST_CONCURRENCY}`)
 const child = spawn(process.execPath, args, { stdio: 'inherit' })
 child.on('exit', (code, signal) => process.exit(code ?? (signal != null ? 1 : 0)))

@@ -97,6 +97,8 @@ function reply (err: Error & { details?: Record<string, unknown> }, status: numb
 export async function buildServer (init: ServerInit, auth: AuthDeps, registry: SchemaRegistry, plugins: Array<{ plugin: GatewayPlugin, opts?: Record<string, unknown> }>): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
+    // stop() must not wait on clients: open SSE streams and keep-alive sockets are closed with the server
+    forceCloseConnections: true,
     bodyLimit: init.bodyLimit ?? DEFAULT_BODY_LIMIT,
     // unknown fields are an error (400), not silently dropped; no type coercion of JSON bodies
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
