@@ -74,7 +74,9 @@ export function daemonServices (config: DaemonConfig): Record<string, ServiceFac
   services.negotiation = (c) => negotiation({
     openCalls: config.gossip,
     ...negotiationInit,
-    runStep: async (module, call, options) => await (c.services.exec as ExecService).executor.pool.runModule(module, call, options)
+    runStep: async (module, call, options) => await (c.services.exec as ExecService).executor.pool.runModule(module, call, options),
+    // an external implementation (A2A, MCP, attached process) is bid on only while its bridge can serve it
+    canRun: (module) => module.kind !== 'external' || (c.services.exec as ExecService).executor.pool.external.ready(module)
   })(c)
   services.exec = (c) => exec({
     ...execInit,

@@ -17,15 +17,60 @@ import { ModuleFolderError } from './errors.js'
 export interface ModuleSpec {
   /** module key (workflow.json) or capability name */
   key: string
-  /** absolute path of the module folder */
+  /** absolute path of the module folder ('' for an external implementation) */
   dir: string
-  /** CID of the folder (pins the code) */
+  /** CID of the folder (pins the code), or of the ExternalImpl document */
   cid: string
-  kind: 'js' | 'py'
-  /** absolute path of function.mjs | function.js | function.py */
+  kind: 'js' | 'py' | 'external'
+  /** absolute path of function.mjs | function.js | function.py ('' for an external implementation) */
   entry: string
   /** Python: the class to instantiate when function.py defines several */
   className?: string
+  /** kind 'external': who serves the step (docs/EXECUTOR.md, External implementations) */
+  external?: ExternalImpl
+}
+
+/**
+ * A capability implemented outside this node's module pools: an A2A agent, an
+ * MCP tool, a process attached to the gateway... `kind` names the runner
+ * registered for it (src/exec/external.ts), `target` what that runner calls
+ * (an agent card URL, an MCP server command, an attached client id),
+ * `options` the runner's own settings (an A2A skill id, an MCP tool name).
+ */
+export interface ExternalImpl {
+  kind: string
+  target: string
+  options?: Record<string, string | number | boolean>
+}
+
+/** Longest external kind / target / option value accepted (they end up in receipts). */
+export const MAX_EXTERNAL_KIND = 32
+export const MAX_EXTERNAL_TARGET = 2048
+
+/** Checks an ExternalImpl given by a caller (config, control API); throws ModuleFolderError naming the field. */
+export function checkExternalImpl (impl: unknown): ExternalImpl {
+  const bad = (msg: string): never => { throw new ModuleFolderError(`external implementation: ${msg}`, { impl }) }
+  if (impl == null || typeof impl !== 'object' || Array.isArray(impl)) return bad('must be {kind, target, options?}')
+  const { kind, target, options, ...rest } = impl as Record<string, unknown>
+  if (Object.keys(rest).length > 0) bad(`unknown field ${Object.keys(rest)[0]}`)
+  if (typeof kind !== 'string' || !/^[a-z][a-z0-9-]*$/.test(kind) || kind.length > MAX_EXTERNAL_KIND) bad(`kind must be a lower-case name of at most ${MAX_EXTERNAL_KIND} characters (a2a, mcp, attached...)`)
+  if (typeof target !== 'string' || target === '' || target.length > MAX_EXTERNAL_TARGET) bad(`target must be a non-empty string of at most ${MAX_EXTERNAL_TARGET} characters`)
+  if (options != null) {
+    if (typeof options !== 'object' || Array.isArray(options)) bad('options must be a mapping')
+    for (const [k, v] of Object.entries(options as object)) {
+      if (!['string', 'number', 'boolean'].includes(typeof v)) bad(`options.${k} must be a string, number or boolean`)
+      if (typeof v === 'string' && v.length > MAX_EXTERNAL_TARGET) bad(`options.${k} is longer than ${MAX_EXTERNAL_TARGET} characters`)
+    }
+  }
+  const out: ExternalImpl = { kind: kind as string, target: target as string }
+  if (options != null && Object.keys(options).length > 0) out.options = { ...(options as Record<string, string | number | boolean>) }
+  return out
+}
+
+/** The module spec of an external implementation: its CID pins the {kind, target, options} document. */
+export function externalModuleSpec (key: string, impl: ExternalImpl): ModuleSpec {
+  const external = checkExternalImpl(impl)
+  return { key, dir: '', cid: cidStringOf({ external }), kind: 'external', entry: '', external }
 }
 
 /** Entry files in the order they are looked for. */

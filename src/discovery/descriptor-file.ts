@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { InvalidDescriptorError } from './errors.js'
+import type { ImplRef } from './types.js'
 
 /** Reads a JSON or YAML document (by extension; otherwise JSON, then YAML). */
 export async function readDocument (path: string, what: string): Promise<unknown> {
@@ -27,16 +28,18 @@ export async function readDocument (path: string, what: string): Promise<unknown
 }
 
 /** The descriptor of a file, its `impl` (relative to the file) stripped and resolved. */
-export async function readDescriptorFile (path: string): Promise<{ descriptor: Record<string, unknown>, impl?: { dir: string, className?: string } }> {
+export async function readDescriptorFile (path: string): Promise<{ descriptor: Record<string, unknown>, impl?: ImplRef }> {
   const doc = await readDocument(path, 'descriptor')
   if (doc == null || typeof doc !== 'object' || Array.isArray(doc)) throw new InvalidDescriptorError(`descriptor ${path} must be a mapping (name, version, io, ...)`, { path })
   const { impl, ...descriptor } = doc as Record<string, unknown>
   if (impl == null) return { descriptor }
   const base = dirname(resolve(path))
   if (typeof impl === 'string') return { descriptor, impl: { dir: resolve(base, impl) } }
+  // impl: {external: {kind, target, options}}: checked when published
+  if (typeof impl === 'object' && (impl as any).external != null) return { descriptor, impl: { external: (impl as any).external } }
   if (typeof impl === 'object' && typeof (impl as any).dir === 'string' && ((impl as any).className == null || typeof (impl as any).className === 'string')) {
     const { dir, className } = impl as { dir: string, className?: string }
     return { descriptor, impl: { dir: resolve(base, dir), ...(className != null ? { className } : {}) } }
   }
-  throw new InvalidDescriptorError(`descriptor ${path}: impl must be a module folder path (relative to the file) or {dir, className}`, { path })
+  throw new InvalidDescriptorError(`descriptor ${path}: impl must be a module folder path (relative to the file), {dir, className} or {external: {kind, target, options}}`, { path })
 }

@@ -5,7 +5,7 @@
  * (edited or removed since publish) is not bound and not advertised: a node
  * runs only the code it pinned.
  */
-import { moduleSpecOf } from '../core/module.js'
+import { externalModuleSpec, moduleSpecOf } from '../core/module.js'
 import type { JsonSublevel } from '../store/index.js'
 import { compareVersions } from './descriptor.js'
 import type { LocalCapability, LocalRecord } from './types.js'
@@ -15,6 +15,16 @@ import type { ModuleSpec } from '../core/module.js'
 export async function bindRecord (rec: LocalRecord): Promise<LocalCapability> {
   if (rec.impl == null) return { ...rec, active: true }
   let module: ModuleSpec
+  if (rec.impl.external != null) {
+    try {
+      module = externalModuleSpec(rec.descriptor.name, rec.impl.external)
+    } catch (err) {
+      return { ...rec, active: false, problem: `${(err as Error).name}: ${(err as Error).message}` }
+    }
+    return module.cid === rec.descriptor.module?.cid
+      ? { ...rec, module, active: true }
+      : { ...rec, active: false, problem: `external implementation ${rec.impl.external.kind} ${rec.impl.external.target} does not match the published module CID; publish it again` }
+  }
   try {
     module = await moduleSpecOf(rec.descriptor.name, rec.impl.dir, { className: rec.impl.className })
   } catch (err) {

@@ -1,7 +1,7 @@
 /**
  * Control API routes, so agents without libp2p publish and find through their
  * local node:
- *   POST   /caps          {descriptor, impl?: {dir, className?}} → {cid, descriptor}
+ *   POST   /caps          {descriptor, impl?: {dir, className?} | {external: {kind, target, options?}}} → {cid, descriptor}
  *   DELETE /caps/:id      (descriptor CID or name)               → {removed: [cid]}
  *   GET    /caps/local                                            → [local capability]
  *   GET    /caps/find?name=&version=&attr=k>=v&policy=&io=&input=&output=&timeout=&limit=&cursor=&local=1&dht=1 → [found]
@@ -36,8 +36,10 @@ function flag (v: unknown): boolean {
 function parseImpl (impl: unknown): ImplRef | undefined {
   if (impl == null) return undefined
   const ref = typeof impl === 'string' ? { dir: impl } : impl as ImplRef
+  // an external implementation is checked (kind, target, options) by Discovery.publish
+  if (typeof ref === 'object' && ref != null && ref.external != null) return { external: ref.external }
   if (typeof ref !== 'object' || typeof ref.dir !== 'string' || !isAbsolute(ref.dir)) {
-    throw new InvalidDescriptorError('impl must be {dir: <absolute path of a module folder>, className?}')
+    throw new InvalidDescriptorError('impl must be {dir: <absolute path of a module folder>, className?} or {external: {kind, target, options?}}')
   }
   if (ref.className != null && typeof ref.className !== 'string') throw new InvalidDescriptorError('impl.className must be a string')
   return ref.className != null ? { dir: ref.dir, className: ref.className } : { dir: ref.dir }

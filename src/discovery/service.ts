@@ -6,7 +6,7 @@
 import { setMaxListeners } from 'node:events'
 import { CID } from 'multiformats/cid'
 import type { PlComponents, PlService } from '../node.js'
-import { moduleSpecOf, type ModuleSpec } from '../core/module.js'
+import { externalModuleSpec, moduleSpecOf, type ModuleSpec } from '../core/module.js'
 import { sharedFetcher, type BlockFetcher, type BlockFetcherInit } from '../net/fetch.js'
 import { cidStringOf } from '../core/encoding.js'
 import { Advertiser } from './ads.js'
@@ -257,9 +257,16 @@ export class Discovery implements PlService {
   async publish (input: CapabilityDescriptorInput, impl?: ImplRef): Promise<{ cid: string, descriptor: CapabilityDescriptor }> {
     this.assertStarted()
     let module: ModuleSpec | undefined
-    if (impl != null) {
+    const key = typeof input?.name === 'string' ? input.name : 'capability'
+    if (impl?.external != null) {
+      try {
+        module = externalModuleSpec(key, impl.external)
+      } catch (err) {
+        throw new InvalidDescriptorError(`impl.external: ${(err as Error).message}`, { impl })
+      }
+    } else if (impl != null) {
       if (typeof impl.dir !== 'string' || impl.dir === '') throw new InvalidDescriptorError('impl.dir must be the path of a module folder')
-      module = await moduleSpecOf(typeof input?.name === 'string' ? input.name : 'capability', impl.dir, { className: impl.className })
+      module = await moduleSpecOf(key, impl.dir, { className: impl.className })
     }
     const descriptor = buildDescriptor(input, this.c.identity.id, this.c.registry, { module, maxBytes: this.settings.maxDescriptorBytes })
     const cid = await this.c.store.blocks.put(descriptor)
@@ -273,7 +280,7 @@ export class Discovery implements PlService {
       cid,
       descriptor,
       publishedAt: Date.now(),
-      ...(module != null ? { impl: { dir: module.dir, ...(module.className != null ? { className: module.className } : {}) }, module } : {}),
+      ...(module != null ? { impl: implRefOf(module), module } : {}),
       active: true
     }
     await this.local.add(cap)
@@ -350,4 +357,10 @@ export class Discovery implements PlService {
 /** Service factory (services map entry `discovery: discovery({...})`). */
 export function discovery (init: DiscoveryInit = {}): (components: PlComponents) => Discovery {
   return (components) => new Discovery(components, init)
+}
+
+/** The ImplRef persisted for a bound module (a folder, or an external implementation). */
+function implRefOf (module: ModuleSpec): ImplRef {
+  if (module.external != null) return { external: module.external }
+  return { dir: module.dir, ...(module.className != null ? { className: module.className } : {}) }
 }

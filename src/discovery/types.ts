@@ -1,6 +1,6 @@
 /** Shapes of the discovery area: descriptors, queries, results, catalog entries. */
 import type { Json } from '../core/encoding.js'
-import type { ModuleSpec } from '../core/module.js'
+import type { ExternalImpl, ModuleSpec } from '../core/module.js'
 
 export type { ModuleSpec }
 
@@ -25,8 +25,12 @@ export interface CapabilityDescriptor {
 /** What a publisher gives: `provider` is filled in (and must be this node if present), `limits` defaults to `{}`, `module` is computed from `impl`. */
 export type CapabilityDescriptorInput = Omit<CapabilityDescriptor, 'provider' | 'limits'> & { provider?: string, limits?: CapabilityDescriptor['limits'] }
 
-/** The local implementation bound to a published capability. */
-export interface ImplRef { dir: string, className?: string }
+/**
+ * The local implementation bound to a published capability: a module folder
+ * (`dir`), or an external implementation served by a bridge (`external`:
+ * an A2A agent, an MCP tool, an attached process; src/exec/external.ts).
+ */
+export type ImplRef = { dir: string, className?: string, external?: undefined } | { external: ExternalImpl, dir?: undefined, className?: undefined }
 
 /** AdvertiseCapability.v1 body. */
 export interface AdvertiseCapability {

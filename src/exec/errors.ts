@@ -175,3 +175,8 @@ export function withStepDetails<E extends Error> (err: E, fields: Record<string,
   for (const [k, v] of Object.entries(fields)) if (e.details[k] === undefined) e.details[k] = v
   return err
 }
+
+/** A capability is served by an external implementation (A2A, MCP, attached process...) whose bridge this node does not run. */
+export class ExternalRunnerMissingError extends PlError {
+  override name = 'ExternalRunnerMissingError'
+}

@@ -37,7 +37,10 @@ export class LocalRunner implements StepRunner {
 
   canRun (step: Step, query: RunnerQuery): boolean {
     // bundle steps are always local: requesters send data, never code
-    return step.module != null || this.moduleFor(step, query.modules) != null
+    if (step.module != null) return true
+    const module = this.moduleFor(step, query.modules)
+    // an external implementation counts only while its bridge can serve it (an attached process is connected...)
+    return module != null && (module.kind !== 'external' || this.pool.external.ready(module))
   }
 
   async run (step: Step, inputData: Record<string, unknown>, ctx: StepContext): Promise<StepRunResult> {
@@ -48,7 +51,7 @@ export class LocalRunner implements StepRunner {
     if (step.module != null && module.cid !== step.module.cid) {
       throw new ModuleChangedError(`step ${step.id}: module '${module.key}' has CID ${module.cid}, but the plan pins ${step.module.cid}`, { step: step.id, expected: step.module.cid, actual: module.cid })
     }
-    const { output, usage } = await this.pool.runModule(module, {
+    const { output, usage, via } = await this.pool.runModule(module, {
       name: step.id,
       parameters: step.parameters,
       settings: step.settings,
@@ -68,6 +71,6 @@ export class LocalRunner implements StepRunner {
     if (size > this.maxOutputBytes) {
       throw withUsage(new InvalidOutputError(`step ${step.id}: module '${module.key}' returned ${size} bytes of output, over this node's limit of ${this.maxOutputBytes} bytes`, { step: step.id, module: module.key, limit: 'max_output_bytes', limit_value: this.maxOutputBytes, measured: size }), usage)
     }
-    return { output, usage, executor: 'local' }
+    return { output, usage, executor: 'local', ...(via != null ? { via } : {}) }
   }
 }

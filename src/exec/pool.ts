@@ -24,6 +24,7 @@ import { PyPools, type PyPoolsInit } from './python/pool.js'
 import type { Clock } from './clock.js'
 import type { ContainmentMode } from './containment.js'
 import type { ModuleCall, ModuleCallOptions, ModuleResult } from './types.js'
+import { ExternalRunners } from './external.js'
 
 export interface ModulePoolInit {
   js?: Omit<JsPoolsInit, 'logger'>
@@ -46,6 +47,8 @@ export interface ContainmentReport {
 export class ModulePool {
   readonly js: JsPools
   readonly py: PyPools
+  /** runners of external implementations (A2A, MCP, attached processes...), registered by the bridges */
+  readonly external = new ExternalRunners()
 
   constructor (init: ModulePoolInit = {}) {
     const logger = init.logger ?? silentLogger()
@@ -70,6 +73,7 @@ export class ModulePool {
   }
 
   async runModule (module: ModuleSpec, call: ModuleCall, options: ModuleCallOptions = {}): Promise<ModuleResult> {
+    if (module.kind === 'external') return await this.external.run(module, call, options)
     await assertModuleFolder(module)
     return module.kind === 'py' ? await this.py.run(module, call, options) : await this.js.run(module, call, options)
   }

@@ -81,6 +81,18 @@ export interface ModuleCallOptions {
 export interface ModuleResult {
   output: unknown
   usage: Usage
+  /** set when the step ran outside this node (an external implementation); recorded in the receipt */
+  via?: RunVia
+}
+
+/** Receipt.v1 `via`: what served a step outside the provider's own module pools. */
+export interface RunVia {
+  /** the external implementation's kind (a2a, mcp, attached...) */
+  kind: string
+  /** what was called: an agent card URL, an MCP server and tool, an attached client */
+  target: string
+  /** the remote side's own id of the call (an A2A task id...) */
+  ref?: string
 }
 
 /** The context a runner gets when asked whether it can run a step. */
@@ -97,6 +109,8 @@ export interface StepRunResult {
   receipt?: unknown
   /** who executed it (a peer id for remote runners) */
   executor?: string
+  /** set when a local step ran outside this node's module pools (see ModuleResult.via) */
+  via?: RunVia
 }
 
 /**

@@ -15,6 +15,7 @@ import type { Logger } from '../core/logger.js'
 import type { Metrics } from '../core/metrics.js'
 import type { Rpc, HandlerContext, RpcResponse } from '../net/rpc.js'
 import type { SchemaRegistry } from '../spec/registry.js'
+import type { ModuleSpec } from '../core/module.js'
 import { signReceipt, type Receipt } from '../receipts/signing.js'
 import { isStepCall } from '../receipts/call.js'
 import { receiptLimits, receiptUsage } from '../receipts/runner.js'
@@ -64,6 +65,13 @@ export interface ProviderInit {
   maxOpenBids?: number
   /** @default DEFAULT_MAX_OPEN_BIDS_PER_PEER */
   maxOpenBidsPerPeer?: number
+  /**
+   * Whether an offer's module can be run now: an external implementation
+   * whose bridge is not running, or whose attached process is gone, cannot
+   * (the call is declined 'unsupported' instead of bid and failed).
+   * @default every offer can
+   */
+  canRun?: (module: ModuleSpec) => boolean
 }
 
 /** The parts of a call a bid needs later: the whole decoded call (constraints, reply_to…) is not kept per open bid. */
@@ -233,7 +241,10 @@ export class Provider {
     }
     const offer = await this.init.local.localOffer(cfp.capability.name, cfp.capability.version)
     const room = this.bidRoomProblem(requester)
-    const decision: BidDecision = room != null
+    const runnable = offer == null || (this.init.canRun?.(offer.module) ?? true)
+    const decision: BidDecision = !runnable
+      ? { decline: 'unsupported', message: `${cfp.capability.name} is served by an external '${offer?.module.external?.kind ?? '?'}' implementation that is not available now` }
+      : room != null
       ? { decline: 'busy', message: room }
       : await this.strategy.decide({ cfp, cfpId, requester, offer, active: this.active, maxActive: this.maxActive, now })
     const ttlMs = Math.max(1_000, cfp.reply_by - now + 5_000)
@@ -341,6 +352,7 @@ export class Provider {
     let outputBytes: Uint8Array | undefined
     let outputCid: string | undefined
     let usage: Receipt['usage']
+    let via: Receipt['via']
     let error: ErrorData | undefined
     let sending = false
     const onProgress = (n: number, total?: number, message?: string): void => {
@@ -361,6 +373,7 @@ export class Provider {
         step: { runId: award.run, key: award.step, attempt: award.attempt ?? 1 }
       }, { signal, onProgress })
       usage = receiptUsage(out.usage)
+      via = out.via
       outputBytes = encodeCanonical(out.output)
       const max = this.init.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
       if (outputBytes.byteLength > max) throw new StepOutputTooLargeError(`the step's output is ${outputBytes.byteLength} bytes, over this node's limit of ${max}`, { size: outputBytes.byteLength, max })
@@ -390,7 +403,8 @@ export class Provider {
       usage,
       limits: receiptLimits(award.limits),
       policies: rec.bid.cfp.policies ?? [],
-      prev: award.prev ?? []
+      prev: award.prev ?? [],
+      ...(via != null ? { via } : {})
     }
     const signed = signReceipt(this.components.identity, receipt, { registry: this.components.registry })
     const result: Result = { award: rec.id, run: award.run, step: award.step, status, usage, receipt: signed, ...(outputCid != null ? { output: outputCid } : {}), ...(error != null ? { error } : {}) }

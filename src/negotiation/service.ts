@@ -32,7 +32,7 @@ export type NegotiationComponents = Pick<PlComponents, 'identity' | 'registry' |
 
 export interface NegotiationInit extends Partial<Pick<RemoteRunnerInit,
 'replyWindowMs' | 'maxAttempts' | 'maxRounds' | 'cfpConcurrency' | 'maxCandidates' | 'findTimeoutMs' | 'inlineInputBytes' | 'execGraceMs' | 'stepDeadlineMs' | 'costAttrs'>>,
-  Partial<Pick<ProviderInit, 'maxActive' | 'bidTtlMs' | 'awardHoldMs' | 'sweepMs' | 'maxOutputBytes' | 'maxOpenBids' | 'maxOpenBidsPerPeer'>> {
+  Partial<Pick<ProviderInit, 'maxActive' | 'bidTtlMs' | 'awardHoldMs' | 'sweepMs' | 'maxOutputBytes' | 'maxOpenBids' | 'maxOpenBidsPerPeer' | 'canRun'>> {
   /** who provides a capability @default the `discovery` service */
   finder?: CandidateFinder
   /** what this node offers @default the `discovery` service's published capabilities */

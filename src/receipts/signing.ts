@@ -48,6 +48,8 @@ export interface Receipt {
   limits: ReceiptLimits
   policies: string[]
   prev: string[]
+  /** the step ran outside the provider's module pools: an A2A agent, an MCP tool, an attached process... */
+  via?: { kind: string, target: string, ref?: string }
 }
 
 /** A SignedReceipt.v1 document. */

@@ -13,7 +13,7 @@ test('every sample capability descriptor of the swarm profiles reads, with its m
     const { descriptor, impl } = await readOffer({ file })
     assert.equal(typeof descriptor.name, 'string')
     assert.equal('impl' in descriptor, false, 'impl is not part of the descriptor')
-    assert.ok(impl?.dir.endsWith('/module'))
+    assert.ok(impl?.dir?.endsWith('/module'))
   }
 })
 

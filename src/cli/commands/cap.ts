@@ -16,7 +16,7 @@ import { CID_TEXT } from '../../discovery/constants.js'
 import { InvalidCapabilityQueryError, InvalidDescriptorError } from '../../discovery/errors.js'
 import { readDescriptorFile, readDocument } from '../../discovery/descriptor-file.js'
 import { parseAttrFilter } from '../../discovery/match.js'
-import type { CapabilityQuery, FoundCapability, IoSchema } from '../../discovery/types.js'
+import type { CapabilityQuery, FoundCapability, ImplRef, IoSchema } from '../../discovery/types.js'
 import { action, printJson, resolveDataDir } from '../util.js'
 
 /** `--io-match`: a schema CID, or a file with a schema (the input) or with {input?, output?}. */
@@ -103,9 +103,9 @@ export function register (program: Command): void {
     .action(action(async (target: string, opts: { dataDir?: string, impl?: string, className?: string, json?: boolean }) => {
       const file = await descriptorPath(target)
       const { descriptor, impl: fileImpl } = await readDescriptorFile(file)
-      let impl = opts.impl != null ? { dir: resolve(opts.impl) } : fileImpl
+      let impl: ImplRef | undefined = opts.impl != null ? { dir: resolve(opts.impl) } : fileImpl
       if (opts.className != null) {
-        if (impl == null) throw new InvalidDescriptorError('--class-name needs a module folder (--impl or impl: in the descriptor)')
+        if (impl?.dir == null) throw new InvalidDescriptorError('--class-name needs a module folder (--impl or impl: in the descriptor)')
         impl = { ...impl, className: opts.className }
       }
       if (impl == null) {
@@ -134,7 +134,9 @@ export function register (program: Command): void {
       if (list.length === 0) { process.stdout.write('this node publishes no capability\n'); return }
       await markChangedFolders(list)
       for (const c of list) {
-        const module = c.module != null ? `${String(c.module.kind)} ${String(c.module.dir)}` : 'no local module'
+        const module = c.module == null
+          ? 'no local module'
+          : c.module.external != null ? `external ${String(c.module.external.kind)} ${String(c.module.external.target)}` : `${String(c.module.kind)} ${String(c.module.dir)}`
         process.stdout.write(`${String(c.descriptor.name)}@${String(c.descriptor.version)}  ${String(c.cid)}  ${module}${c.active === true ? '' : `  INACTIVE: ${String(c.problem)}`}\n`)
       }
     }))

@@ -176,6 +176,8 @@ type ReceiptV1 struct {
 	Limits ReceiptV1Limits `json:"limits"`
 	Policies []string `json:"policies"`
 	Prev []string `json:"prev"`
+	// Set when the step ran outside the provider's own module pools: the external implementation that served it (an A2A agent, an MCP tool, a process attached to the gateway). The provider still signs the receipt as provider of record.
+	Via *ReceiptV1Via `json:"via,omitempty"`
 }
 
 // ResultV1 is a struct of the compiled schemas.
@@ -311,6 +313,13 @@ type ReceiptV1Limits struct {
 	CpuMs *int64 `json:"cpu_ms,omitempty"`
 	MemMb *int64 `json:"mem_mb,omitempty"`
 	WallMs *int64 `json:"wall_ms,omitempty"`
+}
+
+// ReceiptV1Via: Set when the step ran outside the provider's own module pools: the external implementation that served it (an A2A agent, an MCP tool, a process attached to the gateway). The provider still signs the receipt as provider of record.
+type ReceiptV1Via struct {
+	Kind string `json:"kind"`
+	Target string `json:"target"`
+	Ref *string `json:"ref,omitempty"`
 }
 
 // ResultV1Error is a struct of the compiled schemas.

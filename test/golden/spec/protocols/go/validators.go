@@ -13,7 +13,7 @@ var k5 = map[string]bool{"input": true, "output": true}
 var k6 = map[string]bool{"cpu_ms": true, "mem_mb": true, "wall_ms": true}
 var k7 = map[string]bool{}
 var k8 = map[string]bool{"cid": true, "kind": true, "path": true}
-var k9 = mustJSON("[\"js\",\"py\"]").([]any)
+var k9 = mustJSON("[\"js\",\"py\",\"external\"]").([]any)
 var k10 = map[string]bool{"cfp": true, "bid": true, "run": true, "step": true, "provider": true, "capability": true, "input": true, "limits": true, "price": true, "deadline": true, "attempt": true, "prev": true}
 var k11 = map[string]bool{"cfp": true, "run": true, "step": true, "capability": true, "price": true, "eta_ms": true, "attrs": true, "limits": true, "attestations": true, "expires": true}
 var k12 = map[string]bool{"run": true, "step": true, "capability": true, "input": true, "input_size": true, "deadline": true, "reply_by": true, "constraints": true, "policies": true, "limits": true, "reply_to": true, "estimate": true}
@@ -29,18 +29,20 @@ var k21 = mustJSON("[\"GET\",\"POST\",\"PUT\",\"DELETE\"]").([]any)
 var k22 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "policy": true, "select": true, "plan": true}
 var k23 = mustRegexp("^[A-Za-z_][A-Za-z0-9_]*\\x{3a}\\x{2d}?[0-9\\x{2e}]+\\z")
 var k24 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "residency": true}
-var k25 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "policies": true, "prev": true}
+var k25 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "policies": true, "prev": true, "via": true}
 var k26 = mustJSON("\"\"")
 var k27 = mustJSON("[\"ok\",\"error\"]").([]any)
 var k28 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
-var k29 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
-var k30 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
-var k31 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
-var k32 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
-var k33 = mustJSON("[\"bundle\",\"plan\"]").([]any)
-var k34 = mustJSON("[\"api-key\",\"agent\"]").([]any)
-var k35 = mustJSON("true")
-var k36 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
+var k29 = map[string]bool{"kind": true, "target": true, "ref": true}
+var k30 = mustRegexp("^[a-z][a-z0-9\\x{2d}]*\\z")
+var k31 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
+var k32 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
+var k33 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
+var k34 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
+var k35 = mustJSON("[\"bundle\",\"plan\"]").([]any)
+var k36 = mustJSON("[\"api-key\",\"agent\"]").([]any)
+var k37 = mustJSON("true")
+var k38 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
 
 // pl:AdvertiseCapability.v1#
 func n0(x any, p string) string {
@@ -2889,6 +2891,11 @@ func n154(x any, p string) string {
 				return e
 			}
 		}
+		if v, has := m["via"]; has {
+			if e := n182(v, child(p, "via")); e != "" {
+				return e
+			}
+		}
 		for k, v := range m {
 			if !k25[k] {
 				_ = v
@@ -3302,13 +3309,101 @@ func n181(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/additionalProperties
+// pl:Receipt.v1#/properties/via
 func n182(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["kind"]; !has {
+			return p + " must have required property \"kind\""
+		}
+		if _, has := m["target"]; !has {
+			return p + " must have required property \"target\""
+		}
+		if v, has := m["kind"]; has {
+			if e := n183(v, child(p, "kind")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["target"]; has {
+			if e := n184(v, child(p, "target")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["ref"]; has {
+			if e := n185(v, child(p, "ref")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k29[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/via/properties/kind
+func n183(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 32 {
+			return p + " must have at most 32 characters"
+		}
+		if !k30.MatchString(s) {
+			return p + " must match pattern \"^[a-z][a-z0-9-]*$\""
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/via/properties/target
+func n184(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) < 1 {
+			return p + " must have at least 1 characters"
+		}
+		if runeLen(s) > 2048 {
+			return p + " must have at most 2048 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/via/properties/ref
+func n185(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 256 {
+			return p + " must have at most 256 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/via/additionalProperties
+func n186(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:Receipt.v1#/additionalProperties
+func n187(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#
-func n183(x any, p string) string {
+func n188(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3330,47 +3425,47 @@ func n183(x any, p string) string {
 			return p + " must have required property \"usage\""
 		}
 		if v, has := m["award"]; has {
-			if e := n184(v, child(p, "award")); e != "" {
+			if e := n189(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n185(v, child(p, "run")); e != "" {
+			if e := n190(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n186(v, child(p, "step")); e != "" {
+			if e := n191(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n187(v, child(p, "status")); e != "" {
+			if e := n192(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n188(v, child(p, "output")); e != "" {
+			if e := n193(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["error"]; has {
-			if e := n189(v, child(p, "error")); e != "" {
+			if e := n194(v, child(p, "error")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n194(v, child(p, "usage")); e != "" {
+			if e := n199(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["receipt"]; has {
-			if e := n199(v, child(p, "receipt")); e != "" {
+			if e := n204(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k29[k] {
+			if !k31[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3380,7 +3475,7 @@ func n183(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/award
-func n184(x any, p string) string {
+func n189(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3396,7 +3491,7 @@ func n184(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/run
-func n185(x any, p string) string {
+func n190(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3409,7 +3504,7 @@ func n185(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/step
-func n186(x any, p string) string {
+func n191(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3422,7 +3517,7 @@ func n186(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/status
-func n187(x any, p string) string {
+func n192(x any, p string) string {
 	if !func() bool {
 		for _, v := range k27 {
 			if jsonEqual(x, v) {
@@ -3437,7 +3532,7 @@ func n187(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/output
-func n188(x any, p string) string {
+func n193(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3453,7 +3548,7 @@ func n188(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error
-func n189(x any, p string) string {
+func n194(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3466,22 +3561,22 @@ func n189(x any, p string) string {
 			return p + " must have required property \"message\""
 		}
 		if v, has := m["name"]; has {
-			if e := n190(v, child(p, "name")); e != "" {
+			if e := n195(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n191(v, child(p, "message")); e != "" {
+			if e := n196(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["retryable"]; has {
-			if e := n192(v, child(p, "retryable")); e != "" {
+			if e := n197(v, child(p, "retryable")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["details"]; has {
-			if e := n193(v, child(p, "details")); e != "" {
+			if e := n198(v, child(p, "details")); e != "" {
 				return e
 			}
 		}
@@ -3490,7 +3585,7 @@ func n189(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/name
-func n190(x any, p string) string {
+func n195(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3503,7 +3598,7 @@ func n190(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/message
-func n191(x any, p string) string {
+func n196(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3516,7 +3611,7 @@ func n191(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/retryable
-func n192(x any, p string) string {
+func n197(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -3524,7 +3619,7 @@ func n192(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/details
-func n193(x any, p string) string {
+func n198(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3532,7 +3627,7 @@ func n193(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage
-func n194(x any, p string) string {
+func n199(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3548,17 +3643,17 @@ func n194(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n195(v, child(p, "cpu_ms")); e != "" {
+			if e := n200(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n196(v, child(p, "wall_ms")); e != "" {
+			if e := n201(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n197(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n202(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
@@ -3573,7 +3668,7 @@ func n194(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/cpu_ms
-func n195(x any, p string) string {
+func n200(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3586,7 +3681,7 @@ func n195(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/wall_ms
-func n196(x any, p string) string {
+func n201(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3599,7 +3694,7 @@ func n196(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/mem_peak_mb
-func n197(x any, p string) string {
+func n202(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3612,20 +3707,20 @@ func n197(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/additionalProperties
-func n198(x any, p string) string {
+func n203(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/properties/receipt
-func n199(x any, p string) string {
-	if e := n200(x, p); e != "" {
+func n204(x any, p string) string {
+	if e := n205(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#
-func n200(x any, p string) string {
+func n205(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3638,22 +3733,22 @@ func n200(x any, p string) string {
 			return p + " must have required property \"provider_sig\""
 		}
 		if v, has := m["receipt"]; has {
-			if e := n201(v, child(p, "receipt")); e != "" {
+			if e := n206(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider_sig"]; has {
-			if e := n202(v, child(p, "provider_sig")); e != "" {
+			if e := n207(v, child(p, "provider_sig")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester_sig"]; has {
-			if e := n203(v, child(p, "requester_sig")); e != "" {
+			if e := n208(v, child(p, "requester_sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k30[k] {
+			if !k32[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3663,7 +3758,7 @@ func n200(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/receipt
-func n201(x any, p string) string {
+func n206(x any, p string) string {
 	if e := n154(x, p); e != "" {
 		return e
 	}
@@ -3671,7 +3766,7 @@ func n201(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n202(x any, p string) string {
+func n207(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3684,7 +3779,7 @@ func n202(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/requester_sig
-func n203(x any, p string) string {
+func n208(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3697,17 +3792,17 @@ func n203(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/additionalProperties
-func n204(x any, p string) string {
+func n209(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/additionalProperties
-func n205(x any, p string) string {
+func n210(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Workflow.v1#
-func n206(x any, p string) string {
+func n211(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3720,47 +3815,47 @@ func n206(x any, p string) string {
 			return p + " must have required property \"graph\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n207(v, child(p, "workflow_id")); e != "" {
+			if e := n212(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n208(v, child(p, "name")); e != "" {
+			if e := n213(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n209(v, child(p, "description")); e != "" {
+			if e := n214(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n210(v, child(p, "tags")); e != "" {
+			if e := n215(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n212(v, child(p, "version")); e != "" {
+			if e := n217(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalSettings"]; has {
-			if e := n215(v, child(p, "globalSettings")); e != "" {
+			if e := n220(v, child(p, "globalSettings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalParameters"]; has {
-			if e := n216(v, child(p, "globalParameters")); e != "" {
+			if e := n221(v, child(p, "globalParameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n217(v, child(p, "modules")); e != "" {
+			if e := n222(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["graph"]; has {
-			if e := n227(v, child(p, "graph")); e != "" {
+			if e := n232(v, child(p, "graph")); e != "" {
 				return e
 			}
 		}
@@ -3769,7 +3864,7 @@ func n206(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/workflow_id
-func n207(x any, p string) string {
+func n212(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3777,7 +3872,7 @@ func n207(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/name
-func n208(x any, p string) string {
+func n213(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3785,7 +3880,7 @@ func n208(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/description
-func n209(x any, p string) string {
+func n214(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3793,14 +3888,14 @@ func n209(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags
-func n210(x any, p string) string {
+func n215(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n211(a[i], index(p, i)); e != "" {
+			if e := n216(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3809,7 +3904,7 @@ func n210(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags/items
-func n211(x any, p string) string {
+func n216(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3817,19 +3912,19 @@ func n211(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version
-func n212(x any, p string) string {
+func n217(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["version"]; has {
-			if e := n213(v, child(p, "version")); e != "" {
+			if e := n218(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n214(v, child(p, "releaseTag")); e != "" {
+			if e := n219(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
@@ -3838,7 +3933,7 @@ func n212(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/version
-func n213(x any, p string) string {
+func n218(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3846,7 +3941,7 @@ func n213(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/releaseTag
-func n214(x any, p string) string {
+func n219(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3854,7 +3949,7 @@ func n214(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalSettings
-func n215(x any, p string) string {
+func n220(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3862,7 +3957,7 @@ func n215(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalParameters
-func n216(x any, p string) string {
+func n221(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3870,7 +3965,7 @@ func n216(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules
-func n217(x any, p string) string {
+func n222(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3878,7 +3973,7 @@ func n217(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n218(v, child(p, k)); e != "" {
+				if e := n223(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -3888,44 +3983,44 @@ func n217(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties
-func n218(x any, p string) string {
+func n223(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["codePath"]; has {
-			if e := n219(v, child(p, "codePath")); e != "" {
+			if e := n224(v, child(p, "codePath")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["settings"]; has {
-			if e := n220(v, child(p, "settings")); e != "" {
+			if e := n225(v, child(p, "settings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["parameters"]; has {
-			if e := n221(v, child(p, "parameters")); e != "" {
+			if e := n226(v, child(p, "parameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n222(v, child(p, "name")); e != "" {
+			if e := n227(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n223(v, child(p, "description")); e != "" {
+			if e := n228(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n224(v, child(p, "tags")); e != "" {
+			if e := n229(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["resource_requirements"]; has {
-			if e := n226(v, child(p, "resource_requirements")); e != "" {
+			if e := n231(v, child(p, "resource_requirements")); e != "" {
 				return e
 			}
 		}
@@ -3934,7 +4029,7 @@ func n218(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
-func n219(x any, p string) string {
+func n224(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3942,7 +4037,7 @@ func n219(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
-func n220(x any, p string) string {
+func n225(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3950,7 +4045,7 @@ func n220(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
-func n221(x any, p string) string {
+func n226(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3958,7 +4053,7 @@ func n221(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
-func n222(x any, p string) string {
+func n227(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3966,7 +4061,7 @@ func n222(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
-func n223(x any, p string) string {
+func n228(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3974,14 +4069,14 @@ func n223(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
-func n224(x any, p string) string {
+func n229(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n225(a[i], index(p, i)); e != "" {
+			if e := n230(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3990,7 +4085,7 @@ func n224(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
-func n225(x any, p string) string {
+func n230(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3998,7 +4093,7 @@ func n225(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
-func n226(x any, p string) string {
+func n231(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4006,7 +4101,7 @@ func n226(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph
-func n227(x any, p string) string {
+func n232(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4014,7 +4109,7 @@ func n227(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n228(v, child(p, k)); e != "" {
+				if e := n233(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -4024,14 +4119,14 @@ func n227(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties
-func n228(x any, p string) string {
+func n233(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n229(a[i], index(p, i)); e != "" {
+			if e := n234(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4040,7 +4135,7 @@ func n228(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties/items
-func n229(x any, p string) string {
+func n234(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4048,7 +4143,7 @@ func n229(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#
-func n230(x any, p string) string {
+func n235(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4082,62 +4177,62 @@ func n230(x any, p string) string {
 			return p + " must have required property \"meta\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n231(v, child(p, "workflow_id")); e != "" {
+			if e := n236(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n232(v, child(p, "version")); e != "" {
+			if e := n237(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n233(v, child(p, "releaseTag")); e != "" {
+			if e := n238(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["kind"]; has {
-			if e := n234(v, child(p, "kind")); e != "" {
+			if e := n239(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["bundle"]; has {
-			if e := n235(v, child(p, "bundle")); e != "" {
+			if e := n240(v, child(p, "bundle")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["size"]; has {
-			if e := n236(v, child(p, "size")); e != "" {
+			if e := n241(v, child(p, "size")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisher"]; has {
-			if e := n237(v, child(p, "publisher")); e != "" {
+			if e := n242(v, child(p, "publisher")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisherKind"]; has {
-			if e := n238(v, child(p, "publisherKind")); e != "" {
+			if e := n243(v, child(p, "publisherKind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n239(v, child(p, "ts")); e != "" {
+			if e := n244(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tombstone"]; has {
-			if e := n240(v, child(p, "tombstone")); e != "" {
+			if e := n245(v, child(p, "tombstone")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["meta"]; has {
-			if e := n241(v, child(p, "meta")); e != "" {
+			if e := n246(v, child(p, "meta")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k31[k] {
+			if !k33[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4147,12 +4242,12 @@ func n230(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/workflow_id
-func n231(x any, p string) string {
+func n236(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k32.MatchString(s) {
+		if !k34.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
 		}
 	}
@@ -4160,7 +4255,7 @@ func n231(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/version
-func n232(x any, p string) string {
+func n237(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4173,7 +4268,7 @@ func n232(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/releaseTag
-func n233(x any, p string) string {
+func n238(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4186,9 +4281,9 @@ func n233(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/kind
-func n234(x any, p string) string {
+func n239(x any, p string) string {
 	if !func() bool {
-		for _, v := range k33 {
+		for _, v := range k35 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -4201,7 +4296,7 @@ func n234(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/bundle
-func n235(x any, p string) string {
+func n240(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4217,7 +4312,7 @@ func n235(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/size
-func n236(x any, p string) string {
+func n241(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4230,7 +4325,7 @@ func n236(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisher
-func n237(x any, p string) string {
+func n242(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4246,9 +4341,9 @@ func n237(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisherKind
-func n238(x any, p string) string {
+func n243(x any, p string) string {
 	if !func() bool {
-		for _, v := range k34 {
+		for _, v := range k36 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -4261,7 +4356,7 @@ func n238(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/ts
-func n239(x any, p string) string {
+func n244(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4274,15 +4369,15 @@ func n239(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/tombstone
-func n240(x any, p string) string {
-	if !jsonEqual(x, k35) {
+func n245(x any, p string) string {
+	if !jsonEqual(x, k37) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:WorkflowRecord.v1#/properties/meta
-func n241(x any, p string) string {
+func n246(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4295,27 +4390,27 @@ func n241(x any, p string) string {
 			return p + " must have required property \"modules\""
 		}
 		if v, has := m["name"]; has {
-			if e := n242(v, child(p, "name")); e != "" {
+			if e := n247(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n243(v, child(p, "description")); e != "" {
+			if e := n248(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n244(v, child(p, "tags")); e != "" {
+			if e := n249(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n246(v, child(p, "modules")); e != "" {
+			if e := n251(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k36[k] {
+			if !k38[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4325,7 +4420,7 @@ func n241(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/name
-func n242(x any, p string) string {
+func n247(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4338,7 +4433,7 @@ func n242(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/description
-func n243(x any, p string) string {
+func n248(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4351,7 +4446,7 @@ func n243(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags
-func n244(x any, p string) string {
+func n249(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4361,7 +4456,7 @@ func n244(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n245(a[i], index(p, i)); e != "" {
+			if e := n250(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4370,7 +4465,7 @@ func n244(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
-func n245(x any, p string) string {
+func n250(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4383,7 +4478,7 @@ func n245(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules
-func n246(x any, p string) string {
+func n251(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4393,7 +4488,7 @@ func n246(x any, p string) string {
 			return p + " must have at most 1000 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n247(a[i], index(p, i)); e != "" {
+			if e := n252(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4402,7 +4497,7 @@ func n246(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
-func n247(x any, p string) string {
+func n252(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4415,12 +4510,12 @@ func n247(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/additionalProperties
-func n248(x any, p string) string {
+func n253(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:WorkflowRecord.v1#/additionalProperties
-func n249(x any, p string) string {
+func n254(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
@@ -4437,10 +4532,10 @@ var Validators = map[string]func(x any, p string) string{
 	"Plan.v1": n126,
 	"Policy.v1": n139,
 	"Receipt.v1": n154,
-	"Result.v1": n183,
-	"SignedReceipt.v1": n200,
-	"Workflow.v1": n206,
-	"WorkflowRecord.v1": n230,
+	"Result.v1": n188,
+	"SignedReceipt.v1": n205,
+	"Workflow.v1": n211,
+	"WorkflowRecord.v1": n235,
 }
 
 // ErrorOf returns "" when doc is a valid `name` document, else why not. Unknown names panic.

@@ -33,6 +33,8 @@ type ReceiptV1 struct {
 	Limits ReceiptV1Limits `json:"limits"`
 	Policies []string `json:"policies"`
 	Prev []string `json:"prev"`
+	// Set when the step ran outside the provider's own module pools: the external implementation that served it (an A2A agent, an MCP tool, a process attached to the gateway). The provider still signs the receipt as provider of record.
+	Via *ReceiptV1Via `json:"via,omitempty"`
 }
 
 // SignedReceiptV1: A receipt with its signatures: provider over "pl/receipt/v1" + dag-cbor(receipt), requester over "pl/receipt-accept/v1" + dag-cbor(receipt). Both base64url.
@@ -91,6 +93,13 @@ type ReceiptV1Limits struct {
 	CpuMs *int64 `json:"cpu_ms,omitempty"`
 	MemMb *int64 `json:"mem_mb,omitempty"`
 	WallMs *int64 `json:"wall_ms,omitempty"`
+}
+
+// ReceiptV1Via: Set when the step ran outside the provider's own module pools: the external implementation that served it (an A2A agent, an MCP tool, a process attached to the gateway). The provider still signs the receipt as provider of record.
+type ReceiptV1Via struct {
+	Kind string `json:"kind"`
+	Target string `json:"target"`
+	Ref *string `json:"ref,omitempty"`
 }
 
 // CapabilityV1Io is a struct of the compiled schemas.

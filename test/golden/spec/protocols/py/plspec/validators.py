@@ -17,7 +17,7 @@ _K5 = frozenset(["input", "output"])
 _K6 = frozenset(["cpu_ms", "mem_mb", "wall_ms"])
 _K7 = frozenset([])
 _K8 = frozenset(["cid", "kind", "path"])
-_K9 = ["js", "py"]
+_K9 = ["js", "py", "external"]
 _K10 = frozenset(["cfp", "bid", "run", "step", "provider", "capability", "input", "limits", "price", "deadline", "attempt", "prev"])
 _K11 = frozenset(["cfp", "run", "step", "capability", "price", "eta_ms", "attrs", "limits", "attestations", "expires"])
 _K12 = frozenset(["run", "step", "capability", "input", "input_size", "deadline", "reply_by", "constraints", "policies", "limits", "reply_to", "estimate"])
@@ -33,18 +33,20 @@ _K21 = ["GET", "POST", "PUT", "DELETE"]
 _K22 = frozenset(["goal", "inputs", "constraints", "policy", "select", "plan"])
 _K23 = re.compile("^[A-Za-z_][A-Za-z0-9_]*\\x3a\\x2d?[0-9\\x2e]+\\Z", re.ASCII)
 _K24 = frozenset(["name", "version", "description", "require_attestations", "allow_peers", "deny_peers", "max_price", "max_deadline_ms", "residency"])
-_K25 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "policies", "prev"])
+_K25 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "policies", "prev", "via"])
 _K26 = ""
 _K27 = ["ok", "error"]
 _K28 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
-_K29 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
-_K30 = frozenset(["receipt", "provider_sig", "requester_sig"])
-_K31 = frozenset(["workflow_id", "version", "releaseTag", "kind", "bundle", "size", "publisher", "publisherKind", "ts", "tombstone", "meta"])
-_K32 = re.compile("^[A-Za-z0-9][A-Za-z0-9\\x2e_\\x2d]{0,127}\\Z", re.ASCII)
-_K33 = ["bundle", "plan"]
-_K34 = ["api-key", "agent"]
-_K35 = True
-_K36 = frozenset(["name", "description", "tags", "modules"])
+_K29 = frozenset(["kind", "target", "ref"])
+_K30 = re.compile("^[a-z][a-z0-9\\x2d]*\\Z", re.ASCII)
+_K31 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
+_K32 = frozenset(["receipt", "provider_sig", "requester_sig"])
+_K33 = frozenset(["workflow_id", "version", "releaseTag", "kind", "bundle", "size", "publisher", "publisherKind", "ts", "tombstone", "meta"])
+_K34 = re.compile("^[A-Za-z0-9][A-Za-z0-9\\x2e_\\x2d]{0,127}\\Z", re.ASCII)
+_K35 = ["bundle", "plan"]
+_K36 = ["api-key", "agent"]
+_K37 = True
+_K38 = frozenset(["name", "description", "tags", "modules"])
 
 
 def _n0(x: Any, p: str) -> Optional[str]:
@@ -2216,6 +2218,10 @@ def _n154(x: Any, p: str) -> Optional[str]:
             e = _n180(x["prev"], rt.child(p, "prev"))
             if e is not None:
                 return e
+        if "via" in x:
+            e = _n182(x["via"], rt.child(p, "via"))
+            if e is not None:
+                return e
         for k, v in x.items():
             if k not in _K25:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
@@ -2528,11 +2534,77 @@ def _n181(x: Any, p: str) -> Optional[str]:
 
 
 def _n182(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/via
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "kind" not in x:
+            return p + " must have required property \"kind\""
+        if "target" not in x:
+            return p + " must have required property \"target\""
+        if "kind" in x:
+            e = _n183(x["kind"], rt.child(p, "kind"))
+            if e is not None:
+                return e
+        if "target" in x:
+            e = _n184(x["target"], rt.child(p, "target"))
+            if e is not None:
+                return e
+        if "ref" in x:
+            e = _n185(x["ref"], rt.child(p, "ref"))
+            if e is not None:
+                return e
+        for k, v in x.items():
+            if k not in _K29:
+                return rt.child(p, k) + " is not allowed (additionalProperties)"
+    return None
+
+
+def _n183(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/via/properties/kind
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 32:
+            return p + " must have at most 32 characters"
+        if _K30.search(x) is None:
+            return p + " must match pattern \"^[a-z][a-z0-9-]*$\""
+    return None
+
+
+def _n184(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/via/properties/target
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) < 1:
+            return p + " must have at least 1 characters"
+        if len(x) > 2048:
+            return p + " must have at most 2048 characters"
+    return None
+
+
+def _n185(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/via/properties/ref
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 256:
+            return p + " must have at most 256 characters"
+    return None
+
+
+def _n186(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/via/additionalProperties
+    return p + " is not allowed (false schema)"
+
+
+def _n187(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n183(x: Any, p: str) -> Optional[str]:
+def _n188(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2548,44 +2620,44 @@ def _n183(x: Any, p: str) -> Optional[str]:
         if "usage" not in x:
             return p + " must have required property \"usage\""
         if "award" in x:
-            e = _n184(x["award"], rt.child(p, "award"))
+            e = _n189(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n185(x["run"], rt.child(p, "run"))
+            e = _n190(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n186(x["step"], rt.child(p, "step"))
+            e = _n191(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n187(x["status"], rt.child(p, "status"))
+            e = _n192(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n188(x["output"], rt.child(p, "output"))
+            e = _n193(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "error" in x:
-            e = _n189(x["error"], rt.child(p, "error"))
+            e = _n194(x["error"], rt.child(p, "error"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n194(x["usage"], rt.child(p, "usage"))
+            e = _n199(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "receipt" in x:
-            e = _n199(x["receipt"], rt.child(p, "receipt"))
+            e = _n204(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K29:
+            if k not in _K31:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n184(x: Any, p: str) -> Optional[str]:
+def _n189(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2597,7 +2669,7 @@ def _n184(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n185(x: Any, p: str) -> Optional[str]:
+def _n190(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2607,7 +2679,7 @@ def _n185(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n186(x: Any, p: str) -> Optional[str]:
+def _n191(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2617,14 +2689,14 @@ def _n186(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n187(x: Any, p: str) -> Optional[str]:
+def _n192(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/status
     if not any(rt.json_equal(x, v) for v in _K27):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n188(x: Any, p: str) -> Optional[str]:
+def _n193(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/output
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2636,7 +2708,7 @@ def _n188(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n189(x: Any, p: str) -> Optional[str]:
+def _n194(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2646,25 +2718,25 @@ def _n189(x: Any, p: str) -> Optional[str]:
         if "message" not in x:
             return p + " must have required property \"message\""
         if "name" in x:
-            e = _n190(x["name"], rt.child(p, "name"))
+            e = _n195(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "message" in x:
-            e = _n191(x["message"], rt.child(p, "message"))
+            e = _n196(x["message"], rt.child(p, "message"))
             if e is not None:
                 return e
         if "retryable" in x:
-            e = _n192(x["retryable"], rt.child(p, "retryable"))
+            e = _n197(x["retryable"], rt.child(p, "retryable"))
             if e is not None:
                 return e
         if "details" in x:
-            e = _n193(x["details"], rt.child(p, "details"))
+            e = _n198(x["details"], rt.child(p, "details"))
             if e is not None:
                 return e
     return None
 
 
-def _n190(x: Any, p: str) -> Optional[str]:
+def _n195(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2674,7 +2746,7 @@ def _n190(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n191(x: Any, p: str) -> Optional[str]:
+def _n196(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/message
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2684,21 +2756,21 @@ def _n191(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n192(x: Any, p: str) -> Optional[str]:
+def _n197(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/retryable
     if not (rt.is_bool(x)):
         return p + " must be boolean"
     return None
 
 
-def _n193(x: Any, p: str) -> Optional[str]:
+def _n198(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/details
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n194(x: Any, p: str) -> Optional[str]:
+def _n199(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2710,15 +2782,15 @@ def _n194(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n195(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n200(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n196(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n201(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n197(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n202(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2727,7 +2799,7 @@ def _n194(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n195(x: Any, p: str) -> Optional[str]:
+def _n200(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2738,7 +2810,7 @@ def _n195(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n196(x: Any, p: str) -> Optional[str]:
+def _n201(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2749,7 +2821,7 @@ def _n196(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n197(x: Any, p: str) -> Optional[str]:
+def _n202(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2760,20 +2832,20 @@ def _n197(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n198(x: Any, p: str) -> Optional[str]:
+def _n203(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n199(x: Any, p: str) -> Optional[str]:
+def _n204(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/receipt
-    e = _n200(x, p)
+    e = _n205(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n200(x: Any, p: str) -> Optional[str]:
+def _n205(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2783,24 +2855,24 @@ def _n200(x: Any, p: str) -> Optional[str]:
         if "provider_sig" not in x:
             return p + " must have required property \"provider_sig\""
         if "receipt" in x:
-            e = _n201(x["receipt"], rt.child(p, "receipt"))
+            e = _n206(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         if "provider_sig" in x:
-            e = _n202(x["provider_sig"], rt.child(p, "provider_sig"))
+            e = _n207(x["provider_sig"], rt.child(p, "provider_sig"))
             if e is not None:
                 return e
         if "requester_sig" in x:
-            e = _n203(x["requester_sig"], rt.child(p, "requester_sig"))
+            e = _n208(x["requester_sig"], rt.child(p, "requester_sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K30:
+            if k not in _K32:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n201(x: Any, p: str) -> Optional[str]:
+def _n206(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/receipt
     e = _n154(x, p)
     if e is not None:
@@ -2808,7 +2880,7 @@ def _n201(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n202(x: Any, p: str) -> Optional[str]:
+def _n207(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/provider_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2818,7 +2890,7 @@ def _n202(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n203(x: Any, p: str) -> Optional[str]:
+def _n208(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/requester_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2828,17 +2900,17 @@ def _n203(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n204(x: Any, p: str) -> Optional[str]:
+def _n209(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n205(x: Any, p: str) -> Optional[str]:
+def _n210(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n206(x: Any, p: str) -> Optional[str]:
+def _n211(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2848,271 +2920,271 @@ def _n206(x: Any, p: str) -> Optional[str]:
         if "graph" not in x:
             return p + " must have required property \"graph\""
         if "workflow_id" in x:
-            e = _n207(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n212(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n208(x["name"], rt.child(p, "name"))
+            e = _n213(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n209(x["description"], rt.child(p, "description"))
+            e = _n214(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n210(x["tags"], rt.child(p, "tags"))
+            e = _n215(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n212(x["version"], rt.child(p, "version"))
+            e = _n217(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "globalSettings" in x:
-            e = _n215(x["globalSettings"], rt.child(p, "globalSettings"))
+            e = _n220(x["globalSettings"], rt.child(p, "globalSettings"))
             if e is not None:
                 return e
         if "globalParameters" in x:
-            e = _n216(x["globalParameters"], rt.child(p, "globalParameters"))
+            e = _n221(x["globalParameters"], rt.child(p, "globalParameters"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n217(x["modules"], rt.child(p, "modules"))
+            e = _n222(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         if "graph" in x:
-            e = _n227(x["graph"], rt.child(p, "graph"))
+            e = _n232(x["graph"], rt.child(p, "graph"))
             if e is not None:
                 return e
     return None
 
 
-def _n207(x: Any, p: str) -> Optional[str]:
+def _n212(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n208(x: Any, p: str) -> Optional[str]:
+def _n213(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n209(x: Any, p: str) -> Optional[str]:
+def _n214(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n210(x: Any, p: str) -> Optional[str]:
+def _n215(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n211(x[i], rt.child(p, i))
+            e = _n216(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n211(x: Any, p: str) -> Optional[str]:
+def _n216(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n212(x: Any, p: str) -> Optional[str]:
+def _n217(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "version" in x:
-            e = _n213(x["version"], rt.child(p, "version"))
+            e = _n218(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "releaseTag" in x:
-            e = _n214(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n219(x["releaseTag"], rt.child(p, "releaseTag"))
             if e is not None:
                 return e
     return None
 
 
-def _n213(x: Any, p: str) -> Optional[str]:
+def _n218(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n214(x: Any, p: str) -> Optional[str]:
+def _n219(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n215(x: Any, p: str) -> Optional[str]:
+def _n220(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalSettings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n216(x: Any, p: str) -> Optional[str]:
+def _n221(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalParameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n217(x: Any, p: str) -> Optional[str]:
+def _n222(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n218(v, rt.child(p, k))
+                e = _n223(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n218(x: Any, p: str) -> Optional[str]:
+def _n223(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "codePath" in x:
-            e = _n219(x["codePath"], rt.child(p, "codePath"))
+            e = _n224(x["codePath"], rt.child(p, "codePath"))
             if e is not None:
                 return e
         if "settings" in x:
-            e = _n220(x["settings"], rt.child(p, "settings"))
+            e = _n225(x["settings"], rt.child(p, "settings"))
             if e is not None:
                 return e
         if "parameters" in x:
-            e = _n221(x["parameters"], rt.child(p, "parameters"))
+            e = _n226(x["parameters"], rt.child(p, "parameters"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n222(x["name"], rt.child(p, "name"))
+            e = _n227(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n223(x["description"], rt.child(p, "description"))
+            e = _n228(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n224(x["tags"], rt.child(p, "tags"))
+            e = _n229(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "resource_requirements" in x:
-            e = _n226(x["resource_requirements"], rt.child(p, "resource_requirements"))
+            e = _n231(x["resource_requirements"], rt.child(p, "resource_requirements"))
             if e is not None:
                 return e
     return None
 
 
-def _n219(x: Any, p: str) -> Optional[str]:
+def _n224(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n220(x: Any, p: str) -> Optional[str]:
+def _n225(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n221(x: Any, p: str) -> Optional[str]:
+def _n226(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n222(x: Any, p: str) -> Optional[str]:
+def _n227(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n223(x: Any, p: str) -> Optional[str]:
+def _n228(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n224(x: Any, p: str) -> Optional[str]:
+def _n229(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n225(x[i], rt.child(p, i))
+            e = _n230(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n225(x: Any, p: str) -> Optional[str]:
+def _n230(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n226(x: Any, p: str) -> Optional[str]:
+def _n231(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n227(x: Any, p: str) -> Optional[str]:
+def _n232(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n228(v, rt.child(p, k))
+                e = _n233(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n228(x: Any, p: str) -> Optional[str]:
+def _n233(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n229(x[i], rt.child(p, i))
+            e = _n234(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n229(x: Any, p: str) -> Optional[str]:
+def _n234(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n230(x: Any, p: str) -> Optional[str]:
+def _n235(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3136,66 +3208,66 @@ def _n230(x: Any, p: str) -> Optional[str]:
         if "meta" not in x:
             return p + " must have required property \"meta\""
         if "workflow_id" in x:
-            e = _n231(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n236(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n232(x["version"], rt.child(p, "version"))
+            e = _n237(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "releaseTag" in x:
-            e = _n233(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n238(x["releaseTag"], rt.child(p, "releaseTag"))
             if e is not None:
                 return e
         if "kind" in x:
-            e = _n234(x["kind"], rt.child(p, "kind"))
+            e = _n239(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "bundle" in x:
-            e = _n235(x["bundle"], rt.child(p, "bundle"))
+            e = _n240(x["bundle"], rt.child(p, "bundle"))
             if e is not None:
                 return e
         if "size" in x:
-            e = _n236(x["size"], rt.child(p, "size"))
+            e = _n241(x["size"], rt.child(p, "size"))
             if e is not None:
                 return e
         if "publisher" in x:
-            e = _n237(x["publisher"], rt.child(p, "publisher"))
+            e = _n242(x["publisher"], rt.child(p, "publisher"))
             if e is not None:
                 return e
         if "publisherKind" in x:
-            e = _n238(x["publisherKind"], rt.child(p, "publisherKind"))
+            e = _n243(x["publisherKind"], rt.child(p, "publisherKind"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n239(x["ts"], rt.child(p, "ts"))
+            e = _n244(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "tombstone" in x:
-            e = _n240(x["tombstone"], rt.child(p, "tombstone"))
+            e = _n245(x["tombstone"], rt.child(p, "tombstone"))
             if e is not None:
                 return e
         if "meta" in x:
-            e = _n241(x["meta"], rt.child(p, "meta"))
+            e = _n246(x["meta"], rt.child(p, "meta"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K31:
+            if k not in _K33:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n231(x: Any, p: str) -> Optional[str]:
+def _n236(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K32.search(x) is None:
+        if _K34.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
     return None
 
 
-def _n232(x: Any, p: str) -> Optional[str]:
+def _n237(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3205,7 +3277,7 @@ def _n232(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n233(x: Any, p: str) -> Optional[str]:
+def _n238(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3215,14 +3287,14 @@ def _n233(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n234(x: Any, p: str) -> Optional[str]:
+def _n239(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/kind
-    if not any(rt.json_equal(x, v) for v in _K33):
+    if not any(rt.json_equal(x, v) for v in _K35):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n235(x: Any, p: str) -> Optional[str]:
+def _n240(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/bundle
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3234,7 +3306,7 @@ def _n235(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n236(x: Any, p: str) -> Optional[str]:
+def _n241(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/size
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3245,7 +3317,7 @@ def _n236(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n237(x: Any, p: str) -> Optional[str]:
+def _n242(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisher
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3257,14 +3329,14 @@ def _n237(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n238(x: Any, p: str) -> Optional[str]:
+def _n243(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisherKind
-    if not any(rt.json_equal(x, v) for v in _K34):
+    if not any(rt.json_equal(x, v) for v in _K36):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n239(x: Any, p: str) -> Optional[str]:
+def _n244(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3275,14 +3347,14 @@ def _n239(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n240(x: Any, p: str) -> Optional[str]:
+def _n245(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/tombstone
-    if not rt.json_equal(x, _K35):
+    if not rt.json_equal(x, _K37):
         return p + " must be equal to the constant"
     return None
 
 
-def _n241(x: Any, p: str) -> Optional[str]:
+def _n246(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3292,28 +3364,28 @@ def _n241(x: Any, p: str) -> Optional[str]:
         if "modules" not in x:
             return p + " must have required property \"modules\""
         if "name" in x:
-            e = _n242(x["name"], rt.child(p, "name"))
+            e = _n247(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n243(x["description"], rt.child(p, "description"))
+            e = _n248(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n244(x["tags"], rt.child(p, "tags"))
+            e = _n249(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n246(x["modules"], rt.child(p, "modules"))
+            e = _n251(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K36:
+            if k not in _K38:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n242(x: Any, p: str) -> Optional[str]:
+def _n247(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3323,7 +3395,7 @@ def _n242(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n243(x: Any, p: str) -> Optional[str]:
+def _n248(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3333,7 +3405,7 @@ def _n243(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n244(x: Any, p: str) -> Optional[str]:
+def _n249(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3341,13 +3413,13 @@ def _n244(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n245(x[i], rt.child(p, i))
+            e = _n250(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n245(x: Any, p: str) -> Optional[str]:
+def _n250(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3357,7 +3429,7 @@ def _n245(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n246(x: Any, p: str) -> Optional[str]:
+def _n251(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3365,13 +3437,13 @@ def _n246(x: Any, p: str) -> Optional[str]:
         if len(x) > 1000:
             return p + " must have at most 1000 items"
         for i in range(0, len(x)):
-            e = _n247(x[i], rt.child(p, i))
+            e = _n252(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n247(x: Any, p: str) -> Optional[str]:
+def _n252(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3381,12 +3453,12 @@ def _n247(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n248(x: Any, p: str) -> Optional[str]:
+def _n253(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n249(x: Any, p: str) -> Optional[str]:
+def _n254(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
@@ -3403,10 +3475,10 @@ VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "Plan.v1": _n126,
     "Policy.v1": _n139,
     "Receipt.v1": _n154,
-    "Result.v1": _n183,
-    "SignedReceipt.v1": _n200,
-    "Workflow.v1": _n206,
-    "WorkflowRecord.v1": _n230,
+    "Result.v1": _n188,
+    "SignedReceipt.v1": _n205,
+    "Workflow.v1": _n211,
+    "WorkflowRecord.v1": _n235,
 }
 
 

@@ -46,6 +46,7 @@ class ReceiptV1:
     limits: ReceiptV1Limits
     policies: List[str]
     prev: List[str]
+    via: Optional[ReceiptV1Via] = None  # Set when the step ran outside the provider's own module pools: the external implementation that served it (an A2A agent, an MCP tool, a process attached to the gateway). The provider still signs the receipt as provider of record.
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "ReceiptV1":
@@ -65,6 +66,7 @@ class ReceiptV1:
             limits=ReceiptV1Limits.from_dict(d["limits"]),
             policies=d["policies"],
             prev=d["prev"],
+            via=ReceiptV1Via.from_dict(d["via"]) if "via" in d else None,
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -84,6 +86,8 @@ class ReceiptV1:
         out["limits"] = self.limits.to_dict()
         out["policies"] = self.policies
         out["prev"] = self.prev
+        if self.via is not None:
+            out["via"] = self.via.to_dict()
         return out
 
 
@@ -269,6 +273,30 @@ class ReceiptV1Limits:
 
 
 @dataclass
+class ReceiptV1Via:
+    """Set when the step ran outside the provider's own module pools: the external implementation that served it (an A2A agent, an MCP tool, a process attached to the gateway). The provider still signs the receipt as provider of record."""
+    kind: str
+    target: str
+    ref: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "ReceiptV1Via":
+        return cls(
+            kind=d["kind"],
+            target=d["target"],
+            ref=d["ref"] if "ref" in d else None,
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        out["kind"] = self.kind
+        out["target"] = self.target
+        if self.ref is not None:
+            out["ref"] = self.ref
+        return out
+
+
+@dataclass
 class CapabilityV1Io:
     input: Union[str, Dict[str, Any]]  # a schema CID or an inline JSON Schema
     output: Union[str, Dict[str, Any]]  # a schema CID or an inline JSON Schema
@@ -316,7 +344,7 @@ class CapabilityV1Limits:
 class CapabilityV1Module:
     """the local implementation, pinned by CID"""
     cid: str  # CIDv1, base32
-    kind: Optional[Literal["js", "py"]] = None
+    kind: Optional[Literal["js", "py", "external"]] = None
     path: Optional[str] = None
 
     @classmethod
