@@ -15,6 +15,8 @@ export async function buildProgram (): Promise<Command> {
   const program = new Command('pl')
     .description('Client for the Pervasive.link mesh: workflows, runs, capabilities, receipts and specs.\nCommands that talk to a running pl-node find it through --data-dir (or PL_DATA_DIR).')
     .version(VERSION, '-V, --version')
+    // program options only before the command: `pl spec from-plan --version 1.0.0` is the command's own option
+    .enablePositionalOptions()
     .showHelpAfterError()
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'commands')
   for (const file of readdirSync(dir).filter(f => f.endsWith('.js')).sort()) {

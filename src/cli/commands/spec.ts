@@ -4,6 +4,7 @@
  *   pl spec compile <schema.json|dir...> --out <dir> [--lang ts,py,go]
  *   pl spec scaffold <spec.json> --lang ts|py [--out dir] [--force]
  *   pl spec stub <spec.json>
+ *   pl spec from-plan <plan.yaml> --name N --version V --cap <descriptor|spec...> [--out spec.json]
  * `$ref`s by CID resolve from --schemas folders, the node's store
  * (--data-dir / PL_DATA_DIR, through the running daemon if there is one) and
  * protocols/schemas.
@@ -11,7 +12,12 @@
 import type { Command } from 'commander'
 import { resolve } from 'node:path'
 import { action, printJson } from '../util.js'
-import { compileSchemas, createContext, dslStub, loadBundle, parseLangs, scaffold, specId, writeGenerated, type LoadOptions } from '../../spec/compiler/index.js'
+import { compileSchemas, createContext, dslStub, ioOfDescriptor, loadBundle, parseLangs, scaffold, specFromPlan, specId, writeGenerated, type LoadOptions } from '../../spec/compiler/index.js'
+import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { readDocument } from '../../discovery/descriptor-file.js'
+import { compileDsl } from '../../workflow/dsl.js'
 import { dataDirSources, isDataDir } from '../../spec/compiler/datadir.js'
 
 interface SourceFlags { schemas?: string[], dataDir?: string }
@@ -82,5 +88,30 @@ export function register (program: Command): void {
     .action(action(async (specPath: string, opts: SourceFlags & { name?: string }) => {
       const text = await withSources(opts, async (o) => dslStub(createContext(await loadBundle([specPath], o)), opts.name))
       process.stdout.write(text)
+    }))
+
+  sourceOptions(spec.command('from-plan <plan>')
+    .description('Turn a DSL plan into a versioned capability spec (DSL → Spec): input schema from the plan\'s inputs and the steps that consume them, output schema from its last step, constraints and policies kept as the x-pl-composite annotation. Prints the spec (or writes --out) and its CID.')
+    .requiredOption('--name <capability>', 'name of the new capability')
+    .requiredOption('--version <version>', 'its version, e.g. 1.0.0')
+    .requiredOption('--cap <files...>', 'descriptor files (capability.yaml) or capability spec files of the capabilities the plan calls')
+    .option('--description <text>', 'description of the capability (default: names the plan)')
+    .option('-o, --out <file>', 'write the spec here instead of printing it'))
+    .action(action(async (planPath: string, opts: SourceFlags & { name: string, version: string, cap: string[], description?: string, out?: string }) => {
+      const dag = compileDsl(await readFile(planPath, 'utf8'), { file: planPath })
+      const ios = await Promise.all(opts.cap.map(async (f) => ioOfDescriptor(await readDocument(f, 'capability file'), f)))
+      const derived = specFromPlan(dag, ios, { name: opts.name, version: opts.version, ...(opts.description != null ? { description: opts.description } : {}) })
+      const text = JSON.stringify(derived, null, 2) + '\n'
+      // the derived spec must compile like any other: check the keyword subset and every $ref before printing it
+      const dir = opts.out == null ? await mkdtemp(join(tmpdir(), 'pl-from-plan-')) : undefined
+      const file = opts.out != null ? resolve(opts.out) : join(dir as string, 'spec.json')
+      try {
+        await writeFile(file, text)
+        const { cid } = await withSources(opts, async (o) => await specId(file, { ...o, check: true }))
+        if (opts.out == null) process.stdout.write(text)
+        process.stderr.write(`${opts.name} ${opts.version}: spec ${cid}${opts.out != null ? ` written to ${file}` : ''}\n`)
+      } finally {
+        if (dir != null) await rm(dir, { recursive: true, force: true })
+      }
     }))
 }

@@ -65,3 +65,8 @@ export class UnsupportedNameError extends PlError {
 export class RefCycleError extends PlError {
   override name = 'RefCycleError'
 }
+
+/** `pl spec from-plan`: a plan cannot be turned into a capability spec (a step's capability has no io schema, router mode, a binding the capability does not take). */
+export class FromPlanError extends PlError {
+  override name = 'FromPlanError'
+}

@@ -25,3 +25,4 @@ export { compileSchemas, generate, loadBundle, parseLangs, sourcesFor, writeGene
 export { specId, type SpecIdResult } from './id.js'
 export { scaffold, type ScaffoldOptions } from './scaffold.js'
 export { dslStub } from './stub.js'
+export { specFromPlan, ioOfDescriptor, ioOfSpec, type CapabilityIo, type FromPlanOptions } from './from-plan.js'
