@@ -6,6 +6,7 @@
  * gateway's own (runs, graph, blocks, keys, streams) and any GatewayPlugin
  * other areas add (the registry's /workflows routes).
  */
+import { CONTEXT_WELL_KNOWN, plContext } from '../receipts/jsonld.js'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import swagger from '@fastify/swagger'
 import websocket from '@fastify/websocket'
@@ -178,6 +179,11 @@ export async function buildServer (init: ServerInit, auth: AuthDeps, registry: S
     for (const m of Array.isArray(r.method) ? r.method : [r.method]) if (m !== 'HEAD') routes.push({ method: m, url: r.url })
   })
   app.get('/openapi.json', { config: { scope: 'public' }, schema: { operationId: 'openapi', summary: 'This OpenAPI 3.1 document', tags: ['meta'], security: [], response: { 200: { type: 'object', additionalProperties: true }, '4xx': errorSchema } } }, async () => app.swagger())
+  // the pl JSON-LD context (docs/LINKED-DATA.md): public, content-addressed, immutable for a given CID
+  app.get(CONTEXT_WELL_KNOWN, { config: { scope: 'public' }, schema: { operationId: 'jsonldContext', summary: 'The pl JSON-LD context (Capability, Receipt, Policy, Attestation terms; PROV-O, schema.org); its CID in the ETag', tags: ['meta'], security: [], response: { 200: { type: 'object', additionalProperties: true } } } }, async (_req, rep) => {
+    const { doc, cid } = plContext()
+    return await rep.header('content-type', 'application/ld+json').header('etag', `"${cid}"`).header('cache-control', 'public, max-age=3600').send(JSON.stringify(doc))
+  })
   for (const { plugin, opts } of plugins) await app.register(plugin, opts ?? {})
   return app
 }

@@ -15,6 +15,7 @@ import { decodeJson, encodeJson } from '../../core/encoding.js'
 import { ReceiptStore } from '../../receipts/store.js'
 import { exportReceipts, verifyExport, type ReceiptExport } from '../../receipts/chain.js'
 import { receiptCid } from '../../receipts/signing.js'
+import { exportJsonLd, fromJsonLd } from '../../receipts/jsonld.js'
 import { ReceiptNotFoundError } from '../../receipts/errors.js'
 
 /** A run's export document, from the daemon if one runs on `dataDir`, else from the data dir itself. */
@@ -78,17 +79,18 @@ export function register (program: Command): void {
     .action(action(async (target: string, opts: { dataDir?: string }) => {
       // run ids never hold a slash or end in .json: such a target is a file that is not there
       if (!await isFile(target) && (target.includes('/') || /\.json$/i.test(target))) throw new InputFileNotFoundError(`${target}: no such file (pl receipts verify takes an export file or a run id)`, { path: target })
-      const doc = await isFile(target) ? decodeJson(await readFile(target)) : await loadRunExport(resolveDataDir(opts.dataDir), target)
+      const doc = await isFile(target) ? fromJsonLd(decodeJson(await readFile(target)) as Record<string, unknown>) : await loadRunExport(resolveDataDir(opts.dataDir), target)
       const result = verifyExport(doc)
       process.stdout.write(`ok: ${result.receipts} receipt${result.receipts === 1 ? '' : 's'} of run ${result.run} verify; root ${result.root}\n`)
     }))
   cmd.command('export <runId>')
-    .description("write a run's receipts as dag-json (stdout, or -o file)")
+    .description("write a run's receipts as dag-json (stdout, or -o file); --jsonld adds the pl JSON-LD context (PROV-O terms) so linked-data tools read it")
     .option('-d, --data-dir <dir>', 'data dir of the pl-node')
     .option('-o, --output <file>', 'write to this file instead of stdout')
-    .action(action(async (runId: string, opts: { dataDir?: string, output?: string }) => {
+    .option('--jsonld', 'JSON-LD: the context inline and @types on the export, signed receipts and receipts (pl receipts verify reads it too)')
+    .action(action(async (runId: string, opts: { dataDir?: string, output?: string, jsonld?: boolean }) => {
       const doc = await loadRunExport(resolveDataDir(opts.dataDir), runId)
-      const bytes = encodeJson(doc)
+      const bytes = encodeJson(opts.jsonld === true ? exportJsonLd(doc) : doc)
       if (opts.output != null) await writeFile(opts.output, bytes)
       else process.stdout.write(Buffer.from(bytes).toString('utf8') + '\n')
     }))
