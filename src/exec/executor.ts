@@ -91,6 +91,8 @@ export class Executor extends EventEmitter {
   private readonly metrics?: ExecMetrics
   private journal?: Journal
   private readonly active = new Map<string, { exec: RunExecution, done: Promise<RunRecord> }>()
+  /** wait({untilWaiting}) callers per run: told when the run pauses for a human (no emitter listener per waiter) */
+  private readonly humanWaiters = new Map<string, Set<() => void>>()
   private readonly eventLogs = new Map<string, { next: number, list: SeqEvent[] }>()
   /** a resume (or a cancel of an inactive run) in progress per run: nothing else may start or cancel it meanwhile */
   private readonly starting = new Map<string, Promise<unknown>>()
@@ -173,6 +175,7 @@ export class Executor extends EventEmitter {
     const max = this.init.maxEventsPerRun ?? 2000
     if (log.list.length > max) log.list.splice(0, log.list.length - max)
     this.metrics?.observe(ev)
+    if (ev.type === 'pl:run:waiting-human') for (const w of this.humanWaiters.get(ev.runId) ?? []) w()
     this.emit('event', ev)
   }
 
@@ -421,12 +424,20 @@ export class Executor extends EventEmitter {
     }
     if (options.untilWaiting === true && active.exec.run.state === 'waiting-human') return active.exec.run
     return await new Promise<RunRecord>((resolve, reject) => {
-      const onEvent = (ev: ExecEvent): void => {
-        if (ev.runId === runId && ev.type === 'pl:run:waiting-human' && options.untilWaiting === true) { off(); resolve(active.exec.run) }
-      }
+      // many concurrent waits (a gateway under load) must not pile listeners on the executor's emitter
+      const onHuman = (): void => { off(); resolve(active.exec.run) }
       const onAbort = (): void => { off(); reject(options.signal?.reason) }
-      const off = (): void => { this.off('event', onEvent); options.signal?.removeEventListener('abort', onAbort) }
-      this.on('event', onEvent)
+      const off = (): void => {
+        const set = this.humanWaiters.get(runId)
+        set?.delete(onHuman)
+        if (set?.size === 0) this.humanWaiters.delete(runId)
+        options.signal?.removeEventListener('abort', onAbort)
+      }
+      if (options.untilWaiting === true) {
+        let set = this.humanWaiters.get(runId)
+        if (set == null) this.humanWaiters.set(runId, set = new Set())
+        set.add(onHuman)
+      }
       options.signal?.addEventListener('abort', onAbort, { once: true })
       active.done.then((r) => { off(); resolve(r) }, (err) => { off(); reject(err) })
     })

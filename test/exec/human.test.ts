@@ -105,3 +105,34 @@ test('a human step timeout follows its policy: fail, or take a default choice', 
     await h.close()
   }
 })
+
+test('hundreds of concurrent waits on one run (a gateway under load) resolve without piling listeners on the executor', async () => {
+  const h = await harness()
+  const warnings: Error[] = []
+  const onWarning = (w: Error): void => { warnings.push(w) }
+  process.on('warning', onWarning)
+  try {
+    const runId = await h.executor.submit(dagOf([humanStep()]), {})
+    const listenersBefore = h.executor.listenerCount('event')
+    const untilWaiting = Array.from({ length: 200 }, async () => await h.executor.wait(runId, { untilWaiting: true }))
+    const untilDone = Array.from({ length: 200 }, async () => await h.executor.wait(runId))
+    assert.ok(h.executor.listenerCount('event') <= listenersBefore, 'waits add no listener to the executor\'s emitter')
+    for (const r of await Promise.all(untilWaiting)) assert.equal(r.state, 'waiting-human')
+    await h.executor.decide(runId, 'approve', 'yes')
+    for (const r of await Promise.all(untilDone)) assert.equal(r.state, 'succeeded')
+    // an aborted wait stops waiting and leaves nothing behind
+    const other = await h.executor.submit(dagOf([humanStep()]), {})
+    await h.executor.wait(other, { untilWaiting: true })
+    const ac = new AbortController()
+    const aborted = h.executor.wait(other, { signal: ac.signal })
+    ac.abort(new Error('caller gave up'))
+    await assert.rejects(aborted, /caller gave up/)
+    await h.executor.decide(other, 'approve', 'no')
+    assert.equal((await h.executor.wait(other)).state, 'succeeded')
+    await new Promise(resolve => setImmediate(resolve))
+    assert.deepEqual(warnings.filter(w => w.name === 'MaxListenersExceededWarning').map(w => w.message), [])
+  } finally {
+    process.off('warning', onWarning)
+    await h.close()
+  }
+})
