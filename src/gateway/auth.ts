@@ -19,7 +19,12 @@ export interface AuthDeps {
   verifier: EnvelopeVerifier
   replay: { add: (id: string, exp: number) => Promise<boolean> }
   limiter: RateLimiter
+  /** failed authentications per client address (guessing keys, forging signatures): an empty bucket is refused before credentials are looked at */
+  failures?: RateLimiter
 }
+
+/** Errors that mean "these credentials are not good": each one costs the client address a token of `failures`. */
+const AUTH_FAILURES = new Set(['MissingCredentialsError', 'UnknownApiKeyError', 'UnknownAgentError', 'SignedRequestMismatchError'])
 
 /** `admin` holds every scope. */
 export function hasScope (p: Principal, scope: Scope): boolean {
@@ -49,8 +54,29 @@ export class Authenticator {
 
   /** onRequest: bearer keys and header-signed requests; body-signed requests wait for preValidation. */
   async onRequest (req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const scope = routeScope(req)
-    if (scope === 'public') return
+    if (routeScope(req) === 'public') return
+    await this.guarded(req, reply, async () => { await this.checkRequest(req, reply) })
+  }
+
+  /** Refuses an address that failed too often, and charges it for each new failure. */
+  private async guarded (req: FastifyRequest, reply: FastifyReply, check: () => Promise<void>): Promise<void> {
+    const failures = this.deps.failures
+    const key = `addr:${req.ip}`
+    const wait = failures?.wait(key) ?? 0
+    if (wait > 0) {
+      void reply.header('retry-after', String(wait))
+      throw new RateLimitedError(`too many failed authentications from ${req.ip}; retry in ${wait} s`, { retryAfterS: wait, reason: 'auth-failures' })
+    }
+    try {
+      await check()
+    } catch (err) {
+      if (failures != null && AUTH_FAILURES.has((err as Error).name)) failures.take(key)
+      throw err
+    }
+  }
+
+  private async checkRequest (req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const scope = routeScope(req) as Scope
     const header = req.headers.authorization
     const m = typeof header === 'string' ? /^(\S+)(?:\s+(.*))?$/.exec(header.trim()) : null
     const scheme = m?.[1].toLowerCase()
@@ -83,9 +109,11 @@ export class Authenticator {
     if (req.principal != null || !isEnvelopeBody(req)) return
     const scope = routeScope(req)
     if (scope === 'public') return
-    const { principal, inner } = await this.signed(req, req.body)
-    req.body = inner
-    await this.finish(req, reply, principal, scope)
+    await this.guarded(req, reply, async () => {
+      const { principal, inner } = await this.signed(req, req.body)
+      req.body = inner
+      await this.finish(req, reply, principal, scope)
+    })
   }
 
   private async bearer (key: string): Promise<Principal> {

@@ -6,6 +6,10 @@ export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024
 export const DEFAULT_RATE_BURST = 60
 /** Token bucket per caller: refill rate. @default 20 requests per second */
 export const DEFAULT_RATE_PER_SECOND = 20
+/** Failed authentications per client address before it is refused (429) without a look at its credentials. @default 20 */
+export const DEFAULT_AUTH_FAILURE_BURST = 20
+/** Failed authentications forgiven per second per client address. @default 0.2 (one every 5 s) */
+export const DEFAULT_AUTH_FAILURE_PER_SECOND = 0.2
 /** Callers whose buckets are kept (least recently used dropped beyond). @default 10000 */
 export const MAX_RATE_BUCKETS = 10_000
 /** Bytes queued to one WebSocket/SSE client before it is dropped as too slow. @default 1 MiB */

@@ -47,6 +47,14 @@ export class RateLimiter {
     return Math.max(1, Math.ceil((1 - b.tokens) / this.init.perSecond))
   }
 
+  /** Seconds until `key` has a token, without taking one (0: it has one now). */
+  wait (key: string): number {
+    const b = this.buckets.get(key)
+    if (b == null) return 0
+    const tokens = Math.min(this.init.burst, b.tokens + Math.max(0, this.now() - b.at) * this.init.perSecond / 1000)
+    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.init.perSecond))
+  }
+
   get size (): number {
     return this.buckets.size
   }

@@ -23,7 +23,7 @@ import { gatewayRoutes } from './routes.js'
 import { streamRoutes } from './stream.js'
 import type { GatewayContext, RunRequester } from './context.js'
 import { GatewayConfigError, ServiceUnavailableError } from './errors.js'
-import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_SOCKET_BUFFER, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND } from './constants.js'
+import { DEFAULT_AUTH_FAILURE_BURST, DEFAULT_AUTH_FAILURE_PER_SECOND, DEFAULT_BODY_LIMIT, DEFAULT_MAX_SOCKET_BUFFER, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND } from './constants.js'
 
 export interface GatewayInit {
   /** `HOST:PORT` (`[::1]:8080` for IPv6); unset: no HTTP server (keys are still managed) */
@@ -32,6 +32,8 @@ export interface GatewayInit {
   bodyLimit?: number
   /** token bucket per caller @default { burst: 60, perSecond: 20 } */
   rateLimit?: { burst?: number, perSecond?: number }
+  /** failed authentications per client address before it is refused @default { burst: 20, perSecond: 0.2 } */
+  authFailures?: { burst?: number, perSecond?: number }
   /** exact `Origin` values browsers may call from (turns CORS on for them) @default none */
   allowedOrigins?: string[]
   /** exact `Host` header values accepted @default any */
@@ -49,7 +51,7 @@ export interface GatewayInit {
 }
 
 /** Config keys of the `api` section. */
-export const GATEWAY_CONFIG_KEYS = ['listen', 'bodyLimit', 'rateLimit', 'allowedOrigins', 'allowedHosts', 'maxSocketBuffer', 'estimateReplyMs']
+export const GATEWAY_CONFIG_KEYS = ['listen', 'bodyLimit', 'rateLimit', 'authFailures', 'allowedOrigins', 'allowedHosts', 'maxSocketBuffer', 'estimateReplyMs']
 
 /** Checks the `api` config section (the daemon config's gateway settings). */
 export function gatewayInitFromConfig (section: unknown): GatewayInit {
@@ -64,10 +66,11 @@ export function gatewayInitFromConfig (section: unknown): GatewayInit {
   for (const k of ['allowedOrigins', 'allowedHosts']) {
     if (s[k] != null && !(Array.isArray(s[k]) && (s[k] as unknown[]).every(x => typeof x === 'string'))) throw new GatewayConfigError(`api.${k} must be a list of strings`)
   }
-  if (s.rateLimit != null) {
-    const r = s.rateLimit as Record<string, unknown>
+  for (const k of ['rateLimit', 'authFailures']) {
+    const r = s[k] as Record<string, unknown> | undefined
+    if (r == null) continue
     if (typeof r !== 'object' || Object.keys(r).some(k => !['burst', 'perSecond'].includes(k)) || [r.burst, r.perSecond].some(v => v != null && !(typeof v === 'number' && v > 0))) {
-      throw new GatewayConfigError('api.rateLimit must be {burst?: number > 0, perSecond?: number > 0}')
+      throw new GatewayConfigError(`api.${k} must be {burst?: number > 0, perSecond?: number > 0}`)
     }
   }
   return s as GatewayInit
@@ -186,7 +189,8 @@ export class GatewayService implements PlService {
       ...(this.init.plugins ?? [])
     ]
     const limiter = new RateLimiter({ burst: this.init.rateLimit?.burst ?? DEFAULT_RATE_BURST, perSecond: this.init.rateLimit?.perSecond ?? DEFAULT_RATE_PER_SECOND, now: this.init.now })
-    const app = await buildServer({ bodyLimit: this.init.bodyLimit ?? DEFAULT_BODY_LIMIT, allowedOrigins: this.init.allowedOrigins, allowedHosts: this.init.allowedHosts, logger: log }, { keys: this.keys, verifier: c.verifier, replay: c.replay, limiter }, c.registry, plugins)
+    const failures = new RateLimiter({ burst: this.init.authFailures?.burst ?? DEFAULT_AUTH_FAILURE_BURST, perSecond: this.init.authFailures?.perSecond ?? DEFAULT_AUTH_FAILURE_PER_SECOND, now: this.init.now })
+    const app = await buildServer({ bodyLimit: this.init.bodyLimit ?? DEFAULT_BODY_LIMIT, allowedOrigins: this.init.allowedOrigins, allowedHosts: this.init.allowedHosts, logger: log }, { keys: this.keys, verifier: c.verifier, replay: c.replay, limiter, failures }, c.registry, plugins)
     this.app = app
     hub.start()
     await app.listen({ host, port })
