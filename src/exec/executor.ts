@@ -70,6 +70,8 @@ export interface SubmitOptions {
   runId?: string
   /** called once the run settles in this executor (ended or stopped), e.g. to remove an unpacked bundle */
   cleanup?: () => Promise<void>
+  /** PeerId of the agent the run is for (an agent that signed its request to the gateway): recorded in the run and in every receipt */
+  onBehalfOf?: string
 }
 
 export type SeqEvent = ExecEvent & { seq: number }
@@ -203,6 +205,7 @@ export class Executor extends EventEmitter {
       dag: await blocks.put(dag),
       input: await blocks.put(resolved),
       ...(opts.source != null ? { source: opts.source } : {}),
+      ...(opts.onBehalfOf != null ? { on_behalf_of: opts.onBehalfOf } : {}),
       modules: opts.modules ?? {},
       created: now,
       updated: now,

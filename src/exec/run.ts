@@ -485,6 +485,7 @@ export class RunExecution {
     let asks = 0
     const ctx: StepContext = {
       runId: this.run.id,
+      ...(this.run.on_behalf_of != null ? { onBehalfOf: this.run.on_behalf_of } : {}),
       key,
       attempt,
       limits,

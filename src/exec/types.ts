@@ -34,6 +34,8 @@ export interface HumanQuestion {
 /** What a StepRunner may use while it runs one step. */
 export interface StepContext {
   runId: string
+  /** PeerId of the agent the run is for (RunRecord.on_behalf_of): named in the step's receipt */
+  onBehalfOf?: string
   /** the step instance key: `id`, plus `@n` per loop/router iteration and `[i]` per map item */
   key: string
   /** 1 for the first attempt */
@@ -158,6 +160,8 @@ export interface RunRecord {
   /** CID of the run result */
   output?: string
   error?: ErrorData
+  /** PeerId of the agent the run is for (the requester of record; SubmitOptions.onBehalfOf) */
+  on_behalf_of?: string
 }
 
 export interface PendingQuestion {

@@ -33,6 +33,11 @@ export interface GatewayContext {
   estimate?: EstimateDeps
 }
 
+/** SubmitOptions naming the agent a run is for, when the caller is an agent that signed its request. */
+export function onBehalfOf (p: Principal | undefined): { onBehalfOf?: string } {
+  return p?.agent != null ? { onBehalfOf: p.agent } : {}
+}
+
 export async function recordRequester (ctx: GatewayContext, run: string, p: Principal | undefined): Promise<void> {
   if (p == null) return
   await ctx.requesters.put(run, { run, principal: p.name, kind: p.kind, ...(p.agent != null ? { agent: p.agent } : {}), at: Date.now() })

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import { cidOfBytes, parseCid, RAW } from '../core/encoding.js'
 import { runView } from '../exec/view.js'
 import type { GatewayContext } from './context.js'
-import { recordRequester } from './context.js'
+import { onBehalfOf, recordRequester } from './context.js'
 import { graphFrom, type GraphBody } from './graph.js'
 import { estimateDag } from './estimate.js'
 import { ServiceUnavailableError, StepOutputNotFoundError, MalformedBodyError } from './errors.js'
@@ -152,6 +152,7 @@ export function gatewayRoutes (ctx: GatewayContext) {
         runId = await ctx.executor.submit(graph.dag, body.input ?? {}, {
           modules: graph.bundle?.modules,
           ...(graph.origin === 'registry' && graph.source != null ? { source: graph.source } : {}),
+          ...onBehalfOf(req.principal),
           cleanup: graph.cleanup
         })
       } catch (err) {

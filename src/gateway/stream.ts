@@ -15,7 +15,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { GatewayContext } from './context.js'
-import { recordRequester } from './context.js'
+import { onBehalfOf, recordRequester } from './context.js'
 import type { Principal, Scope } from './types.js'
 import type { Sink } from './events.js'
 import { hasScope } from './auth.js'
@@ -175,7 +175,7 @@ class SocketSession {
         const graph = await graphFrom(graphId, { dsl: str(m, 'dsl', false), workflow: obj(m, 'workflow'), bundle: str(m, 'bundle', false), version: str(m, 'version', false) }, { blocks: this.ctx.store.blocks, workflows: this.ctx.workflows })
         let run: string
         try {
-          run = await this.ctx.executor.submit(graph.dag, input, { modules: graph.bundle?.modules, ...(graph.origin === 'registry' && graph.source != null ? { source: graph.source } : {}), cleanup: graph.cleanup })
+          run = await this.ctx.executor.submit(graph.dag, input, { modules: graph.bundle?.modules, ...(graph.origin === 'registry' && graph.source != null ? { source: graph.source } : {}), ...onBehalfOf(this.principal), cleanup: graph.cleanup })
         } catch (err) {
           await graph.cleanup()
           throw err

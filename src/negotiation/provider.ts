@@ -404,7 +404,8 @@ export class Provider {
       limits: receiptLimits(award.limits),
       policies: rec.bid.cfp.policies ?? [],
       prev: award.prev ?? [],
-      ...(via != null ? { via } : {})
+      ...(via != null ? { via } : {}),
+      ...(award.on_behalf_of != null ? { on_behalf_of: award.on_behalf_of } : {})
     }
     const signed = signReceipt(this.components.identity, receipt, { registry: this.components.registry })
     const result: Result = { award: rec.id, run: award.run, step: award.step, status, usage, receipt: signed, ...(outputCid != null ? { output: outputCid } : {}), ...(error != null ? { error } : {}) }

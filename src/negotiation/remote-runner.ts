@@ -400,7 +400,8 @@ export class RemoteRunner implements StepRunner {
       price: best.body.price,
       deadline: job.deadline,
       attempt: n,
-      prev: job.prev
+      prev: job.prev,
+      ...(job.ctx.onBehalfOf != null ? { on_behalf_of: job.ctx.onBehalfOf } : {})
     }
     const awardEnv = this.components.sign('Award.v1', award, { to: provider, ttlMs: Math.max(1_000, job.deadline - Date.now() + 5_000) })
     const awardId = envelopeId(awardEnv)

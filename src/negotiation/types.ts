@@ -89,6 +89,8 @@ export interface Award {
   deadline: number
   attempt?: number
   prev?: string[]
+  /** PeerId of the agent the requester runs the step for (it goes into the receipt) */
+  on_behalf_of?: string
 }
 
 /** Result.v1 */

@@ -89,7 +89,8 @@ export class ReceiptingRunner implements StepRunner {
       // the data never left this node: the run's policies are honoured by construction
       policies: [...ctx.dag.policies],
       prev: await prevReceipts(this.init.receipts, ctx.runId, ctx.dag, step),
-      ...(result.via != null ? { via: result.via } : {})
+      ...(result.via != null ? { via: result.via } : {}),
+      ...(ctx.onBehalfOf != null ? { on_behalf_of: ctx.onBehalfOf } : {})
     }
     // signReceipt validated the receipt; our own fresh signature needs no second check
     const signed: SignedReceipt = countersignVerified(this.init.identity, signReceipt(this.init.identity, receipt, { registry: this.init.registry }))

@@ -50,6 +50,8 @@ export interface Receipt {
   prev: string[]
   /** the step ran outside the provider's module pools: an A2A agent, an MCP tool, an attached process... */
   via?: { kind: string, target: string, ref?: string }
+  /** the agent (PeerId) the requester ran the step for: the requester of record of the run */
+  on_behalf_of?: string
 }
 
 /** A SignedReceipt.v1 document. */

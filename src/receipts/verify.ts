@@ -17,7 +17,7 @@ import {
 export interface AwardRef {
   /** the award envelope id */
   id: string
-  body: { run: string, step: string, provider: string, prev?: string[] }
+  body: { run: string, step: string, provider: string, prev?: string[], on_behalf_of?: string }
 }
 
 export interface ReceiptExpectation extends ReceiptOptions {
@@ -62,6 +62,7 @@ export function verifyReceiptAgainst (signed: unknown, expected: ReceiptExpectat
   if (r.run !== a.body.run) throw mismatch('run', a.body.run, r.run)
   if (r.step !== a.body.step) throw mismatch('step', a.body.step, r.step)
   if (expected.capability != null && r.capability !== expected.capability) throw mismatch('capability', expected.capability, r.capability)
+  if (r.on_behalf_of !== a.body.on_behalf_of) throw mismatch('on_behalf_of', a.body.on_behalf_of, r.on_behalf_of)
   const prev = a.body.prev ?? []
   if (r.prev.length !== prev.length || r.prev.some((c, i) => c !== prev[i])) throw mismatch('prev', prev, r.prev)
   if (r.input !== expected.input) {

@@ -14,6 +14,7 @@ import { loadWorkflow, type LoadedWorkflow } from '../workflow/load.js'
 import type { TaskDag } from '../workflow/ir.js'
 import type { Registry, RecordView } from './service.js'
 import { InvalidWorkflowBundleError, RegistryUnavailableError, RunAddonMissingError } from './errors.js'
+import type { Principal } from '../gateway/types.js'
 
 export interface ExecuteRequest {
   input?: Record<string, unknown>
@@ -80,7 +81,7 @@ export class RegistryRuns {
   }
 
   /** `POST /dsl-executor/:id/execute_dsl`: submits a run of the registered workflow; with `wait` answers once it ends. */
-  async execute (id: string, req: ExecuteRequest, options: { signal?: AbortSignal } = {}): Promise<ExecuteAnswer> {
+  async execute (id: string, req: ExecuteRequest, options: { signal?: AbortSignal, principal?: Principal } = {}): Promise<ExecuteAnswer> {
     const exec = this.exec()
     if (req.addons != null) {
       const have = configuredAddons(exec)
@@ -108,7 +109,7 @@ export class RegistryRuns {
     }
     let runId: string
     try {
-      runId = await exec.executor.submit(dag, req.input ?? {}, submit)
+      runId = await exec.executor.submit(dag, req.input ?? {}, { ...submit, ...(options.principal?.agent != null ? { onBehalfOf: options.principal.agent } : {}) })
     } catch (err) {
       await submit.cleanup?.()
       throw err

@@ -95,3 +95,14 @@ test('refuses a receipt that started after it ended', async () => {
   const signed = signReceipt(p.provider, baseReceipt(p, { started: 5000, ended: 1000 }))
   assert.throws(() => { verifyReceiptAgainst(signed, expectation(p)) }, (err: any) => err.name === 'ReceiptTimesInvalidError' && err.details.started === 5000)
 })
+
+test('rejects a receipt that drops, adds or changes the agent the award names (on_behalf_of)', async () => {
+  const p = await parties()
+  const agent = (await parties()).provider.id
+  const r = baseReceipt(p)
+  const awarded = expectation(p, { award: { id: r.award, body: { run: r.run, step: r.step, provider: p.provider.id, prev: [], on_behalf_of: agent } } })
+  verifyReceiptAgainst(signReceipt(p.provider, baseReceipt(p, { on_behalf_of: agent })), awarded)
+  assert.throws(() => { verifyReceiptAgainst(signReceipt(p.provider, baseReceipt(p)), awarded) }, { name: 'ReceiptAwardMismatchError', message: /on_behalf_of/ })
+  assert.throws(() => { verifyReceiptAgainst(signReceipt(p.provider, baseReceipt(p, { on_behalf_of: p.requester.id })), awarded) }, { name: 'ReceiptAwardMismatchError' })
+  assert.throws(() => { verifyReceiptAgainst(signReceipt(p.provider, baseReceipt(p, { on_behalf_of: agent })), expectation(p)) }, { name: 'ReceiptAwardMismatchError' })
+})

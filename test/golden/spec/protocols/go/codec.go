@@ -15,7 +15,7 @@ type SchemaInfo struct {
 // Schemas lists every compiled schema by name.
 var Schemas = map[string]SchemaInfo{
 	"AdvertiseCapability.v1": {ID: "pl:AdvertiseCapability.v1", CID: "bafyreidvuzh7ah7jspwpn3ohutqd7vk4n4swvcm4uwjutu4zdihvkxljum"},
-	"Award.v1": {ID: "pl:Award.v1", CID: "bafyreigyvtjhvfhvyiffbjt3uthk6de7khzwi3t6tvmk6xak6iumlm7ybu"},
+	"Award.v1": {ID: "pl:Award.v1", CID: "bafyreia7hdds7pmjlruceewq6a64y2u67mtftu3v4wefnvi6o3sgjutu2m"},
 	"Bid.v1": {ID: "pl:Bid.v1", CID: "bafyreiaswsfckrvy4csrtcgif265lntkfytbjtxgbahy2m3pnenuq7qhj4"},
 	"CallForProposal.v1": {ID: "pl:CallForProposal.v1", CID: "bafyreidqihazxgm6zifpipcxth4g4elafb3mpzfreo6sjmzqvkkle6gyzy"},
 	"Capability.v1": {ID: "pl:Capability.v1", CID: "bafyreic2lnvblpydsr34wqoh3s3sm4mdlflqitmcyxmr6c7hcazjf7tfzm"},
@@ -24,7 +24,7 @@ var Schemas = map[string]SchemaInfo{
 	"GatewayRequest.v1": {ID: "pl:GatewayRequest.v1", CID: "bafyreienqzmj7igf5prs6imu6pjomrn6q4qjzwmgadenpxzja47xuxwuzy"},
 	"Plan.v1": {ID: "pl:Plan.v1", CID: "bafyreidblegvslhanqbmdopbjycy5i6cikc33rw6cytuaw3zyol2zdmiua"},
 	"Policy.v1": {ID: "pl:Policy.v1", CID: "bafyreigocfmwp46u4glhzp2iesoia3yzaprpizz3g34jn6mm4ej6wkgmtm"},
-	"Receipt.v1": {ID: "pl:Receipt.v1", CID: "bafyreibkyftdzlm4lzdldbboj7ml3dptplrnebyrhpioornxxouboemtfi"},
+	"Receipt.v1": {ID: "pl:Receipt.v1", CID: "bafyreiawlmurv53onv6p7lg3a6nshnhctkrsf5tlpkgovbkjtq23c5zpdu"},
 	"Result.v1": {ID: "pl:Result.v1", CID: "bafyreif4etpvhs7umuo6hvatsjlyb6qg4bpfpy7oyrajfhm75eikhlpy3u"},
 	"SignedReceipt.v1": {ID: "pl:SignedReceipt.v1", CID: "bafyreid36mtmmgzqjhlb3xvn6cd2wcapm3jctbp4o5oi5xtgia4pjrg2ke"},
 	"Workflow.v1": {ID: "pl:Workflow.v1", CID: "bafyreiavtcjyejocrc3zkarxu7ti4pavc3d7dbzwrqucxmy4jxc674t2gy"},

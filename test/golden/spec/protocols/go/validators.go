@@ -14,7 +14,7 @@ var k6 = map[string]bool{"cpu_ms": true, "mem_mb": true, "wall_ms": true}
 var k7 = map[string]bool{}
 var k8 = map[string]bool{"cid": true, "kind": true, "path": true}
 var k9 = mustJSON("[\"js\",\"py\",\"external\"]").([]any)
-var k10 = map[string]bool{"cfp": true, "bid": true, "run": true, "step": true, "provider": true, "capability": true, "input": true, "limits": true, "price": true, "deadline": true, "attempt": true, "prev": true}
+var k10 = map[string]bool{"cfp": true, "bid": true, "run": true, "step": true, "provider": true, "capability": true, "input": true, "limits": true, "price": true, "deadline": true, "attempt": true, "prev": true, "on_behalf_of": true}
 var k11 = map[string]bool{"cfp": true, "run": true, "step": true, "capability": true, "price": true, "eta_ms": true, "attrs": true, "limits": true, "attestations": true, "expires": true}
 var k12 = map[string]bool{"run": true, "step": true, "capability": true, "input": true, "input_size": true, "deadline": true, "reply_by": true, "constraints": true, "policies": true, "limits": true, "reply_to": true, "estimate": true}
 var k13 = map[string]bool{"name": true, "version": true, "cid": true}
@@ -29,7 +29,7 @@ var k21 = mustJSON("[\"GET\",\"POST\",\"PUT\",\"DELETE\"]").([]any)
 var k22 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "policy": true, "select": true, "plan": true}
 var k23 = mustRegexp("^[A-Za-z_][A-Za-z0-9_]*\\x{3a}\\x{2d}?[0-9\\x{2e}]+\\z")
 var k24 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "residency": true}
-var k25 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "policies": true, "prev": true, "via": true}
+var k25 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true}
 var k26 = mustJSON("\"\"")
 var k27 = mustJSON("[\"ok\",\"error\"]").([]any)
 var k28 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
@@ -805,6 +805,11 @@ func n39(x any, p string) string {
 				return e
 			}
 		}
+		if v, has := m["on_behalf_of"]; has {
+			if e := n57(v, child(p, "on_behalf_of")); e != "" {
+				return e
+			}
+		}
 		for k, v := range m {
 			if !k10[k] {
 				_ = v
@@ -1068,13 +1073,26 @@ func n56(x any, p string) string {
 	return ""
 }
 
-// pl:Award.v1#/additionalProperties
+// pl:Award.v1#/properties/on_behalf_of
 func n57(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Award.v1#/additionalProperties
+func n58(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Bid.v1#
-func n58(x any, p string) string {
+func n59(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1105,52 +1123,52 @@ func n58(x any, p string) string {
 			return p + " must have required property \"expires\""
 		}
 		if v, has := m["cfp"]; has {
-			if e := n59(v, child(p, "cfp")); e != "" {
+			if e := n60(v, child(p, "cfp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n60(v, child(p, "run")); e != "" {
+			if e := n61(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n61(v, child(p, "step")); e != "" {
+			if e := n62(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n62(v, child(p, "capability")); e != "" {
+			if e := n63(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["price"]; has {
-			if e := n63(v, child(p, "price")); e != "" {
+			if e := n64(v, child(p, "price")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["eta_ms"]; has {
-			if e := n64(v, child(p, "eta_ms")); e != "" {
+			if e := n65(v, child(p, "eta_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attrs"]; has {
-			if e := n65(v, child(p, "attrs")); e != "" {
+			if e := n66(v, child(p, "attrs")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n67(v, child(p, "limits")); e != "" {
+			if e := n68(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestations"]; has {
-			if e := n72(v, child(p, "attestations")); e != "" {
+			if e := n73(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["expires"]; has {
-			if e := n74(v, child(p, "expires")); e != "" {
+			if e := n75(v, child(p, "expires")); e != "" {
 				return e
 			}
 		}
@@ -1165,7 +1183,7 @@ func n58(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/cfp
-func n59(x any, p string) string {
+func n60(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1181,7 +1199,7 @@ func n59(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/run
-func n60(x any, p string) string {
+func n61(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1194,7 +1212,7 @@ func n60(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/step
-func n61(x any, p string) string {
+func n62(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1207,7 +1225,7 @@ func n61(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/capability
-func n62(x any, p string) string {
+func n63(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1223,7 +1241,7 @@ func n62(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/price
-func n63(x any, p string) string {
+func n64(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -1236,7 +1254,7 @@ func n63(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/eta_ms
-func n64(x any, p string) string {
+func n65(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1249,7 +1267,7 @@ func n64(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/attrs
-func n65(x any, p string) string {
+func n66(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1260,7 +1278,7 @@ func n65(x any, p string) string {
 		}
 		for k, v := range m {
 			if !k7[k] {
-				if e := n66(v, child(p, k)); e != "" {
+				if e := n67(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -1270,7 +1288,7 @@ func n65(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/attrs/additionalProperties
-func n66(x any, p string) string {
+func n67(x any, p string) string {
 	if !(isNumber(x) || isString(x) || isBool(x)) {
 		return p + " must be number or string or boolean"
 	}
@@ -1278,24 +1296,24 @@ func n66(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/limits
-func n67(x any, p string) string {
+func n68(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n68(v, child(p, "cpu_ms")); e != "" {
+			if e := n69(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n69(v, child(p, "mem_mb")); e != "" {
+			if e := n70(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n70(v, child(p, "wall_ms")); e != "" {
+			if e := n71(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -1310,19 +1328,6 @@ func n67(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/limits/properties/cpu_ms
-func n68(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Bid.v1#/properties/limits/properties/mem_mb
 func n69(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -1335,7 +1340,7 @@ func n69(x any, p string) string {
 	return ""
 }
 
-// pl:Bid.v1#/properties/limits/properties/wall_ms
+// pl:Bid.v1#/properties/limits/properties/mem_mb
 func n70(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -1348,13 +1353,26 @@ func n70(x any, p string) string {
 	return ""
 }
 
-// pl:Bid.v1#/properties/limits/additionalProperties
+// pl:Bid.v1#/properties/limits/properties/wall_ms
 func n71(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Bid.v1#/properties/limits/additionalProperties
+func n72(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Bid.v1#/properties/attestations
-func n72(x any, p string) string {
+func n73(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1364,7 +1382,7 @@ func n72(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n73(a[i], index(p, i)); e != "" {
+			if e := n74(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1373,7 +1391,7 @@ func n72(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/attestations/items
-func n73(x any, p string) string {
+func n74(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1386,7 +1404,7 @@ func n73(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/expires
-func n74(x any, p string) string {
+func n75(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1399,12 +1417,12 @@ func n74(x any, p string) string {
 }
 
 // pl:Bid.v1#/additionalProperties
-func n75(x any, p string) string {
+func n76(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:CallForProposal.v1#
-func n76(x any, p string) string {
+func n77(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1432,62 +1450,62 @@ func n76(x any, p string) string {
 			return p + " must have required property \"reply_by\""
 		}
 		if v, has := m["run"]; has {
-			if e := n77(v, child(p, "run")); e != "" {
+			if e := n78(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n78(v, child(p, "step")); e != "" {
+			if e := n79(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n79(v, child(p, "capability")); e != "" {
+			if e := n80(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input"]; has {
-			if e := n84(v, child(p, "input")); e != "" {
+			if e := n85(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input_size"]; has {
-			if e := n85(v, child(p, "input_size")); e != "" {
+			if e := n86(v, child(p, "input_size")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["deadline"]; has {
-			if e := n86(v, child(p, "deadline")); e != "" {
+			if e := n87(v, child(p, "deadline")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reply_by"]; has {
-			if e := n87(v, child(p, "reply_by")); e != "" {
+			if e := n88(v, child(p, "reply_by")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["constraints"]; has {
-			if e := n88(v, child(p, "constraints")); e != "" {
+			if e := n89(v, child(p, "constraints")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n90(v, child(p, "policies")); e != "" {
+			if e := n91(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n92(v, child(p, "limits")); e != "" {
+			if e := n93(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reply_to"]; has {
-			if e := n97(v, child(p, "reply_to")); e != "" {
+			if e := n98(v, child(p, "reply_to")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["estimate"]; has {
-			if e := n99(v, child(p, "estimate")); e != "" {
+			if e := n100(v, child(p, "estimate")); e != "" {
 				return e
 			}
 		}
@@ -1502,7 +1520,7 @@ func n76(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/run
-func n77(x any, p string) string {
+func n78(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1515,7 +1533,7 @@ func n77(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/step
-func n78(x any, p string) string {
+func n79(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1528,7 +1546,7 @@ func n78(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability
-func n79(x any, p string) string {
+func n80(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1538,17 +1556,17 @@ func n79(x any, p string) string {
 			return p + " must have required property \"name\""
 		}
 		if v, has := m["name"]; has {
-			if e := n80(v, child(p, "name")); e != "" {
+			if e := n81(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n81(v, child(p, "version")); e != "" {
+			if e := n82(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["cid"]; has {
-			if e := n82(v, child(p, "cid")); e != "" {
+			if e := n83(v, child(p, "cid")); e != "" {
 				return e
 			}
 		}
@@ -1563,7 +1581,7 @@ func n79(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/properties/name
-func n80(x any, p string) string {
+func n81(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1576,7 +1594,7 @@ func n80(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/properties/version
-func n81(x any, p string) string {
+func n82(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1589,7 +1607,7 @@ func n81(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/properties/cid
-func n82(x any, p string) string {
+func n83(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1605,12 +1623,12 @@ func n82(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/additionalProperties
-func n83(x any, p string) string {
+func n84(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:CallForProposal.v1#/properties/input
-func n84(x any, p string) string {
+func n85(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1626,19 +1644,6 @@ func n84(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/input_size
-func n85(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:CallForProposal.v1#/properties/deadline
 func n86(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -1651,7 +1656,7 @@ func n86(x any, p string) string {
 	return ""
 }
 
-// pl:CallForProposal.v1#/properties/reply_by
+// pl:CallForProposal.v1#/properties/deadline
 func n87(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -1664,8 +1669,21 @@ func n87(x any, p string) string {
 	return ""
 }
 
-// pl:CallForProposal.v1#/properties/constraints
+// pl:CallForProposal.v1#/properties/reply_by
 func n88(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:CallForProposal.v1#/properties/constraints
+func n89(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1676,7 +1694,7 @@ func n88(x any, p string) string {
 		}
 		for k, v := range m {
 			if !k7[k] {
-				if e := n89(v, child(p, k)); e != "" {
+				if e := n90(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -1686,7 +1704,7 @@ func n88(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/constraints/additionalProperties
-func n89(x any, p string) string {
+func n90(x any, p string) string {
 	if !(isNumber(x) || isString(x) || isBool(x)) {
 		return p + " must be number or string or boolean"
 	}
@@ -1699,7 +1717,7 @@ func n89(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/policies
-func n90(x any, p string) string {
+func n91(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1709,7 +1727,7 @@ func n90(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n91(a[i], index(p, i)); e != "" {
+			if e := n92(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1718,7 +1736,7 @@ func n90(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/policies/items
-func n91(x any, p string) string {
+func n92(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1731,24 +1749,24 @@ func n91(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits
-func n92(x any, p string) string {
+func n93(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n93(v, child(p, "cpu_ms")); e != "" {
+			if e := n94(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n94(v, child(p, "mem_mb")); e != "" {
+			if e := n95(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n95(v, child(p, "wall_ms")); e != "" {
+			if e := n96(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -1763,19 +1781,6 @@ func n92(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits/properties/cpu_ms
-func n93(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:CallForProposal.v1#/properties/limits/properties/mem_mb
 func n94(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -1788,7 +1793,7 @@ func n94(x any, p string) string {
 	return ""
 }
 
-// pl:CallForProposal.v1#/properties/limits/properties/wall_ms
+// pl:CallForProposal.v1#/properties/limits/properties/mem_mb
 func n95(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -1801,13 +1806,26 @@ func n95(x any, p string) string {
 	return ""
 }
 
-// pl:CallForProposal.v1#/properties/limits/additionalProperties
+// pl:CallForProposal.v1#/properties/limits/properties/wall_ms
 func n96(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:CallForProposal.v1#/properties/limits/additionalProperties
+func n97(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:CallForProposal.v1#/properties/reply_to
-func n97(x any, p string) string {
+func n98(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1817,7 +1835,7 @@ func n97(x any, p string) string {
 			return p + " must have at most 16 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n98(a[i], index(p, i)); e != "" {
+			if e := n99(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1826,7 +1844,7 @@ func n97(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/reply_to/items
-func n98(x any, p string) string {
+func n99(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1839,7 +1857,7 @@ func n98(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/estimate
-func n99(x any, p string) string {
+func n100(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -1847,12 +1865,12 @@ func n99(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/additionalProperties
-func n100(x any, p string) string {
+func n101(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Decline.v1#
-func n101(x any, p string) string {
+func n102(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1871,27 +1889,27 @@ func n101(x any, p string) string {
 			return p + " must have required property \"reason\""
 		}
 		if v, has := m["cfp"]; has {
-			if e := n102(v, child(p, "cfp")); e != "" {
+			if e := n103(v, child(p, "cfp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n103(v, child(p, "run")); e != "" {
+			if e := n104(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n104(v, child(p, "step")); e != "" {
+			if e := n105(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reason"]; has {
-			if e := n105(v, child(p, "reason")); e != "" {
+			if e := n106(v, child(p, "reason")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n106(v, child(p, "message")); e != "" {
+			if e := n107(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
@@ -1906,7 +1924,7 @@ func n101(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/cfp
-func n102(x any, p string) string {
+func n103(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1922,7 +1940,7 @@ func n102(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/run
-func n103(x any, p string) string {
+func n104(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1935,7 +1953,7 @@ func n103(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/step
-func n104(x any, p string) string {
+func n105(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1948,7 +1966,7 @@ func n104(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/reason
-func n105(x any, p string) string {
+func n106(x any, p string) string {
 	if !func() bool {
 		for _, v := range k15 {
 			if jsonEqual(x, v) {
@@ -1963,7 +1981,7 @@ func n105(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/message
-func n106(x any, p string) string {
+func n107(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1976,12 +1994,12 @@ func n106(x any, p string) string {
 }
 
 // pl:Decline.v1#/additionalProperties
-func n107(x any, p string) string {
+func n108(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Envelope.v1#
-func n108(x any, p string) string {
+func n109(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2015,57 +2033,57 @@ func n108(x any, p string) string {
 			return p + " must have required property \"sig\""
 		}
 		if v, has := m["v"]; has {
-			if e := n109(v, child(p, "v")); e != "" {
+			if e := n110(v, child(p, "v")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["type"]; has {
-			if e := n110(v, child(p, "type")); e != "" {
+			if e := n111(v, child(p, "type")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["schema"]; has {
-			if e := n111(v, child(p, "schema")); e != "" {
+			if e := n112(v, child(p, "schema")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["from"]; has {
-			if e := n112(v, child(p, "from")); e != "" {
+			if e := n113(v, child(p, "from")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["to"]; has {
-			if e := n113(v, child(p, "to")); e != "" {
+			if e := n114(v, child(p, "to")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n114(v, child(p, "ts")); e != "" {
+			if e := n115(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["exp"]; has {
-			if e := n115(v, child(p, "exp")); e != "" {
+			if e := n116(v, child(p, "exp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["nonce"]; has {
-			if e := n116(v, child(p, "nonce")); e != "" {
+			if e := n117(v, child(p, "nonce")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["trace"]; has {
-			if e := n117(v, child(p, "trace")); e != "" {
+			if e := n118(v, child(p, "trace")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["body"]; has {
-			if e := n118(v, child(p, "body")); e != "" {
+			if e := n119(v, child(p, "body")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["sig"]; has {
-			if e := n119(v, child(p, "sig")); e != "" {
+			if e := n120(v, child(p, "sig")); e != "" {
 				return e
 			}
 		}
@@ -2080,7 +2098,7 @@ func n108(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/v
-func n109(x any, p string) string {
+func n110(x any, p string) string {
 	if !jsonEqual(x, k17) {
 		return p + " must be equal to the constant"
 	}
@@ -2088,7 +2106,7 @@ func n109(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/type
-func n110(x any, p string) string {
+func n111(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2104,7 +2122,7 @@ func n110(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/schema
-func n111(x any, p string) string {
+func n112(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2120,19 +2138,6 @@ func n111(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/from
-func n112(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if !k4.MatchString(s) {
-			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
-		}
-	}
-	return ""
-}
-
-// pl:Envelope.v1#/properties/to
 func n113(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -2145,20 +2150,20 @@ func n113(x any, p string) string {
 	return ""
 }
 
-// pl:Envelope.v1#/properties/ts
+// pl:Envelope.v1#/properties/to
 func n114(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
+	if !(isString(x)) {
+		return p + " must be string"
 	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
 		}
 	}
 	return ""
 }
 
-// pl:Envelope.v1#/properties/exp
+// pl:Envelope.v1#/properties/ts
 func n115(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -2171,8 +2176,21 @@ func n115(x any, p string) string {
 	return ""
 }
 
-// pl:Envelope.v1#/properties/nonce
+// pl:Envelope.v1#/properties/exp
 func n116(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Envelope.v1#/properties/nonce
+func n117(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2188,7 +2206,7 @@ func n116(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/trace
-func n117(x any, p string) string {
+func n118(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2201,7 +2219,7 @@ func n117(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/body
-func n118(x any, p string) string {
+func n119(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2209,7 +2227,7 @@ func n118(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/sig
-func n119(x any, p string) string {
+func n120(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2222,12 +2240,12 @@ func n119(x any, p string) string {
 }
 
 // pl:Envelope.v1#/additionalProperties
-func n120(x any, p string) string {
+func n121(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:GatewayRequest.v1#
-func n121(x any, p string) string {
+func n122(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2240,17 +2258,17 @@ func n121(x any, p string) string {
 			return p + " must have required property \"path\""
 		}
 		if v, has := m["method"]; has {
-			if e := n122(v, child(p, "method")); e != "" {
+			if e := n123(v, child(p, "method")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["path"]; has {
-			if e := n123(v, child(p, "path")); e != "" {
+			if e := n124(v, child(p, "path")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["body"]; has {
-			if e := n124(v, child(p, "body")); e != "" {
+			if e := n125(v, child(p, "body")); e != "" {
 				return e
 			}
 		}
@@ -2265,7 +2283,7 @@ func n121(x any, p string) string {
 }
 
 // pl:GatewayRequest.v1#/properties/method
-func n122(x any, p string) string {
+func n123(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2283,7 +2301,7 @@ func n122(x any, p string) string {
 }
 
 // pl:GatewayRequest.v1#/properties/path
-func n123(x any, p string) string {
+func n124(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2299,17 +2317,17 @@ func n123(x any, p string) string {
 }
 
 // pl:GatewayRequest.v1#/properties/body
-func n124(x any, p string) string {
+func n125(x any, p string) string {
 	return ""
 }
 
 // pl:GatewayRequest.v1#/additionalProperties
-func n125(x any, p string) string {
+func n126(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Plan.v1#
-func n126(x any, p string) string {
+func n127(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2322,32 +2340,32 @@ func n126(x any, p string) string {
 			return p + " must have required property \"plan\""
 		}
 		if v, has := m["goal"]; has {
-			if e := n127(v, child(p, "goal")); e != "" {
+			if e := n128(v, child(p, "goal")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["inputs"]; has {
-			if e := n128(v, child(p, "inputs")); e != "" {
+			if e := n129(v, child(p, "inputs")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["constraints"]; has {
-			if e := n129(v, child(p, "constraints")); e != "" {
+			if e := n130(v, child(p, "constraints")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policy"]; has {
-			if e := n130(v, child(p, "policy")); e != "" {
+			if e := n131(v, child(p, "policy")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["select"]; has {
-			if e := n133(v, child(p, "select")); e != "" {
+			if e := n134(v, child(p, "select")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["plan"]; has {
-			if e := n136(v, child(p, "plan")); e != "" {
+			if e := n137(v, child(p, "plan")); e != "" {
 				return e
 			}
 		}
@@ -2362,7 +2380,7 @@ func n126(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/goal
-func n127(x any, p string) string {
+func n128(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2375,14 +2393,6 @@ func n127(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/inputs
-func n128(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/constraints
 func n129(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
@@ -2390,15 +2400,23 @@ func n129(x any, p string) string {
 	return ""
 }
 
-// pl:Plan.v1#/properties/policy
+// pl:Plan.v1#/properties/constraints
 func n130(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/policy
+func n131(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["require"]; has {
-			if e := n131(v, child(p, "require")); e != "" {
+			if e := n132(v, child(p, "require")); e != "" {
 				return e
 			}
 		}
@@ -2407,14 +2425,14 @@ func n130(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/policy/properties/require
-func n131(x any, p string) string {
+func n132(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n132(a[i], index(p, i)); e != "" {
+			if e := n133(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2423,7 +2441,7 @@ func n131(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/policy/properties/require/items
-func n132(x any, p string) string {
+func n133(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2431,14 +2449,14 @@ func n132(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/select
-func n133(x any, p string) string {
+func n134(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["optimize"]; has {
-			if e := n134(v, child(p, "optimize")); e != "" {
+			if e := n135(v, child(p, "optimize")); e != "" {
 				return e
 			}
 		}
@@ -2447,14 +2465,14 @@ func n133(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/select/properties/optimize
-func n134(x any, p string) string {
+func n135(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n135(a[i], index(p, i)); e != "" {
+			if e := n136(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2463,7 +2481,7 @@ func n134(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/select/properties/optimize/items
-func n135(x any, p string) string {
+func n136(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2476,7 +2494,7 @@ func n135(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/plan
-func n136(x any, p string) string {
+func n137(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2486,7 +2504,7 @@ func n136(x any, p string) string {
 			return p + " must have at least 1 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n137(a[i], index(p, i)); e != "" {
+			if e := n138(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2495,7 +2513,7 @@ func n136(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/plan/items
-func n137(x any, p string) string {
+func n138(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2503,12 +2521,12 @@ func n137(x any, p string) string {
 }
 
 // pl:Plan.v1#/additionalProperties
-func n138(x any, p string) string {
+func n139(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Policy.v1#
-func n139(x any, p string) string {
+func n140(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2518,47 +2536,47 @@ func n139(x any, p string) string {
 			return p + " must have required property \"name\""
 		}
 		if v, has := m["name"]; has {
-			if e := n140(v, child(p, "name")); e != "" {
+			if e := n141(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n141(v, child(p, "version")); e != "" {
+			if e := n142(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n142(v, child(p, "description")); e != "" {
+			if e := n143(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["require_attestations"]; has {
-			if e := n143(v, child(p, "require_attestations")); e != "" {
+			if e := n144(v, child(p, "require_attestations")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["allow_peers"]; has {
-			if e := n145(v, child(p, "allow_peers")); e != "" {
+			if e := n146(v, child(p, "allow_peers")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["deny_peers"]; has {
-			if e := n147(v, child(p, "deny_peers")); e != "" {
+			if e := n148(v, child(p, "deny_peers")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["max_price"]; has {
-			if e := n149(v, child(p, "max_price")); e != "" {
+			if e := n150(v, child(p, "max_price")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["max_deadline_ms"]; has {
-			if e := n150(v, child(p, "max_deadline_ms")); e != "" {
+			if e := n151(v, child(p, "max_deadline_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["residency"]; has {
-			if e := n151(v, child(p, "residency")); e != "" {
+			if e := n152(v, child(p, "residency")); e != "" {
 				return e
 			}
 		}
@@ -2573,7 +2591,7 @@ func n139(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/name
-func n140(x any, p string) string {
+func n141(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2586,7 +2604,7 @@ func n140(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/version
-func n141(x any, p string) string {
+func n142(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2599,7 +2617,7 @@ func n141(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/description
-func n142(x any, p string) string {
+func n143(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2612,7 +2630,7 @@ func n142(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/require_attestations
-func n143(x any, p string) string {
+func n144(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2622,7 +2640,7 @@ func n143(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n144(a[i], index(p, i)); e != "" {
+			if e := n145(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2631,7 +2649,7 @@ func n143(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/require_attestations/items
-func n144(x any, p string) string {
+func n145(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2644,14 +2662,14 @@ func n144(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/allow_peers
-func n145(x any, p string) string {
+func n146(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n146(a[i], index(p, i)); e != "" {
+			if e := n147(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2660,7 +2678,7 @@ func n145(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/allow_peers/items
-func n146(x any, p string) string {
+func n147(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2673,14 +2691,14 @@ func n146(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/deny_peers
-func n147(x any, p string) string {
+func n148(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n148(a[i], index(p, i)); e != "" {
+			if e := n149(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2689,7 +2707,7 @@ func n147(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/deny_peers/items
-func n148(x any, p string) string {
+func n149(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2702,7 +2720,7 @@ func n148(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/max_price
-func n149(x any, p string) string {
+func n150(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -2715,7 +2733,7 @@ func n149(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/max_deadline_ms
-func n150(x any, p string) string {
+func n151(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2728,7 +2746,7 @@ func n150(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/residency
-func n151(x any, p string) string {
+func n152(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2738,7 +2756,7 @@ func n151(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n152(a[i], index(p, i)); e != "" {
+			if e := n153(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2747,7 +2765,7 @@ func n151(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/residency/items
-func n152(x any, p string) string {
+func n153(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2760,12 +2778,12 @@ func n152(x any, p string) string {
 }
 
 // pl:Policy.v1#/additionalProperties
-func n153(x any, p string) string {
+func n154(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#
-func n154(x any, p string) string {
+func n155(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2817,82 +2835,87 @@ func n154(x any, p string) string {
 			return p + " must have required property \"prev\""
 		}
 		if v, has := m["run"]; has {
-			if e := n155(v, child(p, "run")); e != "" {
+			if e := n156(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n156(v, child(p, "step")); e != "" {
+			if e := n157(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n157(v, child(p, "capability")); e != "" {
+			if e := n158(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n158(v, child(p, "provider")); e != "" {
+			if e := n159(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester"]; has {
-			if e := n159(v, child(p, "requester")); e != "" {
+			if e := n160(v, child(p, "requester")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["award"]; has {
-			if e := n160(v, child(p, "award")); e != "" {
+			if e := n161(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input"]; has {
-			if e := n161(v, child(p, "input")); e != "" {
+			if e := n162(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n162(v, child(p, "output")); e != "" {
+			if e := n163(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n165(v, child(p, "status")); e != "" {
+			if e := n166(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["started"]; has {
-			if e := n166(v, child(p, "started")); e != "" {
+			if e := n167(v, child(p, "started")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ended"]; has {
-			if e := n167(v, child(p, "ended")); e != "" {
+			if e := n168(v, child(p, "ended")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n168(v, child(p, "usage")); e != "" {
+			if e := n169(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n173(v, child(p, "limits")); e != "" {
+			if e := n174(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n178(v, child(p, "policies")); e != "" {
+			if e := n179(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["prev"]; has {
-			if e := n180(v, child(p, "prev")); e != "" {
+			if e := n181(v, child(p, "prev")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["via"]; has {
-			if e := n182(v, child(p, "via")); e != "" {
+			if e := n183(v, child(p, "via")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["on_behalf_of"]; has {
+			if e := n188(v, child(p, "on_behalf_of")); e != "" {
 				return e
 			}
 		}
@@ -2907,7 +2930,7 @@ func n154(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/run
-func n155(x any, p string) string {
+func n156(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2920,19 +2943,6 @@ func n155(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/step
-func n156(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 256 {
-			return p + " must have at most 256 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/capability
 func n157(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -2945,20 +2955,20 @@ func n157(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/provider
+// pl:Receipt.v1#/properties/capability
 func n158(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k4.MatchString(s) {
-			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		if runeLen(s) > 256 {
+			return p + " must have at most 256 characters"
 		}
 	}
 	return ""
 }
 
-// pl:Receipt.v1#/properties/requester
+// pl:Receipt.v1#/properties/provider
 func n159(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -2971,8 +2981,21 @@ func n159(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/award
+// pl:Receipt.v1#/properties/requester
 func n160(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/award
+func n161(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2985,7 +3008,7 @@ func n160(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/input
-func n161(x any, p string) string {
+func n162(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3001,12 +3024,12 @@ func n161(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output
-func n162(x any, p string) string {
+func n163(x any, p string) string {
 	if c := 0; func() int {
-		if n163(x, p) == "" {
+		if n164(x, p) == "" {
 			c++
 		}
-		if n164(x, p) == "" {
+		if n165(x, p) == "" {
 			c++
 		}
 		return c
@@ -3017,7 +3040,7 @@ func n162(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/0
-func n163(x any, p string) string {
+func n164(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3033,7 +3056,7 @@ func n163(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/1
-func n164(x any, p string) string {
+func n165(x any, p string) string {
 	if !jsonEqual(x, k26) {
 		return p + " must be equal to the constant"
 	}
@@ -3041,7 +3064,7 @@ func n164(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/status
-func n165(x any, p string) string {
+func n166(x any, p string) string {
 	if !func() bool {
 		for _, v := range k27 {
 			if jsonEqual(x, v) {
@@ -3056,19 +3079,6 @@ func n165(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/started
-func n166(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/ended
 func n167(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -3081,8 +3091,21 @@ func n167(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/usage
+// pl:Receipt.v1#/properties/ended
 func n168(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/usage
+func n169(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3098,17 +3121,17 @@ func n168(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n169(v, child(p, "cpu_ms")); e != "" {
+			if e := n170(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n170(v, child(p, "wall_ms")); e != "" {
+			if e := n171(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n171(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n172(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
@@ -3123,19 +3146,6 @@ func n168(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/cpu_ms
-func n169(x any, p string) string {
-	if !(isNumber(x)) {
-		return p + " must be number"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/usage/properties/wall_ms
 func n170(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
@@ -3148,7 +3158,7 @@ func n170(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
+// pl:Receipt.v1#/properties/usage/properties/wall_ms
 func n171(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
@@ -3161,30 +3171,43 @@ func n171(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/usage/additionalProperties
+// pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
 func n172(x any, p string) string {
+	if !(isNumber(x)) {
+		return p + " must be number"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/usage/additionalProperties
+func n173(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/limits
-func n173(x any, p string) string {
+func n174(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n174(v, child(p, "cpu_ms")); e != "" {
+			if e := n175(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n175(v, child(p, "mem_mb")); e != "" {
+			if e := n176(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n176(v, child(p, "wall_ms")); e != "" {
+			if e := n177(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -3199,19 +3222,6 @@ func n173(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/cpu_ms
-func n174(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/limits/properties/mem_mb
 func n175(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -3224,7 +3234,7 @@ func n175(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/limits/properties/wall_ms
+// pl:Receipt.v1#/properties/limits/properties/mem_mb
 func n176(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -3237,13 +3247,26 @@ func n176(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/limits/additionalProperties
+// pl:Receipt.v1#/properties/limits/properties/wall_ms
 func n177(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/limits/additionalProperties
+func n178(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/policies
-func n178(x any, p string) string {
+func n179(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3253,7 +3276,7 @@ func n178(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n179(a[i], index(p, i)); e != "" {
+			if e := n180(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3262,7 +3285,7 @@ func n178(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies/items
-func n179(x any, p string) string {
+func n180(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3275,7 +3298,7 @@ func n179(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev
-func n180(x any, p string) string {
+func n181(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3285,7 +3308,7 @@ func n180(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n181(a[i], index(p, i)); e != "" {
+			if e := n182(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3294,7 +3317,7 @@ func n180(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev/items
-func n181(x any, p string) string {
+func n182(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3310,7 +3333,7 @@ func n181(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via
-func n182(x any, p string) string {
+func n183(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3323,17 +3346,17 @@ func n182(x any, p string) string {
 			return p + " must have required property \"target\""
 		}
 		if v, has := m["kind"]; has {
-			if e := n183(v, child(p, "kind")); e != "" {
+			if e := n184(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["target"]; has {
-			if e := n184(v, child(p, "target")); e != "" {
+			if e := n185(v, child(p, "target")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ref"]; has {
-			if e := n185(v, child(p, "ref")); e != "" {
+			if e := n186(v, child(p, "ref")); e != "" {
 				return e
 			}
 		}
@@ -3348,7 +3371,7 @@ func n182(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/kind
-func n183(x any, p string) string {
+func n184(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3364,7 +3387,7 @@ func n183(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/target
-func n184(x any, p string) string {
+func n185(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3380,7 +3403,7 @@ func n184(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/ref
-func n185(x any, p string) string {
+func n186(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3393,17 +3416,30 @@ func n185(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/additionalProperties
-func n186(x any, p string) string {
-	return p + " is not allowed (false schema)"
-}
-
-// pl:Receipt.v1#/additionalProperties
 func n187(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
-// pl:Result.v1#
+// pl:Receipt.v1#/properties/on_behalf_of
 func n188(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/additionalProperties
+func n189(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:Result.v1#
+func n190(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3425,42 +3461,42 @@ func n188(x any, p string) string {
 			return p + " must have required property \"usage\""
 		}
 		if v, has := m["award"]; has {
-			if e := n189(v, child(p, "award")); e != "" {
+			if e := n191(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n190(v, child(p, "run")); e != "" {
+			if e := n192(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n191(v, child(p, "step")); e != "" {
+			if e := n193(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n192(v, child(p, "status")); e != "" {
+			if e := n194(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n193(v, child(p, "output")); e != "" {
+			if e := n195(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["error"]; has {
-			if e := n194(v, child(p, "error")); e != "" {
+			if e := n196(v, child(p, "error")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n199(v, child(p, "usage")); e != "" {
+			if e := n201(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["receipt"]; has {
-			if e := n204(v, child(p, "receipt")); e != "" {
+			if e := n206(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
@@ -3475,7 +3511,7 @@ func n188(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/award
-func n189(x any, p string) string {
+func n191(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3491,7 +3527,7 @@ func n189(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/run
-func n190(x any, p string) string {
+func n192(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3504,7 +3540,7 @@ func n190(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/step
-func n191(x any, p string) string {
+func n193(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3517,7 +3553,7 @@ func n191(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/status
-func n192(x any, p string) string {
+func n194(x any, p string) string {
 	if !func() bool {
 		for _, v := range k27 {
 			if jsonEqual(x, v) {
@@ -3532,7 +3568,7 @@ func n192(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/output
-func n193(x any, p string) string {
+func n195(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3548,7 +3584,7 @@ func n193(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error
-func n194(x any, p string) string {
+func n196(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3561,22 +3597,22 @@ func n194(x any, p string) string {
 			return p + " must have required property \"message\""
 		}
 		if v, has := m["name"]; has {
-			if e := n195(v, child(p, "name")); e != "" {
+			if e := n197(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n196(v, child(p, "message")); e != "" {
+			if e := n198(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["retryable"]; has {
-			if e := n197(v, child(p, "retryable")); e != "" {
+			if e := n199(v, child(p, "retryable")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["details"]; has {
-			if e := n198(v, child(p, "details")); e != "" {
+			if e := n200(v, child(p, "details")); e != "" {
 				return e
 			}
 		}
@@ -3585,7 +3621,7 @@ func n194(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/name
-func n195(x any, p string) string {
+func n197(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3598,7 +3634,7 @@ func n195(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/message
-func n196(x any, p string) string {
+func n198(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3611,7 +3647,7 @@ func n196(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/retryable
-func n197(x any, p string) string {
+func n199(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -3619,7 +3655,7 @@ func n197(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/details
-func n198(x any, p string) string {
+func n200(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3627,7 +3663,7 @@ func n198(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage
-func n199(x any, p string) string {
+func n201(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3643,17 +3679,17 @@ func n199(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n200(v, child(p, "cpu_ms")); e != "" {
+			if e := n202(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n201(v, child(p, "wall_ms")); e != "" {
+			if e := n203(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n202(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n204(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
@@ -3668,32 +3704,6 @@ func n199(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/cpu_ms
-func n200(x any, p string) string {
-	if !(isNumber(x)) {
-		return p + " must be number"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Result.v1#/properties/usage/properties/wall_ms
-func n201(x any, p string) string {
-	if !(isNumber(x)) {
-		return p + " must be number"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Result.v1#/properties/usage/properties/mem_peak_mb
 func n202(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
@@ -3706,21 +3716,47 @@ func n202(x any, p string) string {
 	return ""
 }
 
-// pl:Result.v1#/properties/usage/additionalProperties
+// pl:Result.v1#/properties/usage/properties/wall_ms
 func n203(x any, p string) string {
+	if !(isNumber(x)) {
+		return p + " must be number"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Result.v1#/properties/usage/properties/mem_peak_mb
+func n204(x any, p string) string {
+	if !(isNumber(x)) {
+		return p + " must be number"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Result.v1#/properties/usage/additionalProperties
+func n205(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/properties/receipt
-func n204(x any, p string) string {
-	if e := n205(x, p); e != "" {
+func n206(x any, p string) string {
+	if e := n207(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#
-func n205(x any, p string) string {
+func n207(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3733,17 +3769,17 @@ func n205(x any, p string) string {
 			return p + " must have required property \"provider_sig\""
 		}
 		if v, has := m["receipt"]; has {
-			if e := n206(v, child(p, "receipt")); e != "" {
+			if e := n208(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider_sig"]; has {
-			if e := n207(v, child(p, "provider_sig")); e != "" {
+			if e := n209(v, child(p, "provider_sig")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester_sig"]; has {
-			if e := n208(v, child(p, "requester_sig")); e != "" {
+			if e := n210(v, child(p, "requester_sig")); e != "" {
 				return e
 			}
 		}
@@ -3758,15 +3794,15 @@ func n205(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/receipt
-func n206(x any, p string) string {
-	if e := n154(x, p); e != "" {
+func n208(x any, p string) string {
+	if e := n155(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n207(x any, p string) string {
+func n209(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3779,7 +3815,7 @@ func n207(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/requester_sig
-func n208(x any, p string) string {
+func n210(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3792,17 +3828,17 @@ func n208(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/additionalProperties
-func n209(x any, p string) string {
+func n211(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/additionalProperties
-func n210(x any, p string) string {
+func n212(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Workflow.v1#
-func n211(x any, p string) string {
+func n213(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3815,47 +3851,47 @@ func n211(x any, p string) string {
 			return p + " must have required property \"graph\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n212(v, child(p, "workflow_id")); e != "" {
+			if e := n214(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n213(v, child(p, "name")); e != "" {
+			if e := n215(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n214(v, child(p, "description")); e != "" {
+			if e := n216(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n215(v, child(p, "tags")); e != "" {
+			if e := n217(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n217(v, child(p, "version")); e != "" {
+			if e := n219(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalSettings"]; has {
-			if e := n220(v, child(p, "globalSettings")); e != "" {
+			if e := n222(v, child(p, "globalSettings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalParameters"]; has {
-			if e := n221(v, child(p, "globalParameters")); e != "" {
+			if e := n223(v, child(p, "globalParameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n222(v, child(p, "modules")); e != "" {
+			if e := n224(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["graph"]; has {
-			if e := n232(v, child(p, "graph")); e != "" {
+			if e := n234(v, child(p, "graph")); e != "" {
 				return e
 			}
 		}
@@ -3864,22 +3900,6 @@ func n211(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/workflow_id
-func n212(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	return ""
-}
-
-// pl:Workflow.v1#/properties/name
-func n213(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	return ""
-}
-
-// pl:Workflow.v1#/properties/description
 func n214(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -3887,15 +3907,31 @@ func n214(x any, p string) string {
 	return ""
 }
 
-// pl:Workflow.v1#/properties/tags
+// pl:Workflow.v1#/properties/name
 func n215(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	return ""
+}
+
+// pl:Workflow.v1#/properties/description
+func n216(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	return ""
+}
+
+// pl:Workflow.v1#/properties/tags
+func n217(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n216(a[i], index(p, i)); e != "" {
+			if e := n218(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3904,7 +3940,7 @@ func n215(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags/items
-func n216(x any, p string) string {
+func n218(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3912,19 +3948,19 @@ func n216(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version
-func n217(x any, p string) string {
+func n219(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["version"]; has {
-			if e := n218(v, child(p, "version")); e != "" {
+			if e := n220(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n219(v, child(p, "releaseTag")); e != "" {
+			if e := n221(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
@@ -3933,7 +3969,7 @@ func n217(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/version
-func n218(x any, p string) string {
+func n220(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3941,7 +3977,7 @@ func n218(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/releaseTag
-func n219(x any, p string) string {
+func n221(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3949,7 +3985,7 @@ func n219(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalSettings
-func n220(x any, p string) string {
+func n222(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3957,7 +3993,7 @@ func n220(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalParameters
-func n221(x any, p string) string {
+func n223(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3965,7 +4001,7 @@ func n221(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules
-func n222(x any, p string) string {
+func n224(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3973,7 +4009,7 @@ func n222(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n223(v, child(p, k)); e != "" {
+				if e := n225(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -3983,44 +4019,44 @@ func n222(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties
-func n223(x any, p string) string {
+func n225(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["codePath"]; has {
-			if e := n224(v, child(p, "codePath")); e != "" {
+			if e := n226(v, child(p, "codePath")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["settings"]; has {
-			if e := n225(v, child(p, "settings")); e != "" {
+			if e := n227(v, child(p, "settings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["parameters"]; has {
-			if e := n226(v, child(p, "parameters")); e != "" {
+			if e := n228(v, child(p, "parameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n227(v, child(p, "name")); e != "" {
+			if e := n229(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n228(v, child(p, "description")); e != "" {
+			if e := n230(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n229(v, child(p, "tags")); e != "" {
+			if e := n231(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["resource_requirements"]; has {
-			if e := n231(v, child(p, "resource_requirements")); e != "" {
+			if e := n233(v, child(p, "resource_requirements")); e != "" {
 				return e
 			}
 		}
@@ -4029,7 +4065,7 @@ func n223(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
-func n224(x any, p string) string {
+func n226(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4037,7 +4073,7 @@ func n224(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
-func n225(x any, p string) string {
+func n227(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4045,7 +4081,7 @@ func n225(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
-func n226(x any, p string) string {
+func n228(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4053,7 +4089,7 @@ func n226(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
-func n227(x any, p string) string {
+func n229(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4061,7 +4097,7 @@ func n227(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
-func n228(x any, p string) string {
+func n230(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4069,14 +4105,14 @@ func n228(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
-func n229(x any, p string) string {
+func n231(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n230(a[i], index(p, i)); e != "" {
+			if e := n232(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4085,7 +4121,7 @@ func n229(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
-func n230(x any, p string) string {
+func n232(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4093,7 +4129,7 @@ func n230(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
-func n231(x any, p string) string {
+func n233(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4101,7 +4137,7 @@ func n231(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph
-func n232(x any, p string) string {
+func n234(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4109,7 +4145,7 @@ func n232(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n233(v, child(p, k)); e != "" {
+				if e := n235(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -4119,14 +4155,14 @@ func n232(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties
-func n233(x any, p string) string {
+func n235(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n234(a[i], index(p, i)); e != "" {
+			if e := n236(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4135,7 +4171,7 @@ func n233(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties/items
-func n234(x any, p string) string {
+func n236(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4143,7 +4179,7 @@ func n234(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#
-func n235(x any, p string) string {
+func n237(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4177,57 +4213,57 @@ func n235(x any, p string) string {
 			return p + " must have required property \"meta\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n236(v, child(p, "workflow_id")); e != "" {
+			if e := n238(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n237(v, child(p, "version")); e != "" {
+			if e := n239(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n238(v, child(p, "releaseTag")); e != "" {
+			if e := n240(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["kind"]; has {
-			if e := n239(v, child(p, "kind")); e != "" {
+			if e := n241(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["bundle"]; has {
-			if e := n240(v, child(p, "bundle")); e != "" {
+			if e := n242(v, child(p, "bundle")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["size"]; has {
-			if e := n241(v, child(p, "size")); e != "" {
+			if e := n243(v, child(p, "size")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisher"]; has {
-			if e := n242(v, child(p, "publisher")); e != "" {
+			if e := n244(v, child(p, "publisher")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisherKind"]; has {
-			if e := n243(v, child(p, "publisherKind")); e != "" {
+			if e := n245(v, child(p, "publisherKind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n244(v, child(p, "ts")); e != "" {
+			if e := n246(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tombstone"]; has {
-			if e := n245(v, child(p, "tombstone")); e != "" {
+			if e := n247(v, child(p, "tombstone")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["meta"]; has {
-			if e := n246(v, child(p, "meta")); e != "" {
+			if e := n248(v, child(p, "meta")); e != "" {
 				return e
 			}
 		}
@@ -4242,7 +4278,7 @@ func n235(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/workflow_id
-func n236(x any, p string) string {
+func n238(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4255,7 +4291,7 @@ func n236(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/version
-func n237(x any, p string) string {
+func n239(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4268,7 +4304,7 @@ func n237(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/releaseTag
-func n238(x any, p string) string {
+func n240(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4281,7 +4317,7 @@ func n238(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/kind
-func n239(x any, p string) string {
+func n241(x any, p string) string {
 	if !func() bool {
 		for _, v := range k35 {
 			if jsonEqual(x, v) {
@@ -4296,7 +4332,7 @@ func n239(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/bundle
-func n240(x any, p string) string {
+func n242(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4312,7 +4348,7 @@ func n240(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/size
-func n241(x any, p string) string {
+func n243(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4325,7 +4361,7 @@ func n241(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisher
-func n242(x any, p string) string {
+func n244(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4341,7 +4377,7 @@ func n242(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisherKind
-func n243(x any, p string) string {
+func n245(x any, p string) string {
 	if !func() bool {
 		for _, v := range k36 {
 			if jsonEqual(x, v) {
@@ -4356,7 +4392,7 @@ func n243(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/ts
-func n244(x any, p string) string {
+func n246(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4369,7 +4405,7 @@ func n244(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/tombstone
-func n245(x any, p string) string {
+func n247(x any, p string) string {
 	if !jsonEqual(x, k37) {
 		return p + " must be equal to the constant"
 	}
@@ -4377,7 +4413,7 @@ func n245(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta
-func n246(x any, p string) string {
+func n248(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4390,22 +4426,22 @@ func n246(x any, p string) string {
 			return p + " must have required property \"modules\""
 		}
 		if v, has := m["name"]; has {
-			if e := n247(v, child(p, "name")); e != "" {
+			if e := n249(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n248(v, child(p, "description")); e != "" {
+			if e := n250(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n249(v, child(p, "tags")); e != "" {
+			if e := n251(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n251(v, child(p, "modules")); e != "" {
+			if e := n253(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
@@ -4420,7 +4456,7 @@ func n246(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/name
-func n247(x any, p string) string {
+func n249(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4433,7 +4469,7 @@ func n247(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/description
-func n248(x any, p string) string {
+func n250(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4446,7 +4482,7 @@ func n248(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags
-func n249(x any, p string) string {
+func n251(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4456,7 +4492,7 @@ func n249(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n250(a[i], index(p, i)); e != "" {
+			if e := n252(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4465,7 +4501,7 @@ func n249(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
-func n250(x any, p string) string {
+func n252(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4478,7 +4514,7 @@ func n250(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules
-func n251(x any, p string) string {
+func n253(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4488,7 +4524,7 @@ func n251(x any, p string) string {
 			return p + " must have at most 1000 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n252(a[i], index(p, i)); e != "" {
+			if e := n254(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4497,7 +4533,7 @@ func n251(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
-func n252(x any, p string) string {
+func n254(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4510,12 +4546,12 @@ func n252(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/additionalProperties
-func n253(x any, p string) string {
+func n255(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:WorkflowRecord.v1#/additionalProperties
-func n254(x any, p string) string {
+func n256(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
@@ -4523,19 +4559,19 @@ func n254(x any, p string) string {
 var Validators = map[string]func(x any, p string) string{
 	"AdvertiseCapability.v1": n0,
 	"Award.v1": n39,
-	"Bid.v1": n58,
-	"CallForProposal.v1": n76,
+	"Bid.v1": n59,
+	"CallForProposal.v1": n77,
 	"Capability.v1": n3,
-	"Decline.v1": n101,
-	"Envelope.v1": n108,
-	"GatewayRequest.v1": n121,
-	"Plan.v1": n126,
-	"Policy.v1": n139,
-	"Receipt.v1": n154,
-	"Result.v1": n188,
-	"SignedReceipt.v1": n205,
-	"Workflow.v1": n211,
-	"WorkflowRecord.v1": n235,
+	"Decline.v1": n102,
+	"Envelope.v1": n109,
+	"GatewayRequest.v1": n122,
+	"Plan.v1": n127,
+	"Policy.v1": n140,
+	"Receipt.v1": n155,
+	"Result.v1": n190,
+	"SignedReceipt.v1": n207,
+	"Workflow.v1": n213,
+	"WorkflowRecord.v1": n237,
 }
 
 // ErrorOf returns "" when doc is a valid `name` document, else why not. Unknown names panic.

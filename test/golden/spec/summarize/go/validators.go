@@ -9,7 +9,7 @@ var k1 = map[string]bool{"text": true, "max_words": true, "style": true, "langua
 var k2 = mustJSON("[\"bullets\",\"paragraph\"]").([]any)
 var k3 = mustRegexp("^[a-z]{2}(\\x{2d}[A-Z]{2})?\\z")
 var k4 = map[string]bool{"summary": true, "words": true, "bullets": true, "model": true}
-var k5 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "policies": true, "prev": true, "via": true}
+var k5 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true}
 var k6 = mustRegexp("^[1-9A-HJ-NP-Za-km-z]{40,60}\\z")
 var k7 = mustRegexp("^b[a-z2-7]{20,}\\z")
 var k8 = mustJSON("\"\"")
@@ -428,6 +428,11 @@ func n17(x any, p string) string {
 		}
 		if v, has := m["via"]; has {
 			if e := n45(v, child(p, "via")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["on_behalf_of"]; has {
+			if e := n50(v, child(p, "on_behalf_of")); e != "" {
 				return e
 			}
 		}
@@ -932,13 +937,26 @@ func n49(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
-// pl:Receipt.v1#/additionalProperties
+// pl:Receipt.v1#/properties/on_behalf_of
 func n50(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k6.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/additionalProperties
+func n51(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:SignedReceipt.v1#
-func n51(x any, p string) string {
+func n52(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -951,17 +969,17 @@ func n51(x any, p string) string {
 			return p + " must have required property \"provider_sig\""
 		}
 		if v, has := m["receipt"]; has {
-			if e := n52(v, child(p, "receipt")); e != "" {
+			if e := n53(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider_sig"]; has {
-			if e := n53(v, child(p, "provider_sig")); e != "" {
+			if e := n54(v, child(p, "provider_sig")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester_sig"]; has {
-			if e := n54(v, child(p, "requester_sig")); e != "" {
+			if e := n55(v, child(p, "requester_sig")); e != "" {
 				return e
 			}
 		}
@@ -976,7 +994,7 @@ func n51(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/receipt
-func n52(x any, p string) string {
+func n53(x any, p string) string {
 	if e := n17(x, p); e != "" {
 		return e
 	}
@@ -984,19 +1002,6 @@ func n52(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n53(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if !k15.MatchString(s) {
-			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
-		}
-	}
-	return ""
-}
-
-// pl:SignedReceipt.v1#/properties/requester_sig
 func n54(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -1009,13 +1014,26 @@ func n54(x any, p string) string {
 	return ""
 }
 
-// pl:SignedReceipt.v1#/additionalProperties
+// pl:SignedReceipt.v1#/properties/requester_sig
 func n55(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k15.MatchString(s) {
+			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
+		}
+	}
+	return ""
+}
+
+// pl:SignedReceipt.v1#/additionalProperties
+func n56(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#
-func n56(x any, p string) string {
+func n57(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1037,57 +1055,57 @@ func n56(x any, p string) string {
 			return p + " must have required property \"limits\""
 		}
 		if v, has := m["name"]; has {
-			if e := n57(v, child(p, "name")); e != "" {
+			if e := n58(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n58(v, child(p, "version")); e != "" {
+			if e := n59(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n59(v, child(p, "provider")); e != "" {
+			if e := n60(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n60(v, child(p, "description")); e != "" {
+			if e := n61(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["io"]; has {
-			if e := n61(v, child(p, "io")); e != "" {
+			if e := n62(v, child(p, "io")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n69(v, child(p, "limits")); e != "" {
+			if e := n70(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["price"]; has {
-			if e := n74(v, child(p, "price")); e != "" {
+			if e := n75(v, child(p, "price")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attrs"]; has {
-			if e := n75(v, child(p, "attrs")); e != "" {
+			if e := n76(v, child(p, "attrs")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestations"]; has {
-			if e := n77(v, child(p, "attestations")); e != "" {
+			if e := n78(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n79(v, child(p, "policies")); e != "" {
+			if e := n80(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["module"]; has {
-			if e := n81(v, child(p, "module")); e != "" {
+			if e := n82(v, child(p, "module")); e != "" {
 				return e
 			}
 		}
@@ -1102,7 +1120,7 @@ func n56(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/name
-func n57(x any, p string) string {
+func n58(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1115,7 +1133,7 @@ func n57(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/version
-func n58(x any, p string) string {
+func n59(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1128,7 +1146,7 @@ func n58(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/provider
-func n59(x any, p string) string {
+func n60(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1141,7 +1159,7 @@ func n59(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/description
-func n60(x any, p string) string {
+func n61(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1154,7 +1172,7 @@ func n60(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io
-func n61(x any, p string) string {
+func n62(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1167,12 +1185,12 @@ func n61(x any, p string) string {
 			return p + " must have required property \"output\""
 		}
 		if v, has := m["input"]; has {
-			if e := n62(v, child(p, "input")); e != "" {
+			if e := n63(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n65(v, child(p, "output")); e != "" {
+			if e := n66(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
@@ -1187,12 +1205,12 @@ func n61(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input
-func n62(x any, p string) string {
+func n63(x any, p string) string {
 	if c := 0; func() int {
-		if n63(x, p) == "" {
+		if n64(x, p) == "" {
 			c++
 		}
-		if n64(x, p) == "" {
+		if n65(x, p) == "" {
 			c++
 		}
 		return c
@@ -1203,7 +1221,7 @@ func n62(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input/oneOf/0
-func n63(x any, p string) string {
+func n64(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1219,7 +1237,7 @@ func n63(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input/oneOf/1
-func n64(x any, p string) string {
+func n65(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1227,12 +1245,12 @@ func n64(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output
-func n65(x any, p string) string {
+func n66(x any, p string) string {
 	if c := 0; func() int {
-		if n66(x, p) == "" {
+		if n67(x, p) == "" {
 			c++
 		}
-		if n67(x, p) == "" {
+		if n68(x, p) == "" {
 			c++
 		}
 		return c
@@ -1243,7 +1261,7 @@ func n65(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output/oneOf/0
-func n66(x any, p string) string {
+func n67(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1259,7 +1277,7 @@ func n66(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output/oneOf/1
-func n67(x any, p string) string {
+func n68(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1267,29 +1285,29 @@ func n67(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/additionalProperties
-func n68(x any, p string) string {
+func n69(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/properties/limits
-func n69(x any, p string) string {
+func n70(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n70(v, child(p, "cpu_ms")); e != "" {
+			if e := n71(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n71(v, child(p, "mem_mb")); e != "" {
+			if e := n72(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n72(v, child(p, "wall_ms")); e != "" {
+			if e := n73(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -1304,19 +1322,6 @@ func n69(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/limits/properties/cpu_ms
-func n70(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Capability.v1#/properties/limits/properties/mem_mb
 func n71(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -1329,7 +1334,7 @@ func n71(x any, p string) string {
 	return ""
 }
 
-// pl:Capability.v1#/properties/limits/properties/wall_ms
+// pl:Capability.v1#/properties/limits/properties/mem_mb
 func n72(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -1342,13 +1347,26 @@ func n72(x any, p string) string {
 	return ""
 }
 
-// pl:Capability.v1#/properties/limits/additionalProperties
+// pl:Capability.v1#/properties/limits/properties/wall_ms
 func n73(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Capability.v1#/properties/limits/additionalProperties
+func n74(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/properties/price
-func n74(x any, p string) string {
+func n75(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -1361,7 +1379,7 @@ func n74(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attrs
-func n75(x any, p string) string {
+func n76(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1372,7 +1390,7 @@ func n75(x any, p string) string {
 		}
 		for k, v := range m {
 			if !k18[k] {
-				if e := n76(v, child(p, k)); e != "" {
+				if e := n77(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -1382,7 +1400,7 @@ func n75(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attrs/additionalProperties
-func n76(x any, p string) string {
+func n77(x any, p string) string {
 	if !(isNumber(x) || isString(x) || isBool(x)) {
 		return p + " must be number or string or boolean"
 	}
@@ -1390,7 +1408,7 @@ func n76(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attestations
-func n77(x any, p string) string {
+func n78(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1400,7 +1418,7 @@ func n77(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n78(a[i], index(p, i)); e != "" {
+			if e := n79(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1409,7 +1427,7 @@ func n77(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attestations/items
-func n78(x any, p string) string {
+func n79(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1422,7 +1440,7 @@ func n78(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/policies
-func n79(x any, p string) string {
+func n80(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1432,7 +1450,7 @@ func n79(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n80(a[i], index(p, i)); e != "" {
+			if e := n81(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1441,7 +1459,7 @@ func n79(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/policies/items
-func n80(x any, p string) string {
+func n81(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1454,7 +1472,7 @@ func n80(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module
-func n81(x any, p string) string {
+func n82(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1464,17 +1482,17 @@ func n81(x any, p string) string {
 			return p + " must have required property \"cid\""
 		}
 		if v, has := m["cid"]; has {
-			if e := n82(v, child(p, "cid")); e != "" {
+			if e := n83(v, child(p, "cid")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["kind"]; has {
-			if e := n83(v, child(p, "kind")); e != "" {
+			if e := n84(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["path"]; has {
-			if e := n84(v, child(p, "path")); e != "" {
+			if e := n85(v, child(p, "path")); e != "" {
 				return e
 			}
 		}
@@ -1489,7 +1507,7 @@ func n81(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/cid
-func n82(x any, p string) string {
+func n83(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1505,7 +1523,7 @@ func n82(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/kind
-func n83(x any, p string) string {
+func n84(x any, p string) string {
 	if !func() bool {
 		for _, v := range k20 {
 			if jsonEqual(x, v) {
@@ -1520,7 +1538,7 @@ func n83(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/path
-func n84(x any, p string) string {
+func n85(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1533,12 +1551,12 @@ func n84(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/additionalProperties
-func n85(x any, p string) string {
+func n86(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/additionalProperties
-func n86(x any, p string) string {
+func n87(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
@@ -1546,8 +1564,8 @@ func n86(x any, p string) string {
 var Validators = map[string]func(x any, p string) string{
 	"Summarize.v1": n0,
 	"Receipt.v1": n17,
-	"SignedReceipt.v1": n51,
-	"Capability.v1": n56,
+	"SignedReceipt.v1": n52,
+	"Capability.v1": n57,
 	"Summarize.v1#input": n1,
 	"Summarize.v1#output": n8,
 }

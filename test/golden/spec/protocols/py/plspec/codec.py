@@ -10,7 +10,7 @@ from .validators import validate
 
 SCHEMAS: Dict[str, Dict[str, Optional[str]]] = {
     "AdvertiseCapability.v1": {"id": "pl:AdvertiseCapability.v1", "cid": "bafyreidvuzh7ah7jspwpn3ohutqd7vk4n4swvcm4uwjutu4zdihvkxljum"},
-    "Award.v1": {"id": "pl:Award.v1", "cid": "bafyreigyvtjhvfhvyiffbjt3uthk6de7khzwi3t6tvmk6xak6iumlm7ybu"},
+    "Award.v1": {"id": "pl:Award.v1", "cid": "bafyreia7hdds7pmjlruceewq6a64y2u67mtftu3v4wefnvi6o3sgjutu2m"},
     "Bid.v1": {"id": "pl:Bid.v1", "cid": "bafyreiaswsfckrvy4csrtcgif265lntkfytbjtxgbahy2m3pnenuq7qhj4"},
     "CallForProposal.v1": {"id": "pl:CallForProposal.v1", "cid": "bafyreidqihazxgm6zifpipcxth4g4elafb3mpzfreo6sjmzqvkkle6gyzy"},
     "Capability.v1": {"id": "pl:Capability.v1", "cid": "bafyreic2lnvblpydsr34wqoh3s3sm4mdlflqitmcyxmr6c7hcazjf7tfzm"},
@@ -19,7 +19,7 @@ SCHEMAS: Dict[str, Dict[str, Optional[str]]] = {
     "GatewayRequest.v1": {"id": "pl:GatewayRequest.v1", "cid": "bafyreienqzmj7igf5prs6imu6pjomrn6q4qjzwmgadenpxzja47xuxwuzy"},
     "Plan.v1": {"id": "pl:Plan.v1", "cid": "bafyreidblegvslhanqbmdopbjycy5i6cikc33rw6cytuaw3zyol2zdmiua"},
     "Policy.v1": {"id": "pl:Policy.v1", "cid": "bafyreigocfmwp46u4glhzp2iesoia3yzaprpizz3g34jn6mm4ej6wkgmtm"},
-    "Receipt.v1": {"id": "pl:Receipt.v1", "cid": "bafyreibkyftdzlm4lzdldbboj7ml3dptplrnebyrhpioornxxouboemtfi"},
+    "Receipt.v1": {"id": "pl:Receipt.v1", "cid": "bafyreiawlmurv53onv6p7lg3a6nshnhctkrsf5tlpkgovbkjtq23c5zpdu"},
     "Result.v1": {"id": "pl:Result.v1", "cid": "bafyreif4etpvhs7umuo6hvatsjlyb6qg4bpfpy7oyrajfhm75eikhlpy3u"},
     "SignedReceipt.v1": {"id": "pl:SignedReceipt.v1", "cid": "bafyreid36mtmmgzqjhlb3xvn6cd2wcapm3jctbp4o5oi5xtgia4pjrg2ke"},
     "Workflow.v1": {"id": "pl:Workflow.v1", "cid": "bafyreiavtcjyejocrc3zkarxu7ti4pavc3d7dbzwrqucxmy4jxc674t2gy"},

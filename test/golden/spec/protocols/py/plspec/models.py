@@ -52,6 +52,7 @@ class AwardV1:
     price: Optional[float] = None
     attempt: Optional[int] = None
     prev: Optional[List[str]] = None  # receipt CIDs of the steps this step consumed; the provider's receipt repeats them
+    on_behalf_of: Optional[str] = None  # libp2p PeerId (base58btc) of the agent the requester ran this step for: an agent that signed its own request to the requester's gateway (the requester of record of the run)
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "AwardV1":
@@ -68,6 +69,7 @@ class AwardV1:
             price=d["price"] if "price" in d else None,
             attempt=d["attempt"] if "attempt" in d else None,
             prev=d["prev"] if "prev" in d else None,
+            on_behalf_of=d["on_behalf_of"] if "on_behalf_of" in d else None,
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -87,6 +89,8 @@ class AwardV1:
             out["attempt"] = self.attempt
         if self.prev is not None:
             out["prev"] = self.prev
+        if self.on_behalf_of is not None:
+            out["on_behalf_of"] = self.on_behalf_of
         return out
 
 
@@ -448,6 +452,7 @@ class ReceiptV1:
     policies: List[str]
     prev: List[str]
     via: Optional[ReceiptV1Via] = None  # Set when the step ran outside the provider's own module pools: the external implementation that served it (an A2A agent, an MCP tool, a process attached to the gateway). The provider still signs the receipt as provider of record.
+    on_behalf_of: Optional[str] = None  # libp2p PeerId (base58btc) of the agent the requester ran this step for: an agent that signed its own request to the requester's gateway (the requester of record of the run)
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "ReceiptV1":
@@ -468,6 +473,7 @@ class ReceiptV1:
             policies=d["policies"],
             prev=d["prev"],
             via=ReceiptV1Via.from_dict(d["via"]) if "via" in d else None,
+            on_behalf_of=d["on_behalf_of"] if "on_behalf_of" in d else None,
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -489,6 +495,8 @@ class ReceiptV1:
         out["prev"] = self.prev
         if self.via is not None:
             out["via"] = self.via.to_dict()
+        if self.on_behalf_of is not None:
+            out["on_behalf_of"] = self.on_behalf_of
         return out
 
 

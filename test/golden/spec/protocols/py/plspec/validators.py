@@ -18,7 +18,7 @@ _K6 = frozenset(["cpu_ms", "mem_mb", "wall_ms"])
 _K7 = frozenset([])
 _K8 = frozenset(["cid", "kind", "path"])
 _K9 = ["js", "py", "external"]
-_K10 = frozenset(["cfp", "bid", "run", "step", "provider", "capability", "input", "limits", "price", "deadline", "attempt", "prev"])
+_K10 = frozenset(["cfp", "bid", "run", "step", "provider", "capability", "input", "limits", "price", "deadline", "attempt", "prev", "on_behalf_of"])
 _K11 = frozenset(["cfp", "run", "step", "capability", "price", "eta_ms", "attrs", "limits", "attestations", "expires"])
 _K12 = frozenset(["run", "step", "capability", "input", "input_size", "deadline", "reply_by", "constraints", "policies", "limits", "reply_to", "estimate"])
 _K13 = frozenset(["name", "version", "cid"])
@@ -33,7 +33,7 @@ _K21 = ["GET", "POST", "PUT", "DELETE"]
 _K22 = frozenset(["goal", "inputs", "constraints", "policy", "select", "plan"])
 _K23 = re.compile("^[A-Za-z_][A-Za-z0-9_]*\\x3a\\x2d?[0-9\\x2e]+\\Z", re.ASCII)
 _K24 = frozenset(["name", "version", "description", "require_attestations", "allow_peers", "deny_peers", "max_price", "max_deadline_ms", "residency"])
-_K25 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "policies", "prev", "via"])
+_K25 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "policies", "prev", "via", "on_behalf_of"])
 _K26 = ""
 _K27 = ["ok", "error"]
 _K28 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
@@ -619,6 +619,10 @@ def _n39(x: Any, p: str) -> Optional[str]:
             e = _n55(x["prev"], rt.child(p, "prev"))
             if e is not None:
                 return e
+        if "on_behalf_of" in x:
+            e = _n57(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
+            if e is not None:
+                return e
         for k, v in x.items():
             if k not in _K10:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
@@ -824,11 +828,21 @@ def _n56(x: Any, p: str) -> Optional[str]:
 
 
 def _n57(x: Any, p: str) -> Optional[str]:
+    # pl:Award.v1#/properties/on_behalf_of
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if _K4.search(x) is None:
+            return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+    return None
+
+
+def _n58(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n58(x: Any, p: str) -> Optional[str]:
+def _n59(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -850,43 +864,43 @@ def _n58(x: Any, p: str) -> Optional[str]:
         if "expires" not in x:
             return p + " must have required property \"expires\""
         if "cfp" in x:
-            e = _n59(x["cfp"], rt.child(p, "cfp"))
+            e = _n60(x["cfp"], rt.child(p, "cfp"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n60(x["run"], rt.child(p, "run"))
+            e = _n61(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n61(x["step"], rt.child(p, "step"))
+            e = _n62(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "capability" in x:
-            e = _n62(x["capability"], rt.child(p, "capability"))
+            e = _n63(x["capability"], rt.child(p, "capability"))
             if e is not None:
                 return e
         if "price" in x:
-            e = _n63(x["price"], rt.child(p, "price"))
+            e = _n64(x["price"], rt.child(p, "price"))
             if e is not None:
                 return e
         if "eta_ms" in x:
-            e = _n64(x["eta_ms"], rt.child(p, "eta_ms"))
+            e = _n65(x["eta_ms"], rt.child(p, "eta_ms"))
             if e is not None:
                 return e
         if "attrs" in x:
-            e = _n65(x["attrs"], rt.child(p, "attrs"))
+            e = _n66(x["attrs"], rt.child(p, "attrs"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n67(x["limits"], rt.child(p, "limits"))
+            e = _n68(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "attestations" in x:
-            e = _n72(x["attestations"], rt.child(p, "attestations"))
+            e = _n73(x["attestations"], rt.child(p, "attestations"))
             if e is not None:
                 return e
         if "expires" in x:
-            e = _n74(x["expires"], rt.child(p, "expires"))
+            e = _n75(x["expires"], rt.child(p, "expires"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -895,7 +909,7 @@ def _n58(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n59(x: Any, p: str) -> Optional[str]:
+def _n60(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/cfp
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -907,7 +921,7 @@ def _n59(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n60(x: Any, p: str) -> Optional[str]:
+def _n61(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -917,7 +931,7 @@ def _n60(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n61(x: Any, p: str) -> Optional[str]:
+def _n62(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -927,7 +941,7 @@ def _n61(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n62(x: Any, p: str) -> Optional[str]:
+def _n63(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/capability
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -939,7 +953,7 @@ def _n62(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n63(x: Any, p: str) -> Optional[str]:
+def _n64(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/price
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -950,7 +964,7 @@ def _n63(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n64(x: Any, p: str) -> Optional[str]:
+def _n65(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/eta_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -961,7 +975,7 @@ def _n64(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n65(x: Any, p: str) -> Optional[str]:
+def _n66(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/attrs
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -970,34 +984,34 @@ def _n65(x: Any, p: str) -> Optional[str]:
             return p + " must have at most 64 properties"
         for k, v in x.items():
             if k not in _K7:
-                e = _n66(v, rt.child(p, k))
+                e = _n67(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n66(x: Any, p: str) -> Optional[str]:
+def _n67(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/attrs/additionalProperties
     if not (rt.is_number(x) or rt.is_string(x) or rt.is_bool(x)):
         return p + " must be number or string or boolean"
     return None
 
 
-def _n67(x: Any, p: str) -> Optional[str]:
+def _n68(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n68(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n69(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n69(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n70(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n70(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n71(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1006,7 +1020,7 @@ def _n67(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n68(x: Any, p: str) -> Optional[str]:
+def _n69(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1017,7 +1031,7 @@ def _n68(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n69(x: Any, p: str) -> Optional[str]:
+def _n70(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1028,7 +1042,7 @@ def _n69(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n70(x: Any, p: str) -> Optional[str]:
+def _n71(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1039,12 +1053,12 @@ def _n70(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n71(x: Any, p: str) -> Optional[str]:
+def _n72(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n72(x: Any, p: str) -> Optional[str]:
+def _n73(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/attestations
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1052,13 +1066,13 @@ def _n72(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n73(x[i], rt.child(p, i))
+            e = _n74(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n73(x: Any, p: str) -> Optional[str]:
+def _n74(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1068,7 +1082,7 @@ def _n73(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n74(x: Any, p: str) -> Optional[str]:
+def _n75(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/expires
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1079,12 +1093,12 @@ def _n74(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n75(x: Any, p: str) -> Optional[str]:
+def _n76(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n76(x: Any, p: str) -> Optional[str]:
+def _n77(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1104,51 +1118,51 @@ def _n76(x: Any, p: str) -> Optional[str]:
         if "reply_by" not in x:
             return p + " must have required property \"reply_by\""
         if "run" in x:
-            e = _n77(x["run"], rt.child(p, "run"))
+            e = _n78(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n78(x["step"], rt.child(p, "step"))
+            e = _n79(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "capability" in x:
-            e = _n79(x["capability"], rt.child(p, "capability"))
+            e = _n80(x["capability"], rt.child(p, "capability"))
             if e is not None:
                 return e
         if "input" in x:
-            e = _n84(x["input"], rt.child(p, "input"))
+            e = _n85(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "input_size" in x:
-            e = _n85(x["input_size"], rt.child(p, "input_size"))
+            e = _n86(x["input_size"], rt.child(p, "input_size"))
             if e is not None:
                 return e
         if "deadline" in x:
-            e = _n86(x["deadline"], rt.child(p, "deadline"))
+            e = _n87(x["deadline"], rt.child(p, "deadline"))
             if e is not None:
                 return e
         if "reply_by" in x:
-            e = _n87(x["reply_by"], rt.child(p, "reply_by"))
+            e = _n88(x["reply_by"], rt.child(p, "reply_by"))
             if e is not None:
                 return e
         if "constraints" in x:
-            e = _n88(x["constraints"], rt.child(p, "constraints"))
+            e = _n89(x["constraints"], rt.child(p, "constraints"))
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n90(x["policies"], rt.child(p, "policies"))
+            e = _n91(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n92(x["limits"], rt.child(p, "limits"))
+            e = _n93(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "reply_to" in x:
-            e = _n97(x["reply_to"], rt.child(p, "reply_to"))
+            e = _n98(x["reply_to"], rt.child(p, "reply_to"))
             if e is not None:
                 return e
         if "estimate" in x:
-            e = _n99(x["estimate"], rt.child(p, "estimate"))
+            e = _n100(x["estimate"], rt.child(p, "estimate"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1157,7 +1171,7 @@ def _n76(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n77(x: Any, p: str) -> Optional[str]:
+def _n78(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1167,7 +1181,7 @@ def _n77(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n78(x: Any, p: str) -> Optional[str]:
+def _n79(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1177,7 +1191,7 @@ def _n78(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n79(x: Any, p: str) -> Optional[str]:
+def _n80(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1185,15 +1199,15 @@ def _n79(x: Any, p: str) -> Optional[str]:
         if "name" not in x:
             return p + " must have required property \"name\""
         if "name" in x:
-            e = _n80(x["name"], rt.child(p, "name"))
+            e = _n81(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n81(x["version"], rt.child(p, "version"))
+            e = _n82(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "cid" in x:
-            e = _n82(x["cid"], rt.child(p, "cid"))
+            e = _n83(x["cid"], rt.child(p, "cid"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1202,7 +1216,7 @@ def _n79(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n80(x: Any, p: str) -> Optional[str]:
+def _n81(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1212,7 +1226,7 @@ def _n80(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n81(x: Any, p: str) -> Optional[str]:
+def _n82(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1222,7 +1236,7 @@ def _n81(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n82(x: Any, p: str) -> Optional[str]:
+def _n83(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability/properties/cid
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1234,12 +1248,12 @@ def _n82(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n83(x: Any, p: str) -> Optional[str]:
+def _n84(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n84(x: Any, p: str) -> Optional[str]:
+def _n85(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/input
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1251,7 +1265,7 @@ def _n84(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n85(x: Any, p: str) -> Optional[str]:
+def _n86(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/input_size
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1262,7 +1276,7 @@ def _n85(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n86(x: Any, p: str) -> Optional[str]:
+def _n87(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/deadline
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1273,7 +1287,7 @@ def _n86(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n87(x: Any, p: str) -> Optional[str]:
+def _n88(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/reply_by
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1284,7 +1298,7 @@ def _n87(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n88(x: Any, p: str) -> Optional[str]:
+def _n89(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/constraints
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1293,13 +1307,13 @@ def _n88(x: Any, p: str) -> Optional[str]:
             return p + " must have at most 32 properties"
         for k, v in x.items():
             if k not in _K7:
-                e = _n89(v, rt.child(p, k))
+                e = _n90(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n89(x: Any, p: str) -> Optional[str]:
+def _n90(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/constraints/additionalProperties
     if not (rt.is_number(x) or rt.is_string(x) or rt.is_bool(x)):
         return p + " must be number or string or boolean"
@@ -1309,7 +1323,7 @@ def _n89(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n90(x: Any, p: str) -> Optional[str]:
+def _n91(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1317,13 +1331,13 @@ def _n90(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n91(x[i], rt.child(p, i))
+            e = _n92(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n91(x: Any, p: str) -> Optional[str]:
+def _n92(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1333,21 +1347,21 @@ def _n91(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n92(x: Any, p: str) -> Optional[str]:
+def _n93(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n93(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n94(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n94(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n95(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n95(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n96(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1356,7 +1370,7 @@ def _n92(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n93(x: Any, p: str) -> Optional[str]:
+def _n94(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1367,7 +1381,7 @@ def _n93(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n94(x: Any, p: str) -> Optional[str]:
+def _n95(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1378,7 +1392,7 @@ def _n94(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n95(x: Any, p: str) -> Optional[str]:
+def _n96(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1389,12 +1403,12 @@ def _n95(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n96(x: Any, p: str) -> Optional[str]:
+def _n97(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n97(x: Any, p: str) -> Optional[str]:
+def _n98(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/reply_to
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1402,13 +1416,13 @@ def _n97(x: Any, p: str) -> Optional[str]:
         if len(x) > 16:
             return p + " must have at most 16 items"
         for i in range(0, len(x)):
-            e = _n98(x[i], rt.child(p, i))
+            e = _n99(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n98(x: Any, p: str) -> Optional[str]:
+def _n99(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/reply_to/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1418,19 +1432,19 @@ def _n98(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n99(x: Any, p: str) -> Optional[str]:
+def _n100(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/estimate
     if not (rt.is_bool(x)):
         return p + " must be boolean"
     return None
 
 
-def _n100(x: Any, p: str) -> Optional[str]:
+def _n101(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n101(x: Any, p: str) -> Optional[str]:
+def _n102(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1444,23 +1458,23 @@ def _n101(x: Any, p: str) -> Optional[str]:
         if "reason" not in x:
             return p + " must have required property \"reason\""
         if "cfp" in x:
-            e = _n102(x["cfp"], rt.child(p, "cfp"))
+            e = _n103(x["cfp"], rt.child(p, "cfp"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n103(x["run"], rt.child(p, "run"))
+            e = _n104(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n104(x["step"], rt.child(p, "step"))
+            e = _n105(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "reason" in x:
-            e = _n105(x["reason"], rt.child(p, "reason"))
+            e = _n106(x["reason"], rt.child(p, "reason"))
             if e is not None:
                 return e
         if "message" in x:
-            e = _n106(x["message"], rt.child(p, "message"))
+            e = _n107(x["message"], rt.child(p, "message"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1469,7 +1483,7 @@ def _n101(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n102(x: Any, p: str) -> Optional[str]:
+def _n103(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/cfp
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1481,7 +1495,7 @@ def _n102(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n103(x: Any, p: str) -> Optional[str]:
+def _n104(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1491,7 +1505,7 @@ def _n103(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n104(x: Any, p: str) -> Optional[str]:
+def _n105(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1501,14 +1515,14 @@ def _n104(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n105(x: Any, p: str) -> Optional[str]:
+def _n106(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/reason
     if not any(rt.json_equal(x, v) for v in _K15):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n106(x: Any, p: str) -> Optional[str]:
+def _n107(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/message
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1518,12 +1532,12 @@ def _n106(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n107(x: Any, p: str) -> Optional[str]:
+def _n108(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n108(x: Any, p: str) -> Optional[str]:
+def _n109(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1547,47 +1561,47 @@ def _n108(x: Any, p: str) -> Optional[str]:
         if "sig" not in x:
             return p + " must have required property \"sig\""
         if "v" in x:
-            e = _n109(x["v"], rt.child(p, "v"))
+            e = _n110(x["v"], rt.child(p, "v"))
             if e is not None:
                 return e
         if "type" in x:
-            e = _n110(x["type"], rt.child(p, "type"))
+            e = _n111(x["type"], rt.child(p, "type"))
             if e is not None:
                 return e
         if "schema" in x:
-            e = _n111(x["schema"], rt.child(p, "schema"))
+            e = _n112(x["schema"], rt.child(p, "schema"))
             if e is not None:
                 return e
         if "from" in x:
-            e = _n112(x["from"], rt.child(p, "from"))
+            e = _n113(x["from"], rt.child(p, "from"))
             if e is not None:
                 return e
         if "to" in x:
-            e = _n113(x["to"], rt.child(p, "to"))
+            e = _n114(x["to"], rt.child(p, "to"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n114(x["ts"], rt.child(p, "ts"))
+            e = _n115(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "exp" in x:
-            e = _n115(x["exp"], rt.child(p, "exp"))
+            e = _n116(x["exp"], rt.child(p, "exp"))
             if e is not None:
                 return e
         if "nonce" in x:
-            e = _n116(x["nonce"], rt.child(p, "nonce"))
+            e = _n117(x["nonce"], rt.child(p, "nonce"))
             if e is not None:
                 return e
         if "trace" in x:
-            e = _n117(x["trace"], rt.child(p, "trace"))
+            e = _n118(x["trace"], rt.child(p, "trace"))
             if e is not None:
                 return e
         if "body" in x:
-            e = _n118(x["body"], rt.child(p, "body"))
+            e = _n119(x["body"], rt.child(p, "body"))
             if e is not None:
                 return e
         if "sig" in x:
-            e = _n119(x["sig"], rt.child(p, "sig"))
+            e = _n120(x["sig"], rt.child(p, "sig"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1596,14 +1610,14 @@ def _n108(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n109(x: Any, p: str) -> Optional[str]:
+def _n110(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/v
     if not rt.json_equal(x, _K17):
         return p + " must be equal to the constant"
     return None
 
 
-def _n110(x: Any, p: str) -> Optional[str]:
+def _n111(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/type
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1615,7 +1629,7 @@ def _n110(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n111(x: Any, p: str) -> Optional[str]:
+def _n112(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/schema
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1627,7 +1641,7 @@ def _n111(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n112(x: Any, p: str) -> Optional[str]:
+def _n113(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/from
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1637,7 +1651,7 @@ def _n112(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n113(x: Any, p: str) -> Optional[str]:
+def _n114(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/to
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1647,7 +1661,7 @@ def _n113(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n114(x: Any, p: str) -> Optional[str]:
+def _n115(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1658,7 +1672,7 @@ def _n114(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n115(x: Any, p: str) -> Optional[str]:
+def _n116(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/exp
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1669,7 +1683,7 @@ def _n115(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n116(x: Any, p: str) -> Optional[str]:
+def _n117(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/nonce
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1681,7 +1695,7 @@ def _n116(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n117(x: Any, p: str) -> Optional[str]:
+def _n118(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/trace
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1691,14 +1705,14 @@ def _n117(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n118(x: Any, p: str) -> Optional[str]:
+def _n119(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/body
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n119(x: Any, p: str) -> Optional[str]:
+def _n120(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1708,12 +1722,12 @@ def _n119(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n120(x: Any, p: str) -> Optional[str]:
+def _n121(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n121(x: Any, p: str) -> Optional[str]:
+def _n122(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1723,15 +1737,15 @@ def _n121(x: Any, p: str) -> Optional[str]:
         if "path" not in x:
             return p + " must have required property \"path\""
         if "method" in x:
-            e = _n122(x["method"], rt.child(p, "method"))
+            e = _n123(x["method"], rt.child(p, "method"))
             if e is not None:
                 return e
         if "path" in x:
-            e = _n123(x["path"], rt.child(p, "path"))
+            e = _n124(x["path"], rt.child(p, "path"))
             if e is not None:
                 return e
         if "body" in x:
-            e = _n124(x["body"], rt.child(p, "body"))
+            e = _n125(x["body"], rt.child(p, "body"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1740,7 +1754,7 @@ def _n121(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n122(x: Any, p: str) -> Optional[str]:
+def _n123(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/properties/method
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1749,7 +1763,7 @@ def _n122(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n123(x: Any, p: str) -> Optional[str]:
+def _n124(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/properties/path
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1761,17 +1775,17 @@ def _n123(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n124(x: Any, p: str) -> Optional[str]:
+def _n125(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/properties/body
     return None
 
 
-def _n125(x: Any, p: str) -> Optional[str]:
+def _n126(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n126(x: Any, p: str) -> Optional[str]:
+def _n127(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1781,27 +1795,27 @@ def _n126(x: Any, p: str) -> Optional[str]:
         if "plan" not in x:
             return p + " must have required property \"plan\""
         if "goal" in x:
-            e = _n127(x["goal"], rt.child(p, "goal"))
+            e = _n128(x["goal"], rt.child(p, "goal"))
             if e is not None:
                 return e
         if "inputs" in x:
-            e = _n128(x["inputs"], rt.child(p, "inputs"))
+            e = _n129(x["inputs"], rt.child(p, "inputs"))
             if e is not None:
                 return e
         if "constraints" in x:
-            e = _n129(x["constraints"], rt.child(p, "constraints"))
+            e = _n130(x["constraints"], rt.child(p, "constraints"))
             if e is not None:
                 return e
         if "policy" in x:
-            e = _n130(x["policy"], rt.child(p, "policy"))
+            e = _n131(x["policy"], rt.child(p, "policy"))
             if e is not None:
                 return e
         if "select" in x:
-            e = _n133(x["select"], rt.child(p, "select"))
+            e = _n134(x["select"], rt.child(p, "select"))
             if e is not None:
                 return e
         if "plan" in x:
-            e = _n136(x["plan"], rt.child(p, "plan"))
+            e = _n137(x["plan"], rt.child(p, "plan"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1810,7 +1824,7 @@ def _n126(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n127(x: Any, p: str) -> Optional[str]:
+def _n128(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/goal
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1820,76 +1834,76 @@ def _n127(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n128(x: Any, p: str) -> Optional[str]:
+def _n129(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/inputs
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n129(x: Any, p: str) -> Optional[str]:
+def _n130(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/constraints
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n130(x: Any, p: str) -> Optional[str]:
+def _n131(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/policy
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "require" in x:
-            e = _n131(x["require"], rt.child(p, "require"))
-            if e is not None:
-                return e
-    return None
-
-
-def _n131(x: Any, p: str) -> Optional[str]:
-    # pl:Plan.v1#/properties/policy/properties/require
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        for i in range(0, len(x)):
-            e = _n132(x[i], rt.child(p, i))
+            e = _n132(x["require"], rt.child(p, "require"))
             if e is not None:
                 return e
     return None
 
 
 def _n132(x: Any, p: str) -> Optional[str]:
+    # pl:Plan.v1#/properties/policy/properties/require
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        for i in range(0, len(x)):
+            e = _n133(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n133(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/policy/properties/require/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n133(x: Any, p: str) -> Optional[str]:
+def _n134(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/select
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "optimize" in x:
-            e = _n134(x["optimize"], rt.child(p, "optimize"))
-            if e is not None:
-                return e
-    return None
-
-
-def _n134(x: Any, p: str) -> Optional[str]:
-    # pl:Plan.v1#/properties/select/properties/optimize
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        for i in range(0, len(x)):
-            e = _n135(x[i], rt.child(p, i))
+            e = _n135(x["optimize"], rt.child(p, "optimize"))
             if e is not None:
                 return e
     return None
 
 
 def _n135(x: Any, p: str) -> Optional[str]:
+    # pl:Plan.v1#/properties/select/properties/optimize
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        for i in range(0, len(x)):
+            e = _n136(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n136(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/select/properties/optimize/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1899,7 +1913,7 @@ def _n135(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n136(x: Any, p: str) -> Optional[str]:
+def _n137(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/plan
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1907,25 +1921,25 @@ def _n136(x: Any, p: str) -> Optional[str]:
         if len(x) < 1:
             return p + " must have at least 1 items"
         for i in range(0, len(x)):
-            e = _n137(x[i], rt.child(p, i))
+            e = _n138(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n137(x: Any, p: str) -> Optional[str]:
+def _n138(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/plan/items
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n138(x: Any, p: str) -> Optional[str]:
+def _n139(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n139(x: Any, p: str) -> Optional[str]:
+def _n140(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1933,39 +1947,39 @@ def _n139(x: Any, p: str) -> Optional[str]:
         if "name" not in x:
             return p + " must have required property \"name\""
         if "name" in x:
-            e = _n140(x["name"], rt.child(p, "name"))
+            e = _n141(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n141(x["version"], rt.child(p, "version"))
+            e = _n142(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n142(x["description"], rt.child(p, "description"))
+            e = _n143(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "require_attestations" in x:
-            e = _n143(x["require_attestations"], rt.child(p, "require_attestations"))
+            e = _n144(x["require_attestations"], rt.child(p, "require_attestations"))
             if e is not None:
                 return e
         if "allow_peers" in x:
-            e = _n145(x["allow_peers"], rt.child(p, "allow_peers"))
+            e = _n146(x["allow_peers"], rt.child(p, "allow_peers"))
             if e is not None:
                 return e
         if "deny_peers" in x:
-            e = _n147(x["deny_peers"], rt.child(p, "deny_peers"))
+            e = _n148(x["deny_peers"], rt.child(p, "deny_peers"))
             if e is not None:
                 return e
         if "max_price" in x:
-            e = _n149(x["max_price"], rt.child(p, "max_price"))
+            e = _n150(x["max_price"], rt.child(p, "max_price"))
             if e is not None:
                 return e
         if "max_deadline_ms" in x:
-            e = _n150(x["max_deadline_ms"], rt.child(p, "max_deadline_ms"))
+            e = _n151(x["max_deadline_ms"], rt.child(p, "max_deadline_ms"))
             if e is not None:
                 return e
         if "residency" in x:
-            e = _n151(x["residency"], rt.child(p, "residency"))
+            e = _n152(x["residency"], rt.child(p, "residency"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1974,7 +1988,7 @@ def _n139(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n140(x: Any, p: str) -> Optional[str]:
+def _n141(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1984,7 +1998,7 @@ def _n140(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n141(x: Any, p: str) -> Optional[str]:
+def _n142(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1994,7 +2008,7 @@ def _n141(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n142(x: Any, p: str) -> Optional[str]:
+def _n143(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2004,7 +2018,7 @@ def _n142(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n143(x: Any, p: str) -> Optional[str]:
+def _n144(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/require_attestations
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2012,13 +2026,13 @@ def _n143(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n144(x[i], rt.child(p, i))
+            e = _n145(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n144(x: Any, p: str) -> Optional[str]:
+def _n145(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/require_attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2028,19 +2042,19 @@ def _n144(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n145(x: Any, p: str) -> Optional[str]:
+def _n146(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/allow_peers
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n146(x[i], rt.child(p, i))
+            e = _n147(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n146(x: Any, p: str) -> Optional[str]:
+def _n147(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/allow_peers/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2050,19 +2064,19 @@ def _n146(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n147(x: Any, p: str) -> Optional[str]:
+def _n148(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/deny_peers
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n148(x[i], rt.child(p, i))
+            e = _n149(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n148(x: Any, p: str) -> Optional[str]:
+def _n149(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/deny_peers/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2072,7 +2086,7 @@ def _n148(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n149(x: Any, p: str) -> Optional[str]:
+def _n150(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/max_price
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2083,7 +2097,7 @@ def _n149(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n150(x: Any, p: str) -> Optional[str]:
+def _n151(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/max_deadline_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2094,7 +2108,7 @@ def _n150(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n151(x: Any, p: str) -> Optional[str]:
+def _n152(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/residency
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2102,13 +2116,13 @@ def _n151(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n152(x[i], rt.child(p, i))
+            e = _n153(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n152(x: Any, p: str) -> Optional[str]:
+def _n153(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/residency/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2118,12 +2132,12 @@ def _n152(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n153(x: Any, p: str) -> Optional[str]:
+def _n154(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n154(x: Any, p: str) -> Optional[str]:
+def _n155(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2159,67 +2173,71 @@ def _n154(x: Any, p: str) -> Optional[str]:
         if "prev" not in x:
             return p + " must have required property \"prev\""
         if "run" in x:
-            e = _n155(x["run"], rt.child(p, "run"))
+            e = _n156(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n156(x["step"], rt.child(p, "step"))
+            e = _n157(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "capability" in x:
-            e = _n157(x["capability"], rt.child(p, "capability"))
+            e = _n158(x["capability"], rt.child(p, "capability"))
             if e is not None:
                 return e
         if "provider" in x:
-            e = _n158(x["provider"], rt.child(p, "provider"))
+            e = _n159(x["provider"], rt.child(p, "provider"))
             if e is not None:
                 return e
         if "requester" in x:
-            e = _n159(x["requester"], rt.child(p, "requester"))
+            e = _n160(x["requester"], rt.child(p, "requester"))
             if e is not None:
                 return e
         if "award" in x:
-            e = _n160(x["award"], rt.child(p, "award"))
+            e = _n161(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "input" in x:
-            e = _n161(x["input"], rt.child(p, "input"))
+            e = _n162(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n162(x["output"], rt.child(p, "output"))
+            e = _n163(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n165(x["status"], rt.child(p, "status"))
+            e = _n166(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "started" in x:
-            e = _n166(x["started"], rt.child(p, "started"))
+            e = _n167(x["started"], rt.child(p, "started"))
             if e is not None:
                 return e
         if "ended" in x:
-            e = _n167(x["ended"], rt.child(p, "ended"))
+            e = _n168(x["ended"], rt.child(p, "ended"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n168(x["usage"], rt.child(p, "usage"))
+            e = _n169(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n173(x["limits"], rt.child(p, "limits"))
+            e = _n174(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n178(x["policies"], rt.child(p, "policies"))
+            e = _n179(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "prev" in x:
-            e = _n180(x["prev"], rt.child(p, "prev"))
+            e = _n181(x["prev"], rt.child(p, "prev"))
             if e is not None:
                 return e
         if "via" in x:
-            e = _n182(x["via"], rt.child(p, "via"))
+            e = _n183(x["via"], rt.child(p, "via"))
+            if e is not None:
+                return e
+        if "on_behalf_of" in x:
+            e = _n188(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2228,7 +2246,7 @@ def _n154(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n155(x: Any, p: str) -> Optional[str]:
+def _n156(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2238,7 +2256,7 @@ def _n155(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n156(x: Any, p: str) -> Optional[str]:
+def _n157(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2248,7 +2266,7 @@ def _n156(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n157(x: Any, p: str) -> Optional[str]:
+def _n158(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/capability
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2258,7 +2276,7 @@ def _n157(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n158(x: Any, p: str) -> Optional[str]:
+def _n159(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/provider
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2268,7 +2286,7 @@ def _n158(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n159(x: Any, p: str) -> Optional[str]:
+def _n160(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/requester
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2278,7 +2296,7 @@ def _n159(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n160(x: Any, p: str) -> Optional[str]:
+def _n161(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2288,7 +2306,7 @@ def _n160(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n161(x: Any, p: str) -> Optional[str]:
+def _n162(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/input
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2300,14 +2318,14 @@ def _n161(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n162(x: Any, p: str) -> Optional[str]:
+def _n163(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output
-    if sum(1 for f in (_n163, _n164,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n164, _n165,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n163(x: Any, p: str) -> Optional[str]:
+def _n164(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2319,21 +2337,21 @@ def _n163(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n164(x: Any, p: str) -> Optional[str]:
+def _n165(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output/oneOf/1
     if not rt.json_equal(x, _K26):
         return p + " must be equal to the constant"
     return None
 
 
-def _n165(x: Any, p: str) -> Optional[str]:
+def _n166(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/status
     if not any(rt.json_equal(x, v) for v in _K27):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n166(x: Any, p: str) -> Optional[str]:
+def _n167(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/started
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2344,7 +2362,7 @@ def _n166(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n167(x: Any, p: str) -> Optional[str]:
+def _n168(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/ended
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2355,7 +2373,7 @@ def _n167(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n168(x: Any, p: str) -> Optional[str]:
+def _n169(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2367,15 +2385,15 @@ def _n168(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n169(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n170(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n170(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n171(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n171(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n172(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2384,7 +2402,7 @@ def _n168(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n169(x: Any, p: str) -> Optional[str]:
+def _n170(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2395,7 +2413,7 @@ def _n169(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n170(x: Any, p: str) -> Optional[str]:
+def _n171(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2406,7 +2424,7 @@ def _n170(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n171(x: Any, p: str) -> Optional[str]:
+def _n172(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2417,26 +2435,26 @@ def _n171(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n172(x: Any, p: str) -> Optional[str]:
+def _n173(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n173(x: Any, p: str) -> Optional[str]:
+def _n174(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n174(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n175(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n175(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n176(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n176(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n177(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2445,7 +2463,7 @@ def _n173(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n174(x: Any, p: str) -> Optional[str]:
+def _n175(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2456,7 +2474,7 @@ def _n174(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n175(x: Any, p: str) -> Optional[str]:
+def _n176(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2467,7 +2485,7 @@ def _n175(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n176(x: Any, p: str) -> Optional[str]:
+def _n177(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2478,12 +2496,12 @@ def _n176(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n177(x: Any, p: str) -> Optional[str]:
+def _n178(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n178(x: Any, p: str) -> Optional[str]:
+def _n179(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2491,13 +2509,13 @@ def _n178(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n179(x[i], rt.child(p, i))
+            e = _n180(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n179(x: Any, p: str) -> Optional[str]:
+def _n180(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2507,7 +2525,7 @@ def _n179(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n180(x: Any, p: str) -> Optional[str]:
+def _n181(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2515,13 +2533,13 @@ def _n180(x: Any, p: str) -> Optional[str]:
         if len(x) > 1024:
             return p + " must have at most 1024 items"
         for i in range(0, len(x)):
-            e = _n181(x[i], rt.child(p, i))
+            e = _n182(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n181(x: Any, p: str) -> Optional[str]:
+def _n182(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2533,7 +2551,7 @@ def _n181(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n182(x: Any, p: str) -> Optional[str]:
+def _n183(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2543,15 +2561,15 @@ def _n182(x: Any, p: str) -> Optional[str]:
         if "target" not in x:
             return p + " must have required property \"target\""
         if "kind" in x:
-            e = _n183(x["kind"], rt.child(p, "kind"))
+            e = _n184(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "target" in x:
-            e = _n184(x["target"], rt.child(p, "target"))
+            e = _n185(x["target"], rt.child(p, "target"))
             if e is not None:
                 return e
         if "ref" in x:
-            e = _n185(x["ref"], rt.child(p, "ref"))
+            e = _n186(x["ref"], rt.child(p, "ref"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2560,7 +2578,7 @@ def _n182(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n183(x: Any, p: str) -> Optional[str]:
+def _n184(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/kind
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2572,7 +2590,7 @@ def _n183(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n184(x: Any, p: str) -> Optional[str]:
+def _n185(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/target
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2584,7 +2602,7 @@ def _n184(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n185(x: Any, p: str) -> Optional[str]:
+def _n186(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/ref
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2594,17 +2612,27 @@ def _n185(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n186(x: Any, p: str) -> Optional[str]:
+def _n187(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n187(x: Any, p: str) -> Optional[str]:
+def _n188(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/on_behalf_of
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if _K4.search(x) is None:
+            return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+    return None
+
+
+def _n189(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n188(x: Any, p: str) -> Optional[str]:
+def _n190(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2620,35 +2648,35 @@ def _n188(x: Any, p: str) -> Optional[str]:
         if "usage" not in x:
             return p + " must have required property \"usage\""
         if "award" in x:
-            e = _n189(x["award"], rt.child(p, "award"))
+            e = _n191(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n190(x["run"], rt.child(p, "run"))
+            e = _n192(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n191(x["step"], rt.child(p, "step"))
+            e = _n193(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n192(x["status"], rt.child(p, "status"))
+            e = _n194(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n193(x["output"], rt.child(p, "output"))
+            e = _n195(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "error" in x:
-            e = _n194(x["error"], rt.child(p, "error"))
+            e = _n196(x["error"], rt.child(p, "error"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n199(x["usage"], rt.child(p, "usage"))
+            e = _n201(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "receipt" in x:
-            e = _n204(x["receipt"], rt.child(p, "receipt"))
+            e = _n206(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2657,7 +2685,7 @@ def _n188(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n189(x: Any, p: str) -> Optional[str]:
+def _n191(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2669,7 +2697,7 @@ def _n189(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n190(x: Any, p: str) -> Optional[str]:
+def _n192(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2679,7 +2707,7 @@ def _n190(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n191(x: Any, p: str) -> Optional[str]:
+def _n193(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2689,14 +2717,14 @@ def _n191(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n192(x: Any, p: str) -> Optional[str]:
+def _n194(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/status
     if not any(rt.json_equal(x, v) for v in _K27):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n193(x: Any, p: str) -> Optional[str]:
+def _n195(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/output
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2708,7 +2736,7 @@ def _n193(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n194(x: Any, p: str) -> Optional[str]:
+def _n196(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2718,25 +2746,25 @@ def _n194(x: Any, p: str) -> Optional[str]:
         if "message" not in x:
             return p + " must have required property \"message\""
         if "name" in x:
-            e = _n195(x["name"], rt.child(p, "name"))
+            e = _n197(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "message" in x:
-            e = _n196(x["message"], rt.child(p, "message"))
+            e = _n198(x["message"], rt.child(p, "message"))
             if e is not None:
                 return e
         if "retryable" in x:
-            e = _n197(x["retryable"], rt.child(p, "retryable"))
+            e = _n199(x["retryable"], rt.child(p, "retryable"))
             if e is not None:
                 return e
         if "details" in x:
-            e = _n198(x["details"], rt.child(p, "details"))
+            e = _n200(x["details"], rt.child(p, "details"))
             if e is not None:
                 return e
     return None
 
 
-def _n195(x: Any, p: str) -> Optional[str]:
+def _n197(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2746,7 +2774,7 @@ def _n195(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n196(x: Any, p: str) -> Optional[str]:
+def _n198(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/message
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2756,21 +2784,21 @@ def _n196(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n197(x: Any, p: str) -> Optional[str]:
+def _n199(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/retryable
     if not (rt.is_bool(x)):
         return p + " must be boolean"
     return None
 
 
-def _n198(x: Any, p: str) -> Optional[str]:
+def _n200(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/details
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n199(x: Any, p: str) -> Optional[str]:
+def _n201(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2782,15 +2810,15 @@ def _n199(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n200(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n202(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n201(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n203(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n202(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n204(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2799,7 +2827,7 @@ def _n199(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n200(x: Any, p: str) -> Optional[str]:
+def _n202(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2810,7 +2838,7 @@ def _n200(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n201(x: Any, p: str) -> Optional[str]:
+def _n203(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2821,7 +2849,7 @@ def _n201(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n202(x: Any, p: str) -> Optional[str]:
+def _n204(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2832,20 +2860,20 @@ def _n202(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n203(x: Any, p: str) -> Optional[str]:
+def _n205(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n204(x: Any, p: str) -> Optional[str]:
+def _n206(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/receipt
-    e = _n205(x, p)
+    e = _n207(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n205(x: Any, p: str) -> Optional[str]:
+def _n207(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2855,15 +2883,15 @@ def _n205(x: Any, p: str) -> Optional[str]:
         if "provider_sig" not in x:
             return p + " must have required property \"provider_sig\""
         if "receipt" in x:
-            e = _n206(x["receipt"], rt.child(p, "receipt"))
+            e = _n208(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         if "provider_sig" in x:
-            e = _n207(x["provider_sig"], rt.child(p, "provider_sig"))
+            e = _n209(x["provider_sig"], rt.child(p, "provider_sig"))
             if e is not None:
                 return e
         if "requester_sig" in x:
-            e = _n208(x["requester_sig"], rt.child(p, "requester_sig"))
+            e = _n210(x["requester_sig"], rt.child(p, "requester_sig"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2872,15 +2900,15 @@ def _n205(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n206(x: Any, p: str) -> Optional[str]:
+def _n208(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/receipt
-    e = _n154(x, p)
+    e = _n155(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n207(x: Any, p: str) -> Optional[str]:
+def _n209(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/provider_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2890,7 +2918,7 @@ def _n207(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n208(x: Any, p: str) -> Optional[str]:
+def _n210(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/requester_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2900,17 +2928,17 @@ def _n208(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n209(x: Any, p: str) -> Optional[str]:
+def _n211(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n210(x: Any, p: str) -> Optional[str]:
+def _n212(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n211(x: Any, p: str) -> Optional[str]:
+def _n213(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2920,271 +2948,271 @@ def _n211(x: Any, p: str) -> Optional[str]:
         if "graph" not in x:
             return p + " must have required property \"graph\""
         if "workflow_id" in x:
-            e = _n212(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n214(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n213(x["name"], rt.child(p, "name"))
+            e = _n215(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n214(x["description"], rt.child(p, "description"))
+            e = _n216(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n215(x["tags"], rt.child(p, "tags"))
+            e = _n217(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n217(x["version"], rt.child(p, "version"))
+            e = _n219(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "globalSettings" in x:
-            e = _n220(x["globalSettings"], rt.child(p, "globalSettings"))
+            e = _n222(x["globalSettings"], rt.child(p, "globalSettings"))
             if e is not None:
                 return e
         if "globalParameters" in x:
-            e = _n221(x["globalParameters"], rt.child(p, "globalParameters"))
+            e = _n223(x["globalParameters"], rt.child(p, "globalParameters"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n222(x["modules"], rt.child(p, "modules"))
+            e = _n224(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         if "graph" in x:
-            e = _n232(x["graph"], rt.child(p, "graph"))
+            e = _n234(x["graph"], rt.child(p, "graph"))
             if e is not None:
                 return e
     return None
 
 
-def _n212(x: Any, p: str) -> Optional[str]:
+def _n214(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n213(x: Any, p: str) -> Optional[str]:
+def _n215(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n214(x: Any, p: str) -> Optional[str]:
+def _n216(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n215(x: Any, p: str) -> Optional[str]:
+def _n217(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n216(x[i], rt.child(p, i))
-            if e is not None:
-                return e
-    return None
-
-
-def _n216(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/tags/items
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    return None
-
-
-def _n217(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/version
-    if not (rt.is_object(x)):
-        return p + " must be object"
-    if rt.is_object(x):
-        if "version" in x:
-            e = _n218(x["version"], rt.child(p, "version"))
-            if e is not None:
-                return e
-        if "releaseTag" in x:
-            e = _n219(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n218(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
 def _n218(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/version/properties/version
+    # pl:Workflow.v1#/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
 def _n219(x: Any, p: str) -> Optional[str]:
+    # pl:Workflow.v1#/properties/version
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "version" in x:
+            e = _n220(x["version"], rt.child(p, "version"))
+            if e is not None:
+                return e
+        if "releaseTag" in x:
+            e = _n221(x["releaseTag"], rt.child(p, "releaseTag"))
+            if e is not None:
+                return e
+    return None
+
+
+def _n220(x: Any, p: str) -> Optional[str]:
+    # pl:Workflow.v1#/properties/version/properties/version
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    return None
+
+
+def _n221(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n220(x: Any, p: str) -> Optional[str]:
+def _n222(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalSettings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n221(x: Any, p: str) -> Optional[str]:
+def _n223(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalParameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n222(x: Any, p: str) -> Optional[str]:
+def _n224(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n223(v, rt.child(p, k))
+                e = _n225(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n223(x: Any, p: str) -> Optional[str]:
+def _n225(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "codePath" in x:
-            e = _n224(x["codePath"], rt.child(p, "codePath"))
+            e = _n226(x["codePath"], rt.child(p, "codePath"))
             if e is not None:
                 return e
         if "settings" in x:
-            e = _n225(x["settings"], rt.child(p, "settings"))
+            e = _n227(x["settings"], rt.child(p, "settings"))
             if e is not None:
                 return e
         if "parameters" in x:
-            e = _n226(x["parameters"], rt.child(p, "parameters"))
+            e = _n228(x["parameters"], rt.child(p, "parameters"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n227(x["name"], rt.child(p, "name"))
+            e = _n229(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n228(x["description"], rt.child(p, "description"))
+            e = _n230(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n229(x["tags"], rt.child(p, "tags"))
+            e = _n231(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "resource_requirements" in x:
-            e = _n231(x["resource_requirements"], rt.child(p, "resource_requirements"))
+            e = _n233(x["resource_requirements"], rt.child(p, "resource_requirements"))
             if e is not None:
                 return e
     return None
 
 
-def _n224(x: Any, p: str) -> Optional[str]:
+def _n226(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n225(x: Any, p: str) -> Optional[str]:
+def _n227(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n226(x: Any, p: str) -> Optional[str]:
+def _n228(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n227(x: Any, p: str) -> Optional[str]:
+def _n229(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n228(x: Any, p: str) -> Optional[str]:
+def _n230(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n229(x: Any, p: str) -> Optional[str]:
+def _n231(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n230(x[i], rt.child(p, i))
+            e = _n232(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n230(x: Any, p: str) -> Optional[str]:
+def _n232(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n231(x: Any, p: str) -> Optional[str]:
+def _n233(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n232(x: Any, p: str) -> Optional[str]:
+def _n234(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n233(v, rt.child(p, k))
+                e = _n235(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n233(x: Any, p: str) -> Optional[str]:
+def _n235(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n234(x[i], rt.child(p, i))
+            e = _n236(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n234(x: Any, p: str) -> Optional[str]:
+def _n236(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n235(x: Any, p: str) -> Optional[str]:
+def _n237(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3208,47 +3236,47 @@ def _n235(x: Any, p: str) -> Optional[str]:
         if "meta" not in x:
             return p + " must have required property \"meta\""
         if "workflow_id" in x:
-            e = _n236(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n238(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n237(x["version"], rt.child(p, "version"))
+            e = _n239(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "releaseTag" in x:
-            e = _n238(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n240(x["releaseTag"], rt.child(p, "releaseTag"))
             if e is not None:
                 return e
         if "kind" in x:
-            e = _n239(x["kind"], rt.child(p, "kind"))
+            e = _n241(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "bundle" in x:
-            e = _n240(x["bundle"], rt.child(p, "bundle"))
+            e = _n242(x["bundle"], rt.child(p, "bundle"))
             if e is not None:
                 return e
         if "size" in x:
-            e = _n241(x["size"], rt.child(p, "size"))
+            e = _n243(x["size"], rt.child(p, "size"))
             if e is not None:
                 return e
         if "publisher" in x:
-            e = _n242(x["publisher"], rt.child(p, "publisher"))
+            e = _n244(x["publisher"], rt.child(p, "publisher"))
             if e is not None:
                 return e
         if "publisherKind" in x:
-            e = _n243(x["publisherKind"], rt.child(p, "publisherKind"))
+            e = _n245(x["publisherKind"], rt.child(p, "publisherKind"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n244(x["ts"], rt.child(p, "ts"))
+            e = _n246(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "tombstone" in x:
-            e = _n245(x["tombstone"], rt.child(p, "tombstone"))
+            e = _n247(x["tombstone"], rt.child(p, "tombstone"))
             if e is not None:
                 return e
         if "meta" in x:
-            e = _n246(x["meta"], rt.child(p, "meta"))
+            e = _n248(x["meta"], rt.child(p, "meta"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -3257,7 +3285,7 @@ def _n235(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n236(x: Any, p: str) -> Optional[str]:
+def _n238(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3267,7 +3295,7 @@ def _n236(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n237(x: Any, p: str) -> Optional[str]:
+def _n239(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3277,7 +3305,7 @@ def _n237(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n238(x: Any, p: str) -> Optional[str]:
+def _n240(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3287,14 +3315,14 @@ def _n238(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n239(x: Any, p: str) -> Optional[str]:
+def _n241(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/kind
     if not any(rt.json_equal(x, v) for v in _K35):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n240(x: Any, p: str) -> Optional[str]:
+def _n242(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/bundle
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3306,7 +3334,7 @@ def _n240(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n241(x: Any, p: str) -> Optional[str]:
+def _n243(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/size
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3317,7 +3345,7 @@ def _n241(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n242(x: Any, p: str) -> Optional[str]:
+def _n244(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisher
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3329,14 +3357,14 @@ def _n242(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n243(x: Any, p: str) -> Optional[str]:
+def _n245(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisherKind
     if not any(rt.json_equal(x, v) for v in _K36):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n244(x: Any, p: str) -> Optional[str]:
+def _n246(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3347,14 +3375,14 @@ def _n244(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n245(x: Any, p: str) -> Optional[str]:
+def _n247(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/tombstone
     if not rt.json_equal(x, _K37):
         return p + " must be equal to the constant"
     return None
 
 
-def _n246(x: Any, p: str) -> Optional[str]:
+def _n248(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3364,19 +3392,19 @@ def _n246(x: Any, p: str) -> Optional[str]:
         if "modules" not in x:
             return p + " must have required property \"modules\""
         if "name" in x:
-            e = _n247(x["name"], rt.child(p, "name"))
+            e = _n249(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n248(x["description"], rt.child(p, "description"))
+            e = _n250(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n249(x["tags"], rt.child(p, "tags"))
+            e = _n251(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n251(x["modules"], rt.child(p, "modules"))
+            e = _n253(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -3385,7 +3413,7 @@ def _n246(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n247(x: Any, p: str) -> Optional[str]:
+def _n249(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3395,7 +3423,7 @@ def _n247(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n248(x: Any, p: str) -> Optional[str]:
+def _n250(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3405,7 +3433,7 @@ def _n248(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n249(x: Any, p: str) -> Optional[str]:
+def _n251(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3413,13 +3441,13 @@ def _n249(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n250(x[i], rt.child(p, i))
+            e = _n252(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n250(x: Any, p: str) -> Optional[str]:
+def _n252(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3429,7 +3457,7 @@ def _n250(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n251(x: Any, p: str) -> Optional[str]:
+def _n253(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3437,13 +3465,13 @@ def _n251(x: Any, p: str) -> Optional[str]:
         if len(x) > 1000:
             return p + " must have at most 1000 items"
         for i in range(0, len(x)):
-            e = _n252(x[i], rt.child(p, i))
+            e = _n254(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n252(x: Any, p: str) -> Optional[str]:
+def _n254(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3453,12 +3481,12 @@ def _n252(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n253(x: Any, p: str) -> Optional[str]:
+def _n255(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n254(x: Any, p: str) -> Optional[str]:
+def _n256(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
@@ -3466,19 +3494,19 @@ def _n254(x: Any, p: str) -> Optional[str]:
 VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "AdvertiseCapability.v1": _n0,
     "Award.v1": _n39,
-    "Bid.v1": _n58,
-    "CallForProposal.v1": _n76,
+    "Bid.v1": _n59,
+    "CallForProposal.v1": _n77,
     "Capability.v1": _n3,
-    "Decline.v1": _n101,
-    "Envelope.v1": _n108,
-    "GatewayRequest.v1": _n121,
-    "Plan.v1": _n126,
-    "Policy.v1": _n139,
-    "Receipt.v1": _n154,
-    "Result.v1": _n188,
-    "SignedReceipt.v1": _n205,
-    "Workflow.v1": _n211,
-    "WorkflowRecord.v1": _n235,
+    "Decline.v1": _n102,
+    "Envelope.v1": _n109,
+    "GatewayRequest.v1": _n122,
+    "Plan.v1": _n127,
+    "Policy.v1": _n140,
+    "Receipt.v1": _n155,
+    "Result.v1": _n190,
+    "SignedReceipt.v1": _n207,
+    "Workflow.v1": _n213,
+    "WorkflowRecord.v1": _n237,
 }
 
 

@@ -13,7 +13,7 @@ _K1 = frozenset(["text", "max_words", "style", "language"])
 _K2 = ["bullets", "paragraph"]
 _K3 = re.compile("^[a-z]{2}(\\x2d[A-Z]{2})?\\Z", re.ASCII)
 _K4 = frozenset(["summary", "words", "bullets", "model"])
-_K5 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "policies", "prev", "via"])
+_K5 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "policies", "prev", "via", "on_behalf_of"])
 _K6 = re.compile("^[1-9A-HJ-NP-Za-km-z]{40,60}\\Z", re.ASCII)
 _K7 = re.compile("^b[a-z2-7]{20,}\\Z", re.ASCII)
 _K8 = ""
@@ -336,6 +336,10 @@ def _n17(x: Any, p: str) -> Optional[str]:
                 return e
         if "via" in x:
             e = _n45(x["via"], rt.child(p, "via"))
+            if e is not None:
+                return e
+        if "on_behalf_of" in x:
+            e = _n50(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -716,11 +720,21 @@ def _n49(x: Any, p: str) -> Optional[str]:
 
 
 def _n50(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/on_behalf_of
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if _K6.search(x) is None:
+            return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+    return None
+
+
+def _n51(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n51(x: Any, p: str) -> Optional[str]:
+def _n52(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -730,15 +744,15 @@ def _n51(x: Any, p: str) -> Optional[str]:
         if "provider_sig" not in x:
             return p + " must have required property \"provider_sig\""
         if "receipt" in x:
-            e = _n52(x["receipt"], rt.child(p, "receipt"))
+            e = _n53(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         if "provider_sig" in x:
-            e = _n53(x["provider_sig"], rt.child(p, "provider_sig"))
+            e = _n54(x["provider_sig"], rt.child(p, "provider_sig"))
             if e is not None:
                 return e
         if "requester_sig" in x:
-            e = _n54(x["requester_sig"], rt.child(p, "requester_sig"))
+            e = _n55(x["requester_sig"], rt.child(p, "requester_sig"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -747,7 +761,7 @@ def _n51(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n52(x: Any, p: str) -> Optional[str]:
+def _n53(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/receipt
     e = _n17(x, p)
     if e is not None:
@@ -755,7 +769,7 @@ def _n52(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n53(x: Any, p: str) -> Optional[str]:
+def _n54(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/provider_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -765,7 +779,7 @@ def _n53(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n54(x: Any, p: str) -> Optional[str]:
+def _n55(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/requester_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -775,12 +789,12 @@ def _n54(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n55(x: Any, p: str) -> Optional[str]:
+def _n56(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n56(x: Any, p: str) -> Optional[str]:
+def _n57(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -796,47 +810,47 @@ def _n56(x: Any, p: str) -> Optional[str]:
         if "limits" not in x:
             return p + " must have required property \"limits\""
         if "name" in x:
-            e = _n57(x["name"], rt.child(p, "name"))
+            e = _n58(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n58(x["version"], rt.child(p, "version"))
+            e = _n59(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "provider" in x:
-            e = _n59(x["provider"], rt.child(p, "provider"))
+            e = _n60(x["provider"], rt.child(p, "provider"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n60(x["description"], rt.child(p, "description"))
+            e = _n61(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "io" in x:
-            e = _n61(x["io"], rt.child(p, "io"))
+            e = _n62(x["io"], rt.child(p, "io"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n69(x["limits"], rt.child(p, "limits"))
+            e = _n70(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "price" in x:
-            e = _n74(x["price"], rt.child(p, "price"))
+            e = _n75(x["price"], rt.child(p, "price"))
             if e is not None:
                 return e
         if "attrs" in x:
-            e = _n75(x["attrs"], rt.child(p, "attrs"))
+            e = _n76(x["attrs"], rt.child(p, "attrs"))
             if e is not None:
                 return e
         if "attestations" in x:
-            e = _n77(x["attestations"], rt.child(p, "attestations"))
+            e = _n78(x["attestations"], rt.child(p, "attestations"))
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n79(x["policies"], rt.child(p, "policies"))
+            e = _n80(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "module" in x:
-            e = _n81(x["module"], rt.child(p, "module"))
+            e = _n82(x["module"], rt.child(p, "module"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -845,7 +859,7 @@ def _n56(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n57(x: Any, p: str) -> Optional[str]:
+def _n58(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -855,7 +869,7 @@ def _n57(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n58(x: Any, p: str) -> Optional[str]:
+def _n59(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -865,7 +879,7 @@ def _n58(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n59(x: Any, p: str) -> Optional[str]:
+def _n60(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/provider
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -875,7 +889,7 @@ def _n59(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n60(x: Any, p: str) -> Optional[str]:
+def _n61(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -885,7 +899,7 @@ def _n60(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n61(x: Any, p: str) -> Optional[str]:
+def _n62(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -895,11 +909,11 @@ def _n61(x: Any, p: str) -> Optional[str]:
         if "output" not in x:
             return p + " must have required property \"output\""
         if "input" in x:
-            e = _n62(x["input"], rt.child(p, "input"))
+            e = _n63(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n65(x["output"], rt.child(p, "output"))
+            e = _n66(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -908,14 +922,14 @@ def _n61(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n62(x: Any, p: str) -> Optional[str]:
+def _n63(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/input
-    if sum(1 for f in (_n63, _n64,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n64, _n65,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n63(x: Any, p: str) -> Optional[str]:
+def _n64(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/input/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -927,21 +941,21 @@ def _n63(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n64(x: Any, p: str) -> Optional[str]:
+def _n65(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/input/oneOf/1
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n65(x: Any, p: str) -> Optional[str]:
+def _n66(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/output
-    if sum(1 for f in (_n66, _n67,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n67, _n68,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n66(x: Any, p: str) -> Optional[str]:
+def _n67(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/output/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -953,33 +967,33 @@ def _n66(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n67(x: Any, p: str) -> Optional[str]:
+def _n68(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/output/oneOf/1
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n68(x: Any, p: str) -> Optional[str]:
+def _n69(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n69(x: Any, p: str) -> Optional[str]:
+def _n70(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n70(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n71(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n71(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n72(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n72(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n73(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -988,7 +1002,7 @@ def _n69(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n70(x: Any, p: str) -> Optional[str]:
+def _n71(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -999,7 +1013,7 @@ def _n70(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n71(x: Any, p: str) -> Optional[str]:
+def _n72(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1010,7 +1024,7 @@ def _n71(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n72(x: Any, p: str) -> Optional[str]:
+def _n73(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1021,12 +1035,12 @@ def _n72(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n73(x: Any, p: str) -> Optional[str]:
+def _n74(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n74(x: Any, p: str) -> Optional[str]:
+def _n75(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/price
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -1037,7 +1051,7 @@ def _n74(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n75(x: Any, p: str) -> Optional[str]:
+def _n76(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/attrs
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1046,20 +1060,20 @@ def _n75(x: Any, p: str) -> Optional[str]:
             return p + " must have at most 64 properties"
         for k, v in x.items():
             if k not in _K18:
-                e = _n76(v, rt.child(p, k))
+                e = _n77(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n76(x: Any, p: str) -> Optional[str]:
+def _n77(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/attrs/additionalProperties
     if not (rt.is_number(x) or rt.is_string(x) or rt.is_bool(x)):
         return p + " must be number or string or boolean"
     return None
 
 
-def _n77(x: Any, p: str) -> Optional[str]:
+def _n78(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/attestations
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1067,13 +1081,13 @@ def _n77(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n78(x[i], rt.child(p, i))
+            e = _n79(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n78(x: Any, p: str) -> Optional[str]:
+def _n79(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1083,7 +1097,7 @@ def _n78(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n79(x: Any, p: str) -> Optional[str]:
+def _n80(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1091,13 +1105,13 @@ def _n79(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n80(x[i], rt.child(p, i))
+            e = _n81(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n80(x: Any, p: str) -> Optional[str]:
+def _n81(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1107,7 +1121,7 @@ def _n80(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n81(x: Any, p: str) -> Optional[str]:
+def _n82(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1115,15 +1129,15 @@ def _n81(x: Any, p: str) -> Optional[str]:
         if "cid" not in x:
             return p + " must have required property \"cid\""
         if "cid" in x:
-            e = _n82(x["cid"], rt.child(p, "cid"))
+            e = _n83(x["cid"], rt.child(p, "cid"))
             if e is not None:
                 return e
         if "kind" in x:
-            e = _n83(x["kind"], rt.child(p, "kind"))
+            e = _n84(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "path" in x:
-            e = _n84(x["path"], rt.child(p, "path"))
+            e = _n85(x["path"], rt.child(p, "path"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1132,7 +1146,7 @@ def _n81(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n82(x: Any, p: str) -> Optional[str]:
+def _n83(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/properties/cid
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1144,14 +1158,14 @@ def _n82(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n83(x: Any, p: str) -> Optional[str]:
+def _n84(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/properties/kind
     if not any(rt.json_equal(x, v) for v in _K20):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n84(x: Any, p: str) -> Optional[str]:
+def _n85(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/properties/path
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1161,12 +1175,12 @@ def _n84(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n85(x: Any, p: str) -> Optional[str]:
+def _n86(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n86(x: Any, p: str) -> Optional[str]:
+def _n87(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
@@ -1174,8 +1188,8 @@ def _n86(x: Any, p: str) -> Optional[str]:
 VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "Summarize.v1": _n0,
     "Receipt.v1": _n17,
-    "SignedReceipt.v1": _n51,
-    "Capability.v1": _n56,
+    "SignedReceipt.v1": _n52,
+    "Capability.v1": _n57,
     "Summarize.v1#input": _n1,
     "Summarize.v1#output": _n8,
 }
