@@ -20,11 +20,11 @@ function group (entries: Array<{ descriptor: any, provider?: string, source?: st
 function Io ({ d }: { d: any }): any {
   const fmt = (s: unknown): string => typeof s === 'string' ? s : JSON.stringify(s, null, 2)
   return html`<details><summary>io, limits, policies</summary>
-    <h4>input</h4><pre>${fmt(d.io?.input ?? 'any')}</pre>
-    <h4>output</h4><pre>${fmt(d.io?.output ?? 'any')}</pre>
-    ${d.limits != null ? html`<h4>limits</h4><pre>${fmt(d.limits)}</pre>` : null}
-    ${d.policies != null ? html`<h4>policies</h4><pre>${fmt(d.policies)}</pre>` : null}
-    ${d.attestations != null ? html`<h4>attestations</h4><pre>${fmt(d.attestations)}</pre>` : null}
+    <h4>input</h4><pre tabindex="0">${fmt(d.io?.input ?? 'any')}</pre>
+    <h4>output</h4><pre tabindex="0">${fmt(d.io?.output ?? 'any')}</pre>
+    ${d.limits != null ? html`<h4>limits</h4><pre tabindex="0">${fmt(d.limits)}</pre>` : null}
+    ${d.policies != null ? html`<h4>policies</h4><pre tabindex="0">${fmt(d.policies)}</pre>` : null}
+    ${d.attestations != null ? html`<h4>attestations</h4><pre tabindex="0">${fmt(d.attestations)}</pre>` : null}
   </details>`
 }
 

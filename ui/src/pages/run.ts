@@ -42,9 +42,8 @@ function Gantt ({ run, steps }: { run: any, steps: any[] }): any {
 
 function Explanation ({ e }: { e: any }): any {
   const weights = (e.select ?? []).map((w: any) => w.attr)
-  return html`<section class="explanation" data-step=${e.step} aria-label=${`Why ${String(e.step)} went to its provider`}>
-    <h3>${e.step} · ${e.capability}</h3>
-    <p>Winner: <strong class="winner" title=${e.winner}>${e.winner != null ? short(e.winner, 12) : '—'}</strong> · ${e.rounds} round(s), ${e.reawards} re-award(s), outcome ${e.outcome ?? 'pending'}</p>
+  return html`<details class="explanation card" data-step=${e.step}>
+    <summary><strong>${e.step}</strong> · ${e.capability} · winner <strong class="winner" title=${e.winner}>${e.winner != null ? short(e.winner, 12) : '—'}</strong> · ${(e.bids ?? []).length} bid(s), ${e.rounds} round(s), ${e.reawards} re-award(s), outcome ${e.outcome ?? 'pending'}</summary>
     <table><caption>Bids (score per select weight)</caption>
       <thead><tr><th scope="col">Provider</th><th scope="col">Price</th><th scope="col">ETA</th>${weights.map((w: string) => html`<th scope="col">${w}</th>`)}<th scope="col">Score</th><th scope="col">Rank</th><th scope="col">Status</th></tr></thead>
       <tbody>${(e.bids ?? []).map((b: any) => html`<tr class=${b.status}><td><code title=${b.provider}>${short(b.provider)}</code></td><td>${b.price}</td><td>${b.eta_ms} ms</td>
@@ -53,7 +52,7 @@ function Explanation ({ e }: { e: any }): any {
     </table>
     ${(e.answers ?? []).filter((a: any) => a.kind !== 'bid').length > 0 ? html`<h4>Other answers</h4><ul>${e.answers.filter((a: any) => a.kind !== 'bid').map((a: any) => html`<li><code>${short(a.provider)}</code> ${a.kind}${a.reason != null ? ` (${String(a.reason)})` : ''}${a.message != null ? `: ${String(a.message)}` : ''}</li>`)}</ul>` : null}
     <h4>Attempts</h4><ol>${(e.attempts ?? []).map((a: any) => html`<li><code>${short(a.provider)}</code> ${a.outcome}${a.error != null ? ` — ${String(a.error.name)}: ${String(a.error.message)}` : ''}</li>`)}</ol>
-  </section>`
+  </details>`
 }
 
 function StepDetail ({ runId, step }: { runId: string, step: any }): any {
@@ -76,7 +75,7 @@ function StepDetail ({ runId, step }: { runId: string, step: any }): any {
       ${step.receipt != null ? html`<dt>Receipt</dt><dd><code>${step.receipt}</code></dd>` : null}
     </dl>
     <${ErrorNote} error=${error} />
-    ${p != null ? html`<h4>Output <span class="muted">${out.cid}</span></h4><pre>${p.text}</pre>
+    ${p != null ? html`<h4>Output <span class="muted">${out.cid}</span></h4><pre tabindex="0">${p.text}</pre>
       ${p.truncated ? html`<p class="muted">Truncated.</p>` : null}
       <button type="button" onClick=${() => download(`${String(step.key)}.json`, JSON.stringify(out.output, null, 2))}>Download output</button>` : null}
   </section>`
@@ -136,7 +135,7 @@ export function RunPage ({ id }: { id: string }): any {
   const chosen = steps.find((s: any) => s.key === selected) ?? steps.find((s: any) => baseKey(s.key) === selected)
   const inPreview = input != null ? preview(input) : undefined
   return html`<h1>Run <code>${id}</code></h1>
-    <p class="runhead">${run.name} · <span class=${`badge state-${run.state}`} data-testid="run-state" data-state=${run.state}>${run.state}</span>
+    <p class="runhead row">${run.name} · <span class=${`badge state-${run.state}`} data-testid="run-state" data-state=${run.state}>${run.state}</span>
       <span class="muted" aria-live="polite">${live ? 'live' : 'reconnecting…'}</span>
       ${!ENDED.includes(run.state) ? html`<button type="button" class="danger" onClick=${cancel}>Cancel run</button>` : null}
       <a href=${`#/receipts/${encodeURIComponent(id)}`}>Receipts</a></p>
@@ -157,8 +156,8 @@ export function RunPage ({ id }: { id: string }): any {
         ${chosen != null ? html`<${StepDetail} runId=${id} step=${chosen} />` : null}
       </section>
       <section aria-labelledby="gantt-h"><h2 id="gantt-h">Timing</h2><${Gantt} run=${run} steps=${steps} />
-        <h2>Input</h2>${inPreview != null ? html`<pre>${inPreview.text}</pre>${inPreview.truncated ? html`<button type="button" onClick=${() => download(`${id}-input.json`, JSON.stringify(input, null, 2))}>Download input</button>` : null}` : null}
-        ${view.output !== undefined ? html`<h2>Output</h2><pre>${preview(view.output).text}</pre><button type="button" onClick=${() => download(`${id}-output.json`, JSON.stringify(view.output, null, 2))}>Download output</button>` : null}
+        <h2>Input</h2>${inPreview != null ? html`<pre tabindex="0">${inPreview.text}</pre>${inPreview.truncated ? html`<button type="button" onClick=${() => download(`${id}-input.json`, JSON.stringify(input, null, 2))}>Download input</button>` : null}` : null}
+        ${view.output !== undefined ? html`<h2>Output</h2><pre tabindex="0">${preview(view.output).text}</pre><button type="button" onClick=${() => download(`${id}-output.json`, JSON.stringify(view.output, null, 2))}>Download output</button>` : null}
       </section>
     </div>
     <section aria-labelledby="ex-h"><h2 id="ex-h">Award explanations</h2>

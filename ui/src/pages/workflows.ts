@@ -33,7 +33,7 @@ function Workflow ({ w }: { w: any }): any {
     ${estimate != null ? html`<h3>Estimate</h3><p>${estimate.feasible ? 'feasible' : 'not feasible'}, total price ${estimate.total_price}, critical path ${estimate.critical_path_ms} ms</p>
       <table><thead><tr><th scope="col">Step</th><th scope="col">Placement</th><th scope="col">Chosen</th><th scope="col">Price</th><th scope="col">ETA</th></tr></thead>
       <tbody>${estimate.steps.map((s: any) => html`<tr><td>${s.step}</td><td>${s.placement}</td><td>${s.chosen?.provider ?? s.unavailable ?? ''}</td><td>${s.price}</td><td>${s.eta_ms}</td></tr>`)}</tbody></table>` : null}
-    ${versions != null ? html`<h3>Versions</h3><pre>${preview(versions).text}</pre>` : null}
+    ${versions != null ? html`<h3>Versions</h3><pre tabindex="0">${preview(versions).text}</pre>` : null}
   </article>`
 }
 
