@@ -53,7 +53,7 @@ export async function unreachableByKeyboard (page: Page, maxTabs = 200): Promise
   const controls: string[] = await page.evaluate(() => {
     const doc = (globalThis as any).document
     const els = [...doc.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex="0"]')] as any[]
-    return els.filter(e => e.offsetParent !== null && e.disabled !== true).map((e, i) => { e.dataset.kbd = String(i); return String(i) })
+    return els.filter(e => e.checkVisibility() === true && e.disabled !== true).map((e, i) => { e.dataset.kbd = String(i); return String(i) })
   })
   const reached = new Set<string>()
   await page.evaluate(() => { (globalThis as any).document.activeElement?.blur(); (globalThis as any).scrollTo(0, 0) })

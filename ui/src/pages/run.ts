@@ -148,11 +148,11 @@ export function RunPage ({ id }: { id: string }): any {
     <div class="split">
       <section aria-labelledby="dag-h"><h2 id="dag-h">Steps</h2>
         ${g != null ? html`<${Graph} nodes=${g.nodes} edges=${g.edges} label="Run DAG" onSelect=${setSelected} />` : html`<p>Loading the DAG…</p>`}
-        <label for="step-pick">Step details</label>
+        <div class="row"><label for="step-pick">Step details</label>
         <select id="step-pick" value=${selected ?? ''} onChange=${(e: any) => setSelected(e.target.value)}>
           <option value="">choose a step</option>
           ${steps.map((s: any) => html`<option value=${s.key}>${s.key} (${s.state})</option>`)}
-        </select>
+        </select></div>
         ${chosen != null ? html`<${StepDetail} runId=${id} step=${chosen} />` : null}
       </section>
       <section aria-labelledby="gantt-h"><h2 id="gantt-h">Timing</h2><${Gantt} run=${run} steps=${steps} />
