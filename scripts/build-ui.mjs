@@ -35,8 +35,8 @@ await writeFile(join(out, 'index.html'), `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>pl console</title>
-<link rel="stylesheet" href="assets/${css.name}">
-<script type="module" src="assets/${js.name}"></script>
+<link rel="stylesheet" href="/ui/assets/${css.name}">
+<script type="module" src="/ui/assets/${js.name}"></script>
 </head>
 <body>
 <div id="app"></div>

@@ -70,14 +70,10 @@ export function consoleRoutes (init: ConsoleRoutesInit) {
     const notBuilt = (): ConsoleNotBuiltError => new ConsoleNotBuiltError(`the web console is not built (no ${join(init.dir, 'index.html')}); run: npm run build`)
     const tags = ['console']
 
+    // `/ui/` reaches this route too (the server rewrites it to `/ui`); index.html names its assets by absolute path
     app.get('/ui', {
       config: { scope: 'public' },
-      schema: { operationId: 'consoleRedirect', summary: 'Redirects to /ui/', tags, security: [], response: withErrors({ 308: { description: 'to /ui/', type: 'null' } }) }
-    }, async (_req, rep) => await rep.code(308).header('location', '/ui/').send())
-
-    app.get('/ui/', {
-      config: { scope: 'public' },
-      schema: { operationId: 'consoleIndex', summary: 'The web console (static shell; its data needs an API key)', tags, security: [], response: withErrors(htmlAnswer) }
+      schema: { operationId: 'consoleIndex', summary: 'The web console at /ui/ (static shell; its data needs an API key)', tags, security: [], response: withErrors(htmlAnswer) }
     }, async (_req, rep) => {
       if (built == null) throw notBuilt()
       return await secure(rep).header('cache-control', 'no-cache').type(TYPES['.html']).send(built.index)

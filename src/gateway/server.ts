@@ -94,6 +94,11 @@ function reply (err: Error & { details?: Record<string, unknown> }, status: numb
   return { status, body: { error: { name: err.name, message: err.message, ...(err.details != null && Object.keys(err.details).length > 0 ? { details: err.details } : {}) } } }
 }
 
+/** `/ui/` (and `/ui/?…`) → `/ui`: the web console's shell (src/gateway/console.ts). */
+export function consoleUrl (url: string): string {
+  return url === '/ui/' || url.startsWith('/ui/?') ? '/ui' + url.slice(4) : url
+}
+
 function sameOrigin (origin: string, host: string | undefined): boolean {
   try {
     const u = new URL(origin)
@@ -111,7 +116,9 @@ export async function buildServer (init: ServerInit, auth: AuthDeps, registry: S
     bodyLimit: init.bodyLimit ?? DEFAULT_BODY_LIMIT,
     // unknown fields are an error (400), not silently dropped; no type coercion of JSON bodies
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
-    return503OnClosing: true
+    return503OnClosing: true,
+    // the console lives at /ui/; routes are declared without trailing slashes (the OpenAPI lint's rule), so /ui/ is /ui
+    rewriteUrl: (req) => consoleUrl(req.url ?? '/')
   })
   const log = init.logger
   const authn = new Authenticator(auth)
