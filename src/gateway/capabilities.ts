@@ -1,8 +1,10 @@
 /**
  * `GET /capabilities` (this node's capabilities and the mesh catalog it has
  * heard) and `GET /capabilities/find` (the search `pl cap find` runs: this
- * node, the catalog, then the DHT). Both answer what the discovery service
- * answers the control API.
+ * node, the catalog, then the DHT), and `DELETE /capabilities/:id`
+ * (unpublish, publish scope). Each answers what the discovery service
+ * answers the control API. Publishing is not offered here: it binds a module
+ * folder on the node's disk, which stays the operator's act (`pl cap publish`).
  */
 import type { FastifyInstance } from 'fastify'
 import { queryFromParams } from '../discovery/routes.js'
@@ -35,6 +37,17 @@ export function capabilityRoutes (discovery: () => Discovery | undefined) {
       const local = d.localCapabilities().map(({ cid, descriptor, active, publishedAt, problem }) => ({ cid, descriptor, active, publishedAt, ...(problem != null ? { problem } : {}) }))
       return { local, catalog: d.catalogEntries(MAX_LISTED_CATALOG) }
     })
+
+    app.delete<{ Params: { id: string } }>('/capabilities/:id', {
+      config: { scope: 'publish' },
+      schema: {
+        operationId: 'unpublishCapability',
+        summary: 'Stops publishing a capability of this node (by descriptor CID, or every version of a name): ads withdrawn, DHT records cancelled',
+        tags: ['capabilities'],
+        params: { type: 'object', additionalProperties: false, required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 256 } } },
+        response: withErrors({ 200: { type: 'object', required: ['removed'], properties: { removed: { type: 'array', items: { type: 'string' } } } } })
+      }
+    }, async (req) => ({ removed: await need().unpublish(req.params.id) }))
 
     app.get<{ Querystring: Record<string, string | string[]> }>('/capabilities/find', {
       config: { scope: 'read' },

@@ -17,6 +17,8 @@ import { tempDir } from '../helpers/tmp.js'
 import { gw, http, oneModuleWorkflow, startMesh } from '../gateway/helpers.js'
 import { swarmOffers } from '../../src/swarm/profiles.js'
 import { packBundle } from '../../src/workflow/bundle.js'
+import { readDescriptorFile } from '../../src/discovery/descriptor-file.js'
+import type { Discovery } from '../../src/discovery/service.js'
 import { launchChromium, axeViolations, unreachableByKeyboard } from './browser.js'
 
 const CAPS = ['FetchSections', 'Summarize', 'MergeSummaries', 'AttachReferences']
@@ -112,6 +114,28 @@ test('bad console requests get typed errors, are counted, and the node keeps ser
   assert.ok(node.body.rejected['gateway/InvalidLoginTokenError'] >= 2, JSON.stringify(node.body.rejected))
   const badFind = await http(base, 'GET', '/capabilities/find?name=X&timeout=soon', { key: admin })
   assert.deepEqual([badFind.status, badFind.body.error.name], [400, 'RequestValidationError'])
+  const noCap = await http(base, 'DELETE', '/capabilities/NoSuchCapability', { key: admin })
+  assert.deepEqual([noCap.status, noCap.body.error.name], [404, 'CapabilityNotFoundError'])
+  const reader = (await gw(mesh.nodes[0]).keys.create({ name: 'console-reader', scopes: ['read'] })).key
+  assert.equal((await http(base, 'DELETE', '/capabilities/NoSuchCapability', { key: reader })).status, 403)
+  const badGraph = await http(base, 'POST', '/dsl-graph/x/graph', { key: admin, body: { dsl: 'goal: X\nplan: 3\n' } })
+  assert.equal(badGraph.status, 400, JSON.stringify(badGraph.body))
+  assert.equal((await http(base, 'GET', '/health')).status, 200, 'the node keeps serving')
+})
+
+test('a capability this node publishes is listed and can be unpublished (publish scope); a graph compiles without running', async () => {
+  const discovery = mesh.nodes[0].service<Discovery>('discovery')
+  const { descriptor } = await readDescriptorFile(resolve('examples/capabilities/attach-references/capability.yaml'))
+  const { cid } = await discovery.publish({ ...descriptor, name: 'ConsoleScratch' } as any)
+  const list = await http(base, 'GET', '/capabilities', { key: admin })
+  assert.ok(list.body.local.some((c: any) => c.cid === cid))
+  assert.ok(list.body.catalog.length >= CAPS.length, 'the mesh catalog holds what nodes 1 and 2 advertise')
+  const removed = await http(base, 'DELETE', `/capabilities/${cid}`, { key: admin })
+  assert.deepEqual([removed.status, removed.body.removed], [200, [cid]])
+  assert.ok(!(await http(base, 'GET', '/capabilities', { key: admin })).body.local.some((c: any) => c.cid === cid))
+  const graph = await http(base, 'POST', '/dsl-graph/summarize/graph', { key: admin, body: { dsl: await readFile('examples/plans/summarize.yaml', 'utf8') } })
+  assert.equal(graph.status, 200, JSON.stringify(graph.body))
+  assert.deepEqual(Object.keys(graph.body.dag.steps).sort(), ['0-fetchsections', '1-summarize', '2-mergesummaries', '3-attachreferences'])
 })
 
 test('GET /node reports connections with direction and latency, the DHT table and gossip mesh', async () => {
@@ -236,10 +260,19 @@ test('Node, Capabilities, Workflows and Runs pages render from the API, pass axe
   await noSeriousA11yProblems('capabilities page')
   assert.deepEqual(await unreachableByKeyboard(page), [], 'capabilities page')
 
+  const plan = await readFile('examples/plans/summarize.yaml', 'utf8')
+  const reg = await http(base, 'POST', '/workflows', { key: admin, body: { workflow_id: 'summarize-doc', plan } })
+  assert.ok([200, 201].includes(reg.status), JSON.stringify(reg.body))
   await page.goto(`${base}/ui/#/workflows`)
-  await page.getByRole('button', { name: 'Upload' }).waitFor({ timeout: 30_000 })
+  const card = page.locator('article[data-workflow="summarize-doc"]')
+  await card.waitFor({ timeout: 30_000 })
+  // the input form comes from the plan's declared inputs, prefilled with their defaults
+  assert.equal(await card.getByLabel('doc', { exact: true }).inputValue(), 'cid:doc-123')
+  await card.locator('summary', { hasText: 'Graph' }).click()
+  await waitFor(async () => (await card.locator('svg g[data-node]').count()) === 4, 30_000, 'the workflow graph')
   await shot('workflows')
   await noSeriousA11yProblems('workflows page')
+  assert.deepEqual(await unreachableByKeyboard(page), [], 'workflows page')
 
   await page.goto(`${base}/ui/#/runs`)
   await page.locator(`tr[data-run="${summarizeRun}"]`).waitFor({ timeout: 30_000 })

@@ -28,16 +28,23 @@ function Io ({ d }: { d: any }): any {
   </details>`
 }
 
-function Table ({ rows, caption }: { rows: Row[], caption: string }): any {
+function Table ({ rows, caption, onUnpublish }: { rows: Row[], caption: string, onUnpublish?: (r: Row) => void }): any {
   if (rows.length === 0) return html`<p>${caption}: none.</p>`
-  return html`<table><caption>${caption}</caption><thead><tr><th scope="col">Name</th><th scope="col">Version</th><th scope="col">Providers (price, attributes)</th><th scope="col">Details</th></tr></thead>
+  return html`<table><caption>${caption}</caption><thead><tr><th scope="col">Name</th><th scope="col">Version</th><th scope="col">Providers (price, attributes)</th><th scope="col">Details</th>${onUnpublish != null ? html`<th scope="col">Publishing</th>` : null}</tr></thead>
     <tbody>${rows.map(r => html`<tr data-cap=${r.name}><td>${r.name}</td><td>${r.version}</td>
       <td><ul class="plain">${r.providers.map(p => html`<li><code title=${p.provider}>${short(p.provider)}</code> ${p.price != null ? html`<span class="tag">price ${JSON.stringify(p.price)}</span>` : null} ${Object.entries(p.attrs ?? {}).map(([k, v]) => html`<span class="tag">${k} ${String(v)}</span>`)} <span class="muted">${p.source}</span></li>`)}</ul></td>
-      <td><${Io} d=${r.descriptor} /></td></tr>`)}</tbody></table>`
+      <td><${Io} d=${r.descriptor} /></td>
+      ${onUnpublish != null ? html`<td><button type="button" class="danger" onClick=${() => onUnpublish(r)}>Unpublish ${r.name}</button></td>` : null}</tr>`)}</tbody></table>`
 }
 
 export function CapabilitiesPage (): any {
-  const { data, error } = usePoll<any>('/capabilities', 10_000)
+  const { data, error, reload } = usePoll<any>('/capabilities', 10_000)
+  const [unpublishError, setUnpublishError] = useState<unknown>()
+  const unpublish = async (r: Row): Promise<void> => {
+    const local = (data?.local ?? []).find((c: any) => c.descriptor?.name === r.name && c.descriptor?.version === r.version)
+    if (local == null || !confirm(`Stop publishing ${r.name} ${r.version}?`)) return
+    try { setUnpublishError(undefined); await api('DELETE', `/capabilities/${encodeURIComponent(local.cid)}`); reload() } catch (err) { setUnpublishError(err) }
+  }
   const [q, setQ] = useState({ name: '', version: '', attr: '', local: false })
   const [found, setFound] = useState<Row[]>()
   const [findError, setFindError] = useState<unknown>()
@@ -64,5 +71,6 @@ export function CapabilitiesPage (): any {
     <${ErrorNote} error=${findError} />
     ${found != null ? html`<${Table} rows=${found} caption="Found" />` : null}
     <${ErrorNote} error=${error} />
-    ${data != null ? html`<${Table} rows=${group(data.local, undefined)} caption="Published by this node" /><${Table} rows=${group(data.catalog)} caption="Heard from the mesh" />` : html`<p>Loading…</p>`}`
+    <${ErrorNote} error=${unpublishError} />
+    ${data != null ? html`<${Table} rows=${group(data.local, 'this node')} caption="Published by this node" onUnpublish=${unpublish} /><${Table} rows=${group(data.catalog)} caption="Heard from the mesh" />` : html`<p>Loading…</p>`}`
 }
