@@ -12,7 +12,7 @@ function total (info: any, name: string): number {
 /** A tiny line chart of one series over the samples taken while the page is open. */
 function Spark ({ label, times, values }: { label: string, times: number[], values: number[] }): any {
   const el = useRef<HTMLDivElement>(null)
-  const plot = useRef<uPlot>()
+  const plot = useRef<uPlot | undefined>(undefined)
   useEffect(() => {
     if (el.current == null) return
     plot.current = new uPlot({ width: 260, height: 90, legend: { show: false }, scales: { x: { time: true } }, axes: [{ show: false }, { size: 40 }], series: [{}, { label, stroke: '#2b6cb0', width: 1.5 }] }, [times, values], el.current)

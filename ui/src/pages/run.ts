@@ -89,7 +89,7 @@ export function RunPage ({ id }: { id: string }): any {
   const [error, setError] = useState<unknown>()
   const [live, setLive] = useState(false)
   const [selected, setSelected] = useState<string>()
-  const pending = useRef<ReturnType<typeof setTimeout>>()
+  const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined)
 
   const refresh = async (): Promise<void> => {
     try {
