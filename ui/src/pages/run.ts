@@ -108,14 +108,19 @@ export function RunPage ({ id }: { id: string }): any {
   useEffect(() => {
     void refresh()
     let close = (): void => {}
+    let retry: ReturnType<typeof setTimeout> | undefined
     const connect = (): void => {
       close = followRun(id, (m) => {
         if (m.type === 'subscribed') setLive(true)
         if (m.type === 'event') soon()
-      }, () => { setLive(false); setTimeout(connect, 2000) })
+      }, () => {
+        // the socket dropped (node restarted, slow-consumer drop): catch up, then follow again
+        setLive(false)
+        retry = setTimeout(() => { void refresh(); connect() }, 2000)
+      })
     }
     connect()
-    return () => { close(); clearTimeout(pending.current) }
+    return () => { close(); clearTimeout(retry); clearTimeout(pending.current) }
   }, [id])
   useEffect(() => {
     if (view?.run?.dag == null || dag != null) return
