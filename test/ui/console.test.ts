@@ -206,6 +206,9 @@ test('receipts are verified in the browser; a tampered export shows as failed', 
   assert.ok(rows.every(r => r === 'true'))
   await shot('receipts')
   await noSeriousA11yProblems('receipts page')
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download export' }).click()])
+  const saved = JSON.parse(await readFile(await dl.path(), 'utf8'))
+  assert.equal(saved.root, (await http(base, 'GET', `/runs/${summarizeRun}/receipts`, { key: admin })).body.root)
 
   const exported = await http(base, 'GET', `/runs/${summarizeRun}/receipts`, { key: admin })
   const tampered = structuredClone(exported.body)
@@ -220,7 +223,7 @@ test('receipts are verified in the browser; a tampered export shows as failed', 
   await shot('receipts-tampered')
 })
 
-test('a human decision is answered by clicking; the run completes', async () => {
+test('a human decision is answered by clicking and the run completes; another run is cancelled by its button', async () => {
   const wf = await tempDir('pl-ui-wf-')
   try {
     const dir = await oneModuleWorkflow(wf.dir, 'ask', "const c = await context.human.ask({ question: 'Ship it?', choices: ['yes', 'no'] }); return { choice: c }")
@@ -237,6 +240,12 @@ test('a human decision is answered by clicking; the run completes', async () => 
     await page.locator('[data-testid="run-state"][data-state="succeeded"]').waitFor({ timeout: 60_000 })
     const view = await http(base, 'GET', `/runs/${dep.body.runId as string}`, { key: admin })
     assert.deepEqual(view.body.output, { choice: 'yes' })
+    // a second one is cancelled from its page instead
+    const other = await http(base, 'POST', '/dsl-graph/ask/deploy', { key: admin, body: { bundle: put.body.cid } })
+    await page.goto(`${base}/ui/#/runs/${other.body.runId as string}`)
+    await page.locator('button[data-choice="no"]').waitFor({ timeout: 60_000 })
+    await page.getByRole('button', { name: 'Cancel run' }).click()
+    await page.locator('[data-testid="run-state"][data-state="cancelled"]').waitFor({ timeout: 60_000 })
   } finally {
     await wf.cleanup()
   }
@@ -270,6 +279,19 @@ test('Node, Capabilities, Workflows and Runs pages render from the API, pass axe
   assert.equal(await card.getByLabel('doc', { exact: true }).inputValue(), 'cid:doc-123')
   await card.locator('summary', { hasText: 'Graph' }).click()
   await waitFor(async () => (await card.locator('svg g[data-node]').count()) === 4, 30_000, 'the workflow graph')
+  // upload a ZIP through the form, then run it from its card
+  const zip = join(out.dir, 'diamond.zip')
+  await writeFile(zip, await packBundle(resolve('test/fixtures/workflows/diamond-js')))
+  await page.getByLabel('Workflow ZIP').setInputFiles(zip)
+  await page.getByRole('button', { name: 'Upload' }).click()
+  const diamond = page.locator('article[data-workflow="diamond"]')
+  await diamond.waitFor({ timeout: 30_000 })
+  await diamond.getByLabel('Input (JSON)').fill('{"number": 5}')
+  await diamond.getByRole('button', { name: 'Run' }).click()
+  await page.locator('[data-testid="run-state"][data-state="succeeded"]').waitFor({ timeout: 60_000 })
+  assert.match(page.url(), /#\/runs\/r/)
+  await page.goto(`${base}/ui/#/workflows`)
+  await card.waitFor({ timeout: 30_000 })
   await shot('workflows')
   await noSeriousA11yProblems('workflows page')
   assert.deepEqual(await unreachableByKeyboard(page), [], 'workflows page')
