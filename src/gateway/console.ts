@@ -7,6 +7,7 @@
  * browser opened by `pl ui` trades its one-time login token for a session
  * key at `POST /ui/session`.
  */
+import { randomBytes } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { extname, join } from 'node:path'
 import type { FastifyInstance, FastifyReply } from 'fastify'
@@ -114,7 +115,7 @@ export function consoleRoutes (init: ConsoleRoutesInit) {
         init.reject((err as Error).name)
         throw err
       }
-      const name = `ui-session-${Math.random().toString(16).slice(2, 10)}`
+      const name = `ui-session-${randomBytes(4).toString('hex')}`
       const created = await init.keys.create({ name, scopes, ttlMs: init.sessionTtlMs })
       return { name: created.name, scopes: created.scopes, key: created.key, expires: created.expires as number }
     })

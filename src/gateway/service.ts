@@ -276,8 +276,10 @@ function registerLoginRoute (api: ControlApi, tokens: LoginTokens, url: () => st
     const b = (body ?? {}) as { scopes?: unknown }
     const scopes = parseScopes(b.scopes ?? ['admin'])
     const { token, expires } = tokens.issue(scopes)
-    // the token rides in the fragment: browsers never send it to the server or in a Referer
-    return { url: `${base}/ui/#login=${token}`, expires, scopes }
+    // the token rides in the fragment: browsers never send it to the server or in a Referer;
+    // a gateway on every interface is opened on loopback (the operator runs `pl ui` on this machine)
+    const local = base.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:')
+    return { url: `${local}/ui/#login=${token}`, expires, scopes }
   })
 }
 
