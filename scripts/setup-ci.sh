@@ -38,3 +38,15 @@ if command -v python3 >/dev/null 2>&1; then
 else
   echo "setup-ci: warning: python3 is missing; the spec compiler's Python tests will fail" >&2
 fi
+
+# --- web console (test/ui): the system Chromium, driven by playwright-core (no browser download) ---
+if [ -x /usr/bin/chromium ]; then
+  echo "setup-ci: chromium present ($(/usr/bin/chromium --version 2>/dev/null || echo unknown version))"
+elif command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null 2>&1; }; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "setup-ci: installing chromium with apt-get (console browser tests)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium
+else
+  echo "setup-ci: warning: /usr/bin/chromium is missing and apt-get cannot run; the console browser tests will fail" >&2
+fi

@@ -202,6 +202,16 @@ export class Catalog {
     return out
   }
 
+  /** Every entry that has not expired, up to `limit` (the console's and `GET /capabilities`' mesh view). */
+  list (limit: number, now = this.now()): CatalogEntry[] {
+    const out: CatalogEntry[] = []
+    for (const e of this.entries.values()) {
+      if (out.length >= limit) break
+      if (e.expires > now) out.push(e)
+    }
+    return out
+  }
+
   /** Drops expired entries and tombstones; returns how many entries went. */
   async sweep (now = this.now()): Promise<number> {
     const gone: string[] = []

@@ -313,6 +313,11 @@ export class Discovery implements PlService {
     return this.local.list()
   }
 
+  /** Capabilities heard from peers (gossip ads, earlier DHT finds) that have not expired, up to `limit`. */
+  catalogEntries (limit: number): CatalogEntry[] {
+    return this.catalog.list(limit)
+  }
+
   private announce (cap: LocalCapability): void {
     if (this.settings.gossip) this.advertiser.advertise(cap.cid, cap.descriptor)
     this.dht.provide(capNameKey(cap.descriptor.name))

@@ -30,3 +30,12 @@ export const MAX_API_KEYS = 10_000
 export const ENVELOPE_CONTENT_TYPE = 'application/pl-envelope+json'
 /** Authorization scheme of a signed request without a body: `PL-Envelope <base64url(JSON envelope)>`. */
 export const ENVELOPE_AUTH_SCHEME = 'pl-envelope'
+/** Console login links (`pl ui`): how long a one-time token may wait for its browser. @default 60 s */
+export const DEFAULT_LOGIN_TOKEN_MS = 60_000
+/** Console login tokens outstanding at once (the oldest is dropped beyond). @default 100 */
+export const MAX_LOGIN_TOKENS = 100
+/** Lifetime of the session key a console login link is exchanged for. @default 8 h */
+export const DEFAULT_UI_SESSION_MS = 8 * 60 * 60 * 1000
+/** `GET /node`: connections pinged for latency when libp2p has no RTT yet, and how long each ping may take. */
+export const NODE_INFO_MAX_PINGS = 16
+export const NODE_INFO_PING_TIMEOUT_MS = 2_000

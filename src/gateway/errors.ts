@@ -132,3 +132,27 @@ export class UpgradeRequiredError extends GatewayError {
 export class GatewayConfigError extends PlError {
   override name = 'GatewayConfigError'
 }
+
+/** `POST /ui/session` with a login token this node never issued, or one already exchanged. 401 */
+export class InvalidLoginTokenError extends GatewayError {
+  override name = 'InvalidLoginTokenError'
+  readonly statusCode = 401
+}
+
+/** `POST /ui/session` with a login token past its lifetime (60 s by default). 401 */
+export class LoginTokenExpiredError extends GatewayError {
+  override name = 'LoginTokenExpiredError'
+  readonly statusCode = 401
+}
+
+/** `/ui/` is asked for but the console's assets are not built (`npm run build` writes dist/ui). 503 */
+export class ConsoleNotBuiltError extends GatewayError {
+  override name = 'ConsoleNotBuiltError'
+  readonly statusCode = 503
+}
+
+/** `pl ui` on a node that serves no gateway (start it with --api-listen HOST:PORT). 409 */
+export class GatewayNotListeningError extends GatewayError {
+  override name = 'GatewayNotListeningError'
+  readonly statusCode = 409
+}

@@ -34,6 +34,8 @@ export interface KeyRecord {
   hash?: string
   /** agent: its PeerId (the record's LevelDB key is `a/<peerId>`) */
   agent?: string
+  /** session keys (console logins): ms since epoch after which the key is refused and removed */
+  expires?: number
 }
 
 /** What `list` shows: never the hash. */
@@ -58,7 +60,7 @@ export class KeyStore {
   /** the hash compared when the id is unknown, so that a miss costs what a hit costs */
   private readonly decoy = sha256(randomBytes(16).toString('hex'))
 
-  constructor (store: Store) {
+  constructor (store: Store, private readonly now: () => number = Date.now) {
     this.db = store.json<KeyRecord>('gateway-keys')
   }
 
@@ -76,14 +78,25 @@ export class KeyStore {
   }
 
   /** Creates an API key; the returned `key` is shown once and stored only hashed. */
-  async create (init: { name: string, scopes: unknown }): Promise<{ name: string, scopes: Scope[], key: string }> {
+  async create (init: { name: string, scopes: unknown, ttlMs?: number }): Promise<{ name: string, scopes: Scope[], key: string, expires?: number }> {
     const scopes = parseScopes(init.scopes)
+    await this.sweep()
     await this.checkNew(init.name)
     const id = randomBytes(8).toString('hex')
     const key = `${KEY_PREFIX}${id}_${randomBytes(24).toString('base64url')}`
-    const record: KeyRecord = { v: 1, kind: 'api-key', name: init.name, scopes, created: Date.now(), id, hash: sha256(key).toString('hex') }
+    const created = this.now()
+    const expires = init.ttlMs != null ? created + init.ttlMs : undefined
+    const record: KeyRecord = { v: 1, kind: 'api-key', name: init.name, scopes, created, id, hash: sha256(key).toString('hex'), ...(expires != null ? { expires } : {}) }
     await this.db.put(`k/${id}`, record)
-    return { name: init.name, scopes, key }
+    return { name: init.name, scopes, key, ...(expires != null ? { expires } : {}) }
+  }
+
+  /** Removes session keys past their expiry (they are refused already; this frees their names and slots). */
+  private async sweep (): Promise<void> {
+    const now = this.now()
+    const gone: string[] = []
+    for await (const [k, v] of this.db.iterator()) if ((v as KeyRecord).expires != null && ((v as KeyRecord).expires as number) <= now) gone.push(String(k))
+    if (gone.length > 0) await this.db.batch(gone.map(key => ({ type: 'del' as const, key })))
   }
 
   /** Registers an agent's PeerId (ed25519): its signed requests get `scopes`. */
@@ -123,6 +136,10 @@ export class KeyStore {
     const record = m != null ? await this.db.get(`k/${m[1]}`) as KeyRecord | undefined : undefined
     const want = record?.hash != null ? Buffer.from(record.hash, 'hex') : this.decoy
     const ok = timingSafeEqual(sha256(key), want) && record != null
+    if (ok && record.expires != null && record.expires <= this.now()) {
+      await this.db.del(`k/${m?.[1] ?? ''}`)
+      return undefined
+    }
     return ok ? { name: record.name, kind: 'api-key', scopes: record.scopes } : undefined
   }
 

@@ -134,6 +134,25 @@ export function gatewayRoutes (ctx: GatewayContext) {
       }
     })
 
+    app.post<{ Params: { id: string }, Body: GraphBody }>('/dsl-graph/:id/graph', {
+      config: { scope: 'read' },
+      schema: {
+        operationId: 'compileGraph',
+        summary: 'The Task DAG of a graph (DSL text, workflow.json + bundle, a bundle, or a registered workflow) without running it',
+        tags: tags('graphs'),
+        params: runIdParams,
+        body: graphBody,
+        response: withErrors({ 200: { type: 'object', required: ['dag'], properties: { dag: anyObject } } })
+      }
+    }, async (req) => {
+      const graph = await graphFrom(req.params.id, req.body ?? {}, { blocks: ctx.store.blocks, workflows: ctx.workflows })
+      try {
+        return { dag: graph.dag }
+      } finally {
+        await graph.cleanup()
+      }
+    })
+
     app.post<{ Params: { id: string }, Body: GraphBody & { input?: Record<string, unknown>, wait?: boolean } }>('/dsl-graph/:id/deploy', {
       config: { scope: 'submit' },
       schema: {

@@ -95,6 +95,20 @@ function reply (err: Error & { details?: Record<string, unknown> }, status: numb
   return { status, body: { error: { name: err.name, message: err.message, ...(err.details != null && Object.keys(err.details).length > 0 ? { details: err.details } : {}) } } }
 }
 
+/** `/ui/` (and `/ui/?…`) → `/ui`: the web console's shell (src/gateway/console.ts). */
+export function consoleUrl (url: string): string {
+  return url === '/ui/' || url.startsWith('/ui/?') ? '/ui' + url.slice(4) : url
+}
+
+function sameOrigin (origin: string, host: string | undefined): boolean {
+  try {
+    const u = new URL(origin)
+    return (u.protocol === 'http:' || u.protocol === 'https:') && host != null && u.host === host.toLowerCase()
+  } catch {
+    return false
+  }
+}
+
 export async function buildServer (init: ServerInit, auth: AuthDeps, registry: SchemaRegistry, plugins: Array<{ plugin: GatewayPlugin, opts?: Record<string, unknown> }>): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
@@ -103,7 +117,9 @@ export async function buildServer (init: ServerInit, auth: AuthDeps, registry: S
     bodyLimit: init.bodyLimit ?? DEFAULT_BODY_LIMIT,
     // unknown fields are an error (400), not silently dropped; no type coercion of JSON bodies
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
-    return503OnClosing: true
+    return503OnClosing: true,
+    // the console lives at /ui/; routes are declared without trailing slashes (the OpenAPI lint's rule), so /ui/ is /ui
+    rewriteUrl: (req) => consoleUrl(req.url ?? '/')
   })
   const log = init.logger
   const authn = new Authenticator(auth)
@@ -145,7 +161,8 @@ export async function buildServer (init: ServerInit, auth: AuthDeps, registry: S
   app.addHook('onRequest', async (req: FastifyRequest, rep: FastifyReply) => {
     if (hosts != null && !hosts.has(String(req.headers.host ?? '').toLowerCase())) throw new OriginNotAllowedError(`Host "${String(req.headers.host ?? '')}" is not on this gateway's allow-list (api.allowedHosts)`)
     const origin = req.headers.origin
-    if (origin != null) {
+    // the console's own requests (same origin: POSTs and WebSockets carry an Origin too) need no CORS
+    if (origin != null && !sameOrigin(origin, req.headers.host)) {
       if (!origins.has(origin)) throw new OriginNotAllowedError(`Origin "${origin}" is not allowed (api.allowedOrigins); CORS is off unless configured`, { origin })
       void rep.header('access-control-allow-origin', origin).header('vary', 'Origin')
       if (req.method === 'OPTIONS') {

@@ -15,15 +15,23 @@ import type { CandidateFinder } from '../negotiation/types.js'
 import type { ModuleSpec } from '../core/module.js'
 import type { GatewayPlugin, RegisteredWorkflowSource } from './types.js'
 import { registryRoutes, type Registry } from '../registry/index.js'
-import { KeyStore } from './keys.js'
+import { join } from 'node:path'
+import { KeyStore, parseScopes } from './keys.js'
+import { LoginTokens } from './login.js'
+import { consoleRoutes } from './console.js'
+import { capabilityRoutes } from './capabilities.js'
+import { nodeRoutes } from './node-info.js'
+import { packageRoot } from '../core/paths.js'
+import { systemClock } from '../core/clock.js'
+import type { Discovery } from '../discovery/service.js'
 import { RateLimiter } from './rate-limit.js'
 import { RunEventHub } from './events.js'
 import { buildServer } from './server.js'
 import { gatewayRoutes } from './routes.js'
 import { streamRoutes } from './stream.js'
 import type { GatewayContext, RunRequester } from './context.js'
-import { GatewayConfigError, ServiceUnavailableError } from './errors.js'
-import { DEFAULT_AUTH_FAILURE_BURST, DEFAULT_AUTH_FAILURE_PER_SECOND, DEFAULT_BODY_LIMIT, DEFAULT_MAX_SOCKET_BUFFER, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND } from './constants.js'
+import { GatewayConfigError, GatewayNotListeningError, ServiceUnavailableError } from './errors.js'
+import { DEFAULT_AUTH_FAILURE_BURST, DEFAULT_AUTH_FAILURE_PER_SECOND, DEFAULT_UI_SESSION_MS, DEFAULT_BODY_LIMIT, DEFAULT_MAX_SOCKET_BUFFER, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND } from './constants.js'
 
 export interface GatewayInit {
   /** `HOST:PORT` (`[::1]:8080` for IPv6); unset: no HTTP server (keys are still managed) */
@@ -46,12 +54,20 @@ export interface GatewayInit {
   now?: () => number
   /** registered workflows @default the `registry` service, when one runs */
   workflows?: RegisteredWorkflowSource
+  /** serve the web console at /ui/ @default true */
+  console?: boolean
+  /** the built console (index.html + assets/) @default <package>/dist/ui */
+  consoleDir?: string
+  /** lifetime of a console login link (`pl ui`) @default DEFAULT_LOGIN_TOKEN_MS (60 s) */
+  loginTokenMs?: number
+  /** lifetime of the session key a login link is exchanged for @default DEFAULT_UI_SESSION_MS (8 h) */
+  sessionTtlMs?: number
   /** more route plugins (the registry's are added by themselves when a `registry` service runs) */
   plugins?: Array<{ plugin: GatewayPlugin, opts?: Record<string, unknown> }>
 }
 
 /** Config keys of the `api` section. */
-export const GATEWAY_CONFIG_KEYS = ['listen', 'bodyLimit', 'rateLimit', 'authFailures', 'allowedOrigins', 'allowedHosts', 'maxSocketBuffer', 'estimateReplyMs']
+export const GATEWAY_CONFIG_KEYS = ['listen', 'bodyLimit', 'rateLimit', 'authFailures', 'allowedOrigins', 'allowedHosts', 'maxSocketBuffer', 'estimateReplyMs', 'console', 'sessionTtlMs']
 
 /** Checks the `api` config section (the daemon config's gateway settings). */
 export function gatewayInitFromConfig (section: unknown): GatewayInit {
@@ -60,7 +76,8 @@ export function gatewayInitFromConfig (section: unknown): GatewayInit {
   const s = section as Record<string, unknown>
   for (const k of Object.keys(s)) if (!GATEWAY_CONFIG_KEYS.includes(k)) throw new GatewayConfigError(`api: unknown key "${k}" (known: ${GATEWAY_CONFIG_KEYS.join(', ')})`)
   if (s.listen != null) parseListen(s.listen)
-  for (const k of ['bodyLimit', 'maxSocketBuffer', 'estimateReplyMs']) {
+  if (s.console != null && typeof s.console !== 'boolean') throw new GatewayConfigError('api.console must be true or false')
+  for (const k of ['bodyLimit', 'maxSocketBuffer', 'estimateReplyMs', 'sessionTtlMs']) {
     if (s[k] != null && !(typeof s[k] === 'number' && Number.isInteger(s[k]) && (s[k] as number) > 0)) throw new GatewayConfigError(`api.${k} must be a positive integer`)
   }
   for (const k of ['allowedOrigins', 'allowedHosts']) {
@@ -84,7 +101,7 @@ export function parseListen (value: unknown): { host: string, port: number } {
   return { host: m[1] ?? m[2], port }
 }
 
-export type GatewayComponents = Pick<PlComponents, 'store' | 'logger' | 'verifier' | 'replay' | 'identity' | 'registry' | 'services' | 'api' | 'rpc' | 'libp2p' | 'sign'>
+export type GatewayComponents = Pick<PlComponents, 'store' | 'logger' | 'verifier' | 'replay' | 'identity' | 'registry' | 'services' | 'api' | 'rpc' | 'libp2p' | 'sign' | 'metrics'>
 
 interface DiscoveryLike {
   find?: CandidateFinder['find']
@@ -93,13 +110,17 @@ interface DiscoveryLike {
 
 export class GatewayService implements PlService {
   readonly keys: KeyStore
+  /** one-time console login tokens (`pl ui`) */
+  readonly loginTokens: LoginTokens
+  private readonly startedAt = Date.now()
   private app?: FastifyInstance
   private hub?: RunEventHub
   private url?: string
   private started = false
 
   constructor (private readonly c: GatewayComponents, private readonly init: GatewayInit = {}) {
-    this.keys = new KeyStore(c.store)
+    this.keys = new KeyStore(c.store, init.now)
+    this.loginTokens = new LoginTokens({ ttlMs: init.loginTokenMs, ...(init.now != null ? { clock: { ...systemClock, now: init.now } } : {}) })
   }
 
   /** `http://host:port` once listening. */
@@ -125,7 +146,10 @@ export class GatewayService implements PlService {
     if (this.started) return
     this.started = true
     try {
-      if (this.c.api != null) registerKeyRoutes(this.c.api, this.keys)
+      if (this.c.api != null) {
+        registerKeyRoutes(this.c.api, this.keys)
+        registerLoginRoute(this.c.api, this.loginTokens, () => this.url)
+      }
       if (this.init.listen != null) await this.listen(parseListen(this.init.listen))
     } catch (err) {
       await this.stop()
@@ -185,6 +209,19 @@ export class GatewayService implements PlService {
     const plugins: Array<{ plugin: GatewayPlugin, opts?: Record<string, unknown> }> = [
       { plugin: gatewayRoutes(ctx) },
       { plugin: streamRoutes(ctx) },
+      { plugin: nodeRoutes({ peerId: c.identity.id, libp2p: c.libp2p, metrics: c.metrics, startedAt: this.startedAt, now: this.init.now ?? Date.now }) },
+      { plugin: capabilityRoutes(() => c.services.discovery as Discovery | undefined) },
+      ...(this.init.console !== false
+        ? [{
+            plugin: consoleRoutes({
+              dir: this.init.consoleDir ?? join(packageRoot(), 'dist', 'ui'),
+              keys: this.keys,
+              tokens: this.loginTokens,
+              sessionTtlMs: this.init.sessionTtlMs ?? DEFAULT_UI_SESSION_MS,
+              reject: (reason) => { c.metrics.reject('gateway', reason) }
+            })
+          }]
+        : []),
       ...registryPlugins(registry),
       ...(this.init.plugins ?? [])
     ]
@@ -232,6 +269,22 @@ function registerKeyRoutes (api: ControlApi, keys: KeyStore): void {
     return await keys.create({ name: typeof b.name === 'string' ? b.name : '', scopes: b.scopes })
   })
   api.route('DELETE', '/api-keys/:name', async ({ params }) => await keys.revoke(params.name))
+}
+
+/** Control API route for `pl ui`: a one-time console login link, scoped as asked (default: admin, the operator's own power). */
+function registerLoginRoute (api: ControlApi, tokens: LoginTokens, url: () => string | undefined): void {
+  api.errorStatus(['GatewayNotListeningError'], 409)
+  api.route('POST', '/ui/login-tokens', async ({ body }) => {
+    const base = url()
+    if (base == null) throw new GatewayNotListeningError('this node serves no gateway, so no console: start it with --api-listen HOST:PORT (or api.listen in its config)')
+    const b = (body ?? {}) as { scopes?: unknown }
+    const scopes = parseScopes(b.scopes ?? ['admin'])
+    const { token, expires } = tokens.issue(scopes)
+    // the token rides in the fragment: browsers never send it to the server or in a Referer;
+    // a gateway on every interface is opened on loopback (the operator runs `pl ui` on this machine)
+    const local = base.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:')
+    return { url: `${local}/ui/#login=${token}`, expires, scopes }
+  })
 }
 
 /** Service factory: `services: { gateway: gateway({ listen: '127.0.0.1:8080' }) }`. */

@@ -9,13 +9,14 @@ import { TestMesh } from '../helpers/mesh.js'
 import { daemonServices } from '../../src/services.js'
 import { gateway, type GatewayInit, type GatewayService } from '../../src/gateway/index.js'
 import type { PlNode } from '../../src/node.js'
+import type { CapabilityOffer } from '../../src/offers.js'
 
 export function gw (node: PlNode): GatewayService {
   return node.service<GatewayService>('gateway')
 }
 
-/** N nodes with the daemon's services; `gatewayInit(i)` says which serve the gateway (default: node 0 only). */
-export async function startMesh (nodes: number, gatewayInit: (i: number) => GatewayInit | undefined = (i) => i === 0 ? {} : undefined): Promise<TestMesh> {
+/** N nodes with the daemon's services; `gatewayInit(i)` says which serve the gateway (default: node 0 only); `offers(i)` the capabilities node i publishes. */
+export async function startMesh (nodes: number, gatewayInit: (i: number) => GatewayInit | undefined = (i) => i === 0 ? {} : undefined, offers: (i: number) => CapabilityOffer[] = () => []): Promise<TestMesh> {
   return await TestMesh.start({
     nodes,
     services: (i) => {
@@ -23,7 +24,8 @@ export async function startMesh (nodes: number, gatewayInit: (i: number) => Gate
         dataDir: '', listen: [], bootstrap: [], controlPort: 0, logLevel: 'silent', localSwarm: true, gossip: true, api: {},
         services: {
           discovery: { ttlMs: 4_000, sweepMs: 100, provideRetryMs: 100, provideRetryMaxMs: 1_000 },
-          negotiation: { replyWindowMs: 2_000 }
+          negotiation: { replyWindowMs: 2_000 },
+          ...(offers(i).length > 0 ? { capabilities: offers(i) } : {})
         }
       })
       const init = gatewayInit(i)
