@@ -1,0 +1,50 @@
+/**
+ * Nodes for the NATS binding's tests: real PlNodes with discovery and
+ * negotiation, some on NATS (a real nats-server), some on libp2p only.
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { PlNode, type ServiceFactory } from '../../src/node.js'
+import { discovery, type Discovery } from '../../src/discovery/index.js'
+import { negotiation, type Negotiation } from '../../src/negotiation/index.js'
+import { nats, type NatsBridge, type NatsInit } from '../../src/bridges/nats/index.js'
+import type { CandidateFinder, RunStep } from '../../src/negotiation/types.js'
+import { tempDir } from '../helpers/tmp.js'
+
+export const disc = (n: PlNode): Discovery => n.service<Discovery>('discovery')
+export const neg = (n: PlNode): Negotiation => n.service<Negotiation>('negotiation')
+export const bridge = (n: PlNode): NatsBridge => n.service<NatsBridge>('nats')
+
+export interface TestNodeInit {
+  /** join this NATS server */
+  nats?: Omit<NatsInit, 'url'> & { url: string }
+  /** libp2p listen addresses @default ['/ip4/127.0.0.1/tcp/0']; [] = unreachable over libp2p */
+  listen?: string[]
+  bootstrap?: string[]
+  runStep?: RunStep
+  /** the requester's candidate finder @default the discovery service */
+  finder?: CandidateFinder
+}
+
+/** Starts a node; `cleanups` gets its stop and temp-dir removal. */
+export async function startNode (init: TestNodeInit, cleanups: Array<() => Promise<void>>): Promise<PlNode> {
+  const { dir, cleanup } = await tempDir('pl-nats-node-')
+  const services: Record<string, ServiceFactory> = {}
+  if (init.nats != null) services.nats = nats({ reconnectWaitMs: 200, ...init.nats })
+  services.discovery = discovery({ ttlMs: 4_000, sweepMs: 200, provideRetryMs: 100, provideRetryMaxMs: 1_000 })
+  services.negotiation = negotiation({ replyWindowMs: 3_000, ...(init.runStep != null ? { runStep: init.runStep } : {}), ...(init.finder != null ? { finder: init.finder } : {}) })
+  const node = await PlNode.create({ dataDir: dir, listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'], bootstrap: init.bootstrap ?? [], localSwarm: true, controlApi: false, services })
+  cleanups.push(async () => { await node.stop(); await cleanup() })
+  await node.start()
+  return node
+}
+
+/** A JS module folder whose `eval` body is `body`. */
+export async function moduleDir (root: string, name: string, body: string): Promise<string> {
+  const dir = join(root, name)
+  await mkdir(dir, { recursive: true })
+  await writeFile(join(dir, 'function.mjs'), `export default class M {\n  async eval (parameters, inputData, context) { ${body} }\n}\n`)
+  return dir
+}
+
+export const io = { input: { type: 'object' }, output: { type: 'object' } }
