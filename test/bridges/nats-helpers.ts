@@ -10,6 +10,7 @@ import { negotiation, type Negotiation } from '../../src/negotiation/index.js'
 import { nats, type NatsBridge, type NatsInit } from '../../src/bridges/nats/index.js'
 import type { CandidateFinder, RunStep } from '../../src/negotiation/types.js'
 import { tempDir } from '../helpers/tmp.js'
+import { sharedFetcher } from '../../src/net/fetch.js'
 
 export const disc = (n: PlNode): Discovery => n.service<Discovery>('discovery')
 export const neg = (n: PlNode): Negotiation => n.service<Negotiation>('negotiation')
@@ -48,3 +49,9 @@ export async function moduleDir (root: string, name: string, body: string): Prom
 }
 
 export const io = { input: { type: 'object' }, output: { type: 'object' } }
+
+/** A /pl/fetch call from `from` to `peer` (for a CID nobody shares): resolves with the remote's answer or throws the call's error. */
+export async function fetchProtocolCall (from: PlNode, peer: string): Promise<unknown> {
+  const { fetcher } = sharedFetcher(from.components)
+  return await fetcher.fetch(peer, 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', { timeouts: { totalMs: 20_000, firstByteMs: 20_000 } })
+}
