@@ -3,7 +3,7 @@
  * providers of the same capability, one reachable over libp2p (an open
  * connection), one only over NATS (no libp2p address), each on its own real
  * module pool, a real nats-server on loopback. Rounds alternate between the
- * two, so both see the same machine state:
+ * two (which goes first flips every round), so both see the same machine state:
  *   - one `/pl/negotiate` call (a signed CFP answered by a signed bid);
  *   - a negotiated remote step end to end (CFP, bid, award, exec with
  *     progress and result, verified and countersigned receipt).
@@ -100,9 +100,14 @@ const natsBench: Bench = {
       }
       const callLibp2p: number[] = []
       const callNats: number[] = []
+      // the order flips every round: neither carrier always goes first
+      const pair = async (i: number, f: (to: Candidate, i: number) => Promise<number>): Promise<[number, number]> => {
+        if (i % 2 === 0) { const a = await f(libp2pCandidate, i); return [a, await f(natsCandidate, i)] }
+        const b = await f(natsCandidate, i)
+        return [await f(libp2pCandidate, i), b]
+      }
       for (let i = 0; i < ROUNDS + WARMUP; i++) {
-        const a = await call(libp2pCandidate, i)
-        const b = await call(natsCandidate, i)
+        const [a, b] = await pair(i, call)
         if (i >= WARMUP) { callLibp2p.push(a); callNats.push(b) }
       }
 
@@ -120,8 +125,7 @@ const natsBench: Bench = {
       const stepLibp2p: number[] = []
       const stepNats: number[] = []
       for (let i = 0; i < ROUNDS / 2 + WARMUP; i++) {
-        const a = await runOn(libp2pCandidate, i)
-        const b = await runOn(natsCandidate, i)
+        const [a, b] = await pair(i, runOn)
         if (i >= WARMUP) { stepLibp2p.push(a); stepNats.push(b) }
       }
       if (viaNats.libp2p.getConnections().length > 0) throw new Error('the NATS-only provider got a libp2p connection: the figures would not be NATS')
