@@ -27,7 +27,7 @@ import { offers } from './offers.js'
 import { registry, type RegistryInit } from './registry/index.js'
 import { ConfigError } from './cli/config.js'
 import { gateway, gatewayInitFromConfig } from './gateway/index.js'
-import { nats, NATS_CONFIG_KEYS, type NatsInit } from './bridges/nats/index.js'
+import { nats, checkPrefix, NATS_CONFIG_KEYS, type NatsInit } from './bridges/nats/index.js'
 
 /** Config keys an operator may set per section (the rest of each Init is wiring, not configuration). */
 const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'maxOutputBytes', 'resume']
@@ -75,6 +75,7 @@ export function daemonServices (config: DaemonConfig): Record<string, ServiceFac
   if (s.nats != null) {
     const natsInit = section<NatsInit>(s, 'nats', NATS_CONFIG_KEYS)
     if (typeof natsInit.url !== 'string' && !Array.isArray(natsInit.url)) throw new ConfigError('services.nats.url is required (e.g. nats://127.0.0.1:4222)')
+    if (natsInit.prefix != null) checkPrefix(natsInit.prefix)
     services.nats = nats(natsInit)
   }
   services.discovery = discovery(discoveryInitFromConfig(s.discovery, { gossip: config.gossip }))
