@@ -11,7 +11,7 @@ import { connect, createInbox, type NatsConnection } from '@nats-io/transport-no
 import type { Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { waitFor } from '../helpers/mesh.js'
-import { NatsServer, natsServerBinary } from '../helpers/nats.js'
+import type { NatsServer } from '../helpers/nats.js'
 import type { PlNode } from '../../src/node.js'
 import { createIdentity, type Identity } from '../../src/core/identity.js'
 import { encodeCanonical } from '../../src/core/encoding.js'
@@ -22,10 +22,9 @@ import type { RpcResponse } from '../../src/net/rpc.js'
 import { signCall, callSubject } from '../../src/bridges/nats/index.js'
 import { NEGOTIATE_PROTOCOL } from '../../src/negotiation/constants.js'
 import type { CallForProposal } from '../../src/negotiation/types.js'
-import { startNode, bridge } from './nats-helpers.js'
+import { startNode, bridge, natsFixture, natsSkip, stopAll } from './nats-helpers.js'
 
-const bin = natsServerBinary()
-const skip = bin == null ? 'nats-server is not installed (apt-get install nats-server; scripts/setup-ci.sh does it)' : false
+const skip = natsSkip
 
 let server: NatsServer
 let target: PlNode
@@ -36,9 +35,8 @@ let registry: SchemaRegistry
 const cleanups: Array<() => Promise<void>> = []
 
 before(async () => {
-  if (bin == null) return
-  server = await NatsServer.start(bin)
-  cleanups.push(async () => { await server.close() })
+  if (skip !== false) return
+  server = (await natsFixture(cleanups)).server
   // the target is on libp2p and NATS: every bad input goes to it both ways
   target = await startNode({ nats: { url: server.url } }, cleanups)
   peer = await startNode({ bootstrap: target.addrs() }, cleanups)
@@ -49,9 +47,7 @@ before(async () => {
   registry = await SchemaRegistry.load()
 })
 
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {})
-})
+after(async () => { await stopAll(cleanups) })
 
 async function readFinal (chunks: AsyncIterable<Uint8Array>): Promise<RpcResponse> {
   const d = new FrameDecoder(1 << 20)

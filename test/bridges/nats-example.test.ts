@@ -8,35 +8,27 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { waitFor } from '../helpers/mesh.js'
-import { tempDir } from '../helpers/tmp.js'
-import { NatsServer, natsServerBinary } from '../helpers/nats.js'
+import type { NatsServer } from '../helpers/nats.js'
 import type { PlNode } from '../../src/node.js'
-import { ModulePool, poolRunStep } from '../negotiation/helpers.js'
-import { startNode, moduleDir, io, disc, bridge } from './nats-helpers.js'
+import { startNode, moduleDir, io, disc, bridge, natsFixture, natsSkip, stopAll } from './nats-helpers.js'
 
-const bin = natsServerBinary()
-const skip = bin == null ? 'nats-server is not installed (apt-get install nats-server; scripts/setup-ci.sh does it)' : false
+const skip = natsSkip
 
 let server: NatsServer
 let provider: PlNode
 const cleanups: Array<() => Promise<void>> = []
 
 before(async () => {
-  if (bin == null) return
-  const tmp = await tempDir('pl-nats-ex-')
-  cleanups.push(tmp.cleanup)
-  server = await NatsServer.start(bin)
-  cleanups.push(async () => { await server.close() })
-  const pool = new ModulePool()
-  cleanups.push(async () => { await pool.close() })
-  provider = await startNode({ nats: { url: server.url }, listen: [], runStep: poolRunStep(pool) }, cleanups)
+  if (skip !== false) return
+  const f = await natsFixture(cleanups)
+  server = f.server
+  const tmp = { dir: f.dir }
+  provider = await startNode({ nats: { url: server.url }, listen: [], runStep: f.runStep }, cleanups)
   await disc(provider).publish({ name: 'Upper', version: '1.0.0', io, price: 2 }, { dir: await moduleDir(tmp.dir, 'upper', 'return { text: String(inputData.text).toUpperCase() }') })
   await waitFor(() => bridge(provider).subscribed().includes('pl.v1.cfp.Upper'), 60_000, 'the provider following pl.v1.cfp.Upper')
 })
 
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {})
-})
+after(async () => { await stopAll(cleanups) })
 
 test('the NATS-only client example gets a step run by a provider and verifies its receipt', { skip, timeout: 120_000 }, async () => {
   const script = join(process.cwd(), 'examples', 'nats', 'nats-client.mjs')

@@ -10,7 +10,38 @@ import { negotiation, type Negotiation } from '../../src/negotiation/index.js'
 import { nats, type NatsBridge, type NatsInit } from '../../src/bridges/nats/index.js'
 import type { CandidateFinder, RunStep } from '../../src/negotiation/types.js'
 import { tempDir } from '../helpers/tmp.js'
+import { NatsServer, natsServerBinary } from '../helpers/nats.js'
+import { ModulePool, poolRunStep } from '../negotiation/helpers.js'
 import { sharedFetcher } from '../../src/net/fetch.js'
+
+const bin = natsServerBinary()
+/** The `skip` of every NATS test: the reason when nats-server is absent. */
+export const natsSkip: string | false = bin == null ? 'nats-server is not installed (apt-get install nats-server; scripts/setup-ci.sh does it)' : false
+
+export interface NatsFixture {
+  server: NatsServer
+  /** a temp folder for module folders */
+  dir: string
+  /** a real module pool's RunStep */
+  runStep: RunStep
+}
+
+/** A nats-server, a temp folder and a module pool; each stopped by `stopAll(cleanups)`. */
+export async function natsFixture (cleanups: Array<() => Promise<void>>): Promise<NatsFixture> {
+  if (bin == null) throw new Error(String(natsSkip))
+  const tmp = await tempDir('pl-nats-mods-')
+  cleanups.push(tmp.cleanup)
+  const server = await NatsServer.start(bin)
+  cleanups.push(async () => { await server.close() })
+  const pool = new ModulePool()
+  cleanups.push(async () => { await pool.close() })
+  return { server, dir: tmp.dir, runStep: poolRunStep(pool) }
+}
+
+/** Runs the cleanups newest first (an `after` hook). */
+export async function stopAll (cleanups: Array<() => Promise<void>>): Promise<void> {
+  for (const c of cleanups.reverse()) await c().catch(() => {})
+}
 
 export const disc = (n: PlNode): Discovery => n.service<Discovery>('discovery')
 export const neg = (n: PlNode): Negotiation => n.service<Negotiation>('negotiation')

@@ -7,40 +7,32 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { waitFor } from '../helpers/mesh.js'
-import { tempDir } from '../helpers/tmp.js'
-import { NatsServer, natsServerBinary } from '../helpers/nats.js'
+import type { NatsServer } from '../helpers/nats.js'
 import type { PlNode } from '../../src/node.js'
 import type { RemoteRunner } from '../../src/negotiation/index.js'
 import { verifySignedReceipt } from '../../src/receipts/index.js'
-import { ModulePool, poolRunStep, step, dagOf, ctxOf, runId } from '../negotiation/helpers.js'
-import { startNode, moduleDir, io, disc, neg, bridge, fetchProtocolCall } from './nats-helpers.js'
+import { step, dagOf, ctxOf, runId } from '../negotiation/helpers.js'
+import { startNode, moduleDir, io, disc, neg, bridge, fetchProtocolCall, natsFixture, natsSkip, stopAll } from './nats-helpers.js'
 
-const bin = natsServerBinary()
-const skip = bin == null ? 'nats-server is not installed (apt-get install nats-server; scripts/setup-ci.sh does it)' : false
+const skip = natsSkip
 
 let server: NatsServer
-let pool: ModulePool
 let provider: PlNode
 let requester: PlNode
 const cleanups: Array<() => Promise<void>> = []
 
 before(async () => {
-  if (bin == null) return
-  const tmp = await tempDir('pl-nats-rc-')
-  cleanups.push(tmp.cleanup)
-  server = await NatsServer.start(bin)
-  cleanups.push(async () => { await server.close() })
-  pool = new ModulePool()
-  cleanups.push(async () => { await pool.close() })
-  provider = await startNode({ nats: { url: server.url }, listen: [], runStep: poolRunStep(pool) }, cleanups)
+  if (skip !== false) return
+  const f = await natsFixture(cleanups)
+  server = f.server
+  const tmp = { dir: f.dir }
+  provider = await startNode({ nats: { url: server.url }, listen: [], runStep: f.runStep }, cleanups)
   requester = await startNode({ nats: { url: server.url }, listen: [] }, cleanups)
   await disc(provider).publish({ name: 'Echo', version: '1.0.0', io }, { dir: await moduleDir(tmp.dir, 'echo', 'return { echo: inputData.x }') })
   await waitFor(async () => (await disc(requester).find({ name: 'Echo' }, { localOnly: true })).length === 1, 60_000, 'the Echo ad heard over NATS')
 })
 
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {})
-})
+after(async () => { await stopAll(cleanups) })
 
 test('the server going away and coming back does not crash the nodes; they reconnect and serve again', { skip, timeout: 180_000 }, async () => {
   const runner = neg(requester).runner as RemoteRunner

@@ -10,33 +10,27 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { waitFor } from '../helpers/mesh.js'
-import { tempDir } from '../helpers/tmp.js'
-import { NatsServer, natsServerBinary } from '../helpers/nats.js'
+import type { NatsServer } from '../helpers/nats.js'
 import type { PlNode } from '../../src/node.js'
 import type { RemoteRunner } from '../../src/negotiation/index.js'
 import { verifySignedReceipt, type SignedReceipt } from '../../src/receipts/index.js'
-import { ModulePool, poolRunStep, step, dagOf, ctxOf, runId } from '../negotiation/helpers.js'
-import { startNode, moduleDir, io, disc, neg, bridge } from './nats-helpers.js'
+import { step, dagOf, ctxOf, runId } from '../negotiation/helpers.js'
+import { startNode, moduleDir, io, disc, neg, bridge, natsFixture, natsSkip, stopAll } from './nats-helpers.js'
 
-const bin = natsServerBinary()
-const skip = bin == null ? 'nats-server is not installed (apt-get install nats-server; scripts/setup-ci.sh does it)' : false
+const skip = natsSkip
 
 let server: NatsServer
-let pool: ModulePool
 let requester: PlNode
 let viaLibp2p: PlNode
 let natsOnly: PlNode
 const cleanups: Array<() => Promise<void>> = []
 
 before(async () => {
-  if (bin == null) return
-  const tmp = await tempDir('pl-nats-mods-')
-  cleanups.push(tmp.cleanup)
-  server = await NatsServer.start(bin)
-  cleanups.push(async () => { await server.close() })
-  pool = new ModulePool()
-  cleanups.push(async () => { await pool.close() })
-  const runStep = poolRunStep(pool)
+  if (skip !== false) return
+  const f = await natsFixture(cleanups)
+  server = f.server
+  const { runStep } = f
+  const tmp = { dir: f.dir }
   requester = await startNode({ nats: { url: server.url } }, cleanups)
   viaLibp2p = await startNode({ bootstrap: requester.addrs(), runStep }, cleanups)
   natsOnly = await startNode({ nats: { url: server.url }, listen: [], runStep }, cleanups)
@@ -47,9 +41,7 @@ before(async () => {
   await waitFor(async () => (await disc(requester).find({ name: 'Upper' }, { localOnly: true })).length === 2, 60_000, 'the requester to hear both Upper ads (gossipsub and NATS)')
 })
 
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {})
-})
+after(async () => { await stopAll(cleanups) })
 
 test('a provider reachable only over NATS wins and runs a step for a requester on libp2p + NATS; the receipt verifies', { skip, timeout: 120_000 }, async () => {
   const heard = await disc(requester).find({ name: 'Upper' }, { localOnly: true })
