@@ -69,6 +69,18 @@ test('a provider reachable only over NATS wins and runs a step for a requester o
   assert.equal(okIn('/pl/exec/1.0.0'), 1, 'the step was executed over NATS')
 })
 
+test('a step input too large to send inline is fetched by the provider from the requester over NATS (/pl/fetch, granted to it)', { skip, timeout: 120_000 }, async () => {
+  const runner = neg(requester).runner as RemoteRunner
+  const dag = dagOf([step('up', 'Upper')])
+  const text = 'nats '.repeat(30_000) // 150 kB: over the 64 KiB inline limit
+  const res = await runner.run(dag.steps.up, { text }, ctxOf(dag, runId('nats-big'), 'up'))
+  assert.equal(res.executor, natsOnly.peerId)
+  assert.equal((res.output as { text: string }).text, text.toUpperCase())
+  const fetched = (await requester.components.metrics.rpc.get()).values.find(v => v.labels.protocol === '/pl/fetch/1.0.0' && v.labels.direction === 'in' && v.labels.status === 'OK')?.value ?? 0
+  assert.ok(fetched >= 1, 'the requester served the input block')
+  assert.equal(requester.libp2p.getConnections(peerIdFromString(natsOnly.peerId)).length, 0, 'still no libp2p connection between them')
+})
+
 test('an open call on pl.v1.cfp.<name> reaches a NATS-only provider, which answers over NATS and runs the step', { skip, timeout: 120_000 }, async () => {
   // a requester that knows no provider (its finder finds nobody) publishes an open call
   const blind = await startNode({ nats: { url: server.url }, finder: { find: async () => [] } }, cleanups)

@@ -54,7 +54,7 @@ export class NatsCalls implements RpcTransport {
   readonly name = 'nats'
   private sub?: Subscription
   private inFlight = 0
-  private readonly shutdown = new AbortController()
+  private shutdown = new AbortController()
   private readonly clock: Clock
 
   constructor (private readonly c: NatsCallsComponents, private readonly init: NatsCallsInit) {
@@ -67,6 +67,7 @@ export class NatsCalls implements RpcTransport {
 
   /** Serves this node's protocols on `<prefix>.<self>.*` of `nc` (called on every new connection object). */
   listen (nc: NatsConnection): void {
+    if (this.shutdown.signal.aborted) this.shutdown = new AbortController()
     this.sub = nc.subscribe(`${this.init.prefix}.${this.c.identity.id}.*`, {
       callback: (err, msg) => {
         if (err != null) return
