@@ -27,7 +27,9 @@ import { offers } from './offers.js'
 import { registry, type RegistryInit } from './registry/index.js'
 import { ConfigError } from './cli/config.js'
 import { gateway, gatewayInitFromConfig } from './gateway/index.js'
-import { nats, checkPrefix, NATS_CONFIG_KEYS, type NatsInit } from './bridges/nats/index.js'
+import { checkPrefix } from './bridges/nats/subjects.js'
+import { NATS_CONFIG_KEYS } from './bridges/nats/constants.js'
+import type { NatsBridge, NatsInit } from './bridges/nats/service.js'
 
 /** Config keys an operator may set per section (the rest of each Init is wiring, not configuration). */
 const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'maxOutputBytes', 'resume']
@@ -64,6 +66,22 @@ function remoteDelegate (c: PlComponents): StepRunner {
   }
 }
 
+/** The NATS binding, its client loaded at start: a daemon without `services.nats` never loads it. */
+function natsLazy (init: NatsInit): ServiceFactory {
+  return (c) => {
+    let bridge: NatsBridge | undefined
+    return {
+      start: async () => {
+        const { NatsBridge } = await import('./bridges/nats/service.js')
+        bridge ??= new NatsBridge(c, init)
+        await bridge.start()
+      },
+      stop: async () => { await bridge?.stop() },
+      status: () => bridge?.status() ?? { connected: false }
+    }
+  }
+}
+
 export function daemonServices (config: DaemonConfig): Record<string, ServiceFactory> {
   const s = config.services ?? {}
   for (const name of Object.keys(s)) {
@@ -76,7 +94,7 @@ export function daemonServices (config: DaemonConfig): Record<string, ServiceFac
     const natsInit = section<NatsInit>(s, 'nats', NATS_CONFIG_KEYS)
     if (typeof natsInit.url !== 'string' && !Array.isArray(natsInit.url)) throw new ConfigError('services.nats.url is required (e.g. nats://127.0.0.1:4222)')
     if (natsInit.prefix != null) checkPrefix(natsInit.prefix)
-    services.nats = nats(natsInit)
+    services.nats = natsLazy(natsInit)
   }
   services.discovery = discovery(discoveryInitFromConfig(s.discovery, { gossip: config.gossip }))
   services.receipts = receipts()

@@ -21,3 +21,5 @@ export const HEADER_FROM = 'Pl-From'
 export const HEADER_TS = 'Pl-Ts'
 export const HEADER_NONCE = 'Pl-Nonce'
 export const HEADER_SIG = 'Pl-Sig'
+/** Keys the `services.nats` config section accepts (the fields of NatsInit). */
+export const NATS_CONFIG_KEYS = ['url', 'prefix', 'token', 'user', 'pass', 'reconnectWaitMs', 'maxInFlight', 'maxMessageBytes', 'heardTtlMs']

@@ -10,7 +10,7 @@
  * await node.start()
  * node.service<NatsBridge>('nats').status() // { connected: true, ... }
  */
-export { nats, NatsBridge, NATS_CONFIG_KEYS, type NatsInit, type NatsComponents } from './service.js'
+export { nats, NatsBridge, type NatsInit, type NatsComponents } from './service.js'
 export { NatsCalls } from './calls.js'
 export { signCall, verifyCall, callSigningBytes } from './caller.js'
 export { callSubject, topicSubject, checkPrefix } from './subjects.js'

@@ -46,9 +46,6 @@ export interface NatsInit {
 
 export type NatsComponents = Pick<PlComponents, 'identity' | 'rpc' | 'gossip' | 'replay' | 'verifier' | 'metrics' | 'logger'> & { clock?: Clock }
 
-/** Keys the `services.nats` config section accepts. */
-export const NATS_CONFIG_KEYS = ['url', 'prefix', 'token', 'user', 'pass', 'reconnectWaitMs', 'maxInFlight', 'maxMessageBytes', 'heardTtlMs']
-
 export class NatsBridge implements PlService, GossipBridge {
   readonly prefix: string
   private readonly servers: string[]
