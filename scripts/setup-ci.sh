@@ -50,3 +50,14 @@ elif command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || command -v 
 else
   echo "setup-ci: warning: /usr/bin/chromium is missing and apt-get cannot run; the console browser tests will fail" >&2
 fi
+
+# --- NATS binding (src/bridges/nats): test/bridges/nats*.test.ts and bench/nats.bench.ts run a real nats-server (Debian).
+if command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ]; then
+  echo "setup-ci: nats-server present"
+elif command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  echo "setup-ci: installing nats-server with apt-get"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server
+else
+  echo "setup-ci: warning: nats-server is missing (apt-get install nats-server); the NATS tests will be skipped" >&2
+fi

@@ -9,6 +9,8 @@
  *   exec         the executor: runs DAGs, journals runs, resumes them at start
  *   offers       publishes the capabilities listed in `services.capabilities`
  *   gateway      API keys (control routes); the agent HTTP/WS gateway when `api.listen` is set
+ *   nats         (only with a `services.nats` section) the NATS binding, started first so
+ *                that the first ads and calls already go out on NATS too
  *
  * Negotiation starts before exec so that runs resumed at start can negotiate;
  * the two meet through lazy delegates (the executor asks "who runs this
@@ -25,6 +27,9 @@ import { offers } from './offers.js'
 import { registry, type RegistryInit } from './registry/index.js'
 import { ConfigError } from './cli/config.js'
 import { gateway, gatewayInitFromConfig } from './gateway/index.js'
+import { checkPrefix } from './bridges/nats/subjects.js'
+import { NATS_CONFIG_KEYS } from './bridges/nats/constants.js'
+import type { NatsBridge, NatsInit } from './bridges/nats/service.js'
 
 /** Config keys an operator may set per section (the rest of each Init is wiring, not configuration). */
 const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'maxOutputBytes', 'resume']
@@ -34,7 +39,7 @@ const NEGOTIATION_KEYS = [
   'maxOpenBids', 'maxOpenBidsPerPeer', 'policies', 'provider', 'openCalls', 'topicSyncMs'
 ]
 const REGISTRY_KEYS = ['maxBundleBytes', 'maxUnpackedBytes', 'cacheTtlMs', 'findTimeoutMs', 'maxProviders', 'reprovideMs']
-const SECTIONS = ['discovery', 'exec', 'negotiation', 'capabilities', 'registry']
+const SECTIONS = ['discovery', 'exec', 'negotiation', 'capabilities', 'registry', 'nats']
 
 /** A `services.<name>` section, checked: a mapping of known keys (a typo is an error, not a silent default). */
 function section<T> (services: Record<string, unknown>, name: string, known: string[]): T {
@@ -61,6 +66,22 @@ function remoteDelegate (c: PlComponents): StepRunner {
   }
 }
 
+/** The NATS binding, its client loaded at start: a daemon without `services.nats` never loads it. */
+function natsLazy (init: NatsInit): ServiceFactory {
+  return (c) => {
+    let bridge: NatsBridge | undefined
+    return {
+      start: async () => {
+        const { NatsBridge } = await import('./bridges/nats/service.js')
+        bridge ??= new NatsBridge(c, init)
+        await bridge.start()
+      },
+      stop: async () => { await bridge?.stop() },
+      status: () => bridge?.status() ?? { connected: false }
+    }
+  }
+}
+
 export function daemonServices (config: DaemonConfig): Record<string, ServiceFactory> {
   const s = config.services ?? {}
   for (const name of Object.keys(s)) {
@@ -69,6 +90,12 @@ export function daemonServices (config: DaemonConfig): Record<string, ServiceFac
   const services: Record<string, ServiceFactory> = {}
   const negotiationInit = section<NegotiationInit>(s, 'negotiation', NEGOTIATION_KEYS)
   const execInit = section<ExecServiceInit>(s, 'exec', EXEC_KEYS)
+  if (s.nats != null) {
+    const natsInit = section<NatsInit>(s, 'nats', NATS_CONFIG_KEYS)
+    if (typeof natsInit.url !== 'string' && !Array.isArray(natsInit.url)) throw new ConfigError('services.nats.url is required (e.g. nats://127.0.0.1:4222)')
+    if (natsInit.prefix != null) checkPrefix(natsInit.prefix)
+    services.nats = natsLazy(natsInit)
+  }
   services.discovery = discovery(discoveryInitFromConfig(s.discovery, { gossip: config.gossip }))
   services.receipts = receipts()
   services.negotiation = (c) => negotiation({

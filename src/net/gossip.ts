@@ -31,6 +31,20 @@ export interface GossipHandler {
   onMessage: (verified: VerifiedEnvelope<any>, propagationSource: string) => void | Promise<void>
 }
 
+/**
+ * Another carrier of the same topics (the NATS binding, src/bridges/nats):
+ * it is told which topics this node follows and gets every envelope this
+ * node publishes; what it receives goes through `Gossip.receiveBridged`,
+ * the same checks, counting and delivery as a gossipsub message.
+ */
+export interface GossipBridge {
+  subscribe: (topic: string) => void
+  unsubscribe: (topic: string) => void
+  publish: (topic: string, bytes: Uint8Array) => Promise<void>
+}
+
+export type BridgedResult = { result: 'accept', from: string } | { result: 'ignore' | 'reject' }
+
 export interface GossipInit {
   /** @default 256 KiB */
   maxMessageBytes?: number
@@ -59,6 +73,7 @@ export class Gossip {
   /** `gossipsub:message` (not `message`): only it carries the propagation source the handlers charge */
   private readonly onMessageEvent = (evt: CustomEvent<any>): void => { void this.deliver(evt.detail) }
   private started = false
+  private readonly bridges: GossipBridge[] = []
 
   constructor (private readonly c: GossipComponents, init: GossipInit = {}) {
     this.maxBytes = init.maxMessageBytes ?? 256 * 1024
@@ -79,6 +94,7 @@ export class Gossip {
     for (const topic of this.handlers.keys()) {
       this.c.pubsub.topicValidators.delete(topic)
       try { this.c.pubsub.unsubscribe(topic) } catch {}
+      for (const b of this.bridges) b.unsubscribe(topic)
     }
     this.handlers.clear()
   }
@@ -87,12 +103,53 @@ export class Gossip {
     this.handlers.set(topic, handler)
     this.c.pubsub.topicValidators.set(topic, (peer: PeerId, msg: any) => this.validate(topic, peer.toString(), msg.data as Uint8Array))
     this.c.pubsub.subscribe(topic)
+    for (const b of this.bridges) b.subscribe(topic)
   }
 
   unsubscribe (topic: string): void {
     this.handlers.delete(topic)
     this.c.pubsub.topicValidators.delete(topic)
     try { this.c.pubsub.unsubscribe(topic) } catch {}
+    for (const b of this.bridges) b.unsubscribe(topic)
+  }
+
+  /** Adds a bridge and tells it the topics followed so far. */
+  attachBridge (bridge: GossipBridge): void {
+    if (this.bridges.includes(bridge)) return
+    this.bridges.push(bridge)
+    for (const topic of this.handlers.keys()) bridge.subscribe(topic)
+  }
+
+  detachBridge (bridge: GossipBridge): void {
+    const i = this.bridges.indexOf(bridge)
+    if (i >= 0) this.bridges.splice(i, 1)
+  }
+
+  /**
+   * A message that came over a bridge: checked, counted and delivered as a
+   * gossipsub message is. An envelope already received (over gossipsub or
+   * another bridge) is ignored before the topic's own checks, as gossipsub
+   * drops duplicates before validation. `onAccept` learns the signer of an
+   * accepted message before its delivery (the bridge can then answer it).
+   */
+  async receiveBridged (topic: string, data: Uint8Array, source: string, onAccept?: (from: string) => void): Promise<BridgedResult> {
+    const handler = this.handlers.get(topic)
+    if (handler == null) return { result: 'ignore' }
+    let verified: VerifiedEnvelope<any>
+    try {
+      verified = this.decode(topic, data, source)
+    } catch (err) {
+      return { result: this.refused(topic, source, err) === TopicValidatorResult.Ignore ? 'ignore' : 'reject' }
+    }
+    if (await this.c.replay.has(verified.id)) {
+      this.c.metrics.gossip.inc({ topic, result: 'ignore' })
+      return { result: 'ignore' }
+    }
+    const checked = this.validate(topic, source, data, verified)
+    if (checked !== TopicValidatorResult.Accept) return { result: checked === TopicValidatorResult.Ignore ? 'ignore' : 'reject' }
+    onAccept?.(verified.envelope.from)
+    await this.deliverVerified(topic, handler, verified, source)
+    return { result: 'accept', from: verified.envelope.from }
   }
 
   private decode (topic: string, data: Uint8Array, source: string): VerifiedEnvelope<any> {
@@ -103,9 +160,9 @@ export class Gossip {
     return verified
   }
 
-  private validate (topic: string, source: string, data: Uint8Array): TopicValidatorResult {
+  private validate (topic: string, source: string, data: Uint8Array, decoded?: VerifiedEnvelope<any>): TopicValidatorResult {
     try {
-      const verified = this.decode(topic, data, source)
+      const verified = decoded ?? this.decode(topic, data, source)
       this.validated.set(data, verified)
       const extra = this.handlers.get(topic)?.validate?.(verified, source)
       if (extra === 'ignore') {
@@ -115,13 +172,18 @@ export class Gossip {
       this.c.metrics.gossip.inc({ topic, result: 'accept' })
       return TopicValidatorResult.Accept
     } catch (err) {
-      const name = (err as Error).name
-      this.c.metrics.reject('gossip', name)
-      const result = IGNORE_ERRORS.has(name) ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
-      this.c.metrics.gossip.inc({ topic, result })
-      this.c.logger.debug({ topic, source, err: (err as Error).message, result }, 'gossip message refused')
-      return result
+      return this.refused(topic, source, err)
     }
+  }
+
+  /** Counts a refused message; stale and duplicate ones are Ignore, the rest Reject (the sender loses score). */
+  private refused (topic: string, source: string, err: unknown): TopicValidatorResult {
+    const name = (err as Error).name
+    this.c.metrics.reject('gossip', name)
+    const result = IGNORE_ERRORS.has(name) ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
+    this.c.metrics.gossip.inc({ topic, result })
+    this.c.logger.debug({ topic, source, err: (err as Error).message, result }, 'gossip message refused')
+    return result
   }
 
   private async deliver (detail: any): Promise<void> {
@@ -130,8 +192,19 @@ export class Gossip {
     const handler = this.handlers.get(topic)
     if (handler == null) return
     const source = detail?.propagationSource?.toString() ?? ''
+    let verified: VerifiedEnvelope<any>
     try {
-      const verified = this.validated.get(msg.data) ?? this.decode(topic, msg.data, source)
+      verified = this.validated.get(msg.data) ?? this.decode(topic, msg.data, source)
+    } catch (err) {
+      this.c.metrics.reject('gossip', (err as Error).name)
+      this.c.logger.debug({ topic, err: (err as Error).message }, 'gossip message dropped')
+      return
+    }
+    await this.deliverVerified(topic, handler, verified, source)
+  }
+
+  private async deliverVerified (topic: string, handler: GossipHandler, verified: VerifiedEnvelope<any>, source: string): Promise<void> {
+    try {
       if (!await this.c.replay.add(verified.id, verified.envelope.exp)) return
       await handler.onMessage(verified, source)
     } catch (err) {
@@ -149,6 +222,9 @@ export class Gossip {
     this.lastRefill = now
     if (this.tokens < 1) throw new GossipRateLimitedError(`publishing faster than ${this.rate}/s on ${topic}`, {}, true)
     this.tokens -= 1
+    for (const b of this.bridges) {
+      b.publish(topic, bytes).catch((err: Error) => { this.c.logger.debug({ topic, err: err.message }, 'bridge publish failed') })
+    }
     await this.c.pubsub.publish(topic, bytes)
   }
 }

@@ -38,8 +38,12 @@ export interface RpcTimeouts {
 }
 
 export interface HandlerContext {
+  /** the authenticated caller: the Noise-authenticated remote peer on libp2p, the signer of the call on NATS */
   peer: string
-  connection: Connection
+  /** the libp2p connection the request came on (absent on other transports) */
+  connection?: Connection
+  /** which transport carried the request @default 'libp2p' */
+  transport?: string
   signal: AbortSignal
   /** sends a PROGRESS frame to the requester */
   progress: (body: unknown) => Promise<void>
@@ -78,6 +82,29 @@ export interface RequestOptions {
   timeouts?: Partial<RpcTimeouts>
 }
 
+/** Options a transport gets for one outbound call: the combined abort signal and the call's timeouts. */
+export interface TransportRequestOptions {
+  signal: AbortSignal
+  timeouts: RpcTimeouts
+  onProgress?: (body: unknown) => void
+  /** true when the caller's own signal aborted (not a timeout or shutdown) */
+  callerAborted: () => boolean
+}
+
+/**
+ * Another way to reach peers than a libp2p stream (the NATS binding,
+ * src/bridges/nats). It carries the same request frame and answers with the
+ * same response frames; `Rpc.request` uses it for peers it reaches while
+ * libp2p has no connection to them, and when a libp2p dial fails.
+ */
+export interface RpcTransport {
+  readonly name: string
+  /** whether `peer` was heard from on this transport recently */
+  reaches: (peer: string) => boolean
+  /** sends one encoded request frame; resolves with the final response. Throws RpcDialError when nobody serves the peer there. */
+  request: (peer: string, def: ProtocolDef<any, any>, frame: Uint8Array, options: TransportRequestOptions) => Promise<RpcResponse>
+}
+
 export interface RpcComponents {
   libp2p: Libp2p
   metrics?: Metrics
@@ -112,6 +139,27 @@ async function readUntil (stream: Stream, maxBytes: number, stop: (value: unknow
   throw new TruncatedFrameError('stream closed before the final frame')
 }
 
+/** The answer to a request whose frame could not be read: REJECTED, counted as an rpc rejection (every transport). */
+export function badFrameResponse (err: unknown, protocol: string, peer: string, c: { metrics?: Metrics, logger?: Logger }): RpcResponse {
+  c.metrics?.reject('rpc', (err as Error).name)
+  c.logger?.debug({ protocol, peer, err: (err as Error).message }, 'bad request frame')
+  return { status: 'REJECTED', error: { name: (err as Error).name, message: (err as Error).message } }
+}
+
+/** Runs a protocol's handler on one decoded request; a thrown PlError becomes REJECTED (counted), anything else ERROR (every transport). */
+export async function runHandler<Req, Res> (def: ProtocolDef<Req, Res>, handler: NonNullable<ProtocolDef<Req, Res>['handler']>, request: unknown, ctx: HandlerContext, c: { metrics?: Metrics, logger?: Logger }): Promise<RpcResponse<Res>> {
+  try {
+    return await handler(request as Req, ctx)
+  } catch (err) {
+    const data = errorToData(err)
+    delete data.stack
+    const response: RpcResponse<Res> = { status: err instanceof PlError && !(err instanceof RpcStreamError) ? 'REJECTED' : 'ERROR', error: data }
+    if (response.status === 'REJECTED') c.metrics?.reject(def.id, data.name)
+    else c.logger?.warn({ protocol: def.id, peer: ctx.peer, err: data }, 'handler failed')
+    return response
+  }
+}
+
 function isResponse (v: unknown): v is RpcResponse {
   return v != null && typeof v === 'object' && typeof (v as RpcResponse).status === 'string'
 }
@@ -119,6 +167,9 @@ function isResponse (v: unknown): v is RpcResponse {
 export class Rpc {
   private readonly shutdown = new AbortController()
   private readonly handled = new Set<string>()
+  /** handlers by protocol id, for transports other than libp2p */
+  private readonly handlers = new Map<string, { def: ProtocolDef<any, any>, handler: NonNullable<ProtocolDef<any, any>['handler']> }>()
+  private readonly transports: RpcTransport[] = []
   private readonly clock: Clock
   /** timeouts of calls in flight, cleared by stop() so that no timer outlives the node */
   private readonly timeouts = new Set<() => void>()
@@ -142,10 +193,36 @@ export class Rpc {
       this.serve(def, handler, stream, connection).catch(() => {})
     }, { maxInboundStreams: def.maxInboundStreams, maxOutboundStreams: def.maxOutboundStreams })
     this.handled.add(def.id)
+    this.handlers.set(def.id, { def, handler })
+  }
+
+  /**
+   * The protocol and handler serving `id`, for another transport to run
+   * requests with (`runHandler`); undefined once its service removed it from
+   * libp2p (services stop by `libp2p.unhandle`, so libp2p is the one record).
+   */
+  served (id: string): { def: ProtocolDef<any, any>, handler: NonNullable<ProtocolDef<any, any>['handler']> } | undefined {
+    const h = this.handlers.get(id)
+    if (h == null) return undefined
+    if (!this.components.libp2p.getProtocols().includes(id)) {
+      this.handlers.delete(id)
+      return undefined
+    }
+    return h
+  }
+
+  /** Adds a transport `request` may use (see RpcTransport). */
+  attach (transport: RpcTransport): void {
+    if (!this.transports.includes(transport)) this.transports.push(transport)
+  }
+
+  detach (transport: RpcTransport): void {
+    const i = this.transports.indexOf(transport)
+    if (i >= 0) this.transports.splice(i, 1)
   }
 
   private async serve<Req, Res> (def: ProtocolDef<Req, Res>, handler: NonNullable<ProtocolDef<Req, Res>['handler']>, stream: Stream, connection: Connection): Promise<void> {
-    const { metrics, logger } = this.components
+    const { metrics } = this.components
     const total = this.timeout(def.timeouts.totalMs)
     const signal = AbortSignal.any([this.shutdown.signal, total.signal])
     const onAbort = (): void => { stream.abort(new RpcTimeoutError(`${def.id} handler timed out`)) }
@@ -158,28 +235,19 @@ export class Rpc {
         request = await readUntil(stream, def.maxRequestBytes, () => true)
       } catch (err) {
         // Bad framing from the peer: answer with a status if the stream still takes writes, count it, move on.
-        metrics?.reject('rpc', (err as Error).name)
-        logger?.debug({ protocol: def.id, peer, err: (err as Error).message }, 'bad request frame')
-        status = 'REJECTED'
-        await send(stream, encodeFrame({ status, error: { name: (err as Error).name, message: (err as Error).message } }, def.maxResponseBytes), signal).catch(() => {})
+        const bad = badFrameResponse(err, def.id, peer, this.components)
+        status = bad.status
+        await send(stream, encodeFrame(bad, def.maxResponseBytes), signal).catch(() => {})
         await stream.close({ signal }).catch(() => {})
         return
       }
-      let response: RpcResponse<Res>
-      try {
-        response = await handler(request as Req, {
-          peer,
-          connection,
-          signal,
-          progress: async (body) => { await send(stream, encodeFrame({ status: 'PROGRESS', body }, def.maxResponseBytes), signal) }
-        })
-      } catch (err) {
-        const data = errorToData(err)
-        delete data.stack
-        response = { status: err instanceof PlError && !(err instanceof RpcStreamError) ? 'REJECTED' : 'ERROR', error: data }
-        if (response.status === 'REJECTED') metrics?.reject(def.id, data.name)
-        else logger?.warn({ protocol: def.id, peer, err: data }, 'handler failed')
-      }
+      const response = await runHandler(def, handler, request, {
+        peer,
+        connection,
+        transport: 'libp2p',
+        signal,
+        progress: async (body) => { await send(stream, encodeFrame({ status: 'PROGRESS', body }, def.maxResponseBytes), signal) }
+      }, this.components)
       status = response.status
       await send(stream, encodeFrame(response, def.maxResponseBytes), signal)
       await stream.close({ signal })
@@ -192,11 +260,55 @@ export class Rpc {
     }
   }
 
-  /** Sends `request` to `peer` and returns the final response (any status). */
+  /**
+   * Sends `request` to `peer` and returns the final response (any status).
+   * An open libp2p connection is used first; a peer without one that an
+   * attached transport reaches is called there; otherwise libp2p dials, and
+   * when the dial fails the attached transports get a try.
+   */
   async request<Req, Res> (peer: string | PeerId | Multiaddr, def: ProtocolDef<Req, Res>, request: Req, options: RequestOptions = {}): Promise<RpcResponse<Res>> {
+    const frame = encodeFrame(request, def.maxRequestBytes)
+    const id = typeof peer === 'string' ? peer : 'getComponents' in peer ? undefined : peer.toString()
+    if (id == null || this.transports.length === 0) return await this.requestLibp2p(peer, def, frame, options)
+    const connected = this.components.libp2p.getConnections(typeof peer === 'string' ? peerIdFromString(peer) : peer as PeerId).length > 0
+    const preferred = connected ? undefined : this.transports.find(tr => tr.reaches(id))
+    if (preferred != null) return await this.requestVia(preferred, id, def, frame, options)
+    try {
+      return await this.requestLibp2p(peer, def, frame, options)
+    } catch (err) {
+      if (!(err instanceof RpcDialError)) throw err
+      for (const tr of this.transports) {
+        try {
+          return await this.requestVia(tr, id, def, frame, options)
+        } catch (err2) {
+          if (!(err2 instanceof RpcDialError)) throw err2
+        }
+      }
+      throw err
+    }
+  }
+
+  /** One call over an attached transport, with the same timeouts, abort and counting as over libp2p. */
+  private async requestVia<Res> (tr: RpcTransport, peer: string, def: ProtocolDef<any, Res>, frame: Uint8Array, options: RequestOptions): Promise<RpcResponse<Res>> {
+    const t = { ...def.timeouts, ...options.timeouts }
+    const signals = [this.shutdown.signal]
+    if (options.signal != null) signals.push(options.signal)
+    const started = performance.now()
+    try {
+      const res = await tr.request(peer, def, frame, { signal: AbortSignal.any(signals), timeouts: t, onProgress: options.onProgress, callerAborted: () => options.signal?.aborted === true })
+      this.components.metrics?.rpc.inc({ protocol: def.id, direction: 'out', status: res.status })
+      this.components.metrics?.rpcDuration.observe({ protocol: def.id }, (performance.now() - started) / 1000)
+      return res as RpcResponse<Res>
+    } catch (err) {
+      const name = (err as Error).name
+      this.components.metrics?.rpc.inc({ protocol: def.id, direction: 'out', status: name === 'RpcDialError' ? 'DIAL_FAILED' : name === 'RpcTimeoutError' ? 'TIMEOUT' : 'FAILED' })
+      throw err
+    }
+  }
+
+  private async requestLibp2p<Res> (peer: string | PeerId | Multiaddr, def: ProtocolDef<any, Res>, frame: Uint8Array, options: RequestOptions): Promise<RpcResponse<Res>> {
     const t = { ...def.timeouts, ...options.timeouts }
     const target = typeof peer === 'string' ? peerIdFromString(peer) : peer
-    const frame = encodeFrame(request, def.maxRequestBytes)
     const totalTimeout = this.timeout(t.totalMs)
     const total = totalTimeout.signal
     const signals = [this.shutdown.signal, total]
@@ -255,5 +367,6 @@ export class Rpc {
     for (const clear of [...this.timeouts]) clear()
     for (const id of this.handled) await this.components.libp2p.unhandle(id).catch(() => {})
     this.handled.clear()
+    this.handlers.clear()
   }
 }
