@@ -24,3 +24,5 @@ export const DEFAULT_MAX_RESULT_BYTES = 4 * 1024 * 1024
 export const REQUEST_STATE_KEY = 'pl.a2a.request'
 /** Name of the "run a plan" skill. */
 export const PLAN_SKILL_ID = 'pl.run-plan'
+/** Outbound: wall limit of a call when the award names none. @default 60 s */
+export const DEFAULT_WALL_MS = 60_000

@@ -44,6 +44,14 @@ const RPC_ERRORS: Record<number, string> = {
   [-32009]: 'VersionNotSupported'
 }
 
+const rpcResponse = {
+  description: 'a JSON-RPC 2.0 response ({jsonrpc, id, result} or {jsonrpc, id, error: {code, message, data}}), or for streaming methods a text/event-stream of them',
+  type: 'object',
+  required: ['jsonrpc'],
+  properties: { jsonrpc: { type: 'string' }, id: {}, result: {}, error: { type: 'object', additionalProperties: true, properties: { code: { type: 'integer' }, message: { type: 'string' }, data: {} } } },
+  additionalProperties: true
+}
+
 const SEND_METHODS = new Set(['SendMessage', 'SendStreamingMessage', 'message/send', 'message/stream'])
 
 interface RpcError { code: number, message: string, data?: unknown }
@@ -106,9 +114,10 @@ export function a2aRoutes (deps: A2aRouteDeps) {
         body: {
           type: 'object',
           required: ['jsonrpc', 'method'],
-          properties: { jsonrpc: { const: '2.0' }, id: { type: ['string', 'integer', 'null'] }, method: { type: 'string', maxLength: 64 }, params: { type: 'object' } }
+          properties: { jsonrpc: { const: '2.0' }, id: { description: 'string, integer or null' }, method: { type: 'string', maxLength: 64 }, params: { type: 'object' } }
         },
-        response: withErrors({ 200: { description: 'a JSON-RPC response, or (streaming methods) a text/event-stream of them', type: 'object', additionalProperties: true } })
+        // failures answer as JSON-RPC too (401/403 for credentials, 400/413 for bodies the gateway refuses)
+        response: { 200: rpcResponse, '4xx': rpcResponse, '5xx': rpcResponse }
       },
       // every failure on this route, the gateway's own (auth, body limit, schema) included, answers as JSON-RPC
       errorHandler: async (err, req, reply) => {

@@ -17,7 +17,7 @@ import type { ModuleCall, ModuleCallOptions, ModuleResult } from '../../exec/typ
 import type { Logger } from '../../core/logger.js'
 import { toPlain } from '../../exec/inputs.js'
 import { A2aAgentTimeoutError, A2aAgentUnavailableError, A2aBadAnswerError, A2aTaskFailedError } from './errors.js'
-import { A2A_IMPL_KIND, DEFAULT_CARD_TIMEOUT_MS, DEFAULT_CARD_TTL_MS, DEFAULT_MAX_RESULT_BYTES } from './constants.js'
+import { A2A_IMPL_KIND, DEFAULT_CARD_TIMEOUT_MS, DEFAULT_CARD_TTL_MS, DEFAULT_MAX_RESULT_BYTES, DEFAULT_WALL_MS } from './constants.js'
 import { dataPart, textPart } from './agent.js'
 
 export interface A2aRunnerInit {
@@ -105,7 +105,9 @@ export class A2aRunner implements ExternalRunner {
 
   async run (impl: ExternalImpl, call: ModuleCall, options: ModuleCallOptions): Promise<ModuleResult> {
     const started = performance.now()
-    const signal = options.signal ?? AbortSignal.timeout(call.limits.wall_ms ?? 60_000)
+    // the award's wall limit: the pool enforces none for external implementations
+    const wall = AbortSignal.timeout(Math.max(1, call.limits.wall_ms ?? DEFAULT_WALL_MS))
+    const signal = options.signal != null ? AbortSignal.any([options.signal, wall]) : wall
     const target = impl.target
     const skill = typeof impl.options?.skill === 'string' ? impl.options.skill : undefined
     const client = await this.client(target, signal)
