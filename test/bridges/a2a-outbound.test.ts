@@ -22,6 +22,7 @@ import { compileDsl } from '../../src/workflow/dsl.js'
 import type { A2aBridge } from '../../src/bridges/a2a/index.js'
 import { agentCapability, capabilityNameOf } from '../../src/bridges/a2a/index.js'
 import type { ReceiptsService } from '../../src/receipts/index.js'
+import { startNodeProcess, runCli } from '../helpers/proc.js'
 import { data, moduleDir, startA2aMesh } from './a2a-helpers.js'
 
 interface Agent { url: string, card: string, calls: number, close: () => Promise<void> }
@@ -123,7 +124,9 @@ async function runPlan (text: string): Promise<{ output: unknown, receipt: any }
   return { output: await executor.output(rec), receipt: doc.receipts[0].receipt }
 }
 
+/** Node 1 serves Echo with the agent at `card` (replacing the agent it served before, whatever its version). */
 async function publishOn1 (card: string): Promise<void> {
+  await disc(1).unpublish('Echo').catch(() => [])
   const res = await mesh.nodes[1].service<A2aBridge>('a2a').publishAgent({ card, skill: 'echo-back', name: 'Echo', price: 1, wallMs: 4_000 })
   assert.ok(res != null, 'published')
 }
@@ -174,4 +177,27 @@ test('an agent that answers garbage fails the step retryably (A2aBadAnswerError)
   await assert.rejects(runner.run({ kind: 'a2a', target: garbage.card, options: { skill: 'echo-back' } }, call, {}), (err: any) => err.name === 'A2aBadAnswerError' && err.retryable === true)
   await assert.rejects(runner.run({ kind: 'a2a', target: hang.card }, { ...call, limits: { wall_ms: 500, mem_mb: 64 } }, {}), (err: any) => err.name === 'A2aAgentTimeoutError' && err.retryable === true)
   await assert.rejects(runner.run({ kind: 'a2a', target: 'http://127.0.0.1:1/.well-known/agent-card.json' }, call, {}), (err: any) => err.name === 'A2aAgentUnavailableError' && err.retryable === true)
+})
+
+test('pl cap publish --a2a publishes the agent\'s skill through a running pl-node; its gateway card lists it as a skill', async () => {
+  const d = await tempDir('pl-a2a-cli-')
+  const node = await startNodeProcess(['--data-dir', d.dir, '--api-listen', '127.0.0.1:0'], {}, 120_000)
+  try {
+    const published = await runCli(['cap', 'publish', '--a2a', echo.card, '--skill', 'echo-back', '--name', 'EchoAgent', '--price', '2', '--json', '--data-dir', d.dir])
+    assert.equal(published.code, 0, published.stderr)
+    const res = JSON.parse(published.stdout)
+    assert.equal(res.descriptor.name, 'EchoAgent')
+    assert.equal(res.descriptor.price, 2)
+    const list = await runCli(['cap', 'list', '--data-dir', d.dir])
+    assert.match(list.stdout, new RegExp(`EchoAgent@1\\.2\\.3 +\\S+ +external a2a ${echo.card.replace(/[.]/g, '\\.')}`))
+    const bad = await runCli(['cap', 'publish', '--a2a', echo.card, '--skill', 'nope', '--data-dir', d.dir])
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /A2aConfigError: .*no skill "nope" \(skills: echo-back\)/)
+    const gateway = (node.info as { gateway?: string }).gateway as string
+    const card = await (await fetch(`${gateway}/.well-known/agent-card.json`)).json() as { skills: Array<{ id: string }> }
+    assert.ok(card.skills.some(s => s.id === 'EchoAgent'), JSON.stringify(card.skills.map(s => s.id)))
+  } finally {
+    await node.stop()
+    await d.cleanup()
+  }
 })
