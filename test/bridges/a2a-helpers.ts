@@ -9,33 +9,15 @@ import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { ClientFactory, ClientFactoryOptions, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client'
 import { Role, type Message, type Part, type SendMessageRequest } from '@a2a-js/sdk'
-import { TestMesh } from '../helpers/mesh.js'
-import { daemonServices } from '../../src/services.js'
-import { gateway, type GatewayService } from '../../src/gateway/index.js'
+import type { TestMesh } from '../helpers/mesh.js'
 import { a2a, type A2aInit } from '../../src/bridges/a2a/index.js'
-import type { PlNode } from '../../src/node.js'
+import { gw, startMesh } from '../gateway/helpers.js'
 
-export function gw (node: PlNode): GatewayService {
-  return node.service<GatewayService>('gateway')
-}
+export { gw }
 
-/** N daemon-wired nodes; `a2aInit(i)` configures each node's bridge, node 0 serves the gateway. */
-export async function startA2aMesh (nodes: number, a2aInit: (i: number) => A2aInit = () => ({}), negotiation: Record<string, unknown> = {}): Promise<TestMesh> {
-  return await TestMesh.start({
-    nodes,
-    services: (i) => {
-      const services = daemonServices({
-        dataDir: '', listen: [], bootstrap: [], controlPort: 0, logLevel: 'silent', localSwarm: true, gossip: true, api: {},
-        services: {
-          discovery: { ttlMs: 4_000, sweepMs: 100, provideRetryMs: 100, provideRetryMaxMs: 1_000 },
-          negotiation: { replyWindowMs: 2_000, ...negotiation }
-        }
-      })
-      services.a2a = a2a(a2aInit(i))
-      services.gateway = gateway(i === 0 ? { listen: '127.0.0.1:0' } : {})
-      return services
-    }
-  })
+/** N daemon-wired nodes (test/gateway/helpers.ts), node 0 serving the gateway; `a2aInit(i)` configures each node's bridge. */
+export async function startA2aMesh (nodes: number, a2aInit: (i: number) => A2aInit = () => ({})): Promise<TestMesh> {
+  return await startMesh(nodes, (i) => i === 0 ? {} : undefined, (i) => ({ a2a: a2a(a2aInit(i)) }))
 }
 
 /** A fetch that sends `Authorization: Bearer <key>`. */
