@@ -205,6 +205,11 @@ test('hostile messages get JSON-RPC errors (unknown parts, huge parts, wrong tas
   const garbage = await rpc(base, undefined, { key: alice, headers: v1, raw: '{"jsonrpc": "2.0", "method": ' })
   assert.equal(garbage.status, 400)
   assert.equal(garbage.body.error.code, -32600)
+  // a body over the gateway's body limit (4 MiB) is refused before it is read, still as JSON-RPC
+  const huge = await rpc(base, msg([{ text: 'x'.repeat(5 * 1024 * 1024) }]), { key: alice, headers: v1 })
+  assert.equal(huge.status, 413)
+  assert.equal(huge.body.jsonrpc, '2.0')
+  assert.match(huge.body.error.message, /BodyTooLargeError/)
   // another key's task: not found for bob, whether read, cancelled or answered
   const mine = asTask(await client.sendMessage(send([data({ capability: 'Ask', input: { what: 'secret' } })])))
   const bobClient = await a2aClient(base, bob)
@@ -220,6 +225,7 @@ test('hostile messages get JSON-RPC errors (unknown parts, huge parts, wrong tas
   assert.ok(grew('TaskNotFound') >= 5, JSON.stringify(after))
   assert.equal(grew('MethodNotFound'), 1)
   assert.equal(grew('MissingCredentialsError'), 1)
+  assert.equal(grew('BodyTooLargeError'), 1)
   // still serving
   const ok = asTask(await client.sendMessage(send([data({ capability: 'Upper', input: { text: 'still here' } })])))
   assert.deepEqual(outputOf(ok), { text: 'STILL HERE' })
