@@ -9,6 +9,8 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import express from 'express'
 import { AgentCard, TaskState, type AgentCard as Card } from '@a2a-js/sdk'
@@ -179,23 +181,27 @@ test('an agent that answers garbage fails the step retryably (A2aBadAnswerError)
   await assert.rejects(runner.run({ kind: 'a2a', target: 'http://127.0.0.1:1/.well-known/agent-card.json' }, call, {}), (err: any) => err.name === 'A2aAgentUnavailableError' && err.retryable === true)
 })
 
-test('pl cap publish --a2a publishes the agent\'s skill through a running pl-node; its gateway card lists it as a skill', async () => {
+test('pl cap publish --a2a publishes the agent\'s skill through a running pl-node, and services.a2a.agents at its start; its gateway card lists them as skills', async () => {
   const d = await tempDir('pl-a2a-cli-')
-  const node = await startNodeProcess(['--data-dir', d.dir, '--api-listen', '127.0.0.1:0'], {}, 120_000)
+  const config = join(d.dir, 'config.yaml')
+  await writeFile(config, `services:\n  a2a:\n    agents:\n      - card: ${echo.card}\n        skill: echo-back\n        name: EchoFromConfig\n`)
+  const dataDir = join(d.dir, 'node')
+  const node = await startNodeProcess(['--data-dir', dataDir, '--config', config, '--api-listen', '127.0.0.1:0'], {}, 120_000)
   try {
-    const published = await runCli(['cap', 'publish', '--a2a', echo.card, '--skill', 'echo-back', '--name', 'EchoAgent', '--price', '2', '--json', '--data-dir', d.dir])
+    const published = await runCli(['cap', 'publish', '--a2a', echo.card, '--skill', 'echo-back', '--name', 'EchoAgent', '--price', '2', '--json', '--data-dir', dataDir])
     assert.equal(published.code, 0, published.stderr)
     const res = JSON.parse(published.stdout)
     assert.equal(res.descriptor.name, 'EchoAgent')
     assert.equal(res.descriptor.price, 2)
-    const list = await runCli(['cap', 'list', '--data-dir', d.dir])
+    const list = await runCli(['cap', 'list', '--data-dir', dataDir])
     assert.match(list.stdout, new RegExp(`EchoAgent@1\\.2\\.3 +\\S+ +external a2a ${echo.card.replace(/[.]/g, '\\.')}`))
-    const bad = await runCli(['cap', 'publish', '--a2a', echo.card, '--skill', 'nope', '--data-dir', d.dir])
+    const bad = await runCli(['cap', 'publish', '--a2a', echo.card, '--skill', 'nope', '--data-dir', dataDir])
     assert.equal(bad.code, 1)
     assert.match(bad.stderr, /A2aConfigError: .*no skill "nope" \(skills: echo-back\)/)
     const gateway = (node.info as { gateway?: string }).gateway as string
+    assert.match(list.stdout, /EchoFromConfig@1\.2\.3 +\S+ +external a2a /, 'published from the config at start')
     const card = await (await fetch(`${gateway}/.well-known/agent-card.json`)).json() as { skills: Array<{ id: string }> }
-    assert.ok(card.skills.some(s => s.id === 'EchoAgent'), JSON.stringify(card.skills.map(s => s.id)))
+    for (const id of ['EchoAgent', 'EchoFromConfig']) assert.ok(card.skills.some(s => s.id === id), JSON.stringify(card.skills.map(s => s.id)))
   } finally {
     await node.stop()
     await d.cleanup()

@@ -193,7 +193,7 @@ test('hostile messages get JSON-RPC errors (unknown parts, huge parts, wrong tas
     { what: 'a message on a wrong task id', body: msg([{ text: 'yes' }], { taskId: 'no-such-task' }), name: /.*/, code: -32001 },
     { what: 'an unknown method', body: { jsonrpc: '2.0', id: 3, method: 'tasks/explode', params: {} }, name: /.*/, code: -32601 },
     { what: 'not JSON-RPC', body: { hello: 'world' }, name: /RequestValidationError/, code: -32600, status: 400 },
-    { what: 'no key', body: msg([{ text: 'hi' }]), name: /MissingCredentialsError/, code: -32001, key: null, status: 401 }
+    { what: 'no key', body: msg([{ text: 'hi' }]), name: /MissingCredentialsError/, code: -32000, key: null, status: 401 }
   ]
   for (const c of cases) {
     const res = await rpc(base, c.body, { key: c.key === null ? undefined : (c.key ?? alice), headers: v1 })

@@ -122,7 +122,8 @@ export function a2aRoutes (deps: A2aRouteDeps) {
       // every failure on this route, the gateway's own (auth, body limit, schema) included, answers as JSON-RPC
       errorHandler: async (err, req, reply) => {
         const { status, body } = await errorReply(err)
-        const code = status === 401 || status === 403 ? -32001 : status >= 500 ? -32603 : status === 415 ? -32005 : -32600
+        // credentials: -32000 (JSON-RPC's implementation-defined range; A2A defines no code for them), with the HTTP 401/403
+        const code = status === 401 || status === 403 ? -32000 : status >= 500 ? -32603 : status === 415 ? -32005 : -32600
         return await fail(reply, req.body, status, rpcError(body.error.name, body.error.message, code, isLegacy(req)), body.error.name)
       }
     }, async (req, reply) => {
