@@ -4,7 +4,9 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { a2aInitFromConfig, capabilityNameOf, outputOfParts, readMessage, splitCardUrl } from '../../src/bridges/a2a/index.js'
+import { ServerCallContext } from '@a2a-js/sdk/server'
+import { TaskState, type Task } from '@a2a-js/sdk'
+import { a2aInitFromConfig, BoundedTaskStore, capabilityNameOf, outputOfParts, readMessage, splitCardUrl } from '../../src/bridges/a2a/index.js'
 import { daemonServices } from '../../src/services.js'
 import { data, text } from './a2a-helpers.js'
 
@@ -47,4 +49,22 @@ test('a result\'s parts become the step output; card URLs and skill ids are chec
   assert.throws(() => splitCardUrl('file:///etc/passwd'), { name: 'A2aAgentUnavailableError' })
   assert.throws(() => splitCardUrl('not a url'), { name: 'A2aAgentUnavailableError' })
   assert.equal(capabilityNameOf('summarize-v2.fast'), 'summarize_v2_fast')
+})
+
+test('the task store keeps two generations of maxTasks tasks, scoped by key; a task read from the old one moves to the new one', async () => {
+  const store = new BoundedTaskStore(2)
+  const alice = new ServerCallContext({ user: { isAuthenticated: true, userName: 'api-key:alice' } })
+  const bob = new ServerCallContext({ user: { isAuthenticated: true, userName: 'api-key:bob' } })
+  const task = (id: string): Task => ({ id, contextId: 'c', status: { state: TaskState.TASK_STATE_WORKING, message: undefined, timestamp: undefined }, artifacts: [], history: [], metadata: {} })
+  await store.save(task('t1'), alice)
+  await store.save(task('t2'), alice)
+  assert.equal(await store.load('t1', bob), undefined, 'another key does not see it')
+  await store.save(task('t3'), alice) // t1, t2 become the old generation
+  assert.equal(store.size, 1)
+  assert.equal((await store.load('t1', alice))?.id, 't1', 'readable from the old generation, and moved')
+  await store.save(task('t4'), alice) // t3, t1 become old; t2 is forgotten
+  assert.equal(await store.load('t2', alice), undefined)
+  assert.equal((await store.load('t1', alice))?.id, 't1')
+  assert.equal((await store.load('t3', alice))?.id, 't3')
+  assert.throws(() => new BoundedTaskStore(0), TypeError)
 })

@@ -19,5 +19,6 @@ export { A2aRunner, outputOfParts, splitCardUrl, type A2aRunnerInit } from './ru
 export { agentCapability, fetchAgentCard, capabilityNameOf, checkAgentOffer, type A2aAgentOffer } from './publish.js'
 export { readMessage, oneStepDag, type A2aWork } from './parts.js'
 export { buildCard } from './card.js'
+export { BoundedTaskStore } from './task-store.js'
 export * from './errors.js'
 export * from './constants.js'

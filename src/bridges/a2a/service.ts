@@ -5,7 +5,7 @@
  * in the executor's module pool and publishes the agents configured in
  * `services.a2a.agents`.
  */
-import { DefaultRequestHandler, InMemoryTaskStore } from '@a2a-js/sdk/server'
+import { DefaultRequestHandler } from '@a2a-js/sdk/server'
 import type { PlComponents, PlService } from '../../node.js'
 import type { ExecService } from '../../exec/service.js'
 import type { Discovery } from '../../discovery/index.js'
@@ -15,6 +15,7 @@ import type { GatewayPlugin } from '../../gateway/types.js'
 import type { RunRequester } from '../../gateway/context.js'
 import type { Logger } from '../../core/logger.js'
 import { PlAgentExecutor } from './agent.js'
+import { BoundedTaskStore } from './task-store.js'
 import { buildCard } from './card.js'
 import { a2aRoutes } from './routes.js'
 import { A2aRunner } from './runner.js'
@@ -106,7 +107,7 @@ export class A2aBridge implements PlService {
       maxTasks: this.init.maxTasks ?? DEFAULT_MAX_TASKS,
       shutdown: this.shutdown.signal
     })
-    this.handler = new DefaultRequestHandler(this.card(''), new InMemoryTaskStore(), this.agent)
+    this.handler = new DefaultRequestHandler(this.card(''), new BoundedTaskStore(this.init.maxTasks ?? DEFAULT_MAX_TASKS), this.agent)
     for (const offer of this.init.agents ?? []) await this.publishAgent(offer)
   }
 
