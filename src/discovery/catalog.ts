@@ -212,6 +212,11 @@ export class Catalog {
     return out
   }
 
+  /** Names with at least one entry that has not expired (the A2A card lists them as skills). */
+  names (now = this.now()): string[] {
+    return [...this.byName.keys()].filter(n => this.find(n, now).length > 0)
+  }
+
   /** Drops expired entries and tombstones; returns how many entries went. */
   async sweep (now = this.now()): Promise<number> {
     const gone: string[] = []

@@ -223,6 +223,7 @@ export class GatewayService implements PlService {
           }]
         : []),
       ...registryPlugins(registry),
+      ...servicePlugins(c.services),
       ...(this.init.plugins ?? [])
     ]
     const limiter = new RateLimiter({ burst: this.init.rateLimit?.burst ?? DEFAULT_RATE_BURST, perSecond: this.init.rateLimit?.perSecond ?? DEFAULT_RATE_PER_SECOND, now: this.init.now })
@@ -256,6 +257,14 @@ export class GatewayService implements PlService {
 function registryPlugins (registry: unknown): Array<{ plugin: GatewayPlugin }> {
   if (registry == null) return []
   return [{ plugin: registryRoutes({ registry: registry as Registry }) }]
+}
+
+/** Routes of services that offer some (the bridges: `gatewayPlugin()`), mounted with the gateway's auth and limits. */
+function servicePlugins (services: Record<string, unknown>): Array<{ plugin: GatewayPlugin }> {
+  return Object.values(services).flatMap((s) => {
+    const offer = (s as { gatewayPlugin?: () => GatewayPlugin } | undefined)?.gatewayPlugin
+    return typeof offer === 'function' ? [{ plugin: offer.call(s) }] : []
+  })
 }
 
 /** Control API routes for `pl api-key` on a running node. */

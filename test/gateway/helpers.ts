@@ -8,15 +8,15 @@ import { join } from 'node:path'
 import { TestMesh } from '../helpers/mesh.js'
 import { daemonServices } from '../../src/services.js'
 import { gateway, type GatewayInit, type GatewayService } from '../../src/gateway/index.js'
-import type { PlNode } from '../../src/node.js'
+import type { PlNode, ServiceFactory } from '../../src/node.js'
 import type { CapabilityOffer } from '../../src/offers.js'
 
 export function gw (node: PlNode): GatewayService {
   return node.service<GatewayService>('gateway')
 }
 
-/** N nodes with the daemon's services; `gatewayInit(i)` says which serve the gateway (default: node 0 only); `offers(i)` the capabilities node i publishes. */
-export async function startMesh (nodes: number, gatewayInit: (i: number) => GatewayInit | undefined = (i) => i === 0 ? {} : undefined, offers: (i: number) => CapabilityOffer[] = () => []): Promise<TestMesh> {
+/** N nodes with the daemon's services; `gatewayInit(i)` says which serve the gateway (default: node 0 only); `offers(i)` the capabilities node i publishes; `more(i)` replaces or adds services. */
+export async function startMesh (nodes: number, gatewayInit: (i: number) => GatewayInit | undefined = (i) => i === 0 ? {} : undefined, offers: (i: number) => CapabilityOffer[] = () => [], more: (i: number) => Record<string, ServiceFactory> = () => ({})): Promise<TestMesh> {
   return await TestMesh.start({
     nodes,
     services: (i) => {
@@ -30,7 +30,7 @@ export async function startMesh (nodes: number, gatewayInit: (i: number) => Gate
       })
       const init = gatewayInit(i)
       services.gateway = gateway(init != null ? { listen: '127.0.0.1:0', ...init } : {})
-      return services
+      return Object.assign(services, more(i))
     }
   })
 }

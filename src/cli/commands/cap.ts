@@ -18,6 +18,7 @@ import { readDescriptorFile, readDocument } from '../../discovery/descriptor-fil
 import { parseAttrFilter } from '../../discovery/match.js'
 import type { CapabilityQuery, FoundCapability, ImplRef, IoSchema } from '../../discovery/types.js'
 import { action, printJson, resolveDataDir } from '../util.js'
+import { agentCapability } from '../../bridges/a2a/publish.js'
 
 /** `--io-match`: a schema CID, or a file with a schema (the input) or with {input?, output?}. */
 async function ioOf (input?: string, output?: string): Promise<CapabilityQuery['io'] | undefined> {
@@ -94,13 +95,25 @@ function describeFound (f: FoundCapability, now = Date.now()): string {
 export function register (program: Command): void {
   const cap = program.command('cap').description('Capabilities over the mesh: publish what this node can do, find who can do something.')
 
-  cap.command('publish <descriptor>')
-    .description('Publish a Capability.v1 descriptor (JSON or YAML; `provider` is filled in), or a module folder with its capability.yaml (as pl spec scaffold writes). `impl: ./module_dir` in the file (relative to it) or --impl binds it to a local module folder, pinned by CID. Prints the descriptor CID.')
+  cap.command('publish [descriptor]')
+    .description('Publish a Capability.v1 descriptor (JSON or YAML; `provider` is filled in), or a module folder with its capability.yaml (as pl spec scaffold writes). `impl: ./module_dir` in the file (relative to it) or --impl binds it to a local module folder, pinned by CID. --a2a <agent card URL> publishes a skill of an A2A agent instead (docs/BRIDGES.md). Prints the descriptor CID.')
     .option('-d, --data-dir <dir>', 'data directory of the running pl-node (env PL_DATA_DIR)')
     .option('--impl <dir>', 'module folder implementing the capability (function.mjs|function.js|function.py)')
     .option('--class-name <name>', 'Python: the class of function.py to run')
+    .option('--a2a <url>', 'agent card URL of an A2A agent: publish one of its skills, served by this node\'s A2A bridge')
+    .option('--skill <id>', 'with --a2a: the skill (default: the card\'s first)')
+    .option('--name <name>', 'with --a2a: the capability name (default: the skill id)')
+    .option('--price <n>', 'with --a2a: the price to bid', Number)
     .option('--json', 'print {cid, descriptor} as JSON')
-    .action(action(async (target: string, opts: { dataDir?: string, impl?: string, className?: string, json?: boolean }) => {
+    .action(action(async (target: string | undefined, opts: { dataDir?: string, impl?: string, className?: string, json?: boolean, a2a?: string, skill?: string, name?: string, price?: number }) => {
+      if (opts.a2a != null || target == null) {
+        if (opts.a2a == null || target != null) throw new InvalidDescriptorError('give a descriptor file or folder, or --a2a <agent card URL>')
+        const { descriptor, impl } = await agentCapability({ card: opts.a2a, skill: opts.skill, name: opts.name, price: opts.price })
+        const res = await (await requireDaemon(opts.dataDir)).request<{ cid: string, descriptor: Record<string, any> }>('POST', '/caps', { descriptor, impl })
+        if (opts.json === true) printJson(res)
+        else process.stdout.write(`${res.cid}\n`)
+        return
+      }
       const file = await descriptorPath(target)
       const { descriptor, impl: fileImpl } = await readDescriptorFile(file)
       let impl: ImplRef | undefined = opts.impl != null ? { dir: resolve(opts.impl) } : fileImpl
