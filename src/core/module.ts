@@ -26,7 +26,12 @@ export interface ModuleSpec {
   entry: string
   /** Python: the class to instantiate when function.py defines several */
   className?: string
+  /** JS: sandbox permissions the module asks for (granted only where the operator allows: docs/EXECUTOR.md, Sandbox) */
+  permissions?: SandboxPermission[]
 }
+
+/** What a sandboxed JS module may be allowed beyond its folder and temp folder. */
+export type SandboxPermission = 'child-process' | 'worker' | 'addons' | 'wasi'
 
 /** Entry files in the order they are looked for. */
 export const MODULE_ENTRIES = ['function.mjs', 'function.js', 'function.py'] as const
