@@ -48,6 +48,8 @@ export interface Receipt {
   limits: ReceiptLimits
   policies: string[]
   prev: string[]
+  /** what ran the step (src/exec/types.ts Isolation) */
+  isolation?: 'thread' | 'sandbox' | 'process' | 'sandbox-no-net' | 'process-no-net'
 }
 
 /** A SignedReceipt.v1 document. */
