@@ -7,7 +7,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PL, runCli } from '../helpers/proc.js'
 import { tempDir } from '../helpers/tmp.js'
@@ -16,9 +17,10 @@ import { PlNode } from '../../src/node.js'
 import { exec, type ExecService } from '../../src/exec/index.js'
 import { Store } from '../../src/store/index.js'
 import { Journal } from '../../src/exec/journal.js'
-import { FIXTURES } from './helpers.js'
+import { FIXTURES, sandboxFsConfig } from './helpers.js'
 
-const env = { PL_LOG_LEVEL: 'warn' }
+// the counter bundle's modules write files in the tests' temp folders: the config lets sandboxed modules do so
+const env = { PL_LOG_LEVEL: 'warn', PL_CONFIG: await sandboxFsConfig(await mkdtemp(join(tmpdir(), 'pl-cli-config-')), tmpdir()) }
 
 for (const kind of ['js', 'py'] as const) {
   test(`pl run diamond-${kind} --input '{"number":5}' prints {"number": 18}`, async () => {

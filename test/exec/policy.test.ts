@@ -61,8 +61,8 @@ test('a retryable error that keeps failing stops after max retries; a limit brea
   }
 })
 
-test('steps with different memory limits never share a worker: one pool per heap limit, LRU-closed', async () => {
-  const pool = new ModulePool({ js: { maxPools: 2 } })
+test('steps with different memory limits never share a worker: one pool per heap limit, LRU-closed (isolation: thread)', async () => {
+  const pool = new ModulePool({ js: { maxPools: 2 }, sandbox: { isolation: 'thread' } })
   const h = await harness({ pool })
   try {
     const probe = await writeModule(h.root, 'probe', `

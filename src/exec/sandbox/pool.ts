@@ -9,6 +9,7 @@
  * a Node runner; CPU time and resident memory are watched from /proc, the JS
  * heap is capped by `--max-old-space-size`.
  */
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ModuleSpec, SandboxPermission } from '../../core/module.js'
 import { probeContainment, runnerPrefix, type Containment } from '../containment.js'
@@ -24,6 +25,8 @@ export interface SandboxPoolsInit extends Omit<PyPoolsInit, 'python' | 'warm' | 
   node?: string
   /** permissions the operator grants, by module CID or name (a module key or capability name) @default {} */
   grants?: Record<string, SandboxPermission[]>
+  /** folders (or files) every sandboxed module may also read, or read and write (a node's shared scratch space) @default {} */
+  fs?: { read?: string[], write?: string[] }
 }
 
 const RUNNER = fileURLToPath(new URL('./runner.js', import.meta.url))
@@ -37,11 +40,14 @@ export const RUNNER_BASELINE_MB = 64
 
 export class SandboxPools extends PyPools {
   private readonly grants: Record<string, SandboxPermission[]>
+  private readonly fsFlags: string[]
 
   constructor (init: SandboxPoolsInit = {}) {
     super({ ...init, python: init.node ?? process.execPath, warm: false })
     this.label = 'sandboxed Node'
     this.grants = init.grants ?? {}
+    const read = [...(init.fs?.read ?? []), ...(init.fs?.write ?? [])]
+    this.fsFlags = [...read.map(p => `--allow-fs-read=${resolve(p)}`), ...(init.fs?.write ?? []).map(p => `--allow-fs-write=${resolve(p)}`)]
   }
 
   /** The permissions `module` asks for, all granted by the operator; SandboxGrantRefusedError otherwise. */
@@ -76,6 +82,7 @@ export class SandboxPools extends PyPools {
       setup.python, '--permission',
       `--allow-fs-read=${module.dir}`, `--allow-fs-read=${tmpDir}`, `--allow-fs-write=${tmpDir}`,
       ...CODE_DIRS.map(d => `--allow-fs-read=${d}`),
+      ...this.fsFlags,
       ...this.permissionsOf(module).map(p => FLAGS[p]),
       `--max-old-space-size=${memMb}`,
       RUNNER
