@@ -2,7 +2,7 @@
  * No-exfil: a step under `network: none` runs in a network namespace with
  * only its own loopback. A module's outbound TCP connect to a server of this
  * host fails there — on the host's 127.0.0.1 (another namespace's loopback)
- * and on an address of a dummy interface the test adds — and succeeds
+ * and on a non-loopback address of a veth interface the test adds — and succeeds
  * without the policy. A provider maps a Policy.v1 with `network: none` to
  * such a step.
  */
@@ -22,14 +22,19 @@ import { call } from './sandbox-helpers.js'
 
 const run = promisify(execFile)
 
-/** Adds a dummy interface with a TEST-NET-1 address (traffic to it never leaves this host); undefined when not permitted. */
-async function dummyAddress (): Promise<{ addr: string, remove: () => Promise<void> } | undefined> {
+/**
+ * Adds a veth pair with a TEST-NET-2 address on one end: an address of this
+ * host that is not loopback (traffic to it never leaves the host);
+ * undefined when not permitted.
+ */
+async function hostAddress (): Promise<{ addr: string, remove: () => Promise<void> } | undefined> {
   const name = `plsbx${Math.floor(Math.random() * 1e6)}`
-  const addr = `192.0.2.${2 + Math.floor(Math.random() * 250)}`
+  const addr = `198.51.100.${2 + Math.floor(Math.random() * 250)}`
   try {
-    await run('ip', ['link', 'add', name, 'type', 'dummy'])
+    await run('ip', ['link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`])
     await run('ip', ['addr', 'add', `${addr}/32`, 'dev', name])
     await run('ip', ['link', 'set', name, 'up'])
+    await run('ip', ['link', 'set', `${name}p`, 'up'])
   } catch {
     await run('ip', ['link', 'del', name]).catch(() => {})
     return undefined
@@ -76,8 +81,8 @@ for (const kind of ['js', 'py'] as const) {
     const tmp = await tempDir('pl-sandbox-net-')
     const pool = new ModulePool()
     const server: Server = createServer((s) => { s.destroy() })
-    const dummy = await dummyAddress()
-    if (dummy == null) t.diagnostic('no dummy interface could be added (no CAP_NET_ADMIN): the host loopback case only')
+    const dummy = await hostAddress()
+    if (dummy == null) t.diagnostic('no veth interface could be added (no CAP_NET_ADMIN): the host loopback case only')
     try {
       await new Promise<void>((resolve) => { server.listen(0, '0.0.0.0', resolve) })
       const port = (server.address() as { port: number }).port
