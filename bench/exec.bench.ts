@@ -134,13 +134,18 @@ const pythonBench: Bench = {
   }
 }
 
-/** Per-call latency samples (ms) of `fn`, after `warm` unmeasured calls. */
-async function samples (n: number, warm: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
-  const out: number[] = []
+/**
+ * Per-call latency samples (ms) of each runner, interleaved call by call
+ * (the machine's load hits all alike), after `warm` unmeasured rounds.
+ */
+async function interleaved (n: number, warm: number, runners: Array<(i: number) => Promise<unknown>>): Promise<number[][]> {
+  const out: number[][] = runners.map(() => [])
   for (let i = 0; i < n + warm; i++) {
-    const t0 = performance.now()
-    await fn(i)
-    if (i >= warm) out.push(performance.now() - t0)
+    for (const [k, fn] of runners.entries()) {
+      const t0 = performance.now()
+      await fn(i)
+      if (i >= warm) out[k].push(performance.now() - t0)
+    }
   }
   return out
 }
@@ -158,10 +163,12 @@ const sandboxBench: Bench = {
       const spec = await moduleSpecOf('inc', join(dir, 'module_inc'))
       const call = { parameters: {}, settings: {}, globalSettings: {}, globalParameters: {}, inputData: { n: 1 }, limits: { wall_ms: 10_000, mem_mb: 128 } }
       const N = 300
-      const sandbox = await samples(N, 20, async () => await pool.runModule(spec, call))
-      const thread = await samples(N, 20, async () => await pool.runModule(spec, { ...call, sandbox: { isolation: 'thread' } }))
-      const piscina = await samples(N, 20, async (i) => await raw.run({ n: i }))
-      const cold = await samples(5, 0, async () => { const p = new ModulePool(); try { await p.runModule(spec, call) } finally { await p.close() } })
+      const [sandbox, thread, piscina] = await interleaved(N, 20, [
+        async () => await pool.runModule(spec, call),
+        async () => await pool.runModule(spec, { ...call, sandbox: { isolation: 'thread' } }),
+        async (i) => await raw.run({ n: i })
+      ])
+      const [cold] = await interleaved(5, 0, [async () => { const p = new ModulePool(); try { await p.runModule(spec, call) } finally { await p.close() } }])
       return {
         figures: {
           'JS step, sandboxed runner process (warm) vs worker-thread pool': latencyFigure(sandbox, { name: 'worker-thread pool step', samples: thread }),
