@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { processAlive } from '../core/process.js'
 
 /** Where step folders live unless `ModulePoolInit.tmpRoot` says otherwise. */
 export const DEFAULT_TMP_ROOT = join(tmpdir(), 'pl-steps')
@@ -33,15 +34,6 @@ export async function removeDir (dir: string | undefined): Promise<void> {
   await rm(dir, { recursive: true, force: true }).catch(() => {})
 }
 
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 /** Removes the folders of node processes that are gone; returns the pids swept. */
 export async function sweepStepDirs (root: string): Promise<number[]> {
   let names: string[]
@@ -50,7 +42,7 @@ export async function sweepStepDirs (root: string): Promise<number[]> {
   } catch {
     return []
   }
-  const gone = names.filter(n => /^\d+$/.test(n)).map(Number).filter(pid => pid !== process.pid && !alive(pid))
+  const gone = names.filter(n => /^\d+$/.test(n)).map(Number).filter(pid => pid !== process.pid && !processAlive(pid))
   await Promise.all(gone.map(async pid => { await removeDir(join(root, String(pid))) }))
   return gone
 }

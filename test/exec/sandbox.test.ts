@@ -13,6 +13,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ModulePool } from '../../src/exec/pool.js'
 import type { ModuleSpec } from '../../src/core/module.js'
+import type { ModuleResult } from '../../src/exec/types.js'
 import { tempDir } from '../helpers/tmp.js'
 import { ManualClock, killAll, survivors, writeModule } from './helpers.js'
 import { call, failure, pidsWith } from './sandbox-helpers.js'
@@ -68,6 +69,14 @@ test('a module asking for child processes the operator did not grant fails with 
   }
 })
 
+/** Runs a module that starts `sleep <marker>` and returns: the sleeper must not outlive the step. */
+async function returnsLeavingNothing (pool: ModulePool, mod: ModuleSpec, marker: string): Promise<ModuleResult> {
+  const out = await pool.runModule(mod, call())
+  assert.deepEqual(out.output, { spawned: true })
+  assert.deepEqual(await survivors(await pidsWith(marker)), [], 'the sleeper outlived its step')
+  return out
+}
+
 /** A JS module that starts `sleep <marker>` in a new session (detached) and reports when it runs; with `hang` it never returns. */
 function sleeperModule (marker: string, hang: boolean): string {
   return `import { spawn } from 'node:child_process'
@@ -88,16 +97,12 @@ test('granted child processes: a sleeper in its own session dies when the step r
   const tmp = await tempDir('pl-sandbox-')
   const pool = new ModulePool({ sandbox: { grants: { leaver: ['child-process'] } } })
   const marker = sleeperMarker()
-  let pids: number[] = []
   try {
-    const mod: ModuleSpec = { ...await writeModule(tmp.dir, 'leaver', sleeperModule(marker, false)), permissions: ['child-process'] }
     // the module returns once its sleeper runs
-    const out = await pool.runModule(mod, call())
-    assert.deepEqual(out.output, { spawned: true })
-    pids = await pidsWith(marker)
-    assert.deepEqual(await survivors(pids), [], 'the sleeper outlived its step')
+    const mod: ModuleSpec = { ...await writeModule(tmp.dir, 'leaver', sleeperModule(marker, false)), permissions: ['child-process'] }
+    await returnsLeavingNothing(pool, mod, marker)
   } finally {
-    killAll([...pids, ...await pidsWith(marker)])
+    killAll(await pidsWith(marker))
     await pool.close()
     await tmp.cleanup()
   }
@@ -132,7 +137,6 @@ test('a Python module\'s Popen(start_new_session=True) sleeper dies when the ste
   const tmp = await tempDir('pl-sandbox-')
   const pool = new ModulePool()
   const marker = sleeperMarker()
-  let pids: number[] = []
   try {
     const mod = await writeModule(tmp.dir, 'setsid', `import subprocess
 class Setsid:
@@ -144,13 +148,9 @@ class Setsid:
         c.progress(1, 1, "spawned")
         return {"spawned": True}
 `, 'py')
-    const out = await pool.runModule(mod, call())
-    assert.deepEqual(out.output, { spawned: true })
-    assert.equal(out.isolation, 'process')
-    pids = await pidsWith(marker)
-    assert.deepEqual(await survivors(pids), [], 'the sleeper outlived its step')
+    assert.equal((await returnsLeavingNothing(pool, mod, marker)).isolation, 'process')
   } finally {
-    killAll([...pids, ...await pidsWith(marker)])
+    killAll(await pidsWith(marker))
     await pool.close()
     await tmp.cleanup()
   }
