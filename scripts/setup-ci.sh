@@ -38,3 +38,13 @@ if command -v python3 >/dev/null 2>&1; then
 else
   echo "setup-ci: warning: python3 is missing; the spec compiler's Python tests will fail" >&2
 fi
+
+# --- sandbox (issue 14: steps in PID/network namespaces) ---
+# setpriv + unshare (util-linux) put each step's runner in its own PID and network namespace;
+# ip (iproute2) brings the loopback up inside a network namespace and adds the test's veth pair.
+for tool in setpriv:util-linux unshare:util-linux ip:iproute2; do
+  if ! command -v "${tool%%:*}" >/dev/null 2>&1; then
+    echo "setup-ci: installing ${tool#*:} (for ${tool%%:*})"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tool#*:}" || echo "setup-ci: warning: could not install ${tool#*:}; sandbox tests will fail" >&2
+  fi
+done

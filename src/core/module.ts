@@ -32,6 +32,7 @@ export interface ModuleSpec {
 
 /** What a sandboxed JS module may be allowed beyond its folder and temp folder. */
 export type SandboxPermission = 'child-process' | 'worker' | 'addons' | 'wasi'
+export const SANDBOX_PERMISSIONS: readonly unknown[] = ['child-process', 'worker', 'addons', 'wasi'] satisfies SandboxPermission[]
 
 /** Entry files in the order they are looked for. */
 export const MODULE_ENTRIES = ['function.mjs', 'function.js', 'function.py'] as const

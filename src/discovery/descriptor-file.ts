@@ -8,6 +8,8 @@ import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { InvalidDescriptorError } from './errors.js'
+import { SANDBOX_PERMISSIONS, type SandboxPermission } from '../core/module.js'
+import type { ImplRef } from './types.js'
 
 /** Reads a JSON or YAML document (by extension; otherwise JSON, then YAML). */
 export async function readDocument (path: string, what: string): Promise<unknown> {
@@ -27,16 +29,19 @@ export async function readDocument (path: string, what: string): Promise<unknown
 }
 
 /** The descriptor of a file, its `impl` (relative to the file) stripped and resolved. */
-export async function readDescriptorFile (path: string): Promise<{ descriptor: Record<string, unknown>, impl?: { dir: string, className?: string } }> {
+export async function readDescriptorFile (path: string): Promise<{ descriptor: Record<string, unknown>, impl?: ImplRef }> {
   const doc = await readDocument(path, 'descriptor')
   if (doc == null || typeof doc !== 'object' || Array.isArray(doc)) throw new InvalidDescriptorError(`descriptor ${path} must be a mapping (name, version, io, ...)`, { path })
   const { impl, ...descriptor } = doc as Record<string, unknown>
   if (impl == null) return { descriptor }
   const base = dirname(resolve(path))
   if (typeof impl === 'string') return { descriptor, impl: { dir: resolve(base, impl) } }
-  if (typeof impl === 'object' && typeof (impl as any).dir === 'string' && ((impl as any).className == null || typeof (impl as any).className === 'string')) {
-    const { dir, className } = impl as { dir: string, className?: string }
-    return { descriptor, impl: { dir: resolve(base, dir), ...(className != null ? { className } : {}) } }
+  const i = impl as { dir?: unknown, className?: unknown, permissions?: unknown }
+  const permissions = i.permissions
+  // the sandbox permissions a JS module asks for (granted only where the operator allows: docs/EXECUTOR.md, Sandbox)
+  const permissionsOk = permissions == null || (Array.isArray(permissions) && permissions.every(p => SANDBOX_PERMISSIONS.includes(p)))
+  if (typeof impl === 'object' && typeof i.dir === 'string' && (i.className == null || typeof i.className === 'string') && permissionsOk) {
+    return { descriptor, impl: { dir: resolve(base, i.dir), ...(typeof i.className === 'string' ? { className: i.className } : {}), ...(permissions != null ? { permissions: permissions as SandboxPermission[] } : {}) } }
   }
-  throw new InvalidDescriptorError(`descriptor ${path}: impl must be a module folder path (relative to the file) or {dir, className}`, { path })
+  throw new InvalidDescriptorError(`descriptor ${path}: impl must be a module folder path (relative to the file) or {dir, className?, permissions?: [${SANDBOX_PERMISSIONS.join(', ')}]}`, { path })
 }

@@ -1,6 +1,6 @@
 /** Shapes of the discovery area: descriptors, queries, results, catalog entries. */
 import type { Json } from '../core/encoding.js'
-import type { ModuleSpec } from '../core/module.js'
+import type { ModuleSpec, SandboxPermission } from '../core/module.js'
 
 export type { ModuleSpec }
 
@@ -26,7 +26,12 @@ export interface CapabilityDescriptor {
 export type CapabilityDescriptorInput = Omit<CapabilityDescriptor, 'provider' | 'limits'> & { provider?: string, limits?: CapabilityDescriptor['limits'] }
 
 /** The local implementation bound to a published capability. */
-export interface ImplRef { dir: string, className?: string }
+export interface ImplRef {
+  dir: string
+  className?: string
+  /** sandbox permissions the JS module asks for (`impl.permissions` in the descriptor file) */
+  permissions?: SandboxPermission[]
+}
 
 /** AdvertiseCapability.v1 body. */
 export interface AdvertiseCapability {
