@@ -16,7 +16,8 @@
  * })
  * await pool.close()
  */
-import { stat } from 'node:fs/promises'
+import { rmdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Logger } from 'pino'
 import type { ModuleSpec } from '../core/module.js'
 import { silentLogger } from '../core/logger.js'
@@ -121,6 +122,8 @@ export class ModulePool {
 
   async close (): Promise<void> {
     await Promise.allSettled([this.js.close(), this.py.close(), this.sandbox.close()])
+    // this process's folder under tmpRoot, once no pool of it uses it any more (rmdir fails on a non-empty folder)
+    await rmdir(join(this.tmpRoot, String(process.pid))).catch(() => {})
   }
 }
 
