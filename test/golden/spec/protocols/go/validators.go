@@ -28,19 +28,21 @@ var k20 = map[string]bool{"method": true, "path": true, "body": true}
 var k21 = mustJSON("[\"GET\",\"POST\",\"PUT\",\"DELETE\"]").([]any)
 var k22 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "policy": true, "select": true, "plan": true}
 var k23 = mustRegexp("^[A-Za-z_][A-Za-z0-9_]*\\x{3a}\\x{2d}?[0-9\\x{2e}]+\\z")
-var k24 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "residency": true}
-var k25 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "policies": true, "prev": true}
-var k26 = mustJSON("\"\"")
-var k27 = mustJSON("[\"ok\",\"error\"]").([]any)
-var k28 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
-var k29 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
-var k30 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
-var k31 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
-var k32 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
-var k33 = mustJSON("[\"bundle\",\"plan\"]").([]any)
-var k34 = mustJSON("[\"api-key\",\"agent\"]").([]any)
-var k35 = mustJSON("true")
-var k36 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
+var k24 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "network": true, "residency": true}
+var k25 = mustJSON("[\"none\"]").([]any)
+var k26 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "policies": true, "prev": true}
+var k27 = mustJSON("\"\"")
+var k28 = mustJSON("[\"ok\",\"error\"]").([]any)
+var k29 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
+var k30 = mustJSON("[\"thread\",\"sandbox\",\"process\",\"sandbox-no-net\",\"process-no-net\"]").([]any)
+var k31 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
+var k32 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
+var k33 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
+var k34 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
+var k35 = mustJSON("[\"bundle\",\"plan\"]").([]any)
+var k36 = mustJSON("[\"api-key\",\"agent\"]").([]any)
+var k37 = mustJSON("true")
+var k38 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
 
 // pl:AdvertiseCapability.v1#
 func n0(x any, p string) string {
@@ -2555,8 +2557,13 @@ func n139(x any, p string) string {
 				return e
 			}
 		}
+		if v, has := m["network"]; has {
+			if e := n151(v, child(p, "network")); e != "" {
+				return e
+			}
+		}
 		if v, has := m["residency"]; has {
-			if e := n151(v, child(p, "residency")); e != "" {
+			if e := n152(v, child(p, "residency")); e != "" {
 				return e
 			}
 		}
@@ -2725,8 +2732,23 @@ func n150(x any, p string) string {
 	return ""
 }
 
-// pl:Policy.v1#/properties/residency
+// pl:Policy.v1#/properties/network
 func n151(x any, p string) string {
+	if !func() bool {
+		for _, v := range k25 {
+			if jsonEqual(x, v) {
+				return true
+			}
+		}
+		return false
+	}() {
+		return p + " must be one of the allowed values"
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/residency
+func n152(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2736,7 +2758,7 @@ func n151(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n152(a[i], index(p, i)); e != "" {
+			if e := n153(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2745,7 +2767,7 @@ func n151(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/residency/items
-func n152(x any, p string) string {
+func n153(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2758,12 +2780,12 @@ func n152(x any, p string) string {
 }
 
 // pl:Policy.v1#/additionalProperties
-func n153(x any, p string) string {
+func n154(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#
-func n154(x any, p string) string {
+func n155(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2815,82 +2837,87 @@ func n154(x any, p string) string {
 			return p + " must have required property \"prev\""
 		}
 		if v, has := m["run"]; has {
-			if e := n155(v, child(p, "run")); e != "" {
+			if e := n156(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n156(v, child(p, "step")); e != "" {
+			if e := n157(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n157(v, child(p, "capability")); e != "" {
+			if e := n158(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n158(v, child(p, "provider")); e != "" {
+			if e := n159(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester"]; has {
-			if e := n159(v, child(p, "requester")); e != "" {
+			if e := n160(v, child(p, "requester")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["award"]; has {
-			if e := n160(v, child(p, "award")); e != "" {
+			if e := n161(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input"]; has {
-			if e := n161(v, child(p, "input")); e != "" {
+			if e := n162(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n162(v, child(p, "output")); e != "" {
+			if e := n163(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n165(v, child(p, "status")); e != "" {
+			if e := n166(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["started"]; has {
-			if e := n166(v, child(p, "started")); e != "" {
+			if e := n167(v, child(p, "started")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ended"]; has {
-			if e := n167(v, child(p, "ended")); e != "" {
+			if e := n168(v, child(p, "ended")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n168(v, child(p, "usage")); e != "" {
+			if e := n169(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n173(v, child(p, "limits")); e != "" {
+			if e := n174(v, child(p, "limits")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["isolation"]; has {
+			if e := n179(v, child(p, "isolation")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n178(v, child(p, "policies")); e != "" {
+			if e := n180(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["prev"]; has {
-			if e := n180(v, child(p, "prev")); e != "" {
+			if e := n182(v, child(p, "prev")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k25[k] {
+			if !k26[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2900,7 +2927,7 @@ func n154(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/run
-func n155(x any, p string) string {
+func n156(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2913,19 +2940,6 @@ func n155(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/step
-func n156(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 256 {
-			return p + " must have at most 256 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/capability
 func n157(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -2938,20 +2952,20 @@ func n157(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/provider
+// pl:Receipt.v1#/properties/capability
 func n158(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k4.MatchString(s) {
-			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		if runeLen(s) > 256 {
+			return p + " must have at most 256 characters"
 		}
 	}
 	return ""
 }
 
-// pl:Receipt.v1#/properties/requester
+// pl:Receipt.v1#/properties/provider
 func n159(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -2964,8 +2978,21 @@ func n159(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/award
+// pl:Receipt.v1#/properties/requester
 func n160(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/award
+func n161(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2978,7 +3005,7 @@ func n160(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/input
-func n161(x any, p string) string {
+func n162(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2994,12 +3021,12 @@ func n161(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output
-func n162(x any, p string) string {
+func n163(x any, p string) string {
 	if c := 0; func() int {
-		if n163(x, p) == "" {
+		if n164(x, p) == "" {
 			c++
 		}
-		if n164(x, p) == "" {
+		if n165(x, p) == "" {
 			c++
 		}
 		return c
@@ -3010,7 +3037,7 @@ func n162(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/0
-func n163(x any, p string) string {
+func n164(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3026,17 +3053,17 @@ func n163(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/1
-func n164(x any, p string) string {
-	if !jsonEqual(x, k26) {
+func n165(x any, p string) string {
+	if !jsonEqual(x, k27) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:Receipt.v1#/properties/status
-func n165(x any, p string) string {
+func n166(x any, p string) string {
 	if !func() bool {
-		for _, v := range k27 {
+		for _, v := range k28 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3049,19 +3076,6 @@ func n165(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/started
-func n166(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/ended
 func n167(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -3074,8 +3088,21 @@ func n167(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/usage
+// pl:Receipt.v1#/properties/ended
 func n168(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/usage
+func n169(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3091,22 +3118,22 @@ func n168(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n169(v, child(p, "cpu_ms")); e != "" {
+			if e := n170(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n170(v, child(p, "wall_ms")); e != "" {
+			if e := n171(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n171(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n172(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k28[k] {
+			if !k29[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3116,19 +3143,6 @@ func n168(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/cpu_ms
-func n169(x any, p string) string {
-	if !(isNumber(x)) {
-		return p + " must be number"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/usage/properties/wall_ms
 func n170(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
@@ -3141,7 +3155,7 @@ func n170(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
+// pl:Receipt.v1#/properties/usage/properties/wall_ms
 func n171(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
@@ -3154,30 +3168,43 @@ func n171(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/usage/additionalProperties
+// pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
 func n172(x any, p string) string {
+	if !(isNumber(x)) {
+		return p + " must be number"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/usage/additionalProperties
+func n173(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/limits
-func n173(x any, p string) string {
+func n174(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n174(v, child(p, "cpu_ms")); e != "" {
+			if e := n175(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n175(v, child(p, "mem_mb")); e != "" {
+			if e := n176(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n176(v, child(p, "wall_ms")); e != "" {
+			if e := n177(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -3192,19 +3219,6 @@ func n173(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/cpu_ms
-func n174(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/limits/properties/mem_mb
 func n175(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -3217,7 +3231,7 @@ func n175(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/limits/properties/wall_ms
+// pl:Receipt.v1#/properties/limits/properties/mem_mb
 func n176(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -3230,13 +3244,41 @@ func n176(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/limits/additionalProperties
+// pl:Receipt.v1#/properties/limits/properties/wall_ms
 func n177(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/limits/additionalProperties
+func n178(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
+// pl:Receipt.v1#/properties/isolation
+func n179(x any, p string) string {
+	if !func() bool {
+		for _, v := range k30 {
+			if jsonEqual(x, v) {
+				return true
+			}
+		}
+		return false
+	}() {
+		return p + " must be one of the allowed values"
+	}
+	return ""
+}
+
 // pl:Receipt.v1#/properties/policies
-func n178(x any, p string) string {
+func n180(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3246,7 +3288,7 @@ func n178(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n179(a[i], index(p, i)); e != "" {
+			if e := n181(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3255,7 +3297,7 @@ func n178(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies/items
-func n179(x any, p string) string {
+func n181(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3268,7 +3310,7 @@ func n179(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev
-func n180(x any, p string) string {
+func n182(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3278,7 +3320,7 @@ func n180(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n181(a[i], index(p, i)); e != "" {
+			if e := n183(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3287,7 +3329,7 @@ func n180(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev/items
-func n181(x any, p string) string {
+func n183(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3303,12 +3345,12 @@ func n181(x any, p string) string {
 }
 
 // pl:Receipt.v1#/additionalProperties
-func n182(x any, p string) string {
+func n184(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#
-func n183(x any, p string) string {
+func n185(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3330,47 +3372,47 @@ func n183(x any, p string) string {
 			return p + " must have required property \"usage\""
 		}
 		if v, has := m["award"]; has {
-			if e := n184(v, child(p, "award")); e != "" {
+			if e := n186(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n185(v, child(p, "run")); e != "" {
+			if e := n187(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n186(v, child(p, "step")); e != "" {
+			if e := n188(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n187(v, child(p, "status")); e != "" {
+			if e := n189(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n188(v, child(p, "output")); e != "" {
+			if e := n190(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["error"]; has {
-			if e := n189(v, child(p, "error")); e != "" {
+			if e := n191(v, child(p, "error")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n194(v, child(p, "usage")); e != "" {
+			if e := n196(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["receipt"]; has {
-			if e := n199(v, child(p, "receipt")); e != "" {
+			if e := n201(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k29[k] {
+			if !k31[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3380,7 +3422,7 @@ func n183(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/award
-func n184(x any, p string) string {
+func n186(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3396,7 +3438,7 @@ func n184(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/run
-func n185(x any, p string) string {
+func n187(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3409,7 +3451,7 @@ func n185(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/step
-func n186(x any, p string) string {
+func n188(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3422,9 +3464,9 @@ func n186(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/status
-func n187(x any, p string) string {
+func n189(x any, p string) string {
 	if !func() bool {
-		for _, v := range k27 {
+		for _, v := range k28 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3437,7 +3479,7 @@ func n187(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/output
-func n188(x any, p string) string {
+func n190(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3453,7 +3495,7 @@ func n188(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error
-func n189(x any, p string) string {
+func n191(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3466,22 +3508,22 @@ func n189(x any, p string) string {
 			return p + " must have required property \"message\""
 		}
 		if v, has := m["name"]; has {
-			if e := n190(v, child(p, "name")); e != "" {
+			if e := n192(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n191(v, child(p, "message")); e != "" {
+			if e := n193(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["retryable"]; has {
-			if e := n192(v, child(p, "retryable")); e != "" {
+			if e := n194(v, child(p, "retryable")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["details"]; has {
-			if e := n193(v, child(p, "details")); e != "" {
+			if e := n195(v, child(p, "details")); e != "" {
 				return e
 			}
 		}
@@ -3490,7 +3532,7 @@ func n189(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/name
-func n190(x any, p string) string {
+func n192(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3503,7 +3545,7 @@ func n190(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/message
-func n191(x any, p string) string {
+func n193(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3516,7 +3558,7 @@ func n191(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/retryable
-func n192(x any, p string) string {
+func n194(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -3524,7 +3566,7 @@ func n192(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/details
-func n193(x any, p string) string {
+func n195(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3532,7 +3574,7 @@ func n193(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage
-func n194(x any, p string) string {
+func n196(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3548,22 +3590,22 @@ func n194(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n195(v, child(p, "cpu_ms")); e != "" {
+			if e := n197(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n196(v, child(p, "wall_ms")); e != "" {
+			if e := n198(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n197(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n199(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k28[k] {
+			if !k29[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3573,32 +3615,6 @@ func n194(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/cpu_ms
-func n195(x any, p string) string {
-	if !(isNumber(x)) {
-		return p + " must be number"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Result.v1#/properties/usage/properties/wall_ms
-func n196(x any, p string) string {
-	if !(isNumber(x)) {
-		return p + " must be number"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Result.v1#/properties/usage/properties/mem_peak_mb
 func n197(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
@@ -3611,21 +3627,47 @@ func n197(x any, p string) string {
 	return ""
 }
 
-// pl:Result.v1#/properties/usage/additionalProperties
+// pl:Result.v1#/properties/usage/properties/wall_ms
 func n198(x any, p string) string {
+	if !(isNumber(x)) {
+		return p + " must be number"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Result.v1#/properties/usage/properties/mem_peak_mb
+func n199(x any, p string) string {
+	if !(isNumber(x)) {
+		return p + " must be number"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Result.v1#/properties/usage/additionalProperties
+func n200(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/properties/receipt
-func n199(x any, p string) string {
-	if e := n200(x, p); e != "" {
+func n201(x any, p string) string {
+	if e := n202(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#
-func n200(x any, p string) string {
+func n202(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3638,22 +3680,22 @@ func n200(x any, p string) string {
 			return p + " must have required property \"provider_sig\""
 		}
 		if v, has := m["receipt"]; has {
-			if e := n201(v, child(p, "receipt")); e != "" {
+			if e := n203(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider_sig"]; has {
-			if e := n202(v, child(p, "provider_sig")); e != "" {
+			if e := n204(v, child(p, "provider_sig")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester_sig"]; has {
-			if e := n203(v, child(p, "requester_sig")); e != "" {
+			if e := n205(v, child(p, "requester_sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k30[k] {
+			if !k32[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3663,15 +3705,15 @@ func n200(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/receipt
-func n201(x any, p string) string {
-	if e := n154(x, p); e != "" {
+func n203(x any, p string) string {
+	if e := n155(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n202(x any, p string) string {
+func n204(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3684,7 +3726,7 @@ func n202(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/requester_sig
-func n203(x any, p string) string {
+func n205(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3697,17 +3739,17 @@ func n203(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/additionalProperties
-func n204(x any, p string) string {
+func n206(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/additionalProperties
-func n205(x any, p string) string {
+func n207(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Workflow.v1#
-func n206(x any, p string) string {
+func n208(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3720,47 +3762,47 @@ func n206(x any, p string) string {
 			return p + " must have required property \"graph\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n207(v, child(p, "workflow_id")); e != "" {
+			if e := n209(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n208(v, child(p, "name")); e != "" {
+			if e := n210(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n209(v, child(p, "description")); e != "" {
+			if e := n211(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n210(v, child(p, "tags")); e != "" {
+			if e := n212(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n212(v, child(p, "version")); e != "" {
+			if e := n214(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalSettings"]; has {
-			if e := n215(v, child(p, "globalSettings")); e != "" {
+			if e := n217(v, child(p, "globalSettings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalParameters"]; has {
-			if e := n216(v, child(p, "globalParameters")); e != "" {
+			if e := n218(v, child(p, "globalParameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n217(v, child(p, "modules")); e != "" {
+			if e := n219(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["graph"]; has {
-			if e := n227(v, child(p, "graph")); e != "" {
+			if e := n229(v, child(p, "graph")); e != "" {
 				return e
 			}
 		}
@@ -3769,22 +3811,6 @@ func n206(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/workflow_id
-func n207(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	return ""
-}
-
-// pl:Workflow.v1#/properties/name
-func n208(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	return ""
-}
-
-// pl:Workflow.v1#/properties/description
 func n209(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -3792,15 +3818,31 @@ func n209(x any, p string) string {
 	return ""
 }
 
-// pl:Workflow.v1#/properties/tags
+// pl:Workflow.v1#/properties/name
 func n210(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	return ""
+}
+
+// pl:Workflow.v1#/properties/description
+func n211(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	return ""
+}
+
+// pl:Workflow.v1#/properties/tags
+func n212(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n211(a[i], index(p, i)); e != "" {
+			if e := n213(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3809,7 +3851,7 @@ func n210(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags/items
-func n211(x any, p string) string {
+func n213(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3817,19 +3859,19 @@ func n211(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version
-func n212(x any, p string) string {
+func n214(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["version"]; has {
-			if e := n213(v, child(p, "version")); e != "" {
+			if e := n215(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n214(v, child(p, "releaseTag")); e != "" {
+			if e := n216(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
@@ -3838,7 +3880,7 @@ func n212(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/version
-func n213(x any, p string) string {
+func n215(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3846,7 +3888,7 @@ func n213(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/releaseTag
-func n214(x any, p string) string {
+func n216(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3854,7 +3896,7 @@ func n214(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalSettings
-func n215(x any, p string) string {
+func n217(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3862,7 +3904,7 @@ func n215(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalParameters
-func n216(x any, p string) string {
+func n218(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3870,7 +3912,7 @@ func n216(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules
-func n217(x any, p string) string {
+func n219(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3878,7 +3920,7 @@ func n217(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n218(v, child(p, k)); e != "" {
+				if e := n220(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -3888,44 +3930,44 @@ func n217(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties
-func n218(x any, p string) string {
+func n220(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["codePath"]; has {
-			if e := n219(v, child(p, "codePath")); e != "" {
+			if e := n221(v, child(p, "codePath")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["settings"]; has {
-			if e := n220(v, child(p, "settings")); e != "" {
+			if e := n222(v, child(p, "settings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["parameters"]; has {
-			if e := n221(v, child(p, "parameters")); e != "" {
+			if e := n223(v, child(p, "parameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n222(v, child(p, "name")); e != "" {
+			if e := n224(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n223(v, child(p, "description")); e != "" {
+			if e := n225(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n224(v, child(p, "tags")); e != "" {
+			if e := n226(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["resource_requirements"]; has {
-			if e := n226(v, child(p, "resource_requirements")); e != "" {
+			if e := n228(v, child(p, "resource_requirements")); e != "" {
 				return e
 			}
 		}
@@ -3934,7 +3976,7 @@ func n218(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
-func n219(x any, p string) string {
+func n221(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3942,7 +3984,7 @@ func n219(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
-func n220(x any, p string) string {
+func n222(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3950,7 +3992,7 @@ func n220(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
-func n221(x any, p string) string {
+func n223(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3958,7 +4000,7 @@ func n221(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
-func n222(x any, p string) string {
+func n224(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3966,7 +4008,7 @@ func n222(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
-func n223(x any, p string) string {
+func n225(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3974,14 +4016,14 @@ func n223(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
-func n224(x any, p string) string {
+func n226(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n225(a[i], index(p, i)); e != "" {
+			if e := n227(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3990,7 +4032,7 @@ func n224(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
-func n225(x any, p string) string {
+func n227(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3998,7 +4040,7 @@ func n225(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
-func n226(x any, p string) string {
+func n228(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4006,7 +4048,7 @@ func n226(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph
-func n227(x any, p string) string {
+func n229(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4014,7 +4056,7 @@ func n227(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n228(v, child(p, k)); e != "" {
+				if e := n230(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -4024,14 +4066,14 @@ func n227(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties
-func n228(x any, p string) string {
+func n230(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n229(a[i], index(p, i)); e != "" {
+			if e := n231(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4040,7 +4082,7 @@ func n228(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties/items
-func n229(x any, p string) string {
+func n231(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4048,7 +4090,7 @@ func n229(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#
-func n230(x any, p string) string {
+func n232(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4082,62 +4124,62 @@ func n230(x any, p string) string {
 			return p + " must have required property \"meta\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n231(v, child(p, "workflow_id")); e != "" {
+			if e := n233(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n232(v, child(p, "version")); e != "" {
+			if e := n234(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n233(v, child(p, "releaseTag")); e != "" {
+			if e := n235(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["kind"]; has {
-			if e := n234(v, child(p, "kind")); e != "" {
+			if e := n236(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["bundle"]; has {
-			if e := n235(v, child(p, "bundle")); e != "" {
+			if e := n237(v, child(p, "bundle")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["size"]; has {
-			if e := n236(v, child(p, "size")); e != "" {
+			if e := n238(v, child(p, "size")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisher"]; has {
-			if e := n237(v, child(p, "publisher")); e != "" {
+			if e := n239(v, child(p, "publisher")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisherKind"]; has {
-			if e := n238(v, child(p, "publisherKind")); e != "" {
+			if e := n240(v, child(p, "publisherKind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n239(v, child(p, "ts")); e != "" {
+			if e := n241(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tombstone"]; has {
-			if e := n240(v, child(p, "tombstone")); e != "" {
+			if e := n242(v, child(p, "tombstone")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["meta"]; has {
-			if e := n241(v, child(p, "meta")); e != "" {
+			if e := n243(v, child(p, "meta")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k31[k] {
+			if !k33[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4147,12 +4189,12 @@ func n230(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/workflow_id
-func n231(x any, p string) string {
+func n233(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k32.MatchString(s) {
+		if !k34.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
 		}
 	}
@@ -4160,7 +4202,7 @@ func n231(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/version
-func n232(x any, p string) string {
+func n234(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4173,7 +4215,7 @@ func n232(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/releaseTag
-func n233(x any, p string) string {
+func n235(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4186,9 +4228,9 @@ func n233(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/kind
-func n234(x any, p string) string {
+func n236(x any, p string) string {
 	if !func() bool {
-		for _, v := range k33 {
+		for _, v := range k35 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -4201,7 +4243,7 @@ func n234(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/bundle
-func n235(x any, p string) string {
+func n237(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4217,7 +4259,7 @@ func n235(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/size
-func n236(x any, p string) string {
+func n238(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4230,7 +4272,7 @@ func n236(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisher
-func n237(x any, p string) string {
+func n239(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4246,9 +4288,9 @@ func n237(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisherKind
-func n238(x any, p string) string {
+func n240(x any, p string) string {
 	if !func() bool {
-		for _, v := range k34 {
+		for _, v := range k36 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -4261,7 +4303,7 @@ func n238(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/ts
-func n239(x any, p string) string {
+func n241(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4274,15 +4316,15 @@ func n239(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/tombstone
-func n240(x any, p string) string {
-	if !jsonEqual(x, k35) {
+func n242(x any, p string) string {
+	if !jsonEqual(x, k37) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:WorkflowRecord.v1#/properties/meta
-func n241(x any, p string) string {
+func n243(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4295,27 +4337,27 @@ func n241(x any, p string) string {
 			return p + " must have required property \"modules\""
 		}
 		if v, has := m["name"]; has {
-			if e := n242(v, child(p, "name")); e != "" {
+			if e := n244(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n243(v, child(p, "description")); e != "" {
+			if e := n245(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n244(v, child(p, "tags")); e != "" {
+			if e := n246(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n246(v, child(p, "modules")); e != "" {
+			if e := n248(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k36[k] {
+			if !k38[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4325,7 +4367,7 @@ func n241(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/name
-func n242(x any, p string) string {
+func n244(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4338,7 +4380,7 @@ func n242(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/description
-func n243(x any, p string) string {
+func n245(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4351,7 +4393,7 @@ func n243(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags
-func n244(x any, p string) string {
+func n246(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4361,7 +4403,7 @@ func n244(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n245(a[i], index(p, i)); e != "" {
+			if e := n247(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4370,7 +4412,7 @@ func n244(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
-func n245(x any, p string) string {
+func n247(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4383,7 +4425,7 @@ func n245(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules
-func n246(x any, p string) string {
+func n248(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4393,7 +4435,7 @@ func n246(x any, p string) string {
 			return p + " must have at most 1000 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n247(a[i], index(p, i)); e != "" {
+			if e := n249(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4402,7 +4444,7 @@ func n246(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
-func n247(x any, p string) string {
+func n249(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4415,12 +4457,12 @@ func n247(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/additionalProperties
-func n248(x any, p string) string {
+func n250(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:WorkflowRecord.v1#/additionalProperties
-func n249(x any, p string) string {
+func n251(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
@@ -4436,11 +4478,11 @@ var Validators = map[string]func(x any, p string) string{
 	"GatewayRequest.v1": n121,
 	"Plan.v1": n126,
 	"Policy.v1": n139,
-	"Receipt.v1": n154,
-	"Result.v1": n183,
-	"SignedReceipt.v1": n200,
-	"Workflow.v1": n206,
-	"WorkflowRecord.v1": n230,
+	"Receipt.v1": n155,
+	"Result.v1": n185,
+	"SignedReceipt.v1": n202,
+	"Workflow.v1": n208,
+	"WorkflowRecord.v1": n232,
 }
 
 // ErrorOf returns "" when doc is a valid `name` document, else why not. Unknown names panic.

@@ -9,20 +9,21 @@ var k1 = map[string]bool{"text": true, "max_words": true, "style": true, "langua
 var k2 = mustJSON("[\"bullets\",\"paragraph\"]").([]any)
 var k3 = mustRegexp("^[a-z]{2}(\\x{2d}[A-Z]{2})?\\z")
 var k4 = map[string]bool{"summary": true, "words": true, "bullets": true, "model": true}
-var k5 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "policies": true, "prev": true}
+var k5 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "policies": true, "prev": true}
 var k6 = mustRegexp("^[1-9A-HJ-NP-Za-km-z]{40,60}\\z")
 var k7 = mustRegexp("^b[a-z2-7]{20,}\\z")
 var k8 = mustJSON("\"\"")
 var k9 = mustJSON("[\"ok\",\"error\"]").([]any)
 var k10 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
 var k11 = map[string]bool{"cpu_ms": true, "mem_mb": true, "wall_ms": true}
-var k12 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
-var k13 = mustRegexp("^[A-Za-z0-9_\\x{2d}]{86}\\z")
-var k14 = map[string]bool{"name": true, "version": true, "provider": true, "description": true, "io": true, "limits": true, "price": true, "attrs": true, "attestations": true, "policies": true, "module": true}
-var k15 = mustRegexp("^[A-Za-z][A-Za-z0-9_\\x{2e}\\x{2d}]{0,127}\\z")
-var k16 = map[string]bool{}
-var k17 = map[string]bool{"cid": true, "kind": true, "path": true}
-var k18 = mustJSON("[\"js\",\"py\"]").([]any)
+var k12 = mustJSON("[\"thread\",\"sandbox\",\"process\",\"sandbox-no-net\",\"process-no-net\"]").([]any)
+var k13 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
+var k14 = mustRegexp("^[A-Za-z0-9_\\x{2d}]{86}\\z")
+var k15 = map[string]bool{"name": true, "version": true, "provider": true, "description": true, "io": true, "limits": true, "price": true, "attrs": true, "attestations": true, "policies": true, "module": true}
+var k16 = mustRegexp("^[A-Za-z][A-Za-z0-9_\\x{2e}\\x{2d}]{0,127}\\z")
+var k17 = map[string]bool{}
+var k18 = map[string]bool{"cid": true, "kind": true, "path": true}
+var k19 = mustJSON("[\"js\",\"py\"]").([]any)
 
 // pl:cap:Summarize.v1#
 func n0(x any, p string) string {
@@ -414,13 +415,18 @@ func n17(x any, p string) string {
 				return e
 			}
 		}
+		if v, has := m["isolation"]; has {
+			if e := n41(v, child(p, "isolation")); e != "" {
+				return e
+			}
+		}
 		if v, has := m["policies"]; has {
-			if e := n41(v, child(p, "policies")); e != "" {
+			if e := n42(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["prev"]; has {
-			if e := n43(v, child(p, "prev")); e != "" {
+			if e := n44(v, child(p, "prev")); e != "" {
 				return e
 			}
 		}
@@ -770,8 +776,23 @@ func n40(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
-// pl:Receipt.v1#/properties/policies
+// pl:Receipt.v1#/properties/isolation
 func n41(x any, p string) string {
+	if !func() bool {
+		for _, v := range k12 {
+			if jsonEqual(x, v) {
+				return true
+			}
+		}
+		return false
+	}() {
+		return p + " must be one of the allowed values"
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/policies
+func n42(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -781,7 +802,7 @@ func n41(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n42(a[i], index(p, i)); e != "" {
+			if e := n43(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -790,7 +811,7 @@ func n41(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies/items
-func n42(x any, p string) string {
+func n43(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -803,7 +824,7 @@ func n42(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev
-func n43(x any, p string) string {
+func n44(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -813,7 +834,7 @@ func n43(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n44(a[i], index(p, i)); e != "" {
+			if e := n45(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -822,7 +843,7 @@ func n43(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev/items
-func n44(x any, p string) string {
+func n45(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -838,12 +859,12 @@ func n44(x any, p string) string {
 }
 
 // pl:Receipt.v1#/additionalProperties
-func n45(x any, p string) string {
+func n46(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:SignedReceipt.v1#
-func n46(x any, p string) string {
+func n47(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -856,22 +877,22 @@ func n46(x any, p string) string {
 			return p + " must have required property \"provider_sig\""
 		}
 		if v, has := m["receipt"]; has {
-			if e := n47(v, child(p, "receipt")); e != "" {
+			if e := n48(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider_sig"]; has {
-			if e := n48(v, child(p, "provider_sig")); e != "" {
+			if e := n49(v, child(p, "provider_sig")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester_sig"]; has {
-			if e := n49(v, child(p, "requester_sig")); e != "" {
+			if e := n50(v, child(p, "requester_sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k12[k] {
+			if !k13[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -881,7 +902,7 @@ func n46(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/receipt
-func n47(x any, p string) string {
+func n48(x any, p string) string {
 	if e := n17(x, p); e != "" {
 		return e
 	}
@@ -889,12 +910,12 @@ func n47(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n48(x any, p string) string {
+func n49(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k13.MatchString(s) {
+		if !k14.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
 		}
 	}
@@ -902,12 +923,12 @@ func n48(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/requester_sig
-func n49(x any, p string) string {
+func n50(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k13.MatchString(s) {
+		if !k14.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
 		}
 	}
@@ -915,12 +936,12 @@ func n49(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/additionalProperties
-func n50(x any, p string) string {
+func n51(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#
-func n51(x any, p string) string {
+func n52(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -942,62 +963,62 @@ func n51(x any, p string) string {
 			return p + " must have required property \"limits\""
 		}
 		if v, has := m["name"]; has {
-			if e := n52(v, child(p, "name")); e != "" {
+			if e := n53(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n53(v, child(p, "version")); e != "" {
+			if e := n54(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n54(v, child(p, "provider")); e != "" {
+			if e := n55(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n55(v, child(p, "description")); e != "" {
+			if e := n56(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["io"]; has {
-			if e := n56(v, child(p, "io")); e != "" {
+			if e := n57(v, child(p, "io")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n64(v, child(p, "limits")); e != "" {
+			if e := n65(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["price"]; has {
-			if e := n69(v, child(p, "price")); e != "" {
+			if e := n70(v, child(p, "price")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attrs"]; has {
-			if e := n70(v, child(p, "attrs")); e != "" {
+			if e := n71(v, child(p, "attrs")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestations"]; has {
-			if e := n72(v, child(p, "attestations")); e != "" {
+			if e := n73(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n74(v, child(p, "policies")); e != "" {
+			if e := n75(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["module"]; has {
-			if e := n76(v, child(p, "module")); e != "" {
+			if e := n77(v, child(p, "module")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k14[k] {
+			if !k15[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1007,12 +1028,12 @@ func n51(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/name
-func n52(x any, p string) string {
+func n53(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k15.MatchString(s) {
+		if !k16.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z][A-Za-z0-9_.-]{0,127}$\""
 		}
 	}
@@ -1020,7 +1041,7 @@ func n52(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/version
-func n53(x any, p string) string {
+func n54(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1033,7 +1054,7 @@ func n53(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/provider
-func n54(x any, p string) string {
+func n55(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1046,7 +1067,7 @@ func n54(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/description
-func n55(x any, p string) string {
+func n56(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1059,7 +1080,7 @@ func n55(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io
-func n56(x any, p string) string {
+func n57(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1072,12 +1093,12 @@ func n56(x any, p string) string {
 			return p + " must have required property \"output\""
 		}
 		if v, has := m["input"]; has {
-			if e := n57(v, child(p, "input")); e != "" {
+			if e := n58(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n60(v, child(p, "output")); e != "" {
+			if e := n61(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
@@ -1092,12 +1113,12 @@ func n56(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input
-func n57(x any, p string) string {
+func n58(x any, p string) string {
 	if c := 0; func() int {
-		if n58(x, p) == "" {
+		if n59(x, p) == "" {
 			c++
 		}
-		if n59(x, p) == "" {
+		if n60(x, p) == "" {
 			c++
 		}
 		return c
@@ -1108,7 +1129,7 @@ func n57(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input/oneOf/0
-func n58(x any, p string) string {
+func n59(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1124,7 +1145,7 @@ func n58(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input/oneOf/1
-func n59(x any, p string) string {
+func n60(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1132,12 +1153,12 @@ func n59(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output
-func n60(x any, p string) string {
+func n61(x any, p string) string {
 	if c := 0; func() int {
-		if n61(x, p) == "" {
+		if n62(x, p) == "" {
 			c++
 		}
-		if n62(x, p) == "" {
+		if n63(x, p) == "" {
 			c++
 		}
 		return c
@@ -1148,7 +1169,7 @@ func n60(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output/oneOf/0
-func n61(x any, p string) string {
+func n62(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1164,7 +1185,7 @@ func n61(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output/oneOf/1
-func n62(x any, p string) string {
+func n63(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1172,29 +1193,29 @@ func n62(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/additionalProperties
-func n63(x any, p string) string {
+func n64(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/properties/limits
-func n64(x any, p string) string {
+func n65(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n65(v, child(p, "cpu_ms")); e != "" {
+			if e := n66(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n66(v, child(p, "mem_mb")); e != "" {
+			if e := n67(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n67(v, child(p, "wall_ms")); e != "" {
+			if e := n68(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -1209,19 +1230,6 @@ func n64(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/limits/properties/cpu_ms
-func n65(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Capability.v1#/properties/limits/properties/mem_mb
 func n66(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -1234,7 +1242,7 @@ func n66(x any, p string) string {
 	return ""
 }
 
-// pl:Capability.v1#/properties/limits/properties/wall_ms
+// pl:Capability.v1#/properties/limits/properties/mem_mb
 func n67(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -1247,13 +1255,26 @@ func n67(x any, p string) string {
 	return ""
 }
 
-// pl:Capability.v1#/properties/limits/additionalProperties
+// pl:Capability.v1#/properties/limits/properties/wall_ms
 func n68(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Capability.v1#/properties/limits/additionalProperties
+func n69(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/properties/price
-func n69(x any, p string) string {
+func n70(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -1266,7 +1287,7 @@ func n69(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attrs
-func n70(x any, p string) string {
+func n71(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1276,8 +1297,8 @@ func n70(x any, p string) string {
 			return p + " must have at most 64 properties"
 		}
 		for k, v := range m {
-			if !k16[k] {
-				if e := n71(v, child(p, k)); e != "" {
+			if !k17[k] {
+				if e := n72(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -1287,7 +1308,7 @@ func n70(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attrs/additionalProperties
-func n71(x any, p string) string {
+func n72(x any, p string) string {
 	if !(isNumber(x) || isString(x) || isBool(x)) {
 		return p + " must be number or string or boolean"
 	}
@@ -1295,7 +1316,7 @@ func n71(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attestations
-func n72(x any, p string) string {
+func n73(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1305,7 +1326,7 @@ func n72(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n73(a[i], index(p, i)); e != "" {
+			if e := n74(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1314,7 +1335,7 @@ func n72(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attestations/items
-func n73(x any, p string) string {
+func n74(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1327,7 +1348,7 @@ func n73(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/policies
-func n74(x any, p string) string {
+func n75(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1337,7 +1358,7 @@ func n74(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n75(a[i], index(p, i)); e != "" {
+			if e := n76(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1346,7 +1367,7 @@ func n74(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/policies/items
-func n75(x any, p string) string {
+func n76(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1359,7 +1380,7 @@ func n75(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module
-func n76(x any, p string) string {
+func n77(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1369,22 +1390,22 @@ func n76(x any, p string) string {
 			return p + " must have required property \"cid\""
 		}
 		if v, has := m["cid"]; has {
-			if e := n77(v, child(p, "cid")); e != "" {
+			if e := n78(v, child(p, "cid")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["kind"]; has {
-			if e := n78(v, child(p, "kind")); e != "" {
+			if e := n79(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["path"]; has {
-			if e := n79(v, child(p, "path")); e != "" {
+			if e := n80(v, child(p, "path")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k17[k] {
+			if !k18[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1394,7 +1415,7 @@ func n76(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/cid
-func n77(x any, p string) string {
+func n78(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1410,9 +1431,9 @@ func n77(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/kind
-func n78(x any, p string) string {
+func n79(x any, p string) string {
 	if !func() bool {
-		for _, v := range k18 {
+		for _, v := range k19 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -1425,7 +1446,7 @@ func n78(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/path
-func n79(x any, p string) string {
+func n80(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1438,12 +1459,12 @@ func n79(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/additionalProperties
-func n80(x any, p string) string {
+func n81(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/additionalProperties
-func n81(x any, p string) string {
+func n82(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
@@ -1451,8 +1472,8 @@ func n81(x any, p string) string {
 var Validators = map[string]func(x any, p string) string{
 	"Summarize.v1": n0,
 	"Receipt.v1": n17,
-	"SignedReceipt.v1": n46,
-	"Capability.v1": n51,
+	"SignedReceipt.v1": n47,
+	"Capability.v1": n52,
 	"Summarize.v1#input": n1,
 	"Summarize.v1#output": n8,
 }

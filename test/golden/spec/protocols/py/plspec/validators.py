@@ -32,19 +32,21 @@ _K20 = frozenset(["method", "path", "body"])
 _K21 = ["GET", "POST", "PUT", "DELETE"]
 _K22 = frozenset(["goal", "inputs", "constraints", "policy", "select", "plan"])
 _K23 = re.compile("^[A-Za-z_][A-Za-z0-9_]*\\x3a\\x2d?[0-9\\x2e]+\\Z", re.ASCII)
-_K24 = frozenset(["name", "version", "description", "require_attestations", "allow_peers", "deny_peers", "max_price", "max_deadline_ms", "residency"])
-_K25 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "policies", "prev"])
-_K26 = ""
-_K27 = ["ok", "error"]
-_K28 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
-_K29 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
-_K30 = frozenset(["receipt", "provider_sig", "requester_sig"])
-_K31 = frozenset(["workflow_id", "version", "releaseTag", "kind", "bundle", "size", "publisher", "publisherKind", "ts", "tombstone", "meta"])
-_K32 = re.compile("^[A-Za-z0-9][A-Za-z0-9\\x2e_\\x2d]{0,127}\\Z", re.ASCII)
-_K33 = ["bundle", "plan"]
-_K34 = ["api-key", "agent"]
-_K35 = True
-_K36 = frozenset(["name", "description", "tags", "modules"])
+_K24 = frozenset(["name", "version", "description", "require_attestations", "allow_peers", "deny_peers", "max_price", "max_deadline_ms", "network", "residency"])
+_K25 = ["none"]
+_K26 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "isolation", "policies", "prev"])
+_K27 = ""
+_K28 = ["ok", "error"]
+_K29 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
+_K30 = ["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]
+_K31 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
+_K32 = frozenset(["receipt", "provider_sig", "requester_sig"])
+_K33 = frozenset(["workflow_id", "version", "releaseTag", "kind", "bundle", "size", "publisher", "publisherKind", "ts", "tombstone", "meta"])
+_K34 = re.compile("^[A-Za-z0-9][A-Za-z0-9\\x2e_\\x2d]{0,127}\\Z", re.ASCII)
+_K35 = ["bundle", "plan"]
+_K36 = ["api-key", "agent"]
+_K37 = True
+_K38 = frozenset(["name", "description", "tags", "modules"])
 
 
 def _n0(x: Any, p: str) -> Optional[str]:
@@ -1962,8 +1964,12 @@ def _n139(x: Any, p: str) -> Optional[str]:
             e = _n150(x["max_deadline_ms"], rt.child(p, "max_deadline_ms"))
             if e is not None:
                 return e
+        if "network" in x:
+            e = _n151(x["network"], rt.child(p, "network"))
+            if e is not None:
+                return e
         if "residency" in x:
-            e = _n151(x["residency"], rt.child(p, "residency"))
+            e = _n152(x["residency"], rt.child(p, "residency"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2093,6 +2099,13 @@ def _n150(x: Any, p: str) -> Optional[str]:
 
 
 def _n151(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/network
+    if not any(rt.json_equal(x, v) for v in _K25):
+        return p + " must be one of the allowed values"
+    return None
+
+
+def _n152(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/residency
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2100,13 +2113,13 @@ def _n151(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n152(x[i], rt.child(p, i))
+            e = _n153(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n152(x: Any, p: str) -> Optional[str]:
+def _n153(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/residency/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2116,12 +2129,12 @@ def _n152(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n153(x: Any, p: str) -> Optional[str]:
+def _n154(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n154(x: Any, p: str) -> Optional[str]:
+def _n155(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2157,72 +2170,76 @@ def _n154(x: Any, p: str) -> Optional[str]:
         if "prev" not in x:
             return p + " must have required property \"prev\""
         if "run" in x:
-            e = _n155(x["run"], rt.child(p, "run"))
+            e = _n156(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n156(x["step"], rt.child(p, "step"))
+            e = _n157(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "capability" in x:
-            e = _n157(x["capability"], rt.child(p, "capability"))
+            e = _n158(x["capability"], rt.child(p, "capability"))
             if e is not None:
                 return e
         if "provider" in x:
-            e = _n158(x["provider"], rt.child(p, "provider"))
+            e = _n159(x["provider"], rt.child(p, "provider"))
             if e is not None:
                 return e
         if "requester" in x:
-            e = _n159(x["requester"], rt.child(p, "requester"))
+            e = _n160(x["requester"], rt.child(p, "requester"))
             if e is not None:
                 return e
         if "award" in x:
-            e = _n160(x["award"], rt.child(p, "award"))
+            e = _n161(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "input" in x:
-            e = _n161(x["input"], rt.child(p, "input"))
+            e = _n162(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n162(x["output"], rt.child(p, "output"))
+            e = _n163(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n165(x["status"], rt.child(p, "status"))
+            e = _n166(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "started" in x:
-            e = _n166(x["started"], rt.child(p, "started"))
+            e = _n167(x["started"], rt.child(p, "started"))
             if e is not None:
                 return e
         if "ended" in x:
-            e = _n167(x["ended"], rt.child(p, "ended"))
+            e = _n168(x["ended"], rt.child(p, "ended"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n168(x["usage"], rt.child(p, "usage"))
+            e = _n169(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n173(x["limits"], rt.child(p, "limits"))
+            e = _n174(x["limits"], rt.child(p, "limits"))
+            if e is not None:
+                return e
+        if "isolation" in x:
+            e = _n179(x["isolation"], rt.child(p, "isolation"))
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n178(x["policies"], rt.child(p, "policies"))
+            e = _n180(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "prev" in x:
-            e = _n180(x["prev"], rt.child(p, "prev"))
+            e = _n182(x["prev"], rt.child(p, "prev"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K25:
+            if k not in _K26:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n155(x: Any, p: str) -> Optional[str]:
+def _n156(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2232,7 +2249,7 @@ def _n155(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n156(x: Any, p: str) -> Optional[str]:
+def _n157(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2242,7 +2259,7 @@ def _n156(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n157(x: Any, p: str) -> Optional[str]:
+def _n158(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/capability
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2252,7 +2269,7 @@ def _n157(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n158(x: Any, p: str) -> Optional[str]:
+def _n159(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/provider
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2262,7 +2279,7 @@ def _n158(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n159(x: Any, p: str) -> Optional[str]:
+def _n160(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/requester
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2272,7 +2289,7 @@ def _n159(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n160(x: Any, p: str) -> Optional[str]:
+def _n161(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2282,7 +2299,7 @@ def _n160(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n161(x: Any, p: str) -> Optional[str]:
+def _n162(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/input
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2294,14 +2311,14 @@ def _n161(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n162(x: Any, p: str) -> Optional[str]:
+def _n163(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output
-    if sum(1 for f in (_n163, _n164,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n164, _n165,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n163(x: Any, p: str) -> Optional[str]:
+def _n164(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2313,21 +2330,21 @@ def _n163(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n164(x: Any, p: str) -> Optional[str]:
+def _n165(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output/oneOf/1
-    if not rt.json_equal(x, _K26):
+    if not rt.json_equal(x, _K27):
         return p + " must be equal to the constant"
     return None
 
 
-def _n165(x: Any, p: str) -> Optional[str]:
+def _n166(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/status
-    if not any(rt.json_equal(x, v) for v in _K27):
+    if not any(rt.json_equal(x, v) for v in _K28):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n166(x: Any, p: str) -> Optional[str]:
+def _n167(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/started
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2338,7 +2355,7 @@ def _n166(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n167(x: Any, p: str) -> Optional[str]:
+def _n168(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/ended
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2349,7 +2366,7 @@ def _n167(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n168(x: Any, p: str) -> Optional[str]:
+def _n169(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2361,24 +2378,24 @@ def _n168(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n169(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n170(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n170(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n171(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n171(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n172(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K28:
+            if k not in _K29:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n169(x: Any, p: str) -> Optional[str]:
+def _n170(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2389,7 +2406,7 @@ def _n169(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n170(x: Any, p: str) -> Optional[str]:
+def _n171(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2400,7 +2417,7 @@ def _n170(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n171(x: Any, p: str) -> Optional[str]:
+def _n172(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2411,26 +2428,26 @@ def _n171(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n172(x: Any, p: str) -> Optional[str]:
+def _n173(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n173(x: Any, p: str) -> Optional[str]:
+def _n174(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n174(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n175(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n175(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n176(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n176(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n177(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2439,7 +2456,7 @@ def _n173(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n174(x: Any, p: str) -> Optional[str]:
+def _n175(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2450,7 +2467,7 @@ def _n174(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n175(x: Any, p: str) -> Optional[str]:
+def _n176(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2461,7 +2478,7 @@ def _n175(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n176(x: Any, p: str) -> Optional[str]:
+def _n177(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2472,12 +2489,19 @@ def _n176(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n177(x: Any, p: str) -> Optional[str]:
+def _n178(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n178(x: Any, p: str) -> Optional[str]:
+def _n179(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/isolation
+    if not any(rt.json_equal(x, v) for v in _K30):
+        return p + " must be one of the allowed values"
+    return None
+
+
+def _n180(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2485,13 +2509,13 @@ def _n178(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n179(x[i], rt.child(p, i))
+            e = _n181(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n179(x: Any, p: str) -> Optional[str]:
+def _n181(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2501,7 +2525,7 @@ def _n179(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n180(x: Any, p: str) -> Optional[str]:
+def _n182(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2509,13 +2533,13 @@ def _n180(x: Any, p: str) -> Optional[str]:
         if len(x) > 1024:
             return p + " must have at most 1024 items"
         for i in range(0, len(x)):
-            e = _n181(x[i], rt.child(p, i))
+            e = _n183(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n181(x: Any, p: str) -> Optional[str]:
+def _n183(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2527,12 +2551,12 @@ def _n181(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n182(x: Any, p: str) -> Optional[str]:
+def _n184(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n183(x: Any, p: str) -> Optional[str]:
+def _n185(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2548,44 +2572,44 @@ def _n183(x: Any, p: str) -> Optional[str]:
         if "usage" not in x:
             return p + " must have required property \"usage\""
         if "award" in x:
-            e = _n184(x["award"], rt.child(p, "award"))
+            e = _n186(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n185(x["run"], rt.child(p, "run"))
+            e = _n187(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n186(x["step"], rt.child(p, "step"))
+            e = _n188(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n187(x["status"], rt.child(p, "status"))
+            e = _n189(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n188(x["output"], rt.child(p, "output"))
+            e = _n190(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "error" in x:
-            e = _n189(x["error"], rt.child(p, "error"))
+            e = _n191(x["error"], rt.child(p, "error"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n194(x["usage"], rt.child(p, "usage"))
+            e = _n196(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "receipt" in x:
-            e = _n199(x["receipt"], rt.child(p, "receipt"))
+            e = _n201(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K29:
+            if k not in _K31:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n184(x: Any, p: str) -> Optional[str]:
+def _n186(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2597,7 +2621,7 @@ def _n184(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n185(x: Any, p: str) -> Optional[str]:
+def _n187(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2607,7 +2631,7 @@ def _n185(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n186(x: Any, p: str) -> Optional[str]:
+def _n188(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2617,14 +2641,14 @@ def _n186(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n187(x: Any, p: str) -> Optional[str]:
+def _n189(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/status
-    if not any(rt.json_equal(x, v) for v in _K27):
+    if not any(rt.json_equal(x, v) for v in _K28):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n188(x: Any, p: str) -> Optional[str]:
+def _n190(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/output
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2636,7 +2660,7 @@ def _n188(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n189(x: Any, p: str) -> Optional[str]:
+def _n191(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2646,25 +2670,25 @@ def _n189(x: Any, p: str) -> Optional[str]:
         if "message" not in x:
             return p + " must have required property \"message\""
         if "name" in x:
-            e = _n190(x["name"], rt.child(p, "name"))
+            e = _n192(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "message" in x:
-            e = _n191(x["message"], rt.child(p, "message"))
+            e = _n193(x["message"], rt.child(p, "message"))
             if e is not None:
                 return e
         if "retryable" in x:
-            e = _n192(x["retryable"], rt.child(p, "retryable"))
+            e = _n194(x["retryable"], rt.child(p, "retryable"))
             if e is not None:
                 return e
         if "details" in x:
-            e = _n193(x["details"], rt.child(p, "details"))
+            e = _n195(x["details"], rt.child(p, "details"))
             if e is not None:
                 return e
     return None
 
 
-def _n190(x: Any, p: str) -> Optional[str]:
+def _n192(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2674,7 +2698,7 @@ def _n190(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n191(x: Any, p: str) -> Optional[str]:
+def _n193(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/message
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2684,21 +2708,21 @@ def _n191(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n192(x: Any, p: str) -> Optional[str]:
+def _n194(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/retryable
     if not (rt.is_bool(x)):
         return p + " must be boolean"
     return None
 
 
-def _n193(x: Any, p: str) -> Optional[str]:
+def _n195(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/details
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n194(x: Any, p: str) -> Optional[str]:
+def _n196(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2710,24 +2734,24 @@ def _n194(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n195(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n197(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n196(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n198(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n197(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n199(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K28:
+            if k not in _K29:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n195(x: Any, p: str) -> Optional[str]:
+def _n197(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2738,7 +2762,7 @@ def _n195(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n196(x: Any, p: str) -> Optional[str]:
+def _n198(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2749,7 +2773,7 @@ def _n196(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n197(x: Any, p: str) -> Optional[str]:
+def _n199(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2760,20 +2784,20 @@ def _n197(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n198(x: Any, p: str) -> Optional[str]:
+def _n200(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n199(x: Any, p: str) -> Optional[str]:
+def _n201(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/receipt
-    e = _n200(x, p)
+    e = _n202(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n200(x: Any, p: str) -> Optional[str]:
+def _n202(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2783,32 +2807,32 @@ def _n200(x: Any, p: str) -> Optional[str]:
         if "provider_sig" not in x:
             return p + " must have required property \"provider_sig\""
         if "receipt" in x:
-            e = _n201(x["receipt"], rt.child(p, "receipt"))
+            e = _n203(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         if "provider_sig" in x:
-            e = _n202(x["provider_sig"], rt.child(p, "provider_sig"))
+            e = _n204(x["provider_sig"], rt.child(p, "provider_sig"))
             if e is not None:
                 return e
         if "requester_sig" in x:
-            e = _n203(x["requester_sig"], rt.child(p, "requester_sig"))
+            e = _n205(x["requester_sig"], rt.child(p, "requester_sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K30:
+            if k not in _K32:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n201(x: Any, p: str) -> Optional[str]:
+def _n203(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/receipt
-    e = _n154(x, p)
+    e = _n155(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n202(x: Any, p: str) -> Optional[str]:
+def _n204(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/provider_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2818,7 +2842,7 @@ def _n202(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n203(x: Any, p: str) -> Optional[str]:
+def _n205(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/requester_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2828,17 +2852,17 @@ def _n203(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n204(x: Any, p: str) -> Optional[str]:
+def _n206(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n205(x: Any, p: str) -> Optional[str]:
+def _n207(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n206(x: Any, p: str) -> Optional[str]:
+def _n208(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2848,271 +2872,271 @@ def _n206(x: Any, p: str) -> Optional[str]:
         if "graph" not in x:
             return p + " must have required property \"graph\""
         if "workflow_id" in x:
-            e = _n207(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n209(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n208(x["name"], rt.child(p, "name"))
+            e = _n210(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n209(x["description"], rt.child(p, "description"))
+            e = _n211(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n210(x["tags"], rt.child(p, "tags"))
+            e = _n212(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n212(x["version"], rt.child(p, "version"))
+            e = _n214(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "globalSettings" in x:
-            e = _n215(x["globalSettings"], rt.child(p, "globalSettings"))
+            e = _n217(x["globalSettings"], rt.child(p, "globalSettings"))
             if e is not None:
                 return e
         if "globalParameters" in x:
-            e = _n216(x["globalParameters"], rt.child(p, "globalParameters"))
+            e = _n218(x["globalParameters"], rt.child(p, "globalParameters"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n217(x["modules"], rt.child(p, "modules"))
+            e = _n219(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         if "graph" in x:
-            e = _n227(x["graph"], rt.child(p, "graph"))
+            e = _n229(x["graph"], rt.child(p, "graph"))
             if e is not None:
                 return e
     return None
 
 
-def _n207(x: Any, p: str) -> Optional[str]:
+def _n209(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n208(x: Any, p: str) -> Optional[str]:
+def _n210(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n209(x: Any, p: str) -> Optional[str]:
+def _n211(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n210(x: Any, p: str) -> Optional[str]:
+def _n212(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n211(x[i], rt.child(p, i))
-            if e is not None:
-                return e
-    return None
-
-
-def _n211(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/tags/items
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    return None
-
-
-def _n212(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/version
-    if not (rt.is_object(x)):
-        return p + " must be object"
-    if rt.is_object(x):
-        if "version" in x:
-            e = _n213(x["version"], rt.child(p, "version"))
-            if e is not None:
-                return e
-        if "releaseTag" in x:
-            e = _n214(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n213(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
 def _n213(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/version/properties/version
+    # pl:Workflow.v1#/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
 def _n214(x: Any, p: str) -> Optional[str]:
+    # pl:Workflow.v1#/properties/version
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "version" in x:
+            e = _n215(x["version"], rt.child(p, "version"))
+            if e is not None:
+                return e
+        if "releaseTag" in x:
+            e = _n216(x["releaseTag"], rt.child(p, "releaseTag"))
+            if e is not None:
+                return e
+    return None
+
+
+def _n215(x: Any, p: str) -> Optional[str]:
+    # pl:Workflow.v1#/properties/version/properties/version
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    return None
+
+
+def _n216(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n215(x: Any, p: str) -> Optional[str]:
+def _n217(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalSettings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n216(x: Any, p: str) -> Optional[str]:
+def _n218(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalParameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n217(x: Any, p: str) -> Optional[str]:
+def _n219(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n218(v, rt.child(p, k))
+                e = _n220(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n218(x: Any, p: str) -> Optional[str]:
+def _n220(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "codePath" in x:
-            e = _n219(x["codePath"], rt.child(p, "codePath"))
+            e = _n221(x["codePath"], rt.child(p, "codePath"))
             if e is not None:
                 return e
         if "settings" in x:
-            e = _n220(x["settings"], rt.child(p, "settings"))
+            e = _n222(x["settings"], rt.child(p, "settings"))
             if e is not None:
                 return e
         if "parameters" in x:
-            e = _n221(x["parameters"], rt.child(p, "parameters"))
+            e = _n223(x["parameters"], rt.child(p, "parameters"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n222(x["name"], rt.child(p, "name"))
+            e = _n224(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n223(x["description"], rt.child(p, "description"))
+            e = _n225(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n224(x["tags"], rt.child(p, "tags"))
+            e = _n226(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "resource_requirements" in x:
-            e = _n226(x["resource_requirements"], rt.child(p, "resource_requirements"))
+            e = _n228(x["resource_requirements"], rt.child(p, "resource_requirements"))
             if e is not None:
                 return e
     return None
 
 
-def _n219(x: Any, p: str) -> Optional[str]:
+def _n221(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n220(x: Any, p: str) -> Optional[str]:
+def _n222(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n221(x: Any, p: str) -> Optional[str]:
+def _n223(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n222(x: Any, p: str) -> Optional[str]:
+def _n224(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n223(x: Any, p: str) -> Optional[str]:
+def _n225(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n224(x: Any, p: str) -> Optional[str]:
+def _n226(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n225(x[i], rt.child(p, i))
+            e = _n227(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n225(x: Any, p: str) -> Optional[str]:
+def _n227(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n226(x: Any, p: str) -> Optional[str]:
+def _n228(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n227(x: Any, p: str) -> Optional[str]:
+def _n229(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n228(v, rt.child(p, k))
+                e = _n230(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n228(x: Any, p: str) -> Optional[str]:
+def _n230(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n229(x[i], rt.child(p, i))
+            e = _n231(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n229(x: Any, p: str) -> Optional[str]:
+def _n231(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n230(x: Any, p: str) -> Optional[str]:
+def _n232(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3136,66 +3160,66 @@ def _n230(x: Any, p: str) -> Optional[str]:
         if "meta" not in x:
             return p + " must have required property \"meta\""
         if "workflow_id" in x:
-            e = _n231(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n233(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n232(x["version"], rt.child(p, "version"))
+            e = _n234(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "releaseTag" in x:
-            e = _n233(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n235(x["releaseTag"], rt.child(p, "releaseTag"))
             if e is not None:
                 return e
         if "kind" in x:
-            e = _n234(x["kind"], rt.child(p, "kind"))
+            e = _n236(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "bundle" in x:
-            e = _n235(x["bundle"], rt.child(p, "bundle"))
+            e = _n237(x["bundle"], rt.child(p, "bundle"))
             if e is not None:
                 return e
         if "size" in x:
-            e = _n236(x["size"], rt.child(p, "size"))
+            e = _n238(x["size"], rt.child(p, "size"))
             if e is not None:
                 return e
         if "publisher" in x:
-            e = _n237(x["publisher"], rt.child(p, "publisher"))
+            e = _n239(x["publisher"], rt.child(p, "publisher"))
             if e is not None:
                 return e
         if "publisherKind" in x:
-            e = _n238(x["publisherKind"], rt.child(p, "publisherKind"))
+            e = _n240(x["publisherKind"], rt.child(p, "publisherKind"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n239(x["ts"], rt.child(p, "ts"))
+            e = _n241(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "tombstone" in x:
-            e = _n240(x["tombstone"], rt.child(p, "tombstone"))
+            e = _n242(x["tombstone"], rt.child(p, "tombstone"))
             if e is not None:
                 return e
         if "meta" in x:
-            e = _n241(x["meta"], rt.child(p, "meta"))
+            e = _n243(x["meta"], rt.child(p, "meta"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K31:
+            if k not in _K33:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n231(x: Any, p: str) -> Optional[str]:
+def _n233(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K32.search(x) is None:
+        if _K34.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
     return None
 
 
-def _n232(x: Any, p: str) -> Optional[str]:
+def _n234(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3205,7 +3229,7 @@ def _n232(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n233(x: Any, p: str) -> Optional[str]:
+def _n235(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3215,14 +3239,14 @@ def _n233(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n234(x: Any, p: str) -> Optional[str]:
+def _n236(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/kind
-    if not any(rt.json_equal(x, v) for v in _K33):
+    if not any(rt.json_equal(x, v) for v in _K35):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n235(x: Any, p: str) -> Optional[str]:
+def _n237(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/bundle
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3234,7 +3258,7 @@ def _n235(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n236(x: Any, p: str) -> Optional[str]:
+def _n238(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/size
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3245,7 +3269,7 @@ def _n236(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n237(x: Any, p: str) -> Optional[str]:
+def _n239(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisher
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3257,14 +3281,14 @@ def _n237(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n238(x: Any, p: str) -> Optional[str]:
+def _n240(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisherKind
-    if not any(rt.json_equal(x, v) for v in _K34):
+    if not any(rt.json_equal(x, v) for v in _K36):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n239(x: Any, p: str) -> Optional[str]:
+def _n241(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3275,14 +3299,14 @@ def _n239(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n240(x: Any, p: str) -> Optional[str]:
+def _n242(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/tombstone
-    if not rt.json_equal(x, _K35):
+    if not rt.json_equal(x, _K37):
         return p + " must be equal to the constant"
     return None
 
 
-def _n241(x: Any, p: str) -> Optional[str]:
+def _n243(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3292,28 +3316,28 @@ def _n241(x: Any, p: str) -> Optional[str]:
         if "modules" not in x:
             return p + " must have required property \"modules\""
         if "name" in x:
-            e = _n242(x["name"], rt.child(p, "name"))
+            e = _n244(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n243(x["description"], rt.child(p, "description"))
+            e = _n245(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n244(x["tags"], rt.child(p, "tags"))
+            e = _n246(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n246(x["modules"], rt.child(p, "modules"))
+            e = _n248(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K36:
+            if k not in _K38:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n242(x: Any, p: str) -> Optional[str]:
+def _n244(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3323,7 +3347,7 @@ def _n242(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n243(x: Any, p: str) -> Optional[str]:
+def _n245(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3333,7 +3357,7 @@ def _n243(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n244(x: Any, p: str) -> Optional[str]:
+def _n246(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3341,13 +3365,13 @@ def _n244(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n245(x[i], rt.child(p, i))
+            e = _n247(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n245(x: Any, p: str) -> Optional[str]:
+def _n247(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3357,7 +3381,7 @@ def _n245(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n246(x: Any, p: str) -> Optional[str]:
+def _n248(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3365,13 +3389,13 @@ def _n246(x: Any, p: str) -> Optional[str]:
         if len(x) > 1000:
             return p + " must have at most 1000 items"
         for i in range(0, len(x)):
-            e = _n247(x[i], rt.child(p, i))
+            e = _n249(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n247(x: Any, p: str) -> Optional[str]:
+def _n249(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3381,12 +3405,12 @@ def _n247(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n248(x: Any, p: str) -> Optional[str]:
+def _n250(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n249(x: Any, p: str) -> Optional[str]:
+def _n251(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
@@ -3402,11 +3426,11 @@ VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "GatewayRequest.v1": _n121,
     "Plan.v1": _n126,
     "Policy.v1": _n139,
-    "Receipt.v1": _n154,
-    "Result.v1": _n183,
-    "SignedReceipt.v1": _n200,
-    "Workflow.v1": _n206,
-    "WorkflowRecord.v1": _n230,
+    "Receipt.v1": _n155,
+    "Result.v1": _n185,
+    "SignedReceipt.v1": _n202,
+    "Workflow.v1": _n208,
+    "WorkflowRecord.v1": _n232,
 }
 
 

@@ -46,6 +46,7 @@ class ReceiptV1:
     limits: ReceiptV1Limits
     policies: List[str]
     prev: List[str]
+    isolation: Optional[Literal["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]] = None  # what ran the step: a worker thread of the node, a sandboxed Node process, a Python runner process; -no-net: in a network namespace with only loopback
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "ReceiptV1":
@@ -65,6 +66,7 @@ class ReceiptV1:
             limits=ReceiptV1Limits.from_dict(d["limits"]),
             policies=d["policies"],
             prev=d["prev"],
+            isolation=d["isolation"] if "isolation" in d else None,
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -82,6 +84,8 @@ class ReceiptV1:
         out["ended"] = self.ended
         out["usage"] = self.usage.to_dict()
         out["limits"] = self.limits.to_dict()
+        if self.isolation is not None:
+            out["isolation"] = self.isolation
         out["policies"] = self.policies
         out["prev"] = self.prev
         return out
