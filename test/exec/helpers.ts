@@ -168,3 +168,9 @@ export async function sandboxFsConfig (dir: string, folder: string): Promise<str
   await writeFile(file, JSON.stringify({ services: { exec: { poolInit: { sandbox: { fs: { write: [folder] } } } } } }))
   return file
 }
+
+/** workflow.json of a bundle with one module `key` in `module_<key>`, run as a single step. */
+export function oneStepWorkflow (key: string, description: string): string {
+  const module = { codePath: `module_${key}`, settings: {}, parameters: {}, name: key, description: '', tags: [], resource_requirements: {} }
+  return JSON.stringify({ workflow_id: key, name: key, version: { version: '1.0.0', releaseTag: 'test' }, description, tags: [], globalSettings: {}, globalParameters: {}, modules: { [key]: module }, graph: { [key]: [] } })
+}

@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { PL, startNodeProcess, type NodeProcess } from '../helpers/proc.js'
 import { tempDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/mesh.js'
-import { killAll, sandboxFsConfig, survivors } from './helpers.js'
+import { killAll, oneStepWorkflow, sandboxFsConfig, survivors } from './helpers.js'
 
 /** Every descendant of `pid` (children of each of its threads, recursively). */
 async function descendants (pid: number): Promise<number[]> {
@@ -47,17 +47,7 @@ export default class {
   }
 }
 `)
-  await writeFile(join(dir, 'workflow.json'), JSON.stringify({
-    workflow_id: 'hold',
-    name: 'hold',
-    version: { version: '1.0.0', releaseTag: 'test' },
-    description: 'one sandboxed JS step that never returns',
-    tags: [],
-    globalSettings: {},
-    globalParameters: {},
-    modules: { hold: { codePath: 'module_hold', settings: {}, parameters: {}, name: 'hold', description: '', tags: [], resource_requirements: {} } },
-    graph: { hold: [] }
-  }))
+  await writeFile(join(dir, 'workflow.json'), oneStepWorkflow('hold', 'one sandboxed JS step that never returns'))
   return dir
 }
 
