@@ -2,8 +2,10 @@
  * Executor benchmarks: a raw piscina round trip of a trivial task vs a
  * 1-step DAG run of the same task (journaled, through the scheduler);
  * steps/s of a 1000-step DAG of trivial JS steps vs the same tasks straight
- * on piscina; and the per-step latency of a Python module (warm runner
- * process) vs a raw python3 JSON echo round trip.
+ * on piscina; the per-step latency of a Python module (warm runner
+ * process) vs a raw python3 JSON echo round trip; and the per-step cost of
+ * the JS isolations: a warm sandboxed runner process and the worker-thread
+ * pool, each against a raw piscina round trip and against each other.
  */
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -132,6 +134,57 @@ const pythonBench: Bench = {
   }
 }
 
+/**
+ * Per-call latency samples (ms) of each runner, interleaved call by call
+ * (the machine's load hits all alike), after `warm` unmeasured rounds.
+ */
+async function interleaved (n: number, warm: number, runners: Array<(i: number) => Promise<unknown>>): Promise<number[][]> {
+  const out: number[][] = runners.map(() => [])
+  for (let i = 0; i < n + warm; i++) {
+    for (const [k, fn] of runners.entries()) {
+      const t0 = performance.now()
+      await fn(i)
+      if (i >= warm) out[k].push(performance.now() - t0)
+    }
+  }
+  return out
+}
+
+const sandboxBench: Bench = {
+  name: 'exec-js-isolation',
+  run: async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pl-bench-sandbox-'))
+    const pool = new ModulePool()
+    const raw = new Piscina({ filename: join(dir, 'task.mjs'), maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 128 }, atomics: 'disabled' })
+    try {
+      await writeFile(join(dir, 'task.mjs'), TRIVIAL_TASK)
+      await mkdir(join(dir, 'module_inc'))
+      await writeFile(join(dir, 'module_inc', 'function.mjs'), TRIVIAL_MODULE)
+      const spec = await moduleSpecOf('inc', join(dir, 'module_inc'))
+      const call = { parameters: {}, settings: {}, globalSettings: {}, globalParameters: {}, inputData: { n: 1 }, limits: { wall_ms: 10_000, mem_mb: 128 } }
+      const N = 300
+      const [sandbox, thread, piscina] = await interleaved(N, 20, [
+        async () => await pool.runModule(spec, call),
+        async () => await pool.runModule(spec, { ...call, sandbox: { isolation: 'thread' } }),
+        async (i) => await raw.run({ n: i })
+      ])
+      const [cold] = await interleaved(5, 0, [async () => { const p = new ModulePool(); try { await p.runModule(spec, call) } finally { await p.close() } }])
+      return {
+        figures: {
+          'JS step, sandboxed runner process (warm) vs worker-thread pool': latencyFigure(sandbox, { name: 'worker-thread pool step', samples: thread }),
+          'JS step, sandboxed runner process (warm) vs raw piscina': latencyFigure(sandbox, { name: 'raw piscina round trip', samples: piscina }),
+          'JS step, worker-thread pool vs raw piscina': latencyFigure(thread, { name: 'raw piscina round trip', samples: piscina }),
+          'JS step, first step of a new pool (runner start, namespace, import)': latencyFigure(cold, { name: 'warm sandboxed step', samples: sandbox })
+        }
+      }
+    } finally {
+      await pool.close()
+      await raw.destroy()
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+}
+
 export async function benches (): Promise<Bench[]> {
-  return [oneStepBench(), manyStepsBench, pythonBench]
+  return [oneStepBench(), manyStepsBench, pythonBench, sandboxBench]
 }

@@ -61,3 +61,13 @@ elif command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
 else
   echo "setup-ci: warning: nats-server is missing (apt-get install nats-server); the NATS tests will be skipped" >&2
 fi
+
+# --- sandbox (issue 14: steps in PID/network namespaces) ---
+# setpriv + unshare (util-linux) put each step's runner in its own PID and network namespace;
+# ip (iproute2) brings the loopback up inside a network namespace and adds the test's veth pair.
+for tool in setpriv:util-linux unshare:util-linux ip:iproute2; do
+  if ! command -v "${tool%%:*}" >/dev/null 2>&1; then
+    echo "setup-ci: installing ${tool#*:} (for ${tool%%:*})"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tool#*:}" || echo "setup-ci: warning: could not install ${tool#*:}; sandbox tests will fail" >&2
+  fi
+done

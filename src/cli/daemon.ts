@@ -16,6 +16,7 @@ import { ControlClient } from '../api/client.js'
 import { CONTROL_FILE } from '../api/control.js'
 import { ControlApiUnavailableError } from '../api/errors.js'
 import { PlError } from '../core/errors.js'
+import { processAlive } from '../core/process.js'
 import { resolveDataDir } from './util.js'
 
 /** `<data-dir>/pl-node.pid`: the pid of the pl-node using the data dir, present while it runs. */
@@ -39,14 +40,7 @@ export class DaemonStopTimeoutError extends PlError {
   override name = 'DaemonStopTimeoutError'
 }
 
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
+const alive = processAlive
 
 /** The pid in the data dir's pid file when that process still lives. */
 export async function runningPid (dataDir: string): Promise<number | undefined> {

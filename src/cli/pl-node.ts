@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `pl-node`: the daemon. `pl-node start` runs one mesh peer until SIGINT or
- * SIGTERM (a second signal forces exit); `pl-node id` prints the identity.
+ * SIGTERM (a second signal forces exit); `pl-node id` prints the identity;
+ * `pl-node doctor` reports what the machine lets the node enforce.
  */
 import './require-node.js'
 import { Command, Option } from 'commander'
@@ -14,6 +15,7 @@ import { PlNode } from '../node.js'
 import { daemonServices } from '../services.js'
 import { claimPidFile, startDetached, stopDaemon, watchParent, PID_FILE, LOG_FILE } from './daemon.js'
 import { VERSION } from './version.js'
+import { register as registerDoctor } from './commands/doctor.js'
 import { resolveDataDir } from './util.js'
 import { fileURLToPath } from 'node:url'
 
@@ -134,6 +136,8 @@ program.command('id')
       process.stdout.write(`peer id:    ${info.peerId}\npublic key: ${info.publicKey} (ed25519, base64)\n${running != null ? 'listening (running node):' : 'listen (configured; no node running):'}\n${info.listen.map(a => `  ${a}`).join('\n')}\n`)
     }
   }))
+
+registerDoctor(program)
 
 /** The addresses of the pl-node running on `dataDir`, if one answers on its control API. */
 async function runningAddrs (dataDir: string): Promise<string[] | undefined> {

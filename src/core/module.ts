@@ -26,6 +26,8 @@ export interface ModuleSpec {
   entry: string
   /** Python: the class to instantiate when function.py defines several */
   className?: string
+  /** JS: sandbox permissions the module asks for (granted only where the operator allows: docs/EXECUTOR.md, Sandbox) */
+  permissions?: SandboxPermission[]
   /** kind 'external': who serves the step (docs/EXECUTOR.md, External implementations) */
   external?: ExternalImpl
 }
@@ -72,6 +74,10 @@ export function externalModuleSpec (key: string, impl: ExternalImpl): ModuleSpec
   const external = checkExternalImpl(impl)
   return { key, dir: '', cid: cidStringOf({ external }), kind: 'external', entry: '', external }
 }
+
+/** What a sandboxed JS module may be allowed beyond its folder and temp folder. */
+export type SandboxPermission = 'child-process' | 'worker' | 'addons' | 'wasi'
+export const SANDBOX_PERMISSIONS: readonly unknown[] = ['child-process', 'worker', 'addons', 'wasi'] satisfies SandboxPermission[]
 
 /** Entry files in the order they are looked for. */
 export const MODULE_ENTRIES = ['function.mjs', 'function.js', 'function.py'] as const

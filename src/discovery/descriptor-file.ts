@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { InvalidDescriptorError } from './errors.js'
+import { SANDBOX_PERMISSIONS, type ExternalImpl, type SandboxPermission } from '../core/module.js'
 import type { ImplRef } from './types.js'
 
 /** Reads a JSON or YAML document (by extension; otherwise JSON, then YAML). */
@@ -35,11 +36,14 @@ export async function readDescriptorFile (path: string): Promise<{ descriptor: R
   if (impl == null) return { descriptor }
   const base = dirname(resolve(path))
   if (typeof impl === 'string') return { descriptor, impl: { dir: resolve(base, impl) } }
+  const i = impl as { dir?: unknown, className?: unknown, permissions?: unknown, external?: unknown }
   // impl: {external: {kind, target, options}}: checked when published
-  if (typeof impl === 'object' && (impl as any).external != null) return { descriptor, impl: { external: (impl as any).external } }
-  if (typeof impl === 'object' && typeof (impl as any).dir === 'string' && ((impl as any).className == null || typeof (impl as any).className === 'string')) {
-    const { dir, className } = impl as { dir: string, className?: string }
-    return { descriptor, impl: { dir: resolve(base, dir), ...(className != null ? { className } : {}) } }
+  if (typeof impl === 'object' && i.external != null) return { descriptor, impl: { external: i.external as ExternalImpl } }
+  const permissions = i.permissions
+  // the sandbox permissions a JS module asks for (granted only where the operator allows: docs/EXECUTOR.md, Sandbox)
+  const permissionsOk = permissions == null || (Array.isArray(permissions) && permissions.every(p => SANDBOX_PERMISSIONS.includes(p)))
+  if (typeof impl === 'object' && typeof i.dir === 'string' && (i.className == null || typeof i.className === 'string') && permissionsOk) {
+    return { descriptor, impl: { dir: resolve(base, i.dir), ...(typeof i.className === 'string' ? { className: i.className } : {}), ...(permissions != null ? { permissions: permissions as SandboxPermission[] } : {}) } }
   }
-  throw new InvalidDescriptorError(`descriptor ${path}: impl must be a module folder path (relative to the file), {dir, className} or {external: {kind, target, options}}`, { path })
+  throw new InvalidDescriptorError(`descriptor ${path}: impl must be a module folder path (relative to the file), {dir, className?, permissions?: [${SANDBOX_PERMISSIONS.join(', ')}]} or {external: {kind, target, options?}}`, { path })
 }

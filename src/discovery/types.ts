@@ -1,6 +1,6 @@
 /** Shapes of the discovery area: descriptors, queries, results, catalog entries. */
 import type { Json } from '../core/encoding.js'
-import type { ExternalImpl, ModuleSpec } from '../core/module.js'
+import type { ExternalImpl, ModuleSpec, SandboxPermission } from '../core/module.js'
 
 export type { ModuleSpec }
 
@@ -27,10 +27,13 @@ export type CapabilityDescriptorInput = Omit<CapabilityDescriptor, 'provider' | 
 
 /**
  * The local implementation bound to a published capability: a module folder
- * (`dir`), or an external implementation served by a bridge (`external`:
- * an A2A agent, an MCP tool, an attached process; src/exec/external.ts).
+ * (`dir`, with the sandbox permissions the JS module asks for), or an
+ * external implementation served by a bridge (`external`: an A2A agent, an
+ * MCP tool, an attached process; src/exec/external.ts).
  */
-export type ImplRef = { dir: string, className?: string, external?: undefined } | { external: ExternalImpl, dir?: undefined, className?: undefined }
+export type ImplRef =
+  | { dir: string, className?: string, permissions?: SandboxPermission[], external?: undefined }
+  | { external: ExternalImpl, dir?: undefined, className?: undefined, permissions?: undefined }
 
 /** AdvertiseCapability.v1 body. */
 export interface AdvertiseCapability {

@@ -36,6 +36,21 @@ export class ModuleCrashedError extends PlError {
   override name = 'ModuleCrashedError'
 }
 
+/** A sandboxed JS module did something the permission model refuses (read or write outside its folders, spawn, workers, addons): ERR_ACCESS_DENIED. */
+export class SandboxAccessDeniedError extends PlError {
+  override name = 'SandboxAccessDeniedError'
+}
+
+/** A module asks for a sandbox permission (child processes, workers, addons, wasi) that the operator did not grant it. */
+export class SandboxGrantRefusedError extends PlError {
+  override name = 'SandboxGrantRefusedError'
+}
+
+/** A step must run without network (`network: none`) but this node cannot create a network namespace. */
+export class NetworkIsolationUnavailableError extends PlError {
+  override name = 'NetworkIsolationUnavailableError'
+}
+
 /** A module returned a value that is not JSON (function, BigInt, cycle, NaN, class instance), or an output over the size limit. */
 export class InvalidOutputError extends PlError {
   override name = 'InvalidOutputError'
@@ -146,7 +161,8 @@ const BY_NAME: Record<string, ErrorClass> = {
   InvalidDecisionError,
   DecisionNotPendingError,
   AddonNotConfiguredError,
-  AddonError
+  AddonError,
+  SandboxAccessDeniedError
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * ModulePool runs one module call with hard limits, without a DAG: JS
- * modules in piscina worker threads (one pool per heap limit), Python
- * modules in reused `python3` runner processes. The scheduler's LocalRunner
+ * modules in sandboxed Node runner processes (the default) or, for modules
+ * the operator trusts (`sandbox.isolation` / `sandbox.thread`), in piscina
+ * worker threads (one pool per heap limit); Python modules in reused
+ * `python3` runner processes. The scheduler's LocalRunner
  * uses it, and so will the provider side of remote execution.
  *
  * @example
@@ -14,21 +16,35 @@
  * })
  * await pool.close()
  */
-import { stat } from 'node:fs/promises'
+import { rmdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Logger } from 'pino'
 import type { ModuleSpec } from '../core/module.js'
 import { silentLogger } from '../core/logger.js'
 import { ModuleLoadError } from './errors.js'
 import { JsPools, type JsPoolsInit } from './js/pool.js'
 import { PyPools, type PyPoolsInit } from './python/pool.js'
+import { SandboxPools, type SandboxPoolsInit } from './sandbox/pool.js'
+import { DEFAULT_TMP_ROOT, sweepStepDirs } from './tmp.js'
 import type { Clock } from './clock.js'
 import type { ContainmentMode } from './containment.js'
-import type { ModuleCall, ModuleCallOptions, ModuleResult } from './types.js'
+import type { JsIsolation, ModuleCall, ModuleCallOptions, ModuleResult } from './types.js'
 import { ExternalRunners } from './external.js'
+
+/** How JS modules are isolated (operator configuration: `services.exec.poolInit.sandbox`). */
+export interface SandboxInit extends Omit<SandboxPoolsInit, 'logger' | 'clock' | 'tmpRoot'> {
+  /** how JS modules run unless listed in `thread` @default 'sandbox' */
+  isolation?: JsIsolation
+  /** module CIDs or names (module keys, capability names) trusted to run in the in-process worker-thread pool @default [] */
+  thread?: string[]
+}
 
 export interface ModulePoolInit {
   js?: Omit<JsPoolsInit, 'logger'>
   python?: Omit<PyPoolsInit, 'logger'>
+  sandbox?: SandboxInit
+  /** where per-step temp folders are made (swept of crashed nodes' folders by `start()`) @default DEFAULT_TMP_ROOT */
+  tmpRoot?: string
   logger?: Logger
   /** timers of the wall-limit watchdogs @default systemClock */
   clock?: Clock
@@ -37,11 +53,13 @@ export interface ModulePoolInit {
 /**
  * How processes a step starts are kept from outliving it (docs/EXECUTOR.md, Containment).
  * python: 'pid-namespace' or 'process-group' (with the reason the namespace could not be made);
- * js: 'thread-process-tree' (the worker thread's child processes are killed with the step).
+ * js: the default isolation, and how its processes are contained ('pid-namespace' or
+ * 'process-group' for the sandbox; 'thread-process-tree' for threads: the worker
+ * thread's child processes are killed with the step).
  */
 export interface ContainmentReport {
   python: { mode: ContainmentMode, reason?: string }
-  js: { mode: 'thread-process-tree' }
+  js: { isolation: JsIsolation, mode: ContainmentMode | 'thread-process-tree', reason?: string }
 }
 
 export class ModulePool {
@@ -49,11 +67,34 @@ export class ModulePool {
   readonly py: PyPools
   /** runners of external implementations (A2A, MCP, attached processes...), registered by the bridges */
   readonly external = new ExternalRunners()
+  readonly sandbox: SandboxPools
+  private readonly isolation: JsIsolation
+  private readonly trusted: Set<string>
+  private readonly tmpRoot: string
 
   constructor (init: ModulePoolInit = {}) {
     const logger = init.logger ?? silentLogger()
-    this.js = new JsPools({ ...init.js, logger, clock: init.clock })
-    this.py = new PyPools({ ...init.python, logger, clock: init.clock })
+    this.tmpRoot = init.tmpRoot ?? DEFAULT_TMP_ROOT
+    this.js = new JsPools({ ...init.js, logger, clock: init.clock, tmpRoot: this.tmpRoot })
+    this.py = new PyPools({ tmpRoot: this.tmpRoot, ...init.python, logger, clock: init.clock })
+    const { isolation, thread, ...sandbox } = init.sandbox ?? {}
+    this.sandbox = new SandboxPools({ containment: init.python?.containment, ...sandbox, tmpRoot: this.tmpRoot, logger, clock: init.clock })
+    this.isolation = isolation ?? 'sandbox'
+    this.trusted = new Set(thread ?? [])
+  }
+
+  /** How a JS module's step runs: a network-less step always in the sandbox, else the call's choice, the operator's trust list, the default. */
+  isolationFor (module: ModuleSpec, call?: Pick<ModuleCall, 'sandbox'>): JsIsolation {
+    if (call?.sandbox?.network === 'none') return 'sandbox'
+    if (call?.sandbox?.isolation != null) return call.sandbox.isolation
+    if (this.trusted.has(module.cid) || this.trusted.has(module.key)) return 'thread'
+    return this.isolation
+  }
+
+  private jsReport (): ContainmentReport['js'] | undefined {
+    if (this.isolation === 'thread') return { isolation: 'thread', mode: 'thread-process-tree' }
+    const c = this.sandbox.containment
+    return c == null ? undefined : { isolation: 'sandbox', mode: c.mode, ...(c.reason != null ? { reason: c.reason } : {}) }
   }
 
   /**
@@ -62,24 +103,31 @@ export class ModulePool {
    * step does it otherwise. Idempotent.
    */
   async start (): Promise<ContainmentReport> {
-    const python = await this.py.start()
-    return { python: { mode: python.mode, ...(python.reason != null ? { reason: python.reason } : {}) }, js: { mode: 'thread-process-tree' } }
+    // temp folders of a node that crashed (or was SIGKILLed) mid-step
+    await sweepStepDirs(this.tmpRoot)
+    const [python] = await Promise.all([this.py.start(), this.sandbox.start()])
+    return { python: { mode: python.mode, ...(python.reason != null ? { reason: python.reason } : {}) }, js: this.jsReport() as ContainmentReport['js'] }
   }
 
-  /** How steps are contained; `python` is undefined until the pool started or ran a Python step. */
+  /** How steps are contained; `python` (and the sandbox's `js`) is undefined until the pool started or ran such a step. */
   containment (): Partial<ContainmentReport> {
     const py = this.py.containment
-    return { js: { mode: 'thread-process-tree' }, ...(py != null ? { python: { mode: py.mode, ...(py.reason != null ? { reason: py.reason } : {}) } } : {}) }
+    const js = this.jsReport()
+    return { ...(js != null ? { js } : {}), ...(py != null ? { python: { mode: py.mode, ...(py.reason != null ? { reason: py.reason } : {}) } } : {}) }
   }
 
   async runModule (module: ModuleSpec, call: ModuleCall, options: ModuleCallOptions = {}): Promise<ModuleResult> {
     if (module.kind === 'external') return await this.external.run(module, call, options)
     await assertModuleFolder(module)
-    return module.kind === 'py' ? await this.py.run(module, call, options) : await this.js.run(module, call, options)
+    if (module.kind === 'py') return await this.py.run(module, call, options)
+    if (this.isolationFor(module, call) === 'thread') return { ...await this.js.run(module, call, options), isolation: 'thread' }
+    return await this.sandbox.run(module, call, options)
   }
 
   async close (): Promise<void> {
-    await Promise.allSettled([this.js.close(), this.py.close()])
+    await Promise.allSettled([this.js.close(), this.py.close(), this.sandbox.close()])
+    // this process's folder under tmpRoot, once no pool of it uses it any more (rmdir fails on a non-empty folder)
+    await rmdir(join(this.tmpRoot, String(process.pid))).catch(() => {})
   }
 }
 

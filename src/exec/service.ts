@@ -9,7 +9,7 @@
  *   POST /runs/:id/decide    {step, choice}
  *   POST /runs/:id/cancel
  *   POST /runs/:id/resume
- *   GET  /exec/containment   → {python?: {mode, reason?}, js: {mode}}
+ *   GET  /exec/containment   → {python?: {mode, reason?}, js?: {isolation, mode, reason?}}
  */
 import { resolve } from 'node:path'
 import { InvalidRequestError } from '../api/errors.js'

@@ -66,6 +66,26 @@ export interface ModuleCall {
   limits: EffectiveLimits
   /** run/step ids shown to the module as `context.runId/step/attempt` */
   step?: { runId: string, key: string, attempt: number }
+  /** how the step is isolated beyond the pool's configuration (docs/EXECUTOR.md, Sandbox) */
+  sandbox?: StepSandbox
+}
+
+/** How a JS step runs: a sandboxed child process (the default) or a worker thread of the node (trusted modules). */
+export type JsIsolation = 'sandbox' | 'thread'
+
+/**
+ * What ran a step, recorded in receipts: `thread` (a worker thread of the
+ * node), `sandbox` (a Node process in its own PID namespace under the
+ * permission model), `process` (a Python runner process in its own PID
+ * namespace); `-no-net` when it also had a network namespace with only loopback.
+ */
+export type Isolation = 'thread' | 'sandbox' | 'process' | 'sandbox-no-net' | 'process-no-net'
+
+export interface StepSandbox {
+  /** JS only; ignored (the sandbox is used) when `network` is 'none' @default the pool's `sandbox.isolation` */
+  isolation?: JsIsolation
+  /** 'none': the step runs in a network namespace with only its own loopback (a policy's `network: none`) */
+  network?: 'none'
 }
 
 /** What the caller of `runModule` provides while the module runs. */
@@ -83,6 +103,8 @@ export interface ModuleCallOptions {
 export interface ModuleResult {
   output: unknown
   usage: Usage
+  /** what ran the step */
+  isolation?: Isolation
   /** set when the step ran outside this node (an external implementation); recorded in the receipt */
   via?: RunVia
 }

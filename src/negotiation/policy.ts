@@ -23,6 +23,8 @@ export interface PolicyDoc {
   max_price?: number
   max_deadline_ms?: number
   residency?: string[]
+  /** 'none': providers run the steps in a network namespace with only loopback */
+  network?: 'none'
 }
 
 export type PolicyResolver = (ref: string) => Promise<PolicyDoc | undefined>

@@ -29,6 +29,8 @@ import {
   InvalidStepInputError, ProviderBusyError, StepOutputTooLargeError, UnknownAwardError, UnknownBidError
 } from './errors.js'
 import { execProtocol, type ExecRequest, type ExecResponse } from './wire.js'
+import type { PolicyResolver } from './policy.js'
+import type { StepSandbox } from '../exec/types.js'
 import { defaultBidStrategy } from './strategy.js'
 import { LIMIT_KEYS, type Award, type Bid, type BidDecision, type BidStrategy, type CallForProposal, type Decline, type InputFetcher, type Limits, type LocalCapabilities, type LocalOffer, type Result, type RunStep } from './types.js'
 
@@ -72,6 +74,8 @@ export interface ProviderInit {
    * @default every offer can
    */
   canRun?: (module: ModuleSpec) => boolean
+  /** resolves the policies an offer is made under (a Policy.v1 with `network: none` runs the step without network) */
+  policyResolver?: PolicyResolver
 }
 
 /** The parts of a call a bid needs later: the whole decoded call (constraints, reply_to…) is not kept per open bid. */
@@ -325,6 +329,20 @@ export class Provider {
     }
   }
 
+  /**
+   * How the step is isolated: without network when the offer or the call is
+   * under a policy with `network: none` (the capability's descriptor lists it
+   * in `policies`, or the requester's plan requires it).
+   */
+  async sandboxOf (offer: LocalOffer, policies: string[] = []): Promise<StepSandbox | undefined> {
+    const resolve = this.init.policyResolver
+    if (resolve == null) return undefined
+    for (const ref of new Set([...(offer.descriptor.policies ?? []), ...policies])) {
+      if ((await resolve(ref).catch(() => undefined))?.network === 'none') return { network: 'none' }
+    }
+    return undefined
+  }
+
   private async execute (rec: AwardRecord, req: ExecRequest, ctx: HandlerContext): Promise<RpcResponse<ExecResponse>> {
     const award = rec.body
     const requester = ctx.peer
@@ -354,6 +372,7 @@ export class Provider {
     let usage: Receipt['usage']
     let via: Receipt['via']
     let error: ErrorData | undefined
+    let isolation: Receipt['isolation']
     let sending = false
     const onProgress = (n: number, total?: number, message?: string): void => {
       if (sending || typeof n !== 'number') return
@@ -362,6 +381,7 @@ export class Provider {
       ctx.progress(frame).catch(() => {}).finally(() => { sending = false })
     }
     try {
+      const sandbox = await this.sandboxOf(rec.bid.offer, rec.bid.cfp.policies)
       const out = await this.init.runStep(rec.bid.offer.module, {
         name: rec.bid.offer.module.key,
         parameters: call.parameters,
@@ -370,10 +390,12 @@ export class Provider {
         globalParameters: call.global_parameters,
         inputData: call.input_data,
         limits: effectiveLimits(limits, { wall_ms: Math.max(1, Math.min(award.deadline - Date.now(), MAX_AWARD_DEADLINE_MS)) }),
-        step: { runId: award.run, key: award.step, attempt: award.attempt ?? 1 }
+        step: { runId: award.run, key: award.step, attempt: award.attempt ?? 1 },
+        ...(sandbox != null ? { sandbox } : {})
       }, { signal, onProgress })
       usage = receiptUsage(out.usage)
       via = out.via
+      isolation = out.isolation
       outputBytes = encodeCanonical(out.output)
       const max = this.init.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
       if (outputBytes.byteLength > max) throw new StepOutputTooLargeError(`the step's output is ${outputBytes.byteLength} bytes, over this node's limit of ${max}`, { size: outputBytes.byteLength, max })
@@ -405,7 +427,8 @@ export class Provider {
       policies: rec.bid.cfp.policies ?? [],
       prev: award.prev ?? [],
       ...(via != null ? { via } : {}),
-      ...(award.on_behalf_of != null ? { on_behalf_of: award.on_behalf_of } : {})
+      ...(award.on_behalf_of != null ? { on_behalf_of: award.on_behalf_of } : {}),
+      ...(isolation != null ? { isolation } : {})
     }
     const signed = signReceipt(this.components.identity, receipt, { registry: this.components.registry })
     const result: Result = { award: rec.id, run: award.run, step: award.step, status, usage, receipt: signed, ...(outputCid != null ? { output: outputCid } : {}), ...(error != null ? { error } : {}) }

@@ -141,7 +141,7 @@ export class Negotiation implements PlService {
     const finder = this.init.finder ?? (typeof discovery?.find === 'function' ? discovery as CandidateFinder : undefined)
     const openCalls = this.init.openCalls !== false
     if (this.init.provider !== false && local != null && this.init.runStep != null) {
-      const provider = new Provider(c, { ...this.init, local, runStep: this.init.runStep, fetcher })
+      const provider = new Provider(c, { ...this.init, local, runStep: this.init.runStep, fetcher, policyResolver: policyResolver(c.store.blocks, c.registry, this.init.policies) })
       this.providerSide = provider
       await provider.start()
       if (openCalls && local.names != null) {

@@ -6,7 +6,7 @@
  * (BidStrategy).
  */
 import type { ModuleSpec } from '../core/module.js'
-import type { ModuleCall, ModuleCallOptions, RunVia, Usage } from '../exec/types.js'
+import type { Isolation, ModuleCall, ModuleCallOptions, RunVia, Usage } from '../exec/types.js'
 import type { SignedReceipt } from '../receipts/signing.js'
 import type { ErrorData } from '../core/errors.js'
 
@@ -165,7 +165,7 @@ export interface InputFetcher {
 export type RunStepCall = ModuleCall
 
 /** Runs one module for one step: `(m, call, o) => pool.runModule(m, call, o)` with the executor's ModulePool. */
-export type RunStep = (module: ModuleSpec, call: RunStepCall, options: ModuleCallOptions) => Promise<{ output: unknown, usage: Usage, via?: RunVia }>
+export type RunStep = (module: ModuleSpec, call: RunStepCall, options: ModuleCallOptions) => Promise<{ output: unknown, usage: Usage, via?: RunVia, isolation?: Isolation }>
 
 export interface BidContext {
   cfp: CallForProposal

@@ -52,6 +52,8 @@ export interface Receipt {
   via?: { kind: string, target: string, ref?: string }
   /** the agent (PeerId) the requester ran the step for: the requester of record of the run */
   on_behalf_of?: string
+  /** what ran the step (src/exec/types.ts Isolation) */
+  isolation?: 'thread' | 'sandbox' | 'process' | 'sandbox-no-net' | 'process-no-net'
 }
 
 /** A SignedReceipt.v1 document. */

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { tmpdir } from 'node:os'
 import { Swarm } from '../../src/swarm/launcher.js'
 import { swarmNodeSpec } from '../../src/swarm/profiles.js'
 import { waitForCapabilities } from '../../src/swarm/demo.js'
@@ -29,7 +30,8 @@ function spec (i: number): ReturnType<typeof swarmNodeSpec> {
   const caps = [...((base.config?.services as any)?.capabilities ?? [])]
   if (i === 1) caps.push({ file: SLOW_ECHO, price: 1 })
   if (i === 3) caps.push({ file: SLOW_ECHO, price: 5 })
-  return { config: { services: { capabilities: caps, discovery: { ttlMs: 20_000 } } } }
+  // SlowEcho appends to a marker file in the test's temp folder: the operator lets sandboxed modules write there
+  return { config: { services: { capabilities: caps, discovery: { ttlMs: 20_000 }, exec: { poolInit: { sandbox: { fs: { write: [tmpdir()] } } } } } } }
 }
 
 async function finished (client: ControlClient, runId: string, timeoutMs = 120_000): Promise<any> {

@@ -7,7 +7,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PL, runCli } from '../helpers/proc.js'
 import { tempDir } from '../helpers/tmp.js'
@@ -16,9 +17,10 @@ import { PlNode } from '../../src/node.js'
 import { exec, type ExecService } from '../../src/exec/index.js'
 import { Store } from '../../src/store/index.js'
 import { Journal } from '../../src/exec/journal.js'
-import { FIXTURES } from './helpers.js'
+import { FIXTURES, sandboxFsConfig } from './helpers.js'
 
-const env = { PL_LOG_LEVEL: 'warn' }
+// the counter bundle's modules write files in the tests' temp folders: the config lets sandboxed modules do so
+const env = { PL_LOG_LEVEL: 'warn', PL_CONFIG: await sandboxFsConfig(await mkdtemp(join(tmpdir(), 'pl-cli-config-')), tmpdir()) }
 
 for (const kind of ['js', 'py'] as const) {
   test(`pl run diamond-${kind} --input '{"number":5}' prints {"number": 18}`, async () => {
@@ -86,8 +88,8 @@ test('SIGKILL of pl run between steps: pl run --resume finishes without re-runni
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
     const exited = new Promise<NodeJS.Signals | null>((resolve) => { child.once('exit', (_code, sig) => { resolve(sig) }) })
     try {
-      // a is journaled as done once b has started (b waits for the go file)
-      await waitFor(async () => (await readFile(counter, 'utf8').catch(() => '')) === 'ab', 20_000, 'step b to start')
+      // a is journaled as done once b has started (b waits for the go file); each module starts its own sandboxed runner
+      await waitFor(async () => (await readFile(counter, 'utf8').catch(() => '')) === 'ab', 60_000, 'step b to start')
     } finally {
       child.kill('SIGKILL')
     }
@@ -141,7 +143,8 @@ test('a failing run exits 1 with the error name and message on stderr; bad --inp
 test('through a running node: pl run submits to its control API, waits on a human step, and pl decide finishes it', async () => {
   const { dir, cleanup } = await tempDir('pl-cli-daemon-')
   const dataDir = join(dir, 'data')
-  const node = await PlNode.create({ dataDir, controlApi: true, gossip: false, services: { exec: exec() } })
+  // the counter modules write in the test folder: the operator lets sandboxed modules do so
+  const node = await PlNode.create({ dataDir, controlApi: true, gossip: false, services: { exec: exec({ poolInit: { sandbox: { fs: { write: [dir] } } } }) } })
   try {
     await node.start()
     const { bundle } = await counterBundle(dir)

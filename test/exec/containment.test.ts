@@ -17,7 +17,7 @@ import { makeBundleTemp, packBundle, sweepBundleTemps } from '../../src/workflow
 import { PL, runCli, startNodeProcess, type NodeProcess } from '../helpers/proc.js'
 import { tempDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/mesh.js'
-import { ManualClock, killAll, survivors, writeModule } from './helpers.js'
+import { ManualClock, killAll, sandboxFsConfig, survivors, writeModule } from './helpers.js'
 
 function call (limits: ModuleCall['limits']): ModuleCall {
   return { parameters: {}, settings: {}, globalSettings: {}, globalParameters: {}, inputData: {}, limits }
@@ -51,10 +51,10 @@ def child(**kw):
     return pid
 `
 
-test('a JS module\'s child process and its grandchild die with the step at the wall limit', async () => {
+test('a JS module\'s child process and its grandchild die with the step at the wall limit (isolation: thread)', async () => {
   const tmp = await tempDir('pl-contain-')
   const clock = new ManualClock()
-  const pool = new ModulePool({ clock })
+  const pool = new ModulePool({ clock, sandbox: { isolation: 'thread' } })
   let pids: number[] = []
   try {
     const mod = await writeModule(tmp.dir, 'spawner', `import { spawn } from 'node:child_process'
@@ -82,9 +82,9 @@ export default class {
   }
 })
 
-test('a JS module\'s background child is killed when the step returns', async () => {
+test('a JS module\'s background child is killed when the step returns (isolation: thread)', async () => {
   const tmp = await tempDir('pl-contain-')
-  const pool = new ModulePool()
+  const pool = new ModulePool({ sandbox: { isolation: 'thread' } })
   let pids: number[] = []
   try {
     const mod = await writeModule(tmp.dir, 'leaver', `import { spawn } from 'node:child_process'
@@ -243,10 +243,10 @@ test('SIGKILL of pl-node mid-step: the subprocesses of its Python module die wit
     node = await startNodeProcess(['--data-dir', dataDir], env)
     // the operator sees how steps are contained (python once the pool has probed, right after start)
     const client = await ControlClient.fromDataDir(dataDir)
-    type Report = { python?: { mode: string }, js: { mode: string } }
-    let report: Report = { js: { mode: '' } }
-    await waitFor(async () => { report = await client.request<Report>('GET', '/exec/containment'); return report.python != null }, 30_000, 'the module pool to start')
-    assert.deepEqual(report, { python: { mode: 'pid-namespace' }, js: { mode: 'thread-process-tree' } })
+    type Report = { python?: { mode: string }, js?: { isolation: string, mode: string } }
+    let report: Report = {}
+    await waitFor(async () => { report = await client.request<Report>('GET', '/exec/containment'); return report.python != null && report.js != null }, 30_000, 'the module pool to start')
+    assert.deepEqual(report, { python: { mode: 'pid-namespace' }, js: { isolation: 'sandbox', mode: 'pid-namespace' } })
     run = submit(bundle, dataDir, env)
     await waitFor(async () => await readFile(pidFile, 'utf8').then(() => true, () => false), 60_000, 'the Python step to start its children')
     pids = (await readFile(pidFile, 'utf8')).split(' ').map(Number)
@@ -300,7 +300,7 @@ test('ZIP bundle temp folders: swept after a SIGKILLed pl-node restarts, removed
   const tmp = await tempDir('pl-contain-zip-')
   const started = join(tmp.dir, 'started')
   const go = join(tmp.dir, 'go')
-  const env = { PL_LOG_LEVEL: 'warn', TMPDIR: join(tmp.dir, 'tmp') }
+  const env = { PL_LOG_LEVEL: 'warn', TMPDIR: join(tmp.dir, 'tmp'), PL_CONFIG: await sandboxFsConfig(tmp.dir, tmp.dir) }
   await mkdir(env.TMPDIR)
   const dataDir = join(tmp.dir, 'data')
   let node: NodeProcess | undefined
@@ -343,7 +343,7 @@ test('ZIP bundle temp folders: swept after a SIGKILLed pl-node restarts, removed
 test('pl run of a ZIP bundle in its own process removes the bundle temp folder when SIGTERM stops it', async () => {
   const tmp = await tempDir('pl-contain-zip-')
   const started = join(tmp.dir, 'started')
-  const env = { PL_LOG_LEVEL: 'warn', TMPDIR: join(tmp.dir, 'tmp') }
+  const env = { PL_LOG_LEVEL: 'warn', TMPDIR: join(tmp.dir, 'tmp'), PL_CONFIG: await sandboxFsConfig(tmp.dir, tmp.dir) }
   await mkdir(env.TMPDIR)
   let child: ReturnType<typeof spawn> | undefined
   try {

@@ -72,7 +72,8 @@ export async function harness (init: Partial<ExecutorInit> = {}, existing?: { ro
   const tmp = existing ?? await (async () => { const t = await tempDir('pl-exec-'); return { root: t.dir, cleanup: t.cleanup } })()
   const dataDir = join(tmp.root, 'data')
   const store = await Store.open(dataDir)
-  const executor = new Executor({ store, concurrency: 4, ...init })
+  // test modules coordinate through files in the test's folder: the operator lets sandboxed modules use it
+  const executor = new Executor({ store, concurrency: 4, ...init, poolInit: { ...init.poolInit, sandbox: { fs: { write: [tmp.root] }, ...init.poolInit?.sandbox } } })
   executor.start()
   let stopped = false
   const stop = async (): Promise<void> => {
@@ -155,4 +156,21 @@ export function killAll (pids: number[]): void {
   for (const pid of pids) {
     try { process.kill(pid, 'SIGKILL') } catch {}
   }
+}
+
+/**
+ * A config file (for PL_CONFIG) letting sandboxed modules read and write
+ * `folder`: test modules that coordinate through files (counters, go files)
+ * run in daemons and `pl run` as the operator allowed.
+ */
+export async function sandboxFsConfig (dir: string, folder: string): Promise<string> {
+  const file = join(dir, 'pl-sandbox-fs.json')
+  await writeFile(file, JSON.stringify({ services: { exec: { poolInit: { sandbox: { fs: { write: [folder] } } } } } }))
+  return file
+}
+
+/** workflow.json of a bundle with one module `key` in `module_<key>`, run as a single step. */
+export function oneStepWorkflow (key: string, description: string): string {
+  const module = { codePath: `module_${key}`, settings: {}, parameters: {}, name: key, description: '', tags: [], resource_requirements: {} }
+  return JSON.stringify({ workflow_id: key, name: key, version: { version: '1.0.0', releaseTag: 'test' }, description, tags: [], globalSettings: {}, globalParameters: {}, modules: { [key]: module }, graph: { [key]: [] } })
 }

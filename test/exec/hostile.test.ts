@@ -1,44 +1,52 @@
 /**
  * Hostile modules, JS and Python: each breaks something, fails with its own
  * typed error, and the same Executor runs a good module right afterwards
- * (the pool replaced the worker or process).
+ * (the pool replaced the worker or process). JS modules run in both
+ * isolations: the sandboxed runner process (the default) and the worker
+ * thread pool (`sandbox.isolation: 'thread'`).
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import type { ModuleSpec } from '../../src/core/module.js'
 import type { StepLimits } from '../../src/workflow/ir.js'
-import type { RunRecord, StepRecord } from '../../src/exec/types.js'
+import type { JsIsolation, RunRecord, StepRecord } from '../../src/exec/types.js'
 import { callStep, dagOf, harness, writeModule, type Harness } from './helpers.js'
 
 let h: Harness
+/** the executor whose JS modules run in worker threads */
+let ht: Harness
 let goodJs: ModuleSpec
 let goodPy: ModuleSpec
 let n = 0
+const ISOLATIONS: JsIsolation[] = ['sandbox', 'thread']
 
 before(async () => {
   h = await harness({ retry: { max: 2, backoff_ms: 5 } })
+  ht = await harness({ retry: { max: 2, backoff_ms: 5 }, poolInit: { sandbox: { isolation: 'thread' } } })
   goodJs = await writeModule(h.root, 'goodjs', 'export default class { eval (p, d) { return { ok: d.x + 1 } } }')
   goodPy = await writeModule(h.root, 'goodpy', 'class Good:\n    def __init__(self, *a):\n        pass\n\n    def eval(self, p, d, c):\n        return {"ok": d["x"] + 1}\n', 'py')
 })
 
 after(async () => {
   await h.close()
+  await ht.close()
 })
 
-async function runOne (spec: ModuleSpec, limits: StepLimits = {}, input: Record<string, unknown> = { x: 1 }): Promise<{ run: RunRecord, step: StepRecord }> {
+async function runOne (spec: ModuleSpec, limits: StepLimits = {}, input: Record<string, unknown> = { x: 1 }, isolation: JsIsolation = 'sandbox'): Promise<{ run: RunRecord, step: StepRecord }> {
+  const ex = isolation === 'thread' ? ht.executor : h.executor
   const dag = dagOf([callStep(spec, { limits })])
-  const run = await h.executor.wait(await h.executor.submit(dag, input, { modules: { [spec.key]: spec } }))
-  const { steps } = await h.executor.get(run.id)
+  const run = await ex.wait(await ex.submit(dag, input, { modules: { [spec.key]: spec } }))
+  const { steps } = await ex.get(run.id)
   return { run, step: steps.find(s => s.key === spec.key) as StepRecord }
 }
 
 /** The next run on the same executor works, for both languages. */
-async function nextRunWorks (): Promise<void> {
+async function nextRunWorks (isolation: JsIsolation = 'sandbox'): Promise<void> {
   for (const spec of [goodJs, goodPy]) {
-    const { run } = await runOne(spec, { wall_ms: 10_000, mem_mb: 64 }, { x: 41 })
+    const { run } = await runOne(spec, { wall_ms: 10_000, mem_mb: 64 }, { x: 41 }, isolation)
     assert.equal(run.state, 'succeeded', `${spec.kind} module after a hostile one: ${JSON.stringify(run.error)}`)
-    assert.deepEqual(await h.executor.output(run), { ok: 42 })
+    assert.deepEqual(await (isolation === 'thread' ? ht : h).executor.output(run), { ok: 42 })
   }
 }
 
@@ -48,31 +56,47 @@ async function hostile (kind: 'js' | 'py', source: string): Promise<ModuleSpec> 
 
 const py = (body: string, imports = ''): string => `${imports}\nclass Bad:\n    def __init__(self, *a):\n        pass\n\n    def eval(self, p, d, c):\n${body.split('\n').map(l => '        ' + l).join('\n')}\n`
 
-test('JS infinite loop is killed at the wall limit with WallTimeExceededError naming limit and measured value', async () => {
-  const { run, step } = await runOne(await hostile('js', 'export default class { eval () { for (;;) {} } }'), { wall_ms: 300 })
-  assert.equal(run.state, 'failed')
-  assert.equal(run.error?.name, 'WallTimeExceededError')
-  assert.match(run.error?.message ?? '', /wall-time limit of 300 ms \(measured \d+ ms\)/)
-  assert.equal(run.error?.details?.limit, 'wall_ms')
-  assert.ok(Number(run.error?.details?.measured) >= 300)
-  assert.equal(step.attempts, 1, 'limit breaches are not retried')
-  assert.ok(step.usage != null && step.usage.wall_ms >= 300, 'usage journaled for the failed step')
-  await nextRunWorks()
-})
+for (const iso of ISOLATIONS) {
+  test(`JS infinite loop (${iso}) is killed at the wall limit with WallTimeExceededError naming limit and measured value`, async () => {
+    const { run, step } = await runOne(await hostile('js', 'export default class { eval () { for (;;) {} } }'), { wall_ms: 300 }, undefined, iso)
+    assert.equal(run.state, 'failed')
+    assert.equal(run.error?.name, 'WallTimeExceededError')
+    assert.match(run.error?.message ?? '', /wall-time limit of 300 ms \(measured \d+ ms\)/)
+    assert.equal(run.error?.details?.limit, 'wall_ms')
+    assert.ok(Number(run.error?.details?.measured) >= 300)
+    assert.equal(step.attempts, 1, 'limit breaches are not retried')
+    assert.ok(step.usage != null && step.usage.wall_ms >= 300, 'usage journaled for the failed step')
+    await nextRunWorks(iso)
+  })
+
+  test(`JS heap allocation (${iso}) past mem_mb fails with MemoryLimitExceededError`, async () => {
+    const { run } = await runOne(await hostile('js', 'export default class { eval () { const a = []; for (;;) a.push(new Array(1e5).fill({ x: Math.random() })) } }'), { mem_mb: 32, wall_ms: 20_000 }, undefined, iso)
+    assert.equal(run.error?.name, 'MemoryLimitExceededError')
+    assert.match(run.error?.message ?? '', /JS heap limit of 32 MiB/)
+    assert.equal(run.error?.details?.limit, 'mem_mb')
+    await nextRunWorks(iso)
+  })
+
+  test(`JS CPU limit (${iso}) is enforced by the watchdog`, async () => {
+    const { run } = await runOne(await hostile('js', 'export default class { eval () { let x = 0; for (;;) x++ } }'), { cpu_ms: 200, wall_ms: 20_000 }, undefined, iso)
+    assert.equal(run.error?.name, 'CpuTimeExceededError')
+    assert.ok(Number(run.error?.details?.measured) >= 200)
+    await nextRunWorks(iso)
+  })
+
+  test(`process.exit() in a JS module (${iso}) fails with ModuleCrashedError and the worker or runner is replaced`, async () => {
+    const { run } = await runOne(await hostile('js', 'export default class { eval () { process.exit(7) } }'), undefined, undefined, iso)
+    assert.equal(run.error?.name, 'ModuleCrashedError')
+    assert.match(run.error?.message ?? '', /code:? 7/)
+    await nextRunWorks(iso)
+  })
+}
 
 test('Python infinite loop is killed at the wall limit', async () => {
   const { run, step } = await runOne(await hostile('py', py('while True:\n    pass')), { wall_ms: 400 })
   assert.equal(run.error?.name, 'WallTimeExceededError')
   assert.equal(run.error?.details?.limit_value, 400)
   assert.equal(step.attempts, 1)
-  await nextRunWorks()
-})
-
-test('JS heap allocation past mem_mb fails with MemoryLimitExceededError (worker resourceLimits)', async () => {
-  const { run } = await runOne(await hostile('js', 'export default class { eval () { const a = []; for (;;) a.push(new Array(1e5).fill({ x: Math.random() })) } }'), { mem_mb: 32, wall_ms: 20_000 })
-  assert.equal(run.error?.name, 'MemoryLimitExceededError')
-  assert.match(run.error?.message ?? '', /JS heap limit of 32 MiB/)
-  assert.equal(run.error?.details?.limit, 'mem_mb')
   await nextRunWorks()
 })
 
@@ -97,13 +121,6 @@ test('Python CPU limit in C code (no bytecode boundary) is enforced by RLIMIT_CP
   const { run } = await runOne(await hostile('py', py('hashlib.pbkdf2_hmac("sha256", b"pw", b"salt", 2 ** 31 - 1)', 'import hashlib')), { cpu_ms: 200, wall_ms: 30_000 })
   assert.equal(run.error?.name, 'CpuTimeExceededError')
   assert.match(run.error?.message ?? '', /RLIMIT_CPU/)
-  await nextRunWorks()
-})
-
-test('JS CPU limit is enforced by the watchdog', async () => {
-  const { run } = await runOne(await hostile('js', 'export default class { eval () { let x = 0; for (;;) x++ } }'), { cpu_ms: 200, wall_ms: 20_000 })
-  assert.equal(run.error?.name, 'CpuTimeExceededError')
-  assert.ok(Number(run.error?.details?.measured) >= 200)
   await nextRunWorks()
 })
 
@@ -133,13 +150,6 @@ for (const kind of ['js', 'py'] as const) {
     await nextRunWorks()
   })
 }
-
-test('process.exit() in a JS module fails with ModuleCrashedError and the worker is replaced', async () => {
-  const { run } = await runOne(await hostile('js', 'export default class { eval () { process.exit(7) } }'))
-  assert.equal(run.error?.name, 'ModuleCrashedError')
-  assert.match(run.error?.message ?? '', /code: 7/)
-  await nextRunWorks()
-})
 
 test('os._exit() in a Python module fails with ModuleCrashedError', async () => {
   const { run } = await runOne(await hostile('py', py('os._exit(3)', 'import os')))

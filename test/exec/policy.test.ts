@@ -61,8 +61,8 @@ test('a retryable error that keeps failing stops after max retries; a limit brea
   }
 })
 
-test('steps with different memory limits never share a worker: one pool per heap limit, LRU-closed', async () => {
-  const pool = new ModulePool({ js: { maxPools: 2 } })
+test('steps with different memory limits never share a worker: one pool per heap limit, LRU-closed (isolation: thread)', async () => {
+  const pool = new ModulePool({ js: { maxPools: 2 }, sandbox: { isolation: 'thread' } })
   const h = await harness({ pool })
   try {
     const probe = await writeModule(h.root, 'probe', `
@@ -90,9 +90,10 @@ test('the run deadline kills running steps and fails the run with DeadlineExceed
   const h = await harness({ clock })
   try {
     const marker = join(h.root, 'after-deadline.txt')
+    // sleepy runs for a minute: under load a Python interpreter may take several seconds to start, and both must be running at the deadline
     const sleepy = await writeModule(h.root, 'sleepy', `
       import { writeFileSync } from 'node:fs'
-      export default class { async eval (p, d, ctx) { ctx.progress(1, 1, 'running'); for (let i = 0; i < 100; i++) await new Promise(r => setTimeout(r, 50)); writeFileSync(${JSON.stringify(marker)}, 'ran on') } }`)
+      export default class { async eval (p, d, ctx) { ctx.progress(1, 1, 'running'); for (let i = 0; i < 1200; i++) await new Promise(r => setTimeout(r, 50)); writeFileSync(${JSON.stringify(marker)}, 'ran on') } }`)
     const spin = await writeModule(h.root, 'spin', 'import os\nclass S:\n    def __init__(self, *a):\n        pass\n\n    def eval(self, p, d, c):\n        c.progress(1, 1, os.readlink("/proc/self"))\n        while True:\n            pass\n', 'py')
     const running = new Map<string, string>()
     let bothRunning: () => void = () => {}

@@ -62,7 +62,7 @@ test('a Python output over maxMessageBytes kills its process with InvalidOutputE
 
 test('opening a JS pool while every other pool is busy never closes the new pool under its own call', async () => {
   const tmp = await tempDir('pl-pools-')
-  const pool = new ModulePool({ js: { maxPools: 4 } })
+  const pool = new ModulePool({ js: { maxPools: 4 }, sandbox: { isolation: 'thread' } })
   try {
     const slow = await writeModule(tmp.dir, 'slow', 'export default class { async eval (p, d) { await new Promise(r => setTimeout(r, 300)); return { mem: d.mem } } }')
     const mems = [100, 110, 120, 130, 140]
@@ -105,7 +105,7 @@ test('a subprocess started by a Python module dies with its runner at the wall l
 
 test('a JS module changed in place runs its new code under its new CID in the same worker', async () => {
   const tmp = await tempDir('pl-pools-')
-  const pool = new ModulePool({ js: { maxThreads: 1 } })
+  const pool = new ModulePool({ js: { maxThreads: 1 }, sandbox: { isolation: 'thread' } })
   try {
     const v1: ModuleSpec = await writeModule(tmp.dir, 'ver', 'export default class { eval () { return { v: 1 } } }')
     assert.deepEqual((await pool.runModule(v1, call({ wall_ms: 10_000, mem_mb: 64 }))).output, { v: 1 })

@@ -15,6 +15,8 @@ import { createLogger } from '../../core/logger.js'
 import { Store } from '../../store/index.js'
 import { loadWorkflow } from '../../workflow/load.js'
 import { Executor } from '../../exec/executor.js'
+import type { ModulePoolInit } from '../../exec/pool.js'
+import { loadConfig } from '../config.js'
 import { CliProgress } from '../progress.js'
 import { whyLine } from '../../swarm/report.js'
 import type { StepExplanation } from '../../negotiation/explanation.js'
@@ -92,8 +94,11 @@ function finish (view: RunView): number {
 /** Runs `fn` with an in-process Executor on the data dir; stops it cleanly on SIGINT/SIGTERM. */
 async function inProcess<T> (dataDir: string, fn: (executor: Executor) => Promise<T>): Promise<T> {
   const logger = createLogger({ level: (process.env.PL_LOG_LEVEL as any) ?? 'warn' })
+  // the config file's module pool settings (services.exec.poolInit: sandbox grants, isolation) apply here as in the daemon
+  const { services } = await loadConfig({ dataDir })
+  const poolInit = (services.exec as { poolInit?: ModulePoolInit } | undefined)?.poolInit
   const store = await Store.open(dataDir)
-  const executor = new Executor({ store, logger })
+  const executor = new Executor({ store, logger, ...(poolInit != null ? { poolInit } : {}) })
   const progress = new CliProgress(process.stderr)
   executor.on('event', (ev: ExecEvent) => { progress.event(ev) })
   let interrupted = false

@@ -21,6 +21,7 @@ import { serveAddonCall, serveQuestion } from '../requests.js'
 import { systemClock, type Clock } from '../clock.js'
 import type { ModuleCall, ModuleCallOptions, ModuleResult, Usage } from '../types.js'
 import { killThreadTree } from './tree.js'
+import { DEFAULT_TMP_ROOT, newRunnerDir, newStepDir, removeDir } from '../tmp.js'
 import type { JsTask, JsTaskResult, MainToWorker, WorkerToMain } from './protocol.js'
 
 export interface JsPoolsInit {
@@ -35,6 +36,8 @@ export interface JsPoolsInit {
   logger?: Logger
   /** timers of the wall-limit watchdog @default systemClock */
   clock?: Clock
+  /** where per-step temp folders (context.tmpdir) are made @default DEFAULT_TMP_ROOT */
+  tmpRoot?: string
 }
 
 const WORKER = new URL('./worker.js', import.meta.url).href
@@ -54,7 +57,10 @@ function threadCpuMs (tid: number): number | undefined {
 
 export class JsPools {
   private readonly pools = new Map<number, PoolEntry>()
-  private readonly init: Required<Omit<JsPoolsInit, 'logger' | 'clock'>>
+  private readonly init: Required<Omit<JsPoolsInit, 'logger' | 'clock' | 'tmpRoot'>>
+  private readonly tmpRoot: string
+  /** parent of this pool's step folders, made with the first step */
+  private tmpDir?: string
   private readonly clock: Clock
   private readonly log: Logger
   private closed = false
@@ -68,6 +74,7 @@ export class JsPools {
     }
     this.log = init.logger ?? silentLogger()
     this.clock = init.clock ?? systemClock
+    this.tmpRoot = init.tmpRoot ?? DEFAULT_TMP_ROOT
   }
 
   /** Heap limits (MiB) that currently have an open pool, most recently used last. */
@@ -113,6 +120,8 @@ export class JsPools {
   async run (module: ModuleSpec, call: ModuleCall, options: ModuleCallOptions = {}): Promise<ModuleResult> {
     if (this.closed) throw new ModuleCrashedError('the JS worker pools are closed')
     options.signal?.throwIfAborted()
+    this.tmpDir ??= newRunnerDir(this.tmpRoot, 'thread')
+    const stepDir = await newStepDir(this.tmpDir)
     const limits = call.limits
     const what = `module ${module.key}`
     const kill = new AbortController()
@@ -193,6 +202,7 @@ export class JsPools {
       parameters: call.parameters ?? {},
       inputData: call.inputData ?? {},
       step: call.step ?? { runId: '', key: module.key, attempt: 1 },
+      tmpdir: stepDir,
       port: port2
     }
     const entry = this.poolFor(limits.mem_mb)
@@ -218,6 +228,7 @@ export class JsPools {
       return { output: result.output, usage }
     } finally {
       killChildren()
+      await removeDir(stepDir)
       entry.active--
       entry.used = Date.now()
       stopwatch.clear()
@@ -235,5 +246,6 @@ export class JsPools {
     const all = [...this.pools.values()]
     this.pools.clear()
     await Promise.allSettled(all.map(async e => { await e.pool.destroy() }))
+    await removeDir(this.tmpDir)
   }
 }

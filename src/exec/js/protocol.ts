@@ -15,6 +15,8 @@ export interface JsTask {
   parameters: unknown
   inputData: unknown
   step: { runId: string, key: string, attempt: number }
+  /** the step's own temp folder (context.tmpdir), removed after the step */
+  tmpdir?: string
   port: MessagePort
 }
 

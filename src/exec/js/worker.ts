@@ -104,6 +104,7 @@ function makeContext (task: JsTask, abort: AbortController, pending: Map<number,
     runId: task.step.runId,
     step: task.step.key,
     attempt: task.step.attempt,
+    tmpdir: task.tmpdir,
     signal: abort.signal,
     progress: (n: number, total?: number, message?: string) => { send({ t: 'progress', n: Number(n), total: total == null ? undefined : Number(total), message: message == null ? undefined : String(message) }) },
     log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
@@ -134,6 +135,14 @@ function usageSince (t0: number, cpu0: number | null, elu0: ReturnType<typeof pe
   return { cpu_ms: performance.eventLoopUtilization(elu0).active, wall_ms: wall, heap_mb: heap, cpu_exact: false }
 }
 
+/** The permission model's refusal (a sandboxed module) becomes SandboxAccessDeniedError naming what was refused. */
+function accessDenied (err: unknown, error: ErrorData): void {
+  const e = err as { code?: unknown, permission?: unknown, resource?: unknown }
+  if (e?.code !== 'ERR_ACCESS_DENIED') return
+  error.name = 'SandboxAccessDeniedError'
+  error.details = { ...error.details, permission: String(e.permission), ...(e.resource != null ? { resource: String(e.resource) } : {}) }
+}
+
 export default async function runTask (task: JsTask): Promise<JsTaskResult> {
   const t0 = performance.now()
   const cpu0 = threadCpuMs()
@@ -161,6 +170,7 @@ export default async function runTask (task: JsTask): Promise<JsTaskResult> {
     return { ok: true, output, usage: usageSince(t0, cpu0, elu0) }
   } catch (err) {
     const error = errorToData(err)
+    accessDenied(err, error)
     if (error.details != null) error.details = safeData(error.details) as Record<string, unknown>
     return { ok: false, error, usage: usageSince(t0, cpu0, elu0) }
   } finally {

@@ -11,12 +11,13 @@ import { silentLogger } from '../../core/logger.js'
 import type { ModuleSpec } from '../../core/module.js'
 import { tmpdir } from 'node:os'
 import { DEFAULT_CANCEL_GRACE_MS, DEFAULT_IDLE_MS, DEFAULT_MEM_MB } from '../constants.js'
-import { InvalidOutputError, ModuleCrashedError, rebuildExecError } from '../errors.js'
+import { InvalidOutputError, ModuleCrashedError, NetworkIsolationUnavailableError, rebuildExecError } from '../errors.js'
 import { Stopwatch, cpuExceeded, memExceeded, round, wallExceeded, withUsage } from '../limits.js'
 import { serveAddonCall, serveQuestion } from '../requests.js'
 import { systemClock, type Clock } from '../clock.js'
-import type { ModuleCall, ModuleCallOptions, ModuleResult, Usage } from '../types.js'
-import { probeContainment, type Containment } from '../containment.js'
+import type { EffectiveLimits, Isolation, ModuleCall, ModuleCallOptions, ModuleResult, Usage } from '../types.js'
+import { probeContainment, probeNetNamespace, runnerPrefix, type Containment } from '../containment.js'
+import { DEFAULT_TMP_ROOT, newRunnerDir, newStepDir, removeDir } from '../tmp.js'
 import { MAX_MESSAGE_BYTES, PyProcess, type RunnerMessage } from './process.js'
 
 export interface PyPoolsInit {
@@ -44,14 +45,22 @@ export interface PyPoolsInit {
   warm?: boolean
   /** memory limit of the spare runner: the node's default step limit @default DEFAULT_MEM_MB */
   spareMemMb?: number
+  /** where per-step temp folders (context.tmpdir) are made @default DEFAULT_TMP_ROOT */
+  tmpRoot?: string
 }
 
+/** What the runner said when a step started (Python: its CPU clock and RLIMIT_CPU). */
+export interface StepStart { cpu0_ms?: number, rlimit_cpu_s?: number | null }
+
+/** The network a runner was started with ('none': its own network namespace). */
+export type RunnerNetwork = 'none' | undefined
+
 export class PyPools {
-  private readonly idle = new Map<string, PyProcess[]>()
-  private readonly all = new Set<PyProcess>()
-  private readonly python: string
-  private setup?: Promise<{ python: string, containment: Containment }>
-  private readonly wantedContainment: 'auto' | 'process-group'
+  protected readonly idle = new Map<string, PyProcess[]>()
+  protected readonly all = new Set<PyProcess>()
+  protected readonly python: string
+  protected setup?: Promise<{ python: string, containment: Containment }>
+  protected readonly wantedContainment: 'auto' | 'process-group'
   private readonly warm: boolean
   private readonly spareMemMb: number
   /** a runner started before any step asked for it, bound to no module yet */
@@ -61,12 +70,16 @@ export class PyPools {
   containment?: Containment
   private readonly idleMs: number
   private readonly maxIdle: number
-  private readonly graceMs: number
-  private readonly maxMessageBytes: number
-  private readonly log: Logger
-  private readonly clock: Clock
+  protected readonly graceMs: number
+  protected readonly maxMessageBytes: number
+  protected readonly log: Logger
+  protected readonly clock: Clock
   private sweeper?: NodeJS.Timeout
-  private closed = false
+  protected readonly tmpRoot: string
+  private netProbe?: Promise<{ ok: boolean, reason?: string }>
+  /** how processes of this pool are named in errors */
+  protected label = 'Python'
+  protected closed = false
 
   constructor (init: PyPoolsInit = {}) {
     this.python = init.python ?? process.env.PL_PYTHON ?? 'python3'
@@ -79,6 +92,51 @@ export class PyPools {
     this.wantedContainment = init.containment ?? 'auto'
     this.warm = init.warm ?? false
     this.spareMemMb = init.spareMemMb ?? DEFAULT_MEM_MB
+    this.tmpRoot = init.tmpRoot ?? DEFAULT_TMP_ROOT
+  }
+
+  /** A new runner for `module` (undefined: the spare, bound to no module yet). */
+  protected spawn (setup: { python: string, containment: Containment }, module: ModuleSpec | undefined, memMb: number, network: RunnerNetwork): PyProcess {
+    return new PyProcess({ python: setup.python, prefix: runnerPrefix(setup.containment, network), memMb, cwd: module?.dir ?? tmpdir(), logger: this.log, moduleKey: module?.key ?? '(spare)', maxMessageBytes: this.maxMessageBytes, tmpDir: newRunnerDir(this.tmpRoot, 'py') })
+  }
+
+  /** Idle runners are reused per key: module, memory limit, network. */
+  protected keyOf (module: ModuleSpec, call: ModuleCall): string {
+    return `${module.cid}|${call.limits.mem_mb}|${call.sandbox?.network ?? ''}`
+  }
+
+  /** Whether a runner that finished a step cleanly may serve another. */
+  protected reusableAfter (_module: ModuleSpec): boolean {
+    return true
+  }
+
+  /** What ran the step, for receipts. */
+  protected isolationOf (network: RunnerNetwork): Isolation {
+    return network === 'none' ? 'process-no-net' : 'process'
+  }
+
+  /** Watches a running step beyond the wall clock (the sandbox: CPU and memory); returns what stops the watch. */
+  protected watch (_p: PyProcess, _limits: EffectiveLimits, _what: string, _kill: (err: Error) => void): (() => void) | undefined {
+    return undefined
+  }
+
+  /** The error of a runner that died during a step, when its runtime can tell the cause (Python: RLIMIT_CPU, MemoryError). */
+  protected exitError (p: PyProcess, signal: NodeJS.Signals | null, started: StepStart, limits: EffectiveLimits, what: string): { error: Error, cpu_ms?: number } | undefined {
+    if (signal === 'SIGXCPU' && limits.cpu_ms != null) {
+      const measured = started.rlimit_cpu_s != null ? started.rlimit_cpu_s * 1000 - (started.cpu0_ms ?? 0) : limits.cpu_ms
+      return { error: cpuExceeded(limits.cpu_ms, measured, `${what} (killed by RLIMIT_CPU)`), cpu_ms: Math.round(measured) }
+    }
+    if (/MemoryError/.test(p.stderr)) return { error: memExceeded(limits.mem_mb, undefined, what, 'address-space') }
+    return undefined
+  }
+
+  /** Fails when the step must run without network and this node cannot make it so. */
+  private async assertNetwork (network: RunnerNetwork, containment: Containment): Promise<void> {
+    if (network !== 'none') return
+    if (containment.mode !== 'pid-namespace') throw new NetworkIsolationUnavailableError(`a step under network: none needs a network namespace, but runners here are contained by process group (${containment.reason ?? 'no PID namespace'})`, { reason: containment.reason })
+    this.netProbe ??= probeNetNamespace()
+    const net = await this.netProbe
+    if (!net.ok) throw new NetworkIsolationUnavailableError(`a step under network: none cannot run here: ${net.reason ?? 'no network namespace'}`, { reason: net.reason })
   }
 
   /**
@@ -106,7 +164,7 @@ export class PyPools {
     this.setup.then(({ python, containment }) => {
       this.spareStarting = false
       if (this.closed || this.spare != null) return
-      const p = new PyProcess({ python, prefix: containment.prefix, memMb: this.spareMemMb, cwd: tmpdir(), logger: this.log, moduleKey: '(spare)', maxMessageBytes: this.maxMessageBytes })
+      const p = this.spawn({ python, containment }, undefined, this.spareMemMb, undefined)
       this.all.add(p)
       this.spare = p
       const drop = (): void => { if (this.spare === p) this.spare = undefined }
@@ -178,7 +236,7 @@ export class PyPools {
     }
   }
 
-  private discard (p: PyProcess): void {
+  protected discard (p: PyProcess): void {
     this.all.delete(p)
     void p.kill()
   }
@@ -187,8 +245,10 @@ export class PyPools {
     if (this.closed) throw new ModuleCrashedError('the Python process pool is closed')
     options.signal?.throwIfAborted()
     const limits = call.limits
-    const key = `${module.cid}|${limits.mem_mb}`
-    let proc = this.take(key) ?? this.takeSpare(limits.mem_mb)
+    const network: RunnerNetwork = call.sandbox?.network === 'none' ? 'none' : undefined
+    const key = this.keyOf(module, call)
+    await this.assertNetwork(network, (await this.prepare()).containment)
+    let proc = this.take(key) ?? (network == null ? this.takeSpare(limits.mem_mb) : undefined)
     if (proc != null) {
       try {
         await proc.ready
@@ -197,8 +257,7 @@ export class PyPools {
         throw err
       }
     } else {
-      const { python, containment } = await this.prepare()
-      proc = new PyProcess({ python, prefix: containment.prefix, memMb: limits.mem_mb, cwd: module.dir, logger: this.log, moduleKey: module.key, maxMessageBytes: this.maxMessageBytes })
+      proc = this.spawn(await this.prepare(), module, limits.mem_mb, network)
       this.all.add(proc)
       try {
         await proc.ready
@@ -209,13 +268,16 @@ export class PyPools {
     }
     proc.busy = true
     let reusable = false
+    let stepDir: string | undefined
     try {
-      const out = await this.step(proc, module, call, options)
-      reusable = out.reusable
+      stepDir = proc.init.tmpDir != null ? await newStepDir(proc.init.tmpDir) : undefined
+      const out = await this.step(proc, module, call, options, stepDir)
+      reusable = out.reusable && this.reusableAfter(module)
       if (out.error != null) throw out.error
-      return out.result as ModuleResult
+      return { ...out.result as ModuleResult, isolation: this.isolationOf(network) }
     } finally {
       proc.onMessage(undefined)
+      await removeDir(stepDir)
       if (reusable) this.release(key, proc)
       else this.discard(proc)
     }
@@ -225,7 +287,7 @@ export class PyPools {
    * The real interpreter behind `python`: version-manager shims (pyenv,
    * asdf) are scripts that add ~200 ms to every spawn.
    */
-  private async prepare (): Promise<{ python: string, containment: Containment }> {
+  protected async prepare (): Promise<{ python: string, containment: Containment }> {
     this.setup ??= (async () => {
       const [python, containment] = await Promise.all([
         new Promise<string>((resolve) => {
@@ -244,14 +306,15 @@ export class PyPools {
     return await this.setup
   }
 
-  private async step (p: PyProcess, module: ModuleSpec, call: ModuleCall, options: ModuleCallOptions): Promise<{ result?: ModuleResult, error?: Error, reusable: boolean }> {
+  private async step (p: PyProcess, module: ModuleSpec, call: ModuleCall, options: ModuleCallOptions, tmpdir: string | undefined): Promise<{ result?: ModuleResult, error?: Error, reusable: boolean }> {
     const limits = call.limits
     const what = `module ${module.key}`
     return await new Promise((resolve, reject) => {
       let settled = false
       let breach: Error | undefined
-      let started: { cpu0_ms?: number, rlimit_cpu_s?: number | null } = {}
+      let started: StepStart = {}
       let graceTimer: NodeJS.Timeout | undefined
+      let unwatch: (() => void) | undefined
       const t0 = performance.now()
       const stopwatch = new Stopwatch(limits.wall_ms, (elapsed) => {
         breach = wallExceeded(limits.wall_ms, elapsed, what)
@@ -262,6 +325,7 @@ export class PyPools {
         if (settled) return
         settled = true
         stopwatch.clear()
+        unwatch?.()
         clearTimeout(graceTimer)
         options.signal?.removeEventListener('abort', onAbort)
         fn()
@@ -293,6 +357,11 @@ export class PyPools {
           case 'started':
             started = { cpu0_ms: m.cpu0_ms, rlimit_cpu_s: m.rlimit_cpu_s }
             stopwatch.start()
+            unwatch = this.watch(p, limits, what, (err) => {
+              if (breach != null || settled) return
+              breach = err
+              p.signal('SIGKILL')
+            })
             break
           case 'progress':
             options.onProgress?.(Number(m.n), m.total == null ? undefined : Number(m.total), m.message == null ? undefined : String(m.message))
@@ -332,13 +401,9 @@ export class PyPools {
             reject(withUsage(new InvalidOutputError(`${what} sent a message of ${p.overflow} bytes (its output), over the limit of ${this.maxMessageBytes} bytes; its process was killed`, { module: module.key, limit: 'max_message_bytes', limit_value: this.maxMessageBytes, measured: p.overflow }), usage))
             return
           }
-          if (signal === 'SIGXCPU' && limits.cpu_ms != null) {
-            const measured = started.rlimit_cpu_s != null ? started.rlimit_cpu_s * 1000 - (started.cpu0_ms ?? 0) : limits.cpu_ms
-            reject(withUsage(cpuExceeded(limits.cpu_ms, measured, `${what} (killed by RLIMIT_CPU)`), { ...usage, cpu_ms: Math.round(measured) }))
-            return
-          }
-          if (/MemoryError/.test(p.stderr)) { reject(withUsage(memExceeded(limits.mem_mb, undefined, what, 'address-space'), usage)); return }
-          reject(withUsage(new ModuleCrashedError(`${what}: its Python process ended during the step (${signal ?? `exit code ${String(code)}`})${p.stderr.trim() !== '' ? `; stderr: ${p.stderr.trim().slice(-500)}` : ''}`, { module: module.key, code, signal }), usage))
+          const known = this.exitError(p, signal, started, limits, what)
+          if (known != null) { reject(withUsage(known.error, known.cpu_ms != null ? { ...usage, cpu_ms: known.cpu_ms } : usage)); return }
+          reject(withUsage(new ModuleCrashedError(`${what}: its ${this.label} process ended during the step (${signal ?? `exit code ${String(code)}`})${p.stderr.trim() !== '' ? `; stderr: ${p.stderr.trim().slice(-500)}` : ''}`, { module: module.key, code, signal }), usage))
         })
       })
       p.send({
@@ -349,7 +414,8 @@ export class PyPools {
         inputData: call.inputData ?? {},
         cwd: module.dir,
         limits: { cpu_ms: limits.cpu_ms ?? null },
-        step: call.step ?? { runId: '', key: module.key, attempt: 1 }
+        step: call.step ?? { runId: '', key: module.key, attempt: 1 },
+        tmpdir: tmpdir ?? null
       })
     })
   }

@@ -1,5 +1,6 @@
 /**
- * One `python3 runner.py` child process. It serves one step at a time over
+ * One `python3 runner.py` child process (or, with `argv`, any runner that
+ * speaks the same protocol: the sandboxed Node runner, src/exec/sandbox). It serves one step at a time over
  * a private socket on fd 3 (JSON lines), so whatever a module prints to
  * stdout cannot corrupt the protocol: stdout/stderr are logged, stdin is
  * /dev/null. A process serves one (module, memory limit) pair and is
@@ -15,6 +16,7 @@ import type { Logger } from 'pino'
 import { packageRoot } from '../../core/paths.js'
 import { STDERR_TAIL_BYTES } from '../constants.js'
 import { ModuleLoadError } from '../errors.js'
+import { removeDir } from '../tmp.js'
 
 export type RunnerMessage = Record<string, any> & { t: string }
 
@@ -33,6 +35,12 @@ export interface PyProcessInit {
   maxMessageBytes?: number
   /** argv before the interpreter's: the PID-namespace wrapper (src/exec/containment.ts) or nothing @default [] */
   prefix?: string[]
+  /** the runner's own argv (after `prefix`) @default [python, '-u', runner.py, memMb] */
+  argv?: string[]
+  /** the step temp folder of this runner (removed with it) */
+  tmpDir?: string
+  /** environment over the node's own */
+  env?: Record<string, string>
 }
 
 /** Longest line of a module's own stdout/stderr kept in the log. */
@@ -41,6 +49,27 @@ export const LOG_LINE_BYTES = 4096
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 /** After the runner exits, how long its pipes may still deliver data before they are destroyed. */
 const STDIO_DRAIN_MS = 500
+
+/** The only child of `pid` (the process `unshare --fork` started), if there is one. */
+function childOf (pid: number): number | undefined {
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').map(Number).filter(n => n > 0)
+    return kids.length === 1 ? kids[0] : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Resident memory (MiB) of a process, from /proc; undefined when it cannot be read. */
+export function residentMb (pid: number | undefined): number | undefined {
+  if (pid == null) return undefined
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m == null ? undefined : Number(m[1]) / 1024
+  } catch {
+    return undefined
+  }
+}
 
 export class PyProcess {
   readonly proc: ChildProcess
@@ -59,13 +88,13 @@ export class PyProcess {
 
   constructor (readonly init: PyProcessInit) {
     const prefix = init.prefix ?? []
-    const argv = [...prefix, init.python, '-u', runnerPath(), String(init.memMb)]
+    const argv = [...prefix, ...(init.argv ?? [init.python, '-u', runnerPath(), String(init.memMb)])]
     this.proc = spawn(argv[0], argv.slice(1), {
       cwd: init.cwd,
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
       // its own process group: a kill reaches the subprocesses a module started too
       detached: true,
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' }
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', ...init.env }
     })
     this.channel = this.proc.stdio[3] as Duplex
     const log = init.logger.child({ module: init.moduleKey, pid: this.proc.pid })
@@ -101,8 +130,9 @@ export class PyProcess {
         this.exitInfo = { code, signal }
         // what the module left running dies with the runner and lets go of the pipes
         this.killGroup()
+        void removeDir(init.tmpDir)
         setTimeout(() => { this.destroyStdio() }, STDIO_DRAIN_MS).unref()
-        onFail(new ModuleLoadError(`the python runner exited before it was ready (${signal ?? `code ${String(code)}`}): ${this.stderrTail.trim().slice(-500)}`, { python: init.python }))
+        onFail(new ModuleLoadError(`the module runner (${init.python}) exited before it was ready (${signal ?? `code ${String(code)}`}): ${this.stderrTail.trim().slice(-500)}`, { python: init.python }))
         resolve({ code, signal })
       })
     })
@@ -122,8 +152,9 @@ export class PyProcess {
         return
       }
       if (m.t === 'ready') {
-        // in a PID namespace the spawned process is the wrapper; the runner tells its own pid
+        // in a PID namespace the spawned process is the wrapper; the runner tells its own pid (a sandboxed one cannot read /proc: its wrapper's child)
         if (typeof m.pid === 'number' && m.pid > 0) this.runnerPid = m.pid
+        else if (this.init.prefix != null && this.init.prefix.length > 0 && this.proc.pid != null) this.runnerPid = childOf(this.proc.pid)
         onReady(m)
       }
       else this.listener?.(m)
@@ -145,6 +176,11 @@ export class PyProcess {
     } catch {
       return undefined
     }
+  }
+
+  /** pid of the runner itself (what /proc knows it as) */
+  get pid (): number | undefined {
+    return this.runnerPid ?? this.proc.pid
   }
 
   get alive (): boolean {

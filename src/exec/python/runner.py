@@ -7,7 +7,7 @@ Protocol: JSON lines over fd 3 (a socket the parent created), in both
 directions. The module's stdout/stderr are NOT the protocol channel: a module
 may print anything (it is logged by the parent), and stdin is /dev/null.
 
-  parent -> runner  {"t":"run", "module":{...}, "ctor":{...}, "parameters", "inputData", "limits":{"cpu_ms"}, "step":{...}}
+  parent -> runner  {"t":"run", "module":{...}, "ctor":{...}, "parameters", "inputData", "limits":{"cpu_ms"}, "step":{...}, "tmpdir"}
                     {"t":"reply", "id", "ok", "value"|"error"}
   runner -> parent  {"t":"ready", "pid", "baseline_mb", "as_limit_mb"}
                     {"t":"started", "cpu0_ms", "rlimit_cpu_s"}
@@ -379,7 +379,9 @@ class _Human:
 
 
 class Context:
-    def __init__(self, step):
+    def __init__(self, step, tmpdir=None):
+        # the step's own temp folder, removed by the node after the step
+        self.tmpdir = tmpdir
         self.run_id = step.get("runId")
         self.step = step.get("key")
         self.attempt = step.get("attempt")
@@ -464,7 +466,7 @@ def run_step(msg):
     send({"t": "started", "cpu0_ms": c0, "rlimit_cpu_s": secs})
     try:
         inst = instance_for(msg)
-        out = inst.eval(msg.get("parameters") or {}, msg.get("inputData") or {}, Context(msg.get("step") or {}))
+        out = inst.eval(msg.get("parameters") or {}, msg.get("inputData") or {}, Context(msg.get("step") or {}, msg.get("tmpdir")))
         if hasattr(out, "__await__"):
             import asyncio  # slow to import: only for async eval()
             out = asyncio.run(out)

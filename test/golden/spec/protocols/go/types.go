@@ -154,6 +154,8 @@ type PolicyV1 struct {
 	DenyPeers *[]string `json:"deny_peers,omitempty"`
 	MaxPrice *float64 `json:"max_price,omitempty"`
 	MaxDeadlineMs *int64 `json:"max_deadline_ms,omitempty"`
+	// none: providers run the capability's steps in a network namespace with only loopback (no egress); a provider advertises the policy only when its runtime can enforce it (pl-node doctor)
+	Network *string `json:"network,omitempty"`
 	Residency *[]string `json:"residency,omitempty"`
 }
 
@@ -176,6 +178,8 @@ type ReceiptV1 struct {
 	Ended int64 `json:"ended"`
 	Usage ReceiptV1Usage `json:"usage"`
 	Limits ReceiptV1Limits `json:"limits"`
+	// what ran the step: a worker thread of the node, a sandboxed Node process, a Python runner process; -no-net: in a network namespace with only loopback
+	Isolation *string `json:"isolation,omitempty"`
 	Policies []string `json:"policies"`
 	Prev []string `json:"prev"`
 	// Set when the step ran outside the provider's own module pools: the external implementation that served it (an A2A agent, an MCP tool, a process attached to the gateway). The provider still signs the receipt as provider of record.

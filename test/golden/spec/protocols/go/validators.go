@@ -28,21 +28,23 @@ var k20 = map[string]bool{"method": true, "path": true, "body": true}
 var k21 = mustJSON("[\"GET\",\"POST\",\"PUT\",\"DELETE\"]").([]any)
 var k22 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "policy": true, "select": true, "plan": true}
 var k23 = mustRegexp("^[A-Za-z_][A-Za-z0-9_]*\\x{3a}\\x{2d}?[0-9\\x{2e}]+\\z")
-var k24 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "residency": true}
-var k25 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true}
-var k26 = mustJSON("\"\"")
-var k27 = mustJSON("[\"ok\",\"error\"]").([]any)
-var k28 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
-var k29 = map[string]bool{"kind": true, "target": true, "ref": true}
-var k30 = mustRegexp("^[a-z][a-z0-9\\x{2d}]*\\z")
-var k31 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
-var k32 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
-var k33 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
-var k34 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
-var k35 = mustJSON("[\"bundle\",\"plan\"]").([]any)
-var k36 = mustJSON("[\"api-key\",\"agent\"]").([]any)
-var k37 = mustJSON("true")
-var k38 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
+var k24 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "network": true, "residency": true}
+var k25 = mustJSON("[\"none\"]").([]any)
+var k26 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true}
+var k27 = mustJSON("\"\"")
+var k28 = mustJSON("[\"ok\",\"error\"]").([]any)
+var k29 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
+var k30 = mustJSON("[\"thread\",\"sandbox\",\"process\",\"sandbox-no-net\",\"process-no-net\"]").([]any)
+var k31 = map[string]bool{"kind": true, "target": true, "ref": true}
+var k32 = mustRegexp("^[a-z][a-z0-9\\x{2d}]*\\z")
+var k33 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
+var k34 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
+var k35 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
+var k36 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
+var k37 = mustJSON("[\"bundle\",\"plan\"]").([]any)
+var k38 = mustJSON("[\"api-key\",\"agent\"]").([]any)
+var k39 = mustJSON("true")
+var k40 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
 
 // pl:AdvertiseCapability.v1#
 func n0(x any, p string) string {
@@ -2575,8 +2577,13 @@ func n140(x any, p string) string {
 				return e
 			}
 		}
+		if v, has := m["network"]; has {
+			if e := n152(v, child(p, "network")); e != "" {
+				return e
+			}
+		}
 		if v, has := m["residency"]; has {
-			if e := n152(v, child(p, "residency")); e != "" {
+			if e := n153(v, child(p, "residency")); e != "" {
 				return e
 			}
 		}
@@ -2745,8 +2752,23 @@ func n151(x any, p string) string {
 	return ""
 }
 
-// pl:Policy.v1#/properties/residency
+// pl:Policy.v1#/properties/network
 func n152(x any, p string) string {
+	if !func() bool {
+		for _, v := range k25 {
+			if jsonEqual(x, v) {
+				return true
+			}
+		}
+		return false
+	}() {
+		return p + " must be one of the allowed values"
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/residency
+func n153(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2756,7 +2778,7 @@ func n152(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n153(a[i], index(p, i)); e != "" {
+			if e := n154(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2765,7 +2787,7 @@ func n152(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/residency/items
-func n153(x any, p string) string {
+func n154(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2778,12 +2800,12 @@ func n153(x any, p string) string {
 }
 
 // pl:Policy.v1#/additionalProperties
-func n154(x any, p string) string {
+func n155(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#
-func n155(x any, p string) string {
+func n156(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2835,92 +2857,97 @@ func n155(x any, p string) string {
 			return p + " must have required property \"prev\""
 		}
 		if v, has := m["run"]; has {
-			if e := n156(v, child(p, "run")); e != "" {
+			if e := n157(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n157(v, child(p, "step")); e != "" {
+			if e := n158(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n158(v, child(p, "capability")); e != "" {
+			if e := n159(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n159(v, child(p, "provider")); e != "" {
+			if e := n160(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester"]; has {
-			if e := n160(v, child(p, "requester")); e != "" {
+			if e := n161(v, child(p, "requester")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["award"]; has {
-			if e := n161(v, child(p, "award")); e != "" {
+			if e := n162(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input"]; has {
-			if e := n162(v, child(p, "input")); e != "" {
+			if e := n163(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n163(v, child(p, "output")); e != "" {
+			if e := n164(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n166(v, child(p, "status")); e != "" {
+			if e := n167(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["started"]; has {
-			if e := n167(v, child(p, "started")); e != "" {
+			if e := n168(v, child(p, "started")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ended"]; has {
-			if e := n168(v, child(p, "ended")); e != "" {
+			if e := n169(v, child(p, "ended")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n169(v, child(p, "usage")); e != "" {
+			if e := n170(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n174(v, child(p, "limits")); e != "" {
+			if e := n175(v, child(p, "limits")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["isolation"]; has {
+			if e := n180(v, child(p, "isolation")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n179(v, child(p, "policies")); e != "" {
+			if e := n181(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["prev"]; has {
-			if e := n181(v, child(p, "prev")); e != "" {
+			if e := n183(v, child(p, "prev")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["via"]; has {
-			if e := n183(v, child(p, "via")); e != "" {
+			if e := n185(v, child(p, "via")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["on_behalf_of"]; has {
-			if e := n188(v, child(p, "on_behalf_of")); e != "" {
+			if e := n190(v, child(p, "on_behalf_of")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k25[k] {
+			if !k26[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2930,7 +2957,7 @@ func n155(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/run
-func n156(x any, p string) string {
+func n157(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2943,19 +2970,6 @@ func n156(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/step
-func n157(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 256 {
-			return p + " must have at most 256 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/capability
 func n158(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -2968,20 +2982,20 @@ func n158(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/provider
+// pl:Receipt.v1#/properties/capability
 func n159(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k4.MatchString(s) {
-			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		if runeLen(s) > 256 {
+			return p + " must have at most 256 characters"
 		}
 	}
 	return ""
 }
 
-// pl:Receipt.v1#/properties/requester
+// pl:Receipt.v1#/properties/provider
 func n160(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -2994,8 +3008,21 @@ func n160(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/award
+// pl:Receipt.v1#/properties/requester
 func n161(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/award
+func n162(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3008,7 +3035,7 @@ func n161(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/input
-func n162(x any, p string) string {
+func n163(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3024,12 +3051,12 @@ func n162(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output
-func n163(x any, p string) string {
+func n164(x any, p string) string {
 	if c := 0; func() int {
-		if n164(x, p) == "" {
+		if n165(x, p) == "" {
 			c++
 		}
-		if n165(x, p) == "" {
+		if n166(x, p) == "" {
 			c++
 		}
 		return c
@@ -3040,7 +3067,7 @@ func n163(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/0
-func n164(x any, p string) string {
+func n165(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3056,17 +3083,17 @@ func n164(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/1
-func n165(x any, p string) string {
-	if !jsonEqual(x, k26) {
+func n166(x any, p string) string {
+	if !jsonEqual(x, k27) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:Receipt.v1#/properties/status
-func n166(x any, p string) string {
+func n167(x any, p string) string {
 	if !func() bool {
-		for _, v := range k27 {
+		for _, v := range k28 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3079,19 +3106,6 @@ func n166(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/started
-func n167(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/ended
 func n168(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -3104,8 +3118,21 @@ func n168(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/usage
+// pl:Receipt.v1#/properties/ended
 func n169(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/usage
+func n170(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3121,22 +3148,22 @@ func n169(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n170(v, child(p, "cpu_ms")); e != "" {
+			if e := n171(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n171(v, child(p, "wall_ms")); e != "" {
+			if e := n172(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n172(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n173(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k28[k] {
+			if !k29[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3146,19 +3173,6 @@ func n169(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/cpu_ms
-func n170(x any, p string) string {
-	if !(isNumber(x)) {
-		return p + " must be number"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/usage/properties/wall_ms
 func n171(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
@@ -3171,7 +3185,7 @@ func n171(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
+// pl:Receipt.v1#/properties/usage/properties/wall_ms
 func n172(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
@@ -3184,30 +3198,43 @@ func n172(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/usage/additionalProperties
+// pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
 func n173(x any, p string) string {
+	if !(isNumber(x)) {
+		return p + " must be number"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/usage/additionalProperties
+func n174(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/limits
-func n174(x any, p string) string {
+func n175(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n175(v, child(p, "cpu_ms")); e != "" {
+			if e := n176(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n176(v, child(p, "mem_mb")); e != "" {
+			if e := n177(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n177(v, child(p, "wall_ms")); e != "" {
+			if e := n178(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -3222,19 +3249,6 @@ func n174(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/cpu_ms
-func n175(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/limits/properties/mem_mb
 func n176(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -3247,7 +3261,7 @@ func n176(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/limits/properties/wall_ms
+// pl:Receipt.v1#/properties/limits/properties/mem_mb
 func n177(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -3260,13 +3274,41 @@ func n177(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/limits/additionalProperties
+// pl:Receipt.v1#/properties/limits/properties/wall_ms
 func n178(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/limits/additionalProperties
+func n179(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
+// pl:Receipt.v1#/properties/isolation
+func n180(x any, p string) string {
+	if !func() bool {
+		for _, v := range k30 {
+			if jsonEqual(x, v) {
+				return true
+			}
+		}
+		return false
+	}() {
+		return p + " must be one of the allowed values"
+	}
+	return ""
+}
+
 // pl:Receipt.v1#/properties/policies
-func n179(x any, p string) string {
+func n181(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3276,7 +3318,7 @@ func n179(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n180(a[i], index(p, i)); e != "" {
+			if e := n182(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3285,7 +3327,7 @@ func n179(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies/items
-func n180(x any, p string) string {
+func n182(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3298,7 +3340,7 @@ func n180(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev
-func n181(x any, p string) string {
+func n183(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3308,7 +3350,7 @@ func n181(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n182(a[i], index(p, i)); e != "" {
+			if e := n184(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3317,7 +3359,7 @@ func n181(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev/items
-func n182(x any, p string) string {
+func n184(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3333,7 +3375,7 @@ func n182(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via
-func n183(x any, p string) string {
+func n185(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3346,22 +3388,22 @@ func n183(x any, p string) string {
 			return p + " must have required property \"target\""
 		}
 		if v, has := m["kind"]; has {
-			if e := n184(v, child(p, "kind")); e != "" {
+			if e := n186(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["target"]; has {
-			if e := n185(v, child(p, "target")); e != "" {
+			if e := n187(v, child(p, "target")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ref"]; has {
-			if e := n186(v, child(p, "ref")); e != "" {
+			if e := n188(v, child(p, "ref")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k29[k] {
+			if !k31[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3371,7 +3413,7 @@ func n183(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/kind
-func n184(x any, p string) string {
+func n186(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3379,7 +3421,7 @@ func n184(x any, p string) string {
 		if runeLen(s) > 32 {
 			return p + " must have at most 32 characters"
 		}
-		if !k30.MatchString(s) {
+		if !k32.MatchString(s) {
 			return p + " must match pattern \"^[a-z][a-z0-9-]*$\""
 		}
 	}
@@ -3387,7 +3429,7 @@ func n184(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/target
-func n185(x any, p string) string {
+func n187(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3403,7 +3445,7 @@ func n185(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/ref
-func n186(x any, p string) string {
+func n188(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3416,12 +3458,12 @@ func n186(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/additionalProperties
-func n187(x any, p string) string {
+func n189(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/on_behalf_of
-func n188(x any, p string) string {
+func n190(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3434,12 +3476,12 @@ func n188(x any, p string) string {
 }
 
 // pl:Receipt.v1#/additionalProperties
-func n189(x any, p string) string {
+func n191(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#
-func n190(x any, p string) string {
+func n192(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3461,47 +3503,47 @@ func n190(x any, p string) string {
 			return p + " must have required property \"usage\""
 		}
 		if v, has := m["award"]; has {
-			if e := n191(v, child(p, "award")); e != "" {
+			if e := n193(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n192(v, child(p, "run")); e != "" {
+			if e := n194(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n193(v, child(p, "step")); e != "" {
+			if e := n195(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n194(v, child(p, "status")); e != "" {
+			if e := n196(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n195(v, child(p, "output")); e != "" {
+			if e := n197(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["error"]; has {
-			if e := n196(v, child(p, "error")); e != "" {
+			if e := n198(v, child(p, "error")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n201(v, child(p, "usage")); e != "" {
+			if e := n203(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["receipt"]; has {
-			if e := n206(v, child(p, "receipt")); e != "" {
+			if e := n208(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k31[k] {
+			if !k33[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3511,7 +3553,7 @@ func n190(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/award
-func n191(x any, p string) string {
+func n193(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3527,7 +3569,7 @@ func n191(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/run
-func n192(x any, p string) string {
+func n194(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3540,7 +3582,7 @@ func n192(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/step
-func n193(x any, p string) string {
+func n195(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3553,9 +3595,9 @@ func n193(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/status
-func n194(x any, p string) string {
+func n196(x any, p string) string {
 	if !func() bool {
-		for _, v := range k27 {
+		for _, v := range k28 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3568,7 +3610,7 @@ func n194(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/output
-func n195(x any, p string) string {
+func n197(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3584,7 +3626,7 @@ func n195(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error
-func n196(x any, p string) string {
+func n198(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3597,22 +3639,22 @@ func n196(x any, p string) string {
 			return p + " must have required property \"message\""
 		}
 		if v, has := m["name"]; has {
-			if e := n197(v, child(p, "name")); e != "" {
+			if e := n199(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n198(v, child(p, "message")); e != "" {
+			if e := n200(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["retryable"]; has {
-			if e := n199(v, child(p, "retryable")); e != "" {
+			if e := n201(v, child(p, "retryable")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["details"]; has {
-			if e := n200(v, child(p, "details")); e != "" {
+			if e := n202(v, child(p, "details")); e != "" {
 				return e
 			}
 		}
@@ -3621,7 +3663,7 @@ func n196(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/name
-func n197(x any, p string) string {
+func n199(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3634,7 +3676,7 @@ func n197(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/message
-func n198(x any, p string) string {
+func n200(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3647,7 +3689,7 @@ func n198(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/retryable
-func n199(x any, p string) string {
+func n201(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -3655,7 +3697,7 @@ func n199(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/details
-func n200(x any, p string) string {
+func n202(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3663,7 +3705,7 @@ func n200(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage
-func n201(x any, p string) string {
+func n203(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3679,22 +3721,22 @@ func n201(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n202(v, child(p, "cpu_ms")); e != "" {
+			if e := n204(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n203(v, child(p, "wall_ms")); e != "" {
+			if e := n205(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n204(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n206(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k28[k] {
+			if !k29[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3704,32 +3746,6 @@ func n201(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/cpu_ms
-func n202(x any, p string) string {
-	if !(isNumber(x)) {
-		return p + " must be number"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Result.v1#/properties/usage/properties/wall_ms
-func n203(x any, p string) string {
-	if !(isNumber(x)) {
-		return p + " must be number"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Result.v1#/properties/usage/properties/mem_peak_mb
 func n204(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
@@ -3742,21 +3758,47 @@ func n204(x any, p string) string {
 	return ""
 }
 
-// pl:Result.v1#/properties/usage/additionalProperties
+// pl:Result.v1#/properties/usage/properties/wall_ms
 func n205(x any, p string) string {
+	if !(isNumber(x)) {
+		return p + " must be number"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Result.v1#/properties/usage/properties/mem_peak_mb
+func n206(x any, p string) string {
+	if !(isNumber(x)) {
+		return p + " must be number"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Result.v1#/properties/usage/additionalProperties
+func n207(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/properties/receipt
-func n206(x any, p string) string {
-	if e := n207(x, p); e != "" {
+func n208(x any, p string) string {
+	if e := n209(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#
-func n207(x any, p string) string {
+func n209(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3769,22 +3811,22 @@ func n207(x any, p string) string {
 			return p + " must have required property \"provider_sig\""
 		}
 		if v, has := m["receipt"]; has {
-			if e := n208(v, child(p, "receipt")); e != "" {
+			if e := n210(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider_sig"]; has {
-			if e := n209(v, child(p, "provider_sig")); e != "" {
+			if e := n211(v, child(p, "provider_sig")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester_sig"]; has {
-			if e := n210(v, child(p, "requester_sig")); e != "" {
+			if e := n212(v, child(p, "requester_sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k32[k] {
+			if !k34[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3794,15 +3836,15 @@ func n207(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/receipt
-func n208(x any, p string) string {
-	if e := n155(x, p); e != "" {
+func n210(x any, p string) string {
+	if e := n156(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n209(x any, p string) string {
+func n211(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3815,7 +3857,7 @@ func n209(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/requester_sig
-func n210(x any, p string) string {
+func n212(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3828,17 +3870,17 @@ func n210(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/additionalProperties
-func n211(x any, p string) string {
+func n213(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/additionalProperties
-func n212(x any, p string) string {
+func n214(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Workflow.v1#
-func n213(x any, p string) string {
+func n215(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3851,47 +3893,47 @@ func n213(x any, p string) string {
 			return p + " must have required property \"graph\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n214(v, child(p, "workflow_id")); e != "" {
+			if e := n216(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n215(v, child(p, "name")); e != "" {
+			if e := n217(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n216(v, child(p, "description")); e != "" {
+			if e := n218(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n217(v, child(p, "tags")); e != "" {
+			if e := n219(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n219(v, child(p, "version")); e != "" {
+			if e := n221(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalSettings"]; has {
-			if e := n222(v, child(p, "globalSettings")); e != "" {
+			if e := n224(v, child(p, "globalSettings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalParameters"]; has {
-			if e := n223(v, child(p, "globalParameters")); e != "" {
+			if e := n225(v, child(p, "globalParameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n224(v, child(p, "modules")); e != "" {
+			if e := n226(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["graph"]; has {
-			if e := n234(v, child(p, "graph")); e != "" {
+			if e := n236(v, child(p, "graph")); e != "" {
 				return e
 			}
 		}
@@ -3900,22 +3942,6 @@ func n213(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/workflow_id
-func n214(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	return ""
-}
-
-// pl:Workflow.v1#/properties/name
-func n215(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	return ""
-}
-
-// pl:Workflow.v1#/properties/description
 func n216(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -3923,15 +3949,31 @@ func n216(x any, p string) string {
 	return ""
 }
 
-// pl:Workflow.v1#/properties/tags
+// pl:Workflow.v1#/properties/name
 func n217(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	return ""
+}
+
+// pl:Workflow.v1#/properties/description
+func n218(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	return ""
+}
+
+// pl:Workflow.v1#/properties/tags
+func n219(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n218(a[i], index(p, i)); e != "" {
+			if e := n220(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3940,7 +3982,7 @@ func n217(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags/items
-func n218(x any, p string) string {
+func n220(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3948,19 +3990,19 @@ func n218(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version
-func n219(x any, p string) string {
+func n221(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["version"]; has {
-			if e := n220(v, child(p, "version")); e != "" {
+			if e := n222(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n221(v, child(p, "releaseTag")); e != "" {
+			if e := n223(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
@@ -3969,7 +4011,7 @@ func n219(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/version
-func n220(x any, p string) string {
+func n222(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3977,7 +4019,7 @@ func n220(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/releaseTag
-func n221(x any, p string) string {
+func n223(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3985,7 +4027,7 @@ func n221(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalSettings
-func n222(x any, p string) string {
+func n224(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3993,7 +4035,7 @@ func n222(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalParameters
-func n223(x any, p string) string {
+func n225(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4001,7 +4043,7 @@ func n223(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules
-func n224(x any, p string) string {
+func n226(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4009,7 +4051,7 @@ func n224(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n225(v, child(p, k)); e != "" {
+				if e := n227(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -4019,44 +4061,44 @@ func n224(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties
-func n225(x any, p string) string {
+func n227(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["codePath"]; has {
-			if e := n226(v, child(p, "codePath")); e != "" {
+			if e := n228(v, child(p, "codePath")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["settings"]; has {
-			if e := n227(v, child(p, "settings")); e != "" {
+			if e := n229(v, child(p, "settings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["parameters"]; has {
-			if e := n228(v, child(p, "parameters")); e != "" {
+			if e := n230(v, child(p, "parameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n229(v, child(p, "name")); e != "" {
+			if e := n231(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n230(v, child(p, "description")); e != "" {
+			if e := n232(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n231(v, child(p, "tags")); e != "" {
+			if e := n233(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["resource_requirements"]; has {
-			if e := n233(v, child(p, "resource_requirements")); e != "" {
+			if e := n235(v, child(p, "resource_requirements")); e != "" {
 				return e
 			}
 		}
@@ -4065,7 +4107,7 @@ func n225(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
-func n226(x any, p string) string {
+func n228(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4073,7 +4115,7 @@ func n226(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
-func n227(x any, p string) string {
+func n229(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4081,7 +4123,7 @@ func n227(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
-func n228(x any, p string) string {
+func n230(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4089,7 +4131,7 @@ func n228(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
-func n229(x any, p string) string {
+func n231(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4097,7 +4139,7 @@ func n229(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
-func n230(x any, p string) string {
+func n232(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4105,14 +4147,14 @@ func n230(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
-func n231(x any, p string) string {
+func n233(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n232(a[i], index(p, i)); e != "" {
+			if e := n234(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4121,7 +4163,7 @@ func n231(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
-func n232(x any, p string) string {
+func n234(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4129,7 +4171,7 @@ func n232(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
-func n233(x any, p string) string {
+func n235(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4137,7 +4179,7 @@ func n233(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph
-func n234(x any, p string) string {
+func n236(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4145,7 +4187,7 @@ func n234(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n235(v, child(p, k)); e != "" {
+				if e := n237(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -4155,14 +4197,14 @@ func n234(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties
-func n235(x any, p string) string {
+func n237(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n236(a[i], index(p, i)); e != "" {
+			if e := n238(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4171,7 +4213,7 @@ func n235(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties/items
-func n236(x any, p string) string {
+func n238(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4179,7 +4221,7 @@ func n236(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#
-func n237(x any, p string) string {
+func n239(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4213,62 +4255,62 @@ func n237(x any, p string) string {
 			return p + " must have required property \"meta\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n238(v, child(p, "workflow_id")); e != "" {
+			if e := n240(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n239(v, child(p, "version")); e != "" {
+			if e := n241(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n240(v, child(p, "releaseTag")); e != "" {
+			if e := n242(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["kind"]; has {
-			if e := n241(v, child(p, "kind")); e != "" {
+			if e := n243(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["bundle"]; has {
-			if e := n242(v, child(p, "bundle")); e != "" {
+			if e := n244(v, child(p, "bundle")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["size"]; has {
-			if e := n243(v, child(p, "size")); e != "" {
+			if e := n245(v, child(p, "size")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisher"]; has {
-			if e := n244(v, child(p, "publisher")); e != "" {
+			if e := n246(v, child(p, "publisher")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisherKind"]; has {
-			if e := n245(v, child(p, "publisherKind")); e != "" {
+			if e := n247(v, child(p, "publisherKind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n246(v, child(p, "ts")); e != "" {
+			if e := n248(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tombstone"]; has {
-			if e := n247(v, child(p, "tombstone")); e != "" {
+			if e := n249(v, child(p, "tombstone")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["meta"]; has {
-			if e := n248(v, child(p, "meta")); e != "" {
+			if e := n250(v, child(p, "meta")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k33[k] {
+			if !k35[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4278,12 +4320,12 @@ func n237(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/workflow_id
-func n238(x any, p string) string {
+func n240(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k34.MatchString(s) {
+		if !k36.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
 		}
 	}
@@ -4291,7 +4333,7 @@ func n238(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/version
-func n239(x any, p string) string {
+func n241(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4304,7 +4346,7 @@ func n239(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/releaseTag
-func n240(x any, p string) string {
+func n242(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4317,9 +4359,9 @@ func n240(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/kind
-func n241(x any, p string) string {
+func n243(x any, p string) string {
 	if !func() bool {
-		for _, v := range k35 {
+		for _, v := range k37 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -4332,7 +4374,7 @@ func n241(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/bundle
-func n242(x any, p string) string {
+func n244(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4348,7 +4390,7 @@ func n242(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/size
-func n243(x any, p string) string {
+func n245(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4361,7 +4403,7 @@ func n243(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisher
-func n244(x any, p string) string {
+func n246(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4377,9 +4419,9 @@ func n244(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisherKind
-func n245(x any, p string) string {
+func n247(x any, p string) string {
 	if !func() bool {
-		for _, v := range k36 {
+		for _, v := range k38 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -4392,7 +4434,7 @@ func n245(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/ts
-func n246(x any, p string) string {
+func n248(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4405,15 +4447,15 @@ func n246(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/tombstone
-func n247(x any, p string) string {
-	if !jsonEqual(x, k37) {
+func n249(x any, p string) string {
+	if !jsonEqual(x, k39) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:WorkflowRecord.v1#/properties/meta
-func n248(x any, p string) string {
+func n250(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4426,27 +4468,27 @@ func n248(x any, p string) string {
 			return p + " must have required property \"modules\""
 		}
 		if v, has := m["name"]; has {
-			if e := n249(v, child(p, "name")); e != "" {
+			if e := n251(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n250(v, child(p, "description")); e != "" {
+			if e := n252(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n251(v, child(p, "tags")); e != "" {
+			if e := n253(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n253(v, child(p, "modules")); e != "" {
+			if e := n255(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k38[k] {
+			if !k40[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4456,7 +4498,7 @@ func n248(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/name
-func n249(x any, p string) string {
+func n251(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4469,7 +4511,7 @@ func n249(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/description
-func n250(x any, p string) string {
+func n252(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4482,7 +4524,7 @@ func n250(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags
-func n251(x any, p string) string {
+func n253(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4492,7 +4534,7 @@ func n251(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n252(a[i], index(p, i)); e != "" {
+			if e := n254(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4501,7 +4543,7 @@ func n251(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
-func n252(x any, p string) string {
+func n254(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4514,7 +4556,7 @@ func n252(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules
-func n253(x any, p string) string {
+func n255(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4524,7 +4566,7 @@ func n253(x any, p string) string {
 			return p + " must have at most 1000 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n254(a[i], index(p, i)); e != "" {
+			if e := n256(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4533,7 +4575,7 @@ func n253(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
-func n254(x any, p string) string {
+func n256(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4546,12 +4588,12 @@ func n254(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/additionalProperties
-func n255(x any, p string) string {
+func n257(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:WorkflowRecord.v1#/additionalProperties
-func n256(x any, p string) string {
+func n258(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
@@ -4567,11 +4609,11 @@ var Validators = map[string]func(x any, p string) string{
 	"GatewayRequest.v1": n122,
 	"Plan.v1": n127,
 	"Policy.v1": n140,
-	"Receipt.v1": n155,
-	"Result.v1": n190,
-	"SignedReceipt.v1": n207,
-	"Workflow.v1": n213,
-	"WorkflowRecord.v1": n237,
+	"Receipt.v1": n156,
+	"Result.v1": n192,
+	"SignedReceipt.v1": n209,
+	"Workflow.v1": n215,
+	"WorkflowRecord.v1": n239,
 }
 
 // ErrorOf returns "" when doc is a valid `name` document, else why not. Unknown names panic.

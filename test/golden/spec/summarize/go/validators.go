@@ -9,22 +9,23 @@ var k1 = map[string]bool{"text": true, "max_words": true, "style": true, "langua
 var k2 = mustJSON("[\"bullets\",\"paragraph\"]").([]any)
 var k3 = mustRegexp("^[a-z]{2}(\\x{2d}[A-Z]{2})?\\z")
 var k4 = map[string]bool{"summary": true, "words": true, "bullets": true, "model": true}
-var k5 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true}
+var k5 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true}
 var k6 = mustRegexp("^[1-9A-HJ-NP-Za-km-z]{40,60}\\z")
 var k7 = mustRegexp("^b[a-z2-7]{20,}\\z")
 var k8 = mustJSON("\"\"")
 var k9 = mustJSON("[\"ok\",\"error\"]").([]any)
 var k10 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
 var k11 = map[string]bool{"cpu_ms": true, "mem_mb": true, "wall_ms": true}
-var k12 = map[string]bool{"kind": true, "target": true, "ref": true}
-var k13 = mustRegexp("^[a-z][a-z0-9\\x{2d}]*\\z")
-var k14 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
-var k15 = mustRegexp("^[A-Za-z0-9_\\x{2d}]{86}\\z")
-var k16 = map[string]bool{"name": true, "version": true, "provider": true, "description": true, "io": true, "limits": true, "price": true, "attrs": true, "attestations": true, "policies": true, "module": true}
-var k17 = mustRegexp("^[A-Za-z][A-Za-z0-9_\\x{2e}\\x{2d}]{0,127}\\z")
-var k18 = map[string]bool{}
-var k19 = map[string]bool{"cid": true, "kind": true, "path": true}
-var k20 = mustJSON("[\"js\",\"py\",\"external\"]").([]any)
+var k12 = mustJSON("[\"thread\",\"sandbox\",\"process\",\"sandbox-no-net\",\"process-no-net\"]").([]any)
+var k13 = map[string]bool{"kind": true, "target": true, "ref": true}
+var k14 = mustRegexp("^[a-z][a-z0-9\\x{2d}]*\\z")
+var k15 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
+var k16 = mustRegexp("^[A-Za-z0-9_\\x{2d}]{86}\\z")
+var k17 = map[string]bool{"name": true, "version": true, "provider": true, "description": true, "io": true, "limits": true, "price": true, "attrs": true, "attestations": true, "policies": true, "module": true}
+var k18 = mustRegexp("^[A-Za-z][A-Za-z0-9_\\x{2e}\\x{2d}]{0,127}\\z")
+var k19 = map[string]bool{}
+var k20 = map[string]bool{"cid": true, "kind": true, "path": true}
+var k21 = mustJSON("[\"js\",\"py\",\"external\"]").([]any)
 
 // pl:cap:Summarize.v1#
 func n0(x any, p string) string {
@@ -416,23 +417,28 @@ func n17(x any, p string) string {
 				return e
 			}
 		}
+		if v, has := m["isolation"]; has {
+			if e := n41(v, child(p, "isolation")); e != "" {
+				return e
+			}
+		}
 		if v, has := m["policies"]; has {
-			if e := n41(v, child(p, "policies")); e != "" {
+			if e := n42(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["prev"]; has {
-			if e := n43(v, child(p, "prev")); e != "" {
+			if e := n44(v, child(p, "prev")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["via"]; has {
-			if e := n45(v, child(p, "via")); e != "" {
+			if e := n46(v, child(p, "via")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["on_behalf_of"]; has {
-			if e := n50(v, child(p, "on_behalf_of")); e != "" {
+			if e := n51(v, child(p, "on_behalf_of")); e != "" {
 				return e
 			}
 		}
@@ -782,8 +788,23 @@ func n40(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
-// pl:Receipt.v1#/properties/policies
+// pl:Receipt.v1#/properties/isolation
 func n41(x any, p string) string {
+	if !func() bool {
+		for _, v := range k12 {
+			if jsonEqual(x, v) {
+				return true
+			}
+		}
+		return false
+	}() {
+		return p + " must be one of the allowed values"
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/policies
+func n42(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -793,7 +814,7 @@ func n41(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n42(a[i], index(p, i)); e != "" {
+			if e := n43(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -802,7 +823,7 @@ func n41(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies/items
-func n42(x any, p string) string {
+func n43(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -815,7 +836,7 @@ func n42(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev
-func n43(x any, p string) string {
+func n44(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -825,7 +846,7 @@ func n43(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n44(a[i], index(p, i)); e != "" {
+			if e := n45(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -834,7 +855,7 @@ func n43(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev/items
-func n44(x any, p string) string {
+func n45(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -850,7 +871,7 @@ func n44(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via
-func n45(x any, p string) string {
+func n46(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -863,22 +884,22 @@ func n45(x any, p string) string {
 			return p + " must have required property \"target\""
 		}
 		if v, has := m["kind"]; has {
-			if e := n46(v, child(p, "kind")); e != "" {
+			if e := n47(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["target"]; has {
-			if e := n47(v, child(p, "target")); e != "" {
+			if e := n48(v, child(p, "target")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ref"]; has {
-			if e := n48(v, child(p, "ref")); e != "" {
+			if e := n49(v, child(p, "ref")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k12[k] {
+			if !k13[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -888,7 +909,7 @@ func n45(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/kind
-func n46(x any, p string) string {
+func n47(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -896,7 +917,7 @@ func n46(x any, p string) string {
 		if runeLen(s) > 32 {
 			return p + " must have at most 32 characters"
 		}
-		if !k13.MatchString(s) {
+		if !k14.MatchString(s) {
 			return p + " must match pattern \"^[a-z][a-z0-9-]*$\""
 		}
 	}
@@ -904,7 +925,7 @@ func n46(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/target
-func n47(x any, p string) string {
+func n48(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -920,7 +941,7 @@ func n47(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/ref
-func n48(x any, p string) string {
+func n49(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -933,12 +954,12 @@ func n48(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/additionalProperties
-func n49(x any, p string) string {
+func n50(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/on_behalf_of
-func n50(x any, p string) string {
+func n51(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -951,12 +972,12 @@ func n50(x any, p string) string {
 }
 
 // pl:Receipt.v1#/additionalProperties
-func n51(x any, p string) string {
+func n52(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:SignedReceipt.v1#
-func n52(x any, p string) string {
+func n53(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -969,22 +990,22 @@ func n52(x any, p string) string {
 			return p + " must have required property \"provider_sig\""
 		}
 		if v, has := m["receipt"]; has {
-			if e := n53(v, child(p, "receipt")); e != "" {
+			if e := n54(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider_sig"]; has {
-			if e := n54(v, child(p, "provider_sig")); e != "" {
+			if e := n55(v, child(p, "provider_sig")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester_sig"]; has {
-			if e := n55(v, child(p, "requester_sig")); e != "" {
+			if e := n56(v, child(p, "requester_sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k14[k] {
+			if !k15[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -994,7 +1015,7 @@ func n52(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/receipt
-func n53(x any, p string) string {
+func n54(x any, p string) string {
 	if e := n17(x, p); e != "" {
 		return e
 	}
@@ -1002,12 +1023,12 @@ func n53(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n54(x any, p string) string {
+func n55(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k15.MatchString(s) {
+		if !k16.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
 		}
 	}
@@ -1015,12 +1036,12 @@ func n54(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/requester_sig
-func n55(x any, p string) string {
+func n56(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k15.MatchString(s) {
+		if !k16.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
 		}
 	}
@@ -1028,12 +1049,12 @@ func n55(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/additionalProperties
-func n56(x any, p string) string {
+func n57(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#
-func n57(x any, p string) string {
+func n58(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1055,62 +1076,62 @@ func n57(x any, p string) string {
 			return p + " must have required property \"limits\""
 		}
 		if v, has := m["name"]; has {
-			if e := n58(v, child(p, "name")); e != "" {
+			if e := n59(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n59(v, child(p, "version")); e != "" {
+			if e := n60(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n60(v, child(p, "provider")); e != "" {
+			if e := n61(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n61(v, child(p, "description")); e != "" {
+			if e := n62(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["io"]; has {
-			if e := n62(v, child(p, "io")); e != "" {
+			if e := n63(v, child(p, "io")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n70(v, child(p, "limits")); e != "" {
+			if e := n71(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["price"]; has {
-			if e := n75(v, child(p, "price")); e != "" {
+			if e := n76(v, child(p, "price")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attrs"]; has {
-			if e := n76(v, child(p, "attrs")); e != "" {
+			if e := n77(v, child(p, "attrs")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestations"]; has {
-			if e := n78(v, child(p, "attestations")); e != "" {
+			if e := n79(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n80(v, child(p, "policies")); e != "" {
+			if e := n81(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["module"]; has {
-			if e := n82(v, child(p, "module")); e != "" {
+			if e := n83(v, child(p, "module")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k16[k] {
+			if !k17[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1120,12 +1141,12 @@ func n57(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/name
-func n58(x any, p string) string {
+func n59(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k17.MatchString(s) {
+		if !k18.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z][A-Za-z0-9_.-]{0,127}$\""
 		}
 	}
@@ -1133,7 +1154,7 @@ func n58(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/version
-func n59(x any, p string) string {
+func n60(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1146,7 +1167,7 @@ func n59(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/provider
-func n60(x any, p string) string {
+func n61(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1159,7 +1180,7 @@ func n60(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/description
-func n61(x any, p string) string {
+func n62(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1172,7 +1193,7 @@ func n61(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io
-func n62(x any, p string) string {
+func n63(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1185,12 +1206,12 @@ func n62(x any, p string) string {
 			return p + " must have required property \"output\""
 		}
 		if v, has := m["input"]; has {
-			if e := n63(v, child(p, "input")); e != "" {
+			if e := n64(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n66(v, child(p, "output")); e != "" {
+			if e := n67(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
@@ -1205,12 +1226,12 @@ func n62(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input
-func n63(x any, p string) string {
+func n64(x any, p string) string {
 	if c := 0; func() int {
-		if n64(x, p) == "" {
+		if n65(x, p) == "" {
 			c++
 		}
-		if n65(x, p) == "" {
+		if n66(x, p) == "" {
 			c++
 		}
 		return c
@@ -1221,7 +1242,7 @@ func n63(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input/oneOf/0
-func n64(x any, p string) string {
+func n65(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1237,7 +1258,7 @@ func n64(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input/oneOf/1
-func n65(x any, p string) string {
+func n66(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1245,12 +1266,12 @@ func n65(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output
-func n66(x any, p string) string {
+func n67(x any, p string) string {
 	if c := 0; func() int {
-		if n67(x, p) == "" {
+		if n68(x, p) == "" {
 			c++
 		}
-		if n68(x, p) == "" {
+		if n69(x, p) == "" {
 			c++
 		}
 		return c
@@ -1261,7 +1282,7 @@ func n66(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output/oneOf/0
-func n67(x any, p string) string {
+func n68(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1277,7 +1298,7 @@ func n67(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output/oneOf/1
-func n68(x any, p string) string {
+func n69(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1285,29 +1306,29 @@ func n68(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/additionalProperties
-func n69(x any, p string) string {
+func n70(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/properties/limits
-func n70(x any, p string) string {
+func n71(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n71(v, child(p, "cpu_ms")); e != "" {
+			if e := n72(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n72(v, child(p, "mem_mb")); e != "" {
+			if e := n73(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n73(v, child(p, "wall_ms")); e != "" {
+			if e := n74(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -1322,19 +1343,6 @@ func n70(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/limits/properties/cpu_ms
-func n71(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Capability.v1#/properties/limits/properties/mem_mb
 func n72(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -1347,7 +1355,7 @@ func n72(x any, p string) string {
 	return ""
 }
 
-// pl:Capability.v1#/properties/limits/properties/wall_ms
+// pl:Capability.v1#/properties/limits/properties/mem_mb
 func n73(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -1360,13 +1368,26 @@ func n73(x any, p string) string {
 	return ""
 }
 
-// pl:Capability.v1#/properties/limits/additionalProperties
+// pl:Capability.v1#/properties/limits/properties/wall_ms
 func n74(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Capability.v1#/properties/limits/additionalProperties
+func n75(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/properties/price
-func n75(x any, p string) string {
+func n76(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -1379,7 +1400,7 @@ func n75(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attrs
-func n76(x any, p string) string {
+func n77(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1389,8 +1410,8 @@ func n76(x any, p string) string {
 			return p + " must have at most 64 properties"
 		}
 		for k, v := range m {
-			if !k18[k] {
-				if e := n77(v, child(p, k)); e != "" {
+			if !k19[k] {
+				if e := n78(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -1400,7 +1421,7 @@ func n76(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attrs/additionalProperties
-func n77(x any, p string) string {
+func n78(x any, p string) string {
 	if !(isNumber(x) || isString(x) || isBool(x)) {
 		return p + " must be number or string or boolean"
 	}
@@ -1408,7 +1429,7 @@ func n77(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attestations
-func n78(x any, p string) string {
+func n79(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1418,7 +1439,7 @@ func n78(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n79(a[i], index(p, i)); e != "" {
+			if e := n80(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1427,7 +1448,7 @@ func n78(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attestations/items
-func n79(x any, p string) string {
+func n80(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1440,7 +1461,7 @@ func n79(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/policies
-func n80(x any, p string) string {
+func n81(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1450,7 +1471,7 @@ func n80(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n81(a[i], index(p, i)); e != "" {
+			if e := n82(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1459,7 +1480,7 @@ func n80(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/policies/items
-func n81(x any, p string) string {
+func n82(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1472,7 +1493,7 @@ func n81(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module
-func n82(x any, p string) string {
+func n83(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1482,22 +1503,22 @@ func n82(x any, p string) string {
 			return p + " must have required property \"cid\""
 		}
 		if v, has := m["cid"]; has {
-			if e := n83(v, child(p, "cid")); e != "" {
+			if e := n84(v, child(p, "cid")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["kind"]; has {
-			if e := n84(v, child(p, "kind")); e != "" {
+			if e := n85(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["path"]; has {
-			if e := n85(v, child(p, "path")); e != "" {
+			if e := n86(v, child(p, "path")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k19[k] {
+			if !k20[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1507,7 +1528,7 @@ func n82(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/cid
-func n83(x any, p string) string {
+func n84(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1523,9 +1544,9 @@ func n83(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/kind
-func n84(x any, p string) string {
+func n85(x any, p string) string {
 	if !func() bool {
-		for _, v := range k20 {
+		for _, v := range k21 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -1538,7 +1559,7 @@ func n84(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/path
-func n85(x any, p string) string {
+func n86(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1551,12 +1572,12 @@ func n85(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/additionalProperties
-func n86(x any, p string) string {
+func n87(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/additionalProperties
-func n87(x any, p string) string {
+func n88(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
@@ -1564,8 +1585,8 @@ func n87(x any, p string) string {
 var Validators = map[string]func(x any, p string) string{
 	"Summarize.v1": n0,
 	"Receipt.v1": n17,
-	"SignedReceipt.v1": n52,
-	"Capability.v1": n57,
+	"SignedReceipt.v1": n53,
+	"Capability.v1": n58,
 	"Summarize.v1#input": n1,
 	"Summarize.v1#output": n8,
 }

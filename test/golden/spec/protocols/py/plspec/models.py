@@ -395,6 +395,7 @@ class PolicyV1:
     deny_peers: Optional[List[str]] = None
     max_price: Optional[float] = None
     max_deadline_ms: Optional[int] = None
+    network: Optional[Literal["none"]] = None  # none: providers run the capability's steps in a network namespace with only loopback (no egress); a provider advertises the policy only when its runtime can enforce it (pl-node doctor)
     residency: Optional[List[str]] = None
 
     @classmethod
@@ -408,6 +409,7 @@ class PolicyV1:
             deny_peers=d["deny_peers"] if "deny_peers" in d else None,
             max_price=d["max_price"] if "max_price" in d else None,
             max_deadline_ms=d["max_deadline_ms"] if "max_deadline_ms" in d else None,
+            network=d["network"] if "network" in d else None,
             residency=d["residency"] if "residency" in d else None,
         )
 
@@ -428,6 +430,8 @@ class PolicyV1:
             out["max_price"] = self.max_price
         if self.max_deadline_ms is not None:
             out["max_deadline_ms"] = self.max_deadline_ms
+        if self.network is not None:
+            out["network"] = self.network
         if self.residency is not None:
             out["residency"] = self.residency
         return out
@@ -451,6 +455,7 @@ class ReceiptV1:
     limits: ReceiptV1Limits
     policies: List[str]
     prev: List[str]
+    isolation: Optional[Literal["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]] = None  # what ran the step: a worker thread of the node, a sandboxed Node process, a Python runner process; -no-net: in a network namespace with only loopback
     via: Optional[ReceiptV1Via] = None  # Set when the step ran outside the provider's own module pools: the external implementation that served it (an A2A agent, an MCP tool, a process attached to the gateway). The provider still signs the receipt as provider of record.
     on_behalf_of: Optional[str] = None  # libp2p PeerId (base58btc) of the agent the requester ran this step for: an agent that signed its own request to the requester's gateway (the requester of record of the run)
 
@@ -472,6 +477,7 @@ class ReceiptV1:
             limits=ReceiptV1Limits.from_dict(d["limits"]),
             policies=d["policies"],
             prev=d["prev"],
+            isolation=d["isolation"] if "isolation" in d else None,
             via=ReceiptV1Via.from_dict(d["via"]) if "via" in d else None,
             on_behalf_of=d["on_behalf_of"] if "on_behalf_of" in d else None,
         )
@@ -491,6 +497,8 @@ class ReceiptV1:
         out["ended"] = self.ended
         out["usage"] = self.usage.to_dict()
         out["limits"] = self.limits.to_dict()
+        if self.isolation is not None:
+            out["isolation"] = self.isolation
         out["policies"] = self.policies
         out["prev"] = self.prev
         if self.via is not None:

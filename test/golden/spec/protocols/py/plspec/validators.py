@@ -32,21 +32,23 @@ _K20 = frozenset(["method", "path", "body"])
 _K21 = ["GET", "POST", "PUT", "DELETE"]
 _K22 = frozenset(["goal", "inputs", "constraints", "policy", "select", "plan"])
 _K23 = re.compile("^[A-Za-z_][A-Za-z0-9_]*\\x3a\\x2d?[0-9\\x2e]+\\Z", re.ASCII)
-_K24 = frozenset(["name", "version", "description", "require_attestations", "allow_peers", "deny_peers", "max_price", "max_deadline_ms", "residency"])
-_K25 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "policies", "prev", "via", "on_behalf_of"])
-_K26 = ""
-_K27 = ["ok", "error"]
-_K28 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
-_K29 = frozenset(["kind", "target", "ref"])
-_K30 = re.compile("^[a-z][a-z0-9\\x2d]*\\Z", re.ASCII)
-_K31 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
-_K32 = frozenset(["receipt", "provider_sig", "requester_sig"])
-_K33 = frozenset(["workflow_id", "version", "releaseTag", "kind", "bundle", "size", "publisher", "publisherKind", "ts", "tombstone", "meta"])
-_K34 = re.compile("^[A-Za-z0-9][A-Za-z0-9\\x2e_\\x2d]{0,127}\\Z", re.ASCII)
-_K35 = ["bundle", "plan"]
-_K36 = ["api-key", "agent"]
-_K37 = True
-_K38 = frozenset(["name", "description", "tags", "modules"])
+_K24 = frozenset(["name", "version", "description", "require_attestations", "allow_peers", "deny_peers", "max_price", "max_deadline_ms", "network", "residency"])
+_K25 = ["none"]
+_K26 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "isolation", "policies", "prev", "via", "on_behalf_of"])
+_K27 = ""
+_K28 = ["ok", "error"]
+_K29 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
+_K30 = ["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]
+_K31 = frozenset(["kind", "target", "ref"])
+_K32 = re.compile("^[a-z][a-z0-9\\x2d]*\\Z", re.ASCII)
+_K33 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
+_K34 = frozenset(["receipt", "provider_sig", "requester_sig"])
+_K35 = frozenset(["workflow_id", "version", "releaseTag", "kind", "bundle", "size", "publisher", "publisherKind", "ts", "tombstone", "meta"])
+_K36 = re.compile("^[A-Za-z0-9][A-Za-z0-9\\x2e_\\x2d]{0,127}\\Z", re.ASCII)
+_K37 = ["bundle", "plan"]
+_K38 = ["api-key", "agent"]
+_K39 = True
+_K40 = frozenset(["name", "description", "tags", "modules"])
 
 
 def _n0(x: Any, p: str) -> Optional[str]:
@@ -1978,8 +1980,12 @@ def _n140(x: Any, p: str) -> Optional[str]:
             e = _n151(x["max_deadline_ms"], rt.child(p, "max_deadline_ms"))
             if e is not None:
                 return e
+        if "network" in x:
+            e = _n152(x["network"], rt.child(p, "network"))
+            if e is not None:
+                return e
         if "residency" in x:
-            e = _n152(x["residency"], rt.child(p, "residency"))
+            e = _n153(x["residency"], rt.child(p, "residency"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2109,6 +2115,13 @@ def _n151(x: Any, p: str) -> Optional[str]:
 
 
 def _n152(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/network
+    if not any(rt.json_equal(x, v) for v in _K25):
+        return p + " must be one of the allowed values"
+    return None
+
+
+def _n153(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/residency
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2116,13 +2129,13 @@ def _n152(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n153(x[i], rt.child(p, i))
+            e = _n154(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n153(x: Any, p: str) -> Optional[str]:
+def _n154(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/residency/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2132,12 +2145,12 @@ def _n153(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n154(x: Any, p: str) -> Optional[str]:
+def _n155(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n155(x: Any, p: str) -> Optional[str]:
+def _n156(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2173,80 +2186,84 @@ def _n155(x: Any, p: str) -> Optional[str]:
         if "prev" not in x:
             return p + " must have required property \"prev\""
         if "run" in x:
-            e = _n156(x["run"], rt.child(p, "run"))
+            e = _n157(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n157(x["step"], rt.child(p, "step"))
+            e = _n158(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "capability" in x:
-            e = _n158(x["capability"], rt.child(p, "capability"))
+            e = _n159(x["capability"], rt.child(p, "capability"))
             if e is not None:
                 return e
         if "provider" in x:
-            e = _n159(x["provider"], rt.child(p, "provider"))
+            e = _n160(x["provider"], rt.child(p, "provider"))
             if e is not None:
                 return e
         if "requester" in x:
-            e = _n160(x["requester"], rt.child(p, "requester"))
+            e = _n161(x["requester"], rt.child(p, "requester"))
             if e is not None:
                 return e
         if "award" in x:
-            e = _n161(x["award"], rt.child(p, "award"))
+            e = _n162(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "input" in x:
-            e = _n162(x["input"], rt.child(p, "input"))
+            e = _n163(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n163(x["output"], rt.child(p, "output"))
+            e = _n164(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n166(x["status"], rt.child(p, "status"))
+            e = _n167(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "started" in x:
-            e = _n167(x["started"], rt.child(p, "started"))
+            e = _n168(x["started"], rt.child(p, "started"))
             if e is not None:
                 return e
         if "ended" in x:
-            e = _n168(x["ended"], rt.child(p, "ended"))
+            e = _n169(x["ended"], rt.child(p, "ended"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n169(x["usage"], rt.child(p, "usage"))
+            e = _n170(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n174(x["limits"], rt.child(p, "limits"))
+            e = _n175(x["limits"], rt.child(p, "limits"))
+            if e is not None:
+                return e
+        if "isolation" in x:
+            e = _n180(x["isolation"], rt.child(p, "isolation"))
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n179(x["policies"], rt.child(p, "policies"))
+            e = _n181(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "prev" in x:
-            e = _n181(x["prev"], rt.child(p, "prev"))
+            e = _n183(x["prev"], rt.child(p, "prev"))
             if e is not None:
                 return e
         if "via" in x:
-            e = _n183(x["via"], rt.child(p, "via"))
+            e = _n185(x["via"], rt.child(p, "via"))
             if e is not None:
                 return e
         if "on_behalf_of" in x:
-            e = _n188(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
+            e = _n190(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K25:
+            if k not in _K26:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n156(x: Any, p: str) -> Optional[str]:
+def _n157(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2256,7 +2273,7 @@ def _n156(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n157(x: Any, p: str) -> Optional[str]:
+def _n158(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2266,7 +2283,7 @@ def _n157(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n158(x: Any, p: str) -> Optional[str]:
+def _n159(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/capability
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2276,7 +2293,7 @@ def _n158(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n159(x: Any, p: str) -> Optional[str]:
+def _n160(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/provider
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2286,7 +2303,7 @@ def _n159(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n160(x: Any, p: str) -> Optional[str]:
+def _n161(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/requester
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2296,7 +2313,7 @@ def _n160(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n161(x: Any, p: str) -> Optional[str]:
+def _n162(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2306,7 +2323,7 @@ def _n161(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n162(x: Any, p: str) -> Optional[str]:
+def _n163(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/input
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2318,14 +2335,14 @@ def _n162(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n163(x: Any, p: str) -> Optional[str]:
+def _n164(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output
-    if sum(1 for f in (_n164, _n165,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n165, _n166,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n164(x: Any, p: str) -> Optional[str]:
+def _n165(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2337,21 +2354,21 @@ def _n164(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n165(x: Any, p: str) -> Optional[str]:
+def _n166(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output/oneOf/1
-    if not rt.json_equal(x, _K26):
+    if not rt.json_equal(x, _K27):
         return p + " must be equal to the constant"
     return None
 
 
-def _n166(x: Any, p: str) -> Optional[str]:
+def _n167(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/status
-    if not any(rt.json_equal(x, v) for v in _K27):
+    if not any(rt.json_equal(x, v) for v in _K28):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n167(x: Any, p: str) -> Optional[str]:
+def _n168(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/started
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2362,7 +2379,7 @@ def _n167(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n168(x: Any, p: str) -> Optional[str]:
+def _n169(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/ended
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2373,7 +2390,7 @@ def _n168(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n169(x: Any, p: str) -> Optional[str]:
+def _n170(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2385,24 +2402,24 @@ def _n169(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n170(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n171(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n171(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n172(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n172(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n173(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K28:
+            if k not in _K29:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n170(x: Any, p: str) -> Optional[str]:
+def _n171(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2413,7 +2430,7 @@ def _n170(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n171(x: Any, p: str) -> Optional[str]:
+def _n172(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2424,7 +2441,7 @@ def _n171(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n172(x: Any, p: str) -> Optional[str]:
+def _n173(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2435,26 +2452,26 @@ def _n172(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n173(x: Any, p: str) -> Optional[str]:
+def _n174(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n174(x: Any, p: str) -> Optional[str]:
+def _n175(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n175(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n176(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n176(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n177(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n177(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n178(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2463,7 +2480,7 @@ def _n174(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n175(x: Any, p: str) -> Optional[str]:
+def _n176(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2474,7 +2491,7 @@ def _n175(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n176(x: Any, p: str) -> Optional[str]:
+def _n177(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2485,7 +2502,7 @@ def _n176(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n177(x: Any, p: str) -> Optional[str]:
+def _n178(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2496,12 +2513,19 @@ def _n177(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n178(x: Any, p: str) -> Optional[str]:
+def _n179(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n179(x: Any, p: str) -> Optional[str]:
+def _n180(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/isolation
+    if not any(rt.json_equal(x, v) for v in _K30):
+        return p + " must be one of the allowed values"
+    return None
+
+
+def _n181(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2509,13 +2533,13 @@ def _n179(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n180(x[i], rt.child(p, i))
+            e = _n182(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n180(x: Any, p: str) -> Optional[str]:
+def _n182(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2525,7 +2549,7 @@ def _n180(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n181(x: Any, p: str) -> Optional[str]:
+def _n183(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2533,13 +2557,13 @@ def _n181(x: Any, p: str) -> Optional[str]:
         if len(x) > 1024:
             return p + " must have at most 1024 items"
         for i in range(0, len(x)):
-            e = _n182(x[i], rt.child(p, i))
+            e = _n184(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n182(x: Any, p: str) -> Optional[str]:
+def _n184(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2551,7 +2575,7 @@ def _n182(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n183(x: Any, p: str) -> Optional[str]:
+def _n185(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2561,36 +2585,36 @@ def _n183(x: Any, p: str) -> Optional[str]:
         if "target" not in x:
             return p + " must have required property \"target\""
         if "kind" in x:
-            e = _n184(x["kind"], rt.child(p, "kind"))
+            e = _n186(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "target" in x:
-            e = _n185(x["target"], rt.child(p, "target"))
+            e = _n187(x["target"], rt.child(p, "target"))
             if e is not None:
                 return e
         if "ref" in x:
-            e = _n186(x["ref"], rt.child(p, "ref"))
+            e = _n188(x["ref"], rt.child(p, "ref"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K29:
+            if k not in _K31:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n184(x: Any, p: str) -> Optional[str]:
+def _n186(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/kind
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
         if len(x) > 32:
             return p + " must have at most 32 characters"
-        if _K30.search(x) is None:
+        if _K32.search(x) is None:
             return p + " must match pattern \"^[a-z][a-z0-9-]*$\""
     return None
 
 
-def _n185(x: Any, p: str) -> Optional[str]:
+def _n187(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/target
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2602,7 +2626,7 @@ def _n185(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n186(x: Any, p: str) -> Optional[str]:
+def _n188(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/ref
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2612,12 +2636,12 @@ def _n186(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n187(x: Any, p: str) -> Optional[str]:
+def _n189(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n188(x: Any, p: str) -> Optional[str]:
+def _n190(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/on_behalf_of
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2627,12 +2651,12 @@ def _n188(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n189(x: Any, p: str) -> Optional[str]:
+def _n191(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n190(x: Any, p: str) -> Optional[str]:
+def _n192(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2648,44 +2672,44 @@ def _n190(x: Any, p: str) -> Optional[str]:
         if "usage" not in x:
             return p + " must have required property \"usage\""
         if "award" in x:
-            e = _n191(x["award"], rt.child(p, "award"))
+            e = _n193(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n192(x["run"], rt.child(p, "run"))
+            e = _n194(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n193(x["step"], rt.child(p, "step"))
+            e = _n195(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n194(x["status"], rt.child(p, "status"))
+            e = _n196(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n195(x["output"], rt.child(p, "output"))
+            e = _n197(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "error" in x:
-            e = _n196(x["error"], rt.child(p, "error"))
+            e = _n198(x["error"], rt.child(p, "error"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n201(x["usage"], rt.child(p, "usage"))
+            e = _n203(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "receipt" in x:
-            e = _n206(x["receipt"], rt.child(p, "receipt"))
+            e = _n208(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K31:
+            if k not in _K33:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n191(x: Any, p: str) -> Optional[str]:
+def _n193(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2697,7 +2721,7 @@ def _n191(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n192(x: Any, p: str) -> Optional[str]:
+def _n194(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2707,7 +2731,7 @@ def _n192(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n193(x: Any, p: str) -> Optional[str]:
+def _n195(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2717,14 +2741,14 @@ def _n193(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n194(x: Any, p: str) -> Optional[str]:
+def _n196(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/status
-    if not any(rt.json_equal(x, v) for v in _K27):
+    if not any(rt.json_equal(x, v) for v in _K28):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n195(x: Any, p: str) -> Optional[str]:
+def _n197(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/output
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2736,7 +2760,7 @@ def _n195(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n196(x: Any, p: str) -> Optional[str]:
+def _n198(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2746,25 +2770,25 @@ def _n196(x: Any, p: str) -> Optional[str]:
         if "message" not in x:
             return p + " must have required property \"message\""
         if "name" in x:
-            e = _n197(x["name"], rt.child(p, "name"))
+            e = _n199(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "message" in x:
-            e = _n198(x["message"], rt.child(p, "message"))
+            e = _n200(x["message"], rt.child(p, "message"))
             if e is not None:
                 return e
         if "retryable" in x:
-            e = _n199(x["retryable"], rt.child(p, "retryable"))
+            e = _n201(x["retryable"], rt.child(p, "retryable"))
             if e is not None:
                 return e
         if "details" in x:
-            e = _n200(x["details"], rt.child(p, "details"))
+            e = _n202(x["details"], rt.child(p, "details"))
             if e is not None:
                 return e
     return None
 
 
-def _n197(x: Any, p: str) -> Optional[str]:
+def _n199(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2774,7 +2798,7 @@ def _n197(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n198(x: Any, p: str) -> Optional[str]:
+def _n200(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/message
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2784,21 +2808,21 @@ def _n198(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n199(x: Any, p: str) -> Optional[str]:
+def _n201(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/retryable
     if not (rt.is_bool(x)):
         return p + " must be boolean"
     return None
 
 
-def _n200(x: Any, p: str) -> Optional[str]:
+def _n202(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/details
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n201(x: Any, p: str) -> Optional[str]:
+def _n203(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2810,24 +2834,24 @@ def _n201(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n202(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n204(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n203(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n205(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n204(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n206(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K28:
+            if k not in _K29:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n202(x: Any, p: str) -> Optional[str]:
+def _n204(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2838,7 +2862,7 @@ def _n202(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n203(x: Any, p: str) -> Optional[str]:
+def _n205(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2849,7 +2873,7 @@ def _n203(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n204(x: Any, p: str) -> Optional[str]:
+def _n206(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2860,20 +2884,20 @@ def _n204(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n205(x: Any, p: str) -> Optional[str]:
+def _n207(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n206(x: Any, p: str) -> Optional[str]:
+def _n208(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/receipt
-    e = _n207(x, p)
+    e = _n209(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n207(x: Any, p: str) -> Optional[str]:
+def _n209(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2883,32 +2907,32 @@ def _n207(x: Any, p: str) -> Optional[str]:
         if "provider_sig" not in x:
             return p + " must have required property \"provider_sig\""
         if "receipt" in x:
-            e = _n208(x["receipt"], rt.child(p, "receipt"))
+            e = _n210(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         if "provider_sig" in x:
-            e = _n209(x["provider_sig"], rt.child(p, "provider_sig"))
+            e = _n211(x["provider_sig"], rt.child(p, "provider_sig"))
             if e is not None:
                 return e
         if "requester_sig" in x:
-            e = _n210(x["requester_sig"], rt.child(p, "requester_sig"))
+            e = _n212(x["requester_sig"], rt.child(p, "requester_sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K32:
+            if k not in _K34:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n208(x: Any, p: str) -> Optional[str]:
+def _n210(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/receipt
-    e = _n155(x, p)
+    e = _n156(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n209(x: Any, p: str) -> Optional[str]:
+def _n211(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/provider_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2918,7 +2942,7 @@ def _n209(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n210(x: Any, p: str) -> Optional[str]:
+def _n212(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/requester_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2928,17 +2952,17 @@ def _n210(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n211(x: Any, p: str) -> Optional[str]:
+def _n213(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n212(x: Any, p: str) -> Optional[str]:
+def _n214(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n213(x: Any, p: str) -> Optional[str]:
+def _n215(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2948,271 +2972,271 @@ def _n213(x: Any, p: str) -> Optional[str]:
         if "graph" not in x:
             return p + " must have required property \"graph\""
         if "workflow_id" in x:
-            e = _n214(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n216(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n215(x["name"], rt.child(p, "name"))
+            e = _n217(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n216(x["description"], rt.child(p, "description"))
+            e = _n218(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n217(x["tags"], rt.child(p, "tags"))
+            e = _n219(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n219(x["version"], rt.child(p, "version"))
+            e = _n221(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "globalSettings" in x:
-            e = _n222(x["globalSettings"], rt.child(p, "globalSettings"))
+            e = _n224(x["globalSettings"], rt.child(p, "globalSettings"))
             if e is not None:
                 return e
         if "globalParameters" in x:
-            e = _n223(x["globalParameters"], rt.child(p, "globalParameters"))
+            e = _n225(x["globalParameters"], rt.child(p, "globalParameters"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n224(x["modules"], rt.child(p, "modules"))
+            e = _n226(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         if "graph" in x:
-            e = _n234(x["graph"], rt.child(p, "graph"))
+            e = _n236(x["graph"], rt.child(p, "graph"))
             if e is not None:
                 return e
     return None
 
 
-def _n214(x: Any, p: str) -> Optional[str]:
+def _n216(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n215(x: Any, p: str) -> Optional[str]:
+def _n217(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n216(x: Any, p: str) -> Optional[str]:
+def _n218(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n217(x: Any, p: str) -> Optional[str]:
+def _n219(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n218(x[i], rt.child(p, i))
-            if e is not None:
-                return e
-    return None
-
-
-def _n218(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/tags/items
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    return None
-
-
-def _n219(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/version
-    if not (rt.is_object(x)):
-        return p + " must be object"
-    if rt.is_object(x):
-        if "version" in x:
-            e = _n220(x["version"], rt.child(p, "version"))
-            if e is not None:
-                return e
-        if "releaseTag" in x:
-            e = _n221(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n220(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
 def _n220(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/version/properties/version
+    # pl:Workflow.v1#/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
 def _n221(x: Any, p: str) -> Optional[str]:
+    # pl:Workflow.v1#/properties/version
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "version" in x:
+            e = _n222(x["version"], rt.child(p, "version"))
+            if e is not None:
+                return e
+        if "releaseTag" in x:
+            e = _n223(x["releaseTag"], rt.child(p, "releaseTag"))
+            if e is not None:
+                return e
+    return None
+
+
+def _n222(x: Any, p: str) -> Optional[str]:
+    # pl:Workflow.v1#/properties/version/properties/version
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    return None
+
+
+def _n223(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n222(x: Any, p: str) -> Optional[str]:
+def _n224(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalSettings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n223(x: Any, p: str) -> Optional[str]:
+def _n225(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalParameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n224(x: Any, p: str) -> Optional[str]:
+def _n226(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n225(v, rt.child(p, k))
+                e = _n227(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n225(x: Any, p: str) -> Optional[str]:
+def _n227(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "codePath" in x:
-            e = _n226(x["codePath"], rt.child(p, "codePath"))
+            e = _n228(x["codePath"], rt.child(p, "codePath"))
             if e is not None:
                 return e
         if "settings" in x:
-            e = _n227(x["settings"], rt.child(p, "settings"))
+            e = _n229(x["settings"], rt.child(p, "settings"))
             if e is not None:
                 return e
         if "parameters" in x:
-            e = _n228(x["parameters"], rt.child(p, "parameters"))
+            e = _n230(x["parameters"], rt.child(p, "parameters"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n229(x["name"], rt.child(p, "name"))
+            e = _n231(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n230(x["description"], rt.child(p, "description"))
+            e = _n232(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n231(x["tags"], rt.child(p, "tags"))
+            e = _n233(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "resource_requirements" in x:
-            e = _n233(x["resource_requirements"], rt.child(p, "resource_requirements"))
+            e = _n235(x["resource_requirements"], rt.child(p, "resource_requirements"))
             if e is not None:
                 return e
     return None
 
 
-def _n226(x: Any, p: str) -> Optional[str]:
+def _n228(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n227(x: Any, p: str) -> Optional[str]:
+def _n229(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n228(x: Any, p: str) -> Optional[str]:
+def _n230(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n229(x: Any, p: str) -> Optional[str]:
+def _n231(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n230(x: Any, p: str) -> Optional[str]:
+def _n232(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n231(x: Any, p: str) -> Optional[str]:
+def _n233(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n232(x[i], rt.child(p, i))
+            e = _n234(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n232(x: Any, p: str) -> Optional[str]:
+def _n234(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n233(x: Any, p: str) -> Optional[str]:
+def _n235(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n234(x: Any, p: str) -> Optional[str]:
+def _n236(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n235(v, rt.child(p, k))
+                e = _n237(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n235(x: Any, p: str) -> Optional[str]:
+def _n237(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n236(x[i], rt.child(p, i))
+            e = _n238(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n236(x: Any, p: str) -> Optional[str]:
+def _n238(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n237(x: Any, p: str) -> Optional[str]:
+def _n239(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3236,66 +3260,66 @@ def _n237(x: Any, p: str) -> Optional[str]:
         if "meta" not in x:
             return p + " must have required property \"meta\""
         if "workflow_id" in x:
-            e = _n238(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n240(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n239(x["version"], rt.child(p, "version"))
+            e = _n241(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "releaseTag" in x:
-            e = _n240(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n242(x["releaseTag"], rt.child(p, "releaseTag"))
             if e is not None:
                 return e
         if "kind" in x:
-            e = _n241(x["kind"], rt.child(p, "kind"))
+            e = _n243(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "bundle" in x:
-            e = _n242(x["bundle"], rt.child(p, "bundle"))
+            e = _n244(x["bundle"], rt.child(p, "bundle"))
             if e is not None:
                 return e
         if "size" in x:
-            e = _n243(x["size"], rt.child(p, "size"))
+            e = _n245(x["size"], rt.child(p, "size"))
             if e is not None:
                 return e
         if "publisher" in x:
-            e = _n244(x["publisher"], rt.child(p, "publisher"))
+            e = _n246(x["publisher"], rt.child(p, "publisher"))
             if e is not None:
                 return e
         if "publisherKind" in x:
-            e = _n245(x["publisherKind"], rt.child(p, "publisherKind"))
+            e = _n247(x["publisherKind"], rt.child(p, "publisherKind"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n246(x["ts"], rt.child(p, "ts"))
+            e = _n248(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "tombstone" in x:
-            e = _n247(x["tombstone"], rt.child(p, "tombstone"))
+            e = _n249(x["tombstone"], rt.child(p, "tombstone"))
             if e is not None:
                 return e
         if "meta" in x:
-            e = _n248(x["meta"], rt.child(p, "meta"))
+            e = _n250(x["meta"], rt.child(p, "meta"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K33:
+            if k not in _K35:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n238(x: Any, p: str) -> Optional[str]:
+def _n240(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K34.search(x) is None:
+        if _K36.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
     return None
 
 
-def _n239(x: Any, p: str) -> Optional[str]:
+def _n241(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3305,7 +3329,7 @@ def _n239(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n240(x: Any, p: str) -> Optional[str]:
+def _n242(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3315,14 +3339,14 @@ def _n240(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n241(x: Any, p: str) -> Optional[str]:
+def _n243(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/kind
-    if not any(rt.json_equal(x, v) for v in _K35):
+    if not any(rt.json_equal(x, v) for v in _K37):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n242(x: Any, p: str) -> Optional[str]:
+def _n244(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/bundle
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3334,7 +3358,7 @@ def _n242(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n243(x: Any, p: str) -> Optional[str]:
+def _n245(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/size
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3345,7 +3369,7 @@ def _n243(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n244(x: Any, p: str) -> Optional[str]:
+def _n246(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisher
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3357,14 +3381,14 @@ def _n244(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n245(x: Any, p: str) -> Optional[str]:
+def _n247(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisherKind
-    if not any(rt.json_equal(x, v) for v in _K36):
+    if not any(rt.json_equal(x, v) for v in _K38):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n246(x: Any, p: str) -> Optional[str]:
+def _n248(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3375,14 +3399,14 @@ def _n246(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n247(x: Any, p: str) -> Optional[str]:
+def _n249(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/tombstone
-    if not rt.json_equal(x, _K37):
+    if not rt.json_equal(x, _K39):
         return p + " must be equal to the constant"
     return None
 
 
-def _n248(x: Any, p: str) -> Optional[str]:
+def _n250(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3392,28 +3416,28 @@ def _n248(x: Any, p: str) -> Optional[str]:
         if "modules" not in x:
             return p + " must have required property \"modules\""
         if "name" in x:
-            e = _n249(x["name"], rt.child(p, "name"))
+            e = _n251(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n250(x["description"], rt.child(p, "description"))
+            e = _n252(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n251(x["tags"], rt.child(p, "tags"))
+            e = _n253(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n253(x["modules"], rt.child(p, "modules"))
+            e = _n255(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K38:
+            if k not in _K40:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n249(x: Any, p: str) -> Optional[str]:
+def _n251(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3423,7 +3447,7 @@ def _n249(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n250(x: Any, p: str) -> Optional[str]:
+def _n252(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3433,7 +3457,7 @@ def _n250(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n251(x: Any, p: str) -> Optional[str]:
+def _n253(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3441,13 +3465,13 @@ def _n251(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n252(x[i], rt.child(p, i))
+            e = _n254(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n252(x: Any, p: str) -> Optional[str]:
+def _n254(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3457,7 +3481,7 @@ def _n252(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n253(x: Any, p: str) -> Optional[str]:
+def _n255(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3465,13 +3489,13 @@ def _n253(x: Any, p: str) -> Optional[str]:
         if len(x) > 1000:
             return p + " must have at most 1000 items"
         for i in range(0, len(x)):
-            e = _n254(x[i], rt.child(p, i))
+            e = _n256(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n254(x: Any, p: str) -> Optional[str]:
+def _n256(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3481,12 +3505,12 @@ def _n254(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n255(x: Any, p: str) -> Optional[str]:
+def _n257(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n256(x: Any, p: str) -> Optional[str]:
+def _n258(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
@@ -3502,11 +3526,11 @@ VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "GatewayRequest.v1": _n122,
     "Plan.v1": _n127,
     "Policy.v1": _n140,
-    "Receipt.v1": _n155,
-    "Result.v1": _n190,
-    "SignedReceipt.v1": _n207,
-    "Workflow.v1": _n213,
-    "WorkflowRecord.v1": _n237,
+    "Receipt.v1": _n156,
+    "Result.v1": _n192,
+    "SignedReceipt.v1": _n209,
+    "Workflow.v1": _n215,
+    "WorkflowRecord.v1": _n239,
 }
 
 

@@ -46,6 +46,7 @@ class ReceiptV1:
     limits: ReceiptV1Limits
     policies: List[str]
     prev: List[str]
+    isolation: Optional[Literal["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]] = None  # what ran the step: a worker thread of the node, a sandboxed Node process, a Python runner process; -no-net: in a network namespace with only loopback
     via: Optional[ReceiptV1Via] = None  # Set when the step ran outside the provider's own module pools: the external implementation that served it (an A2A agent, an MCP tool, a process attached to the gateway). The provider still signs the receipt as provider of record.
     on_behalf_of: Optional[str] = None  # libp2p PeerId (base58btc) of the agent the requester ran this step for: an agent that signed its own request to the requester's gateway (the requester of record of the run)
 
@@ -67,6 +68,7 @@ class ReceiptV1:
             limits=ReceiptV1Limits.from_dict(d["limits"]),
             policies=d["policies"],
             prev=d["prev"],
+            isolation=d["isolation"] if "isolation" in d else None,
             via=ReceiptV1Via.from_dict(d["via"]) if "via" in d else None,
             on_behalf_of=d["on_behalf_of"] if "on_behalf_of" in d else None,
         )
@@ -86,6 +88,8 @@ class ReceiptV1:
         out["ended"] = self.ended
         out["usage"] = self.usage.to_dict()
         out["limits"] = self.limits.to_dict()
+        if self.isolation is not None:
+            out["isolation"] = self.isolation
         out["policies"] = self.policies
         out["prev"] = self.prev
         if self.via is not None:

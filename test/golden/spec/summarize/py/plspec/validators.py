@@ -13,22 +13,23 @@ _K1 = frozenset(["text", "max_words", "style", "language"])
 _K2 = ["bullets", "paragraph"]
 _K3 = re.compile("^[a-z]{2}(\\x2d[A-Z]{2})?\\Z", re.ASCII)
 _K4 = frozenset(["summary", "words", "bullets", "model"])
-_K5 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "policies", "prev", "via", "on_behalf_of"])
+_K5 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "isolation", "policies", "prev", "via", "on_behalf_of"])
 _K6 = re.compile("^[1-9A-HJ-NP-Za-km-z]{40,60}\\Z", re.ASCII)
 _K7 = re.compile("^b[a-z2-7]{20,}\\Z", re.ASCII)
 _K8 = ""
 _K9 = ["ok", "error"]
 _K10 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
 _K11 = frozenset(["cpu_ms", "mem_mb", "wall_ms"])
-_K12 = frozenset(["kind", "target", "ref"])
-_K13 = re.compile("^[a-z][a-z0-9\\x2d]*\\Z", re.ASCII)
-_K14 = frozenset(["receipt", "provider_sig", "requester_sig"])
-_K15 = re.compile("^[A-Za-z0-9_\\x2d]{86}\\Z", re.ASCII)
-_K16 = frozenset(["name", "version", "provider", "description", "io", "limits", "price", "attrs", "attestations", "policies", "module"])
-_K17 = re.compile("^[A-Za-z][A-Za-z0-9_\\x2e\\x2d]{0,127}\\Z", re.ASCII)
-_K18 = frozenset([])
-_K19 = frozenset(["cid", "kind", "path"])
-_K20 = ["js", "py", "external"]
+_K12 = ["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]
+_K13 = frozenset(["kind", "target", "ref"])
+_K14 = re.compile("^[a-z][a-z0-9\\x2d]*\\Z", re.ASCII)
+_K15 = frozenset(["receipt", "provider_sig", "requester_sig"])
+_K16 = re.compile("^[A-Za-z0-9_\\x2d]{86}\\Z", re.ASCII)
+_K17 = frozenset(["name", "version", "provider", "description", "io", "limits", "price", "attrs", "attestations", "policies", "module"])
+_K18 = re.compile("^[A-Za-z][A-Za-z0-9_\\x2e\\x2d]{0,127}\\Z", re.ASCII)
+_K19 = frozenset([])
+_K20 = frozenset(["cid", "kind", "path"])
+_K21 = ["js", "py", "external"]
 
 
 def _n0(x: Any, p: str) -> Optional[str]:
@@ -326,20 +327,24 @@ def _n17(x: Any, p: str) -> Optional[str]:
             e = _n36(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
+        if "isolation" in x:
+            e = _n41(x["isolation"], rt.child(p, "isolation"))
+            if e is not None:
+                return e
         if "policies" in x:
-            e = _n41(x["policies"], rt.child(p, "policies"))
+            e = _n42(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "prev" in x:
-            e = _n43(x["prev"], rt.child(p, "prev"))
+            e = _n44(x["prev"], rt.child(p, "prev"))
             if e is not None:
                 return e
         if "via" in x:
-            e = _n45(x["via"], rt.child(p, "via"))
+            e = _n46(x["via"], rt.child(p, "via"))
             if e is not None:
                 return e
         if "on_behalf_of" in x:
-            e = _n50(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
+            e = _n51(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -604,6 +609,13 @@ def _n40(x: Any, p: str) -> Optional[str]:
 
 
 def _n41(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/isolation
+    if not any(rt.json_equal(x, v) for v in _K12):
+        return p + " must be one of the allowed values"
+    return None
+
+
+def _n42(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -611,13 +623,13 @@ def _n41(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n42(x[i], rt.child(p, i))
+            e = _n43(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n42(x: Any, p: str) -> Optional[str]:
+def _n43(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -627,7 +639,7 @@ def _n42(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n43(x: Any, p: str) -> Optional[str]:
+def _n44(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -635,13 +647,13 @@ def _n43(x: Any, p: str) -> Optional[str]:
         if len(x) > 1024:
             return p + " must have at most 1024 items"
         for i in range(0, len(x)):
-            e = _n44(x[i], rt.child(p, i))
+            e = _n45(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n44(x: Any, p: str) -> Optional[str]:
+def _n45(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -653,7 +665,7 @@ def _n44(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n45(x: Any, p: str) -> Optional[str]:
+def _n46(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -663,36 +675,36 @@ def _n45(x: Any, p: str) -> Optional[str]:
         if "target" not in x:
             return p + " must have required property \"target\""
         if "kind" in x:
-            e = _n46(x["kind"], rt.child(p, "kind"))
+            e = _n47(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "target" in x:
-            e = _n47(x["target"], rt.child(p, "target"))
+            e = _n48(x["target"], rt.child(p, "target"))
             if e is not None:
                 return e
         if "ref" in x:
-            e = _n48(x["ref"], rt.child(p, "ref"))
+            e = _n49(x["ref"], rt.child(p, "ref"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K12:
+            if k not in _K13:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n46(x: Any, p: str) -> Optional[str]:
+def _n47(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/kind
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
         if len(x) > 32:
             return p + " must have at most 32 characters"
-        if _K13.search(x) is None:
+        if _K14.search(x) is None:
             return p + " must match pattern \"^[a-z][a-z0-9-]*$\""
     return None
 
 
-def _n47(x: Any, p: str) -> Optional[str]:
+def _n48(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/target
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -704,7 +716,7 @@ def _n47(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n48(x: Any, p: str) -> Optional[str]:
+def _n49(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/ref
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -714,12 +726,12 @@ def _n48(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n49(x: Any, p: str) -> Optional[str]:
+def _n50(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n50(x: Any, p: str) -> Optional[str]:
+def _n51(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/on_behalf_of
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -729,12 +741,12 @@ def _n50(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n51(x: Any, p: str) -> Optional[str]:
+def _n52(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n52(x: Any, p: str) -> Optional[str]:
+def _n53(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -744,24 +756,24 @@ def _n52(x: Any, p: str) -> Optional[str]:
         if "provider_sig" not in x:
             return p + " must have required property \"provider_sig\""
         if "receipt" in x:
-            e = _n53(x["receipt"], rt.child(p, "receipt"))
+            e = _n54(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         if "provider_sig" in x:
-            e = _n54(x["provider_sig"], rt.child(p, "provider_sig"))
+            e = _n55(x["provider_sig"], rt.child(p, "provider_sig"))
             if e is not None:
                 return e
         if "requester_sig" in x:
-            e = _n55(x["requester_sig"], rt.child(p, "requester_sig"))
+            e = _n56(x["requester_sig"], rt.child(p, "requester_sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K14:
+            if k not in _K15:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n53(x: Any, p: str) -> Optional[str]:
+def _n54(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/receipt
     e = _n17(x, p)
     if e is not None:
@@ -769,32 +781,32 @@ def _n53(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n54(x: Any, p: str) -> Optional[str]:
+def _n55(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/provider_sig
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K15.search(x) is None:
-            return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
-    return None
-
-
-def _n55(x: Any, p: str) -> Optional[str]:
-    # pl:SignedReceipt.v1#/properties/requester_sig
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if _K15.search(x) is None:
+        if _K16.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
     return None
 
 
 def _n56(x: Any, p: str) -> Optional[str]:
+    # pl:SignedReceipt.v1#/properties/requester_sig
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if _K16.search(x) is None:
+            return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
+    return None
+
+
+def _n57(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n57(x: Any, p: str) -> Optional[str]:
+def _n58(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -810,66 +822,66 @@ def _n57(x: Any, p: str) -> Optional[str]:
         if "limits" not in x:
             return p + " must have required property \"limits\""
         if "name" in x:
-            e = _n58(x["name"], rt.child(p, "name"))
+            e = _n59(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n59(x["version"], rt.child(p, "version"))
+            e = _n60(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "provider" in x:
-            e = _n60(x["provider"], rt.child(p, "provider"))
+            e = _n61(x["provider"], rt.child(p, "provider"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n61(x["description"], rt.child(p, "description"))
+            e = _n62(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "io" in x:
-            e = _n62(x["io"], rt.child(p, "io"))
+            e = _n63(x["io"], rt.child(p, "io"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n70(x["limits"], rt.child(p, "limits"))
+            e = _n71(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "price" in x:
-            e = _n75(x["price"], rt.child(p, "price"))
+            e = _n76(x["price"], rt.child(p, "price"))
             if e is not None:
                 return e
         if "attrs" in x:
-            e = _n76(x["attrs"], rt.child(p, "attrs"))
+            e = _n77(x["attrs"], rt.child(p, "attrs"))
             if e is not None:
                 return e
         if "attestations" in x:
-            e = _n78(x["attestations"], rt.child(p, "attestations"))
+            e = _n79(x["attestations"], rt.child(p, "attestations"))
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n80(x["policies"], rt.child(p, "policies"))
+            e = _n81(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "module" in x:
-            e = _n82(x["module"], rt.child(p, "module"))
+            e = _n83(x["module"], rt.child(p, "module"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K16:
+            if k not in _K17:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n58(x: Any, p: str) -> Optional[str]:
+def _n59(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K17.search(x) is None:
+        if _K18.search(x) is None:
             return p + " must match pattern \"^[A-Za-z][A-Za-z0-9_.-]{0,127}$\""
     return None
 
 
-def _n59(x: Any, p: str) -> Optional[str]:
+def _n60(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -879,7 +891,7 @@ def _n59(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n60(x: Any, p: str) -> Optional[str]:
+def _n61(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/provider
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -889,7 +901,7 @@ def _n60(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n61(x: Any, p: str) -> Optional[str]:
+def _n62(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -899,7 +911,7 @@ def _n61(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n62(x: Any, p: str) -> Optional[str]:
+def _n63(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -909,11 +921,11 @@ def _n62(x: Any, p: str) -> Optional[str]:
         if "output" not in x:
             return p + " must have required property \"output\""
         if "input" in x:
-            e = _n63(x["input"], rt.child(p, "input"))
+            e = _n64(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n66(x["output"], rt.child(p, "output"))
+            e = _n67(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -922,14 +934,14 @@ def _n62(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n63(x: Any, p: str) -> Optional[str]:
+def _n64(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/input
-    if sum(1 for f in (_n64, _n65,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n65, _n66,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n64(x: Any, p: str) -> Optional[str]:
+def _n65(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/input/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -941,21 +953,21 @@ def _n64(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n65(x: Any, p: str) -> Optional[str]:
+def _n66(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/input/oneOf/1
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n66(x: Any, p: str) -> Optional[str]:
+def _n67(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/output
-    if sum(1 for f in (_n67, _n68,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n68, _n69,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n67(x: Any, p: str) -> Optional[str]:
+def _n68(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/output/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -967,33 +979,33 @@ def _n67(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n68(x: Any, p: str) -> Optional[str]:
+def _n69(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/output/oneOf/1
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n69(x: Any, p: str) -> Optional[str]:
+def _n70(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n70(x: Any, p: str) -> Optional[str]:
+def _n71(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n71(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n72(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n72(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n73(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n73(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n74(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1002,7 +1014,7 @@ def _n70(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n71(x: Any, p: str) -> Optional[str]:
+def _n72(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1013,7 +1025,7 @@ def _n71(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n72(x: Any, p: str) -> Optional[str]:
+def _n73(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1024,7 +1036,7 @@ def _n72(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n73(x: Any, p: str) -> Optional[str]:
+def _n74(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1035,12 +1047,12 @@ def _n73(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n74(x: Any, p: str) -> Optional[str]:
+def _n75(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n75(x: Any, p: str) -> Optional[str]:
+def _n76(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/price
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -1051,7 +1063,7 @@ def _n75(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n76(x: Any, p: str) -> Optional[str]:
+def _n77(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/attrs
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1059,21 +1071,21 @@ def _n76(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 properties"
         for k, v in x.items():
-            if k not in _K18:
-                e = _n77(v, rt.child(p, k))
+            if k not in _K19:
+                e = _n78(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n77(x: Any, p: str) -> Optional[str]:
+def _n78(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/attrs/additionalProperties
     if not (rt.is_number(x) or rt.is_string(x) or rt.is_bool(x)):
         return p + " must be number or string or boolean"
     return None
 
 
-def _n78(x: Any, p: str) -> Optional[str]:
+def _n79(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/attestations
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1081,13 +1093,13 @@ def _n78(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n79(x[i], rt.child(p, i))
+            e = _n80(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n79(x: Any, p: str) -> Optional[str]:
+def _n80(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1097,7 +1109,7 @@ def _n79(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n80(x: Any, p: str) -> Optional[str]:
+def _n81(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1105,13 +1117,13 @@ def _n80(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n81(x[i], rt.child(p, i))
+            e = _n82(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n81(x: Any, p: str) -> Optional[str]:
+def _n82(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1121,7 +1133,7 @@ def _n81(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n82(x: Any, p: str) -> Optional[str]:
+def _n83(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1129,24 +1141,24 @@ def _n82(x: Any, p: str) -> Optional[str]:
         if "cid" not in x:
             return p + " must have required property \"cid\""
         if "cid" in x:
-            e = _n83(x["cid"], rt.child(p, "cid"))
+            e = _n84(x["cid"], rt.child(p, "cid"))
             if e is not None:
                 return e
         if "kind" in x:
-            e = _n84(x["kind"], rt.child(p, "kind"))
+            e = _n85(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "path" in x:
-            e = _n85(x["path"], rt.child(p, "path"))
+            e = _n86(x["path"], rt.child(p, "path"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K19:
+            if k not in _K20:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n83(x: Any, p: str) -> Optional[str]:
+def _n84(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/properties/cid
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1158,14 +1170,14 @@ def _n83(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n84(x: Any, p: str) -> Optional[str]:
+def _n85(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/properties/kind
-    if not any(rt.json_equal(x, v) for v in _K20):
+    if not any(rt.json_equal(x, v) for v in _K21):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n85(x: Any, p: str) -> Optional[str]:
+def _n86(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/properties/path
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1175,12 +1187,12 @@ def _n85(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n86(x: Any, p: str) -> Optional[str]:
+def _n87(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n87(x: Any, p: str) -> Optional[str]:
+def _n88(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
@@ -1188,8 +1200,8 @@ def _n87(x: Any, p: str) -> Optional[str]:
 VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "Summarize.v1": _n0,
     "Receipt.v1": _n17,
-    "SignedReceipt.v1": _n52,
-    "Capability.v1": _n57,
+    "SignedReceipt.v1": _n53,
+    "Capability.v1": _n58,
     "Summarize.v1#input": _n1,
     "Summarize.v1#output": _n8,
 }
