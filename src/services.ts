@@ -8,6 +8,7 @@
  *                requester's remote step runner
  *   exec         the executor: runs DAGs, journals runs, resumes them at start
  *   offers       publishes the capabilities listed in `services.capabilities`
+ *   mcp          MCP bridge: /mcp tools on the gateway, MCP servers' tools as capabilities
  *   gateway      API keys (control routes); the agent HTTP/WS gateway when `api.listen` is set
  *
  * Negotiation starts before exec so that runs resumed at start can negotiate;
@@ -25,6 +26,7 @@ import { offers } from './offers.js'
 import { registry, type RegistryInit } from './registry/index.js'
 import { ConfigError } from './cli/config.js'
 import { gateway, gatewayInitFromConfig } from './gateway/index.js'
+import { mcp, MCP_CONFIG_KEYS, type McpBridgeInit } from './bridges/mcp/index.js'
 
 /** Config keys an operator may set per section (the rest of each Init is wiring, not configuration). */
 const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'maxOutputBytes', 'resume']
@@ -34,7 +36,7 @@ const NEGOTIATION_KEYS = [
   'maxOpenBids', 'maxOpenBidsPerPeer', 'policies', 'provider', 'openCalls', 'topicSyncMs'
 ]
 const REGISTRY_KEYS = ['maxBundleBytes', 'maxUnpackedBytes', 'cacheTtlMs', 'findTimeoutMs', 'maxProviders', 'reprovideMs']
-const SECTIONS = ['discovery', 'exec', 'negotiation', 'capabilities', 'registry']
+const SECTIONS = ['discovery', 'exec', 'negotiation', 'capabilities', 'registry', 'mcp']
 
 /** A `services.<name>` section, checked: a mapping of known keys (a typo is an error, not a silent default). */
 function section<T> (services: Record<string, unknown>, name: string, known: string[]): T {
@@ -87,6 +89,8 @@ export function daemonServices (config: DaemonConfig): Record<string, ServiceFac
   services.offers = offers(s.capabilities)
   // workflows as data in the mesh; the gateway mounts its routes (src/registry/routes.ts)
   services.registry = registry(section<RegistryInit>(s, 'registry', REGISTRY_KEYS))
+  // MCP bridge: the `mcp` ExternalRunner, POST /mcp/publish on the control API, /mcp on the gateway (started before it)
+  services.mcp = mcp(section<McpBridgeInit>(s, 'mcp', MCP_CONFIG_KEYS))
   services.gateway = gateway(gatewayInitFromConfig(config.api))
   return services
 }

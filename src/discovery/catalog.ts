@@ -190,6 +190,11 @@ export class Catalog {
     return true
   }
 
+  /** Every entry that has not expired (the MCP bridge lists them as tools). */
+  list (now = this.now()): CatalogEntry[] {
+    return [...this.entries.values()].filter(e => e.expires > now)
+  }
+
   /** Entries for `name` that have not expired. */
   find (name: string, now = this.now()): CatalogEntry[] {
     const keys = this.byName.get(name)

@@ -183,6 +183,7 @@ export class GatewayService implements PlService {
       { plugin: gatewayRoutes(ctx) },
       { plugin: streamRoutes(ctx) },
       ...registryPlugins(registry),
+      ...bridgePlugins(c.services),
       ...(this.init.plugins ?? [])
     ]
     const limiter = new RateLimiter({ burst: this.init.rateLimit?.burst ?? DEFAULT_RATE_BURST, perSecond: this.init.rateLimit?.perSecond ?? DEFAULT_RATE_PER_SECOND, now: this.init.now })
@@ -215,6 +216,11 @@ export class GatewayService implements PlService {
 function registryPlugins (registry: unknown): Array<{ plugin: GatewayPlugin }> {
   if (registry == null) return []
   return [{ plugin: registryRoutes({ registry: registry as Registry }) }]
+}
+
+/** Routes of the services that offer some (`gatewayPlugins()`: the bridges' /mcp...), started before the gateway. */
+function bridgePlugins (services: Record<string, unknown>): Array<{ plugin: GatewayPlugin }> {
+  return Object.values(services).flatMap(s => typeof (s as { gatewayPlugins?: unknown })?.gatewayPlugins === 'function' ? (s as { gatewayPlugins: () => Array<{ plugin: GatewayPlugin }> }).gatewayPlugins() : [])
 }
 
 /** Control API routes for `pl api-key` on a running node. */
