@@ -28,7 +28,7 @@ import { McpConnections } from './connections.js'
 import { mcpRunner } from './runner.js'
 import { Mesh } from './mesh.js'
 import { McpTools } from './server.js'
-import { mcpRoutes } from './http.js'
+import { mcpRoutes, MCP_PATH } from './http.js'
 import { checkPublishRequest, publishMcpTools, type PublishMcpRequest } from './publish.js'
 import { McpTargetError } from './errors.js'
 
@@ -122,8 +122,10 @@ export class McpBridge implements PlService {
     return [{ plugin: mcpRoutes(this.tools, this.c.metrics) }]
   }
 
+  /** for `GET /health` (`pl mcp` finds the endpoint here) */
   status (): Record<string, unknown> {
-    return { servers: this.connections.size }
+    const gateway = (this.c.services.gateway as { address?: string } | undefined)?.address
+    return { servers: this.connections.size, ...(gateway != null && this.tools != null ? { endpoint: `${gateway}${MCP_PATH}` } : {}) }
   }
 
   async stop (): Promise<void> {

@@ -94,13 +94,26 @@ function describeFound (f: FoundCapability, now = Date.now()): string {
 export function register (program: Command): void {
   const cap = program.command('cap').description('Capabilities over the mesh: publish what this node can do, find who can do something.')
 
-  cap.command('publish <descriptor>')
-    .description('Publish a Capability.v1 descriptor (JSON or YAML; `provider` is filled in), or a module folder with its capability.yaml (as pl spec scaffold writes). `impl: ./module_dir` in the file (relative to it) or --impl binds it to a local module folder, pinned by CID. Prints the descriptor CID.')
+  cap.command('publish [descriptor]')
+    .description('Publish a Capability.v1 descriptor (JSON or YAML; `provider` is filled in), or a module folder with its capability.yaml (as pl spec scaffold writes). `impl: ./module_dir` in the file (relative to it) or --impl binds it to a local module folder, pinned by CID. Prints the descriptor CID. With --mcp/--mcp-url (no descriptor): one capability per tool of that MCP server (docs/BRIDGES.md).')
     .option('-d, --data-dir <dir>', 'data directory of the running pl-node (env PL_DATA_DIR)')
     .option('--impl <dir>', 'module folder implementing the capability (function.mjs|function.js|function.py)')
     .option('--class-name <name>', 'Python: the class of function.py to run')
     .option('--json', 'print {cid, descriptor} as JSON')
-    .action(action(async (target: string, opts: { dataDir?: string, impl?: string, className?: string, json?: boolean }) => {
+    .option('--mcp <command>', 'an MCP server started by the node as a local process ("<command args>", split into argv, no shell): publish its tools')
+    .option('--mcp-url <url>', 'an MCP server over streamable HTTP: publish its tools')
+    .option('--tool <name>', 'with --mcp/--mcp-url: only this tool (repeatable)', collect, [])
+    .option('--prefix <prefix>', 'with --mcp/--mcp-url: prepended to each capability name')
+    .action(action(async (target: string | undefined, opts: { dataDir?: string, impl?: string, className?: string, json?: boolean, mcp?: string, mcpUrl?: string, tool: string[], prefix?: string }) => {
+      if (opts.mcp != null || opts.mcpUrl != null) {
+        if (target != null || (opts.mcp != null && opts.mcpUrl != null)) throw new InvalidDescriptorError('give one of: a descriptor, --mcp "<command>", --mcp-url <url>')
+        const body = { target: opts.mcp ?? opts.mcpUrl, ...(opts.tool.length > 0 ? { tools: opts.tool } : {}), ...(opts.prefix != null ? { prefix: opts.prefix } : {}) }
+        const res = await (await requireDaemon(opts.dataDir)).request<Array<{ cid: string, name: string, tool: string }>>('POST', '/mcp/publish', body)
+        if (opts.json === true) printJson(res)
+        else process.stdout.write(res.map(r => `${r.cid}  ${r.name}  (tool ${r.tool})\n`).join(''))
+        return
+      }
+      if (target == null) throw new InvalidDescriptorError('pl cap publish needs a descriptor file or folder (or --mcp/--mcp-url)')
       const file = await descriptorPath(target)
       const { descriptor, impl: fileImpl } = await readDescriptorFile(file)
       let impl: ImplRef | undefined = opts.impl != null ? { dir: resolve(opts.impl) } : fileImpl
