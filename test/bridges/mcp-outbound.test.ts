@@ -8,6 +8,8 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import type { TestMesh } from '../helpers/mesh.js'
 import type { PlNode } from '../../src/node.js'
 import { compileDsl } from '../../src/workflow/dsl.js'
@@ -15,7 +17,7 @@ import { externalModuleSpec } from '../../src/core/module.js'
 import type { ReceiptsService } from '../../src/receipts/index.js'
 import type { Discovery } from '../../src/discovery/index.js'
 import { mcpTarget, splitArgv, type McpBridge } from '../../src/bridges/mcp/index.js'
-import { executor, fixtureCommand, startMcpMesh, waitForProviders } from './mcp-helpers.js'
+import { executor, FIXTURE, fixtureCommand, startMcpMesh, waitForProviders } from './mcp-helpers.js'
 
 let mesh: TestMesh
 const ok = fixtureCommand('ok')
@@ -106,6 +108,20 @@ test('an MCP server that answers garbage fails the step retryably; the requester
   assert.equal(r.receipts[0].receipt.provider, mesh.nodes[2].peerId)
   const counted = await mesh.nodes[1].components.metrics.rejections()
   assert.ok((counted['mcp-out/McpBadAnswerError'] ?? 0) >= 1, JSON.stringify(counted))
+})
+
+test('an MCP server over streamable HTTP (--mcp-url) is published and called the same way', async (t) => {
+  const server = spawn(process.execPath, [FIXTURE, 'http', '0'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.after(() => { server.kill('SIGKILL') })
+  const [line] = await once(server.stdout, 'data') as [Buffer]
+  const url = line.toString('utf8').trim()
+  const done = await bridge(mesh.nodes[1]).publish({ target: url, prefix: 'U', tools: ['echo'] })
+  assert.deepEqual(done.map(d => d.name), ['Uecho'])
+  await waitForProviders(mesh.nodes[0], 'Uecho')
+  const r = await runPlan('Uecho', { text: 'over http' })
+  assert.equal(r.state, 'succeeded', JSON.stringify(r.error))
+  assert.equal(r.output.echo, 'over http')
+  assert.deepEqual(r.receipts[0].receipt.via, { kind: 'mcp', target: url, ref: 'echo' })
 })
 
 test('publishing refuses a malformed target or an unknown tool with McpTargetError', async () => {

@@ -17,8 +17,8 @@ import { buildMcpServer, type McpTools } from './server.js'
 
 export const MCP_PATH = '/mcp'
 
-const jsonRpc = { type: 'object', additionalProperties: true, description: 'a JSON-RPC 2.0 message (MCP): initialize, tools/list, tools/call, notifications...', properties: { jsonrpc: { type: 'string', enum: ['2.0'] }, id: { type: ['string', 'integer'] }, method: { type: 'string' }, params: { type: 'object', additionalProperties: true } } }
-const rpcError = { type: 'object', additionalProperties: true, properties: { jsonrpc: { type: 'string' }, id: { type: ['string', 'integer', 'null'] }, error: { type: 'object', additionalProperties: true, properties: { code: { type: 'integer' }, message: { type: 'string' }, data: { type: 'object', additionalProperties: true } } } } }
+const jsonRpc = { type: 'object', additionalProperties: true, description: 'a JSON-RPC 2.0 message (MCP): initialize, tools/list, tools/call, notifications...', properties: { jsonrpc: { type: 'string', enum: ['2.0'] }, id: { anyOf: [{ type: 'string' }, { type: 'integer' }] }, method: { type: 'string' }, params: { type: 'object', additionalProperties: true } } }
+const rpcError = { type: 'object', additionalProperties: true, properties: { jsonrpc: { type: 'string' }, id: { anyOf: [{ type: 'string' }, { type: 'integer' }, { type: 'null' }] }, error: { type: 'object', additionalProperties: true, properties: { code: { type: 'integer' }, message: { type: 'string' }, data: { type: 'object', additionalProperties: true } } } } }
 
 export function mcpRoutes (tools: McpTools, metrics?: Metrics): GatewayPlugin {
   return async (app: FastifyInstance): Promise<void> => {
