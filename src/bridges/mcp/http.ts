@@ -20,6 +20,11 @@ export const MCP_PATH = '/mcp'
 const jsonRpc = { type: 'object', additionalProperties: true, description: 'a JSON-RPC 2.0 message (MCP): initialize, tools/list, tools/call, notifications...', properties: { jsonrpc: { type: 'string', enum: ['2.0'] }, id: { anyOf: [{ type: 'string' }, { type: 'integer' }] }, method: { type: 'string' }, params: { type: 'object', additionalProperties: true } } }
 const rpcError = { type: 'object', additionalProperties: true, properties: { jsonrpc: { type: 'string' }, id: { anyOf: [{ type: 'string' }, { type: 'integer' }, { type: 'null' }] }, error: { type: 'object', additionalProperties: true, properties: { code: { type: 'integer' }, message: { type: 'string' }, data: { type: 'object', additionalProperties: true } } } } }
 
+function wantsProgress (body: unknown): boolean {
+  const list = Array.isArray(body) ? body : [body]
+  return list.some(m => (m as { params?: { _meta?: { progressToken?: unknown } } } | null)?.params?._meta?.progressToken != null)
+}
+
 export function mcpRoutes (tools: McpTools, metrics?: Metrics): GatewayPlugin {
   return async (app: FastifyInstance): Promise<void> => {
     // refusals of this route (auth, scope, rate, body) in MCP's own format: a JSON-RPC error
@@ -47,7 +52,8 @@ export function mcpRoutes (tools: McpTools, metrics?: Metrics): GatewayPlugin {
     }, async (req, reply) => {
       const principal = req.principal
       const server = buildMcpServer(tools, principal != null ? (scope) => hasScope(principal, scope) : undefined)
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined })
+      // an SSE answer only when a call asked for progress: a plain JSON answer is cheaper
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: !wantsProgress(req.body) })
       reply.hijack()
       reply.raw.on('close', () => {
         void transport.close().catch(() => {})
