@@ -26,6 +26,7 @@ export async function stdioProxy (init: StdioProxyInit): Promise<void> {
   const up = new StreamableHTTPClientTransport(init.url, { requestInit: { headers: { authorization: `Bearer ${init.key}` } } })
   const { promise: closed, resolve } = Promise.withResolvers<void>()
   const pendingInit = new Set<string | number>()
+  const inflight = new Set<Promise<void>>()
 
   up.onmessage = (msg: JSONRPCMessage) => {
     // the negotiated protocol version goes on every later request (mcp-protocol-version header)
@@ -38,16 +39,22 @@ export async function stdioProxy (init: StdioProxyInit): Promise<void> {
   up.onerror = () => {} // a failed send is answered below; a GET stream refused (405) is expected
   down.onmessage = (msg: JSONRPCMessage) => {
     if (isJSONRPCRequest(msg) && msg.method === 'initialize') pendingInit.add(msg.id)
-    up.send(msg).catch((err: Error) => {
+    const sent = up.send(msg).catch((err: Error) => {
       if (!isJSONRPCRequest(msg)) return
       pendingInit.delete(msg.id)
       void down.send({ jsonrpc: '2.0', id: msg.id, error: { code: -32001, message: `pl mcp: the node's gateway at ${init.url.href} refused or is unreachable: ${err.message}` } }).catch(() => {})
     })
+    inflight.add(sent)
+    void sent.finally(() => inflight.delete(sent))
   }
   down.onclose = () => {
     void up.close().catch(() => {})
     resolve()
   }
+  // the client closing our stdin ends the session (the SDK transport does not watch for it)
+  const input = init.stdin ?? process.stdin
+  // (what was sent before still gets its answer)
+  input.once('end', () => { void Promise.allSettled([...inflight]).then(async () => { await down.close() }).catch(() => {}) })
   await up.start()
   await down.start()
   await closed
