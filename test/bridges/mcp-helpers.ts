@@ -1,9 +1,8 @@
 /** Helpers of the MCP bridge tests: daemon-wired meshes with per-node MCP config, the fixture server's command line. */
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { TestMesh, waitFor } from '../helpers/mesh.js'
-import { daemonServices } from '../../src/services.js'
-import { gateway } from '../../src/gateway/index.js'
+import { type TestMesh, waitFor } from '../helpers/mesh.js'
+import { startMesh } from '../gateway/helpers.js'
 import type { McpBridgeInit } from '../../src/bridges/mcp/index.js'
 import type { PlNode } from '../../src/node.js'
 import type { Discovery } from '../../src/discovery/index.js'
@@ -18,21 +17,7 @@ export function fixtureCommand (mode: 'ok' | 'hang' | 'garbage'): string {
 
 /** N nodes wired as pl-node wires them; node 0 serves the gateway; `mcpInit(i)` is node i's services.mcp. */
 export async function startMcpMesh (nodes: number, mcpInit: (i: number) => McpBridgeInit = () => ({})): Promise<TestMesh> {
-  return await TestMesh.start({
-    nodes,
-    services: (i) => {
-      const services = daemonServices({
-        dataDir: '', listen: [], bootstrap: [], controlPort: 0, logLevel: 'silent', localSwarm: true, gossip: true, api: {},
-        services: {
-          discovery: { ttlMs: 4_000, sweepMs: 100, provideRetryMs: 100, provideRetryMaxMs: 1_000 },
-          negotiation: { replyWindowMs: 2_000 },
-          mcp: mcpInit(i) as Record<string, unknown>
-        }
-      })
-      services.gateway = gateway(i === 0 ? { listen: '127.0.0.1:0', rateLimit: { burst: 1000, perSecond: 1000 } } : {})
-      return services
-    }
-  })
+  return await startMesh(nodes, (i) => i === 0 ? { rateLimit: { burst: 1000, perSecond: 1000 } } : undefined, (i) => ({ mcp: mcpInit(i) }))
 }
 
 export function executor (node: PlNode): ExecService['executor'] {

@@ -92,23 +92,16 @@ test('one connection per server is kept; a server that dies is started again on 
   assert.equal((third.output as any).echo, 'c')
 })
 
-test('an MCP server that hangs fails the step retryably; the requester fails over to the backup provider', async () => {
-  const r = await runPlan('Hecho', { text: 'hang?' })
-  assert.equal(r.state, 'succeeded', JSON.stringify(r.error))
-  assert.equal(r.output.echo, 'hang?')
-  assert.equal(r.receipts[0].receipt.provider, mesh.nodes[2].peerId)
-  const counted = await mesh.nodes[1].components.metrics.rejections()
-  assert.ok((counted['mcp-out/McpServerHungError'] ?? 0) >= 1, JSON.stringify(counted))
-})
-
-test('an MCP server that answers garbage fails the step retryably; the requester fails over to the backup provider', async () => {
-  const r = await runPlan('Gecho', { text: 'garbage?' })
-  assert.equal(r.state, 'succeeded', JSON.stringify(r.error))
-  assert.equal(r.output.echo, 'garbage?')
-  assert.equal(r.receipts[0].receipt.provider, mesh.nodes[2].peerId)
-  const counted = await mesh.nodes[1].components.metrics.rejections()
-  assert.ok((counted['mcp-out/McpBadAnswerError'] ?? 0) >= 1, JSON.stringify(counted))
-})
+for (const [cap, what, counted] of [['Hecho', 'hangs', 'McpServerHungError'], ['Gecho', 'answers garbage', 'McpBadAnswerError']]) {
+  test(`an MCP server that ${what} fails the step retryably (${counted}); the requester fails over to the backup provider`, async () => {
+    const r = await runPlan(cap, { text: `${what}?` })
+    assert.equal(r.state, 'succeeded', JSON.stringify(r.error))
+    assert.equal(r.output.echo, `${what}?`)
+    assert.equal(r.receipts[0].receipt.provider, mesh.nodes[2].peerId)
+    const rejections = await mesh.nodes[1].components.metrics.rejections()
+    assert.ok((rejections[`mcp-out/${counted}`] ?? 0) >= 1, JSON.stringify(rejections))
+  })
+}
 
 test('an MCP server over streamable HTTP (--mcp-url) is published and called the same way', async (t) => {
   const server = spawn(process.execPath, [FIXTURE, 'http', '0'], { stdio: ['ignore', 'pipe', 'inherit'] })

@@ -14,8 +14,8 @@ export function gw (node: PlNode): GatewayService {
   return node.service<GatewayService>('gateway')
 }
 
-/** N nodes with the daemon's services; `gatewayInit(i)` says which serve the gateway (default: node 0 only). */
-export async function startMesh (nodes: number, gatewayInit: (i: number) => GatewayInit | undefined = (i) => i === 0 ? {} : undefined): Promise<TestMesh> {
+/** N nodes with the daemon's services; `gatewayInit(i)` says which serve the gateway (default: node 0 only); `sections(i)` adds `services.*` config sections. */
+export async function startMesh (nodes: number, gatewayInit: (i: number) => GatewayInit | undefined = (i) => i === 0 ? {} : undefined, sections: (i: number) => Record<string, unknown> = () => ({})): Promise<TestMesh> {
   return await TestMesh.start({
     nodes,
     services: (i) => {
@@ -23,7 +23,8 @@ export async function startMesh (nodes: number, gatewayInit: (i: number) => Gate
         dataDir: '', listen: [], bootstrap: [], controlPort: 0, logLevel: 'silent', localSwarm: true, gossip: true, api: {},
         services: {
           discovery: { ttlMs: 4_000, sweepMs: 100, provideRetryMs: 100, provideRetryMaxMs: 1_000 },
-          negotiation: { replyWindowMs: 2_000 }
+          negotiation: { replyWindowMs: 2_000 },
+          ...sections(i)
         }
       })
       const init = gatewayInit(i)
