@@ -169,3 +169,24 @@ test('the operator-only publish route is not on the gateway: a remote caller can
     assert.equal(res.status, 404, path)
   }
 })
+
+test('a run that asks a human decision answers its question; decide answers it and the run ends', async () => {
+  const tmp = await tempDir('pl-mcp-ask-')
+  try {
+    const dir = join(tmp.dir, 'ask')
+    await mkdir(dir)
+    await writeFile(join(dir, 'function.mjs'), "export default class A { async eval (p, input, context) { const c = await context.human.ask({ question: 'Ship?', choices: ['yes', 'no'] }); return { choice: c } } }\n")
+    await mesh.nodes[0].service<Discovery>('discovery').publish({ name: 'Ask', version: '1.0.0', io: { input: { type: 'object' }, output: { type: 'object' } } }, { dir })
+    const client = await httpClient(submitKey)
+    const first = await client.callTool({ name: 'run_plan', arguments: { dsl: 'goal: Ask\nplan:\n  - step: Ask()\n' } }, undefined, { timeout: 120_000 })
+    const asked = first.structuredContent as { run: string, state: string, waiting: Array<{ key: string, question: string, choices: string[] }> }
+    assert.equal(asked.state, 'waiting-human', JSON.stringify(asked))
+    assert.deepEqual([asked.waiting[0].question, asked.waiting[0].choices], ['Ship?', ['yes', 'no']])
+    const done = await client.callTool({ name: 'decide', arguments: { run: asked.run, step: asked.waiting[0].key, choice: 'yes' } }, undefined, { timeout: 120_000 })
+    const r = done.structuredContent as { state: string, output: unknown }
+    assert.equal(r.state, 'succeeded', JSON.stringify(r))
+    assert.deepEqual(r.output, { choice: 'yes' })
+  } finally {
+    await tmp.cleanup()
+  }
+})
