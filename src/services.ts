@@ -9,6 +9,7 @@
  *   exec         the executor: runs DAGs, journals runs, resumes them at start
  *   offers       publishes the capabilities listed in `services.capabilities`
  *   a2a          the A2A bridge: agent card + JSON-RPC on the gateway, A2A agents as providers
+ *   mcp          MCP bridge: /mcp tools on the gateway, MCP servers' tools as capabilities
  *   gateway      API keys (control routes); the agent HTTP/WS gateway when `api.listen` is set
  *   nats         (only with a `services.nats` section) the NATS binding, started first so
  *                that the first ads and calls already go out on NATS too
@@ -32,6 +33,7 @@ import { checkPrefix } from './bridges/nats/subjects.js'
 import { NATS_CONFIG_KEYS } from './bridges/nats/constants.js'
 import type { NatsBridge, NatsInit } from './bridges/nats/service.js'
 import { a2a, a2aInitFromConfig } from './bridges/a2a/index.js'
+import { mcp, MCP_CONFIG_KEYS, type McpBridgeInit } from './bridges/mcp/index.js'
 
 /** Config keys an operator may set per section (the rest of each Init is wiring, not configuration). */
 const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'maxOutputBytes', 'resume']
@@ -41,7 +43,7 @@ const NEGOTIATION_KEYS = [
   'maxOpenBids', 'maxOpenBidsPerPeer', 'policies', 'provider', 'openCalls', 'topicSyncMs'
 ]
 const REGISTRY_KEYS = ['maxBundleBytes', 'maxUnpackedBytes', 'cacheTtlMs', 'findTimeoutMs', 'maxProviders', 'reprovideMs']
-const SECTIONS = ['discovery', 'exec', 'negotiation', 'capabilities', 'registry', 'nats', 'a2a']
+const SECTIONS = ['discovery', 'exec', 'negotiation', 'capabilities', 'registry', 'nats', 'a2a', 'mcp']
 
 /** A `services.<name>` section, checked: a mapping of known keys (a typo is an error, not a silent default). */
 function section<T> (services: Record<string, unknown>, name: string, known: string[]): T {
@@ -118,6 +120,8 @@ export function daemonServices (config: DaemonConfig): Record<string, ServiceFac
   services.registry = registry(section<RegistryInit>(s, 'registry', REGISTRY_KEYS))
   // before the gateway: it mounts the bridge's routes when it listens
   services.a2a = a2a(a2aInitFromConfig(s.a2a))
+  // MCP bridge: the `mcp` ExternalRunner, POST /mcp/publish on the control API, /mcp on the gateway (started before it)
+  services.mcp = mcp(section<McpBridgeInit>(s, 'mcp', MCP_CONFIG_KEYS))
   services.gateway = gateway(gatewayInitFromConfig(config.api))
   return services
 }

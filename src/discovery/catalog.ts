@@ -202,8 +202,8 @@ export class Catalog {
     return out
   }
 
-  /** Every entry that has not expired, up to `limit` (the console's and `GET /capabilities`' mesh view). */
-  list (limit: number, now = this.now()): CatalogEntry[] {
+  /** Every entry that has not expired, up to `limit` (the console's and `GET /capabilities`' mesh view; the MCP bridge's tools). */
+  list (limit = Number.POSITIVE_INFINITY, now = this.now()): CatalogEntry[] {
     const out: CatalogEntry[] = []
     for (const e of this.entries.values()) {
       if (out.length >= limit) break

@@ -259,11 +259,15 @@ function registryPlugins (registry: unknown): Array<{ plugin: GatewayPlugin }> {
   return [{ plugin: registryRoutes({ registry: registry as Registry }) }]
 }
 
-/** Routes of services that offer some (the bridges: `gatewayPlugin()`), mounted with the gateway's auth and limits. */
+/**
+ * Routes of services that offer some (the bridges), mounted with the gateway's auth and limits:
+ * `gatewayPlugin()` (one plugin: the A2A bridge) or `gatewayPlugins()` (several: the MCP bridge).
+ */
 function servicePlugins (services: Record<string, unknown>): Array<{ plugin: GatewayPlugin }> {
   return Object.values(services).flatMap((s) => {
-    const offer = (s as { gatewayPlugin?: () => GatewayPlugin } | undefined)?.gatewayPlugin
-    return typeof offer === 'function' ? [{ plugin: offer.call(s) }] : []
+    const one = (s as { gatewayPlugin?: () => GatewayPlugin } | undefined)?.gatewayPlugin
+    const many = (s as { gatewayPlugins?: () => Array<{ plugin: GatewayPlugin }> } | undefined)?.gatewayPlugins
+    return [...(typeof one === 'function' ? [{ plugin: one.call(s) }] : []), ...(typeof many === 'function' ? many.call(s) : [])]
   })
 }
 

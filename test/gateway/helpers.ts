@@ -15,8 +15,8 @@ export function gw (node: PlNode): GatewayService {
   return node.service<GatewayService>('gateway')
 }
 
-/** N nodes with the daemon's services; `gatewayInit(i)` says which serve the gateway (default: node 0 only); `offers(i)` the capabilities node i publishes; `more(i)` replaces or adds services. */
-export async function startMesh (nodes: number, gatewayInit: (i: number) => GatewayInit | undefined = (i) => i === 0 ? {} : undefined, offers: (i: number) => CapabilityOffer[] = () => [], more: (i: number) => Record<string, ServiceFactory> = () => ({})): Promise<TestMesh> {
+/** N nodes with the daemon's services; `gatewayInit(i)` says which serve the gateway (default: node 0 only); `offers(i)` the capabilities node i publishes; `more(i)` replaces or adds services; `sections(i)` adds `services.*` config sections. */
+export async function startMesh (nodes: number, gatewayInit: (i: number) => GatewayInit | undefined = (i) => i === 0 ? {} : undefined, offers: (i: number) => CapabilityOffer[] = () => [], more: (i: number) => Record<string, ServiceFactory> = () => ({}), sections: (i: number) => Record<string, unknown> = () => ({})): Promise<TestMesh> {
   return await TestMesh.start({
     nodes,
     services: (i) => {
@@ -25,7 +25,8 @@ export async function startMesh (nodes: number, gatewayInit: (i: number) => Gate
         services: {
           discovery: { ttlMs: 4_000, sweepMs: 100, provideRetryMs: 100, provideRetryMaxMs: 1_000 },
           negotiation: { replyWindowMs: 2_000 },
-          ...(offers(i).length > 0 ? { capabilities: offers(i) } : {})
+          ...(offers(i).length > 0 ? { capabilities: offers(i) } : {}),
+          ...sections(i)
         }
       })
       const init = gatewayInit(i)

@@ -96,7 +96,7 @@ export function register (program: Command): void {
   const cap = program.command('cap').description('Capabilities over the mesh: publish what this node can do, find who can do something.')
 
   cap.command('publish [descriptor]')
-    .description('Publish a Capability.v1 descriptor (JSON or YAML; `provider` is filled in), or a module folder with its capability.yaml (as pl spec scaffold writes). `impl: ./module_dir` in the file (relative to it) or --impl binds it to a local module folder, pinned by CID. --a2a <agent card URL> publishes a skill of an A2A agent instead (docs/BRIDGES.md). Prints the descriptor CID.')
+    .description('Publish a Capability.v1 descriptor (JSON or YAML; `provider` is filled in), or a module folder with its capability.yaml (as pl spec scaffold writes). `impl: ./module_dir` in the file (relative to it) or --impl binds it to a local module folder, pinned by CID. --a2a <agent card URL> publishes a skill of an A2A agent instead; --mcp/--mcp-url (no descriptor) one capability per tool of an MCP server (docs/BRIDGES.md). Prints the descriptor CID.')
     .option('-d, --data-dir <dir>', 'data directory of the running pl-node (env PL_DATA_DIR)')
     .option('--impl <dir>', 'module folder implementing the capability (function.mjs|function.js|function.py)')
     .option('--class-name <name>', 'Python: the class of function.py to run')
@@ -105,9 +105,21 @@ export function register (program: Command): void {
     .option('--name <name>', 'with --a2a: the capability name (default: the skill id)')
     .option('--price <n>', 'with --a2a: the price to bid', Number)
     .option('--json', 'print {cid, descriptor} as JSON')
-    .action(action(async (target: string | undefined, opts: { dataDir?: string, impl?: string, className?: string, json?: boolean, a2a?: string, skill?: string, name?: string, price?: number }) => {
+    .option('--mcp <command>', 'an MCP server started by the node as a local process ("<command args>", split into argv, no shell): publish its tools')
+    .option('--mcp-url <url>', 'an MCP server over streamable HTTP: publish its tools')
+    .option('--tool <name>', 'with --mcp/--mcp-url: only this tool (repeatable)', collect, [])
+    .option('--prefix <prefix>', 'with --mcp/--mcp-url: prepended to each capability name')
+    .action(action(async (target: string | undefined, opts: { dataDir?: string, impl?: string, className?: string, json?: boolean, a2a?: string, skill?: string, name?: string, price?: number, mcp?: string, mcpUrl?: string, tool: string[], prefix?: string }) => {
+      if (opts.mcp != null || opts.mcpUrl != null) {
+        if (target != null || (opts.mcp != null && opts.mcpUrl != null)) throw new InvalidDescriptorError('give one of: a descriptor, --mcp "<command>", --mcp-url <url>')
+        const body = { target: opts.mcp ?? opts.mcpUrl, ...(opts.tool.length > 0 ? { tools: opts.tool } : {}), ...(opts.prefix != null ? { prefix: opts.prefix } : {}) }
+        const res = await (await requireDaemon(opts.dataDir)).request<Array<{ cid: string, name: string, tool: string }>>('POST', '/mcp/publish', body)
+        if (opts.json === true) printJson(res)
+        else process.stdout.write(res.map(r => `${r.cid}  ${r.name}  (tool ${r.tool})\n`).join(''))
+        return
+      }
       if (opts.a2a != null || target == null) {
-        if (opts.a2a == null || target != null) throw new InvalidDescriptorError('give a descriptor file or folder, or --a2a <agent card URL>')
+        if (opts.a2a == null || target != null) throw new InvalidDescriptorError('give a descriptor file or folder, --a2a <agent card URL>, or --mcp/--mcp-url')
         const { descriptor, impl } = await agentCapability({ card: opts.a2a, skill: opts.skill, name: opts.name, price: opts.price })
         const res = await (await requireDaemon(opts.dataDir)).request<{ cid: string, descriptor: Record<string, any> }>('POST', '/caps', { descriptor, impl })
         if (opts.json === true) printJson(res)

@@ -1,0 +1,143 @@
+/**
+ * The MCP bridge (Model Context Protocol, official @modelcontextprotocol/sdk),
+ * both directions:
+ *
+ *   in   `/mcp` on the gateway (streamable HTTP, API key as Bearer) and
+ *        `pl mcp` (stdio, for desktop LLM clients; a proxy to `/mcp`): one
+ *        tool per capability this node can broker, plus find_capabilities,
+ *        run_plan, get_run, decide, verify_receipts
+ *   out  `pl cap publish --mcp "<command args>"` / `--mcp-url <url>` (control
+ *        API `POST /mcp/publish`, or `services.mcp.servers`): an MCP server's
+ *        tools become capabilities served by the `mcp` ExternalRunner
+ *
+ * @example
+ * // pl-node config
+ * services:
+ *   mcp:
+ *     servers:
+ *       - target: node /opt/tools/weather-mcp.js
+ *         tools: [forecast]
+ */
+import type { PlComponents, PlService } from '../../node.js'
+import type { ExecService } from '../../exec/service.js'
+import type { Discovery } from '../../discovery/service.js'
+import type { ReceiptsService } from '../../receipts/service.js'
+import type { GatewayPlugin } from '../../gateway/types.js'
+import { sharedFetcher } from '../../net/fetch.js'
+import { McpConnections } from './connections.js'
+import { mcpRunner } from './runner.js'
+import { Mesh } from './mesh.js'
+import { McpTools } from './server.js'
+import { mcpRoutes, MCP_PATH } from './http.js'
+import { checkPublishRequest, publishMcpTools, type PublishMcpRequest } from './publish.js'
+import { McpTargetError } from './errors.js'
+
+export * from './errors.js'
+export { mcpTarget, splitArgv, type McpTarget } from './target.js'
+export { MCP_KIND } from './runner.js'
+export { META_RUN, META_RECEIPT_ROOT, McpTools, buildMcpServer } from './server.js'
+export { MCP_PATH } from './http.js'
+export { Mesh } from './mesh.js'
+export type { PublishMcpRequest } from './publish.js'
+
+export interface McpBridgeInit {
+  /** an outbound tools/call's time budget (the step's wall limit applies when shorter) @default 60000 */
+  callTimeoutMs?: number
+  /** starting / reaching an MCP server and its initialize handshake @default 20000 */
+  connectTimeoutMs?: number
+  /** MCP servers whose tools this node publishes at start (operator config) @default none */
+  servers?: PublishMcpRequest[]
+  /** tools listed on /mcp at most @default 200 */
+  maxTools?: number
+}
+
+/** Config keys of `services.mcp`. */
+export const MCP_CONFIG_KEYS = ['callTimeoutMs', 'connectTimeoutMs', 'servers', 'maxTools']
+
+export const DEFAULT_CALL_TIMEOUT_MS = 60_000
+export const DEFAULT_CONNECT_TIMEOUT_MS = 20_000
+
+export type McpBridgeComponents = Pick<PlComponents, 'services' | 'store' | 'logger' | 'metrics' | 'api' | 'rpc' | 'libp2p'>
+
+export class McpBridge implements PlService {
+  readonly connections: McpConnections
+  private tools?: McpTools
+  private unregister?: () => void
+  private started = false
+  private readonly log: PlComponents['logger']
+
+  constructor (private readonly c: McpBridgeComponents, private readonly init: McpBridgeInit = {}) {
+    this.log = c.logger.child({ component: 'mcp' })
+    this.connections = new McpConnections(this.log, init.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
+    this.connections.reopen()
+    const exec = this.c.services.exec as ExecService | undefined
+    if (exec == null) throw new McpTargetError('the MCP bridge needs the exec service')
+    const discovery = this.c.services.discovery as Discovery | undefined
+    const receipts = this.c.services.receipts as ReceiptsService | undefined
+    this.unregister = exec.executor.pool.external.register(mcpRunner({ connections: this.connections, metrics: this.c.metrics, callTimeoutMs: this.init.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS }))
+    const fetcher = discovery != null ? sharedFetcher(this.c as unknown as Parameters<typeof sharedFetcher>[0]).fetcher : undefined
+    const mesh = new Mesh({
+      executor: exec.executor,
+      blocks: this.c.store.blocks,
+      ...(discovery != null ? { discovery } : {}),
+      ...(receipts != null ? { receipts } : {}),
+      ...(fetcher != null ? { fetchDocument: async (peer: string, cid: string, o: { signal?: AbortSignal }) => await fetcher.fetchDocument(peer, cid, { ...o, keep: true }) } : {}),
+      logger: this.log,
+      ...(this.init.maxTools != null ? { maxTools: this.init.maxTools } : {})
+    })
+    this.tools = new McpTools({ mesh, metrics: this.c.metrics })
+    const api = this.c.api
+    if (api != null && discovery != null) {
+      api.errorStatus(['McpTargetError'], 400)
+      api.errorStatus(['McpServerUnavailableError'], 502)
+      // operator only (the control token): a command target starts a process on this machine
+      api.route('POST', '/mcp/publish', async ({ body }) => await this.publish(checkPublishRequest(body)))
+    }
+    for (const s of this.init.servers ?? []) {
+      try {
+        const done = await this.publish(checkPublishRequest(s))
+        this.log.info({ target: s.target, tools: done.map(d => d.tool) }, 'mcp server tools published')
+      } catch (err) {
+        this.log.warn({ target: s.target, err: (err as Error).message }, 'mcp server tools not published')
+      }
+    }
+  }
+
+  /** Lists the tools of an MCP server and publishes one capability per tool. */
+  async publish (req: PublishMcpRequest): Promise<Array<{ cid: string, name: string, tool: string }>> {
+    const discovery = this.c.services.discovery as Discovery | undefined
+    if (discovery == null) throw new McpTargetError('publishing MCP tools needs the discovery service')
+    const client = await this.connections.client(req.target, { signal: AbortSignal.timeout(this.init.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) })
+    return await publishMcpTools(client, discovery, req)
+  }
+
+  /** The `/mcp` route, mounted by the gateway when it listens. */
+  gatewayPlugins (): Array<{ plugin: GatewayPlugin }> {
+    if (this.tools == null) return []
+    return [{ plugin: mcpRoutes(this.tools, this.c.metrics) }]
+  }
+
+  /** for `GET /health` (`pl mcp` finds the endpoint here) */
+  status (): Record<string, unknown> {
+    const gateway = (this.c.services.gateway as { address?: string } | undefined)?.address
+    return { servers: this.connections.size, ...(gateway != null && this.tools != null ? { endpoint: `${gateway}${MCP_PATH}` } : {}) }
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    this.unregister?.()
+    this.unregister = undefined
+    await this.connections.close()
+  }
+}
+
+/** Service factory: `services: { mcp: mcp({ servers: [{ target: 'node tool.js' }] }) }`. */
+export function mcp (init: McpBridgeInit = {}) {
+  return (components: PlComponents): McpBridge => new McpBridge(components, init)
+}
