@@ -14,6 +14,7 @@ import { PlNode } from '../node.js'
 import { daemonServices } from '../services.js'
 import { claimPidFile, startDetached, stopDaemon, watchParent, PID_FILE, LOG_FILE } from './daemon.js'
 import { VERSION } from './version.js'
+import { checkHealth } from './health.js'
 import { resolveDataDir } from './util.js'
 import { fileURLToPath } from 'node:url'
 
@@ -30,6 +31,7 @@ program.command('start')
   .option('-d, --data-dir <dir>', 'data directory: identity key, LevelDB, control.json (env PL_DATA_DIR, default ~/.pl-node)')
   .option('-l, --listen <multiaddr...>', `addresses to listen on (env PL_LISTEN, comma-separated; default ${DEFAULT_LISTEN.join(' ')})`)
   .option('-b, --bootstrap <multiaddr...>', 'peers to join through, each a multiaddr ending in /p2p/<peerId> (env PL_BOOTSTRAP)')
+  .option('--learn-bootstrap-ids', 'accept --bootstrap addresses without /p2p/<peerId>: take whoever answers there as the bootstrap (trusted networks only, e.g. a compose network; env PL_LEARN_BOOTSTRAP_IDS)')
   .option('-c, --config <file>', 'config file, JSON or YAML, with the same keys in camelCase plus a "services" section (env PL_CONFIG)')
   .option('--control-port <port>', 'port of the local control API on 127.0.0.1 (env PL_CONTROL_PORT; default 0 = any free port, written to <data-dir>/control.json)')
   .addOption(new Option('--log-level <level>', 'log level (env PL_LOG_LEVEL, default info)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
@@ -56,6 +58,7 @@ program.command('start')
         dataDir: config.dataDir,
         listen,
         bootstrap: config.bootstrap,
+        learnBootstrapIds: config.learnBootstrapIds,
         controlPort: config.controlPort,
         localSwarm: config.localSwarm,
         gossip: config.gossip,
@@ -133,6 +136,23 @@ program.command('id')
     } else {
       process.stdout.write(`peer id:    ${info.peerId}\npublic key: ${info.publicKey} (ed25519, base64)\n${running != null ? 'listening (running node):' : 'listen (configured; no node running):'}\n${info.listen.map(a => `  ${a}`).join('\n')}\n`)
     }
+  }))
+
+program.command('health')
+  .description('Readiness probe (container health checks): exits 0 when the node running on the data dir answers, has peers (when it has bootstrap peers, or --min-peers) and publishes every capability its config lists; else prints what is missing and exits 1.')
+  .option('-d, --data-dir <dir>', 'data directory (env PL_DATA_DIR, default ~/.pl-node)')
+  .option('-c, --config <file>', 'config file of that node (env PL_CONFIG), for its bootstrap list and capabilities')
+  .option('--min-peers <n>', 'peers needed (default: 1 when bootstrap peers are configured, else 0)')
+  .option('--json', 'print JSON')
+  .action(action(async (opts: { dataDir?: string, config?: string, minPeers?: string, json?: boolean }) => {
+    const config = await loadConfig({ dataDir: opts.dataDir, config: opts.config })
+    const minPeers = opts.minPeers != null ? Number(opts.minPeers) : undefined
+    if (minPeers != null && !(Number.isInteger(minPeers) && minPeers >= 0)) throw new TypeError(`--min-peers must be a whole number ≥ 0, got ${String(opts.minPeers)}`)
+    const report = await checkHealth(config, { minPeers })
+    if (opts.json === true) process.stdout.write(JSON.stringify(report, null, 2) + '\n')
+    else if (report.healthy) process.stdout.write(`healthy: ${report.peers} peer${report.peers === 1 ? '' : 's'}, ${report.capabilities.length} configured capabilit${report.capabilities.length === 1 ? 'y' : 'ies'} published\n`)
+    else process.stderr.write(`unhealthy:\n${report.problems.map(p => `  - ${p}`).join('\n')}\n`)
+    process.exitCode = report.healthy ? 0 : 1
   }))
 
 /** The addresses of the pl-node running on `dataDir`, if one answers on its control API. */
