@@ -8,10 +8,7 @@ import { Command, Option } from 'commander'
 import { loadConfig, DEFAULT_LISTEN } from './config.js'
 import { action, fail } from './util.js'
 import { ControlClient } from '../api/client.js'
-import { createLogger } from '../core/logger.js'
-import { loadOrCreateIdentity } from '../core/identity.js'
-import { PlNode } from '../node.js'
-import { daemonServices } from '../services.js'
+import type { PlNode } from '../node.js'
 import { claimPidFile, startDetached, stopDaemon, watchParent, PID_FILE, LOG_FILE } from './daemon.js'
 import { VERSION } from './version.js'
 import { checkHealth } from './health.js'
@@ -51,6 +48,8 @@ program.command('start')
       process.stdout.write(`pl-node started in the background (pid ${info.pid})\npeer id  ${info.peerId}\n${info.addrs.map(a => `addr     ${a}\n`).join('')}control  ${String(info.control)}\ndata     ${config.dataDir}\nlogs     ${info.logFile}\nstop with: pl-node stop --data-dir ${config.dataDir}\n`)
       return
     }
+    // the node's modules (libp2p, fastify, …) load only for `start`: probes like `pl-node health` stay quick
+    const [{ PlNode }, { daemonServices }, { createLogger }] = await Promise.all([import('../node.js'), import('../services.js'), import('../core/logger.js')])
     const releasePid = await claimPidFile(config.dataDir)
     const logger = createLogger({ level: config.logLevel as any })
     const create = async (listen: string[]): Promise<PlNode> => {
@@ -123,6 +122,7 @@ program.command('id')
   .option('--json', 'print JSON')
   .action(action(async (opts: { dataDir?: string, config?: string, json?: boolean }) => {
     const config = await loadConfig({ dataDir: opts.dataDir, config: opts.config })
+    const { loadOrCreateIdentity } = await import('../core/identity.js')
     const identity = await loadOrCreateIdentity(config.dataDir)
     const running = await runningAddrs(config.dataDir)
     const info = {

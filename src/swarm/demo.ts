@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { Command } from 'commander'
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
 import { Swarm } from './launcher.js'
 import { swarmNodeSpec, swarmOffers } from './profiles.js'
 import { ControlClient } from '../api/client.js'
@@ -60,6 +61,8 @@ export interface PlanReportOptions {
   document?: string
   json: boolean
   log: (line: string) => void
+  /** replaces the plan's `constraints.deadline` (an ISO 8601 duration such as PT120S) */
+  deadline?: string
   /** how long to wait until the requester finds every capability the plan needs @default 60 s */
   findTimeoutMs?: number
 }
@@ -78,7 +81,13 @@ export async function runPlanReport (client: ControlClient, opts: PlanReportOpti
   const docFile = opts.document ?? join(packageRoot(), 'examples', 'documents', 'mesh-notes.md')
   const { cid: docCid } = await client.request<{ cid: string }>('POST', '/blocks', { doc: await readFile(docFile, 'utf8') })
   log(`document ${docFile} stored on the requester as ${docCid}`)
-  const plan = await readFile(demoPlanPath(), 'utf8')
+  let plan = await readFile(demoPlanPath(), 'utf8')
+  if (opts.deadline != null) {
+    const doc = parseYaml(plan)
+    doc.constraints = { ...doc.constraints, deadline: opts.deadline }
+    plan = stringifyYaml(doc)
+    log(`plan deadline set to ${opts.deadline}`)
+  }
   const { runId } = await client.request<{ runId: string }>('POST', '/runs', { plan, input: { doc: `cid:${docCid}` } })
   log(`run ${runId} submitted (plan ${demoPlanPath()})`)
 
@@ -148,13 +157,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     .option('--document <file>', 'the Markdown document to summarize (default: examples/documents/mesh-notes.md)')
     .option('--json', 'print the whole run (outputs, steps, explanations, receipts) as JSON', false)
     .option('--attach <data-dir>', 'start no swarm: submit the plan on the pl-node already running on this data dir (the docker swarm runs it in its bootstrap container)')
+    .option('--deadline <duration>', 'replace the plan\'s deadline (ISO 8601 duration, e.g. PT120S): containers on a busy machine start slower')
     .option('--peers <ids>', 'with --attach: comma-separated peer ids named node 0, 1, … in the report (node 0 = the requester)')
-    .action(action(async (o: { nodes: string, root?: string, keep: boolean, document?: string, json: boolean, attach?: string, peers?: string }) => {
+    .action(action(async (o: { nodes: string, root?: string, keep: boolean, document?: string, json: boolean, attach?: string, peers?: string, deadline?: string }) => {
       if (o.attach != null) {
         const client = await ControlClient.fromDataDir(o.attach)
         const log = (line: string): void => { process.stderr.write(line + '\n') }
         const peers = o.peers != null ? o.peers.split(',') : [String((await client.request<{ peerId: string }>('GET', '/health')).peerId)]
-        process.exitCode = await runPlanReport(client, { peers, document: o.document, json: o.json, log }) ? 0 : 1
+        process.exitCode = await runPlanReport(client, { peers, document: o.document, json: o.json, log, deadline: o.deadline }) ? 0 : 1
         return
       }
       const nodes = Number(o.nodes)
