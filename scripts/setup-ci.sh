@@ -38,3 +38,9 @@ if command -v python3 >/dev/null 2>&1; then
 else
   echo "setup-ci: warning: python3 is missing; the spec compiler's Python tests will fail" >&2
 fi
+
+# --- docker swarm (test/docker, npm run swarm:docker) ---
+# docker.io + docker-compose + debootstrap, and a running dockerd (started in
+# the background when absent; the base image is made by scripts/docker-base.sh
+# when Docker Hub cannot be reached). A failure here only skips test/docker.
+bash "$(dirname "$0")/docker-engine.sh" || echo "setup-ci: warning: no Docker engine; test/docker will be skipped" >&2
