@@ -155,6 +155,19 @@ program.command('health')
     process.exitCode = report.healthy ? 0 : 1
   }))
 
+program.command('doctor')
+  .description('Check this node\'s environment — data dir, identity key permissions, python3, listen ports and, when a node runs on the data dir, its peers, bootstrap peers, advertised addresses and clock skew — and print each problem with its fix. Exits 1 when a check fails.')
+  .option('-d, --data-dir <dir>', 'data directory (env PL_DATA_DIR, default ~/.pl-node)')
+  .option('-c, --config <file>', 'config file (env PL_CONFIG)')
+  .option('--json', 'print JSON')
+  .action(action(async (opts: { dataDir?: string, config?: string, json?: boolean }) => {
+    const config = await loadConfig({ dataDir: opts.dataDir, config: opts.config })
+    const { runDoctor, renderFindings } = await import('./doctor/index.js')
+    const findings = await runDoctor(config)
+    process.stdout.write(opts.json === true ? JSON.stringify(findings, null, 2) + '\n' : renderFindings(findings))
+    process.exitCode = findings.some(f => f.level === 'fail') ? 1 : 0
+  }))
+
 /** The addresses of the pl-node running on `dataDir`, if one answers on its control API. */
 async function runningAddrs (dataDir: string): Promise<string[] | undefined> {
   try {
