@@ -16,6 +16,8 @@ import { ComposeSwarm, COMPOSE_SERVICES, dockerUnavailable, runCommand } from '.
 import { packageRoot } from '../../src/core/paths.js'
 import { verifyExport } from '../../src/receipts/index.js'
 import type { DemoRun } from '../../src/swarm/report.js'
+import { chmod, writeFile } from 'node:fs/promises'
+import { tempDir } from '../helpers/tmp.js'
 
 /** Starts dockerd when it is installed but not running; the reason when still no engine answers. */
 async function engineProblem (): Promise<string | undefined> {
@@ -47,12 +49,21 @@ test('a negotiated plan across compose containers survives docker kill of the wi
   const peers = await swarm.peerIds()
   assert.equal(new Set(peers).size, COMPOSE_SERVICES.length, 'every container has its own identity')
 
+  // a two-section document: six parallel Python steps on the one remaining provider timed out at load average 30
+  const { dir, cleanup } = await tempDir('pl-docker-doc-')
+  t.after(cleanup)
+  await writeFile(join(dir, 'doc.md'), '# Two sections\n\n## Discovery\nPeers find capabilities through gossip ads and DHT provider records. Ads expire unless re-signed.\n\n## Receipts\nEvery step ends with a receipt signed by its provider and countersigned by the requester.\n')
+  await chmod(join(dir, 'doc.md'), 0o644)
+  const bootstrapId = await swarm.containerId('bootstrap')
+  const cp = await runCommand(['docker', 'cp', join(dir, 'doc.md'), `${bootstrapId}:/tmp/doc.md`])
+  assert.equal(cp.code, 0, cp.stderr)
+
   // provider-2 offers the policy-compliant Summarize with the best score: it wins every item while alive
   const victim = 'provider-2'
   const victimPeer = peers[COMPOSE_SERVICES.indexOf(victim)]
   let killed: Promise<void> | undefined
-  const run = runCommand(['docker', 'exec', await swarm.containerId('bootstrap'),
-    'node', 'dist/src/swarm/demo.js', '--attach', '/data', '--json', '--deadline', 'PT600S', '--peers', peers.join(',')], {
+  const run = runCommand(['docker', 'exec', bootstrapId,
+    'node', 'dist/src/swarm/demo.js', '--attach', '/data', '--document', '/tmp/doc.md', '--json', '--deadline', 'PT600S', '--peers', peers.join(',')], {
     timeoutMs: 900_000,
     onLine: (line) => {
       log(`bootstrap: ${line}`)
