@@ -95,9 +95,10 @@ export async function runPlanReport (client: ControlClient, opts: PlanReportOpti
   let view: any
   const started = Date.now()
   for (;;) {
+    // the view first: events read after it include every event up to a final state, so none is lost
+    view = await client.request('GET', `/runs/${runId}`)
     const events = await client.request<{ events: any[], next: number }>('GET', `/runs/${runId}/events?since=${since}`).catch(() => ({ events: [], next: since }))
     since = events.next ?? since
-    view = await client.request('GET', `/runs/${runId}`)
     for (const e of events.events ?? []) log(`  ${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s  ${eventLine(e, view, opts.peers)}`)
     if (['succeeded', 'failed', 'cancelled'].includes(view.run.state)) break
     await sleep(250)
