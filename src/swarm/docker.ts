@@ -40,7 +40,8 @@ async function main (o: { project: string, keep: boolean, json: boolean }): Prom
     const peers = await swarm.peerIds()
     log(`[${since()}] all healthy:`)
     COMPOSE_SERVICES.forEach((s, i) => { log(`  node ${i} = ${s.padEnd(10)} ${peers[i]}`) })
-    const args = ['node', 'dist/src/swarm/demo.js', '--attach', '/data', '--peers', peers.join(',')]
+    // a longer deadline than the plan's 30 s: five containers on a busy machine start their module runners slowly
+    const args = ['node', 'dist/src/swarm/demo.js', '--attach', '/data', '--deadline', 'PT300S', '--peers', peers.join(',')]
     if (o.json) args.push('--json')
     const res = await swarm.exec('bootstrap', args, { allowFail: true, timeoutMs: 600_000 })
     process.stderr.write(res.stderr)
