@@ -71,3 +71,9 @@ for tool in setpriv:util-linux unshare:util-linux ip:iproute2; do
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tool#*:}" || echo "setup-ci: warning: could not install ${tool#*:}; sandbox tests will fail" >&2
   fi
 done
+
+# --- docker swarm (test/docker, npm run swarm:docker) ---
+# docker.io + docker-compose + debootstrap, and a running dockerd (started in
+# the background when absent; the base image is made by scripts/docker-base.sh
+# when Docker Hub cannot be reached). A failure here only skips test/docker.
+bash "$(dirname "$0")/docker-engine.sh" || echo "setup-ci: warning: no Docker engine; test/docker will be skipped" >&2

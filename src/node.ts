@@ -16,11 +16,12 @@ import { SchemaRegistry } from './spec/registry.js'
 import { EnvelopeVerifier, signEnvelope, type Envelope, type SignOptions } from './core/envelope.js'
 import { Metrics } from './core/metrics.js'
 import { silentLogger, type Logger } from './core/logger.js'
+import type { Clock } from './core/clock.js'
 import { Store } from './store/index.js'
 import { ReplayStore } from './store/replay.js'
-import { createPlLibp2p, bootstrapPeerId, listenError, withoutPeerId, type PlLibp2p } from './net/libp2p.js'
+import { createPlLibp2p, listenError, type PlLibp2p } from './net/libp2p.js'
+import { BootstrapKeeper } from './net/bootstrap-keeper.js'
 import { ListenAddressInUseError } from './net/errors.js'
-import { multiaddr } from '@multiformats/multiaddr'
 import { Rpc } from './net/rpc.js'
 import { Gossip } from './net/gossip.js'
 import { ControlApi } from './api/control.js'
@@ -61,6 +62,10 @@ export interface PlNodeInit {
   /** @default ['/ip4/127.0.0.1/tcp/0'] */
   listen?: string[]
   bootstrap?: string[]
+  /** accept bootstrap addresses without /p2p/<peerId>, learning the id from whoever answers (trusted networks only) @default false */
+  learnBootstrapIds?: boolean
+  /** @default systemClock (the bootstrap keeper's backoff timers) */
+  clock?: Clock
   /** raise connection limits for many nodes on 127.0.0.1 (tests, scripts/swarm) @default false */
   localSwarm?: boolean
   /** subscribe to gossip topics @default true */
@@ -81,33 +86,14 @@ export interface PlNodeInit {
 const REPLAY_SWEEP_MS = 60_000
 /** Warn when a node still has no peer this long after start. @default 10 s */
 const NO_PEERS_WARN_MS = 10_000
-/** Budget of one diagnostic bootstrap dial. */
-const BOOTSTRAP_DIAL_MS = 10_000
-
-/** The first line of an error, and the socket error code under it when there is one. */
-function describeDialError (err: unknown): string {
-  const codes: string[] = []
-  const visit = (e: any, depth: number): void => {
-    if (e == null || depth > 4) return
-    if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) codes.push(e.code)
-    for (const x of Array.isArray(e.errors) ? e.errors : []) visit(x, depth + 1)
-    visit(e.cause, depth + 1)
-  }
-  visit(err, 0)
-  const e = err as Error
-  const line = `${e?.name ?? 'Error'}: ${String(e?.message ?? err).split('\n')[0]}`
-  return codes.length > 0 ? `${codes[0]} (${line})` : line
-}
-
 export class PlNode {
   readonly components: PlComponents
   private readonly serviceOrder: string[]
   private sweepTimer?: NodeJS.Timeout
   private noPeersTimer?: NodeJS.Timeout
   private noPeersWarned = false
-  private readonly bootstrapProblems = new Map<string, string>()
-  private readonly shutdown = new AbortController()
   private bootstrapList: string[] = []
+  private bootstrapKeeper?: BootstrapKeeper
   private noPeersWarnMs = NO_PEERS_WARN_MS
   private state: 'created' | 'starting' | 'started' | 'stopping' | 'stopped' = 'created'
 
@@ -125,7 +111,7 @@ export class PlNode {
       const metrics = new Metrics()
       const replay = new ReplayStore(store, init.clockSkewMs ?? 60_000)
       const verifier = new EnvelopeVerifier(registry, replay, { self: identity.id, clockSkewMs: init.clockSkewMs, onReject: (reason) => { metrics.reject('envelope', reason) } })
-      const libp2p = await createPlLibp2p({ privateKey: identity.privateKey, listen: init.listen, bootstrap: init.bootstrap, localSwarm: init.localSwarm })
+      const libp2p = await createPlLibp2p({ privateKey: identity.privateKey, listen: init.listen, bootstrap: init.bootstrap, learnBootstrapIds: init.learnBootstrapIds, localSwarm: init.localSwarm })
       const nodeLogger = logger.child({ peer: identity.id })
       const rpc = new Rpc({ libp2p, metrics, logger: nodeLogger.child({ component: 'rpc' }) })
       const gossip = new Gossip({ pubsub: libp2p.services.pubsub, verifier, replay, metrics, logger: nodeLogger.child({ component: 'gossip' }) })
@@ -154,6 +140,7 @@ export class PlNode {
       const node = new PlNode(components, order)
       node.gossipEnabled = init.gossip !== false
       node.bootstrapList = (init.bootstrap ?? []).filter(a => a.length > 0)
+      node.bootstrapKeeper = new BootstrapKeeper({ libp2p, logger: nodeLogger.child({ component: 'bootstrap' }), clock: init.clock }, { addrs: node.bootstrapList, learnIds: init.learnBootstrapIds })
       node.noPeersWarnMs = init.noPeersWarnMs ?? NO_PEERS_WARN_MS
       return node
     } catch (err) {
@@ -217,7 +204,7 @@ export class PlNode {
    * no peers some time after start. Shown by `GET /health` and `pl status`.
    */
   warnings (): string[] {
-    const out = [...this.bootstrapProblems.values()]
+    const out = this.bootstrapKeeper?.problems() ?? []
     if (this.noPeersWarned && this.libp2p.getPeers().length === 0) out.push(this.noPeersMessage())
     return out
   }
@@ -228,14 +215,10 @@ export class PlNode {
       : `no peers ${Math.round(this.noPeersWarnMs / 1000)} s after start (no --bootstrap given: this node is alone until a peer dials it)`
   }
 
-  /** Dials each bootstrap address to report failures by name, and warns if no peer came. */
+  /** Joins the bootstrap peers (and keeps redialing them with backoff), and warns if no peer came. */
   private watchPeers (): void {
     const c = this.components
-    for (const addr of this.bootstrapList) void this.checkBootstrap(addr)
-    c.libp2p.addEventListener('peer:connect', (ev) => {
-      const id = ev.detail.toString()
-      for (const addr of this.bootstrapList) if (this.bootstrapProblems.has(addr) && bootstrapPeerId(addr) === id) this.bootstrapProblems.delete(addr)
-    })
+    this.bootstrapKeeper?.start()
     this.noPeersTimer = setTimeout(() => {
       if (this.state !== 'started' || c.libp2p.getPeers().length > 0) return
       this.noPeersWarned = true
@@ -243,37 +226,6 @@ export class PlNode {
       else c.logger.info(this.noPeersMessage())
     }, this.noPeersWarnMs)
     this.noPeersTimer.unref()
-  }
-
-  private async checkBootstrap (addr: string): Promise<void> {
-    const c = this.components
-    const expected = bootstrapPeerId(addr)
-    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(BOOTSTRAP_DIAL_MS)])
-    try {
-      await c.libp2p.dial(multiaddr(addr), { signal })
-      return
-    } catch (err) {
-      if (this.shutdown.signal.aborted) return
-      let cause = `unreachable: ${describeDialError(err)}`
-      try {
-        // who answers there? dialing without /p2p learns its id
-        const conn = await c.libp2p.dial(withoutPeerId(addr), { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(BOOTSTRAP_DIAL_MS)]) })
-        const remote = conn.remotePeer.toString()
-        if (remote !== expected) {
-          cause = `peer id mismatch: expected ${expected}, remote is ${remote}`
-          await conn.close().catch(() => {})
-        } else {
-          return // reachable after all (a transient failure)
-        }
-      } catch (err2) {
-        if (this.shutdown.signal.aborted) return
-        cause = `unreachable: ${describeDialError(err2)}`
-      }
-      if (this.state !== 'started') return
-      const message = `bootstrap ${addr}: ${cause}`
-      this.bootstrapProblems.set(addr, message)
-      c.logger.warn({ bootstrap: addr }, message)
-    }
   }
 
   private registerCoreRoutes (api: ControlApi): void {
@@ -287,6 +239,7 @@ export class PlNode {
       uptimeMs: Date.now() - startedAt,
       rejected: await c.metrics.rejections(),
       warnings: this.warnings(),
+      bootstrap: this.bootstrapKeeper?.status() ?? [],
       services: Object.fromEntries(this.serviceOrder.flatMap(name => {
         const st = c.services[name].status?.()
         return st != null ? [[name, st]] : []
@@ -320,7 +273,7 @@ export class PlNode {
     const c = this.components
     clearInterval(this.sweepTimer)
     clearTimeout(this.noPeersTimer)
-    this.shutdown.abort()
+    this.bootstrapKeeper?.stop()
     const errors: unknown[] = []
     const attempt = async (fn: () => unknown): Promise<void> => { try { await fn() } catch (err) { errors.push(err) } }
     await attempt(async () => await c.api?.stop())

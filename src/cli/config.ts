@@ -15,6 +15,8 @@ export interface DaemonConfig {
   dataDir: string
   listen: string[]
   bootstrap: string[]
+  /** accept bootstrap addresses without /p2p/<peerId> (trusted networks such as a compose network) */
+  learnBootstrapIds?: boolean
   controlPort: number
   logLevel: string
   localSwarm: boolean
@@ -37,6 +39,7 @@ const KEYS: Key[] = [
   { key: 'dataDir', env: 'PL_DATA_DIR', kind: 'string' },
   { key: 'listen', env: 'PL_LISTEN', kind: 'list' },
   { key: 'bootstrap', env: 'PL_BOOTSTRAP', kind: 'list' },
+  { key: 'learnBootstrapIds', env: 'PL_LEARN_BOOTSTRAP_IDS', kind: 'bool' },
   { key: 'controlPort', env: 'PL_CONTROL_PORT', kind: 'int' },
   { key: 'logLevel', env: 'PL_LOG_LEVEL', kind: 'string' },
   { key: 'localSwarm', env: 'PL_LOCAL_SWARM', kind: 'bool' },
@@ -97,6 +100,7 @@ export async function loadConfig (flags: Partial<Record<keyof DaemonConfig, unkn
   const out: Record<string, unknown> = {
     listen: DEFAULT_LISTEN,
     bootstrap: [],
+    learnBootstrapIds: false,
     controlPort: 0,
     logLevel: 'info',
     localSwarm: false,

@@ -9,13 +9,10 @@ import { Command, Option } from 'commander'
 import { loadConfig, DEFAULT_LISTEN } from './config.js'
 import { action, fail } from './util.js'
 import { ControlClient } from '../api/client.js'
-import { createLogger } from '../core/logger.js'
-import { loadOrCreateIdentity } from '../core/identity.js'
-import { PlNode } from '../node.js'
-import { daemonServices } from '../services.js'
+import type { PlNode } from '../node.js'
 import { claimPidFile, startDetached, stopDaemon, watchParent, PID_FILE, LOG_FILE } from './daemon.js'
 import { VERSION } from './version.js'
-import { register as registerDoctor } from './commands/doctor.js'
+import { checkHealth } from './health.js'
 import { resolveDataDir } from './util.js'
 import { fileURLToPath } from 'node:url'
 
@@ -32,6 +29,7 @@ program.command('start')
   .option('-d, --data-dir <dir>', 'data directory: identity key, LevelDB, control.json (env PL_DATA_DIR, default ~/.pl-node)')
   .option('-l, --listen <multiaddr...>', `addresses to listen on (env PL_LISTEN, comma-separated; default ${DEFAULT_LISTEN.join(' ')})`)
   .option('-b, --bootstrap <multiaddr...>', 'peers to join through, each a multiaddr ending in /p2p/<peerId> (env PL_BOOTSTRAP)')
+  .option('--learn-bootstrap-ids', 'accept --bootstrap addresses without /p2p/<peerId>: take whoever answers there as the bootstrap (trusted networks only, e.g. a compose network; env PL_LEARN_BOOTSTRAP_IDS)')
   .option('-c, --config <file>', 'config file, JSON or YAML, with the same keys in camelCase plus a "services" section (env PL_CONFIG)')
   .option('--control-port <port>', 'port of the local control API on 127.0.0.1 (env PL_CONTROL_PORT; default 0 = any free port, written to <data-dir>/control.json)')
   .addOption(new Option('--log-level <level>', 'log level (env PL_LOG_LEVEL, default info)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
@@ -51,6 +49,8 @@ program.command('start')
       process.stdout.write(`pl-node started in the background (pid ${info.pid})\npeer id  ${info.peerId}\n${info.addrs.map(a => `addr     ${a}\n`).join('')}control  ${String(info.control)}\ndata     ${config.dataDir}\nlogs     ${info.logFile}\nstop with: pl-node stop --data-dir ${config.dataDir}\n`)
       return
     }
+    // the node's modules (libp2p, fastify, …) load only for `start`: probes like `pl-node health` stay quick
+    const [{ PlNode }, { daemonServices }, { createLogger }] = await Promise.all([import('../node.js'), import('../services.js'), import('../core/logger.js')])
     const releasePid = await claimPidFile(config.dataDir)
     const logger = createLogger({ level: config.logLevel as any })
     const create = async (listen: string[]): Promise<PlNode> => {
@@ -58,6 +58,7 @@ program.command('start')
         dataDir: config.dataDir,
         listen,
         bootstrap: config.bootstrap,
+        learnBootstrapIds: config.learnBootstrapIds,
         controlPort: config.controlPort,
         localSwarm: config.localSwarm,
         gossip: config.gossip,
@@ -122,6 +123,7 @@ program.command('id')
   .option('--json', 'print JSON')
   .action(action(async (opts: { dataDir?: string, config?: string, json?: boolean }) => {
     const config = await loadConfig({ dataDir: opts.dataDir, config: opts.config })
+    const { loadOrCreateIdentity } = await import('../core/identity.js')
     const identity = await loadOrCreateIdentity(config.dataDir)
     const running = await runningAddrs(config.dataDir)
     const info = {
@@ -137,7 +139,35 @@ program.command('id')
     }
   }))
 
-registerDoctor(program)
+program.command('health')
+  .description('Readiness probe (container health checks): exits 0 when the node running on the data dir answers, has peers (when it has bootstrap peers, or --min-peers) and publishes every capability its config lists; else prints what is missing and exits 1.')
+  .option('-d, --data-dir <dir>', 'data directory (env PL_DATA_DIR, default ~/.pl-node)')
+  .option('-c, --config <file>', 'config file of that node (env PL_CONFIG), for its bootstrap list and capabilities')
+  .option('--min-peers <n>', 'peers needed (default: 1 when bootstrap peers are configured, else 0)')
+  .option('--json', 'print JSON')
+  .action(action(async (opts: { dataDir?: string, config?: string, minPeers?: string, json?: boolean }) => {
+    const config = await loadConfig({ dataDir: opts.dataDir, config: opts.config })
+    const minPeers = opts.minPeers != null ? Number(opts.minPeers) : undefined
+    if (minPeers != null && !(Number.isInteger(minPeers) && minPeers >= 0)) throw new TypeError(`--min-peers must be a whole number ≥ 0, got ${String(opts.minPeers)}`)
+    const report = await checkHealth(config, { minPeers })
+    if (opts.json === true) process.stdout.write(JSON.stringify(report, null, 2) + '\n')
+    else if (report.healthy) process.stdout.write(`healthy: ${report.peers} peer${report.peers === 1 ? '' : 's'}, ${report.capabilities.length} configured capabilit${report.capabilities.length === 1 ? 'y' : 'ies'} published\n`)
+    else process.stderr.write(`unhealthy:\n${report.problems.map(p => `  - ${p}`).join('\n')}\n`)
+    process.exitCode = report.healthy ? 0 : 1
+  }))
+
+program.command('doctor')
+  .description('Check this node\'s environment — data dir, identity key permissions, python3, listen ports, what the machine lets it enforce (PID and network namespaces, Node\'s permission model) and, when a node runs on the data dir, its peers, bootstrap peers, advertised addresses and clock skew — and print each problem with its fix. Exits 1 when a check fails.')
+  .option('-d, --data-dir <dir>', 'data directory (env PL_DATA_DIR, default ~/.pl-node)')
+  .option('-c, --config <file>', 'config file (env PL_CONFIG)')
+  .option('--json', 'print JSON')
+  .action(action(async (opts: { dataDir?: string, config?: string, json?: boolean }) => {
+    const config = await loadConfig({ dataDir: opts.dataDir, config: opts.config })
+    const { runDoctor, renderFindings } = await import('./doctor/index.js')
+    const findings = await runDoctor(config)
+    process.stdout.write(opts.json === true ? JSON.stringify(findings, null, 2) + '\n' : renderFindings(findings))
+    process.exitCode = findings.some(f => f.level === 'fail') ? 1 : 0
+  }))
 
 /** The addresses of the pl-node running on `dataDir`, if one answers on its control API. */
 async function runningAddrs (dataDir: string): Promise<string[] | undefined> {

@@ -34,8 +34,10 @@ export interface Libp2pInit {
   privateKey: PrivateKey
   /** @default ['/ip4/127.0.0.1/tcp/0'] */
   listen?: string[]
-  /** multiaddrs (with /p2p/<id>) to dial at start */
+  /** multiaddrs (with /p2p/<id>, unless `learnBootstrapIds`) to dial at start */
   bootstrap?: string[]
+  /** accept bootstrap addresses without /p2p/<id> (src/net/bootstrap-keeper.ts dials them) @default false */
+  learnBootstrapIds?: boolean
   /**
    * Raise connection-manager limits for many nodes on one host. libp2p's
    * defaults (5 inbound connections/s per host, 10 pending) reset dials when
@@ -51,8 +53,9 @@ export interface Libp2pInit {
 
 export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
   const local = init.localSwarm === true
-  const bootstrapList = (init.bootstrap ?? []).filter(a => a.length > 0)
-  for (const addr of bootstrapList) bootstrapPeerId(addr) // refuse bad entries before anything starts
+  // refuse bad entries before anything starts; id-less ones (learnBootstrapIds) are the BootstrapKeeper's alone
+  const bootstrapList = (init.bootstrap ?? []).filter(a => a.length > 0 && (init.learnBootstrapIds !== true || hasPeerId(a)))
+  for (const addr of bootstrapList) bootstrapPeerId(addr)
   const node = await createLibp2p({
     privateKey: init.privateKey,
     start: false,
@@ -98,9 +101,18 @@ export function bootstrapPeerId (addr: string): string {
   }
   const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
   if (id == null) {
-    throw new InvalidBootstrapAddressError(`bootstrap address ${addr} has no peer id: append /p2p/<peerId> (pl-node id --data-dir <its dir> prints it)`, { addr })
+    throw new InvalidBootstrapAddressError(`bootstrap address ${addr} has no peer id: append /p2p/<peerId> (pl-node id --data-dir <its dir> prints it), or pass --learn-bootstrap-ids to accept whoever answers there (trusted networks only)`, { addr })
   }
   return id
+}
+
+/** Whether a (parseable) multiaddr ends in `/p2p/<id>`; InvalidBootstrapAddressError when it does not parse. */
+export function hasPeerId (addr: string): boolean {
+  try {
+    return multiaddr(addr).getComponents().some(c => c.name === 'p2p')
+  } catch (err) {
+    throw new InvalidBootstrapAddressError(`bootstrap address ${addr} is not a multiaddr: ${(err as Error).message}`, { addr })
+  }
 }
 
 /** The multiaddr without its trailing `/p2p/<id>`: dialing it learns whoever answers. */

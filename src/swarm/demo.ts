@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { Command } from 'commander'
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
 import { Swarm } from './launcher.js'
 import { swarmNodeSpec, swarmOffers } from './profiles.js'
 import { ControlClient } from '../api/client.js'
@@ -53,6 +54,70 @@ export function eventLine (e: any, view: any, peers: string[]): string {
   return `${type} ${String(e.key ?? '')}${where}${e.error != null ? ` ${String(e.error.name)}: ${String(e.error.message)}` : ''}`
 }
 
+export interface PlanReportOptions {
+  /** peer ids by swarm node index (node 0 = the requester), to name who ran each step */
+  peers: string[]
+  /** the Markdown document to summarize @default examples/documents/mesh-notes.md */
+  document?: string
+  json: boolean
+  log: (line: string) => void
+  /** replaces the plan's `constraints.deadline` (an ISO 8601 duration such as PT120S) */
+  deadline?: string
+  /** how long to wait until the requester finds every capability the plan needs @default 60 s */
+  findTimeoutMs?: number
+}
+
+/**
+ * Submits the SummarizeDocument plan on the node behind `client` (the
+ * requester), follows its events, and prints the result, who ran each step
+ * and why, and the receipt chain verified offline. True when the run
+ * succeeded and the chain verifies.
+ */
+export async function runPlanReport (client: ControlClient, opts: PlanReportOptions): Promise<boolean> {
+  const { log } = opts
+  log('waiting until the requester can find every capability the plan needs (gossip + DHT)')
+  await waitForCapabilities(client, NAMES, opts.findTimeoutMs ?? 60_000, log)
+
+  const docFile = opts.document ?? join(packageRoot(), 'examples', 'documents', 'mesh-notes.md')
+  const { cid: docCid } = await client.request<{ cid: string }>('POST', '/blocks', { doc: await readFile(docFile, 'utf8') })
+  log(`document ${docFile} stored on the requester as ${docCid}`)
+  let plan = await readFile(demoPlanPath(), 'utf8')
+  if (opts.deadline != null) {
+    const doc = parseYaml(plan)
+    doc.constraints = { ...doc.constraints, deadline: opts.deadline }
+    plan = stringifyYaml(doc)
+    log(`plan deadline set to ${opts.deadline}`)
+  }
+  const { runId } = await client.request<{ runId: string }>('POST', '/runs', { plan, input: { doc: `cid:${docCid}` } })
+  log(`run ${runId} submitted (plan ${demoPlanPath()})`)
+
+  let since = 0
+  let view: any
+  const started = Date.now()
+  for (;;) {
+    // the view first: events read after it include every event up to a final state, so none is lost
+    view = await client.request('GET', `/runs/${runId}`)
+    const events = await client.request<{ events: any[], next: number }>('GET', `/runs/${runId}/events?since=${since}`).catch(() => ({ events: [], next: since }))
+    since = events.next ?? since
+    for (const e of events.events ?? []) log(`  ${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s  ${eventLine(e, view, opts.peers)}`)
+    if (['succeeded', 'failed', 'cancelled'].includes(view.run.state)) break
+    await sleep(250)
+  }
+  const explanations = await client.request('GET', `/runs/${runId}/explanations`).catch(() => ({}))
+  let exported: any
+  let chain: ChainVerification | undefined
+  let chainError: string | undefined
+  try {
+    exported = await client.request('GET', `/receipts/${runId}`)
+    chain = verifyExport(exported)
+  } catch (err: any) {
+    chainError = `${String(err.name)}: ${String(err.message)}`
+  }
+  const demo: DemoRun = { runId, view, explanations, receipts: exported, chain, chainError, peers: opts.peers }
+  process.stdout.write(opts.json ? JSON.stringify(demo, null, 2) + '\n' : renderDemoReport(demo))
+  return view.run.state === 'succeeded' && chain != null
+}
+
 export async function runDemo (opts: { nodes: number, root?: string, keep: boolean, document?: string, json: boolean }): Promise<number> {
   const log = (line: string): void => { process.stderr.write(line + '\n') }
   const root = opts.root ?? await mkdtemp(join(tmpdir(), 'pl-demo-'))
@@ -75,40 +140,7 @@ export async function runDemo (opts: { nodes: number, root?: string, keep: boole
       log(`  node ${m.index} ${m.peerId ?? '?'} ${offers.length > 0 ? 'offers ' + offers.join(', ') : '(requester, no capabilities)'}`)
     }
     const client = await ControlClient.fromDataDir(swarm.members[0].dataDir)
-    log('waiting until node 0 can find every capability the plan needs (gossip + DHT)')
-    await waitForCapabilities(client, NAMES, 60_000, log)
-
-    const docFile = opts.document ?? join(packageRoot(), 'examples', 'documents', 'mesh-notes.md')
-    const { cid: docCid } = await client.request<{ cid: string }>('POST', '/blocks', { doc: await readFile(docFile, 'utf8') })
-    log(`document ${docFile} stored on node 0 as ${docCid}`)
-    const plan = await readFile(demoPlanPath(), 'utf8')
-    const { runId } = await client.request<{ runId: string }>('POST', '/runs', { plan, input: { doc: `cid:${docCid}` } })
-    log(`run ${runId} submitted (plan ${demoPlanPath()})`)
-
-    let since = 0
-    let view: any
-    const started = Date.now()
-    for (;;) {
-      const events = await client.request<{ events: any[], next: number }>('GET', `/runs/${runId}/events?since=${since}`).catch(() => ({ events: [], next: since }))
-      since = events.next ?? since
-      view = await client.request('GET', `/runs/${runId}`)
-      for (const e of events.events ?? []) log(`  ${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s  ${eventLine(e, view, swarm.members.map(m => m.peerId ?? ''))}`)
-      if (['succeeded', 'failed', 'cancelled'].includes(view.run.state)) break
-      await sleep(250)
-    }
-    const explanations = await client.request('GET', `/runs/${runId}/explanations`).catch(() => ({}))
-    let exported: any
-    let chain: ChainVerification | undefined
-    let chainError: string | undefined
-    try {
-      exported = await client.request('GET', `/receipts/${runId}`)
-      chain = verifyExport(exported)
-    } catch (err: any) {
-      chainError = `${String(err.name)}: ${String(err.message)}`
-    }
-    const demo: DemoRun = { runId, view, explanations, receipts: exported, chain, chainError, peers: swarm.members.map(m => m.peerId ?? '') }
-    process.stdout.write(opts.json ? JSON.stringify(demo, null, 2) + '\n' : renderDemoReport(demo))
-    ok = view.run.state === 'succeeded' && chain != null
+    ok = await runPlanReport(client, { peers: swarm.members.map(m => m.peerId ?? ''), document: opts.document, json: opts.json, log })
     return ok ? 0 : 1
   } finally {
     await swarm.stop()
@@ -125,7 +157,17 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     .option('--keep', 'keep the data dirs and logs', false)
     .option('--document <file>', 'the Markdown document to summarize (default: examples/documents/mesh-notes.md)')
     .option('--json', 'print the whole run (outputs, steps, explanations, receipts) as JSON', false)
-    .action(action(async (o: { nodes: string, root?: string, keep: boolean, document?: string, json: boolean }) => {
+    .option('--attach <data-dir>', 'start no swarm: submit the plan on the pl-node already running on this data dir (the docker swarm runs it in its bootstrap container)')
+    .option('--deadline <duration>', 'replace the plan\'s deadline (ISO 8601 duration, e.g. PT120S): containers on a busy machine start slower')
+    .option('--peers <ids>', 'with --attach: comma-separated peer ids named node 0, 1, … in the report (node 0 = the requester)')
+    .action(action(async (o: { nodes: string, root?: string, keep: boolean, document?: string, json: boolean, attach?: string, peers?: string, deadline?: string }) => {
+      if (o.attach != null) {
+        const client = await ControlClient.fromDataDir(o.attach)
+        const log = (line: string): void => { process.stderr.write(line + '\n') }
+        const peers = o.peers != null ? o.peers.split(',') : [String((await client.request<{ peerId: string }>('GET', '/health')).peerId)]
+        process.exitCode = await runPlanReport(client, { peers, document: o.document, json: o.json, log, deadline: o.deadline }) ? 0 : 1
+        return
+      }
       const nodes = Number(o.nodes)
       if (!Number.isInteger(nodes) || nodes < 5 || nodes > 50) throw new TypeError('--nodes must be 5..50 (one requester and four provider profiles)')
       process.exitCode = await runDemo({ nodes, root: o.root, keep: o.keep, document: o.document, json: o.json })

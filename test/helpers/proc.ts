@@ -23,7 +23,8 @@ export interface NodeProcess {
 }
 
 export async function startNodeProcess (args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<NodeProcess> {
-  const proc = spawn(process.execPath, [PL_NODE, 'start', '--local-swarm', '--listen', '/ip4/127.0.0.1/tcp/0', ...args], {
+  // --exit-with-parent: a test runner killed mid-test (SIGKILL, CI timeout) leaves no pl-node behind
+  const proc = spawn(process.execPath, [PL_NODE, 'start', '--local-swarm', '--exit-with-parent', '--listen', '/ip4/127.0.0.1/tcp/0', ...args], {
     env: { ...process.env, PL_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
