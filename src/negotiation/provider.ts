@@ -28,6 +28,9 @@ import {
   InvalidStepInputError, ProviderBusyError, StepOutputTooLargeError, UnknownAwardError, UnknownBidError
 } from './errors.js'
 import { execProtocol, type ExecRequest, type ExecResponse } from './wire.js'
+import { attestationCid, type Attestation } from '../trust/attestation.js'
+import type { IoSchemas } from '../trust/io-schemas.js'
+import { MAX_BID_CREDENTIALS } from '../trust/constants.js'
 import { defaultBidStrategy } from './strategy.js'
 import { LIMIT_KEYS, type Award, type Bid, type BidDecision, type BidStrategy, type CallForProposal, type Decline, type InputFetcher, type Limits, type LocalCapabilities, type LocalOffer, type Result, type RunStep } from './types.js'
 
@@ -64,10 +67,14 @@ export interface ProviderInit {
   maxOpenBids?: number
   /** @default DEFAULT_MAX_OPEN_BIDS_PER_PEER */
   maxOpenBidsPerPeer?: number
+  /** the attestations this node carries for a capability (the trust service): sent whole in bids */
+  credentials?: (capability: string) => Promise<Attestation[]>
+  /** checks step inputs against the capability's input schema before running */
+  io?: IoSchemas
 }
 
 /** The parts of a call a bid needs later: the whole decoded call (constraints, reply_to…) is not kept per open bid. */
-type CallFacts = Pick<CallForProposal, 'input' | 'deadline'> & { capability: { name: string }, policies?: string[] }
+type CallFacts = Pick<CallForProposal, 'input' | 'deadline'> & { capability: { name: string }, policies?: string[], constraints?: Record<string, unknown> }
 
 interface BidRecord {
   id: string
@@ -245,6 +252,8 @@ export class Provider {
       return this.components.sign('Decline.v1', decline, { to: requester, ttlMs })
     }
     const d = decision.bid
+    const credentials = d.credentials ?? (await this.init.credentials?.(offer.cid) ?? []).slice(0, MAX_BID_CREDENTIALS)
+    const attestations = [...new Set([...(d.attestations ?? []), ...credentials.map(a => attestationCid(a))])]
     const bid: Bid = {
       cfp: cfpId,
       run: cfp.run,
@@ -254,12 +263,13 @@ export class Provider {
       eta_ms: Math.max(0, Math.round(d.eta_ms)),
       attrs: d.attrs,
       limits: d.limits,
-      attestations: d.attestations,
+      ...(attestations.length > 0 ? { attestations } : {}),
+      ...(credentials.length > 0 ? { credentials } : {}),
       expires: Math.min(now + (this.init.bidTtlMs ?? DEFAULT_BID_TTL_MS), cfp.deadline)
     }
     const envelope = this.components.sign('Bid.v1', bid, { to: requester, ttlMs })
     const id = envelopeId(envelope)
-    const facts: CallFacts = { capability: { name: cfp.capability.name }, input: cfp.input, deadline: cfp.deadline, ...(cfp.policies != null ? { policies: [...cfp.policies] } : {}) }
+    const facts: CallFacts = { capability: { name: cfp.capability.name }, input: cfp.input, deadline: cfp.deadline, ...(cfp.policies != null ? { policies: [...cfp.policies] } : {}), ...(cfp.constraints != null ? { constraints: cfp.constraints } : {}) }
     // an estimate (gateway dry run) is answered like any call but holds nothing: its bid cannot be awarded
     if (cfp.estimate !== true) this.remember({ id, body: bid, cfp: facts, cfpId, requester, offer, awarded: false })
     this.log.debug({ cfp: cfpId, bid: id, requester, price: bid.price }, 'bid')
@@ -350,6 +360,12 @@ export class Provider {
       ctx.progress(frame).catch(() => {}).finally(() => { sending = false })
     }
     try {
+      if (this.init.io != null) {
+        await this.init.io.check('input', rec.bid.offer.descriptor.io?.input, call.input_data).catch((err: Error) => {
+          this.components.metrics?.reject('negotiation', err.name)
+          throw err
+        })
+      }
       const out = await this.init.runStep(rec.bid.offer.module, {
         name: rec.bid.offer.module.key,
         parameters: call.parameters,
@@ -358,7 +374,7 @@ export class Provider {
         globalParameters: call.global_parameters,
         inputData: call.input_data,
         limits: effectiveLimits(limits, { wall_ms: Math.max(1, Math.min(award.deadline - Date.now(), MAX_AWARD_DEADLINE_MS)) }),
-        step: { runId: award.run, key: award.step, attempt: award.attempt ?? 1 }
+        step: { runId: award.run, key: award.step, attempt: award.attempt ?? 1, constraints: rec.bid.cfp.constraints ?? {} }
       }, { signal, onProgress })
       usage = receiptUsage(out.usage)
       outputBytes = encodeCanonical(out.output)
@@ -390,7 +406,8 @@ export class Provider {
       usage,
       limits: receiptLimits(award.limits),
       policies: rec.bid.cfp.policies ?? [],
-      prev: award.prev ?? []
+      prev: award.prev ?? [],
+      ...(award.attestations != null && award.attestations.length > 0 ? { attestations: award.attestations } : {})
     }
     const signed = signReceipt(this.components.identity, receipt, { registry: this.components.registry })
     const result: Result = { award: rec.id, run: award.run, step: award.step, status, usage, receipt: signed, ...(outputCid != null ? { output: outputCid } : {}), ...(error != null ? { error } : {}) }

@@ -48,6 +48,8 @@ export interface Receipt {
   limits: ReceiptLimits
   policies: string[]
   prev: string[]
+  /** CIDs of the attestations that admitted the provider (from the award) */
+  attestations?: string[]
 }
 
 /** A SignedReceipt.v1 document. */
