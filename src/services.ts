@@ -25,6 +25,7 @@ import { offers } from './offers.js'
 import { registry, type RegistryInit } from './registry/index.js'
 import { ConfigError } from './cli/config.js'
 import { gateway, gatewayInitFromConfig } from './gateway/index.js'
+import { trust, type TrustInit } from './trust/index.js'
 
 /** Config keys an operator may set per section (the rest of each Init is wiring, not configuration). */
 const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'maxOutputBytes', 'resume']
@@ -34,7 +35,8 @@ const NEGOTIATION_KEYS = [
   'maxOpenBids', 'maxOpenBidsPerPeer', 'policies', 'provider', 'openCalls', 'topicSyncMs'
 ]
 const REGISTRY_KEYS = ['maxBundleBytes', 'maxUnpackedBytes', 'cacheTtlMs', 'findTimeoutMs', 'maxProviders', 'reprovideMs']
-const SECTIONS = ['discovery', 'exec', 'negotiation', 'capabilities', 'registry']
+const TRUST_KEYS = ['issuers', 'aliases', 'gossip', 'policyFindTimeoutMs']
+const SECTIONS = ['discovery', 'exec', 'negotiation', 'capabilities', 'registry', 'trust']
 
 /** A `services.<name>` section, checked: a mapping of known keys (a typo is an error, not a silent default). */
 function section<T> (services: Record<string, unknown>, name: string, known: string[]): T {
@@ -71,6 +73,8 @@ export function daemonServices (config: DaemonConfig): Record<string, ServiceFac
   const execInit = section<ExecServiceInit>(s, 'exec', EXEC_KEYS)
   services.discovery = discovery(discoveryInitFromConfig(s.discovery, { gossip: config.gossip }))
   services.receipts = receipts()
+  // attestations, trusted issuers, revocations, policies by CID: negotiation judges bids with it
+  services.trust = trust({ gossip: config.gossip, ...section<TrustInit>(s, 'trust', TRUST_KEYS) })
   services.negotiation = (c) => negotiation({
     openCalls: config.gossip,
     ...negotiationInit,

@@ -60,8 +60,8 @@ export interface CredentialContext {
   module?: string
   now: number
   issuers: TrustedIssuer[]
-  /** the issuer of a known revocation of `cid`, if any */
-  revokedBy: (cid: string) => string | undefined
+  /** whether `issuer` revoked attestation `cid` */
+  isRevoked: (cid: string, issuer: string) => boolean
   registry?: SchemaRegistry
 }
 
@@ -103,8 +103,7 @@ export function checkCredentials (credentials: unknown[] | undefined, ctx: Crede
       if (c.module != null && ctx.module != null && c.module !== ctx.module) throw new AttestationSubjectMismatchError(`attestation ${cid} is about module ${c.module}, not ${ctx.module}`, { module: c.module })
       if (ctx.now < c.nbf) throw new AttestationExpiredError(`attestation ${cid} is not valid before ${new Date(c.nbf).toISOString()}`, { nbf: c.nbf, now: ctx.now })
       if (ctx.now >= c.exp) throw new AttestationExpiredError(`attestation ${cid} expired at ${new Date(c.exp).toISOString()}`, { exp: c.exp, now: ctx.now })
-      const by = ctx.revokedBy(cid)
-      if (by != null && by === c.issuer) throw new AttestationRevokedError(`attestation ${cid} was revoked by its issuer ${c.issuer}`, { issuer: c.issuer })
+      if (ctx.isRevoked(cid, c.issuer)) throw new AttestationRevokedError(`attestation ${cid} was revoked by its issuer ${c.issuer}`, { issuer: c.issuer })
       if (issuerFor(ctx.issuers, c.issuer) == null) throw new UntrustedIssuerError(`attestation ${cid} is issued by ${c.issuer}, who is not a trusted issuer`, { issuer: c.issuer })
       valid.push({ cid, attestation: c })
     } catch (err) {

@@ -50,8 +50,10 @@ export interface BidEvidence {
 export class TrustService implements PlService {
   private readonly attestations: JsonSublevel<Attestation>
   private readonly revocations: JsonSublevel<Revocation>
-  /** attestation CID → issuer of a known revocation */
-  private readonly revoked = new Map<string, string>()
+  /** attestation CID → issuers of known revocations of it (only its own issuer's counts) */
+  private readonly revoked = new Map<string, Set<string>>()
+  /** attestations this node holds: CID → issuer (a gossiped revocation of one must come from that issuer) */
+  private readonly held = new Map<string, string>()
   readonly issuers: IssuerList
   private readonly log: Logger
   private readonly dht: DhtProvider
@@ -78,8 +80,9 @@ export class TrustService implements PlService {
     setMaxListeners(Infinity, this.shutdown.signal)
     for await (const value of this.revocations.values()) {
       const rev = value as Revocation
-      this.revoked.set(rev.attestation, rev.issuer)
+      this.markRevoked(rev)
     }
+    for await (const [key, value] of this.attestations.iterator()) this.held.set(key as string, (value as Attestation).issuer)
     const shared = sharedFetcher(this.c)
     this.fetcher = shared.fetcher
     this.ownsFetcher = shared.created
@@ -87,10 +90,11 @@ export class TrustService implements PlService {
     this.dht.start()
     for await (const cid of this.c.store.json<true>('trust-policies').keys()) this.announcePolicy(cid as string)
     // the attestations this node carries are fetchable by CID
-    for await (const cid of this.attestations.keys()) this.fetcher.share(cid as string)
+    for (const cid of this.held.keys()) this.fetcher.share(cid)
     if (this.init.gossip !== false) {
       this.c.gossip.subscribe(C.REVOCATION_TOPIC, {
         types: ['Revocation.v1'],
+        // a forged revocation, or one by someone other than the attestation's issuer, is rejected (the sender loses score)
         validate: (v) => { this.checkRevocationAgainstKnown(v.envelope.body) },
         onMessage: async (v: VerifiedEnvelope<Revocation>) => { await this.storeRevocation(v.envelope.body) }
       })
@@ -122,6 +126,7 @@ export class TrustService implements PlService {
     }
     const cid = attestationCid(value)
     await this.attestations.put(cid, value)
+    this.held.set(cid, value.issuer)
     await this.c.store.blocks.put(value)
     this.fetcher?.share(cid)
     return cid
@@ -133,7 +138,7 @@ export class TrustService implements PlService {
     for await (const [key, value] of this.attestations.iterator()) {
       const cid = key as string
       const att = value as Attestation
-      out.push({ cid, attestation: att, revoked: this.revoked.get(cid) === att.issuer, expired: now >= att.exp })
+      out.push({ cid, attestation: att, revoked: this.isRevoked(cid, att.issuer), expired: now >= att.exp })
     }
     return out
   }
@@ -146,7 +151,7 @@ export class TrustService implements PlService {
     for await (const [key, value] of this.attestations.iterator()) {
       const cid = key as string
       const att = value as Attestation
-      if (att.subject !== self || now >= att.exp || now < att.nbf || this.revoked.get(cid) === att.issuer) continue
+      if (att.subject !== self || now >= att.exp || now < att.nbf || this.isRevoked(cid, att.issuer)) continue
       if (att.capability != null && capability != null && att.capability !== capability) continue
       out.push(att)
       if (out.length >= C.MAX_BID_CREDENTIALS) break
@@ -156,14 +161,23 @@ export class TrustService implements PlService {
 
   // ------------------------------------------------------------ revocations
 
-  revokedBy (cid: string): string | undefined {
-    return this.revoked.get(cid)
+  isRevoked (cid: string, issuer: string): boolean {
+    return this.revoked.get(cid)?.has(issuer) === true
   }
 
-  /** A revocation of an attestation this node holds must be signed by that attestation's issuer. */
+  private markRevoked (rev: Revocation): void {
+    const by = this.revoked.get(rev.attestation) ?? new Set<string>()
+    by.add(rev.issuer)
+    this.revoked.set(rev.attestation, by)
+  }
+
+  /** A revocation must verify, and one of an attestation this node holds must be signed by that attestation's issuer. */
   private checkRevocationAgainstKnown (value: unknown): void {
     try {
       checkRevocation(value, this.c.registry)
+      const rev = value as Revocation
+      const issuer = this.held.get(rev.attestation)
+      if (issuer != null && issuer !== rev.issuer) throw new RevocationInvalidError(`revocation of ${rev.attestation} is signed by ${rev.issuer}, not by its issuer ${issuer}`, { issuer: rev.issuer, expected: issuer })
     } catch (err) {
       this.c.metrics.reject('trust', (err as Error).name)
       throw err
@@ -171,18 +185,14 @@ export class TrustService implements PlService {
   }
 
   private async storeRevocation (rev: Revocation): Promise<void> {
-    const known = await this.attestations.get(rev.attestation) as Attestation | undefined
-    if (known != null && known.issuer !== rev.issuer) {
-      this.c.metrics.reject('trust', 'RevocationInvalidError')
-      throw new RevocationInvalidError(`revocation of ${rev.attestation} is signed by ${rev.issuer}, not by its issuer ${known.issuer}`, { issuer: rev.issuer, expected: known.issuer })
-    }
+    if (this.isRevoked(rev.attestation, rev.issuer)) return
     if (this.revoked.size >= C.MAX_REVOCATIONS && !this.revoked.has(rev.attestation)) {
       const oldest = this.revoked.keys().next().value as string
       this.revoked.delete(oldest)
-      await this.revocations.del(oldest)
+      for await (const key of this.revocations.keys({ gte: `${oldest}\x00`, lt: `${oldest}\x01` })) await this.revocations.del(key as string)
     }
-    this.revoked.set(rev.attestation, rev.issuer)
-    await this.revocations.put(rev.attestation, rev)
+    this.markRevoked(rev)
+    await this.revocations.put(`${rev.attestation}\x00${rev.issuer}`, rev)
     this.log.info({ attestation: rev.attestation, issuer: rev.issuer }, 'attestation revoked')
   }
 
@@ -203,7 +213,7 @@ export class TrustService implements PlService {
   /** Checks a bid's evidence against the requirements; counts each refused attestation. */
   judge (requirements: Requirement[], residency: string[] | undefined, bid: BidEvidence): Verdict {
     const issuers = this.issuers.list()
-    const creds = checkCredentials(bid.credentials, { provider: bid.provider, capability: bid.capability, now: this.now(), issuers, revokedBy: (cid) => this.revoked.get(cid), registry: this.c.registry })
+    const creds = checkCredentials(bid.credentials, { provider: bid.provider, capability: bid.capability, now: this.now(), issuers, isRevoked: (cid, issuer) => this.isRevoked(cid, issuer), registry: this.c.registry })
     for (const r of creds.rejected) this.c.metrics.reject('trust', r.error.name)
     return judgeRequirements(requirements, residency, creds, bid.strings, issuers)
   }
