@@ -29,12 +29,16 @@ let validCid = ''
 // 0 requester · 1 valid · 2 self-written string only (+ a us-east region) · 3 revoked · 4 expired · 5 untrusted issuer · 6 hostile credentials
 const N = 7
 
-function hostileStrategy (): BidStrategy {
+/** nodes 3 and 4 keep sending their revoked / expired attestation (an honest node stops carrying them) */
+const stale: Attestation[] = []
+const expired: Attestation[] = []
+
+function injecting (credentials: Attestation[]): BidStrategy {
   const base = defaultBidStrategy()
   return {
     decide: async (ctx) => {
       const d = await base.decide(ctx)
-      return 'bid' in d ? { bid: { ...d.bid, credentials: hostile } } : d
+      return 'bid' in d ? { bid: { ...d.bid, credentials } } : d
     }
   }
 }
@@ -50,7 +54,7 @@ before(async () => {
     nodes: N,
     services: (i): Record<string, ServiceFactory> => i === 0
       ? { receipts: receipts(), trust: trust({ issuers: [{ key: auditor.id, name: 'auditor' }] }), negotiation: negotiation({ finder: offers.finder(), local: offers.localFor(0), replyWindowMs: 4000 }) }
-      : { trust: trust(), negotiation: negotiation({ local: offers.localFor(i), runStep, ...(i === 6 ? { strategy: hostileStrategy() } : {}) }) }
+      : { trust: trust(), negotiation: negotiation({ local: offers.localFor(i), runStep, ...(i === 6 ? { strategy: injecting(hostile) } : i === 3 ? { strategy: injecting(stale) } : i === 4 ? { strategy: injecting(expired) } : {}) }) }
   })
   await mesh.connected(1)
   for (let i = 1; i < N; i++) {
@@ -66,9 +70,11 @@ before(async () => {
   await t(2).addAttestation(issueAttestation(auditor, { subject: mesh.nodes[2].peerId, claims: { region: 'us-east' }, exp: now + HOUR }))
   const revoked = issueAttestation(auditor, { subject: mesh.nodes[3].peerId, claims: claim, exp: now + HOUR })
   await t(3).addAttestation(revoked)
+  stale.push(revoked)
   // the auditor revokes it; the revocation reaches the requester (here: handed to its trust service, as `pl attest revoke` does)
   await t(0).revoke(issueRevocation(auditor, attestationCid(revoked), 'audit withdrawn'))
-  await t(4).addAttestation(issueAttestation(auditor, { subject: mesh.nodes[4].peerId, claims: claim, nbf: now - 2 * HOUR, exp: now - HOUR }))
+  expired.push(issueAttestation(auditor, { subject: mesh.nodes[4].peerId, claims: claim, nbf: now - 2 * HOUR, exp: now - HOUR }))
+  await t(4).addAttestation(expired[0])
   await t(5).addAttestation(issueAttestation(rogue, { subject: mesh.nodes[5].peerId, claims: claim, exp: now + HOUR }))
   const good = issueAttestation(auditor, { subject: mesh.nodes[6].peerId, claims: claim, exp: now + HOUR })
   hostile.push({ ...good, claims: { audit: 'pii-no-exfil', extra: 'x' } })  // forged: claims changed after signing
@@ -130,7 +136,7 @@ test('a policy with self_attest: true accepts the bare string, and the explanati
   assert.equal(res.executor, mesh.nodes[2].peerId)
   const exp = await requester().explanation(id, 's')
   assert.deepEqual(exp.bids.find(b => b.provider === mesh.nodes[2].peerId)?.self_attested, ['audit=pii-no-exfil'])
-  assert.equal(res.receipt.receipt.attestations, undefined)
+  assert.equal((res.receipt as any).receipt.attestations, undefined)
 })
 
 test('residency: only a provider whose region a trusted issuer attests inside the policy is admitted', async () => {
