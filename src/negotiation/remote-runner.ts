@@ -44,6 +44,7 @@ import { execProtocol, negotiateProtocol, type ExecProgress, type ExecResponse }
 import type { AttemptExplanation, ExplanationStore, StepExplanation } from './explanation.js'
 import { checkOutputConstraints, constraintWarnings } from '../trust/constraints.js'
 import type { Verdict } from '../trust/evaluate.js'
+import { attestationCid } from '../trust/attestation.js'
 import type { IoSchemas } from '../trust/io-schemas.js'
 import type { BidEvidence } from '../trust/service.js'
 import type { Requirement } from '../trust/evaluate.js'
@@ -495,6 +496,10 @@ export class RemoteRunner implements StepRunner {
     }
     // verifyReceiptAgainst checked the schema and the provider's signature
     const accepted: SignedReceipt = countersignVerified(this.components.identity, signed)
+    // the attestations that admitted the provider stay readable by CID, for `pl trust export` and offline checks
+    for (const att of best.body.credentials ?? []) {
+      if (best.admitted.includes(attestationCid(att))) await this.components.store.blocks.put(att)
+    }
     await this.init.receipts.put(accepted)
     return { output, usage: receiptUsage(accepted.receipt.usage), receipt: accepted, executor: provider }
   }

@@ -41,12 +41,13 @@ export function parseTrustFile (doc: unknown, where: string): TrustFile {
   return { ...d, issuers }
 }
 
-export async function readTrustFile (path: string): Promise<TrustFile> {
+/** Reads a trust file; a missing one is empty when `missingOk` (the data dir's own), else TrustFileError. */
+export async function readTrustFile (path: string, options: { missingOk?: boolean } = {}): Promise<TrustFile> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (err: any) {
-    if (err.code === 'ENOENT') return { issuers: [] }
+    if (err.code === 'ENOENT' && options.missingOk === true) return { issuers: [] }
     throw new TrustFileError(`cannot read trust file ${path}: ${err.code ?? err.message}`, { path })
   }
   try {

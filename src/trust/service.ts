@@ -47,6 +47,13 @@ export interface BidEvidence {
   strings?: string[]
 }
 
+/** LevelDB sublevels of the trust service (the CLI writes them directly when no node runs on the data dir). */
+export const SUBLEVELS = { attestations: 'trust-attestations', revocations: 'trust-revocations', policies: 'trust-policies' } as const
+
+export function revocationKey (rev: Revocation): string {
+  return `${rev.attestation}\x00${rev.issuer}`
+}
+
 export class TrustService implements PlService {
   private readonly attestations: JsonSublevel<Attestation>
   private readonly revocations: JsonSublevel<Revocation>
@@ -64,8 +71,8 @@ export class TrustService implements PlService {
   private readonly now: () => number
 
   constructor (private readonly c: TrustComponents, private readonly init: TrustInit = {}) {
-    this.attestations = c.store.json<Attestation>('trust-attestations')
-    this.revocations = c.store.json<Revocation>('trust-revocations')
+    this.attestations = c.store.json<Attestation>(SUBLEVELS.attestations)
+    this.revocations = c.store.json<Revocation>(SUBLEVELS.revocations)
     this.issuers = new IssuerList((init.issuers ?? []).map((i, n) => checkIssuer(i, `trust.issuers[${n}]`)), join(c.dataDir, C.TRUST_FILE))
     this.log = c.logger.child({ component: 'trust' })
     this.now = init.now ?? Date.now
@@ -88,7 +95,7 @@ export class TrustService implements PlService {
     this.ownsFetcher = shared.created
     if (!this.fetcher.isStarted) await this.fetcher.start()
     this.dht.start()
-    for await (const cid of this.c.store.json<true>('trust-policies').keys()) this.announcePolicy(cid as string)
+    for await (const cid of this.c.store.json<true>(SUBLEVELS.policies).keys()) this.announcePolicy(cid as string)
     // the attestations this node carries are fetchable by CID
     for (const cid of this.held.keys()) this.fetcher.share(cid)
     if (this.init.gossip !== false) {
@@ -192,7 +199,7 @@ export class TrustService implements PlService {
       for await (const key of this.revocations.keys({ gte: `${oldest}\x00`, lt: `${oldest}\x01` })) await this.revocations.del(key as string)
     }
     this.markRevoked(rev)
-    await this.revocations.put(`${rev.attestation}\x00${rev.issuer}`, rev)
+    await this.revocations.put(revocationKey(rev), rev)
     this.log.info({ attestation: rev.attestation, issuer: rev.issuer }, 'attestation revoked')
   }
 
@@ -225,7 +232,7 @@ export class TrustService implements PlService {
     this.c.registry.validate('Policy.v1', doc)
     const cid = cidStringOf(doc)
     await this.c.store.blocks.put(doc)
-    await this.c.store.json<true>('trust-policies').put(cid, true)
+    await this.c.store.json<true>(SUBLEVELS.policies).put(cid, true)
     this.announcePolicy(cid)
     return cid
   }
