@@ -35,7 +35,7 @@ const NEGOTIATION_KEYS = [
   'maxOpenBids', 'maxOpenBidsPerPeer', 'policies', 'provider', 'openCalls', 'topicSyncMs'
 ]
 const REGISTRY_KEYS = ['maxBundleBytes', 'maxUnpackedBytes', 'cacheTtlMs', 'findTimeoutMs', 'maxProviders', 'reprovideMs']
-const TRUST_KEYS = ['issuers', 'aliases', 'gossip', 'policyFindTimeoutMs']
+const TRUST_KEYS = ['issuers', 'aliases', 'policies', 'gossip', 'policyFindTimeoutMs']
 const SECTIONS = ['discovery', 'exec', 'negotiation', 'capabilities', 'registry', 'trust']
 
 /** A `services.<name>` section, checked: a mapping of known keys (a typo is an error, not a silent default). */

@@ -10,9 +10,10 @@
  *   max_price: 5                        checked by negotiation (bids above it are filtered)
  *   x-<anything>                        an extension: passed to modules, not checked (a warning says so)
  *
- * The output's text: the output itself when it is a string; else its first
- * string field among summary, text, output, result, content; else every
- * top-level string value joined by spaces.
+ * The output's text: the output itself when it is a string, else its first
+ * string field among summary, text, output, result, content. Other outputs
+ * (lists, records without such a field: a FetchSections step) are not text
+ * outputs, and `length` does not apply to them.
  *
  * @example
  * checkOutputConstraints({ length: '<30w' }, { summary: 'one two three' }, 40) // ok
@@ -45,8 +46,7 @@ export function outputText (output: unknown): string | undefined {
   if (output == null || typeof output !== 'object' || Array.isArray(output)) return undefined
   const o = output as Record<string, unknown>
   for (const f of TEXT_FIELDS) if (typeof o[f] === 'string') return o[f] as string
-  const strings = Object.values(o).filter((v): v is string => typeof v === 'string')
-  return strings.length > 0 ? strings.join(' ') : undefined
+  return undefined
 }
 
 export function measure (text: string, unit: LengthRule['unit']): number {
@@ -69,10 +69,9 @@ export function checkOutputConstraints (constraints: Record<string, unknown> | u
   if (c.length != null) {
     const rule = parseLength(c.length)
     const text = outputText(output)
-    if (text == null) throw new ConstraintViolationError(`length ${String(c.length)}: the output holds no text to measure`, { constraint: 'length', limit: c.length, measured: null })
-    const n = measure(text, rule.unit)
-    if (rule.atMost != null && n > rule.atMost) throw new ConstraintViolationError(`length ${String(c.length)}: the output has ${n} ${rule.unit}, at most ${rule.atMost} allowed`, { constraint: 'length', limit: c.length, measured: n, unit: rule.unit })
-    if (rule.atLeast != null && n < rule.atLeast) throw new ConstraintViolationError(`length ${String(c.length)}: the output has ${n} ${rule.unit}, at least ${rule.atLeast} required`, { constraint: 'length', limit: c.length, measured: n, unit: rule.unit })
+    const n = text == null ? undefined : measure(text, rule.unit)
+    if (n != null && rule.atMost != null && n > rule.atMost) throw new ConstraintViolationError(`length ${String(c.length)}: the output has ${n} ${rule.unit}, at most ${rule.atMost} allowed`, { constraint: 'length', limit: c.length, measured: n, unit: rule.unit })
+    if (n != null && rule.atLeast != null && n < rule.atLeast) throw new ConstraintViolationError(`length ${String(c.length)}: the output has ${n} ${rule.unit}, at least ${rule.atLeast} required`, { constraint: 'length', limit: c.length, measured: n, unit: rule.unit })
   }
   if (c.max_output_bytes != null) {
     const max = Number(c.max_output_bytes)

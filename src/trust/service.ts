@@ -20,7 +20,9 @@ import type { VerifiedEnvelope } from '../core/envelope.js'
 import { attestationCid, checkAttestation, checkRevocation, type Attestation, type Revocation } from './attestation.js'
 import { checkCredentials, judgeRequirements, type Requirement, type TrustedIssuer, type Verdict } from './evaluate.js'
 import { checkIssuer, IssuerList } from './issuers.js'
-import { PolicyUnresolvedError, RevocationInvalidError } from './errors.js'
+import { readFile } from 'node:fs/promises'
+import { parse as parseYaml } from 'yaml'
+import { PolicyUnresolvedError, RevocationInvalidError, TrustFileError } from './errors.js'
 import * as C from './constants.js'
 
 export type TrustComponents = Pick<PlComponents, 'dataDir' | 'identity' | 'store' | 'registry' | 'logger' | 'metrics' | 'libp2p' | 'rpc' | 'gossip' | 'sign' | 'api' | 'services'>
@@ -30,6 +32,8 @@ export interface TrustInit {
   issuers?: TrustedIssuer[]
   /** policy aliases: name → Policy.v1 CID */
   aliases?: Record<string, string>
+  /** Policy.v1 files (YAML or JSON) this node stores and announces at start */
+  policies?: string[]
   /** listen to and publish revocations on gossip @default true */
   gossip?: boolean
   /** @default C.DEFAULT_POLICY_FIND_TIMEOUT_MS */
@@ -52,6 +56,21 @@ export const SUBLEVELS = { attestations: 'trust-attestations', revocations: 'tru
 
 export function revocationKey (rev: Revocation): string {
   return `${rev.attestation}\x00${rev.issuer}`
+}
+
+/** A Policy.v1 file (YAML or JSON). */
+export async function readPolicyFile (path: string): Promise<unknown> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err: any) {
+    throw new TrustFileError(`cannot read policy file ${path}: ${err.code ?? err.message}`, { path })
+  }
+  try {
+    return /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text)
+  } catch (err) {
+    throw new TrustFileError(`policy file ${path} does not parse: ${(err as Error).message}`, { path })
+  }
 }
 
 export class TrustService implements PlService {
@@ -95,6 +114,7 @@ export class TrustService implements PlService {
     this.ownsFetcher = shared.created
     if (!this.fetcher.isStarted) await this.fetcher.start()
     this.dht.start()
+    for (const file of this.init.policies ?? []) await this.createPolicy(await readPolicyFile(file))
     for await (const cid of this.c.store.json<true>(SUBLEVELS.policies).keys()) this.announcePolicy(cid as string)
     // the attestations this node carries are fetchable by CID
     for (const cid of this.held.keys()) this.fetcher.share(cid)

@@ -14,33 +14,35 @@ var k6 = map[string]bool{"cpu_ms": true, "mem_mb": true, "wall_ms": true}
 var k7 = map[string]bool{}
 var k8 = map[string]bool{"cid": true, "kind": true, "path": true}
 var k9 = mustJSON("[\"js\",\"py\"]").([]any)
-var k10 = map[string]bool{"cfp": true, "bid": true, "run": true, "step": true, "provider": true, "capability": true, "input": true, "limits": true, "price": true, "deadline": true, "attempt": true, "prev": true}
-var k11 = map[string]bool{"cfp": true, "run": true, "step": true, "capability": true, "price": true, "eta_ms": true, "attrs": true, "limits": true, "attestations": true, "expires": true}
-var k12 = map[string]bool{"run": true, "step": true, "capability": true, "input": true, "input_size": true, "deadline": true, "reply_by": true, "constraints": true, "policies": true, "limits": true, "reply_to": true, "estimate": true}
-var k13 = map[string]bool{"name": true, "version": true, "cid": true}
-var k14 = map[string]bool{"cfp": true, "run": true, "step": true, "reason": true, "message": true}
-var k15 = mustJSON("[\"busy\",\"policy\",\"unsupported\",\"over-limits\",\"other\"]").([]any)
-var k16 = map[string]bool{"v": true, "type": true, "schema": true, "from": true, "to": true, "ts": true, "exp": true, "nonce": true, "trace": true, "body": true, "sig": true}
-var k17 = mustJSON("1")
-var k18 = mustRegexp("^[A-Z][A-Za-z0-9]*\\x{2e}v[0-9]+\\z")
-var k19 = mustRegexp("^[A-Za-z0-9_\\x{2d}]{86}\\z")
-var k20 = map[string]bool{"method": true, "path": true, "body": true}
-var k21 = mustJSON("[\"GET\",\"POST\",\"PUT\",\"DELETE\"]").([]any)
-var k22 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "policy": true, "select": true, "plan": true}
-var k23 = mustRegexp("^[A-Za-z_][A-Za-z0-9_]*\\x{3a}\\x{2d}?[0-9\\x{2e}]+\\z")
-var k24 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "residency": true}
-var k25 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "policies": true, "prev": true}
-var k26 = mustJSON("\"\"")
-var k27 = mustJSON("[\"ok\",\"error\"]").([]any)
-var k28 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
-var k29 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
-var k30 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
-var k31 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
-var k32 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
-var k33 = mustJSON("[\"bundle\",\"plan\"]").([]any)
-var k34 = mustJSON("[\"api-key\",\"agent\"]").([]any)
-var k35 = mustJSON("true")
-var k36 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
+var k10 = map[string]bool{"v": true, "issuer": true, "subject": true, "capability": true, "module": true, "claims": true, "nbf": true, "exp": true, "sig": true}
+var k11 = mustJSON("1")
+var k12 = mustRegexp("^[A-Za-z0-9_\\x{2d}]{86}\\z")
+var k13 = map[string]bool{"cfp": true, "bid": true, "run": true, "step": true, "provider": true, "capability": true, "input": true, "limits": true, "price": true, "deadline": true, "attempt": true, "prev": true, "attestations": true}
+var k14 = map[string]bool{"cfp": true, "run": true, "step": true, "capability": true, "price": true, "eta_ms": true, "attrs": true, "limits": true, "attestations": true, "expires": true, "credentials": true}
+var k15 = map[string]bool{"run": true, "step": true, "capability": true, "input": true, "input_size": true, "deadline": true, "reply_by": true, "constraints": true, "policies": true, "limits": true, "reply_to": true, "estimate": true}
+var k16 = map[string]bool{"name": true, "version": true, "cid": true}
+var k17 = map[string]bool{"cfp": true, "run": true, "step": true, "reason": true, "message": true}
+var k18 = mustJSON("[\"busy\",\"policy\",\"unsupported\",\"over-limits\",\"other\"]").([]any)
+var k19 = map[string]bool{"v": true, "type": true, "schema": true, "from": true, "to": true, "ts": true, "exp": true, "nonce": true, "trace": true, "body": true, "sig": true}
+var k20 = mustRegexp("^[A-Z][A-Za-z0-9]*\\x{2e}v[0-9]+\\z")
+var k21 = map[string]bool{"method": true, "path": true, "body": true}
+var k22 = mustJSON("[\"GET\",\"POST\",\"PUT\",\"DELETE\"]").([]any)
+var k23 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "policy": true, "select": true, "plan": true}
+var k24 = mustRegexp("^[A-Za-z_][A-Za-z0-9_]*\\x{3a}\\x{2d}?[0-9\\x{2e}]+\\z")
+var k25 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "residency": true, "self_attest": true}
+var k26 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "policies": true, "prev": true, "attestations": true}
+var k27 = mustJSON("\"\"")
+var k28 = mustJSON("[\"ok\",\"error\"]").([]any)
+var k29 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
+var k30 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
+var k31 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
+var k32 = map[string]bool{"v": true, "issuer": true, "attestation": true, "ts": true, "reason": true, "sig": true}
+var k33 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
+var k34 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
+var k35 = mustJSON("[\"bundle\",\"plan\"]").([]any)
+var k36 = mustJSON("[\"api-key\",\"agent\"]").([]any)
+var k37 = mustJSON("true")
+var k38 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
 
 // pl:AdvertiseCapability.v1#
 func n0(x any, p string) string {
@@ -709,8 +711,233 @@ func n38(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
-// pl:Award.v1#
+// pl:Attestation.v1#
 func n39(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["v"]; !has {
+			return p + " must have required property \"v\""
+		}
+		if _, has := m["issuer"]; !has {
+			return p + " must have required property \"issuer\""
+		}
+		if _, has := m["subject"]; !has {
+			return p + " must have required property \"subject\""
+		}
+		if _, has := m["claims"]; !has {
+			return p + " must have required property \"claims\""
+		}
+		if _, has := m["nbf"]; !has {
+			return p + " must have required property \"nbf\""
+		}
+		if _, has := m["exp"]; !has {
+			return p + " must have required property \"exp\""
+		}
+		if _, has := m["sig"]; !has {
+			return p + " must have required property \"sig\""
+		}
+		if v, has := m["v"]; has {
+			if e := n40(v, child(p, "v")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["issuer"]; has {
+			if e := n41(v, child(p, "issuer")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["subject"]; has {
+			if e := n42(v, child(p, "subject")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["capability"]; has {
+			if e := n43(v, child(p, "capability")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["module"]; has {
+			if e := n44(v, child(p, "module")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["claims"]; has {
+			if e := n45(v, child(p, "claims")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["nbf"]; has {
+			if e := n47(v, child(p, "nbf")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["exp"]; has {
+			if e := n48(v, child(p, "exp")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["sig"]; has {
+			if e := n49(v, child(p, "sig")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k10[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/v
+func n40(x any, p string) string {
+	if !jsonEqual(x, k11) {
+		return p + " must be equal to the constant"
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/issuer
+func n41(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/subject
+func n42(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/capability
+func n43(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k1.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/module
+func n44(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k1.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/claims
+func n45(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if len(m) < 1 {
+			return p + " must have at least 1 properties"
+		}
+		if len(m) > 32 {
+			return p + " must have at most 32 properties"
+		}
+		for k, v := range m {
+			if !k7[k] {
+				if e := n46(v, child(p, k)); e != "" {
+					return e
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/claims/additionalProperties
+func n46(x any, p string) string {
+	if !(isString(x) || isNumber(x) || isBool(x)) {
+		return p + " must be string or number or boolean"
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/nbf
+func n47(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/exp
+func n48(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/sig
+func n49(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k12.MatchString(s) {
+			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/additionalProperties
+func n50(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:Award.v1#
+func n51(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -744,67 +971,72 @@ func n39(x any, p string) string {
 			return p + " must have required property \"deadline\""
 		}
 		if v, has := m["cfp"]; has {
-			if e := n40(v, child(p, "cfp")); e != "" {
+			if e := n52(v, child(p, "cfp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["bid"]; has {
-			if e := n41(v, child(p, "bid")); e != "" {
+			if e := n53(v, child(p, "bid")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n42(v, child(p, "run")); e != "" {
+			if e := n54(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n43(v, child(p, "step")); e != "" {
+			if e := n55(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n44(v, child(p, "provider")); e != "" {
+			if e := n56(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n45(v, child(p, "capability")); e != "" {
+			if e := n57(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input"]; has {
-			if e := n46(v, child(p, "input")); e != "" {
+			if e := n58(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n47(v, child(p, "limits")); e != "" {
+			if e := n59(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["price"]; has {
-			if e := n52(v, child(p, "price")); e != "" {
+			if e := n64(v, child(p, "price")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["deadline"]; has {
-			if e := n53(v, child(p, "deadline")); e != "" {
+			if e := n65(v, child(p, "deadline")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attempt"]; has {
-			if e := n54(v, child(p, "attempt")); e != "" {
+			if e := n66(v, child(p, "attempt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["prev"]; has {
-			if e := n55(v, child(p, "prev")); e != "" {
+			if e := n67(v, child(p, "prev")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["attestations"]; has {
+			if e := n69(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k10[k] {
+			if !k13[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -814,7 +1046,7 @@ func n39(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/cfp
-func n40(x any, p string) string {
+func n52(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -830,7 +1062,7 @@ func n40(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/bid
-func n41(x any, p string) string {
+func n53(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -846,7 +1078,7 @@ func n41(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/run
-func n42(x any, p string) string {
+func n54(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -859,7 +1091,7 @@ func n42(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/step
-func n43(x any, p string) string {
+func n55(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -872,7 +1104,7 @@ func n43(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/provider
-func n44(x any, p string) string {
+func n56(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -885,7 +1117,7 @@ func n44(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/capability
-func n45(x any, p string) string {
+func n57(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -901,7 +1133,7 @@ func n45(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/input
-func n46(x any, p string) string {
+func n58(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -917,24 +1149,24 @@ func n46(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/limits
-func n47(x any, p string) string {
+func n59(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n48(v, child(p, "cpu_ms")); e != "" {
+			if e := n60(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n49(v, child(p, "mem_mb")); e != "" {
+			if e := n61(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n50(v, child(p, "wall_ms")); e != "" {
+			if e := n62(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -949,7 +1181,7 @@ func n47(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/limits/properties/cpu_ms
-func n48(x any, p string) string {
+func n60(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -962,7 +1194,7 @@ func n48(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/limits/properties/mem_mb
-func n49(x any, p string) string {
+func n61(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -975,7 +1207,7 @@ func n49(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/limits/properties/wall_ms
-func n50(x any, p string) string {
+func n62(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -988,12 +1220,12 @@ func n50(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/limits/additionalProperties
-func n51(x any, p string) string {
+func n63(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Award.v1#/properties/price
-func n52(x any, p string) string {
+func n64(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -1006,7 +1238,7 @@ func n52(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/deadline
-func n53(x any, p string) string {
+func n65(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1019,7 +1251,7 @@ func n53(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/attempt
-func n54(x any, p string) string {
+func n66(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1032,7 +1264,7 @@ func n54(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/prev
-func n55(x any, p string) string {
+func n67(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1042,7 +1274,7 @@ func n55(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n56(a[i], index(p, i)); e != "" {
+			if e := n68(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1051,7 +1283,42 @@ func n55(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/prev/items
-func n56(x any, p string) string {
+func n68(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k1.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Award.v1#/properties/attestations
+func n69(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 64 {
+			return p + " must have at most 64 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n70(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Award.v1#/properties/attestations/items
+func n70(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1067,12 +1334,12 @@ func n56(x any, p string) string {
 }
 
 // pl:Award.v1#/additionalProperties
-func n57(x any, p string) string {
+func n71(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Bid.v1#
-func n58(x any, p string) string {
+func n72(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1103,57 +1370,62 @@ func n58(x any, p string) string {
 			return p + " must have required property \"expires\""
 		}
 		if v, has := m["cfp"]; has {
-			if e := n59(v, child(p, "cfp")); e != "" {
+			if e := n73(v, child(p, "cfp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n60(v, child(p, "run")); e != "" {
+			if e := n74(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n61(v, child(p, "step")); e != "" {
+			if e := n75(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n62(v, child(p, "capability")); e != "" {
+			if e := n76(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["price"]; has {
-			if e := n63(v, child(p, "price")); e != "" {
+			if e := n77(v, child(p, "price")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["eta_ms"]; has {
-			if e := n64(v, child(p, "eta_ms")); e != "" {
+			if e := n78(v, child(p, "eta_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attrs"]; has {
-			if e := n65(v, child(p, "attrs")); e != "" {
+			if e := n79(v, child(p, "attrs")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n67(v, child(p, "limits")); e != "" {
+			if e := n81(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestations"]; has {
-			if e := n72(v, child(p, "attestations")); e != "" {
+			if e := n86(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["expires"]; has {
-			if e := n74(v, child(p, "expires")); e != "" {
+			if e := n88(v, child(p, "expires")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["credentials"]; has {
+			if e := n89(v, child(p, "credentials")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k11[k] {
+			if !k14[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1163,7 +1435,7 @@ func n58(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/cfp
-func n59(x any, p string) string {
+func n73(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1179,7 +1451,7 @@ func n59(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/run
-func n60(x any, p string) string {
+func n74(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1192,7 +1464,7 @@ func n60(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/step
-func n61(x any, p string) string {
+func n75(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1205,7 +1477,7 @@ func n61(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/capability
-func n62(x any, p string) string {
+func n76(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1221,7 +1493,7 @@ func n62(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/price
-func n63(x any, p string) string {
+func n77(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -1234,7 +1506,7 @@ func n63(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/eta_ms
-func n64(x any, p string) string {
+func n78(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1247,7 +1519,7 @@ func n64(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/attrs
-func n65(x any, p string) string {
+func n79(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1258,7 +1530,7 @@ func n65(x any, p string) string {
 		}
 		for k, v := range m {
 			if !k7[k] {
-				if e := n66(v, child(p, k)); e != "" {
+				if e := n80(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -1268,7 +1540,7 @@ func n65(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/attrs/additionalProperties
-func n66(x any, p string) string {
+func n80(x any, p string) string {
 	if !(isNumber(x) || isString(x) || isBool(x)) {
 		return p + " must be number or string or boolean"
 	}
@@ -1276,24 +1548,24 @@ func n66(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/limits
-func n67(x any, p string) string {
+func n81(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n68(v, child(p, "cpu_ms")); e != "" {
+			if e := n82(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n69(v, child(p, "mem_mb")); e != "" {
+			if e := n83(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n70(v, child(p, "wall_ms")); e != "" {
+			if e := n84(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -1308,7 +1580,7 @@ func n67(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/limits/properties/cpu_ms
-func n68(x any, p string) string {
+func n82(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1321,7 +1593,7 @@ func n68(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/limits/properties/mem_mb
-func n69(x any, p string) string {
+func n83(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1334,7 +1606,7 @@ func n69(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/limits/properties/wall_ms
-func n70(x any, p string) string {
+func n84(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1347,12 +1619,12 @@ func n70(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/limits/additionalProperties
-func n71(x any, p string) string {
+func n85(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Bid.v1#/properties/attestations
-func n72(x any, p string) string {
+func n86(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1362,7 +1634,7 @@ func n72(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n73(a[i], index(p, i)); e != "" {
+			if e := n87(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1371,7 +1643,7 @@ func n72(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/attestations/items
-func n73(x any, p string) string {
+func n87(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1384,7 +1656,7 @@ func n73(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/expires
-func n74(x any, p string) string {
+func n88(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1396,13 +1668,40 @@ func n74(x any, p string) string {
 	return ""
 }
 
+// pl:Bid.v1#/properties/credentials
+func n89(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 16 {
+			return p + " must have at most 16 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n90(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Bid.v1#/properties/credentials/items
+func n90(x any, p string) string {
+	if e := n39(x, p); e != "" {
+		return e
+	}
+	return ""
+}
+
 // pl:Bid.v1#/additionalProperties
-func n75(x any, p string) string {
+func n91(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:CallForProposal.v1#
-func n76(x any, p string) string {
+func n92(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1430,67 +1729,67 @@ func n76(x any, p string) string {
 			return p + " must have required property \"reply_by\""
 		}
 		if v, has := m["run"]; has {
-			if e := n77(v, child(p, "run")); e != "" {
+			if e := n93(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n78(v, child(p, "step")); e != "" {
+			if e := n94(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n79(v, child(p, "capability")); e != "" {
+			if e := n95(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input"]; has {
-			if e := n84(v, child(p, "input")); e != "" {
+			if e := n100(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input_size"]; has {
-			if e := n85(v, child(p, "input_size")); e != "" {
+			if e := n101(v, child(p, "input_size")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["deadline"]; has {
-			if e := n86(v, child(p, "deadline")); e != "" {
+			if e := n102(v, child(p, "deadline")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reply_by"]; has {
-			if e := n87(v, child(p, "reply_by")); e != "" {
+			if e := n103(v, child(p, "reply_by")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["constraints"]; has {
-			if e := n88(v, child(p, "constraints")); e != "" {
+			if e := n104(v, child(p, "constraints")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n90(v, child(p, "policies")); e != "" {
+			if e := n106(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n92(v, child(p, "limits")); e != "" {
+			if e := n108(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reply_to"]; has {
-			if e := n97(v, child(p, "reply_to")); e != "" {
+			if e := n113(v, child(p, "reply_to")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["estimate"]; has {
-			if e := n99(v, child(p, "estimate")); e != "" {
+			if e := n115(v, child(p, "estimate")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k12[k] {
+			if !k15[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1500,7 +1799,7 @@ func n76(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/run
-func n77(x any, p string) string {
+func n93(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1513,7 +1812,7 @@ func n77(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/step
-func n78(x any, p string) string {
+func n94(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1526,7 +1825,7 @@ func n78(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability
-func n79(x any, p string) string {
+func n95(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1536,22 +1835,22 @@ func n79(x any, p string) string {
 			return p + " must have required property \"name\""
 		}
 		if v, has := m["name"]; has {
-			if e := n80(v, child(p, "name")); e != "" {
+			if e := n96(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n81(v, child(p, "version")); e != "" {
+			if e := n97(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["cid"]; has {
-			if e := n82(v, child(p, "cid")); e != "" {
+			if e := n98(v, child(p, "cid")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k13[k] {
+			if !k16[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1561,7 +1860,7 @@ func n79(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/properties/name
-func n80(x any, p string) string {
+func n96(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1574,7 +1873,7 @@ func n80(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/properties/version
-func n81(x any, p string) string {
+func n97(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1587,7 +1886,7 @@ func n81(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/properties/cid
-func n82(x any, p string) string {
+func n98(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1603,12 +1902,12 @@ func n82(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/additionalProperties
-func n83(x any, p string) string {
+func n99(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:CallForProposal.v1#/properties/input
-func n84(x any, p string) string {
+func n100(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1624,7 +1923,7 @@ func n84(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/input_size
-func n85(x any, p string) string {
+func n101(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1637,7 +1936,7 @@ func n85(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/deadline
-func n86(x any, p string) string {
+func n102(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1650,7 +1949,7 @@ func n86(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/reply_by
-func n87(x any, p string) string {
+func n103(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1663,7 +1962,7 @@ func n87(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/constraints
-func n88(x any, p string) string {
+func n104(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1674,7 +1973,7 @@ func n88(x any, p string) string {
 		}
 		for k, v := range m {
 			if !k7[k] {
-				if e := n89(v, child(p, k)); e != "" {
+				if e := n105(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -1684,7 +1983,7 @@ func n88(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/constraints/additionalProperties
-func n89(x any, p string) string {
+func n105(x any, p string) string {
 	if !(isNumber(x) || isString(x) || isBool(x)) {
 		return p + " must be number or string or boolean"
 	}
@@ -1697,7 +1996,7 @@ func n89(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/policies
-func n90(x any, p string) string {
+func n106(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1707,7 +2006,7 @@ func n90(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n91(a[i], index(p, i)); e != "" {
+			if e := n107(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1716,7 +2015,7 @@ func n90(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/policies/items
-func n91(x any, p string) string {
+func n107(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1729,24 +2028,24 @@ func n91(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits
-func n92(x any, p string) string {
+func n108(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n93(v, child(p, "cpu_ms")); e != "" {
+			if e := n109(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n94(v, child(p, "mem_mb")); e != "" {
+			if e := n110(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n95(v, child(p, "wall_ms")); e != "" {
+			if e := n111(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -1761,7 +2060,7 @@ func n92(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits/properties/cpu_ms
-func n93(x any, p string) string {
+func n109(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1774,7 +2073,7 @@ func n93(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits/properties/mem_mb
-func n94(x any, p string) string {
+func n110(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1787,7 +2086,7 @@ func n94(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits/properties/wall_ms
-func n95(x any, p string) string {
+func n111(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1800,12 +2099,12 @@ func n95(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits/additionalProperties
-func n96(x any, p string) string {
+func n112(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:CallForProposal.v1#/properties/reply_to
-func n97(x any, p string) string {
+func n113(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1815,7 +2114,7 @@ func n97(x any, p string) string {
 			return p + " must have at most 16 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n98(a[i], index(p, i)); e != "" {
+			if e := n114(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1824,7 +2123,7 @@ func n97(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/reply_to/items
-func n98(x any, p string) string {
+func n114(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1837,7 +2136,7 @@ func n98(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/estimate
-func n99(x any, p string) string {
+func n115(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -1845,12 +2144,12 @@ func n99(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/additionalProperties
-func n100(x any, p string) string {
+func n116(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Decline.v1#
-func n101(x any, p string) string {
+func n117(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1869,32 +2168,32 @@ func n101(x any, p string) string {
 			return p + " must have required property \"reason\""
 		}
 		if v, has := m["cfp"]; has {
-			if e := n102(v, child(p, "cfp")); e != "" {
+			if e := n118(v, child(p, "cfp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n103(v, child(p, "run")); e != "" {
+			if e := n119(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n104(v, child(p, "step")); e != "" {
+			if e := n120(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reason"]; has {
-			if e := n105(v, child(p, "reason")); e != "" {
+			if e := n121(v, child(p, "reason")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n106(v, child(p, "message")); e != "" {
+			if e := n122(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k14[k] {
+			if !k17[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1904,7 +2203,7 @@ func n101(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/cfp
-func n102(x any, p string) string {
+func n118(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1920,7 +2219,7 @@ func n102(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/run
-func n103(x any, p string) string {
+func n119(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1933,7 +2232,7 @@ func n103(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/step
-func n104(x any, p string) string {
+func n120(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1946,9 +2245,9 @@ func n104(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/reason
-func n105(x any, p string) string {
+func n121(x any, p string) string {
 	if !func() bool {
-		for _, v := range k15 {
+		for _, v := range k18 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -1961,7 +2260,7 @@ func n105(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/message
-func n106(x any, p string) string {
+func n122(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1974,12 +2273,12 @@ func n106(x any, p string) string {
 }
 
 // pl:Decline.v1#/additionalProperties
-func n107(x any, p string) string {
+func n123(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Envelope.v1#
-func n108(x any, p string) string {
+func n124(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2013,62 +2312,62 @@ func n108(x any, p string) string {
 			return p + " must have required property \"sig\""
 		}
 		if v, has := m["v"]; has {
-			if e := n109(v, child(p, "v")); e != "" {
+			if e := n125(v, child(p, "v")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["type"]; has {
-			if e := n110(v, child(p, "type")); e != "" {
+			if e := n126(v, child(p, "type")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["schema"]; has {
-			if e := n111(v, child(p, "schema")); e != "" {
+			if e := n127(v, child(p, "schema")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["from"]; has {
-			if e := n112(v, child(p, "from")); e != "" {
+			if e := n128(v, child(p, "from")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["to"]; has {
-			if e := n113(v, child(p, "to")); e != "" {
+			if e := n129(v, child(p, "to")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n114(v, child(p, "ts")); e != "" {
+			if e := n130(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["exp"]; has {
-			if e := n115(v, child(p, "exp")); e != "" {
+			if e := n131(v, child(p, "exp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["nonce"]; has {
-			if e := n116(v, child(p, "nonce")); e != "" {
+			if e := n132(v, child(p, "nonce")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["trace"]; has {
-			if e := n117(v, child(p, "trace")); e != "" {
+			if e := n133(v, child(p, "trace")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["body"]; has {
-			if e := n118(v, child(p, "body")); e != "" {
+			if e := n134(v, child(p, "body")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["sig"]; has {
-			if e := n119(v, child(p, "sig")); e != "" {
+			if e := n135(v, child(p, "sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k16[k] {
+			if !k19[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2078,15 +2377,15 @@ func n108(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/v
-func n109(x any, p string) string {
-	if !jsonEqual(x, k17) {
+func n125(x any, p string) string {
+	if !jsonEqual(x, k11) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:Envelope.v1#/properties/type
-func n110(x any, p string) string {
+func n126(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2094,7 +2393,7 @@ func n110(x any, p string) string {
 		if runeLen(s) > 64 {
 			return p + " must have at most 64 characters"
 		}
-		if !k18.MatchString(s) {
+		if !k20.MatchString(s) {
 			return p + " must match pattern \"^[A-Z][A-Za-z0-9]*\\\\.v[0-9]+$\""
 		}
 	}
@@ -2102,7 +2401,7 @@ func n110(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/schema
-func n111(x any, p string) string {
+func n127(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2118,7 +2417,7 @@ func n111(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/from
-func n112(x any, p string) string {
+func n128(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2131,7 +2430,7 @@ func n112(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/to
-func n113(x any, p string) string {
+func n129(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2144,7 +2443,7 @@ func n113(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/ts
-func n114(x any, p string) string {
+func n130(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2157,7 +2456,7 @@ func n114(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/exp
-func n115(x any, p string) string {
+func n131(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2170,7 +2469,7 @@ func n115(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/nonce
-func n116(x any, p string) string {
+func n132(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2186,7 +2485,7 @@ func n116(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/trace
-func n117(x any, p string) string {
+func n133(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2199,7 +2498,7 @@ func n117(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/body
-func n118(x any, p string) string {
+func n134(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2207,12 +2506,12 @@ func n118(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/sig
-func n119(x any, p string) string {
+func n135(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k19.MatchString(s) {
+		if !k12.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
 		}
 	}
@@ -2220,12 +2519,12 @@ func n119(x any, p string) string {
 }
 
 // pl:Envelope.v1#/additionalProperties
-func n120(x any, p string) string {
+func n136(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:GatewayRequest.v1#
-func n121(x any, p string) string {
+func n137(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2238,22 +2537,22 @@ func n121(x any, p string) string {
 			return p + " must have required property \"path\""
 		}
 		if v, has := m["method"]; has {
-			if e := n122(v, child(p, "method")); e != "" {
+			if e := n138(v, child(p, "method")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["path"]; has {
-			if e := n123(v, child(p, "path")); e != "" {
+			if e := n139(v, child(p, "path")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["body"]; has {
-			if e := n124(v, child(p, "body")); e != "" {
+			if e := n140(v, child(p, "body")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k20[k] {
+			if !k21[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2263,12 +2562,12 @@ func n121(x any, p string) string {
 }
 
 // pl:GatewayRequest.v1#/properties/method
-func n122(x any, p string) string {
+func n138(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if !func() bool {
-		for _, v := range k21 {
+		for _, v := range k22 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -2281,7 +2580,7 @@ func n122(x any, p string) string {
 }
 
 // pl:GatewayRequest.v1#/properties/path
-func n123(x any, p string) string {
+func n139(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2297,17 +2596,17 @@ func n123(x any, p string) string {
 }
 
 // pl:GatewayRequest.v1#/properties/body
-func n124(x any, p string) string {
+func n140(x any, p string) string {
 	return ""
 }
 
 // pl:GatewayRequest.v1#/additionalProperties
-func n125(x any, p string) string {
+func n141(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Plan.v1#
-func n126(x any, p string) string {
+func n142(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2320,37 +2619,37 @@ func n126(x any, p string) string {
 			return p + " must have required property \"plan\""
 		}
 		if v, has := m["goal"]; has {
-			if e := n127(v, child(p, "goal")); e != "" {
+			if e := n143(v, child(p, "goal")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["inputs"]; has {
-			if e := n128(v, child(p, "inputs")); e != "" {
+			if e := n144(v, child(p, "inputs")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["constraints"]; has {
-			if e := n129(v, child(p, "constraints")); e != "" {
+			if e := n145(v, child(p, "constraints")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policy"]; has {
-			if e := n130(v, child(p, "policy")); e != "" {
+			if e := n146(v, child(p, "policy")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["select"]; has {
-			if e := n133(v, child(p, "select")); e != "" {
+			if e := n149(v, child(p, "select")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["plan"]; has {
-			if e := n136(v, child(p, "plan")); e != "" {
+			if e := n152(v, child(p, "plan")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k22[k] {
+			if !k23[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2360,7 +2659,7 @@ func n126(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/goal
-func n127(x any, p string) string {
+func n143(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2373,7 +2672,7 @@ func n127(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/inputs
-func n128(x any, p string) string {
+func n144(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2381,7 +2680,7 @@ func n128(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/constraints
-func n129(x any, p string) string {
+func n145(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2389,14 +2688,14 @@ func n129(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/policy
-func n130(x any, p string) string {
+func n146(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["require"]; has {
-			if e := n131(v, child(p, "require")); e != "" {
+			if e := n147(v, child(p, "require")); e != "" {
 				return e
 			}
 		}
@@ -2405,272 +2704,6 @@ func n130(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/policy/properties/require
-func n131(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		for i := 0; i < len(a); i++ {
-			if e := n132(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/policy/properties/require/items
-func n132(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/select
-func n133(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	if m, ok := x.(map[string]any); ok {
-		_ = m
-		if v, has := m["optimize"]; has {
-			if e := n134(v, child(p, "optimize")); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/select/properties/optimize
-func n134(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		for i := 0; i < len(a); i++ {
-			if e := n135(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/select/properties/optimize/items
-func n135(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if !k23.MatchString(s) {
-			return p + " must match pattern \"^[A-Za-z_][A-Za-z0-9_]*:-?[0-9.]+$\""
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/plan
-func n136(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		if len(a) < 1 {
-			return p + " must have at least 1 items"
-		}
-		for i := 0; i < len(a); i++ {
-			if e := n137(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/plan/items
-func n137(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/additionalProperties
-func n138(x any, p string) string {
-	return p + " is not allowed (false schema)"
-}
-
-// pl:Policy.v1#
-func n139(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	if m, ok := x.(map[string]any); ok {
-		_ = m
-		if _, has := m["name"]; !has {
-			return p + " must have required property \"name\""
-		}
-		if v, has := m["name"]; has {
-			if e := n140(v, child(p, "name")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["version"]; has {
-			if e := n141(v, child(p, "version")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["description"]; has {
-			if e := n142(v, child(p, "description")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["require_attestations"]; has {
-			if e := n143(v, child(p, "require_attestations")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["allow_peers"]; has {
-			if e := n145(v, child(p, "allow_peers")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["deny_peers"]; has {
-			if e := n147(v, child(p, "deny_peers")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["max_price"]; has {
-			if e := n149(v, child(p, "max_price")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["max_deadline_ms"]; has {
-			if e := n150(v, child(p, "max_deadline_ms")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["residency"]; has {
-			if e := n151(v, child(p, "residency")); e != "" {
-				return e
-			}
-		}
-		for k, v := range m {
-			if !k24[k] {
-				_ = v
-				return child(p, k) + " is not allowed (additionalProperties)"
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/name
-func n140(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 128 {
-			return p + " must have at most 128 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/version
-func n141(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 64 {
-			return p + " must have at most 64 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/description
-func n142(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 2000 {
-			return p + " must have at most 2000 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/require_attestations
-func n143(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		if len(a) > 64 {
-			return p + " must have at most 64 items"
-		}
-		for i := 0; i < len(a); i++ {
-			if e := n144(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/require_attestations/items
-func n144(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 200 {
-			return p + " must have at most 200 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/allow_peers
-func n145(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		for i := 0; i < len(a); i++ {
-			if e := n146(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/allow_peers/items
-func n146(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if !k4.MatchString(s) {
-			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/deny_peers
 func n147(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
@@ -2686,8 +2719,279 @@ func n147(x any, p string) string {
 	return ""
 }
 
-// pl:Policy.v1#/properties/deny_peers/items
+// pl:Plan.v1#/properties/policy/properties/require/items
 func n148(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/select
+func n149(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if v, has := m["optimize"]; has {
+			if e := n150(v, child(p, "optimize")); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/select/properties/optimize
+func n150(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		for i := 0; i < len(a); i++ {
+			if e := n151(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/select/properties/optimize/items
+func n151(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k24.MatchString(s) {
+			return p + " must match pattern \"^[A-Za-z_][A-Za-z0-9_]*:-?[0-9.]+$\""
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/plan
+func n152(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) < 1 {
+			return p + " must have at least 1 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n153(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/plan/items
+func n153(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/additionalProperties
+func n154(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:Policy.v1#
+func n155(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["name"]; !has {
+			return p + " must have required property \"name\""
+		}
+		if v, has := m["name"]; has {
+			if e := n156(v, child(p, "name")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["version"]; has {
+			if e := n157(v, child(p, "version")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["description"]; has {
+			if e := n158(v, child(p, "description")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["require_attestations"]; has {
+			if e := n159(v, child(p, "require_attestations")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["allow_peers"]; has {
+			if e := n161(v, child(p, "allow_peers")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["deny_peers"]; has {
+			if e := n163(v, child(p, "deny_peers")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["max_price"]; has {
+			if e := n165(v, child(p, "max_price")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["max_deadline_ms"]; has {
+			if e := n166(v, child(p, "max_deadline_ms")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["residency"]; has {
+			if e := n167(v, child(p, "residency")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["self_attest"]; has {
+			if e := n169(v, child(p, "self_attest")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k25[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/name
+func n156(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 128 {
+			return p + " must have at most 128 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/version
+func n157(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 64 {
+			return p + " must have at most 64 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/description
+func n158(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 2000 {
+			return p + " must have at most 2000 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/require_attestations
+func n159(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 64 {
+			return p + " must have at most 64 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n160(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/require_attestations/items
+func n160(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/allow_peers
+func n161(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		for i := 0; i < len(a); i++ {
+			if e := n162(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/allow_peers/items
+func n162(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/deny_peers
+func n163(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		for i := 0; i < len(a); i++ {
+			if e := n164(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/deny_peers/items
+func n164(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2700,7 +3004,7 @@ func n148(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/max_price
-func n149(x any, p string) string {
+func n165(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -2713,7 +3017,7 @@ func n149(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/max_deadline_ms
-func n150(x any, p string) string {
+func n166(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2726,7 +3030,7 @@ func n150(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/residency
-func n151(x any, p string) string {
+func n167(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2736,7 +3040,7 @@ func n151(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n152(a[i], index(p, i)); e != "" {
+			if e := n168(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2745,7 +3049,7 @@ func n151(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/residency/items
-func n152(x any, p string) string {
+func n168(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2757,13 +3061,21 @@ func n152(x any, p string) string {
 	return ""
 }
 
+// pl:Policy.v1#/properties/self_attest
+func n169(x any, p string) string {
+	if !(isBool(x)) {
+		return p + " must be boolean"
+	}
+	return ""
+}
+
 // pl:Policy.v1#/additionalProperties
-func n153(x any, p string) string {
+func n170(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#
-func n154(x any, p string) string {
+func n171(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2815,82 +3127,87 @@ func n154(x any, p string) string {
 			return p + " must have required property \"prev\""
 		}
 		if v, has := m["run"]; has {
-			if e := n155(v, child(p, "run")); e != "" {
+			if e := n172(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n156(v, child(p, "step")); e != "" {
+			if e := n173(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n157(v, child(p, "capability")); e != "" {
+			if e := n174(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n158(v, child(p, "provider")); e != "" {
+			if e := n175(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester"]; has {
-			if e := n159(v, child(p, "requester")); e != "" {
+			if e := n176(v, child(p, "requester")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["award"]; has {
-			if e := n160(v, child(p, "award")); e != "" {
+			if e := n177(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input"]; has {
-			if e := n161(v, child(p, "input")); e != "" {
+			if e := n178(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n162(v, child(p, "output")); e != "" {
+			if e := n179(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n165(v, child(p, "status")); e != "" {
+			if e := n182(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["started"]; has {
-			if e := n166(v, child(p, "started")); e != "" {
+			if e := n183(v, child(p, "started")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ended"]; has {
-			if e := n167(v, child(p, "ended")); e != "" {
+			if e := n184(v, child(p, "ended")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n168(v, child(p, "usage")); e != "" {
+			if e := n185(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n173(v, child(p, "limits")); e != "" {
+			if e := n190(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n178(v, child(p, "policies")); e != "" {
+			if e := n195(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["prev"]; has {
-			if e := n180(v, child(p, "prev")); e != "" {
+			if e := n197(v, child(p, "prev")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["attestations"]; has {
+			if e := n199(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k25[k] {
+			if !k26[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2900,7 +3217,7 @@ func n154(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/run
-func n155(x any, p string) string {
+func n172(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2913,7 +3230,7 @@ func n155(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/step
-func n156(x any, p string) string {
+func n173(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2926,7 +3243,7 @@ func n156(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/capability
-func n157(x any, p string) string {
+func n174(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2939,7 +3256,7 @@ func n157(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/provider
-func n158(x any, p string) string {
+func n175(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2952,7 +3269,7 @@ func n158(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/requester
-func n159(x any, p string) string {
+func n176(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2965,7 +3282,7 @@ func n159(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/award
-func n160(x any, p string) string {
+func n177(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2978,7 +3295,7 @@ func n160(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/input
-func n161(x any, p string) string {
+func n178(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2994,12 +3311,12 @@ func n161(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output
-func n162(x any, p string) string {
+func n179(x any, p string) string {
 	if c := 0; func() int {
-		if n163(x, p) == "" {
+		if n180(x, p) == "" {
 			c++
 		}
-		if n164(x, p) == "" {
+		if n181(x, p) == "" {
 			c++
 		}
 		return c
@@ -3010,7 +3327,7 @@ func n162(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/0
-func n163(x any, p string) string {
+func n180(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3026,17 +3343,17 @@ func n163(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/1
-func n164(x any, p string) string {
-	if !jsonEqual(x, k26) {
+func n181(x any, p string) string {
+	if !jsonEqual(x, k27) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:Receipt.v1#/properties/status
-func n165(x any, p string) string {
+func n182(x any, p string) string {
 	if !func() bool {
-		for _, v := range k27 {
+		for _, v := range k28 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3049,7 +3366,7 @@ func n165(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/started
-func n166(x any, p string) string {
+func n183(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3062,7 +3379,7 @@ func n166(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/ended
-func n167(x any, p string) string {
+func n184(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3075,7 +3392,7 @@ func n167(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage
-func n168(x any, p string) string {
+func n185(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3091,22 +3408,22 @@ func n168(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n169(v, child(p, "cpu_ms")); e != "" {
+			if e := n186(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n170(v, child(p, "wall_ms")); e != "" {
+			if e := n187(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n171(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n188(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k28[k] {
+			if !k29[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3116,7 +3433,7 @@ func n168(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/cpu_ms
-func n169(x any, p string) string {
+func n186(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3129,7 +3446,7 @@ func n169(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/wall_ms
-func n170(x any, p string) string {
+func n187(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3142,7 +3459,7 @@ func n170(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
-func n171(x any, p string) string {
+func n188(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3155,29 +3472,29 @@ func n171(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/additionalProperties
-func n172(x any, p string) string {
+func n189(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/limits
-func n173(x any, p string) string {
+func n190(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n174(v, child(p, "cpu_ms")); e != "" {
+			if e := n191(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n175(v, child(p, "mem_mb")); e != "" {
+			if e := n192(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n176(v, child(p, "wall_ms")); e != "" {
+			if e := n193(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -3192,7 +3509,7 @@ func n173(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/cpu_ms
-func n174(x any, p string) string {
+func n191(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3205,7 +3522,7 @@ func n174(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/mem_mb
-func n175(x any, p string) string {
+func n192(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3218,7 +3535,7 @@ func n175(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/wall_ms
-func n176(x any, p string) string {
+func n193(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3231,12 +3548,12 @@ func n176(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/additionalProperties
-func n177(x any, p string) string {
+func n194(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/policies
-func n178(x any, p string) string {
+func n195(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3246,7 +3563,7 @@ func n178(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n179(a[i], index(p, i)); e != "" {
+			if e := n196(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3255,7 +3572,7 @@ func n178(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies/items
-func n179(x any, p string) string {
+func n196(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3268,7 +3585,7 @@ func n179(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev
-func n180(x any, p string) string {
+func n197(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3278,7 +3595,7 @@ func n180(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n181(a[i], index(p, i)); e != "" {
+			if e := n198(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3287,7 +3604,42 @@ func n180(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev/items
-func n181(x any, p string) string {
+func n198(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k1.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/attestations
+func n199(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 64 {
+			return p + " must have at most 64 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n200(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/attestations/items
+func n200(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3303,12 +3655,12 @@ func n181(x any, p string) string {
 }
 
 // pl:Receipt.v1#/additionalProperties
-func n182(x any, p string) string {
+func n201(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#
-func n183(x any, p string) string {
+func n202(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3330,47 +3682,47 @@ func n183(x any, p string) string {
 			return p + " must have required property \"usage\""
 		}
 		if v, has := m["award"]; has {
-			if e := n184(v, child(p, "award")); e != "" {
+			if e := n203(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n185(v, child(p, "run")); e != "" {
+			if e := n204(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n186(v, child(p, "step")); e != "" {
+			if e := n205(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n187(v, child(p, "status")); e != "" {
+			if e := n206(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n188(v, child(p, "output")); e != "" {
+			if e := n207(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["error"]; has {
-			if e := n189(v, child(p, "error")); e != "" {
+			if e := n208(v, child(p, "error")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n194(v, child(p, "usage")); e != "" {
+			if e := n213(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["receipt"]; has {
-			if e := n199(v, child(p, "receipt")); e != "" {
+			if e := n218(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k29[k] {
+			if !k30[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3380,7 +3732,7 @@ func n183(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/award
-func n184(x any, p string) string {
+func n203(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3396,7 +3748,7 @@ func n184(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/run
-func n185(x any, p string) string {
+func n204(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3409,7 +3761,7 @@ func n185(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/step
-func n186(x any, p string) string {
+func n205(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3422,9 +3774,9 @@ func n186(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/status
-func n187(x any, p string) string {
+func n206(x any, p string) string {
 	if !func() bool {
-		for _, v := range k27 {
+		for _, v := range k28 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3437,7 +3789,7 @@ func n187(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/output
-func n188(x any, p string) string {
+func n207(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3453,7 +3805,7 @@ func n188(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error
-func n189(x any, p string) string {
+func n208(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3466,22 +3818,22 @@ func n189(x any, p string) string {
 			return p + " must have required property \"message\""
 		}
 		if v, has := m["name"]; has {
-			if e := n190(v, child(p, "name")); e != "" {
+			if e := n209(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n191(v, child(p, "message")); e != "" {
+			if e := n210(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["retryable"]; has {
-			if e := n192(v, child(p, "retryable")); e != "" {
+			if e := n211(v, child(p, "retryable")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["details"]; has {
-			if e := n193(v, child(p, "details")); e != "" {
+			if e := n212(v, child(p, "details")); e != "" {
 				return e
 			}
 		}
@@ -3490,7 +3842,7 @@ func n189(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/name
-func n190(x any, p string) string {
+func n209(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3503,7 +3855,7 @@ func n190(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/message
-func n191(x any, p string) string {
+func n210(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3516,7 +3868,7 @@ func n191(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/retryable
-func n192(x any, p string) string {
+func n211(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -3524,7 +3876,7 @@ func n192(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/details
-func n193(x any, p string) string {
+func n212(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3532,7 +3884,7 @@ func n193(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage
-func n194(x any, p string) string {
+func n213(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3548,22 +3900,22 @@ func n194(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n195(v, child(p, "cpu_ms")); e != "" {
+			if e := n214(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n196(v, child(p, "wall_ms")); e != "" {
+			if e := n215(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n197(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n216(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k28[k] {
+			if !k29[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3573,7 +3925,7 @@ func n194(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/cpu_ms
-func n195(x any, p string) string {
+func n214(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3586,7 +3938,7 @@ func n195(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/wall_ms
-func n196(x any, p string) string {
+func n215(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3599,7 +3951,7 @@ func n196(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/mem_peak_mb
-func n197(x any, p string) string {
+func n216(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3612,20 +3964,20 @@ func n197(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/additionalProperties
-func n198(x any, p string) string {
+func n217(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/properties/receipt
-func n199(x any, p string) string {
-	if e := n200(x, p); e != "" {
+func n218(x any, p string) string {
+	if e := n219(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#
-func n200(x any, p string) string {
+func n219(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3638,22 +3990,22 @@ func n200(x any, p string) string {
 			return p + " must have required property \"provider_sig\""
 		}
 		if v, has := m["receipt"]; has {
-			if e := n201(v, child(p, "receipt")); e != "" {
+			if e := n220(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider_sig"]; has {
-			if e := n202(v, child(p, "provider_sig")); e != "" {
+			if e := n221(v, child(p, "provider_sig")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester_sig"]; has {
-			if e := n203(v, child(p, "requester_sig")); e != "" {
+			if e := n222(v, child(p, "requester_sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k30[k] {
+			if !k31[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3663,20 +4015,20 @@ func n200(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/receipt
-func n201(x any, p string) string {
-	if e := n154(x, p); e != "" {
+func n220(x any, p string) string {
+	if e := n171(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n202(x any, p string) string {
+func n221(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k19.MatchString(s) {
+		if !k12.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
 		}
 	}
@@ -3684,12 +4036,12 @@ func n202(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/requester_sig
-func n203(x any, p string) string {
+func n222(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k19.MatchString(s) {
+		if !k12.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
 		}
 	}
@@ -3697,17 +4049,160 @@ func n203(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/additionalProperties
-func n204(x any, p string) string {
+func n223(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/additionalProperties
-func n205(x any, p string) string {
+func n224(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:Revocation.v1#
+func n225(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["v"]; !has {
+			return p + " must have required property \"v\""
+		}
+		if _, has := m["issuer"]; !has {
+			return p + " must have required property \"issuer\""
+		}
+		if _, has := m["attestation"]; !has {
+			return p + " must have required property \"attestation\""
+		}
+		if _, has := m["ts"]; !has {
+			return p + " must have required property \"ts\""
+		}
+		if _, has := m["sig"]; !has {
+			return p + " must have required property \"sig\""
+		}
+		if v, has := m["v"]; has {
+			if e := n226(v, child(p, "v")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["issuer"]; has {
+			if e := n227(v, child(p, "issuer")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["attestation"]; has {
+			if e := n228(v, child(p, "attestation")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["ts"]; has {
+			if e := n229(v, child(p, "ts")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["reason"]; has {
+			if e := n230(v, child(p, "reason")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["sig"]; has {
+			if e := n231(v, child(p, "sig")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k32[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Revocation.v1#/properties/v
+func n226(x any, p string) string {
+	if !jsonEqual(x, k11) {
+		return p + " must be equal to the constant"
+	}
+	return ""
+}
+
+// pl:Revocation.v1#/properties/issuer
+func n227(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Revocation.v1#/properties/attestation
+func n228(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k1.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Revocation.v1#/properties/ts
+func n229(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Revocation.v1#/properties/reason
+func n230(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 500 {
+			return p + " must have at most 500 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Revocation.v1#/properties/sig
+func n231(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k12.MatchString(s) {
+			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Revocation.v1#/additionalProperties
+func n232(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Workflow.v1#
-func n206(x any, p string) string {
+func n233(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3720,47 +4215,47 @@ func n206(x any, p string) string {
 			return p + " must have required property \"graph\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n207(v, child(p, "workflow_id")); e != "" {
+			if e := n234(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n208(v, child(p, "name")); e != "" {
+			if e := n235(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n209(v, child(p, "description")); e != "" {
+			if e := n236(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n210(v, child(p, "tags")); e != "" {
+			if e := n237(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n212(v, child(p, "version")); e != "" {
+			if e := n239(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalSettings"]; has {
-			if e := n215(v, child(p, "globalSettings")); e != "" {
+			if e := n242(v, child(p, "globalSettings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalParameters"]; has {
-			if e := n216(v, child(p, "globalParameters")); e != "" {
+			if e := n243(v, child(p, "globalParameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n217(v, child(p, "modules")); e != "" {
+			if e := n244(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["graph"]; has {
-			if e := n227(v, child(p, "graph")); e != "" {
+			if e := n254(v, child(p, "graph")); e != "" {
 				return e
 			}
 		}
@@ -3769,7 +4264,7 @@ func n206(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/workflow_id
-func n207(x any, p string) string {
+func n234(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3777,7 +4272,7 @@ func n207(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/name
-func n208(x any, p string) string {
+func n235(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3785,7 +4280,7 @@ func n208(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/description
-func n209(x any, p string) string {
+func n236(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3793,14 +4288,14 @@ func n209(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags
-func n210(x any, p string) string {
+func n237(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n211(a[i], index(p, i)); e != "" {
+			if e := n238(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3809,7 +4304,7 @@ func n210(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags/items
-func n211(x any, p string) string {
+func n238(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3817,19 +4312,19 @@ func n211(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version
-func n212(x any, p string) string {
+func n239(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["version"]; has {
-			if e := n213(v, child(p, "version")); e != "" {
+			if e := n240(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n214(v, child(p, "releaseTag")); e != "" {
+			if e := n241(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
@@ -3838,7 +4333,7 @@ func n212(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/version
-func n213(x any, p string) string {
+func n240(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3846,7 +4341,7 @@ func n213(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/releaseTag
-func n214(x any, p string) string {
+func n241(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3854,7 +4349,7 @@ func n214(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalSettings
-func n215(x any, p string) string {
+func n242(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3862,7 +4357,7 @@ func n215(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalParameters
-func n216(x any, p string) string {
+func n243(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3870,7 +4365,7 @@ func n216(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules
-func n217(x any, p string) string {
+func n244(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3878,7 +4373,7 @@ func n217(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n218(v, child(p, k)); e != "" {
+				if e := n245(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -3888,44 +4383,44 @@ func n217(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties
-func n218(x any, p string) string {
+func n245(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["codePath"]; has {
-			if e := n219(v, child(p, "codePath")); e != "" {
+			if e := n246(v, child(p, "codePath")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["settings"]; has {
-			if e := n220(v, child(p, "settings")); e != "" {
+			if e := n247(v, child(p, "settings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["parameters"]; has {
-			if e := n221(v, child(p, "parameters")); e != "" {
+			if e := n248(v, child(p, "parameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n222(v, child(p, "name")); e != "" {
+			if e := n249(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n223(v, child(p, "description")); e != "" {
+			if e := n250(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n224(v, child(p, "tags")); e != "" {
+			if e := n251(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["resource_requirements"]; has {
-			if e := n226(v, child(p, "resource_requirements")); e != "" {
+			if e := n253(v, child(p, "resource_requirements")); e != "" {
 				return e
 			}
 		}
@@ -3934,7 +4429,7 @@ func n218(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
-func n219(x any, p string) string {
+func n246(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3942,7 +4437,7 @@ func n219(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
-func n220(x any, p string) string {
+func n247(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3950,7 +4445,7 @@ func n220(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
-func n221(x any, p string) string {
+func n248(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3958,7 +4453,7 @@ func n221(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
-func n222(x any, p string) string {
+func n249(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3966,7 +4461,7 @@ func n222(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
-func n223(x any, p string) string {
+func n250(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3974,14 +4469,14 @@ func n223(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
-func n224(x any, p string) string {
+func n251(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n225(a[i], index(p, i)); e != "" {
+			if e := n252(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3990,7 +4485,7 @@ func n224(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
-func n225(x any, p string) string {
+func n252(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3998,7 +4493,7 @@ func n225(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
-func n226(x any, p string) string {
+func n253(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4006,7 +4501,7 @@ func n226(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph
-func n227(x any, p string) string {
+func n254(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4014,7 +4509,7 @@ func n227(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n228(v, child(p, k)); e != "" {
+				if e := n255(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -4024,14 +4519,14 @@ func n227(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties
-func n228(x any, p string) string {
+func n255(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n229(a[i], index(p, i)); e != "" {
+			if e := n256(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4040,7 +4535,7 @@ func n228(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties/items
-func n229(x any, p string) string {
+func n256(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4048,7 +4543,7 @@ func n229(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#
-func n230(x any, p string) string {
+func n257(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4082,62 +4577,62 @@ func n230(x any, p string) string {
 			return p + " must have required property \"meta\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n231(v, child(p, "workflow_id")); e != "" {
+			if e := n258(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n232(v, child(p, "version")); e != "" {
+			if e := n259(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n233(v, child(p, "releaseTag")); e != "" {
+			if e := n260(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["kind"]; has {
-			if e := n234(v, child(p, "kind")); e != "" {
+			if e := n261(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["bundle"]; has {
-			if e := n235(v, child(p, "bundle")); e != "" {
+			if e := n262(v, child(p, "bundle")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["size"]; has {
-			if e := n236(v, child(p, "size")); e != "" {
+			if e := n263(v, child(p, "size")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisher"]; has {
-			if e := n237(v, child(p, "publisher")); e != "" {
+			if e := n264(v, child(p, "publisher")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisherKind"]; has {
-			if e := n238(v, child(p, "publisherKind")); e != "" {
+			if e := n265(v, child(p, "publisherKind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n239(v, child(p, "ts")); e != "" {
+			if e := n266(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tombstone"]; has {
-			if e := n240(v, child(p, "tombstone")); e != "" {
+			if e := n267(v, child(p, "tombstone")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["meta"]; has {
-			if e := n241(v, child(p, "meta")); e != "" {
+			if e := n268(v, child(p, "meta")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k31[k] {
+			if !k33[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4147,12 +4642,12 @@ func n230(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/workflow_id
-func n231(x any, p string) string {
+func n258(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k32.MatchString(s) {
+		if !k34.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
 		}
 	}
@@ -4160,7 +4655,7 @@ func n231(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/version
-func n232(x any, p string) string {
+func n259(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4173,7 +4668,7 @@ func n232(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/releaseTag
-func n233(x any, p string) string {
+func n260(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4186,9 +4681,9 @@ func n233(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/kind
-func n234(x any, p string) string {
+func n261(x any, p string) string {
 	if !func() bool {
-		for _, v := range k33 {
+		for _, v := range k35 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -4201,7 +4696,7 @@ func n234(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/bundle
-func n235(x any, p string) string {
+func n262(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4217,7 +4712,7 @@ func n235(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/size
-func n236(x any, p string) string {
+func n263(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4230,7 +4725,7 @@ func n236(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisher
-func n237(x any, p string) string {
+func n264(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4246,9 +4741,9 @@ func n237(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisherKind
-func n238(x any, p string) string {
+func n265(x any, p string) string {
 	if !func() bool {
-		for _, v := range k34 {
+		for _, v := range k36 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -4261,7 +4756,7 @@ func n238(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/ts
-func n239(x any, p string) string {
+func n266(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4274,15 +4769,15 @@ func n239(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/tombstone
-func n240(x any, p string) string {
-	if !jsonEqual(x, k35) {
+func n267(x any, p string) string {
+	if !jsonEqual(x, k37) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:WorkflowRecord.v1#/properties/meta
-func n241(x any, p string) string {
+func n268(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4295,27 +4790,27 @@ func n241(x any, p string) string {
 			return p + " must have required property \"modules\""
 		}
 		if v, has := m["name"]; has {
-			if e := n242(v, child(p, "name")); e != "" {
+			if e := n269(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n243(v, child(p, "description")); e != "" {
+			if e := n270(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n244(v, child(p, "tags")); e != "" {
+			if e := n271(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n246(v, child(p, "modules")); e != "" {
+			if e := n273(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k36[k] {
+			if !k38[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4325,7 +4820,7 @@ func n241(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/name
-func n242(x any, p string) string {
+func n269(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4338,7 +4833,7 @@ func n242(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/description
-func n243(x any, p string) string {
+func n270(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4351,7 +4846,7 @@ func n243(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags
-func n244(x any, p string) string {
+func n271(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4361,7 +4856,7 @@ func n244(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n245(a[i], index(p, i)); e != "" {
+			if e := n272(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4370,7 +4865,7 @@ func n244(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
-func n245(x any, p string) string {
+func n272(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4383,7 +4878,7 @@ func n245(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules
-func n246(x any, p string) string {
+func n273(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4393,7 +4888,7 @@ func n246(x any, p string) string {
 			return p + " must have at most 1000 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n247(a[i], index(p, i)); e != "" {
+			if e := n274(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4402,7 +4897,7 @@ func n246(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
-func n247(x any, p string) string {
+func n274(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4415,32 +4910,34 @@ func n247(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/additionalProperties
-func n248(x any, p string) string {
+func n275(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:WorkflowRecord.v1#/additionalProperties
-func n249(x any, p string) string {
+func n276(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // Validators maps each schema name to its root check.
 var Validators = map[string]func(x any, p string) string{
 	"AdvertiseCapability.v1": n0,
-	"Award.v1": n39,
-	"Bid.v1": n58,
-	"CallForProposal.v1": n76,
+	"Attestation.v1": n39,
+	"Award.v1": n51,
+	"Bid.v1": n72,
+	"CallForProposal.v1": n92,
 	"Capability.v1": n3,
-	"Decline.v1": n101,
-	"Envelope.v1": n108,
-	"GatewayRequest.v1": n121,
-	"Plan.v1": n126,
-	"Policy.v1": n139,
-	"Receipt.v1": n154,
-	"Result.v1": n183,
-	"SignedReceipt.v1": n200,
-	"Workflow.v1": n206,
-	"WorkflowRecord.v1": n230,
+	"Decline.v1": n117,
+	"Envelope.v1": n124,
+	"GatewayRequest.v1": n137,
+	"Plan.v1": n142,
+	"Policy.v1": n155,
+	"Receipt.v1": n171,
+	"Result.v1": n202,
+	"Revocation.v1": n225,
+	"SignedReceipt.v1": n219,
+	"Workflow.v1": n233,
+	"WorkflowRecord.v1": n257,
 }
 
 // ErrorOf returns "" when doc is a valid `name` document, else why not. Unknown names panic.
@@ -4517,6 +5014,9 @@ func indexByte(s string, c byte) int {
 // ValidateAdvertiseCapabilityV1 returns a *SpecValidationError unless doc is a valid AdvertiseCapability.v1.
 func ValidateAdvertiseCapabilityV1(doc any) error { return Validate("AdvertiseCapability.v1", doc) }
 
+// ValidateAttestationV1 returns a *SpecValidationError unless doc is a valid Attestation.v1.
+func ValidateAttestationV1(doc any) error { return Validate("Attestation.v1", doc) }
+
 // ValidateAwardV1 returns a *SpecValidationError unless doc is a valid Award.v1.
 func ValidateAwardV1(doc any) error { return Validate("Award.v1", doc) }
 
@@ -4549,6 +5049,9 @@ func ValidateReceiptV1(doc any) error { return Validate("Receipt.v1", doc) }
 
 // ValidateResultV1 returns a *SpecValidationError unless doc is a valid Result.v1.
 func ValidateResultV1(doc any) error { return Validate("Result.v1", doc) }
+
+// ValidateRevocationV1 returns a *SpecValidationError unless doc is a valid Revocation.v1.
+func ValidateRevocationV1(doc any) error { return Validate("Revocation.v1", doc) }
 
 // ValidateSignedReceiptV1 returns a *SpecValidationError unless doc is a valid SignedReceipt.v1.
 func ValidateSignedReceiptV1(doc any) error { return Validate("SignedReceipt.v1", doc) }

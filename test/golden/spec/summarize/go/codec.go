@@ -15,7 +15,7 @@ type SchemaInfo struct {
 // Schemas lists every compiled schema by name.
 var Schemas = map[string]SchemaInfo{
 	"Summarize.v1": {ID: "pl:cap:Summarize.v1", CID: "bafyreigxwa2uwfxaecn6c2f5syali254rrnx3hss6yherziqq6vuxh3cyq"},
-	"Receipt.v1": {ID: "pl:Receipt.v1", CID: "bafyreiby2yinbmia42m5vs5vaywvsvh3pix46snrxbrdnaqytq7nbrtlou"},
+	"Receipt.v1": {ID: "pl:Receipt.v1", CID: "bafyreihoxxv36tsycy42a7womuyy62kp7wpmywnd35qibfgc7yomyr5wla"},
 	"SignedReceipt.v1": {ID: "pl:SignedReceipt.v1", CID: "bafyreid36mtmmgzqjhlb3xvn6cd2wcapm3jctbp4o5oi5xtgia4pjrg2ke"},
 	"Capability.v1": {ID: "pl:Capability.v1", CID: "bafyreial56kgk5wskw6pwpnx3g52tnmjdtnydtrihi7ihwxo324kw7sqiu"},
 	"Summarize.v1#input": {ID: "pl:cap:Summarize.v1#/properties/input", CID: ""},

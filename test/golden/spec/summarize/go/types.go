@@ -31,8 +31,11 @@ type ReceiptV1 struct {
 	Ended int64 `json:"ended"`
 	Usage ReceiptV1Usage `json:"usage"`
 	Limits ReceiptV1Limits `json:"limits"`
+	// the policies of the step (Policy.v1 CIDs when the plan named them by CID or alias)
 	Policies []string `json:"policies"`
 	Prev []string `json:"prev"`
+	// CIDs of the attestations that admitted the provider (from the award)
+	Attestations *[]string `json:"attestations,omitempty"`
 }
 
 // SignedReceiptV1: A receipt with its signatures: provider over "pl/receipt/v1" + dag-cbor(receipt), requester over "pl/receipt-accept/v1" + dag-cbor(receipt). Both base64url.

@@ -9,7 +9,7 @@ var k1 = map[string]bool{"text": true, "max_words": true, "style": true, "langua
 var k2 = mustJSON("[\"bullets\",\"paragraph\"]").([]any)
 var k3 = mustRegexp("^[a-z]{2}(\\x{2d}[A-Z]{2})?\\z")
 var k4 = map[string]bool{"summary": true, "words": true, "bullets": true, "model": true}
-var k5 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "policies": true, "prev": true}
+var k5 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "policies": true, "prev": true, "attestations": true}
 var k6 = mustRegexp("^[1-9A-HJ-NP-Za-km-z]{40,60}\\z")
 var k7 = mustRegexp("^b[a-z2-7]{20,}\\z")
 var k8 = mustJSON("\"\"")
@@ -421,6 +421,11 @@ func n17(x any, p string) string {
 		}
 		if v, has := m["prev"]; has {
 			if e := n43(v, child(p, "prev")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["attestations"]; has {
+			if e := n45(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
@@ -837,13 +842,48 @@ func n44(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/additionalProperties
+// pl:Receipt.v1#/properties/attestations
 func n45(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 64 {
+			return p + " must have at most 64 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n46(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/attestations/items
+func n46(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k7.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/additionalProperties
+func n47(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:SignedReceipt.v1#
-func n46(x any, p string) string {
+func n48(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -856,17 +896,17 @@ func n46(x any, p string) string {
 			return p + " must have required property \"provider_sig\""
 		}
 		if v, has := m["receipt"]; has {
-			if e := n47(v, child(p, "receipt")); e != "" {
+			if e := n49(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider_sig"]; has {
-			if e := n48(v, child(p, "provider_sig")); e != "" {
+			if e := n50(v, child(p, "provider_sig")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester_sig"]; has {
-			if e := n49(v, child(p, "requester_sig")); e != "" {
+			if e := n51(v, child(p, "requester_sig")); e != "" {
 				return e
 			}
 		}
@@ -881,7 +921,7 @@ func n46(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/receipt
-func n47(x any, p string) string {
+func n49(x any, p string) string {
 	if e := n17(x, p); e != "" {
 		return e
 	}
@@ -889,7 +929,7 @@ func n47(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n48(x any, p string) string {
+func n50(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -902,7 +942,7 @@ func n48(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/requester_sig
-func n49(x any, p string) string {
+func n51(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -915,12 +955,12 @@ func n49(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/additionalProperties
-func n50(x any, p string) string {
+func n52(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#
-func n51(x any, p string) string {
+func n53(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -942,57 +982,57 @@ func n51(x any, p string) string {
 			return p + " must have required property \"limits\""
 		}
 		if v, has := m["name"]; has {
-			if e := n52(v, child(p, "name")); e != "" {
+			if e := n54(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n53(v, child(p, "version")); e != "" {
+			if e := n55(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n54(v, child(p, "provider")); e != "" {
+			if e := n56(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n55(v, child(p, "description")); e != "" {
+			if e := n57(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["io"]; has {
-			if e := n56(v, child(p, "io")); e != "" {
+			if e := n58(v, child(p, "io")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n64(v, child(p, "limits")); e != "" {
+			if e := n66(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["price"]; has {
-			if e := n69(v, child(p, "price")); e != "" {
+			if e := n71(v, child(p, "price")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attrs"]; has {
-			if e := n70(v, child(p, "attrs")); e != "" {
+			if e := n72(v, child(p, "attrs")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestations"]; has {
-			if e := n72(v, child(p, "attestations")); e != "" {
+			if e := n74(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n74(v, child(p, "policies")); e != "" {
+			if e := n76(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["module"]; has {
-			if e := n76(v, child(p, "module")); e != "" {
+			if e := n78(v, child(p, "module")); e != "" {
 				return e
 			}
 		}
@@ -1007,7 +1047,7 @@ func n51(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/name
-func n52(x any, p string) string {
+func n54(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1020,7 +1060,7 @@ func n52(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/version
-func n53(x any, p string) string {
+func n55(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1033,7 +1073,7 @@ func n53(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/provider
-func n54(x any, p string) string {
+func n56(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1046,7 +1086,7 @@ func n54(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/description
-func n55(x any, p string) string {
+func n57(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1059,7 +1099,7 @@ func n55(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io
-func n56(x any, p string) string {
+func n58(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1072,12 +1112,12 @@ func n56(x any, p string) string {
 			return p + " must have required property \"output\""
 		}
 		if v, has := m["input"]; has {
-			if e := n57(v, child(p, "input")); e != "" {
+			if e := n59(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n60(v, child(p, "output")); e != "" {
+			if e := n62(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
@@ -1092,12 +1132,12 @@ func n56(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input
-func n57(x any, p string) string {
+func n59(x any, p string) string {
 	if c := 0; func() int {
-		if n58(x, p) == "" {
+		if n60(x, p) == "" {
 			c++
 		}
-		if n59(x, p) == "" {
+		if n61(x, p) == "" {
 			c++
 		}
 		return c
@@ -1108,7 +1148,7 @@ func n57(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input/oneOf/0
-func n58(x any, p string) string {
+func n60(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1124,7 +1164,7 @@ func n58(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input/oneOf/1
-func n59(x any, p string) string {
+func n61(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1132,12 +1172,12 @@ func n59(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output
-func n60(x any, p string) string {
+func n62(x any, p string) string {
 	if c := 0; func() int {
-		if n61(x, p) == "" {
+		if n63(x, p) == "" {
 			c++
 		}
-		if n62(x, p) == "" {
+		if n64(x, p) == "" {
 			c++
 		}
 		return c
@@ -1148,7 +1188,7 @@ func n60(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output/oneOf/0
-func n61(x any, p string) string {
+func n63(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1164,7 +1204,7 @@ func n61(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output/oneOf/1
-func n62(x any, p string) string {
+func n64(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1172,29 +1212,29 @@ func n62(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/additionalProperties
-func n63(x any, p string) string {
+func n65(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/properties/limits
-func n64(x any, p string) string {
+func n66(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n65(v, child(p, "cpu_ms")); e != "" {
+			if e := n67(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n66(v, child(p, "mem_mb")); e != "" {
+			if e := n68(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n67(v, child(p, "wall_ms")); e != "" {
+			if e := n69(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -1209,32 +1249,6 @@ func n64(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/limits/properties/cpu_ms
-func n65(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Capability.v1#/properties/limits/properties/mem_mb
-func n66(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Capability.v1#/properties/limits/properties/wall_ms
 func n67(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -1247,13 +1261,39 @@ func n67(x any, p string) string {
 	return ""
 }
 
-// pl:Capability.v1#/properties/limits/additionalProperties
+// pl:Capability.v1#/properties/limits/properties/mem_mb
 func n68(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Capability.v1#/properties/limits/properties/wall_ms
+func n69(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Capability.v1#/properties/limits/additionalProperties
+func n70(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/properties/price
-func n69(x any, p string) string {
+func n71(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -1266,7 +1306,7 @@ func n69(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attrs
-func n70(x any, p string) string {
+func n72(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1277,7 +1317,7 @@ func n70(x any, p string) string {
 		}
 		for k, v := range m {
 			if !k16[k] {
-				if e := n71(v, child(p, k)); e != "" {
+				if e := n73(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -1287,7 +1327,7 @@ func n70(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attrs/additionalProperties
-func n71(x any, p string) string {
+func n73(x any, p string) string {
 	if !(isNumber(x) || isString(x) || isBool(x)) {
 		return p + " must be number or string or boolean"
 	}
@@ -1295,38 +1335,6 @@ func n71(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attestations
-func n72(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		if len(a) > 64 {
-			return p + " must have at most 64 items"
-		}
-		for i := 0; i < len(a); i++ {
-			if e := n73(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Capability.v1#/properties/attestations/items
-func n73(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 200 {
-			return p + " must have at most 200 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Capability.v1#/properties/policies
 func n74(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
@@ -1345,7 +1353,7 @@ func n74(x any, p string) string {
 	return ""
 }
 
-// pl:Capability.v1#/properties/policies/items
+// pl:Capability.v1#/properties/attestations/items
 func n75(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -1358,8 +1366,40 @@ func n75(x any, p string) string {
 	return ""
 }
 
-// pl:Capability.v1#/properties/module
+// pl:Capability.v1#/properties/policies
 func n76(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 64 {
+			return p + " must have at most 64 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n77(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Capability.v1#/properties/policies/items
+func n77(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Capability.v1#/properties/module
+func n78(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1369,17 +1409,17 @@ func n76(x any, p string) string {
 			return p + " must have required property \"cid\""
 		}
 		if v, has := m["cid"]; has {
-			if e := n77(v, child(p, "cid")); e != "" {
+			if e := n79(v, child(p, "cid")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["kind"]; has {
-			if e := n78(v, child(p, "kind")); e != "" {
+			if e := n80(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["path"]; has {
-			if e := n79(v, child(p, "path")); e != "" {
+			if e := n81(v, child(p, "path")); e != "" {
 				return e
 			}
 		}
@@ -1394,7 +1434,7 @@ func n76(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/cid
-func n77(x any, p string) string {
+func n79(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1410,7 +1450,7 @@ func n77(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/kind
-func n78(x any, p string) string {
+func n80(x any, p string) string {
 	if !func() bool {
 		for _, v := range k18 {
 			if jsonEqual(x, v) {
@@ -1425,7 +1465,7 @@ func n78(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/path
-func n79(x any, p string) string {
+func n81(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1438,12 +1478,12 @@ func n79(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/additionalProperties
-func n80(x any, p string) string {
+func n82(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/additionalProperties
-func n81(x any, p string) string {
+func n83(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
@@ -1451,8 +1491,8 @@ func n81(x any, p string) string {
 var Validators = map[string]func(x any, p string) string{
 	"Summarize.v1": n0,
 	"Receipt.v1": n17,
-	"SignedReceipt.v1": n46,
-	"Capability.v1": n51,
+	"SignedReceipt.v1": n48,
+	"Capability.v1": n53,
 	"Summarize.v1#input": n1,
 	"Summarize.v1#output": n8,
 }

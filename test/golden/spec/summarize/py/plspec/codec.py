@@ -10,7 +10,7 @@ from .validators import validate
 
 SCHEMAS: Dict[str, Dict[str, Optional[str]]] = {
     "Summarize.v1": {"id": "pl:cap:Summarize.v1", "cid": "bafyreigxwa2uwfxaecn6c2f5syali254rrnx3hss6yherziqq6vuxh3cyq"},
-    "Receipt.v1": {"id": "pl:Receipt.v1", "cid": "bafyreiby2yinbmia42m5vs5vaywvsvh3pix46snrxbrdnaqytq7nbrtlou"},
+    "Receipt.v1": {"id": "pl:Receipt.v1", "cid": "bafyreihoxxv36tsycy42a7womuyy62kp7wpmywnd35qibfgc7yomyr5wla"},
     "SignedReceipt.v1": {"id": "pl:SignedReceipt.v1", "cid": "bafyreid36mtmmgzqjhlb3xvn6cd2wcapm3jctbp4o5oi5xtgia4pjrg2ke"},
     "Capability.v1": {"id": "pl:Capability.v1", "cid": "bafyreial56kgk5wskw6pwpnx3g52tnmjdtnydtrihi7ihwxo324kw7sqiu"},
     "Summarize.v1#input": {"id": "pl:cap:Summarize.v1#/properties/input", "cid": None},

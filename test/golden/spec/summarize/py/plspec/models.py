@@ -44,8 +44,9 @@ class ReceiptV1:
     ended: int
     usage: ReceiptV1Usage
     limits: ReceiptV1Limits
-    policies: List[str]
+    policies: List[str]  # the policies of the step (Policy.v1 CIDs when the plan named them by CID or alias)
     prev: List[str]
+    attestations: Optional[List[str]] = None  # CIDs of the attestations that admitted the provider (from the award)
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "ReceiptV1":
@@ -65,6 +66,7 @@ class ReceiptV1:
             limits=ReceiptV1Limits.from_dict(d["limits"]),
             policies=d["policies"],
             prev=d["prev"],
+            attestations=d["attestations"] if "attestations" in d else None,
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -84,6 +86,8 @@ class ReceiptV1:
         out["limits"] = self.limits.to_dict()
         out["policies"] = self.policies
         out["prev"] = self.prev
+        if self.attestations is not None:
+            out["attestations"] = self.attestations
         return out
 
 

@@ -13,7 +13,7 @@ _K1 = frozenset(["text", "max_words", "style", "language"])
 _K2 = ["bullets", "paragraph"]
 _K3 = re.compile("^[a-z]{2}(\\x2d[A-Z]{2})?\\Z", re.ASCII)
 _K4 = frozenset(["summary", "words", "bullets", "model"])
-_K5 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "policies", "prev"])
+_K5 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "policies", "prev", "attestations"])
 _K6 = re.compile("^[1-9A-HJ-NP-Za-km-z]{40,60}\\Z", re.ASCII)
 _K7 = re.compile("^b[a-z2-7]{20,}\\Z", re.ASCII)
 _K8 = ""
@@ -332,6 +332,10 @@ def _n17(x: Any, p: str) -> Optional[str]:
             e = _n43(x["prev"], rt.child(p, "prev"))
             if e is not None:
                 return e
+        if "attestations" in x:
+            e = _n45(x["attestations"], rt.child(p, "attestations"))
+            if e is not None:
+                return e
         for k, v in x.items():
             if k not in _K5:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
@@ -644,11 +648,37 @@ def _n44(x: Any, p: str) -> Optional[str]:
 
 
 def _n45(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/attestations
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) > 64:
+            return p + " must have at most 64 items"
+        for i in range(0, len(x)):
+            e = _n46(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n46(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/attestations/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 200:
+            return p + " must have at most 200 characters"
+        if _K7.search(x) is None:
+            return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+    return None
+
+
+def _n47(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n46(x: Any, p: str) -> Optional[str]:
+def _n48(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -658,15 +688,15 @@ def _n46(x: Any, p: str) -> Optional[str]:
         if "provider_sig" not in x:
             return p + " must have required property \"provider_sig\""
         if "receipt" in x:
-            e = _n47(x["receipt"], rt.child(p, "receipt"))
+            e = _n49(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         if "provider_sig" in x:
-            e = _n48(x["provider_sig"], rt.child(p, "provider_sig"))
+            e = _n50(x["provider_sig"], rt.child(p, "provider_sig"))
             if e is not None:
                 return e
         if "requester_sig" in x:
-            e = _n49(x["requester_sig"], rt.child(p, "requester_sig"))
+            e = _n51(x["requester_sig"], rt.child(p, "requester_sig"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -675,7 +705,7 @@ def _n46(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n47(x: Any, p: str) -> Optional[str]:
+def _n49(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/receipt
     e = _n17(x, p)
     if e is not None:
@@ -683,7 +713,7 @@ def _n47(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n48(x: Any, p: str) -> Optional[str]:
+def _n50(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/provider_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -693,7 +723,7 @@ def _n48(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n49(x: Any, p: str) -> Optional[str]:
+def _n51(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/requester_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -703,12 +733,12 @@ def _n49(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n50(x: Any, p: str) -> Optional[str]:
+def _n52(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n51(x: Any, p: str) -> Optional[str]:
+def _n53(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -724,47 +754,47 @@ def _n51(x: Any, p: str) -> Optional[str]:
         if "limits" not in x:
             return p + " must have required property \"limits\""
         if "name" in x:
-            e = _n52(x["name"], rt.child(p, "name"))
+            e = _n54(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n53(x["version"], rt.child(p, "version"))
+            e = _n55(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "provider" in x:
-            e = _n54(x["provider"], rt.child(p, "provider"))
+            e = _n56(x["provider"], rt.child(p, "provider"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n55(x["description"], rt.child(p, "description"))
+            e = _n57(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "io" in x:
-            e = _n56(x["io"], rt.child(p, "io"))
+            e = _n58(x["io"], rt.child(p, "io"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n64(x["limits"], rt.child(p, "limits"))
+            e = _n66(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "price" in x:
-            e = _n69(x["price"], rt.child(p, "price"))
+            e = _n71(x["price"], rt.child(p, "price"))
             if e is not None:
                 return e
         if "attrs" in x:
-            e = _n70(x["attrs"], rt.child(p, "attrs"))
+            e = _n72(x["attrs"], rt.child(p, "attrs"))
             if e is not None:
                 return e
         if "attestations" in x:
-            e = _n72(x["attestations"], rt.child(p, "attestations"))
+            e = _n74(x["attestations"], rt.child(p, "attestations"))
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n74(x["policies"], rt.child(p, "policies"))
+            e = _n76(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "module" in x:
-            e = _n76(x["module"], rt.child(p, "module"))
+            e = _n78(x["module"], rt.child(p, "module"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -773,7 +803,7 @@ def _n51(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n52(x: Any, p: str) -> Optional[str]:
+def _n54(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -783,7 +813,7 @@ def _n52(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n53(x: Any, p: str) -> Optional[str]:
+def _n55(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -793,7 +823,7 @@ def _n53(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n54(x: Any, p: str) -> Optional[str]:
+def _n56(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/provider
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -803,7 +833,7 @@ def _n54(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n55(x: Any, p: str) -> Optional[str]:
+def _n57(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -813,7 +843,7 @@ def _n55(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n56(x: Any, p: str) -> Optional[str]:
+def _n58(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -823,11 +853,11 @@ def _n56(x: Any, p: str) -> Optional[str]:
         if "output" not in x:
             return p + " must have required property \"output\""
         if "input" in x:
-            e = _n57(x["input"], rt.child(p, "input"))
+            e = _n59(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n60(x["output"], rt.child(p, "output"))
+            e = _n62(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -836,14 +866,14 @@ def _n56(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n57(x: Any, p: str) -> Optional[str]:
+def _n59(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/input
-    if sum(1 for f in (_n58, _n59,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n60, _n61,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n58(x: Any, p: str) -> Optional[str]:
+def _n60(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/input/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -855,21 +885,21 @@ def _n58(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n59(x: Any, p: str) -> Optional[str]:
+def _n61(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/input/oneOf/1
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n60(x: Any, p: str) -> Optional[str]:
+def _n62(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/output
-    if sum(1 for f in (_n61, _n62,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n63, _n64,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n61(x: Any, p: str) -> Optional[str]:
+def _n63(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/output/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -881,33 +911,33 @@ def _n61(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n62(x: Any, p: str) -> Optional[str]:
+def _n64(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/output/oneOf/1
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n63(x: Any, p: str) -> Optional[str]:
+def _n65(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n64(x: Any, p: str) -> Optional[str]:
+def _n66(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n65(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n67(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n66(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n68(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n67(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n69(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -916,7 +946,7 @@ def _n64(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n65(x: Any, p: str) -> Optional[str]:
+def _n67(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -927,7 +957,7 @@ def _n65(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n66(x: Any, p: str) -> Optional[str]:
+def _n68(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -938,7 +968,7 @@ def _n66(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n67(x: Any, p: str) -> Optional[str]:
+def _n69(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -949,12 +979,12 @@ def _n67(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n68(x: Any, p: str) -> Optional[str]:
+def _n70(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n69(x: Any, p: str) -> Optional[str]:
+def _n71(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/price
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -965,7 +995,7 @@ def _n69(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n70(x: Any, p: str) -> Optional[str]:
+def _n72(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/attrs
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -974,45 +1004,21 @@ def _n70(x: Any, p: str) -> Optional[str]:
             return p + " must have at most 64 properties"
         for k, v in x.items():
             if k not in _K16:
-                e = _n71(v, rt.child(p, k))
+                e = _n73(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n71(x: Any, p: str) -> Optional[str]:
+def _n73(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/attrs/additionalProperties
     if not (rt.is_number(x) or rt.is_string(x) or rt.is_bool(x)):
         return p + " must be number or string or boolean"
     return None
 
 
-def _n72(x: Any, p: str) -> Optional[str]:
-    # pl:Capability.v1#/properties/attestations
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        if len(x) > 64:
-            return p + " must have at most 64 items"
-        for i in range(0, len(x)):
-            e = _n73(x[i], rt.child(p, i))
-            if e is not None:
-                return e
-    return None
-
-
-def _n73(x: Any, p: str) -> Optional[str]:
-    # pl:Capability.v1#/properties/attestations/items
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if len(x) > 200:
-            return p + " must have at most 200 characters"
-    return None
-
-
 def _n74(x: Any, p: str) -> Optional[str]:
-    # pl:Capability.v1#/properties/policies
+    # pl:Capability.v1#/properties/attestations
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
@@ -1026,7 +1032,7 @@ def _n74(x: Any, p: str) -> Optional[str]:
 
 
 def _n75(x: Any, p: str) -> Optional[str]:
-    # pl:Capability.v1#/properties/policies/items
+    # pl:Capability.v1#/properties/attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
@@ -1036,6 +1042,30 @@ def _n75(x: Any, p: str) -> Optional[str]:
 
 
 def _n76(x: Any, p: str) -> Optional[str]:
+    # pl:Capability.v1#/properties/policies
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) > 64:
+            return p + " must have at most 64 items"
+        for i in range(0, len(x)):
+            e = _n77(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n77(x: Any, p: str) -> Optional[str]:
+    # pl:Capability.v1#/properties/policies/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 200:
+            return p + " must have at most 200 characters"
+    return None
+
+
+def _n78(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1043,15 +1073,15 @@ def _n76(x: Any, p: str) -> Optional[str]:
         if "cid" not in x:
             return p + " must have required property \"cid\""
         if "cid" in x:
-            e = _n77(x["cid"], rt.child(p, "cid"))
+            e = _n79(x["cid"], rt.child(p, "cid"))
             if e is not None:
                 return e
         if "kind" in x:
-            e = _n78(x["kind"], rt.child(p, "kind"))
+            e = _n80(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "path" in x:
-            e = _n79(x["path"], rt.child(p, "path"))
+            e = _n81(x["path"], rt.child(p, "path"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1060,7 +1090,7 @@ def _n76(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n77(x: Any, p: str) -> Optional[str]:
+def _n79(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/properties/cid
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1072,14 +1102,14 @@ def _n77(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n78(x: Any, p: str) -> Optional[str]:
+def _n80(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/properties/kind
     if not any(rt.json_equal(x, v) for v in _K18):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n79(x: Any, p: str) -> Optional[str]:
+def _n81(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/properties/path
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1089,12 +1119,12 @@ def _n79(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n80(x: Any, p: str) -> Optional[str]:
+def _n82(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n81(x: Any, p: str) -> Optional[str]:
+def _n83(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
@@ -1102,8 +1132,8 @@ def _n81(x: Any, p: str) -> Optional[str]:
 VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "Summarize.v1": _n0,
     "Receipt.v1": _n17,
-    "SignedReceipt.v1": _n46,
-    "Capability.v1": _n51,
+    "SignedReceipt.v1": _n48,
+    "Capability.v1": _n53,
     "Summarize.v1#input": _n1,
     "Summarize.v1#output": _n8,
 }
