@@ -19,7 +19,9 @@ import { sharedFetcher, type BlockFetcher } from '../net/fetch.js'
 import type { VerifiedEnvelope } from '../core/envelope.js'
 import { attestationCid, checkAttestation, checkRevocation, type Attestation, type Revocation } from './attestation.js'
 import { checkCredentials, judgeRequirements, type Requirement, type TrustedIssuer, type Verdict } from './evaluate.js'
-import { checkIssuer, IssuerList } from './issuers.js'
+import { checkIssuer, IssuerList, readTrustFile, type TrustFile } from './issuers.js'
+import type { Store } from '../store/index.js'
+import { ReceiptStore } from '../receipts/store.js'
 import { readFile } from 'node:fs/promises'
 import { parse as parseYaml } from 'yaml'
 import { PolicyUnresolvedError, RevocationInvalidError, TrustFileError } from './errors.js'
@@ -56,6 +58,30 @@ export const SUBLEVELS = { attestations: 'trust-attestations', revocations: 'tru
 
 export function revocationKey (rev: Revocation): string {
   return `${rev.attestation}\x00${rev.issuer}`
+}
+
+/**
+ * A trust file for offline checks of a run's receipts: the issuers of the
+ * data dir's trust.json (plus `extraIssuers`), and the attestations,
+ * policies and revocations the receipts refer to, from `store`.
+ */
+export async function exportTrust (store: Store, dataDir: string, run: string, extraIssuers: TrustedIssuer[] = []): Promise<TrustFile> {
+  const file = await readTrustFile(join(dataDir, C.TRUST_FILE), { missingOk: true })
+  const issuers = [...extraIssuers]
+  for (const i of file.issuers) if (!issuers.some(o => o.key === i.key)) issuers.push(i)
+  const out: TrustFile & { attestations: unknown[], revocations: unknown[], policies: Record<string, unknown> } = { issuers, attestations: [], revocations: [], policies: {} }
+  const receipts = await new ReceiptStore(store).forRun(run)
+  const atts = new Set(receipts.flatMap(s => s.receipt.attestations ?? []))
+  for (const cid of atts) if (await store.blocks.has(cid)) out.attestations.push(await store.blocks.get(cid))
+  for (const cid of new Set(receipts.flatMap(s => s.receipt.policies))) {
+    try {
+      if (await store.blocks.has(parseCid(cid).toString())) out.policies[cid] = await store.blocks.get(cid)
+    } catch {
+      // a configured inline policy has no block: nothing to export for it
+    }
+  }
+  for await (const v of store.json(SUBLEVELS.revocations).values()) if (atts.has((v as Revocation).attestation)) out.revocations.push(v)
+  return out
 }
 
 /** A Policy.v1 file (YAML or JSON). */
@@ -317,6 +343,7 @@ export class TrustService implements PlService {
     })
     api.route('GET', '/trust/issuers', async () => this.issuers.list())
     api.route('POST', '/trust/policies', async ({ body }) => ({ cid: await this.createPolicy(body) }))
+    api.route('GET', '/trust/export/:run', async ({ params }) => await exportTrust(this.c.store, this.c.dataDir, params.run, this.init.issuers ?? []))
   }
 }
 

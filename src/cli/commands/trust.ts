@@ -19,12 +19,11 @@ import { cidStringOf, parseCid } from '../../core/encoding.js'
 import { Store } from '../../store/index.js'
 import { SchemaRegistry } from '../../spec/registry.js'
 import { parseDuration } from '../../workflow/duration.js'
-import { ReceiptStore } from '../../receipts/store.js'
 import {
   attestationCid, checkAttestation, checkRevocation, issueAttestation, issueRevocation, checkIssuer, readTrustFile, writeTrustFile,
   TrustFileError, AttestationMalformedError, TRUST_FILE, type Attestation, type ClaimValue, type Revocation, type TrustFile
 } from '../../trust/index.js'
-import { SUBLEVELS, revocationKey } from '../../trust/service.js'
+import { SUBLEVELS, exportTrust, revocationKey } from '../../trust/service.js'
 
 async function readText (path: string): Promise<string> {
   try {
@@ -246,26 +245,13 @@ function registerTrust (program: Command): void {
     }))
   cmd.command('export <runId>')
     .description('write a trust file for offline checks of a run\'s receipts: the trusted issuers, and the attestations, policies and revocations the receipts refer to')
-    .option('-d, --data-dir <dir>', 'data dir of the pl-node (not while it runs: it reads the store)')
+    .option('-d, --data-dir <dir>', 'data dir of the pl-node')
     .option('-o, --output <file>', 'write to this file instead of stdout')
     .action(action(async (runId: string, opts: { dataDir?: string, output?: string }) => {
       const dataDir = resolveDataDir(opts.dataDir)
-      const file = await readTrustFile(join(dataDir, TRUST_FILE), { missingOk: true })
-      const out: TrustFile = { issuers: file.issuers, attestations: [], revocations: [], policies: {} }
-      const store = await Store.open(dataDir)
-      try {
-        const receipts = await new ReceiptStore(store).forRun(runId)
-        const atts = new Set(receipts.flatMap(s => s.receipt.attestations ?? []))
-        for (const cid of atts) if (await store.blocks.has(cid)) out.attestations?.push(await store.blocks.get(cid))
-        for (const cid of new Set(receipts.flatMap(s => s.receipt.policies))) {
-          try {
-            if (await store.blocks.has(parseCid(cid).toString())) (out.policies as Record<string, unknown>)[cid] = await store.blocks.get(cid)
-          } catch {}
-        }
-        for await (const v of store.json(SUBLEVELS.revocations).values()) if (atts.has((v as Revocation).attestation)) out.revocations?.push(v)
-      } finally {
-        await store.close()
-      }
+      const out = await withNode(dataDir,
+        async (req) => await req<TrustFile>('GET', `/trust/export/${encodeURIComponent(runId)}`),
+        async (store) => await exportTrust(store, dataDir, runId))
       const text = JSON.stringify(out, null, 2) + '\n'
       if (opts.output != null) await writeFile(opts.output, text)
       else process.stdout.write(text)
