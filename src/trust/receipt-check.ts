@@ -4,7 +4,7 @@
  * each attestation CID it lists must be in the file, verify (issuer
  * signature), be about the receipt's provider, be valid when the step
  * started, be unrevoked by its issuer (per the file's revocations) and come
- * from an issuer the file trusts; each policy CID it lists that the file
+ * from an issuer the file trusts (a revocation counts from its `ts` on); each policy CID it lists that the file
  * holds must be met by those attestations (or allow self-attestation).
  *
  * @example
@@ -31,11 +31,10 @@ export function checkReceiptsTrust (receipts: Receipt[], file: TrustFile, regist
       byCid.set(attestationCid(a as Attestation), a)
     } catch {}
   }
-  const revoked = new Map<string, Set<string>>()
+  const revocations: Revocation[] = []
   for (const r of file.revocations ?? []) {
     checkRevocation(r, registry)
-    const rev = r as Revocation
-    revoked.set(rev.attestation, (revoked.get(rev.attestation) ?? new Set()).add(rev.issuer))
+    revocations.push(r as Revocation)
   }
   const policies = new Map<string, Record<string, unknown>>()
   for (const [cid, doc] of Object.entries(file.policies ?? {})) {
@@ -52,7 +51,8 @@ export function checkReceiptsTrust (receipts: Receipt[], file: TrustFile, regist
       provider: r.provider,
       now: r.started,
       issuers: file.issuers,
-      isRevoked: (cid, issuer) => revoked.get(cid)?.has(issuer) === true,
+      // a revocation made after the step started does not undo what was attested when it ran
+      isRevoked: (cid, issuer) => revocations.some(v => v.attestation === cid && v.issuer === issuer && v.ts <= r.started),
       registry
     })
     if (creds.rejected.length > 0) {
