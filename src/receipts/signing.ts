@@ -79,9 +79,10 @@ function registryOf (options: ReceiptOptions): SchemaRegistry {
 
 const encoder = new TextEncoder()
 
-function withDomain (domain: string, receipt: Receipt): Uint8Array {
+/** `domain` (UTF-8) followed by the dag-cbor of `value`: the bytes a domain-separated signature covers. */
+export function withDomain (domain: string, value: unknown): Uint8Array {
   const tag = encoder.encode(domain)
-  const body = encodeCanonical(receipt)
+  const body = encodeCanonical(value)
   const out = new Uint8Array(tag.byteLength + body.byteLength)
   out.set(tag, 0)
   out.set(body, tag.byteLength)

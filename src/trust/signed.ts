@@ -3,19 +3,13 @@
  * `sig` (Attestation.v1, Revocation.v1): signed bytes = domain tag ||
  * dag-cbor(document without `sig`); the signer is the document's `issuer`.
  */
-import { encodeCanonical, fromBase64url, toBase64url, cidStringOf } from '../core/encoding.js'
+import { fromBase64url, toBase64url, cidStringOf } from '../core/encoding.js'
+import { withDomain } from '../receipts/signing.js'
 import { verifyByPeer, type Identity } from '../core/identity.js'
-
-const encoder = new TextEncoder()
 
 export function signingBytes (domain: string, doc: Record<string, unknown>): Uint8Array {
   const { sig: _sig, ...body } = doc
-  const tag = encoder.encode(domain)
-  const bytes = encodeCanonical(body)
-  const out = new Uint8Array(tag.byteLength + bytes.byteLength)
-  out.set(tag, 0)
-  out.set(bytes, tag.byteLength)
-  return out
+  return withDomain(domain, body)
 }
 
 export function signDoc<T extends Record<string, unknown>> (identity: Identity, domain: string, body: T): T & { sig: string } {
