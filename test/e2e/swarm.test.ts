@@ -29,7 +29,7 @@ function spec (i: number): ReturnType<typeof swarmNodeSpec> {
   const caps = [...((base.config?.services as any)?.capabilities ?? [])]
   if (i === 1) caps.push({ file: SLOW_ECHO, price: 1 })
   if (i === 3) caps.push({ file: SLOW_ECHO, price: 5 })
-  return { config: { services: { capabilities: caps, discovery: { ttlMs: 20_000 } } } }
+  return { config: { services: { ...(base.config?.services as Record<string, unknown>), capabilities: caps, discovery: { ttlMs: 20_000 } } } }
 }
 
 async function finished (client: ControlClient, runId: string, timeoutMs = 120_000): Promise<any> {
