@@ -101,7 +101,7 @@ const negotiationBench: Bench = {
       const c = requester.components
       const round = new CfpRound(c)
       const negotiate = negotiateProtocol()
-      const policy = await resolvePolicies([], async () => undefined)
+      const policy = await resolvePolicies([], async (ref) => { throw new Error(`no policy ${ref}`) })
       const inputCid = cidOfBytes(encodeCanonical({ n: 1 })).toString()
       const cfpToAward: number[] = []
       for (let i = 0; i < ROUNDS + WARMUP; i++) {

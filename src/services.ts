@@ -34,6 +34,7 @@ import { NATS_CONFIG_KEYS } from './bridges/nats/constants.js'
 import type { NatsBridge, NatsInit } from './bridges/nats/service.js'
 import { a2a, a2aInitFromConfig } from './bridges/a2a/index.js'
 import { mcp, MCP_CONFIG_KEYS, type McpBridgeInit } from './bridges/mcp/index.js'
+import { trust, type TrustInit } from './trust/index.js'
 
 /** Config keys an operator may set per section (the rest of each Init is wiring, not configuration). */
 const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'maxOutputBytes', 'resume']
@@ -43,7 +44,8 @@ const NEGOTIATION_KEYS = [
   'maxOpenBids', 'maxOpenBidsPerPeer', 'policies', 'provider', 'openCalls', 'topicSyncMs'
 ]
 const REGISTRY_KEYS = ['maxBundleBytes', 'maxUnpackedBytes', 'cacheTtlMs', 'findTimeoutMs', 'maxProviders', 'reprovideMs']
-const SECTIONS = ['discovery', 'exec', 'negotiation', 'capabilities', 'registry', 'nats', 'a2a', 'mcp']
+const TRUST_KEYS = ['issuers', 'aliases', 'policies', 'gossip', 'policyFindTimeoutMs']
+const SECTIONS = ['discovery', 'exec', 'negotiation', 'capabilities', 'registry', 'nats', 'a2a', 'mcp', 'trust']
 
 /** A `services.<name>` section, checked: a mapping of known keys (a typo is an error, not a silent default). */
 function section<T> (services: Record<string, unknown>, name: string, known: string[]): T {
@@ -102,6 +104,8 @@ export function daemonServices (config: DaemonConfig): Record<string, ServiceFac
   }
   services.discovery = discovery(discoveryInitFromConfig(s.discovery, { gossip: config.gossip }))
   services.receipts = receipts()
+  // attestations, trusted issuers, revocations, policies by CID: negotiation judges bids with it
+  services.trust = trust({ gossip: config.gossip, ...section<TrustInit>(s, 'trust', TRUST_KEYS) })
   services.negotiation = (c) => negotiation({
     openCalls: config.gossip,
     ...negotiationInit,

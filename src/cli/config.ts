@@ -95,7 +95,7 @@ export async function readConfigFile (path: string): Promise<Record<string, unkn
 export async function loadConfig (flags: Partial<Record<keyof DaemonConfig, unknown>> & { config?: string, apiListen?: unknown }, env: NodeJS.ProcessEnv = process.env): Promise<DaemonConfig> {
   const configPath = flags.config ?? env.PL_CONFIG
   const file = configPath != null ? await readConfigFile(configPath) : {}
-  const known = new Set<string>([...KEYS.map(k => k.key), 'services', 'api'])
+  const known = new Set<string>([...KEYS.map(k => k.key), 'services', 'api', 'trust'])
   for (const key of Object.keys(file)) if (!known.has(key)) throw new ConfigError(`config file ${String(configPath)}: unknown key "${key}" (known: ${[...known].join(', ')})`)
   const out: Record<string, unknown> = {
     listen: DEFAULT_LISTEN,
@@ -105,7 +105,8 @@ export async function loadConfig (flags: Partial<Record<keyof DaemonConfig, unkn
     logLevel: 'info',
     localSwarm: false,
     gossip: true,
-    services: (file.services as Record<string, unknown>) ?? {},
+    // `trust:` at the top level (trusted issuers, policy aliases) is the trust service's section
+    services: file.trust != null ? { ...(file.services as Record<string, unknown> ?? {}), trust: file.trust } : (file.services as Record<string, unknown>) ?? {},
     api: file.api != null && typeof file.api === 'object' && !Array.isArray(file.api) ? { ...(file.api as Record<string, unknown>) } : file.api ?? {}
   }
   for (const k of KEYS) {

@@ -59,7 +59,7 @@ export class LocalRunner implements StepRunner {
       globalParameters: ctx.dag.globalParameters,
       inputData,
       limits: ctx.limits,
-      step: { runId: ctx.runId, key: ctx.key, attempt: ctx.attempt }
+      step: { runId: ctx.runId, key: ctx.key, attempt: ctx.attempt, constraints: ctx.dag.constraints ?? {} }
     }, {
       signal: ctx.signal,
       onProgress: ctx.progress,

@@ -64,8 +64,8 @@ export interface ModuleCall {
   globalParameters: unknown
   inputData: unknown
   limits: EffectiveLimits
-  /** run/step ids shown to the module as `context.runId/step/attempt` */
-  step?: { runId: string, key: string, attempt: number }
+  /** run/step ids shown to the module as `context.runId/step/attempt`; the plan's constraints as `context.constraints` */
+  step?: { runId: string, key: string, attempt: number, constraints?: Record<string, unknown> }
   /** how the step is isolated beyond the pool's configuration (docs/EXECUTOR.md, Sandbox) */
   sandbox?: StepSandbox
 }

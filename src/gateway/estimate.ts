@@ -124,7 +124,7 @@ export async function estimateDag (dag: TaskDag, modules: Record<string, ModuleS
       const limits = effectiveLimits(step.limits, deps.defaults)
       return { ...base, placement: 'local', limits, eta_ms: limits.wall_ms, price: 0 }
     }
-    const exp: StepExplanation = { v: 1, run, step: step.id, capability: step.capability.name, select, policies: policy.refs, input: inputCid, rounds: 1, started: Date.now(), reawards: 0, answers: [], bids: [], attempts: [] }
+    const exp: StepExplanation = { v: 1, run, step: step.id, capability: step.capability.name, select, policies: policy.cids, input: inputCid, rounds: 1, started: Date.now(), reawards: 0, answers: [], bids: [], attempts: [] }
     let found: Candidate[] = []
     if (deps.finder != null) {
       try {

@@ -40,6 +40,10 @@ export interface BidExplanation {
   /** won: delivered the result; backup: ranked, not needed; failed: awarded and failed; filtered: refused by policy/constraints */
   status: 'won' | 'backup' | 'failed' | 'filtered'
   reason?: string
+  /** CIDs of the attestations (from trusted issuers) that met the policies */
+  admitted?: string[]
+  /** requirements met only by a bare string in the bid, allowed by a policy with `self_attest: true` */
+  self_attested?: string[]
 }
 
 export interface AttemptExplanation {
@@ -49,7 +53,7 @@ export interface AttemptExplanation {
   bid: string
   /** the award envelope id */
   award?: string
-  outcome: 'ok' | 'award-rejected' | 'failed'
+  outcome: 'ok' | 'award-rejected' | 'failed' | 'rejected'
   error?: { name: string, message: string }
   at: number
 }
@@ -87,6 +91,8 @@ export interface StepExplanation {
   /** per round: candidates found, how many were left out as quarantined, how discovery's DHT walk ended */
   finds?: FindExplanation[]
   error?: { name: string, message: string }
+  /** constraints passed to modules but not checked (x- extensions, unknown keys) */
+  warnings?: string[]
   /** earlier negotiations of the same step key (executor retries, resumed runs), oldest first */
   history?: Array<Omit<StepExplanation, 'history'>>
 }

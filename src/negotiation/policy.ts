@@ -1,15 +1,18 @@
 /**
- * Policies at selection time. A plan names policies by reference (`dag.policies`).
- * A reference that resolves to a Policy.v1 document (a CID in the local block
- * store, optionally written `cid:<CID>`, or a named policy configured on the
- * node) adds its rules: required attestations, allowed / denied peers, a
- * maximum price, a maximum eta. Every reference, resolved or not, must also be
- * honoured by the provider: its bid must list the reference in `attestations`,
- * and its receipt must list it in `policies`.
+ * Policies at selection time. A plan names policies by reference
+ * (`dag.policies`): a Policy.v1 CID (optionally written `cid:<CID>`), or a
+ * name the node's config maps to a CID or to an inline Policy.v1. A
+ * reference that resolves to nothing fails the step with
+ * PolicyUnresolvedError: it is never treated as a bare label. The resolved
+ * documents add their rules: attestation requirements (met only by
+ * attestations from trusted issuers, see src/trust/evaluate.ts), residency,
+ * allowed / denied peers, a maximum price, a maximum eta.
  */
-import { parseCid } from '../core/encoding.js'
+import { cidStringOf, parseCid } from '../core/encoding.js'
 import type { BlockStore } from '../store/blocks.js'
 import type { SchemaRegistry } from '../spec/registry.js'
+import { PolicyUnresolvedError } from '../trust/errors.js'
+import { parseRequirement, type Requirement } from '../trust/evaluate.js'
 import type { Bid } from './types.js'
 
 /** Policy.v1 */
@@ -18,6 +21,7 @@ export interface PolicyDoc {
   version?: string
   description?: string
   require_attestations?: string[]
+  self_attest?: boolean
   allow_peers?: string[]
   deny_peers?: string[]
   max_price?: number
@@ -27,57 +31,80 @@ export interface PolicyDoc {
   network?: 'none'
 }
 
-export type PolicyResolver = (ref: string) => Promise<PolicyDoc | undefined>
+/** A resolved reference: the document and its CID. */
+export interface ResolvedPolicy { cid: string, doc: PolicyDoc }
+
+/** Resolves one reference or throws PolicyUnresolvedError. */
+export type PolicyResolver = (ref: string, options?: { signal?: AbortSignal }) => Promise<ResolvedPolicy>
 
 export interface EffectivePolicy {
-  /** the references as the plan gave them (sent in the CFP, listed in receipts) */
+  /** the references as the plan gave them */
   refs: string[]
+  /** the content addresses of the resolved documents (sent in the CFP, listed in receipts) */
+  cids: string[]
   /** resolved documents, by reference */
   docs: Record<string, PolicyDoc>
-  /** every attestation a bid must carry: the references and the documents' `require_attestations` */
-  attestations: string[]
+  /** every attestation requirement of the documents */
+  requirements: Requirement[]
+  /** allowed regions (intersection of the documents' residency lists) */
+  residency?: string[]
   allow?: Set<string>
   deny: Set<string>
   maxPrice?: number
   maxEtaMs?: number
 }
 
-/** Resolves references through configured named policies, then Policy.v1 blocks in the local store. */
-export function policyResolver (blocks: BlockStore | undefined, registry: SchemaRegistry, named: Record<string, PolicyDoc> = {}): PolicyResolver {
-  return async (ref) => {
-    if (Object.hasOwn(named, ref)) return named[ref]
-    if (blocks == null) return undefined
-    const text = ref.startsWith('cid:') ? ref.slice(4) : ref
+/**
+ * Resolves through the configured names (name → inline Policy.v1, or name →
+ * CID), then the trust service (local store, then the mesh) when given, else
+ * the local block store only.
+ */
+export function policyResolver (blocks: BlockStore | undefined, registry: SchemaRegistry, named: Record<string, PolicyDoc | string> = {}, mesh?: PolicyResolver): PolicyResolver {
+  return async (ref, options) => {
+    let target = ref
+    if (Object.hasOwn(named, ref)) {
+      const n = named[ref]
+      if (typeof n !== 'string') {
+        if (!registry.isValid('Policy.v1', n)) throw new PolicyUnresolvedError(`configured policy ${ref} is not a Policy.v1`, { ref })
+        return { cid: cidStringOf(n), doc: n }
+      }
+      target = n
+    }
+    if (mesh != null) return await mesh(target, options)
     let cid: string
     try {
-      cid = parseCid(text).toString()
+      cid = parseCid(target.startsWith('cid:') ? target.slice(4) : target).toString()
     } catch {
-      return undefined
+      throw new PolicyUnresolvedError(`policy reference ${ref} is neither a CID nor a configured name`, { ref })
     }
-    if (!await blocks.has(cid)) return undefined
+    if (blocks == null || !await blocks.has(cid)) throw new PolicyUnresolvedError(`policy ${ref} (${cid}) is not stored here`, { ref, cid })
     const doc = await blocks.get(cid)
-    return registry.isValid('Policy.v1', doc) ? doc as PolicyDoc : undefined
+    if (!registry.isValid('Policy.v1', doc)) throw new PolicyUnresolvedError(`block ${cid} (policy ${ref}) is not a Policy.v1`, { ref, cid })
+    return { cid, doc: doc as PolicyDoc }
   }
 }
 
-export async function resolvePolicies (refs: string[], resolve: PolicyResolver, constraints: Record<string, unknown> = {}): Promise<EffectivePolicy> {
+export async function resolvePolicies (refs: string[], resolve: PolicyResolver, constraints: Record<string, unknown> = {}, options: { signal?: AbortSignal } = {}): Promise<EffectivePolicy> {
   const docs: Record<string, PolicyDoc> = {}
-  const attestations = new Set(refs)
+  const cids: string[] = []
+  const requirements: Requirement[] = []
   const deny = new Set<string>()
   let allow: Set<string> | undefined
+  let residency: string[] | undefined
   let maxPrice = typeof constraints.max_price === 'number' ? constraints.max_price : undefined
   let maxEtaMs: number | undefined
   for (const ref of refs) {
-    const doc = await resolve(ref)
-    if (doc == null) continue
+    const { cid, doc } = await resolve(ref, options)
     docs[ref] = doc
-    for (const a of doc.require_attestations ?? []) attestations.add(a)
+    if (!cids.includes(cid)) cids.push(cid)
+    for (const a of doc.require_attestations ?? []) requirements.push(parseRequirement(a, ref, doc.self_attest === true))
+    if (doc.residency != null) residency = residency == null ? [...doc.residency] : residency.filter(r => doc.residency?.includes(r))
     for (const p of doc.deny_peers ?? []) deny.add(p)
     if (doc.allow_peers != null) allow = allow == null ? new Set(doc.allow_peers) : new Set(doc.allow_peers.filter(p => allow?.has(p)))
     if (doc.max_price != null) maxPrice = Math.min(maxPrice ?? Infinity, doc.max_price)
     if (doc.max_deadline_ms != null) maxEtaMs = Math.min(maxEtaMs ?? Infinity, doc.max_deadline_ms)
   }
-  return { refs: [...refs], docs, attestations: [...attestations].sort(), allow, deny, maxPrice, maxEtaMs }
+  return { refs: [...refs], cids, docs, requirements, residency, allow, deny, maxPrice, maxEtaMs }
 }
 
 /** Why a peer may not be asked at all, or undefined. */
@@ -87,13 +114,10 @@ export function peerExclusion (policy: EffectivePolicy, peer: string): string | 
   return undefined
 }
 
-/** Why a bid fails the policy, or undefined. */
+/** Why a bid fails the policy's peer, price and eta rules, or undefined (attestations: the round's judge). */
 export function bidViolation (policy: EffectivePolicy, bid: Bid, peer: string): string | undefined {
   const excluded = peerExclusion(policy, peer)
   if (excluded != null) return excluded
-  const attested = new Set(bid.attestations ?? [])
-  const missing = policy.attestations.filter(a => !attested.has(a))
-  if (missing.length > 0) return `missing attestations ${missing.join(', ')}`
   if (policy.maxPrice != null && bid.price > policy.maxPrice) return `price ${bid.price} over the maximum ${policy.maxPrice}`
   if (policy.maxEtaMs != null && bid.eta_ms > policy.maxEtaMs) return `eta ${bid.eta_ms} ms over the maximum ${policy.maxEtaMs} ms`
   return undefined

@@ -31,6 +31,9 @@ import {
 import { execProtocol, type ExecRequest, type ExecResponse } from './wire.js'
 import type { PolicyResolver } from './policy.js'
 import type { StepSandbox } from '../exec/types.js'
+import { attestationCid, type Attestation } from '../trust/attestation.js'
+import type { IoSchemas } from '../trust/io-schemas.js'
+import { MAX_BID_CREDENTIALS } from '../trust/constants.js'
 import { defaultBidStrategy } from './strategy.js'
 import { LIMIT_KEYS, type Award, type Bid, type BidDecision, type BidStrategy, type CallForProposal, type Decline, type InputFetcher, type Limits, type LocalCapabilities, type LocalOffer, type Result, type RunStep } from './types.js'
 
@@ -76,10 +79,14 @@ export interface ProviderInit {
   canRun?: (module: ModuleSpec) => boolean
   /** resolves the policies an offer is made under (a Policy.v1 with `network: none` runs the step without network) */
   policyResolver?: PolicyResolver
+  /** the attestations this node carries for a capability (the trust service): sent whole in bids */
+  credentials?: (capability: string) => Promise<Attestation[]>
+  /** checks step inputs against the capability's input schema before running */
+  io?: IoSchemas
 }
 
 /** The parts of a call a bid needs later: the whole decoded call (constraints, reply_to…) is not kept per open bid. */
-type CallFacts = Pick<CallForProposal, 'input' | 'deadline'> & { capability: { name: string }, policies?: string[] }
+type CallFacts = Pick<CallForProposal, 'input' | 'deadline'> & { capability: { name: string }, policies?: string[], constraints?: Record<string, unknown> }
 
 interface BidRecord {
   id: string
@@ -260,6 +267,8 @@ export class Provider {
       return this.components.sign('Decline.v1', decline, { to: requester, ttlMs })
     }
     const d = decision.bid
+    const credentials = d.credentials ?? (await this.init.credentials?.(offer.cid) ?? []).slice(0, MAX_BID_CREDENTIALS)
+    const attestations = [...new Set([...(d.attestations ?? []), ...credentials.map(a => attestationCid(a))])]
     const bid: Bid = {
       cfp: cfpId,
       run: cfp.run,
@@ -269,12 +278,13 @@ export class Provider {
       eta_ms: Math.max(0, Math.round(d.eta_ms)),
       attrs: d.attrs,
       limits: d.limits,
-      attestations: d.attestations,
+      ...(attestations.length > 0 ? { attestations } : {}),
+      ...(credentials.length > 0 ? { credentials } : {}),
       expires: Math.min(now + (this.init.bidTtlMs ?? DEFAULT_BID_TTL_MS), cfp.deadline)
     }
     const envelope = this.components.sign('Bid.v1', bid, { to: requester, ttlMs })
     const id = envelopeId(envelope)
-    const facts: CallFacts = { capability: { name: cfp.capability.name }, input: cfp.input, deadline: cfp.deadline, ...(cfp.policies != null ? { policies: [...cfp.policies] } : {}) }
+    const facts: CallFacts = { capability: { name: cfp.capability.name }, input: cfp.input, deadline: cfp.deadline, ...(cfp.policies != null ? { policies: [...cfp.policies] } : {}), ...(cfp.constraints != null ? { constraints: cfp.constraints } : {}) }
     // an estimate (gateway dry run) is answered like any call but holds nothing: its bid cannot be awarded
     if (cfp.estimate !== true) this.remember({ id, body: bid, cfp: facts, cfpId, requester, offer, awarded: false })
     this.log.debug({ cfp: cfpId, bid: id, requester, price: bid.price }, 'bid')
@@ -338,7 +348,7 @@ export class Provider {
     const resolve = this.init.policyResolver
     if (resolve == null) return undefined
     for (const ref of new Set([...(offer.descriptor.policies ?? []), ...policies])) {
-      if ((await resolve(ref).catch(() => undefined))?.network === 'none') return { network: 'none' }
+      if ((await resolve(ref).catch(() => undefined))?.doc.network === 'none') return { network: 'none' }
     }
     return undefined
   }
@@ -382,6 +392,12 @@ export class Provider {
     }
     try {
       const sandbox = await this.sandboxOf(rec.bid.offer, rec.bid.cfp.policies)
+      if (this.init.io != null) {
+        await this.init.io.check('input', rec.bid.offer.descriptor.io?.input, call.input_data).catch((err: Error) => {
+          this.components.metrics?.reject('negotiation', err.name)
+          throw err
+        })
+      }
       const out = await this.init.runStep(rec.bid.offer.module, {
         name: rec.bid.offer.module.key,
         parameters: call.parameters,
@@ -390,7 +406,7 @@ export class Provider {
         globalParameters: call.global_parameters,
         inputData: call.input_data,
         limits: effectiveLimits(limits, { wall_ms: Math.max(1, Math.min(award.deadline - Date.now(), MAX_AWARD_DEADLINE_MS)) }),
-        step: { runId: award.run, key: award.step, attempt: award.attempt ?? 1 },
+        step: { runId: award.run, key: award.step, attempt: award.attempt ?? 1, constraints: rec.bid.cfp.constraints ?? {} },
         ...(sandbox != null ? { sandbox } : {})
       }, { signal, onProgress })
       usage = receiptUsage(out.usage)
@@ -428,7 +444,8 @@ export class Provider {
       prev: award.prev ?? [],
       ...(via != null ? { via } : {}),
       ...(award.on_behalf_of != null ? { on_behalf_of: award.on_behalf_of } : {}),
-      ...(isolation != null ? { isolation } : {})
+      ...(isolation != null ? { isolation } : {}),
+      ...(award.attestations != null && award.attestations.length > 0 ? { attestations: award.attestations } : {})
     }
     const signed = signReceipt(this.components.identity, receipt, { registry: this.components.registry })
     const result: Result = { award: rec.id, run: award.run, step: award.step, status, usage, receipt: signed, ...(outputCid != null ? { output: outputCid } : {}), ...(error != null ? { error } : {}) }

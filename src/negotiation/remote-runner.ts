@@ -18,6 +18,7 @@ import { cidOfBytes, decodeCanonical, encodeCanonical, parseCid, verifyBytes, DA
 import { envelopeId, type Envelope, type SignOptions, type EnvelopeVerifier } from '../core/envelope.js'
 import type { Identity } from '../core/identity.js'
 import type { Logger } from '../core/logger.js'
+import type { Metrics } from '../core/metrics.js'
 import type { Store } from '../store/index.js'
 import type { Rpc } from '../net/rpc.js'
 import type { PlLibp2p } from '../net/libp2p.js'
@@ -36,12 +37,18 @@ import {
   MAX_CFP_CONSTRAINTS, MAX_CFP_CONSTRAINT_KEY, MAX_CFP_CONSTRAINT_VALUE
 } from './constants.js'
 import { AllProvidersFailedError, InvalidResultError, NegotiationDeadlineError, NoBidsError, NoProvidersError, RemoteStepFailedError } from './errors.js'
-import { CfpRound, type OpenCallPort, type RankedBid } from './round.js'
+import { CfpRound, judgeWithoutIssuers, type OpenCallPort, type RankedBid } from './round.js'
 import type { PeerQuarantine } from './quarantine.js'
 import { resolvePolicies, type EffectivePolicy, type PolicyResolver } from './policy.js'
 import { execProtocol, negotiateProtocol, type ExecProgress, type ExecResponse } from './wire.js'
 import type { AttemptExplanation, ExplanationStore, StepExplanation } from './explanation.js'
-import { LIMIT_KEYS, type Award, type CandidateFinder, type Limits, type LocalCapabilities, type Result } from './types.js'
+import { checkOutputConstraints, constraintWarnings } from '../trust/constraints.js'
+import type { Verdict } from '../trust/evaluate.js'
+import { attestationCid } from '../trust/attestation.js'
+import type { IoSchemas } from '../trust/io-schemas.js'
+import type { BidEvidence } from '../trust/service.js'
+import type { Requirement } from '../trust/evaluate.js'
+import { LIMIT_KEYS, type Bid, type Award, type CandidateFinder, type Limits, type LocalCapabilities, type Result } from './types.js'
 
 export interface RemoteRunnerComponents {
   identity: Identity
@@ -51,6 +58,7 @@ export interface RemoteRunnerComponents {
   libp2p: PlLibp2p
   store: Store
   logger: Logger
+  metrics?: Metrics
   sign: <B extends object>(type: string, body: B, options?: SignOptions) => Envelope<B>
 }
 
@@ -63,6 +71,10 @@ export interface RemoteRunnerInit {
   /** lets the awarded provider fetch a step input that is too large to send inline (the node's BlockFetcher `grant`) */
   grantInput?: (cid: string, peer: string, ttlMs: number) => void
   policies: PolicyResolver
+  /** judges bids' attestations (the trust service); without it only `self_attest` policies can be met */
+  trust?: () => { judge: (requirements: Requirement[], residency: string[] | undefined, bid: BidEvidence) => Verdict } | undefined
+  /** checks outputs against the winner's output schema (compiled once per schema CID) */
+  io?: IoSchemas
   /** @default DEFAULT_REPLY_WINDOW_MS */
   replyWindowMs?: number
   /** @default DEFAULT_MAX_ATTEMPTS */
@@ -181,21 +193,24 @@ export class RemoteRunner implements StepRunner {
     const attempts = this.init.maxAttempts ?? DEFAULT_MAX_ATTEMPTS
     const replyWindow = this.init.replyWindowMs ?? DEFAULT_REPLY_WINDOW_MS
     const deadline = started + (this.init.stepDeadlineMs ?? replyWindow + attempts * (ctx.limits.wall_ms + (this.init.execGraceMs ?? DEFAULT_EXEC_GRACE_MS)))
-    const policy = await resolvePolicies(ctx.dag.policies ?? [], this.init.policies, ctx.dag.constraints as Record<string, unknown>)
+    const policy = await resolvePolicies(ctx.dag.policies ?? [], this.init.policies, ctx.dag.constraints as Record<string, unknown>, { signal: ctx.signal })
+    const warnings = constraintWarnings(ctx.dag.constraints as Record<string, unknown>)
+    for (const w of warnings) this.log.warn({ run: ctx.runId, step: ctx.key }, w)
     const exp: StepExplanation = {
       v: 1,
       run: ctx.runId,
       step: ctx.key,
       capability: step.capability.name,
       select: ctx.dag.select.length > 0 ? ctx.dag.select : DEFAULT_SELECT,
-      policies: policy.refs,
+      policies: policy.cids,
       input: inputCid,
       rounds: 0,
       started,
       reawards: 0,
       answers: [],
       bids: [],
-      attempts: []
+      attempts: [],
+      ...(warnings.length > 0 ? { warnings } : {})
     }
     const earlier = await this.init.explanations.find(ctx.runId, ctx.key)
     if (earlier != null) {
@@ -319,11 +334,12 @@ export class RemoteRunner implements StepRunner {
         deadline: job.deadline,
         reply_by: replyBy,
         constraints: cfpConstraints(job.ctx.dag.constraints),
-        policies: job.policy.refs,
+        policies: job.policy.cids,
         // the plan's own limits for the step; node defaults are the executor's business, not a demand on providers
         limits: receiptLimits(job.step.limits ?? {})
       },
       policy: job.policy,
+      judge: (bid: Bid, provider: string) => this.judge(job.policy, bid, provider),
       select: job.exp.select,
       costAttrs: this.init.costAttrs ?? DEFAULT_COST_ATTRS,
       concurrency: this.init.cfpConcurrency ?? DEFAULT_CFP_CONCURRENCY,
@@ -385,6 +401,15 @@ export class RemoteRunner implements StepRunner {
     return new NoBidsError(`no usable bid for ${job.name} (step ${job.ctx.key}) from ${job.exp.answers.length} candidate${job.exp.answers.length === 1 ? '' : 's'}: ${said.join('; ')}`, { answers: job.exp.answers })
   }
 
+  /** Whether a bid's attestations meet the policy's requirements and residency. */
+  private judge (policy: EffectivePolicy, bid: Bid, provider: string): Verdict {
+    if (policy.requirements.length === 0 && policy.residency == null) return { admitted: [], selfAttested: [] }
+    const evidence: BidEvidence = { provider, capability: bid.capability, credentials: bid.credentials, strings: bid.attestations }
+    const trust = this.init.trust?.()
+    if (trust != null) return trust.judge(policy.requirements, policy.residency, evidence)
+    return judgeWithoutIssuers(policy, bid)
+  }
+
   /** Awards `best`, executes the step on it, verifies and accepts the result. */
   private async attempt (job: StepJob, best: RankedBid, n: number, record: AttemptExplanation): Promise<StepRunResult> {
     const provider = best.provider
@@ -401,7 +426,8 @@ export class RemoteRunner implements StepRunner {
       deadline: job.deadline,
       attempt: n,
       prev: job.prev,
-      ...(job.ctx.onBehalfOf != null ? { on_behalf_of: job.ctx.onBehalfOf } : {})
+      ...(job.ctx.onBehalfOf != null ? { on_behalf_of: job.ctx.onBehalfOf } : {}),
+      ...(best.admitted.length > 0 ? { attestations: best.admitted } : {})
     }
     const awardEnv = this.components.sign('Award.v1', award, { to: provider, ttlMs: Math.max(1_000, job.deadline - Date.now() + 5_000) })
     const awardId = envelopeId(awardEnv)
@@ -428,10 +454,11 @@ export class RemoteRunner implements StepRunner {
       const e = res.error
       throw new RemoteStepFailedError(`${provider} refused to execute: ${e?.name ?? res.status}: ${e?.message ?? ''}`, { remote: e, provider }, true)
     }
-    return await this.accept(job, provider, awardId, award, res.body as ExecResponse)
+    return await this.accept(job, best, awardId, award, res.body as ExecResponse, record)
   }
 
-  private async accept (job: StepJob, provider: string, awardId: string, award: Award, body: ExecResponse): Promise<StepRunResult> {
+  private async accept (job: StepJob, best: RankedBid, awardId: string, award: Award, body: ExecResponse, record: AttemptExplanation): Promise<StepRunResult> {
+    const provider = best.provider
     const verified = await this.components.verifier.verify<Result>(body?.result, { expectedFrom: provider, expectedTypes: ['Result.v1'] })
     const result = verified.envelope.body
     if (result.award !== awardId || result.run !== award.run || result.step !== award.step) {
@@ -454,11 +481,26 @@ export class RemoteRunner implements StepRunner {
       input: job.inputCid,
       output: result.output,
       limits: award.limits,
-      policies: job.policy.refs,
+      policies: job.policy.cids,
+      attestations: award.attestations ?? [],
       registry: this.components.registry
     })
+    try {
+      // what the plan asked of the output: checked before we countersign
+      if (best.descriptor != null && this.init.io != null) await this.init.io.check('output', best.descriptor.io?.output, output)
+      checkOutputConstraints(job.ctx.dag.constraints as Record<string, unknown>, output, body.output.byteLength)
+    } catch (err) {
+      record.outcome = 'rejected'
+      await this.init.receipts.putRejected(signed, errorInfo(err))
+      this.components.metrics?.reject('negotiation', (err as Error).name)
+      throw err
+    }
     // verifyReceiptAgainst checked the schema and the provider's signature
     const accepted: SignedReceipt = countersignVerified(this.components.identity, signed)
+    // the attestations that admitted the provider stay readable by CID, for `pl trust export` and offline checks
+    for (const att of best.body.credentials ?? []) {
+      if (best.admitted.includes(attestationCid(att))) await this.components.store.blocks.put(att)
+    }
     await this.init.receipts.put(accepted)
     return { output, usage: receiptUsage(accepted.receipt.usage), receipt: accepted, executor: provider }
   }

@@ -19,7 +19,8 @@ import { InvalidBidError } from './errors.js'
 import { bidViolation, peerExclusion, type EffectivePolicy } from './policy.js'
 import { scoreBids, type Scored } from './scoring.js'
 import type { AnswerExplanation, BidExplanation, StepExplanation } from './explanation.js'
-import { LIMIT_KEYS, type Bid, type CallForProposal, type Candidate, type Decline, type Limits } from './types.js'
+import { judgeRequirements, type Verdict } from '../trust/evaluate.js'
+import { LIMIT_KEYS, type Bid, type CallForProposal, type Candidate, type CapabilityDescriptor, type Decline, type Limits } from './types.js'
 
 export interface RoundComponents {
   rpc: Rpc
@@ -35,6 +36,8 @@ export interface RoundInput {
   /** the CFP without `capability.cid` (set per candidate) */
   cfp: Omit<CallForProposal, 'capability'> & { capability: { name: string, version?: string } }
   policy: EffectivePolicy
+  /** checks a bid's attestations against the policy's requirements and residency (src/trust) @default no trusted issuers: only `self_attest` requirements can be met */
+  judge?: (bid: Bid, provider: string) => Verdict
   select: SelectWeight[]
   costAttrs: string[]
   concurrency: number
@@ -67,6 +70,10 @@ export interface RankedBid {
   envelope: Envelope<Bid>
   score: number
   explanation: BidExplanation
+  /** attestation CIDs that admitted the bid (the award and the receipt repeat them) */
+  admitted: string[]
+  /** the descriptor discovery reported for this provider's capability (its io schemas), when known */
+  descriptor?: CapabilityDescriptor
 }
 
 interface Answer {
@@ -95,6 +102,12 @@ function describe (err: unknown): { name: string, message: string } {
   const remote = e?.details?.remote
   if (remote?.name != null) return { name: remote.name, message: remote.message ?? '' }
   return { name: e?.name ?? 'Error', message: e?.message ?? String(err) }
+}
+
+/** The verdict when no trust service is at hand: no issuer is trusted, so only `self_attest` requirements can be met. */
+export function judgeWithoutIssuers (policy: EffectivePolicy, bid: Bid): Verdict {
+  if (policy.requirements.length === 0 && policy.residency == null) return { admitted: [], selfAttested: [] }
+  return judgeRequirements(policy.requirements, policy.residency, { valid: [], rejected: [] }, bid.attestations, [])
 }
 
 export class CfpRound {
@@ -143,7 +156,7 @@ export class CfpRound {
   }
 
   private rank (answers: Answer[], input: RoundInput, exp: StepExplanation): RankedBid[] {
-    const usable: Array<{ answer: Answer, bid: Bid, envelope: Envelope<Bid>, id: string }> = []
+    const usable: Array<{ answer: Answer, bid: Bid, envelope: Envelope<Bid>, id: string, admitted: string[] }> = []
     for (const a of answers) {
       exp.answers.push(a.explanation)
       if (a.bid == null) continue
@@ -154,8 +167,15 @@ export class CfpRound {
         exp.bids.push({ ...bidExp, status: 'filtered', reason })
         continue
       }
+      const verdict = input.judge != null ? input.judge(body, a.provider) : judgeWithoutIssuers(input.policy, body)
+      if (verdict.reason != null) {
+        exp.bids.push({ ...bidExp, status: 'filtered', reason: verdict.reason })
+        continue
+      }
+      if (verdict.admitted.length > 0) bidExp.admitted = verdict.admitted
+      if (verdict.selfAttested.length > 0) bidExp.self_attested = verdict.selfAttested
       exp.bids.push(bidExp)
-      usable.push({ answer: a, bid: body, envelope: a.bid.envelope, id: a.bid.id })
+      usable.push({ answer: a, bid: body, envelope: a.bid.envelope, id: a.bid.id, admitted: verdict.admitted })
     }
     const ranked = scoreBids(usable.map(u => ({ ...u, provider: u.answer.provider, price: u.bid.price, eta_ms: u.bid.eta_ms, attrs: u.bid.attrs })), input.select, input.costAttrs)
     return ranked.map((s: Scored<typeof usable[number] & { provider: string }>, i) => {
@@ -163,7 +183,8 @@ export class CfpRound {
       explanation.rank = i + 1
       explanation.score = s.score
       explanation.breakdown = s.breakdown
-      return { provider: s.item.provider, id: s.item.id, cfpId: s.item.answer.cfpId, body: s.item.bid, envelope: s.item.envelope, score: s.score, explanation }
+      const descriptor = input.candidates.find(c => c.provider === s.item.provider && c.cid === s.item.bid.capability)?.descriptor
+      return { provider: s.item.provider, id: s.item.id, cfpId: s.item.answer.cfpId, body: s.item.bid, envelope: s.item.envelope, score: s.score, explanation, admitted: s.item.admitted, ...(descriptor != null ? { descriptor } : {}) }
     })
   }
 

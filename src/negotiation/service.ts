@@ -26,6 +26,8 @@ import { OpenCallCollector, OpenCallListener } from './open-calls.js'
 import { InvalidBidError, UnknownBidError } from './errors.js'
 import { DEFAULT_TOPIC_SYNC_MS, NEGOTIATE_PROTOCOL } from './constants.js'
 import { PeerQuarantine } from './quarantine.js'
+import { IoSchemas } from '../trust/io-schemas.js'
+import type { TrustService } from '../trust/service.js'
 import type { Connection } from '@libp2p/interface'
 
 export type NegotiationComponents = Pick<PlComponents, 'identity' | 'registry' | 'verifier' | 'rpc' | 'libp2p' | 'gossip' | 'store' | 'logger' | 'metrics' | 'sign' | 'api' | 'services'>
@@ -43,8 +45,8 @@ export interface NegotiationInit extends Partial<Pick<RemoteRunnerInit,
   runStep?: RunStep
   /** @default defaultBidStrategy() */
   strategy?: BidStrategy
-  /** named Policy.v1 documents a plan may refer to by name */
-  policies?: Record<string, PolicyDoc>
+  /** policy aliases a plan may refer to by name: name → Policy.v1 CID, or name → an inline Policy.v1 */
+  policies?: Record<string, PolicyDoc | string>
   /** serve the provider side @default true */
   provider?: boolean
   /** open calls on gossip `pl/v1/cfp/<name>`: publish one when discovery finds nobody, and listen on the topics of this node's capabilities (turn off with gossip) @default true */
@@ -118,6 +120,12 @@ export class Negotiation implements PlService {
     return this.requesterSide
   }
 
+  /** the node's trust service (src/trust), when it runs one */
+  private trust (): TrustService | undefined {
+    const t = this.components.services.trust as TrustService | undefined
+    return typeof t?.judge === 'function' ? t : undefined
+  }
+
   private discovery (): DiscoveryLike | undefined {
     return this.components.services.discovery as DiscoveryLike | undefined
   }
@@ -138,10 +146,11 @@ export class Negotiation implements PlService {
       }
       fetcher = shared.fetcher
     }
+    const io = new IoSchemas(c.registry, c.store.blocks)
     const finder = this.init.finder ?? (typeof discovery?.find === 'function' ? discovery as CandidateFinder : undefined)
     const openCalls = this.init.openCalls !== false
     if (this.init.provider !== false && local != null && this.init.runStep != null) {
-      const provider = new Provider(c, { ...this.init, local, runStep: this.init.runStep, fetcher, policyResolver: policyResolver(c.store.blocks, c.registry, this.init.policies) })
+      const provider = new Provider(c, { ...this.init, local, runStep: this.init.runStep, fetcher, policyResolver: policyResolver(c.store.blocks, c.registry, this.init.policies), credentials: async (cap) => await this.trust()?.credentialsFor(cap) ?? [], io })
       this.providerSide = provider
       await provider.start()
       if (openCalls && local.names != null) {
@@ -168,7 +177,14 @@ export class Negotiation implements PlService {
         receipts: this.receipts,
         explanations: this.explanationStore,
         grantInput: fetcher instanceof BlockFetcher ? (cid, peer, ttlMs) => { fetcher.grant(cid, peer, ttlMs) } : undefined,
-        policies: policyResolver(c.store.blocks, c.registry, this.init.policies),
+        policies: policyResolver(c.store.blocks, c.registry, this.init.policies, async (ref, options) => {
+          const t = this.trust()
+          if (t == null) return await policyResolver(c.store.blocks, c.registry)(ref, options)
+          const { cid, doc } = await t.resolvePolicy(ref, options)
+          return { cid, doc: doc as unknown as PolicyDoc }
+        }),
+        trust: () => this.trust(),
+        io,
         open: openCalls ? { gossip: c.gossip, collector: this.collector } : undefined,
         quarantine: this.quarantine
       })

@@ -1,9 +1,9 @@
 /**
  * The default bid strategy: bid when this node published the capability
  * (and the call does not pin another descriptor), has room for one more
- * remote step, offers at least the limits asked for, and honours every
- * policy the call requires (a policy counts as honoured when the descriptor
- * lists it in `policies` or `attestations`). The bid's price and attrs come
+ * remote step, and offers at least the limits asked for. The descriptor's
+ * `policies` and `attestations` strings go in the bid as self-attestations
+ * (the trust service adds the attestations it carries). The bid's price and attrs come
  * from the descriptor; `eta_ms` from `attrs.eta_ms` or the default.
  */
 import { DEFAULT_ETA_MS } from './constants.js'
@@ -34,9 +34,9 @@ function decide (ctx: BidContext, init: DefaultStrategyInit): BidDecision {
     const v = asked ?? (max != null && max > 0 ? max : undefined)
     if (v != null) limits[k] = v
   }
+  // policies are judged by the requester against attestations from issuers it trusts (src/trust);
+  // the descriptor's own strings go along as self-attestations, which count only under `self_attest: true`
   const honoured = new Set([...(offer.descriptor.policies ?? []), ...(offer.descriptor.attestations ?? [])])
-  const missing = (cfp.policies ?? []).filter(p => !honoured.has(p))
-  if (missing.length > 0) return { decline: 'policy', message: `does not honour ${missing.join(', ')}` }
   const eta = offer.descriptor.attrs?.eta_ms
   return {
     bid: {

@@ -9,6 +9,7 @@ import type { ModuleSpec } from '../core/module.js'
 import type { Isolation, ModuleCall, ModuleCallOptions, RunVia, Usage } from '../exec/types.js'
 import type { SignedReceipt } from '../receipts/signing.js'
 import type { ErrorData } from '../core/errors.js'
+import type { Attestation } from '../trust/attestation.js'
 
 export type { ModuleSpec, Usage }
 
@@ -61,6 +62,8 @@ export interface Bid {
   attrs?: Record<string, number | string | boolean>
   limits: Limits
   attestations?: string[]
+  /** the attestations (Attestation.v1) whose CIDs `attestations` lists, carried whole */
+  credentials?: Attestation[]
   expires: number
 }
 
@@ -91,6 +94,8 @@ export interface Award {
   prev?: string[]
   /** PeerId of the agent the requester runs the step for (it goes into the receipt) */
   on_behalf_of?: string
+  /** CIDs of the attestations that admitted the provider (its receipt repeats them) */
+  attestations?: string[]
 }
 
 /** Result.v1 */
@@ -180,7 +185,7 @@ export interface BidContext {
 }
 
 export type BidDecision =
-  | { bid: { price: number, eta_ms: number, attrs?: Record<string, number | string | boolean>, limits: Limits, attestations?: string[] } }
+  | { bid: { price: number, eta_ms: number, attrs?: Record<string, number | string | boolean>, limits: Limits, attestations?: string[], credentials?: Attestation[] } }
   | { decline: DeclineReason, message: string }
 
 /** Decides whether to bid on a call, and with what. */

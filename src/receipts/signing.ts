@@ -54,6 +54,8 @@ export interface Receipt {
   on_behalf_of?: string
   /** what ran the step (src/exec/types.ts Isolation) */
   isolation?: 'thread' | 'sandbox' | 'process' | 'sandbox-no-net' | 'process-no-net'
+  /** CIDs of the attestations that admitted the provider (from the award) */
+  attestations?: string[]
 }
 
 /** A SignedReceipt.v1 document. */
@@ -83,9 +85,10 @@ function registryOf (options: ReceiptOptions): SchemaRegistry {
 
 const encoder = new TextEncoder()
 
-function withDomain (domain: string, receipt: Receipt): Uint8Array {
+/** `domain` (UTF-8) followed by the dag-cbor of `value`: the bytes a domain-separated signature covers. */
+export function withDomain (domain: string, value: unknown): Uint8Array {
   const tag = encoder.encode(domain)
-  const body = encodeCanonical(receipt)
+  const body = encodeCanonical(value)
   const out = new Uint8Array(tag.byteLength + body.byteLength)
   out.set(tag, 0)
   out.set(body, tag.byteLength)

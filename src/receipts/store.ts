@@ -19,10 +19,13 @@ const SEP = '\x00'
 export class ReceiptStore {
   private readonly byCid: JsonSublevel<SignedReceipt>
   private readonly byRun: JsonSublevel<string>
+  /** `receipts-rejected/<run>\0<step key>\0<receipt CID>` → a provider-signed receipt the requester refused, and why */
+  private readonly rejected: JsonSublevel<{ signed: SignedReceipt, reason: { name: string, message: string }, at: number }>
 
   constructor (private readonly store: Store) {
     this.byCid = store.json<SignedReceipt>('receipts')
     this.byRun = store.json<string>('receipts-run')
+    this.rejected = store.json('receipts-rejected')
   }
 
   /** Stores a signed receipt and indexes it under its run and step; returns its receipt CID. */
@@ -34,6 +37,20 @@ export class ReceiptStore {
       { type: 'put', key: run + SEP + step, value: cid, sublevel: this.byRun as any }
     ] as any)
     return cid
+  }
+
+  /** Keeps a provider-signed receipt the requester refused to countersign (a constraint or schema violation), with why. */
+  async putRejected (signed: SignedReceipt, reason: { name: string, message: string }): Promise<string> {
+    const cid = receiptCid(signed.receipt)
+    await this.rejected.put(`${signed.receipt.run}\x00${signed.receipt.step}\x00${cid}`, { signed, reason, at: Date.now() })
+    return cid
+  }
+
+  /** The receipts refused for a run, oldest step key first. */
+  async rejectedFor (run: string): Promise<Array<{ signed: SignedReceipt, reason: { name: string, message: string }, at: number }>> {
+    const out: Array<{ signed: SignedReceipt, reason: { name: string, message: string }, at: number }> = []
+    for await (const v of this.rejected.values({ gte: `${run}\x00`, lt: `${run}\x01` })) out.push(v as { signed: SignedReceipt, reason: { name: string, message: string }, at: number })
+    return out
   }
 
   async get (cid: string): Promise<SignedReceipt | undefined> {

@@ -39,6 +39,8 @@ export interface ReceiptExpectation extends ReceiptOptions {
   status?: 'ok' | 'error'
   /** policies the step required; the receipt must list each */
   policies?: string[]
+  /** attestation CIDs the award named; the receipt must list exactly these */
+  attestations?: string[]
 }
 
 const USAGE_LIMITS: Array<['cpu_ms' | 'wall_ms' | 'mem_peak_mb', 'cpu_ms' | 'wall_ms' | 'mem_mb']> = [
@@ -89,6 +91,9 @@ export function verifyReceiptAgainst (signed: unknown, expected: ReceiptExpectat
       throw new ReceiptUsageExceededError(`receipt reports ${used} = ${r.usage[used]}, above the awarded ${limit} of ${max}`, { limit, limit_value: max, measured: r.usage[used] })
     }
   }
+  const atts = expected.attestations ?? []
+  const got = r.attestations ?? []
+  if (got.length !== atts.length || got.some((c, i) => c !== atts[i])) throw mismatch('attestations', atts, got)
   const missing = (expected.policies ?? []).filter(p => !r.policies.includes(p))
   if (missing.length > 0) {
     throw new ReceiptPolicyMissingError(`receipt does not list the required ${missing.length === 1 ? 'policy' : 'policies'} ${missing.join(', ')}`, { missing })

@@ -4,7 +4,8 @@
  * negotiated. The providers offer the sample capabilities of
  * `examples/capabilities/` with different prices and attributes, so the
  * plan's `select` weights decide; one provider offers `Summarize` without the
- * PII attestation and declines calls that require it.
+ * PII attestation, so the requester filters its bids out (the demo policy,
+ * examples/policies/pii-no-exfil.yaml, which every node stores).
  */
 import { join } from 'node:path'
 import { packageRoot } from '../core/paths.js'
@@ -22,7 +23,7 @@ const PROFILES: CapabilityOffer[][] = [
   [offer('fetch-sections', { price: 1 }), offer('merge-summaries', { price: 2, attrs: { readability: 0.7, coverage: 0.8 } })],
   [offer('summarize', { price: 3, attrs: { readability: 0.9, coverage: 0.8 } }), offer('attach-references', { price: 1 })],
   [offer('summarize', { price: 1, attrs: { readability: 0.6, coverage: 0.7 } }), offer('fetch-sections', { price: 2 }), offer('merge-summaries', { price: 1, attrs: { readability: 0.8, coverage: 0.9 } })],
-  // the cheapest, best-rated Summarize — but without the PII attestation: it declines policy-bound calls
+  // the cheapest, best-rated Summarize — but without the PII attestation: its bids on policy-bound calls are filtered out
   [offer('summarize', { price: 0.5, attrs: { readability: 0.95, coverage: 0.95 }, attestations: [] }), offer('attach-references', { price: 2, attrs: { readability: 0.8, coverage: 0.8 } })]
 ]
 
@@ -32,8 +33,11 @@ export function swarmOffers (index: number): CapabilityOffer[] {
   return PROFILES[(index - 1) % PROFILES.length]
 }
 
+/** The demo plan's policy (examples/policies/pii-no-exfil.yaml): every node stores and announces it. */
+export const DEMO_POLICY_FILE = join(packageRoot(), 'examples', 'policies', 'pii-no-exfil.yaml')
+
 export function swarmNodeSpec (index: number): SwarmNodeSpec {
-  return { config: { services: { capabilities: swarmOffers(index) } } }
+  return { config: { services: { capabilities: swarmOffers(index), trust: { policies: [DEMO_POLICY_FILE] } } } }
 }
 
 export { PII as DEMO_POLICY }

@@ -109,6 +109,9 @@ test('a negotiated run shows its remote provider in pl run progress, pl runs exp
       assert.equal(res.code, 0, res.stderr)
     }
     requester = await startNodeProcess(['--data-dir', b.dir, '--bootstrap', provider.info.addrs[0]])
+    // the plan names its policy by CID (examples/policies/pii-no-exfil.yaml): the requester stores it
+    const policy = await runCli(['policy', 'create', 'examples/policies/pii-no-exfil.yaml', '--data-dir', b.dir], { timeoutMs: CLI_MS })
+    assert.equal(policy.code, 0, policy.stderr)
     const client = await ControlClient.fromDataDir(b.dir)
     await waitFor(async () => (await client.request<any[]>('POST', '/caps/find', { query: { name: 'AttachReferences' }, options: { timeoutMs: 2000 } })).length > 0, 90_000, 'the requester finds the provider')
     const run = await runCli(['run', 'examples/plans/summarize.yaml', '--input', JSON.stringify({ doc: '# A\n\nFirst part. It has words.\n\n# B\n\nSecond part, more words.\n' }), '--data-dir', b.dir], { timeoutMs: 4 * CLI_MS })

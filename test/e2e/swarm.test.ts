@@ -31,7 +31,7 @@ function spec (i: number): ReturnType<typeof swarmNodeSpec> {
   if (i === 1) caps.push({ file: SLOW_ECHO, price: 1 })
   if (i === 3) caps.push({ file: SLOW_ECHO, price: 5 })
   // SlowEcho appends to a marker file in the test's temp folder: the operator lets sandboxed modules write there
-  return { config: { services: { capabilities: caps, discovery: { ttlMs: 20_000 }, exec: { poolInit: { sandbox: { fs: { write: [tmpdir()] } } } } } } }
+  return { config: { services: { ...(base.config?.services as Record<string, unknown>), capabilities: caps, discovery: { ttlMs: 20_000 }, exec: { poolInit: { sandbox: { fs: { write: [tmpdir()] } } } } } } }
 }
 
 async function finished (client: ControlClient, runId: string, timeoutMs = 120_000): Promise<any> {

@@ -107,7 +107,7 @@ test('a provider runs a step without network when its offer or the call is under
   const provider = new Provider({ logger: silentLogger() } as any, {
     local: { localOffer: () => undefined },
     runStep: async () => ({ output: null, usage: { cpu_ms: 0, wall_ms: 0, mem_peak_mb: 0 } }),
-    policyResolver: async (ref) => docs[ref]
+    policyResolver: async (ref) => { const doc = docs[ref]; if (doc == null) throw new Error(`unknown policy ${ref}`); return { cid: ref, doc } }
   })
   const offer = (policies?: string[]): LocalOffer => ({ cid: 'bafy', module: {} as any, descriptor: { name: 'x', version: '1.0.0', provider: 'p', io: { input: {}, output: {} }, limits: {}, ...(policies != null ? { policies } : {}) } })
   assert.deepEqual(await provider.sandboxOf(offer(['pol-no-exfil'])), { network: 'none' }, 'offered under the policy')

@@ -3,6 +3,7 @@
  * as the source of each provider's published capabilities (the default
  * wiring of a pl-node daemon).
  */
+import { cidStringOf } from '../../src/core/encoding.js'
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -14,6 +15,9 @@ import { negotiation, type Negotiation, type RemoteRunner } from '../../src/nego
 import { verifySignedReceipt, type SignedReceipt } from '../../src/receipts/index.js'
 import type { PlNode } from '../../src/node.js'
 import { ModulePool, poolRunStep, step, dagOf, ctxOf, runId } from './helpers.js'
+
+/** a configured policy name; the descriptors' own `policies` strings meet it as self-attestations */
+const POL_A = { name: 'a', require_attestations: ['pol-a'], self_attest: true }
 
 let mesh: TestMesh
 let pool: ModulePool
@@ -38,7 +42,7 @@ before(async () => {
     nodes: 3,
     services: () => ({
       discovery: discovery({ ttlMs: 4_000, sweepMs: 100, provideRetryMs: 100, provideRetryMaxMs: 1_000 }),
-      negotiation: negotiation({ runStep, replyWindowMs: 3_000 })
+      negotiation: negotiation({ runStep, replyWindowMs: 3_000, policies: { 'pol-a': POL_A } })
     })
   })
   await mesh.connected(1)
@@ -63,7 +67,7 @@ test('providers found through discovery bid from their published descriptors; th
   assert.deepEqual(res.output, { text: 'MESH', by: 'one' })
   assert.equal(res.executor, mesh.nodes[1].peerId)
   verifySignedReceipt(res.receipt, { requireRequester: true })
-  assert.deepEqual((res.receipt as SignedReceipt).receipt.policies, ['pol-a'])
+  assert.deepEqual((res.receipt as SignedReceipt).receipt.policies, [cidStringOf(POL_A)])
   const exp = await neg(mesh.nodes[0]).explanation(id, 'up')
   assert.equal(exp.bids.length, 2)
   const published = disc(mesh.nodes[1]).localCapabilities().find(c => c.descriptor.name === 'Upper')

@@ -5,10 +5,13 @@ import { tempDir } from '../helpers/tmp.js'
 import { ControlClient } from '../../src/api/client.js'
 import type { ServiceFactory } from '../../src/node.js'
 import { sharedFetcher } from '../../src/net/fetch.js'
+import { cidStringOf } from '../../src/core/encoding.js'
 import { negotiation, type Negotiation, RemoteRunner, ExplanationStore, policyResolver, summarize } from '../../src/negotiation/index.js'
 import { receipts, ReceiptStore, verifyChain, verifySignedReceipt, receiptCid, type SignedReceipt } from '../../src/receipts/index.js'
 import { Offers, ModulePool, poolRunStep, writeModule, step, dagOf, ctxOf, runId } from './helpers.js'
 
+/** a configured policy name: self-attestation allowed, so the providers' descriptor strings meet it */
+const NO_EXFIL = { name: 'no-exfil', require_attestations: ['pol-no-exfil'], self_attest: true }
 let mesh: TestMesh
 let pool: ModulePool
 let cleanup: () => Promise<void>
@@ -23,7 +26,7 @@ before(async () => {
     nodes: 3,
     controlApi: true,
     services: (i): Record<string, ServiceFactory> => i === 0
-      ? { receipts: receipts(), negotiation: negotiation({ finder: offers.finder(), local: offers.localFor(0), replyWindowMs: 3000 }) }
+      ? { receipts: receipts(), negotiation: negotiation({ finder: offers.finder(), local: offers.localFor(0), replyWindowMs: 3000, policies: { 'pol-no-exfil': NO_EXFIL } }) }
       : { negotiation: negotiation({ local: offers.localFor(i), runStep }) }
   })
   await mesh.connected(1)
@@ -67,7 +70,7 @@ test('the best bid under the plan\'s select weights wins; the result and a count
   verifySignedReceipt(signed, { requireRequester: true })
   assert.equal(signed.receipt.provider, mesh.nodes[1].peerId)
   assert.equal(signed.receipt.requester, mesh.nodes[0].peerId)
-  assert.deepEqual(signed.receipt.policies, ['pol-no-exfil'])
+  assert.deepEqual(signed.receipt.policies, [cidStringOf(NO_EXFIL)])
   assert.equal((await neg.receipts.forStep(id, 'summarize'))?.cid, receiptCid(signed.receipt))
 
   const exp = await neg.explanation(id, 'summarize')

@@ -172,11 +172,10 @@ test('refuses a call whose reply_by has passed', async () => {
   rejected(await send(p, env), 'CfpExpiredError')
 })
 
-test('declines for policy when the call requires a policy the provider does not honour', async () => {
+test('bids on a call whose policies it does not list: the requester judges its attestations (its descriptor strings go along as self-attestations)', async () => {
   const { answer } = await callFor(mesh.nodes[1], { policies: ['pol-a', 'pol-residency-eu'] })
-  assert.equal(answer.type, 'Decline.v1')
-  assert.equal((answer.body as Decline).reason, 'policy')
-  assert.match((answer.body as Decline).message ?? '', /pol-residency-eu/)
+  assert.equal(answer.type, 'Bid.v1')
+  assert.deepEqual((answer.body as Bid).attestations, ['pol-a'])
 })
 
 test('declines a capability it does not have, limits above its offer, and work beyond its capacity', async () => {

@@ -128,11 +128,12 @@ test('no usable bid gives NoBidsError naming what each candidate said', async ()
   offer('Picky', [2, 3])
   scripted[0].behaviours.set('Picky', { bid: 'silent' })
   scripted[1].behaviours.set('Picky', { bid: 'forged-signature' })
-  const dag = dagOf([step('s', 'Picky')], { policies: ['pol-x'] })
+  const polX = await mesh.nodes[0].components.store.blocks.put({ name: 'x', require_attestations: ['pol-x'] })
+  const dag = dagOf([step('s', 'Picky')], { policies: [polX] })
   const id = runId()
   await assert.rejects(runner().run(dag.steps.s, {}, ctxOf(dag, id, 's')), (err: Error) => {
     assert.equal(err.name, 'NoBidsError')
-    assert.match(err.message, new RegExp(`${mesh.nodes[1].peerId} declined \\(policy: does not honour pol-x\\)`))
+    assert.match(err.message, new RegExp(`${mesh.nodes[1].peerId} bid but was filtered out \\(requirement pol-x of policy ${polX} is not attested by a trusted issuer\\)`))
     assert.match(err.message, new RegExp(`${mesh.nodes[2].peerId} did not answer`))
     assert.match(err.message, new RegExp(`${mesh.nodes[3].peerId} answered with BadSignatureError`))
     return true
@@ -140,7 +141,7 @@ test('no usable bid gives NoBidsError naming what each candidate said', async ()
   const exp = await explanation(id, 's')
   assert.equal(exp.outcome, 'failed')
   assert.equal(exp.error?.name, 'NoBidsError')
-  assert.deepEqual(exp.answers.map(a => a.kind).sort(), ['decline', 'invalid', 'timeout'])
+  assert.deepEqual(exp.answers.map(a => a.kind).sort(), ['bid', 'invalid', 'timeout'])
 })
 
 test('a capability nobody offers gives NoProvidersError', async () => {
@@ -150,7 +151,7 @@ test('a capability nobody offers gives NoProvidersError', async () => {
 
 test('a Policy.v1 document excludes denied peers and bids without the required attestations', async () => {
   const c = mesh.nodes[0].components
-  const policyCid = await c.store.blocks.put({ name: 'guarded', deny_peers: [mesh.nodes[3].peerId], require_attestations: ['att-secure'], max_price: 10 })
+  const policyCid = await c.store.blocks.put({ name: 'guarded', deny_peers: [mesh.nodes[3].peerId], require_attestations: ['att-secure'], self_attest: true, max_price: 10 })
   offer('Guarded', [2, 3], true, { policies: [policyCid], attestations: ['att-secure'] })
   scripted[0].behaviours.set('Guarded', { attestations: [policyCid] })
   const dag = dagOf([step('s', 'Guarded')], { select: cheapest, policies: [policyCid] })
@@ -160,7 +161,8 @@ test('a Policy.v1 document excludes denied peers and bids without the required a
   assert.deepEqual((res.receipt as { receipt: { policies: string[] } }).receipt.policies, [policyCid])
   const exp = await explanation(id, 's')
   assert.equal(exp.answers.find(a => a.provider === mesh.nodes[3].peerId)?.kind, 'excluded')
-  assert.match(exp.bids.find(b => b.provider === mesh.nodes[2].peerId)?.reason ?? '', /missing attestations att-secure/)
+  assert.match(exp.bids.find(b => b.provider === mesh.nodes[2].peerId)?.reason ?? '', /requirement att-secure of policy .* is not attested by a trusted issuer/)
+  assert.deepEqual(exp.bids.find(b => b.provider === mesh.nodes[1].peerId)?.self_attested, ['att-secure'])
   assert.equal(scripted[1].cfps.size > 0 && [...scripted[1].cfps.values()].some(cfp => cfp.capability.name === 'Guarded'), false, 'a denied peer is never asked')
 })
 

@@ -1,5 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { PolicyUnresolvedError } from '../../src/trust/errors.js'
 import { scoreBids, resolvePolicies, bidViolation, peerExclusion, defaultBidStrategy, type Bid, type BidContext, type LocalOffer } from '../../src/negotiation/index.js'
 
 const bid = (provider: string, price: number, eta: number, attrs: Record<string, number | boolean | string> = {}): { provider: string, price: number, eta_ms: number, attrs: Record<string, number | boolean | string> } => ({ provider, price, eta_ms: eta, attrs })
@@ -32,22 +33,26 @@ test('ties go to the lower price, then the lower eta, then the smaller peer id',
 
 const base: Bid = { cfp: 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', run: 'r', step: 's', capability: 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', price: 5, eta_ms: 100, limits: {}, attestations: ['ref', 'att-1'], expires: 0 }
 
-test('resolved Policy.v1 documents combine: attestations, deny and allow lists, the lowest max price and eta', async () => {
+test('resolved Policy.v1 documents combine: requirements, residency, deny and allow lists, the lowest max price and eta', async () => {
   const docs: Record<string, any> = {
-    p1: { name: 'p1', require_attestations: ['att-1'], deny_peers: ['bad'], max_price: 10 },
-    p2: { name: 'p2', allow_peers: ['good', 'bad'], max_price: 4, max_deadline_ms: 50 }
+    p1: { name: 'p1', require_attestations: ['att-1'], deny_peers: ['bad'], max_price: 10, residency: ['eu-west', 'eu-north'] },
+    p2: { name: 'p2', allow_peers: ['good', 'bad'], max_price: 4, max_deadline_ms: 50, self_attest: true, require_attestations: ['audit=pii'], residency: ['eu-west'] }
   }
-  const policy = await resolvePolicies(['p1', 'p2', 'ref'], async (r) => docs[r], { max_price: 20 })
-  assert.deepEqual(policy.attestations, ['att-1', 'p1', 'p2', 'ref'])
+  const policy = await resolvePolicies(['p1', 'p2'], async (r) => ({ cid: `cid-${r}`, doc: docs[r] }), { max_price: 20 })
+  assert.deepEqual(policy.cids, ['cid-p1', 'cid-p2'])
+  assert.deepEqual(policy.requirements.map(r => [r.text, r.key, r.value, r.selfAttest]), [['att-1', 'att-1', true, false], ['audit=pii', 'audit', 'pii', true]])
+  assert.deepEqual(policy.residency, ['eu-west'])
   assert.equal(policy.maxPrice, 4)
   assert.equal(peerExclusion(policy, 'bad'), 'denied by policy (deny_peers)')
   assert.match(peerExclusion(policy, 'other') ?? '', /allow list/)
   assert.equal(peerExclusion(policy, 'good'), undefined)
-  const attested = { ...base, attestations: ['att-1', 'p1', 'p2', 'ref'] }
-  assert.match(bidViolation(policy, attested, 'good') ?? '', /price 5 over the maximum 4/)
-  assert.match(bidViolation(policy, { ...attested, price: 4 }, 'good') ?? '', /eta 100 ms over the maximum 50 ms/)
-  assert.equal(bidViolation(policy, { ...attested, price: 4, eta_ms: 50 }, 'good'), undefined)
-  assert.match(bidViolation(policy, { ...base, price: 1, eta_ms: 1 }, 'good') ?? '', /missing attestations p1, p2/)
+  assert.match(bidViolation(policy, base, 'good') ?? '', /price 5 over the maximum 4/)
+  assert.match(bidViolation(policy, { ...base, price: 4 }, 'good') ?? '', /eta 100 ms over the maximum 50 ms/)
+  assert.equal(bidViolation(policy, { ...base, price: 4, eta_ms: 50 }, 'good'), undefined)
+})
+
+test('an unresolvable policy reference fails with PolicyUnresolvedError instead of being a label', async () => {
+  await assert.rejects(resolvePolicies(['pol-unknown'], async (r) => { throw new PolicyUnresolvedError(`no ${r}`, { ref: r }) }), { name: 'PolicyUnresolvedError' })
 })
 
 test('the default bid strategy bids from the descriptor and declines for each reason', async () => {
@@ -62,9 +67,10 @@ test('the default bid strategy bids from the descriptor and declines for each re
   })
   const s = defaultBidStrategy()
   assert.deepEqual(await s.decide(ctx()), { bid: { price: 3, eta_ms: 40, attrs: { eta_ms: 40, q: 1 }, limits: { wall_ms: 500, mem_mb: 64 }, attestations: ['att', 'pol'] } })
+  // policies are the requester's to judge (against attestations from issuers it trusts): no decline for them
+  assert.ok('bid' in await s.decide(ctx({}, { policies: ['pol', 'other'] })))
   assert.equal((await s.decide(ctx({ offer: undefined })) as any).decline, 'unsupported')
   assert.equal((await s.decide(ctx({}, { capability: { name: 'X', cid: 'bafyreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku' } })) as any).decline, 'unsupported')
   assert.equal((await s.decide(ctx({ active: 1 })) as any).decline, 'busy')
   assert.equal((await s.decide(ctx({}, { limits: { mem_mb: 65 } })) as any).decline, 'over-limits')
-  assert.equal((await s.decide(ctx({}, { policies: ['pol', 'other'] })) as any).decline, 'policy')
 })

@@ -17,6 +17,7 @@ import { exportReceipts, verifyExport, type ReceiptExport } from '../../receipts
 import { receiptCid } from '../../receipts/signing.js'
 import { exportJsonLd, fromJsonLd } from '../../receipts/jsonld.js'
 import { ReceiptNotFoundError } from '../../receipts/errors.js'
+import { checkReceiptsTrust, readTrustFile } from '../../trust/index.js'
 
 /** A run's export document, from the daemon if one runs on `dataDir`, else from the data dir itself. */
 export async function loadRunExport (dataDir: string, runId: string): Promise<ReceiptExport> {
@@ -76,12 +77,17 @@ export function register (program: Command): void {
   cmd.command('verify <fileOrRunId>')
     .description('verify a receipts export file offline (or a run of the data dir): signatures, prev links, one receipt per step, root')
     .option('-d, --data-dir <dir>', 'data dir, when verifying a run id')
-    .action(action(async (target: string, opts: { dataDir?: string }) => {
+    .option('--trust <file>', 'also check the attestations and policies the receipts record against this trust file (pl trust export)')
+    .action(action(async (target: string, opts: { dataDir?: string, trust?: string }) => {
       // run ids never hold a slash or end in .json: such a target is a file that is not there
       if (!await isFile(target) && (target.includes('/') || /\.json$/i.test(target))) throw new InputFileNotFoundError(`${target}: no such file (pl receipts verify takes an export file or a run id)`, { path: target })
       const doc = await isFile(target) ? fromJsonLd(decodeJson(await readFile(target)) as Record<string, unknown>) : await loadRunExport(resolveDataDir(opts.dataDir), target)
       const result = verifyExport(doc)
       process.stdout.write(`ok: ${result.receipts} receipt${result.receipts === 1 ? '' : 's'} of run ${result.run} verify; root ${result.root}\n`)
+      if (opts.trust != null) {
+        const trust = checkReceiptsTrust((doc as ReceiptExport).receipts.map(s => s.receipt), await readTrustFile(opts.trust))
+        process.stdout.write(`ok: trust holds: ${trust.attestations} attestation${trust.attestations === 1 ? '' : 's'} from trusted issuers, ${trust.policies} polic${trust.policies === 1 ? 'y' : 'ies'} met\n`)
+      }
     }))
   cmd.command('export <runId>')
     .description("write a run's receipts as dag-json (stdout, or -o file); --jsonld adds the pl JSON-LD context (PROV-O terms) so linked-data tools read it")

@@ -174,7 +174,7 @@ function renderExplanation (view: RunView, explained: StepExplanation[], self: s
           ? `${st.error.name}: ${st.error.message}`
           : st.state === 'succeeded' ? 'a module of this node (no negotiation)' : `not run (${st.state})`
     lines.push(`  why: ${why}`)
-    if (ex != null) for (const b of ex.bids) lines.push(`    bid ${name(b.provider)}: ${b.status}${b.rank != null ? ` rank ${b.rank}` : ''}${b.score != null ? ` score ${b.score.toFixed(2)}` : ''} price ${b.price} eta ${b.eta_ms} ms${b.reason != null ? ` (${b.reason})` : ''}`)
+    if (ex != null) for (const b of ex.bids) lines.push(`    bid ${name(b.provider)}: ${b.status}${b.rank != null ? ` rank ${b.rank}` : ''}${b.score != null ? ` score ${b.score.toFixed(2)}` : ''} price ${b.price} eta ${b.eta_ms} ms${b.reason != null ? ` (${b.reason})` : ''}${b.admitted != null ? ` admitted by ${b.admitted.join(', ')}` : ''}${b.self_attested != null ? ` self-attested ${b.self_attested.join(', ')}` : ''}`)
   }
   return lines.join('\n') + '\n'
 }

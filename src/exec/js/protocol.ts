@@ -14,7 +14,7 @@ export interface JsTask {
   ctor: { name: string, settings: unknown, parameters: unknown, globalSettings: unknown, globalParameters: unknown }
   parameters: unknown
   inputData: unknown
-  step: { runId: string, key: string, attempt: number }
+  step: { runId: string, key: string, attempt: number, constraints?: Record<string, unknown> }
   /** the step's own temp folder (context.tmpdir), removed after the step */
   tmpdir?: string
   port: MessagePort

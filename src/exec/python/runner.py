@@ -385,6 +385,7 @@ class Context:
         self.run_id = step.get("runId")
         self.step = step.get("key")
         self.attempt = step.get("attempt")
+        self.constraints = step.get("constraints") or {}
         self.signal = Signal()
         self.log = _Log()
         self.addons = _Addons()

@@ -2,7 +2,8 @@
 
 Scores each sentence by the document frequency of its content words and keeps
 the best sentences, in their original order, within a word budget taken from
-parameters.max_words (default 60).
+parameters.max_words (default 60), lowered to the plan's `length` constraint
+when it is given in words (`context.constraints["length"]`, e.g. "<30w").
 """
 import math
 import re
@@ -12,6 +13,7 @@ were will with which who what when where why how not no can may than then there 
 those into over per such so but if we our you your one two also each any all more most other some only
 own same very just""".split())
 
+LENGTH_WORDS = re.compile(r"^\s*(<=|<|=)?\s*(\d+)\s*w(ords?)?\s*$", re.I)
 WORD = re.compile(r"[a-z][a-z'-]*")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
 
@@ -29,6 +31,12 @@ class Summarize:
         if not isinstance(section, dict) or not isinstance(section.get("text"), str):
             raise ValueError("Summarize needs `section` as {heading, text}")
         budget = int(parameters.get("max_words", self.default_words))
+        constraints = getattr(context, "constraints", None) or {}
+        m = LENGTH_WORDS.match(str(constraints.get("length", "")))
+        # a plan's length is a hard limit; max_words alone may be overshot by the first sentence
+        strict = m is not None
+        if strict:
+            budget = min(budget, int(m.group(2)))
         text = " ".join(section["text"].split())
         sentences = [s for s in SENTENCE_END.split(text) if s]
         freq = {}
@@ -41,11 +49,14 @@ class Summarize:
             scored.append((score, i, s, len(s.split())))
         chosen, total = [], 0
         for score, i, s, n in sorted(scored, key=lambda t: (-t[0], t[1])):
-            if total + n > budget and chosen:
+            if total + n > budget and (chosen or strict):
                 continue
             chosen.append((i, s))
             total += n
         summary = " ".join(s for _, s in sorted(chosen))
+        if strict and not chosen and sentences:
+            # no whole sentence fits the budget: the first words of the best one
+            summary = " ".join(sorted(scored, key=lambda t: (-t[0], t[1]))[0][2].split()[:budget])
         return {
             "index": section.get("index", 0),
             "heading": section.get("heading", ""),

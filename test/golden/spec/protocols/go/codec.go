@@ -15,17 +15,19 @@ type SchemaInfo struct {
 // Schemas lists every compiled schema by name.
 var Schemas = map[string]SchemaInfo{
 	"AdvertiseCapability.v1": {ID: "pl:AdvertiseCapability.v1", CID: "bafyreidvuzh7ah7jspwpn3ohutqd7vk4n4swvcm4uwjutu4zdihvkxljum"},
-	"Award.v1": {ID: "pl:Award.v1", CID: "bafyreia7hdds7pmjlruceewq6a64y2u67mtftu3v4wefnvi6o3sgjutu2m"},
-	"Bid.v1": {ID: "pl:Bid.v1", CID: "bafyreiaswsfckrvy4csrtcgif265lntkfytbjtxgbahy2m3pnenuq7qhj4"},
+	"Attestation.v1": {ID: "pl:Attestation.v1", CID: "bafyreibmgde6un4np6miej5jt4ycbehcweggnmdw3m3he5gvvncibyqcn4"},
+	"Award.v1": {ID: "pl:Award.v1", CID: "bafyreihuvj4dg6ohphzraakrdaducbe6avma227alavrsr3njhzojmm64y"},
+	"Bid.v1": {ID: "pl:Bid.v1", CID: "bafyreidtldjmyzvodlr6d7fbza6qth2qxczfjqh6ap3yzfqnlig3oxvqxe"},
 	"CallForProposal.v1": {ID: "pl:CallForProposal.v1", CID: "bafyreidqihazxgm6zifpipcxth4g4elafb3mpzfreo6sjmzqvkkle6gyzy"},
 	"Capability.v1": {ID: "pl:Capability.v1", CID: "bafyreic2lnvblpydsr34wqoh3s3sm4mdlflqitmcyxmr6c7hcazjf7tfzm"},
 	"Decline.v1": {ID: "pl:Decline.v1", CID: "bafyreib6vx3c5z5itqpqhd2tsfio2morzrqvig3frkfxk77bam272s3m4e"},
 	"Envelope.v1": {ID: "pl:Envelope.v1", CID: "bafyreibaay6vlperborhpsug2yaqtckeyamh4vhkcn47hn7fikwbe23mj4"},
 	"GatewayRequest.v1": {ID: "pl:GatewayRequest.v1", CID: "bafyreienqzmj7igf5prs6imu6pjomrn6q4qjzwmgadenpxzja47xuxwuzy"},
 	"Plan.v1": {ID: "pl:Plan.v1", CID: "bafyreidblegvslhanqbmdopbjycy5i6cikc33rw6cytuaw3zyol2zdmiua"},
-	"Policy.v1": {ID: "pl:Policy.v1", CID: "bafyreicg5wg5jsdsnmb2u4vqh6o3v2m2yeyxsdv6r73ajoy5ipgus73xje"},
-	"Receipt.v1": {ID: "pl:Receipt.v1", CID: "bafyreiflszijptqqubldw4sqzbotsort2r3xrfeuavzn2ywsqwuiboktgy"},
+	"Policy.v1": {ID: "pl:Policy.v1", CID: "bafyreier7lxqfiolomfnpxu4zddklu7jg5k7airbasf4ixattuhaenyh2q"},
+	"Receipt.v1": {ID: "pl:Receipt.v1", CID: "bafyreiavlb4z7mews4ozi7vorwltmn7vpg5t7gfhgeucop6efcu5xrllxe"},
 	"Result.v1": {ID: "pl:Result.v1", CID: "bafyreif4etpvhs7umuo6hvatsjlyb6qg4bpfpy7oyrajfhm75eikhlpy3u"},
+	"Revocation.v1": {ID: "pl:Revocation.v1", CID: "bafyreih4z4t4jd4atanb7steyobvghnes4s5et77rullmn4eucrft36x2y"},
 	"SignedReceipt.v1": {ID: "pl:SignedReceipt.v1", CID: "bafyreid36mtmmgzqjhlb3xvn6cd2wcapm3jctbp4o5oi5xtgia4pjrg2ke"},
 	"Workflow.v1": {ID: "pl:Workflow.v1", CID: "bafyreiavtcjyejocrc3zkarxu7ti4pavc3d7dbzwrqucxmy4jxc674t2gy"},
 	"WorkflowRecord.v1": {ID: "pl:WorkflowRecord.v1", CID: "bafyreicr5snzx7nr32lixy3wu4userjv6knvwka6tgtktvp2adg4tm343q"},
@@ -79,6 +81,19 @@ func DecodeAdvertiseCapabilityV1(data []byte) (*AdvertiseCapabilityV1, error) {
 	var out AdvertiseCapabilityV1
 	if err := decodeInto("AdvertiseCapability.v1", data, &out); err != nil {
 		var zero *AdvertiseCapabilityV1
+		return zero, err
+	}
+	return &out, nil
+}
+
+// EncodeAttestationV1 validates a Attestation.v1 value and encodes it as canonical dag-json.
+func EncodeAttestationV1(v *AttestationV1) ([]byte, error) { return Encode("Attestation.v1", v) }
+
+// DecodeAttestationV1 decodes dag-json and validates it as Attestation.v1.
+func DecodeAttestationV1(data []byte) (*AttestationV1, error) {
+	var out AttestationV1
+	if err := decodeInto("Attestation.v1", data, &out); err != nil {
+		var zero *AttestationV1
 		return zero, err
 	}
 	return &out, nil
@@ -222,6 +237,19 @@ func DecodeResultV1(data []byte) (*ResultV1, error) {
 	var out ResultV1
 	if err := decodeInto("Result.v1", data, &out); err != nil {
 		var zero *ResultV1
+		return zero, err
+	}
+	return &out, nil
+}
+
+// EncodeRevocationV1 validates a Revocation.v1 value and encodes it as canonical dag-json.
+func EncodeRevocationV1(v *RevocationV1) ([]byte, error) { return Encode("Revocation.v1", v) }
+
+// DecodeRevocationV1 decodes dag-json and validates it as Revocation.v1.
+func DecodeRevocationV1(data []byte) (*RevocationV1, error) {
+	var out RevocationV1
+	if err := decodeInto("Revocation.v1", data, &out); err != nil {
+		var zero *RevocationV1
 		return zero, err
 	}
 	return &out, nil

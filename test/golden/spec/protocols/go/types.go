@@ -18,6 +18,25 @@ type AdvertiseCapabilityV1 struct {
 	Withdraw *bool `json:"withdraw,omitempty"`
 }
 
+// AttestationV1: An issuer's signed claims about a subject peer (optionally one capability descriptor or module), valid from nbf to exp. sig = ed25519 by issuer over "pl/attestation/v1" || dag-cbor(the document without sig). Its CID is the CID of the whole document (with sig).
+type AttestationV1 struct {
+	V int64 `json:"v"`
+	// libp2p PeerId (base58btc)
+	Issuer string `json:"issuer"`
+	// libp2p PeerId (base58btc)
+	Subject string `json:"subject"`
+	// CIDv1, base32
+	Capability *string `json:"capability,omitempty"`
+	// CIDv1, base32
+	Module *string `json:"module,omitempty"`
+	// claim keys match ^[a-z][a-z0-9_.-]{0,63}$ and string values are at most 200 characters (checked by the verifier)
+	Claims map[string]any `json:"claims"`
+	Nbf int64 `json:"nbf"`
+	Exp int64 `json:"exp"`
+	// ed25519 signature, base64url without padding
+	Sig string `json:"sig"`
+}
+
 // AwardV1 is a struct of the compiled schemas.
 type AwardV1 struct {
 	// id of a signed envelope (CID of its dag-cbor bytes)
@@ -40,6 +59,8 @@ type AwardV1 struct {
 	Prev *[]string `json:"prev,omitempty"`
 	// libp2p PeerId (base58btc) of the agent the requester ran this step for: an agent that signed its own request to the requester's gateway (the requester of record of the run)
 	OnBehalfOf *string `json:"on_behalf_of,omitempty"`
+	// CIDs of the attestations that admitted the provider; its receipt repeats them
+	Attestations *[]string `json:"attestations,omitempty"`
 }
 
 // BidV1 is a struct of the compiled schemas.
@@ -56,6 +77,8 @@ type BidV1 struct {
 	Limits BidV1Limits `json:"limits"`
 	Attestations *[]string `json:"attestations,omitempty"`
 	Expires int64 `json:"expires"`
+	// the attestations the bid's `attestations` CIDs name, carried whole so the requester can check them
+	Credentials *[]AttestationV1 `json:"credentials,omitempty"`
 }
 
 // CallForProposalV1 is a struct of the compiled schemas.
@@ -149,6 +172,7 @@ type PolicyV1 struct {
 	Name string `json:"name"`
 	Version *string `json:"version,omitempty"`
 	Description *string `json:"description,omitempty"`
+	// each entry: a claim `key=value`, a claim `key` (true), or a Policy CID (claims {policy: CID, satisfied: true}); met only by an attestation from a trusted issuer
 	RequireAttestations *[]string `json:"require_attestations,omitempty"`
 	AllowPeers *[]string `json:"allow_peers,omitempty"`
 	DenyPeers *[]string `json:"deny_peers,omitempty"`
@@ -156,7 +180,10 @@ type PolicyV1 struct {
 	MaxDeadlineMs *int64 `json:"max_deadline_ms,omitempty"`
 	// none: providers run the capability's steps in a network namespace with only loopback (no egress); a provider advertises the policy only when its runtime can enforce it (pl-node doctor)
 	Network *string `json:"network,omitempty"`
+	// allowed regions: the provider's `region` claim must be attested by a trusted issuer
 	Residency *[]string `json:"residency,omitempty"`
+	// a bare string in the bid's attestations satisfies require_attestations (shown as self-attested in explanations)
+	SelfAttest *bool `json:"self_attest,omitempty"`
 }
 
 // ReceiptV1: What a provider did for a step. Signed by the provider, countersigned by the requester (see SignedReceipt.v1). prev lists the receipts of the steps it consumed.
@@ -180,12 +207,15 @@ type ReceiptV1 struct {
 	Limits ReceiptV1Limits `json:"limits"`
 	// what ran the step: a worker thread of the node, a sandboxed Node process, a Python runner process; -no-net: in a network namespace with only loopback
 	Isolation *string `json:"isolation,omitempty"`
+	// the policies of the step (Policy.v1 CIDs when the plan named them by CID or alias)
 	Policies []string `json:"policies"`
 	Prev []string `json:"prev"`
 	// Set when the step ran outside the provider's own module pools: the external implementation that served it (an A2A agent, an MCP tool, a process attached to the gateway). The provider still signs the receipt as provider of record.
 	Via *ReceiptV1Via `json:"via,omitempty"`
 	// libp2p PeerId (base58btc) of the agent the requester ran this step for: an agent that signed its own request to the requester's gateway (the requester of record of the run)
 	OnBehalfOf *string `json:"on_behalf_of,omitempty"`
+	// CIDs of the attestations that admitted the provider (from the award)
+	Attestations *[]string `json:"attestations,omitempty"`
 }
 
 // ResultV1 is a struct of the compiled schemas.
@@ -200,6 +230,19 @@ type ResultV1 struct {
 	Error *ResultV1Error `json:"error,omitempty"`
 	Usage ResultV1Usage `json:"usage"`
 	Receipt *SignedReceiptV1 `json:"receipt,omitempty"`
+}
+
+// RevocationV1: The issuer of an attestation withdraws it. sig = ed25519 by issuer over "pl/revocation/v1" || dag-cbor(the document without sig). Gossiped on pl/v1/revocations; only counts when issuer is the attestation's issuer.
+type RevocationV1 struct {
+	V int64 `json:"v"`
+	// libp2p PeerId (base58btc)
+	Issuer string `json:"issuer"`
+	// CIDv1, base32
+	Attestation string `json:"attestation"`
+	Ts int64 `json:"ts"`
+	Reason *string `json:"reason,omitempty"`
+	// ed25519 signature, base64url without padding
+	Sig string `json:"sig"`
 }
 
 // SignedReceiptV1: A receipt with its signatures: provider over "pl/receipt/v1" + dag-cbor(receipt), requester over "pl/receipt-accept/v1" + dag-cbor(receipt). Both base64url.

@@ -14,37 +14,39 @@ var k6 = map[string]bool{"cpu_ms": true, "mem_mb": true, "wall_ms": true}
 var k7 = map[string]bool{}
 var k8 = map[string]bool{"cid": true, "kind": true, "path": true}
 var k9 = mustJSON("[\"js\",\"py\",\"external\"]").([]any)
-var k10 = map[string]bool{"cfp": true, "bid": true, "run": true, "step": true, "provider": true, "capability": true, "input": true, "limits": true, "price": true, "deadline": true, "attempt": true, "prev": true, "on_behalf_of": true}
-var k11 = map[string]bool{"cfp": true, "run": true, "step": true, "capability": true, "price": true, "eta_ms": true, "attrs": true, "limits": true, "attestations": true, "expires": true}
-var k12 = map[string]bool{"run": true, "step": true, "capability": true, "input": true, "input_size": true, "deadline": true, "reply_by": true, "constraints": true, "policies": true, "limits": true, "reply_to": true, "estimate": true}
-var k13 = map[string]bool{"name": true, "version": true, "cid": true}
-var k14 = map[string]bool{"cfp": true, "run": true, "step": true, "reason": true, "message": true}
-var k15 = mustJSON("[\"busy\",\"policy\",\"unsupported\",\"over-limits\",\"other\"]").([]any)
-var k16 = map[string]bool{"v": true, "type": true, "schema": true, "from": true, "to": true, "ts": true, "exp": true, "nonce": true, "trace": true, "body": true, "sig": true}
-var k17 = mustJSON("1")
-var k18 = mustRegexp("^[A-Z][A-Za-z0-9]*\\x{2e}v[0-9]+\\z")
-var k19 = mustRegexp("^[A-Za-z0-9_\\x{2d}]{86}\\z")
-var k20 = map[string]bool{"method": true, "path": true, "body": true}
-var k21 = mustJSON("[\"GET\",\"POST\",\"PUT\",\"DELETE\"]").([]any)
-var k22 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "policy": true, "select": true, "plan": true}
-var k23 = mustRegexp("^[A-Za-z_][A-Za-z0-9_]*\\x{3a}\\x{2d}?[0-9\\x{2e}]+\\z")
-var k24 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "network": true, "residency": true}
-var k25 = mustJSON("[\"none\"]").([]any)
-var k26 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true}
-var k27 = mustJSON("\"\"")
-var k28 = mustJSON("[\"ok\",\"error\"]").([]any)
-var k29 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
-var k30 = mustJSON("[\"thread\",\"sandbox\",\"process\",\"sandbox-no-net\",\"process-no-net\"]").([]any)
-var k31 = map[string]bool{"kind": true, "target": true, "ref": true}
-var k32 = mustRegexp("^[a-z][a-z0-9\\x{2d}]*\\z")
-var k33 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
-var k34 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
-var k35 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
-var k36 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
-var k37 = mustJSON("[\"bundle\",\"plan\"]").([]any)
-var k38 = mustJSON("[\"api-key\",\"agent\"]").([]any)
-var k39 = mustJSON("true")
-var k40 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
+var k10 = map[string]bool{"v": true, "issuer": true, "subject": true, "capability": true, "module": true, "claims": true, "nbf": true, "exp": true, "sig": true}
+var k11 = mustJSON("1")
+var k12 = mustRegexp("^[A-Za-z0-9_\\x{2d}]{86}\\z")
+var k13 = map[string]bool{"cfp": true, "bid": true, "run": true, "step": true, "provider": true, "capability": true, "input": true, "limits": true, "price": true, "deadline": true, "attempt": true, "prev": true, "on_behalf_of": true, "attestations": true}
+var k14 = map[string]bool{"cfp": true, "run": true, "step": true, "capability": true, "price": true, "eta_ms": true, "attrs": true, "limits": true, "attestations": true, "expires": true, "credentials": true}
+var k15 = map[string]bool{"run": true, "step": true, "capability": true, "input": true, "input_size": true, "deadline": true, "reply_by": true, "constraints": true, "policies": true, "limits": true, "reply_to": true, "estimate": true}
+var k16 = map[string]bool{"name": true, "version": true, "cid": true}
+var k17 = map[string]bool{"cfp": true, "run": true, "step": true, "reason": true, "message": true}
+var k18 = mustJSON("[\"busy\",\"policy\",\"unsupported\",\"over-limits\",\"other\"]").([]any)
+var k19 = map[string]bool{"v": true, "type": true, "schema": true, "from": true, "to": true, "ts": true, "exp": true, "nonce": true, "trace": true, "body": true, "sig": true}
+var k20 = mustRegexp("^[A-Z][A-Za-z0-9]*\\x{2e}v[0-9]+\\z")
+var k21 = map[string]bool{"method": true, "path": true, "body": true}
+var k22 = mustJSON("[\"GET\",\"POST\",\"PUT\",\"DELETE\"]").([]any)
+var k23 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "policy": true, "select": true, "plan": true}
+var k24 = mustRegexp("^[A-Za-z_][A-Za-z0-9_]*\\x{3a}\\x{2d}?[0-9\\x{2e}]+\\z")
+var k25 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "network": true, "residency": true, "self_attest": true}
+var k26 = mustJSON("[\"none\"]").([]any)
+var k27 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true, "attestations": true}
+var k28 = mustJSON("\"\"")
+var k29 = mustJSON("[\"ok\",\"error\"]").([]any)
+var k30 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
+var k31 = mustJSON("[\"thread\",\"sandbox\",\"process\",\"sandbox-no-net\",\"process-no-net\"]").([]any)
+var k32 = map[string]bool{"kind": true, "target": true, "ref": true}
+var k33 = mustRegexp("^[a-z][a-z0-9\\x{2d}]*\\z")
+var k34 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
+var k35 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
+var k36 = map[string]bool{"v": true, "issuer": true, "attestation": true, "ts": true, "reason": true, "sig": true}
+var k37 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
+var k38 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
+var k39 = mustJSON("[\"bundle\",\"plan\"]").([]any)
+var k40 = mustJSON("[\"api-key\",\"agent\"]").([]any)
+var k41 = mustJSON("true")
+var k42 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
 
 // pl:AdvertiseCapability.v1#
 func n0(x any, p string) string {
@@ -713,8 +715,233 @@ func n38(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
-// pl:Award.v1#
+// pl:Attestation.v1#
 func n39(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["v"]; !has {
+			return p + " must have required property \"v\""
+		}
+		if _, has := m["issuer"]; !has {
+			return p + " must have required property \"issuer\""
+		}
+		if _, has := m["subject"]; !has {
+			return p + " must have required property \"subject\""
+		}
+		if _, has := m["claims"]; !has {
+			return p + " must have required property \"claims\""
+		}
+		if _, has := m["nbf"]; !has {
+			return p + " must have required property \"nbf\""
+		}
+		if _, has := m["exp"]; !has {
+			return p + " must have required property \"exp\""
+		}
+		if _, has := m["sig"]; !has {
+			return p + " must have required property \"sig\""
+		}
+		if v, has := m["v"]; has {
+			if e := n40(v, child(p, "v")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["issuer"]; has {
+			if e := n41(v, child(p, "issuer")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["subject"]; has {
+			if e := n42(v, child(p, "subject")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["capability"]; has {
+			if e := n43(v, child(p, "capability")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["module"]; has {
+			if e := n44(v, child(p, "module")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["claims"]; has {
+			if e := n45(v, child(p, "claims")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["nbf"]; has {
+			if e := n47(v, child(p, "nbf")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["exp"]; has {
+			if e := n48(v, child(p, "exp")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["sig"]; has {
+			if e := n49(v, child(p, "sig")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k10[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/v
+func n40(x any, p string) string {
+	if !jsonEqual(x, k11) {
+		return p + " must be equal to the constant"
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/issuer
+func n41(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/subject
+func n42(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/capability
+func n43(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k1.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/module
+func n44(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k1.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/claims
+func n45(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if len(m) < 1 {
+			return p + " must have at least 1 properties"
+		}
+		if len(m) > 32 {
+			return p + " must have at most 32 properties"
+		}
+		for k, v := range m {
+			if !k7[k] {
+				if e := n46(v, child(p, k)); e != "" {
+					return e
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/claims/additionalProperties
+func n46(x any, p string) string {
+	if !(isString(x) || isNumber(x) || isBool(x)) {
+		return p + " must be string or number or boolean"
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/nbf
+func n47(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/exp
+func n48(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/properties/sig
+func n49(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k12.MatchString(s) {
+			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Attestation.v1#/additionalProperties
+func n50(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:Award.v1#
+func n51(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -748,72 +975,77 @@ func n39(x any, p string) string {
 			return p + " must have required property \"deadline\""
 		}
 		if v, has := m["cfp"]; has {
-			if e := n40(v, child(p, "cfp")); e != "" {
+			if e := n52(v, child(p, "cfp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["bid"]; has {
-			if e := n41(v, child(p, "bid")); e != "" {
+			if e := n53(v, child(p, "bid")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n42(v, child(p, "run")); e != "" {
+			if e := n54(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n43(v, child(p, "step")); e != "" {
+			if e := n55(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n44(v, child(p, "provider")); e != "" {
+			if e := n56(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n45(v, child(p, "capability")); e != "" {
+			if e := n57(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input"]; has {
-			if e := n46(v, child(p, "input")); e != "" {
+			if e := n58(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n47(v, child(p, "limits")); e != "" {
+			if e := n59(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["price"]; has {
-			if e := n52(v, child(p, "price")); e != "" {
+			if e := n64(v, child(p, "price")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["deadline"]; has {
-			if e := n53(v, child(p, "deadline")); e != "" {
+			if e := n65(v, child(p, "deadline")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attempt"]; has {
-			if e := n54(v, child(p, "attempt")); e != "" {
+			if e := n66(v, child(p, "attempt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["prev"]; has {
-			if e := n55(v, child(p, "prev")); e != "" {
+			if e := n67(v, child(p, "prev")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["on_behalf_of"]; has {
-			if e := n57(v, child(p, "on_behalf_of")); e != "" {
+			if e := n69(v, child(p, "on_behalf_of")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["attestations"]; has {
+			if e := n70(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k10[k] {
+			if !k13[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -823,7 +1055,7 @@ func n39(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/cfp
-func n40(x any, p string) string {
+func n52(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -839,7 +1071,7 @@ func n40(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/bid
-func n41(x any, p string) string {
+func n53(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -855,7 +1087,7 @@ func n41(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/run
-func n42(x any, p string) string {
+func n54(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -868,7 +1100,7 @@ func n42(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/step
-func n43(x any, p string) string {
+func n55(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -881,7 +1113,7 @@ func n43(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/provider
-func n44(x any, p string) string {
+func n56(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -894,7 +1126,7 @@ func n44(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/capability
-func n45(x any, p string) string {
+func n57(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -910,7 +1142,7 @@ func n45(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/input
-func n46(x any, p string) string {
+func n58(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -926,24 +1158,24 @@ func n46(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/limits
-func n47(x any, p string) string {
+func n59(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n48(v, child(p, "cpu_ms")); e != "" {
+			if e := n60(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n49(v, child(p, "mem_mb")); e != "" {
+			if e := n61(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n50(v, child(p, "wall_ms")); e != "" {
+			if e := n62(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -958,7 +1190,7 @@ func n47(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/limits/properties/cpu_ms
-func n48(x any, p string) string {
+func n60(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -971,7 +1203,7 @@ func n48(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/limits/properties/mem_mb
-func n49(x any, p string) string {
+func n61(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -984,7 +1216,7 @@ func n49(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/limits/properties/wall_ms
-func n50(x any, p string) string {
+func n62(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -997,12 +1229,12 @@ func n50(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/limits/additionalProperties
-func n51(x any, p string) string {
+func n63(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Award.v1#/properties/price
-func n52(x any, p string) string {
+func n64(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -1015,7 +1247,7 @@ func n52(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/deadline
-func n53(x any, p string) string {
+func n65(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1028,7 +1260,7 @@ func n53(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/attempt
-func n54(x any, p string) string {
+func n66(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1041,7 +1273,7 @@ func n54(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/prev
-func n55(x any, p string) string {
+func n67(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1051,7 +1283,7 @@ func n55(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n56(a[i], index(p, i)); e != "" {
+			if e := n68(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1060,7 +1292,7 @@ func n55(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/prev/items
-func n56(x any, p string) string {
+func n68(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1076,7 +1308,7 @@ func n56(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/on_behalf_of
-func n57(x any, p string) string {
+func n69(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1088,13 +1320,48 @@ func n57(x any, p string) string {
 	return ""
 }
 
+// pl:Award.v1#/properties/attestations
+func n70(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 64 {
+			return p + " must have at most 64 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n71(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Award.v1#/properties/attestations/items
+func n71(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k1.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
 // pl:Award.v1#/additionalProperties
-func n58(x any, p string) string {
+func n72(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Bid.v1#
-func n59(x any, p string) string {
+func n73(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1125,57 +1392,62 @@ func n59(x any, p string) string {
 			return p + " must have required property \"expires\""
 		}
 		if v, has := m["cfp"]; has {
-			if e := n60(v, child(p, "cfp")); e != "" {
+			if e := n74(v, child(p, "cfp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n61(v, child(p, "run")); e != "" {
+			if e := n75(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n62(v, child(p, "step")); e != "" {
+			if e := n76(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n63(v, child(p, "capability")); e != "" {
+			if e := n77(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["price"]; has {
-			if e := n64(v, child(p, "price")); e != "" {
+			if e := n78(v, child(p, "price")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["eta_ms"]; has {
-			if e := n65(v, child(p, "eta_ms")); e != "" {
+			if e := n79(v, child(p, "eta_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attrs"]; has {
-			if e := n66(v, child(p, "attrs")); e != "" {
+			if e := n80(v, child(p, "attrs")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n68(v, child(p, "limits")); e != "" {
+			if e := n82(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestations"]; has {
-			if e := n73(v, child(p, "attestations")); e != "" {
+			if e := n87(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["expires"]; has {
-			if e := n75(v, child(p, "expires")); e != "" {
+			if e := n89(v, child(p, "expires")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["credentials"]; has {
+			if e := n90(v, child(p, "credentials")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k11[k] {
+			if !k14[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1185,7 +1457,7 @@ func n59(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/cfp
-func n60(x any, p string) string {
+func n74(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1201,7 +1473,7 @@ func n60(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/run
-func n61(x any, p string) string {
+func n75(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1214,7 +1486,7 @@ func n61(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/step
-func n62(x any, p string) string {
+func n76(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1227,7 +1499,7 @@ func n62(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/capability
-func n63(x any, p string) string {
+func n77(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1243,7 +1515,7 @@ func n63(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/price
-func n64(x any, p string) string {
+func n78(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -1256,7 +1528,7 @@ func n64(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/eta_ms
-func n65(x any, p string) string {
+func n79(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1269,7 +1541,7 @@ func n65(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/attrs
-func n66(x any, p string) string {
+func n80(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1280,7 +1552,7 @@ func n66(x any, p string) string {
 		}
 		for k, v := range m {
 			if !k7[k] {
-				if e := n67(v, child(p, k)); e != "" {
+				if e := n81(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -1290,7 +1562,7 @@ func n66(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/attrs/additionalProperties
-func n67(x any, p string) string {
+func n81(x any, p string) string {
 	if !(isNumber(x) || isString(x) || isBool(x)) {
 		return p + " must be number or string or boolean"
 	}
@@ -1298,24 +1570,24 @@ func n67(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/limits
-func n68(x any, p string) string {
+func n82(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n69(v, child(p, "cpu_ms")); e != "" {
+			if e := n83(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n70(v, child(p, "mem_mb")); e != "" {
+			if e := n84(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n71(v, child(p, "wall_ms")); e != "" {
+			if e := n85(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -1330,7 +1602,7 @@ func n68(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/limits/properties/cpu_ms
-func n69(x any, p string) string {
+func n83(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1343,7 +1615,7 @@ func n69(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/limits/properties/mem_mb
-func n70(x any, p string) string {
+func n84(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1356,7 +1628,7 @@ func n70(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/limits/properties/wall_ms
-func n71(x any, p string) string {
+func n85(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1369,12 +1641,12 @@ func n71(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/limits/additionalProperties
-func n72(x any, p string) string {
+func n86(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Bid.v1#/properties/attestations
-func n73(x any, p string) string {
+func n87(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1384,7 +1656,7 @@ func n73(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n74(a[i], index(p, i)); e != "" {
+			if e := n88(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1393,7 +1665,7 @@ func n73(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/attestations/items
-func n74(x any, p string) string {
+func n88(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1406,7 +1678,7 @@ func n74(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/expires
-func n75(x any, p string) string {
+func n89(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1418,13 +1690,40 @@ func n75(x any, p string) string {
 	return ""
 }
 
+// pl:Bid.v1#/properties/credentials
+func n90(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 16 {
+			return p + " must have at most 16 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n91(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Bid.v1#/properties/credentials/items
+func n91(x any, p string) string {
+	if e := n39(x, p); e != "" {
+		return e
+	}
+	return ""
+}
+
 // pl:Bid.v1#/additionalProperties
-func n76(x any, p string) string {
+func n92(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:CallForProposal.v1#
-func n77(x any, p string) string {
+func n93(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1452,67 +1751,67 @@ func n77(x any, p string) string {
 			return p + " must have required property \"reply_by\""
 		}
 		if v, has := m["run"]; has {
-			if e := n78(v, child(p, "run")); e != "" {
+			if e := n94(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n79(v, child(p, "step")); e != "" {
+			if e := n95(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n80(v, child(p, "capability")); e != "" {
+			if e := n96(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input"]; has {
-			if e := n85(v, child(p, "input")); e != "" {
+			if e := n101(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input_size"]; has {
-			if e := n86(v, child(p, "input_size")); e != "" {
+			if e := n102(v, child(p, "input_size")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["deadline"]; has {
-			if e := n87(v, child(p, "deadline")); e != "" {
+			if e := n103(v, child(p, "deadline")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reply_by"]; has {
-			if e := n88(v, child(p, "reply_by")); e != "" {
+			if e := n104(v, child(p, "reply_by")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["constraints"]; has {
-			if e := n89(v, child(p, "constraints")); e != "" {
+			if e := n105(v, child(p, "constraints")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n91(v, child(p, "policies")); e != "" {
+			if e := n107(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n93(v, child(p, "limits")); e != "" {
+			if e := n109(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reply_to"]; has {
-			if e := n98(v, child(p, "reply_to")); e != "" {
+			if e := n114(v, child(p, "reply_to")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["estimate"]; has {
-			if e := n100(v, child(p, "estimate")); e != "" {
+			if e := n116(v, child(p, "estimate")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k12[k] {
+			if !k15[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1522,7 +1821,7 @@ func n77(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/run
-func n78(x any, p string) string {
+func n94(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1535,7 +1834,7 @@ func n78(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/step
-func n79(x any, p string) string {
+func n95(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1548,7 +1847,7 @@ func n79(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability
-func n80(x any, p string) string {
+func n96(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1558,22 +1857,22 @@ func n80(x any, p string) string {
 			return p + " must have required property \"name\""
 		}
 		if v, has := m["name"]; has {
-			if e := n81(v, child(p, "name")); e != "" {
+			if e := n97(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n82(v, child(p, "version")); e != "" {
+			if e := n98(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["cid"]; has {
-			if e := n83(v, child(p, "cid")); e != "" {
+			if e := n99(v, child(p, "cid")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k13[k] {
+			if !k16[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1583,7 +1882,7 @@ func n80(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/properties/name
-func n81(x any, p string) string {
+func n97(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1596,7 +1895,7 @@ func n81(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/properties/version
-func n82(x any, p string) string {
+func n98(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1609,7 +1908,7 @@ func n82(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/properties/cid
-func n83(x any, p string) string {
+func n99(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1625,12 +1924,12 @@ func n83(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/additionalProperties
-func n84(x any, p string) string {
+func n100(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:CallForProposal.v1#/properties/input
-func n85(x any, p string) string {
+func n101(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1646,7 +1945,7 @@ func n85(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/input_size
-func n86(x any, p string) string {
+func n102(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1659,7 +1958,7 @@ func n86(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/deadline
-func n87(x any, p string) string {
+func n103(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1672,7 +1971,7 @@ func n87(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/reply_by
-func n88(x any, p string) string {
+func n104(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1685,7 +1984,7 @@ func n88(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/constraints
-func n89(x any, p string) string {
+func n105(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1696,7 +1995,7 @@ func n89(x any, p string) string {
 		}
 		for k, v := range m {
 			if !k7[k] {
-				if e := n90(v, child(p, k)); e != "" {
+				if e := n106(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -1706,7 +2005,7 @@ func n89(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/constraints/additionalProperties
-func n90(x any, p string) string {
+func n106(x any, p string) string {
 	if !(isNumber(x) || isString(x) || isBool(x)) {
 		return p + " must be number or string or boolean"
 	}
@@ -1719,7 +2018,7 @@ func n90(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/policies
-func n91(x any, p string) string {
+func n107(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1729,7 +2028,7 @@ func n91(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n92(a[i], index(p, i)); e != "" {
+			if e := n108(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1738,7 +2037,7 @@ func n91(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/policies/items
-func n92(x any, p string) string {
+func n108(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1751,24 +2050,24 @@ func n92(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits
-func n93(x any, p string) string {
+func n109(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n94(v, child(p, "cpu_ms")); e != "" {
+			if e := n110(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n95(v, child(p, "mem_mb")); e != "" {
+			if e := n111(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n96(v, child(p, "wall_ms")); e != "" {
+			if e := n112(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -1783,7 +2082,7 @@ func n93(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits/properties/cpu_ms
-func n94(x any, p string) string {
+func n110(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1796,7 +2095,7 @@ func n94(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits/properties/mem_mb
-func n95(x any, p string) string {
+func n111(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1809,7 +2108,7 @@ func n95(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits/properties/wall_ms
-func n96(x any, p string) string {
+func n112(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1822,12 +2121,12 @@ func n96(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits/additionalProperties
-func n97(x any, p string) string {
+func n113(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:CallForProposal.v1#/properties/reply_to
-func n98(x any, p string) string {
+func n114(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1837,7 +2136,7 @@ func n98(x any, p string) string {
 			return p + " must have at most 16 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n99(a[i], index(p, i)); e != "" {
+			if e := n115(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1846,7 +2145,7 @@ func n98(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/reply_to/items
-func n99(x any, p string) string {
+func n115(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1859,7 +2158,7 @@ func n99(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/estimate
-func n100(x any, p string) string {
+func n116(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -1867,12 +2166,12 @@ func n100(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/additionalProperties
-func n101(x any, p string) string {
+func n117(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Decline.v1#
-func n102(x any, p string) string {
+func n118(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1891,32 +2190,32 @@ func n102(x any, p string) string {
 			return p + " must have required property \"reason\""
 		}
 		if v, has := m["cfp"]; has {
-			if e := n103(v, child(p, "cfp")); e != "" {
+			if e := n119(v, child(p, "cfp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n104(v, child(p, "run")); e != "" {
+			if e := n120(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n105(v, child(p, "step")); e != "" {
+			if e := n121(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reason"]; has {
-			if e := n106(v, child(p, "reason")); e != "" {
+			if e := n122(v, child(p, "reason")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n107(v, child(p, "message")); e != "" {
+			if e := n123(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k14[k] {
+			if !k17[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1926,7 +2225,7 @@ func n102(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/cfp
-func n103(x any, p string) string {
+func n119(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1942,7 +2241,7 @@ func n103(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/run
-func n104(x any, p string) string {
+func n120(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1955,7 +2254,7 @@ func n104(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/step
-func n105(x any, p string) string {
+func n121(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1968,9 +2267,9 @@ func n105(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/reason
-func n106(x any, p string) string {
+func n122(x any, p string) string {
 	if !func() bool {
-		for _, v := range k15 {
+		for _, v := range k18 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -1983,7 +2282,7 @@ func n106(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/message
-func n107(x any, p string) string {
+func n123(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1996,12 +2295,12 @@ func n107(x any, p string) string {
 }
 
 // pl:Decline.v1#/additionalProperties
-func n108(x any, p string) string {
+func n124(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Envelope.v1#
-func n109(x any, p string) string {
+func n125(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2035,62 +2334,62 @@ func n109(x any, p string) string {
 			return p + " must have required property \"sig\""
 		}
 		if v, has := m["v"]; has {
-			if e := n110(v, child(p, "v")); e != "" {
+			if e := n126(v, child(p, "v")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["type"]; has {
-			if e := n111(v, child(p, "type")); e != "" {
+			if e := n127(v, child(p, "type")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["schema"]; has {
-			if e := n112(v, child(p, "schema")); e != "" {
+			if e := n128(v, child(p, "schema")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["from"]; has {
-			if e := n113(v, child(p, "from")); e != "" {
+			if e := n129(v, child(p, "from")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["to"]; has {
-			if e := n114(v, child(p, "to")); e != "" {
+			if e := n130(v, child(p, "to")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n115(v, child(p, "ts")); e != "" {
+			if e := n131(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["exp"]; has {
-			if e := n116(v, child(p, "exp")); e != "" {
+			if e := n132(v, child(p, "exp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["nonce"]; has {
-			if e := n117(v, child(p, "nonce")); e != "" {
+			if e := n133(v, child(p, "nonce")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["trace"]; has {
-			if e := n118(v, child(p, "trace")); e != "" {
+			if e := n134(v, child(p, "trace")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["body"]; has {
-			if e := n119(v, child(p, "body")); e != "" {
+			if e := n135(v, child(p, "body")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["sig"]; has {
-			if e := n120(v, child(p, "sig")); e != "" {
+			if e := n136(v, child(p, "sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k16[k] {
+			if !k19[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2100,15 +2399,15 @@ func n109(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/v
-func n110(x any, p string) string {
-	if !jsonEqual(x, k17) {
+func n126(x any, p string) string {
+	if !jsonEqual(x, k11) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:Envelope.v1#/properties/type
-func n111(x any, p string) string {
+func n127(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2116,7 +2415,7 @@ func n111(x any, p string) string {
 		if runeLen(s) > 64 {
 			return p + " must have at most 64 characters"
 		}
-		if !k18.MatchString(s) {
+		if !k20.MatchString(s) {
 			return p + " must match pattern \"^[A-Z][A-Za-z0-9]*\\\\.v[0-9]+$\""
 		}
 	}
@@ -2124,7 +2423,7 @@ func n111(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/schema
-func n112(x any, p string) string {
+func n128(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2140,7 +2439,7 @@ func n112(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/from
-func n113(x any, p string) string {
+func n129(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2153,7 +2452,7 @@ func n113(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/to
-func n114(x any, p string) string {
+func n130(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2166,7 +2465,7 @@ func n114(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/ts
-func n115(x any, p string) string {
+func n131(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2179,7 +2478,7 @@ func n115(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/exp
-func n116(x any, p string) string {
+func n132(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2192,7 +2491,7 @@ func n116(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/nonce
-func n117(x any, p string) string {
+func n133(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2208,7 +2507,7 @@ func n117(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/trace
-func n118(x any, p string) string {
+func n134(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2221,7 +2520,7 @@ func n118(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/body
-func n119(x any, p string) string {
+func n135(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2229,12 +2528,12 @@ func n119(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/sig
-func n120(x any, p string) string {
+func n136(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k19.MatchString(s) {
+		if !k12.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
 		}
 	}
@@ -2242,12 +2541,12 @@ func n120(x any, p string) string {
 }
 
 // pl:Envelope.v1#/additionalProperties
-func n121(x any, p string) string {
+func n137(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:GatewayRequest.v1#
-func n122(x any, p string) string {
+func n138(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2260,22 +2559,22 @@ func n122(x any, p string) string {
 			return p + " must have required property \"path\""
 		}
 		if v, has := m["method"]; has {
-			if e := n123(v, child(p, "method")); e != "" {
+			if e := n139(v, child(p, "method")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["path"]; has {
-			if e := n124(v, child(p, "path")); e != "" {
+			if e := n140(v, child(p, "path")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["body"]; has {
-			if e := n125(v, child(p, "body")); e != "" {
+			if e := n141(v, child(p, "body")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k20[k] {
+			if !k21[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2285,12 +2584,12 @@ func n122(x any, p string) string {
 }
 
 // pl:GatewayRequest.v1#/properties/method
-func n123(x any, p string) string {
+func n139(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if !func() bool {
-		for _, v := range k21 {
+		for _, v := range k22 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -2303,7 +2602,7 @@ func n123(x any, p string) string {
 }
 
 // pl:GatewayRequest.v1#/properties/path
-func n124(x any, p string) string {
+func n140(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2319,17 +2618,17 @@ func n124(x any, p string) string {
 }
 
 // pl:GatewayRequest.v1#/properties/body
-func n125(x any, p string) string {
+func n141(x any, p string) string {
 	return ""
 }
 
 // pl:GatewayRequest.v1#/additionalProperties
-func n126(x any, p string) string {
+func n142(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Plan.v1#
-func n127(x any, p string) string {
+func n143(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2342,37 +2641,37 @@ func n127(x any, p string) string {
 			return p + " must have required property \"plan\""
 		}
 		if v, has := m["goal"]; has {
-			if e := n128(v, child(p, "goal")); e != "" {
+			if e := n144(v, child(p, "goal")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["inputs"]; has {
-			if e := n129(v, child(p, "inputs")); e != "" {
+			if e := n145(v, child(p, "inputs")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["constraints"]; has {
-			if e := n130(v, child(p, "constraints")); e != "" {
+			if e := n146(v, child(p, "constraints")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policy"]; has {
-			if e := n131(v, child(p, "policy")); e != "" {
+			if e := n147(v, child(p, "policy")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["select"]; has {
-			if e := n134(v, child(p, "select")); e != "" {
+			if e := n150(v, child(p, "select")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["plan"]; has {
-			if e := n137(v, child(p, "plan")); e != "" {
+			if e := n153(v, child(p, "plan")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k22[k] {
+			if !k23[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2382,7 +2681,7 @@ func n127(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/goal
-func n128(x any, p string) string {
+func n144(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2395,7 +2694,7 @@ func n128(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/inputs
-func n129(x any, p string) string {
+func n145(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2403,7 +2702,7 @@ func n129(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/constraints
-func n130(x any, p string) string {
+func n146(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2411,14 +2710,14 @@ func n130(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/policy
-func n131(x any, p string) string {
+func n147(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["require"]; has {
-			if e := n132(v, child(p, "require")); e != "" {
+			if e := n148(v, child(p, "require")); e != "" {
 				return e
 			}
 		}
@@ -2427,277 +2726,6 @@ func n131(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/policy/properties/require
-func n132(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		for i := 0; i < len(a); i++ {
-			if e := n133(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/policy/properties/require/items
-func n133(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/select
-func n134(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	if m, ok := x.(map[string]any); ok {
-		_ = m
-		if v, has := m["optimize"]; has {
-			if e := n135(v, child(p, "optimize")); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/select/properties/optimize
-func n135(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		for i := 0; i < len(a); i++ {
-			if e := n136(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/select/properties/optimize/items
-func n136(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if !k23.MatchString(s) {
-			return p + " must match pattern \"^[A-Za-z_][A-Za-z0-9_]*:-?[0-9.]+$\""
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/plan
-func n137(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		if len(a) < 1 {
-			return p + " must have at least 1 items"
-		}
-		for i := 0; i < len(a); i++ {
-			if e := n138(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/plan/items
-func n138(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/additionalProperties
-func n139(x any, p string) string {
-	return p + " is not allowed (false schema)"
-}
-
-// pl:Policy.v1#
-func n140(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	if m, ok := x.(map[string]any); ok {
-		_ = m
-		if _, has := m["name"]; !has {
-			return p + " must have required property \"name\""
-		}
-		if v, has := m["name"]; has {
-			if e := n141(v, child(p, "name")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["version"]; has {
-			if e := n142(v, child(p, "version")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["description"]; has {
-			if e := n143(v, child(p, "description")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["require_attestations"]; has {
-			if e := n144(v, child(p, "require_attestations")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["allow_peers"]; has {
-			if e := n146(v, child(p, "allow_peers")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["deny_peers"]; has {
-			if e := n148(v, child(p, "deny_peers")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["max_price"]; has {
-			if e := n150(v, child(p, "max_price")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["max_deadline_ms"]; has {
-			if e := n151(v, child(p, "max_deadline_ms")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["network"]; has {
-			if e := n152(v, child(p, "network")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["residency"]; has {
-			if e := n153(v, child(p, "residency")); e != "" {
-				return e
-			}
-		}
-		for k, v := range m {
-			if !k24[k] {
-				_ = v
-				return child(p, k) + " is not allowed (additionalProperties)"
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/name
-func n141(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 128 {
-			return p + " must have at most 128 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/version
-func n142(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 64 {
-			return p + " must have at most 64 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/description
-func n143(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 2000 {
-			return p + " must have at most 2000 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/require_attestations
-func n144(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		if len(a) > 64 {
-			return p + " must have at most 64 items"
-		}
-		for i := 0; i < len(a); i++ {
-			if e := n145(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/require_attestations/items
-func n145(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 200 {
-			return p + " must have at most 200 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/allow_peers
-func n146(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		for i := 0; i < len(a); i++ {
-			if e := n147(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/allow_peers/items
-func n147(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if !k4.MatchString(s) {
-			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/deny_peers
 func n148(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
@@ -2713,8 +2741,284 @@ func n148(x any, p string) string {
 	return ""
 }
 
-// pl:Policy.v1#/properties/deny_peers/items
+// pl:Plan.v1#/properties/policy/properties/require/items
 func n149(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/select
+func n150(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if v, has := m["optimize"]; has {
+			if e := n151(v, child(p, "optimize")); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/select/properties/optimize
+func n151(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		for i := 0; i < len(a); i++ {
+			if e := n152(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/select/properties/optimize/items
+func n152(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k24.MatchString(s) {
+			return p + " must match pattern \"^[A-Za-z_][A-Za-z0-9_]*:-?[0-9.]+$\""
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/plan
+func n153(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) < 1 {
+			return p + " must have at least 1 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n154(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/plan/items
+func n154(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/additionalProperties
+func n155(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:Policy.v1#
+func n156(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["name"]; !has {
+			return p + " must have required property \"name\""
+		}
+		if v, has := m["name"]; has {
+			if e := n157(v, child(p, "name")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["version"]; has {
+			if e := n158(v, child(p, "version")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["description"]; has {
+			if e := n159(v, child(p, "description")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["require_attestations"]; has {
+			if e := n160(v, child(p, "require_attestations")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["allow_peers"]; has {
+			if e := n162(v, child(p, "allow_peers")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["deny_peers"]; has {
+			if e := n164(v, child(p, "deny_peers")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["max_price"]; has {
+			if e := n166(v, child(p, "max_price")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["max_deadline_ms"]; has {
+			if e := n167(v, child(p, "max_deadline_ms")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["network"]; has {
+			if e := n168(v, child(p, "network")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["residency"]; has {
+			if e := n169(v, child(p, "residency")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["self_attest"]; has {
+			if e := n171(v, child(p, "self_attest")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k25[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/name
+func n157(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 128 {
+			return p + " must have at most 128 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/version
+func n158(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 64 {
+			return p + " must have at most 64 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/description
+func n159(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 2000 {
+			return p + " must have at most 2000 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/require_attestations
+func n160(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 64 {
+			return p + " must have at most 64 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n161(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/require_attestations/items
+func n161(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/allow_peers
+func n162(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		for i := 0; i < len(a); i++ {
+			if e := n163(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/allow_peers/items
+func n163(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/deny_peers
+func n164(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		for i := 0; i < len(a); i++ {
+			if e := n165(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/deny_peers/items
+func n165(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2727,7 +3031,7 @@ func n149(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/max_price
-func n150(x any, p string) string {
+func n166(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -2740,7 +3044,7 @@ func n150(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/max_deadline_ms
-func n151(x any, p string) string {
+func n167(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2753,9 +3057,9 @@ func n151(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/network
-func n152(x any, p string) string {
+func n168(x any, p string) string {
 	if !func() bool {
-		for _, v := range k25 {
+		for _, v := range k26 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -2768,7 +3072,7 @@ func n152(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/residency
-func n153(x any, p string) string {
+func n169(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2778,7 +3082,7 @@ func n153(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n154(a[i], index(p, i)); e != "" {
+			if e := n170(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2787,7 +3091,7 @@ func n153(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/residency/items
-func n154(x any, p string) string {
+func n170(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2799,13 +3103,21 @@ func n154(x any, p string) string {
 	return ""
 }
 
+// pl:Policy.v1#/properties/self_attest
+func n171(x any, p string) string {
+	if !(isBool(x)) {
+		return p + " must be boolean"
+	}
+	return ""
+}
+
 // pl:Policy.v1#/additionalProperties
-func n155(x any, p string) string {
+func n172(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#
-func n156(x any, p string) string {
+func n173(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2857,97 +3169,102 @@ func n156(x any, p string) string {
 			return p + " must have required property \"prev\""
 		}
 		if v, has := m["run"]; has {
-			if e := n157(v, child(p, "run")); e != "" {
+			if e := n174(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n158(v, child(p, "step")); e != "" {
+			if e := n175(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n159(v, child(p, "capability")); e != "" {
+			if e := n176(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n160(v, child(p, "provider")); e != "" {
+			if e := n177(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester"]; has {
-			if e := n161(v, child(p, "requester")); e != "" {
+			if e := n178(v, child(p, "requester")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["award"]; has {
-			if e := n162(v, child(p, "award")); e != "" {
+			if e := n179(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input"]; has {
-			if e := n163(v, child(p, "input")); e != "" {
+			if e := n180(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n164(v, child(p, "output")); e != "" {
+			if e := n181(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n167(v, child(p, "status")); e != "" {
+			if e := n184(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["started"]; has {
-			if e := n168(v, child(p, "started")); e != "" {
+			if e := n185(v, child(p, "started")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ended"]; has {
-			if e := n169(v, child(p, "ended")); e != "" {
+			if e := n186(v, child(p, "ended")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n170(v, child(p, "usage")); e != "" {
+			if e := n187(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n175(v, child(p, "limits")); e != "" {
+			if e := n192(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["isolation"]; has {
-			if e := n180(v, child(p, "isolation")); e != "" {
+			if e := n197(v, child(p, "isolation")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n181(v, child(p, "policies")); e != "" {
+			if e := n198(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["prev"]; has {
-			if e := n183(v, child(p, "prev")); e != "" {
+			if e := n200(v, child(p, "prev")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["via"]; has {
-			if e := n185(v, child(p, "via")); e != "" {
+			if e := n202(v, child(p, "via")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["on_behalf_of"]; has {
-			if e := n190(v, child(p, "on_behalf_of")); e != "" {
+			if e := n207(v, child(p, "on_behalf_of")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["attestations"]; has {
+			if e := n208(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k26[k] {
+			if !k27[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2957,7 +3274,7 @@ func n156(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/run
-func n157(x any, p string) string {
+func n174(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2970,7 +3287,7 @@ func n157(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/step
-func n158(x any, p string) string {
+func n175(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2983,7 +3300,7 @@ func n158(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/capability
-func n159(x any, p string) string {
+func n176(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2996,7 +3313,7 @@ func n159(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/provider
-func n160(x any, p string) string {
+func n177(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3009,7 +3326,7 @@ func n160(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/requester
-func n161(x any, p string) string {
+func n178(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3022,7 +3339,7 @@ func n161(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/award
-func n162(x any, p string) string {
+func n179(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3035,7 +3352,7 @@ func n162(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/input
-func n163(x any, p string) string {
+func n180(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3051,12 +3368,12 @@ func n163(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output
-func n164(x any, p string) string {
+func n181(x any, p string) string {
 	if c := 0; func() int {
-		if n165(x, p) == "" {
+		if n182(x, p) == "" {
 			c++
 		}
-		if n166(x, p) == "" {
+		if n183(x, p) == "" {
 			c++
 		}
 		return c
@@ -3067,7 +3384,7 @@ func n164(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/0
-func n165(x any, p string) string {
+func n182(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3083,17 +3400,17 @@ func n165(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/1
-func n166(x any, p string) string {
-	if !jsonEqual(x, k27) {
+func n183(x any, p string) string {
+	if !jsonEqual(x, k28) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:Receipt.v1#/properties/status
-func n167(x any, p string) string {
+func n184(x any, p string) string {
 	if !func() bool {
-		for _, v := range k28 {
+		for _, v := range k29 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3106,7 +3423,7 @@ func n167(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/started
-func n168(x any, p string) string {
+func n185(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3119,7 +3436,7 @@ func n168(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/ended
-func n169(x any, p string) string {
+func n186(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3132,7 +3449,7 @@ func n169(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage
-func n170(x any, p string) string {
+func n187(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3148,22 +3465,22 @@ func n170(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n171(v, child(p, "cpu_ms")); e != "" {
+			if e := n188(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n172(v, child(p, "wall_ms")); e != "" {
+			if e := n189(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n173(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n190(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k29[k] {
+			if !k30[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3173,7 +3490,7 @@ func n170(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/cpu_ms
-func n171(x any, p string) string {
+func n188(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3186,7 +3503,7 @@ func n171(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/wall_ms
-func n172(x any, p string) string {
+func n189(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3199,7 +3516,7 @@ func n172(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
-func n173(x any, p string) string {
+func n190(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3212,29 +3529,29 @@ func n173(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/additionalProperties
-func n174(x any, p string) string {
+func n191(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/limits
-func n175(x any, p string) string {
+func n192(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n176(v, child(p, "cpu_ms")); e != "" {
+			if e := n193(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n177(v, child(p, "mem_mb")); e != "" {
+			if e := n194(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n178(v, child(p, "wall_ms")); e != "" {
+			if e := n195(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -3249,7 +3566,7 @@ func n175(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/cpu_ms
-func n176(x any, p string) string {
+func n193(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3262,7 +3579,7 @@ func n176(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/mem_mb
-func n177(x any, p string) string {
+func n194(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3275,7 +3592,7 @@ func n177(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/wall_ms
-func n178(x any, p string) string {
+func n195(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3288,14 +3605,14 @@ func n178(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/additionalProperties
-func n179(x any, p string) string {
+func n196(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/isolation
-func n180(x any, p string) string {
+func n197(x any, p string) string {
 	if !func() bool {
-		for _, v := range k30 {
+		for _, v := range k31 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3308,7 +3625,7 @@ func n180(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies
-func n181(x any, p string) string {
+func n198(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3318,7 +3635,7 @@ func n181(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n182(a[i], index(p, i)); e != "" {
+			if e := n199(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3327,7 +3644,7 @@ func n181(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies/items
-func n182(x any, p string) string {
+func n199(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3340,7 +3657,7 @@ func n182(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev
-func n183(x any, p string) string {
+func n200(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3350,7 +3667,7 @@ func n183(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n184(a[i], index(p, i)); e != "" {
+			if e := n201(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3359,7 +3676,7 @@ func n183(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev/items
-func n184(x any, p string) string {
+func n201(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3375,7 +3692,7 @@ func n184(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via
-func n185(x any, p string) string {
+func n202(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3388,22 +3705,22 @@ func n185(x any, p string) string {
 			return p + " must have required property \"target\""
 		}
 		if v, has := m["kind"]; has {
-			if e := n186(v, child(p, "kind")); e != "" {
+			if e := n203(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["target"]; has {
-			if e := n187(v, child(p, "target")); e != "" {
+			if e := n204(v, child(p, "target")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ref"]; has {
-			if e := n188(v, child(p, "ref")); e != "" {
+			if e := n205(v, child(p, "ref")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k31[k] {
+			if !k32[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3413,7 +3730,7 @@ func n185(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/kind
-func n186(x any, p string) string {
+func n203(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3421,7 +3738,7 @@ func n186(x any, p string) string {
 		if runeLen(s) > 32 {
 			return p + " must have at most 32 characters"
 		}
-		if !k32.MatchString(s) {
+		if !k33.MatchString(s) {
 			return p + " must match pattern \"^[a-z][a-z0-9-]*$\""
 		}
 	}
@@ -3429,7 +3746,7 @@ func n186(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/target
-func n187(x any, p string) string {
+func n204(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3445,7 +3762,7 @@ func n187(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/ref
-func n188(x any, p string) string {
+func n205(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3458,12 +3775,12 @@ func n188(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/additionalProperties
-func n189(x any, p string) string {
+func n206(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/on_behalf_of
-func n190(x any, p string) string {
+func n207(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3475,13 +3792,48 @@ func n190(x any, p string) string {
 	return ""
 }
 
+// pl:Receipt.v1#/properties/attestations
+func n208(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 64 {
+			return p + " must have at most 64 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n209(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/attestations/items
+func n209(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k1.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
 // pl:Receipt.v1#/additionalProperties
-func n191(x any, p string) string {
+func n210(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#
-func n192(x any, p string) string {
+func n211(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3503,47 +3855,47 @@ func n192(x any, p string) string {
 			return p + " must have required property \"usage\""
 		}
 		if v, has := m["award"]; has {
-			if e := n193(v, child(p, "award")); e != "" {
+			if e := n212(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n194(v, child(p, "run")); e != "" {
+			if e := n213(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n195(v, child(p, "step")); e != "" {
+			if e := n214(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n196(v, child(p, "status")); e != "" {
+			if e := n215(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n197(v, child(p, "output")); e != "" {
+			if e := n216(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["error"]; has {
-			if e := n198(v, child(p, "error")); e != "" {
+			if e := n217(v, child(p, "error")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n203(v, child(p, "usage")); e != "" {
+			if e := n222(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["receipt"]; has {
-			if e := n208(v, child(p, "receipt")); e != "" {
+			if e := n227(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k33[k] {
+			if !k34[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3553,7 +3905,7 @@ func n192(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/award
-func n193(x any, p string) string {
+func n212(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3569,7 +3921,7 @@ func n193(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/run
-func n194(x any, p string) string {
+func n213(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3582,7 +3934,7 @@ func n194(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/step
-func n195(x any, p string) string {
+func n214(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3595,9 +3947,9 @@ func n195(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/status
-func n196(x any, p string) string {
+func n215(x any, p string) string {
 	if !func() bool {
-		for _, v := range k28 {
+		for _, v := range k29 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3610,7 +3962,7 @@ func n196(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/output
-func n197(x any, p string) string {
+func n216(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3626,7 +3978,7 @@ func n197(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error
-func n198(x any, p string) string {
+func n217(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3639,22 +3991,22 @@ func n198(x any, p string) string {
 			return p + " must have required property \"message\""
 		}
 		if v, has := m["name"]; has {
-			if e := n199(v, child(p, "name")); e != "" {
+			if e := n218(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n200(v, child(p, "message")); e != "" {
+			if e := n219(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["retryable"]; has {
-			if e := n201(v, child(p, "retryable")); e != "" {
+			if e := n220(v, child(p, "retryable")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["details"]; has {
-			if e := n202(v, child(p, "details")); e != "" {
+			if e := n221(v, child(p, "details")); e != "" {
 				return e
 			}
 		}
@@ -3663,7 +4015,7 @@ func n198(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/name
-func n199(x any, p string) string {
+func n218(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3676,7 +4028,7 @@ func n199(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/message
-func n200(x any, p string) string {
+func n219(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3689,7 +4041,7 @@ func n200(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/retryable
-func n201(x any, p string) string {
+func n220(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -3697,7 +4049,7 @@ func n201(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/details
-func n202(x any, p string) string {
+func n221(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3705,7 +4057,7 @@ func n202(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage
-func n203(x any, p string) string {
+func n222(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3721,22 +4073,22 @@ func n203(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n204(v, child(p, "cpu_ms")); e != "" {
+			if e := n223(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n205(v, child(p, "wall_ms")); e != "" {
+			if e := n224(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n206(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n225(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k29[k] {
+			if !k30[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3746,7 +4098,7 @@ func n203(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/cpu_ms
-func n204(x any, p string) string {
+func n223(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3759,7 +4111,7 @@ func n204(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/wall_ms
-func n205(x any, p string) string {
+func n224(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3772,7 +4124,7 @@ func n205(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/mem_peak_mb
-func n206(x any, p string) string {
+func n225(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3785,20 +4137,20 @@ func n206(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/additionalProperties
-func n207(x any, p string) string {
+func n226(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/properties/receipt
-func n208(x any, p string) string {
-	if e := n209(x, p); e != "" {
+func n227(x any, p string) string {
+	if e := n228(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#
-func n209(x any, p string) string {
+func n228(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3811,22 +4163,22 @@ func n209(x any, p string) string {
 			return p + " must have required property \"provider_sig\""
 		}
 		if v, has := m["receipt"]; has {
-			if e := n210(v, child(p, "receipt")); e != "" {
+			if e := n229(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider_sig"]; has {
-			if e := n211(v, child(p, "provider_sig")); e != "" {
+			if e := n230(v, child(p, "provider_sig")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester_sig"]; has {
-			if e := n212(v, child(p, "requester_sig")); e != "" {
+			if e := n231(v, child(p, "requester_sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k34[k] {
+			if !k35[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3836,20 +4188,20 @@ func n209(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/receipt
-func n210(x any, p string) string {
-	if e := n156(x, p); e != "" {
+func n229(x any, p string) string {
+	if e := n173(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n211(x any, p string) string {
+func n230(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k19.MatchString(s) {
+		if !k12.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
 		}
 	}
@@ -3857,12 +4209,12 @@ func n211(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/requester_sig
-func n212(x any, p string) string {
+func n231(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k19.MatchString(s) {
+		if !k12.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
 		}
 	}
@@ -3870,17 +4222,160 @@ func n212(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/additionalProperties
-func n213(x any, p string) string {
+func n232(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/additionalProperties
-func n214(x any, p string) string {
+func n233(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:Revocation.v1#
+func n234(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["v"]; !has {
+			return p + " must have required property \"v\""
+		}
+		if _, has := m["issuer"]; !has {
+			return p + " must have required property \"issuer\""
+		}
+		if _, has := m["attestation"]; !has {
+			return p + " must have required property \"attestation\""
+		}
+		if _, has := m["ts"]; !has {
+			return p + " must have required property \"ts\""
+		}
+		if _, has := m["sig"]; !has {
+			return p + " must have required property \"sig\""
+		}
+		if v, has := m["v"]; has {
+			if e := n235(v, child(p, "v")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["issuer"]; has {
+			if e := n236(v, child(p, "issuer")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["attestation"]; has {
+			if e := n237(v, child(p, "attestation")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["ts"]; has {
+			if e := n238(v, child(p, "ts")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["reason"]; has {
+			if e := n239(v, child(p, "reason")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["sig"]; has {
+			if e := n240(v, child(p, "sig")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k36[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Revocation.v1#/properties/v
+func n235(x any, p string) string {
+	if !jsonEqual(x, k11) {
+		return p + " must be equal to the constant"
+	}
+	return ""
+}
+
+// pl:Revocation.v1#/properties/issuer
+func n236(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Revocation.v1#/properties/attestation
+func n237(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k1.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Revocation.v1#/properties/ts
+func n238(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Revocation.v1#/properties/reason
+func n239(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 500 {
+			return p + " must have at most 500 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Revocation.v1#/properties/sig
+func n240(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k12.MatchString(s) {
+			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Revocation.v1#/additionalProperties
+func n241(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Workflow.v1#
-func n215(x any, p string) string {
+func n242(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3893,47 +4388,47 @@ func n215(x any, p string) string {
 			return p + " must have required property \"graph\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n216(v, child(p, "workflow_id")); e != "" {
+			if e := n243(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n217(v, child(p, "name")); e != "" {
+			if e := n244(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n218(v, child(p, "description")); e != "" {
+			if e := n245(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n219(v, child(p, "tags")); e != "" {
+			if e := n246(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n221(v, child(p, "version")); e != "" {
+			if e := n248(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalSettings"]; has {
-			if e := n224(v, child(p, "globalSettings")); e != "" {
+			if e := n251(v, child(p, "globalSettings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalParameters"]; has {
-			if e := n225(v, child(p, "globalParameters")); e != "" {
+			if e := n252(v, child(p, "globalParameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n226(v, child(p, "modules")); e != "" {
+			if e := n253(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["graph"]; has {
-			if e := n236(v, child(p, "graph")); e != "" {
+			if e := n263(v, child(p, "graph")); e != "" {
 				return e
 			}
 		}
@@ -3942,7 +4437,7 @@ func n215(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/workflow_id
-func n216(x any, p string) string {
+func n243(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3950,7 +4445,7 @@ func n216(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/name
-func n217(x any, p string) string {
+func n244(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3958,7 +4453,7 @@ func n217(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/description
-func n218(x any, p string) string {
+func n245(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3966,14 +4461,14 @@ func n218(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags
-func n219(x any, p string) string {
+func n246(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n220(a[i], index(p, i)); e != "" {
+			if e := n247(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3982,7 +4477,7 @@ func n219(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags/items
-func n220(x any, p string) string {
+func n247(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3990,19 +4485,19 @@ func n220(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version
-func n221(x any, p string) string {
+func n248(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["version"]; has {
-			if e := n222(v, child(p, "version")); e != "" {
+			if e := n249(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n223(v, child(p, "releaseTag")); e != "" {
+			if e := n250(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
@@ -4011,7 +4506,7 @@ func n221(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/version
-func n222(x any, p string) string {
+func n249(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4019,7 +4514,7 @@ func n222(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/releaseTag
-func n223(x any, p string) string {
+func n250(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4027,7 +4522,7 @@ func n223(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalSettings
-func n224(x any, p string) string {
+func n251(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4035,7 +4530,7 @@ func n224(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalParameters
-func n225(x any, p string) string {
+func n252(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4043,7 +4538,7 @@ func n225(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules
-func n226(x any, p string) string {
+func n253(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4051,7 +4546,7 @@ func n226(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n227(v, child(p, k)); e != "" {
+				if e := n254(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -4061,44 +4556,44 @@ func n226(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties
-func n227(x any, p string) string {
+func n254(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["codePath"]; has {
-			if e := n228(v, child(p, "codePath")); e != "" {
+			if e := n255(v, child(p, "codePath")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["settings"]; has {
-			if e := n229(v, child(p, "settings")); e != "" {
+			if e := n256(v, child(p, "settings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["parameters"]; has {
-			if e := n230(v, child(p, "parameters")); e != "" {
+			if e := n257(v, child(p, "parameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n231(v, child(p, "name")); e != "" {
+			if e := n258(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n232(v, child(p, "description")); e != "" {
+			if e := n259(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n233(v, child(p, "tags")); e != "" {
+			if e := n260(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["resource_requirements"]; has {
-			if e := n235(v, child(p, "resource_requirements")); e != "" {
+			if e := n262(v, child(p, "resource_requirements")); e != "" {
 				return e
 			}
 		}
@@ -4107,7 +4602,7 @@ func n227(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
-func n228(x any, p string) string {
+func n255(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4115,7 +4610,7 @@ func n228(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
-func n229(x any, p string) string {
+func n256(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4123,7 +4618,7 @@ func n229(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
-func n230(x any, p string) string {
+func n257(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4131,7 +4626,7 @@ func n230(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
-func n231(x any, p string) string {
+func n258(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4139,7 +4634,7 @@ func n231(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
-func n232(x any, p string) string {
+func n259(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4147,14 +4642,14 @@ func n232(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
-func n233(x any, p string) string {
+func n260(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n234(a[i], index(p, i)); e != "" {
+			if e := n261(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4163,7 +4658,7 @@ func n233(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
-func n234(x any, p string) string {
+func n261(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4171,7 +4666,7 @@ func n234(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
-func n235(x any, p string) string {
+func n262(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4179,7 +4674,7 @@ func n235(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph
-func n236(x any, p string) string {
+func n263(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4187,7 +4682,7 @@ func n236(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n237(v, child(p, k)); e != "" {
+				if e := n264(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -4197,14 +4692,14 @@ func n236(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties
-func n237(x any, p string) string {
+func n264(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n238(a[i], index(p, i)); e != "" {
+			if e := n265(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4213,7 +4708,7 @@ func n237(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties/items
-func n238(x any, p string) string {
+func n265(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4221,7 +4716,7 @@ func n238(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#
-func n239(x any, p string) string {
+func n266(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4255,62 +4750,62 @@ func n239(x any, p string) string {
 			return p + " must have required property \"meta\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n240(v, child(p, "workflow_id")); e != "" {
+			if e := n267(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n241(v, child(p, "version")); e != "" {
+			if e := n268(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n242(v, child(p, "releaseTag")); e != "" {
+			if e := n269(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["kind"]; has {
-			if e := n243(v, child(p, "kind")); e != "" {
+			if e := n270(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["bundle"]; has {
-			if e := n244(v, child(p, "bundle")); e != "" {
+			if e := n271(v, child(p, "bundle")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["size"]; has {
-			if e := n245(v, child(p, "size")); e != "" {
+			if e := n272(v, child(p, "size")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisher"]; has {
-			if e := n246(v, child(p, "publisher")); e != "" {
+			if e := n273(v, child(p, "publisher")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisherKind"]; has {
-			if e := n247(v, child(p, "publisherKind")); e != "" {
+			if e := n274(v, child(p, "publisherKind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n248(v, child(p, "ts")); e != "" {
+			if e := n275(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tombstone"]; has {
-			if e := n249(v, child(p, "tombstone")); e != "" {
+			if e := n276(v, child(p, "tombstone")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["meta"]; has {
-			if e := n250(v, child(p, "meta")); e != "" {
+			if e := n277(v, child(p, "meta")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k35[k] {
+			if !k37[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4320,12 +4815,12 @@ func n239(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/workflow_id
-func n240(x any, p string) string {
+func n267(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k36.MatchString(s) {
+		if !k38.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
 		}
 	}
@@ -4333,7 +4828,7 @@ func n240(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/version
-func n241(x any, p string) string {
+func n268(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4346,7 +4841,7 @@ func n241(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/releaseTag
-func n242(x any, p string) string {
+func n269(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4359,9 +4854,9 @@ func n242(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/kind
-func n243(x any, p string) string {
+func n270(x any, p string) string {
 	if !func() bool {
-		for _, v := range k37 {
+		for _, v := range k39 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -4374,7 +4869,7 @@ func n243(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/bundle
-func n244(x any, p string) string {
+func n271(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4390,7 +4885,7 @@ func n244(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/size
-func n245(x any, p string) string {
+func n272(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4403,7 +4898,7 @@ func n245(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisher
-func n246(x any, p string) string {
+func n273(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4419,9 +4914,9 @@ func n246(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisherKind
-func n247(x any, p string) string {
+func n274(x any, p string) string {
 	if !func() bool {
-		for _, v := range k38 {
+		for _, v := range k40 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -4434,7 +4929,7 @@ func n247(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/ts
-func n248(x any, p string) string {
+func n275(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4447,15 +4942,15 @@ func n248(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/tombstone
-func n249(x any, p string) string {
-	if !jsonEqual(x, k39) {
+func n276(x any, p string) string {
+	if !jsonEqual(x, k41) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:WorkflowRecord.v1#/properties/meta
-func n250(x any, p string) string {
+func n277(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4468,27 +4963,27 @@ func n250(x any, p string) string {
 			return p + " must have required property \"modules\""
 		}
 		if v, has := m["name"]; has {
-			if e := n251(v, child(p, "name")); e != "" {
+			if e := n278(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n252(v, child(p, "description")); e != "" {
+			if e := n279(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n253(v, child(p, "tags")); e != "" {
+			if e := n280(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n255(v, child(p, "modules")); e != "" {
+			if e := n282(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k40[k] {
+			if !k42[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4498,7 +4993,7 @@ func n250(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/name
-func n251(x any, p string) string {
+func n278(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4511,7 +5006,7 @@ func n251(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/description
-func n252(x any, p string) string {
+func n279(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4524,7 +5019,7 @@ func n252(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags
-func n253(x any, p string) string {
+func n280(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4534,7 +5029,7 @@ func n253(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n254(a[i], index(p, i)); e != "" {
+			if e := n281(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4543,7 +5038,7 @@ func n253(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
-func n254(x any, p string) string {
+func n281(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4556,7 +5051,7 @@ func n254(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules
-func n255(x any, p string) string {
+func n282(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4566,7 +5061,7 @@ func n255(x any, p string) string {
 			return p + " must have at most 1000 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n256(a[i], index(p, i)); e != "" {
+			if e := n283(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4575,7 +5070,7 @@ func n255(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
-func n256(x any, p string) string {
+func n283(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4588,32 +5083,34 @@ func n256(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/additionalProperties
-func n257(x any, p string) string {
+func n284(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:WorkflowRecord.v1#/additionalProperties
-func n258(x any, p string) string {
+func n285(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // Validators maps each schema name to its root check.
 var Validators = map[string]func(x any, p string) string{
 	"AdvertiseCapability.v1": n0,
-	"Award.v1": n39,
-	"Bid.v1": n59,
-	"CallForProposal.v1": n77,
+	"Attestation.v1": n39,
+	"Award.v1": n51,
+	"Bid.v1": n73,
+	"CallForProposal.v1": n93,
 	"Capability.v1": n3,
-	"Decline.v1": n102,
-	"Envelope.v1": n109,
-	"GatewayRequest.v1": n122,
-	"Plan.v1": n127,
-	"Policy.v1": n140,
-	"Receipt.v1": n156,
-	"Result.v1": n192,
-	"SignedReceipt.v1": n209,
-	"Workflow.v1": n215,
-	"WorkflowRecord.v1": n239,
+	"Decline.v1": n118,
+	"Envelope.v1": n125,
+	"GatewayRequest.v1": n138,
+	"Plan.v1": n143,
+	"Policy.v1": n156,
+	"Receipt.v1": n173,
+	"Result.v1": n211,
+	"Revocation.v1": n234,
+	"SignedReceipt.v1": n228,
+	"Workflow.v1": n242,
+	"WorkflowRecord.v1": n266,
 }
 
 // ErrorOf returns "" when doc is a valid `name` document, else why not. Unknown names panic.
@@ -4690,6 +5187,9 @@ func indexByte(s string, c byte) int {
 // ValidateAdvertiseCapabilityV1 returns a *SpecValidationError unless doc is a valid AdvertiseCapability.v1.
 func ValidateAdvertiseCapabilityV1(doc any) error { return Validate("AdvertiseCapability.v1", doc) }
 
+// ValidateAttestationV1 returns a *SpecValidationError unless doc is a valid Attestation.v1.
+func ValidateAttestationV1(doc any) error { return Validate("Attestation.v1", doc) }
+
 // ValidateAwardV1 returns a *SpecValidationError unless doc is a valid Award.v1.
 func ValidateAwardV1(doc any) error { return Validate("Award.v1", doc) }
 
@@ -4722,6 +5222,9 @@ func ValidateReceiptV1(doc any) error { return Validate("Receipt.v1", doc) }
 
 // ValidateResultV1 returns a *SpecValidationError unless doc is a valid Result.v1.
 func ValidateResultV1(doc any) error { return Validate("Result.v1", doc) }
+
+// ValidateRevocationV1 returns a *SpecValidationError unless doc is a valid Revocation.v1.
+func ValidateRevocationV1(doc any) error { return Validate("Revocation.v1", doc) }
 
 // ValidateSignedReceiptV1 returns a *SpecValidationError unless doc is a valid SignedReceipt.v1.
 func ValidateSignedReceiptV1(doc any) error { return Validate("SignedReceipt.v1", doc) }

@@ -33,12 +33,15 @@ type ReceiptV1 struct {
 	Limits ReceiptV1Limits `json:"limits"`
 	// what ran the step: a worker thread of the node, a sandboxed Node process, a Python runner process; -no-net: in a network namespace with only loopback
 	Isolation *string `json:"isolation,omitempty"`
+	// the policies of the step (Policy.v1 CIDs when the plan named them by CID or alias)
 	Policies []string `json:"policies"`
 	Prev []string `json:"prev"`
 	// Set when the step ran outside the provider's own module pools: the external implementation that served it (an A2A agent, an MCP tool, a process attached to the gateway). The provider still signs the receipt as provider of record.
 	Via *ReceiptV1Via `json:"via,omitempty"`
 	// libp2p PeerId (base58btc) of the agent the requester ran this step for: an agent that signed its own request to the requester's gateway (the requester of record of the run)
 	OnBehalfOf *string `json:"on_behalf_of,omitempty"`
+	// CIDs of the attestations that admitted the provider (from the award)
+	Attestations *[]string `json:"attestations,omitempty"`
 }
 
 // SignedReceiptV1: A receipt with its signatures: provider over "pl/receipt/v1" + dag-cbor(receipt), requester over "pl/receipt-accept/v1" + dag-cbor(receipt). Both base64url.

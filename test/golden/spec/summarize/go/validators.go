@@ -9,7 +9,7 @@ var k1 = map[string]bool{"text": true, "max_words": true, "style": true, "langua
 var k2 = mustJSON("[\"bullets\",\"paragraph\"]").([]any)
 var k3 = mustRegexp("^[a-z]{2}(\\x{2d}[A-Z]{2})?\\z")
 var k4 = map[string]bool{"summary": true, "words": true, "bullets": true, "model": true}
-var k5 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true}
+var k5 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true, "attestations": true}
 var k6 = mustRegexp("^[1-9A-HJ-NP-Za-km-z]{40,60}\\z")
 var k7 = mustRegexp("^b[a-z2-7]{20,}\\z")
 var k8 = mustJSON("\"\"")
@@ -439,6 +439,11 @@ func n17(x any, p string) string {
 		}
 		if v, has := m["on_behalf_of"]; has {
 			if e := n51(v, child(p, "on_behalf_of")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["attestations"]; has {
+			if e := n52(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
@@ -971,13 +976,48 @@ func n51(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/additionalProperties
+// pl:Receipt.v1#/properties/attestations
 func n52(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 64 {
+			return p + " must have at most 64 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n53(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/attestations/items
+func n53(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k7.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/additionalProperties
+func n54(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:SignedReceipt.v1#
-func n53(x any, p string) string {
+func n55(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -990,17 +1030,17 @@ func n53(x any, p string) string {
 			return p + " must have required property \"provider_sig\""
 		}
 		if v, has := m["receipt"]; has {
-			if e := n54(v, child(p, "receipt")); e != "" {
+			if e := n56(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider_sig"]; has {
-			if e := n55(v, child(p, "provider_sig")); e != "" {
+			if e := n57(v, child(p, "provider_sig")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester_sig"]; has {
-			if e := n56(v, child(p, "requester_sig")); e != "" {
+			if e := n58(v, child(p, "requester_sig")); e != "" {
 				return e
 			}
 		}
@@ -1015,7 +1055,7 @@ func n53(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/receipt
-func n54(x any, p string) string {
+func n56(x any, p string) string {
 	if e := n17(x, p); e != "" {
 		return e
 	}
@@ -1023,7 +1063,7 @@ func n54(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n55(x any, p string) string {
+func n57(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1036,7 +1076,7 @@ func n55(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/requester_sig
-func n56(x any, p string) string {
+func n58(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1049,12 +1089,12 @@ func n56(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/additionalProperties
-func n57(x any, p string) string {
+func n59(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#
-func n58(x any, p string) string {
+func n60(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1076,57 +1116,57 @@ func n58(x any, p string) string {
 			return p + " must have required property \"limits\""
 		}
 		if v, has := m["name"]; has {
-			if e := n59(v, child(p, "name")); e != "" {
+			if e := n61(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n60(v, child(p, "version")); e != "" {
+			if e := n62(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n61(v, child(p, "provider")); e != "" {
+			if e := n63(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n62(v, child(p, "description")); e != "" {
+			if e := n64(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["io"]; has {
-			if e := n63(v, child(p, "io")); e != "" {
+			if e := n65(v, child(p, "io")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n71(v, child(p, "limits")); e != "" {
+			if e := n73(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["price"]; has {
-			if e := n76(v, child(p, "price")); e != "" {
+			if e := n78(v, child(p, "price")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attrs"]; has {
-			if e := n77(v, child(p, "attrs")); e != "" {
+			if e := n79(v, child(p, "attrs")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestations"]; has {
-			if e := n79(v, child(p, "attestations")); e != "" {
+			if e := n81(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n81(v, child(p, "policies")); e != "" {
+			if e := n83(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["module"]; has {
-			if e := n83(v, child(p, "module")); e != "" {
+			if e := n85(v, child(p, "module")); e != "" {
 				return e
 			}
 		}
@@ -1141,7 +1181,7 @@ func n58(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/name
-func n59(x any, p string) string {
+func n61(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1154,7 +1194,7 @@ func n59(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/version
-func n60(x any, p string) string {
+func n62(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1167,7 +1207,7 @@ func n60(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/provider
-func n61(x any, p string) string {
+func n63(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1180,7 +1220,7 @@ func n61(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/description
-func n62(x any, p string) string {
+func n64(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1193,7 +1233,7 @@ func n62(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io
-func n63(x any, p string) string {
+func n65(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1206,12 +1246,12 @@ func n63(x any, p string) string {
 			return p + " must have required property \"output\""
 		}
 		if v, has := m["input"]; has {
-			if e := n64(v, child(p, "input")); e != "" {
+			if e := n66(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n67(v, child(p, "output")); e != "" {
+			if e := n69(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
@@ -1226,12 +1266,12 @@ func n63(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input
-func n64(x any, p string) string {
+func n66(x any, p string) string {
 	if c := 0; func() int {
-		if n65(x, p) == "" {
+		if n67(x, p) == "" {
 			c++
 		}
-		if n66(x, p) == "" {
+		if n68(x, p) == "" {
 			c++
 		}
 		return c
@@ -1242,7 +1282,7 @@ func n64(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input/oneOf/0
-func n65(x any, p string) string {
+func n67(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1258,7 +1298,7 @@ func n65(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input/oneOf/1
-func n66(x any, p string) string {
+func n68(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1266,12 +1306,12 @@ func n66(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output
-func n67(x any, p string) string {
+func n69(x any, p string) string {
 	if c := 0; func() int {
-		if n68(x, p) == "" {
+		if n70(x, p) == "" {
 			c++
 		}
-		if n69(x, p) == "" {
+		if n71(x, p) == "" {
 			c++
 		}
 		return c
@@ -1282,7 +1322,7 @@ func n67(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output/oneOf/0
-func n68(x any, p string) string {
+func n70(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1298,7 +1338,7 @@ func n68(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output/oneOf/1
-func n69(x any, p string) string {
+func n71(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1306,29 +1346,29 @@ func n69(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/additionalProperties
-func n70(x any, p string) string {
+func n72(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/properties/limits
-func n71(x any, p string) string {
+func n73(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n72(v, child(p, "cpu_ms")); e != "" {
+			if e := n74(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n73(v, child(p, "mem_mb")); e != "" {
+			if e := n75(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n74(v, child(p, "wall_ms")); e != "" {
+			if e := n76(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -1343,32 +1383,6 @@ func n71(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/limits/properties/cpu_ms
-func n72(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Capability.v1#/properties/limits/properties/mem_mb
-func n73(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Capability.v1#/properties/limits/properties/wall_ms
 func n74(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -1381,13 +1395,39 @@ func n74(x any, p string) string {
 	return ""
 }
 
-// pl:Capability.v1#/properties/limits/additionalProperties
+// pl:Capability.v1#/properties/limits/properties/mem_mb
 func n75(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Capability.v1#/properties/limits/properties/wall_ms
+func n76(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Capability.v1#/properties/limits/additionalProperties
+func n77(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/properties/price
-func n76(x any, p string) string {
+func n78(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -1400,7 +1440,7 @@ func n76(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attrs
-func n77(x any, p string) string {
+func n79(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1411,7 +1451,7 @@ func n77(x any, p string) string {
 		}
 		for k, v := range m {
 			if !k19[k] {
-				if e := n78(v, child(p, k)); e != "" {
+				if e := n80(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -1421,7 +1461,7 @@ func n77(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attrs/additionalProperties
-func n78(x any, p string) string {
+func n80(x any, p string) string {
 	if !(isNumber(x) || isString(x) || isBool(x)) {
 		return p + " must be number or string or boolean"
 	}
@@ -1429,38 +1469,6 @@ func n78(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attestations
-func n79(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		if len(a) > 64 {
-			return p + " must have at most 64 items"
-		}
-		for i := 0; i < len(a); i++ {
-			if e := n80(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Capability.v1#/properties/attestations/items
-func n80(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 200 {
-			return p + " must have at most 200 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Capability.v1#/properties/policies
 func n81(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
@@ -1479,7 +1487,7 @@ func n81(x any, p string) string {
 	return ""
 }
 
-// pl:Capability.v1#/properties/policies/items
+// pl:Capability.v1#/properties/attestations/items
 func n82(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -1492,8 +1500,40 @@ func n82(x any, p string) string {
 	return ""
 }
 
-// pl:Capability.v1#/properties/module
+// pl:Capability.v1#/properties/policies
 func n83(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 64 {
+			return p + " must have at most 64 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n84(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Capability.v1#/properties/policies/items
+func n84(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Capability.v1#/properties/module
+func n85(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1503,17 +1543,17 @@ func n83(x any, p string) string {
 			return p + " must have required property \"cid\""
 		}
 		if v, has := m["cid"]; has {
-			if e := n84(v, child(p, "cid")); e != "" {
+			if e := n86(v, child(p, "cid")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["kind"]; has {
-			if e := n85(v, child(p, "kind")); e != "" {
+			if e := n87(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["path"]; has {
-			if e := n86(v, child(p, "path")); e != "" {
+			if e := n88(v, child(p, "path")); e != "" {
 				return e
 			}
 		}
@@ -1528,7 +1568,7 @@ func n83(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/cid
-func n84(x any, p string) string {
+func n86(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1544,7 +1584,7 @@ func n84(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/kind
-func n85(x any, p string) string {
+func n87(x any, p string) string {
 	if !func() bool {
 		for _, v := range k21 {
 			if jsonEqual(x, v) {
@@ -1559,7 +1599,7 @@ func n85(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/path
-func n86(x any, p string) string {
+func n88(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1572,12 +1612,12 @@ func n86(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/additionalProperties
-func n87(x any, p string) string {
+func n89(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/additionalProperties
-func n88(x any, p string) string {
+func n90(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
@@ -1585,8 +1625,8 @@ func n88(x any, p string) string {
 var Validators = map[string]func(x any, p string) string{
 	"Summarize.v1": n0,
 	"Receipt.v1": n17,
-	"SignedReceipt.v1": n53,
-	"Capability.v1": n58,
+	"SignedReceipt.v1": n55,
+	"Capability.v1": n60,
 	"Summarize.v1#input": n1,
 	"Summarize.v1#output": n8,
 }

@@ -10,17 +10,19 @@ from .validators import validate
 
 SCHEMAS: Dict[str, Dict[str, Optional[str]]] = {
     "AdvertiseCapability.v1": {"id": "pl:AdvertiseCapability.v1", "cid": "bafyreidvuzh7ah7jspwpn3ohutqd7vk4n4swvcm4uwjutu4zdihvkxljum"},
-    "Award.v1": {"id": "pl:Award.v1", "cid": "bafyreia7hdds7pmjlruceewq6a64y2u67mtftu3v4wefnvi6o3sgjutu2m"},
-    "Bid.v1": {"id": "pl:Bid.v1", "cid": "bafyreiaswsfckrvy4csrtcgif265lntkfytbjtxgbahy2m3pnenuq7qhj4"},
+    "Attestation.v1": {"id": "pl:Attestation.v1", "cid": "bafyreibmgde6un4np6miej5jt4ycbehcweggnmdw3m3he5gvvncibyqcn4"},
+    "Award.v1": {"id": "pl:Award.v1", "cid": "bafyreihuvj4dg6ohphzraakrdaducbe6avma227alavrsr3njhzojmm64y"},
+    "Bid.v1": {"id": "pl:Bid.v1", "cid": "bafyreidtldjmyzvodlr6d7fbza6qth2qxczfjqh6ap3yzfqnlig3oxvqxe"},
     "CallForProposal.v1": {"id": "pl:CallForProposal.v1", "cid": "bafyreidqihazxgm6zifpipcxth4g4elafb3mpzfreo6sjmzqvkkle6gyzy"},
     "Capability.v1": {"id": "pl:Capability.v1", "cid": "bafyreic2lnvblpydsr34wqoh3s3sm4mdlflqitmcyxmr6c7hcazjf7tfzm"},
     "Decline.v1": {"id": "pl:Decline.v1", "cid": "bafyreib6vx3c5z5itqpqhd2tsfio2morzrqvig3frkfxk77bam272s3m4e"},
     "Envelope.v1": {"id": "pl:Envelope.v1", "cid": "bafyreibaay6vlperborhpsug2yaqtckeyamh4vhkcn47hn7fikwbe23mj4"},
     "GatewayRequest.v1": {"id": "pl:GatewayRequest.v1", "cid": "bafyreienqzmj7igf5prs6imu6pjomrn6q4qjzwmgadenpxzja47xuxwuzy"},
     "Plan.v1": {"id": "pl:Plan.v1", "cid": "bafyreidblegvslhanqbmdopbjycy5i6cikc33rw6cytuaw3zyol2zdmiua"},
-    "Policy.v1": {"id": "pl:Policy.v1", "cid": "bafyreicg5wg5jsdsnmb2u4vqh6o3v2m2yeyxsdv6r73ajoy5ipgus73xje"},
-    "Receipt.v1": {"id": "pl:Receipt.v1", "cid": "bafyreiflszijptqqubldw4sqzbotsort2r3xrfeuavzn2ywsqwuiboktgy"},
+    "Policy.v1": {"id": "pl:Policy.v1", "cid": "bafyreier7lxqfiolomfnpxu4zddklu7jg5k7airbasf4ixattuhaenyh2q"},
+    "Receipt.v1": {"id": "pl:Receipt.v1", "cid": "bafyreiavlb4z7mews4ozi7vorwltmn7vpg5t7gfhgeucop6efcu5xrllxe"},
     "Result.v1": {"id": "pl:Result.v1", "cid": "bafyreif4etpvhs7umuo6hvatsjlyb6qg4bpfpy7oyrajfhm75eikhlpy3u"},
+    "Revocation.v1": {"id": "pl:Revocation.v1", "cid": "bafyreih4z4t4jd4atanb7steyobvghnes4s5et77rullmn4eucrft36x2y"},
     "SignedReceipt.v1": {"id": "pl:SignedReceipt.v1", "cid": "bafyreid36mtmmgzqjhlb3xvn6cd2wcapm3jctbp4o5oi5xtgia4pjrg2ke"},
     "Workflow.v1": {"id": "pl:Workflow.v1", "cid": "bafyreiavtcjyejocrc3zkarxu7ti4pavc3d7dbzwrqucxmy4jxc674t2gy"},
     "WorkflowRecord.v1": {"id": "pl:WorkflowRecord.v1", "cid": "bafyreicr5snzx7nr32lixy3wu4userjv6knvwka6tgtktvp2adg4tm343q"},
@@ -48,6 +50,16 @@ def encode_advertise_capability_v1(value: models.AdvertiseCapabilityV1) -> bytes
 def decode_advertise_capability_v1(data: Union[bytes, str]) -> models.AdvertiseCapabilityV1:
     """Decodes dag-json and validates it as AdvertiseCapability.v1."""
     return models.AdvertiseCapabilityV1.from_dict(decode("AdvertiseCapability.v1", data))
+
+
+def encode_attestation_v1(value: models.AttestationV1) -> bytes:
+    """Validates a Attestation.v1 value and encodes it as canonical dag-json."""
+    return encode("Attestation.v1", value.to_dict())
+
+
+def decode_attestation_v1(data: Union[bytes, str]) -> models.AttestationV1:
+    """Decodes dag-json and validates it as Attestation.v1."""
+    return models.AttestationV1.from_dict(decode("Attestation.v1", data))
 
 
 def encode_award_v1(value: models.AwardV1) -> bytes:
@@ -158,6 +170,16 @@ def encode_result_v1(value: models.ResultV1) -> bytes:
 def decode_result_v1(data: Union[bytes, str]) -> models.ResultV1:
     """Decodes dag-json and validates it as Result.v1."""
     return models.ResultV1.from_dict(decode("Result.v1", data))
+
+
+def encode_revocation_v1(value: models.RevocationV1) -> bytes:
+    """Validates a Revocation.v1 value and encodes it as canonical dag-json."""
+    return encode("Revocation.v1", value.to_dict())
+
+
+def decode_revocation_v1(data: Union[bytes, str]) -> models.RevocationV1:
+    """Decodes dag-json and validates it as Revocation.v1."""
+    return models.RevocationV1.from_dict(decode("Revocation.v1", data))
 
 
 def encode_signed_receipt_v1(value: models.SignedReceiptV1) -> bytes:

@@ -39,6 +39,49 @@ class AdvertiseCapabilityV1:
 
 
 @dataclass
+class AttestationV1:
+    """An issuer's signed claims about a subject peer (optionally one capability descriptor or module), valid from nbf to exp. sig = ed25519 by issuer over \"pl/attestation/v1\" || dag-cbor(the document without sig). Its CID is the CID of the whole document (with sig)."""
+    v: Literal[1]
+    issuer: str  # libp2p PeerId (base58btc)
+    subject: str  # libp2p PeerId (base58btc)
+    claims: Dict[str, Union[str, float, bool]]  # claim keys match ^[a-z][a-z0-9_.-]{0,63}$ and string values are at most 200 characters (checked by the verifier)
+    nbf: int
+    exp: int
+    sig: str  # ed25519 signature, base64url without padding
+    capability: Optional[str] = None  # CIDv1, base32
+    module: Optional[str] = None  # CIDv1, base32
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "AttestationV1":
+        return cls(
+            v=d["v"],
+            issuer=d["issuer"],
+            subject=d["subject"],
+            claims=d["claims"],
+            nbf=d["nbf"],
+            exp=d["exp"],
+            sig=d["sig"],
+            capability=d["capability"] if "capability" in d else None,
+            module=d["module"] if "module" in d else None,
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        out["v"] = self.v
+        out["issuer"] = self.issuer
+        out["subject"] = self.subject
+        if self.capability is not None:
+            out["capability"] = self.capability
+        if self.module is not None:
+            out["module"] = self.module
+        out["claims"] = self.claims
+        out["nbf"] = self.nbf
+        out["exp"] = self.exp
+        out["sig"] = self.sig
+        return out
+
+
+@dataclass
 class AwardV1:
     cfp: str  # id of a signed envelope (CID of its dag-cbor bytes)
     bid: str  # id of a signed envelope (CID of its dag-cbor bytes)
@@ -53,6 +96,7 @@ class AwardV1:
     attempt: Optional[int] = None
     prev: Optional[List[str]] = None  # receipt CIDs of the steps this step consumed; the provider's receipt repeats them
     on_behalf_of: Optional[str] = None  # libp2p PeerId (base58btc) of the agent the requester ran this step for: an agent that signed its own request to the requester's gateway (the requester of record of the run)
+    attestations: Optional[List[str]] = None  # CIDs of the attestations that admitted the provider; its receipt repeats them
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "AwardV1":
@@ -70,6 +114,7 @@ class AwardV1:
             attempt=d["attempt"] if "attempt" in d else None,
             prev=d["prev"] if "prev" in d else None,
             on_behalf_of=d["on_behalf_of"] if "on_behalf_of" in d else None,
+            attestations=d["attestations"] if "attestations" in d else None,
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -91,6 +136,8 @@ class AwardV1:
             out["prev"] = self.prev
         if self.on_behalf_of is not None:
             out["on_behalf_of"] = self.on_behalf_of
+        if self.attestations is not None:
+            out["attestations"] = self.attestations
         return out
 
 
@@ -106,6 +153,7 @@ class BidV1:
     expires: int
     attrs: Optional[Dict[str, Union[float, str, bool]]] = None
     attestations: Optional[List[str]] = None
+    credentials: Optional[List[AttestationV1]] = None  # the attestations the bid's `attestations` CIDs name, carried whole so the requester can check them
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "BidV1":
@@ -120,6 +168,7 @@ class BidV1:
             expires=d["expires"],
             attrs=d["attrs"] if "attrs" in d else None,
             attestations=d["attestations"] if "attestations" in d else None,
+            credentials=[AttestationV1.from_dict(v1) for v1 in d["credentials"]] if "credentials" in d else None,
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -136,6 +185,8 @@ class BidV1:
         if self.attestations is not None:
             out["attestations"] = self.attestations
         out["expires"] = self.expires
+        if self.credentials is not None:
+            out["credentials"] = [v1.to_dict() for v1 in self.credentials]
         return out
 
 
@@ -390,13 +441,14 @@ class PolicyV1:
     name: str
     version: Optional[str] = None
     description: Optional[str] = None
-    require_attestations: Optional[List[str]] = None
+    require_attestations: Optional[List[str]] = None  # each entry: a claim `key=value`, a claim `key` (true), or a Policy CID (claims {policy: CID, satisfied: true}); met only by an attestation from a trusted issuer
     allow_peers: Optional[List[str]] = None
     deny_peers: Optional[List[str]] = None
     max_price: Optional[float] = None
     max_deadline_ms: Optional[int] = None
     network: Optional[Literal["none"]] = None  # none: providers run the capability's steps in a network namespace with only loopback (no egress); a provider advertises the policy only when its runtime can enforce it (pl-node doctor)
-    residency: Optional[List[str]] = None
+    residency: Optional[List[str]] = None  # allowed regions: the provider's `region` claim must be attested by a trusted issuer
+    self_attest: Optional[bool] = None  # a bare string in the bid's attestations satisfies require_attestations (shown as self-attested in explanations)
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "PolicyV1":
@@ -411,6 +463,7 @@ class PolicyV1:
             max_deadline_ms=d["max_deadline_ms"] if "max_deadline_ms" in d else None,
             network=d["network"] if "network" in d else None,
             residency=d["residency"] if "residency" in d else None,
+            self_attest=d["self_attest"] if "self_attest" in d else None,
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -434,6 +487,8 @@ class PolicyV1:
             out["network"] = self.network
         if self.residency is not None:
             out["residency"] = self.residency
+        if self.self_attest is not None:
+            out["self_attest"] = self.self_attest
         return out
 
 
@@ -453,11 +508,12 @@ class ReceiptV1:
     ended: int
     usage: ReceiptV1Usage
     limits: ReceiptV1Limits
-    policies: List[str]
+    policies: List[str]  # the policies of the step (Policy.v1 CIDs when the plan named them by CID or alias)
     prev: List[str]
     isolation: Optional[Literal["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]] = None  # what ran the step: a worker thread of the node, a sandboxed Node process, a Python runner process; -no-net: in a network namespace with only loopback
     via: Optional[ReceiptV1Via] = None  # Set when the step ran outside the provider's own module pools: the external implementation that served it (an A2A agent, an MCP tool, a process attached to the gateway). The provider still signs the receipt as provider of record.
     on_behalf_of: Optional[str] = None  # libp2p PeerId (base58btc) of the agent the requester ran this step for: an agent that signed its own request to the requester's gateway (the requester of record of the run)
+    attestations: Optional[List[str]] = None  # CIDs of the attestations that admitted the provider (from the award)
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "ReceiptV1":
@@ -480,6 +536,7 @@ class ReceiptV1:
             isolation=d["isolation"] if "isolation" in d else None,
             via=ReceiptV1Via.from_dict(d["via"]) if "via" in d else None,
             on_behalf_of=d["on_behalf_of"] if "on_behalf_of" in d else None,
+            attestations=d["attestations"] if "attestations" in d else None,
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -505,6 +562,8 @@ class ReceiptV1:
             out["via"] = self.via.to_dict()
         if self.on_behalf_of is not None:
             out["on_behalf_of"] = self.on_behalf_of
+        if self.attestations is not None:
+            out["attestations"] = self.attestations
         return out
 
 
@@ -545,6 +604,39 @@ class ResultV1:
         out["usage"] = self.usage.to_dict()
         if self.receipt is not None:
             out["receipt"] = self.receipt.to_dict()
+        return out
+
+
+@dataclass
+class RevocationV1:
+    """The issuer of an attestation withdraws it. sig = ed25519 by issuer over \"pl/revocation/v1\" || dag-cbor(the document without sig). Gossiped on pl/v1/revocations; only counts when issuer is the attestation's issuer."""
+    v: Literal[1]
+    issuer: str  # libp2p PeerId (base58btc)
+    attestation: str  # CIDv1, base32
+    ts: int
+    sig: str  # ed25519 signature, base64url without padding
+    reason: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "RevocationV1":
+        return cls(
+            v=d["v"],
+            issuer=d["issuer"],
+            attestation=d["attestation"],
+            ts=d["ts"],
+            sig=d["sig"],
+            reason=d["reason"] if "reason" in d else None,
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        out["v"] = self.v
+        out["issuer"] = self.issuer
+        out["attestation"] = self.attestation
+        out["ts"] = self.ts
+        if self.reason is not None:
+            out["reason"] = self.reason
+        out["sig"] = self.sig
         return out
 
 

@@ -18,37 +18,39 @@ _K6 = frozenset(["cpu_ms", "mem_mb", "wall_ms"])
 _K7 = frozenset([])
 _K8 = frozenset(["cid", "kind", "path"])
 _K9 = ["js", "py", "external"]
-_K10 = frozenset(["cfp", "bid", "run", "step", "provider", "capability", "input", "limits", "price", "deadline", "attempt", "prev", "on_behalf_of"])
-_K11 = frozenset(["cfp", "run", "step", "capability", "price", "eta_ms", "attrs", "limits", "attestations", "expires"])
-_K12 = frozenset(["run", "step", "capability", "input", "input_size", "deadline", "reply_by", "constraints", "policies", "limits", "reply_to", "estimate"])
-_K13 = frozenset(["name", "version", "cid"])
-_K14 = frozenset(["cfp", "run", "step", "reason", "message"])
-_K15 = ["busy", "policy", "unsupported", "over-limits", "other"]
-_K16 = frozenset(["v", "type", "schema", "from", "to", "ts", "exp", "nonce", "trace", "body", "sig"])
-_K17 = 1
-_K18 = re.compile("^[A-Z][A-Za-z0-9]*\\x2ev[0-9]+\\Z", re.ASCII)
-_K19 = re.compile("^[A-Za-z0-9_\\x2d]{86}\\Z", re.ASCII)
-_K20 = frozenset(["method", "path", "body"])
-_K21 = ["GET", "POST", "PUT", "DELETE"]
-_K22 = frozenset(["goal", "inputs", "constraints", "policy", "select", "plan"])
-_K23 = re.compile("^[A-Za-z_][A-Za-z0-9_]*\\x3a\\x2d?[0-9\\x2e]+\\Z", re.ASCII)
-_K24 = frozenset(["name", "version", "description", "require_attestations", "allow_peers", "deny_peers", "max_price", "max_deadline_ms", "network", "residency"])
-_K25 = ["none"]
-_K26 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "isolation", "policies", "prev", "via", "on_behalf_of"])
-_K27 = ""
-_K28 = ["ok", "error"]
-_K29 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
-_K30 = ["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]
-_K31 = frozenset(["kind", "target", "ref"])
-_K32 = re.compile("^[a-z][a-z0-9\\x2d]*\\Z", re.ASCII)
-_K33 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
-_K34 = frozenset(["receipt", "provider_sig", "requester_sig"])
-_K35 = frozenset(["workflow_id", "version", "releaseTag", "kind", "bundle", "size", "publisher", "publisherKind", "ts", "tombstone", "meta"])
-_K36 = re.compile("^[A-Za-z0-9][A-Za-z0-9\\x2e_\\x2d]{0,127}\\Z", re.ASCII)
-_K37 = ["bundle", "plan"]
-_K38 = ["api-key", "agent"]
-_K39 = True
-_K40 = frozenset(["name", "description", "tags", "modules"])
+_K10 = frozenset(["v", "issuer", "subject", "capability", "module", "claims", "nbf", "exp", "sig"])
+_K11 = 1
+_K12 = re.compile("^[A-Za-z0-9_\\x2d]{86}\\Z", re.ASCII)
+_K13 = frozenset(["cfp", "bid", "run", "step", "provider", "capability", "input", "limits", "price", "deadline", "attempt", "prev", "on_behalf_of", "attestations"])
+_K14 = frozenset(["cfp", "run", "step", "capability", "price", "eta_ms", "attrs", "limits", "attestations", "expires", "credentials"])
+_K15 = frozenset(["run", "step", "capability", "input", "input_size", "deadline", "reply_by", "constraints", "policies", "limits", "reply_to", "estimate"])
+_K16 = frozenset(["name", "version", "cid"])
+_K17 = frozenset(["cfp", "run", "step", "reason", "message"])
+_K18 = ["busy", "policy", "unsupported", "over-limits", "other"]
+_K19 = frozenset(["v", "type", "schema", "from", "to", "ts", "exp", "nonce", "trace", "body", "sig"])
+_K20 = re.compile("^[A-Z][A-Za-z0-9]*\\x2ev[0-9]+\\Z", re.ASCII)
+_K21 = frozenset(["method", "path", "body"])
+_K22 = ["GET", "POST", "PUT", "DELETE"]
+_K23 = frozenset(["goal", "inputs", "constraints", "policy", "select", "plan"])
+_K24 = re.compile("^[A-Za-z_][A-Za-z0-9_]*\\x3a\\x2d?[0-9\\x2e]+\\Z", re.ASCII)
+_K25 = frozenset(["name", "version", "description", "require_attestations", "allow_peers", "deny_peers", "max_price", "max_deadline_ms", "network", "residency", "self_attest"])
+_K26 = ["none"]
+_K27 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "isolation", "policies", "prev", "via", "on_behalf_of", "attestations"])
+_K28 = ""
+_K29 = ["ok", "error"]
+_K30 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
+_K31 = ["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]
+_K32 = frozenset(["kind", "target", "ref"])
+_K33 = re.compile("^[a-z][a-z0-9\\x2d]*\\Z", re.ASCII)
+_K34 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
+_K35 = frozenset(["receipt", "provider_sig", "requester_sig"])
+_K36 = frozenset(["v", "issuer", "attestation", "ts", "reason", "sig"])
+_K37 = frozenset(["workflow_id", "version", "releaseTag", "kind", "bundle", "size", "publisher", "publisherKind", "ts", "tombstone", "meta"])
+_K38 = re.compile("^[A-Za-z0-9][A-Za-z0-9\\x2e_\\x2d]{0,127}\\Z", re.ASCII)
+_K39 = ["bundle", "plan"]
+_K40 = ["api-key", "agent"]
+_K41 = True
+_K42 = frozenset(["name", "description", "tags", "modules"])
 
 
 def _n0(x: Any, p: str) -> Optional[str]:
@@ -551,6 +553,179 @@ def _n38(x: Any, p: str) -> Optional[str]:
 
 
 def _n39(x: Any, p: str) -> Optional[str]:
+    # pl:Attestation.v1#
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "v" not in x:
+            return p + " must have required property \"v\""
+        if "issuer" not in x:
+            return p + " must have required property \"issuer\""
+        if "subject" not in x:
+            return p + " must have required property \"subject\""
+        if "claims" not in x:
+            return p + " must have required property \"claims\""
+        if "nbf" not in x:
+            return p + " must have required property \"nbf\""
+        if "exp" not in x:
+            return p + " must have required property \"exp\""
+        if "sig" not in x:
+            return p + " must have required property \"sig\""
+        if "v" in x:
+            e = _n40(x["v"], rt.child(p, "v"))
+            if e is not None:
+                return e
+        if "issuer" in x:
+            e = _n41(x["issuer"], rt.child(p, "issuer"))
+            if e is not None:
+                return e
+        if "subject" in x:
+            e = _n42(x["subject"], rt.child(p, "subject"))
+            if e is not None:
+                return e
+        if "capability" in x:
+            e = _n43(x["capability"], rt.child(p, "capability"))
+            if e is not None:
+                return e
+        if "module" in x:
+            e = _n44(x["module"], rt.child(p, "module"))
+            if e is not None:
+                return e
+        if "claims" in x:
+            e = _n45(x["claims"], rt.child(p, "claims"))
+            if e is not None:
+                return e
+        if "nbf" in x:
+            e = _n47(x["nbf"], rt.child(p, "nbf"))
+            if e is not None:
+                return e
+        if "exp" in x:
+            e = _n48(x["exp"], rt.child(p, "exp"))
+            if e is not None:
+                return e
+        if "sig" in x:
+            e = _n49(x["sig"], rt.child(p, "sig"))
+            if e is not None:
+                return e
+        for k, v in x.items():
+            if k not in _K10:
+                return rt.child(p, k) + " is not allowed (additionalProperties)"
+    return None
+
+
+def _n40(x: Any, p: str) -> Optional[str]:
+    # pl:Attestation.v1#/properties/v
+    if not rt.json_equal(x, _K11):
+        return p + " must be equal to the constant"
+    return None
+
+
+def _n41(x: Any, p: str) -> Optional[str]:
+    # pl:Attestation.v1#/properties/issuer
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if _K4.search(x) is None:
+            return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+    return None
+
+
+def _n42(x: Any, p: str) -> Optional[str]:
+    # pl:Attestation.v1#/properties/subject
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if _K4.search(x) is None:
+            return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+    return None
+
+
+def _n43(x: Any, p: str) -> Optional[str]:
+    # pl:Attestation.v1#/properties/capability
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 200:
+            return p + " must have at most 200 characters"
+        if _K1.search(x) is None:
+            return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+    return None
+
+
+def _n44(x: Any, p: str) -> Optional[str]:
+    # pl:Attestation.v1#/properties/module
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 200:
+            return p + " must have at most 200 characters"
+        if _K1.search(x) is None:
+            return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+    return None
+
+
+def _n45(x: Any, p: str) -> Optional[str]:
+    # pl:Attestation.v1#/properties/claims
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if len(x) < 1:
+            return p + " must have at least 1 properties"
+        if len(x) > 32:
+            return p + " must have at most 32 properties"
+        for k, v in x.items():
+            if k not in _K7:
+                e = _n46(v, rt.child(p, k))
+                if e is not None:
+                    return e
+    return None
+
+
+def _n46(x: Any, p: str) -> Optional[str]:
+    # pl:Attestation.v1#/properties/claims/additionalProperties
+    if not (rt.is_string(x) or rt.is_number(x) or rt.is_bool(x)):
+        return p + " must be string or number or boolean"
+    return None
+
+
+def _n47(x: Any, p: str) -> Optional[str]:
+    # pl:Attestation.v1#/properties/nbf
+    if not (rt.is_integer(x)):
+        return p + " must be integer"
+    if rt.is_number(x):
+        v = rt.num(x)
+        if v < 0:
+            return p + " must be >= 0"
+    return None
+
+
+def _n48(x: Any, p: str) -> Optional[str]:
+    # pl:Attestation.v1#/properties/exp
+    if not (rt.is_integer(x)):
+        return p + " must be integer"
+    if rt.is_number(x):
+        v = rt.num(x)
+        if v < 0:
+            return p + " must be >= 0"
+    return None
+
+
+def _n49(x: Any, p: str) -> Optional[str]:
+    # pl:Attestation.v1#/properties/sig
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if _K12.search(x) is None:
+            return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
+    return None
+
+
+def _n50(x: Any, p: str) -> Optional[str]:
+    # pl:Attestation.v1#/additionalProperties
+    return p + " is not allowed (false schema)"
+
+
+def _n51(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -574,64 +749,68 @@ def _n39(x: Any, p: str) -> Optional[str]:
         if "deadline" not in x:
             return p + " must have required property \"deadline\""
         if "cfp" in x:
-            e = _n40(x["cfp"], rt.child(p, "cfp"))
+            e = _n52(x["cfp"], rt.child(p, "cfp"))
             if e is not None:
                 return e
         if "bid" in x:
-            e = _n41(x["bid"], rt.child(p, "bid"))
+            e = _n53(x["bid"], rt.child(p, "bid"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n42(x["run"], rt.child(p, "run"))
+            e = _n54(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n43(x["step"], rt.child(p, "step"))
+            e = _n55(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "provider" in x:
-            e = _n44(x["provider"], rt.child(p, "provider"))
+            e = _n56(x["provider"], rt.child(p, "provider"))
             if e is not None:
                 return e
         if "capability" in x:
-            e = _n45(x["capability"], rt.child(p, "capability"))
+            e = _n57(x["capability"], rt.child(p, "capability"))
             if e is not None:
                 return e
         if "input" in x:
-            e = _n46(x["input"], rt.child(p, "input"))
+            e = _n58(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n47(x["limits"], rt.child(p, "limits"))
+            e = _n59(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "price" in x:
-            e = _n52(x["price"], rt.child(p, "price"))
+            e = _n64(x["price"], rt.child(p, "price"))
             if e is not None:
                 return e
         if "deadline" in x:
-            e = _n53(x["deadline"], rt.child(p, "deadline"))
+            e = _n65(x["deadline"], rt.child(p, "deadline"))
             if e is not None:
                 return e
         if "attempt" in x:
-            e = _n54(x["attempt"], rt.child(p, "attempt"))
+            e = _n66(x["attempt"], rt.child(p, "attempt"))
             if e is not None:
                 return e
         if "prev" in x:
-            e = _n55(x["prev"], rt.child(p, "prev"))
+            e = _n67(x["prev"], rt.child(p, "prev"))
             if e is not None:
                 return e
         if "on_behalf_of" in x:
-            e = _n57(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
+            e = _n69(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
+            if e is not None:
+                return e
+        if "attestations" in x:
+            e = _n70(x["attestations"], rt.child(p, "attestations"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K10:
+            if k not in _K13:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n40(x: Any, p: str) -> Optional[str]:
+def _n52(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/cfp
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -643,7 +822,7 @@ def _n40(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n41(x: Any, p: str) -> Optional[str]:
+def _n53(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/bid
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -655,7 +834,7 @@ def _n41(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n42(x: Any, p: str) -> Optional[str]:
+def _n54(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -665,7 +844,7 @@ def _n42(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n43(x: Any, p: str) -> Optional[str]:
+def _n55(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -675,7 +854,7 @@ def _n43(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n44(x: Any, p: str) -> Optional[str]:
+def _n56(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/provider
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -685,7 +864,7 @@ def _n44(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n45(x: Any, p: str) -> Optional[str]:
+def _n57(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/capability
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -697,7 +876,7 @@ def _n45(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n46(x: Any, p: str) -> Optional[str]:
+def _n58(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/input
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -709,21 +888,21 @@ def _n46(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n47(x: Any, p: str) -> Optional[str]:
+def _n59(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n48(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n60(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n49(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n61(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n50(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n62(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -732,7 +911,7 @@ def _n47(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n48(x: Any, p: str) -> Optional[str]:
+def _n60(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -743,7 +922,7 @@ def _n48(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n49(x: Any, p: str) -> Optional[str]:
+def _n61(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -754,7 +933,7 @@ def _n49(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n50(x: Any, p: str) -> Optional[str]:
+def _n62(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -765,12 +944,12 @@ def _n50(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n51(x: Any, p: str) -> Optional[str]:
+def _n63(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n52(x: Any, p: str) -> Optional[str]:
+def _n64(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/price
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -781,7 +960,7 @@ def _n52(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n53(x: Any, p: str) -> Optional[str]:
+def _n65(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/deadline
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -792,7 +971,7 @@ def _n53(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n54(x: Any, p: str) -> Optional[str]:
+def _n66(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/attempt
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -803,7 +982,7 @@ def _n54(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n55(x: Any, p: str) -> Optional[str]:
+def _n67(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/prev
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -811,13 +990,13 @@ def _n55(x: Any, p: str) -> Optional[str]:
         if len(x) > 1024:
             return p + " must have at most 1024 items"
         for i in range(0, len(x)):
-            e = _n56(x[i], rt.child(p, i))
+            e = _n68(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n56(x: Any, p: str) -> Optional[str]:
+def _n68(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/prev/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -829,7 +1008,7 @@ def _n56(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n57(x: Any, p: str) -> Optional[str]:
+def _n69(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/on_behalf_of
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -839,12 +1018,38 @@ def _n57(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n58(x: Any, p: str) -> Optional[str]:
+def _n70(x: Any, p: str) -> Optional[str]:
+    # pl:Award.v1#/properties/attestations
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) > 64:
+            return p + " must have at most 64 items"
+        for i in range(0, len(x)):
+            e = _n71(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n71(x: Any, p: str) -> Optional[str]:
+    # pl:Award.v1#/properties/attestations/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 200:
+            return p + " must have at most 200 characters"
+        if _K1.search(x) is None:
+            return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+    return None
+
+
+def _n72(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n59(x: Any, p: str) -> Optional[str]:
+def _n73(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -866,52 +1071,56 @@ def _n59(x: Any, p: str) -> Optional[str]:
         if "expires" not in x:
             return p + " must have required property \"expires\""
         if "cfp" in x:
-            e = _n60(x["cfp"], rt.child(p, "cfp"))
+            e = _n74(x["cfp"], rt.child(p, "cfp"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n61(x["run"], rt.child(p, "run"))
+            e = _n75(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n62(x["step"], rt.child(p, "step"))
+            e = _n76(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "capability" in x:
-            e = _n63(x["capability"], rt.child(p, "capability"))
+            e = _n77(x["capability"], rt.child(p, "capability"))
             if e is not None:
                 return e
         if "price" in x:
-            e = _n64(x["price"], rt.child(p, "price"))
+            e = _n78(x["price"], rt.child(p, "price"))
             if e is not None:
                 return e
         if "eta_ms" in x:
-            e = _n65(x["eta_ms"], rt.child(p, "eta_ms"))
+            e = _n79(x["eta_ms"], rt.child(p, "eta_ms"))
             if e is not None:
                 return e
         if "attrs" in x:
-            e = _n66(x["attrs"], rt.child(p, "attrs"))
+            e = _n80(x["attrs"], rt.child(p, "attrs"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n68(x["limits"], rt.child(p, "limits"))
+            e = _n82(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "attestations" in x:
-            e = _n73(x["attestations"], rt.child(p, "attestations"))
+            e = _n87(x["attestations"], rt.child(p, "attestations"))
             if e is not None:
                 return e
         if "expires" in x:
-            e = _n75(x["expires"], rt.child(p, "expires"))
+            e = _n89(x["expires"], rt.child(p, "expires"))
+            if e is not None:
+                return e
+        if "credentials" in x:
+            e = _n90(x["credentials"], rt.child(p, "credentials"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K11:
+            if k not in _K14:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n60(x: Any, p: str) -> Optional[str]:
+def _n74(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/cfp
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -923,7 +1132,7 @@ def _n60(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n61(x: Any, p: str) -> Optional[str]:
+def _n75(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -933,7 +1142,7 @@ def _n61(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n62(x: Any, p: str) -> Optional[str]:
+def _n76(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -943,7 +1152,7 @@ def _n62(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n63(x: Any, p: str) -> Optional[str]:
+def _n77(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/capability
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -955,7 +1164,7 @@ def _n63(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n64(x: Any, p: str) -> Optional[str]:
+def _n78(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/price
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -966,7 +1175,7 @@ def _n64(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n65(x: Any, p: str) -> Optional[str]:
+def _n79(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/eta_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -977,7 +1186,7 @@ def _n65(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n66(x: Any, p: str) -> Optional[str]:
+def _n80(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/attrs
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -986,34 +1195,34 @@ def _n66(x: Any, p: str) -> Optional[str]:
             return p + " must have at most 64 properties"
         for k, v in x.items():
             if k not in _K7:
-                e = _n67(v, rt.child(p, k))
+                e = _n81(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n67(x: Any, p: str) -> Optional[str]:
+def _n81(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/attrs/additionalProperties
     if not (rt.is_number(x) or rt.is_string(x) or rt.is_bool(x)):
         return p + " must be number or string or boolean"
     return None
 
 
-def _n68(x: Any, p: str) -> Optional[str]:
+def _n82(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n69(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n83(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n70(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n84(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n71(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n85(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1022,7 +1231,7 @@ def _n68(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n69(x: Any, p: str) -> Optional[str]:
+def _n83(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1033,7 +1242,7 @@ def _n69(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n70(x: Any, p: str) -> Optional[str]:
+def _n84(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1044,7 +1253,7 @@ def _n70(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n71(x: Any, p: str) -> Optional[str]:
+def _n85(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1055,12 +1264,12 @@ def _n71(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n72(x: Any, p: str) -> Optional[str]:
+def _n86(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n73(x: Any, p: str) -> Optional[str]:
+def _n87(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/attestations
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1068,13 +1277,13 @@ def _n73(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n74(x[i], rt.child(p, i))
+            e = _n88(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n74(x: Any, p: str) -> Optional[str]:
+def _n88(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1084,7 +1293,7 @@ def _n74(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n75(x: Any, p: str) -> Optional[str]:
+def _n89(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/expires
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1095,12 +1304,34 @@ def _n75(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n76(x: Any, p: str) -> Optional[str]:
+def _n90(x: Any, p: str) -> Optional[str]:
+    # pl:Bid.v1#/properties/credentials
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) > 16:
+            return p + " must have at most 16 items"
+        for i in range(0, len(x)):
+            e = _n91(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n91(x: Any, p: str) -> Optional[str]:
+    # pl:Bid.v1#/properties/credentials/items
+    e = _n39(x, p)
+    if e is not None:
+        return e
+    return None
+
+
+def _n92(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n77(x: Any, p: str) -> Optional[str]:
+def _n93(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1120,60 +1351,60 @@ def _n77(x: Any, p: str) -> Optional[str]:
         if "reply_by" not in x:
             return p + " must have required property \"reply_by\""
         if "run" in x:
-            e = _n78(x["run"], rt.child(p, "run"))
+            e = _n94(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n79(x["step"], rt.child(p, "step"))
+            e = _n95(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "capability" in x:
-            e = _n80(x["capability"], rt.child(p, "capability"))
+            e = _n96(x["capability"], rt.child(p, "capability"))
             if e is not None:
                 return e
         if "input" in x:
-            e = _n85(x["input"], rt.child(p, "input"))
+            e = _n101(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "input_size" in x:
-            e = _n86(x["input_size"], rt.child(p, "input_size"))
+            e = _n102(x["input_size"], rt.child(p, "input_size"))
             if e is not None:
                 return e
         if "deadline" in x:
-            e = _n87(x["deadline"], rt.child(p, "deadline"))
+            e = _n103(x["deadline"], rt.child(p, "deadline"))
             if e is not None:
                 return e
         if "reply_by" in x:
-            e = _n88(x["reply_by"], rt.child(p, "reply_by"))
+            e = _n104(x["reply_by"], rt.child(p, "reply_by"))
             if e is not None:
                 return e
         if "constraints" in x:
-            e = _n89(x["constraints"], rt.child(p, "constraints"))
+            e = _n105(x["constraints"], rt.child(p, "constraints"))
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n91(x["policies"], rt.child(p, "policies"))
+            e = _n107(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n93(x["limits"], rt.child(p, "limits"))
+            e = _n109(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "reply_to" in x:
-            e = _n98(x["reply_to"], rt.child(p, "reply_to"))
+            e = _n114(x["reply_to"], rt.child(p, "reply_to"))
             if e is not None:
                 return e
         if "estimate" in x:
-            e = _n100(x["estimate"], rt.child(p, "estimate"))
+            e = _n116(x["estimate"], rt.child(p, "estimate"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K12:
+            if k not in _K15:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n78(x: Any, p: str) -> Optional[str]:
+def _n94(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1183,7 +1414,7 @@ def _n78(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n79(x: Any, p: str) -> Optional[str]:
+def _n95(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1193,7 +1424,7 @@ def _n79(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n80(x: Any, p: str) -> Optional[str]:
+def _n96(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1201,24 +1432,24 @@ def _n80(x: Any, p: str) -> Optional[str]:
         if "name" not in x:
             return p + " must have required property \"name\""
         if "name" in x:
-            e = _n81(x["name"], rt.child(p, "name"))
+            e = _n97(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n82(x["version"], rt.child(p, "version"))
+            e = _n98(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "cid" in x:
-            e = _n83(x["cid"], rt.child(p, "cid"))
+            e = _n99(x["cid"], rt.child(p, "cid"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K13:
+            if k not in _K16:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n81(x: Any, p: str) -> Optional[str]:
+def _n97(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1228,7 +1459,7 @@ def _n81(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n82(x: Any, p: str) -> Optional[str]:
+def _n98(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1238,7 +1469,7 @@ def _n82(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n83(x: Any, p: str) -> Optional[str]:
+def _n99(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability/properties/cid
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1250,12 +1481,12 @@ def _n83(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n84(x: Any, p: str) -> Optional[str]:
+def _n100(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n85(x: Any, p: str) -> Optional[str]:
+def _n101(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/input
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1267,7 +1498,7 @@ def _n85(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n86(x: Any, p: str) -> Optional[str]:
+def _n102(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/input_size
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1278,7 +1509,7 @@ def _n86(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n87(x: Any, p: str) -> Optional[str]:
+def _n103(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/deadline
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1289,7 +1520,7 @@ def _n87(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n88(x: Any, p: str) -> Optional[str]:
+def _n104(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/reply_by
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1300,7 +1531,7 @@ def _n88(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n89(x: Any, p: str) -> Optional[str]:
+def _n105(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/constraints
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1309,13 +1540,13 @@ def _n89(x: Any, p: str) -> Optional[str]:
             return p + " must have at most 32 properties"
         for k, v in x.items():
             if k not in _K7:
-                e = _n90(v, rt.child(p, k))
+                e = _n106(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n90(x: Any, p: str) -> Optional[str]:
+def _n106(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/constraints/additionalProperties
     if not (rt.is_number(x) or rt.is_string(x) or rt.is_bool(x)):
         return p + " must be number or string or boolean"
@@ -1325,7 +1556,7 @@ def _n90(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n91(x: Any, p: str) -> Optional[str]:
+def _n107(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1333,13 +1564,13 @@ def _n91(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n92(x[i], rt.child(p, i))
+            e = _n108(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n92(x: Any, p: str) -> Optional[str]:
+def _n108(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1349,21 +1580,21 @@ def _n92(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n93(x: Any, p: str) -> Optional[str]:
+def _n109(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n94(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n110(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n95(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n111(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n96(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n112(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1372,7 +1603,7 @@ def _n93(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n94(x: Any, p: str) -> Optional[str]:
+def _n110(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1383,7 +1614,7 @@ def _n94(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n95(x: Any, p: str) -> Optional[str]:
+def _n111(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1394,7 +1625,7 @@ def _n95(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n96(x: Any, p: str) -> Optional[str]:
+def _n112(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1405,12 +1636,12 @@ def _n96(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n97(x: Any, p: str) -> Optional[str]:
+def _n113(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n98(x: Any, p: str) -> Optional[str]:
+def _n114(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/reply_to
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1418,13 +1649,13 @@ def _n98(x: Any, p: str) -> Optional[str]:
         if len(x) > 16:
             return p + " must have at most 16 items"
         for i in range(0, len(x)):
-            e = _n99(x[i], rt.child(p, i))
+            e = _n115(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n99(x: Any, p: str) -> Optional[str]:
+def _n115(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/reply_to/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1434,19 +1665,19 @@ def _n99(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n100(x: Any, p: str) -> Optional[str]:
+def _n116(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/estimate
     if not (rt.is_bool(x)):
         return p + " must be boolean"
     return None
 
 
-def _n101(x: Any, p: str) -> Optional[str]:
+def _n117(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n102(x: Any, p: str) -> Optional[str]:
+def _n118(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1460,32 +1691,32 @@ def _n102(x: Any, p: str) -> Optional[str]:
         if "reason" not in x:
             return p + " must have required property \"reason\""
         if "cfp" in x:
-            e = _n103(x["cfp"], rt.child(p, "cfp"))
+            e = _n119(x["cfp"], rt.child(p, "cfp"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n104(x["run"], rt.child(p, "run"))
+            e = _n120(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n105(x["step"], rt.child(p, "step"))
+            e = _n121(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "reason" in x:
-            e = _n106(x["reason"], rt.child(p, "reason"))
+            e = _n122(x["reason"], rt.child(p, "reason"))
             if e is not None:
                 return e
         if "message" in x:
-            e = _n107(x["message"], rt.child(p, "message"))
+            e = _n123(x["message"], rt.child(p, "message"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K14:
+            if k not in _K17:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n103(x: Any, p: str) -> Optional[str]:
+def _n119(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/cfp
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1497,7 +1728,7 @@ def _n103(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n104(x: Any, p: str) -> Optional[str]:
+def _n120(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1507,7 +1738,7 @@ def _n104(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n105(x: Any, p: str) -> Optional[str]:
+def _n121(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1517,14 +1748,14 @@ def _n105(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n106(x: Any, p: str) -> Optional[str]:
+def _n122(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/reason
-    if not any(rt.json_equal(x, v) for v in _K15):
+    if not any(rt.json_equal(x, v) for v in _K18):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n107(x: Any, p: str) -> Optional[str]:
+def _n123(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/message
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1534,12 +1765,12 @@ def _n107(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n108(x: Any, p: str) -> Optional[str]:
+def _n124(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n109(x: Any, p: str) -> Optional[str]:
+def _n125(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1563,75 +1794,75 @@ def _n109(x: Any, p: str) -> Optional[str]:
         if "sig" not in x:
             return p + " must have required property \"sig\""
         if "v" in x:
-            e = _n110(x["v"], rt.child(p, "v"))
+            e = _n126(x["v"], rt.child(p, "v"))
             if e is not None:
                 return e
         if "type" in x:
-            e = _n111(x["type"], rt.child(p, "type"))
+            e = _n127(x["type"], rt.child(p, "type"))
             if e is not None:
                 return e
         if "schema" in x:
-            e = _n112(x["schema"], rt.child(p, "schema"))
+            e = _n128(x["schema"], rt.child(p, "schema"))
             if e is not None:
                 return e
         if "from" in x:
-            e = _n113(x["from"], rt.child(p, "from"))
+            e = _n129(x["from"], rt.child(p, "from"))
             if e is not None:
                 return e
         if "to" in x:
-            e = _n114(x["to"], rt.child(p, "to"))
+            e = _n130(x["to"], rt.child(p, "to"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n115(x["ts"], rt.child(p, "ts"))
+            e = _n131(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "exp" in x:
-            e = _n116(x["exp"], rt.child(p, "exp"))
+            e = _n132(x["exp"], rt.child(p, "exp"))
             if e is not None:
                 return e
         if "nonce" in x:
-            e = _n117(x["nonce"], rt.child(p, "nonce"))
+            e = _n133(x["nonce"], rt.child(p, "nonce"))
             if e is not None:
                 return e
         if "trace" in x:
-            e = _n118(x["trace"], rt.child(p, "trace"))
+            e = _n134(x["trace"], rt.child(p, "trace"))
             if e is not None:
                 return e
         if "body" in x:
-            e = _n119(x["body"], rt.child(p, "body"))
+            e = _n135(x["body"], rt.child(p, "body"))
             if e is not None:
                 return e
         if "sig" in x:
-            e = _n120(x["sig"], rt.child(p, "sig"))
+            e = _n136(x["sig"], rt.child(p, "sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K16:
+            if k not in _K19:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n110(x: Any, p: str) -> Optional[str]:
+def _n126(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/v
-    if not rt.json_equal(x, _K17):
+    if not rt.json_equal(x, _K11):
         return p + " must be equal to the constant"
     return None
 
 
-def _n111(x: Any, p: str) -> Optional[str]:
+def _n127(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/type
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
         if len(x) > 64:
             return p + " must have at most 64 characters"
-        if _K18.search(x) is None:
+        if _K20.search(x) is None:
             return p + " must match pattern \"^[A-Z][A-Za-z0-9]*\\\\.v[0-9]+$\""
     return None
 
 
-def _n112(x: Any, p: str) -> Optional[str]:
+def _n128(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/schema
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1643,7 +1874,7 @@ def _n112(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n113(x: Any, p: str) -> Optional[str]:
+def _n129(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/from
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1653,7 +1884,7 @@ def _n113(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n114(x: Any, p: str) -> Optional[str]:
+def _n130(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/to
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1663,7 +1894,7 @@ def _n114(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n115(x: Any, p: str) -> Optional[str]:
+def _n131(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1674,7 +1905,7 @@ def _n115(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n116(x: Any, p: str) -> Optional[str]:
+def _n132(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/exp
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1685,7 +1916,7 @@ def _n116(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n117(x: Any, p: str) -> Optional[str]:
+def _n133(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/nonce
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1697,7 +1928,7 @@ def _n117(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n118(x: Any, p: str) -> Optional[str]:
+def _n134(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/trace
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1707,29 +1938,29 @@ def _n118(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n119(x: Any, p: str) -> Optional[str]:
+def _n135(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/body
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n120(x: Any, p: str) -> Optional[str]:
+def _n136(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/sig
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K19.search(x) is None:
+        if _K12.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
     return None
 
 
-def _n121(x: Any, p: str) -> Optional[str]:
+def _n137(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n122(x: Any, p: str) -> Optional[str]:
+def _n138(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1739,33 +1970,33 @@ def _n122(x: Any, p: str) -> Optional[str]:
         if "path" not in x:
             return p + " must have required property \"path\""
         if "method" in x:
-            e = _n123(x["method"], rt.child(p, "method"))
+            e = _n139(x["method"], rt.child(p, "method"))
             if e is not None:
                 return e
         if "path" in x:
-            e = _n124(x["path"], rt.child(p, "path"))
+            e = _n140(x["path"], rt.child(p, "path"))
             if e is not None:
                 return e
         if "body" in x:
-            e = _n125(x["body"], rt.child(p, "body"))
+            e = _n141(x["body"], rt.child(p, "body"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K20:
+            if k not in _K21:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n123(x: Any, p: str) -> Optional[str]:
+def _n139(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/properties/method
     if not (rt.is_string(x)):
         return p + " must be string"
-    if not any(rt.json_equal(x, v) for v in _K21):
+    if not any(rt.json_equal(x, v) for v in _K22):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n124(x: Any, p: str) -> Optional[str]:
+def _n140(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/properties/path
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1777,17 +2008,17 @@ def _n124(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n125(x: Any, p: str) -> Optional[str]:
+def _n141(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/properties/body
     return None
 
 
-def _n126(x: Any, p: str) -> Optional[str]:
+def _n142(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n127(x: Any, p: str) -> Optional[str]:
+def _n143(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1797,36 +2028,36 @@ def _n127(x: Any, p: str) -> Optional[str]:
         if "plan" not in x:
             return p + " must have required property \"plan\""
         if "goal" in x:
-            e = _n128(x["goal"], rt.child(p, "goal"))
+            e = _n144(x["goal"], rt.child(p, "goal"))
             if e is not None:
                 return e
         if "inputs" in x:
-            e = _n129(x["inputs"], rt.child(p, "inputs"))
+            e = _n145(x["inputs"], rt.child(p, "inputs"))
             if e is not None:
                 return e
         if "constraints" in x:
-            e = _n130(x["constraints"], rt.child(p, "constraints"))
+            e = _n146(x["constraints"], rt.child(p, "constraints"))
             if e is not None:
                 return e
         if "policy" in x:
-            e = _n131(x["policy"], rt.child(p, "policy"))
+            e = _n147(x["policy"], rt.child(p, "policy"))
             if e is not None:
                 return e
         if "select" in x:
-            e = _n134(x["select"], rt.child(p, "select"))
+            e = _n150(x["select"], rt.child(p, "select"))
             if e is not None:
                 return e
         if "plan" in x:
-            e = _n137(x["plan"], rt.child(p, "plan"))
+            e = _n153(x["plan"], rt.child(p, "plan"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K22:
+            if k not in _K23:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n128(x: Any, p: str) -> Optional[str]:
+def _n144(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/goal
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1836,242 +2067,34 @@ def _n128(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n129(x: Any, p: str) -> Optional[str]:
+def _n145(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/inputs
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n130(x: Any, p: str) -> Optional[str]:
+def _n146(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/constraints
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n131(x: Any, p: str) -> Optional[str]:
+def _n147(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/policy
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "require" in x:
-            e = _n132(x["require"], rt.child(p, "require"))
+            e = _n148(x["require"], rt.child(p, "require"))
             if e is not None:
                 return e
-    return None
-
-
-def _n132(x: Any, p: str) -> Optional[str]:
-    # pl:Plan.v1#/properties/policy/properties/require
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        for i in range(0, len(x)):
-            e = _n133(x[i], rt.child(p, i))
-            if e is not None:
-                return e
-    return None
-
-
-def _n133(x: Any, p: str) -> Optional[str]:
-    # pl:Plan.v1#/properties/policy/properties/require/items
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    return None
-
-
-def _n134(x: Any, p: str) -> Optional[str]:
-    # pl:Plan.v1#/properties/select
-    if not (rt.is_object(x)):
-        return p + " must be object"
-    if rt.is_object(x):
-        if "optimize" in x:
-            e = _n135(x["optimize"], rt.child(p, "optimize"))
-            if e is not None:
-                return e
-    return None
-
-
-def _n135(x: Any, p: str) -> Optional[str]:
-    # pl:Plan.v1#/properties/select/properties/optimize
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        for i in range(0, len(x)):
-            e = _n136(x[i], rt.child(p, i))
-            if e is not None:
-                return e
-    return None
-
-
-def _n136(x: Any, p: str) -> Optional[str]:
-    # pl:Plan.v1#/properties/select/properties/optimize/items
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if _K23.search(x) is None:
-            return p + " must match pattern \"^[A-Za-z_][A-Za-z0-9_]*:-?[0-9.]+$\""
-    return None
-
-
-def _n137(x: Any, p: str) -> Optional[str]:
-    # pl:Plan.v1#/properties/plan
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        if len(x) < 1:
-            return p + " must have at least 1 items"
-        for i in range(0, len(x)):
-            e = _n138(x[i], rt.child(p, i))
-            if e is not None:
-                return e
-    return None
-
-
-def _n138(x: Any, p: str) -> Optional[str]:
-    # pl:Plan.v1#/properties/plan/items
-    if not (rt.is_object(x)):
-        return p + " must be object"
-    return None
-
-
-def _n139(x: Any, p: str) -> Optional[str]:
-    # pl:Plan.v1#/additionalProperties
-    return p + " is not allowed (false schema)"
-
-
-def _n140(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#
-    if not (rt.is_object(x)):
-        return p + " must be object"
-    if rt.is_object(x):
-        if "name" not in x:
-            return p + " must have required property \"name\""
-        if "name" in x:
-            e = _n141(x["name"], rt.child(p, "name"))
-            if e is not None:
-                return e
-        if "version" in x:
-            e = _n142(x["version"], rt.child(p, "version"))
-            if e is not None:
-                return e
-        if "description" in x:
-            e = _n143(x["description"], rt.child(p, "description"))
-            if e is not None:
-                return e
-        if "require_attestations" in x:
-            e = _n144(x["require_attestations"], rt.child(p, "require_attestations"))
-            if e is not None:
-                return e
-        if "allow_peers" in x:
-            e = _n146(x["allow_peers"], rt.child(p, "allow_peers"))
-            if e is not None:
-                return e
-        if "deny_peers" in x:
-            e = _n148(x["deny_peers"], rt.child(p, "deny_peers"))
-            if e is not None:
-                return e
-        if "max_price" in x:
-            e = _n150(x["max_price"], rt.child(p, "max_price"))
-            if e is not None:
-                return e
-        if "max_deadline_ms" in x:
-            e = _n151(x["max_deadline_ms"], rt.child(p, "max_deadline_ms"))
-            if e is not None:
-                return e
-        if "network" in x:
-            e = _n152(x["network"], rt.child(p, "network"))
-            if e is not None:
-                return e
-        if "residency" in x:
-            e = _n153(x["residency"], rt.child(p, "residency"))
-            if e is not None:
-                return e
-        for k, v in x.items():
-            if k not in _K24:
-                return rt.child(p, k) + " is not allowed (additionalProperties)"
-    return None
-
-
-def _n141(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/name
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if len(x) > 128:
-            return p + " must have at most 128 characters"
-    return None
-
-
-def _n142(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/version
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if len(x) > 64:
-            return p + " must have at most 64 characters"
-    return None
-
-
-def _n143(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/description
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if len(x) > 2000:
-            return p + " must have at most 2000 characters"
-    return None
-
-
-def _n144(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/require_attestations
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        if len(x) > 64:
-            return p + " must have at most 64 items"
-        for i in range(0, len(x)):
-            e = _n145(x[i], rt.child(p, i))
-            if e is not None:
-                return e
-    return None
-
-
-def _n145(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/require_attestations/items
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if len(x) > 200:
-            return p + " must have at most 200 characters"
-    return None
-
-
-def _n146(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/allow_peers
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        for i in range(0, len(x)):
-            e = _n147(x[i], rt.child(p, i))
-            if e is not None:
-                return e
-    return None
-
-
-def _n147(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/allow_peers/items
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if _K4.search(x) is None:
-            return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
     return None
 
 
 def _n148(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/deny_peers
+    # pl:Plan.v1#/properties/policy/properties/require
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
@@ -2083,6 +2106,218 @@ def _n148(x: Any, p: str) -> Optional[str]:
 
 
 def _n149(x: Any, p: str) -> Optional[str]:
+    # pl:Plan.v1#/properties/policy/properties/require/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    return None
+
+
+def _n150(x: Any, p: str) -> Optional[str]:
+    # pl:Plan.v1#/properties/select
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "optimize" in x:
+            e = _n151(x["optimize"], rt.child(p, "optimize"))
+            if e is not None:
+                return e
+    return None
+
+
+def _n151(x: Any, p: str) -> Optional[str]:
+    # pl:Plan.v1#/properties/select/properties/optimize
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        for i in range(0, len(x)):
+            e = _n152(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n152(x: Any, p: str) -> Optional[str]:
+    # pl:Plan.v1#/properties/select/properties/optimize/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if _K24.search(x) is None:
+            return p + " must match pattern \"^[A-Za-z_][A-Za-z0-9_]*:-?[0-9.]+$\""
+    return None
+
+
+def _n153(x: Any, p: str) -> Optional[str]:
+    # pl:Plan.v1#/properties/plan
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) < 1:
+            return p + " must have at least 1 items"
+        for i in range(0, len(x)):
+            e = _n154(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n154(x: Any, p: str) -> Optional[str]:
+    # pl:Plan.v1#/properties/plan/items
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    return None
+
+
+def _n155(x: Any, p: str) -> Optional[str]:
+    # pl:Plan.v1#/additionalProperties
+    return p + " is not allowed (false schema)"
+
+
+def _n156(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "name" not in x:
+            return p + " must have required property \"name\""
+        if "name" in x:
+            e = _n157(x["name"], rt.child(p, "name"))
+            if e is not None:
+                return e
+        if "version" in x:
+            e = _n158(x["version"], rt.child(p, "version"))
+            if e is not None:
+                return e
+        if "description" in x:
+            e = _n159(x["description"], rt.child(p, "description"))
+            if e is not None:
+                return e
+        if "require_attestations" in x:
+            e = _n160(x["require_attestations"], rt.child(p, "require_attestations"))
+            if e is not None:
+                return e
+        if "allow_peers" in x:
+            e = _n162(x["allow_peers"], rt.child(p, "allow_peers"))
+            if e is not None:
+                return e
+        if "deny_peers" in x:
+            e = _n164(x["deny_peers"], rt.child(p, "deny_peers"))
+            if e is not None:
+                return e
+        if "max_price" in x:
+            e = _n166(x["max_price"], rt.child(p, "max_price"))
+            if e is not None:
+                return e
+        if "max_deadline_ms" in x:
+            e = _n167(x["max_deadline_ms"], rt.child(p, "max_deadline_ms"))
+            if e is not None:
+                return e
+        if "network" in x:
+            e = _n168(x["network"], rt.child(p, "network"))
+            if e is not None:
+                return e
+        if "residency" in x:
+            e = _n169(x["residency"], rt.child(p, "residency"))
+            if e is not None:
+                return e
+        if "self_attest" in x:
+            e = _n171(x["self_attest"], rt.child(p, "self_attest"))
+            if e is not None:
+                return e
+        for k, v in x.items():
+            if k not in _K25:
+                return rt.child(p, k) + " is not allowed (additionalProperties)"
+    return None
+
+
+def _n157(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/name
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 128:
+            return p + " must have at most 128 characters"
+    return None
+
+
+def _n158(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/version
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 64:
+            return p + " must have at most 64 characters"
+    return None
+
+
+def _n159(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/description
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 2000:
+            return p + " must have at most 2000 characters"
+    return None
+
+
+def _n160(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/require_attestations
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) > 64:
+            return p + " must have at most 64 items"
+        for i in range(0, len(x)):
+            e = _n161(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n161(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/require_attestations/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 200:
+            return p + " must have at most 200 characters"
+    return None
+
+
+def _n162(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/allow_peers
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        for i in range(0, len(x)):
+            e = _n163(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n163(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/allow_peers/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if _K4.search(x) is None:
+            return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+    return None
+
+
+def _n164(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/deny_peers
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        for i in range(0, len(x)):
+            e = _n165(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n165(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/deny_peers/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2092,7 +2327,7 @@ def _n149(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n150(x: Any, p: str) -> Optional[str]:
+def _n166(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/max_price
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2103,7 +2338,7 @@ def _n150(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n151(x: Any, p: str) -> Optional[str]:
+def _n167(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/max_deadline_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2114,14 +2349,14 @@ def _n151(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n152(x: Any, p: str) -> Optional[str]:
+def _n168(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/network
-    if not any(rt.json_equal(x, v) for v in _K25):
+    if not any(rt.json_equal(x, v) for v in _K26):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n153(x: Any, p: str) -> Optional[str]:
+def _n169(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/residency
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2129,13 +2364,13 @@ def _n153(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n154(x[i], rt.child(p, i))
+            e = _n170(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n154(x: Any, p: str) -> Optional[str]:
+def _n170(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/residency/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2145,12 +2380,19 @@ def _n154(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n155(x: Any, p: str) -> Optional[str]:
+def _n171(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/self_attest
+    if not (rt.is_bool(x)):
+        return p + " must be boolean"
+    return None
+
+
+def _n172(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n156(x: Any, p: str) -> Optional[str]:
+def _n173(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2186,84 +2428,88 @@ def _n156(x: Any, p: str) -> Optional[str]:
         if "prev" not in x:
             return p + " must have required property \"prev\""
         if "run" in x:
-            e = _n157(x["run"], rt.child(p, "run"))
+            e = _n174(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n158(x["step"], rt.child(p, "step"))
+            e = _n175(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "capability" in x:
-            e = _n159(x["capability"], rt.child(p, "capability"))
+            e = _n176(x["capability"], rt.child(p, "capability"))
             if e is not None:
                 return e
         if "provider" in x:
-            e = _n160(x["provider"], rt.child(p, "provider"))
+            e = _n177(x["provider"], rt.child(p, "provider"))
             if e is not None:
                 return e
         if "requester" in x:
-            e = _n161(x["requester"], rt.child(p, "requester"))
+            e = _n178(x["requester"], rt.child(p, "requester"))
             if e is not None:
                 return e
         if "award" in x:
-            e = _n162(x["award"], rt.child(p, "award"))
+            e = _n179(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "input" in x:
-            e = _n163(x["input"], rt.child(p, "input"))
+            e = _n180(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n164(x["output"], rt.child(p, "output"))
+            e = _n181(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n167(x["status"], rt.child(p, "status"))
+            e = _n184(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "started" in x:
-            e = _n168(x["started"], rt.child(p, "started"))
+            e = _n185(x["started"], rt.child(p, "started"))
             if e is not None:
                 return e
         if "ended" in x:
-            e = _n169(x["ended"], rt.child(p, "ended"))
+            e = _n186(x["ended"], rt.child(p, "ended"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n170(x["usage"], rt.child(p, "usage"))
+            e = _n187(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n175(x["limits"], rt.child(p, "limits"))
+            e = _n192(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "isolation" in x:
-            e = _n180(x["isolation"], rt.child(p, "isolation"))
+            e = _n197(x["isolation"], rt.child(p, "isolation"))
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n181(x["policies"], rt.child(p, "policies"))
+            e = _n198(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "prev" in x:
-            e = _n183(x["prev"], rt.child(p, "prev"))
+            e = _n200(x["prev"], rt.child(p, "prev"))
             if e is not None:
                 return e
         if "via" in x:
-            e = _n185(x["via"], rt.child(p, "via"))
+            e = _n202(x["via"], rt.child(p, "via"))
             if e is not None:
                 return e
         if "on_behalf_of" in x:
-            e = _n190(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
+            e = _n207(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
+            if e is not None:
+                return e
+        if "attestations" in x:
+            e = _n208(x["attestations"], rt.child(p, "attestations"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K26:
+            if k not in _K27:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n157(x: Any, p: str) -> Optional[str]:
+def _n174(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2273,7 +2519,7 @@ def _n157(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n158(x: Any, p: str) -> Optional[str]:
+def _n175(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2283,7 +2529,7 @@ def _n158(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n159(x: Any, p: str) -> Optional[str]:
+def _n176(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/capability
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2293,7 +2539,7 @@ def _n159(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n160(x: Any, p: str) -> Optional[str]:
+def _n177(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/provider
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2303,7 +2549,7 @@ def _n160(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n161(x: Any, p: str) -> Optional[str]:
+def _n178(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/requester
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2313,7 +2559,7 @@ def _n161(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n162(x: Any, p: str) -> Optional[str]:
+def _n179(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2323,7 +2569,7 @@ def _n162(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n163(x: Any, p: str) -> Optional[str]:
+def _n180(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/input
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2335,14 +2581,14 @@ def _n163(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n164(x: Any, p: str) -> Optional[str]:
+def _n181(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output
-    if sum(1 for f in (_n165, _n166,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n182, _n183,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n165(x: Any, p: str) -> Optional[str]:
+def _n182(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2354,21 +2600,21 @@ def _n165(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n166(x: Any, p: str) -> Optional[str]:
+def _n183(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output/oneOf/1
-    if not rt.json_equal(x, _K27):
+    if not rt.json_equal(x, _K28):
         return p + " must be equal to the constant"
     return None
 
 
-def _n167(x: Any, p: str) -> Optional[str]:
+def _n184(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/status
-    if not any(rt.json_equal(x, v) for v in _K28):
+    if not any(rt.json_equal(x, v) for v in _K29):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n168(x: Any, p: str) -> Optional[str]:
+def _n185(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/started
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2379,7 +2625,7 @@ def _n168(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n169(x: Any, p: str) -> Optional[str]:
+def _n186(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/ended
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2390,7 +2636,7 @@ def _n169(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n170(x: Any, p: str) -> Optional[str]:
+def _n187(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2402,24 +2648,24 @@ def _n170(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n171(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n188(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n172(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n189(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n173(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n190(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K29:
+            if k not in _K30:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n171(x: Any, p: str) -> Optional[str]:
+def _n188(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2430,7 +2676,7 @@ def _n171(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n172(x: Any, p: str) -> Optional[str]:
+def _n189(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2441,7 +2687,7 @@ def _n172(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n173(x: Any, p: str) -> Optional[str]:
+def _n190(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2452,26 +2698,26 @@ def _n173(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n174(x: Any, p: str) -> Optional[str]:
+def _n191(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n175(x: Any, p: str) -> Optional[str]:
+def _n192(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n176(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n193(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n177(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n194(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n178(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n195(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2480,7 +2726,7 @@ def _n175(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n176(x: Any, p: str) -> Optional[str]:
+def _n193(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2491,7 +2737,7 @@ def _n176(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n177(x: Any, p: str) -> Optional[str]:
+def _n194(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2502,7 +2748,7 @@ def _n177(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n178(x: Any, p: str) -> Optional[str]:
+def _n195(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2513,19 +2759,19 @@ def _n178(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n179(x: Any, p: str) -> Optional[str]:
+def _n196(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n180(x: Any, p: str) -> Optional[str]:
+def _n197(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/isolation
-    if not any(rt.json_equal(x, v) for v in _K30):
+    if not any(rt.json_equal(x, v) for v in _K31):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n181(x: Any, p: str) -> Optional[str]:
+def _n198(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2533,13 +2779,13 @@ def _n181(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n182(x[i], rt.child(p, i))
+            e = _n199(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n182(x: Any, p: str) -> Optional[str]:
+def _n199(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2549,7 +2795,7 @@ def _n182(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n183(x: Any, p: str) -> Optional[str]:
+def _n200(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2557,13 +2803,13 @@ def _n183(x: Any, p: str) -> Optional[str]:
         if len(x) > 1024:
             return p + " must have at most 1024 items"
         for i in range(0, len(x)):
-            e = _n184(x[i], rt.child(p, i))
+            e = _n201(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n184(x: Any, p: str) -> Optional[str]:
+def _n201(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2575,7 +2821,7 @@ def _n184(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n185(x: Any, p: str) -> Optional[str]:
+def _n202(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2585,36 +2831,36 @@ def _n185(x: Any, p: str) -> Optional[str]:
         if "target" not in x:
             return p + " must have required property \"target\""
         if "kind" in x:
-            e = _n186(x["kind"], rt.child(p, "kind"))
+            e = _n203(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "target" in x:
-            e = _n187(x["target"], rt.child(p, "target"))
+            e = _n204(x["target"], rt.child(p, "target"))
             if e is not None:
                 return e
         if "ref" in x:
-            e = _n188(x["ref"], rt.child(p, "ref"))
+            e = _n205(x["ref"], rt.child(p, "ref"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K31:
+            if k not in _K32:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n186(x: Any, p: str) -> Optional[str]:
+def _n203(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/kind
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
         if len(x) > 32:
             return p + " must have at most 32 characters"
-        if _K32.search(x) is None:
+        if _K33.search(x) is None:
             return p + " must match pattern \"^[a-z][a-z0-9-]*$\""
     return None
 
 
-def _n187(x: Any, p: str) -> Optional[str]:
+def _n204(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/target
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2626,7 +2872,7 @@ def _n187(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n188(x: Any, p: str) -> Optional[str]:
+def _n205(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/ref
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2636,12 +2882,12 @@ def _n188(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n189(x: Any, p: str) -> Optional[str]:
+def _n206(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n190(x: Any, p: str) -> Optional[str]:
+def _n207(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/on_behalf_of
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2651,12 +2897,38 @@ def _n190(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n191(x: Any, p: str) -> Optional[str]:
+def _n208(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/attestations
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) > 64:
+            return p + " must have at most 64 items"
+        for i in range(0, len(x)):
+            e = _n209(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n209(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/attestations/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 200:
+            return p + " must have at most 200 characters"
+        if _K1.search(x) is None:
+            return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+    return None
+
+
+def _n210(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n192(x: Any, p: str) -> Optional[str]:
+def _n211(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2672,44 +2944,44 @@ def _n192(x: Any, p: str) -> Optional[str]:
         if "usage" not in x:
             return p + " must have required property \"usage\""
         if "award" in x:
-            e = _n193(x["award"], rt.child(p, "award"))
+            e = _n212(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n194(x["run"], rt.child(p, "run"))
+            e = _n213(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n195(x["step"], rt.child(p, "step"))
+            e = _n214(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n196(x["status"], rt.child(p, "status"))
+            e = _n215(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n197(x["output"], rt.child(p, "output"))
+            e = _n216(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "error" in x:
-            e = _n198(x["error"], rt.child(p, "error"))
+            e = _n217(x["error"], rt.child(p, "error"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n203(x["usage"], rt.child(p, "usage"))
+            e = _n222(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "receipt" in x:
-            e = _n208(x["receipt"], rt.child(p, "receipt"))
+            e = _n227(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K33:
+            if k not in _K34:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n193(x: Any, p: str) -> Optional[str]:
+def _n212(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2721,7 +2993,7 @@ def _n193(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n194(x: Any, p: str) -> Optional[str]:
+def _n213(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2731,7 +3003,7 @@ def _n194(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n195(x: Any, p: str) -> Optional[str]:
+def _n214(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2741,14 +3013,14 @@ def _n195(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n196(x: Any, p: str) -> Optional[str]:
+def _n215(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/status
-    if not any(rt.json_equal(x, v) for v in _K28):
+    if not any(rt.json_equal(x, v) for v in _K29):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n197(x: Any, p: str) -> Optional[str]:
+def _n216(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/output
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2760,7 +3032,7 @@ def _n197(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n198(x: Any, p: str) -> Optional[str]:
+def _n217(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2770,25 +3042,25 @@ def _n198(x: Any, p: str) -> Optional[str]:
         if "message" not in x:
             return p + " must have required property \"message\""
         if "name" in x:
-            e = _n199(x["name"], rt.child(p, "name"))
+            e = _n218(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "message" in x:
-            e = _n200(x["message"], rt.child(p, "message"))
+            e = _n219(x["message"], rt.child(p, "message"))
             if e is not None:
                 return e
         if "retryable" in x:
-            e = _n201(x["retryable"], rt.child(p, "retryable"))
+            e = _n220(x["retryable"], rt.child(p, "retryable"))
             if e is not None:
                 return e
         if "details" in x:
-            e = _n202(x["details"], rt.child(p, "details"))
+            e = _n221(x["details"], rt.child(p, "details"))
             if e is not None:
                 return e
     return None
 
 
-def _n199(x: Any, p: str) -> Optional[str]:
+def _n218(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2798,7 +3070,7 @@ def _n199(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n200(x: Any, p: str) -> Optional[str]:
+def _n219(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/message
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2808,21 +3080,21 @@ def _n200(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n201(x: Any, p: str) -> Optional[str]:
+def _n220(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/retryable
     if not (rt.is_bool(x)):
         return p + " must be boolean"
     return None
 
 
-def _n202(x: Any, p: str) -> Optional[str]:
+def _n221(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/details
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n203(x: Any, p: str) -> Optional[str]:
+def _n222(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2834,24 +3106,24 @@ def _n203(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n204(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n223(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n205(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n224(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n206(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n225(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K29:
+            if k not in _K30:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n204(x: Any, p: str) -> Optional[str]:
+def _n223(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2862,7 +3134,7 @@ def _n204(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n205(x: Any, p: str) -> Optional[str]:
+def _n224(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2873,7 +3145,7 @@ def _n205(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n206(x: Any, p: str) -> Optional[str]:
+def _n225(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2884,20 +3156,20 @@ def _n206(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n207(x: Any, p: str) -> Optional[str]:
+def _n226(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n208(x: Any, p: str) -> Optional[str]:
+def _n227(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/receipt
-    e = _n209(x, p)
+    e = _n228(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n209(x: Any, p: str) -> Optional[str]:
+def _n228(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2907,62 +3179,172 @@ def _n209(x: Any, p: str) -> Optional[str]:
         if "provider_sig" not in x:
             return p + " must have required property \"provider_sig\""
         if "receipt" in x:
-            e = _n210(x["receipt"], rt.child(p, "receipt"))
+            e = _n229(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         if "provider_sig" in x:
-            e = _n211(x["provider_sig"], rt.child(p, "provider_sig"))
+            e = _n230(x["provider_sig"], rt.child(p, "provider_sig"))
             if e is not None:
                 return e
         if "requester_sig" in x:
-            e = _n212(x["requester_sig"], rt.child(p, "requester_sig"))
+            e = _n231(x["requester_sig"], rt.child(p, "requester_sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K34:
+            if k not in _K35:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n210(x: Any, p: str) -> Optional[str]:
+def _n229(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/receipt
-    e = _n156(x, p)
+    e = _n173(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n211(x: Any, p: str) -> Optional[str]:
+def _n230(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/provider_sig
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K19.search(x) is None:
+        if _K12.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
     return None
 
 
-def _n212(x: Any, p: str) -> Optional[str]:
+def _n231(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/requester_sig
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K19.search(x) is None:
+        if _K12.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
     return None
 
 
-def _n213(x: Any, p: str) -> Optional[str]:
+def _n232(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n214(x: Any, p: str) -> Optional[str]:
+def _n233(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n215(x: Any, p: str) -> Optional[str]:
+def _n234(x: Any, p: str) -> Optional[str]:
+    # pl:Revocation.v1#
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "v" not in x:
+            return p + " must have required property \"v\""
+        if "issuer" not in x:
+            return p + " must have required property \"issuer\""
+        if "attestation" not in x:
+            return p + " must have required property \"attestation\""
+        if "ts" not in x:
+            return p + " must have required property \"ts\""
+        if "sig" not in x:
+            return p + " must have required property \"sig\""
+        if "v" in x:
+            e = _n235(x["v"], rt.child(p, "v"))
+            if e is not None:
+                return e
+        if "issuer" in x:
+            e = _n236(x["issuer"], rt.child(p, "issuer"))
+            if e is not None:
+                return e
+        if "attestation" in x:
+            e = _n237(x["attestation"], rt.child(p, "attestation"))
+            if e is not None:
+                return e
+        if "ts" in x:
+            e = _n238(x["ts"], rt.child(p, "ts"))
+            if e is not None:
+                return e
+        if "reason" in x:
+            e = _n239(x["reason"], rt.child(p, "reason"))
+            if e is not None:
+                return e
+        if "sig" in x:
+            e = _n240(x["sig"], rt.child(p, "sig"))
+            if e is not None:
+                return e
+        for k, v in x.items():
+            if k not in _K36:
+                return rt.child(p, k) + " is not allowed (additionalProperties)"
+    return None
+
+
+def _n235(x: Any, p: str) -> Optional[str]:
+    # pl:Revocation.v1#/properties/v
+    if not rt.json_equal(x, _K11):
+        return p + " must be equal to the constant"
+    return None
+
+
+def _n236(x: Any, p: str) -> Optional[str]:
+    # pl:Revocation.v1#/properties/issuer
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if _K4.search(x) is None:
+            return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+    return None
+
+
+def _n237(x: Any, p: str) -> Optional[str]:
+    # pl:Revocation.v1#/properties/attestation
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 200:
+            return p + " must have at most 200 characters"
+        if _K1.search(x) is None:
+            return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+    return None
+
+
+def _n238(x: Any, p: str) -> Optional[str]:
+    # pl:Revocation.v1#/properties/ts
+    if not (rt.is_integer(x)):
+        return p + " must be integer"
+    if rt.is_number(x):
+        v = rt.num(x)
+        if v < 0:
+            return p + " must be >= 0"
+    return None
+
+
+def _n239(x: Any, p: str) -> Optional[str]:
+    # pl:Revocation.v1#/properties/reason
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 500:
+            return p + " must have at most 500 characters"
+    return None
+
+
+def _n240(x: Any, p: str) -> Optional[str]:
+    # pl:Revocation.v1#/properties/sig
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if _K12.search(x) is None:
+            return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
+    return None
+
+
+def _n241(x: Any, p: str) -> Optional[str]:
+    # pl:Revocation.v1#/additionalProperties
+    return p + " is not allowed (false schema)"
+
+
+def _n242(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2972,271 +3354,271 @@ def _n215(x: Any, p: str) -> Optional[str]:
         if "graph" not in x:
             return p + " must have required property \"graph\""
         if "workflow_id" in x:
-            e = _n216(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n243(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n217(x["name"], rt.child(p, "name"))
+            e = _n244(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n218(x["description"], rt.child(p, "description"))
+            e = _n245(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n219(x["tags"], rt.child(p, "tags"))
+            e = _n246(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n221(x["version"], rt.child(p, "version"))
+            e = _n248(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "globalSettings" in x:
-            e = _n224(x["globalSettings"], rt.child(p, "globalSettings"))
+            e = _n251(x["globalSettings"], rt.child(p, "globalSettings"))
             if e is not None:
                 return e
         if "globalParameters" in x:
-            e = _n225(x["globalParameters"], rt.child(p, "globalParameters"))
+            e = _n252(x["globalParameters"], rt.child(p, "globalParameters"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n226(x["modules"], rt.child(p, "modules"))
+            e = _n253(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         if "graph" in x:
-            e = _n236(x["graph"], rt.child(p, "graph"))
+            e = _n263(x["graph"], rt.child(p, "graph"))
             if e is not None:
                 return e
     return None
 
 
-def _n216(x: Any, p: str) -> Optional[str]:
+def _n243(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n217(x: Any, p: str) -> Optional[str]:
+def _n244(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n218(x: Any, p: str) -> Optional[str]:
+def _n245(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n219(x: Any, p: str) -> Optional[str]:
+def _n246(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n220(x[i], rt.child(p, i))
+            e = _n247(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n220(x: Any, p: str) -> Optional[str]:
+def _n247(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n221(x: Any, p: str) -> Optional[str]:
+def _n248(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "version" in x:
-            e = _n222(x["version"], rt.child(p, "version"))
+            e = _n249(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "releaseTag" in x:
-            e = _n223(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n250(x["releaseTag"], rt.child(p, "releaseTag"))
             if e is not None:
                 return e
     return None
 
 
-def _n222(x: Any, p: str) -> Optional[str]:
+def _n249(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n223(x: Any, p: str) -> Optional[str]:
+def _n250(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n224(x: Any, p: str) -> Optional[str]:
+def _n251(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalSettings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n225(x: Any, p: str) -> Optional[str]:
+def _n252(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalParameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n226(x: Any, p: str) -> Optional[str]:
+def _n253(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n227(v, rt.child(p, k))
+                e = _n254(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n227(x: Any, p: str) -> Optional[str]:
+def _n254(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "codePath" in x:
-            e = _n228(x["codePath"], rt.child(p, "codePath"))
+            e = _n255(x["codePath"], rt.child(p, "codePath"))
             if e is not None:
                 return e
         if "settings" in x:
-            e = _n229(x["settings"], rt.child(p, "settings"))
+            e = _n256(x["settings"], rt.child(p, "settings"))
             if e is not None:
                 return e
         if "parameters" in x:
-            e = _n230(x["parameters"], rt.child(p, "parameters"))
+            e = _n257(x["parameters"], rt.child(p, "parameters"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n231(x["name"], rt.child(p, "name"))
+            e = _n258(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n232(x["description"], rt.child(p, "description"))
+            e = _n259(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n233(x["tags"], rt.child(p, "tags"))
+            e = _n260(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "resource_requirements" in x:
-            e = _n235(x["resource_requirements"], rt.child(p, "resource_requirements"))
+            e = _n262(x["resource_requirements"], rt.child(p, "resource_requirements"))
             if e is not None:
                 return e
     return None
 
 
-def _n228(x: Any, p: str) -> Optional[str]:
+def _n255(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n229(x: Any, p: str) -> Optional[str]:
+def _n256(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n230(x: Any, p: str) -> Optional[str]:
+def _n257(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n231(x: Any, p: str) -> Optional[str]:
+def _n258(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n232(x: Any, p: str) -> Optional[str]:
+def _n259(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n233(x: Any, p: str) -> Optional[str]:
+def _n260(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n234(x[i], rt.child(p, i))
+            e = _n261(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n234(x: Any, p: str) -> Optional[str]:
+def _n261(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n235(x: Any, p: str) -> Optional[str]:
+def _n262(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n236(x: Any, p: str) -> Optional[str]:
+def _n263(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n237(v, rt.child(p, k))
+                e = _n264(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n237(x: Any, p: str) -> Optional[str]:
+def _n264(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n238(x[i], rt.child(p, i))
+            e = _n265(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n238(x: Any, p: str) -> Optional[str]:
+def _n265(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n239(x: Any, p: str) -> Optional[str]:
+def _n266(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3260,66 +3642,66 @@ def _n239(x: Any, p: str) -> Optional[str]:
         if "meta" not in x:
             return p + " must have required property \"meta\""
         if "workflow_id" in x:
-            e = _n240(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n267(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n241(x["version"], rt.child(p, "version"))
+            e = _n268(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "releaseTag" in x:
-            e = _n242(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n269(x["releaseTag"], rt.child(p, "releaseTag"))
             if e is not None:
                 return e
         if "kind" in x:
-            e = _n243(x["kind"], rt.child(p, "kind"))
+            e = _n270(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "bundle" in x:
-            e = _n244(x["bundle"], rt.child(p, "bundle"))
+            e = _n271(x["bundle"], rt.child(p, "bundle"))
             if e is not None:
                 return e
         if "size" in x:
-            e = _n245(x["size"], rt.child(p, "size"))
+            e = _n272(x["size"], rt.child(p, "size"))
             if e is not None:
                 return e
         if "publisher" in x:
-            e = _n246(x["publisher"], rt.child(p, "publisher"))
+            e = _n273(x["publisher"], rt.child(p, "publisher"))
             if e is not None:
                 return e
         if "publisherKind" in x:
-            e = _n247(x["publisherKind"], rt.child(p, "publisherKind"))
+            e = _n274(x["publisherKind"], rt.child(p, "publisherKind"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n248(x["ts"], rt.child(p, "ts"))
+            e = _n275(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "tombstone" in x:
-            e = _n249(x["tombstone"], rt.child(p, "tombstone"))
+            e = _n276(x["tombstone"], rt.child(p, "tombstone"))
             if e is not None:
                 return e
         if "meta" in x:
-            e = _n250(x["meta"], rt.child(p, "meta"))
+            e = _n277(x["meta"], rt.child(p, "meta"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K35:
+            if k not in _K37:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n240(x: Any, p: str) -> Optional[str]:
+def _n267(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K36.search(x) is None:
+        if _K38.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
     return None
 
 
-def _n241(x: Any, p: str) -> Optional[str]:
+def _n268(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3329,7 +3711,7 @@ def _n241(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n242(x: Any, p: str) -> Optional[str]:
+def _n269(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3339,14 +3721,14 @@ def _n242(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n243(x: Any, p: str) -> Optional[str]:
+def _n270(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/kind
-    if not any(rt.json_equal(x, v) for v in _K37):
+    if not any(rt.json_equal(x, v) for v in _K39):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n244(x: Any, p: str) -> Optional[str]:
+def _n271(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/bundle
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3358,7 +3740,7 @@ def _n244(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n245(x: Any, p: str) -> Optional[str]:
+def _n272(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/size
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3369,7 +3751,7 @@ def _n245(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n246(x: Any, p: str) -> Optional[str]:
+def _n273(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisher
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3381,14 +3763,14 @@ def _n246(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n247(x: Any, p: str) -> Optional[str]:
+def _n274(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisherKind
-    if not any(rt.json_equal(x, v) for v in _K38):
+    if not any(rt.json_equal(x, v) for v in _K40):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n248(x: Any, p: str) -> Optional[str]:
+def _n275(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3399,14 +3781,14 @@ def _n248(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n249(x: Any, p: str) -> Optional[str]:
+def _n276(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/tombstone
-    if not rt.json_equal(x, _K39):
+    if not rt.json_equal(x, _K41):
         return p + " must be equal to the constant"
     return None
 
 
-def _n250(x: Any, p: str) -> Optional[str]:
+def _n277(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3416,28 +3798,28 @@ def _n250(x: Any, p: str) -> Optional[str]:
         if "modules" not in x:
             return p + " must have required property \"modules\""
         if "name" in x:
-            e = _n251(x["name"], rt.child(p, "name"))
+            e = _n278(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n252(x["description"], rt.child(p, "description"))
+            e = _n279(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n253(x["tags"], rt.child(p, "tags"))
+            e = _n280(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n255(x["modules"], rt.child(p, "modules"))
+            e = _n282(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K40:
+            if k not in _K42:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n251(x: Any, p: str) -> Optional[str]:
+def _n278(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3447,7 +3829,7 @@ def _n251(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n252(x: Any, p: str) -> Optional[str]:
+def _n279(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3457,7 +3839,7 @@ def _n252(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n253(x: Any, p: str) -> Optional[str]:
+def _n280(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3465,13 +3847,13 @@ def _n253(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n254(x[i], rt.child(p, i))
+            e = _n281(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n254(x: Any, p: str) -> Optional[str]:
+def _n281(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3481,7 +3863,7 @@ def _n254(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n255(x: Any, p: str) -> Optional[str]:
+def _n282(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3489,13 +3871,13 @@ def _n255(x: Any, p: str) -> Optional[str]:
         if len(x) > 1000:
             return p + " must have at most 1000 items"
         for i in range(0, len(x)):
-            e = _n256(x[i], rt.child(p, i))
+            e = _n283(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n256(x: Any, p: str) -> Optional[str]:
+def _n283(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3505,32 +3887,34 @@ def _n256(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n257(x: Any, p: str) -> Optional[str]:
+def _n284(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n258(x: Any, p: str) -> Optional[str]:
+def _n285(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
 VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "AdvertiseCapability.v1": _n0,
-    "Award.v1": _n39,
-    "Bid.v1": _n59,
-    "CallForProposal.v1": _n77,
+    "Attestation.v1": _n39,
+    "Award.v1": _n51,
+    "Bid.v1": _n73,
+    "CallForProposal.v1": _n93,
     "Capability.v1": _n3,
-    "Decline.v1": _n102,
-    "Envelope.v1": _n109,
-    "GatewayRequest.v1": _n122,
-    "Plan.v1": _n127,
-    "Policy.v1": _n140,
-    "Receipt.v1": _n156,
-    "Result.v1": _n192,
-    "SignedReceipt.v1": _n209,
-    "Workflow.v1": _n215,
-    "WorkflowRecord.v1": _n239,
+    "Decline.v1": _n118,
+    "Envelope.v1": _n125,
+    "GatewayRequest.v1": _n138,
+    "Plan.v1": _n143,
+    "Policy.v1": _n156,
+    "Receipt.v1": _n173,
+    "Result.v1": _n211,
+    "Revocation.v1": _n234,
+    "SignedReceipt.v1": _n228,
+    "Workflow.v1": _n242,
+    "WorkflowRecord.v1": _n266,
 }
 
 
@@ -3559,6 +3943,11 @@ def validate(name: str, doc: Any) -> None:
 def validate_advertise_capability_v1(doc: Any) -> None:
     """Raises SpecValidationError unless doc is a valid AdvertiseCapability.v1."""
     validate("AdvertiseCapability.v1", doc)
+
+
+def validate_attestation_v1(doc: Any) -> None:
+    """Raises SpecValidationError unless doc is a valid Attestation.v1."""
+    validate("Attestation.v1", doc)
 
 
 def validate_award_v1(doc: Any) -> None:
@@ -3614,6 +4003,11 @@ def validate_receipt_v1(doc: Any) -> None:
 def validate_result_v1(doc: Any) -> None:
     """Raises SpecValidationError unless doc is a valid Result.v1."""
     validate("Result.v1", doc)
+
+
+def validate_revocation_v1(doc: Any) -> None:
+    """Raises SpecValidationError unless doc is a valid Revocation.v1."""
+    validate("Revocation.v1", doc)
 
 
 def validate_signed_receipt_v1(doc: Any) -> None:

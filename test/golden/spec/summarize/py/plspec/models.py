@@ -44,11 +44,12 @@ class ReceiptV1:
     ended: int
     usage: ReceiptV1Usage
     limits: ReceiptV1Limits
-    policies: List[str]
+    policies: List[str]  # the policies of the step (Policy.v1 CIDs when the plan named them by CID or alias)
     prev: List[str]
     isolation: Optional[Literal["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]] = None  # what ran the step: a worker thread of the node, a sandboxed Node process, a Python runner process; -no-net: in a network namespace with only loopback
     via: Optional[ReceiptV1Via] = None  # Set when the step ran outside the provider's own module pools: the external implementation that served it (an A2A agent, an MCP tool, a process attached to the gateway). The provider still signs the receipt as provider of record.
     on_behalf_of: Optional[str] = None  # libp2p PeerId (base58btc) of the agent the requester ran this step for: an agent that signed its own request to the requester's gateway (the requester of record of the run)
+    attestations: Optional[List[str]] = None  # CIDs of the attestations that admitted the provider (from the award)
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "ReceiptV1":
@@ -71,6 +72,7 @@ class ReceiptV1:
             isolation=d["isolation"] if "isolation" in d else None,
             via=ReceiptV1Via.from_dict(d["via"]) if "via" in d else None,
             on_behalf_of=d["on_behalf_of"] if "on_behalf_of" in d else None,
+            attestations=d["attestations"] if "attestations" in d else None,
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -96,6 +98,8 @@ class ReceiptV1:
             out["via"] = self.via.to_dict()
         if self.on_behalf_of is not None:
             out["on_behalf_of"] = self.on_behalf_of
+        if self.attestations is not None:
+            out["attestations"] = self.attestations
         return out
 
 

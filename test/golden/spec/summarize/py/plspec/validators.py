@@ -13,7 +13,7 @@ _K1 = frozenset(["text", "max_words", "style", "language"])
 _K2 = ["bullets", "paragraph"]
 _K3 = re.compile("^[a-z]{2}(\\x2d[A-Z]{2})?\\Z", re.ASCII)
 _K4 = frozenset(["summary", "words", "bullets", "model"])
-_K5 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "isolation", "policies", "prev", "via", "on_behalf_of"])
+_K5 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "isolation", "policies", "prev", "via", "on_behalf_of", "attestations"])
 _K6 = re.compile("^[1-9A-HJ-NP-Za-km-z]{40,60}\\Z", re.ASCII)
 _K7 = re.compile("^b[a-z2-7]{20,}\\Z", re.ASCII)
 _K8 = ""
@@ -345,6 +345,10 @@ def _n17(x: Any, p: str) -> Optional[str]:
                 return e
         if "on_behalf_of" in x:
             e = _n51(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
+            if e is not None:
+                return e
+        if "attestations" in x:
+            e = _n52(x["attestations"], rt.child(p, "attestations"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -742,11 +746,37 @@ def _n51(x: Any, p: str) -> Optional[str]:
 
 
 def _n52(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/attestations
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) > 64:
+            return p + " must have at most 64 items"
+        for i in range(0, len(x)):
+            e = _n53(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n53(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/attestations/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 200:
+            return p + " must have at most 200 characters"
+        if _K7.search(x) is None:
+            return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+    return None
+
+
+def _n54(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n53(x: Any, p: str) -> Optional[str]:
+def _n55(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -756,15 +786,15 @@ def _n53(x: Any, p: str) -> Optional[str]:
         if "provider_sig" not in x:
             return p + " must have required property \"provider_sig\""
         if "receipt" in x:
-            e = _n54(x["receipt"], rt.child(p, "receipt"))
+            e = _n56(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         if "provider_sig" in x:
-            e = _n55(x["provider_sig"], rt.child(p, "provider_sig"))
+            e = _n57(x["provider_sig"], rt.child(p, "provider_sig"))
             if e is not None:
                 return e
         if "requester_sig" in x:
-            e = _n56(x["requester_sig"], rt.child(p, "requester_sig"))
+            e = _n58(x["requester_sig"], rt.child(p, "requester_sig"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -773,7 +803,7 @@ def _n53(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n54(x: Any, p: str) -> Optional[str]:
+def _n56(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/receipt
     e = _n17(x, p)
     if e is not None:
@@ -781,7 +811,7 @@ def _n54(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n55(x: Any, p: str) -> Optional[str]:
+def _n57(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/provider_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -791,7 +821,7 @@ def _n55(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n56(x: Any, p: str) -> Optional[str]:
+def _n58(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/requester_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -801,12 +831,12 @@ def _n56(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n57(x: Any, p: str) -> Optional[str]:
+def _n59(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n58(x: Any, p: str) -> Optional[str]:
+def _n60(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -822,47 +852,47 @@ def _n58(x: Any, p: str) -> Optional[str]:
         if "limits" not in x:
             return p + " must have required property \"limits\""
         if "name" in x:
-            e = _n59(x["name"], rt.child(p, "name"))
+            e = _n61(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n60(x["version"], rt.child(p, "version"))
+            e = _n62(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "provider" in x:
-            e = _n61(x["provider"], rt.child(p, "provider"))
+            e = _n63(x["provider"], rt.child(p, "provider"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n62(x["description"], rt.child(p, "description"))
+            e = _n64(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "io" in x:
-            e = _n63(x["io"], rt.child(p, "io"))
+            e = _n65(x["io"], rt.child(p, "io"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n71(x["limits"], rt.child(p, "limits"))
+            e = _n73(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "price" in x:
-            e = _n76(x["price"], rt.child(p, "price"))
+            e = _n78(x["price"], rt.child(p, "price"))
             if e is not None:
                 return e
         if "attrs" in x:
-            e = _n77(x["attrs"], rt.child(p, "attrs"))
+            e = _n79(x["attrs"], rt.child(p, "attrs"))
             if e is not None:
                 return e
         if "attestations" in x:
-            e = _n79(x["attestations"], rt.child(p, "attestations"))
+            e = _n81(x["attestations"], rt.child(p, "attestations"))
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n81(x["policies"], rt.child(p, "policies"))
+            e = _n83(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "module" in x:
-            e = _n83(x["module"], rt.child(p, "module"))
+            e = _n85(x["module"], rt.child(p, "module"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -871,7 +901,7 @@ def _n58(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n59(x: Any, p: str) -> Optional[str]:
+def _n61(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -881,7 +911,7 @@ def _n59(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n60(x: Any, p: str) -> Optional[str]:
+def _n62(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -891,7 +921,7 @@ def _n60(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n61(x: Any, p: str) -> Optional[str]:
+def _n63(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/provider
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -901,7 +931,7 @@ def _n61(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n62(x: Any, p: str) -> Optional[str]:
+def _n64(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -911,7 +941,7 @@ def _n62(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n63(x: Any, p: str) -> Optional[str]:
+def _n65(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -921,11 +951,11 @@ def _n63(x: Any, p: str) -> Optional[str]:
         if "output" not in x:
             return p + " must have required property \"output\""
         if "input" in x:
-            e = _n64(x["input"], rt.child(p, "input"))
+            e = _n66(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n67(x["output"], rt.child(p, "output"))
+            e = _n69(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -934,14 +964,14 @@ def _n63(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n64(x: Any, p: str) -> Optional[str]:
+def _n66(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/input
-    if sum(1 for f in (_n65, _n66,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n67, _n68,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n65(x: Any, p: str) -> Optional[str]:
+def _n67(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/input/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -953,21 +983,21 @@ def _n65(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n66(x: Any, p: str) -> Optional[str]:
+def _n68(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/input/oneOf/1
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n67(x: Any, p: str) -> Optional[str]:
+def _n69(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/output
-    if sum(1 for f in (_n68, _n69,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n70, _n71,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n68(x: Any, p: str) -> Optional[str]:
+def _n70(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/output/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -979,33 +1009,33 @@ def _n68(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n69(x: Any, p: str) -> Optional[str]:
+def _n71(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/output/oneOf/1
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n70(x: Any, p: str) -> Optional[str]:
+def _n72(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n71(x: Any, p: str) -> Optional[str]:
+def _n73(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n72(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n74(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n73(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n75(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n74(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n76(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1014,7 +1044,7 @@ def _n71(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n72(x: Any, p: str) -> Optional[str]:
+def _n74(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1025,7 +1055,7 @@ def _n72(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n73(x: Any, p: str) -> Optional[str]:
+def _n75(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1036,7 +1066,7 @@ def _n73(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n74(x: Any, p: str) -> Optional[str]:
+def _n76(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1047,12 +1077,12 @@ def _n74(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n75(x: Any, p: str) -> Optional[str]:
+def _n77(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n76(x: Any, p: str) -> Optional[str]:
+def _n78(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/price
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -1063,7 +1093,7 @@ def _n76(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n77(x: Any, p: str) -> Optional[str]:
+def _n79(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/attrs
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1072,45 +1102,21 @@ def _n77(x: Any, p: str) -> Optional[str]:
             return p + " must have at most 64 properties"
         for k, v in x.items():
             if k not in _K19:
-                e = _n78(v, rt.child(p, k))
+                e = _n80(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n78(x: Any, p: str) -> Optional[str]:
+def _n80(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/attrs/additionalProperties
     if not (rt.is_number(x) or rt.is_string(x) or rt.is_bool(x)):
         return p + " must be number or string or boolean"
     return None
 
 
-def _n79(x: Any, p: str) -> Optional[str]:
-    # pl:Capability.v1#/properties/attestations
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        if len(x) > 64:
-            return p + " must have at most 64 items"
-        for i in range(0, len(x)):
-            e = _n80(x[i], rt.child(p, i))
-            if e is not None:
-                return e
-    return None
-
-
-def _n80(x: Any, p: str) -> Optional[str]:
-    # pl:Capability.v1#/properties/attestations/items
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if len(x) > 200:
-            return p + " must have at most 200 characters"
-    return None
-
-
 def _n81(x: Any, p: str) -> Optional[str]:
-    # pl:Capability.v1#/properties/policies
+    # pl:Capability.v1#/properties/attestations
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
@@ -1124,7 +1130,7 @@ def _n81(x: Any, p: str) -> Optional[str]:
 
 
 def _n82(x: Any, p: str) -> Optional[str]:
-    # pl:Capability.v1#/properties/policies/items
+    # pl:Capability.v1#/properties/attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
@@ -1134,6 +1140,30 @@ def _n82(x: Any, p: str) -> Optional[str]:
 
 
 def _n83(x: Any, p: str) -> Optional[str]:
+    # pl:Capability.v1#/properties/policies
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) > 64:
+            return p + " must have at most 64 items"
+        for i in range(0, len(x)):
+            e = _n84(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n84(x: Any, p: str) -> Optional[str]:
+    # pl:Capability.v1#/properties/policies/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 200:
+            return p + " must have at most 200 characters"
+    return None
+
+
+def _n85(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1141,15 +1171,15 @@ def _n83(x: Any, p: str) -> Optional[str]:
         if "cid" not in x:
             return p + " must have required property \"cid\""
         if "cid" in x:
-            e = _n84(x["cid"], rt.child(p, "cid"))
+            e = _n86(x["cid"], rt.child(p, "cid"))
             if e is not None:
                 return e
         if "kind" in x:
-            e = _n85(x["kind"], rt.child(p, "kind"))
+            e = _n87(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "path" in x:
-            e = _n86(x["path"], rt.child(p, "path"))
+            e = _n88(x["path"], rt.child(p, "path"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1158,7 +1188,7 @@ def _n83(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n84(x: Any, p: str) -> Optional[str]:
+def _n86(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/properties/cid
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1170,14 +1200,14 @@ def _n84(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n85(x: Any, p: str) -> Optional[str]:
+def _n87(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/properties/kind
     if not any(rt.json_equal(x, v) for v in _K21):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n86(x: Any, p: str) -> Optional[str]:
+def _n88(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/properties/path
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1187,12 +1217,12 @@ def _n86(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n87(x: Any, p: str) -> Optional[str]:
+def _n89(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n88(x: Any, p: str) -> Optional[str]:
+def _n90(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
@@ -1200,8 +1230,8 @@ def _n88(x: Any, p: str) -> Optional[str]:
 VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "Summarize.v1": _n0,
     "Receipt.v1": _n17,
-    "SignedReceipt.v1": _n53,
-    "Capability.v1": _n58,
+    "SignedReceipt.v1": _n55,
+    "Capability.v1": _n60,
     "Summarize.v1#input": _n1,
     "Summarize.v1#output": _n8,
 }
