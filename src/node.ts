@@ -18,7 +18,7 @@ import { Metrics } from './core/metrics.js'
 import { silentLogger, type Logger } from './core/logger.js'
 import { Store } from './store/index.js'
 import { ReplayStore } from './store/replay.js'
-import { createPlLibp2p, bootstrapPeerId, listenError, withoutPeerId, type PlLibp2p } from './net/libp2p.js'
+import { createPlLibp2p, bootstrapPeerId, listenError, withoutPeerId, type PlLibp2p, type Libp2pInit } from './net/libp2p.js'
 import { ListenAddressInUseError } from './net/errors.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Rpc } from './net/rpc.js'
@@ -75,6 +75,8 @@ export interface PlNodeInit {
   services?: Record<string, ServiceFactory>
   /** warn when the node has no peer this long after start @default 10000 */
   noPeersWarnMs?: number
+  /** network name, relays, NAT traversal and announce settings for libp2p (see docs/TESTNET.md) */
+  net?: Pick<Libp2pInit, 'network' | 'announce' | 'noAnnounce' | 'relayServer' | 'relays' | 'relayClient' | 'autonat' | 'dcutr' | 'connectionMonitor'>
 }
 
 /** How often expired replay-store entries are swept. @default 60 s */
@@ -125,10 +127,10 @@ export class PlNode {
       const metrics = new Metrics()
       const replay = new ReplayStore(store, init.clockSkewMs ?? 60_000)
       const verifier = new EnvelopeVerifier(registry, replay, { self: identity.id, clockSkewMs: init.clockSkewMs, onReject: (reason) => { metrics.reject('envelope', reason) } })
-      const libp2p = await createPlLibp2p({ privateKey: identity.privateKey, listen: init.listen, bootstrap: init.bootstrap, localSwarm: init.localSwarm })
+      const libp2p = await createPlLibp2p({ ...init.net, privateKey: identity.privateKey, listen: init.listen, bootstrap: init.bootstrap, localSwarm: init.localSwarm })
       const nodeLogger = logger.child({ peer: identity.id })
       const rpc = new Rpc({ libp2p, metrics, logger: nodeLogger.child({ component: 'rpc' }) })
-      const gossip = new Gossip({ pubsub: libp2p.services.pubsub, verifier, replay, metrics, logger: nodeLogger.child({ component: 'gossip' }) })
+      const gossip = new Gossip({ pubsub: libp2p.services.pubsub, verifier, replay, metrics, logger: nodeLogger.child({ component: 'gossip' }) }, { network: init.net?.network })
       const api = init.controlApi === false ? undefined : new ControlApi({ dataDir: init.dataDir, port: init.controlPort, logger: nodeLogger.child({ component: 'api' }) })
       const components: PlComponents = {
         dataDir: init.dataDir,
