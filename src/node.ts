@@ -76,7 +76,7 @@ export interface PlNodeInit {
   /** warn when the node has no peer this long after start @default 10000 */
   noPeersWarnMs?: number
   /** network name, relays, NAT traversal and announce settings for libp2p (see docs/TESTNET.md) */
-  net?: Pick<Libp2pInit, 'network' | 'announce' | 'noAnnounce' | 'relayServer' | 'relays' | 'relayClient' | 'autonat' | 'dcutr' | 'connectionMonitor'>
+  net?: Pick<Libp2pInit, 'network' | 'announce' | 'noAnnounce' | 'relayServer' | 'relays' | 'relayClient' | 'autonat' | 'dcutr' | 'connectionMonitor' | 'keepBootstrap'>
 }
 
 /** How often expired replay-store entries are swept. @default 60 s */
@@ -294,12 +294,16 @@ export class PlNode {
         return st != null ? [[name, st]] : []
       }))
     }))
-    api.route('GET', '/peers', async () => c.libp2p.getConnections().map(conn => ({
+    api.route('GET', '/peers', async () => await Promise.all(c.libp2p.getConnections().map(async conn => ({
       peerId: conn.remotePeer.toString(),
       addr: conn.remoteAddr.toString(),
       direction: conn.direction,
-      openedAt: conn.timeline.open
-    })))
+      /** through a circuit relay (limits apply) rather than direct */
+      limited: conn.limits != null,
+      openedAt: conn.timeline.open,
+      /** the addresses this peer announced (identify, DHT peer records) */
+      announced: (await c.libp2p.peerStore.get(conn.remotePeer).catch(() => undefined))?.addresses.map(a => a.multiaddr.toString()) ?? []
+    }))))
     // content by CID: agents put documents here and pass `cid:<CID>` as run inputs
     api.route('POST', '/blocks', async ({ body }) => {
       if (body == null || typeof body !== 'object' || !('doc' in body)) throw new InvalidRequestError('POST /blocks needs {"doc": <JSON document>}')

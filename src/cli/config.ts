@@ -170,6 +170,8 @@ export function netInit (config: DaemonConfig): NonNullable<PlNodeInit['net']> {
     relays: config.relays,
     autonat: config.autonat,
     dcutr: config.dcutr,
-    connectionMonitor: config.connectionMonitor
+    connectionMonitor: config.connectionMonitor,
+    // on a named network, a partition heals without a restart
+    keepBootstrap: config.networkInfo != null
   }
 }

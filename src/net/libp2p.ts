@@ -19,7 +19,7 @@ import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay
 import { autoNAT } from '@libp2p/autonat'
 import { dcutr } from '@libp2p/dcutr'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import type { PrivateKey } from '@libp2p/interface'
+import { KEEP_ALIVE, type PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { dhtProtocol } from './network.js'
 import { announceFilter } from './announce.js'
@@ -74,7 +74,16 @@ export interface Libp2pInit {
   dcutr?: boolean
   /** ping connections and close dead ones (a cut link otherwise holds a connection open for minutes) @default false */
   connectionMonitor?: boolean
+  /**
+   * Keep redialing bootstrap peers after a connection to them drops (a
+   * network partition heals without a restart); libp2p otherwise dials them
+   * only at start. On with `--network`. @default false
+   */
+  keepBootstrap?: boolean
 }
+
+/** Redial of kept-alive peers (bootstrap with keepBootstrap): 30 tries, 2 s growing by 1.2× (about 40 min in all). */
+const RECONNECT = { reconnectRetries: 30, reconnectRetryInterval: 2_000, reconnectBackoffFactor: 1.2 }
 
 /**
  * What a relay grants a reservation. libp2p's defaults (2 min, 128 KiB) are
@@ -110,9 +119,12 @@ export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
     transports: [tcp(), webSockets(), ...(relayClient ? [circuitRelayTransport()] : [])],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList, timeout: 100 })] : [],
+    peerDiscovery: bootstrapList.length > 0
+      ? [bootstrap({ list: bootstrapList, timeout: 100, ...(init.keepBootstrap === true ? { tagName: `${KEEP_ALIVE}-bootstrap`, tagTTL: 365 * 24 * 3_600_000 } : {}) })]
+      : [],
     connectionManager: {
       maxConnections: init.maxConnections ?? 300,
+      ...(init.keepBootstrap === true ? RECONNECT : {}),
       ...(local ? { inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 200 } : {})
     },
     connectionMonitor: { enabled: init.connectionMonitor === true },
