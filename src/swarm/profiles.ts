@@ -32,8 +32,9 @@ export function swarmOffers (index: number): CapabilityOffer[] {
   return PROFILES[(index - 1) % PROFILES.length]
 }
 
+/** Swarm nodes join the `local` network (networks/local.yaml): their own DHT and gossip names. */
 export function swarmNodeSpec (index: number): SwarmNodeSpec {
-  return { config: { services: { capabilities: swarmOffers(index) } } }
+  return { config: { network: 'local', services: { capabilities: swarmOffers(index) } } }
 }
 
 export { PII as DEMO_POLICY }
