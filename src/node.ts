@@ -155,7 +155,7 @@ export class PlNode {
       }
       const node = new PlNode(components, order)
       node.gossipEnabled = init.gossip !== false
-      node.bootstrapList = (init.bootstrap ?? []).filter(a => a.length > 0)
+      node.bootstrapList = (init.bootstrap ?? []).filter(a => a.length > 0 && bootstrapPeerId(a) !== identity.id)
       node.noPeersWarnMs = init.noPeersWarnMs ?? NO_PEERS_WARN_MS
       return node
     } catch (err) {

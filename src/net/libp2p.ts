@@ -95,9 +95,9 @@ export const RELAY_DATA_LIMIT_BYTES = 16n * 1024n * 1024n
 
 export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
   const local = init.localSwarm === true
-  const bootstrapList = (init.bootstrap ?? []).filter(a => a.length > 0)
-  for (const addr of bootstrapList) bootstrapPeerId(addr) // refuse bad entries before anything starts
   const self = peerIdFromPrivateKey(init.privateKey).toString()
+  // refuse bad entries before anything starts; a bootstrap node whose network file names itself skips its own entry
+  const bootstrapList = (init.bootstrap ?? []).filter(a => a.length > 0 && bootstrapPeerId(a) !== self)
   // a relay of a network file that is this node itself: no reservation on oneself
   const relays = (init.relays ?? []).filter(a => a.length > 0 && bootstrapPeerId(a) !== self)
   const relayClient = init.relayClient ?? (relays.length > 0 && init.relayServer !== true)
