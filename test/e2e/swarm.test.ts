@@ -18,6 +18,7 @@ import { packageRoot } from '../../src/core/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/mesh.js'
 import { runCli } from '../helpers/proc.js'
+import { finished } from '../helpers/runs.js'
 
 const SLOW_ECHO = join(packageRoot(), 'test', 'fixtures-e2e', 'slow-echo', 'capability.yaml')
 const SUMMARIZE = join(packageRoot(), 'examples', 'plans', 'summarize.yaml')
@@ -30,15 +31,6 @@ function spec (i: number): ReturnType<typeof swarmNodeSpec> {
   if (i === 1) caps.push({ file: SLOW_ECHO, price: 1 })
   if (i === 3) caps.push({ file: SLOW_ECHO, price: 5 })
   return { config: { services: { capabilities: caps, discovery: { ttlMs: 20_000 } } } }
-}
-
-async function finished (client: ControlClient, runId: string, timeoutMs = 120_000): Promise<any> {
-  let view: any
-  await waitFor(async () => {
-    view = await client.request('GET', `/runs/${runId}`).catch(() => undefined)
-    return view != null && ['succeeded', 'failed', 'cancelled'].includes(view.run.state)
-  }, timeoutMs, `run ${runId} finished`)
-  return view
 }
 
 function lines (file: string): string[] {

@@ -28,19 +28,10 @@ import { NetnsBed, netnsUnavailable, BED_P2P_PORT } from '../helpers/netns.js'
 import { runCli, PL_NODE, type NodeProcess } from '../helpers/proc.js'
 import { tempDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/mesh.js'
+import { finished } from '../helpers/runs.js'
 import { packageRoot } from '../../src/core/paths.js'
-import type { ControlClient } from '../../src/api/client.js'
 
 const SLOW_ECHO = join(packageRoot(), 'test', 'fixtures-e2e', 'slow-echo', 'capability.yaml')
-
-async function finished (client: ControlClient, runId: string, timeoutMs: number): Promise<any> {
-  let view: any
-  await waitFor(async () => {
-    view = await client.request('GET', `/runs/${runId}`).catch(() => undefined)
-    return view != null && ['succeeded', 'failed', 'cancelled'].includes(view.run.state)
-  }, timeoutMs, `run ${runId} finished`)
-  return view
-}
 
 test('a provider behind NAT is found through the DHT and wins a step through a circuit relay', { timeout: 900_000 }, async (t) => {
   const reason = netnsUnavailable({ nat: true })

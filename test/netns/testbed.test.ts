@@ -20,6 +20,7 @@ import { NetnsBed, netnsUnavailable, BED_P2P_PORT, type Host } from '../helpers/
 import { runCli, PL_NODE, type NodeProcess } from '../helpers/proc.js'
 import { tempDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/mesh.js'
+import { finished } from '../helpers/runs.js'
 import { packageRoot } from '../../src/core/paths.js'
 import type { ControlClient } from '../../src/api/client.js'
 
@@ -29,15 +30,6 @@ const TTL_MS = 20_000
 
 function lines (file: string): string[] {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []
-}
-
-async function finished (client: ControlClient, runId: string, timeoutMs: number): Promise<any> {
-  let view: any
-  await waitFor(async () => {
-    view = await client.request('GET', `/runs/${runId}`).catch(() => undefined)
-    return view != null && ['succeeded', 'failed', 'cancelled'].includes(view.run.state)
-  }, timeoutMs, `run ${runId} finished`)
-  return view
 }
 
 async function providersOf (client: ControlClient, name: string): Promise<string[]> {
