@@ -95,3 +95,11 @@ test('config: the network file fills bootstrap, relays and NAT settings unless a
     await assert.rejects(loadConfig({ network: join(t.dir, 'missing.yaml'), dataDir: t.dir }, {}), (err: Error) => err.name === 'InvalidNetworkError')
   } finally { await t.cleanup() }
 })
+
+test('gossip topics carry the network name on the wire; the default network keeps the plain names', async () => {
+  const { Gossip } = await import('../../src/net/gossip.js')
+  const named = new Gossip({} as any, { network: 'testnet' })
+  assert.equal(named.wireTopic('pl/v1/catalog'), 'pl/testnet/v1/catalog')
+  assert.equal(named.wireTopic('pl/v1/cfp/Summarize'), 'pl/testnet/v1/cfp/Summarize')
+  assert.equal(new Gossip({} as any).wireTopic('pl/v1/catalog'), 'pl/v1/catalog')
+})

@@ -17,8 +17,9 @@
  * 198.18/15, TEST-NETs ...). A test bed inside one machine may use only such
  * addresses, so the observed addresses the relay reports (the routers'
  * 10.213.2.10x) are filtered out and no hole punch is attempted: the
- * connection stays relayed. docs/TESTNET.md says what to expect on real
- * public addresses.
+ * connection stays relayed. (And with both peers behind NAT over TCP, a hole
+ * punch would rarely work anyway: @libp2p/tcp dials from ephemeral ports, no
+ * port reuse.) docs/TESTNET.md says what to expect on real public addresses.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
