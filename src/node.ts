@@ -76,7 +76,7 @@ export interface PlNodeInit {
   /** warn when the node has no peer this long after start @default 10000 */
   noPeersWarnMs?: number
   /** network name, relays, NAT traversal and announce settings for libp2p (see docs/TESTNET.md) */
-  net?: Pick<Libp2pInit, 'network' | 'announce' | 'noAnnounce' | 'relayServer' | 'relays' | 'relayClient' | 'autonat' | 'dcutr' | 'connectionMonitor' | 'keepBootstrap'>
+  net?: Pick<Libp2pInit, 'network' | 'announce' | 'noAnnounce' | 'relayServer' | 'relays' | 'relayClient' | 'autonat' | 'dcutr' | 'connectionMonitor' | 'keepBootstrap' | 'identifyPush'>
 }
 
 /** How often expired replay-store entries are swept. @default 60 s */

@@ -172,6 +172,7 @@ export function netInit (config: DaemonConfig): NonNullable<PlNodeInit['net']> {
     dcutr: config.dcutr,
     connectionMonitor: config.connectionMonitor,
     // on a named network, a partition heals without a restart
-    keepBootstrap: config.networkInfo != null
+    keepBootstrap: config.networkInfo != null,
+    identifyPush: config.networkInfo != null
   }
 }

@@ -10,14 +10,11 @@ import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
+import { identify, identifyPush } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { bootstrap } from '@libp2p/bootstrap'
 import { kadDHT, passthroughMapper, type SingleKadDHT } from '@libp2p/kad-dht'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
-import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
-import { autoNAT } from '@libp2p/autonat'
-import { dcutr } from '@libp2p/dcutr'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { KEEP_ALIVE, type PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -80,6 +77,12 @@ export interface Libp2pInit {
    * only at start. On with `--network`. @default false
    */
   keepBootstrap?: boolean
+  /**
+   * Identify push: tell connected peers at once when this node's addresses
+   * change (a relay reservation adds a circuit address, AutoNAT confirms
+   * one), instead of waiting for them to ask. On with `--network`. @default false
+   */
+  identifyPush?: boolean
 }
 
 /** Redial of kept-alive peers (bootstrap with keepBootstrap): 30 tries, 2 s growing by 1.2× (about 40 min in all). */
@@ -103,10 +106,13 @@ export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
   const relayClient = init.relayClient ?? (relays.length > 0 && init.relayServer !== true)
   // a `<relay>/p2p-circuit` listen address reserves a slot on that relay; a bare one on any relay found
   const relayListen = relayClient ? (relays.length > 0 ? relays.map(r => `${r}/p2p-circuit`) : ['/p2p-circuit']) : []
+  // the NAT modules load only when configured: a plain node starts no slower
+  const relayMod = init.relayServer === true || relayClient ? await import('@libp2p/circuit-relay-v2') : undefined
   const natServices: Record<string, unknown> = {
-    ...(init.relayServer === true ? { relay: circuitRelayServer({ reservations: { defaultDurationLimit: RELAY_DURATION_LIMIT_MS, defaultDataLimit: RELAY_DATA_LIMIT_BYTES } }) } : {}),
-    ...(init.autonat === true ? { autonat: autoNAT() } : {}),
-    ...(init.dcutr === true ? { dcutr: dcutr() } : {})
+    ...(init.relayServer === true && relayMod != null ? { relay: relayMod.circuitRelayServer({ reservations: { defaultDurationLimit: RELAY_DURATION_LIMIT_MS, defaultDataLimit: RELAY_DATA_LIMIT_BYTES } }) } : {}),
+    ...(init.autonat === true ? { autonat: (await import('@libp2p/autonat')).autoNAT() } : {}),
+    ...(init.dcutr === true ? { dcutr: (await import('@libp2p/dcutr')).dcutr() } : {}),
+    ...(init.identifyPush === true ? { identifyPush: identifyPush() } : {})
   }
   const node = await createLibp2p({
     privateKey: init.privateKey,
@@ -116,7 +122,7 @@ export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
       ...(init.announce != null && init.announce.length > 0 ? { announce: init.announce } : {}),
       ...(init.noAnnounce != null && init.noAnnounce.length > 0 ? { announceFilter: announceFilter(init.noAnnounce) } : {})
     },
-    transports: [tcp(), webSockets(), ...(relayClient ? [circuitRelayTransport()] : [])],
+    transports: [tcp(), webSockets(), ...(relayClient && relayMod != null ? [relayMod.circuitRelayTransport()] : [])],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery: bootstrapList.length > 0

@@ -84,7 +84,8 @@ test('config: the network file fills bootstrap, relays and NAT settings unless a
       autonat: true,
       dcutr: false,
       connectionMonitor: true,
-      keepBootstrap: true
+      keepBootstrap: true,
+      identifyPush: true
     })
     const flagged = await loadConfig({ network: file, dataDir: t.dir, bootstrap: [`/ip4/10.0.0.2/tcp/4001/p2p/${ID}`] }, { PL_AUTONAT: 'false' })
     assert.deepEqual(flagged.bootstrap, [`/ip4/10.0.0.2/tcp/4001/p2p/${ID}`])
