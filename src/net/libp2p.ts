@@ -61,7 +61,7 @@ export interface Libp2pInit {
   noAnnounce?: string[]
   /** serve circuit relay v2 (a bootstrap/relay node on a public address) @default false */
   relayServer?: boolean
-  /** relays to reserve a slot on (multiaddrs with /p2p/<id>); turns the relay client on @default [] */
+  /** relays to dial at start and reserve a slot on (multiaddrs with /p2p/<id>); turns the relay client on @default [] */
   relays?: string[]
   /** dial and listen through relays (with no `relays`, any peer that offers relaying) @default false, true when `relays` is set */
   relayClient?: boolean
@@ -104,8 +104,12 @@ export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
   // a relay of a network file that is this node itself: no reservation on oneself
   const relays = (init.relays ?? []).filter(a => a.length > 0 && bootstrapPeerId(a) !== self)
   const relayClient = init.relayClient ?? (relays.length > 0 && init.relayServer !== true)
-  // a `<relay>/p2p-circuit` listen address reserves a slot on that relay; a bare one on any relay found
-  const relayListen = relayClient ? (relays.length > 0 ? relays.map(r => `${r}/p2p-circuit`) : ['/p2p-circuit']) : []
+  // One bare `/p2p-circuit` listen address per wanted reservation: each reserves a slot on a relay
+  // among the connected peers (the listed relays are dialed like bootstrap peers). A
+  // `<relay>/p2p-circuit` address would instead fail the whole start when that relay does not
+  // answer within 5 s — a node behind NAT must start while a relay is down or slow.
+  const relayListen = relayClient ? Array(Math.max(1, relays.length)).fill('/p2p-circuit') : []
+  const dialAtStart = [...new Set([...bootstrapList, ...(relayClient ? relays : [])])]
   // the NAT modules load only when configured: a plain node starts no slower
   const relayMod = init.relayServer === true || relayClient ? await import('@libp2p/circuit-relay-v2') : undefined
   const natServices: Record<string, unknown> = {
@@ -125,8 +129,8 @@ export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
     transports: [tcp(), webSockets(), ...(relayClient && relayMod != null ? [relayMod.circuitRelayTransport()] : [])],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    peerDiscovery: bootstrapList.length > 0
-      ? [bootstrap({ list: bootstrapList, timeout: 100, ...(init.keepBootstrap === true ? { tagName: `${KEEP_ALIVE}-bootstrap`, tagTTL: 365 * 24 * 3_600_000 } : {}) })]
+    peerDiscovery: dialAtStart.length > 0
+      ? [bootstrap({ list: dialAtStart, timeout: 100, ...(init.keepBootstrap === true ? { tagName: `${KEEP_ALIVE}-bootstrap`, tagTTL: 365 * 24 * 3_600_000 } : {}) })]
       : [],
     connectionManager: {
       maxConnections: init.maxConnections ?? 300,

@@ -16,7 +16,7 @@ import { packageRoot } from '../../src/core/paths.js'
 import { ControlClient } from '../../src/api/client.js'
 
 const SLOW_ECHO = join(packageRoot(), 'test', 'fixtures-e2e', 'slow-echo', 'capability.yaml')
-const START_MS = 120_000
+const START_MS = 300_000
 
 test('two networks on one machine never mix: a connected node of another network finds none of its capabilities', { timeout: 600_000 }, async () => {
   const t = await tempDir('pl-e2e-networks-')

@@ -90,7 +90,7 @@ export class Host {
   get ip (): string { return this.init.ip }
 
   /** `pl-node start` in this namespace, listening on BED_P2P_PORT on every interface, control API on BED_CONTROL_PORT. */
-  async start (args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 90_000): Promise<NodeProcess> {
+  async start (args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 300_000): Promise<NodeProcess> {
     const node = await startNodeProcess(
       ['--listen', `/ip4/0.0.0.0/tcp/${BED_P2P_PORT}`, '--control-port', String(BED_CONTROL_PORT), '--exit-with-parent', ...args],
       env, timeoutMs, { wrap: ['ip', 'netns', 'exec', this.ns], loopbackDefaults: false })

@@ -34,7 +34,7 @@ import { packageRoot } from '../../src/core/paths.js'
 
 const SLOW_ECHO = join(packageRoot(), 'test', 'fixtures-e2e', 'slow-echo', 'capability.yaml')
 
-test('a provider behind NAT is found through the DHT and wins a step through a circuit relay', { timeout: 900_000 }, async (t) => {
+test('a provider behind NAT is found through the DHT and wins a step through a circuit relay', { timeout: 1_500_000 }, async (t) => {
   const reason = netnsUnavailable({ nat: true })
   if (reason != null) { t.skip(reason); return }
   const root = await tempDir('pl-netns-nat-')

@@ -2,8 +2,9 @@
  * Six hosts, each a network namespace with its own address on 10.213.1.0/24,
  * each running a real `pl-node` on a named network (a network file: the
  * bootstrap on h1, loopback never announced, the connection monitor on).
- * Nodes announce their host address and never 127.0.0.1 or 0.0.0.0;
- * capabilities are found through the DHT and a negotiated step runs across
+ * Nodes announce their host address and never 127.0.0.1 or 0.0.0.0; the
+ * requester runs without gossip, so it finds capabilities through the DHT
+ * (provider records, then /pl/caps to each provider), and a negotiated step runs across
  * hosts; the winner's link is cut mid-step (no reset reaches anyone) and the
  * step fails over to the other provider; while cut the host drops out of
  * discovery once its catalog entries expire, and after the link comes back it
@@ -39,7 +40,7 @@ async function providersOf (client: ControlClient, name: string): Promise<string
 
 const LOOPBACK_OR_ANY = /\/ip4\/(127\.|0\.0\.0\.0)|\/ip6\/(::1?)\//
 
-test('six namespace hosts: right addresses, DHT discovery and negotiation across hosts, partition → failover, heal → rejoin', { timeout: 900_000 }, async (t) => {
+test('six namespace hosts: right addresses, DHT discovery and negotiation across hosts, partition → failover, heal → rejoin', { timeout: 1_500_000 }, async (t) => {
   const reason = netnsUnavailable()
   if (reason != null) { t.skip(reason); return }
   const root = await tempDir('pl-netns-bed-')
@@ -72,8 +73,8 @@ test('six namespace hosts: right addresses, DHT discovery and negotiation across
     await writeFile(file, JSON.stringify({ services: { capabilities: caps, discovery: { ttlMs: TTL_MS } } }))
     return file
   }
-  const start = async (i: number, caps: unknown[] = []): Promise<NodeProcess> => {
-    const p = await bed.hosts[i].start(['--data-dir', dirs[i], '--network', networkFile, '--config', await config(i, caps)])
+  const start = async (i: number, caps: unknown[] = [], extra: string[] = []): Promise<NodeProcess> => {
+    const p = await bed.hosts[i].start(['--data-dir', dirs[i], '--network', networkFile, '--config', await config(i, caps), ...extra])
     procs[i] = p
     return p
   }
@@ -84,7 +85,7 @@ test('six namespace hosts: right addresses, DHT discovery and negotiation across
     start(2, [{ file: SLOW_ECHO, price: 5 }]), // the backup
     start(3),
     start(4),
-    start(5) // the requester
+    start(5, [], ['--no-gossip']) // the requester: no gossip, so whatever it finds comes through the DHT
   ])
   const clients = await Promise.all(bed.hosts.map(async (h, i) => await h.control(dirs[i])))
   const peerOf = (i: number): string => procs[i].info.peerId
