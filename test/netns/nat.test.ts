@@ -65,7 +65,8 @@ test('a provider behind NAT is found through the DHT and wins a step through a c
   const start = async (host: typeof h1, name: string, caps: unknown[], extra: string[] = []): Promise<NodeProcess> => {
     await mkdir(dir(name), { recursive: true })
     const cfg = join(root.dir, `${name}.json`)
-    await writeFile(cfg, JSON.stringify({ services: { capabilities: caps, discovery: { ttlMs: 30_000 } } }))
+    // a reply window for a loaded machine and a relayed path (the default 2 s is for a LAN)
+    await writeFile(cfg, JSON.stringify({ services: { capabilities: caps, discovery: { ttlMs: 30_000 }, negotiation: { replyWindowMs: 20_000 } } }))
     return await host.start(['--data-dir', dir(name), '--network', networkFile, '--config', cfg, ...extra])
   }
 
@@ -98,7 +99,8 @@ test('a provider behind NAT is found through the DHT and wins a step through a c
   const view = await finished(cn2, runId, 240_000)
   assert.equal(view.run.state, 'succeeded', JSON.stringify(view.run.error))
   assert.deepEqual(view.output, { x: 5, tag: 'nat' })
-  assert.equal(view.steps[0].executor, natProvider.info.peerId, 'n1, behind NAT, won and ran the step')
+  const explained = await cn2.request<any>('GET', `/runs/${runId}/explanations`)
+  assert.equal(view.steps[0].executor, natProvider.info.peerId, `n1, behind NAT, won and ran the step: ${JSON.stringify(explained.steps[0]?.bids)}`)
   const conns = (await cn2.request<any[]>('GET', '/peers')).filter(p => p.peerId === natProvider.info.peerId)
   assert.ok(conns.length > 0, 'n2 is connected to n1')
   for (const c of conns) {

@@ -70,7 +70,8 @@ test('six namespace hosts: right addresses, DHT discovery and negotiation across
   const config = async (i: number, caps: unknown[]): Promise<string> => {
     await mkdir(dirs[i], { recursive: true })
     const file = join(root.dir, `h${i + 1}.json`)
-    await writeFile(file, JSON.stringify({ services: { capabilities: caps, discovery: { ttlMs: TTL_MS } } }))
+    // a reply window for a loaded machine (the default 2 s is for an idle LAN)
+    await writeFile(file, JSON.stringify({ services: { capabilities: caps, discovery: { ttlMs: TTL_MS }, negotiation: { replyWindowMs: 20_000 } } }))
     return file
   }
   const start = async (i: number, caps: unknown[] = [], extra: string[] = []): Promise<NodeProcess> => {
