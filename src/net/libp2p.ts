@@ -16,7 +16,8 @@ import { bootstrap } from '@libp2p/bootstrap'
 import { kadDHT, passthroughMapper, type SingleKadDHT } from '@libp2p/kad-dht'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { KEEP_ALIVE, type PrivateKey } from '@libp2p/interface'
+import type { PrivateKey } from '@libp2p/interface'
+import { keepBootstrap } from './keep-bootstrap.js'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { dhtProtocol } from './network.js'
 import { announceFilter } from './announce.js'
@@ -72,9 +73,9 @@ export interface Libp2pInit {
   /** ping connections and close dead ones (a cut link otherwise holds a connection open for minutes) @default false */
   connectionMonitor?: boolean
   /**
-   * Keep redialing bootstrap peers after a connection to them drops (a
-   * network partition heals without a restart); libp2p otherwise dials them
-   * only at start. On with `--network`. @default false
+   * Keep redialing bootstrap peers (and relays) the node has no connection
+   * to: a first dial that failed, a partition that heals (src/net/keep-bootstrap.ts);
+   * libp2p otherwise dials them only at start. On with `--network`. @default false
    */
   keepBootstrap?: boolean
   /**
@@ -85,8 +86,7 @@ export interface Libp2pInit {
   identifyPush?: boolean
 }
 
-/** Redial of kept-alive peers (bootstrap with keepBootstrap): 30 tries, 2 s growing by 1.2× (about 40 min in all). */
-const RECONNECT = { reconnectRetries: 30, reconnectRetryInterval: 2_000, reconnectBackoffFactor: 1.2 }
+
 
 /**
  * What a relay grants a reservation. libp2p's defaults (2 min, 128 KiB) are
@@ -116,7 +116,8 @@ export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
     ...(init.relayServer === true && relayMod != null ? { relay: relayMod.circuitRelayServer({ reservations: { defaultDurationLimit: RELAY_DURATION_LIMIT_MS, defaultDataLimit: RELAY_DATA_LIMIT_BYTES } }) } : {}),
     ...(init.autonat === true ? { autonat: (await import('@libp2p/autonat')).autoNAT() } : {}),
     ...(init.dcutr === true ? { dcutr: (await import('@libp2p/dcutr')).dcutr() } : {}),
-    ...(init.identifyPush === true ? { identifyPush: identifyPush() } : {})
+    ...(init.identifyPush === true ? { identifyPush: identifyPush() } : {}),
+    ...(init.keepBootstrap === true && dialAtStart.length > 0 ? { keepBootstrap: keepBootstrap({ list: dialAtStart }) } : {})
   }
   const node = await createLibp2p({
     privateKey: init.privateKey,
@@ -130,11 +131,10 @@ export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery: dialAtStart.length > 0
-      ? [bootstrap({ list: dialAtStart, timeout: 100, ...(init.keepBootstrap === true ? { tagName: `${KEEP_ALIVE}-bootstrap`, tagTTL: 365 * 24 * 3_600_000 } : {}) })]
+      ? [bootstrap({ list: dialAtStart, timeout: 100 })]
       : [],
     connectionManager: {
       maxConnections: init.maxConnections ?? 300,
-      ...(init.keepBootstrap === true ? RECONNECT : {}),
       ...(local ? { inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 200 } : {})
     },
     connectionMonitor: { enabled: init.connectionMonitor === true },

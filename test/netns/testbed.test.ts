@@ -101,10 +101,12 @@ test('six namespace hosts: right addresses, DHT discovery and negotiation across
     }
   }
   let peers: any[] = []
+  let missing: string[] = []
   await waitFor(async () => {
     peers = await clients[0].request<any[]>('GET', '/peers')
-    return bed.hosts.slice(1).every((_, k) => peers.some(p => p.peerId === peerOf(k + 1) && p.announced.length > 0))
-  }, 120_000, 'the bootstrap to hear from every host')
+    missing = bed.hosts.slice(1).filter((_, k) => !peers.some(p => p.peerId === peerOf(k + 1) && p.announced.length > 0)).map(h => h.name)
+    return missing.length === 0
+  }, 300_000, 'the bootstrap to hear from every host').catch((err) => { throw new Error(`${(err as Error).message}; missing ${missing.join(', ')}; peers ${JSON.stringify(peers)}`) })
   for (const p of peers) {
     const host = hostOfPeer(p.peerId)
     assert.ok(host != null, `unknown peer ${String(p.peerId)}`)
