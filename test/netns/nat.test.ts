@@ -65,8 +65,8 @@ test('a provider behind NAT is found through the DHT and wins a step through a c
   const start = async (host: typeof h1, name: string, caps: unknown[], extra: string[] = []): Promise<NodeProcess> => {
     await mkdir(dir(name), { recursive: true })
     const cfg = join(root.dir, `${name}.json`)
-    // a reply window for a loaded machine and a relayed path (the default 2 s is for a LAN)
-    await writeFile(cfg, JSON.stringify({ services: { capabilities: caps, discovery: { ttlMs: 30_000 }, negotiation: { replyWindowMs: 20_000 } } }))
+    // a reply window and a find budget for a loaded machine and a relayed path (the defaults are for a LAN)
+    await writeFile(cfg, JSON.stringify({ services: { capabilities: caps, discovery: { ttlMs: 30_000 }, negotiation: { replyWindowMs: 20_000, findTimeoutMs: 20_000 } } }))
     return await host.start(['--data-dir', dir(name), '--network', networkFile, '--config', cfg, ...extra])
   }
 
