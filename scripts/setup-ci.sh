@@ -77,3 +77,20 @@ done
 # the background when absent; the base image is made by scripts/docker-base.sh
 # when Docker Hub cannot be reached). A failure here only skips test/docker.
 bash "$(dirname "$0")/docker-engine.sh" || echo "setup-ci: warning: no Docker engine; test/docker will be skipped" >&2
+
+# --- netns test bed (issue 15: test/netns/*, bench/netns.bench.ts) ---
+# iproute2 (`ip netns`, veth, bridge) and iptables (the NAT routers'
+# masquerade); the tests skip with a printed reason when namespaces cannot be
+# created (not root, no Linux).
+for tool in ip:iproute2 iptables:iptables; do
+  cmd="${tool%%:*}"; pkg="${tool##*:}"
+  if command -v "$cmd" >/dev/null 2>&1; then
+    echo "setup-ci: $cmd present"
+  elif command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+    echo "setup-ci: installing $pkg with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg"
+  else
+    echo "setup-ci: warning: $cmd is missing (install $pkg as root); the netns tests will skip" >&2
+  fi
+done

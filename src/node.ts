@@ -19,7 +19,7 @@ import { silentLogger, type Logger } from './core/logger.js'
 import type { Clock } from './core/clock.js'
 import { Store } from './store/index.js'
 import { ReplayStore } from './store/replay.js'
-import { createPlLibp2p, listenError, type PlLibp2p } from './net/libp2p.js'
+import { createPlLibp2p, bootstrapPeerId, hasPeerId, listenError, withoutPeerId, type PlLibp2p, type Libp2pInit } from './net/libp2p.js'
 import { BootstrapKeeper } from './net/bootstrap-keeper.js'
 import { ListenAddressInUseError } from './net/errors.js'
 import { Rpc } from './net/rpc.js'
@@ -80,6 +80,8 @@ export interface PlNodeInit {
   services?: Record<string, ServiceFactory>
   /** warn when the node has no peer this long after start @default 10000 */
   noPeersWarnMs?: number
+  /** network name, relays, NAT traversal and announce settings for libp2p (see docs/TESTNET.md) */
+  net?: Pick<Libp2pInit, 'network' | 'announce' | 'noAnnounce' | 'relayServer' | 'relays' | 'relayClient' | 'autonat' | 'dcutr' | 'connectionMonitor' | 'keepBootstrap' | 'identifyPush'>
 }
 
 /** How often expired replay-store entries are swept. @default 60 s */
@@ -111,10 +113,10 @@ export class PlNode {
       const metrics = new Metrics()
       const replay = new ReplayStore(store, init.clockSkewMs ?? 60_000)
       const verifier = new EnvelopeVerifier(registry, replay, { self: identity.id, clockSkewMs: init.clockSkewMs, onReject: (reason) => { metrics.reject('envelope', reason) } })
-      const libp2p = await createPlLibp2p({ privateKey: identity.privateKey, listen: init.listen, bootstrap: init.bootstrap, learnBootstrapIds: init.learnBootstrapIds, localSwarm: init.localSwarm })
+      const libp2p = await createPlLibp2p({ ...init.net, privateKey: identity.privateKey, listen: init.listen, bootstrap: init.bootstrap, learnBootstrapIds: init.learnBootstrapIds, localSwarm: init.localSwarm })
       const nodeLogger = logger.child({ peer: identity.id })
       const rpc = new Rpc({ libp2p, metrics, logger: nodeLogger.child({ component: 'rpc' }) })
-      const gossip = new Gossip({ pubsub: libp2p.services.pubsub, verifier, replay, metrics, logger: nodeLogger.child({ component: 'gossip' }) })
+      const gossip = new Gossip({ pubsub: libp2p.services.pubsub, verifier, replay, metrics, logger: nodeLogger.child({ component: 'gossip' }) }, { network: init.net?.network })
       const api = init.controlApi === false ? undefined : new ControlApi({ dataDir: init.dataDir, port: init.controlPort, logger: nodeLogger.child({ component: 'api' }) })
       const components: PlComponents = {
         dataDir: init.dataDir,
@@ -139,7 +141,8 @@ export class PlNode {
       }
       const node = new PlNode(components, order)
       node.gossipEnabled = init.gossip !== false
-      node.bootstrapList = (init.bootstrap ?? []).filter(a => a.length > 0)
+      // a bootstrap node whose network file names itself skips its own entry
+      node.bootstrapList = (init.bootstrap ?? []).filter(a => a.length > 0 && (!hasPeerId(a) || bootstrapPeerId(a) !== identity.id))
       node.bootstrapKeeper = new BootstrapKeeper({ libp2p, logger: nodeLogger.child({ component: 'bootstrap' }), clock: init.clock }, { addrs: node.bootstrapList, learnIds: init.learnBootstrapIds })
       node.noPeersWarnMs = init.noPeersWarnMs ?? NO_PEERS_WARN_MS
       return node
@@ -245,12 +248,16 @@ export class PlNode {
         return st != null ? [[name, st]] : []
       }))
     }))
-    api.route('GET', '/peers', async () => c.libp2p.getConnections().map(conn => ({
+    api.route('GET', '/peers', async () => await Promise.all(c.libp2p.getConnections().map(async conn => ({
       peerId: conn.remotePeer.toString(),
       addr: conn.remoteAddr.toString(),
       direction: conn.direction,
-      openedAt: conn.timeline.open
-    })))
+      /** through a circuit relay (limits apply) rather than direct */
+      limited: conn.limits != null,
+      openedAt: conn.timeline.open,
+      /** the addresses this peer announced (identify, DHT peer records) */
+      announced: (await c.libp2p.peerStore.get(conn.remotePeer).catch(() => undefined))?.addresses.map(a => a.multiaddr.toString()) ?? []
+    }))))
     // content by CID: agents put documents here and pass `cid:<CID>` as run inputs
     api.route('POST', '/blocks', async ({ body }) => {
       if (body == null || typeof body !== 'object' || !('doc' in body)) throw new InvalidRequestError('POST /blocks needs {"doc": <JSON document>}')

@@ -6,6 +6,8 @@ import { readFile } from 'node:fs/promises'
 import { parse as parseYaml } from 'yaml'
 import { PlError } from '../core/errors.js'
 import { resolveDataDir } from './util.js'
+import { loadNetwork, type Network } from '../net/network.js'
+import type { PlNodeInit } from '../node.js'
 
 export class ConfigError extends PlError {
   override name = 'ConfigError'
@@ -21,6 +23,24 @@ export interface DaemonConfig {
   logLevel: string
   localSwarm: boolean
   gossip: boolean
+  /** `--network`: a name under networks/ or a network file (src/net/network.ts); its name scopes the DHT and gossip */
+  network?: string
+  /** the loaded network, when `network` is set */
+  networkInfo?: Network
+  /** addresses to announce instead of the listen addresses (a public host behind a port forward) */
+  announce?: string[]
+  /** addresses never announced (prefixes or `/ipcidr/` ranges); default from the network file */
+  noAnnounce?: string[]
+  /** serve circuit relay v2 (bootstrap/relay nodes on public hosts) */
+  relayServer?: boolean
+  /** relays to reserve a slot on; default from the network file */
+  relays?: string[]
+  /** AutoNAT; default from the network file, else off */
+  autonat?: boolean
+  /** DCUtR; default from the network file, else off */
+  dcutr?: boolean
+  /** close connections that stop answering pings; default from the network file, else off */
+  connectionMonitor?: boolean
   /** true when `listen` is the built-in default (no flag, env or file set it): busy default ports then give way to free ones */
   listenIsDefault?: boolean
   /** sections read by the services: discovery, exec (incl. exec.addons), negotiation, capabilities (see src/services.ts) */
@@ -43,8 +63,19 @@ const KEYS: Key[] = [
   { key: 'controlPort', env: 'PL_CONTROL_PORT', kind: 'int' },
   { key: 'logLevel', env: 'PL_LOG_LEVEL', kind: 'string' },
   { key: 'localSwarm', env: 'PL_LOCAL_SWARM', kind: 'bool' },
-  { key: 'gossip', env: 'PL_GOSSIP', kind: 'bool' }
+  { key: 'gossip', env: 'PL_GOSSIP', kind: 'bool' },
+  { key: 'network', env: 'PL_NETWORK', kind: 'string' },
+  { key: 'announce', env: 'PL_ANNOUNCE', kind: 'list' },
+  { key: 'noAnnounce', env: 'PL_NO_ANNOUNCE', kind: 'list' },
+  { key: 'relayServer', env: 'PL_RELAY_SERVER', kind: 'bool' },
+  { key: 'relays', env: 'PL_RELAYS', kind: 'list' },
+  { key: 'autonat', env: 'PL_AUTONAT', kind: 'bool' },
+  { key: 'dcutr', env: 'PL_DCUTR', kind: 'bool' },
+  { key: 'connectionMonitor', env: 'PL_CONNECTION_MONITOR', kind: 'bool' }
 ]
+
+/** Keys a network file provides when nothing above it set them. */
+const FROM_NETWORK = ['bootstrap', 'relays', 'noAnnounce', 'autonat', 'dcutr', 'connectionMonitor'] as const
 
 /** `api.listen` is also a flag and an env var (the gateway checks the value) */
 const API_LISTEN = { flag: 'apiListen', env: 'PL_API_LISTEN' }
@@ -105,18 +136,48 @@ export async function loadConfig (flags: Partial<Record<keyof DaemonConfig, unkn
     logLevel: 'info',
     localSwarm: false,
     gossip: true,
+    announce: [],
+    noAnnounce: [],
+    relayServer: false,
+    relays: [],
+    autonat: false,
+    dcutr: false,
+    connectionMonitor: false,
     // `trust:` at the top level (trusted issuers, policy aliases) is the trust service's section
     services: file.trust != null ? { ...(file.services as Record<string, unknown> ?? {}), trust: file.trust } : (file.services as Record<string, unknown>) ?? {},
     api: file.api != null && typeof file.api === 'object' && !Array.isArray(file.api) ? { ...(file.api as Record<string, unknown>) } : file.api ?? {}
   }
+  const given = new Set<string>()
   for (const k of KEYS) {
-    if (file[k.key] !== undefined) out[k.key] = coerce(k, file[k.key], `config file ${String(configPath)}`)
-    if (env[k.env] !== undefined && env[k.env] !== '') out[k.key] = coerce(k, env[k.env], `environment ${k.env}`)
-    if (flags[k.key] !== undefined) out[k.key] = coerce(k, flags[k.key], `--${k.key.replace(/[A-Z]/g, c => '-' + c.toLowerCase())}`)
+    if (file[k.key] !== undefined) { out[k.key] = coerce(k, file[k.key], `config file ${String(configPath)}`); given.add(k.key) }
+    if (env[k.env] !== undefined && env[k.env] !== '') { out[k.key] = coerce(k, env[k.env], `environment ${k.env}`); given.add(k.key) }
+    if (flags[k.key] !== undefined) { out[k.key] = coerce(k, flags[k.key], `--${k.key.replace(/[A-Z]/g, c => '-' + c.toLowerCase())}`); given.add(k.key) }
+  }
+  if (typeof out.network === 'string') {
+    const net = await loadNetwork(out.network)
+    out.networkInfo = net
+    for (const key of FROM_NETWORK) if (!given.has(key)) out[key] = net[key]
   }
   const apiListen = flags[API_LISTEN.flag as 'apiListen'] ?? (env[API_LISTEN.env] !== '' ? env[API_LISTEN.env] : undefined)
   if (apiListen != null && typeof out.api === 'object' && out.api != null) (out.api as Record<string, unknown>).listen = apiListen
   out.listenIsDefault = out.listen === DEFAULT_LISTEN
   out.dataDir = resolveDataDir(out.dataDir as string | undefined)
   return out as unknown as DaemonConfig
+}
+
+/** The libp2p settings of a daemon config, for `PlNode.create({ net })`. */
+export function netInit (config: DaemonConfig): NonNullable<PlNodeInit['net']> {
+  return {
+    network: config.networkInfo?.name,
+    announce: config.announce,
+    noAnnounce: config.noAnnounce,
+    relayServer: config.relayServer,
+    relays: config.relays,
+    autonat: config.autonat,
+    dcutr: config.dcutr,
+    connectionMonitor: config.connectionMonitor,
+    // on a named network, a partition heals without a restart
+    keepBootstrap: config.networkInfo != null,
+    identifyPush: config.networkInfo != null
+  }
 }

@@ -6,7 +6,7 @@
  */
 import './require-node.js'
 import { Command, Option } from 'commander'
-import { loadConfig, DEFAULT_LISTEN } from './config.js'
+import { loadConfig, netInit, DEFAULT_LISTEN } from './config.js'
 import { action, fail } from './util.js'
 import { ControlClient } from '../api/client.js'
 import type { PlNode } from '../node.js'
@@ -35,12 +35,18 @@ program.command('start')
   .addOption(new Option('--log-level <level>', 'log level (env PL_LOG_LEVEL, default info)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
   .option('--local-swarm', 'raise connection limits for many nodes on one host (env PL_LOCAL_SWARM)')
   .option('--api-listen <host:port>', 'serve the agent gateway (HTTP/JSON, WebSocket, OpenAPI at /openapi.json) on this address, any interface (env PL_API_LISTEN, config api.listen; default off; see docs/GATEWAY.md)')
+  .option('--network <name|file>', 'join a named network (networks/<name>.yaml: bootstrap peers, relays, DHT and gossip names) or one described by a YAML/JSON file (env PL_NETWORK; see docs/TESTNET.md)')
+  .option('--announce <multiaddr...>', 'announce these addresses to peers instead of the listen addresses, e.g. a public host\'s /ip4/PUBLIC_IP/tcp/4001 (env PL_ANNOUNCE)')
+  .option('--dont-announce <multiaddr...>', 'never announce addresses matching these prefixes or ranges, e.g. /ip4/127.0.0.0/ipcidr/8 (env PL_NO_ANNOUNCE, config noAnnounce; default from the network file)')
+  .option('--relay-server', 'relay connections for peers behind NAT (circuit relay v2; bootstrap/relay nodes on public hosts) (env PL_RELAY_SERVER)')
+  .option('--relays <multiaddr...>', 'relays to reserve a slot on when behind NAT, each ending in /p2p/<peerId> (env PL_RELAYS; default from the network file)')
   .option('--no-gossip', 'do not join gossip topics: capability discovery through the DHT only, no open calls for proposals (env PL_GOSSIP=false)')
   .option('--detach', `run in the background: returns once the node is ready and prints its peer id and addresses; logs go to <data-dir>/${LOG_FILE}; stop it with pl-node stop`)
   .option('--exit-with-parent', 'stop when the process that started this one exits (env PL_EXIT_WITH_PARENT=1; used by the swarm launcher)')
   .action(action(async (opts: Record<string, unknown>) => {
     const flags: Record<string, unknown> = { ...opts }
     if (opts.gossip === true) delete flags.gossip // commander sets the default; only an explicit --no-gossip counts
+    if (opts.dontAnnounce !== undefined) { flags.noAnnounce = opts.dontAnnounce; delete flags.dontAnnounce }
     const config = await loadConfig(flags as any)
     if (opts.detach === true) {
       const args = process.argv.slice(3).filter(a => a !== '--detach')
@@ -62,6 +68,7 @@ program.command('start')
         controlPort: config.controlPort,
         localSwarm: config.localSwarm,
         gossip: config.gossip,
+        net: netInit(config),
         logger,
         services: daemonServices(config)
       })

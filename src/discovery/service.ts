@@ -194,7 +194,7 @@ export class Discovery implements PlService {
       await this.catalog.load()
       const caps = await this.local.load()
       if (this.settings.gossip) {
-        scoreTopic(this.c.libp2p.services.pubsub, C.CATALOG_TOPIC)
+        scoreTopic(this.c.libp2p.services.pubsub, this.c.gossip.wireTopic(C.CATALOG_TOPIC))
         this.c.gossip.subscribe(C.CATALOG_TOPIC, this.listener.handler())
         this.advertiser.start()
       }

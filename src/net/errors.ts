@@ -45,3 +45,8 @@ export class ListenAddressInUseError extends PlError {
 export class InvalidBootstrapAddressError extends PlError {
   override name = 'InvalidBootstrapAddressError'
 }
+
+/** A `--network` name or file that cannot be read or is not a valid network document. */
+export class InvalidNetworkError extends PlError {
+  override name = 'InvalidNetworkError'
+}

@@ -50,6 +50,13 @@ export interface GossipInit {
   maxMessageBytes?: number
   /** publishes per second allowed from this node (token bucket) @default 50 */
   publishRate?: number
+  /**
+   * The network this node is on (`pl-node --network`): topics `pl/v1/...`
+   * go on the wire as `pl/<network>/v1/...`, so separate networks never share
+   * a topic. Callers keep using the plain names.
+   * @default undefined (the default network: topics as named)
+   */
+  network?: string
 }
 
 const IGNORE_ERRORS = new Set(['EnvelopeExpiredError', 'ClockSkewError', 'ReplayError', 'NotForMeError'])
@@ -74,8 +81,10 @@ export class Gossip {
   private readonly onMessageEvent = (evt: CustomEvent<any>): void => { void this.deliver(evt.detail) }
   private started = false
   private readonly bridges: GossipBridge[] = []
+  private readonly network?: string
 
   constructor (private readonly c: GossipComponents, init: GossipInit = {}) {
+    this.network = init.network
     this.maxBytes = init.maxMessageBytes ?? 256 * 1024
     this.rate = init.publishRate ?? 50
     this.tokens = this.rate
@@ -99,14 +108,21 @@ export class Gossip {
     this.handlers.clear()
   }
 
-  subscribe (topic: string, handler: GossipHandler): void {
+  /** The topic name on the wire: `pl/v1/catalog` → `pl/<network>/v1/catalog` on a named network. */
+  wireTopic (topic: string): string {
+    return this.network == null ? topic : topic.replace(/^pl\//, `pl/${this.network}/`)
+  }
+
+  subscribe (name: string, handler: GossipHandler): void {
+    const topic = this.wireTopic(name)
     this.handlers.set(topic, handler)
     this.c.pubsub.topicValidators.set(topic, (peer: PeerId, msg: any) => this.validate(topic, peer.toString(), msg.data as Uint8Array))
     this.c.pubsub.subscribe(topic)
     for (const b of this.bridges) b.subscribe(topic)
   }
 
-  unsubscribe (topic: string): void {
+  unsubscribe (name: string): void {
+    const topic = this.wireTopic(name)
     this.handlers.delete(topic)
     this.c.pubsub.topicValidators.delete(topic)
     try { this.c.pubsub.unsubscribe(topic) } catch {}
@@ -214,7 +230,8 @@ export class Gossip {
   }
 
   /** Publishes a signed envelope; throws GossipRateLimitedError past the publish rate. */
-  async publish (topic: string, envelope: Envelope<any>): Promise<void> {
+  async publish (name: string, envelope: Envelope<any>): Promise<void> {
+    const topic = this.wireTopic(name)
     const bytes = encodeCanonical(envelope)
     if (bytes.byteLength > this.maxBytes) throw new GossipMessageTooLargeError(`envelope of ${bytes.byteLength} bytes is too large for gossip on ${topic} (max ${this.maxBytes})`, { topic, size: bytes.byteLength, max: this.maxBytes })
     const now = Date.now()

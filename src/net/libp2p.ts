@@ -1,19 +1,26 @@
 /**
  * The libp2p node: tcp + websockets, noise, yamux, identify, ping, a private
- * kad-dht (`/pl/kad/1.0.0`, server mode) and gossipsub, bootstrap peers.
+ * kad-dht (`/pl/kad/1.0.0`, server mode; `/pl/<network>/kad/1.0.0` on a named
+ * network) and gossipsub, bootstrap peers. Opt-in for real networks (see
+ * docs/TESTNET.md): circuit relay v2 server and client, AutoNAT, DCUtR, the
+ * connection monitor, announce / no-announce addresses.
  */
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
+import { identify, identifyPush } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { bootstrap } from '@libp2p/bootstrap'
 import { kadDHT, passthroughMapper, type SingleKadDHT } from '@libp2p/kad-dht'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey } from '@libp2p/interface'
+import { keepBootstrap } from './keep-bootstrap.js'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { dhtProtocol } from './network.js'
+import { announceFilter } from './announce.js'
 import { InvalidBootstrapAddressError, ListenAddressInUseError } from './errors.js'
 import type { Identify } from '@libp2p/identify'
 import type { Ping } from '@libp2p/ping'
@@ -49,31 +56,96 @@ export interface Libp2pInit {
   maxConnections?: number
   /** Subscribe to gossip at all (tests turn it off to prove DHT-only discovery). @default true */
   gossip?: boolean
+  /** the network name (`--network`): the DHT protocol becomes `/pl/<network>/kad/1.0.0` @default undefined (`/pl/kad/1.0.0`) */
+  network?: string
+  /** announce exactly these addresses to peers instead of the listen addresses (a public host's address) @default [] */
+  announce?: string[]
+  /** never announce addresses matching these prefixes (`/ip4/127.0.0.0/ipcidr/8` matches a range) @default [] */
+  noAnnounce?: string[]
+  /** serve circuit relay v2 (a bootstrap/relay node on a public address) @default false */
+  relayServer?: boolean
+  /** relays to dial at start and reserve a slot on (multiaddrs with /p2p/<id>); turns the relay client on @default [] */
+  relays?: string[]
+  /** dial and listen through relays (with no `relays`, any peer that offers relaying) @default false, true when `relays` is set */
+  relayClient?: boolean
+  /** AutoNAT: peers dial back to confirm this node's addresses @default false */
+  autonat?: boolean
+  /** DCUtR: upgrade relayed connections to direct ones @default false */
+  dcutr?: boolean
+  /** ping connections and close dead ones (a cut link otherwise holds a connection open for minutes) @default false */
+  connectionMonitor?: boolean
+  /**
+   * Keep redialing bootstrap peers (and relays) the node has no connection
+   * to: a first dial that failed, a partition that heals (src/net/keep-bootstrap.ts);
+   * libp2p otherwise dials them only at start. On with `--network`. @default false
+   */
+  keepBootstrap?: boolean
+  /**
+   * Identify push: tell connected peers at once when this node's addresses
+   * change (a relay reservation adds a circuit address, AutoNAT confirms
+   * one), instead of waiting for them to ask. On with `--network`. @default false
+   */
+  identifyPush?: boolean
 }
+
+
+
+/**
+ * What a relay grants a reservation. libp2p's defaults (2 min, 128 KiB) are
+ * too small for a negotiated step's input and output; these stay bounded so a
+ * public relay cannot be used as a free proxy. In docs/LIMITS.md.
+ */
+export const RELAY_DURATION_LIMIT_MS = 10 * 60_000
+export const RELAY_DATA_LIMIT_BYTES = 16n * 1024n * 1024n
 
 export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
   const local = init.localSwarm === true
-  // refuse bad entries before anything starts; id-less ones (learnBootstrapIds) are the BootstrapKeeper's alone
-  const bootstrapList = (init.bootstrap ?? []).filter(a => a.length > 0 && (init.learnBootstrapIds !== true || hasPeerId(a)))
-  for (const addr of bootstrapList) bootstrapPeerId(addr)
+  const self = peerIdFromPrivateKey(init.privateKey).toString()
+  // refuse bad entries before anything starts; id-less ones (learnBootstrapIds) are the BootstrapKeeper's alone;
+  // a bootstrap node whose network file names itself skips its own entry
+  const bootstrapList = (init.bootstrap ?? []).filter(a => a.length > 0 && (init.learnBootstrapIds !== true || hasPeerId(a)) && bootstrapPeerId(a) !== self)
+  // a relay of a network file that is this node itself: no reservation on oneself
+  const relays = (init.relays ?? []).filter(a => a.length > 0 && bootstrapPeerId(a) !== self)
+  const relayClient = init.relayClient ?? (relays.length > 0 && init.relayServer !== true)
+  // One bare `/p2p-circuit` listen address per wanted reservation: each reserves a slot on a relay
+  // among the connected peers (the listed relays are dialed like bootstrap peers). A
+  // `<relay>/p2p-circuit` address would instead fail the whole start when that relay does not
+  // answer within 5 s — a node behind NAT must start while a relay is down or slow.
+  const relayListen = relayClient ? Array(Math.max(1, relays.length)).fill('/p2p-circuit') : []
+  const dialAtStart = [...new Set([...bootstrapList, ...(relayClient ? relays : [])])]
+  // the NAT modules load only when configured: a plain node starts no slower
+  const relayMod = init.relayServer === true || relayClient ? await import('@libp2p/circuit-relay-v2') : undefined
+  const natServices: Record<string, unknown> = {
+    ...(init.relayServer === true && relayMod != null ? { relay: relayMod.circuitRelayServer({ reservations: { defaultDurationLimit: RELAY_DURATION_LIMIT_MS, defaultDataLimit: RELAY_DATA_LIMIT_BYTES } }) } : {}),
+    ...(init.autonat === true ? { autonat: (await import('@libp2p/autonat')).autoNAT() } : {}),
+    ...(init.dcutr === true ? { dcutr: (await import('@libp2p/dcutr')).dcutr() } : {}),
+    ...(init.identifyPush === true ? { identifyPush: identifyPush() } : {}),
+    ...(init.keepBootstrap === true && dialAtStart.length > 0 ? { keepBootstrap: keepBootstrap({ list: dialAtStart }) } : {})
+  }
   const node = await createLibp2p({
     privateKey: init.privateKey,
     start: false,
-    addresses: { listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp(), webSockets()],
+    addresses: {
+      listen: [...(init.listen ?? ['/ip4/127.0.0.1/tcp/0']), ...relayListen],
+      ...(init.announce != null && init.announce.length > 0 ? { announce: init.announce } : {}),
+      ...(init.noAnnounce != null && init.noAnnounce.length > 0 ? { announceFilter: announceFilter(init.noAnnounce) } : {})
+    },
+    transports: [tcp(), webSockets(), ...(relayClient && relayMod != null ? [relayMod.circuitRelayTransport()] : [])],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList, timeout: 100 })] : [],
+    peerDiscovery: dialAtStart.length > 0
+      ? [bootstrap({ list: dialAtStart, timeout: 100 })]
+      : [],
     connectionManager: {
       maxConnections: init.maxConnections ?? 300,
       ...(local ? { inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 200 } : {})
     },
-    connectionMonitor: { enabled: false },
+    connectionMonitor: { enabled: init.connectionMonitor === true },
     services: {
       identify: identify(),
       ping: ping(),
       dht: kadDHT({
-        protocol: DHT_PROTOCOL,
+        protocol: dhtProtocol(init.network),
         clientMode: false,
         peerInfoMapper: passthroughMapper,
         allowQueryWithZeroPeers: false,
@@ -85,7 +157,8 @@ export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
         emitSelf: false,
         globalSignaturePolicy: 'StrictNoSign',
         ...(local ? { scoreThresholds: { gossipThreshold: -4000, publishThreshold: -8000, graylistThreshold: -16000 } } : {})
-      })
+      }),
+      ...natServices
     }
   })
   return node as unknown as PlLibp2p

@@ -191,7 +191,7 @@ export class Rpc {
     const handler = def.handler
     await this.components.libp2p.handle(def.id, (stream, connection) => {
       this.serve(def, handler, stream, connection).catch(() => {})
-    }, { maxInboundStreams: def.maxInboundStreams, maxOutboundStreams: def.maxOutboundStreams })
+    }, { maxInboundStreams: def.maxInboundStreams, maxOutboundStreams: def.maxOutboundStreams, runOnLimitedConnection: true })
     this.handled.add(def.id)
     this.handlers.set(def.id, { def, handler })
   }
@@ -318,7 +318,8 @@ export class Rpc {
     let stream: Stream
     const dialTimeout = this.timeout(t.dialMs)
     try {
-      stream = await this.components.libp2p.dialProtocol(target, def.id, { signal: AbortSignal.any([signal, dialTimeout.signal]) })
+      // runOnLimitedConnection: a provider behind NAT is reached through a circuit relay (docs/TESTNET.md)
+      stream = await this.components.libp2p.dialProtocol(target, def.id, { signal: AbortSignal.any([signal, dialTimeout.signal]), runOnLimitedConnection: true })
     } catch (err) {
       totalTimeout.clear()
       this.components.metrics?.rpc.inc({ protocol: def.id, direction: 'out', status: 'DIAL_FAILED' })

@@ -36,8 +36,9 @@ export function swarmOffers (index: number): CapabilityOffer[] {
 /** The demo plan's policy (examples/policies/pii-no-exfil.yaml): every node stores and announces it. */
 export const DEMO_POLICY_FILE = join(packageRoot(), 'examples', 'policies', 'pii-no-exfil.yaml')
 
+/** Swarm nodes join the `local` network (networks/local.yaml): their own DHT and gossip names. */
 export function swarmNodeSpec (index: number): SwarmNodeSpec {
-  return { config: { services: { capabilities: swarmOffers(index), trust: { policies: [DEMO_POLICY_FILE] } } } }
+  return { config: { network: 'local', services: { capabilities: swarmOffers(index), trust: { policies: [DEMO_POLICY_FILE] } } } }
 }
 
 export { PII as DEMO_POLICY }

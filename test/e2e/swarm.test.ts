@@ -19,6 +19,7 @@ import { packageRoot } from '../../src/core/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/mesh.js'
 import { runCli } from '../helpers/proc.js'
+import { finished } from '../helpers/runs.js'
 
 const SLOW_ECHO = join(packageRoot(), 'test', 'fixtures-e2e', 'slow-echo', 'capability.yaml')
 const SUMMARIZE = join(packageRoot(), 'examples', 'plans', 'summarize.yaml')
@@ -32,15 +33,6 @@ function spec (i: number): ReturnType<typeof swarmNodeSpec> {
   if (i === 3) caps.push({ file: SLOW_ECHO, price: 5 })
   // SlowEcho appends to a marker file in the test's temp folder: the operator lets sandboxed modules write there
   return { config: { services: { ...(base.config?.services as Record<string, unknown>), capabilities: caps, discovery: { ttlMs: 20_000 }, exec: { poolInit: { sandbox: { fs: { write: [tmpdir()] } } } } } } }
-}
-
-async function finished (client: ControlClient, runId: string, timeoutMs = 120_000): Promise<any> {
-  let view: any
-  await waitFor(async () => {
-    view = await client.request('GET', `/runs/${runId}`).catch(() => undefined)
-    return view != null && ['succeeded', 'failed', 'cancelled'].includes(view.run.state)
-  }, timeoutMs, `run ${runId} finished`)
-  return view
 }
 
 function lines (file: string): string[] {

@@ -22,9 +22,19 @@ export interface NodeProcess {
   stop: (signal?: NodeJS.Signals) => Promise<number | null>
 }
 
-export async function startNodeProcess (args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<NodeProcess> {
+export interface StartOptions {
+  /** run the node through this command, e.g. `['ip', 'netns', 'exec', 'ns1']` (test/helpers/netns.ts) */
+  wrap?: string[]
+  /** add `--local-swarm --listen /ip4/127.0.0.1/tcp/0` before `args` @default true */
+  loopbackDefaults?: boolean
+}
+
+export async function startNodeProcess (args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000, options: StartOptions = {}): Promise<NodeProcess> {
   // --exit-with-parent: a test runner killed mid-test (SIGKILL, CI timeout) leaves no pl-node behind
-  const proc = spawn(process.execPath, [PL_NODE, 'start', '--local-swarm', '--exit-with-parent', '--listen', '/ip4/127.0.0.1/tcp/0', ...args], {
+  const defaults = options.loopbackDefaults === false ? ['--exit-with-parent'] : ['--local-swarm', '--exit-with-parent', '--listen', '/ip4/127.0.0.1/tcp/0']
+  const wrap = options.wrap ?? []
+  const argv = [...wrap, process.execPath, PL_NODE, 'start', ...defaults, ...args]
+  const proc = spawn(argv[0], argv.slice(1), {
     env: { ...process.env, PL_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })

@@ -12,7 +12,7 @@ import { requireDaemon } from '../daemon.js'
 import { action, printJson, resolveDataDir } from '../util.js'
 
 interface Health { peerId: string, addrs: string[], peers: number, uptimeMs: number, warnings?: string[], services?: Record<string, Record<string, unknown>> }
-interface Peer { peerId: string, addr: string, direction: string, openedAt?: number }
+interface Peer { peerId: string, addr: string, direction: string, openedAt?: number, limited?: boolean }
 
 function duration (ms: number): string {
   const s = Math.floor(ms / 1000)
@@ -68,6 +68,6 @@ export function register (program: Command): void {
       const peers = await (await requireDaemon(opts.dataDir)).request<Peer[]>('GET', '/peers')
       if (opts.json === true) { printJson(peers); return }
       if (peers.length === 0) { process.stdout.write('no peers\n'); return }
-      for (const p of peers) process.stdout.write(`${p.peerId}  ${p.addr}  ${p.direction}${p.openedAt != null ? `  since ${new Date(p.openedAt).toISOString()}` : ''}\n`)
+      for (const p of peers) process.stdout.write(`${p.peerId}  ${p.addr}  ${p.direction}${p.openedAt != null ? `  since ${new Date(p.openedAt).toISOString()}` : ''}${p.limited === true ? '  relayed' : ''}\n`)
     }))
 }
