@@ -25,6 +25,7 @@ import { offers } from './offers.js'
 import { registry, type RegistryInit } from './registry/index.js'
 import { ConfigError } from './cli/config.js'
 import { gateway, gatewayInitFromConfig } from './gateway/index.js'
+import { attached } from './bridges/attached/index.js'
 
 /** Config keys an operator may set per section (the rest of each Init is wiring, not configuration). */
 const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'maxOutputBytes', 'resume']
@@ -87,6 +88,8 @@ export function daemonServices (config: DaemonConfig): Record<string, ServiceFac
   services.offers = offers(s.capabilities)
   // workflows as data in the mesh; the gateway mounts its routes (src/registry/routes.ts)
   services.registry = registry(section<RegistryInit>(s, 'registry', REGISTRY_KEYS))
+  // processes attached over the gateway's /attach WebSocket serve capabilities (src/bridges/attached)
+  services.attached = attached()
   services.gateway = gateway(gatewayInitFromConfig(config.api))
   return services
 }

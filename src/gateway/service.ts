@@ -186,6 +186,7 @@ export class GatewayService implements PlService {
       { plugin: gatewayRoutes(ctx) },
       { plugin: streamRoutes(ctx) },
       ...registryPlugins(registry),
+      ...attachedPlugins(c.services.attached),
       ...(this.init.plugins ?? [])
     ]
     const limiter = new RateLimiter({ burst: this.init.rateLimit?.burst ?? DEFAULT_RATE_BURST, perSecond: this.init.rateLimit?.perSecond ?? DEFAULT_RATE_PER_SECOND, now: this.init.now })
@@ -219,6 +220,12 @@ export class GatewayService implements PlService {
 function registryPlugins (registry: unknown): Array<{ plugin: GatewayPlugin }> {
   if (registry == null) return []
   return [{ plugin: registryRoutes({ registry: registry as Registry }) }]
+}
+
+/** `/attach` (src/bridges/attached), when an `attached` service runs. */
+function attachedPlugins (service: unknown): Array<{ plugin: GatewayPlugin }> {
+  const routes = (service as { routes?: () => GatewayPlugin } | undefined)?.routes
+  return typeof routes === 'function' ? [{ plugin: routes.call(service) }] : []
 }
 
 /** Control API routes for `pl api-key` on a running node. */
