@@ -98,7 +98,6 @@ test('killing the attached process mid-step fails the step retryably; the reques
   a.kill()
   const { run } = await running
   assert.equal(run.state, 'succeeded', JSON.stringify(run.error))
-  assert.equal(run.steps[0].output?.model ?? (await b.next(f => f.type === 'call', 'call on b')).input.text, run.steps[0].output?.model ?? 'fail over please')
   await b.next(f => f.type === 'call' && f.input.text === 'fail over please', 'the call on the backup provider')
   await waitFor(() => att(mesh.nodes[1]).list().length === 0, 30_000, 'node 1 to drop the attachment')
   assert.equal(disc(mesh.nodes[1]).localCapabilities().some(c => c.descriptor.name === 'Summarize'), false, 'the capability is unpublished when its process leaves')

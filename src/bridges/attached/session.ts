@@ -32,6 +32,17 @@ interface Pending {
   onProgress?: ModuleCallOptions['onProgress']
 }
 
+/**
+ * The step input as the capability's input schema sees it: the executor's
+ * `previous_outputs` (upstream outputs for in-node modules) is not part of
+ * a spec's input, so it is not forwarded.
+ */
+function capabilityInput (inputData: unknown): unknown {
+  if (inputData == null || typeof inputData !== 'object' || Array.isArray(inputData)) return inputData
+  const { previous_outputs: _upstream, ...input } = inputData as Record<string, unknown>
+  return input
+}
+
 export class AttachedSession {
   /** attachment ids this connection registered */
   readonly attachments = new Set<string>()
@@ -79,7 +90,7 @@ export class AttachedSession {
     const answer = await this.ask('call', {
       attachment,
       capability,
-      input: call.inputData,
+      input: capabilityInput(call.inputData),
       limits: call.limits,
       ...(call.step != null ? { step: { run: call.step.runId, key: call.step.key, attempt: call.step.attempt } } : {})
     }, call.limits.wall_ms, options)
