@@ -137,7 +137,7 @@ export class AttachedService implements PlService {
   private async register (session: AttachedSession, frame: Frame): Promise<Record<string, unknown>> {
     if (session.attachments.size >= MAX_ATTACHMENTS_PER_SOCKET) throw new TooManyAttachmentsError(`a connection registers at most ${MAX_ATTACHMENTS_PER_SOCKET} capabilities`, { max: MAX_ATTACHMENTS_PER_SOCKET })
     for (const k of Object.keys(frame)) {
-      if (!['op', 'id', 'spec', 'spec_cid', 'price', 'attrs', 'limits'].includes(k)) throw new AttachMessageError(`register: unknown field "${k}"`, { field: k })
+      if (!['op', 'id', 'spec', 'spec_cid', 'price', 'attrs', 'limits', 'bids'].includes(k)) throw new AttachMessageError(`register: unknown field "${k}"`, { field: k })
     }
     let spec: unknown = frame.spec
     if (spec === undefined) {
