@@ -25,7 +25,8 @@ import { offers } from './offers.js'
 import { registry, type RegistryInit } from './registry/index.js'
 import { ConfigError } from './cli/config.js'
 import { gateway, gatewayInitFromConfig } from './gateway/index.js'
-import { attached } from './bridges/attached/index.js'
+import { attached, attachedBidStrategy, type AttachedService } from './bridges/attached/index.js'
+import { defaultBidStrategy } from './negotiation/index.js'
 
 /** Config keys an operator may set per section (the rest of each Init is wiring, not configuration). */
 const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'maxOutputBytes', 'resume']
@@ -77,7 +78,9 @@ export function daemonServices (config: DaemonConfig): Record<string, ServiceFac
     ...negotiationInit,
     runStep: async (module, call, options) => await (c.services.exec as ExecService).executor.pool.runModule(module, call, options),
     // an external implementation (A2A, MCP, attached process) is bid on only while its bridge can serve it
-    canRun: (module) => module.kind !== 'external' || (c.services.exec as ExecService).executor.pool.external.ready(module)
+    canRun: (module) => module.kind !== 'external' || (c.services.exec as ExecService).executor.pool.external.ready(module),
+    // attached processes that answer bid questions are asked; everything else gets the default strategy
+    strategy: attachedBidStrategy(() => c.services.attached as AttachedService | undefined, defaultBidStrategy())
   })(c)
   services.exec = (c) => exec({
     ...execInit,

@@ -161,3 +161,34 @@ test('bad input: unauthenticated and wrong-scope attaches are refused; malformed
   assert.ok(att(mesh.nodes[1]).list().length >= 1)
   assert.equal((await http(base(1), 'GET', '/health', { key: keys[1] })).status, 200)
 })
+
+test('bid questions: a process registered with bids answers each CFP (offer or decline); a silent one is declined other', async () => {
+  for (const c of clients) c.kill()
+  await waitFor(() => att(mesh.nodes[1]).list().length === 0 && att(mesh.nodes[2]).list().length === 0, 30_000, 'every attachment to go')
+  const p = await attach(1, summarize)
+  let answer: unknown = { offer: { price: 0.25, attrs: { region: 'eu' } } }
+  p.ws.on('message', (data) => {
+    const f = JSON.parse(data.toString())
+    if (f.type === 'bid' && answer !== undefined) p.send({ op: 'bid', call: f.call, ...(answer as object) })
+  })
+  assert.equal((await p.register(spec, { price: 2, bids: true })).type, 'registered')
+  await waitFor(async () => (await disc(mesh.nodes[0]).find({ name: 'Summarize' }, { localOnly: true })).some((r: any) => r.descriptor.provider === mesh.nodes[1].peerId && r.descriptor.price === 2), 60_000, 'node 0 to see the bidding provider')
+  const won = await runSummarize('bid on me')
+  assert.equal(won.run.state, 'succeeded', JSON.stringify(won.run.error))
+  const question = await p.next(f => f.type === 'bid', 'a bid question')
+  assert.deepEqual(question.capability, { name: 'Summarize', version: '1.0.0' })
+  assert.equal(question.default.price, 2)
+  const exp = await http(base(0), 'GET', `/runs/${won.id}/explanations`, { key: keys[0] })
+  const bid = JSON.stringify(exp.body)
+  assert.match(bid, /"price":0\.25/, 'the bid carries the price the process offered')
+  answer = { decline: { reason: 'busy', message: 'full up' } }
+  const declined = await runSummarize('decline me')
+  assert.equal(declined.run.state, 'failed')
+  const why = await http(base(0), 'GET', `/runs/${declined.id}/explanations`, { key: keys[0] })
+  assert.match(JSON.stringify(why.body), /attached provider: full up/)
+  answer = undefined // silent: the node declines 'other' after its timeout
+  const silent = await runSummarize('say nothing')
+  assert.equal(silent.run.state, 'failed')
+  const none = await http(base(0), 'GET', `/runs/${silent.id}/explanations`, { key: keys[0] })
+  assert.match(JSON.stringify(none.body), /did not answer the bid question/)
+})

@@ -13,6 +13,7 @@ import type { PlComponents } from '../../node.js'
 import { AttachedService, type AttachedInit } from './service.js'
 
 export { AttachedService, capabilitySpec, type AttachedInit, type Attachment } from './service.js'
+export { attachedBidStrategy } from './strategy.js'
 export * from './errors.js'
 export * from './constants.js'
 

@@ -42,6 +42,8 @@ export interface Attachment {
   spec: string
   /** CID of the published Capability.v1 */
   capability: string
+  /** whether the process answers bid questions (registered with `bids: true`) */
+  bids: boolean
 }
 
 const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/
@@ -98,6 +100,12 @@ export class AttachedService implements PlService {
     return [...this.attachments.values()]
   }
 
+  /** A connected attachment by id. */
+  attachment (id: string): Attachment | undefined {
+    const a = this.attachments.get(id)
+    return a?.session.connected === true ? a : undefined
+  }
+
   /** Whether the client behind `impl` is connected and below its concurrency cap. */
   ready (impl: ExternalImpl): boolean {
     const a = this.attachments.get(impl.target)
@@ -146,6 +154,7 @@ export class AttachedService implements PlService {
       spec = await this.c.store.blocks.get(frame.spec_cid)
     }
     const { name, version, description } = capabilitySpec(spec)
+    if (frame.bids !== undefined && typeof frame.bids !== 'boolean') throw new AttachMessageError('register: "bids" must be a boolean')
     if (frame.price !== undefined && !(typeof frame.price === 'number' && Number.isFinite(frame.price) && frame.price >= 0)) throw new AttachMessageError('register: "price" must be a number >= 0')
     if (frame.attrs !== undefined && !(isObject(frame.attrs) && Object.values(frame.attrs).every(v => ['string', 'number', 'boolean'].includes(typeof v)))) throw new AttachMessageError('register: "attrs" must be an object of strings, numbers and booleans')
     if (frame.limits !== undefined && !(isObject(frame.limits) && Object.entries(frame.limits).every(([k, v]) => ['cpu_ms', 'mem_mb', 'wall_ms'].includes(k) && Number.isInteger(v) && (v as number) > 0))) throw new AttachMessageError('register: "limits" must be {cpu_ms?, mem_mb?, wall_ms?} of positive integers')
@@ -165,7 +174,7 @@ export class AttachedService implements PlService {
       await this.discovery().unpublish(cid).catch(() => [])
       throw new AttachedProviderGoneError('the client disconnected while registering', {}, true)
     }
-    const a: Attachment = { id, session, name, version, spec: specCid, capability: cid }
+    const a: Attachment = { id, session, name, version, spec: specCid, capability: cid, bids: frame.bids === true }
     this.attachments.set(id, a)
     session.attachments.add(id)
     this.log.info({ session: session.id, attachment: id, name, version, capability: cid, spec: specCid }, 'attached capability published')

@@ -31,11 +31,11 @@ ${stem}Handler = Callable[[${inT}, CallContext], ${outT}]
 def default_bid_${fn}(cfp: Dict[str, Any], ctx: BidContext, max_active: int = DEFAULT_MAX_ACTIVE) -> Dict[str, Any]:
     """The generated bid policy of ${c.info.name} ${c.info.version}: bid with the
     price and attributes given at registration while fewer than \`max_active\`
-    calls run here, else decline 'capacity'. Override it with one function of
+    calls run here, else decline 'busy'. Override it with one function of
     this signature returning {"offer": {"price"?, "eta_ms"?, "attrs"?}} or
-    {"decline": {"reason", "message"}}."""
+    {"decline": {"reason": busy|policy|unsupported|over-limits|other, "message"}}."""
     if ctx.active_total >= max_active:
-        return {"decline": {"reason": "capacity", "message": str(ctx.active_total) + " calls running (max " + str(max_active) + ")"}}
+        return {"decline": {"reason": "busy", "message": str(ctx.active_total) + " calls running (max " + str(max_active) + ")"}}
     return {"offer": {}}
 
 
