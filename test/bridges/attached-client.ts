@@ -3,7 +3,20 @@
  * registers a spec and answers calls with `handler` (which may hang, throw
  * or return anything). Every frame the node sent is kept in `frames`.
  */
+import assert from 'node:assert/strict'
 import WebSocket from 'ws'
+import type { TestMesh } from '../helpers/mesh.js'
+import type { ExecService } from '../../src/exec/index.js'
+import { gw, http } from '../gateway/helpers.js'
+
+/** Runs the one-step plan `Summarize(text)` from node 0's gateway and waits for the run to end. */
+export async function runSummarize (mesh: TestMesh, key: string, text: string): Promise<{ run: any, id: string }> {
+  const dsl = 'goal: Sum\ninputs:\n  text: x\nplan:\n  - step: Summarize(text)\n'
+  const res = await http(gw(mesh.nodes[0]).address as string, 'POST', '/dsl-graph/sum/deploy', { key, body: { dsl, input: { text } } })
+  assert.equal(res.status, 200, JSON.stringify(res.body))
+  const id = res.body.runId as string
+  return { run: await mesh.nodes[0].service<ExecService>('exec').executor.wait(id), id }
+}
 
 export type Handler = (input: any, frame: any) => Promise<unknown> | unknown
 

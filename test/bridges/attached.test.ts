@@ -13,13 +13,12 @@ import { readFile } from 'node:fs/promises'
 import WebSocket from 'ws'
 import { TestMesh, waitFor } from '../helpers/mesh.js'
 import type { Discovery } from '../../src/discovery/index.js'
-import type { ExecService } from '../../src/exec/index.js'
 import type { AttachedService } from '../../src/bridges/attached/index.js'
 import { MAX_ATTACH_FRAME_BYTES, WS_CLOSE_TOO_BIG } from '../../src/bridges/attached/index.js'
 import { verifyExport } from '../../src/receipts/chain.js'
 import type { PlNode } from '../../src/node.js'
 import { gw, http, startMesh } from '../gateway/helpers.js'
-import { AttachClient } from './attached-client.js'
+import { AttachClient, runSummarize as runPlan } from './attached-client.js'
 
 let mesh: TestMesh
 let spec: Record<string, any>
@@ -38,11 +37,7 @@ async function attach (i: number, handler?: (input: any, frame: any) => unknown,
 
 /** Runs `Summarize(text)` from node 0 and waits for the run to end. */
 async function runSummarize (text: string): Promise<{ run: any, id: string }> {
-  const dsl = 'goal: Sum\ninputs:\n  text: x\nplan:\n  - step: Summarize(text)\n'
-  const res = await http(base(0), 'POST', '/dsl-graph/sum/deploy', { key: keys[0], body: { dsl, input: { text } } })
-  assert.equal(res.status, 200, JSON.stringify(res.body))
-  const id = res.body.runId as string
-  return { run: await mesh.nodes[0].service<ExecService>('exec').executor.wait(id), id }
+  return await runPlan(mesh, keys[0], text)
 }
 
 async function providersSeen (n: number): Promise<void> {

@@ -15,9 +15,9 @@ import { join } from 'node:path'
 import { TestMesh, waitFor } from '../helpers/mesh.js'
 import { tempDir } from '../helpers/tmp.js'
 import type { Discovery } from '../../src/discovery/index.js'
-import type { ExecService } from '../../src/exec/index.js'
 import { scaffold } from '../../src/spec/compiler/index.js'
 import { gw, http, startMesh } from '../gateway/helpers.js'
+import { runSummarize as runPlan } from '../bridges/attached-client.js'
 import { compileTo, goAvailable, GO_SKIP, importGeneratedTs, runGo, runPython, SAMPLE_SPEC } from './helpers.js'
 
 const HANDLER = `
@@ -66,11 +66,7 @@ async function startProvider (node: number, price: number): Promise<Proc> {
 }
 
 async function runSummarize (text: string): Promise<{ run: any, id: string }> {
-  const dsl = 'goal: Sum\ninputs:\n  text: x\nplan:\n  - step: Summarize(text)\n'
-  const res = await http(base(0), 'POST', '/dsl-graph/sum/deploy', { key: keys[0], body: { dsl, input: { text } } })
-  assert.equal(res.status, 200, JSON.stringify(res.body))
-  const id = res.body.runId as string
-  return { run: await mesh.nodes[0].service<ExecService>('exec').executor.wait(id), id }
+  return await runPlan(mesh, keys[0], text)
 }
 
 before(async () => {

@@ -368,14 +368,13 @@ class Provider:
 
     def __init__(self, gateway: str, api_key: str, router: Router, price: Optional[float] = None,
                  attrs: Optional[Dict[str, Any]] = None, limits: Optional[Dict[str, int]] = None,
-                 max_active: int = 8, on_registered: Optional[Callable[[Dict[str, Any]], None]] = None) -> None:
+                 on_registered: Optional[Callable[[Dict[str, Any]], None]] = None) -> None:
         self.gateway = gateway.rstrip("/")
         self.api_key = api_key
         self.router = router
         self.price = price
         self.attrs = attrs
         self.limits = limits
-        self.max_active = max_active
         self.on_registered = on_registered
         self.ws: Optional[WebSocket] = None
         self.registered: List[Dict[str, Any]] = []

@@ -80,7 +80,7 @@ ${adds}
 def provider(gateway: str, api_key: str, ${kw}, **options: Any) -> Provider:
     """A Provider attached to \`gateway\` (http://host:port of a pl-node gateway)
     with an API key holding the publish scope; options: price, attrs, limits,
-    max_active, on_registered."""
+    on_registered."""
     return Provider(gateway, api_key, router(${caps.map(({ fn }) => `${fn}, bid_${fn}`).join(', ')}), **options)
 
 

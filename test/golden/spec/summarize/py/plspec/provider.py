@@ -55,7 +55,7 @@ def router(summarize: Optional[SummarizeHandler] = None, bid_summarize: Optional
 def provider(gateway: str, api_key: str, summarize: Optional[SummarizeHandler] = None, bid_summarize: Optional[BidPolicy] = default_bid_summarize, **options: Any) -> Provider:
     """A Provider attached to `gateway` (http://host:port of a pl-node gateway)
     with an API key holding the publish scope; options: price, attrs, limits,
-    max_active, on_registered."""
+    on_registered."""
     return Provider(gateway, api_key, router(summarize, bid_summarize), **options)
 
 
