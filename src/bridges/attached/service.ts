@@ -95,6 +95,11 @@ export class AttachedService implements PlService {
     return attachRoutes({ accept: (socket) => { this.accept(socket) } })
   }
 
+  /** The same route, under the name main's gateway mounts service plugins by (`servicePlugins`). */
+  gatewayPlugin (): GatewayPlugin {
+    return this.routes()
+  }
+
   /** What is attached now (tests, status). */
   list (): Attachment[] {
     return [...this.attachments.values()]
