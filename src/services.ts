@@ -35,6 +35,8 @@ import type { NatsBridge, NatsInit } from './bridges/nats/service.js'
 import { a2a, a2aInitFromConfig } from './bridges/a2a/index.js'
 import { mcp, MCP_CONFIG_KEYS, type McpBridgeInit } from './bridges/mcp/index.js'
 import { trust, type TrustInit } from './trust/index.js'
+import { attached, attachedBidStrategy, type AttachedService } from './bridges/attached/index.js'
+import { defaultBidStrategy } from './negotiation/index.js'
 
 /** Config keys an operator may set per section (the rest of each Init is wiring, not configuration). */
 const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'maxOutputBytes', 'resume']
@@ -111,7 +113,9 @@ export function daemonServices (config: DaemonConfig): Record<string, ServiceFac
     ...negotiationInit,
     runStep: async (module, call, options) => await (c.services.exec as ExecService).executor.pool.runModule(module, call, options),
     // an external implementation (A2A, MCP, attached process) is bid on only while its bridge can serve it
-    canRun: (module) => module.kind !== 'external' || (c.services.exec as ExecService).executor.pool.external.ready(module)
+    canRun: (module) => module.kind !== 'external' || (c.services.exec as ExecService).executor.pool.external.ready(module),
+    // attached processes that answer bid questions are asked; everything else gets the default strategy
+    strategy: attachedBidStrategy(() => c.services.attached as AttachedService | undefined, defaultBidStrategy())
   })(c)
   services.exec = (c) => exec({
     ...execInit,
@@ -126,6 +130,8 @@ export function daemonServices (config: DaemonConfig): Record<string, ServiceFac
   services.a2a = a2a(a2aInitFromConfig(s.a2a))
   // MCP bridge: the `mcp` ExternalRunner, POST /mcp/publish on the control API, /mcp on the gateway (started before it)
   services.mcp = mcp(section<McpBridgeInit>(s, 'mcp', MCP_CONFIG_KEYS))
+  // processes attached over the gateway's /attach WebSocket serve capabilities (src/bridges/attached)
+  services.attached = attached()
   services.gateway = gateway(gatewayInitFromConfig(config.api))
   return services
 }

@@ -22,6 +22,7 @@ const UPDATE = process.env.UPDATE_GOLDEN === '1'
 const RUNTIME_FILES: Record<string, () => string> = {
   'ts/runtime.ts.golden': () => runtimeSource('runtime.ts'),
   'py/plspec/runtime.py': () => runtimeSource('runtime.py'),
+  'py/plspec/attach.py': () => runtimeSource('attach.py'),
   'go/runtime.go': () => goRuntime('plspec')
 }
 

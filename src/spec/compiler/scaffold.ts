@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path'
 import { generate, loadBundle, type LoadOptions } from './compile.js'
 import { createContext, type CapabilityEntry, type CompileContext } from './context.js'
 import { requireCapability } from './capability.js'
+import { scaffoldProvider } from './scaffold-provider.js'
 import { ScaffoldTargetExistsError, UnknownLanguageError } from './errors.js'
 import { tsType } from './emit/ts-types.js'
 import { pyType } from './emit/py-models.js'
@@ -31,6 +32,8 @@ export interface ScaffoldOptions extends LoadOptions {
    * several modules can share one Python process @default '<capability>_spec'
    */
   pyPackage?: string
+  /** write a runnable attached-provider project (handler, main, README) instead of a module folder @default false */
+  provider?: boolean
 }
 
 function className (name: string): string {
@@ -174,14 +177,19 @@ export async function scaffold (specPath: string, options: ScaffoldOptions): Pro
   }
   const files = new Map<string, string>([['spec.json', JSON.stringify(doc.doc, null, 2) + '\n']])
   const description = typeof (doc.doc as Record<string, unknown>).description === 'string' ? (doc.doc as Record<string, string>).description : undefined
-  files.set('capability.yaml', descriptorYaml(cap, description))
   const generated = generate(ctx, [options.lang])
-  if (options.lang === 'ts') {
+  if (options.provider === true) {
+    if (options.lang !== 'py') throw new UnknownLanguageError(`scaffold --provider writes py providers, not "${options.lang}"`, { lang: options.lang })
+    for (const [rel, text] of scaffoldProvider(ctx, cap, options.lang, pkg)) files.set(rel, text)
+    for (const [rel, text] of generated) if (rel.startsWith(`py/${pkg}/`)) files.set(`${pkg}/${rel.slice(`py/${pkg}/`.length)}`, text)
+  } else if (options.lang === 'ts') {
+    files.set('capability.yaml', descriptorYaml(cap, description))
     files.set('function.mjs', jsModule(ctx, cap))
     files.set('validators.js', generated.get('ts/validators.js') as string)
     files.set('validators.d.ts', generated.get('ts/validators.d.ts') as string)
     files.set('types.d.ts', generated.get('ts/types.ts') as string)
   } else {
+    files.set('capability.yaml', descriptorYaml(cap, description))
     files.set('function.py', pyModule(ctx, cap, pkg))
     for (const [rel, text] of generated) if (rel.startsWith(`py/${pkg}/`)) files.set(`${pkg}/${rel.slice(`py/${pkg}/`.length)}`, text)
   }

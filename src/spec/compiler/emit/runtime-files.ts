@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { packageRoot } from '../../../core/paths.js'
 
-export type RuntimeFile = 'runtime.ts' | 'runtime.py' | 'runtime.go'
+export type RuntimeFile = 'runtime.ts' | 'runtime.py' | 'runtime.go' | 'attach.py' | 'attach.go'
 
 const cache = new Map<RuntimeFile, string>()
 

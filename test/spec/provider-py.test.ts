@@ -1,0 +1,173 @@
+/**
+ * A Python provider generated from examples/specs/Summarize.v1.json
+ * (`pl spec scaffold --provider --lang py`, standard library only) attached
+ * as real processes to two nodes of a 3-node mesh; a plan run from the third
+ * node is served by it; its receipts verify with the generated TypeScript,
+ * Python and Go checkers; a handler output violating the schema is refused
+ * by the router inside the process; killing the process mid-step fails over
+ * to the other provider.
+ */
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { TestMesh, waitFor } from '../helpers/mesh.js'
+import { tempDir } from '../helpers/tmp.js'
+import type { Discovery } from '../../src/discovery/index.js'
+import { scaffold } from '../../src/spec/compiler/index.js'
+import { gw, http, startMesh } from '../gateway/helpers.js'
+import { runSummarize as runPlan } from '../bridges/attached-client.js'
+import { compileTo, goAvailable, GO_SKIP, importGeneratedTs, runGo, runPython, SAMPLE_SPEC } from './helpers.js'
+
+const HANDLER = `
+import json, os, sys, time
+from summarize_spec import models
+from summarize_spec.provider import default_bid_summarize
+
+def summarize(input, ctx):
+    print(json.dumps({"started": input.text}), flush=True)
+    if input.text == "violate":
+        return {"summary": 5}
+    if input.text.startswith("hang") and os.environ.get("PL_PRICE") == "1":
+        ctx.cancelled.wait(120)
+    words = input.text.split()
+    return models.SummarizeOutput(summary=" ".join(words[:3]), words=len(words), model="py")
+
+def bid(cfp, ctx):
+    return default_bid_summarize(cfp, ctx)
+`
+
+interface Proc { child: ChildProcess, lines: any[] }
+
+let mesh: TestMesh
+let tmp: { dir: string, cleanup: () => Promise<void> }
+let project: string
+const keys: string[] = []
+const procs: Proc[] = []
+
+const base = (i: number): string => gw(mesh.nodes[i]).address as string
+
+async function startProvider (node: number, price: number): Promise<Proc> {
+  const child = spawn('python3', ['main.py'], { cwd: project, env: { ...process.env, PL_GATEWAY: base(node), PL_API_KEY: keys[node], PL_PRICE: String(price), PYTHONDONTWRITEBYTECODE: '1' }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const p: Proc = { child, lines: [] }
+  procs.push(p)
+  let buf = ''
+  child.stdout?.on('data', (d: Buffer) => {
+    buf += d.toString()
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      try { p.lines.push(JSON.parse(buf.slice(0, i))) } catch {}
+      buf = buf.slice(i + 1)
+    }
+  })
+  await waitFor(() => p.lines.some(l => l.registered != null) || child.exitCode != null, 60_000, 'the provider to register')
+  assert.equal(child.exitCode, null, 'the provider process runs')
+  return p
+}
+
+async function runSummarize (text: string): Promise<{ run: any, id: string }> {
+  return await runPlan(mesh, keys[0], text)
+}
+
+before(async () => {
+  tmp = await tempDir('pl-provider-py-')
+  project = join(tmp.dir, 'summarize')
+  await scaffold(SAMPLE_SPEC, { lang: 'py', provider: true, out: project })
+  await writeFile(join(project, 'handler.py'), HANDLER)
+  mesh = await startMesh(3, () => ({}))
+  await mesh.connected(2)
+  for (let i = 0; i < 3; i++) keys.push((await gw(mesh.nodes[i]).keys.create({ name: 'provider', scopes: ['read', 'submit', 'publish'] })).key)
+})
+
+after(async () => {
+  for (const p of procs) p.child.kill('SIGKILL')
+  await mesh?.stop()
+  await tmp?.cleanup()
+})
+
+test('a generated Python provider attaches, its node wins a step of a plan run from another node; the receipt verifies with the generated TS, Python and Go checkers', async (t) => {
+  const py = await startProvider(1, 1)
+  await startProvider(2, 5)
+  await waitFor(async () => new Set((await mesh.nodes[0].service<Discovery>('discovery').find({ name: 'Summarize' }, { localOnly: true })).map((r: any) => r.descriptor.provider)).size === 2, 60_000, 'node 0 to see both providers')
+  const { run, id } = await runSummarize('attached providers close the loop')
+  assert.equal(run.state, 'succeeded', JSON.stringify(run.error))
+  assert.ok(py.lines.some(l => l.started === 'attached providers close the loop'), 'the cheaper Python provider served it')
+  const doc = await http(base(0), 'GET', `/runs/${id}/receipts`, { key: keys[0] })
+  const signed = doc.body.receipts[0]
+  assert.equal(signed.receipt.provider, mesh.nodes[1].peerId)
+  assert.equal(signed.receipt.via.kind, 'attached')
+  const registered = py.lines.find(l => l.registered != null).registered
+  assert.equal(signed.receipt.via.target, registered.attachment)
+  const descriptor = mesh.nodes[1].service<Discovery>('discovery').localCapabilities().find(c => c.cid === registered.capability)?.descriptor
+  const output = { summary: 'attached providers close', words: 5, model: 'py' }
+  const opts = { requireRequester: true, descriptor, output }
+  // TypeScript
+  await compileTo(join(tmp.dir, 'gen'), [SAMPLE_SPEC])
+  const ts = await importGeneratedTs(join(tmp.dir, 'gen', 'ts'), join(tmp.dir, 'ts-run'))
+  assert.equal(ts.checkReceipt(signed, opts).receipt.provider, mesh.nodes[1].peerId)
+  assert.throws(() => ts.checkReceipt(signed, { ...opts, output: { ...output, words: 6 } }), { name: 'ReceiptMismatchError' })
+  // Python
+  const pyVerdict = await runPython(join(tmp.dir, 'gen', 'py'), `
+import json, sys
+import plspec
+c = json.load(sys.stdin)
+out = []
+for o in (c["output"], dict(c["output"], words=6)):
+    try:
+        plspec.check_receipt(c["signed"], require_requester=True, descriptor=c["descriptor"], output=o)
+        out.append("ok")
+    except Exception as e:
+        out.append(type(e).__name__)
+print(json.dumps(out))
+`, { signed, descriptor, output })
+  assert.deepEqual(pyVerdict, ['ok', 'ReceiptMismatchError'])
+  // Go
+  if (!goAvailable()) { t.diagnostic(GO_SKIP); return }
+  const goVerdict = await runGo(join(tmp.dir, 'go-run'), join(tmp.dir, 'gen', 'go'), 'plspec', `package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"plspec"
+)
+
+func main() {
+	in, _ := io.ReadAll(os.Stdin)
+	doc, err := plspec.DecodeDagJSON(in)
+	if err != nil {
+		panic(err)
+	}
+	c := doc.(map[string]any)
+	out := []string{}
+	for _, o := range []any{c["output"], c["bad"]} {
+		if _, err := plspec.CheckReceipt(c["signed"], plspec.CheckReceiptOptions{RequireRequester: true, Descriptor: c["descriptor"], Output: o}); err != nil {
+			out = append(out, fmt.Sprintf("%T", err))
+		} else {
+			out = append(out, "ok")
+		}
+	}
+	b, _ := json.Marshal(out)
+	fmt.Println(string(b))
+}
+`, { signed, descriptor, output, bad: { ...output, words: 6 } })
+  assert.deepEqual(goVerdict, ['ok', '*plspec.ReceiptMismatchError'])
+})
+
+test('a handler output violating the schema is refused by the router in the process; the step fails with its typed error', async () => {
+  const { run } = await runSummarize('violate')
+  assert.equal(run.state, 'failed')
+  assert.match(JSON.stringify(run.error), /OutputRejectedError/)
+})
+
+test('killing the Python provider mid-step fails over to the other provider', async () => {
+  const [first, second] = procs
+  const running = runSummarize('hang then fail over')
+  await waitFor(() => first.lines.some(l => l.started === 'hang then fail over'), 60_000, 'the step to start on the cheaper provider')
+  first.child.kill('SIGKILL')
+  const { run } = await running
+  assert.equal(run.state, 'succeeded', JSON.stringify(run.error))
+  assert.ok(second.lines.some(l => l.started === 'hang then fail over'), 'the step was handed to the other provider')
+})
