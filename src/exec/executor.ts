@@ -82,6 +82,11 @@ const KEPT_EVENT_LOGS = 200
 
 export class Executor extends EventEmitter {
   readonly pool: ModulePool
+
+  /** node defaults under each step's own limits (what a step's effective limits are computed with) */
+  get defaults (): Partial<EffectiveLimits> {
+    return this.init.defaults ?? {}
+  }
   readonly addons: Addons
   readonly local: LocalRunner
   /** the local runner as the scheduler sees it (wrapped by `wrapLocal`) */

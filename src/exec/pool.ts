@@ -124,6 +124,29 @@ export class ModulePool {
     return await this.sandbox.run(module, call, options)
   }
 
+  /**
+   * Starts the runner a step of `module` with `limits` will use, ahead of the
+   * step (`create-infra`): a Python runner, or a sandboxed Node runner with
+   * the module's permissions. Thread-isolated JS and external modules have
+   * nothing to start per module (the thread pool is shared, a bridge connects
+   * on demand).
+   */
+  async prewarm (module: ModuleSpec, limits: ModuleCall['limits']): Promise<{ module: string, started: boolean, reason?: string }> {
+    const call = { limits }
+    if (module.kind === 'external') return { module: module.key, started: false, reason: `served by the ${module.external?.kind ?? 'external'} bridge: nothing runs on this node ahead of a step` }
+    await assertModuleFolder(module)
+    const idle = { module: module.key, started: false, reason: 'a runner for it is idle already' }
+    if (module.kind === 'py') return await this.py.prewarm(module, call) ? { module: module.key, started: true } : idle
+    if (this.isolationFor(module) === 'thread') return { module: module.key, started: false, reason: 'runs in the shared worker-thread pool (isolation: thread), which starts on first use' }
+    if (this.sandbox.permissionsOf(module).includes('child-process')) return { module: module.key, started: false, reason: 'may start child processes: each step gets a fresh runner' }
+    return await this.sandbox.prewarm(module, call) ? { module: module.key, started: true } : idle
+  }
+
+  /** Closes the idle runners started for `module` (remove-infra). */
+  release (module: ModuleSpec): number {
+    return module.kind === 'py' ? this.py.dropIdle(module) : module.kind === 'js' ? this.sandbox.dropIdle(module) : 0
+  }
+
   async close (): Promise<void> {
     await Promise.allSettled([this.js.close(), this.py.close(), this.sandbox.close()])
     // this process's folder under tmpRoot, once no pool of it uses it any more (rmdir fails on a non-empty folder)

@@ -133,7 +133,14 @@ export const infraAnswer = {
     path: { type: 'string' },
     unpacked: { type: 'string' },
     modules: { type: 'object', additionalProperties: { type: 'string' } },
-    pools: { type: 'object', properties: { started: { type: 'boolean' }, reason: { type: 'string' } } },
+    pools: {
+      type: 'object',
+      properties: {
+        started: { type: 'boolean' },
+        reason: { type: 'string' },
+        modules: { type: 'array', items: { type: 'object', properties: { module: { type: 'string' }, started: { type: 'boolean' }, reason: { type: 'string' } } } }
+      }
+    },
     negotiated: {
       type: 'array',
       items: { type: 'object', properties: { step: { type: 'string' }, capability: { type: 'string' }, version: { type: 'string' }, providers: { type: 'integer' }, error: { type: 'string' } } }

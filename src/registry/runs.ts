@@ -4,6 +4,7 @@
  * one (bundle fetched and unpacked, providers of its negotiated steps found
  * in advance) and release that again.
  */
+import { effectiveLimits } from '../exec/limits.js'
 import type { PlComponents } from '../node.js'
 import type { Logger } from '../core/logger.js'
 import type { ModuleSpec } from '../core/module.js'
@@ -39,7 +40,8 @@ export interface InfraReport {
   unpacked?: string
   /** module keys of the bundle, pinned by CID */
   modules: Record<string, string>
-  pools: { started: boolean, reason: string }
+  /** runners started ahead of the first step, per bundle module (`started: false` with the reason when there is nothing to start) */
+  pools: { started: boolean, reason?: string, modules: Array<{ module: string, started: boolean, reason?: string }> }
   negotiated: NegotiatedStep[]
   ready: boolean
 }
@@ -139,8 +141,7 @@ export class RegistryRuns {
         path: resolved.path,
         ...(loaded.bundle != null ? { unpacked: loaded.bundle.root } : {}),
         modules: Object.fromEntries(Object.entries(loaded.bundle?.modules ?? {}).map(([k, m]) => [k, m.cid])),
-        // piscina worker pools and python runners start on first use and are shared by every run of the node
-        pools: { started: false, reason: 'the module pool starts workers on first use and shares them across runs; there is nothing to start ahead' },
+        pools: await this.prewarm(loaded),
         negotiated,
         ready: negotiated.every(s => s.providers > 0)
       }
@@ -151,6 +152,25 @@ export class RegistryRuns {
       await loaded.cleanup()
       throw err
     }
+  }
+
+  /** Starts the runner of every bundle module, for the memory limit its steps will run with. */
+  private async prewarm (loaded: LoadedWorkflow): Promise<InfraReport['pools']> {
+    const executor = this.exec().executor
+    const modules: InfraReport['pools']['modules'] = []
+    for (const [key, module] of Object.entries(loaded.bundle?.modules ?? {})) {
+      const steps = Object.values(loaded.dag.steps).filter(s => s.module?.key === key)
+      const limits = [...new Map(steps.map(s => effectiveLimits(s.limits, executor.defaults)).map(l => [l.mem_mb, l])).values()]
+      for (const l of limits.length > 0 ? limits : [effectiveLimits({}, executor.defaults)]) {
+        try {
+          modules.push(await executor.pool.prewarm(module, l))
+        } catch (err) {
+          modules.push({ module: key, started: false, reason: `${(err as Error).name}: ${(err as Error).message}` })
+        }
+      }
+    }
+    const started = modules.some(m => m.started)
+    return { started, ...(modules.length === 0 ? { reason: 'no bundle modules (a DSL plan: its steps are negotiated)' } : {}), modules }
   }
 
   /** Steps without a module of the bundle: who could run them (this node's capabilities count). */
@@ -180,6 +200,8 @@ export class RegistryRuns {
     const warm = this.warm.get(id)
     if (warm == null) return { workflow_id: id, released: false }
     this.warm.delete(id)
+    const pool = (this.c.services.exec as ExecService | undefined)?.executor?.pool
+    for (const m of Object.values(warm.loaded.bundle?.modules ?? {})) pool?.release(m)
     await warm.loaded.cleanup()
     return { workflow_id: id, released: true }
   }

@@ -247,11 +247,24 @@ test('dsl-executor: run a registered workflow (wait and no wait), warm and relea
   assert.deepEqual(Object.keys(report.modules).sort(), ['dbl', 'inc', 'start', 'sum'])
   assert.equal(report.ready, true)
   assert.ok(typeof report.unpacked === 'string')
+  // every module's runner is up before the first warm run (started now, or idle from the runs above)
+  const pool = (node.service('exec') as any).executor.pool
+  assert.deepEqual(report.pools.modules.map((m: any) => m.module).sort(), ['dbl', 'inc', 'start', 'sum'])
+  for (const m of report.pools.modules) assert.ok(m.started === true || /idle already/.test(m.reason), JSON.stringify(m))
+  assert.ok(pool.sandbox.size >= 4, `${String(pool.sandbox.size)} sandboxed runners`)
   res = await call('POST', '/dsl-executor/diamond/execute_dsl', { input: { number: 2 }, wait: true })
   assert.equal(res.json().state, 'succeeded', 'a warm run')
   assert.deepEqual(res.json().output, { number: 9 }) // (2 + 3) + 2 * 2
   res = await call('DELETE', '/dsl-executor/diamond/remove-infra')
   assert.deepEqual(res.json(), { workflow_id: 'diamond', released: true })
+  assert.equal(pool.sandbox.size, 0, 'remove-infra closes the idle runners it warmed')
+  // a second create-infra on a cold pool starts every runner itself
+  res = await call('POST', '/dsl-executor/diamond/create-infra', { version: '1.0.0' })
+  assert.deepEqual(res.json().pools.modules.map((m: any) => m.started), [true, true, true, true], JSON.stringify(res.json().pools))
+  assert.equal(res.json().pools.started, true)
+  assert.equal(pool.sandbox.size, 4)
+  res = await call('DELETE', '/dsl-executor/diamond/remove-infra')
+  assert.equal(pool.sandbox.size, 0)
   res = await call('DELETE', '/dsl-executor/diamond/remove-infra')
   assert.deepEqual(res.json(), { workflow_id: 'diamond', released: false })
   // a plan's steps are negotiated: without a discovery service nothing is ready

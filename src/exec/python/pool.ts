@@ -241,6 +241,40 @@ export class PyPools {
     void p.kill()
   }
 
+  /**
+   * Starts a runner for `module` ahead of its first step (create-infra) and
+   * keeps it idle under the key a step with `call`'s limits will look for.
+   * Returns false when one is idle already.
+   */
+  async prewarm (module: ModuleSpec, call: Pick<ModuleCall, 'limits' | 'sandbox'>): Promise<boolean> {
+    if (this.closed) throw new ModuleCrashedError('the Python process pool is closed')
+    const key = this.keyOf(module, call as ModuleCall)
+    if ((this.idle.get(key)?.length ?? 0) > 0) return false
+    const network: RunnerNetwork = call.sandbox?.network === 'none' ? 'none' : undefined
+    await this.assertNetwork(network, (await this.prepare()).containment)
+    const proc = this.spawn(await this.prepare(), module, call.limits.mem_mb, network)
+    this.all.add(proc)
+    try {
+      await proc.ready
+    } catch (err) {
+      this.discard(proc)
+      throw err
+    }
+    this.release(key, proc)
+    return true
+  }
+
+  /** Closes the idle runners of `module` (remove-infra); returns how many. */
+  dropIdle (module: ModuleSpec): number {
+    let n = 0
+    for (const [k, list] of this.idle) {
+      if (!k.startsWith(`${module.cid}|`)) continue
+      for (const p of list) { this.all.delete(p); void p.close(); n++ }
+      this.idle.delete(k)
+    }
+    return n
+  }
+
   async run (module: ModuleSpec, call: ModuleCall, options: ModuleCallOptions = {}): Promise<ModuleResult> {
     if (this.closed) throw new ModuleCrashedError('the Python process pool is closed')
     options.signal?.throwIfAborted()
