@@ -393,7 +393,9 @@ export class Provider {
     try {
       const sandbox = await this.sandboxOf(rec.bid.offer, rec.bid.cfp.policies)
       if (this.init.io != null) {
-        await this.init.io.check('input', rec.bid.offer.descriptor.io?.input, call.input_data).catch((err: Error) => {
+        // previous_outputs is the runtime's view of upstream steps, not the capability's input
+        const { previous_outputs: _upstream, ...input } = (call.input_data ?? {}) as Record<string, unknown>
+        await this.init.io.check('input', rec.bid.offer.descriptor.io?.input, input).catch((err: Error) => {
           this.components.metrics?.reject('negotiation', err.name)
           throw err
         })
