@@ -13,7 +13,7 @@
  * await swarm.down()
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { packageRoot } from '../core/paths.js'
@@ -98,7 +98,11 @@ export class ComposeSwarm {
   /** Runs `compose -f FILE -p PROJECT <args>`; ComposeCommandError when it fails (unless `allowFail`). */
   async run (args: string[], options: { timeoutMs?: number, allowFail?: boolean, stream?: boolean } = {}): Promise<CommandResult> {
     const env: NodeJS.ProcessEnv = {}
-    if (this.extraCaFile != null && this.extraCaFile !== '' && process.env.PL_EXTRA_CA_CERT == null) env.PL_EXTRA_CA_CERT = readFileSync(this.extraCaFile, 'utf8').trimEnd() // as $(cat file) gives it: the same build arg keeps the build cache
+    if (process.env.PL_EXTRA_CA_CERT == null) {
+      // as $(cat file) gives it: the same build arg keeps the build cache
+      const pem = this.extraCaFile != null && this.extraCaFile !== '' ? readFileSync(this.extraCaFile, 'utf8').trimEnd() : localCaCerts()
+      if (pem !== '') env.PL_EXTRA_CA_CERT = pem
+    }
     const res = await runCommand([...this.compose, '-f', this.file, '-p', this.project, ...args], { env, timeoutMs: options.timeoutMs, onLine: options.stream === true ? this.log : undefined })
     if (res.code !== 0 && options.allowFail !== true) {
       throw new ComposeCommandError(`${this.compose.join(' ')} ${args.join(' ')} exited with ${String(res.code)}: ${(res.stderr + res.stdout).trim().split('\n').slice(-15).join('\n')}`, { args, code: res.code })
@@ -176,4 +180,22 @@ export class ComposeSwarm {
   async down (): Promise<void> {
     await this.run(['down', '-v', '--remove-orphans', '--timeout', '10'], { timeoutMs: 300_000, allowFail: true })
   }
+}
+
+/** Where Debian keeps the CA certificates an operator added (update-ca-certificates): a TLS-intercepting proxy's CA lives here. */
+const LOCAL_CA_DIR = '/usr/local/share/ca-certificates'
+
+/**
+ * The CAs this host added to its trust store, as one PEM text: without
+ * PL_EXTRA_CA_FILE / PL_EXTRA_CA_CERT the image build trusts what the host
+ * trusts, so `npm ci` inside it works behind the same TLS-intercepting proxy.
+ */
+export function localCaCerts (dir = LOCAL_CA_DIR): string {
+  let names: string[]
+  try {
+    names = readdirSync(dir).filter(n => n.endsWith('.crt')).sort()
+  } catch {
+    return ''
+  }
+  return names.map(n => readFileSync(join(dir, n), 'utf8').trimEnd()).filter(t => t.includes('BEGIN CERTIFICATE')).join('\n')
 }
