@@ -57,6 +57,9 @@ export class RunEventHub {
     }
   }
 
+  /** clients dropped for being too slow since the hub started */
+  droppedSlow = 0
+
   get subscribers (): number {
     let n = 0
     for (const s of this.subs.values()) n += s.size
@@ -91,6 +94,7 @@ export class RunEventHub {
     const text = JSON.stringify(msg)
     if (sink.buffered() + text.length > this.maxBuffer) {
       for (const [run, set] of this.subs) if (set.delete(sink) && set.size === 0) this.subs.delete(run)
+      this.droppedSlow++
       sink.drop()
       return false
     }

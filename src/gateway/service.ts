@@ -132,6 +132,11 @@ export class GatewayService implements PlService {
     return this.app
   }
 
+  /** Live-stream clients dropped for not reading fast enough (buffer limit reached). */
+  get slowConsumersDropped (): number {
+    return this.hub?.droppedSlow ?? 0
+  }
+
   /** Live-stream clients (WebSocket and SSE subscriptions) now. */
   get streamSubscribers (): number {
     return this.hub?.subscribers ?? 0

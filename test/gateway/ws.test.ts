@@ -224,10 +224,14 @@ test('execute_module runs one module of a registered workflow with the given inp
 })
 
 test('a client that stops reading is dropped with close code 4008 once its buffer limit is reached; the node does not buffer more', async () => {
+  const dropped = gw(mesh.nodes[0]).slowConsumersDropped
   const c = await Client.open(base.replace('http', 'ws') + '/ws', { authorization: `Bearer ${key}` })
   c.send({ op: 'submit', id: 'f', workflow_id: 'flood', input: {} })
   c.ws.pause() // stop reading: TCP fills up, then the gateway's buffer
-  await waitFor(() => gw(mesh.nodes[0]).streamSubscribers === 0 && c.messages.length === 0, 120_000, 'the gateway to drop the slow client')
+  // wait for the drop itself: "no subscriber" alone is also true before the submit is handled (a loaded machine
+  // got there first, resumed a client nobody had dropped, and waited for its close forever)
+  await waitFor(() => gw(mesh.nodes[0]).slowConsumersDropped > dropped, 120_000, 'the gateway to drop the slow client')
+  assert.equal(c.messages.length, 0, 'nothing was read while paused')
   c.ws.resume()
   const code = await c.closed
   assert.equal(code, WS_CLOSE_SLOW_CONSUMER)
