@@ -107,11 +107,12 @@ test('runs an accepted award with the awarded limits, never above the bid', asyn
   assert.equal(seen?.mem_mb, 32)
 })
 
-test('an open bid keeps only the call fields it needs, not the whole decoded call', async () => {
+test('an open bid keeps only the call fields it needs (constraints for the module, bounded by the schema), not the whole decoded call', async () => {
   const { answer } = await bidFor({ constraints: { note: 'x'.repeat(200) }, reply_to: ['/ip4/127.0.0.1/tcp/1'] })
   assert.equal(answer.type, 'Bid.v1')
   const kept = (provider as any).bids.get(envelopeId(answer)).cfp
-  assert.equal(kept.constraints, undefined)
+  // constraints are kept for the module's context.constraints; the CallForProposal schema bounds their size
+  assert.deepEqual(kept.constraints, { note: 'x'.repeat(200) })
   assert.equal(kept.reply_to, undefined)
   assert.equal(kept.input, inputCid)
 })

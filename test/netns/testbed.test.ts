@@ -71,7 +71,8 @@ test('six namespace hosts: right addresses, DHT discovery and negotiation across
     await mkdir(dirs[i], { recursive: true })
     const file = join(root.dir, `h${i + 1}.json`)
     // a reply window for a loaded machine (the default 2 s is for an idle LAN)
-    await writeFile(file, JSON.stringify({ services: { capabilities: caps, discovery: { ttlMs: TTL_MS }, negotiation: { replyWindowMs: 20_000 } } }))
+    // SlowEcho appends to a marker file in the test's folder: the operator lets sandboxed modules write there
+    await writeFile(file, JSON.stringify({ services: { capabilities: caps, discovery: { ttlMs: TTL_MS }, negotiation: { replyWindowMs: 20_000 }, exec: { poolInit: { sandbox: { fs: { write: [root.dir] } } } } } }))
     return file
   }
   const start = async (i: number, caps: unknown[] = [], extra: string[] = []): Promise<NodeProcess> => {
