@@ -15,7 +15,7 @@ import type { BrowserContext, Page } from 'playwright-core'
 import { TestMesh, waitFor } from '../helpers/mesh.js'
 import { tempDir } from '../helpers/tmp.js'
 import { gw, http, oneModuleWorkflow, startMesh } from '../gateway/helpers.js'
-import { swarmOffers } from '../../src/swarm/profiles.js'
+import { DEMO_POLICY_FILE, swarmOffers } from '../../src/swarm/profiles.js'
 import { packBundle } from '../../src/workflow/bundle.js'
 import { readDescriptorFile } from '../../src/discovery/descriptor-file.js'
 import type { Discovery } from '../../src/discovery/service.js'
@@ -46,7 +46,8 @@ before(async () => {
   process.stdout.write(`# console screenshots in ${out.dir}\n`)
   // node 1 also offers a second Summarize, so that step has competing bids to explain
   const summarize2 = swarmOffers(3).filter(o => o.file.includes('/summarize/'))
-  mesh = await startMesh(3, (i) => i === 0 ? {} : undefined, (i) => i === 1 ? [...swarmOffers(1), ...summarize2] : i === 2 ? swarmOffers(2) : [])
+  // the plan names its policy by CID: every node stores it, as swarm nodes do
+  mesh = await startMesh(3, (i) => i === 0 ? {} : undefined, (i) => i === 1 ? [...swarmOffers(1), ...summarize2] : i === 2 ? swarmOffers(2) : [], () => ({}), () => ({ trust: { policies: [DEMO_POLICY_FILE] } }))
   base = gw(mesh.nodes[0]).address as string
   admin = (await gw(mesh.nodes[0]).keys.create({ name: 'root', scopes: 'admin' })).key
   await mesh.connected(2, 60_000)
