@@ -90,14 +90,9 @@ export class AttachedService implements PlService {
     return { clients: this.sessions.size, attachments: this.attachments.size }
   }
 
-  /** The gateway route (`GET /attach`, WebSocket, scope `publish`). */
-  routes (): GatewayPlugin {
-    return attachRoutes({ accept: (socket) => { this.accept(socket) } })
-  }
-
-  /** The same route, under the name main's gateway mounts service plugins by (`servicePlugins`). */
+  /** The gateway route (`GET /attach`, WebSocket, scope `publish`), mounted by the gateway's servicePlugins. */
   gatewayPlugin (): GatewayPlugin {
-    return this.routes()
+    return attachRoutes({ accept: (socket) => { this.accept(socket) } })
   }
 
   /** What is attached now (tests, status). */

@@ -252,7 +252,13 @@ export class PyPools {
     if ((this.idle.get(key)?.length ?? 0) > 0) return false
     const network: RunnerNetwork = call.sandbox?.network === 'none' ? 'none' : undefined
     await this.assertNetwork(network, (await this.prepare()).containment)
-    const proc = this.spawn(await this.prepare(), module, call.limits.mem_mb, network)
+    this.release(key, await this.spawnReady(module, call.limits.mem_mb, network))
+    return true
+  }
+
+  /** A new runner for `module`, once it is ready (discarded when it fails to start). */
+  private async spawnReady (module: ModuleSpec, memMb: number, network: RunnerNetwork): Promise<PyProcess> {
+    const proc = this.spawn(await this.prepare(), module, memMb, network)
     this.all.add(proc)
     try {
       await proc.ready
@@ -260,8 +266,7 @@ export class PyPools {
       this.discard(proc)
       throw err
     }
-    this.release(key, proc)
-    return true
+    return proc
   }
 
   /** Closes the idle runners of `module` (remove-infra); returns how many. */
@@ -291,14 +296,7 @@ export class PyPools {
         throw err
       }
     } else {
-      proc = this.spawn(await this.prepare(), module, limits.mem_mb, network)
-      this.all.add(proc)
-      try {
-        await proc.ready
-      } catch (err) {
-        this.discard(proc)
-        throw err
-      }
+      proc = await this.spawnReady(module, limits.mem_mb, network)
     }
     proc.busy = true
     let reusable = false
