@@ -36,7 +36,7 @@ export class RateLimiter {
       }
     } else {
       this.buckets.delete(key) // re-inserted below: Map order is least recently used first
-      b.tokens = Math.min(this.init.burst, b.tokens + Math.max(0, now - b.at) * this.init.perSecond / 1000)
+      b.tokens = this.tokensAt(b, now)
       b.at = now
     }
     this.buckets.set(key, b)
@@ -44,15 +44,24 @@ export class RateLimiter {
       b.tokens -= 1
       return 0
     }
-    return Math.max(1, Math.ceil((1 - b.tokens) / this.init.perSecond))
+    return this.secondsToToken(b.tokens)
   }
 
   /** Seconds until `key` has a token, without taking one (0: it has one now). */
   wait (key: string): number {
     const b = this.buckets.get(key)
     if (b == null) return 0
-    const tokens = Math.min(this.init.burst, b.tokens + Math.max(0, this.now() - b.at) * this.init.perSecond / 1000)
-    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.init.perSecond))
+    const tokens = this.tokensAt(b, this.now())
+    return tokens >= 1 ? 0 : this.secondsToToken(tokens)
+  }
+
+  /** The bucket's tokens at `now`, refilled since it was last touched. */
+  private tokensAt (b: Bucket, now: number): number {
+    return Math.min(this.init.burst, b.tokens + Math.max(0, now - b.at) * this.init.perSecond / 1000)
+  }
+
+  private secondsToToken (tokens: number): number {
+    return Math.max(1, Math.ceil((1 - tokens) / this.init.perSecond))
   }
 
   get size (): number {
