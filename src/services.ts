@@ -41,7 +41,7 @@ import { defaultBidStrategy } from './negotiation/index.js'
 /** Config keys an operator may set per section (the rest of each Init is wiring, not configuration). */
 const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'maxOutputBytes', 'resume']
 const NEGOTIATION_KEYS = [
-  'replyWindowMs', 'maxAttempts', 'maxRounds', 'cfpConcurrency', 'maxCandidates', 'findTimeoutMs', 'inlineInputBytes',
+  'replyWindowMs', 'dialTimeoutMs', 'maxAttempts', 'maxRounds', 'cfpConcurrency', 'maxCandidates', 'findTimeoutMs', 'inlineInputBytes',
   'execGraceMs', 'stepDeadlineMs', 'costAttrs', 'maxActive', 'bidTtlMs', 'awardHoldMs', 'sweepMs', 'maxOutputBytes',
   'maxOpenBids', 'maxOpenBidsPerPeer', 'policies', 'provider', 'openCalls', 'topicSyncMs'
 ]

@@ -122,8 +122,10 @@ export class DhtProvider {
             const id = ev.from.toString()
             const p = pending.get(id)
             pending.delete(id)
-            // a dial that failed (not one we gave up on): the peer is unreachable
-            if (p != null && !p.connected && !walkSignal.aborted) hooks.onUnreachable?.(id)
+            // a dial that failed (not one we gave up on) while no connection to the peer is left: it is unreachable.
+            // A peer we hold a connection with is alive: a peer behind NAT reached through a circuit relay has only a
+            // limited connection, which kad-dht does not run on — its query fails, yet /pl/* protocols reach it.
+            if (p != null && !p.connected && !walkSignal.aborted && this.libp2p.getConnections(peerIdFromString(id)).length === 0) hooks.onUnreachable?.(id)
             break
           }
           case 'PROVIDER':

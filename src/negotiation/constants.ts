@@ -6,6 +6,8 @@ export const EXEC_PROTOCOL = '/pl/exec/1.0.0'
 
 /** How long the requester collects bids after sending its calls (CFP `reply_by` = now + this). */
 export const DEFAULT_REPLY_WINDOW_MS = 2_000
+/** how long opening a stream to a provider (CFP, award, exec) may take; raise it for relayed or WAN paths */
+export const DEFAULT_NEGOTIATION_DIAL_MS = 5_000
 /** Open bids a provider keeps at once, and per requester; beyond them it declines 'busy' (a flood of calls cannot grow its memory). */
 export const DEFAULT_MAX_OPEN_BIDS = 10_000
 export const DEFAULT_MAX_OPEN_BIDS_PER_PEER = 1_024

@@ -33,7 +33,7 @@ import { receiptLimits, receiptUsage } from '../receipts/runner.js'
 import type { ReceiptStore } from '../receipts/store.js'
 import {
   DEFAULT_CFP_CONCURRENCY, DEFAULT_COST_ATTRS, DEFAULT_EXEC_GRACE_MS, DEFAULT_ROUND_FIND_TIMEOUT_MS, DEFAULT_INLINE_INPUT_BYTES,
-  DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_CANDIDATES, DEFAULT_MAX_ROUNDS, DEFAULT_REPLY_WINDOW_MS, DEFAULT_SELECT,
+  DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_CANDIDATES, DEFAULT_MAX_ROUNDS, DEFAULT_REPLY_WINDOW_MS, DEFAULT_NEGOTIATION_DIAL_MS, DEFAULT_SELECT,
   MAX_CFP_CONSTRAINTS, MAX_CFP_CONSTRAINT_KEY, MAX_CFP_CONSTRAINT_VALUE
 } from './constants.js'
 import { AllProvidersFailedError, InvalidResultError, NegotiationDeadlineError, NoBidsError, NoProvidersError, RemoteStepFailedError } from './errors.js'
@@ -77,6 +77,8 @@ export interface RemoteRunnerInit {
   io?: IoSchemas
   /** @default DEFAULT_REPLY_WINDOW_MS */
   replyWindowMs?: number
+  /** how long opening a stream to a provider may take (CFP, award, exec) @default DEFAULT_NEGOTIATION_DIAL_MS */
+  dialTimeoutMs?: number
   /** @default DEFAULT_MAX_ATTEMPTS */
   maxAttempts?: number
   /** @default DEFAULT_MAX_ROUNDS */
@@ -343,6 +345,7 @@ export class RemoteRunner implements StepRunner {
       select: job.exp.select,
       costAttrs: this.init.costAttrs ?? DEFAULT_COST_ATTRS,
       concurrency: this.init.cfpConcurrency ?? DEFAULT_CFP_CONCURRENCY,
+      dialMs: this.init.dialTimeoutMs ?? DEFAULT_NEGOTIATION_DIAL_MS,
       signal: job.signal
     }
     if (candidates.length === 0 && this.init.open != null) {
@@ -432,7 +435,7 @@ export class RemoteRunner implements StepRunner {
     const awardEnv = this.components.sign('Award.v1', award, { to: provider, ttlMs: Math.max(1_000, job.deadline - Date.now() + 5_000) })
     const awardId = envelopeId(awardEnv)
     record.award = awardId
-    const ack = await this.components.rpc.request(provider, this.negotiate, { envelope: awardEnv }, { signal: job.signal })
+    const ack = await this.components.rpc.request(provider, this.negotiate, { envelope: awardEnv }, { signal: job.signal, timeouts: { dialMs: this.init.dialTimeoutMs ?? DEFAULT_NEGOTIATION_DIAL_MS } })
     if (ack.status !== 'OK') {
       record.outcome = 'award-rejected'
       const e = ack.error
@@ -444,7 +447,7 @@ export class RemoteRunner implements StepRunner {
     if (!inline) this.init.grantInput?.(job.inputCid, provider, budget)
     const res = await this.components.rpc.request(provider, this.exec, { award: awardEnv, ...(inline ? { input: job.inputBytes } : {}) }, {
       signal: job.signal,
-      timeouts: { totalMs: budget, firstByteMs: Math.min(budget, 10_000) },
+      timeouts: { totalMs: budget, firstByteMs: Math.min(budget, 10_000), dialMs: this.init.dialTimeoutMs ?? DEFAULT_NEGOTIATION_DIAL_MS },
       onProgress: (body) => {
         const p = body as ExecProgress
         if (p?.type === 'pl:step:progress' && typeof p.n === 'number') job.ctx.progress(p.n, p.total, p.message)

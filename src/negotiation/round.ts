@@ -16,6 +16,7 @@ import type { SelectWeight } from '../workflow/ir.js'
 import { negotiateProtocol, type NegotiateResponse } from './wire.js'
 import { learnAddrs } from './addrs.js'
 import { InvalidBidError } from './errors.js'
+import { DEFAULT_NEGOTIATION_DIAL_MS } from './constants.js'
 import { bidViolation, peerExclusion, type EffectivePolicy } from './policy.js'
 import { scoreBids, type Scored } from './scoring.js'
 import type { AnswerExplanation, BidExplanation, StepExplanation } from './explanation.js'
@@ -41,6 +42,8 @@ export interface RoundInput {
   select: SelectWeight[]
   costAttrs: string[]
   concurrency: number
+  /** how long opening the stream to a candidate may take (bounded by the reply window) @default DEFAULT_NEGOTIATION_DIAL_MS */
+  dialMs?: number
   signal: AbortSignal
 }
 
@@ -214,7 +217,7 @@ export class CfpRound {
     let body: NegotiateResponse | undefined
     try {
       await learnAddrs(this.components.libp2p, provider, candidate.addrs)
-      const res = await this.components.rpc.request(provider, this.protocol, { envelope }, { signal: input.signal, timeouts: { dialMs: Math.min(budget, 5_000), firstByteMs: budget, totalMs: budget } })
+      const res = await this.components.rpc.request(provider, this.protocol, { envelope }, { signal: input.signal, timeouts: { dialMs: Math.min(budget, input.dialMs ?? DEFAULT_NEGOTIATION_DIAL_MS), firstByteMs: budget, totalMs: budget } })
       if (res.status !== 'OK') {
         return { ...base, explanation: { round: input.round, provider, kind: 'error', error: res.error?.name ?? res.status, message: `${res.status}: ${res.error?.name ?? ''} ${res.error?.message ?? ''}`.trim() } }
       }

@@ -33,7 +33,7 @@ import type { Connection } from '@libp2p/interface'
 export type NegotiationComponents = Pick<PlComponents, 'identity' | 'registry' | 'verifier' | 'rpc' | 'libp2p' | 'gossip' | 'store' | 'logger' | 'metrics' | 'sign' | 'api' | 'services'>
 
 export interface NegotiationInit extends Partial<Pick<RemoteRunnerInit,
-'replyWindowMs' | 'maxAttempts' | 'maxRounds' | 'cfpConcurrency' | 'maxCandidates' | 'findTimeoutMs' | 'inlineInputBytes' | 'execGraceMs' | 'stepDeadlineMs' | 'costAttrs'>>,
+'replyWindowMs' | 'dialTimeoutMs' | 'maxAttempts' | 'maxRounds' | 'cfpConcurrency' | 'maxCandidates' | 'findTimeoutMs' | 'inlineInputBytes' | 'execGraceMs' | 'stepDeadlineMs' | 'costAttrs'>>,
   Partial<Pick<ProviderInit, 'maxActive' | 'bidTtlMs' | 'awardHoldMs' | 'sweepMs' | 'maxOutputBytes' | 'maxOpenBids' | 'maxOpenBidsPerPeer' | 'canRun'>> {
   /** who provides a capability @default the `discovery` service */
   finder?: CandidateFinder

@@ -95,6 +95,14 @@ export interface Libp2pInit {
  * too small for a negotiated step's input and output; these stay bounded so a
  * public relay cannot be used as a free proxy. In docs/LIMITS.md.
  */
+/**
+ * How long dialing a relay and making a reservation may take. libp2p's 5 s is
+ * for a relay nearby on an idle machine; a failed reservation on a relay that
+ * stays connected is not retried, so a node behind NAT would stay unreachable.
+ */
+export const RELAY_RESERVATION_TIMEOUT_MS = 30_000
+/** ping streams per connection and direction (see the ping service below) */
+export const PING_MAX_STREAMS = 8
 export const RELAY_DURATION_LIMIT_MS = 10 * 60_000
 export const RELAY_DATA_LIMIT_BYTES = 16n * 1024n * 1024n
 
@@ -130,7 +138,7 @@ export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
       ...(init.announce != null && init.announce.length > 0 ? { announce: init.announce } : {}),
       ...(init.noAnnounce != null && init.noAnnounce.length > 0 ? { announceFilter: announceFilter(init.noAnnounce) } : {})
     },
-    transports: [tcp(), webSockets(), ...(relayClient && relayMod != null ? [relayMod.circuitRelayTransport()] : [])],
+    transports: [tcp(), webSockets(), ...(relayClient && relayMod != null ? [relayMod.circuitRelayTransport({ reservationCompletionTimeout: RELAY_RESERVATION_TIMEOUT_MS })] : [])],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery: dialAtStart.length > 0
@@ -143,7 +151,11 @@ export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
     connectionMonitor: { enabled: init.connectionMonitor === true },
     services: {
       identify: identify(),
-      ping: ping(),
+      // the connection monitor pings on the same protocol as this service: with @libp2p/ping's default stream limits
+      // (1 out, 2 in) a heartbeat that starts while the last ping (or a console latency ping) is still open fails
+      // with TooManyOutboundProtocolStreamsError, and the monitor then aborts a healthy connection — on a loaded
+      // machine or a relayed path, the relayed connection to a provider behind NAT (test/netns/nat.test.ts)
+      ping: ping({ maxInboundStreams: PING_MAX_STREAMS, maxOutboundStreams: PING_MAX_STREAMS }),
       dht: kadDHT({
         protocol: dhtProtocol(init.network),
         clientMode: false,
