@@ -23,6 +23,7 @@ import { createPlLibp2p, bootstrapPeerId, hasPeerId, listenError, withoutPeerId,
 import { BootstrapKeeper } from './net/bootstrap-keeper.js'
 import { ListenAddressInUseError } from './net/errors.js'
 import { Rpc } from './net/rpc.js'
+import { measurePeerClocks, summarizeClockOffsets, timeProtocol } from './net/time.js'
 import { Gossip } from './net/gossip.js'
 import { ControlApi } from './api/control.js'
 import { parseCid } from './core/encoding.js'
@@ -182,6 +183,7 @@ export class PlNode {
         throw listenError(err)
       }
       if (this.gossipEnabled) c.gossip.start()
+      await c.rpc.handle(timeProtocol())
       if (c.api != null) this.registerCoreRoutes(c.api)
       for (const name of this.serviceOrder) await c.services[name].start?.()
       try {
@@ -258,6 +260,12 @@ export class PlNode {
       /** the addresses this peer announced (identify, DHT peer records) */
       announced: (await c.libp2p.peerStore.get(conn.remotePeer).catch(() => undefined))?.addresses.map(a => a.multiaddr.toString()) ?? []
     }))))
+    // this clock against the connected peers' (/pl/time): pl-node doctor reads it
+    api.route('GET', '/net/clock', async () => {
+      const peers = [...new Set(c.libp2p.getConnections().map(conn => conn.remotePeer.toString()))]
+      const samples = await measurePeerClocks(c.rpc, peers)
+      return { now: Date.now(), ...summarizeClockOffsets(samples), samples }
+    })
     // content by CID: agents put documents here and pass `cid:<CID>` as run inputs
     api.route('POST', '/blocks', async ({ body }) => {
       if (body == null || typeof body !== 'object' || !('doc' in body)) throw new InvalidRequestError('POST /blocks needs {"doc": <JSON document>}')

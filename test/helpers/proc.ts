@@ -29,7 +29,8 @@ export interface StartOptions {
   loopbackDefaults?: boolean
 }
 
-export async function startNodeProcess (args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000, options: StartOptions = {}): Promise<NodeProcess> {
+// a bound for a broken start, not a speed check: a loaded 2-core CI machine has taken over 30 s to start a node
+export async function startNodeProcess (args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 180_000, options: StartOptions = {}): Promise<NodeProcess> {
   // --exit-with-parent: a test runner killed mid-test (SIGKILL, CI timeout) leaves no pl-node behind
   const defaults = options.loopbackDefaults === false ? ['--exit-with-parent'] : ['--local-swarm', '--exit-with-parent', '--listen', '/ip4/127.0.0.1/tcp/0']
   const wrap = options.wrap ?? []

@@ -12,6 +12,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { IDENTITY_FILE } from '../../core/identity.js'
+import { CLOCK_WARN_MS } from '../../net/time.js'
 import { runningPid } from '../daemon.js'
 import type { DoctorCheck, DoctorContext, Finding } from './types.js'
 
@@ -130,13 +131,26 @@ export const reachabilityCheck: DoctorCheck = {
   }
 }
 
+const SYNC_FIX = 'synchronise the clock (timedatectl set-ntp true, or chrony/ntpd); a container uses its host\'s clock'
+
 export const clockSkewCheck: DoctorCheck = {
   name: 'clock skew',
-  async run ({ health }) {
+  async run ({ health, clock }) {
     if (health == null) return []
+    const out: Finding[] = []
     const skewed = Object.entries(health.rejected ?? {}).filter(([k]) => k.endsWith('/ClockSkewError')).reduce((n, [, v]) => n + Number(v), 0)
-    if (skewed > 0) return [fail('clock skew', `${skewed} envelope(s) from peers were rejected because their timestamp was outside the ±60 s window: this clock or theirs is off (local time ${new Date().toISOString()})`, 'synchronise the clock (timedatectl set-ntp true, or chrony/ntpd); a container uses its host\'s clock')]
-    return [ok('clock skew', 'no envelope from a peer was rejected for clock skew')]
+    if (skewed > 0) out.push(fail('clock skew', `${skewed} envelope(s) from peers were rejected because their timestamp was outside the ±60 s window: this clock or theirs is off (local time ${new Date().toISOString()})`, SYNC_FIX))
+    else out.push(ok('clock skew', 'no envelope from a peer was rejected for clock skew'))
+    if (clock == null || clock.peers === 0) {
+      if ((health.peers ?? 0) > 0) out.push(warn('clock skew', 'the offset to the peers\' clocks could not be measured (/pl/time)', 'upgrade the node and its peers; pl-node doctor again'))
+      return out
+    }
+    const median = clock.medianMs ?? 0
+    const line = `median offset of ${clock.peers} peer clock(s) from this one: ${median} ms (largest ${String(clock.maxAbsMs)} ms)`
+    if (Math.abs(median) > CLOCK_WARN_MS) out.push(fail('clock skew', `${line}: this clock is off from most of its peers`, SYNC_FIX))
+    else if (clock.skewed.length > 0) out.push(warn('clock skew', `${line}; off by more than ${CLOCK_WARN_MS / 1000} s: ${clock.skewed.join(', ')}`, 'those peers\' clocks are off: tell their operators'))
+    else out.push(ok('clock skew', line))
+    return out
   }
 }
 

@@ -14,7 +14,7 @@ import { SANDBOX_CHECKS, runDoctor as runSandboxChecks } from './sandbox.js'
 import { ControlClient } from '../../api/client.js'
 import type { DaemonConfig } from '../config.js'
 import { ENVIRONMENT_CHECKS } from './checks.js'
-import type { DoctorCheck, Finding, RunningHealth } from './types.js'
+import type { DoctorCheck, Finding, RunningClock, RunningHealth } from './types.js'
 
 /** Every check `pl-node doctor` runs, in order. Other areas append theirs here. */
 /** The sandbox checks (src/cli/doctor/sandbox.ts: PID/network namespaces, permission model) as findings. */
@@ -28,21 +28,27 @@ export const SANDBOX_FINDINGS: DoctorCheck[] = SANDBOX_CHECKS.map(c => ({
 
 export const DOCTOR_CHECKS: DoctorCheck[] = [...ENVIRONMENT_CHECKS, ...SANDBOX_FINDINGS]
 
-async function runningHealth (dataDir: string): Promise<RunningHealth | undefined> {
+async function running (dataDir: string): Promise<{ health?: RunningHealth, clock?: RunningClock }> {
+  let client: ControlClient
   try {
-    const client = await ControlClient.fromDataDir(dataDir)
-    return await client.request<RunningHealth>('GET', '/health', undefined, { timeoutMs: 5000 })
+    client = await ControlClient.fromDataDir(dataDir)
   } catch {
-    return undefined
+    return {}
   }
+  const [health, clock] = await Promise.all([
+    client.request<RunningHealth>('GET', '/health', undefined, { timeoutMs: 5000 }).catch(() => undefined),
+    // asks every connected peer (at most 16) for its time, 10 s at most each
+    client.request<RunningClock>('GET', '/net/clock', undefined, { timeoutMs: 15_000 }).catch(() => undefined)
+  ])
+  return { health, clock }
 }
 
 export async function runDoctor (config: DaemonConfig, checks: DoctorCheck[] = DOCTOR_CHECKS): Promise<Finding[]> {
-  const health = await runningHealth(config.dataDir)
+  const { health, clock } = await running(config.dataDir)
   const out: Finding[] = []
   for (const check of checks) {
     try {
-      out.push(...await check.run({ config, health }))
+      out.push(...await check.run({ config, health, clock }))
     } catch (err) {
       out.push({ check: check.name, level: 'fail', message: `the check itself failed: ${(err as Error).message}`, fix: 'report this with PL_DEBUG=1 output' })
     }

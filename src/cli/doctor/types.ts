@@ -26,10 +26,21 @@ export interface RunningHealth {
   bootstrap?: Array<{ addr?: string, peerId?: string, connected?: boolean, attempts?: number, problem?: string }>
 }
 
+/** `GET /net/clock` of the node running on the data dir: its clock against its peers' (/pl/time, src/net/time.ts) */
+export interface RunningClock {
+  peers: number
+  medianMs?: number
+  maxAbsMs?: number
+  skewed: string[]
+  samples: Array<{ peer: string, offsetMs?: number, rttMs?: number, error?: string }>
+}
+
 export interface DoctorContext {
   config: DaemonConfig
   /** undefined when no node runs on the data dir */
   health?: RunningHealth
+  /** undefined when no node runs on the data dir (or it predates /net/clock) */
+  clock?: RunningClock
 }
 
 export interface DoctorCheck {
