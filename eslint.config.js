@@ -31,8 +31,10 @@ export default [
         args: 'after-used',
         argsIgnorePattern: '^_',
         varsIgnorePattern: '^_',
-        caughtErrors: 'none',
+        caughtErrors: 'all',
+        caughtErrorsIgnorePattern: '^_',
         destructuredArrayIgnorePattern: '^_',
+        // `const { secret, ...rest } = o` leaves secret out on purpose
         ignoreRestSiblings: true
       }],
       '@typescript-eslint/no-unused-expressions': 'error',
