@@ -35,7 +35,7 @@ const JS = 'export default class M {\n  eval (p, d) { const words = String(d.tex
 async function sample (): Promise<{ figures: Record<string, ReturnType<typeof latencyFigure>> }> {
   const dir = await mkdtemp(join(tmpdir(), 'pl-bench-attached-'))
   const mesh = await startMesh(2, () => ({}))
-  const child = { kill: () => {} } as { kill: () => void }
+  const child = { kill: () => {} }
   try {
     await mesh.connected(1)
     const keys = [await gw(mesh.nodes[0]).keys.create({ name: 'b', scopes: ['read', 'submit'] }), await gw(mesh.nodes[1]).keys.create({ name: 'p', scopes: ['publish'] })].map(k => k.key)

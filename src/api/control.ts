@@ -128,7 +128,7 @@ export class ControlApi {
         done(err as Error, undefined)
         return
       }
-      parseJson(req, text, done)
+      void parseJson(req, text, done) // fastify's default JSON parser is the callback form: it answers through done and returns nothing
     })
     this.app.setErrorHandler(async (err, req, reply) => {
       const typed = typedFastifyError(err as Error & { code?: string, statusCode?: number }, bodyLimit)

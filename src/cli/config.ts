@@ -144,7 +144,7 @@ export async function loadConfig (flags: Partial<Record<keyof DaemonConfig, unkn
     dcutr: false,
     connectionMonitor: false,
     // `trust:` at the top level (trusted issuers, policy aliases) is the trust service's section
-    services: file.trust != null ? { ...(file.services as Record<string, unknown> ?? {}), trust: file.trust } : (file.services as Record<string, unknown>) ?? {},
+    services: file.trust != null ? { ...(file.services ?? {}), trust: file.trust } : file.services ?? {},
     api: file.api != null && typeof file.api === 'object' && !Array.isArray(file.api) ? { ...(file.api as Record<string, unknown>) } : file.api ?? {}
   }
   const given = new Set<string>()

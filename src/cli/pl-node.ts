@@ -47,7 +47,7 @@ program.command('start')
     const flags: Record<string, unknown> = { ...opts }
     if (opts.gossip === true) delete flags.gossip // commander sets the default; only an explicit --no-gossip counts
     if (opts.dontAnnounce !== undefined) { flags.noAnnounce = opts.dontAnnounce; delete flags.dontAnnounce }
-    const config = await loadConfig(flags as any)
+    const config = await loadConfig(flags)
     if (opts.detach === true) {
       const args = process.argv.slice(3).filter(a => a !== '--detach')
       if (opts.dataDir == null) args.push('--data-dir', config.dataDir)

@@ -85,7 +85,7 @@ export function cidStringOf (value: unknown): string {
 export function parseCid (text: string): CID {
   try {
     return CID.parse(text)
-  } catch (err) {
+  } catch {
     throw new InvalidEncodingError(`not a CID: ${JSON.stringify(text).slice(0, 80)}`)
   }
 }

@@ -108,7 +108,7 @@ export function publicKeyOfPeer (peer: string): Uint8Array {
   let pid: PeerId
   try {
     pid = peerIdFromString(peer)
-  } catch (err: any) {
+  } catch {
     throw new IdentityError(`not a peer id: ${peer.slice(0, 80)}`)
   }
   if (pid.type !== 'Ed25519' || pid.publicKey == null) throw new IdentityError(`peer id ${peer} does not embed an ed25519 key`)

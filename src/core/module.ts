@@ -59,7 +59,7 @@ export function checkExternalImpl (impl: unknown): ExternalImpl {
   if (typeof target !== 'string' || target === '' || target.length > MAX_EXTERNAL_TARGET) bad(`target must be a non-empty string of at most ${MAX_EXTERNAL_TARGET} characters`)
   if (options != null) {
     if (typeof options !== 'object' || Array.isArray(options)) bad('options must be a mapping')
-    for (const [k, v] of Object.entries(options as object)) {
+    for (const [k, v] of Object.entries(options)) {
       if (!['string', 'number', 'boolean'].includes(typeof v)) bad(`options.${k} must be a string, number or boolean`)
       if (typeof v === 'string' && v.length > MAX_EXTERNAL_TARGET) bad(`options.${k} is longer than ${MAX_EXTERNAL_TARGET} characters`)
     }

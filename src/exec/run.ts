@@ -313,7 +313,7 @@ export class RunExecution {
         if (step.until != null && truthy(evalExpr(step.until, this.exprScope()))) { i++; break }
       }
       if (!this.inLoop(step.id)) for (const id of this.subtree(body)) this.settledOf(id).resolve()
-      return { iterations: i, last } as unknown
+      return { iterations: i, last }
     })
   }
 
@@ -570,9 +570,9 @@ function parseNext (out: unknown, routerId: string): string[] {
   if (out == null || typeof out !== 'object' || Array.isArray(out) || !('next' in out)) {
     throw new RouterError(`router step ${routerId} must return {next: string | string[] | null}, got ${JSON.stringify(out)?.slice(0, 200)}`)
   }
-  const next = (out as { next: unknown }).next
+  const next = out.next
   if (next == null) return []
   if (typeof next === 'string') return next === '' ? [] : [next]
-  if (Array.isArray(next) && next.every(n => typeof n === 'string')) return next as string[]
+  if (Array.isArray(next) && next.every(n => typeof n === 'string')) return next
   throw new RouterError(`router step ${routerId} returned an invalid next: ${JSON.stringify(next).slice(0, 200)}`)
 }

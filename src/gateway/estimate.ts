@@ -111,7 +111,7 @@ export async function estimateDag (dag: TaskDag, modules: Record<string, ModuleS
   // providers see the size and CID of what they would get; the document itself is not sent for an estimate
   const inputBytes = encodeCanonical({ estimate: run, input })
   const inputCid = cidOfBytes(inputBytes).toString()
-  const policy = await resolvePolicies(dag.policies ?? [], policyResolver(deps.blocks, deps.registry), dag.constraints as Record<string, unknown>)
+  const policy = await resolvePolicies(dag.policies ?? [], policyResolver(deps.blocks, deps.registry), dag.constraints)
   const round = new CfpRound(deps)
   const steps = await Promise.all(Object.values(dag.steps).map(async (step): Promise<StepEstimate> => {
     const base = { step: step.id, kind: step.kind, ...(step.capability != null ? { capability: step.capability.name } : {}) }

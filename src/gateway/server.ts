@@ -130,7 +130,7 @@ export async function buildServer (init: ServerInit, auth: AuthDeps, registry: S
   app.addContentTypeParser(['application/zip', 'application/octet-stream'], { parseAs: 'buffer' }, (_req, body, done) => { done(null, body) })
 
   for (const type of SHARED_SCHEMAS) {
-    const { $schema: _s, ...schema } = registry.get(type).schema as Record<string, unknown>
+    const { $schema: _s, ...schema } = registry.get(type).schema
     app.addSchema(schema)
   }
 

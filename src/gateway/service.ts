@@ -6,7 +6,6 @@
  */
 import type { FastifyInstance } from 'fastify'
 import type { PlComponents, PlService } from '../node.js'
-import type { Executor } from '../exec/executor.js'
 import type { ExecService } from '../exec/service.js'
 import type { Negotiation } from '../negotiation/service.js'
 import type { ReceiptsService } from '../receipts/service.js'
@@ -78,7 +77,7 @@ export function gatewayInitFromConfig (section: unknown): GatewayInit {
   if (s.listen != null) parseListen(s.listen)
   if (s.console != null && typeof s.console !== 'boolean') throw new GatewayConfigError('api.console must be true or false')
   for (const k of ['bodyLimit', 'maxSocketBuffer', 'estimateReplyMs', 'sessionTtlMs']) {
-    if (s[k] != null && !(typeof s[k] === 'number' && Number.isInteger(s[k]) && (s[k] as number) > 0)) throw new GatewayConfigError(`api.${k} must be a positive integer`)
+    if (s[k] != null && !(typeof s[k] === 'number' && Number.isInteger(s[k]) && s[k] > 0)) throw new GatewayConfigError(`api.${k} must be a positive integer`)
   }
   for (const k of ['allowedOrigins', 'allowedHosts']) {
     if (s[k] != null && !(Array.isArray(s[k]) && (s[k] as unknown[]).every(x => typeof x === 'string'))) throw new GatewayConfigError(`api.${k} must be a list of strings`)
@@ -90,7 +89,7 @@ export function gatewayInitFromConfig (section: unknown): GatewayInit {
       throw new GatewayConfigError(`api.${k} must be {burst?: number > 0, perSecond?: number > 0}`)
     }
   }
-  return s as GatewayInit
+  return s
 }
 
 /** `HOST:PORT` → {host, port}. */
@@ -164,7 +163,7 @@ export class GatewayService implements PlService {
 
   private async listen ({ host, port }: { host: string, port: number }): Promise<void> {
     const c = this.c
-    const executor = (c.services.exec as ExecService | undefined)?.executor as Executor | undefined
+    const executor = (c.services.exec as ExecService | undefined)?.executor
     if (executor == null) throw new ServiceUnavailableError('the gateway needs the exec service')
     const negotiation = c.services.negotiation as Negotiation | undefined
     const receipts = c.services.receipts as ReceiptsService | undefined

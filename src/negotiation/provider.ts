@@ -394,7 +394,7 @@ export class Provider {
       const sandbox = await this.sandboxOf(rec.bid.offer, rec.bid.cfp.policies)
       if (this.init.io != null) {
         // previous_outputs is the runtime's view of upstream steps, not the capability's input
-        const { previous_outputs: _upstream, ...input } = (call.input_data ?? {}) as Record<string, unknown>
+        const { previous_outputs: _upstream, ...input } = (call.input_data ?? {})
         await this.init.io.check('input', rec.bid.offer.descriptor.io?.input, input).catch((err: Error) => {
           this.components.metrics?.reject('negotiation', err.name)
           throw err

@@ -195,8 +195,8 @@ export class RemoteRunner implements StepRunner {
     const attempts = this.init.maxAttempts ?? DEFAULT_MAX_ATTEMPTS
     const replyWindow = this.init.replyWindowMs ?? DEFAULT_REPLY_WINDOW_MS
     const deadline = started + (this.init.stepDeadlineMs ?? replyWindow + attempts * (ctx.limits.wall_ms + (this.init.execGraceMs ?? DEFAULT_EXEC_GRACE_MS)))
-    const policy = await resolvePolicies(ctx.dag.policies ?? [], this.init.policies, ctx.dag.constraints as Record<string, unknown>, { signal: ctx.signal })
-    const warnings = constraintWarnings(ctx.dag.constraints as Record<string, unknown>)
+    const policy = await resolvePolicies(ctx.dag.policies ?? [], this.init.policies, ctx.dag.constraints, { signal: ctx.signal })
+    const warnings = constraintWarnings(ctx.dag.constraints)
     for (const w of warnings) this.log.warn({ run: ctx.runId, step: ctx.key }, w)
     const exp: StepExplanation = {
       v: 1,
@@ -491,7 +491,7 @@ export class RemoteRunner implements StepRunner {
     try {
       // what the plan asked of the output: checked before we countersign
       if (best.descriptor != null && this.init.io != null) await this.init.io.check('output', best.descriptor.io?.output, output)
-      checkOutputConstraints(job.ctx.dag.constraints as Record<string, unknown>, output, body.output.byteLength)
+      checkOutputConstraints(job.ctx.dag.constraints, output, body.output.byteLength)
     } catch (err) {
       record.outcome = 'rejected'
       await this.init.receipts.putRejected(signed, errorInfo(err))

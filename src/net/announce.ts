@@ -28,7 +28,7 @@ function rule (entry: string): Rule {
   const parts = multiaddr(entry).getComponents()
   const cidr = parts.findIndex(c => c.name === 'ipcidr')
   if (cidr < 1 || (parts[0].name !== 'ip4' && parts[0].name !== 'ip6')) return { prefix: entry.replace(/\/$/, '') }
-  const family = parts[0].name as 'ip4' | 'ip6'
+  const family = parts[0].name
   const width = family === 'ip4' ? 32 : 128
   const bits = Number(parts[cidr].value)
   const mask = ((1n << BigInt(width)) - 1n) ^ ((1n << BigInt(width - bits)) - 1n)

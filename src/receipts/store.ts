@@ -69,7 +69,7 @@ export class ReceiptStore {
   async stepsOf (run: string): Promise<Array<{ step: string, cid: string }>> {
     const out: Array<{ step: string, cid: string }> = []
     for await (const [key, cid] of this.byRun.iterator({ gte: run + SEP, lt: run + '\x01' })) {
-      out.push({ step: (key as string).slice(run.length + 1), cid: cid as string })
+      out.push({ step: key.slice(run.length + 1), cid: cid as string })
     }
     return out
   }

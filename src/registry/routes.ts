@@ -82,7 +82,7 @@ export function registryRoutes (deps: RegistryRoutesDeps): GatewayPlugin {
       // Fastify reads the errors from the function it was given
       const optional = Object.assign((data: unknown): boolean => {
         if (data === undefined || data === null) return true
-        const ok = validate(data) as boolean
+        const ok = validate(data)
         optional.errors = validate.errors
         return ok
       }, { errors: null as typeof validate.errors })
@@ -179,7 +179,7 @@ export function registryRoutes (deps: RegistryRoutesDeps): GatewayPlugin {
       schema: { summary: 'Run a registered workflow; with wait: true the answer comes once the run ends', tags: ['dsl-executor'], params: S.idParams, body: S.executeBody, response: { 200: S.executeAnswer } }
     }, async (request) => {
       const { workflow_id: id } = request.params as { workflow_id: string }
-      return await reg.runs.execute(id, (request.body ?? {}) as S.ExecuteBody, { principal: principalOf(request) })
+      return await reg.runs.execute(id, (request.body ?? {}), { principal: principalOf(request) })
     })
 
     app.post('/dsl-executor/:workflow_id/create-infra', {

@@ -58,7 +58,7 @@ export class RegistryStore {
   async all (): Promise<WorkflowState[]> {
     const byId = new Map<string, RecordEntry[]>()
     for await (const [k, v] of this.db.iterator({ gt: 'r!', lt: 'r!\xff' })) {
-      const id = (k as string).slice(2, (k as string).lastIndexOf('!'))
+      const id = k.slice(2, k.lastIndexOf('!'))
       const list = byId.get(id) ?? []
       list.push(v as RecordEntry)
       byId.set(id, list)

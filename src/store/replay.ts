@@ -63,7 +63,7 @@ export class ReplayStore {
 
   async size (): Promise<number> {
     let n = 0
-    for await (const _ of this.seen.keys()) n++ // eslint-disable-line @typescript-eslint/no-unused-vars
+    for await (const _ of this.seen.keys()) n++
     return n
   }
 }

@@ -98,10 +98,10 @@ export class Swarm {
     m.proc = proc
     // 'close' (not 'exit') so that everything the process wrote has reached the log
     m.exited = new Promise((resolve) => { proc.once('close', (code) => { resolve(code) }) })
-    proc.stderr!.pipe(log, { end: false })
+    proc.stderr.pipe(log, { end: false })
     const started = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => { reject(new SwarmStartError(`node ${index} did not start within ${this.init.startTimeoutMs ?? 30_000} ms (log: ${m.logFile})`)) }, this.init.startTimeoutMs ?? 30_000)
-      createInterface({ input: proc.stdout! }).on('line', (line) => {
+      createInterface({ input: proc.stdout }).on('line', (line) => {
         void appendFile(m.logFile, line + '\n').catch(() => {})
         this.init.onEvent?.(`[${index}] ${line}`)
         try {

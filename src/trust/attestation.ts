@@ -125,7 +125,7 @@ export function attestationCid (att: Attestation): string {
 
 export function issueRevocation (issuer: Identity, attestation: string, reason?: string, ts = Date.now()): Revocation {
   const body = { v: 1 as const, issuer: issuer.id, attestation, ts, ...(reason != null ? { reason } : {}) }
-  return signDoc(issuer, REVOCATION_DOMAIN, body) as Revocation
+  return signDoc(issuer, REVOCATION_DOMAIN, body)
 }
 
 /** Throws RevocationInvalidError unless `value` is a Revocation.v1 signed by its issuer. Whether that issuer issued the attestation is checked where the attestation is known. */

@@ -45,7 +45,7 @@ export function outputText (output: unknown): string | undefined {
   if (typeof output === 'string') return output
   if (output == null || typeof output !== 'object' || Array.isArray(output)) return undefined
   const o = output as Record<string, unknown>
-  for (const f of TEXT_FIELDS) if (typeof o[f] === 'string') return o[f] as string
+  for (const f of TEXT_FIELDS) if (typeof o[f] === 'string') return o[f]
   return undefined
 }
 

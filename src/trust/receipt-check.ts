@@ -34,7 +34,7 @@ export function checkReceiptsTrust (receipts: Receipt[], file: TrustFile, regist
   const revocations: Revocation[] = []
   for (const r of file.revocations ?? []) {
     checkRevocation(r, registry)
-    revocations.push(r as Revocation)
+    revocations.push(r)
   }
   const policies = new Map<string, Record<string, unknown>>()
   for (const [cid, doc] of Object.entries(file.policies ?? {})) {

@@ -228,7 +228,7 @@ export class TrustService implements PlService {
   private checkRevocationAgainstKnown (value: unknown): void {
     try {
       checkRevocation(value, this.c.registry)
-      const rev = value as Revocation
+      const rev = value
       const issuer = this.held.get(rev.attestation)
       if (issuer != null && issuer !== rev.issuer) throw new RevocationInvalidError(`revocation of ${rev.attestation} is signed by ${rev.issuer}, not by its issuer ${issuer}`, { issuer: rev.issuer, expected: issuer })
     } catch (err) {
@@ -242,7 +242,7 @@ export class TrustService implements PlService {
     if (this.revoked.size >= C.MAX_REVOCATIONS && !this.revoked.has(rev.attestation)) {
       const oldest = this.revoked.keys().next().value as string
       this.revoked.delete(oldest)
-      for await (const key of this.revocations.keys({ gte: `${oldest}\x00`, lt: `${oldest}\x01` })) await this.revocations.del(key as string)
+      for await (const key of this.revocations.keys({ gte: `${oldest}\x00`, lt: `${oldest}\x01` })) await this.revocations.del(key)
     }
     this.markRevoked(rev)
     await this.revocations.put(revocationKey(rev), rev)

@@ -50,28 +50,28 @@ export class DslSource {
 
   /** Follows an alias to the node it names. */
   deref (node: unknown): Node | null {
-    if (isAlias(node)) return (node.resolve(this.doc) ?? null) as Node | null
+    if (isAlias(node)) return (node.resolve(this.doc) ?? null)
     return (node ?? null) as Node | null
   }
 
   map (node: unknown, what: string, at: Node | Pair | null | undefined = node as Node): YAMLMap {
     const n = this.deref(node)
     if (!isMap(n)) this.fail(DslSchemaError, n ?? at, `${what} must be a mapping`)
-    return n as YAMLMap
+    return n
   }
 
   seq (node: unknown, what: string, at: Node | Pair | null | undefined = node as Node): YAMLSeq {
     const n = this.deref(node)
     if (!isSeq(n)) this.fail(DslSchemaError, n ?? at, `${what} must be a list`)
-    return n as YAMLSeq
+    return n
   }
 
   /** The string keys of a mapping, with their pairs; non-scalar keys are refused. */
   entries (map: YAMLMap): Array<[string, Pair]> {
-    return (map.items as Pair[]).map(pair => {
+    return map.items.map(pair => {
       const key = this.deref(pair.key)
       if (!isScalar(key) || (typeof key.value !== 'string' && typeof key.value !== 'number')) this.fail(DslSchemaError, key ?? pair, 'mapping keys must be plain names')
-      return [String((key as Scalar).value), pair]
+      return [String(key.value), pair]
     })
   }
 
@@ -106,7 +106,7 @@ export class DslSource {
       }
       if (Array.isArray(v)) { v.forEach(x => { check(x, depth + 1) }); return }
       if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
-        Object.values(v as object).forEach(x => { check(x, depth + 1) })
+        Object.values(v).forEach(x => { check(x, depth + 1) })
         return
       }
       this.fail(DslSchemaError, n, `${what} holds a value that is not plain JSON`)

@@ -219,7 +219,7 @@ function jsonEqual (a: Json, b: Json): boolean {
   if (Array.isArray(a) !== Array.isArray(b)) return false
   if (Array.isArray(a)) return a.length === (b as Json[]).length && a.every((v, i) => jsonEqual(v, (b as Json[])[i]))
   const ka = Object.keys(a)
-  const kb = Object.keys(b as object)
+  const kb = Object.keys(b)
   return ka.length === kb.length && ka.every(k => Object.prototype.hasOwnProperty.call(b, k) && jsonEqual((a as Record<string, Json>)[k], (b as Record<string, Json>)[k]))
 }
 

@@ -16,7 +16,7 @@ import express from 'express'
 import { AgentCard, TaskState, type AgentCard as Card } from '@a2a-js/sdk'
 import { AgentEvent, DefaultRequestHandler, InMemoryTaskStore, type AgentExecutor } from '@a2a-js/sdk/server'
 import { agentCardHandler, jsonRpcHandler, UserBuilder } from '@a2a-js/sdk/server/express'
-import { TestMesh, waitFor } from '../helpers/mesh.js'
+import { type TestMesh, waitFor } from '../helpers/mesh.js'
 import { tempDir } from '../helpers/tmp.js'
 import type { Discovery } from '../../src/discovery/index.js'
 import type { ExecService } from '../../src/exec/index.js'
@@ -146,8 +146,8 @@ test('an agent card becomes a Capability.v1 for its skill, bound to an a2a exter
 
 test('a plan on node 0 runs the SDK echo agent published by node 1; the receipt names the agent card and its task in via', async () => {
   await publishOn1(echo.card)
-  await disc(2).publish({ name: 'Echo', version: '1.0.0', io: { input: { type: 'object' }, output: {} }, price: 5 } as any, { dir: await moduleDir(tmp.dir, 'echo', "return { echo: { text: inputData.text }, via: 'backup' }") })
-  await waitFor(async () => (await disc(0).find({ name: 'Echo' }, { localOnly: true } as any)).length === 2, 60_000, 'node 0 to hear both Echo ads')
+  await disc(2).publish({ name: 'Echo', version: '1.0.0', io: { input: { type: 'object' }, output: {} }, price: 5 }, { dir: await moduleDir(tmp.dir, 'echo', "return { echo: { text: inputData.text }, via: 'backup' }") })
+  await waitFor(async () => (await disc(0).find({ name: 'Echo' }, { localOnly: true })).length === 2, 60_000, 'node 0 to hear both Echo ads')
   const before = echo.calls
   const { output, receipt } = await runPlan('hello agent')
   assert.deepEqual(output, { echo: { text: 'hello agent' }, skill: 'echo-back', via: 'agent' })

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { TaskState, type Task } from '@a2a-js/sdk'
 import type { Client } from '@a2a-js/sdk/client'
-import { TestMesh, waitFor } from '../helpers/mesh.js'
+import { type TestMesh, waitFor } from '../helpers/mesh.js'
 import { tempDir } from '../helpers/tmp.js'
 import type { Discovery } from '../../src/discovery/index.js'
 import type { A2aBridge } from '../../src/bridges/a2a/index.js'
@@ -37,10 +37,10 @@ before(async () => {
   alice = (await gw(mesh.nodes[0]).keys.create({ name: 'alice', scopes: ['read', 'submit'] })).key
   bob = (await gw(mesh.nodes[0]).keys.create({ name: 'bob', scopes: ['submit'] })).key
   // node 1 provides Upper (negotiated); node 0 has Ask (a human decision) and Slow locally
-  await disc(1).publish({ name: 'Upper', version: '1.0.0', io, price: 3, limits: { wall_ms: 20_000, mem_mb: 128 } } as any, { dir: await moduleDir(tmp.dir, 'upper', 'return { text: String(inputData.text).toUpperCase() }') })
-  await disc(0).publish({ name: 'Ask', version: '1.0.0', io } as any, { dir: await moduleDir(tmp.dir, 'ask', "const c = await context.human.ask({ question: 'Ship ' + inputData.what + '?', choices: ['yes', 'no'] }); return { choice: c }") })
-  await disc(0).publish({ name: 'Slow', version: '1.0.0', io, limits: { wall_ms: 600_000 } } as any, { dir: await moduleDir(tmp.dir, 'slow', 'await new Promise(() => {})') })
-  await waitFor(async () => (await disc(0).find({ name: 'Upper' }, { localOnly: true } as any)).length === 1, 60_000, 'node 0 to hear the Upper ad')
+  await disc(1).publish({ name: 'Upper', version: '1.0.0', io, price: 3, limits: { wall_ms: 20_000, mem_mb: 128 } }, { dir: await moduleDir(tmp.dir, 'upper', 'return { text: String(inputData.text).toUpperCase() }') })
+  await disc(0).publish({ name: 'Ask', version: '1.0.0', io }, { dir: await moduleDir(tmp.dir, 'ask', "const c = await context.human.ask({ question: 'Ship ' + inputData.what + '?', choices: ['yes', 'no'] }); return { choice: c }") })
+  await disc(0).publish({ name: 'Slow', version: '1.0.0', io, limits: { wall_ms: 600_000 } }, { dir: await moduleDir(tmp.dir, 'slow', 'await new Promise(() => {})') })
+  await waitFor(async () => (await disc(0).find({ name: 'Upper' }, { localOnly: true })).length === 1, 60_000, 'node 0 to hear the Upper ad')
   client = await a2aClient(base, alice)
 })
 
@@ -85,7 +85,7 @@ test('message/send with {capability, input} runs a negotiated one-step run: comp
   const receipts = task.artifacts.find(a => a.artifactId === 'receipts')?.parts[0]?.content
   assert.equal(receipts?.$case, 'data')
   const doc = (receipts as { value: any }).value
-  const checked = verifyExport(decodeJson(encodeJson(doc)) as any)
+  const checked = verifyExport(decodeJson(encodeJson(doc)))
   assert.equal(checked.root, doc.root)
   assert.equal(doc.receipts[0].receipt.provider, mesh.nodes[1].peerId, 'node 1 won the negotiation and signed')
   const run = bridge().runOf(task.id) as string

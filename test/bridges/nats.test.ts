@@ -93,5 +93,5 @@ test('an open call on pl.v1.cfp.<name> reaches a NATS-only provider, which answe
   assert.equal(res.executor, natsOnly.peerId)
   const exp = await neg(blind).explanation(id, 'low')
   assert.equal(exp.open, true, 'the bid came in answer to an open call')
-  verifySignedReceipt(res.receipt as SignedReceipt, { requireRequester: true })
+  verifySignedReceipt(res.receipt, { requireRequester: true })
 })

@@ -17,7 +17,7 @@ import { discoMesh, disc, descriptorInput, waitFor } from './helpers.js'
 const OTHER_PEER = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
 
 function descriptorOf (node: PlNode, name: string, over: Partial<CapabilityDescriptor> = {}): CapabilityDescriptor {
-  return { ...descriptorInput(name), limits: {}, provider: node.peerId, ...over } as CapabilityDescriptor
+  return { ...descriptorInput(name), limits: {}, provider: node.peerId, ...over }
 }
 
 function ad (node: PlNode, descriptor: CapabilityDescriptor, over: Partial<AdvertiseCapability> = {}, sign: { now?: number, ttlMs?: number } = {}): Envelope<AdvertiseCapability> {

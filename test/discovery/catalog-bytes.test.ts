@@ -47,6 +47,7 @@ test('a peer flooding padded ads from many fresh keys stays within the catalog b
     nodes: 2,
     services: (i) => i === 0
       ? { discovery: discovery({ ttlMs: 60_000, sweepMs: 60_000, maxSourceBytes: MAX_SOURCE_BYTES, maxProviderBytes: MAX_PROVIDER_BYTES, maxCatalogBytes: MAX_CATALOG_BYTES, now: () => clock }) }
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- without it the two branches' union is not a Record<string, ServiceFactory>
       : {} as Record<string, never>
   })
   try {

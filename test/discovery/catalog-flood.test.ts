@@ -58,7 +58,7 @@ test('an ad with a day-long ttl is kept at most the local maximum', async () => 
 })
 
 function entry (provider: string, cid: string): CatalogEntry {
-  return { cid, name: 'S', version: '1', provider, descriptor: { name: 'S', version: '1', provider, io: { input: {}, output: {} }, limits: {} } as any, addrs: [], ts: 1000, expires: Date.now() + 60_000, source: 'gossip' }
+  return { cid, name: 'S', version: '1', provider, descriptor: { name: 'S', version: '1', provider, io: { input: {}, output: {} }, limits: {} }, addrs: [], ts: 1000, expires: Date.now() + 60_000, source: 'gossip' }
 }
 
 test('a withdrawal of an entry never held leaves no tombstone', async () => {

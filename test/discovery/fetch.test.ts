@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TestMesh } from '../helpers/mesh.js'
 import type { PlNode, ServiceFactory } from '../../src/node.js'
-import { BlockFetcher, blockFetcher, sharedFetcher, FETCH_PROTOCOL } from '../../src/net/fetch.js'
+import { type BlockFetcher, blockFetcher, sharedFetcher, FETCH_PROTOCOL } from '../../src/net/fetch.js'
 import { defineProtocol } from '../../src/net/rpc.js'
 import { cidStringOf, encodeCanonical } from '../../src/core/encoding.js'
 

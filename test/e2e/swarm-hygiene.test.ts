@@ -24,12 +24,12 @@ async function launch (args: string[]): Promise<Launched> {
   const proc = spawn(process.execPath, [SWARM_CLI, '--nodes', '2', '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
-  proc.stderr!.on('data', (d: Buffer) => { err += d.toString() })
+  proc.stderr.on('data', (d: Buffer) => { err += d.toString() })
   const exited = new Promise<number | null>((resolve) => { proc.once('exit', (code) => { resolve(code) }) })
   const pids: number[] = []
   let root = ''
   await new Promise<void>((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
+    createInterface({ input: proc.stdout }).on('line', (line) => {
       out += line + '\n'
       const pid = /^node \d+ +\S+ +pid (\d+)/.exec(line)
       if (pid != null) pids.push(Number(pid[1]))

@@ -14,7 +14,7 @@ import { discovery, type Discovery } from '../../src/discovery/index.js'
 import { checkExternalImpl, externalModuleSpec } from '../../src/core/module.js'
 import { PlError } from '../../src/core/errors.js'
 import { ExternalRunners } from '../../src/exec/external.js'
-import { negotiation, type Negotiation, RemoteRunner } from '../../src/negotiation/index.js'
+import { negotiation, type Negotiation, type RemoteRunner } from '../../src/negotiation/index.js'
 import { receipts, verifySignedReceipt, type SignedReceipt } from '../../src/receipts/index.js'
 import { Offers, ModulePool, poolRunStep, writeModule, step, dagOf, ctxOf, runId } from '../negotiation/helpers.js'
 

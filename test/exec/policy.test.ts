@@ -30,7 +30,7 @@ test('retryable errors are retried with backoff (default 2 retries), then the st
     assert.deepEqual(await h.executor.output(run), { attempt: 3 })
     const { steps } = await h.executor.get(run.id)
     assert.equal(steps[0].attempts, 3)
-    const failed = events.filter(e => e.type === 'pl:step:failed') as Array<Extract<ExecEvent, { type: 'pl:step:failed' }>>
+    const failed = events.filter(e => e.type === 'pl:step:failed')
     assert.deepEqual(failed.map(f => [f.attempt, f.willRetry]), [[1, true], [2, true]])
     assert.equal(failed[0].error.retryable, true)
   } finally {

@@ -4,8 +4,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { writeFile } from 'node:fs/promises'
 import { moduleSpecOf, type ModuleSpec } from '../../src/core/module.js'
 import { ModulePool } from '../../src/exec/pool.js'
 import type { ModuleCall, ModuleResult } from '../../src/exec/types.js'

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import WebSocket from 'ws'
-import { TestMesh, waitFor } from '../helpers/mesh.js'
+import { type TestMesh, waitFor } from '../helpers/mesh.js'
 import { tempDir } from '../helpers/tmp.js'
 import type { Discovery } from '../../src/discovery/index.js'
 import type { Negotiation } from '../../src/negotiation/index.js'
@@ -89,7 +89,7 @@ before(async () => {
   const upper = join(tmp.dir, 'upper')
   await mkdir(upper, { recursive: true })
   await writeFile(join(upper, 'function.mjs'), 'export default class M {\n  eval (parameters, inputData) { return { text: String(inputData.text).toUpperCase() } }\n}\n')
-  await disc(mesh.nodes[1]).publish({ name: 'Upper', version: '1.0.0', io, price: 3, limits: { wall_ms: 20_000, mem_mb: 128 } } as any, { dir: upper })
+  await disc(mesh.nodes[1]).publish({ name: 'Upper', version: '1.0.0', io, price: 3, limits: { wall_ms: 20_000, mem_mb: 128 } }, { dir: upper })
   const lower = join(tmp.dir, 'lower')
   await mkdir(lower, { recursive: true })
   await writeFile(join(lower, 'function.mjs'), 'export default class M {\n  eval (parameters, inputData) { return { text: String(inputData.text).toLowerCase() } }\n}\n')

@@ -105,7 +105,7 @@ export class Host {
     const fwd = spawn('ip', ['netns', 'exec', this.ns, process.execPath, FORWARDER, sock, String(BED_CONTROL_PORT)], { stdio: ['ignore', 'pipe', 'inherit'] })
     this.processes.push(fwd)
     await new Promise<void>((resolve, reject) => {
-      fwd.stdout!.once('data', () => { resolve() })
+      fwd.stdout.once('data', () => { resolve() })
       fwd.once('exit', (code) => { reject(new Error(`control forwarder in ${this.ns} exited with ${String(code)}`)) })
     })
     const bridge = createServer((c) => {

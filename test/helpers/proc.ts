@@ -40,11 +40,11 @@ export async function startNodeProcess (args: string[], env: NodeJS.ProcessEnv =
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let err = ''
-  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); if (err.length > 200_000) err = err.slice(-100_000) })
+  proc.stderr.on('data', (d: Buffer) => { err += d.toString(); if (err.length > 200_000) err = err.slice(-100_000) })
   const exited = new Promise<number | null>((resolve) => { proc.once('exit', (code) => { resolve(code) }) })
   const info = await new Promise<StartedInfo>((resolve, reject) => {
     const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`pl-node did not start within ${timeoutMs} ms:\n${err}`)) }, timeoutMs)
-    const rl = createInterface({ input: proc.stdout! })
+    const rl = createInterface({ input: proc.stdout })
     rl.on('line', (line) => {
       try {
         const ev = JSON.parse(line)

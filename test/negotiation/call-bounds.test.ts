@@ -37,7 +37,7 @@ test('the requester sends only short scalar constraints', () => {
   assert.deepEqual(cfpConstraints(undefined), {})
 })
 
-interface Captured { validate?: (v: any, source: string) => void | 'ignore', onMessage?: (v: any, source: string) => void | Promise<void> }
+interface Captured { validate?: (v: any, source: string) => void | 'ignore', onMessage?: (v: any, source: string) => Promise<void> }
 
 function listener (answer: () => Promise<undefined>): { l: OpenCallListener, captured: Captured } {
   const captured: Captured = {}
@@ -59,7 +59,7 @@ test('a provider answers at most MAX_OPEN_CALL_ANSWERS open calls at once', asyn
   const waiting: Array<() => void> = []
   let asked = 0
   const { l, captured } = listener(async () => { asked++; await new Promise<void>(resolve => waiting.push(resolve)); return undefined })
-  const calls = Array.from({ length: MAX_OPEN_CALL_ANSWERS + 10 }, (_, i) => captured.onMessage?.({ id: `c${i}`, envelope: { from: `peer${i}`, body: cfp() } }, 'p'))
+  const calls = Array.from({ length: MAX_OPEN_CALL_ANSWERS + 10 }, (_, i) => captured.onMessage!({ id: `c${i}`, envelope: { from: `peer${i}`, body: cfp() } }, 'p'))
   assert.equal(asked, MAX_OPEN_CALL_ANSWERS)
   for (const release of waiting) release()
   await Promise.all(calls)

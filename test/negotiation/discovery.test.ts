@@ -12,7 +12,7 @@ import { TestMesh, waitFor } from '../helpers/mesh.js'
 import { tempDir } from '../helpers/tmp.js'
 import { discovery, type Discovery } from '../../src/discovery/index.js'
 import { negotiation, type Negotiation, type RemoteRunner } from '../../src/negotiation/index.js'
-import { verifySignedReceipt, type SignedReceipt } from '../../src/receipts/index.js'
+import { verifySignedReceipt } from '../../src/receipts/index.js'
 import type { PlNode } from '../../src/node.js'
 import { ModulePool, poolRunStep, step, dagOf, ctxOf, runId } from './helpers.js'
 
@@ -67,7 +67,7 @@ test('providers found through discovery bid from their published descriptors; th
   assert.deepEqual(res.output, { text: 'MESH', by: 'one' })
   assert.equal(res.executor, mesh.nodes[1].peerId)
   verifySignedReceipt(res.receipt, { requireRequester: true })
-  assert.deepEqual((res.receipt as SignedReceipt).receipt.policies, [cidStringOf(POL_A)])
+  assert.deepEqual(res.receipt.receipt.policies, [cidStringOf(POL_A)])
   const exp = await neg(mesh.nodes[0]).explanation(id, 'up')
   assert.equal(exp.bids.length, 2)
   const published = disc(mesh.nodes[1]).localCapabilities().find(c => c.descriptor.name === 'Upper')

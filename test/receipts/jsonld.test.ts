@@ -58,7 +58,7 @@ test('the context maps every property of Capability.v1, Receipt.v1, SignedReceip
 })
 
 async function roundTrip (doc: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const expanded = await jsonld.expand(doc as any)
+  const expanded = await jsonld.expand(doc)
   assert.ok(expanded.length > 0)
   const compacted = await jsonld.compact(expanded, { '@context': doc['@context'] } as any) as Record<string, unknown>
   return compacted
@@ -69,7 +69,7 @@ test('a receipts export as JSON-LD expands without loss, and the receipts verify
   chain[3] = accepted(await parties(), { run: 'run-ld', step: 'e', via: { kind: 'a2a', target: 'https://agent.example/card.json', ref: 'task-1' } })
   const plain = exportReceipts(diamond(await parties(), 'run-ld'))
   const doc = exportJsonLd(plain)
-  const expanded = JSON.stringify(await jsonld.expand(doc as any))
+  const expanded = JSON.stringify(await jsonld.expand(doc))
   for (const iri of ['http://www.w3.org/ns/prov#wasAssociatedWith', 'http://www.w3.org/ns/prov#used', 'http://www.w3.org/ns/prov#generated', 'http://www.w3.org/ns/prov#wasInformedBy', 'https://pervasive.link/ns/v1#Receipt']) {
     assert.ok(expanded.includes(iri), iri)
   }

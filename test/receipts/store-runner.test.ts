@@ -103,7 +103,7 @@ test('prev looks through steps without receipts and gathers every map instance',
     const receipts = new ReceiptStore(store)
     const runner = new ReceiptingRunner(adder, { identity: me, receipts })
     const dag = dagOf([step('m', [], { kind: 'map' }), step('gate', ['m'], { kind: 'branch', capability: undefined }), step('r', ['gate'], { kind: 'reduce' })])
-    const items = []
+    const items: SignedReceipt[] = []
     for (const key of ['m[0]', 'm[1]']) items.push((await runner.run(dag.steps.m, { n: 1 }, ctxOf(dag, 'run-M', key))).receipt as SignedReceipt)
     const r = (await runner.run(dag.steps.r, { n: 2 }, ctxOf(dag, 'run-M', 'r'))).receipt as SignedReceipt
     assert.deepEqual(r.receipt.prev, items.map(i => receiptCid(i.receipt)).sort())

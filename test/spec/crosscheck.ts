@@ -114,7 +114,7 @@ function namesIn (s: unknown, out: Set<string>): Set<string> {
   if (Array.isArray(s)) for (const x of s) namesIn(x, out)
   else if (s != null && typeof s === 'object') {
     const o = s as Record<string, unknown>
-    for (const k of ['properties', '$defs']) if (o[k] != null && typeof o[k] === 'object') for (const n of Object.keys(o[k] as object)) out.add(n)
+    for (const k of ['properties', '$defs']) if (o[k] != null && typeof o[k] === 'object') for (const n of Object.keys(o[k])) out.add(n)
     if (Array.isArray(o.required)) for (const n of o.required) out.add(n as string)
     for (const [k, v] of Object.entries(o)) if (k !== 'enum' && k !== 'const') namesIn(v, out)
   }

@@ -46,7 +46,7 @@ test('a SIGKILLed swarm launcher leaves no pl-node running', { timeout: 240_000 
   const launcher = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.after(() => { if (launcher.exitCode == null && launcher.signalCode == null) launcher.kill('SIGKILL') })
   const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: launcher.stdout! }).once('line', resolve)
+    createInterface({ input: launcher.stdout }).once('line', resolve)
     launcher.once('exit', (code) => { reject(new Error(`launcher exited with ${String(code)} before its swarm started`)) })
   })
   pids.push(...(JSON.parse(line) as { pids: number[] }).pids)

@@ -79,7 +79,7 @@ before(async () => {
   const good = issueAttestation(auditor, { subject: mesh.nodes[6].peerId, claims: claim, exp: now + HOUR })
   hostile.push({ ...good, claims: { audit: 'pii-no-exfil', extra: 'x' } })  // forged: claims changed after signing
   hostile.push(issueAttestation(auditor, { subject: mesh.nodes[1].peerId, claims: claim, exp: now + HOUR })) // about another peer
-  hostile.push({ ...good, claims: { 'Bad Key!': true } as any }) // malformed claims
+  hostile.push({ ...good, claims: { 'Bad Key!': true } }) // malformed claims
 })
 
 after(async () => {

@@ -11,7 +11,7 @@ const exprArb: fc.Arbitrary<Expr> = fc.letrec<{ e: Expr }>(tie => ({
     fc.oneof(fc.integer({ min: -1000, max: 1000 }), fc.boolean(), fc.constant(null), fc.stringMatching(/^[a-z "']{0,8}$/)).map((value): Expr => ({ op: 'lit', value })),
     fc.array(fc.constantFrom('a', 'b', 'label', 'x_1', '0', 'score'), { minLength: 1, maxLength: 3 }).filter(p => !/^\d/.test(p[0])).map((path): Expr => ({ op: 'ref', path })),
     tie('e').map((arg): Expr => ({ op: 'not', arg })),
-    fc.tuple(fc.constantFrom('and', 'or') as fc.Arbitrary<'and' | 'or'>, fc.array(tie('e'), { minLength: 2, maxLength: 3 })).map(([op, args]): Expr => ({ op, args })),
+    fc.tuple(fc.constantFrom('and', 'or'), fc.array(tie('e'), { minLength: 2, maxLength: 3 })).map(([op, args]): Expr => ({ op, args })),
     fc.tuple(fc.constantFrom('==', '!=', '<', '<=', '>', '>=') as fc.Arbitrary<'=='>, tie('e'), tie('e')).map(([op, left, right]): Expr => ({ op, left, right }))
   )
 })).e

@@ -167,7 +167,7 @@ export class PlAgentExecutor implements AgentExecutor {
     }
     const onStop = (): void => { wake?.() }
     const { events } = ex.events(link.run, link.since)
-    for (const { seq, ...ev } of events) queue.push({ seq, ev: ev as ExecEvent })
+    for (const { seq, ...ev } of events) queue.push({ seq, ev })
     ex.on('event', listener)
     this.deps.shutdown.addEventListener('abort', onStop)
     const close = (): void => {

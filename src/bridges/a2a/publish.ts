@@ -74,6 +74,6 @@ export function checkAgentOffer (v: unknown, i: number): A2aAgentOffer {
   if (typeof o.card !== 'string') throw new A2aConfigError(`services.a2a.agents[${i}].card must be an agent card URL`)
   splitCardUrl(o.card)
   for (const k of ['skill', 'name']) if (o[k] != null && typeof o[k] !== 'string') throw new A2aConfigError(`services.a2a.agents[${i}].${k} must be a string`)
-  for (const k of ['price', 'wallMs']) if (o[k] != null && !(typeof o[k] === 'number' && (o[k] as number) >= 0)) throw new A2aConfigError(`services.a2a.agents[${i}].${k} must be a number >= 0`)
+  for (const k of ['price', 'wallMs']) if (o[k] != null && !(typeof o[k] === 'number' && o[k] >= 0)) throw new A2aConfigError(`services.a2a.agents[${i}].${k} must be a number >= 0`)
   return o as unknown as A2aAgentOffer
 }

@@ -120,6 +120,7 @@ export function a2aRoutes (deps: A2aRouteDeps) {
         response: { 200: rpcResponse, '4xx': rpcResponse, '5xx': rpcResponse }
       },
       // every failure on this route, the gateway's own (auth, body limit, schema) included, answers as JSON-RPC
+      // eslint-disable-next-line @typescript-eslint/no-misused-promises -- fastify awaits a route errorHandler's promise as it does setErrorHandler's (lib/error-handler.js); only its type says void
       errorHandler: async (err, req, reply) => {
         const { status, body } = await errorReply(err)
         // credentials: -32000 (JSON-RPC's implementation-defined range; A2A defines no code for them), with the HTTP 401/403
@@ -143,9 +144,9 @@ export function a2aRoutes (deps: A2aRouteDeps) {
       try {
         validateVersion(context.requestedVersion, deps.card(''), 'JSONRPC')
       } catch (err) {
-        return await fail(reply, body, 200, (legacy ? LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(err) : JsonRpcTransportHandler.mapToJSONRPCError(err)) as RpcError, 'VersionNotSupported')
+        return await fail(reply, body, 200, (legacy ? LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(err) : JsonRpcTransportHandler.mapToJSONRPCError(err)), 'VersionNotSupported')
       }
-      const answer = await (legacy ? v03 : v1).handle(body as unknown as Record<string, unknown>, context)
+      const answer = await (legacy ? v03 : v1).handle(body, context)
       if (typeof (answer as AsyncGenerator)[Symbol.asyncIterator] !== 'function') {
         const a = answer as RpcAnswer
         if (a.error != null) deps.reject(RPC_ERRORS[(a.error as RpcError).code] ?? 'Error')

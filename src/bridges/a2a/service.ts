@@ -58,7 +58,7 @@ export function a2aInitFromConfig (section: unknown): A2aInit {
   if (s.agents != null && !Array.isArray(s.agents)) throw new A2aConfigError('services.a2a.agents must be a list')
   const agents = (s.agents as unknown[] | undefined)?.map((a, i) => checkAgentOffer(a, i))
   if (s.tokens != null && (typeof s.tokens !== 'object' || Array.isArray(s.tokens) || Object.values(s.tokens).some(v => typeof v !== 'string'))) throw new A2aConfigError('services.a2a.tokens must map agent origins to bearer tokens')
-  return { ...s, ...(agents != null ? { agents } : {}) } as A2aInit
+  return { ...s, ...(agents != null ? { agents } : {}) }
 }
 
 export type A2aComponents = Pick<PlComponents, 'services' | 'logger' | 'metrics' | 'store' | 'identity'>

@@ -165,9 +165,9 @@ export class AttachedService implements PlService {
       version,
       ...(description != null ? { description } : {}),
       io: { input: { $ref: `cid:${specCid}#/properties/input` }, output: { $ref: `cid:${specCid}#/properties/output` } },
-      ...(frame.price !== undefined ? { price: frame.price as number } : {}),
+      ...(frame.price !== undefined ? { price: frame.price } : {}),
       ...(frame.attrs !== undefined ? { attrs: frame.attrs as Record<string, string | number | boolean> } : {}),
-      ...(frame.limits !== undefined ? { limits: frame.limits as Record<string, number> } : {})
+      ...(frame.limits !== undefined ? { limits: frame.limits } : {})
     }, { external: { kind: ATTACHED_KIND, target: id } })
     if (!session.connected) {
       // the client left while the capability was being published

@@ -49,11 +49,11 @@ export function attachedBidStrategy (service: () => AttachedService | undefined,
         (offer.attrs !== undefined && !scalarAttrs(offer.attrs))) {
         return { decline: 'other', message: 'the attached provider answered the bid question with neither a valid offer {price?, eta_ms?, attrs?} nor a decline {reason, message}' }
       }
-      const attrs = { ...(base.bid.attrs ?? {}), ...(offer.attrs as Record<string, string | number | boolean> | undefined ?? {}) }
+      const attrs = { ...(base.bid.attrs ?? {}), ...(offer.attrs ?? {}) }
       return {
         bid: {
           ...base.bid,
-          ...(offer.price !== undefined ? { price: offer.price as number } : {}),
+          ...(offer.price !== undefined ? { price: offer.price } : {}),
           ...(offer.eta_ms !== undefined ? { eta_ms: offer.eta_ms as number } : {}),
           ...(Object.keys(attrs).length > 0 ? { attrs } : {})
         }

@@ -80,7 +80,7 @@ export class McpBridge implements PlService {
     const discovery = this.c.services.discovery as Discovery | undefined
     const receipts = this.c.services.receipts as ReceiptsService | undefined
     this.unregister = exec.executor.pool.external.register(mcpRunner({ connections: this.connections, metrics: this.c.metrics, callTimeoutMs: this.init.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS }))
-    const fetcher = discovery != null ? sharedFetcher(this.c as unknown as Parameters<typeof sharedFetcher>[0]).fetcher : undefined
+    const fetcher = discovery != null ? sharedFetcher(this.c).fetcher : undefined
     const mesh = new Mesh({
       executor: exec.executor,
       blocks: this.c.store.blocks,

@@ -81,5 +81,5 @@ export function checkPublishRequest (body: unknown): PublishMcpRequest {
   if (b.prefix != null && (typeof b.prefix !== 'string' || !/^[A-Za-z0-9_]{0,32}$/.test(b.prefix))) throw new McpTargetError('prefix must be up to 32 letters, digits or _')
   if (b.version != null && typeof b.version !== 'string') throw new McpTargetError('version must be a string')
   if (b.price != null && typeof b.price !== 'number') throw new McpTargetError('price must be a number')
-  return { ...b, target: b.target.trim() } as unknown as PublishMcpRequest
+  return { ...b, target: b.target.trim() }
 }

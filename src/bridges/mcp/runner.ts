@@ -46,7 +46,7 @@ export function mcpRunner (init: McpRunnerInit): ExternalRunner {
           timeout,
           ...(options.signal != null ? { signal: options.signal } : {}),
           onprogress: (p) => { options.onProgress?.(p.progress, p.total, p.message) }
-        }) as Record<string, unknown>
+        })
       } catch (err) {
         throw await mapCallError(err, impl.target, tool, init.connections, fail)
       }

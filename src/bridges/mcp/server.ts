@@ -137,7 +137,7 @@ export class McpTools {
         case 'get_run': return runAnswer(await this.d.mesh.follow(args.run as string, { ...run, wait: args.wait === true }))
         case 'decide': return runAnswer(await this.d.mesh.decide(args.run as string, args.step as string, args.choice as string, run))
         case 'verify_receipts': {
-          const r = await this.d.mesh.verifyReceipts(args as { run?: string, export?: unknown })
+          const r = await this.d.mesh.verifyReceipts(args)
           return { content: [{ type: 'text', text: JSON.stringify(r) }], structuredContent: r, _meta: { [META_RUN]: r.run, [META_RECEIPT_ROOT]: r.root } }
         }
         default: return runAnswer(await this.d.mesh.runCapability(name, args, run), capability)
@@ -196,7 +196,7 @@ export function buildMcpServer (tools: McpTools, allowed?: ScopeCheck): Server {
           if (message == null) return
           void extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: ++n, message } }).catch(() => {})
         }
-    return await tools.call(req.params.name, (req.params.arguments ?? {}) as Record<string, unknown>, { signal: extra.signal, ...(onEvent != null ? { onEvent } : {}) }, allowed)
+    return await tools.call(req.params.name, (req.params.arguments ?? {}), { signal: extra.signal, ...(onEvent != null ? { onEvent } : {}) }, allowed)
   })
   return server
 }

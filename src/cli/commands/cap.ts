@@ -7,7 +7,7 @@
  * pl cap find Summarize --attr 'readability>=0.8' --policy cid:pol-PII-no-exfil --json
  */
 import { stat } from 'node:fs/promises'
-import { dirname, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { folderCid } from '../../core/module.js'
 import type { Command } from 'commander'
 import { requireDaemon } from '../daemon.js'
@@ -17,7 +17,7 @@ import { InvalidCapabilityQueryError, InvalidDescriptorError } from '../../disco
 import { readDescriptorFile, readDocument } from '../../discovery/descriptor-file.js'
 import { parseAttrFilter } from '../../discovery/match.js'
 import type { CapabilityQuery, FoundCapability, ImplRef, IoSchema } from '../../discovery/types.js'
-import { action, printJson, resolveDataDir } from '../util.js'
+import { action, printJson } from '../util.js'
 import { agentCapability } from '../../bridges/a2a/publish.js'
 
 /** `--io-match`: a schema CID, or a file with a schema (the input) or with {input?, output?}. */

@@ -81,7 +81,7 @@ export function register (program: Command): void {
     .action(action(async (target: string, opts: { dataDir?: string, trust?: string }) => {
       // run ids never hold a slash or end in .json: such a target is a file that is not there
       if (!await isFile(target) && (target.includes('/') || /\.json$/i.test(target))) throw new InputFileNotFoundError(`${target}: no such file (pl receipts verify takes an export file or a run id)`, { path: target })
-      const doc = await isFile(target) ? fromJsonLd(decodeJson(await readFile(target)) as Record<string, unknown>) : await loadRunExport(resolveDataDir(opts.dataDir), target)
+      const doc = await isFile(target) ? fromJsonLd(decodeJson(await readFile(target))) : await loadRunExport(resolveDataDir(opts.dataDir), target)
       const result = verifyExport(doc)
       process.stdout.write(`ok: ${result.receipts} receipt${result.receipts === 1 ? '' : 's'} of run ${result.run} verify; root ${result.root}\n`)
       if (opts.trust != null) {

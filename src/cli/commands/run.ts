@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { ControlClient } from '../../api/client.js'
+import { type ControlClient } from '../../api/client.js'
 import { createLogger } from '../../core/logger.js'
 import { Store } from '../../store/index.js'
 import { loadWorkflow } from '../../workflow/load.js'

@@ -86,7 +86,7 @@ function listenPorts (addrs: string[]): Array<{ addr: string, host: string, port
 async function portFree (host: string, port: number): Promise<NodeJS.ErrnoException | undefined> {
   return await new Promise((resolve) => {
     const server = createServer()
-    server.once('error', (err) => { resolve(err as NodeJS.ErrnoException) })
+    server.once('error', (err) => { resolve(err) })
     server.listen({ host, port, exclusive: true }, () => { server.close(() => { resolve(undefined) }) })
   })
 }

@@ -94,7 +94,7 @@ function makeContext (task: JsTask, abort: AbortController, pending: Map<number,
   const request = async (m: { t: 'call', kind: AddonKind, name: string, data: unknown } | { t: 'ask', question: HumanQuestion }): Promise<unknown> => {
     const id = nextId++
     const p = new Promise<unknown>((resolve, reject) => { pending.set(id, { resolve, reject }) })
-    send({ ...m, id } as WorkerToMain)
+    send({ ...m, id })
     return await p
   }
   const log = (level: 'debug' | 'info' | 'warn' | 'error') => (msg: unknown, data?: unknown) => {

@@ -32,7 +32,7 @@ function send (m: Record<string, unknown>): void {
 
 /** Stands in for the worker's MessagePort: messages of the running step go over the channel. */
 class ChannelPort extends EventEmitter {
-  postMessage (m: WorkerToMain): void { send(m as Record<string, unknown>) }
+  postMessage (m: WorkerToMain): void { send(m) }
   close (): void { this.removeAllListeners() }
 }
 

@@ -27,8 +27,6 @@ import type { Binding, Step, TaskDag } from '../../workflow/ir.js'
 import { CAPABILITY_KEYWORD } from './capability.js'
 import { FromPlanError } from './errors.js'
 
-type Schema = Record<string, Json>
-
 /** A capability's io as found in a descriptor or a spec file, with the `$defs` its schemas refer to. */
 export interface CapabilityIo {
   name: string

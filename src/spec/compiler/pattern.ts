@@ -245,7 +245,6 @@ class Translator {
 /** Rewrites an ECMAScript pattern for Python and Go; throws UnsupportedPatternError when it cannot be portable. */
 export function translatePattern (pattern: string, where = '#'): TranslatedPattern {
   try {
-    // eslint-disable-next-line no-new
     new RegExp(pattern, 'u')
   } catch (err) {
     throw new UnsupportedPatternError(`pattern ${JSON.stringify(pattern)} at ${where} is not a valid ECMAScript regex: ${(err as Error).message}`, { pattern, pointer: where })
