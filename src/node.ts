@@ -171,10 +171,18 @@ export class PlNode {
     return s as T
   }
 
+  private starting?: Promise<void>
+
   async start (): Promise<void> {
     if (this.state === 'stopped') throw new TypeError('a stopped PlNode cannot be started again; create a new one')
+    if (this.state === 'starting') { await this.starting; return }
     if (this.state !== 'created') return
     this.state = 'starting'
+    this.starting = this.doStart()
+    await this.starting
+  }
+
+  private async doStart (): Promise<void> {
     const c = this.components
     try {
       try {
@@ -283,6 +291,9 @@ export class PlNode {
   }
 
   async stop (): Promise<void> {
+    // a stop while starting (a SIGTERM during start) waits for the start to settle: stopping libp2p under a
+    // half-started gossip failed with "Pubsub has not started"; a failed start stops the node itself
+    if (this.state === 'starting') await this.starting?.catch(() => {})
     if (this.state === 'stopped' || this.state === 'stopping') return
     this.state = 'stopping'
     const c = this.components

@@ -16,6 +16,7 @@ import type { SelectWeight } from '../workflow/ir.js'
 import { negotiateProtocol, type NegotiateResponse } from './wire.js'
 import { learnAddrs } from './addrs.js'
 import { InvalidBidError } from './errors.js'
+import { mapBounded } from '../core/bounded.js'
 import { DEFAULT_NEGOTIATION_DIAL_MS } from './constants.js'
 import { bidViolation, peerExclusion, type EffectivePolicy } from './policy.js'
 import { scoreBids, type Scored } from './scoring.js'
@@ -84,20 +85,6 @@ interface Answer {
   cfpId: string
   bid?: { id: string, envelope: Envelope<Bid> }
   explanation: AnswerExplanation
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; keeps the order. */
-export async function mapBounded<T, R> (items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await fn(items[i])
-    }
-  }
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker))
-  return out
 }
 
 function describe (err: unknown): { name: string, message: string } {

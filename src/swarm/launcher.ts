@@ -15,12 +15,16 @@ import { createWriteStream, type WriteStream } from 'node:fs'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
+import { availableParallelism } from 'node:os'
 import { PlError } from '../core/errors.js'
+import { mapBounded } from '../core/bounded.js'
 
 export class SwarmStartError extends PlError {
   override name = 'SwarmStartError'
 }
 
+/** one node's start bound: a broken start, not a slow machine (a loaded 2-core machine took >30 s) */
+export const DEFAULT_SWARM_START_TIMEOUT_MS = 180_000
 export const PL_NODE_ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'pl-node.js')
 
 export interface SwarmNodeSpec {
@@ -36,8 +40,10 @@ export interface SwarmInit {
   spec?: (index: number) => SwarmNodeSpec
   /** @default 'info' */
   logLevel?: string
-  /** @default 30000 */
+  /** how long one node may take from its spawn to `started` (a bound for a broken start, not a speed check) @default DEFAULT_SWARM_START_TIMEOUT_MS */
   startTimeoutMs?: number
+  /** nodes starting at once after the bootstrap: all at once on 2 cores, 30 nodes took >30 s each (load 19) @default max(2, cpus) */
+  startConcurrency?: number
   onEvent?: (line: string) => void
 }
 
@@ -68,7 +74,8 @@ export class Swarm {
         swarm.members.push({ index: i, dataDir, logFile: join(init.root, `node-${i}.log`), addrs: [] })
       }
       await swarm.launch(0)
-      await Promise.all(swarm.members.slice(1).map(async m => { await swarm.launch(m.index) }))
+      // bounded: each start costs a second or more of CPU, and readiness is the `started` event of each node
+      await mapBounded(swarm.members.slice(1), init.startConcurrency ?? Math.max(2, availableParallelism()), async m => await swarm.launch(m.index))
     } catch (err) {
       await swarm.stop()
       throw err
@@ -100,7 +107,7 @@ export class Swarm {
     m.exited = new Promise((resolve) => { proc.once('close', (code) => { resolve(code) }) })
     proc.stderr.pipe(log, { end: false })
     const started = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { reject(new SwarmStartError(`node ${index} did not start within ${this.init.startTimeoutMs ?? 30_000} ms (log: ${m.logFile})`)) }, this.init.startTimeoutMs ?? 30_000)
+      const timer = setTimeout(() => { reject(new SwarmStartError(`node ${index} did not start within ${this.init.startTimeoutMs ?? DEFAULT_SWARM_START_TIMEOUT_MS} ms (log: ${m.logFile})`)) }, this.init.startTimeoutMs ?? DEFAULT_SWARM_START_TIMEOUT_MS)
       createInterface({ input: proc.stdout }).on('line', (line) => {
         void appendFile(m.logFile, line + '\n').catch(() => {})
         this.init.onEvent?.(`[${index}] ${line}`)

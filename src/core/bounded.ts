@@ -1,0 +1,21 @@
+/**
+ * Bounded parallelism without a queue library: `fn` over `items` with at
+ * most `limit` calls in flight, results in the items' order. The first
+ * rejection rejects the whole (calls already started run on).
+ *
+ * @example
+ * const answers = await mapBounded(candidates, 16, async c => await ask(c))
+ */
+export async function mapBounded<T, R> (items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i])
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker))
+  return out
+}
+
