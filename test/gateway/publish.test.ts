@@ -152,6 +152,8 @@ test('bad publish requests get typed errors, are counted, and leave no files beh
     ['YAML that does not parse', { descriptor: 'name: [unclosed', impl: { like: 'Shout' } }, 400, 'InvalidDescriptorError'],
     ['descriptor not a mapping', { descriptor: '- a\n- b\n', impl: { like: 'Shout' } }, 400, 'InvalidDescriptorError'],
     ['descriptor missing its version', { descriptor: { name: 'X', io: { input: { type: 'object' }, output: { type: 'object' } } }, impl: { like: 'Shout' } }, 400, 'InvalidBodyError'],
+    ['descriptor nested too deep', { descriptor: descriptor({ attrs: JSON.parse('{"a":'.repeat(1000) + '1' + '}'.repeat(1000)) }), impl: { like: 'Shout' } }, 400, 'InvalidDescriptorError'],
+    ['YAML text nested too deep', { descriptor: '['.repeat(100_000), impl: { like: 'Shout' } }, 400, 'InvalidDescriptorError'],
     ['io schema not JSON Schema', { descriptor: descriptor({ io: { input: { type: 'banana' }, output: { type: 'object' } } }), impl: { like: 'Shout' } }, 400, 'InvalidDescriptorError', 'io.input'],
     ['impl path inside the descriptor', { descriptor: DESCRIPTOR_YAML + 'impl: /etc\n', impl: { like: 'Shout' } }, 400, 'InvalidDescriptorError'],
     ['another provider', { descriptor: descriptor({ provider: mesh.nodes[1].peerId }), impl: { like: 'Shout' } }, 400, 'ProviderMismatchError'],
@@ -170,6 +172,11 @@ test('bad publish requests get typed errors, are counted, and leave no files beh
     if (field != null) assert.equal(res.body.error.details.field, field, what)
     expected[`gateway/${name}`] = (expected[`gateway/${name}`] ?? 0) + 1
   }
+  // a body nested far deeper than JSON.stringify could build: refused, not a crash
+  const deep = await http(base0, 'POST', '/capabilities', { key: publisher, raw: `{"descriptor": {"name": "Deep", "attrs": ${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}, "impl": {"like": "Shout"}}`, headers: { 'content-type': 'application/json' } })
+  assert.equal(deep.status, 400, JSON.stringify(deep.body))
+  assert.equal(deep.body.error.name, 'InvalidDescriptorError')
+  expected['gateway/InvalidDescriptorError'] += 1
   const readOnly = await http(base0, 'POST', '/capabilities', { key: reader, body: { descriptor: descriptor(), impl: { like: 'Shout' } } })
   assert.equal(readOnly.status, 403)
   assert.equal(readOnly.body.error.name, 'MissingScopeError')
