@@ -327,6 +327,11 @@ test('a capability is published through the form: the prefilled sample with an u
   await form.getByLabel('Price', { exact: true }).fill('9')
   await form.getByRole('button', { name: 'Publish' }).click()
   await waitFor(async () => /price 9/.test(await row.textContent() ?? ''), 30_000, 'the re-published price is listed')
+  const republished = (await http(base, 'GET', '/capabilities', { key: admin })).body.local.find((c: any) => c.descriptor.name === 'Shout')
+  assert.equal(republished.descriptor.price, 9)
+  assert.equal(await form.locator('[data-testid="published-cid"]').textContent(), republished.cid)
+  // the replaced descriptor is gone from the choice: the new one is offered
+  assert.equal(await form.getByLabel('Code of', { exact: true }).inputValue(), republished.cid)
   await shot('capabilities-publish')
   await noSeriousA11yProblems('capabilities page with the publish form')
   assert.deepEqual(await unreachableByKeyboard(page), [], 'capabilities page with the publish form')
