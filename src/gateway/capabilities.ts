@@ -100,7 +100,21 @@ export function capabilityRoutes (discovery: () => Discovery | undefined, init: 
               impl: {
                 anyOf: [
                   { type: 'object', additionalProperties: false, required: ['upload'], properties: { upload, className: { type: 'string', minLength: 1, maxLength: 128, description: 'Python: the class of function.py to run' } } },
-                  { type: 'object', additionalProperties: false, required: ['like'], properties: { like: { type: 'string', minLength: 1, maxLength: 256, description: 'CID or name of a capability this node publishes: its implementation is reused' } } }
+                  { type: 'object', additionalProperties: false, required: ['like'], properties: { like: { type: 'string', minLength: 1, maxLength: 256, description: 'CID or name of a capability this node publishes: its implementation is reused' } } },
+                  {
+                    type: 'object',
+                    additionalProperties: false,
+                    required: ['external'],
+                    properties: {
+                      external: {
+                        type: 'object',
+                        additionalProperties: false,
+                        required: ['kind', 'target'],
+                        description: 'an external implementation (src/exec/external.ts): only kinds and targets the operator allows (api.publishExternal)',
+                        properties: { kind: { type: 'string', minLength: 1, maxLength: 32 }, target: { type: 'string', minLength: 1, maxLength: 2048 }, options: { type: 'object', maxProperties: 32, additionalProperties: { type: ['string', 'number', 'boolean'] } } }
+                      }
+                    }
+                  }
                 ]
               },
               price: { type: 'number', minimum: 0, description: 'replaces the descriptor\'s price' }

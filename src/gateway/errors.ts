@@ -174,3 +174,9 @@ export class ImplNotReusableError extends GatewayError {
   override name = 'ImplNotReusableError'
   readonly statusCode = 409
 }
+
+/** `POST /capabilities` with `impl.external` of a kind or target the operator did not allow (`api.publishExternal`), or of a kind no runner serves on this node. 403 */
+export class ExternalImplRefusedError extends GatewayError {
+  override name = 'ExternalImplRefusedError'
+  readonly statusCode = 403
+}

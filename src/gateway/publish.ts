@@ -22,7 +22,8 @@ import { CapabilityNotFoundError, InvalidDescriptorError } from '../discovery/er
 import type { CapabilityDescriptor, CapabilityDescriptorInput, ImplRef, LocalCapability } from '../discovery/types.js'
 import type { SchemaRegistry } from '../spec/registry.js'
 import { formatAjvErrors } from '../spec/registry.js'
-import { ImplNotReusableError } from './errors.js'
+import { checkExternalImpl, type ExternalImpl } from '../core/module.js'
+import { ExternalImplRefusedError, ImplNotReusableError } from './errors.js'
 import { installUploadedModule, MAX_MODULE_ENTRIES, MAX_MODULE_UNPACKED_BYTES, MAX_MODULE_UPLOAD_BYTES, type ModuleUpload, type UploadDeps } from './module-upload.js'
 
 /** Longest descriptor text or JSON accepted (bytes). */
@@ -44,7 +45,9 @@ function depthOver (value: unknown, max: number): boolean {
 
 export interface PublishBody {
   descriptor: string | Record<string, unknown>
-  impl: { upload: ModuleUpload, className?: string, like?: undefined } | { like: string, upload?: undefined, className?: undefined }
+  impl: { upload: ModuleUpload, className?: string, like?: undefined, external?: undefined }
+  | { like: string, upload?: undefined, className?: undefined, external?: undefined }
+  | { external: ExternalImpl, upload?: undefined, className?: undefined, like?: undefined }
   price?: number
 }
 
@@ -55,6 +58,20 @@ export interface PublishDeps extends UploadDeps {
   self: string
   /** take Python uploads (`api.publishPython`) @default false */
   python?: boolean
+  /** external implementations a caller may bind: kind → allowed targets (exact, or a prefix ending in `/`) (`api.publishExternal`) @default none */
+  external?: Record<string, string[]>
+  /** kinds of external implementation this node has a runner for */
+  externalKinds?: () => string[]
+}
+
+/** An external implementation a network caller asks for: a kind with a runner here, a target the operator allowed. */
+export function allowedExternal (given: unknown, allowed: Record<string, string[]>, kinds: string[]): ExternalImpl {
+  const ext = checkExternalImpl(given)
+  const targets = Object.hasOwn(allowed, ext.kind) ? allowed[ext.kind] : undefined
+  if (targets == null) throw new ExternalImplRefusedError(`external implementations of kind ${ext.kind} are not taken over the gateway (api.publishExternal allows: ${Object.keys(allowed).join(', ') || 'none'})`, { kind: ext.kind })
+  if (!kinds.includes(ext.kind)) throw new ExternalImplRefusedError(`no runner serves external implementations of kind ${ext.kind} on this node (runners: ${kinds.join(', ') || 'none'})`, { kind: ext.kind })
+  if (!targets.some(t => t === ext.target || (t.endsWith('/') && ext.target.startsWith(t)))) throw new ExternalImplRefusedError(`target ${JSON.stringify(ext.target)} is not among the ${ext.kind} targets api.publishExternal allows`, { kind: ext.kind, target: ext.target })
+  return ext
 }
 
 /** What the console's publish form needs to know (`GET /capabilities/publish-options`). */
@@ -125,6 +142,8 @@ export async function publishFromRequest (body: PublishBody, deps: PublishDeps):
   let impl: ImplRef
   if (body.impl.like != null) {
     impl = reusedImpl(likeOf(deps.discovery.localCapabilities(), body.impl.like), name)
+  } else if (body.impl.external != null) {
+    impl = { external: allowedExternal(body.impl.external, deps.external ?? {}, deps.externalKinds?.() ?? []) }
   } else {
     const spec = await installUploadedModule(body.impl.upload, name, deps, { className: body.impl.className, python: deps.python })
     impl = { dir: spec.dir, ...(spec.className != null ? { className: spec.className } : {}), confined: true }

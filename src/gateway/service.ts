@@ -64,12 +64,14 @@ export interface GatewayInit {
   sessionTtlMs?: number
   /** `POST /capabilities` takes Python module uploads (they run without a filesystem sandbox) @default false */
   publishPython?: boolean
+  /** external implementations `POST /capabilities` may bind: kind → allowed targets (exact, or a prefix ending in `/`) @default none */
+  publishExternal?: Record<string, string[]>
   /** more route plugins (the registry's are added by themselves when a `registry` service runs) */
   plugins?: Array<{ plugin: GatewayPlugin, opts?: Record<string, unknown> }>
 }
 
 /** Config keys of the `api` section. */
-export const GATEWAY_CONFIG_KEYS = ['listen', 'bodyLimit', 'rateLimit', 'authFailures', 'allowedOrigins', 'allowedHosts', 'maxSocketBuffer', 'estimateReplyMs', 'console', 'sessionTtlMs', 'publishPython']
+export const GATEWAY_CONFIG_KEYS = ['listen', 'bodyLimit', 'rateLimit', 'authFailures', 'allowedOrigins', 'allowedHosts', 'maxSocketBuffer', 'estimateReplyMs', 'console', 'sessionTtlMs', 'publishPython', 'publishExternal']
 
 /** Checks the `api` config section (the daemon config's gateway settings). */
 export function gatewayInitFromConfig (section: unknown): GatewayInit {
@@ -80,6 +82,12 @@ export function gatewayInitFromConfig (section: unknown): GatewayInit {
   if (s.listen != null) parseListen(s.listen)
   if (s.console != null && typeof s.console !== 'boolean') throw new GatewayConfigError('api.console must be true or false')
   if (s.publishPython != null && typeof s.publishPython !== 'boolean') throw new GatewayConfigError('api.publishPython must be true or false')
+  if (s.publishExternal != null) {
+    const e = s.publishExternal
+    if (typeof e !== 'object' || Array.isArray(e) || !Object.values(e as object).every(v => Array.isArray(v) && v.every(t => typeof t === 'string' && t !== ''))) {
+      throw new GatewayConfigError('api.publishExternal must map a kind to a list of allowed targets, e.g. {a2a: [https://agents.example/]}')
+    }
+  }
   for (const k of ['bodyLimit', 'maxSocketBuffer', 'estimateReplyMs', 'sessionTtlMs']) {
     if (s[k] != null && !(typeof s[k] === 'number' && Number.isInteger(s[k]) && (s[k] as number) > 0)) throw new GatewayConfigError(`api.${k} must be a positive integer`)
   }
@@ -220,7 +228,15 @@ export class GatewayService implements PlService {
       { plugin: nodeRoutes({ peerId: c.identity.id, libp2p: c.libp2p, metrics: c.metrics, startedAt: this.startedAt, now: this.init.now ?? Date.now }) },
       {
         plugin: capabilityRoutes(() => c.services.discovery as Discovery | undefined, {
-          publish: { dataDir: c.dataDir, blocks: c.store.blocks, registry: c.registry, self: c.identity.id, python: this.init.publishPython === true },
+          publish: {
+            dataDir: c.dataDir,
+            blocks: c.store.blocks,
+            registry: c.registry,
+            self: c.identity.id,
+            python: this.init.publishPython === true,
+            external: this.init.publishExternal,
+            externalKinds: () => executor.pool.external.kinds()
+          },
           reject: (reason) => { c.metrics.reject('gateway', reason) }
         })
       },

@@ -14,6 +14,7 @@ import { folderCid } from '../../src/core/module.js'
 import { installUploadedModule, UPLOADED_MODULES_DIR } from '../../src/gateway/module-upload.js'
 import { bindRecord } from '../../src/discovery/local.js'
 import { gatewayInitFromConfig } from '../../src/gateway/service.js'
+import { allowedExternal } from '../../src/gateway/publish.js'
 import { ModulePool } from '../../src/exec/pool.js'
 import { buildZip } from '../workflow/zip-builder.js'
 
@@ -71,7 +72,20 @@ test('a confined binding survives a restart, and a confined JS module runs in th
   })
 })
 
-test('api.publishPython must be a boolean', () => {
+test('api.publishPython must be a boolean, api.publishExternal a map of kinds to target lists', () => {
   assert.equal(gatewayInitFromConfig({ publishPython: true }).publishPython, true)
   assert.throws(() => gatewayInitFromConfig({ publishPython: 'yes' }), { name: 'GatewayConfigError' })
+  assert.deepEqual(gatewayInitFromConfig({ publishExternal: { a2a: ['https://agents.example/'] } }).publishExternal, { a2a: ['https://agents.example/'] })
+  assert.throws(() => gatewayInitFromConfig({ publishExternal: { a2a: 'https://agents.example/' } }), { name: 'GatewayConfigError' })
+})
+
+test('an allowed external target is exact, or a prefix ending in / (another host never matches)', () => {
+  const allowed = { a2a: ['https://agents.example/', 'http://one.example/card.json'] }
+  assert.equal(allowedExternal({ kind: 'a2a', target: 'https://agents.example/x/card.json' }, allowed, ['a2a']).target, 'https://agents.example/x/card.json')
+  assert.equal(allowedExternal({ kind: 'a2a', target: 'http://one.example/card.json' }, allowed, ['a2a']).kind, 'a2a')
+  for (const target of ['https://agents.example.evil/card.json', 'http://one.example/card.json2', 'https://agents.example']) {
+    assert.throws(() => allowedExternal({ kind: 'a2a', target }, allowed, ['a2a']), { name: 'ExternalImplRefusedError' }, target)
+  }
+  assert.throws(() => allowedExternal({ kind: 'a2a', target: 'https://agents.example/c' }, allowed, []), { name: 'ExternalImplRefusedError' }, 'no runner')
+  assert.throws(() => allowedExternal({ kind: 'constructor', target: 'x' }, allowed, ['constructor']), { name: 'ExternalImplRefusedError' }, 'not an own key')
 })

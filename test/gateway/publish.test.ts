@@ -51,7 +51,7 @@ const descriptor = (extra: Record<string, unknown> = {}): Record<string, unknown
 
 before(async () => {
   // node 0 would run JS in threads and trusts the name Shout: an uploaded module must still get the sandbox
-  mesh = await startMesh(2, () => ({}), () => [], () => ({}), (i) => i === 0 ? { exec: { poolInit: { sandbox: { isolation: 'thread', thread: ['Shout', 'Shout2'] } } } } : {})
+  mesh = await startMesh(2, (i) => i === 0 ? { publishExternal: { attached: ['worker-1'], nosuch: ['x'] } } : {}, () => [], () => ({}), (i) => i === 0 ? { exec: { poolInit: { sandbox: { isolation: 'thread', thread: ['Shout', 'Shout2'] } } } } : {})
   publisher = (await gw(mesh.nodes[0]).keys.create({ name: 'pub', scopes: ['read', 'publish'] })).key
   reader = (await gw(mesh.nodes[0]).keys.create({ name: 'reader', scopes: ['read'] })).key
   submitter = (await gw(mesh.nodes[1]).keys.create({ name: 'sub', scopes: ['read', 'submit'] })).key
@@ -118,6 +118,13 @@ test('impl.like re-publishes a local capability\'s module with a new price (the 
   assert.equal(d.localCapabilities().find(c => c.cid === renamed.body.cid)?.module?.confined, true)
 })
 
+test('an external implementation is bound when its kind has a runner here and the operator allows its target (api.publishExternal)', async () => {
+  const res = await http(base0, 'POST', '/capabilities', { key: publisher, body: { descriptor: descriptor({ name: 'AttachedEcho' }), impl: { external: { kind: 'attached', target: 'worker-1' } } } })
+  assert.equal(res.status, 200, JSON.stringify(res.body))
+  const local = mesh.nodes[0].service<Discovery>('discovery').localCapabilities().find(c => c.cid === res.body.cid)
+  assert.deepEqual(local?.module?.external, { kind: 'attached', target: 'worker-1' })
+})
+
 test('what publishing takes, per caller; the route is in /openapi.json', async () => {
   const pub = await http(base0, 'GET', '/capabilities/publish-options', { key: publisher })
   assert.equal(pub.status, 200)
@@ -159,7 +166,11 @@ test('bad publish requests get typed errors, are counted, and leave no files beh
     ['another provider', { descriptor: descriptor({ provider: mesh.nodes[1].peerId }), impl: { like: 'Shout' } }, 400, 'ProviderMismatchError'],
     ['unknown impl', { descriptor: descriptor(), impl: { like: 'NoSuchCapability' } }, 404, 'CapabilityNotFoundError'],
     ['like a capability without module', { descriptor: descriptor(), impl: { like: 'NoModule' } }, 409, 'ImplNotReusableError'],
-    ['external implementations are not taken', { descriptor: descriptor(), impl: { external: { kind: 'a2a', target: 'http://x' } } }, 400, 'RequestValidationError'],
+    ['external kind the operator did not allow', { descriptor: descriptor(), impl: { external: { kind: 'a2a', target: 'http://x' } } }, 403, 'ExternalImplRefusedError'],
+    ['external kind without a runner here', { descriptor: descriptor(), impl: { external: { kind: 'nosuch', target: 'x' } } }, 403, 'ExternalImplRefusedError'],
+    ['external target the operator did not allow', { descriptor: descriptor(), impl: { external: { kind: 'attached', target: 'worker-2' } } }, 403, 'ExternalImplRefusedError'],
+    ['malformed external kind', { descriptor: descriptor(), impl: { external: { kind: 'Bad Kind', target: 'x' } } }, 400, 'ModuleFolderError'],
+    ['impl of two kinds', { descriptor: descriptor(), impl: { like: 'Shout', external: { kind: 'attached', target: 'worker-1' } } }, 400, 'RequestValidationError'],
     ['no impl', { descriptor: descriptor() }, 400, 'RequestValidationError']
   ]
   const counted = async (): Promise<Record<string, number>> => (await http(base0, 'GET', '/node', { key: publisher })).body.rejected
