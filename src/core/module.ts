@@ -30,6 +30,12 @@ export interface ModuleSpec {
   permissions?: SandboxPermission[]
   /** kind 'external': who serves the step (docs/EXECUTOR.md, External implementations) */
   external?: ExternalImpl
+  /**
+   * Code a network caller supplied (a module uploaded through the gateway, or
+   * one re-published under another name): always the sandbox, never
+   * `isolation: thread`, whatever the operator's defaults and trust lists say.
+   */
+  confined?: boolean
 }
 
 /**

@@ -28,6 +28,7 @@ export async function bindRecord (rec: LocalRecord): Promise<LocalCapability> {
   try {
     module = await moduleSpecOf(rec.descriptor.name, rec.impl.dir, { className: rec.impl.className })
     if (rec.impl.permissions != null && rec.impl.permissions.length > 0) module = { ...module, permissions: rec.impl.permissions }
+    if (rec.impl.confined === true) module = { ...module, confined: true }
   } catch (err) {
     return { ...rec, active: false, problem: `${(err as Error).name}: ${(err as Error).message}` }
   }

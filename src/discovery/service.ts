@@ -267,6 +267,7 @@ export class Discovery implements PlService {
     } else if (impl != null) {
       if (typeof impl.dir !== 'string' || impl.dir === '') throw new InvalidDescriptorError('impl.dir must be the path of a module folder')
       module = await moduleSpecOf(key, impl.dir, { className: impl.className })
+      if (impl.confined === true) module = { ...module, confined: true }
     }
     const descriptor = buildDescriptor(input, this.c.identity.id, this.c.registry, { module, maxBytes: this.settings.maxDescriptorBytes })
     const cid = await this.c.store.blocks.put(descriptor)
@@ -367,5 +368,5 @@ export function discovery (init: DiscoveryInit = {}): (components: PlComponents)
 /** The ImplRef persisted for a bound module (a folder, or an external implementation). */
 function implRefOf (module: ModuleSpec): ImplRef {
   if (module.external != null) return { external: module.external }
-  return { dir: module.dir, ...(module.className != null ? { className: module.className } : {}) }
+  return { dir: module.dir, ...(module.className != null ? { className: module.className } : {}), ...(module.confined === true ? { confined: true } : {}) }
 }

@@ -32,7 +32,7 @@ export type CapabilityDescriptorInput = Omit<CapabilityDescriptor, 'provider' | 
  * MCP tool, an attached process; src/exec/external.ts).
  */
 export type ImplRef =
-  | { dir: string, className?: string, permissions?: SandboxPermission[], external?: undefined }
+  | { dir: string, className?: string, permissions?: SandboxPermission[], confined?: boolean, external?: undefined }
   | { external: ExternalImpl, dir?: undefined, className?: undefined, permissions?: undefined }
 
 /** AdvertiseCapability.v1 body. */

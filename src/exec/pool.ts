@@ -83,9 +83,9 @@ export class ModulePool {
     this.trusted = new Set(thread ?? [])
   }
 
-  /** How a JS module's step runs: a network-less step always in the sandbox, else the call's choice, the operator's trust list, the default. */
+  /** How a JS module's step runs: a network-less step or a confined module (uploaded by a network caller) always in the sandbox, else the call's choice, the operator's trust list, the default. */
   isolationFor (module: ModuleSpec, call?: Pick<ModuleCall, 'sandbox'>): JsIsolation {
-    if (call?.sandbox?.network === 'none') return 'sandbox'
+    if (call?.sandbox?.network === 'none' || module.confined === true) return 'sandbox'
     if (call?.sandbox?.isolation != null) return call.sandbox.isolation
     if (this.trusted.has(module.cid) || this.trusted.has(module.key)) return 'thread'
     return this.isolation

@@ -2,28 +2,57 @@
  * `GET /capabilities` (this node's capabilities and the mesh catalog it has
  * heard) and `GET /capabilities/find` (the search `pl cap find` runs: this
  * node, the catalog, then the DHT), and `DELETE /capabilities/:id`
- * (unpublish, publish scope). Each answers what the discovery service
- * answers the control API. Publishing is not offered here: it binds a module
- * folder on the node's disk, which stays the operator's act (`pl cap publish`).
+ * (unpublish, publish scope), `POST /capabilities` (publish with an uploaded
+ * module or a local capability's implementation: src/gateway/publish.ts) and
+ * `GET /capabilities/publish-options` (what publishing takes here). Each
+ * answers what the discovery service answers the control API. Every refused
+ * request to these routes is counted (`pl_rejected_total{area="gateway"}`).
  */
 import type { FastifyInstance } from 'fastify'
 import { queryFromParams } from '../discovery/routes.js'
 import type { Discovery } from '../discovery/service.js'
+import { hasScope } from './auth.js'
 import { ServiceUnavailableError } from './errors.js'
+import { MAX_DESCRIPTOR_TEXT, publishFromRequest, publishOptions, type PublishBody, type PublishDeps } from './publish.js'
+import { MAX_MODULE_UPLOAD_BYTES } from './module-upload.js'
 import { anyObject, withErrors } from './schemas.js'
+import { errorReply } from './server.js'
 
 /** Catalog entries `GET /capabilities` lists at most. */
 export const MAX_LISTED_CATALOG = 1000
 
 const oneOrMany = { anyOf: [{ type: 'string', maxLength: 512 }, { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 512 } }] }
 
-export function capabilityRoutes (discovery: () => Discovery | undefined) {
+/** Largest `POST /capabilities` body: a base64 upload (4/3 of its bytes) and a descriptor. */
+export const PUBLISH_BODY_LIMIT = Math.ceil(MAX_MODULE_UPLOAD_BYTES * 4 / 3) + MAX_DESCRIPTOR_TEXT + 16 * 1024
+
+export interface CapabilityRoutesInit {
+  /** what publishing needs besides discovery; unset: no `POST /capabilities` */
+  publish?: Omit<PublishDeps, 'discovery'>
+  /** counts a refused request (`pl_rejected_total{area="gateway"}`) */
+  reject?: (reason: string) => void
+}
+
+/** Errors from below the gateway that mean a bad publish request (not a failing node). */
+const PUBLISH_INPUT_ERRORS: Record<string, number> = {
+  InvalidDescriptorError: 400,
+  ProviderMismatchError: 400,
+  DescriptorTooLargeError: 413,
+  ModuleFolderError: 400
+}
+
+export function capabilityRoutes (discovery: () => Discovery | undefined, init: CapabilityRoutesInit = {}) {
   return async (app: FastifyInstance): Promise<void> => {
     const need = (): Discovery => {
       const d = discovery()
       if (d == null) throw new ServiceUnavailableError('this node runs no discovery service')
       return d
     }
+    // every refusal on these routes (auth, scope, schema, body size, bad input) is counted
+    app.addHook('onError', async (_req, _rep, err) => {
+      const { status, body } = await errorReply(err)
+      if (status >= 400 && status < 500) init.reject?.(body.error.name)
+    })
     app.get('/capabilities', {
       config: { scope: 'read' },
       schema: {
@@ -48,6 +77,71 @@ export function capabilityRoutes (discovery: () => Discovery | undefined) {
         response: withErrors({ 200: { type: 'object', required: ['removed'], properties: { removed: { type: 'array', items: { type: 'string' } } } } })
       }
     }, async (req) => ({ removed: await need().unpublish(req.params.id) }))
+
+    const publish = init.publish
+    if (publish != null) {
+      const upload = { anyOf: [
+        { type: 'object', additionalProperties: false, required: ['zip'], properties: { zip: { type: 'string', minLength: 1, description: 'a ZIP of the module folder (entry file at its root), base64' } } },
+        { type: 'object', additionalProperties: false, required: ['file', 'content'], properties: { file: { type: 'string', enum: ['function.mjs', 'function.js', 'function.py'] }, content: { type: 'string', minLength: 1, description: 'the file, base64' } } }
+      ] }
+      app.post<{ Body: PublishBody }>('/capabilities', {
+        config: { scope: 'publish' },
+        bodyLimit: PUBLISH_BODY_LIMIT,
+        schema: {
+          operationId: 'publishCapability',
+          summary: 'Publishes a capability on this node: a Capability.v1 descriptor (JSON, or the YAML text `pl cap publish` reads) with an uploaded module (ZIP or one entry file, base64; always run in the sandbox) or the implementation of a capability this node publishes (`like`: CID or name)',
+          tags: ['capabilities'],
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['descriptor', 'impl'],
+            properties: {
+              descriptor: { anyOf: [{ type: 'string', minLength: 1, maxLength: MAX_DESCRIPTOR_TEXT }, { type: 'object', additionalProperties: true }], description: 'Capability.v1 without provider (filled in): an object, or YAML/JSON text' },
+              impl: {
+                anyOf: [
+                  { type: 'object', additionalProperties: false, required: ['upload'], properties: { upload, className: { type: 'string', minLength: 1, maxLength: 128, description: 'Python: the class of function.py to run' } } },
+                  { type: 'object', additionalProperties: false, required: ['like'], properties: { like: { type: 'string', minLength: 1, maxLength: 256, description: 'CID or name of a capability this node publishes: its implementation is reused' } } },
+                  {
+                    type: 'object',
+                    additionalProperties: false,
+                    required: ['external'],
+                    properties: {
+                      external: {
+                        type: 'object',
+                        additionalProperties: false,
+                        required: ['kind', 'target'],
+                        description: 'an external implementation (src/exec/external.ts): only kinds and targets the operator allows (api.publishExternal)',
+                        properties: { kind: { type: 'string', minLength: 1, maxLength: 32 }, target: { type: 'string', minLength: 1, maxLength: 2048 }, options: { type: 'object', maxProperties: 32, additionalProperties: { type: ['string', 'number', 'boolean'] } } }
+                      }
+                    }
+                  }
+                ]
+              },
+              price: { type: 'number', minimum: 0, description: 'replaces the descriptor\'s price' }
+            }
+          },
+          response: withErrors({ 200: { type: 'object', required: ['cid', 'descriptor'], properties: { cid: { type: 'string' }, descriptor: anyObject } } })
+        }
+      }, async (req) => {
+        try {
+          return await publishFromRequest(req.body, { ...publish, discovery: need() })
+        } catch (err) {
+          const status = PUBLISH_INPUT_ERRORS[(err as Error)?.name]
+          if (status != null && (err as { statusCode?: number }).statusCode == null) Object.assign(err as object, { statusCode: status })
+          throw err
+        }
+      })
+    }
+
+    app.get('/capabilities/publish-options', {
+      config: { scope: 'read' },
+      schema: {
+        operationId: 'capabilityPublishOptions',
+        summary: 'Whether the caller may publish here (`POST /capabilities`, publish scope) and what an upload may be',
+        tags: ['capabilities'],
+        response: withErrors({ 200: { type: 'object', required: ['allowed'], properties: { allowed: { type: 'boolean' }, python: { type: 'boolean' }, maxUploadBytes: { type: 'integer' }, maxUnpackedBytes: { type: 'integer' }, maxEntries: { type: 'integer' } } } })
+      }
+    }, async (req) => ({ allowed: publish != null && req.principal != null && hasScope(req.principal, 'publish'), ...publishOptions(publish?.python === true) }))
 
     app.get<{ Querystring: Record<string, string | string[]> }>('/capabilities/find', {
       config: { scope: 'read' },

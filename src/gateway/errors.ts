@@ -156,3 +156,27 @@ export class GatewayNotListeningError extends GatewayError {
   override name = 'GatewayNotListeningError'
   readonly statusCode = 409
 }
+
+/** `POST /capabilities` with a module upload that is not base64, empty, too big, or a single file not named function.mjs/js/py. 400 */
+export class InvalidModuleUploadError extends GatewayError {
+  override name = 'InvalidModuleUploadError'
+  readonly statusCode = 400
+}
+
+/** `POST /capabilities` uploading a Python module to a gateway that does not take them (`api.publishPython` is off: Python steps have no filesystem sandbox). 403 */
+export class ModuleUploadRefusedError extends GatewayError {
+  override name = 'ModuleUploadRefusedError'
+  readonly statusCode = 403
+}
+
+/** `POST /capabilities` with `impl.like` naming a local capability that has no module or whose module folder changed since it was published. 409 */
+export class ImplNotReusableError extends GatewayError {
+  override name = 'ImplNotReusableError'
+  readonly statusCode = 409
+}
+
+/** `POST /capabilities` with `impl.external` of a kind or target the operator did not allow (`api.publishExternal`), or of a kind no runner serves on this node. 403 */
+export class ExternalImplRefusedError extends GatewayError {
+  override name = 'ExternalImplRefusedError'
+  readonly statusCode = 403
+}

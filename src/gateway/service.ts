@@ -61,12 +61,16 @@ export interface GatewayInit {
   loginTokenMs?: number
   /** lifetime of the session key a login link is exchanged for @default DEFAULT_UI_SESSION_MS (8 h) */
   sessionTtlMs?: number
+  /** `POST /capabilities` takes Python module uploads (they run without a filesystem sandbox) @default false */
+  publishPython?: boolean
+  /** external implementations `POST /capabilities` may bind: kind → allowed targets (exact, or a prefix ending in `/`) @default none */
+  publishExternal?: Record<string, string[]>
   /** more route plugins (the registry's are added by themselves when a `registry` service runs) */
   plugins?: Array<{ plugin: GatewayPlugin, opts?: Record<string, unknown> }>
 }
 
 /** Config keys of the `api` section. */
-export const GATEWAY_CONFIG_KEYS = ['listen', 'bodyLimit', 'rateLimit', 'authFailures', 'allowedOrigins', 'allowedHosts', 'maxSocketBuffer', 'estimateReplyMs', 'console', 'sessionTtlMs']
+export const GATEWAY_CONFIG_KEYS = ['listen', 'bodyLimit', 'rateLimit', 'authFailures', 'allowedOrigins', 'allowedHosts', 'maxSocketBuffer', 'estimateReplyMs', 'console', 'sessionTtlMs', 'publishPython', 'publishExternal']
 
 /** Checks the `api` config section (the daemon config's gateway settings). */
 export function gatewayInitFromConfig (section: unknown): GatewayInit {
@@ -76,6 +80,13 @@ export function gatewayInitFromConfig (section: unknown): GatewayInit {
   for (const k of Object.keys(s)) if (!GATEWAY_CONFIG_KEYS.includes(k)) throw new GatewayConfigError(`api: unknown key "${k}" (known: ${GATEWAY_CONFIG_KEYS.join(', ')})`)
   if (s.listen != null) parseListen(s.listen)
   if (s.console != null && typeof s.console !== 'boolean') throw new GatewayConfigError('api.console must be true or false')
+  if (s.publishPython != null && typeof s.publishPython !== 'boolean') throw new GatewayConfigError('api.publishPython must be true or false')
+  if (s.publishExternal != null) {
+    const e = s.publishExternal
+    if (typeof e !== 'object' || Array.isArray(e) || !Object.values(e as object).every(v => Array.isArray(v) && v.every(t => typeof t === 'string' && t !== ''))) {
+      throw new GatewayConfigError('api.publishExternal must map a kind to a list of allowed targets, e.g. {a2a: [https://agents.example/]}')
+    }
+  }
   for (const k of ['bodyLimit', 'maxSocketBuffer', 'estimateReplyMs', 'sessionTtlMs']) {
     if (s[k] != null && !(typeof s[k] === 'number' && Number.isInteger(s[k]) && s[k] > 0)) throw new GatewayConfigError(`api.${k} must be a positive integer`)
   }
@@ -100,7 +111,7 @@ export function parseListen (value: unknown): { host: string, port: number } {
   return { host: m[1] ?? m[2], port }
 }
 
-export type GatewayComponents = Pick<PlComponents, 'store' | 'logger' | 'verifier' | 'replay' | 'identity' | 'registry' | 'services' | 'api' | 'rpc' | 'libp2p' | 'sign' | 'metrics'>
+export type GatewayComponents = Pick<PlComponents, 'dataDir' | 'store' | 'logger' | 'verifier' | 'replay' | 'identity' | 'registry' | 'services' | 'api' | 'rpc' | 'libp2p' | 'sign' | 'metrics'>
 
 interface DiscoveryLike {
   find?: CandidateFinder['find']
@@ -214,7 +225,20 @@ export class GatewayService implements PlService {
       { plugin: gatewayRoutes(ctx) },
       { plugin: streamRoutes(ctx) },
       { plugin: nodeRoutes({ peerId: c.identity.id, libp2p: c.libp2p, metrics: c.metrics, startedAt: this.startedAt, now: this.init.now ?? Date.now }) },
-      { plugin: capabilityRoutes(() => c.services.discovery as Discovery | undefined) },
+      {
+        plugin: capabilityRoutes(() => c.services.discovery as Discovery | undefined, {
+          publish: {
+            dataDir: c.dataDir,
+            blocks: c.store.blocks,
+            registry: c.registry,
+            self: c.identity.id,
+            python: this.init.publishPython === true,
+            external: this.init.publishExternal,
+            externalKinds: () => executor.pool.external.kinds()
+          },
+          reject: (reason) => { c.metrics.reject('gateway', reason) }
+        })
+      },
       ...(this.init.console !== false
         ? [{
             plugin: consoleRoutes({

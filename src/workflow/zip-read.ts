@@ -17,6 +17,8 @@ export interface ZipLimits {
   maxEntryBytes?: number
   /** largest total unpacked size @default 256 MiB */
   maxUnpackedBytes?: number
+  /** most entries (files and folders) @default MAX_ZIP_ENTRIES (10 000) */
+  maxEntries?: number
 }
 
 export interface ZipEntry {
@@ -76,7 +78,8 @@ export function listZip (zip: Uint8Array, limits: ZipLimits = {}): ZipEntry[] {
   const cdOffset = u32(zip, eocd + 16)
   if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) bad('ZIP64 archives are not supported')
   if (u16(zip, eocd + 8) !== count) bad('entry counts disagree')
-  if (count > MAX_ZIP_ENTRIES) throw new ZipTooLargeError(`bundle has ${count} entries, more than the limit of ${MAX_ZIP_ENTRIES}`, { entries: count, limit: MAX_ZIP_ENTRIES })
+  const maxEntries = Math.min(limits.maxEntries ?? MAX_ZIP_ENTRIES, MAX_ZIP_ENTRIES)
+  if (count > maxEntries) throw new ZipTooLargeError(`bundle has ${count} entries, more than the limit of ${maxEntries}`, { entries: count, limit: maxEntries })
   if (cdOffset + cdSize > eocd) bad('central directory out of bounds')
 
   const entries: ZipEntry[] = []

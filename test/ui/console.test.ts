@@ -304,6 +304,45 @@ test('Node, Capabilities, Workflows and Runs pages render from the API, pass axe
   assert.deepEqual(await unreachableByKeyboard(page), [], 'runs page')
 })
 
+test('a capability is published through the form: the prefilled sample with an uploaded module, then its module reused at a new price; a bad descriptor shows its typed error', async () => {
+  await page.goto(`${base}/ui/#/capabilities`)
+  const form = page.locator('form.publish')
+  await form.waitFor({ timeout: 30_000 })
+  assert.match(await form.getByLabel('Descriptor (YAML or JSON)').inputValue(), /^name: Shout$/m, 'a sample descriptor is prefilled')
+  const file = join(out.dir, 'function.mjs')
+  await writeFile(file, 'export default class Shout {\n  eval (parameters, inputData) {\n    return { text: String(inputData.text).toUpperCase() }\n  }\n}\n')
+  await form.getByLabel('Module file').setInputFiles(file)
+  await form.getByLabel('Price', { exact: true }).fill('4')
+  await form.getByRole('button', { name: 'Publish' }).click()
+  await form.locator('[data-testid="published-cid"]').waitFor({ timeout: 30_000 })
+  const cid = await form.locator('[data-testid="published-cid"]').textContent()
+  const row = page.locator('table:has(caption:text("Published by this node")) tr[data-cap="Shout"]')
+  await row.waitFor({ timeout: 30_000 })
+  assert.match(await row.textContent() ?? '', /price 4/)
+  const local = (await http(base, 'GET', '/capabilities', { key: admin })).body.local
+  assert.deepEqual(local.filter((c: any) => c.descriptor.name === 'Shout').map((c: any) => c.cid), [cid])
+
+  await form.getByLabel('Implementation', { exact: true }).selectOption('like')
+  await form.getByLabel('Code of', { exact: true }).selectOption(String(cid))
+  await form.getByLabel('Price', { exact: true }).fill('9')
+  await form.getByRole('button', { name: 'Publish' }).click()
+  await waitFor(async () => /price 9/.test(await row.textContent() ?? ''), 30_000, 'the re-published price is listed')
+  const republished = (await http(base, 'GET', '/capabilities', { key: admin })).body.local.find((c: any) => c.descriptor.name === 'Shout')
+  assert.equal(republished.descriptor.price, 9)
+  assert.equal(await form.locator('[data-testid="published-cid"]').textContent(), republished.cid)
+  // the replaced descriptor is gone from the choice: the new one is offered
+  assert.equal(await form.getByLabel('Code of', { exact: true }).inputValue(), republished.cid)
+  await shot('capabilities-publish')
+  await noSeriousA11yProblems('capabilities page with the publish form')
+  assert.deepEqual(await unreachableByKeyboard(page), [], 'capabilities page with the publish form')
+
+  await form.getByLabel('Descriptor (YAML or JSON)').fill('name: [unclosed')
+  await form.getByRole('button', { name: 'Publish' }).click()
+  await form.getByRole('alert').waitFor({ timeout: 30_000 })
+  assert.match(await form.getByRole('alert').textContent() ?? '', /^InvalidDescriptorError: /)
+  assert.deepEqual((await http(base, 'DELETE', '/capabilities/Shout', { key: admin })).status, 200)
+})
+
 test('without a key the shell asks for one; a wrong key is refused and a right one signs in', async () => {
   // a new tab has its own sessionStorage: no key yet
   const p = await browser.context.newPage()

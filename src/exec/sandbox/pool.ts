@@ -53,7 +53,8 @@ export class SandboxPools extends PyPools {
   /** The permissions `module` asks for, all granted by the operator; SandboxGrantRefusedError otherwise. */
   permissionsOf (module: ModuleSpec): SandboxPermission[] {
     const asked = module.permissions ?? []
-    const allowed = new Set([...(this.grants[module.cid] ?? []), ...(this.grants[module.key] ?? [])])
+    // a confined module (network-supplied code) is granted by its CID only, never by a name a caller chose
+    const allowed = new Set([...(this.grants[module.cid] ?? []), ...(module.confined === true ? [] : this.grants[module.key] ?? [])])
     const refused = asked.filter(p => !allowed.has(p))
     if (refused.length > 0) {
       throw new SandboxGrantRefusedError(`module ${module.key} asks for ${refused.join(', ')}, which the operator did not grant it (services.exec.poolInit.sandbox.grants)`, { module: module.key, refused })

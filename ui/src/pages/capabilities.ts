@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks'
 import { html, short, ErrorNote } from '../html.js'
 import { api } from '../api.js'
 import { usePoll } from '../poll.js'
+import { PublishForm } from './publish.js'
 
 interface Row { name: string, version: string, providers: Array<{ provider: string, price?: unknown, attrs?: Record<string, unknown>, source: string }>, descriptor: any }
 
@@ -72,5 +73,6 @@ export function CapabilitiesPage (): any {
     ${found != null ? html`<${Table} rows=${found} caption="Found" />` : null}
     <${ErrorNote} error=${error} />
     <${ErrorNote} error=${unpublishError} />
-    ${data != null ? html`<${Table} rows=${group(data.local, 'this node')} caption="Published by this node" onUnpublish=${unpublish} /><${Table} rows=${group(data.catalog)} caption="Heard from the mesh" />` : html`<p>Loading…</p>`}`
+    ${data != null ? html`<${Table} rows=${group(data.local, 'this node')} caption="Published by this node" onUnpublish=${unpublish} /><${Table} rows=${group(data.catalog)} caption="Heard from the mesh" />` : html`<p>Loading…</p>`}
+    <${PublishForm} locals=${data?.local ?? []} onPublished=${reload} />`
 }

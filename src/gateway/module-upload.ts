@@ -1,0 +1,98 @@
+/**
+ * Modules uploaded with `POST /capabilities`: a ZIP of a module folder or a
+ * single entry file (`function.mjs`, `function.js`, `function.py`), stored
+ * content-addressed in the node's block store (raw CID of the uploaded
+ * bytes) and unpacked under `<dataDir>/uploaded-modules/<CID>` — never a path
+ * the caller chose. ZIPs go through the bundle reader's checks (no absolute
+ * paths, `..`, symlinks, special files, duplicate entries; sizes checked
+ * before inflating) with tighter limits. The folder must hold an entry file
+ * at its root (ModuleFolderError otherwise).
+ *
+ * @example
+ * const dir = await installUploadedModule({ zip: b64 }, { dataDir, blocks })
+ * await discovery.publish(descriptor, { dir, confined: true })
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { cidOfBytes, RAW } from '../core/encoding.js'
+import { folderCid, MODULE_ENTRIES, moduleSpecOf } from '../core/module.js'
+import type { ModuleSpec } from '../core/module.js'
+import { unpackBundle } from '../workflow/bundle.js'
+import { InvalidModuleUploadError, ModuleUploadRefusedError } from './errors.js'
+
+/** Largest uploaded ZIP or file (bytes, before base64). @default 2 MiB */
+export const MAX_MODULE_UPLOAD_BYTES = 2 * 2 ** 20
+/** Largest total size an uploaded ZIP unpacks to. @default 16 MiB */
+export const MAX_MODULE_UNPACKED_BYTES = 16 * 2 ** 20
+/** Most entries (files and folders) an uploaded ZIP may hold. @default 256 */
+export const MAX_MODULE_ENTRIES = 256
+/** Folder (under the data dir) of unpacked uploads. */
+export const UPLOADED_MODULES_DIR = 'uploaded-modules'
+
+export type ModuleUpload = { zip: string, file?: undefined } | { file: string, content: string, zip?: undefined }
+
+export interface UploadDeps {
+  dataDir: string
+  blocks: { putBytes: (cid: string, bytes: Uint8Array) => Promise<void> }
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
+
+/** Base64 text → bytes; a typed error for anything else, an empty or an oversized upload. */
+export function decodeUpload (text: string, what: string): Uint8Array {
+  const clean = text.replace(/\s+/g, '')
+  if (clean.length % 4 !== 0 || !BASE64.test(clean)) throw new InvalidModuleUploadError(`${what} is not base64`, { field: what })
+  const bytes = new Uint8Array(Buffer.from(clean, 'base64'))
+  if (bytes.length === 0) throw new InvalidModuleUploadError(`${what} is empty`, { field: what })
+  if (bytes.length > MAX_MODULE_UPLOAD_BYTES) throw new InvalidModuleUploadError(`${what} has ${bytes.length} bytes, over the limit of ${MAX_MODULE_UPLOAD_BYTES}`, { field: what, bytes: bytes.length, limit: MAX_MODULE_UPLOAD_BYTES })
+  return bytes
+}
+
+async function exists (p: string): Promise<boolean> {
+  return await stat(p).then(() => true, () => false)
+}
+
+/**
+ * Stores and unpacks an upload; answers the module folder's spec (its entry,
+ * kind and folder CID). The same bytes always land in the same folder; a
+ * folder found there with other content (edited on disk) is replaced.
+ */
+export async function installUploadedModule (upload: ModuleUpload, key: string, deps: UploadDeps, options: { className?: string, python?: boolean } = {}): Promise<ModuleSpec> {
+  const isZip = upload.zip != null
+  if (!isZip && !(MODULE_ENTRIES as readonly string[]).includes(upload.file)) {
+    throw new InvalidModuleUploadError(`an uploaded file must be named ${MODULE_ENTRIES.join(', ')} (got ${JSON.stringify(upload.file)}); upload a ZIP for a module of several files`, { file: upload.file })
+  }
+  const bytes = decodeUpload(isZip ? upload.zip : upload.content, isZip ? 'impl.upload.zip' : 'impl.upload.content')
+  const cid = cidOfBytes(bytes, RAW).toString()
+  const root = join(deps.dataDir, UPLOADED_MODULES_DIR)
+  const target = join(root, isZip ? cid : `${cid}-${upload.file}`)
+  const temp = join(root, `.tmp-${randomBytes(6).toString('hex')}`)
+  await mkdir(root, { recursive: true })
+  try {
+    if (isZip) {
+      await unpackBundle(bytes, temp, { maxEntries: MAX_MODULE_ENTRIES, maxUnpackedBytes: MAX_MODULE_UNPACKED_BYTES, maxEntryBytes: MAX_MODULE_UNPACKED_BYTES })
+    } else {
+      await mkdir(temp)
+      await writeFile(join(temp, upload.file), bytes, { flag: 'wx' })
+    }
+    // checks the entry file (and a Python class) before anything is kept
+    const spec = await moduleSpecOf(key, temp, { className: options.className })
+    if (spec.kind === 'py' && options.python !== true) throw new ModuleUploadRefusedError('this gateway takes no Python modules (api.publishPython is off: Python steps run without a filesystem sandbox); upload a JS module (function.mjs) or ask the operator', { kind: 'py' })
+    await deps.blocks.putBytes(cid, bytes)
+    if (await exists(target)) {
+      const same = await folderCid(target).catch(() => undefined) === await folderCid(temp)
+      if (same) await rm(temp, { recursive: true, force: true })
+      else {
+        await rm(target, { recursive: true, force: true })
+        await rename(temp, target)
+      }
+    } else {
+      await rename(temp, target)
+    }
+  } catch (err) {
+    await rm(temp, { recursive: true, force: true })
+    throw err
+  }
+  return await moduleSpecOf(key, target, { className: options.className })
+}
