@@ -30,3 +30,5 @@ export const MAX_SYNC_ANSWER = 256
 export const MAX_WATCHED = 1024
 /** a peer is asked again at most this often (it is asked when it connects and identifies) */
 export const DEFAULT_SYNC_INTERVAL_MS = 60_000
+/** attestations whose schema and signature already verified, kept by content CID (verified-cache.ts) */
+export const MAX_VERIFIED_ATTESTATIONS = 4096

@@ -20,6 +20,7 @@ import type { VerifiedEnvelope } from '../core/envelope.js'
 import { attestationCid, checkAttestation, checkRevocation, type Attestation, type Revocation } from './attestation.js'
 import { checkCredentials, judgeRequirements, type Requirement, type TrustedIssuer, type Verdict } from './evaluate.js'
 import { checkIssuer, IssuerList, readTrustFile, type TrustFile } from './issuers.js'
+import { VerifiedAttestations } from './verified-cache.js'
 import type { Store } from '../store/index.js'
 import { ReceiptStore } from '../receipts/store.js'
 import { readFile } from 'node:fs/promises'
@@ -129,6 +130,8 @@ export class TrustService implements PlService {
   /** peer → when it was last asked for revocations (bounded like `watched`) */
   private readonly synced = new Map<string, number>()
   private readonly syncing = new Map<string, Promise<RevocationSyncResult>>()
+  /** attestations whose schema and signature verified, by content CID: a bid's credentials are not re-verified per step */
+  private readonly verified = new VerifiedAttestations(C.MAX_VERIFIED_ATTESTATIONS)
   readonly issuers: IssuerList
   private readonly log: Logger
   private readonly dht: DhtProvider
@@ -154,6 +157,7 @@ export class TrustService implements PlService {
     this.started = true
     this.shutdown = new AbortController()
     setMaxListeners(Infinity, this.shutdown.signal)
+    this.issuers.start()
     for await (const value of this.revocations.values()) {
       const rev = value as Revocation
       this.markRevoked(rev)
@@ -185,6 +189,7 @@ export class TrustService implements PlService {
     if (!this.started) return
     this.started = false
     this.shutdown.abort()
+    this.issuers.stop()
     this.c.libp2p.removeEventListener('peer:identify', this.onIdentify)
     await this.c.libp2p.unhandle(C.REVOCATION_SYNC_PROTOCOL).catch(() => {})
     if (this.init.gossip !== false) this.c.gossip.unsubscribe(C.REVOCATION_TOPIC)
@@ -251,6 +256,7 @@ export class TrustService implements PlService {
     const by = this.revoked.get(rev.attestation) ?? new Set<string>()
     by.add(rev.issuer)
     this.revoked.set(rev.attestation, by)
+    this.verified.delete(rev.attestation)
   }
 
   /** A revocation must verify, and one of an attestation this node holds must be signed by that attestation's issuer. */
@@ -405,7 +411,7 @@ export class TrustService implements PlService {
   /** Checks a bid's evidence against the requirements; counts each refused attestation. */
   judge (requirements: Requirement[], residency: string[] | undefined, bid: BidEvidence): Verdict {
     const issuers = this.issuers.list()
-    const creds = checkCredentials(bid.credentials, { provider: bid.provider, capability: bid.capability, now: this.now(), issuers, isRevoked: (cid, issuer) => this.isRevoked(cid, issuer), registry: this.c.registry })
+    const creds = checkCredentials(bid.credentials, { provider: bid.provider, capability: bid.capability, now: this.now(), issuers, isRevoked: (cid, issuer) => this.isRevoked(cid, issuer), registry: this.c.registry, verified: this.verified })
     for (const r of creds.rejected) this.c.metrics.reject('trust', r.error.name)
     for (const v of creds.valid) this.watch(v.cid, v.attestation.issuer)
     return judgeRequirements(requirements, residency, creds, bid.strings, issuers)
