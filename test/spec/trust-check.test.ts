@@ -4,7 +4,9 @@
  * --trust`, src/trust/receipt-check.ts): the same receipts (signed with real
  * ed25519 keys) and trust files go to the node's check and to all three
  * checkers, which must agree case by case — valid, tampered, revoked,
- * expired, untrusted issuer, unmet policies, broken trust files.
+ * expired, untrusted issuer, unmet policies, broken trust files — and the
+ * receipts export and trust file of a real two-node run with a trusted
+ * issuer (what `pl receipts export` and `pl trust export` write).
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -16,6 +18,15 @@ import { ATTESTATION_DOMAIN, attestationCid, checkReceiptsTrust, issueAttestatio
 import { signDoc } from '../../src/trust/signed.js'
 import { tempDir } from '../helpers/tmp.js'
 import { compileTo, goAvailable, GO_SKIP, importGeneratedTs, runGo, runPython, SAMPLE_SPEC } from './helpers.js'
+import { TestMesh } from '../helpers/mesh.js'
+import type { ServiceFactory } from '../../src/node.js'
+import { negotiation, type Negotiation, type RemoteRunner } from '../../src/negotiation/index.js'
+import { receipts as receiptsService } from '../../src/receipts/index.js'
+import { ReceiptStore } from '../../src/receipts/store.js'
+import { exportReceipts } from '../../src/receipts/chain.js'
+import { trust as trustService, type TrustService } from '../../src/trust/index.js'
+import { exportTrust } from '../../src/trust/service.js'
+import { Offers, ModulePool, poolRunStep, writeModule, step, dagOf, ctxOf, runId } from '../negotiation/helpers.js'
 
 interface Case { name: string, receipts: unknown, trust: unknown, expect: string }
 
@@ -113,7 +124,40 @@ before(async () => {
   add('a forged revocation in the trust file', exportOf([good], [audit]), trust({ revocations: [{ ...issueRevocation(auditor, attestationCid(good), 'x', STARTED - 1), reason: 'changed' }] }), 'TrustFileError')
   add('a trust file policy that does not hash to its CID', exportOf([good], [audit]), trust({ policies: { [audit]: goldDoc } }), 'TrustFileError')
   add('an issuer key that is not a PeerId', exportOf([good], [audit]), trust({ issuers: [{ key: 'not-a-peer' }] }), 'TrustFileError')
+  await realRun(auditor)
 })
+
+/** A real run: a requester trusting the auditor, a provider it attested; the receipts export and trust file as the node writes them. */
+async function realRun (auditor: Identity): Promise<void> {
+  const offers = new Offers()
+  const pool = new ModulePool()
+  const mesh = await TestMesh.start({
+    nodes: 2,
+    services: (i): Record<string, ServiceFactory> => i === 0
+      ? { receipts: receiptsService(), trust: trustService({ issuers: [{ key: auditor.id, name: 'auditor' }] }), negotiation: negotiation({ finder: offers.finder(), local: offers.localFor(0), replyWindowMs: 4000 }) }
+      : { trust: trustService(), negotiation: negotiation({ local: offers.localFor(1), runStep: poolRunStep(pool) }) }
+  })
+  try {
+    await mesh.connected(1)
+    offers.add(1, mesh.nodes[1], { name: 'Audited', price: 1 }, await writeModule(dir, 'audited', 'return { text: inputData.text }'))
+    const now = Date.now()
+    await mesh.nodes[1].service<TrustService>('trust').addAttestation(issueAttestation(auditor, { subject: mesh.nodes[1].peerId, claims: { audit: 'pii-no-exfil', region: 'eu-west' }, nbf: now - DAY, exp: now + DAY }))
+    const pol = await mesh.nodes[0].service<TrustService>('trust').createPolicy({ name: 'audited-eu', require_attestations: ['audit=pii-no-exfil'], residency: ['eu-west'] })
+    const dag = dagOf([step('s', 'Audited')], { policies: [`cid:${pol}`] })
+    const id = runId()
+    await (mesh.nodes[0].service<Negotiation>('negotiation').runner as RemoteRunner).run(dag.steps.s, { text: 'hello' }, ctxOf(dag, id, 's'))
+    const store = mesh.nodes[0].components.store
+    const exported = clone(exportReceipts(await new ReceiptStore(store).forRun(id)))
+    const file = clone(await exportTrust(store, mesh.nodes[0].components.dataDir, id, [{ key: auditor.id, name: 'auditor' }]))
+    assert.equal((exported.receipts[0].receipt.attestations ?? []).length, 1, 'the real receipt names the admitting attestation')
+    cases.push({ name: 'a real run\'s receipts export and trust file', receipts: exported, trust: file, expect: 'ok' })
+    cases.push({ name: 'a real run checked by a verifier that trusts nobody', receipts: exported, trust: { ...file, issuers: [] }, expect: 'UntrustedIssuerError' })
+    cases.push({ name: 'a real run whose attestation was revoked before the step', receipts: exported, trust: { ...file, revocations: [issueRevocation(auditor, (exported.receipts[0].receipt.attestations as string[])[0], 'r', exported.receipts[0].receipt.started - 1)] }, expect: 'AttestationRevokedError' })
+  } finally {
+    await mesh.stop()
+    await pool.close()
+  }
+}
 
 after(async () => { await cleanup() })
 
