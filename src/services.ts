@@ -46,7 +46,7 @@ const NEGOTIATION_KEYS = [
   'maxOpenBids', 'maxOpenBidsPerPeer', 'policies', 'provider', 'openCalls', 'topicSyncMs'
 ]
 const REGISTRY_KEYS = ['maxBundleBytes', 'maxUnpackedBytes', 'cacheTtlMs', 'findTimeoutMs', 'maxProviders', 'reprovideMs']
-const TRUST_KEYS = ['issuers', 'aliases', 'policies', 'gossip', 'policyFindTimeoutMs']
+const TRUST_KEYS = ['issuers', 'aliases', 'policies', 'gossip', 'policyFindTimeoutMs', 'syncRevocations', 'syncIntervalMs']
 const SECTIONS = ['discovery', 'exec', 'negotiation', 'capabilities', 'registry', 'nats', 'a2a', 'mcp', 'trust']
 
 /** A `services.<name>` section, checked: a mapping of known keys (a typo is an error, not a silent default). */

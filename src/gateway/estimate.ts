@@ -6,7 +6,10 @@
  * the plan's `select` weights exactly as a run would rank them. Local steps
  * report their declared limits. The answer gives per step the candidates,
  * the one a run would choose, and for the plan the critical-path time and
- * the total price.
+ * the total price. Policies resolve and bids are judged as a run does: by
+ * the node's trust service (trusted issuers, revocations, residency) when it
+ * runs one, so a provider a run would exclude shows as excluded, with the
+ * reason, and is never the chosen one.
  */
 import { randomBytes } from 'node:crypto'
 import { cidOfBytes, encodeCanonical } from '../core/encoding.js'
@@ -20,9 +23,9 @@ import type { BlockStore } from '../store/blocks.js'
 import type { SchemaRegistry } from '../spec/registry.js'
 import { effectiveLimits } from '../exec/limits.js'
 import type { EffectiveLimits } from '../exec/types.js'
-import { CfpRound } from '../negotiation/round.js'
+import { CfpRound, judgeBid, type BidJudge } from '../negotiation/round.js'
 import { cfpConstraints } from '../negotiation/remote-runner.js'
-import { policyResolver, resolvePolicies } from '../negotiation/policy.js'
+import { policyResolver, resolvePolicies, type PolicyDoc } from '../negotiation/policy.js'
 import { DEFAULT_COST_ATTRS, DEFAULT_SELECT, DEFAULT_CFP_CONCURRENCY } from '../negotiation/constants.js'
 import type { Candidate, CandidateFinder } from '../negotiation/types.js'
 import type { StepExplanation } from '../negotiation/explanation.js'
@@ -46,6 +49,8 @@ export interface EstimateDeps {
   defaults?: Partial<EffectiveLimits>
   replyMs?: number
   maxCandidates?: number
+  /** the node's trust service: judges bids and resolves policies by CID in the mesh, as negotiation does @default none (only `self_attest` requirements can be met) */
+  trust?: () => (BidJudge & { resolvePolicy: (ref: string, options?: { signal?: AbortSignal }) => Promise<{ cid: string, doc: Record<string, unknown> }> }) | undefined
 }
 
 export interface EstimateCandidate {
@@ -55,8 +60,12 @@ export interface EstimateCandidate {
   attrs?: Record<string, number | string | boolean>
   score?: number
   rank?: number
-  /** why a bid could not be used (policy, limits, deadline) */
+  /** why a bid could not be used (policy, attestations, residency, limits, deadline): a run would exclude this provider */
   filtered?: string
+  /** CIDs of the attestations that admitted the provider */
+  admitted?: string[]
+  /** requirements met by a bare string under `self_attest: true` */
+  self_attested?: string[]
 }
 
 export interface StepEstimate {
@@ -70,8 +79,10 @@ export interface StepEstimate {
   candidates?: EstimateCandidate[]
   /** what a run would choose (the best ranked bid), if anyone bid */
   chosen?: EstimateCandidate
-  /** answers that were not bids: declines, timeouts, errors */
+  /** answers that were not bids: declines, timeouts, errors, peers the policy excludes */
   answers?: Array<{ provider: string, kind: string, message?: string }>
+  /** providers a run would not use, with the reason: filtered bids and excluded peers */
+  excluded?: Array<{ provider: string, reason: string }>
   /** the time this step adds to a path: the chosen bid's eta, a local step's wall limit (an upper bound), 0 for control steps */
   eta_ms: number
   price: number
@@ -100,7 +111,9 @@ function candidateOf (b: StepExplanation['bids'][number]): EstimateCandidate {
     ...(b.attrs != null ? { attrs: b.attrs } : {}),
     ...(b.score != null ? { score: b.score } : {}),
     ...(b.rank != null ? { rank: b.rank } : {}),
-    ...(b.status === 'filtered' ? { filtered: b.reason ?? 'filtered' } : {})
+    ...(b.status === 'filtered' ? { filtered: b.reason ?? 'filtered' } : {}),
+    ...(b.admitted != null ? { admitted: b.admitted } : {}),
+    ...(b.self_attested != null ? { self_attested: b.self_attested } : {})
   }
 }
 
@@ -111,7 +124,13 @@ export async function estimateDag (dag: TaskDag, modules: Record<string, ModuleS
   // providers see the size and CID of what they would get; the document itself is not sent for an estimate
   const inputBytes = encodeCanonical({ estimate: run, input })
   const inputCid = cidOfBytes(inputBytes).toString()
-  const policy = await resolvePolicies(dag.policies ?? [], policyResolver(deps.blocks, deps.registry), dag.constraints)
+  const trust = deps.trust?.()
+  const policy = await resolvePolicies(dag.policies ?? [], policyResolver(deps.blocks, deps.registry, {}, trust == null
+    ? undefined
+    : async (ref, o) => {
+      const { cid, doc } = await trust.resolvePolicy(ref, o)
+      return { cid, doc: doc as unknown as PolicyDoc }
+    }), dag.constraints, { signal })
   const round = new CfpRound(deps)
   const steps = await Promise.all(Object.values(dag.steps).map(async (step): Promise<StepEstimate> => {
     const base = { step: step.id, kind: step.kind, ...(step.capability != null ? { capability: step.capability.name } : {}) }
@@ -155,6 +174,7 @@ export async function estimateDag (dag: TaskDag, modules: Record<string, ModuleS
         estimate: true
       },
       policy,
+      judge: (bid, provider) => judgeBid(policy, bid, provider, trust),
       select,
       costAttrs: DEFAULT_COST_ATTRS,
       concurrency: DEFAULT_CFP_CONCURRENCY,
@@ -162,10 +182,15 @@ export async function estimateDag (dag: TaskDag, modules: Record<string, ModuleS
     }, exp)
     const list = exp.bids.map(candidateOf).sort((a, b) => (a.rank ?? Infinity) - (b.rank ?? Infinity))
     const answers = exp.answers.filter(a => a.kind !== 'bid').map(a => ({ provider: a.provider, kind: a.kind, ...(a.message != null ? { message: a.message } : a.reason != null ? { message: a.reason } : {}) }))
+    const excluded = [
+      ...list.filter(c => c.filtered != null).map(c => ({ provider: c.provider, reason: c.filtered as string })),
+      ...exp.answers.filter(a => a.kind === 'excluded').map(a => ({ provider: a.provider, reason: a.message ?? 'excluded by the policy' }))
+    ]
+    const shown = { candidates: list, answers, ...(excluded.length > 0 ? { excluded } : {}) }
     const best = ranked[0]
-    if (best == null) return { ...base, placement: 'negotiated', candidates: list, answers, eta_ms: 0, price: 0, unavailable: 'no usable bid' }
+    if (best == null) return { ...base, placement: 'negotiated', ...shown, eta_ms: 0, price: 0, unavailable: 'no usable bid' }
     const chosen = candidateOf(best.explanation)
-    return { ...base, placement: 'negotiated', candidates: list, answers, chosen, eta_ms: chosen.eta_ms, price: chosen.price }
+    return { ...base, placement: 'negotiated', ...shown, chosen, eta_ms: chosen.eta_ms, price: chosen.price }
   }))
   const byId = new Map(steps.map(s => [s.step, s]))
   // longest path, in the DAG's topological (insertion) order

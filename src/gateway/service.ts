@@ -30,6 +30,7 @@ import { gatewayRoutes } from './routes.js'
 import { streamRoutes } from './stream.js'
 import type { GatewayContext, RunRequester } from './context.js'
 import { GatewayConfigError, GatewayNotListeningError, ServiceUnavailableError } from './errors.js'
+import type { TrustService } from '../trust/service.js'
 import { DEFAULT_AUTH_FAILURE_BURST, DEFAULT_AUTH_FAILURE_PER_SECOND, DEFAULT_UI_SESSION_MS, DEFAULT_BODY_LIMIT, DEFAULT_MAX_SOCKET_BUFFER, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND } from './constants.js'
 
 export interface GatewayInit {
@@ -217,7 +218,12 @@ export class GatewayService implements PlService {
             registry: c.registry,
             finder: typeof discovery?.find === 'function' ? discovery as CandidateFinder : undefined,
             localCapability: typeof discovery?.localCapability === 'function' ? (n, v) => discovery.localCapability?.(n, v) : undefined,
-            replyMs: this.init.estimateReplyMs
+            replyMs: this.init.estimateReplyMs,
+            // bids are judged and policies resolved by the same trust service a run uses
+            trust: () => {
+              const t = c.services.trust as TrustService | undefined
+              return typeof t?.judge === 'function' ? t : undefined
+            }
           }
         : undefined
     }

@@ -37,7 +37,7 @@ import {
   MAX_CFP_CONSTRAINTS, MAX_CFP_CONSTRAINT_KEY, MAX_CFP_CONSTRAINT_VALUE
 } from './constants.js'
 import { AllProvidersFailedError, InvalidResultError, NegotiationDeadlineError, NoBidsError, NoProvidersError, RemoteStepFailedError } from './errors.js'
-import { CfpRound, judgeWithoutIssuers, type OpenCallPort, type RankedBid } from './round.js'
+import { CfpRound, judgeBid, type OpenCallPort, type RankedBid } from './round.js'
 import type { PeerQuarantine } from './quarantine.js'
 import { resolvePolicies, type EffectivePolicy, type PolicyResolver } from './policy.js'
 import { execProtocol, negotiateProtocol, type ExecProgress, type ExecResponse } from './wire.js'
@@ -406,11 +406,7 @@ export class RemoteRunner implements StepRunner {
 
   /** Whether a bid's attestations meet the policy's requirements and residency. */
   private judge (policy: EffectivePolicy, bid: Bid, provider: string): Verdict {
-    if (policy.requirements.length === 0 && policy.residency == null) return { admitted: [], selfAttested: [] }
-    const evidence: BidEvidence = { provider, capability: bid.capability, credentials: bid.credentials, strings: bid.attestations }
-    const trust = this.init.trust?.()
-    if (trust != null) return trust.judge(policy.requirements, policy.residency, evidence)
-    return judgeWithoutIssuers(policy, bid)
+    return judgeBid(policy, bid, provider, this.init.trust?.())
   }
 
   /** Awards `best`, executes the step on it, verifies and accepts the result. */

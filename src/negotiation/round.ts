@@ -21,7 +21,8 @@ import { DEFAULT_NEGOTIATION_DIAL_MS } from './constants.js'
 import { bidViolation, peerExclusion, type EffectivePolicy } from './policy.js'
 import { scoreBids, type Scored } from './scoring.js'
 import type { AnswerExplanation, BidExplanation, StepExplanation } from './explanation.js'
-import { judgeRequirements, type Verdict } from '../trust/evaluate.js'
+import { judgeRequirements, type Requirement, type Verdict } from '../trust/evaluate.js'
+import type { BidEvidence } from '../trust/service.js'
 import { LIMIT_KEYS, type Bid, type CallForProposal, type Candidate, type CapabilityDescriptor, type Decline, type Limits } from './types.js'
 
 export interface RoundComponents {
@@ -92,6 +93,21 @@ function describe (err: unknown): { name: string, message: string } {
   const remote = e?.details?.remote
   if (remote?.name != null) return { name: remote.name, message: remote.message ?? '' }
   return { name: e?.name ?? 'Error', message: e?.message ?? String(err) }
+}
+
+/** What judges bids' attestations: the trust service (src/trust/service.ts `judge`). */
+export interface BidJudge {
+  judge: (requirements: Requirement[], residency: string[] | undefined, bid: BidEvidence) => Verdict
+}
+
+/**
+ * The one verdict on a bid's attestations, for runs and estimates alike:
+ * the trust service's when there is one, else judgeWithoutIssuers.
+ */
+export function judgeBid (policy: EffectivePolicy, bid: Bid, provider: string, trust: BidJudge | undefined): Verdict {
+  if (policy.requirements.length === 0 && policy.residency == null) return { admitted: [], selfAttested: [] }
+  if (trust != null) return trust.judge(policy.requirements, policy.residency, { provider, capability: bid.capability, credentials: bid.credentials, strings: bid.attestations })
+  return judgeWithoutIssuers(policy, bid)
 }
 
 /** The verdict when no trust service is at hand: no issuer is trusted, so only `self_attest` requirements can be met. */

@@ -20,3 +20,15 @@ export const DEFAULT_POLICY_MAX_PROVIDERS = 5
 export const DEFAULT_REPROVIDE_MS = 6 * 60 * 60_000
 export const DEFAULT_PROVIDE_RETRY_MS = 1_000
 export const DEFAULT_PROVIDE_RETRY_MAX_MS = 60_000
+/** request-response protocol a node asks peers with for revocations it may have missed (revocation-sync.ts) */
+export const REVOCATION_SYNC_PROTOCOL = '/pl/revocations/1.0.0'
+/** attestation CIDs one /pl/revocations request may name */
+export const MAX_SYNC_REQUEST = 256
+/** revocations one /pl/revocations answer may carry */
+export const MAX_SYNC_ANSWER = 256
+/** attestations seen in bids (from trusted issuers) whose revocations this node asks peers about, most recent kept */
+export const MAX_WATCHED = 1024
+/** a peer is asked again at most this often (it is asked when it connects and identifies) */
+export const DEFAULT_SYNC_INTERVAL_MS = 60_000
+/** attestations whose schema and signature already verified, kept by content CID (verified-cache.ts) */
+export const MAX_VERIFIED_ATTESTATIONS = 4096

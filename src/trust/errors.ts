@@ -40,6 +40,16 @@ export class RevocationInvalidError extends PlError {
   override name = 'RevocationInvalidError'
 }
 
+/** A /pl/revocations request that is not `{attestations: [CID...]}` of at most MAX_SYNC_REQUEST CIDs. */
+export class RevocationSyncRequestError extends PlError {
+  override name = 'RevocationSyncRequestError'
+}
+
+/** A /pl/revocations answer that is not `{revocations: [...]}` of at most MAX_SYNC_ANSWER entries. */
+export class RevocationSyncAnswerError extends PlError {
+  override name = 'RevocationSyncAnswerError'
+}
+
 /** A policy reference (CID, `cid:<CID>` or alias) that resolves to no Policy.v1 here nor in the mesh. */
 export class PolicyUnresolvedError extends PlError {
   override name = 'PolicyUnresolvedError'

@@ -21,6 +21,7 @@ import { parseCid } from '../core/encoding.js'
 import { attestationCid, checkAttestation, type Attestation, type ClaimValue } from './attestation.js'
 import { AttestationExpiredError, AttestationRevokedError, AttestationSubjectMismatchError, UntrustedIssuerError } from './errors.js'
 import type { SchemaRegistry } from '../spec/registry.js'
+import type { VerifiedAttestations } from './verified-cache.js'
 
 export interface TrustedIssuer {
   /** the issuer's PeerId */
@@ -63,6 +64,8 @@ export interface CredentialContext {
   /** whether `issuer` revoked attestation `cid` */
   isRevoked: (cid: string, issuer: string) => boolean
   registry?: SchemaRegistry
+  /** attestations already verified (schema + signature), by content CID: their check is skipped */
+  verified?: VerifiedAttestations
 }
 
 /** Parses one `require_attestations` entry. */
@@ -89,6 +92,17 @@ function issuerFor (issuers: TrustedIssuer[], key: string): TrustedIssuer | unde
   return issuers.find(i => i.key === key)
 }
 
+/** The CID of `c` when the cache says a document with that CID already verified, else undefined. */
+function verifiedCid (c: unknown, verified: VerifiedAttestations): string | undefined {
+  if (c == null || typeof c !== 'object') return undefined
+  try {
+    const cid = attestationCid(c as Attestation)
+    return verified.has(cid) ? cid : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /** Verifies each carried attestation for this bid; returns the usable ones and why the others are not. */
 export function checkCredentials (credentials: unknown[] | undefined, ctx: CredentialContext): { valid: CheckedCredential[], rejected: RejectedCredential[] } {
   const valid: CheckedCredential[] = []
@@ -96,16 +110,21 @@ export function checkCredentials (credentials: unknown[] | undefined, ctx: Crede
   for (const c of credentials ?? []) {
     let cid: string | undefined
     try {
-      checkAttestation(c, ctx.registry)
-      cid = attestationCid(c)
-      if (c.subject !== ctx.provider) throw new AttestationSubjectMismatchError(`attestation ${cid} is about ${c.subject}, not the bidder ${ctx.provider}`, { subject: c.subject, provider: ctx.provider })
-      if (c.capability != null && ctx.capability != null && c.capability !== ctx.capability) throw new AttestationSubjectMismatchError(`attestation ${cid} is about capability ${c.capability}, the bid is for ${ctx.capability}`, { capability: c.capability })
-      if (c.module != null && ctx.module != null && c.module !== ctx.module) throw new AttestationSubjectMismatchError(`attestation ${cid} is about module ${c.module}, not ${ctx.module}`, { module: c.module })
-      if (ctx.now < c.nbf) throw new AttestationExpiredError(`attestation ${cid} is not valid before ${new Date(c.nbf).toISOString()}`, { nbf: c.nbf, now: ctx.now })
-      if (ctx.now >= c.exp) throw new AttestationExpiredError(`attestation ${cid} expired at ${new Date(c.exp).toISOString()}`, { exp: c.exp, now: ctx.now })
-      if (ctx.isRevoked(cid, c.issuer)) throw new AttestationRevokedError(`attestation ${cid} was revoked by its issuer ${c.issuer}`, { issuer: c.issuer })
-      if (issuerFor(ctx.issuers, c.issuer) == null) throw new UntrustedIssuerError(`attestation ${cid} is issued by ${c.issuer}, who is not a trusted issuer`, { issuer: c.issuer })
-      valid.push({ cid, attestation: c })
+      cid = ctx.verified != null ? verifiedCid(c, ctx.verified) : undefined
+      if (cid == null) {
+        checkAttestation(c, ctx.registry)
+        cid = attestationCid(c)
+        ctx.verified?.add(cid)
+      }
+      const att = c as Attestation
+      if (att.subject !== ctx.provider) throw new AttestationSubjectMismatchError(`attestation ${cid} is about ${att.subject}, not the bidder ${ctx.provider}`, { subject: att.subject, provider: ctx.provider })
+      if (att.capability != null && ctx.capability != null && att.capability !== ctx.capability) throw new AttestationSubjectMismatchError(`attestation ${cid} is about capability ${att.capability}, the bid is for ${ctx.capability}`, { capability: att.capability })
+      if (att.module != null && ctx.module != null && att.module !== ctx.module) throw new AttestationSubjectMismatchError(`attestation ${cid} is about module ${att.module}, not ${ctx.module}`, { module: att.module })
+      if (ctx.now < att.nbf) throw new AttestationExpiredError(`attestation ${cid} is not valid before ${new Date(att.nbf).toISOString()}`, { nbf: att.nbf, now: ctx.now })
+      if (ctx.now >= att.exp) throw new AttestationExpiredError(`attestation ${cid} expired at ${new Date(att.exp).toISOString()}`, { exp: att.exp, now: ctx.now })
+      if (ctx.isRevoked(cid, att.issuer)) throw new AttestationRevokedError(`attestation ${cid} was revoked by its issuer ${att.issuer}`, { issuer: att.issuer })
+      if (issuerFor(ctx.issuers, att.issuer) == null) throw new UntrustedIssuerError(`attestation ${cid} is issued by ${att.issuer}, who is not a trusted issuer`, { issuer: att.issuer })
+      valid.push({ cid, attestation: att })
     } catch (err) {
       const e = err as Error
       rejected.push({ ...(cid != null ? { cid } : {}), error: { name: e.name, message: e.message } })

@@ -5,7 +5,8 @@
  * A trust file is also what `pl receipts verify --trust <file>` reads:
  * `{issuers: [...], revocations?: [Revocation.v1...], attestations?: [Attestation.v1...], policies?: {CID: Policy.v1}}`.
  */
-import { readFileSync, statSync } from 'node:fs'
+import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs'
+import { basename, dirname } from 'node:path'
 import { readFile, writeFile, rename } from 'node:fs/promises'
 import { publicKeyOfPeer } from '../core/identity.js'
 import { CLAIM_KEY } from './constants.js'
@@ -64,31 +65,64 @@ export async function writeTrustFile (path: string, file: TrustFile): Promise<vo
   await rename(tmp, path)
 }
 
-/** The issuers of the config plus those of a trust file, re-read when its mtime changes. */
+/**
+ * The issuers of the config plus those of a trust file, re-read when its
+ * mtime changes. While started, a directory watch marks the file changed,
+ * so a judge call costs no stat unless the file was touched; without a
+ * watch (not started, or the platform refuses one) every call stats it.
+ */
 export class IssuerList {
   private cached: TrustedIssuer[] = []
+  private merged?: TrustedIssuer[]
   private mtime = -1
+  private watcher?: FSWatcher
+  private dirty = true
 
   constructor (private readonly configured: TrustedIssuer[], private readonly file?: string) {}
 
+  /** Watches the file's folder for changes (idempotent). */
+  start (): void {
+    if (this.file == null || this.watcher != null) return
+    const name = basename(this.file)
+    try {
+      this.watcher = watch(dirname(this.file), { persistent: false }, (_event, changed) => {
+        if (changed == null || String(changed) === name || String(changed).startsWith(`${name}.tmp`)) this.dirty = true
+      })
+      this.watcher.on('error', () => { this.stop() })
+    } catch {
+      this.watcher = undefined
+    }
+    this.dirty = true
+  }
+
+  stop (): void {
+    this.watcher?.close()
+    this.watcher = undefined
+    this.dirty = true
+  }
+
   list (): TrustedIssuer[] {
     if (this.file == null) return this.configured
+    if (this.watcher != null && !this.dirty && this.merged != null) return this.merged
+    // cleared before the stat: a change while reading marks it again
+    this.dirty = false
     let m = 0
     try {
       m = statSync(this.file).mtimeMs
     } catch {
       m = 0
     }
-    if (m !== this.mtime) {
+    if (m !== this.mtime || this.merged == null) {
       this.mtime = m
       try {
         this.cached = m === 0 ? [] : parseTrustFile(JSON.parse(readFileSync(this.file, 'utf8')), this.file).issuers
       } catch {
         // a file being rewritten or broken by hand: keep what was read last (pl trust list reports the error)
       }
+      const out = [...this.configured]
+      for (const i of this.cached) if (!out.some(o => o.key === i.key)) out.push(i)
+      this.merged = out
     }
-    const out = [...this.configured]
-    for (const i of this.cached) if (!out.some(o => o.key === i.key)) out.push(i)
-    return out
+    return this.merged
   }
 }

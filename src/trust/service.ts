@@ -20,11 +20,15 @@ import type { VerifiedEnvelope } from '../core/envelope.js'
 import { attestationCid, checkAttestation, checkRevocation, type Attestation, type Revocation } from './attestation.js'
 import { checkCredentials, judgeRequirements, type Requirement, type TrustedIssuer, type Verdict } from './evaluate.js'
 import { checkIssuer, IssuerList, readTrustFile, type TrustFile } from './issuers.js'
+import { VerifiedAttestations } from './verified-cache.js'
 import type { Store } from '../store/index.js'
 import { ReceiptStore } from '../receipts/store.js'
 import { readFile } from 'node:fs/promises'
 import { parse as parseYaml } from 'yaml'
-import { PolicyUnresolvedError, RevocationInvalidError, TrustFileError } from './errors.js'
+import { PolicyUnresolvedError, RevocationInvalidError, RevocationSyncAnswerError, TrustFileError } from './errors.js'
+import { checkSyncAnswer, revocationSyncProtocol } from './revocation-sync.js'
+import { expectOk } from '../net/rpc.js'
+import type { IdentifyResult } from '@libp2p/interface'
 import * as C from './constants.js'
 
 export type TrustComponents = Pick<PlComponents, 'dataDir' | 'identity' | 'store' | 'registry' | 'logger' | 'metrics' | 'libp2p' | 'rpc' | 'gossip' | 'sign' | 'api' | 'services'>
@@ -42,6 +46,20 @@ export interface TrustInit {
   policyFindTimeoutMs?: number
   /** the clock (ms since epoch) @default Date.now */
   now?: () => number
+  /** ask peers for missed revocations when they connect (/pl/revocations) @default true */
+  syncRevocations?: boolean
+  /** a peer is asked again at most this often @default C.DEFAULT_SYNC_INTERVAL_MS */
+  syncIntervalMs?: number
+}
+
+/** What one /pl/revocations exchange with a peer brought. */
+export interface RevocationSyncResult {
+  /** attestation CIDs asked about */
+  asked: number
+  /** new revocations stored */
+  stored: number
+  /** answered entries refused (forged, by the wrong issuer, not asked for), each counted */
+  rejected: number
 }
 
 /** What negotiation asks of the trust service when it judges a bid. */
@@ -54,7 +72,7 @@ export interface BidEvidence {
 }
 
 /** LevelDB sublevels of the trust service (the CLI writes them directly when no node runs on the data dir). */
-export const SUBLEVELS = { attestations: 'trust-attestations', revocations: 'trust-revocations', policies: 'trust-policies' } as const
+export const SUBLEVELS = { attestations: 'trust-attestations', revocations: 'trust-revocations', policies: 'trust-policies', watched: 'trust-watched' } as const
 
 export function revocationKey (rev: Revocation): string {
   return `${rev.attestation}\x00${rev.issuer}`
@@ -106,6 +124,14 @@ export class TrustService implements PlService {
   private readonly revoked = new Map<string, Set<string>>()
   /** attestations this node holds: CID → issuer (a gossiped revocation of one must come from that issuer) */
   private readonly held = new Map<string, string>()
+  /** attestations seen in bids that verified and come from a trusted issuer: CID → issuer, oldest first (asked about on /pl/revocations) */
+  private readonly watched = new Map<string, string>()
+  private readonly watchedStore: JsonSublevel<string>
+  /** peer → when it was last asked for revocations (bounded like `watched`) */
+  private readonly synced = new Map<string, number>()
+  private readonly syncing = new Map<string, Promise<RevocationSyncResult>>()
+  /** attestations whose schema and signature verified, by content CID: a bid's credentials are not re-verified per step */
+  private readonly verified = new VerifiedAttestations(C.MAX_VERIFIED_ATTESTATIONS)
   readonly issuers: IssuerList
   private readonly log: Logger
   private readonly dht: DhtProvider
@@ -118,6 +144,7 @@ export class TrustService implements PlService {
   constructor (private readonly c: TrustComponents, private readonly init: TrustInit = {}) {
     this.attestations = c.store.json<Attestation>(SUBLEVELS.attestations)
     this.revocations = c.store.json<Revocation>(SUBLEVELS.revocations)
+    this.watchedStore = c.store.json<string>(SUBLEVELS.watched)
     this.issuers = new IssuerList((init.issuers ?? []).map((i, n) => checkIssuer(i, `trust.issuers[${n}]`)), join(c.dataDir, C.TRUST_FILE))
     this.log = c.logger.child({ component: 'trust' })
     this.now = init.now ?? Date.now
@@ -130,11 +157,13 @@ export class TrustService implements PlService {
     this.started = true
     this.shutdown = new AbortController()
     setMaxListeners(Infinity, this.shutdown.signal)
+    this.issuers.start()
     for await (const value of this.revocations.values()) {
       const rev = value as Revocation
       this.markRevoked(rev)
     }
     for await (const [key, value] of this.attestations.iterator()) this.held.set(key as string, (value as Attestation).issuer)
+    for await (const [key, value] of this.watchedStore.iterator()) if (this.watched.size < C.MAX_WATCHED) this.watched.set(key as string, value as string)
     const shared = sharedFetcher(this.c)
     this.fetcher = shared.fetcher
     this.ownsFetcher = shared.created
@@ -152,19 +181,24 @@ export class TrustService implements PlService {
         onMessage: async (v: VerifiedEnvelope<Revocation>) => { await this.storeRevocation(v.envelope.body) }
       })
     }
+    await this.c.rpc.handle(revocationSyncProtocol(async (cids) => await this.knownRevocations(cids)))
+    if (this.init.syncRevocations !== false) this.c.libp2p.addEventListener('peer:identify', this.onIdentify)
   }
 
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
     this.shutdown.abort()
+    this.issuers.stop()
+    this.c.libp2p.removeEventListener('peer:identify', this.onIdentify)
+    await this.c.libp2p.unhandle(C.REVOCATION_SYNC_PROTOCOL).catch(() => {})
     if (this.init.gossip !== false) this.c.gossip.unsubscribe(C.REVOCATION_TOPIC)
     this.dht.stop()
     if (this.ownsFetcher) await this.fetcher?.stop()
   }
 
   status (): Record<string, unknown> {
-    return { issuers: this.issuers.list().length, revocations: this.revoked.size }
+    return { issuers: this.issuers.list().length, revocations: this.revoked.size, watched: this.watched.size }
   }
 
   // ------------------------------------------------------------ attestations
@@ -222,6 +256,7 @@ export class TrustService implements PlService {
     const by = this.revoked.get(rev.attestation) ?? new Set<string>()
     by.add(rev.issuer)
     this.revoked.set(rev.attestation, by)
+    this.verified.delete(rev.attestation)
   }
 
   /** A revocation must verify, and one of an attestation this node holds must be signed by that attestation's issuer. */
@@ -261,13 +296,124 @@ export class TrustService implements PlService {
     }
   }
 
+  // ------------------------------------------------------------ revocation sync
+
+  /** Remembers an attestation seen in a bid (verified, from a trusted issuer), so that peers are asked about its revocations. */
+  private watch (cid: string, issuer: string): void {
+    if (this.held.has(cid)) return
+    const known = this.watched.get(cid)
+    if (known === issuer) {
+      // most recently seen last: the oldest is dropped first
+      this.watched.delete(cid)
+      this.watched.set(cid, issuer)
+      return
+    }
+    this.watched.set(cid, issuer)
+    this.watchedStore.put(cid, issuer).catch((err: Error) => { this.log.debug({ err: err.message }, 'watched attestation not stored') })
+    if (this.watched.size > C.MAX_WATCHED) {
+      const oldest = this.watched.keys().next().value as string
+      this.watched.delete(oldest)
+      this.watchedStore.del(oldest).catch(() => {})
+    }
+  }
+
+  /** The attestations this node holds or has seen from trusted issuers: CID → issuer. */
+  watchedAttestations (): Map<string, string> {
+    return new Map([...this.watched, ...this.held])
+  }
+
+  /** Stored revocations of `cids` (answer of /pl/revocations), at most C.MAX_SYNC_ANSWER. */
+  private async knownRevocations (cids: string[]): Promise<Revocation[]> {
+    const out: Revocation[] = []
+    for (const cid of cids) {
+      if (!this.revoked.has(cid)) continue
+      for await (const value of this.revocations.values({ gte: `${cid}\x00`, lt: `${cid}\x01` })) {
+        out.push(value as Revocation)
+        if (out.length >= C.MAX_SYNC_ANSWER) return out
+      }
+    }
+    return out
+  }
+
+  private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    if (!evt.detail.protocols.includes(C.REVOCATION_SYNC_PROTOCOL)) return
+    const peer = evt.detail.peerId.toString()
+    const last = this.synced.get(peer)
+    if (this.syncing.has(peer) || (last != null && this.now() - last < (this.init.syncIntervalMs ?? C.DEFAULT_SYNC_INTERVAL_MS))) return
+    if (this.watched.size === 0 && this.held.size === 0) return
+    this.syncRevocations(peer).catch((err: Error) => { this.log.debug({ peer, err: err.message }, 'revocation sync failed') })
+  }
+
+  /**
+   * Asks `peer` over /pl/revocations for revocations of the attestations this
+   * node holds or has seen; stores each answered one that verifies and is
+   * signed by the attestation's issuer. Refused entries are counted
+   * (`trust/RevocationInvalidError`, `trust/RevocationSyncAnswerError`).
+   */
+  async syncRevocations (peer: string, options: { signal?: AbortSignal } = {}): Promise<RevocationSyncResult> {
+    // one exchange per peer at a time: a second caller waits for the one in flight, then asks again
+    for (let running = this.syncing.get(peer); running != null; running = this.syncing.get(peer)) await running.catch(() => {})
+    const run = this.syncOnce(peer, options)
+    this.syncing.set(peer, run)
+    try {
+      return await run
+    } finally {
+      this.syncing.delete(peer)
+    }
+  }
+
+  private async syncOnce (peer: string, options: { signal?: AbortSignal }): Promise<RevocationSyncResult> {
+    const result: RevocationSyncResult = { asked: 0, stored: 0, rejected: 0 }
+    this.synced.delete(peer)
+    this.synced.set(peer, this.now())
+    if (this.synced.size > C.MAX_WATCHED) this.synced.delete(this.synced.keys().next().value as string)
+    const signal = AbortSignal.any([this.shutdown.signal, ...(options.signal != null ? [options.signal] : [])])
+    const def = revocationSyncProtocol()
+    const issuers = this.watchedAttestations()
+    const all = [...issuers.keys()]
+    for (let i = 0; i < all.length && !signal.aborted; i += C.MAX_SYNC_REQUEST) {
+      const asked = all.slice(i, i + C.MAX_SYNC_REQUEST)
+      result.asked += asked.length
+      let revocations: unknown[]
+      try {
+        revocations = checkSyncAnswer(expectOk(await this.c.rpc.request(peer, def, { attestations: asked }, { signal }), def.id), peer).revocations
+      } catch (err) {
+        if ((err as Error).name === 'RevocationSyncAnswerError') {
+          this.c.metrics.reject('trust', 'RevocationSyncAnswerError')
+          result.rejected++
+        }
+        throw err
+      }
+      const wanted = new Set(asked)
+      for (const value of revocations) {
+        try {
+          const att = (value as Partial<Revocation> | null)?.attestation
+          if (typeof att !== 'string' || !wanted.has(att)) throw new RevocationSyncAnswerError(`peer ${peer} answered a revocation of an attestation it was not asked about`, { peer })
+          checkRevocation(value, this.c.registry)
+          const issuer = issuers.get(att)
+          if (value.issuer !== issuer) throw new RevocationInvalidError(`revocation of ${att} is signed by ${value.issuer}, not by its issuer ${String(issuer)}`, { issuer: value.issuer, expected: issuer })
+          if (this.isRevoked(att, value.issuer)) continue
+          await this.storeRevocation(value)
+          result.stored++
+        } catch (err) {
+          this.c.metrics.reject('trust', (err as Error).name)
+          result.rejected++
+          this.log.debug({ peer, err: (err as Error).message }, 'synced revocation refused')
+        }
+      }
+    }
+    if (result.stored > 0 || result.rejected > 0) this.log.info({ peer, ...result }, 'revocations synced')
+    return result
+  }
+
   // ------------------------------------------------------------ judging
 
   /** Checks a bid's evidence against the requirements; counts each refused attestation. */
   judge (requirements: Requirement[], residency: string[] | undefined, bid: BidEvidence): Verdict {
     const issuers = this.issuers.list()
-    const creds = checkCredentials(bid.credentials, { provider: bid.provider, capability: bid.capability, now: this.now(), issuers, isRevoked: (cid, issuer) => this.isRevoked(cid, issuer), registry: this.c.registry })
+    const creds = checkCredentials(bid.credentials, { provider: bid.provider, capability: bid.capability, now: this.now(), issuers, isRevoked: (cid, issuer) => this.isRevoked(cid, issuer), registry: this.c.registry, verified: this.verified })
     for (const r of creds.rejected) this.c.metrics.reject('trust', r.error.name)
+    for (const v of creds.valid) this.watch(v.cid, v.attestation.issuer)
     return judgeRequirements(requirements, residency, creds, bid.strings, issuers)
   }
 

@@ -132,7 +132,9 @@ export async function loadFolder (root: string, options: FolderOptions = {}): Pr
   for (const [key, m] of Object.entries(doc.modules)) {
     options.signal?.throwIfAborted()
     const dir = await moduleFolder(abs, realRoot, key, m.codePath)
-    modules[key] = await moduleSpecOf(key, dir, m.className != null ? { className: m.className } : {})
+    const spec = await moduleSpecOf(key, dir, m.className != null ? { className: m.className } : {})
+    // what the module asks of the sandbox; the pool grants it only where the operator allows (SandboxGrantRefusedError otherwise)
+    modules[key] = m.permissions != null && m.permissions.length > 0 ? { ...spec, permissions: [...new Set(m.permissions)].sort() } : spec
   }
   const manifest: BundleManifest = {
     workflow: cidStringOf(doc),

@@ -12,6 +12,7 @@ import { limitsFromRequirements } from './limits.js'
 import { validateDag } from './validate.js'
 import { stableTopoSort } from './order.js'
 import { DEFAULT_ROUTER_ITERATIONS, MAX_ROUTER_ITERATIONS } from './constants.js'
+import { SANDBOX_PERMISSIONS, type SandboxPermission } from '../core/module.js'
 import {
   DagCycleError, LoopBoundError, ModuleNotInGraphError, UnknownDownstreamError, UnknownGraphKeyError, WorkflowSchemaError
 } from './errors.js'
@@ -27,6 +28,8 @@ export interface WorkflowModule {
   /** Python: the class of function.py to use when it defines several */
   className?: string
   tags?: string[]
+  /** JS: sandbox permissions the module asks for (child-process, worker, addons, wasi), granted only where the operator's `sandbox.grants` allow them (docs/WORKFLOW.md) */
+  permissions?: SandboxPermission[]
 }
 
 export interface WorkflowDoc {
@@ -60,6 +63,10 @@ export function checkWorkflowSchema (doc: unknown): asserts doc is WorkflowDoc {
   }
   for (const [key, m] of Object.entries((doc as WorkflowDoc).modules)) {
     if (m.className !== undefined && typeof m.className !== 'string') throw new WorkflowSchemaError(`workflow.json: modules.${key}.className must be a string`, { key })
+    const p = m.permissions as unknown
+    if (p !== undefined && (!Array.isArray(p) || p.length > SANDBOX_PERMISSIONS.length * 4 || !p.every(x => SANDBOX_PERMISSIONS.includes(x)))) {
+      throw new WorkflowSchemaError(`workflow.json: modules.${key}.permissions must be a list of sandbox permissions (${SANDBOX_PERMISSIONS.join(', ')})`, { key })
+    }
   }
 }
 

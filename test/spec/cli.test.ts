@@ -31,8 +31,8 @@ test('pl spec compile protocols/schemas --lang ts,py,go writes all three package
     const count = (await readdir(SCHEMAS)).filter(n => n.endsWith('.json')).length
     assert.match(res.stdout, new RegExp(`^compiled ${count} schemas \\(no capability specs\\) for ts, py, go into `))
     assert.deepEqual((await readdir(t.dir)).sort(), ['go', 'manifest.json', 'py', 'ts'])
-    assert.deepEqual((await readdir(join(t.dir, 'py', 'plspec'))).sort(), ['__init__.py', 'codec.py', 'models.py', 'receipt.py', 'runtime.py', 'validators.py'])
-    assert.deepEqual((await readdir(join(t.dir, 'go'))).sort(), ['codec.go', 'go.mod', 'receipt.go', 'runtime.go', 'types.go', 'validators.go'])
+    assert.deepEqual((await readdir(join(t.dir, 'py', 'plspec'))).sort(), ['__init__.py', 'codec.py', 'models.py', 'receipt.py', 'runtime.py', 'trust.py', 'validators.py'])
+    assert.deepEqual((await readdir(join(t.dir, 'go'))).sort(), ['codec.go', 'go.mod', 'receipt.go', 'runtime.go', 'trust.go', 'types.go', 'validators.go'])
     const manifest = JSON.parse(await readFile(join(t.dir, 'manifest.json'), 'utf8'))
     const registry = await SchemaRegistry.load()
     for (const s of manifest.schemas) assert.equal(s.cid, registry.cidOf(s.name), s.name)

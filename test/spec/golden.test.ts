@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
 import { compileSchemas, createContext, dslStub, loadBundle, type GeneratedFiles } from '../../src/spec/compiler/index.js'
-import { goRuntime, runtimeSource } from '../../src/spec/compiler/emit/runtime-files.js'
+import { goRuntime, goTrust, runtimeSource } from '../../src/spec/compiler/emit/runtime-files.js'
 import { ROOT, SAMPLE_SPEC, SCHEMAS } from './helpers.js'
 
 /**
@@ -23,7 +23,10 @@ const RUNTIME_FILES: Record<string, () => string> = {
   'ts/runtime.ts.golden': () => runtimeSource('runtime.ts'),
   'py/plspec/runtime.py': () => runtimeSource('runtime.py'),
   'py/plspec/attach.py': () => runtimeSource('attach.py'),
-  'go/runtime.go': () => goRuntime('plspec')
+  'go/runtime.go': () => goRuntime('plspec'),
+  'ts/trust.ts.golden': () => runtimeSource('trust.ts'),
+  'py/plspec/trust.py': () => runtimeSource('trust.py'),
+  'go/trust.go': () => goTrust('plspec')
 }
 
 function goldenName (rel: string): string {

@@ -85,6 +85,7 @@ export function generate (ctx: CompileContext, langs: Lang[]): GeneratedFiles {
     files.set('ts/validators.d.ts', v.dts)
     files.set('ts/types.ts', emitTsTypes(ctx))
     files.set('ts/runtime.ts', runtimeSource('runtime.ts'))
+    files.set('ts/trust.ts', runtimeSource('trust.ts'))
     files.set('ts/codec.ts', emitTsCodec(ctx))
     files.set('ts/receipt.ts', emitTsReceipt(ctx))
     files.set('ts/index.ts', emitTsIndex())

@@ -7,7 +7,7 @@
  */
 import { receiptNames, type CompileContext } from '../context.js'
 import type { NamedType, TypeRef } from '../shapes.js'
-import { goRuntime } from './runtime-files.js'
+import { goRuntime, goTrust } from './runtime-files.js'
 import { emitGoValidators } from './go-validators.js'
 import { commentText, goIdent, goString, uniqueNames } from './literals.js'
 
@@ -394,6 +394,7 @@ export function emitGo (ctx: CompileContext): Map<string, string> {
   return new Map([
     ['go.mod', `module ${ctx.goPackage}\n\ngo 1.19\n`],
     ['runtime.go', goRuntime(ctx.goPackage)],
+    ['trust.go', goTrust(ctx.goPackage)],
     ['validators.go', emitGoValidators(ctx)],
     ['types.go', emitTypes(ctx)],
     ['codec.go', emitCodec(ctx)],

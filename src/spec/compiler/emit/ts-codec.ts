@@ -245,5 +245,9 @@ export {
   SpecValidationError, SpecDecodeError, ReceiptFormatError, ReceiptSignatureInvalidError, ReceiptMismatchError,
   encodeDagJson, decodeDagJson, encodeDagCbor, cidOf, parseCid
 } from './runtime.js'
+export {
+  checkReceiptsTrust, type TrustCheckSummary, TrustFileError, AttestationMissingError, AttestationMalformedError, AttestationSignatureError,
+  AttestationSubjectMismatchError, AttestationExpiredError, AttestationRevokedError, UntrustedIssuerError, PolicyNotMetError
+} from './trust.js'
 `
 }

@@ -8,10 +8,18 @@ from .runtime import (
 from .validators import VALIDATORS, error_of, is_valid, validate
 from .codec import SCHEMAS, encode, decode
 from .receipt import CAPABILITIES, check_receipt
+from .trust import (
+    TrustFileError, AttestationMissingError, AttestationMalformedError, AttestationSignatureError,
+    AttestationSubjectMismatchError, AttestationExpiredError, AttestationRevokedError, UntrustedIssuerError,
+    PolicyNotMetError, check_receipts_trust,
+)
 from . import models
 
 __all__ = [
     "SpecValidationError", "SpecDecodeError", "ReceiptFormatError", "ReceiptSignatureInvalidError", "ReceiptMismatchError",
     "encode_dag_json", "decode_dag_json", "encode_dag_cbor", "cid_of", "parse_cid",
     "VALIDATORS", "error_of", "is_valid", "validate", "SCHEMAS", "encode", "decode", "CAPABILITIES", "check_receipt", "models",
+    "TrustFileError", "AttestationMissingError", "AttestationMalformedError", "AttestationSignatureError",
+    "AttestationSubjectMismatchError", "AttestationExpiredError", "AttestationRevokedError", "UntrustedIssuerError",
+    "PolicyNotMetError", "check_receipts_trust",
 ]
