@@ -23,7 +23,7 @@ import type { IoSchemas } from '../trust/io-schemas.js'
 import { DEFAULT_MAX_DEPTH } from '../negotiation/constants.js'
 import { CallDepthExceededError, CompositeRunFailedError } from './errors.js'
 import { compilePlan, loadPlanDoc } from './plan.js'
-import { COMPOSITE_KIND } from './constants.js'
+import { COMPOSITE_KIND, MAX_INNER_RECEIPT_CIDS } from './constants.js'
 
 export interface CompositeRunnerInit {
   executor: Executor
@@ -92,6 +92,9 @@ export function compositeRunner (init: CompositeRunnerInit): ExternalRunner {
       const schema = init.outputSchema?.(capability)
       if (schema != null && init.io != null) await init.io.check('output', schema, output)
       const own: SignedReceipt[] = init.receipts != null ? await init.receipts.forRun(runId) : []
+      if (own.length > MAX_INNER_RECEIPT_CIDS) {
+        throw new CompositeRunFailedError(`composite ${capability}: its inner run ${runId} has ${own.length} receipts, a receipt names at most ${MAX_INNER_RECEIPT_CIDS} (a plan that fans out that wide cannot be a composite)`, { capability, inner: runId, receipts: own.length })
+      }
       const signed = init.receipts != null ? await init.receipts.withInner(own) : []
       return {
         output,
