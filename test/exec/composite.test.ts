@@ -155,6 +155,20 @@ test('A runs a plan calling the composite: B runs its plan over the mesh (C, D s
   assert.match(res.stderr, /ReceiptInnerMissingError/)
 })
 
+test('B runs a plan naming its own composite: the local runner runs the inner plan, the self-signed receipt links it, the tree verifies', async () => {
+  const b = mesh.nodes[1]
+  const { id, run } = await runOn(b, 'goal: UseCompositeHere\ninputs:\n  doc: null\nplan:\n  - step: SummarizeDocumentComposite(doc)\n', { doc: DOC })
+  assert.equal(run.state, 'succeeded', JSON.stringify(run.error))
+  const doc = await b.service<ReceiptsService>('receipts').export(id)
+  const outer = doc.receipts.find(r => r.receipt.run === id) as SignedReceipt
+  assert.equal(outer.receipt.provider, b.peerId)
+  assert.equal(outer.receipt.requester, b.peerId, 'a local step: provider = requester')
+  assert.ok(outer.receipt.inner != null)
+  const checked = verifyExport(decodeJson(encodeJson(doc)))
+  assert.equal(checked.inner, 5)
+  assert.equal((await exec(b).executor.get(outer.receipt.inner.run)).run.depth, 1)
+})
+
 test('a composite whose plan calls itself through the mesh (LoopA on B → LoopB on C → LoopA …) fails with the depth error, not a loop', async () => {
   const { run } = await runOn(mesh.nodes[0], 'goal: Cycle\ninputs:\n  x: null\nplan:\n  - step: LoopA(x)\n', { x: 1 })
   assert.equal(run.state, 'failed')
