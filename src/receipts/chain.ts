@@ -10,6 +10,11 @@
  * root CID pins all of them. `verifyChain` checks a set offline: every
  * signature (provider and requester), every `prev` link resolves inside the
  * set, one run, one requester, and no step has two accepted receipts.
+ * A composite step's receipt names its inner run's receipts in `inner`
+ * (src/composite): those may be in the set too, each checked as a receipt of
+ * that inner run requested by the composite's provider, and every one named
+ * must be there; the root lists the run's own sinks (the outer receipt pins
+ * the inner ones).
  *
  * @example
  * const { root } = verifyChain(receipts)        // throws on the first problem
