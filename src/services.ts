@@ -7,6 +7,7 @@
  *   negotiation  contract net: provider side (/pl/negotiate, /pl/exec) and the
  *                requester's remote step runner
  *   exec         the executor: runs DAGs, journals runs, resumes them at start
+ *   composite    runs capabilities implemented by a plan (impl: {plan}) as inner runs
  *   offers       publishes the capabilities listed in `services.capabilities`
  *   a2a          the A2A bridge: agent card + JSON-RPC on the gateway, A2A agents as providers
  *   mcp          MCP bridge: /mcp tools on the gateway, MCP servers' tools as capabilities
@@ -26,6 +27,7 @@ import { receipts, type ReceiptsService } from './receipts/index.js'
 import { negotiation, type Negotiation, type NegotiationInit } from './negotiation/index.js'
 import { exec, NoRunnerError, type ExecService, type ExecServiceInit, type StepRunner } from './exec/index.js'
 import { offers } from './offers.js'
+import { composite } from './composite/index.js'
 import { registry, type RegistryInit } from './registry/index.js'
 import { ConfigError } from './cli/config.js'
 import { gateway, gatewayInitFromConfig } from './gateway/index.js'
@@ -43,7 +45,7 @@ const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'ma
 const NEGOTIATION_KEYS = [
   'replyWindowMs', 'dialTimeoutMs', 'maxAttempts', 'maxRounds', 'cfpConcurrency', 'maxCandidates', 'findTimeoutMs', 'inlineInputBytes',
   'execGraceMs', 'stepDeadlineMs', 'costAttrs', 'maxActive', 'bidTtlMs', 'awardHoldMs', 'sweepMs', 'maxOutputBytes',
-  'maxOpenBids', 'maxOpenBidsPerPeer', 'policies', 'provider', 'openCalls', 'topicSyncMs'
+  'maxOpenBids', 'maxOpenBidsPerPeer', 'policies', 'provider', 'openCalls', 'topicSyncMs', 'maxDepth'
 ]
 const REGISTRY_KEYS = ['maxBundleBytes', 'maxUnpackedBytes', 'cacheTtlMs', 'findTimeoutMs', 'maxProviders', 'reprovideMs']
 const TRUST_KEYS = ['issuers', 'aliases', 'policies', 'gossip', 'policyFindTimeoutMs', 'syncRevocations', 'syncIntervalMs']
@@ -123,6 +125,8 @@ export function daemonServices (config: DaemonConfig): Record<string, ServiceFac
     wrapLocal: (local) => (c.services.receipts as ReceiptsService).wrap(local),
     runners: [remoteDelegate(c)]
   })(c)
+  // capabilities implemented by a plan (impl: {plan}): the `plan` runner in the executor's pool, before offers publish them
+  services.composite = composite({ maxDepth: negotiationInit.maxDepth })
   services.offers = offers(s.capabilities)
   // workflows as data in the mesh; the gateway mounts its routes (src/registry/routes.ts)
   services.registry = registry(section<RegistryInit>(s, 'registry', REGISTRY_KEYS))

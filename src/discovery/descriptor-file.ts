@@ -39,6 +39,9 @@ export async function readDescriptorFile (path: string): Promise<{ descriptor: R
   const i = impl as { dir?: unknown, className?: unknown, permissions?: unknown, external?: unknown }
   // impl: {external: {kind, target, options}}: checked when published
   if (typeof impl === 'object' && i.external != null) return { descriptor, impl: { external: i.external as ExternalImpl } }
+  // impl: {plan: ./plan.yaml | cid:<stored plan>}: a composite capability implemented by the plan (a path is relative to the file)
+  const plan = (impl as { plan?: unknown }).plan
+  if (typeof impl === 'object' && typeof plan === 'string' && plan !== '') return { descriptor, impl: { plan: plan.startsWith('cid:') ? plan : resolve(base, plan) } }
   const permissions = i.permissions
   // the sandbox permissions a JS module asks for (granted only where the operator allows: docs/EXECUTOR.md, Sandbox)
   const permissionsOk = permissions == null || (Array.isArray(permissions) && permissions.every(p => SANDBOX_PERMISSIONS.includes(p)))

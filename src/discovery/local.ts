@@ -25,6 +25,8 @@ export async function bindRecord (rec: LocalRecord): Promise<LocalCapability> {
       ? { ...rec, module, active: true }
       : { ...rec, active: false, problem: `external implementation ${rec.impl.external.kind} ${rec.impl.external.target} does not match the published module CID; publish it again` }
   }
+  // a composite's plan is stored as its external implementation at publish: a record never keeps `plan`
+  if (rec.impl.dir == null) return { ...rec, active: false, problem: 'the record names no module folder nor external implementation; publish it again' }
   try {
     module = await moduleSpecOf(rec.descriptor.name, rec.impl.dir, { className: rec.impl.className })
     if (rec.impl.permissions != null && rec.impl.permissions.length > 0) module = { ...module, permissions: rec.impl.permissions }

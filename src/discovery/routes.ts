@@ -38,6 +38,8 @@ function parseImpl (impl: unknown): ImplRef | undefined {
   const ref = typeof impl === 'string' ? { dir: impl } : impl as ImplRef
   // an external implementation is checked (kind, target, options) by Discovery.publish
   if (typeof ref === 'object' && ref != null && ref.external != null) return { external: ref.external }
+  // a composite's plan file (on this node) or stored plan CID: compiled and checked by Discovery.publish
+  if (typeof ref === 'object' && ref != null && typeof ref.plan === 'string') return { plan: ref.plan }
   if (typeof ref !== 'object' || typeof ref.dir !== 'string' || !isAbsolute(ref.dir)) {
     throw new InvalidDescriptorError('impl must be {dir: <absolute path of a module folder>, className?} or {external: {kind, target, options?}}')
   }

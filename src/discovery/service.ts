@@ -7,6 +7,7 @@ import { setMaxListeners } from 'node:events'
 import { CID } from 'multiformats/cid'
 import type { PlComponents, PlService } from '../node.js'
 import { externalModuleSpec, moduleSpecOf, type ModuleSpec } from '../core/module.js'
+import { compositeImpl } from '../composite/plan.js'
 import { sharedFetcher, type BlockFetcher, type BlockFetcherInit } from '../net/fetch.js'
 import { cidStringOf } from '../core/encoding.js'
 import { Advertiser } from './ads.js'
@@ -258,6 +259,8 @@ export class Discovery implements PlService {
     this.assertStarted()
     let module: ModuleSpec | undefined
     const key = typeof input?.name === 'string' ? input.name : 'capability'
+    // a composite: its plan is compiled, checked and stored; it binds like any external implementation
+    if (impl?.plan != null) impl = { external: await compositeImpl(impl.plan, key, this.c.store.blocks) }
     if (impl?.external != null) {
       try {
         module = externalModuleSpec(key, impl.external)

@@ -32,8 +32,10 @@ export type CapabilityDescriptorInput = Omit<CapabilityDescriptor, 'provider' | 
  * MCP tool, an attached process; src/exec/external.ts).
  */
 export type ImplRef =
-  | { dir: string, className?: string, permissions?: SandboxPermission[], confined?: boolean, external?: undefined }
-  | { external: ExternalImpl, dir?: undefined, className?: undefined, permissions?: undefined }
+  | { dir: string, className?: string, permissions?: SandboxPermission[], confined?: boolean, external?: undefined, plan?: undefined }
+  | { external: ExternalImpl, dir?: undefined, className?: undefined, permissions?: undefined, plan?: undefined }
+  /** a composite capability: the plan (a YAML file, or a stored plan's CID) runs when it is awarded; bound as `external: {kind: 'plan'}` (src/composite) */
+  | { plan: string, external?: undefined, dir?: undefined, className?: undefined, permissions?: undefined }
 
 /** AdvertiseCapability.v1 body. */
 export interface AdvertiseCapability {

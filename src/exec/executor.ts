@@ -72,6 +72,8 @@ export interface SubmitOptions {
   cleanup?: () => Promise<void>
   /** PeerId of the agent the run is for (an agent that signed its request to the gateway): recorded in the run and in every receipt */
   onBehalfOf?: string
+  /** composite nesting (the inner run of a composite capability): its remote calls carry it */
+  depth?: number
 }
 
 export type SeqEvent = ExecEvent & { seq: number }
@@ -211,6 +213,7 @@ export class Executor extends EventEmitter {
       input: await blocks.put(resolved),
       ...(opts.source != null ? { source: opts.source } : {}),
       ...(opts.onBehalfOf != null ? { on_behalf_of: opts.onBehalfOf } : {}),
+      ...(opts.depth != null ? { depth: opts.depth } : {}),
       modules: opts.modules ?? {},
       created: now,
       updated: now,

@@ -51,7 +51,7 @@ export class LocalRunner implements StepRunner {
     if (step.module != null && module.cid !== step.module.cid) {
       throw new ModuleChangedError(`step ${step.id}: module '${module.key}' has CID ${module.cid}, but the plan pins ${step.module.cid}`, { step: step.id, expected: step.module.cid, actual: module.cid })
     }
-    const { output, usage, via } = await this.pool.runModule(module, {
+    const { output, usage, via, inner } = await this.pool.runModule(module, {
       name: step.id,
       parameters: step.parameters,
       settings: step.settings,
@@ -59,7 +59,7 @@ export class LocalRunner implements StepRunner {
       globalParameters: ctx.dag.globalParameters,
       inputData,
       limits: ctx.limits,
-      step: { runId: ctx.runId, key: ctx.key, attempt: ctx.attempt, constraints: ctx.dag.constraints ?? {} }
+      step: { runId: ctx.runId, key: ctx.key, attempt: ctx.attempt, constraints: ctx.dag.constraints ?? {}, ...(ctx.depth != null ? { depth: ctx.depth } : {}) }
     }, {
       signal: ctx.signal,
       onProgress: ctx.progress,
@@ -71,6 +71,6 @@ export class LocalRunner implements StepRunner {
     if (size > this.maxOutputBytes) {
       throw withUsage(new InvalidOutputError(`step ${step.id}: module '${module.key}' returned ${size} bytes of output, over this node's limit of ${this.maxOutputBytes} bytes`, { step: step.id, module: module.key, limit: 'max_output_bytes', limit_value: this.maxOutputBytes, measured: size }), usage)
     }
-    return { output, usage, executor: 'local', ...(via != null ? { via } : {}) }
+    return { output, usage, executor: 'local', ...(via != null ? { via } : {}), ...(inner != null ? { inner } : {}) }
   }
 }

@@ -486,6 +486,7 @@ export class RunExecution {
     const ctx: StepContext = {
       runId: this.run.id,
       ...(this.run.on_behalf_of != null ? { onBehalfOf: this.run.on_behalf_of } : {}),
+      ...(this.run.depth != null ? { depth: this.run.depth } : {}),
       key,
       attempt,
       limits,

@@ -36,6 +36,8 @@ export interface StepContext {
   runId: string
   /** PeerId of the agent the run is for (RunRecord.on_behalf_of): named in the step's receipt */
   onBehalfOf?: string
+  /** composite nesting of the run (RunRecord.depth): remote calls carry it in their CFPs */
+  depth?: number
   /** the step instance key: `id`, plus `@n` per loop/router iteration and `[i]` per map item */
   key: string
   /** 1 for the first attempt */
@@ -65,7 +67,7 @@ export interface ModuleCall {
   inputData: unknown
   limits: EffectiveLimits
   /** run/step ids shown to the module as `context.runId/step/attempt`; the plan's constraints as `context.constraints` */
-  step?: { runId: string, key: string, attempt: number, constraints?: Record<string, unknown> }
+  step?: { runId: string, key: string, attempt: number, constraints?: Record<string, unknown>, depth?: number }
   /** how the step is isolated beyond the pool's configuration (docs/EXECUTOR.md, Sandbox) */
   sandbox?: StepSandbox
 }
@@ -107,6 +109,17 @@ export interface ModuleResult {
   isolation?: Isolation
   /** set when the step ran outside this node (an external implementation); recorded in the receipt */
   via?: RunVia
+  /** set when a composite capability served the step: the run of its plan here and that run's receipts */
+  inner?: InnerRun
+}
+
+/** The inner run of a composite step (src/composite): its id and its receipts, nested composites' receipts included. */
+export interface InnerRun {
+  run: string
+  /** receipt CIDs of the inner run's own steps (Receipt.v1 `inner.receipts`), sorted */
+  receipts: string[]
+  /** those receipts and, transitively, the inner receipts of composites they name */
+  signed: unknown[]
 }
 
 /** Receipt.v1 `via`: what served a step outside the provider's own module pools. */
@@ -135,6 +148,8 @@ export interface StepRunResult {
   executor?: string
   /** set when a local step ran outside this node's module pools (see ModuleResult.via) */
   via?: RunVia
+  /** set when a local composite capability served the step (see ModuleResult.inner) */
+  inner?: InnerRun
 }
 
 /**
@@ -184,6 +199,8 @@ export interface RunRecord {
   error?: ErrorData
   /** PeerId of the agent the run is for (the requester of record; SubmitOptions.onBehalfOf) */
   on_behalf_of?: string
+  /** composite nesting: set on the inner run of a composite capability (its CFPs carry it) */
+  depth?: number
 }
 
 export interface PendingQuestion {

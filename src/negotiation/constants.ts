@@ -51,6 +51,10 @@ export const MAX_OPEN_CALL_ANSWERS = 64
 export const MAX_CFP_CONSTRAINTS = 32
 export const MAX_CFP_CONSTRAINT_KEY = 64
 export const MAX_CFP_CONSTRAINT_VALUE = 256
+/** Deepest composite nesting a provider serves: a call whose `depth` is above it is declined 'too-deep' (docs/NEGOTIATION.md, Depth). */
+export const DEFAULT_MAX_DEPTH = 4
+/** The schema's ceiling of CallForProposal.v1 `depth` (a forged larger one fails validation). */
+export const MAX_CFP_DEPTH = 64
 /** How often expired bids and stale awards are swept. */
 export const DEFAULT_BID_SWEEP_MS = 5_000
 /** how often the open-call topics follow the published capabilities */

@@ -22,7 +22,7 @@ import { receiptLimits, receiptUsage } from '../receipts/runner.js'
 import { effectiveLimits } from '../exec/limits.js'
 import {
   DEFAULT_AWARD_HOLD_MS, DEFAULT_BID_TTL_MS, DEFAULT_DONE_KEEP_MS, DEFAULT_MAX_ACTIVE, DEFAULT_MAX_OPEN_BIDS, DEFAULT_MAX_OPEN_BIDS_PER_PEER,
-  DEFAULT_EXEC_GRACE_MS, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_BID_SWEEP_MS, EXEC_PROTOCOL, MAX_AWARD_DEADLINE_MS
+  DEFAULT_EXEC_GRACE_MS, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_BID_SWEEP_MS, DEFAULT_MAX_DEPTH, EXEC_PROTOCOL, MAX_AWARD_DEADLINE_MS
 } from './constants.js'
 import {
   AwardAlreadyExecutedError, AwardMismatchError, BidAlreadyAwardedError, BidExpiredError, CfpExpiredError, InputUnavailableError,
@@ -30,7 +30,7 @@ import {
 } from './errors.js'
 import { execProtocol, type ExecRequest, type ExecResponse } from './wire.js'
 import type { PolicyResolver } from './policy.js'
-import type { StepSandbox } from '../exec/types.js'
+import type { InnerRun, StepSandbox } from '../exec/types.js'
 import { attestationCid, type Attestation } from '../trust/attestation.js'
 import type { IoSchemas } from '../trust/io-schemas.js'
 import { MAX_BID_CREDENTIALS } from '../trust/constants.js'
@@ -83,10 +83,12 @@ export interface ProviderInit {
   credentials?: (capability: string) => Promise<Attestation[]>
   /** checks step inputs against the capability's input schema before running */
   io?: IoSchemas
+  /** deepest composite nesting served: calls with a larger `depth` are declined 'too-deep' @default DEFAULT_MAX_DEPTH */
+  maxDepth?: number
 }
 
 /** The parts of a call a bid needs later: the whole decoded call (constraints, reply_to…) is not kept per open bid. */
-type CallFacts = Pick<CallForProposal, 'input' | 'deadline'> & { capability: { name: string }, policies?: string[], constraints?: Record<string, unknown> }
+type CallFacts = Pick<CallForProposal, 'input' | 'deadline'> & { capability: { name: string }, policies?: string[], constraints?: Record<string, unknown>, depth?: number }
 
 interface BidRecord {
   id: string
@@ -253,7 +255,11 @@ export class Provider {
     const offer = await this.init.local.localOffer(cfp.capability.name, cfp.capability.version)
     const room = this.bidRoomProblem(requester)
     const runnable = offer == null || (this.init.canRun?.(offer.module) ?? true)
-    const decision: BidDecision = !runnable
+    const depth = cfp.depth ?? 0
+    const maxDepth = this.init.maxDepth ?? DEFAULT_MAX_DEPTH
+    const decision: BidDecision = depth > maxDepth
+      ? { decline: 'too-deep', message: `call depth ${depth} is above this node's maximum of ${maxDepth}: a composite capability that (through the mesh) calls itself?` }
+      : !runnable
       ? { decline: 'unsupported', message: `${cfp.capability.name} is served by an external '${offer?.module.external?.kind ?? '?'}' implementation that is not available now` }
       : room != null
       ? { decline: 'busy', message: room }
@@ -284,7 +290,7 @@ export class Provider {
     }
     const envelope = this.components.sign('Bid.v1', bid, { to: requester, ttlMs })
     const id = envelopeId(envelope)
-    const facts: CallFacts = { capability: { name: cfp.capability.name }, input: cfp.input, deadline: cfp.deadline, ...(cfp.policies != null ? { policies: [...cfp.policies] } : {}), ...(cfp.constraints != null ? { constraints: cfp.constraints } : {}) }
+    const facts: CallFacts = { capability: { name: cfp.capability.name }, input: cfp.input, deadline: cfp.deadline, ...(cfp.policies != null ? { policies: [...cfp.policies] } : {}), ...(cfp.constraints != null ? { constraints: cfp.constraints } : {}), ...(depth > 0 ? { depth } : {}) }
     // an estimate (gateway dry run) is answered like any call but holds nothing: its bid cannot be awarded
     if (cfp.estimate !== true) this.remember({ id, body: bid, cfp: facts, cfpId, requester, offer, awarded: false })
     this.log.debug({ cfp: cfpId, bid: id, requester, price: bid.price }, 'bid')
@@ -383,6 +389,7 @@ export class Provider {
     let via: Receipt['via']
     let error: ErrorData | undefined
     let isolation: Receipt['isolation']
+    let inner: InnerRun | undefined
     let sending = false
     const onProgress = (n: number, total?: number, message?: string): void => {
       if (sending || typeof n !== 'number') return
@@ -408,12 +415,13 @@ export class Provider {
         globalParameters: call.global_parameters,
         inputData: call.input_data,
         limits: effectiveLimits(limits, { wall_ms: Math.max(1, Math.min(award.deadline - Date.now(), MAX_AWARD_DEADLINE_MS)) }),
-        step: { runId: award.run, key: award.step, attempt: award.attempt ?? 1, constraints: rec.bid.cfp.constraints ?? {} },
+        step: { runId: award.run, key: award.step, attempt: award.attempt ?? 1, constraints: rec.bid.cfp.constraints ?? {}, ...(rec.bid.cfp.depth != null ? { depth: rec.bid.cfp.depth } : {}) },
         ...(sandbox != null ? { sandbox } : {})
       }, { signal, onProgress })
       usage = receiptUsage(out.usage)
       via = out.via
       isolation = out.isolation
+      inner = out.inner
       outputBytes = encodeCanonical(out.output)
       const max = this.init.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
       if (outputBytes.byteLength > max) throw new StepOutputTooLargeError(`the step's output is ${outputBytes.byteLength} bytes, over this node's limit of ${max}`, { size: outputBytes.byteLength, max })
@@ -422,6 +430,7 @@ export class Provider {
       status = 'error'
       outputBytes = undefined
       outputCid = undefined
+      inner = undefined
       error = wireError(err)
       const measured = (err as { details?: { usage?: Receipt['usage'] } }).details?.usage
       usage = receiptUsage(measured ?? { cpu_ms: 0, wall_ms: Date.now() - started, mem_peak_mb: 0 })
@@ -447,11 +456,12 @@ export class Provider {
       ...(via != null ? { via } : {}),
       ...(award.on_behalf_of != null ? { on_behalf_of: award.on_behalf_of } : {}),
       ...(isolation != null ? { isolation } : {}),
+      ...(inner != null ? { inner: { run: inner.run, receipts: inner.receipts } } : {}),
       ...(award.attestations != null && award.attestations.length > 0 ? { attestations: award.attestations } : {})
     }
     const signed = signReceipt(this.components.identity, receipt, { registry: this.components.registry })
     const result: Result = { award: rec.id, run: award.run, step: award.step, status, usage, receipt: signed, ...(outputCid != null ? { output: outputCid } : {}), ...(error != null ? { error } : {}) }
     const envelope = this.components.sign('Result.v1', result, { to: requester })
-    return { status: 'OK', body: { result: envelope, ...(outputBytes != null ? { output: outputBytes } : {}) } }
+    return { status: 'OK', body: { result: envelope, ...(outputBytes != null ? { output: outputBytes } : {}), ...(inner != null ? { inner: inner.signed } : {}) } }
   }
 }

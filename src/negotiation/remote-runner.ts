@@ -26,6 +26,7 @@ import type { SchemaRegistry } from '../spec/registry.js'
 import type { RunnerQuery, StepContext, StepRunner, StepRunResult } from '../exec/types.js'
 import type { Step } from '../workflow/ir.js'
 import { countersignVerified, type SignedReceipt } from '../receipts/signing.js'
+import { verifyInnerReceipts } from '../receipts/chain.js'
 import { verifyReceiptAgainst } from '../receipts/verify.js'
 import { stepCallDocument } from '../receipts/call.js'
 import { prevReceipts } from '../receipts/prev.js'
@@ -336,6 +337,7 @@ export class RemoteRunner implements StepRunner {
         deadline: job.deadline,
         reply_by: replyBy,
         constraints: cfpConstraints(job.ctx.dag.constraints),
+        ...(job.ctx.depth != null && job.ctx.depth > 0 ? { depth: job.ctx.depth } : {}),
         policies: job.policy.cids,
         // the plan's own limits for the step; node defaults are the executor's business, not a demand on providers
         limits: receiptLimits(job.step.limits ?? {})
@@ -473,6 +475,7 @@ export class RemoteRunner implements StepRunner {
     const output = decodeCanonical(body.output)
     if (result.receipt == null) throw new InvalidResultError(`${provider} returned no receipt`, { provider })
     const signed: unknown = result.receipt
+    let inner: SignedReceipt[] = []
     verifyReceiptAgainst(signed, {
       award: { id: awardId, body: award },
       requester: this.components.identity.id,
@@ -488,6 +491,8 @@ export class RemoteRunner implements StepRunner {
       // what the plan asked of the output: checked before we countersign
       if (best.descriptor != null && this.init.io != null) await this.init.io.check('output', best.descriptor.io?.output, output)
       checkOutputConstraints(job.ctx.dag.constraints, output, body.output.byteLength)
+      // a composite step: the receipts of its inner run come along and must verify as the tree the receipt names
+      if (signed.receipt.inner != null || body.inner != null) inner = verifyInnerReceipts(signed, body.inner, { registry: this.components.registry })
     } catch (err) {
       record.outcome = 'rejected'
       await this.init.receipts.putRejected(signed, errorInfo(err))
@@ -496,6 +501,7 @@ export class RemoteRunner implements StepRunner {
     }
     // verifyReceiptAgainst checked the schema and the provider's signature
     const accepted: SignedReceipt = countersignVerified(this.components.identity, signed)
+    if (inner.length > 0) await this.init.receipts.putInner(inner)
     // the attestations that admitted the provider stay readable by CID, for `pl trust export` and offline checks
     for (const att of best.body.credentials ?? []) {
       if (best.admitted.includes(attestationCid(att))) await this.components.store.blocks.put(att)

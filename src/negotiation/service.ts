@@ -34,7 +34,7 @@ export type NegotiationComponents = Pick<PlComponents, 'identity' | 'registry' |
 
 export interface NegotiationInit extends Partial<Pick<RemoteRunnerInit,
 'replyWindowMs' | 'dialTimeoutMs' | 'maxAttempts' | 'maxRounds' | 'cfpConcurrency' | 'maxCandidates' | 'findTimeoutMs' | 'inlineInputBytes' | 'execGraceMs' | 'stepDeadlineMs' | 'costAttrs'>>,
-  Partial<Pick<ProviderInit, 'maxActive' | 'bidTtlMs' | 'awardHoldMs' | 'sweepMs' | 'maxOutputBytes' | 'maxOpenBids' | 'maxOpenBidsPerPeer' | 'canRun'>> {
+  Partial<Pick<ProviderInit, 'maxActive' | 'bidTtlMs' | 'awardHoldMs' | 'sweepMs' | 'maxOutputBytes' | 'maxOpenBids' | 'maxOpenBidsPerPeer' | 'canRun' | 'maxDepth'>> {
   /** who provides a capability @default the `discovery` service */
   finder?: CandidateFinder
   /** what this node offers @default the `discovery` service's published capabilities */

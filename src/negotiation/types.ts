@@ -6,7 +6,7 @@
  * (BidStrategy).
  */
 import type { ModuleSpec } from '../core/module.js'
-import type { Isolation, ModuleCall, ModuleCallOptions, RunVia, Usage } from '../exec/types.js'
+import type { InnerRun, Isolation, ModuleCall, ModuleCallOptions, RunVia, Usage } from '../exec/types.js'
 import type { SignedReceipt } from '../receipts/signing.js'
 import type { ErrorData } from '../core/errors.js'
 import type { Attestation } from '../trust/attestation.js'
@@ -49,6 +49,8 @@ export interface CallForProposal {
   reply_to?: string[]
   /** a dry run (gateway estimate): the provider answers but holds no bid */
   estimate?: boolean
+  /** composite nesting: absent or 0 for a plan's own step, +1 per composite capability the call is made from */
+  depth?: number
 }
 
 /** Bid.v1 */
@@ -67,7 +69,7 @@ export interface Bid {
   expires: number
 }
 
-export type DeclineReason = 'busy' | 'policy' | 'unsupported' | 'over-limits' | 'other'
+export type DeclineReason = 'busy' | 'policy' | 'unsupported' | 'over-limits' | 'too-deep' | 'other'
 
 /** Decline.v1 */
 export interface Decline {
@@ -170,7 +172,7 @@ export interface InputFetcher {
 export type RunStepCall = ModuleCall
 
 /** Runs one module for one step: `(m, call, o) => pool.runModule(m, call, o)` with the executor's ModulePool. */
-export type RunStep = (module: ModuleSpec, call: RunStepCall, options: ModuleCallOptions) => Promise<{ output: unknown, usage: Usage, via?: RunVia, isolation?: Isolation }>
+export type RunStep = (module: ModuleSpec, call: RunStepCall, options: ModuleCallOptions) => Promise<{ output: unknown, usage: Usage, via?: RunVia, isolation?: Isolation, inner?: InnerRun }>
 
 export interface BidContext {
   cfp: CallForProposal

@@ -7,7 +7,7 @@
  *   Bid.v1 | Decline.v1 (a provider answering an open call) → OK `{received: true}` | REJECTED
  * /pl/exec/1.0.0 — request `{award: <the Award.v1 envelope>, input?: <bytes>}`:
  *   PROGRESS `{type: 'pl:exec:accepted' | 'pl:exec:input' | 'pl:step:progress', ...}` frames, then
- *   OK `{result: Result.v1 envelope (with the provider-signed receipt), output?: <dag-cbor bytes>}`
+ *   OK `{result: Result.v1 envelope (with the provider-signed receipt), output?: <dag-cbor bytes>, inner?: <SignedReceipt.v1 of a composite's inner run>[]}`
  */
 import { defineProtocol, type ProtocolDef, type HandlerContext, type RpcResponse } from '../net/rpc.js'
 import type { Envelope } from '../core/envelope.js'
@@ -18,7 +18,8 @@ export interface NegotiateRequest { envelope: Envelope<any> }
 export type NegotiateResponse = { envelope: Envelope<any> } | { award: string, accepted: true } | { received: true }
 
 export interface ExecRequest { award: Envelope<Award>, input?: Uint8Array }
-export interface ExecResponse { result: Envelope<Result>, output?: Uint8Array }
+/** `inner`: the receipts of a composite step's inner run (and of composites nested in it), which the receipt's `inner` names */
+export interface ExecResponse { result: Envelope<Result>, output?: Uint8Array, inner?: unknown[] }
 
 export type ExecProgress =
   | { type: 'pl:exec:accepted', award: string }

@@ -10,7 +10,7 @@
  * await rpc.handle(echo)
  * const res = await rpc.request(peerId, echo, { hi: 1 })
  */
-import type { Libp2p, Stream, Connection, PeerId } from '@libp2p/interface'
+import type { Libp2p, Stream, Connection, PeerId, StreamCloseEvent } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { encodeFrame, FrameDecoder } from './frames.js'
@@ -224,7 +224,11 @@ export class Rpc {
   private async serve<Req, Res> (def: ProtocolDef<Req, Res>, handler: NonNullable<ProtocolDef<Req, Res>['handler']>, stream: Stream, connection: Connection): Promise<void> {
     const { metrics } = this.components
     const total = this.timeout(def.timeouts.totalMs)
-    const signal = AbortSignal.any([this.shutdown.signal, total.signal])
+    // the caller reset the stream (it cancelled, or its node died): the handler's work is for nobody now
+    const gone = new AbortController()
+    const onClose = (e: Event): void => { if ((e as StreamCloseEvent).error != null && (e as StreamCloseEvent).local !== true) gone.abort(new RpcAbortedError(`${def.id}: the caller reset the stream`)) }
+    stream.addEventListener('close', onClose)
+    const signal = AbortSignal.any([this.shutdown.signal, total.signal, gone.signal])
     const onAbort = (): void => { stream.abort(new RpcTimeoutError(`${def.id} handler timed out`)) }
     signal.addEventListener('abort', onAbort, { once: true })
     const peer = connection.remotePeer.toString()
@@ -256,6 +260,7 @@ export class Rpc {
     } finally {
       total.clear()
       signal.removeEventListener('abort', onAbort)
+      stream.removeEventListener('close', onClose)
       metrics?.rpc.inc({ protocol: def.id, direction: 'in', status })
     }
   }

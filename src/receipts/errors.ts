@@ -93,3 +93,13 @@ export class ReceiptChainRequesterError extends PlError {
 export class ReceiptExportError extends PlError {
   override name = 'ReceiptExportError'
 }
+
+/** A receipt names an inner run receipt (`inner.receipts`) that is not in the set (`details.receipt`, `details.inner`). */
+export class ReceiptInnerMissingError extends PlError {
+  override name = 'ReceiptInnerMissingError'
+}
+
+/** A receipt listed in another's `inner.receipts` is not of that inner run, or not requested by the outer receipt's provider (`details.field`). */
+export class ReceiptInnerMismatchError extends PlError {
+  override name = 'ReceiptInnerMismatchError'
+}

@@ -90,10 +90,12 @@ export class ReceiptingRunner implements StepRunner {
       policies: [...ctx.dag.policies],
       prev: await prevReceipts(this.init.receipts, ctx.runId, ctx.dag, step),
       ...(result.via != null ? { via: result.via } : {}),
-      ...(ctx.onBehalfOf != null ? { on_behalf_of: ctx.onBehalfOf } : {})
+      ...(ctx.onBehalfOf != null ? { on_behalf_of: ctx.onBehalfOf } : {}),
+      ...(result.inner != null ? { inner: { run: result.inner.run, receipts: result.inner.receipts } } : {})
     }
     // signReceipt validated the receipt; our own fresh signature needs no second check
     const signed: SignedReceipt = countersignVerified(this.init.identity, signReceipt(this.init.identity, receipt, { registry: this.init.registry }))
+    if (result.inner != null) await this.init.receipts.putInner(result.inner.signed as SignedReceipt[])
     await this.init.receipts.put(signed)
     return { ...result, receipt: signed, executor: result.executor ?? self }
   }

@@ -29,7 +29,7 @@ export class ReceiptsService implements PlService {
   async export (runId: string): Promise<ReceiptExport> {
     const receipts = await this.store.forRun(runId)
     if (receipts.length === 0) throw new ReceiptNotFoundError(`no receipts for run ${runId}`, { run: runId })
-    return exportReceipts(receipts)
+    return exportReceipts(await this.store.withInner(receipts))
   }
 
   start (): void {

@@ -56,6 +56,8 @@ export interface Receipt {
   isolation?: 'thread' | 'sandbox' | 'process' | 'sandbox-no-net' | 'process-no-net'
   /** CIDs of the attestations that admitted the provider (from the award) */
   attestations?: string[]
+  /** a composite capability served the step: the run of its plan (requested by this receipt's provider) and that run's receipt CIDs */
+  inner?: { run: string, receipts: string[] }
 }
 
 /** A SignedReceipt.v1 document. */
@@ -128,7 +130,7 @@ function checkReceipt (value: unknown, registry: SchemaRegistry): asserts value 
 
 /** The schema only checks the alphabet; a CID must also parse (version, codec, multihash). */
 function checkCids (receipt: Receipt): void {
-  const fields: Array<[string, string]> = [['input', receipt.input], ...receipt.prev.map((c, i): [string, string] => [`prev/${i}`, c])]
+  const fields: Array<[string, string]> = [['input', receipt.input], ...receipt.prev.map((c, i): [string, string] => [`prev/${i}`, c]), ...(receipt.inner?.receipts ?? []).map((c, i): [string, string] => [`inner/receipts/${i}`, c])]
   if (receipt.output !== '') fields.push(['output', receipt.output])
   for (const [field, text] of fields) {
     try {

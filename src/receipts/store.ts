@@ -39,6 +39,36 @@ export class ReceiptStore {
     return cid
   }
 
+  /**
+   * Stores the receipts of a composite step's inner run (verified with the
+   * outer receipt) by CID only: they are another run's, requested by the
+   * composite's provider, and are read through the outer receipt's `inner`.
+   */
+  async putInner (receipts: SignedReceipt[]): Promise<void> {
+    if (receipts.length === 0) return
+    await this.store.db.batch(receipts.map(r => ({ type: 'put', key: receiptCid(r.receipt), value: r, sublevel: this.byCid as any })) as any)
+  }
+
+  /**
+   * `receipts` followed by the inner receipts their `inner` names,
+   * transitively (a composite nested in a composite), each once: what an
+   * export of the outer run carries so the whole tree verifies offline.
+   * An inner receipt missing here is left out (the export's verify names it).
+   */
+  async withInner (receipts: SignedReceipt[]): Promise<SignedReceipt[]> {
+    const out = [...receipts]
+    const seen = new Set(receipts.map(r => receiptCid(r.receipt)))
+    for (let i = 0; i < out.length; i++) {
+      for (const cid of out[i].receipt.inner?.receipts ?? []) {
+        if (seen.has(cid)) continue
+        seen.add(cid)
+        const r = await this.get(cid)
+        if (r != null) out.push(r)
+      }
+    }
+    return out
+  }
+
   /** Keeps a provider-signed receipt the requester refused to countersign (a constraint or schema violation), with why. */
   async putRejected (signed: SignedReceipt, reason: { name: string, message: string }): Promise<string> {
     const cid = receiptCid(signed.receipt)

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { cidStringOf, decodeJson, encodeJson } from '../../src/core/encoding.js'
 import { receiptCid } from '../../src/receipts/signing.js'
-import { verifyChain, exportReceipts, verifyExport, receiptRoot } from '../../src/receipts/chain.js'
+import { verifyChain, exportReceipts, verifyExport, receiptRoot, verifyInnerReceipts } from '../../src/receipts/chain.js'
 import { parties, accepted, diamond } from './helpers.js'
 
 test('a diamond of receipts verifies offline; its root lists the one sink', async () => {
@@ -77,4 +77,50 @@ test('rejects a chain whose requester is not the one expected', async () => {
   const q = await parties()
   assert.equal(verifyChain(diamond(p), { requester: p.requester.id }).receipts, 4)
   assert.throws(() => verifyChain(diamond(p), { requester: q.requester.id }), { name: 'ReceiptChainRequesterError' })
+})
+
+/**
+ * A composite step: the outer run's requester R awards step `brief` to B, which
+ * runs the plan as inner run `inner-1` (B requests its steps from C) and names
+ * those receipts in `inner`.
+ */
+async function compositeTree (): Promise<{ outer: ReturnType<typeof accepted>, innerChain: ReturnType<typeof diamond>, all: ReturnType<typeof diamond>, b: Awaited<ReturnType<typeof parties>> }> {
+  const outerParties = await parties() // provider B, requester R
+  const innerParties = { provider: (await parties()).provider, requester: outerParties.provider } // C for B
+  const innerChain = diamond(innerParties, 'inner-1')
+  const outer = accepted(outerParties, { run: 'outer-1', step: 'brief', inner: { run: 'inner-1', receipts: innerChain.map(r => receiptCid(r.receipt)).sort() } })
+  return { outer, innerChain, all: [outer, ...innerChain], b: outerParties }
+}
+
+test('a composite receipt and its inner run verify as one tree; the root is the outer run\'s', async () => {
+  const { outer, innerChain, all } = await compositeTree()
+  const result = verifyChain(all)
+  assert.equal(result.run, 'outer-1')
+  assert.equal(result.receipts, 5)
+  assert.equal(result.inner, 4)
+  assert.deepEqual(result.sinks, [receiptCid(outer.receipt)], 'the inner receipts are pinned through the outer one, not listed')
+  assert.equal(receiptRoot(all).cid, receiptRoot([outer]).cid)
+  assert.equal(verifyExport(decodeJson(encodeJson(exportReceipts(all)))).inner, 4)
+  assert.deepEqual(verifyInnerReceipts(outer, innerChain).length, 4)
+})
+
+test('a composite tree missing an inner receipt, or holding one of another run or requester, is refused', async () => {
+  const { outer, innerChain, all, b } = await compositeTree()
+  assert.throws(() => verifyChain(all.filter(r => r.receipt.step !== 'd')), (err: any) => err.name === 'ReceiptInnerMissingError' && err.details.inner === receiptCid(innerChain[3].receipt))
+  // an inner receipt countersigned by someone other than the composite's provider
+  const stranger = await parties()
+  const foreign = diamond(stranger, 'inner-1')
+  const outer2 = accepted(b, { run: 'outer-1', step: 'brief', inner: { run: 'inner-1', receipts: foreign.map(r => receiptCid(r.receipt)).sort() } })
+  assert.throws(() => verifyChain([outer2, ...foreign]), (err: any) => err.name === 'ReceiptInnerMismatchError' && err.details.field === 'requester')
+  // an inner receipt of another run
+  const other = diamond({ provider: stranger.provider, requester: b.provider }, 'inner-2')
+  const outer3 = accepted(b, { run: 'outer-1', step: 'brief', inner: { run: 'inner-1', receipts: other.map(r => receiptCid(r.receipt)).sort() } })
+  assert.throws(() => verifyChain([outer3, ...other]), (err: any) => err.name === 'ReceiptInnerMismatchError' && err.details.field === 'run')
+  // a tampered inner receipt
+  const tampered = [outer, { ...innerChain[0], receipt: { ...innerChain[0].receipt, output: cidStringOf({ forged: true }) } }, ...innerChain.slice(1)]
+  assert.throws(() => verifyChain(tampered), { name: 'ReceiptSignatureError' })
+  // a Result carrying receipts its receipt does not name, or inner receipts with no inner run named
+  assert.throws(() => verifyInnerReceipts(outer, [...innerChain, accepted(b, { run: 'x', step: 'extra' })]), { name: 'ReceiptChainRunError' })
+  assert.throws(() => verifyInnerReceipts(accepted(b, { run: 'outer-1', step: 'plain' }), innerChain), { name: 'ReceiptInnerMismatchError' })
+  assert.throws(() => verifyInnerReceipts(outer, 'not a list'), { name: 'ReceiptInnerMismatchError' })
 })

@@ -19,6 +19,12 @@ import { parseAttrFilter } from '../../discovery/match.js'
 import type { CapabilityQuery, FoundCapability, ImplRef, IoSchema } from '../../discovery/types.js'
 import { action, printJson } from '../util.js'
 import { agentCapability } from '../../bridges/a2a/publish.js'
+import { descriptorFromSpec } from '../../composite/descriptor.js'
+import { CAPABILITY_KEYWORD } from '../../spec/compiler/capability.js'
+
+function isCapabilitySpec (doc: unknown): boolean {
+  return doc != null && typeof doc === 'object' && !Array.isArray(doc) && CAPABILITY_KEYWORD in doc
+}
 
 /** `--io-match`: a schema CID, or a file with a schema (the input) or with {input?, output?}. */
 async function ioOf (input?: string, output?: string): Promise<CapabilityQuery['io'] | undefined> {
@@ -109,7 +115,8 @@ export function register (program: Command): void {
     .option('--mcp-url <url>', 'an MCP server over streamable HTTP: publish its tools')
     .option('--tool <name>', 'with --mcp/--mcp-url: only this tool (repeatable)', collect, [])
     .option('--prefix <prefix>', 'with --mcp/--mcp-url: prepended to each capability name')
-    .action(action(async (target: string | undefined, opts: { dataDir?: string, impl?: string, className?: string, json?: boolean, a2a?: string, skill?: string, name?: string, price?: number, mcp?: string, mcpUrl?: string, tool: string[], prefix?: string }) => {
+    .option('--plan <file>', 'a composite capability: the DSL plan that implements it, run over the mesh when awarded (docs/SPEC.md, Composite capabilities); the descriptor may be the spec `pl spec from-plan` derived from it')
+    .action(action(async (target: string | undefined, opts: { dataDir?: string, impl?: string, className?: string, json?: boolean, a2a?: string, skill?: string, name?: string, price?: number, mcp?: string, mcpUrl?: string, tool: string[], prefix?: string, plan?: string }) => {
       if (opts.mcp != null || opts.mcpUrl != null) {
         if (target != null || (opts.mcp != null && opts.mcpUrl != null)) throw new InvalidDescriptorError('give one of: a descriptor, --mcp "<command>", --mcp-url <url>')
         const body = { target: opts.mcp ?? opts.mcpUrl, ...(opts.tool.length > 0 ? { tools: opts.tool } : {}), ...(opts.prefix != null ? { prefix: opts.prefix } : {}) }
@@ -127,8 +134,11 @@ export function register (program: Command): void {
         return
       }
       const file = await descriptorPath(target)
-      const { descriptor, impl: fileImpl } = await readDescriptorFile(file)
-      let impl: ImplRef | undefined = opts.impl != null ? { dir: resolve(opts.impl) } : fileImpl
+      if (opts.plan != null && opts.impl != null) throw new InvalidDescriptorError('give one of --plan (a composite) and --impl (a module folder)')
+      // a capability spec (x-pl-capability, as pl spec from-plan writes) publishes as its descriptor
+      const doc = await readDocument(file, 'descriptor')
+      const { descriptor, impl: fileImpl } = isCapabilitySpec(doc) ? { descriptor: descriptorFromSpec(doc), impl: undefined } : await readDescriptorFile(file)
+      let impl: ImplRef | undefined = opts.plan != null ? { plan: resolve(opts.plan) } : opts.impl != null ? { dir: resolve(opts.impl) } : fileImpl
       if (opts.className != null) {
         if (impl?.dir == null) throw new InvalidDescriptorError('--class-name needs a module folder (--impl or impl: in the descriptor)')
         impl = { ...impl, className: opts.className }

@@ -33,9 +33,11 @@ export async function loadRunExport (dataDir: string, runId: string): Promise<Re
   if (!existsSync(join(dataDir, 'db'))) throw new ReceiptNotFoundError(`no receipts for run ${runId}: ${dataDir} holds no pl-node data (no database; is --data-dir / PL_DATA_DIR right?)`, { run: runId })
   const store = await Store.open(dataDir)
   try {
-    const receipts = await new ReceiptStore(store).forRun(runId)
+    const rs = new ReceiptStore(store)
+    const receipts = await rs.forRun(runId)
     if (receipts.length === 0) throw new ReceiptNotFoundError(`no receipts for run ${runId} in ${dataDir}`, { run: runId })
-    return exportReceipts(receipts)
+    // the receipts of composite steps' inner runs come along: the whole tree verifies offline
+    return exportReceipts(await rs.withInner(receipts))
   } finally {
     await store.close()
   }
@@ -83,7 +85,8 @@ export function register (program: Command): void {
       if (!await isFile(target) && (target.includes('/') || /\.json$/i.test(target))) throw new InputFileNotFoundError(`${target}: no such file (pl receipts verify takes an export file or a run id)`, { path: target })
       const doc = await isFile(target) ? fromJsonLd(decodeJson(await readFile(target))) : await loadRunExport(resolveDataDir(opts.dataDir), target)
       const result = verifyExport(doc)
-      process.stdout.write(`ok: ${result.receipts} receipt${result.receipts === 1 ? '' : 's'} of run ${result.run} verify; root ${result.root}\n`)
+      const inner = result.inner > 0 ? ` (${result.inner} of them from composite steps' inner runs)` : ''
+      process.stdout.write(`ok: ${result.receipts} receipt${result.receipts === 1 ? '' : 's'} of run ${result.run}${inner} verify; root ${result.root}\n`)
       if (opts.trust != null) {
         const trust = checkReceiptsTrust((doc as ReceiptExport).receipts.map(s => s.receipt), await readTrustFile(opts.trust))
         process.stdout.write(`ok: trust holds: ${trust.attestations} attestation${trust.attestations === 1 ? '' : 's'} from trusted issuers, ${trust.policies} polic${trust.policies === 1 ? 'y' : 'ies'} met\n`)

@@ -98,6 +98,8 @@ type CallForProposalV1 struct {
 	ReplyTo *[]string `json:"reply_to,omitempty"`
 	// a dry run (gateway estimate): answer with a bid as usual, but the bid is not held and cannot be awarded
 	Estimate *bool `json:"estimate,omitempty"`
+	// how many composite capabilities this call is nested in: absent or 0 for a plan's own step; a composite's inner run calls with its own depth + 1. A provider declines (reason too-deep) calls deeper than its configured maximum.
+	Depth *int64 `json:"depth,omitempty"`
 }
 
 // CapabilityV1: A capability descriptor. Its CID is its identity.
@@ -216,6 +218,8 @@ type ReceiptV1 struct {
 	OnBehalfOf *string `json:"on_behalf_of,omitempty"`
 	// CIDs of the attestations that admitted the provider (from the award)
 	Attestations *[]string `json:"attestations,omitempty"`
+	// Set when the step was served by a composite capability: the run of its plan on the provider (whose requester is this receipt's provider) and the CIDs of that run's receipts, sorted. A receipts export carries them, so the whole tree verifies offline.
+	Inner *ReceiptV1Inner `json:"inner,omitempty"`
 }
 
 // ResultV1 is a struct of the compiled schemas.
@@ -371,6 +375,12 @@ type ReceiptV1Via struct {
 	Kind string `json:"kind"`
 	Target string `json:"target"`
 	Ref *string `json:"ref,omitempty"`
+}
+
+// ReceiptV1Inner: Set when the step was served by a composite capability: the run of its plan on the provider (whose requester is this receipt's provider) and the CIDs of that run's receipts, sorted. A receipts export carries them, so the whole tree verifies offline.
+type ReceiptV1Inner struct {
+	Run string `json:"run"`
+	Receipts []string `json:"receipts"`
 }
 
 // ResultV1Error is a struct of the compiled schemas.

@@ -19,10 +19,10 @@ var k11 = mustJSON("1")
 var k12 = mustRegexp("^[A-Za-z0-9_\\x{2d}]{86}\\z")
 var k13 = map[string]bool{"cfp": true, "bid": true, "run": true, "step": true, "provider": true, "capability": true, "input": true, "limits": true, "price": true, "deadline": true, "attempt": true, "prev": true, "on_behalf_of": true, "attestations": true}
 var k14 = map[string]bool{"cfp": true, "run": true, "step": true, "capability": true, "price": true, "eta_ms": true, "attrs": true, "limits": true, "attestations": true, "expires": true, "credentials": true}
-var k15 = map[string]bool{"run": true, "step": true, "capability": true, "input": true, "input_size": true, "deadline": true, "reply_by": true, "constraints": true, "policies": true, "limits": true, "reply_to": true, "estimate": true}
+var k15 = map[string]bool{"run": true, "step": true, "capability": true, "input": true, "input_size": true, "deadline": true, "reply_by": true, "constraints": true, "policies": true, "limits": true, "reply_to": true, "estimate": true, "depth": true}
 var k16 = map[string]bool{"name": true, "version": true, "cid": true}
 var k17 = map[string]bool{"cfp": true, "run": true, "step": true, "reason": true, "message": true}
-var k18 = mustJSON("[\"busy\",\"policy\",\"unsupported\",\"over-limits\",\"other\"]").([]any)
+var k18 = mustJSON("[\"busy\",\"policy\",\"unsupported\",\"over-limits\",\"too-deep\",\"other\"]").([]any)
 var k19 = map[string]bool{"v": true, "type": true, "schema": true, "from": true, "to": true, "ts": true, "exp": true, "nonce": true, "trace": true, "body": true, "sig": true}
 var k20 = mustRegexp("^[A-Z][A-Za-z0-9]*\\x{2e}v[0-9]+\\z")
 var k21 = map[string]bool{"method": true, "path": true, "body": true}
@@ -31,22 +31,23 @@ var k23 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "po
 var k24 = mustRegexp("^[A-Za-z_][A-Za-z0-9_]*\\x{3a}\\x{2d}?[0-9\\x{2e}]+\\z")
 var k25 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "network": true, "residency": true, "self_attest": true}
 var k26 = mustJSON("[\"none\"]").([]any)
-var k27 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true, "attestations": true}
+var k27 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true, "attestations": true, "inner": true}
 var k28 = mustJSON("\"\"")
 var k29 = mustJSON("[\"ok\",\"error\"]").([]any)
 var k30 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
 var k31 = mustJSON("[\"thread\",\"sandbox\",\"process\",\"sandbox-no-net\",\"process-no-net\"]").([]any)
 var k32 = map[string]bool{"kind": true, "target": true, "ref": true}
 var k33 = mustRegexp("^[a-z][a-z0-9\\x{2d}]*\\z")
-var k34 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
-var k35 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
-var k36 = map[string]bool{"v": true, "issuer": true, "attestation": true, "ts": true, "reason": true, "sig": true}
-var k37 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
-var k38 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
-var k39 = mustJSON("[\"bundle\",\"plan\"]").([]any)
-var k40 = mustJSON("[\"api-key\",\"agent\"]").([]any)
-var k41 = mustJSON("true")
-var k42 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
+var k34 = map[string]bool{"run": true, "receipts": true}
+var k35 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
+var k36 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
+var k37 = map[string]bool{"v": true, "issuer": true, "attestation": true, "ts": true, "reason": true, "sig": true}
+var k38 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
+var k39 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
+var k40 = mustJSON("[\"bundle\",\"plan\"]").([]any)
+var k41 = mustJSON("[\"api-key\",\"agent\"]").([]any)
+var k42 = mustJSON("true")
+var k43 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
 
 // pl:AdvertiseCapability.v1#
 func n0(x any, p string) string {
@@ -1810,6 +1811,11 @@ func n93(x any, p string) string {
 				return e
 			}
 		}
+		if v, has := m["depth"]; has {
+			if e := n117(v, child(p, "depth")); e != "" {
+				return e
+			}
+		}
 		for k, v := range m {
 			if !k15[k] {
 				_ = v
@@ -2165,13 +2171,29 @@ func n116(x any, p string) string {
 	return ""
 }
 
-// pl:CallForProposal.v1#/additionalProperties
+// pl:CallForProposal.v1#/properties/depth
 func n117(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+		if v > 64.0 {
+			return p + " must be <= 64"
+		}
+	}
+	return ""
+}
+
+// pl:CallForProposal.v1#/additionalProperties
+func n118(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Decline.v1#
-func n118(x any, p string) string {
+func n119(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2190,27 +2212,27 @@ func n118(x any, p string) string {
 			return p + " must have required property \"reason\""
 		}
 		if v, has := m["cfp"]; has {
-			if e := n119(v, child(p, "cfp")); e != "" {
+			if e := n120(v, child(p, "cfp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n120(v, child(p, "run")); e != "" {
+			if e := n121(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n121(v, child(p, "step")); e != "" {
+			if e := n122(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reason"]; has {
-			if e := n122(v, child(p, "reason")); e != "" {
+			if e := n123(v, child(p, "reason")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n123(v, child(p, "message")); e != "" {
+			if e := n124(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
@@ -2225,7 +2247,7 @@ func n118(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/cfp
-func n119(x any, p string) string {
+func n120(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2241,7 +2263,7 @@ func n119(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/run
-func n120(x any, p string) string {
+func n121(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2254,7 +2276,7 @@ func n120(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/step
-func n121(x any, p string) string {
+func n122(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2267,7 +2289,7 @@ func n121(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/reason
-func n122(x any, p string) string {
+func n123(x any, p string) string {
 	if !func() bool {
 		for _, v := range k18 {
 			if jsonEqual(x, v) {
@@ -2282,7 +2304,7 @@ func n122(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/message
-func n123(x any, p string) string {
+func n124(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2295,12 +2317,12 @@ func n123(x any, p string) string {
 }
 
 // pl:Decline.v1#/additionalProperties
-func n124(x any, p string) string {
+func n125(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Envelope.v1#
-func n125(x any, p string) string {
+func n126(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2334,57 +2356,57 @@ func n125(x any, p string) string {
 			return p + " must have required property \"sig\""
 		}
 		if v, has := m["v"]; has {
-			if e := n126(v, child(p, "v")); e != "" {
+			if e := n127(v, child(p, "v")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["type"]; has {
-			if e := n127(v, child(p, "type")); e != "" {
+			if e := n128(v, child(p, "type")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["schema"]; has {
-			if e := n128(v, child(p, "schema")); e != "" {
+			if e := n129(v, child(p, "schema")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["from"]; has {
-			if e := n129(v, child(p, "from")); e != "" {
+			if e := n130(v, child(p, "from")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["to"]; has {
-			if e := n130(v, child(p, "to")); e != "" {
+			if e := n131(v, child(p, "to")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n131(v, child(p, "ts")); e != "" {
+			if e := n132(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["exp"]; has {
-			if e := n132(v, child(p, "exp")); e != "" {
+			if e := n133(v, child(p, "exp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["nonce"]; has {
-			if e := n133(v, child(p, "nonce")); e != "" {
+			if e := n134(v, child(p, "nonce")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["trace"]; has {
-			if e := n134(v, child(p, "trace")); e != "" {
+			if e := n135(v, child(p, "trace")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["body"]; has {
-			if e := n135(v, child(p, "body")); e != "" {
+			if e := n136(v, child(p, "body")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["sig"]; has {
-			if e := n136(v, child(p, "sig")); e != "" {
+			if e := n137(v, child(p, "sig")); e != "" {
 				return e
 			}
 		}
@@ -2399,7 +2421,7 @@ func n125(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/v
-func n126(x any, p string) string {
+func n127(x any, p string) string {
 	if !jsonEqual(x, k11) {
 		return p + " must be equal to the constant"
 	}
@@ -2407,7 +2429,7 @@ func n126(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/type
-func n127(x any, p string) string {
+func n128(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2423,7 +2445,7 @@ func n127(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/schema
-func n128(x any, p string) string {
+func n129(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2439,19 +2461,6 @@ func n128(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/from
-func n129(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if !k4.MatchString(s) {
-			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
-		}
-	}
-	return ""
-}
-
-// pl:Envelope.v1#/properties/to
 func n130(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -2464,20 +2473,20 @@ func n130(x any, p string) string {
 	return ""
 }
 
-// pl:Envelope.v1#/properties/ts
+// pl:Envelope.v1#/properties/to
 func n131(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
+	if !(isString(x)) {
+		return p + " must be string"
 	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
 		}
 	}
 	return ""
 }
 
-// pl:Envelope.v1#/properties/exp
+// pl:Envelope.v1#/properties/ts
 func n132(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -2490,8 +2499,21 @@ func n132(x any, p string) string {
 	return ""
 }
 
-// pl:Envelope.v1#/properties/nonce
+// pl:Envelope.v1#/properties/exp
 func n133(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Envelope.v1#/properties/nonce
+func n134(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2507,7 +2529,7 @@ func n133(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/trace
-func n134(x any, p string) string {
+func n135(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2520,7 +2542,7 @@ func n134(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/body
-func n135(x any, p string) string {
+func n136(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2528,7 +2550,7 @@ func n135(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/sig
-func n136(x any, p string) string {
+func n137(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2541,12 +2563,12 @@ func n136(x any, p string) string {
 }
 
 // pl:Envelope.v1#/additionalProperties
-func n137(x any, p string) string {
+func n138(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:GatewayRequest.v1#
-func n138(x any, p string) string {
+func n139(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2559,17 +2581,17 @@ func n138(x any, p string) string {
 			return p + " must have required property \"path\""
 		}
 		if v, has := m["method"]; has {
-			if e := n139(v, child(p, "method")); e != "" {
+			if e := n140(v, child(p, "method")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["path"]; has {
-			if e := n140(v, child(p, "path")); e != "" {
+			if e := n141(v, child(p, "path")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["body"]; has {
-			if e := n141(v, child(p, "body")); e != "" {
+			if e := n142(v, child(p, "body")); e != "" {
 				return e
 			}
 		}
@@ -2584,7 +2606,7 @@ func n138(x any, p string) string {
 }
 
 // pl:GatewayRequest.v1#/properties/method
-func n139(x any, p string) string {
+func n140(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2602,7 +2624,7 @@ func n139(x any, p string) string {
 }
 
 // pl:GatewayRequest.v1#/properties/path
-func n140(x any, p string) string {
+func n141(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2618,17 +2640,17 @@ func n140(x any, p string) string {
 }
 
 // pl:GatewayRequest.v1#/properties/body
-func n141(x any, p string) string {
+func n142(x any, p string) string {
 	return ""
 }
 
 // pl:GatewayRequest.v1#/additionalProperties
-func n142(x any, p string) string {
+func n143(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Plan.v1#
-func n143(x any, p string) string {
+func n144(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2641,32 +2663,32 @@ func n143(x any, p string) string {
 			return p + " must have required property \"plan\""
 		}
 		if v, has := m["goal"]; has {
-			if e := n144(v, child(p, "goal")); e != "" {
+			if e := n145(v, child(p, "goal")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["inputs"]; has {
-			if e := n145(v, child(p, "inputs")); e != "" {
+			if e := n146(v, child(p, "inputs")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["constraints"]; has {
-			if e := n146(v, child(p, "constraints")); e != "" {
+			if e := n147(v, child(p, "constraints")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policy"]; has {
-			if e := n147(v, child(p, "policy")); e != "" {
+			if e := n148(v, child(p, "policy")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["select"]; has {
-			if e := n150(v, child(p, "select")); e != "" {
+			if e := n151(v, child(p, "select")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["plan"]; has {
-			if e := n153(v, child(p, "plan")); e != "" {
+			if e := n154(v, child(p, "plan")); e != "" {
 				return e
 			}
 		}
@@ -2681,7 +2703,7 @@ func n143(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/goal
-func n144(x any, p string) string {
+func n145(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2694,14 +2716,6 @@ func n144(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/inputs
-func n145(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/constraints
 func n146(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
@@ -2709,15 +2723,23 @@ func n146(x any, p string) string {
 	return ""
 }
 
-// pl:Plan.v1#/properties/policy
+// pl:Plan.v1#/properties/constraints
 func n147(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/policy
+func n148(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["require"]; has {
-			if e := n148(v, child(p, "require")); e != "" {
+			if e := n149(v, child(p, "require")); e != "" {
 				return e
 			}
 		}
@@ -2726,14 +2748,14 @@ func n147(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/policy/properties/require
-func n148(x any, p string) string {
+func n149(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n149(a[i], index(p, i)); e != "" {
+			if e := n150(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2742,7 +2764,7 @@ func n148(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/policy/properties/require/items
-func n149(x any, p string) string {
+func n150(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2750,14 +2772,14 @@ func n149(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/select
-func n150(x any, p string) string {
+func n151(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["optimize"]; has {
-			if e := n151(v, child(p, "optimize")); e != "" {
+			if e := n152(v, child(p, "optimize")); e != "" {
 				return e
 			}
 		}
@@ -2766,14 +2788,14 @@ func n150(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/select/properties/optimize
-func n151(x any, p string) string {
+func n152(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n152(a[i], index(p, i)); e != "" {
+			if e := n153(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2782,7 +2804,7 @@ func n151(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/select/properties/optimize/items
-func n152(x any, p string) string {
+func n153(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2795,7 +2817,7 @@ func n152(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/plan
-func n153(x any, p string) string {
+func n154(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2805,7 +2827,7 @@ func n153(x any, p string) string {
 			return p + " must have at least 1 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n154(a[i], index(p, i)); e != "" {
+			if e := n155(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2814,7 +2836,7 @@ func n153(x any, p string) string {
 }
 
 // pl:Plan.v1#/properties/plan/items
-func n154(x any, p string) string {
+func n155(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2822,12 +2844,12 @@ func n154(x any, p string) string {
 }
 
 // pl:Plan.v1#/additionalProperties
-func n155(x any, p string) string {
+func n156(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Policy.v1#
-func n156(x any, p string) string {
+func n157(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2837,57 +2859,57 @@ func n156(x any, p string) string {
 			return p + " must have required property \"name\""
 		}
 		if v, has := m["name"]; has {
-			if e := n157(v, child(p, "name")); e != "" {
+			if e := n158(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n158(v, child(p, "version")); e != "" {
+			if e := n159(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n159(v, child(p, "description")); e != "" {
+			if e := n160(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["require_attestations"]; has {
-			if e := n160(v, child(p, "require_attestations")); e != "" {
+			if e := n161(v, child(p, "require_attestations")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["allow_peers"]; has {
-			if e := n162(v, child(p, "allow_peers")); e != "" {
+			if e := n163(v, child(p, "allow_peers")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["deny_peers"]; has {
-			if e := n164(v, child(p, "deny_peers")); e != "" {
+			if e := n165(v, child(p, "deny_peers")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["max_price"]; has {
-			if e := n166(v, child(p, "max_price")); e != "" {
+			if e := n167(v, child(p, "max_price")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["max_deadline_ms"]; has {
-			if e := n167(v, child(p, "max_deadline_ms")); e != "" {
+			if e := n168(v, child(p, "max_deadline_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["network"]; has {
-			if e := n168(v, child(p, "network")); e != "" {
+			if e := n169(v, child(p, "network")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["residency"]; has {
-			if e := n169(v, child(p, "residency")); e != "" {
+			if e := n170(v, child(p, "residency")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["self_attest"]; has {
-			if e := n171(v, child(p, "self_attest")); e != "" {
+			if e := n172(v, child(p, "self_attest")); e != "" {
 				return e
 			}
 		}
@@ -2902,7 +2924,7 @@ func n156(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/name
-func n157(x any, p string) string {
+func n158(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2915,7 +2937,7 @@ func n157(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/version
-func n158(x any, p string) string {
+func n159(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2928,7 +2950,7 @@ func n158(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/description
-func n159(x any, p string) string {
+func n160(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2941,7 +2963,7 @@ func n159(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/require_attestations
-func n160(x any, p string) string {
+func n161(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2951,7 +2973,7 @@ func n160(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n161(a[i], index(p, i)); e != "" {
+			if e := n162(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2960,7 +2982,7 @@ func n160(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/require_attestations/items
-func n161(x any, p string) string {
+func n162(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2973,14 +2995,14 @@ func n161(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/allow_peers
-func n162(x any, p string) string {
+func n163(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n163(a[i], index(p, i)); e != "" {
+			if e := n164(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2989,7 +3011,7 @@ func n162(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/allow_peers/items
-func n163(x any, p string) string {
+func n164(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3002,14 +3024,14 @@ func n163(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/deny_peers
-func n164(x any, p string) string {
+func n165(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n165(a[i], index(p, i)); e != "" {
+			if e := n166(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3018,7 +3040,7 @@ func n164(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/deny_peers/items
-func n165(x any, p string) string {
+func n166(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3031,7 +3053,7 @@ func n165(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/max_price
-func n166(x any, p string) string {
+func n167(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3044,7 +3066,7 @@ func n166(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/max_deadline_ms
-func n167(x any, p string) string {
+func n168(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3057,7 +3079,7 @@ func n167(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/network
-func n168(x any, p string) string {
+func n169(x any, p string) string {
 	if !func() bool {
 		for _, v := range k26 {
 			if jsonEqual(x, v) {
@@ -3072,7 +3094,7 @@ func n168(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/residency
-func n169(x any, p string) string {
+func n170(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3082,7 +3104,7 @@ func n169(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n170(a[i], index(p, i)); e != "" {
+			if e := n171(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3091,7 +3113,7 @@ func n169(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/residency/items
-func n170(x any, p string) string {
+func n171(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3104,7 +3126,7 @@ func n170(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/self_attest
-func n171(x any, p string) string {
+func n172(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -3112,12 +3134,12 @@ func n171(x any, p string) string {
 }
 
 // pl:Policy.v1#/additionalProperties
-func n172(x any, p string) string {
+func n173(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#
-func n173(x any, p string) string {
+func n174(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3169,97 +3191,102 @@ func n173(x any, p string) string {
 			return p + " must have required property \"prev\""
 		}
 		if v, has := m["run"]; has {
-			if e := n174(v, child(p, "run")); e != "" {
+			if e := n175(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n175(v, child(p, "step")); e != "" {
+			if e := n176(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n176(v, child(p, "capability")); e != "" {
+			if e := n177(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n177(v, child(p, "provider")); e != "" {
+			if e := n178(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester"]; has {
-			if e := n178(v, child(p, "requester")); e != "" {
+			if e := n179(v, child(p, "requester")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["award"]; has {
-			if e := n179(v, child(p, "award")); e != "" {
+			if e := n180(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input"]; has {
-			if e := n180(v, child(p, "input")); e != "" {
+			if e := n181(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n181(v, child(p, "output")); e != "" {
+			if e := n182(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n184(v, child(p, "status")); e != "" {
+			if e := n185(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["started"]; has {
-			if e := n185(v, child(p, "started")); e != "" {
+			if e := n186(v, child(p, "started")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ended"]; has {
-			if e := n186(v, child(p, "ended")); e != "" {
+			if e := n187(v, child(p, "ended")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n187(v, child(p, "usage")); e != "" {
+			if e := n188(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n192(v, child(p, "limits")); e != "" {
+			if e := n193(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["isolation"]; has {
-			if e := n197(v, child(p, "isolation")); e != "" {
+			if e := n198(v, child(p, "isolation")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n198(v, child(p, "policies")); e != "" {
+			if e := n199(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["prev"]; has {
-			if e := n200(v, child(p, "prev")); e != "" {
+			if e := n201(v, child(p, "prev")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["via"]; has {
-			if e := n202(v, child(p, "via")); e != "" {
+			if e := n203(v, child(p, "via")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["on_behalf_of"]; has {
-			if e := n207(v, child(p, "on_behalf_of")); e != "" {
+			if e := n208(v, child(p, "on_behalf_of")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestations"]; has {
-			if e := n208(v, child(p, "attestations")); e != "" {
+			if e := n209(v, child(p, "attestations")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["inner"]; has {
+			if e := n211(v, child(p, "inner")); e != "" {
 				return e
 			}
 		}
@@ -3274,7 +3301,7 @@ func n173(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/run
-func n174(x any, p string) string {
+func n175(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3287,19 +3314,6 @@ func n174(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/step
-func n175(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 256 {
-			return p + " must have at most 256 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/capability
 func n176(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -3312,20 +3326,20 @@ func n176(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/provider
+// pl:Receipt.v1#/properties/capability
 func n177(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k4.MatchString(s) {
-			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		if runeLen(s) > 256 {
+			return p + " must have at most 256 characters"
 		}
 	}
 	return ""
 }
 
-// pl:Receipt.v1#/properties/requester
+// pl:Receipt.v1#/properties/provider
 func n178(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -3338,8 +3352,21 @@ func n178(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/award
+// pl:Receipt.v1#/properties/requester
 func n179(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/award
+func n180(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3352,7 +3379,7 @@ func n179(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/input
-func n180(x any, p string) string {
+func n181(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3368,12 +3395,12 @@ func n180(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output
-func n181(x any, p string) string {
+func n182(x any, p string) string {
 	if c := 0; func() int {
-		if n182(x, p) == "" {
+		if n183(x, p) == "" {
 			c++
 		}
-		if n183(x, p) == "" {
+		if n184(x, p) == "" {
 			c++
 		}
 		return c
@@ -3384,7 +3411,7 @@ func n181(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/0
-func n182(x any, p string) string {
+func n183(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3400,7 +3427,7 @@ func n182(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/1
-func n183(x any, p string) string {
+func n184(x any, p string) string {
 	if !jsonEqual(x, k28) {
 		return p + " must be equal to the constant"
 	}
@@ -3408,7 +3435,7 @@ func n183(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/status
-func n184(x any, p string) string {
+func n185(x any, p string) string {
 	if !func() bool {
 		for _, v := range k29 {
 			if jsonEqual(x, v) {
@@ -3423,19 +3450,6 @@ func n184(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/started
-func n185(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/ended
 func n186(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -3448,8 +3462,21 @@ func n186(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/usage
+// pl:Receipt.v1#/properties/ended
 func n187(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/usage
+func n188(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3465,17 +3492,17 @@ func n187(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n188(v, child(p, "cpu_ms")); e != "" {
+			if e := n189(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n189(v, child(p, "wall_ms")); e != "" {
+			if e := n190(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n190(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n191(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
@@ -3490,19 +3517,6 @@ func n187(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/cpu_ms
-func n188(x any, p string) string {
-	if !(isNumber(x)) {
-		return p + " must be number"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/usage/properties/wall_ms
 func n189(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
@@ -3515,7 +3529,7 @@ func n189(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
+// pl:Receipt.v1#/properties/usage/properties/wall_ms
 func n190(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
@@ -3528,30 +3542,43 @@ func n190(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/usage/additionalProperties
+// pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
 func n191(x any, p string) string {
+	if !(isNumber(x)) {
+		return p + " must be number"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/usage/additionalProperties
+func n192(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/limits
-func n192(x any, p string) string {
+func n193(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n193(v, child(p, "cpu_ms")); e != "" {
+			if e := n194(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n194(v, child(p, "mem_mb")); e != "" {
+			if e := n195(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n195(v, child(p, "wall_ms")); e != "" {
+			if e := n196(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -3566,19 +3593,6 @@ func n192(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/cpu_ms
-func n193(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Receipt.v1#/properties/limits/properties/mem_mb
 func n194(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -3591,7 +3605,7 @@ func n194(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/limits/properties/wall_ms
+// pl:Receipt.v1#/properties/limits/properties/mem_mb
 func n195(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -3604,13 +3618,26 @@ func n195(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/limits/additionalProperties
+// pl:Receipt.v1#/properties/limits/properties/wall_ms
 func n196(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/limits/additionalProperties
+func n197(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/isolation
-func n197(x any, p string) string {
+func n198(x any, p string) string {
 	if !func() bool {
 		for _, v := range k31 {
 			if jsonEqual(x, v) {
@@ -3625,7 +3652,7 @@ func n197(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies
-func n198(x any, p string) string {
+func n199(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3635,7 +3662,7 @@ func n198(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n199(a[i], index(p, i)); e != "" {
+			if e := n200(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3644,7 +3671,7 @@ func n198(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies/items
-func n199(x any, p string) string {
+func n200(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3657,7 +3684,7 @@ func n199(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev
-func n200(x any, p string) string {
+func n201(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3667,7 +3694,7 @@ func n200(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n201(a[i], index(p, i)); e != "" {
+			if e := n202(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3676,7 +3703,7 @@ func n200(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev/items
-func n201(x any, p string) string {
+func n202(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3692,7 +3719,7 @@ func n201(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via
-func n202(x any, p string) string {
+func n203(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3705,17 +3732,17 @@ func n202(x any, p string) string {
 			return p + " must have required property \"target\""
 		}
 		if v, has := m["kind"]; has {
-			if e := n203(v, child(p, "kind")); e != "" {
+			if e := n204(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["target"]; has {
-			if e := n204(v, child(p, "target")); e != "" {
+			if e := n205(v, child(p, "target")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ref"]; has {
-			if e := n205(v, child(p, "ref")); e != "" {
+			if e := n206(v, child(p, "ref")); e != "" {
 				return e
 			}
 		}
@@ -3730,7 +3757,7 @@ func n202(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/kind
-func n203(x any, p string) string {
+func n204(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3746,7 +3773,7 @@ func n203(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/target
-func n204(x any, p string) string {
+func n205(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3762,7 +3789,7 @@ func n204(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/ref
-func n205(x any, p string) string {
+func n206(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3775,12 +3802,12 @@ func n205(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/additionalProperties
-func n206(x any, p string) string {
+func n207(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/on_behalf_of
-func n207(x any, p string) string {
+func n208(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3793,7 +3820,7 @@ func n207(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/attestations
-func n208(x any, p string) string {
+func n209(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3803,7 +3830,7 @@ func n208(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n209(a[i], index(p, i)); e != "" {
+			if e := n210(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3812,7 +3839,7 @@ func n208(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/attestations/items
-func n209(x any, p string) string {
+func n210(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3827,13 +3854,99 @@ func n209(x any, p string) string {
 	return ""
 }
 
+// pl:Receipt.v1#/properties/inner
+func n211(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["run"]; !has {
+			return p + " must have required property \"run\""
+		}
+		if _, has := m["receipts"]; !has {
+			return p + " must have required property \"receipts\""
+		}
+		if v, has := m["run"]; has {
+			if e := n212(v, child(p, "run")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["receipts"]; has {
+			if e := n213(v, child(p, "receipts")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k34[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/inner/properties/run
+func n212(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 128 {
+			return p + " must have at most 128 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/inner/properties/receipts
+func n213(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 1024 {
+			return p + " must have at most 1024 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n214(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/inner/properties/receipts/items
+func n214(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k1.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/inner/additionalProperties
+func n215(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
 // pl:Receipt.v1#/additionalProperties
-func n210(x any, p string) string {
+func n216(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#
-func n211(x any, p string) string {
+func n217(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3855,47 +3968,47 @@ func n211(x any, p string) string {
 			return p + " must have required property \"usage\""
 		}
 		if v, has := m["award"]; has {
-			if e := n212(v, child(p, "award")); e != "" {
+			if e := n218(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n213(v, child(p, "run")); e != "" {
+			if e := n219(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n214(v, child(p, "step")); e != "" {
+			if e := n220(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n215(v, child(p, "status")); e != "" {
+			if e := n221(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n216(v, child(p, "output")); e != "" {
+			if e := n222(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["error"]; has {
-			if e := n217(v, child(p, "error")); e != "" {
+			if e := n223(v, child(p, "error")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n222(v, child(p, "usage")); e != "" {
+			if e := n228(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["receipt"]; has {
-			if e := n227(v, child(p, "receipt")); e != "" {
+			if e := n233(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k34[k] {
+			if !k35[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3905,7 +4018,7 @@ func n211(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/award
-func n212(x any, p string) string {
+func n218(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3921,7 +4034,7 @@ func n212(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/run
-func n213(x any, p string) string {
+func n219(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3934,7 +4047,7 @@ func n213(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/step
-func n214(x any, p string) string {
+func n220(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3947,7 +4060,7 @@ func n214(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/status
-func n215(x any, p string) string {
+func n221(x any, p string) string {
 	if !func() bool {
 		for _, v := range k29 {
 			if jsonEqual(x, v) {
@@ -3962,7 +4075,7 @@ func n215(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/output
-func n216(x any, p string) string {
+func n222(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3978,7 +4091,7 @@ func n216(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error
-func n217(x any, p string) string {
+func n223(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3991,22 +4104,22 @@ func n217(x any, p string) string {
 			return p + " must have required property \"message\""
 		}
 		if v, has := m["name"]; has {
-			if e := n218(v, child(p, "name")); e != "" {
+			if e := n224(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n219(v, child(p, "message")); e != "" {
+			if e := n225(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["retryable"]; has {
-			if e := n220(v, child(p, "retryable")); e != "" {
+			if e := n226(v, child(p, "retryable")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["details"]; has {
-			if e := n221(v, child(p, "details")); e != "" {
+			if e := n227(v, child(p, "details")); e != "" {
 				return e
 			}
 		}
@@ -4015,7 +4128,7 @@ func n217(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/name
-func n218(x any, p string) string {
+func n224(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4028,7 +4141,7 @@ func n218(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/message
-func n219(x any, p string) string {
+func n225(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4041,7 +4154,7 @@ func n219(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/retryable
-func n220(x any, p string) string {
+func n226(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -4049,7 +4162,7 @@ func n220(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/details
-func n221(x any, p string) string {
+func n227(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4057,7 +4170,7 @@ func n221(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage
-func n222(x any, p string) string {
+func n228(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4073,17 +4186,17 @@ func n222(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n223(v, child(p, "cpu_ms")); e != "" {
+			if e := n229(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n224(v, child(p, "wall_ms")); e != "" {
+			if e := n230(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n225(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n231(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
@@ -4098,7 +4211,7 @@ func n222(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/cpu_ms
-func n223(x any, p string) string {
+func n229(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -4111,7 +4224,7 @@ func n223(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/wall_ms
-func n224(x any, p string) string {
+func n230(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -4124,7 +4237,7 @@ func n224(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/mem_peak_mb
-func n225(x any, p string) string {
+func n231(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -4137,20 +4250,20 @@ func n225(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/additionalProperties
-func n226(x any, p string) string {
+func n232(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/properties/receipt
-func n227(x any, p string) string {
-	if e := n228(x, p); e != "" {
+func n233(x any, p string) string {
+	if e := n234(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#
-func n228(x any, p string) string {
+func n234(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4163,22 +4276,22 @@ func n228(x any, p string) string {
 			return p + " must have required property \"provider_sig\""
 		}
 		if v, has := m["receipt"]; has {
-			if e := n229(v, child(p, "receipt")); e != "" {
+			if e := n235(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider_sig"]; has {
-			if e := n230(v, child(p, "provider_sig")); e != "" {
+			if e := n236(v, child(p, "provider_sig")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester_sig"]; has {
-			if e := n231(v, child(p, "requester_sig")); e != "" {
+			if e := n237(v, child(p, "requester_sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k35[k] {
+			if !k36[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4188,15 +4301,15 @@ func n228(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/receipt
-func n229(x any, p string) string {
-	if e := n173(x, p); e != "" {
+func n235(x any, p string) string {
+	if e := n174(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n230(x any, p string) string {
+func n236(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4209,7 +4322,7 @@ func n230(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/requester_sig
-func n231(x any, p string) string {
+func n237(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4222,17 +4335,17 @@ func n231(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/additionalProperties
-func n232(x any, p string) string {
+func n238(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/additionalProperties
-func n233(x any, p string) string {
+func n239(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Revocation.v1#
-func n234(x any, p string) string {
+func n240(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4254,37 +4367,37 @@ func n234(x any, p string) string {
 			return p + " must have required property \"sig\""
 		}
 		if v, has := m["v"]; has {
-			if e := n235(v, child(p, "v")); e != "" {
+			if e := n241(v, child(p, "v")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["issuer"]; has {
-			if e := n236(v, child(p, "issuer")); e != "" {
+			if e := n242(v, child(p, "issuer")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestation"]; has {
-			if e := n237(v, child(p, "attestation")); e != "" {
+			if e := n243(v, child(p, "attestation")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n238(v, child(p, "ts")); e != "" {
+			if e := n244(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reason"]; has {
-			if e := n239(v, child(p, "reason")); e != "" {
+			if e := n245(v, child(p, "reason")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["sig"]; has {
-			if e := n240(v, child(p, "sig")); e != "" {
+			if e := n246(v, child(p, "sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k36[k] {
+			if !k37[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4294,7 +4407,7 @@ func n234(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/v
-func n235(x any, p string) string {
+func n241(x any, p string) string {
 	if !jsonEqual(x, k11) {
 		return p + " must be equal to the constant"
 	}
@@ -4302,7 +4415,7 @@ func n235(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/issuer
-func n236(x any, p string) string {
+func n242(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4315,7 +4428,7 @@ func n236(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/attestation
-func n237(x any, p string) string {
+func n243(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4331,7 +4444,7 @@ func n237(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/ts
-func n238(x any, p string) string {
+func n244(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4344,7 +4457,7 @@ func n238(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/reason
-func n239(x any, p string) string {
+func n245(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4357,7 +4470,7 @@ func n239(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/sig
-func n240(x any, p string) string {
+func n246(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4370,12 +4483,12 @@ func n240(x any, p string) string {
 }
 
 // pl:Revocation.v1#/additionalProperties
-func n241(x any, p string) string {
+func n247(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Workflow.v1#
-func n242(x any, p string) string {
+func n248(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4388,47 +4501,47 @@ func n242(x any, p string) string {
 			return p + " must have required property \"graph\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n243(v, child(p, "workflow_id")); e != "" {
+			if e := n249(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n244(v, child(p, "name")); e != "" {
+			if e := n250(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n245(v, child(p, "description")); e != "" {
+			if e := n251(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n246(v, child(p, "tags")); e != "" {
+			if e := n252(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n248(v, child(p, "version")); e != "" {
+			if e := n254(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalSettings"]; has {
-			if e := n251(v, child(p, "globalSettings")); e != "" {
+			if e := n257(v, child(p, "globalSettings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalParameters"]; has {
-			if e := n252(v, child(p, "globalParameters")); e != "" {
+			if e := n258(v, child(p, "globalParameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n253(v, child(p, "modules")); e != "" {
+			if e := n259(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["graph"]; has {
-			if e := n263(v, child(p, "graph")); e != "" {
+			if e := n269(v, child(p, "graph")); e != "" {
 				return e
 			}
 		}
@@ -4437,7 +4550,7 @@ func n242(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/workflow_id
-func n243(x any, p string) string {
+func n249(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4445,7 +4558,7 @@ func n243(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/name
-func n244(x any, p string) string {
+func n250(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4453,7 +4566,7 @@ func n244(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/description
-func n245(x any, p string) string {
+func n251(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4461,14 +4574,14 @@ func n245(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags
-func n246(x any, p string) string {
+func n252(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n247(a[i], index(p, i)); e != "" {
+			if e := n253(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4477,7 +4590,7 @@ func n246(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags/items
-func n247(x any, p string) string {
+func n253(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4485,19 +4598,19 @@ func n247(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version
-func n248(x any, p string) string {
+func n254(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["version"]; has {
-			if e := n249(v, child(p, "version")); e != "" {
+			if e := n255(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n250(v, child(p, "releaseTag")); e != "" {
+			if e := n256(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
@@ -4506,7 +4619,7 @@ func n248(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/version
-func n249(x any, p string) string {
+func n255(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4514,7 +4627,7 @@ func n249(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/releaseTag
-func n250(x any, p string) string {
+func n256(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4522,7 +4635,7 @@ func n250(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalSettings
-func n251(x any, p string) string {
+func n257(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4530,7 +4643,7 @@ func n251(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalParameters
-func n252(x any, p string) string {
+func n258(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4538,7 +4651,7 @@ func n252(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules
-func n253(x any, p string) string {
+func n259(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4546,7 +4659,7 @@ func n253(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n254(v, child(p, k)); e != "" {
+				if e := n260(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -4556,44 +4669,44 @@ func n253(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties
-func n254(x any, p string) string {
+func n260(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["codePath"]; has {
-			if e := n255(v, child(p, "codePath")); e != "" {
+			if e := n261(v, child(p, "codePath")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["settings"]; has {
-			if e := n256(v, child(p, "settings")); e != "" {
+			if e := n262(v, child(p, "settings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["parameters"]; has {
-			if e := n257(v, child(p, "parameters")); e != "" {
+			if e := n263(v, child(p, "parameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n258(v, child(p, "name")); e != "" {
+			if e := n264(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n259(v, child(p, "description")); e != "" {
+			if e := n265(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n260(v, child(p, "tags")); e != "" {
+			if e := n266(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["resource_requirements"]; has {
-			if e := n262(v, child(p, "resource_requirements")); e != "" {
+			if e := n268(v, child(p, "resource_requirements")); e != "" {
 				return e
 			}
 		}
@@ -4602,7 +4715,7 @@ func n254(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
-func n255(x any, p string) string {
+func n261(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4610,7 +4723,7 @@ func n255(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
-func n256(x any, p string) string {
+func n262(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4618,7 +4731,7 @@ func n256(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
-func n257(x any, p string) string {
+func n263(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4626,7 +4739,7 @@ func n257(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
-func n258(x any, p string) string {
+func n264(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4634,7 +4747,7 @@ func n258(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
-func n259(x any, p string) string {
+func n265(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4642,14 +4755,14 @@ func n259(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
-func n260(x any, p string) string {
+func n266(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n261(a[i], index(p, i)); e != "" {
+			if e := n267(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4658,7 +4771,7 @@ func n260(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
-func n261(x any, p string) string {
+func n267(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4666,7 +4779,7 @@ func n261(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
-func n262(x any, p string) string {
+func n268(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4674,7 +4787,7 @@ func n262(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph
-func n263(x any, p string) string {
+func n269(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4682,7 +4795,7 @@ func n263(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n264(v, child(p, k)); e != "" {
+				if e := n270(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -4692,14 +4805,14 @@ func n263(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties
-func n264(x any, p string) string {
+func n270(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n265(a[i], index(p, i)); e != "" {
+			if e := n271(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4708,7 +4821,7 @@ func n264(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties/items
-func n265(x any, p string) string {
+func n271(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4716,7 +4829,7 @@ func n265(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#
-func n266(x any, p string) string {
+func n272(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4750,62 +4863,62 @@ func n266(x any, p string) string {
 			return p + " must have required property \"meta\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n267(v, child(p, "workflow_id")); e != "" {
+			if e := n273(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n268(v, child(p, "version")); e != "" {
+			if e := n274(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n269(v, child(p, "releaseTag")); e != "" {
+			if e := n275(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["kind"]; has {
-			if e := n270(v, child(p, "kind")); e != "" {
+			if e := n276(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["bundle"]; has {
-			if e := n271(v, child(p, "bundle")); e != "" {
+			if e := n277(v, child(p, "bundle")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["size"]; has {
-			if e := n272(v, child(p, "size")); e != "" {
+			if e := n278(v, child(p, "size")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisher"]; has {
-			if e := n273(v, child(p, "publisher")); e != "" {
+			if e := n279(v, child(p, "publisher")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisherKind"]; has {
-			if e := n274(v, child(p, "publisherKind")); e != "" {
+			if e := n280(v, child(p, "publisherKind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n275(v, child(p, "ts")); e != "" {
+			if e := n281(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tombstone"]; has {
-			if e := n276(v, child(p, "tombstone")); e != "" {
+			if e := n282(v, child(p, "tombstone")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["meta"]; has {
-			if e := n277(v, child(p, "meta")); e != "" {
+			if e := n283(v, child(p, "meta")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k37[k] {
+			if !k38[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4815,12 +4928,12 @@ func n266(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/workflow_id
-func n267(x any, p string) string {
+func n273(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k38.MatchString(s) {
+		if !k39.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
 		}
 	}
@@ -4828,7 +4941,7 @@ func n267(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/version
-func n268(x any, p string) string {
+func n274(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4841,7 +4954,7 @@ func n268(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/releaseTag
-func n269(x any, p string) string {
+func n275(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4854,9 +4967,9 @@ func n269(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/kind
-func n270(x any, p string) string {
+func n276(x any, p string) string {
 	if !func() bool {
-		for _, v := range k39 {
+		for _, v := range k40 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -4869,7 +4982,7 @@ func n270(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/bundle
-func n271(x any, p string) string {
+func n277(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4885,7 +4998,7 @@ func n271(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/size
-func n272(x any, p string) string {
+func n278(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4898,7 +5011,7 @@ func n272(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisher
-func n273(x any, p string) string {
+func n279(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4914,9 +5027,9 @@ func n273(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisherKind
-func n274(x any, p string) string {
+func n280(x any, p string) string {
 	if !func() bool {
-		for _, v := range k40 {
+		for _, v := range k41 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -4929,7 +5042,7 @@ func n274(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/ts
-func n275(x any, p string) string {
+func n281(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4942,15 +5055,15 @@ func n275(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/tombstone
-func n276(x any, p string) string {
-	if !jsonEqual(x, k41) {
+func n282(x any, p string) string {
+	if !jsonEqual(x, k42) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:WorkflowRecord.v1#/properties/meta
-func n277(x any, p string) string {
+func n283(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4963,27 +5076,27 @@ func n277(x any, p string) string {
 			return p + " must have required property \"modules\""
 		}
 		if v, has := m["name"]; has {
-			if e := n278(v, child(p, "name")); e != "" {
+			if e := n284(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n279(v, child(p, "description")); e != "" {
+			if e := n285(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n280(v, child(p, "tags")); e != "" {
+			if e := n286(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n282(v, child(p, "modules")); e != "" {
+			if e := n288(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k42[k] {
+			if !k43[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4993,7 +5106,7 @@ func n277(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/name
-func n278(x any, p string) string {
+func n284(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5006,7 +5119,7 @@ func n278(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/description
-func n279(x any, p string) string {
+func n285(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5019,7 +5132,7 @@ func n279(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags
-func n280(x any, p string) string {
+func n286(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -5029,7 +5142,7 @@ func n280(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n281(a[i], index(p, i)); e != "" {
+			if e := n287(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -5038,7 +5151,7 @@ func n280(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
-func n281(x any, p string) string {
+func n287(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5051,7 +5164,7 @@ func n281(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules
-func n282(x any, p string) string {
+func n288(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -5061,7 +5174,7 @@ func n282(x any, p string) string {
 			return p + " must have at most 1000 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n283(a[i], index(p, i)); e != "" {
+			if e := n289(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -5070,7 +5183,7 @@ func n282(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
-func n283(x any, p string) string {
+func n289(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5083,12 +5196,12 @@ func n283(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/additionalProperties
-func n284(x any, p string) string {
+func n290(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:WorkflowRecord.v1#/additionalProperties
-func n285(x any, p string) string {
+func n291(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
@@ -5100,17 +5213,17 @@ var Validators = map[string]func(x any, p string) string{
 	"Bid.v1": n73,
 	"CallForProposal.v1": n93,
 	"Capability.v1": n3,
-	"Decline.v1": n118,
-	"Envelope.v1": n125,
-	"GatewayRequest.v1": n138,
-	"Plan.v1": n143,
-	"Policy.v1": n156,
-	"Receipt.v1": n173,
-	"Result.v1": n211,
-	"Revocation.v1": n234,
-	"SignedReceipt.v1": n228,
-	"Workflow.v1": n242,
-	"WorkflowRecord.v1": n266,
+	"Decline.v1": n119,
+	"Envelope.v1": n126,
+	"GatewayRequest.v1": n139,
+	"Plan.v1": n144,
+	"Policy.v1": n157,
+	"Receipt.v1": n174,
+	"Result.v1": n217,
+	"Revocation.v1": n240,
+	"SignedReceipt.v1": n234,
+	"Workflow.v1": n248,
+	"WorkflowRecord.v1": n272,
 }
 
 // ErrorOf returns "" when doc is a valid `name` document, else why not. Unknown names panic.

@@ -42,6 +42,8 @@ type ReceiptV1 struct {
 	OnBehalfOf *string `json:"on_behalf_of,omitempty"`
 	// CIDs of the attestations that admitted the provider (from the award)
 	Attestations *[]string `json:"attestations,omitempty"`
+	// Set when the step was served by a composite capability: the run of its plan on the provider (whose requester is this receipt's provider) and the CIDs of that run's receipts, sorted. A receipts export carries them, so the whole tree verifies offline.
+	Inner *ReceiptV1Inner `json:"inner,omitempty"`
 }
 
 // SignedReceiptV1: A receipt with its signatures: provider over "pl/receipt/v1" + dag-cbor(receipt), requester over "pl/receipt-accept/v1" + dag-cbor(receipt). Both base64url.
@@ -107,6 +109,12 @@ type ReceiptV1Via struct {
 	Kind string `json:"kind"`
 	Target string `json:"target"`
 	Ref *string `json:"ref,omitempty"`
+}
+
+// ReceiptV1Inner: Set when the step was served by a composite capability: the run of its plan on the provider (whose requester is this receipt's provider) and the CIDs of that run's receipts, sorted. A receipts export carries them, so the whole tree verifies offline.
+type ReceiptV1Inner struct {
+	Run string `json:"run"`
+	Receipts []string `json:"receipts"`
 }
 
 // CapabilityV1Io is a struct of the compiled schemas.

@@ -9,7 +9,7 @@ var k1 = map[string]bool{"text": true, "max_words": true, "style": true, "langua
 var k2 = mustJSON("[\"bullets\",\"paragraph\"]").([]any)
 var k3 = mustRegexp("^[a-z]{2}(\\x{2d}[A-Z]{2})?\\z")
 var k4 = map[string]bool{"summary": true, "words": true, "bullets": true, "model": true}
-var k5 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true, "attestations": true}
+var k5 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true, "attestations": true, "inner": true}
 var k6 = mustRegexp("^[1-9A-HJ-NP-Za-km-z]{40,60}\\z")
 var k7 = mustRegexp("^b[a-z2-7]{20,}\\z")
 var k8 = mustJSON("\"\"")
@@ -19,13 +19,14 @@ var k11 = map[string]bool{"cpu_ms": true, "mem_mb": true, "wall_ms": true}
 var k12 = mustJSON("[\"thread\",\"sandbox\",\"process\",\"sandbox-no-net\",\"process-no-net\"]").([]any)
 var k13 = map[string]bool{"kind": true, "target": true, "ref": true}
 var k14 = mustRegexp("^[a-z][a-z0-9\\x{2d}]*\\z")
-var k15 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
-var k16 = mustRegexp("^[A-Za-z0-9_\\x{2d}]{86}\\z")
-var k17 = map[string]bool{"name": true, "version": true, "provider": true, "description": true, "io": true, "limits": true, "price": true, "attrs": true, "attestations": true, "policies": true, "module": true}
-var k18 = mustRegexp("^[A-Za-z][A-Za-z0-9_\\x{2e}\\x{2d}]{0,127}\\z")
-var k19 = map[string]bool{}
-var k20 = map[string]bool{"cid": true, "kind": true, "path": true}
-var k21 = mustJSON("[\"js\",\"py\",\"external\"]").([]any)
+var k15 = map[string]bool{"run": true, "receipts": true}
+var k16 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
+var k17 = mustRegexp("^[A-Za-z0-9_\\x{2d}]{86}\\z")
+var k18 = map[string]bool{"name": true, "version": true, "provider": true, "description": true, "io": true, "limits": true, "price": true, "attrs": true, "attestations": true, "policies": true, "module": true}
+var k19 = mustRegexp("^[A-Za-z][A-Za-z0-9_\\x{2e}\\x{2d}]{0,127}\\z")
+var k20 = map[string]bool{}
+var k21 = map[string]bool{"cid": true, "kind": true, "path": true}
+var k22 = mustJSON("[\"js\",\"py\",\"external\"]").([]any)
 
 // pl:cap:Summarize.v1#
 func n0(x any, p string) string {
@@ -444,6 +445,11 @@ func n17(x any, p string) string {
 		}
 		if v, has := m["attestations"]; has {
 			if e := n52(v, child(p, "attestations")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["inner"]; has {
+			if e := n54(v, child(p, "inner")); e != "" {
 				return e
 			}
 		}
@@ -1011,36 +1017,26 @@ func n53(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/additionalProperties
+// pl:Receipt.v1#/properties/inner
 func n54(x any, p string) string {
-	return p + " is not allowed (false schema)"
-}
-
-// pl:SignedReceipt.v1#
-func n55(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
-		if _, has := m["receipt"]; !has {
-			return p + " must have required property \"receipt\""
+		if _, has := m["run"]; !has {
+			return p + " must have required property \"run\""
 		}
-		if _, has := m["provider_sig"]; !has {
-			return p + " must have required property \"provider_sig\""
+		if _, has := m["receipts"]; !has {
+			return p + " must have required property \"receipts\""
 		}
-		if v, has := m["receipt"]; has {
-			if e := n56(v, child(p, "receipt")); e != "" {
+		if v, has := m["run"]; has {
+			if e := n55(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
-		if v, has := m["provider_sig"]; has {
-			if e := n57(v, child(p, "provider_sig")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["requester_sig"]; has {
-			if e := n58(v, child(p, "requester_sig")); e != "" {
+		if v, has := m["receipts"]; has {
+			if e := n56(v, child(p, "receipts")); e != "" {
 				return e
 			}
 		}
@@ -1054,8 +1050,104 @@ func n55(x any, p string) string {
 	return ""
 }
 
-// pl:SignedReceipt.v1#/properties/receipt
+// pl:Receipt.v1#/properties/inner/properties/run
+func n55(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 128 {
+			return p + " must have at most 128 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/inner/properties/receipts
 func n56(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 1024 {
+			return p + " must have at most 1024 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n57(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/inner/properties/receipts/items
+func n57(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k7.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/inner/additionalProperties
+func n58(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:Receipt.v1#/additionalProperties
+func n59(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:SignedReceipt.v1#
+func n60(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["receipt"]; !has {
+			return p + " must have required property \"receipt\""
+		}
+		if _, has := m["provider_sig"]; !has {
+			return p + " must have required property \"provider_sig\""
+		}
+		if v, has := m["receipt"]; has {
+			if e := n61(v, child(p, "receipt")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["provider_sig"]; has {
+			if e := n62(v, child(p, "provider_sig")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["requester_sig"]; has {
+			if e := n63(v, child(p, "requester_sig")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k16[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:SignedReceipt.v1#/properties/receipt
+func n61(x any, p string) string {
 	if e := n17(x, p); e != "" {
 		return e
 	}
@@ -1063,12 +1155,12 @@ func n56(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n57(x any, p string) string {
+func n62(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k16.MatchString(s) {
+		if !k17.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
 		}
 	}
@@ -1076,12 +1168,12 @@ func n57(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/requester_sig
-func n58(x any, p string) string {
+func n63(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k16.MatchString(s) {
+		if !k17.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
 		}
 	}
@@ -1089,12 +1181,12 @@ func n58(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/additionalProperties
-func n59(x any, p string) string {
+func n64(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#
-func n60(x any, p string) string {
+func n65(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1116,62 +1208,62 @@ func n60(x any, p string) string {
 			return p + " must have required property \"limits\""
 		}
 		if v, has := m["name"]; has {
-			if e := n61(v, child(p, "name")); e != "" {
+			if e := n66(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n62(v, child(p, "version")); e != "" {
+			if e := n67(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n63(v, child(p, "provider")); e != "" {
+			if e := n68(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n64(v, child(p, "description")); e != "" {
+			if e := n69(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["io"]; has {
-			if e := n65(v, child(p, "io")); e != "" {
+			if e := n70(v, child(p, "io")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n73(v, child(p, "limits")); e != "" {
+			if e := n78(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["price"]; has {
-			if e := n78(v, child(p, "price")); e != "" {
+			if e := n83(v, child(p, "price")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attrs"]; has {
-			if e := n79(v, child(p, "attrs")); e != "" {
+			if e := n84(v, child(p, "attrs")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestations"]; has {
-			if e := n81(v, child(p, "attestations")); e != "" {
+			if e := n86(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n83(v, child(p, "policies")); e != "" {
+			if e := n88(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["module"]; has {
-			if e := n85(v, child(p, "module")); e != "" {
+			if e := n90(v, child(p, "module")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k17[k] {
+			if !k18[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1181,12 +1273,12 @@ func n60(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/name
-func n61(x any, p string) string {
+func n66(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k18.MatchString(s) {
+		if !k19.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z][A-Za-z0-9_.-]{0,127}$\""
 		}
 	}
@@ -1194,7 +1286,7 @@ func n61(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/version
-func n62(x any, p string) string {
+func n67(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1207,7 +1299,7 @@ func n62(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/provider
-func n63(x any, p string) string {
+func n68(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1220,7 +1312,7 @@ func n63(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/description
-func n64(x any, p string) string {
+func n69(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1233,7 +1325,7 @@ func n64(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io
-func n65(x any, p string) string {
+func n70(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1246,12 +1338,12 @@ func n65(x any, p string) string {
 			return p + " must have required property \"output\""
 		}
 		if v, has := m["input"]; has {
-			if e := n66(v, child(p, "input")); e != "" {
+			if e := n71(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n69(v, child(p, "output")); e != "" {
+			if e := n74(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
@@ -1266,12 +1358,12 @@ func n65(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input
-func n66(x any, p string) string {
+func n71(x any, p string) string {
 	if c := 0; func() int {
-		if n67(x, p) == "" {
+		if n72(x, p) == "" {
 			c++
 		}
-		if n68(x, p) == "" {
+		if n73(x, p) == "" {
 			c++
 		}
 		return c
@@ -1282,7 +1374,7 @@ func n66(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input/oneOf/0
-func n67(x any, p string) string {
+func n72(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1298,7 +1390,7 @@ func n67(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input/oneOf/1
-func n68(x any, p string) string {
+func n73(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1306,12 +1398,12 @@ func n68(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output
-func n69(x any, p string) string {
+func n74(x any, p string) string {
 	if c := 0; func() int {
-		if n70(x, p) == "" {
+		if n75(x, p) == "" {
 			c++
 		}
-		if n71(x, p) == "" {
+		if n76(x, p) == "" {
 			c++
 		}
 		return c
@@ -1322,7 +1414,7 @@ func n69(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output/oneOf/0
-func n70(x any, p string) string {
+func n75(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1338,7 +1430,7 @@ func n70(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output/oneOf/1
-func n71(x any, p string) string {
+func n76(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1346,29 +1438,29 @@ func n71(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/additionalProperties
-func n72(x any, p string) string {
+func n77(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/properties/limits
-func n73(x any, p string) string {
+func n78(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n74(v, child(p, "cpu_ms")); e != "" {
+			if e := n79(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n75(v, child(p, "mem_mb")); e != "" {
+			if e := n80(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n76(v, child(p, "wall_ms")); e != "" {
+			if e := n81(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -1383,7 +1475,7 @@ func n73(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/limits/properties/cpu_ms
-func n74(x any, p string) string {
+func n79(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1396,7 +1488,7 @@ func n74(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/limits/properties/mem_mb
-func n75(x any, p string) string {
+func n80(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1409,7 +1501,7 @@ func n75(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/limits/properties/wall_ms
-func n76(x any, p string) string {
+func n81(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1422,12 +1514,12 @@ func n76(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/limits/additionalProperties
-func n77(x any, p string) string {
+func n82(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/properties/price
-func n78(x any, p string) string {
+func n83(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -1440,7 +1532,7 @@ func n78(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attrs
-func n79(x any, p string) string {
+func n84(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1450,8 +1542,8 @@ func n79(x any, p string) string {
 			return p + " must have at most 64 properties"
 		}
 		for k, v := range m {
-			if !k19[k] {
-				if e := n80(v, child(p, k)); e != "" {
+			if !k20[k] {
+				if e := n85(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -1461,7 +1553,7 @@ func n79(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attrs/additionalProperties
-func n80(x any, p string) string {
+func n85(x any, p string) string {
 	if !(isNumber(x) || isString(x) || isBool(x)) {
 		return p + " must be number or string or boolean"
 	}
@@ -1469,7 +1561,7 @@ func n80(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attestations
-func n81(x any, p string) string {
+func n86(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1479,7 +1571,7 @@ func n81(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n82(a[i], index(p, i)); e != "" {
+			if e := n87(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1488,7 +1580,7 @@ func n81(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attestations/items
-func n82(x any, p string) string {
+func n87(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1501,7 +1593,7 @@ func n82(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/policies
-func n83(x any, p string) string {
+func n88(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1511,7 +1603,7 @@ func n83(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n84(a[i], index(p, i)); e != "" {
+			if e := n89(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1520,7 +1612,7 @@ func n83(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/policies/items
-func n84(x any, p string) string {
+func n89(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1533,7 +1625,7 @@ func n84(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module
-func n85(x any, p string) string {
+func n90(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1543,22 +1635,22 @@ func n85(x any, p string) string {
 			return p + " must have required property \"cid\""
 		}
 		if v, has := m["cid"]; has {
-			if e := n86(v, child(p, "cid")); e != "" {
+			if e := n91(v, child(p, "cid")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["kind"]; has {
-			if e := n87(v, child(p, "kind")); e != "" {
+			if e := n92(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["path"]; has {
-			if e := n88(v, child(p, "path")); e != "" {
+			if e := n93(v, child(p, "path")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k20[k] {
+			if !k21[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1568,7 +1660,7 @@ func n85(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/cid
-func n86(x any, p string) string {
+func n91(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1584,9 +1676,9 @@ func n86(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/kind
-func n87(x any, p string) string {
+func n92(x any, p string) string {
 	if !func() bool {
-		for _, v := range k21 {
+		for _, v := range k22 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -1599,7 +1691,7 @@ func n87(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/path
-func n88(x any, p string) string {
+func n93(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1612,12 +1704,12 @@ func n88(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/additionalProperties
-func n89(x any, p string) string {
+func n94(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/additionalProperties
-func n90(x any, p string) string {
+func n95(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
@@ -1625,8 +1717,8 @@ func n90(x any, p string) string {
 var Validators = map[string]func(x any, p string) string{
 	"Summarize.v1": n0,
 	"Receipt.v1": n17,
-	"SignedReceipt.v1": n55,
-	"Capability.v1": n60,
+	"SignedReceipt.v1": n60,
+	"Capability.v1": n65,
 	"Summarize.v1#input": n1,
 	"Summarize.v1#output": n8,
 }

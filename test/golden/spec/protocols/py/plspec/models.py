@@ -204,6 +204,7 @@ class CallForProposalV1:
     limits: Optional[CallForProposalV1Limits] = None
     reply_to: Optional[List[str]] = None  # open calls (gossip): multiaddrs where the requester takes answers on /pl/negotiate
     estimate: Optional[bool] = None  # a dry run (gateway estimate): answer with a bid as usual, but the bid is not held and cannot be awarded
+    depth: Optional[int] = None  # how many composite capabilities this call is nested in: absent or 0 for a plan's own step; a composite's inner run calls with its own depth + 1. A provider declines (reason too-deep) calls deeper than its configured maximum.
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "CallForProposalV1":
@@ -220,6 +221,7 @@ class CallForProposalV1:
             limits=CallForProposalV1Limits.from_dict(d["limits"]) if "limits" in d else None,
             reply_to=d["reply_to"] if "reply_to" in d else None,
             estimate=d["estimate"] if "estimate" in d else None,
+            depth=d["depth"] if "depth" in d else None,
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -241,6 +243,8 @@ class CallForProposalV1:
             out["reply_to"] = self.reply_to
         if self.estimate is not None:
             out["estimate"] = self.estimate
+        if self.depth is not None:
+            out["depth"] = self.depth
         return out
 
 
@@ -302,7 +306,7 @@ class DeclineV1:
     cfp: str  # id of a signed envelope (CID of its dag-cbor bytes)
     run: str
     step: str
-    reason: Literal["busy", "policy", "unsupported", "over-limits", "other"]
+    reason: Literal["busy", "policy", "unsupported", "over-limits", "too-deep", "other"]
     message: Optional[str] = None
 
     @classmethod
@@ -514,6 +518,7 @@ class ReceiptV1:
     via: Optional[ReceiptV1Via] = None  # Set when the step ran outside the provider's own module pools: the external implementation that served it (an A2A agent, an MCP tool, a process attached to the gateway). The provider still signs the receipt as provider of record.
     on_behalf_of: Optional[str] = None  # libp2p PeerId (base58btc) of the agent the requester ran this step for: an agent that signed its own request to the requester's gateway (the requester of record of the run)
     attestations: Optional[List[str]] = None  # CIDs of the attestations that admitted the provider (from the award)
+    inner: Optional[ReceiptV1Inner] = None  # Set when the step was served by a composite capability: the run of its plan on the provider (whose requester is this receipt's provider) and the CIDs of that run's receipts, sorted. A receipts export carries them, so the whole tree verifies offline.
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "ReceiptV1":
@@ -537,6 +542,7 @@ class ReceiptV1:
             via=ReceiptV1Via.from_dict(d["via"]) if "via" in d else None,
             on_behalf_of=d["on_behalf_of"] if "on_behalf_of" in d else None,
             attestations=d["attestations"] if "attestations" in d else None,
+            inner=ReceiptV1Inner.from_dict(d["inner"]) if "inner" in d else None,
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -564,6 +570,8 @@ class ReceiptV1:
             out["on_behalf_of"] = self.on_behalf_of
         if self.attestations is not None:
             out["attestations"] = self.attestations
+        if self.inner is not None:
+            out["inner"] = self.inner.to_dict()
         return out
 
 
@@ -1040,6 +1048,26 @@ class ReceiptV1Via:
         out["target"] = self.target
         if self.ref is not None:
             out["ref"] = self.ref
+        return out
+
+
+@dataclass
+class ReceiptV1Inner:
+    """Set when the step was served by a composite capability: the run of its plan on the provider (whose requester is this receipt's provider) and the CIDs of that run's receipts, sorted. A receipts export carries them, so the whole tree verifies offline."""
+    run: str
+    receipts: List[str]
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "ReceiptV1Inner":
+        return cls(
+            run=d["run"],
+            receipts=d["receipts"],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        out["run"] = self.run
+        out["receipts"] = self.receipts
         return out
 
 

@@ -50,6 +50,7 @@ class ReceiptV1:
     via: Optional[ReceiptV1Via] = None  # Set when the step ran outside the provider's own module pools: the external implementation that served it (an A2A agent, an MCP tool, a process attached to the gateway). The provider still signs the receipt as provider of record.
     on_behalf_of: Optional[str] = None  # libp2p PeerId (base58btc) of the agent the requester ran this step for: an agent that signed its own request to the requester's gateway (the requester of record of the run)
     attestations: Optional[List[str]] = None  # CIDs of the attestations that admitted the provider (from the award)
+    inner: Optional[ReceiptV1Inner] = None  # Set when the step was served by a composite capability: the run of its plan on the provider (whose requester is this receipt's provider) and the CIDs of that run's receipts, sorted. A receipts export carries them, so the whole tree verifies offline.
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "ReceiptV1":
@@ -73,6 +74,7 @@ class ReceiptV1:
             via=ReceiptV1Via.from_dict(d["via"]) if "via" in d else None,
             on_behalf_of=d["on_behalf_of"] if "on_behalf_of" in d else None,
             attestations=d["attestations"] if "attestations" in d else None,
+            inner=ReceiptV1Inner.from_dict(d["inner"]) if "inner" in d else None,
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -100,6 +102,8 @@ class ReceiptV1:
             out["on_behalf_of"] = self.on_behalf_of
         if self.attestations is not None:
             out["attestations"] = self.attestations
+        if self.inner is not None:
+            out["inner"] = self.inner.to_dict()
         return out
 
 
@@ -305,6 +309,26 @@ class ReceiptV1Via:
         out["target"] = self.target
         if self.ref is not None:
             out["ref"] = self.ref
+        return out
+
+
+@dataclass
+class ReceiptV1Inner:
+    """Set when the step was served by a composite capability: the run of its plan on the provider (whose requester is this receipt's provider) and the CIDs of that run's receipts, sorted. A receipts export carries them, so the whole tree verifies offline."""
+    run: str
+    receipts: List[str]
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "ReceiptV1Inner":
+        return cls(
+            run=d["run"],
+            receipts=d["receipts"],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        out["run"] = self.run
+        out["receipts"] = self.receipts
         return out
 
 

@@ -13,7 +13,7 @@ _K1 = frozenset(["text", "max_words", "style", "language"])
 _K2 = ["bullets", "paragraph"]
 _K3 = re.compile("^[a-z]{2}(\\x2d[A-Z]{2})?\\Z", re.ASCII)
 _K4 = frozenset(["summary", "words", "bullets", "model"])
-_K5 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "isolation", "policies", "prev", "via", "on_behalf_of", "attestations"])
+_K5 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "isolation", "policies", "prev", "via", "on_behalf_of", "attestations", "inner"])
 _K6 = re.compile("^[1-9A-HJ-NP-Za-km-z]{40,60}\\Z", re.ASCII)
 _K7 = re.compile("^b[a-z2-7]{20,}\\Z", re.ASCII)
 _K8 = ""
@@ -23,13 +23,14 @@ _K11 = frozenset(["cpu_ms", "mem_mb", "wall_ms"])
 _K12 = ["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]
 _K13 = frozenset(["kind", "target", "ref"])
 _K14 = re.compile("^[a-z][a-z0-9\\x2d]*\\Z", re.ASCII)
-_K15 = frozenset(["receipt", "provider_sig", "requester_sig"])
-_K16 = re.compile("^[A-Za-z0-9_\\x2d]{86}\\Z", re.ASCII)
-_K17 = frozenset(["name", "version", "provider", "description", "io", "limits", "price", "attrs", "attestations", "policies", "module"])
-_K18 = re.compile("^[A-Za-z][A-Za-z0-9_\\x2e\\x2d]{0,127}\\Z", re.ASCII)
-_K19 = frozenset([])
-_K20 = frozenset(["cid", "kind", "path"])
-_K21 = ["js", "py", "external"]
+_K15 = frozenset(["run", "receipts"])
+_K16 = frozenset(["receipt", "provider_sig", "requester_sig"])
+_K17 = re.compile("^[A-Za-z0-9_\\x2d]{86}\\Z", re.ASCII)
+_K18 = frozenset(["name", "version", "provider", "description", "io", "limits", "price", "attrs", "attestations", "policies", "module"])
+_K19 = re.compile("^[A-Za-z][A-Za-z0-9_\\x2e\\x2d]{0,127}\\Z", re.ASCII)
+_K20 = frozenset([])
+_K21 = frozenset(["cid", "kind", "path"])
+_K22 = ["js", "py", "external"]
 
 
 def _n0(x: Any, p: str) -> Optional[str]:
@@ -349,6 +350,10 @@ def _n17(x: Any, p: str) -> Optional[str]:
                 return e
         if "attestations" in x:
             e = _n52(x["attestations"], rt.child(p, "attestations"))
+            if e is not None:
+                return e
+        if "inner" in x:
+            e = _n54(x["inner"], rt.child(p, "inner"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -772,11 +777,75 @@ def _n53(x: Any, p: str) -> Optional[str]:
 
 
 def _n54(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/inner
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "run" not in x:
+            return p + " must have required property \"run\""
+        if "receipts" not in x:
+            return p + " must have required property \"receipts\""
+        if "run" in x:
+            e = _n55(x["run"], rt.child(p, "run"))
+            if e is not None:
+                return e
+        if "receipts" in x:
+            e = _n56(x["receipts"], rt.child(p, "receipts"))
+            if e is not None:
+                return e
+        for k, v in x.items():
+            if k not in _K15:
+                return rt.child(p, k) + " is not allowed (additionalProperties)"
+    return None
+
+
+def _n55(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/inner/properties/run
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 128:
+            return p + " must have at most 128 characters"
+    return None
+
+
+def _n56(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/inner/properties/receipts
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) > 1024:
+            return p + " must have at most 1024 items"
+        for i in range(0, len(x)):
+            e = _n57(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n57(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/inner/properties/receipts/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 200:
+            return p + " must have at most 200 characters"
+        if _K7.search(x) is None:
+            return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+    return None
+
+
+def _n58(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/inner/additionalProperties
+    return p + " is not allowed (false schema)"
+
+
+def _n59(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n55(x: Any, p: str) -> Optional[str]:
+def _n60(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -786,24 +855,24 @@ def _n55(x: Any, p: str) -> Optional[str]:
         if "provider_sig" not in x:
             return p + " must have required property \"provider_sig\""
         if "receipt" in x:
-            e = _n56(x["receipt"], rt.child(p, "receipt"))
+            e = _n61(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         if "provider_sig" in x:
-            e = _n57(x["provider_sig"], rt.child(p, "provider_sig"))
+            e = _n62(x["provider_sig"], rt.child(p, "provider_sig"))
             if e is not None:
                 return e
         if "requester_sig" in x:
-            e = _n58(x["requester_sig"], rt.child(p, "requester_sig"))
+            e = _n63(x["requester_sig"], rt.child(p, "requester_sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K15:
+            if k not in _K16:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n56(x: Any, p: str) -> Optional[str]:
+def _n61(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/receipt
     e = _n17(x, p)
     if e is not None:
@@ -811,32 +880,32 @@ def _n56(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n57(x: Any, p: str) -> Optional[str]:
+def _n62(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/provider_sig
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K16.search(x) is None:
+        if _K17.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
     return None
 
 
-def _n58(x: Any, p: str) -> Optional[str]:
+def _n63(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/requester_sig
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K16.search(x) is None:
+        if _K17.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
     return None
 
 
-def _n59(x: Any, p: str) -> Optional[str]:
+def _n64(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n60(x: Any, p: str) -> Optional[str]:
+def _n65(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -852,66 +921,66 @@ def _n60(x: Any, p: str) -> Optional[str]:
         if "limits" not in x:
             return p + " must have required property \"limits\""
         if "name" in x:
-            e = _n61(x["name"], rt.child(p, "name"))
+            e = _n66(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n62(x["version"], rt.child(p, "version"))
+            e = _n67(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "provider" in x:
-            e = _n63(x["provider"], rt.child(p, "provider"))
+            e = _n68(x["provider"], rt.child(p, "provider"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n64(x["description"], rt.child(p, "description"))
+            e = _n69(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "io" in x:
-            e = _n65(x["io"], rt.child(p, "io"))
+            e = _n70(x["io"], rt.child(p, "io"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n73(x["limits"], rt.child(p, "limits"))
+            e = _n78(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "price" in x:
-            e = _n78(x["price"], rt.child(p, "price"))
+            e = _n83(x["price"], rt.child(p, "price"))
             if e is not None:
                 return e
         if "attrs" in x:
-            e = _n79(x["attrs"], rt.child(p, "attrs"))
+            e = _n84(x["attrs"], rt.child(p, "attrs"))
             if e is not None:
                 return e
         if "attestations" in x:
-            e = _n81(x["attestations"], rt.child(p, "attestations"))
+            e = _n86(x["attestations"], rt.child(p, "attestations"))
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n83(x["policies"], rt.child(p, "policies"))
+            e = _n88(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "module" in x:
-            e = _n85(x["module"], rt.child(p, "module"))
+            e = _n90(x["module"], rt.child(p, "module"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K17:
+            if k not in _K18:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n61(x: Any, p: str) -> Optional[str]:
+def _n66(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K18.search(x) is None:
+        if _K19.search(x) is None:
             return p + " must match pattern \"^[A-Za-z][A-Za-z0-9_.-]{0,127}$\""
     return None
 
 
-def _n62(x: Any, p: str) -> Optional[str]:
+def _n67(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -921,7 +990,7 @@ def _n62(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n63(x: Any, p: str) -> Optional[str]:
+def _n68(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/provider
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -931,7 +1000,7 @@ def _n63(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n64(x: Any, p: str) -> Optional[str]:
+def _n69(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -941,7 +1010,7 @@ def _n64(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n65(x: Any, p: str) -> Optional[str]:
+def _n70(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -951,11 +1020,11 @@ def _n65(x: Any, p: str) -> Optional[str]:
         if "output" not in x:
             return p + " must have required property \"output\""
         if "input" in x:
-            e = _n66(x["input"], rt.child(p, "input"))
+            e = _n71(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n69(x["output"], rt.child(p, "output"))
+            e = _n74(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -964,14 +1033,14 @@ def _n65(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n66(x: Any, p: str) -> Optional[str]:
+def _n71(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/input
-    if sum(1 for f in (_n67, _n68,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n72, _n73,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n67(x: Any, p: str) -> Optional[str]:
+def _n72(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/input/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -983,21 +1052,21 @@ def _n67(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n68(x: Any, p: str) -> Optional[str]:
+def _n73(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/input/oneOf/1
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n69(x: Any, p: str) -> Optional[str]:
+def _n74(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/output
-    if sum(1 for f in (_n70, _n71,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n75, _n76,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n70(x: Any, p: str) -> Optional[str]:
+def _n75(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/output/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1009,33 +1078,33 @@ def _n70(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n71(x: Any, p: str) -> Optional[str]:
+def _n76(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/output/oneOf/1
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n72(x: Any, p: str) -> Optional[str]:
+def _n77(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n73(x: Any, p: str) -> Optional[str]:
+def _n78(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n74(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n79(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n75(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n80(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n76(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n81(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1044,7 +1113,7 @@ def _n73(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n74(x: Any, p: str) -> Optional[str]:
+def _n79(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1055,7 +1124,7 @@ def _n74(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n75(x: Any, p: str) -> Optional[str]:
+def _n80(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1066,7 +1135,7 @@ def _n75(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n76(x: Any, p: str) -> Optional[str]:
+def _n81(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1077,12 +1146,12 @@ def _n76(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n77(x: Any, p: str) -> Optional[str]:
+def _n82(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n78(x: Any, p: str) -> Optional[str]:
+def _n83(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/price
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -1093,7 +1162,7 @@ def _n78(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n79(x: Any, p: str) -> Optional[str]:
+def _n84(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/attrs
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1101,21 +1170,21 @@ def _n79(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 properties"
         for k, v in x.items():
-            if k not in _K19:
-                e = _n80(v, rt.child(p, k))
+            if k not in _K20:
+                e = _n85(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n80(x: Any, p: str) -> Optional[str]:
+def _n85(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/attrs/additionalProperties
     if not (rt.is_number(x) or rt.is_string(x) or rt.is_bool(x)):
         return p + " must be number or string or boolean"
     return None
 
 
-def _n81(x: Any, p: str) -> Optional[str]:
+def _n86(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/attestations
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1123,13 +1192,13 @@ def _n81(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n82(x[i], rt.child(p, i))
+            e = _n87(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n82(x: Any, p: str) -> Optional[str]:
+def _n87(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1139,7 +1208,7 @@ def _n82(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n83(x: Any, p: str) -> Optional[str]:
+def _n88(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1147,13 +1216,13 @@ def _n83(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n84(x[i], rt.child(p, i))
+            e = _n89(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n84(x: Any, p: str) -> Optional[str]:
+def _n89(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1163,7 +1232,7 @@ def _n84(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n85(x: Any, p: str) -> Optional[str]:
+def _n90(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1171,24 +1240,24 @@ def _n85(x: Any, p: str) -> Optional[str]:
         if "cid" not in x:
             return p + " must have required property \"cid\""
         if "cid" in x:
-            e = _n86(x["cid"], rt.child(p, "cid"))
+            e = _n91(x["cid"], rt.child(p, "cid"))
             if e is not None:
                 return e
         if "kind" in x:
-            e = _n87(x["kind"], rt.child(p, "kind"))
+            e = _n92(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "path" in x:
-            e = _n88(x["path"], rt.child(p, "path"))
+            e = _n93(x["path"], rt.child(p, "path"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K20:
+            if k not in _K21:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n86(x: Any, p: str) -> Optional[str]:
+def _n91(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/properties/cid
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1200,14 +1269,14 @@ def _n86(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n87(x: Any, p: str) -> Optional[str]:
+def _n92(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/properties/kind
-    if not any(rt.json_equal(x, v) for v in _K21):
+    if not any(rt.json_equal(x, v) for v in _K22):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n88(x: Any, p: str) -> Optional[str]:
+def _n93(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/properties/path
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1217,12 +1286,12 @@ def _n88(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n89(x: Any, p: str) -> Optional[str]:
+def _n94(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n90(x: Any, p: str) -> Optional[str]:
+def _n95(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
@@ -1230,8 +1299,8 @@ def _n90(x: Any, p: str) -> Optional[str]:
 VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "Summarize.v1": _n0,
     "Receipt.v1": _n17,
-    "SignedReceipt.v1": _n55,
-    "Capability.v1": _n60,
+    "SignedReceipt.v1": _n60,
+    "Capability.v1": _n65,
     "Summarize.v1#input": _n1,
     "Summarize.v1#output": _n8,
 }

@@ -1,0 +1,51 @@
+/**
+ * The composite service of a pl-node: registers the `plan` ExternalRunner in
+ * the executor's module pool, so capabilities published with
+ * `impl: {plan: <file | cid:…>}` are bid on and served (src/composite/runner.ts).
+ * Start it after exec, receipts and discovery.
+ */
+import type { PlComponents, PlService } from '../node.js'
+import type { ExecService } from '../exec/service.js'
+import type { ReceiptsService } from '../receipts/service.js'
+import type { Discovery } from '../discovery/index.js'
+import { IoSchemas } from '../trust/io-schemas.js'
+import { compositeRunner } from './runner.js'
+
+export interface CompositeInit {
+  /** deepest composite nesting run here; keep it equal to negotiation's `maxDepth` @default DEFAULT_MAX_DEPTH */
+  maxDepth?: number
+}
+
+export type CompositeComponents = Pick<PlComponents, 'store' | 'registry' | 'services'>
+
+export class CompositeService implements PlService {
+  private unregister?: () => void
+
+  constructor (private readonly c: CompositeComponents, private readonly init: CompositeInit) {}
+
+  start (): void {
+    if (this.unregister != null) return
+    const exec = this.c.services.exec as ExecService | undefined
+    if (exec == null) return // a node without an executor runs no composites
+    const discovery = this.c.services.discovery as Discovery | undefined
+    const receipts = this.c.services.receipts as ReceiptsService | undefined
+    this.unregister = exec.executor.pool.external.register(compositeRunner({
+      executor: exec.executor,
+      blocks: this.c.store.blocks,
+      receipts: receipts?.store,
+      maxDepth: this.init.maxDepth,
+      io: new IoSchemas(this.c.registry, this.c.store.blocks),
+      outputSchema: (name) => discovery?.localCapabilities().find(l => l.descriptor.name === name && l.active !== false)?.descriptor.io?.output
+    }))
+  }
+
+  stop (): void {
+    this.unregister?.()
+    this.unregister = undefined
+  }
+}
+
+/** Service factory: `services: { composite: composite() }` (after exec). */
+export function composite (init: CompositeInit = {}): (components: PlComponents) => CompositeService {
+  return (components) => new CompositeService(components, init)
+}
