@@ -23,7 +23,8 @@ const RUNTIME_FILES: Record<string, () => string> = {
   'ts/runtime.ts.golden': () => runtimeSource('runtime.ts'),
   'py/plspec/runtime.py': () => runtimeSource('runtime.py'),
   'py/plspec/attach.py': () => runtimeSource('attach.py'),
-  'go/runtime.go': () => goRuntime('plspec')
+  'go/runtime.go': () => goRuntime('plspec'),
+  'go/provider.go': () => goRuntime('plspec', 'provider.go')
 }
 
 function goldenName (rel: string): string {
