@@ -107,6 +107,8 @@ function goMain (ctx: CompileContext, cap: CapabilityEntry, pkg: string): string
   return `// Attaches this provider to a pl-node gateway and serves ${cap.info.name} ${commentText(cap.info.version)} until the node closes the connection.
 //
 //	go build -o provider . && PL_GATEWAY=http://127.0.0.1:8080 PL_API_KEY=<key with the publish scope> ./provider
+//
+// \`./provider verify run.json\` checks the receipts of a run export (pl receipts export) with the generated checker.
 package main
 
 import (
@@ -118,7 +120,38 @@ import (
 	"${goModulePath(cap)}/${pkg}"
 )
 
+// verify checks every receipt of a run export with the generated checker (countersignature required).
+func verify(file string) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	doc, err := ${pkg}.DecodeDagJSON(data)
+	if err != nil {
+		return err
+	}
+	export, _ := doc.(map[string]any)
+	receipts, _ := export["receipts"].([]any)
+	if len(receipts) == 0 {
+		return fmt.Errorf("%s holds no receipts", file)
+	}
+	for i, signed := range receipts {
+		if _, err := ${pkg}.CheckReceipt(signed, ${pkg}.CheckReceiptOptions{RequireRequester: true}); err != nil {
+			return fmt.Errorf("receipt %d: %w", i, err)
+		}
+	}
+	fmt.Printf("ok: %d receipts verify with the generated Go checker\\n", len(receipts))
+	return nil
+}
+
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "verify" {
+		if err := verify(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	gateway := os.Getenv("PL_GATEWAY")
 	if gateway == "" {
 		gateway = "http://127.0.0.1:8080"
@@ -163,8 +196,9 @@ validators, the provider SDK (\`${stem}Handler\`, \`${stem}Route\`, \`DefaultBid
 3. Build and run: \`go build -o provider . && PL_GATEWAY=http://127.0.0.1:8080 PL_API_KEY=<key> ./provider\` (optional \`PL_PRICE\`).
 
 The node publishes ${cap.info.name} ${cap.info.version} while this process is attached, forwards the steps it wins
-and signs their receipts (\`via: {kind: 'attached'}\`). Verify them with \`pl receipts verify\` or
-\`${pkg}.CheckReceipt(signed, ${pkg}.CheckReceiptOptions{RequireRequester: true})\`.
+and signs their receipts (\`via: {kind: 'attached'}\`). Verify an export (\`pl receipts export <run> -o run.json\`)
+with \`pl receipts verify run.json\` or with the generated Go checker: \`./provider verify run.json\`
+(\`${pkg}.CheckReceipt\`).
 `
 }
 
