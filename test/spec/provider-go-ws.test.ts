@@ -4,8 +4,9 @@
  * spec: its RFC 6455 client against a real `ws` server (masked frames,
  * fragments both ways, pings, the closing handshake, a refused handshake),
  * against a raw TCP peer that breaks the protocol (each bad frame refused
- * with a typed error and the right close code), and the Router (input
- * checked before the handler, output after, panics and errors named).
+ * with a typed error and the right close code), the Router (input
+ * checked before the handler, output after, panics and errors named), and
+ * the Provider's protocol loop against a ws server playing the node.
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -145,8 +146,29 @@ func router() {
 	emit(out)
 }
 
+// serve attaches to a (fake) node and serves Summarize until it closes the connection.
+func serve(gateway string) {
+	handler := plspec.SummarizeHandlerFunc(func(ctx *plspec.CallContext, in *plspec.SummarizeInput) (*plspec.SummarizeOutput, error) {
+		if in.Text == "hang" {
+			ctx.Progress(1, 2, "waiting")
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		return &plspec.SummarizeOutput{Summary: in.Text, Words: 1}, nil
+	})
+	price := 2.5
+	p := plspec.NewProvider(gateway, "k", plspec.NewRouter(plspec.SummarizeRoute(handler, plspec.DefaultBidSummarize)), plspec.ProviderOptions{Price: &price})
+	if err := p.Serve(); err != nil {
+		emit(failure(err))
+		return
+	}
+	emit(map[string]any{"served": len(p.Registered)})
+}
+
 func main() {
 	switch os.Args[1] {
+	case "serve":
+		serve(os.Args[2])
 	case "echo":
 		echo(os.Args[2])
 	case "recv":
@@ -337,4 +359,67 @@ test('the generated Go router checks the input before the handler and the output
   assert.equal(out.ran, 5, 'the handler ran for the valid inputs only (ok, panic, error, bad, nil)')
   assert.deepEqual(out.bid_idle, { offer: {} })
   assert.deepEqual(out.bid_busy, { decline: { reason: 'busy', message: '8 calls running (max 8)' } })
+})
+
+test('the Go Provider registers, answers bid questions, serves calls, stops a cancelled call and ends when the node closes', async (t) => {
+  if (!goAvailable()) { t.skip(GO_SKIP); return }
+  // the peer of the unit under test: a node's /attach endpoint, played by a ws server
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+  const frames: any[] = []
+  const waiters: Array<() => void> = []
+  let auth: string | undefined
+  let path: string | undefined
+  wss.on('connection', (ws: WebSocket, req) => {
+    auth = req.headers.authorization
+    path = req.url
+    ws.on('message', (data) => {
+      const f = JSON.parse(data.toString())
+      frames.push(f)
+      for (const w of waiters.splice(0)) w()
+      if (f.op === 'register') ws.send(JSON.stringify({ type: 'registered', id: f.id, attachment: 'a1', capability: 'bafy-cap', spec: 'bafy-spec', name: f.spec['x-pl-capability'].name, version: f.spec['x-pl-capability'].version }))
+    })
+  })
+  const next = async (pred: (f: any) => boolean): Promise<any> => {
+    const timeout = AbortSignal.timeout(60_000)
+    for (;;) {
+      const f = frames.find(pred)
+      if (f != null) return f
+      if (timeout.aborted) throw new Error(`no such frame from the Go provider; got ${JSON.stringify(frames)}`)
+      await new Promise<void>((resolve) => { waiters.push(resolve); timeout.addEventListener('abort', () => { resolve() }, { once: true }) })
+    }
+  }
+  try {
+    await new Promise<void>((resolve) => { if (wss.address() != null) resolve(); else wss.once('listening', () => { resolve() }) })
+    const port = (wss.address() as { port: number }).port
+    const done = run(harness, ['serve', `http://127.0.0.1:${port}`])
+    const reg = await next(f => f.op === 'register')
+    assert.equal(auth, 'Bearer k')
+    assert.equal(path, '/attach')
+    assert.equal(reg.spec['x-pl-capability'].name, 'Summarize')
+    assert.equal(reg.bids, true)
+    assert.equal(reg.price, 2.5)
+    const ws = [...wss.clients][0]
+    const cap = { name: 'Summarize', version: '1.0.0' }
+    ws.send(JSON.stringify({ type: 'bid', call: 'bid-1', attachment: 'a1', capability: cap, cfp: {}, default: {} }))
+    assert.deepEqual(await next(f => f.call === 'bid-1'), { op: 'bid', call: 'bid-1', offer: {} })
+    ws.send(JSON.stringify({ type: 'bid', call: 'bid-2', attachment: 'a1', capability: { name: 'Other', version: '1' }, cfp: {}, default: {} }))
+    assert.equal((await next(f => f.call === 'bid-2')).decline.reason, 'unsupported')
+    ws.send(JSON.stringify({ type: 'call', call: 'call-1', attachment: 'a1', capability: cap, input: { text: 'hang' }, limits: { wall_ms: 1000 } }))
+    assert.deepEqual(await next(f => f.op === 'progress'), { op: 'progress', call: 'call-1', n: 1, total: 2, message: 'waiting' })
+    ws.send(JSON.stringify({ type: 'cancel', call: 'call-1', reason: 'wall limit' }))
+    const cancelled = await next(f => f.call === 'call-1' && f.op !== 'progress')
+    assert.equal(cancelled.op, 'error', 'a cancelled call sends no result')
+    assert.match(cancelled.error.message, /context canceled/)
+    ws.send(JSON.stringify({ type: 'call', call: 'call-2', attachment: 'a1', capability: cap, input: { text: '' }, limits: {} }))
+    assert.equal((await next(f => f.call === 'call-2')).error.name, 'InputRejectedError')
+    ws.send(JSON.stringify({ type: 'call', call: 'call-3', attachment: 'a1', capability: cap, input: { text: 'fine' }, limits: {} }))
+    assert.deepEqual(await next(f => f.call === 'call-3'), { op: 'result', call: 'call-3', output: { summary: 'fine', words: 1 } })
+    ws.close(1001, 'node stopping')
+    const res = await done
+    assert.equal(res.code, 0, res.stderr)
+    assert.deepEqual(JSON.parse(res.stdout.trim()), { served: 1 })
+  } finally {
+    for (const c of wss.clients) c.terminate()
+    await new Promise<void>((resolve) => { wss.close(() => { resolve() }) })
+  }
 })
