@@ -208,7 +208,7 @@ function readme (cap: CapabilityEntry, lang: 'py'): string {
 Written by \`pl spec scaffold --provider --lang ${lang}\` from spec \`${cap.specCid}\` (spec.json).
 
 1. Implement the handler in \`handler.py\` (and, if you like, the bid policy).
-2. Create an API key with the publish scope on the node: \`pl api-key create provider --scopes publish\`.
+2. Create an API key with the publish scope on the node: \`pl api-key create --name provider --scopes publish\`.
 3. Run: \`PL_GATEWAY=http://127.0.0.1:8080 PL_API_KEY=<key> python3 main.py\` (optional \`PL_PRICE\`).
 
 The node publishes ${cap.info.name} ${cap.info.version} while this process is attached, forwards the steps it wins
