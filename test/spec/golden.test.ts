@@ -26,7 +26,8 @@ const RUNTIME_FILES: Record<string, () => string> = {
   'go/runtime.go': () => goRuntime('plspec'),
   'ts/trust.ts.golden': () => runtimeSource('trust.ts'),
   'py/plspec/trust.py': () => runtimeSource('trust.py'),
-  'go/trust.go': () => goTrust('plspec')
+  'go/trust.go': () => goTrust('plspec'),
+  'go/provider.go': () => goRuntime('plspec', 'provider.go')
 }
 
 function goldenName (rel: string): string {

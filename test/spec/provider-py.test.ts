@@ -75,7 +75,7 @@ before(async () => {
   await scaffold(SAMPLE_SPEC, { lang: 'py', provider: true, out: project })
   await writeFile(join(project, 'handler.py'), HANDLER)
   mesh = await startMesh(3, () => ({}))
-  await mesh.connected(2)
+  await mesh.connected(2, 120_000) // generous: the machines are shared and loaded
   for (let i = 0; i < 3; i++) keys.push((await gw(mesh.nodes[i]).keys.create({ name: 'provider', scopes: ['read', 'submit', 'publish'] })).key)
 })
 

@@ -96,3 +96,23 @@ test('a scaffolded Python module loads, maps its arguments onto the typed spec i
     ])
   } finally { await t.cleanup() }
 })
+
+test('scaffold --provider --lang go writes a Go module: handler stub, main, README and the generated package without its own go.mod', async () => {
+  const t = await tempDir()
+  try {
+    const out = join(t.dir, 'summarize')
+    const res = await scaffold(SAMPLE_SPEC, { lang: 'go', provider: true, out })
+    assert.deepEqual(res.files, ['README.md', 'go.mod', 'handler.go', 'main.go', 'spec.json', 'summarizespec/codec.go', 'summarizespec/handlers.go', 'summarizespec/provider.go', 'summarizespec/receipt.go', 'summarizespec/runtime.go', 'summarizespec/types.go', 'summarizespec/validators.go'])
+    assert.equal(await readFile(join(out, 'go.mod'), 'utf8'), 'module summarize-provider\n\ngo 1.19\n')
+    const handler = await readFile(join(out, 'handler.go'), 'utf8')
+    assert.match(handler, /func handleSummarize\(ctx \*summarizespec\.CallContext, input \*summarizespec\.SummarizeInput\) \(\*summarizespec\.SummarizeOutput, error\)/)
+    assert.match(handler, /return summarizespec\.DefaultBidSummarize\(cfp, ctx\)/)
+    assert.match(await readFile(join(out, 'summarizespec', 'handlers.go'), 'utf8'), /^package summarizespec$/m)
+    assert.match(await readFile(join(out, 'main.go'), 'utf8'), /summarizespec\.SummarizeRoute\(summarizespec\.SummarizeHandlerFunc\(handleSummarize\), bid\)/)
+  } finally { await t.cleanup() }
+})
+
+test('scaffold refuses Go without --provider, and a TypeScript provider', async () => {
+  await assert.rejects(scaffold(SAMPLE_SPEC, { lang: 'go', out: join(ROOT, 'never-written') }), { name: 'UnknownLanguageError', message: /go only as an attached provider/ })
+  await assert.rejects(scaffold(SAMPLE_SPEC, { lang: 'ts', provider: true, out: join(ROOT, 'never-written') }), { name: 'UnknownLanguageError', message: /py or go providers, not "ts"/ })
+})

@@ -2,7 +2,7 @@
  * `pl spec ...`: the spec compiler.
  *   pl spec id <schema.json> [--check]
  *   pl spec compile <schema.json|dir...> --out <dir> [--lang ts,py,go]
- *   pl spec scaffold <spec.json> --lang ts|py [--out dir] [--force] [--provider]
+ *   pl spec scaffold <spec.json> --lang ts|py|go [--out dir] [--force] [--provider]   (go: --provider only)
  *   pl spec stub <spec.json>
  *   pl spec from-plan <plan.yaml> --name N --version V --cap <descriptor|spec...> [--out spec.json]
  * `$ref`s by CID resolve from --schemas folders, the node's store
@@ -72,13 +72,13 @@ export function register (program: Command): void {
 
   sourceOptions(spec.command('scaffold <spec>')
     .description('Write a capability module (function.mjs or function.py, class with eval) typed by the spec')
-    .requiredOption('--lang <lang>', 'ts or py')
+    .requiredOption('--lang <lang>', 'ts or py (go: with --provider)')
     .option('-o, --out <dir>', 'module folder (default: ./<capability name>)')
     .option('--force', 'write into a non-empty folder')
-    .option('--provider', 'write a runnable attached provider (handler, main, README; py) instead of a module folder')
-    .option('--package <name>', 'Python package name of the bundled validators (default: <capability>_spec)'))
+    .option('--provider', 'write a runnable attached provider (handler, main, README; py or go) instead of a module folder')
+    .option('--package <name>', 'Python / Go package name of the bundled validators (default: <capability>_spec, Go: <capability>spec)'))
     .action(action(async (specPath: string, opts: SourceFlags & { lang: string, out?: string, force?: boolean, package?: string, provider?: boolean }) => {
-      const res = await withSources(opts, async (o) => await scaffold(specPath, { ...o, lang: opts.lang as 'ts' | 'py', out: opts.out, force: opts.force === true, pyPackage: opts.package, provider: opts.provider === true }))
+      const res = await withSources(opts, async (o) => await scaffold(specPath, { ...o, lang: opts.lang as 'ts' | 'py' | 'go', out: opts.out, force: opts.force === true, pyPackage: opts.package, provider: opts.provider === true }))
       process.stdout.write(`wrote ${res.dir}\n`)
       for (const f of res.files) process.stdout.write(`  ${f}\n`)
     }))

@@ -22,14 +22,15 @@ import { validatorExportName } from './emit/ts-validators.js'
 import { commentText, pyLiteral, pyString, snake, tsString } from './emit/literals.js'
 
 export interface ScaffoldOptions extends LoadOptions {
-  lang: 'ts' | 'py'
+  /** go: only with `provider` */
+  lang: 'ts' | 'py' | 'go'
   /** @default ./<capability name, lower case> */
   out?: string
   /** write into a non-empty folder @default false */
   force?: boolean
   /**
-   * Python package name of the bundled validators; unique per capability so
-   * several modules can share one Python process @default '<capability>_spec'
+   * Python (or Go) package name of the bundled validators; unique per capability so
+   * several modules can share one Python process @default '<capability>_spec' (Go: '<capability>spec')
    */
   pyPackage?: string
   /** write a runnable attached-provider project (handler, main, README) instead of a module folder @default false */
@@ -161,13 +162,14 @@ impl: .
 
 /** Writes the module folder; returns the folder and the files written (relative). */
 export async function scaffold (specPath: string, options: ScaffoldOptions): Promise<{ dir: string, files: string[] }> {
-  if (options.lang !== 'ts' && options.lang !== 'py') throw new UnknownLanguageError(`scaffold writes ts or py modules, not "${String(options.lang)}"`, { lang: options.lang })
+  if (options.lang === 'go' && options.provider !== true) throw new UnknownLanguageError('scaffold writes go only as an attached provider (--provider)', { lang: options.lang })
+  if (options.lang !== 'ts' && options.lang !== 'py' && options.lang !== 'go') throw new UnknownLanguageError(`scaffold writes ts or py modules (and py or go providers), not "${String(options.lang)}"`, { lang: options.lang })
   const bundle = await loadBundle([specPath], options)
   const doc = bundle.docs.find(d => d.input)
   if (doc == null) throw new TypeError('no input document')
   const info = requireCapability(doc)
-  const pkg = options.pyPackage ?? `${snake(className(info.name))}_spec`
-  const ctx = createContext(bundle, { pyPackage: pkg })
+  const pkg = options.pyPackage ?? (options.lang === 'go' ? `${className(info.name).toLowerCase()}spec` : `${snake(className(info.name))}_spec`)
+  const ctx = createContext(bundle, { pyPackage: pkg, goPackage: pkg })
   const cap = ctx.capabilities.find(c => c.info.doc === doc) as CapabilityEntry
   const dir = resolve(options.out ?? info.name.toLowerCase())
   let existing: string[] = []
@@ -179,9 +181,11 @@ export async function scaffold (specPath: string, options: ScaffoldOptions): Pro
   const description = typeof (doc.doc as Record<string, unknown>).description === 'string' ? (doc.doc as Record<string, string>).description : undefined
   const generated = generate(ctx, [options.lang])
   if (options.provider === true) {
-    if (options.lang !== 'py') throw new UnknownLanguageError(`scaffold --provider writes py providers, not "${options.lang}"`, { lang: options.lang })
+    if (options.lang === 'ts') throw new UnknownLanguageError('scaffold --provider writes py or go providers, not "ts"', { lang: options.lang })
     for (const [rel, text] of scaffoldProvider(ctx, cap, options.lang, pkg)) files.set(rel, text)
-    for (const [rel, text] of generated) if (rel.startsWith(`py/${pkg}/`)) files.set(`${pkg}/${rel.slice(`py/${pkg}/`.length)}`, text)
+    // the generated package, as a folder of the project (Go: a package of its module, without its own go.mod)
+    const prefix = options.lang === 'go' ? 'go/' : `py/${pkg}/`
+    for (const [rel, text] of generated) if (rel.startsWith(prefix) && rel !== 'go/go.mod') files.set(`${pkg}/${rel.slice(prefix.length)}`, text)
   } else if (options.lang === 'ts') {
     files.set('capability.yaml', descriptorYaml(cap, description))
     files.set('function.mjs', jsModule(ctx, cap))

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { packageRoot } from '../../../core/paths.js'
 
-export type RuntimeFile = 'runtime.ts' | 'runtime.py' | 'runtime.go' | 'attach.py' | 'attach.go' | 'trust.ts' | 'trust.py' | 'trust.go'
+export type RuntimeFile = 'runtime.ts' | 'runtime.py' | 'runtime.go' | 'attach.py' | 'provider.go' | 'trust.ts' | 'trust.py' | 'trust.go'
 
 const cache = new Map<RuntimeFile, string>()
 
@@ -29,9 +29,9 @@ export function runtimeSource (file: RuntimeFile): string {
   return text
 }
 
-/** runtime.go with its package clause naming `pkg`. */
-export function goRuntime (pkg: string): string {
-  return runtimeSource('runtime.go').replace('\npackage plspec\n', `\npackage ${pkg}\n`)
+/** runtime.go (or the provider runtime, provider.go) with its package clause naming `pkg`. */
+export function goRuntime (pkg: string, file: 'runtime.go' | 'provider.go' = 'runtime.go'): string {
+  return runtimeSource(file).replace('\npackage plspec\n', `\npackage ${pkg}\n`)
 }
 
 /** trust.go (the offline trust check of receipts) with its package clause naming `pkg`. */

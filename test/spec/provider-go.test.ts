@@ -1,0 +1,236 @@
+/**
+ * A Go provider generated from examples/specs/Summarize.v1.json
+ * (`pl spec scaffold --provider --lang go`, standard library only, built
+ * with `go build`) attached as a real process to one node of a 3-node mesh,
+ * a generated Python provider attached to another; a plan run from the
+ * third node is served by the Go process; its receipts verify with the
+ * generated TypeScript, Python and Go checkers; a handler output violating
+ * the schema is refused by the router inside the process; killing the Go
+ * process mid-step fails over to the Python provider.
+ */
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { TestMesh, waitFor } from '../helpers/mesh.js'
+import { tempDir } from '../helpers/tmp.js'
+import type { Discovery } from '../../src/discovery/index.js'
+import { scaffold } from '../../src/spec/compiler/index.js'
+import { gw, http, startMesh } from '../gateway/helpers.js'
+import { runSummarize as runPlan } from '../bridges/attached-client.js'
+import { compileTo, goAvailable, GO_SKIP, importGeneratedTs, run, runGo, runPython, SAMPLE_SPEC } from './helpers.js'
+
+const GO_ENV = { GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', GO111MODULE: 'on' }
+
+/** The test's handler.go: prints each call it starts, breaks the schema on "violate", hangs on "hang..." until cancelled. */
+const GO_HANDLER = `package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"summarize-provider/summarizespec"
+)
+
+func handleSummarize(ctx *summarizespec.CallContext, input *summarizespec.SummarizeInput) (*summarizespec.SummarizeOutput, error) {
+	line, _ := json.Marshal(map[string]any{"started": input.Text})
+	fmt.Println(string(line))
+	if input.Text == "violate" {
+		return &summarizespec.SummarizeOutput{Summary: "too few words", Words: -1}, nil
+	}
+	if strings.HasPrefix(input.Text, "hang") {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(120 * time.Second):
+		}
+	}
+	words := strings.Fields(input.Text)
+	n := len(words)
+	if n > 3 {
+		n = 3
+	}
+	model := "go"
+	return &summarizespec.SummarizeOutput{Summary: strings.Join(words[:n], " "), Words: int64(len(words)), Model: &model}, nil
+}
+
+func bid(cfp map[string]any, ctx summarizespec.BidContext) summarizespec.BidAnswer {
+	return summarizespec.DefaultBidSummarize(cfp, ctx)
+}
+`
+
+const PY_HANDLER = `
+import json
+from summarize_spec import models
+from summarize_spec.provider import default_bid_summarize
+
+def summarize(input, ctx):
+    print(json.dumps({"started": input.text}), flush=True)
+    words = input.text.split()
+    return models.SummarizeOutput(summary=" ".join(words[:3]), words=len(words), model="py")
+
+def bid(cfp, ctx):
+    return default_bid_summarize(cfp, ctx)
+`
+
+interface Proc { child: ChildProcess, lines: any[] }
+
+let mesh: TestMesh | undefined
+let tmp: { dir: string, cleanup: () => Promise<void> }
+let goProject: string
+let pyProject: string
+const keys: string[] = []
+const procs: Proc[] = []
+
+const base = (i: number): string => gw((mesh as TestMesh).nodes[i]).address as string
+
+function watch (child: ChildProcess): Proc {
+  const p: Proc = { child, lines: [] }
+  procs.push(p)
+  let buf = ''
+  child.stdout?.on('data', (d: Buffer) => {
+    buf += d.toString()
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      try { p.lines.push(JSON.parse(buf.slice(0, i))) } catch {}
+      buf = buf.slice(i + 1)
+    }
+  })
+  return p
+}
+
+async function registered (p: Proc): Promise<Proc> {
+  await waitFor(() => p.lines.some(l => l.registered != null) || p.child.exitCode != null, 60_000, 'the provider to register')
+  assert.equal(p.child.exitCode, null, 'the provider process runs')
+  return p
+}
+
+async function startGo (node: number, price: number): Promise<Proc> {
+  return await registered(watch(spawn(join(goProject, 'provider'), [], { cwd: goProject, env: { ...process.env, PL_GATEWAY: base(node), PL_API_KEY: keys[node], PL_PRICE: String(price) }, stdio: ['ignore', 'pipe', 'inherit'] })))
+}
+
+async function startPy (node: number, price: number): Promise<Proc> {
+  return await registered(watch(spawn('python3', ['main.py'], { cwd: pyProject, env: { ...process.env, PL_GATEWAY: base(node), PL_API_KEY: keys[node], PL_PRICE: String(price), PYTHONDONTWRITEBYTECODE: '1' }, stdio: ['ignore', 'pipe', 'inherit'] })))
+}
+
+async function runSummarize (text: string): Promise<{ run: any, id: string }> {
+  return await runPlan(mesh as TestMesh, keys[0], text)
+}
+
+before(async () => {
+  tmp = await tempDir('pl-provider-go-')
+  if (!goAvailable()) return
+  goProject = join(tmp.dir, 'summarize-go')
+  pyProject = join(tmp.dir, 'summarize-py')
+  await scaffold(SAMPLE_SPEC, { lang: 'go', provider: true, out: goProject })
+  await writeFile(join(goProject, 'handler.go'), GO_HANDLER)
+  const vet = await run('go', ['vet', './...'], { cwd: goProject, env: GO_ENV })
+  assert.equal(vet.code, 0, `go vet on the scaffolded project:\n${vet.stderr}${vet.stdout}`)
+  const built = await run('go', ['build', '-o', 'provider', '.'], { cwd: goProject, env: GO_ENV })
+  assert.equal(built.code, 0, `go build:\n${built.stderr}`)
+  await scaffold(SAMPLE_SPEC, { lang: 'py', provider: true, out: pyProject })
+  await writeFile(join(pyProject, 'handler.py'), PY_HANDLER)
+  mesh = await startMesh(3, () => ({}))
+  await mesh.connected(2, 120_000) // generous: the machines are shared and loaded
+  for (let i = 0; i < 3; i++) keys.push((await gw(mesh.nodes[i]).keys.create({ name: 'provider', scopes: ['read', 'submit', 'publish'] })).key)
+})
+
+after(async () => {
+  for (const p of procs) p.child.kill('SIGKILL')
+  await mesh?.stop()
+  await tmp?.cleanup()
+})
+
+test('a generated Go provider attaches, its node wins a step of a plan run from another node; the receipt verifies with the generated TS, Python and Go checkers', async (t) => {
+  if (!goAvailable()) { t.skip(GO_SKIP); return }
+  const m = mesh as TestMesh
+  const goProc = await startGo(1, 1)
+  await startPy(2, 5)
+  await waitFor(async () => new Set((await m.nodes[0].service<Discovery>('discovery').find({ name: 'Summarize' }, { localOnly: true })).map((r: any) => r.descriptor.provider)).size === 2, 60_000, 'node 0 to see both providers')
+  const { run, id } = await runSummarize('attached providers close the loop')
+  assert.equal(run.state, 'succeeded', JSON.stringify(run.error))
+  assert.ok(goProc.lines.some(l => l.started === 'attached providers close the loop'), 'the cheaper Go provider served it')
+  const doc = await http(base(0), 'GET', `/runs/${id}/receipts`, { key: keys[0] })
+  const signed = doc.body.receipts[0]
+  assert.equal(signed.receipt.provider, m.nodes[1].peerId)
+  assert.equal(signed.receipt.via.kind, 'attached')
+  const reg = goProc.lines.find(l => l.registered != null).registered
+  assert.equal(signed.receipt.via.target, reg.attachment)
+  const descriptor = m.nodes[1].service<Discovery>('discovery').localCapabilities().find(c => c.cid === reg.capability)?.descriptor
+  assert.equal((descriptor?.io.input as { $ref?: string } | undefined)?.$ref, `cid:${reg.spec as string}#/properties/input`, 'the published descriptor points at the spec the Go process registered')
+  const output = { summary: 'attached providers close', words: 5, model: 'go' }
+  const opts = { requireRequester: true, descriptor, output }
+  // TypeScript
+  await compileTo(join(tmp.dir, 'gen'), [SAMPLE_SPEC])
+  const ts = await importGeneratedTs(join(tmp.dir, 'gen', 'ts'), join(tmp.dir, 'ts-run'))
+  assert.equal(ts.checkReceipt(signed, opts).receipt.provider, m.nodes[1].peerId)
+  assert.throws(() => ts.checkReceipt(signed, { ...opts, output: { ...output, words: 6 } }), { name: 'ReceiptMismatchError' })
+  // Python
+  const pyVerdict = await runPython(join(tmp.dir, 'gen', 'py'), `
+import json, sys
+import plspec
+c = json.load(sys.stdin)
+out = []
+for o in (c["output"], dict(c["output"], words=6)):
+    try:
+        plspec.check_receipt(c["signed"], require_requester=True, descriptor=c["descriptor"], output=o)
+        out.append("ok")
+    except Exception as e:
+        out.append(type(e).__name__)
+print(json.dumps(out))
+`, { signed, descriptor, output })
+  assert.deepEqual(pyVerdict, ['ok', 'ReceiptMismatchError'])
+  // Go: the package the provider was generated with
+  const goVerdict = await runGo(join(tmp.dir, 'go-run'), join(tmp.dir, 'gen', 'go'), 'plspec', `package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"plspec"
+)
+
+func main() {
+	in, _ := io.ReadAll(os.Stdin)
+	doc, err := plspec.DecodeDagJSON(in)
+	if err != nil {
+		panic(err)
+	}
+	c := doc.(map[string]any)
+	out := []string{}
+	for _, o := range []any{c["output"], c["bad"]} {
+		if _, err := plspec.CheckReceipt(c["signed"], plspec.CheckReceiptOptions{RequireRequester: true, Descriptor: c["descriptor"], Output: o}); err != nil {
+			out = append(out, fmt.Sprintf("%T", err))
+		} else {
+			out = append(out, "ok")
+		}
+	}
+	b, _ := json.Marshal(out)
+	fmt.Println(string(b))
+}
+`, { signed, descriptor, output, bad: { ...output, words: 6 } })
+  assert.deepEqual(goVerdict, ['ok', '*plspec.ReceiptMismatchError'])
+})
+
+test('a Go handler output violating the schema is refused by the router in the process; the step fails with its typed error', async (t) => {
+  if (!goAvailable()) { t.skip(GO_SKIP); return }
+  const { run } = await runSummarize('violate')
+  assert.equal(run.state, 'failed')
+  assert.match(JSON.stringify(run.error), /OutputRejectedError/)
+  assert.ok(procs[0].lines.some(l => l.started === 'violate'), 'the Go handler ran and its output was refused')
+})
+
+test('killing the Go provider mid-step fails over to the Python provider', async (t) => {
+  if (!goAvailable()) { t.skip(GO_SKIP); return }
+  const [first, second] = procs
+  const running = runSummarize('hang then fail over')
+  await waitFor(() => first.lines.some(l => l.started === 'hang then fail over'), 60_000, 'the step to start on the cheaper Go provider')
+  first.child.kill('SIGKILL')
+  const { run } = await running
+  assert.equal(run.state, 'succeeded', JSON.stringify(run.error))
+  assert.ok(second.lines.some(l => l.started === 'hang then fail over'), 'the step was handed to the Python provider')
+})
