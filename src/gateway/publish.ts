@@ -126,6 +126,7 @@ export function reusedImpl (source: LocalCapability, name: string): ImplRef {
   if (impl == null) throw new ImplNotReusableError(`impl.like: ${source.descriptor.name}@${source.descriptor.version} has no module to reuse (published without impl)`, { cid: source.cid })
   if (!source.active) throw new ImplNotReusableError(`impl.like: ${source.descriptor.name}@${source.descriptor.version} is inactive (${source.problem ?? 'its module changed'}): the operator must publish it again first`, { cid: source.cid })
   if (impl.external != null) return { external: impl.external }
+  if (impl.plan != null) return { plan: impl.plan }
   const base = { dir: impl.dir, ...(impl.className != null ? { className: impl.className } : {}) }
   if (name !== source.descriptor.name || impl.confined === true) return { ...base, confined: true }
   return { ...base, ...(impl.permissions != null ? { permissions: impl.permissions } : {}) }
