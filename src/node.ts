@@ -16,7 +16,7 @@ import { SchemaRegistry } from './spec/registry.js'
 import { EnvelopeVerifier, signEnvelope, type Envelope, type SignOptions } from './core/envelope.js'
 import { Metrics } from './core/metrics.js'
 import { silentLogger, type Logger } from './core/logger.js'
-import type { Clock } from './core/clock.js'
+import { systemClock, type Clock } from './core/clock.js'
 import { Store } from './store/index.js'
 import { ReplayStore } from './store/replay.js'
 import { createPlLibp2p, bootstrapPeerId, hasPeerId, listenError, withoutPeerId, type PlLibp2p, type Libp2pInit } from './net/libp2p.js'
@@ -38,6 +38,8 @@ export interface PlComponents {
   replay: ReplayStore
   metrics: Metrics
   logger: Logger
+  /** the node's one clock: every expiry, TTL, deadline, reply window and retry of its services reads it (src/core/clock.ts) */
+  clock: Clock
   libp2p: PlLibp2p
   rpc: Rpc
   gossip: Gossip
@@ -64,7 +66,7 @@ export interface PlNodeInit {
   bootstrap?: string[]
   /** accept bootstrap addresses without /p2p/<peerId>, learning the id from whoever answers (trusted networks only) @default false */
   learnBootstrapIds?: boolean
-  /** @default systemClock (the bootstrap keeper's backoff timers) */
+  /** the clock of every component and service of the node (tests pass a FakeClock) @default systemClock */
   clock?: Clock
   /** raise connection limits for many nodes on 127.0.0.1 (tests, scripts/swarm) @default false */
   localSwarm?: boolean
@@ -111,12 +113,13 @@ export class PlNode {
       const identity = await loadOrCreateIdentity(init.dataDir)
       const registry = await SchemaRegistry.load()
       const metrics = new Metrics()
-      const replay = new ReplayStore(store, init.clockSkewMs ?? 60_000)
-      const verifier = new EnvelopeVerifier(registry, replay, { self: identity.id, clockSkewMs: init.clockSkewMs, onReject: (reason) => { metrics.reject('envelope', reason) } })
+      const clock = init.clock ?? systemClock
+      const replay = new ReplayStore(store, init.clockSkewMs ?? 60_000, clock)
+      const verifier = new EnvelopeVerifier(registry, replay, { self: identity.id, clockSkewMs: init.clockSkewMs, clock, onReject: (reason) => { metrics.reject('envelope', reason) } })
       const libp2p = await createPlLibp2p({ ...init.net, privateKey: identity.privateKey, listen: init.listen, bootstrap: init.bootstrap, learnBootstrapIds: init.learnBootstrapIds, localSwarm: init.localSwarm })
       const nodeLogger = logger.child({ peer: identity.id })
-      const rpc = new Rpc({ libp2p, metrics, logger: nodeLogger.child({ component: 'rpc' }) })
-      const gossip = new Gossip({ pubsub: libp2p.services.pubsub, verifier, replay, metrics, logger: nodeLogger.child({ component: 'gossip' }) }, { network: init.net?.network })
+      const rpc = new Rpc({ libp2p, metrics, clock, logger: nodeLogger.child({ component: 'rpc' }) })
+      const gossip = new Gossip({ pubsub: libp2p.services.pubsub, verifier, replay, metrics, clock, logger: nodeLogger.child({ component: 'gossip' }) }, { network: init.net?.network })
       const api = init.controlApi === false ? undefined : new ControlApi({ dataDir: init.dataDir, port: init.controlPort, logger: nodeLogger.child({ component: 'api' }) })
       const components: PlComponents = {
         dataDir: init.dataDir,
@@ -127,11 +130,12 @@ export class PlNode {
         replay,
         metrics,
         logger: nodeLogger,
+        clock,
         libp2p,
         rpc,
         gossip,
         api,
-        sign: (type, body, options) => signEnvelope(identity, registry, type, body, options),
+        sign: (type, body, options) => signEnvelope(identity, registry, type, body, { now: clock.now(), ...options }),
         services: {}
       }
       const order: string[] = []
@@ -143,7 +147,7 @@ export class PlNode {
       node.gossipEnabled = init.gossip !== false
       // a bootstrap node whose network file names itself skips its own entry
       node.bootstrapList = (init.bootstrap ?? []).filter(a => a.length > 0 && (!hasPeerId(a) || bootstrapPeerId(a) !== identity.id))
-      node.bootstrapKeeper = new BootstrapKeeper({ libp2p, logger: nodeLogger.child({ component: 'bootstrap' }), clock: init.clock }, { addrs: node.bootstrapList, learnIds: init.learnBootstrapIds })
+      node.bootstrapKeeper = new BootstrapKeeper({ libp2p, logger: nodeLogger.child({ component: 'bootstrap' }), clock }, { addrs: node.bootstrapList, learnIds: init.learnBootstrapIds })
       node.noPeersWarnMs = init.noPeersWarnMs ?? NO_PEERS_WARN_MS
       return node
     } catch (err) {

@@ -184,6 +184,8 @@ export interface RunRecord {
   error?: ErrorData
   /** PeerId of the agent the run is for (the requester of record; SubmitOptions.onBehalfOf) */
   on_behalf_of?: string
+  /** step records the journal failed to write during this run (see `pl:step:journal-failed`); absent when none */
+  journal_failures?: number
 }
 
 export interface PendingQuestion {

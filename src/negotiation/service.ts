@@ -30,7 +30,7 @@ import { IoSchemas } from '../trust/io-schemas.js'
 import type { TrustService } from '../trust/service.js'
 import type { Connection } from '@libp2p/interface'
 
-export type NegotiationComponents = Pick<PlComponents, 'identity' | 'registry' | 'verifier' | 'rpc' | 'libp2p' | 'gossip' | 'store' | 'logger' | 'metrics' | 'sign' | 'api' | 'services'>
+export type NegotiationComponents = Pick<PlComponents, 'identity' | 'registry' | 'verifier' | 'rpc' | 'libp2p' | 'gossip' | 'store' | 'logger' | 'metrics' | 'sign' | 'api' | 'services' | 'clock'>
 
 export interface NegotiationInit extends Partial<Pick<RemoteRunnerInit,
 'replyWindowMs' | 'maxAttempts' | 'maxRounds' | 'cfpConcurrency' | 'maxCandidates' | 'findTimeoutMs' | 'inlineInputBytes' | 'execGraceMs' | 'stepDeadlineMs' | 'costAttrs'>>,
@@ -59,7 +59,7 @@ export interface NegotiationInit extends Partial<Pick<RemoteRunnerInit,
   quarantineMaxMs?: number
   /** peers quarantined at once @default DEFAULT_QUARANTINE_MAX_PEERS */
   maxQuarantined?: number
-  /** the clock of the quarantine (ms since epoch) @default Date.now */
+  /** the clock of the quarantine (ms since epoch) @default the node's clock (`components.clock`) */
   now?: () => number
 }
 
@@ -105,9 +105,9 @@ export class Negotiation implements PlService {
 
   constructor (private readonly components: NegotiationComponents, private readonly init: NegotiationInit = {}) {
     this.explanationStore = new ExplanationStore(components.store)
-    this.receipts = new ReceiptStore(components.store)
+    this.receipts = new ReceiptStore(components.store, components.clock)
     this.log = components.logger.child({ component: 'negotiation' })
-    this.quarantine = new PeerQuarantine({ periodMs: init.quarantineMs, maxPeriodMs: init.quarantineMaxMs, maxPeers: init.maxQuarantined, now: init.now })
+    this.quarantine = new PeerQuarantine({ periodMs: init.quarantineMs, maxPeriodMs: init.quarantineMaxMs, maxPeers: init.maxQuarantined, now: init.now ?? components.clock.now })
   }
 
   /** The provider side, once started (undefined when this node does not serve remote steps). */
@@ -155,7 +155,7 @@ export class Negotiation implements PlService {
       await provider.start()
       if (openCalls && local.names != null) {
         const names = local.names
-        this.listener = new OpenCallListener({ gossip: c.gossip, rpc: c.rpc, libp2p: c.libp2p, logger: this.log, self: c.identity.id }, async (cfp, id, requester) => {
+        this.listener = new OpenCallListener({ gossip: c.gossip, rpc: c.rpc, libp2p: c.libp2p, logger: this.log, self: c.identity.id, clock: c.clock }, async (cfp, id, requester) => {
           const answer = await provider.answerCall(cfp, id, requester)
           // an open call reaches every listener of the topic: only a bid or a meaningful decline is worth a message
           return answer.type === 'Decline.v1' && (answer.body as Decline).reason === 'unsupported' ? undefined : answer
