@@ -19,7 +19,7 @@ import { silentLogger, type Logger } from './core/logger.js'
 import { systemClock, type Clock } from './core/clock.js'
 import { Store } from './store/index.js'
 import { ReplayStore } from './store/replay.js'
-import { createPlLibp2p, bootstrapPeerId, hasPeerId, listenError, withoutPeerId, type PlLibp2p, type Libp2pInit } from './net/libp2p.js'
+import { createPlLibp2p, bootstrapPeerId, hasPeerId, isRelayClient, listenError, relayTargets, withoutPeerId, type PlLibp2p, type Libp2pInit } from './net/libp2p.js'
 import { BootstrapKeeper } from './net/bootstrap-keeper.js'
 import { ListenAddressInUseError } from './net/errors.js'
 import { Rpc } from './net/rpc.js'
@@ -83,7 +83,7 @@ export interface PlNodeInit {
   /** warn when the node has no peer this long after start @default 10000 */
   noPeersWarnMs?: number
   /** network name, relays, NAT traversal and announce settings for libp2p (see docs/TESTNET.md) */
-  net?: Pick<Libp2pInit, 'network' | 'announce' | 'noAnnounce' | 'relayServer' | 'relays' | 'relayClient' | 'autonat' | 'dcutr' | 'connectionMonitor' | 'keepBootstrap' | 'identifyPush'>
+  net?: Pick<Libp2pInit, 'network' | 'announce' | 'noAnnounce' | 'relayServer' | 'relays' | 'relayClient' | 'autonat' | 'dcutr' | 'connectionMonitor' | 'identifyPush'>
 }
 
 /** How often expired replay-store entries are swept. @default 60 s */
@@ -147,7 +147,9 @@ export class PlNode {
       node.gossipEnabled = init.gossip !== false
       // a bootstrap node whose network file names itself skips its own entry
       node.bootstrapList = (init.bootstrap ?? []).filter(a => a.length > 0 && (!hasPeerId(a) || bootstrapPeerId(a) !== identity.id))
-      node.bootstrapKeeper = new BootstrapKeeper({ libp2p, logger: nodeLogger.child({ component: 'bootstrap' }), clock }, { addrs: node.bootstrapList, learnIds: init.learnBootstrapIds })
+      // the node's one redialer: bootstrap peers, and the relays a relay client reserves slots on
+      const relays = relayTargets(init.net ?? {}, identity.id)
+      node.bootstrapKeeper = new BootstrapKeeper({ libp2p, logger: nodeLogger.child({ component: 'bootstrap' }), clock }, { addrs: node.bootstrapList, learnIds: init.learnBootstrapIds, relays: isRelayClient(init.net ?? {}, relays) ? relays : [] })
       node.noPeersWarnMs = init.noPeersWarnMs ?? NO_PEERS_WARN_MS
       return node
     } catch (err) {

@@ -137,7 +137,7 @@ export async function clockSleepUntil (clock: Clock, until: number, signal?: Abo
 /**
  * Runs `fn` every `ms` on `clock` until `clear()` (a sweep, a re-provide):
  * each run re-arms one timer, so a FakeClock drives it with `advance` and
- * `clear()` leaves nothing pending. An `fn` that throws does not stop it.
+ * `clear()` leaves nothing pending. `fn` must not throw (catch inside it).
  */
 export function clockInterval (clock: Clock, fn: () => void, ms: number): { clear: () => void } {
   let handle: TimerHandle | undefined
