@@ -16,7 +16,7 @@ import { SchemaRegistry } from './spec/registry.js'
 import { EnvelopeVerifier, signEnvelope, type Envelope, type SignOptions } from './core/envelope.js'
 import { Metrics } from './core/metrics.js'
 import { silentLogger, type Logger } from './core/logger.js'
-import { systemClock, type Clock } from './core/clock.js'
+import { clockInterval, systemClock, type Clock, type TimerHandle } from './core/clock.js'
 import { Store } from './store/index.js'
 import { ReplayStore } from './store/replay.js'
 import { createPlLibp2p, bootstrapPeerId, hasPeerId, isRelayClient, listenError, relayTargets, withoutPeerId, type PlLibp2p, type Libp2pInit } from './net/libp2p.js'
@@ -93,8 +93,8 @@ const NO_PEERS_WARN_MS = 10_000
 export class PlNode {
   readonly components: PlComponents
   private readonly serviceOrder: string[]
-  private sweepTimer?: NodeJS.Timeout
-  private noPeersTimer?: NodeJS.Timeout
+  private sweepTimer?: { clear: () => void }
+  private noPeersTimer?: TimerHandle
   private noPeersWarned = false
   private bootstrapList: string[] = []
   private bootstrapKeeper?: BootstrapKeeper
@@ -196,8 +196,7 @@ export class PlNode {
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new ListenAddressInUseError(`control port 127.0.0.1:${String((err as any).port ?? '?')} is in use (another pl-node?); use --control-port 0 or another port`, { controlPort: (err as any).port })
         throw err
       }
-      this.sweepTimer = setInterval(() => { c.replay.sweep().catch(() => {}) }, REPLAY_SWEEP_MS)
-      this.sweepTimer.unref()
+      this.sweepTimer = clockInterval(c.clock, () => { c.replay.sweep().catch((err: Error) => { c.logger.warn({ err: err.message }, 'replay-store sweep failed') }) }, REPLAY_SWEEP_MS)
       this.state = 'started'
       this.watchPeers()
       c.logger.info({ addrs: this.addrs(), api: c.api?.address }, 'pl-node started')
@@ -228,13 +227,12 @@ export class PlNode {
   private watchPeers (): void {
     const c = this.components
     this.bootstrapKeeper?.start()
-    this.noPeersTimer = setTimeout(() => {
+    this.noPeersTimer = c.clock.setTimeout(() => {
       if (this.state !== 'started' || c.libp2p.getPeers().length > 0) return
       this.noPeersWarned = true
       if (this.bootstrapList.length > 0) c.logger.warn({ bootstrap: this.bootstrapList }, this.noPeersMessage())
       else c.logger.info(this.noPeersMessage())
     }, this.noPeersWarnMs)
-    this.noPeersTimer.unref()
   }
 
   private registerCoreRoutes (api: ControlApi): void {
@@ -284,8 +282,8 @@ export class PlNode {
     if (this.state === 'stopped' || this.state === 'stopping') return
     this.state = 'stopping'
     const c = this.components
-    clearInterval(this.sweepTimer)
-    clearTimeout(this.noPeersTimer)
+    this.sweepTimer?.clear()
+    this.components.clock.clearTimeout(this.noPeersTimer)
     this.bootstrapKeeper?.stop()
     const errors: unknown[] = []
     const attempt = async (fn: () => unknown): Promise<void> => { try { await fn() } catch (err) { errors.push(err) } }
