@@ -26,6 +26,7 @@ import { OpenCallCollector, OpenCallListener } from './open-calls.js'
 import { InvalidBidError, UnknownBidError } from './errors.js'
 import { DEFAULT_TOPIC_SYNC_MS, NEGOTIATE_PROTOCOL } from './constants.js'
 import { PeerQuarantine } from './quarantine.js'
+import { clockInterval } from '../core/clock.js'
 import { IoSchemas } from '../trust/io-schemas.js'
 import type { TrustService } from '../trust/service.js'
 import type { Connection } from '@libp2p/interface'
@@ -93,7 +94,7 @@ export class Negotiation implements PlService {
   private started = false
   private ownedFetcher?: BlockFetcher
   private listener?: OpenCallListener
-  private syncTimer?: NodeJS.Timeout
+  private syncTimer?: { clear: () => void }
   private readonly collector = new OpenCallCollector()
   private readonly log: Logger
   /** the requester's dead-peer memory (see src/negotiation/quarantine.ts) */
@@ -162,8 +163,7 @@ export class Negotiation implements PlService {
         })
         const sync = async (): Promise<void> => { this.listener?.sync(await names()) }
         await sync()
-        this.syncTimer = setInterval(() => { sync().catch((err: Error) => { this.log.debug({ err: err.message }, 'open-call topics not synced') }) }, this.init.topicSyncMs ?? DEFAULT_TOPIC_SYNC_MS)
-        this.syncTimer.unref()
+        this.syncTimer = clockInterval(c.clock, () => { sync().catch((err: Error) => { this.log.debug({ err: err.message }, 'open-call topics not synced') }) }, this.init.topicSyncMs ?? DEFAULT_TOPIC_SYNC_MS)
       }
     } else {
       this.log.info({ local: local != null, runStep: this.init.runStep != null }, 'not serving remote steps')
@@ -224,7 +224,8 @@ export class Negotiation implements PlService {
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
-    clearInterval(this.syncTimer)
+    this.syncTimer?.clear()
+    this.syncTimer = undefined
     this.components.libp2p.removeEventListener('connection:open', this.onConnectionOpen)
     this.listener?.stop()
     await this.components.libp2p.unhandle(NEGOTIATE_PROTOCOL).catch(() => {})
