@@ -16,10 +16,10 @@ import { SchemaRegistry } from './spec/registry.js'
 import { EnvelopeVerifier, signEnvelope, type Envelope, type SignOptions } from './core/envelope.js'
 import { Metrics } from './core/metrics.js'
 import { silentLogger, type Logger } from './core/logger.js'
-import type { Clock } from './core/clock.js'
+import { clockInterval, systemClock, type Clock, type TimerHandle } from './core/clock.js'
 import { Store } from './store/index.js'
 import { ReplayStore } from './store/replay.js'
-import { createPlLibp2p, bootstrapPeerId, hasPeerId, listenError, type PlLibp2p, type Libp2pInit } from './net/libp2p.js'
+import { createPlLibp2p, bootstrapPeerId, hasPeerId, isRelayClient, listenError, relayTargets, type PlLibp2p, type Libp2pInit } from './net/libp2p.js'
 import { BootstrapKeeper } from './net/bootstrap-keeper.js'
 import { ListenAddressInUseError } from './net/errors.js'
 import { Rpc } from './net/rpc.js'
@@ -39,6 +39,8 @@ export interface PlComponents {
   replay: ReplayStore
   metrics: Metrics
   logger: Logger
+  /** the node's one clock: every expiry, TTL, deadline, reply window and retry of its services reads it (src/core/clock.ts) */
+  clock: Clock
   libp2p: PlLibp2p
   rpc: Rpc
   gossip: Gossip
@@ -65,7 +67,7 @@ export interface PlNodeInit {
   bootstrap?: string[]
   /** accept bootstrap addresses without /p2p/<peerId>, learning the id from whoever answers (trusted networks only) @default false */
   learnBootstrapIds?: boolean
-  /** @default systemClock (the bootstrap keeper's backoff timers) */
+  /** the clock of every component and service of the node (tests pass a FakeClock) @default systemClock */
   clock?: Clock
   /** raise connection limits for many nodes on 127.0.0.1 (tests, scripts/swarm) @default false */
   localSwarm?: boolean
@@ -82,7 +84,7 @@ export interface PlNodeInit {
   /** warn when the node has no peer this long after start @default 10000 */
   noPeersWarnMs?: number
   /** network name, relays, NAT traversal and announce settings for libp2p (see docs/TESTNET.md) */
-  net?: Pick<Libp2pInit, 'network' | 'announce' | 'noAnnounce' | 'relayServer' | 'relays' | 'relayClient' | 'autonat' | 'dcutr' | 'connectionMonitor' | 'keepBootstrap' | 'identifyPush'>
+  net?: Pick<Libp2pInit, 'network' | 'announce' | 'noAnnounce' | 'relayServer' | 'relays' | 'relayClient' | 'autonat' | 'dcutr' | 'connectionMonitor' | 'identifyPush'>
 }
 
 /** How often expired replay-store entries are swept. @default 60 s */
@@ -92,8 +94,8 @@ const NO_PEERS_WARN_MS = 10_000
 export class PlNode {
   readonly components: PlComponents
   private readonly serviceOrder: string[]
-  private sweepTimer?: NodeJS.Timeout
-  private noPeersTimer?: NodeJS.Timeout
+  private sweepTimer?: { clear: () => void }
+  private noPeersTimer?: TimerHandle
   private noPeersWarned = false
   private bootstrapList: string[] = []
   private bootstrapKeeper?: BootstrapKeeper
@@ -112,12 +114,13 @@ export class PlNode {
       const identity = await loadOrCreateIdentity(init.dataDir)
       const registry = await SchemaRegistry.load()
       const metrics = new Metrics()
-      const replay = new ReplayStore(store, init.clockSkewMs ?? 60_000)
-      const verifier = new EnvelopeVerifier(registry, replay, { self: identity.id, clockSkewMs: init.clockSkewMs, onReject: (reason) => { metrics.reject('envelope', reason) } })
+      const clock = init.clock ?? systemClock
+      const replay = new ReplayStore(store, init.clockSkewMs ?? 60_000, clock)
+      const verifier = new EnvelopeVerifier(registry, replay, { self: identity.id, clockSkewMs: init.clockSkewMs, clock, onReject: (reason) => { metrics.reject('envelope', reason) } })
       const libp2p = await createPlLibp2p({ ...init.net, privateKey: identity.privateKey, listen: init.listen, bootstrap: init.bootstrap, learnBootstrapIds: init.learnBootstrapIds, localSwarm: init.localSwarm })
       const nodeLogger = logger.child({ peer: identity.id })
-      const rpc = new Rpc({ libp2p, metrics, logger: nodeLogger.child({ component: 'rpc' }) })
-      const gossip = new Gossip({ pubsub: libp2p.services.pubsub, verifier, replay, metrics, logger: nodeLogger.child({ component: 'gossip' }) }, { network: init.net?.network })
+      const rpc = new Rpc({ libp2p, metrics, clock, logger: nodeLogger.child({ component: 'rpc' }) })
+      const gossip = new Gossip({ pubsub: libp2p.services.pubsub, verifier, replay, metrics, clock, logger: nodeLogger.child({ component: 'gossip' }) }, { network: init.net?.network })
       const api = init.controlApi === false ? undefined : new ControlApi({ dataDir: init.dataDir, port: init.controlPort, logger: nodeLogger.child({ component: 'api' }) })
       const components: PlComponents = {
         dataDir: init.dataDir,
@@ -128,11 +131,12 @@ export class PlNode {
         replay,
         metrics,
         logger: nodeLogger,
+        clock,
         libp2p,
         rpc,
         gossip,
         api,
-        sign: (type, body, options) => signEnvelope(identity, registry, type, body, options),
+        sign: (type, body, options) => signEnvelope(identity, registry, type, body, { now: clock.now(), ...options }),
         services: {}
       }
       const order: string[] = []
@@ -144,7 +148,9 @@ export class PlNode {
       node.gossipEnabled = init.gossip !== false
       // a bootstrap node whose network file names itself skips its own entry
       node.bootstrapList = (init.bootstrap ?? []).filter(a => a.length > 0 && (!hasPeerId(a) || bootstrapPeerId(a) !== identity.id))
-      node.bootstrapKeeper = new BootstrapKeeper({ libp2p, logger: nodeLogger.child({ component: 'bootstrap' }), clock: init.clock }, { addrs: node.bootstrapList, learnIds: init.learnBootstrapIds })
+      // the node's one redialer: bootstrap peers, and the relays a relay client reserves slots on
+      const relays = relayTargets(init.net ?? {}, identity.id)
+      node.bootstrapKeeper = new BootstrapKeeper({ libp2p, logger: nodeLogger.child({ component: 'bootstrap' }), clock }, { addrs: node.bootstrapList, learnIds: init.learnBootstrapIds, relays: isRelayClient(init.net ?? {}, relays) ? relays : [] })
       node.noPeersWarnMs = init.noPeersWarnMs ?? NO_PEERS_WARN_MS
       return node
     } catch (err) {
@@ -191,7 +197,7 @@ export class PlNode {
         throw listenError(err)
       }
       if (this.gossipEnabled) c.gossip.start()
-      await c.rpc.handle(timeProtocol())
+      await c.rpc.handle(timeProtocol(c.clock))
       if (c.api != null) this.registerCoreRoutes(c.api)
       for (const name of this.serviceOrder) await c.services[name].start?.()
       try {
@@ -200,8 +206,7 @@ export class PlNode {
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new ListenAddressInUseError(`control port 127.0.0.1:${String((err as any).port ?? '?')} is in use (another pl-node?); use --control-port 0 or another port`, { controlPort: (err as any).port })
         throw err
       }
-      this.sweepTimer = setInterval(() => { c.replay.sweep().catch(() => {}) }, REPLAY_SWEEP_MS)
-      this.sweepTimer.unref()
+      this.sweepTimer = clockInterval(c.clock, () => { c.replay.sweep().catch((err: Error) => { c.logger.warn({ err: err.message }, 'replay-store sweep failed') }) }, REPLAY_SWEEP_MS)
       this.state = 'started'
       this.watchPeers()
       c.logger.info({ addrs: this.addrs(), api: c.api?.address }, 'pl-node started')
@@ -232,13 +237,12 @@ export class PlNode {
   private watchPeers (): void {
     const c = this.components
     this.bootstrapKeeper?.start()
-    this.noPeersTimer = setTimeout(() => {
+    this.noPeersTimer = c.clock.setTimeout(() => {
       if (this.state !== 'started' || c.libp2p.getPeers().length > 0) return
       this.noPeersWarned = true
       if (this.bootstrapList.length > 0) c.logger.warn({ bootstrap: this.bootstrapList }, this.noPeersMessage())
       else c.logger.info(this.noPeersMessage())
     }, this.noPeersWarnMs)
-    this.noPeersTimer.unref()
   }
 
   private registerCoreRoutes (api: ControlApi): void {
@@ -271,8 +275,8 @@ export class PlNode {
     // this clock against the connected peers' (/pl/time): pl-node doctor reads it
     api.route('GET', '/net/clock', async () => {
       const peers = [...new Set(c.libp2p.getConnections().map(conn => conn.remotePeer.toString()))]
-      const samples = await measurePeerClocks(c.rpc, peers)
-      return { now: Date.now(), ...summarizeClockOffsets(samples), samples }
+      const samples = await measurePeerClocks(c.rpc, peers, { clock: c.clock })
+      return { now: c.clock.now(), ...summarizeClockOffsets(samples), samples }
     })
     // content by CID: agents put documents here and pass `cid:<CID>` as run inputs
     api.route('POST', '/blocks', async ({ body }) => {
@@ -297,8 +301,8 @@ export class PlNode {
     if (this.state === 'stopped' || this.state === 'stopping') return
     this.state = 'stopping'
     const c = this.components
-    clearInterval(this.sweepTimer)
-    clearTimeout(this.noPeersTimer)
+    this.sweepTimer?.clear()
+    this.components.clock.clearTimeout(this.noPeersTimer)
     this.bootstrapKeeper?.stop()
     const errors: unknown[] = []
     const attempt = async (fn: () => unknown): Promise<void> => { try { await fn() } catch (err) { errors.push(err) } }

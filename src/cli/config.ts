@@ -176,8 +176,6 @@ export function netInit (config: DaemonConfig): NonNullable<PlNodeInit['net']> {
     autonat: config.autonat,
     dcutr: config.dcutr,
     connectionMonitor: config.connectionMonitor,
-    // on a named network, a partition heals without a restart
-    keepBootstrap: config.networkInfo != null,
     identifyPush: config.networkInfo != null
   }
 }

@@ -113,3 +113,42 @@ export class FakeClock implements Clock {
     this.time = target
   }
 }
+
+/**
+ * Resolves after `ms` on `clock` (at once for `ms <= 0`), or rejects with the
+ * signal's reason when it aborts first. The one sleep of the code base: a
+ * FakeClock drives it with `advance`, so nothing waits in tests.
+ */
+export async function clockSleep (clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted()
+  if (!(ms > 0)) return
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => { clock.clearTimeout(handle); reject(signal?.reason) }
+    const handle = clock.setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+/** Like `clockSleep` until the instant `until` (ms since epoch on `clock`), but resolves instead of rejecting when `signal` aborts. */
+export async function clockSleepUntil (clock: Clock, until: number, signal?: AbortSignal): Promise<void> {
+  await clockSleep(clock, until - clock.now(), signal).catch((err: unknown) => { if (signal?.aborted !== true) throw err })
+}
+
+/**
+ * Runs `fn` every `ms` on `clock` until `clear()` (a sweep, a re-provide):
+ * each run re-arms one timer, so a FakeClock drives it with `advance` and
+ * `clear()` leaves nothing pending. `fn` must not throw (catch inside it).
+ */
+export function clockInterval (clock: Clock, fn: () => void, ms: number): { clear: () => void } {
+  let handle: TimerHandle | undefined
+  let cleared = false
+  const arm = (): void => {
+    handle = clock.setTimeout(() => {
+      if (cleared) return
+      arm()
+      fn()
+    }, ms)
+  }
+  arm()
+  return { clear: () => { cleared = true; clock.clearTimeout(handle) } }
+}

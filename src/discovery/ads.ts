@@ -8,6 +8,7 @@
 import type { Gossip } from '../net/gossip.js'
 import type { Envelope, SignOptions } from '../core/envelope.js'
 import type { Logger } from '../core/logger.js'
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js'
 import { CATALOG_TOPIC } from './constants.js'
 import { PeerRateLimiter } from './rate-limit.js'
 import type { AdvertiseCapability, CapabilityDescriptor } from './types.js'
@@ -20,6 +21,8 @@ export interface AdvertiserInit {
   ttlMs: number
   publishRate: number
   publishBurst: number
+  /** paces and re-sends ads @default systemClock */
+  clock?: Clock
 }
 
 interface Pending { cid: string, descriptor: CapabilityDescriptor, withdraw: boolean }
@@ -28,19 +31,21 @@ const SELF = 'self'
 const MAX_ADDRS = 32
 
 export class Advertiser {
-  private readonly timers = new Map<string, NodeJS.Timeout>()
+  private readonly timers = new Map<string, TimerHandle>()
   private readonly queue: Pending[] = []
   private readonly pacer: PeerRateLimiter
   private readonly expiries = new Map<string, number>()
   /** capabilities being advertised (a send in flight when one is withdrawn must not re-arm its timer) */
   private readonly live = new Set<string>()
-  private drainTimer?: NodeJS.Timeout
+  private drainTimer?: TimerHandle
+  private readonly clock: Clock
   private running = false
   /** ads sent (re-ads included), for tests and metrics */
   sent = 0
 
   constructor (private readonly init: AdvertiserInit) {
-    this.pacer = new PeerRateLimiter(init.publishRate, init.publishBurst)
+    this.clock = init.clock ?? systemClock
+    this.pacer = new PeerRateLimiter(init.publishRate, init.publishBurst, undefined, this.clock.now)
   }
 
   start (): void {
@@ -79,9 +84,9 @@ export class Advertiser {
   async stop (caps: Array<{ cid: string, descriptor: CapabilityDescriptor }>): Promise<void> {
     if (!this.running) return
     this.live.clear()
-    for (const t of this.timers.values()) clearTimeout(t)
+    for (const t of this.timers.values()) this.clock.clearTimeout(t)
     this.timers.clear()
-    clearTimeout(this.drainTimer)
+    this.clock.clearTimeout(this.drainTimer)
     this.drainTimer = undefined
     this.queue.length = 0
     for (const cap of caps) {
@@ -94,7 +99,7 @@ export class Advertiser {
 
   private clearTimer (cid: string): void {
     const t = this.timers.get(cid)
-    if (t != null) clearTimeout(t)
+    if (t != null) this.clock.clearTimeout(t)
     this.timers.delete(cid)
   }
 
@@ -102,7 +107,7 @@ export class Advertiser {
     if (this.drainTimer != null || !this.running) return
     while (this.queue.length > 0) {
       if (!this.pacer.take(SELF)) {
-        this.drainTimer = setTimeout(() => { this.drainTimer = undefined; this.drain() }, Math.max(1, this.pacer.waitMs(SELF)))
+        this.drainTimer = this.clock.setTimeout(() => { this.drainTimer = undefined; this.drain() }, Math.max(1, this.pacer.waitMs(SELF)))
         return
       }
       const next = this.queue.shift() as Pending
@@ -111,7 +116,7 @@ export class Advertiser {
         // re-sign and re-send at half the TTL; a failed send is retried sooner
         const delay = ok ? this.init.ttlMs / 2 : Math.min(1_000, this.init.ttlMs / 4)
         this.clearTimer(next.cid)
-        this.timers.set(next.cid, setTimeout(() => { this.timers.delete(next.cid); this.advertise(next.cid, next.descriptor) }, delay))
+        this.timers.set(next.cid, this.clock.setTimeout(() => { this.timers.delete(next.cid); this.advertise(next.cid, next.descriptor) }, delay))
       })
     }
   }

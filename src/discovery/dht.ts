@@ -9,6 +9,7 @@ import type { CID } from 'multiformats/cid'
 import type { PeerInfo } from '@libp2p/interface'
 import { setMaxListeners } from 'node:events'
 import { MessageType } from '@libp2p/kad-dht'
+import { clockInterval, systemClock, type Clock, type TimerHandle } from '../core/clock.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PlLibp2p } from '../net/libp2p.js'
 import type { Logger } from '../core/logger.js'
@@ -33,32 +34,37 @@ export interface DhtProviderInit {
   reprovideMs: number
   retryMs: number
   retryMaxMs: number
+  /** re-provide and retry timers @default systemClock */
+  clock?: Clock
 }
 
 export class DhtProvider {
-  private readonly keys = new Map<string, { cid: CID, retry?: NodeJS.Timeout, delay: number, running: boolean }>()
+  private readonly keys = new Map<string, { cid: CID, retry?: TimerHandle, delay: number, running: boolean }>()
   private shutdown = new AbortController()
-  private reprovideTimer?: NodeJS.Timeout
+  private reprovideTimer?: { clear: () => void }
   private running = false
 
-  constructor (private readonly libp2p: PlLibp2p, private readonly logger: Logger, private readonly init: DhtProviderInit) {}
+  private readonly clock: Clock
+
+  constructor (private readonly libp2p: PlLibp2p, private readonly logger: Logger, private readonly init: DhtProviderInit) {
+    this.clock = init.clock ?? systemClock
+  }
 
   start (): void {
     if (this.running) return
     this.running = true
     this.shutdown = new AbortController()
     setMaxListeners(Infinity, this.shutdown.signal) // one listener per provide in flight
-    this.reprovideTimer = setInterval(() => {
+    this.reprovideTimer = clockInterval(this.clock, () => {
       for (const k of this.keys.keys()) this.run(k)
     }, this.init.reprovideMs)
-    this.reprovideTimer.unref()
   }
 
   stop (): void {
     this.running = false
-    clearInterval(this.reprovideTimer)
+    this.reprovideTimer?.clear()
     this.shutdown.abort()
-    for (const k of this.keys.values()) clearTimeout(k.retry)
+    for (const k of this.keys.values()) this.clock.clearTimeout(k.retry)
     this.keys.clear()
   }
 
@@ -72,7 +78,7 @@ export class DhtProvider {
   /** Stops providing `cid`: no more re-provides, and our own record is removed locally. */
   async cancel (cid: CID): Promise<void> {
     const k = this.keys.get(cid.toString())
-    if (k != null) clearTimeout(k.retry)
+    if (k != null) this.clock.clearTimeout(k.retry)
     this.keys.delete(cid.toString())
     try {
       await this.libp2p.contentRouting.cancelReprovide(cid)
@@ -175,7 +181,7 @@ export class DhtProvider {
     const k = this.keys.get(key)
     if (k == null || k.running || !this.running) return
     k.running = true
-    clearTimeout(k.retry)
+    this.clock.clearTimeout(k.retry)
     k.retry = undefined
     this.provideOnce(k.cid).then(() => {
       k.running = false
@@ -187,7 +193,7 @@ export class DhtProvider {
       // equal jitter: keys that failed together (a lost connection) do not all retry at the same instant
       const wait = Math.round(k.delay / 2 + Math.random() * k.delay / 2)
       this.logger.debug({ cid: key, err: err.message, retryMs: wait }, 'DHT provide failed; retrying')
-      k.retry = setTimeout(() => { this.run(key) }, wait)
+      k.retry = this.clock.setTimeout(() => { this.run(key) }, wait)
       k.delay = Math.min(this.init.retryMaxMs, k.delay * 2)
     })
   }

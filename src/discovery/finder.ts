@@ -8,6 +8,7 @@ import { setMaxListeners } from 'node:events'
 import type { CID } from 'multiformats/cid'
 import type { PeerId } from '@libp2p/interface'
 import type { PlComponents } from '../node.js'
+import { systemClock, timeoutSignal, type Clock } from '../core/clock.js'
 import { decodeCanonical, parseCid } from '../core/encoding.js'
 import { PlError } from '../core/errors.js'
 import { expectOk, type ProtocolDef } from '../net/rpc.js'
@@ -22,7 +23,7 @@ import type { LocalCapabilities } from './local.js'
 import { matches, validateQuery, type SchemaResolver } from './match.js'
 import type { CapabilityDescriptor, CapabilityQuery, CatalogEntry, FindOptions, FoundCapability, LocalCapability } from './types.js'
 
-export type FinderComponents = Pick<PlComponents, 'identity' | 'store' | 'registry' | 'metrics' | 'logger' | 'libp2p' | 'rpc'>
+export type FinderComponents = Pick<PlComponents, 'identity' | 'store' | 'registry' | 'metrics' | 'logger' | 'libp2p' | 'rpc'> & Partial<Pick<PlComponents, 'clock'>>
 
 export interface FinderInit {
   catalog: Catalog
@@ -76,7 +77,11 @@ interface FindSignals {
 export class Finder {
   private readonly log: FinderComponents['logger']
 
+  /** find time budgets, expiry of what the DHT walk found @default systemClock */
+  private readonly clock: Clock
+
   constructor (private readonly c: FinderComponents, private readonly init: FinderInit) {
+    this.clock = c.clock ?? systemClock
     this.log = c.logger.child({ component: 'discovery' })
   }
 
@@ -88,7 +93,15 @@ export class Finder {
    */
   async find (query: CapabilityQuery, options: FinderFindOptions = {}): Promise<FoundCapability[]> {
     const q = validateQuery(query)
-    const { signal, timeout } = this.findSignal(options)
+    const signals = this.findSignal(options)
+    try {
+      return await this.findWithin(q, options, signals)
+    } finally {
+      signals.clear()
+    }
+  }
+
+  private async findWithin (q: CapabilityQuery, options: FinderFindOptions, { signal, timeout }: FindSignals): Promise<FoundCapability[]> {
     const found = new Map<string, FoundCapability>()
     const add = (f: FoundCapability): void => {
       const key = `${f.provider}/${f.cid}`
@@ -126,7 +139,16 @@ export class Finder {
   async findByCid (cid: string, options: FindOptions = {}): Promise<FoundCapability[]> {
     const parsed = parseCid(cid)
     const key = parsed.toString()
-    const { signal, timeout } = this.findSignal(options)
+    const signals = this.findSignal(options)
+    try {
+      return await this.findByCidWithin(parsed, options, signals)
+    } finally {
+      signals.clear()
+    }
+  }
+
+  private async findByCidWithin (parsed: ReturnType<typeof parseCid>, options: FindOptions, { signal, timeout }: FindSignals): Promise<FoundCapability[]> {
+    const key = parsed.toString()
     const out = new Map<string, FoundCapability>()
     if (options.dhtOnly !== true) {
       const own = this.init.local.get(key)
@@ -149,16 +171,16 @@ export class Finder {
   }
 
   /** A find's signal: the service's shutdown, the time budget, the caller's signal. */
-  private findSignal (options: FindOptions): FindSignals {
-    const timeout = AbortSignal.timeout(options.timeoutMs ?? this.init.findTimeoutMs)
-    const signal = AbortSignal.any([this.init.shutdown(), timeout, ...(options.signal != null ? [options.signal] : [])])
+  private findSignal (options: FindOptions): FindSignals & { clear: () => void } {
+    const timeout = timeoutSignal(this.clock, options.timeoutMs ?? this.init.findTimeoutMs)
+    const signal = AbortSignal.any([this.init.shutdown(), timeout.signal, ...(options.signal != null ? [options.signal] : [])])
     setMaxListeners(Infinity, signal) // requests of the walk each listen to it
-    return { signal, timeout, caller: options.signal }
+    return { signal, timeout: timeout.signal, caller: options.signal, clear: timeout.clear }
   }
 
   /** One of this node's own capabilities as a find result. */
   private ownFound (cap: LocalCapability): FoundCapability {
-    return { cid: cap.cid, descriptor: cap.descriptor, provider: this.c.identity.id, addrs: this.c.libp2p.getMultiaddrs().map(a => a.toString()), expires: this.init.expiryOf(cap.cid) ?? Date.now() + this.init.ttlMs, source: 'local' }
+    return { cid: cap.cid, descriptor: cap.descriptor, provider: this.c.identity.id, addrs: this.c.libp2p.getMultiaddrs().map(a => a.toString()), expires: this.init.expiryOf(cap.cid) ?? this.clock.now() + this.init.ttlMs, source: 'local' }
   }
 
   /** DHT walk for `q.name`: ask each provider (not in `skip`) over /pl/caps, fetch descriptors it lacks. */
@@ -267,7 +289,7 @@ export class Finder {
   }
 
   private async remember (descriptor: CapabilityDescriptor, cid: string, peer: string, addrs: string[], ttl: number): Promise<CatalogEntry> {
-    const now = Date.now()
+    const now = this.clock.now()
     const entry: CatalogEntry = { cid, name: descriptor.name, version: descriptor.version, provider: peer, descriptor, addrs: addrs.slice(0, 32), ts: now, expires: now + Math.min(ttl, this.init.ttlMs * 10), source: 'dht' }
     await this.init.catalog.upsert(entry)
     return entry

@@ -1,3 +1,5 @@
+import { systemClock } from '../core/clock.js'
+
 /**
  * Token buckets keyed by peer: `burst` tokens, refilled at `rate` per second.
  * A take may cost more than one token (byte budgets: cost = bytes).
@@ -7,12 +9,13 @@
 export class PeerRateLimiter {
   private readonly buckets = new Map<string, { tokens: number, at: number }>()
 
-  constructor (private readonly rate: number, private readonly burst: number, private readonly maxKeys = 10_000) {
+  /** @param now the clock (ms) refilling the buckets @default systemClock.now */
+  constructor (private readonly rate: number, private readonly burst: number, private readonly maxKeys = 10_000, private readonly now: () => number = systemClock.now) {
     if (!(rate > 0) || !(burst >= 1)) throw new TypeError(`rate must be > 0 and burst >= 1 (got ${rate}, ${burst})`)
   }
 
   /** Takes `cost` tokens for `key`; false (and nothing taken) when the bucket holds fewer. */
-  take (key: string, now = Date.now(), cost = 1): boolean {
+  take (key: string, now = this.now(), cost = 1): boolean {
     let b = this.buckets.get(key)
     if (b == null) {
       if (this.buckets.size >= this.maxKeys) this.prune(now)
@@ -28,7 +31,7 @@ export class PeerRateLimiter {
   }
 
   /** Milliseconds until `key` has a token again (0 if it has one now). */
-  waitMs (key: string, now = Date.now()): number {
+  waitMs (key: string, now = this.now()): number {
     const b = this.buckets.get(key)
     if (b == null) return 0
     const tokens = Math.min(this.burst, b.tokens + (now - b.at) * this.rate / 1000)

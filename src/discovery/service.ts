@@ -14,6 +14,7 @@ import { Advertiser } from './ads.js'
 import { Catalog } from './catalog.js'
 import { capsProtocol, type CapsAnswer, type CapsRequest } from './caps.js'
 import * as C from './constants.js'
+import { clockInterval } from '../core/clock.js'
 import { buildDescriptor, capNameKey, inlineSchemas, schemaCidRefs } from './descriptor.js'
 import { DhtProvider } from './dht.js'
 import { CapabilityNotFoundError, InvalidDescriptorError } from './errors.js'
@@ -70,11 +71,11 @@ export interface DiscoveryInit {
   controlRoutes?: boolean
   /** options of the BlockFetcher created when the node has no `fetch` service */
   fetch?: BlockFetcherInit
-  /** the clock of the catalog and its rate limiters (tests pass a fake one) @default Date.now */
+  /** the clock of the catalog and its rate limiters (tests pass a fake one) @default the node's clock (`components.clock`) */
   now?: () => number
 }
 
-export type DiscoveryComponents = Pick<PlComponents, 'identity' | 'store' | 'registry' | 'metrics' | 'logger' | 'libp2p' | 'rpc' | 'gossip' | 'api' | 'sign' | 'services'>
+export type DiscoveryComponents = Pick<PlComponents, 'identity' | 'store' | 'registry' | 'metrics' | 'logger' | 'libp2p' | 'rpc' | 'gossip' | 'api' | 'sign' | 'services' | 'clock'>
 
 type Settings = Required<Omit<DiscoveryInit, 'fetch' | 'now'>>
 
@@ -115,7 +116,7 @@ export class Discovery implements PlService {
   private fetcher?: BlockFetcher
   private ownsFetcher = false
   private shutdown = new AbortController()
-  private sweepTimer?: NodeJS.Timeout
+  private sweepTimer?: { clear: () => void }
   private routesRegistered = false
   private state: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
 
@@ -124,7 +125,7 @@ export class Discovery implements PlService {
     this.settings = { ...DISCOVERY_DEFAULTS, ...given }
     if (!(this.settings.ttlMs >= 100)) throw new TypeError(`discovery ttlMs must be at least 100 ms, got ${this.settings.ttlMs}`)
     this.log = c.logger.child({ component: 'discovery' })
-    const now = init.now ?? Date.now
+    const now = init.now ?? c.clock.now
     this.catalog = new Catalog(c.store.json<CatalogEntry>('catalog'), {
       maxEntries: this.settings.maxCatalogEntries,
       maxPerProvider: this.settings.maxEntriesPerProvider,
@@ -151,9 +152,10 @@ export class Discovery implements PlService {
       logger: this.log,
       ttlMs: this.settings.ttlMs,
       publishRate: this.settings.publishRate,
-      publishBurst: this.settings.publishBurst
+      publishBurst: this.settings.publishBurst,
+      clock: c.clock
     })
-    this.dht = new DhtProvider(c.libp2p, this.log, { reprovideMs: this.settings.reprovideMs, retryMs: this.settings.provideRetryMs, retryMaxMs: this.settings.provideRetryMaxMs })
+    this.dht = new DhtProvider(c.libp2p, this.log, { reprovideMs: this.settings.reprovideMs, retryMs: this.settings.provideRetryMs, retryMaxMs: this.settings.provideRetryMaxMs, clock: c.clock })
     this.finder = new Finder(c, {
       catalog: this.catalog,
       local: this.local,
@@ -205,8 +207,7 @@ export class Discovery implements PlService {
         if (cap.active) this.announce(cap)
         else this.log.warn({ cid: cap.cid, name: cap.descriptor.name, problem: cap.problem }, 'published capability not re-advertised')
       }
-      this.sweepTimer = setInterval(() => { this.catalog.sweep().catch((err) => { this.log.warn({ err: (err as Error).message }, 'catalog sweep failed') }) }, this.settings.sweepMs)
-      this.sweepTimer.unref()
+      this.sweepTimer = clockInterval(this.c.clock, () => { this.catalog.sweep().catch((err) => { this.log.warn({ err: (err as Error).message }, 'catalog sweep failed') }) }, this.settings.sweepMs)
       if (this.c.api != null && this.settings.controlRoutes && !this.routesRegistered) {
         registerRoutes(this.c.api, this)
         this.routesRegistered = true
@@ -224,7 +225,7 @@ export class Discovery implements PlService {
   async stop (): Promise<void> {
     if (this.state !== 'started') return
     this.state = 'stopping'
-    clearInterval(this.sweepTimer)
+    this.sweepTimer?.clear()
     this.sweepTimer = undefined
     this.shutdown.abort()
     const active = this.local.list().filter(c => c.active)
@@ -283,7 +284,7 @@ export class Discovery implements PlService {
     const cap: LocalCapability = {
       cid,
       descriptor,
-      publishedAt: Date.now(),
+      publishedAt: this.c.clock.now(),
       ...(module != null ? { impl: implRefOf(module), module } : {}),
       active: true
     }

@@ -1,17 +1,7 @@
 /**
  * Time as a component: the wall-limit watchdog and the run deadline take
  * their timers from a Clock, so tests decide when a limit expires instead
- * of racing the machine's load. Production uses `systemClock`.
+ * of racing the machine's load. The one Clock of the code base lives in
+ * src/core/clock.ts; this module re-exports it for exec/.
  */
-export interface Clock {
-  /** milliseconds, monotonic enough for durations (Date.now() in production) */
-  now: () => number
-  setTimeout: (fn: () => void, ms: number) => unknown
-  clearTimeout: (handle: unknown) => void
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => { clearTimeout(handle as NodeJS.Timeout) }
-}
+export { systemClock, FakeClock, clockSleep, timeoutSignal, type Clock, type TimerHandle } from '../core/clock.js'

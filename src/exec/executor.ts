@@ -58,7 +58,7 @@ export interface ExecutorInit {
   maxEventsPerRun?: number
   /** largest output of a local step in dag-cbor bytes (InvalidOutputError beyond) @default DEFAULT_MAX_OUTPUT_BYTES (16 MiB) */
   maxOutputBytes?: number
-  /** timers of run deadlines and (for a pool it creates) step wall limits @default systemClock */
+  /** run deadlines, retry backoff, human-question timeouts, journaled times and (for a pool it creates) step wall limits @default systemClock */
   clock?: Clock
 }
 
@@ -95,6 +95,8 @@ export class Executor extends EventEmitter {
   private readonly firstRunner: StepRunner
   private readonly init: ExecutorInit
   private readonly log: Logger
+  /** run deadlines, journaled times, retry backoff, question timeouts */
+  private readonly clock: Clock
   private readonly slots: Semaphore
   private readonly ownsPool: boolean
   private readonly metrics?: ExecMetrics
@@ -111,6 +113,7 @@ export class Executor extends EventEmitter {
 
   constructor (init: ExecutorInit) {
     super()
+    this.clock = init.clock ?? systemClock
     this.init = init
     this.log = (init.logger ?? silentLogger()).child({ component: 'exec' })
     this.ownsPool = init.pool == null
@@ -198,12 +201,12 @@ export class Executor extends EventEmitter {
   async submit (dag: TaskDag, input: Record<string, unknown> = {}, opts: SubmitOptions = {}): Promise<string> {
     const journal = this.j()
     validateDag(dag)
-    const id = opts.runId ?? `r${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
+    const id = opts.runId ?? `r${this.clock.now().toString(36)}-${randomBytes(4).toString('hex')}`
     if (await journal.getRun(id) != null) throw new RunNotResumableError(`a run with id ${id} exists already`, { run: id })
     const blocks = this.init.store.blocks
     for (const w of (await checkRunInputs(dag.inputs, input, blocks)).warnings) this.log.warn({ run: id }, w)
     const resolved = await resolveCidInputs({ ...dag.inputs, ...input }, blocks)
-    const now = (this.init.clock ?? systemClock).now()
+    const now = this.clock.now()
     const run: RunRecord = {
       v: 1,
       id,
@@ -235,7 +238,7 @@ export class Executor extends EventEmitter {
       addons: this.addons,
       defaults: this.init.defaults ?? {},
       retry: this.init.retry,
-      clock: this.init.clock ?? systemClock,
+      clock: this.clock,
       emit: (ev) => { this.emitEvent(ev) }
     }, run, dag, input, modules)
     // the run's cleanup (its ZIP bundle's temp folder) is part of the run: whoever waits for the run waits for it too
@@ -308,7 +311,7 @@ export class Executor extends EventEmitter {
     }
     // a waiting run goes back to waiting when its question is asked again
     run.state = 'running'
-    run.updated = Date.now()
+    run.updated = this.clock.now()
     await journal.putRun(run)
     this.log.info({ run: runId }, 'resuming run')
     this.launch(run, dag, input, modules, cleanup)
@@ -325,7 +328,7 @@ export class Executor extends EventEmitter {
       } catch (err) {
         this.log.warn({ run: run.id, err: (err as Error).message }, 'cannot resume run')
         if ((err as Error).name === 'ModuleChangedError') {
-          Object.assign(run, { state: 'failed', error: errorToData(err), updated: Date.now(), ended: Date.now() })
+          Object.assign(run, { state: 'failed', error: errorToData(err), updated: this.clock.now(), ended: this.clock.now() })
           await this.j().putRun(run)
         }
       }
@@ -350,7 +353,7 @@ export class Executor extends EventEmitter {
     const run = await journal.getRun(runId)
     if (run == null) throw new RunNotFoundError(`no run ${runId} in this node's journal`, { run: runId })
     if (TERMINAL.includes(run.state)) throw new RunNotResumableError(`run ${runId} has ended (${run.state})`, { run: runId, state: run.state })
-    Object.assign(run, { state: 'cancelled', error: errorToData(new RunCancelledError(`run ${runId} was cancelled`)), updated: Date.now(), ended: Date.now() })
+    Object.assign(run, { state: 'cancelled', error: errorToData(new RunCancelledError(`run ${runId} was cancelled`)), updated: this.clock.now(), ended: this.clock.now() })
     await journal.putRun(run)
     return run
   }
@@ -389,7 +392,7 @@ export class Executor extends EventEmitter {
     if (earlier != null) {
       throw new DecisionNotPendingError(`step ${stepKey} of run ${runId} has been decided already ('${earlier.choice}')`, { run: runId, step: stepKey, choice: earlier.choice })
     }
-    await journal.putDecision({ run: runId, key: stepKey, ask, choice, at: Date.now() })
+    await journal.putDecision({ run: runId, key: stepKey, ask, choice, at: this.clock.now() })
     this.log.info({ run: runId, step: stepKey, choice }, 'decision recorded')
     const active = this.active.get(runId)
     if (active != null) {

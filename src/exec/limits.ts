@@ -7,7 +7,7 @@ import type { StepLimits } from '../workflow/ir.js'
 import type { EffectiveLimits, Usage } from './types.js'
 import { DEFAULT_MEM_MB, DEFAULT_WALL_MS } from './constants.js'
 import { CpuTimeExceededError, MemoryLimitExceededError, WallTimeExceededError } from './errors.js'
-import { systemClock, type Clock } from './clock.js'
+import { systemClock, type Clock, type TimerHandle } from './clock.js'
 
 export function effectiveLimits (step: StepLimits | undefined, defaults: Partial<EffectiveLimits> = {}): EffectiveLimits {
   const pick = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined)
@@ -44,7 +44,7 @@ const PAUSED_CPU_POLL_MS = 50
  * question, ignore it and keep computing past its limit.
  */
 export class Stopwatch {
-  private timer?: unknown
+  private timer?: TimerHandle
   private poll?: NodeJS.Timeout
   private runningSince?: number
   private cpuAtPause?: number

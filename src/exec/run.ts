@@ -27,9 +27,9 @@ import {
 import { asList, mapOutput, resolveBinding, type BindingScope } from './inputs.js'
 import type { Journal } from './journal.js'
 import { effectiveLimits } from './limits.js'
-import { sleep, type Semaphore } from './semaphore.js'
+import type { Semaphore } from './semaphore.js'
 import type { EffectiveLimits, ExecEvent, HumanQuestion, RunRecord, StepContext, StepRecord, StepResolver } from './types.js'
-import type { Clock } from './clock.js'
+import { clockSleep, type Clock, type TimerHandle } from './clock.js'
 
 export interface RunEnv {
   store: Store
@@ -40,7 +40,7 @@ export interface RunEnv {
   addons: Addons
   defaults: Partial<EffectiveLimits>
   retry?: RetryPolicy
-  /** the run deadline's timer */
+  /** run deadline, retry backoff, human-question timeouts and the times journaled @default the executor's clock */
   clock: Clock
   emit: (ev: ExecEvent) => void
 }
@@ -70,7 +70,7 @@ export class RunExecution {
   private readonly waiters = new Map<WaiterKey, { resolve: (choice: string) => void, reject: (err: Error) => void }>()
   private readonly inflight = new Set<Promise<unknown>>()
   private readonly topLevel: string[]
-  private deadlineTimer?: unknown
+  private deadlineTimer?: TimerHandle
   private waiting = 0
   /** rejects with the abort reason once the run aborts */
   private readonly aborted: Promise<never>
@@ -144,7 +144,7 @@ export class RunExecution {
   }
 
   private finishRun (fields: Partial<RunRecord>): void {
-    Object.assign(this.run, fields, { updated: Date.now(), ended: Date.now() })
+    Object.assign(this.run, fields, { updated: this.env.clock.now(), ended: this.env.clock.now() })
   }
 
   private track<T> (p: Promise<T>): Promise<T> {
@@ -319,7 +319,7 @@ export class RunExecution {
 
   /** Branch and loop steps: journaled for display; their insides replay from the journal. */
   private async container (step: Step, key: string, body: () => Promise<unknown>): Promise<void> {
-    const rec: StepRecord = { run: this.run.id, step: step.id, key, state: 'running', attempts: 1, started: Date.now() }
+    const rec: StepRecord = { run: this.run.id, step: step.id, key, state: 'running', attempts: 1, started: this.env.clock.now() }
     await this.env.journal.putStep(rec)
     this.env.emit({ type: 'pl:step:started', runId: this.run.id, step: step.id, key, attempt: 1 })
     let out: unknown
@@ -327,12 +327,12 @@ export class RunExecution {
       out = await body()
     } catch (err) {
       const error = errorToData(err)
-      await this.env.journal.putStep({ ...rec, state: 'failed', ended: Date.now(), error })
+      await this.env.journal.putStep({ ...rec, state: 'failed', ended: this.env.clock.now(), error })
       this.env.emit({ type: 'pl:step:failed', runId: this.run.id, step: step.id, key, error, attempt: 1, willRetry: false })
       throw err
     }
     const cid = await this.env.store.blocks.put(out)
-    await this.env.journal.putStep({ ...rec, state: 'succeeded', ended: Date.now(), output: cid })
+    await this.env.journal.putStep({ ...rec, state: 'succeeded', ended: this.env.clock.now(), output: cid })
     this.env.emit({ type: 'pl:step:finished', runId: this.run.id, step: step.id, key, outputCid: cid, replayed: false })
     this.setOutput(step, out)
   }
@@ -355,19 +355,19 @@ export class RunExecution {
     }
     if (step.over == null) throw new BindingError(`map step ${step.id} has no 'over' binding`, { step: step.id })
     const items = asList(resolveBinding(step.over, this.scope(), `map step ${step.id}`))
-    const rec: StepRecord = { run: this.run.id, step: step.id, key, state: 'running', attempts: 1, started: Date.now() }
+    const rec: StepRecord = { run: this.run.id, step: step.id, key, state: 'running', attempts: 1, started: this.env.clock.now() }
     await this.env.journal.putStep(rec)
     this.env.emit({ type: 'pl:step:started', runId: this.run.id, step: step.id, key, attempt: 1 })
     const outputs = await Promise.all(items.map(async (value, i) => {
       const k = `${key}[${i}]`
       return await this.track(this.runLeaf(step, k, async (r, attempt) => await this.callStep(step, k, r, attempt, this.inputData(step, { step: step.id, value }))))
     })).catch(async (err) => {
-      await this.env.journal.putStep({ ...rec, state: 'failed', ended: Date.now(), error: errorToData(err) })
+      await this.env.journal.putStep({ ...rec, state: 'failed', ended: this.env.clock.now(), error: errorToData(err) })
       throw err
     })
     const out = mapOutput(outputs)
     const cid = await this.env.store.blocks.put(out)
-    await this.env.journal.putStep({ ...rec, state: 'succeeded', ended: Date.now(), output: cid })
+    await this.env.journal.putStep({ ...rec, state: 'succeeded', ended: this.env.clock.now(), output: cid })
     this.env.emit({ type: 'pl:step:finished', runId: this.run.id, step: step.id, key, outputCid: cid, replayed: false })
     this.setOutput(step, out)
   }
@@ -423,12 +423,12 @@ export class RunExecution {
     let attempt = prior == null ? 0 : prior.state === 'waiting-human' ? Math.max(0, prior.attempts - 1) : prior.attempts
     if (prior?.state === 'running' && attempt > policy.max) {
       const err = new StepInterruptedError(`step ${key} was interrupted ${attempt} times (its retry policy allows ${policy.max} retries)`, { run: this.run.id, step: key, attempts: attempt })
-      await this.env.journal.putStep({ ...prior, state: 'failed', ended: Date.now(), error: errorToData(err) })
+      await this.env.journal.putStep({ ...prior, state: 'failed', ended: this.env.clock.now(), error: errorToData(err) })
       throw err
     }
     for (;;) {
       attempt++
-      const rec: StepRecord = { run: this.run.id, step: step.id, key, state: 'running', attempts: attempt, started: Date.now() }
+      const rec: StepRecord = { run: this.run.id, step: step.id, key, state: 'running', attempts: attempt, started: this.env.clock.now() }
       await this.env.journal.putStep(rec)
       this.env.emit({ type: 'pl:step:started', runId: this.run.id, step: step.id, key, attempt })
       try {
@@ -436,7 +436,7 @@ export class RunExecution {
         const out = await attemptFn(rec, attempt)
         this.signal.throwIfAborted()
         const cid = await this.env.store.blocks.put(out ?? null)
-        Object.assign(rec, { state: 'succeeded', ended: Date.now(), output: cid })
+        Object.assign(rec, { state: 'succeeded', ended: this.env.clock.now(), output: cid })
         delete rec.waiting
         await this.env.journal.putStep(rec)
         this.env.emit({ type: 'pl:step:finished', runId: this.run.id, step: step.id, key, outputCid: cid, usage: rec.usage, runner: rec.runner, replayed: false })
@@ -452,7 +452,7 @@ export class RunExecution {
         const error: ErrorData = errorToData(aborted ? err : err0)
         const usage = (err0 as { details?: { usage?: StepRecord['usage'] } }).details?.usage
         const willRetry = !aborted && (err0 as { retryable?: boolean }).retryable === true && attempt <= policy.max
-        Object.assign(rec, { state: 'failed', ended: Date.now(), error, ...(usage != null ? { usage } : {}) })
+        Object.assign(rec, { state: 'failed', ended: this.env.clock.now(), error, ...(usage != null ? { usage } : {}) })
         delete rec.waiting
         await this.env.journal.putStep(rec).catch((e: unknown) => { this.journalFailed(step.id, key, e) })
         this.env.emit({ type: 'pl:step:failed', runId: this.run.id, step: step.id, key, error, attempt, willRetry })
@@ -461,15 +461,16 @@ export class RunExecution {
         const ceiling = policy.backoff_ms * 2 ** (attempt - 1)
         const backoff = Math.round(ceiling / 2 + Math.random() * ceiling / 2)
         this.log.info({ step: key, attempt, backoff_ms: backoff, err: error.message }, 'retrying step')
-        await sleep(backoff, this.signal)
+        await clockSleep(this.env.clock, backoff, this.signal)
       }
     }
   }
 
-  /** A journal write on a failure path failed: the step's failure itself goes on, but say so loudly (log, event, metric). */
+  /** A journal write on a failure path failed: the step's failure itself goes on, but say so loudly (log, event, metric, run record). */
   private journalFailed (step: string, key: string, err: unknown): void {
     const error = errorToData(err)
     delete error.stack
+    this.run.journal_failures = (this.run.journal_failures ?? 0) + 1
     this.log.error({ step: key, err: error }, 'journal write failed: this step\'s failure is not recorded, so a resume after a crash may run it again')
     this.env.emit({ type: 'pl:step:journal-failed', runId: this.run.id, step, key, error })
   }
@@ -521,17 +522,17 @@ export class RunExecution {
     const decided = await this.env.journal.getDecision(this.run.id, key, index)
     if (decided != null) return decided.choice
     const prior = this.journaled.get(key)?.waiting
-    const since = prior?.ask === index ? prior.since : Date.now()
+    const since = prior?.ask === index ? prior.since : this.env.clock.now()
     const choices = Array.isArray(q.choices) ? q.choices.map(String) : []
     const timeout = typeof q.timeoutMs === 'number' && q.timeoutMs > 0 ? q.timeoutMs : undefined
     rec.state = 'waiting-human'
     rec.waiting = { ask: index, question: String(q.question), choices, since, ...(timeout != null ? { timeout_ms: timeout } : {}) }
     this.waiting++
     this.run.state = 'waiting-human'
-    this.run.updated = Date.now()
+    this.run.updated = this.env.clock.now()
     await this.env.journal.putStep(rec, this.run)
     this.env.emit({ type: 'pl:run:waiting-human', runId: this.run.id, step: step.id, key, question: String(q.question), choices, ...(timeout != null ? { timeout_ms: timeout } : {}) })
-    let timer: NodeJS.Timeout | undefined
+    let timer: TimerHandle | undefined
     let onAbort: (() => void) | undefined
     try {
       return await new Promise<string>((resolve, reject) => {
@@ -541,18 +542,18 @@ export class RunExecution {
         onAbort = () => { reject(this.signal.reason) }
         this.signal.addEventListener('abort', onAbort, { once: true })
         if (timeout != null) {
-          timer = setTimeout(() => {
+          timer = this.env.clock.setTimeout(() => {
             const policy = step.human?.on_timeout ?? 'fail'
             if (isHumanStep && policy !== 'fail') {
-              void this.env.journal.putDecision({ run: this.run.id, key, ask: index, choice: policy, at: Date.now() }).then(() => { resolve(policy) }, reject)
+              void this.env.journal.putDecision({ run: this.run.id, key, ask: index, choice: policy, at: this.env.clock.now() }).then(() => { resolve(policy) }, reject)
               return
             }
-            reject(new HumanTimeoutError(`no decision for step ${key} within ${timeout} ms (question: ${String(q.question)})`, { step: key, limit: 'timeout_ms', limit_value: timeout, measured: Date.now() - since }))
-          }, Math.max(0, since + timeout - Date.now()))
+            reject(new HumanTimeoutError(`no decision for step ${key} within ${timeout} ms (question: ${String(q.question)})`, { step: key, limit: 'timeout_ms', limit_value: timeout, measured: this.env.clock.now() - since }))
+          }, Math.max(0, since + timeout - this.env.clock.now()))
         }
       })
     } finally {
-      clearTimeout(timer)
+      this.env.clock.clearTimeout(timer)
       if (onAbort != null) this.signal.removeEventListener('abort', onAbort)
       this.waiters.delete(`${key}#${index}`)
       this.waiting--
@@ -560,7 +561,7 @@ export class RunExecution {
         rec.state = 'running'
         delete rec.waiting
         if (this.waiting === 0 && this.run.state === 'waiting-human') this.run.state = 'running'
-        this.run.updated = Date.now()
+        this.run.updated = this.env.clock.now()
         await this.env.journal.putStep(rec, this.run)
       }
     }

@@ -58,13 +58,3 @@ export class Semaphore {
     }
   }
 }
-
-/** Sleeps `ms`, or rejects with the signal's reason when it aborts first. */
-export async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
-  signal?.throwIfAborted()
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
-    const onAbort = (): void => { clearTimeout(t); reject(signal?.reason) }
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
-}

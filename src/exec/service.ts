@@ -32,7 +32,7 @@ export interface ExecService extends PlService {
   executor: Executor
 }
 
-export type ExecComponents = Pick<PlComponents, 'store' | 'logger' | 'metrics' | 'api'>
+export type ExecComponents = Pick<PlComponents, 'store' | 'logger' | 'metrics' | 'api'> & Partial<Pick<PlComponents, 'clock'>>
 
 export function exec (init: ExecServiceInit = {}): (components: PlComponents) => ExecService {
   return (components: ExecComponents) => new ExecutorService(components, init)
@@ -45,7 +45,7 @@ class ExecutorService implements ExecService {
   constructor (private readonly components: ExecComponents, private readonly init: ExecServiceInit) {
     // a daemon keeps a spare Python runner: a module's first step does not wait for an interpreter to start
     const python = { warm: true, spareMemMb: init.defaults?.mem_mb ?? DEFAULT_MEM_MB, ...init.poolInit?.python }
-    this.executor = new Executor({ ...init, poolInit: { ...init.poolInit, python }, store: components.store, logger: components.logger, metrics: components.metrics })
+    this.executor = new Executor({ ...init, poolInit: { ...init.poolInit, python }, store: components.store, logger: components.logger, metrics: components.metrics, clock: init.clock ?? components.clock })
   }
 
   async start (): Promise<void> {

@@ -201,6 +201,8 @@ export interface RunRecord {
   on_behalf_of?: string
   /** composite nesting: set on the inner run of a composite capability (its CFPs carry it) */
   depth?: number
+  /** step records the journal failed to write during this run (see `pl:step:journal-failed`); absent when none */
+  journal_failures?: number
 }
 
 export interface PendingQuestion {

@@ -11,6 +11,7 @@ import type { Envelope, VerifiedEnvelope } from '../core/envelope.js'
 import type { Gossip } from '../net/gossip.js'
 import type { Rpc } from '../net/rpc.js'
 import type { Logger } from '../core/logger.js'
+import { systemClock, type Clock } from '../core/clock.js'
 import type { PlLibp2p } from '../net/libp2p.js'
 import { negotiateProtocol } from './wire.js'
 import { learnAddrs, onPrivateNetwork } from './addrs.js'
@@ -60,6 +61,8 @@ export interface OpenCallListenerComponents {
   libp2p: PlLibp2p
   logger: Logger
   self: string
+  /** judges reply windows and answer budgets @default systemClock */
+  clock?: Clock
 }
 
 /** Provider side: listens on the topics of the capabilities it offers and answers calls directly. */
@@ -67,12 +70,15 @@ export class OpenCallListener {
   private readonly topics = new Set<string>()
   private readonly negotiate = negotiateProtocol()
   private inFlight = 0
+  private readonly clock: Clock
 
   constructor (
     private readonly c: OpenCallListenerComponents,
     /** answers a call as if it had come directly; undefined = stay silent */
     private readonly answer: (cfp: CallForProposal, cfpId: string, requester: string) => Promise<Envelope<Bid | Decline> | undefined>
-  ) {}
+  ) {
+    this.clock = c.clock ?? systemClock
+  }
 
   /** Subscribes to the topics of `names` and leaves the others. */
   sync (names: string[]): void {
@@ -91,7 +97,7 @@ export class OpenCallListener {
         validate: (v) => {
           const cfp = v.envelope.body as CallForProposal
           // a stale call, one addressed to somebody, or one collecting answers for over a minute is not an open call: do not forward it
-          const now = Date.now()
+          const now = this.clock.now()
           return cfp.reply_by <= now || cfp.reply_by > now + MAX_OPEN_CALL_REPLY_MS || v.envelope.to != null ? 'ignore' : undefined
         },
         onMessage: async (v) => { await this.onCall(v as VerifiedEnvelope<CallForProposal>) }
@@ -124,7 +130,7 @@ export class OpenCallListener {
       // anyone can sign a call: its reply_to is used only when no route to the caller is known, and
       // private addresses only when this node itself runs on a private network (a local swarm, tests)
       await learnAddrs(this.c.libp2p, requester, cfp.reply_to, { onlyWithoutRoute: true, allowPrivate: onPrivateNetwork(this.c.libp2p) })
-      const budget = Math.max(1, Math.min(cfp.reply_by - Date.now(), MAX_OPEN_CALL_REPLY_MS))
+      const budget = Math.max(1, Math.min(cfp.reply_by - this.clock.now(), MAX_OPEN_CALL_REPLY_MS))
       const res = await this.c.rpc.request(requester, this.negotiate, { envelope }, { timeouts: { totalMs: budget, firstByteMs: budget, dialMs: Math.min(budget, 5_000) } })
       if (res.status !== 'OK') this.c.logger.debug({ requester, cfp: v.id, status: res.status, err: res.error?.name }, 'open call answer refused')
     } catch (err) {

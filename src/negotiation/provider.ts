@@ -10,6 +10,7 @@
 import { cidOfBytes, decodeCanonical, encodeCanonical, verifyBytes } from '../core/encoding.js'
 import { envelopeId, type Envelope, type SignOptions, type EnvelopeVerifier } from '../core/envelope.js'
 import { errorToData, type ErrorData } from '../core/errors.js'
+import { clockInterval, systemClock, timeoutSignal, type Clock } from '../core/clock.js'
 import type { Identity } from '../core/identity.js'
 import type { Logger } from '../core/logger.js'
 import type { Metrics } from '../core/metrics.js'
@@ -47,6 +48,8 @@ export interface ProviderComponents {
   logger: Logger
   metrics?: Metrics
   sign: <B extends object>(type: string, body: B, options?: SignOptions) => Envelope<B>
+  /** bid and award expiry, the sweep, the execution budget, receipt times @default systemClock */
+  clock?: Clock
 }
 
 export interface ProviderInit {
@@ -147,7 +150,8 @@ export class Provider {
   private shutdown = new AbortController()
   private readonly strategy: BidStrategy
   private readonly maxActive: number
-  private sweepTimer?: NodeJS.Timeout
+  private sweepTimer?: { clear: () => void }
+  private readonly clock: Clock
   private started = false
   private readonly log: Logger
 
@@ -155,6 +159,7 @@ export class Provider {
     this.strategy = init.strategy ?? defaultBidStrategy()
     this.maxActive = init.maxActive ?? DEFAULT_MAX_ACTIVE
     this.log = components.logger.child({ component: 'negotiation-provider' })
+    this.clock = components.clock ?? systemClock
   }
 
   /** Remote steps awarded to or running on this node. */
@@ -182,13 +187,13 @@ export class Provider {
     if (this.shutdown.signal.aborted) this.shutdown = new AbortController()
     // /pl/negotiate is served by the negotiation service, which hands calls and awards to answerCall / acceptAward
     await this.components.rpc.handle(execProtocol(async (req, ctx) => await this.onExec(req, ctx)))
-    this.sweepTimer = setInterval(() => { this.sweep() }, this.init.sweepMs ?? DEFAULT_BID_SWEEP_MS)
-    this.sweepTimer.unref()
+    this.sweepTimer = clockInterval(this.clock, () => { this.sweep() }, this.init.sweepMs ?? DEFAULT_BID_SWEEP_MS)
   }
 
   async stop (): Promise<void> {
     if (!this.started) return
-    clearInterval(this.sweepTimer)
+    this.sweepTimer?.clear()
+    this.sweepTimer = undefined
     this.shutdown.abort()
     await this.components.libp2p?.unhandle(EXEC_PROTOCOL).catch(() => {})
     this.bids.clear()
@@ -199,7 +204,7 @@ export class Provider {
   }
 
   /** Drops expired bids and awards that were never executed or finished long ago. */
-  sweep (now = Date.now()): void {
+  sweep (now = this.clock.now()): void {
     for (const b of this.bids.values()) if (b.body.expires <= now && !b.awarded) this.forget(b)
     for (const [id, a] of this.awards) {
       if (a.state !== 'running' && a.until <= now) {
@@ -248,7 +253,7 @@ export class Provider {
 
   /** Answers a verified call (direct or open) with a signed Bid or Decline addressed to `requester`. */
   async answerCall (cfp: CallForProposal, cfpId: string, requester: string): Promise<Envelope<Bid | Decline>> {
-    const now = Date.now()
+    const now = this.clock.now()
     if (cfp.reply_by <= now || cfp.deadline <= now) {
       throw new CfpExpiredError(`call ${cfpId} expired ${now - Math.min(cfp.reply_by, cfp.deadline)} ms ago`, { cfp: cfpId, reply_by: cfp.reply_by, deadline: cfp.deadline })
     }
@@ -299,7 +304,7 @@ export class Provider {
 
   /** Accepts a verified award for one of this node's bids, or throws why not. */
   acceptAward (award: Award, awardId: string, requester: string): { award: string, accepted: true } {
-    const now = Date.now()
+    const now = this.clock.now()
     const self = this.components.identity.id
     if (award.provider !== self) throw new AwardMismatchError(`award names provider ${award.provider}, this node is ${self}`, { field: 'provider', expected: self, actual: award.provider })
     const bid = this.bids.get(award.bid)
@@ -341,7 +346,7 @@ export class Provider {
       return await this.execute(rec, req, ctx)
     } finally {
       rec.state = 'done'
-      rec.until = Date.now() + DEFAULT_DONE_KEEP_MS
+      rec.until = this.clock.now() + DEFAULT_DONE_KEEP_MS
     }
   }
 
@@ -361,12 +366,22 @@ export class Provider {
 
   private async execute (rec: AwardRecord, req: ExecRequest, ctx: HandlerContext): Promise<RpcResponse<ExecResponse>> {
     const award = rec.body
-    const requester = ctx.peer
     const limits = cappedLimits(award.limits, rec.bid.body.limits)
     // the run may not outlast the award's deadline, nor the wall time this node offered (plus time for input and result)
     const offeredWall = rec.bid.body.limits.wall_ms
-    const budget = Math.min(award.deadline - Date.now(), offeredWall != null ? offeredWall + DEFAULT_EXEC_GRACE_MS : MAX_AWARD_DEADLINE_MS, MAX_AWARD_DEADLINE_MS)
-    const signal = AbortSignal.any([ctx.signal, this.shutdown.signal, AbortSignal.timeout(Math.max(1, budget))])
+    const budget = Math.min(award.deadline - this.clock.now(), offeredWall != null ? offeredWall + DEFAULT_EXEC_GRACE_MS : MAX_AWARD_DEADLINE_MS, MAX_AWARD_DEADLINE_MS)
+    const timeout = timeoutSignal(this.clock, Math.max(1, budget))
+    try {
+      return await this.executeWithin(rec, req, ctx, limits, AbortSignal.any([ctx.signal, this.shutdown.signal, timeout.signal]))
+    } finally {
+      timeout.clear()
+    }
+  }
+
+  /** Fetches the input, runs the step under `signal` and signs the receipt and result. */
+  private async executeWithin (rec: AwardRecord, req: ExecRequest, ctx: HandlerContext, limits: Limits, signal: AbortSignal): Promise<RpcResponse<ExecResponse>> {
+    const award = rec.body
+    const requester = ctx.peer
     await ctx.progress({ type: 'pl:exec:accepted', award: rec.id })
     let inputBytes: Uint8Array
     if (req.input != null) {
@@ -381,7 +396,7 @@ export class Provider {
     const call = decodeCanonical(inputBytes)
     if (!isStepCall(call)) throw new InvalidStepInputError(`input ${award.input} is not a step call document {input_data, parameters, settings, global_settings, global_parameters}`, { input: award.input })
 
-    const started = Date.now()
+    const started = this.clock.now()
     let status: 'ok' | 'error' = 'ok'
     let outputBytes: Uint8Array | undefined
     let outputCid: string | undefined
@@ -414,7 +429,7 @@ export class Provider {
         globalSettings: call.global_settings,
         globalParameters: call.global_parameters,
         inputData: call.input_data,
-        limits: effectiveLimits(limits, { wall_ms: Math.max(1, Math.min(award.deadline - Date.now(), MAX_AWARD_DEADLINE_MS)) }),
+        limits: effectiveLimits(limits, { wall_ms: Math.max(1, Math.min(award.deadline - this.clock.now(), MAX_AWARD_DEADLINE_MS)) }),
         step: { runId: award.run, key: award.step, attempt: award.attempt ?? 1, constraints: rec.bid.cfp.constraints ?? {}, ...(rec.bid.cfp.depth != null ? { depth: rec.bid.cfp.depth } : {}) },
         ...(sandbox != null ? { sandbox } : {})
       }, { signal, onProgress })
@@ -433,10 +448,10 @@ export class Provider {
       inner = undefined
       error = wireError(err)
       const measured = (err as { details?: { usage?: Receipt['usage'] } }).details?.usage
-      usage = receiptUsage(measured ?? { cpu_ms: 0, wall_ms: Date.now() - started, mem_peak_mb: 0 })
+      usage = receiptUsage(measured ?? { cpu_ms: 0, wall_ms: this.clock.now() - started, mem_peak_mb: 0 })
       this.log.info({ award: rec.id, err: error.name }, 'awarded step failed')
     }
-    const ended = Math.max(started, Date.now())
+    const ended = Math.max(started, this.clock.now())
     const receipt: Receipt = {
       run: award.run,
       step: award.step,

@@ -18,6 +18,7 @@ import { cidOfBytes, decodeCanonical, encodeCanonical, parseCid, verifyBytes, DA
 import { envelopeId, type Envelope, type SignOptions, type EnvelopeVerifier } from '../core/envelope.js'
 import type { Identity } from '../core/identity.js'
 import type { Logger } from '../core/logger.js'
+import { systemClock, type Clock } from '../core/clock.js'
 import type { Metrics } from '../core/metrics.js'
 import type { Store } from '../store/index.js'
 import type { Rpc } from '../net/rpc.js'
@@ -61,6 +62,8 @@ export interface RemoteRunnerComponents {
   logger: Logger
   metrics?: Metrics
   sign: <B extends object>(type: string, body: B, options?: SignOptions) => Envelope<B>
+  /** step deadlines, reply windows, bid expiry of backups, explanation times @default systemClock */
+  clock?: Clock
 }
 
 export interface RemoteRunnerInit {
@@ -168,8 +171,10 @@ export class RemoteRunner implements StepRunner {
   private readonly exec = execProtocol()
   private readonly shutdown = new AbortController()
   private readonly log: Logger
+  private readonly clock: Clock
 
   constructor (private readonly components: RemoteRunnerComponents, private readonly init: RemoteRunnerInit) {
+    this.clock = components.clock ?? systemClock
     this.round = new CfpRound(components)
     this.log = components.logger.child({ component: 'negotiation-requester' })
   }
@@ -188,7 +193,7 @@ export class RemoteRunner implements StepRunner {
 
   async run (step: Step, inputData: Record<string, unknown>, ctx: StepContext): Promise<StepRunResult> {
     if (step.capability == null) throw new TypeError(`step ${step.id} names no capability; the remote runner cannot run it`)
-    const started = Date.now()
+    const started = this.clock.now()
     const call = stepCallDocument(step, inputData, ctx.dag)
     const inputBytes = encodeCanonical(call)
     const inputCid = cidOfBytes(inputBytes).toString()
@@ -235,7 +240,7 @@ export class RemoteRunner implements StepRunner {
       exp.error = errorInfo(err)
       throw err
     } finally {
-      exp.ended = Date.now()
+      exp.ended = this.clock.now()
       await this.init.explanations.put(exp).catch((err: Error) => { this.log.warn({ err: err.message }, 'cannot store the award explanation') })
     }
   }
@@ -249,10 +254,10 @@ export class RemoteRunner implements StepRunner {
     for (;;) {
       if (job.signal.aborted) throw job.signal.reason ?? new Error('aborted')
       if (attempt >= maxAttempts) break
-      if (Date.now() >= job.deadline) {
+      if (this.clock.now() >= job.deadline) {
         throw new NegotiationDeadlineError(`step ${job.ctx.key} (${job.name}): the negotiation deadline passed after ${attempt} attempt${attempt === 1 ? '' : 's'}`, { attempts: job.exp.attempts })
       }
-      backups = backups.filter(b => b.body.expires > Date.now() && !failed.has(b.provider))
+      backups = backups.filter(b => b.body.expires > this.clock.now() && !failed.has(b.provider))
       if (backups.length === 0) {
         if (job.exp.rounds >= maxRounds) break
         backups = await this.newRound(job, failed)
@@ -261,7 +266,7 @@ export class RemoteRunner implements StepRunner {
       const best = backups.shift() as RankedBid
       attempt++
       if (attempt > 1) job.exp.reawards++
-      const record: AttemptExplanation = { n: attempt, round: best.explanation.round, provider: best.provider, bid: best.id, outcome: 'failed', at: Date.now() }
+      const record: AttemptExplanation = { n: attempt, round: best.explanation.round, provider: best.provider, bid: best.id, outcome: 'failed', at: this.clock.now() }
       job.exp.attempts.push(record)
       try {
         const result = await this.attempt(job, best, attempt, record)
@@ -324,7 +329,7 @@ export class RemoteRunner implements StepRunner {
       if (round > 1) return []
       throw new NoProvidersError(`no provider of ${job.name}${job.version != null ? `@${job.version}` : ''} was found for step ${job.ctx.key}${found.length > 0 ? ' other than this node' : ''}`, { capability: job.name })
     }
-    const now = Date.now()
+    const now = this.clock.now()
     const replyBy = Math.min(now + (this.init.replyWindowMs ?? DEFAULT_REPLY_WINDOW_MS), job.deadline)
     const input = {
       round,
@@ -430,7 +435,7 @@ export class RemoteRunner implements StepRunner {
       ...(job.ctx.onBehalfOf != null ? { on_behalf_of: job.ctx.onBehalfOf } : {}),
       ...(best.admitted.length > 0 ? { attestations: best.admitted } : {})
     }
-    const awardEnv = this.components.sign('Award.v1', award, { to: provider, ttlMs: Math.max(1_000, job.deadline - Date.now() + 5_000) })
+    const awardEnv = this.components.sign('Award.v1', award, { to: provider, ttlMs: Math.max(1_000, job.deadline - this.clock.now() + 5_000) })
     const awardId = envelopeId(awardEnv)
     record.award = awardId
     const ack = await this.components.rpc.request(provider, this.negotiate, { envelope: awardEnv }, { signal: job.signal, timeouts: { dialMs: this.init.dialTimeoutMs ?? DEFAULT_NEGOTIATION_DIAL_MS } })
@@ -440,7 +445,7 @@ export class RemoteRunner implements StepRunner {
       throw new RemoteStepFailedError(`${provider} rejected the award: ${e?.name ?? ack.status}: ${e?.message ?? ''}`, { remote: e, provider }, true)
     }
     const inline = job.inputBytes.byteLength <= (this.init.inlineInputBytes ?? DEFAULT_INLINE_INPUT_BYTES)
-    const budget = Math.max(1, job.deadline - Date.now())
+    const budget = Math.max(1, job.deadline - this.clock.now())
     // only the awarded provider may fetch the input, and only until the step's deadline
     if (!inline) this.init.grantInput?.(job.inputCid, provider, budget)
     const res = await this.components.rpc.request(provider, this.exec, { award: awardEnv, ...(inline ? { input: job.inputBytes } : {}) }, {

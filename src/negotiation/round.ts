@@ -11,6 +11,7 @@ import type { Gossip } from '../net/gossip.js'
 import { cfpTopic, type OpenAnswer, type OpenCallCollector } from './open-calls.js'
 import type { Rpc } from '../net/rpc.js'
 import type { Logger } from '../core/logger.js'
+import { clockSleepUntil, systemClock, type Clock } from '../core/clock.js'
 import type { PlLibp2p } from '../net/libp2p.js'
 import type { SelectWeight } from '../workflow/ir.js'
 import { negotiateProtocol, type NegotiateResponse } from './wire.js'
@@ -31,6 +32,8 @@ export interface RoundComponents {
   libp2p: PlLibp2p
   logger: Logger
   sign: <B extends object>(type: string, body: B, options?: SignOptions) => Envelope<B>
+  /** reply windows, CFP lifetimes, bid expiry on arrival @default systemClock */
+  clock?: Clock
 }
 
 export interface RoundInput {
@@ -53,17 +56,6 @@ export interface RoundInput {
 export interface OpenCallPort {
   gossip: Gossip
   collector: OpenCallCollector
-}
-
-/** Resolves at `until` (ms since epoch) or when `signal` aborts. */
-async function sleepUntil (until: number, signal: AbortSignal): Promise<void> {
-  const ms = until - Date.now()
-  if (ms <= 0 || signal.aborted) return
-  await new Promise<void>((resolve) => {
-    const done = (): void => { clearTimeout(timer); signal.removeEventListener('abort', done); resolve() }
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-  })
 }
 
 /** A usable bid, ranked. */
@@ -119,7 +111,11 @@ export function judgeWithoutIssuers (policy: EffectivePolicy, bid: Bid): Verdict
 export class CfpRound {
   private readonly protocol = negotiateProtocol()
 
-  constructor (private readonly components: RoundComponents) {}
+  private readonly clock: Clock
+
+  constructor (private readonly components: RoundComponents) {
+    this.clock = components.clock ?? systemClock
+  }
 
   /** Asks every candidate; returns the usable bids ranked best first, and records everything in `exp`. */
   async run (input: RoundInput, exp: StepExplanation): Promise<RankedBid[]> {
@@ -139,13 +135,13 @@ export class CfpRound {
    */
   async runOpen (input: Omit<RoundInput, 'candidates'>, exp: StepExplanation, open: OpenCallPort): Promise<RankedBid[]> {
     const cfp: CallForProposal = { ...input.cfp, reply_to: this.components.libp2p.getMultiaddrs().map(a => a.toString()).slice(0, 16) }
-    const envelope = this.components.sign('CallForProposal.v1', cfp, { ttlMs: Math.max(1_000, cfp.reply_by - Date.now() + 5_000) })
+    const envelope = this.components.sign('CallForProposal.v1', cfp, { ttlMs: Math.max(1_000, cfp.reply_by - this.clock.now() + 5_000) })
     const cfpId = envelopeId(envelope)
     const collecting = open.collector.open(cfpId)
     let heard: OpenAnswer[]
     try {
       await open.gossip.publish(cfpTopic(cfp.capability.name), envelope)
-      await sleepUntil(cfp.reply_by, input.signal)
+      await clockSleepUntil(this.clock, cfp.reply_by, input.signal)
     } finally {
       heard = collecting.close()
     }
@@ -205,7 +201,7 @@ export class CfpRound {
       if (want != null && got == null) return `offers no ${k} limit, the step needs ${want}`
       if (want != null && got != null && got < want) return `offers ${k} ${got}, the step needs ${want}`
     }
-    const left = input.cfp.deadline - Date.now()
+    const left = input.cfp.deadline - this.clock.now()
     if (bid.eta_ms > left) return `eta ${bid.eta_ms} ms does not fit the ${left} ms left before the deadline`
     return undefined
   }
@@ -213,10 +209,10 @@ export class CfpRound {
   private async ask (candidate: Candidate, input: RoundInput): Promise<Answer> {
     const provider = candidate.provider
     const cfp: CallForProposal = { ...input.cfp, capability: { ...input.cfp.capability, cid: candidate.cid } }
-    const envelope = this.components.sign('CallForProposal.v1', cfp, { to: provider, ttlMs: Math.max(1_000, cfp.reply_by - Date.now() + 5_000) })
+    const envelope = this.components.sign('CallForProposal.v1', cfp, { to: provider, ttlMs: Math.max(1_000, cfp.reply_by - this.clock.now() + 5_000) })
     const cfpId = envelopeId(envelope)
     const base = { provider, cfpId }
-    const budget = Math.max(1, cfp.reply_by - Date.now())
+    const budget = Math.max(1, cfp.reply_by - this.clock.now())
     let body: NegotiateResponse | undefined
     try {
       await learnAddrs(this.components.libp2p, provider, candidate.addrs)
@@ -252,7 +248,7 @@ export class CfpRound {
         return { ...base, explanation: { round, provider, kind: 'decline', reason: d.reason, message: d.message } }
       }
       const bid = answer as Bid
-      if (bid.expires <= Date.now()) throw new InvalidBidError(`bid expired on arrival (${bid.expires})`, { expires: bid.expires })
+      if (bid.expires <= this.clock.now()) throw new InvalidBidError(`bid expired on arrival (${bid.expires})`, { expires: bid.expires })
       return { ...base, bid: { id: verified.id, envelope: verified.envelope as Envelope<Bid> }, explanation: { round, provider, kind: 'bid' } }
     } catch (err) {
       return { ...base, explanation: this.invalid(provider, err, round) }

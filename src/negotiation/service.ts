@@ -26,11 +26,12 @@ import { OpenCallCollector, OpenCallListener } from './open-calls.js'
 import { InvalidBidError, UnknownBidError } from './errors.js'
 import { DEFAULT_TOPIC_SYNC_MS, NEGOTIATE_PROTOCOL } from './constants.js'
 import { PeerQuarantine } from './quarantine.js'
+import { clockInterval } from '../core/clock.js'
 import { IoSchemas } from '../trust/io-schemas.js'
 import type { TrustService } from '../trust/service.js'
 import type { Connection } from '@libp2p/interface'
 
-export type NegotiationComponents = Pick<PlComponents, 'identity' | 'registry' | 'verifier' | 'rpc' | 'libp2p' | 'gossip' | 'store' | 'logger' | 'metrics' | 'sign' | 'api' | 'services'>
+export type NegotiationComponents = Pick<PlComponents, 'identity' | 'registry' | 'verifier' | 'rpc' | 'libp2p' | 'gossip' | 'store' | 'logger' | 'metrics' | 'sign' | 'api' | 'services' | 'clock'>
 
 export interface NegotiationInit extends Partial<Pick<RemoteRunnerInit,
 'replyWindowMs' | 'dialTimeoutMs' | 'maxAttempts' | 'maxRounds' | 'cfpConcurrency' | 'maxCandidates' | 'findTimeoutMs' | 'inlineInputBytes' | 'execGraceMs' | 'stepDeadlineMs' | 'costAttrs'>>,
@@ -59,7 +60,7 @@ export interface NegotiationInit extends Partial<Pick<RemoteRunnerInit,
   quarantineMaxMs?: number
   /** peers quarantined at once @default DEFAULT_QUARANTINE_MAX_PEERS */
   maxQuarantined?: number
-  /** the clock of the quarantine (ms since epoch) @default Date.now */
+  /** the clock of the quarantine (ms since epoch) @default the node's clock (`components.clock`) */
   now?: () => number
 }
 
@@ -93,7 +94,7 @@ export class Negotiation implements PlService {
   private started = false
   private ownedFetcher?: BlockFetcher
   private listener?: OpenCallListener
-  private syncTimer?: NodeJS.Timeout
+  private syncTimer?: { clear: () => void }
   private readonly collector = new OpenCallCollector()
   private readonly log: Logger
   /** the requester's dead-peer memory (see src/negotiation/quarantine.ts) */
@@ -105,9 +106,9 @@ export class Negotiation implements PlService {
 
   constructor (private readonly components: NegotiationComponents, private readonly init: NegotiationInit = {}) {
     this.explanationStore = new ExplanationStore(components.store)
-    this.receipts = new ReceiptStore(components.store)
+    this.receipts = new ReceiptStore(components.store, components.clock)
     this.log = components.logger.child({ component: 'negotiation' })
-    this.quarantine = new PeerQuarantine({ periodMs: init.quarantineMs, maxPeriodMs: init.quarantineMaxMs, maxPeers: init.maxQuarantined, now: init.now })
+    this.quarantine = new PeerQuarantine({ periodMs: init.quarantineMs, maxPeriodMs: init.quarantineMaxMs, maxPeers: init.maxQuarantined, now: init.now ?? components.clock.now })
   }
 
   /** The provider side, once started (undefined when this node does not serve remote steps). */
@@ -155,15 +156,14 @@ export class Negotiation implements PlService {
       await provider.start()
       if (openCalls && local.names != null) {
         const names = local.names
-        this.listener = new OpenCallListener({ gossip: c.gossip, rpc: c.rpc, libp2p: c.libp2p, logger: this.log, self: c.identity.id }, async (cfp, id, requester) => {
+        this.listener = new OpenCallListener({ gossip: c.gossip, rpc: c.rpc, libp2p: c.libp2p, logger: this.log, self: c.identity.id, clock: c.clock }, async (cfp, id, requester) => {
           const answer = await provider.answerCall(cfp, id, requester)
           // an open call reaches every listener of the topic: only a bid or a meaningful decline is worth a message
           return answer.type === 'Decline.v1' && (answer.body as Decline).reason === 'unsupported' ? undefined : answer
         })
         const sync = async (): Promise<void> => { this.listener?.sync(await names()) }
         await sync()
-        this.syncTimer = setInterval(() => { sync().catch((err: Error) => { this.log.debug({ err: err.message }, 'open-call topics not synced') }) }, this.init.topicSyncMs ?? DEFAULT_TOPIC_SYNC_MS)
-        this.syncTimer.unref()
+        this.syncTimer = clockInterval(c.clock, () => { sync().catch((err: Error) => { this.log.debug({ err: err.message }, 'open-call topics not synced') }) }, this.init.topicSyncMs ?? DEFAULT_TOPIC_SYNC_MS)
       }
     } else {
       this.log.info({ local: local != null, runStep: this.init.runStep != null }, 'not serving remote steps')
@@ -224,7 +224,8 @@ export class Negotiation implements PlService {
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
-    clearInterval(this.syncTimer)
+    this.syncTimer?.clear()
+    this.syncTimer = undefined
     this.components.libp2p.removeEventListener('connection:open', this.onConnectionOpen)
     this.listener?.stop()
     await this.components.libp2p.unhandle(NEGOTIATE_PROTOCOL).catch(() => {})

@@ -1,10 +1,14 @@
 /**
- * Keeps this node joined to its bootstrap peers: dials each bootstrap
- * address at start and again, with exponential backoff, whenever it is not
- * connected to that peer (the bootstrap was down at start, restarted, or the
- * connection dropped). Each failure is reported once per cause with what is
- * wrong (`unreachable: ECONNREFUSED …`, `peer id mismatch: …`); a join
- * clears it.
+ * Keeps this node joined to its bootstrap peers and relays: dials each
+ * address at start and again, with exponential backoff and equal jitter,
+ * whenever it is not connected to that peer (the peer was down at start,
+ * restarted, or the connection dropped). libp2p's bootstrap module dials only
+ * once at start; this is the node's one redialer (PlNode runs it for every
+ * node). A relay is kept like a bootstrap: once its connection is back, the
+ * relay client's bare `/p2p-circuit` listen address reserves a slot on it
+ * again. Each failure is reported once per cause with what is wrong
+ * (`unreachable: ECONNREFUSED …`, `peer id mismatch: …`); a join clears it.
+ * Every timer runs on the clock from the components (a FakeClock in tests).
  *
  * An address without `/p2p/<peerId>` is accepted only with `learnIds` (the
  * `--learn-bootstrap-ids` flag, for trusted networks such as a compose
@@ -12,9 +16,9 @@
  * bootstrap and keeps that id for later reconnects of the same address.
  *
  * @example
- * const keeper = new BootstrapKeeper({ libp2p, logger }, { addrs: ['/dns4/bootstrap/tcp/4001'], learnIds: true })
+ * const keeper = new BootstrapKeeper({ libp2p, logger }, { addrs: ['/dns4/bootstrap/tcp/4001'], learnIds: true, relays: ['/dns4/relay/tcp/4001/p2p/12D3KooW...'] })
  * keeper.start()   // joins in the background
- * keeper.status()  // [{ addr, peerId, connected, attempts, problem? }]
+ * keeper.status()  // [{ addr, kind, peerId, connected, attempts, problem? }]
  * keeper.stop()
  */
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
@@ -24,7 +28,7 @@ import { bootstrapPeerId, hasPeerId, withoutPeerId } from './libp2p.js'
 
 /** First retry after a failed dial or a lost bootstrap. @default 1 s */
 export const BOOTSTRAP_MIN_BACKOFF_MS = 1_000
-/** Retries back off (doubling) up to this. @default 60 s */
+/** Retries back off (doubling, then jittered between half and all of it) up to this. @default 60 s */
 export const BOOTSTRAP_MAX_BACKOFF_MS = 60_000
 /** Budget of one dial. @default 10 s */
 export const BOOTSTRAP_DIAL_MS = 10_000
@@ -46,6 +50,8 @@ export interface BootstrapKeeperComponents {
 
 export interface BootstrapKeeperInit {
   addrs: string[]
+  /** relays to keep connected too (multiaddrs with `/p2p/<peerId>`; an address also in `addrs` is kept once) @default [] */
+  relays?: string[]
   /** accept addresses without `/p2p/<peerId>` and learn the id from whoever answers @default false */
   learnIds?: boolean
   /** @default BOOTSTRAP_MIN_BACKOFF_MS */
@@ -54,10 +60,14 @@ export interface BootstrapKeeperInit {
   maxBackoffMs?: number
   /** @default BOOTSTRAP_DIAL_MS */
   dialTimeoutMs?: number
+  /** the jitter's random source, in [0, 1) @default Math.random */
+  random?: () => number
 }
 
 export interface BootstrapState {
   addr: string
+  /** a bootstrap peer, or a relay this node reserves a slot on */
+  kind: 'bootstrap' | 'relay'
   /** pinned in the address, or learned from the peer that answered */
   peerId?: string
   pinned: boolean
@@ -93,6 +103,7 @@ export class BootstrapKeeper {
   private readonly minBackoffMs: number
   private readonly maxBackoffMs: number
   private readonly dialTimeoutMs: number
+  private readonly random: () => number
   private shutdown = new AbortController()
   private running = false
 
@@ -101,11 +112,17 @@ export class BootstrapKeeper {
     this.minBackoffMs = init.minBackoffMs ?? BOOTSTRAP_MIN_BACKOFF_MS
     this.maxBackoffMs = init.maxBackoffMs ?? BOOTSTRAP_MAX_BACKOFF_MS
     this.dialTimeoutMs = init.dialTimeoutMs ?? BOOTSTRAP_DIAL_MS
-    this.entries = init.addrs.filter(a => a.length > 0).map((addr) => {
+    this.random = init.random ?? Math.random
+    const addrs = init.addrs.filter(a => a.length > 0)
+    this.entries = addrs.map((addr): Entry => {
       // refuses a bad entry (not a multiaddr; no peer id without learnIds) before anything starts
       const pinned = init.learnIds !== true || hasPeerId(addr)
-      return { addr, peerId: pinned ? bootstrapPeerId(addr) : undefined, pinned, connected: false, attempts: 0, dialing: false }
+      return { addr, kind: 'bootstrap', peerId: pinned ? bootstrapPeerId(addr) : undefined, pinned, connected: false, attempts: 0, dialing: false }
     })
+    // a relay always names its peer id (the reservation is on that peer)
+    for (const addr of new Set((init.relays ?? []).filter(a => a.length > 0 && !addrs.includes(a)))) {
+      this.entries.push({ addr, kind: 'relay', peerId: bootstrapPeerId(addr), pinned: true, connected: false, attempts: 0, dialing: false })
+    }
   }
 
   start (): void {
@@ -132,7 +149,7 @@ export class BootstrapKeeper {
 
   /** Failure messages of bootstrap entries not joined now (for `GET /health` warnings). */
   problems (): string[] {
-    return this.entries.filter(e => !e.connected && e.problem != null).map(e => `bootstrap ${e.addr}: ${String(e.problem)}`)
+    return this.entries.filter(e => !e.connected && e.problem != null).map(e => `${e.kind} ${e.addr}: ${String(e.problem)}`)
   }
 
   private readonly onConnect = (ev: CustomEvent<{ toString: () => string }>): void => {
@@ -145,13 +162,13 @@ export class BootstrapKeeper {
     for (const e of this.entries) {
       if (e.peerId !== id || this.components.libp2p.getConnections().some(c => c.remotePeer.toString() === id)) continue
       e.connected = false
-      this.components.logger.warn({ bootstrap: e.addr, peerId: id }, 'lost the bootstrap peer; redialing with backoff')
-      this.schedule(e, this.minBackoffMs)
+      this.components.logger.warn({ [e.kind]: e.addr, peerId: id }, `lost the ${e.kind} peer; redialing with backoff`)
+      this.schedule(e, this.jittered(this.minBackoffMs))
     }
   }
 
   private joined (e: Entry): void {
-    if (e.problem != null) this.components.logger.info({ bootstrap: e.addr, peerId: e.peerId, attempts: e.attempts }, 'joined the bootstrap peer')
+    if (e.problem != null) this.components.logger.info({ [e.kind]: e.addr, peerId: e.peerId, attempts: e.attempts }, `joined the ${e.kind} peer`)
     e.connected = true
     e.attempts = 0
     e.problem = undefined
@@ -166,9 +183,14 @@ export class BootstrapKeeper {
     e.timer = this.clock.setTimeout(() => { e.timer = undefined; void this.dial(e) }, delayMs)
   }
 
-  /** Delay before the next dial after `attempts` failures: min · 2^(attempts-1), capped. */
+  /** The ceiling of the delay before the next dial after `attempts` failures: min · 2^(attempts-1), capped. */
   backoff (attempts: number): number {
     return Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** Math.max(0, Math.min(attempts - 1, 30)))
+  }
+
+  /** Equal jitter (half fixed, half random): nodes that lost a bootstrap together do not redial it in lockstep. */
+  private jittered (ceiling: number): number {
+    return Math.round(ceiling / 2 + this.random() * ceiling / 2)
   }
 
   private async dial (e: Entry): Promise<void> {
@@ -181,9 +203,9 @@ export class BootstrapKeeper {
       if (!this.running) return
       if (problem == null) { this.joined(e); return }
       e.attempts++
-      if (problem !== e.problem) this.components.logger.warn({ bootstrap: e.addr, attempts: e.attempts }, `bootstrap ${e.addr}: ${problem}`)
+      if (problem !== e.problem) this.components.logger.warn({ [e.kind]: e.addr, attempts: e.attempts }, `${e.kind} ${e.addr}: ${problem}`)
       e.problem = problem
-      this.schedule(e, this.backoff(e.attempts))
+      this.schedule(e, this.jittered(this.backoff(e.attempts)))
     } finally {
       e.dialing = false
     }

@@ -22,6 +22,7 @@ import { PlError } from '../core/errors.js'
 import type { Store } from '../store/index.js'
 import type { Metrics } from '../core/metrics.js'
 import type { Logger } from '../core/logger.js'
+import { systemClock, type Clock } from '../core/clock.js'
 
 export const FETCH_PROTOCOL = '/pl/fetch/1.0.0'
 
@@ -80,6 +81,8 @@ export interface BlockFetcherComponents {
   store: Store
   metrics?: Metrics
   logger?: Logger
+  /** expires grants @default systemClock */
+  clock?: Clock
 }
 
 export interface FetchOptions {
@@ -93,8 +96,10 @@ export class BlockFetcher {
   private started = false
   private readonly shared = new Set<string>()
   private readonly grants = new Map<string, Grants>()
+  private readonly clock: Clock
 
   constructor (private readonly c: BlockFetcherComponents, private readonly init: BlockFetcherInit = {}) {
+    this.clock = c.clock ?? systemClock
     this.maxBlockBytes = init.maxBlockBytes ?? DEFAULT_MAX_BLOCK_BYTES
     this.protocol = defineProtocol<FetchRequest, FetchResponse>({
       id: FETCH_PROTOCOL,
@@ -134,7 +139,7 @@ export class BlockFetcher {
   /** Serves `cid` to `peer` for `ttlMs` (a step input, to the provider awarded the step). */
   grant (cid: string, peer: string, ttlMs: number): void {
     const key = parseCid(cid).toString()
-    const now = Date.now()
+    const now = this.clock.now()
     const grants = this.grants.get(key) ?? new Map<string, number>()
     for (const [p, until] of grants) if (until <= now) grants.delete(p)
     grants.set(peer, Math.max(grants.get(peer) ?? 0, now + ttlMs))
@@ -147,7 +152,7 @@ export class BlockFetcher {
     if (this.init.allow != null) return this.init.allow(cid, peer)
     if (this.init.access === 'open' || this.shared.has(cid)) return true
     const until = this.grants.get(cid)?.get(peer)
-    return until != null && until > Date.now()
+    return until != null && until > this.clock.now()
   }
 
   private sweepGrants (now: number): void {

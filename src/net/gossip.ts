@@ -5,6 +5,7 @@
  * (stale, duplicate). Publishing is rate-limited: gossipsub has no
  * backpressure, and a fast publisher makes latency grow to seconds.
  */
+import { systemClock, type Clock } from '../core/clock.js'
 import { TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import { decodeCanonical, encodeCanonical } from '../core/encoding.js'
@@ -67,6 +68,8 @@ export interface GossipComponents {
   replay: ReplayStore
   metrics: Metrics
   logger: Logger
+  /** refills the publish rate's tokens @default systemClock */
+  clock?: Clock
 }
 
 export class Gossip {
@@ -76,7 +79,8 @@ export class Gossip {
   private readonly maxBytes: number
   private readonly rate: number
   private tokens: number
-  private lastRefill = Date.now()
+  private lastRefill: number
+  private readonly clock: Clock
   /** `gossipsub:message` (not `message`): only it carries the propagation source the handlers charge */
   private readonly onMessageEvent = (evt: CustomEvent<any>): void => { void this.deliver(evt.detail) }
   private started = false
@@ -88,6 +92,8 @@ export class Gossip {
     this.maxBytes = init.maxMessageBytes ?? 256 * 1024
     this.rate = init.publishRate ?? 50
     this.tokens = this.rate
+    this.clock = c.clock ?? systemClock
+    this.lastRefill = this.clock.now()
   }
 
   start (): void {
@@ -234,7 +240,7 @@ export class Gossip {
     const topic = this.wireTopic(name)
     const bytes = encodeCanonical(envelope)
     if (bytes.byteLength > this.maxBytes) throw new GossipMessageTooLargeError(`envelope of ${bytes.byteLength} bytes is too large for gossip on ${topic} (max ${this.maxBytes})`, { topic, size: bytes.byteLength, max: this.maxBytes })
-    const now = Date.now()
+    const now = this.clock.now()
     this.tokens = Math.min(this.rate, this.tokens + (now - this.lastRefill) * this.rate / 1000)
     this.lastRefill = now
     if (this.tokens < 1) throw new GossipRateLimitedError(`publishing faster than ${this.rate}/s on ${topic}`, {}, true)

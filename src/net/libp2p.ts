@@ -17,7 +17,6 @@ import { kadDHT, passthroughMapper, type SingleKadDHT } from '@libp2p/kad-dht'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey } from '@libp2p/interface'
-import { keepBootstrap } from './keep-bootstrap.js'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { dhtProtocol } from './network.js'
 import { announceFilter } from './announce.js'
@@ -75,12 +74,6 @@ export interface Libp2pInit {
   /** ping connections and close dead ones (a cut link otherwise holds a connection open for minutes) @default false */
   connectionMonitor?: boolean
   /**
-   * Keep redialing bootstrap peers (and relays) the node has no connection
-   * to: a first dial that failed, a partition that heals (src/net/keep-bootstrap.ts);
-   * libp2p otherwise dials them only at start. On with `--network`. @default false
-   */
-  keepBootstrap?: boolean
-  /**
    * Identify push: tell connected peers at once when this node's addresses
    * change (a relay reservation adds a circuit address, AutoNAT confirms
    * one), instead of waiting for them to ask. On with `--network`. @default false
@@ -106,15 +99,24 @@ export const PING_MAX_STREAMS = 8
 export const RELAY_DURATION_LIMIT_MS = 10 * 60_000
 export const RELAY_DATA_LIMIT_BYTES = 16n * 1024n * 1024n
 
+/** The relays of `init` this node reserves a slot on: a relay of a network file that is this node itself is skipped (no reservation on oneself). */
+export function relayTargets (init: Pick<Libp2pInit, 'relays'>, self: string): string[] {
+  return (init.relays ?? []).filter(a => a.length > 0 && bootstrapPeerId(a) !== self)
+}
+
+/** Whether the node dials and listens through relays. */
+export function isRelayClient (init: Pick<Libp2pInit, 'relayClient' | 'relayServer'>, relays: string[]): boolean {
+  return init.relayClient ?? (relays.length > 0 && init.relayServer !== true)
+}
+
 export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
   const local = init.localSwarm === true
   const self = peerIdFromPrivateKey(init.privateKey).toString()
   // refuse bad entries before anything starts; id-less ones (learnBootstrapIds) are the BootstrapKeeper's alone;
   // a bootstrap node whose network file names itself skips its own entry
   const bootstrapList = (init.bootstrap ?? []).filter(a => a.length > 0 && (init.learnBootstrapIds !== true || hasPeerId(a)) && bootstrapPeerId(a) !== self)
-  // a relay of a network file that is this node itself: no reservation on oneself
-  const relays = (init.relays ?? []).filter(a => a.length > 0 && bootstrapPeerId(a) !== self)
-  const relayClient = init.relayClient ?? (relays.length > 0 && init.relayServer !== true)
+  const relays = relayTargets(init, self)
+  const relayClient = isRelayClient(init, relays)
   // One bare `/p2p-circuit` listen address per wanted reservation: each reserves a slot on a relay
   // among the connected peers (the listed relays are dialed like bootstrap peers). A
   // `<relay>/p2p-circuit` address would instead fail the whole start when that relay does not
@@ -127,8 +129,7 @@ export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
     ...(init.relayServer === true && relayMod != null ? { relay: relayMod.circuitRelayServer({ reservations: { defaultDurationLimit: RELAY_DURATION_LIMIT_MS, defaultDataLimit: RELAY_DATA_LIMIT_BYTES } }) } : {}),
     ...(init.autonat === true ? { autonat: (await import('@libp2p/autonat')).autoNAT() } : {}),
     ...(init.dcutr === true ? { dcutr: (await import('@libp2p/dcutr')).dcutr() } : {}),
-    ...(init.identifyPush === true ? { identifyPush: identifyPush() } : {}),
-    ...(init.keepBootstrap === true && dialAtStart.length > 0 ? { keepBootstrap: keepBootstrap({ list: dialAtStart }) } : {})
+    ...(init.identifyPush === true ? { identifyPush: identifyPush() } : {})
   }
   const node = await createLibp2p({
     privateKey: init.privateKey,

@@ -21,11 +21,14 @@ import { countersignVerified, signReceipt, type Receipt, type ReceiptLimits, typ
 import { stepCallDocument } from './call.js'
 import { prevReceipts } from './prev.js'
 import type { ReceiptStore } from './store.js'
+import { systemClock, type Clock } from '../core/clock.js'
 
 export interface ReceiptingRunnerInit {
   identity: Identity
   receipts: ReceiptStore
   registry?: SchemaRegistry
+  /** the receipt's started/ended times @default systemClock */
+  clock?: Clock
 }
 
 /** The `award` of a receipt for a step this node ran for itself. */
@@ -66,10 +69,11 @@ export class ReceiptingRunner implements StepRunner {
   }
 
   async run (step: Step, inputData: Record<string, unknown>, ctx: StepContext): Promise<StepRunResult> {
-    const started = Date.now()
+    const clock = this.init.clock ?? systemClock
+    const started = clock.now()
     const result = await this.inner.run(step, inputData, ctx)
     if (result.receipt != null) return result
-    const ended = Date.now()
+    const ended = clock.now()
     const self = this.init.identity.id
     const input = cidStringOf(stepCallDocument(step, inputData, ctx.dag))
     const receipt: Receipt = {

@@ -10,19 +10,19 @@ import { ReceiptingRunner } from './runner.js'
 import { exportReceipts, type ReceiptExport } from './chain.js'
 import { ReceiptNotFoundError } from './errors.js'
 
-export type ReceiptsComponents = Pick<PlComponents, 'store' | 'identity' | 'registry' | 'api'>
+export type ReceiptsComponents = Pick<PlComponents, 'store' | 'identity' | 'registry' | 'api' | 'clock'>
 
 export class ReceiptsService implements PlService {
   readonly store: ReceiptStore
   private routed = false
 
   constructor (private readonly components: ReceiptsComponents) {
-    this.store = new ReceiptStore(components.store)
+    this.store = new ReceiptStore(components.store, components.clock)
   }
 
   /** Wraps a runner so that its steps get (and store) receipts. */
   wrap (runner: StepRunner): StepRunner {
-    return new ReceiptingRunner(runner, { identity: this.components.identity, receipts: this.store, registry: this.components.registry })
+    return new ReceiptingRunner(runner, { identity: this.components.identity, receipts: this.store, registry: this.components.registry, clock: this.components.clock })
   }
 
   /** The export document of a run; throws ReceiptNotFoundError when it has no receipts. */

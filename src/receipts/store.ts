@@ -13,6 +13,7 @@ import type { Store, JsonSublevel } from '../store/index.js'
 import { receiptCid, type SignedReceipt } from './signing.js'
 import { ReceiptNotFoundError } from './errors.js'
 import { receiptRoot, type ReceiptRoot } from './chain.js'
+import { systemClock, type Clock } from '../core/clock.js'
 
 const SEP = '\x00'
 
@@ -22,7 +23,8 @@ export class ReceiptStore {
   /** `receipts-rejected/<run>\0<step key>\0<receipt CID>` → a provider-signed receipt the requester refused, and why */
   private readonly rejected: JsonSublevel<{ signed: SignedReceipt, reason: { name: string, message: string }, at: number }>
 
-  constructor (private readonly store: Store) {
+  /** @param clock stamps refused receipts @default systemClock */
+  constructor (private readonly store: Store, private readonly clock: Clock = systemClock) {
     this.byCid = store.json<SignedReceipt>('receipts')
     this.byRun = store.json<string>('receipts-run')
     this.rejected = store.json('receipts-rejected')
@@ -72,7 +74,7 @@ export class ReceiptStore {
   /** Keeps a provider-signed receipt the requester refused to countersign (a constraint or schema violation), with why. */
   async putRejected (signed: SignedReceipt, reason: { name: string, message: string }): Promise<string> {
     const cid = receiptCid(signed.receipt)
-    await this.rejected.put(`${signed.receipt.run}\x00${signed.receipt.step}\x00${cid}`, { signed, reason, at: Date.now() })
+    await this.rejected.put(`${signed.receipt.run}\x00${signed.receipt.step}\x00${cid}`, { signed, reason, at: this.clock.now() })
     return cid
   }
 

@@ -15,7 +15,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { clockSleep, systemClock } from '../core/clock.js'
 import { packageRoot } from '../core/paths.js'
 import { PlError } from '../core/errors.js'
 
@@ -148,7 +148,7 @@ export class ComposeSwarm {
         const logs = await this.run(['logs', '--no-color', '--tail', '20', ...waiting.map(([s]) => s)], { allowFail: true })
         throw new ComposeCommandError(`services not healthy: ${waiting.map(([s, h]) => `${s} (${h})`).join(', ')}\n${logs.stdout.trim()}`, { waiting })
       }
-      await sleep(1000)
+      await clockSleep(systemClock, 1000) // docker health has no event here: a poll bounded by the deadline
     }
   }
 

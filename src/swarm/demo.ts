@@ -9,7 +9,7 @@
 import '../cli/require-node.js'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { clockSleep, systemClock } from '../core/clock.js'
 import { join } from 'node:path'
 import { Command } from 'commander'
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
@@ -39,7 +39,7 @@ export async function waitForCapabilities (client: ControlClient, names: string[
     }
     if (missing.size === 0) break
     if (Date.now() > deadline) throw new Error(`the node could not find providers of ${[...missing].join(', ')} within ${timeoutMs} ms`)
-    await sleep(300)
+    await clockSleep(systemClock, 300) // the control API has no event for 'a provider became findable': a bounded poll
   }
 }
 
@@ -101,7 +101,7 @@ export async function runPlanReport (client: ControlClient, opts: PlanReportOpti
     since = events.next ?? since
     for (const e of events.events ?? []) log(`  ${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s  ${eventLine(e, view, opts.peers)}`)
     if (['succeeded', 'failed', 'cancelled'].includes(view.run.state)) break
-    await sleep(250)
+    await clockSleep(systemClock, 250) // the control API's events are polled (no push on it); the loop ends with the run
   }
   const explanations = await client.request('GET', `/runs/${runId}/explanations`).catch(() => ({}))
   let exported: any

@@ -15,6 +15,7 @@ import { formatAjvErrors, SchemaRegistry } from '../spec/registry.js'
 import { AttestationMalformedError, AttestationSignatureError, RevocationInvalidError } from './errors.js'
 import { docCid, signatureValid, signDoc } from './signed.js'
 import { CLAIM_KEY, MAX_CLAIM_STRING } from './constants.js'
+import { systemClock } from '../core/clock.js'
 
 export const ATTESTATION_DOMAIN = 'pl/attestation/v1'
 export const REVOCATION_DOMAIN = 'pl/revocation/v1'
@@ -90,7 +91,7 @@ export function issueAttestation (issuer: Identity, init: IssueInit): Attestatio
     ...(init.capability != null ? { capability: init.capability } : {}),
     ...(init.module != null ? { module: init.module } : {}),
     claims: init.claims,
-    nbf: init.nbf ?? Date.now(),
+    nbf: init.nbf ?? systemClock.now(),
     exp: init.exp
   }
   const att = signDoc(issuer, ATTESTATION_DOMAIN, body as Record<string, unknown>) as unknown as Attestation
@@ -123,7 +124,7 @@ export function attestationCid (att: Attestation): string {
   return docCid(att)
 }
 
-export function issueRevocation (issuer: Identity, attestation: string, reason?: string, ts = Date.now()): Revocation {
+export function issueRevocation (issuer: Identity, attestation: string, reason?: string, ts = systemClock.now()): Revocation {
   const body = { v: 1 as const, issuer: issuer.id, attestation, ts, ...(reason != null ? { reason } : {}) }
   return signDoc(issuer, REVOCATION_DOMAIN, body)
 }

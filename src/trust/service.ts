@@ -30,8 +30,9 @@ import { checkSyncAnswer, revocationSyncProtocol } from './revocation-sync.js'
 import { expectOk } from '../net/rpc.js'
 import type { IdentifyResult } from '@libp2p/interface'
 import * as C from './constants.js'
+import { timeoutSignal } from '../core/clock.js'
 
-export type TrustComponents = Pick<PlComponents, 'dataDir' | 'identity' | 'store' | 'registry' | 'logger' | 'metrics' | 'libp2p' | 'rpc' | 'gossip' | 'sign' | 'api' | 'services'>
+export type TrustComponents = Pick<PlComponents, 'dataDir' | 'identity' | 'store' | 'registry' | 'logger' | 'metrics' | 'libp2p' | 'rpc' | 'gossip' | 'sign' | 'api' | 'services' | 'clock'>
 
 export interface TrustInit {
   /** trusted issuers besides the data dir's trust.json */
@@ -44,7 +45,7 @@ export interface TrustInit {
   gossip?: boolean
   /** @default C.DEFAULT_POLICY_FIND_TIMEOUT_MS */
   policyFindTimeoutMs?: number
-  /** the clock (ms since epoch) @default Date.now */
+  /** the clock (ms since epoch) @default the node's clock (`components.clock`) */
   now?: () => number
   /** ask peers for missed revocations when they connect (/pl/revocations) @default true */
   syncRevocations?: boolean
@@ -147,7 +148,7 @@ export class TrustService implements PlService {
     this.watchedStore = c.store.json<string>(SUBLEVELS.watched)
     this.issuers = new IssuerList((init.issuers ?? []).map((i, n) => checkIssuer(i, `trust.issuers[${n}]`)), join(c.dataDir, C.TRUST_FILE))
     this.log = c.logger.child({ component: 'trust' })
-    this.now = init.now ?? Date.now
+    this.now = init.now ?? c.clock.now
     this.dht = new DhtProvider(c.libp2p, this.log, { reprovideMs: C.DEFAULT_REPROVIDE_MS, retryMs: C.DEFAULT_PROVIDE_RETRY_MS, retryMaxMs: C.DEFAULT_PROVIDE_RETRY_MAX_MS })
     if (c.api != null) this.routes(c.api)
   }
@@ -454,7 +455,16 @@ export class TrustService implements PlService {
       if (!this.c.registry.isValid('Policy.v1', doc)) throw new PolicyUnresolvedError(`block ${cid} (policy ${ref}) is not a Policy.v1`, { ref, cid })
       return { cid, doc: doc as Record<string, unknown> }
     }
-    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.policyFindTimeoutMs ?? C.DEFAULT_POLICY_FIND_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
+    const timeout = timeoutSignal(this.c.clock, this.init.policyFindTimeoutMs ?? C.DEFAULT_POLICY_FIND_TIMEOUT_MS)
+    try {
+      return await this.findPolicy(ref, cid, AbortSignal.any([this.shutdown.signal, timeout.signal, ...(options.signal != null ? [options.signal] : [])]))
+    } finally {
+      timeout.clear()
+    }
+  }
+
+  /** The Policy.v1 `cid` from a provider of it in the DHT, within `signal`. */
+  private async findPolicy (ref: string, cid: string, signal: AbortSignal): Promise<{ cid: string, doc: Record<string, unknown> }> {
     setMaxListeners(Infinity, signal)
     let asked = 0
     const walk = this.dht.findProviders(CID.parse(cid), signal)

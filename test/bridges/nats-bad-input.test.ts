@@ -11,7 +11,6 @@ import { connect, createInbox, type NatsConnection } from '@nats-io/transport-no
 import type { Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { waitFor } from '../helpers/mesh.js'
-import type { NatsServer } from '../helpers/nats.js'
 import type { PlNode } from '../../src/node.js'
 import { createIdentity, type Identity } from '../../src/core/identity.js'
 import { encodeCanonical } from '../../src/core/encoding.js'
@@ -22,7 +21,7 @@ import type { RpcResponse } from '../../src/net/rpc.js'
 import { signCall, callSubject } from '../../src/bridges/nats/index.js'
 import { NEGOTIATE_PROTOCOL } from '../../src/negotiation/constants.js'
 import type { CallForProposal } from '../../src/negotiation/types.js'
-import { startNode, bridge, natsFixture, natsSkip, stopAll } from './nats-helpers.js'
+import { startNode, bridge, natsFixture, natsSkip, stopAll, type NatsServer } from '../helpers/nats.js'
 
 const skip = natsSkip
 

@@ -10,9 +10,8 @@ import { join } from 'node:path'
 import { writeFile } from 'node:fs/promises'
 import { startNodeProcess } from '../helpers/proc.js'
 import { waitFor } from '../helpers/mesh.js'
-import type { NatsServer } from '../helpers/nats.js'
 import type { PlNode } from '../../src/node.js'
-import { startNode, moduleDir, io, disc, bridge, natsFixture, natsSkip, stopAll } from './nats-helpers.js'
+import { startNode, moduleDir, io, disc, bridge, natsFixture, natsSkip, stopAll, type NatsServer } from '../helpers/nats.js'
 
 const skip = natsSkip
 

@@ -10,12 +10,11 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { waitFor } from '../helpers/mesh.js'
-import type { NatsServer } from '../helpers/nats.js'
 import type { PlNode } from '../../src/node.js'
 import type { RemoteRunner } from '../../src/negotiation/index.js'
 import { verifySignedReceipt, type SignedReceipt } from '../../src/receipts/index.js'
 import { step, dagOf, ctxOf, runId } from '../negotiation/helpers.js'
-import { startNode, moduleDir, io, disc, neg, bridge, natsFixture, natsSkip, stopAll } from './nats-helpers.js'
+import { startNode, moduleDir, io, disc, neg, bridge, natsFixture, natsSkip, stopAll, type NatsServer } from '../helpers/nats.js'
 
 const skip = natsSkip
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as later } from 'node:timers/promises'
-import { FakeClock, systemClock, timeoutSignal } from '../../src/core/clock.js'
+import { FakeClock, clockInterval, clockSleep, clockSleepUntil, systemClock, timeoutSignal } from '../../src/core/clock.js'
 
 test('a fake clock stands still until advanced', () => {
   const clock = new FakeClock(1000)
@@ -96,4 +96,56 @@ test('whenPending resolves once the code under test has armed enough timers', as
   await waiting
   assert.equal(armed, true)
   await clock.whenPending(1) // already satisfied: resolves at once
+})
+
+test('clockSleep resolves when the fake clock passes its time, not before', async () => {
+  const clock = new FakeClock(0)
+  let done = false
+  const p = clockSleep(clock, 1_000).then(() => { done = true })
+  clock.advance(999)
+  await Promise.resolve()
+  assert.equal(done, false)
+  clock.advance(1)
+  await p
+  assert.equal(done, true)
+  assert.equal(clock.pending, 0)
+})
+
+test('clockSleep rejects with the abort reason and leaves no timer behind; an aborted signal rejects at once', async () => {
+  const clock = new FakeClock(0)
+  const ac = new AbortController()
+  const p = clockSleep(clock, 60_000, ac.signal)
+  assert.equal(clock.pending, 1)
+  ac.abort(new Error('stop'))
+  await assert.rejects(p, /stop/)
+  assert.equal(clock.pending, 0)
+  await assert.rejects(clockSleep(clock, 10, ac.signal), /stop/)
+  await clockSleep(clock, 0)
+  await clockSleep(clock, -5)
+})
+
+test('clockSleepUntil resolves at the instant on the clock, and (not rejects) when its signal aborts', async () => {
+  const clock = new FakeClock(1_000)
+  const p = clockSleepUntil(clock, 3_000)
+  clock.advance(2_000)
+  await p
+  const ac = new AbortController()
+  const q = clockSleepUntil(clock, 10_000, ac.signal)
+  ac.abort()
+  await q
+  assert.equal(clock.pending, 0)
+})
+
+test('clockInterval runs on every period of the fake clock until cleared', () => {
+  const clock = new FakeClock(0)
+  const at: number[] = []
+  const i = clockInterval(clock, () => { at.push(clock.now()) }, 100)
+  clock.advance(250)
+  assert.equal(clock.pending, 1)
+  clock.advance(100)
+  assert.deepEqual(at, [100, 200, 300])
+  i.clear()
+  clock.advance(1_000)
+  assert.deepEqual(at, [100, 200, 300])
+  assert.equal(clock.pending, 0)
 })

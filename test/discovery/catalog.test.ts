@@ -5,6 +5,7 @@ import { Catalog } from '../../src/discovery/catalog.js'
 import { PeerRateLimiter } from '../../src/discovery/rate-limit.js'
 import type { CatalogEntry } from '../../src/discovery/types.js'
 import { tempDir } from '../helpers/tmp.js'
+import { FakeClock } from '../../src/core/clock.js'
 
 const P1 = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
 const P2 = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
@@ -25,7 +26,7 @@ function entry (over: Partial<CatalogEntry> = {}): CatalogEntry {
   }
 }
 
-async function withCatalog (fn: (c: Catalog, store: Store, reopen: () => Promise<Catalog>) => Promise<void>, init = { maxEntries: 100, maxPerProvider: 10 }): Promise<void> {
+async function withCatalog (fn: (c: Catalog, store: Store, reopen: () => Promise<Catalog>) => Promise<void>, init: { maxEntries: number, maxPerProvider: number, now?: () => number } = { maxEntries: 100, maxPerProvider: 10 }): Promise<void> {
   const { dir, cleanup } = await tempDir()
   let store = await Store.open(dir)
   try {
@@ -64,20 +65,23 @@ test('a withdrawal removes the entry and an older ad cannot bring it back', asyn
   })
 })
 
-test('expired entries are not found, are swept, and are dropped when the catalog is loaded again', async () => {
+test('expired entries are not found, are swept, and are dropped when the catalog is loaded again (on the catalog\'s clock)', async () => {
+  const clock = new FakeClock()
   await withCatalog(async (c, _store, reopen) => {
-    await c.upsert(entry({ expires: Date.now() + 60_000 }))
-    await c.upsert(entry({ provider: P2, expires: Date.now() + 20 }))
-    await new Promise(resolve => setTimeout(resolve, 40))
+    await c.upsert(entry({ expires: clock.now() + 60_000 }))
+    await c.upsert(entry({ provider: P2, expires: clock.now() + 20 }))
+    assert.equal(c.find('Summarize').length, 2)
+    clock.advance(20)
     assert.equal(c.find('Summarize').length, 1, 'the expired entry is not found even before the sweep')
     const again = await reopen()
     assert.equal(again.size, 1, 'reloaded from LevelDB without the expired entry')
     assert.equal(again.find('Summarize')[0].provider, P1)
-    await again.upsert(entry({ provider: P2, cid: 'bafyreia5pddcx6nfdyy3ssoxc3rt7wwyhkzxipwwqt2yy7tqx5v6ajn6xu', expires: Date.now() + 10 }))
-    await new Promise(resolve => setTimeout(resolve, 30))
+    await again.upsert(entry({ provider: P2, cid: 'bafyreia5pddcx6nfdyy3ssoxc3rt7wwyhkzxipwwqt2yy7tqx5v6ajn6xu', expires: clock.now() + 10 }))
+    assert.equal(await again.sweep(), 0, 'nothing has expired yet')
+    clock.advance(10)
     assert.equal(await again.sweep(), 1)
     assert.equal(again.size, 1)
-  })
+  }, { maxEntries: 100, maxPerProvider: 10, now: clock.now })
 })
 
 test('refuses new entries past the total and per-provider caps', async () => {

@@ -10,7 +10,7 @@ import { Store } from '../../src/store/index.js'
 import { loadFolder } from '../../src/workflow/folder.js'
 import type { Step, TaskDag } from '../../src/workflow/ir.js'
 import { Executor, type ExecutorInit } from '../../src/exec/executor.js'
-import type { Clock } from '../../src/exec/clock.js'
+import { FakeClock } from '../../src/core/clock.js'
 import { tempDir } from '../helpers/tmp.js'
 import { fixture } from '../workflow/util.js'
 
@@ -94,40 +94,12 @@ export async function harness (init: Partial<ExecutorInit> = {}, existing?: { ro
 }
 
 /**
- * A clock the test moves by hand: wall limits and run deadlines expire when
- * the test says so (after the module signalled it started), never because
- * the machine was slow.
+ * A clock the test moves by hand, starting at 0: wall limits and run
+ * deadlines expire when the test says so (after the module signalled it
+ * started), never because the machine was slow.
  */
-export class ManualClock implements Clock {
-  private t = 0
-  private seq = 0
-  private readonly timers = new Map<number, { at: number, fn: () => void }>()
-
-  now (): number { return this.t }
-
-  setTimeout (fn: () => void, ms: number): unknown {
-    const id = ++this.seq
-    this.timers.set(id, { at: this.t + Math.max(0, ms), fn })
-    return id
-  }
-
-  clearTimeout (handle: unknown): void {
-    this.timers.delete(handle as number)
-  }
-
-  /** timers waiting to fire */
-  get pending (): number { return this.timers.size }
-
-  /** Moves time forward by `ms`, firing every timer that comes due, in order. */
-  advance (ms: number): void {
-    this.t += ms
-    for (;;) {
-      const due = [...this.timers.entries()].filter(([, x]) => x.at <= this.t).sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0]
-      if (due == null) return
-      this.timers.delete(due[0])
-      due[1].fn()
-    }
-  }
+export class ManualClock extends FakeClock {
+  constructor () { super(0) }
 }
 
 /** Alive and not a zombie (a SIGKILLed process stays a zombie until whoever inherited it reaps it). */

@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Step } from '../../src/workflow/ir.js'
-import { callStep, dagOf, harness, writeModule } from './helpers.js'
+import { ManualClock, callStep, dagOf, harness, writeModule } from './helpers.js'
 
 function humanStep (fields: Partial<Step> = {}): Step {
   return { id: 'approve', kind: 'human', parameters: {}, settings: {}, after: [], args: {}, limits: {}, human: { question: 'Ship it?', choices: ['yes', 'no'] }, ...fields }
@@ -60,7 +60,9 @@ test('a decision given while no executor runs the run is applied when it resumes
 
 for (const kind of ['js', 'py'] as const) {
   test(`context.human.ask in a ${kind} module waits, survives a restart, and the re-run gets the journaled answer`, async () => {
-    let h = await harness()
+    // the wall limit runs on this clock: the test moves it past the limit while the step waits
+    const clock = new ManualClock()
+    let h = await harness({ clock })
     try {
       const src = kind === 'js'
         ? `export default class { async eval (p, d, context) {
@@ -79,7 +81,7 @@ for (const kind of ['js', 'py'] as const) {
       await h.executor.resumeAll()
       assert.equal((await h.executor.wait(runId, { untilWaiting: true })).state, 'waiting-human')
       // waiting does not count against the step's 400 ms wall limit
-      await new Promise(resolve => setTimeout(resolve, 500))
+      clock.advance(500)
       await h.executor.decide(runId, 'asker', 'blue')
       const done = await h.executor.wait(runId)
       assert.equal(done.state, 'succeeded', JSON.stringify(done.error))

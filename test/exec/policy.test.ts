@@ -152,3 +152,40 @@ test('cancelling a run kills its running steps; the run ends cancelled and later
     await h.close()
   }
 })
+
+test('retry backoff waits on the executor\'s clock: the next attempt starts only once the clock passed it (jittered, at least half the doubled ceiling)', async () => {
+  const clock = new ManualClock()
+  // a minute's backoff: on the wall clock this test would time out
+  const h = await harness({ clock, retry: { max: 2, backoff_ms: 60_000 } })
+  try {
+    const counter = join(h.root, 'attempts.txt')
+    const flaky = await writeModule(h.root, 'flaky', `
+      import { appendFileSync, readFileSync } from 'node:fs'
+      export default class {
+        eval () {
+          appendFileSync(${JSON.stringify(counter)}, 'x')
+          const n = readFileSync(${JSON.stringify(counter)}, 'utf8').length
+          if (n < 3) throw Object.assign(new Error('busy, try again'), { retryable: true })
+          return { attempt: n }
+        }
+      }`)
+    const failures: Array<Extract<ExecEvent, { type: 'pl:step:failed' }>> = []
+    let onFailure: () => void = () => {}
+    h.executor.on('event', (e: ExecEvent) => { if (e.type === 'pl:step:failed') { failures.push(e); onFailure() } })
+    const nextFailure = async (n: number): Promise<void> => { while (failures.length < n) await new Promise<void>(resolve => { onFailure = resolve }) }
+    const runId = await h.executor.submit(dagOf([callStep(flaky)]), {}, { modules: { flaky } })
+    const attempts = async (): Promise<number> => (await readFile(counter, 'utf8').catch(() => '')).length
+    for (const [n, ceiling] of [[1, 60_000], [2, 120_000]]) {
+      await nextFailure(n)
+      // the backoff timer is armed when the failure is emitted; half of it is fixed
+      clock.advance(ceiling / 2 - 1)
+      assert.equal(await attempts(), n, `attempt ${n + 1} must not start before half the backoff ceiling`)
+      clock.advance(ceiling / 2 + 1)
+    }
+    const run = await h.executor.wait(runId)
+    assert.equal(run.state, 'succeeded', JSON.stringify(run.error))
+    assert.deepEqual(await h.executor.output(run), { attempt: 3 })
+  } finally {
+    await h.close()
+  }
+})

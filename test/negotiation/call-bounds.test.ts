@@ -13,11 +13,11 @@ import { cfpConstraints } from '../../src/negotiation/remote-runner.js'
 import { OpenCallListener } from '../../src/negotiation/open-calls.js'
 import { MAX_OPEN_CALL_ANSWERS } from '../../src/negotiation/constants.js'
 import type { CallForProposal } from '../../src/negotiation/index.js'
+import { FakeClock } from '../../src/core/clock.js'
 
 const input = cidStringOf({ call: 1 })
 
-function cfp (over: Partial<CallForProposal> = {}): CallForProposal {
-  const now = Date.now()
+function cfp (over: Partial<CallForProposal> = {}, now = FakeClock.DEFAULT_START): CallForProposal {
   return { run: 'r', step: 's', capability: { name: 'Echo' }, input, input_size: 10, deadline: now + 10_000, reply_by: now + 2_000, ...over }
 }
 
@@ -39,10 +39,10 @@ test('the requester sends only short scalar constraints', () => {
 
 interface Captured { validate?: (v: any, source: string) => void | 'ignore', onMessage?: (v: any, source: string) => Promise<void> }
 
-function listener (answer: () => Promise<undefined>): { l: OpenCallListener, captured: Captured } {
+function listener (answer: () => Promise<undefined>, clock = new FakeClock()): { l: OpenCallListener, captured: Captured } {
   const captured: Captured = {}
   const gossip = { subscribe: (_t: string, h: any) => { captured.validate = h.validate; captured.onMessage = h.onMessage }, unsubscribe: () => {} }
-  const l = new OpenCallListener({ gossip: gossip as any, rpc: {} as any, libp2p: {} as any, logger: silentLogger(), self: 'me' }, answer)
+  const l = new OpenCallListener({ gossip: gossip as any, rpc: {} as any, libp2p: {} as any, logger: silentLogger(), self: 'me', clock }, answer)
   l.sync(['Echo'])
   return { l, captured }
 }
@@ -51,7 +51,21 @@ test('an open call collecting answers for more than a minute is ignored, not for
   const { l, captured } = listener(async () => undefined)
   const env = (body: CallForProposal): any => ({ id: 'x', envelope: { from: 'them', body } })
   assert.equal(captured.validate?.(env(cfp()), 'p'), undefined)
-  assert.equal(captured.validate?.(env(cfp({ reply_by: Date.now() + 10 * 60_000, deadline: Date.now() + 20 * 60_000 })), 'p'), 'ignore')
+  const now = FakeClock.DEFAULT_START
+  assert.equal(captured.validate?.(env(cfp({ reply_by: now + 10 * 60_000, deadline: now + 20 * 60_000 })), 'p'), 'ignore')
+  l.stop()
+})
+
+test('an open call is forwarded while its reply window is open, and ignored once the listener\'s clock passes reply_by', () => {
+  const clock = new FakeClock()
+  const { l, captured } = listener(async () => undefined, clock)
+  const env = (body: CallForProposal): any => ({ id: 'x', envelope: { from: 'them', body } })
+  const call = cfp({ reply_by: clock.now() + 2_000 })
+  assert.equal(captured.validate?.(env(call), 'p'), undefined)
+  clock.advance(1_999)
+  assert.equal(captured.validate?.(env(call), 'p'), undefined)
+  clock.advance(1)
+  assert.equal(captured.validate?.(env(call), 'p'), 'ignore')
   l.stop()
 })
 

@@ -38,7 +38,8 @@ async function settle (): Promise<void> {
 test('an unreachable bootstrap is redialed with doubling backoff, capped, and joined once it answers', async () => {
   const clock = new FakeClock()
   const libp2p = fakeLibp2p()
-  const keeper = new BootstrapKeeper({ libp2p, logger: silentLogger(), clock }, { addrs: [`/ip4/10.0.0.1/tcp/4001/p2p/${PEER}`], minBackoffMs: 1000, maxBackoffMs: 4000 })
+  // random() = 1: the jitter takes the whole ceiling, so the doubling shows as is
+  const keeper = new BootstrapKeeper({ libp2p, logger: silentLogger(), clock }, { addrs: [`/ip4/10.0.0.1/tcp/4001/p2p/${PEER}`], minBackoffMs: 1000, maxBackoffMs: 4000, random: () => 1 })
   keeper.start()
   await settle()
   // a pinned dial that fails is followed by one id-less diagnostic dial
@@ -63,11 +64,58 @@ test('an unreachable bootstrap is redialed with doubling backoff, capped, and jo
   keeper.stop()
 })
 
+test('redial delays are jittered between half and all of the backoff ceiling', async () => {
+  const delaysWith = async (random: number): Promise<number[]> => {
+    const clock = new FakeClock()
+    const libp2p = fakeLibp2p()
+    const keeper = new BootstrapKeeper({ libp2p, logger: silentLogger(), clock }, { addrs: [`/ip4/10.0.0.1/tcp/4001/p2p/${PEER}`], minBackoffMs: 1000, maxBackoffMs: 4000, random: () => random })
+    keeper.start()
+    await settle()
+    const delays: number[] = []
+    for (let i = 0; i < 4; i++) {
+      const s = keeper.status()[0]
+      delays.push(s.nextDialAt! - clock.now())
+      clock.advance(s.nextDialAt! - clock.now())
+      await settle()
+    }
+    keeper.stop()
+    return delays
+  }
+  assert.deepEqual(await delaysWith(0), [500, 1000, 2000, 2000])
+  assert.deepEqual(await delaysWith(0.5), [750, 1500, 3000, 3000])
+})
+
+test('relays are kept like bootstrap peers (reported as relays); an address listed as both is kept once', async () => {
+  const clock = new FakeClock()
+  const libp2p = fakeLibp2p()
+  const relay = `/ip4/10.0.0.2/tcp/4001/p2p/${PEER}`
+  const keeper = new BootstrapKeeper({ libp2p, logger: silentLogger(), clock }, { addrs: [], relays: [relay, relay], random: () => 1 })
+  keeper.start()
+  await settle()
+  assert.deepEqual(keeper.status().map(s => [s.kind, s.addr, s.connected]), [['relay', relay, false]])
+  assert.match(keeper.problems()[0], /^relay \/ip4\/10\.0\.0\.2\/tcp\/4001\/p2p\/\S+: unreachable: ECONNREFUSED/)
+  libp2p.up = true
+  clock.advance(keeper.status()[0].nextDialAt! - clock.now())
+  await settle()
+  assert.equal(keeper.status()[0].connected, true)
+  // the relay drops: redialed after the first (jittered) backoff
+  libp2p.connected.clear()
+  libp2p.emit('peer:disconnect', PEER)
+  assert.equal(keeper.status()[0].connected, false)
+  clock.advance(keeper.status()[0].nextDialAt! - clock.now())
+  await settle()
+  assert.equal(keeper.status()[0].connected, true)
+  keeper.stop()
+  assert.equal(clock.pending, 0)
+  const both = new BootstrapKeeper({ libp2p, logger: silentLogger(), clock }, { addrs: [relay], relays: [relay] })
+  assert.deepEqual(both.status().map(s => s.kind), ['bootstrap'])
+})
+
 test('a lost bootstrap is redialed after the first backoff; stop clears every timer', async () => {
   const clock = new FakeClock()
   const libp2p = fakeLibp2p()
   libp2p.up = true
-  const keeper = new BootstrapKeeper({ libp2p, logger: silentLogger(), clock }, { addrs: ['/dns4/bootstrap/tcp/4001'], learnIds: true, minBackoffMs: 500 })
+  const keeper = new BootstrapKeeper({ libp2p, logger: silentLogger(), clock }, { addrs: ['/dns4/bootstrap/tcp/4001'], learnIds: true, minBackoffMs: 500, random: () => 1 })
   keeper.start()
   await settle()
   assert.equal(keeper.status()[0].peerId, PEER, 'the id is learned from the peer that answered')

@@ -84,7 +84,6 @@ test('config: the network file fills bootstrap, relays and NAT settings unless a
       autonat: true,
       dcutr: false,
       connectionMonitor: true,
-      keepBootstrap: true,
       identifyPush: true
     })
     const flagged = await loadConfig({ network: file, dataDir: t.dir, bootstrap: [`/ip4/10.0.0.2/tcp/4001/p2p/${ID}`] }, { PL_AUTONAT: 'false' })
@@ -92,7 +91,7 @@ test('config: the network file fills bootstrap, relays and NAT settings unless a
     assert.equal(flagged.autonat, false)
     const none = await loadConfig({ dataDir: t.dir }, {})
     assert.equal(netInit(none).network, undefined)
-    assert.equal(netInit(none).keepBootstrap, false)
+    assert.equal(netInit(none).identifyPush, false)
     await assert.rejects(loadConfig({ network: join(t.dir, 'missing.yaml'), dataDir: t.dir }, {}), (err: Error) => err.name === 'InvalidNetworkError')
   } finally { await t.cleanup() }
 })

@@ -9,6 +9,7 @@
  * id in `via`. A remote agent that hangs, vanishes or answers garbage fails
  * the step with a retryable typed error, so the requester fails over.
  */
+import { clockSleep, systemClock } from '../../core/clock.js'
 import { randomUUID } from 'node:crypto'
 import { ClientFactory, ClientFactoryOptions, DefaultAgentCardResolver, JsonRpcTransportFactory, RestTransportFactory, type Client } from '@a2a-js/sdk/client'
 import { Role, TaskState, type Message, type Part, type Task } from '@a2a-js/sdk'
@@ -120,7 +121,8 @@ export class A2aRunner implements ExternalRunner {
       result = await client.sendMessage({ tenant: '', message, configuration: { acceptedOutputModes: [], taskPushNotificationConfig: undefined, returnImmediately: false }, metadata: skill != null ? { skill } : {} }, { signal })
       while ('status' in result && !TERMINAL.has(result.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED) && !STUCK.has(result.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED)) {
         options.onProgress?.(0, undefined, `remote task ${result.id} is ${TaskState[result.status?.state ?? 0]}`)
-        await new Promise((resolve) => { setTimeout(resolve, 200) })
+        // A2A polling of a task (the client here has no subscription): a poll that stops with the step's signal
+        await clockSleep(systemClock, 200, signal)
         result = await client.getTask({ tenant: '', id: result.id }, { signal })
       }
     } catch (err) {
