@@ -21,7 +21,11 @@ export class BlockStore {
 
   /** The batch operation storing `value`, for a caller writing it together with other keys in one batch; returns it with the CID. */
   putOp (value: unknown): { cid: string, op: { type: 'put', key: string, value: Uint8Array, sublevel: BinarySublevel } } {
-    const bytes = encodeCanonical(value)
+    return this.putBytesOp(encodeCanonical(value))
+  }
+
+  /** Like `putOp` for a document already encoded (its canonical dag-cbor bytes, e.g. from a size check): no second encoding. */
+  putBytesOp (bytes: Uint8Array): { cid: string, op: { type: 'put', key: string, value: Uint8Array, sublevel: BinarySublevel } } {
     const cid = cidOfBytes(bytes).toString()
     return { cid, op: { type: 'put', key: cid, value: bytes, sublevel: this.db } }
   }
