@@ -334,7 +334,7 @@ export class RunExecution {
       throw err
     }
     const { cid, op } = this.env.store.blocks.putOp(out)
-    await this.env.journal.putStep({ ...rec, state: 'succeeded', ended: this.env.clock.now(), output: cid }, undefined, [op])
+    await this.env.journal.putStep({ ...rec, state: 'succeeded', ended: Date.now(), output: cid }, undefined, [op])
     this.env.emit({ type: 'pl:step:finished', runId: this.run.id, step: step.id, key, outputCid: cid, replayed: false })
     this.setOutput(step, out)
   }
@@ -369,7 +369,7 @@ export class RunExecution {
     })
     const out = mapOutput(outputs)
     const { cid, op } = this.env.store.blocks.putOp(out)
-    await this.env.journal.putStep({ ...rec, state: 'succeeded', ended: this.env.clock.now(), output: cid }, undefined, [op])
+    await this.env.journal.putStep({ ...rec, state: 'succeeded', ended: Date.now(), output: cid }, undefined, [op])
     this.env.emit({ type: 'pl:step:finished', runId: this.run.id, step: step.id, key, outputCid: cid, replayed: false })
     this.setOutput(step, out)
   }
@@ -441,7 +441,7 @@ export class RunExecution {
         const encoded = this.encodedOutputs.get(rec)
         this.encodedOutputs.delete(rec)
         const { cid, op } = encoded != null && (encoded.output ?? null) === (out ?? null) ? this.env.store.blocks.putBytesOp(encoded.bytes) : this.env.store.blocks.putOp(out ?? null)
-        Object.assign(rec, { state: 'succeeded', ended: this.env.clock.now(), output: cid })
+        Object.assign(rec, { state: 'succeeded', ended: Date.now(), output: cid })
         delete rec.waiting
         await this.env.journal.putStep(rec, undefined, [op])
         this.env.emit({ type: 'pl:step:finished', runId: this.run.id, step: step.id, key, outputCid: cid, usage: rec.usage, runner: rec.runner, replayed: false })
