@@ -31,11 +31,6 @@ export function stripUndefined<T> (value: T): T {
 }
 
 export function encodeCanonical (value: unknown): Uint8Array {
-  // Fast path: most values have no undefined member, and dag-cbor refuses the ones that do;
-  // only those pay for the copy that drops them (the same bytes either way).
-  try {
-    return dagCbor.encode(value)
-  } catch {}
   try {
     return dagCbor.encode(stripUndefined(value))
   } catch (err) {
