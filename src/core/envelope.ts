@@ -10,7 +10,7 @@
  * const ok = await verifier.verify(env, { expectedFrom: remotePeer })
  */
 import { randomBytes } from 'node:crypto'
-import { encodeCanonical, cidOfBytes, toBase64url, fromBase64url, stripUndefined } from './encoding.js'
+import { encodeCanonical, cidStringOfBytes, toBase64url, fromBase64url, stripUndefined } from './encoding.js'
 import { verifyByPeer, type Identity } from './identity.js'
 import {
   MalformedEnvelopeError, SchemaMismatchError, BadSignatureError, WrongSenderError, NotForMeError,
@@ -132,7 +132,7 @@ function cborScalarEnd (b: Uint8Array, off: number): number | undefined {
 
 /** The envelope's id: CID of its signed dag-cbor form. */
 export function envelopeId (env: Envelope<any>): string {
-  return cidOfBytes(encodeCanonical(env)).toString()
+  return cidStringOfBytes(encodeCanonical(env))
 }
 
 /** Signs `body` as a `type` envelope. Validates the body first: we never send what we would reject. */
@@ -258,6 +258,6 @@ export class EnvelopeVerifier {
     if (env.exp <= now) throw new EnvelopeExpiredError(`envelope expired ${now - env.exp} ms ago`, { exp: env.exp, now })
     const maxLifetime = this.init.maxLifetimeMs ?? DEFAULT_MAX_ENVELOPE_LIFETIME_MS
     if (env.exp - env.ts > maxLifetime) throw new EnvelopeLifetimeError(`envelope lives ${env.exp - env.ts} ms (exp - ts), the limit is ${maxLifetime} ms`, { ts: env.ts, exp: env.exp, max: maxLifetime })
-    return { envelope: env, id: cidOfBytes(signed).toString() }
+    return { envelope: env, id: cidStringOfBytes(signed) }
   }
 }

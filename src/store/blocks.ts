@@ -1,4 +1,4 @@
-import { encodeCanonical, decodeCanonical, cidOfBytes, verifyBytes, parseCid } from '../core/encoding.js'
+import { encodeCanonical, decodeCanonical, cidStringOfBytes, verifyBytes, parseCid } from '../core/encoding.js'
 import { PlError } from '../core/errors.js'
 import { BlockNotFoundError } from './errors.js'
 import type { BinarySublevel } from './index.js'
@@ -26,7 +26,7 @@ export class BlockStore {
 
   /** Like `putOp` for a document already encoded (its canonical dag-cbor bytes, e.g. from a size check): no second encoding. */
   putBytesOp (bytes: Uint8Array): { cid: string, op: { type: 'put', key: string, value: Uint8Array, sublevel: BinarySublevel } } {
-    const cid = cidOfBytes(bytes).toString()
+    const cid = cidStringOfBytes(bytes)
     return { cid, op: { type: 'put', key: cid, value: bytes, sublevel: this.db } }
   }
 
@@ -40,7 +40,7 @@ export class BlockStore {
     if (options.maxBytes != null && bytes.byteLength > options.maxBytes) {
       throw new DocumentTooLargeError(`document is ${bytes.byteLength} bytes (dag-cbor), over the limit of ${options.maxBytes}`, { size: bytes.byteLength, max: options.maxBytes })
     }
-    const cid = cidOfBytes(bytes).toString()
+    const cid = cidStringOfBytes(bytes)
     await this.write(cid, bytes)
     return cid
   }
