@@ -211,3 +211,13 @@ test('bytes that are not an envelope-shaped map give no cut, so the verifier enc
   assert.equal(unsignedFromSigned(encodeCanonical({ b: 1 })), undefined)
   assert.equal(unsignedFromSigned(new Uint8Array([0xa2, 0x61])), undefined)
 })
+
+test('every signed envelope gets its own 12-byte nonce, also across refills of the nonce pool', () => {
+  const seen = new Set<string>()
+  for (let i = 0; i < 1500; i++) {
+    const env = signEnvelope(alice, registry, 'Decline.v1', decline())
+    assert.equal(fromBase64url(env.nonce).byteLength, 12)
+    seen.add(env.nonce)
+  }
+  assert.equal(seen.size, 1500)
+})
