@@ -111,7 +111,7 @@ const rpcBench: Bench = {
         if (i >= 20) framed.push(performance.now() - t1)
       }
       await rawStream.close()
-      return { figures: { 'framed RPC call (new stream per call)': latencyFigure(framed, { name: 'raw stream echo (open stream)', samples: raw }) } }
+      return { figures: { 'framed RPC call (reused stream)': latencyFigure(framed, { name: 'raw stream echo (open stream)', samples: raw }) } }
     } finally { await cleanup() }
   }
 }

@@ -72,6 +72,40 @@ export function cidOfBytes (bytes: Uint8Array, codec: number = DAG_CBOR): CID {
   return CID.createV1(codec, Digest.create(SHA2_256, sha256(bytes)))
 }
 
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
+
+/**
+ * `cidOfBytes(bytes, codec).toString()` without building the CID object:
+ * the CIDv1 bytes (version, codec, sha2-256 multihash) in multibase base32
+ * ('b' + RFC 4648 lowercase, no padding). About 3× cheaper here, which
+ * matters where every write or verify names a block (store puts, envelope
+ * ids). `codec` must fit one varint byte (dag-cbor 0x71, raw 0x55).
+ */
+export function cidStringOfBytes (bytes: Uint8Array, codec: number = DAG_CBOR): string {
+  if (codec > 0x7f) return cidOfBytes(bytes, codec).toString()
+  const digest = createHash('sha256').update(bytes).digest()
+  const cid = new Uint8Array(4 + digest.byteLength)
+  cid[0] = 0x01
+  cid[1] = codec
+  cid[2] = SHA2_256
+  cid[3] = digest.byteLength
+  cid.set(digest, 4)
+  let out = 'b'
+  let bits = 0
+  let value = 0
+  for (let i = 0; i < cid.byteLength; i++) {
+    value = (value << 8) | cid[i]
+    bits += 8
+    while (bits >= 5) {
+      out += BASE32[(value >>> (bits - 5)) & 31]
+      bits -= 5
+    }
+    value &= (1 << bits) - 1
+  }
+  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31]
+  return out
+}
+
 /** CID of any document: CIDv1(dag-cbor, sha2-256) of its canonical bytes. */
 export function cidOf (value: unknown): CID {
   return cidOfBytes(encodeCanonical(value))
@@ -79,7 +113,7 @@ export function cidOf (value: unknown): CID {
 
 /** CID string of a document (base32, the form stored in objects and keys). */
 export function cidStringOf (value: unknown): string {
-  return cidOf(value).toString()
+  return cidStringOfBytes(encodeCanonical(value))
 }
 
 export function parseCid (text: string): CID {

@@ -10,7 +10,7 @@
  * const ok = await verifier.verify(env, { expectedFrom: remotePeer })
  */
 import { randomBytes } from 'node:crypto'
-import { encodeCanonical, cidOfBytes, toBase64url, fromBase64url, stripUndefined } from './encoding.js'
+import { encodeCanonical, cidStringOfBytes, toBase64url, fromBase64url, stripUndefined } from './encoding.js'
 import { verifyByPeer, type Identity } from './identity.js'
 import {
   MalformedEnvelopeError, SchemaMismatchError, BadSignatureError, WrongSenderError, NotForMeError,
@@ -65,9 +65,91 @@ export function unsignedBytes (env: Omit<Envelope<any>, 'sig'> & { sig?: string 
   return out
 }
 
+/**
+ * The signed bytes of an envelope from its dag-cbor form with `sig`, without
+ * encoding it again: canonical map keys sort by length then bytes, so `sig`
+ * comes after at most `v`, `to`, `ts` and `exp` (small ints and a text);
+ * dropping its entry and counting one key less gives exactly
+ * `unsignedBytes(env)`. Undefined when the bytes do not have that shape
+ * (the caller encodes instead).
+ */
+export function unsignedFromSigned (signed: Uint8Array): Uint8Array | undefined {
+  const head = signed[0]
+  if (head < 0xa1 || head > 0xb7) return undefined // a map of 1..23 entries
+  let off = 1
+  for (let i = 0; i < head - 0xa0 && i < 5; i++) {
+    const keyStart = off
+    const key = cborTextEnd(signed, off)
+    if (key == null) return undefined
+    off = key
+    // the key "sig": a 3-byte text (0x63) 's' 'i' 'g'
+    if (key - keyStart === 4 && signed[keyStart] === 0x63 && signed[keyStart + 1] === 0x73 && signed[keyStart + 2] === 0x69 && signed[keyStart + 3] === 0x67) {
+      const end = cborTextEnd(signed, off)
+      if (end == null) return undefined
+      const value = { end }
+      const out = new Uint8Array(ENVELOPE_DOMAIN.byteLength + signed.byteLength - (value.end - keyStart))
+      out.set(ENVELOPE_DOMAIN, 0)
+      out[ENVELOPE_DOMAIN.byteLength] = head - 1
+      out.set(signed.subarray(1, keyStart), ENVELOPE_DOMAIN.byteLength + 1)
+      out.set(signed.subarray(value.end), ENVELOPE_DOMAIN.byteLength + keyStart)
+      return out
+    }
+    const end = cborScalarEnd(signed, off)
+    if (end == null) return undefined
+    off = end
+  }
+  return undefined
+}
+
+/** The CBOR argument (length or value) at `off`: its value and where the item's payload starts. */
+function cborArg (b: Uint8Array, off: number): { major: number, arg: number, next: number } | undefined {
+  if (off >= b.byteLength) return undefined
+  const major = b[off] >> 5
+  const info = b[off] & 0x1f
+  if (info < 24) return { major, arg: info, next: off + 1 }
+  const n = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0
+  if (n === 0 || off + 1 + n > b.byteLength) return undefined
+  let arg = 0
+  for (let i = 0; i < n; i++) arg = arg * 256 + b[off + 1 + i]
+  return { major, arg, next: off + 1 + n }
+}
+
+/** End of the text item at `off`; undefined if it is not a complete text item. */
+function cborTextEnd (b: Uint8Array, off: number): number | undefined {
+  const a = cborArg(b, off)
+  if (a == null || a.major !== 3 || a.next + a.arg > b.byteLength) return undefined
+  return a.next + a.arg
+}
+
+/** End of an int or text item at `off` (the only value kinds before `sig` in an envelope). */
+function cborScalarEnd (b: Uint8Array, off: number): number | undefined {
+  const a = cborArg(b, off)
+  if (a == null) return undefined
+  if (a.major === 0 || a.major === 1) return a.next
+  if (a.major === 3 && a.next + a.arg <= b.byteLength) return a.next + a.arg
+  return undefined
+}
+
 /** The envelope's id: CID of its signed dag-cbor form. */
 export function envelopeId (env: Envelope<any>): string {
-  return cidOfBytes(encodeCanonical(env)).toString()
+  return cidStringOfBytes(encodeCanonical(env))
+}
+
+const NONCE_BYTES = 12
+/** nonces drawn from the CSPRNG at a time: a 12-byte `randomBytes` call cost about a third of a signature */
+const NONCE_POOL_BYTES = NONCE_BYTES * 512
+let noncePool = new Uint8Array(0)
+let nonceOffset = 0
+
+/** A fresh 96-bit random nonce (base64url); each comes from bytes never handed out before. */
+function nextNonce (): string {
+  if (nonceOffset + NONCE_BYTES > noncePool.byteLength) {
+    noncePool = randomBytes(NONCE_POOL_BYTES)
+    nonceOffset = 0
+  }
+  const nonce = noncePool.subarray(nonceOffset, nonceOffset + NONCE_BYTES)
+  nonceOffset += NONCE_BYTES
+  return toBase64url(nonce)
 }
 
 /** Signs `body` as a `type` envelope. Validates the body first: we never send what we would reject. */
@@ -82,7 +164,7 @@ export function signEnvelope<B extends object> (identity: Identity, registry: Sc
     to: options.to,
     ts,
     exp: ts + (options.ttlMs ?? DEFAULT_ENVELOPE_TTL_MS),
-    nonce: toBase64url(randomBytes(12)),
+    nonce: nextNonce(),
     trace: options.trace,
     body
   })
@@ -181,7 +263,7 @@ export class EnvelopeVerifier {
     if (sig.byteLength !== 64 || toBase64url(sig) !== env.sig) throw new BadSignatureError('signature is not 64 bytes in canonical base64url', { from: env.from })
     let ok = false
     try {
-      ok = verifyByPeer(env.from, unsignedBytes(env), sig)
+      ok = verifyByPeer(env.from, unsignedFromSigned(signed) ?? unsignedBytes(env), sig)
     } catch (err) {
       if (err instanceof IdentityError) throw new BadSignatureError(`cannot verify: ${err.message}`)
       if (err instanceof PlError) throw err
@@ -193,6 +275,6 @@ export class EnvelopeVerifier {
     if (env.exp <= now) throw new EnvelopeExpiredError(`envelope expired ${now - env.exp} ms ago`, { exp: env.exp, now })
     const maxLifetime = this.init.maxLifetimeMs ?? DEFAULT_MAX_ENVELOPE_LIFETIME_MS
     if (env.exp - env.ts > maxLifetime) throw new EnvelopeLifetimeError(`envelope lives ${env.exp - env.ts} ms (exp - ts), the limit is ${maxLifetime} ms`, { ts: env.ts, exp: env.exp, max: maxLifetime })
-    return { envelope: env, id: cidOfBytes(signed).toString() }
+    return { envelope: env, id: cidStringOfBytes(signed) }
   }
 }

@@ -207,13 +207,16 @@ export class Executor extends EventEmitter {
     for (const w of (await checkRunInputs(dag.inputs, input, blocks)).warnings) this.log.warn({ run: id }, w)
     const resolved = await resolveCidInputs({ ...dag.inputs, ...input }, blocks)
     const now = this.clock.now()
+    // the DAG and input blocks go in the batch of the run record naming them
+    const dagBlock = blocks.putOp(dag)
+    const inputBlock = blocks.putOp(resolved)
     const run: RunRecord = {
       v: 1,
       id,
       name: dag.name,
       state: 'running',
-      dag: await blocks.put(dag),
-      input: await blocks.put(resolved),
+      dag: dagBlock.cid,
+      input: inputBlock.cid,
       ...(opts.source != null ? { source: opts.source } : {}),
       ...(opts.onBehalfOf != null ? { on_behalf_of: opts.onBehalfOf } : {}),
       ...(opts.depth != null ? { depth: opts.depth } : {}),
@@ -222,7 +225,7 @@ export class Executor extends EventEmitter {
       updated: now,
       ...(typeof dag.constraints.deadline_ms === 'number' ? { deadline: now + dag.constraints.deadline_ms } : {})
     }
-    await journal.putRun(run)
+    await journal.putRun(run, [dagBlock.op, inputBlock.op])
     this.log.info({ run: id, name: dag.name, steps: Object.keys(dag.steps).length }, 'run submitted')
     this.launch(run, dag, resolved, run.modules, opts.cleanup)
     return id

@@ -2,13 +2,16 @@
  * The runs journal in LevelDB: one keyspace per record kind. Step outputs
  * and run inputs/outputs/DAGs are content in `store.blocks` (by CID); the
  * journal holds states and CIDs. Writes that change a run and a step
- * together go in one batch, so a crash never leaves them disagreeing.
+ * together go in one batch, so a crash never leaves them disagreeing; a
+ * step's or run's output block goes in the batch of the record naming it.
+ * Every write goes through the store's group commit: concurrent steps and
+ * runs share LevelDB batches, each write resolving once its batch is written.
  *
  *   exec-runs       <runId>                 RunRecord
  *   exec-steps      <runId>/<step key>      StepRecord
  *   exec-decisions  <runId>/<step key>#<n>  DecisionRecord
  */
-import type { Store, JsonSublevel } from '../store/index.js'
+import type { Store, JsonSublevel, BatchOp } from '../store/index.js'
 import type { DecisionRecord, RunRecord, StepRecord } from './types.js'
 
 const END = '\uffff'
@@ -28,8 +31,9 @@ export class Journal {
     return ((await this.runs.get(runId)) ?? undefined) as RunRecord | undefined
   }
 
-  async putRun (run: RunRecord): Promise<void> {
-    await this.runs.put(run.id, run)
+  /** Writes a run record, with `extra` operations (its blocks) in the same batch. */
+  async putRun (run: RunRecord, extra: BatchOp[] = []): Promise<void> {
+    await this.store.write([...extra, { type: 'put', sublevel: this.runs, key: run.id, value: run }])
   }
 
   async listRuns (): Promise<RunRecord[]> {
@@ -48,11 +52,11 @@ export class Journal {
     return out.sort((a, b) => (a.started ?? 0) - (b.started ?? 0))
   }
 
-  /** Writes a step record, and the run record too when given, in one batch. */
-  async putStep (step: StepRecord, run?: RunRecord): Promise<void> {
-    const ops: any[] = [{ type: 'put', sublevel: this.steps, key: `${step.run}/${step.key}`, value: step }]
+  /** Writes a step record, and the run record too when given, with `extra` operations (its output block), in one batch. */
+  async putStep (step: StepRecord, run?: RunRecord, extra: BatchOp[] = []): Promise<void> {
+    const ops: BatchOp[] = [...extra, { type: 'put', sublevel: this.steps, key: `${step.run}/${step.key}`, value: step }]
     if (run != null) ops.push({ type: 'put', sublevel: this.runs, key: run.id, value: run })
-    await this.store.db.batch(ops)
+    await this.store.write(ops)
   }
 
   async getDecision (runId: string, key: string, ask: number): Promise<DecisionRecord | undefined> {
@@ -60,6 +64,6 @@ export class Journal {
   }
 
   async putDecision (d: DecisionRecord): Promise<void> {
-    await this.decisions.put(`${d.run}/${d.key}#${d.ask}`, d)
+    await this.store.write([{ type: 'put', sublevel: this.decisions, key: `${d.run}/${d.key}#${d.ask}`, value: d }])
   }
 }

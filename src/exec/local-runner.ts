@@ -67,10 +67,11 @@ export class LocalRunner implements StepRunner {
       addon: ctx.addon,
       ask: ctx.ask
     })
-    const size = encodeCanonical(output ?? null).byteLength
+    const outputBytes = encodeCanonical(output ?? null)
+    const size = outputBytes.byteLength
     if (size > this.maxOutputBytes) {
       throw withUsage(new InvalidOutputError(`step ${step.id}: module '${module.key}' returned ${size} bytes of output, over this node's limit of ${this.maxOutputBytes} bytes`, { step: step.id, module: module.key, limit: 'max_output_bytes', limit_value: this.maxOutputBytes, measured: size }), usage)
     }
-    return { output, usage, executor: 'local', ...(via != null ? { via } : {}), ...(inner != null ? { inner } : {}) }
+    return { output, outputBytes, usage, executor: 'local', ...(via != null ? { via } : {}), ...(inner != null ? { inner } : {}) }
   }
 }

@@ -67,6 +67,8 @@ export class RunExecution {
   private readonly latest = new Map<string, { value: unknown, skipped?: boolean }>()
   private readonly settled = new Map<string, Deferred>()
   private readonly journaled = new Map<string, StepRecord>()
+  /** a step attempt's output as its runner encoded it (size check), so the journal does not encode it again */
+  private readonly encodedOutputs = new WeakMap<StepRecord, { output: unknown, bytes: Uint8Array }>()
   private readonly waiters = new Map<WaiterKey, { resolve: (choice: string) => void, reject: (err: Error) => void }>()
   private readonly inflight = new Set<Promise<unknown>>()
   private readonly topLevel: string[]
@@ -123,9 +125,9 @@ export class RunExecution {
         ? await this.runRouter()
         : await this.track(this.runBlock(this.topLevel, '')).then(() => this.result())
       this.signal.throwIfAborted()
-      const cid = await this.env.store.blocks.put(output ?? null)
+      const { cid, op } = this.env.store.blocks.putOp(output ?? null)
       this.finishRun({ state: 'succeeded', output: cid })
-      await this.env.journal.putRun(this.run)
+      await this.env.journal.putRun(this.run, [op])
       this.env.emit({ type: 'pl:run:finished', runId: this.run.id, output, outputCid: cid })
       return this.run
     } catch (err) {
@@ -331,8 +333,8 @@ export class RunExecution {
       this.env.emit({ type: 'pl:step:failed', runId: this.run.id, step: step.id, key, error, attempt: 1, willRetry: false })
       throw err
     }
-    const cid = await this.env.store.blocks.put(out)
-    await this.env.journal.putStep({ ...rec, state: 'succeeded', ended: this.env.clock.now(), output: cid })
+    const { cid, op } = this.env.store.blocks.putOp(out)
+    await this.env.journal.putStep({ ...rec, state: 'succeeded', ended: this.env.clock.now(), output: cid }, undefined, [op])
     this.env.emit({ type: 'pl:step:finished', runId: this.run.id, step: step.id, key, outputCid: cid, replayed: false })
     this.setOutput(step, out)
   }
@@ -366,8 +368,8 @@ export class RunExecution {
       throw err
     })
     const out = mapOutput(outputs)
-    const cid = await this.env.store.blocks.put(out)
-    await this.env.journal.putStep({ ...rec, state: 'succeeded', ended: this.env.clock.now(), output: cid })
+    const { cid, op } = this.env.store.blocks.putOp(out)
+    await this.env.journal.putStep({ ...rec, state: 'succeeded', ended: this.env.clock.now(), output: cid }, undefined, [op])
     this.env.emit({ type: 'pl:step:finished', runId: this.run.id, step: step.id, key, outputCid: cid, replayed: false })
     this.setOutput(step, out)
   }
@@ -435,10 +437,13 @@ export class RunExecution {
         this.signal.throwIfAborted()
         const out = await attemptFn(rec, attempt)
         this.signal.throwIfAborted()
-        const cid = await this.env.store.blocks.put(out ?? null)
+        // the output block and the step record in one batch: the output is journaled before any dependent starts
+        const encoded = this.encodedOutputs.get(rec)
+        this.encodedOutputs.delete(rec)
+        const { cid, op } = encoded != null && (encoded.output ?? null) === (out ?? null) ? this.env.store.blocks.putBytesOp(encoded.bytes) : this.env.store.blocks.putOp(out ?? null)
         Object.assign(rec, { state: 'succeeded', ended: this.env.clock.now(), output: cid })
         delete rec.waiting
-        await this.env.journal.putStep(rec)
+        await this.env.journal.putStep(rec, undefined, [op])
         this.env.emit({ type: 'pl:step:finished', runId: this.run.id, step: step.id, key, outputCid: cid, usage: rec.usage, runner: rec.runner, replayed: false })
         return out ?? null
       } catch (err0) {
@@ -502,6 +507,7 @@ export class RunExecution {
     rec.runner = runner.name
     const res = await this.env.slots.run(async () => await runner.run(step, inputData, ctx), this.signal)
     rec.usage = res.usage
+    if (res.outputBytes != null) this.encodedOutputs.set(rec, { output: res.output, bytes: res.outputBytes })
     if (res.executor != null) rec.executor = res.executor
     if (res.receipt != null) rec.receipt = await this.env.store.blocks.put(res.receipt)
     return res.output

@@ -141,6 +141,8 @@ export interface RunnerQuery {
 
 export interface StepRunResult {
   output: unknown
+  /** the output's canonical dag-cbor bytes, when the runner encoded it already (the journal stores them as they are) */
+  outputBytes?: Uint8Array
   usage: Usage
   /** a signed receipt (remote runners) — stored by CID with the step */
   receipt?: unknown

@@ -50,3 +50,14 @@ export class InvalidBootstrapAddressError extends PlError {
 export class InvalidNetworkError extends PlError {
   override name = 'InvalidNetworkError'
 }
+
+/** A peer sent a frame nobody asked for: a response on an idle reused stream, or more requests ahead than the protocol allows. */
+export class UnsolicitedFrameError extends PlError {
+  override name = 'UnsolicitedFrameError'
+}
+
+/** The stream was reset (by the peer or locally) before the frame being read was complete. */
+export class StreamResetError extends PlError {
+  override name = 'StreamResetError'
+  constructor (message: string, details: Record<string, unknown> = {}) { super(message, details, true) }
+}

@@ -6,7 +6,7 @@
  */
 import { Uint8ArrayList } from 'uint8arraylist'
 import { encodeCanonical, decodeCanonical } from '../core/encoding.js'
-import { FrameTooLargeError, TruncatedFrameError, MalformedFrameError } from './errors.js'
+import { FrameTooLargeError, TruncatedFrameError, MalformedFrameError, UnsolicitedFrameError, StreamResetError } from './errors.js'
 
 const MAX_VARINT_BYTES = 5
 
@@ -82,5 +82,114 @@ export class FrameDecoder {
   /** Called at end of stream: leftover bytes mean the peer stopped mid-frame. */
   end (): void {
     if (this.buf.byteLength > 0) throw new TruncatedFrameError(`stream ended inside a frame (${this.buf.byteLength} bytes pending)`)
+  }
+}
+
+/** What `FrameReader.next()` returns at a clean end of stream between frames. */
+export const END_OF_STREAM: unique symbol = Symbol('end of stream')
+
+/** The parts of a libp2p stream a FrameReader listens to. */
+export interface FrameSource {
+  status: string
+  addEventListener: (type: 'message' | 'end' | 'close', listener: (evt: any) => void) => void
+  removeEventListener: (type: 'message' | 'end' | 'close', listener: (evt: any) => void) => void
+}
+
+/**
+ * Reads frames from one libp2p stream across many requests (a reused
+ * stream): it listens to the stream's `message` events from construction on,
+ * so no byte is lost between calls, keeps at most `maxQueued` decoded frames
+ * (past that it fails with UnsolicitedFrameError: a peer pipelining more than
+ * the protocol allows) plus one partial frame of at most `maxBytes`.
+ */
+export class FrameReader {
+  private readonly decoder: FrameDecoder
+  private readonly queue: unknown[] = []
+  private failure?: Error
+  private ended = false
+  private wake?: () => void
+  /** bytes received so far */
+  received = 0
+  /** called on every chunk, before it is decoded */
+  onData?: () => void
+  /** called once when the stream ends or fails */
+  onEnd?: () => void
+
+  constructor (private readonly stream: FrameSource, maxBytes: number, private readonly maxQueued: number) {
+    this.decoder = new FrameDecoder(maxBytes)
+    stream.addEventListener('message', this.onMessage)
+    stream.addEventListener('end', this.onStreamEnd)
+    stream.addEventListener('close', this.onClose)
+  }
+
+  private readonly onMessage = (evt: { data: Uint8Array | Uint8ArrayList }): void => {
+    if (this.done) return
+    this.received += evt.data.byteLength
+    this.onData?.()
+    if (this.done) return
+    try {
+      this.decoder.push(evt.data)
+      for (let f = this.decoder.next(); f != null; f = this.decoder.next()) {
+        if (this.queue.length >= this.maxQueued) throw new UnsolicitedFrameError(`peer sent more than ${this.maxQueued} frame(s) ahead`, { max: this.maxQueued })
+        this.queue.push(f.value)
+      }
+    } catch (err) {
+      this.finish(err as Error)
+      return
+    }
+    this.notify()
+  }
+
+  private readonly onStreamEnd = (): void => {
+    this.finish(this.stream.status === 'aborted' || this.stream.status === 'reset' ? new StreamResetError(`stream ${this.stream.status}`) : undefined)
+  }
+
+  private readonly onClose = (evt: { error?: Error }): void => {
+    this.finish(evt.error ?? (this.stream.status === 'aborted' || this.stream.status === 'reset' ? new StreamResetError(`stream ${this.stream.status}`) : undefined))
+  }
+
+  private finish (err?: Error): void {
+    if (this.done) return
+    if (err == null) {
+      try { this.decoder.end(); this.ended = true } catch (e) { this.failure = e as Error }
+    } else {
+      this.failure = err
+    }
+    this.stream.removeEventListener('message', this.onMessage)
+    this.stream.removeEventListener('end', this.onStreamEnd)
+    this.stream.removeEventListener('close', this.onClose)
+    this.notify()
+    this.onEnd?.()
+  }
+
+  private notify (): void {
+    const w = this.wake
+    this.wake = undefined
+    w?.()
+  }
+
+  /** true once the stream ended or failed: no more frames will come (queued ones still can be read) */
+  get done (): boolean {
+    return this.ended || this.failure != null
+  }
+
+  /** the failure that ended the stream, if any */
+  get error (): Error | undefined {
+    return this.failure
+  }
+
+  /** frames decoded and not read yet, plus bytes of a partial frame */
+  get backlog (): { frames: number, bytes: number } {
+    return { frames: this.queue.length, bytes: this.decoder.pending }
+  }
+
+  /** The next frame's value; END_OF_STREAM at a clean end between frames; throws the framing or stream error otherwise. */
+  async next (): Promise<unknown> {
+    for (;;) {
+      if (this.queue.length > 0) return this.queue.shift()
+      if (this.failure != null) throw this.failure
+      if (this.ended) return END_OF_STREAM
+      await new Promise<void>((resolve) => { this.wake = resolve })
+    }
   }
 }

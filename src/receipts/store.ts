@@ -2,7 +2,8 @@
  * Receipts in LevelDB: `receipts/<receipt CID>` → SignedReceipt, and an index
  * `receipts-run/<run>\0<step key>` → receipt CID (the accepted receipt of that
  * step; a later accepted receipt for the same step replaces the index entry,
- * the older one stays readable by CID). Both writes go in one batch.
+ * the older one stays readable by CID). Both writes go in one batch, shared
+ * with concurrent puts (the store's group commit).
  *
  * @example
  * const receipts = new ReceiptStore(store)
@@ -34,10 +35,11 @@ export class ReceiptStore {
   async put (signed: SignedReceipt): Promise<string> {
     const cid = receiptCid(signed.receipt)
     const { run, step } = signed.receipt
-    await this.store.db.batch([
-      { type: 'put', key: cid, value: signed, sublevel: this.byCid as any },
-      { type: 'put', key: run + SEP + step, value: cid, sublevel: this.byRun as any }
-    ] as any)
+    // group commit: concurrent puts (parallel steps of a run, several runs) share one batch; resolves once written
+    await this.store.write([
+      { type: 'put', key: cid, value: signed, sublevel: this.byCid },
+      { type: 'put', key: run + SEP + step, value: cid, sublevel: this.byRun }
+    ])
     return cid
   }
 

@@ -1,7 +1,8 @@
-import { encodeCanonical, decodeCanonical, cidOfBytes, verifyBytes, parseCid } from '../core/encoding.js'
+import { encodeCanonical, decodeCanonical, cidStringOfBytes, verifyBytes, parseCid } from '../core/encoding.js'
 import { PlError } from '../core/errors.js'
 import { BlockNotFoundError } from './errors.js'
 import type { BinarySublevel } from './index.js'
+import type { GroupCommit } from './group-commit.js'
 
 /** A document to store is over the size its caller allows (POST /blocks: what peers can fetch, 4 MiB). */
 export class DocumentTooLargeError extends PlError {
@@ -10,7 +11,24 @@ export class DocumentTooLargeError extends PlError {
 
 /** Content by CID. Documents are stored as their canonical dag-cbor bytes. */
 export class BlockStore {
-  constructor (private readonly db: BinarySublevel) {}
+  /** `commits`: writes go through the store's group commit (concurrent puts share one batch) @default each put on its own */
+  constructor (private readonly db: BinarySublevel, private readonly commits?: GroupCommit) {}
+
+  private async write (key: string, bytes: Uint8Array): Promise<void> {
+    if (this.commits == null) await this.db.put(key, bytes)
+    else await this.commits.write([{ type: 'put', key, value: bytes, sublevel: this.db }])
+  }
+
+  /** The batch operation storing `value`, for a caller writing it together with other keys in one batch; returns it with the CID. */
+  putOp (value: unknown): { cid: string, op: { type: 'put', key: string, value: Uint8Array, sublevel: BinarySublevel } } {
+    return this.putBytesOp(encodeCanonical(value))
+  }
+
+  /** Like `putOp` for a document already encoded (its canonical dag-cbor bytes, e.g. from a size check): no second encoding. */
+  putBytesOp (bytes: Uint8Array): { cid: string, op: { type: 'put', key: string, value: Uint8Array, sublevel: BinarySublevel } } {
+    const cid = cidStringOfBytes(bytes)
+    return { cid, op: { type: 'put', key: cid, value: bytes, sublevel: this.db } }
+  }
 
   /**
    * Stores a document and returns its CID string. With `maxBytes`, a document
@@ -22,15 +40,15 @@ export class BlockStore {
     if (options.maxBytes != null && bytes.byteLength > options.maxBytes) {
       throw new DocumentTooLargeError(`document is ${bytes.byteLength} bytes (dag-cbor), over the limit of ${options.maxBytes}`, { size: bytes.byteLength, max: options.maxBytes })
     }
-    const cid = cidOfBytes(bytes).toString()
-    await this.db.put(cid, bytes)
+    const cid = cidStringOfBytes(bytes)
+    await this.write(cid, bytes)
     return cid
   }
 
   /** Stores bytes that must hash to `cid` (throws CidMismatchError otherwise). */
   async putBytes (cid: string, bytes: Uint8Array): Promise<void> {
     verifyBytes(cid, bytes)
-    await this.db.put(parseCid(cid).toString(), bytes)
+    await this.write(parseCid(cid).toString(), bytes)
   }
 
   async getBytes (cid: string): Promise<Uint8Array | undefined> {

@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { Level } from 'level'
 import { DataDirLockedError, StoreVersionError, StoreClosedError } from './errors.js'
 import { BlockStore } from './blocks.js'
+import { GroupCommit, type BatchOp } from './group-commit.js'
 
 /** Bump when a keyspace's layout changes; a newer store refuses to open with older code. */
 export const STORE_VERSION = 1
@@ -24,12 +25,24 @@ export class Store {
   readonly path: string
   readonly db: Level<string, any>
   readonly blocks: BlockStore
+  /** group commit of concurrent writes (see `write`) */
+  readonly commits: GroupCommit
   private closed = false
 
   private constructor (path: string, db: Level<string, any>) {
     this.path = path
     this.db = db
-    this.blocks = new BlockStore(this.binary('blocks'))
+    this.commits = new GroupCommit(db)
+    this.blocks = new BlockStore(this.binary('blocks'), this.commits)
+  }
+
+  /**
+   * Writes `ops` (sublevel ops allowed) atomically; concurrent calls share
+   * one LevelDB batch (group commit). Resolves once its batch is written.
+   */
+  async write (ops: BatchOp[]): Promise<void> {
+    this.assertOpen()
+    await this.commits.write(ops)
   }
 
   static async open (dataDir: string): Promise<Store> {
@@ -90,9 +103,11 @@ export class Store {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
+    await this.commits.drain() // writes already submitted land before the database closes
     await this.db.close()
   }
 }
 
 export { BlockStore } from './blocks.js'
+export { GroupCommit, type BatchOp } from './group-commit.js'
 export * from './errors.js'

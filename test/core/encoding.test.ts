@@ -28,3 +28,15 @@ test('garbage bytes give InvalidEncodingError', () => {
   assert.throws(() => encodeCanonical({ x: NaN }), { name: 'InvalidEncodingError' })
   assert.throws(() => fromBase64url('a+b/'), { name: 'InvalidEncodingError' })
 })
+
+test('cidStringOfBytes gives the same text as multiformats for dag-cbor and raw, any length', async () => {
+  const { cidStringOfBytes, cidOfBytes, RAW, encodeCanonical } = await import('../../src/core/encoding.js')
+  const { randomBytes } = await import('node:crypto')
+  for (let n = 0; n < 300; n++) {
+    const bytes = randomBytes(n)
+    assert.equal(cidStringOfBytes(bytes), cidOfBytes(bytes).toString())
+    assert.equal(cidStringOfBytes(bytes, RAW), cidOfBytes(bytes, RAW).toString())
+  }
+  const doc = encodeCanonical({ hello: 'world', n: [1, 2, 3] })
+  assert.equal(cidStringOfBytes(doc), cidOfBytes(doc).toString())
+})

@@ -2,8 +2,8 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import * as ed from '@noble/ed25519'
 import { createIdentity, type Identity } from '../../src/core/identity.js'
-import { signEnvelope, unsignedBytes, envelopeId, EnvelopeVerifier, type Envelope } from '../../src/core/envelope.js'
-import { fromBase64url, toBase64url } from '../../src/core/encoding.js'
+import { signEnvelope, unsignedBytes, unsignedFromSigned, envelopeId, EnvelopeVerifier, type Envelope } from '../../src/core/envelope.js'
+import { fromBase64url, toBase64url, encodeCanonical } from '../../src/core/encoding.js'
 import { SchemaRegistry } from '../../src/spec/registry.js'
 import { Store } from '../../src/store/index.js'
 import { ReplayStore } from '../../src/store/replay.js'
@@ -190,4 +190,34 @@ test('an envelope that claims to live longer than the node accepts is refused', 
   await assert.rejects(verifier.verify(signEnvelope(alice, registry, 'Decline.v1', decline(), { ttlMs: 60_001 })), { name: 'EnvelopeLifetimeError' })
   const defaults = new EnvelopeVerifier(registry, undefined)
   await assert.rejects(defaults.verify(signEnvelope(alice, registry, 'Decline.v1', decline(), { ttlMs: 1e15 })), { name: 'EnvelopeLifetimeError', message: /the limit is 86400000 ms/ })
+})
+
+test('the signed bytes cut out of the signed form equal the encoded unsigned envelope (with and without to/trace, large ts, a body with its own sig key)', () => {
+  const cases: Array<Envelope<any>> = [
+    signEnvelope(alice, registry, 'Decline.v1', decline()),
+    signEnvelope(alice, registry, 'Decline.v1', decline(), { to: mallory.id, trace: 'trace-1' }),
+    signEnvelope(alice, registry, 'Decline.v1', decline(), { now: 2 ** 52, ttlMs: 1 }),
+    signEnvelope(alice, registry, 'Decline.v1', decline(), { now: 0 }),
+    { ...signEnvelope(alice, registry, 'Decline.v1', decline()), body: { sig: 'inner', exp: 1 } } as Envelope<any>
+  ]
+  for (const env of cases) {
+    assert.deepEqual(unsignedFromSigned(encodeCanonical(env)), unsignedBytes(env))
+  }
+})
+
+test('bytes that are not an envelope-shaped map give no cut, so the verifier encodes instead', () => {
+  assert.equal(unsignedFromSigned(encodeCanonical([1, 2])), undefined)
+  assert.equal(unsignedFromSigned(encodeCanonical({ a: { nested: 1 }, sig: 'x' })), undefined)
+  assert.equal(unsignedFromSigned(encodeCanonical({ b: 1 })), undefined)
+  assert.equal(unsignedFromSigned(new Uint8Array([0xa2, 0x61])), undefined)
+})
+
+test('every signed envelope gets its own 12-byte nonce, also across refills of the nonce pool', () => {
+  const seen = new Set<string>()
+  for (let i = 0; i < 1500; i++) {
+    const env = signEnvelope(alice, registry, 'Decline.v1', decline())
+    assert.equal(fromBase64url(env.nonce).byteLength, 12)
+    seen.add(env.nonce)
+  }
+  assert.equal(seen.size, 1500)
 })

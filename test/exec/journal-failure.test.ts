@@ -8,9 +8,9 @@ test('a journal write that fails while a step fails is surfaced (event, metric o
   const h = await harness()
   const original = Journal.prototype.putStep
   // fault injection: the journal refuses to record failed steps
-  Journal.prototype.putStep = async function (this: Journal, rec: Parameters<Journal['putStep']>[0]) {
-    if (rec.state === 'failed') throw Object.assign(new Error('disk full'), { name: 'DiskFullError' })
-    return await original.call(this, rec)
+  Journal.prototype.putStep = async function (this: Journal, ...args: Parameters<Journal['putStep']>) {
+    if (args[0].state === 'failed') throw Object.assign(new Error('disk full'), { name: 'DiskFullError' })
+    return await original.apply(this, args)
   }
   try {
     const boom = await writeModule(h.root, 'boom', 'export default class { eval () { throw new Error("module broke") } }')
