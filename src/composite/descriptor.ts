@@ -17,7 +17,7 @@ export function descriptorFromSpec (spec: unknown, extra: { limits?: Obj, price?
   if (!isObj(spec) || !isObj(spec[CAPABILITY_KEYWORD]) || !isObj(spec.properties)) {
     throw new CompositePlanInvalidError(`not a capability spec: it needs ${CAPABILITY_KEYWORD} {name, version} and properties.input/output`)
   }
-  const cap = spec[CAPABILITY_KEYWORD] as Obj
+  const cap = spec[CAPABILITY_KEYWORD]
   const props = spec.properties
   if (typeof cap.name !== 'string' || typeof cap.version !== 'string' || !isObj(props.input) || !isObj(props.output)) {
     throw new CompositePlanInvalidError(`not a capability spec: it needs ${CAPABILITY_KEYWORD} {name, version} and properties.input/output`)

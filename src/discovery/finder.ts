@@ -138,7 +138,6 @@ export class Finder {
    */
   async findByCid (cid: string, options: FindOptions = {}): Promise<FoundCapability[]> {
     const parsed = parseCid(cid)
-    const key = parsed.toString()
     const signals = this.findSignal(options)
     try {
       return await this.findByCidWithin(parsed, options, signals)

@@ -84,7 +84,7 @@ export function gatewayInitFromConfig (section: unknown): GatewayInit {
   if (s.publishPython != null && typeof s.publishPython !== 'boolean') throw new GatewayConfigError('api.publishPython must be true or false')
   if (s.publishExternal != null) {
     const e = s.publishExternal
-    if (typeof e !== 'object' || Array.isArray(e) || !Object.values(e as object).every(v => Array.isArray(v) && v.every(t => typeof t === 'string' && t !== ''))) {
+    if (typeof e !== 'object' || Array.isArray(e) || !Object.values(e).every(v => Array.isArray(v) && v.every(t => typeof t === 'string' && t !== ''))) {
       throw new GatewayConfigError('api.publishExternal must map a kind to a list of allowed targets, e.g. {a2a: [https://agents.example/]}')
     }
   }

@@ -241,7 +241,7 @@ test('a call whose depth is forged negative or huge is rejected by the schema; o
     const env = a.components.sign('CallForProposal.v1', body(), { to: b.peerId })
     const unsigned = { ...env, body: { ...env.body, depth } } as Omit<Envelope<CallForProposal>, 'sig'> & { sig?: string }
     delete unsigned.sig
-    return { ...unsigned, sig: toBase64url(a.components.identity.sign(unsignedBytes(unsigned))) } as Envelope<CallForProposal>
+    return { ...unsigned, sig: toBase64url(a.components.identity.sign(unsignedBytes(unsigned))) }
   }
   for (const depth of [-1, 1_000_000]) {
     const res = await a.components.rpc.request(b.peerId, negotiate, { envelope: forged(depth) })

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { TestMesh, waitFor } from '../helpers/mesh.js'
+import { type TestMesh, waitFor } from '../helpers/mesh.js'
 import { tempDir } from '../helpers/tmp.js'
 import type { Discovery } from '../../src/discovery/index.js'
 import type { PlNode } from '../../src/node.js'
@@ -43,7 +43,7 @@ before(async () => {
   await writeFile(join(dir, 'function.mjs'), 'export default class M {\n  eval (parameters, inputData) { return { text: String(inputData.text) } }\n}\n')
   const io = { input: { type: 'object' }, output: { type: 'object' } }
   for (const [i, price] of [[1, 3], [2, 1]]) {
-    await disc(mesh.nodes[i]).publish({ name: 'Audited', version: '1.0.0', io, price, limits: { wall_ms: 20_000, mem_mb: 128 } } as any, { dir })
+    await disc(mesh.nodes[i]).publish({ name: 'Audited', version: '1.0.0', io, price, limits: { wall_ms: 20_000, mem_mb: 128 } }, { dir })
   }
   const exp = Date.now() + HOUR
   const p1 = mesh.nodes[1].peerId

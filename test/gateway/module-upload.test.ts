@@ -64,8 +64,8 @@ test('a confined binding survives a restart, and a confined JS module runs in th
     assert.equal(bound.module?.confined, true)
     const pool = new ModulePool({ sandbox: { isolation: 'thread', thread: ['A', spec.cid] } })
     try {
-      assert.equal(pool.isolationFor(bound.module!), 'sandbox')
-      assert.equal(pool.isolationFor({ ...bound.module!, confined: undefined }), 'thread', 'the same module, not confined, would run in a thread')
+      assert.equal(pool.isolationFor(bound.module), 'sandbox')
+      assert.equal(pool.isolationFor({ ...bound.module, confined: undefined }), 'thread', 'the same module, not confined, would run in a thread')
     } finally {
       await pool.close()
     }

@@ -111,7 +111,7 @@ test('an unknown --lang fails with UnknownLanguageError', async () => {
   assert.throws(() => parseLangs('ts,rust'), { name: 'UnknownLanguageError', message: /unknown language "rust"/ })
   assert.throws(() => parseLangs(' , '), { name: 'UnknownLanguageError' })
   assert.deepEqual(parseLangs('go, ts,go'), ['go', 'ts'])
-  await assert.rejects(scaffold(SAMPLE_SPEC, { lang: 'go' as any }), { name: 'UnknownLanguageError' })
+  await assert.rejects(scaffold(SAMPLE_SPEC, { lang: 'go' }), { name: 'UnknownLanguageError' })
 })
 
 test('scaffold refuses a non-empty folder unless forced (ScaffoldTargetExistsError)', async () => {

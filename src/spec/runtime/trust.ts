@@ -109,7 +109,7 @@ function checkAttestationShape (a: unknown): asserts a is Doc {
       throw new AttestationMalformedError('claim ' + k + ' is not a string, number or boolean')
     }
   }
-  if ((a.exp as number) <= (a.nbf as number)) throw new AttestationMalformedError('exp is not after nbf')
+  if ((a.exp) <= (a.nbf)) throw new AttestationMalformedError('exp is not after nbf')
 }
 
 function checkRevocationDoc (r: unknown): asserts r is Doc {
@@ -176,7 +176,7 @@ export function checkReceiptsTrust (receipts: unknown, trustFile: unknown): Trus
   const revocations = ((trustFile.revocations ?? []) as unknown[]).map(r => { checkRevocationDoc(r); return r })
   const policies = new Map<string, Doc>()
   if (trustFile.policies !== undefined && !isObject(trustFile.policies)) throw new TrustFileError('policies must be an object {CID: Policy.v1}')
-  for (const [cid, doc] of Object.entries((trustFile.policies ?? {}) as Doc)) {
+  for (const [cid, doc] of Object.entries((trustFile.policies ?? {}))) {
     if (!isObject(doc) || cidOf(doc) !== cid) throw new TrustFileError('trust file policy ' + cid + ' does not hash to its CID')
     policies.set(cid, doc)
   }
