@@ -246,3 +246,69 @@ export async function checkGo (outDir: string, pkg: string, cases: Case[]): Prom
   const res = await run(binary, [], { input: JSON.stringify(cases) })
   return { check, ...verdictsOf(res, 'go harness') }
 }
+
+/**
+ * Checks one countersigned receipt of a Summarize step with the generated
+ * TypeScript, Python and Go checkers (compiled from SAMPLE_SPEC into
+ * `<dir>/gen`), with the step's real output and with a tampered one
+ * (`words` changed). Returns the three verdicts as `['ok', <error name>]`;
+ * `go` is undefined when Go is not installed.
+ */
+export async function checkSummarizeReceiptEverywhere (dir: string, signed: unknown, descriptor: unknown, output: { words: number } & Record<string, unknown>): Promise<{ ts: string[], py: string[], go?: string[] }> {
+  const bad = { ...output, words: output.words + 1 }
+  await compileTo(join(dir, 'gen'), [SAMPLE_SPEC])
+  const gen = await importGeneratedTs(join(dir, 'gen', 'ts'), join(dir, 'ts-run'))
+  const ts = [output, bad].map(o => {
+    try {
+      gen.checkReceipt(signed, { requireRequester: true, descriptor, output: o })
+      return 'ok'
+    } catch (err) {
+      return (err as Error).name
+    }
+  })
+  const py = await runPython(join(dir, 'gen', 'py'), `
+import json, sys
+import plspec
+c = json.load(sys.stdin)
+out = []
+for o in (c["output"], c["bad"]):
+    try:
+        plspec.check_receipt(c["signed"], require_requester=True, descriptor=c["descriptor"], output=o)
+        out.append("ok")
+    except Exception as e:
+        out.append(type(e).__name__)
+print(json.dumps(out))
+`, { signed, descriptor, output, bad })
+  if (!goAvailable()) return { ts, py }
+  const go = await runGo(join(dir, 'go-run'), join(dir, 'gen', 'go'), 'plspec', `package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"plspec"
+)
+
+func main() {
+	in, _ := io.ReadAll(os.Stdin)
+	doc, err := plspec.DecodeDagJSON(in)
+	if err != nil {
+		panic(err)
+	}
+	c := doc.(map[string]any)
+	out := []string{}
+	for _, o := range []any{c["output"], c["bad"]} {
+		if _, err := plspec.CheckReceipt(c["signed"], plspec.CheckReceiptOptions{RequireRequester: true, Descriptor: c["descriptor"], Output: o}); err != nil {
+			out = append(out, fmt.Sprintf("%T", err))
+		} else {
+			out = append(out, "ok")
+		}
+	}
+	b, _ := json.Marshal(out)
+	fmt.Println(string(b))
+}
+`, { signed, descriptor, output, bad })
+  return { ts, py, go }
+}

@@ -19,7 +19,7 @@ import type { Discovery } from '../../src/discovery/index.js'
 import { scaffold } from '../../src/spec/compiler/index.js'
 import { gw, http, startMesh } from '../gateway/helpers.js'
 import { runSummarize as runPlan } from '../bridges/attached-client.js'
-import { compileTo, goAvailable, GO_SKIP, importGeneratedTs, run, runGo, runPython, SAMPLE_SPEC } from './helpers.js'
+import { checkSummarizeReceiptEverywhere, goAvailable, GO_SKIP, run, SAMPLE_SPEC } from './helpers.js'
 
 const GO_ENV = { GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', GO111MODULE: 'on' }
 
@@ -161,59 +161,10 @@ test('a generated Go provider attaches, its node wins a step of a plan run from 
   const descriptor = m.nodes[1].service<Discovery>('discovery').localCapabilities().find(c => c.cid === reg.capability)?.descriptor
   assert.equal((descriptor?.io.input as { $ref?: string } | undefined)?.$ref, `cid:${reg.spec as string}#/properties/input`, 'the published descriptor points at the spec the Go process registered')
   const output = { summary: 'attached providers close', words: 5, model: 'go' }
-  const opts = { requireRequester: true, descriptor, output }
-  // TypeScript
-  await compileTo(join(tmp.dir, 'gen'), [SAMPLE_SPEC])
-  const ts = await importGeneratedTs(join(tmp.dir, 'gen', 'ts'), join(tmp.dir, 'ts-run'))
-  assert.equal(ts.checkReceipt(signed, opts).receipt.provider, m.nodes[1].peerId)
-  assert.throws(() => ts.checkReceipt(signed, { ...opts, output: { ...output, words: 6 } }), { name: 'ReceiptMismatchError' })
-  // Python
-  const pyVerdict = await runPython(join(tmp.dir, 'gen', 'py'), `
-import json, sys
-import plspec
-c = json.load(sys.stdin)
-out = []
-for o in (c["output"], dict(c["output"], words=6)):
-    try:
-        plspec.check_receipt(c["signed"], require_requester=True, descriptor=c["descriptor"], output=o)
-        out.append("ok")
-    except Exception as e:
-        out.append(type(e).__name__)
-print(json.dumps(out))
-`, { signed, descriptor, output })
-  assert.deepEqual(pyVerdict, ['ok', 'ReceiptMismatchError'])
-  // Go: the package the provider was generated with
-  const goVerdict = await runGo(join(tmp.dir, 'go-run'), join(tmp.dir, 'gen', 'go'), 'plspec', `package main
-
-import (
-	"encoding/json"
-	"fmt"
-	"io"
-	"os"
-
-	"plspec"
-)
-
-func main() {
-	in, _ := io.ReadAll(os.Stdin)
-	doc, err := plspec.DecodeDagJSON(in)
-	if err != nil {
-		panic(err)
-	}
-	c := doc.(map[string]any)
-	out := []string{}
-	for _, o := range []any{c["output"], c["bad"]} {
-		if _, err := plspec.CheckReceipt(c["signed"], plspec.CheckReceiptOptions{RequireRequester: true, Descriptor: c["descriptor"], Output: o}); err != nil {
-			out = append(out, fmt.Sprintf("%T", err))
-		} else {
-			out = append(out, "ok")
-		}
-	}
-	b, _ := json.Marshal(out)
-	fmt.Println(string(b))
-}
-`, { signed, descriptor, output, bad: { ...output, words: 6 } })
-  assert.deepEqual(goVerdict, ['ok', '*plspec.ReceiptMismatchError'])
+  const verdicts = await checkSummarizeReceiptEverywhere(tmp.dir, signed, descriptor, output)
+  assert.deepEqual(verdicts.ts, ['ok', 'ReceiptMismatchError'], 'TypeScript checker')
+  assert.deepEqual(verdicts.py, ['ok', 'ReceiptMismatchError'], 'Python checker')
+  assert.deepEqual(verdicts.go, ['ok', '*plspec.ReceiptMismatchError'], 'Go checker')
 })
 
 test('a Go handler output violating the schema is refused by the router in the process; the step fails with its typed error', async (t) => {

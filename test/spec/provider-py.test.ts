@@ -18,7 +18,7 @@ import type { Discovery } from '../../src/discovery/index.js'
 import { scaffold } from '../../src/spec/compiler/index.js'
 import { gw, http, startMesh } from '../gateway/helpers.js'
 import { runSummarize as runPlan } from '../bridges/attached-client.js'
-import { compileTo, goAvailable, GO_SKIP, importGeneratedTs, runGo, runPython, SAMPLE_SPEC } from './helpers.js'
+import { checkSummarizeReceiptEverywhere, GO_SKIP, SAMPLE_SPEC } from './helpers.js'
 
 const HANDLER = `
 import json, os, sys, time
@@ -100,60 +100,11 @@ test('a generated Python provider attaches, its node wins a step of a plan run f
   assert.equal(signed.receipt.via.target, registered.attachment)
   const descriptor = mesh.nodes[1].service<Discovery>('discovery').localCapabilities().find(c => c.cid === registered.capability)?.descriptor
   const output = { summary: 'attached providers close', words: 5, model: 'py' }
-  const opts = { requireRequester: true, descriptor, output }
-  // TypeScript
-  await compileTo(join(tmp.dir, 'gen'), [SAMPLE_SPEC])
-  const ts = await importGeneratedTs(join(tmp.dir, 'gen', 'ts'), join(tmp.dir, 'ts-run'))
-  assert.equal(ts.checkReceipt(signed, opts).receipt.provider, mesh.nodes[1].peerId)
-  assert.throws(() => ts.checkReceipt(signed, { ...opts, output: { ...output, words: 6 } }), { name: 'ReceiptMismatchError' })
-  // Python
-  const pyVerdict = await runPython(join(tmp.dir, 'gen', 'py'), `
-import json, sys
-import plspec
-c = json.load(sys.stdin)
-out = []
-for o in (c["output"], dict(c["output"], words=6)):
-    try:
-        plspec.check_receipt(c["signed"], require_requester=True, descriptor=c["descriptor"], output=o)
-        out.append("ok")
-    except Exception as e:
-        out.append(type(e).__name__)
-print(json.dumps(out))
-`, { signed, descriptor, output })
-  assert.deepEqual(pyVerdict, ['ok', 'ReceiptMismatchError'])
-  // Go
-  if (!goAvailable()) { t.diagnostic(GO_SKIP); return }
-  const goVerdict = await runGo(join(tmp.dir, 'go-run'), join(tmp.dir, 'gen', 'go'), 'plspec', `package main
-
-import (
-	"encoding/json"
-	"fmt"
-	"io"
-	"os"
-
-	"plspec"
-)
-
-func main() {
-	in, _ := io.ReadAll(os.Stdin)
-	doc, err := plspec.DecodeDagJSON(in)
-	if err != nil {
-		panic(err)
-	}
-	c := doc.(map[string]any)
-	out := []string{}
-	for _, o := range []any{c["output"], c["bad"]} {
-		if _, err := plspec.CheckReceipt(c["signed"], plspec.CheckReceiptOptions{RequireRequester: true, Descriptor: c["descriptor"], Output: o}); err != nil {
-			out = append(out, fmt.Sprintf("%T", err))
-		} else {
-			out = append(out, "ok")
-		}
-	}
-	b, _ := json.Marshal(out)
-	fmt.Println(string(b))
-}
-`, { signed, descriptor, output, bad: { ...output, words: 6 } })
-  assert.deepEqual(goVerdict, ['ok', '*plspec.ReceiptMismatchError'])
+  const verdicts = await checkSummarizeReceiptEverywhere(tmp.dir, signed, descriptor, output)
+  assert.deepEqual(verdicts.ts, ['ok', 'ReceiptMismatchError'], 'TypeScript checker')
+  assert.deepEqual(verdicts.py, ['ok', 'ReceiptMismatchError'], 'Python checker')
+  if (verdicts.go == null) { t.diagnostic(GO_SKIP); return }
+  assert.deepEqual(verdicts.go, ['ok', '*plspec.ReceiptMismatchError'], 'Go checker')
 })
 
 test('a handler output violating the schema is refused by the router in the process; the step fails with its typed error', async () => {
