@@ -189,14 +189,20 @@ export function buildMcpServer (tools: McpTools, allowed?: ScopeCheck): Server {
   server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
     const token = req.params._meta?.progressToken
     let n = 0
+    // notifications go out one after another, and all of them before the result: sent unchained, the last
+    // ("run finished") could reach the client after the answer (seen through the stdio proxy)
+    let sent = Promise.resolve()
     const onEvent = token == null
       ? undefined
       : (ev: ExecEvent): void => {
           const message = progressOf(ev)
           if (message == null) return
-          void extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: ++n, message } }).catch(() => {})
+          const progress = ++n
+          sent = sent.then(async () => { await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, message } }) }).catch(() => {})
         }
-    return await tools.call(req.params.name, (req.params.arguments ?? {}), { signal: extra.signal, ...(onEvent != null ? { onEvent } : {}) }, allowed)
+    const result = await tools.call(req.params.name, (req.params.arguments ?? {}), { signal: extra.signal, ...(onEvent != null ? { onEvent } : {}) }, allowed)
+    await sent
+    return result
   })
   return server
 }
