@@ -6,6 +6,7 @@
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { parse } from 'yaml'
 import { packageRoot } from '../../src/core/paths.js'
@@ -43,4 +44,19 @@ test('compose: one built image, init, health checks, providers wait for a health
   assert.equal(compose.name, undefined, 'no top-level name: docker-compose v1 does not read it')
   const text = readFileSync(join(root, 'docker', 'compose.yaml'), 'utf8')
   assert.doesNotMatch(text, /\$\{[A-Z_]+:\?/, 'no variable is required')
+})
+
+test('both compose tools read the file the same way: `docker compose` (v2) and `docker-compose` (v1) `config`', (t) => {
+  const file = join(root, 'docker', 'compose.yaml')
+  const tools: Array<[string, string[]]> = [['docker', ['compose']], ['docker-compose', []]]
+  const services: Record<string, string[]> = {}
+  for (const [cmd, pre] of tools) {
+    const name = [cmd, ...pre].join(' ')
+    if (spawnSync(cmd, [...pre, 'version'], { stdio: 'ignore' }).status !== 0) { t.diagnostic(`${name} is not installed (scripts/docker-engine.sh installs both): not checked`); continue }
+    // `config` parses, merges and validates the file against the tool's own schema, no engine needed
+    const res = spawnSync(cmd, [...pre, '-f', file, '-p', 'pl-config-check', 'config', '--services'], { encoding: 'utf8', cwd: root })
+    assert.equal(res.status, 0, `${name} config: ${res.stderr}`)
+    services[name] = res.stdout.trim().split('\n').sort()
+    assert.deepEqual(services[name], [...COMPOSE_SERVICES].sort(), name)
+  }
 })

@@ -12,7 +12,7 @@
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { ComposeSwarm, COMPOSE_SERVICES, dockerUnavailable, runCommand } from '../../src/swarm/compose.js'
+import { ComposeSwarm, COMPOSE_SERVICES, composeCommand, dockerUnavailable, runCommand } from '../../src/swarm/compose.js'
 import { packageRoot } from '../../src/core/paths.js'
 import { verifyExport } from '../../src/receipts/index.js'
 import type { DemoRun } from '../../src/swarm/report.js'
@@ -35,6 +35,8 @@ test('a negotiated plan across compose containers survives docker kill of the wi
   }
   const started = Date.now()
   const log = (line: string): void => { process.stderr.write(`# [${((Date.now() - started) / 1000).toFixed(0)} s] ${line}\n`) }
+  // `docker compose` (v2) when installed (scripts/docker-engine.sh installs it), else docker-compose v1
+  t.diagnostic(`compose tool: ${composeCommand()?.join(' ') ?? 'none'}`)
   const swarm = new ComposeSwarm({ project: `pltest${process.pid}`, log })
   t.after(async () => {
     log('down -v')
