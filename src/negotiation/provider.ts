@@ -36,7 +36,7 @@ import { attestationCid, type Attestation } from '../trust/attestation.js'
 import type { IoSchemas } from '../trust/io-schemas.js'
 import { MAX_BID_CREDENTIALS } from '../trust/constants.js'
 import { defaultBidStrategy } from './strategy.js'
-import { LIMIT_KEYS, type Award, type Bid, type BidDecision, type BidStrategy, type CallForProposal, type Decline, type InputFetcher, type Limits, type LocalCapabilities, type LocalOffer, type Result, type RunStep } from './types.js'
+import { LIMIT_KEYS, type Award, type Bid, type BidDecision, type BidRelease, type BidStrategy, type CallForProposal, type Decline, type InputFetcher, type Limits, type LocalCapabilities, type LocalOffer, type Result, type RunStep } from './types.js'
 
 export interface ProviderComponents {
   identity: Identity
@@ -238,6 +238,25 @@ export class Provider {
   private forget (bid: BidRecord): void {
     if (!this.bids.delete(bid.id)) return
     if (!bid.awarded) this.closeBid(bid)
+  }
+
+  /**
+   * The requester `from` will not award these bids (BidRelease.v1): drop
+   * them now rather than at their expiry, so the capacity they hold is free
+   * for the next call. Only the requester the bid answered may release it;
+   * an awarded bid, or an id this node does not hold, is left alone.
+   * Returns how many bids were released.
+   */
+  releaseBids (release: BidRelease, from: string): number {
+    let released = 0
+    for (const id of release.bids) {
+      const bid = this.bids.get(id)
+      if (bid == null || bid.awarded || bid.requester !== from || bid.body.run !== release.run || bid.body.step !== release.step) continue
+      this.forget(bid)
+      released++
+    }
+    if (released > 0) this.log.debug({ run: release.run, step: release.step, released, reason: release.reason }, 'bids released by their requester')
+    return released
   }
 
   /** Why no more bids can be held (for `requester`), or undefined. */

@@ -50,7 +50,8 @@ import { attestationCid } from '../trust/attestation.js'
 import type { IoSchemas } from '../trust/io-schemas.js'
 import type { BidEvidence } from '../trust/service.js'
 import type { Requirement } from '../trust/evaluate.js'
-import { LIMIT_KEYS, type Bid, type Award, type CandidateFinder, type Limits, type LocalCapabilities, type Result } from './types.js'
+import { mapBounded } from '../core/bounded.js'
+import { LIMIT_KEYS, type Bid, type BidRelease, type Award, type CandidateFinder, type Limits, type LocalCapabilities, type Result } from './types.js'
 
 export interface RemoteRunnerComponents {
   identity: Identity
@@ -123,6 +124,9 @@ interface StepJob {
 
 const NOT_FAILOVER = new Set(['RpcAbortedError'])
 /** Errors of a call or award that mean the connection to the peer failed (it is quarantined when no connection to it is left). */
+/** bids per BidRelease.v1 (its schema's maxItems) and how long delivering one may take */
+const MAX_RELEASE_BIDS = 64
+const RELEASE_TTL_MS = 10_000
 const CONNECTION_ERRORS = new Set(['RpcDialError', 'RpcStreamError'])
 /** Earlier negotiations of one step kept in its explanation. */
 const MAX_HISTORY = 5
@@ -241,8 +245,38 @@ export class RemoteRunner implements StepRunner {
       throw err
     } finally {
       exp.ended = this.clock.now()
+      this.releaseBids(exp, signal.aborted ? 'cancelled' : exp.outcome === 'ok' ? 'lost' : 'step-failed')
       await this.init.explanations.put(exp).catch((err: Error) => { this.log.warn({ err: err.message }, 'cannot store the award explanation') })
     }
+  }
+
+  /**
+   * The step is settled: the bids it did not award (backups, and bids the
+   * policy filtered out) are released (BidRelease.v1 to each provider), so
+   * their providers stop holding capacity for them until their expiry — a
+   * provider at its open-bid limit otherwise declines the next calls until
+   * the losing bids time out. Fire and forget, bounded; a provider that
+   * cannot be reached lets its bids expire as before.
+   */
+  private releaseBids (exp: StepExplanation, reason: BidRelease['reason']): void {
+    const byProvider = new Map<string, string[]>()
+    for (const b of exp.bids) {
+      if (b.status !== 'backup' && b.status !== 'filtered') continue
+      if (b.expires <= this.clock.now()) continue
+      byProvider.set(b.provider, [...(byProvider.get(b.provider) ?? []), b.bid])
+    }
+    if (byProvider.size === 0 || this.shutdown.signal.aborted) return
+    const calls = [...byProvider].flatMap(([provider, bids]) => {
+      const chunks: Array<[string, string[]]> = []
+      for (let i = 0; i < bids.length; i += MAX_RELEASE_BIDS) chunks.push([provider, bids.slice(i, i + MAX_RELEASE_BIDS)])
+      return chunks
+    })
+    void mapBounded(calls, this.init.cfpConcurrency ?? DEFAULT_CFP_CONCURRENCY, async ([provider, bids]) => {
+      const release: BidRelease = { run: exp.run, step: exp.step, bids, ...(reason != null ? { reason } : {}) }
+      const envelope = this.components.sign('BidRelease.v1', release, { to: provider, ttlMs: RELEASE_TTL_MS })
+      await this.components.rpc.request(provider, this.negotiate, { envelope }, { signal: this.shutdown.signal, timeouts: { dialMs: this.init.dialTimeoutMs ?? DEFAULT_NEGOTIATION_DIAL_MS, firstByteMs: RELEASE_TTL_MS, totalMs: RELEASE_TTL_MS } })
+        .catch((err: Error) => { this.log.debug({ provider, err: err.message }, 'bid release not delivered (the bids expire on their own)') })
+    })
   }
 
   private async negotiateAndRun (job: StepJob): Promise<StepRunResult> {

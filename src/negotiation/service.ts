@@ -14,7 +14,7 @@ import { Provider } from './provider.js'
 import { RemoteRunner } from './remote-runner.js'
 import { ExplanationStore, type StepExplanation } from './explanation.js'
 import { policyResolver, type PolicyDoc } from './policy.js'
-import type { Award, Bid, BidStrategy, CallForProposal, Candidate, CandidateFinder, CandidateFindOptions, CandidateQuery, Decline, InputFetcher, LocalCapabilities, LocalOffer, RunStep } from './types.js'
+import type { Award, Bid, BidRelease, BidStrategy, CallForProposal, Candidate, CandidateFinder, CandidateFindOptions, CandidateQuery, Decline, InputFetcher, LocalCapabilities, LocalOffer, RunStep } from './types.js'
 import type { RemoteRunnerInit } from './remote-runner.js'
 import type { ProviderInit } from './provider.js'
 import type { ModuleSpec } from '../core/module.js'
@@ -201,7 +201,7 @@ export class Negotiation implements PlService {
    */
   private async onNegotiate (req: NegotiateRequest, ctx: HandlerContext): Promise<RpcResponse<NegotiateResponse>> {
     const c = this.components
-    const verified = await c.verifier.verify<any>(req?.envelope, { expectedFrom: ctx.peer, expectedTypes: ['CallForProposal.v1', 'Award.v1', 'Bid.v1', 'Decline.v1'] })
+    const verified = await c.verifier.verify<any>(req?.envelope, { expectedFrom: ctx.peer, expectedTypes: ['CallForProposal.v1', 'Award.v1', 'BidRelease.v1', 'Bid.v1', 'Decline.v1'] })
     const env = verified.envelope
     switch (env.type) {
       case 'CallForProposal.v1': {
@@ -213,6 +213,9 @@ export class Negotiation implements PlService {
       case 'Award.v1':
         if (this.providerSide == null) throw new UnknownBidError(`this node made no bid ${(env.body as Award).bid}: it runs no remote steps`, { bid: (env.body as Award).bid })
         return { status: 'OK', body: this.providerSide.acceptAward(env.body as Award, verified.id, ctx.peer) }
+      case 'BidRelease.v1':
+        // a node that runs no remote steps holds no bids: nothing to release
+        return { status: 'OK', body: { released: this.providerSide?.releaseBids(env.body as BidRelease, ctx.peer) ?? 0 } }
       default:
         if (!this.collector.receive(verified as VerifiedEnvelope<Bid | Decline>, ctx.peer)) {
           throw new InvalidBidError(`answer to call ${(env.body as Bid).cfp}, which is no open call of this node (or is closed)`, { cfp: (env.body as Bid).cfp })

@@ -80,6 +80,14 @@ export interface Decline {
   message?: string
 }
 
+/** BidRelease.v1: the requester will not award these bids (protocols/schemas/BidRelease.v1.json) */
+export interface BidRelease {
+  run: string
+  step: string
+  bids: string[]
+  reason?: 'lost' | 'step-failed' | 'cancelled'
+}
+
 /** Award.v1 (`prev` is the receipts of the steps this one consumed; the provider's receipt must repeat it) */
 export interface Award {
   cfp: string

@@ -4,6 +4,7 @@
  * /pl/negotiate/1.0.0 — request `{envelope}`:
  *   CallForProposal.v1 → OK `{envelope: Bid.v1 | Decline.v1}`
  *   Award.v1           → OK `{award: <award id>, accepted: true}` | REJECTED (typed error)
+ *   BidRelease.v1      → OK `{released: <bids dropped>}` (the requester will not award them)
  *   Bid.v1 | Decline.v1 (a provider answering an open call) → OK `{received: true}` | REJECTED
  * /pl/exec/1.0.0 — request `{award: <the Award.v1 envelope>, input?: <bytes>}`:
  *   PROGRESS `{type: 'pl:exec:accepted' | 'pl:exec:input' | 'pl:step:progress', ...}` frames, then
@@ -15,7 +16,7 @@ import { DEFAULT_MAX_OUTPUT_BYTES, EXEC_PROTOCOL, NEGOTIATE_PROTOCOL } from './c
 import type { Award, Result } from './types.js'
 
 export interface NegotiateRequest { envelope: Envelope<any> }
-export type NegotiateResponse = { envelope: Envelope<any> } | { award: string, accepted: true } | { received: true }
+export type NegotiateResponse = { envelope: Envelope<any> } | { award: string, accepted: true } | { received: true } | { released: number }
 
 export interface ExecRequest { award: Envelope<Award>, input?: Uint8Array }
 /** `inner`: the receipts of a composite step's inner run (and of composites nested in it), which the receipt's `inner` names */

@@ -18,6 +18,7 @@ var Schemas = map[string]SchemaInfo{
 	"Attestation.v1": {ID: "pl:Attestation.v1", CID: "bafyreibmgde6un4np6miej5jt4ycbehcweggnmdw3m3he5gvvncibyqcn4"},
 	"Award.v1": {ID: "pl:Award.v1", CID: "bafyreihuvj4dg6ohphzraakrdaducbe6avma227alavrsr3njhzojmm64y"},
 	"Bid.v1": {ID: "pl:Bid.v1", CID: "bafyreidtldjmyzvodlr6d7fbza6qth2qxczfjqh6ap3yzfqnlig3oxvqxe"},
+	"BidRelease.v1": {ID: "pl:BidRelease.v1", CID: "bafyreiajdm6sbd5dv23h7su4gazibffsic5yj3zbway4jl6qaqoylccxde"},
 	"CallForProposal.v1": {ID: "pl:CallForProposal.v1", CID: "bafyreihvo7j7kvfeqbuoa6myxin3gzaiw265kv3kfqp2dxywojrwyvl7ja"},
 	"Capability.v1": {ID: "pl:Capability.v1", CID: "bafyreic2lnvblpydsr34wqoh3s3sm4mdlflqitmcyxmr6c7hcazjf7tfzm"},
 	"Decline.v1": {ID: "pl:Decline.v1", CID: "bafyreifpo7if3ikmwxyo2px6umbchyqk4huri2qukwturihlrvophveeli"},
@@ -120,6 +121,19 @@ func DecodeBidV1(data []byte) (*BidV1, error) {
 	var out BidV1
 	if err := decodeInto("Bid.v1", data, &out); err != nil {
 		var zero *BidV1
+		return zero, err
+	}
+	return &out, nil
+}
+
+// EncodeBidReleaseV1 validates a BidRelease.v1 value and encodes it as canonical dag-json.
+func EncodeBidReleaseV1(v *BidReleaseV1) ([]byte, error) { return Encode("BidRelease.v1", v) }
+
+// DecodeBidReleaseV1 decodes dag-json and validates it as BidRelease.v1.
+func DecodeBidReleaseV1(data []byte) (*BidReleaseV1, error) {
+	var out BidReleaseV1
+	if err := decodeInto("BidRelease.v1", data, &out); err != nil {
+		var zero *BidReleaseV1
 		return zero, err
 	}
 	return &out, nil

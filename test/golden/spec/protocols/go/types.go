@@ -81,6 +81,14 @@ type BidV1 struct {
 	Credentials *[]AttestationV1 `json:"credentials,omitempty"`
 }
 
+// BidReleaseV1: A requester tells a provider that its bids for a step will not be awarded (the step was awarded to another bid and settled, or failed, or was cancelled): the provider drops them at once instead of holding them, and the capacity they reserve, until their `expires`. Sent to /pl/negotiate, signed by the requester that made the calls.
+type BidReleaseV1 struct {
+	Run string `json:"run"`
+	Step string `json:"step"`
+	Bids []string `json:"bids"`
+	Reason *string `json:"reason,omitempty"`
+}
+
 // CallForProposalV1 is a struct of the compiled schemas.
 type CallForProposalV1 struct {
 	Run string `json:"run"`

@@ -19,35 +19,37 @@ var k11 = mustJSON("1")
 var k12 = mustRegexp("^[A-Za-z0-9_\\x{2d}]{86}\\z")
 var k13 = map[string]bool{"cfp": true, "bid": true, "run": true, "step": true, "provider": true, "capability": true, "input": true, "limits": true, "price": true, "deadline": true, "attempt": true, "prev": true, "on_behalf_of": true, "attestations": true}
 var k14 = map[string]bool{"cfp": true, "run": true, "step": true, "capability": true, "price": true, "eta_ms": true, "attrs": true, "limits": true, "attestations": true, "expires": true, "credentials": true}
-var k15 = map[string]bool{"run": true, "step": true, "capability": true, "input": true, "input_size": true, "deadline": true, "reply_by": true, "constraints": true, "policies": true, "limits": true, "reply_to": true, "estimate": true, "depth": true}
-var k16 = map[string]bool{"name": true, "version": true, "cid": true}
-var k17 = map[string]bool{"cfp": true, "run": true, "step": true, "reason": true, "message": true}
-var k18 = mustJSON("[\"busy\",\"policy\",\"unsupported\",\"over-limits\",\"too-deep\",\"other\"]").([]any)
-var k19 = map[string]bool{"v": true, "type": true, "schema": true, "from": true, "to": true, "ts": true, "exp": true, "nonce": true, "trace": true, "body": true, "sig": true}
-var k20 = mustRegexp("^[A-Z][A-Za-z0-9]*\\x{2e}v[0-9]+\\z")
-var k21 = map[string]bool{"method": true, "path": true, "body": true}
-var k22 = mustJSON("[\"GET\",\"POST\",\"PUT\",\"DELETE\"]").([]any)
-var k23 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "policy": true, "select": true, "plan": true}
-var k24 = mustRegexp("^[A-Za-z_][A-Za-z0-9_]*\\x{3a}\\x{2d}?[0-9\\x{2e}]+\\z")
-var k25 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "network": true, "residency": true, "self_attest": true}
-var k26 = mustJSON("[\"none\"]").([]any)
-var k27 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true, "attestations": true, "inner": true}
-var k28 = mustJSON("\"\"")
-var k29 = mustJSON("[\"ok\",\"error\"]").([]any)
-var k30 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
-var k31 = mustJSON("[\"thread\",\"sandbox\",\"process\",\"sandbox-no-net\",\"process-no-net\"]").([]any)
-var k32 = map[string]bool{"kind": true, "target": true, "ref": true}
-var k33 = mustRegexp("^[a-z][a-z0-9\\x{2d}]*\\z")
-var k34 = map[string]bool{"run": true, "receipts": true}
-var k35 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
-var k36 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
-var k37 = map[string]bool{"v": true, "issuer": true, "attestation": true, "ts": true, "reason": true, "sig": true}
-var k38 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
-var k39 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
-var k40 = mustJSON("[\"bundle\",\"plan\"]").([]any)
-var k41 = mustJSON("[\"api-key\",\"agent\"]").([]any)
-var k42 = mustJSON("true")
-var k43 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
+var k15 = map[string]bool{"run": true, "step": true, "bids": true, "reason": true}
+var k16 = mustJSON("[\"lost\",\"step-failed\",\"cancelled\"]").([]any)
+var k17 = map[string]bool{"run": true, "step": true, "capability": true, "input": true, "input_size": true, "deadline": true, "reply_by": true, "constraints": true, "policies": true, "limits": true, "reply_to": true, "estimate": true, "depth": true}
+var k18 = map[string]bool{"name": true, "version": true, "cid": true}
+var k19 = map[string]bool{"cfp": true, "run": true, "step": true, "reason": true, "message": true}
+var k20 = mustJSON("[\"busy\",\"policy\",\"unsupported\",\"over-limits\",\"too-deep\",\"other\"]").([]any)
+var k21 = map[string]bool{"v": true, "type": true, "schema": true, "from": true, "to": true, "ts": true, "exp": true, "nonce": true, "trace": true, "body": true, "sig": true}
+var k22 = mustRegexp("^[A-Z][A-Za-z0-9]*\\x{2e}v[0-9]+\\z")
+var k23 = map[string]bool{"method": true, "path": true, "body": true}
+var k24 = mustJSON("[\"GET\",\"POST\",\"PUT\",\"DELETE\"]").([]any)
+var k25 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "policy": true, "select": true, "plan": true}
+var k26 = mustRegexp("^[A-Za-z_][A-Za-z0-9_]*\\x{3a}\\x{2d}?[0-9\\x{2e}]+\\z")
+var k27 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "network": true, "residency": true, "self_attest": true}
+var k28 = mustJSON("[\"none\"]").([]any)
+var k29 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true, "attestations": true, "inner": true}
+var k30 = mustJSON("\"\"")
+var k31 = mustJSON("[\"ok\",\"error\"]").([]any)
+var k32 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
+var k33 = mustJSON("[\"thread\",\"sandbox\",\"process\",\"sandbox-no-net\",\"process-no-net\"]").([]any)
+var k34 = map[string]bool{"kind": true, "target": true, "ref": true}
+var k35 = mustRegexp("^[a-z][a-z0-9\\x{2d}]*\\z")
+var k36 = map[string]bool{"run": true, "receipts": true}
+var k37 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
+var k38 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
+var k39 = map[string]bool{"v": true, "issuer": true, "attestation": true, "ts": true, "reason": true, "sig": true}
+var k40 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
+var k41 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
+var k42 = mustJSON("[\"bundle\",\"plan\"]").([]any)
+var k43 = mustJSON("[\"api-key\",\"agent\"]").([]any)
+var k44 = mustJSON("true")
+var k45 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
 
 // pl:AdvertiseCapability.v1#
 func n0(x any, p string) string {
@@ -1723,8 +1725,138 @@ func n92(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
-// pl:CallForProposal.v1#
+// pl:BidRelease.v1#
 func n93(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["run"]; !has {
+			return p + " must have required property \"run\""
+		}
+		if _, has := m["step"]; !has {
+			return p + " must have required property \"step\""
+		}
+		if _, has := m["bids"]; !has {
+			return p + " must have required property \"bids\""
+		}
+		if v, has := m["run"]; has {
+			if e := n94(v, child(p, "run")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["step"]; has {
+			if e := n95(v, child(p, "step")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["bids"]; has {
+			if e := n96(v, child(p, "bids")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["reason"]; has {
+			if e := n98(v, child(p, "reason")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k15[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:BidRelease.v1#/properties/run
+func n94(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 128 {
+			return p + " must have at most 128 characters"
+		}
+	}
+	return ""
+}
+
+// pl:BidRelease.v1#/properties/step
+func n95(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 256 {
+			return p + " must have at most 256 characters"
+		}
+	}
+	return ""
+}
+
+// pl:BidRelease.v1#/properties/bids
+func n96(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) < 1 {
+			return p + " must have at least 1 items"
+		}
+		if len(a) > 64 {
+			return p + " must have at most 64 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n97(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:BidRelease.v1#/properties/bids/items
+func n97(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k1.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
+// pl:BidRelease.v1#/properties/reason
+func n98(x any, p string) string {
+	if !func() bool {
+		for _, v := range k16 {
+			if jsonEqual(x, v) {
+				return true
+			}
+		}
+		return false
+	}() {
+		return p + " must be one of the allowed values"
+	}
+	return ""
+}
+
+// pl:BidRelease.v1#/additionalProperties
+func n99(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:CallForProposal.v1#
+func n100(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1752,72 +1884,72 @@ func n93(x any, p string) string {
 			return p + " must have required property \"reply_by\""
 		}
 		if v, has := m["run"]; has {
-			if e := n94(v, child(p, "run")); e != "" {
+			if e := n101(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n95(v, child(p, "step")); e != "" {
+			if e := n102(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n96(v, child(p, "capability")); e != "" {
+			if e := n103(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input"]; has {
-			if e := n101(v, child(p, "input")); e != "" {
+			if e := n108(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input_size"]; has {
-			if e := n102(v, child(p, "input_size")); e != "" {
+			if e := n109(v, child(p, "input_size")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["deadline"]; has {
-			if e := n103(v, child(p, "deadline")); e != "" {
+			if e := n110(v, child(p, "deadline")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reply_by"]; has {
-			if e := n104(v, child(p, "reply_by")); e != "" {
+			if e := n111(v, child(p, "reply_by")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["constraints"]; has {
-			if e := n105(v, child(p, "constraints")); e != "" {
+			if e := n112(v, child(p, "constraints")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n107(v, child(p, "policies")); e != "" {
+			if e := n114(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n109(v, child(p, "limits")); e != "" {
+			if e := n116(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reply_to"]; has {
-			if e := n114(v, child(p, "reply_to")); e != "" {
+			if e := n121(v, child(p, "reply_to")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["estimate"]; has {
-			if e := n116(v, child(p, "estimate")); e != "" {
+			if e := n123(v, child(p, "estimate")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["depth"]; has {
-			if e := n117(v, child(p, "depth")); e != "" {
+			if e := n124(v, child(p, "depth")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k15[k] {
+			if !k17[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1827,7 +1959,7 @@ func n93(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/run
-func n94(x any, p string) string {
+func n101(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1840,7 +1972,7 @@ func n94(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/step
-func n95(x any, p string) string {
+func n102(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1853,7 +1985,7 @@ func n95(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability
-func n96(x any, p string) string {
+func n103(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1863,22 +1995,22 @@ func n96(x any, p string) string {
 			return p + " must have required property \"name\""
 		}
 		if v, has := m["name"]; has {
-			if e := n97(v, child(p, "name")); e != "" {
+			if e := n104(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n98(v, child(p, "version")); e != "" {
+			if e := n105(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["cid"]; has {
-			if e := n99(v, child(p, "cid")); e != "" {
+			if e := n106(v, child(p, "cid")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k16[k] {
+			if !k18[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1888,7 +2020,7 @@ func n96(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/properties/name
-func n97(x any, p string) string {
+func n104(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1901,7 +2033,7 @@ func n97(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/properties/version
-func n98(x any, p string) string {
+func n105(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1914,7 +2046,7 @@ func n98(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/properties/cid
-func n99(x any, p string) string {
+func n106(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1930,12 +2062,12 @@ func n99(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/additionalProperties
-func n100(x any, p string) string {
+func n107(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:CallForProposal.v1#/properties/input
-func n101(x any, p string) string {
+func n108(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1951,7 +2083,7 @@ func n101(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/input_size
-func n102(x any, p string) string {
+func n109(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1964,7 +2096,7 @@ func n102(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/deadline
-func n103(x any, p string) string {
+func n110(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1977,7 +2109,7 @@ func n103(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/reply_by
-func n104(x any, p string) string {
+func n111(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1990,7 +2122,7 @@ func n104(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/constraints
-func n105(x any, p string) string {
+func n112(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2001,7 +2133,7 @@ func n105(x any, p string) string {
 		}
 		for k, v := range m {
 			if !k7[k] {
-				if e := n106(v, child(p, k)); e != "" {
+				if e := n113(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -2011,7 +2143,7 @@ func n105(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/constraints/additionalProperties
-func n106(x any, p string) string {
+func n113(x any, p string) string {
 	if !(isNumber(x) || isString(x) || isBool(x)) {
 		return p + " must be number or string or boolean"
 	}
@@ -2024,7 +2156,7 @@ func n106(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/policies
-func n107(x any, p string) string {
+func n114(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2034,7 +2166,7 @@ func n107(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n108(a[i], index(p, i)); e != "" {
+			if e := n115(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2043,7 +2175,7 @@ func n107(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/policies/items
-func n108(x any, p string) string {
+func n115(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2056,24 +2188,24 @@ func n108(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits
-func n109(x any, p string) string {
+func n116(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n110(v, child(p, "cpu_ms")); e != "" {
+			if e := n117(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n111(v, child(p, "mem_mb")); e != "" {
+			if e := n118(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n112(v, child(p, "wall_ms")); e != "" {
+			if e := n119(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -2088,7 +2220,7 @@ func n109(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits/properties/cpu_ms
-func n110(x any, p string) string {
+func n117(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2101,7 +2233,7 @@ func n110(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits/properties/mem_mb
-func n111(x any, p string) string {
+func n118(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2114,7 +2246,7 @@ func n111(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits/properties/wall_ms
-func n112(x any, p string) string {
+func n119(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2127,12 +2259,12 @@ func n112(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits/additionalProperties
-func n113(x any, p string) string {
+func n120(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:CallForProposal.v1#/properties/reply_to
-func n114(x any, p string) string {
+func n121(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2142,7 +2274,7 @@ func n114(x any, p string) string {
 			return p + " must have at most 16 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n115(a[i], index(p, i)); e != "" {
+			if e := n122(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2151,7 +2283,7 @@ func n114(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/reply_to/items
-func n115(x any, p string) string {
+func n122(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2164,7 +2296,7 @@ func n115(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/estimate
-func n116(x any, p string) string {
+func n123(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -2172,7 +2304,7 @@ func n116(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/depth
-func n117(x any, p string) string {
+func n124(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2188,12 +2320,12 @@ func n117(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/additionalProperties
-func n118(x any, p string) string {
+func n125(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Decline.v1#
-func n119(x any, p string) string {
+func n126(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2212,32 +2344,32 @@ func n119(x any, p string) string {
 			return p + " must have required property \"reason\""
 		}
 		if v, has := m["cfp"]; has {
-			if e := n120(v, child(p, "cfp")); e != "" {
+			if e := n127(v, child(p, "cfp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n121(v, child(p, "run")); e != "" {
+			if e := n128(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n122(v, child(p, "step")); e != "" {
+			if e := n129(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reason"]; has {
-			if e := n123(v, child(p, "reason")); e != "" {
+			if e := n130(v, child(p, "reason")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n124(v, child(p, "message")); e != "" {
+			if e := n131(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k17[k] {
+			if !k19[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2247,7 +2379,7 @@ func n119(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/cfp
-func n120(x any, p string) string {
+func n127(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2263,7 +2395,7 @@ func n120(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/run
-func n121(x any, p string) string {
+func n128(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2276,7 +2408,7 @@ func n121(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/step
-func n122(x any, p string) string {
+func n129(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2289,9 +2421,9 @@ func n122(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/reason
-func n123(x any, p string) string {
+func n130(x any, p string) string {
 	if !func() bool {
-		for _, v := range k18 {
+		for _, v := range k20 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -2304,7 +2436,7 @@ func n123(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/message
-func n124(x any, p string) string {
+func n131(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2317,12 +2449,12 @@ func n124(x any, p string) string {
 }
 
 // pl:Decline.v1#/additionalProperties
-func n125(x any, p string) string {
+func n132(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Envelope.v1#
-func n126(x any, p string) string {
+func n133(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2356,62 +2488,62 @@ func n126(x any, p string) string {
 			return p + " must have required property \"sig\""
 		}
 		if v, has := m["v"]; has {
-			if e := n127(v, child(p, "v")); e != "" {
+			if e := n134(v, child(p, "v")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["type"]; has {
-			if e := n128(v, child(p, "type")); e != "" {
+			if e := n135(v, child(p, "type")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["schema"]; has {
-			if e := n129(v, child(p, "schema")); e != "" {
+			if e := n136(v, child(p, "schema")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["from"]; has {
-			if e := n130(v, child(p, "from")); e != "" {
+			if e := n137(v, child(p, "from")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["to"]; has {
-			if e := n131(v, child(p, "to")); e != "" {
+			if e := n138(v, child(p, "to")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n132(v, child(p, "ts")); e != "" {
+			if e := n139(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["exp"]; has {
-			if e := n133(v, child(p, "exp")); e != "" {
+			if e := n140(v, child(p, "exp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["nonce"]; has {
-			if e := n134(v, child(p, "nonce")); e != "" {
+			if e := n141(v, child(p, "nonce")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["trace"]; has {
-			if e := n135(v, child(p, "trace")); e != "" {
+			if e := n142(v, child(p, "trace")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["body"]; has {
-			if e := n136(v, child(p, "body")); e != "" {
+			if e := n143(v, child(p, "body")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["sig"]; has {
-			if e := n137(v, child(p, "sig")); e != "" {
+			if e := n144(v, child(p, "sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k19[k] {
+			if !k21[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2421,7 +2553,7 @@ func n126(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/v
-func n127(x any, p string) string {
+func n134(x any, p string) string {
 	if !jsonEqual(x, k11) {
 		return p + " must be equal to the constant"
 	}
@@ -2429,7 +2561,7 @@ func n127(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/type
-func n128(x any, p string) string {
+func n135(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2437,7 +2569,7 @@ func n128(x any, p string) string {
 		if runeLen(s) > 64 {
 			return p + " must have at most 64 characters"
 		}
-		if !k20.MatchString(s) {
+		if !k22.MatchString(s) {
 			return p + " must match pattern \"^[A-Z][A-Za-z0-9]*\\\\.v[0-9]+$\""
 		}
 	}
@@ -2445,7 +2577,7 @@ func n128(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/schema
-func n129(x any, p string) string {
+func n136(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2461,7 +2593,7 @@ func n129(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/from
-func n130(x any, p string) string {
+func n137(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2474,7 +2606,7 @@ func n130(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/to
-func n131(x any, p string) string {
+func n138(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2487,7 +2619,7 @@ func n131(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/ts
-func n132(x any, p string) string {
+func n139(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2500,7 +2632,7 @@ func n132(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/exp
-func n133(x any, p string) string {
+func n140(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2513,7 +2645,7 @@ func n133(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/nonce
-func n134(x any, p string) string {
+func n141(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2529,7 +2661,7 @@ func n134(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/trace
-func n135(x any, p string) string {
+func n142(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2542,7 +2674,7 @@ func n135(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/body
-func n136(x any, p string) string {
+func n143(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2550,7 +2682,7 @@ func n136(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/sig
-func n137(x any, p string) string {
+func n144(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2563,12 +2695,12 @@ func n137(x any, p string) string {
 }
 
 // pl:Envelope.v1#/additionalProperties
-func n138(x any, p string) string {
+func n145(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:GatewayRequest.v1#
-func n139(x any, p string) string {
+func n146(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2581,22 +2713,22 @@ func n139(x any, p string) string {
 			return p + " must have required property \"path\""
 		}
 		if v, has := m["method"]; has {
-			if e := n140(v, child(p, "method")); e != "" {
+			if e := n147(v, child(p, "method")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["path"]; has {
-			if e := n141(v, child(p, "path")); e != "" {
+			if e := n148(v, child(p, "path")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["body"]; has {
-			if e := n142(v, child(p, "body")); e != "" {
+			if e := n149(v, child(p, "body")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k21[k] {
+			if !k23[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2606,12 +2738,12 @@ func n139(x any, p string) string {
 }
 
 // pl:GatewayRequest.v1#/properties/method
-func n140(x any, p string) string {
+func n147(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if !func() bool {
-		for _, v := range k22 {
+		for _, v := range k24 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -2624,7 +2756,7 @@ func n140(x any, p string) string {
 }
 
 // pl:GatewayRequest.v1#/properties/path
-func n141(x any, p string) string {
+func n148(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2640,17 +2772,17 @@ func n141(x any, p string) string {
 }
 
 // pl:GatewayRequest.v1#/properties/body
-func n142(x any, p string) string {
+func n149(x any, p string) string {
 	return ""
 }
 
 // pl:GatewayRequest.v1#/additionalProperties
-func n143(x any, p string) string {
+func n150(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Plan.v1#
-func n144(x any, p string) string {
+func n151(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2663,253 +2795,32 @@ func n144(x any, p string) string {
 			return p + " must have required property \"plan\""
 		}
 		if v, has := m["goal"]; has {
-			if e := n145(v, child(p, "goal")); e != "" {
+			if e := n152(v, child(p, "goal")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["inputs"]; has {
-			if e := n146(v, child(p, "inputs")); e != "" {
+			if e := n153(v, child(p, "inputs")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["constraints"]; has {
-			if e := n147(v, child(p, "constraints")); e != "" {
+			if e := n154(v, child(p, "constraints")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policy"]; has {
-			if e := n148(v, child(p, "policy")); e != "" {
+			if e := n155(v, child(p, "policy")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["select"]; has {
-			if e := n151(v, child(p, "select")); e != "" {
+			if e := n158(v, child(p, "select")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["plan"]; has {
-			if e := n154(v, child(p, "plan")); e != "" {
-				return e
-			}
-		}
-		for k, v := range m {
-			if !k23[k] {
-				_ = v
-				return child(p, k) + " is not allowed (additionalProperties)"
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/goal
-func n145(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) < 1 {
-			return p + " must have at least 1 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/inputs
-func n146(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/constraints
-func n147(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/policy
-func n148(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	if m, ok := x.(map[string]any); ok {
-		_ = m
-		if v, has := m["require"]; has {
-			if e := n149(v, child(p, "require")); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/policy/properties/require
-func n149(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		for i := 0; i < len(a); i++ {
-			if e := n150(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/policy/properties/require/items
-func n150(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/select
-func n151(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	if m, ok := x.(map[string]any); ok {
-		_ = m
-		if v, has := m["optimize"]; has {
-			if e := n152(v, child(p, "optimize")); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/select/properties/optimize
-func n152(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		for i := 0; i < len(a); i++ {
-			if e := n153(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/select/properties/optimize/items
-func n153(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if !k24.MatchString(s) {
-			return p + " must match pattern \"^[A-Za-z_][A-Za-z0-9_]*:-?[0-9.]+$\""
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/plan
-func n154(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		if len(a) < 1 {
-			return p + " must have at least 1 items"
-		}
-		for i := 0; i < len(a); i++ {
-			if e := n155(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/plan/items
-func n155(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/additionalProperties
-func n156(x any, p string) string {
-	return p + " is not allowed (false schema)"
-}
-
-// pl:Policy.v1#
-func n157(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	if m, ok := x.(map[string]any); ok {
-		_ = m
-		if _, has := m["name"]; !has {
-			return p + " must have required property \"name\""
-		}
-		if v, has := m["name"]; has {
-			if e := n158(v, child(p, "name")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["version"]; has {
-			if e := n159(v, child(p, "version")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["description"]; has {
-			if e := n160(v, child(p, "description")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["require_attestations"]; has {
-			if e := n161(v, child(p, "require_attestations")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["allow_peers"]; has {
-			if e := n163(v, child(p, "allow_peers")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["deny_peers"]; has {
-			if e := n165(v, child(p, "deny_peers")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["max_price"]; has {
-			if e := n167(v, child(p, "max_price")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["max_deadline_ms"]; has {
-			if e := n168(v, child(p, "max_deadline_ms")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["network"]; has {
-			if e := n169(v, child(p, "network")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["residency"]; has {
-			if e := n170(v, child(p, "residency")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["self_attest"]; has {
-			if e := n172(v, child(p, "self_attest")); e != "" {
+			if e := n161(v, child(p, "plan")); e != "" {
 				return e
 			}
 		}
@@ -2923,8 +2834,229 @@ func n157(x any, p string) string {
 	return ""
 }
 
-// pl:Policy.v1#/properties/name
+// pl:Plan.v1#/properties/goal
+func n152(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) < 1 {
+			return p + " must have at least 1 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/inputs
+func n153(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/constraints
+func n154(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/policy
+func n155(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if v, has := m["require"]; has {
+			if e := n156(v, child(p, "require")); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/policy/properties/require
+func n156(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		for i := 0; i < len(a); i++ {
+			if e := n157(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/policy/properties/require/items
+func n157(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/select
 func n158(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if v, has := m["optimize"]; has {
+			if e := n159(v, child(p, "optimize")); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/select/properties/optimize
+func n159(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		for i := 0; i < len(a); i++ {
+			if e := n160(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/select/properties/optimize/items
+func n160(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k26.MatchString(s) {
+			return p + " must match pattern \"^[A-Za-z_][A-Za-z0-9_]*:-?[0-9.]+$\""
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/plan
+func n161(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) < 1 {
+			return p + " must have at least 1 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n162(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/plan/items
+func n162(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/additionalProperties
+func n163(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:Policy.v1#
+func n164(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["name"]; !has {
+			return p + " must have required property \"name\""
+		}
+		if v, has := m["name"]; has {
+			if e := n165(v, child(p, "name")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["version"]; has {
+			if e := n166(v, child(p, "version")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["description"]; has {
+			if e := n167(v, child(p, "description")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["require_attestations"]; has {
+			if e := n168(v, child(p, "require_attestations")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["allow_peers"]; has {
+			if e := n170(v, child(p, "allow_peers")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["deny_peers"]; has {
+			if e := n172(v, child(p, "deny_peers")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["max_price"]; has {
+			if e := n174(v, child(p, "max_price")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["max_deadline_ms"]; has {
+			if e := n175(v, child(p, "max_deadline_ms")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["network"]; has {
+			if e := n176(v, child(p, "network")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["residency"]; has {
+			if e := n177(v, child(p, "residency")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["self_attest"]; has {
+			if e := n179(v, child(p, "self_attest")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k27[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/name
+func n165(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2937,7 +3069,7 @@ func n158(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/version
-func n159(x any, p string) string {
+func n166(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2950,7 +3082,7 @@ func n159(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/description
-func n160(x any, p string) string {
+func n167(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2963,7 +3095,7 @@ func n160(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/require_attestations
-func n161(x any, p string) string {
+func n168(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2973,7 +3105,7 @@ func n161(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n162(a[i], index(p, i)); e != "" {
+			if e := n169(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2982,7 +3114,7 @@ func n161(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/require_attestations/items
-func n162(x any, p string) string {
+func n169(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2995,14 +3127,14 @@ func n162(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/allow_peers
-func n163(x any, p string) string {
+func n170(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n164(a[i], index(p, i)); e != "" {
+			if e := n171(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3011,7 +3143,7 @@ func n163(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/allow_peers/items
-func n164(x any, p string) string {
+func n171(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3024,14 +3156,14 @@ func n164(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/deny_peers
-func n165(x any, p string) string {
+func n172(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n166(a[i], index(p, i)); e != "" {
+			if e := n173(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3040,7 +3172,7 @@ func n165(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/deny_peers/items
-func n166(x any, p string) string {
+func n173(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3053,7 +3185,7 @@ func n166(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/max_price
-func n167(x any, p string) string {
+func n174(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3066,7 +3198,7 @@ func n167(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/max_deadline_ms
-func n168(x any, p string) string {
+func n175(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3079,9 +3211,9 @@ func n168(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/network
-func n169(x any, p string) string {
+func n176(x any, p string) string {
 	if !func() bool {
-		for _, v := range k26 {
+		for _, v := range k28 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3094,7 +3226,7 @@ func n169(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/residency
-func n170(x any, p string) string {
+func n177(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3104,7 +3236,7 @@ func n170(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n171(a[i], index(p, i)); e != "" {
+			if e := n178(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3113,7 +3245,7 @@ func n170(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/residency/items
-func n171(x any, p string) string {
+func n178(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3126,7 +3258,7 @@ func n171(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/self_attest
-func n172(x any, p string) string {
+func n179(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -3134,12 +3266,12 @@ func n172(x any, p string) string {
 }
 
 // pl:Policy.v1#/additionalProperties
-func n173(x any, p string) string {
+func n180(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#
-func n174(x any, p string) string {
+func n181(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3191,107 +3323,107 @@ func n174(x any, p string) string {
 			return p + " must have required property \"prev\""
 		}
 		if v, has := m["run"]; has {
-			if e := n175(v, child(p, "run")); e != "" {
+			if e := n182(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n176(v, child(p, "step")); e != "" {
+			if e := n183(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n177(v, child(p, "capability")); e != "" {
+			if e := n184(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n178(v, child(p, "provider")); e != "" {
+			if e := n185(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester"]; has {
-			if e := n179(v, child(p, "requester")); e != "" {
+			if e := n186(v, child(p, "requester")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["award"]; has {
-			if e := n180(v, child(p, "award")); e != "" {
+			if e := n187(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input"]; has {
-			if e := n181(v, child(p, "input")); e != "" {
+			if e := n188(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n182(v, child(p, "output")); e != "" {
+			if e := n189(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n185(v, child(p, "status")); e != "" {
+			if e := n192(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["started"]; has {
-			if e := n186(v, child(p, "started")); e != "" {
+			if e := n193(v, child(p, "started")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ended"]; has {
-			if e := n187(v, child(p, "ended")); e != "" {
+			if e := n194(v, child(p, "ended")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n188(v, child(p, "usage")); e != "" {
+			if e := n195(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n193(v, child(p, "limits")); e != "" {
+			if e := n200(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["isolation"]; has {
-			if e := n198(v, child(p, "isolation")); e != "" {
+			if e := n205(v, child(p, "isolation")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n199(v, child(p, "policies")); e != "" {
+			if e := n206(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["prev"]; has {
-			if e := n201(v, child(p, "prev")); e != "" {
+			if e := n208(v, child(p, "prev")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["via"]; has {
-			if e := n203(v, child(p, "via")); e != "" {
+			if e := n210(v, child(p, "via")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["on_behalf_of"]; has {
-			if e := n208(v, child(p, "on_behalf_of")); e != "" {
+			if e := n215(v, child(p, "on_behalf_of")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestations"]; has {
-			if e := n209(v, child(p, "attestations")); e != "" {
+			if e := n216(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["inner"]; has {
-			if e := n211(v, child(p, "inner")); e != "" {
+			if e := n218(v, child(p, "inner")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k27[k] {
+			if !k29[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3301,7 +3433,7 @@ func n174(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/run
-func n175(x any, p string) string {
+func n182(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3314,7 +3446,7 @@ func n175(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/step
-func n176(x any, p string) string {
+func n183(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3327,7 +3459,7 @@ func n176(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/capability
-func n177(x any, p string) string {
+func n184(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3340,7 +3472,7 @@ func n177(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/provider
-func n178(x any, p string) string {
+func n185(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3353,7 +3485,7 @@ func n178(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/requester
-func n179(x any, p string) string {
+func n186(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3366,7 +3498,7 @@ func n179(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/award
-func n180(x any, p string) string {
+func n187(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3379,7 +3511,7 @@ func n180(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/input
-func n181(x any, p string) string {
+func n188(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3395,12 +3527,12 @@ func n181(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output
-func n182(x any, p string) string {
+func n189(x any, p string) string {
 	if c := 0; func() int {
-		if n183(x, p) == "" {
+		if n190(x, p) == "" {
 			c++
 		}
-		if n184(x, p) == "" {
+		if n191(x, p) == "" {
 			c++
 		}
 		return c
@@ -3411,7 +3543,7 @@ func n182(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/0
-func n183(x any, p string) string {
+func n190(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3427,17 +3559,17 @@ func n183(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/1
-func n184(x any, p string) string {
-	if !jsonEqual(x, k28) {
+func n191(x any, p string) string {
+	if !jsonEqual(x, k30) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:Receipt.v1#/properties/status
-func n185(x any, p string) string {
+func n192(x any, p string) string {
 	if !func() bool {
-		for _, v := range k29 {
+		for _, v := range k31 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3450,7 +3582,7 @@ func n185(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/started
-func n186(x any, p string) string {
+func n193(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3463,7 +3595,7 @@ func n186(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/ended
-func n187(x any, p string) string {
+func n194(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3476,7 +3608,7 @@ func n187(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage
-func n188(x any, p string) string {
+func n195(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3492,22 +3624,22 @@ func n188(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n189(v, child(p, "cpu_ms")); e != "" {
+			if e := n196(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n190(v, child(p, "wall_ms")); e != "" {
+			if e := n197(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n191(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n198(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k30[k] {
+			if !k32[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3517,7 +3649,7 @@ func n188(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/cpu_ms
-func n189(x any, p string) string {
+func n196(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3530,7 +3662,7 @@ func n189(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/wall_ms
-func n190(x any, p string) string {
+func n197(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3543,7 +3675,7 @@ func n190(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
-func n191(x any, p string) string {
+func n198(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3556,29 +3688,29 @@ func n191(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/additionalProperties
-func n192(x any, p string) string {
+func n199(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/limits
-func n193(x any, p string) string {
+func n200(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n194(v, child(p, "cpu_ms")); e != "" {
+			if e := n201(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n195(v, child(p, "mem_mb")); e != "" {
+			if e := n202(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n196(v, child(p, "wall_ms")); e != "" {
+			if e := n203(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -3593,7 +3725,7 @@ func n193(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/cpu_ms
-func n194(x any, p string) string {
+func n201(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3606,7 +3738,7 @@ func n194(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/mem_mb
-func n195(x any, p string) string {
+func n202(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3619,7 +3751,7 @@ func n195(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/wall_ms
-func n196(x any, p string) string {
+func n203(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3632,14 +3764,14 @@ func n196(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/additionalProperties
-func n197(x any, p string) string {
+func n204(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/isolation
-func n198(x any, p string) string {
+func n205(x any, p string) string {
 	if !func() bool {
-		for _, v := range k31 {
+		for _, v := range k33 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3652,7 +3784,7 @@ func n198(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies
-func n199(x any, p string) string {
+func n206(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3662,7 +3794,7 @@ func n199(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n200(a[i], index(p, i)); e != "" {
+			if e := n207(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3671,7 +3803,7 @@ func n199(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies/items
-func n200(x any, p string) string {
+func n207(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3684,7 +3816,7 @@ func n200(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev
-func n201(x any, p string) string {
+func n208(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3694,7 +3826,7 @@ func n201(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n202(a[i], index(p, i)); e != "" {
+			if e := n209(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3703,7 +3835,7 @@ func n201(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev/items
-func n202(x any, p string) string {
+func n209(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3719,7 +3851,7 @@ func n202(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via
-func n203(x any, p string) string {
+func n210(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3732,22 +3864,22 @@ func n203(x any, p string) string {
 			return p + " must have required property \"target\""
 		}
 		if v, has := m["kind"]; has {
-			if e := n204(v, child(p, "kind")); e != "" {
+			if e := n211(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["target"]; has {
-			if e := n205(v, child(p, "target")); e != "" {
+			if e := n212(v, child(p, "target")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ref"]; has {
-			if e := n206(v, child(p, "ref")); e != "" {
+			if e := n213(v, child(p, "ref")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k32[k] {
+			if !k34[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3757,7 +3889,7 @@ func n203(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/kind
-func n204(x any, p string) string {
+func n211(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3765,7 +3897,7 @@ func n204(x any, p string) string {
 		if runeLen(s) > 32 {
 			return p + " must have at most 32 characters"
 		}
-		if !k33.MatchString(s) {
+		if !k35.MatchString(s) {
 			return p + " must match pattern \"^[a-z][a-z0-9-]*$\""
 		}
 	}
@@ -3773,7 +3905,7 @@ func n204(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/target
-func n205(x any, p string) string {
+func n212(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3789,7 +3921,7 @@ func n205(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/ref
-func n206(x any, p string) string {
+func n213(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3802,12 +3934,12 @@ func n206(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/additionalProperties
-func n207(x any, p string) string {
+func n214(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/on_behalf_of
-func n208(x any, p string) string {
+func n215(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3820,7 +3952,7 @@ func n208(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/attestations
-func n209(x any, p string) string {
+func n216(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3830,7 +3962,7 @@ func n209(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n210(a[i], index(p, i)); e != "" {
+			if e := n217(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3839,7 +3971,7 @@ func n209(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/attestations/items
-func n210(x any, p string) string {
+func n217(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3855,7 +3987,7 @@ func n210(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner
-func n211(x any, p string) string {
+func n218(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3868,17 +4000,17 @@ func n211(x any, p string) string {
 			return p + " must have required property \"receipts\""
 		}
 		if v, has := m["run"]; has {
-			if e := n212(v, child(p, "run")); e != "" {
+			if e := n219(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["receipts"]; has {
-			if e := n213(v, child(p, "receipts")); e != "" {
+			if e := n220(v, child(p, "receipts")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k34[k] {
+			if !k36[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3888,7 +4020,7 @@ func n211(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/properties/run
-func n212(x any, p string) string {
+func n219(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3901,7 +4033,7 @@ func n212(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/properties/receipts
-func n213(x any, p string) string {
+func n220(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3911,7 +4043,7 @@ func n213(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n214(a[i], index(p, i)); e != "" {
+			if e := n221(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3920,7 +4052,7 @@ func n213(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/properties/receipts/items
-func n214(x any, p string) string {
+func n221(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3936,17 +4068,17 @@ func n214(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/additionalProperties
-func n215(x any, p string) string {
+func n222(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/additionalProperties
-func n216(x any, p string) string {
+func n223(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#
-func n217(x any, p string) string {
+func n224(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3968,47 +4100,47 @@ func n217(x any, p string) string {
 			return p + " must have required property \"usage\""
 		}
 		if v, has := m["award"]; has {
-			if e := n218(v, child(p, "award")); e != "" {
+			if e := n225(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n219(v, child(p, "run")); e != "" {
+			if e := n226(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n220(v, child(p, "step")); e != "" {
+			if e := n227(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n221(v, child(p, "status")); e != "" {
+			if e := n228(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n222(v, child(p, "output")); e != "" {
+			if e := n229(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["error"]; has {
-			if e := n223(v, child(p, "error")); e != "" {
+			if e := n230(v, child(p, "error")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n228(v, child(p, "usage")); e != "" {
+			if e := n235(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["receipt"]; has {
-			if e := n233(v, child(p, "receipt")); e != "" {
+			if e := n240(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k35[k] {
+			if !k37[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4018,7 +4150,7 @@ func n217(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/award
-func n218(x any, p string) string {
+func n225(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4034,7 +4166,7 @@ func n218(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/run
-func n219(x any, p string) string {
+func n226(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4047,7 +4179,7 @@ func n219(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/step
-func n220(x any, p string) string {
+func n227(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4060,9 +4192,9 @@ func n220(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/status
-func n221(x any, p string) string {
+func n228(x any, p string) string {
 	if !func() bool {
-		for _, v := range k29 {
+		for _, v := range k31 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -4075,7 +4207,7 @@ func n221(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/output
-func n222(x any, p string) string {
+func n229(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4091,7 +4223,7 @@ func n222(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error
-func n223(x any, p string) string {
+func n230(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4104,22 +4236,22 @@ func n223(x any, p string) string {
 			return p + " must have required property \"message\""
 		}
 		if v, has := m["name"]; has {
-			if e := n224(v, child(p, "name")); e != "" {
+			if e := n231(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n225(v, child(p, "message")); e != "" {
+			if e := n232(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["retryable"]; has {
-			if e := n226(v, child(p, "retryable")); e != "" {
+			if e := n233(v, child(p, "retryable")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["details"]; has {
-			if e := n227(v, child(p, "details")); e != "" {
+			if e := n234(v, child(p, "details")); e != "" {
 				return e
 			}
 		}
@@ -4128,7 +4260,7 @@ func n223(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/name
-func n224(x any, p string) string {
+func n231(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4141,7 +4273,7 @@ func n224(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/message
-func n225(x any, p string) string {
+func n232(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4154,7 +4286,7 @@ func n225(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/retryable
-func n226(x any, p string) string {
+func n233(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -4162,7 +4294,7 @@ func n226(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/details
-func n227(x any, p string) string {
+func n234(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4170,7 +4302,7 @@ func n227(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage
-func n228(x any, p string) string {
+func n235(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4186,22 +4318,22 @@ func n228(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n229(v, child(p, "cpu_ms")); e != "" {
+			if e := n236(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n230(v, child(p, "wall_ms")); e != "" {
+			if e := n237(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n231(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n238(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k30[k] {
+			if !k32[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4211,7 +4343,7 @@ func n228(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/cpu_ms
-func n229(x any, p string) string {
+func n236(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -4224,7 +4356,7 @@ func n229(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/wall_ms
-func n230(x any, p string) string {
+func n237(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -4237,7 +4369,7 @@ func n230(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/mem_peak_mb
-func n231(x any, p string) string {
+func n238(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -4250,20 +4382,20 @@ func n231(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/additionalProperties
-func n232(x any, p string) string {
+func n239(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/properties/receipt
-func n233(x any, p string) string {
-	if e := n234(x, p); e != "" {
+func n240(x any, p string) string {
+	if e := n241(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#
-func n234(x any, p string) string {
+func n241(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4276,22 +4408,22 @@ func n234(x any, p string) string {
 			return p + " must have required property \"provider_sig\""
 		}
 		if v, has := m["receipt"]; has {
-			if e := n235(v, child(p, "receipt")); e != "" {
+			if e := n242(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider_sig"]; has {
-			if e := n236(v, child(p, "provider_sig")); e != "" {
+			if e := n243(v, child(p, "provider_sig")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester_sig"]; has {
-			if e := n237(v, child(p, "requester_sig")); e != "" {
+			if e := n244(v, child(p, "requester_sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k36[k] {
+			if !k38[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4301,15 +4433,15 @@ func n234(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/receipt
-func n235(x any, p string) string {
-	if e := n174(x, p); e != "" {
+func n242(x any, p string) string {
+	if e := n181(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n236(x any, p string) string {
+func n243(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4322,7 +4454,7 @@ func n236(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/requester_sig
-func n237(x any, p string) string {
+func n244(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4335,17 +4467,17 @@ func n237(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/additionalProperties
-func n238(x any, p string) string {
+func n245(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/additionalProperties
-func n239(x any, p string) string {
+func n246(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Revocation.v1#
-func n240(x any, p string) string {
+func n247(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4367,37 +4499,37 @@ func n240(x any, p string) string {
 			return p + " must have required property \"sig\""
 		}
 		if v, has := m["v"]; has {
-			if e := n241(v, child(p, "v")); e != "" {
+			if e := n248(v, child(p, "v")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["issuer"]; has {
-			if e := n242(v, child(p, "issuer")); e != "" {
+			if e := n249(v, child(p, "issuer")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestation"]; has {
-			if e := n243(v, child(p, "attestation")); e != "" {
+			if e := n250(v, child(p, "attestation")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n244(v, child(p, "ts")); e != "" {
+			if e := n251(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reason"]; has {
-			if e := n245(v, child(p, "reason")); e != "" {
+			if e := n252(v, child(p, "reason")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["sig"]; has {
-			if e := n246(v, child(p, "sig")); e != "" {
+			if e := n253(v, child(p, "sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k37[k] {
+			if !k39[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4407,7 +4539,7 @@ func n240(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/v
-func n241(x any, p string) string {
+func n248(x any, p string) string {
 	if !jsonEqual(x, k11) {
 		return p + " must be equal to the constant"
 	}
@@ -4415,7 +4547,7 @@ func n241(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/issuer
-func n242(x any, p string) string {
+func n249(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4428,7 +4560,7 @@ func n242(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/attestation
-func n243(x any, p string) string {
+func n250(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4444,7 +4576,7 @@ func n243(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/ts
-func n244(x any, p string) string {
+func n251(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4457,7 +4589,7 @@ func n244(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/reason
-func n245(x any, p string) string {
+func n252(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4470,7 +4602,7 @@ func n245(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/sig
-func n246(x any, p string) string {
+func n253(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4483,12 +4615,12 @@ func n246(x any, p string) string {
 }
 
 // pl:Revocation.v1#/additionalProperties
-func n247(x any, p string) string {
+func n254(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Workflow.v1#
-func n248(x any, p string) string {
+func n255(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4501,47 +4633,47 @@ func n248(x any, p string) string {
 			return p + " must have required property \"graph\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n249(v, child(p, "workflow_id")); e != "" {
+			if e := n256(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n250(v, child(p, "name")); e != "" {
+			if e := n257(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n251(v, child(p, "description")); e != "" {
+			if e := n258(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n252(v, child(p, "tags")); e != "" {
+			if e := n259(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n254(v, child(p, "version")); e != "" {
+			if e := n261(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalSettings"]; has {
-			if e := n257(v, child(p, "globalSettings")); e != "" {
+			if e := n264(v, child(p, "globalSettings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalParameters"]; has {
-			if e := n258(v, child(p, "globalParameters")); e != "" {
+			if e := n265(v, child(p, "globalParameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n259(v, child(p, "modules")); e != "" {
+			if e := n266(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["graph"]; has {
-			if e := n269(v, child(p, "graph")); e != "" {
+			if e := n276(v, child(p, "graph")); e != "" {
 				return e
 			}
 		}
@@ -4550,7 +4682,7 @@ func n248(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/workflow_id
-func n249(x any, p string) string {
+func n256(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4558,7 +4690,7 @@ func n249(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/name
-func n250(x any, p string) string {
+func n257(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4566,7 +4698,7 @@ func n250(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/description
-func n251(x any, p string) string {
+func n258(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4574,14 +4706,14 @@ func n251(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags
-func n252(x any, p string) string {
+func n259(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n253(a[i], index(p, i)); e != "" {
+			if e := n260(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4590,7 +4722,7 @@ func n252(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags/items
-func n253(x any, p string) string {
+func n260(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4598,19 +4730,19 @@ func n253(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version
-func n254(x any, p string) string {
+func n261(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["version"]; has {
-			if e := n255(v, child(p, "version")); e != "" {
+			if e := n262(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n256(v, child(p, "releaseTag")); e != "" {
+			if e := n263(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
@@ -4619,7 +4751,7 @@ func n254(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/version
-func n255(x any, p string) string {
+func n262(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4627,7 +4759,7 @@ func n255(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/releaseTag
-func n256(x any, p string) string {
+func n263(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4635,7 +4767,7 @@ func n256(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalSettings
-func n257(x any, p string) string {
+func n264(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4643,7 +4775,7 @@ func n257(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalParameters
-func n258(x any, p string) string {
+func n265(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4651,7 +4783,7 @@ func n258(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules
-func n259(x any, p string) string {
+func n266(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4659,7 +4791,7 @@ func n259(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n260(v, child(p, k)); e != "" {
+				if e := n267(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -4669,44 +4801,44 @@ func n259(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties
-func n260(x any, p string) string {
+func n267(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["codePath"]; has {
-			if e := n261(v, child(p, "codePath")); e != "" {
+			if e := n268(v, child(p, "codePath")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["settings"]; has {
-			if e := n262(v, child(p, "settings")); e != "" {
+			if e := n269(v, child(p, "settings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["parameters"]; has {
-			if e := n263(v, child(p, "parameters")); e != "" {
+			if e := n270(v, child(p, "parameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n264(v, child(p, "name")); e != "" {
+			if e := n271(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n265(v, child(p, "description")); e != "" {
+			if e := n272(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n266(v, child(p, "tags")); e != "" {
+			if e := n273(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["resource_requirements"]; has {
-			if e := n268(v, child(p, "resource_requirements")); e != "" {
+			if e := n275(v, child(p, "resource_requirements")); e != "" {
 				return e
 			}
 		}
@@ -4715,7 +4847,7 @@ func n260(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
-func n261(x any, p string) string {
+func n268(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4723,7 +4855,7 @@ func n261(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
-func n262(x any, p string) string {
+func n269(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4731,7 +4863,7 @@ func n262(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
-func n263(x any, p string) string {
+func n270(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4739,7 +4871,7 @@ func n263(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
-func n264(x any, p string) string {
+func n271(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4747,7 +4879,7 @@ func n264(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
-func n265(x any, p string) string {
+func n272(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4755,14 +4887,14 @@ func n265(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
-func n266(x any, p string) string {
+func n273(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n267(a[i], index(p, i)); e != "" {
+			if e := n274(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4771,7 +4903,7 @@ func n266(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
-func n267(x any, p string) string {
+func n274(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4779,7 +4911,7 @@ func n267(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
-func n268(x any, p string) string {
+func n275(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4787,7 +4919,7 @@ func n268(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph
-func n269(x any, p string) string {
+func n276(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4795,7 +4927,7 @@ func n269(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n270(v, child(p, k)); e != "" {
+				if e := n277(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -4805,14 +4937,14 @@ func n269(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties
-func n270(x any, p string) string {
+func n277(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n271(a[i], index(p, i)); e != "" {
+			if e := n278(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4821,7 +4953,7 @@ func n270(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties/items
-func n271(x any, p string) string {
+func n278(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4829,7 +4961,7 @@ func n271(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#
-func n272(x any, p string) string {
+func n279(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4863,62 +4995,62 @@ func n272(x any, p string) string {
 			return p + " must have required property \"meta\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n273(v, child(p, "workflow_id")); e != "" {
+			if e := n280(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n274(v, child(p, "version")); e != "" {
+			if e := n281(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n275(v, child(p, "releaseTag")); e != "" {
+			if e := n282(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["kind"]; has {
-			if e := n276(v, child(p, "kind")); e != "" {
+			if e := n283(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["bundle"]; has {
-			if e := n277(v, child(p, "bundle")); e != "" {
+			if e := n284(v, child(p, "bundle")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["size"]; has {
-			if e := n278(v, child(p, "size")); e != "" {
+			if e := n285(v, child(p, "size")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisher"]; has {
-			if e := n279(v, child(p, "publisher")); e != "" {
+			if e := n286(v, child(p, "publisher")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisherKind"]; has {
-			if e := n280(v, child(p, "publisherKind")); e != "" {
+			if e := n287(v, child(p, "publisherKind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n281(v, child(p, "ts")); e != "" {
+			if e := n288(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tombstone"]; has {
-			if e := n282(v, child(p, "tombstone")); e != "" {
+			if e := n289(v, child(p, "tombstone")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["meta"]; has {
-			if e := n283(v, child(p, "meta")); e != "" {
+			if e := n290(v, child(p, "meta")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k38[k] {
+			if !k40[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4928,12 +5060,12 @@ func n272(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/workflow_id
-func n273(x any, p string) string {
+func n280(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k39.MatchString(s) {
+		if !k41.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
 		}
 	}
@@ -4941,7 +5073,7 @@ func n273(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/version
-func n274(x any, p string) string {
+func n281(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4954,7 +5086,7 @@ func n274(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/releaseTag
-func n275(x any, p string) string {
+func n282(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4967,9 +5099,9 @@ func n275(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/kind
-func n276(x any, p string) string {
+func n283(x any, p string) string {
 	if !func() bool {
-		for _, v := range k40 {
+		for _, v := range k42 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -4982,7 +5114,7 @@ func n276(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/bundle
-func n277(x any, p string) string {
+func n284(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4998,7 +5130,7 @@ func n277(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/size
-func n278(x any, p string) string {
+func n285(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -5011,7 +5143,7 @@ func n278(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisher
-func n279(x any, p string) string {
+func n286(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5027,9 +5159,9 @@ func n279(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisherKind
-func n280(x any, p string) string {
+func n287(x any, p string) string {
 	if !func() bool {
-		for _, v := range k41 {
+		for _, v := range k43 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -5042,7 +5174,7 @@ func n280(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/ts
-func n281(x any, p string) string {
+func n288(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -5055,15 +5187,15 @@ func n281(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/tombstone
-func n282(x any, p string) string {
-	if !jsonEqual(x, k42) {
+func n289(x any, p string) string {
+	if !jsonEqual(x, k44) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:WorkflowRecord.v1#/properties/meta
-func n283(x any, p string) string {
+func n290(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -5076,27 +5208,27 @@ func n283(x any, p string) string {
 			return p + " must have required property \"modules\""
 		}
 		if v, has := m["name"]; has {
-			if e := n284(v, child(p, "name")); e != "" {
+			if e := n291(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n285(v, child(p, "description")); e != "" {
+			if e := n292(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n286(v, child(p, "tags")); e != "" {
+			if e := n293(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n288(v, child(p, "modules")); e != "" {
+			if e := n295(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k43[k] {
+			if !k45[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -5106,7 +5238,7 @@ func n283(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/name
-func n284(x any, p string) string {
+func n291(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5119,7 +5251,7 @@ func n284(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/description
-func n285(x any, p string) string {
+func n292(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5132,7 +5264,7 @@ func n285(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags
-func n286(x any, p string) string {
+func n293(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -5142,7 +5274,7 @@ func n286(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n287(a[i], index(p, i)); e != "" {
+			if e := n294(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -5151,7 +5283,7 @@ func n286(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
-func n287(x any, p string) string {
+func n294(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5164,7 +5296,7 @@ func n287(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules
-func n288(x any, p string) string {
+func n295(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -5174,7 +5306,7 @@ func n288(x any, p string) string {
 			return p + " must have at most 1000 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n289(a[i], index(p, i)); e != "" {
+			if e := n296(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -5183,7 +5315,7 @@ func n288(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
-func n289(x any, p string) string {
+func n296(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5196,12 +5328,12 @@ func n289(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/additionalProperties
-func n290(x any, p string) string {
+func n297(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:WorkflowRecord.v1#/additionalProperties
-func n291(x any, p string) string {
+func n298(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
@@ -5211,19 +5343,20 @@ var Validators = map[string]func(x any, p string) string{
 	"Attestation.v1": n39,
 	"Award.v1": n51,
 	"Bid.v1": n73,
-	"CallForProposal.v1": n93,
+	"BidRelease.v1": n93,
+	"CallForProposal.v1": n100,
 	"Capability.v1": n3,
-	"Decline.v1": n119,
-	"Envelope.v1": n126,
-	"GatewayRequest.v1": n139,
-	"Plan.v1": n144,
-	"Policy.v1": n157,
-	"Receipt.v1": n174,
-	"Result.v1": n217,
-	"Revocation.v1": n240,
-	"SignedReceipt.v1": n234,
-	"Workflow.v1": n248,
-	"WorkflowRecord.v1": n272,
+	"Decline.v1": n126,
+	"Envelope.v1": n133,
+	"GatewayRequest.v1": n146,
+	"Plan.v1": n151,
+	"Policy.v1": n164,
+	"Receipt.v1": n181,
+	"Result.v1": n224,
+	"Revocation.v1": n247,
+	"SignedReceipt.v1": n241,
+	"Workflow.v1": n255,
+	"WorkflowRecord.v1": n279,
 }
 
 // ErrorOf returns "" when doc is a valid `name` document, else why not. Unknown names panic.
@@ -5308,6 +5441,9 @@ func ValidateAwardV1(doc any) error { return Validate("Award.v1", doc) }
 
 // ValidateBidV1 returns a *SpecValidationError unless doc is a valid Bid.v1.
 func ValidateBidV1(doc any) error { return Validate("Bid.v1", doc) }
+
+// ValidateBidReleaseV1 returns a *SpecValidationError unless doc is a valid BidRelease.v1.
+func ValidateBidReleaseV1(doc any) error { return Validate("BidRelease.v1", doc) }
 
 // ValidateCallForProposalV1 returns a *SpecValidationError unless doc is a valid CallForProposal.v1.
 func ValidateCallForProposalV1(doc any) error { return Validate("CallForProposal.v1", doc) }

@@ -13,6 +13,7 @@ SCHEMAS: Dict[str, Dict[str, Optional[str]]] = {
     "Attestation.v1": {"id": "pl:Attestation.v1", "cid": "bafyreibmgde6un4np6miej5jt4ycbehcweggnmdw3m3he5gvvncibyqcn4"},
     "Award.v1": {"id": "pl:Award.v1", "cid": "bafyreihuvj4dg6ohphzraakrdaducbe6avma227alavrsr3njhzojmm64y"},
     "Bid.v1": {"id": "pl:Bid.v1", "cid": "bafyreidtldjmyzvodlr6d7fbza6qth2qxczfjqh6ap3yzfqnlig3oxvqxe"},
+    "BidRelease.v1": {"id": "pl:BidRelease.v1", "cid": "bafyreiajdm6sbd5dv23h7su4gazibffsic5yj3zbway4jl6qaqoylccxde"},
     "CallForProposal.v1": {"id": "pl:CallForProposal.v1", "cid": "bafyreihvo7j7kvfeqbuoa6myxin3gzaiw265kv3kfqp2dxywojrwyvl7ja"},
     "Capability.v1": {"id": "pl:Capability.v1", "cid": "bafyreic2lnvblpydsr34wqoh3s3sm4mdlflqitmcyxmr6c7hcazjf7tfzm"},
     "Decline.v1": {"id": "pl:Decline.v1", "cid": "bafyreifpo7if3ikmwxyo2px6umbchyqk4huri2qukwturihlrvophveeli"},
@@ -80,6 +81,16 @@ def encode_bid_v1(value: models.BidV1) -> bytes:
 def decode_bid_v1(data: Union[bytes, str]) -> models.BidV1:
     """Decodes dag-json and validates it as Bid.v1."""
     return models.BidV1.from_dict(decode("Bid.v1", data))
+
+
+def encode_bid_release_v1(value: models.BidReleaseV1) -> bytes:
+    """Validates a BidRelease.v1 value and encodes it as canonical dag-json."""
+    return encode("BidRelease.v1", value.to_dict())
+
+
+def decode_bid_release_v1(data: Union[bytes, str]) -> models.BidReleaseV1:
+    """Decodes dag-json and validates it as BidRelease.v1."""
+    return models.BidReleaseV1.from_dict(decode("BidRelease.v1", data))
 
 
 def encode_call_for_proposal_v1(value: models.CallForProposalV1) -> bytes:

@@ -191,6 +191,33 @@ class BidV1:
 
 
 @dataclass
+class BidReleaseV1:
+    """A requester tells a provider that its bids for a step will not be awarded (the step was awarded to another bid and settled, or failed, or was cancelled): the provider drops them at once instead of holding them, and the capacity they reserve, until their `expires`. Sent to /pl/negotiate, signed by the requester that made the calls."""
+    run: str
+    step: str
+    bids: List[str]
+    reason: Optional[Literal["lost", "step-failed", "cancelled"]] = None
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "BidReleaseV1":
+        return cls(
+            run=d["run"],
+            step=d["step"],
+            bids=d["bids"],
+            reason=d["reason"] if "reason" in d else None,
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        out["run"] = self.run
+        out["step"] = self.step
+        out["bids"] = self.bids
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass
 class CallForProposalV1:
     run: str
     step: str

@@ -23,35 +23,37 @@ _K11 = 1
 _K12 = re.compile("^[A-Za-z0-9_\\x2d]{86}\\Z", re.ASCII)
 _K13 = frozenset(["cfp", "bid", "run", "step", "provider", "capability", "input", "limits", "price", "deadline", "attempt", "prev", "on_behalf_of", "attestations"])
 _K14 = frozenset(["cfp", "run", "step", "capability", "price", "eta_ms", "attrs", "limits", "attestations", "expires", "credentials"])
-_K15 = frozenset(["run", "step", "capability", "input", "input_size", "deadline", "reply_by", "constraints", "policies", "limits", "reply_to", "estimate", "depth"])
-_K16 = frozenset(["name", "version", "cid"])
-_K17 = frozenset(["cfp", "run", "step", "reason", "message"])
-_K18 = ["busy", "policy", "unsupported", "over-limits", "too-deep", "other"]
-_K19 = frozenset(["v", "type", "schema", "from", "to", "ts", "exp", "nonce", "trace", "body", "sig"])
-_K20 = re.compile("^[A-Z][A-Za-z0-9]*\\x2ev[0-9]+\\Z", re.ASCII)
-_K21 = frozenset(["method", "path", "body"])
-_K22 = ["GET", "POST", "PUT", "DELETE"]
-_K23 = frozenset(["goal", "inputs", "constraints", "policy", "select", "plan"])
-_K24 = re.compile("^[A-Za-z_][A-Za-z0-9_]*\\x3a\\x2d?[0-9\\x2e]+\\Z", re.ASCII)
-_K25 = frozenset(["name", "version", "description", "require_attestations", "allow_peers", "deny_peers", "max_price", "max_deadline_ms", "network", "residency", "self_attest"])
-_K26 = ["none"]
-_K27 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "isolation", "policies", "prev", "via", "on_behalf_of", "attestations", "inner"])
-_K28 = ""
-_K29 = ["ok", "error"]
-_K30 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
-_K31 = ["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]
-_K32 = frozenset(["kind", "target", "ref"])
-_K33 = re.compile("^[a-z][a-z0-9\\x2d]*\\Z", re.ASCII)
-_K34 = frozenset(["run", "receipts"])
-_K35 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
-_K36 = frozenset(["receipt", "provider_sig", "requester_sig"])
-_K37 = frozenset(["v", "issuer", "attestation", "ts", "reason", "sig"])
-_K38 = frozenset(["workflow_id", "version", "releaseTag", "kind", "bundle", "size", "publisher", "publisherKind", "ts", "tombstone", "meta"])
-_K39 = re.compile("^[A-Za-z0-9][A-Za-z0-9\\x2e_\\x2d]{0,127}\\Z", re.ASCII)
-_K40 = ["bundle", "plan"]
-_K41 = ["api-key", "agent"]
-_K42 = True
-_K43 = frozenset(["name", "description", "tags", "modules"])
+_K15 = frozenset(["run", "step", "bids", "reason"])
+_K16 = ["lost", "step-failed", "cancelled"]
+_K17 = frozenset(["run", "step", "capability", "input", "input_size", "deadline", "reply_by", "constraints", "policies", "limits", "reply_to", "estimate", "depth"])
+_K18 = frozenset(["name", "version", "cid"])
+_K19 = frozenset(["cfp", "run", "step", "reason", "message"])
+_K20 = ["busy", "policy", "unsupported", "over-limits", "too-deep", "other"]
+_K21 = frozenset(["v", "type", "schema", "from", "to", "ts", "exp", "nonce", "trace", "body", "sig"])
+_K22 = re.compile("^[A-Z][A-Za-z0-9]*\\x2ev[0-9]+\\Z", re.ASCII)
+_K23 = frozenset(["method", "path", "body"])
+_K24 = ["GET", "POST", "PUT", "DELETE"]
+_K25 = frozenset(["goal", "inputs", "constraints", "policy", "select", "plan"])
+_K26 = re.compile("^[A-Za-z_][A-Za-z0-9_]*\\x3a\\x2d?[0-9\\x2e]+\\Z", re.ASCII)
+_K27 = frozenset(["name", "version", "description", "require_attestations", "allow_peers", "deny_peers", "max_price", "max_deadline_ms", "network", "residency", "self_attest"])
+_K28 = ["none"]
+_K29 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "isolation", "policies", "prev", "via", "on_behalf_of", "attestations", "inner"])
+_K30 = ""
+_K31 = ["ok", "error"]
+_K32 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
+_K33 = ["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]
+_K34 = frozenset(["kind", "target", "ref"])
+_K35 = re.compile("^[a-z][a-z0-9\\x2d]*\\Z", re.ASCII)
+_K36 = frozenset(["run", "receipts"])
+_K37 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
+_K38 = frozenset(["receipt", "provider_sig", "requester_sig"])
+_K39 = frozenset(["v", "issuer", "attestation", "ts", "reason", "sig"])
+_K40 = frozenset(["workflow_id", "version", "releaseTag", "kind", "bundle", "size", "publisher", "publisherKind", "ts", "tombstone", "meta"])
+_K41 = re.compile("^[A-Za-z0-9][A-Za-z0-9\\x2e_\\x2d]{0,127}\\Z", re.ASCII)
+_K42 = ["bundle", "plan"]
+_K43 = ["api-key", "agent"]
+_K44 = True
+_K45 = frozenset(["name", "description", "tags", "modules"])
 
 
 def _n0(x: Any, p: str) -> Optional[str]:
@@ -1333,6 +1335,99 @@ def _n92(x: Any, p: str) -> Optional[str]:
 
 
 def _n93(x: Any, p: str) -> Optional[str]:
+    # pl:BidRelease.v1#
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "run" not in x:
+            return p + " must have required property \"run\""
+        if "step" not in x:
+            return p + " must have required property \"step\""
+        if "bids" not in x:
+            return p + " must have required property \"bids\""
+        if "run" in x:
+            e = _n94(x["run"], rt.child(p, "run"))
+            if e is not None:
+                return e
+        if "step" in x:
+            e = _n95(x["step"], rt.child(p, "step"))
+            if e is not None:
+                return e
+        if "bids" in x:
+            e = _n96(x["bids"], rt.child(p, "bids"))
+            if e is not None:
+                return e
+        if "reason" in x:
+            e = _n98(x["reason"], rt.child(p, "reason"))
+            if e is not None:
+                return e
+        for k, v in x.items():
+            if k not in _K15:
+                return rt.child(p, k) + " is not allowed (additionalProperties)"
+    return None
+
+
+def _n94(x: Any, p: str) -> Optional[str]:
+    # pl:BidRelease.v1#/properties/run
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 128:
+            return p + " must have at most 128 characters"
+    return None
+
+
+def _n95(x: Any, p: str) -> Optional[str]:
+    # pl:BidRelease.v1#/properties/step
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 256:
+            return p + " must have at most 256 characters"
+    return None
+
+
+def _n96(x: Any, p: str) -> Optional[str]:
+    # pl:BidRelease.v1#/properties/bids
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) < 1:
+            return p + " must have at least 1 items"
+        if len(x) > 64:
+            return p + " must have at most 64 items"
+        for i in range(0, len(x)):
+            e = _n97(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n97(x: Any, p: str) -> Optional[str]:
+    # pl:BidRelease.v1#/properties/bids/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 200:
+            return p + " must have at most 200 characters"
+        if _K1.search(x) is None:
+            return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+    return None
+
+
+def _n98(x: Any, p: str) -> Optional[str]:
+    # pl:BidRelease.v1#/properties/reason
+    if not any(rt.json_equal(x, v) for v in _K16):
+        return p + " must be one of the allowed values"
+    return None
+
+
+def _n99(x: Any, p: str) -> Optional[str]:
+    # pl:BidRelease.v1#/additionalProperties
+    return p + " is not allowed (false schema)"
+
+
+def _n100(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1352,64 +1447,64 @@ def _n93(x: Any, p: str) -> Optional[str]:
         if "reply_by" not in x:
             return p + " must have required property \"reply_by\""
         if "run" in x:
-            e = _n94(x["run"], rt.child(p, "run"))
+            e = _n101(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n95(x["step"], rt.child(p, "step"))
+            e = _n102(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "capability" in x:
-            e = _n96(x["capability"], rt.child(p, "capability"))
+            e = _n103(x["capability"], rt.child(p, "capability"))
             if e is not None:
                 return e
         if "input" in x:
-            e = _n101(x["input"], rt.child(p, "input"))
+            e = _n108(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "input_size" in x:
-            e = _n102(x["input_size"], rt.child(p, "input_size"))
+            e = _n109(x["input_size"], rt.child(p, "input_size"))
             if e is not None:
                 return e
         if "deadline" in x:
-            e = _n103(x["deadline"], rt.child(p, "deadline"))
+            e = _n110(x["deadline"], rt.child(p, "deadline"))
             if e is not None:
                 return e
         if "reply_by" in x:
-            e = _n104(x["reply_by"], rt.child(p, "reply_by"))
+            e = _n111(x["reply_by"], rt.child(p, "reply_by"))
             if e is not None:
                 return e
         if "constraints" in x:
-            e = _n105(x["constraints"], rt.child(p, "constraints"))
+            e = _n112(x["constraints"], rt.child(p, "constraints"))
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n107(x["policies"], rt.child(p, "policies"))
+            e = _n114(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n109(x["limits"], rt.child(p, "limits"))
+            e = _n116(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "reply_to" in x:
-            e = _n114(x["reply_to"], rt.child(p, "reply_to"))
+            e = _n121(x["reply_to"], rt.child(p, "reply_to"))
             if e is not None:
                 return e
         if "estimate" in x:
-            e = _n116(x["estimate"], rt.child(p, "estimate"))
+            e = _n123(x["estimate"], rt.child(p, "estimate"))
             if e is not None:
                 return e
         if "depth" in x:
-            e = _n117(x["depth"], rt.child(p, "depth"))
+            e = _n124(x["depth"], rt.child(p, "depth"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K15:
+            if k not in _K17:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n94(x: Any, p: str) -> Optional[str]:
+def _n101(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1419,7 +1514,7 @@ def _n94(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n95(x: Any, p: str) -> Optional[str]:
+def _n102(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1429,7 +1524,7 @@ def _n95(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n96(x: Any, p: str) -> Optional[str]:
+def _n103(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1437,24 +1532,24 @@ def _n96(x: Any, p: str) -> Optional[str]:
         if "name" not in x:
             return p + " must have required property \"name\""
         if "name" in x:
-            e = _n97(x["name"], rt.child(p, "name"))
+            e = _n104(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n98(x["version"], rt.child(p, "version"))
+            e = _n105(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "cid" in x:
-            e = _n99(x["cid"], rt.child(p, "cid"))
+            e = _n106(x["cid"], rt.child(p, "cid"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K16:
+            if k not in _K18:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n97(x: Any, p: str) -> Optional[str]:
+def _n104(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1464,7 +1559,7 @@ def _n97(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n98(x: Any, p: str) -> Optional[str]:
+def _n105(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1474,7 +1569,7 @@ def _n98(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n99(x: Any, p: str) -> Optional[str]:
+def _n106(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability/properties/cid
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1486,12 +1581,12 @@ def _n99(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n100(x: Any, p: str) -> Optional[str]:
+def _n107(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n101(x: Any, p: str) -> Optional[str]:
+def _n108(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/input
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1503,7 +1598,7 @@ def _n101(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n102(x: Any, p: str) -> Optional[str]:
+def _n109(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/input_size
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1514,7 +1609,7 @@ def _n102(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n103(x: Any, p: str) -> Optional[str]:
+def _n110(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/deadline
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1525,7 +1620,7 @@ def _n103(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n104(x: Any, p: str) -> Optional[str]:
+def _n111(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/reply_by
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1536,7 +1631,7 @@ def _n104(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n105(x: Any, p: str) -> Optional[str]:
+def _n112(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/constraints
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1545,13 +1640,13 @@ def _n105(x: Any, p: str) -> Optional[str]:
             return p + " must have at most 32 properties"
         for k, v in x.items():
             if k not in _K7:
-                e = _n106(v, rt.child(p, k))
+                e = _n113(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n106(x: Any, p: str) -> Optional[str]:
+def _n113(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/constraints/additionalProperties
     if not (rt.is_number(x) or rt.is_string(x) or rt.is_bool(x)):
         return p + " must be number or string or boolean"
@@ -1561,7 +1656,7 @@ def _n106(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n107(x: Any, p: str) -> Optional[str]:
+def _n114(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1569,13 +1664,13 @@ def _n107(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n108(x[i], rt.child(p, i))
+            e = _n115(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n108(x: Any, p: str) -> Optional[str]:
+def _n115(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1585,21 +1680,21 @@ def _n108(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n109(x: Any, p: str) -> Optional[str]:
+def _n116(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n110(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n117(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n111(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n118(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n112(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n119(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1608,7 +1703,7 @@ def _n109(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n110(x: Any, p: str) -> Optional[str]:
+def _n117(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1619,7 +1714,7 @@ def _n110(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n111(x: Any, p: str) -> Optional[str]:
+def _n118(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1630,7 +1725,7 @@ def _n111(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n112(x: Any, p: str) -> Optional[str]:
+def _n119(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1641,12 +1736,12 @@ def _n112(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n113(x: Any, p: str) -> Optional[str]:
+def _n120(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n114(x: Any, p: str) -> Optional[str]:
+def _n121(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/reply_to
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1654,13 +1749,13 @@ def _n114(x: Any, p: str) -> Optional[str]:
         if len(x) > 16:
             return p + " must have at most 16 items"
         for i in range(0, len(x)):
-            e = _n115(x[i], rt.child(p, i))
+            e = _n122(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n115(x: Any, p: str) -> Optional[str]:
+def _n122(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/reply_to/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1670,14 +1765,14 @@ def _n115(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n116(x: Any, p: str) -> Optional[str]:
+def _n123(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/estimate
     if not (rt.is_bool(x)):
         return p + " must be boolean"
     return None
 
 
-def _n117(x: Any, p: str) -> Optional[str]:
+def _n124(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/depth
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1690,12 +1785,12 @@ def _n117(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n118(x: Any, p: str) -> Optional[str]:
+def _n125(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n119(x: Any, p: str) -> Optional[str]:
+def _n126(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1709,32 +1804,32 @@ def _n119(x: Any, p: str) -> Optional[str]:
         if "reason" not in x:
             return p + " must have required property \"reason\""
         if "cfp" in x:
-            e = _n120(x["cfp"], rt.child(p, "cfp"))
+            e = _n127(x["cfp"], rt.child(p, "cfp"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n121(x["run"], rt.child(p, "run"))
+            e = _n128(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n122(x["step"], rt.child(p, "step"))
+            e = _n129(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "reason" in x:
-            e = _n123(x["reason"], rt.child(p, "reason"))
+            e = _n130(x["reason"], rt.child(p, "reason"))
             if e is not None:
                 return e
         if "message" in x:
-            e = _n124(x["message"], rt.child(p, "message"))
+            e = _n131(x["message"], rt.child(p, "message"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K17:
+            if k not in _K19:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n120(x: Any, p: str) -> Optional[str]:
+def _n127(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/cfp
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1746,7 +1841,7 @@ def _n120(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n121(x: Any, p: str) -> Optional[str]:
+def _n128(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1756,7 +1851,7 @@ def _n121(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n122(x: Any, p: str) -> Optional[str]:
+def _n129(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1766,14 +1861,14 @@ def _n122(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n123(x: Any, p: str) -> Optional[str]:
+def _n130(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/reason
-    if not any(rt.json_equal(x, v) for v in _K18):
+    if not any(rt.json_equal(x, v) for v in _K20):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n124(x: Any, p: str) -> Optional[str]:
+def _n131(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/message
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1783,12 +1878,12 @@ def _n124(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n125(x: Any, p: str) -> Optional[str]:
+def _n132(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n126(x: Any, p: str) -> Optional[str]:
+def _n133(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1812,75 +1907,75 @@ def _n126(x: Any, p: str) -> Optional[str]:
         if "sig" not in x:
             return p + " must have required property \"sig\""
         if "v" in x:
-            e = _n127(x["v"], rt.child(p, "v"))
+            e = _n134(x["v"], rt.child(p, "v"))
             if e is not None:
                 return e
         if "type" in x:
-            e = _n128(x["type"], rt.child(p, "type"))
+            e = _n135(x["type"], rt.child(p, "type"))
             if e is not None:
                 return e
         if "schema" in x:
-            e = _n129(x["schema"], rt.child(p, "schema"))
+            e = _n136(x["schema"], rt.child(p, "schema"))
             if e is not None:
                 return e
         if "from" in x:
-            e = _n130(x["from"], rt.child(p, "from"))
+            e = _n137(x["from"], rt.child(p, "from"))
             if e is not None:
                 return e
         if "to" in x:
-            e = _n131(x["to"], rt.child(p, "to"))
+            e = _n138(x["to"], rt.child(p, "to"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n132(x["ts"], rt.child(p, "ts"))
+            e = _n139(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "exp" in x:
-            e = _n133(x["exp"], rt.child(p, "exp"))
+            e = _n140(x["exp"], rt.child(p, "exp"))
             if e is not None:
                 return e
         if "nonce" in x:
-            e = _n134(x["nonce"], rt.child(p, "nonce"))
+            e = _n141(x["nonce"], rt.child(p, "nonce"))
             if e is not None:
                 return e
         if "trace" in x:
-            e = _n135(x["trace"], rt.child(p, "trace"))
+            e = _n142(x["trace"], rt.child(p, "trace"))
             if e is not None:
                 return e
         if "body" in x:
-            e = _n136(x["body"], rt.child(p, "body"))
+            e = _n143(x["body"], rt.child(p, "body"))
             if e is not None:
                 return e
         if "sig" in x:
-            e = _n137(x["sig"], rt.child(p, "sig"))
+            e = _n144(x["sig"], rt.child(p, "sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K19:
+            if k not in _K21:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n127(x: Any, p: str) -> Optional[str]:
+def _n134(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/v
     if not rt.json_equal(x, _K11):
         return p + " must be equal to the constant"
     return None
 
 
-def _n128(x: Any, p: str) -> Optional[str]:
+def _n135(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/type
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
         if len(x) > 64:
             return p + " must have at most 64 characters"
-        if _K20.search(x) is None:
+        if _K22.search(x) is None:
             return p + " must match pattern \"^[A-Z][A-Za-z0-9]*\\\\.v[0-9]+$\""
     return None
 
 
-def _n129(x: Any, p: str) -> Optional[str]:
+def _n136(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/schema
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1892,7 +1987,7 @@ def _n129(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n130(x: Any, p: str) -> Optional[str]:
+def _n137(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/from
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1902,7 +1997,7 @@ def _n130(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n131(x: Any, p: str) -> Optional[str]:
+def _n138(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/to
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1912,7 +2007,7 @@ def _n131(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n132(x: Any, p: str) -> Optional[str]:
+def _n139(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1923,7 +2018,7 @@ def _n132(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n133(x: Any, p: str) -> Optional[str]:
+def _n140(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/exp
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1934,7 +2029,7 @@ def _n133(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n134(x: Any, p: str) -> Optional[str]:
+def _n141(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/nonce
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1946,7 +2041,7 @@ def _n134(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n135(x: Any, p: str) -> Optional[str]:
+def _n142(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/trace
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1956,14 +2051,14 @@ def _n135(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n136(x: Any, p: str) -> Optional[str]:
+def _n143(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/body
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n137(x: Any, p: str) -> Optional[str]:
+def _n144(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1973,12 +2068,12 @@ def _n137(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n138(x: Any, p: str) -> Optional[str]:
+def _n145(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n139(x: Any, p: str) -> Optional[str]:
+def _n146(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1988,33 +2083,33 @@ def _n139(x: Any, p: str) -> Optional[str]:
         if "path" not in x:
             return p + " must have required property \"path\""
         if "method" in x:
-            e = _n140(x["method"], rt.child(p, "method"))
+            e = _n147(x["method"], rt.child(p, "method"))
             if e is not None:
                 return e
         if "path" in x:
-            e = _n141(x["path"], rt.child(p, "path"))
+            e = _n148(x["path"], rt.child(p, "path"))
             if e is not None:
                 return e
         if "body" in x:
-            e = _n142(x["body"], rt.child(p, "body"))
+            e = _n149(x["body"], rt.child(p, "body"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K21:
+            if k not in _K23:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n140(x: Any, p: str) -> Optional[str]:
+def _n147(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/properties/method
     if not (rt.is_string(x)):
         return p + " must be string"
-    if not any(rt.json_equal(x, v) for v in _K22):
+    if not any(rt.json_equal(x, v) for v in _K24):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n141(x: Any, p: str) -> Optional[str]:
+def _n148(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/properties/path
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2026,17 +2121,17 @@ def _n141(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n142(x: Any, p: str) -> Optional[str]:
+def _n149(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/properties/body
     return None
 
 
-def _n143(x: Any, p: str) -> Optional[str]:
+def _n150(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n144(x: Any, p: str) -> Optional[str]:
+def _n151(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2046,36 +2141,36 @@ def _n144(x: Any, p: str) -> Optional[str]:
         if "plan" not in x:
             return p + " must have required property \"plan\""
         if "goal" in x:
-            e = _n145(x["goal"], rt.child(p, "goal"))
+            e = _n152(x["goal"], rt.child(p, "goal"))
             if e is not None:
                 return e
         if "inputs" in x:
-            e = _n146(x["inputs"], rt.child(p, "inputs"))
+            e = _n153(x["inputs"], rt.child(p, "inputs"))
             if e is not None:
                 return e
         if "constraints" in x:
-            e = _n147(x["constraints"], rt.child(p, "constraints"))
+            e = _n154(x["constraints"], rt.child(p, "constraints"))
             if e is not None:
                 return e
         if "policy" in x:
-            e = _n148(x["policy"], rt.child(p, "policy"))
+            e = _n155(x["policy"], rt.child(p, "policy"))
             if e is not None:
                 return e
         if "select" in x:
-            e = _n151(x["select"], rt.child(p, "select"))
+            e = _n158(x["select"], rt.child(p, "select"))
             if e is not None:
                 return e
         if "plan" in x:
-            e = _n154(x["plan"], rt.child(p, "plan"))
+            e = _n161(x["plan"], rt.child(p, "plan"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K23:
+            if k not in _K25:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n145(x: Any, p: str) -> Optional[str]:
+def _n152(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/goal
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2085,86 +2180,86 @@ def _n145(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n146(x: Any, p: str) -> Optional[str]:
+def _n153(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/inputs
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n147(x: Any, p: str) -> Optional[str]:
+def _n154(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/constraints
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n148(x: Any, p: str) -> Optional[str]:
+def _n155(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/policy
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "require" in x:
-            e = _n149(x["require"], rt.child(p, "require"))
+            e = _n156(x["require"], rt.child(p, "require"))
             if e is not None:
                 return e
     return None
 
 
-def _n149(x: Any, p: str) -> Optional[str]:
+def _n156(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/policy/properties/require
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n150(x[i], rt.child(p, i))
+            e = _n157(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n150(x: Any, p: str) -> Optional[str]:
+def _n157(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/policy/properties/require/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n151(x: Any, p: str) -> Optional[str]:
+def _n158(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/select
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "optimize" in x:
-            e = _n152(x["optimize"], rt.child(p, "optimize"))
+            e = _n159(x["optimize"], rt.child(p, "optimize"))
             if e is not None:
                 return e
     return None
 
 
-def _n152(x: Any, p: str) -> Optional[str]:
+def _n159(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/select/properties/optimize
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n153(x[i], rt.child(p, i))
+            e = _n160(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n153(x: Any, p: str) -> Optional[str]:
+def _n160(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/select/properties/optimize/items
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K24.search(x) is None:
+        if _K26.search(x) is None:
             return p + " must match pattern \"^[A-Za-z_][A-Za-z0-9_]*:-?[0-9.]+$\""
     return None
 
 
-def _n154(x: Any, p: str) -> Optional[str]:
+def _n161(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/plan
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2172,25 +2267,25 @@ def _n154(x: Any, p: str) -> Optional[str]:
         if len(x) < 1:
             return p + " must have at least 1 items"
         for i in range(0, len(x)):
-            e = _n155(x[i], rt.child(p, i))
+            e = _n162(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n155(x: Any, p: str) -> Optional[str]:
+def _n162(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/plan/items
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n156(x: Any, p: str) -> Optional[str]:
+def _n163(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n157(x: Any, p: str) -> Optional[str]:
+def _n164(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2198,56 +2293,56 @@ def _n157(x: Any, p: str) -> Optional[str]:
         if "name" not in x:
             return p + " must have required property \"name\""
         if "name" in x:
-            e = _n158(x["name"], rt.child(p, "name"))
+            e = _n165(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n159(x["version"], rt.child(p, "version"))
+            e = _n166(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n160(x["description"], rt.child(p, "description"))
+            e = _n167(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "require_attestations" in x:
-            e = _n161(x["require_attestations"], rt.child(p, "require_attestations"))
+            e = _n168(x["require_attestations"], rt.child(p, "require_attestations"))
             if e is not None:
                 return e
         if "allow_peers" in x:
-            e = _n163(x["allow_peers"], rt.child(p, "allow_peers"))
+            e = _n170(x["allow_peers"], rt.child(p, "allow_peers"))
             if e is not None:
                 return e
         if "deny_peers" in x:
-            e = _n165(x["deny_peers"], rt.child(p, "deny_peers"))
+            e = _n172(x["deny_peers"], rt.child(p, "deny_peers"))
             if e is not None:
                 return e
         if "max_price" in x:
-            e = _n167(x["max_price"], rt.child(p, "max_price"))
+            e = _n174(x["max_price"], rt.child(p, "max_price"))
             if e is not None:
                 return e
         if "max_deadline_ms" in x:
-            e = _n168(x["max_deadline_ms"], rt.child(p, "max_deadline_ms"))
+            e = _n175(x["max_deadline_ms"], rt.child(p, "max_deadline_ms"))
             if e is not None:
                 return e
         if "network" in x:
-            e = _n169(x["network"], rt.child(p, "network"))
+            e = _n176(x["network"], rt.child(p, "network"))
             if e is not None:
                 return e
         if "residency" in x:
-            e = _n170(x["residency"], rt.child(p, "residency"))
+            e = _n177(x["residency"], rt.child(p, "residency"))
             if e is not None:
                 return e
         if "self_attest" in x:
-            e = _n172(x["self_attest"], rt.child(p, "self_attest"))
+            e = _n179(x["self_attest"], rt.child(p, "self_attest"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K25:
+            if k not in _K27:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n158(x: Any, p: str) -> Optional[str]:
+def _n165(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2257,7 +2352,7 @@ def _n158(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n159(x: Any, p: str) -> Optional[str]:
+def _n166(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2267,7 +2362,7 @@ def _n159(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n160(x: Any, p: str) -> Optional[str]:
+def _n167(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2277,7 +2372,7 @@ def _n160(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n161(x: Any, p: str) -> Optional[str]:
+def _n168(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/require_attestations
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2285,13 +2380,13 @@ def _n161(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n162(x[i], rt.child(p, i))
+            e = _n169(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n162(x: Any, p: str) -> Optional[str]:
+def _n169(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/require_attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2301,19 +2396,19 @@ def _n162(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n163(x: Any, p: str) -> Optional[str]:
+def _n170(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/allow_peers
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n164(x[i], rt.child(p, i))
+            e = _n171(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n164(x: Any, p: str) -> Optional[str]:
+def _n171(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/allow_peers/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2323,19 +2418,19 @@ def _n164(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n165(x: Any, p: str) -> Optional[str]:
+def _n172(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/deny_peers
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n166(x[i], rt.child(p, i))
+            e = _n173(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n166(x: Any, p: str) -> Optional[str]:
+def _n173(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/deny_peers/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2345,7 +2440,7 @@ def _n166(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n167(x: Any, p: str) -> Optional[str]:
+def _n174(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/max_price
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2356,7 +2451,7 @@ def _n167(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n168(x: Any, p: str) -> Optional[str]:
+def _n175(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/max_deadline_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2367,14 +2462,14 @@ def _n168(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n169(x: Any, p: str) -> Optional[str]:
+def _n176(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/network
-    if not any(rt.json_equal(x, v) for v in _K26):
+    if not any(rt.json_equal(x, v) for v in _K28):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n170(x: Any, p: str) -> Optional[str]:
+def _n177(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/residency
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2382,13 +2477,13 @@ def _n170(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n171(x[i], rt.child(p, i))
+            e = _n178(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n171(x: Any, p: str) -> Optional[str]:
+def _n178(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/residency/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2398,19 +2493,19 @@ def _n171(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n172(x: Any, p: str) -> Optional[str]:
+def _n179(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/self_attest
     if not (rt.is_bool(x)):
         return p + " must be boolean"
     return None
 
 
-def _n173(x: Any, p: str) -> Optional[str]:
+def _n180(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n174(x: Any, p: str) -> Optional[str]:
+def _n181(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2446,92 +2541,92 @@ def _n174(x: Any, p: str) -> Optional[str]:
         if "prev" not in x:
             return p + " must have required property \"prev\""
         if "run" in x:
-            e = _n175(x["run"], rt.child(p, "run"))
+            e = _n182(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n176(x["step"], rt.child(p, "step"))
+            e = _n183(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "capability" in x:
-            e = _n177(x["capability"], rt.child(p, "capability"))
+            e = _n184(x["capability"], rt.child(p, "capability"))
             if e is not None:
                 return e
         if "provider" in x:
-            e = _n178(x["provider"], rt.child(p, "provider"))
+            e = _n185(x["provider"], rt.child(p, "provider"))
             if e is not None:
                 return e
         if "requester" in x:
-            e = _n179(x["requester"], rt.child(p, "requester"))
+            e = _n186(x["requester"], rt.child(p, "requester"))
             if e is not None:
                 return e
         if "award" in x:
-            e = _n180(x["award"], rt.child(p, "award"))
+            e = _n187(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "input" in x:
-            e = _n181(x["input"], rt.child(p, "input"))
+            e = _n188(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n182(x["output"], rt.child(p, "output"))
+            e = _n189(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n185(x["status"], rt.child(p, "status"))
+            e = _n192(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "started" in x:
-            e = _n186(x["started"], rt.child(p, "started"))
+            e = _n193(x["started"], rt.child(p, "started"))
             if e is not None:
                 return e
         if "ended" in x:
-            e = _n187(x["ended"], rt.child(p, "ended"))
+            e = _n194(x["ended"], rt.child(p, "ended"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n188(x["usage"], rt.child(p, "usage"))
+            e = _n195(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n193(x["limits"], rt.child(p, "limits"))
+            e = _n200(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "isolation" in x:
-            e = _n198(x["isolation"], rt.child(p, "isolation"))
+            e = _n205(x["isolation"], rt.child(p, "isolation"))
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n199(x["policies"], rt.child(p, "policies"))
+            e = _n206(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "prev" in x:
-            e = _n201(x["prev"], rt.child(p, "prev"))
+            e = _n208(x["prev"], rt.child(p, "prev"))
             if e is not None:
                 return e
         if "via" in x:
-            e = _n203(x["via"], rt.child(p, "via"))
+            e = _n210(x["via"], rt.child(p, "via"))
             if e is not None:
                 return e
         if "on_behalf_of" in x:
-            e = _n208(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
+            e = _n215(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
             if e is not None:
                 return e
         if "attestations" in x:
-            e = _n209(x["attestations"], rt.child(p, "attestations"))
+            e = _n216(x["attestations"], rt.child(p, "attestations"))
             if e is not None:
                 return e
         if "inner" in x:
-            e = _n211(x["inner"], rt.child(p, "inner"))
+            e = _n218(x["inner"], rt.child(p, "inner"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K27:
+            if k not in _K29:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n175(x: Any, p: str) -> Optional[str]:
+def _n182(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2541,7 +2636,7 @@ def _n175(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n176(x: Any, p: str) -> Optional[str]:
+def _n183(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2551,7 +2646,7 @@ def _n176(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n177(x: Any, p: str) -> Optional[str]:
+def _n184(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/capability
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2561,7 +2656,7 @@ def _n177(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n178(x: Any, p: str) -> Optional[str]:
+def _n185(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/provider
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2571,7 +2666,7 @@ def _n178(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n179(x: Any, p: str) -> Optional[str]:
+def _n186(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/requester
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2581,7 +2676,7 @@ def _n179(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n180(x: Any, p: str) -> Optional[str]:
+def _n187(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2591,7 +2686,7 @@ def _n180(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n181(x: Any, p: str) -> Optional[str]:
+def _n188(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/input
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2603,14 +2698,14 @@ def _n181(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n182(x: Any, p: str) -> Optional[str]:
+def _n189(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output
-    if sum(1 for f in (_n183, _n184,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n190, _n191,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n183(x: Any, p: str) -> Optional[str]:
+def _n190(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2622,21 +2717,21 @@ def _n183(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n184(x: Any, p: str) -> Optional[str]:
+def _n191(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output/oneOf/1
-    if not rt.json_equal(x, _K28):
+    if not rt.json_equal(x, _K30):
         return p + " must be equal to the constant"
     return None
 
 
-def _n185(x: Any, p: str) -> Optional[str]:
+def _n192(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/status
-    if not any(rt.json_equal(x, v) for v in _K29):
+    if not any(rt.json_equal(x, v) for v in _K31):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n186(x: Any, p: str) -> Optional[str]:
+def _n193(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/started
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2647,7 +2742,7 @@ def _n186(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n187(x: Any, p: str) -> Optional[str]:
+def _n194(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/ended
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2658,7 +2753,7 @@ def _n187(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n188(x: Any, p: str) -> Optional[str]:
+def _n195(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2670,24 +2765,24 @@ def _n188(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n189(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n196(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n190(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n197(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n191(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n198(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K30:
+            if k not in _K32:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n189(x: Any, p: str) -> Optional[str]:
+def _n196(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2698,7 +2793,7 @@ def _n189(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n190(x: Any, p: str) -> Optional[str]:
+def _n197(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2709,7 +2804,7 @@ def _n190(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n191(x: Any, p: str) -> Optional[str]:
+def _n198(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2720,26 +2815,26 @@ def _n191(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n192(x: Any, p: str) -> Optional[str]:
+def _n199(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n193(x: Any, p: str) -> Optional[str]:
+def _n200(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n194(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n201(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n195(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n202(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n196(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n203(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2748,7 +2843,7 @@ def _n193(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n194(x: Any, p: str) -> Optional[str]:
+def _n201(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2759,7 +2854,7 @@ def _n194(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n195(x: Any, p: str) -> Optional[str]:
+def _n202(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2770,7 +2865,7 @@ def _n195(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n196(x: Any, p: str) -> Optional[str]:
+def _n203(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2781,19 +2876,19 @@ def _n196(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n197(x: Any, p: str) -> Optional[str]:
+def _n204(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n198(x: Any, p: str) -> Optional[str]:
+def _n205(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/isolation
-    if not any(rt.json_equal(x, v) for v in _K31):
+    if not any(rt.json_equal(x, v) for v in _K33):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n199(x: Any, p: str) -> Optional[str]:
+def _n206(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2801,13 +2896,13 @@ def _n199(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n200(x[i], rt.child(p, i))
+            e = _n207(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n200(x: Any, p: str) -> Optional[str]:
+def _n207(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2817,7 +2912,7 @@ def _n200(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n201(x: Any, p: str) -> Optional[str]:
+def _n208(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2825,13 +2920,13 @@ def _n201(x: Any, p: str) -> Optional[str]:
         if len(x) > 1024:
             return p + " must have at most 1024 items"
         for i in range(0, len(x)):
-            e = _n202(x[i], rt.child(p, i))
+            e = _n209(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n202(x: Any, p: str) -> Optional[str]:
+def _n209(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2843,7 +2938,7 @@ def _n202(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n203(x: Any, p: str) -> Optional[str]:
+def _n210(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2853,36 +2948,36 @@ def _n203(x: Any, p: str) -> Optional[str]:
         if "target" not in x:
             return p + " must have required property \"target\""
         if "kind" in x:
-            e = _n204(x["kind"], rt.child(p, "kind"))
+            e = _n211(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "target" in x:
-            e = _n205(x["target"], rt.child(p, "target"))
+            e = _n212(x["target"], rt.child(p, "target"))
             if e is not None:
                 return e
         if "ref" in x:
-            e = _n206(x["ref"], rt.child(p, "ref"))
+            e = _n213(x["ref"], rt.child(p, "ref"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K32:
+            if k not in _K34:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n204(x: Any, p: str) -> Optional[str]:
+def _n211(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/kind
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
         if len(x) > 32:
             return p + " must have at most 32 characters"
-        if _K33.search(x) is None:
+        if _K35.search(x) is None:
             return p + " must match pattern \"^[a-z][a-z0-9-]*$\""
     return None
 
 
-def _n205(x: Any, p: str) -> Optional[str]:
+def _n212(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/target
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2894,7 +2989,7 @@ def _n205(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n206(x: Any, p: str) -> Optional[str]:
+def _n213(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/ref
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2904,12 +2999,12 @@ def _n206(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n207(x: Any, p: str) -> Optional[str]:
+def _n214(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n208(x: Any, p: str) -> Optional[str]:
+def _n215(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/on_behalf_of
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2919,7 +3014,7 @@ def _n208(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n209(x: Any, p: str) -> Optional[str]:
+def _n216(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/attestations
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2927,13 +3022,13 @@ def _n209(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n210(x[i], rt.child(p, i))
+            e = _n217(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n210(x: Any, p: str) -> Optional[str]:
+def _n217(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2945,7 +3040,7 @@ def _n210(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n211(x: Any, p: str) -> Optional[str]:
+def _n218(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2955,20 +3050,20 @@ def _n211(x: Any, p: str) -> Optional[str]:
         if "receipts" not in x:
             return p + " must have required property \"receipts\""
         if "run" in x:
-            e = _n212(x["run"], rt.child(p, "run"))
+            e = _n219(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "receipts" in x:
-            e = _n213(x["receipts"], rt.child(p, "receipts"))
+            e = _n220(x["receipts"], rt.child(p, "receipts"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K34:
+            if k not in _K36:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n212(x: Any, p: str) -> Optional[str]:
+def _n219(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2978,7 +3073,7 @@ def _n212(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n213(x: Any, p: str) -> Optional[str]:
+def _n220(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/properties/receipts
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2986,13 +3081,13 @@ def _n213(x: Any, p: str) -> Optional[str]:
         if len(x) > 1024:
             return p + " must have at most 1024 items"
         for i in range(0, len(x)):
-            e = _n214(x[i], rt.child(p, i))
+            e = _n221(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n214(x: Any, p: str) -> Optional[str]:
+def _n221(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/properties/receipts/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3004,17 +3099,17 @@ def _n214(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n215(x: Any, p: str) -> Optional[str]:
+def _n222(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n216(x: Any, p: str) -> Optional[str]:
+def _n223(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n217(x: Any, p: str) -> Optional[str]:
+def _n224(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3030,44 +3125,44 @@ def _n217(x: Any, p: str) -> Optional[str]:
         if "usage" not in x:
             return p + " must have required property \"usage\""
         if "award" in x:
-            e = _n218(x["award"], rt.child(p, "award"))
+            e = _n225(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n219(x["run"], rt.child(p, "run"))
+            e = _n226(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n220(x["step"], rt.child(p, "step"))
+            e = _n227(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n221(x["status"], rt.child(p, "status"))
+            e = _n228(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n222(x["output"], rt.child(p, "output"))
+            e = _n229(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "error" in x:
-            e = _n223(x["error"], rt.child(p, "error"))
+            e = _n230(x["error"], rt.child(p, "error"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n228(x["usage"], rt.child(p, "usage"))
+            e = _n235(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "receipt" in x:
-            e = _n233(x["receipt"], rt.child(p, "receipt"))
+            e = _n240(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K35:
+            if k not in _K37:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n218(x: Any, p: str) -> Optional[str]:
+def _n225(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3079,7 +3174,7 @@ def _n218(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n219(x: Any, p: str) -> Optional[str]:
+def _n226(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3089,7 +3184,7 @@ def _n219(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n220(x: Any, p: str) -> Optional[str]:
+def _n227(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3099,14 +3194,14 @@ def _n220(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n221(x: Any, p: str) -> Optional[str]:
+def _n228(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/status
-    if not any(rt.json_equal(x, v) for v in _K29):
+    if not any(rt.json_equal(x, v) for v in _K31):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n222(x: Any, p: str) -> Optional[str]:
+def _n229(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/output
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3118,7 +3213,7 @@ def _n222(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n223(x: Any, p: str) -> Optional[str]:
+def _n230(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3128,25 +3223,25 @@ def _n223(x: Any, p: str) -> Optional[str]:
         if "message" not in x:
             return p + " must have required property \"message\""
         if "name" in x:
-            e = _n224(x["name"], rt.child(p, "name"))
+            e = _n231(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "message" in x:
-            e = _n225(x["message"], rt.child(p, "message"))
+            e = _n232(x["message"], rt.child(p, "message"))
             if e is not None:
                 return e
         if "retryable" in x:
-            e = _n226(x["retryable"], rt.child(p, "retryable"))
+            e = _n233(x["retryable"], rt.child(p, "retryable"))
             if e is not None:
                 return e
         if "details" in x:
-            e = _n227(x["details"], rt.child(p, "details"))
+            e = _n234(x["details"], rt.child(p, "details"))
             if e is not None:
                 return e
     return None
 
 
-def _n224(x: Any, p: str) -> Optional[str]:
+def _n231(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3156,7 +3251,7 @@ def _n224(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n225(x: Any, p: str) -> Optional[str]:
+def _n232(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/message
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3166,21 +3261,21 @@ def _n225(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n226(x: Any, p: str) -> Optional[str]:
+def _n233(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/retryable
     if not (rt.is_bool(x)):
         return p + " must be boolean"
     return None
 
 
-def _n227(x: Any, p: str) -> Optional[str]:
+def _n234(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/details
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n228(x: Any, p: str) -> Optional[str]:
+def _n235(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3192,24 +3287,24 @@ def _n228(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n229(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n236(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n230(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n237(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n231(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n238(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K30:
+            if k not in _K32:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n229(x: Any, p: str) -> Optional[str]:
+def _n236(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -3220,7 +3315,7 @@ def _n229(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n230(x: Any, p: str) -> Optional[str]:
+def _n237(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -3231,7 +3326,7 @@ def _n230(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n231(x: Any, p: str) -> Optional[str]:
+def _n238(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -3242,20 +3337,20 @@ def _n231(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n232(x: Any, p: str) -> Optional[str]:
+def _n239(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n233(x: Any, p: str) -> Optional[str]:
+def _n240(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/receipt
-    e = _n234(x, p)
+    e = _n241(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n234(x: Any, p: str) -> Optional[str]:
+def _n241(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3265,32 +3360,32 @@ def _n234(x: Any, p: str) -> Optional[str]:
         if "provider_sig" not in x:
             return p + " must have required property \"provider_sig\""
         if "receipt" in x:
-            e = _n235(x["receipt"], rt.child(p, "receipt"))
+            e = _n242(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         if "provider_sig" in x:
-            e = _n236(x["provider_sig"], rt.child(p, "provider_sig"))
+            e = _n243(x["provider_sig"], rt.child(p, "provider_sig"))
             if e is not None:
                 return e
         if "requester_sig" in x:
-            e = _n237(x["requester_sig"], rt.child(p, "requester_sig"))
+            e = _n244(x["requester_sig"], rt.child(p, "requester_sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K36:
+            if k not in _K38:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n235(x: Any, p: str) -> Optional[str]:
+def _n242(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/receipt
-    e = _n174(x, p)
+    e = _n181(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n236(x: Any, p: str) -> Optional[str]:
+def _n243(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/provider_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3300,7 +3395,7 @@ def _n236(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n237(x: Any, p: str) -> Optional[str]:
+def _n244(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/requester_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3310,17 +3405,17 @@ def _n237(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n238(x: Any, p: str) -> Optional[str]:
+def _n245(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n239(x: Any, p: str) -> Optional[str]:
+def _n246(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n240(x: Any, p: str) -> Optional[str]:
+def _n247(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3336,43 +3431,43 @@ def _n240(x: Any, p: str) -> Optional[str]:
         if "sig" not in x:
             return p + " must have required property \"sig\""
         if "v" in x:
-            e = _n241(x["v"], rt.child(p, "v"))
+            e = _n248(x["v"], rt.child(p, "v"))
             if e is not None:
                 return e
         if "issuer" in x:
-            e = _n242(x["issuer"], rt.child(p, "issuer"))
+            e = _n249(x["issuer"], rt.child(p, "issuer"))
             if e is not None:
                 return e
         if "attestation" in x:
-            e = _n243(x["attestation"], rt.child(p, "attestation"))
+            e = _n250(x["attestation"], rt.child(p, "attestation"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n244(x["ts"], rt.child(p, "ts"))
+            e = _n251(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "reason" in x:
-            e = _n245(x["reason"], rt.child(p, "reason"))
+            e = _n252(x["reason"], rt.child(p, "reason"))
             if e is not None:
                 return e
         if "sig" in x:
-            e = _n246(x["sig"], rt.child(p, "sig"))
+            e = _n253(x["sig"], rt.child(p, "sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K37:
+            if k not in _K39:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n241(x: Any, p: str) -> Optional[str]:
+def _n248(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/v
     if not rt.json_equal(x, _K11):
         return p + " must be equal to the constant"
     return None
 
 
-def _n242(x: Any, p: str) -> Optional[str]:
+def _n249(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/issuer
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3382,7 +3477,7 @@ def _n242(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n243(x: Any, p: str) -> Optional[str]:
+def _n250(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/attestation
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3394,7 +3489,7 @@ def _n243(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n244(x: Any, p: str) -> Optional[str]:
+def _n251(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3405,7 +3500,7 @@ def _n244(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n245(x: Any, p: str) -> Optional[str]:
+def _n252(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/reason
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3415,7 +3510,7 @@ def _n245(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n246(x: Any, p: str) -> Optional[str]:
+def _n253(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3425,12 +3520,12 @@ def _n246(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n247(x: Any, p: str) -> Optional[str]:
+def _n254(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n248(x: Any, p: str) -> Optional[str]:
+def _n255(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3440,271 +3535,271 @@ def _n248(x: Any, p: str) -> Optional[str]:
         if "graph" not in x:
             return p + " must have required property \"graph\""
         if "workflow_id" in x:
-            e = _n249(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n256(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n250(x["name"], rt.child(p, "name"))
+            e = _n257(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n251(x["description"], rt.child(p, "description"))
+            e = _n258(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n252(x["tags"], rt.child(p, "tags"))
+            e = _n259(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n254(x["version"], rt.child(p, "version"))
+            e = _n261(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "globalSettings" in x:
-            e = _n257(x["globalSettings"], rt.child(p, "globalSettings"))
+            e = _n264(x["globalSettings"], rt.child(p, "globalSettings"))
             if e is not None:
                 return e
         if "globalParameters" in x:
-            e = _n258(x["globalParameters"], rt.child(p, "globalParameters"))
+            e = _n265(x["globalParameters"], rt.child(p, "globalParameters"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n259(x["modules"], rt.child(p, "modules"))
+            e = _n266(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         if "graph" in x:
-            e = _n269(x["graph"], rt.child(p, "graph"))
+            e = _n276(x["graph"], rt.child(p, "graph"))
             if e is not None:
                 return e
     return None
 
 
-def _n249(x: Any, p: str) -> Optional[str]:
+def _n256(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n250(x: Any, p: str) -> Optional[str]:
+def _n257(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n251(x: Any, p: str) -> Optional[str]:
+def _n258(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n252(x: Any, p: str) -> Optional[str]:
+def _n259(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n253(x[i], rt.child(p, i))
+            e = _n260(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n253(x: Any, p: str) -> Optional[str]:
+def _n260(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n254(x: Any, p: str) -> Optional[str]:
+def _n261(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "version" in x:
-            e = _n255(x["version"], rt.child(p, "version"))
+            e = _n262(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "releaseTag" in x:
-            e = _n256(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n263(x["releaseTag"], rt.child(p, "releaseTag"))
             if e is not None:
                 return e
     return None
 
 
-def _n255(x: Any, p: str) -> Optional[str]:
+def _n262(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n256(x: Any, p: str) -> Optional[str]:
+def _n263(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n257(x: Any, p: str) -> Optional[str]:
+def _n264(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalSettings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n258(x: Any, p: str) -> Optional[str]:
+def _n265(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalParameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n259(x: Any, p: str) -> Optional[str]:
+def _n266(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n260(v, rt.child(p, k))
+                e = _n267(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n260(x: Any, p: str) -> Optional[str]:
+def _n267(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "codePath" in x:
-            e = _n261(x["codePath"], rt.child(p, "codePath"))
+            e = _n268(x["codePath"], rt.child(p, "codePath"))
             if e is not None:
                 return e
         if "settings" in x:
-            e = _n262(x["settings"], rt.child(p, "settings"))
+            e = _n269(x["settings"], rt.child(p, "settings"))
             if e is not None:
                 return e
         if "parameters" in x:
-            e = _n263(x["parameters"], rt.child(p, "parameters"))
+            e = _n270(x["parameters"], rt.child(p, "parameters"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n264(x["name"], rt.child(p, "name"))
+            e = _n271(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n265(x["description"], rt.child(p, "description"))
+            e = _n272(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n266(x["tags"], rt.child(p, "tags"))
+            e = _n273(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "resource_requirements" in x:
-            e = _n268(x["resource_requirements"], rt.child(p, "resource_requirements"))
+            e = _n275(x["resource_requirements"], rt.child(p, "resource_requirements"))
             if e is not None:
                 return e
     return None
 
 
-def _n261(x: Any, p: str) -> Optional[str]:
+def _n268(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n262(x: Any, p: str) -> Optional[str]:
+def _n269(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n263(x: Any, p: str) -> Optional[str]:
+def _n270(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n264(x: Any, p: str) -> Optional[str]:
+def _n271(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n265(x: Any, p: str) -> Optional[str]:
+def _n272(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n266(x: Any, p: str) -> Optional[str]:
+def _n273(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n267(x[i], rt.child(p, i))
+            e = _n274(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n267(x: Any, p: str) -> Optional[str]:
+def _n274(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n268(x: Any, p: str) -> Optional[str]:
+def _n275(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n269(x: Any, p: str) -> Optional[str]:
+def _n276(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n270(v, rt.child(p, k))
+                e = _n277(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n270(x: Any, p: str) -> Optional[str]:
+def _n277(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n271(x[i], rt.child(p, i))
+            e = _n278(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n271(x: Any, p: str) -> Optional[str]:
+def _n278(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n272(x: Any, p: str) -> Optional[str]:
+def _n279(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3728,66 +3823,66 @@ def _n272(x: Any, p: str) -> Optional[str]:
         if "meta" not in x:
             return p + " must have required property \"meta\""
         if "workflow_id" in x:
-            e = _n273(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n280(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n274(x["version"], rt.child(p, "version"))
+            e = _n281(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "releaseTag" in x:
-            e = _n275(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n282(x["releaseTag"], rt.child(p, "releaseTag"))
             if e is not None:
                 return e
         if "kind" in x:
-            e = _n276(x["kind"], rt.child(p, "kind"))
+            e = _n283(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "bundle" in x:
-            e = _n277(x["bundle"], rt.child(p, "bundle"))
+            e = _n284(x["bundle"], rt.child(p, "bundle"))
             if e is not None:
                 return e
         if "size" in x:
-            e = _n278(x["size"], rt.child(p, "size"))
+            e = _n285(x["size"], rt.child(p, "size"))
             if e is not None:
                 return e
         if "publisher" in x:
-            e = _n279(x["publisher"], rt.child(p, "publisher"))
+            e = _n286(x["publisher"], rt.child(p, "publisher"))
             if e is not None:
                 return e
         if "publisherKind" in x:
-            e = _n280(x["publisherKind"], rt.child(p, "publisherKind"))
+            e = _n287(x["publisherKind"], rt.child(p, "publisherKind"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n281(x["ts"], rt.child(p, "ts"))
+            e = _n288(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "tombstone" in x:
-            e = _n282(x["tombstone"], rt.child(p, "tombstone"))
+            e = _n289(x["tombstone"], rt.child(p, "tombstone"))
             if e is not None:
                 return e
         if "meta" in x:
-            e = _n283(x["meta"], rt.child(p, "meta"))
+            e = _n290(x["meta"], rt.child(p, "meta"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K38:
+            if k not in _K40:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n273(x: Any, p: str) -> Optional[str]:
+def _n280(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K39.search(x) is None:
+        if _K41.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
     return None
 
 
-def _n274(x: Any, p: str) -> Optional[str]:
+def _n281(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3797,7 +3892,7 @@ def _n274(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n275(x: Any, p: str) -> Optional[str]:
+def _n282(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3807,14 +3902,14 @@ def _n275(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n276(x: Any, p: str) -> Optional[str]:
+def _n283(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/kind
-    if not any(rt.json_equal(x, v) for v in _K40):
+    if not any(rt.json_equal(x, v) for v in _K42):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n277(x: Any, p: str) -> Optional[str]:
+def _n284(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/bundle
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3826,7 +3921,7 @@ def _n277(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n278(x: Any, p: str) -> Optional[str]:
+def _n285(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/size
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3837,7 +3932,7 @@ def _n278(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n279(x: Any, p: str) -> Optional[str]:
+def _n286(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisher
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3849,14 +3944,14 @@ def _n279(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n280(x: Any, p: str) -> Optional[str]:
+def _n287(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisherKind
-    if not any(rt.json_equal(x, v) for v in _K41):
+    if not any(rt.json_equal(x, v) for v in _K43):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n281(x: Any, p: str) -> Optional[str]:
+def _n288(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3867,14 +3962,14 @@ def _n281(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n282(x: Any, p: str) -> Optional[str]:
+def _n289(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/tombstone
-    if not rt.json_equal(x, _K42):
+    if not rt.json_equal(x, _K44):
         return p + " must be equal to the constant"
     return None
 
 
-def _n283(x: Any, p: str) -> Optional[str]:
+def _n290(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3884,28 +3979,28 @@ def _n283(x: Any, p: str) -> Optional[str]:
         if "modules" not in x:
             return p + " must have required property \"modules\""
         if "name" in x:
-            e = _n284(x["name"], rt.child(p, "name"))
+            e = _n291(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n285(x["description"], rt.child(p, "description"))
+            e = _n292(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n286(x["tags"], rt.child(p, "tags"))
+            e = _n293(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n288(x["modules"], rt.child(p, "modules"))
+            e = _n295(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K43:
+            if k not in _K45:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n284(x: Any, p: str) -> Optional[str]:
+def _n291(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3915,7 +4010,7 @@ def _n284(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n285(x: Any, p: str) -> Optional[str]:
+def _n292(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3925,7 +4020,7 @@ def _n285(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n286(x: Any, p: str) -> Optional[str]:
+def _n293(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3933,13 +4028,13 @@ def _n286(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n287(x[i], rt.child(p, i))
+            e = _n294(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n287(x: Any, p: str) -> Optional[str]:
+def _n294(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3949,7 +4044,7 @@ def _n287(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n288(x: Any, p: str) -> Optional[str]:
+def _n295(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3957,13 +4052,13 @@ def _n288(x: Any, p: str) -> Optional[str]:
         if len(x) > 1000:
             return p + " must have at most 1000 items"
         for i in range(0, len(x)):
-            e = _n289(x[i], rt.child(p, i))
+            e = _n296(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n289(x: Any, p: str) -> Optional[str]:
+def _n296(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3973,12 +4068,12 @@ def _n289(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n290(x: Any, p: str) -> Optional[str]:
+def _n297(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n291(x: Any, p: str) -> Optional[str]:
+def _n298(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
@@ -3988,19 +4083,20 @@ VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "Attestation.v1": _n39,
     "Award.v1": _n51,
     "Bid.v1": _n73,
-    "CallForProposal.v1": _n93,
+    "BidRelease.v1": _n93,
+    "CallForProposal.v1": _n100,
     "Capability.v1": _n3,
-    "Decline.v1": _n119,
-    "Envelope.v1": _n126,
-    "GatewayRequest.v1": _n139,
-    "Plan.v1": _n144,
-    "Policy.v1": _n157,
-    "Receipt.v1": _n174,
-    "Result.v1": _n217,
-    "Revocation.v1": _n240,
-    "SignedReceipt.v1": _n234,
-    "Workflow.v1": _n248,
-    "WorkflowRecord.v1": _n272,
+    "Decline.v1": _n126,
+    "Envelope.v1": _n133,
+    "GatewayRequest.v1": _n146,
+    "Plan.v1": _n151,
+    "Policy.v1": _n164,
+    "Receipt.v1": _n181,
+    "Result.v1": _n224,
+    "Revocation.v1": _n247,
+    "SignedReceipt.v1": _n241,
+    "Workflow.v1": _n255,
+    "WorkflowRecord.v1": _n279,
 }
 
 
@@ -4044,6 +4140,11 @@ def validate_award_v1(doc: Any) -> None:
 def validate_bid_v1(doc: Any) -> None:
     """Raises SpecValidationError unless doc is a valid Bid.v1."""
     validate("Bid.v1", doc)
+
+
+def validate_bid_release_v1(doc: Any) -> None:
+    """Raises SpecValidationError unless doc is a valid BidRelease.v1."""
+    validate("BidRelease.v1", doc)
 
 
 def validate_call_for_proposal_v1(doc: Any) -> None:
