@@ -123,7 +123,8 @@ export class ComposeSwarm {
   }
 
   async containerId (service: string): Promise<string> {
-    const id = (await this.run(['ps', '-q', service])).stdout.trim()
+    // --all: compose v2 lists only running containers without it (v1 lists stopped ones too), and a killed one is asked about
+    const id = (await this.run(['ps', '--all', '-q', service])).stdout.trim()
     if (id === '') throw new ComposeCommandError(`no container for service ${service} in project ${this.project}`, { service })
     return id
   }
