@@ -42,6 +42,8 @@ test('a peer that answers /pl/time with nonsense, or does not serve it, is an er
   await mesh.nodes[1].libp2p.unhandle(TIME_PROTOCOL)
   await mesh.nodes[1].components.rpc.handle(defineProtocol({ id: TIME_PROTOCOL, handler: async () => ({ status: 'OK', body: { now: 'soon' } }) }))
   await mesh.nodes[2].libp2p.unhandle(TIME_PROTOCOL)
+  // streams node 0 keeps open for reuse are still served by the handlers they were opened with: new connections
+  for (const i of [1, 2]) await mesh.nodes[0].libp2p.hangUp(mesh.nodes[i].libp2p.peerId)
   const samples = await measurePeerClocks(mesh.nodes[0].components.rpc, peers)
   assert.match(samples[0].error ?? '', /InvalidTimeAnswerError/)
   assert.match(samples[1].error ?? '', /RpcDialError|UnsupportedProtocol/)
