@@ -271,6 +271,8 @@ export class Discovery implements PlService {
     } else if (impl != null) {
       if (typeof impl.dir !== 'string' || impl.dir === '') throw new InvalidDescriptorError('impl.dir must be the path of a module folder')
       module = await moduleSpecOf(key, impl.dir, { className: impl.className })
+      // the sandbox permissions the module asks for travel with it (and into the stored record, for a restart)
+      if (impl.permissions != null && impl.permissions.length > 0) module = { ...module, permissions: impl.permissions }
       if (impl.confined === true) module = { ...module, confined: true }
     }
     const descriptor = buildDescriptor(input, this.c.identity.id, this.c.registry, { module, maxBytes: this.settings.maxDescriptorBytes })
@@ -372,5 +374,5 @@ export function discovery (init: DiscoveryInit = {}): (components: PlComponents)
 /** The ImplRef persisted for a bound module (a folder, or an external implementation). */
 function implRefOf (module: ModuleSpec): ImplRef {
   if (module.external != null) return { external: module.external }
-  return { dir: module.dir, ...(module.className != null ? { className: module.className } : {}), ...(module.confined === true ? { confined: true } : {}) }
+  return { dir: module.dir, ...(module.className != null ? { className: module.className } : {}), ...(module.permissions != null && module.permissions.length > 0 ? { permissions: module.permissions } : {}), ...(module.confined === true ? { confined: true } : {}) }
 }

@@ -151,3 +151,28 @@ test('published capabilities persist and are re-advertised after a restart; a ch
     await other.cleanup()
   }
 })
+
+test('the sandbox permissions a module asks for in impl are kept at publish and after a restart', async () => {
+  const tmp = await tempDir()
+  const dataDir = join(tmp.dir, 'node')
+  try {
+    const dir = await jsModule(tmp.dir, 'module_p')
+    let node = await PlNode.create({ dataDir, controlApi: false, services: { discovery: discovery() } })
+    await node.start()
+    try {
+      await node.service<Discovery>('discovery').publish(descriptorInput('Spawner'), { dir, permissions: ['child-process'] })
+      assert.deepEqual(node.service<Discovery>('discovery').localCapability('Spawner')?.permissions, ['child-process'])
+    } finally {
+      await node.stop()
+    }
+    node = await PlNode.create({ dataDir, controlApi: false, services: { discovery: discovery() } })
+    await node.start()
+    try {
+      assert.deepEqual(node.service<Discovery>('discovery').localCapability('Spawner')?.permissions, ['child-process'], 'restored from the stored record')
+    } finally {
+      await node.stop()
+    }
+  } finally {
+    await tmp.cleanup()
+  }
+})
