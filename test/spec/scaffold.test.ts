@@ -102,7 +102,7 @@ test('scaffold --provider --lang go writes a Go module: handler stub, main, READ
   try {
     const out = join(t.dir, 'summarize')
     const res = await scaffold(SAMPLE_SPEC, { lang: 'go', provider: true, out })
-    assert.deepEqual(res.files, ['README.md', 'go.mod', 'handler.go', 'main.go', 'spec.json', 'summarizespec/codec.go', 'summarizespec/handlers.go', 'summarizespec/provider.go', 'summarizespec/receipt.go', 'summarizespec/runtime.go', 'summarizespec/types.go', 'summarizespec/validators.go'])
+    assert.deepEqual(res.files, ['README.md', 'go.mod', 'handler.go', 'main.go', 'spec.json', 'summarizespec/codec.go', 'summarizespec/handlers.go', 'summarizespec/provider.go', 'summarizespec/receipt.go', 'summarizespec/runtime.go', 'summarizespec/trust.go', 'summarizespec/types.go', 'summarizespec/validators.go'])
     assert.equal(await readFile(join(out, 'go.mod'), 'utf8'), 'module summarize-provider\n\ngo 1.19\n')
     const handler = await readFile(join(out, 'handler.go'), 'utf8')
     assert.match(handler, /func handleSummarize\(ctx \*summarizespec\.CallContext, input \*summarizespec\.SummarizeInput\) \(\*summarizespec\.SummarizeOutput, error\)/)
