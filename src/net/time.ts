@@ -29,7 +29,7 @@ export interface TimeAnswer { now: number }
 
 /** A peer answered /pl/time with something that is not `{now: <ms since epoch>}`. */
 export class InvalidTimeAnswerError extends PlError {
-  override readonly name = 'InvalidTimeAnswerError'
+  override name = 'InvalidTimeAnswerError'
 }
 
 export function timeProtocol (clock: Clock = systemClock): ProtocolDef<unknown, TimeAnswer> {
