@@ -67,14 +67,15 @@ export async function writeTrustFile (path: string, file: TrustFile): Promise<vo
 
 /**
  * The issuers of the config plus those of a trust file, re-read when its
- * mtime changes. While started, a directory watch marks the file changed,
+ * inode, size or times change. While started, a directory watch marks the file changed,
  * so a judge call costs no stat unless the file was touched; without a
  * watch (not started, or the platform refuses one) every call stats it.
  */
 export class IssuerList {
   private cached: TrustedIssuer[] = []
   private merged?: TrustedIssuer[]
-  private mtime = -1
+  /** what the last read saw: inode, size, mtime and ctime (file times tick in jiffies, so two quick rewrites can share an mtime) */
+  private stamp = ''
   private watcher?: FSWatcher
   private dirty = true
 
@@ -106,16 +107,17 @@ export class IssuerList {
     if (this.watcher != null && !this.dirty && this.merged != null) return this.merged
     // cleared before the stat: a change while reading marks it again
     this.dirty = false
-    let m = 0
+    let stamp = ''
     try {
-      m = statSync(this.file).mtimeMs
+      const st = statSync(this.file, { bigint: true })
+      stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
     } catch {
-      m = 0
+      stamp = ''
     }
-    if (m !== this.mtime || this.merged == null) {
-      this.mtime = m
+    if (stamp !== this.stamp || this.merged == null) {
+      this.stamp = stamp
       try {
-        this.cached = m === 0 ? [] : parseTrustFile(JSON.parse(readFileSync(this.file, 'utf8')), this.file).issuers
+        this.cached = stamp === '' ? [] : parseTrustFile(JSON.parse(readFileSync(this.file, 'utf8')), this.file).issuers
       } catch {
         // a file being rewritten or broken by hand: keep what was read last (pl trust list reports the error)
       }

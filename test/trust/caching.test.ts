@@ -7,6 +7,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
+import { stat, utimes } from 'node:fs/promises'
 import { createIdentity } from '../../src/core/identity.js'
 import { SchemaRegistry } from '../../src/spec/registry.js'
 import { checkCredentials, issueAttestation, attestationCid, IssuerList, writeTrustFile, type Attestation } from '../../src/trust/index.js'
@@ -83,5 +84,12 @@ test('the issuer list is served from memory until the trust file changes, then r
   // without a watch every call reads the file's state
   const unwatched = new IssuerList([], file)
   await writeTrustFile(file, { issuers: [{ key: b.id }] })
+  // a rewrite inside the same clock tick keeps the mtime (file times are coarse): still seen
+  const tick = 1_800_000_000
+  await utimes(file, tick, tick)
   assert.deepEqual(unwatched.list().map(i => i.key), [b.id])
+  await writeTrustFile(file, { issuers: [{ key: a.id }] })
+  await utimes(file, tick, tick)
+  assert.equal((await stat(file)).mtimeMs, tick * 1000)
+  assert.deepEqual(unwatched.list().map(i => i.key), [a.id])
 })
