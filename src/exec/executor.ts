@@ -413,7 +413,10 @@ export class Executor extends EventEmitter {
     const journal = this.j()
     const run = await journal.getRun(runId)
     if (run == null) throw new RunNotFoundError(`no run ${runId} in this node's journal`, { run: runId })
-    return { run: this.active.get(runId)?.exec.run ?? run, steps: await journal.listSteps(runId) }
+    // the live run is copied before the steps are read: a run read as ended had journaled its steps already, and
+    // the answer is a snapshot (the live record would turn `succeeded` under a caller still holding older steps)
+    const live = this.active.get(runId)?.exec.run
+    return { run: live != null ? structuredClone(live) : run, steps: await journal.listSteps(runId) }
   }
 
   /** The decoded output document of a succeeded run. */

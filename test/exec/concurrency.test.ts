@@ -73,3 +73,28 @@ test('two concurrent decisions for one question: the first wins, the second fail
     await h.close()
   }
 })
+
+test('get() answers a snapshot: a run read as succeeded has its steps succeeded, and an earlier answer does not change under its reader', async () => {
+  const h = await harness()
+  const log = join(h.root, 'slow.log')
+  try {
+    const spec = await writeModule(h.root, 'slow', `import { appendFileSync } from 'node:fs'\nexport default class { async eval (p, d, ctx) { appendFileSync(${JSON.stringify(log)}, 'attempt\\n'); await new Promise(r => setTimeout(r, 100)); return { ok: true } } }`)
+    const id = await h.executor.submit(dagOf([callStep(spec)]), {}, { modules: { slow: spec } })
+    while ((await lines(log)).length === 0) await new Promise(resolve => setTimeout(resolve, 10))
+    const during = await h.executor.get(id)
+    assert.equal(during.run.state, 'running')
+    // poll while it ends: never a succeeded run beside an unfinished step
+    for (;;) {
+      const v = await h.executor.get(id)
+      if (v.run.state === 'running') continue
+      assert.equal(v.run.state, 'succeeded', JSON.stringify(v.run.error))
+      assert.deepEqual(v.steps.map(s => s.state), ['succeeded'])
+      break
+    }
+    await h.executor.wait(id)
+    assert.equal(during.run.state, 'running', 'the earlier answer is a copy, not the live record')
+    assert.equal(during.run.ended, undefined)
+  } finally {
+    await h.close()
+  }
+})
