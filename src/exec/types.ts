@@ -5,7 +5,7 @@
 import type { Logger } from 'pino'
 import type { ErrorData } from '../core/errors.js'
 import type { Step, StepLimits, TaskDag } from '../workflow/ir.js'
-import type { ModuleSpec } from '../core/module.js'
+import type { ModuleSpec, SandboxPermission } from '../core/module.js'
 
 /** Resources a step used (kept in the journal; goes into receipts). */
 export interface Usage {
@@ -107,6 +107,8 @@ export interface ModuleResult {
   usage: Usage
   /** what ran the step */
   isolation?: Isolation
+  /** sandbox permissions the operator granted the step's module (sandboxed JS); recorded in the receipt */
+  permissions?: SandboxPermission[]
   /** set when the step ran outside this node (an external implementation); recorded in the receipt */
   via?: RunVia
   /** set when a composite capability served the step: the run of its plan here and that run's receipts */

@@ -423,6 +423,7 @@ export class Provider {
     let via: Receipt['via']
     let error: ErrorData | undefined
     let isolation: Receipt['isolation']
+    let permissions: Receipt['permissions']
     let inner: InnerRun | undefined
     let sending = false
     const onProgress = (n: number, total?: number, message?: string): void => {
@@ -455,6 +456,7 @@ export class Provider {
       usage = receiptUsage(out.usage)
       via = out.via
       isolation = out.isolation
+      permissions = out.permissions
       inner = out.inner
       outputBytes = encodeCanonical(out.output)
       const max = this.init.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
@@ -490,6 +492,7 @@ export class Provider {
       ...(via != null ? { via } : {}),
       ...(award.on_behalf_of != null ? { on_behalf_of: award.on_behalf_of } : {}),
       ...(isolation != null ? { isolation } : {}),
+      ...(permissions != null && permissions.length > 0 ? { permissions } : {}),
       ...(inner != null ? { inner: { run: inner.run, receipts: inner.receipts } } : {}),
       ...(award.attestations != null && award.attestations.length > 0 ? { attestations: award.attestations } : {})
     }

@@ -5,7 +5,7 @@
  * input (InputFetcher), how it runs one step (RunStep), and whether it bids
  * (BidStrategy).
  */
-import type { ModuleSpec } from '../core/module.js'
+import type { ModuleSpec, SandboxPermission } from '../core/module.js'
 import type { InnerRun, Isolation, ModuleCall, ModuleCallOptions, RunVia, Usage } from '../exec/types.js'
 import type { SignedReceipt } from '../receipts/signing.js'
 import type { ErrorData } from '../core/errors.js'
@@ -180,7 +180,7 @@ export interface InputFetcher {
 export type RunStepCall = ModuleCall
 
 /** Runs one module for one step: `(m, call, o) => pool.runModule(m, call, o)` with the executor's ModulePool. */
-export type RunStep = (module: ModuleSpec, call: RunStepCall, options: ModuleCallOptions) => Promise<{ output: unknown, usage: Usage, via?: RunVia, isolation?: Isolation, inner?: InnerRun }>
+export type RunStep = (module: ModuleSpec, call: RunStepCall, options: ModuleCallOptions) => Promise<{ output: unknown, usage: Usage, via?: RunVia, isolation?: Isolation, permissions?: SandboxPermission[], inner?: InnerRun }>
 
 export interface BidContext {
   cfp: CallForProposal

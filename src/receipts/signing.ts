@@ -54,6 +54,8 @@ export interface Receipt {
   on_behalf_of?: string
   /** what ran the step (src/exec/types.ts Isolation) */
   isolation?: 'thread' | 'sandbox' | 'process' | 'sandbox-no-net' | 'process-no-net'
+  /** sandbox permissions the provider's operator granted the module that ran the step (absent: none) */
+  permissions?: Array<'child-process' | 'worker' | 'addons' | 'wasi'>
   /** CIDs of the attestations that admitted the provider (from the award) */
   attestations?: string[]
   /** a composite capability served the step: the run of its plan (requested by this receipt's provider) and that run's receipt CIDs */

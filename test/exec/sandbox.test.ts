@@ -100,7 +100,8 @@ test('granted child processes: a sleeper in its own session dies when the step r
   try {
     // the module returns once its sleeper runs
     const mod: ModuleSpec = { ...await writeModule(tmp.dir, 'leaver', sleeperModule(marker, false)), permissions: ['child-process'] }
-    await returnsLeavingNothing(pool, mod, marker)
+    const out = await returnsLeavingNothing(pool, mod, marker)
+    assert.deepEqual(out.permissions, ['child-process'], 'the granted permissions are reported (they go in the receipt)')
   } finally {
     killAll(await pidsWith(marker))
     await pool.close()

@@ -20,7 +20,8 @@ const offers = new Offers()
 before(async () => {
   const tmp = await tempDir('pl-neg-happy-')
   cleanup = tmp.cleanup
-  pool = new ModulePool()
+  // the operator grants the module `spawner` child processes (the grant goes in its receipts)
+  pool = new ModulePool({ sandbox: { grants: { spawner: ['child-process'] } } })
   const runStep = poolRunStep(pool)
   mesh = await TestMesh.start({
     nodes: 3,
@@ -36,6 +37,7 @@ before(async () => {
   offers.add(1, mesh.nodes[1], { name: 'Summarize', price: 2, attrs: { readability: 0.9, coverage: 0.9 }, policies: ['pol-no-exfil'] }, summarizeA)
   offers.add(2, mesh.nodes[2], { name: 'Summarize', price: 1, attrs: { readability: 0.6, coverage: 0.5 }, policies: ['pol-no-exfil'] }, summarizeB)
   offers.add(2, mesh.nodes[2], { name: 'Split', price: 0.1 }, split)
+  offers.add(2, mesh.nodes[2], { name: 'Spawn', price: 0.1 }, { ...await writeModule(tmp.dir, 'spawner', 'return { ok: true }'), permissions: ['child-process'] })
 })
 
 after(async () => {
@@ -144,4 +146,17 @@ test('a step whose capability is installed locally is not the remote runner\'s',
   assert.equal(await runner.canRun(dag.steps.h, { runId: 'x', dag, modules: {} }), false)
   const explanations = new ExplanationStore(mesh.nodes[0].components.store)
   assert.deepEqual(await explanations.forRun('no-such-run'), [])
+})
+
+test('the sandbox permissions the provider\'s operator granted the module are in the signed receipt', async () => {
+  const runner = requester().runner as RemoteRunner
+  const dag = dagOf([step('spawn', 'Spawn')])
+  const res = await runner.run(dag.steps.spawn, {}, ctxOf(dag, runId(), 'spawn'))
+  assert.deepEqual(res.output, { ok: true })
+  const signed = res.receipt as SignedReceipt
+  verifySignedReceipt(signed, { requireRequester: true })
+  assert.equal(signed.receipt.isolation, 'sandbox')
+  assert.deepEqual(signed.receipt.permissions, ['child-process'])
+  const plain = await runner.run(dagOf([step('split', 'Split')]).steps.split, { text: 'a. b' }, ctxOf(dagOf([step('split', 'Split')]), runId(), 'split'))
+  assert.equal((plain.receipt as SignedReceipt).receipt.permissions, undefined, 'none granted: no field')
 })

@@ -63,8 +63,10 @@ export class SandboxPools extends PyPools {
   }
 
   override async run (module: ModuleSpec, call: ModuleCall, options: ModuleCallOptions = {}): Promise<ModuleResult> {
-    this.permissionsOf(module)
-    return await super.run(module, call, options)
+    const permissions = this.permissionsOf(module)
+    const res = await super.run(module, call, options)
+    // what the module could do beyond the sandbox's defaults goes in its receipt
+    return permissions.length > 0 ? { ...res, permissions } : res
   }
 
   protected override async prepare (): Promise<{ python: string, containment: Containment }> {

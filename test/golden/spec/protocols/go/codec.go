@@ -26,7 +26,7 @@ var Schemas = map[string]SchemaInfo{
 	"GatewayRequest.v1": {ID: "pl:GatewayRequest.v1", CID: "bafyreienqzmj7igf5prs6imu6pjomrn6q4qjzwmgadenpxzja47xuxwuzy"},
 	"Plan.v1": {ID: "pl:Plan.v1", CID: "bafyreidblegvslhanqbmdopbjycy5i6cikc33rw6cytuaw3zyol2zdmiua"},
 	"Policy.v1": {ID: "pl:Policy.v1", CID: "bafyreier7lxqfiolomfnpxu4zddklu7jg5k7airbasf4ixattuhaenyh2q"},
-	"Receipt.v1": {ID: "pl:Receipt.v1", CID: "bafyreig75phgid34odi3gtwtlnpdrljeyplx7ztbxt26rwxxfgaoctdhmy"},
+	"Receipt.v1": {ID: "pl:Receipt.v1", CID: "bafyreicrdlq6j6m346ruw6n3nhpgaje7r3gxj4wnntaey3ei5annem4sai"},
 	"Result.v1": {ID: "pl:Result.v1", CID: "bafyreif4etpvhs7umuo6hvatsjlyb6qg4bpfpy7oyrajfhm75eikhlpy3u"},
 	"Revocation.v1": {ID: "pl:Revocation.v1", CID: "bafyreih4z4t4jd4atanb7steyobvghnes4s5et77rullmn4eucrft36x2y"},
 	"SignedReceipt.v1": {ID: "pl:SignedReceipt.v1", CID: "bafyreid36mtmmgzqjhlb3xvn6cd2wcapm3jctbp4o5oi5xtgia4pjrg2ke"},

@@ -217,6 +217,8 @@ type ReceiptV1 struct {
 	Limits ReceiptV1Limits `json:"limits"`
 	// what ran the step: a worker thread of the node, a sandboxed Node process, a Python runner process; -no-net: in a network namespace with only loopback
 	Isolation *string `json:"isolation,omitempty"`
+	// sandbox permissions the provider's operator granted the module that ran the step, beyond the sandbox's defaults (absent: none)
+	Permissions *[]string `json:"permissions,omitempty"`
 	// the policies of the step (Policy.v1 CIDs when the plan named them by CID or alias)
 	Policies []string `json:"policies"`
 	Prev []string `json:"prev"`

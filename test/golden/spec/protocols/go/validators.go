@@ -33,23 +33,24 @@ var k25 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "po
 var k26 = mustRegexp("^[A-Za-z_][A-Za-z0-9_]*\\x{3a}\\x{2d}?[0-9\\x{2e}]+\\z")
 var k27 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "network": true, "residency": true, "self_attest": true}
 var k28 = mustJSON("[\"none\"]").([]any)
-var k29 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true, "attestations": true, "inner": true}
+var k29 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "permissions": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true, "attestations": true, "inner": true}
 var k30 = mustJSON("\"\"")
 var k31 = mustJSON("[\"ok\",\"error\"]").([]any)
 var k32 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
 var k33 = mustJSON("[\"thread\",\"sandbox\",\"process\",\"sandbox-no-net\",\"process-no-net\"]").([]any)
-var k34 = map[string]bool{"kind": true, "target": true, "ref": true}
-var k35 = mustRegexp("^[a-z][a-z0-9\\x{2d}]*\\z")
-var k36 = map[string]bool{"run": true, "receipts": true}
-var k37 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
-var k38 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
-var k39 = map[string]bool{"v": true, "issuer": true, "attestation": true, "ts": true, "reason": true, "sig": true}
-var k40 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
-var k41 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
-var k42 = mustJSON("[\"bundle\",\"plan\"]").([]any)
-var k43 = mustJSON("[\"api-key\",\"agent\"]").([]any)
-var k44 = mustJSON("true")
-var k45 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
+var k34 = mustJSON("[\"child-process\",\"worker\",\"addons\",\"wasi\"]").([]any)
+var k35 = map[string]bool{"kind": true, "target": true, "ref": true}
+var k36 = mustRegexp("^[a-z][a-z0-9\\x{2d}]*\\z")
+var k37 = map[string]bool{"run": true, "receipts": true}
+var k38 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
+var k39 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
+var k40 = map[string]bool{"v": true, "issuer": true, "attestation": true, "ts": true, "reason": true, "sig": true}
+var k41 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
+var k42 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
+var k43 = mustJSON("[\"bundle\",\"plan\"]").([]any)
+var k44 = mustJSON("[\"api-key\",\"agent\"]").([]any)
+var k45 = mustJSON("true")
+var k46 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
 
 // pl:AdvertiseCapability.v1#
 func n0(x any, p string) string {
@@ -3392,33 +3393,38 @@ func n181(x any, p string) string {
 				return e
 			}
 		}
+		if v, has := m["permissions"]; has {
+			if e := n206(v, child(p, "permissions")); e != "" {
+				return e
+			}
+		}
 		if v, has := m["policies"]; has {
-			if e := n206(v, child(p, "policies")); e != "" {
+			if e := n208(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["prev"]; has {
-			if e := n208(v, child(p, "prev")); e != "" {
+			if e := n210(v, child(p, "prev")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["via"]; has {
-			if e := n210(v, child(p, "via")); e != "" {
+			if e := n212(v, child(p, "via")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["on_behalf_of"]; has {
-			if e := n215(v, child(p, "on_behalf_of")); e != "" {
+			if e := n217(v, child(p, "on_behalf_of")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestations"]; has {
-			if e := n216(v, child(p, "attestations")); e != "" {
+			if e := n218(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["inner"]; has {
-			if e := n218(v, child(p, "inner")); e != "" {
+			if e := n220(v, child(p, "inner")); e != "" {
 				return e
 			}
 		}
@@ -3783,8 +3789,45 @@ func n205(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/policies
+// pl:Receipt.v1#/properties/permissions
 func n206(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 4 {
+			return p + " must have at most 4 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n207(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+		if !allUnique(a) {
+			return p + " must not have duplicate items"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/permissions/items
+func n207(x any, p string) string {
+	if !func() bool {
+		for _, v := range k34 {
+			if jsonEqual(x, v) {
+				return true
+			}
+		}
+		return false
+	}() {
+		return p + " must be one of the allowed values"
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/policies
+func n208(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3794,7 +3837,7 @@ func n206(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n207(a[i], index(p, i)); e != "" {
+			if e := n209(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3803,7 +3846,7 @@ func n206(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies/items
-func n207(x any, p string) string {
+func n209(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3816,7 +3859,7 @@ func n207(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev
-func n208(x any, p string) string {
+func n210(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3826,7 +3869,7 @@ func n208(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n209(a[i], index(p, i)); e != "" {
+			if e := n211(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3835,7 +3878,7 @@ func n208(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev/items
-func n209(x any, p string) string {
+func n211(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3851,7 +3894,7 @@ func n209(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via
-func n210(x any, p string) string {
+func n212(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3864,22 +3907,22 @@ func n210(x any, p string) string {
 			return p + " must have required property \"target\""
 		}
 		if v, has := m["kind"]; has {
-			if e := n211(v, child(p, "kind")); e != "" {
+			if e := n213(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["target"]; has {
-			if e := n212(v, child(p, "target")); e != "" {
+			if e := n214(v, child(p, "target")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ref"]; has {
-			if e := n213(v, child(p, "ref")); e != "" {
+			if e := n215(v, child(p, "ref")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k34[k] {
+			if !k35[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3889,7 +3932,7 @@ func n210(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/kind
-func n211(x any, p string) string {
+func n213(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3897,7 +3940,7 @@ func n211(x any, p string) string {
 		if runeLen(s) > 32 {
 			return p + " must have at most 32 characters"
 		}
-		if !k35.MatchString(s) {
+		if !k36.MatchString(s) {
 			return p + " must match pattern \"^[a-z][a-z0-9-]*$\""
 		}
 	}
@@ -3905,7 +3948,7 @@ func n211(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/target
-func n212(x any, p string) string {
+func n214(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3921,7 +3964,7 @@ func n212(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/ref
-func n213(x any, p string) string {
+func n215(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3934,12 +3977,12 @@ func n213(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/additionalProperties
-func n214(x any, p string) string {
+func n216(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/on_behalf_of
-func n215(x any, p string) string {
+func n217(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3952,7 +3995,7 @@ func n215(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/attestations
-func n216(x any, p string) string {
+func n218(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3962,7 +4005,7 @@ func n216(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n217(a[i], index(p, i)); e != "" {
+			if e := n219(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3971,7 +4014,7 @@ func n216(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/attestations/items
-func n217(x any, p string) string {
+func n219(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3987,7 +4030,7 @@ func n217(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner
-func n218(x any, p string) string {
+func n220(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4000,17 +4043,17 @@ func n218(x any, p string) string {
 			return p + " must have required property \"receipts\""
 		}
 		if v, has := m["run"]; has {
-			if e := n219(v, child(p, "run")); e != "" {
+			if e := n221(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["receipts"]; has {
-			if e := n220(v, child(p, "receipts")); e != "" {
+			if e := n222(v, child(p, "receipts")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k36[k] {
+			if !k37[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4020,7 +4063,7 @@ func n218(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/properties/run
-func n219(x any, p string) string {
+func n221(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4033,7 +4076,7 @@ func n219(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/properties/receipts
-func n220(x any, p string) string {
+func n222(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4043,7 +4086,7 @@ func n220(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n221(a[i], index(p, i)); e != "" {
+			if e := n223(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4052,7 +4095,7 @@ func n220(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/properties/receipts/items
-func n221(x any, p string) string {
+func n223(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4068,17 +4111,17 @@ func n221(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/additionalProperties
-func n222(x any, p string) string {
+func n224(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/additionalProperties
-func n223(x any, p string) string {
+func n225(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#
-func n224(x any, p string) string {
+func n226(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4100,47 +4143,47 @@ func n224(x any, p string) string {
 			return p + " must have required property \"usage\""
 		}
 		if v, has := m["award"]; has {
-			if e := n225(v, child(p, "award")); e != "" {
+			if e := n227(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n226(v, child(p, "run")); e != "" {
+			if e := n228(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n227(v, child(p, "step")); e != "" {
+			if e := n229(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n228(v, child(p, "status")); e != "" {
+			if e := n230(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n229(v, child(p, "output")); e != "" {
+			if e := n231(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["error"]; has {
-			if e := n230(v, child(p, "error")); e != "" {
+			if e := n232(v, child(p, "error")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n235(v, child(p, "usage")); e != "" {
+			if e := n237(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["receipt"]; has {
-			if e := n240(v, child(p, "receipt")); e != "" {
+			if e := n242(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k37[k] {
+			if !k38[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4150,7 +4193,7 @@ func n224(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/award
-func n225(x any, p string) string {
+func n227(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4166,7 +4209,7 @@ func n225(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/run
-func n226(x any, p string) string {
+func n228(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4179,7 +4222,7 @@ func n226(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/step
-func n227(x any, p string) string {
+func n229(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4192,7 +4235,7 @@ func n227(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/status
-func n228(x any, p string) string {
+func n230(x any, p string) string {
 	if !func() bool {
 		for _, v := range k31 {
 			if jsonEqual(x, v) {
@@ -4207,7 +4250,7 @@ func n228(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/output
-func n229(x any, p string) string {
+func n231(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4223,7 +4266,7 @@ func n229(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error
-func n230(x any, p string) string {
+func n232(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4236,22 +4279,22 @@ func n230(x any, p string) string {
 			return p + " must have required property \"message\""
 		}
 		if v, has := m["name"]; has {
-			if e := n231(v, child(p, "name")); e != "" {
+			if e := n233(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n232(v, child(p, "message")); e != "" {
+			if e := n234(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["retryable"]; has {
-			if e := n233(v, child(p, "retryable")); e != "" {
+			if e := n235(v, child(p, "retryable")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["details"]; has {
-			if e := n234(v, child(p, "details")); e != "" {
+			if e := n236(v, child(p, "details")); e != "" {
 				return e
 			}
 		}
@@ -4260,7 +4303,7 @@ func n230(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/name
-func n231(x any, p string) string {
+func n233(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4273,7 +4316,7 @@ func n231(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/message
-func n232(x any, p string) string {
+func n234(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4286,7 +4329,7 @@ func n232(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/retryable
-func n233(x any, p string) string {
+func n235(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -4294,7 +4337,7 @@ func n233(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/details
-func n234(x any, p string) string {
+func n236(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4302,7 +4345,7 @@ func n234(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage
-func n235(x any, p string) string {
+func n237(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4318,17 +4361,17 @@ func n235(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n236(v, child(p, "cpu_ms")); e != "" {
+			if e := n238(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n237(v, child(p, "wall_ms")); e != "" {
+			if e := n239(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n238(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n240(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
@@ -4343,32 +4386,6 @@ func n235(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/cpu_ms
-func n236(x any, p string) string {
-	if !(isNumber(x)) {
-		return p + " must be number"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Result.v1#/properties/usage/properties/wall_ms
-func n237(x any, p string) string {
-	if !(isNumber(x)) {
-		return p + " must be number"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Result.v1#/properties/usage/properties/mem_peak_mb
 func n238(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
@@ -4381,21 +4398,47 @@ func n238(x any, p string) string {
 	return ""
 }
 
-// pl:Result.v1#/properties/usage/additionalProperties
+// pl:Result.v1#/properties/usage/properties/wall_ms
 func n239(x any, p string) string {
+	if !(isNumber(x)) {
+		return p + " must be number"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Result.v1#/properties/usage/properties/mem_peak_mb
+func n240(x any, p string) string {
+	if !(isNumber(x)) {
+		return p + " must be number"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Result.v1#/properties/usage/additionalProperties
+func n241(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/properties/receipt
-func n240(x any, p string) string {
-	if e := n241(x, p); e != "" {
+func n242(x any, p string) string {
+	if e := n243(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#
-func n241(x any, p string) string {
+func n243(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4408,22 +4451,22 @@ func n241(x any, p string) string {
 			return p + " must have required property \"provider_sig\""
 		}
 		if v, has := m["receipt"]; has {
-			if e := n242(v, child(p, "receipt")); e != "" {
+			if e := n244(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider_sig"]; has {
-			if e := n243(v, child(p, "provider_sig")); e != "" {
+			if e := n245(v, child(p, "provider_sig")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester_sig"]; has {
-			if e := n244(v, child(p, "requester_sig")); e != "" {
+			if e := n246(v, child(p, "requester_sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k38[k] {
+			if !k39[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4433,7 +4476,7 @@ func n241(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/receipt
-func n242(x any, p string) string {
+func n244(x any, p string) string {
 	if e := n181(x, p); e != "" {
 		return e
 	}
@@ -4441,7 +4484,7 @@ func n242(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n243(x any, p string) string {
+func n245(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4454,7 +4497,7 @@ func n243(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/requester_sig
-func n244(x any, p string) string {
+func n246(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4467,17 +4510,17 @@ func n244(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/additionalProperties
-func n245(x any, p string) string {
+func n247(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/additionalProperties
-func n246(x any, p string) string {
+func n248(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Revocation.v1#
-func n247(x any, p string) string {
+func n249(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4499,37 +4542,37 @@ func n247(x any, p string) string {
 			return p + " must have required property \"sig\""
 		}
 		if v, has := m["v"]; has {
-			if e := n248(v, child(p, "v")); e != "" {
+			if e := n250(v, child(p, "v")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["issuer"]; has {
-			if e := n249(v, child(p, "issuer")); e != "" {
+			if e := n251(v, child(p, "issuer")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestation"]; has {
-			if e := n250(v, child(p, "attestation")); e != "" {
+			if e := n252(v, child(p, "attestation")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n251(v, child(p, "ts")); e != "" {
+			if e := n253(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reason"]; has {
-			if e := n252(v, child(p, "reason")); e != "" {
+			if e := n254(v, child(p, "reason")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["sig"]; has {
-			if e := n253(v, child(p, "sig")); e != "" {
+			if e := n255(v, child(p, "sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k39[k] {
+			if !k40[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4539,7 +4582,7 @@ func n247(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/v
-func n248(x any, p string) string {
+func n250(x any, p string) string {
 	if !jsonEqual(x, k11) {
 		return p + " must be equal to the constant"
 	}
@@ -4547,7 +4590,7 @@ func n248(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/issuer
-func n249(x any, p string) string {
+func n251(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4560,7 +4603,7 @@ func n249(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/attestation
-func n250(x any, p string) string {
+func n252(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4576,7 +4619,7 @@ func n250(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/ts
-func n251(x any, p string) string {
+func n253(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4589,7 +4632,7 @@ func n251(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/reason
-func n252(x any, p string) string {
+func n254(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4602,7 +4645,7 @@ func n252(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/sig
-func n253(x any, p string) string {
+func n255(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4615,12 +4658,12 @@ func n253(x any, p string) string {
 }
 
 // pl:Revocation.v1#/additionalProperties
-func n254(x any, p string) string {
+func n256(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Workflow.v1#
-func n255(x any, p string) string {
+func n257(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4633,47 +4676,47 @@ func n255(x any, p string) string {
 			return p + " must have required property \"graph\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n256(v, child(p, "workflow_id")); e != "" {
+			if e := n258(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n257(v, child(p, "name")); e != "" {
+			if e := n259(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n258(v, child(p, "description")); e != "" {
+			if e := n260(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n259(v, child(p, "tags")); e != "" {
+			if e := n261(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n261(v, child(p, "version")); e != "" {
+			if e := n263(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalSettings"]; has {
-			if e := n264(v, child(p, "globalSettings")); e != "" {
+			if e := n266(v, child(p, "globalSettings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalParameters"]; has {
-			if e := n265(v, child(p, "globalParameters")); e != "" {
+			if e := n267(v, child(p, "globalParameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n266(v, child(p, "modules")); e != "" {
+			if e := n268(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["graph"]; has {
-			if e := n276(v, child(p, "graph")); e != "" {
+			if e := n278(v, child(p, "graph")); e != "" {
 				return e
 			}
 		}
@@ -4682,22 +4725,6 @@ func n255(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/workflow_id
-func n256(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	return ""
-}
-
-// pl:Workflow.v1#/properties/name
-func n257(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	return ""
-}
-
-// pl:Workflow.v1#/properties/description
 func n258(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -4705,15 +4732,31 @@ func n258(x any, p string) string {
 	return ""
 }
 
-// pl:Workflow.v1#/properties/tags
+// pl:Workflow.v1#/properties/name
 func n259(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	return ""
+}
+
+// pl:Workflow.v1#/properties/description
+func n260(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	return ""
+}
+
+// pl:Workflow.v1#/properties/tags
+func n261(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n260(a[i], index(p, i)); e != "" {
+			if e := n262(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4722,7 +4765,7 @@ func n259(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags/items
-func n260(x any, p string) string {
+func n262(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4730,19 +4773,19 @@ func n260(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version
-func n261(x any, p string) string {
+func n263(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["version"]; has {
-			if e := n262(v, child(p, "version")); e != "" {
+			if e := n264(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n263(v, child(p, "releaseTag")); e != "" {
+			if e := n265(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
@@ -4751,7 +4794,7 @@ func n261(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/version
-func n262(x any, p string) string {
+func n264(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4759,7 +4802,7 @@ func n262(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/releaseTag
-func n263(x any, p string) string {
+func n265(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4767,7 +4810,7 @@ func n263(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalSettings
-func n264(x any, p string) string {
+func n266(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4775,7 +4818,7 @@ func n264(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalParameters
-func n265(x any, p string) string {
+func n267(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4783,7 +4826,7 @@ func n265(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules
-func n266(x any, p string) string {
+func n268(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4791,7 +4834,7 @@ func n266(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n267(v, child(p, k)); e != "" {
+				if e := n269(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -4801,44 +4844,44 @@ func n266(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties
-func n267(x any, p string) string {
+func n269(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["codePath"]; has {
-			if e := n268(v, child(p, "codePath")); e != "" {
+			if e := n270(v, child(p, "codePath")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["settings"]; has {
-			if e := n269(v, child(p, "settings")); e != "" {
+			if e := n271(v, child(p, "settings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["parameters"]; has {
-			if e := n270(v, child(p, "parameters")); e != "" {
+			if e := n272(v, child(p, "parameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n271(v, child(p, "name")); e != "" {
+			if e := n273(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n272(v, child(p, "description")); e != "" {
+			if e := n274(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n273(v, child(p, "tags")); e != "" {
+			if e := n275(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["resource_requirements"]; has {
-			if e := n275(v, child(p, "resource_requirements")); e != "" {
+			if e := n277(v, child(p, "resource_requirements")); e != "" {
 				return e
 			}
 		}
@@ -4847,7 +4890,7 @@ func n267(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
-func n268(x any, p string) string {
+func n270(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4855,7 +4898,7 @@ func n268(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
-func n269(x any, p string) string {
+func n271(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4863,7 +4906,7 @@ func n269(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
-func n270(x any, p string) string {
+func n272(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4871,7 +4914,7 @@ func n270(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
-func n271(x any, p string) string {
+func n273(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4879,7 +4922,7 @@ func n271(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
-func n272(x any, p string) string {
+func n274(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4887,14 +4930,14 @@ func n272(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
-func n273(x any, p string) string {
+func n275(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n274(a[i], index(p, i)); e != "" {
+			if e := n276(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4903,7 +4946,7 @@ func n273(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
-func n274(x any, p string) string {
+func n276(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4911,7 +4954,7 @@ func n274(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
-func n275(x any, p string) string {
+func n277(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4919,7 +4962,7 @@ func n275(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph
-func n276(x any, p string) string {
+func n278(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4927,7 +4970,7 @@ func n276(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n277(v, child(p, k)); e != "" {
+				if e := n279(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -4937,14 +4980,14 @@ func n276(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties
-func n277(x any, p string) string {
+func n279(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n278(a[i], index(p, i)); e != "" {
+			if e := n280(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4953,7 +4996,7 @@ func n277(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties/items
-func n278(x any, p string) string {
+func n280(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4961,7 +5004,7 @@ func n278(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#
-func n279(x any, p string) string {
+func n281(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4995,62 +5038,62 @@ func n279(x any, p string) string {
 			return p + " must have required property \"meta\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n280(v, child(p, "workflow_id")); e != "" {
+			if e := n282(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n281(v, child(p, "version")); e != "" {
+			if e := n283(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n282(v, child(p, "releaseTag")); e != "" {
+			if e := n284(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["kind"]; has {
-			if e := n283(v, child(p, "kind")); e != "" {
+			if e := n285(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["bundle"]; has {
-			if e := n284(v, child(p, "bundle")); e != "" {
+			if e := n286(v, child(p, "bundle")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["size"]; has {
-			if e := n285(v, child(p, "size")); e != "" {
+			if e := n287(v, child(p, "size")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisher"]; has {
-			if e := n286(v, child(p, "publisher")); e != "" {
+			if e := n288(v, child(p, "publisher")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisherKind"]; has {
-			if e := n287(v, child(p, "publisherKind")); e != "" {
+			if e := n289(v, child(p, "publisherKind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n288(v, child(p, "ts")); e != "" {
+			if e := n290(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tombstone"]; has {
-			if e := n289(v, child(p, "tombstone")); e != "" {
+			if e := n291(v, child(p, "tombstone")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["meta"]; has {
-			if e := n290(v, child(p, "meta")); e != "" {
+			if e := n292(v, child(p, "meta")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k40[k] {
+			if !k41[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -5060,12 +5103,12 @@ func n279(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/workflow_id
-func n280(x any, p string) string {
+func n282(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k41.MatchString(s) {
+		if !k42.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
 		}
 	}
@@ -5073,7 +5116,7 @@ func n280(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/version
-func n281(x any, p string) string {
+func n283(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5086,7 +5129,7 @@ func n281(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/releaseTag
-func n282(x any, p string) string {
+func n284(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5099,9 +5142,9 @@ func n282(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/kind
-func n283(x any, p string) string {
+func n285(x any, p string) string {
 	if !func() bool {
-		for _, v := range k42 {
+		for _, v := range k43 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -5114,7 +5157,7 @@ func n283(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/bundle
-func n284(x any, p string) string {
+func n286(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5130,7 +5173,7 @@ func n284(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/size
-func n285(x any, p string) string {
+func n287(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -5143,7 +5186,7 @@ func n285(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisher
-func n286(x any, p string) string {
+func n288(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5159,9 +5202,9 @@ func n286(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisherKind
-func n287(x any, p string) string {
+func n289(x any, p string) string {
 	if !func() bool {
-		for _, v := range k43 {
+		for _, v := range k44 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -5174,7 +5217,7 @@ func n287(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/ts
-func n288(x any, p string) string {
+func n290(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -5187,15 +5230,15 @@ func n288(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/tombstone
-func n289(x any, p string) string {
-	if !jsonEqual(x, k44) {
+func n291(x any, p string) string {
+	if !jsonEqual(x, k45) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:WorkflowRecord.v1#/properties/meta
-func n290(x any, p string) string {
+func n292(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -5208,27 +5251,27 @@ func n290(x any, p string) string {
 			return p + " must have required property \"modules\""
 		}
 		if v, has := m["name"]; has {
-			if e := n291(v, child(p, "name")); e != "" {
+			if e := n293(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n292(v, child(p, "description")); e != "" {
+			if e := n294(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n293(v, child(p, "tags")); e != "" {
+			if e := n295(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n295(v, child(p, "modules")); e != "" {
+			if e := n297(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k45[k] {
+			if !k46[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -5238,7 +5281,7 @@ func n290(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/name
-func n291(x any, p string) string {
+func n293(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5251,7 +5294,7 @@ func n291(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/description
-func n292(x any, p string) string {
+func n294(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5264,7 +5307,7 @@ func n292(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags
-func n293(x any, p string) string {
+func n295(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -5274,7 +5317,7 @@ func n293(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n294(a[i], index(p, i)); e != "" {
+			if e := n296(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -5283,7 +5326,7 @@ func n293(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
-func n294(x any, p string) string {
+func n296(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5296,7 +5339,7 @@ func n294(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules
-func n295(x any, p string) string {
+func n297(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -5306,7 +5349,7 @@ func n295(x any, p string) string {
 			return p + " must have at most 1000 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n296(a[i], index(p, i)); e != "" {
+			if e := n298(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -5315,7 +5358,7 @@ func n295(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
-func n296(x any, p string) string {
+func n298(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5328,12 +5371,12 @@ func n296(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/additionalProperties
-func n297(x any, p string) string {
+func n299(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:WorkflowRecord.v1#/additionalProperties
-func n298(x any, p string) string {
+func n300(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
@@ -5352,11 +5395,11 @@ var Validators = map[string]func(x any, p string) string{
 	"Plan.v1": n151,
 	"Policy.v1": n164,
 	"Receipt.v1": n181,
-	"Result.v1": n224,
-	"Revocation.v1": n247,
-	"SignedReceipt.v1": n241,
-	"Workflow.v1": n255,
-	"WorkflowRecord.v1": n279,
+	"Result.v1": n226,
+	"Revocation.v1": n249,
+	"SignedReceipt.v1": n243,
+	"Workflow.v1": n257,
+	"WorkflowRecord.v1": n281,
 }
 
 // ErrorOf returns "" when doc is a valid `name` document, else why not. Unknown names panic.

@@ -15,7 +15,7 @@ type SchemaInfo struct {
 // Schemas lists every compiled schema by name.
 var Schemas = map[string]SchemaInfo{
 	"Summarize.v1": {ID: "pl:cap:Summarize.v1", CID: "bafyreigxwa2uwfxaecn6c2f5syali254rrnx3hss6yherziqq6vuxh3cyq"},
-	"Receipt.v1": {ID: "pl:Receipt.v1", CID: "bafyreig75phgid34odi3gtwtlnpdrljeyplx7ztbxt26rwxxfgaoctdhmy"},
+	"Receipt.v1": {ID: "pl:Receipt.v1", CID: "bafyreicrdlq6j6m346ruw6n3nhpgaje7r3gxj4wnntaey3ei5annem4sai"},
 	"SignedReceipt.v1": {ID: "pl:SignedReceipt.v1", CID: "bafyreid36mtmmgzqjhlb3xvn6cd2wcapm3jctbp4o5oi5xtgia4pjrg2ke"},
 	"Capability.v1": {ID: "pl:Capability.v1", CID: "bafyreic2lnvblpydsr34wqoh3s3sm4mdlflqitmcyxmr6c7hcazjf7tfzm"},
 	"Summarize.v1#input": {ID: "pl:cap:Summarize.v1#/properties/input", CID: ""},

@@ -9,7 +9,7 @@ var k1 = map[string]bool{"text": true, "max_words": true, "style": true, "langua
 var k2 = mustJSON("[\"bullets\",\"paragraph\"]").([]any)
 var k3 = mustRegexp("^[a-z]{2}(\\x{2d}[A-Z]{2})?\\z")
 var k4 = map[string]bool{"summary": true, "words": true, "bullets": true, "model": true}
-var k5 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true, "attestations": true, "inner": true}
+var k5 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "permissions": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true, "attestations": true, "inner": true}
 var k6 = mustRegexp("^[1-9A-HJ-NP-Za-km-z]{40,60}\\z")
 var k7 = mustRegexp("^b[a-z2-7]{20,}\\z")
 var k8 = mustJSON("\"\"")
@@ -17,16 +17,17 @@ var k9 = mustJSON("[\"ok\",\"error\"]").([]any)
 var k10 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
 var k11 = map[string]bool{"cpu_ms": true, "mem_mb": true, "wall_ms": true}
 var k12 = mustJSON("[\"thread\",\"sandbox\",\"process\",\"sandbox-no-net\",\"process-no-net\"]").([]any)
-var k13 = map[string]bool{"kind": true, "target": true, "ref": true}
-var k14 = mustRegexp("^[a-z][a-z0-9\\x{2d}]*\\z")
-var k15 = map[string]bool{"run": true, "receipts": true}
-var k16 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
-var k17 = mustRegexp("^[A-Za-z0-9_\\x{2d}]{86}\\z")
-var k18 = map[string]bool{"name": true, "version": true, "provider": true, "description": true, "io": true, "limits": true, "price": true, "attrs": true, "attestations": true, "policies": true, "module": true}
-var k19 = mustRegexp("^[A-Za-z][A-Za-z0-9_\\x{2e}\\x{2d}]{0,127}\\z")
-var k20 = map[string]bool{}
-var k21 = map[string]bool{"cid": true, "kind": true, "path": true}
-var k22 = mustJSON("[\"js\",\"py\",\"external\"]").([]any)
+var k13 = mustJSON("[\"child-process\",\"worker\",\"addons\",\"wasi\"]").([]any)
+var k14 = map[string]bool{"kind": true, "target": true, "ref": true}
+var k15 = mustRegexp("^[a-z][a-z0-9\\x{2d}]*\\z")
+var k16 = map[string]bool{"run": true, "receipts": true}
+var k17 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
+var k18 = mustRegexp("^[A-Za-z0-9_\\x{2d}]{86}\\z")
+var k19 = map[string]bool{"name": true, "version": true, "provider": true, "description": true, "io": true, "limits": true, "price": true, "attrs": true, "attestations": true, "policies": true, "module": true}
+var k20 = mustRegexp("^[A-Za-z][A-Za-z0-9_\\x{2e}\\x{2d}]{0,127}\\z")
+var k21 = map[string]bool{}
+var k22 = map[string]bool{"cid": true, "kind": true, "path": true}
+var k23 = mustJSON("[\"js\",\"py\",\"external\"]").([]any)
 
 // pl:cap:Summarize.v1#
 func n0(x any, p string) string {
@@ -423,33 +424,38 @@ func n17(x any, p string) string {
 				return e
 			}
 		}
+		if v, has := m["permissions"]; has {
+			if e := n42(v, child(p, "permissions")); e != "" {
+				return e
+			}
+		}
 		if v, has := m["policies"]; has {
-			if e := n42(v, child(p, "policies")); e != "" {
+			if e := n44(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["prev"]; has {
-			if e := n44(v, child(p, "prev")); e != "" {
+			if e := n46(v, child(p, "prev")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["via"]; has {
-			if e := n46(v, child(p, "via")); e != "" {
+			if e := n48(v, child(p, "via")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["on_behalf_of"]; has {
-			if e := n51(v, child(p, "on_behalf_of")); e != "" {
+			if e := n53(v, child(p, "on_behalf_of")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestations"]; has {
-			if e := n52(v, child(p, "attestations")); e != "" {
+			if e := n54(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["inner"]; has {
-			if e := n54(v, child(p, "inner")); e != "" {
+			if e := n56(v, child(p, "inner")); e != "" {
 				return e
 			}
 		}
@@ -814,8 +820,45 @@ func n41(x any, p string) string {
 	return ""
 }
 
-// pl:Receipt.v1#/properties/policies
+// pl:Receipt.v1#/properties/permissions
 func n42(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 4 {
+			return p + " must have at most 4 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n43(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+		if !allUnique(a) {
+			return p + " must not have duplicate items"
+		}
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/permissions/items
+func n43(x any, p string) string {
+	if !func() bool {
+		for _, v := range k13 {
+			if jsonEqual(x, v) {
+				return true
+			}
+		}
+		return false
+	}() {
+		return p + " must be one of the allowed values"
+	}
+	return ""
+}
+
+// pl:Receipt.v1#/properties/policies
+func n44(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -825,7 +868,7 @@ func n42(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n43(a[i], index(p, i)); e != "" {
+			if e := n45(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -834,7 +877,7 @@ func n42(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies/items
-func n43(x any, p string) string {
+func n45(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -847,7 +890,7 @@ func n43(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev
-func n44(x any, p string) string {
+func n46(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -857,7 +900,7 @@ func n44(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n45(a[i], index(p, i)); e != "" {
+			if e := n47(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -866,7 +909,7 @@ func n44(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev/items
-func n45(x any, p string) string {
+func n47(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -882,7 +925,7 @@ func n45(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via
-func n46(x any, p string) string {
+func n48(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -895,22 +938,22 @@ func n46(x any, p string) string {
 			return p + " must have required property \"target\""
 		}
 		if v, has := m["kind"]; has {
-			if e := n47(v, child(p, "kind")); e != "" {
+			if e := n49(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["target"]; has {
-			if e := n48(v, child(p, "target")); e != "" {
+			if e := n50(v, child(p, "target")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ref"]; has {
-			if e := n49(v, child(p, "ref")); e != "" {
+			if e := n51(v, child(p, "ref")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k13[k] {
+			if !k14[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -920,7 +963,7 @@ func n46(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/kind
-func n47(x any, p string) string {
+func n49(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -928,7 +971,7 @@ func n47(x any, p string) string {
 		if runeLen(s) > 32 {
 			return p + " must have at most 32 characters"
 		}
-		if !k14.MatchString(s) {
+		if !k15.MatchString(s) {
 			return p + " must match pattern \"^[a-z][a-z0-9-]*$\""
 		}
 	}
@@ -936,7 +979,7 @@ func n47(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/target
-func n48(x any, p string) string {
+func n50(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -952,7 +995,7 @@ func n48(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/ref
-func n49(x any, p string) string {
+func n51(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -965,12 +1008,12 @@ func n49(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/additionalProperties
-func n50(x any, p string) string {
+func n52(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/on_behalf_of
-func n51(x any, p string) string {
+func n53(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -983,7 +1026,7 @@ func n51(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/attestations
-func n52(x any, p string) string {
+func n54(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -993,7 +1036,7 @@ func n52(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n53(a[i], index(p, i)); e != "" {
+			if e := n55(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1002,7 +1045,7 @@ func n52(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/attestations/items
-func n53(x any, p string) string {
+func n55(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1018,7 +1061,7 @@ func n53(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner
-func n54(x any, p string) string {
+func n56(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1031,17 +1074,17 @@ func n54(x any, p string) string {
 			return p + " must have required property \"receipts\""
 		}
 		if v, has := m["run"]; has {
-			if e := n55(v, child(p, "run")); e != "" {
+			if e := n57(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["receipts"]; has {
-			if e := n56(v, child(p, "receipts")); e != "" {
+			if e := n58(v, child(p, "receipts")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k15[k] {
+			if !k16[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1051,7 +1094,7 @@ func n54(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/properties/run
-func n55(x any, p string) string {
+func n57(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1064,7 +1107,7 @@ func n55(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/properties/receipts
-func n56(x any, p string) string {
+func n58(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1074,7 +1117,7 @@ func n56(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n57(a[i], index(p, i)); e != "" {
+			if e := n59(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1083,7 +1126,7 @@ func n56(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/properties/receipts/items
-func n57(x any, p string) string {
+func n59(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1099,17 +1142,17 @@ func n57(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/additionalProperties
-func n58(x any, p string) string {
+func n60(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/additionalProperties
-func n59(x any, p string) string {
+func n61(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:SignedReceipt.v1#
-func n60(x any, p string) string {
+func n62(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1122,22 +1165,22 @@ func n60(x any, p string) string {
 			return p + " must have required property \"provider_sig\""
 		}
 		if v, has := m["receipt"]; has {
-			if e := n61(v, child(p, "receipt")); e != "" {
+			if e := n63(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider_sig"]; has {
-			if e := n62(v, child(p, "provider_sig")); e != "" {
+			if e := n64(v, child(p, "provider_sig")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester_sig"]; has {
-			if e := n63(v, child(p, "requester_sig")); e != "" {
+			if e := n65(v, child(p, "requester_sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k16[k] {
+			if !k17[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1147,7 +1190,7 @@ func n60(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/receipt
-func n61(x any, p string) string {
+func n63(x any, p string) string {
 	if e := n17(x, p); e != "" {
 		return e
 	}
@@ -1155,12 +1198,12 @@ func n61(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n62(x any, p string) string {
+func n64(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k17.MatchString(s) {
+		if !k18.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
 		}
 	}
@@ -1168,12 +1211,12 @@ func n62(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/requester_sig
-func n63(x any, p string) string {
+func n65(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k17.MatchString(s) {
+		if !k18.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
 		}
 	}
@@ -1181,12 +1224,12 @@ func n63(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/additionalProperties
-func n64(x any, p string) string {
+func n66(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#
-func n65(x any, p string) string {
+func n67(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1208,62 +1251,62 @@ func n65(x any, p string) string {
 			return p + " must have required property \"limits\""
 		}
 		if v, has := m["name"]; has {
-			if e := n66(v, child(p, "name")); e != "" {
+			if e := n68(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n67(v, child(p, "version")); e != "" {
+			if e := n69(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n68(v, child(p, "provider")); e != "" {
+			if e := n70(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n69(v, child(p, "description")); e != "" {
+			if e := n71(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["io"]; has {
-			if e := n70(v, child(p, "io")); e != "" {
+			if e := n72(v, child(p, "io")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n78(v, child(p, "limits")); e != "" {
+			if e := n80(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["price"]; has {
-			if e := n83(v, child(p, "price")); e != "" {
+			if e := n85(v, child(p, "price")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attrs"]; has {
-			if e := n84(v, child(p, "attrs")); e != "" {
+			if e := n86(v, child(p, "attrs")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestations"]; has {
-			if e := n86(v, child(p, "attestations")); e != "" {
+			if e := n88(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n88(v, child(p, "policies")); e != "" {
+			if e := n90(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["module"]; has {
-			if e := n90(v, child(p, "module")); e != "" {
+			if e := n92(v, child(p, "module")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k18[k] {
+			if !k19[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1273,12 +1316,12 @@ func n65(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/name
-func n66(x any, p string) string {
+func n68(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k19.MatchString(s) {
+		if !k20.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z][A-Za-z0-9_.-]{0,127}$\""
 		}
 	}
@@ -1286,7 +1329,7 @@ func n66(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/version
-func n67(x any, p string) string {
+func n69(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1299,7 +1342,7 @@ func n67(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/provider
-func n68(x any, p string) string {
+func n70(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1312,7 +1355,7 @@ func n68(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/description
-func n69(x any, p string) string {
+func n71(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1325,7 +1368,7 @@ func n69(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io
-func n70(x any, p string) string {
+func n72(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1338,12 +1381,12 @@ func n70(x any, p string) string {
 			return p + " must have required property \"output\""
 		}
 		if v, has := m["input"]; has {
-			if e := n71(v, child(p, "input")); e != "" {
+			if e := n73(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n74(v, child(p, "output")); e != "" {
+			if e := n76(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
@@ -1358,12 +1401,12 @@ func n70(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input
-func n71(x any, p string) string {
+func n73(x any, p string) string {
 	if c := 0; func() int {
-		if n72(x, p) == "" {
+		if n74(x, p) == "" {
 			c++
 		}
-		if n73(x, p) == "" {
+		if n75(x, p) == "" {
 			c++
 		}
 		return c
@@ -1374,7 +1417,7 @@ func n71(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input/oneOf/0
-func n72(x any, p string) string {
+func n74(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1390,7 +1433,7 @@ func n72(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/input/oneOf/1
-func n73(x any, p string) string {
+func n75(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1398,12 +1441,12 @@ func n73(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output
-func n74(x any, p string) string {
+func n76(x any, p string) string {
 	if c := 0; func() int {
-		if n75(x, p) == "" {
+		if n77(x, p) == "" {
 			c++
 		}
-		if n76(x, p) == "" {
+		if n78(x, p) == "" {
 			c++
 		}
 		return c
@@ -1414,7 +1457,7 @@ func n74(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output/oneOf/0
-func n75(x any, p string) string {
+func n77(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1430,7 +1473,7 @@ func n75(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/properties/output/oneOf/1
-func n76(x any, p string) string {
+func n78(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1438,29 +1481,29 @@ func n76(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/io/additionalProperties
-func n77(x any, p string) string {
+func n79(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/properties/limits
-func n78(x any, p string) string {
+func n80(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n79(v, child(p, "cpu_ms")); e != "" {
+			if e := n81(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n80(v, child(p, "mem_mb")); e != "" {
+			if e := n82(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n81(v, child(p, "wall_ms")); e != "" {
+			if e := n83(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -1475,32 +1518,6 @@ func n78(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/limits/properties/cpu_ms
-func n79(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Capability.v1#/properties/limits/properties/mem_mb
-func n80(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Capability.v1#/properties/limits/properties/wall_ms
 func n81(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
@@ -1513,13 +1530,39 @@ func n81(x any, p string) string {
 	return ""
 }
 
-// pl:Capability.v1#/properties/limits/additionalProperties
+// pl:Capability.v1#/properties/limits/properties/mem_mb
 func n82(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Capability.v1#/properties/limits/properties/wall_ms
+func n83(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Capability.v1#/properties/limits/additionalProperties
+func n84(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/properties/price
-func n83(x any, p string) string {
+func n85(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -1532,7 +1575,7 @@ func n83(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attrs
-func n84(x any, p string) string {
+func n86(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1542,8 +1585,8 @@ func n84(x any, p string) string {
 			return p + " must have at most 64 properties"
 		}
 		for k, v := range m {
-			if !k20[k] {
-				if e := n85(v, child(p, k)); e != "" {
+			if !k21[k] {
+				if e := n87(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -1553,7 +1596,7 @@ func n84(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attrs/additionalProperties
-func n85(x any, p string) string {
+func n87(x any, p string) string {
 	if !(isNumber(x) || isString(x) || isBool(x)) {
 		return p + " must be number or string or boolean"
 	}
@@ -1561,38 +1604,6 @@ func n85(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/attestations
-func n86(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		if len(a) > 64 {
-			return p + " must have at most 64 items"
-		}
-		for i := 0; i < len(a); i++ {
-			if e := n87(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Capability.v1#/properties/attestations/items
-func n87(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 200 {
-			return p + " must have at most 200 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Capability.v1#/properties/policies
 func n88(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
@@ -1611,7 +1622,7 @@ func n88(x any, p string) string {
 	return ""
 }
 
-// pl:Capability.v1#/properties/policies/items
+// pl:Capability.v1#/properties/attestations/items
 func n89(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -1624,8 +1635,40 @@ func n89(x any, p string) string {
 	return ""
 }
 
-// pl:Capability.v1#/properties/module
+// pl:Capability.v1#/properties/policies
 func n90(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 64 {
+			return p + " must have at most 64 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n91(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Capability.v1#/properties/policies/items
+func n91(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Capability.v1#/properties/module
+func n92(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1635,22 +1678,22 @@ func n90(x any, p string) string {
 			return p + " must have required property \"cid\""
 		}
 		if v, has := m["cid"]; has {
-			if e := n91(v, child(p, "cid")); e != "" {
+			if e := n93(v, child(p, "cid")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["kind"]; has {
-			if e := n92(v, child(p, "kind")); e != "" {
+			if e := n94(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["path"]; has {
-			if e := n93(v, child(p, "path")); e != "" {
+			if e := n95(v, child(p, "path")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k21[k] {
+			if !k22[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1660,7 +1703,7 @@ func n90(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/cid
-func n91(x any, p string) string {
+func n93(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1676,9 +1719,9 @@ func n91(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/kind
-func n92(x any, p string) string {
+func n94(x any, p string) string {
 	if !func() bool {
-		for _, v := range k22 {
+		for _, v := range k23 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -1691,7 +1734,7 @@ func n92(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/properties/path
-func n93(x any, p string) string {
+func n95(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1704,12 +1747,12 @@ func n93(x any, p string) string {
 }
 
 // pl:Capability.v1#/properties/module/additionalProperties
-func n94(x any, p string) string {
+func n96(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Capability.v1#/additionalProperties
-func n95(x any, p string) string {
+func n97(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
@@ -1717,8 +1760,8 @@ func n95(x any, p string) string {
 var Validators = map[string]func(x any, p string) string{
 	"Summarize.v1": n0,
 	"Receipt.v1": n17,
-	"SignedReceipt.v1": n60,
-	"Capability.v1": n65,
+	"SignedReceipt.v1": n62,
+	"Capability.v1": n67,
 	"Summarize.v1#input": n1,
 	"Summarize.v1#output": n8,
 }

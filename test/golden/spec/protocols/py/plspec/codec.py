@@ -21,7 +21,7 @@ SCHEMAS: Dict[str, Dict[str, Optional[str]]] = {
     "GatewayRequest.v1": {"id": "pl:GatewayRequest.v1", "cid": "bafyreienqzmj7igf5prs6imu6pjomrn6q4qjzwmgadenpxzja47xuxwuzy"},
     "Plan.v1": {"id": "pl:Plan.v1", "cid": "bafyreidblegvslhanqbmdopbjycy5i6cikc33rw6cytuaw3zyol2zdmiua"},
     "Policy.v1": {"id": "pl:Policy.v1", "cid": "bafyreier7lxqfiolomfnpxu4zddklu7jg5k7airbasf4ixattuhaenyh2q"},
-    "Receipt.v1": {"id": "pl:Receipt.v1", "cid": "bafyreig75phgid34odi3gtwtlnpdrljeyplx7ztbxt26rwxxfgaoctdhmy"},
+    "Receipt.v1": {"id": "pl:Receipt.v1", "cid": "bafyreicrdlq6j6m346ruw6n3nhpgaje7r3gxj4wnntaey3ei5annem4sai"},
     "Result.v1": {"id": "pl:Result.v1", "cid": "bafyreif4etpvhs7umuo6hvatsjlyb6qg4bpfpy7oyrajfhm75eikhlpy3u"},
     "Revocation.v1": {"id": "pl:Revocation.v1", "cid": "bafyreih4z4t4jd4atanb7steyobvghnes4s5et77rullmn4eucrft36x2y"},
     "SignedReceipt.v1": {"id": "pl:SignedReceipt.v1", "cid": "bafyreid36mtmmgzqjhlb3xvn6cd2wcapm3jctbp4o5oi5xtgia4pjrg2ke"},

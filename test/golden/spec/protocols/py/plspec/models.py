@@ -542,6 +542,7 @@ class ReceiptV1:
     policies: List[str]  # the policies of the step (Policy.v1 CIDs when the plan named them by CID or alias)
     prev: List[str]
     isolation: Optional[Literal["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]] = None  # what ran the step: a worker thread of the node, a sandboxed Node process, a Python runner process; -no-net: in a network namespace with only loopback
+    permissions: Optional[List[Literal["child-process", "worker", "addons", "wasi"]]] = None  # sandbox permissions the provider's operator granted the module that ran the step, beyond the sandbox's defaults (absent: none)
     via: Optional[ReceiptV1Via] = None  # Set when the step ran outside the provider's own module pools: the external implementation that served it (an A2A agent, an MCP tool, a process attached to the gateway). The provider still signs the receipt as provider of record.
     on_behalf_of: Optional[str] = None  # libp2p PeerId (base58btc) of the agent the requester ran this step for: an agent that signed its own request to the requester's gateway (the requester of record of the run)
     attestations: Optional[List[str]] = None  # CIDs of the attestations that admitted the provider (from the award)
@@ -566,6 +567,7 @@ class ReceiptV1:
             policies=d["policies"],
             prev=d["prev"],
             isolation=d["isolation"] if "isolation" in d else None,
+            permissions=d["permissions"] if "permissions" in d else None,
             via=ReceiptV1Via.from_dict(d["via"]) if "via" in d else None,
             on_behalf_of=d["on_behalf_of"] if "on_behalf_of" in d else None,
             attestations=d["attestations"] if "attestations" in d else None,
@@ -589,6 +591,8 @@ class ReceiptV1:
         out["limits"] = self.limits.to_dict()
         if self.isolation is not None:
             out["isolation"] = self.isolation
+        if self.permissions is not None:
+            out["permissions"] = self.permissions
         out["policies"] = self.policies
         out["prev"] = self.prev
         if self.via is not None:

@@ -37,23 +37,24 @@ _K25 = frozenset(["goal", "inputs", "constraints", "policy", "select", "plan"])
 _K26 = re.compile("^[A-Za-z_][A-Za-z0-9_]*\\x3a\\x2d?[0-9\\x2e]+\\Z", re.ASCII)
 _K27 = frozenset(["name", "version", "description", "require_attestations", "allow_peers", "deny_peers", "max_price", "max_deadline_ms", "network", "residency", "self_attest"])
 _K28 = ["none"]
-_K29 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "isolation", "policies", "prev", "via", "on_behalf_of", "attestations", "inner"])
+_K29 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "isolation", "permissions", "policies", "prev", "via", "on_behalf_of", "attestations", "inner"])
 _K30 = ""
 _K31 = ["ok", "error"]
 _K32 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
 _K33 = ["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]
-_K34 = frozenset(["kind", "target", "ref"])
-_K35 = re.compile("^[a-z][a-z0-9\\x2d]*\\Z", re.ASCII)
-_K36 = frozenset(["run", "receipts"])
-_K37 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
-_K38 = frozenset(["receipt", "provider_sig", "requester_sig"])
-_K39 = frozenset(["v", "issuer", "attestation", "ts", "reason", "sig"])
-_K40 = frozenset(["workflow_id", "version", "releaseTag", "kind", "bundle", "size", "publisher", "publisherKind", "ts", "tombstone", "meta"])
-_K41 = re.compile("^[A-Za-z0-9][A-Za-z0-9\\x2e_\\x2d]{0,127}\\Z", re.ASCII)
-_K42 = ["bundle", "plan"]
-_K43 = ["api-key", "agent"]
-_K44 = True
-_K45 = frozenset(["name", "description", "tags", "modules"])
+_K34 = ["child-process", "worker", "addons", "wasi"]
+_K35 = frozenset(["kind", "target", "ref"])
+_K36 = re.compile("^[a-z][a-z0-9\\x2d]*\\Z", re.ASCII)
+_K37 = frozenset(["run", "receipts"])
+_K38 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
+_K39 = frozenset(["receipt", "provider_sig", "requester_sig"])
+_K40 = frozenset(["v", "issuer", "attestation", "ts", "reason", "sig"])
+_K41 = frozenset(["workflow_id", "version", "releaseTag", "kind", "bundle", "size", "publisher", "publisherKind", "ts", "tombstone", "meta"])
+_K42 = re.compile("^[A-Za-z0-9][A-Za-z0-9\\x2e_\\x2d]{0,127}\\Z", re.ASCII)
+_K43 = ["bundle", "plan"]
+_K44 = ["api-key", "agent"]
+_K45 = True
+_K46 = frozenset(["name", "description", "tags", "modules"])
 
 
 def _n0(x: Any, p: str) -> Optional[str]:
@@ -2596,28 +2597,32 @@ def _n181(x: Any, p: str) -> Optional[str]:
             e = _n205(x["isolation"], rt.child(p, "isolation"))
             if e is not None:
                 return e
+        if "permissions" in x:
+            e = _n206(x["permissions"], rt.child(p, "permissions"))
+            if e is not None:
+                return e
         if "policies" in x:
-            e = _n206(x["policies"], rt.child(p, "policies"))
+            e = _n208(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "prev" in x:
-            e = _n208(x["prev"], rt.child(p, "prev"))
+            e = _n210(x["prev"], rt.child(p, "prev"))
             if e is not None:
                 return e
         if "via" in x:
-            e = _n210(x["via"], rt.child(p, "via"))
+            e = _n212(x["via"], rt.child(p, "via"))
             if e is not None:
                 return e
         if "on_behalf_of" in x:
-            e = _n215(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
+            e = _n217(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
             if e is not None:
                 return e
         if "attestations" in x:
-            e = _n216(x["attestations"], rt.child(p, "attestations"))
+            e = _n218(x["attestations"], rt.child(p, "attestations"))
             if e is not None:
                 return e
         if "inner" in x:
-            e = _n218(x["inner"], rt.child(p, "inner"))
+            e = _n220(x["inner"], rt.child(p, "inner"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2889,6 +2894,29 @@ def _n205(x: Any, p: str) -> Optional[str]:
 
 
 def _n206(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/permissions
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) > 4:
+            return p + " must have at most 4 items"
+        for i in range(0, len(x)):
+            e = _n207(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+        if not rt.all_unique(x):
+            return p + " must not have duplicate items"
+    return None
+
+
+def _n207(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/permissions/items
+    if not any(rt.json_equal(x, v) for v in _K34):
+        return p + " must be one of the allowed values"
+    return None
+
+
+def _n208(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2896,13 +2924,13 @@ def _n206(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n207(x[i], rt.child(p, i))
+            e = _n209(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n207(x: Any, p: str) -> Optional[str]:
+def _n209(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2912,7 +2940,7 @@ def _n207(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n208(x: Any, p: str) -> Optional[str]:
+def _n210(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2920,13 +2948,13 @@ def _n208(x: Any, p: str) -> Optional[str]:
         if len(x) > 1024:
             return p + " must have at most 1024 items"
         for i in range(0, len(x)):
-            e = _n209(x[i], rt.child(p, i))
+            e = _n211(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n209(x: Any, p: str) -> Optional[str]:
+def _n211(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2938,7 +2966,7 @@ def _n209(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n210(x: Any, p: str) -> Optional[str]:
+def _n212(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2948,36 +2976,36 @@ def _n210(x: Any, p: str) -> Optional[str]:
         if "target" not in x:
             return p + " must have required property \"target\""
         if "kind" in x:
-            e = _n211(x["kind"], rt.child(p, "kind"))
+            e = _n213(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "target" in x:
-            e = _n212(x["target"], rt.child(p, "target"))
+            e = _n214(x["target"], rt.child(p, "target"))
             if e is not None:
                 return e
         if "ref" in x:
-            e = _n213(x["ref"], rt.child(p, "ref"))
+            e = _n215(x["ref"], rt.child(p, "ref"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K34:
+            if k not in _K35:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n211(x: Any, p: str) -> Optional[str]:
+def _n213(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/kind
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
         if len(x) > 32:
             return p + " must have at most 32 characters"
-        if _K35.search(x) is None:
+        if _K36.search(x) is None:
             return p + " must match pattern \"^[a-z][a-z0-9-]*$\""
     return None
 
 
-def _n212(x: Any, p: str) -> Optional[str]:
+def _n214(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/target
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2989,7 +3017,7 @@ def _n212(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n213(x: Any, p: str) -> Optional[str]:
+def _n215(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/ref
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2999,12 +3027,12 @@ def _n213(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n214(x: Any, p: str) -> Optional[str]:
+def _n216(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n215(x: Any, p: str) -> Optional[str]:
+def _n217(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/on_behalf_of
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3014,7 +3042,7 @@ def _n215(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n216(x: Any, p: str) -> Optional[str]:
+def _n218(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/attestations
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3022,13 +3050,13 @@ def _n216(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n217(x[i], rt.child(p, i))
+            e = _n219(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n217(x: Any, p: str) -> Optional[str]:
+def _n219(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3040,7 +3068,7 @@ def _n217(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n218(x: Any, p: str) -> Optional[str]:
+def _n220(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3050,20 +3078,20 @@ def _n218(x: Any, p: str) -> Optional[str]:
         if "receipts" not in x:
             return p + " must have required property \"receipts\""
         if "run" in x:
-            e = _n219(x["run"], rt.child(p, "run"))
+            e = _n221(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "receipts" in x:
-            e = _n220(x["receipts"], rt.child(p, "receipts"))
+            e = _n222(x["receipts"], rt.child(p, "receipts"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K36:
+            if k not in _K37:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n219(x: Any, p: str) -> Optional[str]:
+def _n221(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3073,7 +3101,7 @@ def _n219(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n220(x: Any, p: str) -> Optional[str]:
+def _n222(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/properties/receipts
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3081,13 +3109,13 @@ def _n220(x: Any, p: str) -> Optional[str]:
         if len(x) > 1024:
             return p + " must have at most 1024 items"
         for i in range(0, len(x)):
-            e = _n221(x[i], rt.child(p, i))
+            e = _n223(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n221(x: Any, p: str) -> Optional[str]:
+def _n223(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/properties/receipts/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3099,17 +3127,17 @@ def _n221(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n222(x: Any, p: str) -> Optional[str]:
+def _n224(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n223(x: Any, p: str) -> Optional[str]:
+def _n225(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n224(x: Any, p: str) -> Optional[str]:
+def _n226(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3125,44 +3153,44 @@ def _n224(x: Any, p: str) -> Optional[str]:
         if "usage" not in x:
             return p + " must have required property \"usage\""
         if "award" in x:
-            e = _n225(x["award"], rt.child(p, "award"))
+            e = _n227(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n226(x["run"], rt.child(p, "run"))
+            e = _n228(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n227(x["step"], rt.child(p, "step"))
+            e = _n229(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n228(x["status"], rt.child(p, "status"))
+            e = _n230(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n229(x["output"], rt.child(p, "output"))
+            e = _n231(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "error" in x:
-            e = _n230(x["error"], rt.child(p, "error"))
+            e = _n232(x["error"], rt.child(p, "error"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n235(x["usage"], rt.child(p, "usage"))
+            e = _n237(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "receipt" in x:
-            e = _n240(x["receipt"], rt.child(p, "receipt"))
+            e = _n242(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K37:
+            if k not in _K38:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n225(x: Any, p: str) -> Optional[str]:
+def _n227(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3174,7 +3202,7 @@ def _n225(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n226(x: Any, p: str) -> Optional[str]:
+def _n228(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3184,7 +3212,7 @@ def _n226(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n227(x: Any, p: str) -> Optional[str]:
+def _n229(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3194,14 +3222,14 @@ def _n227(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n228(x: Any, p: str) -> Optional[str]:
+def _n230(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/status
     if not any(rt.json_equal(x, v) for v in _K31):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n229(x: Any, p: str) -> Optional[str]:
+def _n231(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/output
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3213,7 +3241,7 @@ def _n229(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n230(x: Any, p: str) -> Optional[str]:
+def _n232(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3223,25 +3251,25 @@ def _n230(x: Any, p: str) -> Optional[str]:
         if "message" not in x:
             return p + " must have required property \"message\""
         if "name" in x:
-            e = _n231(x["name"], rt.child(p, "name"))
+            e = _n233(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "message" in x:
-            e = _n232(x["message"], rt.child(p, "message"))
+            e = _n234(x["message"], rt.child(p, "message"))
             if e is not None:
                 return e
         if "retryable" in x:
-            e = _n233(x["retryable"], rt.child(p, "retryable"))
+            e = _n235(x["retryable"], rt.child(p, "retryable"))
             if e is not None:
                 return e
         if "details" in x:
-            e = _n234(x["details"], rt.child(p, "details"))
+            e = _n236(x["details"], rt.child(p, "details"))
             if e is not None:
                 return e
     return None
 
 
-def _n231(x: Any, p: str) -> Optional[str]:
+def _n233(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3251,7 +3279,7 @@ def _n231(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n232(x: Any, p: str) -> Optional[str]:
+def _n234(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/message
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3261,21 +3289,21 @@ def _n232(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n233(x: Any, p: str) -> Optional[str]:
+def _n235(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/retryable
     if not (rt.is_bool(x)):
         return p + " must be boolean"
     return None
 
 
-def _n234(x: Any, p: str) -> Optional[str]:
+def _n236(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/details
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n235(x: Any, p: str) -> Optional[str]:
+def _n237(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3287,15 +3315,15 @@ def _n235(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n236(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n238(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n237(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n239(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n238(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n240(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -3304,7 +3332,7 @@ def _n235(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n236(x: Any, p: str) -> Optional[str]:
+def _n238(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -3315,7 +3343,7 @@ def _n236(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n237(x: Any, p: str) -> Optional[str]:
+def _n239(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -3326,7 +3354,7 @@ def _n237(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n238(x: Any, p: str) -> Optional[str]:
+def _n240(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -3337,20 +3365,20 @@ def _n238(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n239(x: Any, p: str) -> Optional[str]:
+def _n241(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n240(x: Any, p: str) -> Optional[str]:
+def _n242(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/receipt
-    e = _n241(x, p)
+    e = _n243(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n241(x: Any, p: str) -> Optional[str]:
+def _n243(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3360,24 +3388,24 @@ def _n241(x: Any, p: str) -> Optional[str]:
         if "provider_sig" not in x:
             return p + " must have required property \"provider_sig\""
         if "receipt" in x:
-            e = _n242(x["receipt"], rt.child(p, "receipt"))
+            e = _n244(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         if "provider_sig" in x:
-            e = _n243(x["provider_sig"], rt.child(p, "provider_sig"))
+            e = _n245(x["provider_sig"], rt.child(p, "provider_sig"))
             if e is not None:
                 return e
         if "requester_sig" in x:
-            e = _n244(x["requester_sig"], rt.child(p, "requester_sig"))
+            e = _n246(x["requester_sig"], rt.child(p, "requester_sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K38:
+            if k not in _K39:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n242(x: Any, p: str) -> Optional[str]:
+def _n244(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/receipt
     e = _n181(x, p)
     if e is not None:
@@ -3385,7 +3413,7 @@ def _n242(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n243(x: Any, p: str) -> Optional[str]:
+def _n245(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/provider_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3395,7 +3423,7 @@ def _n243(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n244(x: Any, p: str) -> Optional[str]:
+def _n246(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/requester_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3405,17 +3433,17 @@ def _n244(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n245(x: Any, p: str) -> Optional[str]:
+def _n247(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n246(x: Any, p: str) -> Optional[str]:
+def _n248(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n247(x: Any, p: str) -> Optional[str]:
+def _n249(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3431,43 +3459,43 @@ def _n247(x: Any, p: str) -> Optional[str]:
         if "sig" not in x:
             return p + " must have required property \"sig\""
         if "v" in x:
-            e = _n248(x["v"], rt.child(p, "v"))
+            e = _n250(x["v"], rt.child(p, "v"))
             if e is not None:
                 return e
         if "issuer" in x:
-            e = _n249(x["issuer"], rt.child(p, "issuer"))
+            e = _n251(x["issuer"], rt.child(p, "issuer"))
             if e is not None:
                 return e
         if "attestation" in x:
-            e = _n250(x["attestation"], rt.child(p, "attestation"))
+            e = _n252(x["attestation"], rt.child(p, "attestation"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n251(x["ts"], rt.child(p, "ts"))
+            e = _n253(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "reason" in x:
-            e = _n252(x["reason"], rt.child(p, "reason"))
+            e = _n254(x["reason"], rt.child(p, "reason"))
             if e is not None:
                 return e
         if "sig" in x:
-            e = _n253(x["sig"], rt.child(p, "sig"))
+            e = _n255(x["sig"], rt.child(p, "sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K39:
+            if k not in _K40:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n248(x: Any, p: str) -> Optional[str]:
+def _n250(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/v
     if not rt.json_equal(x, _K11):
         return p + " must be equal to the constant"
     return None
 
 
-def _n249(x: Any, p: str) -> Optional[str]:
+def _n251(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/issuer
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3477,7 +3505,7 @@ def _n249(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n250(x: Any, p: str) -> Optional[str]:
+def _n252(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/attestation
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3489,7 +3517,7 @@ def _n250(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n251(x: Any, p: str) -> Optional[str]:
+def _n253(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3500,7 +3528,7 @@ def _n251(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n252(x: Any, p: str) -> Optional[str]:
+def _n254(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/reason
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3510,7 +3538,7 @@ def _n252(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n253(x: Any, p: str) -> Optional[str]:
+def _n255(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3520,12 +3548,12 @@ def _n253(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n254(x: Any, p: str) -> Optional[str]:
+def _n256(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n255(x: Any, p: str) -> Optional[str]:
+def _n257(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3535,271 +3563,271 @@ def _n255(x: Any, p: str) -> Optional[str]:
         if "graph" not in x:
             return p + " must have required property \"graph\""
         if "workflow_id" in x:
-            e = _n256(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n258(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n257(x["name"], rt.child(p, "name"))
+            e = _n259(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n258(x["description"], rt.child(p, "description"))
+            e = _n260(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n259(x["tags"], rt.child(p, "tags"))
+            e = _n261(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n261(x["version"], rt.child(p, "version"))
+            e = _n263(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "globalSettings" in x:
-            e = _n264(x["globalSettings"], rt.child(p, "globalSettings"))
+            e = _n266(x["globalSettings"], rt.child(p, "globalSettings"))
             if e is not None:
                 return e
         if "globalParameters" in x:
-            e = _n265(x["globalParameters"], rt.child(p, "globalParameters"))
+            e = _n267(x["globalParameters"], rt.child(p, "globalParameters"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n266(x["modules"], rt.child(p, "modules"))
+            e = _n268(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         if "graph" in x:
-            e = _n276(x["graph"], rt.child(p, "graph"))
+            e = _n278(x["graph"], rt.child(p, "graph"))
             if e is not None:
                 return e
     return None
 
 
-def _n256(x: Any, p: str) -> Optional[str]:
+def _n258(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n257(x: Any, p: str) -> Optional[str]:
+def _n259(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n258(x: Any, p: str) -> Optional[str]:
+def _n260(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n259(x: Any, p: str) -> Optional[str]:
+def _n261(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n260(x[i], rt.child(p, i))
-            if e is not None:
-                return e
-    return None
-
-
-def _n260(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/tags/items
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    return None
-
-
-def _n261(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/version
-    if not (rt.is_object(x)):
-        return p + " must be object"
-    if rt.is_object(x):
-        if "version" in x:
-            e = _n262(x["version"], rt.child(p, "version"))
-            if e is not None:
-                return e
-        if "releaseTag" in x:
-            e = _n263(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n262(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
 def _n262(x: Any, p: str) -> Optional[str]:
-    # pl:Workflow.v1#/properties/version/properties/version
+    # pl:Workflow.v1#/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
 def _n263(x: Any, p: str) -> Optional[str]:
+    # pl:Workflow.v1#/properties/version
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "version" in x:
+            e = _n264(x["version"], rt.child(p, "version"))
+            if e is not None:
+                return e
+        if "releaseTag" in x:
+            e = _n265(x["releaseTag"], rt.child(p, "releaseTag"))
+            if e is not None:
+                return e
+    return None
+
+
+def _n264(x: Any, p: str) -> Optional[str]:
+    # pl:Workflow.v1#/properties/version/properties/version
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    return None
+
+
+def _n265(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n264(x: Any, p: str) -> Optional[str]:
+def _n266(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalSettings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n265(x: Any, p: str) -> Optional[str]:
+def _n267(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalParameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n266(x: Any, p: str) -> Optional[str]:
+def _n268(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n267(v, rt.child(p, k))
+                e = _n269(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n267(x: Any, p: str) -> Optional[str]:
+def _n269(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "codePath" in x:
-            e = _n268(x["codePath"], rt.child(p, "codePath"))
+            e = _n270(x["codePath"], rt.child(p, "codePath"))
             if e is not None:
                 return e
         if "settings" in x:
-            e = _n269(x["settings"], rt.child(p, "settings"))
+            e = _n271(x["settings"], rt.child(p, "settings"))
             if e is not None:
                 return e
         if "parameters" in x:
-            e = _n270(x["parameters"], rt.child(p, "parameters"))
+            e = _n272(x["parameters"], rt.child(p, "parameters"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n271(x["name"], rt.child(p, "name"))
+            e = _n273(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n272(x["description"], rt.child(p, "description"))
+            e = _n274(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n273(x["tags"], rt.child(p, "tags"))
+            e = _n275(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "resource_requirements" in x:
-            e = _n275(x["resource_requirements"], rt.child(p, "resource_requirements"))
+            e = _n277(x["resource_requirements"], rt.child(p, "resource_requirements"))
             if e is not None:
                 return e
     return None
 
 
-def _n268(x: Any, p: str) -> Optional[str]:
+def _n270(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n269(x: Any, p: str) -> Optional[str]:
+def _n271(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n270(x: Any, p: str) -> Optional[str]:
+def _n272(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n271(x: Any, p: str) -> Optional[str]:
+def _n273(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n272(x: Any, p: str) -> Optional[str]:
+def _n274(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n273(x: Any, p: str) -> Optional[str]:
+def _n275(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n274(x[i], rt.child(p, i))
+            e = _n276(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n274(x: Any, p: str) -> Optional[str]:
+def _n276(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n275(x: Any, p: str) -> Optional[str]:
+def _n277(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n276(x: Any, p: str) -> Optional[str]:
+def _n278(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n277(v, rt.child(p, k))
+                e = _n279(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n277(x: Any, p: str) -> Optional[str]:
+def _n279(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n278(x[i], rt.child(p, i))
+            e = _n280(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n278(x: Any, p: str) -> Optional[str]:
+def _n280(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n279(x: Any, p: str) -> Optional[str]:
+def _n281(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3823,66 +3851,66 @@ def _n279(x: Any, p: str) -> Optional[str]:
         if "meta" not in x:
             return p + " must have required property \"meta\""
         if "workflow_id" in x:
-            e = _n280(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n282(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n281(x["version"], rt.child(p, "version"))
+            e = _n283(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "releaseTag" in x:
-            e = _n282(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n284(x["releaseTag"], rt.child(p, "releaseTag"))
             if e is not None:
                 return e
         if "kind" in x:
-            e = _n283(x["kind"], rt.child(p, "kind"))
+            e = _n285(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "bundle" in x:
-            e = _n284(x["bundle"], rt.child(p, "bundle"))
+            e = _n286(x["bundle"], rt.child(p, "bundle"))
             if e is not None:
                 return e
         if "size" in x:
-            e = _n285(x["size"], rt.child(p, "size"))
+            e = _n287(x["size"], rt.child(p, "size"))
             if e is not None:
                 return e
         if "publisher" in x:
-            e = _n286(x["publisher"], rt.child(p, "publisher"))
+            e = _n288(x["publisher"], rt.child(p, "publisher"))
             if e is not None:
                 return e
         if "publisherKind" in x:
-            e = _n287(x["publisherKind"], rt.child(p, "publisherKind"))
+            e = _n289(x["publisherKind"], rt.child(p, "publisherKind"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n288(x["ts"], rt.child(p, "ts"))
+            e = _n290(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "tombstone" in x:
-            e = _n289(x["tombstone"], rt.child(p, "tombstone"))
+            e = _n291(x["tombstone"], rt.child(p, "tombstone"))
             if e is not None:
                 return e
         if "meta" in x:
-            e = _n290(x["meta"], rt.child(p, "meta"))
+            e = _n292(x["meta"], rt.child(p, "meta"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K40:
+            if k not in _K41:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n280(x: Any, p: str) -> Optional[str]:
+def _n282(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K41.search(x) is None:
+        if _K42.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
     return None
 
 
-def _n281(x: Any, p: str) -> Optional[str]:
+def _n283(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3892,7 +3920,7 @@ def _n281(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n282(x: Any, p: str) -> Optional[str]:
+def _n284(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3902,14 +3930,14 @@ def _n282(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n283(x: Any, p: str) -> Optional[str]:
+def _n285(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/kind
-    if not any(rt.json_equal(x, v) for v in _K42):
+    if not any(rt.json_equal(x, v) for v in _K43):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n284(x: Any, p: str) -> Optional[str]:
+def _n286(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/bundle
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3921,7 +3949,7 @@ def _n284(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n285(x: Any, p: str) -> Optional[str]:
+def _n287(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/size
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3932,7 +3960,7 @@ def _n285(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n286(x: Any, p: str) -> Optional[str]:
+def _n288(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisher
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3944,14 +3972,14 @@ def _n286(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n287(x: Any, p: str) -> Optional[str]:
+def _n289(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisherKind
-    if not any(rt.json_equal(x, v) for v in _K43):
+    if not any(rt.json_equal(x, v) for v in _K44):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n288(x: Any, p: str) -> Optional[str]:
+def _n290(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3962,14 +3990,14 @@ def _n288(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n289(x: Any, p: str) -> Optional[str]:
+def _n291(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/tombstone
-    if not rt.json_equal(x, _K44):
+    if not rt.json_equal(x, _K45):
         return p + " must be equal to the constant"
     return None
 
 
-def _n290(x: Any, p: str) -> Optional[str]:
+def _n292(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3979,28 +4007,28 @@ def _n290(x: Any, p: str) -> Optional[str]:
         if "modules" not in x:
             return p + " must have required property \"modules\""
         if "name" in x:
-            e = _n291(x["name"], rt.child(p, "name"))
+            e = _n293(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n292(x["description"], rt.child(p, "description"))
+            e = _n294(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n293(x["tags"], rt.child(p, "tags"))
+            e = _n295(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n295(x["modules"], rt.child(p, "modules"))
+            e = _n297(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K45:
+            if k not in _K46:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n291(x: Any, p: str) -> Optional[str]:
+def _n293(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -4010,7 +4038,7 @@ def _n291(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n292(x: Any, p: str) -> Optional[str]:
+def _n294(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -4020,7 +4048,7 @@ def _n292(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n293(x: Any, p: str) -> Optional[str]:
+def _n295(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -4028,13 +4056,13 @@ def _n293(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n294(x[i], rt.child(p, i))
+            e = _n296(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n294(x: Any, p: str) -> Optional[str]:
+def _n296(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -4044,7 +4072,7 @@ def _n294(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n295(x: Any, p: str) -> Optional[str]:
+def _n297(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -4052,13 +4080,13 @@ def _n295(x: Any, p: str) -> Optional[str]:
         if len(x) > 1000:
             return p + " must have at most 1000 items"
         for i in range(0, len(x)):
-            e = _n296(x[i], rt.child(p, i))
+            e = _n298(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n296(x: Any, p: str) -> Optional[str]:
+def _n298(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -4068,12 +4096,12 @@ def _n296(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n297(x: Any, p: str) -> Optional[str]:
+def _n299(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n298(x: Any, p: str) -> Optional[str]:
+def _n300(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
@@ -4092,11 +4120,11 @@ VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "Plan.v1": _n151,
     "Policy.v1": _n164,
     "Receipt.v1": _n181,
-    "Result.v1": _n224,
-    "Revocation.v1": _n247,
-    "SignedReceipt.v1": _n241,
-    "Workflow.v1": _n255,
-    "WorkflowRecord.v1": _n279,
+    "Result.v1": _n226,
+    "Revocation.v1": _n249,
+    "SignedReceipt.v1": _n243,
+    "Workflow.v1": _n257,
+    "WorkflowRecord.v1": _n281,
 }
 
 

@@ -10,7 +10,7 @@ from .validators import validate
 
 SCHEMAS: Dict[str, Dict[str, Optional[str]]] = {
     "Summarize.v1": {"id": "pl:cap:Summarize.v1", "cid": "bafyreigxwa2uwfxaecn6c2f5syali254rrnx3hss6yherziqq6vuxh3cyq"},
-    "Receipt.v1": {"id": "pl:Receipt.v1", "cid": "bafyreig75phgid34odi3gtwtlnpdrljeyplx7ztbxt26rwxxfgaoctdhmy"},
+    "Receipt.v1": {"id": "pl:Receipt.v1", "cid": "bafyreicrdlq6j6m346ruw6n3nhpgaje7r3gxj4wnntaey3ei5annem4sai"},
     "SignedReceipt.v1": {"id": "pl:SignedReceipt.v1", "cid": "bafyreid36mtmmgzqjhlb3xvn6cd2wcapm3jctbp4o5oi5xtgia4pjrg2ke"},
     "Capability.v1": {"id": "pl:Capability.v1", "cid": "bafyreic2lnvblpydsr34wqoh3s3sm4mdlflqitmcyxmr6c7hcazjf7tfzm"},
     "Summarize.v1#input": {"id": "pl:cap:Summarize.v1#/properties/input", "cid": None},

@@ -13,7 +13,7 @@ _K1 = frozenset(["text", "max_words", "style", "language"])
 _K2 = ["bullets", "paragraph"]
 _K3 = re.compile("^[a-z]{2}(\\x2d[A-Z]{2})?\\Z", re.ASCII)
 _K4 = frozenset(["summary", "words", "bullets", "model"])
-_K5 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "isolation", "policies", "prev", "via", "on_behalf_of", "attestations", "inner"])
+_K5 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "isolation", "permissions", "policies", "prev", "via", "on_behalf_of", "attestations", "inner"])
 _K6 = re.compile("^[1-9A-HJ-NP-Za-km-z]{40,60}\\Z", re.ASCII)
 _K7 = re.compile("^b[a-z2-7]{20,}\\Z", re.ASCII)
 _K8 = ""
@@ -21,16 +21,17 @@ _K9 = ["ok", "error"]
 _K10 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
 _K11 = frozenset(["cpu_ms", "mem_mb", "wall_ms"])
 _K12 = ["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]
-_K13 = frozenset(["kind", "target", "ref"])
-_K14 = re.compile("^[a-z][a-z0-9\\x2d]*\\Z", re.ASCII)
-_K15 = frozenset(["run", "receipts"])
-_K16 = frozenset(["receipt", "provider_sig", "requester_sig"])
-_K17 = re.compile("^[A-Za-z0-9_\\x2d]{86}\\Z", re.ASCII)
-_K18 = frozenset(["name", "version", "provider", "description", "io", "limits", "price", "attrs", "attestations", "policies", "module"])
-_K19 = re.compile("^[A-Za-z][A-Za-z0-9_\\x2e\\x2d]{0,127}\\Z", re.ASCII)
-_K20 = frozenset([])
-_K21 = frozenset(["cid", "kind", "path"])
-_K22 = ["js", "py", "external"]
+_K13 = ["child-process", "worker", "addons", "wasi"]
+_K14 = frozenset(["kind", "target", "ref"])
+_K15 = re.compile("^[a-z][a-z0-9\\x2d]*\\Z", re.ASCII)
+_K16 = frozenset(["run", "receipts"])
+_K17 = frozenset(["receipt", "provider_sig", "requester_sig"])
+_K18 = re.compile("^[A-Za-z0-9_\\x2d]{86}\\Z", re.ASCII)
+_K19 = frozenset(["name", "version", "provider", "description", "io", "limits", "price", "attrs", "attestations", "policies", "module"])
+_K20 = re.compile("^[A-Za-z][A-Za-z0-9_\\x2e\\x2d]{0,127}\\Z", re.ASCII)
+_K21 = frozenset([])
+_K22 = frozenset(["cid", "kind", "path"])
+_K23 = ["js", "py", "external"]
 
 
 def _n0(x: Any, p: str) -> Optional[str]:
@@ -332,28 +333,32 @@ def _n17(x: Any, p: str) -> Optional[str]:
             e = _n41(x["isolation"], rt.child(p, "isolation"))
             if e is not None:
                 return e
+        if "permissions" in x:
+            e = _n42(x["permissions"], rt.child(p, "permissions"))
+            if e is not None:
+                return e
         if "policies" in x:
-            e = _n42(x["policies"], rt.child(p, "policies"))
+            e = _n44(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "prev" in x:
-            e = _n44(x["prev"], rt.child(p, "prev"))
+            e = _n46(x["prev"], rt.child(p, "prev"))
             if e is not None:
                 return e
         if "via" in x:
-            e = _n46(x["via"], rt.child(p, "via"))
+            e = _n48(x["via"], rt.child(p, "via"))
             if e is not None:
                 return e
         if "on_behalf_of" in x:
-            e = _n51(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
+            e = _n53(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
             if e is not None:
                 return e
         if "attestations" in x:
-            e = _n52(x["attestations"], rt.child(p, "attestations"))
+            e = _n54(x["attestations"], rt.child(p, "attestations"))
             if e is not None:
                 return e
         if "inner" in x:
-            e = _n54(x["inner"], rt.child(p, "inner"))
+            e = _n56(x["inner"], rt.child(p, "inner"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -625,6 +630,29 @@ def _n41(x: Any, p: str) -> Optional[str]:
 
 
 def _n42(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/permissions
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) > 4:
+            return p + " must have at most 4 items"
+        for i in range(0, len(x)):
+            e = _n43(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+        if not rt.all_unique(x):
+            return p + " must not have duplicate items"
+    return None
+
+
+def _n43(x: Any, p: str) -> Optional[str]:
+    # pl:Receipt.v1#/properties/permissions/items
+    if not any(rt.json_equal(x, v) for v in _K13):
+        return p + " must be one of the allowed values"
+    return None
+
+
+def _n44(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -632,13 +660,13 @@ def _n42(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n43(x[i], rt.child(p, i))
+            e = _n45(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n43(x: Any, p: str) -> Optional[str]:
+def _n45(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -648,7 +676,7 @@ def _n43(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n44(x: Any, p: str) -> Optional[str]:
+def _n46(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -656,13 +684,13 @@ def _n44(x: Any, p: str) -> Optional[str]:
         if len(x) > 1024:
             return p + " must have at most 1024 items"
         for i in range(0, len(x)):
-            e = _n45(x[i], rt.child(p, i))
+            e = _n47(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n45(x: Any, p: str) -> Optional[str]:
+def _n47(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -674,7 +702,7 @@ def _n45(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n46(x: Any, p: str) -> Optional[str]:
+def _n48(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -684,36 +712,36 @@ def _n46(x: Any, p: str) -> Optional[str]:
         if "target" not in x:
             return p + " must have required property \"target\""
         if "kind" in x:
-            e = _n47(x["kind"], rt.child(p, "kind"))
+            e = _n49(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "target" in x:
-            e = _n48(x["target"], rt.child(p, "target"))
+            e = _n50(x["target"], rt.child(p, "target"))
             if e is not None:
                 return e
         if "ref" in x:
-            e = _n49(x["ref"], rt.child(p, "ref"))
+            e = _n51(x["ref"], rt.child(p, "ref"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K13:
+            if k not in _K14:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n47(x: Any, p: str) -> Optional[str]:
+def _n49(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/kind
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
         if len(x) > 32:
             return p + " must have at most 32 characters"
-        if _K14.search(x) is None:
+        if _K15.search(x) is None:
             return p + " must match pattern \"^[a-z][a-z0-9-]*$\""
     return None
 
 
-def _n48(x: Any, p: str) -> Optional[str]:
+def _n50(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/target
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -725,7 +753,7 @@ def _n48(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n49(x: Any, p: str) -> Optional[str]:
+def _n51(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/ref
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -735,12 +763,12 @@ def _n49(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n50(x: Any, p: str) -> Optional[str]:
+def _n52(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n51(x: Any, p: str) -> Optional[str]:
+def _n53(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/on_behalf_of
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -750,7 +778,7 @@ def _n51(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n52(x: Any, p: str) -> Optional[str]:
+def _n54(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/attestations
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -758,13 +786,13 @@ def _n52(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n53(x[i], rt.child(p, i))
+            e = _n55(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n53(x: Any, p: str) -> Optional[str]:
+def _n55(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -776,7 +804,7 @@ def _n53(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n54(x: Any, p: str) -> Optional[str]:
+def _n56(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -786,20 +814,20 @@ def _n54(x: Any, p: str) -> Optional[str]:
         if "receipts" not in x:
             return p + " must have required property \"receipts\""
         if "run" in x:
-            e = _n55(x["run"], rt.child(p, "run"))
+            e = _n57(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "receipts" in x:
-            e = _n56(x["receipts"], rt.child(p, "receipts"))
+            e = _n58(x["receipts"], rt.child(p, "receipts"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K15:
+            if k not in _K16:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n55(x: Any, p: str) -> Optional[str]:
+def _n57(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -809,7 +837,7 @@ def _n55(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n56(x: Any, p: str) -> Optional[str]:
+def _n58(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/properties/receipts
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -817,13 +845,13 @@ def _n56(x: Any, p: str) -> Optional[str]:
         if len(x) > 1024:
             return p + " must have at most 1024 items"
         for i in range(0, len(x)):
-            e = _n57(x[i], rt.child(p, i))
+            e = _n59(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n57(x: Any, p: str) -> Optional[str]:
+def _n59(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/properties/receipts/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -835,17 +863,17 @@ def _n57(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n58(x: Any, p: str) -> Optional[str]:
+def _n60(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n59(x: Any, p: str) -> Optional[str]:
+def _n61(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n60(x: Any, p: str) -> Optional[str]:
+def _n62(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -855,24 +883,24 @@ def _n60(x: Any, p: str) -> Optional[str]:
         if "provider_sig" not in x:
             return p + " must have required property \"provider_sig\""
         if "receipt" in x:
-            e = _n61(x["receipt"], rt.child(p, "receipt"))
+            e = _n63(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         if "provider_sig" in x:
-            e = _n62(x["provider_sig"], rt.child(p, "provider_sig"))
+            e = _n64(x["provider_sig"], rt.child(p, "provider_sig"))
             if e is not None:
                 return e
         if "requester_sig" in x:
-            e = _n63(x["requester_sig"], rt.child(p, "requester_sig"))
+            e = _n65(x["requester_sig"], rt.child(p, "requester_sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K16:
+            if k not in _K17:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n61(x: Any, p: str) -> Optional[str]:
+def _n63(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/receipt
     e = _n17(x, p)
     if e is not None:
@@ -880,32 +908,32 @@ def _n61(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n62(x: Any, p: str) -> Optional[str]:
+def _n64(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/provider_sig
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K17.search(x) is None:
+        if _K18.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
     return None
 
 
-def _n63(x: Any, p: str) -> Optional[str]:
+def _n65(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/requester_sig
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K17.search(x) is None:
+        if _K18.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
     return None
 
 
-def _n64(x: Any, p: str) -> Optional[str]:
+def _n66(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n65(x: Any, p: str) -> Optional[str]:
+def _n67(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -921,66 +949,66 @@ def _n65(x: Any, p: str) -> Optional[str]:
         if "limits" not in x:
             return p + " must have required property \"limits\""
         if "name" in x:
-            e = _n66(x["name"], rt.child(p, "name"))
+            e = _n68(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n67(x["version"], rt.child(p, "version"))
+            e = _n69(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "provider" in x:
-            e = _n68(x["provider"], rt.child(p, "provider"))
+            e = _n70(x["provider"], rt.child(p, "provider"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n69(x["description"], rt.child(p, "description"))
+            e = _n71(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "io" in x:
-            e = _n70(x["io"], rt.child(p, "io"))
+            e = _n72(x["io"], rt.child(p, "io"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n78(x["limits"], rt.child(p, "limits"))
+            e = _n80(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "price" in x:
-            e = _n83(x["price"], rt.child(p, "price"))
+            e = _n85(x["price"], rt.child(p, "price"))
             if e is not None:
                 return e
         if "attrs" in x:
-            e = _n84(x["attrs"], rt.child(p, "attrs"))
+            e = _n86(x["attrs"], rt.child(p, "attrs"))
             if e is not None:
                 return e
         if "attestations" in x:
-            e = _n86(x["attestations"], rt.child(p, "attestations"))
+            e = _n88(x["attestations"], rt.child(p, "attestations"))
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n88(x["policies"], rt.child(p, "policies"))
+            e = _n90(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "module" in x:
-            e = _n90(x["module"], rt.child(p, "module"))
+            e = _n92(x["module"], rt.child(p, "module"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K18:
+            if k not in _K19:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n66(x: Any, p: str) -> Optional[str]:
+def _n68(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K19.search(x) is None:
+        if _K20.search(x) is None:
             return p + " must match pattern \"^[A-Za-z][A-Za-z0-9_.-]{0,127}$\""
     return None
 
 
-def _n67(x: Any, p: str) -> Optional[str]:
+def _n69(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -990,7 +1018,7 @@ def _n67(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n68(x: Any, p: str) -> Optional[str]:
+def _n70(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/provider
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1000,7 +1028,7 @@ def _n68(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n69(x: Any, p: str) -> Optional[str]:
+def _n71(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1010,7 +1038,7 @@ def _n69(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n70(x: Any, p: str) -> Optional[str]:
+def _n72(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1020,11 +1048,11 @@ def _n70(x: Any, p: str) -> Optional[str]:
         if "output" not in x:
             return p + " must have required property \"output\""
         if "input" in x:
-            e = _n71(x["input"], rt.child(p, "input"))
+            e = _n73(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n74(x["output"], rt.child(p, "output"))
+            e = _n76(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1033,14 +1061,14 @@ def _n70(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n71(x: Any, p: str) -> Optional[str]:
+def _n73(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/input
-    if sum(1 for f in (_n72, _n73,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n74, _n75,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n72(x: Any, p: str) -> Optional[str]:
+def _n74(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/input/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1052,21 +1080,21 @@ def _n72(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n73(x: Any, p: str) -> Optional[str]:
+def _n75(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/input/oneOf/1
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n74(x: Any, p: str) -> Optional[str]:
+def _n76(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/output
-    if sum(1 for f in (_n75, _n76,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n77, _n78,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n75(x: Any, p: str) -> Optional[str]:
+def _n77(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/output/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1078,33 +1106,33 @@ def _n75(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n76(x: Any, p: str) -> Optional[str]:
+def _n78(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/properties/output/oneOf/1
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n77(x: Any, p: str) -> Optional[str]:
+def _n79(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/io/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n78(x: Any, p: str) -> Optional[str]:
+def _n80(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n79(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n81(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n80(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n82(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n81(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n83(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1113,7 +1141,7 @@ def _n78(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n79(x: Any, p: str) -> Optional[str]:
+def _n81(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1124,7 +1152,7 @@ def _n79(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n80(x: Any, p: str) -> Optional[str]:
+def _n82(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1135,7 +1163,7 @@ def _n80(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n81(x: Any, p: str) -> Optional[str]:
+def _n83(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1146,12 +1174,12 @@ def _n81(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n82(x: Any, p: str) -> Optional[str]:
+def _n84(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n83(x: Any, p: str) -> Optional[str]:
+def _n85(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/price
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -1162,7 +1190,7 @@ def _n83(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n84(x: Any, p: str) -> Optional[str]:
+def _n86(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/attrs
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1170,46 +1198,22 @@ def _n84(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 properties"
         for k, v in x.items():
-            if k not in _K20:
-                e = _n85(v, rt.child(p, k))
+            if k not in _K21:
+                e = _n87(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n85(x: Any, p: str) -> Optional[str]:
+def _n87(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/attrs/additionalProperties
     if not (rt.is_number(x) or rt.is_string(x) or rt.is_bool(x)):
         return p + " must be number or string or boolean"
     return None
 
 
-def _n86(x: Any, p: str) -> Optional[str]:
-    # pl:Capability.v1#/properties/attestations
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        if len(x) > 64:
-            return p + " must have at most 64 items"
-        for i in range(0, len(x)):
-            e = _n87(x[i], rt.child(p, i))
-            if e is not None:
-                return e
-    return None
-
-
-def _n87(x: Any, p: str) -> Optional[str]:
-    # pl:Capability.v1#/properties/attestations/items
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if len(x) > 200:
-            return p + " must have at most 200 characters"
-    return None
-
-
 def _n88(x: Any, p: str) -> Optional[str]:
-    # pl:Capability.v1#/properties/policies
+    # pl:Capability.v1#/properties/attestations
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
@@ -1223,7 +1227,7 @@ def _n88(x: Any, p: str) -> Optional[str]:
 
 
 def _n89(x: Any, p: str) -> Optional[str]:
-    # pl:Capability.v1#/properties/policies/items
+    # pl:Capability.v1#/properties/attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
@@ -1233,6 +1237,30 @@ def _n89(x: Any, p: str) -> Optional[str]:
 
 
 def _n90(x: Any, p: str) -> Optional[str]:
+    # pl:Capability.v1#/properties/policies
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) > 64:
+            return p + " must have at most 64 items"
+        for i in range(0, len(x)):
+            e = _n91(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n91(x: Any, p: str) -> Optional[str]:
+    # pl:Capability.v1#/properties/policies/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 200:
+            return p + " must have at most 200 characters"
+    return None
+
+
+def _n92(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1240,24 +1268,24 @@ def _n90(x: Any, p: str) -> Optional[str]:
         if "cid" not in x:
             return p + " must have required property \"cid\""
         if "cid" in x:
-            e = _n91(x["cid"], rt.child(p, "cid"))
+            e = _n93(x["cid"], rt.child(p, "cid"))
             if e is not None:
                 return e
         if "kind" in x:
-            e = _n92(x["kind"], rt.child(p, "kind"))
+            e = _n94(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "path" in x:
-            e = _n93(x["path"], rt.child(p, "path"))
+            e = _n95(x["path"], rt.child(p, "path"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K21:
+            if k not in _K22:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n91(x: Any, p: str) -> Optional[str]:
+def _n93(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/properties/cid
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1269,14 +1297,14 @@ def _n91(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n92(x: Any, p: str) -> Optional[str]:
+def _n94(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/properties/kind
-    if not any(rt.json_equal(x, v) for v in _K22):
+    if not any(rt.json_equal(x, v) for v in _K23):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n93(x: Any, p: str) -> Optional[str]:
+def _n95(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/properties/path
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1286,12 +1314,12 @@ def _n93(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n94(x: Any, p: str) -> Optional[str]:
+def _n96(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/properties/module/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n95(x: Any, p: str) -> Optional[str]:
+def _n97(x: Any, p: str) -> Optional[str]:
     # pl:Capability.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
@@ -1299,8 +1327,8 @@ def _n95(x: Any, p: str) -> Optional[str]:
 VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "Summarize.v1": _n0,
     "Receipt.v1": _n17,
-    "SignedReceipt.v1": _n60,
-    "Capability.v1": _n65,
+    "SignedReceipt.v1": _n62,
+    "Capability.v1": _n67,
     "Summarize.v1#input": _n1,
     "Summarize.v1#output": _n8,
 }
