@@ -2,7 +2,9 @@
  * Executor benchmarks: a raw piscina round trip of a trivial task vs a
  * 1-step DAG run of the same task (journaled, through the scheduler);
  * steps/s of a 1000-step DAG of trivial JS steps vs the same tasks straight
- * on piscina; the per-step latency of a Python module (warm runner
+ * on piscina. Both with the default isolation (sandboxed runner processes)
+ * and with `isolation: thread` (piscina worker threads, as the baseline:
+ * what the executor itself adds); the per-step latency of a Python module (warm runner
  * process) vs a raw python3 JSON echo round trip; and the per-step cost of
  * the JS isolations: a warm sandboxed runner process and the worker-thread
  * pool, each against a raw piscina round trip and against each other.
@@ -36,14 +38,15 @@ function dagOf (steps: Step[]): TaskDag {
 
 interface Env { dir: string, store: Store, executor: Executor, raw: Piscina, spec: ModuleSpec, close: () => Promise<void> }
 
-async function env (): Promise<Env> {
+/** `isolation`: how the executor runs the JS steps (undefined: the default, sandboxed runner processes) */
+async function env (isolation?: 'thread'): Promise<Env> {
   const dir = await mkdtemp(join(tmpdir(), 'pl-bench-exec-'))
   await writeFile(join(dir, 'task.mjs'), TRIVIAL_TASK)
   await mkdir(join(dir, 'module_inc'))
   await writeFile(join(dir, 'module_inc', 'function.mjs'), TRIVIAL_MODULE)
   const spec = await moduleSpecOf('inc', join(dir, 'module_inc'))
   const store = await Store.open(join(dir, 'data'))
-  const executor = new Executor({ store, concurrency: 2 })
+  const executor = new Executor({ store, concurrency: 2, ...(isolation != null ? { poolInit: { sandbox: { isolation } } } : {}) })
   executor.start()
   const raw = new Piscina({ filename: join(dir, 'task.mjs'), maxThreads: 2, resourceLimits: { maxOldGenerationSizeMb: 128 }, atomics: 'disabled' })
   return {
@@ -52,16 +55,16 @@ async function env (): Promise<Env> {
   }
 }
 
-function oneStepBench (): Bench {
+function oneStepBench (isolation?: 'thread'): Bench {
   let e: Env
   const N = 50
   return {
-    name: 'exec-1-step-run',
-    setup: async () => { e = await env() },
+    name: isolation == null ? 'exec-1-step-run' : `exec-1-step-run-${isolation}`,
+    setup: async () => { e = await env(isolation) },
     teardown: async () => { await e.close() },
     baseline: { name: 'raw piscina round trip (trivial task)', run: async () => { for (let i = 0; i < N; i++) await e.raw.run({ n: i }); return N } },
     subject: {
-      name: '1-step DAG run (submit + journal + wait)',
+      name: `1-step DAG run (submit + journal + wait)${isolation != null ? `, isolation: ${isolation}` : ''}`,
       run: async () => {
         const dag = dagOf([step('inc', e.spec)])
         for (let i = 0; i < N; i++) await e.executor.wait(await e.executor.submit(dag, { n: i }, { modules: { inc: e.spec } }))
@@ -75,23 +78,39 @@ const manyStepsBench: Bench = {
   name: 'exec-1000-steps',
   run: async () => {
     const e = await env()
+    // the same DAG in worker threads (isolation: thread), another executor on the same store
+    const threads = new Executor({ store: e.store, concurrency: 2, poolInit: { sandbox: { isolation: 'thread' } } })
+    threads.start()
     try {
       // a binary tree of 1000 steps: step i waits for step (i-1)/2
       const steps = Array.from({ length: 1000 }, (_, i) => step(`s${i}`, e.spec, i === 0 ? [] : [`s${Math.floor((i - 1) / 2)}`]))
       const dag = dagOf(steps)
       const subj: number[] = []
+      const thr: number[] = []
       const base: number[] = []
-      for (let round = 0; round < 4; round++) {
+      const dagRun = async (x: Executor): Promise<number> => {
         const t0 = performance.now()
-        const run = await e.executor.wait(await e.executor.submit(dag, { n: 0 }, { modules: { inc: e.spec } }))
+        const run = await x.wait(await x.submit(dag, { n: 0 }, { modules: { inc: e.spec } }))
         if (run.state !== 'succeeded') throw new Error(`bench run failed: ${JSON.stringify(run.error)}`)
+        return 1000 / ((performance.now() - t0) / 1000)
+      }
+      for (let round = 0; round < 5; round++) {
+        const s = await dagRun(e.executor)
+        const t = await dagRun(threads)
         const t1 = performance.now()
         await Promise.all(Array.from({ length: 1000 }, async (_, i) => await e.raw.run({ n: i })))
         const t2 = performance.now()
-        if (round > 0) { subj.push(1000 / ((t1 - t0) / 1000)); base.push(1000 / ((t2 - t1) / 1000)) }
+        if (round > 0) { subj.push(s); thr.push(t); base.push(1000 / ((t2 - t1) / 1000)) }
       }
-      return { figures: { '1000-step DAG, trivial JS steps': { unit: 'steps/s', p50: percentile(subj, 50), p95: percentile(subj, 5), baseline: { name: '1000 raw piscina tasks', p50: percentile(base, 50), p95: percentile(base, 5) } } } }
+      const baseline = { name: '1000 raw piscina tasks', p50: percentile(base, 50), p95: percentile(base, 5) }
+      return {
+        figures: {
+          '1000-step DAG, trivial JS steps': { unit: 'steps/s', p50: percentile(subj, 50), p95: percentile(subj, 5), baseline },
+          '1000-step DAG, trivial JS steps, isolation: thread': { unit: 'steps/s', p50: percentile(thr, 50), p95: percentile(thr, 5), baseline }
+        }
+      }
     } finally {
+      await threads.stop()
       await e.close()
     }
   }
@@ -186,5 +205,5 @@ const sandboxBench: Bench = {
 }
 
 export async function benches (): Promise<Bench[]> {
-  return [oneStepBench(), manyStepsBench, pythonBench, sandboxBench]
+  return [oneStepBench(), oneStepBench('thread'), manyStepsBench, pythonBench, sandboxBench]
 }

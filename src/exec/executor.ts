@@ -208,7 +208,8 @@ export class Executor extends EventEmitter {
     const journal = this.j()
     validateDag(dag)
     const id = opts.runId ?? `r${this.clock.now().toString(36)}-${randomBytes(4).toString('hex')}`
-    if (await journal.getRun(id) != null) throw new RunNotResumableError(`a run with id ${id} exists already`, { run: id })
+    // an id of its own making (time + 32 random bits) is new: only a caller's id is looked up
+    if (opts.runId != null && await journal.getRun(id) != null) throw new RunNotResumableError(`a run with id ${id} exists already`, { run: id })
     const blocks = this.init.store.blocks
     for (const w of (await checkRunInputs(dag.inputs, input, blocks)).warnings) this.log.warn({ run: id }, w)
     const resolved = await resolveCidInputs({ ...dag.inputs, ...input }, blocks)
@@ -234,11 +235,12 @@ export class Executor extends EventEmitter {
     }
     await journal.putRun(run, [dagBlock.op, inputBlock.op])
     this.log.info({ run: id, name: dag.name, steps: Object.keys(dag.steps).length }, 'run submitted')
-    this.launch(run, dag, resolved, run.modules, opts.cleanup)
+    this.launch(run, dag, resolved, run.modules, opts.cleanup, opts.runId == null)
     return id
   }
 
-  private launch (run: RunRecord, dag: TaskDag, input: Record<string, unknown>, modules: Record<string, ModuleSpec>, cleanupFn?: () => Promise<void>): void {
+  /** `fresh`: a run just submitted under an id of our making: nothing of it can be journaled yet */
+  private launch (run: RunRecord, dag: TaskDag, input: Record<string, unknown>, modules: Record<string, ModuleSpec>, cleanupFn?: () => Promise<void>, fresh = false): void {
     const exec = new RunExecution({
       store: this.init.store,
       journal: this.j(),
@@ -250,7 +252,7 @@ export class Executor extends EventEmitter {
       retry: this.init.retry,
       clock: this.clock,
       emit: (ev) => { this.emitEvent(ev) }
-    }, run, dag, input, modules)
+    }, run, dag, input, modules, fresh)
     // the run's cleanup (its ZIP bundle's temp folder) is part of the run: whoever waits for the run waits for it too
     const cleanup = async (): Promise<void> => {
       await cleanupFn?.().catch((err: Error) => { this.log.warn({ run: run.id, err: err.message }, 'run cleanup failed') })

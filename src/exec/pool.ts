@@ -62,6 +62,16 @@ export interface ContainmentReport {
   js: { isolation: JsIsolation, mode: ContainmentMode | 'thread-process-tree', reason?: string }
 }
 
+/**
+ * How long a module folder found in place is not checked again. The check
+ * only turns a folder removed under a node into a clear ModuleLoadError;
+ * a step of a module whose folder went within this time runs on its warm
+ * runner's (or worker's) copy, or fails to load it in the runner.
+ */
+const FOLDER_CHECK_MS = 1000
+/** module folders remembered at most (the memory is dropped beyond) */
+const MAX_FOLDERS_SEEN = 1024
+
 export class ModulePool {
   readonly js: JsPools
   readonly py: PyPools
@@ -116,9 +126,23 @@ export class ModulePool {
     return { ...(js != null ? { js } : {}), ...(py != null ? { python: { mode: py.mode, ...(py.reason != null ? { reason: py.reason } : {}) } } : {}) }
   }
 
+  /** module folders (folder + entry file) found in place, and when: checked again after FOLDER_CHECK_MS */
+  private readonly foldersSeen = new Map<string, number>()
+
+  /** Fails with ModuleLoadError when the module's folder or entry file is gone; a folder found less than FOLDER_CHECK_MS ago is not looked at again. */
+  private async checkFolder (module: ModuleSpec): Promise<void> {
+    const key = `${module.dir}\0${module.entry}`
+    const seen = this.foldersSeen.get(key)
+    const now = performance.now()
+    if (seen != null && now - seen < FOLDER_CHECK_MS) return
+    await assertModuleFolder(module)
+    if (this.foldersSeen.size >= MAX_FOLDERS_SEEN) this.foldersSeen.clear()
+    this.foldersSeen.set(key, now)
+  }
+
   async runModule (module: ModuleSpec, call: ModuleCall, options: ModuleCallOptions = {}): Promise<ModuleResult> {
     if (module.kind === 'external') return await this.external.run(module, call, options)
-    await assertModuleFolder(module)
+    await this.checkFolder(module)
     if (module.kind === 'py') return await this.py.run(module, call, options)
     if (this.isolationFor(module, call) === 'thread') return { ...await this.js.run(module, call, options), isolation: 'thread' }
     return await this.sandbox.run(module, call, options)

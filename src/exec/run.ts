@@ -82,7 +82,9 @@ export class RunExecution {
     readonly run: RunRecord,
     private readonly dag: TaskDag,
     private readonly input: Record<string, unknown>,
-    private readonly modules: Record<string, ModuleSpec>
+    private readonly modules: Record<string, ModuleSpec>,
+    /** a run just submitted: no step of it is journaled, so the journal is not read */
+    private readonly fresh = false
   ) {
     this.log = env.logger.child({ run: run.id })
     this.steps = dag.steps
@@ -113,7 +115,7 @@ export class RunExecution {
   }
 
   async execute (): Promise<RunRecord> {
-    for (const rec of await this.env.journal.listSteps(this.run.id)) this.journaled.set(rec.key, rec)
+    if (!this.fresh) for (const rec of await this.env.journal.listSteps(this.run.id)) this.journaled.set(rec.key, rec)
     if (this.run.deadline != null) {
       const left = this.run.deadline - this.env.clock.now()
       const fire = (): void => { this.abort(new DeadlineExceededError(`run ${this.run.id} passed its deadline of ${String(this.dag.constraints.deadline_ms ?? '?')} ms`, { run: this.run.id, deadline: this.run.deadline })) }
@@ -489,6 +491,8 @@ export class RunExecution {
     }
     const limits = effectiveLimits(step.limits, this.env.defaults)
     let asks = 0
+    let log: Logger | undefined
+    const stepLog = this.log
     const ctx: StepContext = {
       runId: this.run.id,
       ...(this.run.on_behalf_of != null ? { onBehalfOf: this.run.on_behalf_of } : {}),
@@ -500,7 +504,8 @@ export class RunExecution {
       modules: this.modules,
       signal: this.signal,
       progress: (n, total, message) => { this.env.emit({ type: 'pl:step:progress', runId: this.run.id, step: step.id, key, n, total, message }) },
-      log: this.log.child({ step: key }),
+      // a child logger per step only when something logs (most steps never do)
+      get log () { return (log ??= stepLog.child({ step: key })) },
       addon: async (kind, name, data) => await this.env.addons.call(kind, name, data, { runId: this.run.id, step: key, signal: this.signal }),
       ask: async (q) => await this.ask(step, key, asks++, q, rec, false)
     }

@@ -2,6 +2,9 @@
  * Per-step temp folders (`context.tmpdir`): `<root>/<node pid>/<runner>/<step>`.
  * A step gets a fresh folder, removed when it ends; a runner's folder goes
  * with the runner (a sandboxed runner may write there and nowhere else).
+ * JS steps get theirs lazily: the pool names a fresh path and the runner
+ * makes the folder when the module first reads `context.tmpdir`
+ * (src/exec/js/worker.ts), so a step that never uses it costs no file system call.
  * Folders of a node process that no longer exists (a crash, a SIGKILL) are
  * swept when a module pool starts.
  */
@@ -27,6 +30,11 @@ export function newRunnerDir (root: string, prefix: string): string {
 export async function newStepDir (runnerDir: string): Promise<string> {
   mkdirSync(runnerDir, { recursive: true, mode: 0o700 })
   return await mkdtemp(join(runnerDir, 'step-'))
+}
+
+/** The path of a fresh folder for one step inside its runner's folder, not made yet: the runner makes it on first use. */
+export function stepDirPath (runnerDir: string): string {
+  return join(runnerDir, `step-${++seq}`)
 }
 
 export async function removeDir (dir: string | undefined): Promise<void> {

@@ -4,12 +4,14 @@
  * What the permission model refuses fails typed and the pool keeps serving;
  * a granted child process (even in a new session) dies with its step; a
  * Python module's `start_new_session` child dies with its step; per-step
- * temp folders are removed after the step and swept after a crash.
+ * temp folders are removed after the step (also one that threw or was
+ * killed; a JS step that never reads `context.tmpdir` gets none) and swept
+ * after a crash.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ModulePool } from '../../src/exec/pool.js'
 import type { ModuleSpec } from '../../src/core/module.js'
@@ -187,6 +189,46 @@ class T:
         dirs.push(out.dir)
       }
       assert.notEqual(dirs[0], dirs[1], 'each step has a fresh folder')
+    } finally {
+      await pool.close()
+      await tmp.cleanup()
+    }
+  })
+}
+
+/** Step folders (`step-*`) anywhere under `root`. */
+async function stepFolders (root: string): Promise<string[]> {
+  const entries = await readdir(root, { recursive: true }).catch(() => [] as string[])
+  return entries.filter(e => /(^|\/)step-[^/]*$/.test(e))
+}
+
+for (const isolation of ['sandbox', 'thread'] as const) {
+  test(`a JS step (${isolation}) that made its temp folder and then threw, or was killed at its wall limit, leaves no folder; one that never read context.tmpdir gets none`, async () => {
+    const tmp = await tempDir('pl-sandbox-')
+    const tmpRoot = join(tmp.dir, 'steps')
+    const pool = new ModulePool({ tmpRoot })
+    const extra = { sandbox: { isolation } }
+    try {
+      const mod = await writeModule(tmp.dir, 'tmpfail', `import { readdirSync, writeFileSync } from 'node:fs'
+export default class {
+  eval (p, d, ctx) {
+    // the step folders that exist while this step runs (a thread may read anywhere; the sandbox may not)
+    if (p.what === 'none') return { steps: p.root == null ? null : readdirSync(p.root, { recursive: true }).filter(e => /step-/.test(e)) }
+    writeFileSync(ctx.tmpdir + '/scratch', 'x')
+    if (p.what === 'throw') throw new Error('failed in ' + ctx.tmpdir)
+    for (;;) {}
+  }
+}`)
+      const none = await pool.runModule(mod, call(undefined, { ...extra, parameters: { what: 'none', ...(isolation === 'thread' ? { root: tmpRoot } : {}) } }))
+      assert.deepEqual(none.output, { steps: isolation === 'thread' ? [] : null }, 'no folder is made for a step that does not read context.tmpdir')
+      assert.deepEqual(await stepFolders(tmpRoot), [])
+      const thrown = await failure(pool.runModule(mod, call(undefined, { ...extra, parameters: { what: 'throw' } })))
+      const dir = /failed in (\S+)/.exec(thrown.message)?.[1] ?? ''
+      assert.ok(dir.startsWith(join(tmpRoot, String(process.pid))), thrown.message)
+      assert.equal(existsSync(dir), false, 'the folder of a step that threw is removed')
+      const killed = await failure(pool.runModule(mod, call({ wall_ms: 500, mem_mb: 128 }, { ...extra, parameters: { what: 'loop' } })))
+      assert.equal(killed.name, 'WallTimeExceededError')
+      assert.deepEqual(await stepFolders(tmpRoot), [], 'no step folder is left after a kill')
     } finally {
       await pool.close()
       await tmp.cleanup()

@@ -7,7 +7,7 @@
  * ERR_WORKER_OUT_OF_MEMORY) and, when a step sets `cpu_ms`, the thread's
  * CPU time read from /proc by a watchdog. piscina replaces dead workers.
  */
-import { MessageChannel } from 'node:worker_threads'
+import { BroadcastChannel } from 'node:worker_threads'
 import { readFileSync } from 'node:fs'
 import { Piscina } from 'piscina'
 import type { Logger } from 'pino'
@@ -21,8 +21,8 @@ import { serveAddonCall, serveQuestion } from '../requests.js'
 import { systemClock, type Clock } from '../clock.js'
 import type { ModuleCall, ModuleCallOptions, ModuleResult, Usage } from '../types.js'
 import { killThreadTree } from './tree.js'
-import { DEFAULT_TMP_ROOT, newRunnerDir, newStepDir, removeDir } from '../tmp.js'
-import type { JsTask, JsTaskResult, MainToWorker, WorkerToMain } from './protocol.js'
+import { DEFAULT_TMP_ROOT, newRunnerDir, removeDir, stepDirPath } from '../tmp.js'
+import type { JsTaskResult, JsThreadTask, MainToWorker, TaggedMessage, WorkerToMain } from './protocol.js'
 
 export interface JsPoolsInit {
   /** worker threads per pool @default DEFAULT_CONCURRENCY */
@@ -46,6 +46,9 @@ const CPU_POLL_MS = 50
 
 interface PoolEntry { pool: Piscina, memMb: number, active: number, used: number }
 
+/** Names the BroadcastChannel of each JsPools of this process. */
+let channelSeq = 0
+
 /** CPU time (ms) of one thread of this process, or undefined off Linux. */
 function threadCpuMs (tid: number): number | undefined {
   try {
@@ -64,6 +67,15 @@ export class JsPools {
   private readonly clock: Clock
   private readonly log: Logger
   private closed = false
+  /** the running steps' message handlers, by task id (messages of every pool of this JsPools come through `onWorkerMessage`) */
+  private readonly steps = new Map<number, (m: WorkerToMain) => void>()
+  private nextTask = 0
+  /** the main thread's messages to running steps (aborts, replies), made with the first step */
+  private channel?: BroadcastChannel
+  private readonly channelName = `pl-js-steps-${process.pid}-${++channelSeq}`
+  private readonly onWorkerMessage = (d: TaggedMessage<WorkerToMain>): void => {
+    if (typeof d?.plTask === 'number') this.steps.get(d.plTask)?.(d.m)
+  }
 
   constructor (init: JsPoolsInit = {}) {
     this.init = {
@@ -94,6 +106,7 @@ export class JsPools {
         // a task must be able to keep async work (ports, timers) going between messages
         atomics: 'disabled'
       })
+      pool.on('message', this.onWorkerMessage)
       entry = { pool, memMb, active: 0, used: Date.now() }
       this.pools.set(memMb, entry)
       this.log.debug({ mem_mb: memMb }, 'opened a JS worker pool')
@@ -121,7 +134,9 @@ export class JsPools {
     if (this.closed) throw new ModuleCrashedError('the JS worker pools are closed')
     options.signal?.throwIfAborted()
     this.tmpDir ??= newRunnerDir(this.tmpRoot, 'thread')
-    const stepDir = await newStepDir(this.tmpDir)
+    // the worker makes it if the module reads context.tmpdir
+    const stepDir = stepDirPath(this.tmpDir)
+    let stepDirMade: boolean | undefined
     const limits = call.limits
     const what = `module ${module.key}`
     const kill = new AbortController()
@@ -147,8 +162,13 @@ export class JsPools {
       return c == null ? undefined : c - cpuStart
     }
     let cpuTimer: NodeJS.Timeout | undefined
-    const { port1, port2 } = new MessageChannel()
-    const post = (m: MainToWorker): void => { try { port1.postMessage(m) } catch {} }
+    const id = ++this.nextTask
+    if (this.channel == null) {
+      this.channel = new BroadcastChannel(this.channelName)
+      this.channel.unref()
+    }
+    const channel = this.channel
+    const post = (m: MainToWorker): void => { try { channel.postMessage({ plTask: id, m } satisfies TaggedMessage<MainToWorker>) } catch {} }
     let graceTimer: NodeJS.Timeout | undefined
     const onAbort = (): void => {
       const reason = options.signal?.reason as Error
@@ -157,11 +177,12 @@ export class JsPools {
     }
     options.signal?.addEventListener('abort', onAbort, { once: true })
 
-    port1.on('message', (m: WorkerToMain) => {
+    this.steps.set(id, (m: WorkerToMain) => {
       switch (m.t) {
         case 'started':
           tid = m.tid
-          if (tid != null) cpuStart = threadCpuMs(tid)
+          // the worker read its CPU clock as the step began; /proc only when it could not
+          if (tid != null) cpuStart = m.cpu0 ?? threadCpuMs(tid)
           stopwatch.start()
           if (limits.cpu_ms != null && cpuStart != null) {
             cpuTimer = setInterval(() => {
@@ -196,21 +217,22 @@ export class JsPools {
       }
     }
 
-    const task: JsTask = {
+    const task: JsThreadTask = {
       module: { cid: module.cid, entry: module.entry, key: module.key },
       ctor: { name: call.name ?? module.key, settings: call.settings ?? {}, parameters: call.parameters ?? {}, globalSettings: call.globalSettings ?? {}, globalParameters: call.globalParameters ?? {} },
       parameters: call.parameters ?? {},
       inputData: call.inputData ?? {},
       step: call.step ?? { runId: '', key: module.key, attempt: 1 },
       tmpdir: stepDir,
-      port: port2
+      id,
+      channel: this.channelName
     }
     const entry = this.poolFor(limits.mem_mb)
     const t0 = performance.now()
     try {
       let result: JsTaskResult
       try {
-        result = await entry.pool.run(task, { signal: kill.signal, transferList: [port2] as any })
+        result = await entry.pool.run(task, { signal: kill.signal })
       } catch (err) {
         const wall = stopwatch.elapsed() || performance.now() - t0
         const usage: Usage = { cpu_ms: round(cpuAtKill ?? cpuNow() ?? 0), wall_ms: round(wall), mem_peak_mb: limits.mem_mb }
@@ -222,20 +244,22 @@ export class JsPools {
         }
         throw withUsage(new ModuleCrashedError(`${what}: its worker failed: ${e.message}`, { module: module.key }), { ...usage, mem_peak_mb: 0 })
       }
+      stepDirMade = result.tmpdir
       const usage: Usage = { cpu_ms: round(result.usage.cpu_ms), wall_ms: round(result.usage.wall_ms), mem_peak_mb: round(result.usage.heap_mb) }
       if (!result.ok) throw withUsage(rebuildExecError(result.error), usage)
       if (options.signal?.aborted === true) throw options.signal.reason
       return { output: result.output, usage }
     } finally {
       killChildren()
-      await removeDir(stepDir)
+      // a step killed or failed in its worker may have made it without saying so
+      if (stepDirMade !== false) await removeDir(stepDir)
       entry.active--
       entry.used = Date.now()
       stopwatch.clear()
       clearInterval(cpuTimer)
       clearTimeout(graceTimer)
       options.signal?.removeEventListener('abort', onAbort)
-      port1.close()
+      this.steps.delete(id)
       this.evict()
     }
   }
@@ -246,6 +270,7 @@ export class JsPools {
     const all = [...this.pools.values()]
     this.pools.clear()
     await Promise.allSettled(all.map(async e => { await e.pool.destroy() }))
+    this.channel?.close()
     await removeDir(this.tmpDir)
   }
 }

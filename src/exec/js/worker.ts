@@ -6,14 +6,15 @@
  * (from /proc/thread-self/schedstat on Linux, else the event loop's active
  * time), and the worker's JS heap after the step.
  */
-import { readFileSync, readlinkSync } from 'node:fs'
+import { mkdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import v8 from 'node:v8'
+import { BroadcastChannel, parentPort } from 'node:worker_threads'
 import { errorToData, type ErrorData } from '../../core/errors.js'
 import { toJsonValue } from '../json.js'
 import { MAX_CACHED_INSTANCES } from '../constants.js'
-import type { JsTask, JsTaskResult, MainToWorker, WorkerToMain } from './protocol.js'
+import type { JsTask, JsTaskResult, JsThreadTask, MainToWorker, StepPort, TaggedMessage, WorkerToMain } from './protocol.js'
 import type { AddonKind, HumanQuestion } from '../types.js'
 
 type ModuleClass = new (...args: unknown[]) => { eval: (parameters: unknown, inputData: unknown, context: unknown) => unknown }
@@ -23,12 +24,17 @@ const instances = new Map<string, { eval: (...a: unknown[]) => unknown }>()
 /** shared by every module instance in this worker (the seed format's globalState) */
 const globalState: Record<string, unknown> = {}
 
+/** this thread's OS id, read once (a worker thread keeps it for life) */
+let tidOnce: { tid: number | undefined } | undefined
+
 function threadId (): number | undefined {
+  if (tidOnce != null) return tidOnce.tid
   try {
-    return Number(readlinkSync('/proc/thread-self').split('/').pop())
+    tidOnce = { tid: Number(readlinkSync('/proc/thread-self').split('/').pop()) }
   } catch {
-    return undefined
+    tidOnce = { tid: undefined }
   }
+  return tidOnce.tid
 }
 
 /** CPU time of this thread in ms, exact on Linux; null when unavailable. */
@@ -87,7 +93,7 @@ function remoteError (data: ErrorData): Error {
   return e
 }
 
-function makeContext (task: JsTask, abort: AbortController, pending: Map<number, { resolve: (v: unknown) => void, reject: (e: unknown) => void }>): Record<string, unknown> {
+function makeContext (task: JsTask, abort: AbortController, pending: Map<number, { resolve: (v: unknown) => void, reject: (e: unknown) => void }>, made: { tmpdir: boolean }): Record<string, unknown> {
   const { port } = task
   let nextId = 1
   const send = (m: WorkerToMain): void => { port.postMessage(m) }
@@ -104,7 +110,14 @@ function makeContext (task: JsTask, abort: AbortController, pending: Map<number,
     runId: task.step.runId,
     step: task.step.key,
     attempt: task.step.attempt,
-    tmpdir: task.tmpdir,
+    // made on first use: most steps never touch it
+    get tmpdir () {
+      if (task.tmpdir != null && !made.tmpdir) {
+        mkdirSync(task.tmpdir, { recursive: true, mode: 0o700 })
+        made.tmpdir = true
+      }
+      return task.tmpdir
+    },
     constraints: task.step.constraints ?? {},
     signal: abort.signal,
     progress: (n: number, total?: number, message?: string) => { send({ t: 'progress', n: Number(n), total: total == null ? undefined : Number(total), message: message == null ? undefined : String(message) }) },
@@ -144,7 +157,39 @@ function accessDenied (err: unknown, error: ErrorData): void {
   error.details = { ...error.details, permission: String(e.permission), ...(e.resource != null ? { resource: String(e.resource) } : {}) }
 }
 
-export default async function runTask (task: JsTask): Promise<JsTaskResult> {
+/** The main thread's messages per pool channel, handed to the step they name. */
+const inboxes = new Map<string, Map<number, (m: MainToWorker) => void>>()
+
+/** The port of a step in a worker thread: out on `parentPort`, in on the pool's BroadcastChannel. */
+function threadPort (task: JsThreadTask): StepPort {
+  let inbox = inboxes.get(task.channel)
+  if (inbox == null) {
+    const handlers = new Map<number, (m: MainToWorker) => void>()
+    const bc = new BroadcastChannel(task.channel)
+    bc.onmessage = (ev) => {
+      const d = (ev as { data?: TaggedMessage<MainToWorker> }).data
+      if (d != null) handlers.get(d.plTask)?.(d.m)
+    }
+    // the worker's life is piscina's business: the channel does not keep it up
+    bc.unref()
+    inbox = handlers
+    inboxes.set(task.channel, inbox)
+  }
+  const handlers = inbox
+  return {
+    postMessage: (m) => { parentPort?.postMessage({ plTask: task.id, m } satisfies TaggedMessage<WorkerToMain>) },
+    on: (_event, fn) => { handlers.set(task.id, fn) },
+    close: () => { handlers.delete(task.id) }
+  }
+}
+
+/** The piscina task of the worker-thread pool. */
+export default async function runThreadTask (task: JsThreadTask): Promise<JsTaskResult> {
+  return await runTask({ ...task, port: threadPort(task) })
+}
+
+/** Runs one step of a module (the worker-thread pool's and the sandboxed runner's). */
+export async function runTask (task: JsTask): Promise<JsTaskResult> {
   const t0 = performance.now()
   const cpu0 = threadCpuMs()
   const elu0 = performance.eventLoopUtilization()
@@ -162,18 +207,19 @@ export default async function runTask (task: JsTask): Promise<JsTaskResult> {
     if (m.ok) waiter.resolve(m.value)
     else waiter.reject(remoteError(m.error))
   })
-  port.postMessage({ t: 'started', tid: threadId() } satisfies WorkerToMain)
+  port.postMessage({ t: 'started', tid: threadId(), cpu0 } satisfies WorkerToMain)
+  const made = { tmpdir: false }
   try {
     const inst = await instanceFor(task)
-    const context = makeContext(task, abort, pending)
+    const context = makeContext(task, abort, pending, made)
     const raw = await inst.eval(task.parameters, task.inputData, context)
     const output = toJsonValue(raw)
-    return { ok: true, output, usage: usageSince(t0, cpu0, elu0) }
+    return { ok: true, output, usage: usageSince(t0, cpu0, elu0), tmpdir: made.tmpdir }
   } catch (err) {
     const error = errorToData(err)
     accessDenied(err, error)
     if (error.details != null) error.details = safeData(error.details) as Record<string, unknown>
-    return { ok: false, error, usage: usageSince(t0, cpu0, elu0) }
+    return { ok: false, error, usage: usageSince(t0, cpu0, elu0), tmpdir: made.tmpdir }
   } finally {
     port.close()
   }

@@ -17,7 +17,7 @@ import { serveAddonCall, serveQuestion } from '../requests.js'
 import { systemClock, type Clock } from '../clock.js'
 import type { EffectiveLimits, Isolation, ModuleCall, ModuleCallOptions, ModuleResult, Usage } from '../types.js'
 import { probeContainment, probeNetNamespace, runnerPrefix, type Containment } from '../containment.js'
-import { DEFAULT_TMP_ROOT, newRunnerDir, newStepDir, removeDir } from '../tmp.js'
+import { DEFAULT_TMP_ROOT, newRunnerDir, newStepDir, removeDir, stepDirPath } from '../tmp.js'
 import { MAX_MESSAGE_BYTES, PyProcess, type RunnerMessage } from './process.js'
 
 export interface PyPoolsInit {
@@ -79,6 +79,8 @@ export class PyPools {
   private netProbe?: Promise<{ ok: boolean, reason?: string }>
   /** how processes of this pool are named in errors */
   protected label = 'Python'
+  /** the runner makes a step's temp folder when the module first uses it and says so in its result (the Node runner) */
+  protected lazyStepDirs = false
   protected closed = false
 
   constructor (init: PyPoolsInit = {}) {
@@ -301,15 +303,18 @@ export class PyPools {
     proc.busy = true
     let reusable = false
     let stepDir: string | undefined
+    let stepDirMade: boolean | undefined
     try {
-      stepDir = proc.init.tmpDir != null ? await newStepDir(proc.init.tmpDir) : undefined
+      stepDir = proc.init.tmpDir == null ? undefined : this.lazyStepDirs ? stepDirPath(proc.init.tmpDir) : await newStepDir(proc.init.tmpDir)
       const out = await this.step(proc, module, call, options, stepDir)
+      if (this.lazyStepDirs) stepDirMade = out.tmpdirMade
       reusable = out.reusable && this.reusableAfter(module)
       if (out.error != null) throw out.error
       return { ...out.result as ModuleResult, isolation: this.isolationOf(network) }
     } finally {
       proc.onMessage(undefined)
-      await removeDir(stepDir)
+      // a runner that did not report (killed, crashed) may have made it
+      if (stepDirMade !== false) await removeDir(stepDir)
       if (reusable) this.release(key, proc)
       else this.discard(proc)
     }
@@ -338,7 +343,7 @@ export class PyPools {
     return await this.setup
   }
 
-  private async step (p: PyProcess, module: ModuleSpec, call: ModuleCall, options: ModuleCallOptions, tmpdir: string | undefined): Promise<{ result?: ModuleResult, error?: Error, reusable: boolean }> {
+  private async step (p: PyProcess, module: ModuleSpec, call: ModuleCall, options: ModuleCallOptions, tmpdir: string | undefined): Promise<{ result?: ModuleResult, error?: Error, reusable: boolean, tmpdirMade?: boolean }> {
     const limits = call.limits
     const what = `module ${module.key}`
     return await new Promise((resolve, reject) => {
@@ -412,13 +417,14 @@ export class PyPools {
           case 'result': {
             const u = m.usage ?? {}
             const usage: Usage = { cpu_ms: round(u.cpu_ms ?? 0), wall_ms: round(u.wall_ms ?? 0), mem_peak_mb: round(u.mem_peak_mb ?? 0) }
+            const tmpdirMade = typeof m.tmpdir === 'boolean' ? m.tmpdir : undefined
             finish(() => {
               if (m.ok === true) {
                 if (options.signal?.aborted === true) { reject(options.signal.reason); return }
-                resolve({ result: { output: m.output, usage }, reusable: true })
+                resolve({ result: { output: m.output, usage }, reusable: true, tmpdirMade })
               } else {
                 // a process after MemoryError or exit() is not trusted again
-                resolve({ error: withUsage(rebuildExecError(m.error), usage), reusable: m.fatal !== true })
+                resolve({ error: withUsage(rebuildExecError(m.error), usage), reusable: m.fatal !== true, tmpdirMade })
               }
             })
             break

@@ -45,6 +45,7 @@ export class SandboxPools extends PyPools {
   constructor (init: SandboxPoolsInit = {}) {
     super({ ...init, python: init.node ?? process.execPath, warm: false })
     this.label = 'sandboxed Node'
+    this.lazyStepDirs = true
     this.grants = init.grants ?? {}
     const read = [...(init.fs?.read ?? []), ...(init.fs?.write ?? [])]
     this.fsFlags = [...read.map(p => `--allow-fs-read=${resolve(p)}`), ...(init.fs?.write ?? []).map(p => `--allow-fs-write=${resolve(p)}`)]
@@ -107,7 +108,8 @@ export class SandboxPools extends PyPools {
   }
 
   protected override watch (p: PyProcess, limits: EffectiveLimits, what: string, kill: (err: Error) => void): () => void {
-    const cpu0 = p.cpuMs()
+    // the runner's CPU clock (a /proc read per thread) only when the step has a CPU limit
+    const cpu0 = limits.cpu_ms != null ? p.cpuMs() : undefined
     const maxRss = limits.mem_mb + RUNNER_BASELINE_MB
     const timer = setInterval(() => {
       const cpu = p.cpuMs()

@@ -10,13 +10,14 @@
  *   parent -> runner  {t:'run', module, ctor, parameters, inputData, step, tmpdir}  (a JsTask without its port)
  *                     {t:'reply', id, ok, value|error}  {t:'exit'}
  *   runner -> parent  {t:'ready'}  {t:'started'}  {t:'progress'|'log'|'call'|'ask', ...}
- *                     {t:'result', ok, output|error, usage:{cpu_ms, wall_ms, mem_peak_mb}}
+ *                     {t:'result', ok, output|error, usage:{cpu_ms, wall_ms, mem_peak_mb}, tmpdir}
+ * (`tmpdir`: whether the step's temp folder was made: the module read `context.tmpdir`)
  * Cancellation: SIGUSR1 aborts `context.signal`; the parent kills the
  * process after a grace period.
  */
 import { EventEmitter } from 'node:events'
 import { Socket } from 'node:net'
-import runTask from '../js/worker.js'
+import { runTask } from '../js/worker.js'
 import type { JsTask, WorkerToMain } from '../js/protocol.js'
 
 const PROTO_FD = 3
@@ -45,10 +46,10 @@ process.on('SIGUSR1', () => {
 async function run (task: Omit<JsTask, 'port'>): Promise<void> {
   const p = new ChannelPort()
   port = p
-  const result = await runTask({ ...task, tmpdir: task.tmpdir ?? undefined, port: p as unknown as JsTask['port'] })
+  const result = await runTask({ ...task, tmpdir: task.tmpdir ?? undefined, port: p })
   port = undefined
-  const usage = { cpu_ms: result.usage.cpu_ms, wall_ms: result.usage.wall_ms, mem_peak_mb: process.memoryUsage().rss / MIB }
-  send(result.ok ? { t: 'result', ok: true, output: result.output, usage } : { t: 'result', ok: false, error: result.error, usage })
+  const usage = { cpu_ms: result.usage.cpu_ms, wall_ms: result.usage.wall_ms, mem_peak_mb: process.memoryUsage.rss() / MIB }
+  send(result.ok ? { t: 'result', ok: true, output: result.output, usage, tmpdir: result.tmpdir } : { t: 'result', ok: false, error: result.error, usage, tmpdir: result.tmpdir })
 }
 
 function onLine (line: string): void {
