@@ -53,7 +53,7 @@ const scale: Bench = {
   run: async () => {
     const sizes = parseSizes(arg('--sizes'), [10, 25, 50])
     const inprocN = num('--inproc', 100)
-    const common = { idleMs: num('--idle-ms', 60_000), warmMs: num('--warm-ms', 10_000), queries: num('--queries', 30), cfpRounds: num('--cfp-rounds', 50), joins: num('--joins', 3) }
+    const common = { catalogWaitMs: num('--catalog-wait-ms', 180_000), idleMs: num('--idle-ms', 60_000), warmMs: num('--warm-ms', 10_000), queries: num('--queries', 30), cfpRounds: num('--cfp-rounds', 50), joins: num('--joins', 3) }
     const log = (l: string): void => { process.stderr.write(l + '\n') }
     const controller = new AbortController()
     let interrupted = false
@@ -84,6 +84,9 @@ const scale: Bench = {
           const r = await runProcs({ n, root, hz, log, signal: controller.signal, onCleanup: (fn) => { cleanups.push(fn) }, ...common })
           const p = `N=${n} processes`
           figures[`${p}: start (bounded, 2 at once)`] = { unit: 's', p50: r.startS, p95: r.startS }
+          figures[`${p}: last start → every catalog full (NaN: not within --catalog-wait-ms)`] = { unit: 's', p50: r.catalogFullS, p95: r.catalogFullS }
+          figures[`${p}: smallest catalog when the wait ended (of ${n} ads)`] = { unit: 'ads', p50: r.catalogMin, p95: r.catalogMin }
+          figures[`${p}: new nodes not in every catalog within --catalog-wait-ms`] = { unit: 'nodes', p50: r.joinsIncomplete, p95: r.joinsIncomplete }
           figures[`${p}: idle RSS per node`] = spread('MiB', r.rssMiB)
           figures[`${p}: idle CPU per node`] = spread('% core', r.cpuPct)
           figures[`${p}: gossip received per node at rest`] = spread('msg/s', r.gossipInPerS)
@@ -108,6 +111,11 @@ const scale: Bench = {
           grow(`CFP→award, ${CFP_CANDIDATES} candidates`, 'ms', n, r.cfpMs)
           grow('new node → in every catalog', 'ms', n, r.joinMs)
           grow('start of N processes', 's', n, r.startS)
+        } catch (err) {
+          if (controller.signal.aborted) throw err
+          // one size failing (a loaded machine) keeps the figures of the others
+          log(`  N=${n} failed: ${(err as Error).stack ?? String(err)}`)
+          figures[`N=${n} processes: FAILED ${(err as Error).message}`] = NaN
         } finally {
           for (const c of cleanups.reverse()) await c().catch((err: Error) => { log(`  cleanup: ${err.message}`) })
           await rm(root, { recursive: true, force: true })
@@ -123,6 +131,9 @@ const scale: Bench = {
           const r = await runInproc({ n, root, log, signal: controller.signal, onCleanup: (fn) => { cleanups.push(fn) }, ...common })
           const p = `N=${n} in-process`
           figures[`${p}: start (one after the other)`] = { unit: 's', p50: r.startS, p95: r.startS }
+          figures[`${p}: last start → every catalog full (NaN: not within --catalog-wait-ms)`] = { unit: 's', p50: r.catalogFullS, p95: r.catalogFullS }
+          figures[`${p}: smallest catalog when the wait ended (of ${n} ads)`] = { unit: 'ads', p50: r.catalogMin, p95: r.catalogMin }
+          figures[`${p}: new nodes not in every catalog within --catalog-wait-ms`] = { unit: 'nodes', p50: r.joinsIncomplete, p95: r.joinsIncomplete }
           figures[`${p}: RSS growth / N`] = { unit: 'MiB', p50: r.rssMiBPerNode, p95: r.rssMiBPerNode }
           figures[`${p}: heap growth / N`] = { unit: 'MiB', p50: r.heapMiBPerNode, p95: r.heapMiBPerNode }
           figures[`${p}: idle CPU / N`] = { unit: '% core', p50: r.cpuPctPerNode, p95: r.cpuPctPerNode }
@@ -140,6 +151,10 @@ const scale: Bench = {
           grow('find dhtOnly limit 1', 'ms', n, r.findDhtMs)
           grow(`CFP→award, ${CFP_CANDIDATES} candidates`, 'ms', n, r.cfpMs)
           grow('new node → in every catalog', 'ms', n, r.joinMs)
+        } catch (err) {
+          if (controller.signal.aborted) throw err
+          log(`  in-process N=${n} failed: ${(err as Error).stack ?? String(err)}`)
+          figures[`N=${n} in-process: FAILED ${(err as Error).message}`] = NaN
         } finally {
           for (const c of cleanups.reverse()) await c().catch((err: Error) => { log(`  cleanup: ${err.message}`) })
           await rm(root, { recursive: true, force: true })

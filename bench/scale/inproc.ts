@@ -22,6 +22,8 @@ import { CFP_CANDIDATES } from './procs.js'
 export interface InprocOptions {
   n: number
   root: string
+  /** longest wait for the catalogs to fill, and for a new node's ad to reach every catalog */
+  catalogWaitMs: number
   idleMs: number
   warmMs: number
   queries: number
@@ -35,6 +37,9 @@ export interface InprocOptions {
 export interface InprocResult {
   startS: number
   catalogFullS: number
+  /** the fewest ScaleEcho ads (own included) a node knew when the wait ended */
+  catalogMin: number
+  joinsIncomplete: number
   rssMiBPerNode: number
   heapMiBPerNode: number
   cpuPctPerNode: number
@@ -124,9 +129,10 @@ export async function runInproc (o: InprocOptions): Promise<InprocResult> {
   }
   const startS = (performance.now() - t0) / 1000
   const t1 = performance.now()
-  await until(() => nodes.every(x => d(x).catalog.find('ScaleEcho').length >= n - 1), 300_000, `every catalog to hold ${n - 1} other ScaleEcho ads`, 500, signal)
-  const catalogFullS = (performance.now() - t1) / 1000
-  log(`  in-process N=${n}: started in ${startS.toFixed(1)} s, catalogs full ${catalogFullS.toFixed(1)} s later; idle ${o.idleMs / 1000} s`)
+  const full = await until(() => nodes.every(x => d(x).catalog.find('ScaleEcho').length >= n - 1), o.catalogWaitMs, '', 500, signal).then(() => true, (err: Error) => { if (signal.aborted) throw err; return false })
+  const catalogFullS = full ? (performance.now() - t1) / 1000 : NaN
+  const catalogMin = Math.min(...nodes.map(x => d(x).catalog.find('ScaleEcho').length)) + 1
+  log(`  in-process N=${n}: started in ${startS.toFixed(1)} s, catalogs ${full ? `full ${catalogFullS.toFixed(1)} s later` : `not full after ${o.catalogWaitMs / 1000} s (smallest ${catalogMin} of ${n})`}; idle ${o.idleMs / 1000} s`)
   await sleep(o.warmMs, signal)
 
   const texts = async (): Promise<string[]> => await Promise.all(nodes.map(async x => await x.components.metrics.registry.metrics()))
@@ -199,19 +205,23 @@ export async function runInproc (o: InprocOptions): Promise<InprocResult> {
 
   // joins: from the end of the new node's start (its ad goes out then) until every other catalog holds it
   const joinMs: number[] = []
+  let joinsIncomplete = 0
   for (let k = 0; k < o.joins; k++) {
     const i = nodes.length
     const name = `ScaleJoin${k}`
     const node = await add(i)
     const tj = performance.now()
     await publish(node, i, name)
-    await until(() => nodes.every(x => x === node || d(x).catalog.find(name).length > 0), 300_000, `${name} in every catalog`, 20, signal)
-    joinMs.push(performance.now() - tj)
+    const reached = await until(() => nodes.every(x => x === node || d(x).catalog.find(name).length > 0), o.catalogWaitMs, '', 20, signal).then(() => true, (err: Error) => { if (signal.aborted) throw err; return false })
+    if (reached) joinMs.push(performance.now() - tj)
+    else joinsIncomplete++
   }
 
   return {
     startS,
     catalogFullS,
+    catalogMin,
+    joinsIncomplete,
     rssMiBPerNode: (mem.rss - before.rss) / n / 2 ** 20,
     heapMiBPerNode: (mem.heap - before.heap) / n / 2 ** 20,
     cpuPctPerNode: 100 * (cpu.user + cpu.system) / 1000 / windowMs / n,
