@@ -69,6 +69,13 @@ const scale: Bench = {
     process.on('SIGTERM', sigterm)
     const figures: Record<string, Figure | number> = {}
     const growth: Record<string, { unit: string, points: SizedFigure[] }> = {}
+    // each size's figures go to stderr as soon as it ends, so an interrupted run keeps what it measured
+    const logSize = (prefix: string): void => {
+      for (const [name, f] of Object.entries(figures)) {
+        if (!name.startsWith(prefix)) continue
+        log(typeof f === 'number' ? `    ${name}: ${f}` : `    ${name}: ${f.p50.toPrecision(4)} / ${f.p95.toPrecision(4)} ${f.unit}${f.baseline != null ? ` (${f.baseline.name} ${f.baseline.p50.toPrecision(4)})` : ''}`)
+      }
+    }
     const grow = (name: string, unit: string, n: number, values: number[] | number): void => {
       const g = growth[name] ?? (growth[name] = { unit, points: [] })
       g.points.push(typeof values === 'number' ? { n, p50: values } : { n, p50: percentile(values, 50), p95: percentile(values, 95) })
@@ -111,6 +118,7 @@ const scale: Bench = {
           grow(`CFP→award, ${CFP_CANDIDATES} candidates`, 'ms', n, r.cfpMs)
           grow('new node → in every catalog', 'ms', n, r.joinMs)
           grow('start of N processes', 's', n, r.startS)
+          logSize(p)
         } catch (err) {
           if (controller.signal.aborted) throw err
           // one size failing (a loaded machine) keeps the figures of the others
@@ -151,6 +159,7 @@ const scale: Bench = {
           grow('find dhtOnly limit 1', 'ms', n, r.findDhtMs)
           grow(`CFP→award, ${CFP_CANDIDATES} candidates`, 'ms', n, r.cfpMs)
           grow('new node → in every catalog', 'ms', n, r.joinMs)
+          logSize(p)
         } catch (err) {
           if (controller.signal.aborted) throw err
           log(`  in-process N=${n} failed: ${(err as Error).stack ?? String(err)}`)
