@@ -248,6 +248,7 @@ export class Gossip {
     for (const b of this.bridges) {
       b.publish(topic, bytes).catch((err: Error) => { this.c.logger.debug({ topic, err: err.message }, 'bridge publish failed') })
     }
+    this.c.metrics.gossipPublished.inc({ topic })
     await this.c.pubsub.publish(topic, bytes)
   }
 }

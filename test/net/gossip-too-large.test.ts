@@ -1,4 +1,4 @@
-/** Issue 17 item 10: an oversized gossip message is refused and counted by its own name, on both sides. */
+/** Issue 17 item 10: an oversized gossip message is refused and counted by its own name, on both sides (and not counted as published). */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { TestMesh, waitFor } from '../helpers/mesh.js'
@@ -30,6 +30,9 @@ test('a gossip message over the size limit is refused as GossipMessageTooLargeEr
     const counts = await receiver.components.metrics.rejections()
     assert.equal(counts['gossip/PlError'], undefined, JSON.stringify(counts))
     assert.deepEqual(got, ['other'])
+    // pl_gossip_published_total counts what this node published through Gossip: the refused envelope is not counted
+    const published = (await sender.components.metrics.gossipPublished.get()).values
+    assert.deepEqual(published.map(v => [v.labels.topic, v.value]), [[TOPIC, 1]])
   } finally {
     await mesh.stop()
   }

@@ -1,0 +1,316 @@
+/**
+ * One size of the scale bench on real `pl-node` processes (src/swarm
+ * launcher, bounded concurrent starts, readiness by each node's `started`
+ * event). Every node offers `ScaleEcho` (the capability of the CFP figure)
+ * and `ScaleNode<i>` (its own, for the discovery figures). Measured:
+ * idle RSS / CPU / gossip per node over a window, find from a random node,
+ * CFP→award over 10 candidates from an in-process requester joined to the
+ * swarm, and the time for a newly started node's capability to reach the
+ * catalog of every node.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Swarm } from '../../src/swarm/launcher.js'
+import { ControlClient } from '../../src/api/client.js'
+import { PlNode } from '../../src/node.js'
+import { discovery, type Discovery } from '../../src/discovery/index.js'
+import { cidOfBytes, encodeCanonical } from '../../src/core/encoding.js'
+import { envelopeId } from '../../src/core/envelope.js'
+import { CfpRound, negotiateProtocol, resolvePolicies, DEFAULT_COST_ATTRS, type StepExplanation, type Award, type Candidate } from '../../src/negotiation/index.js'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { CONTROL_FILE } from '../../src/api/control.js'
+import { coreShare, parseCpuTicks, parseIo, parseVmRss, sumCounter } from './stats.js'
+
+export const CFP_CANDIDATES = 10
+
+export interface ProcsOptions {
+  n: number
+  root: string
+  /** idle window over which RSS, CPU and gossip are read */
+  idleMs: number
+  /** wait after the catalogs are full, before the idle window */
+  warmMs: number
+  /** find queries per kind */
+  queries: number
+  /** CFP→award rounds (after 5 warm-up rounds) */
+  cfpRounds: number
+  /** nodes started one after the other once the swarm runs, each timed until every node's catalog holds its ad */
+  joins: number
+  /** longest wait for every catalog to hold every node's ad, and for a new node's ad to reach every catalog */
+  catalogWaitMs: number
+  /** Hz of /proc/<pid>/stat ticks */
+  hz: number
+  log: (line: string) => void
+  signal: AbortSignal
+  /** registers a stop action run on abort or error */
+  onCleanup: (fn: () => Promise<void>) => void
+}
+
+export interface ProcSample { rss: number, ticks: number, rchar: number, wchar: number }
+
+async function sample (pid: number): Promise<ProcSample> {
+  const [status, stat, io] = await Promise.all([readFile(`/proc/${pid}/status`, 'utf8'), readFile(`/proc/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/io`, 'utf8')])
+  const rssKiB = parseVmRss(status)
+  if (rssKiB == null) throw new Error(`no VmRSS for pid ${pid} (exited?)`)
+  return { rss: rssKiB * 1024, ticks: parseCpuTicks(stat), ...parseIo(io) }
+}
+
+async function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, ms)
+    const onAbort = (): void => { clearTimeout(t); reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+async function until (cond: () => Promise<boolean>, timeoutMs: number, what: string, pollMs: number, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!await cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await sleep(pollMs, signal)
+  }
+}
+
+async function writeCaps (root: string): Promise<{ echo: string, own: (name: string) => Promise<string> }> {
+  const mod = join(root, 'echo-module')
+  await mkdir(mod, { recursive: true })
+  await writeFile(join(mod, 'function.mjs'), 'export default class Echo { eval (parameters, inputData) { return { echoed: inputData.n ?? null } } }\n')
+  const cap = (name: string): string => [
+    `name: ${name}`, 'version: 1.0.0', 'description: scale bench capability',
+    'io:', '  input: { type: object }', '  output: { type: object }',
+    'limits: { wall_ms: 10000, mem_mb: 128 }', 'price: 1', `impl: ${mod}`, ''
+  ].join('\n')
+  const caps = join(root, 'caps')
+  await mkdir(caps, { recursive: true })
+  const echo = join(caps, 'ScaleEcho.yaml')
+  await writeFile(echo, cap('ScaleEcho'))
+  return {
+    echo,
+    own: async (name) => {
+      const f = join(caps, `${name}.yaml`)
+      await writeFile(f, cap(name))
+      return f
+    }
+  }
+}
+
+function nodeConfig (echo: string, own: string, i: number, bootstrap?: string): Record<string, unknown> {
+  return {
+    network: 'local',
+    ...(bootstrap != null ? { bootstrap: [bootstrap] } : {}),
+    services: {
+      // different prices and a quality attr: the requester ranks real alternatives
+      capabilities: [{ file: echo, price: 1 + (i % 7) / 2, attrs: { quality: (i % 5) / 5 } }, { file: own }],
+      // CFP→award rounds award without executing: each award holds a slot until awardHoldMs
+      negotiation: { maxActive: 100_000 }
+    }
+  }
+}
+
+export interface ProcsResult {
+  startS: number
+  catalogFullS: number
+  /** the fewest ScaleEcho ads a node's catalog held when the wait ended (N when full) */
+  catalogMin: number
+  /** new nodes whose ad did not reach every catalog within catalogWaitMs */
+  joinsIncomplete: number
+  rssMiB: number[]
+  cpuPct: number[]
+  gossipInPerS: number[]
+  gossipOutPerS: number[]
+  readKiBs: number[]
+  writeKiBs: number[]
+  peers: number[]
+  findMs: number[]
+  findDhtMs: number[]
+  healthMs: number[]
+  cfpMs: number[]
+  pingMs: number[]
+  joinMs: number[]
+  joinStartMs: number[]
+}
+
+export async function runProcs (o: ProcsOptions): Promise<ProcsResult> {
+  const { n, signal, log } = o
+  const caps = await writeCaps(o.root)
+  const ownFiles: string[] = []
+  for (let i = 0; i < n; i++) ownFiles.push(await caps.own(`ScaleNode${i}`))
+  const t0 = performance.now()
+  const swarm = await Swarm.start({ nodes: n, root: join(o.root, 'swarm'), logLevel: 'warn', startConcurrency: 2, spec: (i) => ({ config: nodeConfig(caps.echo, ownFiles[i], i) }) })
+  const swarms: Swarm[] = [swarm]
+  o.onCleanup(async () => { await Promise.allSettled(swarms.map(async s => { await s.stop() })) })
+  const startS = (performance.now() - t0) / 1000
+  log(`  N=${n}: ${n} processes started in ${startS.toFixed(1)} s`)
+  const clients = await Promise.all(swarm.members.map(async m => await ControlClient.fromDataDir(m.dataDir)))
+  const pids = swarm.members.map(m => m.proc?.pid ?? NaN)
+
+  // every node's catalog holds every node's ScaleEcho ad — bounded: on a loaded machine some catalogs may stay short,
+  // which is itself a figure (the smallest catalog), not a reason to lose the size's other figures
+  const t1 = performance.now()
+  const sizes = new Array<number>(n).fill(0)
+  const count = async (): Promise<boolean> => {
+    await Promise.all(clients.map(async (c, i) => {
+      if (sizes[i] >= n) return
+      sizes[i] = (await c.request<unknown[]>('POST', '/caps/find', { query: { name: 'ScaleEcho' }, options: { localOnly: true }, limit: 1000 })).length
+    }))
+    return sizes.every(x => x >= n)
+  }
+  const catalogFull = await until(count, o.catalogWaitMs, '', 1_000, signal).then(() => true, (err: Error) => { if (signal.aborted) throw err; return false })
+  const catalogFullS = catalogFull ? (performance.now() - t1) / 1000 : NaN
+  const catalogMin = Math.min(...sizes)
+  log(catalogFull
+    ? `  N=${n}: catalogs full ${catalogFullS.toFixed(1)} s after the last start; warming ${o.warmMs / 1000} s, then idle for ${o.idleMs / 1000} s`
+    : `  N=${n}: after ${o.catalogWaitMs / 1000} s ${sizes.filter(x => x < n).length} catalogs still miss ads (smallest ${catalogMin} of ${n}); measuring anyway`)
+  await sleep(o.warmMs, signal)
+
+  // idle window: /proc and /metrics read at both ends only
+  const metricsText = async (): Promise<string[]> => await Promise.all(swarm.members.map(async m => await metricsOf(m.dataDir)))
+  const m0 = await metricsText()
+  const s0 = await Promise.all(pids.map(sample))
+  const w0 = performance.now()
+  await sleep(o.idleMs, signal)
+  const s1 = await Promise.all(pids.map(sample))
+  const windowMs = performance.now() - w0
+  const m1 = await metricsText()
+  const perS = (a: number, b: number): number => (b - a) / (windowMs / 1000)
+  const gossipIn = m0.map((t, i) => perS(sumCounter(t, 'pl_gossip_messages_total'), sumCounter(m1[i], 'pl_gossip_messages_total')))
+  const gossipOut = m0.map((t, i) => perS(sumCounter(t, 'pl_gossip_published_total'), sumCounter(m1[i], 'pl_gossip_published_total')))
+  const peers = await Promise.all(clients.map(async c => new Set((await c.request<Array<{ peerId: string }>>('GET', '/peers')).map(x => x.peerId)).size))
+  const rssMiB = s1.map(s => s.rss / 2 ** 20)
+  const cpuPct = s0.map((s, i) => 100 * coreShare(s.ticks, s1[i].ticks, o.hz, windowMs))
+  const readKiBs = s0.map((s, i) => perS(s.rchar, s1[i].rchar) / 1024)
+  const writeKiBs = s0.map((s, i) => perS(s.wchar, s1[i].wchar) / 1024)
+
+  // find from a random node: a name one other node offers (catalog), then the same through the DHT only
+  const rnd = (k: number): number => Math.floor(Math.random() * k)
+  const findMs: number[] = []
+  const findDhtMs: number[] = []
+  const healthMs: number[] = []
+  for (let q = 0; q < o.queries; q++) {
+    const asker = rnd(n)
+    let target = rnd(n - 1)
+    if (target >= asker) target++
+    const c = clients[asker]
+    const th = performance.now()
+    await c.request('GET', '/health')
+    healthMs.push(performance.now() - th)
+    const tf = performance.now()
+    const a = await c.request<unknown[]>('POST', '/caps/find', { query: { name: `ScaleNode${target}` }, options: { limit: 1 } })
+    findMs.push(performance.now() - tf)
+    if (a.length !== 1) throw new Error(`node ${asker} found ${a.length} providers of ScaleNode${target}`)
+    const td = performance.now()
+    const b = await c.request<unknown[]>('POST', '/caps/find', { query: { name: `ScaleNode${target}` }, options: { dhtOnly: true, limit: 1, timeoutMs: 15_000 } })
+    findDhtMs.push(performance.now() - td)
+    if (b.length !== 1) throw new Error(`node ${asker} found ${b.length} providers of ScaleNode${target} through the DHT`)
+  }
+  log(`  N=${n}: ${o.queries} finds of each kind done`)
+
+  const { cfpMs, pingMs } = await cfpToAward(o, swarm)
+  log(`  N=${n}: ${o.cfpRounds} CFP→award rounds done`)
+
+  // a new node joins: from its `started` event until every node's catalog holds its own capability
+  const joinMs: number[] = []
+  const joinStartMs: number[] = []
+  let joinsIncomplete = 0
+  for (let k = 0; k < o.joins; k++) {
+    const name = `ScaleJoin${k}`
+    const file = await caps.own(name)
+    const tj = performance.now()
+    const joiner = await Swarm.start({ nodes: 1, root: join(o.root, `join-${k}`), logLevel: 'warn', spec: () => ({ config: nodeConfig(caps.echo, file, n + k, swarm.bootstrapAddr) }) })
+    swarms.push(joiner)
+    const started = performance.now()
+    joinStartMs.push(started - tj)
+    const seen = new Set<number>()
+    const reached = await until(async () => {
+      await Promise.all(clients.map(async (c, i) => {
+        if (seen.has(i)) return
+        const found = await c.request<unknown[]>('POST', '/caps/find', { query: { name }, options: { localOnly: true } })
+        if (found.length > 0) seen.add(i)
+      }))
+      return seen.size === n
+    }, o.catalogWaitMs, '', 250, signal).then(() => true, (err: Error) => { if (signal.aborted) throw err; return false })
+    if (reached) joinMs.push(performance.now() - started)
+    else joinsIncomplete++
+  }
+  log(`  N=${n}: ${o.joins} joins done`)
+  return { startS, catalogFullS, catalogMin, joinsIncomplete, rssMiB, cpuPct, gossipInPerS: gossipIn, gossipOutPerS: gossipOut, readKiBs, writeKiBs, peers, findMs, findDhtMs, healthMs, cfpMs, pingMs, joinMs, joinStartMs }
+}
+
+/** GET /metrics answers Prometheus text, which ControlClient.request reads as JSON: fetched here with the node's control file. */
+async function metricsOf (dataDir: string): Promise<string> {
+  const { url, token } = JSON.parse(await readFile(join(dataDir, CONTROL_FILE), 'utf8')) as { url: string, token: string }
+  const res = await fetch(url + '/metrics', { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(30_000) })
+  if (!res.ok) throw new Error(`GET /metrics: HTTP ${res.status}`)
+  return await res.text()
+}
+
+/**
+ * An in-process requester joins the swarm (same network, same DHT and gossip
+ * names), finds ScaleEcho's providers, and runs CFP→award rounds over 10 of
+ * them (a round asks all 10, ranks their bids, awards the best and waits for
+ * its ack). Baseline: a libp2p ping to one of the candidates.
+ */
+async function cfpToAward (o: ProcsOptions, swarm: Swarm): Promise<{ cfpMs: number[], pingMs: number[] }> {
+  const dir = join(o.root, 'requester')
+  await mkdir(dir, { recursive: true })
+  const node = await PlNode.create({
+    dataDir: dir,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    bootstrap: [swarm.bootstrapAddr],
+    localSwarm: true,
+    controlApi: false,
+    net: { network: 'local', autonat: false, dcutr: false, connectionMonitor: false, identifyPush: true },
+    services: { discovery: discovery({}) }
+  })
+  o.onCleanup(async () => { await node.stop() })
+  try {
+    await node.start()
+    const want = Math.min(CFP_CANDIDATES, o.n)
+    let candidates: Candidate[] = []
+    await until(async () => {
+      const found = await node.service<Discovery>('discovery').find({ name: 'ScaleEcho' }, { timeoutMs: 5_000 })
+      candidates = found.slice(0, want).map(f => ({ cid: f.cid, descriptor: f.descriptor, provider: f.provider, addrs: f.addrs }))
+      return candidates.length >= want
+    }, 120_000, `${want} ScaleEcho providers`, 1_000, o.signal)
+    // no explicit dials: the warm-up rounds open the connections as a requester's first CFP does
+    const c = node.components
+    const round = new CfpRound(c)
+    const negotiate = negotiateProtocol()
+    const policy = await resolvePolicies([], async (ref) => { throw new Error(`no policy ${ref}`) })
+    const inputCid = cidOfBytes(encodeCanonical({ n: 1 })).toString()
+    const cfpMs: number[] = []
+    const pingMs: number[] = []
+    const warm = 5
+    for (let i = 0; i < o.cfpRounds + warm; i++) {
+      o.signal.throwIfAborted()
+      const t0 = performance.now()
+      const exp = { answers: [], bids: [] } as unknown as StepExplanation
+      const now = Date.now()
+      const ranked = await round.run({
+        round: 1,
+        candidates,
+        cfp: { run: 'scale-bench', step: `s${i}`, capability: { name: 'ScaleEcho' }, input: inputCid, input_size: 8, deadline: now + 60_000, reply_by: now + 10_000, limits: { wall_ms: 5_000 } },
+        policy,
+        select: [{ attr: 'quality', weight: 1 }, { attr: 'price', weight: 0.5 }],
+        costAttrs: DEFAULT_COST_ATTRS,
+        concurrency: 16,
+        signal: AbortSignal.any([o.signal, AbortSignal.timeout(30_000)])
+      }, exp)
+      const best = ranked[0]
+      if (best == null) throw new Error(`no usable bid: ${JSON.stringify(exp)}`)
+      if (ranked.length < want) throw new Error(`only ${ranked.length} of ${want} candidates bid: ${JSON.stringify(exp)}`)
+      const award: Award = { cfp: best.cfpId, bid: best.id, run: 'scale-bench', step: `s${i}`, provider: best.provider, capability: best.body.capability, input: inputCid, limits: best.body.limits, deadline: now + 60_000 }
+      const env = c.sign('Award.v1', award, { to: best.provider })
+      const ack = await c.rpc.request(best.provider, negotiate, { envelope: env })
+      if (ack.status !== 'OK' || (ack.body as { award?: string })?.award !== envelopeId(env)) throw new Error(`award not acknowledged: ${JSON.stringify(ack.error)}`)
+      const t1 = performance.now()
+      const peer = candidates[i % candidates.length].provider
+      await node.libp2p.services.ping.ping(peerIdFromString(peer))
+      if (i >= warm) { cfpMs.push(t1 - t0); pingMs.push(performance.now() - t1) }
+    }
+    return { cfpMs, pingMs }
+  } finally {
+    await node.stop()
+  }
+}
