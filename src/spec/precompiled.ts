@@ -9,8 +9,9 @@
  *
  * @example
  * const fns = loadPrecompiled() // ./precompile-emit.ts writes them
- * fns?.get(cidStringOf(schema))?.(doc) // true / false, errors on .errors
+ * fns?.validators.get(cidStringOf(schema))?.(doc) // true / false, errors on .errors
  */
+import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
 import type { ValidateFunction } from 'ajv/dist/2020.js'
 
@@ -20,18 +21,30 @@ export const PRECOMPILED_FILE = 'validators.generated.cjs'
 /** The ajv options of the registry: generated and run-time validators must be the same engine, same options. */
 export const REGISTRY_AJV_OPTIONS = { allErrors: false, strict: false, ownProperties: true } as const
 
+/** Hash of a schema file's text, under which the build files the schema's CID. */
+export function textHash (text: string): string {
+  return createHash('sha256').update(text).digest('base64url')
+}
+
+export interface Precompiled {
+  /** validators by schema CID */
+  validators: Map<string, ValidateFunction>
+  /** schema CIDs by the hash (textHash) of the file they were read from */
+  cidByText: Map<string, string>
+}
+
 /** The build's validators by schema CID; undefined when the build did not write them (or they do not load). */
-export function loadPrecompiled (): Map<string, ValidateFunction> | undefined {
-  let mod: Record<string, unknown> & { __byCid?: Record<string, string> }
+export function loadPrecompiled (): Precompiled | undefined {
+  let mod: Record<string, unknown> & { __byCid?: Record<string, string>, __cidByText?: Record<string, string> }
   try {
     mod = createRequire(import.meta.url)(`./${PRECOMPILED_FILE}`)
   } catch {
     return undefined
   }
-  const out = new Map<string, ValidateFunction>()
+  const validators = new Map<string, ValidateFunction>()
   for (const [cid, name] of Object.entries(mod.__byCid ?? {})) {
     const fn = mod[name]
-    if (typeof fn === 'function') out.set(cid, fn as ValidateFunction)
+    if (typeof fn === 'function') validators.set(cid, fn as ValidateFunction)
   }
-  return out
+  return { validators, cidByText: new Map(Object.entries(mod.__cidByText ?? {})) }
 }

@@ -17,7 +17,7 @@ import type * as AjvModule from 'ajv/dist/2020.js'
 import { cidStringOf } from '../core/encoding.js'
 import { packageRoot } from '../core/paths.js'
 import { InvalidBodyError, UnknownTypeError } from '../core/errors.js'
-import { loadPrecompiled, REGISTRY_AJV_OPTIONS } from './precompiled.js'
+import { loadPrecompiled, REGISTRY_AJV_OPTIONS, textHash, type Precompiled } from './precompiled.js'
 
 /** ajv, loaded (synchronously: it is CommonJS) only when a schema must be compiled here. */
 function newAjv (): Ajv2020 {
@@ -25,10 +25,10 @@ function newAjv (): Ajv2020 {
   return new Ajv({ ...REGISTRY_AJV_OPTIONS })
 }
 
-let precompiled: Map<string, ValidateFunction> | undefined | null = null
+let precompiled: Precompiled | undefined | null = null
 
 /** The build's validators, loaded once per process. */
-function precompiledValidators (): Map<string, ValidateFunction> | undefined {
+function precompiledValidators (): Precompiled | undefined {
   if (precompiled === null) precompiled = loadPrecompiled()
   return precompiled
 }
@@ -56,13 +56,15 @@ export class SchemaRegistry {
   /** How many of the validators came precompiled from the build (the rest were compiled here). */
   readonly precompiled: number
 
-  private constructor (private readonly docs: Array<Record<string, unknown>>, options: { precompiled?: boolean } = {}) {
+  private constructor (private readonly docs: Array<Record<string, unknown>>, options: { precompiled?: boolean, texts?: string[] } = {}) {
     const built = options.precompiled === false ? undefined : precompiledValidators()
     let fromBuild = 0
-    for (const doc of docs) {
+    for (const [i, doc] of docs.entries()) {
       const type = String(doc.title)
-      const cid = cidStringOf(doc)
-      let validate = built?.get(cid)
+      // a file the build read has its CID on file (by the hash of its text): no dag-cbor encoding at start
+      const text = options.texts?.[i]
+      const cid = (text != null ? built?.cidByText.get(textHash(text)) : undefined) ?? cidStringOf(doc)
+      let validate = built?.validators.get(cid)
       if (validate != null) fromBuild++
       else validate = this.ajv.getSchema(String(doc.$id))
       if (validate == null) throw new Error(`schema ${type} did not compile`)
@@ -109,8 +111,8 @@ export class SchemaRegistry {
     const key = resolve(dir)
     let registry = SchemaRegistry.loaded.get(key)
     if (registry == null) {
-      const files = readdirSync(key).filter(f => f.endsWith('.json')).sort()
-      registry = new SchemaRegistry(files.map(f => JSON.parse(readFileSync(join(key, f), 'utf8')) as Record<string, unknown>))
+      const texts = readdirSync(key).filter(f => f.endsWith('.json')).sort().map(f => readFileSync(join(key, f), 'utf8'))
+      registry = new SchemaRegistry(texts.map(t => JSON.parse(t) as Record<string, unknown>), { texts })
       SchemaRegistry.loaded.set(key, registry)
     }
     return registry
