@@ -29,3 +29,6 @@ const node = await createLibp2p({
 })
 process.stdout.write(JSON.stringify({ event: 'started', peerId: node.peerId.toString(), addrs: node.getMultiaddrs().map(String) }) + '\n')
 process.once('SIGTERM', () => { void Promise.resolve(node.stop()).then(() => process.exit(0)) })
+// a bench interrupted before it stops this node: exit when the parent is gone (reparented)
+const parent = process.ppid
+setInterval(() => { if (process.ppid !== parent) process.exit(0) }, 1000).unref()

@@ -111,7 +111,8 @@ async function withDataDir<T> (fn: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
-const nodeArgs = (dir: string): string[] => [PL_NODE, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn']
+// --exit-with-parent: a node of an interrupted bench does not outlive it (idle leaves it off: it polls /proc twice a second)
+const nodeArgs = (dir: string, exitWithParent = true): string[] => [PL_NODE, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn', ...(exitWithParent ? ['--exit-with-parent'] : [])]
 
 async function coldStart (): Promise<{ figures: Record<string, Figure> }> {
   return await withDataDir(async (dir) => {
@@ -167,7 +168,7 @@ async function cliCall (): Promise<{ figures: Record<string, Figure> }> {
 
 async function idle (): Promise<{ figures: Record<string, Figure | number> }> {
   return await withDataDir(async (dir) => {
-    const node = await startToReady(nodeArgs(dir))
+    const node = await startToReady(nodeArgs(dir, false))
     const bare = await startToReady([BARE])
     try {
       await new Promise(resolve => setTimeout(resolve, 10_000)) // warm-up: timers armed, first DHT self-queries done
