@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { CONTROL_FILE } from './control.js'
+import { CONTROL_FILE } from './control-file.js'
 import { ControlApiUnavailableError } from './errors.js'
 
 /** Response header of paged routes naming the next page's cursor (absent on the last page). */

@@ -20,8 +20,10 @@ import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { errorToData } from '../core/errors.js'
 import { InvalidRequestError, RequestTooDeepError, RequestTooLargeError, RouteNotFoundError } from './errors.js'
+import { CONTROL_FILE } from './control-file.js'
 
-export const CONTROL_FILE = 'control.json'
+// in a module of its own: clients find the daemon without loading fastify
+export { CONTROL_FILE } from './control-file.js'
 
 /** @default 8 MiB */
 export const DEFAULT_CONTROL_BODY_LIMIT = 8 * 1024 * 1024

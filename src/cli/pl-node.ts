@@ -12,7 +12,6 @@ import { ControlClient } from '../api/client.js'
 import type { PlNode } from '../node.js'
 import { claimPidFile, startDetached, stopDaemon, watchParent, PID_FILE, LOG_FILE } from './daemon.js'
 import { VERSION } from './version.js'
-import { checkHealth } from './health.js'
 import { resolveDataDir } from './util.js'
 import { fileURLToPath } from 'node:url'
 
@@ -156,6 +155,7 @@ program.command('health')
     const config = await loadConfig({ dataDir: opts.dataDir, config: opts.config })
     const minPeers = opts.minPeers != null ? Number(opts.minPeers) : undefined
     if (minPeers != null && !(Number.isInteger(minPeers) && minPeers >= 0)) throw new TypeError(`--min-peers must be a whole number ≥ 0, got ${String(opts.minPeers)}`)
+    const { checkHealth } = await import('./health.js')
     const report = await checkHealth(config, { minPeers })
     if (opts.json === true) process.stdout.write(JSON.stringify(report, null, 2) + '\n')
     else if (report.healthy) process.stdout.write(`healthy: ${report.peers} peer${report.peers === 1 ? '' : 's'}, ${report.capabilities.length} configured capabilit${report.capabilities.length === 1 ? 'y' : 'ies'} published\n`)

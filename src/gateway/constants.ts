@@ -1,3 +1,5 @@
+import type { Scope } from './types.js'
+
 /** Defaults of the agent gateway (every one is in docs/LIMITS.md). */
 
 /** Largest request body. @default 4 MiB */
@@ -39,3 +41,5 @@ export const DEFAULT_UI_SESSION_MS = 8 * 60 * 60 * 1000
 /** `GET /node`: connections pinged for latency when libp2p has no RTT yet, and how long each ping may take. */
 export const NODE_INFO_MAX_PINGS = 16
 export const NODE_INFO_PING_TIMEOUT_MS = 2_000
+/** Scopes of an API key (admin holds all). */
+export const SCOPES: readonly Scope[] = ['read', 'submit', 'publish', 'admin']

@@ -16,9 +16,9 @@ import type { Store, JsonSublevel } from '../store/index.js'
 import { publicKeyOfPeer } from '../core/identity.js'
 import type { Principal, Scope } from './types.js'
 import { ApiKeyExistsError, ApiKeyNotFoundError, InvalidApiKeyError } from './errors.js'
-import { MAX_API_KEYS } from './constants.js'
+import { MAX_API_KEYS, SCOPES } from './constants.js'
 
-export const SCOPES: readonly Scope[] = ['read', 'submit', 'publish', 'admin']
+export { SCOPES }
 export const KEY_PREFIX = 'plk_'
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/
 

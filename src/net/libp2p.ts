@@ -20,9 +20,13 @@ import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { dhtProtocol } from './network.js'
 import { announceFilter } from './announce.js'
-import { InvalidBootstrapAddressError, ListenAddressInUseError } from './errors.js'
+import { ListenAddressInUseError } from './errors.js'
+import { bootstrapPeerId, hasPeerId } from './peer-addr.js'
 import type { Identify } from '@libp2p/identify'
 import type { Ping } from '@libp2p/ping'
+
+// parsing of configured addresses lives in a light module (the CLI's config loading needs it without libp2p)
+export { bootstrapPeerId, hasPeerId }
 
 /** The DHT protocol: a private DHT, never the public IPFS one. */
 export const DHT_PROTOCOL = '/pl/kad/1.0.0'
@@ -177,29 +181,6 @@ export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
   return node as unknown as PlLibp2p
 }
 
-/** The `/p2p/<id>` of a bootstrap multiaddr; InvalidBootstrapAddressError when it has none or does not parse. */
-export function bootstrapPeerId (addr: string): string {
-  let ma: Multiaddr
-  try {
-    ma = multiaddr(addr)
-  } catch (err) {
-    throw new InvalidBootstrapAddressError(`bootstrap address ${addr} is not a multiaddr: ${(err as Error).message}`, { addr })
-  }
-  const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
-  if (id == null) {
-    throw new InvalidBootstrapAddressError(`bootstrap address ${addr} has no peer id: append /p2p/<peerId> (pl-node id --data-dir <its dir> prints it), or pass --learn-bootstrap-ids to accept whoever answers there (trusted networks only)`, { addr })
-  }
-  return id
-}
-
-/** Whether a (parseable) multiaddr ends in `/p2p/<id>`; InvalidBootstrapAddressError when it does not parse. */
-export function hasPeerId (addr: string): boolean {
-  try {
-    return multiaddr(addr).getComponents().some(c => c.name === 'p2p')
-  } catch (err) {
-    throw new InvalidBootstrapAddressError(`bootstrap address ${addr} is not a multiaddr: ${(err as Error).message}`, { addr })
-  }
-}
 
 /** The multiaddr without its trailing `/p2p/<id>`: dialing it learns whoever answers. */
 export function withoutPeerId (addr: string): Multiaddr {

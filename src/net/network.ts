@@ -18,7 +18,7 @@ import { parse as parseYaml } from 'yaml'
 import { multiaddr } from '@multiformats/multiaddr'
 import { packageRoot } from '../core/paths.js'
 import { InvalidNetworkError } from './errors.js'
-import { bootstrapPeerId } from './libp2p.js'
+import { bootstrapPeerId } from './peer-addr.js'
 
 /** A network name: lower-case letters, digits and dashes (it becomes part of protocol ids and topic names). */
 const NAME = /^[a-z0-9][a-z0-9-]{0,31}$/

@@ -1,18 +1,37 @@
 /**
  * The schema registry: loads `protocols/schemas/*.json` once, computes each
  * schema's CID (CID of its canonical dag-cbor form, so key order and
- * formatting never change it) and compiles an ajv validator per schema.
+ * formatting never change it) and takes each schema's validator from the
+ * build's precompiled ones (./precompiled.ts) — compiling with ajv at run time
+ * only a schema the build did not see (edited since, or another folder).
  *
  * @example
  * const reg = await SchemaRegistry.load()
  * reg.validate('Bid.v1', body) // throws InvalidBodyError with the ajv path
  */
 import { readdirSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
-import { Ajv2020, type ValidateFunction, type ErrorObject } from 'ajv/dist/2020.js'
+import type { Ajv2020, ValidateFunction, ErrorObject } from 'ajv/dist/2020.js'
+import type * as AjvModule from 'ajv/dist/2020.js'
 import { cidStringOf } from '../core/encoding.js'
 import { packageRoot } from '../core/paths.js'
 import { InvalidBodyError, UnknownTypeError } from '../core/errors.js'
+import { loadPrecompiled, REGISTRY_AJV_OPTIONS, textHash, type Precompiled } from './precompiled.js'
+
+/** ajv, loaded (synchronously: it is CommonJS) only when a schema must be compiled here. */
+function newAjv (): Ajv2020 {
+  const { Ajv2020: Ajv } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof AjvModule
+  return new Ajv({ ...REGISTRY_AJV_OPTIONS })
+}
+
+let precompiled: Precompiled | undefined | null = null
+
+/** The build's validators, loaded once per process. */
+function precompiledValidators (): Precompiled | undefined {
+  if (precompiled === null) precompiled = loadPrecompiled()
+  return precompiled
+}
 
 export interface SchemaEntry {
   type: string
@@ -33,24 +52,46 @@ export function formatAjvErrors (errors: ErrorObject[] | null | undefined, max =
 export class SchemaRegistry {
   private readonly byType = new Map<string, SchemaEntry>()
   private readonly byCid = new Map<string, SchemaEntry>()
-  readonly ajv: Ajv2020
+  private ajvInstance: Ajv2020 | undefined
+  /** How many of the validators came precompiled from the build (the rest were compiled here). */
+  readonly precompiled: number
 
-  private constructor (docs: Array<Record<string, unknown>>) {
-    // ownProperties: like the generated validators, only a document's own members count (required: ["toString"] refuses {})
-    this.ajv = new Ajv2020({ allErrors: false, strict: false, ownProperties: true })
-    for (const doc of docs) this.ajv.addSchema(doc)
-    for (const doc of docs) {
+  private constructor (private readonly docs: Array<Record<string, unknown>>, options: { precompiled?: boolean, texts?: string[] } = {}) {
+    const built = options.precompiled === false ? undefined : precompiledValidators()
+    let fromBuild = 0
+    for (const [i, doc] of docs.entries()) {
       const type = String(doc.title)
-      const validate = this.ajv.getSchema(String(doc.$id))
+      // a file the build read has its CID on file (by the hash of its text): no dag-cbor encoding at start
+      const text = options.texts?.[i]
+      const cid = (text != null ? built?.cidByText.get(textHash(text)) : undefined) ?? cidStringOf(doc)
+      let validate = built?.validators.get(cid)
+      if (validate != null) fromBuild++
+      else validate = this.ajv.getSchema(String(doc.$id))
       if (validate == null) throw new Error(`schema ${type} did not compile`)
-      const entry: SchemaEntry = { type, cid: cidStringOf(doc), schema: doc, validate }
+      const entry: SchemaEntry = { type, cid, schema: doc, validate }
       this.byType.set(type, entry)
       this.byCid.set(entry.cid, entry)
     }
+    this.precompiled = fromBuild
   }
 
-  static fromDocuments (docs: Array<Record<string, unknown>>): SchemaRegistry {
-    return new SchemaRegistry(docs)
+  /**
+   * The ajv instance holding every schema of this registry (for checks beyond
+   * the registry's own, e.g. `validateSchema`); created on first use.
+   * ownProperties: like the generated validators, only a document's own members count (required: ["toString"] refuses {}).
+   */
+  get ajv (): Ajv2020 {
+    if (this.ajvInstance == null) {
+      const ajv = newAjv()
+      for (const doc of this.docs) ajv.addSchema(doc)
+      this.ajvInstance = ajv
+    }
+    return this.ajvInstance
+  }
+
+  /** A registry of `docs`; `precompiled: false` compiles every validator here (tests compare the two). */
+  static fromDocuments (docs: Array<Record<string, unknown>>, options: { precompiled?: boolean } = {}): SchemaRegistry {
+    return new SchemaRegistry(docs, options)
   }
 
   /**
@@ -70,8 +111,8 @@ export class SchemaRegistry {
     const key = resolve(dir)
     let registry = SchemaRegistry.loaded.get(key)
     if (registry == null) {
-      const files = readdirSync(key).filter(f => f.endsWith('.json')).sort()
-      registry = new SchemaRegistry(files.map(f => JSON.parse(readFileSync(join(key, f), 'utf8')) as Record<string, unknown>))
+      const texts = readdirSync(key).filter(f => f.endsWith('.json')).sort().map(f => readFileSync(join(key, f), 'utf8'))
+      registry = new SchemaRegistry(texts.map(t => JSON.parse(t) as Record<string, unknown>), { texts })
       SchemaRegistry.loaded.set(key, registry)
     }
     return registry

@@ -16,7 +16,13 @@ import { MAX_COMPILED_SCHEMAS } from './constants.js'
 import { InputSchemaError, OutputSchemaError } from './errors.js'
 
 export class IoSchemas {
-  private readonly ajv = new Ajv2020({ allErrors: false, strict: false, ownProperties: true })
+  // created at the first schema to compile: constructing ajv costs ~100 ms of a node's start
+  private ajvInstance: Ajv2020 | undefined
+  private get ajv (): Ajv2020 {
+    this.ajvInstance ??= new Ajv2020({ allErrors: false, strict: false, ownProperties: true })
+    return this.ajvInstance
+  }
+
   private readonly compiled = new Map<string, ValidateFunction>()
   /** how many schemas were compiled (tests check the cache) */
   compiles = 0

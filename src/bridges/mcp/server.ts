@@ -71,7 +71,13 @@ function objectSchema (schema: Record<string, unknown>): Tool['inputSchema'] {
 }
 
 export class McpTools {
-  private readonly ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: false })
+  // created at the first tool schema to compile: constructing ajv costs ~100 ms of a node's start
+  private ajvInstance: Ajv2020 | undefined
+  private get ajv (): Ajv2020 {
+    this.ajvInstance ??= new Ajv2020({ strict: false, allErrors: false, validateFormats: false })
+    return this.ajvInstance
+  }
+
   private readonly validators = new Map<string, ValidateFunction | null>()
 
   constructor (private readonly d: McpServerDeps) {}

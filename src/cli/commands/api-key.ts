@@ -8,8 +8,8 @@
 import type { Command } from 'commander'
 import { action, printJson, resolveDataDir } from '../util.js'
 import { ControlClient } from '../../api/client.js'
-import { Store } from '../../store/index.js'
-import { KeyStore, SCOPES, type KeyInfo } from '../../gateway/keys.js'
+import type { KeyStore, KeyInfo } from '../../gateway/keys.js'
+import { SCOPES } from '../../gateway/constants.js'
 
 /** Runs `viaApi` on the running node, or `direct` on the data dir's store when no node answers. */
 async function withKeys<T> (dataDir: string, viaApi: (c: ControlClient) => Promise<T>, direct: (k: KeyStore) => Promise<T>): Promise<T> {
@@ -27,6 +27,8 @@ async function withKeys<T> (dataDir: string, viaApi: (c: ControlClient) => Promi
       if ((err as Error).name !== 'ControlApiUnavailableError') throw err
     }
   }
+  // the store (LevelDB) loads only when no node answers: `pl --help` and calls through the node stay quick
+  const [{ Store }, { KeyStore }] = await Promise.all([import('../../store/index.js'), import('../../gateway/keys.js')])
   const store = await Store.open(dataDir)
   try {
     return await direct(new KeyStore(store))

@@ -8,19 +8,24 @@
  */
 import { stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { folderCid } from '../../core/module.js'
 import type { Command } from 'commander'
+import type * as DescriptorFileModule from '../../discovery/descriptor-file.js'
 import { requireDaemon } from '../daemon.js'
 import { spin } from '../progress.js'
 import { CID_TEXT } from '../../discovery/constants.js'
 import { InvalidCapabilityQueryError, InvalidDescriptorError } from '../../discovery/errors.js'
-import { readDescriptorFile, readDocument } from '../../discovery/descriptor-file.js'
-import { parseAttrFilter } from '../../discovery/match.js'
 import type { CapabilityQuery, FoundCapability, ImplRef, IoSchema } from '../../discovery/types.js'
 import { action, printJson } from '../util.js'
-import { agentCapability } from '../../bridges/a2a/publish.js'
 import { descriptorFromSpec } from '../../composite/descriptor.js'
 import { CAPABILITY_KEYWORD } from '../../spec/compiler/capability.js'
+
+// what an action needs loads when it runs: registering the commands (`pl --help`) stays light
+const descriptorFile = async (): Promise<typeof DescriptorFileModule> => await import('../../discovery/descriptor-file.js')
+
+/** Reads a capability descriptor file (YAML or JSON) and its `impl:`. */
+export async function readDescriptorFile (path: string): Promise<{ descriptor: Record<string, unknown>, impl?: ImplRef }> {
+  return await (await descriptorFile()).readDescriptorFile(path)
+}
 
 function isCapabilitySpec (doc: unknown): boolean {
   return doc != null && typeof doc === 'object' && !Array.isArray(doc) && CAPABILITY_KEYWORD in doc
@@ -34,7 +39,7 @@ async function ioOf (input?: string, output?: string): Promise<CapabilityQuery['
       if (CID_TEXT.test(arg)) return { [dir]: arg }
       throw new InvalidCapabilityQueryError(`--${dir === 'input' ? 'io' : 'output'}-match ${arg}: no such file, and not a schema CID`)
     }
-    const doc = await readDocument(arg, 'schema')
+    const doc = await (await descriptorFile()).readDocument(arg, 'schema')
     if (doc == null || typeof doc !== 'object' || Array.isArray(doc)) throw new InvalidCapabilityQueryError(`schema ${arg} must be a JSON Schema object`)
     const d = doc as Record<string, unknown>
     const wrapped = dir === 'input' && ('input' in d || 'output' in d) && !('type' in d) && !('properties' in d)
@@ -63,6 +68,7 @@ async function descriptorPath (target: string): Promise<string> {
  * command runs next to the node, so it re-hashes the folders and says so.
  */
 async function markChangedFolders (list: any[]): Promise<void> {
+  const { folderCid } = await import('../../core/module.js')
   await Promise.all(list.map(async (c) => {
     const dir = c.impl?.dir
     const pinned = c.descriptor?.module?.cid
@@ -127,6 +133,7 @@ export function register (program: Command): void {
       }
       if (opts.a2a != null || target == null) {
         if (opts.a2a == null || target != null) throw new InvalidDescriptorError('give a descriptor file or folder, --a2a <agent card URL>, or --mcp/--mcp-url')
+        const { agentCapability } = await import('../../bridges/a2a/publish.js')
         const { descriptor, impl } = await agentCapability({ card: opts.a2a, skill: opts.skill, name: opts.name, price: opts.price })
         const res = await (await requireDaemon(opts.dataDir)).request<{ cid: string, descriptor: Record<string, any> }>('POST', '/caps', { descriptor, impl })
         if (opts.json === true) printJson(res)
@@ -136,7 +143,7 @@ export function register (program: Command): void {
       const file = await descriptorPath(target)
       if (opts.plan != null && opts.impl != null) throw new InvalidDescriptorError('give one of --plan (a composite) and --impl (a module folder)')
       // a capability spec (x-pl-capability, as pl spec from-plan writes) publishes as its descriptor
-      const doc = await readDocument(file, 'descriptor')
+      const doc = await (await descriptorFile()).readDocument(file, 'descriptor')
       const { descriptor, impl: fileImpl } = isCapabilitySpec(doc) ? { descriptor: descriptorFromSpec(doc), impl: undefined } : await readDescriptorFile(file)
       let impl: ImplRef | undefined = opts.plan != null ? { plan: resolve(opts.plan) } : opts.impl != null ? { dir: resolve(opts.impl) } : fileImpl
       if (opts.className != null) {
@@ -192,7 +199,10 @@ export function register (program: Command): void {
     .action(action(async (name: string, opts: { dataDir?: string, version?: string, attr: string[], policy: string[], ioMatch?: string, outputMatch?: string, timeout?: number, limit?: number, local?: boolean, dhtOnly?: boolean, json?: boolean }) => {
       const query: CapabilityQuery = { name }
       if (opts.version != null) query.version = opts.version
-      if (opts.attr.length > 0) query.attrs = opts.attr.map(parseAttrFilter)
+      if (opts.attr.length > 0) {
+        const { parseAttrFilter } = await import('../../discovery/match.js')
+        query.attrs = opts.attr.map(parseAttrFilter)
+      }
       if (opts.policy.length > 0) query.policies = opts.policy
       const io = await ioOf(opts.ioMatch, opts.outputMatch)
       if (io != null) query.io = io
@@ -216,4 +226,3 @@ export function register (program: Command): void {
     }))
 }
 
-export { readDescriptorFile }

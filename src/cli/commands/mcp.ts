@@ -10,7 +10,6 @@
 import type { Command } from 'commander'
 import { requireDaemon } from '../daemon.js'
 import { action } from '../util.js'
-import { stdioProxy } from '../../bridges/mcp/stdio.js'
 import { McpTargetError } from '../../bridges/mcp/errors.js'
 
 export function register (program: Command): void {
@@ -30,6 +29,7 @@ export function register (program: Command): void {
       }
       let endpoint: URL
       try { endpoint = new URL(url) } catch { throw new McpTargetError(`--url ${url} is not a URL`) }
+      const { stdioProxy } = await import('../../bridges/mcp/stdio.js')
       await stdioProxy({ url: endpoint, key })
     }))
 }

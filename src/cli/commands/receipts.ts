@@ -10,14 +10,8 @@ import { InputFileNotFoundError } from '../errors.js'
 import type { Command } from 'commander'
 import { action, printJson, resolveDataDir } from '../util.js'
 import { connectDaemon } from '../daemon.js'
-import { Store } from '../../store/index.js'
-import { decodeJson, encodeJson } from '../../core/encoding.js'
-import { ReceiptStore } from '../../receipts/store.js'
-import { exportReceipts, verifyExport, type ReceiptExport } from '../../receipts/chain.js'
-import { receiptCid } from '../../receipts/signing.js'
-import { exportJsonLd, fromJsonLd } from '../../receipts/jsonld.js'
+import type { ReceiptExport } from '../../receipts/chain.js'
 import { ReceiptNotFoundError } from '../../receipts/errors.js'
-import { checkReceiptsTrust, readTrustFile } from '../../trust/index.js'
 
 /** A run's export document, from the daemon if one runs on `dataDir`, else from the data dir itself. */
 export async function loadRunExport (dataDir: string, runId: string): Promise<ReceiptExport> {
@@ -31,6 +25,7 @@ export async function loadRunExport (dataDir: string, runId: string): Promise<Re
     }
   }
   if (!existsSync(join(dataDir, 'db'))) throw new ReceiptNotFoundError(`no receipts for run ${runId}: ${dataDir} holds no pl-node data (no database; is --data-dir / PL_DATA_DIR right?)`, { run: runId })
+  const [{ Store }, { ReceiptStore }, { exportReceipts }] = await Promise.all([import('../../store/index.js'), import('../../receipts/store.js'), import('../../receipts/chain.js')])
   const store = await Store.open(dataDir)
   try {
     const rs = new ReceiptStore(store)
@@ -55,7 +50,8 @@ function short (text: string, n = 12): string {
   return text.length > n + 3 ? `${text.slice(0, n)}…` : text
 }
 
-function render (doc: ReceiptExport): string {
+async function render (doc: ReceiptExport): Promise<string> {
+  const { receiptCid } = await import('../../receipts/signing.js')
   const lines = [`run ${doc.run}`, `root ${doc.root}`, '']
   for (const { receipt: r, requester_sig: accepted } of doc.receipts) {
     const where = r.provider === r.requester ? `local ${short(r.provider)}` : `${short(r.provider)} for ${short(r.requester)}`
@@ -74,7 +70,7 @@ export function register (program: Command): void {
     .action(action(async (runId: string, opts: { dataDir?: string, json?: boolean }) => {
       const doc = await loadRunExport(resolveDataDir(opts.dataDir), runId)
       if (opts.json === true) printJson(doc)
-      else process.stdout.write(render(doc))
+      else process.stdout.write(await render(doc))
     }))
   cmd.command('verify <fileOrRunId>')
     .description('verify a receipts export file offline (or a run of the data dir): signatures, prev links, one receipt per step, root')
@@ -83,11 +79,14 @@ export function register (program: Command): void {
     .action(action(async (target: string, opts: { dataDir?: string, trust?: string }) => {
       // run ids never hold a slash or end in .json: such a target is a file that is not there
       if (!await isFile(target) && (target.includes('/') || /\.json$/i.test(target))) throw new InputFileNotFoundError(`${target}: no such file (pl receipts verify takes an export file or a run id)`, { path: target })
+      // the receipt and trust modules load when a command runs: `pl --help` stays light
+      const [{ decodeJson }, { fromJsonLd }, { verifyExport }] = await Promise.all([import('../../core/encoding.js'), import('../../receipts/jsonld.js'), import('../../receipts/chain.js')])
       const doc = await isFile(target) ? fromJsonLd(decodeJson(await readFile(target))) : await loadRunExport(resolveDataDir(opts.dataDir), target)
       const result = verifyExport(doc)
       const inner = result.inner > 0 ? ` (${result.inner} of them from composite steps' inner runs)` : ''
       process.stdout.write(`ok: ${result.receipts} receipt${result.receipts === 1 ? '' : 's'} of run ${result.run}${inner} verify; root ${result.root}\n`)
       if (opts.trust != null) {
+        const { checkReceiptsTrust, readTrustFile } = await import('../../trust/index.js')
         const trust = checkReceiptsTrust((doc as ReceiptExport).receipts.map(s => s.receipt), await readTrustFile(opts.trust))
         process.stdout.write(`ok: trust holds: ${trust.attestations} attestation${trust.attestations === 1 ? '' : 's'} from trusted issuers, ${trust.policies} polic${trust.policies === 1 ? 'y' : 'ies'} met\n`)
       }
@@ -99,6 +98,7 @@ export function register (program: Command): void {
     .option('--jsonld', 'JSON-LD: the context inline and @types on the export, signed receipts and receipts (pl receipts verify reads it too)')
     .action(action(async (runId: string, opts: { dataDir?: string, output?: string, jsonld?: boolean }) => {
       const doc = await loadRunExport(resolveDataDir(opts.dataDir), runId)
+      const [{ encodeJson }, { exportJsonLd }] = await Promise.all([import('../../core/encoding.js'), import('../../receipts/jsonld.js')])
       const bytes = encodeJson(opts.jsonld === true ? exportJsonLd(doc) : doc)
       if (opts.output != null) await writeFile(opts.output, bytes)
       else process.stdout.write(Buffer.from(bytes).toString('utf8') + '\n')

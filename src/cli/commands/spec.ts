@@ -10,15 +10,16 @@
  * protocols/schemas.
  */
 import type { Command } from 'commander'
+import type * as CompilerModule from '../../spec/compiler/index.js'
 import { resolve } from 'node:path'
 import { action, printJson } from '../util.js'
-import { compileSchemas, createContext, dslStub, ioOfDescriptor, loadBundle, parseLangs, scaffold, specFromPlan, specId, writeGenerated, type LoadOptions } from '../../spec/compiler/index.js'
+import type { LoadOptions } from '../../spec/compiler/index.js'
 import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { readDocument } from '../../discovery/descriptor-file.js'
-import { compileDsl } from '../../workflow/dsl.js'
-import { dataDirSources, isDataDir } from '../../spec/compiler/datadir.js'
+
+// the compiler loads when a command runs: registering the commands (`pl --help`) stays light
+const compiler = async (): Promise<typeof CompilerModule> => await import('../../spec/compiler/index.js')
 
 interface SourceFlags { schemas?: string[], dataDir?: string }
 
@@ -27,6 +28,7 @@ async function withSources<T> (flags: SourceFlags, fn: (options: LoadOptions) =>
   const base: LoadOptions = { schemaDirs: flags.schemas ?? [] }
   // --data-dir must exist; PL_DATA_DIR is used only when it already holds a node or a store
   const fromEnv = process.env.PL_DATA_DIR
+  const { dataDirSources, isDataDir } = await import('../../spec/compiler/datadir.js')
   const dataDir = flags.dataDir ?? (fromEnv != null && fromEnv !== '' && isDataDir(fromEnv) ? fromEnv : undefined)
   if (dataDir == null) return await fn(base)
   const src = await dataDirSources(resolve(dataDir))
@@ -51,6 +53,7 @@ export function register (program: Command): void {
     .option('--check', 'also check the keyword subset and resolve every $ref')
     .option('--json', 'print {cid, id, title, refs} as JSON'))
     .action(action(async (schema: string, opts: SourceFlags & { check?: boolean, json?: boolean }) => {
+      const { specId } = await compiler()
       const res = await withSources(opts, async (o) => await specId(schema, { ...o, check: opts.check === true }))
       if (opts.json === true) { printJson(res); return }
       process.stdout.write(res.cid + '\n')
@@ -63,6 +66,7 @@ export function register (program: Command): void {
     .option('--lang <langs>', 'comma-separated: ts,py,go', 'ts,py,go')
     .option('--package <name>', 'Python package / Go package name', 'plspec'))
     .action(action(async (paths: string[], opts: SourceFlags & { out: string, lang: string, package: string }) => {
+      const { compileSchemas, parseLangs, writeGenerated } = await compiler()
       const langs = parseLangs(opts.lang)
       const { ctx, files } = await withSources(opts, async (o) => await compileSchemas(paths, { ...o, langs, pyPackage: opts.package, goPackage: opts.package }))
       const written = await writeGenerated(resolve(opts.out), files)
@@ -78,6 +82,7 @@ export function register (program: Command): void {
     .option('--provider', 'write a runnable attached provider (handler, main, README; py or go) instead of a module folder')
     .option('--package <name>', 'Python / Go package name of the bundled validators (default: <capability>_spec, Go: <capability>spec)'))
     .action(action(async (specPath: string, opts: SourceFlags & { lang: string, out?: string, force?: boolean, package?: string, provider?: boolean }) => {
+      const { scaffold } = await compiler()
       const res = await withSources(opts, async (o) => await scaffold(specPath, { ...o, lang: opts.lang as 'ts' | 'py' | 'go', out: opts.out, force: opts.force === true, pyPackage: opts.package, provider: opts.provider === true }))
       process.stdout.write(`wrote ${res.dir}\n`)
       for (const f of res.files) process.stdout.write(`  ${f}\n`)
@@ -87,6 +92,7 @@ export function register (program: Command): void {
     .description('Print the DSL step stub of a capability spec: its typed call signature and a plan entry')
     .option('--name <capability>', 'only this capability (when the file defines several)'))
     .action(action(async (specPath: string, opts: SourceFlags & { name?: string }) => {
+      const { dslStub, createContext, loadBundle } = await compiler()
       const text = await withSources(opts, async (o) => dslStub(createContext(await loadBundle([specPath], o)), opts.name))
       process.stdout.write(text)
     }))
@@ -99,6 +105,7 @@ export function register (program: Command): void {
     .option('--description <text>', 'description of the capability (default: names the plan)')
     .option('-o, --out <file>', 'write the spec here instead of printing it'))
     .action(action(async (planPath: string, opts: SourceFlags & { name: string, version: string, cap: string[], description?: string, out?: string }) => {
+      const [{ ioOfDescriptor, specFromPlan, specId }, { readDocument }, { compileDsl }] = await Promise.all([compiler(), import('../../discovery/descriptor-file.js'), import('../../workflow/dsl.js')])
       const dag = compileDsl(await readFile(planPath, 'utf8'), { file: planPath })
       const ios = await Promise.all(opts.cap.map(async (f) => ioOfDescriptor(await readDocument(f, 'capability file'), f)))
       const derived = specFromPlan(dag, ios, { name: opts.name, version: opts.version, ...(opts.description != null ? { description: opts.description } : {}) })

@@ -9,21 +9,27 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { parse as parseYaml } from 'yaml'
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type * as TrustModule from '../../trust/index.js'
+import type * as TrustServiceModule from '../../trust/service.js'
+import type * as IdentityModule from '../../core/identity.js'
+import type * as EncodingModule from '../../core/encoding.js'
+import type * as CryptoKeysModule from '@libp2p/crypto/keys'
 import { action, printJson, resolveDataDir } from '../util.js'
 import { connectDaemon } from '../daemon.js'
 import { InputFileNotFoundError } from '../errors.js'
-import { identityFromPrivateKey, type Identity } from '../../core/identity.js'
-import { cidStringOf, parseCid } from '../../core/encoding.js'
-import { Store } from '../../store/index.js'
-import { SchemaRegistry } from '../../spec/registry.js'
+import type { Identity } from '../../core/identity.js'
+import type { Store } from '../../store/index.js'
 import { parseDuration } from '../../workflow/duration.js'
-import {
-  attestationCid, checkAttestation, checkRevocation, issueAttestation, issueRevocation, checkIssuer, readTrustFile, writeTrustFile,
-  TrustFileError, AttestationMalformedError, TRUST_FILE, type Attestation, type ClaimValue, type Revocation, type TrustFile
-} from '../../trust/index.js'
-import { SUBLEVELS, exportTrust, revocationKey } from '../../trust/service.js'
+import type { Attestation, ClaimValue, Revocation, TrustFile } from '../../trust/index.js'
+import { TrustFileError, AttestationMalformedError } from '../../trust/errors.js'
+import { TRUST_FILE } from '../../trust/constants.js'
+
+/** What the actions use, loaded when one runs: registering the commands (`pl --help`) stays light. */
+type Lib = typeof TrustModule & typeof TrustServiceModule & typeof IdentityModule & typeof EncodingModule & typeof CryptoKeysModule
+async function lib (): Promise<Lib> {
+  const mods = await Promise.all([import('../../trust/index.js'), import('../../trust/service.js'), import('../../core/identity.js'), import('../../core/encoding.js'), import('@libp2p/crypto/keys')])
+  return Object.assign({}, ...mods)
+}
 
 async function readText (path: string): Promise<string> {
   try {
@@ -42,6 +48,7 @@ export async function loadKeyFile (path: string): Promise<Identity> {
   } catch (err: any) {
     throw new TrustFileError(`cannot read key file ${path}: ${err.code ?? err.message}`, { path })
   }
+  const { identityFromPrivateKey, privateKeyFromProtobuf } = await lib()
   try {
     return identityFromPrivateKey(privateKeyFromProtobuf(bytes))
   } catch (err) {
@@ -77,7 +84,7 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v]
 async function readJsonFile (path: string): Promise<unknown> {
   const text = await readText(path)
   try {
-    return /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text)
+    return /\.ya?ml$/i.test(path) ? (await import('yaml')).parse(text) : JSON.parse(text)
   } catch (err) {
     throw new TrustFileError(`${path} is not ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(err as Error).message}`, { path })
   }
@@ -93,6 +100,7 @@ async function withNode<T> (dataDir: string, online: (request: <R>(method: strin
       if ((err as Error).name !== 'ControlApiUnavailableError') throw err
     }
   }
+  const { Store } = await import('../../store/index.js')
   const store = await Store.open(dataDir)
   try {
     return await offline(store)
@@ -107,6 +115,7 @@ function registerAttest (program: Command): void {
     .description('write a new ed25519 issuer key (mode 0600) and print its PeerId')
     .action(action(async (file: string) => {
       if (existsSync(file)) throw new TrustFileError(`${file} exists; not overwriting a key`, { path: file })
+      const { generateKeyPair, privateKeyToProtobuf, identityFromPrivateKey } = await lib()
       const key = await generateKeyPair('Ed25519')
       await writeFile(file, privateKeyToProtobuf(key), { mode: 0o600, flag: 'wx' })
       process.stdout.write(identityFromPrivateKey(key).id + '\n')
@@ -122,6 +131,7 @@ function registerAttest (program: Command): void {
     .option('--exp <when>', 'valid until: 30d, 12h, P90D or a date', '90d')
     .option('-o, --output <file>', 'write the attestation to this file')
     .action(action(async (opts: { key: string, subject: string, claim: string[], capability?: string, module?: string, nbf?: string, exp: string, output?: string }) => {
+      const { issueAttestation, attestationCid } = await lib()
       const issuer = await loadKeyFile(opts.key)
       if (opts.claim.length === 0) throw new AttestationMalformedError('give at least one --claim key=value', {})
       const att = issueAttestation(issuer, {
@@ -141,8 +151,10 @@ function registerAttest (program: Command): void {
     .description('give this node an attestation about itself: it carries it in its bids')
     .option('-d, --data-dir <dir>', 'data dir of the pl-node (default: PL_DATA_DIR or ~/.pl-node)')
     .action(action(async (file: string, opts: { dataDir?: string }) => {
+      const L: Lib = await lib()
+      const { attestationCid, SUBLEVELS } = L
       const att = await readJsonFile(file)
-      checkAttestation(att)
+      L.checkAttestation(att)
       const cid = await withNode(resolveDataDir(opts.dataDir),
         async (req) => (await req<{ cid: string }>('POST', '/trust/attestations', att)).cid,
         async (store) => {
@@ -158,6 +170,7 @@ function registerAttest (program: Command): void {
     .option('-d, --data-dir <dir>', 'data dir of the pl-node')
     .option('--json', 'print JSON')
     .action(action(async (opts: { dataDir?: string, json?: boolean }) => {
+      const { SUBLEVELS, revocationKey } = await lib()
       const list = await withNode(resolveDataDir(opts.dataDir),
         async (req) => await req<Array<{ cid: string, attestation: Attestation, revoked: boolean, expired: boolean }>>('GET', '/trust/attestations'),
         async (store) => {
@@ -183,11 +196,13 @@ function registerAttest (program: Command): void {
     .option('-d, --data-dir <dir>', 'data dir of a pl-node to record and gossip the revocation on')
     .option('-o, --output <file>', 'also write the revocation to this file (for trust files)')
     .action(action(async (target: string, opts: { key: string, reason?: string, dataDir?: string, output?: string }) => {
+      const L: Lib = await lib()
+      const { attestationCid, parseCid, issueRevocation, SUBLEVELS, revocationKey } = L
       const issuer = await loadKeyFile(opts.key)
       let cid: string
       if (existsSync(target)) {
         const att = await readJsonFile(target)
-        checkAttestation(att)
+        L.checkAttestation(att)
         if (att.issuer !== issuer.id) throw new TrustFileError(`attestation ${attestationCid(att)} was issued by ${att.issuer}; only its issuer can revoke it (this key is ${issuer.id})`, { issuer: att.issuer })
         cid = attestationCid(att)
       } else {
@@ -199,7 +214,7 @@ function registerAttest (program: Command): void {
         await withNode(resolveDataDir(opts.dataDir),
           async (req) => await req('POST', '/trust/revocations', rev),
           async (store) => {
-            checkRevocation(rev)
+            L.checkRevocation(rev)
             await store.json(SUBLEVELS.revocations).put(revocationKey(rev), rev)
           })
       }
@@ -216,6 +231,7 @@ function registerTrust (program: Command): void {
     .option('--claims <keys>', 'comma-separated claim keys it may vouch for (default: all)')
     .option('-d, --data-dir <dir>', 'data dir of the pl-node')
     .action(action(async (peer: string, opts: { name?: string, claims?: string, dataDir?: string }) => {
+      const { checkIssuer, readTrustFile, writeTrustFile } = await lib()
       const issuer = checkIssuer({ key: peer, ...(opts.name != null ? { name: opts.name } : {}), ...(opts.claims != null ? { claims: opts.claims.split(',').map(s => s.trim()).filter(Boolean) } : {}) }, 'pl trust add')
       const path = fileOf(opts.dataDir)
       const file = await readTrustFile(path, { missingOk: true })
@@ -228,6 +244,7 @@ function registerTrust (program: Command): void {
     .option('-d, --data-dir <dir>', 'data dir of the pl-node')
     .option('--json', 'print JSON')
     .action(action(async (opts: { dataDir?: string, json?: boolean }) => {
+      const { readTrustFile } = await lib()
       const file = await readTrustFile(fileOf(opts.dataDir), { missingOk: true })
       if (opts.json === true) return printJson(file.issuers)
       for (const i of file.issuers) process.stdout.write(`${i.key}${i.name != null ? `  ${i.name}` : ''}${i.claims != null ? `  claims: ${i.claims.join(',')}` : ''}\n`)
@@ -236,6 +253,7 @@ function registerTrust (program: Command): void {
     .description('stop trusting an issuer')
     .option('-d, --data-dir <dir>', 'data dir of the pl-node')
     .action(action(async (who: string, opts: { dataDir?: string }) => {
+      const { readTrustFile, writeTrustFile } = await lib()
       const path = fileOf(opts.dataDir)
       const file = await readTrustFile(path, { missingOk: true })
       const left = file.issuers.filter(i => i.key !== who && i.name !== who)
@@ -248,6 +266,7 @@ function registerTrust (program: Command): void {
     .option('-d, --data-dir <dir>', 'data dir of the pl-node')
     .option('-o, --output <file>', 'write to this file instead of stdout')
     .action(action(async (runId: string, opts: { dataDir?: string, output?: string }) => {
+      const { exportTrust } = await lib()
       const dataDir = resolveDataDir(opts.dataDir)
       const out = await withNode(dataDir,
         async (req) => await req<TrustFile>('GET', `/trust/export/${encodeURIComponent(runId)}`),
@@ -264,6 +283,7 @@ function registerPolicy (program: Command): void {
     .description('store a Policy.v1 (YAML or JSON) on the node, announce it in the mesh, print its CID')
     .option('-d, --data-dir <dir>', 'data dir of the pl-node')
     .action(action(async (file: string, opts: { dataDir?: string }) => {
+      const [{ SUBLEVELS, cidStringOf }, { SchemaRegistry }] = await Promise.all([lib(), import('../../spec/registry.js')])
       const doc = await readJsonFile(file)
       SchemaRegistry.loadSync().validate('Policy.v1', doc)
       const cid = await withNode(resolveDataDir(opts.dataDir),

@@ -11,7 +11,7 @@ import { delimiter, join } from 'node:path'
 import type { Command } from 'commander'
 import { action, printJson, resolveDataDir } from '../util.js'
 import { ControlClient } from '../../api/client.js'
-import { SCOPES } from '../../gateway/keys.js'
+import { SCOPES } from '../../gateway/constants.js'
 
 /** The first `name` on PATH, or undefined. */
 export function onPath (name: string, path = process.env.PATH ?? ''): string | undefined {

@@ -11,12 +11,15 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
 import { InvalidArgumentError, type Command } from 'commander'
 import { action } from '../util.js'
-import { cidOfBytes, RAW } from '../../core/encoding.js'
+import type * as WorkflowModule from '../../workflow/index.js'
 import { spin } from '../progress.js'
-import { dagCid, dagToJson, loadWorkflow, packBundle, toDot, unpackBundle, type LoadedWorkflow } from '../../workflow/index.js'
+import type { LoadedWorkflow } from '../../workflow/index.js'
+
+// the workflow modules load when a command runs: registering the commands (`pl --help`) stays light
+const workflows = async (): Promise<typeof WorkflowModule> => await import('../../workflow/index.js')
 
 async function withWorkflow (path: string, fn: (wf: LoadedWorkflow) => void): Promise<void> {
-  const wf = await loadWorkflow(path)
+  const wf = await (await workflows()).loadWorkflow(path)
   try {
     fn(wf)
   } finally {
@@ -36,6 +39,7 @@ export function register (program: Command): void {
     .description('Check a workflow folder, workflow.json, .zip bundle or .yaml plan; prints "ok <dag cid> <n> steps"')
     .argument('<path>', 'folder with workflow.json, a workflow.json file, a .zip bundle or a .yaml/.yml plan')
     .action(action(async (path: string) => {
+      const { dagCid } = await workflows()
       await withWorkflow(path, ({ dag }) => {
         const n = Object.keys(dag.steps).length
         process.stdout.write(`ok ${dagCid(dag)} ${n} step${n === 1 ? '' : 's'}\n`)
@@ -47,6 +51,7 @@ export function register (program: Command): void {
     .argument('<path>', 'folder with workflow.json, a workflow.json file, a .zip bundle or a .yaml/.yml plan')
     .option('--format <format>', 'json or dot', format, 'json')
     .action(action(async (path: string, opts: { format: 'json' | 'dot' }) => {
+      const { toDot, dagToJson } = await workflows()
       await withWorkflow(path, ({ dag }) => {
         process.stdout.write(opts.format === 'dot' ? toDot(dag) : dagToJson(dag, { pretty: true }))
       })
@@ -57,6 +62,7 @@ export function register (program: Command): void {
     .argument('<dir>', 'folder with workflow.json and module_<key>/ folders')
     .option('-o, --out <file>', 'where to write the ZIP (default: <folder name>.zip)')
     .action(action(async (dir: string, opts: { out?: string }) => {
+      const [{ packBundle }, { cidOfBytes, RAW }] = await Promise.all([workflows(), import('../../core/encoding.js')])
       const zip = await spin(process.stderr, `packing ${dir}`, async () => await packBundle(dir), process.stderr.isTTY === true && process.env.TERM !== 'dumb')
       const out = resolve(opts.out ?? `${basename(resolve(dir))}.zip`)
       await writeFile(out, zip)
@@ -68,6 +74,7 @@ export function register (program: Command): void {
     .argument('<zip>', 'the bundle')
     .argument('<dir>', 'target folder (created; must be empty if it exists)')
     .action(action(async (zip: string, dir: string) => {
+      const { unpackBundle } = await workflows()
       await unpackBundle(new Uint8Array(await readFile(zip)), dir)
       process.stdout.write(`unpacked into ${resolve(dir)}\n`)
     }))

@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { ControlClient } from '../../api/client.js'
-import { CONTROL_FILE } from '../../api/control.js'
+import { CONTROL_FILE } from '../../api/control-file.js'
 import { Store } from '../../store/index.js'
 import type { LoadOptions } from './compile.js'
 import { ControlSource } from './sources.js'
