@@ -18,6 +18,7 @@ import {
 } from './errors.js'
 import type { SchemaRegistry } from '../spec/registry.js'
 import { systemClock, type Clock } from './clock.js'
+import type { EnvelopeV1 } from '../wire/index.js'
 
 export const ENVELOPE_DOMAIN = new TextEncoder().encode('pl/envelope/v1')
 export const ENVELOPE_TYPE = 'Envelope.v1'
@@ -34,19 +35,8 @@ export const DEFAULT_MAX_ENVELOPE_BYTES = 1024 * 1024
  */
 export const DEFAULT_MAX_ENVELOPE_LIFETIME_MS = 24 * 60 * 60_000
 
-export interface Envelope<B = Record<string, unknown>> {
-  v: 1
-  type: string
-  schema: string
-  from: string
-  to?: string
-  ts: number
-  exp: number
-  nonce: string
-  trace?: string
-  body: B
-  sig: string
-}
+/** Envelope.v1 (the generated wire type) with its body typed. */
+export type Envelope<B = Record<string, unknown>> = Omit<EnvelopeV1, 'body'> & { body: B }
 
 export interface SignOptions {
   to?: string

@@ -1,26 +1,11 @@
 /** Shapes of the discovery area: descriptors, queries, results, catalog entries. */
-import type { Json } from '../core/encoding.js'
 import type { ExternalImpl, ModuleSpec, SandboxPermission } from '../core/module.js'
+import type { AdvertiseCapabilityV1, CapabilityDescriptor, IoSchema } from '../wire/index.js'
 
 export type { ModuleSpec }
 
-/** An io schema: a schema CID (string) or an inline JSON Schema. */
-export type IoSchema = string | Record<string, Json>
-
-/** Capability.v1 (protocols/schemas/Capability.v1.json). Its CID is its identity. */
-export interface CapabilityDescriptor {
-  name: string
-  version: string
-  provider: string
-  description?: string
-  io: { input: IoSchema, output: IoSchema }
-  limits: { cpu_ms?: number, mem_mb?: number, wall_ms?: number }
-  price?: number
-  attrs?: Record<string, number | string | boolean>
-  attestations?: string[]
-  policies?: string[]
-  module?: { cid: string, kind?: 'js' | 'py', path?: string }
-}
+/** Capability.v1 (CapabilityDescriptor, its CID is its identity) and its io schemas are the generated wire types (src/wire). */
+export type { CapabilityDescriptor, IoSchema } from '../wire/index.js'
 
 /** What a publisher gives: `provider` is filled in (and must be this node if present), `limits` defaults to `{}`, `module` is computed from `impl`. */
 export type CapabilityDescriptorInput = Omit<CapabilityDescriptor, 'provider' | 'limits'> & { provider?: string, limits?: CapabilityDescriptor['limits'] }
@@ -38,13 +23,7 @@ export type ImplRef =
   | { plan: string, external?: undefined, dir?: undefined, className?: undefined, permissions?: undefined }
 
 /** AdvertiseCapability.v1 body. */
-export interface AdvertiseCapability {
-  capability: string
-  descriptor: CapabilityDescriptor
-  addrs: string[]
-  ttl: number
-  withdraw?: boolean
-}
+export type AdvertiseCapability = AdvertiseCapabilityV1
 
 export type AttrOp = '>=' | '<=' | '=' | '>' | '<'
 

@@ -6,13 +6,10 @@ import type { Logger } from 'pino'
 import type { ErrorData } from '../core/errors.js'
 import type { Step, StepLimits, TaskDag } from '../workflow/ir.js'
 import type { ModuleSpec, SandboxPermission } from '../core/module.js'
+import type { ReceiptV1Via, Usage } from '../wire/index.js'
 
-/** Resources a step used (kept in the journal; goes into receipts). */
-export interface Usage {
-  cpu_ms: number
-  wall_ms: number
-  mem_peak_mb: number
-}
+/** Resources a step used (kept in the journal; goes into receipts): the wire Usage of Receipt.v1 and Result.v1. */
+export type { Usage }
 
 /** Limits after applying node defaults: wall time and memory are always set. */
 export interface EffectiveLimits extends StepLimits {
@@ -124,15 +121,13 @@ export interface InnerRun {
   signed: unknown[]
 }
 
-/** Receipt.v1 `via`: what served a step outside the provider's own module pools. */
-export interface RunVia {
-  /** the external implementation's kind (a2a, mcp, attached...) */
-  kind: string
-  /** what was called: an agent card URL, an MCP server and tool, an attached client */
-  target: string
-  /** the remote side's own id of the call (an A2A task id...) */
-  ref?: string
-}
+/**
+ * Receipt.v1 `via`: what served a step outside the provider's own module
+ * pools. `kind`: the external implementation's kind (a2a, mcp, attached...);
+ * `target`: what was called (an agent card URL, an MCP server and tool, an
+ * attached client); `ref`: the remote side's own id of the call (an A2A task id...).
+ */
+export type RunVia = ReceiptV1Via
 
 /** The context a runner gets when asked whether it can run a step. */
 export interface RunnerQuery {

@@ -13,6 +13,7 @@ import type { KeyStore } from './keys.js'
 import type { RateLimiter } from './rate-limit.js'
 import { MissingCredentialsError, MissingScopeError, RateLimitedError, SignedRequestMismatchError, UnknownAgentError, UnknownApiKeyError } from './errors.js'
 import { ENVELOPE_AUTH_SCHEME, ENVELOPE_CONTENT_TYPE } from './constants.js'
+import type { GatewayRequestV1 } from '../wire/index.js'
 
 export interface AuthDeps {
   keys: KeyStore
@@ -46,8 +47,6 @@ declare module 'fastify' {
     tokenInQuery?: boolean
   }
 }
-
-interface GatewayRequestBody { method: string, path: string, body?: unknown }
 
 export class Authenticator {
   constructor (private readonly deps: AuthDeps) {}
@@ -125,7 +124,7 @@ export class Authenticator {
   private async signed (req: FastifyRequest, value: unknown): Promise<{ principal: Principal, inner: unknown }> {
     let verified
     try {
-      verified = this.deps.verifier.verifyStateless<GatewayRequestBody>(value, { expectedTypes: ['GatewayRequest.v1'] })
+      verified = this.deps.verifier.verifyStateless<GatewayRequestV1>(value, { expectedTypes: ['GatewayRequest.v1'] })
     } catch (err) {
       const e = err as Error
       throw new UnknownAgentError(`signed request refused: ${e.name}: ${e.message}`, { reason: e.name })

@@ -15,11 +15,22 @@ import { hasScope } from './auth.js'
 import { ServiceUnavailableError } from './errors.js'
 import { MAX_DESCRIPTOR_TEXT, publishFromRequest, publishOptions, type PublishBody, type PublishDeps } from './publish.js'
 import { MAX_MODULE_UPLOAD_BYTES, sweepUploadedModules } from './module-upload.js'
-import { anyObject, withErrors } from './schemas.js'
+import { capabilityRef, cidString, plainJsonAnswer, withErrors } from './schemas.js'
 import { errorReply } from './server.js'
 
 /** Catalog entries `GET /capabilities` lists at most. */
 export const MAX_LISTED_CATALOG = 1000
+
+/** A catalog entry or a found provider: its descriptor is a Capability.v1 (the other members belong to discovery, DISCOVERY.md). */
+const withDescriptor = { type: 'object', additionalProperties: true, required: ['cid', 'descriptor'], properties: { cid: cidString, descriptor: capabilityRef } }
+
+/** One of this node's published capabilities, as `GET /capabilities` lists it. */
+const localCapability = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['cid', 'descriptor', 'active', 'publishedAt'],
+  properties: { cid: cidString, descriptor: capabilityRef, active: { type: 'boolean' }, publishedAt: { type: 'integer', description: 'ms since epoch' }, problem: { type: 'string' } }
+}
 
 const oneOrMany = { anyOf: [{ type: 'string', maxLength: 512 }, { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 512 } }] }
 
@@ -60,11 +71,12 @@ export function capabilityRoutes (discovery: () => Discovery | undefined, init: 
     })
     app.get('/capabilities', {
       config: { scope: 'read' },
+      ...plainJsonAnswer,
       schema: {
         operationId: 'listCapabilities',
         summary: 'This node\'s published capabilities and the mesh catalog it has heard (gossip ads, earlier DHT finds)',
         tags: ['capabilities'],
-        response: withErrors({ 200: { type: 'object', required: ['local', 'catalog'], properties: { local: { type: 'array', items: anyObject }, catalog: { type: 'array', items: anyObject } } } })
+        response: withErrors({ 200: { type: 'object', required: ['local', 'catalog'], properties: { local: { type: 'array', items: localCapability }, catalog: { type: 'array', items: withDescriptor } } } })
       }
     }, async () => {
       const d = need()
@@ -105,6 +117,7 @@ export function capabilityRoutes (discovery: () => Discovery | undefined, init: 
       app.post<{ Body: PublishBody }>('/capabilities', {
         config: { scope: 'publish' },
         bodyLimit: PUBLISH_BODY_LIMIT,
+        ...plainJsonAnswer,
         schema: {
           operationId: 'publishCapability',
           summary: 'Publishes a capability on this node: a Capability.v1 descriptor (JSON, or the YAML text `pl cap publish` reads) with an uploaded module (ZIP or one entry file, base64; always run in the sandbox) or the implementation of a capability this node publishes (`like`: CID or name)',
@@ -138,7 +151,7 @@ export function capabilityRoutes (discovery: () => Discovery | undefined, init: 
               price: { type: 'number', minimum: 0, description: 'replaces the descriptor\'s price' }
             }
           },
-          response: withErrors({ 200: { type: 'object', required: ['cid', 'descriptor'], properties: { cid: { type: 'string' }, descriptor: anyObject } } })
+          response: withErrors({ 200: { type: 'object', required: ['cid', 'descriptor'], properties: { cid: cidString, descriptor: capabilityRef } } })
         }
       }, async (req) => {
         try {
@@ -164,6 +177,7 @@ export function capabilityRoutes (discovery: () => Discovery | undefined, init: 
 
     app.get<{ Querystring: Record<string, string | string[]> }>('/capabilities/find', {
       config: { scope: 'read' },
+      ...plainJsonAnswer,
       schema: {
         operationId: 'findCapabilities',
         summary: 'Providers of a capability: this node, the catalog, then the DHT (the filters of `pl cap find`)',
@@ -183,7 +197,7 @@ export function capabilityRoutes (discovery: () => Discovery | undefined, init: 
             dht: { type: 'string', enum: ['1', 'true', '0', 'false'] }
           }
         },
-        response: withErrors({ 200: { type: 'array', items: anyObject } })
+        response: withErrors({ 200: { type: 'array', items: withDescriptor } })
       }
     }, async (req) => {
       const d = need()

@@ -44,6 +44,18 @@ export const graphBody = {
   }
 } as const
 
+/** A Capability.v1 descriptor: the protocol schema itself (a shared schema of the server, src/gateway/server.ts). */
+export const capabilityRef = { $ref: 'pl:Capability.v1#' } as const
+
+/**
+ * Route option of answers that carry protocol documents with open parts (a
+ * descriptor's inline io JSON Schemas are `{type: 'object'}`): Fastify's
+ * fast-json-stringify writes only the properties a schema declares and would
+ * empty them, so these answers are written with JSON.stringify and the
+ * response schema states the contract (OpenAPI).
+ */
+export const plainJsonAnswer = { serializerCompiler: () => (data: unknown): string => JSON.stringify(data) }
+
 /** Every 4xx/5xx answer has the same shape. */
 export function withErrors<T extends Record<string | number, unknown>> (responses: T): T & Record<string, unknown> {
   return { ...responses, '4xx': errorSchema, '5xx': errorSchema }

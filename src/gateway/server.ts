@@ -28,8 +28,8 @@ export interface ServerInit {
   logger?: Logger
 }
 
-/** Protocol schemas routes may `$ref` (`pl:SignedReceipt.v1`), as OpenAPI component names. */
-const SHARED_SCHEMAS = ['Receipt.v1', 'SignedReceipt.v1', 'Workflow.v1']
+/** Protocol schemas routes may `$ref` (`pl:SignedReceipt.v1`), as OpenAPI component names (the same documents the wire types are generated from, src/wire). */
+const SHARED_SCHEMAS = ['Capability.v1', 'Receipt.v1', 'SignedReceipt.v1', 'Workflow.v1']
 
 /**
  * HTTP status of errors raised below the gateway (by name); the gateway's

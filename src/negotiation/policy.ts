@@ -14,22 +14,10 @@ import type { SchemaRegistry } from '../spec/registry.js'
 import { PolicyUnresolvedError } from '../trust/errors.js'
 import { parseRequirement, type Requirement } from '../trust/evaluate.js'
 import type { Bid } from './types.js'
+import type { PolicyV1 } from '../wire/index.js'
 
-/** Policy.v1 */
-export interface PolicyDoc {
-  name: string
-  version?: string
-  description?: string
-  require_attestations?: string[]
-  self_attest?: boolean
-  allow_peers?: string[]
-  deny_peers?: string[]
-  max_price?: number
-  max_deadline_ms?: number
-  residency?: string[]
-  /** 'none': providers run the steps in a network namespace with only loopback */
-  network?: 'none'
-}
+/** Policy.v1 (`network: 'none'`: providers run the steps in a network namespace with only loopback) */
+export type PolicyDoc = PolicyV1
 
 /** A resolved reference: the document and its CID. */
 export interface ResolvedPolicy { cid: string, doc: PolicyDoc }

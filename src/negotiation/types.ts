@@ -7,118 +7,32 @@
  */
 import type { ModuleSpec, SandboxPermission } from '../core/module.js'
 import type { InnerRun, Isolation, ModuleCall, ModuleCallOptions, RunVia, Usage } from '../exec/types.js'
-import type { SignedReceipt } from '../receipts/signing.js'
 import type { ErrorData } from '../core/errors.js'
 import type { Attestation } from '../trust/attestation.js'
+import type { AwardV1, BidReleaseV1, BidV1, CallForProposalV1, CapabilityDescriptor, DeclineReason, DeclineV1, Limits, ResultV1 } from '../wire/index.js'
 
 export type { ModuleSpec, Usage }
 
-export interface Limits { cpu_ms?: number, mem_mb?: number, wall_ms?: number }
-
-/** The keys of Limits, for code that walks them. */
-export const LIMIT_KEYS = ['cpu_ms', 'mem_mb', 'wall_ms'] as const
-
-/** Capability.v1 */
-export interface CapabilityDescriptor {
-  name: string
-  version: string
-  provider: string
-  description?: string
-  io: { input: unknown, output: unknown }
-  limits: Limits
-  price?: number
-  attrs?: Record<string, number | string | boolean>
-  attestations?: string[]
-  policies?: string[]
-  module?: { cid: string, kind?: 'js' | 'py', path?: string }
-}
+/** Limits, their keys and the descriptor are the generated wire types (src/wire). */
+export { LIMIT_KEYS, type Limits, type CapabilityDescriptor, type DeclineReason } from '../wire/index.js'
 
 /** CallForProposal.v1 */
-export interface CallForProposal {
-  run: string
-  step: string
-  capability: { name: string, version?: string, cid?: string }
-  input: string
-  input_size: number
-  deadline: number
-  reply_by: number
-  constraints?: Record<string, unknown>
-  policies?: string[]
-  limits?: Limits
-  /** open calls: where the requester takes answers */
-  reply_to?: string[]
-  /** a dry run (gateway estimate): the provider answers but holds no bid */
-  estimate?: boolean
-  /** composite nesting: absent or 0 for a plan's own step, +1 per composite capability the call is made from */
-  depth?: number
-}
+export type CallForProposal = CallForProposalV1
 
-/** Bid.v1 */
-export interface Bid {
-  cfp: string
-  run: string
-  step: string
-  capability: string
-  price: number
-  eta_ms: number
-  attrs?: Record<string, number | string | boolean>
-  limits: Limits
-  attestations?: string[]
-  /** the attestations (Attestation.v1) whose CIDs `attestations` lists, carried whole */
-  credentials?: Attestation[]
-  expires: number
-}
-
-export type DeclineReason = 'busy' | 'policy' | 'unsupported' | 'over-limits' | 'too-deep' | 'other'
+/** Bid.v1 (`credentials`: the Attestation.v1 documents whose CIDs `attestations` lists, carried whole) */
+export type Bid = BidV1
 
 /** Decline.v1 */
-export interface Decline {
-  cfp: string
-  run: string
-  step: string
-  reason: DeclineReason
-  message?: string
-}
+export type Decline = DeclineV1
 
-/** BidRelease.v1: the requester will not award these bids (protocols/schemas/BidRelease.v1.json) */
-export interface BidRelease {
-  run: string
-  step: string
-  bids: string[]
-  reason?: 'lost' | 'step-failed' | 'cancelled'
-}
+/** BidRelease.v1: the requester will not award these bids */
+export type BidRelease = BidReleaseV1
 
 /** Award.v1 (`prev` is the receipts of the steps this one consumed; the provider's receipt must repeat it) */
-export interface Award {
-  cfp: string
-  bid: string
-  run: string
-  step: string
-  provider: string
-  capability: string
-  input: string
-  limits: Limits
-  price?: number
-  deadline: number
-  attempt?: number
-  prev?: string[]
-  /** PeerId of the agent the requester runs the step for (it goes into the receipt) */
-  on_behalf_of?: string
-  /** CIDs of the attestations that admitted the provider (its receipt repeats them) */
-  attestations?: string[]
-}
+export type Award = AwardV1
 
-/** Result.v1 */
-export interface Result {
-  award: string
-  run: string
-  step: string
-  status: 'ok' | 'error'
-  output?: string
-  error?: ErrorData
-  usage: Usage
-  receipt?: SignedReceipt
-}
+/** Result.v1, with its error as the ErrorData errors travel as */
+export type Result = Omit<ResultV1, 'error'> & { error?: ErrorData }
 
 /** One provider of a capability, as discovery reports it. */
 export interface Candidate {

@@ -17,7 +17,8 @@ import type { Identity } from '../core/identity.js'
 import type { SchemaRegistry } from '../spec/registry.js'
 import type { RunnerQuery, StepContext, StepRunner, StepRunResult } from '../exec/types.js'
 import type { Step } from '../workflow/ir.js'
-import { countersignVerified, signReceipt, type Receipt, type ReceiptLimits, type SignedReceipt } from './signing.js'
+import { countersignVerified, signReceipt, type Receipt, type SignedReceipt } from './signing.js'
+import { LIMIT_KEYS, type Limits } from '../wire/index.js'
 import { stepCallDocument } from './call.js'
 import { prevReceipts } from './prev.js'
 import type { ReceiptStore } from './store.js'
@@ -37,9 +38,9 @@ export function selfAwardId (run: string, step: string, provider: string, input:
 }
 
 /** Receipt limits are integers; drop what is unset. */
-export function receiptLimits (limits: { cpu_ms?: number, mem_mb?: number, wall_ms?: number }): ReceiptLimits {
-  const out: ReceiptLimits = {}
-  for (const k of ['cpu_ms', 'mem_mb', 'wall_ms'] as const) {
+export function receiptLimits (limits: Limits): Limits {
+  const out: Limits = {}
+  for (const k of LIMIT_KEYS) {
     const v = limits[k]
     if (typeof v === 'number' && Number.isFinite(v) && v >= 0) out[k] = Math.ceil(v)
   }

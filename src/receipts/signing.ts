@@ -13,61 +13,17 @@
 import { cidStringOf, encodeCanonical, fromBase64url, parseCid, stripUndefined, toBase64url } from '../core/encoding.js'
 import { verifyByPeer, publicKeyOfPeer, type Identity } from '../core/identity.js'
 import { SchemaRegistry, formatAjvErrors } from '../spec/registry.js'
+import type { ReceiptV1, SignedReceiptV1 } from '../wire/index.js'
 import { ReceiptMalformedError, ReceiptNotCountersignedError, ReceiptSignatureError, ReceiptSignerMismatchError } from './errors.js'
 
 export const RECEIPT_DOMAIN = 'pl/receipt/v1'
 export const RECEIPT_ACCEPT_DOMAIN = 'pl/receipt-accept/v1'
 
-export interface ReceiptUsage {
-  cpu_ms: number
-  wall_ms: number
-  mem_peak_mb: number
-}
-
-export interface ReceiptLimits {
-  cpu_ms?: number
-  mem_mb?: number
-  wall_ms?: number
-}
-
-/** A Receipt.v1 document (protocols/schemas/Receipt.v1.json). */
-export interface Receipt {
-  run: string
-  step: string
-  capability: string
-  provider: string
-  requester: string
-  award: string
-  input: string
-  /** output CID, or '' when the step produced none (status 'error') */
-  output: string
-  status: 'ok' | 'error'
-  started: number
-  ended: number
-  usage: ReceiptUsage
-  limits: ReceiptLimits
-  policies: string[]
-  prev: string[]
-  /** the step ran outside the provider's module pools: an A2A agent, an MCP tool, an attached process... */
-  via?: { kind: string, target: string, ref?: string }
-  /** the agent (PeerId) the requester ran the step for: the requester of record of the run */
-  on_behalf_of?: string
-  /** what ran the step (src/exec/types.ts Isolation) */
-  isolation?: 'thread' | 'sandbox' | 'process' | 'sandbox-no-net' | 'process-no-net'
-  /** sandbox permissions the provider's operator granted the module that ran the step (absent: none) */
-  permissions?: Array<'child-process' | 'worker' | 'addons' | 'wasi'>
-  /** CIDs of the attestations that admitted the provider (from the award) */
-  attestations?: string[]
-  /** a composite capability served the step: the run of its plan (requested by this receipt's provider) and that run's receipt CIDs */
-  inner?: { run: string, receipts: string[] }
-}
+/** A Receipt.v1 document (protocols/schemas/Receipt.v1.json; `output` is '' when the step produced none). */
+export type Receipt = ReceiptV1
 
 /** A SignedReceipt.v1 document. */
-export interface SignedReceipt {
-  receipt: Receipt
-  provider_sig: string
-  requester_sig?: string
-}
+export type SignedReceipt = SignedReceiptV1
 
 export interface ReceiptOptions {
   /** validates against this registry instead of the package's protocols/schemas */

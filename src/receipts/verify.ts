@@ -7,7 +7,8 @@
  * @example
  * verifyReceiptAgainst(signed, { award: { id: awardId, body: award }, requester: me, input: inputCid, output: outputCid, limits: award.limits, policies: cfp.policies })
  */
-import { verifySignedReceipt, type ReceiptLimits, type ReceiptOptions, type SignedReceipt } from './signing.js'
+import { verifySignedReceipt, type ReceiptOptions, type SignedReceipt } from './signing.js'
+import { LIMIT_KEYS, type Limits, type Usage } from '../wire/index.js'
 import {
   ReceiptAwardMismatchError, ReceiptInputMismatchError, ReceiptLimitsMismatchError, ReceiptOutputMismatchError, ReceiptPolicyMissingError,
   ReceiptStatusMismatchError, ReceiptTimesInvalidError, ReceiptUsageExceededError
@@ -31,7 +32,7 @@ export interface ReceiptExpectation extends ReceiptOptions {
   /** CID of the output bytes we received */
   output: string
   /** the limits of the award; the receipt must restate them and its usage stay within them */
-  limits: ReceiptLimits
+  limits: Limits
   /**
    * the status of the Result the receipt came with
    * @default 'ok'
@@ -43,11 +44,9 @@ export interface ReceiptExpectation extends ReceiptOptions {
   attestations?: string[]
 }
 
-const USAGE_LIMITS: Array<['cpu_ms' | 'wall_ms' | 'mem_peak_mb', 'cpu_ms' | 'wall_ms' | 'mem_mb']> = [
+const USAGE_LIMITS: Array<[keyof Usage, keyof Limits]> = [
   ['cpu_ms', 'cpu_ms'], ['wall_ms', 'wall_ms'], ['mem_peak_mb', 'mem_mb']
 ]
-
-const LIMIT_KEYS = ['cpu_ms', 'mem_mb', 'wall_ms'] as const
 
 function mismatch (field: string, expected: unknown, actual: unknown): ReceiptAwardMismatchError {
   return new ReceiptAwardMismatchError(`receipt ${field} is ${JSON.stringify(actual)}, the award says ${JSON.stringify(expected)}`, { field, expected, actual })

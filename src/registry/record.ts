@@ -16,30 +16,14 @@ import { WORKFLOW_FILE } from '../workflow/constants.js'
 import type { Principal } from '../gateway/types.js'
 import { RECORD_TYPE, WORKFLOW_ID } from './constants.js'
 import { parseSemver } from './semver.js'
+import type { WorkflowRecordV1, WorkflowRecordV1Meta } from '../wire/index.js'
 import { InvalidWorkflowBundleError, InvalidWorkflowIdError, InvalidWorkflowRecordError, WorkflowBundleTooLargeError } from './errors.js'
 
-export interface WorkflowMeta {
-  name?: string
-  description?: string
-  tags: string[]
-  modules: string[]
-}
+/** WorkflowRecord.v1 `meta` */
+export type WorkflowMeta = WorkflowRecordV1Meta
 
 /** The body of a WorkflowRecord.v1 envelope. */
-export interface WorkflowRecord {
-  workflow_id: string
-  version: string
-  releaseTag?: string
-  kind: 'bundle' | 'plan'
-  /** CID (raw) of the bundle ZIP or plan text */
-  bundle: string
-  size: number
-  publisher: string
-  publisherKind: 'api-key' | 'agent'
-  ts: number
-  tombstone?: true
-  meta: WorkflowMeta
-}
+export type WorkflowRecord = WorkflowRecordV1
 
 export type SignedRecord = Envelope<WorkflowRecord>
 

@@ -16,36 +16,18 @@ import { AttestationMalformedError, AttestationSignatureError, RevocationInvalid
 import { docCid, signatureValid, signDoc } from './signed.js'
 import { CLAIM_KEY, MAX_CLAIM_STRING } from './constants.js'
 import { systemClock } from '../core/clock.js'
+import type { AttestationV1, RevocationV1 } from '../wire/index.js'
 
 export const ATTESTATION_DOMAIN = 'pl/attestation/v1'
 export const REVOCATION_DOMAIN = 'pl/revocation/v1'
 
 export type ClaimValue = string | number | boolean
 
-export interface Attestation {
-  v: 1
-  issuer: string
-  subject: string
-  /** the attestation holds only for this capability descriptor CID */
-  capability?: string
-  /** ... or this module CID */
-  module?: string
-  claims: Record<string, ClaimValue>
-  /** ms since epoch */
-  nbf: number
-  exp: number
-  sig: string
-}
+/** Attestation.v1 (`capability` or `module`: the only descriptor or module CID it holds for; `nbf`, `exp`: ms since epoch) */
+export type Attestation = AttestationV1
 
-export interface Revocation {
-  v: 1
-  issuer: string
-  /** CID of the attestation withdrawn */
-  attestation: string
-  ts: number
-  reason?: string
-  sig: string
-}
+/** Revocation.v1 (`attestation`: CID of the attestation withdrawn) */
+export type Revocation = RevocationV1
 
 export interface IssueInit {
   subject: string

@@ -6,6 +6,7 @@
  * `dagCid(dag)` identifies the plan.
  */
 import type { Json } from '../core/encoding.js'
+import type { Limits } from '../wire/index.js'
 
 export type StepKind =
   /** run one capability once */
@@ -49,12 +50,8 @@ export interface CapabilityRef {
   cid?: string
 }
 
-export interface StepLimits {
-  wall_ms?: number
-  cpu_ms?: number
-  /** JS heap / Python address space, MiB */
-  mem_mb?: number
-}
+/** A step's limits are the wire Limits its calls, awards and receipts carry (`mem_mb`: JS heap / Python address space, MiB). */
+export type StepLimits = Limits
 
 export interface RetryPolicy {
   /** retries after the first attempt, for errors marked retryable @default 2 */

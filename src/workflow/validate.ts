@@ -5,6 +5,7 @@
  */
 import type { Binding, Expr, Step, TaskDag } from './ir.js'
 import { exprRoots } from './expr.js'
+import { LIMIT_KEYS } from '../wire/index.js'
 import { show } from './show.js'
 import { MAX_LOOP_ITERATIONS, MAX_ROUTER_ITERATIONS } from './constants.js'
 import {
@@ -254,7 +255,7 @@ export function validateDag (dag: TaskDag): void {
         throw new LoopBoundError(`${where}: loop max must be an integer from 1 to ${MAX_LOOP_ITERATIONS}, got ${show(s.max ?? null)}`, { step: s.id, max: s.max ?? null })
       }
     }
-    for (const k of ['wall_ms', 'cpu_ms', 'mem_mb'] as const) checkLimit(where, `limits.${k}`, s.limits[k])
+    for (const k of LIMIT_KEYS) checkLimit(where, `limits.${k}`, s.limits[k])
   }
   checkLimit('constraints', 'deadline_ms', dag.constraints.deadline_ms)
   for (const o of dag.outputs) if (!has(o)) dangling('outputs', 'step', o)

@@ -72,6 +72,12 @@ test('a JS module uploaded with its descriptor is published, found from another 
   assert.equal(res.body.descriptor.provider, mesh.nodes[0].peerId)
   assert.equal(res.body.descriptor.price, 3)
   assert.equal(res.body.descriptor.module.kind, 'js')
+  // answers carry Capability.v1 descriptors whole: the inline io schemas are not emptied by the response serializer
+  const shoutIo = { type: 'object', required: ['text'], properties: { text: { type: 'string' } } }
+  assert.deepEqual(res.body.descriptor.io, { input: shoutIo, output: shoutIo })
+  const listed = await http(base0, 'GET', '/capabilities', { key: reader })
+  assert.equal(listed.status, 200, JSON.stringify(listed.body))
+  assert.deepEqual(listed.body.local.find((c: any) => c.cid === res.body.cid)?.descriptor, res.body.descriptor)
   // stored content-addressed, unpacked under the data dir, bound confined
   const fileCid = cidOfBytes(new TextEncoder().encode(SHOUT), RAW).toString()
   assert.ok(await mesh.nodes[0].components.store.blocks.has(fileCid), 'the upload is in the block store')
@@ -84,6 +90,8 @@ test('a JS module uploaded with its descriptor is published, found from another 
     const found = await http(base1, 'GET', '/capabilities/find?name=Shout&local=1', { key: submitter })
     return found.status === 200 && found.body.some((f: any) => f.cid === res.body.cid)
   }, 30_000, 'node 1 hears of Shout')
+  const found = await http(base1, 'GET', '/capabilities/find?name=Shout&local=1', { key: submitter })
+  assert.deepEqual(found.body.find((f: any) => f.cid === res.body.cid)?.descriptor, res.body.descriptor)
 
   const dsl = 'goal: Shout\ninputs:\n  text: "hello"\nplan:\n  - step: Shout(text)\n'
   const dep = await http(base1, 'POST', '/dsl-graph/shout/deploy', { key: submitter, body: { dsl, wait: true } })
@@ -135,6 +143,11 @@ test('what publishing takes, per caller; the route is in /openapi.json', async (
   const doc = await http(base0, 'GET', '/openapi.json')
   assert.equal(doc.body.paths['/capabilities'].post.operationId, 'publishCapability')
   assert.equal(doc.body.paths['/capabilities/publish-options'].get.operationId, 'capabilityPublishOptions')
+  // the descriptor answers reference the protocol schema itself (protocols/schemas/Capability.v1.json)
+  const ref = '#/components/schemas/pl_Capability.v1'
+  assert.equal(doc.body.paths['/capabilities'].post.responses['200'].content['application/json'].schema.properties.descriptor.$ref, ref)
+  assert.equal(doc.body.paths['/capabilities'].get.responses['200'].content['application/json'].schema.properties.local.items.properties.descriptor.$ref, ref)
+  assert.equal(doc.body.components.schemas['pl_Capability.v1'].title, 'Capability.v1')
 })
 
 test('bad publish requests get typed errors, are counted, and leave no files behind', async () => {

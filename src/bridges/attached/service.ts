@@ -18,6 +18,7 @@ import type { ModuleCall, ModuleCallOptions, ModuleResult } from '../../exec/typ
 import type { GatewayPlugin } from '../../gateway/types.js'
 import { systemClock, type Clock } from '../../core/clock.js'
 import { errorToData } from '../../core/errors.js'
+import { LIMIT_KEYS } from '../../wire/index.js'
 import { AttachSpecError, AttachedProviderGoneError, TooManyAttachmentsError, AttachMessageError } from './errors.js'
 import { AttachedSession, type Frame } from './session.js'
 import { ATTACHED_KIND, DEFAULT_MAX_CONCURRENT_CALLS, MAX_ATTACHMENTS_PER_SOCKET } from './constants.js'
@@ -157,7 +158,7 @@ export class AttachedService implements PlService {
     if (frame.bids !== undefined && typeof frame.bids !== 'boolean') throw new AttachMessageError('register: "bids" must be a boolean')
     if (frame.price !== undefined && !(typeof frame.price === 'number' && Number.isFinite(frame.price) && frame.price >= 0)) throw new AttachMessageError('register: "price" must be a number >= 0')
     if (frame.attrs !== undefined && !(isObject(frame.attrs) && Object.values(frame.attrs).every(v => ['string', 'number', 'boolean'].includes(typeof v)))) throw new AttachMessageError('register: "attrs" must be an object of strings, numbers and booleans')
-    if (frame.limits !== undefined && !(isObject(frame.limits) && Object.entries(frame.limits).every(([k, v]) => ['cpu_ms', 'mem_mb', 'wall_ms'].includes(k) && Number.isInteger(v) && (v as number) > 0))) throw new AttachMessageError('register: "limits" must be {cpu_ms?, mem_mb?, wall_ms?} of positive integers')
+    if (frame.limits !== undefined && !(isObject(frame.limits) && Object.entries(frame.limits).every(([k, v]) => (LIMIT_KEYS as readonly string[]).includes(k) && Number.isInteger(v) && (v as number) > 0))) throw new AttachMessageError('register: "limits" must be {cpu_ms?, mem_mb?, wall_ms?} of positive integers')
     const specCid = await this.c.store.blocks.put(spec)
     const id = randomUUID()
     const { cid } = await this.discovery().publish({

@@ -47,10 +47,10 @@ export async function mcpDescriptors (client: Client, req: PublishMcpRequest): P
         name: capabilityName(req.prefix ?? '', t.name),
         version: req.version ?? '1.0.0',
         ...(t.description != null ? { description: t.description.slice(0, 2000) } : {}),
-        io: { input: t.inputSchema as Record<string, unknown>, output: (t.outputSchema as Record<string, unknown> | undefined) ?? { type: 'object' } },
+        io: { input: t.inputSchema, output: (t.outputSchema as Record<string, unknown> | undefined) ?? { type: 'object' } },
         attrs: { mcp_tool: t.name },
         ...(req.price != null ? { price: req.price } : {})
-      } as CapabilityDescriptorInput
+      }
       out.push({ tool: t.name, descriptor })
     }
     cursor = res.nextCursor
