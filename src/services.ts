@@ -21,7 +21,7 @@
  * runs awarded steps in the executor's module pool).
  */
 import type { PlComponents, ServiceFactory } from './node.js'
-import type { DaemonConfig } from './cli/config.js'
+import type { DaemonConfig } from './config/index.js'
 import { discovery, discoveryInitFromConfig, type Discovery } from './discovery/index.js'
 import { receipts, type ReceiptsService } from './receipts/index.js'
 import { negotiation, type Negotiation, type NegotiationInit } from './negotiation/index.js'
@@ -29,7 +29,7 @@ import { exec, NoRunnerError, type ExecService, type ExecServiceInit, type StepR
 import { offers } from './offers.js'
 import { composite } from './composite/index.js'
 import { registry, type RegistryInit } from './registry/index.js'
-import { ConfigError } from './cli/config.js'
+import { ConfigError } from './config/index.js'
 import { gateway, gatewayInitFromConfig } from './gateway/index.js'
 import { checkPrefix } from './bridges/nats/subjects.js'
 import { NATS_CONFIG_KEYS } from './bridges/nats/constants.js'

@@ -13,6 +13,7 @@ import { Ajv2020, type ValidateFunction, type ErrorObject } from 'ajv/dist/2020.
 import { cidStringOf } from '../core/encoding.js'
 import { packageRoot } from '../core/paths.js'
 import { InvalidBodyError, UnknownTypeError } from '../core/errors.js'
+import type { EnvelopeSchemas } from '../core/envelope.js'
 
 export interface SchemaEntry {
   type: string
@@ -30,7 +31,7 @@ export function formatAjvErrors (errors: ErrorObject[] | null | undefined, max =
   return errors.slice(0, max).map(e => `${e.instancePath === '' ? '(root)' : e.instancePath} ${e.message ?? 'is invalid'}${e.params != null && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`).join('; ')
 }
 
-export class SchemaRegistry {
+export class SchemaRegistry implements EnvelopeSchemas {
   private readonly byType = new Map<string, SchemaEntry>()
   private readonly byCid = new Map<string, SchemaEntry>()
   readonly ajv: Ajv2020
