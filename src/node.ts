@@ -52,9 +52,8 @@ export interface PlComponents {
 }
 
 /**
- * The services a service uses, by name. A service that uses others declares
- * them in its own components type, e.g.
- * `interface OffersComponents extends PlComponents { services: { discovery?: Discovery } }`,
+ * A node's services by name. A service that uses others declares them in its
+ * own components type, e.g. `OffersComponents = Pick<PlComponents, 'logger'> & { services: { discovery?: Discovery } }`,
  * and the compiler checks the map PlNode is given against it (docs/ARCHITECTURE.md "Wiring").
  */
 export type ServiceMap = Record<string, PlService | undefined>
