@@ -11,9 +11,9 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { Ajv2020, type ValidateFunction, type ErrorObject } from 'ajv/dist/2020.js'
 import { cidStringOf } from '../core/encoding.js'
+import type { EnvelopeSchemas } from '../core/envelope.js'
 import { packageRoot } from '../core/paths.js'
 import { InvalidBodyError, UnknownTypeError } from '../core/errors.js'
-import type { EnvelopeSchemas } from '../core/envelope.js'
 
 export interface SchemaEntry {
   type: string
