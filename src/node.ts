@@ -28,7 +28,7 @@ import { Gossip } from './net/gossip.js'
 import { ControlApi } from './api/control.js'
 import { parseCid } from './core/encoding.js'
 import { InvalidRequestError } from './api/errors.js'
-import { DEFAULT_MAX_BLOCK_BYTES } from './net/fetch.js'
+import { BlockFetcher, DEFAULT_MAX_BLOCK_BYTES, type BlockFetcherInit } from './net/fetch.js'
 
 export interface PlComponents {
   dataDir: string
@@ -45,11 +45,26 @@ export interface PlComponents {
   rpc: Rpc
   gossip: Gossip
   api?: ControlApi
+  /** the node's one `/pl/fetch` (content by CID): started before the services, stopped after them */
+  fetcher: BlockFetcher
   /** signs a body as a `type` envelope from this node */
   sign: <B extends object>(type: string, body: B, options?: SignOptions) => Envelope<B>
-  /** other services, by name (for services that use each other) */
-  services: Record<string, PlService>
 }
+
+/**
+ * A node's services by name. A service that uses others declares them in its
+ * own components type, e.g. `OffersComponents = Pick<PlComponents, 'logger'> & { services: { discovery?: Discovery } }`,
+ * and the compiler checks the map PlNode is given against it (docs/ARCHITECTURE.md "Wiring").
+ */
+export type ServiceMap = Record<string, PlService | undefined>
+
+/**
+ * The components a factory of a service using the services `D` is given. The
+ * index signature keeps a map of only optional dependencies from being a
+ * "weak type" that a node running none of them could not be given; the
+ * service itself keeps `D` alone, so a misspelt name does not compile there.
+ */
+export type ServiceComponents<D extends object = ServiceMap> = PlComponents & { services: D & ServiceMap }
 
 export interface PlService {
   start?: () => Promise<void> | void
@@ -58,9 +73,27 @@ export interface PlService {
   status?: () => Record<string, unknown>
 }
 
-export type ServiceFactory = (components: PlComponents) => PlService
+/**
+ * Makes a service `T` from the node's components and the services `D` it
+ * uses. Without `D` it takes any map: a `Record<string, ServiceFactory>` is
+ * unchecked wiring (tests); an object literal or defineServices is checked.
+ */
+export type ServiceFactory<T extends PlService = PlService, D extends object = any> = (components: ServiceComponents<D>) => T
 
-export interface PlNodeInit {
+/**
+ * The factories of a node's services, in start order: each one is given the
+ * node's whole service map `S`, so a factory whose components name a service
+ * `S` lacks (or has with another type) does not compile. Services read each
+ * other at start or later, never in the factory: later entries do not exist yet.
+ */
+export type ServiceFactories<S extends object> = { [K in keyof S]: (components: ServiceComponents<S>) => S[K] }
+
+/** Checks a service map where it is written (src/services.ts): `defineServices({ discovery: discovery(), offers: offers(...) })`. */
+export function defineServices<S extends object> (factories: ServiceFactories<S>): ServiceFactories<S> {
+  return factories
+}
+
+export interface PlNodeInit<S extends object = ServiceMap> {
   dataDir: string
   /** @default ['/ip4/127.0.0.1/tcp/0'] */
   listen?: string[]
@@ -80,7 +113,10 @@ export interface PlNodeInit {
   /** @default 60000 */
   clockSkewMs?: number
   logger?: Logger
-  services?: Record<string, ServiceFactory>
+  /** the services, in start order (see ServiceFactories) */
+  services?: ServiceFactories<S>
+  /** the node's `/pl/fetch`: block size limit, access rule (granted or open), timeouts */
+  fetch?: BlockFetcherInit
   /** warn when the node has no peer this long after start @default 10000 */
   noPeersWarnMs?: number
   /** network name, relays, NAT traversal and announce settings for libp2p (see docs/TESTNET.md) */
@@ -91,8 +127,8 @@ export interface PlNodeInit {
 const REPLAY_SWEEP_MS = 60_000
 /** Warn when a node still has no peer this long after start. @default 10 s */
 const NO_PEERS_WARN_MS = 10_000
-export class PlNode {
-  readonly components: PlComponents
+export class PlNode<S extends object = ServiceMap> {
+  readonly components: ServiceComponents<S>
   private readonly serviceOrder: string[]
   private sweepTimer?: { clear: () => void }
   private noPeersTimer?: TimerHandle
@@ -102,12 +138,12 @@ export class PlNode {
   private noPeersWarnMs = NO_PEERS_WARN_MS
   private state: 'created' | 'starting' | 'started' | 'stopping' | 'stopped' = 'created'
 
-  private constructor (components: PlComponents, order: string[]) {
+  private constructor (components: ServiceComponents<S>, order: string[]) {
     this.components = components
     this.serviceOrder = order
   }
 
-  static async create (init: PlNodeInit): Promise<PlNode> {
+  static async create<S extends object = ServiceMap> (init: PlNodeInit<S>): Promise<PlNode<S>> {
     const logger = init.logger ?? silentLogger()
     const store = await Store.open(init.dataDir)
     try {
@@ -122,7 +158,10 @@ export class PlNode {
       const rpc = new Rpc({ libp2p, metrics, clock, logger: nodeLogger.child({ component: 'rpc' }) })
       const gossip = new Gossip({ pubsub: libp2p.services.pubsub, verifier, replay, metrics, clock, logger: nodeLogger.child({ component: 'gossip' }) }, { network: init.net?.network })
       const api = init.controlApi === false ? undefined : new ControlApi({ dataDir: init.dataDir, port: init.controlPort, logger: nodeLogger.child({ component: 'api' }) })
-      const components: PlComponents = {
+      const fetcher = new BlockFetcher({ rpc, libp2p, store, metrics, clock, logger: nodeLogger.child({ component: 'fetch' }) }, init.fetch)
+      // filled in start order below; services read each other at start or later
+      const services: Partial<S> = {}
+      const components: ServiceComponents<S> = {
         dataDir: init.dataDir,
         identity,
         store,
@@ -136,12 +175,14 @@ export class PlNode {
         rpc,
         gossip,
         api,
+        fetcher,
         sign: (type, body, options) => signEnvelope(identity, registry, type, body, { now: clock.now(), ...options }),
-        services: {}
+        services: services as S & ServiceMap
       }
       const order: string[] = []
-      for (const [name, factory] of Object.entries(init.services ?? {})) {
-        components.services[name] = factory(components)
+      const factories = init.services ?? {} as ServiceFactories<S>
+      for (const name of Object.keys(factories) as Array<keyof S & string>) {
+        services[name] = factories[name](components)
         order.push(name)
       }
       const node = new PlNode(components, order)
@@ -171,10 +212,20 @@ export class PlNode {
     return this.libp2p.getMultiaddrs().map(a => a.toString())
   }
 
-  service<T extends PlService> (name: string): T {
-    const s = this.components.services[name]
+  /** The service `name`, typed by the node's service map; throws when the node runs none by that name. */
+  service<K extends keyof S & string> (name: K): NonNullable<S[K]>
+  /** The same for a node built from an untyped map (`Record<string, ServiceFactory>`, as tests do): the caller names the type. */
+  service<T extends PlService> (name: string): T
+  service (name: string): unknown {
+    const s = (this.components.services as Record<string, PlService | undefined>)[name]
     if (s == null) throw new TypeError(`no service named ${name}`)
-    return s as T
+    return s
+  }
+
+  /** The started services by name, in start order. */
+  private startedServices (): Array<[string, PlService]> {
+    const services = this.components.services as Record<string, PlService | undefined>
+    return this.serviceOrder.flatMap(name => { const s = services[name]; return s != null ? [[name, s]] : [] })
   }
 
   private starting?: Promise<void>
@@ -199,7 +250,8 @@ export class PlNode {
       if (this.gossipEnabled) c.gossip.start()
       await c.rpc.handle(timeProtocol(c.clock))
       if (c.api != null) this.registerCoreRoutes(c.api)
-      for (const name of this.serviceOrder) await c.services[name].start?.()
+      await c.fetcher.start()
+      for (const [, service] of this.startedServices()) await service.start?.()
       try {
         await c.api?.start()
       } catch (err) {
@@ -257,8 +309,8 @@ export class PlNode {
       rejected: await c.metrics.rejections(),
       warnings: this.warnings(),
       bootstrap: this.bootstrapKeeper?.status() ?? [],
-      services: Object.fromEntries(this.serviceOrder.flatMap(name => {
-        const st = c.services[name].status?.()
+      services: Object.fromEntries(this.startedServices().flatMap(([name, service]) => {
+        const st = service.status?.()
         return st != null ? [[name, st]] : []
       }))
     }))
@@ -307,7 +359,8 @@ export class PlNode {
     const errors: unknown[] = []
     const attempt = async (fn: () => unknown): Promise<void> => { try { await fn() } catch (err) { errors.push(err) } }
     await attempt(async () => await c.api?.stop())
-    for (const name of [...this.serviceOrder].reverse()) await attempt(async () => await c.services[name].stop?.())
+    for (const [, service] of this.startedServices().reverse()) await attempt(async () => await service.stop?.())
+    await attempt(async () => { await c.fetcher.stop() })
     await attempt(async () => { await c.rpc.stop() })
     await attempt(() => { c.gossip.stop() })
     await attempt(async () => { await c.libp2p.stop() })

@@ -14,7 +14,7 @@
  */
 import { readDescriptorFile } from './discovery/descriptor-file.js'
 import { PlError } from './core/errors.js'
-import type { PlComponents, PlService } from './node.js'
+import type { PlComponents, PlService, ServiceComponents } from './node.js'
 import type { Discovery, ImplRef } from './discovery/index.js'
 
 /** A configured capability offer cannot be read or is malformed. */
@@ -55,12 +55,17 @@ export function parseOffers (section: unknown): CapabilityOffer[] {
   })
 }
 
+/** Offers publish through the discovery service (a node with offers but no discovery fails at start). */
+export interface OffersServices { discovery?: Discovery }
+
+export type OffersComponents = Pick<PlComponents, 'logger'> & { services: OffersServices }
+
 export class Offers implements PlService {
-  constructor (private readonly components: PlComponents, private readonly offers: CapabilityOffer[]) {}
+  constructor (private readonly components: OffersComponents, private readonly offers: CapabilityOffer[]) {}
 
   async start (): Promise<void> {
     if (this.offers.length === 0) return
-    const discovery = this.components.services.discovery as Discovery | undefined
+    const discovery = this.components.services.discovery
     if (discovery == null) throw new OfferConfigError('services.capabilities needs the discovery service')
     const log = this.components.logger.child({ component: 'offers' })
     for (const offer of this.offers) {
@@ -72,7 +77,7 @@ export class Offers implements PlService {
 }
 
 /** Service factory: `services: { offers: offers(config.services.capabilities) }` (after discovery). */
-export function offers (section: unknown): (components: PlComponents) => Offers {
+export function offers (section: unknown): (components: ServiceComponents<OffersServices>) => Offers {
   const list = parseOffers(section)
   return (components) => new Offers(components, list)
 }

@@ -20,16 +20,16 @@
  * step?" — its local modules first, then the remote runner; the provider side
  * runs awarded steps in the executor's module pool).
  */
-import type { PlComponents, ServiceFactory } from './node.js'
-import type { DaemonConfig } from './cli/config.js'
+import { defineServices, type PlService, type ServiceComponents, type ServiceFactories } from './node.js'
+import type { DaemonConfig } from './config/index.js'
 import { discovery, discoveryInitFromConfig, type Discovery } from './discovery/index.js'
 import { receipts, type ReceiptsService } from './receipts/index.js'
-import { negotiation, type Negotiation, type NegotiationInit } from './negotiation/index.js'
+import { negotiation, type Negotiation, type NegotiationInit, type NegotiationServices } from './negotiation/index.js'
 import { exec, NoRunnerError, type ExecService, type ExecServiceInit, type StepRunner } from './exec/index.js'
 import { offers } from './offers.js'
 import { composite } from './composite/index.js'
 import { registry, type RegistryInit } from './registry/index.js'
-import { ConfigError } from './cli/config.js'
+import { ConfigError } from './config/index.js'
 import { gateway, gatewayInitFromConfig } from './gateway/index.js'
 import { checkPrefix } from './bridges/nats/subjects.js'
 import { NATS_CONFIG_KEYS } from './bridges/nats/constants.js'
@@ -63,8 +63,8 @@ function section<T> (services: Record<string, unknown>, name: string, known: str
 }
 
 /** The requester's remote runner, resolved when a step asks (negotiation starts before exec runs anything). */
-function remoteDelegate (c: PlComponents): StepRunner {
-  const runner = (): StepRunner | undefined => (c.services.negotiation as Negotiation | undefined)?.runner
+function remoteDelegate (services: { negotiation?: Negotiation }): StepRunner {
+  const runner = (): StepRunner | undefined => services.negotiation?.runner
   return {
     name: 'remote',
     canRun: async (step, query) => await (runner()?.canRun(step, query) ?? false),
@@ -77,7 +77,7 @@ function remoteDelegate (c: PlComponents): StepRunner {
 }
 
 /** The NATS binding, its client loaded at start: a daemon without `services.nats` never loads it. */
-function natsLazy (init: NatsInit): ServiceFactory {
+function natsLazy (init: NatsInit): (c: ServiceComponents<object>) => PlService {
   return (c) => {
     let bridge: NatsBridge | undefined
     return {
@@ -92,50 +92,66 @@ function natsLazy (init: NatsInit): ServiceFactory {
   }
 }
 
-export function daemonServices (config: DaemonConfig): Record<string, ServiceFactory> {
+/** What the daemon's negotiation uses: its own services, the executor's pool (provider side) and attached processes (bids). */
+type DaemonNegotiationServices = NegotiationServices & { exec: ExecService, attached?: AttachedService }
+/** What the daemon's executor uses: local capabilities from discovery, receipts for local steps, negotiation for remote ones. */
+interface DaemonExecServices { discovery: Discovery, receipts: ReceiptsService, negotiation?: Negotiation }
+
+/**
+ * The daemon's services, in start order. The map is typed: each factory's
+ * components name the services it uses, and a misspelt or missing one does
+ * not compile (docs/ARCHITECTURE.md "Wiring").
+ */
+export function daemonServices (config: DaemonConfig) {
   const s = config.services ?? {}
   for (const name of Object.keys(s)) {
     if (!SECTIONS.includes(name)) throw new ConfigError(`services: unknown section "${name}" (known: ${SECTIONS.join(', ')})`)
   }
-  const services: Record<string, ServiceFactory> = {}
   const negotiationInit = section<NegotiationInit>(s, 'negotiation', NEGOTIATION_KEYS)
   const execInit = section<ExecServiceInit>(s, 'exec', EXEC_KEYS)
+  let nats: { nats: ReturnType<typeof natsLazy> } | undefined
   if (s.nats != null) {
     const natsInit = section<NatsInit>(s, 'nats', NATS_CONFIG_KEYS)
     if (typeof natsInit.url !== 'string' && !Array.isArray(natsInit.url)) throw new ConfigError('services.nats.url is required (e.g. nats://127.0.0.1:4222)')
     if (natsInit.prefix != null) checkPrefix(natsInit.prefix)
-    services.nats = natsLazy(natsInit)
+    nats = { nats: natsLazy(natsInit) }
   }
-  services.discovery = discovery(discoveryInitFromConfig(s.discovery, { gossip: config.gossip }))
-  services.receipts = receipts()
-  // attestations, trusted issuers, revocations, policies by CID: negotiation judges bids with it
-  services.trust = trust({ gossip: config.gossip, ...section<TrustInit>(s, 'trust', TRUST_KEYS) })
-  services.negotiation = (c) => negotiation({
-    openCalls: config.gossip,
-    ...negotiationInit,
-    runStep: async (module, call, options) => await (c.services.exec as ExecService).executor.pool.runModule(module, call, options),
-    // an external implementation (A2A, MCP, attached process) is bid on only while its bridge can serve it
-    canRun: (module) => module.kind !== 'external' || (c.services.exec as ExecService).executor.pool.external.ready(module),
-    // attached processes that answer bid questions are asked; everything else gets the default strategy
-    strategy: attachedBidStrategy(() => c.services.attached as AttachedService | undefined, defaultBidStrategy())
-  })(c)
-  services.exec = (c) => exec({
-    ...execInit,
-    localCapabilities: (name, version) => (c.services.discovery as Discovery).localCapability(name, version),
-    wrapLocal: (local) => (c.services.receipts as ReceiptsService).wrap(local),
-    runners: [remoteDelegate(c)]
-  })(c)
-  // capabilities implemented by a plan (impl: {plan}): the `plan` runner in the executor's pool, before offers publish them
-  services.composite = composite({ maxDepth: negotiationInit.maxDepth })
-  services.offers = offers(s.capabilities)
-  // workflows as data in the mesh; the gateway mounts its routes (src/registry/routes.ts)
-  services.registry = registry(section<RegistryInit>(s, 'registry', REGISTRY_KEYS))
-  // before the gateway: it mounts the bridge's routes when it listens
-  services.a2a = a2a(a2aInitFromConfig(s.a2a))
-  // MCP bridge: the `mcp` ExternalRunner, POST /mcp/publish on the control API, /mcp on the gateway (started before it)
-  services.mcp = mcp(section<McpBridgeInit>(s, 'mcp', MCP_CONFIG_KEYS))
-  // processes attached over the gateway's /attach WebSocket serve capabilities (src/bridges/attached)
-  services.attached = attached()
-  services.gateway = gateway(gatewayInitFromConfig(config.api))
-  return services
+  return defineServices({
+    // first, so that the first ads and calls already go out on NATS too
+    ...nats,
+    discovery: discovery(discoveryInitFromConfig(s.discovery, { gossip: config.gossip })),
+    receipts: receipts(),
+    // attestations, trusted issuers, revocations, policies by CID: negotiation judges bids with it
+    trust: trust({ gossip: config.gossip, ...section<TrustInit>(s, 'trust', TRUST_KEYS) }),
+    negotiation: (c: ServiceComponents<DaemonNegotiationServices>) => negotiation({
+      openCalls: config.gossip,
+      ...negotiationInit,
+      runStep: async (module, call, options) => await c.services.exec.executor.pool.runModule(module, call, options),
+      // an external implementation (A2A, MCP, attached process) is bid on only while its bridge can serve it
+      canRun: (module) => module.kind !== 'external' || c.services.exec.executor.pool.external.ready(module),
+      // attached processes that answer bid questions are asked; everything else gets the default strategy
+      strategy: attachedBidStrategy(() => c.services.attached, defaultBidStrategy())
+    })(c),
+    exec: (c: ServiceComponents<DaemonExecServices>) => exec({
+      ...execInit,
+      localCapabilities: (name, version) => c.services.discovery.localCapability(name, version),
+      wrapLocal: (local) => c.services.receipts.wrap(local),
+      runners: [remoteDelegate(c.services)]
+    })(c),
+    // capabilities implemented by a plan (impl: {plan}): the `plan` runner in the executor's pool, before offers publish them
+    composite: composite({ maxDepth: negotiationInit.maxDepth }),
+    offers: offers(s.capabilities),
+    // workflows as data in the mesh; the gateway mounts its routes (src/registry/routes.ts)
+    registry: registry(section<RegistryInit>(s, 'registry', REGISTRY_KEYS)),
+    // before the gateway: it mounts the bridge's routes when it listens
+    a2a: a2a(a2aInitFromConfig(s.a2a)),
+    // MCP bridge: the `mcp` ExternalRunner, POST /mcp/publish on the control API, /mcp on the gateway (started before it)
+    mcp: mcp(section<McpBridgeInit>(s, 'mcp', MCP_CONFIG_KEYS)),
+    // processes attached over the gateway's /attach WebSocket serve capabilities (src/bridges/attached)
+    attached: attached(),
+    gateway: gateway(gatewayInitFromConfig(config.api))
+  })
 }
+
+/** The service map of a daemon (`PlNode<DaemonServices>`): `node.components.services.gateway` is a GatewayService. */
+export type DaemonServices = ReturnType<typeof daemonServices> extends ServiceFactories<infer S> ? S : never

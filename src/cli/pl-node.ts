@@ -10,6 +10,7 @@ import { loadConfig, netInit, DEFAULT_LISTEN } from './config.js'
 import { action, fail } from './util.js'
 import { ControlClient } from '../api/client.js'
 import type { PlNode } from '../node.js'
+import type { DaemonServices } from '../services.js'
 import { claimPidFile, startDetached, stopDaemon, watchParent, PID_FILE, LOG_FILE } from './daemon.js'
 import { VERSION } from './version.js'
 import { resolveDataDir } from './util.js'
@@ -58,7 +59,7 @@ program.command('start')
     const [{ PlNode }, { daemonServices }, { createLogger }] = await Promise.all([import('../node.js'), import('../services.js'), import('../core/logger.js')])
     const releasePid = await claimPidFile(config.dataDir)
     const logger = createLogger({ level: config.logLevel as any })
-    const create = async (listen: string[]): Promise<PlNode> => {
+    const create = async (listen: string[]): Promise<PlNode<DaemonServices>> => {
       const n = await PlNode.create({
         dataDir: config.dataDir,
         listen,
@@ -79,7 +80,7 @@ program.command('start')
       }
       return n
     }
-    let node: PlNode
+    let node: PlNode<DaemonServices>
     try {
       try {
         node = await create(config.listen)
@@ -110,7 +111,7 @@ program.command('start')
     const stopWatch = opts.exitWithParent === true || process.env.PL_EXIT_WITH_PARENT === '1'
       ? watchParent(() => { shutdown('parent exited') })
       : undefined
-    process.stdout.write(JSON.stringify({ event: 'started', peerId: node.peerId, addrs: node.addrs(), control: node.components.api?.address, gateway: (node.components.services.gateway as { address?: string } | undefined)?.address }) + '\n')
+    process.stdout.write(JSON.stringify({ event: 'started', peerId: node.peerId, addrs: node.addrs(), control: node.components.api?.address, gateway: node.components.services.gateway.address }) + '\n')
   }))
 
 program.command('stop')

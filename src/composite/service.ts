@@ -4,9 +4,9 @@
  * `impl: {plan: <file | cid:…>}` are bid on and served (src/composite/runner.ts).
  * Start it after exec, receipts and discovery.
  */
-import type { PlComponents, PlService } from '../node.js'
-import type { ExecService } from '../exec/service.js'
-import type { ReceiptsService } from '../receipts/service.js'
+import type { PlComponents, PlService, ServiceComponents } from '../node.js'
+import type { ExecService } from '../exec/index.js'
+import type { ReceiptsService } from '../receipts/index.js'
 import type { Discovery } from '../discovery/index.js'
 import { IoSchemas } from '../trust/io-schemas.js'
 import { compositeRunner } from './runner.js'
@@ -16,7 +16,14 @@ export interface CompositeInit {
   maxDepth?: number
 }
 
-export type CompositeComponents = Pick<PlComponents, 'store' | 'registry' | 'services'>
+/** The services the composite service uses, each optional: without an executor it runs nothing. */
+export interface CompositeServices {
+  exec?: ExecService
+  discovery?: Discovery
+  receipts?: ReceiptsService
+}
+
+export type CompositeComponents = Pick<PlComponents, 'store' | 'registry'> & { services: CompositeServices }
 
 export class CompositeService implements PlService {
   private unregister?: () => void
@@ -25,10 +32,8 @@ export class CompositeService implements PlService {
 
   start (): void {
     if (this.unregister != null) return
-    const exec = this.c.services.exec as ExecService | undefined
+    const { exec, discovery, receipts } = this.c.services
     if (exec == null) return // a node without an executor runs no composites
-    const discovery = this.c.services.discovery as Discovery | undefined
-    const receipts = this.c.services.receipts as ReceiptsService | undefined
     this.unregister = exec.executor.pool.external.register(compositeRunner({
       executor: exec.executor,
       blocks: this.c.store.blocks,
@@ -46,6 +51,6 @@ export class CompositeService implements PlService {
 }
 
 /** Service factory: `services: { composite: composite() }` (after exec). */
-export function composite (init: CompositeInit = {}): (components: PlComponents) => CompositeService {
+export function composite (init: CompositeInit = {}): (components: ServiceComponents<CompositeServices>) => CompositeService {
   return (components) => new CompositeService(components, init)
 }

@@ -16,7 +16,6 @@ import {
   MalformedEnvelopeError, SchemaMismatchError, BadSignatureError, WrongSenderError, NotForMeError,
   ClockSkewError, EnvelopeExpiredError, EnvelopeLifetimeError, ReplayError, EnvelopeTooLargeError, IdentityError, PlError, UnknownTypeError
 } from './errors.js'
-import type { SchemaRegistry } from '../spec/registry.js'
 import { systemClock, type Clock } from './clock.js'
 import type { EnvelopeV1 } from '../wire/index.js'
 
@@ -34,6 +33,19 @@ export const DEFAULT_MAX_ENVELOPE_BYTES = 1024 * 1024
  * @default 24 h (the longest capability ad TTL)
  */
 export const DEFAULT_MAX_ENVELOPE_LIFETIME_MS = 24 * 60 * 60_000
+
+/**
+ * What envelopes need of the schema registry (src/spec/registry.ts satisfies
+ * it): core names the shape it uses and does not import spec/.
+ */
+export interface EnvelopeSchemas {
+  /** throws a typed error naming what is wrong when `value` is not a valid `type` */
+  validate: (type: string, value: unknown) => void
+  isValid: (type: string, value: unknown) => boolean
+  /** the CID of the schema of `type` (throws UnknownTypeError for an unknown type) */
+  cidOf: (type: string) => string
+  get: (type: string) => { cid: string }
+}
 
 /** Envelope.v1 (the generated wire type) with its body typed. */
 export type Envelope<B = Record<string, unknown>> = Omit<EnvelopeV1, 'body'> & { body: B }
@@ -143,7 +155,7 @@ function nextNonce (): string {
 }
 
 /** Signs `body` as a `type` envelope. Validates the body first: we never send what we would reject. */
-export function signEnvelope<B extends object> (identity: Identity, registry: SchemaRegistry, type: string, body: B, options: SignOptions = {}): Envelope<B> {
+export function signEnvelope<B extends object> (identity: Identity, registry: EnvelopeSchemas, type: string, body: B, options: SignOptions = {}): Envelope<B> {
   registry.validate(type, body)
   const ts = options.now ?? systemClock.now()
   const unsigned = stripUndefined({
@@ -207,7 +219,7 @@ export class EnvelopeVerifier {
   readonly maxBytes: number
   private readonly clock: Clock
 
-  constructor (private readonly registry: SchemaRegistry, private readonly replay: ReplayGuard | undefined, private readonly init: EnvelopeVerifierInit = {}) {
+  constructor (private readonly registry: EnvelopeSchemas, private readonly replay: ReplayGuard | undefined, private readonly init: EnvelopeVerifierInit = {}) {
     this.clockSkewMs = init.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS
     this.maxBytes = init.maxBytes ?? DEFAULT_MAX_ENVELOPE_BYTES
     this.clock = init.clock ?? systemClock

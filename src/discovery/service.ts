@@ -8,7 +8,7 @@ import { CID } from 'multiformats/cid'
 import type { PlComponents, PlService } from '../node.js'
 import { externalModuleSpec, moduleSpecOf, type ModuleSpec } from '../core/module.js'
 import { compositeImpl } from '../composite/plan.js'
-import { sharedFetcher, type BlockFetcher, type BlockFetcherInit } from '../net/fetch.js'
+import type { BlockFetcher } from '../net/fetch.js'
 import { cidStringOf } from '../core/encoding.js'
 import { Advertiser } from './ads.js'
 import { Catalog } from './catalog.js'
@@ -69,17 +69,15 @@ export interface DiscoveryInit {
   sourceAdBytesBurst?: number
   /** register the control API routes (/caps...) when the node has an API @default true */
   controlRoutes?: boolean
-  /** options of the BlockFetcher created when the node has no `fetch` service */
-  fetch?: BlockFetcherInit
   /** the clock of the catalog and its rate limiters (tests pass a fake one) @default the node's clock (`components.clock`) */
   now?: () => number
 }
 
-export type DiscoveryComponents = Pick<PlComponents, 'identity' | 'store' | 'registry' | 'metrics' | 'logger' | 'libp2p' | 'rpc' | 'gossip' | 'api' | 'sign' | 'services' | 'clock'>
+export type DiscoveryComponents = Pick<PlComponents, 'identity' | 'store' | 'registry' | 'metrics' | 'logger' | 'libp2p' | 'rpc' | 'gossip' | 'api' | 'sign' | 'fetcher' | 'clock'>
 
-type Settings = Required<Omit<DiscoveryInit, 'fetch' | 'now'>>
+type Settings = Required<Omit<DiscoveryInit, 'now'>>
 
-/** The default of every DiscoveryInit field but `fetch` and `now`; also the keys (and value types) the `services.discovery` config section accepts. */
+/** The default of every DiscoveryInit field but `now`; also the keys (and value types) the `services.discovery` config section accepts. */
 export const DISCOVERY_DEFAULTS: Readonly<Settings> = {
   ttlMs: C.DEFAULT_AD_TTL_MS,
   gossip: true,
@@ -114,7 +112,6 @@ export class Discovery implements PlService {
   private readonly log: DiscoveryComponents['logger']
   private readonly caps = capsProtocol(async (req) => this.answerCaps(req))
   private fetcher?: BlockFetcher
-  private ownsFetcher = false
   private shutdown = new AbortController()
   private sweepTimer?: { clear: () => void }
   private routesRegistered = false
@@ -189,10 +186,7 @@ export class Discovery implements PlService {
     this.shutdown = new AbortController()
     setMaxListeners(Infinity, this.shutdown.signal) // one listener per find in flight
     try {
-      const shared = sharedFetcher(this.c, this.init.fetch)
-      this.fetcher = shared.fetcher
-      this.ownsFetcher = shared.created
-      if (this.ownsFetcher || !this.fetcher.isStarted) await this.fetcher.start()
+      this.fetcher = this.c.fetcher
       await this.c.rpc.handle(this.caps)
       await this.catalog.load()
       const caps = await this.local.load()
@@ -233,7 +227,6 @@ export class Discovery implements PlService {
     this.dht.stop()
     if (this.settings.gossip) this.c.gossip.unsubscribe(C.CATALOG_TOPIC)
     await this.c.libp2p.unhandle(C.CAPS_PROTOCOL).catch(() => {})
-    if (this.ownsFetcher) await this.fetcher?.stop().catch(() => {})
     this.state = 'stopped'
   }
 

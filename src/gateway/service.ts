@@ -5,13 +5,11 @@
  * (`--api-listen HOST:PORT`, `PL_API_LISTEN`, `api.listen`).
  */
 import type { FastifyInstance } from 'fastify'
-import type { PlComponents, PlService } from '../node.js'
-import type { ExecService } from '../exec/service.js'
-import type { Negotiation } from '../negotiation/service.js'
-import type { ReceiptsService } from '../receipts/service.js'
+import type { PlComponents, PlService, ServiceComponents, ServiceMap } from '../node.js'
+import type { ExecService } from '../exec/index.js'
+import type { Negotiation } from '../negotiation/index.js'
+import type { ReceiptsService } from '../receipts/index.js'
 import type { ControlApi } from '../api/control.js'
-import type { CandidateFinder } from '../negotiation/types.js'
-import type { ModuleSpec } from '../core/module.js'
 import type { GatewayPlugin, RegisteredWorkflowSource } from './types.js'
 import { registryRoutes, type Registry } from '../registry/index.js'
 import { join } from 'node:path'
@@ -22,7 +20,7 @@ import { capabilityRoutes } from './capabilities.js'
 import { nodeRoutes } from './node-info.js'
 import { packageRoot } from '../core/paths.js'
 import { systemClock } from '../core/clock.js'
-import type { Discovery } from '../discovery/service.js'
+import type { Discovery } from '../discovery/index.js'
 import { RateLimiter } from './rate-limit.js'
 import { RunEventHub } from './events.js'
 import { buildServer } from './server.js'
@@ -30,7 +28,7 @@ import { gatewayRoutes } from './routes.js'
 import { streamRoutes } from './stream.js'
 import type { GatewayContext, RunRequester } from './context.js'
 import { GatewayConfigError, GatewayNotListeningError, ServiceUnavailableError } from './errors.js'
-import type { TrustService } from '../trust/service.js'
+import type { TrustService } from '../trust/index.js'
 import { DEFAULT_AUTH_FAILURE_BURST, DEFAULT_AUTH_FAILURE_PER_SECOND, DEFAULT_UI_SESSION_MS, DEFAULT_BODY_LIMIT, DEFAULT_MAX_SOCKET_BUFFER, DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND } from './constants.js'
 
 export interface GatewayInit {
@@ -112,12 +110,18 @@ export function parseListen (value: unknown): { host: string, port: number } {
   return { host: m[1] ?? m[2], port }
 }
 
-export type GatewayComponents = Pick<PlComponents, 'dataDir' | 'store' | 'logger' | 'verifier' | 'replay' | 'identity' | 'registry' | 'services' | 'api' | 'rpc' | 'libp2p' | 'sign' | 'metrics'>
-
-interface DiscoveryLike {
-  find?: CandidateFinder['find']
-  localCapability?: (name: string, version?: string) => ModuleSpec | undefined
+/** The services the gateway serves, each optional (without exec it does not listen). */
+export interface GatewayServices {
+  exec?: ExecService
+  negotiation?: Negotiation
+  receipts?: ReceiptsService
+  discovery?: Discovery
+  registry?: Registry
+  trust?: TrustService
 }
+
+/** The gateway also mounts the routes of every service that offers some (`gatewayPlugin()`, `gatewayPlugins()`): it sees the whole map. */
+export type GatewayComponents = Pick<PlComponents, 'dataDir' | 'store' | 'logger' | 'verifier' | 'replay' | 'identity' | 'registry' | 'api' | 'rpc' | 'libp2p' | 'sign' | 'metrics'> & { services: GatewayServices & ServiceMap }
 
 export class GatewayService implements PlService {
   readonly keys: KeyStore
@@ -175,13 +179,10 @@ export class GatewayService implements PlService {
 
   private async listen ({ host, port }: { host: string, port: number }): Promise<void> {
     const c = this.c
-    const executor = (c.services.exec as ExecService | undefined)?.executor
+    const { exec, negotiation, receipts, discovery, registry } = c.services
+    const executor = exec?.executor
     if (executor == null) throw new ServiceUnavailableError('the gateway needs the exec service')
-    const negotiation = c.services.negotiation as Negotiation | undefined
-    const receipts = c.services.receipts as ReceiptsService | undefined
-    const discovery = c.services.discovery as DiscoveryLike | undefined
-    const registry = c.services.registry as (RegisteredWorkflowSource & Record<string, unknown>) | undefined
-    const workflows = this.init.workflows ?? (typeof registry?.resolve === 'function' ? registry : undefined)
+    const workflows: RegisteredWorkflowSource | undefined = this.init.workflows ?? registry
     const log = c.logger.child({ component: 'gateway' })
     const hub = new RunEventHub(executor, {
       explanation: negotiation != null ? async (run, key) => await negotiation.explanationStore.find(run, key) : undefined,
@@ -216,14 +217,11 @@ export class GatewayService implements PlService {
             sign: c.sign,
             blocks: c.store.blocks,
             registry: c.registry,
-            finder: typeof discovery?.find === 'function' ? discovery as CandidateFinder : undefined,
-            localCapability: typeof discovery?.localCapability === 'function' ? (n, v) => discovery.localCapability?.(n, v) : undefined,
+            finder: discovery,
+            localCapability: discovery != null ? (n, v) => discovery.localCapability(n, v) : undefined,
             replyMs: this.init.estimateReplyMs,
             // bids are judged and policies resolved by the same trust service a run uses
-            trust: () => {
-              const t = c.services.trust as TrustService | undefined
-              return typeof t?.judge === 'function' ? t : undefined
-            }
+            trust: () => c.services.trust
           }
         : undefined
     }
@@ -232,7 +230,7 @@ export class GatewayService implements PlService {
       { plugin: streamRoutes(ctx) },
       { plugin: nodeRoutes({ peerId: c.identity.id, libp2p: c.libp2p, metrics: c.metrics, startedAt: this.startedAt, now: this.init.now ?? Date.now }) },
       {
-        plugin: capabilityRoutes(() => c.services.discovery as Discovery | undefined, {
+        plugin: capabilityRoutes(() => c.services.discovery, {
           publish: {
             dataDir: c.dataDir,
             blocks: c.store.blocks,
@@ -288,16 +286,16 @@ export class GatewayService implements PlService {
 }
 
 /** The registry's routes (src/registry/routes.ts), when a `registry` service runs. */
-function registryPlugins (registry: unknown): Array<{ plugin: GatewayPlugin }> {
+function registryPlugins (registry: Registry | undefined): Array<{ plugin: GatewayPlugin }> {
   if (registry == null) return []
-  return [{ plugin: registryRoutes({ registry: registry as Registry }) }]
+  return [{ plugin: registryRoutes({ registry }) }]
 }
 
 /**
  * Routes of services that offer some (the bridges), mounted with the gateway's auth and limits:
  * `gatewayPlugin()` (one plugin: the A2A bridge) or `gatewayPlugins()` (several: the MCP bridge).
  */
-function servicePlugins (services: Record<string, unknown>): Array<{ plugin: GatewayPlugin }> {
+function servicePlugins (services: ServiceMap): Array<{ plugin: GatewayPlugin }> {
   return Object.values(services).flatMap((s) => {
     const one = (s as { gatewayPlugin?: () => GatewayPlugin } | undefined)?.gatewayPlugin
     const many = (s as { gatewayPlugins?: () => Array<{ plugin: GatewayPlugin }> } | undefined)?.gatewayPlugins
@@ -336,5 +334,5 @@ function registerLoginRoute (api: ControlApi, tokens: LoginTokens, url: () => st
 
 /** Service factory: `services: { gateway: gateway({ listen: '127.0.0.1:8080' }) }`. */
 export function gateway (init: GatewayInit = {}) {
-  return (components: PlComponents): GatewayService => new GatewayService(components, init)
+  return (components: ServiceComponents<GatewayServices>): GatewayService => new GatewayService(components, init)
 }

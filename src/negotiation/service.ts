@@ -7,7 +7,7 @@
  * discovery service finds candidates and knows this node's published
  * capabilities.
  */
-import type { PlComponents, PlService } from '../node.js'
+import type { PlComponents, PlService, ServiceComponents } from '../node.js'
 import type { Logger } from '../core/logger.js'
 import { ReceiptStore } from '../receipts/store.js'
 import { Provider } from './provider.js'
@@ -18,7 +18,7 @@ import type { Award, Bid, BidRelease, BidStrategy, CallForProposal, Candidate, C
 import type { RemoteRunnerInit } from './remote-runner.js'
 import type { ProviderInit } from './provider.js'
 import type { ModuleSpec } from '../core/module.js'
-import { sharedFetcher, BlockFetcher } from '../net/fetch.js'
+import { BlockFetcher } from '../net/fetch.js'
 import type { HandlerContext, RpcResponse } from '../net/rpc.js'
 import type { VerifiedEnvelope } from '../core/envelope.js'
 import { negotiateProtocol, type NegotiateRequest, type NegotiateResponse } from './wire.js'
@@ -28,10 +28,16 @@ import { DEFAULT_TOPIC_SYNC_MS, NEGOTIATE_PROTOCOL } from './constants.js'
 import { PeerQuarantine } from './quarantine.js'
 import { clockInterval } from '../core/clock.js'
 import { IoSchemas } from '../trust/io-schemas.js'
-import type { TrustService } from '../trust/service.js'
+import type { TrustService } from '../trust/index.js'
 import type { Connection } from '@libp2p/interface'
 
-export type NegotiationComponents = Pick<PlComponents, 'identity' | 'registry' | 'verifier' | 'rpc' | 'libp2p' | 'gossip' | 'store' | 'logger' | 'metrics' | 'sign' | 'api' | 'services' | 'clock'>
+/** The services negotiation uses, each optional: trust judges bids, discovery finds candidates and local capabilities. */
+export interface NegotiationServices {
+  trust?: TrustService
+  discovery?: DiscoveryLike
+}
+
+export type NegotiationComponents = Pick<PlComponents, 'identity' | 'registry' | 'verifier' | 'rpc' | 'libp2p' | 'gossip' | 'store' | 'logger' | 'metrics' | 'sign' | 'api' | 'fetcher' | 'clock'> & { services: NegotiationServices }
 
 export interface NegotiationInit extends Partial<Pick<RemoteRunnerInit,
 'replyWindowMs' | 'dialTimeoutMs' | 'maxAttempts' | 'maxRounds' | 'cfpConcurrency' | 'maxCandidates' | 'findTimeoutMs' | 'inlineInputBytes' | 'execGraceMs' | 'stepDeadlineMs' | 'costAttrs'>>,
@@ -64,8 +70,8 @@ export interface NegotiationInit extends Partial<Pick<RemoteRunnerInit,
   now?: () => number
 }
 
-/** Duck-typed view of the discovery service (src/discovery). */
-interface DiscoveryLike {
+/** What negotiation reads of the discovery service (src/discovery satisfies it; each member optional). */
+export interface DiscoveryLike {
   find?: (query: CandidateQuery, options: CandidateFindOptions) => Promise<Candidate[]>
   localCapability?: (name: string, version?: string) => ModuleSpec | undefined | Promise<ModuleSpec | undefined>
   localCapabilities?: () => Array<{ cid: string, descriptor: LocalOffer['descriptor'], module?: ModuleSpec, active?: boolean }>
@@ -92,7 +98,6 @@ export class Negotiation implements PlService {
   private providerSide?: Provider
   private requesterSide?: RemoteRunner
   private started = false
-  private ownedFetcher?: BlockFetcher
   private listener?: OpenCallListener
   private syncTimer?: { clear: () => void }
   private readonly collector = new OpenCallCollector()
@@ -123,12 +128,12 @@ export class Negotiation implements PlService {
 
   /** the node's trust service (src/trust), when it runs one */
   private trust (): TrustService | undefined {
-    const t = this.components.services.trust as TrustService | undefined
+    const t = this.components.services.trust
     return typeof t?.judge === 'function' ? t : undefined
   }
 
   private discovery (): DiscoveryLike | undefined {
-    return this.components.services.discovery as DiscoveryLike | undefined
+    return this.components.services.discovery
   }
 
   async start (): Promise<void> {
@@ -137,16 +142,8 @@ export class Negotiation implements PlService {
     const c = this.components
     const discovery = this.discovery()
     const local = this.init.local ?? (discovery != null ? localFromDiscovery(discovery) : undefined)
-    let fetcher = this.init.fetcher
-    if (fetcher == null) {
-      // one /pl/fetch per node: providers fetch inputs with it, requesters serve their input blocks through it
-      const shared = sharedFetcher(c)
-      if (shared.created || !shared.fetcher.isStarted) {
-        await shared.fetcher.start()
-        this.ownedFetcher = shared.created ? shared.fetcher : undefined
-      }
-      fetcher = shared.fetcher
-    }
+    // the node's /pl/fetch: providers fetch inputs with it, requesters serve their input blocks through it
+    const fetcher = this.init.fetcher ?? c.fetcher
     const io = new IoSchemas(c.registry, c.store.blocks)
     const finder = this.init.finder ?? (typeof discovery?.find === 'function' ? discovery as CandidateFinder : undefined)
     const openCalls = this.init.openCalls !== false
@@ -234,7 +231,6 @@ export class Negotiation implements PlService {
     await this.components.libp2p.unhandle(NEGOTIATE_PROTOCOL).catch(() => {})
     await this.requesterSide?.stop()
     await this.providerSide?.stop()
-    await this.ownedFetcher?.stop()
   }
 
   /** The award explanation of one step of a run (throws ExplanationNotFoundError). */
@@ -250,5 +246,5 @@ export class Negotiation implements PlService {
 
 /** Service factory: `services: { negotiation: negotiation({ runStep: runModule }) }`. */
 export function negotiation (init: NegotiationInit = {}) {
-  return (components: PlComponents): Negotiation => new Negotiation(components, init)
+  return (components: ServiceComponents<NegotiationServices>): Negotiation => new Negotiation(components, init)
 }

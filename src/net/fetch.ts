@@ -6,12 +6,12 @@
  * hash to the CID (`verifyBytes`, CidMismatchError otherwise).
  *
  * Discovery pulls descriptors and schemas with it; negotiation pulls step
- * inputs. One `BlockFetcher` per node registers the provider side; get it
- * with `sharedFetcher(components)` so that areas never register it twice.
+ * inputs. One `BlockFetcher` per node registers the provider side: the
+ * node's `components.fetcher` (src/node.ts), started before the services
+ * and configured by `PlNodeInit.fetch`.
  *
  * @example
- * const fetcher = sharedFetcher(components)
- * await fetcher.start()
+ * const fetcher = components.fetcher
  * const bytes = await fetcher.fetch(peerId, 'bafyrei...', { signal })
  * const doc = await fetcher.fetchDocument<Capability>(peerId, cid)
  */
@@ -199,23 +199,4 @@ export class BlockFetcher {
     if (options.keep !== false) await this.c.store.blocks.putBytes(cid, bytes)
     return doc
   }
-}
-
-/** Service factory (services map entry `fetch: blockFetcher()`). */
-export function blockFetcher (init: BlockFetcherInit = {}): (components: BlockFetcherComponents) => BlockFetcher {
-  return (components) => new BlockFetcher(components, init)
-}
-
-/**
- * The node's one BlockFetcher: the `fetch` service when the node has one,
- * otherwise a new one registered as `services.fetch` so later callers share
- * it. `created` says whether the caller made it (and so must start/stop it).
- */
-export function sharedFetcher (components: BlockFetcherComponents & { services: Record<string, unknown> }, init: BlockFetcherInit = {}): { fetcher: BlockFetcher, created: boolean } {
-  for (const s of Object.values(components.services)) {
-    if (s instanceof BlockFetcher) return { fetcher: s, created: false }
-  }
-  const fetcher = new BlockFetcher(components, init)
-  components.services[components.services.fetch == null ? 'fetch' : 'blockFetcher'] = fetcher
-  return { fetcher, created: true }
 }

@@ -48,9 +48,16 @@ export interface InfraReport {
 
 interface Warm { record: RecordView, path: string, loaded: LoadedWorkflow, report: InfraReport }
 
-type RunsComponents = Pick<PlComponents, 'services' | 'logger'>
+/** What the registry's runs read of the discovery service (src/discovery satisfies it). */
+export interface FinderLike { find: (q: { name: string, version?: string }, o?: { signal?: AbortSignal, timeoutMs?: number }) => Promise<Array<{ provider: string }>>, localCapability?: (name: string, version?: string) => unknown }
 
-interface FinderLike { find: (q: { name: string, version?: string }, o?: { signal?: AbortSignal, timeoutMs?: number }) => Promise<Array<{ provider: string }>>, localCapability?: (name: string, version?: string) => unknown }
+/** The services the registry's runs use: the executor runs them, discovery finds providers of negotiated steps. */
+export interface RunsServices {
+  exec?: ExecService
+  discovery?: FinderLike
+}
+
+type RunsComponents = Pick<PlComponents, 'logger'> & { services: RunsServices }
 
 /** Names of the addons an executor configures (read through its Addons object). */
 function configuredAddons (exec: ExecService): { webhook: Set<string>, llm: Set<string>, callback: Set<string> } {
@@ -67,7 +74,7 @@ export class RegistryRuns {
   }
 
   private exec (): ExecService {
-    const exec = this.c.services.exec as ExecService | undefined
+    const exec = this.c.services.exec
     if (exec?.executor == null) throw new RegistryUnavailableError('this node runs no executor (services.exec)')
     return exec
   }
@@ -175,7 +182,7 @@ export class RegistryRuns {
 
   /** Steps without a module of the bundle: who could run them (this node's capabilities count). */
   private async findProviders (dag: TaskDag, signal?: AbortSignal): Promise<NegotiatedStep[]> {
-    const discovery = this.c.services.discovery as FinderLike | undefined
+    const discovery = this.c.services.discovery
     const out: NegotiatedStep[] = []
     for (const step of Object.values(dag.steps)) {
       if (step.capability == null || step.module != null) continue
@@ -200,7 +207,7 @@ export class RegistryRuns {
     const warm = this.warm.get(id)
     if (warm == null) return { workflow_id: id, released: false }
     this.warm.delete(id)
-    const pool = (this.c.services.exec as ExecService | undefined)?.executor?.pool
+    const pool = this.c.services.exec?.executor?.pool
     for (const m of Object.values(warm.loaded.bundle?.modules ?? {})) pool?.release(m)
     await warm.loaded.cleanup()
     return { workflow_id: id, released: true }

@@ -9,11 +9,11 @@
 import { setMaxListeners } from 'node:events'
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { PlComponents, PlService } from '../node.js'
+import type { PlComponents, PlService, ServiceComponents } from '../node.js'
 import type { Logger } from '../core/logger.js'
 import { decodeCanonical } from '../core/encoding.js'
 import { envelopeId } from '../core/envelope.js'
-import { sharedFetcher, type BlockFetcher } from '../net/fetch.js'
+import type { BlockFetcher } from '../net/fetch.js'
 import { expectOk } from '../net/rpc.js'
 import { DhtProvider } from '../discovery/dht.js'
 import type { Principal, RegisteredWorkflowSource, ResolvedWorkflow } from '../gateway/types.js'
@@ -28,7 +28,7 @@ import { checkWorkflowsAnswer, workflowKey, workflowsProtocol, type WorkflowsAns
 import { RegistryStore, type RecordEntry, type WorkflowState } from './store.js'
 import { compareSemver, parseSemver } from './semver.js'
 import { runQuery, type QueryRequest, type QueryResult } from './query.js'
-import { RegistryRuns } from './runs.js'
+import { RegistryRuns, type RunsServices } from './runs.js'
 
 export interface RegistryInit {
   /** largest bundle or plan @default DEFAULT_MAX_BUNDLE_BYTES (4 MiB) */
@@ -47,7 +47,7 @@ export interface RegistryInit {
   now?: () => number
 }
 
-export type RegistryComponents = Pick<PlComponents, 'dataDir' | 'store' | 'sign' | 'verifier' | 'rpc' | 'libp2p' | 'logger' | 'services' | 'metrics'>
+export type RegistryComponents = Pick<PlComponents, 'dataDir' | 'store' | 'sign' | 'verifier' | 'rpc' | 'libp2p' | 'logger' | 'metrics' | 'fetcher'> & { services: RunsServices }
 
 /** A workflow to register: a ZIP bundle or DSL plan text, with the fields the request may set. */
 export interface RegisterInput {
@@ -74,7 +74,6 @@ export class Registry implements PlService, RegisteredWorkflowSource {
   /** the `/dsl-executor` side: runs and warm executors of registered workflows */
   readonly runs: RegistryRuns
   private fetcher?: BlockFetcher
-  private ownsFetcher = false
   private readonly dht: DhtProvider
   private readonly log: Logger
   private shutdown = new AbortController()
@@ -113,10 +112,7 @@ export class Registry implements PlService, RegisteredWorkflowSource {
     this.shutdown = new AbortController()
     setMaxListeners(Infinity, this.shutdown.signal)
     try {
-      const shared = sharedFetcher(this.c)
-      this.fetcher = shared.fetcher
-      this.ownsFetcher = shared.created
-      if (!this.fetcher.isStarted) await this.fetcher.start()
+      this.fetcher = this.c.fetcher
       await this.c.rpc.handle(workflowsProtocol(async (req) => await this.answer(req.workflow_id)))
       this.dht.start()
       let announced = 0
@@ -141,7 +137,6 @@ export class Registry implements PlService, RegisteredWorkflowSource {
     await this.runs.close().catch(() => {})
     this.dht.stop()
     await this.c.libp2p.unhandle(C.WORKFLOWS_PROTOCOL).catch(() => {})
-    if (this.ownsFetcher) await this.fetcher?.stop().catch(() => {})
   }
 
   private assertStarted (): BlockFetcher {
@@ -460,6 +455,6 @@ async function exists (path: string): Promise<boolean> {
 }
 
 /** Service factory (services map entry `registry: registry()`). */
-export function registry (init: RegistryInit = {}): (components: PlComponents) => Registry {
+export function registry (init: RegistryInit = {}): (components: ServiceComponents<RunsServices>) => Registry {
   return (components) => new Registry(components, init)
 }

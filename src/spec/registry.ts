@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path'
 import type { Ajv2020, ValidateFunction, ErrorObject } from 'ajv/dist/2020.js'
 import type * as AjvModule from 'ajv/dist/2020.js'
 import { cidStringOf } from '../core/encoding.js'
+import type { EnvelopeSchemas } from '../core/envelope.js'
 import { packageRoot } from '../core/paths.js'
 import { InvalidBodyError, UnknownTypeError } from '../core/errors.js'
 import { loadPrecompiled, REGISTRY_AJV_OPTIONS, textHash, type Precompiled } from './precompiled.js'
@@ -49,7 +50,7 @@ export function formatAjvErrors (errors: ErrorObject[] | null | undefined, max =
   return errors.slice(0, max).map(e => `${e.instancePath === '' ? '(root)' : e.instancePath} ${e.message ?? 'is invalid'}${e.params != null && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`).join('; ')
 }
 
-export class SchemaRegistry {
+export class SchemaRegistry implements EnvelopeSchemas {
   private readonly byType = new Map<string, SchemaEntry>()
   private readonly byCid = new Map<string, SchemaEntry>()
   private ajvInstance: Ajv2020 | undefined

@@ -15,7 +15,7 @@ import type { Logger } from '../core/logger.js'
 import { cidStringOf, parseCid } from '../core/encoding.js'
 import type { JsonSublevel } from '../store/index.js'
 import { DhtProvider } from '../discovery/dht.js'
-import { sharedFetcher, type BlockFetcher } from '../net/fetch.js'
+import type { BlockFetcher } from '../net/fetch.js'
 import type { VerifiedEnvelope } from '../core/envelope.js'
 import { attestationCid, checkAttestation, checkRevocation, type Attestation, type Revocation } from './attestation.js'
 import { checkCredentials, judgeRequirements, type Requirement, type TrustedIssuer, type Verdict } from './evaluate.js'
@@ -32,7 +32,7 @@ import type { IdentifyResult } from '@libp2p/interface'
 import * as C from './constants.js'
 import { clockInterval, timeoutSignal } from '../core/clock.js'
 
-export type TrustComponents = Pick<PlComponents, 'dataDir' | 'identity' | 'store' | 'registry' | 'logger' | 'metrics' | 'libp2p' | 'rpc' | 'gossip' | 'sign' | 'api' | 'services' | 'clock'>
+export type TrustComponents = Pick<PlComponents, 'dataDir' | 'identity' | 'store' | 'registry' | 'logger' | 'metrics' | 'libp2p' | 'rpc' | 'gossip' | 'sign' | 'api' | 'fetcher' | 'clock'>
 
 export interface TrustInit {
   /** trusted issuers besides the data dir's trust.json */
@@ -140,7 +140,6 @@ export class TrustService implements PlService {
   private readonly log: Logger
   private readonly dht: DhtProvider
   private fetcher?: BlockFetcher
-  private ownsFetcher = false
   private shutdown = new AbortController()
   private started = false
   private readonly now: () => number
@@ -168,10 +167,7 @@ export class TrustService implements PlService {
     }
     for await (const [key, value] of this.attestations.iterator()) this.held.set(key as string, (value as Attestation).issuer)
     for await (const [key, value] of this.watchedStore.iterator()) if (this.watched.size < C.MAX_WATCHED) this.watched.set(key as string, value as string)
-    const shared = sharedFetcher(this.c)
-    this.fetcher = shared.fetcher
-    this.ownsFetcher = shared.created
-    if (!this.fetcher.isStarted) await this.fetcher.start()
+    this.fetcher = this.c.fetcher
     this.dht.start()
     for (const file of this.init.policies ?? []) await this.createPolicy(await readPolicyFile(file))
     for await (const cid of this.c.store.json<true>(SUBLEVELS.policies).keys()) this.announcePolicy(cid as string)
@@ -203,7 +199,6 @@ export class TrustService implements PlService {
     await this.c.libp2p.unhandle(C.REVOCATION_SYNC_PROTOCOL).catch(() => {})
     if (this.init.gossip !== false) this.c.gossip.unsubscribe(C.REVOCATION_TOPIC)
     this.dht.stop()
-    if (this.ownsFetcher) await this.fetcher?.stop()
   }
 
   status (): Record<string, unknown> {

@@ -2,25 +2,26 @@ import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TestMesh } from '../helpers/mesh.js'
-import type { PlNode, ServiceFactory } from '../../src/node.js'
-import { type BlockFetcher, blockFetcher, sharedFetcher, FETCH_PROTOCOL } from '../../src/net/fetch.js'
+import type { PlNode } from '../../src/node.js'
+import { type BlockFetcher, FETCH_PROTOCOL } from '../../src/net/fetch.js'
 import { defineProtocol } from '../../src/net/rpc.js'
 import { cidStringOf, encodeCanonical } from '../../src/core/encoding.js'
 
 describe('/pl/fetch/1.0.0', () => {
-  // a and b fetch up to 4000 bytes, c up to 1000; liar has no fetcher and answers every fetch with wrong bytes
+  // a and b fetch up to 4000 bytes, c up to 1000; liar replaces its fetcher's handler with one answering every fetch with wrong bytes
   let mesh: TestMesh
   let a: PlNode, b: PlNode, c: PlNode, liar: PlNode
-  const fetcherOf = (n: PlNode): BlockFetcher => n.service<BlockFetcher>('fetch')
+  const fetcherOf = (n: PlNode): BlockFetcher => n.components.fetcher
 
   before(async () => {
     mesh = await TestMesh.start({
       nodes: 4,
-      services: (i): Record<string, ServiceFactory> => (i === 3 ? {} : { fetch: blockFetcher({ maxBlockBytes: i === 2 ? 1000 : 4000, access: 'open' }) })
+      extra: (i) => ({ fetch: { maxBlockBytes: i === 2 ? 1000 : 4000, access: 'open' } })
     })
     ;[a, b, c, liar] = mesh.nodes
     // every node dialled node 0 (a); c talks to b directly
     await c.libp2p.dial(multiaddr(b.addrs()[0]))
+    await liar.components.fetcher.stop()
     await liar.components.rpc.handle(defineProtocol({ id: FETCH_PROTOCOL, handler: async () => ({ status: 'OK', body: { bytes: encodeCanonical({ evil: true }) } }) }))
   })
   after(async () => { await mesh.stop() })
@@ -62,16 +63,9 @@ describe('/pl/fetch/1.0.0', () => {
     assert.equal(res.error?.name, 'InvalidFetchRequestError')
   })
 
-  test('sharedFetcher returns the node\'s fetch service, or creates one that later callers share', () => {
-    const shared = sharedFetcher(a.components)
-    assert.equal(shared.created, false)
-    assert.equal(shared.fetcher, a.service('fetch'))
-    const services: Record<string, any> = {}
-    const one = sharedFetcher({ ...a.components, services })
-    const two = sharedFetcher({ ...a.components, services })
-    assert.equal(one.created, true)
-    assert.equal(two.created, false)
-    assert.equal(two.fetcher, one.fetcher)
+  test('the node\'s one fetcher serves /pl/fetch from start to stop, without any service', () => {
+    assert.equal(a.components.fetcher.isStarted, true)
+    assert.ok(a.libp2p.getProtocols().includes(FETCH_PROTOCOL))
   })
 })
 
@@ -79,10 +73,10 @@ describe('/pl/fetch access (default: granted)', () => {
   // owner serves with the default access rule; friend is granted blocks, stranger is not
   let mesh: TestMesh
   let owner: PlNode, friend: PlNode, stranger: PlNode
-  const fetcherOf = (n: PlNode): BlockFetcher => n.service<BlockFetcher>('fetch')
+  const fetcherOf = (n: PlNode): BlockFetcher => n.components.fetcher
 
   before(async () => {
-    mesh = await TestMesh.start({ nodes: 3, services: () => ({ fetch: blockFetcher() }) })
+    mesh = await TestMesh.start({ nodes: 3 })
     await mesh.connected()
     ;[owner, friend, stranger] = mesh.nodes
   })

@@ -3,7 +3,6 @@ import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import type { PlNode } from '../../src/node.js'
 import type { TestMesh } from '../helpers/mesh.js'
-import { sharedFetcher } from '../../src/net/fetch.js'
 import { encodeCanonical } from '../../src/core/encoding.js'
 import { discoMesh, disc, descriptorInput } from './helpers.js'
 
@@ -22,7 +21,7 @@ describe('schemas named by CID in a published descriptor', () => {
     const schema = { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] }
     const schemaCid = await provider.components.store.blocks.put(schema)
     await disc(provider).publish(descriptorInput('ByCid', { io: { input: schemaCid, output: schemaCid } }))
-    const bytes = await sharedFetcher(finder.components).fetcher.fetch(provider.peerId, schemaCid)
+    const bytes = await finder.components.fetcher.fetch(provider.peerId, schemaCid)
     assert.deepEqual(bytes, encodeCanonical(schema))
   })
 
@@ -30,12 +29,12 @@ describe('schemas named by CID in a published descriptor', () => {
     const spec = { type: 'object', properties: { input: { type: 'object', properties: { n: { type: 'number' } } } } }
     const specCid = await provider.components.store.blocks.put(spec)
     await disc(provider).publish(descriptorInput('ByRef', { io: { input: { $ref: `cid:${specCid}#/properties/input` }, output: { type: 'object' } } }))
-    const bytes = await sharedFetcher(finder.components).fetcher.fetch(provider.peerId, specCid)
+    const bytes = await finder.components.fetcher.fetch(provider.peerId, specCid)
     assert.deepEqual(bytes, encodeCanonical(spec))
   })
 
   test('a stored block no descriptor names stays private', async () => {
     const cid = await provider.components.store.blocks.put({ private: true })
-    await assert.rejects(sharedFetcher(finder.components).fetcher.fetch(provider.peerId, cid), { name: 'BlockUnavailableError' })
+    await assert.rejects(finder.components.fetcher.fetch(provider.peerId, cid), { name: 'BlockUnavailableError' })
   })
 })

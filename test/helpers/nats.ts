@@ -16,7 +16,6 @@ import { negotiation, type Negotiation } from '../../src/negotiation/index.js'
 import { nats, type NatsBridge, type NatsInit } from '../../src/bridges/nats/index.js'
 import type { CandidateFinder, RunStep } from '../../src/negotiation/types.js'
 import { ModulePool, poolRunStep } from '../negotiation/helpers.js'
-import { sharedFetcher } from '../../src/net/fetch.js'
 import { join } from 'node:path'
 import { tempDir } from './tmp.js'
 
@@ -171,6 +170,6 @@ export const io = { input: { type: 'object' }, output: { type: 'object' } }
 
 /** A /pl/fetch call from `from` to `peer` (for a CID nobody shares): resolves with the remote's answer or throws the call's error. */
 export async function fetchProtocolCall (from: PlNode, peer: string): Promise<unknown> {
-  const { fetcher } = sharedFetcher(from.components)
+  const fetcher = from.components.fetcher
   return await fetcher.fetch(peer, 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', { timeouts: { totalMs: 20_000, firstByteMs: 20_000 } })
 }

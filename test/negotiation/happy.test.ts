@@ -4,7 +4,6 @@ import { TestMesh } from '../helpers/mesh.js'
 import { tempDir } from '../helpers/tmp.js'
 import { ControlClient } from '../../src/api/client.js'
 import type { ServiceFactory } from '../../src/node.js'
-import { sharedFetcher } from '../../src/net/fetch.js'
 import { cidStringOf } from '../../src/core/encoding.js'
 import { negotiation, type Negotiation, RemoteRunner, ExplanationStore, policyResolver, summarize } from '../../src/negotiation/index.js'
 import { receipts, ReceiptStore, verifyChain, verifySignedReceipt, receiptCid, type SignedReceipt } from '../../src/receipts/index.js'
@@ -103,7 +102,7 @@ test('with price as the only weight the cheaper provider wins', async () => {
 test('an input too large to send inline is fetched by the provider through /pl/fetch', async () => {
   const c = mesh.nodes[0].components
   const neg = requester()
-  const runner = new RemoteRunner(c, { finder: offers.finder(), receipts: neg.receipts, explanations: neg.explanationStore, policies: policyResolver(c.store.blocks, c.registry), inlineInputBytes: 0, replyWindowMs: 3000, grantInput: (cid, peer, ttlMs) => { sharedFetcher(c).fetcher.grant(cid, peer, ttlMs) } })
+  const runner = new RemoteRunner(c, { finder: offers.finder(), receipts: neg.receipts, explanations: neg.explanationStore, policies: policyResolver(c.store.blocks, c.registry), inlineInputBytes: 0, replyWindowMs: 3000, grantInput: (cid, peer, ttlMs) => { c.fetcher.grant(cid, peer, ttlMs) } })
   const dag = dagOf([step('summarize', 'Summarize', { parameters: { words: 1 } })], { select: [{ attr: 'price', weight: 1 }] })
   const big = 'word '.repeat(20_000)
   const res = await runner.run(dag.steps.summarize, { text: big }, ctxOf(dag, runId(), 'summarize'))

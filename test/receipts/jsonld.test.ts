@@ -21,6 +21,7 @@ import { tempDir } from '../helpers/tmp.js'
 import { parties, diamond, accepted } from './helpers.js'
 import { startMesh, http } from '../gateway/helpers.js'
 import type { TestMesh } from '../helpers/mesh.js'
+import type { GatewayService } from '../../src/gateway/index.js'
 
 const context = plContext().doc['@context'] as Record<string, any>
 
@@ -136,7 +137,7 @@ test('pl receipts export --jsonld writes JSON-LD that pl receipts verify checks 
 
 test(`the gateway serves the context at ${CONTEXT_WELL_KNOWN} without a key, with its CID as ETag`, async () => {
   mesh = await startMesh(1)
-  const base = (mesh.nodes[0].service<any>('gateway')).address as string
+  const base = (mesh.nodes[0].service<GatewayService>('gateway')).address as string
   const res = await fetch(base + CONTEXT_WELL_KNOWN)
   assert.equal(res.status, 200)
   assert.match(res.headers.get('content-type') ?? '', /^application\/ld\+json/)

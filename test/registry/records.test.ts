@@ -6,7 +6,6 @@ import { readFile } from 'node:fs/promises'
 import { tempDir } from '../helpers/tmp.js'
 import { cidOfBytes, RAW } from '../../src/core/encoding.js'
 import { PlNode } from '../../src/node.js'
-import { sharedFetcher } from '../../src/net/fetch.js'
 import { daemonServices } from '../../src/services.js'
 import { admin, agent, diamondBundle, PLAN, publisher, reg, registryNode } from './helpers.js'
 import { zipSync } from 'fflate'
@@ -162,7 +161,7 @@ test('a restart of the node keeps every workflow, version and tombstone (LevelDB
     await assert.rejects(r.get('gone'), { name: 'WorkflowDeletedError' })
     assert.equal((await r.versions('gone')).tombstones.length, 1)
     // shared on /pl/fetch again, for every peer
-    const { fetcher } = sharedFetcher(node.components)
+    const fetcher = node.components.fetcher
     for (const v of before.versions) {
       assert.equal(fetcher.allows(v.record, 'any-peer'), true)
       assert.equal(fetcher.allows(v.bundle, 'any-peer'), true)

@@ -9,6 +9,7 @@ import { registryRoutes } from '../../src/registry/index.js'
 import type { PlNode } from '../../src/node.js'
 import type { Scope } from '../../src/gateway/types.js'
 import { diamondBundle, PLAN, reg, registryNode } from './helpers.js'
+import type { ExecService } from '../../src/exec/index.js'
 
 /**
  * The plugin on a bare Fastify: a test onRequest hook stands in for the
@@ -237,7 +238,7 @@ test('dsl-executor: run a registered workflow (wait and no wait), warm and relea
   assert.equal(res.statusCode, 200)
   assert.match(res.json().runId, /^r/)
   assert.equal(res.json().state, undefined)
-  await node.service<any>('exec').executor.wait(res.json().runId)
+  await node.service<ExecService>('exec').executor.wait(res.json().runId)
   res = await call('POST', '/dsl-executor/diamond/execute_dsl', { input: {}, addons: { llm: ['gpt'] } })
   assert.equal(res.statusCode, 400)
   assert.equal(errName(res), 'RunAddonMissingError')
@@ -248,7 +249,7 @@ test('dsl-executor: run a registered workflow (wait and no wait), warm and relea
   assert.equal(report.ready, true)
   assert.ok(typeof report.unpacked === 'string')
   // every module's runner is up before the first warm run (started now, or idle from the runs above)
-  const pool = node.service<any>('exec').executor.pool
+  const pool = node.service<ExecService>('exec').executor.pool
   assert.deepEqual(report.pools.modules.map((m: any) => m.module).sort(), ['dbl', 'inc', 'start', 'sum'])
   for (const m of report.pools.modules) assert.ok(m.started === true || /idle already/.test(m.reason), JSON.stringify(m))
   assert.ok(pool.sandbox.size >= 4, `${String(pool.sandbox.size)} sandboxed runners`)

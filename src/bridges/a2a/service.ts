@@ -6,11 +6,11 @@
  * `services.a2a.agents`.
  */
 import { DefaultRequestHandler } from '@a2a-js/sdk/server'
-import type { PlComponents, PlService } from '../../node.js'
-import type { ExecService } from '../../exec/service.js'
+import type { PlComponents, PlService, ServiceComponents } from '../../node.js'
+import type { ExecService } from '../../exec/index.js'
 import type { Discovery } from '../../discovery/index.js'
 import type { CapabilityDescriptor } from '../../discovery/types.js'
-import type { ReceiptsService } from '../../receipts/service.js'
+import type { ReceiptsService } from '../../receipts/index.js'
 import type { GatewayPlugin } from '../../gateway/types.js'
 import type { RunRequester } from '../../gateway/context.js'
 import type { Logger } from '../../core/logger.js'
@@ -61,7 +61,14 @@ export function a2aInitFromConfig (section: unknown): A2aInit {
   return { ...s, ...(agents != null ? { agents } : {}) }
 }
 
-export type A2aComponents = Pick<PlComponents, 'services' | 'logger' | 'metrics' | 'store' | 'identity'>
+/** The services the A2A bridge uses: the executor runs tasks; receipts and discovery (the card, published agents) are optional. */
+export interface A2aServices {
+  exec: ExecService
+  receipts?: ReceiptsService
+  discovery?: Discovery
+}
+
+export type A2aComponents = Pick<PlComponents, 'logger' | 'metrics' | 'store' | 'identity'> & { services: A2aServices }
 
 export class A2aBridge implements PlService {
   readonly runner: A2aRunner
@@ -91,10 +98,8 @@ export class A2aBridge implements PlService {
     if (this.started) return
     this.started = true
     this.shutdown = new AbortController()
-    const exec = this.c.services.exec as ExecService | undefined
-    if (exec == null) throw new A2aConfigError('the a2a bridge needs the exec service')
+    const { exec, receipts } = this.c.services
     this.unregister = exec.executor.pool.external.register(this.runner)
-    const receipts = this.c.services.receipts as ReceiptsService | undefined
     const requesters = this.c.store.json<RunRequester>('gateway-runs')
     this.agent = new PlAgentExecutor({
       executor: exec.executor,
@@ -113,7 +118,7 @@ export class A2aBridge implements PlService {
 
   /** Publishes a remote agent's skill as a capability of this node (outbound). */
   async publishAgent (offer: A2aAgentOffer): Promise<{ cid: string, descriptor: CapabilityDescriptor } | undefined> {
-    const discovery = this.c.services.discovery as Discovery | undefined
+    const discovery = this.c.services.discovery
     if (discovery == null) throw new A2aConfigError('publishing an A2A agent needs the discovery service')
     try {
       const { descriptor, impl } = await agentCapability(offer, { signal: this.shutdown.signal })
@@ -138,7 +143,7 @@ export class A2aBridge implements PlService {
   /** The capabilities the card lists, name → newest descriptor. */
   private capabilities (): Map<string, CapabilityDescriptor> {
     const out = new Map<string, CapabilityDescriptor>()
-    const discovery = this.c.services.discovery as Discovery | undefined
+    const discovery = this.c.services.discovery
     if (discovery == null) return out
     const pick = this.init.skills ?? 'all'
     const wanted = Array.isArray(pick) ? new Set(pick) : undefined
@@ -181,5 +186,5 @@ export class A2aBridge implements PlService {
 
 /** Service factory: `services: { a2a: a2a({ defaultCapability: 'Summarize' }) }`. */
 export function a2a (init: A2aInit = {}) {
-  return (components: PlComponents): A2aBridge => new A2aBridge(components, init)
+  return (components: ServiceComponents<A2aServices>): A2aBridge => new A2aBridge(components, init)
 }

@@ -9,14 +9,14 @@
  * @example
  * services.attached = attached()   // before the gateway, which mounts its route
  */
-import type { PlComponents } from '../../node.js'
-import { AttachedService, type AttachedInit } from './service.js'
+import type { ServiceComponents } from '../../node.js'
+import { AttachedService, type AttachedInit, type AttachedServices } from './service.js'
 
-export { AttachedService, capabilitySpec, type AttachedInit, type Attachment } from './service.js'
+export { AttachedService, capabilitySpec, type AttachedInit, type AttachedServices, type Attachment } from './service.js'
 export { attachedBidStrategy } from './strategy.js'
 export * from './errors.js'
 export * from './constants.js'
 
 export function attached (init: AttachedInit = {}) {
-  return (components: PlComponents): AttachedService => new AttachedService(components, init)
+  return (components: ServiceComponents<AttachedServices>): AttachedService => new AttachedService(components, init)
 }

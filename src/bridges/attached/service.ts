@@ -12,7 +12,7 @@ import type { WebSocket } from 'ws'
 import type { Logger } from 'pino'
 import type { PlComponents, PlService } from '../../node.js'
 import type { Discovery } from '../../discovery/index.js'
-import type { ExecService } from '../../exec/service.js'
+import type { ExecService } from '../../exec/index.js'
 import type { ExternalImpl } from '../../core/module.js'
 import type { ModuleCall, ModuleCallOptions, ModuleResult } from '../../exec/types.js'
 import type { GatewayPlugin } from '../../gateway/types.js'
@@ -31,7 +31,13 @@ export interface AttachedInit {
   clock?: Clock
 }
 
-export type AttachedComponents = Pick<PlComponents, 'store' | 'logger' | 'metrics' | 'services'>
+/** The services attached processes need: the executor runs their calls, discovery publishes their capabilities. */
+export interface AttachedServices {
+  exec: ExecService
+  discovery: Discovery
+}
+
+export type AttachedComponents = Pick<PlComponents, 'store' | 'logger' | 'metrics'> & { services: AttachedServices }
 
 /** One registered capability of a connected client. */
 export interface Attachment {
@@ -68,9 +74,7 @@ export class AttachedService implements PlService {
 
   async start (): Promise<void> {
     if (this.started) return
-    const exec = this.c.services.exec as ExecService | undefined
-    if (exec == null) throw new TypeError('the attached service needs the exec service (start it first)')
-    this.unregister = exec.executor.pool.external.register({
+    this.unregister = this.c.services.exec.executor.pool.external.register({
       kind: ATTACHED_KIND,
       ready: (impl) => this.ready(impl),
       run: async (impl, call, options) => await this.run(impl, call, options)
@@ -137,9 +141,7 @@ export class AttachedService implements PlService {
   }
 
   private discovery (): Discovery {
-    const d = this.c.services.discovery as Discovery | undefined
-    if (d == null) throw new TypeError('the attached service needs the discovery service')
-    return d
+    return this.c.services.discovery
   }
 
   /** `{op:'register', spec | spec_cid, price?, attrs?, limits?, description?}` → publishes the capability. */

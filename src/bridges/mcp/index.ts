@@ -18,12 +18,11 @@
  *       - target: node /opt/tools/weather-mcp.js
  *         tools: [forecast]
  */
-import type { PlComponents, PlService } from '../../node.js'
-import type { ExecService } from '../../exec/service.js'
-import type { Discovery } from '../../discovery/service.js'
-import type { ReceiptsService } from '../../receipts/service.js'
+import type { PlComponents, PlService, ServiceComponents } from '../../node.js'
+import type { ExecService } from '../../exec/index.js'
+import type { Discovery } from '../../discovery/index.js'
+import type { ReceiptsService } from '../../receipts/index.js'
 import type { GatewayPlugin } from '../../gateway/types.js'
-import { sharedFetcher } from '../../net/fetch.js'
 import { McpConnections } from './connections.js'
 import { mcpRunner } from './runner.js'
 import { Mesh } from './mesh.js'
@@ -57,7 +56,15 @@ export const MCP_CONFIG_KEYS = ['callTimeoutMs', 'connectTimeoutMs', 'servers', 
 export const DEFAULT_CALL_TIMEOUT_MS = 60_000
 export const DEFAULT_CONNECT_TIMEOUT_MS = 20_000
 
-export type McpBridgeComponents = Pick<PlComponents, 'services' | 'store' | 'logger' | 'metrics' | 'api' | 'rpc' | 'libp2p'>
+/** The services the MCP bridge uses: the executor runs tool calls; discovery (publishing), receipts and the gateway (the `/mcp` endpoint) are optional. */
+export interface McpServices {
+  exec: ExecService
+  discovery?: Discovery
+  receipts?: ReceiptsService
+  gateway?: { readonly address?: string }
+}
+
+export type McpBridgeComponents = Pick<PlComponents, 'store' | 'logger' | 'metrics' | 'api' | 'rpc' | 'libp2p' | 'fetcher'> & { services: McpServices }
 
 export class McpBridge implements PlService {
   readonly connections: McpConnections
@@ -75,12 +82,9 @@ export class McpBridge implements PlService {
     if (this.started) return
     this.started = true
     this.connections.reopen()
-    const exec = this.c.services.exec as ExecService | undefined
-    if (exec == null) throw new McpTargetError('the MCP bridge needs the exec service')
-    const discovery = this.c.services.discovery as Discovery | undefined
-    const receipts = this.c.services.receipts as ReceiptsService | undefined
+    const { exec, discovery, receipts } = this.c.services
     this.unregister = exec.executor.pool.external.register(mcpRunner({ connections: this.connections, metrics: this.c.metrics, callTimeoutMs: this.init.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS }))
-    const fetcher = discovery != null ? sharedFetcher(this.c).fetcher : undefined
+    const fetcher = discovery != null ? this.c.fetcher : undefined
     const mesh = new Mesh({
       executor: exec.executor,
       blocks: this.c.store.blocks,
@@ -110,7 +114,7 @@ export class McpBridge implements PlService {
 
   /** Lists the tools of an MCP server and publishes one capability per tool. */
   async publish (req: PublishMcpRequest): Promise<Array<{ cid: string, name: string, tool: string }>> {
-    const discovery = this.c.services.discovery as Discovery | undefined
+    const discovery = this.c.services.discovery
     if (discovery == null) throw new McpTargetError('publishing MCP tools needs the discovery service')
     const client = await this.connections.client(req.target, { signal: AbortSignal.timeout(this.init.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) })
     return await publishMcpTools(client, discovery, req)
@@ -124,7 +128,7 @@ export class McpBridge implements PlService {
 
   /** for `GET /health` (`pl mcp` finds the endpoint here) */
   status (): Record<string, unknown> {
-    const gateway = (this.c.services.gateway as { address?: string } | undefined)?.address
+    const gateway = this.c.services.gateway?.address
     return { servers: this.connections.size, ...(gateway != null && this.tools != null ? { endpoint: `${gateway}${MCP_PATH}` } : {}) }
   }
 
@@ -139,5 +143,5 @@ export class McpBridge implements PlService {
 
 /** Service factory: `services: { mcp: mcp({ servers: [{ target: 'node tool.js' }] }) }`. */
 export function mcp (init: McpBridgeInit = {}) {
-  return (components: PlComponents): McpBridge => new McpBridge(components, init)
+  return (components: ServiceComponents<McpServices>): McpBridge => new McpBridge(components, init)
 }

@@ -4,7 +4,7 @@
  * `pl/v1/cfp/Upper` → `pl.v1.cfp.Upper`); a protocol `/pl/<name>/1.0.0`
  * served by peer P is `<prefix>.<P>.<name>`.
  */
-import { ConfigError } from '../../cli/config.js'
+import { ConfigError } from '../../config/index.js'
 
 const TOKEN = /^[A-Za-z0-9_-]+$/
 const GOSSIP_PREFIX = 'pl/v1/'
