@@ -9,6 +9,7 @@ import { CID } from 'multiformats/cid'
 import { createHash } from 'node:crypto'
 import * as Digest from 'multiformats/hashes/digest'
 import { InvalidEncodingError, CidMismatchError } from './errors.js'
+import { encodePlainCbor } from './canonical-cbor.js'
 
 const SHA2_256 = 0x12
 export const DAG_CBOR = dagCbor.code
@@ -30,7 +31,14 @@ export function stripUndefined<T> (value: T): T {
   return value
 }
 
+/**
+ * The canonical (dag-cbor) bytes of `value`, `undefined` members left out.
+ * Plain JSON-like values take a direct encoder (src/core/canonical-cbor.ts,
+ * the same bytes); anything else goes through `@ipld/dag-cbor`.
+ */
 export function encodeCanonical (value: unknown): Uint8Array {
+  const plain = encodePlainCbor(value)
+  if (plain != null) return plain
   try {
     return dagCbor.encode(stripUndefined(value))
   } catch (err) {

@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { encodeCanonical, cidStringOfBytes, toBase64url, fromBase64url, stripUndefined } from './encoding.js'
+import { encodePlainCbor } from './canonical-cbor.js'
 import { verifyByPeer, type Identity } from './identity.js'
 import {
   MalformedEnvelopeError, SchemaMismatchError, BadSignatureError, WrongSenderError, NotForMeError,
@@ -58,6 +59,8 @@ export interface SignOptions {
 
 export function unsignedBytes (env: Omit<Envelope<any>, 'sig'> & { sig?: string }): Uint8Array {
   const { sig: _sig, ...rest } = env
+  const direct = encodePlainCbor(rest, ENVELOPE_DOMAIN)
+  if (direct != null) return direct
   const canonical = encodeCanonical(rest)
   const out = new Uint8Array(ENVELOPE_DOMAIN.byteLength + canonical.byteLength)
   out.set(ENVELOPE_DOMAIN, 0)
