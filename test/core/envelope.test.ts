@@ -108,6 +108,51 @@ test('concurrent deliveries of one envelope: exactly one is accepted', async () 
   } finally { await cleanup() }
 })
 
+test('the replay store refuses an id at once, before its write lands, and on disk after a flush', async () => {
+  const { dir, cleanup } = await tempDir()
+  try {
+    let store = await Store.open(dir)
+    let replay = new ReplayStore(store)
+    const exp = Date.now() + 60_000
+    assert.equal(await replay.add('x', exp), true)
+    // the write goes in the next group commit; the id is refused meanwhile
+    assert.equal(await replay.add('x', exp), false)
+    assert.equal(await replay.has('x'), true)
+    await replay.flush()
+    assert.equal(store.commits.pending, 0)
+    assert.equal(await store.json<number>('seen').get('x'), exp + 60_000)
+    assert.equal(await replay.add('x', exp), false)
+    // ids added just before close are written by Store.close
+    assert.equal(await replay.add('y', exp), true)
+    await store.close()
+    store = await Store.open(dir)
+    replay = new ReplayStore(store)
+    assert.equal(await replay.add('x', exp), false)
+    assert.equal(await replay.add('y', exp), false)
+    await store.close()
+  } finally { await cleanup() }
+})
+
+test('an id whose write fails stays refused in memory until its window passes', async () => {
+  const { dir, cleanup } = await tempDir()
+  try {
+    const store = await Store.open(dir)
+    const clock = new FakeClock(1_000_000)
+    const replay = new ReplayStore(store, 0, clock)
+    const write = store.write.bind(store)
+    store.write = async () => { throw new Error('disk full') }
+    assert.equal(await replay.add('z', 1_000_500), true)
+    await replay.flush()
+    assert.equal(replay.failedWrites, 1)
+    assert.equal(await replay.add('z', 1_000_500), false)
+    store.write = write
+    clock.advance(500)
+    await replay.sweep()
+    assert.equal(await replay.has('z'), false)
+    await store.close()
+  } finally { await cleanup() }
+})
+
 test('the replay store sweeps entries whose window has passed', async () => {
   const { dir, cleanup } = await tempDir()
   try {
