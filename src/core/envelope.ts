@@ -207,7 +207,8 @@ export interface EnvelopeVerifierInit {
 }
 
 export interface ReplayGuard {
-  add: (id: string, exp: number) => Promise<boolean>
+  /** `ts`, when given, may spare the guard a lookup (see ReplayStore) */
+  add: (id: string, exp: number, ts?: number) => Promise<boolean>
 }
 
 /**
@@ -230,7 +231,7 @@ export class EnvelopeVerifier {
     try {
       const { envelope, id } = this.verifyStateless<B>(value, options)
       if (this.replay != null && options.skipReplay !== true) {
-        if (!await this.replay.add(id, envelope.exp)) throw new ReplayError(`envelope ${id} was already received`, { id })
+        if (!await this.replay.add(id, envelope.exp, envelope.ts)) throw new ReplayError(`envelope ${id} was already received`, { id })
       }
       return { envelope, id }
     } catch (err) {

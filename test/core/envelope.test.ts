@@ -133,6 +133,40 @@ test('the replay store refuses an id at once, before its write lands, and on dis
   } finally { await cleanup() }
 })
 
+test('the replay store reads the disk only for envelopes no later than what it may hold', async () => {
+  const { dir, cleanup } = await tempDir()
+  try {
+    let store = await Store.open(dir)
+    let replay = new ReplayStore(store, 1_000, new FakeClock(), 2)
+    await replay.flush()
+    const ts = Date.now()
+    // an empty store: a new id with a ts needs no read
+    assert.equal(await replay.add('a', ts + 10_000, ts), true)
+    assert.deepEqual(replay.stats, { memory: 1, disk: 0 })
+    assert.equal(await replay.add('a', ts + 10_000, ts), false, 'remembered')
+    // beyond maxRemembered the oldest is dropped from memory, and the horizon moves past its window
+    assert.equal(await replay.add('b', ts + 10_000, ts), true)
+    assert.equal(await replay.add('c', ts + 20_000, ts), true)
+    assert.equal(replay.stats.disk, 0)
+    assert.equal(await replay.add('a', ts + 10_000, ts), false, 'a dropped id is looked up on disk (or its pending write)')
+    await replay.flush()
+    assert.equal(await replay.add('a', ts + 10_000, ts), false)
+    assert.ok(replay.stats.disk >= 1)
+    assert.equal(await replay.add('d', ts + 30_000, ts + 11_001), true, 'later than every dropped window')
+    await store.close()
+    // after a restart, anything up to the latest window on disk is looked up there
+    store = await Store.open(dir)
+    replay = new ReplayStore(store, 1_000, new FakeClock(), 2)
+    await replay.flush()
+    const disk = replay.stats.disk
+    for (const id of ['a', 'b', 'c', 'd']) assert.equal(await replay.add(id, ts + 30_000, ts + 11_001), false, id)
+    assert.equal(replay.stats.disk, disk + 4)
+    assert.equal(await replay.add('e', ts + 40_000, ts + 31_001), true)
+    assert.equal(replay.stats.disk, disk + 4)
+    await store.close()
+  } finally { await cleanup() }
+})
+
 test('an id whose write fails stays refused in memory until its window passes', async () => {
   const { dir, cleanup } = await tempDir()
   try {
