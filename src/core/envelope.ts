@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { encodeCanonical, cidStringOfBytes, toBase64url, fromBase64url, stripUndefined } from './encoding.js'
+import { encodePlainCbor } from './canonical-cbor.js'
 import { verifyByPeer, type Identity } from './identity.js'
 import {
   MalformedEnvelopeError, SchemaMismatchError, BadSignatureError, WrongSenderError, NotForMeError,
@@ -60,6 +61,8 @@ export interface SignOptions {
 
 export function unsignedBytes (env: Omit<Envelope<any>, 'sig'> & { sig?: string }): Uint8Array {
   const { sig: _sig, ...rest } = env
+  const direct = encodePlainCbor(rest, ENVELOPE_DOMAIN)
+  if (direct != null) return direct
   const canonical = encodeCanonical(rest)
   const out = new Uint8Array(ENVELOPE_DOMAIN.byteLength + canonical.byteLength)
   out.set(ENVELOPE_DOMAIN, 0)
@@ -206,7 +209,8 @@ export interface EnvelopeVerifierInit {
 }
 
 export interface ReplayGuard {
-  add: (id: string, exp: number) => Promise<boolean>
+  /** `ts`, when given, may spare the guard a lookup (see ReplayStore) */
+  add: (id: string, exp: number, ts?: number) => Promise<boolean>
 }
 
 /**
@@ -229,7 +233,7 @@ export class EnvelopeVerifier {
     try {
       const { envelope, id } = this.verifyStateless<B>(value, options)
       if (this.replay != null && options.skipReplay !== true) {
-        if (!await this.replay.add(id, envelope.exp)) throw new ReplayError(`envelope ${id} was already received`, { id })
+        if (!await this.replay.add(id, envelope.exp, envelope.ts)) throw new ReplayError(`envelope ${id} was already received`, { id })
       }
       return { envelope, id }
     } catch (err) {

@@ -6,52 +6,122 @@ import { systemClock, type Clock } from '../core/clock.js'
  * window) so that a replay is refused even after a restart. A second keyspace
  * ordered by expiry makes the sweep a range delete. `sweep()` reads the
  * time from the clock given at construction (a FakeClock in tests).
+ *
+ * `add` answers once the id is known to be new and marked in memory; the
+ * write that records it goes in the store's next group commit, after the
+ * answer, with other writes of the moment. `Store.close` (and `flush`)
+ * wait for pending writes. A crash in the window of one batch (usually
+ * well under a millisecond) can forget the ids of that batch: the price of
+ * keeping a LevelDB write off every verified message's path.
+ *
+ * Knowing an id is new needs no read of the database when the caller gives
+ * the envelope's `ts` and it is later than the horizon: the largest
+ * keep-until time on disk when the store was opened (every id recorded
+ * before has `ts` ≤ `exp` < keep-until) and of every id dropped from memory
+ * since. Ids accepted by this store stay in memory until their window ends
+ * (at most `maxRemembered`; the oldest go first and move the horizon).
  */
 export class ReplayStore {
   private readonly seen: JsonSublevel<number>
   private readonly byExp: JsonSublevel<string>
+  /** ids accepted (or being checked) by this store, with the time they are kept until */
   private readonly recent = new Map<string, number>()
+  private readonly writing = new Set<Promise<void>>()
+  /** ids whose write has not landed (or failed): refused even once dropped from `recent` */
+  private readonly unwritten = new Set<string>()
+  private readonly horizonRead: Promise<void>
+  /** the latest keep-until on disk when opened; Infinity until it is read */
+  private diskLatest = Infinity
+  /** the latest keep-until of the ids dropped from memory */
+  private forgottenLatest = 0
+  /** writes that failed (their ids stay in memory until their keep window ends) */
+  failedWrites = 0
+  /** adds answered from memory and the horizon, and those that read the database */
+  readonly stats = { memory: 0, disk: 0 }
 
   /**
    * @param keepMs how long an id is kept past its envelope's `exp` (the clock skew window) @default 60000
    * @param clock @default systemClock
+   * @param maxRemembered ids kept in memory at most @default 20000
    */
-  constructor (store: Store, private readonly keepMs: number = 60_000, private readonly clock: Clock = systemClock) {
+  constructor (private readonly store: Store, private readonly keepMs: number = 60_000, private readonly clock: Clock = systemClock, private readonly maxRemembered = 20_000) {
     this.seen = store.json<number>('seen')
     this.byExp = store.json<string>('seen-exp')
+    this.horizonRead = this.readHorizon()
   }
 
-  async has (id: string): Promise<boolean> {
-    if (this.recent.has(id)) return true
-    return (await this.seen.get(id)) != null
-  }
-
-  /** Records `id`; returns false if it was already recorded (a replay). */
-  async add (id: string, exp: number): Promise<boolean> {
-    // Mark in memory before the first await so two concurrent deliveries of one envelope cannot both pass.
-    if (this.recent.has(id)) return false
-    this.recent.set(id, exp)
+  private async readHorizon (): Promise<void> {
     try {
-      if ((await this.seen.get(id)) != null) return false
-      await this.persist(id, exp)
-      return true
-    } finally {
-      this.recent.delete(id)
+      let latest = 0
+      for await (const key of this.byExp.keys({ reverse: true, limit: 1 })) latest = Number(String(key).slice(0, 16))
+      if (Number.isFinite(latest)) this.diskLatest = latest
+    } catch {
+      // the database answers every add as before
     }
   }
 
-  private async persist (id: string, exp: number): Promise<void> {
+  async has (id: string): Promise<boolean> {
+    if (this.recent.has(id) || this.unwritten.has(id)) return true
+    return (await this.seen.get(id)) != null
+  }
+
+  /**
+   * Records `id`; returns false if it was already recorded (a replay).
+   * `ts` (the envelope's) lets a new id skip the database read.
+   */
+  async add (id: string, exp: number, ts?: number): Promise<boolean> {
+    // Mark in memory before the first await so two concurrent deliveries of one envelope cannot both pass.
+    if (this.recent.has(id) || this.unwritten.has(id)) return false
     const until = exp + this.keepMs
+    this.recent.set(id, until)
+    if (ts != null && ts > this.diskLatest && ts > this.forgottenLatest) {
+      this.stats.memory++
+    } else {
+      this.stats.disk++
+      let fresh = false
+      try {
+        fresh = (await this.seen.get(id)) == null
+      } finally {
+        if (!fresh) this.recent.delete(id)
+      }
+      if (!fresh) return false
+    }
+    this.persist(id, until)
+    if (this.recent.size > this.maxRemembered) this.forgetOldest()
+    return true
+  }
+
+  /** Drops the oldest remembered id; anything at or before its window's end must be read from disk from now on. */
+  private forgetOldest (): void {
+    const [id, until] = this.recent.entries().next().value as [string, number]
+    this.recent.delete(id)
+    this.forgottenLatest = Math.max(this.forgottenLatest, until)
+  }
+
+  /** Resolves once every id added so far is written. */
+  async flush (): Promise<void> {
+    await this.horizonRead
+    while (this.writing.size > 0) await Promise.all([...this.writing])
+  }
+
+  private persist (id: string, until: number): void {
     const expKey = `${String(until).padStart(16, '0')}|${id}`
-    await this.seen.db.batch([
-      { type: 'put', key: id, value: until, sublevel: this.seen as any },
-      { type: 'put', key: expKey, value: id, sublevel: this.byExp as any }
-    ] as any)
+    const write = this.store.write([
+      { type: 'put', key: id, value: until, sublevel: this.seen },
+      { type: 'put', key: expKey, value: id, sublevel: this.byExp }
+    ]).then(() => { this.unwritten.delete(id) }, () => { this.failedWrites++ }).finally(() => { this.writing.delete(write) })
+    this.unwritten.add(id)
+    this.writing.add(write)
   }
 
   /** Deletes entries whose keep window has passed by the store's clock; returns how many. */
   async sweep (): Promise<number> {
+    await this.flush()
     const now = this.clock.now()
+    // ids whose write failed are only in memory: they go when their window has passed
+    for (const [id, until] of this.recent) {
+      if (until <= now) { this.recent.delete(id); this.unwritten.delete(id) }
+    }
     const ops: any[] = []
     const limit = `${String(now).padStart(16, '0')}|\uffff`
     for await (const [key, id] of this.byExp.iterator({ lt: limit, limit: 10_000 })) {
@@ -62,6 +132,7 @@ export class ReplayStore {
   }
 
   async size (): Promise<number> {
+    await this.flush()
     let n = 0
     for await (const _ of this.seen.keys()) n++
     return n

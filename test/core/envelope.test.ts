@@ -108,6 +108,85 @@ test('concurrent deliveries of one envelope: exactly one is accepted', async () 
   } finally { await cleanup() }
 })
 
+test('the replay store refuses an id at once, before its write lands, and on disk after a flush', async () => {
+  const { dir, cleanup } = await tempDir()
+  try {
+    let store = await Store.open(dir)
+    let replay = new ReplayStore(store)
+    const exp = Date.now() + 60_000
+    assert.equal(await replay.add('x', exp), true)
+    // the write goes in the next group commit; the id is refused meanwhile
+    assert.equal(await replay.add('x', exp), false)
+    assert.equal(await replay.has('x'), true)
+    await replay.flush()
+    assert.equal(store.commits.pending, 0)
+    assert.equal(await store.json<number>('seen').get('x'), exp + 60_000)
+    assert.equal(await replay.add('x', exp), false)
+    // ids added just before close are written by Store.close
+    assert.equal(await replay.add('y', exp), true)
+    await store.close()
+    store = await Store.open(dir)
+    replay = new ReplayStore(store)
+    assert.equal(await replay.add('x', exp), false)
+    assert.equal(await replay.add('y', exp), false)
+    await store.close()
+  } finally { await cleanup() }
+})
+
+test('the replay store reads the disk only for envelopes no later than what it may hold', async () => {
+  const { dir, cleanup } = await tempDir()
+  try {
+    let store = await Store.open(dir)
+    let replay = new ReplayStore(store, 1_000, new FakeClock(), 2)
+    await replay.flush()
+    const ts = Date.now()
+    // an empty store: a new id with a ts needs no read
+    assert.equal(await replay.add('a', ts + 10_000, ts), true)
+    assert.deepEqual(replay.stats, { memory: 1, disk: 0 })
+    assert.equal(await replay.add('a', ts + 10_000, ts), false, 'remembered')
+    // beyond maxRemembered the oldest is dropped from memory, and the horizon moves past its window
+    assert.equal(await replay.add('b', ts + 10_000, ts), true)
+    assert.equal(await replay.add('c', ts + 20_000, ts), true)
+    assert.equal(replay.stats.disk, 0)
+    assert.equal(await replay.add('a', ts + 10_000, ts), false, 'a dropped id is looked up on disk (or its pending write)')
+    await replay.flush()
+    assert.equal(await replay.add('a', ts + 10_000, ts), false)
+    assert.ok(replay.stats.disk >= 1)
+    assert.equal(await replay.add('d', ts + 30_000, ts + 11_001), true, 'later than every dropped window')
+    await store.close()
+    // after a restart, anything up to the latest window on disk is looked up there
+    store = await Store.open(dir)
+    replay = new ReplayStore(store, 1_000, new FakeClock(), 2)
+    await replay.flush()
+    const disk = replay.stats.disk
+    for (const id of ['a', 'b', 'c', 'd']) assert.equal(await replay.add(id, ts + 30_000, ts + 11_001), false, id)
+    assert.equal(replay.stats.disk, disk + 4)
+    assert.equal(await replay.add('e', ts + 40_000, ts + 31_001), true)
+    assert.equal(replay.stats.disk, disk + 4)
+    await store.close()
+  } finally { await cleanup() }
+})
+
+test('an id whose write fails stays refused in memory until its window passes', async () => {
+  const { dir, cleanup } = await tempDir()
+  try {
+    const store = await Store.open(dir)
+    const clock = new FakeClock(1_000_000)
+    const replay = new ReplayStore(store, 0, clock)
+    const write = store.write.bind(store)
+    store.write = async () => { throw new Error('disk full') }
+    assert.equal(await replay.add('z', 1_000_500), true)
+    await replay.flush()
+    assert.equal(replay.failedWrites, 1)
+    assert.equal(await replay.add('z', 1_000_500), false)
+    store.write = write
+    clock.advance(500)
+    await replay.sweep()
+    assert.equal(await replay.has('z'), false)
+    await store.close()
+  } finally { await cleanup() }
+})
+
 test('the replay store sweeps entries whose window has passed', async () => {
   const { dir, cleanup } = await tempDir()
   try {
