@@ -7,12 +7,11 @@ import { systemClock, type Clock } from '../core/clock.js'
  * ordered by expiry makes the sweep a range delete. `sweep()` reads the
  * time from the clock given at construction (a FakeClock in tests).
  *
- * `add` answers once the id is known to be new and marked in memory; the
- * write that records it goes in the store's next group commit, after the
- * answer, with other writes of the moment. `Store.close` (and `flush`)
- * wait for pending writes. A crash in the window of one batch (usually
- * well under a millisecond) can forget the ids of that batch: the price of
- * keeping a LevelDB write off every verified message's path.
+ * `add` answers once the id is known to be new and its record is written
+ * (in the store's group commit, shared with the other writes of the
+ * moment): a crash never forgets an id whose envelope was accepted. A write
+ * that fails fails the `add` (the envelope is refused), and the id is not
+ * remembered.
  *
  * Knowing an id is new needs no read of the database when the caller gives
  * the envelope's `ts` and it is later than the horizon: the largest
@@ -86,7 +85,12 @@ export class ReplayStore {
       }
       if (!fresh) return false
     }
-    this.persist(id, until)
+    try {
+      await this.persist(id, until)
+    } catch (err) {
+      this.recent.delete(id)
+      throw err
+    }
     if (this.recent.size > this.maxRemembered) this.forgetOldest()
     return true
   }
@@ -101,17 +105,18 @@ export class ReplayStore {
   /** Resolves once every id added so far is written. */
   async flush (): Promise<void> {
     await this.horizonRead
-    while (this.writing.size > 0) await Promise.all([...this.writing])
+    while (this.writing.size > 0) await Promise.allSettled([...this.writing])
   }
 
-  private persist (id: string, until: number): void {
+  private async persist (id: string, until: number): Promise<void> {
     const expKey = `${String(until).padStart(16, '0')}|${id}`
     const write = this.store.write([
       { type: 'put', key: id, value: until, sublevel: this.seen },
       { type: 'put', key: expKey, value: id, sublevel: this.byExp }
-    ]).then(() => { this.unwritten.delete(id) }, () => { this.failedWrites++ }).finally(() => { this.writing.delete(write) })
+    ]).then(() => { this.unwritten.delete(id) }, (err: unknown) => { this.failedWrites++; this.unwritten.delete(id); throw err }).finally(() => { this.writing.delete(write) })
     this.unwritten.add(id)
     this.writing.add(write)
+    await write
   }
 
   /** Deletes entries whose keep window has passed by the store's clock; returns how many. */
