@@ -247,13 +247,13 @@ export class PlNode {
 
   private registerCoreRoutes (api: ControlApi): void {
     const c = this.components
-    const startedAt = Date.now()
+    const startedAt = c.clock.now()
     api.route('GET', '/health', async () => ({
       ok: true,
       peerId: c.identity.id,
       addrs: this.addrs(),
       peers: c.libp2p.getPeers().length,
-      uptimeMs: Date.now() - startedAt,
+      uptimeMs: c.clock.now() - startedAt,
       rejected: await c.metrics.rejections(),
       warnings: this.warnings(),
       bootstrap: this.bootstrapKeeper?.status() ?? [],

@@ -21,7 +21,7 @@ import { consoleRoutes } from './console.js'
 import { capabilityRoutes } from './capabilities.js'
 import { nodeRoutes } from './node-info.js'
 import { packageRoot } from '../core/paths.js'
-import { systemClock } from '../core/clock.js'
+import type { Clock } from '../core/clock.js'
 import type { Discovery } from '../discovery/service.js'
 import { RateLimiter } from './rate-limit.js'
 import { RunEventHub } from './events.js'
@@ -50,8 +50,8 @@ export interface GatewayInit {
   maxSocketBuffer?: number
   /** estimate: how long providers have to answer @default DEFAULT_ESTIMATE_REPLY_MS */
   estimateReplyMs?: number
-  /** the clock of the rate limiter @default Date.now */
-  now?: () => number
+  /** the clock of the rate limiters, API key and login link expiry, uptime and requester records @default the node's clock (components.clock) */
+  clock?: Clock
   /** registered workflows @default the `registry` service, when one runs */
   workflows?: RegisteredWorkflowSource
   /** serve the web console at /ui/ @default true */
@@ -112,7 +112,7 @@ export function parseListen (value: unknown): { host: string, port: number } {
   return { host: m[1] ?? m[2], port }
 }
 
-export type GatewayComponents = Pick<PlComponents, 'dataDir' | 'store' | 'logger' | 'verifier' | 'replay' | 'identity' | 'registry' | 'services' | 'api' | 'rpc' | 'libp2p' | 'sign' | 'metrics'>
+export type GatewayComponents = Pick<PlComponents, 'dataDir' | 'store' | 'logger' | 'verifier' | 'replay' | 'identity' | 'registry' | 'services' | 'api' | 'rpc' | 'libp2p' | 'sign' | 'metrics' | 'clock'>
 
 interface DiscoveryLike {
   find?: CandidateFinder['find']
@@ -123,15 +123,18 @@ export class GatewayService implements PlService {
   readonly keys: KeyStore
   /** one-time console login tokens (`pl ui`) */
   readonly loginTokens: LoginTokens
-  private readonly startedAt = Date.now()
+  private readonly clock: Clock
+  private readonly startedAt: number
   private app?: FastifyInstance
   private hub?: RunEventHub
   private url?: string
   private started = false
 
   constructor (private readonly c: GatewayComponents, private readonly init: GatewayInit = {}) {
-    this.keys = new KeyStore(c.store, init.now)
-    this.loginTokens = new LoginTokens({ ttlMs: init.loginTokenMs, ...(init.now != null ? { clock: { ...systemClock, now: init.now } } : {}) })
+    this.clock = init.clock ?? c.clock
+    this.startedAt = this.clock.now()
+    this.keys = new KeyStore(c.store, this.clock)
+    this.loginTokens = new LoginTokens({ ttlMs: init.loginTokenMs, clock: this.clock })
   }
 
   /** `http://host:port` once listening. */
@@ -202,6 +205,7 @@ export class GatewayService implements PlService {
       keys: this.keys,
       hub,
       logger: log,
+      clock: this.clock,
       requesters: c.store.json<RunRequester>('gateway-runs'),
       receipts,
       explanations: negotiation != null ? async (run) => await negotiation.explanations(run) : undefined,
@@ -219,6 +223,7 @@ export class GatewayService implements PlService {
             finder: typeof discovery?.find === 'function' ? discovery as CandidateFinder : undefined,
             localCapability: typeof discovery?.localCapability === 'function' ? (n, v) => discovery.localCapability?.(n, v) : undefined,
             replyMs: this.init.estimateReplyMs,
+            clock: this.clock,
             // bids are judged and policies resolved by the same trust service a run uses
             trust: () => {
               const t = c.services.trust as TrustService | undefined
@@ -230,7 +235,7 @@ export class GatewayService implements PlService {
     const plugins: Array<{ plugin: GatewayPlugin, opts?: Record<string, unknown> }> = [
       { plugin: gatewayRoutes(ctx) },
       { plugin: streamRoutes(ctx) },
-      { plugin: nodeRoutes({ peerId: c.identity.id, libp2p: c.libp2p, metrics: c.metrics, startedAt: this.startedAt, now: this.init.now ?? Date.now }) },
+      { plugin: nodeRoutes({ peerId: c.identity.id, libp2p: c.libp2p, metrics: c.metrics, startedAt: this.startedAt, now: this.clock.now }) },
       {
         plugin: capabilityRoutes(() => c.services.discovery as Discovery | undefined, {
           publish: {
@@ -260,8 +265,8 @@ export class GatewayService implements PlService {
       ...servicePlugins(c.services),
       ...(this.init.plugins ?? [])
     ]
-    const limiter = new RateLimiter({ burst: this.init.rateLimit?.burst ?? DEFAULT_RATE_BURST, perSecond: this.init.rateLimit?.perSecond ?? DEFAULT_RATE_PER_SECOND, now: this.init.now })
-    const failures = new RateLimiter({ burst: this.init.authFailures?.burst ?? DEFAULT_AUTH_FAILURE_BURST, perSecond: this.init.authFailures?.perSecond ?? DEFAULT_AUTH_FAILURE_PER_SECOND, now: this.init.now })
+    const limiter = new RateLimiter({ burst: this.init.rateLimit?.burst ?? DEFAULT_RATE_BURST, perSecond: this.init.rateLimit?.perSecond ?? DEFAULT_RATE_PER_SECOND, clock: this.clock })
+    const failures = new RateLimiter({ burst: this.init.authFailures?.burst ?? DEFAULT_AUTH_FAILURE_BURST, perSecond: this.init.authFailures?.perSecond ?? DEFAULT_AUTH_FAILURE_PER_SECOND, clock: this.clock })
     const app = await buildServer({ bodyLimit: this.init.bodyLimit ?? DEFAULT_BODY_LIMIT, allowedOrigins: this.init.allowedOrigins, allowedHosts: this.init.allowedHosts, logger: log }, { keys: this.keys, verifier: c.verifier, replay: c.replay, limiter, failures }, c.registry, plugins)
     this.app = app
     hub.start()

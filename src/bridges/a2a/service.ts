@@ -61,7 +61,7 @@ export function a2aInitFromConfig (section: unknown): A2aInit {
   return { ...s, ...(agents != null ? { agents } : {}) }
 }
 
-export type A2aComponents = Pick<PlComponents, 'services' | 'logger' | 'metrics' | 'store' | 'identity'>
+export type A2aComponents = Pick<PlComponents, 'services' | 'logger' | 'metrics' | 'store' | 'identity' | 'clock'>
 
 export class A2aBridge implements PlService {
   readonly runner: A2aRunner
@@ -102,7 +102,7 @@ export class A2aBridge implements PlService {
       receipts: receipts != null ? async (run) => (await receipts.store.forRun(run)).length > 0 ? await receipts.export(run) : undefined : undefined,
       requester: async (run, principal) => {
         const [kind, ...rest] = principal.split(':')
-        await requesters.put(run, { run, principal: rest.join(':'), kind: kind as RunRequester['kind'], at: Date.now() })
+        await requesters.put(run, { run, principal: rest.join(':'), kind: kind as RunRequester['kind'], at: this.c.clock.now() })
       },
       maxTasks: this.init.maxTasks ?? DEFAULT_MAX_TASKS,
       shutdown: this.shutdown.signal

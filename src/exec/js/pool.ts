@@ -94,11 +94,11 @@ export class JsPools {
         // a task must be able to keep async work (ports, timers) going between messages
         atomics: 'disabled'
       })
-      entry = { pool, memMb, active: 0, used: Date.now() }
+      entry = { pool, memMb, active: 0, used: this.clock.now() }
       this.pools.set(memMb, entry)
       this.log.debug({ mem_mb: memMb }, 'opened a JS worker pool')
     }
-    entry.used = Date.now()
+    entry.used = this.clock.now()
     // counted before evicting: the pool just opened for this call is busy, not idle
     entry.active++
     this.evict()
@@ -230,7 +230,7 @@ export class JsPools {
       killChildren()
       await removeDir(stepDir)
       entry.active--
-      entry.used = Date.now()
+      entry.used = this.clock.now()
       stopwatch.clear()
       clearInterval(cpuTimer)
       clearTimeout(graceTimer)
