@@ -46,6 +46,8 @@ export interface GatewayInit {
   allowedOrigins?: string[]
   /** exact `Host` header values accepted @default any */
   allowedHosts?: string[]
+  /** deepest nesting of a JSON request body, any route (400 RequestTooDeepError beyond) @default DEFAULT_MAX_JSON_DEPTH (128) */
+  maxJsonDepth?: number
   /** bytes queued per WebSocket/SSE client before it is dropped @default DEFAULT_MAX_SOCKET_BUFFER (1 MiB) */
   maxSocketBuffer?: number
   /** estimate: how long providers have to answer @default DEFAULT_ESTIMATE_REPLY_MS */
@@ -71,7 +73,7 @@ export interface GatewayInit {
 }
 
 /** Config keys of the `api` section. */
-export const GATEWAY_CONFIG_KEYS = ['listen', 'bodyLimit', 'rateLimit', 'authFailures', 'allowedOrigins', 'allowedHosts', 'maxSocketBuffer', 'estimateReplyMs', 'console', 'sessionTtlMs', 'publishPython', 'publishExternal']
+export const GATEWAY_CONFIG_KEYS = ['listen', 'bodyLimit', 'rateLimit', 'authFailures', 'allowedOrigins', 'allowedHosts', 'maxJsonDepth', 'maxSocketBuffer', 'estimateReplyMs', 'console', 'sessionTtlMs', 'publishPython', 'publishExternal']
 
 /** Checks the `api` config section (the daemon config's gateway settings). */
 export function gatewayInitFromConfig (section: unknown): GatewayInit {
@@ -88,7 +90,7 @@ export function gatewayInitFromConfig (section: unknown): GatewayInit {
       throw new GatewayConfigError('api.publishExternal must map a kind to a list of allowed targets, e.g. {a2a: [https://agents.example/]}')
     }
   }
-  for (const k of ['bodyLimit', 'maxSocketBuffer', 'estimateReplyMs', 'sessionTtlMs']) {
+  for (const k of ['bodyLimit', 'maxJsonDepth', 'maxSocketBuffer', 'estimateReplyMs', 'sessionTtlMs']) {
     if (s[k] != null && !(typeof s[k] === 'number' && Number.isInteger(s[k]) && s[k] > 0)) throw new GatewayConfigError(`api.${k} must be a positive integer`)
   }
   for (const k of ['allowedOrigins', 'allowedHosts']) {
@@ -267,7 +269,7 @@ export class GatewayService implements PlService {
     ]
     const limiter = new RateLimiter({ burst: this.init.rateLimit?.burst ?? DEFAULT_RATE_BURST, perSecond: this.init.rateLimit?.perSecond ?? DEFAULT_RATE_PER_SECOND, clock: this.clock })
     const failures = new RateLimiter({ burst: this.init.authFailures?.burst ?? DEFAULT_AUTH_FAILURE_BURST, perSecond: this.init.authFailures?.perSecond ?? DEFAULT_AUTH_FAILURE_PER_SECOND, clock: this.clock })
-    const app = await buildServer({ bodyLimit: this.init.bodyLimit ?? DEFAULT_BODY_LIMIT, allowedOrigins: this.init.allowedOrigins, allowedHosts: this.init.allowedHosts, logger: log }, { keys: this.keys, verifier: c.verifier, replay: c.replay, limiter, failures }, c.registry, plugins)
+    const app = await buildServer({ bodyLimit: this.init.bodyLimit ?? DEFAULT_BODY_LIMIT, allowedOrigins: this.init.allowedOrigins, allowedHosts: this.init.allowedHosts, maxJsonDepth: this.init.maxJsonDepth, onReject: (reason) => { c.metrics.reject('gateway', reason) }, logger: log }, { keys: this.keys, verifier: c.verifier, replay: c.replay, limiter, failures }, c.registry, plugins)
     this.app = app
     hub.start()
     await app.listen({ host, port })

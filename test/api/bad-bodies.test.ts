@@ -66,7 +66,10 @@ describe('control API bodies', () => {
     for (const p of ['POST /caps', 'GET /caps/find', 'POST /caps/find', 'POST /blocks', 'POST /runs', 'POST /runs/:id/decide', 'GET /receipts/:runId']) assert.ok(paths.includes(p), `${p} in ${paths.join(', ')}`)
   })
 
-  test('every route answers a typed 4xx for a 100k-deep JSON body (objects and arrays), never 500', async () => {
+  test('every route answers a typed 4xx for a 100k-deep JSON body (objects and arrays), never 500; each refusal is counted', async () => {
+    const counted = async (): Promise<number> => (await mesh.nodes[0].components.metrics.rejections())['api/RequestTooDeepError'] ?? 0
+    const before = await counted()
+    let refused = 0
     for (const r of api.routes) {
       for (const body of [deepObject(DEPTH), deepArray(DEPTH)]) {
         const { status, json } = await send(r.method, pathOf(r.path), body)
@@ -74,8 +77,11 @@ describe('control API bodies', () => {
         assert.equal(status, 400, `${r.method} ${r.path}: ${JSON.stringify(json).slice(0, 300)}`)
         // a GET takes no body at all
         assert.equal(json.error?.name, r.method === 'GET' ? 'InvalidRequestError' : 'RequestTooDeepError', `${r.method} ${r.path}`)
+        if (json.error?.name === 'RequestTooDeepError') refused++
       }
     }
+    assert.ok(refused > 0)
+    assert.equal(await counted() - before, refused)
   })
 
   test('every route answers a typed 4xx for a body over the size limit and for malformed JSON', async () => {
