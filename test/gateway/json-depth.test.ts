@@ -8,7 +8,7 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { request } from 'node:http'
+import { rawRequest, type RawAnswer } from '../helpers/http.js'
 import type { TestMesh } from '../helpers/mesh.js'
 import { DEFAULT_MAX_JSON_DEPTH, jsonDepth } from '../../src/core/json-guard.js'
 import { ENVELOPE_CONTENT_TYPE, gatewayInitFromConfig } from '../../src/gateway/index.js'
@@ -35,25 +35,9 @@ const deepObject = (depth: number): string => '{"a":'.repeat(depth) + '1' + '}'.
 const deepArray = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth)
 const pathOf = (pattern: string): string => pattern.replace(/:(\w+)/g, 'x').replace(/\*$/, 'x')
 
-/** node:http: the body is sent as given, with the content type given. */
-async function send (method: string, path: string, body: string, contentType = 'application/json', auth: boolean = true): Promise<{ status: number, json: any }> {
-  return await new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = { 'content-type': contentType, 'content-length': Buffer.byteLength(body) }
-    if (auth) headers.authorization = `Bearer ${key}`
-    const req = request(base + path, { method, headers }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8')
-        let json: any
-        try { json = JSON.parse(text) } catch { json = text }
-        resolve({ status: res.statusCode ?? 0, json })
-      })
-      res.on('error', reject)
-    })
-    req.on('error', (err: any) => { if (err.code === 'EPIPE' || err.code === 'ECONNRESET') return; reject(err) })
-    req.end(body)
-  })
+/** The body as given, with the content type given (node:http). */
+async function send (method: string, path: string, body: string, contentType = 'application/json', auth: boolean = true): Promise<RawAnswer> {
+  return await rawRequest(base + path, method, body, { 'content-type': contentType, ...(auth ? { authorization: `Bearer ${key}` } : {}) })
 }
 
 /** The error name of a gateway answer: `{error: {name}}`, or JSON-RPC's (the MCP and A2A routes answer in their protocol's format). */
