@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs every compiled test file (dist/test/**/*.test.js) with node's built-in
 // runner. `node scripts/test.mjs core net` runs only files under those folders.
-import { readdirSync, statSync } from 'node:fs'
+import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { spawn } from 'node:child_process'
 
@@ -27,7 +27,16 @@ if (files.length === 0) {
 }
 // --test-force-exit: a file whose tests all ended exits even if something it started still holds the event
 // loop (a leaked runner or socket would otherwise hang the whole run until CI's time limit)
-const args = ['--test', '--test-force-exit', '--test-reporter=tap', ...files]
+// the TAP summary goes to stdout (CI reads it); time per file goes to <outDir>/test-durations.txt
+const args = ['--test', '--test-force-exit', '--test-reporter=tap', '--test-reporter-destination=stdout',
+  `--test-reporter=${new URL('./test-durations.mjs', import.meta.url).href}`, `--test-reporter-destination=${join(outDir, 'test-durations.txt')}`, ...files]
 if (process.env.PL_TEST_CONCURRENCY != null) args.unshift(`--test-concurrency=${process.env.PL_TEST_CONCURRENCY}`)
 const child = spawn(process.execPath, args, { stdio: 'inherit' })
-child.on('exit', (code, signal) => process.exit(code ?? (signal != null ? 1 : 0)))
+child.on('exit', (code, signal) => {
+  // the ten slowest files, as TAP comments after the summary
+  try {
+    const lines = readFileSync(join(outDir, 'test-durations.txt'), 'utf8').split('\n').filter(l => l !== '').slice(0, 11)
+    for (const l of lines) console.log(l.startsWith('#') ? l : `# ${l}`)
+  } catch {}
+  process.exit(code ?? (signal != null ? 1 : 0))
+})

@@ -70,7 +70,7 @@ export function compositeRunner (init: CompositeRunnerInit): ExternalRunner {
       const dag = compilePlan(yaml, `plan ${impl.target}`)
       options.signal?.throwIfAborted()
       const started = performance.now()
-      const runId = await init.executor.submit(dag, planInput(dag.inputs, call.inputData), { depth: depth + 1 })
+      const runId = await init.executor.submit(dag, planInput(dag.inputs, call.inputData), { depth: depth + 1, serves: `${call.step?.runId ?? '?'}/${call.step?.key ?? '?'}` })
       options.log?.info({ capability, inner: runId, depth: depth + 1 }, 'composite: inner run started')
       const onAbort = (): void => { init.executor.cancel(runId).catch(() => {}) }
       if (options.signal?.aborted === true) onAbort()

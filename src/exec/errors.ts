@@ -106,6 +106,11 @@ export class RunNotResumableError extends PlError {
   override name = 'RunNotResumableError'
 }
 
+/** An inner run serving a call (a composite's) found unfinished at start: its caller is gone, so it is cancelled instead of resumed. */
+export class RunOrphanedError extends PlError {
+  override name = 'RunOrphanedError'
+}
+
 /** A resumed bundle's module no longer has the CID the run was started with. */
 export class ModuleChangedError extends PlError {
   override name = 'ModuleChangedError'

@@ -21,7 +21,7 @@ import { Addons, type AddonCallback, type AddonsConfig } from './addons.js'
 import { DEFAULT_CONCURRENCY } from './constants.js'
 import {
   DecisionNotPendingError, ExecutorStoppedError, InvalidDecisionError, ModuleChangedError,
-  RunCancelledError, RunNotFoundError, RunNotResumableError
+  RunCancelledError, RunNotFoundError, RunNotResumableError, RunOrphanedError
 } from './errors.js'
 import { resolveCidInputs } from './inputs.js'
 import { checkRunInputs } from './run-inputs.js'
@@ -74,6 +74,12 @@ export interface SubmitOptions {
   onBehalfOf?: string
   /** composite nesting (the inner run of a composite capability): its remote calls carry it */
   depth?: number
+  /**
+   * the call this run serves (a composite's inner run: `<outer run>/<step key>`). Such a run is
+   * not resumed after a restart (`resumeAll`): its caller's connection ended with the node, the
+   * caller failed over, and nobody waits for its result; it ends `cancelled` (RunOrphanedError).
+   */
+  serves?: string
 }
 
 export type SeqEvent = ExecEvent & { seq: number }
@@ -220,6 +226,7 @@ export class Executor extends EventEmitter {
       ...(opts.source != null ? { source: opts.source } : {}),
       ...(opts.onBehalfOf != null ? { on_behalf_of: opts.onBehalfOf } : {}),
       ...(opts.depth != null ? { depth: opts.depth } : {}),
+      ...(opts.serves != null ? { serves: opts.serves } : {}),
       modules: opts.modules ?? {},
       created: now,
       updated: now,
@@ -325,6 +332,14 @@ export class Executor extends EventEmitter {
     const out: string[] = []
     for (const run of await this.j().listRuns()) {
       if (TERMINAL.includes(run.state) || this.active.has(run.id)) continue
+      if (run.serves != null) {
+        // nobody waits for it any more (see SubmitOptions.serves): end it instead of running it for nothing
+        const err = new RunOrphanedError(`run ${run.id} served the call ${run.serves}, which ended when this node stopped (the caller failed over); it is not resumed`, { run: run.id, serves: run.serves })
+        this.log.info({ run: run.id, serves: run.serves }, 'not resuming an orphaned inner run')
+        Object.assign(run, { state: 'cancelled', error: errorToData(err), updated: this.clock.now(), ended: this.clock.now() })
+        await this.j().putRun(run)
+        continue
+      }
       try {
         await this.resume(run.id)
         out.push(run.id)

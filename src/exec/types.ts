@@ -203,6 +203,8 @@ export interface RunRecord {
   on_behalf_of?: string
   /** composite nesting: set on the inner run of a composite capability (its CFPs carry it) */
   depth?: number
+  /** the call this run serves (SubmitOptions.serves): such a run is not resumed after a restart */
+  serves?: string
   /** step records the journal failed to write during this run (see `pl:step:journal-failed`); absent when none */
   journal_failures?: number
 }

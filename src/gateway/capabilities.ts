@@ -14,7 +14,7 @@ import type { Discovery } from '../discovery/service.js'
 import { hasScope } from './auth.js'
 import { ServiceUnavailableError } from './errors.js'
 import { MAX_DESCRIPTOR_TEXT, publishFromRequest, publishOptions, type PublishBody, type PublishDeps } from './publish.js'
-import { MAX_MODULE_UPLOAD_BYTES } from './module-upload.js'
+import { MAX_MODULE_UPLOAD_BYTES, sweepUploadedModules } from './module-upload.js'
 import { anyObject, withErrors } from './schemas.js'
 import { errorReply } from './server.js'
 import { RequestTooDeepError } from '../core/json-guard.js'
@@ -40,6 +40,11 @@ const PUBLISH_INPUT_ERRORS: Record<string, number> = {
   ProviderMismatchError: 400,
   DescriptorTooLargeError: 413,
   ModuleFolderError: 400
+}
+
+/** The module folders of the capabilities this node publishes (uploads among them are kept). */
+function moduleDirsInUse (d: Discovery): string[] {
+  return d.localCapabilities().flatMap(c => [c.impl?.dir, c.module?.dir]).filter((x): x is string => x != null)
 }
 
 export function capabilityRoutes (discovery: () => Discovery | undefined, init: CapabilityRoutesInit = {}) {
@@ -78,9 +83,22 @@ export function capabilityRoutes (discovery: () => Discovery | undefined, init: 
         params: { type: 'object', additionalProperties: false, required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 256 } } },
         response: withErrors({ 200: { type: 'object', required: ['removed'], properties: { removed: { type: 'array', items: { type: 'string' } } } } })
       }
-    }, async (req) => ({ removed: await need().unpublish(req.params.id) }))
+    }, async (req) => {
+      const d = need()
+      const before = new Map(d.localCapabilities().map(c => [c.cid, c]))
+      const removed = await d.unpublish(req.params.id)
+      // the uploaded module folders no capability uses any more go with them
+      const released = removed.flatMap(cid => [before.get(cid)?.impl?.dir, before.get(cid)?.module?.dir]).filter((x): x is string => x != null)
+      if (init.publish != null) await sweepUploadedModules(init.publish.dataDir, moduleDirsInUse(d), { only: released }).catch(() => [])
+      return { removed }
+    })
 
     const publish = init.publish
+    if (publish != null) {
+      // folders left by capabilities unpublished elsewhere (CLI, control API) and by uploads a crash interrupted
+      const d = discovery()
+      if (d != null) await sweepUploadedModules(publish.dataDir, moduleDirsInUse(d), { temps: true }).catch(() => [])
+    }
     if (publish != null) {
       const upload = { anyOf: [
         { type: 'object', additionalProperties: false, required: ['zip'], properties: { zip: { type: 'string', minLength: 1, description: 'a ZIP of the module folder (entry file at its root), base64' } } },
@@ -126,7 +144,8 @@ export function capabilityRoutes (discovery: () => Discovery | undefined, init: 
         }
       }, async (req) => {
         try {
-          return await publishFromRequest(req.body, { ...publish, discovery: need() })
+          const d = need()
+          return await publishFromRequest(req.body, { ...publish, discovery: d, inUse: () => moduleDirsInUse(d) })
         } catch (err) {
           const status = PUBLISH_INPUT_ERRORS[(err as Error)?.name]
           if (status != null && (err as { statusCode?: number }).statusCode == null) Object.assign(err as object, { statusCode: status })

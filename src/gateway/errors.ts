@@ -163,6 +163,12 @@ export class InvalidModuleUploadError extends GatewayError {
   readonly statusCode = 400
 }
 
+/** `POST /capabilities` with a module upload that would pass the node's quota of uploaded modules (count or bytes) even after sweeping those no capability uses. 507 */
+export class UploadQuotaExceededError extends GatewayError {
+  override name = 'UploadQuotaExceededError'
+  readonly statusCode = 507
+}
+
 /** `POST /capabilities` uploading a Python module to a gateway that does not take them (`api.publishPython` is off: Python steps have no filesystem sandbox). 403 */
 export class ModuleUploadRefusedError extends GatewayError {
   override name = 'ModuleUploadRefusedError'

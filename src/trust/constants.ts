@@ -28,7 +28,9 @@ export const MAX_SYNC_REQUEST = 256
 export const MAX_SYNC_ANSWER = 256
 /** attestations seen in bids (from trusted issuers) whose revocations this node asks peers about, most recent kept */
 export const MAX_WATCHED = 1024
-/** a peer is asked again at most this often (it is asked when it connects and identifies) */
+/** a peer is asked again at most this often (it is asked when it connects and identifies, then every interval while connected) */
 export const DEFAULT_SYNC_INTERVAL_MS = 60_000
+/** connected peers asked per interval, those asked longest ago first (a revocation whose gossip was missed still arrives) */
+export const PERIODIC_SYNC_PEERS = 3
 /** attestations whose schema and signature already verified, kept by content CID (verified-cache.ts) */
 export const MAX_VERIFIED_ATTESTATIONS = 4096

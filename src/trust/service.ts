@@ -30,7 +30,7 @@ import { checkSyncAnswer, revocationSyncProtocol } from './revocation-sync.js'
 import { expectOk } from '../net/rpc.js'
 import type { IdentifyResult } from '@libp2p/interface'
 import * as C from './constants.js'
-import { timeoutSignal } from '../core/clock.js'
+import { clockInterval, timeoutSignal } from '../core/clock.js'
 
 export type TrustComponents = Pick<PlComponents, 'dataDir' | 'identity' | 'store' | 'registry' | 'logger' | 'metrics' | 'libp2p' | 'rpc' | 'gossip' | 'sign' | 'api' | 'services' | 'clock'>
 
@@ -131,6 +131,9 @@ export class TrustService implements PlService {
   /** peer → when it was last asked for revocations (bounded like `watched`) */
   private readonly synced = new Map<string, number>()
   private readonly syncing = new Map<string, Promise<RevocationSyncResult>>()
+  /** connected peers that serve /pl/revocations (learnt from identify), asked again every interval */
+  private readonly syncPeers = new Set<string>()
+  private syncTimer?: { clear: () => void }
   /** attestations whose schema and signature verified, by content CID: a bid's credentials are not re-verified per step */
   private readonly verified = new VerifiedAttestations(C.MAX_VERIFIED_ATTESTATIONS)
   readonly issuers: IssuerList
@@ -183,7 +186,10 @@ export class TrustService implements PlService {
       })
     }
     await this.c.rpc.handle(revocationSyncProtocol(async (cids) => await this.knownRevocations(cids)))
-    if (this.init.syncRevocations !== false) this.c.libp2p.addEventListener('peer:identify', this.onIdentify)
+    if (this.init.syncRevocations !== false) {
+      this.c.libp2p.addEventListener('peer:identify', this.onIdentify)
+      this.syncTimer = clockInterval(this.c.clock, () => { this.syncSome() }, this.syncIntervalMs())
+    }
   }
 
   async stop (): Promise<void> {
@@ -192,6 +198,8 @@ export class TrustService implements PlService {
     this.shutdown.abort()
     this.issuers.stop()
     this.c.libp2p.removeEventListener('peer:identify', this.onIdentify)
+    this.syncTimer?.clear()
+    this.syncTimer = undefined
     await this.c.libp2p.unhandle(C.REVOCATION_SYNC_PROTOCOL).catch(() => {})
     if (this.init.gossip !== false) this.c.gossip.unsubscribe(C.REVOCATION_TOPIC)
     this.dht.stop()
@@ -336,13 +344,38 @@ export class TrustService implements PlService {
     return out
   }
 
+  private syncIntervalMs (): number {
+    return this.init.syncIntervalMs ?? C.DEFAULT_SYNC_INTERVAL_MS
+  }
+
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
     if (!evt.detail.protocols.includes(C.REVOCATION_SYNC_PROTOCOL)) return
     const peer = evt.detail.peerId.toString()
+    this.syncPeers.delete(peer)
+    this.syncPeers.add(peer)
+    if (this.syncPeers.size > C.MAX_WATCHED) this.syncPeers.delete(this.syncPeers.values().next().value as string)
+    this.maybeSync(peer)
+  }
+
+  /** Asks `peer` unless it is being asked or was asked within the interval, or there is nothing to ask about. */
+  private maybeSync (peer: string): boolean {
     const last = this.synced.get(peer)
-    if (this.syncing.has(peer) || (last != null && this.now() - last < (this.init.syncIntervalMs ?? C.DEFAULT_SYNC_INTERVAL_MS))) return
-    if (this.watched.size === 0 && this.held.size === 0) return
+    if (this.syncing.has(peer) || (last != null && this.now() - last < this.syncIntervalMs())) return false
+    if (this.watched.size === 0 && this.held.size === 0) return false
     this.syncRevocations(peer).catch((err: Error) => { this.log.debug({ peer, err: err.message }, 'revocation sync failed') })
+    return true
+  }
+
+  /** Every interval: the connected peers asked longest ago (never asked first), at most C.PERIODIC_SYNC_PEERS of them. */
+  private syncSome (): void {
+    const connected = new Set(this.c.libp2p.getPeers().map(p => p.toString()))
+    for (const peer of this.syncPeers) if (!connected.has(peer)) this.syncPeers.delete(peer)
+    const order = [...this.syncPeers].sort((a, b) => (this.synced.get(a) ?? -Infinity) - (this.synced.get(b) ?? -Infinity))
+    let asked = 0
+    for (const peer of order) {
+      if (asked >= C.PERIODIC_SYNC_PEERS) break
+      if (this.maybeSync(peer)) asked++
+    }
   }
 
   /**

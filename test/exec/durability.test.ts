@@ -89,3 +89,28 @@ test('resume refuses a bundle whose module changed since the run started (Module
     await h.close()
   }
 })
+
+test('an unfinished run that served a call (a composite\'s inner run) is cancelled at resumeAll with RunOrphanedError; the other runs resume', async () => {
+  let h = await harness()
+  try {
+    const { counter, go, a, b, c } = await counterModules(h.root)
+    const dag = dagOf([callStep(a), callStep(b, { after: ['a'] }), callStep(c, { after: ['b'] })])
+    const inner = await h.executor.submit(dag, {}, { modules: { a, b, c }, serves: 'r-outer/brief' })
+    await waitFor(async () => (await readFile(counter, 'utf8').catch(() => '')).includes('b'), 10_000, 'step b to start')
+    const plain = await h.executor.submit(dagOf([callStep(b)]), {}, { modules: { b } })
+    await waitFor(async () => (await readFile(counter, 'utf8').catch(() => '')).split('b').length >= 3, 10_000, 'the plain run\'s step to start')
+    await h.executor.stop()
+    h = await h.reopen()
+    await writeFile(go, '')
+    assert.deepEqual(await h.executor.resumeAll(), [plain])
+    const orphan = (await h.executor.get(inner)).run
+    assert.equal(orphan.state, 'cancelled')
+    assert.equal(orphan.error?.name, 'RunOrphanedError')
+    assert.match(orphan.error?.message ?? '', /r-outer\/brief/)
+    assert.equal((await h.executor.wait(plain)).state, 'succeeded')
+    // its remaining step never ran: a then b, once each, before the stop; b once more for the plain run
+    assert.equal((await readFile(counter, 'utf8')).includes('c'), false)
+  } finally {
+    await h.close()
+  }
+})

@@ -7,11 +7,11 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { tempDir } from '../helpers/tmp.js'
 import { folderCid } from '../../src/core/module.js'
-import { installUploadedModule, UPLOADED_MODULES_DIR } from '../../src/gateway/module-upload.js'
+import { installUploadedModule, sweepUploadedModules, UPLOADED_MODULES_DIR } from '../../src/gateway/module-upload.js'
 import { bindRecord } from '../../src/discovery/local.js'
 import { gatewayInitFromConfig } from '../../src/gateway/service.js'
 import { allowedExternal } from '../../src/gateway/publish.js'
@@ -88,4 +88,48 @@ test('an allowed external target is exact, or a prefix ending in / (another host
   }
   assert.throws(() => allowedExternal({ kind: 'a2a', target: 'https://agents.example/c' }, allowed, []), { name: 'ExternalImplRefusedError' }, 'no runner')
   assert.throws(() => allowedExternal({ kind: 'constructor', target: 'x' }, allowed, ['constructor']), { name: 'ExternalImplRefusedError' }, 'not an own key')
+})
+
+const js = (n: number): { file: 'function.mjs', content: string } => ({ file: 'function.mjs', content: b64(`export default class M { eval () { return ${n} } }\n`) })
+
+test('uploads have a quota: past it unused folders (older than the grace) are swept, else the upload is refused with UploadQuotaExceededError and nothing is kept', async () => {
+  await withDataDir(async (dir, blocks) => {
+    let inUse: string[] = []
+    const d = { ...deps(dir, blocks), quota: { modules: 2 }, inUse: () => inUse }
+    const a = await installUploadedModule(js(1), 'A', d)
+    const b = await installUploadedModule(js(2), 'B', d)
+    inUse = [a.dir, b.dir]
+    await assert.rejects(installUploadedModule(js(3), 'C', d), { name: 'UploadQuotaExceededError' })
+    assert.deepEqual((await readdir(join(dir, UPLOADED_MODULES_DIR))).sort(), [a.dir, b.dir].map(p => p.split('/').pop()).sort(), 'nothing of C kept')
+    assert.equal(blocks.size, 2)
+    // B unused but fresh (a publish may be about to bind it): still refused
+    inUse = [a.dir]
+    await assert.rejects(installUploadedModule(js(3), 'C', d), { name: 'UploadQuotaExceededError' })
+    // B unused and old: swept, C taken
+    const old = new Date(Date.now() - 3_600_000)
+    await utimes(b.dir, old, old)
+    const c = await installUploadedModule(js(3), 'C', d)
+    assert.deepEqual((await readdir(join(dir, UPLOADED_MODULES_DIR))).sort(), [a.dir, c.dir].map(p => p.split('/').pop()).sort())
+    // the same bytes again need no room
+    inUse = [a.dir, c.dir]
+    assert.equal((await installUploadedModule(js(1), 'A', d)).dir, a.dir)
+    // a byte quota too
+    await assert.rejects(installUploadedModule(js(4), 'D', { ...d, quota: { modules: 10, bytes: 10 } }), { name: 'UploadQuotaExceededError' })
+  })
+})
+
+test('a sweep removes released folders only, old unused ones with the grace, temp folders only when asked', async () => {
+  await withDataDir(async (dir, blocks) => {
+    const a = await installUploadedModule(js(1), 'A', deps(dir, blocks))
+    const b = await installUploadedModule(js(2), 'B', deps(dir, blocks))
+    const temp = join(dir, UPLOADED_MODULES_DIR, '.tmp-crashed')
+    await mkdir(temp)
+    assert.deepEqual(await sweepUploadedModules(dir, [a.dir], { only: [a.dir] }), [], 'a released folder another capability uses stays')
+    assert.deepEqual(await sweepUploadedModules(dir, [a.dir]), [], 'b is within the grace')
+    assert.deepEqual(await sweepUploadedModules(dir, [a.dir], { minAgeMs: 0 }), [b.dir])
+    assert.deepEqual(await sweepUploadedModules(dir, [], { only: [a.dir] }), [a.dir])
+    assert.deepEqual(await readdir(join(dir, UPLOADED_MODULES_DIR)), ['.tmp-crashed'])
+    assert.deepEqual(await sweepUploadedModules(dir, [], { temps: true }), [temp])
+    assert.deepEqual(await sweepUploadedModules(join(dir, 'nothing-here'), []), [])
+  })
 })

@@ -200,3 +200,16 @@ test('bad publish requests get typed errors, are counted, and leave no files beh
   assert.deepEqual(await uploaded(), kept, 'nothing unpacked, no temp folder left')
   assert.ok(!mesh.nodes[0].service<Discovery>('discovery').localCapabilities().some(c => c.descriptor.name === 'X'))
 })
+
+test('unpublishing an uploaded capability removes its module folder; folders other capabilities use stay', async () => {
+  const code = SHOUT.replace("'!'", "'?'")
+  const res = await http(base0, 'POST', '/capabilities', { key: publisher, body: { descriptor: descriptor({ name: 'Ask' }), impl: { upload: { file: 'function.mjs', content: b64(code) } } } })
+  assert.equal(res.status, 200, JSON.stringify(res.body))
+  const folder = `${cidOfBytes(new TextEncoder().encode(code), RAW).toString()}-function.mjs`
+  const others = (await uploaded()).filter(n => n !== folder)
+  assert.ok((await uploaded()).includes(folder))
+  const del = await http(base0, 'DELETE', `/capabilities/${String(res.body.cid)}`, { key: publisher })
+  assert.equal(del.status, 200, JSON.stringify(del.body))
+  assert.deepEqual(del.body.removed, [res.body.cid])
+  assert.deepEqual(await uploaded(), others, 'its folder went, the others stayed')
+})

@@ -16,23 +16,18 @@ export interface MeshInit {
 export class TestMesh {
   readonly nodes: PlNode[] = []
   private readonly cleanups: Array<() => Promise<void>> = []
+  private readonly dirs: string[] = []
+
+  private constructor (private readonly init: MeshInit) {}
 
   static async start (init: MeshInit): Promise<TestMesh> {
-    const mesh = new TestMesh()
+    const mesh = new TestMesh(init)
     try {
       for (let i = 0; i < init.nodes; i++) {
         const { dir, cleanup } = await tempDir(`pl-mesh-${i}-`)
         mesh.cleanups.push(cleanup)
-        const node = await PlNode.create({
-          dataDir: dir,
-          listen: ['/ip4/127.0.0.1/tcp/0'],
-          bootstrap: i === 0 ? [] : mesh.nodes[0].addrs(),
-          localSwarm: true,
-          controlApi: init.controlApi ?? false,
-          gossip: init.gossip?.(i) ?? true,
-          services: init.services?.(i),
-          ...init.extra?.(i)
-        })
+        mesh.dirs.push(dir)
+        const node = await mesh.create(i)
         mesh.nodes.push(node)
         await node.start()
       }
@@ -41,6 +36,29 @@ export class TestMesh {
       throw err
     }
     return mesh
+  }
+
+  private async create (i: number): Promise<PlNode> {
+    return await PlNode.create({
+      dataDir: this.dirs[i],
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      bootstrap: i === 0 ? [] : this.nodes[0].addrs(),
+      localSwarm: true,
+      controlApi: this.init.controlApi ?? false,
+      gossip: this.init.gossip?.(i) ?? true,
+      services: this.init.services?.(i),
+      ...this.init.extra?.(i)
+    })
+  }
+
+  /** Stops node `i` (not the bootstrap) and starts it again on the same data dir, with new services from the factories. */
+  async restart (i: number): Promise<PlNode> {
+    if (i === 0) throw new Error('the bootstrap node is not restarted (the others dial its address)')
+    await this.nodes[i].stop()
+    const node = await this.create(i)
+    this.nodes[i] = node
+    await node.start()
+    return node
   }
 
   /** Waits until every node is connected to at least `min` peers. */

@@ -183,3 +183,25 @@ test('oversize and malformed /pl/revocations requests are refused with Revocatio
   assert.equal(ok.status, 'OK')
   assert.equal((ok.body as { revocations: unknown[] }).revocations.length, 1)
 })
+
+test('a connected node that missed a revocation\'s gossip learns it at the next periodic sync, without reconnecting', async () => {
+  const dirs = [await tempDir('pl-trust-sync-d-'), await tempDir('pl-trust-sync-e-')]
+  for (const t of dirs) cleanups.push(t.cleanup)
+  // a pair outside the mesh (so no newly connecting peer tells D): E knows revocations, D carries an attestation
+  // about itself and hears no gossip, so only /pl/revocations can tell it
+  const e = await PlNode.create({ dataDir: dirs[1].dir, listen: ['/ip4/127.0.0.1/tcp/0'], localSwarm: true, controlApi: false, gossip: false, services: { trust: trust({ gossip: false }) } })
+  nodes.push(e)
+  await e.start()
+  const d = await PlNode.create({ dataDir: dirs[0].dir, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: e.addrs(), localSwarm: true, controlApi: false, gossip: false, services: { trust: trust({ gossip: false, syncIntervalMs: 300 }) } })
+  nodes.push(d)
+  await d.start()
+  const att = issueAttestation(auditor, { subject: d.peerId, claims: { audit: 'self-carried' }, exp: Date.now() + HOUR })
+  const cid = attestationCid(att)
+  await trustOf(d).addAttestation(att)
+  await waitFor(() => d.libp2p.getPeers().some(p => p.toString() === e.peerId), 20_000, 'D to connect to E')
+  // D has asked E already (before the revocation exists)
+  assert.equal((await trustOf(d).syncRevocations(e.peerId)).stored, 0)
+  await trustOf(e).revoke(issueRevocation(auditor, cid, 'withdrawn while D was connected'))
+  await waitFor(() => trustOf(d).isRevoked(cid, auditor.id), 30_000, 'D to learn the revocation at a periodic sync')
+  assert.deepEqual(d.libp2p.getPeers().map(String), [e.peerId], 'over the same connection, from the only peer')
+})

@@ -38,7 +38,7 @@ def bid(cfp: Dict[str, Any], ctx: BidContext) -> Dict[str, Any]:
 
 function pyMain (cap: CapabilityEntry, pkg: string): string {
   const fn = snake(cap.info.name)
-  return `# Attaches this provider to a pl-node gateway and serves ${cap.info.name} ${commentText(cap.info.version)} until the node closes the connection.
+  return `# Attaches this provider to a pl-node gateway and serves ${cap.info.name} ${commentText(cap.info.version)}, connecting again when the node restarts, until stopped.
 #   PL_GATEWAY=http://127.0.0.1:8080 PL_API_KEY=<key with the publish scope> python3 main.py
 import json
 import os
@@ -57,7 +57,10 @@ def main() -> None:
     p = provider(os.environ.get("PL_GATEWAY", "http://127.0.0.1:8080"), os.environ["PL_API_KEY"],
                  ${fn}=handler.${fn}, bid_${fn}=handler.bid,
                  on_registered=lambda r: print(json.dumps({"registered": r}), flush=True), **options)
-    p.serve_forever()
+    try:
+        p.run()
+    except KeyboardInterrupt:
+        p.close()
 
 
 if __name__ == "__main__":
@@ -104,7 +107,7 @@ func bid(cfp map[string]any, ctx ${pkg}.BidContext) ${pkg}.BidAnswer {
 
 function goMain (ctx: CompileContext, cap: CapabilityEntry, pkg: string): string {
   const stem = goStem(ctx, cap)
-  return `// Attaches this provider to a pl-node gateway and serves ${cap.info.name} ${commentText(cap.info.version)} until the node closes the connection.
+  return `// Attaches this provider to a pl-node gateway and serves ${cap.info.name} ${commentText(cap.info.version)}, connecting again when the node restarts, until interrupted.
 //
 //	go build -o provider . && PL_GATEWAY=http://127.0.0.1:8080 PL_API_KEY=<key with the publish scope> ./provider
 //
@@ -112,10 +115,13 @@ function goMain (ctx: CompileContext, cap: CapabilityEntry, pkg: string): string
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 
 	"${goModulePath(cap)}/${pkg}"
 )
@@ -174,7 +180,9 @@ func main() {
 		opts.Price = &price
 	}
 	router := ${pkg}.NewRouter(${pkg}.${stem}Route(${pkg}.${stem}HandlerFunc(handle${stem}), bid))
-	if err := ${pkg}.NewProvider(gateway, key, router, opts).Serve(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := ${pkg}.NewProvider(gateway, key, router, opts).Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

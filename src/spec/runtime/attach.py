@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import os
+import random
 import socket
 import ssl
 import struct
@@ -32,6 +33,10 @@ class WebSocketError(Exception):
         super().__init__(message)
         self.status = status
         self.body = body
+
+
+class RegistrationRefusedError(WebSocketError):
+    """The node refused to register a capability (a bad spec, a key without the publish scope): retrying cannot help."""
 
 
 def _mask(key: bytes, data: bytes) -> bytes:
@@ -363,7 +368,8 @@ class Provider:
     """Attaches to a pl-node gateway and serves the router's capabilities.
 
     provider = Provider("http://127.0.0.1:8080", os.environ["PL_API_KEY"], router, price=1)
-    provider.serve_forever()   # returns when the node closes the connection
+    provider.run()             # serves, and reconnects when the node restarts, until close()
+    provider.serve_forever()   # or: one connection, returns when the node closes it
     """
 
     def __init__(self, gateway: str, api_key: str, router: Router, price: Optional[float] = None,
@@ -380,6 +386,7 @@ class Provider:
         self.registered: List[Dict[str, Any]] = []
         self._calls: Dict[str, Tuple[CallContext, str]] = {}
         self._lock = threading.Lock()
+        self._closing = threading.Event()
 
     def _send(self, msg: Dict[str, Any]) -> None:
         if self.ws is not None:
@@ -391,6 +398,7 @@ class Provider:
     def connect(self) -> None:
         """Opens the socket and registers every capability of the router."""
         url = ("wss" if self.gateway.startswith("https") else "ws") + self.gateway[self.gateway.index(":"):] + "/attach"
+        self.registered = []
         self.ws = WebSocket.connect(url, {"Authorization": "Bearer " + self.api_key})
         for i, r in enumerate(self.router.routes.values()):
             msg: Dict[str, Any] = {"op": "register", "id": "register-" + str(i), "spec": json.loads(r.spec_json), "bids": r.bid is not None}
@@ -409,19 +417,67 @@ class Provider:
                 if frame.get("id") == msg["id"]:
                     break
             if frame.get("type") != "registered":
-                raise WebSocketError("the node refused " + r.name + ": " + json.dumps(frame.get("error")))
+                self.ws.close()
+                raise RegistrationRefusedError("the node refused " + r.name + ": " + json.dumps(frame.get("error")))
             self.registered.append(frame)
             if self.on_registered is not None:
                 self.on_registered(frame)
 
+    def run(self, reconnect: bool = True, min_backoff: float = 0.5, max_backoff: float = 30.0) -> None:
+        """Connects, registers and serves; when the connection ends or cannot be made (the node
+        restarts, the network drops) connects again after a backoff (doubling from min_backoff to
+        max_backoff seconds, with jitter; back to min_backoff once registered), until close().
+        A refused API key (HTTP 401/403) or a refused registration is raised: retrying cannot fix it."""
+        delay = min_backoff
+        while not self._closing.is_set():
+            try:
+                self.ws = None
+                self.connect()
+                delay = min_backoff
+                self.serve_forever()
+                why = "the node closed the connection"
+            except RegistrationRefusedError:
+                raise
+            except WebSocketError as err:
+                if err.status in (401, 403):
+                    raise
+                why = str(err)
+            except OSError as err:
+                why = type(err).__name__ + ": " + str(err)
+            finally:
+                self._drop_calls()
+            if self._closing.is_set() or not reconnect:
+                return
+            wait = delay * (0.5 + random.random() / 2)
+            print("pl provider: " + why + "; connecting again in " + format(wait, ".1f") + " s", file=sys.stderr, flush=True)
+            self._closing.wait(wait)
+            delay = min(delay * 2, max_backoff)
+
+    def _drop_calls(self) -> None:
+        """The connection is gone: the node fails over the calls it carried; their handlers are told to stop."""
+        with self._lock:
+            calls = list(self._calls.values())
+        for ctx, _ in calls:
+            ctx.cancelled.set()
+        if self.ws is not None:
+            try:
+                self.ws.close()
+            except (WebSocketError, OSError):
+                pass
+
     def serve_forever(self) -> None:
-        """Serves calls until the node closes the connection."""
+        """Serves calls until the node closes the connection (one connection; run() reconnects)."""
         if self.ws is None:
             self.connect()
         ws = self.ws
         assert ws is not None
         while True:
-            text = ws.recv_text()
+            try:
+                text = ws.recv_text()
+            except (WebSocketError, OSError):
+                if self._closing.is_set():
+                    return
+                raise
             if text is None:
                 return
             try:
@@ -475,5 +531,10 @@ class Provider:
                 self._calls.pop(call, None)
 
     def close(self) -> None:
+        """Ends the connection; serve_forever() and run() return."""
+        self._closing.set()
         if self.ws is not None:
-            self.ws.close()
+            try:
+                self.ws.close()
+            except (WebSocketError, OSError):
+                pass

@@ -714,7 +714,8 @@ type activeCall struct {
 // Provider attaches to a pl-node gateway and serves the router's capabilities.
 //
 //	p := plspec.NewProvider("http://127.0.0.1:8080", os.Getenv("PL_API_KEY"), router, plspec.ProviderOptions{})
-//	err := p.Serve() // returns when the node closes the connection
+//	err := p.Run(context.Background()) // serves, and reconnects when the node restarts, until Close
+//	err := p.Serve()                    // or: one connection, returns when the node closes it
 type Provider struct {
 	gateway    string
 	apiKey     string
@@ -723,15 +724,23 @@ type Provider struct {
 	ws         *WebSocket
 	mu         sync.Mutex
 	calls      map[string]activeCall
+	closing    chan struct{}
+	closeOnce  sync.Once
 	Registered []map[string]any
 }
+
+// RegistrationRefusedError: the node refused to register a capability (a bad spec, a key without
+// the publish scope); retrying cannot help, so Run returns it.
+type RegistrationRefusedError struct{ Message string }
+
+func (e *RegistrationRefusedError) Error() string { return e.Message }
 
 // NewProvider is a Provider for gateway (http://host:port or https://...) and an API key with the publish scope.
 func NewProvider(gateway, apiKey string, router *Router, opts ProviderOptions) *Provider {
 	if opts.Log == nil {
 		opts.Log = os.Stderr
 	}
-	return &Provider{gateway: strings.TrimRight(gateway, "/"), apiKey: apiKey, router: router, opts: opts, calls: map[string]activeCall{}}
+	return &Provider{gateway: strings.TrimRight(gateway, "/"), apiKey: apiKey, router: router, opts: opts, calls: map[string]activeCall{}, closing: make(chan struct{})}
 }
 
 func (p *Provider) send(msg any) {
@@ -779,6 +788,7 @@ func (p *Provider) Connect() error {
 		return err
 	}
 	p.ws = ws
+	p.Registered = nil
 	for i, route := range p.router.Routes() {
 		spec, err := DecodeDagJSON([]byte(route.Spec))
 		if err != nil {
@@ -807,7 +817,7 @@ func (p *Provider) Connect() error {
 		if frame["type"] != "registered" {
 			why, _ := json.Marshal(frame["error"])
 			ws.Close(1000, "")
-			return &WebSocketError{Message: "the node refused " + route.Name + ": " + string(why)}
+			return &RegistrationRefusedError{Message: "the node refused " + route.Name + ": " + string(why)}
 		}
 		p.Registered = append(p.Registered, frame)
 		if p.opts.OnRegistered != nil {
@@ -815,6 +825,73 @@ func (p *Provider) Connect() error {
 		}
 	}
 	return nil
+}
+
+// Run connects, registers and serves like Serve; when the connection ends or
+// cannot be made (the node restarts, the network drops) it connects again
+// after a backoff (doubling from 500 ms to 30 s, with jitter; back to 500 ms
+// once registered), until ctx is done or Close is called (then nil). A
+// refused API key (HTTP 401/403) or a refused registration is returned:
+// retrying cannot fix it.
+func (p *Provider) Run(ctx context.Context) error {
+	const minBackoff, maxBackoff = 500 * time.Millisecond, 30 * time.Second
+	delay := minBackoff
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			p.Close()
+		case <-done:
+		}
+	}()
+	for {
+		if p.closed() {
+			return nil
+		}
+		p.ws = nil
+		err := p.Connect()
+		if err == nil {
+			delay = minBackoff
+			err = p.Serve()
+		}
+		if p.ws != nil {
+			p.ws.Close(1000, "")
+		}
+		if p.closed() {
+			return nil
+		}
+		var refused *RegistrationRefusedError
+		var wsErr *WebSocketError
+		if errors.As(err, &refused) || (errors.As(err, &wsErr) && (wsErr.Status == 401 || wsErr.Status == 403)) {
+			return err
+		}
+		why := "the node closed the connection"
+		if err != nil {
+			why = err.Error()
+		}
+		var jitter [1]byte
+		_, _ = rand.Read(jitter[:])
+		wait := delay/2 + time.Duration(int64(delay/2)*int64(jitter[0])/255)
+		fmt.Fprintf(p.opts.Log, "pl provider: %s; connecting again in %.1f s\n", why, wait.Seconds())
+		select {
+		case <-p.closing:
+			return nil
+		case <-time.After(wait):
+		}
+		if delay *= 2; delay > maxBackoff {
+			delay = maxBackoff
+		}
+	}
+}
+
+func (p *Provider) closed() bool {
+	select {
+	case <-p.closing:
+		return true
+	default:
+		return false
+	}
 }
 
 // Serve connects (unless Connect ran) and serves calls until the node closes
@@ -836,7 +913,7 @@ func (p *Provider) Serve() error {
 	}()
 	for {
 		frame, err := p.recvFrame()
-		if err == io.EOF {
+		if err == io.EOF || (err != nil && p.closed()) {
 			return nil
 		}
 		if err != nil {
@@ -956,9 +1033,10 @@ func (p *Provider) serveCall(ctx context.Context, cancel context.CancelFunc, fra
 	}
 }
 
-// Close ends the connection; Serve returns.
+// Close ends the connection; Serve and Run return.
 func (p *Provider) Close() {
-	if p.ws != nil {
-		p.ws.Close(1000, "provider closing")
+	p.closeOnce.Do(func() { close(p.closing) })
+	if ws := p.ws; ws != nil {
+		ws.Close(1000, "provider closing")
 	}
 }
