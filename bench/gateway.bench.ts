@@ -34,6 +34,7 @@ import { PlNode } from '../src/node.js'
 import { exec } from '../src/exec/index.js'
 import { registry as registryService, type Registry } from '../src/registry/index.js'
 import { gateway as gatewayService, type GatewayService } from '../src/gateway/index.js'
+import { systemClock } from '../src/core/clock.js'
 
 const CLIENTS = 200
 
@@ -73,7 +74,7 @@ async function env (): Promise<Env> {
   const keys = new KeyStore(store)
   const { key } = await keys.create({ name: 'bench', scopes: ['read', 'submit'] })
   const hub = new RunEventHub(executor, {}, 1 << 20, silentLogger())
-  const ctx = { executor, store, keys, hub, logger: silentLogger(), requesters: store.json<RunRequester>('gateway-runs') }
+  const ctx = { executor, store, keys, hub, logger: silentLogger(), clock: systemClock, requesters: store.json<RunRequester>('gateway-runs') }
   // the limit is not what is measured: a bucket as large as the run
   const gateway = await buildServer({}, { keys, verifier: new EnvelopeVerifier(registry, replay), replay, limiter: new RateLimiter({ burst: 1e9, perSecond: 1e9 }) }, registry, [{ plugin: gatewayRoutes(ctx) }])
   const bare = Fastify({ logger: false })

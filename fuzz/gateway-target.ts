@@ -22,6 +22,7 @@ import { gatewayRoutes } from '../src/gateway/routes.js'
 import type { RunRequester } from '../src/gateway/context.js'
 import { ENVELOPE_CONTENT_TYPE } from '../src/gateway/constants.js'
 import type { FuzzTarget } from './harness.js'
+import { systemClock } from '../src/core/clock.js'
 
 const ROUTES: Array<[string, string]> = [
   ['POST', '/dsl-graph/fuzz/deploy'],
@@ -43,7 +44,7 @@ export async function gatewayTarget (): Promise<FuzzTarget> {
   const agent = await createIdentity()
   await keys.registerAgent({ name: 'fuzz-agent', agent: agent.id, scopes: ['admin'] })
   const hub = new RunEventHub(executor, {}, 1 << 20, silentLogger())
-  const ctx = { executor, store, keys, hub, logger: silentLogger(), requesters: store.json<RunRequester>('gateway-runs') }
+  const ctx = { executor, store, keys, hub, logger: silentLogger(), clock: systemClock, requesters: store.json<RunRequester>('gateway-runs') }
   const app: FastifyInstance = await buildServer({ bodyLimit: 64 * 1024 }, { keys, verifier, replay, limiter: new RateLimiter({ burst: 1e9, perSecond: 1e9 }) }, registry, [{ plugin: gatewayRoutes(ctx) }])
   await app.ready()
   const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v))

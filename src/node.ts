@@ -157,7 +157,7 @@ export class PlNode<S extends object = ServiceMap> {
       const nodeLogger = logger.child({ peer: identity.id })
       const rpc = new Rpc({ libp2p, metrics, clock, logger: nodeLogger.child({ component: 'rpc' }) })
       const gossip = new Gossip({ pubsub: libp2p.services.pubsub, verifier, replay, metrics, clock, logger: nodeLogger.child({ component: 'gossip' }) }, { network: init.net?.network })
-      const api = init.controlApi === false ? undefined : new ControlApi({ dataDir: init.dataDir, port: init.controlPort, logger: nodeLogger.child({ component: 'api' }) })
+      const api = init.controlApi === false ? undefined : new ControlApi({ dataDir: init.dataDir, port: init.controlPort, logger: nodeLogger.child({ component: 'api' }), onReject: (reason) => { metrics.reject('api', reason) } })
       const fetcher = new BlockFetcher({ rpc, libp2p, store, metrics, clock, logger: nodeLogger.child({ component: 'fetch' }) }, init.fetch)
       // filled in start order below; services read each other at start or later
       const services: Partial<S> = {}
@@ -299,13 +299,13 @@ export class PlNode<S extends object = ServiceMap> {
 
   private registerCoreRoutes (api: ControlApi): void {
     const c = this.components
-    const startedAt = Date.now()
+    const startedAt = c.clock.now()
     api.route('GET', '/health', async () => ({
       ok: true,
       peerId: c.identity.id,
       addrs: this.addrs(),
       peers: c.libp2p.getPeers().length,
-      uptimeMs: Date.now() - startedAt,
+      uptimeMs: c.clock.now() - startedAt,
       rejected: await c.metrics.rejections(),
       warnings: this.warnings(),
       bootstrap: this.bootstrapKeeper?.status() ?? [],

@@ -21,47 +21,15 @@ import type { Logger } from 'pino'
 import { errorToData } from '../core/errors.js'
 import { InvalidRequestError, RequestTooDeepError, RequestTooLargeError, RouteNotFoundError } from './errors.js'
 import { CONTROL_FILE } from './control-file.js'
+import { DEFAULT_MAX_JSON_DEPTH, guardJsonParser } from '../core/json-guard.js'
 
 // in a module of its own: clients find the daemon without loading fastify
 export { CONTROL_FILE } from './control-file.js'
 
 /** @default 8 MiB */
 export const DEFAULT_CONTROL_BODY_LIMIT = 8 * 1024 * 1024
-/** Deepest nesting of a JSON body (objects and arrays) the control API accepts. */
-export const DEFAULT_MAX_JSON_DEPTH = 128
-
-/**
- * Nesting depth of JSON text (objects and arrays, outside strings), scanned
- * without parsing; stops counting once past `max`. The text need not be
- * valid JSON: the parser reports that afterwards.
- */
-export function jsonDepth (text: string, max = Infinity): number {
-  let depth = 0
-  let deepest = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i)
-    if (inString) {
-      if (ch === 92) i++ // backslash: skip the escaped character
-      else if (ch === 34) inString = false
-    } else if (ch === 34) {
-      inString = true
-    } else if (ch === 123 || ch === 91) {
-      if (++depth > deepest) {
-        deepest = depth
-        if (deepest > max) return deepest
-      }
-    } else if (ch === 125 || ch === 93) {
-      depth--
-    }
-  }
-  return deepest
-}
-
-/** Throws RequestTooDeepError when JSON text nests deeper than `max`. */
-export function assertJsonDepth (text: string, max: number, what = 'JSON body'): void {
-  if (jsonDepth(text, max) > max) throw new RequestTooDeepError(`${what} nests deeper than ${max} levels`, { max })
-}
+/** Deepest nesting of a JSON body the control API accepts: the node's one JSON guard (src/core/json-guard.ts). */
+export { DEFAULT_MAX_JSON_DEPTH, jsonDepth, assertJsonDepth } from '../core/json-guard.js'
 
 export interface ControlApiInit {
   dataDir: string
@@ -74,6 +42,8 @@ export interface ControlApiInit {
   bodyLimit?: number
   /** @default DEFAULT_MAX_JSON_DEPTH (128) */
   maxJsonDepth?: number
+  /** called with the error name of each request body refused before a route saw it (the node counts it: `pl_rejected_total{area="api"}`) */
+  onReject?: (reason: string) => void
 }
 
 export interface RouteRequest {
@@ -121,16 +91,10 @@ export class ControlApi {
     this.app = Fastify({ logger: false, bodyLimit })
     // depth is checked on the text: JSON.parse copes with any nesting, the handlers that walk the result do not
     const parseJson = this.app.getDefaultJsonParser('error', 'error')
-    this.app.removeContentTypeParser('application/json')
-    this.app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-      const text = body as string
-      try {
-        assertJsonDepth(text, maxDepth)
-      } catch (err) {
-        done(err as Error, undefined)
-        return
-      }
-      void parseJson(req, text, done) // fastify's default JSON parser is the callback form: it answers through done and returns nothing
+    guardJsonParser(this.app, 'application/json', {
+      maxDepth,
+      parse: (req, text, done) => { void parseJson(req, text, done) }, // fastify's default JSON parser is the callback form: it answers through done and returns nothing
+      onTooDeep: (err) => { init.onReject?.(err.name) }
     })
     this.app.setErrorHandler(async (err, req, reply) => {
       const typed = typedFastifyError(err as Error & { code?: string, statusCode?: number }, bodyLimit)

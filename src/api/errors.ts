@@ -18,10 +18,8 @@ export class RequestTooLargeError extends PlError {
   override name = 'RequestTooLargeError'
 }
 
-/** A control API JSON body (or JSON query value) nests deeper than the API accepts (HTTP 400; default 128 levels). */
-export class RequestTooDeepError extends PlError {
-  override name = 'RequestTooDeepError'
-}
+/** A JSON body (or JSON query value) nests deeper than accepted: the node's one JSON guard (src/core/json-guard.ts). */
+export { RequestTooDeepError } from '../core/json-guard.js'
 
 /** No control API route for that method and path (HTTP 404). */
 export class RouteNotFoundError extends PlError {

@@ -150,6 +150,7 @@ export async function stopDaemon (dataDir: string, timeoutMs = STOP_TIMEOUT_MS):
     return undefined
   }
   process.kill(pid, 'SIGTERM')
+  // wall time on purpose: the CLI waits for another process and has no node, so no component clock
   const deadline = Date.now() + timeoutMs
   while (alive(pid)) {
     if (Date.now() > deadline) throw new DaemonStopTimeoutError(`pl-node (pid ${pid}) on ${dataDir} did not stop within ${timeoutMs} ms; run pl-node stop again to force it`, { pid })
@@ -171,6 +172,7 @@ export async function connectDaemon (dataDir: string, waitMs = Number(process.en
     const pid = await runningPid(dataDir)
     if (pid == null) return undefined
     process.stderr.write(`pl-node (pid ${pid}) on ${dataDir} is starting; waiting up to ${Math.round(waitMs / 1000)} s for its control API…\n`)
+    // wall time on purpose: the CLI waits for another process (no component clock here)
     const deadline = Date.now() + waitMs
     for (;;) {
       await new Promise(resolve => setTimeout(resolve, 100))

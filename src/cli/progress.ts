@@ -52,6 +52,7 @@ function describe (ev: ExecEvent, where: StepWhere = {}): string | undefined {
 }
 
 export class CliProgress {
+  // elapsed wall time shown to a person (no node, no component clock): Date.now on purpose
   private readonly started = Date.now()
   private readonly running = new Map<string, string>()
   private timer?: NodeJS.Timeout
@@ -113,6 +114,7 @@ export async function spin<T> (out: Out, label: string, fn: () => Promise<T>, tt
     out.write(`${label}…\n`)
     return await fn()
   }
+  // elapsed wall time shown to a person: Date.now on purpose
   const started = Date.now()
   let frame = 0
   const draw = (): void => { out.write(`\r\x1b[2K${FRAMES[frame++ % FRAMES.length]} ${label}… ${seconds(Date.now() - started)}`) }

@@ -69,7 +69,7 @@ export function compositeRunner (init: CompositeRunnerInit): ExternalRunner {
       const { yaml } = await loadPlanDoc(init.blocks, impl.target)
       const dag = compilePlan(yaml, `plan ${impl.target}`)
       options.signal?.throwIfAborted()
-      const started = Date.now()
+      const started = performance.now()
       const runId = await init.executor.submit(dag, planInput(dag.inputs, call.inputData), { depth: depth + 1, serves: `${call.step?.runId ?? '?'}/${call.step?.key ?? '?'}` })
       options.log?.info({ capability, inner: runId, depth: depth + 1 }, 'composite: inner run started')
       const onAbort = (): void => { init.executor.cancel(runId).catch(() => {}) }
@@ -98,7 +98,7 @@ export function compositeRunner (init: CompositeRunnerInit): ExternalRunner {
       const signed = init.receipts != null ? await init.receipts.withInner(own) : []
       return {
         output,
-        usage: { cpu_ms: 0, wall_ms: Math.max(0, Date.now() - started), mem_peak_mb: 0 },
+        usage: { cpu_ms: 0, wall_ms: Math.round(performance.now() - started), mem_peak_mb: 0 },
         via: { kind: COMPOSITE_KIND, target: impl.target, ref: runId },
         inner: { run: runId, receipts: own.map(r => receiptCid(r.receipt)).sort(), signed }
       }

@@ -4,4 +4,4 @@
  * of racing the machine's load. The one Clock of the code base lives in
  * src/core/clock.ts; this module re-exports it for exec/.
  */
-export { systemClock, FakeClock, clockSleep, timeoutSignal, type Clock, type TimerHandle } from '../core/clock.js'
+export { systemClock, FakeClock, clockSleep, clockInterval, timeoutSignal, type Clock, type TimerHandle } from '../core/clock.js'

@@ -59,7 +59,8 @@ export class Stopwatch {
     this.runningSince = this.clock.now()
     this.timer = this.clock.setTimeout(() => {
       this.done = true
-      this.onExpire(this.elapsed())
+      // timers run on a monotonic clock and may fire a millisecond before the wall clock shows the limit passed
+      this.onExpire(Math.max(this.limitMs, this.elapsed()))
     }, Math.max(0, this.limitMs - this.spent))
   }
 

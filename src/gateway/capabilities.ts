@@ -17,6 +17,7 @@ import { MAX_DESCRIPTOR_TEXT, publishFromRequest, publishOptions, type PublishBo
 import { MAX_MODULE_UPLOAD_BYTES, sweepUploadedModules } from './module-upload.js'
 import { capabilityRef, cidString, plainJsonAnswer, withErrors } from './schemas.js'
 import { errorReply } from './server.js'
+import { RequestTooDeepError } from '../core/json-guard.js'
 
 /** Catalog entries `GET /capabilities` lists at most. */
 export const MAX_LISTED_CATALOG = 1000
@@ -64,8 +65,9 @@ export function capabilityRoutes (discovery: () => Discovery | undefined, init: 
       if (d == null) throw new ServiceUnavailableError('this node runs no discovery service')
       return d
     }
-    // every refusal on these routes (auth, scope, schema, body size, bad input) is counted
+    // every refusal on these routes (auth, scope, schema, body size, bad input) is counted; a body too deep was counted by the server's JSON guard already
     app.addHook('onError', async (_req, _rep, err) => {
+      if (err instanceof RequestTooDeepError) return
       const { status, body } = await errorReply(err)
       if (status >= 400 && status < 500) init.reject?.(body.error.name)
     })

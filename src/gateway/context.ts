@@ -8,6 +8,7 @@ import type { KeyStore } from './keys.js'
 import type { RunEventHub } from './events.js'
 import type { EstimateDeps } from './estimate.js'
 import type { JsonSublevel } from '../store/index.js'
+import type { Clock } from '../core/clock.js'
 
 /** Who started a run through the gateway: the requester of record (kept in the `gateway-runs` sublevel). */
 export interface RunRequester {
@@ -25,6 +26,8 @@ export interface GatewayContext {
   keys: KeyStore
   hub: RunEventHub
   logger: Logger
+  /** the gateway's clock (the node's): requester records, expiry */
+  clock: Clock
   requesters: JsonSublevel<RunRequester>
   receipts?: { export: (run: string) => Promise<ReceiptExport> }
   explanations?: (run: string) => Promise<unknown[]>
@@ -40,5 +43,5 @@ export function onBehalfOf (p: Principal | undefined): { onBehalfOf?: string } {
 
 export async function recordRequester (ctx: GatewayContext, run: string, p: Principal | undefined): Promise<void> {
   if (p == null) return
-  await ctx.requesters.put(run, { run, principal: p.name, kind: p.kind, ...(p.agent != null ? { agent: p.agent } : {}), at: Date.now() })
+  await ctx.requesters.put(run, { run, principal: p.name, kind: p.kind, ...(p.agent != null ? { agent: p.agent } : {}), at: ctx.clock.now() })
 }

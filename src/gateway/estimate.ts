@@ -31,6 +31,7 @@ import type { Candidate, CandidateFinder } from '../negotiation/types.js'
 import type { StepExplanation } from '../negotiation/explanation.js'
 import { receiptLimits } from '../receipts/runner.js'
 import { DEFAULT_ESTIMATE_CANDIDATES, DEFAULT_ESTIMATE_REPLY_MS } from './constants.js'
+import { systemClock, type Clock } from '../core/clock.js'
 
 export interface EstimateDeps {
   self: string
@@ -48,6 +49,8 @@ export interface EstimateDeps {
   /** the executor's node defaults under each step's limits */
   defaults?: Partial<EffectiveLimits>
   replyMs?: number
+  /** the node's clock: the call for proposals' deadlines @default systemClock */
+  clock?: Clock
   maxCandidates?: number
   /** the node's trust service: judges bids and resolves policies by CID in the mesh, as negotiation does @default none (only `self_attest` requirements can be met) */
   trust?: () => (BidJudge & { resolvePolicy: (ref: string, options?: { signal?: AbortSignal }) => Promise<{ cid: string, doc: Record<string, unknown> }> }) | undefined
@@ -143,7 +146,7 @@ export async function estimateDag (dag: TaskDag, modules: Record<string, ModuleS
       const limits = effectiveLimits(step.limits, deps.defaults)
       return { ...base, placement: 'local', limits, eta_ms: limits.wall_ms, price: 0 }
     }
-    const exp: StepExplanation = { v: 1, run, step: step.id, capability: step.capability.name, select, policies: policy.cids, input: inputCid, rounds: 1, started: Date.now(), reawards: 0, answers: [], bids: [], attempts: [] }
+    const exp: StepExplanation = { v: 1, run, step: step.id, capability: step.capability.name, select, policies: policy.cids, input: inputCid, rounds: 1, started: (deps.clock ?? systemClock).now(), reawards: 0, answers: [], bids: [], attempts: [] }
     let found: Candidate[] = []
     if (deps.finder != null) {
       try {
@@ -155,7 +158,7 @@ export async function estimateDag (dag: TaskDag, modules: Record<string, ModuleS
     const seen = new Set<string>()
     const candidates = found.filter(c => c.provider !== deps.self && !seen.has(c.provider) && seen.add(c.provider) != null).slice(0, deps.maxCandidates ?? DEFAULT_ESTIMATE_CANDIDATES)
     if (candidates.length === 0) return { ...base, placement: 'negotiated', candidates: [], eta_ms: 0, price: 0, unavailable: `no provider of ${step.capability.name} was found` }
-    const now = Date.now()
+    const now = (deps.clock ?? systemClock).now()
     const replyBy = now + (deps.replyMs ?? DEFAULT_ESTIMATE_REPLY_MS)
     const ranked = await round.run({
       round: 1,

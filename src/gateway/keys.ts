@@ -17,6 +17,7 @@ import { publicKeyOfPeer } from '../core/identity.js'
 import type { Principal, Scope } from './types.js'
 import { ApiKeyExistsError, ApiKeyNotFoundError, InvalidApiKeyError } from './errors.js'
 import { MAX_API_KEYS, SCOPES } from './constants.js'
+import { systemClock, type Clock } from '../core/clock.js'
 
 export { SCOPES }
 export const KEY_PREFIX = 'plk_'
@@ -60,7 +61,7 @@ export class KeyStore {
   /** the hash compared when the id is unknown, so that a miss costs what a hit costs */
   private readonly decoy = sha256(randomBytes(16).toString('hex'))
 
-  constructor (store: Store, private readonly now: () => number = Date.now) {
+  constructor (store: Store, private readonly clock: Clock = systemClock) {
     this.db = store.json<KeyRecord>('gateway-keys')
   }
 
@@ -84,7 +85,7 @@ export class KeyStore {
     await this.checkNew(init.name)
     const id = randomBytes(8).toString('hex')
     const key = `${KEY_PREFIX}${id}_${randomBytes(24).toString('base64url')}`
-    const created = this.now()
+    const created = this.clock.now()
     const expires = init.ttlMs != null ? created + init.ttlMs : undefined
     const record: KeyRecord = { v: 1, kind: 'api-key', name: init.name, scopes, created, id, hash: sha256(key).toString('hex'), ...(expires != null ? { expires } : {}) }
     await this.db.put(`k/${id}`, record)
@@ -93,7 +94,7 @@ export class KeyStore {
 
   /** Removes session keys past their expiry (they are refused already; this frees their names and slots). */
   private async sweep (): Promise<void> {
-    const now = this.now()
+    const now = this.clock.now()
     const gone: string[] = []
     for await (const [k, v] of this.db.iterator()) if ((v as KeyRecord).expires != null && ((v as KeyRecord).expires as number) <= now) gone.push(String(k))
     if (gone.length > 0) await this.db.batch(gone.map(key => ({ type: 'del' as const, key })))
@@ -109,7 +110,7 @@ export class KeyStore {
     }
     await this.checkNew(init.name)
     if (await this.db.get(`a/${init.agent}`) != null) throw new ApiKeyExistsError(`agent ${init.agent} is registered already`, { agent: init.agent })
-    const record: KeyRecord = { v: 1, kind: 'agent', name: init.name, scopes, created: Date.now(), agent: init.agent }
+    const record: KeyRecord = { v: 1, kind: 'agent', name: init.name, scopes, created: this.clock.now(), agent: init.agent }
     await this.db.put(`a/${init.agent}`, record)
     return info(record)
   }
@@ -136,7 +137,7 @@ export class KeyStore {
     const record = m != null ? await this.db.get(`k/${m[1]}`) as KeyRecord | undefined : undefined
     const want = record?.hash != null ? Buffer.from(record.hash, 'hex') : this.decoy
     const ok = timingSafeEqual(sha256(key), want) && record != null
-    if (ok && record.expires != null && record.expires <= this.now()) {
+    if (ok && record.expires != null && record.expires <= this.clock.now()) {
       await this.db.del(`k/${m?.[1] ?? ''}`)
       return undefined
     }

@@ -23,6 +23,7 @@ import type { CapabilityDescriptor, CapabilityDescriptorInput, ImplRef, LocalCap
 import type { SchemaRegistry } from '../spec/registry.js'
 import { formatAjvErrors } from '../spec/registry.js'
 import { checkExternalImpl, type ExternalImpl } from '../core/module.js'
+import { valueDepthOver } from '../core/json-guard.js'
 import { ExternalImplRefusedError, ImplNotReusableError } from './errors.js'
 import { installUploadedModule, MAX_MODULE_ENTRIES, MAX_MODULE_UNPACKED_BYTES, MAX_MODULE_UPLOAD_BYTES, type ModuleUpload, type UploadDeps } from './module-upload.js'
 
@@ -31,17 +32,6 @@ export const MAX_DESCRIPTOR_TEXT = 256 * 1024
 /** Deepest nesting of a descriptor (its io schemas are walked recursively later). */
 export const MAX_DESCRIPTOR_DEPTH = 64
 
-/** Nesting depth of a JSON value, walked without recursion; stops counting past `max`. */
-function depthOver (value: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]]
-  while (stack.length > 0) {
-    const [v, d] = stack.pop() as [unknown, number]
-    if (v == null || typeof v !== 'object') continue
-    if (d > max) return true
-    for (const child of Object.values(v)) stack.push([child, d + 1])
-  }
-  return false
-}
 
 export interface PublishBody {
   descriptor: string | Record<string, unknown>
@@ -86,7 +76,7 @@ export function parseDescriptor (given: unknown): CapabilityDescriptorInput {
     try { doc = parseYaml(given, { maxAliasCount: 16 }) } catch (err) { throw new InvalidDescriptorError(`descriptor is not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`) }
   }
   if (doc == null || typeof doc !== 'object' || Array.isArray(doc)) throw new InvalidDescriptorError('descriptor must be a mapping (name, version, io, limits?, price?, attrs?, ...)')
-  if (depthOver(doc, MAX_DESCRIPTOR_DEPTH)) throw new InvalidDescriptorError(`descriptor nests deeper than ${MAX_DESCRIPTOR_DEPTH} levels`, { max: MAX_DESCRIPTOR_DEPTH })
+  if (valueDepthOver(doc, MAX_DESCRIPTOR_DEPTH)) throw new InvalidDescriptorError(`descriptor nests deeper than ${MAX_DESCRIPTOR_DEPTH} levels`, { max: MAX_DESCRIPTOR_DEPTH })
   if ('impl' in doc) throw new InvalidDescriptorError('descriptor has impl: a module folder on the node is the operator\'s to bind (pl cap publish); send impl beside the descriptor ({upload} or {like})')
   return doc as CapabilityDescriptorInput
 }

@@ -3,12 +3,13 @@
  * at `perSecond`. A caller with no token left is told when one will be back.
  */
 import { MAX_RATE_BUCKETS } from './constants.js'
+import { systemClock, type Clock } from '../core/clock.js'
 
 export interface RateLimiterInit {
   burst: number
   perSecond: number
-  /** @default Date.now */
-  now?: () => number
+  /** @default systemClock */
+  clock?: Clock
   /** @default MAX_RATE_BUCKETS */
   maxBuckets?: number
 }
@@ -17,16 +18,16 @@ interface Bucket { tokens: number, at: number }
 
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>()
-  private readonly now: () => number
+  private readonly clock: Clock
 
   constructor (private readonly init: RateLimiterInit) {
     if (!(init.burst >= 1) || !(init.perSecond > 0)) throw new TypeError('rate limit needs burst >= 1 and perSecond > 0')
-    this.now = init.now ?? Date.now
+    this.clock = init.clock ?? systemClock
   }
 
   /** Takes one token for `key`; returns 0 when taken, else the seconds until one is back (for `Retry-After`). */
   take (key: string): number {
-    const now = this.now()
+    const now = this.clock.now()
     let b = this.buckets.get(key)
     if (b == null) {
       b = { tokens: this.init.burst, at: now }
@@ -51,7 +52,7 @@ export class RateLimiter {
   wait (key: string): number {
     const b = this.buckets.get(key)
     if (b == null) return 0
-    const tokens = this.tokensAt(b, this.now())
+    const tokens = this.tokensAt(b, this.clock.now())
     return tokens >= 1 ? 0 : this.secondsToToken(tokens)
   }
 

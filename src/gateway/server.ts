@@ -18,6 +18,7 @@ import { Authenticator, type AuthDeps } from './auth.js'
 import { BodyTooLargeError, MalformedBodyError, OriginNotAllowedError, RequestValidationError, RouteNotFoundError } from './errors.js'
 import { DEFAULT_BODY_LIMIT, ENVELOPE_CONTENT_TYPE } from './constants.js'
 import { errorSchema } from './schemas.js'
+import { DEFAULT_MAX_JSON_DEPTH, guardJsonParser, type JsonParserGuard } from '../core/json-guard.js'
 
 export interface ServerInit {
   bodyLimit?: number
@@ -25,6 +26,10 @@ export interface ServerInit {
   allowedOrigins?: string[]
   /** exact `Host` header values (host:port) allowed; none: any Host */
   allowedHosts?: string[]
+  /** deepest nesting of a JSON body, any route, any JSON content type @default DEFAULT_MAX_JSON_DEPTH (128) */
+  maxJsonDepth?: number
+  /** called with the error name of each request refused before a route saw it (the service counts it: `pl_rejected_total{area="gateway"}`) */
+  onReject?: (reason: string) => void
   logger?: Logger
 }
 
@@ -124,8 +129,15 @@ export async function buildServer (init: ServerInit, auth: AuthDeps, registry: S
   const log = init.logger
   const authn = new Authenticator(auth)
 
-  app.addContentTypeParser(ENVELOPE_CONTENT_TYPE, { parseAs: 'string' }, (_req, body, done) => {
-    try { done(null, JSON.parse(body as string)) } catch (err) { done(new MalformedBodyError(`signed request body is not JSON: ${(err as Error).message}`), undefined) }
+  // every JSON body, whatever the route (the bridges' and the registry's too), passes the node's one depth guard before it is parsed
+  const guard: Omit<JsonParserGuard, 'parse'> = { maxDepth: init.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH, onTooDeep: (err) => { init.onReject?.(err.name) } }
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  guardJsonParser(app, 'application/json', { ...guard, parse: (req, text, done) => { void parseJson(req, text, done) } })
+  guardJsonParser(app, ENVELOPE_CONTENT_TYPE, {
+    ...guard,
+    parse: (_req, text, done) => {
+      try { done(null, JSON.parse(text)) } catch (err) { done(new MalformedBodyError(`signed request body is not JSON: ${(err as Error).message}`), undefined) }
+    }
   })
   app.addContentTypeParser(['application/zip', 'application/octet-stream'], { parseAs: 'buffer' }, (_req, body, done) => { done(null, body) })
 

@@ -19,7 +19,7 @@ import { consoleRoutes } from './console.js'
 import { capabilityRoutes } from './capabilities.js'
 import { nodeRoutes } from './node-info.js'
 import { packageRoot } from '../core/paths.js'
-import { systemClock } from '../core/clock.js'
+import type { Clock } from '../core/clock.js'
 import type { Discovery } from '../discovery/index.js'
 import { RateLimiter } from './rate-limit.js'
 import { RunEventHub } from './events.js'
@@ -44,12 +44,14 @@ export interface GatewayInit {
   allowedOrigins?: string[]
   /** exact `Host` header values accepted @default any */
   allowedHosts?: string[]
+  /** deepest nesting of a JSON request body, any route (400 RequestTooDeepError beyond) @default DEFAULT_MAX_JSON_DEPTH (128) */
+  maxJsonDepth?: number
   /** bytes queued per WebSocket/SSE client before it is dropped @default DEFAULT_MAX_SOCKET_BUFFER (1 MiB) */
   maxSocketBuffer?: number
   /** estimate: how long providers have to answer @default DEFAULT_ESTIMATE_REPLY_MS */
   estimateReplyMs?: number
-  /** the clock of the rate limiter @default Date.now */
-  now?: () => number
+  /** the clock of the rate limiters, API key and login link expiry, uptime and requester records @default the node's clock (components.clock) */
+  clock?: Clock
   /** registered workflows @default the `registry` service, when one runs */
   workflows?: RegisteredWorkflowSource
   /** serve the web console at /ui/ @default true */
@@ -69,7 +71,7 @@ export interface GatewayInit {
 }
 
 /** Config keys of the `api` section. */
-export const GATEWAY_CONFIG_KEYS = ['listen', 'bodyLimit', 'rateLimit', 'authFailures', 'allowedOrigins', 'allowedHosts', 'maxSocketBuffer', 'estimateReplyMs', 'console', 'sessionTtlMs', 'publishPython', 'publishExternal']
+export const GATEWAY_CONFIG_KEYS = ['listen', 'bodyLimit', 'rateLimit', 'authFailures', 'allowedOrigins', 'allowedHosts', 'maxJsonDepth', 'maxSocketBuffer', 'estimateReplyMs', 'console', 'sessionTtlMs', 'publishPython', 'publishExternal']
 
 /** Checks the `api` config section (the daemon config's gateway settings). */
 export function gatewayInitFromConfig (section: unknown): GatewayInit {
@@ -86,7 +88,7 @@ export function gatewayInitFromConfig (section: unknown): GatewayInit {
       throw new GatewayConfigError('api.publishExternal must map a kind to a list of allowed targets, e.g. {a2a: [https://agents.example/]}')
     }
   }
-  for (const k of ['bodyLimit', 'maxSocketBuffer', 'estimateReplyMs', 'sessionTtlMs']) {
+  for (const k of ['bodyLimit', 'maxJsonDepth', 'maxSocketBuffer', 'estimateReplyMs', 'sessionTtlMs']) {
     if (s[k] != null && !(typeof s[k] === 'number' && Number.isInteger(s[k]) && s[k] > 0)) throw new GatewayConfigError(`api.${k} must be a positive integer`)
   }
   for (const k of ['allowedOrigins', 'allowedHosts']) {
@@ -121,21 +123,24 @@ export interface GatewayServices {
 }
 
 /** The gateway also mounts the routes of every service that offers some (`gatewayPlugin()`, `gatewayPlugins()`): it sees the whole map. */
-export type GatewayComponents = Pick<PlComponents, 'dataDir' | 'store' | 'logger' | 'verifier' | 'replay' | 'identity' | 'registry' | 'api' | 'rpc' | 'libp2p' | 'sign' | 'metrics'> & { services: GatewayServices & ServiceMap }
+export type GatewayComponents = Pick<PlComponents, 'dataDir' | 'store' | 'logger' | 'verifier' | 'replay' | 'identity' | 'registry' | 'api' | 'rpc' | 'libp2p' | 'sign' | 'metrics' | 'clock'> & { services: GatewayServices & ServiceMap }
 
 export class GatewayService implements PlService {
   readonly keys: KeyStore
   /** one-time console login tokens (`pl ui`) */
   readonly loginTokens: LoginTokens
-  private readonly startedAt = Date.now()
+  private readonly clock: Clock
+  private readonly startedAt: number
   private app?: FastifyInstance
   private hub?: RunEventHub
   private url?: string
   private started = false
 
   constructor (private readonly c: GatewayComponents, private readonly init: GatewayInit = {}) {
-    this.keys = new KeyStore(c.store, init.now)
-    this.loginTokens = new LoginTokens({ ttlMs: init.loginTokenMs, ...(init.now != null ? { clock: { ...systemClock, now: init.now } } : {}) })
+    this.clock = init.clock ?? c.clock
+    this.startedAt = this.clock.now()
+    this.keys = new KeyStore(c.store, this.clock)
+    this.loginTokens = new LoginTokens({ ttlMs: init.loginTokenMs, clock: this.clock })
   }
 
   /** `http://host:port` once listening. */
@@ -203,6 +208,7 @@ export class GatewayService implements PlService {
       keys: this.keys,
       hub,
       logger: log,
+      clock: this.clock,
       requesters: c.store.json<RunRequester>('gateway-runs'),
       receipts,
       explanations: negotiation != null ? async (run) => await negotiation.explanations(run) : undefined,
@@ -220,6 +226,7 @@ export class GatewayService implements PlService {
             finder: discovery,
             localCapability: discovery != null ? (n, v) => discovery.localCapability(n, v) : undefined,
             replyMs: this.init.estimateReplyMs,
+            clock: this.clock,
             // bids are judged and policies resolved by the same trust service a run uses
             trust: () => c.services.trust
           }
@@ -228,7 +235,7 @@ export class GatewayService implements PlService {
     const plugins: Array<{ plugin: GatewayPlugin, opts?: Record<string, unknown> }> = [
       { plugin: gatewayRoutes(ctx) },
       { plugin: streamRoutes(ctx) },
-      { plugin: nodeRoutes({ peerId: c.identity.id, libp2p: c.libp2p, metrics: c.metrics, startedAt: this.startedAt, now: this.init.now ?? Date.now }) },
+      { plugin: nodeRoutes({ peerId: c.identity.id, libp2p: c.libp2p, metrics: c.metrics, startedAt: this.startedAt, now: this.clock.now }) },
       {
         plugin: capabilityRoutes(() => c.services.discovery, {
           publish: {
@@ -258,9 +265,9 @@ export class GatewayService implements PlService {
       ...servicePlugins(c.services),
       ...(this.init.plugins ?? [])
     ]
-    const limiter = new RateLimiter({ burst: this.init.rateLimit?.burst ?? DEFAULT_RATE_BURST, perSecond: this.init.rateLimit?.perSecond ?? DEFAULT_RATE_PER_SECOND, now: this.init.now })
-    const failures = new RateLimiter({ burst: this.init.authFailures?.burst ?? DEFAULT_AUTH_FAILURE_BURST, perSecond: this.init.authFailures?.perSecond ?? DEFAULT_AUTH_FAILURE_PER_SECOND, now: this.init.now })
-    const app = await buildServer({ bodyLimit: this.init.bodyLimit ?? DEFAULT_BODY_LIMIT, allowedOrigins: this.init.allowedOrigins, allowedHosts: this.init.allowedHosts, logger: log }, { keys: this.keys, verifier: c.verifier, replay: c.replay, limiter, failures }, c.registry, plugins)
+    const limiter = new RateLimiter({ burst: this.init.rateLimit?.burst ?? DEFAULT_RATE_BURST, perSecond: this.init.rateLimit?.perSecond ?? DEFAULT_RATE_PER_SECOND, clock: this.clock })
+    const failures = new RateLimiter({ burst: this.init.authFailures?.burst ?? DEFAULT_AUTH_FAILURE_BURST, perSecond: this.init.authFailures?.perSecond ?? DEFAULT_AUTH_FAILURE_PER_SECOND, clock: this.clock })
+    const app = await buildServer({ bodyLimit: this.init.bodyLimit ?? DEFAULT_BODY_LIMIT, allowedOrigins: this.init.allowedOrigins, allowedHosts: this.init.allowedHosts, maxJsonDepth: this.init.maxJsonDepth, onReject: (reason) => { c.metrics.reject('gateway', reason) }, logger: log }, { keys: this.keys, verifier: c.verifier, replay: c.replay, limiter, failures }, c.registry, plugins)
     this.app = app
     hub.start()
     await app.listen({ host, port })

@@ -139,6 +139,7 @@ export class ComposeSwarm {
 
   /** Polls until every service's health check passes; ComposeCommandError naming the laggards after `timeoutMs`. */
   async waitHealthy (services: string[] = COMPOSE_SERVICES, timeoutMs = 300_000): Promise<void> {
+    // wall time on purpose: docker compose is waited on from the CLI (no component clock)
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const states = await Promise.all(services.map(async s => [s, await this.health(s).catch(() => 'missing')] as const))

@@ -30,6 +30,7 @@ export function demoPlanPath (): string {
 
 /** Waits until the node behind `client` finds a provider for each of `names`. */
 export async function waitForCapabilities (client: ControlClient, names: string[], timeoutMs: number, log: (l: string) => void = () => {}): Promise<void> {
+  // wall time on purpose: the demo waits on a remote node from the CLI (no component clock)
   const deadline = Date.now() + timeoutMs
   const missing = new Set(names)
   while (missing.size > 0) {
@@ -93,6 +94,7 @@ export async function runPlanReport (client: ControlClient, opts: PlanReportOpti
 
   let since = 0
   let view: any
+  // elapsed wall time for the operator's log (no component clock)
   const started = Date.now()
   for (;;) {
     // the view first: events read after it include every event up to a final state, so none is lost

@@ -29,6 +29,7 @@ async function main (o: { project: string, keep: boolean, json: boolean }): Prom
   }
   process.once('SIGINT', interrupt)
   process.once('SIGTERM', interrupt)
+  // elapsed wall time for the operator's log (a CLI tool, no component clock)
   const started = Date.now()
   const since = (): string => `${((Date.now() - started) / 1000).toFixed(0)} s`
   try {

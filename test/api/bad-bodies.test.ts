@@ -6,7 +6,7 @@
  */
 import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { request } from 'node:http'
+import { rawRequest } from '../helpers/http.js'
 import { TestMesh } from '../helpers/mesh.js'
 import { daemonServices } from '../../src/services.js'
 import type { DaemonConfig } from '../../src/cli/config.js'
@@ -41,22 +41,7 @@ describe('control API bodies', () => {
 
   /** node:http, not fetch: fetch refuses a body on GET, and the point is to send one to every route */
   async function send (method: string, path: string, body: string | undefined, auth = `Bearer ${token}`): Promise<{ status: number, json: any }> {
-    return await new Promise((resolve, reject) => {
-      const req = request(url + path, { method, headers: { authorization: auth, ...(body !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}) } }, (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8')
-          let json: any
-          try { json = JSON.parse(text) } catch { json = text }
-          resolve({ status: res.statusCode ?? 0, json })
-        })
-        res.on('error', reject)
-      })
-      // the server may answer (413) and close before the whole body is sent
-      req.on('error', (err: any) => { if (err.code === 'EPIPE' || err.code === 'ECONNRESET') return; reject(err) })
-      req.end(body)
-    })
+    return await rawRequest(url + path, method, body, { authorization: auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) })
   }
 
   const pathOf = (pattern: string): string => pattern.replace(/:(\w+)/g, 'x')
@@ -66,7 +51,10 @@ describe('control API bodies', () => {
     for (const p of ['POST /caps', 'GET /caps/find', 'POST /caps/find', 'POST /blocks', 'POST /runs', 'POST /runs/:id/decide', 'GET /receipts/:runId']) assert.ok(paths.includes(p), `${p} in ${paths.join(', ')}`)
   })
 
-  test('every route answers a typed 4xx for a 100k-deep JSON body (objects and arrays), never 500', async () => {
+  test('every route answers a typed 4xx for a 100k-deep JSON body (objects and arrays), never 500; each refusal is counted', async () => {
+    const counted = async (): Promise<number> => (await mesh.nodes[0].components.metrics.rejections())['api/RequestTooDeepError'] ?? 0
+    const before = await counted()
+    let refused = 0
     for (const r of api.routes) {
       for (const body of [deepObject(DEPTH), deepArray(DEPTH)]) {
         const { status, json } = await send(r.method, pathOf(r.path), body)
@@ -74,8 +62,11 @@ describe('control API bodies', () => {
         assert.equal(status, 400, `${r.method} ${r.path}: ${JSON.stringify(json).slice(0, 300)}`)
         // a GET takes no body at all
         assert.equal(json.error?.name, r.method === 'GET' ? 'InvalidRequestError' : 'RequestTooDeepError', `${r.method} ${r.path}`)
+        if (json.error?.name === 'RequestTooDeepError') refused++
       }
     }
+    assert.ok(refused > 0)
+    assert.equal(await counted() - before, refused)
   })
 
   test('every route answers a typed 4xx for a body over the size limit and for malformed JSON', async () => {

@@ -17,9 +17,11 @@ import type { AttachedService } from '../../src/bridges/attached/index.js'
 import { MAX_ATTACH_FRAME_BYTES, WS_CLOSE_TOO_BIG } from '../../src/bridges/attached/index.js'
 import { verifyExport } from '../../src/receipts/chain.js'
 import type { PlNode } from '../../src/node.js'
-import { gw, http, startMesh } from '../gateway/helpers.js'
-import { AttachClient, runSummarize as runPlan } from './attached-client.js'
+import { gw, http } from '../gateway/helpers.js'
+import { AttachClient } from './attached-client.js'
+import { attachedMesh, type AttachedMesh } from '../helpers/attached.js'
 
+let am: AttachedMesh
 let mesh: TestMesh
 let spec: Record<string, any>
 const keys: string[] = []
@@ -37,7 +39,7 @@ async function attach (i: number, handler?: (input: any, frame: any) => unknown,
 
 /** Runs `Summarize(text)` from node 0 and waits for the run to end. */
 async function runSummarize (text: string): Promise<{ run: any, id: string }> {
-  return await runPlan(mesh, keys[0], text)
+  return await am.runSummarize(text)
 }
 
 async function providersSeen (n: number): Promise<void> {
@@ -46,14 +48,14 @@ async function providersSeen (n: number): Promise<void> {
 
 before(async () => {
   spec = JSON.parse(await readFile('examples/specs/Summarize.v1.json', 'utf8'))
-  mesh = await startMesh(3, () => ({}))
-  await mesh.connected(2)
-  for (let i = 0; i < 3; i++) keys.push((await gw(mesh.nodes[i]).keys.create({ name: 'provider', scopes: ['read', 'submit', 'publish'] })).key)
+  am = await attachedMesh()
+  mesh = am.mesh
+  keys.push(...am.keys)
 })
 
 after(async () => {
   for (const c of clients) c.kill()
-  await mesh?.stop()
+  await am?.stop()
 })
 
 const summarize = (input: any): unknown => ({ summary: String(input.text).slice(0, 10), words: String(input.text).split(/\s+/).length })

@@ -151,3 +151,22 @@ for (const kind of ['js', 'py'] as const) {
     }
   })
 }
+
+test('idle Python runners exit after idleMs on the pool\'s clock (a FakeClock moves it), not on the machine\'s time', async () => {
+  const tmp = await tempDir('pl-pools-')
+  const clock = new ManualClock()
+  const pool = new ModulePool({ clock, python: { idleMs: 1_000 } })
+  try {
+    const good = await writeModule(tmp.dir, 'good', goodPy, 'py')
+    assert.deepEqual((await pool.runModule(good, call({ wall_ms: 10_000, mem_mb: 256 }, { x: 1 }))).output, { ok: 2 })
+    assert.equal(pool.py.size, 1, 'the runner is kept idle for the next step')
+    clock.advance(1_000)
+    assert.equal(pool.py.size, 1, 'idle for exactly idleMs: still kept')
+    clock.advance(1_000)
+    assert.equal(pool.py.size, 0, 'idle past idleMs: closed by the sweep')
+    assert.equal(clock.pending, 0, 'with no runner left the sweep stops')
+  } finally {
+    await pool.close()
+    await tmp.cleanup()
+  }
+})

@@ -5,6 +5,7 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { FakeClock } from '../../src/core/clock.js'
 import { request } from 'node:http'
 import type { TestMesh } from '../helpers/mesh.js'
 import { createIdentity } from '../../src/core/identity.js'
@@ -14,11 +15,11 @@ import { gw, startMesh } from './helpers.js'
 
 let mesh: TestMesh
 let base: string
-let now = 5_000_000
+const clock = new FakeClock(5_000_000)
 let port: number
 
 before(async () => {
-  mesh = await startMesh(1, () => ({ allowedHosts: ['api.example:8080', 'LOCALHOST:1'], authFailures: { burst: 3, perSecond: 1 }, now: () => now }))
+  mesh = await startMesh(1, () => ({ allowedHosts: ['api.example:8080', 'LOCALHOST:1'], authFailures: { burst: 3, perSecond: 1 }, clock }))
   base = gw(mesh.nodes[0]).address as string
   port = Number(new URL(base).port)
 })
@@ -83,9 +84,9 @@ test('failed authentications cost the client address; past the budget it is refu
   assert.equal(body.status, 429)
   // public routes stay open
   assert.equal((await call('GET', '/health')).status, 200)
-  now += 1_000
+  clock.advance(1_000)
   assert.equal((await call('GET', '/runs', { key })).status, 200, 'one failure forgiven per second')
   assert.equal((await call('GET', '/runs', { key: 'plk_guess-again' })).status, 401)
   assert.equal((await call('GET', '/runs', { key })).status, 429)
-  now += 60_000
+  clock.advance(60_000)
 })

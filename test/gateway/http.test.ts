@@ -7,6 +7,7 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { FakeClock } from '../../src/core/clock.js'
 import { spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -26,13 +27,13 @@ let limitedBase: string
 let admin: string
 let reader: string
 let submitter: string
-let fakeNow = 1_000_000
+const clock = new FakeClock(1_000_000)
 let tmp: { dir: string, cleanup: () => Promise<void> }
 let diamondCid: string
 
 before(async () => {
   tmp = await tempDir('pl-gw-http-')
-  mesh = await startMesh(2, (i) => i === 0 ? {} : { rateLimit: { burst: 3, perSecond: 1 }, now: () => fakeNow, allowedOrigins: ['https://console.example'] })
+  mesh = await startMesh(2, (i) => i === 0 ? {} : { rateLimit: { burst: 3, perSecond: 1 }, clock, allowedOrigins: ['https://console.example'] })
   base = gw(mesh.nodes[0]).address as string
   limitedBase = gw(mesh.nodes[1]).address as string
   admin = (await gw(mesh.nodes[0]).keys.create({ name: 'root', scopes: 'admin' })).key
@@ -202,15 +203,15 @@ test('the token bucket (on an injected clock) answers 429 with Retry-After and r
   // another caller has its own bucket
   const other = (await gw(mesh.nodes[1]).keys.create({ name: 'calm', scopes: ['read'] })).key
   assert.equal((await http(limitedBase, 'GET', '/runs', { key: other })).status, 200)
-  fakeNow += 1_000
+  clock.advance(1_000)
   assert.equal((await http(limitedBase, 'GET', '/runs', { key })).status, 200)
   assert.equal((await http(limitedBase, 'GET', '/runs', { key })).status, 429)
-  fakeNow += 10_000
+  clock.advance(10_000)
 })
 
 test('requests from an Origin off the allow-list are refused; an allowed origin gets CORS headers and preflights', async () => {
   const { key } = await gw(mesh.nodes[1]).keys.create({ name: 'browser', scopes: ['read'] })
-  fakeNow += 60_000
+  clock.advance(60_000)
   const evil = await http(limitedBase, 'GET', '/runs', { key, headers: { origin: 'https://evil.example' } })
   assert.deepEqual([evil.status, evil.body.error.name], [403, 'OriginNotAllowedError'])
   const good = await http(limitedBase, 'GET', '/runs', { key, headers: { origin: 'https://console.example' } })

@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { FakeClock } from '../../src/core/clock.js'
 import { Store } from '../../src/store/index.js'
 import { KeyStore, RateLimiter } from '../../src/gateway/index.js'
 import { createIdentity } from '../../src/core/identity.js'
@@ -67,17 +68,17 @@ test('key creation refuses bad names, unknown or empty scopes, duplicates and no
 })
 
 test('the token bucket gives `burst` requests, then one per 1/perSecond of (fake) time, per caller', () => {
-  let now = 0
-  const limiter = new RateLimiter({ burst: 2, perSecond: 0.5, now: () => now })
+  const clock = new FakeClock(0)
+  const limiter = new RateLimiter({ burst: 2, perSecond: 0.5, clock })
   assert.equal(limiter.take('a'), 0)
   assert.equal(limiter.take('a'), 0)
   assert.equal(limiter.take('a'), 2)
   assert.equal(limiter.take('b'), 0)
-  now += 1_000
+  clock.advance(1_000)
   assert.equal(limiter.take('a'), 1)
-  now += 1_000
+  clock.advance(1_000)
   assert.equal(limiter.take('a'), 0)
-  now += 60_000
+  clock.advance(60_000)
   assert.equal(limiter.take('a'), 0)
   assert.equal(limiter.take('a'), 0)
   assert.equal(limiter.take('a'), 2)
@@ -85,7 +86,7 @@ test('the token bucket gives `burst` requests, then one per 1/perSecond of (fake
 })
 
 test('the bucket map stays bounded: the least recently used caller is forgotten', () => {
-  const limiter = new RateLimiter({ burst: 1, perSecond: 1, now: () => 0, maxBuckets: 3 })
+  const limiter = new RateLimiter({ burst: 1, perSecond: 1, clock: new FakeClock(0), maxBuckets: 3 })
   for (const k of ['a', 'b', 'c', 'd']) limiter.take(k)
   assert.equal(limiter.size, 3)
   assert.equal(limiter.take('a'), 0, 'a was forgotten, so it starts with a full bucket')

@@ -172,7 +172,10 @@ test('bad publish requests get typed errors, are counted, and leave no files beh
     ['YAML that does not parse', { descriptor: 'name: [unclosed', impl: { like: 'Shout' } }, 400, 'InvalidDescriptorError'],
     ['descriptor not a mapping', { descriptor: '- a\n- b\n', impl: { like: 'Shout' } }, 400, 'InvalidDescriptorError'],
     ['descriptor missing its version', { descriptor: { name: 'X', io: { input: { type: 'object' }, output: { type: 'object' } } }, impl: { like: 'Shout' } }, 400, 'InvalidBodyError'],
-    ['descriptor nested too deep', { descriptor: descriptor({ attrs: JSON.parse('{"a":'.repeat(1000) + '1' + '}'.repeat(1000)) }), impl: { like: 'Shout' } }, 400, 'InvalidDescriptorError'],
+    // under the gateway's JSON body depth (128) but over a descriptor's (64): the route's own check
+    ['descriptor nested too deep', { descriptor: descriptor({ attrs: JSON.parse('{"a":'.repeat(100) + '1' + '}'.repeat(100)) }), impl: { like: 'Shout' } }, 400, 'InvalidDescriptorError'],
+    // over the gateway's JSON body depth: refused by the body guard before the route parses it
+    ['JSON body nested too deep', { descriptor: descriptor({ attrs: JSON.parse('{"a":'.repeat(1000) + '1' + '}'.repeat(1000)) }), impl: { like: 'Shout' } }, 400, 'RequestTooDeepError'],
     ['YAML text nested too deep', { descriptor: '['.repeat(100_000), impl: { like: 'Shout' } }, 400, 'InvalidDescriptorError'],
     ['io schema not JSON Schema', { descriptor: descriptor({ io: { input: { type: 'banana' }, output: { type: 'object' } } }), impl: { like: 'Shout' } }, 400, 'InvalidDescriptorError', 'io.input'],
     ['impl path inside the descriptor', { descriptor: DESCRIPTOR_YAML + 'impl: /etc\n', impl: { like: 'Shout' } }, 400, 'InvalidDescriptorError'],
@@ -199,8 +202,8 @@ test('bad publish requests get typed errors, are counted, and leave no files beh
   // a body nested far deeper than JSON.stringify could build: refused, not a crash
   const deep = await http(base0, 'POST', '/capabilities', { key: publisher, raw: `{"descriptor": {"name": "Deep", "attrs": ${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}, "impl": {"like": "Shout"}}`, headers: { 'content-type': 'application/json' } })
   assert.equal(deep.status, 400, JSON.stringify(deep.body))
-  assert.equal(deep.body.error.name, 'InvalidDescriptorError')
-  expected['gateway/InvalidDescriptorError'] += 1
+  assert.equal(deep.body.error.name, 'RequestTooDeepError')
+  expected['gateway/RequestTooDeepError'] += 1
   const readOnly = await http(base0, 'POST', '/capabilities', { key: reader, body: { descriptor: descriptor(), impl: { like: 'Shout' } } })
   assert.equal(readOnly.status, 403)
   assert.equal(readOnly.body.error.name, 'MissingScopeError')

@@ -42,7 +42,7 @@ test('gossip refuses to publish past its rate (GossipRateLimitedError) and publi
   const published: string[] = []
   // a recording pubsub: the rate limit is decided before anything reaches gossipsub
   const pubsub = { publish: async (topic: string) => { published.push(topic) } }
-  const gossip = new Gossip({ pubsub: pubsub as any, verifier: {} as any, replay: {} as any, metrics: {} as any, logger: silentLogger(), clock }, { publishRate: 2 })
+  const gossip = new Gossip({ pubsub: pubsub as any, verifier: {} as any, replay: {} as any, metrics: { gossipPublished: { inc: () => {} } } as any, logger: silentLogger(), clock }, { publishRate: 2 })
   const envelope = { v: 1, type: 'Decline.v1', body: {} } as any
   await gossip.publish('pl/v1/catalog', envelope)
   await gossip.publish('pl/v1/catalog', envelope)

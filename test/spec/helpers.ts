@@ -248,6 +248,74 @@ export async function checkGo (outDir: string, pkg: string, cases: Case[]): Prom
 }
 
 /**
+ * A Go program (package main, importing the generated package `plspec`)
+ * that reads `{cases: [...]}` as DAG-JSON on stdin and prints one verdict a
+ * case, as a JSON list: "ok", or the name of the error's type
+ * (`ReceiptMismatchError`). `check` is a Go expression over `c` (the case,
+ * a map[string]any) answering (value, error); `prepare` are Go statements
+ * run before it in each case (building options, say).
+ *
+ * @example
+ * await runGo(work, genGoDir, 'plspec', goReceiptChecker({ check: 'plspec.CheckReceiptsTrust(c["receipts"], c["trust"])' }), { cases })
+ */
+export function goReceiptChecker (options: { check: string, prepare?: string[] }): string {
+  const prepare = (options.prepare ?? []).map(line => `\t\t${line}\n`).join('')
+  return `package main
+
+import (
+\t"encoding/json"
+\t"fmt"
+\t"io"
+\t"os"
+\t"strings"
+
+\t"plspec"
+)
+
+func main() {
+\tin, _ := io.ReadAll(os.Stdin)
+\tdoc, err := plspec.DecodeDagJSON(in)
+\tif err != nil {
+\t\tpanic(err)
+\t}
+\tout := []string{}
+\tfor _, item := range doc.(map[string]any)["cases"].([]any) {
+\t\tc := item.(map[string]any)
+${prepare}\t\tif _, err := ${options.check}; err != nil {
+\t\t\tout = append(out, strings.TrimPrefix(fmt.Sprintf("%T", err), "*plspec."))
+\t\t} else {
+\t\t\tout = append(out, "ok")
+\t\t}
+\t}
+\tb, _ := json.Marshal(out)
+\tfmt.Println(string(b))
+}
+`
+}
+
+/**
+ * The Python twin of `goReceiptChecker`: reads `{cases: [...]}` as JSON on
+ * stdin, runs `check` (a Python expression over the case `c`, importing the
+ * generated package `plspec`) after the `prepare` statements of each case,
+ * and prints the verdicts: "ok", or the exception's class name.
+ */
+export function pyReceiptChecker (options: { check: string, prepare?: string[] }): string {
+  const prepare = (options.prepare ?? []).map(line => `    ${line}\n`).join('')
+  return `
+import json, sys
+import plspec
+out = []
+for c in json.load(sys.stdin)["cases"]:
+${prepare}    try:
+        ${options.check}
+        out.append("ok")
+    except Exception as e:
+        out.append(type(e).__name__)
+print(json.dumps(out))
+`
+}
+
+/**
  * Checks one countersigned receipt of a Summarize step with the generated
  * TypeScript, Python and Go checkers (compiled from SAMPLE_SPEC into
  * `<dir>/gen`), with the step's real output and with a tampered one
@@ -266,49 +334,10 @@ export async function checkSummarizeReceiptEverywhere (dir: string, signed: unkn
       return (err as Error).name
     }
   })
-  const py = await runPython(join(dir, 'gen', 'py'), `
-import json, sys
-import plspec
-c = json.load(sys.stdin)
-out = []
-for o in (c["output"], c["bad"]):
-    try:
-        plspec.check_receipt(c["signed"], require_requester=True, descriptor=c["descriptor"], output=o)
-        out.append("ok")
-    except Exception as e:
-        out.append(type(e).__name__)
-print(json.dumps(out))
-`, { signed, descriptor, output, bad })
+  const cases = { cases: [output, bad].map(o => ({ signed, descriptor, output: o })) }
+  const py = await runPython(join(dir, 'gen', 'py'), pyReceiptChecker({ check: 'plspec.check_receipt(c["signed"], require_requester=True, descriptor=c["descriptor"], output=c["output"])' }), cases)
   if (!goAvailable()) return { ts, py }
-  const go = await runGo(join(dir, 'go-run'), join(dir, 'gen', 'go'), 'plspec', `package main
-
-import (
-	"encoding/json"
-	"fmt"
-	"io"
-	"os"
-
-	"plspec"
-)
-
-func main() {
-	in, _ := io.ReadAll(os.Stdin)
-	doc, err := plspec.DecodeDagJSON(in)
-	if err != nil {
-		panic(err)
-	}
-	c := doc.(map[string]any)
-	out := []string{}
-	for _, o := range []any{c["output"], c["bad"]} {
-		if _, err := plspec.CheckReceipt(c["signed"], plspec.CheckReceiptOptions{RequireRequester: true, Descriptor: c["descriptor"], Output: o}); err != nil {
-			out = append(out, fmt.Sprintf("%T", err))
-		} else {
-			out = append(out, "ok")
-		}
-	}
-	b, _ := json.Marshal(out)
-	fmt.Println(string(b))
-}
-`, { signed, descriptor, output, bad })
+  const check = 'plspec.CheckReceipt(c["signed"], plspec.CheckReceiptOptions{RequireRequester: true, Descriptor: c["descriptor"], Output: c["output"]})'
+  const go = await runGo(join(dir, 'go-run'), join(dir, 'gen', 'go'), 'plspec', goReceiptChecker({ check }), cases)
   return { ts, py, go }
 }

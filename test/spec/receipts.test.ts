@@ -13,7 +13,7 @@ import { stepCallDocument } from '../../src/receipts/call.js'
 import type { Step, TaskDag } from '../../src/workflow/ir.js'
 import type { StepRunner } from '../../src/exec/types.js'
 import { tempDir } from '../helpers/tmp.js'
-import { compileTo, goAvailable, GO_SKIP, importGeneratedTs, runGo, runPython, SAMPLE_SPEC, SCHEMAS } from './helpers.js'
+import { compileTo, goAvailable, goReceiptChecker, GO_SKIP, importGeneratedTs, pyReceiptChecker, runGo, runPython, SAMPLE_SPEC, SCHEMAS } from './helpers.js'
 
 interface Case { name: string, signed: unknown, opts: Record<string, unknown>, expect: string }
 
@@ -154,64 +154,31 @@ test('the generated TypeScript receipt checker accepts node receipts and rejects
   assert.deepEqual(cases.map(c => [c.name, tsVerdict(c)]), cases.map(c => [c.name, c.expect]))
 })
 
-const PY_HARNESS = `
-import json, sys
-import plspec
-out = []
-for c in json.load(sys.stdin)["cases"]:
-    o = c["opts"]
-    kw = {}
-    if "requireRequester" in o: kw["require_requester"] = o["requireRequester"]
-    for k in ("capability", "descriptor", "input", "output"):
-        if k in o: kw[k] = o[k]
-    try:
-        plspec.check_receipt(c["signed"], **kw)
-        out.append("ok")
-    except Exception as e:
-        out.append(type(e).__name__)
-print(json.dumps(out))
-`
+const PY_HARNESS = pyReceiptChecker({
+  prepare: [
+    'o = c["opts"]',
+    'kw = {}',
+    'if "requireRequester" in o: kw["require_requester"] = o["requireRequester"]',
+    'for k in ("capability", "descriptor", "input", "output"):',
+    '    if k in o: kw[k] = o[k]'
+  ],
+  check: 'plspec.check_receipt(c["signed"], **kw)'
+})
 
 test('the generated Python receipt checker (pure-Python ed25519) gives the same verdicts', async () => {
   const got = await runPython(join(dir, 'out', 'py'), PY_HARNESS, { cases })
   assert.deepEqual(cases.map((c, i) => [c.name, got[i]]), cases.map(c => [c.name, c.expect]))
 })
 
-const GO_HARNESS = `package main
-
-import (
-	"encoding/json"
-	"fmt"
-	"io"
-	"os"
-	"strings"
-
-	"plspec"
-)
-
-func main() {
-	in, _ := io.ReadAll(os.Stdin)
-	doc, err := plspec.DecodeDagJSON(in)
-	if err != nil {
-		panic(err)
-	}
-	out := []string{}
-	for _, item := range doc.(map[string]any)["cases"].([]any) {
-		c := item.(map[string]any)
-		o := c["opts"].(map[string]any)
-		opts := plspec.CheckReceiptOptions{Descriptor: o["descriptor"], Input: o["input"], Output: o["output"]}
-		opts.RequireRequester, _ = o["requireRequester"].(bool)
-		opts.Capability, _ = o["capability"].(string)
-		if _, err := plspec.CheckReceipt(c["signed"], opts); err != nil {
-			out = append(out, strings.TrimPrefix(fmt.Sprintf("%T", err), "*plspec."))
-		} else {
-			out = append(out, "ok")
-		}
-	}
-	b, _ := json.Marshal(out)
-	fmt.Println(string(b))
-}
-`
+const GO_HARNESS = goReceiptChecker({
+  prepare: [
+    'o := c["opts"].(map[string]any)',
+    'opts := plspec.CheckReceiptOptions{Descriptor: o["descriptor"], Input: o["input"], Output: o["output"]}',
+    'opts.RequireRequester, _ = o["requireRequester"].(bool)',
+    'opts.Capability, _ = o["capability"].(string)'
+  ],
+  check: 'plspec.CheckReceipt(c["signed"], opts)'
+})
 
 test('the generated Go receipt checker (crypto/ed25519) gives the same verdicts', async (t) => {
   if (!goAvailable()) { t.skip(GO_SKIP); return }

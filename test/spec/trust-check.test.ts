@@ -17,7 +17,7 @@ import { countersignReceipt, signReceipt, type Receipt } from '../../src/receipt
 import { ATTESTATION_DOMAIN, attestationCid, checkReceiptsTrust, issueAttestation, issueRevocation, parseTrustFile, type Attestation } from '../../src/trust/index.js'
 import { signDoc } from '../../src/trust/signed.js'
 import { tempDir } from '../helpers/tmp.js'
-import { compileTo, goAvailable, GO_SKIP, importGeneratedTs, runGo, runPython, SAMPLE_SPEC } from './helpers.js'
+import { compileTo, goAvailable, goReceiptChecker, GO_SKIP, importGeneratedTs, pyReceiptChecker, runGo, runPython, SAMPLE_SPEC } from './helpers.js'
 import { TestMesh } from '../helpers/mesh.js'
 import type { ServiceFactory } from '../../src/node.js'
 import { negotiation, type Negotiation, type RemoteRunner } from '../../src/negotiation/index.js'
@@ -179,55 +179,14 @@ test('the generated TypeScript checker agrees with the node on every case', () =
   assert.deepEqual(summary, { receipts: 1, attestations: 1, policies: 3 })
 })
 
-const PY_HARNESS = `
-import json, sys
-import plspec
-out = []
-for c in json.load(sys.stdin)["cases"]:
-    try:
-        s = plspec.check_receipts_trust(c["receipts"], c["trust"])
-        out.append("ok")
-    except Exception as e:
-        out.append(type(e).__name__)
-print(json.dumps(out))
-`
+const PY_HARNESS = pyReceiptChecker({ check: 'plspec.check_receipts_trust(c["receipts"], c["trust"])' })
 
 test('the generated Python checker (standard library, pure-Python ed25519) agrees with the node', async () => {
   const got = await runPython(join(dir, 'out', 'py'), PY_HARNESS, { cases })
   assert.deepEqual(cases.map((c, i) => [c.name, got[i]]), cases.map(c => [c.name, nodeVerdict(c)]))
 })
 
-const GO_HARNESS = `package main
-
-import (
-	"encoding/json"
-	"fmt"
-	"io"
-	"os"
-	"strings"
-
-	"plspec"
-)
-
-func main() {
-	in, _ := io.ReadAll(os.Stdin)
-	doc, err := plspec.DecodeDagJSON(in)
-	if err != nil {
-		panic(err)
-	}
-	out := []string{}
-	for _, item := range doc.(map[string]any)["cases"].([]any) {
-		c := item.(map[string]any)
-		if _, err := plspec.CheckReceiptsTrust(c["receipts"], c["trust"]); err != nil {
-			out = append(out, strings.TrimPrefix(fmt.Sprintf("%T", err), "*plspec."))
-		} else {
-			out = append(out, "ok")
-		}
-	}
-	b, _ := json.Marshal(out)
-	fmt.Println(string(b))
-}
-`
+const GO_HARNESS = goReceiptChecker({ check: 'plspec.CheckReceiptsTrust(c["receipts"], c["trust"])' })
 
 test('the generated Go checker (crypto/ed25519) agrees with the node', async (t) => {
   if (!goAvailable()) { t.skip(GO_SKIP); return }

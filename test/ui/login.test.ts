@@ -41,7 +41,7 @@ test('a session key works until it expires, then is refused and removed', async 
   const store = await Store.open(d.dir)
   try {
     const clock = new FakeClock()
-    const keys = new KeyStore(store, () => clock.now())
+    const keys = new KeyStore(store, clock)
     const s = await keys.create({ name: 'ui-session-1', scopes: ['read'], ttlMs: 1000 })
     assert.equal(s.expires, clock.now() + 1000)
     const plain = await keys.create({ name: 'alice', scopes: ['read'] })

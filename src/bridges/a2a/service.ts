@@ -68,7 +68,7 @@ export interface A2aServices {
   discovery?: Discovery
 }
 
-export type A2aComponents = Pick<PlComponents, 'logger' | 'metrics' | 'store' | 'identity'> & { services: A2aServices }
+export type A2aComponents = Pick<PlComponents, 'logger' | 'metrics' | 'store' | 'identity' | 'clock'> & { services: A2aServices }
 
 export class A2aBridge implements PlService {
   readonly runner: A2aRunner
@@ -107,7 +107,7 @@ export class A2aBridge implements PlService {
       receipts: receipts != null ? async (run) => (await receipts.store.forRun(run)).length > 0 ? await receipts.export(run) : undefined : undefined,
       requester: async (run, principal) => {
         const [kind, ...rest] = principal.split(':')
-        await requesters.put(run, { run, principal: rest.join(':'), kind: kind as RunRequester['kind'], at: Date.now() })
+        await requesters.put(run, { run, principal: rest.join(':'), kind: kind as RunRequester['kind'], at: this.c.clock.now() })
       },
       maxTasks: this.init.maxTasks ?? DEFAULT_MAX_TASKS,
       shutdown: this.shutdown.signal

@@ -37,7 +37,7 @@ export function mcpRunner (init: McpRunnerInit): ExternalRunner {
     async run (impl: ExternalImpl, call: ModuleCall, options: ModuleCallOptions): Promise<ModuleResult> {
       const tool = impl.options?.tool
       if (typeof tool !== 'string' || tool === '') throw new McpTargetError(`capability ${call.name}: its mcp implementation names no tool (options.tool)`, { target: impl.target })
-      const started = Date.now()
+      const started = performance.now()
       const timeout = Math.min(call.limits?.wall_ms ?? init.callTimeoutMs, init.callTimeoutMs)
       const client = await init.connections.client(impl.target, { signal: options.signal })
       let result: Record<string, unknown>
@@ -55,7 +55,7 @@ export function mcpRunner (init: McpRunnerInit): ExternalRunner {
         throw new McpToolError(`MCP tool ${tool} of ${impl.target} failed: ${textOf(result.content).slice(0, 1000)}`, { target: impl.target, tool })
       }
       const output = result.structuredContent ?? { content: result.content }
-      const wall = Date.now() - started
+      const wall = Math.round(performance.now() - started)
       return { output, usage: { cpu_ms: 0, wall_ms: wall, mem_peak_mb: 0 }, via: { kind: MCP_KIND, target: impl.target, ref: tool } }
     }
   }

@@ -34,7 +34,7 @@ export function callSigningBytes (subject: string, from: string, ts: number, non
   return out
 }
 
-/** The caller-proof headers of one call from `identity`. */
+/** The caller-proof headers of one call from `identity` (`now`: the caller's clock; the bridge passes its component clock). */
 export function signCall (identity: Identity, subject: string, payload: Uint8Array, now: number = Date.now()): MsgHdrs {
   const nonce = toBase64url(randomBytes(12))
   const sig = identity.sign(callSigningBytes(subject, identity.id, now, nonce, payload))

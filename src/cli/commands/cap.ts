@@ -91,6 +91,7 @@ function positiveInt (value: string): number {
   return n
 }
 
+// the operator's wall time (the CLI has no node clock); tests pass `now`
 function describeFound (f: FoundCapability, now = Date.now()): string {
   const d = f.descriptor
   const attrs = Object.entries(d.attrs ?? {}).map(([k, v]) => `${k}=${String(v)}`).join(' ')

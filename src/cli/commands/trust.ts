@@ -57,6 +57,7 @@ export async function loadKeyFile (path: string): Promise<Identity> {
 }
 
 /** `30d`, `12h`, `90m`, `45s`, an ISO-8601 duration (`P30D`) from now, or a date (`2027-01-01`). */
+// the operator's wall time (the CLI has no node clock); tests pass `now`
 export function parseWhen (text: string, now = Date.now()): number {
   const m = /^(\d+)\s*(s|m|h|d)$/.exec(text.trim())
   if (m != null) return now + Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd']
@@ -177,6 +178,7 @@ function registerAttest (program: Command): void {
           const revoked = new Set<string>()
           for await (const v of store.json(SUBLEVELS.revocations).values()) revoked.add(revocationKey(v as Revocation))
           const out: Array<{ cid: string, attestation: Attestation, revoked: boolean, expired: boolean }> = []
+          // expiry as of the operator's wall time: this offline listing runs without a node clock
           for await (const [k, v] of store.json(SUBLEVELS.attestations).iterator()) {
             const att = v as Attestation
             out.push({ cid: k as string, attestation: att, revoked: revoked.has(`${k as string}\x00${att.issuer}`), expired: Date.now() >= att.exp })

@@ -107,11 +107,11 @@ export class JsPools {
         atomics: 'disabled'
       })
       pool.on('message', this.onWorkerMessage)
-      entry = { pool, memMb, active: 0, used: Date.now() }
+      entry = { pool, memMb, active: 0, used: this.clock.now() }
       this.pools.set(memMb, entry)
       this.log.debug({ mem_mb: memMb }, 'opened a JS worker pool')
     }
-    entry.used = Date.now()
+    entry.used = this.clock.now()
     // counted before evicting: the pool just opened for this call is busy, not idle
     entry.active++
     this.evict()
@@ -254,7 +254,7 @@ export class JsPools {
       // a step killed or failed in its worker may have made it without saying so
       if (stepDirMade !== false) await removeDir(stepDir)
       entry.active--
-      entry.used = Date.now()
+      entry.used = this.clock.now()
       stopwatch.clear()
       clearInterval(cpuTimer)
       clearTimeout(graceTimer)

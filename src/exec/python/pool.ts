@@ -14,7 +14,7 @@ import { DEFAULT_CANCEL_GRACE_MS, DEFAULT_IDLE_MS, DEFAULT_MEM_MB } from '../con
 import { InvalidOutputError, ModuleCrashedError, NetworkIsolationUnavailableError, rebuildExecError } from '../errors.js'
 import { Stopwatch, cpuExceeded, memExceeded, round, wallExceeded, withUsage } from '../limits.js'
 import { serveAddonCall, serveQuestion } from '../requests.js'
-import { systemClock, type Clock } from '../clock.js'
+import { clockInterval, systemClock, type Clock } from '../clock.js'
 import type { EffectiveLimits, Isolation, ModuleCall, ModuleCallOptions, ModuleResult, Usage } from '../types.js'
 import { probeContainment, probeNetNamespace, runnerPrefix, type Containment } from '../containment.js'
 import { DEFAULT_TMP_ROOT, newRunnerDir, newStepDir, removeDir, stepDirPath } from '../tmp.js'
@@ -74,7 +74,7 @@ export class PyPools {
   protected readonly maxMessageBytes: number
   protected readonly log: Logger
   protected readonly clock: Clock
-  private sweeper?: NodeJS.Timeout
+  private sweeper?: { clear: () => void }
   protected readonly tmpRoot: string
   private netProbe?: Promise<{ ok: boolean, reason?: string }>
   /** how processes of this pool are named in errors */
@@ -207,14 +207,13 @@ export class PyPools {
   private release (key: string, p: PyProcess): void {
     if (this.closed || !p.alive) { this.discard(p); return }
     p.busy = false
-    p.lastUsed = Date.now()
+    p.lastUsed = this.clock.now()
     const list = this.idle.get(key) ?? []
     list.push(p)
     this.idle.set(key, list)
     this.trim()
     if (this.sweeper == null) {
-      this.sweeper = setInterval(() => { this.trim(Date.now() - this.idleMs) }, Math.max(100, Math.min(this.idleMs, 5000)))
-      this.sweeper.unref()
+      this.sweeper = clockInterval(this.clock, () => { this.trim(this.clock.now() - this.idleMs) }, Math.max(100, Math.min(this.idleMs, 5000)))
     }
   }
 
@@ -233,7 +232,7 @@ export class PyPools {
       }
     }
     if (this.all.size === 0 && this.sweeper != null) {
-      clearInterval(this.sweeper)
+      this.sweeper.clear()
       this.sweeper = undefined
     }
   }
@@ -461,7 +460,8 @@ export class PyPools {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
-    clearInterval(this.sweeper)
+    this.sweeper?.clear()
+    this.sweeper = undefined
     const all = [...this.all]
     this.all.clear()
     this.idle.clear()

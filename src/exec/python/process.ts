@@ -80,7 +80,8 @@ export class PyProcess {
   readonly ready: Promise<RunnerMessage>
   exitInfo?: { code: number | null, signal: NodeJS.Signals | null }
   busy = false
-  lastUsed = Date.now()
+  /** when the pool last released it (its clock's time; 0 until then) */
+  lastUsed = 0
   /** bytes of the protocol message that was over the limit (the process was killed for it) */
   overflow?: number
   /** pid of the runner itself (the spawned process until the runner said ready) */
