@@ -7,19 +7,16 @@
  * countersigning and storing it). The baseline, measured in the same run,
  * is the round trip of a raw libp2p stream echo between the same nodes.
  */
+import { cfpAwardRig } from './cfp-award.js'
 import { mkdtemp, rm, mkdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PlNode } from '../src/node.js'
-import { cidStringOf, encodeCanonical, cidOfBytes } from '../src/core/encoding.js'
-import { envelopeId } from '../src/core/envelope.js'
+import { cidStringOf, encodeCanonical } from '../src/core/encoding.js'
 import { moduleSpecOf } from '../src/core/module.js'
 import { silentLogger } from '../src/core/logger.js'
 import { ModulePool } from '../src/exec/pool.js'
-import {
-  negotiation, negotiateProtocol, CfpRound, resolvePolicies, DEFAULT_COST_ATTRS,
-  type Negotiation, type RemoteRunner, type LocalOffer, type Candidate, type StepExplanation, type Award
-} from '../src/negotiation/index.js'
+import { negotiation, type Negotiation, type RemoteRunner, type LocalOffer, type Candidate } from '../src/negotiation/index.js'
 import type { Step, TaskDag } from '../src/workflow/ir.js'
 import type { StepContext } from '../src/exec/types.js'
 import { latencyFigure, type Bench } from './harness.js'
@@ -98,32 +95,11 @@ const negotiationBench: Bench = {
       const raw = await rawEchoRtt(requester, providers[0], ROUNDS)
 
       // CFP → award: one round over 4 candidates, then award the best and wait for the ack
-      const c = requester.components
-      const round = new CfpRound(c)
-      const negotiate = negotiateProtocol()
-      const policy = await resolvePolicies([], async (ref) => { throw new Error(`no policy ${ref}`) })
-      const inputCid = cidOfBytes(encodeCanonical({ n: 1 })).toString()
+      const exchange = await cfpAwardRig(requester, { capability: 'Echo', run: 'bench', candidates })
       const cfpToAward: number[] = []
       for (let i = 0; i < ROUNDS + WARMUP; i++) {
         const t0 = performance.now()
-        const exp = { answers: [], bids: [] } as unknown as StepExplanation
-        const now = Date.now()
-        const ranked = await round.run({
-          round: 1,
-          candidates,
-          cfp: { run: 'bench', step: `s${i}`, capability: { name: 'Echo' }, input: inputCid, input_size: 8, deadline: now + 60_000, reply_by: now + 5_000, limits: { wall_ms: 5_000 } },
-          policy,
-          select: [{ attr: 'quality', weight: 1 }, { attr: 'price', weight: 0.5 }],
-          costAttrs: DEFAULT_COST_ATTRS,
-          concurrency: 16,
-          signal: AbortSignal.timeout(10_000)
-        }, exp)
-        const best = ranked[0]
-        if (best == null) throw new Error(`no usable bid: ${JSON.stringify(exp)}`)
-        const award: Award = { cfp: best.cfpId, bid: best.id, run: 'bench', step: `s${i}`, provider: best.provider, capability: best.body.capability, input: inputCid, limits: best.body.limits, deadline: now + 60_000 }
-        const env = c.sign('Award.v1', award, { to: best.provider })
-        const ack = await c.rpc.request(best.provider, negotiate, { envelope: env })
-        if (ack.status !== 'OK' || (ack.body as { award?: string })?.award !== envelopeId(env)) throw new Error(`award not acknowledged: ${JSON.stringify(ack.error)}`)
+        await exchange(`s${i}`, AbortSignal.timeout(10_000))
         if (i >= WARMUP) cfpToAward.push(performance.now() - t0)
       }
 

@@ -6,15 +6,14 @@
  * CPU are the process's growth divided by N (shared code and heap counted
  * once), not a process's own footprint.
  */
+import { cfpAwardRig } from '../cfp-award.js'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { PlNode } from '../../src/node.js'
 import { discovery, type Discovery } from '../../src/discovery/index.js'
-import { negotiation, negotiateProtocol, CfpRound, resolvePolicies, DEFAULT_COST_ATTRS, type LocalOffer, type Candidate, type StepExplanation, type Award } from '../../src/negotiation/index.js'
+import { negotiation, type LocalOffer, type Candidate } from '../../src/negotiation/index.js'
 import { moduleSpecOf } from '../../src/core/module.js'
-import { cidOfBytes, encodeCanonical } from '../../src/core/encoding.js'
-import { envelopeId } from '../../src/core/envelope.js'
 import type { CapabilityDescriptorInput } from '../../src/discovery/types.js'
 import { sumCounter } from './stats.js'
 import { CFP_CANDIDATES } from './procs.js'
@@ -169,35 +168,14 @@ export async function runInproc (o: InprocOptions): Promise<InprocResult> {
   const requester = nodes[0]
   const found = await d(requester).find({ name: 'ScaleEcho' }, { localOnly: true })
   const candidates: Candidate[] = found.filter(f => f.provider !== requester.peerId).slice(0, Math.min(CFP_CANDIDATES, n - 1)).map(f => ({ cid: f.cid, descriptor: f.descriptor, provider: f.provider, addrs: f.addrs }))
-  const c = requester.components
-  const round = new CfpRound(c)
-  const negotiate = negotiateProtocol()
-  const policy = await resolvePolicies([], async (ref) => { throw new Error(`no policy ${ref}`) })
-  const inputCid = cidOfBytes(encodeCanonical({ n: 1 })).toString()
+  const exchange = await cfpAwardRig(requester, { capability: 'ScaleEcho', run: 'scale-bench', candidates, minBids: candidates.length, replyMs: 10_000 })
   const cfpMs: number[] = []
   const pingMs: number[] = []
   const warm = 5
   for (let i = 0; i < o.cfpRounds + warm; i++) {
     signal.throwIfAborted()
     const ts = performance.now()
-    const exp = { answers: [], bids: [] } as unknown as StepExplanation
-    const now = Date.now()
-    const ranked = await round.run({
-      round: 1,
-      candidates,
-      cfp: { run: 'scale-bench', step: `s${i}`, capability: { name: 'ScaleEcho' }, input: inputCid, input_size: 8, deadline: now + 60_000, reply_by: now + 10_000, limits: { wall_ms: 5_000 } },
-      policy,
-      select: [{ attr: 'quality', weight: 1 }, { attr: 'price', weight: 0.5 }],
-      costAttrs: DEFAULT_COST_ATTRS,
-      concurrency: 16,
-      signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)])
-    }, exp)
-    const best = ranked[0]
-    if (best == null || ranked.length < candidates.length) throw new Error(`${ranked.length} of ${candidates.length} candidates bid: ${JSON.stringify(exp)}`)
-    const award: Award = { cfp: best.cfpId, bid: best.id, run: 'scale-bench', step: `s${i}`, provider: best.provider, capability: best.body.capability, input: inputCid, limits: best.body.limits, deadline: now + 60_000 }
-    const env = c.sign('Award.v1', award, { to: best.provider })
-    const ack = await c.rpc.request(best.provider, negotiate, { envelope: env })
-    if (ack.status !== 'OK' || (ack.body as { award?: string })?.award !== envelopeId(env)) throw new Error(`award not acknowledged: ${JSON.stringify(ack.error)}`)
+    await exchange(`s${i}`, AbortSignal.any([signal, AbortSignal.timeout(30_000)]))
     const te = performance.now()
     await requester.libp2p.services.ping.ping(peerIdFromString(candidates[i % candidates.length].provider))
     if (i >= warm) { cfpMs.push(te - ts); pingMs.push(performance.now() - te) }

@@ -8,15 +8,14 @@
  * swarm, and the time for a newly started node's capability to reach the
  * catalog of every node.
  */
+import { cfpAwardRig } from '../cfp-award.js'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Swarm } from '../../src/swarm/launcher.js'
 import { ControlClient } from '../../src/api/client.js'
 import { PlNode } from '../../src/node.js'
 import { discovery, type Discovery } from '../../src/discovery/index.js'
-import { cidOfBytes, encodeCanonical } from '../../src/core/encoding.js'
-import { envelopeId } from '../../src/core/envelope.js'
-import { CfpRound, negotiateProtocol, resolvePolicies, DEFAULT_COST_ATTRS, type StepExplanation, type Award, type Candidate } from '../../src/negotiation/index.js'
+import { type Candidate } from '../../src/negotiation/index.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CONTROL_FILE } from '../../src/api/control.js'
 import { coreShare, parseCpuTicks, parseIo, parseVmRss, sumCounter } from './stats.js'
@@ -274,36 +273,14 @@ async function cfpToAward (o: ProcsOptions, swarm: Swarm): Promise<{ cfpMs: numb
       return candidates.length >= want
     }, 120_000, `${want} ScaleEcho providers`, 1_000, o.signal)
     // no explicit dials: the warm-up rounds open the connections as a requester's first CFP does
-    const c = node.components
-    const round = new CfpRound(c)
-    const negotiate = negotiateProtocol()
-    const policy = await resolvePolicies([], async (ref) => { throw new Error(`no policy ${ref}`) })
-    const inputCid = cidOfBytes(encodeCanonical({ n: 1 })).toString()
+    const exchange = await cfpAwardRig(node, { capability: 'ScaleEcho', run: 'scale-bench', candidates, minBids: want, replyMs: 10_000 })
     const cfpMs: number[] = []
     const pingMs: number[] = []
     const warm = 5
     for (let i = 0; i < o.cfpRounds + warm; i++) {
       o.signal.throwIfAborted()
       const t0 = performance.now()
-      const exp = { answers: [], bids: [] } as unknown as StepExplanation
-      const now = Date.now()
-      const ranked = await round.run({
-        round: 1,
-        candidates,
-        cfp: { run: 'scale-bench', step: `s${i}`, capability: { name: 'ScaleEcho' }, input: inputCid, input_size: 8, deadline: now + 60_000, reply_by: now + 10_000, limits: { wall_ms: 5_000 } },
-        policy,
-        select: [{ attr: 'quality', weight: 1 }, { attr: 'price', weight: 0.5 }],
-        costAttrs: DEFAULT_COST_ATTRS,
-        concurrency: 16,
-        signal: AbortSignal.any([o.signal, AbortSignal.timeout(30_000)])
-      }, exp)
-      const best = ranked[0]
-      if (best == null) throw new Error(`no usable bid: ${JSON.stringify(exp)}`)
-      if (ranked.length < want) throw new Error(`only ${ranked.length} of ${want} candidates bid: ${JSON.stringify(exp)}`)
-      const award: Award = { cfp: best.cfpId, bid: best.id, run: 'scale-bench', step: `s${i}`, provider: best.provider, capability: best.body.capability, input: inputCid, limits: best.body.limits, deadline: now + 60_000 }
-      const env = c.sign('Award.v1', award, { to: best.provider })
-      const ack = await c.rpc.request(best.provider, negotiate, { envelope: env })
-      if (ack.status !== 'OK' || (ack.body as { award?: string })?.award !== envelopeId(env)) throw new Error(`award not acknowledged: ${JSON.stringify(ack.error)}`)
+      await exchange(`s${i}`, AbortSignal.any([o.signal, AbortSignal.timeout(30_000)]))
       const t1 = performance.now()
       const peer = candidates[i % candidates.length].provider
       await node.libp2p.services.ping.ping(peerIdFromString(peer))
