@@ -100,9 +100,21 @@ export class Store {
     return !this.closed && this.db.status === 'open'
   }
 
+  /** background reads (e.g. the replay store's horizon) that must end before the database closes */
+  private readonly reads = new Set<Promise<unknown>>()
+
+  /** Lets `close()` wait for a read started in the background (a close under an open iterator can hang LevelDB's close). */
+  track<T> (read: Promise<T>): Promise<T> {
+    this.reads.add(read)
+    const done = (): void => { this.reads.delete(read) }
+    read.then(done, done)
+    return read
+  }
+
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
+    await Promise.allSettled([...this.reads])
     await this.commits.drain() // writes already submitted land before the database closes
     await this.db.close()
   }

@@ -46,7 +46,8 @@ export class ReplayStore {
   constructor (private readonly store: Store, private readonly keepMs: number = 60_000, private readonly clock: Clock = systemClock, private readonly maxRemembered = 20_000) {
     this.seen = store.json<number>('seen')
     this.byExp = store.json<string>('seen-exp')
-    this.horizonRead = this.readHorizon()
+    // Store.close waits for it: closing the database under the open iterator hangs the close
+    this.horizonRead = store.track(this.readHorizon())
   }
 
   private async readHorizon (): Promise<void> {
