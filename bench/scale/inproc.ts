@@ -15,23 +15,10 @@ import { discovery, type Discovery } from '../../src/discovery/index.js'
 import { negotiation, type LocalOffer, type Candidate } from '../../src/negotiation/index.js'
 import { moduleSpecOf } from '../../src/core/module.js'
 import type { CapabilityDescriptorInput } from '../../src/discovery/types.js'
-import { sumCounter } from './stats.js'
+import { sumCounter, type ScaleRunOptions } from './stats.js'
 import { CFP_CANDIDATES } from './procs.js'
 
-export interface InprocOptions {
-  n: number
-  root: string
-  /** longest wait for the catalogs to fill, and for a new node's ad to reach every catalog */
-  catalogWaitMs: number
-  idleMs: number
-  warmMs: number
-  queries: number
-  cfpRounds: number
-  joins: number
-  log: (line: string) => void
-  signal: AbortSignal
-  onCleanup: (fn: () => Promise<void>) => void
-}
+export type InprocOptions = ScaleRunOptions
 
 export interface InprocResult {
   startS: number

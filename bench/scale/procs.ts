@@ -18,31 +18,13 @@ import { discovery, type Discovery } from '../../src/discovery/index.js'
 import { type Candidate } from '../../src/negotiation/index.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CONTROL_FILE } from '../../src/api/control.js'
-import { coreShare, parseCpuTicks, parseIo, parseVmRss, sumCounter } from './stats.js'
+import { coreShare, parseCpuTicks, parseIo, parseVmRss, sumCounter, type ScaleRunOptions } from './stats.js'
 
 export const CFP_CANDIDATES = 10
 
-export interface ProcsOptions {
-  n: number
-  root: string
-  /** idle window over which RSS, CPU and gossip are read */
-  idleMs: number
-  /** wait after the catalogs are full, before the idle window */
-  warmMs: number
-  /** find queries per kind */
-  queries: number
-  /** CFP→award rounds (after 5 warm-up rounds) */
-  cfpRounds: number
-  /** nodes started one after the other once the swarm runs, each timed until every node's catalog holds its ad */
-  joins: number
-  /** longest wait for every catalog to hold every node's ad, and for a new node's ad to reach every catalog */
-  catalogWaitMs: number
+export interface ProcsOptions extends ScaleRunOptions {
   /** Hz of /proc/<pid>/stat ticks */
   hz: number
-  log: (line: string) => void
-  signal: AbortSignal
-  /** registers a stop action run on abort or error */
-  onCleanup: (fn: () => Promise<void>) => void
 }
 
 export interface ProcSample { rss: number, ticks: number, rchar: number, wchar: number }

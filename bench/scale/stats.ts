@@ -64,6 +64,28 @@ export function parseSizes (arg: string | undefined, fallback: number[]): number
 }
 
 /** A figure measured at one size (p95 optional: a single reading has none). */
+/** What both scale runs (processes, in-process mesh) take. */
+export interface ScaleRunOptions {
+  n: number
+  root: string
+  /** idle window over which RSS, CPU and gossip are read */
+  idleMs: number
+  /** wait after the catalogs are full, before the idle window */
+  warmMs: number
+  /** find queries per kind */
+  queries: number
+  /** CFP→award rounds (after 5 warm-up rounds) */
+  cfpRounds: number
+  /** nodes started one after the other once the swarm runs, each timed until every node's catalog holds its ad */
+  joins: number
+  /** longest wait for every catalog to hold every node's ad, and for a new node's ad to reach every catalog */
+  catalogWaitMs: number
+  log: (line: string) => void
+  signal: AbortSignal
+  /** registers a stop action run on abort or error */
+  onCleanup: (fn: () => Promise<void>) => void
+}
+
 export interface SizedFigure { n: number, p50: number, p95?: number }
 
 /**

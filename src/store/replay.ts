@@ -26,7 +26,7 @@ export class ReplayStore {
   /** ids accepted (or being checked) by this store, with the time they are kept until */
   private readonly recent = new Map<string, number>()
   private readonly writing = new Set<Promise<void>>()
-  /** ids whose write has not landed (or failed): refused even once dropped from `recent` */
+  /** ids whose write has not landed yet: refused even once dropped from `recent` (a disk read would not find them) */
   private readonly unwritten = new Set<string>()
   private readonly horizonRead: Promise<void>
   /** the latest keep-until on disk when opened; Infinity until it is read */
@@ -124,7 +124,7 @@ export class ReplayStore {
   async sweep (): Promise<number> {
     await this.flush()
     const now = this.clock.now()
-    // ids whose write failed are only in memory: they go when their window has passed
+    // remembered ids leave memory when their window has passed (their envelopes are refused as expired by then)
     for (const [id, until] of this.recent) {
       if (until <= now) { this.recent.delete(id); this.unwritten.delete(id) }
     }

@@ -459,6 +459,9 @@ class Provider:
             calls = list(self._calls.values())
         for ctx, _ in calls:
             ctx.cancelled.set()
+        self._close_ws()
+
+    def _close_ws(self) -> None:
         if self.ws is not None:
             try:
                 self.ws.close()
@@ -533,8 +536,4 @@ class Provider:
     def close(self) -> None:
         """Ends the connection; serve_forever() and run() return."""
         self._closing.set()
-        if self.ws is not None:
-            try:
-                self.ws.close()
-            except (WebSocketError, OSError):
-                pass
+        self._close_ws()
