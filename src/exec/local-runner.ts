@@ -65,7 +65,8 @@ export class LocalRunner implements StepRunner {
       onProgress: ctx.progress,
       log: ctx.log,
       addon: ctx.addon,
-      ask: ctx.ask
+      ask: ctx.ask,
+      ...(ctx.journaled != null ? { journaled: ctx.journaled } : {})
     })
     const outputBytes = encodeCanonical(output ?? null)
     const size = outputBytes.byteLength

@@ -61,7 +61,7 @@ type WaiterKey = string
 export class RunExecution {
   readonly controller = new AbortController()
   readonly signal = this.controller.signal
-  private readonly log: Logger
+  private runLog?: Logger
   private readonly steps: Record<string, Step>
   /** latest output of each step id (null for a skipped step) */
   private readonly latest = new Map<string, { value: unknown, skipped?: boolean }>()
@@ -69,6 +69,8 @@ export class RunExecution {
   private readonly journaled = new Map<string, StepRecord>()
   /** a step attempt's output as its runner encoded it (size check), so the journal does not encode it again */
   private readonly encodedOutputs = new WeakMap<StepRecord, { output: unknown, bytes: Uint8Array }>()
+  /** the write of each attempt's `running` record (ModuleCallOptions.journaled) */
+  private readonly runningWrites = new WeakMap<StepRecord, Promise<void>>()
   private readonly waiters = new Map<WaiterKey, { resolve: (choice: string) => void, reject: (err: Error) => void }>()
   private readonly inflight = new Set<Promise<unknown>>()
   private readonly topLevel: string[]
@@ -101,7 +103,6 @@ export class RunExecution {
     private readonly recorded?: Promise<void>
   ) {
     if (recorded != null) this.firstOps = []
-    this.log = env.logger.child({ run: run.id })
     this.steps = dag.steps
     const owned = new Set<string>()
     for (const s of Object.values(this.steps)) for (const id of [...(s.then ?? []), ...(s.else ?? []), ...(s.body ?? [])]) owned.add(id)
@@ -125,6 +126,11 @@ export class RunExecution {
     const ops = this.firstOps ?? []
     this.firstOps = undefined
     return ops
+  }
+
+  /** the run's child logger, made when something logs (most runs never do) */
+  private get log (): Logger {
+    return (this.runLog ??= this.env.logger.child({ run: this.run.id }))
   }
 
   /** Aborts the run: running steps are killed; `reason` becomes the run's error. */
@@ -487,9 +493,11 @@ export class RunExecution {
     for (;;) {
       attempt++
       const rec: StepRecord = { run: this.run.id, step: step.id, key, state: 'running', attempts: attempt, started: this.env.clock.now() }
-      // the step runs while its `running` record is written (a copy: `rec` changes meanwhile). A crash before
-      // that write leaves no record, and a resume runs the step again, as after a crash before it started;
-      // the record's batch is written before the step's result is journaled (one queue, in order).
+      // a step in its own process (sandboxed JS, Python) or on another node runs while its `running` record is
+      // written (a copy: `rec` changes meanwhile): a crash of this node before that write leaves no record, and
+      // a resume runs the step again, as after a crash before it started. A step in this process (worker
+      // threads) waits for the record (ModuleCallOptions.journaled): if it brings the process down, resume
+      // counts the attempt as interrupted. The record's batch is written before the step's result (one queue).
       let running: Promise<void>
       if (this.firstOps != null) {
         // a first step of a run just submitted: its record goes in the run record's batch, and it waits for that
@@ -499,6 +507,7 @@ export class RunExecution {
         running = this.env.journal.putStep({ ...rec })
       }
       running.catch(() => {})
+      this.runningWrites.set(rec, running)
       await this.recorded
       this.env.emit({ type: 'pl:step:started', runId: this.run.id, step: step.id, key, attempt })
       try {
@@ -572,7 +581,7 @@ export class RunExecution {
     const limits = effectiveLimits(step.limits, this.env.defaults)
     let asks = 0
     let log: Logger | undefined
-    const stepLog = this.log
+    const run = this
     const ctx: StepContext = {
       runId: this.run.id,
       ...(this.run.on_behalf_of != null ? { onBehalfOf: this.run.on_behalf_of } : {}),
@@ -585,9 +594,10 @@ export class RunExecution {
       signal: this.signal,
       progress: (n, total, message) => { this.env.emit({ type: 'pl:step:progress', runId: this.run.id, step: step.id, key, n, total, message }) },
       // a child logger per step only when something logs (most steps never do)
-      get log () { return (log ??= stepLog.child({ step: key })) },
+      get log () { return (log ??= run.log.child({ step: key })) },
       addon: async (kind, name, data) => await this.env.addons.call(kind, name, data, { runId: this.run.id, step: key, signal: this.signal }),
-      ask: async (q) => await this.ask(step, key, asks++, q, rec, false)
+      ask: async (q) => await this.ask(step, key, asks++, q, rec, false),
+      journaled: this.runningWrites.get(rec)
     }
     rec.runner = runner.name
     const res = await this.env.slots.run(async () => await runner.run(step, inputData, ctx), this.signal)

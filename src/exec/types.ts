@@ -51,6 +51,11 @@ export interface StepContext {
   addon: (kind: AddonKind, name: string, data: unknown) => Promise<unknown>
   /** a module's human question; resolves with the choice (journaled, so a re-run gets the same answer) */
   ask: (q: HumanQuestion) => Promise<string>
+  /**
+   * resolves once the step's `running` record is written (the step runs meanwhile); a runner that runs
+   * it inside this process starts it only then (ModuleCallOptions.journaled)
+   */
+  journaled?: Promise<void>
 }
 
 /** One call of a module, without a DAG (what `runModule` takes). */
@@ -97,6 +102,12 @@ export interface ModuleCallOptions {
   addon?: (kind: AddonKind, name: string, data: unknown) => Promise<unknown>
   /** serves `context.human.ask`; time spent here does not count against the wall limit */
   ask?: (q: HumanQuestion) => Promise<string>
+  /**
+   * the write of the step's `running` journal record: a step that runs inside this process (worker
+   * threads) starts once it is written, so a step that brings the process down is counted as an
+   * interrupted attempt on resume; steps in their own processes start at once
+   */
+  journaled?: Promise<void>
 }
 
 export interface ModuleResult {

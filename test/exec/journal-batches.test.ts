@@ -101,3 +101,27 @@ test('resume runs a step that has no record (a crash before its running record w
     await h.close()
   }
 })
+
+test('a step whose running record cannot be written fails with the journal\'s error; in a worker thread (this process) it never starts, in its own process it ran meanwhile', async () => {
+  for (const isolation of ['thread', 'sandbox'] as const) {
+    const h = await harness({ poolInit: { sandbox: { isolation } } })
+    const original = Journal.prototype.putStep
+    // fault injection: the journal refuses b's running record
+    Journal.prototype.putStep = async function (this: Journal, ...args: Parameters<Journal['putStep']>) {
+      if (args[0].key === 'b' && args[0].state === 'running') throw Object.assign(new Error('disk full'), { name: 'DiskFullError' })
+      return await original.apply(this, args)
+    }
+    try {
+      const log = join(h.root, 'ran.log')
+      const a = await writeModule(h.root, 'a', counting(log, 'a'))
+      const b = await writeModule(h.root, 'b', counting(log, 'b'))
+      const run = await h.executor.wait(await h.executor.submit(dagOf([callStep(a), callStep(b, { after: ['a'] })]), {}, { modules: { a, b } }))
+      assert.equal(run.state, 'failed', isolation)
+      assert.equal(run.error?.name, 'DiskFullError', isolation)
+      assert.equal(await readFile(log, 'utf8'), isolation === 'thread' ? 'a' : 'ab', isolation)
+    } finally {
+      Journal.prototype.putStep = original
+      await h.close()
+    }
+  }
+})
