@@ -144,11 +144,7 @@ export class ModulePool {
     if (module.kind === 'external') return await this.external.run(module, call, options)
     await this.checkFolder(module)
     if (module.kind === 'py') return await this.py.run(module, call, options)
-    if (this.isolationFor(module, call) === 'thread') {
-      // in this process: a step that brought it down must find its attempt journaled on resume
-      await options.journaled
-      return { ...await this.js.run(module, call, options), isolation: 'thread' }
-    }
+    if (this.isolationFor(module, call) === 'thread') return { ...await this.js.run(module, call, options), isolation: 'thread' }
     return await this.sandbox.run(module, call, options)
   }
 

@@ -69,7 +69,7 @@ export class RunExecution {
   private readonly journaled = new Map<string, StepRecord>()
   /** a step attempt's output as its runner encoded it (size check), so the journal does not encode it again */
   private readonly encodedOutputs = new WeakMap<StepRecord, { output: unknown, bytes: Uint8Array }>()
-  /** the write of each attempt's `running` record (ModuleCallOptions.journaled) */
+  /** the write of each attempt's `running` record (a step in this process waits for it: StepRunner.outOfProcess) */
   private readonly runningWrites = new WeakMap<StepRecord, Promise<void>>()
   private readonly waiters = new Map<WaiterKey, { resolve: (choice: string) => void, reject: (err: Error) => void }>()
   private readonly inflight = new Set<Promise<unknown>>()
@@ -496,7 +496,7 @@ export class RunExecution {
       // a step in its own process (sandboxed JS, Python) or on another node runs while its `running` record is
       // written (a copy: `rec` changes meanwhile): a crash of this node before that write leaves no record, and
       // a resume runs the step again, as after a crash before it started. A step in this process (worker
-      // threads) waits for the record (ModuleCallOptions.journaled): if it brings the process down, resume
+      // threads, or a runner that does not say: StepRunner.outOfProcess) waits for the record: if it brings the process down, resume
       // counts the attempt as interrupted. The record's batch is written before the step's result (one queue).
       let running: Promise<void>
       if (this.firstOps != null) {
@@ -596,10 +596,12 @@ export class RunExecution {
       // a child logger per step only when something logs (most steps never do)
       get log () { return (log ??= run.log.child({ step: key })) },
       addon: async (kind, name, data) => await this.env.addons.call(kind, name, data, { runId: this.run.id, step: key, signal: this.signal }),
-      ask: async (q) => await this.ask(step, key, asks++, q, rec, false),
-      journaled: this.runningWrites.get(rec)
+      ask: async (q) => await this.ask(step, key, asks++, q, rec, false)
     }
     rec.runner = runner.name
+    // a step in this process starts once its `running` record is written (before it takes a slot: no slot waits on the journal)
+    const running = this.runningWrites.get(rec)
+    if (running != null && runner.outOfProcess?.(step, query) !== true) await running
     const res = await this.env.slots.run(async () => await runner.run(step, inputData, ctx), this.signal)
     rec.usage = res.usage
     if (res.outputBytes != null) this.encodedOutputs.set(rec, { output: res.output, bytes: res.outputBytes })

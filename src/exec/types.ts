@@ -51,11 +51,6 @@ export interface StepContext {
   addon: (kind: AddonKind, name: string, data: unknown) => Promise<unknown>
   /** a module's human question; resolves with the choice (journaled, so a re-run gets the same answer) */
   ask: (q: HumanQuestion) => Promise<string>
-  /**
-   * resolves once the step's `running` record is written (the step runs meanwhile); a runner that runs
-   * it inside this process starts it only then (ModuleCallOptions.journaled)
-   */
-  journaled?: Promise<void>
 }
 
 /** One call of a module, without a DAG (what `runModule` takes). */
@@ -102,12 +97,6 @@ export interface ModuleCallOptions {
   addon?: (kind: AddonKind, name: string, data: unknown) => Promise<unknown>
   /** serves `context.human.ask`; time spent here does not count against the wall limit */
   ask?: (q: HumanQuestion) => Promise<string>
-  /**
-   * the write of the step's `running` journal record: a step that runs inside this process (worker
-   * threads) starts once it is written, so a step that brings the process down is counted as an
-   * interrupted attempt on resume; steps in their own processes start at once
-   */
-  journaled?: Promise<void>
 }
 
 export interface ModuleResult {
@@ -174,6 +163,13 @@ export interface StepRunner {
   readonly name: string
   canRun: (step: Step, query: RunnerQuery) => boolean | Promise<boolean>
   run: (step: Step, inputData: Record<string, unknown>, ctx: StepContext) => Promise<StepRunResult>
+  /**
+   * true when `step` runs outside this process (a process of its own, another node): the scheduler
+   * then starts it while its `running` record is being written. Otherwise (or without this method) the
+   * step starts once that record is written, so a step that brings this process down is found
+   * `running`, and counted as interrupted, on resume.
+   */
+  outOfProcess?: (step: Step, query: RunnerQuery) => boolean
   /** releases workers, processes, connections */
   stop?: () => Promise<void>
 }

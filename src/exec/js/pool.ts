@@ -137,8 +137,6 @@ export class JsPools {
     // the worker makes it if the module reads context.tmpdir
     const stepDir = stepDirPath(this.tmpDir)
     let stepDirMade: boolean | undefined
-    /** false once the step reported that its thread has no child processes: nothing to walk and kill */
-    let childrenLeft = true
     const limits = call.limits
     const what = `module ${module.key}`
     const kill = new AbortController()
@@ -247,13 +245,12 @@ export class JsPools {
         throw withUsage(new ModuleCrashedError(`${what}: its worker failed: ${e.message}`, { module: module.key }), { ...usage, mem_peak_mb: 0 })
       }
       stepDirMade = result.tmpdir
-      childrenLeft = result.children !== false
       const usage: Usage = { cpu_ms: round(result.usage.cpu_ms), wall_ms: round(result.usage.wall_ms), mem_peak_mb: round(result.usage.heap_mb) }
       if (!result.ok) throw withUsage(rebuildExecError(result.error), usage)
       if (options.signal?.aborted === true) throw options.signal.reason
       return { output: result.output, usage }
     } finally {
-      if (childrenLeft) killChildren()
+      killChildren()
       // a step killed or failed in its worker may have made it without saying so
       if (stepDirMade !== false) await removeDir(stepDir)
       entry.active--

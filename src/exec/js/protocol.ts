@@ -43,13 +43,10 @@ export interface TaggedMessage<M> { plTask: number, m: M }
 
 export interface JsUsage { cpu_ms: number, wall_ms: number, heap_mb: number, cpu_exact: boolean }
 
-/**
- * `tmpdir`: whether the step's temp folder was made (the module read `context.tmpdir`);
- * `children`: (worker threads) whether the thread had child processes when the step returned
- */
+/** `tmpdir`: whether the step's temp folder was made (the module read `context.tmpdir`) */
 export type JsTaskResult =
-  | { ok: true, output: unknown, usage: JsUsage, tmpdir: boolean, children?: boolean }
-  | { ok: false, error: ErrorData, usage: JsUsage, tmpdir: boolean, children?: boolean }
+  | { ok: true, output: unknown, usage: JsUsage, tmpdir: boolean }
+  | { ok: false, error: ErrorData, usage: JsUsage, tmpdir: boolean }
 
 export type WorkerToMain =
   /** first message of every task: the worker's OS thread id and its CPU time (ms) at the start of the step (for the CPU watchdog and usage) */

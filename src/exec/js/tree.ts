@@ -3,9 +3,7 @@
  * node process itself, so a child a module spawns is a child of the node —
  * but of one thread: Linux lists each thread's own children in
  * `/proc/self/task/<tid>/children`. When a step ends (returns, fails, or is
- * killed at a limit) the pool kills that thread's process tree (a step that
- * returned says whether its thread had children: the worker reads that file
- * itself, so the main thread walks nothing when there are none).
+ * killed at a limit) the pool kills that thread's process tree.
  */
 import { readFileSync, readdirSync } from 'node:fs'
 

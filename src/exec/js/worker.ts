@@ -183,21 +183,9 @@ function threadPort (task: JsThreadTask): StepPort {
   }
 }
 
-/** Whether this thread has child processes (true when /proc cannot tell). */
-function hasChildren (): boolean {
-  try {
-    return readFileSync('/proc/thread-self/children', 'utf8').trim() !== ''
-  } catch {
-    return true
-  }
-}
-
 /** The piscina task of the worker-thread pool. */
 export default async function runThreadTask (task: JsThreadTask): Promise<JsTaskResult> {
-  const result = await runTask({ ...task, port: threadPort(task) })
-  // read here, off the main thread: the pool walks the thread's process tree only when there is one
-  result.children = hasChildren()
-  return result
+  return await runTask({ ...task, port: threadPort(task) })
 }
 
 /** Runs one step of a module (the worker-thread pool's and the sandboxed runner's). */
