@@ -24,6 +24,6 @@ export { matches, matchesStatic, ioMatches, validateQuery, parseAttrFilter } fro
 export { Catalog } from './catalog.js'
 export { PeerRateLimiter } from './rate-limit.js'
 export { CATALOG_TOPIC, CAPS_PROTOCOL, CAP_KEY_PREFIX, DEFAULT_AD_TTL_MS, CATALOG_SYNC_PROTOCOL, MAX_SYNC_PAGE_ADS, MAX_SYNC_ADS, MAX_SYNC_ANSWER_BYTES } from './constants.js'
-export { catalogSyncProtocol, checkSyncAnswer, checkSyncRequest, type CatalogSyncResult, type CatalogSyncAnswer, type CatalogSyncRequest } from './sync.js'
+export { catalogSyncProtocol, checkSyncAnswer, checkSyncRequest, checkSyncedAd, type CatalogSyncResult, type CatalogSyncAnswer, type CatalogSyncRequest } from './sync.js'
 export * from './errors.js'
 export type * from './types.js'

@@ -22,7 +22,7 @@
  */
 import type { IdentifyResult } from '@libp2p/interface'
 import type { PlComponents } from '../node.js'
-import type { Envelope, VerifiedEnvelope } from '../core/envelope.js'
+import type { Envelope, EnvelopeVerifier, VerifiedEnvelope } from '../core/envelope.js'
 import { encodeCanonical } from '../core/encoding.js'
 import { defineProtocol, expectOk, type ProtocolDef } from '../net/rpc.js'
 import type { Catalog } from './catalog.js'
@@ -181,7 +181,7 @@ export class CatalogSync {
       try {
         page = checkSyncAnswer(expectOk(await this.c.rpc.request(peer, this.def, asked, { signal }), this.def.id), peer, asked)
         // the whole page is checked before anything of it is merged
-        checked = page.ads.map((ad, index) => this.check(ad, peer, index))
+        checked = page.ads.map((ad, index) => checkSyncedAd(ad, { verifier: this.c.verifier, listener: this.init.listener }, peer, index))
       } catch (err) {
         if (HOSTILE.has((err as Error).name)) this.c.metrics.reject('discovery', (err as Error).name)
         throw err
@@ -201,23 +201,6 @@ export class CatalogSync {
       after = page.next
     }
     return result
-  }
-
-  /** One answered ad, checked as a gossiped one: undefined when stale (expired, signed too long ago), ForgedCatalogAdError when it fails any other check. */
-  private check (ad: unknown, peer: string, index: number): { verified: VerifiedEnvelope<AdvertiseCapability>, size: number } | undefined {
-    let verified: VerifiedEnvelope<AdvertiseCapability>
-    try {
-      verified = this.c.verifier.verifyStateless<AdvertiseCapability>(ad, { expectedTypes: ['AdvertiseCapability.v1'] })
-    } catch (err) {
-      if (STALE.has((err as Error).name)) return undefined
-      throw forged(err, peer, index)
-    }
-    if (verified.envelope.body.withdraw === true) throw new ForgedCatalogAdError(`peer ${peer} answered a withdrawal (ad ${index}): a sync carries ads only`, { peer, index, reason: 'withdraw' })
-    try {
-      return { verified, size: this.init.listener.checkAd(verified.envelope) }
-    } catch (err) {
-      throw forged(err, peer, index)
-    }
   }
 
   /** One page of the ads this node holds after `req.after`: its own and its catalog's, signed recently enough for the asker's clock window. */
@@ -248,6 +231,28 @@ export class CatalogSync {
       last = key
     }
     return { ads, ...(all.length > ads.length && last != null ? { next: last } : {}) }
+  }
+}
+
+/**
+ * One answered ad, checked as a gossiped one (envelope, signature, time
+ * window, then `listener.checkAd`): undefined when stale (expired, signed
+ * outside the clock window), ForgedCatalogAdError when it fails any other
+ * check or is a withdrawal.
+ */
+export function checkSyncedAd (ad: unknown, deps: { verifier: Pick<EnvelopeVerifier, 'verifyStateless'>, listener: Pick<CatalogListener, 'checkAd'> }, peer: string, index: number): { verified: VerifiedEnvelope<AdvertiseCapability>, size: number } | undefined {
+  let verified: VerifiedEnvelope<AdvertiseCapability>
+  try {
+    verified = deps.verifier.verifyStateless<AdvertiseCapability>(ad, { expectedTypes: ['AdvertiseCapability.v1'] })
+  } catch (err) {
+    if (STALE.has((err as Error).name)) return undefined
+    throw forged(err, peer, index)
+  }
+  if (verified.envelope.body.withdraw === true) throw new ForgedCatalogAdError(`peer ${peer} answered a withdrawal (ad ${index}): a sync carries ads only`, { peer, index, reason: 'withdraw' })
+  try {
+    return { verified, size: deps.listener.checkAd(verified.envelope) }
+  } catch (err) {
+    throw forged(err, peer, index)
   }
 }
 
