@@ -34,8 +34,11 @@ import {
 } from './constants.js'
 import { CatalogSyncAnswerError, CatalogSyncRateLimitedError, CatalogSyncRequestError, ForgedCatalogAdError } from './errors.js'
 import type { AdvertiseCapability } from './types.js'
+import type { CatalogSyncRequestV1 } from '../wire/index.js'
 
-export interface CatalogSyncRequest { after?: string, limit?: number }
+/** The request (schema protocols/schemas/CatalogSyncRequest.v1.json). */
+export type CatalogSyncRequest = CatalogSyncRequestV1
+/** An answer page as received, before its ads are checked (schema CatalogSyncPage.v1: `ads` are Envelope.v1). */
 export interface CatalogSyncAnswer { ads: unknown[], next?: string }
 
 /** What one sync with one peer did: pages and ads received, entries added or refreshed, ads skipped (stale, replayed, own, older than held). */
