@@ -56,6 +56,15 @@ export const DEFAULT_FIND_TIMEOUT_MS = 5_000
 /** Providers asked at once during a DHT find. */
 export const FIND_CONCURRENCY = 8
 
+/**
+ * A find with a `limit` does not pull more providers from the DHT walk while
+ * the providers being asked could meet the limit by themselves (the walk's
+ * network query starts only when they cannot: the local provider records come
+ * first). A provider asked this long without an answer no longer counts: the
+ * walk goes on, so a slow or silent provider delays a find by at most this.
+ */
+export const FIND_HEDGE_MS = 200
+
 /** Catalog size caps (memory and LevelDB). */
 export const DEFAULT_MAX_CATALOG_ENTRIES = 100_000
 export const DEFAULT_MAX_ENTRIES_PER_PROVIDER = 1_000
