@@ -80,6 +80,9 @@ export async function buildBundle (outDir = 'dist') {
     define: { PL_BUNDLED: 'true' },
     // CommonJS packages inside an ESM bundle: their require() of externals and built-ins
     banner: { js: "import { createRequire as __plCreateRequire } from 'node:module'; const require = __plCreateRequire(import.meta.url);" },
+    // no comments and whitespace (several MB less source text to read and hold in memory); names kept, for stack traces and error names
+    minifyWhitespace: true,
+    minifySyntax: true,
     sourcemap: 'linked',
     metafile: true,
     logLevel: 'warning'
