@@ -23,6 +23,18 @@ export const EXTERNAL = [
   '@fastify/swagger' // reads its own package.json by __dirname
 ]
 
+// An ESM `import … from 'node:http'` makes Node read every export of the module, and three of them
+// (WebSocket, CloseEvent, MessageEvent) are getters that load Node's built-in undici (~0.9 MB of
+// source, compiled at start, never used by a node). Required as CommonJS, the exports are read
+// only when used.
+const httpAsCommonJs = {
+  name: 'http-as-commonjs',
+  setup (b) {
+    b.onResolve({ filter: /^(node:)?https?$/ }, a => a.namespace === 'builtin-cjs' ? undefined : { path: a.path, namespace: 'builtin-cjs' })
+    b.onLoad({ filter: /.*/, namespace: 'builtin-cjs' }, a => ({ contents: `module.exports = require(${JSON.stringify(a.path)})`, loader: 'js' }))
+  }
+}
+
 /** The file users run (package.json `bin`), and the bundle it loads. */
 export const ENTRY = 'pl-node.mjs'
 export const MAIN = 'pl-node-main.mjs'
@@ -84,6 +96,7 @@ export async function buildBundle (outDir = 'dist') {
     minifyWhitespace: true,
     minifySyntax: true,
     sourcemap: 'linked',
+    plugins: [httpAsCommonJs],
     metafile: true,
     logLevel: 'warning'
   })
