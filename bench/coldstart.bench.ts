@@ -18,7 +18,9 @@
  * runs with a `--import` probe writing its process.cpuUsage() to fd 3 at exit.
  * Rounds alternate subject and baselines so both see the same machine load.
  * PL_BENCH_ROUNDS (default 5) sets the rounds; PL_BENCH_CLI_DIR measures
- * another build's dist/src/cli.
+ * another build's dist/src/cli (its unbundled pl-node.js), PL_BENCH_PL_NODE
+ * another pl-node entry file. By default pl-node is the bundle users run
+ * (dist/bundle/pl-node.mjs, scripts/build-bundle.mjs).
  */
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -31,7 +33,7 @@ import { latencyFigure, type Bench, type Figure } from './harness.js'
 const here = dirname(fileURLToPath(import.meta.url))
 // PL_BENCH_CLI_DIR: the dist/src/cli of another build, to measure it (e.g. before a change) with this bench
 const CLI_DIR = process.env.PL_BENCH_CLI_DIR ?? join(here, '..', 'src', 'cli')
-const PL_NODE = join(CLI_DIR, 'pl-node.js')
+const PL_NODE = process.env.PL_BENCH_PL_NODE ?? (process.env.PL_BENCH_CLI_DIR != null ? join(CLI_DIR, 'pl-node.js') : join(here, '..', 'bundle', 'pl-node.mjs'))
 const PL = join(CLI_DIR, 'pl.js')
 const BARE = join(here, 'bare-libp2p.js')
 const ROUNDS = Number(process.env.PL_BENCH_ROUNDS ?? 5)

@@ -31,6 +31,13 @@ if (files.length === 0) {
 const args = ['--test', '--test-force-exit', '--test-reporter=tap', '--test-reporter-destination=stdout',
   `--test-reporter=${new URL('./test-durations.mjs', import.meta.url).href}`, `--test-reporter-destination=${join(outDir, 'test-durations.txt')}`, ...files]
 if (process.env.PL_TEST_CONCURRENCY != null) args.unshift(`--test-concurrency=${process.env.PL_TEST_CONCURRENCY}`)
+// the tests spawn the bundled daemon (outDir/bundle): made here when missing or older than the tsc output
+const { bundleState, buildBundle } = await import('./build-bundle.mjs')
+const state = bundleState(outDir)
+if (state !== 'fresh') {
+  const r = await buildBundle(outDir)
+  console.log(`# bundle ${state}: rebuilt ${r.out} from ${join(outDir, 'src')} (${r.modules} modules)`)
+}
 const child = spawn(process.execPath, args, { stdio: 'inherit' })
 child.on('exit', (code, signal) => {
   // the ten slowest files, as TAP comments after the summary

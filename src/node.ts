@@ -71,6 +71,8 @@ export interface PlService {
   stop?: () => Promise<void> | void
   /** a few figures for `GET /health` → `services.<name>` (and `pl status`) */
   status?: () => Record<string, unknown>
+  /** called once the node has started (control API listening): work that must not delay readiness, e.g. warm-ups; must not throw */
+  afterStart?: () => void
 }
 
 /**
@@ -262,6 +264,7 @@ export class PlNode<S extends object = ServiceMap> {
       this.state = 'started'
       this.watchPeers()
       c.logger.info({ addrs: this.addrs(), api: c.api?.address }, 'pl-node started')
+      for (const [, service] of this.startedServices()) service.afterStart?.()
     } catch (err) {
       this.state = 'started'
       await this.stop().catch(() => {})

@@ -51,7 +51,8 @@ program.command('start')
     if (opts.detach === true) {
       const args = process.argv.slice(3).filter(a => a !== '--detach')
       if (opts.dataDir == null) args.push('--data-dir', config.dataDir)
-      const info = await startDetached(fileURLToPath(import.meta.url), args, config.dataDir)
+      // the file this process was started from: the bundle's launcher (dist/bundle/pl-node.mjs) rather than the module holding this code
+      const info = await startDetached(process.argv[1] ?? fileURLToPath(import.meta.url), args, config.dataDir)
       process.stdout.write(`pl-node started in the background (pid ${info.pid})\npeer id  ${info.peerId}\n${info.addrs.map(a => `addr     ${a}\n`).join('')}control  ${String(info.control)}\ndata     ${config.dataDir}\nlogs     ${info.logFile}\nstop with: pl-node stop --data-dir ${config.dataDir}\n`)
       return
     }

@@ -36,6 +36,8 @@ import { ExecMetrics } from './metrics.js'
 
 export interface ExecutorInit {
   store: Store
+  /** warm the pool (warmUp) in start() @default true; false: the owner calls warmUp() when it suits */
+  warmAtStart?: boolean
   logger?: Logger
   metrics?: Metrics
   /** tried in order after the local runner */
@@ -140,11 +142,21 @@ export class Executor extends EventEmitter {
     if (this.state !== 'created') throw new ExecutorStoppedError('a stopped Executor cannot be started again; create a new one')
     this.journal = new Journal(this.init.store)
     this.state = 'started'
-    // resolve the interpreter and probe containment now, not in the first step (a warm pool also starts a spare runner)
-    if (this.ownsPool && this.init.poolInit?.python?.warm === true) {
-      this.pool.start().then((c) => { this.metrics?.containment(c); this.log.info({ containment: c }, 'module pool ready') }, (err: Error) => { this.log.warn({ err: err.message }, 'module pool start failed') })
-    }
+    if (this.init.warmAtStart !== false) this.warmUp()
   }
+
+  /**
+   * With a warm pool (`poolInit.python.warm`): resolves the interpreter and
+   * probes containment now, not in the first step, and starts a spare
+   * runner; in the background. Idempotent.
+   */
+  warmUp (): void {
+    if (this.state !== 'started' || this.warming || !this.ownsPool || this.init.poolInit?.python?.warm !== true) return
+    this.warming = true
+    this.pool.start().then((c) => { this.metrics?.containment(c); this.log.info({ containment: c }, 'module pool ready') }, (err: Error) => { this.log.warn({ err: err.message }, 'module pool start failed') })
+  }
+
+  private warming = false
 
   /** Stops every active run (their journal stays resumable) and closes workers and processes. */
   async stop (): Promise<void> {

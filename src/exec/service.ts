@@ -45,7 +45,8 @@ class ExecutorService implements ExecService {
   constructor (private readonly components: ExecComponents, private readonly init: ExecServiceInit) {
     // a daemon keeps a spare Python runner: a module's first step does not wait for an interpreter to start
     const python = { warm: true, spareMemMb: init.defaults?.mem_mb ?? DEFAULT_MEM_MB, ...init.poolInit?.python }
-    this.executor = new Executor({ ...init, poolInit: { ...init.poolInit, python }, store: components.store, logger: components.logger, metrics: components.metrics, clock: init.clock ?? components.clock })
+    // warmed once the node is ready (afterStart()): the interpreter and containment probes and the spare runner's spawn stay out of a node's start
+    this.executor = new Executor({ ...init, warmAtStart: false, poolInit: { ...init.poolInit, python }, store: components.store, logger: components.logger, metrics: components.metrics, clock: init.clock ?? components.clock })
   }
 
   async start (): Promise<void> {
@@ -60,6 +61,10 @@ class ExecutorService implements ExecService {
       const ids = await this.executor.resumeAll()
       if (ids.length > 0) this.components.logger.info({ runs: ids }, 'resumed runs')
     }
+  }
+
+  afterStart (): void {
+    this.executor.warmUp()
   }
 
   async stop (): Promise<void> {

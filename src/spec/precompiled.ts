@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
 import type { ValidateFunction } from 'ajv/dist/2020.js'
+import { compiledUrl } from '../core/paths.js'
 
 /** The file the build writes next to this module. */
 export const PRECOMPILED_FILE = 'validators.generated.cjs'
@@ -37,7 +38,8 @@ export interface Precompiled {
 export function loadPrecompiled (): Precompiled | undefined {
   let mod: Record<string, unknown> & { __byCid?: Record<string, string>, __cidByText?: Record<string, string> }
   try {
-    mod = createRequire(import.meta.url)(`./${PRECOMPILED_FILE}`)
+    // next to this module in the tsc output, also when the node runs from the bundle
+    mod = createRequire(compiledUrl('spec/precompiled.js'))(`./${PRECOMPILED_FILE}`)
   } catch {
     return undefined
   }

@@ -12,12 +12,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, writeFile, appendFile } from 'node:fs/promises'
 import { createWriteStream, type WriteStream } from 'node:fs'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { availableParallelism } from 'node:os'
 import { PlError } from '../core/errors.js'
 import { mapBounded } from '../core/bounded.js'
+import { plNodeEntry } from '../core/paths.js'
 
 export class SwarmStartError extends PlError {
   override name = 'SwarmStartError'
@@ -25,7 +25,6 @@ export class SwarmStartError extends PlError {
 
 /** one node's start bound: a broken start, not a slow machine (a loaded 2-core machine took >30 s) */
 export const DEFAULT_SWARM_START_TIMEOUT_MS = 180_000
-export const PL_NODE_ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'pl-node.js')
 
 export interface SwarmNodeSpec {
   /** extra config written to the node's config file (keys as in `pl-node start --config`) */
@@ -96,7 +95,7 @@ export class Swarm {
     const configFile = join(m.dataDir, 'swarm-config.json')
     await writeFile(configFile, JSON.stringify({ localSwarm: true, listen: ['/ip4/127.0.0.1/tcp/0'], ...spec.config }, null, 2))
     // --exit-with-parent: if this launcher dies (even by SIGKILL), its nodes stop instead of running on unowned
-    const args = [PL_NODE_ENTRY, 'start', '--data-dir', m.dataDir, '--config', configFile, '--exit-with-parent']
+    const args = [plNodeEntry(), 'start', '--data-dir', m.dataDir, '--config', configFile, '--exit-with-parent']
     if (index !== 0) args.push('--bootstrap', this.bootstrapAddr)
     const log = this.logs.get(index) ?? createWriteStream(m.logFile, { flags: 'a' })
     this.logs.set(index, log)

@@ -6,11 +6,18 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
+import { existsSync } from 'node:fs'
 
 /** Compiled CLI entry points, next to this compiled helper. */
 export const CLI_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli')
-export const PL_NODE = join(CLI_DIR, 'pl-node.js')
+/** `pl-node` as users run it: the bundle `npm run build` makes (scripts/test.mjs makes it when the tsc output is newer) */
+export const PL_NODE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bundle', 'pl-node.mjs')
 export const PL = join(CLI_DIR, 'pl.js')
+
+/** Tests run the bundled daemon: a missing bundle is a setup error, not a reason to test other code. */
+function checkEntry (entry: string): void {
+  if (entry === PL_NODE && !existsSync(PL_NODE)) throw new Error(`${PL_NODE} is missing: run npm run build (or node scripts/build-bundle.mjs after tsc); scripts/test.mjs makes it`)
+}
 
 export interface StartedInfo { peerId: string, addrs: string[], control?: string }
 
@@ -34,6 +41,7 @@ export async function startNodeProcess (args: string[], env: NodeJS.ProcessEnv =
   // --exit-with-parent: a test runner killed mid-test (SIGKILL, CI timeout) leaves no pl-node behind
   const defaults = options.loopbackDefaults === false ? ['--exit-with-parent'] : ['--local-swarm', '--exit-with-parent', '--listen', '/ip4/127.0.0.1/tcp/0']
   const wrap = options.wrap ?? []
+  checkEntry(PL_NODE)
   const argv = [...wrap, process.execPath, PL_NODE, 'start', ...defaults, ...args]
   const proc = spawn(argv[0], argv.slice(1), {
     env: { ...process.env, PL_LOG_LEVEL: 'info', ...env },
@@ -71,6 +79,7 @@ export interface RunResult { code: number | null, stdout: string, stderr: string
 
 /** Runs a CLI (`pl` by default) to completion. */
 export async function runCli (args: string[], options: { env?: NodeJS.ProcessEnv, entry?: string, timeoutMs?: number, input?: string } = {}): Promise<RunResult> {
+  checkEntry(options.entry ?? PL)
   const proc = spawn(process.execPath, [options.entry ?? PL, ...args], { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''

@@ -30,6 +30,7 @@ import { McpTools } from './server.js'
 import { mcpRoutes, MCP_PATH } from './http.js'
 import { checkPublishRequest, publishMcpTools, type PublishMcpRequest } from './publish.js'
 import { McpTargetError } from './errors.js'
+import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, type McpBridgeInit } from './config.js'
 
 export * from './errors.js'
 export { mcpTarget, splitArgv, type McpTarget } from './target.js'
@@ -38,23 +39,7 @@ export { META_RUN, META_RECEIPT_ROOT, McpTools, buildMcpServer } from './server.
 export { MCP_PATH } from './http.js'
 export { Mesh } from './mesh.js'
 export type { PublishMcpRequest } from './publish.js'
-
-export interface McpBridgeInit {
-  /** an outbound tools/call's time budget (the step's wall limit applies when shorter) @default 60000 */
-  callTimeoutMs?: number
-  /** starting / reaching an MCP server and its initialize handshake @default 20000 */
-  connectTimeoutMs?: number
-  /** MCP servers whose tools this node publishes at start (operator config) @default none */
-  servers?: PublishMcpRequest[]
-  /** tools listed on /mcp at most @default 200 */
-  maxTools?: number
-}
-
-/** Config keys of `services.mcp`. */
-export const MCP_CONFIG_KEYS = ['callTimeoutMs', 'connectTimeoutMs', 'servers', 'maxTools']
-
-export const DEFAULT_CALL_TIMEOUT_MS = 60_000
-export const DEFAULT_CONNECT_TIMEOUT_MS = 20_000
+export * from './config.js'
 
 /** The services the MCP bridge uses: the executor runs tool calls; discovery (publishing), receipts and the gateway (the `/mcp` endpoint) are optional. */
 export interface McpServices {

@@ -14,6 +14,7 @@ import type { Logger } from 'pino'
 import { errorToData, type ErrorData } from '../../core/errors.js'
 import { silentLogger } from '../../core/logger.js'
 import type { ModuleSpec } from '../../core/module.js'
+import { compiledUrl } from '../../core/paths.js'
 import { DEFAULT_CANCEL_GRACE_MS, DEFAULT_CONCURRENCY, DEFAULT_IDLE_MS, DEFAULT_MAX_JS_POOLS } from '../constants.js'
 import { ModuleCrashedError, rebuildExecError } from '../errors.js'
 import { Stopwatch, cpuExceeded, memExceeded, round, wallExceeded, withUsage } from '../limits.js'
@@ -40,7 +41,8 @@ export interface JsPoolsInit {
   tmpRoot?: string
 }
 
-const WORKER = new URL('./worker.js', import.meta.url).href
+// from the tsc output, also when the node runs from the bundle
+const WORKER = compiledUrl('exec/js/worker.js').href
 /** How often the CPU watchdog reads a worker thread's CPU time. */
 const CPU_POLL_MS = 50
 

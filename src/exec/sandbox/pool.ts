@@ -12,6 +12,7 @@
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ModuleSpec, SandboxPermission } from '../../core/module.js'
+import { compiledUrl } from '../../core/paths.js'
 import { probeContainment, runnerPrefix, type Containment } from '../containment.js'
 import { SandboxGrantRefusedError } from '../errors.js'
 import { cpuExceeded, memExceeded } from '../limits.js'
@@ -29,9 +30,10 @@ export interface SandboxPoolsInit extends Omit<PyPoolsInit, 'python' | 'warm' | 
   fs?: { read?: string[], write?: string[] }
 }
 
-const RUNNER = fileURLToPath(new URL('./runner.js', import.meta.url))
+// from the tsc output, also when the node runs from the bundle
+const RUNNER = fileURLToPath(compiledUrl('exec/sandbox/runner.js'))
 /** The executor code a runner imports (its own folder tree): readable, nothing else of the node is. */
-const CODE_DIRS = [fileURLToPath(new URL('../', import.meta.url)), fileURLToPath(new URL('../../core/', import.meta.url))].map(d => d.replace(/\/$/, ''))
+const CODE_DIRS = [fileURLToPath(compiledUrl('exec/')), fileURLToPath(compiledUrl('core/'))].map(d => d.replace(/\/$/, ''))
 const FLAGS: Record<SandboxPermission, string> = { 'child-process': '--allow-child-process', worker: '--allow-worker', addons: '--allow-addons', wasi: '--allow-wasi' }
 /** How often the watchdog reads a runner's CPU time and resident memory. */
 const WATCH_MS = 50
