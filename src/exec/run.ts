@@ -510,7 +510,7 @@ export class RunExecution {
       ask: async (q) => await this.ask(step, key, asks++, q, rec, false)
     }
     rec.runner = runner.name
-    const res = await this.env.slots.run(async () => await runner.run(step, inputData, ctx), this.signal)
+    const res = runner.ownSlots === true ? await runner.run(step, inputData, ctx) : await this.env.slots.run(async () => await runner.run(step, inputData, ctx), this.signal)
     rec.usage = res.usage
     if (res.outputBytes != null) this.encodedOutputs.set(rec, { output: res.output, bytes: res.outputBytes })
     if (res.executor != null) rec.executor = res.executor

@@ -163,6 +163,12 @@ export interface StepRunner {
   readonly name: string
   canRun: (step: Step, query: RunnerQuery) => boolean | Promise<boolean>
   run: (step: Step, inputData: Record<string, unknown>, ctx: StepContext) => Promise<StepRunResult>
+  /**
+   * true: the runner bounds its own concurrency and its steps do not take one
+   * of the executor's `concurrency` slots (a remote step waits on the
+   * network and on another node's CPU, not on this one's) @default false
+   */
+  readonly ownSlots?: boolean
   /** releases workers, processes, connections */
   stop?: () => Promise<void>
 }
