@@ -46,7 +46,7 @@ import { defaultBidStrategy } from './negotiation/index.js'
 const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'maxOutputBytes', 'resume']
 const NEGOTIATION_KEYS = [
   'replyWindowMs', 'dialTimeoutMs', 'maxAttempts', 'maxRounds', 'cfpConcurrency', 'maxCandidates', 'findTimeoutMs', 'inlineInputBytes',
-  'execGraceMs', 'stepDeadlineMs', 'costAttrs', 'maxActive', 'bidTtlMs', 'awardHoldMs', 'sweepMs', 'maxOutputBytes',
+  'execGraceMs', 'stepDeadlineMs', 'costAttrs', 'maxRemoteSteps', 'maxActive', 'bidTtlMs', 'awardHoldMs', 'sweepMs', 'maxOutputBytes',
   'maxOpenBids', 'maxOpenBidsPerPeer', 'policies', 'provider', 'openCalls', 'topicSyncMs', 'maxDepth'
 ]
 const REGISTRY_KEYS = ['maxBundleBytes', 'maxUnpackedBytes', 'cacheTtlMs', 'findTimeoutMs', 'maxProviders', 'reprovideMs']

@@ -1,6 +1,8 @@
 /**
  * The load of a soak: submits plans to requester nodes at a steady rate
- * (`POST /runs`), polls every unfinished run (`GET /runs/:id`) and keeps
+ * (`POST /runs`), polls unfinished runs (`GET /runs/:id`; at most
+ * `pollBudget` per round, the longest unpolled first, so the harness's own
+ * load on a requester stays bounded when runs pile up) and keeps
  * one TrackedRun per accepted submission. A submission without a run id is a
  * SubmitFailure, not a run.
  *
@@ -33,6 +35,13 @@ export interface LoadInit {
   pollEveryMs?: number
   /** @default 8 */
   pollConcurrency?: number
+  /**
+   * most runs polled per round: with a backlog, polling every unfinished run
+   * every 250 ms grows the requester's load with the backlog (120 runs in
+   * flight were ~480 GET /runs/:id a second) and the backlog with it
+   * @default 16
+   */
+  pollBudget?: number
   /** @default 3000 */
   pollTimeoutMs?: number
   /** @default 10000 */
@@ -60,6 +69,8 @@ export class Load {
   private submitTimer?: NodeJS.Timeout
   private submitting = false
   private polling = false
+  /** when each run was last polled by the polling loop */
+  private readonly polledAt = new WeakMap<TrackedRun, number>()
   private pollLoop?: Promise<void>
   private readonly inflight = new Set<Promise<void>>()
   private seq = 0
@@ -195,7 +206,10 @@ export class Load {
     this.polling = true
     this.pollLoop = (async () => {
       while (this.polling) {
-        await this.pollOnce()
+        const due = this.unfinished().sort((a, b) => (this.polledAt.get(a) ?? -1) - (this.polledAt.get(b) ?? -1)).slice(0, this.init.pollBudget ?? 16)
+        const now = this.init.clock()
+        for (const r of due) this.polledAt.set(r, now)
+        await this.pollOnce(due)
         await sleep(this.init.pollEveryMs ?? 250)
       }
     })()

@@ -242,6 +242,22 @@ export class EnvelopeVerifier {
     }
   }
 
+  /**
+   * The id of `value` when it has the shape of an envelope (Envelope.v1,
+   * within the size limit), else undefined. No signature or body check: it
+   * lets a holder recognise an envelope it has already verified (the same id
+   * is the same signed bytes) without verifying it a second time.
+   */
+  idOf (value: unknown): string | undefined {
+    if (value == null || typeof value !== 'object' || Array.isArray(value) || !this.registry.isValid(ENVELOPE_TYPE, value)) return undefined
+    try {
+      const signed = encodeCanonical(value)
+      return signed.byteLength > this.maxBytes ? undefined : cidStringOfBytes(signed)
+    } catch {
+      return undefined
+    }
+  }
+
   /** All checks except the replay store (pure; used by gossip validators before delivery). */
   verifyStateless<B = Record<string, unknown>> (value: unknown, options: VerifyOptions = {}): VerifiedEnvelope<B> {
     if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new MalformedEnvelopeError('envelope is not an object')

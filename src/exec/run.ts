@@ -602,7 +602,7 @@ export class RunExecution {
     // a step in this process starts once its `running` record is written (before it takes a slot: no slot waits on the journal)
     const running = this.runningWrites.get(rec)
     if (running != null && runner.outOfProcess?.(step, query) !== true) await running
-    const res = await this.env.slots.run(async () => await runner.run(step, inputData, ctx), this.signal)
+    const res = runner.ownSlots === true ? await runner.run(step, inputData, ctx) : await this.env.slots.run(async () => await runner.run(step, inputData, ctx), this.signal)
     rec.usage = res.usage
     if (res.outputBytes != null) this.encodedOutputs.set(rec, { output: res.output, bytes: res.outputBytes })
     if (res.executor != null) rec.executor = res.executor

@@ -170,6 +170,12 @@ export interface StepRunner {
    * `running`, and counted as interrupted, on resume.
    */
   outOfProcess?: (step: Step, query: RunnerQuery) => boolean
+  /**
+   * true: the runner bounds its own concurrency and its steps do not take one
+   * of the executor's `concurrency` slots (a remote step waits on the
+   * network and on another node's CPU, not on this one's) @default false
+   */
+  readonly ownSlots?: boolean
   /** releases workers, processes, connections */
   stop?: () => Promise<void>
 }

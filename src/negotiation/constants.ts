@@ -15,6 +15,8 @@ export const DEFAULT_MAX_OPEN_BIDS_PER_PEER = 1_024
 export const DEFAULT_BID_TTL_MS = 30_000
 /** Remote steps a provider runs (or holds awards for) at once; beyond it, it declines 'busy'. */
 export const DEFAULT_MAX_ACTIVE = 4
+/** remote steps a requester negotiates and runs at once (they hold no executor slot: see RemoteRunner) */
+export const DEFAULT_MAX_REMOTE_STEPS = 64
 /** Awards a requester makes for one step (the winner, then backups) before giving up. */
 export const DEFAULT_MAX_ATTEMPTS = 3
 /** Call-for-proposal rounds per step: a new round starts when every backup of the last one failed. */

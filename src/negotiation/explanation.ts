@@ -102,12 +102,13 @@ const SEP = '\x00'
 export class ExplanationStore {
   private readonly db: JsonSublevel<StepExplanation>
 
-  constructor (store: Store) {
+  constructor (private readonly store: Store) {
     this.db = store.json<StepExplanation>('neg-explanations')
   }
 
+  /** Stores `exp` (in the store's group commit: it shares a batch with the step's receipt). */
   async put (exp: StepExplanation): Promise<void> {
-    await this.db.put(exp.run + SEP + exp.step, exp)
+    await this.store.write([{ type: 'put', key: exp.run + SEP + exp.step, value: exp, sublevel: this.db }])
   }
 
   /** The explanation of one step, or undefined. */

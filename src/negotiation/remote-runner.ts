@@ -35,7 +35,7 @@ import { receiptLimits, receiptUsage } from '../receipts/runner.js'
 import type { ReceiptStore } from '../receipts/store.js'
 import {
   DEFAULT_CFP_CONCURRENCY, DEFAULT_COST_ATTRS, DEFAULT_EXEC_GRACE_MS, DEFAULT_ROUND_FIND_TIMEOUT_MS, DEFAULT_INLINE_INPUT_BYTES,
-  DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_CANDIDATES, DEFAULT_MAX_ROUNDS, DEFAULT_REPLY_WINDOW_MS, DEFAULT_NEGOTIATION_DIAL_MS, DEFAULT_SELECT,
+  DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_CANDIDATES, DEFAULT_MAX_REMOTE_STEPS, DEFAULT_MAX_ROUNDS, DEFAULT_REPLY_WINDOW_MS, DEFAULT_NEGOTIATION_DIAL_MS, DEFAULT_SELECT,
   MAX_CFP_CONSTRAINTS, MAX_CFP_CONSTRAINT_KEY, MAX_CFP_CONSTRAINT_VALUE
 } from './constants.js'
 import { AllProvidersFailedError, InvalidResultError, NegotiationDeadlineError, NoBidsError, NoProvidersError, RemoteStepFailedError } from './errors.js'
@@ -51,6 +51,7 @@ import type { IoSchemas } from '../trust/io-schemas.js'
 import type { BidEvidence } from '../trust/service.js'
 import type { Requirement } from '../trust/evaluate.js'
 import { mapBounded } from '../core/bounded.js'
+import { Semaphore } from '../exec/semaphore.js'
 import { LIMIT_KEYS, type Bid, type BidRelease, type Award, type CandidateFinder, type Limits, type LocalCapabilities, type Result } from './types.js'
 
 export interface RemoteRunnerComponents {
@@ -102,6 +103,8 @@ export interface RemoteRunnerInit {
   stepDeadlineMs?: number
   /** @default DEFAULT_COST_ATTRS */
   costAttrs?: string[]
+  /** remote steps negotiated and run at once; more wait (they take no executor slot) @default DEFAULT_MAX_REMOTE_STEPS */
+  maxRemoteSteps?: number
   /** publish an open call on gossip when discovery finds nobody (the service passes its gossip and collector) */
   open?: OpenCallPort
   /** dead-peer memory: quarantined peers are not dialed by discovery nor called (unless nobody else is left) */
@@ -128,6 +131,8 @@ const NOT_FAILOVER = new Set(['RpcAbortedError'])
 const MAX_RELEASE_BIDS = 64
 const RELEASE_TTL_MS = 10_000
 const CONNECTION_ERRORS = new Set(['RpcDialError', 'RpcStreamError'])
+/** Runs remembered as having had their plan warnings logged. */
+const WARNED_RUNS = 1024
 /** Earlier negotiations of one step kept in its explanation. */
 const MAX_HISTORY = 5
 
@@ -170,17 +175,36 @@ function errorInfo (err: unknown): { name: string, message: string } {
 
 export class RemoteRunner implements StepRunner {
   readonly name = 'remote'
+  /**
+   * A remote step does not take one of the executor's slots (sized for local
+   * CPU work: 2 on a 2-core machine): it mostly waits on the network and on
+   * the provider, and holding a slot for that queued every other step of
+   * every run behind two remote ones. This runner bounds its own steps.
+   */
+  readonly ownSlots = true
+  private readonly slots: Semaphore
   private readonly round: CfpRound
   private readonly negotiate = negotiateProtocol()
   private readonly exec = execProtocol()
   private readonly shutdown = new AbortController()
   private readonly log: Logger
   private readonly clock: Clock
+  /** runs whose plan warnings were logged */
+  private readonly warnedRuns = new Set<string>()
 
   constructor (private readonly components: RemoteRunnerComponents, private readonly init: RemoteRunnerInit) {
     this.clock = components.clock ?? systemClock
     this.round = new CfpRound(components)
     this.log = components.logger.child({ component: 'negotiation-requester' })
+    this.slots = new Semaphore(init.maxRemoteSteps ?? DEFAULT_MAX_REMOTE_STEPS)
+  }
+
+  /** True the first time `runId` is seen (the last WARNED_RUNS runs are remembered). */
+  private warned (runId: string): boolean {
+    if (this.warnedRuns.has(runId)) return false
+    this.warnedRuns.add(runId)
+    if (this.warnedRuns.size > WARNED_RUNS) this.warnedRuns.delete(this.warnedRuns.values().next().value as string)
+    return true
   }
 
   /** Steps that name a capability this node has no module for. */
@@ -197,17 +221,28 @@ export class RemoteRunner implements StepRunner {
 
   async run (step: Step, inputData: Record<string, unknown>, ctx: StepContext): Promise<StepRunResult> {
     if (step.capability == null) throw new TypeError(`step ${step.id} names no capability; the remote runner cannot run it`)
+    return await this.slots.run(async () => await this.runStep(step, inputData, ctx), ctx.signal)
+  }
+
+  private async runStep (step: Step, inputData: Record<string, unknown>, ctx: StepContext): Promise<StepRunResult> {
+    if (step.capability == null) throw new TypeError(`step ${step.id} names no capability; the remote runner cannot run it`)
     const started = this.clock.now()
     const call = stepCallDocument(step, inputData, ctx.dag)
     const inputBytes = encodeCanonical(call)
     const inputCid = cidOfBytes(inputBytes).toString()
-    await this.components.store.blocks.putBytes(inputCid, inputBytes)
     const attempts = this.init.maxAttempts ?? DEFAULT_MAX_ATTEMPTS
     const replyWindow = this.init.replyWindowMs ?? DEFAULT_REPLY_WINDOW_MS
     const deadline = started + (this.init.stepDeadlineMs ?? replyWindow + attempts * (ctx.limits.wall_ms + (this.init.execGraceMs ?? DEFAULT_EXEC_GRACE_MS)))
-    const policy = await resolvePolicies(ctx.dag.policies ?? [], this.init.policies, ctx.dag.constraints, { signal: ctx.signal })
+    // independent: the input block's write, the policies, an earlier explanation, the upstream receipts (all before the first call)
+    const [, policy, earlier, prev] = await Promise.all([
+      this.components.store.blocks.putBytes(inputCid, inputBytes),
+      resolvePolicies(ctx.dag.policies ?? [], this.init.policies, ctx.dag.constraints, { signal: ctx.signal }),
+      this.init.explanations.find(ctx.runId, ctx.key),
+      prevReceipts(this.init.receipts, ctx.runId, ctx.dag, step)
+    ])
     const warnings = constraintWarnings(ctx.dag.constraints)
-    for (const w of warnings) this.log.warn({ run: ctx.runId, step: ctx.key }, w)
+    // once per run in the log (every step's explanation keeps them): a plan's warning is not news at each of its steps
+    if (warnings.length > 0 && this.warned(ctx.runId)) for (const w of warnings) this.log.warn({ run: ctx.runId, step: ctx.key }, w)
     const exp: StepExplanation = {
       v: 1,
       run: ctx.runId,
@@ -224,7 +259,6 @@ export class RemoteRunner implements StepRunner {
       attempts: [],
       ...(warnings.length > 0 ? { warnings } : {})
     }
-    const earlier = await this.init.explanations.find(ctx.runId, ctx.key)
     if (earlier != null) {
       // an earlier negotiation of this step (an executor retry, a resumed run): keep it, newest last
       const { history, ...previous } = earlier
@@ -233,12 +267,12 @@ export class RemoteRunner implements StepRunner {
     const signal = AbortSignal.any([ctx.signal, this.shutdown.signal])
     const job: StepJob = {
       step, ctx, name: step.capability.name, version: step.capability.version, inputCid, inputBytes,
-      prev: await prevReceipts(this.init.receipts, ctx.runId, ctx.dag, step), policy, deadline, signal, exp
+      prev, policy, deadline, signal, exp
     }
+    let result: StepRunResult | undefined
     try {
-      const result = await this.negotiateAndRun(job)
+      result = await this.negotiateAndRun(job)
       exp.outcome = 'ok'
-      return result
     } catch (err) {
       exp.outcome = 'failed'
       exp.error = errorInfo(err)
@@ -246,8 +280,12 @@ export class RemoteRunner implements StepRunner {
     } finally {
       exp.ended = this.clock.now()
       this.releaseBids(exp, signal.aborted ? 'cancelled' : exp.outcome === 'ok' ? 'lost' : 'step-failed')
-      await this.init.explanations.put(exp).catch((err: Error) => { this.log.warn({ err: err.message }, 'cannot store the award explanation') })
+      const explained = this.init.explanations.put(exp).catch((err: Error) => { this.log.warn({ err: err.message }, 'cannot store the award explanation') })
+      // the accepted receipt and the explanation share one group commit; the receipt is on disk before the step resolves
+      if (result != null) await Promise.all([this.init.receipts.put(result.receipt as SignedReceipt), explained])
+      else await explained
     }
+    return result
   }
 
   /**
@@ -499,7 +537,9 @@ export class RemoteRunner implements StepRunner {
 
   private async accept (job: StepJob, best: RankedBid, awardId: string, award: Award, body: ExecResponse, record: AttemptExplanation): Promise<StepRunResult> {
     const provider = best.provider
-    const verified = await this.components.verifier.verify<Result>(body?.result, { expectedFrom: provider, expectedTypes: ['Result.v1'] })
+    // no replay-store record: the result comes back on our own /pl/exec call and must name our award's
+    // id (fresh, signed by us for this attempt; checked next), so a replayed result can never be taken
+    const verified = await this.components.verifier.verify<Result>(body?.result, { expectedFrom: provider, expectedTypes: ['Result.v1'], skipReplay: true })
     const result = verified.envelope.body
     if (result.award !== awardId || result.run !== award.run || result.step !== award.step) {
       throw new InvalidResultError(`the result answers award ${result.award} (run ${result.run}, step ${result.step}), not ${awardId}`, { award: result.award })
@@ -545,7 +585,7 @@ export class RemoteRunner implements StepRunner {
     for (const att of best.body.credentials ?? []) {
       if (best.admitted.includes(attestationCid(att))) await this.components.store.blocks.put(att)
     }
-    await this.init.receipts.put(accepted)
+    // stored by `run`, in one batch with the step's explanation
     return { output, usage: receiptUsage(accepted.receipt.usage), receipt: accepted, executor: provider }
   }
 }

@@ -228,7 +228,10 @@ export class CfpRound {
     }
     let verified: VerifiedEnvelope<Bid | Decline>
     try {
-      verified = await this.components.verifier.verify<Bid | Decline>((body as { envelope?: unknown })?.envelope, { expectedFrom: provider, expectedTypes: ['Bid.v1', 'Decline.v1'] })
+      // no replay-store record: the answer comes back on our own call and must name that call's id
+      // (fresh: our nonce, signed by us just now; `judge` refuses any other), so a replayed answer can
+      // never be taken; the store's write would only put a LevelDB batch on the critical path
+      verified = await this.components.verifier.verify<Bid | Decline>((body as { envelope?: unknown })?.envelope, { expectedFrom: provider, expectedTypes: ['Bid.v1', 'Decline.v1'], skipReplay: true })
     } catch (err) {
       return { ...base, explanation: this.invalid(provider, err, input.round) }
     }

@@ -40,7 +40,7 @@ export interface NegotiationServices {
 export type NegotiationComponents = Pick<PlComponents, 'identity' | 'registry' | 'verifier' | 'rpc' | 'libp2p' | 'gossip' | 'store' | 'logger' | 'metrics' | 'sign' | 'api' | 'fetcher' | 'clock'> & { services: NegotiationServices }
 
 export interface NegotiationInit extends Partial<Pick<RemoteRunnerInit,
-'replyWindowMs' | 'dialTimeoutMs' | 'maxAttempts' | 'maxRounds' | 'cfpConcurrency' | 'maxCandidates' | 'findTimeoutMs' | 'inlineInputBytes' | 'execGraceMs' | 'stepDeadlineMs' | 'costAttrs'>>,
+'replyWindowMs' | 'dialTimeoutMs' | 'maxAttempts' | 'maxRounds' | 'cfpConcurrency' | 'maxCandidates' | 'findTimeoutMs' | 'inlineInputBytes' | 'execGraceMs' | 'stepDeadlineMs' | 'costAttrs' | 'maxRemoteSteps'>>,
   Partial<Pick<ProviderInit, 'maxActive' | 'bidTtlMs' | 'awardHoldMs' | 'sweepMs' | 'maxOutputBytes' | 'maxOpenBids' | 'maxOpenBidsPerPeer' | 'canRun' | 'maxDepth'>> {
   /** who provides a capability @default the `discovery` service */
   finder?: CandidateFinder
@@ -198,7 +198,10 @@ export class Negotiation implements PlService {
    */
   private async onNegotiate (req: NegotiateRequest, ctx: HandlerContext): Promise<RpcResponse<NegotiateResponse>> {
     const c = this.components
-    const verified = await c.verifier.verify<any>(req?.envelope, { expectedFrom: ctx.peer, expectedTypes: ['CallForProposal.v1', 'Award.v1', 'BidRelease.v1', 'Bid.v1', 'Decline.v1'] })
+    // a BidRelease.v1 is not recorded in the replay store: releasing is idempotent (a released or
+    // awarded bid is left alone), so a replay changes nothing and is not worth a LevelDB write
+    const release = (req?.envelope as { type?: unknown } | undefined)?.type === 'BidRelease.v1'
+    const verified = await c.verifier.verify<any>(req?.envelope, { expectedFrom: ctx.peer, expectedTypes: ['CallForProposal.v1', 'Award.v1', 'BidRelease.v1', 'Bid.v1', 'Decline.v1'], skipReplay: release })
     const env = verified.envelope
     switch (env.type) {
       case 'CallForProposal.v1': {

@@ -32,6 +32,9 @@ export function upstreamIds (step: Step): string[] {
 
 /** Sorted receipt CIDs of the steps `step` consumed in run `runId`. */
 export async function prevReceipts (receipts: ReceiptStore, runId: string, dag: TaskDag, step: Step): Promise<string[]> {
+  const queue = upstreamIds(step)
+  // a first step consumed nothing: no read of the run's receipts
+  if (queue.length === 0) return []
   const byStep = new Map<string, string[]>()
   for (const { step: key, cid } of await receipts.stepsOf(runId)) {
     const id = baseStepId(key)
@@ -39,7 +42,6 @@ export async function prevReceipts (receipts: ReceiptStore, runId: string, dag: 
   }
   const out = new Set<string>()
   const seen = new Set<string>([step.id])
-  const queue = upstreamIds(step)
   while (queue.length > 0) {
     const id = queue.shift() as string
     if (seen.has(id)) continue

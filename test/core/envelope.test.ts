@@ -32,6 +32,17 @@ test('a signed envelope verifies and its id is the CID of its signed form', asyn
   assert.equal(id, envelopeId(env))
 })
 
+test('idOf gives the id of an envelope-shaped value without verifying it, and nothing for anything else', async () => {
+  const verifier = new EnvelopeVerifier(registry, undefined, { maxBytes: 1024 })
+  const env = signEnvelope(alice, registry, 'Decline.v1', decline())
+  assert.equal(verifier.idOf(env), envelopeId(env))
+  // another body under the same signature is another id: a holder matching ids never takes it for the verified one
+  const tampered = { ...env, body: { ...env.body, reason: 'other' } }
+  assert.notEqual(verifier.idOf(tampered), envelopeId(env))
+  for (const bad of [undefined, null, 'x', [], {}, { ...env, v: 2 }]) assert.equal(verifier.idOf(bad), undefined)
+  assert.equal(verifier.idOf(signEnvelope(alice, registry, 'Decline.v1', { ...decline(), message: 'x'.repeat(900) })), undefined)
+})
+
 test('signatures cross-check with @noble/ed25519', async () => {
   const env = signEnvelope(alice, registry, 'Decline.v1', decline())
   assert.ok(await ed.verifyAsync(fromBase64url(env.sig), unsignedBytes(env), alice.publicKey))
