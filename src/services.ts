@@ -21,24 +21,22 @@
  * runs awarded steps in the executor's module pool).
  */
 import { defineServices, type PlService, type ServiceComponents, type ServiceFactories } from './node.js'
-import type { DaemonConfig } from './config/index.js'
+import { type DaemonConfig, ConfigError } from './config/index.js'
 import { discovery, discoveryInitFromConfig, type Discovery } from './discovery/index.js'
 import { receipts, type ReceiptsService } from './receipts/index.js'
-import { negotiation, type Negotiation, type NegotiationInit, type NegotiationServices } from './negotiation/index.js'
+import { negotiation, type Negotiation, type NegotiationInit, type NegotiationServices, defaultBidStrategy } from './negotiation/index.js'
 import { exec, NoRunnerError, type ExecService, type ExecServiceInit, type StepRunner } from './exec/index.js'
 import { offers } from './offers.js'
 import { composite } from './composite/index.js'
 import { registry, type RegistryInit } from './registry/index.js'
-import { ConfigError } from './config/index.js'
 import { gateway, gatewayInitFromConfig } from './gateway/index.js'
 import { checkPrefix } from './bridges/nats/subjects.js'
+import type { NatsBridge, NatsInit } from './bridges/nats/index.js'
 import { NATS_CONFIG_KEYS } from './bridges/nats/constants.js'
-import type { NatsBridge, NatsInit } from './bridges/nats/service.js'
 import { a2a, a2aInitFromConfig } from './bridges/a2a/index.js'
 import { mcp, MCP_CONFIG_KEYS, type McpBridgeInit } from './bridges/mcp/index.js'
 import { trust, type TrustInit } from './trust/index.js'
 import { attached, attachedBidStrategy, type AttachedService } from './bridges/attached/index.js'
-import { defaultBidStrategy } from './negotiation/index.js'
 
 /** Config keys an operator may set per section (the rest of each Init is wiring, not configuration). */
 const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'maxOutputBytes', 'resume']
@@ -82,7 +80,7 @@ function natsLazy (init: NatsInit): (c: ServiceComponents<object>) => PlService 
     let bridge: NatsBridge | undefined
     return {
       start: async () => {
-        const { NatsBridge } = await import('./bridges/nats/service.js')
+        const { NatsBridge } = await import('./bridges/nats/index.js')
         bridge ??= new NatsBridge(c, init)
         await bridge.start()
       },

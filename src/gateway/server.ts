@@ -6,13 +6,13 @@
  * gateway's own (runs, graph, blocks, keys, streams) and any GatewayPlugin
  * other areas add (the registry's /workflows routes).
  */
-import { CONTEXT_WELL_KNOWN, plContext } from '../receipts/jsonld.js'
+import { CONTEXT_WELL_KNOWN, plContext } from '../receipts/index.js'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import swagger from '@fastify/swagger'
 import websocket from '@fastify/websocket'
 import type { Logger } from 'pino'
 import { errorToData } from '../core/errors.js'
-import type { SchemaRegistry } from '../spec/registry.js'
+import type { SchemaRegistry } from '../spec/index.js'
 import type { GatewayPlugin } from './types.js'
 import { Authenticator, type AuthDeps } from './auth.js'
 import { BodyTooLargeError, MalformedBodyError, OriginNotAllowedError, RequestValidationError, RouteNotFoundError } from './errors.js'

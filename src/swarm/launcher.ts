@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { availableParallelism } from 'node:os'
 import { PlError } from '../core/errors.js'
-import { mapBounded } from '../core/bounded.js'
+import { mapBounded } from '../core/index.js'
 
 export class SwarmStartError extends PlError {
   override name = 'SwarmStartError'

@@ -12,7 +12,7 @@
  * types.get('Capability.v1') // 'CapabilityV1'
  */
 import { createContext, loadBundle, readSchemaDir } from '../spec/compiler/index.js'
-import { emitTsTypes } from '../spec/compiler/emit/ts-types.js'
+import { emitTsTypes } from '../spec/compiler/index.js'
 
 /** The generated file, relative to the package root. */
 export const WIRE_TYPES_FILE = 'src/wire/types.gen.ts'

@@ -11,7 +11,7 @@
  */
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { ModuleSpec, SandboxPermission } from '../../core/module.js'
+import type { ModuleSpec, SandboxPermission } from '../../core/index.js'
 import { probeContainment, runnerPrefix, type Containment } from '../containment.js'
 import { SandboxGrantRefusedError } from '../errors.js'
 import { cpuExceeded, memExceeded } from '../limits.js'
