@@ -11,14 +11,15 @@
  * console.log(node.peerId, node.addrs())
  * await node.stop()
  */
-import { loadOrCreateIdentity, type Identity } from './core/index.js'
+import { loadOrCreateIdentity, type Identity, EnvelopeVerifier, signEnvelope, type Envelope, type SignOptions, Metrics } from './core/index.js'
 import { SchemaRegistry } from './spec/index.js'
-import { EnvelopeVerifier, signEnvelope, type Envelope, type SignOptions, Metrics } from './core/index.js'
 import { silentLogger, type Logger } from './core/logger.js'
 import { clockInterval, systemClock, type Clock, type TimerHandle } from './core/clock.js'
 import { Store, ReplayStore } from './store/index.js'
-import { createPlLibp2p, bootstrapPeerId, hasPeerId, isRelayClient, listenError, relayTargets, type PlLibp2p, type Libp2pInit, BootstrapKeeper, Rpc, measurePeerClocks, summarizeClockOffsets, timeProtocol, Gossip, BlockFetcher, DEFAULT_MAX_BLOCK_BYTES, type BlockFetcherInit } from './net/index.js'
+import { createPlLibp2p, bootstrapPeerId, hasPeerId, isRelayClient, listenError, relayTargets, type PlLibp2p, type Libp2pInit } from './net/libp2p.js'
+import { BootstrapKeeper } from './net/bootstrap-keeper.js'
 import { ListenAddressInUseError } from './net/errors.js'
+import { Rpc, measurePeerClocks, summarizeClockOffsets, timeProtocol, Gossip, BlockFetcher, DEFAULT_MAX_BLOCK_BYTES, type BlockFetcherInit } from './net/index.js'
 import { ControlApi } from './api/index.js'
 import { parseCid } from './core/encoding.js'
 import { InvalidRequestError } from './api/errors.js'

@@ -6,7 +6,7 @@
  * with the plan's `select` weights. Everything heard goes into the step's
  * explanation.
  */
-import { envelopeId, type Envelope, type SignOptions, type EnvelopeVerifier, type VerifiedEnvelope } from '../core/index.js'
+import { envelopeId, type Envelope, type SignOptions, type EnvelopeVerifier, type VerifiedEnvelope, mapBounded } from '../core/index.js'
 import type { Gossip, Rpc, PlLibp2p } from '../net/index.js'
 import { cfpTopic, type OpenAnswer, type OpenCallCollector } from './open-calls.js'
 import type { Logger } from '../core/logger.js'
@@ -15,7 +15,6 @@ import type { SelectWeight } from '../workflow/index.js'
 import { negotiateProtocol, type NegotiateResponse } from './wire.js'
 import { learnAddrs } from './addrs.js'
 import { InvalidBidError } from './errors.js'
-import { mapBounded } from '../core/index.js'
 import { DEFAULT_NEGOTIATION_DIAL_MS } from './constants.js'
 import { bidViolation, peerExclusion, type EffectivePolicy } from './policy.js'
 import { scoreBids, type Scored } from './scoring.js'

@@ -4,11 +4,10 @@
  * one (bundle fetched and unpacked, providers of its negotiated steps found
  * in advance) and release that again.
  */
-import { effectiveLimits } from '../exec/index.js'
+import { effectiveLimits, type ExecService } from '../exec/index.js'
 import type { PlComponents } from '../node.js'
 import type { Logger } from '../core/logger.js'
 import type { ModuleSpec } from '../core/index.js'
-import type { ExecService } from '../exec/index.js'
 import { runView } from '../exec/view.js'
 import type { RunState } from '../exec/types.js'
 import { loadWorkflow, type LoadedWorkflow, type TaskDag } from '../workflow/index.js'

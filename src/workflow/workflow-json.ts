@@ -4,8 +4,7 @@
  * module. Pure: module folders are read by `loadWorkflow`, which passes
  * their CIDs in.
  */
-import type { Json } from '../core/encoding.js'
-import { cidStringOf } from '../core/encoding.js'
+import { type Json, cidStringOf } from '../core/encoding.js'
 import { SchemaRegistry, formatAjvErrors } from '../spec/index.js'
 import type { Step, TaskDag } from './ir.js'
 import { limitsFromRequirements } from './limits.js'
