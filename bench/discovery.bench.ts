@@ -2,7 +2,8 @@
  * Discovery benchmarks: time from publish to findable on every node of a
  * 10-node mesh (vs a bare gossip envelope reaching every node), DHT-only
  * lookups on 20 nodes (findProviders vs a ping; whole and limit-1 dhtOnly
- * finds vs findProviders), and the heap of 10k catalog entries (vs their
+ * finds vs findProviders to the first provider; the whole find also vs the
+ * whole findProviders walk, drained), and the heap of 10k catalog entries (vs their
  * dag-cbor size), measured in a fresh process.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -115,7 +116,7 @@ const dhtOnly: Bench = {
   run: async () => {
     const { nodes, cleanup } = await startMesh(20, false)
     try {
-      await until(() => nodes.every(n => n.libp2p.services.dht.routingTable.size >= 4), 60_000, 'DHT routing tables', 50)
+      await until(() => nodes.every(n => n.libp2p.services.dht.routingTable.size >= 4), 180_000, 'DHT routing tables', 50)
       const providers = nodes.slice(17)
       for (const [i, p] of providers.entries()) await d(p).publish({ ...descriptor(`Dht${i}`), provider: undefined })
       const askers = nodes.slice(0, 10)
@@ -127,13 +128,23 @@ const dhtOnly: Bench = {
       const fullFind: number[] = []
       const ping: number[] = []
       const firstFind: number[] = []
-      for (const asker of askers) {
+      const wholeWalk: number[] = []
+      // the walk alone, drained; taken before the whole find in half the rounds and after it in the others
+      // (the first walk after a while pays more: peer store writes of the addresses it learns)
+      const drain = async (asker: PlNode, i: number): Promise<void> => {
+        const t4 = performance.now()
+        for await (const info of asker.libp2p.contentRouting.findProviders(capNameKey(`Dht${i}`), { signal: AbortSignal.timeout(10_000) })) info.id.toString()
+        wholeWalk.push(performance.now() - t4)
+      }
+      for (const [a, asker] of askers.entries()) {
         for (let i = 0; i < providers.length; i++) {
+          const drainFirst = (a + i) % 2 === 0
           const t0 = performance.now()
           for await (const info of asker.libp2p.contentRouting.findProviders(capNameKey(`Dht${i}`), { signal: AbortSignal.timeout(10_000) })) {
             if (info.id.toString() !== asker.peerId) break
           }
           findProviders.push(performance.now() - t0)
+          if (drainFirst) await drain(asker, i)
           const t1 = performance.now()
           const found = await d(asker).find({ name: `Dht${i}` }, { dhtOnly: true, timeoutMs: 10_000 })
           fullFind.push(performance.now() - t1)
@@ -144,12 +155,14 @@ const dhtOnly: Bench = {
           const t2 = performance.now()
           await asker.libp2p.services.ping.ping(providers[i].libp2p.peerId)
           ping.push(performance.now() - t2)
+          if (!drainFirst) await drain(asker, i)
         }
       }
       return {
         figures: {
           'findProviders(pl:cap:<name>) first provider, 20 nodes': latencyFigure(findProviders, { name: 'libp2p ping to the provider', samples: ping }),
           'find dhtOnly (whole walk + /pl/caps + /pl/fetch), 20 nodes': latencyFigure(fullFind, { name: 'findProviders first provider', samples: findProviders }),
+          'find dhtOnly whole walk vs the walk alone, 20 nodes': latencyFigure(fullFind, { name: 'findProviders drained (whole walk)', samples: wholeWalk }),
           'find dhtOnly limit 1 (first provider + /pl/caps + /pl/fetch), 20 nodes': latencyFigure(firstFind, { name: 'findProviders first provider', samples: findProviders })
         }
       }

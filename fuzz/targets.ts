@@ -1,7 +1,8 @@
 /**
  * Fuzz targets: bytes into the frame decoder, envelopes into verification,
  * and (when the workflow area is built) DSL text into the parser and ZIP
- * bytes into the bundle loader, and JSON into the registry's query language.
+ * bytes into the bundle loader, JSON into the registry's query language, and
+ * /pl/catalog-sync requests and answer pages into their checks.
  */
 import { FrameDecoder, encodeFrame } from '../src/net/index.js'
 import { decodeCanonical, encodeCanonical } from '../src/core/encoding.js'
@@ -11,6 +12,7 @@ import type { FuzzTarget } from './harness.js'
 import { registryTargets } from './registry-targets.js'
 import { catalogTarget } from './catalog-targets.js'
 import { gatewayTarget } from './gateway-target.js'
+import { catalogSyncTarget } from './catalog-sync-target.js'
 
 const CODEC_ERRORS = ['InvalidEncodingError', 'MalformedFrameError', 'FrameTooLargeError', 'TruncatedFrameError']
 const ENVELOPE_ERRORS = ['MalformedEnvelopeError', 'UnknownTypeError', 'SchemaMismatchError', 'InvalidBodyError', 'BadSignatureError', 'WrongSenderError', 'NotForMeError', 'ClockSkewError', 'EnvelopeExpiredError', 'ReplayError', 'EnvelopeTooLargeError']
@@ -48,7 +50,7 @@ export async function envelopeTarget (): Promise<FuzzTarget> {
 }
 
 export async function allTargets (): Promise<FuzzTarget[]> {
-  const targets: FuzzTarget[] = [framesTarget, await envelopeTarget(), catalogTarget, ...await registryTargets(), await gatewayTarget()]
+  const targets: FuzzTarget[] = [framesTarget, await envelopeTarget(), catalogTarget, await catalogSyncTarget(), ...await registryTargets(), await gatewayTarget()]
   try {
     const specifier = './workflow-targets.js' // optional module, present once the workflow area is built
     const extra = await import(specifier) as { workflowTargets: () => Promise<FuzzTarget[]> }

@@ -143,6 +143,7 @@ export async function runProcs (o: ProcsOptions): Promise<ProcsResult> {
   log(catalogFull
     ? `  N=${n}: catalogs full ${catalogFullS.toFixed(1)} s after the last start; warming ${o.warmMs / 1000} s, then idle for ${o.idleMs / 1000} s`
     : `  N=${n}: after ${o.catalogWaitMs / 1000} s ${sizes.filter(x => x < n).length} catalogs still miss ads (smallest ${catalogMin} of ${n}); measuring anyway`)
+  if (!catalogFull) await logShortCatalogs(swarm, sizes, n, log)
   await sleep(o.warmMs, signal)
 
   // idle window: /proc and /metrics read at both ends only
@@ -216,6 +217,22 @@ export async function runProcs (o: ProcsOptions): Promise<ProcsResult> {
   }
   log(`  N=${n}: ${o.joins} joins done`)
   return { startS, catalogFullS, catalogMin, joinsIncomplete, rssMiB, cpuPct, gossipInPerS: gossipIn, gossipOutPerS: gossipOut, readKiBs, writeKiBs, peers, findMs, findDhtMs, healthMs, cfpMs, pingMs, joinMs, joinStartMs }
+}
+
+/**
+ * Why catalogs stayed short: the refusals (`pl_rejected_total`) and gossip
+ * validation results (`pl_gossip_messages_total`) of each node still missing
+ * ads, so a short catalog comes with its cause (a rate limit, a budget, an
+ * expired or replayed ad) rather than a bare count.
+ */
+async function logShortCatalogs (swarm: Swarm, sizes: number[], n: number, log: (l: string) => void): Promise<void> {
+  const short = sizes.map((size, i) => ({ size, i })).filter(x => x.size < n)
+  for (const { size, i } of short.slice(0, 10)) {
+    const text = await metricsOf(swarm.members[i].dataDir).catch((err: Error) => `# metrics unavailable: ${err.message}`)
+    const lines = text.split('\n').filter(l => /^pl_(rejected_total|gossip_messages_total)\{/.test(l) && !/ 0$/.test(l))
+    log(`    node ${i} (${size} of ${n} ads): ${lines.length > 0 ? lines.join('; ') : 'no refusals counted'}`)
+  }
+  if (short.length > 10) log(`    … and ${short.length - 10} more short catalogs`)
 }
 
 /** GET /metrics answers Prometheus text, which ControlClient.request reads as JSON: fetched here with the node's control file. */

@@ -1,7 +1,9 @@
 /**
  * The one guard against deeply nested JSON, for every HTTP body the node
- * takes (the control API and the gateway, all routes and content types) and
- * for values parsed from other syntaxes (YAML descriptors). JSON.parse copes
+ * takes (the control API and the gateway, all routes and content types),
+ * every JSON text that arrives another way from outside (WebSocket messages
+ * of the gateway's `/ws` and `/attach`, the `Authorization: PL-Envelope`
+ * header) and for values parsed from other syntaxes (YAML descriptors). JSON.parse copes
  * with any nesting; the code that later walks the value (schema compilers,
  * canonical encoders, validators) recurses and would overflow the stack, so
  * the depth is checked on the text before parsing, without recursion.
@@ -9,6 +11,7 @@
  * @example
  * guardJsonParser(app, 'application/json', { maxDepth: DEFAULT_MAX_JSON_DEPTH, parse: app.getDefaultJsonParser('error', 'error'), onTooDeep: (err) => { metrics.reject('api', err.name) } })
  * assertJsonDepth(text, 128, 'the io query value')
+ * const frame = parseGuardedJson(data.toString('utf8'), 128, 'WebSocket message')
  * if (valueDepthOver(yamlDoc, 64)) throw new InvalidDescriptorError(...)
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -55,6 +58,16 @@ export function jsonDepth (text: string, max = Infinity): number {
 /** Throws RequestTooDeepError when JSON text nests deeper than `max`. */
 export function assertJsonDepth (text: string, max: number, what = 'JSON body'): void {
   if (jsonDepth(text, max) > max) throw new RequestTooDeepError(`${what} nests deeper than ${max} levels`, { max })
+}
+
+/**
+ * JSON text from outside (a WebSocket message, a header), parsed only after
+ * its depth is checked: RequestTooDeepError past `max`, SyntaxError when it
+ * is not JSON (the caller maps that to its own error).
+ */
+export function parseGuardedJson (text: string, max: number, what = 'JSON text'): unknown {
+  assertJsonDepth(text, max, what)
+  return JSON.parse(text)
 }
 
 /** Whether a parsed value (objects and arrays) nests deeper than `max`; walked without recursion, stops once past `max`. */

@@ -35,6 +35,8 @@ export class Advertiser {
   private readonly queue: Pending[] = []
   private readonly pacer: PeerRateLimiter
   private readonly expiries = new Map<string, number>()
+  /** the last ad sent for each capability still advertised (served to joining peers over /pl/catalog-sync) */
+  private readonly current = new Map<string, Envelope<AdvertiseCapability>>()
   /** capabilities being advertised (a send in flight when one is withdrawn must not re-arm its timer) */
   private readonly live = new Set<string>()
   private drainTimer?: TimerHandle
@@ -57,6 +59,11 @@ export class Advertiser {
     return this.expiries.get(cid)
   }
 
+  /** The last ads sent for the capabilities still advertised, unexpired at `now`. */
+  currentAds (now = this.clock.now()): Array<Envelope<AdvertiseCapability>> {
+    return [...this.current.values()].filter(env => env.exp > now)
+  }
+
   /** Sends an ad for the capability now (paced) and keeps re-sending it until withdrawn. */
   advertise (cid: string, descriptor: CapabilityDescriptor): void {
     if (!this.running) return
@@ -71,6 +78,7 @@ export class Advertiser {
     this.live.delete(cid)
     this.clearTimer(cid)
     this.expiries.delete(cid)
+    this.current.delete(cid)
     for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i].cid === cid) this.queue.splice(i, 1)
     if (!this.running) return
     this.queue.unshift({ cid, descriptor, withdraw: true })
@@ -95,6 +103,7 @@ export class Advertiser {
     }
     this.running = false
     this.expiries.clear()
+    this.current.clear()
   }
 
   private clearTimer (cid: string): void {
@@ -134,6 +143,7 @@ export class Advertiser {
       await this.init.gossip.publish(CATALOG_TOPIC, env)
       this.sent++
       if (!p.withdraw) this.expiries.set(p.cid, env.exp)
+      if (!p.withdraw && this.live.has(p.cid)) this.current.set(p.cid, env)
       this.init.logger.debug({ cid: p.cid, withdraw: p.withdraw }, 'catalog ad sent')
       return true
     } catch (err) {

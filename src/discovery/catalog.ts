@@ -13,10 +13,17 @@
  * descriptor's dag-cbor bytes + its addrs + CATALOG_ENTRY_OVERHEAD_BYTES;
  * `refusal()` tells synchronously whether an entry would fit, so the gossip
  * validator can refuse it before gossipsub forwards it.
+ *
+ * The signed ad an entry came from is kept with it, in memory only (its
+ * descriptor is the entry's own object, so it costs little): `signedAds`
+ * lists them for `/pl/catalog-sync`, where a joining peer verifies each one
+ * as if it came over gossip. Entries loaded from LevelDB after a restart
+ * have none until their next ad.
  */
 import type { JsonSublevel } from '../store/index.js'
 import { encodeCanonical } from '../core/encoding.js'
-import type { CatalogEntry } from './types.js'
+import type { Envelope } from '../core/index.js'
+import type { AdvertiseCapability, CatalogEntry } from './types.js'
 import {
   CATALOG_ENTRY_OVERHEAD_BYTES, DEFAULT_MAX_CATALOG_BYTES, DEFAULT_MAX_PROVIDER_BYTES, DEFAULT_MAX_SOURCE_BYTES, MAX_TOMBSTONES
 } from './constants.js'
@@ -68,6 +75,8 @@ export class Catalog {
   private readonly sourceBytes = new Map<string, number>()
   private totalBytes = 0
   private readonly tombstones = new Map<string, { ts: number, until: number }>()
+  /** the signed ad of each entry heard as one (gossip, catalog sync), by key */
+  private readonly ads = new Map<string, Envelope<AdvertiseCapability>>()
   private readonly maxBytes: number
   private readonly maxProviderBytes: number
   private readonly maxSourceBytes: number
@@ -143,7 +152,7 @@ export class Catalog {
    * its provider); `descriptorBytes` its descriptor's dag-cbor size when the
    * caller already knows it. 'full' when a bound refuses it (see `refusal`).
    */
-  async upsert (entry: CatalogEntry, options: { via?: string, descriptorBytes?: number } = {}): Promise<UpsertResult> {
+  async upsert (entry: CatalogEntry, options: { via?: string, descriptorBytes?: number, ad?: Envelope<AdvertiseCapability> } = {}): Promise<UpsertResult> {
     const result = this.admit(entry, options)
     if (result === 'added' || result === 'updated') await this.persist(entry.provider, entry.cid)
     return result
@@ -153,9 +162,10 @@ export class Catalog {
    * The in-memory half of `upsert`, synchronous so that the gossip validator
    * can charge an ad to the budgets before gossipsub forwards it (ads
    * validated but not yet delivered would otherwise all fit an empty budget).
-   * Call `persist` afterwards.
+   * Call `persist` afterwards. `ad`: the signed ad the entry comes from
+   * (kept in memory, served to joining peers by `signedAds`).
    */
-  admit (entry: CatalogEntry, options: { via?: string, descriptorBytes?: number } = {}): UpsertResult {
+  admit (entry: CatalogEntry, options: { via?: string, descriptorBytes?: number, ad?: Envelope<AdvertiseCapability> } = {}): UpsertResult {
     const key = keyOf(entry.provider, entry.cid)
     const tomb = this.tombstones.get(key)
     if (tomb != null && entry.ts <= tomb.ts) return 'withdrawn'
@@ -167,6 +177,7 @@ export class Catalog {
     const stored: CatalogEntry = entry.via === via ? entry : { ...entry, via }
     this.forget(key)
     this.remember(key, stored, bytes, via)
+    if (options.ad != null) this.ads.set(key, options.ad)
     return old == null ? 'added' : 'updated'
   }
 
@@ -229,6 +240,22 @@ export class Catalog {
 
   get tombstoneCount (): number { return this.tombstones.size }
 
+  /**
+   * The signed ads of held entries whose key (`<provider>/<CID>`) sorts
+   * after `after`, in key order, that have not expired and were
+   * signed at or after `signedSince` (older ones would be refused as clock
+   * skew by the asker): at most `limit`.
+   */
+  signedAds (options: { after?: string, limit: number, signedSince: number, now?: number }): Array<{ key: string, ad: Envelope<AdvertiseCapability> }> {
+    const now = options.now ?? this.now()
+    const keys: string[] = []
+    for (const [key, ad] of this.ads) {
+      if ((options.after == null || key > options.after) && ad.exp > now && ad.ts >= options.signedSince) keys.push(key)
+    }
+    keys.sort()
+    return keys.slice(0, options.limit).map(key => ({ key, ad: this.ads.get(key) as Envelope<AdvertiseCapability> }))
+  }
+
   private setTombstone (key: string, t: { ts: number, until: number }): void {
     const max = this.init.maxTombstones ?? MAX_TOMBSTONES
     this.tombstones.delete(key)
@@ -260,6 +287,7 @@ export class Catalog {
     const e = this.entries.get(key)
     if (e == null) return
     this.entries.delete(key)
+    this.ads.delete(key)
     const size = this.sizes.get(key)
     if (size != null) {
       this.sizes.delete(key)

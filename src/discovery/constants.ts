@@ -56,6 +56,15 @@ export const DEFAULT_FIND_TIMEOUT_MS = 5_000
 /** Providers asked at once during a DHT find. */
 export const FIND_CONCURRENCY = 8
 
+/**
+ * A find with a `limit` does not pull more providers from the DHT walk while
+ * the providers being asked could meet the limit by themselves (the walk's
+ * network query starts only when they cannot: the local provider records come
+ * first). A provider asked this long without an answer no longer counts: the
+ * walk goes on, so a slow or silent provider delays a find by at most this.
+ */
+export const FIND_HEDGE_MS = 200
+
 /** Catalog size caps (memory and LevelDB). */
 export const DEFAULT_MAX_CATALOG_ENTRIES = 100_000
 export const DEFAULT_MAX_ENTRIES_PER_PROVIDER = 1_000
@@ -98,3 +107,31 @@ export const CID_TEXT = /^b[a-z2-7]{20,}$/
 /** `/caps/find` control route page: default and largest number of results per answer. */
 export const FIND_PAGE_SIZE = 100
 export const MAX_FIND_PAGE_SIZE = 1000
+
+/** Request-response protocol: a joining node asks a peer for the signed ads it holds (its own and its catalog's), page by page. */
+export const CATALOG_SYNC_PROTOCOL = '/pl/catalog-sync/1.0.0'
+
+/** Most ads in one /pl/catalog-sync answer (the asker asks for at most this many). */
+export const MAX_SYNC_PAGE_ADS = 128
+
+/** The answering node stops filling a page past this many dag-cbor bytes of ads (the frame limit is twice that). */
+export const SYNC_PAGE_FILL_BYTES = 512 * 1024
+
+/** Largest /pl/catalog-sync answer frame: bigger is FrameTooLargeError, before it is decoded. */
+export const MAX_SYNC_ANSWER_BYTES = 2 * SYNC_PAGE_FILL_BYTES
+
+/** Hard cap on the ads taken from one peer in one sync (all pages): the asker stops asking there. */
+export const MAX_SYNC_ADS = 2048
+
+/** Peers asked per round: a cold catalog is filled from the first few peers that connect. */
+export const SYNC_PEERS_PER_ROUND = 3
+
+/** A new round (and any one peer again) at most this often. */
+export const DEFAULT_CATALOG_SYNC_INTERVAL_MS = 5 * 60_000
+
+/** Serving side: pages answered per asking peer (token bucket; burst = a full sync of MAX_SYNC_ADS). */
+export const SYNC_SERVE_BURST = MAX_SYNC_ADS / MAX_SYNC_PAGE_ADS
+export const SYNC_SERVE_RATE = 1
+
+/** A cursor is an entry key, `<PeerId>/<CID>`: at most this long. */
+export const MAX_SYNC_CURSOR = 256

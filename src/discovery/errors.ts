@@ -65,3 +65,23 @@ export class SourceBudgetExceededError extends PlError {
 export class InvalidCursorError extends PlError {
   override name = 'InvalidCursorError'
 }
+
+/** A `/pl/catalog-sync/1.0.0` request that is not `{after?: cursor, limit?: 1..128}` (answered REJECTED, counted). */
+export class CatalogSyncRequestError extends PlError {
+  override name = 'CatalogSyncRequestError'
+}
+
+/** A peer asks for `/pl/catalog-sync/1.0.0` pages faster than this node serves them (answered REJECTED, counted). */
+export class CatalogSyncRateLimitedError extends PlError {
+  override name = 'CatalogSyncRateLimitedError'
+}
+
+/** A `/pl/catalog-sync/1.0.0` answer that is not `{ads: [...], next?}` with at most the asked number of ads, or whose `next` does not move forward: the page is refused whole and the sync with that peer ends. */
+export class CatalogSyncAnswerError extends PlError {
+  override name = 'CatalogSyncAnswerError'
+}
+
+/** An ad in a `/pl/catalog-sync/1.0.0` answer fails a check a gossiped ad must pass (envelope, signature, provider = signer, size, CID; `details.reason`), or is a withdrawal: the page is refused whole, nothing of it merged. */
+export class ForgedCatalogAdError extends PlError {
+  override name = 'ForgedCatalogAdError'
+}

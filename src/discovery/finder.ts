@@ -8,7 +8,7 @@ import { setMaxListeners } from 'node:events'
 import type { CID } from 'multiformats/cid'
 import type { PeerId } from '@libp2p/interface'
 import type { PlComponents } from '../node.js'
-import { systemClock, timeoutSignal, type Clock } from '../core/clock.js'
+import { systemClock, timeoutSignal, type Clock, type TimerHandle } from '../core/clock.js'
 import { decodeCanonical, parseCid } from '../core/encoding.js'
 import { PlError } from '../core/errors.js'
 import { expectOk, type ProtocolDef, type BlockFetcher } from '../net/index.js'
@@ -114,13 +114,13 @@ export class Finder {
       for (const e of this.init.catalog.find(q.name)) add({ cid: e.cid, descriptor: e.descriptor, provider: e.provider, addrs: e.addrs, expires: e.expires, source: e.source })
     }
     const live = (): number => new Set([...found.values()].map(f => f.provider).filter(p => options.exclude?.(p) !== true)).size
-    const enough = (): boolean => options.limit != null && live() >= options.limit
+    const missing = (): number => options.limit == null ? Number.POSITIVE_INFINITY : options.limit - live()
     if (options.localOnly !== true) {
-      if (enough()) {
+      if (missing() <= 0) {
         options.onProgress?.({ type: 'pl:discovery:walk-end', key: capNameKey(q.name).toString(), reason: 'limit' })
       } else {
         const skip = new Set([...found.values()].map(f => f.provider))
-        await this.walk(q, { signal, timeout, caller: options.signal }, skip, add, enough, options)
+        await this.walk(q, { signal, timeout, caller: options.signal }, skip, add, missing, options)
       }
     }
     if (options.signal?.aborted === true) throw new FindAbortedError(`find ${q.name} aborted`)
@@ -157,8 +157,9 @@ export class Finder {
       }
     }
     if (options.localOnly !== true) {
-      await this.eachProvider(parsed, { signal, timeout, caller: options.signal }, new Set(out.keys()), () => options.limit != null && out.size >= options.limit, {}, async (peer, addrs) => {
-        const descriptor = (await this.knownDescriptor(key)) ?? await this.fetchDescriptor(peer, key, signal)
+      const missing = (): number => options.limit == null ? Number.POSITIVE_INFINITY : options.limit - out.size
+      await this.eachProvider(parsed, { signal, timeout, caller: options.signal }, new Set(out.keys()), missing, {}, async (peer, addrs, work) => {
+        const descriptor = (await this.knownDescriptor(key)) ?? await this.fetchDescriptor(peer, key, work)
         if (descriptor.provider !== peer) throw new ProviderMismatchError(`peer ${peer} provides ${key}, whose provider is ${descriptor.provider}`, { peer, cid: key, provider: descriptor.provider })
         const entry = await this.remember(descriptor, key, peer, addrs, this.init.ttlMs)
         out.set(peer, { cid: key, descriptor, provider: peer, addrs: entry.addrs, expires: entry.expires, source: 'dht' })
@@ -181,15 +182,16 @@ export class Finder {
     return { cid: cap.cid, descriptor: cap.descriptor, provider: this.c.identity.id, addrs: this.c.libp2p.getMultiaddrs().map(a => a.toString()), expires: this.init.expiryOf(cap.cid) ?? this.clock.now() + this.init.ttlMs, source: 'local' }
   }
 
-  /** DHT walk for `q.name`: ask each provider (not in `skip`) over /pl/caps, fetch descriptors it lacks. */
-  private async walk (q: CapabilityQuery, signals: FindSignals, skip: Set<string>, add: (f: FoundCapability) => void, enough: () => boolean, hooks: FindHooks): Promise<void> {
-    const signal = signals.signal
-    await this.eachProvider(capNameKey(q.name), signals, skip, enough, hooks, async (peer, addrs) => {
+  /** DHT walk for `q.name`: ask each provider (not in `skip`) over /pl/caps, fetch descriptors this node lacks (not its own, in the catalog or in the block store). */
+  private async walk (q: CapabilityQuery, signals: FindSignals, skip: Set<string>, add: (f: FoundCapability) => void, missing: () => number, hooks: FindHooks): Promise<void> {
+    await this.eachProvider(capNameKey(q.name), signals, skip, missing, hooks, async (peer, addrs, signal) => {
       const res = await this.c.rpc.request(peer, this.init.caps, { name: q.name, ...(q.version != null ? { version: q.version } : {}) }, { signal })
       if (res.status === 'NOT_FOUND') return
       const answer = checkCapsAnswer(expectOk(res, C.CAPS_PROTOCOL), peer)
+      const catalogued = answer.caps.length > 0 ? new Map(this.init.catalog.find(q.name).map(e => [e.cid, e.descriptor])) : undefined
       for (const { cid, ttl } of answer.caps) {
-        const descriptor = (await this.knownDescriptor(cid)) ?? await this.fetchDescriptor(peer, cid, signal)
+        // a catalog entry's descriptor was checked against its CID when it was admitted
+        const descriptor = catalogued?.get(cid) ?? (await this.knownDescriptor(cid)) ?? await this.fetchDescriptor(peer, cid, signal)
         if (descriptor.name !== q.name) throw new InvalidCapsAnswerError(`peer ${peer} listed ${cid} for ${q.name}, but it is ${descriptor.name}`, { peer, cid })
         if (descriptor.provider !== peer) throw new ProviderMismatchError(`peer ${peer} listed ${cid}, whose provider is ${descriptor.provider}`, { peer, cid, provider: descriptor.provider })
         const entry = await this.remember(descriptor, cid, peer, addrs, ttl)
@@ -200,29 +202,39 @@ export class Finder {
 
   /**
    * Runs `fn` for every DHT provider of `key` (at most FIND_CONCURRENCY at
-   * once) until the walk ends, `signal` fires, or `enough()` holds.
+   * once) as the walk turns them up, until the walk ends, `signal` fires, or
+   * `missing()` (live providers still wanted) reaches 0: then the providers
+   * still being asked are dropped (their `fn` signal aborts). While the
+   * providers being asked could meet the limit by themselves, the walk is not
+   * pulled further (see FIND_HEDGE_MS).
    */
-  private async eachProvider (key: CID, signals: FindSignals, skip: Set<string>, enough: () => boolean, hooks: FindHooks, fn: (peer: string, addrs: string[]) => Promise<void>): Promise<void> {
+  private async eachProvider (key: CID, signals: FindSignals, skip: Set<string>, missing: () => number, hooks: FindHooks, fn: (peer: string, addrs: string[], signal: AbortSignal) => Promise<void>): Promise<void> {
     const signal = signals.signal
-    const running = new Set<Promise<void>>()
+    /** providers being asked, with when their ask started (on the clock) */
+    const running = new Map<Promise<void>, number>()
     const stopWalk = new AbortController()
     const walkSignal = AbortSignal.any([signal, stopWalk.signal])
-    setMaxListeners(Infinity, walkSignal)
+    const met = new AbortController()
+    const work = AbortSignal.any([signal, met.signal])
+    setMaxListeners(Infinity, walkSignal, work)
     let limited = false
     let dhtEnd = 'done' as WalkEnd
     const run = (peer: PeerId, addrs: string[]): void => {
       const started = performance.now()
-      const p = fn(peer.toString(), addrs).then(() => { if (enough()) { limited = true; stopWalk.abort() } }, (err: Error) => {
+      const p = fn(peer.toString(), addrs, work).then(() => {
+        if (missing() <= 0) { limited = true; met.abort(); stopWalk.abort() }
+      }, (err: Error) => {
         if (signal.aborted) {
           // the budget ran out while this provider was still being dialed
           if (signals.caller?.aborted !== true && performance.now() - started >= UNREACHABLE_DIAL_MS && this.c.libp2p.getConnections(peer).length === 0) hooks.onUnreachable?.(peer.toString())
           return
         }
+        if (met.signal.aborted) return // dropped: the limit was met without it
         if (err.name === 'RpcDialError') hooks.onUnreachable?.(peer.toString())
         if (err instanceof PlError && HOSTILE.includes(err.name)) this.c.metrics.reject('discovery', err.name)
         this.log.debug({ peer: peer.toString(), err: err.message, name: err.name }, 'provider not usable')
       }).finally(() => { running.delete(p) })
-      running.add(p)
+      running.set(p, this.clock.now())
     }
     // The DHT query notices an abort only when its in-flight requests settle:
     // race each step against the signal so a find returns as soon as it has enough.
@@ -237,6 +249,8 @@ export class Finder {
     })
     try {
       for (;;) {
+        await this.hold(running, missing, stopped, walkSignal)
+        if (walkSignal.aborted) break
         const step = walk.next()
         step.catch(() => {})
         const next = await Promise.race([step, stopped])
@@ -245,7 +259,7 @@ export class Finder {
         const id = info.id.toString()
         if (skip.has(id) || hooks.exclude?.(id) === true) continue
         skip.add(id)
-        while (running.size >= C.FIND_CONCURRENCY) await Promise.race(running)
+        while (running.size >= C.FIND_CONCURRENCY) await Promise.race(running.keys())
         if (walkSignal.aborted) break
         run(info.id, info.multiaddrs.map(a => a.toString()))
       }
@@ -255,10 +269,32 @@ export class Finder {
       stopWalk.abort()
       walk.return(undefined).catch(() => {})
     }
-    await Promise.all(running)
+    await Promise.all(running.keys())
     if (hooks.onProgress != null) {
-      const reason: WalkEndReason = signals.caller?.aborted === true ? 'aborted' : limited || enough() ? 'limit' : signals.timeout.aborted ? 'timeout' : signal.aborted ? 'aborted' : dhtEnd === 'stalled' ? 'stalled' : 'done'
+      const reason: WalkEndReason = signals.caller?.aborted === true ? 'aborted' : limited || missing() <= 0 ? 'limit' : signals.timeout.aborted ? 'timeout' : signal.aborted ? 'aborted' : dhtEnd === 'stalled' ? 'stalled' : 'done'
       hooks.onProgress({ type: 'pl:discovery:walk-end', key: key.toString(), reason })
+    }
+  }
+
+  /**
+   * Waits while the providers being asked for less than FIND_HEDGE_MS are
+   * enough to meet the limit by themselves: until one of them settles, one
+   * turns FIND_HEDGE_MS old, or the walk stops. Returns at once without a limit.
+   */
+  private async hold (running: Map<Promise<void>, number>, missing: () => number, stopped: Promise<'stopped'>, walkSignal: AbortSignal): Promise<void> {
+    for (;;) {
+      const wanted = missing()
+      if (!Number.isFinite(wanted) || wanted <= 0 || walkSignal.aborted) return
+      const now = this.clock.now()
+      const fresh = [...running.values()].filter(t => now - t < C.FIND_HEDGE_MS)
+      if (fresh.length < wanted) return
+      let timer: TimerHandle | undefined
+      const aged = new Promise<void>((resolve) => { timer = this.clock.setTimeout(resolve, Math.min(...fresh) + C.FIND_HEDGE_MS - now) })
+      try {
+        await Promise.race([...running.keys(), stopped, aged])
+      } finally {
+        this.clock.clearTimeout(timer)
+      }
     }
   }
 

@@ -5,12 +5,14 @@
  * budgets per provider and per forwarding peer) whose throws become Reject —
  * the sender loses score —, and the delivery handler that updates the
  * catalog (ads, withdrawals) and the peer store (addrs). A full catalog is
- * not the sender's fault: such ads are counted and ignored.
+ * not the sender's fault: such ads are counted and ignored. Ads answered
+ * over `/pl/catalog-sync` (src/discovery/sync.ts) pass the same checks
+ * (`checkAd`) but the per-peer rate limits, and enter the catalog by `merge`.
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PlComponents } from '../node.js'
-import type { VerifiedEnvelope } from '../core/index.js'
+import type { Envelope, VerifiedEnvelope } from '../core/index.js'
 import { cidStringOf } from '../core/encoding.js'
 import { CidMismatchError } from '../core/errors.js'
 import type { GossipHandler } from '../net/index.js'
@@ -90,12 +92,7 @@ export class CatalogListener {
         const rate = this.init.peerAdRate * SOURCE_AD_FACTOR
         throw new AdRateLimitedError(`peer ${source} forwards catalog ads faster than ${rate}/s (burst ${this.init.peerAdBurst * SOURCE_AD_FACTOR})`, { peer: env.from, source, by: 'source' })
       }
-      if (body.descriptor.provider !== env.from) {
-        throw new ProviderMismatchError(`ad signed by ${env.from} names provider ${body.descriptor.provider}`, { from: env.from, provider: body.descriptor.provider })
-      }
-      const size = assertDescriptorSize(body.descriptor, this.init.maxDescriptorBytes)
-      const cid = cidStringOf(body.descriptor)
-      if (cid !== body.capability) throw new CidMismatchError(`ad names capability ${body.capability} but its descriptor hashes to ${cid}`, { expected: body.capability, actual: cid })
+      const size = this.checkAd(env)
       const bytes = entryBytes({ descriptor: body.descriptor, addrs: body.addrs.slice(0, MAX_AD_ADDRS) }, size)
       // an ad larger than the burst (many long addrs under a small configured burst) costs the whole burst, not forever
       if (!this.sourceBytesLimiter.take(source, now, Math.min(bytes, this.sourceBytesBurst))) {
@@ -104,7 +101,7 @@ export class CatalogListener {
       if (env.from === this.c.identity.id) return 'ignore'
       if (body.withdraw !== true) {
         // charged to the budgets now, before gossipsub forwards it: ads validated but not yet delivered must count
-        const result = this.init.catalog.admit(this.entryOf(verified, source), { via: source, descriptorBytes: size })
+        const result = this.init.catalog.admit(this.entryOf(verified, source), { via: source, descriptorBytes: size, ad: env })
         if (result === 'full') {
           const refusal = this.init.catalog.refusal(env.from, body.capability, source, bytes)
           const err = refusalError(refusal ?? { limit: 'bytes', scope: 'total' }, { provider: env.from, source, bytes, max: this.init.catalog.limits.maxSourceBytes })
@@ -118,6 +115,40 @@ export class CatalogListener {
       this.c.metrics.reject('discovery', (err as Error).name)
       throw err
     }
+  }
+
+  /**
+   * The checks of an ad past its envelope's, but the rate limits: provider =
+   * signer, descriptor size, descriptor CID. Returns the descriptor's
+   * dag-cbor size. Gossip (`validate`) and catalog sync both use it.
+   */
+  checkAd (env: Envelope<AdvertiseCapability>): number {
+    const body = env.body
+    if (body.descriptor.provider !== env.from) {
+      throw new ProviderMismatchError(`ad signed by ${env.from} names provider ${body.descriptor.provider}`, { from: env.from, provider: body.descriptor.provider })
+    }
+    const size = assertDescriptorSize(body.descriptor, this.init.maxDescriptorBytes)
+    const cid = cidStringOf(body.descriptor)
+    if (cid !== body.capability) throw new CidMismatchError(`ad names capability ${body.capability} but its descriptor hashes to ${cid}`, { expected: body.capability, actual: cid })
+    return size
+  }
+
+  /**
+   * An ad a peer answered over `/pl/catalog-sync`, verified and checked by
+   * the caller (`checkAd`): into the catalog as a gossiped ad delivered by
+   * `via`, charged to its budgets (a refusal is counted). The result of the
+   * catalog.
+   */
+  async merge (verified: VerifiedEnvelope<AdvertiseCapability>, via: string, descriptorBytes: number): Promise<UpsertResult> {
+    const env = verified.envelope
+    const entry = this.entryOf(verified, via)
+    const result = await this.init.catalog.upsert(entry, { via, descriptorBytes, ad: env })
+    if (result === 'full') {
+      const refusal = this.init.catalog.refusal(entry.provider, entry.cid, via, entryBytes(entry, descriptorBytes))
+      this.c.metrics.reject('discovery', refusalError(refusal ?? { limit: 'bytes', scope: 'total' }, {}).name)
+    }
+    if (result === 'added') await this.rememberAddrs(env.from, env.body.addrs)
+    return result
   }
 
   async onMessage (verified: VerifiedEnvelope<any>, source = ''): Promise<void> {
@@ -137,7 +168,7 @@ export class CatalogListener {
     } else {
       // delivered without going through this validator (direct calls)
       const entry = this.entryOf(verified, source)
-      result = await this.init.catalog.upsert(entry, { via: entry.via })
+      result = await this.init.catalog.upsert(entry, { via: entry.via, ad: env })
       if (result === 'full') {
         const refusal = this.init.catalog.refusal(entry.provider, entry.cid, entry.via ?? entry.provider, entryBytes(entry))
         this.c.metrics.reject('discovery', refusalError(refusal ?? { limit: 'bytes', scope: 'total' }, {}).name)

@@ -20,6 +20,7 @@ import { DhtProvider } from './dht.js'
 import { CapabilityNotFoundError, InvalidDescriptorError } from './errors.js'
 import { Finder } from './finder.js'
 import { CatalogListener } from './listener.js'
+import { CatalogSync, type CatalogSyncResult } from './sync.js'
 import { LocalCapabilities } from './local.js'
 import { registerRoutes } from './routes.js'
 import { scoreTopic } from './score.js'
@@ -69,11 +70,15 @@ export interface DiscoveryInit {
   sourceAdBytesBurst?: number
   /** register the control API routes (/caps...) when the node has an API @default true */
   controlRoutes?: boolean
+  /** ask peers for their ads over /pl/catalog-sync when they connect (a few per round; answering is always on) @default true */
+  catalogSync?: boolean
+  /** a catalog sync round (and asking any one peer again) at most this often @default 300000 */
+  catalogSyncIntervalMs?: number
   /** the clock of the catalog and its rate limiters (tests pass a fake one) @default the node's clock (`components.clock`) */
   now?: () => number
 }
 
-export type DiscoveryComponents = Pick<PlComponents, 'identity' | 'store' | 'registry' | 'metrics' | 'logger' | 'libp2p' | 'rpc' | 'gossip' | 'api' | 'sign' | 'fetcher' | 'clock'>
+export type DiscoveryComponents = Pick<PlComponents, 'identity' | 'store' | 'registry' | 'metrics' | 'logger' | 'libp2p' | 'rpc' | 'gossip' | 'api' | 'sign' | 'fetcher' | 'clock' | 'verifier' | 'replay'>
 
 type Settings = Required<Omit<DiscoveryInit, 'now'>>
 
@@ -98,6 +103,8 @@ export const DISCOVERY_DEFAULTS: Readonly<Settings> = {
   maxSourceBytes: C.DEFAULT_MAX_SOURCE_BYTES,
   sourceAdBytesRate: C.DEFAULT_SOURCE_AD_BYTES_RATE,
   sourceAdBytesBurst: C.DEFAULT_SOURCE_AD_BYTES_BURST,
+  catalogSync: true,
+  catalogSyncIntervalMs: C.DEFAULT_CATALOG_SYNC_INTERVAL_MS,
   controlRoutes: true
 }
 
@@ -109,6 +116,7 @@ export class Discovery implements PlService {
   private readonly dht: DhtProvider
   private readonly listener: CatalogListener
   private readonly finder: Finder
+  private readonly sync: CatalogSync
   private readonly log: DiscoveryComponents['logger']
   private readonly caps = capsProtocol(async (req) => this.answerCaps(req))
   private fetcher?: BlockFetcher
@@ -151,6 +159,13 @@ export class Discovery implements PlService {
       publishRate: this.settings.publishRate,
       publishBurst: this.settings.publishBurst,
       clock: c.clock
+    })
+    this.sync = new CatalogSync(c, {
+      catalog: this.catalog,
+      listener: this.listener,
+      ownAds: (at) => this.advertiser.currentAds(at),
+      intervalMs: this.settings.catalogSyncIntervalMs,
+      ask: this.settings.catalogSync
     })
     this.dht = new DhtProvider(c.libp2p, this.log, { reprovideMs: this.settings.reprovideMs, retryMs: this.settings.provideRetryMs, retryMaxMs: this.settings.provideRetryMaxMs, clock: c.clock })
     this.finder = new Finder(c, {
@@ -196,6 +211,7 @@ export class Discovery implements PlService {
         this.advertiser.start()
       }
       this.dht.start()
+      await this.sync.start()
       for (const cap of caps) {
         await this.shareDescriptor(cap.cid, cap.descriptor)
         if (cap.active) this.announce(cap)
@@ -225,6 +241,7 @@ export class Discovery implements PlService {
     const active = this.local.list().filter(c => c.active)
     await this.advertiser.stop(active.map(c => ({ cid: c.cid, descriptor: c.descriptor }))).catch(() => {})
     this.dht.stop()
+    await this.sync.stop()
     if (this.settings.gossip) this.c.gossip.unsubscribe(C.CATALOG_TOPIC)
     await this.c.libp2p.unhandle(C.CAPS_PROTOCOL).catch(() => {})
     this.state = 'stopped'
@@ -311,6 +328,12 @@ export class Discovery implements PlService {
 
   localCapabilities (): LocalCapability[] {
     return this.local.list()
+  }
+
+  /** Asks `peer` for the ads it holds over /pl/catalog-sync and merges the verified ones (done by itself when peers connect). */
+  async syncCatalog (peer: string, options: { signal?: AbortSignal } = {}): Promise<CatalogSyncResult> {
+    this.assertStarted()
+    return await this.sync.syncCatalog(peer, options)
   }
 
   /** Capabilities heard from peers (gossip ads, earlier DHT finds) that have not expired, up to `limit`. */

@@ -6,7 +6,7 @@
  * stopped. Progress is typed events (`on('event')`, `events(runId)`).
  */
 import { EventEmitter } from 'node:events'
-import { randomBytes } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { access } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import { errorToData } from '../core/errors.js'
@@ -204,7 +204,8 @@ export class Executor extends EventEmitter {
   async submit (dag: TaskDag, input: Record<string, unknown> = {}, opts: SubmitOptions = {}): Promise<string> {
     const journal = this.j()
     validateDag(dag)
-    const id = opts.runId ?? `r${this.clock.now().toString(36)}-${randomBytes(4).toString('hex')}`
+    // 32 random bits: the first 8 hex digits of a random UUID (Node draws those from a pooled buffer; no syscall per run)
+    const id = opts.runId ?? `r${this.clock.now().toString(36)}-${randomUUID().slice(0, 8)}`
     // an id of its own making (time + 32 random bits) is new: only a caller's id is looked up
     if (opts.runId != null && await journal.getRun(id) != null) throw new RunNotResumableError(`a run with id ${id} exists already`, { run: id })
     const blocks = this.init.store.blocks
@@ -230,14 +231,29 @@ export class Executor extends EventEmitter {
       updated: now,
       ...(typeof dag.constraints.deadline_ms === 'number' ? { deadline: now + dag.constraints.deadline_ms } : {})
     }
-    await journal.putRun(run, [dagBlock.op, inputBlock.op])
+    // launched before its record is written: the `running` records of the steps it starts at once go in the
+    // same batch, and they run once it is written; if it cannot be, the run stops there, leaves nothing
+    // in the journal, and submit fails
+    const recorded = Promise.withResolvers<void>()
+    recorded.promise.catch(() => {})
+    const { exec, done } = this.launch(run, dag, resolved, run.modules, opts.cleanup, opts.runId == null, recorded.promise)
+    try {
+      await journal.putRun(run, [dagBlock.op, inputBlock.op, ...exec.takeFirstOps()])
+      recorded.resolve()
+    } catch (err) {
+      recorded.reject(err)
+      await done.catch(() => {})
+      throw err
+    }
     this.log.info({ run: id, name: dag.name, steps: Object.keys(dag.steps).length }, 'run submitted')
-    this.launch(run, dag, resolved, run.modules, opts.cleanup, opts.runId == null)
     return id
   }
 
-  /** `fresh`: a run just submitted under an id of our making: nothing of it can be journaled yet */
-  private launch (run: RunRecord, dag: TaskDag, input: Record<string, unknown>, modules: Record<string, ModuleSpec>, cleanupFn?: () => Promise<void>, fresh = false): void {
+  /**
+   * `fresh`: a run just submitted under an id of our making: nothing of it can be journaled yet;
+   * `recorded`: the write of its run record, in flight
+   */
+  private launch (run: RunRecord, dag: TaskDag, input: Record<string, unknown>, modules: Record<string, ModuleSpec>, cleanupFn?: () => Promise<void>, fresh = false, recorded?: Promise<void>): { exec: RunExecution, done: Promise<RunRecord> } {
     const exec = new RunExecution({
       store: this.init.store,
       journal: this.j(),
@@ -249,7 +265,7 @@ export class Executor extends EventEmitter {
       retry: this.init.retry,
       clock: this.clock,
       emit: (ev) => { this.emitEvent(ev) }
-    }, run, dag, input, modules, fresh)
+    }, run, dag, input, modules, fresh, recorded)
     // the run's cleanup (its ZIP bundle's temp folder) is part of the run: whoever waits for the run waits for it too
     const cleanup = async (): Promise<void> => {
       await cleanupFn?.().catch((err: Error) => { this.log.warn({ run: run.id, err: err.message }, 'run cleanup failed') })
@@ -266,6 +282,7 @@ export class Executor extends EventEmitter {
     })
     done.catch(() => {})
     this.active.set(run.id, { exec, done })
+    return { exec, done }
   }
 
   /**

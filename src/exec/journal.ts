@@ -31,9 +31,19 @@ export class Journal {
     return ((await this.runs.get(runId)) ?? undefined) as RunRecord | undefined
   }
 
-  /** Writes a run record, with `extra` operations (its blocks) in the same batch. */
+  /** Writes a run record, with `extra` operations (its blocks, step records) in the same batch. */
   async putRun (run: RunRecord, extra: BatchOp[] = []): Promise<void> {
     await this.store.write([...extra, { type: 'put', sublevel: this.runs, key: run.id, value: run }])
+  }
+
+  /** Writes journal operations (`stepOp`s, blocks) in one batch. */
+  async write (ops: BatchOp[]): Promise<void> {
+    await this.store.write(ops)
+  }
+
+  /** The write of a step record, for a batch of someone else (`putRun`'s `extra`); the record is encoded when the batch is written: do not change it meanwhile. */
+  stepOp (step: StepRecord): BatchOp {
+    return { type: 'put', sublevel: this.steps, key: `${step.run}/${step.key}`, value: step }
   }
 
   async listRuns (): Promise<RunRecord[]> {
@@ -54,7 +64,7 @@ export class Journal {
 
   /** Writes a step record, and the run record too when given, with `extra` operations (its output block), in one batch. */
   async putStep (step: StepRecord, run?: RunRecord, extra: BatchOp[] = []): Promise<void> {
-    const ops: BatchOp[] = [...extra, { type: 'put', sublevel: this.steps, key: `${step.run}/${step.key}`, value: step }]
+    const ops: BatchOp[] = [...extra, this.stepOp(step)]
     if (run != null) ops.push({ type: 'put', sublevel: this.runs, key: run.id, value: run })
     await this.store.write(ops)
   }

@@ -43,6 +43,13 @@ export class LocalRunner implements StepRunner {
     return module != null && (module.kind !== 'external' || this.pool.external.ready(module))
   }
 
+  outOfProcess (step: Step, query: RunnerQuery): boolean {
+    const module = this.moduleFor(step, query.modules)
+    if (module == null) return false
+    // JS steps run in worker threads of this process when the pool isolates them so
+    return module.kind !== 'js' || this.pool.isolationFor(module) !== 'thread'
+  }
+
   async run (step: Step, inputData: Record<string, unknown>, ctx: StepContext): Promise<StepRunResult> {
     const module = this.moduleFor(step, ctx.modules)
     if (module == null) {
@@ -63,7 +70,8 @@ export class LocalRunner implements StepRunner {
     }, {
       signal: ctx.signal,
       onProgress: ctx.progress,
-      log: ctx.log,
+      // read only when the module logs: the step's child logger is made then
+      get log () { return ctx.log },
       addon: ctx.addon,
       ask: ctx.ask
     })

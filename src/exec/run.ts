@@ -14,8 +14,8 @@ import { setMaxListeners } from 'node:events'
 import type { Logger } from 'pino'
 import { errorToData, type ErrorData } from '../core/errors.js'
 import type { Json } from '../core/encoding.js'
-import type { ModuleSpec } from '../core/index.js'
-import type { Store } from '../store/index.js'
+import type { ModuleSpec } from '../core/module.js'
+import type { BatchOp, Store } from '../store/index.js'
 import { evalExpr, truthy, type RetryPolicy, type Step, type TaskDag } from '../workflow/index.js'
 import type { Addons } from './addons.js'
 import { DEFAULT_RETRY } from './constants.js'
@@ -60,7 +60,7 @@ type WaiterKey = string
 export class RunExecution {
   readonly controller = new AbortController()
   readonly signal = this.controller.signal
-  private readonly log: Logger
+  private runLog?: Logger
   private readonly steps: Record<string, Step>
   /** latest output of each step id (null for a skipped step) */
   private readonly latest = new Map<string, { value: unknown, skipped?: boolean }>()
@@ -68,9 +68,20 @@ export class RunExecution {
   private readonly journaled = new Map<string, StepRecord>()
   /** a step attempt's output as its runner encoded it (size check), so the journal does not encode it again */
   private readonly encodedOutputs = new WeakMap<StepRecord, { output: unknown, bytes: Uint8Array }>()
+  /** the write of each attempt's `running` record (a step in this process waits for it: StepRunner.outOfProcess) */
+  private readonly runningWrites = new WeakMap<StepRecord, Promise<void>>()
   private readonly waiters = new Map<WaiterKey, { resolve: (choice: string) => void, reject: (err: Error) => void }>()
   private readonly inflight = new Set<Promise<unknown>>()
   private readonly topLevel: string[]
+  /** top-level steps (of a DAG-mode run) not yet done: the last one's success goes in the run's final batch */
+  private topLeft: number
+  private readonly topIds: Set<string>
+  /** the last step's success (output block + `succeeded` record), written with the run's final record, and its event, emitted after */
+  private readonly last: { ops: BatchOp[], events: ExecEvent[] } = { ops: [], events: [] }
+  /** set when the run record of a just-submitted run could not be written: the run then writes nothing more */
+  private unrecorded = false
+  /** the `running` records of the first steps of a run just submitted, until `takeFirstOps` puts them in its run record's batch */
+  private firstOps?: BatchOp[]
   private deadlineTimer?: TimerHandle
   private waiting = 0
   /** rejects with the abort reason once the run aborts */
@@ -83,19 +94,42 @@ export class RunExecution {
     private readonly input: Record<string, unknown>,
     private readonly modules: Record<string, ModuleSpec>,
     /** a run just submitted: no step of it is journaled, so the journal is not read */
-    private readonly fresh = false
+    private readonly fresh = false,
+    /**
+     * the write of the run record of a just-submitted run, not yet made: the `running` records of the
+     * steps that start at once go in its batch (`takeFirstOps`), and no step starts before it is written
+     */
+    private readonly recorded?: Promise<void>
   ) {
-    this.log = env.logger.child({ run: run.id })
+    if (recorded != null) this.firstOps = []
     this.steps = dag.steps
     const owned = new Set<string>()
     for (const s of Object.values(this.steps)) for (const id of [...(s.then ?? []), ...(s.else ?? []), ...(s.body ?? [])]) owned.add(id)
     this.topLevel = Object.keys(this.steps).filter(id => this.steps[id].parent == null && !owned.has(id))
+    this.topLeft = this.topLevel.length
+    this.topIds = new Set(this.topLevel)
+    recorded?.catch(() => { this.unrecorded = true })
     // every running or queued step listens on the run's signal
     setMaxListeners(0, this.signal)
     this.aborted = new Promise<never>((resolve, reject) => {
       this.signal.addEventListener('abort', () => { reject(this.signal.reason) }, { once: true })
     })
     this.aborted.catch(() => {})
+  }
+
+  /**
+   * The `running` records of the steps the run started at once (what `execute` did before its first
+   * wait), for the batch of the run record; later steps write their own.
+   */
+  takeFirstOps (): BatchOp[] {
+    const ops = this.firstOps ?? []
+    this.firstOps = undefined
+    return ops
+  }
+
+  /** the run's child logger, made when something logs (most runs never do) */
+  private get log (): Logger {
+    return (this.runLog ??= this.env.logger.child({ run: this.run.id }))
   }
 
   /** Aborts the run: running steps are killed; `reason` becomes the run's error. */
@@ -127,18 +161,25 @@ export class RunExecution {
         : await this.track(this.runBlock(this.topLevel, '')).then(() => this.result())
       this.signal.throwIfAborted()
       const { cid, op } = this.env.store.blocks.putOp(output ?? null)
-      this.finishRun({ state: 'succeeded', output: cid })
-      await this.env.journal.putRun(this.run, [op])
+      await this.finishRun({ state: 'succeeded', output: cid }, [op])
       this.env.emit({ type: 'pl:run:finished', runId: this.run.id, output, outputCid: cid })
       return this.run
     } catch (err) {
       const reason = this.signal.aborted ? this.signal.reason as Error : err as Error
       this.abort(reason)
       await Promise.allSettled([...this.inflight])
-      if (reason instanceof ExecutorStoppedError) throw reason
+      // a run whose record was never written leaves nothing in the journal (its submit fails)
+      if (this.unrecorded) throw reason
+      if (reason instanceof ExecutorStoppedError) {
+        // the last step's success, if it was waiting for the run's final batch, is journaled still
+        if (this.last.ops.length > 0) {
+          await this.env.journal.write(this.takeLast())
+          this.emitLast()
+        }
+        throw reason
+      }
       const error = errorToData(reason)
-      this.finishRun({ state: reason instanceof RunCancelledError ? 'cancelled' : 'failed', error })
-      await this.env.journal.putRun(this.run)
+      await this.finishRun({ state: reason instanceof RunCancelledError ? 'cancelled' : 'failed', error })
       this.env.emit({ type: 'pl:run:failed', runId: this.run.id, error })
       return this.run
     } finally {
@@ -146,8 +187,26 @@ export class RunExecution {
     }
   }
 
-  private finishRun (fields: Partial<RunRecord>): void {
-    Object.assign(this.run, fields, { updated: this.env.clock.now(), ended: this.env.clock.now() })
+  /**
+   * Journals the run's final record, with `ops` and the last step's success in the same batch; the live
+   * record (what `Executor.get` copies) turns final only once that batch is written, so nobody sees an
+   * ended run beside a step the journal does not have as ended yet.
+   */
+  private async finishRun (fields: Partial<RunRecord>, ops: BatchOp[] = []): Promise<void> {
+    const now = this.env.clock.now()
+    const final: RunRecord = { ...this.run, ...fields, updated: now, ended: now }
+    await this.env.journal.putRun(final, [...this.takeLast(), ...ops])
+    Object.assign(this.run, final)
+    this.emitLast()
+  }
+
+  private emitLast (): void {
+    for (const ev of this.last.events.splice(0)) this.env.emit(ev)
+  }
+
+  /** The last step's pending journal operations (once). */
+  private takeLast (): BatchOp[] {
+    return this.last.ops.splice(0)
   }
 
   private track<T> (p: Promise<T>): Promise<T> {
@@ -217,6 +276,7 @@ export class RunExecution {
         for (const d of this.deps(step)) await Promise.race([waitFor(d).promise, this.aborted])
         this.signal.throwIfAborted()
         await this.runStep(step, suffix, scopes)
+        if (outer.length === 0 && suffix === '') this.topLeft--
         mine.resolve()
       } catch (err) {
         mine.reject(err)
@@ -432,11 +492,27 @@ export class RunExecution {
     for (;;) {
       attempt++
       const rec: StepRecord = { run: this.run.id, step: step.id, key, state: 'running', attempts: attempt, started: this.env.clock.now() }
-      await this.env.journal.putStep(rec)
+      // a step in its own process (sandboxed JS, Python) or on another node runs while its `running` record is
+      // written (a copy: `rec` changes meanwhile): a crash of this node before that write leaves no record, and
+      // a resume runs the step again, as after a crash before it started. A step in this process (worker
+      // threads, or a runner that does not say: StepRunner.outOfProcess) waits for the record: if it brings the process down, resume
+      // counts the attempt as interrupted. The record's batch is written before the step's result (one queue).
+      let running: Promise<void>
+      if (this.firstOps != null) {
+        // a first step of a run just submitted: its record goes in the run record's batch, and it waits for that
+        this.firstOps.push(this.env.journal.stepOp({ ...rec }))
+        running = this.recorded ?? Promise.resolve()
+      } else {
+        running = this.env.journal.putStep({ ...rec })
+      }
+      running.catch(() => {})
+      this.runningWrites.set(rec, running)
+      await this.recorded
       this.env.emit({ type: 'pl:step:started', runId: this.run.id, step: step.id, key, attempt })
       try {
         this.signal.throwIfAborted()
         const out = await attemptFn(rec, attempt)
+        await running
         this.signal.throwIfAborted()
         // the output block and the step record in one batch: the output is journaled before any dependent starts
         const encoded = this.encodedOutputs.get(rec)
@@ -444,8 +520,16 @@ export class RunExecution {
         const { cid, op } = encoded != null && (encoded.output ?? null) === (out ?? null) ? this.env.store.blocks.putBytesOp(encoded.bytes) : this.env.store.blocks.putOp(out ?? null)
         Object.assign(rec, { state: 'succeeded', ended: this.env.clock.now(), output: cid })
         delete rec.waiting
+        const finished: ExecEvent = { type: 'pl:step:finished', runId: this.run.id, step: step.id, key, outputCid: cid, usage: rec.usage, runner: rec.runner, replayed: false }
+        if (this.isLastStep(step, key)) {
+          // nothing else of the run is left to run, so no step waits for this one: its success goes in the
+          // run's final batch (written right after this returns), and its event follows that batch
+          this.last.ops.push(op, this.env.journal.stepOp(rec))
+          this.last.events.push(finished)
+          return out ?? null
+        }
         await this.env.journal.putStep(rec, undefined, [op])
-        this.env.emit({ type: 'pl:step:finished', runId: this.run.id, step: step.id, key, outputCid: cid, usage: rec.usage, runner: rec.runner, replayed: false })
+        this.env.emit(finished)
         return out ?? null
       } catch (err0) {
         const aborted = this.signal.aborted
@@ -472,6 +556,11 @@ export class RunExecution {
     }
   }
 
+  /** Whether `key` is the only step of the run left: a top-level step of a DAG-mode run whose other top-level steps are done. */
+  private isLastStep (step: Step, key: string): boolean {
+    return this.dag.mode !== 'router' && key === step.id && this.topIds.has(step.id) && this.topLeft === 1
+  }
+
   /** A journal write on a failure path failed: the step's failure itself goes on, but say so loudly (log, event, metric, run record). */
   private journalFailed (step: string, key: string, err: unknown): void {
     const error = errorToData(err)
@@ -491,7 +580,7 @@ export class RunExecution {
     const limits = effectiveLimits(step.limits, this.env.defaults)
     let asks = 0
     let log: Logger | undefined
-    const stepLog = this.log
+    const run = this
     const ctx: StepContext = {
       runId: this.run.id,
       ...(this.run.on_behalf_of != null ? { onBehalfOf: this.run.on_behalf_of } : {}),
@@ -504,11 +593,14 @@ export class RunExecution {
       signal: this.signal,
       progress: (n, total, message) => { this.env.emit({ type: 'pl:step:progress', runId: this.run.id, step: step.id, key, n, total, message }) },
       // a child logger per step only when something logs (most steps never do)
-      get log () { return (log ??= stepLog.child({ step: key })) },
+      get log () { return (log ??= run.log.child({ step: key })) },
       addon: async (kind, name, data) => await this.env.addons.call(kind, name, data, { runId: this.run.id, step: key, signal: this.signal }),
       ask: async (q) => await this.ask(step, key, asks++, q, rec, false)
     }
     rec.runner = runner.name
+    // a step in this process starts once its `running` record is written (before it takes a slot: no slot waits on the journal)
+    const running = this.runningWrites.get(rec)
+    if (running != null && runner.outOfProcess?.(step, query) !== true) await running
     const res = await this.env.slots.run(async () => await runner.run(step, inputData, ctx), this.signal)
     rec.usage = res.usage
     if (res.outputBytes != null) this.encodedOutputs.set(rec, { output: res.output, bytes: res.outputBytes })

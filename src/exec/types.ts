@@ -163,6 +163,13 @@ export interface StepRunner {
   readonly name: string
   canRun: (step: Step, query: RunnerQuery) => boolean | Promise<boolean>
   run: (step: Step, inputData: Record<string, unknown>, ctx: StepContext) => Promise<StepRunResult>
+  /**
+   * true when `step` runs outside this process (a process of its own, another node): the scheduler
+   * then starts it while its `running` record is being written. Otherwise (or without this method) the
+   * step starts once that record is written, so a step that brings this process down is found
+   * `running`, and counted as interrupted, on resume.
+   */
+  outOfProcess?: (step: Step, query: RunnerQuery) => boolean
   /** releases workers, processes, connections */
   stop?: () => Promise<void>
 }

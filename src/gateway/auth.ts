@@ -13,6 +13,7 @@ import type { KeyStore } from './keys.js'
 import type { RateLimiter } from './rate-limit.js'
 import { MissingCredentialsError, MissingScopeError, RateLimitedError, SignedRequestMismatchError, UnknownAgentError, UnknownApiKeyError } from './errors.js'
 import { ENVELOPE_AUTH_SCHEME, ENVELOPE_CONTENT_TYPE } from './constants.js'
+import { assertJsonDepth, DEFAULT_MAX_JSON_DEPTH, RequestTooDeepError } from '../core/json-guard.js'
 import type { GatewayRequestV1 } from '../wire/index.js'
 
 export interface AuthDeps {
@@ -22,6 +23,10 @@ export interface AuthDeps {
   limiter: RateLimiter
   /** failed authentications per client address (guessing keys, forging signatures): an empty bucket is refused before credentials are looked at */
   failures?: RateLimiter
+  /** deepest nesting of the JSON envelope in an `Authorization: PL-Envelope` header @default DEFAULT_MAX_JSON_DEPTH */
+  maxJsonDepth?: number
+  /** counts a header refused for its depth (by error name) */
+  onReject?: (reason: string) => void
 }
 
 /** Errors that mean "these credentials are not good": each one costs the client address a token of `failures`. */
@@ -86,8 +91,15 @@ export class Authenticator {
     if (scheme === ENVELOPE_AUTH_SCHEME) {
       let envelope: unknown
       try {
-        envelope = JSON.parse(Buffer.from(fromBase64url(m?.[2] ?? '')).toString('utf8'))
-      } catch {
+        const text = Buffer.from(fromBase64url(m?.[2] ?? '')).toString('utf8')
+        // checked before parsing: the verifier walks the value (schema, canonical encoding) and would overflow the stack
+        assertJsonDepth(text, this.deps.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH, 'the PL-Envelope authorization')
+        envelope = JSON.parse(text)
+      } catch (err) {
+        if (err instanceof RequestTooDeepError) {
+          this.deps.onReject?.(err.name)
+          throw err
+        }
         throw new UnknownAgentError('the PL-Envelope authorization is not base64url of a JSON envelope')
       }
       await this.finish(req, reply, (await this.signed(req, envelope)).principal, scope)

@@ -56,6 +56,12 @@ export class BodyTooLargeError extends GatewayError {
   readonly statusCode = 413
 }
 
+/** Request headers over Node's header size limit (16 KiB), e.g. an oversized `Authorization: PL-Envelope`; refused by the HTTP parser, before any route. 431 */
+export class HeaderTooLargeError extends GatewayError {
+  override name = 'HeaderTooLargeError'
+  readonly statusCode = 431
+}
+
 /** A request body that is not valid JSON, or has a content type the route does not take. 400 */
 export class MalformedBodyError extends GatewayError {
   override name = 'MalformedBodyError'

@@ -6,6 +6,8 @@
  * gateway's own (runs, graph, blocks, keys, streams) and any GatewayPlugin
  * other areas add (the registry's /workflows routes).
  */
+import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { CONTEXT_WELL_KNOWN, plContext } from '../receipts/index.js'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import swagger from '@fastify/swagger'
@@ -15,7 +17,7 @@ import { errorToData } from '../core/errors.js'
 import type { SchemaRegistry } from '../spec/index.js'
 import type { GatewayPlugin } from './types.js'
 import { Authenticator, type AuthDeps } from './auth.js'
-import { BodyTooLargeError, MalformedBodyError, OriginNotAllowedError, RequestValidationError, RouteNotFoundError } from './errors.js'
+import { BodyTooLargeError, HeaderTooLargeError, MalformedBodyError, OriginNotAllowedError, RequestValidationError, RouteNotFoundError } from './errors.js'
 import { DEFAULT_BODY_LIMIT, ENVELOPE_CONTENT_TYPE } from './constants.js'
 import { errorSchema } from './schemas.js'
 import { DEFAULT_MAX_JSON_DEPTH, guardJsonParser, type JsonParserGuard } from '../core/json-guard.js'
@@ -31,6 +33,21 @@ export interface ServerInit {
   /** called with the error name of each request refused before a route saw it (the service counts it: `pl_rejected_total{area="gateway"}`) */
   onReject?: (reason: string) => void
   logger?: Logger
+}
+
+/** What WebSocket routes need of the depth guard: their messages are JSON text from outside, parsed after the same check as a body. */
+export interface SocketJsonGuard {
+  /** deepest nesting of a message (`api.maxJsonDepth`) */
+  maxDepth: number
+  /** counts a refusal of the gateway's own socket (`pl_rejected_total{area="gateway"}`); other routes count under their area */
+  reject: (reason: string) => void
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** the depth guard for WebSocket messages (`req.server.plJsonGuard` in a wsHandler) */
+    plJsonGuard: SocketJsonGuard
+  }
 }
 
 /** Protocol schemas routes may `$ref` (`pl:SignedReceipt.v1`), as OpenAPI component names (the same documents the wire types are generated from, src/wire). */
@@ -100,6 +117,31 @@ function reply (err: Error & { details?: Record<string, unknown> }, status: numb
   return { status, body: { error: { name: err.name, message: err.message, ...(err.details != null && Object.keys(err.details).length > 0 ? { details: err.details } : {}) } } }
 }
 
+/**
+ * Node's HTTP parser refuses a request before Fastify sees it: headers over
+ * `maxHeaderSize` (16 KiB; an oversized `Authorization: PL-Envelope`), a
+ * timeout, bytes that are not HTTP. Answered as Fastify would (431, 408,
+ * 400); headers too large in the gateway's error shape, and counted.
+ */
+function clientErrorHandler (onReject: ((reason: string) => void) | undefined) {
+  return (err: Error & { code?: string }, socket: Duplex): void => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return
+    let status = 400
+    let text = '{"error":"Bad Request","message":"Client Error","statusCode":400}'
+    if (err.code === 'HPE_HEADER_OVERFLOW') {
+      const e = new HeaderTooLargeError('request headers are over the size limit (16 KiB)')
+      onReject?.(e.name)
+      status = e.statusCode
+      text = JSON.stringify({ error: { name: e.name, message: e.message } })
+    } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      status = 408
+      text = '{"error":"Request Timeout","message":"Client Timeout","statusCode":408}'
+    }
+    if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Length: ${Buffer.byteLength(text)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${text}`)
+    socket.destroy(err)
+  }
+}
+
 /** `/ui/` (and `/ui/?…`) → `/ui`: the web console's shell (src/gateway/console.ts). */
 export function consoleUrl (url: string): string {
   return url === '/ui/' || url.startsWith('/ui/?') ? '/ui' + url.slice(4) : url
@@ -123,14 +165,19 @@ export async function buildServer (init: ServerInit, auth: AuthDeps, registry: S
     // unknown fields are an error (400), not silently dropped; no type coercion of JSON bodies
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     return503OnClosing: true,
+    clientErrorHandler: clientErrorHandler(init.onReject),
     // the console lives at /ui/; routes are declared without trailing slashes (the OpenAPI lint's rule), so /ui/ is /ui
     rewriteUrl: (req) => consoleUrl(req.url ?? '/')
   })
   const log = init.logger
-  const authn = new Authenticator(auth)
+  const maxDepth = init.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH
+  // the signed envelope of an `Authorization: PL-Envelope` header is JSON from outside too: same guard
+  const authn = new Authenticator({ ...auth, maxJsonDepth: maxDepth, onReject: init.onReject })
 
   // every JSON body, whatever the route (the bridges' and the registry's too), passes the node's one depth guard before it is parsed
-  const guard: Omit<JsonParserGuard, 'parse'> = { maxDepth: init.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH, onTooDeep: (err) => { init.onReject?.(err.name) } }
+  const guard: Omit<JsonParserGuard, 'parse'> = { maxDepth, onTooDeep: (err) => { init.onReject?.(err.name) } }
+  // and so does every WebSocket message (the gateway's /ws, the attached providers' /attach)
+  app.decorate('plJsonGuard', { maxDepth, reject: (reason: string) => { init.onReject?.(reason) } })
   const parseJson = app.getDefaultJsonParser('error', 'error')
   guardJsonParser(app, 'application/json', { ...guard, parse: (req, text, done) => { void parseJson(req, text, done) } })
   guardJsonParser(app, ENVELOPE_CONTENT_TYPE, {

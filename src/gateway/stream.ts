@@ -20,7 +20,8 @@ import type { Principal, Scope } from './types.js'
 import type { Sink } from './events.js'
 import { hasScope } from './auth.js'
 import { graphFrom } from './graph.js'
-import { errorReply } from './server.js'
+import { errorReply, type SocketJsonGuard } from './server.js'
+import { parseGuardedJson, RequestTooDeepError } from '../core/json-guard.js'
 import { loadWorkflow } from '../workflow/index.js'
 import { effectiveLimits } from '../exec/index.js'
 import { InvalidSocketMessageError, MissingScopeError, NoGraphError, UpgradeRequiredError, WorkflowModuleNotFoundError } from './errors.js'
@@ -62,7 +63,7 @@ export function streamRoutes (ctx: GatewayContext) {
       },
       // a plain GET (no Upgrade header) is told what this route is
       handler: async () => { throw new UpgradeRequiredError('GET /ws is a WebSocket endpoint: send an Upgrade: websocket request') },
-      wsHandler: (socket: WebSocket, req: FastifyRequest) => { new SocketSession(ctx, socket, req.principal).start() }
+      wsHandler: (socket: WebSocket, req: FastifyRequest) => { new SocketSession(ctx, socket, req.principal, req.server.plJsonGuard).start() }
     })
 
     app.get<{ Params: { id: string }, Querystring: { since?: string } }>('/runs/:id/events/stream', {
@@ -97,7 +98,7 @@ class SocketSession {
   private readonly sink: Sink
   private closed = false
 
-  constructor (private readonly ctx: GatewayContext, private readonly socket: WebSocket, private readonly principal: Principal | undefined) {
+  constructor (private readonly ctx: GatewayContext, private readonly socket: WebSocket, private readonly principal: Principal | undefined, private readonly guard: SocketJsonGuard) {
     this.sink = {
       buffered: () => socket.bufferedAmount,
       write: (text) => { socket.send(text) },
@@ -114,7 +115,11 @@ class SocketSession {
   start (): void {
     this.socket.on('message', (data, isBinary) => { void this.onMessage(data.toString(), isBinary) })
     this.socket.on('close', () => { this.closed = true; this.unsubscribeAll() })
-    this.socket.on('error', () => { this.unsubscribeAll() })
+    // a message over the size limit (ws closes with 1009) or a broken frame: counted by its code
+    this.socket.on('error', (err) => {
+      this.guard.reject((err as { code?: string }).code ?? 'SocketError')
+      this.unsubscribeAll()
+    })
   }
 
   private unsubscribeAll (): void {
@@ -129,19 +134,33 @@ class SocketSession {
   private async onMessage (text: string, isBinary: boolean): Promise<void> {
     let msg: Msg | undefined
     try {
-      if (isBinary) throw new InvalidSocketMessageError('messages are JSON text, not binary')
       try {
-        msg = JSON.parse(text)
-      } catch {
-        throw new InvalidSocketMessageError('message is not JSON')
+        msg = this.parse(text, isBinary)
+      } catch (err) {
+        // refused before any op saw it, as a body refused by the parser: counted
+        this.guard.reject((err as Error).name)
+        throw err
       }
-      if (msg == null || typeof msg !== 'object' || Array.isArray(msg)) throw new InvalidSocketMessageError('message must be a JSON object with an "op"')
       const answer = await this.handle(msg)
       this.send({ ...answer, ...(msg.id !== undefined ? { id: msg.id } : {}) })
     } catch (err) {
       const { body } = await errorReply(err)
       this.send({ type: 'error', ...(msg?.id !== undefined ? { id: msg.id } : {}), error: body.error })
     }
+  }
+
+  /** A message as JSON, depth-checked before parsing (the gateway's one guard, `api.maxJsonDepth`). */
+  private parse (text: string, isBinary: boolean): Msg {
+    if (isBinary) throw new InvalidSocketMessageError('messages are JSON text, not binary')
+    let msg: unknown
+    try {
+      msg = parseGuardedJson(text, this.guard.maxDepth, 'WebSocket message')
+    } catch (err) {
+      if (err instanceof RequestTooDeepError) throw err
+      throw new InvalidSocketMessageError('message is not JSON')
+    }
+    if (msg == null || typeof msg !== 'object' || Array.isArray(msg)) throw new InvalidSocketMessageError('message must be a JSON object with an "op"')
+    return msg as Msg
   }
 
   private subscribe (run: string, since = 0): void {

@@ -118,6 +118,21 @@ export interface CapabilityV1 {
   module?: CapabilityV1Module
 }
 
+/** OK answer of /pl/catalog-sync/1.0.0 (a frame body, not an envelope): signed AdvertiseCapability.v1 envelopes relayed unchanged, in key order; `next` is set when more follow. The asker verifies each ad as a gossiped one. */
+export interface CatalogSyncPageV1 {
+  ads: Array<EnvelopeV1>
+  /** cursor to send back as `after` */
+  next?: string
+}
+
+/** Request of /pl/catalog-sync/1.0.0 (a frame body, not an envelope): the next page of the signed capability ads the peer holds, after the cursor `after` (the `next` of the previous page). */
+export interface CatalogSyncRequestV1 {
+  /** cursor: the `next` of the previous page (an entry key, <provider PeerId>/<descriptor CID>) */
+  after?: string
+  /** most ads in the answer (default 128) */
+  limit?: number
+}
+
 export interface DeclineV1 {
   /** id of a signed envelope (CID of its dag-cbor bytes) */
   cfp: string

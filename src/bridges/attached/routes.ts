@@ -8,7 +8,7 @@ import type { GatewayPlugin } from '../../gateway/types.js'
 import { UpgradeRequiredError } from '../../gateway/errors.js'
 import { withErrors } from '../../gateway/index.js'
 
-export function attachRoutes (deps: { accept: (socket: WebSocket) => void }): GatewayPlugin {
+export function attachRoutes (deps: { accept: (socket: WebSocket, maxJsonDepth: number) => void }): GatewayPlugin {
   return async (app) => {
     app.route({
       method: 'GET',
@@ -22,7 +22,8 @@ export function attachRoutes (deps: { accept: (socket: WebSocket) => void }): Ga
         response: withErrors({ 101: { description: 'switching to the WebSocket protocol', type: 'null' } })
       },
       handler: async () => { throw new UpgradeRequiredError('GET /attach is a WebSocket endpoint: send an Upgrade: websocket request') },
-      wsHandler: (socket: WebSocket) => { deps.accept(socket) }
+      // frames are JSON from outside: the gateway's depth limit (api.maxJsonDepth) applies to them as to a body
+      wsHandler: (socket: WebSocket, req) => { deps.accept(socket, req.server.plJsonGuard.maxDepth) }
     })
   }
 }

@@ -17,6 +17,7 @@ import type { ExternalImpl } from '../../core/index.js'
 import type { ModuleCall, ModuleCallOptions, ModuleResult } from '../../exec/types.js'
 import type { GatewayPlugin } from '../../gateway/types.js'
 import { systemClock, type Clock } from '../../core/clock.js'
+import { DEFAULT_MAX_JSON_DEPTH } from '../../core/json-guard.js'
 import { errorToData } from '../../core/errors.js'
 import { LIMIT_KEYS } from '../../wire/index.js'
 import { AttachSpecError, AttachedProviderGoneError, TooManyAttachmentsError, AttachMessageError } from './errors.js'
@@ -97,7 +98,7 @@ export class AttachedService implements PlService {
 
   /** The gateway route (`GET /attach`, WebSocket, scope `publish`), mounted by the gateway's servicePlugins. */
   gatewayPlugin (): GatewayPlugin {
-    return attachRoutes({ accept: (socket) => { this.accept(socket) } })
+    return attachRoutes({ accept: (socket, maxJsonDepth) => { this.accept(socket, maxJsonDepth) } })
   }
 
   /** What is attached now (tests, status). */
@@ -117,9 +118,11 @@ export class AttachedService implements PlService {
     return a != null && a.session.connected && a.session.inflight < (this.init.maxConcurrentCalls ?? DEFAULT_MAX_CONCURRENT_CALLS)
   }
 
-  accept (socket: WebSocket): void {
+  /** A connected client; its frames nest at most `maxJsonDepth` levels @default DEFAULT_MAX_JSON_DEPTH */
+  accept (socket: WebSocket, maxJsonDepth = DEFAULT_MAX_JSON_DEPTH): void {
     const session = new AttachedSession(randomUUID(), socket, {
       clock: this.clock,
+      maxJsonDepth,
       logger: this.log,
       rejected: (reason) => { this.c.metrics.reject('attached', reason) },
       register: async (s, frame) => await this.register(s, frame),

@@ -11,6 +11,7 @@ import type { Clock, TimerHandle } from '../../core/clock.js'
 import type { ModuleCall, ModuleCallOptions, ModuleResult } from '../../exec/types.js'
 import { AttachFrameTooLargeError, AttachMessageError, AttachedCallTimeoutError, AttachedHandlerError, AttachedProviderGoneError, UnknownAttachedCallError } from './errors.js'
 import { MAX_ATTACH_FRAME_BYTES, WS_CLOSE_TOO_BIG } from './constants.js'
+import { parseGuardedJson, RequestTooDeepError } from '../../core/json-guard.js'
 
 export type Frame = Record<string, unknown> & { op?: unknown, id?: unknown }
 
@@ -18,6 +19,8 @@ export type Frame = Record<string, unknown> & { op?: unknown, id?: unknown }
 export interface SessionHost {
   clock: Clock
   logger: Logger
+  /** deepest nesting of a frame (the gateway's `api.maxJsonDepth`): checked on the text before parsing */
+  maxJsonDepth: number
   /** a frame was refused (counted by error name) */
   rejected: (reason: string) => void
   /** handles `register`; returns the answer frame */
@@ -139,11 +142,14 @@ export class AttachedSession {
         return
       }
       if (isBinary) throw new AttachMessageError('frames are JSON text, not binary')
+      let parsed: unknown
       try {
-        frame = JSON.parse(data.toString('utf8'))
-      } catch {
+        parsed = parseGuardedJson(data.toString('utf8'), this.host.maxJsonDepth, 'attach frame')
+      } catch (err) {
+        if (err instanceof RequestTooDeepError) throw err
         throw new AttachMessageError('frame is not JSON')
       }
+      frame = parsed as Frame | undefined
       if (frame == null || typeof frame !== 'object' || Array.isArray(frame)) throw new AttachMessageError('frame must be a JSON object with an "op"')
       const answer = await this.handle(frame)
       if (answer != null) this.send({ ...answer, ...(frame.id !== undefined ? { id: frame.id } : {}) })

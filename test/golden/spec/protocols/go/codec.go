@@ -21,6 +21,8 @@ var Schemas = map[string]SchemaInfo{
 	"BidRelease.v1": {ID: "pl:BidRelease.v1", CID: "bafyreiajdm6sbd5dv23h7su4gazibffsic5yj3zbway4jl6qaqoylccxde"},
 	"CallForProposal.v1": {ID: "pl:CallForProposal.v1", CID: "bafyreihvo7j7kvfeqbuoa6myxin3gzaiw265kv3kfqp2dxywojrwyvl7ja"},
 	"Capability.v1": {ID: "pl:Capability.v1", CID: "bafyreic2lnvblpydsr34wqoh3s3sm4mdlflqitmcyxmr6c7hcazjf7tfzm"},
+	"CatalogSyncPage.v1": {ID: "pl:CatalogSyncPage.v1", CID: "bafyreibk7iddwvcvrrnw2qvibqpddg7tyngysu4wtmqntvccngj6gm5tji"},
+	"CatalogSyncRequest.v1": {ID: "pl:CatalogSyncRequest.v1", CID: "bafyreigcips7q4yh2uvio7u5hbam6k2zawx4uoq32cryeffry27maxdjhe"},
 	"Decline.v1": {ID: "pl:Decline.v1", CID: "bafyreifpo7if3ikmwxyo2px6umbchyqk4huri2qukwturihlrvophveeli"},
 	"Envelope.v1": {ID: "pl:Envelope.v1", CID: "bafyreibaay6vlperborhpsug2yaqtckeyamh4vhkcn47hn7fikwbe23mj4"},
 	"GatewayRequest.v1": {ID: "pl:GatewayRequest.v1", CID: "bafyreienqzmj7igf5prs6imu6pjomrn6q4qjzwmgadenpxzja47xuxwuzy"},
@@ -160,6 +162,32 @@ func DecodeCapabilityV1(data []byte) (*CapabilityV1, error) {
 	var out CapabilityV1
 	if err := decodeInto("Capability.v1", data, &out); err != nil {
 		var zero *CapabilityV1
+		return zero, err
+	}
+	return &out, nil
+}
+
+// EncodeCatalogSyncPageV1 validates a CatalogSyncPage.v1 value and encodes it as canonical dag-json.
+func EncodeCatalogSyncPageV1(v *CatalogSyncPageV1) ([]byte, error) { return Encode("CatalogSyncPage.v1", v) }
+
+// DecodeCatalogSyncPageV1 decodes dag-json and validates it as CatalogSyncPage.v1.
+func DecodeCatalogSyncPageV1(data []byte) (*CatalogSyncPageV1, error) {
+	var out CatalogSyncPageV1
+	if err := decodeInto("CatalogSyncPage.v1", data, &out); err != nil {
+		var zero *CatalogSyncPageV1
+		return zero, err
+	}
+	return &out, nil
+}
+
+// EncodeCatalogSyncRequestV1 validates a CatalogSyncRequest.v1 value and encodes it as canonical dag-json.
+func EncodeCatalogSyncRequestV1(v *CatalogSyncRequestV1) ([]byte, error) { return Encode("CatalogSyncRequest.v1", v) }
+
+// DecodeCatalogSyncRequestV1 decodes dag-json and validates it as CatalogSyncRequest.v1.
+func DecodeCatalogSyncRequestV1(data []byte) (*CatalogSyncRequestV1, error) {
+	var out CatalogSyncRequestV1
+	if err := decodeInto("CatalogSyncRequest.v1", data, &out); err != nil {
+		var zero *CatalogSyncRequestV1
 		return zero, err
 	}
 	return &out, nil

@@ -127,6 +127,21 @@ type CapabilityV1 struct {
 	Module *CapabilityV1Module `json:"module,omitempty"`
 }
 
+// CatalogSyncPageV1: OK answer of /pl/catalog-sync/1.0.0 (a frame body, not an envelope): signed AdvertiseCapability.v1 envelopes relayed unchanged, in key order; `next` is set when more follow. The asker verifies each ad as a gossiped one.
+type CatalogSyncPageV1 struct {
+	Ads []EnvelopeV1 `json:"ads"`
+	// cursor to send back as `after`
+	Next *string `json:"next,omitempty"`
+}
+
+// CatalogSyncRequestV1: Request of /pl/catalog-sync/1.0.0 (a frame body, not an envelope): the next page of the signed capability ads the peer holds, after the cursor `after` (the `next` of the previous page).
+type CatalogSyncRequestV1 struct {
+	// cursor: the `next` of the previous page (an entry key, <provider PeerId>/<descriptor CID>)
+	After *string `json:"after,omitempty"`
+	// most ads in the answer (default 128)
+	Limit *int64 `json:"limit,omitempty"`
+}
+
 // DeclineV1 is a struct of the compiled schemas.
 type DeclineV1 struct {
 	// id of a signed envelope (CID of its dag-cbor bytes)

@@ -23,34 +23,36 @@ var k15 = map[string]bool{"run": true, "step": true, "bids": true, "reason": tru
 var k16 = mustJSON("[\"lost\",\"step-failed\",\"cancelled\"]").([]any)
 var k17 = map[string]bool{"run": true, "step": true, "capability": true, "input": true, "input_size": true, "deadline": true, "reply_by": true, "constraints": true, "policies": true, "limits": true, "reply_to": true, "estimate": true, "depth": true}
 var k18 = map[string]bool{"name": true, "version": true, "cid": true}
-var k19 = map[string]bool{"cfp": true, "run": true, "step": true, "reason": true, "message": true}
-var k20 = mustJSON("[\"busy\",\"policy\",\"unsupported\",\"over-limits\",\"too-deep\",\"other\"]").([]any)
-var k21 = map[string]bool{"v": true, "type": true, "schema": true, "from": true, "to": true, "ts": true, "exp": true, "nonce": true, "trace": true, "body": true, "sig": true}
-var k22 = mustRegexp("^[A-Z][A-Za-z0-9]*\\x{2e}v[0-9]+\\z")
-var k23 = map[string]bool{"method": true, "path": true, "body": true}
-var k24 = mustJSON("[\"GET\",\"POST\",\"PUT\",\"DELETE\"]").([]any)
-var k25 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "policy": true, "select": true, "plan": true}
-var k26 = mustRegexp("^[A-Za-z_][A-Za-z0-9_]*\\x{3a}\\x{2d}?[0-9\\x{2e}]+\\z")
-var k27 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "network": true, "residency": true, "self_attest": true}
-var k28 = mustJSON("[\"none\"]").([]any)
-var k29 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "permissions": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true, "attestations": true, "inner": true}
-var k30 = mustJSON("\"\"")
-var k31 = mustJSON("[\"ok\",\"error\"]").([]any)
-var k32 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
-var k33 = mustJSON("[\"thread\",\"sandbox\",\"process\",\"sandbox-no-net\",\"process-no-net\"]").([]any)
-var k34 = mustJSON("[\"child-process\",\"worker\",\"addons\",\"wasi\"]").([]any)
-var k35 = map[string]bool{"kind": true, "target": true, "ref": true}
-var k36 = mustRegexp("^[a-z][a-z0-9\\x{2d}]*\\z")
-var k37 = map[string]bool{"run": true, "receipts": true}
-var k38 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
-var k39 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
-var k40 = map[string]bool{"v": true, "issuer": true, "attestation": true, "ts": true, "reason": true, "sig": true}
-var k41 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
-var k42 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
-var k43 = mustJSON("[\"bundle\",\"plan\"]").([]any)
-var k44 = mustJSON("[\"api-key\",\"agent\"]").([]any)
-var k45 = mustJSON("true")
-var k46 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
+var k19 = map[string]bool{"ads": true, "next": true}
+var k20 = map[string]bool{"v": true, "type": true, "schema": true, "from": true, "to": true, "ts": true, "exp": true, "nonce": true, "trace": true, "body": true, "sig": true}
+var k21 = mustRegexp("^[A-Z][A-Za-z0-9]*\\x{2e}v[0-9]+\\z")
+var k22 = map[string]bool{"after": true, "limit": true}
+var k23 = map[string]bool{"cfp": true, "run": true, "step": true, "reason": true, "message": true}
+var k24 = mustJSON("[\"busy\",\"policy\",\"unsupported\",\"over-limits\",\"too-deep\",\"other\"]").([]any)
+var k25 = map[string]bool{"method": true, "path": true, "body": true}
+var k26 = mustJSON("[\"GET\",\"POST\",\"PUT\",\"DELETE\"]").([]any)
+var k27 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "policy": true, "select": true, "plan": true}
+var k28 = mustRegexp("^[A-Za-z_][A-Za-z0-9_]*\\x{3a}\\x{2d}?[0-9\\x{2e}]+\\z")
+var k29 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "network": true, "residency": true, "self_attest": true}
+var k30 = mustJSON("[\"none\"]").([]any)
+var k31 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "permissions": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true, "attestations": true, "inner": true}
+var k32 = mustJSON("\"\"")
+var k33 = mustJSON("[\"ok\",\"error\"]").([]any)
+var k34 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
+var k35 = mustJSON("[\"thread\",\"sandbox\",\"process\",\"sandbox-no-net\",\"process-no-net\"]").([]any)
+var k36 = mustJSON("[\"child-process\",\"worker\",\"addons\",\"wasi\"]").([]any)
+var k37 = map[string]bool{"kind": true, "target": true, "ref": true}
+var k38 = mustRegexp("^[a-z][a-z0-9\\x{2d}]*\\z")
+var k39 = map[string]bool{"run": true, "receipts": true}
+var k40 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
+var k41 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
+var k42 = map[string]bool{"v": true, "issuer": true, "attestation": true, "ts": true, "reason": true, "sig": true}
+var k43 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
+var k44 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
+var k45 = mustJSON("[\"bundle\",\"plan\"]").([]any)
+var k46 = mustJSON("[\"api-key\",\"agent\"]").([]any)
+var k47 = mustJSON("true")
+var k48 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
 
 // pl:AdvertiseCapability.v1#
 func n0(x any, p string) string {
@@ -2325,47 +2327,23 @@ func n125(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
-// pl:Decline.v1#
+// pl:CatalogSyncPage.v1#
 func n126(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
-		if _, has := m["cfp"]; !has {
-			return p + " must have required property \"cfp\""
+		if _, has := m["ads"]; !has {
+			return p + " must have required property \"ads\""
 		}
-		if _, has := m["run"]; !has {
-			return p + " must have required property \"run\""
-		}
-		if _, has := m["step"]; !has {
-			return p + " must have required property \"step\""
-		}
-		if _, has := m["reason"]; !has {
-			return p + " must have required property \"reason\""
-		}
-		if v, has := m["cfp"]; has {
-			if e := n127(v, child(p, "cfp")); e != "" {
+		if v, has := m["ads"]; has {
+			if e := n127(v, child(p, "ads")); e != "" {
 				return e
 			}
 		}
-		if v, has := m["run"]; has {
-			if e := n128(v, child(p, "run")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["step"]; has {
-			if e := n129(v, child(p, "step")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["reason"]; has {
-			if e := n130(v, child(p, "reason")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["message"]; has {
-			if e := n131(v, child(p, "message")); e != "" {
+		if v, has := m["next"]; has {
+			if e := n142(v, child(p, "next")); e != "" {
 				return e
 			}
 		}
@@ -2379,83 +2357,35 @@ func n126(x any, p string) string {
 	return ""
 }
 
-// pl:Decline.v1#/properties/cfp
+// pl:CatalogSyncPage.v1#/properties/ads
 func n127(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
+	if !(isArray(x)) {
+		return p + " must be array"
 	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 200 {
-			return p + " must have at most 200 characters"
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 128 {
+			return p + " must have at most 128 items"
 		}
-		if !k1.MatchString(s) {
-			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
-		}
-	}
-	return ""
-}
-
-// pl:Decline.v1#/properties/run
-func n128(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 128 {
-			return p + " must have at most 128 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Decline.v1#/properties/step
-func n129(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 256 {
-			return p + " must have at most 256 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Decline.v1#/properties/reason
-func n130(x any, p string) string {
-	if !func() bool {
-		for _, v := range k20 {
-			if jsonEqual(x, v) {
-				return true
+		for i := 0; i < len(a); i++ {
+			if e := n128(a[i], index(p, i)); e != "" {
+				return e
 			}
 		}
-		return false
-	}() {
-		return p + " must be one of the allowed values"
 	}
 	return ""
 }
 
-// pl:Decline.v1#/properties/message
-func n131(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 1000 {
-			return p + " must have at most 1000 characters"
-		}
+// pl:CatalogSyncPage.v1#/properties/ads/items
+func n128(x any, p string) string {
+	if e := n129(x, p); e != "" {
+		return e
 	}
 	return ""
-}
-
-// pl:Decline.v1#/additionalProperties
-func n132(x any, p string) string {
-	return p + " is not allowed (false schema)"
 }
 
 // pl:Envelope.v1#
-func n133(x any, p string) string {
+func n129(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2489,62 +2419,62 @@ func n133(x any, p string) string {
 			return p + " must have required property \"sig\""
 		}
 		if v, has := m["v"]; has {
-			if e := n134(v, child(p, "v")); e != "" {
+			if e := n130(v, child(p, "v")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["type"]; has {
-			if e := n135(v, child(p, "type")); e != "" {
+			if e := n131(v, child(p, "type")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["schema"]; has {
-			if e := n136(v, child(p, "schema")); e != "" {
+			if e := n132(v, child(p, "schema")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["from"]; has {
-			if e := n137(v, child(p, "from")); e != "" {
+			if e := n133(v, child(p, "from")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["to"]; has {
-			if e := n138(v, child(p, "to")); e != "" {
+			if e := n134(v, child(p, "to")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n139(v, child(p, "ts")); e != "" {
+			if e := n135(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["exp"]; has {
-			if e := n140(v, child(p, "exp")); e != "" {
+			if e := n136(v, child(p, "exp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["nonce"]; has {
-			if e := n141(v, child(p, "nonce")); e != "" {
+			if e := n137(v, child(p, "nonce")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["trace"]; has {
-			if e := n142(v, child(p, "trace")); e != "" {
+			if e := n138(v, child(p, "trace")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["body"]; has {
-			if e := n143(v, child(p, "body")); e != "" {
+			if e := n139(v, child(p, "body")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["sig"]; has {
-			if e := n144(v, child(p, "sig")); e != "" {
+			if e := n140(v, child(p, "sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k21[k] {
+			if !k20[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2554,7 +2484,7 @@ func n133(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/v
-func n134(x any, p string) string {
+func n130(x any, p string) string {
 	if !jsonEqual(x, k11) {
 		return p + " must be equal to the constant"
 	}
@@ -2562,7 +2492,7 @@ func n134(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/type
-func n135(x any, p string) string {
+func n131(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2570,7 +2500,7 @@ func n135(x any, p string) string {
 		if runeLen(s) > 64 {
 			return p + " must have at most 64 characters"
 		}
-		if !k22.MatchString(s) {
+		if !k21.MatchString(s) {
 			return p + " must match pattern \"^[A-Z][A-Za-z0-9]*\\\\.v[0-9]+$\""
 		}
 	}
@@ -2578,7 +2508,7 @@ func n135(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/schema
-func n136(x any, p string) string {
+func n132(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2594,7 +2524,7 @@ func n136(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/from
-func n137(x any, p string) string {
+func n133(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2607,7 +2537,7 @@ func n137(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/to
-func n138(x any, p string) string {
+func n134(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2620,7 +2550,7 @@ func n138(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/ts
-func n139(x any, p string) string {
+func n135(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2633,7 +2563,7 @@ func n139(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/exp
-func n140(x any, p string) string {
+func n136(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2646,7 +2576,7 @@ func n140(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/nonce
-func n141(x any, p string) string {
+func n137(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2662,7 +2592,7 @@ func n141(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/trace
-func n142(x any, p string) string {
+func n138(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2675,7 +2605,7 @@ func n142(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/body
-func n143(x any, p string) string {
+func n139(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2683,7 +2613,7 @@ func n143(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/sig
-func n144(x any, p string) string {
+func n140(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2696,35 +2626,130 @@ func n144(x any, p string) string {
 }
 
 // pl:Envelope.v1#/additionalProperties
-func n145(x any, p string) string {
+func n141(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
-// pl:GatewayRequest.v1#
-func n146(x any, p string) string {
+// pl:CatalogSyncPage.v1#/properties/next
+func n142(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 256 {
+			return p + " must have at most 256 characters"
+		}
+	}
+	return ""
+}
+
+// pl:CatalogSyncPage.v1#/additionalProperties
+func n143(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:CatalogSyncRequest.v1#
+func n144(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
-		if _, has := m["method"]; !has {
-			return p + " must have required property \"method\""
-		}
-		if _, has := m["path"]; !has {
-			return p + " must have required property \"path\""
-		}
-		if v, has := m["method"]; has {
-			if e := n147(v, child(p, "method")); e != "" {
+		if v, has := m["after"]; has {
+			if e := n145(v, child(p, "after")); e != "" {
 				return e
 			}
 		}
-		if v, has := m["path"]; has {
-			if e := n148(v, child(p, "path")); e != "" {
+		if v, has := m["limit"]; has {
+			if e := n146(v, child(p, "limit")); e != "" {
 				return e
 			}
 		}
-		if v, has := m["body"]; has {
-			if e := n149(v, child(p, "body")); e != "" {
+		for k, v := range m {
+			if !k22[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:CatalogSyncRequest.v1#/properties/after
+func n145(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 256 {
+			return p + " must have at most 256 characters"
+		}
+	}
+	return ""
+}
+
+// pl:CatalogSyncRequest.v1#/properties/limit
+func n146(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 1.0 {
+			return p + " must be >= 1"
+		}
+		if v > 128.0 {
+			return p + " must be <= 128"
+		}
+	}
+	return ""
+}
+
+// pl:CatalogSyncRequest.v1#/additionalProperties
+func n147(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:Decline.v1#
+func n148(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["cfp"]; !has {
+			return p + " must have required property \"cfp\""
+		}
+		if _, has := m["run"]; !has {
+			return p + " must have required property \"run\""
+		}
+		if _, has := m["step"]; !has {
+			return p + " must have required property \"step\""
+		}
+		if _, has := m["reason"]; !has {
+			return p + " must have required property \"reason\""
+		}
+		if v, has := m["cfp"]; has {
+			if e := n149(v, child(p, "cfp")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["run"]; has {
+			if e := n150(v, child(p, "run")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["step"]; has {
+			if e := n151(v, child(p, "step")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["reason"]; has {
+			if e := n152(v, child(p, "reason")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["message"]; has {
+			if e := n153(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
@@ -2738,11 +2763,50 @@ func n146(x any, p string) string {
 	return ""
 }
 
-// pl:GatewayRequest.v1#/properties/method
-func n147(x any, p string) string {
+// pl:Decline.v1#/properties/cfp
+func n149(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k1.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Decline.v1#/properties/run
+func n150(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 128 {
+			return p + " must have at most 128 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Decline.v1#/properties/step
+func n151(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 256 {
+			return p + " must have at most 256 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Decline.v1#/properties/reason
+func n152(x any, p string) string {
 	if !func() bool {
 		for _, v := range k24 {
 			if jsonEqual(x, v) {
@@ -2756,8 +2820,82 @@ func n147(x any, p string) string {
 	return ""
 }
 
+// pl:Decline.v1#/properties/message
+func n153(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 1000 {
+			return p + " must have at most 1000 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Decline.v1#/additionalProperties
+func n154(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:GatewayRequest.v1#
+func n155(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["method"]; !has {
+			return p + " must have required property \"method\""
+		}
+		if _, has := m["path"]; !has {
+			return p + " must have required property \"path\""
+		}
+		if v, has := m["method"]; has {
+			if e := n156(v, child(p, "method")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["path"]; has {
+			if e := n157(v, child(p, "path")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["body"]; has {
+			if e := n158(v, child(p, "body")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k25[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:GatewayRequest.v1#/properties/method
+func n156(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if !func() bool {
+		for _, v := range k26 {
+			if jsonEqual(x, v) {
+				return true
+			}
+		}
+		return false
+	}() {
+		return p + " must be one of the allowed values"
+	}
+	return ""
+}
+
 // pl:GatewayRequest.v1#/properties/path
-func n148(x any, p string) string {
+func n157(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2773,17 +2911,17 @@ func n148(x any, p string) string {
 }
 
 // pl:GatewayRequest.v1#/properties/body
-func n149(x any, p string) string {
+func n158(x any, p string) string {
 	return ""
 }
 
 // pl:GatewayRequest.v1#/additionalProperties
-func n150(x any, p string) string {
+func n159(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Plan.v1#
-func n151(x any, p string) string {
+func n160(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2796,253 +2934,32 @@ func n151(x any, p string) string {
 			return p + " must have required property \"plan\""
 		}
 		if v, has := m["goal"]; has {
-			if e := n152(v, child(p, "goal")); e != "" {
+			if e := n161(v, child(p, "goal")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["inputs"]; has {
-			if e := n153(v, child(p, "inputs")); e != "" {
+			if e := n162(v, child(p, "inputs")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["constraints"]; has {
-			if e := n154(v, child(p, "constraints")); e != "" {
+			if e := n163(v, child(p, "constraints")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policy"]; has {
-			if e := n155(v, child(p, "policy")); e != "" {
+			if e := n164(v, child(p, "policy")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["select"]; has {
-			if e := n158(v, child(p, "select")); e != "" {
+			if e := n167(v, child(p, "select")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["plan"]; has {
-			if e := n161(v, child(p, "plan")); e != "" {
-				return e
-			}
-		}
-		for k, v := range m {
-			if !k25[k] {
-				_ = v
-				return child(p, k) + " is not allowed (additionalProperties)"
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/goal
-func n152(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) < 1 {
-			return p + " must have at least 1 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/inputs
-func n153(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/constraints
-func n154(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/policy
-func n155(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	if m, ok := x.(map[string]any); ok {
-		_ = m
-		if v, has := m["require"]; has {
-			if e := n156(v, child(p, "require")); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/policy/properties/require
-func n156(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		for i := 0; i < len(a); i++ {
-			if e := n157(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/policy/properties/require/items
-func n157(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/select
-func n158(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	if m, ok := x.(map[string]any); ok {
-		_ = m
-		if v, has := m["optimize"]; has {
-			if e := n159(v, child(p, "optimize")); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/select/properties/optimize
-func n159(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		for i := 0; i < len(a); i++ {
-			if e := n160(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/select/properties/optimize/items
-func n160(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if !k26.MatchString(s) {
-			return p + " must match pattern \"^[A-Za-z_][A-Za-z0-9_]*:-?[0-9.]+$\""
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/plan
-func n161(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		if len(a) < 1 {
-			return p + " must have at least 1 items"
-		}
-		for i := 0; i < len(a); i++ {
-			if e := n162(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/plan/items
-func n162(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/additionalProperties
-func n163(x any, p string) string {
-	return p + " is not allowed (false schema)"
-}
-
-// pl:Policy.v1#
-func n164(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	if m, ok := x.(map[string]any); ok {
-		_ = m
-		if _, has := m["name"]; !has {
-			return p + " must have required property \"name\""
-		}
-		if v, has := m["name"]; has {
-			if e := n165(v, child(p, "name")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["version"]; has {
-			if e := n166(v, child(p, "version")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["description"]; has {
-			if e := n167(v, child(p, "description")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["require_attestations"]; has {
-			if e := n168(v, child(p, "require_attestations")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["allow_peers"]; has {
-			if e := n170(v, child(p, "allow_peers")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["deny_peers"]; has {
-			if e := n172(v, child(p, "deny_peers")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["max_price"]; has {
-			if e := n174(v, child(p, "max_price")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["max_deadline_ms"]; has {
-			if e := n175(v, child(p, "max_deadline_ms")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["network"]; has {
-			if e := n176(v, child(p, "network")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["residency"]; has {
-			if e := n177(v, child(p, "residency")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["self_attest"]; has {
-			if e := n179(v, child(p, "self_attest")); e != "" {
+			if e := n170(v, child(p, "plan")); e != "" {
 				return e
 			}
 		}
@@ -3056,8 +2973,229 @@ func n164(x any, p string) string {
 	return ""
 }
 
-// pl:Policy.v1#/properties/name
+// pl:Plan.v1#/properties/goal
+func n161(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) < 1 {
+			return p + " must have at least 1 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/inputs
+func n162(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/constraints
+func n163(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/policy
+func n164(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if v, has := m["require"]; has {
+			if e := n165(v, child(p, "require")); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/policy/properties/require
 func n165(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		for i := 0; i < len(a); i++ {
+			if e := n166(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/policy/properties/require/items
+func n166(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/select
+func n167(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if v, has := m["optimize"]; has {
+			if e := n168(v, child(p, "optimize")); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/select/properties/optimize
+func n168(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		for i := 0; i < len(a); i++ {
+			if e := n169(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/select/properties/optimize/items
+func n169(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k28.MatchString(s) {
+			return p + " must match pattern \"^[A-Za-z_][A-Za-z0-9_]*:-?[0-9.]+$\""
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/plan
+func n170(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) < 1 {
+			return p + " must have at least 1 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n171(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/plan/items
+func n171(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/additionalProperties
+func n172(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:Policy.v1#
+func n173(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["name"]; !has {
+			return p + " must have required property \"name\""
+		}
+		if v, has := m["name"]; has {
+			if e := n174(v, child(p, "name")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["version"]; has {
+			if e := n175(v, child(p, "version")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["description"]; has {
+			if e := n176(v, child(p, "description")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["require_attestations"]; has {
+			if e := n177(v, child(p, "require_attestations")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["allow_peers"]; has {
+			if e := n179(v, child(p, "allow_peers")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["deny_peers"]; has {
+			if e := n181(v, child(p, "deny_peers")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["max_price"]; has {
+			if e := n183(v, child(p, "max_price")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["max_deadline_ms"]; has {
+			if e := n184(v, child(p, "max_deadline_ms")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["network"]; has {
+			if e := n185(v, child(p, "network")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["residency"]; has {
+			if e := n186(v, child(p, "residency")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["self_attest"]; has {
+			if e := n188(v, child(p, "self_attest")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k29[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/name
+func n174(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3070,7 +3208,7 @@ func n165(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/version
-func n166(x any, p string) string {
+func n175(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3083,7 +3221,7 @@ func n166(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/description
-func n167(x any, p string) string {
+func n176(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3096,137 +3234,6 @@ func n167(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/require_attestations
-func n168(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		if len(a) > 64 {
-			return p + " must have at most 64 items"
-		}
-		for i := 0; i < len(a); i++ {
-			if e := n169(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/require_attestations/items
-func n169(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 200 {
-			return p + " must have at most 200 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/allow_peers
-func n170(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		for i := 0; i < len(a); i++ {
-			if e := n171(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/allow_peers/items
-func n171(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if !k4.MatchString(s) {
-			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/deny_peers
-func n172(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		for i := 0; i < len(a); i++ {
-			if e := n173(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/deny_peers/items
-func n173(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if !k4.MatchString(s) {
-			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/max_price
-func n174(x any, p string) string {
-	if !(isNumber(x)) {
-		return p + " must be number"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/max_deadline_ms
-func n175(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/network
-func n176(x any, p string) string {
-	if !func() bool {
-		for _, v := range k28 {
-			if jsonEqual(x, v) {
-				return true
-			}
-		}
-		return false
-	}() {
-		return p + " must be one of the allowed values"
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/residency
 func n177(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
@@ -3245,7 +3252,7 @@ func n177(x any, p string) string {
 	return ""
 }
 
-// pl:Policy.v1#/properties/residency/items
+// pl:Policy.v1#/properties/require_attestations/items
 func n178(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -3258,8 +3265,139 @@ func n178(x any, p string) string {
 	return ""
 }
 
-// pl:Policy.v1#/properties/self_attest
+// pl:Policy.v1#/properties/allow_peers
 func n179(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		for i := 0; i < len(a); i++ {
+			if e := n180(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/allow_peers/items
+func n180(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/deny_peers
+func n181(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		for i := 0; i < len(a); i++ {
+			if e := n182(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/deny_peers/items
+func n182(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k4.MatchString(s) {
+			return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/max_price
+func n183(x any, p string) string {
+	if !(isNumber(x)) {
+		return p + " must be number"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/max_deadline_ms
+func n184(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/network
+func n185(x any, p string) string {
+	if !func() bool {
+		for _, v := range k30 {
+			if jsonEqual(x, v) {
+				return true
+			}
+		}
+		return false
+	}() {
+		return p + " must be one of the allowed values"
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/residency
+func n186(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 64 {
+			return p + " must have at most 64 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n187(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/residency/items
+func n187(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/self_attest
+func n188(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -3267,12 +3405,12 @@ func n179(x any, p string) string {
 }
 
 // pl:Policy.v1#/additionalProperties
-func n180(x any, p string) string {
+func n189(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#
-func n181(x any, p string) string {
+func n190(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3324,112 +3462,112 @@ func n181(x any, p string) string {
 			return p + " must have required property \"prev\""
 		}
 		if v, has := m["run"]; has {
-			if e := n182(v, child(p, "run")); e != "" {
+			if e := n191(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n183(v, child(p, "step")); e != "" {
+			if e := n192(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n184(v, child(p, "capability")); e != "" {
+			if e := n193(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n185(v, child(p, "provider")); e != "" {
+			if e := n194(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester"]; has {
-			if e := n186(v, child(p, "requester")); e != "" {
+			if e := n195(v, child(p, "requester")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["award"]; has {
-			if e := n187(v, child(p, "award")); e != "" {
+			if e := n196(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input"]; has {
-			if e := n188(v, child(p, "input")); e != "" {
+			if e := n197(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n189(v, child(p, "output")); e != "" {
+			if e := n198(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n192(v, child(p, "status")); e != "" {
+			if e := n201(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["started"]; has {
-			if e := n193(v, child(p, "started")); e != "" {
+			if e := n202(v, child(p, "started")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ended"]; has {
-			if e := n194(v, child(p, "ended")); e != "" {
+			if e := n203(v, child(p, "ended")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n195(v, child(p, "usage")); e != "" {
+			if e := n204(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n200(v, child(p, "limits")); e != "" {
+			if e := n209(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["isolation"]; has {
-			if e := n205(v, child(p, "isolation")); e != "" {
+			if e := n214(v, child(p, "isolation")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["permissions"]; has {
-			if e := n206(v, child(p, "permissions")); e != "" {
+			if e := n215(v, child(p, "permissions")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n208(v, child(p, "policies")); e != "" {
+			if e := n217(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["prev"]; has {
-			if e := n210(v, child(p, "prev")); e != "" {
+			if e := n219(v, child(p, "prev")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["via"]; has {
-			if e := n212(v, child(p, "via")); e != "" {
+			if e := n221(v, child(p, "via")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["on_behalf_of"]; has {
-			if e := n217(v, child(p, "on_behalf_of")); e != "" {
+			if e := n226(v, child(p, "on_behalf_of")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestations"]; has {
-			if e := n218(v, child(p, "attestations")); e != "" {
+			if e := n227(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["inner"]; has {
-			if e := n220(v, child(p, "inner")); e != "" {
+			if e := n229(v, child(p, "inner")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k29[k] {
+			if !k31[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3439,7 +3577,7 @@ func n181(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/run
-func n182(x any, p string) string {
+func n191(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3452,7 +3590,7 @@ func n182(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/step
-func n183(x any, p string) string {
+func n192(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3465,7 +3603,7 @@ func n183(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/capability
-func n184(x any, p string) string {
+func n193(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3478,7 +3616,7 @@ func n184(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/provider
-func n185(x any, p string) string {
+func n194(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3491,7 +3629,7 @@ func n185(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/requester
-func n186(x any, p string) string {
+func n195(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3504,7 +3642,7 @@ func n186(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/award
-func n187(x any, p string) string {
+func n196(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3517,7 +3655,7 @@ func n187(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/input
-func n188(x any, p string) string {
+func n197(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3533,12 +3671,12 @@ func n188(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output
-func n189(x any, p string) string {
+func n198(x any, p string) string {
 	if c := 0; func() int {
-		if n190(x, p) == "" {
+		if n199(x, p) == "" {
 			c++
 		}
-		if n191(x, p) == "" {
+		if n200(x, p) == "" {
 			c++
 		}
 		return c
@@ -3549,7 +3687,7 @@ func n189(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/0
-func n190(x any, p string) string {
+func n199(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3565,17 +3703,17 @@ func n190(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/1
-func n191(x any, p string) string {
-	if !jsonEqual(x, k30) {
+func n200(x any, p string) string {
+	if !jsonEqual(x, k32) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:Receipt.v1#/properties/status
-func n192(x any, p string) string {
+func n201(x any, p string) string {
 	if !func() bool {
-		for _, v := range k31 {
+		for _, v := range k33 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3588,7 +3726,7 @@ func n192(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/started
-func n193(x any, p string) string {
+func n202(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3601,7 +3739,7 @@ func n193(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/ended
-func n194(x any, p string) string {
+func n203(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3614,7 +3752,7 @@ func n194(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage
-func n195(x any, p string) string {
+func n204(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3630,22 +3768,22 @@ func n195(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n196(v, child(p, "cpu_ms")); e != "" {
+			if e := n205(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n197(v, child(p, "wall_ms")); e != "" {
+			if e := n206(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n198(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n207(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k32[k] {
+			if !k34[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3655,7 +3793,7 @@ func n195(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/cpu_ms
-func n196(x any, p string) string {
+func n205(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3668,7 +3806,7 @@ func n196(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/wall_ms
-func n197(x any, p string) string {
+func n206(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3681,7 +3819,7 @@ func n197(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
-func n198(x any, p string) string {
+func n207(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3694,29 +3832,29 @@ func n198(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/additionalProperties
-func n199(x any, p string) string {
+func n208(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/limits
-func n200(x any, p string) string {
+func n209(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n201(v, child(p, "cpu_ms")); e != "" {
+			if e := n210(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n202(v, child(p, "mem_mb")); e != "" {
+			if e := n211(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n203(v, child(p, "wall_ms")); e != "" {
+			if e := n212(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -3731,7 +3869,7 @@ func n200(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/cpu_ms
-func n201(x any, p string) string {
+func n210(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3744,7 +3882,7 @@ func n201(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/mem_mb
-func n202(x any, p string) string {
+func n211(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3757,7 +3895,7 @@ func n202(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/wall_ms
-func n203(x any, p string) string {
+func n212(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3770,14 +3908,14 @@ func n203(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/additionalProperties
-func n204(x any, p string) string {
+func n213(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/isolation
-func n205(x any, p string) string {
+func n214(x any, p string) string {
 	if !func() bool {
-		for _, v := range k33 {
+		for _, v := range k35 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3790,7 +3928,7 @@ func n205(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/permissions
-func n206(x any, p string) string {
+func n215(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3800,7 +3938,7 @@ func n206(x any, p string) string {
 			return p + " must have at most 4 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n207(a[i], index(p, i)); e != "" {
+			if e := n216(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3812,9 +3950,9 @@ func n206(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/permissions/items
-func n207(x any, p string) string {
+func n216(x any, p string) string {
 	if !func() bool {
-		for _, v := range k34 {
+		for _, v := range k36 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3827,7 +3965,7 @@ func n207(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies
-func n208(x any, p string) string {
+func n217(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3837,7 +3975,7 @@ func n208(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n209(a[i], index(p, i)); e != "" {
+			if e := n218(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3846,7 +3984,7 @@ func n208(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies/items
-func n209(x any, p string) string {
+func n218(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3859,7 +3997,7 @@ func n209(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev
-func n210(x any, p string) string {
+func n219(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3869,7 +4007,7 @@ func n210(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n211(a[i], index(p, i)); e != "" {
+			if e := n220(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3878,7 +4016,7 @@ func n210(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev/items
-func n211(x any, p string) string {
+func n220(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3894,7 +4032,7 @@ func n211(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via
-func n212(x any, p string) string {
+func n221(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3907,22 +4045,22 @@ func n212(x any, p string) string {
 			return p + " must have required property \"target\""
 		}
 		if v, has := m["kind"]; has {
-			if e := n213(v, child(p, "kind")); e != "" {
+			if e := n222(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["target"]; has {
-			if e := n214(v, child(p, "target")); e != "" {
+			if e := n223(v, child(p, "target")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ref"]; has {
-			if e := n215(v, child(p, "ref")); e != "" {
+			if e := n224(v, child(p, "ref")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k35[k] {
+			if !k37[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3932,7 +4070,7 @@ func n212(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/kind
-func n213(x any, p string) string {
+func n222(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3940,7 +4078,7 @@ func n213(x any, p string) string {
 		if runeLen(s) > 32 {
 			return p + " must have at most 32 characters"
 		}
-		if !k36.MatchString(s) {
+		if !k38.MatchString(s) {
 			return p + " must match pattern \"^[a-z][a-z0-9-]*$\""
 		}
 	}
@@ -3948,7 +4086,7 @@ func n213(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/target
-func n214(x any, p string) string {
+func n223(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3964,7 +4102,7 @@ func n214(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/ref
-func n215(x any, p string) string {
+func n224(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3977,12 +4115,12 @@ func n215(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/additionalProperties
-func n216(x any, p string) string {
+func n225(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/on_behalf_of
-func n217(x any, p string) string {
+func n226(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3995,7 +4133,7 @@ func n217(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/attestations
-func n218(x any, p string) string {
+func n227(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4005,7 +4143,7 @@ func n218(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n219(a[i], index(p, i)); e != "" {
+			if e := n228(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4014,7 +4152,7 @@ func n218(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/attestations/items
-func n219(x any, p string) string {
+func n228(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4030,7 +4168,7 @@ func n219(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner
-func n220(x any, p string) string {
+func n229(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4043,17 +4181,17 @@ func n220(x any, p string) string {
 			return p + " must have required property \"receipts\""
 		}
 		if v, has := m["run"]; has {
-			if e := n221(v, child(p, "run")); e != "" {
+			if e := n230(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["receipts"]; has {
-			if e := n222(v, child(p, "receipts")); e != "" {
+			if e := n231(v, child(p, "receipts")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k37[k] {
+			if !k39[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4063,7 +4201,7 @@ func n220(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/properties/run
-func n221(x any, p string) string {
+func n230(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4076,7 +4214,7 @@ func n221(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/properties/receipts
-func n222(x any, p string) string {
+func n231(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4086,7 +4224,7 @@ func n222(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n223(a[i], index(p, i)); e != "" {
+			if e := n232(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4095,7 +4233,7 @@ func n222(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/properties/receipts/items
-func n223(x any, p string) string {
+func n232(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4111,17 +4249,17 @@ func n223(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/additionalProperties
-func n224(x any, p string) string {
+func n233(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/additionalProperties
-func n225(x any, p string) string {
+func n234(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#
-func n226(x any, p string) string {
+func n235(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4143,47 +4281,47 @@ func n226(x any, p string) string {
 			return p + " must have required property \"usage\""
 		}
 		if v, has := m["award"]; has {
-			if e := n227(v, child(p, "award")); e != "" {
+			if e := n236(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n228(v, child(p, "run")); e != "" {
+			if e := n237(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n229(v, child(p, "step")); e != "" {
+			if e := n238(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n230(v, child(p, "status")); e != "" {
+			if e := n239(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n231(v, child(p, "output")); e != "" {
+			if e := n240(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["error"]; has {
-			if e := n232(v, child(p, "error")); e != "" {
+			if e := n241(v, child(p, "error")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n237(v, child(p, "usage")); e != "" {
+			if e := n246(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["receipt"]; has {
-			if e := n242(v, child(p, "receipt")); e != "" {
+			if e := n251(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k38[k] {
+			if !k40[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4193,7 +4331,7 @@ func n226(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/award
-func n227(x any, p string) string {
+func n236(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4209,7 +4347,7 @@ func n227(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/run
-func n228(x any, p string) string {
+func n237(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4222,7 +4360,7 @@ func n228(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/step
-func n229(x any, p string) string {
+func n238(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4235,9 +4373,9 @@ func n229(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/status
-func n230(x any, p string) string {
+func n239(x any, p string) string {
 	if !func() bool {
-		for _, v := range k31 {
+		for _, v := range k33 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -4250,7 +4388,7 @@ func n230(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/output
-func n231(x any, p string) string {
+func n240(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4266,7 +4404,7 @@ func n231(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error
-func n232(x any, p string) string {
+func n241(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4279,22 +4417,22 @@ func n232(x any, p string) string {
 			return p + " must have required property \"message\""
 		}
 		if v, has := m["name"]; has {
-			if e := n233(v, child(p, "name")); e != "" {
+			if e := n242(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n234(v, child(p, "message")); e != "" {
+			if e := n243(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["retryable"]; has {
-			if e := n235(v, child(p, "retryable")); e != "" {
+			if e := n244(v, child(p, "retryable")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["details"]; has {
-			if e := n236(v, child(p, "details")); e != "" {
+			if e := n245(v, child(p, "details")); e != "" {
 				return e
 			}
 		}
@@ -4303,7 +4441,7 @@ func n232(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/name
-func n233(x any, p string) string {
+func n242(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4316,7 +4454,7 @@ func n233(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/message
-func n234(x any, p string) string {
+func n243(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4329,7 +4467,7 @@ func n234(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/retryable
-func n235(x any, p string) string {
+func n244(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -4337,7 +4475,7 @@ func n235(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/details
-func n236(x any, p string) string {
+func n245(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4345,7 +4483,7 @@ func n236(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage
-func n237(x any, p string) string {
+func n246(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4361,22 +4499,22 @@ func n237(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n238(v, child(p, "cpu_ms")); e != "" {
+			if e := n247(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n239(v, child(p, "wall_ms")); e != "" {
+			if e := n248(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n240(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n249(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k32[k] {
+			if !k34[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4386,7 +4524,7 @@ func n237(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/cpu_ms
-func n238(x any, p string) string {
+func n247(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -4399,7 +4537,7 @@ func n238(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/wall_ms
-func n239(x any, p string) string {
+func n248(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -4412,7 +4550,7 @@ func n239(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/mem_peak_mb
-func n240(x any, p string) string {
+func n249(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -4425,20 +4563,20 @@ func n240(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/additionalProperties
-func n241(x any, p string) string {
+func n250(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/properties/receipt
-func n242(x any, p string) string {
-	if e := n243(x, p); e != "" {
+func n251(x any, p string) string {
+	if e := n252(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#
-func n243(x any, p string) string {
+func n252(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4451,22 +4589,22 @@ func n243(x any, p string) string {
 			return p + " must have required property \"provider_sig\""
 		}
 		if v, has := m["receipt"]; has {
-			if e := n244(v, child(p, "receipt")); e != "" {
+			if e := n253(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider_sig"]; has {
-			if e := n245(v, child(p, "provider_sig")); e != "" {
+			if e := n254(v, child(p, "provider_sig")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester_sig"]; has {
-			if e := n246(v, child(p, "requester_sig")); e != "" {
+			if e := n255(v, child(p, "requester_sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k39[k] {
+			if !k41[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4476,15 +4614,15 @@ func n243(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/receipt
-func n244(x any, p string) string {
-	if e := n181(x, p); e != "" {
+func n253(x any, p string) string {
+	if e := n190(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n245(x any, p string) string {
+func n254(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4497,7 +4635,7 @@ func n245(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/requester_sig
-func n246(x any, p string) string {
+func n255(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4510,17 +4648,17 @@ func n246(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/additionalProperties
-func n247(x any, p string) string {
+func n256(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/additionalProperties
-func n248(x any, p string) string {
+func n257(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Revocation.v1#
-func n249(x any, p string) string {
+func n258(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4542,37 +4680,37 @@ func n249(x any, p string) string {
 			return p + " must have required property \"sig\""
 		}
 		if v, has := m["v"]; has {
-			if e := n250(v, child(p, "v")); e != "" {
+			if e := n259(v, child(p, "v")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["issuer"]; has {
-			if e := n251(v, child(p, "issuer")); e != "" {
+			if e := n260(v, child(p, "issuer")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestation"]; has {
-			if e := n252(v, child(p, "attestation")); e != "" {
+			if e := n261(v, child(p, "attestation")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n253(v, child(p, "ts")); e != "" {
+			if e := n262(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reason"]; has {
-			if e := n254(v, child(p, "reason")); e != "" {
+			if e := n263(v, child(p, "reason")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["sig"]; has {
-			if e := n255(v, child(p, "sig")); e != "" {
+			if e := n264(v, child(p, "sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k40[k] {
+			if !k42[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4582,7 +4720,7 @@ func n249(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/v
-func n250(x any, p string) string {
+func n259(x any, p string) string {
 	if !jsonEqual(x, k11) {
 		return p + " must be equal to the constant"
 	}
@@ -4590,7 +4728,7 @@ func n250(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/issuer
-func n251(x any, p string) string {
+func n260(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4603,7 +4741,7 @@ func n251(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/attestation
-func n252(x any, p string) string {
+func n261(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4619,7 +4757,7 @@ func n252(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/ts
-func n253(x any, p string) string {
+func n262(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4632,7 +4770,7 @@ func n253(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/reason
-func n254(x any, p string) string {
+func n263(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4645,7 +4783,7 @@ func n254(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/sig
-func n255(x any, p string) string {
+func n264(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4658,12 +4796,12 @@ func n255(x any, p string) string {
 }
 
 // pl:Revocation.v1#/additionalProperties
-func n256(x any, p string) string {
+func n265(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Workflow.v1#
-func n257(x any, p string) string {
+func n266(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4676,47 +4814,47 @@ func n257(x any, p string) string {
 			return p + " must have required property \"graph\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n258(v, child(p, "workflow_id")); e != "" {
+			if e := n267(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n259(v, child(p, "name")); e != "" {
+			if e := n268(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n260(v, child(p, "description")); e != "" {
+			if e := n269(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n261(v, child(p, "tags")); e != "" {
+			if e := n270(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n263(v, child(p, "version")); e != "" {
+			if e := n272(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalSettings"]; has {
-			if e := n266(v, child(p, "globalSettings")); e != "" {
+			if e := n275(v, child(p, "globalSettings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalParameters"]; has {
-			if e := n267(v, child(p, "globalParameters")); e != "" {
+			if e := n276(v, child(p, "globalParameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n268(v, child(p, "modules")); e != "" {
+			if e := n277(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["graph"]; has {
-			if e := n278(v, child(p, "graph")); e != "" {
+			if e := n287(v, child(p, "graph")); e != "" {
 				return e
 			}
 		}
@@ -4725,7 +4863,7 @@ func n257(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/workflow_id
-func n258(x any, p string) string {
+func n267(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4733,7 +4871,7 @@ func n258(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/name
-func n259(x any, p string) string {
+func n268(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4741,7 +4879,7 @@ func n259(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/description
-func n260(x any, p string) string {
+func n269(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4749,14 +4887,14 @@ func n260(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags
-func n261(x any, p string) string {
+func n270(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n262(a[i], index(p, i)); e != "" {
+			if e := n271(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4765,7 +4903,7 @@ func n261(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags/items
-func n262(x any, p string) string {
+func n271(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4773,19 +4911,19 @@ func n262(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version
-func n263(x any, p string) string {
+func n272(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["version"]; has {
-			if e := n264(v, child(p, "version")); e != "" {
+			if e := n273(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n265(v, child(p, "releaseTag")); e != "" {
+			if e := n274(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
@@ -4794,7 +4932,7 @@ func n263(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/version
-func n264(x any, p string) string {
+func n273(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4802,7 +4940,7 @@ func n264(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/releaseTag
-func n265(x any, p string) string {
+func n274(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4810,7 +4948,7 @@ func n265(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalSettings
-func n266(x any, p string) string {
+func n275(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4818,7 +4956,7 @@ func n266(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalParameters
-func n267(x any, p string) string {
+func n276(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4826,7 +4964,7 @@ func n267(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules
-func n268(x any, p string) string {
+func n277(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4834,7 +4972,7 @@ func n268(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n269(v, child(p, k)); e != "" {
+				if e := n278(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -4844,44 +4982,44 @@ func n268(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties
-func n269(x any, p string) string {
+func n278(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["codePath"]; has {
-			if e := n270(v, child(p, "codePath")); e != "" {
+			if e := n279(v, child(p, "codePath")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["settings"]; has {
-			if e := n271(v, child(p, "settings")); e != "" {
+			if e := n280(v, child(p, "settings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["parameters"]; has {
-			if e := n272(v, child(p, "parameters")); e != "" {
+			if e := n281(v, child(p, "parameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n273(v, child(p, "name")); e != "" {
+			if e := n282(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n274(v, child(p, "description")); e != "" {
+			if e := n283(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n275(v, child(p, "tags")); e != "" {
+			if e := n284(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["resource_requirements"]; has {
-			if e := n277(v, child(p, "resource_requirements")); e != "" {
+			if e := n286(v, child(p, "resource_requirements")); e != "" {
 				return e
 			}
 		}
@@ -4890,7 +5028,7 @@ func n269(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
-func n270(x any, p string) string {
+func n279(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4898,7 +5036,7 @@ func n270(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
-func n271(x any, p string) string {
+func n280(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4906,7 +5044,7 @@ func n271(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
-func n272(x any, p string) string {
+func n281(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4914,7 +5052,7 @@ func n272(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
-func n273(x any, p string) string {
+func n282(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4922,7 +5060,7 @@ func n273(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
-func n274(x any, p string) string {
+func n283(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4930,14 +5068,14 @@ func n274(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
-func n275(x any, p string) string {
+func n284(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n276(a[i], index(p, i)); e != "" {
+			if e := n285(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4946,7 +5084,7 @@ func n275(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
-func n276(x any, p string) string {
+func n285(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4954,7 +5092,7 @@ func n276(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
-func n277(x any, p string) string {
+func n286(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4962,7 +5100,7 @@ func n277(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph
-func n278(x any, p string) string {
+func n287(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4970,7 +5108,7 @@ func n278(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n279(v, child(p, k)); e != "" {
+				if e := n288(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -4980,14 +5118,14 @@ func n278(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties
-func n279(x any, p string) string {
+func n288(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n280(a[i], index(p, i)); e != "" {
+			if e := n289(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4996,7 +5134,7 @@ func n279(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties/items
-func n280(x any, p string) string {
+func n289(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5004,7 +5142,7 @@ func n280(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#
-func n281(x any, p string) string {
+func n290(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -5038,62 +5176,62 @@ func n281(x any, p string) string {
 			return p + " must have required property \"meta\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n282(v, child(p, "workflow_id")); e != "" {
+			if e := n291(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n283(v, child(p, "version")); e != "" {
+			if e := n292(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n284(v, child(p, "releaseTag")); e != "" {
+			if e := n293(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["kind"]; has {
-			if e := n285(v, child(p, "kind")); e != "" {
+			if e := n294(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["bundle"]; has {
-			if e := n286(v, child(p, "bundle")); e != "" {
+			if e := n295(v, child(p, "bundle")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["size"]; has {
-			if e := n287(v, child(p, "size")); e != "" {
+			if e := n296(v, child(p, "size")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisher"]; has {
-			if e := n288(v, child(p, "publisher")); e != "" {
+			if e := n297(v, child(p, "publisher")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisherKind"]; has {
-			if e := n289(v, child(p, "publisherKind")); e != "" {
+			if e := n298(v, child(p, "publisherKind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n290(v, child(p, "ts")); e != "" {
+			if e := n299(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tombstone"]; has {
-			if e := n291(v, child(p, "tombstone")); e != "" {
+			if e := n300(v, child(p, "tombstone")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["meta"]; has {
-			if e := n292(v, child(p, "meta")); e != "" {
+			if e := n301(v, child(p, "meta")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k41[k] {
+			if !k43[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -5103,12 +5241,12 @@ func n281(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/workflow_id
-func n282(x any, p string) string {
+func n291(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k42.MatchString(s) {
+		if !k44.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
 		}
 	}
@@ -5116,7 +5254,7 @@ func n282(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/version
-func n283(x any, p string) string {
+func n292(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5129,7 +5267,7 @@ func n283(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/releaseTag
-func n284(x any, p string) string {
+func n293(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5142,9 +5280,9 @@ func n284(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/kind
-func n285(x any, p string) string {
+func n294(x any, p string) string {
 	if !func() bool {
-		for _, v := range k43 {
+		for _, v := range k45 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -5157,7 +5295,7 @@ func n285(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/bundle
-func n286(x any, p string) string {
+func n295(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5173,7 +5311,7 @@ func n286(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/size
-func n287(x any, p string) string {
+func n296(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -5186,7 +5324,7 @@ func n287(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisher
-func n288(x any, p string) string {
+func n297(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5202,9 +5340,9 @@ func n288(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisherKind
-func n289(x any, p string) string {
+func n298(x any, p string) string {
 	if !func() bool {
-		for _, v := range k44 {
+		for _, v := range k46 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -5217,7 +5355,7 @@ func n289(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/ts
-func n290(x any, p string) string {
+func n299(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -5230,15 +5368,15 @@ func n290(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/tombstone
-func n291(x any, p string) string {
-	if !jsonEqual(x, k45) {
+func n300(x any, p string) string {
+	if !jsonEqual(x, k47) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:WorkflowRecord.v1#/properties/meta
-func n292(x any, p string) string {
+func n301(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -5251,27 +5389,27 @@ func n292(x any, p string) string {
 			return p + " must have required property \"modules\""
 		}
 		if v, has := m["name"]; has {
-			if e := n293(v, child(p, "name")); e != "" {
+			if e := n302(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n294(v, child(p, "description")); e != "" {
+			if e := n303(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n295(v, child(p, "tags")); e != "" {
+			if e := n304(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n297(v, child(p, "modules")); e != "" {
+			if e := n306(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k46[k] {
+			if !k48[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -5281,7 +5419,7 @@ func n292(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/name
-func n293(x any, p string) string {
+func n302(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5294,7 +5432,7 @@ func n293(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/description
-func n294(x any, p string) string {
+func n303(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5307,7 +5445,7 @@ func n294(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags
-func n295(x any, p string) string {
+func n304(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -5317,7 +5455,7 @@ func n295(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n296(a[i], index(p, i)); e != "" {
+			if e := n305(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -5326,7 +5464,7 @@ func n295(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
-func n296(x any, p string) string {
+func n305(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5339,7 +5477,7 @@ func n296(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules
-func n297(x any, p string) string {
+func n306(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -5349,7 +5487,7 @@ func n297(x any, p string) string {
 			return p + " must have at most 1000 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n298(a[i], index(p, i)); e != "" {
+			if e := n307(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -5358,7 +5496,7 @@ func n297(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
-func n298(x any, p string) string {
+func n307(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5371,12 +5509,12 @@ func n298(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/additionalProperties
-func n299(x any, p string) string {
+func n308(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:WorkflowRecord.v1#/additionalProperties
-func n300(x any, p string) string {
+func n309(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
@@ -5389,17 +5527,19 @@ var Validators = map[string]func(x any, p string) string{
 	"BidRelease.v1": n93,
 	"CallForProposal.v1": n100,
 	"Capability.v1": n3,
-	"Decline.v1": n126,
-	"Envelope.v1": n133,
-	"GatewayRequest.v1": n146,
-	"Plan.v1": n151,
-	"Policy.v1": n164,
-	"Receipt.v1": n181,
-	"Result.v1": n226,
-	"Revocation.v1": n249,
-	"SignedReceipt.v1": n243,
-	"Workflow.v1": n257,
-	"WorkflowRecord.v1": n281,
+	"CatalogSyncPage.v1": n126,
+	"CatalogSyncRequest.v1": n144,
+	"Decline.v1": n148,
+	"Envelope.v1": n129,
+	"GatewayRequest.v1": n155,
+	"Plan.v1": n160,
+	"Policy.v1": n173,
+	"Receipt.v1": n190,
+	"Result.v1": n235,
+	"Revocation.v1": n258,
+	"SignedReceipt.v1": n252,
+	"Workflow.v1": n266,
+	"WorkflowRecord.v1": n290,
 }
 
 // ErrorOf returns "" when doc is a valid `name` document, else why not. Unknown names panic.
@@ -5493,6 +5633,12 @@ func ValidateCallForProposalV1(doc any) error { return Validate("CallForProposal
 
 // ValidateCapabilityV1 returns a *SpecValidationError unless doc is a valid Capability.v1.
 func ValidateCapabilityV1(doc any) error { return Validate("Capability.v1", doc) }
+
+// ValidateCatalogSyncPageV1 returns a *SpecValidationError unless doc is a valid CatalogSyncPage.v1.
+func ValidateCatalogSyncPageV1(doc any) error { return Validate("CatalogSyncPage.v1", doc) }
+
+// ValidateCatalogSyncRequestV1 returns a *SpecValidationError unless doc is a valid CatalogSyncRequest.v1.
+func ValidateCatalogSyncRequestV1(doc any) error { return Validate("CatalogSyncRequest.v1", doc) }
 
 // ValidateDeclineV1 returns a *SpecValidationError unless doc is a valid Decline.v1.
 func ValidateDeclineV1(doc any) error { return Validate("Decline.v1", doc) }

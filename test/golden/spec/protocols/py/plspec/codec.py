@@ -16,6 +16,8 @@ SCHEMAS: Dict[str, Dict[str, Optional[str]]] = {
     "BidRelease.v1": {"id": "pl:BidRelease.v1", "cid": "bafyreiajdm6sbd5dv23h7su4gazibffsic5yj3zbway4jl6qaqoylccxde"},
     "CallForProposal.v1": {"id": "pl:CallForProposal.v1", "cid": "bafyreihvo7j7kvfeqbuoa6myxin3gzaiw265kv3kfqp2dxywojrwyvl7ja"},
     "Capability.v1": {"id": "pl:Capability.v1", "cid": "bafyreic2lnvblpydsr34wqoh3s3sm4mdlflqitmcyxmr6c7hcazjf7tfzm"},
+    "CatalogSyncPage.v1": {"id": "pl:CatalogSyncPage.v1", "cid": "bafyreibk7iddwvcvrrnw2qvibqpddg7tyngysu4wtmqntvccngj6gm5tji"},
+    "CatalogSyncRequest.v1": {"id": "pl:CatalogSyncRequest.v1", "cid": "bafyreigcips7q4yh2uvio7u5hbam6k2zawx4uoq32cryeffry27maxdjhe"},
     "Decline.v1": {"id": "pl:Decline.v1", "cid": "bafyreifpo7if3ikmwxyo2px6umbchyqk4huri2qukwturihlrvophveeli"},
     "Envelope.v1": {"id": "pl:Envelope.v1", "cid": "bafyreibaay6vlperborhpsug2yaqtckeyamh4vhkcn47hn7fikwbe23mj4"},
     "GatewayRequest.v1": {"id": "pl:GatewayRequest.v1", "cid": "bafyreienqzmj7igf5prs6imu6pjomrn6q4qjzwmgadenpxzja47xuxwuzy"},
@@ -111,6 +113,26 @@ def encode_capability_v1(value: models.CapabilityV1) -> bytes:
 def decode_capability_v1(data: Union[bytes, str]) -> models.CapabilityV1:
     """Decodes dag-json and validates it as Capability.v1."""
     return models.CapabilityV1.from_dict(decode("Capability.v1", data))
+
+
+def encode_catalog_sync_page_v1(value: models.CatalogSyncPageV1) -> bytes:
+    """Validates a CatalogSyncPage.v1 value and encodes it as canonical dag-json."""
+    return encode("CatalogSyncPage.v1", value.to_dict())
+
+
+def decode_catalog_sync_page_v1(data: Union[bytes, str]) -> models.CatalogSyncPageV1:
+    """Decodes dag-json and validates it as CatalogSyncPage.v1."""
+    return models.CatalogSyncPageV1.from_dict(decode("CatalogSyncPage.v1", data))
+
+
+def encode_catalog_sync_request_v1(value: models.CatalogSyncRequestV1) -> bytes:
+    """Validates a CatalogSyncRequest.v1 value and encodes it as canonical dag-json."""
+    return encode("CatalogSyncRequest.v1", value.to_dict())
+
+
+def decode_catalog_sync_request_v1(data: Union[bytes, str]) -> models.CatalogSyncRequestV1:
+    """Decodes dag-json and validates it as CatalogSyncRequest.v1."""
+    return models.CatalogSyncRequestV1.from_dict(decode("CatalogSyncRequest.v1", data))
 
 
 def encode_decline_v1(value: models.DeclineV1) -> bytes:

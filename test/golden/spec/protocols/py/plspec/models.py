@@ -329,6 +329,49 @@ class CapabilityV1:
 
 
 @dataclass
+class CatalogSyncPageV1:
+    """OK answer of /pl/catalog-sync/1.0.0 (a frame body, not an envelope): signed AdvertiseCapability.v1 envelopes relayed unchanged, in key order; `next` is set when more follow. The asker verifies each ad as a gossiped one."""
+    ads: List[EnvelopeV1]
+    next: Optional[str] = None  # cursor to send back as `after`
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "CatalogSyncPageV1":
+        return cls(
+            ads=[EnvelopeV1.from_dict(v1) for v1 in d["ads"]],
+            next=d["next"] if "next" in d else None,
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        out["ads"] = [v1.to_dict() for v1 in self.ads]
+        if self.next is not None:
+            out["next"] = self.next
+        return out
+
+
+@dataclass
+class CatalogSyncRequestV1:
+    """Request of /pl/catalog-sync/1.0.0 (a frame body, not an envelope): the next page of the signed capability ads the peer holds, after the cursor `after` (the `next` of the previous page)."""
+    after: Optional[str] = None  # cursor: the `next` of the previous page (an entry key, <provider PeerId>/<descriptor CID>)
+    limit: Optional[int] = None  # most ads in the answer (default 128)
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "CatalogSyncRequestV1":
+        return cls(
+            after=d["after"] if "after" in d else None,
+            limit=d["limit"] if "limit" in d else None,
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        if self.after is not None:
+            out["after"] = self.after
+        if self.limit is not None:
+            out["limit"] = self.limit
+        return out
+
+
+@dataclass
 class DeclineV1:
     cfp: str  # id of a signed envelope (CID of its dag-cbor bytes)
     run: str

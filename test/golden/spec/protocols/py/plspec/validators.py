@@ -27,34 +27,36 @@ _K15 = frozenset(["run", "step", "bids", "reason"])
 _K16 = ["lost", "step-failed", "cancelled"]
 _K17 = frozenset(["run", "step", "capability", "input", "input_size", "deadline", "reply_by", "constraints", "policies", "limits", "reply_to", "estimate", "depth"])
 _K18 = frozenset(["name", "version", "cid"])
-_K19 = frozenset(["cfp", "run", "step", "reason", "message"])
-_K20 = ["busy", "policy", "unsupported", "over-limits", "too-deep", "other"]
-_K21 = frozenset(["v", "type", "schema", "from", "to", "ts", "exp", "nonce", "trace", "body", "sig"])
-_K22 = re.compile("^[A-Z][A-Za-z0-9]*\\x2ev[0-9]+\\Z", re.ASCII)
-_K23 = frozenset(["method", "path", "body"])
-_K24 = ["GET", "POST", "PUT", "DELETE"]
-_K25 = frozenset(["goal", "inputs", "constraints", "policy", "select", "plan"])
-_K26 = re.compile("^[A-Za-z_][A-Za-z0-9_]*\\x3a\\x2d?[0-9\\x2e]+\\Z", re.ASCII)
-_K27 = frozenset(["name", "version", "description", "require_attestations", "allow_peers", "deny_peers", "max_price", "max_deadline_ms", "network", "residency", "self_attest"])
-_K28 = ["none"]
-_K29 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "isolation", "permissions", "policies", "prev", "via", "on_behalf_of", "attestations", "inner"])
-_K30 = ""
-_K31 = ["ok", "error"]
-_K32 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
-_K33 = ["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]
-_K34 = ["child-process", "worker", "addons", "wasi"]
-_K35 = frozenset(["kind", "target", "ref"])
-_K36 = re.compile("^[a-z][a-z0-9\\x2d]*\\Z", re.ASCII)
-_K37 = frozenset(["run", "receipts"])
-_K38 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
-_K39 = frozenset(["receipt", "provider_sig", "requester_sig"])
-_K40 = frozenset(["v", "issuer", "attestation", "ts", "reason", "sig"])
-_K41 = frozenset(["workflow_id", "version", "releaseTag", "kind", "bundle", "size", "publisher", "publisherKind", "ts", "tombstone", "meta"])
-_K42 = re.compile("^[A-Za-z0-9][A-Za-z0-9\\x2e_\\x2d]{0,127}\\Z", re.ASCII)
-_K43 = ["bundle", "plan"]
-_K44 = ["api-key", "agent"]
-_K45 = True
-_K46 = frozenset(["name", "description", "tags", "modules"])
+_K19 = frozenset(["ads", "next"])
+_K20 = frozenset(["v", "type", "schema", "from", "to", "ts", "exp", "nonce", "trace", "body", "sig"])
+_K21 = re.compile("^[A-Z][A-Za-z0-9]*\\x2ev[0-9]+\\Z", re.ASCII)
+_K22 = frozenset(["after", "limit"])
+_K23 = frozenset(["cfp", "run", "step", "reason", "message"])
+_K24 = ["busy", "policy", "unsupported", "over-limits", "too-deep", "other"]
+_K25 = frozenset(["method", "path", "body"])
+_K26 = ["GET", "POST", "PUT", "DELETE"]
+_K27 = frozenset(["goal", "inputs", "constraints", "policy", "select", "plan"])
+_K28 = re.compile("^[A-Za-z_][A-Za-z0-9_]*\\x3a\\x2d?[0-9\\x2e]+\\Z", re.ASCII)
+_K29 = frozenset(["name", "version", "description", "require_attestations", "allow_peers", "deny_peers", "max_price", "max_deadline_ms", "network", "residency", "self_attest"])
+_K30 = ["none"]
+_K31 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "isolation", "permissions", "policies", "prev", "via", "on_behalf_of", "attestations", "inner"])
+_K32 = ""
+_K33 = ["ok", "error"]
+_K34 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
+_K35 = ["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]
+_K36 = ["child-process", "worker", "addons", "wasi"]
+_K37 = frozenset(["kind", "target", "ref"])
+_K38 = re.compile("^[a-z][a-z0-9\\x2d]*\\Z", re.ASCII)
+_K39 = frozenset(["run", "receipts"])
+_K40 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
+_K41 = frozenset(["receipt", "provider_sig", "requester_sig"])
+_K42 = frozenset(["v", "issuer", "attestation", "ts", "reason", "sig"])
+_K43 = frozenset(["workflow_id", "version", "releaseTag", "kind", "bundle", "size", "publisher", "publisherKind", "ts", "tombstone", "meta"])
+_K44 = re.compile("^[A-Za-z0-9][A-Za-z0-9\\x2e_\\x2d]{0,127}\\Z", re.ASCII)
+_K45 = ["bundle", "plan"]
+_K46 = ["api-key", "agent"]
+_K47 = True
+_K48 = frozenset(["name", "description", "tags", "modules"])
 
 
 def _n0(x: Any, p: str) -> Optional[str]:
@@ -1792,36 +1794,18 @@ def _n125(x: Any, p: str) -> Optional[str]:
 
 
 def _n126(x: Any, p: str) -> Optional[str]:
-    # pl:Decline.v1#
+    # pl:CatalogSyncPage.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
-        if "cfp" not in x:
-            return p + " must have required property \"cfp\""
-        if "run" not in x:
-            return p + " must have required property \"run\""
-        if "step" not in x:
-            return p + " must have required property \"step\""
-        if "reason" not in x:
-            return p + " must have required property \"reason\""
-        if "cfp" in x:
-            e = _n127(x["cfp"], rt.child(p, "cfp"))
+        if "ads" not in x:
+            return p + " must have required property \"ads\""
+        if "ads" in x:
+            e = _n127(x["ads"], rt.child(p, "ads"))
             if e is not None:
                 return e
-        if "run" in x:
-            e = _n128(x["run"], rt.child(p, "run"))
-            if e is not None:
-                return e
-        if "step" in x:
-            e = _n129(x["step"], rt.child(p, "step"))
-            if e is not None:
-                return e
-        if "reason" in x:
-            e = _n130(x["reason"], rt.child(p, "reason"))
-            if e is not None:
-                return e
-        if "message" in x:
-            e = _n131(x["message"], rt.child(p, "message"))
+        if "next" in x:
+            e = _n142(x["next"], rt.child(p, "next"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1831,60 +1815,28 @@ def _n126(x: Any, p: str) -> Optional[str]:
 
 
 def _n127(x: Any, p: str) -> Optional[str]:
-    # pl:Decline.v1#/properties/cfp
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if len(x) > 200:
-            return p + " must have at most 200 characters"
-        if _K1.search(x) is None:
-            return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+    # pl:CatalogSyncPage.v1#/properties/ads
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) > 128:
+            return p + " must have at most 128 items"
+        for i in range(0, len(x)):
+            e = _n128(x[i], rt.child(p, i))
+            if e is not None:
+                return e
     return None
 
 
 def _n128(x: Any, p: str) -> Optional[str]:
-    # pl:Decline.v1#/properties/run
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if len(x) > 128:
-            return p + " must have at most 128 characters"
+    # pl:CatalogSyncPage.v1#/properties/ads/items
+    e = _n129(x, p)
+    if e is not None:
+        return e
     return None
 
 
 def _n129(x: Any, p: str) -> Optional[str]:
-    # pl:Decline.v1#/properties/step
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if len(x) > 256:
-            return p + " must have at most 256 characters"
-    return None
-
-
-def _n130(x: Any, p: str) -> Optional[str]:
-    # pl:Decline.v1#/properties/reason
-    if not any(rt.json_equal(x, v) for v in _K20):
-        return p + " must be one of the allowed values"
-    return None
-
-
-def _n131(x: Any, p: str) -> Optional[str]:
-    # pl:Decline.v1#/properties/message
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if len(x) > 1000:
-            return p + " must have at most 1000 characters"
-    return None
-
-
-def _n132(x: Any, p: str) -> Optional[str]:
-    # pl:Decline.v1#/additionalProperties
-    return p + " is not allowed (false schema)"
-
-
-def _n133(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1908,75 +1860,75 @@ def _n133(x: Any, p: str) -> Optional[str]:
         if "sig" not in x:
             return p + " must have required property \"sig\""
         if "v" in x:
-            e = _n134(x["v"], rt.child(p, "v"))
+            e = _n130(x["v"], rt.child(p, "v"))
             if e is not None:
                 return e
         if "type" in x:
-            e = _n135(x["type"], rt.child(p, "type"))
+            e = _n131(x["type"], rt.child(p, "type"))
             if e is not None:
                 return e
         if "schema" in x:
-            e = _n136(x["schema"], rt.child(p, "schema"))
+            e = _n132(x["schema"], rt.child(p, "schema"))
             if e is not None:
                 return e
         if "from" in x:
-            e = _n137(x["from"], rt.child(p, "from"))
+            e = _n133(x["from"], rt.child(p, "from"))
             if e is not None:
                 return e
         if "to" in x:
-            e = _n138(x["to"], rt.child(p, "to"))
+            e = _n134(x["to"], rt.child(p, "to"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n139(x["ts"], rt.child(p, "ts"))
+            e = _n135(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "exp" in x:
-            e = _n140(x["exp"], rt.child(p, "exp"))
+            e = _n136(x["exp"], rt.child(p, "exp"))
             if e is not None:
                 return e
         if "nonce" in x:
-            e = _n141(x["nonce"], rt.child(p, "nonce"))
+            e = _n137(x["nonce"], rt.child(p, "nonce"))
             if e is not None:
                 return e
         if "trace" in x:
-            e = _n142(x["trace"], rt.child(p, "trace"))
+            e = _n138(x["trace"], rt.child(p, "trace"))
             if e is not None:
                 return e
         if "body" in x:
-            e = _n143(x["body"], rt.child(p, "body"))
+            e = _n139(x["body"], rt.child(p, "body"))
             if e is not None:
                 return e
         if "sig" in x:
-            e = _n144(x["sig"], rt.child(p, "sig"))
+            e = _n140(x["sig"], rt.child(p, "sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K21:
+            if k not in _K20:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n134(x: Any, p: str) -> Optional[str]:
+def _n130(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/v
     if not rt.json_equal(x, _K11):
         return p + " must be equal to the constant"
     return None
 
 
-def _n135(x: Any, p: str) -> Optional[str]:
+def _n131(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/type
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
         if len(x) > 64:
             return p + " must have at most 64 characters"
-        if _K22.search(x) is None:
+        if _K21.search(x) is None:
             return p + " must match pattern \"^[A-Z][A-Za-z0-9]*\\\\.v[0-9]+$\""
     return None
 
 
-def _n136(x: Any, p: str) -> Optional[str]:
+def _n132(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/schema
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1988,7 +1940,7 @@ def _n136(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n137(x: Any, p: str) -> Optional[str]:
+def _n133(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/from
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1998,7 +1950,7 @@ def _n137(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n138(x: Any, p: str) -> Optional[str]:
+def _n134(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/to
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2008,7 +1960,7 @@ def _n138(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n139(x: Any, p: str) -> Optional[str]:
+def _n135(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2019,7 +1971,7 @@ def _n139(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n140(x: Any, p: str) -> Optional[str]:
+def _n136(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/exp
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2030,7 +1982,7 @@ def _n140(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n141(x: Any, p: str) -> Optional[str]:
+def _n137(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/nonce
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2042,7 +1994,7 @@ def _n141(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n142(x: Any, p: str) -> Optional[str]:
+def _n138(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/trace
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2052,14 +2004,14 @@ def _n142(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n143(x: Any, p: str) -> Optional[str]:
+def _n139(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/body
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n144(x: Any, p: str) -> Optional[str]:
+def _n140(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2069,12 +2021,167 @@ def _n144(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n145(x: Any, p: str) -> Optional[str]:
+def _n141(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
+def _n142(x: Any, p: str) -> Optional[str]:
+    # pl:CatalogSyncPage.v1#/properties/next
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 256:
+            return p + " must have at most 256 characters"
+    return None
+
+
+def _n143(x: Any, p: str) -> Optional[str]:
+    # pl:CatalogSyncPage.v1#/additionalProperties
+    return p + " is not allowed (false schema)"
+
+
+def _n144(x: Any, p: str) -> Optional[str]:
+    # pl:CatalogSyncRequest.v1#
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "after" in x:
+            e = _n145(x["after"], rt.child(p, "after"))
+            if e is not None:
+                return e
+        if "limit" in x:
+            e = _n146(x["limit"], rt.child(p, "limit"))
+            if e is not None:
+                return e
+        for k, v in x.items():
+            if k not in _K22:
+                return rt.child(p, k) + " is not allowed (additionalProperties)"
+    return None
+
+
+def _n145(x: Any, p: str) -> Optional[str]:
+    # pl:CatalogSyncRequest.v1#/properties/after
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 256:
+            return p + " must have at most 256 characters"
+    return None
+
+
 def _n146(x: Any, p: str) -> Optional[str]:
+    # pl:CatalogSyncRequest.v1#/properties/limit
+    if not (rt.is_integer(x)):
+        return p + " must be integer"
+    if rt.is_number(x):
+        v = rt.num(x)
+        if v < 1:
+            return p + " must be >= 1"
+        if v > 128:
+            return p + " must be <= 128"
+    return None
+
+
+def _n147(x: Any, p: str) -> Optional[str]:
+    # pl:CatalogSyncRequest.v1#/additionalProperties
+    return p + " is not allowed (false schema)"
+
+
+def _n148(x: Any, p: str) -> Optional[str]:
+    # pl:Decline.v1#
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "cfp" not in x:
+            return p + " must have required property \"cfp\""
+        if "run" not in x:
+            return p + " must have required property \"run\""
+        if "step" not in x:
+            return p + " must have required property \"step\""
+        if "reason" not in x:
+            return p + " must have required property \"reason\""
+        if "cfp" in x:
+            e = _n149(x["cfp"], rt.child(p, "cfp"))
+            if e is not None:
+                return e
+        if "run" in x:
+            e = _n150(x["run"], rt.child(p, "run"))
+            if e is not None:
+                return e
+        if "step" in x:
+            e = _n151(x["step"], rt.child(p, "step"))
+            if e is not None:
+                return e
+        if "reason" in x:
+            e = _n152(x["reason"], rt.child(p, "reason"))
+            if e is not None:
+                return e
+        if "message" in x:
+            e = _n153(x["message"], rt.child(p, "message"))
+            if e is not None:
+                return e
+        for k, v in x.items():
+            if k not in _K23:
+                return rt.child(p, k) + " is not allowed (additionalProperties)"
+    return None
+
+
+def _n149(x: Any, p: str) -> Optional[str]:
+    # pl:Decline.v1#/properties/cfp
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 200:
+            return p + " must have at most 200 characters"
+        if _K1.search(x) is None:
+            return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+    return None
+
+
+def _n150(x: Any, p: str) -> Optional[str]:
+    # pl:Decline.v1#/properties/run
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 128:
+            return p + " must have at most 128 characters"
+    return None
+
+
+def _n151(x: Any, p: str) -> Optional[str]:
+    # pl:Decline.v1#/properties/step
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 256:
+            return p + " must have at most 256 characters"
+    return None
+
+
+def _n152(x: Any, p: str) -> Optional[str]:
+    # pl:Decline.v1#/properties/reason
+    if not any(rt.json_equal(x, v) for v in _K24):
+        return p + " must be one of the allowed values"
+    return None
+
+
+def _n153(x: Any, p: str) -> Optional[str]:
+    # pl:Decline.v1#/properties/message
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 1000:
+            return p + " must have at most 1000 characters"
+    return None
+
+
+def _n154(x: Any, p: str) -> Optional[str]:
+    # pl:Decline.v1#/additionalProperties
+    return p + " is not allowed (false schema)"
+
+
+def _n155(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2084,33 +2191,33 @@ def _n146(x: Any, p: str) -> Optional[str]:
         if "path" not in x:
             return p + " must have required property \"path\""
         if "method" in x:
-            e = _n147(x["method"], rt.child(p, "method"))
+            e = _n156(x["method"], rt.child(p, "method"))
             if e is not None:
                 return e
         if "path" in x:
-            e = _n148(x["path"], rt.child(p, "path"))
+            e = _n157(x["path"], rt.child(p, "path"))
             if e is not None:
                 return e
         if "body" in x:
-            e = _n149(x["body"], rt.child(p, "body"))
+            e = _n158(x["body"], rt.child(p, "body"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K23:
+            if k not in _K25:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n147(x: Any, p: str) -> Optional[str]:
+def _n156(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/properties/method
     if not (rt.is_string(x)):
         return p + " must be string"
-    if not any(rt.json_equal(x, v) for v in _K24):
+    if not any(rt.json_equal(x, v) for v in _K26):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n148(x: Any, p: str) -> Optional[str]:
+def _n157(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/properties/path
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2122,17 +2229,17 @@ def _n148(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n149(x: Any, p: str) -> Optional[str]:
+def _n158(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/properties/body
     return None
 
 
-def _n150(x: Any, p: str) -> Optional[str]:
+def _n159(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n151(x: Any, p: str) -> Optional[str]:
+def _n160(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2142,36 +2249,36 @@ def _n151(x: Any, p: str) -> Optional[str]:
         if "plan" not in x:
             return p + " must have required property \"plan\""
         if "goal" in x:
-            e = _n152(x["goal"], rt.child(p, "goal"))
+            e = _n161(x["goal"], rt.child(p, "goal"))
             if e is not None:
                 return e
         if "inputs" in x:
-            e = _n153(x["inputs"], rt.child(p, "inputs"))
+            e = _n162(x["inputs"], rt.child(p, "inputs"))
             if e is not None:
                 return e
         if "constraints" in x:
-            e = _n154(x["constraints"], rt.child(p, "constraints"))
+            e = _n163(x["constraints"], rt.child(p, "constraints"))
             if e is not None:
                 return e
         if "policy" in x:
-            e = _n155(x["policy"], rt.child(p, "policy"))
+            e = _n164(x["policy"], rt.child(p, "policy"))
             if e is not None:
                 return e
         if "select" in x:
-            e = _n158(x["select"], rt.child(p, "select"))
+            e = _n167(x["select"], rt.child(p, "select"))
             if e is not None:
                 return e
         if "plan" in x:
-            e = _n161(x["plan"], rt.child(p, "plan"))
+            e = _n170(x["plan"], rt.child(p, "plan"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K25:
+            if k not in _K27:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n152(x: Any, p: str) -> Optional[str]:
+def _n161(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/goal
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2181,86 +2288,86 @@ def _n152(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n153(x: Any, p: str) -> Optional[str]:
+def _n162(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/inputs
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n154(x: Any, p: str) -> Optional[str]:
+def _n163(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/constraints
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n155(x: Any, p: str) -> Optional[str]:
+def _n164(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/policy
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "require" in x:
-            e = _n156(x["require"], rt.child(p, "require"))
+            e = _n165(x["require"], rt.child(p, "require"))
             if e is not None:
                 return e
     return None
 
 
-def _n156(x: Any, p: str) -> Optional[str]:
+def _n165(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/policy/properties/require
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n157(x[i], rt.child(p, i))
+            e = _n166(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n157(x: Any, p: str) -> Optional[str]:
+def _n166(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/policy/properties/require/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n158(x: Any, p: str) -> Optional[str]:
+def _n167(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/select
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "optimize" in x:
-            e = _n159(x["optimize"], rt.child(p, "optimize"))
+            e = _n168(x["optimize"], rt.child(p, "optimize"))
             if e is not None:
                 return e
     return None
 
 
-def _n159(x: Any, p: str) -> Optional[str]:
+def _n168(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/select/properties/optimize
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n160(x[i], rt.child(p, i))
+            e = _n169(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n160(x: Any, p: str) -> Optional[str]:
+def _n169(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/select/properties/optimize/items
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K26.search(x) is None:
+        if _K28.search(x) is None:
             return p + " must match pattern \"^[A-Za-z_][A-Za-z0-9_]*:-?[0-9.]+$\""
     return None
 
 
-def _n161(x: Any, p: str) -> Optional[str]:
+def _n170(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/plan
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2268,25 +2375,25 @@ def _n161(x: Any, p: str) -> Optional[str]:
         if len(x) < 1:
             return p + " must have at least 1 items"
         for i in range(0, len(x)):
-            e = _n162(x[i], rt.child(p, i))
+            e = _n171(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n162(x: Any, p: str) -> Optional[str]:
+def _n171(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/plan/items
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n163(x: Any, p: str) -> Optional[str]:
+def _n172(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n164(x: Any, p: str) -> Optional[str]:
+def _n173(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2294,56 +2401,56 @@ def _n164(x: Any, p: str) -> Optional[str]:
         if "name" not in x:
             return p + " must have required property \"name\""
         if "name" in x:
-            e = _n165(x["name"], rt.child(p, "name"))
+            e = _n174(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n166(x["version"], rt.child(p, "version"))
+            e = _n175(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n167(x["description"], rt.child(p, "description"))
+            e = _n176(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "require_attestations" in x:
-            e = _n168(x["require_attestations"], rt.child(p, "require_attestations"))
+            e = _n177(x["require_attestations"], rt.child(p, "require_attestations"))
             if e is not None:
                 return e
         if "allow_peers" in x:
-            e = _n170(x["allow_peers"], rt.child(p, "allow_peers"))
+            e = _n179(x["allow_peers"], rt.child(p, "allow_peers"))
             if e is not None:
                 return e
         if "deny_peers" in x:
-            e = _n172(x["deny_peers"], rt.child(p, "deny_peers"))
+            e = _n181(x["deny_peers"], rt.child(p, "deny_peers"))
             if e is not None:
                 return e
         if "max_price" in x:
-            e = _n174(x["max_price"], rt.child(p, "max_price"))
+            e = _n183(x["max_price"], rt.child(p, "max_price"))
             if e is not None:
                 return e
         if "max_deadline_ms" in x:
-            e = _n175(x["max_deadline_ms"], rt.child(p, "max_deadline_ms"))
+            e = _n184(x["max_deadline_ms"], rt.child(p, "max_deadline_ms"))
             if e is not None:
                 return e
         if "network" in x:
-            e = _n176(x["network"], rt.child(p, "network"))
+            e = _n185(x["network"], rt.child(p, "network"))
             if e is not None:
                 return e
         if "residency" in x:
-            e = _n177(x["residency"], rt.child(p, "residency"))
+            e = _n186(x["residency"], rt.child(p, "residency"))
             if e is not None:
                 return e
         if "self_attest" in x:
-            e = _n179(x["self_attest"], rt.child(p, "self_attest"))
+            e = _n188(x["self_attest"], rt.child(p, "self_attest"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K27:
+            if k not in _K29:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n165(x: Any, p: str) -> Optional[str]:
+def _n174(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2353,7 +2460,7 @@ def _n165(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n166(x: Any, p: str) -> Optional[str]:
+def _n175(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2363,7 +2470,7 @@ def _n166(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n167(x: Any, p: str) -> Optional[str]:
+def _n176(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2373,105 +2480,8 @@ def _n167(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n168(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/require_attestations
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        if len(x) > 64:
-            return p + " must have at most 64 items"
-        for i in range(0, len(x)):
-            e = _n169(x[i], rt.child(p, i))
-            if e is not None:
-                return e
-    return None
-
-
-def _n169(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/require_attestations/items
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if len(x) > 200:
-            return p + " must have at most 200 characters"
-    return None
-
-
-def _n170(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/allow_peers
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        for i in range(0, len(x)):
-            e = _n171(x[i], rt.child(p, i))
-            if e is not None:
-                return e
-    return None
-
-
-def _n171(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/allow_peers/items
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if _K4.search(x) is None:
-            return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
-    return None
-
-
-def _n172(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/deny_peers
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        for i in range(0, len(x)):
-            e = _n173(x[i], rt.child(p, i))
-            if e is not None:
-                return e
-    return None
-
-
-def _n173(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/deny_peers/items
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if _K4.search(x) is None:
-            return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
-    return None
-
-
-def _n174(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/max_price
-    if not (rt.is_number(x)):
-        return p + " must be number"
-    if rt.is_number(x):
-        v = rt.num(x)
-        if v < 0:
-            return p + " must be >= 0"
-    return None
-
-
-def _n175(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/max_deadline_ms
-    if not (rt.is_integer(x)):
-        return p + " must be integer"
-    if rt.is_number(x):
-        v = rt.num(x)
-        if v < 0:
-            return p + " must be >= 0"
-    return None
-
-
-def _n176(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/network
-    if not any(rt.json_equal(x, v) for v in _K28):
-        return p + " must be one of the allowed values"
-    return None
-
-
 def _n177(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/residency
+    # pl:Policy.v1#/properties/require_attestations
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
@@ -2485,7 +2495,7 @@ def _n177(x: Any, p: str) -> Optional[str]:
 
 
 def _n178(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/residency/items
+    # pl:Policy.v1#/properties/require_attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
@@ -2495,18 +2505,115 @@ def _n178(x: Any, p: str) -> Optional[str]:
 
 
 def _n179(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/allow_peers
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        for i in range(0, len(x)):
+            e = _n180(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n180(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/allow_peers/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if _K4.search(x) is None:
+            return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+    return None
+
+
+def _n181(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/deny_peers
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        for i in range(0, len(x)):
+            e = _n182(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n182(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/deny_peers/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if _K4.search(x) is None:
+            return p + " must match pattern \"^[1-9A-HJ-NP-Za-km-z]{40,60}$\""
+    return None
+
+
+def _n183(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/max_price
+    if not (rt.is_number(x)):
+        return p + " must be number"
+    if rt.is_number(x):
+        v = rt.num(x)
+        if v < 0:
+            return p + " must be >= 0"
+    return None
+
+
+def _n184(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/max_deadline_ms
+    if not (rt.is_integer(x)):
+        return p + " must be integer"
+    if rt.is_number(x):
+        v = rt.num(x)
+        if v < 0:
+            return p + " must be >= 0"
+    return None
+
+
+def _n185(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/network
+    if not any(rt.json_equal(x, v) for v in _K30):
+        return p + " must be one of the allowed values"
+    return None
+
+
+def _n186(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/residency
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) > 64:
+            return p + " must have at most 64 items"
+        for i in range(0, len(x)):
+            e = _n187(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n187(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/residency/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 200:
+            return p + " must have at most 200 characters"
+    return None
+
+
+def _n188(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/self_attest
     if not (rt.is_bool(x)):
         return p + " must be boolean"
     return None
 
 
-def _n180(x: Any, p: str) -> Optional[str]:
+def _n189(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n181(x: Any, p: str) -> Optional[str]:
+def _n190(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2542,96 +2649,96 @@ def _n181(x: Any, p: str) -> Optional[str]:
         if "prev" not in x:
             return p + " must have required property \"prev\""
         if "run" in x:
-            e = _n182(x["run"], rt.child(p, "run"))
+            e = _n191(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n183(x["step"], rt.child(p, "step"))
+            e = _n192(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "capability" in x:
-            e = _n184(x["capability"], rt.child(p, "capability"))
+            e = _n193(x["capability"], rt.child(p, "capability"))
             if e is not None:
                 return e
         if "provider" in x:
-            e = _n185(x["provider"], rt.child(p, "provider"))
+            e = _n194(x["provider"], rt.child(p, "provider"))
             if e is not None:
                 return e
         if "requester" in x:
-            e = _n186(x["requester"], rt.child(p, "requester"))
+            e = _n195(x["requester"], rt.child(p, "requester"))
             if e is not None:
                 return e
         if "award" in x:
-            e = _n187(x["award"], rt.child(p, "award"))
+            e = _n196(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "input" in x:
-            e = _n188(x["input"], rt.child(p, "input"))
+            e = _n197(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n189(x["output"], rt.child(p, "output"))
+            e = _n198(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n192(x["status"], rt.child(p, "status"))
+            e = _n201(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "started" in x:
-            e = _n193(x["started"], rt.child(p, "started"))
+            e = _n202(x["started"], rt.child(p, "started"))
             if e is not None:
                 return e
         if "ended" in x:
-            e = _n194(x["ended"], rt.child(p, "ended"))
+            e = _n203(x["ended"], rt.child(p, "ended"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n195(x["usage"], rt.child(p, "usage"))
+            e = _n204(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n200(x["limits"], rt.child(p, "limits"))
+            e = _n209(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "isolation" in x:
-            e = _n205(x["isolation"], rt.child(p, "isolation"))
+            e = _n214(x["isolation"], rt.child(p, "isolation"))
             if e is not None:
                 return e
         if "permissions" in x:
-            e = _n206(x["permissions"], rt.child(p, "permissions"))
+            e = _n215(x["permissions"], rt.child(p, "permissions"))
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n208(x["policies"], rt.child(p, "policies"))
+            e = _n217(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "prev" in x:
-            e = _n210(x["prev"], rt.child(p, "prev"))
+            e = _n219(x["prev"], rt.child(p, "prev"))
             if e is not None:
                 return e
         if "via" in x:
-            e = _n212(x["via"], rt.child(p, "via"))
+            e = _n221(x["via"], rt.child(p, "via"))
             if e is not None:
                 return e
         if "on_behalf_of" in x:
-            e = _n217(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
+            e = _n226(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
             if e is not None:
                 return e
         if "attestations" in x:
-            e = _n218(x["attestations"], rt.child(p, "attestations"))
+            e = _n227(x["attestations"], rt.child(p, "attestations"))
             if e is not None:
                 return e
         if "inner" in x:
-            e = _n220(x["inner"], rt.child(p, "inner"))
+            e = _n229(x["inner"], rt.child(p, "inner"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K29:
+            if k not in _K31:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n182(x: Any, p: str) -> Optional[str]:
+def _n191(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2641,7 +2748,7 @@ def _n182(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n183(x: Any, p: str) -> Optional[str]:
+def _n192(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2651,7 +2758,7 @@ def _n183(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n184(x: Any, p: str) -> Optional[str]:
+def _n193(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/capability
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2661,7 +2768,7 @@ def _n184(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n185(x: Any, p: str) -> Optional[str]:
+def _n194(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/provider
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2671,7 +2778,7 @@ def _n185(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n186(x: Any, p: str) -> Optional[str]:
+def _n195(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/requester
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2681,7 +2788,7 @@ def _n186(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n187(x: Any, p: str) -> Optional[str]:
+def _n196(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2691,7 +2798,7 @@ def _n187(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n188(x: Any, p: str) -> Optional[str]:
+def _n197(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/input
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2703,14 +2810,14 @@ def _n188(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n189(x: Any, p: str) -> Optional[str]:
+def _n198(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output
-    if sum(1 for f in (_n190, _n191,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n199, _n200,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n190(x: Any, p: str) -> Optional[str]:
+def _n199(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2722,21 +2829,21 @@ def _n190(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n191(x: Any, p: str) -> Optional[str]:
+def _n200(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output/oneOf/1
-    if not rt.json_equal(x, _K30):
+    if not rt.json_equal(x, _K32):
         return p + " must be equal to the constant"
     return None
 
 
-def _n192(x: Any, p: str) -> Optional[str]:
+def _n201(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/status
-    if not any(rt.json_equal(x, v) for v in _K31):
+    if not any(rt.json_equal(x, v) for v in _K33):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n193(x: Any, p: str) -> Optional[str]:
+def _n202(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/started
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2747,7 +2854,7 @@ def _n193(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n194(x: Any, p: str) -> Optional[str]:
+def _n203(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/ended
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2758,7 +2865,7 @@ def _n194(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n195(x: Any, p: str) -> Optional[str]:
+def _n204(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2770,24 +2877,24 @@ def _n195(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n196(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n205(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n197(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n206(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n198(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n207(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K32:
+            if k not in _K34:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n196(x: Any, p: str) -> Optional[str]:
+def _n205(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2798,7 +2905,7 @@ def _n196(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n197(x: Any, p: str) -> Optional[str]:
+def _n206(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2809,7 +2916,7 @@ def _n197(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n198(x: Any, p: str) -> Optional[str]:
+def _n207(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2820,26 +2927,26 @@ def _n198(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n199(x: Any, p: str) -> Optional[str]:
+def _n208(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n200(x: Any, p: str) -> Optional[str]:
+def _n209(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n201(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n210(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n202(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n211(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n203(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n212(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2848,7 +2955,7 @@ def _n200(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n201(x: Any, p: str) -> Optional[str]:
+def _n210(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2859,7 +2966,7 @@ def _n201(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n202(x: Any, p: str) -> Optional[str]:
+def _n211(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2870,7 +2977,7 @@ def _n202(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n203(x: Any, p: str) -> Optional[str]:
+def _n212(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2881,19 +2988,19 @@ def _n203(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n204(x: Any, p: str) -> Optional[str]:
+def _n213(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n205(x: Any, p: str) -> Optional[str]:
+def _n214(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/isolation
-    if not any(rt.json_equal(x, v) for v in _K33):
+    if not any(rt.json_equal(x, v) for v in _K35):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n206(x: Any, p: str) -> Optional[str]:
+def _n215(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/permissions
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2901,7 +3008,7 @@ def _n206(x: Any, p: str) -> Optional[str]:
         if len(x) > 4:
             return p + " must have at most 4 items"
         for i in range(0, len(x)):
-            e = _n207(x[i], rt.child(p, i))
+            e = _n216(x[i], rt.child(p, i))
             if e is not None:
                 return e
         if not rt.all_unique(x):
@@ -2909,14 +3016,14 @@ def _n206(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n207(x: Any, p: str) -> Optional[str]:
+def _n216(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/permissions/items
-    if not any(rt.json_equal(x, v) for v in _K34):
+    if not any(rt.json_equal(x, v) for v in _K36):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n208(x: Any, p: str) -> Optional[str]:
+def _n217(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2924,13 +3031,13 @@ def _n208(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n209(x[i], rt.child(p, i))
+            e = _n218(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n209(x: Any, p: str) -> Optional[str]:
+def _n218(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2940,7 +3047,7 @@ def _n209(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n210(x: Any, p: str) -> Optional[str]:
+def _n219(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2948,13 +3055,13 @@ def _n210(x: Any, p: str) -> Optional[str]:
         if len(x) > 1024:
             return p + " must have at most 1024 items"
         for i in range(0, len(x)):
-            e = _n211(x[i], rt.child(p, i))
+            e = _n220(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n211(x: Any, p: str) -> Optional[str]:
+def _n220(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2966,7 +3073,7 @@ def _n211(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n212(x: Any, p: str) -> Optional[str]:
+def _n221(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2976,36 +3083,36 @@ def _n212(x: Any, p: str) -> Optional[str]:
         if "target" not in x:
             return p + " must have required property \"target\""
         if "kind" in x:
-            e = _n213(x["kind"], rt.child(p, "kind"))
+            e = _n222(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "target" in x:
-            e = _n214(x["target"], rt.child(p, "target"))
+            e = _n223(x["target"], rt.child(p, "target"))
             if e is not None:
                 return e
         if "ref" in x:
-            e = _n215(x["ref"], rt.child(p, "ref"))
+            e = _n224(x["ref"], rt.child(p, "ref"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K35:
+            if k not in _K37:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n213(x: Any, p: str) -> Optional[str]:
+def _n222(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/kind
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
         if len(x) > 32:
             return p + " must have at most 32 characters"
-        if _K36.search(x) is None:
+        if _K38.search(x) is None:
             return p + " must match pattern \"^[a-z][a-z0-9-]*$\""
     return None
 
 
-def _n214(x: Any, p: str) -> Optional[str]:
+def _n223(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/target
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3017,7 +3124,7 @@ def _n214(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n215(x: Any, p: str) -> Optional[str]:
+def _n224(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/ref
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3027,12 +3134,12 @@ def _n215(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n216(x: Any, p: str) -> Optional[str]:
+def _n225(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n217(x: Any, p: str) -> Optional[str]:
+def _n226(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/on_behalf_of
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3042,7 +3149,7 @@ def _n217(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n218(x: Any, p: str) -> Optional[str]:
+def _n227(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/attestations
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3050,13 +3157,13 @@ def _n218(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n219(x[i], rt.child(p, i))
+            e = _n228(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n219(x: Any, p: str) -> Optional[str]:
+def _n228(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3068,7 +3175,7 @@ def _n219(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n220(x: Any, p: str) -> Optional[str]:
+def _n229(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3078,20 +3185,20 @@ def _n220(x: Any, p: str) -> Optional[str]:
         if "receipts" not in x:
             return p + " must have required property \"receipts\""
         if "run" in x:
-            e = _n221(x["run"], rt.child(p, "run"))
+            e = _n230(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "receipts" in x:
-            e = _n222(x["receipts"], rt.child(p, "receipts"))
+            e = _n231(x["receipts"], rt.child(p, "receipts"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K37:
+            if k not in _K39:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n221(x: Any, p: str) -> Optional[str]:
+def _n230(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3101,7 +3208,7 @@ def _n221(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n222(x: Any, p: str) -> Optional[str]:
+def _n231(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/properties/receipts
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3109,13 +3216,13 @@ def _n222(x: Any, p: str) -> Optional[str]:
         if len(x) > 1024:
             return p + " must have at most 1024 items"
         for i in range(0, len(x)):
-            e = _n223(x[i], rt.child(p, i))
+            e = _n232(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n223(x: Any, p: str) -> Optional[str]:
+def _n232(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/properties/receipts/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3127,17 +3234,17 @@ def _n223(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n224(x: Any, p: str) -> Optional[str]:
+def _n233(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n225(x: Any, p: str) -> Optional[str]:
+def _n234(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n226(x: Any, p: str) -> Optional[str]:
+def _n235(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3153,44 +3260,44 @@ def _n226(x: Any, p: str) -> Optional[str]:
         if "usage" not in x:
             return p + " must have required property \"usage\""
         if "award" in x:
-            e = _n227(x["award"], rt.child(p, "award"))
+            e = _n236(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n228(x["run"], rt.child(p, "run"))
+            e = _n237(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n229(x["step"], rt.child(p, "step"))
+            e = _n238(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n230(x["status"], rt.child(p, "status"))
+            e = _n239(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n231(x["output"], rt.child(p, "output"))
+            e = _n240(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "error" in x:
-            e = _n232(x["error"], rt.child(p, "error"))
+            e = _n241(x["error"], rt.child(p, "error"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n237(x["usage"], rt.child(p, "usage"))
+            e = _n246(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "receipt" in x:
-            e = _n242(x["receipt"], rt.child(p, "receipt"))
+            e = _n251(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K38:
+            if k not in _K40:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n227(x: Any, p: str) -> Optional[str]:
+def _n236(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3202,7 +3309,7 @@ def _n227(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n228(x: Any, p: str) -> Optional[str]:
+def _n237(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3212,7 +3319,7 @@ def _n228(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n229(x: Any, p: str) -> Optional[str]:
+def _n238(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3222,14 +3329,14 @@ def _n229(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n230(x: Any, p: str) -> Optional[str]:
+def _n239(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/status
-    if not any(rt.json_equal(x, v) for v in _K31):
+    if not any(rt.json_equal(x, v) for v in _K33):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n231(x: Any, p: str) -> Optional[str]:
+def _n240(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/output
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3241,7 +3348,7 @@ def _n231(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n232(x: Any, p: str) -> Optional[str]:
+def _n241(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3251,25 +3358,25 @@ def _n232(x: Any, p: str) -> Optional[str]:
         if "message" not in x:
             return p + " must have required property \"message\""
         if "name" in x:
-            e = _n233(x["name"], rt.child(p, "name"))
+            e = _n242(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "message" in x:
-            e = _n234(x["message"], rt.child(p, "message"))
+            e = _n243(x["message"], rt.child(p, "message"))
             if e is not None:
                 return e
         if "retryable" in x:
-            e = _n235(x["retryable"], rt.child(p, "retryable"))
+            e = _n244(x["retryable"], rt.child(p, "retryable"))
             if e is not None:
                 return e
         if "details" in x:
-            e = _n236(x["details"], rt.child(p, "details"))
+            e = _n245(x["details"], rt.child(p, "details"))
             if e is not None:
                 return e
     return None
 
 
-def _n233(x: Any, p: str) -> Optional[str]:
+def _n242(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3279,7 +3386,7 @@ def _n233(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n234(x: Any, p: str) -> Optional[str]:
+def _n243(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/message
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3289,21 +3396,21 @@ def _n234(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n235(x: Any, p: str) -> Optional[str]:
+def _n244(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/retryable
     if not (rt.is_bool(x)):
         return p + " must be boolean"
     return None
 
 
-def _n236(x: Any, p: str) -> Optional[str]:
+def _n245(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/details
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n237(x: Any, p: str) -> Optional[str]:
+def _n246(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3315,24 +3422,24 @@ def _n237(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n238(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n247(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n239(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n248(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n240(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n249(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K32:
+            if k not in _K34:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n238(x: Any, p: str) -> Optional[str]:
+def _n247(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -3343,7 +3450,7 @@ def _n238(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n239(x: Any, p: str) -> Optional[str]:
+def _n248(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -3354,7 +3461,7 @@ def _n239(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n240(x: Any, p: str) -> Optional[str]:
+def _n249(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -3365,20 +3472,20 @@ def _n240(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n241(x: Any, p: str) -> Optional[str]:
+def _n250(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n242(x: Any, p: str) -> Optional[str]:
+def _n251(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/receipt
-    e = _n243(x, p)
+    e = _n252(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n243(x: Any, p: str) -> Optional[str]:
+def _n252(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3388,32 +3495,32 @@ def _n243(x: Any, p: str) -> Optional[str]:
         if "provider_sig" not in x:
             return p + " must have required property \"provider_sig\""
         if "receipt" in x:
-            e = _n244(x["receipt"], rt.child(p, "receipt"))
+            e = _n253(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         if "provider_sig" in x:
-            e = _n245(x["provider_sig"], rt.child(p, "provider_sig"))
+            e = _n254(x["provider_sig"], rt.child(p, "provider_sig"))
             if e is not None:
                 return e
         if "requester_sig" in x:
-            e = _n246(x["requester_sig"], rt.child(p, "requester_sig"))
+            e = _n255(x["requester_sig"], rt.child(p, "requester_sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K39:
+            if k not in _K41:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n244(x: Any, p: str) -> Optional[str]:
+def _n253(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/receipt
-    e = _n181(x, p)
+    e = _n190(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n245(x: Any, p: str) -> Optional[str]:
+def _n254(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/provider_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3423,7 +3530,7 @@ def _n245(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n246(x: Any, p: str) -> Optional[str]:
+def _n255(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/requester_sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3433,17 +3540,17 @@ def _n246(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n247(x: Any, p: str) -> Optional[str]:
+def _n256(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n248(x: Any, p: str) -> Optional[str]:
+def _n257(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n249(x: Any, p: str) -> Optional[str]:
+def _n258(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3459,43 +3566,43 @@ def _n249(x: Any, p: str) -> Optional[str]:
         if "sig" not in x:
             return p + " must have required property \"sig\""
         if "v" in x:
-            e = _n250(x["v"], rt.child(p, "v"))
+            e = _n259(x["v"], rt.child(p, "v"))
             if e is not None:
                 return e
         if "issuer" in x:
-            e = _n251(x["issuer"], rt.child(p, "issuer"))
+            e = _n260(x["issuer"], rt.child(p, "issuer"))
             if e is not None:
                 return e
         if "attestation" in x:
-            e = _n252(x["attestation"], rt.child(p, "attestation"))
+            e = _n261(x["attestation"], rt.child(p, "attestation"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n253(x["ts"], rt.child(p, "ts"))
+            e = _n262(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "reason" in x:
-            e = _n254(x["reason"], rt.child(p, "reason"))
+            e = _n263(x["reason"], rt.child(p, "reason"))
             if e is not None:
                 return e
         if "sig" in x:
-            e = _n255(x["sig"], rt.child(p, "sig"))
+            e = _n264(x["sig"], rt.child(p, "sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K40:
+            if k not in _K42:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n250(x: Any, p: str) -> Optional[str]:
+def _n259(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/v
     if not rt.json_equal(x, _K11):
         return p + " must be equal to the constant"
     return None
 
 
-def _n251(x: Any, p: str) -> Optional[str]:
+def _n260(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/issuer
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3505,7 +3612,7 @@ def _n251(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n252(x: Any, p: str) -> Optional[str]:
+def _n261(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/attestation
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3517,7 +3624,7 @@ def _n252(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n253(x: Any, p: str) -> Optional[str]:
+def _n262(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3528,7 +3635,7 @@ def _n253(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n254(x: Any, p: str) -> Optional[str]:
+def _n263(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/reason
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3538,7 +3645,7 @@ def _n254(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n255(x: Any, p: str) -> Optional[str]:
+def _n264(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/sig
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3548,12 +3655,12 @@ def _n255(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n256(x: Any, p: str) -> Optional[str]:
+def _n265(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n257(x: Any, p: str) -> Optional[str]:
+def _n266(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3563,271 +3670,271 @@ def _n257(x: Any, p: str) -> Optional[str]:
         if "graph" not in x:
             return p + " must have required property \"graph\""
         if "workflow_id" in x:
-            e = _n258(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n267(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n259(x["name"], rt.child(p, "name"))
+            e = _n268(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n260(x["description"], rt.child(p, "description"))
+            e = _n269(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n261(x["tags"], rt.child(p, "tags"))
+            e = _n270(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n263(x["version"], rt.child(p, "version"))
+            e = _n272(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "globalSettings" in x:
-            e = _n266(x["globalSettings"], rt.child(p, "globalSettings"))
+            e = _n275(x["globalSettings"], rt.child(p, "globalSettings"))
             if e is not None:
                 return e
         if "globalParameters" in x:
-            e = _n267(x["globalParameters"], rt.child(p, "globalParameters"))
+            e = _n276(x["globalParameters"], rt.child(p, "globalParameters"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n268(x["modules"], rt.child(p, "modules"))
+            e = _n277(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         if "graph" in x:
-            e = _n278(x["graph"], rt.child(p, "graph"))
+            e = _n287(x["graph"], rt.child(p, "graph"))
             if e is not None:
                 return e
     return None
 
 
-def _n258(x: Any, p: str) -> Optional[str]:
+def _n267(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n259(x: Any, p: str) -> Optional[str]:
+def _n268(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n260(x: Any, p: str) -> Optional[str]:
+def _n269(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n261(x: Any, p: str) -> Optional[str]:
+def _n270(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n262(x[i], rt.child(p, i))
+            e = _n271(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n262(x: Any, p: str) -> Optional[str]:
+def _n271(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n263(x: Any, p: str) -> Optional[str]:
+def _n272(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "version" in x:
-            e = _n264(x["version"], rt.child(p, "version"))
+            e = _n273(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "releaseTag" in x:
-            e = _n265(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n274(x["releaseTag"], rt.child(p, "releaseTag"))
             if e is not None:
                 return e
     return None
 
 
-def _n264(x: Any, p: str) -> Optional[str]:
+def _n273(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n265(x: Any, p: str) -> Optional[str]:
+def _n274(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n266(x: Any, p: str) -> Optional[str]:
+def _n275(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalSettings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n267(x: Any, p: str) -> Optional[str]:
+def _n276(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalParameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n268(x: Any, p: str) -> Optional[str]:
+def _n277(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n269(v, rt.child(p, k))
+                e = _n278(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n269(x: Any, p: str) -> Optional[str]:
+def _n278(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "codePath" in x:
-            e = _n270(x["codePath"], rt.child(p, "codePath"))
+            e = _n279(x["codePath"], rt.child(p, "codePath"))
             if e is not None:
                 return e
         if "settings" in x:
-            e = _n271(x["settings"], rt.child(p, "settings"))
+            e = _n280(x["settings"], rt.child(p, "settings"))
             if e is not None:
                 return e
         if "parameters" in x:
-            e = _n272(x["parameters"], rt.child(p, "parameters"))
+            e = _n281(x["parameters"], rt.child(p, "parameters"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n273(x["name"], rt.child(p, "name"))
+            e = _n282(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n274(x["description"], rt.child(p, "description"))
+            e = _n283(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n275(x["tags"], rt.child(p, "tags"))
+            e = _n284(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "resource_requirements" in x:
-            e = _n277(x["resource_requirements"], rt.child(p, "resource_requirements"))
+            e = _n286(x["resource_requirements"], rt.child(p, "resource_requirements"))
             if e is not None:
                 return e
     return None
 
 
-def _n270(x: Any, p: str) -> Optional[str]:
+def _n279(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n271(x: Any, p: str) -> Optional[str]:
+def _n280(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n272(x: Any, p: str) -> Optional[str]:
+def _n281(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n273(x: Any, p: str) -> Optional[str]:
+def _n282(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n274(x: Any, p: str) -> Optional[str]:
+def _n283(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n275(x: Any, p: str) -> Optional[str]:
+def _n284(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n276(x[i], rt.child(p, i))
+            e = _n285(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n276(x: Any, p: str) -> Optional[str]:
+def _n285(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n277(x: Any, p: str) -> Optional[str]:
+def _n286(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n278(x: Any, p: str) -> Optional[str]:
+def _n287(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n279(v, rt.child(p, k))
+                e = _n288(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n279(x: Any, p: str) -> Optional[str]:
+def _n288(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n280(x[i], rt.child(p, i))
+            e = _n289(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n280(x: Any, p: str) -> Optional[str]:
+def _n289(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n281(x: Any, p: str) -> Optional[str]:
+def _n290(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3851,66 +3958,66 @@ def _n281(x: Any, p: str) -> Optional[str]:
         if "meta" not in x:
             return p + " must have required property \"meta\""
         if "workflow_id" in x:
-            e = _n282(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n291(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n283(x["version"], rt.child(p, "version"))
+            e = _n292(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "releaseTag" in x:
-            e = _n284(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n293(x["releaseTag"], rt.child(p, "releaseTag"))
             if e is not None:
                 return e
         if "kind" in x:
-            e = _n285(x["kind"], rt.child(p, "kind"))
+            e = _n294(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "bundle" in x:
-            e = _n286(x["bundle"], rt.child(p, "bundle"))
+            e = _n295(x["bundle"], rt.child(p, "bundle"))
             if e is not None:
                 return e
         if "size" in x:
-            e = _n287(x["size"], rt.child(p, "size"))
+            e = _n296(x["size"], rt.child(p, "size"))
             if e is not None:
                 return e
         if "publisher" in x:
-            e = _n288(x["publisher"], rt.child(p, "publisher"))
+            e = _n297(x["publisher"], rt.child(p, "publisher"))
             if e is not None:
                 return e
         if "publisherKind" in x:
-            e = _n289(x["publisherKind"], rt.child(p, "publisherKind"))
+            e = _n298(x["publisherKind"], rt.child(p, "publisherKind"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n290(x["ts"], rt.child(p, "ts"))
+            e = _n299(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "tombstone" in x:
-            e = _n291(x["tombstone"], rt.child(p, "tombstone"))
+            e = _n300(x["tombstone"], rt.child(p, "tombstone"))
             if e is not None:
                 return e
         if "meta" in x:
-            e = _n292(x["meta"], rt.child(p, "meta"))
+            e = _n301(x["meta"], rt.child(p, "meta"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K41:
+            if k not in _K43:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n282(x: Any, p: str) -> Optional[str]:
+def _n291(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K42.search(x) is None:
+        if _K44.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
     return None
 
 
-def _n283(x: Any, p: str) -> Optional[str]:
+def _n292(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3920,7 +4027,7 @@ def _n283(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n284(x: Any, p: str) -> Optional[str]:
+def _n293(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3930,14 +4037,14 @@ def _n284(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n285(x: Any, p: str) -> Optional[str]:
+def _n294(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/kind
-    if not any(rt.json_equal(x, v) for v in _K43):
+    if not any(rt.json_equal(x, v) for v in _K45):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n286(x: Any, p: str) -> Optional[str]:
+def _n295(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/bundle
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3949,7 +4056,7 @@ def _n286(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n287(x: Any, p: str) -> Optional[str]:
+def _n296(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/size
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3960,7 +4067,7 @@ def _n287(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n288(x: Any, p: str) -> Optional[str]:
+def _n297(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisher
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3972,14 +4079,14 @@ def _n288(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n289(x: Any, p: str) -> Optional[str]:
+def _n298(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisherKind
-    if not any(rt.json_equal(x, v) for v in _K44):
+    if not any(rt.json_equal(x, v) for v in _K46):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n290(x: Any, p: str) -> Optional[str]:
+def _n299(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3990,14 +4097,14 @@ def _n290(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n291(x: Any, p: str) -> Optional[str]:
+def _n300(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/tombstone
-    if not rt.json_equal(x, _K45):
+    if not rt.json_equal(x, _K47):
         return p + " must be equal to the constant"
     return None
 
 
-def _n292(x: Any, p: str) -> Optional[str]:
+def _n301(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -4007,28 +4114,28 @@ def _n292(x: Any, p: str) -> Optional[str]:
         if "modules" not in x:
             return p + " must have required property \"modules\""
         if "name" in x:
-            e = _n293(x["name"], rt.child(p, "name"))
+            e = _n302(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n294(x["description"], rt.child(p, "description"))
+            e = _n303(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n295(x["tags"], rt.child(p, "tags"))
+            e = _n304(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n297(x["modules"], rt.child(p, "modules"))
+            e = _n306(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K46:
+            if k not in _K48:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n293(x: Any, p: str) -> Optional[str]:
+def _n302(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -4038,7 +4145,7 @@ def _n293(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n294(x: Any, p: str) -> Optional[str]:
+def _n303(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -4048,7 +4155,7 @@ def _n294(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n295(x: Any, p: str) -> Optional[str]:
+def _n304(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -4056,13 +4163,13 @@ def _n295(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n296(x[i], rt.child(p, i))
+            e = _n305(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n296(x: Any, p: str) -> Optional[str]:
+def _n305(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -4072,7 +4179,7 @@ def _n296(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n297(x: Any, p: str) -> Optional[str]:
+def _n306(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -4080,13 +4187,13 @@ def _n297(x: Any, p: str) -> Optional[str]:
         if len(x) > 1000:
             return p + " must have at most 1000 items"
         for i in range(0, len(x)):
-            e = _n298(x[i], rt.child(p, i))
+            e = _n307(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n298(x: Any, p: str) -> Optional[str]:
+def _n307(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -4096,12 +4203,12 @@ def _n298(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n299(x: Any, p: str) -> Optional[str]:
+def _n308(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n300(x: Any, p: str) -> Optional[str]:
+def _n309(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
@@ -4114,17 +4221,19 @@ VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "BidRelease.v1": _n93,
     "CallForProposal.v1": _n100,
     "Capability.v1": _n3,
-    "Decline.v1": _n126,
-    "Envelope.v1": _n133,
-    "GatewayRequest.v1": _n146,
-    "Plan.v1": _n151,
-    "Policy.v1": _n164,
-    "Receipt.v1": _n181,
-    "Result.v1": _n226,
-    "Revocation.v1": _n249,
-    "SignedReceipt.v1": _n243,
-    "Workflow.v1": _n257,
-    "WorkflowRecord.v1": _n281,
+    "CatalogSyncPage.v1": _n126,
+    "CatalogSyncRequest.v1": _n144,
+    "Decline.v1": _n148,
+    "Envelope.v1": _n129,
+    "GatewayRequest.v1": _n155,
+    "Plan.v1": _n160,
+    "Policy.v1": _n173,
+    "Receipt.v1": _n190,
+    "Result.v1": _n235,
+    "Revocation.v1": _n258,
+    "SignedReceipt.v1": _n252,
+    "Workflow.v1": _n266,
+    "WorkflowRecord.v1": _n290,
 }
 
 
@@ -4183,6 +4292,16 @@ def validate_call_for_proposal_v1(doc: Any) -> None:
 def validate_capability_v1(doc: Any) -> None:
     """Raises SpecValidationError unless doc is a valid Capability.v1."""
     validate("Capability.v1", doc)
+
+
+def validate_catalog_sync_page_v1(doc: Any) -> None:
+    """Raises SpecValidationError unless doc is a valid CatalogSyncPage.v1."""
+    validate("CatalogSyncPage.v1", doc)
+
+
+def validate_catalog_sync_request_v1(doc: Any) -> None:
+    """Raises SpecValidationError unless doc is a valid CatalogSyncRequest.v1."""
+    validate("CatalogSyncRequest.v1", doc)
 
 
 def validate_decline_v1(doc: Any) -> None:
