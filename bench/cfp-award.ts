@@ -6,7 +6,7 @@
  */
 import { negotiateProtocol, CfpRound, resolvePolicies, DEFAULT_COST_ATTRS, type Candidate, type StepExplanation, type Award } from '../src/negotiation/index.js'
 import { cidOfBytes, encodeCanonical } from '../src/core/encoding.js'
-import { envelopeId } from '../src/core/envelope.js'
+import { envelopeId } from '../src/core/index.js'
 import type { PlNode } from '../src/node.js'
 
 export interface CfpAwardOptions {

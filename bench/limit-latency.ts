@@ -11,8 +11,8 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { moduleSpecOf, type ModuleSpec } from '../src/core/module.js'
-import { ModulePool } from '../src/exec/pool.js'
+import { moduleSpecOf, type ModuleSpec } from '../src/core/index.js'
+import { ModulePool } from '../src/exec/index.js'
 import { percentile } from './harness.js'
 
 const WALL_MS = 300

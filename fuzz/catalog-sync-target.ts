@@ -6,13 +6,10 @@
  * come out.
  */
 import { cidStringOf, decodeCanonical, encodeCanonical } from '../src/core/encoding.js'
-import { createIdentity } from '../src/core/identity.js'
-import { EnvelopeVerifier, signEnvelope } from '../src/core/envelope.js'
+import { createIdentity, EnvelopeVerifier, signEnvelope } from '../src/core/index.js'
 import { silentLogger } from '../src/core/logger.js'
-import { SchemaRegistry } from '../src/spec/registry.js'
-import { Catalog } from '../src/discovery/catalog.js'
-import { CatalogListener } from '../src/discovery/listener.js'
-import { checkSyncAnswer, checkSyncRequest, checkSyncedAd } from '../src/discovery/sync.js'
+import { SchemaRegistry } from '../src/spec/index.js'
+import { Catalog, CatalogListener, checkSyncAnswer, checkSyncRequest, checkSyncedAd } from '../src/discovery/index.js'
 import { MAX_SYNC_PAGE_ADS } from '../src/discovery/constants.js'
 import type { FuzzTarget } from './harness.js'
 

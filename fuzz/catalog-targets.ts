@@ -11,8 +11,7 @@
  */
 import { encodeCanonical, cidStringOf } from '../src/core/encoding.js'
 import { silentLogger } from '../src/core/logger.js'
-import { Catalog } from '../src/discovery/catalog.js'
-import { CatalogListener } from '../src/discovery/listener.js'
+import { Catalog, CatalogListener } from '../src/discovery/index.js'
 import { CATALOG_ENTRY_OVERHEAD_BYTES } from '../src/discovery/constants.js'
 import type { CatalogEntry } from '../src/discovery/types.js'
 import type { FuzzTarget } from './harness.js'

@@ -4,7 +4,7 @@
  * one of the query errors; anything else (a TypeError, a RangeError from
  * deep recursion, a hang) is a finding.
  */
-import { runQuery, type QueryDoc } from '../src/registry/query.js'
+import { runQuery, type QueryDoc } from '../src/registry/index.js'
 import type { FuzzTarget } from './harness.js'
 
 export const QUERY_ERRORS = new Set([

@@ -4,11 +4,10 @@
  * bytes into the bundle loader, JSON into the registry's query language, and
  * /pl/catalog-sync requests and answer pages into their checks.
  */
-import { FrameDecoder, encodeFrame } from '../src/net/frames.js'
+import { FrameDecoder, encodeFrame } from '../src/net/index.js'
 import { decodeCanonical, encodeCanonical } from '../src/core/encoding.js'
-import { createIdentity } from '../src/core/identity.js'
-import { signEnvelope, EnvelopeVerifier } from '../src/core/envelope.js'
-import { SchemaRegistry } from '../src/spec/registry.js'
+import { createIdentity, signEnvelope, EnvelopeVerifier } from '../src/core/index.js'
+import { SchemaRegistry } from '../src/spec/index.js'
 import type { FuzzTarget } from './harness.js'
 import { registryTargets } from './registry-targets.js'
 import { catalogTarget } from './catalog-targets.js'

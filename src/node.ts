@@ -11,24 +11,18 @@
  * console.log(node.peerId, node.addrs())
  * await node.stop()
  */
-import { loadOrCreateIdentity, type Identity } from './core/identity.js'
-import { SchemaRegistry } from './spec/registry.js'
-import { EnvelopeVerifier, signEnvelope, type Envelope, type SignOptions } from './core/envelope.js'
-import { Metrics } from './core/metrics.js'
+import { loadOrCreateIdentity, type Identity, EnvelopeVerifier, signEnvelope, type Envelope, type SignOptions, Metrics } from './core/index.js'
+import { SchemaRegistry } from './spec/index.js'
 import { silentLogger, type Logger } from './core/logger.js'
 import { clockInterval, systemClock, type Clock, type TimerHandle } from './core/clock.js'
-import { Store } from './store/index.js'
-import { ReplayStore } from './store/replay.js'
+import { Store, ReplayStore } from './store/index.js'
 import { createPlLibp2p, bootstrapPeerId, hasPeerId, isRelayClient, listenError, relayTargets, type PlLibp2p, type Libp2pInit } from './net/libp2p.js'
 import { BootstrapKeeper } from './net/bootstrap-keeper.js'
 import { ListenAddressInUseError } from './net/errors.js'
-import { Rpc } from './net/rpc.js'
-import { measurePeerClocks, summarizeClockOffsets, timeProtocol } from './net/time.js'
-import { Gossip } from './net/gossip.js'
-import { ControlApi } from './api/control.js'
+import { Rpc, measurePeerClocks, summarizeClockOffsets, timeProtocol, Gossip, BlockFetcher, DEFAULT_MAX_BLOCK_BYTES, type BlockFetcherInit } from './net/index.js'
+import { ControlApi } from './api/index.js'
 import { parseCid } from './core/encoding.js'
 import { InvalidRequestError } from './api/errors.js'
-import { BlockFetcher, DEFAULT_MAX_BLOCK_BYTES, type BlockFetcherInit } from './net/fetch.js'
 
 export interface PlComponents {
   dataDir: string

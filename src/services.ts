@@ -21,26 +21,24 @@
  * runs awarded steps in the executor's module pool).
  */
 import { defineServices, type PlService, type ServiceComponents, type ServiceFactories } from './node.js'
-import type { DaemonConfig } from './config/index.js'
+import { type DaemonConfig, ConfigError } from './config/index.js'
 import { discovery, discoveryInitFromConfig, type Discovery } from './discovery/index.js'
 import { receipts, type ReceiptsService } from './receipts/index.js'
-import { negotiation, type Negotiation, type NegotiationInit, type NegotiationServices } from './negotiation/index.js'
+import { negotiation, type Negotiation, type NegotiationInit, type NegotiationServices, defaultBidStrategy } from './negotiation/index.js'
 import { exec, ExternalRunnerMissingError, NoRunnerError, type ExecService, type ExecServiceInit, type StepRunner } from './exec/index.js'
 import { offers } from './offers.js'
 import { composite } from './composite/index.js'
 import { registry, type RegistryInit } from './registry/index.js'
-import { ConfigError } from './config/index.js'
 import { gateway, gatewayInitFromConfig } from './gateway/index.js'
 import { checkPrefix } from './bridges/nats/subjects.js'
 import { NATS_CONFIG_KEYS } from './bridges/nats/constants.js'
-import type { NatsBridge, NatsInit } from './bridges/nats/service.js'
+import type { NatsBridge, NatsInit } from './bridges/nats/index.js'
 import { a2a, a2aInitFromConfig } from './bridges/a2a/index.js'
-import { MCP_CONFIG_KEYS, type McpBridgeInit } from './bridges/mcp/config.js'
-import type { McpBridge, McpServices, PublishMcpRequest } from './bridges/mcp/index.js'
+import { MCP_CONFIG_KEYS } from './bridges/mcp/config.js'
+import type { McpBridgeInit, McpBridge, McpServices, PublishMcpRequest } from './bridges/mcp/index.js'
 import type { GatewayPlugin } from './gateway/types.js'
 import { trust, type TrustInit } from './trust/index.js'
 import { attached, attachedBidStrategy, type AttachedService } from './bridges/attached/index.js'
-import { defaultBidStrategy } from './negotiation/index.js'
 
 /** Config keys an operator may set per section (the rest of each Init is wiring, not configuration). */
 const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'maxOutputBytes', 'resume']
@@ -84,7 +82,7 @@ function natsLazy (init: NatsInit): (c: ServiceComponents<object>) => PlService 
     let bridge: NatsBridge | undefined
     return {
       start: async () => {
-        const { NatsBridge } = await import('./bridges/nats/service.js')
+        const { NatsBridge } = await import('./bridges/nats/index.js')
         bridge ??= new NatsBridge(c, init)
         await bridge.start()
       },
@@ -123,7 +121,7 @@ export class LazyMcpBridge implements PlService {
       api.errorStatus(['McpServerUnavailableError'], 502)
       // operator only (the control token): a command target starts a process on this machine
       api.route('POST', '/mcp/publish', async ({ body }) => {
-        const { checkPublishRequest } = await import('./bridges/mcp/publish.js')
+        const { checkPublishRequest } = await import('./bridges/mcp/index.js')
         return await this.publish(checkPublishRequest(body))
       })
     }

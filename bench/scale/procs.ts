@@ -11,13 +11,13 @@
 import { cfpAwardRig } from '../cfp-award.js'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Swarm } from '../../src/swarm/launcher.js'
+import { Swarm } from '../../src/swarm/index.js'
 import { ControlClient } from '../../src/api/client.js'
 import { PlNode } from '../../src/node.js'
 import { discovery, type Discovery } from '../../src/discovery/index.js'
 import { type Candidate } from '../../src/negotiation/index.js'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { CONTROL_FILE } from '../../src/api/control.js'
+import { CONTROL_FILE } from '../../src/api/control-file.js'
 import { coreShare, parseCpuTicks, parseIo, parseVmRss, sumCounter, type ScaleRunOptions } from './stats.js'
 
 export const CFP_CANDIDATES = 10

@@ -9,9 +9,9 @@
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { CONTROL_FILE } from '../../src/api/control.js'
+import { CONTROL_FILE } from '../../src/api/control-file.js'
 import { ControlApiUnavailableError } from '../../src/api/errors.js'
-import type { Swarm } from '../../src/swarm/launcher.js'
+import type { Swarm } from '../../src/swarm/index.js'
 
 export interface ApiResponse { status: number, json: any }
 

@@ -10,7 +10,7 @@
  * inj.start(); ...; await inj.finish()
  */
 import { errorToData } from '../../src/core/errors.js'
-import type { Swarm } from '../../src/swarm/launcher.js'
+import type { Swarm } from '../../src/swarm/index.js'
 import type { RestartSnapshot } from './records.js'
 import { formatFault, type Fault } from './schedule.js'
 

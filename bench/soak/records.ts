@@ -2,7 +2,7 @@
  * What the soak and chaos runs record about each submitted run, and the shapes
  * they read from a node's control API (`GET /runs/:id`, `GET /receipts/:runId`).
  */
-import type { SignedReceipt } from '../../src/receipts/signing.js'
+import type { SignedReceipt } from '../../src/receipts/index.js'
 
 export type RunState = 'running' | 'waiting-human' | 'succeeded' | 'failed' | 'cancelled'
 

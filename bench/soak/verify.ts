@@ -13,8 +13,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { cidStringOf } from '../../src/core/encoding.js'
 import { errorToData } from '../../src/core/errors.js'
-import { verifyChain, verifyExport } from '../../src/receipts/chain.js'
-import { receiptCid, verifySignedReceipt, type SignedReceipt } from '../../src/receipts/signing.js'
+import { verifyChain, verifyExport, receiptCid, verifySignedReceipt, type SignedReceipt } from '../../src/receipts/index.js'
 import type { StepView } from './records.js'
 
 function describe (err: unknown): string {

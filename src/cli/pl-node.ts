@@ -131,7 +131,7 @@ program.command('id')
   .option('--json', 'print JSON')
   .action(action(async (opts: { dataDir?: string, config?: string, json?: boolean }) => {
     const config = await loadConfig({ dataDir: opts.dataDir, config: opts.config })
-    const { loadOrCreateIdentity } = await import('../core/identity.js')
+    const { loadOrCreateIdentity } = await import('../core/index.js')
     const identity = await loadOrCreateIdentity(config.dataDir)
     const running = await runningAddrs(config.dataDir)
     const info = {

@@ -10,10 +10,9 @@
  */
 import { readFile } from 'node:fs/promises'
 import { parseCid } from '../core/encoding.js'
-import type { ExternalImpl } from '../core/module.js'
-import type { BlockStore } from '../store/blocks.js'
-import { compileDsl } from '../workflow/dsl.js'
-import type { TaskDag } from '../workflow/ir.js'
+import type { ExternalImpl } from '../core/index.js'
+import type { BlockStore } from '../store/index.js'
+import { compileDsl, type TaskDag } from '../workflow/index.js'
 import { CompositePlanInvalidError, CompositePlanNotFoundError, CompositeSelfCallError } from './errors.js'
 import { COMPOSITE_KIND, MAX_PLAN_BYTES, PLAN_DOC_KIND } from './constants.js'
 

@@ -12,14 +12,12 @@
  * executor.pool.external.register(compositeRunner({ executor, blocks: store.blocks, receipts: receiptStore }))
  */
 import type { ErrorData } from '../core/errors.js'
-import type { ExternalRunner } from '../exec/external.js'
-import type { Executor } from '../exec/executor.js'
+import type { ExternalRunner, Executor } from '../exec/index.js'
 import type { ModuleResult } from '../exec/types.js'
 import { RunCancelledError } from '../exec/errors.js'
-import { receiptCid, type SignedReceipt } from '../receipts/signing.js'
-import type { ReceiptStore } from '../receipts/store.js'
-import type { BlockStore } from '../store/blocks.js'
-import type { IoSchemas } from '../trust/io-schemas.js'
+import { receiptCid, type SignedReceipt, type ReceiptStore } from '../receipts/index.js'
+import type { BlockStore } from '../store/index.js'
+import type { IoSchemas } from '../trust/index.js'
 import { DEFAULT_MAX_DEPTH } from '../negotiation/constants.js'
 import { CallDepthExceededError, CompositeRunFailedError } from './errors.js'
 import { compilePlan, loadPlanDoc } from './plan.js'

@@ -8,7 +8,7 @@ import type { PlComponents, PlService, ServiceComponents } from '../node.js'
 import type { ExecService } from '../exec/index.js'
 import type { ReceiptsService } from '../receipts/index.js'
 import type { Discovery } from '../discovery/index.js'
-import { IoSchemas } from '../trust/io-schemas.js'
+import { IoSchemas } from '../trust/index.js'
 import { compositeRunner } from './runner.js'
 
 export interface CompositeInit {

@@ -5,8 +5,8 @@
  * allow, so an honest node never trips their per-peer limit (gossipsub has no
  * backpressure). Withdrawals jump the queue.
  */
-import type { Gossip } from '../net/gossip.js'
-import type { Envelope, SignOptions } from '../core/envelope.js'
+import type { Gossip } from '../net/index.js'
+import type { Envelope, SignOptions } from '../core/index.js'
 import type { Logger } from '../core/logger.js'
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js'
 import { CATALOG_TOPIC } from './constants.js'

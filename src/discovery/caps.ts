@@ -4,7 +4,7 @@
  * lacks with `/pl/fetch/1.0.0` (verified against their CIDs). A DHT find asks
  * this of every provider the walk turns up under the CID of `pl:cap:<name>`.
  */
-import { defineProtocol, type ProtocolDef, type RpcResponse } from '../net/rpc.js'
+import { defineProtocol, type ProtocolDef, type RpcResponse } from '../net/index.js'
 import { CAPS_PROTOCOL, CID_TEXT, MAX_CAPS_PER_ANSWER } from './constants.js'
 import { InvalidCapabilityQueryError, InvalidCapsAnswerError } from './errors.js'
 

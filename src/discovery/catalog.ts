@@ -22,7 +22,7 @@
  */
 import type { JsonSublevel } from '../store/index.js'
 import { encodeCanonical } from '../core/encoding.js'
-import type { Envelope } from '../core/envelope.js'
+import type { Envelope } from '../core/index.js'
 import type { AdvertiseCapability, CatalogEntry } from './types.js'
 import {
   CATALOG_ENTRY_OVERHEAD_BYTES, DEFAULT_MAX_CATALOG_BYTES, DEFAULT_MAX_PROVIDER_BYTES, DEFAULT_MAX_SOURCE_BYTES, MAX_TOMBSTONES

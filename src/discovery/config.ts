@@ -1,6 +1,6 @@
 /** The `services.discovery` section of the daemon config → DiscoveryInit (checked, unknown keys refused). */
 import { DiscoveryConfigError } from './errors.js'
-import { DEFAULT_MAX_ENVELOPE_LIFETIME_MS } from '../core/envelope.js'
+import { DEFAULT_MAX_ENVELOPE_LIFETIME_MS } from '../core/index.js'
 import { DISCOVERY_DEFAULTS, type DiscoveryInit } from './service.js'
 
 const DEFAULTS: Readonly<Record<string, unknown>> = DISCOVERY_DEFAULTS

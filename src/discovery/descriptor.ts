@@ -4,8 +4,8 @@
  */
 import { CID } from 'multiformats/cid'
 import { cidOfBytes, encodeCanonical, RAW, stripUndefined } from '../core/encoding.js'
-import type { ModuleSpec } from '../core/module.js'
-import type { SchemaRegistry } from '../spec/registry.js'
+import type { ModuleSpec } from '../core/index.js'
+import type { SchemaRegistry } from '../spec/index.js'
 import { CAP_KEY_PREFIX } from './constants.js'
 import { DescriptorTooLargeError, InvalidDescriptorError, ProviderMismatchError } from './errors.js'
 import type { CapabilityDescriptor, CapabilityDescriptorInput } from './types.js'

@@ -11,7 +11,7 @@ import { setMaxListeners } from 'node:events'
 import { MessageType } from '@libp2p/kad-dht'
 import { clockInterval, systemClock, type Clock, type TimerHandle } from '../core/clock.js'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { PlLibp2p } from '../net/libp2p.js'
+import type { PlLibp2p } from '../net/index.js'
 import type { Logger } from '../core/logger.js'
 
 /** How a DHT walk ended: the query ran out, only dead peers were left, or the caller stopped it. */

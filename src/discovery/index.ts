@@ -19,7 +19,12 @@
  */
 export { Discovery, discovery, type DiscoveryInit, type DiscoveryComponents } from './service.js'
 export { discoveryInitFromConfig } from './config.js'
-export { capNameKey, compareVersions } from './descriptor.js'
+export { capNameKey, compareVersions, buildDescriptor } from './descriptor.js'
+export { readDescriptorFile, readDocument } from './descriptor-file.js'
+export { queryFromParams } from './routes.js'
+export { DhtProvider, type DhtProviderInit } from './dht.js'
+export { bindRecord, LocalCapabilities } from './local.js'
+export { CatalogListener, type CatalogListenerInit, type CatalogListenerComponents } from './listener.js'
 export { matches, matchesStatic, ioMatches, validateQuery, parseAttrFilter } from './match.js'
 export { Catalog } from './catalog.js'
 export { PeerRateLimiter } from './rate-limit.js'

@@ -5,11 +5,10 @@
  * (edited or removed since publish) is not bound and not advertised: a node
  * runs only the code it pinned.
  */
-import { externalModuleSpec, moduleSpecOf } from '../core/module.js'
+import { externalModuleSpec, moduleSpecOf, type ModuleSpec } from '../core/index.js'
 import type { JsonSublevel } from '../store/index.js'
 import { compareVersions } from './descriptor.js'
 import type { LocalCapability, LocalRecord } from './types.js'
-import type { ModuleSpec } from '../core/module.js'
 
 /** Binds a record to its module folder (checking the folder still has the published CID). */
 export async function bindRecord (rec: LocalRecord): Promise<LocalCapability> {

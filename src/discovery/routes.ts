@@ -15,7 +15,8 @@
  * `options.limit`.
  */
 import { isAbsolute } from 'node:path'
-import { assertJsonDepth, DEFAULT_MAX_JSON_DEPTH, type ControlApi } from '../api/control.js'
+import { assertJsonDepth, DEFAULT_MAX_JSON_DEPTH } from '../core/json-guard.js'
+import type { ControlApi } from '../api/index.js'
 import { InvalidCapabilityQueryError, InvalidDescriptorError } from './errors.js'
 import { parseAttrFilter } from './match.js'
 import type { CapabilityQuery, FindOptions, ImplRef } from './types.js'

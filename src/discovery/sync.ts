@@ -22,9 +22,9 @@
  */
 import type { IdentifyResult } from '@libp2p/interface'
 import type { PlComponents } from '../node.js'
-import type { Envelope, EnvelopeVerifier, VerifiedEnvelope } from '../core/envelope.js'
+import type { Envelope, EnvelopeVerifier, VerifiedEnvelope } from '../core/index.js'
 import { encodeCanonical } from '../core/encoding.js'
-import { defineProtocol, expectOk, type ProtocolDef } from '../net/rpc.js'
+import { defineProtocol, expectOk, type ProtocolDef } from '../net/index.js'
 import type { Catalog } from './catalog.js'
 import type { CatalogListener } from './listener.js'
 import { PeerRateLimiter } from './rate-limit.js'

@@ -1,5 +1,5 @@
 /** Shapes of the discovery area: descriptors, queries, results, catalog entries. */
-import type { ExternalImpl, ModuleSpec, SandboxPermission } from '../core/module.js'
+import type { ExternalImpl, ModuleSpec, SandboxPermission } from '../core/index.js'
 import type { AdvertiseCapabilityV1, CapabilityDescriptor, IoSchema } from '../wire/index.js'
 
 export type { ModuleSpec }

@@ -18,7 +18,7 @@
  * })
  * await discovery.publish(descriptor, { external: { kind: 'echo', target: 'local' } })
  */
-import type { ExternalImpl, ModuleSpec } from '../core/module.js'
+import type { ExternalImpl, ModuleSpec } from '../core/index.js'
 import { ExternalRunnerMissingError, ModuleLoadError } from './errors.js'
 import type { ModuleCall, ModuleCallOptions, ModuleResult } from './types.js'
 

@@ -6,8 +6,8 @@
  */
 import { CID } from 'multiformats/cid'
 import { decodeCanonical } from '../core/encoding.js'
-import type { BlockStore } from '../store/blocks.js'
-import type { Binding } from '../workflow/ir.js'
+import type { BlockStore } from '../store/index.js'
+import type { Binding } from '../workflow/index.js'
 import { BindingError } from './errors.js'
 
 /** Decoded dag-cbor as plain JSON: links become `cid:<CID>` strings, bytes base64. */

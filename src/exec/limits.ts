@@ -3,7 +3,7 @@
  * pausable wall-time watchdog (time spent waiting for a human decision does
  * not count against a step's wall time; CPU time burnt meanwhile does).
  */
-import type { StepLimits } from '../workflow/ir.js'
+import type { StepLimits } from '../workflow/index.js'
 import type { EffectiveLimits, Usage } from './types.js'
 import { DEFAULT_MEM_MB, DEFAULT_WALL_MS } from './constants.js'
 import { CpuTimeExceededError, MemoryLimitExceededError, WallTimeExceededError } from './errors.js'

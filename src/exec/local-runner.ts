@@ -4,8 +4,8 @@
  * names a capability, which `localCapabilities` maps to an installed module.
  */
 import { encodeCanonical } from '../core/encoding.js'
-import type { ModuleSpec } from '../core/module.js'
-import type { Step } from '../workflow/ir.js'
+import type { ModuleSpec } from '../core/index.js'
+import type { Step } from '../workflow/index.js'
 import { DEFAULT_MAX_OUTPUT_BYTES } from './constants.js'
 import { InvalidOutputError, ModuleChangedError, ModuleLoadError } from './errors.js'
 import { withUsage } from './limits.js'

@@ -1,6 +1,6 @@
 /** Executor metrics on the node's prom-client registry. */
 import { Counter, Gauge, Histogram } from 'prom-client'
-import type { Metrics } from '../core/metrics.js'
+import type { Metrics } from '../core/index.js'
 import type { ExecEvent } from './types.js'
 import type { ContainmentReport } from './pool.js'
 

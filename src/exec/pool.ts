@@ -19,7 +19,7 @@
 import { rmdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
-import type { ModuleSpec } from '../core/module.js'
+import type { ModuleSpec } from '../core/index.js'
 import { silentLogger } from '../core/logger.js'
 import { ModuleLoadError } from './errors.js'
 import { JsPools, type JsPoolsInit } from './js/pool.js'

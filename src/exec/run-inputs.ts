@@ -8,7 +8,7 @@
  * const { warnings } = await checkRunInputs(dag.inputs, input, store.blocks)
  */
 import { CID } from 'multiformats/cid'
-import type { BlockStore } from '../store/blocks.js'
+import type { BlockStore } from '../store/index.js'
 import { PlError } from '../core/errors.js'
 
 /** A run lacks an input its plan declares without a default. */

@@ -13,11 +13,9 @@
  */
 import { resolve } from 'node:path'
 import { InvalidRequestError } from '../api/errors.js'
-import type { ControlApi } from '../api/control.js'
+import type { ControlApi } from '../api/index.js'
 import type { PlComponents, PlService } from '../node.js'
-import { compileDsl } from '../workflow/dsl.js'
-import { loadWorkflow } from '../workflow/load.js'
-import { sweepBundleTemps } from '../workflow/bundle.js'
+import { compileDsl, loadWorkflow, sweepBundleTemps } from '../workflow/index.js'
 import * as workflowErrors from '../workflow/errors.js'
 import { Executor, type ExecutorInit } from './executor.js'
 import { runView } from './view.js'

@@ -4,8 +4,8 @@
  */
 import type { Logger } from 'pino'
 import type { ErrorData } from '../core/errors.js'
-import type { Step, StepLimits, TaskDag } from '../workflow/ir.js'
-import type { ModuleSpec, SandboxPermission } from '../core/module.js'
+import type { Step, StepLimits, TaskDag } from '../workflow/index.js'
+import type { ModuleSpec, SandboxPermission } from '../core/index.js'
 import type { ReceiptV1Via, Usage } from '../wire/index.js'
 
 /** Resources a step used (kept in the journal; goes into receipts): the wire Usage of Receipt.v1 and Result.v1. */
@@ -17,7 +17,7 @@ export interface EffectiveLimits extends StepLimits {
   mem_mb: number
 }
 
-export type { ModuleSpec } from '../core/module.js'
+export type { ModuleSpec } from '../core/index.js'
 
 export type AddonKind = 'webhook' | 'callback' | 'llm'
 

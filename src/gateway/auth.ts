@@ -6,7 +6,7 @@
  * end in the same scope check and token bucket.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { EnvelopeVerifier } from '../core/envelope.js'
+import type { EnvelopeVerifier } from '../core/index.js'
 import { fromBase64url } from '../core/encoding.js'
 import type { Principal, Scope } from './types.js'
 import type { KeyStore } from './keys.js'

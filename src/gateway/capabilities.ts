@@ -9,8 +9,7 @@
  * request to these routes is counted (`pl_rejected_total{area="gateway"}`).
  */
 import type { FastifyInstance } from 'fastify'
-import { queryFromParams } from '../discovery/routes.js'
-import type { Discovery } from '../discovery/service.js'
+import { queryFromParams, type Discovery } from '../discovery/index.js'
 import { hasScope } from './auth.js'
 import { ServiceUnavailableError } from './errors.js'
 import { MAX_DESCRIPTOR_TEXT, publishFromRequest, publishOptions, type PublishBody, type PublishDeps } from './publish.js'

@@ -1,13 +1,12 @@
 /** What the gateway's routes use: the same services the control API calls. */
-import type { Executor } from '../exec/executor.js'
-import type { Store } from '../store/index.js'
+import type { Executor } from '../exec/index.js'
+import type { Store, JsonSublevel } from '../store/index.js'
 import type { Logger } from '../core/logger.js'
-import type { ReceiptExport } from '../receipts/chain.js'
+import type { ReceiptExport } from '../receipts/index.js'
 import type { RegisteredWorkflowSource, Principal } from './types.js'
 import type { KeyStore } from './keys.js'
 import type { RunEventHub } from './events.js'
 import type { EstimateDeps } from './estimate.js'
-import type { JsonSublevel } from '../store/index.js'
 import type { Clock } from '../core/clock.js'
 
 /** Who started a run through the gateway: the requester of record (kept in the `gateway-runs` sublevel). */

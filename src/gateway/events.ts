@@ -6,7 +6,7 @@
  * Every subscriber is a Sink with a bounded buffer: a client that does not
  * read is dropped (`onSlow`) instead of growing the node's memory.
  */
-import type { Executor } from '../exec/executor.js'
+import type { Executor } from '../exec/index.js'
 import type { ExecEvent } from '../exec/types.js'
 import type { Logger } from '../core/logger.js'
 

@@ -13,7 +13,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Store, JsonSublevel } from '../store/index.js'
-import { publicKeyOfPeer } from '../core/identity.js'
+import { publicKeyOfPeer } from '../core/index.js'
 import type { Principal, Scope } from './types.js'
 import { ApiKeyExistsError, ApiKeyNotFoundError, InvalidApiKeyError } from './errors.js'
 import { MAX_API_KEYS, SCOPES } from './constants.js'

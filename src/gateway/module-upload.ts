@@ -18,9 +18,8 @@ import { randomBytes } from 'node:crypto'
 import { lstat, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cidOfBytes, RAW } from '../core/encoding.js'
-import { folderCid, MODULE_ENTRIES, moduleSpecOf } from '../core/module.js'
-import type { ModuleSpec } from '../core/module.js'
-import { unpackBundle } from '../workflow/bundle.js'
+import { folderCid, MODULE_ENTRIES, moduleSpecOf, type ModuleSpec } from '../core/index.js'
+import { unpackBundle } from '../workflow/index.js'
 import { InvalidModuleUploadError, ModuleUploadRefusedError, UploadQuotaExceededError } from './errors.js'
 
 /** Largest uploaded ZIP or file (bytes, before base64). @default 2 MiB */

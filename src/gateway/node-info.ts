@@ -5,8 +5,8 @@
  * the node's metrics registry; nothing here is computed for the console
  * alone (an API client gets the same document).
  */
-import type { PlLibp2p } from '../net/libp2p.js'
-import type { Metrics } from '../core/metrics.js'
+import type { PlLibp2p } from '../net/index.js'
+import type { Metrics } from '../core/index.js'
 import type { FastifyInstance } from 'fastify'
 import { NODE_INFO_MAX_PINGS, NODE_INFO_PING_TIMEOUT_MS } from './constants.js'
 import { withErrors } from './schemas.js'

@@ -16,13 +16,11 @@
  * POST /capabilities {descriptor: "name: Echo\nversion: 1.0.0\n…", impl: {upload: {file: 'function.mjs', content: '<base64>'}}, price: 2}
  */
 import { parse as parseYaml } from 'yaml'
-import type { Discovery } from '../discovery/service.js'
-import { buildDescriptor, compareVersions } from '../discovery/descriptor.js'
+import { type Discovery, buildDescriptor, compareVersions } from '../discovery/index.js'
 import { CapabilityNotFoundError, InvalidDescriptorError } from '../discovery/errors.js'
 import type { CapabilityDescriptor, CapabilityDescriptorInput, ImplRef, LocalCapability } from '../discovery/types.js'
-import type { SchemaRegistry } from '../spec/registry.js'
-import { formatAjvErrors } from '../spec/registry.js'
-import { checkExternalImpl, type ExternalImpl } from '../core/module.js'
+import { type SchemaRegistry, formatAjvErrors } from '../spec/index.js'
+import { checkExternalImpl, type ExternalImpl } from '../core/index.js'
 import { valueDepthOver } from '../core/json-guard.js'
 import { ExternalImplRefusedError, ImplNotReusableError } from './errors.js'
 import { installUploadedModule, MAX_MODULE_ENTRIES, MAX_MODULE_UNPACKED_BYTES, MAX_MODULE_UPLOAD_BYTES, type ModuleUpload, type UploadDeps } from './module-upload.js'

@@ -9,7 +9,7 @@ import type { PlComponents, PlService, ServiceComponents, ServiceMap } from '../
 import type { ExecService } from '../exec/index.js'
 import type { Negotiation } from '../negotiation/index.js'
 import type { ReceiptsService } from '../receipts/index.js'
-import type { ControlApi } from '../api/control.js'
+import type { ControlApi } from '../api/index.js'
 import type { GatewayPlugin, RegisteredWorkflowSource } from './types.js'
 import { registryRoutes, type Registry } from '../registry/index.js'
 import { join } from 'node:path'

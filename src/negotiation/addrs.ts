@@ -1,6 +1,6 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import type { PlLibp2p } from '../net/libp2p.js'
+import type { PlLibp2p } from '../net/index.js'
 
 /** True for loopback, private, link-local, unspecified and shared (CGNAT) IPs, and `localhost`. */
 export function isPrivateIp (ip: string): boolean {

@@ -1,5 +1,5 @@
 /** Defaults of negotiation; each is overridable through `NegotiationInit` (see docs/NEGOTIATION.md). */
-import type { SelectWeight } from '../workflow/ir.js'
+import type { SelectWeight } from '../workflow/index.js'
 
 export const NEGOTIATE_PROTOCOL = '/pl/negotiate/1.0.0'
 export const EXEC_PROTOCOL = '/pl/exec/1.0.0'

@@ -6,7 +6,7 @@
  * `neg-explanations/<run>\0<step key>` and served at `GET /runs/:id/explanations`.
  */
 import type { Store, JsonSublevel } from '../store/index.js'
-import type { SelectWeight } from '../workflow/ir.js'
+import type { SelectWeight } from '../workflow/index.js'
 import type { ScoreTerm } from './scoring.js'
 import type { DeclineReason } from './types.js'
 import { ExplanationNotFoundError } from './errors.js'

@@ -7,12 +7,10 @@
  * the answers until `reply_by`. Awards and execution then go point-to-point
  * as usual (bids and awards never travel over gossip).
  */
-import type { Envelope, VerifiedEnvelope } from '../core/envelope.js'
-import type { Gossip } from '../net/gossip.js'
-import type { Rpc } from '../net/rpc.js'
+import type { Envelope, VerifiedEnvelope } from '../core/index.js'
+import type { Gossip, Rpc, PlLibp2p } from '../net/index.js'
 import type { Logger } from '../core/logger.js'
 import { systemClock, type Clock } from '../core/clock.js'
-import type { PlLibp2p } from '../net/libp2p.js'
 import { negotiateProtocol } from './wire.js'
 import { learnAddrs, onPrivateNetwork } from './addrs.js'
 import { MAX_OPEN_CALL_ANSWERS, MAX_OPEN_CALL_REPLY_MS } from './constants.js'

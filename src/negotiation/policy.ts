@@ -9,10 +9,10 @@
  * allowed / denied peers, a maximum price, a maximum eta.
  */
 import { cidStringOf, parseCid } from '../core/encoding.js'
-import type { BlockStore } from '../store/blocks.js'
-import type { SchemaRegistry } from '../spec/registry.js'
+import type { BlockStore } from '../store/index.js'
+import type { SchemaRegistry } from '../spec/index.js'
 import { PolicyUnresolvedError } from '../trust/errors.js'
-import { parseRequirement, type Requirement } from '../trust/evaluate.js'
+import { parseRequirement, type Requirement } from '../trust/index.js'
 import type { Bid } from './types.js'
 import type { PolicyV1 } from '../wire/index.js'
 

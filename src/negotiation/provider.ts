@@ -8,19 +8,14 @@
  * receipt.
  */
 import { cidOfBytes, decodeCanonical, encodeCanonical, verifyBytes } from '../core/encoding.js'
-import { envelopeId, type Envelope, type SignOptions, type EnvelopeVerifier } from '../core/envelope.js'
+import { envelopeId, type Envelope, type SignOptions, type EnvelopeVerifier, type Identity, type Metrics, type ModuleSpec } from '../core/index.js'
 import { errorToData, type ErrorData } from '../core/errors.js'
 import { clockInterval, systemClock, timeoutSignal, type Clock } from '../core/clock.js'
-import type { Identity } from '../core/identity.js'
 import type { Logger } from '../core/logger.js'
-import type { Metrics } from '../core/metrics.js'
-import type { Rpc, HandlerContext, RpcResponse } from '../net/rpc.js'
-import type { SchemaRegistry } from '../spec/registry.js'
-import type { ModuleSpec } from '../core/module.js'
-import { signReceipt, type Receipt } from '../receipts/signing.js'
-import { isStepCall } from '../receipts/call.js'
-import { receiptLimits, receiptUsage } from '../receipts/runner.js'
-import { effectiveLimits } from '../exec/limits.js'
+import type { Rpc, HandlerContext, RpcResponse } from '../net/index.js'
+import type { SchemaRegistry } from '../spec/index.js'
+import { signReceipt, type Receipt, isStepCall, receiptLimits, receiptUsage } from '../receipts/index.js'
+import { effectiveLimits } from '../exec/index.js'
 import {
   DEFAULT_AWARD_HOLD_MS, DEFAULT_BID_TTL_MS, DEFAULT_DONE_KEEP_MS, DEFAULT_MAX_ACTIVE, DEFAULT_MAX_OPEN_BIDS, DEFAULT_MAX_OPEN_BIDS_PER_PEER,
   DEFAULT_EXEC_GRACE_MS, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_BID_SWEEP_MS, DEFAULT_MAX_DEPTH, EXEC_PROTOCOL, MAX_AWARD_DEADLINE_MS
@@ -32,8 +27,7 @@ import {
 import { execProtocol, type ExecRequest, type ExecResponse } from './wire.js'
 import type { PolicyResolver } from './policy.js'
 import type { InnerRun, StepSandbox } from '../exec/types.js'
-import { attestationCid, type Attestation } from '../trust/attestation.js'
-import type { IoSchemas } from '../trust/io-schemas.js'
+import { attestationCid, type Attestation, type IoSchemas } from '../trust/index.js'
 import { MAX_BID_CREDENTIALS } from '../trust/constants.js'
 import { defaultBidStrategy } from './strategy.js'
 import { LIMIT_KEYS, type Award, type Bid, type BidDecision, type BidRelease, type BidStrategy, type CallForProposal, type Decline, type InputFetcher, type Limits, type LocalCapabilities, type LocalOffer, type Result, type RunStep } from './types.js'

@@ -6,24 +6,20 @@
  * with the plan's `select` weights. Everything heard goes into the step's
  * explanation.
  */
-import { envelopeId, type Envelope, type SignOptions, type EnvelopeVerifier, type VerifiedEnvelope } from '../core/envelope.js'
-import type { Gossip } from '../net/gossip.js'
+import { envelopeId, type Envelope, type SignOptions, type EnvelopeVerifier, type VerifiedEnvelope, mapBounded } from '../core/index.js'
+import type { Gossip, Rpc, PlLibp2p } from '../net/index.js'
 import { cfpTopic, type OpenAnswer, type OpenCallCollector } from './open-calls.js'
-import type { Rpc } from '../net/rpc.js'
 import type { Logger } from '../core/logger.js'
 import { clockSleepUntil, systemClock, type Clock } from '../core/clock.js'
-import type { PlLibp2p } from '../net/libp2p.js'
-import type { SelectWeight } from '../workflow/ir.js'
+import type { SelectWeight } from '../workflow/index.js'
 import { negotiateProtocol, type NegotiateResponse } from './wire.js'
 import { learnAddrs } from './addrs.js'
 import { InvalidBidError } from './errors.js'
-import { mapBounded } from '../core/bounded.js'
 import { DEFAULT_NEGOTIATION_DIAL_MS } from './constants.js'
 import { bidViolation, peerExclusion, type EffectivePolicy } from './policy.js'
 import { scoreBids, type Scored } from './scoring.js'
 import type { AnswerExplanation, BidExplanation, StepExplanation } from './explanation.js'
-import { judgeRequirements, type Requirement, type Verdict } from '../trust/evaluate.js'
-import type { BidEvidence } from '../trust/service.js'
+import { judgeRequirements, type Requirement, type Verdict, type BidEvidence } from '../trust/index.js'
 import { LIMIT_KEYS, type Bid, type CallForProposal, type Candidate, type CapabilityDescriptor, type Decline, type Limits } from './types.js'
 
 export interface RoundComponents {

@@ -9,7 +9,7 @@
  * @example
  * scoreBids([{price: 2, attrs: {readability: 0.9}}, ...], [{attr: 'readability', weight: 0.6}, {attr: 'price', weight: 0.2}])
  */
-import type { SelectWeight } from '../workflow/ir.js'
+import type { SelectWeight } from '../workflow/index.js'
 import { DEFAULT_COST_ATTRS } from './constants.js'
 
 export interface Scorable {

@@ -5,10 +5,10 @@
  * input (InputFetcher), how it runs one step (RunStep), and whether it bids
  * (BidStrategy).
  */
-import type { ModuleSpec, SandboxPermission } from '../core/module.js'
+import type { ModuleSpec, SandboxPermission } from '../core/index.js'
 import type { InnerRun, Isolation, ModuleCall, ModuleCallOptions, RunVia, Usage } from '../exec/types.js'
 import type { ErrorData } from '../core/errors.js'
-import type { Attestation } from '../trust/attestation.js'
+import type { Attestation } from '../trust/index.js'
 import type { AwardV1, BidReleaseV1, BidV1, CallForProposalV1, CapabilityDescriptor, DeclineReason, DeclineV1, Limits, ResultV1 } from '../wire/index.js'
 
 export type { ModuleSpec, Usage }

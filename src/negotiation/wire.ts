@@ -10,8 +10,8 @@
  *   PROGRESS `{type: 'pl:exec:accepted' | 'pl:exec:input' | 'pl:step:progress', ...}` frames, then
  *   OK `{result: Result.v1 envelope (with the provider-signed receipt), output?: <dag-cbor bytes>, inner?: <SignedReceipt.v1 of a composite's inner run>[]}`
  */
-import { defineProtocol, type ProtocolDef, type HandlerContext, type RpcResponse } from '../net/rpc.js'
-import type { Envelope } from '../core/envelope.js'
+import { defineProtocol, type ProtocolDef, type HandlerContext, type RpcResponse } from '../net/index.js'
+import type { Envelope } from '../core/index.js'
 import { DEFAULT_MAX_OUTPUT_BYTES, EXEC_PROTOCOL, NEGOTIATE_PROTOCOL } from './constants.js'
 import type { Award, Result } from './types.js'
 

@@ -20,7 +20,7 @@ import { defineProtocol, expectOk, type ProtocolDef, type Rpc, type RpcResponse,
 import { decodeCanonical, parseCid, verifyBytes } from '../core/encoding.js'
 import { PlError } from '../core/errors.js'
 import type { Store } from '../store/index.js'
-import type { Metrics } from '../core/metrics.js'
+import type { Metrics } from '../core/index.js'
 import type { Logger } from '../core/logger.js'
 import { systemClock, type Clock } from '../core/clock.js'
 

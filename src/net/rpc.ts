@@ -16,7 +16,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { encodeFrame, FrameReader, END_OF_STREAM } from './frames.js'
 import { RpcTimeoutError, RpcDialError, RpcStreamError, RpcStatusError, RpcAbortedError, TruncatedFrameError, FrameTooLargeError, MalformedFrameError, UnsolicitedFrameError, StreamResetError } from './errors.js'
 import { errorToData, type ErrorData, PlError } from '../core/errors.js'
-import type { Metrics } from '../core/metrics.js'
+import type { Metrics } from '../core/index.js'
 import type { Logger } from '../core/logger.js'
 import { systemClock, timeoutSignal, type Clock, type TimerHandle } from '../core/clock.js'
 

@@ -7,7 +7,7 @@
  *   { input_data, parameters, settings, global_settings, global_parameters }
  */
 import type { Json } from '../core/encoding.js'
-import type { Step, TaskDag } from '../workflow/ir.js'
+import type { Step, TaskDag } from '../workflow/index.js'
 
 export interface StepCall {
   input_data: Record<string, unknown>

@@ -5,7 +5,7 @@
  * through to its own upstream steps, so the chain stays connected. Instances
  * of an upstream step (`id[i]` map items, `id@n` loop iterations) all count.
  */
-import type { Binding, Step, TaskDag } from '../workflow/ir.js'
+import type { Binding, Step, TaskDag } from '../workflow/index.js'
 import type { ReceiptStore } from './store.js'
 
 /** The step id of an instance key: `sum@2[3]` → `sum`. */

@@ -13,10 +13,10 @@
  * const { output, receipt } = await runner.run(step, inputData, ctx)
  */
 import { cidStringOf } from '../core/encoding.js'
-import type { Identity } from '../core/identity.js'
-import type { SchemaRegistry } from '../spec/registry.js'
+import type { Identity } from '../core/index.js'
+import type { SchemaRegistry } from '../spec/index.js'
 import type { RunnerQuery, StepContext, StepRunner, StepRunResult } from '../exec/types.js'
-import type { Step } from '../workflow/ir.js'
+import type { Step } from '../workflow/index.js'
 import { countersignVerified, signReceipt, type Receipt, type SignedReceipt } from './signing.js'
 import { LIMIT_KEYS, type Limits } from '../wire/index.js'
 import { stepCallDocument } from './call.js'

@@ -11,8 +11,8 @@
  * receiptCid(accepted.receipt) // 'bafyrei...'
  */
 import { cidStringOf, encodeCanonical, fromBase64url, parseCid, stripUndefined, toBase64url } from '../core/encoding.js'
-import { verifyByPeer, publicKeyOfPeer, type Identity } from '../core/identity.js'
-import { SchemaRegistry, formatAjvErrors } from '../spec/registry.js'
+import { verifyByPeer, publicKeyOfPeer, type Identity } from '../core/index.js'
+import { SchemaRegistry, formatAjvErrors } from '../spec/index.js'
 import type { ReceiptV1, SignedReceiptV1 } from '../wire/index.js'
 import { ReceiptMalformedError, ReceiptNotCountersignedError, ReceiptSignatureError, ReceiptSignerMismatchError } from './errors.js'
 

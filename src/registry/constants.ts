@@ -1,5 +1,5 @@
 /** Limits and defaults of the workflow registry (docs/LIMITS.md lists them all). */
-import { DEFAULT_MAX_BLOCK_BYTES } from '../net/fetch.js'
+import { DEFAULT_MAX_BLOCK_BYTES } from '../net/index.js'
 
 export const WORKFLOWS_PROTOCOL = '/pl/workflows/1.0.0'
 /** The signed record's envelope type (protocols/schemas/WorkflowRecord.v1.json). */

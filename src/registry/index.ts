@@ -16,7 +16,7 @@
  */
 export { Registry, registry, type RegistryInit, type RegistryComponents, type RegisterInput, type RecordView, type RegisterResult } from './service.js'
 export { type WorkflowRecord, type SignedRecord, type WorkflowMeta } from './record.js'
-export { compileQuery, runQuery, QUERY_FIELDS, type QueryRequest, type QueryResult } from './query.js'
+export { compileQuery, runQuery, QUERY_FIELDS, type QueryRequest, type QueryResult, type QueryDoc } from './query.js'
 export { compareSemver, parseSemver } from './semver.js'
 export { workflowKey } from './protocol.js'
 export { registryRoutes, type RegistryRoutesDeps } from './routes.js'

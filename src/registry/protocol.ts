@@ -7,7 +7,7 @@
  */
 import { cidOfBytes, RAW } from '../core/encoding.js'
 import type { CID } from 'multiformats/cid'
-import { defineProtocol, type ProtocolDef, type RpcResponse } from '../net/rpc.js'
+import { defineProtocol, type ProtocolDef, type RpcResponse } from '../net/index.js'
 import { MAX_RECORDS_PER_ANSWER, WORKFLOWS_PROTOCOL, WORKFLOW_ID, WORKFLOW_KEY_PREFIX } from './constants.js'
 import { InvalidWorkflowsAnswerError } from './errors.js'
 

@@ -4,15 +4,13 @@
  * one (bundle fetched and unpacked, providers of its negotiated steps found
  * in advance) and release that again.
  */
-import { effectiveLimits } from '../exec/limits.js'
+import { effectiveLimits, type ExecService } from '../exec/index.js'
 import type { PlComponents } from '../node.js'
 import type { Logger } from '../core/logger.js'
-import type { ModuleSpec } from '../core/module.js'
-import type { ExecService } from '../exec/service.js'
+import type { ModuleSpec } from '../core/index.js'
 import { runView } from '../exec/view.js'
 import type { RunState } from '../exec/types.js'
-import { loadWorkflow, type LoadedWorkflow } from '../workflow/load.js'
-import type { TaskDag } from '../workflow/ir.js'
+import { loadWorkflow, type LoadedWorkflow, type TaskDag } from '../workflow/index.js'
 import type { Registry, RecordView } from './service.js'
 import { InvalidWorkflowBundleError, RegistryUnavailableError, RunAddonMissingError } from './errors.js'
 import type { Principal } from '../gateway/types.js'

@@ -121,5 +121,6 @@ export class Store {
 }
 
 export { BlockStore } from './blocks.js'
+export { ReplayStore } from './replay.js'
 export { GroupCommit, type BatchOp } from './group-commit.js'
 export * from './errors.js'

@@ -10,8 +10,7 @@ import { join } from 'node:path'
 import { Command } from 'commander'
 import { Swarm } from './launcher.js'
 import { swarmNodeSpec } from './profiles.js'
-import { action } from '../cli/util.js'
-import { watchParent } from '../cli/daemon.js'
+import { action, watchParent } from '../cli/index.js'
 
 const program = new Command('swarm')
   .description('Start N pl-node processes on 127.0.0.1 (node 0 is the bootstrap, the others join it), each with the sample capabilities of its profile; Ctrl-C stops them all.')

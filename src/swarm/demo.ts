@@ -17,7 +17,7 @@ import { Swarm } from './launcher.js'
 import { swarmNodeSpec, swarmOffers } from './profiles.js'
 import { ControlClient } from '../api/client.js'
 import { packageRoot } from '../core/paths.js'
-import { action } from '../cli/util.js'
+import { action } from '../cli/index.js'
 import { verifyExport, type ChainVerification } from '../receipts/index.js'
 import { renderDemoReport, type DemoRun } from './report.js'
 

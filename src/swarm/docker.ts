@@ -8,7 +8,7 @@
  */
 import '../cli/require-node.js'
 import { Command } from 'commander'
-import { action } from '../cli/util.js'
+import { action } from '../cli/index.js'
 import { ComposeSwarm, COMPOSE_SERVICES, dockerUnavailable } from './compose.js'
 
 async function main (o: { project: string, keep: boolean, json: boolean }): Promise<number> {

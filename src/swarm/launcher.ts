@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { availableParallelism } from 'node:os'
 import { PlError } from '../core/errors.js'
-import { mapBounded } from '../core/bounded.js'
+import { mapBounded } from '../core/index.js'
 import { plNodeEntry } from '../core/paths.js'
 
 export class SwarmStartError extends PlError {

@@ -10,8 +10,8 @@
  * attestationCid(att) // 'bafyrei...'
  */
 import { parseCid } from '../core/encoding.js'
-import { publicKeyOfPeer, type Identity } from '../core/identity.js'
-import { formatAjvErrors, SchemaRegistry } from '../spec/registry.js'
+import { publicKeyOfPeer, type Identity } from '../core/index.js'
+import { formatAjvErrors, SchemaRegistry } from '../spec/index.js'
 import { AttestationMalformedError, AttestationSignatureError, RevocationInvalidError } from './errors.js'
 import { docCid, signatureValid, signDoc } from './signed.js'
 import { CLAIM_KEY, MAX_CLAIM_STRING } from './constants.js'

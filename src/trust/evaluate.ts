@@ -20,7 +20,7 @@
 import { parseCid } from '../core/encoding.js'
 import { attestationCid, checkAttestation, type Attestation, type ClaimValue } from './attestation.js'
 import { AttestationExpiredError, AttestationRevokedError, AttestationSubjectMismatchError, UntrustedIssuerError } from './errors.js'
-import type { SchemaRegistry } from '../spec/registry.js'
+import type { SchemaRegistry } from '../spec/index.js'
 import type { VerifiedAttestations } from './verified-cache.js'
 
 export interface TrustedIssuer {

@@ -10,8 +10,8 @@
  */
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import { cidStringOf, parseCid } from '../core/encoding.js'
-import { formatAjvErrors, type SchemaRegistry } from '../spec/registry.js'
-import type { BlockStore } from '../store/blocks.js'
+import { formatAjvErrors, type SchemaRegistry } from '../spec/index.js'
+import type { BlockStore } from '../store/index.js'
 import { MAX_COMPILED_SCHEMAS } from './constants.js'
 import { InputSchemaError, OutputSchemaError } from './errors.js'
 

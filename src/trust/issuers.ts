@@ -8,7 +8,7 @@
 import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs'
 import { basename, dirname } from 'node:path'
 import { readFile, writeFile, rename } from 'node:fs/promises'
-import { publicKeyOfPeer } from '../core/identity.js'
+import { publicKeyOfPeer } from '../core/index.js'
 import { CLAIM_KEY } from './constants.js'
 import { TrustFileError } from './errors.js'
 import type { TrustedIssuer } from './evaluate.js'

@@ -11,8 +11,8 @@
  * checkReceiptsTrust(doc.receipts.map(s => s.receipt), await readTrustFile('trust.json'))
  */
 import { cidStringOf } from '../core/encoding.js'
-import type { SchemaRegistry } from '../spec/registry.js'
-import type { Receipt } from '../receipts/signing.js'
+import type { SchemaRegistry } from '../spec/index.js'
+import type { Receipt } from '../receipts/index.js'
 import { attestationCid, checkRevocation, type Attestation, type Revocation } from './attestation.js'
 import { checkCredentials, judgeRequirements, parseRequirement, type Requirement } from './evaluate.js'
 import { ReceiptTrustError } from './errors.js'

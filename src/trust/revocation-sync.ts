@@ -12,7 +12,7 @@
  * await rpc.handle(def)
  * const { revocations } = checkSyncAnswer(expectOk(await rpc.request(peer, def, { attestations: [cid] }), def.id), peer)
  */
-import { defineProtocol, type ProtocolDef } from '../net/rpc.js'
+import { defineProtocol, type ProtocolDef } from '../net/index.js'
 import { parseCid } from '../core/encoding.js'
 import type { Revocation } from './attestation.js'
 import { MAX_SYNC_ANSWER, MAX_SYNC_REQUEST, REVOCATION_SYNC_PROTOCOL } from './constants.js'

@@ -4,8 +4,8 @@
  * dag-cbor(document without `sig`); the signer is the document's `issuer`.
  */
 import { fromBase64url, toBase64url, cidStringOf } from '../core/encoding.js'
-import { withDomain } from '../receipts/signing.js'
-import { verifyByPeer, type Identity } from '../core/identity.js'
+import { withDomain } from '../receipts/index.js'
+import { verifyByPeer, type Identity } from '../core/index.js'
 
 export function signingBytes (domain: string, doc: Record<string, unknown>): Uint8Array {
   const { sig: _sig, ...body } = doc

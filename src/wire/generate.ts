@@ -11,8 +11,7 @@
  * const { text, types } = await generateWireTypes('protocols/schemas')
  * types.get('Capability.v1') // 'CapabilityV1'
  */
-import { createContext, loadBundle, readSchemaDir } from '../spec/compiler/index.js'
-import { emitTsTypes } from '../spec/compiler/emit/ts-types.js'
+import { createContext, loadBundle, readSchemaDir, emitTsTypes } from '../spec/compiler/index.js'
 
 /** The generated file, relative to the package root. */
 export const WIRE_TYPES_FILE = 'src/wire/types.gen.ts'

@@ -17,8 +17,7 @@
  * `join`). Errors name `file:line:col`.
  */
 import { isScalar, type Node, type Pair, type YAMLMap, type YAMLSeq } from 'yaml'
-import { cidStringOf } from '../core/encoding.js'
-import type { Json } from '../core/encoding.js'
+import { cidStringOf, type Json } from '../core/encoding.js'
 import type { Binding, Expr, Step, StepLimits, TaskDag } from './ir.js'
 import { DslSource } from './dsl-source.js'
 import { NAME, readConstraints, readInputs, readPolicy, readSelect } from './dsl-header.js'

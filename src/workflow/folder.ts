@@ -7,7 +7,7 @@
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises'
 import { isAbsolute, join, relative, resolve, sep } from 'node:path'
 import { cidStringOf, decodeJson } from '../core/encoding.js'
-import { MODULE_ENTRIES, moduleSpecOf, type ModuleSpec } from '../core/module.js'
+import { MODULE_ENTRIES, moduleSpecOf, type ModuleSpec } from '../core/index.js'
 import type { TaskDag } from './ir.js'
 import { checkWorkflowGraph, checkWorkflowSchema, compileWorkflowJson, type WorkflowDoc } from './workflow-json.js'
 import { MANIFEST_FILE, MAX_DOCUMENT_BYTES, WORKFLOW_FILE } from './constants.js'

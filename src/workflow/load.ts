@@ -5,7 +5,7 @@
  */
 import { lstat, readFile, readdir, rm, stat } from 'node:fs/promises'
 import { basename, dirname, extname, join, resolve } from 'node:path'
-import type { ModuleSpec } from '../core/module.js'
+import type { ModuleSpec } from '../core/index.js'
 import type { TaskDag } from './ir.js'
 import { compileDsl } from './dsl.js'
 import { makeBundleTemp, unpackBundle } from './bundle.js'

@@ -4,15 +4,14 @@
  * module. Pure: module folders are read by `loadWorkflow`, which passes
  * their CIDs in.
  */
-import type { Json } from '../core/encoding.js'
-import { cidStringOf } from '../core/encoding.js'
-import { SchemaRegistry, formatAjvErrors } from '../spec/registry.js'
+import { type Json, cidStringOf } from '../core/encoding.js'
+import { SchemaRegistry, formatAjvErrors } from '../spec/index.js'
 import type { Step, TaskDag } from './ir.js'
 import { limitsFromRequirements } from './limits.js'
 import { validateDag } from './validate.js'
 import { stableTopoSort } from './order.js'
 import { DEFAULT_ROUTER_ITERATIONS, MAX_ROUTER_ITERATIONS } from './constants.js'
-import { SANDBOX_PERMISSIONS, type SandboxPermission } from '../core/module.js'
+import { SANDBOX_PERMISSIONS, type SandboxPermission } from '../core/index.js'
 import {
   DagCycleError, LoopBoundError, ModuleNotInGraphError, UnknownDownstreamError, UnknownGraphKeyError, WorkflowSchemaError
 } from './errors.js'

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict'
 import { rawRequest } from '../helpers/http.js'
 import { TestMesh } from '../helpers/mesh.js'
 import { daemonServices } from '../../src/services.js'
-import type { DaemonConfig } from '../../src/cli/config.js'
+import type { DaemonConfig } from '../../src/cli/index.js'
 import type { ControlApi } from '../../src/api/control.js'
 import { DEFAULT_CONTROL_BODY_LIMIT, DEFAULT_MAX_JSON_DEPTH, jsonDepth } from '../../src/api/control.js'
-import { DEFAULT_MAX_BLOCK_BYTES } from '../../src/net/fetch.js'
+import { DEFAULT_MAX_BLOCK_BYTES } from '../../src/net/index.js'
 
 const DEPTH = 100_000
 

@@ -14,7 +14,7 @@ import { tempDir } from '../helpers/tmp.js'
 import type { Discovery } from '../../src/discovery/index.js'
 import type { A2aBridge } from '../../src/bridges/a2a/index.js'
 import type { ExecService } from '../../src/exec/index.js'
-import { verifyExport } from '../../src/receipts/chain.js'
+import { verifyExport } from '../../src/receipts/index.js'
 import { decodeJson, encodeJson } from '../../src/core/encoding.js'
 import { a2aClient, data, gw, moduleDir, rpc, send, startA2aMesh, text } from './a2a-helpers.js'
 

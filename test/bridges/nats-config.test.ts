@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { daemonServices } from '../../src/services.js'
-import type { DaemonConfig } from '../../src/cli/config.js'
+import type { DaemonConfig } from '../../src/cli/index.js'
 import { callSubject, topicSubject, checkPrefix } from '../../src/bridges/nats/index.js'
 
 const config = (services: Record<string, unknown>): DaemonConfig => ({ dataDir: '/tmp/x', listen: [], bootstrap: [], controlPort: 0, logLevel: 'info', localSwarm: false, gossip: true, services })

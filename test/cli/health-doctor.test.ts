@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { startNodeProcess, runCli, PL_NODE } from '../helpers/proc.js'
 import { tempDir } from '../helpers/tmp.js'
 import { packageRoot } from '../../src/core/paths.js'
-import { createIdentity } from '../../src/core/identity.js'
+import { createIdentity } from '../../src/core/index.js'
 
 const START_MS = 120_000
 const CLI_MS = 120_000

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseOffers, readOffer } from '../../src/offers.js'
-import { swarmOffers } from '../../src/swarm/profiles.js'
+import { swarmOffers } from '../../src/swarm/index.js'
 import { tempDir } from '../helpers/tmp.js'
 
 test('every sample capability descriptor of the swarm profiles reads, with its module folder', async () => {

@@ -16,7 +16,7 @@ import { tempDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/mesh.js'
 import { ControlClient } from '../../src/api/client.js'
 import { PlNode } from '../../src/node.js'
-import { createIdentity } from '../../src/core/identity.js'
+import { createIdentity } from '../../src/core/index.js'
 
 /** generous: the test machines are shared and loaded; nothing here measures time */
 const START_MS = 120_000

@@ -5,9 +5,8 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createIdentity, type Identity } from '../../src/core/identity.js'
-import { SchemaRegistry } from '../../src/spec/registry.js'
-import { signEnvelope, EnvelopeVerifier } from '../../src/core/envelope.js'
+import { createIdentity, type Identity, signEnvelope, EnvelopeVerifier } from '../../src/core/index.js'
+import { SchemaRegistry } from '../../src/spec/index.js'
 import { cidStringOf } from '../../src/core/encoding.js'
 import { silentLogger } from '../../src/core/logger.js'
 import { Catalog } from '../../src/discovery/catalog.js'

@@ -3,8 +3,7 @@ import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TestMesh } from '../helpers/mesh.js'
 import type { PlNode } from '../../src/node.js'
-import { type BlockFetcher, FETCH_PROTOCOL } from '../../src/net/fetch.js'
-import { defineProtocol } from '../../src/net/rpc.js'
+import { type BlockFetcher, FETCH_PROTOCOL, defineProtocol } from '../../src/net/index.js'
 import { cidStringOf, encodeCanonical } from '../../src/core/encoding.js'
 
 describe('/pl/fetch/1.0.0', () => {

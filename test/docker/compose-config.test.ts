@@ -10,8 +10,7 @@ import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { parse } from 'yaml'
 import { packageRoot } from '../../src/core/paths.js'
-import { swarmOffers } from '../../src/swarm/profiles.js'
-import { COMPOSE_SERVICES } from '../../src/swarm/compose.js'
+import { swarmOffers, COMPOSE_SERVICES } from '../../src/swarm/index.js'
 
 const root = packageRoot()
 const compose = parse(readFileSync(join(root, 'docker', 'compose.yaml'), 'utf8'), { merge: true })

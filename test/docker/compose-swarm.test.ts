@@ -12,7 +12,7 @@
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { ComposeSwarm, COMPOSE_SERVICES, composeCommand, dockerUnavailable, runCommand } from '../../src/swarm/compose.js'
+import { ComposeSwarm, COMPOSE_SERVICES, composeCommand, dockerUnavailable, runCommand } from '../../src/swarm/index.js'
 import { packageRoot } from '../../src/core/paths.js'
 import { verifyExport } from '../../src/receipts/index.js'
 import type { DemoRun } from '../../src/swarm/report.js'

@@ -6,8 +6,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { ModuleSpec } from '../../src/core/module.js'
-import type { Step } from '../../src/workflow/ir.js'
+import type { ModuleSpec } from '../../src/core/index.js'
+import type { Step } from '../../src/workflow/index.js'
 import { callStep, dagOf, harness, writeModule, type Harness } from './helpers.js'
 
 async function lines (file: string): Promise<string[]> {

@@ -5,10 +5,9 @@
  */
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { moduleSpecOf, type ModuleSpec } from '../../src/core/module.js'
+import { moduleSpecOf, type ModuleSpec } from '../../src/core/index.js'
 import { Store } from '../../src/store/index.js'
-import { loadFolder } from '../../src/workflow/folder.js'
-import type { Step, TaskDag } from '../../src/workflow/ir.js'
+import { loadFolder, type Step, type TaskDag } from '../../src/workflow/index.js'
 import { Executor, type ExecutorInit } from '../../src/exec/executor.js'
 import { FakeClock } from '../../src/core/clock.js'
 import { tempDir } from '../helpers/tmp.js'

@@ -8,8 +8,8 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
-import type { ModuleSpec } from '../../src/core/module.js'
-import type { StepLimits } from '../../src/workflow/ir.js'
+import type { ModuleSpec } from '../../src/core/index.js'
+import type { StepLimits } from '../../src/workflow/index.js'
 import type { JsIsolation, RunRecord, StepRecord } from '../../src/exec/types.js'
 import { callStep, dagOf, harness, writeModule, type Harness } from './helpers.js'
 

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Step } from '../../src/workflow/ir.js'
+import type { Step } from '../../src/workflow/index.js'
 import { ManualClock, callStep, dagOf, harness, writeModule } from './helpers.js'
 
 function humanStep (fields: Partial<Step> = {}): Step {

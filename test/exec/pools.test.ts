@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
-import { moduleSpecOf, type ModuleSpec } from '../../src/core/module.js'
+import { moduleSpecOf, type ModuleSpec } from '../../src/core/index.js'
 import { ModulePool } from '../../src/exec/pool.js'
 import type { ModuleCall, ModuleResult } from '../../src/exec/types.js'
 import { tempDir } from '../helpers/tmp.js'

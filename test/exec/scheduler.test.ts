@@ -1,7 +1,7 @@
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { ExecEvent } from '../../src/exec/types.js'
-import { compileDsl } from '../../src/workflow/dsl.js'
+import { compileDsl } from '../../src/workflow/index.js'
 import { tempDir } from '../helpers/tmp.js'
 import { callStep, dagOf, fixtureBundle, harness, writeModule } from './helpers.js'
 

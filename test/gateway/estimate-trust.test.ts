@@ -13,7 +13,7 @@ import { type TestMesh, waitFor } from '../helpers/mesh.js'
 import { tempDir } from '../helpers/tmp.js'
 import type { Discovery } from '../../src/discovery/index.js'
 import type { PlNode } from '../../src/node.js'
-import { createIdentity, type Identity } from '../../src/core/identity.js'
+import { createIdentity, type Identity } from '../../src/core/index.js'
 import { issueAttestation, type TrustService } from '../../src/trust/index.js'
 import { gw, http, startMesh } from './helpers.js'
 

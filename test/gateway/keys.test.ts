@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { FakeClock } from '../../src/core/clock.js'
 import { Store } from '../../src/store/index.js'
 import { KeyStore, RateLimiter } from '../../src/gateway/index.js'
-import { createIdentity } from '../../src/core/identity.js'
+import { createIdentity } from '../../src/core/index.js'
 import { tempDir } from '../helpers/tmp.js'
 
 async function assertFails (fn: () => Promise<unknown>, name: string): Promise<void> {

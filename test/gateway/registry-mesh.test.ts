@@ -8,7 +8,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { resolve } from 'node:path'
 import { waitFor } from '../helpers/mesh.js'
-import { packBundle } from '../../src/workflow/bundle.js'
+import { packBundle } from '../../src/workflow/index.js'
 import { gw, http, startMesh } from './helpers.js'
 
 test('a workflow uploaded over HTTP on node A runs by execute_dsl over HTTP on node C', async () => {

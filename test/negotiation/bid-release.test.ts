@@ -13,7 +13,7 @@ import { tempDir } from '../helpers/tmp.js'
 import type { ServiceFactory } from '../../src/node.js'
 import { negotiation, type Negotiation, type RemoteRunner } from '../../src/negotiation/index.js'
 import { negotiateProtocol } from '../../src/negotiation/wire.js'
-import { envelopeId } from '../../src/core/envelope.js'
+import { envelopeId } from '../../src/core/index.js'
 import { receipts } from '../../src/receipts/index.js'
 import { Offers, ModulePool, poolRunStep, writeModule, step, dagOf, ctxOf, runId } from './helpers.js'
 

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { SchemaRegistry } from '../../src/spec/registry.js'
+import { SchemaRegistry } from '../../src/spec/index.js'
 import { silentLogger } from '../../src/core/logger.js'
 import { cidStringOf } from '../../src/core/encoding.js'
 import { cfpConstraints } from '../../src/negotiation/remote-runner.js'

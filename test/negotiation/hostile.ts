@@ -5,9 +5,8 @@
  * bytes that do not match their CID, receipts that lie).
  */
 import { cidOfBytes, decodeCanonical, encodeCanonical, cidStringOf } from '../../src/core/encoding.js'
-import { createIdentity, type Identity } from '../../src/core/identity.js'
-import { signEnvelope, type Envelope } from '../../src/core/envelope.js'
-import { signReceipt, type Receipt } from '../../src/receipts/signing.js'
+import { createIdentity, type Identity, signEnvelope, type Envelope } from '../../src/core/index.js'
+import { signReceipt, type Receipt } from '../../src/receipts/index.js'
 import { negotiateProtocol, execProtocol, type Award, type Bid, type CallForProposal, type Decline, type Result, type DeclineReason, type Limits } from '../../src/negotiation/index.js'
 import type { PlNode } from '../../src/node.js'
 

@@ -5,9 +5,8 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createIdentity } from '../../src/core/identity.js'
-import { SchemaRegistry } from '../../src/spec/registry.js'
-import { signEnvelope, EnvelopeVerifier, envelopeId, type Envelope } from '../../src/core/envelope.js'
+import { createIdentity, signEnvelope, EnvelopeVerifier, envelopeId, type Envelope } from '../../src/core/index.js'
+import { SchemaRegistry } from '../../src/spec/index.js'
 import { encodeCanonical, cidOfBytes } from '../../src/core/encoding.js'
 import { silentLogger } from '../../src/core/logger.js'
 import { FakeClock } from '../../src/core/clock.js'

@@ -7,7 +7,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { StepRunner } from '../../src/exec/types.js'
-import type { Step } from '../../src/workflow/ir.js'
+import type { Step } from '../../src/workflow/index.js'
 import { RemoteRunner } from '../../src/negotiation/remote-runner.js'
 import { silentLogger } from '../../src/core/logger.js'
 import { dagOf, harness } from '../exec/helpers.js'

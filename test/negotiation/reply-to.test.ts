@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createIdentity } from '../../src/core/identity.js'
+import { createIdentity } from '../../src/core/index.js'
 import { learnAddrs, onPrivateNetwork, isPrivateIp } from '../../src/negotiation/addrs.js'
 
 function fakeLibp2p (known: string[] = [], own: string[] = ['/ip4/127.0.0.1/tcp/1']): { libp2p: any, merged: string[][] } {

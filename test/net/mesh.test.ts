@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { TestMesh } from '../helpers/mesh.js'
 import { until, type Listenable } from '../helpers/events.js'
 import { defineProtocol, expectOk } from '../../src/net/rpc.js'
-import type { VerifiedEnvelope } from '../../src/core/envelope.js'
+import type { VerifiedEnvelope } from '../../src/core/index.js'
 
 const cfpId = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
 

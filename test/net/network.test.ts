@@ -12,7 +12,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { loadNetwork, parseNetwork, dhtProtocol } from '../../src/net/network.js'
 import { announceFilter } from '../../src/net/announce.js'
 import { DHT_PROTOCOL } from '../../src/net/libp2p.js'
-import { loadConfig, netInit } from '../../src/cli/config.js'
+import { loadConfig, netInit } from '../../src/cli/index.js'
 import { tempDir } from '../helpers/tmp.js'
 
 const ID = '12D3KooWQCXX8c85v2rVpMYaE15pfzStNkGx82vyAovB5S1osjB6'

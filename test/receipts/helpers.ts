@@ -1,5 +1,5 @@
 /** Builders of real signed receipts for the receipts tests. */
-import { createIdentity, type Identity } from '../../src/core/identity.js'
+import { createIdentity, type Identity } from '../../src/core/index.js'
 import { cidStringOf } from '../../src/core/encoding.js'
 import { countersignReceipt, signReceipt, receiptCid, type Receipt, type SignedReceipt } from '../../src/receipts/signing.js'
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import * as ed from '@noble/ed25519'
 import { countersignReceipt, signReceipt, verifySignedReceipt, receiptSigningBytes, receiptAcceptBytes } from '../../src/receipts/signing.js'
 import { fromBase64url } from '../../src/core/encoding.js'
-import { publicKeyOfPeer } from '../../src/core/identity.js'
+import { publicKeyOfPeer } from '../../src/core/index.js'
 import { parties, baseReceipt, accepted } from './helpers.js'
 
 test('a provider-signed, requester-countersigned receipt verifies, and an independent ed25519 implementation agrees', async () => {

@@ -1,7 +1,7 @@
 /** Shared pieces of the registry tests: principals, a bundle, a plan, nodes with the registry. */
 import { join } from 'node:path'
 import { packageRoot } from '../../src/core/paths.js'
-import { packBundle } from '../../src/workflow/bundle.js'
+import { packBundle } from '../../src/workflow/index.js'
 import { PlNode, type ServiceFactory } from '../../src/node.js'
 import { exec } from '../../src/exec/index.js'
 import { registry, type Registry, type RegistryInit } from '../../src/registry/index.js'

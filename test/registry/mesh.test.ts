@@ -2,8 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { TestMesh, waitFor } from '../helpers/mesh.js'
 import { diamondBundle, PLAN, publisher, reg, registryServices } from './helpers.js'
-import { createIdentity } from '../../src/core/identity.js'
-import { signEnvelope } from '../../src/core/envelope.js'
+import { createIdentity, signEnvelope } from '../../src/core/index.js'
 import { verifyRecord } from '../../src/registry/record.js'
 
 test('a workflow registered on node A is found, verified, cached and run on node C of a 3-node mesh', async () => {

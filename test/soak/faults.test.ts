@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
-import { Swarm } from '../../src/swarm/launcher.js'
+import { Swarm } from '../../src/swarm/index.js'
 import { FaultInjector } from '../../bench/soak/faults.js'
 import { stickySpec } from '../../bench/soak/driver.js'
 import type { RestartSnapshot } from '../../bench/soak/records.js'

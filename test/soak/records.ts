@@ -1,7 +1,7 @@
 /** Fabricated records for the soak checker tests: real signed receipts, tracked runs, snapshots. */
 import { baseReceipt, type Parties } from '../receipts/helpers.js'
 import { cidStringOf } from '../../src/core/encoding.js'
-import { countersignReceipt, signReceipt, receiptCid, type Receipt, type SignedReceipt } from '../../src/receipts/signing.js'
+import { countersignReceipt, signReceipt, receiptCid, type Receipt, type SignedReceipt } from '../../src/receipts/index.js'
 import type { StepView, TrackedRun } from '../../bench/soak/records.js'
 
 export { parties, type Parties } from '../receipts/helpers.js'

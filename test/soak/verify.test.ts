@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { cidStringOf } from '../../src/core/encoding.js'
-import { receiptCid } from '../../src/receipts/signing.js'
+import { receiptCid } from '../../src/receipts/index.js'
 import { verifyRunReceipts } from '../../bench/soak/verify.js'
 import { accepted, chain, parties, step } from './records.js'
 

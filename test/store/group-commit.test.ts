@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Store } from '../../src/store/index.js'
-import { ReceiptStore } from '../../src/receipts/store.js'
+import { ReceiptStore } from '../../src/receipts/index.js'
 import { tempDir } from '../helpers/tmp.js'
 
 test('concurrent block puts share batches, and each is readable once its put resolves', async (t) => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createIdentity } from '../../src/core/identity.js'
-import { SchemaRegistry } from '../../src/spec/registry.js'
+import { createIdentity } from '../../src/core/index.js'
+import { SchemaRegistry } from '../../src/spec/index.js'
 import {
   checkOutputConstraints, constraintWarnings, parseLength, outputText, parseRequirement, checkCredentials, judgeRequirements,
   issueAttestation, checkAttestation, attestationCid, IoSchemas

@@ -15,10 +15,10 @@ import type { BrowserContext, Page } from 'playwright-core'
 import { type TestMesh, waitFor } from '../helpers/mesh.js'
 import { tempDir } from '../helpers/tmp.js'
 import { gw, http, oneModuleWorkflow, startMesh } from '../gateway/helpers.js'
-import { DEMO_POLICY_FILE, swarmOffers } from '../../src/swarm/profiles.js'
-import { packBundle } from '../../src/workflow/bundle.js'
+import { DEMO_POLICY_FILE, swarmOffers } from '../../src/swarm/index.js'
+import { packBundle } from '../../src/workflow/index.js'
 import { readDescriptorFile } from '../../src/discovery/descriptor-file.js'
-import type { Discovery } from '../../src/discovery/service.js'
+import type { Discovery } from '../../src/discovery/index.js'
 import { launchChromium, axeViolations, unreachableByKeyboard } from './browser.js'
 
 const CAPS = ['FetchSections', 'Summarize', 'MergeSummaries', 'AttachReferences']

@@ -6,10 +6,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { FakeClock } from '../../src/core/clock.js'
-import { LoginTokens } from '../../src/gateway/login.js'
-import { KeyStore } from '../../src/gateway/keys.js'
+import { LoginTokens, KeyStore, consoleUrl } from '../../src/gateway/index.js'
 import { MAX_LOGIN_TOKENS } from '../../src/gateway/constants.js'
-import { consoleUrl } from '../../src/gateway/server.js'
 import { Store } from '../../src/store/index.js'
 import { tempDir } from '../helpers/tmp.js'
 

@@ -16,7 +16,7 @@
 import { randomUUID } from 'node:crypto'
 import { AgentEvent, type AgentExecutor, type ExecutionEventBus, type RequestContext } from '@a2a-js/sdk/server'
 import { Role, TaskState, type Message, type Part } from '@a2a-js/sdk'
-import type { Executor } from '../../exec/executor.js'
+import type { Executor } from '../../exec/index.js'
 import type { ExecEvent } from '../../exec/types.js'
 import type { Logger } from '../../core/logger.js'
 import type { A2aWork } from './parts.js'

@@ -9,8 +9,7 @@
  *   text                       → the configured default capability, input {text}
  *   on an existing task: text, or data {choice} → the answer to its pending question
  */
-import { compileDsl } from '../../workflow/dsl.js'
-import type { TaskDag } from '../../workflow/ir.js'
+import { compileDsl, type TaskDag } from '../../workflow/index.js'
 import { A2aInvalidMessageError, A2aPartTooLargeError, A2aUnsupportedPartError } from './errors.js'
 import { MAX_PARTS } from './constants.js'
 

@@ -6,7 +6,7 @@
 import type { WebSocket } from 'ws'
 import type { GatewayPlugin } from '../../gateway/types.js'
 import { UpgradeRequiredError } from '../../gateway/errors.js'
-import { withErrors } from '../../gateway/schemas.js'
+import { withErrors } from '../../gateway/index.js'
 
 export function attachRoutes (deps: { accept: (socket: WebSocket, maxJsonDepth: number) => void }): GatewayPlugin {
   return async (app) => {

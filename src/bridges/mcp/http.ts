@@ -9,9 +9,8 @@
  */
 import type { FastifyInstance } from 'fastify'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
-import type { Metrics } from '../../core/metrics.js'
-import { errorReply } from '../../gateway/server.js'
-import { hasScope } from '../../gateway/auth.js'
+import type { Metrics } from '../../core/index.js'
+import { errorReply, hasScope } from '../../gateway/index.js'
 import type { GatewayPlugin } from '../../gateway/types.js'
 import { buildMcpServer, type McpTools } from './server.js'
 

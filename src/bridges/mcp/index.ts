@@ -38,7 +38,7 @@ export { MCP_KIND } from './runner.js'
 export { META_RUN, META_RECEIPT_ROOT, McpTools, buildMcpServer } from './server.js'
 export { MCP_PATH } from './http.js'
 export { Mesh } from './mesh.js'
-export type { PublishMcpRequest } from './publish.js'
+export { checkPublishRequest, type PublishMcpRequest } from './publish.js'
 export * from './config.js'
 
 /** The services the MCP bridge uses: the executor runs tool calls; discovery (publishing), receipts and the gateway (the `/mcp` endpoint) are optional. */

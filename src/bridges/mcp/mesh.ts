@@ -6,12 +6,12 @@
  * receipt verification. No MCP types here: src/bridges/mcp/server.ts
  * translates.
  */
-import type { Executor } from '../../exec/executor.js'
+import type { Executor } from '../../exec/index.js'
 import type { ExecEvent } from '../../exec/types.js'
 import { runView, type RunView } from '../../exec/view.js'
-import { compileDsl } from '../../workflow/dsl.js'
-import { verifyExport, type ReceiptExport } from '../../receipts/chain.js'
-import type { BlockStore } from '../../store/blocks.js'
+import { compileDsl } from '../../workflow/index.js'
+import { verifyExport, type ReceiptExport } from '../../receipts/index.js'
+import type { BlockStore } from '../../store/index.js'
 import type { CapabilityDescriptor, CapabilityQuery, FindOptions, FoundCapability, LocalCapability, CatalogEntry } from '../../discovery/types.js'
 import type { Logger } from '../../core/logger.js'
 

@@ -8,9 +8,9 @@
  * over to another provider.
  */
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js'
-import type { ExternalImpl, ExternalRunner } from '../../exec/external.js'
+import type { ExternalImpl, ExternalRunner } from '../../exec/index.js'
 import type { ModuleCall, ModuleCallOptions, ModuleResult } from '../../exec/types.js'
-import type { Metrics } from '../../core/metrics.js'
+import type { Metrics } from '../../core/index.js'
 import type { McpConnections } from './connections.js'
 import { McpBadAnswerError, McpServerHungError, McpServerUnavailableError, McpTargetError, McpToolError } from './errors.js'
 

@@ -13,7 +13,7 @@ import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, typ
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import { cidStringOf } from '../../core/encoding.js'
 import { errorToData } from '../../core/errors.js'
-import type { Metrics } from '../../core/metrics.js'
+import type { Metrics } from '../../core/index.js'
 import type { ExecEvent } from '../../exec/types.js'
 import { VERSION } from '../../cli/version.js'
 import type { Mesh, RunOptions, RunResult } from './mesh.js'

@@ -15,10 +15,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node'
-import { verifyByPeer, type Identity } from '../../core/identity.js'
+import { verifyByPeer, type Identity, type ReplayGuard } from '../../core/index.js'
 import { fromBase64url, toBase64url } from '../../core/encoding.js'
 import { BadSignatureError, ClockSkewError, ReplayError } from '../../core/errors.js'
-import type { ReplayGuard } from '../../core/envelope.js'
 import { CALL_DOMAIN, HEADER_FROM, HEADER_NONCE, HEADER_SIG, HEADER_TS } from './constants.js'
 import { InvalidNatsCallError } from './errors.js'
 

@@ -11,14 +11,11 @@
  * verified, replay-checked, limited and counted exactly as on libp2p.
  */
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
-import type { Identity } from '../../core/identity.js'
-import type { Metrics } from '../../core/metrics.js'
+import type { Identity, Metrics, ReplayGuard } from '../../core/index.js'
 import type { Logger } from '../../core/logger.js'
-import type { ReplayGuard } from '../../core/envelope.js'
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js'
-import { encodeFrame, FrameDecoder } from '../../net/frames.js'
+import { encodeFrame, FrameDecoder, badFrameResponse, runHandler, type ProtocolDef, type Rpc, type RpcResponse, type RpcStatus, type RpcTransport, type TransportRequestOptions } from '../../net/index.js'
 import { FrameTooLargeError, RpcAbortedError, RpcDialError, RpcStreamError, RpcTimeoutError } from '../../net/errors.js'
-import { badFrameResponse, runHandler, type ProtocolDef, type Rpc, type RpcResponse, type RpcStatus, type RpcTransport, type TransportRequestOptions } from '../../net/rpc.js'
 import { signCall, verifyCall } from './caller.js'
 import { callSubject, subjectProtocol } from './subjects.js'
 import { InvalidNatsCallError, NatsBusyError, UnknownNatsProtocolError } from './errors.js'

@@ -16,7 +16,7 @@ import { connect, type NatsConnection, type Subscription } from '@nats-io/transp
 import { Counter } from 'prom-client'
 import type { PlComponents, PlService } from '../../node.js'
 import type { Logger } from '../../core/logger.js'
-import type { GossipBridge } from '../../net/gossip.js'
+import type { GossipBridge } from '../../net/index.js'
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js'
 import { NatsCalls } from './calls.js'
 import { checkPrefix, topicSubject } from './subjects.js'

@@ -8,7 +8,7 @@
 import type { Command } from 'commander'
 import { action, printJson, resolveDataDir } from '../util.js'
 import { ControlClient } from '../../api/client.js'
-import type { KeyStore, KeyInfo } from '../../gateway/keys.js'
+import type { KeyStore, KeyInfo } from '../../gateway/index.js'
 import { SCOPES } from '../../gateway/constants.js'
 
 /** Runs `viaApi` on the running node, or `direct` on the data dir's store when no node answers. */
@@ -28,7 +28,7 @@ async function withKeys<T> (dataDir: string, viaApi: (c: ControlClient) => Promi
     }
   }
   // the store (LevelDB) loads only when no node answers: `pl --help` and calls through the node stay quick
-  const [{ Store }, { KeyStore }] = await Promise.all([import('../../store/index.js'), import('../../gateway/keys.js')])
+  const [{ Store }, { KeyStore }] = await Promise.all([import('../../store/index.js'), import('../../gateway/index.js')])
   const store = await Store.open(dataDir)
   try {
     return await direct(new KeyStore(store))

@@ -68,7 +68,7 @@ async function descriptorPath (target: string): Promise<string> {
  * command runs next to the node, so it re-hashes the folders and says so.
  */
 async function markChangedFolders (list: any[]): Promise<void> {
-  const { folderCid } = await import('../../core/module.js')
+  const { folderCid } = await import('../../core/index.js')
   await Promise.all(list.map(async (c) => {
     const dir = c.impl?.dir
     const pinned = c.descriptor?.module?.cid
@@ -134,7 +134,7 @@ export function register (program: Command): void {
       }
       if (opts.a2a != null || target == null) {
         if (opts.a2a == null || target != null) throw new InvalidDescriptorError('give a descriptor file or folder, --a2a <agent card URL>, or --mcp/--mcp-url')
-        const { agentCapability } = await import('../../bridges/a2a/publish.js')
+        const { agentCapability } = await import('../../bridges/a2a/index.js')
         const { descriptor, impl } = await agentCapability({ card: opts.a2a, skill: opts.skill, name: opts.name, price: opts.price })
         const res = await (await requireDaemon(opts.dataDir)).request<{ cid: string, descriptor: Record<string, any> }>('POST', '/caps', { descriptor, impl })
         if (opts.json === true) printJson(res)
@@ -201,7 +201,7 @@ export function register (program: Command): void {
       const query: CapabilityQuery = { name }
       if (opts.version != null) query.version = opts.version
       if (opts.attr.length > 0) {
-        const { parseAttrFilter } = await import('../../discovery/match.js')
+        const { parseAttrFilter } = await import('../../discovery/index.js')
         query.attrs = opts.attr.map(parseAttrFilter)
       }
       if (opts.policy.length > 0) query.policies = opts.policy

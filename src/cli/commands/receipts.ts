@@ -10,7 +10,7 @@ import { InputFileNotFoundError } from '../errors.js'
 import type { Command } from 'commander'
 import { action, printJson, resolveDataDir } from '../util.js'
 import { connectDaemon } from '../daemon.js'
-import type { ReceiptExport } from '../../receipts/chain.js'
+import type { ReceiptExport } from '../../receipts/index.js'
 import { ReceiptNotFoundError } from '../../receipts/errors.js'
 
 /** A run's export document, from the daemon if one runs on `dataDir`, else from the data dir itself. */
@@ -25,7 +25,7 @@ export async function loadRunExport (dataDir: string, runId: string): Promise<Re
     }
   }
   if (!existsSync(join(dataDir, 'db'))) throw new ReceiptNotFoundError(`no receipts for run ${runId}: ${dataDir} holds no pl-node data (no database; is --data-dir / PL_DATA_DIR right?)`, { run: runId })
-  const [{ Store }, { ReceiptStore }, { exportReceipts }] = await Promise.all([import('../../store/index.js'), import('../../receipts/store.js'), import('../../receipts/chain.js')])
+  const [{ Store }, { ReceiptStore }, { exportReceipts }] = await Promise.all([import('../../store/index.js'), import('../../receipts/index.js'), import('../../receipts/index.js')])
   const store = await Store.open(dataDir)
   try {
     const rs = new ReceiptStore(store)
@@ -51,7 +51,7 @@ function short (text: string, n = 12): string {
 }
 
 async function render (doc: ReceiptExport): Promise<string> {
-  const { receiptCid } = await import('../../receipts/signing.js')
+  const { receiptCid } = await import('../../receipts/index.js')
   const lines = [`run ${doc.run}`, `root ${doc.root}`, '']
   for (const { receipt: r, requester_sig: accepted } of doc.receipts) {
     const where = r.provider === r.requester ? `local ${short(r.provider)}` : `${short(r.provider)} for ${short(r.requester)}`
@@ -80,7 +80,7 @@ export function register (program: Command): void {
       // run ids never hold a slash or end in .json: such a target is a file that is not there
       if (!await isFile(target) && (target.includes('/') || /\.json$/i.test(target))) throw new InputFileNotFoundError(`${target}: no such file (pl receipts verify takes an export file or a run id)`, { path: target })
       // the receipt and trust modules load when a command runs: `pl --help` stays light
-      const [{ decodeJson }, { fromJsonLd }, { verifyExport }] = await Promise.all([import('../../core/encoding.js'), import('../../receipts/jsonld.js'), import('../../receipts/chain.js')])
+      const [{ decodeJson }, { fromJsonLd }, { verifyExport }] = await Promise.all([import('../../core/encoding.js'), import('../../receipts/index.js'), import('../../receipts/index.js')])
       const doc = await isFile(target) ? fromJsonLd(decodeJson(await readFile(target))) : await loadRunExport(resolveDataDir(opts.dataDir), target)
       const result = verifyExport(doc)
       const inner = result.inner > 0 ? ` (${result.inner} of them from composite steps' inner runs)` : ''
@@ -98,7 +98,7 @@ export function register (program: Command): void {
     .option('--jsonld', 'JSON-LD: the context inline and @types on the export, signed receipts and receipts (pl receipts verify reads it too)')
     .action(action(async (runId: string, opts: { dataDir?: string, output?: string, jsonld?: boolean }) => {
       const doc = await loadRunExport(resolveDataDir(opts.dataDir), runId)
-      const [{ encodeJson }, { exportJsonLd }] = await Promise.all([import('../../core/encoding.js'), import('../../receipts/jsonld.js')])
+      const [{ encodeJson }, { exportJsonLd }] = await Promise.all([import('../../core/encoding.js'), import('../../receipts/index.js')])
       const bytes = encodeJson(opts.jsonld === true ? exportJsonLd(doc) : doc)
       if (opts.output != null) await writeFile(opts.output, bytes)
       else process.stdout.write(Buffer.from(bytes).toString('utf8') + '\n')

@@ -11,11 +11,10 @@ import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { type ControlClient } from '../../api/client.js'
-import type { Executor } from '../../exec/executor.js'
-import type { ModulePoolInit } from '../../exec/pool.js'
+import type { Executor, ModulePoolInit } from '../../exec/index.js'
 import { CliProgress } from '../progress.js'
 import { whyLine } from '../../swarm/report.js'
-import type { StepExplanation } from '../../negotiation/explanation.js'
+import type { StepExplanation } from '../../negotiation/index.js'
 import { RunNotFoundError } from '../../exec/errors.js'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
@@ -90,7 +89,7 @@ function finish (view: RunView): number {
 /** Runs `fn` with an in-process Executor on the data dir; stops it cleanly on SIGINT/SIGTERM. */
 async function inProcess<T> (dataDir: string, fn: (executor: Executor) => Promise<T>): Promise<T> {
   // the executor, store and config loader load only for a run in this process: `pl --help` and calls through a node stay light
-  const [{ createLogger }, { loadConfig }, { Store }, { Executor }] = await Promise.all([import('../../core/logger.js'), import('../config.js'), import('../../store/index.js'), import('../../exec/executor.js')])
+  const [{ createLogger }, { loadConfig }, { Store }, { Executor }] = await Promise.all([import('../../core/logger.js'), import('../config.js'), import('../../store/index.js'), import('../../exec/index.js')])
   const logger = createLogger({ level: (process.env.PL_LOG_LEVEL as any) ?? 'warn' })
   // the config file's module pool settings (services.exec.poolInit: sandbox grants, isolation) apply here as in the daemon
   const { services } = await loadConfig({ dataDir })
@@ -198,7 +197,7 @@ export function register (program: Command): void {
         } else {
           if (/\.ya?ml$/i.test(path as string)) {
             // the daemon logs unknown input keys; say it here too, where the operator looks
-            const { loadWorkflow } = await import('../../workflow/load.js')
+            const { loadWorkflow } = await import('../../workflow/index.js')
             const plan = await loadWorkflow(resolve(path as string))
             const declared = Object.keys(plan.dag.inputs)
             const unknown = Object.keys(input).filter(k => !declared.includes(k))
@@ -214,7 +213,7 @@ export function register (program: Command): void {
       if (opts.resume != null && !hasDatabase(dataDir)) throw new RunNotFoundError(`no run ${opts.resume}: ${noData(dataDir)}`, { run: opts.resume })
       // load (and check) the workflow before touching the data dir: a failed run leaves no database behind
       const source = opts.resume == null ? resolve(path as string) : undefined
-      const wf = source != null ? await (await import('../../workflow/load.js')).loadWorkflow(source) : undefined
+      const wf = source != null ? await (await import('../../workflow/index.js')).loadWorkflow(source) : undefined
       process.exitCode = await inProcess(dataDir, async (executor) => {
         if (opts.resume != null || wf == null || source == null) {
           process.stderr.write(`run ${String(opts.resume)} resuming\n`)

@@ -28,7 +28,7 @@ async function withSources<T> (flags: SourceFlags, fn: (options: LoadOptions) =>
   const base: LoadOptions = { schemaDirs: flags.schemas ?? [] }
   // --data-dir must exist; PL_DATA_DIR is used only when it already holds a node or a store
   const fromEnv = process.env.PL_DATA_DIR
-  const { dataDirSources, isDataDir } = await import('../../spec/compiler/datadir.js')
+  const { dataDirSources, isDataDir } = await import('../../spec/compiler/index.js')
   const dataDir = flags.dataDir ?? (fromEnv != null && fromEnv !== '' && isDataDir(fromEnv) ? fromEnv : undefined)
   if (dataDir == null) return await fn(base)
   const src = await dataDirSources(resolve(dataDir))
@@ -105,7 +105,7 @@ export function register (program: Command): void {
     .option('--description <text>', 'description of the capability (default: names the plan)')
     .option('-o, --out <file>', 'write the spec here instead of printing it'))
     .action(action(async (planPath: string, opts: SourceFlags & { name: string, version: string, cap: string[], description?: string, out?: string }) => {
-      const [{ ioOfDescriptor, specFromPlan, specId }, { readDocument }, { compileDsl }] = await Promise.all([compiler(), import('../../discovery/descriptor-file.js'), import('../../workflow/dsl.js')])
+      const [{ ioOfDescriptor, specFromPlan, specId }, { readDocument }, { compileDsl }] = await Promise.all([compiler(), import('../../discovery/descriptor-file.js'), import('../../workflow/index.js')])
       const dag = compileDsl(await readFile(planPath, 'utf8'), { file: planPath })
       const ios = await Promise.all(opts.cap.map(async (f) => ioOfDescriptor(await readDocument(f, 'capability file'), f)))
       const derived = specFromPlan(dag, ios, { name: opts.name, version: opts.version, ...(opts.description != null ? { description: opts.description } : {}) })

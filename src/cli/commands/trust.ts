@@ -10,14 +10,12 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import type * as TrustModule from '../../trust/index.js'
-import type * as TrustServiceModule from '../../trust/service.js'
-import type * as IdentityModule from '../../core/identity.js'
-import type * as EncodingModule from '../../core/encoding.js'
+import type * as CoreModule from '../../core/index.js'
 import type * as CryptoKeysModule from '@libp2p/crypto/keys'
 import { action, printJson, resolveDataDir } from '../util.js'
 import { connectDaemon } from '../daemon.js'
 import { InputFileNotFoundError } from '../errors.js'
-import type { Identity } from '../../core/identity.js'
+import type { Identity } from '../../core/index.js'
 import type { Store } from '../../store/index.js'
 import { parseDuration } from '../../workflow/duration.js'
 import type { Attestation, ClaimValue, Revocation, TrustFile } from '../../trust/index.js'
@@ -25,9 +23,9 @@ import { TrustFileError, AttestationMalformedError } from '../../trust/errors.js
 import { TRUST_FILE } from '../../trust/constants.js'
 
 /** What the actions use, loaded when one runs: registering the commands (`pl --help`) stays light. */
-type Lib = typeof TrustModule & typeof TrustServiceModule & typeof IdentityModule & typeof EncodingModule & typeof CryptoKeysModule
+type Lib = typeof TrustModule & typeof CoreModule & typeof CryptoKeysModule
 async function lib (): Promise<Lib> {
-  const mods = await Promise.all([import('../../trust/index.js'), import('../../trust/service.js'), import('../../core/identity.js'), import('../../core/encoding.js'), import('@libp2p/crypto/keys')])
+  const mods = await Promise.all([import('../../trust/index.js'), import('../../core/index.js'), import('@libp2p/crypto/keys')])
   return Object.assign({}, ...mods)
 }
 
@@ -285,7 +283,7 @@ function registerPolicy (program: Command): void {
     .description('store a Policy.v1 (YAML or JSON) on the node, announce it in the mesh, print its CID')
     .option('-d, --data-dir <dir>', 'data dir of the pl-node')
     .action(action(async (file: string, opts: { dataDir?: string }) => {
-      const [{ SUBLEVELS, cidStringOf }, { SchemaRegistry }] = await Promise.all([lib(), import('../../spec/registry.js')])
+      const [{ SUBLEVELS, cidStringOf }, { SchemaRegistry }] = await Promise.all([lib(), import('../../spec/index.js')])
       const doc = await readJsonFile(file)
       SchemaRegistry.loadSync().validate('Policy.v1', doc)
       const cid = await withNode(resolveDataDir(opts.dataDir),

@@ -9,7 +9,7 @@
  * report.checks.find(c => c.name === 'net-namespace')?.status // 'ok'
  */
 import { execFile } from 'node:child_process'
-import { probeContainment, probeNetNamespace } from '../../exec/containment.js'
+import { probeContainment, probeNetNamespace } from '../../exec/index.js'
 
 export type CheckStatus = 'ok' | 'warn' | 'fail'
 

@@ -9,7 +9,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import type { BlockStore } from '../../store/blocks.js'
+import type { BlockStore } from '../../store/index.js'
 import { buildBundle, type Bundle } from './bundle.js'
 import { createContext, RECEIPT_SCHEMA_IDS, type CompileContext, type CompileOptions } from './context.js'
 import { UnknownLanguageError } from './errors.js'

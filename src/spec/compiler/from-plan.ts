@@ -23,7 +23,7 @@
  * const spec = specFromPlan(dag, [summarizeDescriptor, ...], { name: 'DocSummary', version: '1.0.0' })
  */
 import type { Json } from '../../core/encoding.js'
-import type { Binding, Step, TaskDag } from '../../workflow/ir.js'
+import type { Binding, Step, TaskDag } from '../../workflow/index.js'
 import { CAPABILITY_KEYWORD } from './capability.js'
 import { FromPlanError } from './errors.js'
 

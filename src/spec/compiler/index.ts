@@ -23,6 +23,8 @@ export { capabilityOf, requireCapability, CAPABILITY_KEYWORD, INPUT_POINTER, OUT
 export { createContext, RECEIPT_SCHEMA_IDS, type CompileContext, type CompileOptions, type Entry } from './context.js'
 export { compileSchemas, generate, loadBundle, parseLangs, sourcesFor, writeGenerated, LANGS, type Lang, type GeneratedFiles, type LoadOptions, type GenerateOptions } from './compile.js'
 export { specId, type SpecIdResult } from './id.js'
+export { isDataDir, dataDirSources } from './datadir.js'
+export { emitTsTypes } from './emit/ts-types.js'
 export { scaffold, type ScaffoldOptions } from './scaffold.js'
 export { dslStub } from './stub.js'
 export { specFromPlan, ioOfDescriptor, ioOfSpec, type CapabilityIo, type FromPlanOptions } from './from-plan.js'

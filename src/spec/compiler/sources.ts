@@ -12,7 +12,7 @@ import { readdir, readFile, stat } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { cidStringOf, decodeCanonical, verifyBytes } from '../../core/encoding.js'
 import { schemasDir } from '../registry.js'
-import type { BlockStore } from '../../store/blocks.js'
+import type { BlockStore } from '../../store/index.js'
 import { SpecFileError } from './errors.js'
 
 export type SchemaDocument = Record<string, unknown>
