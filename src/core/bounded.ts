@@ -19,3 +19,23 @@ export async function mapBounded<T, R> (items: T[], limit: number, fn: (item: T)
   return out
 }
 
+
+/**
+ * One run per key at a time: waits for the run of `key` in flight in
+ * `running` (whatever its outcome), then runs `task` as the key's run. A
+ * second caller waits for the first and then runs again, so its answer is
+ * never older than its call.
+ *
+ * @example
+ * return await exclusivePerKey(this.syncing, peer, async () => await this.syncOnce(peer))
+ */
+export async function exclusivePerKey<T> (running: Map<string, Promise<T>>, key: string, task: () => Promise<T>): Promise<T> {
+  for (let r = running.get(key); r != null; r = running.get(key)) await r.catch(() => {})
+  const run = task()
+  running.set(key, run)
+  try {
+    return await run
+  } finally {
+    running.delete(key)
+  }
+}

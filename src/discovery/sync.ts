@@ -23,6 +23,7 @@
 import type { IdentifyResult } from '@libp2p/interface'
 import type { PlComponents } from '../node.js'
 import type { Envelope, EnvelopeVerifier, VerifiedEnvelope } from '../core/index.js'
+import { exclusivePerKey } from '../core/index.js'
 import { encodeCanonical } from '../core/encoding.js'
 import { defineProtocol, expectOk, type ProtocolDef } from '../net/index.js'
 import type { Catalog } from './catalog.js'
@@ -159,14 +160,7 @@ export class CatalogSync {
 
   /** Asks `peer` for its ads, page by page, and merges the verified ones (one exchange per peer at a time). */
   async syncCatalog (peer: string, options: { signal?: AbortSignal } = {}): Promise<CatalogSyncResult> {
-    for (let running = this.syncing.get(peer); running != null; running = this.syncing.get(peer)) await running.catch(() => {})
-    const run = this.syncOnce(peer, options)
-    this.syncing.set(peer, run)
-    try {
-      return await run
-    } finally {
-      this.syncing.delete(peer)
-    }
+    return await exclusivePerKey(this.syncing, peer, async () => await this.syncOnce(peer, options))
   }
 
   private async syncOnce (peer: string, options: { signal?: AbortSignal }): Promise<CatalogSyncResult> {

@@ -17,6 +17,7 @@ import type { JsonSublevel, Store } from '../store/index.js'
 import { DhtProvider } from '../discovery/index.js'
 import { type BlockFetcher, expectOk } from '../net/index.js'
 import type { VerifiedEnvelope } from '../core/index.js'
+import { exclusivePerKey } from '../core/index.js'
 import { attestationCid, checkAttestation, checkRevocation, type Attestation, type Revocation } from './attestation.js'
 import { checkCredentials, judgeRequirements, type Requirement, type TrustedIssuer, type Verdict } from './evaluate.js'
 import { checkIssuer, IssuerList, readTrustFile, type TrustFile } from './issuers.js'
@@ -379,14 +380,7 @@ export class TrustService implements PlService {
    */
   async syncRevocations (peer: string, options: { signal?: AbortSignal } = {}): Promise<RevocationSyncResult> {
     // one exchange per peer at a time: a second caller waits for the one in flight, then asks again
-    for (let running = this.syncing.get(peer); running != null; running = this.syncing.get(peer)) await running.catch(() => {})
-    const run = this.syncOnce(peer, options)
-    this.syncing.set(peer, run)
-    try {
-      return await run
-    } finally {
-      this.syncing.delete(peer)
-    }
+    return await exclusivePerKey(this.syncing, peer, async () => await this.syncOnce(peer, options))
   }
 
   private async syncOnce (peer: string, options: { signal?: AbortSignal }): Promise<RevocationSyncResult> {
