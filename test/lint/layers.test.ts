@@ -162,7 +162,7 @@ test('the surface check names the file and what to import instead (so the checks
     "import type { Bid } from '../negotiation/types.js'",
     "import { Provider } from '../negotiation/index.js'",
     "import { compileSchemas } from '../spec/compiler/compile.js'",
-    "const { DhtProvider } = await import('../discovery/dht.js')",
+    "const { ReceiptStore } = await import('../receipts/store.js')",
     "import { GATEWAY_PORT } from './constants.js'"
   ].join('\n')
   assert.deepEqual(surfaceViolations(file, text), [
@@ -170,8 +170,8 @@ test('the surface check names the file and what to import instead (so the checks
       'if the name is not there, export it from negotiation/index.ts or declare an entry in test/lint/surfaces.json',
     'src/gateway/x.ts imports spec/compiler/compile.ts: import it from spec/compiler/index.ts or spec/index.ts (or a light entry: spec/compiler/errors.ts, spec/compiler/capability.ts); ' +
       'if the name is not there, export it from spec/index.ts or declare an entry in test/lint/surfaces.json',
-    'src/gateway/x.ts imports discovery/dht.ts: import it from discovery/index.ts (or a light entry: discovery/errors.ts, discovery/constants.ts, discovery/types.ts, discovery/descriptor-file.ts); ' +
-      'if the name is not there, export it from discovery/index.ts or declare an entry in test/lint/surfaces.json'
+    'src/gateway/x.ts imports receipts/store.ts: import it from receipts/index.ts (or a light entry: receipts/errors.ts); ' +
+      'if the name is not there, export it from receipts/index.ts or declare an entry in test/lint/surfaces.json'
   ])
   // a test of an area may import its internals; a test of another area may not
   // (three levels deep, so that this file's own scan does not see the samples)
