@@ -111,6 +111,16 @@ export const MAX_FIND_PAGE_SIZE = 1000
 /** Request-response protocol: a joining node asks a peer for the signed ads it holds (its own and its catalog's), page by page. */
 export const CATALOG_SYNC_PROTOCOL = '/pl/catalog-sync/1.0.0'
 
+/**
+ * The catalog sync protocol of a network: `/pl/<network>/catalog-sync/1.0.0`
+ * on a named network (like its DHT protocol and gossip topics), so a node
+ * never takes the ads of another network from a peer it is connected to;
+ * the default network keeps CATALOG_SYNC_PROTOCOL.
+ */
+export function catalogSyncProtocolId (network?: string): string {
+  return network == null ? CATALOG_SYNC_PROTOCOL : `/pl/${network}/catalog-sync/1.0.0`
+}
+
 /** Most ads in one /pl/catalog-sync answer (the asker asks for at most this many). */
 export const MAX_SYNC_PAGE_ADS = 128
 

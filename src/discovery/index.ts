@@ -28,7 +28,7 @@ export { CatalogListener, type CatalogListenerInit, type CatalogListenerComponen
 export { matches, matchesStatic, ioMatches, validateQuery, parseAttrFilter } from './match.js'
 export { Catalog } from './catalog.js'
 export { PeerRateLimiter } from './rate-limit.js'
-export { CATALOG_TOPIC, CAPS_PROTOCOL, CAP_KEY_PREFIX, DEFAULT_AD_TTL_MS, CATALOG_SYNC_PROTOCOL, MAX_SYNC_PAGE_ADS, MAX_SYNC_ADS, MAX_SYNC_ANSWER_BYTES } from './constants.js'
+export { CATALOG_TOPIC, CAPS_PROTOCOL, CAP_KEY_PREFIX, DEFAULT_AD_TTL_MS, CATALOG_SYNC_PROTOCOL, catalogSyncProtocolId, MAX_SYNC_PAGE_ADS, MAX_SYNC_ADS, MAX_SYNC_ANSWER_BYTES } from './constants.js'
 export { catalogSyncProtocol, checkSyncAnswer, checkSyncRequest, checkSyncedAd, type CatalogSyncResult, type CatalogSyncAnswer, type CatalogSyncRequest } from './sync.js'
 export * from './errors.js'
 export type * from './types.js'

@@ -165,7 +165,8 @@ export class Discovery implements PlService {
       listener: this.listener,
       ownAds: (at) => this.advertiser.currentAds(at),
       intervalMs: this.settings.catalogSyncIntervalMs,
-      ask: this.settings.catalogSync
+      ask: this.settings.catalogSync,
+      network: c.gossip.network
     })
     this.dht = new DhtProvider(c.libp2p, this.log, { reprovideMs: this.settings.reprovideMs, retryMs: this.settings.provideRetryMs, retryMaxMs: this.settings.provideRetryMaxMs, clock: c.clock })
     this.finder = new Finder(c, {

@@ -30,7 +30,7 @@ import type { Catalog } from './catalog.js'
 import type { CatalogListener } from './listener.js'
 import { PeerRateLimiter } from './rate-limit.js'
 import {
-  CATALOG_SYNC_PROTOCOL, MAX_SYNC_ADS, MAX_SYNC_ANSWER_BYTES, MAX_SYNC_CURSOR, MAX_SYNC_PAGE_ADS,
+  catalogSyncProtocolId, MAX_SYNC_ADS, MAX_SYNC_ANSWER_BYTES, MAX_SYNC_CURSOR, MAX_SYNC_PAGE_ADS,
   SYNC_PAGE_FILL_BYTES, SYNC_PEERS_PER_ROUND, SYNC_SERVE_BURST, SYNC_SERVE_RATE
 } from './constants.js'
 import { CatalogSyncAnswerError, CatalogSyncRateLimitedError, CatalogSyncRequestError, ForgedCatalogAdError } from './errors.js'
@@ -56,6 +56,8 @@ export interface CatalogSyncInit {
   intervalMs: number
   /** ask peers as they connect (false: only answer, and `syncCatalog` on demand) */
   ask: boolean
+  /** the node's network (`pl-node --network`): it names the protocol, so networks never exchange ads @default undefined (the default network) */
+  network?: string
 }
 
 /** Envelope refusals that make an ad stale, not forged (gossip ignores them too): the ad is skipped. */
@@ -88,9 +90,9 @@ export function checkSyncAnswer (body: unknown, peer: string, asked: { after?: s
 }
 
 /** The protocol; `serve` answers one page (the handler side checks the request). */
-export function catalogSyncProtocol (serve?: (req: { after?: string, limit: number }, peer: string) => CatalogSyncAnswer): ProtocolDef<CatalogSyncRequest, CatalogSyncAnswer> {
+export function catalogSyncProtocol (serve?: (req: { after?: string, limit: number }, peer: string) => CatalogSyncAnswer, network?: string): ProtocolDef<CatalogSyncRequest, CatalogSyncAnswer> {
   return defineProtocol<CatalogSyncRequest, CatalogSyncAnswer>({
-    id: CATALOG_SYNC_PROTOCOL,
+    id: catalogSyncProtocolId(network),
     maxRequestBytes: 1024,
     // a page is filled up to SYNC_PAGE_FILL_BYTES, plus one ad (a 16 KiB descriptor and 32 addrs)
     maxResponseBytes: MAX_SYNC_ANSWER_BYTES,
@@ -109,13 +111,14 @@ export class CatalogSync {
   private readonly syncing = new Map<string, Promise<CatalogSyncResult>>()
   private round = { start: -Infinity, started: 0 }
   private readonly serveLimiter: PeerRateLimiter
-  private readonly def = catalogSyncProtocol((req, peer) => this.serve(req, peer))
+  private readonly def: ProtocolDef<CatalogSyncRequest, CatalogSyncAnswer>
   private shutdown = new AbortController()
   private readonly log: CatalogSyncComponents['logger']
 
   constructor (private readonly c: CatalogSyncComponents, private readonly init: CatalogSyncInit) {
     this.serveLimiter = new PeerRateLimiter(SYNC_SERVE_RATE, SYNC_SERVE_BURST, 10_000, c.clock.now)
     this.log = c.logger.child({ component: 'catalog-sync' })
+    this.def = catalogSyncProtocol((req, peer) => this.serve(req, peer), init.network)
   }
 
   async start (): Promise<void> {
@@ -127,11 +130,11 @@ export class CatalogSync {
   async stop (): Promise<void> {
     this.shutdown.abort()
     this.c.libp2p.removeEventListener('peer:identify', this.onIdentify)
-    await this.c.libp2p.unhandle(CATALOG_SYNC_PROTOCOL).catch(() => {})
+    await this.c.libp2p.unhandle(this.def.id).catch(() => {})
   }
 
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
-    if (!evt.detail.protocols.includes(CATALOG_SYNC_PROTOCOL)) return
+    if (!evt.detail.protocols.includes(this.def.id)) return
     this.maybeSync(evt.detail.peerId.toString())
   }
 

@@ -84,7 +84,8 @@ export class Gossip {
   private readonly onMessageEvent = (evt: CustomEvent<any>): void => { void this.deliver(evt.detail) }
   private started = false
   private readonly bridges: GossipBridge[] = []
-  private readonly network?: string
+  /** the network this node is on (GossipInit.network); other protocols named per network take it from here */
+  readonly network?: string
 
   constructor (private readonly c: GossipComponents, init: GossipInit = {}) {
     this.network = init.network

@@ -14,7 +14,7 @@ import { cidStringOf } from '../../src/core/encoding.js'
 import type { Envelope } from '../../src/core/index.js'
 import { defineProtocol } from '../../src/net/index.js'
 import { PlNode, type ServiceFactory } from '../../src/node.js'
-import { CATALOG_TOPIC, CATALOG_SYNC_PROTOCOL, MAX_SYNC_PAGE_ADS, catalogSyncProtocol, discovery, type DiscoveryInit } from '../../src/discovery/index.js'
+import { CATALOG_TOPIC, CATALOG_SYNC_PROTOCOL, MAX_SYNC_PAGE_ADS, catalogSyncProtocol, catalogSyncProtocolId, discovery, type DiscoveryInit } from '../../src/discovery/index.js'
 import type { AdvertiseCapability, CapabilityDescriptor } from '../../src/discovery/types.js'
 import { tempDir } from '../helpers/tmp.js'
 import { disc, descriptorInput, waitFor } from './helpers.js'
@@ -26,7 +26,7 @@ const cleanups: Array<() => Promise<void>> = []
 let r: PlNode
 let a: PlNode
 
-async function startNode (init: { bootstrap?: PlNode, discovery?: DiscoveryInit | false, gossip?: boolean }): Promise<PlNode> {
+async function startNode (init: { bootstrap?: PlNode, discovery?: DiscoveryInit | false, gossip?: boolean, network?: string }): Promise<PlNode> {
   const { dir, cleanup } = await tempDir('pl-catalog-sync-')
   cleanups.push(cleanup)
   const services: Record<string, ServiceFactory> = init.discovery === false ? {} : { discovery: discovery({ ttlMs: 60_000, ...init.discovery }) }
@@ -37,6 +37,7 @@ async function startNode (init: { bootstrap?: PlNode, discovery?: DiscoveryInit 
     localSwarm: true,
     controlApi: false,
     gossip: init.gossip ?? true,
+    ...(init.network != null ? { net: { network: init.network } } : {}),
     clock,
     services
   })
@@ -85,6 +86,17 @@ test('a node that joins later, without catalog gossip, finds a capability advert
   assert.equal(disc(a).adsSent, 2, 'A sent each ad once: no re-send could have told B')
   const rejected = await b.components.metrics.rejections()
   assert.deepEqual(Object.keys(rejected).filter(k => k.startsWith('discovery/')), [], JSON.stringify(rejected))
+})
+
+test('a connected node of another network never takes this network\'s ads: the sync protocol is named per network', async () => {
+  const o = await startNode({ bootstrap: r, network: 'other' })
+  await connectedTo(o, r)
+  assert.equal(o.libp2p.getProtocols().includes(catalogSyncProtocolId('other')), true)
+  assert.equal(r.libp2p.getProtocols().includes(catalogSyncProtocolId('other')), false)
+  assert.equal(r.libp2p.getProtocols().includes(CATALOG_SYNC_PROTOCOL), true)
+  // asked on demand too, R does not speak the other network's sync, so nothing can be merged
+  await assert.rejects(disc(o).syncCatalog(r.peerId))
+  assert.equal(disc(o).catalog.size, 0)
 })
 
 test('a node hears ads a peer relays from its catalog (charged to that peer), once: a second sync merges nothing', async () => {
