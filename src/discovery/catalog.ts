@@ -248,12 +248,22 @@ export class Catalog {
    */
   signedAds (options: { after?: string, limit: number, signedSince: number, now?: number }): Array<{ key: string, ad: Envelope<AdvertiseCapability> }> {
     const now = options.now ?? this.now()
+    // the `limit` smallest keys in one pass (a page is ≤ 129 of up to 100k ads: no sort of them all per asked page)
     const keys: string[] = []
     for (const [key, ad] of this.ads) {
-      if ((options.after == null || key > options.after) && ad.exp > now && ad.ts >= options.signedSince) keys.push(key)
+      if ((options.after != null && key <= options.after) || ad.exp <= now || ad.ts < options.signedSince) continue
+      if (keys.length >= options.limit && key >= keys[keys.length - 1]) continue
+      let lo = 0
+      let hi = keys.length
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if (keys[mid] < key) lo = mid + 1
+        else hi = mid
+      }
+      keys.splice(lo, 0, key)
+      if (keys.length > options.limit) keys.pop()
     }
-    keys.sort()
-    return keys.slice(0, options.limit).map(key => ({ key, ad: this.ads.get(key) as Envelope<AdvertiseCapability> }))
+    return keys.map(key => ({ key, ad: this.ads.get(key) as Envelope<AdvertiseCapability> }))
   }
 
   private setTombstone (key: string, t: { ts: number, until: number }): void {
