@@ -6,6 +6,7 @@
  * CPU are the process's growth divided by N (shared code and heap counted
  * once), not a process's own footprint.
  */
+import { pollUntil, sleep } from './wait.js'
 import { cfpAwardRig } from '../cfp-award.js'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -37,23 +38,6 @@ export interface InprocResult {
   cfpMs: number[]
   pingMs: number[]
   joinMs: number[]
-}
-
-async function sleep (ms: number, signal: AbortSignal): Promise<void> {
-  signal.throwIfAborted()
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, ms)
-    const onAbort = (): void => { clearTimeout(t); reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-}
-
-async function until (cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string, pollMs: number, signal: AbortSignal): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!await cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(pollMs, signal)
-  }
 }
 
 async function settledMemory (): Promise<{ rss: number, heap: number }> {
@@ -115,17 +99,17 @@ export async function runInproc (o: InprocOptions): Promise<InprocResult> {
   }
   const startS = (performance.now() - t0) / 1000
   const t1 = performance.now()
-  const full = await until(() => nodes.every(x => d(x).catalog.find('ScaleEcho').length >= n - 1), o.catalogWaitMs, '', 500, signal).then(() => true, (err: Error) => { if (signal.aborted) throw err; return false })
+  const full = await pollUntil(() => nodes.every(x => d(x).catalog.find('ScaleEcho').length >= n - 1), o.catalogWaitMs, 500, signal)
   const catalogFullS = full ? (performance.now() - t1) / 1000 : NaN
   const catalogMin = Math.min(...nodes.map(x => d(x).catalog.find('ScaleEcho').length)) + 1
   log(`  in-process N=${n}: started in ${startS.toFixed(1)} s, catalogs ${full ? `full ${catalogFullS.toFixed(1)} s later` : `not full after ${o.catalogWaitMs / 1000} s (smallest ${catalogMin} of ${n})`}; idle ${o.idleMs / 1000} s`)
-  await sleep(o.warmMs, signal)
+  await sleep(o.warmMs, undefined, { signal })
 
   const texts = async (): Promise<string[]> => await Promise.all(nodes.map(async x => await x.components.metrics.registry.metrics()))
   const m0 = await texts()
   const c0 = process.cpuUsage()
   const w0 = performance.now()
-  await sleep(o.idleMs, signal)
+  await sleep(o.idleMs, undefined, { signal })
   const cpu = process.cpuUsage(c0)
   const windowMs = performance.now() - w0
   const m1 = await texts()
@@ -177,7 +161,7 @@ export async function runInproc (o: InprocOptions): Promise<InprocResult> {
     const node = await add(i)
     const tj = performance.now()
     await publish(node, i, name)
-    const reached = await until(() => nodes.every(x => x === node || d(x).catalog.find(name).length > 0), o.catalogWaitMs, '', 20, signal).then(() => true, (err: Error) => { if (signal.aborted) throw err; return false })
+    const reached = await pollUntil(() => nodes.every(x => x === node || d(x).catalog.find(name).length > 0), o.catalogWaitMs, 20, signal)
     if (reached) joinMs.push(performance.now() - tj)
     else joinsIncomplete++
   }

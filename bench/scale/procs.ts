@@ -8,6 +8,7 @@
  * swarm, and the time for a newly started node's capability to reach the
  * catalog of every node.
  */
+import { pollUntil, sleep, waitUntil } from './wait.js'
 import { cfpAwardRig } from '../cfp-award.js'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -34,23 +35,6 @@ async function sample (pid: number): Promise<ProcSample> {
   const rssKiB = parseVmRss(status)
   if (rssKiB == null) throw new Error(`no VmRSS for pid ${pid} (exited?)`)
   return { rss: rssKiB * 1024, ticks: parseCpuTicks(stat), ...parseIo(io) }
-}
-
-async function sleep (ms: number, signal: AbortSignal): Promise<void> {
-  signal.throwIfAborted()
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, ms)
-    const onAbort = (): void => { clearTimeout(t); reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-}
-
-async function until (cond: () => Promise<boolean>, timeoutMs: number, what: string, pollMs: number, signal: AbortSignal): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!await cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(pollMs, signal)
-  }
 }
 
 async function writeCaps (root: string): Promise<{ echo: string, own: (name: string) => Promise<string> }> {
@@ -137,21 +121,21 @@ export async function runProcs (o: ProcsOptions): Promise<ProcsResult> {
     }))
     return sizes.every(x => x >= n)
   }
-  const catalogFull = await until(count, o.catalogWaitMs, '', 1_000, signal).then(() => true, (err: Error) => { if (signal.aborted) throw err; return false })
+  const catalogFull = await pollUntil(count, o.catalogWaitMs, 1_000, signal)
   const catalogFullS = catalogFull ? (performance.now() - t1) / 1000 : NaN
   const catalogMin = Math.min(...sizes)
   log(catalogFull
     ? `  N=${n}: catalogs full ${catalogFullS.toFixed(1)} s after the last start; warming ${o.warmMs / 1000} s, then idle for ${o.idleMs / 1000} s`
     : `  N=${n}: after ${o.catalogWaitMs / 1000} s ${sizes.filter(x => x < n).length} catalogs still miss ads (smallest ${catalogMin} of ${n}); measuring anyway`)
   if (!catalogFull) await logShortCatalogs(swarm, sizes, n, log)
-  await sleep(o.warmMs, signal)
+  await sleep(o.warmMs, undefined, { signal })
 
   // idle window: /proc and /metrics read at both ends only
   const metricsText = async (): Promise<string[]> => await Promise.all(swarm.members.map(async m => await metricsOf(m.dataDir)))
   const m0 = await metricsText()
   const s0 = await Promise.all(pids.map(sample))
   const w0 = performance.now()
-  await sleep(o.idleMs, signal)
+  await sleep(o.idleMs, undefined, { signal })
   const s1 = await Promise.all(pids.map(sample))
   const windowMs = performance.now() - w0
   const m1 = await metricsText()
@@ -204,14 +188,14 @@ export async function runProcs (o: ProcsOptions): Promise<ProcsResult> {
     const started = performance.now()
     joinStartMs.push(started - tj)
     const seen = new Set<number>()
-    const reached = await until(async () => {
+    const reached = await pollUntil(async () => {
       await Promise.all(clients.map(async (c, i) => {
         if (seen.has(i)) return
         const found = await c.request<unknown[]>('POST', '/caps/find', { query: { name }, options: { localOnly: true } })
         if (found.length > 0) seen.add(i)
       }))
       return seen.size === n
-    }, o.catalogWaitMs, '', 250, signal).then(() => true, (err: Error) => { if (signal.aborted) throw err; return false })
+    }, o.catalogWaitMs, 250, signal)
     if (reached) joinMs.push(performance.now() - started)
     else joinsIncomplete++
   }
@@ -266,7 +250,7 @@ async function cfpToAward (o: ProcsOptions, swarm: Swarm): Promise<{ cfpMs: numb
     await node.start()
     const want = Math.min(CFP_CANDIDATES, o.n)
     let candidates: Candidate[] = []
-    await until(async () => {
+    await waitUntil(async () => {
       const found = await node.service<Discovery>('discovery').find({ name: 'ScaleEcho' }, { timeoutMs: 5_000 })
       candidates = found.slice(0, want).map(f => ({ cid: f.cid, descriptor: f.descriptor, provider: f.provider, addrs: f.addrs }))
       return candidates.length >= want
