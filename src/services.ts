@@ -25,7 +25,7 @@ import { type DaemonConfig, ConfigError } from './config/index.js'
 import { discovery, discoveryInitFromConfig, type Discovery } from './discovery/index.js'
 import { receipts, type ReceiptsService } from './receipts/index.js'
 import { negotiation, type Negotiation, type NegotiationInit, type NegotiationServices, defaultBidStrategy } from './negotiation/index.js'
-import { exec, ExternalRunnerMissingError, NoRunnerError, type ExecService, type ExecServiceInit, type StepRunner } from './exec/index.js'
+import { exec, NoRunnerError, type ExecService, type ExecServiceInit, type StepRunner } from './exec/index.js'
 import { offers } from './offers.js'
 import { composite } from './composite/index.js'
 import { registry, type RegistryInit } from './registry/index.js'
@@ -35,8 +35,8 @@ import { NATS_CONFIG_KEYS } from './bridges/nats/constants.js'
 import type { NatsBridge, NatsInit } from './bridges/nats/index.js'
 import { a2a, a2aInitFromConfig } from './bridges/a2a/index.js'
 import { MCP_CONFIG_KEYS } from './bridges/mcp/config.js'
-import type { McpBridgeInit, McpBridge, McpServices, PublishMcpRequest } from './bridges/mcp/index.js'
-import type { GatewayPlugin } from './gateway/types.js'
+import { mcpLazy } from './bridges/mcp/lazy.js'
+import type { McpBridgeInit } from './bridges/mcp/index.js'
 import { trust, type TrustInit } from './trust/index.js'
 import { attached, attachedBidStrategy, type AttachedService } from './bridges/attached/index.js'
 
@@ -90,113 +90,6 @@ function natsLazy (init: NatsInit): (c: ServiceComponents<object>) => PlService 
       status: () => bridge?.status() ?? { connected: false }
     }
   }
-}
-
-/**
- * The MCP bridge with its SDK (and zod: ~10 % of a bundled start's CPU)
- * loaded when first needed: at start when `services.mcp.servers` lists
- * servers to publish, else when the gateway mounts `/mcp`, a step of kind
- * `mcp` runs or `POST /mcp/publish` is called. Until then a light `mcp`
- * runner and the control route stand in and hand over to the bridge.
- */
-export class LazyMcpBridge implements PlService {
-  private bridge?: McpBridge
-  private loading?: Promise<McpBridge>
-  private unregisterStandIn?: () => void
-  private started = false
-
-  constructor (private readonly c: ServiceComponents<McpServices>, private readonly init: McpBridgeInit) {}
-
-  /** Whether the bridge and its SDK are loaded. */
-  get loaded (): boolean {
-    return this.bridge != null
-  }
-
-  async start (): Promise<void> {
-    if (this.started) return
-    this.started = true
-    const { api, services } = this.c
-    if (api != null && services.discovery != null) {
-      api.errorStatus(['McpTargetError'], 400)
-      api.errorStatus(['McpServerUnavailableError'], 502)
-      // operator only (the control token): a command target starts a process on this machine
-      api.route('POST', '/mcp/publish', async ({ body }) => {
-        const { checkPublishRequest } = await import('./bridges/mcp/index.js')
-        return await this.publish(checkPublishRequest(body))
-      })
-    }
-    if (this.bridge != null) {
-      await this.bridge.start() // started again after a stop
-      return
-    }
-    if ((this.init.servers ?? []).length > 0) {
-      await this.load()
-      return
-    }
-    const pool = services.exec.executor.pool.external
-    this.unregisterStandIn = pool.register({
-      kind: 'mcp',
-      run: async (impl, call, options) => {
-        await this.load()
-        const runner = pool.get('mcp')
-        if (runner == null) throw new ExternalRunnerMissingError(`the mcp bridge stopped before ${call.name} ran`, { kind: 'mcp' })
-        return await runner.run(impl, call, options)
-      }
-    })
-  }
-
-  /** Loads and starts the bridge (once); its own runner replaces the stand-in. */
-  async load (): Promise<McpBridge> {
-    this.loading ??= (async () => {
-      const { McpBridge } = await import('./bridges/mcp/index.js')
-      if (!this.started) throw new ExternalRunnerMissingError('the mcp bridge is not running', { kind: 'mcp' })
-      this.unregisterStandIn?.()
-      this.unregisterStandIn = undefined
-      // the control route is this wrapper's (routes cannot be added once the control API listens)
-      const bridge = new McpBridge({ ...this.c, api: undefined }, this.init)
-      await bridge.start()
-      this.bridge = bridge
-      return bridge
-    })()
-    try {
-      const bridge = await this.loading
-      if (!this.started) await bridge.stop()
-      return bridge
-    } catch (err) {
-      this.loading = undefined
-      throw err
-    }
-  }
-
-  /** Lists the tools of an MCP server and publishes one capability per tool (McpBridge.publish). */
-  async publish (req: PublishMcpRequest): Promise<Array<{ cid: string, name: string, tool: string }>> {
-    return await (await this.load()).publish(req)
-  }
-
-  /** `/mcp` on the gateway: loads the bridge when the gateway mounts it. */
-  gatewayPlugins (): Array<{ plugin: GatewayPlugin }> {
-    const plugin: GatewayPlugin = async (app) => {
-      for (const p of (await this.load()).gatewayPlugins()) await app.register(p.plugin)
-    }
-    return [{ plugin }]
-  }
-
-  status (): Record<string, unknown> {
-    return this.bridge?.status() ?? { servers: 0 }
-  }
-
-  async stop (): Promise<void> {
-    if (!this.started) return
-    this.started = false
-    this.unregisterStandIn?.()
-    this.unregisterStandIn = undefined
-    await this.bridge?.stop()
-  }
-}
-
-/** Service factory of the lazily loaded MCP bridge (LazyMcpBridge). */
-function mcpLazy (init: McpBridgeInit) {
-  return (c: ServiceComponents<McpServices>): LazyMcpBridge => new LazyMcpBridge(c, init)
 }
 
 /** What the daemon's negotiation uses: its own services, the executor's pool (provider side) and attached processes (bids). */

@@ -1,13 +1,14 @@
 /**
  * The daemon's MCP bridge loads its SDK when first needed (LazyMcpBridge in
- * src/services.ts): a node without a gateway or configured servers starts
+ * src/bridges/mcp/lazy.ts): a node without a gateway or configured servers starts
  * without it; an `mcp` step arriving first is run by the stand-in runner,
  * which loads the bridge and hands over; `POST /mcp/publish` loads it too.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { TestMesh } from '../helpers/mesh.js'
-import { daemonServices, type LazyMcpBridge } from '../../src/services.js'
+import { daemonServices } from '../../src/services.js'
+import type { LazyMcpBridge } from '../../src/bridges/mcp/lazy.js'
 import { externalModuleSpec } from '../../src/core/module.js'
 import { ControlClient } from '../../src/api/client.js'
 import { executor, fixtureCommand } from './mcp-helpers.js'
