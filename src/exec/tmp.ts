@@ -2,14 +2,14 @@
  * Per-step temp folders (`context.tmpdir`): `<root>/<node pid>/<runner>/<step>`.
  * A step gets a fresh folder, removed when it ends; a runner's folder goes
  * with the runner (a sandboxed runner may write there and nowhere else).
- * JS steps get theirs lazily: the pool names a fresh path and the runner
+ * Steps get theirs lazily: the pool names a fresh path and the runner
  * makes the folder when the module first reads `context.tmpdir`
- * (src/exec/js/worker.ts), so a step that never uses it costs no file system call.
+ * (src/exec/js/worker.ts, src/exec/python/runner.py), so a step that never uses it costs no file system call.
  * Folders of a node process that no longer exists (a crash, a SIGKILL) are
  * swept when a module pool starts.
  */
 import { mkdirSync } from 'node:fs'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { processAlive } from '../core/process.js'
@@ -24,12 +24,6 @@ export function newRunnerDir (root: string, prefix: string): string {
   const dir = join(root, String(process.pid), `${prefix}${++seq}`)
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   return dir
-}
-
-/** A fresh folder for one step inside its runner's folder. */
-export async function newStepDir (runnerDir: string): Promise<string> {
-  mkdirSync(runnerDir, { recursive: true, mode: 0o700 })
-  return await mkdtemp(join(runnerDir, 'step-'))
 }
 
 /** The path of a fresh folder for one step inside its runner's folder, not made yet: the runner makes it on first use. */

@@ -236,6 +236,41 @@ export default class {
   })
 }
 
+test('a Python step that never reads context.tmpdir gets no folder; one that made it and then raised, or was killed at its wall limit, leaves none', async () => {
+  const tmp = await tempDir('pl-sandbox-')
+  const tmpRoot = join(tmp.dir, 'steps')
+  const pool = new ModulePool({ tmpRoot })
+  try {
+    const mod = await writeModule(tmp.dir, 'tmppyfail', `import os
+class T:
+    def __init__(self, *a):
+        pass
+
+    def eval(self, p, d, c):
+        if p.get("what") == "none":
+            return {"steps": [n for _, dirs, _ in os.walk(p["root"]) for n in dirs if n.startswith("step-")]}
+        with open(os.path.join(c.tmpdir, "scratch"), "w") as f:
+            f.write("x")
+        if p.get("what") == "raise":
+            raise ValueError("failed in " + c.tmpdir)
+        while True:
+            pass
+`, 'py')
+    const none = await pool.runModule(mod, call(undefined, { parameters: { what: 'none', root: tmpRoot } }))
+    assert.deepEqual(none.output, { steps: [] }, 'no folder is made for a step that does not read context.tmpdir')
+    const raised = await failure(pool.runModule(mod, call(undefined, { parameters: { what: 'raise' } })))
+    const dir = /failed in (\S+)/.exec(raised.message)?.[1] ?? ''
+    assert.ok(dir.startsWith(join(tmpRoot, String(process.pid))), raised.message)
+    assert.equal(existsSync(dir), false, 'the folder of a step that raised is removed')
+    const killed = await failure(pool.runModule(mod, call({ wall_ms: 500, mem_mb: 128 }, { parameters: { what: 'loop' } })))
+    assert.equal(killed.name, 'WallTimeExceededError')
+    assert.deepEqual(await stepFolders(tmpRoot), [], 'no step folder is left after a kill')
+  } finally {
+    await pool.close()
+    await tmp.cleanup()
+  }
+})
+
 test('start() sweeps the step folders of a node process that is gone and keeps those of live ones', async () => {
   const tmp = await tempDir('pl-sandbox-')
   const tmpRoot = join(tmp.dir, 'steps')

@@ -17,7 +17,7 @@ import { serveAddonCall, serveQuestion } from '../requests.js'
 import { clockInterval, systemClock, type Clock } from '../clock.js'
 import type { EffectiveLimits, Isolation, ModuleCall, ModuleCallOptions, ModuleResult, Usage } from '../types.js'
 import { probeContainment, probeNetNamespace, runnerPrefix, type Containment } from '../containment.js'
-import { DEFAULT_TMP_ROOT, newRunnerDir, newStepDir, removeDir, stepDirPath } from '../tmp.js'
+import { DEFAULT_TMP_ROOT, newRunnerDir, removeDir, stepDirPath } from '../tmp.js'
 import { MAX_MESSAGE_BYTES, PyProcess, type RunnerMessage } from './process.js'
 
 export interface PyPoolsInit {
@@ -79,8 +79,6 @@ export class PyPools {
   private netProbe?: Promise<{ ok: boolean, reason?: string }>
   /** how processes of this pool are named in errors */
   protected label = 'Python'
-  /** the runner makes a step's temp folder when the module first uses it and says so in its result (the Node runner) */
-  protected lazyStepDirs = false
   protected closed = false
 
   constructor (init: PyPoolsInit = {}) {
@@ -115,6 +113,16 @@ export class PyPools {
   /** What ran the step, for receipts. */
   protected isolationOf (network: RunnerNetwork): Isolation {
     return network === 'none' ? 'process-no-net' : 'process'
+  }
+
+  /**
+   * Whether the runner says `started` before a step (its CPU clock at the
+   * start, for a CPU limit); when it does not, the wall clock starts when the
+   * step is sent (the runner is idle and ready: only the message's transit is
+   * counted too). The Python runner says it only for steps with `cpu_ms`.
+   */
+  protected announcesStart (limits: EffectiveLimits): boolean {
+    return limits.cpu_ms != null
   }
 
   /** Watches a running step beyond the wall clock (the sandbox: CPU and memory); returns what stops the watch. */
@@ -219,6 +227,12 @@ export class PyPools {
 
   /** Closes idle processes unused since `olderThan`, and the oldest beyond `maxIdle`. */
   private trim (olderThan = -Infinity): void {
+    // after each step: nothing to do unless over maxIdle (the sweeper passes olderThan)
+    if (olderThan === -Infinity) {
+      let n = 0
+      for (const list of this.idle.values()) n += list.length
+      if (n <= this.maxIdle) return
+    }
     const idle = [...this.idle.entries()].flatMap(([k, l]) => l.map(p => ({ k, p }))).sort((a, b) => a.p.lastUsed - b.p.lastUsed)
     let excess = idle.length - this.maxIdle
     for (const { k, p } of idle) {
@@ -304,9 +318,10 @@ export class PyPools {
     let stepDir: string | undefined
     let stepDirMade: boolean | undefined
     try {
-      stepDir = proc.init.tmpDir == null ? undefined : this.lazyStepDirs ? stepDirPath(proc.init.tmpDir) : await newStepDir(proc.init.tmpDir)
+      // the runner makes the step's folder when the module first reads context.tmpdir, and says so in its result
+      stepDir = proc.init.tmpDir == null ? undefined : stepDirPath(proc.init.tmpDir)
       const out = await this.step(proc, module, call, options, stepDir)
-      if (this.lazyStepDirs) stepDirMade = out.tmpdirMade
+      stepDirMade = out.tmpdirMade
       reusable = out.reusable && this.reusableAfter(module)
       if (out.error != null) throw out.error
       return { ...out.result as ModuleResult, isolation: this.isolationOf(network) }
@@ -388,16 +403,19 @@ export class PyPools {
           p.send({ t: 'reply', id, ok: false, error })
         }
       }
+      const onStarted = (): void => {
+        stopwatch.start()
+        unwatch = this.watch(p, limits, what, (err) => {
+          if (breach != null || settled) return
+          breach = err
+          p.signal('SIGKILL')
+        })
+      }
       p.onMessage((m: RunnerMessage) => {
         switch (m.t) {
           case 'started':
             started = { cpu0_ms: m.cpu0_ms, rlimit_cpu_s: m.rlimit_cpu_s }
-            stopwatch.start()
-            unwatch = this.watch(p, limits, what, (err) => {
-              if (breach != null || settled) return
-              breach = err
-              p.signal('SIGKILL')
-            })
+            onStarted()
             break
           case 'progress':
             options.onProgress?.(Number(m.n), m.total == null ? undefined : Number(m.total), m.message == null ? undefined : String(m.message))
@@ -454,6 +472,7 @@ export class PyPools {
         step: call.step ?? { runId: '', key: module.key, attempt: 1 },
         tmpdir: tmpdir ?? null
       })
+      if (!this.announcesStart(limits)) onStarted()
     })
   }
 

@@ -10,9 +10,9 @@ may print anything (it is logged by the parent), and stdin is /dev/null.
   parent -> runner  {"t":"run", "module":{...}, "ctor":{...}, "parameters", "inputData", "limits":{"cpu_ms"}, "step":{...}, "tmpdir"}
                     {"t":"reply", "id", "ok", "value"|"error"}
   runner -> parent  {"t":"ready", "pid", "baseline_mb", "as_limit_mb"}
-                    {"t":"started", "cpu0_ms", "rlimit_cpu_s"}
+                    {"t":"started", "cpu0_ms", "rlimit_cpu_s"}   (only for a step with limits.cpu_ms)
                     {"t":"progress"|"log"|"call"|"ask", ...}
-                    {"t":"result", "ok", "output"|"error", "usage"}
+                    {"t":"result", "ok", "output"|"error", "usage", "tmpdir"}  (tmpdir: whether the step made its temp folder: the module read context.tmpdir)
 
 Limits: RLIMIT_AS = address space at start + mem_mb (set once; a process
 serves one memory limit). Per step with cpu_ms: ITIMER_PROF raises
@@ -105,15 +105,32 @@ def read_msg():
     return json.loads(line)
 
 
-def vm_kb(field):
+def _status_field(data, field):
+    at = data.find(b"\n" + field.encode() + b":")
+    if at < 0:
+        return None
+    fields = data[at + len(field) + 2:data.find(b"\n", at + 1)].split()
+    return int(fields[0]) if fields else None
+
+
+_status_fd = [None]
+
+
+def vm_kb(*fields):
+    """`Vm*` fields of /proc/self/status in KiB; one field: its value.
+
+    Read after every step: the file stays open (opened by the process that
+    reads it: a namespace's init forks the runner first) and is read again
+    from offset 0, which makes the kernel write it anew.
+    """
     try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
+        if _status_fd[0] is None:
+            _status_fd[0] = os.open("/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)
+        data = os.pread(_status_fd[0], 8192, 0)
     except OSError:
-        pass
-    return None
+        data = b""
+    values = tuple(_status_field(data, f) for f in fields)
+    return values[0] if len(values) == 1 else values
 
 
 def host_pid():
@@ -273,10 +290,18 @@ def load_class(module):
     return cls
 
 
+# (cid, ctor, key) of the last step: the same module and constructor arguments again skip encoding the key
+_last_ctor = [None, None, None]
+
+
 def instance_for(msg):
     module = msg["module"]
     c = msg["ctor"]
-    key = module["cid"] + "\0" + json.dumps(c, sort_keys=True)
+    if _last_ctor[0] == module["cid"] and _last_ctor[1] == c:
+        key = _last_ctor[2]
+    else:
+        key = module["cid"] + "\0" + json.dumps(c, sort_keys=True)
+        _last_ctor[0], _last_ctor[1], _last_ctor[2] = module["cid"], c, key
     inst = _instances.get(key)
     if inst is None:
         cls = load_class(module)
@@ -378,18 +403,31 @@ class _Human:
         return request({"t": "ask", "question": ask})
 
 
+# the running step's temp folder: made when the module first reads context.tmpdir
+_step_dir = {"path": None, "made": False}
+
+
 class Context:
-    def __init__(self, step, tmpdir=None):
-        # the step's own temp folder, removed by the node after the step
-        self.tmpdir = tmpdir
+    # stateless helpers, shared by every step (the signal reads the runner's abort flag)
+    signal = Signal()
+    log = _Log()
+    addons = _Addons()
+    human = _Human()
+
+    def __init__(self, step):
         self.run_id = step.get("runId")
         self.step = step.get("key")
         self.attempt = step.get("attempt")
         self.constraints = step.get("constraints") or {}
-        self.signal = Signal()
-        self.log = _Log()
-        self.addons = _Addons()
-        self.human = _Human()
+
+    @property
+    def tmpdir(self):
+        """The step's own temp folder (made on first use, removed by the node after the step)."""
+        path = _step_dir["path"]
+        if path is not None and not _step_dir["made"]:
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            _step_dir["made"] = True
+        return path
 
     def progress(self, n, total=None, message=None):
         out = {"t": "progress", "n": float(n)}
@@ -426,6 +464,8 @@ def check_json(value, path="$"):
 
 
 def set_cpu_limit(limit_ms, used_ms):
+    if limit_ms is None and _cpu_budget[1] is None:
+        return None  # no limit set, none to clear (most steps: no syscall)
     soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
     _cpu_budget[0], _cpu_budget[1] = used_ms, limit_ms
     if limit_ms is None:
@@ -440,14 +480,20 @@ def set_cpu_limit(limit_ms, used_ms):
     return secs
 
 
+# whether the resident peak (VmHWM) is above what is resident now: only then must the next step reset it
+_peak_above_rss = [True]
+
+
 def usage_since(t0, c0):
-    peak = vm_kb("VmHWM")
+    peak, rss = vm_kb("VmHWM", "VmRSS")
+    _peak_above_rss[0] = peak is None or rss is None or peak > rss
     return {"wall_ms": (time.monotonic() - t0) * 1000.0, "cpu_ms": cpu_ms() - c0, "mem_peak_mb": (peak or 0) / 1024.0}
 
 
 def send_result(msg):
     """The step is over: nothing it started may outlive it (usage was measured before)."""
     clear_leftovers()
+    msg["tmpdir"] = _step_dir["made"]
     send(msg)
 
 
@@ -458,16 +504,20 @@ def run_step(msg):
     cwd = msg.get("cwd")
     if cwd and cwd != os.getcwd():
         os.chdir(cwd)
+    _step_dir["path"], _step_dir["made"] = msg.get("tmpdir"), False
     limits = msg.get("limits") or {}
     cpu_limit = limits.get("cpu_ms")
-    reset_peak_rss()
+    if _peak_above_rss[0]:
+        reset_peak_rss()
     c0 = cpu_ms()
     t0 = time.monotonic()
     secs = set_cpu_limit(cpu_limit, c0)
-    send({"t": "started", "cpu0_ms": c0, "rlimit_cpu_s": secs})
+    if cpu_limit is not None:
+        # the parent's CPU accounting starts here; without a CPU limit its wall clock started when it sent the step
+        send({"t": "started", "cpu0_ms": c0, "rlimit_cpu_s": secs})
     try:
         inst = instance_for(msg)
-        out = inst.eval(msg.get("parameters") or {}, msg.get("inputData") or {}, Context(msg.get("step") or {}, msg.get("tmpdir")))
+        out = inst.eval(msg.get("parameters") or {}, msg.get("inputData") or {}, Context(msg.get("step") or {}))
         if hasattr(out, "__await__"):
             import asyncio  # slow to import: only for async eval()
             out = asyncio.run(out)

@@ -47,10 +47,14 @@ export class SandboxPools extends PyPools {
   constructor (init: SandboxPoolsInit = {}) {
     super({ ...init, python: init.node ?? process.execPath, warm: false })
     this.label = 'sandboxed Node'
-    this.lazyStepDirs = true
     this.grants = init.grants ?? {}
     const read = [...(init.fs?.read ?? []), ...(init.fs?.write ?? [])]
     this.fsFlags = [...read.map(p => `--allow-fs-read=${resolve(p)}`), ...(init.fs?.write ?? []).map(p => `--allow-fs-write=${resolve(p)}`)]
+  }
+
+  /** The Node runner says `started` before every step (its memory and CPU watch starts then). */
+  protected override announcesStart (): boolean {
+    return true
   }
 
   /** The permissions `module` asks for, all granted by the operator; SandboxGrantRefusedError otherwise. */
