@@ -176,6 +176,10 @@ class Leaver:
         pass
 
     def eval(self, p, d, c):
+        if p.get("orphan"):
+            # sh starts sleep in the background and exits: sleep is an orphan of the step, still in its group
+            out = subprocess.run(["sh", "-c", "sleep 600 </dev/null >/dev/null 2>&1 & echo $!"], capture_output=True, text=True)
+            return {"child": int(out.stdout), "runner": os.getpid()}
         return {"child": child(), "runner": os.getpid()}
 `, 'py')
     const first = (await pool.runModule(mod, call({ wall_ms: 60_000, mem_mb: 256 }))).output as { child: number, runner: number }
@@ -184,6 +188,10 @@ class Leaver:
     const second = (await pool.runModule(mod, call({ wall_ms: 60_000, mem_mb: 256 }))).output as { child: number, runner: number }
     pids.push(second.child)
     assert.equal(second.runner, first.runner, 'the runner was reused')
+    // an orphan: the runner (a child subreaper) inherits it, so it does not skip its walk over /proc
+    const orphan = (await pool.runModule(mod, { ...call({ wall_ms: 60_000, mem_mb: 256 }), parameters: { orphan: true } })).output as { child: number, runner: number }
+    pids.push(orphan.child)
+    assert.deepEqual(await survivors([orphan.child]), [], 'the orphan a Python step left in its process group outlived it')
   } finally {
     killAll(pids)
     await pool.close()

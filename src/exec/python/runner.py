@@ -68,17 +68,24 @@ import time  # noqa: E402
 import traceback  # noqa: E402
 
 
-def _die_with_parent():
-    # if the node process is SIGKILLed, do not linger (Linux only)
+def _prctl_setup():
+    """Dies with the node (Linux only); outside a namespace, also becomes a child subreaper.
+
+    As a subreaper, the runner inherits what its descendants orphan (a
+    double fork, a setsid()): while any process a step started lives, the
+    runner has a child. So a runner with no child at all after a step has
+    nothing to clear, and skips the walk over /proc. Returns whether it is one.
+    """
     try:
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: if the node process is SIGKILLed, do not linger
+        return not NAMESPACED and libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
     except (OSError, AttributeError):
-        pass
+        return False
 
 
-_die_with_parent()
+SUBREAPER = _prctl_setup()
 os.set_inheritable(PROTO_FD, False)
 _reader = os.fdopen(os.dup(PROTO_FD), "rb")
 os.set_inheritable(_reader.fileno(), False)
@@ -147,7 +154,8 @@ def clear_leftovers():
     In the step's PID namespace, kill(-1) reaches every process in it but the
     init and this runner, wherever they moved (new sessions, double forks).
     Without a namespace this runner leads a process group: its other members
-    are killed (a process that called setsid() is out of reach).
+    are killed (a process that called setsid() is out of reach), after a
+    check that the runner has a child at all (see _prctl_setup).
     """
     if NAMESPACED:
         try:
@@ -155,6 +163,11 @@ def clear_leftovers():
         except OSError:
             pass
     else:
+        if SUBREAPER:
+            try:
+                os.waitpid(-1, os.WNOHANG)  # reaps a finished child, if there is one
+            except ChildProcessError:
+                return  # no child at all, so no descendant is left: its orphans would be ours
         me = os.getpid()
         try:
             pids = [int(d) for d in os.listdir("/proc") if d.isdigit()]
