@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks'
 import { runInNewContext } from 'node:vm'
 import { Worker } from 'node:worker_threads'
-import { gcFunction, settleHeapWhenQuiet, type SettleHeapResult } from '../../src/cli/settle-heap.js'
+import { gcFunction, settleHeapWhenQuiet, type SettleHeapResult } from '../../src/cli/index.js'
 
 const settled = async (init: Parameters<typeof settleHeapWhenQuiet>[0]): Promise<SettleHeapResult> =>
   await new Promise(resolve => { settleHeapWhenQuiet({ ...init, onDone: resolve }) })
