@@ -57,7 +57,7 @@ program.command('start')
       return
     }
     // the node's modules (libp2p, fastify, …) load only for `start`: probes like `pl-node health` stay quick
-    const [{ PlNode }, { daemonServices }, { createLogger }] = await Promise.all([import('../node.js'), import('../services.js'), import('../core/logger.js')])
+    const [{ PlNode }, { daemonServices }, { createLogger }, { settleHeapWhenQuiet }] = await Promise.all([import('../node.js'), import('../services.js'), import('../core/logger.js'), import('./settle-heap.js')])
     const releasePid = await claimPidFile(config.dataDir)
     const logger = createLogger({ level: config.logLevel as any })
     const create = async (listen: string[]): Promise<PlNode<DaemonServices>> => {
@@ -105,6 +105,7 @@ program.command('start')
       stopping = true
       logger.info({ signal }, 'stopping (send the signal again to force)')
       stopWatch?.()
+      cancelSettle()
       node.stop().then(() => { releasePid(); logger.flush?.(); process.exitCode = 0 }, (err) => { releasePid(); logger.error({ err }, 'error while stopping'); process.exitCode = 1 })
     }
     process.on('SIGINT', () => { shutdown('SIGINT') })
@@ -112,6 +113,8 @@ program.command('start')
     const stopWatch = opts.exitWithParent === true || process.env.PL_EXIT_WITH_PARENT === '1'
       ? watchParent(() => { shutdown('parent exited') })
       : undefined
+    // the start's garbage and grown young generation, given back once the node is quiet (docs/PERFORMANCE.md "Idle memory, third pass")
+    const cancelSettle = settleHeapWhenQuiet({ onDone: (r) => { logger.debug(r, r.collected ? 'settled the heap after start' : 'heap not settled: the node stayed busy') } })
     process.stdout.write(JSON.stringify({ event: 'started', peerId: node.peerId, addrs: node.addrs(), control: node.components.api?.address, gateway: node.components.services.gateway.address }) + '\n')
   }))
 

@@ -7,9 +7,9 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { startNodeProcess, runCli, PL_NODE } from '../helpers/proc.js'
 import { tempDir } from '../helpers/tmp.js'
 import { ControlClient } from '../../src/api/client.js'
@@ -40,5 +40,16 @@ test('the bundled pl-node starts, serves its control API and runs JS and Python 
   } finally {
     assert.equal(await node.stop(), 0)
     await cleanup()
+  }
+})
+
+test('the code a node loads is ASCII: one other character makes V8 hold a whole file as UTF-16, twice its size', async () => {
+  const bundle = dirname(PL_NODE)
+  const files = [...(await readdir(bundle)).filter(f => f.endsWith('.mjs')).map(f => join(bundle, f)), join(bundle, '..', 'src', 'spec', 'validators.generated.cjs')]
+  assert.ok(files.length > 10, `bundle files: ${files.join(', ')}`)
+  for (const file of files) {
+    const bytes = await readFile(file)
+    const at = bytes.findIndex(b => b > 0x7f)
+    assert.equal(at, -1, `${file} has a non-ASCII byte at ${at}: …${bytes.subarray(Math.max(0, at - 60), at + 20).toString()}…`)
   }
 })

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Store, STORE_VERSION } from '../../src/store/index.js'
+import { Store, STORE_VERSION, BLOCK_CACHE_BYTES } from '../../src/store/index.js'
 import { cidStringOf } from '../../src/core/encoding.js'
 import { tempDir } from '../helpers/tmp.js'
 
@@ -36,4 +36,23 @@ test('blocks are stored by CID and verified on putBytes', async () => {
     await assert.rejects(s.blocks.putBytes(cidStringOf({ x: 1 }), new Uint8Array([1])), { name: 'CidMismatchError' })
     await s.close()
   } finally { await cleanup() }
+})
+
+test('the LevelDB block cache stays within BLOCK_CACHE_BYTES however much is read', async (t) => {
+  const { dir, cleanup } = await tempDir()
+  let store = await Store.open(dir)
+  t.after(async () => { await store.close(); await cleanup() })
+  const sub = store.json<{ i: number, pad: string }>('cache-test')
+  const pad = 'x'.repeat(400)
+  // ~12 MB of values: more than LevelDB's default 8 MiB cache could hold
+  for (let b = 0; b < 30; b++) await store.write(Array.from({ length: 1000 }, (_, j) => ({ type: 'put' as const, sublevel: sub, key: String(b * 1000 + j).padStart(6, '0'), value: { i: b * 1000 + j, pad } })))
+  await store.close()
+  store = await Store.open(dir)
+  const reopened = store.json<{ i: number, pad: string }>('cache-test')
+  for (let i = 0; i < 30000; i += 3) assert.equal(((await reopened.get(String(i).padStart(6, '0'))) as { i: number } | undefined)?.i, i)
+  // block cache plus the (empty after reopen) memtable
+  // classic-level's getProperty (the Level type of `level` leaves it out)
+  const used = Number((store.db as unknown as { getProperty: (p: string) => string }).getProperty('leveldb.approximate-memory-usage'))
+  assert.ok(used <= BLOCK_CACHE_BYTES * 1.25, `LevelDB holds ${used} bytes, cache limit ${BLOCK_CACHE_BYTES}`)
+  assert.ok(used > BLOCK_CACHE_BYTES / 2, `the reads went through the cache: ${used} bytes`)
 })
