@@ -65,13 +65,22 @@ async function httpClient (key?: string): Promise<Client> {
 
 async function callDouble (client: Client): Promise<void> {
   const progress: string[] = []
+  // The SDK client hands a notification to its handler a microtask later but a response at once: when
+  // the last progress notification and the answer arrive in one read (stdio does that), the client has
+  // already retired the token and reports the notification through onerror instead
+  // (modelcontextprotocol/typescript-sdk#2580). The server cannot prevent it; the test takes either path.
+  const late: string[] = []
+  const onerror = client.onerror
+  client.onerror = (err) => { if (/progress notification for an unknown token/.test(err.message)) late.push(err.message); else onerror?.(err) }
   const res = await client.callTool({ name: 'Double', arguments: { n: 21 } }, undefined, { onprogress: (p) => { progress.push(p.message ?? '') }, timeout: 120_000 })
+  await new Promise(resolve => setImmediate(resolve))
+  client.onerror = onerror
   assert.notEqual(res.isError, true, JSON.stringify(res))
   assert.deepEqual(res.structuredContent, { doubled: 42 })
   const meta = res._meta as Record<string, string>
   assert.match(meta[META_RUN], /^r/)
   assert.match(meta[META_RECEIPT_ROOT], /^b[a-z2-7]+$/)
-  assert.ok(progress.some(m => /step .* started/.test(m)) && progress.some(m => /run finished/.test(m)), `progress notifications: ${JSON.stringify(progress)}`)
+  assert.ok(progress.some(m => /step .* started/.test(m)) && (progress.some(m => /run finished/.test(m)) || late.some(m => /run finished/.test(m))), `progress notifications: ${JSON.stringify(progress)}, late: ${JSON.stringify(late)}`)
   // the receipts of that run verify; their root is the one the call answered
   const v = await client.callTool({ name: 'verify_receipts', arguments: { run: meta[META_RUN] } })
   assert.deepEqual(v.structuredContent, { ok: true, run: meta[META_RUN], root: meta[META_RECEIPT_ROOT], receipts: 1 })
