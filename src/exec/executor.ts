@@ -13,8 +13,9 @@ import { errorToData } from '../core/errors.js'
 import { silentLogger } from '../core/logger.js'
 import { type Metrics, folderCid, type ModuleSpec } from '../core/index.js'
 import type { Store } from '../store/index.js'
-import { type RetryPolicy, type Step, type TaskDag, validateDag, loadWorkflow } from '../workflow/index.js'
+import { type RetryPolicy, type Step, type TaskDag, loadWorkflow } from '../workflow/index.js'
 import { Addons, type AddonCallback, type AddonsConfig } from './addons.js'
+import { DagCache } from './dag-cache.js'
 import { DEFAULT_CONCURRENCY } from './constants.js'
 import {
   DecisionNotPendingError, ExecutorStoppedError, InvalidDecisionError, ModuleChangedError,
@@ -105,6 +106,8 @@ export class Executor extends EventEmitter {
   private readonly slots: Semaphore
   private readonly ownsPool: boolean
   private readonly metrics?: ExecMetrics
+  /** DAGs submitted recently, validated and encoded */
+  private readonly dags: DagCache
   private journal?: Journal
   private readonly active = new Map<string, { exec: RunExecution, done: Promise<RunRecord> }>()
   /** wait({untilWaiting}) callers per run: told when the run pauses for a human (no emitter listener per waiter) */
@@ -127,6 +130,7 @@ export class Executor extends EventEmitter {
     this.local = new LocalRunner(this.pool, init.localCapabilities, { maxOutputBytes: init.maxOutputBytes })
     this.firstRunner = init.wrapLocal?.(this.local) ?? this.local
     this.slots = new Semaphore(init.concurrency ?? DEFAULT_CONCURRENCY)
+    this.dags = new DagCache(init.store.blocks)
     if (init.metrics != null) this.metrics = new ExecMetrics(init.metrics)
   }
 
@@ -215,7 +219,8 @@ export class Executor extends EventEmitter {
 
   async submit (dag: TaskDag, input: Record<string, unknown> = {}, opts: SubmitOptions = {}): Promise<string> {
     const journal = this.j()
-    validateDag(dag)
+    // validated (validateDag) and encoded, or the same DAG's block from a recent submit
+    const dagBlock = this.dags.blockOf(dag)
     // 32 random bits: the first 8 hex digits of a random UUID (Node draws those from a pooled buffer; no syscall per run)
     const id = opts.runId ?? `r${this.clock.now().toString(36)}-${randomUUID().slice(0, 8)}`
     // an id of its own making (time + 32 random bits) is new: only a caller's id is looked up
@@ -225,7 +230,6 @@ export class Executor extends EventEmitter {
     const resolved = await resolveCidInputs({ ...dag.inputs, ...input }, blocks)
     const now = this.clock.now()
     // the DAG and input blocks go in the batch of the run record naming them
-    const dagBlock = blocks.putOp(dag)
     const inputBlock = blocks.putOp(resolved)
     const run: RunRecord = {
       v: 1,

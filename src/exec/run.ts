@@ -239,6 +239,8 @@ export class RunExecution {
   }
 
   private inLoop (id: string): boolean {
+    // a top-level step has no ancestors
+    if (this.steps[id]?.parent == null) return false
     for (const a of this.ancestors(id)) if (this.steps[a]?.kind === 'loop') return true
     return false
   }
@@ -246,10 +248,14 @@ export class RunExecution {
   /** Steps a step waits for: `after` plus the steps its bindings read (not its own ancestors). */
   private deps (step: Step): string[] {
     const out = new Set(step.after)
-    for (const b of [...Object.values(step.args ?? {}), ...(step.over != null ? [step.over] : [])]) if (b.from === 'step') out.add(b.step)
+    if (step.args != null) for (const b of Object.values(step.args)) if (b.from === 'step') out.add(b.step)
+    if (step.over?.from === 'step') out.add(step.over.step)
     out.delete(step.id)
-    for (const a of this.ancestors(step.id)) out.delete(a)
-    return [...out].filter(id => this.steps[id] != null)
+    // a top-level step has no ancestors
+    if (step.parent != null) for (const a of this.ancestors(step.id)) out.delete(a)
+    const list: string[] = []
+    for (const id of out) if (this.steps[id] != null) list.push(id)
+    return list
   }
 
   /**

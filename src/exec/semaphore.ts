@@ -1,7 +1,15 @@
 /** A counting semaphore whose waiters can give up through an AbortSignal. */
+interface Waiter { grant: () => void, reject: (reason: unknown) => void, signal?: AbortSignal }
+
 export class Semaphore {
   private active = 0
-  private readonly queue: Array<{ grant: () => void }> = []
+  private readonly queue = new Set<Waiter>()
+  /**
+   * The waiters of each signal, with the one abort listener the signal has for all of them: a run's
+   * queued steps share its signal, and an EventTarget scans its listeners on every add and remove
+   * (hundreds of queued steps made that quadratic).
+   */
+  private readonly bySignal = new Map<AbortSignal, { waiters: Set<Waiter>, onAbort: () => void }>()
 
   constructor (private readonly max: number) {
     if (!(max >= 1)) throw new TypeError(`semaphore size must be >= 1, got ${max}`)
@@ -12,7 +20,7 @@ export class Semaphore {
   }
 
   get waiting (): number {
-    return this.queue.length
+    return this.queue.size
   }
 
   async acquire (signal?: AbortSignal): Promise<() => void> {
@@ -22,20 +30,17 @@ export class Semaphore {
       return this.releaser()
     }
     return await new Promise((resolve, reject) => {
-      const entry = {
+      const entry: Waiter = {
         grant: () => {
-          signal?.removeEventListener('abort', onAbort)
+          this.forget(entry)
           this.active++
           resolve(this.releaser())
-        }
+        },
+        reject,
+        signal
       }
-      const onAbort = (): void => {
-        const i = this.queue.indexOf(entry)
-        if (i >= 0) this.queue.splice(i, 1)
-        reject(signal?.reason)
-      }
-      signal?.addEventListener('abort', onAbort, { once: true })
-      this.queue.push(entry)
+      if (signal != null) this.watch(signal).add(entry)
+      this.queue.add(entry)
     })
   }
 
@@ -48,13 +53,48 @@ export class Semaphore {
     }
   }
 
+  /** The waiters of `signal`, listening for its abort (once per signal). */
+  private watch (signal: AbortSignal): Set<Waiter> {
+    let w = this.bySignal.get(signal)
+    if (w == null) {
+      const waiters = new Set<Waiter>()
+      const onAbort = (): void => {
+        this.bySignal.delete(signal)
+        for (const e of waiters) {
+          this.queue.delete(e)
+          e.reject(signal.reason)
+        }
+      }
+      w = { waiters, onAbort }
+      this.bySignal.set(signal, w)
+      signal.addEventListener('abort', onAbort, { once: true })
+    }
+    return w.waiters
+  }
+
+  /** Takes a granted waiter off its signal's list (and the listener off the signal once none is left). */
+  private forget (entry: Waiter): void {
+    if (entry.signal == null) return
+    const w = this.bySignal.get(entry.signal)
+    if (w == null) return
+    w.waiters.delete(entry)
+    if (w.waiters.size === 0) {
+      this.bySignal.delete(entry.signal)
+      entry.signal.removeEventListener('abort', w.onAbort)
+    }
+  }
+
   private releaser (): () => void {
     let done = false
     return () => {
       if (done) return
       done = true
       this.active--
-      this.queue.shift()?.grant()
+      const next = this.queue.values().next()
+      if (next.done !== true) {
+        this.queue.delete(next.value)
+        next.value.grant()
+      }
     }
   }
 }
