@@ -37,8 +37,19 @@ function threadId (): number | undefined {
   return tidOnce.tid
 }
 
-/** CPU time of this thread in ms, exact on Linux; null when unavailable. */
+/** `process.threadCpuUsage` (Node >= 23.9): one getrusage(RUSAGE_THREAD) call, ~0.5 us against ~11 us for reading /proc */
+const threadCpuUsage = (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage
+
+/**
+ * CPU time of this thread in ms, exact on Linux; null when unavailable. getrusage's user + system time
+ * of a thread is the kernel's `sum_exec_runtime`, the first field of /proc/<pid>/task/<tid>/schedstat
+ * that the main thread's CPU watchdog reads: the two agree (to the microsecond).
+ */
 function threadCpuMs (): number | null {
+  if (threadCpuUsage != null) {
+    const u = threadCpuUsage.call(process)
+    return (u.user + u.system) / 1000
+  }
   try {
     return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6
   } catch {
