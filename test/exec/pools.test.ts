@@ -170,3 +170,20 @@ test('idle Python runners exit after idleMs on the pool\'s clock (a FakeClock mo
     await tmp.cleanup()
   }
 })
+
+test('a JS step\'s CPU time is counted in a worker thread and in a sandboxed runner (the step\'s own thread clock), never above its wall time', async () => {
+  const tmp = await tempDir('pl-pools-')
+  const pool = new ModulePool()
+  try {
+    // a fixed amount of work: its CPU time does not depend on the machine's load, only its wall time does
+    const busy = await writeModule(tmp.dir, 'busy', 'export default class { eval () { let x = 0; for (let i = 0; i < 3e7; i++) x += i % 7; return { x } } }')
+    for (const isolation of ['thread', 'sandbox'] as const) {
+      const { usage } = await pool.runModule(busy, { ...call({ wall_ms: 60_000, mem_mb: 128 }), sandbox: { isolation } })
+      assert.ok(usage.cpu_ms >= 5, `${isolation}: cpu_ms ${usage.cpu_ms}`)
+      assert.ok(usage.cpu_ms <= usage.wall_ms + 1, `${isolation}: cpu_ms ${usage.cpu_ms} > wall_ms ${usage.wall_ms}`)
+    }
+  } finally {
+    await pool.close()
+    await tmp.cleanup()
+  }
+})
