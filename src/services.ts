@@ -43,7 +43,7 @@ import { attached, attachedBidStrategy, type AttachedService } from './bridges/a
 /** Config keys an operator may set per section (the rest of each Init is wiring, not configuration). */
 const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'maxEventsPerRun', 'maxOutputBytes', 'resume']
 const NEGOTIATION_KEYS = [
-  'replyWindowMs', 'dialTimeoutMs', 'maxAttempts', 'maxRounds', 'cfpConcurrency', 'maxCandidates', 'findTimeoutMs', 'inlineInputBytes',
+  'replyWindowMs', 'dialTimeoutMs', 'maxAttempts', 'maxRounds', 'cfpConcurrency', 'maxCandidates', 'findTimeoutMs', 'walkEveryMs', 'inlineInputBytes',
   'execGraceMs', 'stepDeadlineMs', 'costAttrs', 'maxRemoteSteps', 'maxActive', 'bidTtlMs', 'awardHoldMs', 'sweepMs', 'maxOutputBytes',
   'maxOpenBids', 'maxOpenBidsPerPeer', 'policies', 'provider', 'openCalls', 'topicSyncMs', 'maxDepth'
 ]
@@ -62,11 +62,18 @@ function section<T> (services: Record<string, unknown>, name: string, known: str
   return s as T
 }
 
-/** The requester's remote runner, resolved when a step asks (negotiation starts before exec runs anything). */
-function remoteDelegate (services: { negotiation?: Negotiation }): StepRunner {
+/**
+ * The requester's remote runner, resolved when a step asks (negotiation starts before exec runs anything).
+ * It says what the runner says about its slots and process: a remote step bounds its own concurrency
+ * (RemoteRunner.ownSlots) and must not hold one of the executor's `concurrency` slots (sized for local
+ * CPU work) while it waits on the network and on the provider.
+ */
+export function remoteDelegate (services: { negotiation?: Pick<Negotiation, 'runner'> }): StepRunner {
   const runner = (): StepRunner | undefined => services.negotiation?.runner
   return {
     name: 'remote',
+    get ownSlots () { return runner()?.ownSlots === true },
+    outOfProcess: (step, query) => runner()?.outOfProcess?.(step, query) === true,
     canRun: async (step, query) => await (runner()?.canRun(step, query) ?? false),
     run: async (step, inputData, ctx) => {
       const r = runner()

@@ -27,6 +27,7 @@ import { seededRng } from './rng.js'
 import { rssKiB } from './rss.js'
 import { chaosSchedule, effectiveMaxDown, formatFault, type Fault } from './schedule.js'
 import { latencyWindows, rssWindows, totals, type RssSample } from './stats.js'
+import { breakdown, type ExplanationView } from './breakdown.js'
 import { cliVerify, verifyRunReceipts } from './verify.js'
 import type { SignedReceipt } from '../../src/receipts/index.js'
 
@@ -265,6 +266,7 @@ export async function runSoak (init: SoakInit): Promise<SoakReport> {
     report.totals = totals(load.runs, load.submitFailures)
     report.skippedTicks = load.skipped
     report.latency = latencyWindows(load.runs, windowMs)
+    if (!report.aborted) report.breakdown = breakdown(load.runs, await collectExplanations(apis, load.runs, notes))
     report.rss = rssWindows(samples, windowMs)
     report.invariants = invariantsOf(load.runs, collected?.receipts, checks, injector.snapshots, init.mode)
     report.passed = !report.aborted && !anyFailed(report.invariants)
@@ -343,6 +345,23 @@ async function collectReceipts (apis: MemberApi[], runs: TrackedRun[], notes: st
   }
   if (failures > 0) notes.push(`receipts of ${failures} run(s) could not be fetched`)
   return { receipts: out, exports }
+}
+
+/** The explanations of the remote steps of every succeeded run (`GET /runs/:id/explanations`), for the phase breakdown. */
+async function collectExplanations (apis: MemberApi[], runs: TrackedRun[], notes: string[]): Promise<Record<string, ExplanationView[]>> {
+  const out: Record<string, ExplanationView[]> = {}
+  let failures = 0
+  await mapLimit(runs.filter(r => r.state === 'succeeded'), 8, async (r) => {
+    try {
+      const res = await apis[r.node].request('GET', `/runs/${encodeURIComponent(r.runId)}/explanations`, undefined, 10_000)
+      if (res.status >= 300 || !Array.isArray(res.json?.steps)) { failures++; return }
+      out[r.runId] = res.json.steps as ExplanationView[]
+    } catch {
+      failures++
+    }
+  })
+  if (failures > 0) notes.push(`explanations of ${failures} succeeded run(s) could not be fetched: the phase breakdown leaves them out`)
+  return out
 }
 
 async function verifyAll (runs: TrackedRun[], { receipts, exports }: Collected, swarm: Swarm, cliSample: number, notes: string[], log: (l: string) => void): Promise<ReceiptCheck[]> {

@@ -16,6 +16,9 @@ export interface StepView {
   runner?: string
   executor?: string
   receipt?: string
+  /** ms since epoch (the requester's clock): the attempt's `running` record, and its end */
+  started?: number
+  ended?: number
 }
 
 /** `GET /runs/:id` */

@@ -7,6 +7,7 @@
 import { formatInvariants, type InvariantResult } from './invariants.js'
 import type { AppliedFault } from './faults.js'
 import type { LatencyWindow, RssWindow, Totals } from './stats.js'
+import { formatBreakdown, type Breakdown } from './breakdown.js'
 import { formatFault } from './schedule.js'
 
 export interface SoakReport {
@@ -30,6 +31,8 @@ export interface SoakReport {
   skippedTicks: number
   windowMs: number
   latency: LatencyWindow[]
+  /** latency per plan and the phases of remote steps and runs (bench/soak/breakdown.ts); absent when the run was aborted */
+  breakdown?: Breakdown
   rss: RssWindow[]
   faults: AppliedFault[]
   invariants: InvariantResult[]
@@ -69,6 +72,10 @@ export function formatReport (r: SoakReport): string {
   out.push('')
   out.push(`latency by submission window (${r.windowMs / 1000} s):`)
   out.push(table(['window', 'submitted', 'ok', 'failed', 'p50 ms', 'p95 ms'], r.latency.map(w => [win(w.from, r.windowMs), String(w.submitted), String(w.succeeded), String(w.failed), ms(w.p50Ms), ms(w.p95Ms)])))
+  if (r.breakdown != null) {
+    out.push('')
+    out.push(formatBreakdown(r.breakdown))
+  }
   out.push('')
   const nodes = Array.from({ length: r.nodes }, (_, i) => i)
   out.push('RSS per node, max MiB per window:')

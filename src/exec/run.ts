@@ -68,6 +68,8 @@ export class RunExecution {
   private readonly journaled = new Map<string, StepRecord>()
   /** a step attempt's output as its runner encoded it (size check), so the journal does not encode it again */
   private readonly encodedOutputs = new WeakMap<StepRecord, { output: unknown, bytes: Uint8Array }>()
+  /** an attempt's receipt block (remote steps), written in the batch of the attempt's next step record */
+  private readonly receiptOps = new WeakMap<StepRecord, BatchOp>()
   /** the write of each attempt's `running` record (a step in this process waits for it: StepRunner.outOfProcess) */
   private readonly runningWrites = new WeakMap<StepRecord, Promise<void>>()
   private readonly waiters = new Map<WaiterKey, { resolve: (choice: string) => void, reject: (err: Error) => void }>()
@@ -425,15 +427,19 @@ export class RunExecution {
     if (step.over == null) throw new BindingError(`map step ${step.id} has no 'over' binding`, { step: step.id })
     const items = asList(resolveBinding(step.over, this.scope(), `map step ${step.id}`))
     const rec: StepRecord = { run: this.run.id, step: step.id, key, state: 'running', attempts: 1, started: this.env.clock.now() }
-    await this.env.journal.putStep(rec)
+    // the map's own `running` record is for display and resume bookkeeping: its items do not wait for it (the
+    // journal writes batches in order, so it lands before or with theirs); its end is written after it
+    const running = this.writeRunning(rec)
     this.env.emit({ type: 'pl:step:started', runId: this.run.id, step: step.id, key, attempt: 1 })
     const outputs = await Promise.all(items.map(async (value, i) => {
       const k = `${key}[${i}]`
       return await this.track(this.runLeaf(step, k, async (r, attempt) => await this.callStep(step, k, r, attempt, this.inputData(step, { step: step.id, value }))))
     })).catch(async (err) => {
+      await running.catch(() => {})
       await this.env.journal.putStep({ ...rec, state: 'failed', ended: this.env.clock.now(), error: errorToData(err) })
       throw err
     })
+    await running
     const out = mapOutput(outputs)
     const { cid, op } = this.env.store.blocks.putOp(out)
     await this.env.journal.putStep({ ...rec, state: 'succeeded', ended: this.env.clock.now(), output: cid }, undefined, [op])
@@ -503,15 +509,7 @@ export class RunExecution {
       // a resume runs the step again, as after a crash before it started. A step in this process (worker
       // threads, or a runner that does not say: StepRunner.outOfProcess) waits for the record: if it brings the process down, resume
       // counts the attempt as interrupted. The record's batch is written before the step's result (one queue).
-      let running: Promise<void>
-      if (this.firstOps != null) {
-        // a first step of a run just submitted: its record goes in the run record's batch, and it waits for that
-        this.firstOps.push(this.env.journal.stepOp({ ...rec }))
-        running = this.recorded ?? Promise.resolve()
-      } else {
-        running = this.env.journal.putStep({ ...rec })
-      }
-      running.catch(() => {})
+      const running = this.writeRunning(rec)
       this.runningWrites.set(rec, running)
       await this.recorded
       this.env.emit({ type: 'pl:step:started', runId: this.run.id, step: step.id, key, attempt })
@@ -527,14 +525,16 @@ export class RunExecution {
         Object.assign(rec, { state: 'succeeded', ended: this.env.clock.now(), output: cid })
         delete rec.waiting
         const finished: ExecEvent = { type: 'pl:step:finished', runId: this.run.id, step: step.id, key, outputCid: cid, usage: rec.usage, runner: rec.runner, replayed: false }
+        // the receipt block (a remote step's) goes in the same batch as the output and the record naming both
+        const ops = [...this.takeReceiptOp(rec), op]
         if (this.isLastStep(step, key)) {
           // nothing else of the run is left to run, so no step waits for this one: its success goes in the
           // run's final batch (written right after this returns), and its event follows that batch
-          this.last.ops.push(op, this.env.journal.stepOp(rec))
+          this.last.ops.push(...ops, this.env.journal.stepOp(rec))
           this.last.events.push(finished)
           return out ?? null
         }
-        await this.env.journal.putStep(rec, undefined, [op])
+        await this.env.journal.putStep(rec, undefined, ops)
         this.env.emit(finished)
         return out ?? null
       } catch (err0) {
@@ -542,7 +542,7 @@ export class RunExecution {
         const err = (aborted ? this.signal.reason : err0) as Error
         if (err instanceof ExecutorStoppedError) {
           // not the step's fault: keep it resumable without using up a retry
-          if (rec.state !== 'waiting-human') await this.env.journal.putStep({ ...rec, attempts: attempt - 1, reason: 'executor stopped' }).catch((e: unknown) => { this.journalFailed(step.id, key, e) })
+          if (rec.state !== 'waiting-human') await this.env.journal.putStep({ ...rec, attempts: attempt - 1, reason: 'executor stopped' }, undefined, this.takeReceiptOp(rec)).catch((e: unknown) => { this.journalFailed(step.id, key, e) })
           throw err
         }
         const error: ErrorData = errorToData(aborted ? err : err0)
@@ -550,7 +550,7 @@ export class RunExecution {
         const willRetry = !aborted && (err0 as { retryable?: boolean }).retryable === true && attempt <= policy.max
         Object.assign(rec, { state: 'failed', ended: this.env.clock.now(), error, ...(usage != null ? { usage } : {}) })
         delete rec.waiting
-        await this.env.journal.putStep(rec).catch((e: unknown) => { this.journalFailed(step.id, key, e) })
+        await this.env.journal.putStep(rec, undefined, this.takeReceiptOp(rec)).catch((e: unknown) => { this.journalFailed(step.id, key, e) })
         this.env.emit({ type: 'pl:step:failed', runId: this.run.id, step: step.id, key, error, attempt, willRetry })
         if (!willRetry) throw withStepDetails(aborted ? err : err0 as Error, { run: this.run.id, step: key })
         // exponential with equal jitter (half fixed, half random), so steps that failed together do not retry in lockstep
@@ -560,6 +560,30 @@ export class RunExecution {
         await clockSleep(this.env.clock, backoff, this.signal)
       }
     }
+  }
+
+  /**
+   * Writes a `running` record (a copy: the caller's record changes meanwhile): for a first step of a run just
+   * submitted in the run record's batch (the promise is that batch's write), otherwise on its own.
+   */
+  private writeRunning (rec: StepRecord): Promise<void> {
+    let running: Promise<void>
+    if (this.firstOps != null) {
+      this.firstOps.push(this.env.journal.stepOp({ ...rec }))
+      running = this.recorded ?? Promise.resolve()
+    } else {
+      running = this.env.journal.putStep({ ...rec })
+    }
+    running.catch(() => {})
+    return running
+  }
+
+  /** The pending receipt block of an attempt, once (for the batch of its next step record). */
+  private takeReceiptOp (rec: StepRecord): BatchOp[] {
+    const op = this.receiptOps.get(rec)
+    if (op == null) return []
+    this.receiptOps.delete(rec)
+    return [op]
   }
 
   /** Whether `key` is the only step of the run left: a top-level step of a DAG-mode run whose other top-level steps are done. */
@@ -611,7 +635,12 @@ export class RunExecution {
     rec.usage = res.usage
     if (res.outputBytes != null) this.encodedOutputs.set(rec, { output: res.output, bytes: res.outputBytes })
     if (res.executor != null) rec.executor = res.executor
-    if (res.receipt != null) rec.receipt = await this.env.store.blocks.put(res.receipt)
+    if (res.receipt != null) {
+      // written with the attempt's next record (its success or failure), not in a batch of its own
+      const { cid, op } = this.env.store.blocks.putOp(res.receipt)
+      rec.receipt = cid
+      this.receiptOps.set(rec, op)
+    }
     return res.output
   }
 

@@ -67,3 +67,7 @@ export const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 export const DEFAULT_COST_ATTRS = ['price', 'eta_ms', 'latency_ms', 'cost']
 /** Weights when the plan has no `select`: cheapest first, then fastest. */
 export const DEFAULT_SELECT: SelectWeight[] = [{ attr: 'price', weight: 1 }, { attr: 'eta_ms', weight: 0.1 }]
+/** At most one DHT provider walk per capability in this period, while the catalog (gossip, earlier finds) knows candidates. */
+export const DEFAULT_WALK_EVERY_MS = 30_000
+/** Capabilities whose last walk is remembered (the oldest is forgotten beyond it). */
+export const DEFAULT_MAX_RECENT_WALKS = 1024

@@ -15,7 +15,11 @@ export class NoProvidersError extends PlError {
   override name = 'NoProvidersError'
 }
 
-/** Candidates were asked but none made a usable bid; the message names each candidate's answer. */
+/**
+ * Candidates were asked but none made a usable bid; the message names each candidate's answer.
+ * Retryable when one of them declined `busy` (at its limit of open bids or active steps: a
+ * transient refusal), so the executor's retry policy tries the step again.
+ */
 export class NoBidsError extends PlError {
   override name = 'NoBidsError'
 }

@@ -64,7 +64,7 @@ export interface FindExplanation {
   found: number
   /** of those, left out because they are quarantined (unreachable or silent lately) */
   quarantined: number
-  /** how the DHT walk ended: limit (enough candidates known), done, stalled (only dead peers left), timeout, aborted */
+  /** how the DHT walk ended: limit (enough candidates known), done, stalled (only dead peers left), timeout, aborted; recent (no walk: this capability was walked within walkEveryMs and the catalog had candidates) */
   walk?: string
 }
 

@@ -38,7 +38,8 @@ import { execProtocol, negotiateProtocol, type ExecProgress, type ExecResponse }
 import type { AttemptExplanation, ExplanationStore, StepExplanation } from './explanation.js'
 import { checkOutputConstraints, constraintWarnings, type Verdict, attestationCid, type IoSchemas, type BidEvidence, type Requirement } from '../trust/index.js'
 import { Semaphore } from '../exec/index.js'
-import { LIMIT_KEYS, type Bid, type BidRelease, type Award, type CandidateFinder, type Limits, type LocalCapabilities, type Result } from './types.js'
+import { LIMIT_KEYS, type Bid, type BidRelease, type Award, type Candidate, type CandidateFinder, type CandidateFindOptions, type Limits, type LocalCapabilities, type Result } from './types.js'
+import { RecentWalks } from './recent-walks.js'
 
 export interface RemoteRunnerComponents {
   identity: Identity
@@ -81,6 +82,8 @@ export interface RemoteRunnerInit {
   maxCandidates?: number
   /** @default DEFAULT_ROUND_FIND_TIMEOUT_MS */
   findTimeoutMs?: number
+  /** at most one DHT walk per capability in this period while the catalog knows candidates (0: a walk at every round) @default DEFAULT_WALK_EVERY_MS */
+  walkEveryMs?: number
   /** @default DEFAULT_INLINE_INPUT_BYTES */
   inlineInputBytes?: number
   /** @default DEFAULT_EXEC_GRACE_MS */
@@ -169,6 +172,8 @@ export class RemoteRunner implements StepRunner {
    */
   readonly ownSlots = true
   private readonly slots: Semaphore
+  /** when each capability was last walked in the DHT (one walk per capability per `walkEveryMs`) */
+  private readonly walks: RecentWalks
   private readonly round: CfpRound
   private readonly negotiate = negotiateProtocol()
   private readonly exec = execProtocol()
@@ -183,6 +188,7 @@ export class RemoteRunner implements StepRunner {
     this.round = new CfpRound(components)
     this.log = components.logger.child({ component: 'negotiation-requester' })
     this.slots = new Semaphore(init.maxRemoteSteps ?? DEFAULT_MAX_REMOTE_STEPS)
+    this.walks = new RecentWalks({ everyMs: init.walkEveryMs, now: () => this.clock.now() })
   }
 
   /** True the first time `runId` is seen (the last WARNED_RUNS runs are remembered). */
@@ -198,6 +204,11 @@ export class RemoteRunner implements StepRunner {
     if (step.capability == null || step.kind === 'branch' || step.kind === 'loop' || step.kind === 'human') return false
     if (step.module != null && query.modules[step.module.key] != null) return false
     if (this.init.local != null && await this.init.local.localOffer(step.capability.name, step.capability.version) != null) return false
+    return true
+  }
+
+  /** A remote step runs on another node: nothing it does can bring this process down, so it need not wait for its `running` record. */
+  outOfProcess (): boolean {
     return true
   }
 
@@ -357,14 +368,26 @@ export class RemoteRunner implements StepRunner {
     let walk: string | undefined
     // policies are not a discovery filter here: providers that do not honour them get to say so (a decline in the explanation).
     // Discovery stops once maxCandidates live providers are known and does not dial quarantined peers.
-    const found = await this.init.finder.find({ name: job.name, ...(job.version != null ? { version: job.version } : {}) }, {
+    const query = { name: job.name, ...(job.version != null ? { version: job.version } : {}) }
+    const options: CandidateFindOptions = {
       signal: job.signal,
       timeoutMs: this.init.findTimeoutMs ?? DEFAULT_ROUND_FIND_TIMEOUT_MS,
       limit: maxCandidates,
       exclude: (p) => skip(p) || quarantine?.has(p) === true,
       onUnreachable: (p) => { if (!skip(p)) quarantine?.add(p, 'unreachable') },
       onProgress: (e) => { if (e?.type === 'pl:discovery:walk-end') walk = e.reason }
-    })
+    }
+    // one DHT walk per capability per walkEveryMs: in between, the catalog's candidates (gossip ads, the last walk) are asked
+    let found: Candidate[] | undefined
+    if (!this.walks.due(job.name)) {
+      found = await this.init.finder.find(query, { ...options, localOnly: true })
+      if (found.some(c => !skip(c.provider) && quarantine?.has(c.provider) !== true)) walk = 'recent'
+      else found = undefined
+    }
+    if (found == null) {
+      this.walks.walked(job.name)
+      found = await this.init.finder.find(query, options)
+    }
     const seen = new Set<string>()
     const distinct = found.filter((c) => {
       if (skip(c.provider) || seen.has(c.provider)) return false
@@ -466,7 +489,9 @@ export class RemoteRunner implements StepRunner {
         default: return `${a.provider} answered with ${a.error ?? 'an error'}${a.message != null ? `: ${a.message}` : ''}`
       }
     })
-    return new NoBidsError(`no usable bid for ${job.name} (step ${job.ctx.key}) from ${job.exp.answers.length} candidate${job.exp.answers.length === 1 ? '' : 's'}: ${said.join('; ')}`, { answers: job.exp.answers })
+    // a provider at its limit of open bids or active steps refuses for now, not for good: the executor may retry the step
+    const busy = job.exp.answers.some(a => a.kind === 'decline' && a.reason === 'busy')
+    return new NoBidsError(`no usable bid for ${job.name} (step ${job.ctx.key}) from ${job.exp.answers.length} candidate${job.exp.answers.length === 1 ? '' : 's'}: ${said.join('; ')}`, { answers: job.exp.answers }, busy)
   }
 
   /** Whether a bid's attestations meet the policy's requirements and residency. */

@@ -37,7 +37,7 @@ export interface NegotiationServices {
 export type NegotiationComponents = Pick<PlComponents, 'identity' | 'registry' | 'verifier' | 'rpc' | 'libp2p' | 'gossip' | 'store' | 'logger' | 'metrics' | 'sign' | 'api' | 'fetcher' | 'clock'> & { services: NegotiationServices }
 
 export interface NegotiationInit extends Partial<Pick<RemoteRunnerInit,
-'replyWindowMs' | 'dialTimeoutMs' | 'maxAttempts' | 'maxRounds' | 'cfpConcurrency' | 'maxCandidates' | 'findTimeoutMs' | 'inlineInputBytes' | 'execGraceMs' | 'stepDeadlineMs' | 'costAttrs' | 'maxRemoteSteps'>>,
+'replyWindowMs' | 'dialTimeoutMs' | 'maxAttempts' | 'maxRounds' | 'cfpConcurrency' | 'maxCandidates' | 'findTimeoutMs' | 'walkEveryMs' | 'inlineInputBytes' | 'execGraceMs' | 'stepDeadlineMs' | 'costAttrs' | 'maxRemoteSteps'>>,
   Partial<Pick<ProviderInit, 'maxActive' | 'bidTtlMs' | 'awardHoldMs' | 'sweepMs' | 'maxOutputBytes' | 'maxOpenBids' | 'maxOpenBidsPerPeer' | 'canRun' | 'maxDepth'>> {
   /** who provides a capability @default the `discovery` service */
   finder?: CandidateFinder

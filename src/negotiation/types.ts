@@ -64,6 +64,8 @@ export interface CandidateFindOptions {
   onUnreachable?: (peer: string) => void
   /** typed progress, e.g. `{type: 'pl:discovery:walk-end', reason}` */
   onProgress?: (event: { type: string, reason?: string }) => void
+  /** no DHT walk: this node's own capabilities and the catalog's (gossip ads, earlier finds) only */
+  localOnly?: boolean
 }
 
 /** Who provides a capability (the discovery service satisfies this). */

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Journal } from '../../src/exec/journal.js'
-import type { ExecEvent } from '../../src/exec/types.js'
+import type { ExecEvent, StepRunner } from '../../src/exec/types.js'
+import type { Step } from '../../src/workflow/index.js'
 import { callStep, dagOf, harness, writeModule } from './helpers.js'
 
 const counting = (log: string, name: string): string => `import { appendFileSync } from 'node:fs'
@@ -33,6 +34,35 @@ test('a 1-step run takes two journal batches: the run record with its step\'s ru
     assert.deepEqual(await h.executor.output(journaled), { ran: 'a' })
     assert.deepEqual(steps.map(s => [s.key, s.state, s.attempts]), [['a', 'succeeded', 1]])
     assert.deepEqual(await h.store.blocks.get(steps[0].output as string), { ran: 'a' })
+  } finally {
+    await h.close()
+  }
+})
+
+test('a remote step\'s receipt block goes in its step record\'s batch: a 2-step run of remote steps takes four batches, not six', async () => {
+  // a runner that answers as the RemoteRunner does (on another node, its own slots) with a receipt per step
+  const remote: StepRunner = {
+    name: 'remote',
+    ownSlots: true,
+    outOfProcess: () => true,
+    canRun: (step) => step.capability?.name === 'Elsewhere',
+    run: async (step) => ({ output: { step: step.id }, usage: { cpu_ms: 0, wall_ms: 0, mem_peak_mb: 0 }, receipt: { receipt: { step: step.id }, sig: 'x' } })
+  }
+  const h = await harness({ runners: [remote] })
+  try {
+    const stepOf = (id: string, after: string[] = []): Step => ({ id, kind: 'call', capability: { name: 'Elsewhere' }, parameters: {}, settings: {}, after, args: {}, limits: {} })
+    const before = h.store.commits.stats.batches
+    const run = await h.executor.wait(await h.executor.submit(dagOf([stepOf('a'), stepOf('b', ['a'])]), {}))
+    assert.equal(run.state, 'succeeded', JSON.stringify(run.error))
+    // run + a's running record; a's receipt, output and success; b's running record; b's receipt, output and success + the
+    // run's end (a group commit may merge two of them, never split one: at most four; a receipt in a batch of its own made six)
+    const batches = h.store.commits.stats.batches - before
+    assert.ok(batches <= 4, `batches: ${batches}`)
+    const { steps } = await h.executor.get(run.id)
+    for (const s of steps) {
+      assert.equal(s.state, 'succeeded')
+      assert.deepEqual(await h.store.blocks.get(s.receipt as string), { receipt: { step: s.key }, sig: 'x' }, `the receipt block of ${s.key} is stored`)
+    }
   } finally {
     await h.close()
   }

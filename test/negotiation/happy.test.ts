@@ -7,6 +7,7 @@ import type { ServiceFactory } from '../../src/node.js'
 import { cidStringOf } from '../../src/core/encoding.js'
 import { negotiation, type Negotiation, RemoteRunner, ExplanationStore, policyResolver, summarize } from '../../src/negotiation/index.js'
 import { receipts, ReceiptStore, verifyChain, verifySignedReceipt, receiptCid, type SignedReceipt } from '../../src/receipts/index.js'
+import type { CandidateFinder } from '../../src/negotiation/types.js'
 import { Offers, ModulePool, poolRunStep, writeModule, step, dagOf, ctxOf, runId } from './helpers.js'
 
 /** a configured policy name: self-attestation allowed, so the providers' descriptor strings meet it */
@@ -108,6 +109,34 @@ test('an input too large to send inline is fetched by the provider through /pl/f
   const res = await runner.run(dag.steps.summarize, { text: big }, ctxOf(dag, runId(), 'summarize'))
   assert.deepEqual(res.output, { summary: 'word…', impl: 'b' })
   verifySignedReceipt(res.receipt, { requireRequester: true })
+})
+
+test('one DHT walk per capability per walkEveryMs: between walks the catalog is asked (localOnly), and a walk follows when it has nobody', async () => {
+  const c = mesh.nodes[0].components
+  const neg = requester()
+  const inner = offers.finder()
+  const asked: Array<boolean | undefined> = []
+  let catalogEmpty = false
+  const finder: CandidateFinder = {
+    find: async (query, options) => {
+      asked.push(options.localOnly)
+      return options.localOnly === true && catalogEmpty ? [] : await inner.find(query, options)
+    }
+  }
+  const runner = new RemoteRunner(c, { finder, receipts: neg.receipts, explanations: neg.explanationStore, policies: policyResolver(c.store.blocks, c.registry), replyWindowMs: 3000, walkEveryMs: 60_000 })
+  const dag = dagOf([step('summarize', 'Summarize', { parameters: { words: 1 } })], { select: [{ attr: 'price', weight: 1 }] })
+  const runOnce = async (): Promise<string | undefined> => {
+    const id = runId()
+    await runner.run(dag.steps.summarize, { text }, ctxOf(dag, id, 'summarize'))
+    return (await neg.explanation(id, 'summarize')).finds?.[0]?.walk
+  }
+  await runOnce()
+  assert.deepEqual(asked, [undefined], 'the first round walks')
+  assert.equal(await runOnce(), 'recent')
+  assert.deepEqual(asked, [undefined, true], 'the second asks the catalog only')
+  catalogEmpty = true
+  await runOnce()
+  assert.deepEqual(asked, [undefined, true, true, undefined], 'nobody in the catalog: a walk after all')
 })
 
 test('consecutive remote steps chain their receipts through prev, and the run verifies offline and over the control API', async () => {

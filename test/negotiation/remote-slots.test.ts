@@ -11,6 +11,7 @@ import type { Step } from '../../src/workflow/index.js'
 import { RemoteRunner } from '../../src/negotiation/remote-runner.js'
 import { silentLogger } from '../../src/core/logger.js'
 import { dagOf, harness } from '../exec/helpers.js'
+import { remoteDelegate } from '../../src/services.js'
 
 function stepOf (id: string): Step {
   return { id, kind: 'call', capability: { name: 'Elsewhere' }, parameters: {}, settings: {}, after: [], args: {}, limits: {} }
@@ -54,6 +55,32 @@ test('steps of a runner with ownSlots run beside a concurrency of 1', async () =
     const run = await h.executor.wait(id)
     assert.equal(run.state, 'succeeded', JSON.stringify(run.error))
     assert.equal(runner.max, 3)
+  } finally {
+    await h.close()
+  }
+})
+
+test('the daemon\'s remote delegate carries its runner\'s ownSlots and outOfProcess', () => {
+  const runner = new RemoteRunner({ logger: silentLogger() } as unknown as ConstructorParameters<typeof RemoteRunner>[0], {} as unknown as ConstructorParameters<typeof RemoteRunner>[1])
+  const delegate = remoteDelegate({ negotiation: { runner } })
+  assert.equal(delegate.ownSlots, true)
+  assert.equal(delegate.outOfProcess?.(stepOf('a'), { runId: 'r', dag: dagOf([stepOf('a')]), modules: {} }), true)
+  // before negotiation is up: no runner, nothing claimed
+  const early = remoteDelegate({})
+  assert.equal(early.ownSlots, false)
+})
+
+test('a daemon-configured executor runs more remote steps at once than its concurrency', async () => {
+  // the executor is wired as daemonServices wires it: its only runner is the remote delegate, here over a
+  // runner that bounds its own steps (as the RemoteRunner does); each step ends only once all four run together
+  const all = Promise.withResolvers<void>()
+  const runner = countingRunner(true, async (running) => { if (running === 4) all.resolve(); await all.promise })
+  const h = await harness({ concurrency: 2, runners: [remoteDelegate({ negotiation: { runner: runner as unknown as RemoteRunner } })] })
+  try {
+    const id = await h.executor.submit(dagOf([stepOf('a'), stepOf('b'), stepOf('c'), stepOf('d')]), {})
+    const run = await h.executor.wait(id)
+    assert.equal(run.state, 'succeeded', JSON.stringify(run.error))
+    assert.equal(runner.max, 4)
   } finally {
     await h.close()
   }

@@ -48,6 +48,9 @@ test(`a 3-node soak of ${RUNS} runs completes them, loses none, passes its invar
     assert.deepEqual(report.notes, [], 'no harness notes (missing routes, unfetched receipts)')
     assert.ok(report.rss.some(w => Object.keys(w.maxMiB).length === 3), 'RSS sampled for every node')
     assert.ok(report.latency.length >= 3 && report.latency.some(w => w.p50Ms > 0), JSON.stringify(report.latency))
+    // the breakdown reads every succeeded run's step times and explanations (real ones: the phases of its remote steps)
+    assert.equal(report.breakdown?.explained, report.totals.succeeded, JSON.stringify(report.breakdown))
+    assert.ok(report.breakdown.phases.some(g => g.steps.execution.n > 0), JSON.stringify(report.breakdown))
     assert.deepEqual(processesMentioning(dir), [], 'no pl-node of the soak is still running')
 
     // the checker, fed the real records with one run made to look lost, fails
