@@ -80,6 +80,9 @@ export interface ProcsResult {
   catalogMin: number
   /** new nodes whose ad did not reach every catalog within catalogWaitMs */
   joinsIncomplete: number
+  /** finds (catalog, DHT only) that found no provider */
+  findMisses: number
+  findDhtMisses: number
   rssMiB: number[]
   cpuPct: number[]
   gossipInPerS: number[]
@@ -153,6 +156,9 @@ export async function runProcs (o: ProcsOptions): Promise<ProcsResult> {
   const findMs: number[] = []
   const findDhtMs: number[] = []
   const healthMs: number[] = []
+  // a find that finds nothing is counted, not fatal: the size keeps its other figures
+  let findMisses = 0
+  let findDhtMisses = 0
   for (let q = 0; q < o.queries; q++) {
     const asker = rnd(n)
     let target = rnd(n - 1)
@@ -164,13 +170,13 @@ export async function runProcs (o: ProcsOptions): Promise<ProcsResult> {
     const tf = performance.now()
     const a = await c.request<unknown[]>('POST', '/caps/find', { query: { name: `ScaleNode${target}` }, options: { limit: 1 } })
     findMs.push(performance.now() - tf)
-    if (a.length !== 1) throw new Error(`node ${asker} found ${a.length} providers of ScaleNode${target}`)
+    if (a.length < 1) findMisses++
     const td = performance.now()
     const b = await c.request<unknown[]>('POST', '/caps/find', { query: { name: `ScaleNode${target}` }, options: { dhtOnly: true, limit: 1, timeoutMs: 15_000 } })
     findDhtMs.push(performance.now() - td)
-    if (b.length !== 1) throw new Error(`node ${asker} found ${b.length} providers of ScaleNode${target} through the DHT`)
+    if (b.length < 1) findDhtMisses++
   }
-  log(`  N=${n}: ${o.queries} finds of each kind done`)
+  log(`  N=${n}: ${o.queries} finds of each kind done (${findMisses} catalog, ${findDhtMisses} DHT found nothing)`)
 
   const { cfpMs, pingMs } = await cfpToAward(o, swarm)
   log(`  N=${n}: ${o.cfpRounds} CFP→award rounds done`)
@@ -200,7 +206,7 @@ export async function runProcs (o: ProcsOptions): Promise<ProcsResult> {
     else joinsIncomplete++
   }
   log(`  N=${n}: ${o.joins} joins done`)
-  return { startS, catalogFullS, catalogMin, joinsIncomplete, rssMiB, cpuPct, gossipInPerS: gossipIn, gossipOutPerS: gossipOut, readKiBs, writeKiBs, peers, findMs, findDhtMs, healthMs, cfpMs, pingMs, joinMs, joinStartMs }
+  return { startS, catalogFullS, catalogMin, joinsIncomplete, findMisses, findDhtMisses, rssMiB, cpuPct, gossipInPerS: gossipIn, gossipOutPerS: gossipOut, readKiBs, writeKiBs, peers, findMs, findDhtMs, healthMs, cfpMs, pingMs, joinMs, joinStartMs }
 }
 
 /**
