@@ -13,14 +13,12 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { mkdtemp } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import { PlNode } from '../../src/node.js'
 import { discovery, type Discovery } from '../../src/discovery/index.js'
 import { negotiation, type LocalOffer, type Candidate } from '../../src/negotiation/index.js'
 import { moduleSpecOf } from '../../src/core/index.js'
 import type { CapabilityDescriptorInput } from '../../src/discovery/types.js'
-import { cfpAwardRig } from '../cfp-award.js'
+import { cfpRounds, connectedCandidates, type CfpStageResult } from './cfp-stage.js'
 import { sumCounter } from './stats.js'
 
 export interface WorkerInit { root: string, modDir: string }
@@ -36,16 +34,6 @@ export type WorkerRequest =
   | { id: number, op: 'cfp', i: number, capability: string, candidates: number, rounds: number, warm: number }
   | { id: number, op: 'diag', i: number }
   | { id: number, op: 'stop' }
-
-/** what the CFP stage answers */
-export interface CfpResult {
-  cfpMs: number[]
-  pingMs: number[]
-  /** rounds that failed (after the warm-up), each retried once with the same candidates */
-  failedRounds: number
-  /** candidates that were connected before the rounds (the requester dials them first) */
-  candidates: number
-}
 
 const init = workerData as WorkerInit
 const port = parentPort
@@ -100,60 +88,18 @@ async function find (i: number, name: string, dhtOnly: boolean): Promise<{ count
   return { count: found.length, ms: performance.now() - t }
 }
 
-/** Dials `peer` until connected: up to 3 attempts of 30 s (a starved worker answers late, not never). */
-async function connect (node: PlNode, c: Candidate): Promise<boolean> {
-  const peer = peerIdFromString(c.provider)
-  // the ad's addresses, so that the dial does not wait for a DHT peer lookup
-  if ((c.addrs ?? []).length > 0) await node.libp2p.peerStore.merge(peer, { multiaddrs: (c.addrs ?? []).map(a => multiaddr(a)) })
-  for (let attempt = 0; attempt < 3; attempt++) {
-    if (node.libp2p.getConnections(peer).length > 0) return true
-    try {
-      await node.libp2p.dial(peer, { signal: AbortSignal.timeout(30_000) })
-      return true
-    } catch {
-      await sleep(1_000)
-    }
-  }
-  return node.libp2p.getConnections(peer).length > 0
-}
-
 /**
  * CFP→award rounds from node `i` over `want` providers of `capability` from
- * its catalog: those it is connected to first, the rest dialed (with retries)
- * before the first round, so that the rounds time negotiation and not dials
- * that a starved event loop may let time out. Rounds that fail are retried
- * once and counted.
+ * its catalog, connected before the first round (bench/scale/cfp-stage.ts).
  */
-async function cfp (i: number, capability: string, want: number, rounds: number, warm: number): Promise<CfpResult> {
+async function cfp (i: number, capability: string, want: number, rounds: number, warm: number): Promise<CfpStageResult> {
   const node = nodeOf(i)
   const found = await d(node).find({ name: capability }, { localOnly: true })
   const all: Candidate[] = found.filter(f => f.provider !== node.peerId).map(f => ({ cid: f.cid, descriptor: f.descriptor, provider: f.provider, addrs: f.addrs }))
-  const isConnected = (c: Candidate): boolean => node.libp2p.getConnections(peerIdFromString(c.provider)).length > 0
-  const ordered = [...all.filter(isConnected), ...all.filter(c => !isConnected(c))]
-  const candidates: Candidate[] = []
-  for (const c of ordered) {
-    if (candidates.length >= want) break
-    if (await connect(node, c)) candidates.push(c)
-  }
+  const never = new AbortController().signal
+  const candidates = await connectedCandidates(node, all, want, never)
   if (candidates.length < want) throw new Error(`node ${i} could connect to only ${candidates.length} of ${want} ${capability} providers (catalog: ${all.length})`)
-  const exchange = await cfpAwardRig(node, { capability, run: 'scale-bench', candidates, minBids: candidates.length, replyMs: 10_000 })
-  const cfpMs: number[] = []
-  const pingMs: number[] = []
-  let failedRounds = 0
-  for (let r = 0; r < rounds + warm; r++) {
-    const ts = performance.now()
-    try {
-      await exchange(`s${r}`, AbortSignal.timeout(30_000))
-    } catch {
-      if (r >= warm) failedRounds++
-      await exchange(`s${r}-retry`, AbortSignal.timeout(30_000))
-      continue
-    }
-    const te = performance.now()
-    await node.libp2p.services.ping.ping(peerIdFromString(candidates[r % candidates.length].provider))
-    if (r >= warm) { cfpMs.push(te - ts); pingMs.push(performance.now() - te) }
-  }
-  return { cfpMs, pingMs, failedRounds, candidates: candidates.length }
+  return await cfpRounds(node, capability, candidates, rounds, warm, never)
 }
 
 async function settledHeap (): Promise<number> {

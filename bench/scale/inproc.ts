@@ -16,7 +16,8 @@ import { join } from 'node:path'
 import { pollUntil, sleep } from './wait.js'
 import type { ScaleRunOptions } from './stats.js'
 import { CFP_CANDIDATES } from './procs.js'
-import type { CfpResult, WorkerInit, WorkerRequest } from './inproc-worker.js'
+import type { WorkerInit, WorkerRequest } from './inproc-worker.js'
+import type { CfpStageResult } from './cfp-stage.js'
 
 export interface InprocOptions extends ScaleRunOptions {
   /** worker threads the nodes are spread over (node i runs in worker i mod workers) */
@@ -213,8 +214,13 @@ export async function runInproc (o: InprocOptions): Promise<InprocResult> {
   log(`  in-process N=${n}: ${o.queries} finds of each kind done (${findMisses} catalog, ${findDhtMisses} DHT found nothing)`)
 
   // CFP→award from node 0 over 10 providers it is (or gets) connected to
-  const cfp = await at(0).request<CfpResult>({ op: 'cfp', i: 0, capability: 'ScaleEcho', candidates: Math.min(CFP_CANDIDATES, n - 1), rounds: o.cfpRounds, warm: 5 }, signal)
-  log(`  in-process N=${n}: ${o.cfpRounds} CFP→award rounds over ${cfp.candidates} connected candidates done (${cfp.failedRounds} failed and retried)`)
+  // a CFP stage that cannot start (too few providers reachable) loses its figure, not the others
+  const cfp = await at(0).request<CfpStageResult>({ op: 'cfp', i: 0, capability: 'ScaleEcho', candidates: Math.min(CFP_CANDIDATES, n - 1), rounds: o.cfpRounds, warm: 5 }, signal).catch((err: Error) => {
+    signal.throwIfAborted()
+    log(`  in-process N=${n}: CFP stage failed: ${err.message}`)
+    return { cfpMs: [], pingMs: [], failedRounds: o.cfpRounds, candidates: 0 }
+  })
+  log(`  in-process N=${n}: ${o.cfpRounds} CFP→award rounds over ${cfp.candidates} connected candidates done (${cfp.failedRounds} failed)`)
 
   // joins: from the end of the new node's start (its ad goes out then) until every other catalog holds it
   const joinMs: number[] = []
