@@ -1,7 +1,8 @@
 /**
- * `npm run bench -- --only scale [--sizes 10,25,50] [--inproc 100]
- * [--idle-ms 60000] [--warm-ms 10000] [--queries 30] [--cfp-rounds 50]
- * [--joins 3]`: how the mesh grows with N (docs/SCALE.md).
+ * `npm run bench -- --only scale [--sizes 10,25,50|none] [--inproc 100]
+ * [--inproc-workers N/5] [--idle-ms 60000] [--warm-ms 10000] [--queries 30]
+ * [--cfp-rounds 50] [--joins 3] [--catalog-wait-ms 180000]`: how the mesh
+ * grows with N (docs/SCALE.md).
  *
  * Per size, real `pl-node` processes (bench/scale/procs.ts): idle RSS and
  * CPU per node (/proc over the idle window), gossip messages per node per
@@ -10,7 +11,8 @@
  * then DHT only; baseline: a GET /health round trip on the same control API),
  * CFP→award over 10 candidates (baseline: a libp2p ping), and the time for a
  * new node's capability to reach every node's catalog. Then the same on an
- * in-process mesh of `--inproc` nodes (0 skips it). A table of how each
+ * in-process mesh of `--inproc` nodes (0 skips it) spread over
+ * `--inproc-workers` worker threads (default one per 5 nodes). A table of how each
  * figure grows with N goes to stderr. Everything started is stopped, on
  * error and on Ctrl-C too.
  */
@@ -22,7 +24,7 @@ import { readFileSync } from 'node:fs'
 import { latencyFigure, percentile, type Bench, type Figure } from './harness.js'
 import { growthTable, parseSizes, type SizedFigure } from './scale/stats.js'
 import { runProcs, CFP_CANDIDATES } from './scale/procs.js'
-import { runInproc } from './scale/inproc.js'
+import { runInproc, defaultInprocWorkers } from './scale/inproc.js'
 
 const args = process.argv.slice(2)
 function arg (name: string): string | undefined {
@@ -53,6 +55,7 @@ const scale: Bench = {
   run: async () => {
     const sizes = parseSizes(arg('--sizes'), [10, 25, 50])
     const inprocN = num('--inproc', 100)
+    const inprocWorkers = num('--inproc-workers', defaultInprocWorkers(inprocN))
     const common = { catalogWaitMs: num('--catalog-wait-ms', 180_000), idleMs: num('--idle-ms', 60_000), warmMs: num('--warm-ms', 10_000), queries: num('--queries', 30), cfpRounds: num('--cfp-rounds', 50), joins: num('--joins', 3) }
     const log = (l: string): void => { process.stderr.write(l + '\n') }
     const controller = new AbortController()
@@ -94,6 +97,8 @@ const scale: Bench = {
           figures[`${p}: last start → every catalog full (NaN: not within --catalog-wait-ms)`] = { unit: 's', p50: r.catalogFullS, p95: r.catalogFullS }
           figures[`${p}: smallest catalog when the wait ended (of ${n} ads)`] = { unit: 'ads', p50: r.catalogMin, p95: r.catalogMin }
           figures[`${p}: new nodes not in every catalog within --catalog-wait-ms`] = { unit: 'nodes', p50: r.joinsIncomplete, p95: r.joinsIncomplete }
+          figures[`${p}: finds that found nothing (catalog / DHT only, of ${common.queries} each)`] = { unit: 'finds', p50: r.findMisses, p95: r.findDhtMisses }
+          figures[`${p}: CFP rounds failed (of ${common.cfpRounds})`] = { unit: 'rounds', p50: r.cfpFailedRounds, p95: r.cfpFailedRounds }
           figures[`${p}: idle RSS per node`] = spread('MiB', r.rssMiB)
           figures[`${p}: idle CPU per node`] = spread('% core', r.cpuPct)
           figures[`${p}: gossip received per node at rest`] = spread('msg/s', r.gossipInPerS)
@@ -103,7 +108,7 @@ const scale: Bench = {
           figures[`${p}: peers per node`] = spread('peers', r.peers)
           figures[`${p}: find limit 1 (catalog), random node`] = latencyFigure(r.findMs, { name: 'GET /health round trip', samples: r.healthMs })
           figures[`${p}: find dhtOnly limit 1, random node`] = latencyFigure(r.findDhtMs, { name: 'GET /health round trip', samples: r.healthMs })
-          figures[`${p}: CFP→award, ${Math.min(CFP_CANDIDATES, n)} candidates`] = latencyFigure(r.cfpMs, { name: 'libp2p ping', samples: r.pingMs })
+          figures[`${p}: CFP→award, ${Math.min(CFP_CANDIDATES, n)} connected candidates`] = latencyFigure(r.cfpMs, { name: 'libp2p ping', samples: r.pingMs })
           figures[`${p}: new node → in every catalog (from its started event)`] = latencyFigure(r.joinMs)
           figures[`${p}: new node spawn → started`] = latencyFigure(r.joinStartMs)
           figures[`${p}: load average 1 min (p50 = at start, p95 = at end)`] = { unit: 'load', p50: load0, p95: loadAvg() }
@@ -135,13 +140,15 @@ const scale: Bench = {
         const cleanups: Array<() => Promise<void>> = []
         const load0 = loadAvg()
         try {
-          log(`  in-process mesh of ${n} nodes (load ${load0})`)
-          const r = await runInproc({ n, root, log, signal: controller.signal, onCleanup: (fn) => { cleanups.push(fn) }, ...common })
+          log(`  in-process mesh of ${n} nodes in ${inprocWorkers} worker threads (load ${load0})`)
+          const r = await runInproc({ n, root, workers: inprocWorkers, log, signal: controller.signal, onCleanup: (fn) => { cleanups.push(fn) }, ...common })
           const p = `N=${n} in-process`
-          figures[`${p}: start (one after the other)`] = { unit: 's', p50: r.startS, p95: r.startS }
+          figures[`${p}: start (4 at once, ${inprocWorkers} worker threads)`] = { unit: 's', p50: r.startS, p95: r.startS }
           figures[`${p}: last start → every catalog full (NaN: not within --catalog-wait-ms)`] = { unit: 's', p50: r.catalogFullS, p95: r.catalogFullS }
           figures[`${p}: smallest catalog when the wait ended (of ${n} ads)`] = { unit: 'ads', p50: r.catalogMin, p95: r.catalogMin }
           figures[`${p}: new nodes not in every catalog within --catalog-wait-ms`] = { unit: 'nodes', p50: r.joinsIncomplete, p95: r.joinsIncomplete }
+          figures[`${p}: finds that found nothing (catalog / DHT only, of ${common.queries} each)`] = { unit: 'finds', p50: r.findMisses, p95: r.findDhtMisses }
+          figures[`${p}: CFP rounds failed (of ${common.cfpRounds})`] = { unit: 'rounds', p50: r.cfpFailedRounds, p95: r.cfpFailedRounds }
           figures[`${p}: RSS growth / N`] = { unit: 'MiB', p50: r.rssMiBPerNode, p95: r.rssMiBPerNode }
           figures[`${p}: heap growth / N`] = { unit: 'MiB', p50: r.heapMiBPerNode, p95: r.heapMiBPerNode }
           figures[`${p}: idle CPU / N`] = { unit: '% core', p50: r.cpuPctPerNode, p95: r.cpuPctPerNode }
@@ -150,7 +157,7 @@ const scale: Bench = {
           figures[`${p}: peers per node`] = spread('peers', r.peers)
           figures[`${p}: find limit 1 (catalog), random node`] = latencyFigure(r.findMs)
           figures[`${p}: find dhtOnly limit 1, random node`] = latencyFigure(r.findDhtMs)
-          figures[`${p}: CFP→award, ${CFP_CANDIDATES} candidates`] = latencyFigure(r.cfpMs, { name: 'libp2p ping', samples: r.pingMs })
+          figures[`${p}: CFP→award, ${CFP_CANDIDATES} connected candidates`] = latencyFigure(r.cfpMs, { name: 'libp2p ping', samples: r.pingMs })
           figures[`${p}: new node → in every catalog (from its publish)`] = latencyFigure(r.joinMs)
           figures[`${p}: load average 1 min (p50 = at start, p95 = at end)`] = { unit: 'load', p50: load0, p95: loadAvg() }
           grow('gossip received per node at rest', 'msg/s', n, r.gossipInPerS)

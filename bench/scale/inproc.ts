@@ -1,25 +1,28 @@
 /**
  * The in-process size of the scale bench: N PlNodes in this process (real
- * libp2p over TCP on 127.0.0.1, LevelDB, gossip on; node 0 the bootstrap),
- * each with discovery and the negotiation provider side, each offering
- * `ScaleEcho` and `ScaleNode<i>`. One process holds them all, so memory and
- * CPU are the process's growth divided by N (shared code and heap counted
- * once), not a process's own footprint.
+ * libp2p over TCP on 127.0.0.1, LevelDB, gossip on), spread over worker
+ * threads (bench/scale/inproc-worker.ts; node i in worker i mod W), each
+ * with discovery and the negotiation provider side, each offering
+ * `ScaleEcho` and `ScaleNode<i>`. A new node bootstraps from 3 random nodes
+ * already started. One process holds them all, so memory and CPU are the
+ * process's growth divided by N (code and the workers' own isolates counted
+ * once, before the first node starts), not a process's own footprint.
+ * Every worker and node is stopped by the cleanup it registers, on success,
+ * error and abort alike.
  */
-import { pollUntil, sleep } from './wait.js'
-import { cfpAwardRig } from '../cfp-award.js'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { Worker } from 'node:worker_threads'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { PlNode } from '../../src/node.js'
-import { discovery, type Discovery } from '../../src/discovery/index.js'
-import { negotiation, type LocalOffer, type Candidate } from '../../src/negotiation/index.js'
-import { moduleSpecOf } from '../../src/core/index.js'
-import type { CapabilityDescriptorInput } from '../../src/discovery/types.js'
-import { sumCounter, type ScaleRunOptions } from './stats.js'
+import { pollUntil, sleep } from './wait.js'
+import type { ScaleRunOptions } from './stats.js'
 import { CFP_CANDIDATES } from './procs.js'
+import type { WorkerInit, WorkerRequest } from './inproc-worker.js'
+import type { CfpStageResult } from './cfp-stage.js'
 
-export type InprocOptions = ScaleRunOptions
+export interface InprocOptions extends ScaleRunOptions {
+  /** worker threads the nodes are spread over (node i runs in worker i mod workers) */
+  workers: number
+}
 
 export interface InprocResult {
   startS: number
@@ -35,20 +38,88 @@ export interface InprocResult {
   peers: number[]
   findMs: number[]
   findDhtMs: number[]
+  /** finds (catalog, DHT only) that found no provider */
+  findMisses: number
+  findDhtMisses: number
   cfpMs: number[]
   pingMs: number[]
+  cfpFailedRounds: number
   joinMs: number[]
 }
 
-async function settledMemory (): Promise<{ rss: number, heap: number }> {
-  const gc = (globalThis as { gc?: () => void }).gc
-  for (let i = 0; i < 3; i++) { gc?.(); await new Promise(resolve => setTimeout(resolve, 50)) }
-  const m = process.memoryUsage()
-  return { rss: m.rss, heap: m.heapUsed }
+/** default worker threads for an N-node mesh: one per 5 nodes */
+export function defaultInprocWorkers (n: number): number {
+  return Math.max(1, Math.ceil(n / 5))
 }
 
-function descriptor (name: string, i: number): CapabilityDescriptorInput {
-  return { name, version: '1.0.0', io: { input: { type: 'object' }, output: { type: 'object' } }, limits: { wall_ms: 10_000, mem_mb: 128 }, price: 1 + (i % 7) / 2, attrs: { quality: (i % 5) / 5 } }
+/** nodes started at once (each in its own worker when there are several) */
+const START_CONCURRENCY = 4
+/** bootstrap peers of a new node: random nodes already started */
+const BOOTSTRAP_PEERS = 3
+/** longest a worker may take to answer one request (a bound for a hung worker, not a speed check) */
+const REQUEST_TIMEOUT_MS = 600_000
+
+type Op<R extends WorkerRequest> = R extends unknown ? Omit<R, 'id'> : never
+
+/** A worker thread and its pending requests. */
+class MeshWorker {
+  private readonly worker: Worker
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
+  private next = 0
+  private dead: Error | undefined
+
+  constructor (readonly index: number, init: WorkerInit) {
+    this.worker = new Worker(new URL('./inproc-worker.js', import.meta.url), { workerData: init })
+    this.worker.on('message', (m: { id: number, ok: boolean, result?: unknown, error?: string }) => {
+      const p = this.pending.get(m.id)
+      if (p == null) return
+      this.pending.delete(m.id)
+      if (m.ok) p.resolve(m.result)
+      else p.reject(new Error(`worker ${index}: ${m.error ?? 'failed'}`))
+    })
+    const fail = (err: Error): void => {
+      this.dead = err
+      for (const p of this.pending.values()) p.reject(err)
+      this.pending.clear()
+    }
+    this.worker.on('error', (err) => { fail(new Error(`worker ${index} failed: ${err.stack ?? String(err)}`)) })
+    this.worker.on('exit', (code) => { fail(new Error(`worker ${index} exited (code ${code})`)) })
+  }
+
+  async request<T>(req: Op<WorkerRequest>, signal: AbortSignal, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
+    if (this.dead != null) throw this.dead
+    signal.throwIfAborted()
+    const id = this.next++
+    return await new Promise<T>((resolve, reject) => {
+      const done = (): void => { clearTimeout(timer); signal.removeEventListener('abort', onAbort); this.pending.delete(id) }
+      const onAbort = (): void => { done(); reject(signal.reason as Error) }
+      const timer = setTimeout(() => { done(); reject(new Error(`worker ${this.index}: no answer to ${req.op} within ${timeoutMs} ms`)) }, timeoutMs)
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.pending.set(id, { resolve: (v) => { done(); resolve(v as T) }, reject: (e) => { done(); reject(e) } })
+      this.worker.postMessage({ ...req, id })
+    })
+  }
+
+  /** stops the worker's nodes (bounded), then the thread */
+  async close (): Promise<void> {
+    if (this.dead == null) await this.request({ op: 'stop' }, new AbortController().signal, 120_000).catch(() => {})
+    await this.worker.terminate()
+  }
+}
+
+async function settledRss (): Promise<number> {
+  const gc = (globalThis as { gc?: () => void }).gc
+  for (let i = 0; i < 3; i++) { gc?.(); await sleep(50) }
+  return process.memoryUsage().rss
+}
+
+/** runs `fn` over 0..count-1, at most `limit` at once */
+async function bounded (count: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0
+  const lane = async (): Promise<void> => {
+    while (next < count) await fn(next++)
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, lane))
 }
 
 export async function runInproc (o: InprocOptions): Promise<InprocResult> {
@@ -56,112 +127,111 @@ export async function runInproc (o: InprocOptions): Promise<InprocResult> {
   const modDir = join(o.root, 'echo-module')
   await mkdir(modDir, { recursive: true })
   await writeFile(join(modDir, 'function.mjs'), 'export default class Echo { eval (parameters, inputData) { return { echoed: inputData.n ?? null } } }\n')
-  const module = await moduleSpecOf('echo', modDir)
-  const nodes: PlNode[] = []
-  o.onCleanup(async () => { await Promise.allSettled(nodes.map(async x => { await x.stop() })) })
-  const offers: LocalOffer[][] = []
-  const d = (x: PlNode): Discovery => x.service<Discovery>('discovery')
-  const before = await settledMemory()
-
-  const add = async (i: number): Promise<PlNode> => {
-    const dir = await mkdtemp(join(o.root, `node-${i}-`))
-    offers[i] = []
-    const node = await PlNode.create({
-      dataDir: dir,
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      bootstrap: i === 0 ? [] : nodes[0].addrs(),
-      localSwarm: true,
-      controlApi: false,
-      services: {
-        discovery: discovery({}),
-        negotiation: negotiation({
-          local: { localOffer: (name: string) => offers[i].find(x => x.descriptor.name === name) },
-          runStep: async () => { throw new Error('the scale bench awards steps without running them') },
-          maxActive: 100_000
-        })
-      }
-    })
-    nodes.push(node)
-    await node.start()
-    return node
+  const w = Math.max(1, Math.min(o.workers, n))
+  const workers: MeshWorker[] = []
+  o.onCleanup(async () => { await Promise.allSettled(workers.map(async x => { await x.close() })) })
+  for (let k = 0; k < w; k++) workers.push(new MeshWorker(k, { root: o.root, modDir }))
+  const at = (i: number): MeshWorker => workers[i % w]
+  const all = async <T>(req: Op<WorkerRequest>): Promise<T[]> => await Promise.all(workers.map(async x => await x.request<T>(req, signal)))
+  // entries of [node, value] from every worker, as one array indexed by node
+  const byNode = async (req: Op<WorkerRequest>): Promise<number[][]> => {
+    const out: number[][] = []
+    for (const rows of await all<number[][]>(req)) for (const [i, ...v] of rows) out[i] = v
+    return out
   }
-  const publish = async (node: PlNode, i: number, name: string): Promise<void> => {
-    const { cid, descriptor: desc } = await d(node).publish(descriptor(name, i))
-    offers[i].push({ cid, descriptor: desc, module })
+  const heapBefore = (await all<number>({ op: 'heap' })).reduce((a, b) => a + b, 0)
+  const rssBefore = await settledRss()
+  log(`  in-process: ${w} worker threads ready, starting ${n} nodes (${START_CONCURRENCY} at once)`)
+
+  const addrs: string[][] = []
+  const started: number[] = []
+  const rnd = (k: number): number => Math.floor(Math.random() * k)
+  const bootstrapFor = (): string[] => {
+    const pool = [...started]
+    const out: string[] = []
+    while (out.length < BOOTSTRAP_PEERS && pool.length > 0) out.push(...addrs[pool.splice(rnd(pool.length), 1)[0]])
+    return out
+  }
+  const startNode = async (i: number, publish: string[]): Promise<void> => {
+    const r = await at(i).request<{ addrs: string[] }>({ op: 'start', i, bootstrap: bootstrapFor(), publish }, signal)
+    addrs[i] = r.addrs.filter(a => a.includes('/tcp/') && !a.includes('/ws'))
+    started.push(i)
   }
 
   const t0 = performance.now()
-  for (let i = 0; i < n; i++) {
-    const node = await add(i)
-    await publish(node, i, 'ScaleEcho')
-    await publish(node, i, `ScaleNode${i}`)
-    if ((i + 1) % 25 === 0) log(`  in-process: ${i + 1}/${n} nodes started`)
-  }
+  await startNode(0, ['ScaleEcho', 'ScaleNode0'])
+  await bounded(n - 1, START_CONCURRENCY, async (k) => {
+    const i = k + 1
+    await startNode(i, ['ScaleEcho', `ScaleNode${i}`])
+    if (started.length % 25 === 0) log(`  in-process: ${started.length}/${n} nodes started (${((performance.now() - t0) / 1000).toFixed(0)} s)`)
+  })
   const startS = (performance.now() - t0) / 1000
+
   const t1 = performance.now()
-  const full = await pollUntil(() => nodes.every(x => d(x).catalog.find('ScaleEcho').length >= n - 1), o.catalogWaitMs, 500, signal)
+  let counts: number[] = []
+  const full = await pollUntil(async () => {
+    counts = (await byNode({ op: 'counts', name: 'ScaleEcho' })).map(v => v[0] + 1)
+    return counts.every(c => c >= n)
+  }, o.catalogWaitMs, 1_000, signal)
   const catalogFullS = full ? (performance.now() - t1) / 1000 : NaN
-  const catalogMin = Math.min(...nodes.map(x => d(x).catalog.find('ScaleEcho').length)) + 1
-  log(`  in-process N=${n}: started in ${startS.toFixed(1)} s, catalogs ${full ? `full ${catalogFullS.toFixed(1)} s later` : `not full after ${o.catalogWaitMs / 1000} s (smallest ${catalogMin} of ${n})`}; idle ${o.idleMs / 1000} s`)
+  const catalogMin = Math.min(...counts)
+  log(`  in-process N=${n}: started in ${startS.toFixed(1)} s, catalogs ${full ? `full ${catalogFullS.toFixed(1)} s later` : `not full after ${o.catalogWaitMs / 1000} s (smallest ${catalogMin} of ${n}, ${counts.filter(c => c < n).length} short)`}; idle ${o.idleMs / 1000} s`)
+  if (!full) {
+    for (const i of counts.map((c, i) => c < n ? i : -1).filter(i => i >= 0).slice(0, 10)) {
+      const lines = await at(i).request<string[]>({ op: 'diag', i }, signal)
+      log(`    node ${i} (${counts[i]} of ${n} ads): ${lines.length > 0 ? lines.join('; ') : 'no refusals counted'}`)
+    }
+  }
   await sleep(o.warmMs, undefined, { signal })
 
-  const texts = async (): Promise<string[]> => await Promise.all(nodes.map(async x => await x.components.metrics.registry.metrics()))
-  const m0 = await texts()
+  const g0 = await byNode({ op: 'gossip' })
   const c0 = process.cpuUsage()
   const w0 = performance.now()
   await sleep(o.idleMs, undefined, { signal })
   const cpu = process.cpuUsage(c0)
   const windowMs = performance.now() - w0
-  const m1 = await texts()
-  const mem = await settledMemory()
+  const g1 = await byNode({ op: 'gossip' })
+  const heapAfter = (await all<number>({ op: 'heap' })).reduce((a, b) => a + b, 0)
+  const rssAfter = await settledRss()
   const perS = (a: number, b: number): number => (b - a) / (windowMs / 1000)
-  const gossipIn = m0.map((t, i) => perS(sumCounter(t, 'pl_gossip_messages_total'), sumCounter(m1[i], 'pl_gossip_messages_total')))
-  const gossipOut = m0.map((t, i) => perS(sumCounter(t, 'pl_gossip_published_total'), sumCounter(m1[i], 'pl_gossip_published_total')))
+  const peers = (await byNode({ op: 'peers' })).slice(0, n).map(v => v[0])
 
-  const rnd = (k: number): number => Math.floor(Math.random() * k)
   const findMs: number[] = []
   const findDhtMs: number[] = []
+  let findMisses = 0
+  let findDhtMisses = 0
   for (let q = 0; q < o.queries; q++) {
     const asker = rnd(n)
     let target = rnd(n - 1)
     if (target >= asker) target++
-    const tf = performance.now()
-    const a = await d(nodes[asker]).find({ name: `ScaleNode${target}` }, { limit: 1 })
-    findMs.push(performance.now() - tf)
-    if (a.length !== 1) throw new Error(`node ${asker} found ${a.length} providers of ScaleNode${target}`)
-    const td = performance.now()
-    const b = await d(nodes[asker]).find({ name: `ScaleNode${target}` }, { dhtOnly: true, limit: 1, timeoutMs: 15_000 })
-    findDhtMs.push(performance.now() - td)
-    if (b.length !== 1) throw new Error(`node ${asker} found ${b.length} providers of ScaleNode${target} through the DHT`)
+    const a = await at(asker).request<{ count: number, ms: number }>({ op: 'find', i: asker, name: `ScaleNode${target}`, dhtOnly: false }, signal)
+    findMs.push(a.ms)
+    if (a.count < 1) findMisses++
+    const b = await at(asker).request<{ count: number, ms: number }>({ op: 'find', i: asker, name: `ScaleNode${target}`, dhtOnly: true }, signal)
+    findDhtMs.push(b.ms)
+    if (b.count < 1) findDhtMisses++
   }
+  log(`  in-process N=${n}: ${o.queries} finds of each kind done (${findMisses} catalog, ${findDhtMisses} DHT found nothing)`)
 
-  // CFP→award from node 0 over 10 other nodes
-  const requester = nodes[0]
-  const found = await d(requester).find({ name: 'ScaleEcho' }, { localOnly: true })
-  const candidates: Candidate[] = found.filter(f => f.provider !== requester.peerId).slice(0, Math.min(CFP_CANDIDATES, n - 1)).map(f => ({ cid: f.cid, descriptor: f.descriptor, provider: f.provider, addrs: f.addrs }))
-  const exchange = await cfpAwardRig(requester, { capability: 'ScaleEcho', run: 'scale-bench', candidates, minBids: candidates.length, replyMs: 10_000 })
-  const cfpMs: number[] = []
-  const pingMs: number[] = []
-  const warm = 5
-  for (let i = 0; i < o.cfpRounds + warm; i++) {
+  // CFP→award from node 0 over 10 providers it is (or gets) connected to
+  // a CFP stage that cannot start (too few providers reachable) loses its figure, not the others
+  const cfp = await at(0).request<CfpStageResult>({ op: 'cfp', i: 0, capability: 'ScaleEcho', candidates: Math.min(CFP_CANDIDATES, n - 1), rounds: o.cfpRounds, warm: 5 }, signal).catch((err: Error) => {
     signal.throwIfAborted()
-    const ts = performance.now()
-    await exchange(`s${i}`, AbortSignal.any([signal, AbortSignal.timeout(30_000)]))
-    const te = performance.now()
-    await requester.libp2p.services.ping.ping(peerIdFromString(candidates[i % candidates.length].provider))
-    if (i >= warm) { cfpMs.push(te - ts); pingMs.push(performance.now() - te) }
-  }
+    log(`  in-process N=${n}: CFP stage failed: ${err.message}`)
+    return { cfpMs: [], pingMs: [], failedRounds: o.cfpRounds, candidates: 0 }
+  })
+  log(`  in-process N=${n}: ${o.cfpRounds} CFP→award rounds over ${cfp.candidates} connected candidates done (${cfp.failedRounds} failed)`)
 
   // joins: from the end of the new node's start (its ad goes out then) until every other catalog holds it
   const joinMs: number[] = []
   let joinsIncomplete = 0
   for (let k = 0; k < o.joins; k++) {
-    const i = nodes.length
+    const i = n + k
     const name = `ScaleJoin${k}`
-    const node = await add(i)
+    await startNode(i, [])
     const tj = performance.now()
-    await publish(node, i, name)
-    const reached = await pollUntil(() => nodes.every(x => x === node || d(x).catalog.find(name).length > 0), o.catalogWaitMs, 20, signal)
+    await at(i).request({ op: 'publish', i, name }, signal)
+    const reached = await pollUntil(async () => (await byNode({ op: 'counts', name })).every((v, j) => j === i || v[0] > 0), o.catalogWaitMs, 250, signal)
     if (reached) joinMs.push(performance.now() - tj)
     else joinsIncomplete++
   }
@@ -171,20 +241,19 @@ export async function runInproc (o: InprocOptions): Promise<InprocResult> {
     catalogFullS,
     catalogMin,
     joinsIncomplete,
-    rssMiBPerNode: (mem.rss - before.rss) / n / 2 ** 20,
-    heapMiBPerNode: (mem.heap - before.heap) / n / 2 ** 20,
+    rssMiBPerNode: (rssAfter - rssBefore) / n / 2 ** 20,
+    heapMiBPerNode: (heapAfter - heapBefore) / n / 2 ** 20,
     cpuPctPerNode: 100 * (cpu.user + cpu.system) / 1000 / windowMs / n,
-    gossipInPerS: gossipIn,
-    gossipOutPerS: gossipOut,
-    peers: nodes.slice(0, n).map(x => new Set(x.libp2p.getConnections().map(conn => conn.remotePeer.toString())).size),
+    gossipInPerS: g0.slice(0, n).map((v, i) => perS(v[0], g1[i][0])),
+    gossipOutPerS: g0.slice(0, n).map((v, i) => perS(v[1], g1[i][1])),
+    peers,
     findMs,
     findDhtMs,
-    cfpMs,
-    pingMs,
+    findMisses,
+    findDhtMisses,
+    cfpMs: cfp.cfpMs,
+    pingMs: cfp.pingMs,
+    cfpFailedRounds: cfp.failedRounds,
     joinMs
   }
-}
-
-export async function removeRoot (root: string): Promise<void> {
-  await rm(root, { recursive: true, force: true })
 }

@@ -55,9 +55,10 @@ export function sumCounter (text: string, name: string, where: Record<string, st
   return sum
 }
 
-/** `--sizes 10,25,50` → [10, 25, 50] (sorted, distinct, each ≥ 2). */
+/** `--sizes 10,25,50` → [10, 25, 50] (sorted, distinct, each ≥ 2); `none` → [] (the in-process mesh only). */
 export function parseSizes (arg: string | undefined, fallback: number[]): number[] {
   if (arg == null || arg === '') return fallback
+  if (arg.trim() === 'none') return []
   const out = arg.split(',').map(s => Number(s.trim()))
   for (const n of out) if (!Number.isInteger(n) || n < 2) throw new RangeError(`--sizes: ${JSON.stringify(arg)} must be a comma-separated list of integers ≥ 2`)
   return [...new Set(out)].sort((a, b) => a - b)

@@ -15,6 +15,7 @@ import { ping } from '@libp2p/ping'
 import { bootstrap } from '@libp2p/bootstrap'
 import { kadDHT, passthroughMapper, type SingleKadDHT } from '@libp2p/kad-dht'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import type { PeerScoreParams, PeerScoreThresholds } from '@libp2p/gossipsub/score'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -113,6 +114,25 @@ export function isRelayClient (init: Pick<Libp2pInit, 'relayClient' | 'relayServ
   return init.relayClient ?? (relays.length > 0 && init.relayServer !== true)
 }
 
+/**
+ * gossipsub peer scoring for a local swarm (`localSwarm`: many nodes on one
+ * host). gossipsub's IP-colocation factor (P6) penalises every peer that
+ * shares an IP with more than 10 others, quadratically: with all nodes on
+ * 127.0.0.1 each peer's score is -5 × (peers − 10)², -8 000 at 50 peers and
+ * -40 500 at 100, below the gossip, publish and graylist thresholds, so ads
+ * stop flowing to and from them (docs/SCALE.md). Here it does not apply
+ * (weight 0); the thresholds are also lowered so a loaded machine's slow
+ * peers are not cut off. Production keeps gossipsub's defaults (weight -5
+ * over 10 peers per IP): there the factor defends against Sybil peers from
+ * one host.
+ */
+export function localSwarmScoring (): { scoreParams: Partial<PeerScoreParams>, scoreThresholds: Partial<PeerScoreThresholds> } {
+  return {
+    scoreParams: { IPColocationFactorWeight: 0 },
+    scoreThresholds: { gossipThreshold: -4000, publishThreshold: -8000, graylistThreshold: -16000 }
+  }
+}
+
 export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
   const local = init.localSwarm === true
   const self = peerIdFromPrivateKey(init.privateKey).toString()
@@ -173,7 +193,7 @@ export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
         ignoreDuplicatePublishError: true,
         emitSelf: false,
         globalSignaturePolicy: 'StrictNoSign',
-        ...(local ? { scoreThresholds: { gossipThreshold: -4000, publishThreshold: -8000, graylistThreshold: -16000 } } : {})
+        ...(local ? localSwarmScoring() : {})
       }),
       ...natServices
     }

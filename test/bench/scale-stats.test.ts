@@ -52,6 +52,7 @@ test('sumCounter sums a counter over its label sets, optionally filtered by labe
 test('parseSizes sorts and dedupes, and refuses what is not a node count', () => {
   assert.deepEqual(parseSizes('25,10,25', [1]), [10, 25])
   assert.deepEqual(parseSizes(undefined, [10, 25, 50]), [10, 25, 50])
+  assert.deepEqual(parseSizes('none', [10, 25, 50]), [])
   assert.throws(() => parseSizes('10,x', []), RangeError)
   assert.throws(() => parseSizes('1', []), RangeError)
   assert.throws(() => parseSizes('2.5', []), RangeError)
