@@ -45,7 +45,7 @@ const EXEC_KEYS = ['addons', 'concurrency', 'defaults', 'retry', 'poolInit', 'ma
 const NEGOTIATION_KEYS = [
   'replyWindowMs', 'dialTimeoutMs', 'maxAttempts', 'maxRounds', 'cfpConcurrency', 'maxCandidates', 'findTimeoutMs', 'walkEveryMs', 'inlineInputBytes',
   'execGraceMs', 'stepDeadlineMs', 'costAttrs', 'maxRemoteSteps', 'maxActive', 'bidTtlMs', 'awardHoldMs', 'sweepMs', 'maxOutputBytes',
-  'maxOpenBids', 'maxOpenBidsPerPeer', 'policies', 'provider', 'openCalls', 'topicSyncMs', 'maxDepth'
+  'maxOpenBids', 'maxOpenBidsPerPeer', 'policies', 'provider', 'openCalls', 'topicSyncMs', 'maxDepth', 'quarantineMs', 'quarantineMaxMs', 'maxQuarantined'
 ]
 const REGISTRY_KEYS = ['maxBundleBytes', 'maxUnpackedBytes', 'cacheTtlMs', 'findTimeoutMs', 'maxProviders', 'reprovideMs']
 const TRUST_KEYS = ['issuers', 'aliases', 'policies', 'gossip', 'policyFindTimeoutMs', 'syncRevocations', 'syncIntervalMs']
