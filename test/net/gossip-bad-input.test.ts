@@ -17,6 +17,9 @@ test('gossip refuses garbage, forged and stale envelopes, counts them, and still
     receiver.components.gossip.subscribe(TOPIC, { types: ['Decline.v1'], onMessage: (v) => { got.push(v.envelope.body.reason as string) } })
     sender.libp2p.services.pubsub.subscribe(TOPIC)
     await waitFor(() => sender.libp2p.services.pubsub.getSubscribers(TOPIC).length >= 1, 20_000, 'subscription to propagate')
+    // and the other way: the sender's subscription reached the receiver over the sender's outbound stream, so that
+    // stream is open (gossipsub drops, silently, what it publishes to a peer it has no outbound stream to yet)
+    await waitFor(() => receiver.libp2p.services.pubsub.getSubscribers(TOPIC).some(p => p.equals(sender.libp2p.peerId)), 20_000, 'the sender\'s subscription to reach the receiver')
 
     const pubsub = sender.libp2p.services.pubsub
     const body = { cfp: cfpId, run: 'r', step: 's', reason: 'busy' }
