@@ -366,6 +366,7 @@ export class PyPools {
       let started: StepStart = {}
       let graceTimer: NodeJS.Timeout | undefined
       let unwatch: (() => void) | undefined
+      let offExit: (() => void) | undefined
       const t0 = performance.now()
       const stopwatch = new Stopwatch(limits.wall_ms, (elapsed) => {
         breach = wallExceeded(limits.wall_ms, elapsed, what)
@@ -377,6 +378,7 @@ export class PyPools {
         settled = true
         stopwatch.clear()
         unwatch?.()
+        offExit?.()
         clearTimeout(graceTimer)
         options.signal?.removeEventListener('abort', onAbort)
         fn()
@@ -448,7 +450,8 @@ export class PyPools {
           }
         }
       })
-      void p.exited.then(({ code, signal }) => {
+      // removed when the step ends: the process outlives the step (it is reused) and must not hold its closures
+      offExit = p.onExit(({ code, signal }) => {
         finish(() => {
           const usage = killedUsage()
           if (breach != null) { reject(withUsage(breach, usage)); return }

@@ -20,6 +20,9 @@ import { removeDir } from '../tmp.js'
 
 export type RunnerMessage = Record<string, any> & { t: string }
 
+/** How a runner process ended. */
+export interface ExitInfo { code: number | null, signal: NodeJS.Signals | null }
+
 /** Where the runner script lives (tsc does not copy .py files, so it is found from the package root). */
 export function runnerPath (): string {
   return join(packageRoot(), 'src', 'exec', 'python', 'runner.py')
@@ -76,7 +79,10 @@ export class PyProcess {
   private readonly channel: Duplex
   private stderrTail = ''
   private listener?: (m: RunnerMessage) => void
-  readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+  /** the current step's exit handlers (see `onExit`); one reaction on `exited` serves them all */
+  private readonly exitListeners = new Set<(info: ExitInfo) => void>()
+  private exitSeen?: ExitInfo
+  readonly exited: Promise<ExitInfo>
   readonly ready: Promise<RunnerMessage>
   exitInfo?: { code: number | null, signal: NodeJS.Signals | null }
   busy = false
@@ -137,6 +143,11 @@ export class PyProcess {
         resolve({ code, signal })
       })
     })
+    void this.exited.then((info) => {
+      this.exitSeen = info
+      for (const fn of [...this.exitListeners]) fn(info)
+      this.exitListeners.clear()
+    })
     this.proc.once('error', (err: NodeJS.ErrnoException) => {
       this.exitInfo = { code: null, signal: null }
       onFail(new ModuleLoadError(err.code === 'ENOENT' ? `cannot run Python modules: '${init.python}' was not found (set PL_PYTHON or ExecutorInit.python)` : `cannot start ${init.python}: ${err.message}`, { python: init.python }))
@@ -190,6 +201,29 @@ export class PyProcess {
 
   get stderr (): string {
     return this.stderrTail
+  }
+
+  /**
+   * Calls `fn` once when the process exits (in the microtask where `exited`
+   * resolves; at once in a microtask if it has exited already). The returned
+   * function removes it: a step removes its handler when it ends, so a
+   * process reused for thousands of steps does not hold every step's closures
+   * (options, signal, timers) until it exits, as one `exited.then` per step
+   * did (docs/PERFORMANCE.md "Soak tail, issue 16 fourth pass").
+   */
+  onExit (fn: (info: ExitInfo) => void): () => void {
+    const seen = this.exitSeen
+    if (seen != null) {
+      queueMicrotask(() => { fn(seen) })
+      return () => {}
+    }
+    this.exitListeners.add(fn)
+    return () => { this.exitListeners.delete(fn) }
+  }
+
+  /** Exit handlers registered with `onExit` and not removed yet. */
+  get exitListenerCount (): number {
+    return this.exitListeners.size
   }
 
   /** Receives every message of the current step. */
