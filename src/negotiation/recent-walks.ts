@@ -51,11 +51,6 @@ export class RecentWalks {
     while (this.at.size > this.max) this.at.delete(this.at.keys().next().value as string)
   }
 
-  /** Forgets `name`: its next round walks (e.g. the catalog had nobody left for it). */
-  forget (name: string): void {
-    this.at.delete(name)
-  }
-
   get size (): number {
     return this.at.size
   }

@@ -365,6 +365,7 @@ export class RemoteRunner implements StepRunner {
     const quarantine = this.init.quarantine
     const maxCandidates = this.init.maxCandidates ?? DEFAULT_MAX_CANDIDATES
     const skip = (p: string): boolean => p === self || failed.has(p)
+    const excluded = (p: string): boolean => skip(p) || quarantine?.has(p) === true
     let walk: string | undefined
     // policies are not a discovery filter here: providers that do not honour them get to say so (a decline in the explanation).
     // Discovery stops once maxCandidates live providers are known and does not dial quarantined peers.
@@ -373,7 +374,7 @@ export class RemoteRunner implements StepRunner {
       signal: job.signal,
       timeoutMs: this.init.findTimeoutMs ?? DEFAULT_ROUND_FIND_TIMEOUT_MS,
       limit: maxCandidates,
-      exclude: (p) => skip(p) || quarantine?.has(p) === true,
+      exclude: excluded,
       onUnreachable: (p) => { if (!skip(p)) quarantine?.add(p, 'unreachable') },
       onProgress: (e) => { if (e?.type === 'pl:discovery:walk-end') walk = e.reason }
     }
@@ -381,7 +382,7 @@ export class RemoteRunner implements StepRunner {
     let found: Candidate[] | undefined
     if (!this.walks.due(job.name)) {
       found = await this.init.finder.find(query, { ...options, localOnly: true })
-      if (found.some(c => !skip(c.provider) && quarantine?.has(c.provider) !== true)) walk = 'recent'
+      if (found.some(c => !excluded(c.provider))) walk = 'recent'
       else found = undefined
     }
     if (found == null) {

@@ -221,11 +221,6 @@ export class PyProcess {
     return () => { this.exitListeners.delete(fn) }
   }
 
-  /** Exit handlers registered with `onExit` and not removed yet. */
-  get exitListenerCount (): number {
-    return this.exitListeners.size
-  }
-
   /** Receives every message of the current step. */
   onMessage (fn: ((m: RunnerMessage) => void) | undefined): void {
     this.listener = fn
