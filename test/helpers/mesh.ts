@@ -66,6 +66,22 @@ export class TestMesh {
     await waitFor(() => this.nodes.every(n => n.libp2p.getPeers().length >= min), timeoutMs, `every node connected to ${min} peers`)
   }
 
+  /**
+   * Nodes 0 (sender) and 1 (receiver), both in `topic` through raw gossipsub, once the sender can publish to the
+   * receiver: the receiver sees the sender's subscription, which came over the sender's outbound stream (gossipsub
+   * drops, silently, what it publishes to a peer it has no outbound stream to yet). The receiver subscribes first,
+   * through its own gossip layer (`subscribe`), so what it is sent is checked and counted as in a node.
+   */
+  async gossipPair (topic: string, subscribe: (receiver: PlNode) => void): Promise<[PlNode, PlNode]> {
+    await this.connected(1)
+    const [sender, receiver] = this.nodes
+    subscribe(receiver)
+    sender.libp2p.services.pubsub.subscribe(topic)
+    await waitFor(() => sender.libp2p.services.pubsub.getSubscribers(topic).length >= 1, 20_000, 'subscription to propagate')
+    await waitFor(() => receiver.libp2p.services.pubsub.getSubscribers(topic).some(p => p.equals(sender.libp2p.peerId)), 20_000, 'the sender\'s subscription to reach the receiver')
+    return [sender, receiver]
+  }
+
   async stop (): Promise<void> {
     await Promise.allSettled(this.nodes.map(async n => { await n.stop() }))
     for (const c of this.cleanups) await c()

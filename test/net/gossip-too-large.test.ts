@@ -10,15 +10,8 @@ const TOPIC = 'pl/v1/test-large'
 test('a gossip message over the size limit is refused as GossipMessageTooLargeError, and publishing one throws it', async () => {
   const mesh = await TestMesh.start({ nodes: 2 })
   try {
-    await mesh.connected(1)
-    const [sender, receiver] = mesh.nodes
     const got: string[] = []
-    receiver.components.gossip.subscribe(TOPIC, { types: ['Decline.v1'], onMessage: (v) => { got.push(v.envelope.body.reason as string) } })
-    sender.libp2p.services.pubsub.subscribe(TOPIC)
-    await waitFor(() => sender.libp2p.services.pubsub.getSubscribers(TOPIC).length >= 1, 20_000, 'subscription to propagate')
-    // and the other way: the sender's subscription reached the receiver over the sender's outbound stream, so that
-    // stream is open (gossipsub drops, silently, what it publishes to a peer it has no outbound stream to yet)
-    await waitFor(() => receiver.libp2p.services.pubsub.getSubscribers(TOPIC).some(p => p.equals(sender.libp2p.peerId)), 20_000, 'the sender\'s subscription to reach the receiver')
+    const [sender, receiver] = await mesh.gossipPair(TOPIC, (r) => { r.components.gossip.subscribe(TOPIC, { types: ['Decline.v1'], onMessage: (v) => { got.push(v.envelope.body.reason as string) } }) })
 
     const body = { cfp: cfpId, run: 'r', step: 's', reason: 'busy' as const }
     const small = sender.components.sign('Decline.v1', { ...body, reason: 'other' })
