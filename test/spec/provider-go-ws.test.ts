@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto'
 import { createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { WebSocketServer, type WebSocket } from 'ws'
+import { checkWsClient } from './ws-conformance.js'
 import { tempDir } from '../helpers/tmp.js'
 import { buildGo, compileTo, goAvailable, GO_SKIP, run, SAMPLE_SPEC } from './helpers.js'
 
@@ -200,36 +201,7 @@ async function harnessLines (args: string[]): Promise<any[]> {
 
 test('the Go SDK WebSocket client masks, fragments, reassembles, answers pings and closes cleanly', async (t) => {
   if (!goAvailable()) { t.skip(GO_SKIP); return }
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', verifyClient: (info, done) => { done(info.req.url !== '/refuse', 403) } })
-  const pongs: Buffer[] = []
-  const got: string[] = []
-  wss.on('connection', (ws: WebSocket, req) => {
-    assert.equal(req.headers['x-test'], '1')
-    ws.on('pong', (d) => { pongs.push(d) })
-    ws.on('message', (data) => {
-      const text = data.toString()
-      got.push(text)
-      if (text === 'bye') { ws.close(4000, 'done'); return }
-      // a fragmented message from the server, a ping between fragments, then a question
-      ws.send('part-one|', { fin: false })
-      ws.ping(Buffer.from('are you there'))
-      ws.send('part-two', { fin: true })
-      ws.send('bye?')
-    })
-  })
-  try {
-    await new Promise<void>((resolve) => { if (wss.address() != null) resolve(); else wss.once('listening', () => { resolve() }) })
-    const port = (wss.address() as { port: number }).port
-    const lines = await harnessLines(['echo', `ws://127.0.0.1:${port}`])
-    assert.deepEqual(lines[0], { refused: 403 })
-    assert.deepEqual(lines[1], { seen: ['part-one|part-two', 'bye?'], close: 4000 })
-    assert.equal(got[0], 'héllo '.repeat(50), 'the fragmented, masked client message arrived whole (ws refuses unmasked client frames)')
-    assert.deepEqual(got.slice(1), ['bye'])
-    assert.deepEqual(pongs.map(p => p.toString()), ['are you there'])
-  } finally {
-    for (const c of wss.clients) c.terminate()
-    await new Promise<void>((resolve) => { wss.close(() => { resolve() }) })
-  }
+  await checkWsClient(async (port) => await harnessLines(['echo', `ws://127.0.0.1:${port}`]))
 })
 
 /** A server frame: FIN + opcode, unmasked, payload length encoded as given. */
