@@ -1,6 +1,5 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Store } from '../../src/store/index.js'
 import { createIdentity } from '../../src/core/index.js'
 import { cidStringOf } from '../../src/core/encoding.js'
 import { silentLogger } from '../../src/core/logger.js'
@@ -12,7 +11,7 @@ import { stepCallDocument } from '../../src/receipts/call.js'
 import { baseStepId } from '../../src/receipts/prev.js'
 import type { Step, TaskDag } from '../../src/workflow/index.js'
 import type { StepContext, StepRunner } from '../../src/exec/types.js'
-import { tempDir } from '../helpers/tmp.js'
+import { withStore } from '../helpers/tmp.js'
 import { parties, accepted, diamond } from './helpers.js'
 
 function step (id: string, after: string[], over: Partial<Step> = {}): Step {
@@ -40,9 +39,7 @@ const adder: StepRunner = {
 }
 
 test('the store indexes receipts by run and step and computes the run root', async () => {
-  const { dir, cleanup } = await tempDir()
-  const store = await Store.open(dir)
-  try {
+  await withStore(async (store) => {
     const receipts = new ReceiptStore(store)
     const p = await parties()
     const chain = diamond(p)
@@ -52,16 +49,11 @@ test('the store indexes receipts by run and step and computes the run root', asy
     assert.equal((await receipts.forStep('run-1', 'c'))?.cid, receiptCid(chain[2].receipt))
     assert.equal((await receipts.root('run-1')).cid, verifyChain(chain).root)
     await assert.rejects(receipts.root('no-such-run'), { name: 'ReceiptNotFoundError' })
-  } finally {
-    await store.close()
-    await cleanup()
-  }
+  })
 })
 
 test('local steps get self-signed receipts chained through prev, and the run verifies offline', async () => {
-  const { dir, cleanup } = await tempDir()
-  const store = await Store.open(dir)
-  try {
+  await withStore(async (store) => {
     const me = await createIdentity()
     const receipts = new ReceiptStore(store)
     const runner = new ReceiptingRunner(adder, { identity: me, receipts })
@@ -89,16 +81,11 @@ test('local steps get self-signed receipts chained through prev, and the run ver
     const chain = verifyChain(await receipts.forRun('run-L'))
     assert.equal(chain.receipts, 4)
     assert.deepEqual(chain.sinks, [receiptCid(results.d.receipt)])
-  } finally {
-    await store.close()
-    await cleanup()
-  }
+  })
 })
 
 test('prev looks through steps without receipts and gathers every map instance', async () => {
-  const { dir, cleanup } = await tempDir()
-  const store = await Store.open(dir)
-  try {
+  await withStore(async (store) => {
     const me = await createIdentity()
     const receipts = new ReceiptStore(store)
     const runner = new ReceiptingRunner(adder, { identity: me, receipts })
@@ -109,16 +96,11 @@ test('prev looks through steps without receipts and gathers every map instance',
     assert.deepEqual(r.receipt.prev, items.map(i => receiptCid(i.receipt)).sort())
     assert.equal(baseStepId('sum@2[3]'), 'sum')
     verifyChain(await receipts.forRun('run-M'))
-  } finally {
-    await store.close()
-    await cleanup()
-  }
+  })
 })
 
 test('a result that already carries a receipt passes through unchanged', async () => {
-  const { dir, cleanup } = await tempDir()
-  const store = await Store.open(dir)
-  try {
+  await withStore(async (store) => {
     const p = await parties()
     const remote = accepted(p)
     const inner: StepRunner = { name: 'remote', canRun: () => true, run: async () => ({ output: 1, usage: { cpu_ms: 0, wall_ms: 0, mem_peak_mb: 0 }, receipt: remote, executor: p.provider.id }) }
@@ -128,8 +110,5 @@ test('a result that already carries a receipt passes through unchanged', async (
     assert.equal(res.receipt, remote)
     assert.equal(res.executor, p.provider.id)
     assert.equal(runner.name, 'remote')
-  } finally {
-    await store.close()
-    await cleanup()
-  }
+  })
 })
