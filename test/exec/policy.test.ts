@@ -9,20 +9,26 @@ import type { ExecEvent } from '../../src/exec/types.js'
 import { ModulePool } from '../../src/exec/pool.js'
 import { ManualClock, callStep, dagOf, harness, survivors, writeModule } from './helpers.js'
 
+/** A module that fails retryably on its first two attempts (counted in the file `counter`) and returns `{ attempt: 3 }` on the third. */
+async function flakyModule (root: string): Promise<{ flaky: Awaited<ReturnType<typeof writeModule>>, counter: string }> {
+  const counter = join(root, 'attempts.txt')
+  const flaky = await writeModule(root, 'flaky', `
+    import { appendFileSync, readFileSync } from 'node:fs'
+    export default class {
+      eval () {
+        appendFileSync(${JSON.stringify(counter)}, 'x')
+        const n = readFileSync(${JSON.stringify(counter)}, 'utf8').length
+        if (n < 3) throw Object.assign(new Error('busy, try again'), { retryable: true })
+        return { attempt: n }
+      }
+    }`)
+  return { flaky, counter }
+}
+
 test('retryable errors are retried with backoff (default 2 retries), then the step succeeds', async () => {
   const h = await harness({ retry: { max: 2, backoff_ms: 20 } })
   try {
-    const counter = join(h.root, 'attempts.txt')
-    const flaky = await writeModule(h.root, 'flaky', `
-      import { appendFileSync, readFileSync } from 'node:fs'
-      export default class {
-        eval () {
-          appendFileSync(${JSON.stringify(counter)}, 'x')
-          const n = readFileSync(${JSON.stringify(counter)}, 'utf8').length
-          if (n < 3) throw Object.assign(new Error('busy, try again'), { retryable: true })
-          return { attempt: n }
-        }
-      }`)
+    const { flaky } = await flakyModule(h.root)
     const events: ExecEvent[] = []
     h.executor.on('event', (e: ExecEvent) => { events.push(e) })
     const run = await h.executor.wait(await h.executor.submit(dagOf([callStep(flaky)]), {}, { modules: { flaky } }))
@@ -158,17 +164,7 @@ test('retry backoff waits on the executor\'s clock: the next attempt starts only
   // a minute's backoff: on the wall clock this test would time out
   const h = await harness({ clock, retry: { max: 2, backoff_ms: 60_000 } })
   try {
-    const counter = join(h.root, 'attempts.txt')
-    const flaky = await writeModule(h.root, 'flaky', `
-      import { appendFileSync, readFileSync } from 'node:fs'
-      export default class {
-        eval () {
-          appendFileSync(${JSON.stringify(counter)}, 'x')
-          const n = readFileSync(${JSON.stringify(counter)}, 'utf8').length
-          if (n < 3) throw Object.assign(new Error('busy, try again'), { retryable: true })
-          return { attempt: n }
-        }
-      }`)
+    const { flaky, counter } = await flakyModule(h.root)
     const failures: Array<Extract<ExecEvent, { type: 'pl:step:failed' }>> = []
     let onFailure: () => void = () => {}
     h.executor.on('event', (e: ExecEvent) => { if (e.type === 'pl:step:failed') { failures.push(e); onFailure() } })
