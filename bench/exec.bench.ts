@@ -126,22 +126,14 @@ const pythonBench: Bench = {
       await writeFile(join(dir, 'echo.py'), PY_ECHO)
       const spec = await moduleSpecOf('inc', join(dir, 'module_inc'))
       const call = { parameters: {}, settings: {}, globalSettings: {}, globalParameters: {}, inputData: { n: 1 }, limits: { wall_ms: 10_000, mem_mb: 256 } }
-      const subj: number[] = []
-      for (let i = 0; i < 320; i++) {
-        const t0 = performance.now()
-        await pool.runModule(spec, call)
-        if (i >= 20) subj.push(performance.now() - t0)
-      }
       const python = execFileSync(process.env.PL_PYTHON ?? 'python3', ['-c', 'import sys; print(sys.executable)']).toString().trim()
       const proc = spawn(python, ['-u', join(dir, 'echo.py')], { stdio: ['pipe', 'pipe', 'inherit'] })
       const lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]()
-      const base: number[] = []
-      for (let i = 0; i < 320; i++) {
-        const t0 = performance.now()
-        proc.stdin.write(JSON.stringify({ n: i }) + '\n')
-        await lines.next()
-        if (i >= 20) base.push(performance.now() - t0)
-      }
+      // step and echo alternate call by call, so the machine's load hits both alike
+      const [subj, base] = await interleaved(300, 20, [
+        async () => await pool.runModule(spec, call),
+        async (i) => { proc.stdin.write(JSON.stringify({ n: i }) + '\n'); await lines.next() }
+      ])
       proc.stdin.end()
       await new Promise(resolve => proc.once('exit', resolve))
       return { figures: { 'Python module step (warm runner)': latencyFigure(subj, { name: 'raw python3 JSON echo round trip', samples: base }) } }
