@@ -10,16 +10,13 @@ import assert from 'node:assert/strict'
 import { createServer, type Server, type Socket } from 'node:net'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { TestMesh, waitFor } from '../helpers/mesh.js'
-import { tempDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/mesh.js'
 import { discovery, type Discovery } from '../../src/discovery/index.js'
 import { negotiation, DEFAULT_QUARANTINE_MS, type Negotiation, type RemoteRunner, type StepExplanation } from '../../src/negotiation/index.js'
 import type { PlNode } from '../../src/node.js'
-import { ModulePool, poolRunStep, step, dagOf, ctxOf, runId } from './helpers.js'
+import { startPoolMesh, step, dagOf, ctxOf, runId, type PoolMesh } from './helpers.js'
 
-let mesh: TestMesh
-let pool: ModulePool
-let cleanup: () => Promise<void>
+let m: PoolMesh
 let tarpit: Server | undefined
 const held: Socket[] = []
 let clock = Date.now()
@@ -43,54 +40,51 @@ async function kill (n: PlNode): Promise<void> {
 }
 
 before(async () => {
-  const tmp = await tempDir('pl-neg-dead-')
-  cleanup = tmp.cleanup
-  pool = new ModulePool()
-  const runStep = poolRunStep(pool)
-  mesh = await TestMesh.start({
+  m = await startPoolMesh({
+    name: 'pl-neg-dead-',
     nodes: 5,
-    services: (i) => ({
+    services: (i, runStep) => ({
       discovery: discovery({ ttlMs: 60_000, provideRetryMs: 100, provideRetryMaxMs: 1_000 }),
       // node 4 asks at most 2 candidates (the maxCandidates test); the quarantine runs on the test's clock
       negotiation: negotiation({ runStep, now: () => clock, ...(i === 4 ? { maxCandidates: 2 } : {}) })
     })
   })
-  await mesh.connected(1)
-  const dir = join(tmp.dir, 'work')
+  // the tarpit a test puts in place of the killed peer: closed once the nodes stopped, before the pool
+  m.defer(async () => {
+    for (const s of held) s.destroy()
+    await new Promise<void>((resolve) => { if (tarpit == null) resolve(); else tarpit.close(() => { resolve() }) })
+  })
+  const dir = join(m.dir, 'work')
   await mkdir(dir, { recursive: true })
   await writeFile(join(dir, 'function.mjs'), 'export default class W {\n  eval (parameters, inputData) { return { n: inputData.n } }\n}\n')
-  for (let i = 1; i <= 4; i++) await disc(mesh.nodes[i]).publish({ name: 'Work', version: '1.0.0', io: { input: {}, output: {} }, price: i }, { dir })
-  await waitFor(async () => (await disc(mesh.nodes[0]).find({ name: 'Work' }, { localOnly: true })).length === 4, 30_000, 'node 0 to hear the 4 Work ads')
-  await waitFor(async () => (await disc(mesh.nodes[4]).find({ name: 'Work' }, { localOnly: true })).length >= 3, 30_000, 'node 4 to hear the other Work ads')
+  for (let i = 1; i <= 4; i++) await disc(m.nodes[i]).publish({ name: 'Work', version: '1.0.0', io: { input: {}, output: {} }, price: i }, { dir })
+  await waitFor(async () => (await disc(m.nodes[0]).find({ name: 'Work' }, { localOnly: true })).length === 4, 30_000, 'node 0 to hear the 4 Work ads')
+  await waitFor(async () => (await disc(m.nodes[4]).find({ name: 'Work' }, { localOnly: true })).length >= 3, 30_000, 'node 4 to hear the other Work ads')
 })
 
 after(async () => {
-  await mesh.stop()
-  for (const s of held) s.destroy()
-  await new Promise<void>((resolve) => { if (tarpit == null) resolve(); else tarpit.close(() => { resolve() }) })
-  await pool.close()
-  await cleanup()
+  await m?.close()
 })
 
 test('discovery resolves once maxCandidates live candidates are known: no DHT walk to wait for', async () => {
-  const { exp } = await runOn(mesh.nodes[4])
+  const { exp } = await runOn(m.nodes[4])
   assert.equal(exp.outcome, 'ok')
   assert.equal(exp.finds?.[0]?.walk, 'limit', JSON.stringify(exp.finds))
   assert.equal(exp.answers.filter(a => a.round === 1 && a.kind !== 'excluded').length, 2, 'two candidates called')
 })
 
 test('a provider that died is quarantined after its first miss; later runs neither call it nor wait for discovery\'s budget on it', async () => {
-  const victim = mesh.nodes[1]
-  const first = await runOn(mesh.nodes[0])
+  const victim = m.nodes[1]
+  const first = await runOn(m.nodes[0])
   assert.equal(first.executor, victim.peerId, 'the cheapest provider wins while alive')
   await kill(victim)
 
-  const a = await runOn(mesh.nodes[0])
+  const a = await runOn(m.nodes[0])
   assert.notEqual(a.executor, victim.peerId)
-  assert.equal(neg(mesh.nodes[0]).quarantine.has(victim.peerId), true, `the dead provider is quarantined: ${JSON.stringify(a.exp.answers)}`)
+  assert.equal(neg(m.nodes[0]).quarantine.has(victim.peerId), true, `the dead provider is quarantined: ${JSON.stringify(a.exp.answers)}`)
 
   for (let i = 0; i < 2; i++) {
-    const b = await runOn(mesh.nodes[0])
+    const b = await runOn(m.nodes[0])
     assert.notEqual(b.executor, victim.peerId)
     const fromVictim = b.exp.answers.filter(x => x.provider === victim.peerId)
     assert.deepEqual(fromVictim.map(x => x.kind), ['excluded'], 'the dead provider is still in the catalog but gets no call')
@@ -103,12 +97,12 @@ test('a provider that died is quarantined after its first miss; later runs neith
 })
 
 test('when its period ends on the injected clock, the dead provider is tried again and quarantined for twice as long', async () => {
-  const victim = mesh.nodes[1]
-  const q = neg(mesh.nodes[0]).quarantine
+  const victim = m.nodes[1]
+  const q = neg(m.nodes[0]).quarantine
   assert.equal(q.has(victim.peerId), true)
   clock += DEFAULT_QUARANTINE_MS
   assert.equal(q.has(victim.peerId), false)
-  const c = await runOn(mesh.nodes[0])
+  const c = await runOn(m.nodes[0])
   assert.notEqual(c.executor, victim.peerId)
   // free again, it is dialed again (by the DHT walk or a call) and found dead again
   assert.equal(c.exp.answers.filter(x => x.provider === victim.peerId).length, 1)
@@ -119,8 +113,8 @@ test('when its period ends on the injected clock, the dead provider is tried aga
 })
 
 test('a quarantined peer that connects again is released', async () => {
-  const requester = mesh.nodes[0]
-  const peer = mesh.nodes[3]
+  const requester = m.nodes[0]
+  const peer = m.nodes[3]
   const q = neg(requester).quarantine
   q.add(peer.peerId, 'unreachable')
   await requester.libp2p.hangUp(peer.libp2p.peerId)

@@ -1,46 +1,29 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { TestMesh, waitFor } from '../helpers/mesh.js'
-import { tempDir } from '../helpers/tmp.js'
-import type { ServiceFactory } from '../../src/node.js'
-import { negotiation, type Negotiation, type RemoteRunner, type Provider } from '../../src/negotiation/index.js'
+import { waitFor } from '../helpers/mesh.js'
+import { type Negotiation, type RemoteRunner, type Provider } from '../../src/negotiation/index.js'
 import { verifySignedReceipt } from '../../src/receipts/index.js'
-import { Offers, ModulePool, poolRunStep, writeModule, step, dagOf, ctxOf, runId } from './helpers.js'
+import { startOffersMesh, writeModule, step, dagOf, ctxOf, runId, type OffersMesh } from './helpers.js'
 
-let mesh: TestMesh
-let pool: ModulePool
-let cleanup: () => Promise<void>
-const offers = new Offers()
+let m: OffersMesh
 
 before(async () => {
-  const tmp = await tempDir('pl-neg-failover-')
-  cleanup = tmp.cleanup
-  pool = new ModulePool()
-  const runStep = poolRunStep(pool)
-  mesh = await TestMesh.start({
-    nodes: 3,
-    services: (i): Record<string, ServiceFactory> => i === 0
-      ? { negotiation: negotiation({ finder: offers.finder(), local: offers.localFor(0), replyWindowMs: 3000 }) }
-      : { negotiation: negotiation({ local: offers.localFor(i), runStep }) }
-  })
-  await mesh.connected(1)
-  const slow = await writeModule(tmp.dir, 'slow', "await new Promise((resolve) => { const t = setTimeout(resolve, 60000); context.signal?.addEventListener('abort', () => { clearTimeout(t); resolve() }) })\n    return { by: 'slow' }")
-  const quick = await writeModule(tmp.dir, 'quick', "return { by: 'quick', doubled: inputData.n * 2 }")
-  const thrower = await writeModule(tmp.dir, 'thrower', "throw new Error('the module cannot do ' + inputData.n)")
-  offers.add(1, mesh.nodes[1], { name: 'Work', price: 1 }, slow)
-  offers.add(2, mesh.nodes[2], { name: 'Work', price: 5 }, quick)
-  offers.add(1, mesh.nodes[1], { name: 'Throw', price: 1 }, thrower)
-  offers.add(2, mesh.nodes[2], { name: 'Throw', price: 5 }, thrower)
+  m = await startOffersMesh({ name: 'pl-neg-failover-', nodes: 3 })
+  const slow = await writeModule(m.dir, 'slow', "await new Promise((resolve) => { const t = setTimeout(resolve, 60000); context.signal?.addEventListener('abort', () => { clearTimeout(t); resolve() }) })\n    return { by: 'slow' }")
+  const quick = await writeModule(m.dir, 'quick', "return { by: 'quick', doubled: inputData.n * 2 }")
+  const thrower = await writeModule(m.dir, 'thrower', "throw new Error('the module cannot do ' + inputData.n)")
+  m.offers.add(1, m.nodes[1], { name: 'Work', price: 1 }, slow)
+  m.offers.add(2, m.nodes[2], { name: 'Work', price: 5 }, quick)
+  m.offers.add(1, m.nodes[1], { name: 'Throw', price: 1 }, thrower)
+  m.offers.add(2, m.nodes[2], { name: 'Throw', price: 5 }, thrower)
 })
 
 after(async () => {
-  await mesh.stop()
-  await pool.close()
-  await cleanup()
+  await m?.close()
 })
 
 function neg (): Negotiation {
-  return mesh.nodes[0].service<Negotiation>('negotiation')
+  return m.requester()
 }
 
 test('a module error on the winner fails the step with the provider\'s error and is not re-awarded', async () => {
@@ -67,18 +50,18 @@ test('the winner stops mid-step: the backup completes the step and the explanati
   const dag = dagOf([step('s', 'Work')], { select: [{ attr: 'price', weight: 1 }] })
   const id = runId()
   const running = (neg().runner as RemoteRunner).run(dag.steps.s, { n: 21 }, ctxOf(dag, id, 's'))
-  const winner = mesh.nodes[1].service<Negotiation>('negotiation').provider as Provider
+  const winner = m.nodes[1].service<Negotiation>('negotiation').provider as Provider
   await waitFor(() => winner.running === 1, 20_000, 'the step to run on the cheaper provider')
-  await mesh.nodes[1].stop()
+  await m.nodes[1].stop()
   const res = await running
   assert.deepEqual(res.output, { by: 'quick', doubled: 42 })
-  assert.equal(res.executor, mesh.nodes[2].peerId)
+  assert.equal(res.executor, m.nodes[2].peerId)
   verifySignedReceipt(res.receipt, { requireRequester: true })
   const exp = await neg().explanation(id, 's')
   assert.equal(exp.outcome, 'ok')
-  assert.equal(exp.winner, mesh.nodes[2].peerId)
+  assert.equal(exp.winner, m.nodes[2].peerId)
   assert.equal(exp.reawards, 1)
-  assert.deepEqual(exp.attempts.map(a => [a.provider, a.outcome]), [[mesh.nodes[1].peerId, 'failed'], [mesh.nodes[2].peerId, 'ok']])
+  assert.deepEqual(exp.attempts.map(a => [a.provider, a.outcome]), [[m.nodes[1].peerId, 'failed'], [m.nodes[2].peerId, 'ok']])
   assert.ok(exp.attempts[0].error?.name != null, 'the failure is named')
-  assert.equal(exp.bids.find(b => b.provider === mesh.nodes[1].peerId)?.status, 'failed')
+  assert.equal(exp.bids.find(b => b.provider === m.nodes[1].peerId)?.status, 'failed')
 })

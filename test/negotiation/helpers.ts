@@ -8,8 +8,11 @@ import { join } from 'node:path'
 import { cidStringOf } from '../../src/core/encoding.js'
 import { moduleSpecOf, type ModuleSpec } from '../../src/core/index.js'
 import { silentLogger } from '../../src/core/logger.js'
-import { ModulePool } from '../../src/exec/index.js'
-import type { PlNode } from '../../src/node.js'
+import { ModulePool, type ModulePoolInit } from '../../src/exec/index.js'
+import type { PlNode, ServiceFactory } from '../../src/node.js'
+import { negotiation, type Negotiation, type NegotiationInit, type RemoteRunner } from '../../src/negotiation/index.js'
+import { TestMesh } from '../helpers/mesh.js'
+import { tempDir } from '../helpers/tmp.js'
 import type { Step, TaskDag, SelectWeight } from '../../src/workflow/index.js'
 import type { StepContext } from '../../src/exec/types.js'
 import type { CapabilityDescriptor, Candidate, CandidateFinder, LocalCapabilities, LocalOffer, RunStep } from '../../src/negotiation/types.js'
@@ -74,6 +77,128 @@ export class Offers {
     }
   }
 }
+
+// ---------------------------------------------------------------------------
+// Shared mesh setup: a temp folder for modules, one ModulePool the providers
+// run their steps in, a TestMesh of real nodes (connected), and a teardown
+// that closes all of them. startOffersMesh adds the common negotiation shape:
+// node 0 the requester finding through `Offers`, nodes 1.. providers.
+// ---------------------------------------------------------------------------
+
+export interface PoolMeshInit {
+  /** prefix of the temp folder the test writes its modules in */
+  name: string
+  nodes: number
+  /** options of the providers' shared module pool */
+  pool?: ModulePoolInit
+  controlApi?: boolean
+  /** node i's services; `runStep` runs a step in the shared pool */
+  services: (i: number, runStep: RunStep) => Record<string, ServiceFactory>
+}
+
+export interface PoolMesh {
+  readonly mesh: TestMesh
+  readonly nodes: PlNode[]
+  readonly pool: ModulePool
+  readonly runStep: RunStep
+  /** the test's temp folder (for writeModule) */
+  readonly dir: string
+  /** node i's negotiation service */
+  negotiation: (i: number) => Negotiation
+  /** runs `fn` at close, after the nodes stopped and before the pool closes (last deferred first) */
+  defer: (fn: () => unknown) => void
+  /** stops every node, runs the deferred closers, closes the pool, removes the temp folder; each runs even if one before it throws */
+  close: () => Promise<void>
+}
+
+/** Runs every closer in order, even when one throws; rethrows the first error (all of them when several failed). */
+async function closeAll (closers: Array<() => unknown>): Promise<void> {
+  const errors: unknown[] = []
+  for (const c of closers) {
+    try {
+      await c()
+    } catch (err) {
+      errors.push(err)
+    }
+  }
+  if (errors.length === 1) throw errors[0]
+  if (errors.length > 1) throw new AggregateError(errors, `${errors.length} closers of the test mesh failed`)
+}
+
+/** Starts the mesh; a failure part way closes what was opened before it is rethrown. Call `close()` in an `after` hook. */
+export async function startPoolMesh (init: PoolMeshInit): Promise<PoolMesh> {
+  // the pool holds nothing until a step runs; made first so that a bad pool option leaves nothing behind
+  const pool = new ModulePool(init.pool)
+  const runStep = poolRunStep(pool)
+  const tmp = await tempDir(init.name).catch(async (err: unknown) => { await pool.close(); throw err })
+  const deferred: Array<() => unknown> = []
+  let mesh: TestMesh | undefined
+  let closing: Promise<void> | undefined
+  const close = async (): Promise<void> => {
+    closing ??= closeAll([async () => await mesh?.stop(), ...deferred.reverse(), async () => { await pool.close() }, tmp.cleanup])
+    await closing
+  }
+  try {
+    mesh = await TestMesh.start({ nodes: init.nodes, controlApi: init.controlApi, services: (i) => init.services(i, runStep) })
+    await mesh.connected(1)
+  } catch (err) {
+    await close().catch(() => {})
+    throw err
+  }
+  const started = mesh
+  return {
+    mesh: started,
+    nodes: started.nodes,
+    pool,
+    runStep,
+    dir: tmp.dir,
+    negotiation: (i) => started.nodes[i].service<Negotiation>('negotiation'),
+    defer: (fn) => { deferred.push(fn) },
+    close
+  }
+}
+
+export interface OffersMeshInit extends Omit<PoolMeshInit, 'services'> {
+  /** node 0's negotiation options beside `finder` and `local` (replyWindowMs defaults to 3000); false: node 0 runs no services */
+  requester?: NegotiationInit | false
+  /** node 0's services beside negotiation (e.g. receipts) */
+  requesterServices?: Record<string, ServiceFactory>
+  /** node i's (i >= 1) negotiation options beside `local` and `runStep`; false: node i runs no services */
+  provider?: (i: number) => NegotiationInit | false
+}
+
+export interface OffersMesh extends PoolMesh {
+  /** the nodes' offers: add them once the mesh is up */
+  readonly offers: Offers
+  /** node 0's negotiation service */
+  requester: () => Negotiation
+  /** node 0's remote step runner */
+  runner: () => RemoteRunner
+}
+
+/** A mesh whose node 0 finds providers through `Offers` and whose other nodes serve their offers, running steps in the shared pool. */
+export async function startOffersMesh (init: OffersMeshInit): Promise<OffersMesh> {
+  const offers = new Offers()
+  const requester = init.requester ?? {}
+  const services = (i: number, runStep: RunStep): Record<string, ServiceFactory> => {
+    if (i === 0) {
+      return requester === false
+        ? {}
+        : { ...init.requesterServices, negotiation: negotiation({ finder: offers.finder(), local: offers.localFor(0), replyWindowMs: 3000, ...requester }) }
+    }
+    const provider = init.provider?.(i) ?? {}
+    return provider === false ? {} : { negotiation: negotiation({ local: offers.localFor(i), runStep, ...provider }) }
+  }
+  const m = await startPoolMesh({ ...init, services })
+  return {
+    ...m,
+    offers,
+    requester: () => m.negotiation(0),
+    runner: () => m.negotiation(0).runner as RemoteRunner
+  }
+}
+
+// --- end of the shared mesh setup -------------------------------------------
 
 export function step (id: string, capability: string, over: Partial<Step> = {}): Step {
   return { id, kind: 'call', capability: { name: capability }, parameters: {}, settings: {}, after: [], args: {}, limits: {}, ...over }

@@ -6,18 +6,12 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { TestMesh } from '../helpers/mesh.js'
-import { tempDir } from '../helpers/tmp.js'
-import type { ServiceFactory } from '../../src/node.js'
-import { negotiation, defaultBidStrategy, type Negotiation, type RemoteRunner } from '../../src/negotiation/index.js'
+import { defaultBidStrategy, type RemoteRunner } from '../../src/negotiation/index.js'
 import type { BidContext, BidStrategy } from '../../src/negotiation/types.js'
 import { harness } from '../exec/helpers.js'
-import { Offers, ModulePool, poolRunStep, writeModule, step, dagOf, ctxOf, runId } from './helpers.js'
+import { startOffersMesh, writeModule, step, dagOf, ctxOf, runId, type OffersMesh } from './helpers.js'
 
-let mesh: TestMesh
-let pool: ModulePool
-let cleanup: () => Promise<void>
-const offers = new Offers()
+let m: OffersMesh
 /** calls node 1 still declines `busy` before it bids again */
 let busyCalls = 0
 /** calls node 1 has answered */
@@ -40,32 +34,20 @@ function strategyOf (i: number): BidStrategy {
 }
 
 before(async () => {
-  const tmp = await tempDir('pl-neg-busy-')
-  cleanup = tmp.cleanup
-  pool = new ModulePool()
-  const runStep = poolRunStep(pool)
-  mesh = await TestMesh.start({
-    nodes: 3,
-    services: (i): Record<string, ServiceFactory> => i === 0
-      ? { negotiation: negotiation({ finder: offers.finder(), local: offers.localFor(0), replyWindowMs: 3000 }) }
-      : { negotiation: negotiation({ local: offers.localFor(i), runStep, strategy: strategyOf(i) }) }
-  })
-  await mesh.connected(1)
-  const echo = await writeModule(tmp.dir, 'echo', 'return { echoed: inputData.x }')
-  offers.add(1, mesh.nodes[1], { name: 'Echo', price: 1 }, echo)
-  offers.add(2, mesh.nodes[2], { name: 'Echo', price: 1 }, echo)
+  m = await startOffersMesh({ name: 'pl-neg-busy-', nodes: 3, provider: (i) => ({ strategy: strategyOf(i) }) })
+  const echo = await writeModule(m.dir, 'echo', 'return { echoed: inputData.x }')
+  m.offers.add(1, m.nodes[1], { name: 'Echo', price: 1 }, echo)
+  m.offers.add(2, m.nodes[2], { name: 'Echo', price: 1 }, echo)
 })
 
 after(async () => {
-  await mesh.stop()
-  await pool.close()
-  await cleanup()
+  await m?.close()
 })
 
-const runner = (): RemoteRunner => mesh.nodes[0].service<Negotiation>('negotiation').runner as RemoteRunner
+const runner = (): RemoteRunner => m.runner()
 
 test('a busy decline makes NoBidsError retryable', async () => {
-  offers.visible = [1, 2]
+  m.offers.visible = [1, 2]
   busyCalls = 1
   const dag = dagOf([step('echo', 'Echo')])
   await assert.rejects(runner().run(dag.steps.echo, { x: 1 }, ctxOf(dag, runId(), 'echo')), (err: Error & { retryable?: boolean }) => {
@@ -77,7 +59,7 @@ test('a busy decline makes NoBidsError retryable', async () => {
 })
 
 test('without a busy decline NoBidsError stays final', async () => {
-  offers.visible = [2]
+  m.offers.visible = [2]
   const dag = dagOf([step('echo', 'Echo')])
   await assert.rejects(runner().run(dag.steps.echo, { x: 1 }, ctxOf(dag, runId(), 'echo')), (err: Error & { retryable?: boolean }) => {
     assert.equal(err.name, 'NoBidsError')
@@ -88,7 +70,7 @@ test('without a busy decline NoBidsError stays final', async () => {
 })
 
 test('the executor retries a step whose only provider was busy, and the run succeeds', async () => {
-  offers.visible = [1]
+  m.offers.visible = [1]
   busyCalls = 1
   calls = 0
   const h = await harness({ runners: [runner()] })

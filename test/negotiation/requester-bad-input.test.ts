@@ -5,56 +5,39 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { TestMesh } from '../helpers/mesh.js'
-import { tempDir } from '../helpers/tmp.js'
-import type { ServiceFactory } from '../../src/node.js'
 import type { ModuleSpec } from '../../src/core/index.js'
-import { negotiation, type Negotiation, type RemoteRunner, type StepExplanation } from '../../src/negotiation/index.js'
+import { type RemoteRunner, type StepExplanation } from '../../src/negotiation/index.js'
 import { verifySignedReceipt } from '../../src/receipts/index.js'
-import { Offers, ModulePool, poolRunStep, writeModule, step, dagOf, ctxOf, runId } from './helpers.js'
+import { startOffersMesh, writeModule, step, dagOf, ctxOf, runId, type OffersMesh } from './helpers.js'
 import { ScriptedProvider } from './hostile.js'
 
-let mesh: TestMesh
-let pool: ModulePool
-let cleanup: () => Promise<void>
+let m: OffersMesh
 let echo: ModuleSpec
 let scripted: ScriptedProvider[]
-const offers = new Offers()
 
 before(async () => {
-  const tmp = await tempDir('pl-neg-requester-')
-  cleanup = tmp.cleanup
-  pool = new ModulePool()
-  const runStep = poolRunStep(pool)
-  mesh = await TestMesh.start({
-    nodes: 4,
-    services: (i): Record<string, ServiceFactory> => i === 0
-      ? { negotiation: negotiation({ finder: offers.finder(), local: offers.localFor(0), replyWindowMs: 1500 }) }
-      : i === 1 ? { negotiation: negotiation({ local: offers.localFor(1), runStep }) } : {}
-  })
-  await mesh.connected(1)
-  scripted = [await ScriptedProvider.install(mesh.nodes[2]), await ScriptedProvider.install(mesh.nodes[3])]
-  echo = await writeModule(tmp.dir, 'echo', 'return { echoed: inputData }')
+  // nodes 2 and 3 run no negotiation: the scripted providers answer there
+  m = await startOffersMesh({ name: 'pl-neg-requester-', nodes: 4, requester: { replyWindowMs: 1500 }, provider: (i) => i === 1 ? {} : false })
+  scripted = [await ScriptedProvider.install(m.nodes[2]), await ScriptedProvider.install(m.nodes[3])]
+  echo = await writeModule(m.dir, 'echo', 'return { echoed: inputData }')
 })
 
 after(async () => {
-  await mesh.stop()
-  await pool.close()
-  await cleanup()
+  await m?.close()
 })
 
 function runner (): RemoteRunner {
-  return mesh.nodes[0].service<Negotiation>('negotiation').runner as RemoteRunner
+  return m.runner()
 }
 
 async function explanation (run: string, key: string): Promise<StepExplanation> {
-  return await mesh.nodes[0].service<Negotiation>('negotiation').explanation(run, key)
+  return await m.requester().explanation(run, key)
 }
 
 /** `name` offered by the honest node 1 (price 5) and the scripted nodes given. */
 function offer (name: string, onScripted: number[], honest = true, over: { policies?: string[], attestations?: string[] } = {}): void {
-  if (honest) offers.add(1, mesh.nodes[1], { name, price: 5, ...over }, echo)
-  for (const i of onScripted) offers.add(i, mesh.nodes[i], { name, price: 1 }, echo)
+  if (honest) m.offers.add(1, m.nodes[1], { name, price: 5, ...over }, echo)
+  for (const i of onScripted) m.offers.add(i, m.nodes[i], { name, price: 1 }, echo)
 }
 
 const cheapest = [{ attr: 'price', weight: 1 }]
@@ -65,9 +48,9 @@ test('refuses a bid whose signature does not match its sender, and awards the ho
   const dag = dagOf([step('s', 'Forged')], { select: cheapest })
   const id = runId()
   const res = await runner().run(dag.steps.s, { v: 1 }, ctxOf(dag, id, 's'))
-  assert.equal(res.executor, mesh.nodes[1].peerId)
+  assert.equal(res.executor, m.nodes[1].peerId)
   const exp = await explanation(id, 's')
-  const bad = exp.answers.find(a => a.provider === mesh.nodes[2].peerId)
+  const bad = exp.answers.find(a => a.provider === m.nodes[2].peerId)
   assert.equal(bad?.kind, 'invalid')
   assert.equal(bad?.error, 'BadSignatureError')
   assert.equal(exp.bids.length, 1, 'the forged bid is not ranked')
@@ -79,8 +62,8 @@ test('refuses a bid signed by a peer other than the one that sent it', async () 
   const dag = dagOf([step('s', 'Impostor')], { select: cheapest })
   const id = runId()
   const res = await runner().run(dag.steps.s, { v: 1 }, ctxOf(dag, id, 's'))
-  assert.equal(res.executor, mesh.nodes[1].peerId)
-  const bad = (await explanation(id, 's')).answers.find(a => a.provider === mesh.nodes[2].peerId)
+  assert.equal(res.executor, m.nodes[1].peerId)
+  const bad = (await explanation(id, 's')).answers.find(a => a.provider === m.nodes[2].peerId)
   assert.equal(bad?.kind, 'invalid')
   assert.equal(bad?.error, 'WrongSenderError')
 })
@@ -91,17 +74,17 @@ test('a provider returning output bytes that do not match the claimed CID is ref
   const dag = dagOf([step('s', 'Tampered')], { select: cheapest })
   const id = runId()
   const res = await runner().run(dag.steps.s, { v: 2 }, ctxOf(dag, id, 's'))
-  assert.equal(res.executor, mesh.nodes[1].peerId)
+  assert.equal(res.executor, m.nodes[1].peerId)
   assert.deepEqual(res.output, { echoed: { v: 2 } })
   verifySignedReceipt(res.receipt, { requireRequester: true })
   const exp = await explanation(id, 's')
   assert.deepEqual(exp.attempts.map(a => [a.provider, a.outcome, a.error?.name]), [
-    [mesh.nodes[2].peerId, 'failed', 'CidMismatchError'],
-    [mesh.nodes[1].peerId, 'ok', undefined]
+    [m.nodes[2].peerId, 'failed', 'CidMismatchError'],
+    [m.nodes[1].peerId, 'ok', undefined]
   ])
   assert.equal(exp.reawards, 1)
-  assert.equal(exp.bids.find(b => b.provider === mesh.nodes[2].peerId)?.status, 'failed')
-  assert.equal(exp.bids.find(b => b.provider === mesh.nodes[1].peerId)?.status, 'won')
+  assert.equal(exp.bids.find(b => b.provider === m.nodes[2].peerId)?.status, 'failed')
+  assert.equal(exp.bids.find(b => b.provider === m.nodes[1].peerId)?.status, 'won')
 })
 
 test('a receipt reporting usage above the awarded limits is refused and the backup completes', async () => {
@@ -110,7 +93,7 @@ test('a receipt reporting usage above the awarded limits is refused and the back
   const dag = dagOf([step('s', 'Greedy')], { select: cheapest })
   const id = runId()
   const res = await runner().run(dag.steps.s, { v: 3 }, ctxOf(dag, id, 's'))
-  assert.equal(res.executor, mesh.nodes[1].peerId)
+  assert.equal(res.executor, m.nodes[1].peerId)
   assert.equal((await explanation(id, 's')).attempts[0].error?.name, 'ReceiptUsageExceededError')
 })
 
@@ -120,7 +103,7 @@ test('a receipt naming a wrong input CID is refused and the backup completes', a
   const dag = dagOf([step('s', 'Forgetful')], { select: cheapest })
   const id = runId()
   const res = await runner().run(dag.steps.s, { v: 4 }, ctxOf(dag, id, 's'))
-  assert.equal(res.executor, mesh.nodes[1].peerId)
+  assert.equal(res.executor, m.nodes[1].peerId)
   assert.equal((await explanation(id, 's')).attempts[0].error?.name, 'ReceiptInputMismatchError')
 })
 
@@ -128,14 +111,14 @@ test('no usable bid gives NoBidsError naming what each candidate said', async ()
   offer('Picky', [2, 3])
   scripted[0].behaviours.set('Picky', { bid: 'silent' })
   scripted[1].behaviours.set('Picky', { bid: 'forged-signature' })
-  const polX = await mesh.nodes[0].components.store.blocks.put({ name: 'x', require_attestations: ['pol-x'] })
+  const polX = await m.nodes[0].components.store.blocks.put({ name: 'x', require_attestations: ['pol-x'] })
   const dag = dagOf([step('s', 'Picky')], { policies: [polX] })
   const id = runId()
   await assert.rejects(runner().run(dag.steps.s, {}, ctxOf(dag, id, 's')), (err: Error) => {
     assert.equal(err.name, 'NoBidsError')
-    assert.match(err.message, new RegExp(`${mesh.nodes[1].peerId} bid but was filtered out \\(requirement pol-x of policy ${polX} is not attested by a trusted issuer\\)`))
-    assert.match(err.message, new RegExp(`${mesh.nodes[2].peerId} did not answer`))
-    assert.match(err.message, new RegExp(`${mesh.nodes[3].peerId} answered with BadSignatureError`))
+    assert.match(err.message, new RegExp(`${m.nodes[1].peerId} bid but was filtered out \\(requirement pol-x of policy ${polX} is not attested by a trusted issuer\\)`))
+    assert.match(err.message, new RegExp(`${m.nodes[2].peerId} did not answer`))
+    assert.match(err.message, new RegExp(`${m.nodes[3].peerId} answered with BadSignatureError`))
     return true
   })
   const exp = await explanation(id, 's')
@@ -150,19 +133,19 @@ test('a capability nobody offers gives NoProvidersError', async () => {
 })
 
 test('a Policy.v1 document excludes denied peers and bids without the required attestations', async () => {
-  const c = mesh.nodes[0].components
-  const policyCid = await c.store.blocks.put({ name: 'guarded', deny_peers: [mesh.nodes[3].peerId], require_attestations: ['att-secure'], self_attest: true, max_price: 10 })
+  const c = m.nodes[0].components
+  const policyCid = await c.store.blocks.put({ name: 'guarded', deny_peers: [m.nodes[3].peerId], require_attestations: ['att-secure'], self_attest: true, max_price: 10 })
   offer('Guarded', [2, 3], true, { policies: [policyCid], attestations: ['att-secure'] })
   scripted[0].behaviours.set('Guarded', { attestations: [policyCid] })
   const dag = dagOf([step('s', 'Guarded')], { select: cheapest, policies: [policyCid] })
   const id = runId()
   const res = await runner().run(dag.steps.s, {}, ctxOf(dag, id, 's'))
-  assert.equal(res.executor, mesh.nodes[1].peerId, 'the only bid that satisfies the policy wins, though it is the dearest')
+  assert.equal(res.executor, m.nodes[1].peerId, 'the only bid that satisfies the policy wins, though it is the dearest')
   assert.deepEqual((res.receipt as { receipt: { policies: string[] } }).receipt.policies, [policyCid])
   const exp = await explanation(id, 's')
-  assert.equal(exp.answers.find(a => a.provider === mesh.nodes[3].peerId)?.kind, 'excluded')
-  assert.match(exp.bids.find(b => b.provider === mesh.nodes[2].peerId)?.reason ?? '', /requirement att-secure of policy .* is not attested by a trusted issuer/)
-  assert.deepEqual(exp.bids.find(b => b.provider === mesh.nodes[1].peerId)?.self_attested, ['att-secure'])
+  assert.equal(exp.answers.find(a => a.provider === m.nodes[3].peerId)?.kind, 'excluded')
+  assert.match(exp.bids.find(b => b.provider === m.nodes[2].peerId)?.reason ?? '', /requirement att-secure of policy .* is not attested by a trusted issuer/)
+  assert.deepEqual(exp.bids.find(b => b.provider === m.nodes[1].peerId)?.self_attested, ['att-secure'])
   assert.equal(scripted[1].cfps.size > 0 && [...scripted[1].cfps.values()].some(cfp => cfp.capability.name === 'Guarded'), false, 'a denied peer is never asked')
 })
 
@@ -189,9 +172,9 @@ test('a bid missing a limit the plan asked for is filtered out, and the step run
   const dag = dagOf([step('s', 'Limited', { limits: { wall_ms: 3_000 } })], { select: cheapest })
   const id = runId()
   const res = await runner().run(dag.steps.s, {}, ctxOf(dag, id, 's'))
-  assert.equal(res.executor, mesh.nodes[1].peerId, 'the cheaper bid without a wall limit is not usable')
+  assert.equal(res.executor, m.nodes[1].peerId, 'the cheaper bid without a wall limit is not usable')
   const exp = await explanation(id, 's')
-  assert.match(exp.bids.find(b => b.provider === mesh.nodes[2].peerId)?.reason ?? '', /offers no wall_ms limit, the step needs 3000/)
+  assert.match(exp.bids.find(b => b.provider === m.nodes[2].peerId)?.reason ?? '', /offers no wall_ms limit, the step needs 3000/)
 })
 
 test('each awarded limit is the smaller of the plan and the bid', async () => {
@@ -200,7 +183,7 @@ test('each awarded limit is the smaller of the plan and the bid', async () => {
   const dag = dagOf([step('s', 'Roomy', { limits: { wall_ms: 3_000 } })], { select: cheapest })
   const id = runId()
   const res = await runner().run(dag.steps.s, {}, ctxOf(dag, id, 's'))
-  assert.equal(res.executor, mesh.nodes[2].peerId)
+  assert.equal(res.executor, m.nodes[2].peerId)
   const award = [...scripted[0].awards.values()].find(a => a.run === id)
   assert.deepEqual(award?.limits, { wall_ms: 3_000, mem_mb: 128 })
 })
