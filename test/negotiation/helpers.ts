@@ -92,8 +92,8 @@ export interface PoolMeshInit {
   /** options of the providers' shared module pool */
   pool?: ModulePoolInit
   controlApi?: boolean
-  /** node i's services; `runStep` runs a step in the shared pool */
-  services: (i: number, runStep: RunStep) => Record<string, ServiceFactory>
+  /** node i's services; `runStep` runs a step in the shared `pool` (which a provider's `canRun` may ask) */
+  services: (i: number, runStep: RunStep, pool: ModulePool) => Record<string, ServiceFactory>
 }
 
 export interface PoolMesh {
@@ -139,7 +139,7 @@ export async function startPoolMesh (init: PoolMeshInit): Promise<PoolMesh> {
     await closing
   }
   try {
-    mesh = await TestMesh.start({ nodes: init.nodes, controlApi: init.controlApi, services: (i) => init.services(i, runStep) })
+    mesh = await TestMesh.start({ nodes: init.nodes, controlApi: init.controlApi, services: (i) => init.services(i, runStep, pool) })
     await mesh.connected(1)
   } catch (err) {
     await close().catch(() => {})
@@ -159,12 +159,14 @@ export async function startPoolMesh (init: PoolMeshInit): Promise<PoolMesh> {
 }
 
 export interface OffersMeshInit extends Omit<PoolMeshInit, 'services'> {
-  /** node 0's negotiation options beside `finder` and `local` (replyWindowMs defaults to 3000); false: node 0 runs no services */
+  /** node 0's negotiation options beside `finder` and `local` (replyWindowMs defaults to 3000); false: node 0 runs no negotiation */
   requester?: NegotiationInit | false
-  /** node 0's services beside negotiation (e.g. receipts) */
+  /** node 0's services started before its negotiation (e.g. receipts, trust); they run with `requester: false` too */
   requesterServices?: Record<string, ServiceFactory>
-  /** node i's (i >= 1) negotiation options beside `local` and `runStep`; false: node i runs no services */
-  provider?: (i: number) => NegotiationInit | false
+  /** node i's (i >= 1) negotiation options beside `local` and `runStep` (`pool`: the shared pool); false: node i runs no negotiation */
+  provider?: (i: number, pool: ModulePool) => NegotiationInit | false
+  /** node i's (i >= 1) services started before its negotiation (e.g. trust); they run with `provider(i)` false too */
+  providerServices?: (i: number) => Record<string, ServiceFactory>
 }
 
 export interface OffersMesh extends PoolMesh {
@@ -180,14 +182,15 @@ export interface OffersMesh extends PoolMesh {
 export async function startOffersMesh (init: OffersMeshInit): Promise<OffersMesh> {
   const offers = new Offers()
   const requester = init.requester ?? {}
-  const services = (i: number, runStep: RunStep): Record<string, ServiceFactory> => {
+  const services = (i: number, runStep: RunStep, pool: ModulePool): Record<string, ServiceFactory> => {
     if (i === 0) {
       return requester === false
-        ? {}
+        ? { ...init.requesterServices }
         : { ...init.requesterServices, negotiation: negotiation({ finder: offers.finder(), local: offers.localFor(0), replyWindowMs: 3000, ...requester }) }
     }
-    const provider = init.provider?.(i) ?? {}
-    return provider === false ? {} : { negotiation: negotiation({ local: offers.localFor(i), runStep, ...provider }) }
+    const provider = init.provider?.(i, pool) ?? {}
+    const extra = init.providerServices?.(i)
+    return provider === false ? { ...extra } : { ...extra, negotiation: negotiation({ local: offers.localFor(i), runStep, ...provider }) }
   }
   const m = await startPoolMesh({ ...init, services })
   return {
