@@ -8,79 +8,67 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { TestMesh } from '../helpers/mesh.js'
-import { tempDir } from '../helpers/tmp.js'
-import type { ServiceFactory } from '../../src/node.js'
 import { moduleSpecOf } from '../../src/core/index.js'
 import { packageRoot } from '../../src/core/paths.js'
-import { negotiation, type Negotiation, type RemoteRunner } from '../../src/negotiation/index.js'
+import type { Negotiation, RemoteRunner } from '../../src/negotiation/index.js'
 import { receipts, verifySignedReceipt, type SignedReceipt } from '../../src/receipts/index.js'
 import { trust } from '../../src/trust/index.js'
-import { Offers, ModulePool, poolRunStep, writeModule, step, dagOf, ctxOf, runId } from '../negotiation/helpers.js'
+import { startOffersMesh, writeModule, step, dagOf, ctxOf, runId, type OffersMesh } from '../negotiation/helpers.js'
 
-let mesh: TestMesh
-let pool: ModulePool
-let cleanup: () => Promise<void>
-const offers = new Offers()
+let m: OffersMesh
 
 const sectionIn = { type: 'object', required: ['section'], properties: { section: { type: 'object', required: ['heading', 'text'], properties: { heading: { type: 'string' }, text: { type: 'string' } } } } }
 const summaryOut = { type: 'object', required: ['summary'], properties: { summary: { type: 'string' } } }
 const text = Array.from({ length: 12 }, (_, i) => `Sentence number ${i + 1} tells the reader about peers that negotiate work and sign receipts for what they did.`).join(' ')
 
 before(async () => {
-  const tmp = await tempDir('pl-trust-constraints-')
-  cleanup = tmp.cleanup
-  pool = new ModulePool()
-  const runStep = poolRunStep(pool)
-  mesh = await TestMesh.start({
+  m = await startOffersMesh({
+    name: 'pl-trust-constraints-',
     nodes: 3,
-    services: (i): Record<string, ServiceFactory> => i === 0
-      ? { receipts: receipts(), trust: trust(), negotiation: negotiation({ finder: offers.finder(), local: offers.localFor(0), replyWindowMs: 4000 }) }
-      : { trust: trust(), negotiation: negotiation({ local: offers.localFor(i), runStep }) }
+    requester: { replyWindowMs: 4000 },
+    requesterServices: { receipts: receipts(), trust: trust() },
+    providerServices: () => ({ trust: trust() })
   })
-  await mesh.connected(1)
   // node 1 (cheaper) ignores the plan's length; node 2 runs the example Summarize module (Python), which honours it
-  const ignoring = await writeModule(tmp.dir, 'verbose', 'return { summary: inputData.section.text, seen: context.constraints }')
+  const ignoring = await writeModule(m.dir, 'verbose', 'return { summary: inputData.section.text, seen: context.constraints }')
   const honouring = await moduleSpecOf('summarize', join(packageRoot(), 'examples', 'capabilities', 'summarize', 'module'))
-  offers.add(1, mesh.nodes[1], { name: 'Summarize', price: 1, io: { input: sectionIn, output: summaryOut } } as any, ignoring)
-  offers.add(2, mesh.nodes[2], { name: 'Summarize', price: 2, io: { input: sectionIn, output: summaryOut } } as any, honouring)
+  m.offers.add(1, m.nodes[1], { name: 'Summarize', price: 1, io: { input: sectionIn, output: summaryOut } } as any, ignoring)
+  m.offers.add(2, m.nodes[2], { name: 'Summarize', price: 2, io: { input: sectionIn, output: summaryOut } } as any, honouring)
   // a capability whose cheaper provider returns output that breaks the output schema
-  const wrong = await writeModule(tmp.dir, 'wrong', 'return { summary: 42 }')
-  const right = await writeModule(tmp.dir, 'right', "return { summary: 'fine' }")
-  offers.add(1, mesh.nodes[1], { name: 'Typed', price: 1, io: { input: {}, output: summaryOut } } as any, wrong)
-  offers.add(2, mesh.nodes[2], { name: 'Typed', price: 2, io: { input: {}, output: summaryOut } } as any, right)
-  const echo = await writeModule(tmp.dir, 'echo', 'return { summary: JSON.stringify(context.constraints) }')
-  offers.add(1, mesh.nodes[1], { name: 'Echo', price: 1, io: { input: {}, output: {} } } as any, echo)
+  const wrong = await writeModule(m.dir, 'wrong', 'return { summary: 42 }')
+  const right = await writeModule(m.dir, 'right', "return { summary: 'fine' }")
+  m.offers.add(1, m.nodes[1], { name: 'Typed', price: 1, io: { input: {}, output: summaryOut } } as any, wrong)
+  m.offers.add(2, m.nodes[2], { name: 'Typed', price: 2, io: { input: {}, output: summaryOut } } as any, right)
+  const echo = await writeModule(m.dir, 'echo', 'return { summary: JSON.stringify(context.constraints) }')
+  m.offers.add(1, m.nodes[1], { name: 'Echo', price: 1, io: { input: {}, output: {} } } as any, echo)
 })
 
 after(async () => {
-  await mesh?.stop()
-  await pool?.close()
-  await cleanup?.()
+  await m?.close()
 })
 
 function requester (): Negotiation {
-  return mesh.nodes[0].service<Negotiation>('negotiation')
+  return m.requester()
 }
 
 test('<30w: the provider that ignores the constraint is rejected with ConstraintViolationError, its receipt kept as rejected, and the backup delivers ≤ 30 words', async () => {
   const dag = dagOf([step('summarize', 'Summarize')], { select: [{ attr: 'price', weight: 1 }], constraints: { length: '<30w' } })
   const id = runId()
   const res = await (requester().runner as RemoteRunner).run(dag.steps.summarize, { section: { heading: 'H', text } }, ctxOf(dag, id, 'summarize'))
-  assert.equal(res.executor, mesh.nodes[2].peerId)
+  assert.equal(res.executor, m.nodes[2].peerId)
   const words = String((res.output as any).summary).split(/\s+/).filter(Boolean).length
   assert.ok(words > 0 && words <= 30, `${words} words`)
   verifySignedReceipt(res.receipt, { requireRequester: true })
   const exp = await requester().explanation(id, 'summarize')
-  assert.deepEqual(exp.attempts.map(a => [a.provider, a.outcome, a.error?.name]), [[mesh.nodes[1].peerId, 'rejected', 'ConstraintViolationError'], [mesh.nodes[2].peerId, 'ok', undefined]])
+  assert.deepEqual(exp.attempts.map(a => [a.provider, a.outcome, a.error?.name]), [[m.nodes[1].peerId, 'rejected', 'ConstraintViolationError'], [m.nodes[2].peerId, 'ok', undefined]])
   assert.match(exp.attempts[0].error?.message ?? '', /length <30w: the output has \d+ words, at most 30 allowed/)
   const rejected = await requester().receipts.rejectedFor(id)
   assert.equal(rejected.length, 1)
   assert.equal(rejected[0].reason.name, 'ConstraintViolationError')
-  assert.equal(rejected[0].signed.receipt.provider, mesh.nodes[1].peerId)
+  assert.equal(rejected[0].signed.receipt.provider, m.nodes[1].peerId)
   assert.equal(rejected[0].signed.requester_sig, undefined, 'a rejected receipt is not countersigned')
   verifySignedReceipt(rejected[0].signed)
-  const counted = await mesh.nodes[0].components.metrics.rejections()
+  const counted = await m.nodes[0].components.metrics.rejections()
   assert.ok((counted['negotiation/ConstraintViolationError'] ?? 0) >= 1)
 })
 
@@ -106,14 +94,14 @@ test('an output that fails the capability\'s output schema is rejected (OutputSc
 
 test('an input that fails the capability\'s input schema is refused by the provider before running (InputSchemaError), counted there', async () => {
   const dag = dagOf([step('summarize', 'Summarize')], { select: [{ attr: 'price', weight: 1 }] })
-  const before = (await mesh.nodes[1].components.metrics.rejections())['negotiation/InputSchemaError'] ?? 0
+  const before = (await m.nodes[1].components.metrics.rejections())['negotiation/InputSchemaError'] ?? 0
   await assert.rejects((requester().runner as RemoteRunner).run(dag.steps.summarize, { section: { heading: 1 } }, ctxOf(dag, runId(), 'summarize')), (err: any) => {
     assert.equal(err.name, 'RemoteStepFailedError')
     assert.equal(err.details.remote.name, 'InputSchemaError')
     assert.match(err.message, /section must have required property 'text'|\/section\/heading must be string/)
     return true
   })
-  const after = (await mesh.nodes[1].components.metrics.rejections())['negotiation/InputSchemaError'] ?? 0
+  const after = (await m.nodes[1].components.metrics.rejections())['negotiation/InputSchemaError'] ?? 0
   assert.equal(after, before + 1)
   // the provider keeps serving
   const ok = await (requester().runner as RemoteRunner).run(dag.steps.summarize, { section: { heading: 'h', text: 'Short text.' } }, ctxOf(dag, runId(), 'summarize'))

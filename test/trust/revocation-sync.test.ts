@@ -8,24 +8,20 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { TestMesh, waitFor } from '../helpers/mesh.js'
+import { waitFor } from '../helpers/mesh.js'
 import { tempDir } from '../helpers/tmp.js'
-import { PlNode, type ServiceFactory } from '../../src/node.js'
+import { PlNode } from '../../src/node.js'
 import { createIdentity, type Identity } from '../../src/core/index.js'
 import { defineProtocol } from '../../src/net/index.js'
 import { negotiation, defaultBidStrategy, type Negotiation, type RemoteRunner, type BidStrategy } from '../../src/negotiation/index.js'
 import { receipts } from '../../src/receipts/index.js'
 import { trust, issueAttestation, issueRevocation, attestationCid, revocationSyncProtocol, REVOCATION_SYNC_PROTOCOL, MAX_SYNC_REQUEST, type TrustService, type Attestation } from '../../src/trust/index.js'
-import { Offers, ModulePool, poolRunStep, writeModule, step, dagOf, ctxOf, runId } from '../negotiation/helpers.js'
+import { startOffersMesh, writeModule, step, dagOf, ctxOf, runId, type OffersMesh } from '../negotiation/helpers.js'
 
 const HOUR = 3_600_000
-let mesh: TestMesh
-let pool: ModulePool
+let m: OffersMesh
 let auditor: Identity
 let rogue: Identity
-const offers = new Offers()
-const cleanups: Array<() => Promise<void>> = []
-const nodes: PlNode[] = []
 let cDir = ''
 let revokedAtt: Attestation
 /** C after its restart */
@@ -48,22 +44,34 @@ async function startC (): Promise<PlNode> {
   const node = await PlNode.create({
     dataDir: cDir,
     listen: ['/ip4/127.0.0.1/tcp/0'],
-    bootstrap: mesh.nodes[0].addrs(),
+    bootstrap: m.nodes[0].addrs(),
     localSwarm: true,
     controlApi: false,
     gossip: false,
     services: {
       receipts: receipts(),
       trust: trust({ issuers: [{ key: auditor.id, name: 'auditor' }], gossip: false }),
-      negotiation: negotiation({ finder: offers.finder(), local: offers.localFor(99), replyWindowMs: 4000 })
+      negotiation: negotiation({ finder: m.offers.finder(), local: m.offers.localFor(99), replyWindowMs: 4000 })
     }
   })
-  nodes.push(node)
+  stopAtClose(node)
   await node.start()
   return node
 }
 
 const trustOf = (n: PlNode): TrustService => n.service<TrustService>('trust')
+
+/** a node started beside the mesh: stopped at close, before the folders made before it are removed (a failed stop is ignored: C's first run stops in its test) */
+function stopAtClose (node: PlNode): void {
+  m.defer(async () => { await node.stop().catch(() => {}) })
+}
+
+/** a temp folder made by a test, removed at close */
+async function tempDirAtClose (prefix: string): Promise<string> {
+  const t = await tempDir(prefix)
+  m.defer(t.cleanup)
+  return t.dir
+}
 
 async function runOn (node: PlNode, policy: string): Promise<{ executor: string, id: string }> {
   const dag = dagOf([step('s', 'Audited')], { select: [{ attr: 'price', weight: 1 }], policies: [policy] })
@@ -73,51 +81,44 @@ async function runOn (node: PlNode, policy: string): Promise<{ executor: string,
 }
 
 before(async () => {
-  const tmp = await tempDir('pl-trust-sync-')
-  cleanups.push(tmp.cleanup)
-  const c = await tempDir('pl-trust-sync-c-')
-  cleanups.push(c.cleanup)
-  cDir = c.dir
-  pool = new ModulePool()
   auditor = await createIdentity()
   rogue = await createIdentity()
   const held: Attestation[] = []
   // 0 the auditor's node · 1 cheap provider whose attestation gets revoked · 2 dearer provider with a valid one
-  mesh = await TestMesh.start({
+  m = await startOffersMesh({
+    name: 'pl-trust-sync-',
     nodes: 3,
-    services: (i): Record<string, ServiceFactory> => i === 0
-      ? { trust: trust() }
-      : { trust: trust(), negotiation: negotiation({ local: offers.localFor(i), runStep: poolRunStep(pool), ...(i === 1 ? { strategy: stubborn(held) } : {}) }) }
+    requester: false,
+    requesterServices: { trust: trust() },
+    provider: (i) => i === 1 ? { strategy: stubborn(held) } : {},
+    providerServices: () => ({ trust: trust() })
   })
-  await mesh.connected(1)
-  for (const i of [1, 2]) offers.add(i, mesh.nodes[i], { name: 'Audited', price: i }, await writeModule(tmp.dir, `audited-${i}`, `return { by: ${i} }`))
+  cDir = await tempDirAtClose('pl-trust-sync-c-')
+  for (const i of [1, 2]) m.offers.add(i, m.nodes[i], { name: 'Audited', price: i }, await writeModule(m.dir, `audited-${i}`, `return { by: ${i} }`))
   const claims = { audit: 'pii-no-exfil' }
-  revokedAtt = issueAttestation(auditor, { subject: mesh.nodes[1].peerId, claims, exp: Date.now() + HOUR })
-  goodAtt = issueAttestation(auditor, { subject: mesh.nodes[2].peerId, claims, exp: Date.now() + HOUR })
-  await trustOf(mesh.nodes[1]).addAttestation(revokedAtt)
+  revokedAtt = issueAttestation(auditor, { subject: m.nodes[1].peerId, claims, exp: Date.now() + HOUR })
+  goodAtt = issueAttestation(auditor, { subject: m.nodes[2].peerId, claims, exp: Date.now() + HOUR })
+  await trustOf(m.nodes[1]).addAttestation(revokedAtt)
   held.push(revokedAtt)
-  await trustOf(mesh.nodes[2]).addAttestation(goodAtt)
+  await trustOf(m.nodes[2]).addAttestation(goodAtt)
 })
 
 after(async () => {
-  for (const n of nodes) await n.stop().catch(() => {})
-  await mesh?.stop()
-  await pool?.close()
-  for (const c of cleanups) await c()
+  await m?.close()
 })
 
 test('a revocation issued while a requester was down reaches it when it rejoins, and it then excludes the revoked provider', async () => {
-  const policy = `cid:${await trustOf(mesh.nodes[0]).createPolicy({ name: 'audited', require_attestations: ['audit=pii-no-exfil'] })}`
+  const policy = `cid:${await trustOf(m.nodes[0]).createPolicy({ name: 'audited', require_attestations: ['audit=pii-no-exfil'] })}`
   let c = await startC()
   await trustOf(c).createPolicy({ name: 'audited', require_attestations: ['audit=pii-no-exfil'] })
   await waitFor(() => c.libp2p.getPeers().length >= 1, 20_000, 'C to connect')
   const first = await runOn(c, policy)
-  assert.equal(first.executor, mesh.nodes[1].peerId, 'before the revocation the cheaper attested provider wins')
+  assert.equal(first.executor, m.nodes[1].peerId, 'before the revocation the cheaper attested provider wins')
   const cid = attestationCid(revokedAtt)
   assert.equal(trustOf(c).watchedAttestations().get(cid), auditor.id, 'C remembers the attestation it admitted')
   await c.stop()
   // C is down: the auditor revokes; node 0 stores the revocation (and gossips it, which C would not hear anyway)
-  await trustOf(mesh.nodes[0]).revoke(issueRevocation(auditor, cid, 'audit withdrawn'))
+  await trustOf(m.nodes[0]).revoke(issueRevocation(auditor, cid, 'audit withdrawn'))
   c = await startC()
   live = c
   assert.equal(trustOf(c).isRevoked(cid, auditor.id), false, 'C did not hear of it while down')
@@ -125,9 +126,9 @@ test('a revocation issued while a requester was down reaches it when it rejoins,
   const counted = await c.components.metrics.rejections()
   assert.equal(counted['trust/RevocationInvalidError'] ?? 0, 0)
   const second = await runOn(c, policy)
-  assert.equal(second.executor, mesh.nodes[2].peerId, 'the revoked provider is excluded')
+  assert.equal(second.executor, m.nodes[2].peerId, 'the revoked provider is excluded')
   const exp = await c.service<Negotiation>('negotiation').explanation(second.id, 's')
-  const p1 = exp.bids.find(b => b.provider === mesh.nodes[1].peerId)
+  const p1 = exp.bids.find(b => b.provider === m.nodes[1].peerId)
   assert.equal(p1?.status, 'filtered')
   assert.match(p1?.reason ?? '', /AttestationRevokedError/)
 })
@@ -140,12 +141,11 @@ test('forged, misissued, unasked-for and malformed answers from a hostile peer a
   const answers = [
     { ...issueRevocation(auditor, goodCid), reason: 'changed after signing' },
     issueRevocation(rogue, goodCid, 'not the issuer'),
-    issueRevocation(auditor, attestationCid(issueAttestation(auditor, { subject: mesh.nodes[2].peerId, claims: { x: true }, exp: Date.now() + HOUR })), 'never asked')
+    issueRevocation(auditor, attestationCid(issueAttestation(auditor, { subject: m.nodes[2].peerId, claims: { x: true }, exp: Date.now() + HOUR })), 'never asked')
   ]
-  const { dir, cleanup } = await tempDir('pl-trust-sync-h-')
-  cleanups.push(cleanup)
+  const dir = await tempDirAtClose('pl-trust-sync-h-')
   const h = await PlNode.create({ dataDir: dir, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: c.addrs(), localSwarm: true, controlApi: false, gossip: false })
-  nodes.push(h)
+  stopAtClose(h)
   await h.start()
   await h.components.rpc.handle(defineProtocol({ id: REVOCATION_SYNC_PROTOCOL, handler: async () => ({ status: 'OK', body: mode === 'forged' ? { revocations: answers } : { revocations: 'all of them' } }) }))
   await waitFor(() => c.libp2p.getPeers().some(p => p.toString() === h.peerId), 20_000, 'H to connect to C')
@@ -165,35 +165,34 @@ test('oversize and malformed /pl/revocations requests are refused with Revocatio
   const c = live
   const def = revocationSyncProtocol()
   const cid = attestationCid(goodAtt)
-  const over = await c.components.rpc.request(mesh.nodes[0].peerId, def, { attestations: Array.from({ length: MAX_SYNC_REQUEST + 1 }, () => cid) })
+  const over = await c.components.rpc.request(m.nodes[0].peerId, def, { attestations: Array.from({ length: MAX_SYNC_REQUEST + 1 }, () => cid) })
   assert.equal(over.status, 'REJECTED')
   assert.equal(over.error?.name, 'RevocationSyncRequestError')
-  const notCid = await c.components.rpc.request(mesh.nodes[0].peerId, def, { attestations: ['not-a-cid'] })
+  const notCid = await c.components.rpc.request(m.nodes[0].peerId, def, { attestations: ['not-a-cid'] })
   assert.deepEqual([notCid.status, notCid.error?.name], ['REJECTED', 'RevocationSyncRequestError'])
-  const notList = await c.components.rpc.request(mesh.nodes[0].peerId, def, { attestations: 'x' } as any)
+  const notList = await c.components.rpc.request(m.nodes[0].peerId, def, { attestations: 'x' } as any)
   assert.deepEqual([notList.status, notList.error?.name], ['REJECTED', 'RevocationSyncRequestError'])
   // the asker's own limit would stop the frame before it leaves: a careless client with a bigger one
-  const huge = await c.components.rpc.request(mesh.nodes[0].peerId, { ...def, maxRequestBytes: 1024 * 1024 }, { attestations: [cid], pad: 'x'.repeat(64 * 1024) } as any)
+  const huge = await c.components.rpc.request(m.nodes[0].peerId, { ...def, maxRequestBytes: 1024 * 1024 }, { attestations: [cid], pad: 'x'.repeat(64 * 1024) } as any)
   assert.equal(huge.status, 'REJECTED')
   assert.equal(huge.error?.name, 'FrameTooLargeError')
-  const counted = await mesh.nodes[0].components.metrics.rejections()
+  const counted = await m.nodes[0].components.metrics.rejections()
   assert.ok((counted[`${REVOCATION_SYNC_PROTOCOL}/RevocationSyncRequestError`] ?? 0) >= 3, JSON.stringify(counted))
   // a well-formed request is answered with what node 0 knows
-  const ok = await c.components.rpc.request(mesh.nodes[0].peerId, def, { attestations: [attestationCid(revokedAtt), cid] })
+  const ok = await c.components.rpc.request(m.nodes[0].peerId, def, { attestations: [attestationCid(revokedAtt), cid] })
   assert.equal(ok.status, 'OK')
   assert.equal((ok.body as { revocations: unknown[] }).revocations.length, 1)
 })
 
 test('a connected node that missed a revocation\'s gossip learns it at the next periodic sync, without reconnecting', async () => {
-  const dirs = [await tempDir('pl-trust-sync-d-'), await tempDir('pl-trust-sync-e-')]
-  for (const t of dirs) cleanups.push(t.cleanup)
+  const dirs = [await tempDirAtClose('pl-trust-sync-d-'), await tempDirAtClose('pl-trust-sync-e-')]
   // a pair outside the mesh (so no newly connecting peer tells D): E knows revocations, D carries an attestation
   // about itself and hears no gossip, so only /pl/revocations can tell it
-  const e = await PlNode.create({ dataDir: dirs[1].dir, listen: ['/ip4/127.0.0.1/tcp/0'], localSwarm: true, controlApi: false, gossip: false, services: { trust: trust({ gossip: false }) } })
-  nodes.push(e)
+  const e = await PlNode.create({ dataDir: dirs[1], listen: ['/ip4/127.0.0.1/tcp/0'], localSwarm: true, controlApi: false, gossip: false, services: { trust: trust({ gossip: false }) } })
+  stopAtClose(e)
   await e.start()
-  const d = await PlNode.create({ dataDir: dirs[0].dir, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: e.addrs(), localSwarm: true, controlApi: false, gossip: false, services: { trust: trust({ gossip: false, syncIntervalMs: 300 }) } })
-  nodes.push(d)
+  const d = await PlNode.create({ dataDir: dirs[0], listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: e.addrs(), localSwarm: true, controlApi: false, gossip: false, services: { trust: trust({ gossip: false, syncIntervalMs: 300 }) } })
+  stopAtClose(d)
   await d.start()
   const att = issueAttestation(auditor, { subject: d.peerId, claims: { audit: 'self-carried' }, exp: Date.now() + HOUR })
   const cid = attestationCid(att)

@@ -6,21 +6,16 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { TestMesh, waitFor } from '../helpers/mesh.js'
-import { tempDir } from '../helpers/tmp.js'
-import type { ServiceFactory } from '../../src/node.js'
+import { waitFor } from '../helpers/mesh.js'
 import { createIdentity, type Identity } from '../../src/core/index.js'
-import { negotiation, defaultBidStrategy, type Negotiation, type RemoteRunner, type BidStrategy } from '../../src/negotiation/index.js'
+import { defaultBidStrategy, type Negotiation, type RemoteRunner, type BidStrategy } from '../../src/negotiation/index.js'
 import { receipts, verifySignedReceipt } from '../../src/receipts/index.js'
 import { trust, issueAttestation, issueRevocation, attestationCid, type TrustService, type Attestation } from '../../src/trust/index.js'
-import { Offers, ModulePool, poolRunStep, writeModule, step, dagOf, ctxOf, runId } from '../negotiation/helpers.js'
+import { startOffersMesh, writeModule, step, dagOf, ctxOf, runId, type OffersMesh } from '../negotiation/helpers.js'
 
-let mesh: TestMesh
-let pool: ModulePool
-let cleanup: () => Promise<void>
+let m: OffersMesh
 let auditor: Identity
 let rogue: Identity
-const offers = new Offers()
 const HOUR = 3_600_000
 /** injected into node 6's bids: forged, about another peer, malformed */
 const hostile: Attestation[] = []
@@ -44,56 +39,51 @@ function injecting (credentials: Attestation[]): BidStrategy {
 }
 
 before(async () => {
-  const tmp = await tempDir('pl-trust-select-')
-  cleanup = tmp.cleanup
-  pool = new ModulePool()
   auditor = await createIdentity()
   rogue = await createIdentity()
-  const runStep = poolRunStep(pool)
-  mesh = await TestMesh.start({
+  m = await startOffersMesh({
+    name: 'pl-trust-select-',
     nodes: N,
-    services: (i): Record<string, ServiceFactory> => i === 0
-      ? { receipts: receipts(), trust: trust({ issuers: [{ key: auditor.id, name: 'auditor' }] }), negotiation: negotiation({ finder: offers.finder(), local: offers.localFor(0), replyWindowMs: 4000 }) }
-      : { trust: trust(), negotiation: negotiation({ local: offers.localFor(i), runStep, ...(i === 6 ? { strategy: injecting(hostile) } : i === 3 ? { strategy: injecting(stale) } : i === 4 ? { strategy: injecting(expired) } : {}) }) }
+    requester: { replyWindowMs: 4000 },
+    requesterServices: { receipts: receipts(), trust: trust({ issuers: [{ key: auditor.id, name: 'auditor' }] }) },
+    provider: (i) => i === 6 ? { strategy: injecting(hostile) } : i === 3 ? { strategy: injecting(stale) } : i === 4 ? { strategy: injecting(expired) } : {},
+    providerServices: () => ({ trust: trust() })
   })
-  await mesh.connected(1)
   for (let i = 1; i < N; i++) {
-    const m = await writeModule(tmp.dir, `audited-${i}`, `return { by: ${i}, text: inputData.text }`)
+    const mod = await writeModule(m.dir, `audited-${i}`, `return { by: ${i}, text: inputData.text }`)
     // the worse providers are cheaper: without trust they would win
-    offers.add(i, mesh.nodes[i], { name: 'Audited', price: 10 - i, ...(i === 2 ? { attestations: ['audit=pii-no-exfil'] } : {}) }, m)
+    m.offers.add(i, m.nodes[i], { name: 'Audited', price: 10 - i, ...(i === 2 ? { attestations: ['audit=pii-no-exfil'] } : {}) }, mod)
   }
   const now = Date.now()
-  const t = (i: number): TrustService => mesh.nodes[i].service<TrustService>('trust')
+  const t = (i: number): TrustService => m.nodes[i].service<TrustService>('trust')
   const claim = { audit: 'pii-no-exfil' }
-  validCid = await t(1).addAttestation(issueAttestation(auditor, { subject: mesh.nodes[1].peerId, claims: claim, exp: now + HOUR }))
-  await t(1).addAttestation(issueAttestation(auditor, { subject: mesh.nodes[1].peerId, claims: { region: 'eu-west' }, exp: now + HOUR }))
-  await t(2).addAttestation(issueAttestation(auditor, { subject: mesh.nodes[2].peerId, claims: { region: 'us-east' }, exp: now + HOUR }))
-  const revoked = issueAttestation(auditor, { subject: mesh.nodes[3].peerId, claims: claim, exp: now + HOUR })
+  validCid = await t(1).addAttestation(issueAttestation(auditor, { subject: m.nodes[1].peerId, claims: claim, exp: now + HOUR }))
+  await t(1).addAttestation(issueAttestation(auditor, { subject: m.nodes[1].peerId, claims: { region: 'eu-west' }, exp: now + HOUR }))
+  await t(2).addAttestation(issueAttestation(auditor, { subject: m.nodes[2].peerId, claims: { region: 'us-east' }, exp: now + HOUR }))
+  const revoked = issueAttestation(auditor, { subject: m.nodes[3].peerId, claims: claim, exp: now + HOUR })
   await t(3).addAttestation(revoked)
   stale.push(revoked)
   // the auditor revokes it; the revocation reaches the requester (here: handed to its trust service, as `pl attest revoke` does)
   await t(0).revoke(issueRevocation(auditor, attestationCid(revoked), 'audit withdrawn'))
-  expired.push(issueAttestation(auditor, { subject: mesh.nodes[4].peerId, claims: claim, nbf: now - 2 * HOUR, exp: now - HOUR }))
+  expired.push(issueAttestation(auditor, { subject: m.nodes[4].peerId, claims: claim, nbf: now - 2 * HOUR, exp: now - HOUR }))
   await t(4).addAttestation(expired[0])
-  await t(5).addAttestation(issueAttestation(rogue, { subject: mesh.nodes[5].peerId, claims: claim, exp: now + HOUR }))
-  const good = issueAttestation(auditor, { subject: mesh.nodes[6].peerId, claims: claim, exp: now + HOUR })
+  await t(5).addAttestation(issueAttestation(rogue, { subject: m.nodes[5].peerId, claims: claim, exp: now + HOUR }))
+  const good = issueAttestation(auditor, { subject: m.nodes[6].peerId, claims: claim, exp: now + HOUR })
   hostile.push({ ...good, claims: { audit: 'pii-no-exfil', extra: 'x' } })  // forged: claims changed after signing
-  hostile.push(issueAttestation(auditor, { subject: mesh.nodes[1].peerId, claims: claim, exp: now + HOUR })) // about another peer
+  hostile.push(issueAttestation(auditor, { subject: m.nodes[1].peerId, claims: claim, exp: now + HOUR })) // about another peer
   hostile.push({ ...good, claims: { 'Bad Key!': true } }) // malformed claims
 })
 
 after(async () => {
-  await mesh?.stop()
-  await pool?.close()
-  await cleanup?.()
+  await m?.close()
 })
 
 function requester (): Negotiation {
-  return mesh.nodes[0].service<Negotiation>('negotiation')
+  return m.requester()
 }
 
 async function policyCid (doc: Record<string, unknown>): Promise<string> {
-  return await mesh.nodes[0].service<TrustService>('trust').createPolicy(doc)
+  return await m.nodes[0].service<TrustService>('trust').createPolicy(doc)
 }
 
 test('only the provider with a valid attestation from a trusted issuer is admitted; every other one is excluded with its reason', async () => {
@@ -101,14 +91,14 @@ test('only the provider with a valid attestation from a trusted issuer is admitt
   const dag = dagOf([step('s', 'Audited')], { select: [{ attr: 'price', weight: 1 }], policies: [`cid:${pol}`] })
   const id = runId()
   const res = await (requester().runner as RemoteRunner).run(dag.steps.s, { text: 'hello' }, ctxOf(dag, id, 's'))
-  assert.equal(res.executor, mesh.nodes[1].peerId)
+  assert.equal(res.executor, m.nodes[1].peerId)
   assert.deepEqual(res.output, { by: 1, text: 'hello' })
   // the receipt records the policy CID and the attestation that admitted the provider, under both signatures
   verifySignedReceipt(res.receipt, { requireRequester: true })
   assert.deepEqual(res.receipt.receipt.policies, [pol])
   assert.deepEqual(res.receipt.receipt.attestations, [validCid])
   const exp = await requester().explanation(id, 's')
-  const bid = (i: number): any => exp.bids.find(b => b.provider === mesh.nodes[i].peerId)
+  const bid = (i: number): any => exp.bids.find(b => b.provider === m.nodes[i].peerId)
   assert.deepEqual(bid(1).admitted, [validCid])
   assert.equal(bid(1).status, 'won')
   const filtered: Array<[number, RegExp]> = [
@@ -122,20 +112,20 @@ test('only the provider with a valid attestation from a trusted issuer is admitt
     assert.equal(bid(i)?.status, 'filtered', `provider ${i} is filtered`)
     assert.match(bid(i).reason, reason, `provider ${i}: ${String(bid(i).reason)}`)
   }
-  const counted = await mesh.nodes[0].components.metrics.rejections()
+  const counted = await m.nodes[0].components.metrics.rejections()
   for (const name of ['AttestationRevokedError', 'AttestationExpiredError', 'UntrustedIssuerError', 'AttestationSignatureError', 'AttestationSubjectMismatchError', 'AttestationMalformedError']) {
     assert.ok((counted[`trust/${name}`] ?? 0) >= 1, `trust/${name} is counted`)
   }
 })
 
 test('a policy with self_attest: true accepts the bare string, and the explanation says it was self-attested', async () => {
-  const pol = await policyCid({ name: 'pii-self', require_attestations: ['audit=pii-no-exfil'], self_attest: true, allow_peers: [mesh.nodes[2].peerId] })
+  const pol = await policyCid({ name: 'pii-self', require_attestations: ['audit=pii-no-exfil'], self_attest: true, allow_peers: [m.nodes[2].peerId] })
   const dag = dagOf([step('s', 'Audited')], { select: [{ attr: 'price', weight: 1 }], policies: [pol] })
   const id = runId()
   const res = await (requester().runner as RemoteRunner).run(dag.steps.s, { text: 'x' }, ctxOf(dag, id, 's'))
-  assert.equal(res.executor, mesh.nodes[2].peerId)
+  assert.equal(res.executor, m.nodes[2].peerId)
   const exp = await requester().explanation(id, 's')
-  assert.deepEqual(exp.bids.find(b => b.provider === mesh.nodes[2].peerId)?.self_attested, ['audit=pii-no-exfil'])
+  assert.deepEqual(exp.bids.find(b => b.provider === m.nodes[2].peerId)?.self_attested, ['audit=pii-no-exfil'])
   assert.equal((res.receipt as any).receipt.attestations, undefined)
 })
 
@@ -144,10 +134,10 @@ test('residency: only a provider whose region a trusted issuer attests inside th
   const dag = dagOf([step('s', 'Audited')], { select: [{ attr: 'price', weight: 1 }], policies: [pol] })
   const id = runId()
   const res = await (requester().runner as RemoteRunner).run(dag.steps.s, { text: 'x' }, ctxOf(dag, id, 's'))
-  assert.equal(res.executor, mesh.nodes[1].peerId)
+  assert.equal(res.executor, m.nodes[1].peerId)
   const exp = await requester().explanation(id, 's')
-  assert.match(exp.bids.find(b => b.provider === mesh.nodes[2].peerId)?.reason ?? '', /attested region us-east is not one of eu-west, eu-north/)
-  assert.match(exp.bids.find(b => b.provider === mesh.nodes[4].peerId)?.reason ?? '', /no region attested by a trusted issuer/)
+  assert.match(exp.bids.find(b => b.provider === m.nodes[2].peerId)?.reason ?? '', /attested region us-east is not one of eu-west, eu-north/)
+  assert.match(exp.bids.find(b => b.provider === m.nodes[4].peerId)?.reason ?? '', /no region attested by a trusted issuer/)
 })
 
 test('a policy reference that resolves nowhere fails the step with PolicyUnresolvedError', async () => {
@@ -163,8 +153,8 @@ test('a policy reference that resolves nowhere fails the step with PolicyUnresol
 })
 
 test('a policy stored only on another node is fetched from the mesh by CID (DHT + /pl/fetch) and enforced', async () => {
-  const pol = await mesh.nodes[3].service<TrustService>('trust').createPolicy({ name: 'remote-pii', require_attestations: ['audit=pii-no-exfil'] })
-  assert.equal(await mesh.nodes[0].components.store.blocks.has(pol), false)
+  const pol = await m.nodes[3].service<TrustService>('trust').createPolicy({ name: 'remote-pii', require_attestations: ['audit=pii-no-exfil'] })
+  assert.equal(await m.nodes[0].components.store.blocks.has(pol), false)
   const dag = dagOf([step('s', 'Audited')], { select: [{ attr: 'price', weight: 1 }], policies: [pol] })
   // the provider record may need a moment to land in the DHT on a loaded machine
   let res: any
@@ -177,30 +167,30 @@ test('a policy stored only on another node is fetched from the mesh by CID (DHT 
       return false
     }
   }, 60_000, 'the policy to be found in the mesh')
-  assert.equal(res.executor, mesh.nodes[1].peerId)
+  assert.equal(res.executor, m.nodes[1].peerId)
   assert.deepEqual(res.receipt.receipt.policies, [pol])
-  assert.equal(await mesh.nodes[0].components.store.blocks.has(pol), true)
+  assert.equal(await m.nodes[0].components.store.blocks.has(pol), true)
 })
 
 test('revocations: a forged one and one signed by someone other than the issuer are refused, typed and counted', async () => {
-  const t1 = mesh.nodes[1].service<TrustService>('trust')
+  const t1 = m.nodes[1].service<TrustService>('trust')
   await assert.rejects(t1.revoke(issueRevocation(rogue, validCid)), { name: 'RevocationInvalidError' })
   const forged = { ...issueRevocation(auditor, validCid), reason: 'changed after signing' }
   await assert.rejects(t1.revoke(forged), { name: 'RevocationInvalidError' })
-  const counted = await mesh.nodes[1].components.metrics.rejections()
+  const counted = await m.nodes[1].components.metrics.rejections()
   assert.ok((counted['trust/RevocationInvalidError'] ?? 0) >= 2)
   // the holder still carries its attestation
   assert.equal((await t1.credentialsFor()).some(a => attestationCid(a) === validCid), true)
 })
 
 test('a revocation gossiped by the issuer reaches the provider, which stops carrying the attestation', async () => {
-  const t5 = mesh.nodes[5].service<TrustService>('trust')
-  const att = issueAttestation(auditor, { subject: mesh.nodes[5].peerId, claims: { tier: 'gold' }, exp: Date.now() + HOUR })
+  const t5 = m.nodes[5].service<TrustService>('trust')
+  const att = issueAttestation(auditor, { subject: m.nodes[5].peerId, claims: { tier: 'gold' }, exp: Date.now() + HOUR })
   const cid = await t5.addAttestation(att)
-  await mesh.connected(2)
+  await m.mesh.connected(2)
   const rev = issueRevocation(auditor, cid)
   await waitFor(async () => {
-    await mesh.nodes[0].service<TrustService>('trust').revoke({ ...rev })
+    await m.nodes[0].service<TrustService>('trust').revoke({ ...rev })
     return t5.isRevoked(cid, auditor.id)
   }, 30_000, 'the revocation to arrive over gossip')
   assert.equal((await t5.credentialsFor()).some(a => attestationCid(a) === cid), false)
