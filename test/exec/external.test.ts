@@ -7,33 +7,33 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { TestMesh } from '../helpers/mesh.js'
 import { tempDir } from '../helpers/tmp.js'
-import { PlNode, type ServiceFactory } from '../../src/node.js'
+import { PlNode } from '../../src/node.js'
 import { discovery, type Discovery } from '../../src/discovery/index.js'
 import { checkExternalImpl, externalModuleSpec } from '../../src/core/index.js'
 import { PlError } from '../../src/core/errors.js'
 import { ExternalRunners } from '../../src/exec/external.js'
-import { negotiation, type Negotiation, type RemoteRunner } from '../../src/negotiation/index.js'
+import type { RemoteRunner } from '../../src/negotiation/index.js'
 import { receipts, verifySignedReceipt, type SignedReceipt } from '../../src/receipts/index.js'
-import { Offers, ModulePool, poolRunStep, writeModule, step, dagOf, ctxOf, runId } from '../negotiation/helpers.js'
+import { startOffersMesh, writeModule, step, dagOf, ctxOf, runId, type OffersMesh } from '../negotiation/helpers.js'
 
 class RemoteHungError extends PlError {
   override name = 'RemoteHungError'
 }
 
-let mesh: TestMesh
-let pool: ModulePool
-let cleanup: () => Promise<void>
-const offers = new Offers()
+let m: OffersMesh
 const calls: unknown[] = []
 let failNext = 0
 
 before(async () => {
-  const tmp = await tempDir('pl-external-')
-  cleanup = tmp.cleanup
-  pool = new ModulePool()
-  pool.external.register({
+  m = await startOffersMesh({
+    name: 'pl-external-',
+    nodes: 3,
+    requesterServices: { receipts: receipts() },
+    provider: (i, pool) => ({ canRun: (mod) => mod.kind !== 'external' || pool.external.ready(mod) })
+  })
+  // registered before any offer exists, so before any call could reach it
+  m.pool.external.register({
     kind: 'echo',
     async run (impl, call, options) {
       calls.push(call.inputData)
@@ -45,28 +45,18 @@ before(async () => {
       return { output: { echo: call.inputData, tag: impl.options?.tag ?? null }, usage: { cpu_ms: 0, wall_ms: 1, mem_peak_mb: 0 }, via: { kind: 'echo', target: impl.target, ref: `task-${calls.length}` } }
     }
   })
-  const runStep = poolRunStep(pool)
-  mesh = await TestMesh.start({
-    nodes: 3,
-    services: (i): Record<string, ServiceFactory> => i === 0
-      ? { receipts: receipts(), negotiation: negotiation({ finder: offers.finder(), local: offers.localFor(0), replyWindowMs: 3000 }) }
-      : { negotiation: negotiation({ local: offers.localFor(i), runStep, canRun: (m) => m.kind !== 'external' || pool.external.ready(m) }) }
-  })
-  await mesh.connected(1)
   // node 1 serves Echo through the external runner (cheaper, wins); node 2 with a module folder (backup)
-  offers.add(1, mesh.nodes[1], { name: 'Echo', price: 1 }, externalModuleSpec('Echo', { kind: 'echo', target: 'https://agent.example/card.json', options: { tag: 'ext' } }))
-  offers.add(2, mesh.nodes[2], { name: 'Echo', price: 5 }, await writeModule(tmp.dir, 'echo', 'return { echo: inputData, tag: "module" }'))
-  offers.add(1, mesh.nodes[1], { name: 'Orphan', price: 1 }, externalModuleSpec('Orphan', { kind: 'nobody', target: 'x' }))
+  m.offers.add(1, m.nodes[1], { name: 'Echo', price: 1 }, externalModuleSpec('Echo', { kind: 'echo', target: 'https://agent.example/card.json', options: { tag: 'ext' } }))
+  m.offers.add(2, m.nodes[2], { name: 'Echo', price: 5 }, await writeModule(m.dir, 'echo', 'return { echo: inputData, tag: "module" }'))
+  m.offers.add(1, m.nodes[1], { name: 'Orphan', price: 1 }, externalModuleSpec('Orphan', { kind: 'nobody', target: 'x' }))
 })
 
 after(async () => {
-  await mesh?.stop()
-  await pool?.close()
-  await cleanup?.()
+  await m?.close()
 })
 
 function runner (): RemoteRunner {
-  return mesh.nodes[0].service<Negotiation>('negotiation').runner as RemoteRunner
+  return m.runner()
 }
 
 test('an awarded step of an external implementation runs through its runner; the receipt names it in via', async () => {
@@ -74,10 +64,10 @@ test('an awarded step of an external implementation runs through its runner; the
   const ctx = ctxOf(dag, runId(), 'echo')
   const res = await runner().run(dag.steps.echo, { text: 'hi' }, ctx)
   assert.deepEqual(res.output, { echo: { text: 'hi' }, tag: 'ext' })
-  assert.equal(res.executor, mesh.nodes[1].peerId)
+  assert.equal(res.executor, m.nodes[1].peerId)
   const signed = res.receipt as SignedReceipt
   verifySignedReceipt(signed, { requireRequester: true })
-  assert.equal(signed.receipt.provider, mesh.nodes[1].peerId, 'the node is the provider of record')
+  assert.equal(signed.receipt.provider, m.nodes[1].peerId, 'the node is the provider of record')
   assert.deepEqual(signed.receipt.via, { kind: 'echo', target: 'https://agent.example/card.json', ref: `task-${calls.length}` })
   assert.deepEqual(ctx.events[0], [1, 1, 'echoed'])
 })
@@ -87,7 +77,7 @@ test('a runner failing retryably fails the attempt; the requester fails over to 
   const dag = dagOf([step('echo', 'Echo')])
   const res = await runner().run(dag.steps.echo, { text: 'again' }, ctxOf(dag, runId(), 'echo'))
   assert.equal(failNext, 0, 'the external runner was called and failed')
-  assert.equal(res.executor, mesh.nodes[2].peerId)
+  assert.equal(res.executor, m.nodes[2].peerId)
   assert.deepEqual(res.output, { echo: { text: 'again' }, tag: 'module' })
   assert.equal((res.receipt as SignedReceipt).receipt.via, undefined, 'a module-folder step has no via')
 })
@@ -99,9 +89,9 @@ test('a capability whose external kind has no registered runner is declined, not
     assert.equal(err.name, 'NoBidsError', err.message)
     return true
   })
-  const exp = await mesh.nodes[0].service<Negotiation>('negotiation').explanation(id, 'o')
+  const exp = await m.requester().explanation(id, 'o')
   assert.ok(exp.answers.some(a => a.kind === 'decline' && a.reason === 'unsupported' && /external 'nobody'/.test(a.message ?? '')), JSON.stringify(exp.answers))
-  await assert.rejects(pool.runModule(externalModuleSpec('Orphan', { kind: 'nobody', target: 'x' }), { name: 'o', parameters: {}, settings: {}, globalSettings: {}, globalParameters: {}, inputData: {}, limits: { wall_ms: 1000, mem_mb: 64 } }), (err: any) => {
+  await assert.rejects(m.pool.runModule(externalModuleSpec('Orphan', { kind: 'nobody', target: 'x' }), { name: 'o', parameters: {}, settings: {}, globalSettings: {}, globalParameters: {}, inputData: {}, limits: { wall_ms: 1000, mem_mb: 64 } }), (err: any) => {
     assert.equal(err.name, 'ExternalRunnerMissingError')
     assert.match(err.message, /no 'nobody' bridge \(known: echo\)/)
     return true

@@ -17,10 +17,7 @@ import { countersignReceipt, signReceipt, type Receipt, receipts as receiptsServ
 import { ATTESTATION_DOMAIN, attestationCid, checkReceiptsTrust, issueAttestation, issueRevocation, parseTrustFile, type Attestation, signDoc, trust as trustService, type TrustService, exportTrust } from '../../src/trust/index.js'
 import { tempDir } from '../helpers/tmp.js'
 import { compileTo, goAvailable, goReceiptChecker, GO_SKIP, importGeneratedTs, pyReceiptChecker, runGo, runPython, SAMPLE_SPEC } from './helpers.js'
-import { TestMesh } from '../helpers/mesh.js'
-import type { ServiceFactory } from '../../src/node.js'
-import { negotiation, type Negotiation, type RemoteRunner } from '../../src/negotiation/index.js'
-import { Offers, ModulePool, poolRunStep, writeModule, step, dagOf, ctxOf, runId } from '../negotiation/helpers.js'
+import { startOffersMesh, writeModule, step, dagOf, ctxOf, runId } from '../negotiation/helpers.js'
 
 interface Case { name: string, receipts: unknown, trust: unknown, expect: string }
 
@@ -123,33 +120,30 @@ before(async () => {
 
 /** A real run: a requester trusting the auditor, a provider it attested; the receipts export and trust file as the node writes them. */
 async function realRun (auditor: Identity): Promise<void> {
-  const offers = new Offers()
-  const pool = new ModulePool()
-  const mesh = await TestMesh.start({
+  const m = await startOffersMesh({
+    name: 'pl-spec-trust-run-',
     nodes: 2,
-    services: (i): Record<string, ServiceFactory> => i === 0
-      ? { receipts: receiptsService(), trust: trustService({ issuers: [{ key: auditor.id, name: 'auditor' }] }), negotiation: negotiation({ finder: offers.finder(), local: offers.localFor(0), replyWindowMs: 4000 }) }
-      : { trust: trustService(), negotiation: negotiation({ local: offers.localFor(1), runStep: poolRunStep(pool) }) }
+    requester: { replyWindowMs: 4000 },
+    requesterServices: { receipts: receiptsService(), trust: trustService({ issuers: [{ key: auditor.id, name: 'auditor' }] }) },
+    providerServices: () => ({ trust: trustService() })
   })
   try {
-    await mesh.connected(1)
-    offers.add(1, mesh.nodes[1], { name: 'Audited', price: 1 }, await writeModule(dir, 'audited', 'return { text: inputData.text }'))
+    m.offers.add(1, m.nodes[1], { name: 'Audited', price: 1 }, await writeModule(m.dir, 'audited', 'return { text: inputData.text }'))
     const now = Date.now()
-    await mesh.nodes[1].service<TrustService>('trust').addAttestation(issueAttestation(auditor, { subject: mesh.nodes[1].peerId, claims: { audit: 'pii-no-exfil', region: 'eu-west' }, nbf: now - DAY, exp: now + DAY }))
-    const pol = await mesh.nodes[0].service<TrustService>('trust').createPolicy({ name: 'audited-eu', require_attestations: ['audit=pii-no-exfil'], residency: ['eu-west'] })
+    await m.nodes[1].service<TrustService>('trust').addAttestation(issueAttestation(auditor, { subject: m.nodes[1].peerId, claims: { audit: 'pii-no-exfil', region: 'eu-west' }, nbf: now - DAY, exp: now + DAY }))
+    const pol = await m.nodes[0].service<TrustService>('trust').createPolicy({ name: 'audited-eu', require_attestations: ['audit=pii-no-exfil'], residency: ['eu-west'] })
     const dag = dagOf([step('s', 'Audited')], { policies: [`cid:${pol}`] })
     const id = runId()
-    await (mesh.nodes[0].service<Negotiation>('negotiation').runner as RemoteRunner).run(dag.steps.s, { text: 'hello' }, ctxOf(dag, id, 's'))
-    const store = mesh.nodes[0].components.store
+    await m.runner().run(dag.steps.s, { text: 'hello' }, ctxOf(dag, id, 's'))
+    const store = m.nodes[0].components.store
     const exported = clone(exportReceipts(await new ReceiptStore(store).forRun(id)))
-    const file = clone(await exportTrust(store, mesh.nodes[0].components.dataDir, id, [{ key: auditor.id, name: 'auditor' }]))
+    const file = clone(await exportTrust(store, m.nodes[0].components.dataDir, id, [{ key: auditor.id, name: 'auditor' }]))
     assert.equal((exported.receipts[0].receipt.attestations ?? []).length, 1, 'the real receipt names the admitting attestation')
     cases.push({ name: 'a real run\'s receipts export and trust file', receipts: exported, trust: file, expect: 'ok' })
     cases.push({ name: 'a real run checked by a verifier that trusts nobody', receipts: exported, trust: { ...file, issuers: [] }, expect: 'UntrustedIssuerError' })
     cases.push({ name: 'a real run whose attestation was revoked before the step', receipts: exported, trust: { ...file, revocations: [issueRevocation(auditor, (exported.receipts[0].receipt.attestations as string[])[0], 'r', exported.receipts[0].receipt.started - 1)] }, expect: 'AttestationRevokedError' })
   } finally {
-    await mesh.stop()
-    await pool.close()
+    await m.close()
   }
 }
 
