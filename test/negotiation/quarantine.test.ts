@@ -1,14 +1,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { PeerQuarantine } from '../../src/negotiation/quarantine.js'
-
-function fakeClock (): { now: () => number, advance: (ms: number) => void } {
-  let t = 1_000_000
-  return { now: () => t, advance: (ms) => { t += ms } }
-}
+import { FakeClock } from '../../src/core/clock.js'
 
 test('a quarantined peer stays quarantined for its period on the injected clock, then is free again', () => {
-  const clock = fakeClock()
+  const clock = new FakeClock()
   const q = new PeerQuarantine({ periodMs: 1_000, now: clock.now })
   q.add('a', 'unreachable')
   assert.equal(q.has('a'), true)
@@ -20,7 +16,7 @@ test('a quarantined peer stays quarantined for its period on the injected clock,
 })
 
 test('a peer quarantined again gets twice the period, up to the ceiling', () => {
-  const clock = fakeClock()
+  const clock = new FakeClock()
   const q = new PeerQuarantine({ periodMs: 1_000, maxPeriodMs: 3_000, now: clock.now })
   const periods: number[] = []
   for (let i = 0; i < 4; i++) {
@@ -33,7 +29,7 @@ test('a peer quarantined again gets twice the period, up to the ceiling', () => 
 })
 
 test('more failures while quarantined are the same outage: no longer period', () => {
-  const clock = fakeClock()
+  const clock = new FakeClock()
   const q = new PeerQuarantine({ periodMs: 1_000, now: clock.now })
   const first = q.add('a', 'unreachable')
   clock.advance(500)
@@ -43,7 +39,7 @@ test('more failures while quarantined are the same outage: no longer period', ()
 })
 
 test('a peer heard from again is released and its strikes are forgotten', () => {
-  const clock = fakeClock()
+  const clock = new FakeClock()
   const q = new PeerQuarantine({ periodMs: 1_000, now: clock.now })
   q.add('a', 'unreachable')
   clock.advance(1_000)
@@ -58,7 +54,7 @@ test('a peer heard from again is released and its strikes are forgotten', () => 
 })
 
 test('the first ad seen while quarantined is the baseline; a fresher one releases the peer', () => {
-  const clock = fakeClock()
+  const clock = new FakeClock()
   const q = new PeerQuarantine({ periodMs: 60_000, now: clock.now })
   q.add('a', 'unreachable')
   assert.equal(q.sawAd('a', 5_000), false, 'the ad held when the peer went quiet')
@@ -70,7 +66,7 @@ test('the first ad seen while quarantined is the baseline; a fresher one release
 })
 
 test('the quarantine is bounded: beyond maxPeers the oldest entry is dropped', () => {
-  const clock = fakeClock()
+  const clock = new FakeClock()
   const q = new PeerQuarantine({ periodMs: 60_000, maxPeers: 3, now: clock.now })
   for (const p of ['a', 'b', 'c', 'd']) q.add(p, 'unreachable')
   assert.deepEqual(q.list().map(e => e.peer), ['b', 'c', 'd'])

@@ -6,14 +6,10 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { RecentWalks } from '../../src/negotiation/recent-walks.js'
 import { DEFAULT_WALK_EVERY_MS } from '../../src/negotiation/constants.js'
-
-function fakeClock (): { now: () => number, advance: (ms: number) => void } {
-  let t = 1_000_000
-  return { now: () => t, advance: (ms) => { t += ms } }
-}
+import { FakeClock } from '../../src/core/clock.js'
 
 test('a capability is due for a walk, then not until everyMs passed on the injected clock', () => {
-  const clock = fakeClock()
+  const clock = new FakeClock()
   const walks = new RecentWalks({ everyMs: 1_000, now: clock.now })
   assert.equal(walks.due('A'), true)
   walks.walked('A')
@@ -25,7 +21,7 @@ test('a capability is due for a walk, then not until everyMs passed on the injec
 })
 
 test('each capability has its own period', () => {
-  const clock = fakeClock()
+  const clock = new FakeClock()
   const walks = new RecentWalks({ everyMs: 1_000, now: clock.now })
   walks.walked('A')
   clock.advance(600)
@@ -37,7 +33,7 @@ test('each capability has its own period', () => {
 })
 
 test('a walk recorded again restarts the period', () => {
-  const clock = fakeClock()
+  const clock = new FakeClock()
   const walks = new RecentWalks({ everyMs: 1_000, now: clock.now })
   walks.walked('A')
   clock.advance(1_000)
@@ -47,7 +43,7 @@ test('a walk recorded again restarts the period', () => {
 })
 
 test('the map is bounded: the oldest capability is forgotten (and due again)', () => {
-  const clock = fakeClock()
+  const clock = new FakeClock()
   const walks = new RecentWalks({ everyMs: 60_000, max: 3, now: clock.now })
   for (const name of ['A', 'B', 'C']) walks.walked(name)
   // A walked again: B is now the oldest
@@ -61,7 +57,7 @@ test('the map is bounded: the oldest capability is forgotten (and due again)', (
 })
 
 test('everyMs 0 walks at every round; the default period applies otherwise', () => {
-  const clock = fakeClock()
+  const clock = new FakeClock()
   const always = new RecentWalks({ everyMs: 0, now: clock.now })
   always.walked('A')
   assert.equal(always.due('A'), true)
