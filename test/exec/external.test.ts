@@ -13,7 +13,6 @@ import { discovery, type Discovery } from '../../src/discovery/index.js'
 import { checkExternalImpl, externalModuleSpec } from '../../src/core/index.js'
 import { PlError } from '../../src/core/errors.js'
 import { ExternalRunners } from '../../src/exec/external.js'
-import type { RemoteRunner } from '../../src/negotiation/index.js'
 import { receipts, verifySignedReceipt, type SignedReceipt } from '../../src/receipts/index.js'
 import { startOffersMesh, writeModule, step, dagOf, ctxOf, runId, type OffersMesh } from '../negotiation/helpers.js'
 
@@ -55,14 +54,10 @@ after(async () => {
   await m?.close()
 })
 
-function runner (): RemoteRunner {
-  return m.runner()
-}
-
 test('an awarded step of an external implementation runs through its runner; the receipt names it in via', async () => {
   const dag = dagOf([step('echo', 'Echo')])
   const ctx = ctxOf(dag, runId(), 'echo')
-  const res = await runner().run(dag.steps.echo, { text: 'hi' }, ctx)
+  const res = await m.runner().run(dag.steps.echo, { text: 'hi' }, ctx)
   assert.deepEqual(res.output, { echo: { text: 'hi' }, tag: 'ext' })
   assert.equal(res.executor, m.nodes[1].peerId)
   const signed = res.receipt as SignedReceipt
@@ -75,7 +70,7 @@ test('an awarded step of an external implementation runs through its runner; the
 test('a runner failing retryably fails the attempt; the requester fails over to the backup provider', async () => {
   failNext = 1
   const dag = dagOf([step('echo', 'Echo')])
-  const res = await runner().run(dag.steps.echo, { text: 'again' }, ctxOf(dag, runId(), 'echo'))
+  const res = await m.runner().run(dag.steps.echo, { text: 'again' }, ctxOf(dag, runId(), 'echo'))
   assert.equal(failNext, 0, 'the external runner was called and failed')
   assert.equal(res.executor, m.nodes[2].peerId)
   assert.deepEqual(res.output, { echo: { text: 'again' }, tag: 'module' })
@@ -85,7 +80,7 @@ test('a runner failing retryably fails the attempt; the requester fails over to 
 test('a capability whose external kind has no registered runner is declined, not bid on; run anyway it fails with ExternalRunnerMissingError', async () => {
   const dag = dagOf([step('o', 'Orphan')])
   const id = runId()
-  await assert.rejects(runner().run(dag.steps.o, {}, ctxOf(dag, id, 'o')), (err: any) => {
+  await assert.rejects(m.runner().run(dag.steps.o, {}, ctxOf(dag, id, 'o')), (err: any) => {
     assert.equal(err.name, 'NoBidsError', err.message)
     return true
   })

@@ -10,7 +10,6 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { moduleSpecOf } from '../../src/core/index.js'
 import { packageRoot } from '../../src/core/paths.js'
-import type { Negotiation, RemoteRunner } from '../../src/negotiation/index.js'
 import { receipts, verifySignedReceipt, type SignedReceipt } from '../../src/receipts/index.js'
 import { trust } from '../../src/trust/index.js'
 import { startOffersMesh, writeModule, step, dagOf, ctxOf, runId, type OffersMesh } from '../negotiation/helpers.js'
@@ -47,22 +46,18 @@ after(async () => {
   await m?.close()
 })
 
-function requester (): Negotiation {
-  return m.requester()
-}
-
 test('<30w: the provider that ignores the constraint is rejected with ConstraintViolationError, its receipt kept as rejected, and the backup delivers ≤ 30 words', async () => {
   const dag = dagOf([step('summarize', 'Summarize')], { select: [{ attr: 'price', weight: 1 }], constraints: { length: '<30w' } })
   const id = runId()
-  const res = await (requester().runner as RemoteRunner).run(dag.steps.summarize, { section: { heading: 'H', text } }, ctxOf(dag, id, 'summarize'))
+  const res = await m.runner().run(dag.steps.summarize, { section: { heading: 'H', text } }, ctxOf(dag, id, 'summarize'))
   assert.equal(res.executor, m.nodes[2].peerId)
   const words = String((res.output as any).summary).split(/\s+/).filter(Boolean).length
   assert.ok(words > 0 && words <= 30, `${words} words`)
   verifySignedReceipt(res.receipt, { requireRequester: true })
-  const exp = await requester().explanation(id, 'summarize')
+  const exp = await m.requester().explanation(id, 'summarize')
   assert.deepEqual(exp.attempts.map(a => [a.provider, a.outcome, a.error?.name]), [[m.nodes[1].peerId, 'rejected', 'ConstraintViolationError'], [m.nodes[2].peerId, 'ok', undefined]])
   assert.match(exp.attempts[0].error?.message ?? '', /length <30w: the output has \d+ words, at most 30 allowed/)
-  const rejected = await requester().receipts.rejectedFor(id)
+  const rejected = await m.requester().receipts.rejectedFor(id)
   assert.equal(rejected.length, 1)
   assert.equal(rejected[0].reason.name, 'ConstraintViolationError')
   assert.equal(rejected[0].signed.receipt.provider, m.nodes[1].peerId)
@@ -75,18 +70,18 @@ test('<30w: the provider that ignores the constraint is rejected with Constraint
 test('constraints reach the module as context.constraints; x- extensions pass through with a warning in the explanation', async () => {
   const dag = dagOf([step('e', 'Echo')], { constraints: { length: '<400w', 'x-tone': 'formal' } })
   const id = runId()
-  const res = await (requester().runner as RemoteRunner).run(dag.steps.e, {}, ctxOf(dag, id, 'e'))
+  const res = await m.runner().run(dag.steps.e, {}, ctxOf(dag, id, 'e'))
   assert.deepEqual(JSON.parse((res.output as any).summary), { length: '<400w', 'x-tone': 'formal' })
-  const exp = await requester().explanation(id, 'e')
+  const exp = await m.requester().explanation(id, 'e')
   assert.deepEqual(exp.warnings, ['constraint x-tone is an extension: passed to modules, not checked'])
 })
 
 test('an output that fails the capability\'s output schema is rejected (OutputSchemaError) and the backup delivers', async () => {
   const dag = dagOf([step('t', 'Typed')], { select: [{ attr: 'price', weight: 1 }] })
   const id = runId()
-  const res = await (requester().runner as RemoteRunner).run(dag.steps.t, {}, ctxOf(dag, id, 't'))
+  const res = await m.runner().run(dag.steps.t, {}, ctxOf(dag, id, 't'))
   assert.deepEqual(res.output, { summary: 'fine' })
-  const exp = await requester().explanation(id, 't')
+  const exp = await m.requester().explanation(id, 't')
   assert.equal(exp.attempts[0].outcome, 'rejected')
   assert.equal(exp.attempts[0].error?.name, 'OutputSchemaError')
   assert.match(exp.attempts[0].error?.message ?? '', /\/summary must be string/)
@@ -95,7 +90,7 @@ test('an output that fails the capability\'s output schema is rejected (OutputSc
 test('an input that fails the capability\'s input schema is refused by the provider before running (InputSchemaError), counted there', async () => {
   const dag = dagOf([step('summarize', 'Summarize')], { select: [{ attr: 'price', weight: 1 }] })
   const before = (await m.nodes[1].components.metrics.rejections())['negotiation/InputSchemaError'] ?? 0
-  await assert.rejects((requester().runner as RemoteRunner).run(dag.steps.summarize, { section: { heading: 1 } }, ctxOf(dag, runId(), 'summarize')), (err: any) => {
+  await assert.rejects(m.runner().run(dag.steps.summarize, { section: { heading: 1 } }, ctxOf(dag, runId(), 'summarize')), (err: any) => {
     assert.equal(err.name, 'RemoteStepFailedError')
     assert.equal(err.details.remote.name, 'InputSchemaError')
     assert.match(err.message, /section must have required property 'text'|\/section\/heading must be string/)
@@ -104,7 +99,7 @@ test('an input that fails the capability\'s input schema is refused by the provi
   const after = (await m.nodes[1].components.metrics.rejections())['negotiation/InputSchemaError'] ?? 0
   assert.equal(after, before + 1)
   // the provider keeps serving
-  const ok = await (requester().runner as RemoteRunner).run(dag.steps.summarize, { section: { heading: 'h', text: 'Short text.' } }, ctxOf(dag, runId(), 'summarize'))
+  const ok = await m.runner().run(dag.steps.summarize, { section: { heading: 'h', text: 'Short text.' } }, ctxOf(dag, runId(), 'summarize'))
   assert.equal(typeof (ok.output as any).summary, 'string')
   assert.ok((ok.receipt as SignedReceipt).requester_sig != null)
 })

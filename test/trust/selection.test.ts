@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { waitFor } from '../helpers/mesh.js'
 import { createIdentity, type Identity } from '../../src/core/index.js'
-import { defaultBidStrategy, type Negotiation, type RemoteRunner, type BidStrategy } from '../../src/negotiation/index.js'
+import { defaultBidStrategy, type BidStrategy } from '../../src/negotiation/index.js'
 import { receipts, verifySignedReceipt } from '../../src/receipts/index.js'
 import { trust, issueAttestation, issueRevocation, attestationCid, type TrustService, type Attestation } from '../../src/trust/index.js'
 import { startOffersMesh, writeModule, step, dagOf, ctxOf, runId, type OffersMesh } from '../negotiation/helpers.js'
@@ -78,10 +78,6 @@ after(async () => {
   await m?.close()
 })
 
-function requester (): Negotiation {
-  return m.requester()
-}
-
 async function policyCid (doc: Record<string, unknown>): Promise<string> {
   return await m.nodes[0].service<TrustService>('trust').createPolicy(doc)
 }
@@ -90,14 +86,14 @@ test('only the provider with a valid attestation from a trusted issuer is admitt
   const pol = await policyCid({ name: 'pii-no-exfil', require_attestations: ['audit=pii-no-exfil'] })
   const dag = dagOf([step('s', 'Audited')], { select: [{ attr: 'price', weight: 1 }], policies: [`cid:${pol}`] })
   const id = runId()
-  const res = await (requester().runner as RemoteRunner).run(dag.steps.s, { text: 'hello' }, ctxOf(dag, id, 's'))
+  const res = await m.runner().run(dag.steps.s, { text: 'hello' }, ctxOf(dag, id, 's'))
   assert.equal(res.executor, m.nodes[1].peerId)
   assert.deepEqual(res.output, { by: 1, text: 'hello' })
   // the receipt records the policy CID and the attestation that admitted the provider, under both signatures
   verifySignedReceipt(res.receipt, { requireRequester: true })
   assert.deepEqual(res.receipt.receipt.policies, [pol])
   assert.deepEqual(res.receipt.receipt.attestations, [validCid])
-  const exp = await requester().explanation(id, 's')
+  const exp = await m.requester().explanation(id, 's')
   const bid = (i: number): any => exp.bids.find(b => b.provider === m.nodes[i].peerId)
   assert.deepEqual(bid(1).admitted, [validCid])
   assert.equal(bid(1).status, 'won')
@@ -122,9 +118,9 @@ test('a policy with self_attest: true accepts the bare string, and the explanati
   const pol = await policyCid({ name: 'pii-self', require_attestations: ['audit=pii-no-exfil'], self_attest: true, allow_peers: [m.nodes[2].peerId] })
   const dag = dagOf([step('s', 'Audited')], { select: [{ attr: 'price', weight: 1 }], policies: [pol] })
   const id = runId()
-  const res = await (requester().runner as RemoteRunner).run(dag.steps.s, { text: 'x' }, ctxOf(dag, id, 's'))
+  const res = await m.runner().run(dag.steps.s, { text: 'x' }, ctxOf(dag, id, 's'))
   assert.equal(res.executor, m.nodes[2].peerId)
-  const exp = await requester().explanation(id, 's')
+  const exp = await m.requester().explanation(id, 's')
   assert.deepEqual(exp.bids.find(b => b.provider === m.nodes[2].peerId)?.self_attested, ['audit=pii-no-exfil'])
   assert.equal((res.receipt as any).receipt.attestations, undefined)
 })
@@ -133,19 +129,19 @@ test('residency: only a provider whose region a trusted issuer attests inside th
   const pol = await policyCid({ name: 'eu-only', residency: ['eu-west', 'eu-north'] })
   const dag = dagOf([step('s', 'Audited')], { select: [{ attr: 'price', weight: 1 }], policies: [pol] })
   const id = runId()
-  const res = await (requester().runner as RemoteRunner).run(dag.steps.s, { text: 'x' }, ctxOf(dag, id, 's'))
+  const res = await m.runner().run(dag.steps.s, { text: 'x' }, ctxOf(dag, id, 's'))
   assert.equal(res.executor, m.nodes[1].peerId)
-  const exp = await requester().explanation(id, 's')
+  const exp = await m.requester().explanation(id, 's')
   assert.match(exp.bids.find(b => b.provider === m.nodes[2].peerId)?.reason ?? '', /attested region us-east is not one of eu-west, eu-north/)
   assert.match(exp.bids.find(b => b.provider === m.nodes[4].peerId)?.reason ?? '', /no region attested by a trusted issuer/)
 })
 
 test('a policy reference that resolves nowhere fails the step with PolicyUnresolvedError', async () => {
   const dag = dagOf([step('s', 'Audited')], { policies: ['pol-PII-no-exfil'] })
-  await assert.rejects((requester().runner as RemoteRunner).run(dag.steps.s, { text: 'x' }, ctxOf(dag, runId(), 's')), { name: 'PolicyUnresolvedError' })
+  await assert.rejects(m.runner().run(dag.steps.s, { text: 'x' }, ctxOf(dag, runId(), 's')), { name: 'PolicyUnresolvedError' })
   const unknownCid = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
   const dag2 = dagOf([step('s', 'Audited')], { policies: [`cid:${unknownCid}`] })
-  await assert.rejects((requester().runner as RemoteRunner).run(dag2.steps.s, { text: 'x' }, ctxOf(dag2, runId(), 's')), (err: any) => {
+  await assert.rejects(m.runner().run(dag2.steps.s, { text: 'x' }, ctxOf(dag2, runId(), 's')), (err: any) => {
     assert.equal(err.name, 'PolicyUnresolvedError')
     assert.match(err.message, /no peer in the mesh served it/)
     return true
@@ -160,7 +156,7 @@ test('a policy stored only on another node is fetched from the mesh by CID (DHT 
   let res: any
   await waitFor(async () => {
     try {
-      res = await (requester().runner as RemoteRunner).run(dag.steps.s, { text: 'x' }, ctxOf(dag, runId(), 's'))
+      res = await m.runner().run(dag.steps.s, { text: 'x' }, ctxOf(dag, runId(), 's'))
       return true
     } catch (err) {
       if ((err as Error).name !== 'PolicyUnresolvedError') throw err
