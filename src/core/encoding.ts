@@ -22,8 +22,11 @@ export type Json = null | boolean | number | string | Json[] | { [k: string]: Js
 export function stripUndefined<T> (value: T): T {
   if (Array.isArray(value)) return value.map(v => stripUndefined(v)) as unknown as T
   if (value != null && typeof value === 'object' && !(value instanceof Uint8Array) && !(CID.asCID(value) != null)) {
+    const obj = value as Record<string, unknown>
     const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    // the keys and one read each (Object.entries would build a pair per member)
+    for (const k of Object.keys(obj)) {
+      const v = obj[k]
       if (v !== undefined) out[k] = stripUndefined(v)
     }
     return out as T

@@ -10,8 +10,8 @@
  * const ok = await verifier.verify(env, { expectedFrom: remotePeer })
  */
 import { randomBytes } from 'node:crypto'
-import { encodeCanonical, cidStringOfBytes, toBase64url, fromBase64url, stripUndefined } from './encoding.js'
-import { encodePlainCbor } from './canonical-cbor.js'
+import { encodeCanonical, cidStringOfBytes, toBase64url, stripUndefined } from './encoding.js'
+import { encodePlainCbor, encodePlainCborForms } from './canonical-cbor.js'
 import { verifyByPeer, type Identity } from './identity.js'
 import {
   MalformedEnvelopeError, SchemaMismatchError, BadSignatureError, WrongSenderError, NotForMeError,
@@ -135,6 +135,26 @@ function cborScalarEnd (b: Uint8Array, off: number): number | undefined {
   return undefined
 }
 
+const BASE64URL_VALUES = new Int8Array(128).fill(-1)
+for (let i = 0; i < 64; i++) BASE64URL_VALUES['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.charCodeAt(i)] = i
+
+/**
+ * True when `text` is the one base64url form of 64 bytes: 86 characters of
+ * the alphabet, no padding, and the 4 spare bits of the last character zero
+ * (`toBase64url(fromBase64url(text)) === text` and 64 bytes, without
+ * decoding and encoding again). base64url decoders ignore the spare bits, so
+ * a signature with other spare bits would give the same signed envelope a
+ * new id (and a pass through the replay store).
+ */
+export function isCanonicalSignature (text: string): boolean {
+  if (typeof text !== 'string' || text.length !== 86) return false
+  for (let i = 0; i < 86; i++) {
+    const c = text.charCodeAt(i)
+    if (c > 127 || BASE64URL_VALUES[c] < 0) return false
+  }
+  return (BASE64URL_VALUES[text.charCodeAt(85)] & 0x0f) === 0
+}
+
 /** The envelope's id: CID of its signed dag-cbor form. */
 export function envelopeId (env: Envelope<any>): string {
   return cidStringOfBytes(encodeCanonical(env))
@@ -161,20 +181,18 @@ function nextNonce (): string {
 export function signEnvelope<B extends object> (identity: Identity, registry: EnvelopeSchemas, type: string, body: B, options: SignOptions = {}): Envelope<B> {
   registry.validate(type, body)
   const ts = options.now ?? systemClock.now()
-  const unsigned = stripUndefined({
-    v: 1 as const,
-    type,
-    schema: registry.cidOf(type),
-    from: identity.id,
-    to: options.to,
-    ts,
-    exp: ts + (options.ttlMs ?? DEFAULT_ENVELOPE_TTL_MS),
-    nonce: nextNonce(),
-    trace: options.trace,
-    body
-  })
-  const sig = toBase64url(identity.sign(unsignedBytes(unsigned)))
-  return { ...unsigned, sig }
+  // built member by member in the order of the wire type, leaving out what is undefined
+  // (what stripUndefined of the whole envelope gave, without copying it twice)
+  const env: Record<string, unknown> = { v: 1, type, schema: registry.cidOf(type), from: identity.id }
+  if (options.to !== undefined) env.to = options.to
+  env.ts = ts
+  env.exp = ts + (options.ttlMs ?? DEFAULT_ENVELOPE_TTL_MS)
+  env.nonce = nextNonce()
+  if (options.trace !== undefined) env.trace = options.trace
+  env.body = stripUndefined(body)
+  const signedBytes = encodePlainCbor(env, ENVELOPE_DOMAIN) ?? unsignedBytes(env as unknown as Envelope<B>)
+  env.sig = toBase64url(identity.sign(signedBytes))
+  return env as unknown as Envelope<B>
 }
 
 export interface VerifyOptions {
@@ -267,7 +285,8 @@ export class EnvelopeVerifier {
       try { this.registry.validate(ENVELOPE_TYPE, env) } catch (err) { detail = (err as Error).message }
       throw new MalformedEnvelopeError(`malformed envelope: ${detail}`)
     }
-    const signed = encodeCanonical(env)
+    const forms = encodePlainCborForms(env, 'sig', ENVELOPE_DOMAIN)
+    const signed = forms?.full ?? encodeCanonical(env)
     if (signed.byteLength > this.maxBytes) throw new EnvelopeTooLargeError(`envelope is ${signed.byteLength} bytes, the limit is ${this.maxBytes}`, { size: signed.byteLength, max: this.maxBytes })
     if (options.expectedTypes != null && !options.expectedTypes.includes(env.type)) {
       throw new UnknownTypeError(`expected ${options.expectedTypes.join(' or ')}, got ${env.type}`, { type: env.type })
@@ -281,11 +300,11 @@ export class EnvelopeVerifier {
     if (this.init.self != null && env.to != null && env.to !== this.init.self) throw new NotForMeError(`envelope is addressed to ${env.to}`, { to: env.to })
     // one signature, one text form: base64url ignores the spare bits of the last character, and a
     // re-encoded signature would give the same signed envelope a new id (and a pass through the replay store)
-    const sig = fromBase64url(env.sig)
-    if (sig.byteLength !== 64 || toBase64url(sig) !== env.sig) throw new BadSignatureError('signature is not 64 bytes in canonical base64url', { from: env.from })
+    if (!isCanonicalSignature(env.sig)) throw new BadSignatureError('signature is not 64 bytes in canonical base64url', { from: env.from })
+    const sig = Buffer.from(env.sig, 'base64url')
     let ok = false
     try {
-      ok = verifyByPeer(env.from, unsignedFromSigned(signed) ?? unsignedBytes(env), sig)
+      ok = verifyByPeer(env.from, forms?.without ?? unsignedFromSigned(signed) ?? unsignedBytes(env), sig)
     } catch (err) {
       if (err instanceof IdentityError) throw new BadSignatureError(`cannot verify: ${err.message}`)
       if (err instanceof PlError) throw err
