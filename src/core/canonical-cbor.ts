@@ -210,23 +210,8 @@ function writeValue (v: unknown): void {
  * undefined when `value` holds anything but plain JSON-like data.
  */
 export function encodePlainCbor (value: unknown, prefix?: Uint8Array): Uint8Array | undefined {
-  if (busy) return undefined // re-entered from a getter: let dag-cbor do it
-  busy = true
-  pos = 0
-  try {
-    if (prefix != null) {
-      ensure(prefix.byteLength)
-      buf.set(prefix, 0)
-      pos = prefix.byteLength
-    }
-    writeValue(value)
-    return u8.slice(0, pos)
-  } catch {
-    // UNSUPPORTED, or anything else (a getter that throws, a stack overflow): dag-cbor decides
-    return undefined
-  } finally {
-    release()
-  }
+  // busy: re-entered from a getter, dag-cbor does it
+  return withPlainCbor(value, prefix, bytes => bytes.slice())
 }
 
 function release (): void {
@@ -250,11 +235,36 @@ export interface PlainCborForms {
  * check). Undefined when `value` is not a plain object of plain values.
  */
 export function encodePlainCborForms (value: unknown, omit: string, prefix: Uint8Array): PlainCborForms | undefined {
+  return withPlainCborForms(value, omit, prefix, (full, without) => ({ full: full.slice(), without: without.slice() }))
+}
+
+/**
+ * `use(full, without)` on the forms of `encodePlainCborForms`, given as views
+ * of the encoder's scratch memory: no copy, for bytes that are only hashed
+ * or verified. The views are valid while `use` runs (encodings started inside
+ * it go through dag-cbor); what `use` throws is thrown. Undefined, without
+ * calling `use`, when `value` is not a plain object of plain values.
+ */
+export function withPlainCborForms<R> (value: unknown, omit: string, prefix: Uint8Array, use: (full: Uint8Array, without: Uint8Array) => R): R | undefined {
   if (busy || value == null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) return undefined
   busy = true
+  try {
+    const end = writeForms(value as Record<string, unknown>, omit, prefix)
+    if (end < 0) return undefined
+    return use(u8.subarray(0, end), u8.subarray(end, pos))
+  } finally {
+    release()
+  }
+}
+
+/**
+ * Writes `obj`, then the prefix and `obj` without `omit`, into the scratch
+ * buffer: answers where the first form ends (the second ends at `pos`), or -1
+ * when `obj` is not plain.
+ */
+function writeForms (obj: Record<string, unknown>, omit: string, prefix: Uint8Array): number {
   pos = 0
   try {
-    const obj = value as Record<string, unknown>
     const keys = sortedKeys(obj)
     head(5, keys.length)
     const entries = pos
@@ -279,9 +289,35 @@ export function encodePlainCborForms (value: unknown, omit: string, prefix: Uint
     pos += cut - entries
     u8.copyWithin(pos, cutEnd, end)
     pos += end - cutEnd
-    return { full: u8.slice(0, end), without: u8.slice(end, pos) }
+    return end
   } catch {
-    return undefined
+    // UNSUPPORTED, or anything else (a getter that throws, a stack overflow): dag-cbor decides
+    return -1
+  }
+}
+
+/**
+ * `use(bytes)` on `encodePlainCbor(value, prefix)` given as a view of the
+ * encoder's scratch memory (no copy; valid while `use` runs; what `use`
+ * throws is thrown). Undefined, without calling `use`, when `value` is not
+ * plain.
+ */
+export function withPlainCbor<R> (value: unknown, prefix: Uint8Array | undefined, use: (bytes: Uint8Array) => R): R | undefined {
+  if (busy) return undefined
+  busy = true
+  try {
+    pos = 0
+    try {
+      if (prefix != null) {
+        ensure(prefix.byteLength)
+        u8.set(prefix, 0)
+        pos = prefix.byteLength
+      }
+      writeValue(value)
+    } catch {
+      return undefined
+    }
+    return use(u8.subarray(0, pos))
   } finally {
     release()
   }

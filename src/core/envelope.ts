@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { encodeCanonical, cidStringOfBytes, toBase64url, stripUndefined } from './encoding.js'
-import { encodePlainCbor, encodePlainCborForms } from './canonical-cbor.js'
+import { encodePlainCbor, withPlainCbor, withPlainCborForms } from './canonical-cbor.js'
 import { verifyByPeer, type Identity } from './identity.js'
 import {
   MalformedEnvelopeError, SchemaMismatchError, BadSignatureError, WrongSenderError, NotForMeError,
@@ -190,8 +190,9 @@ export function signEnvelope<B extends object> (identity: Identity, registry: En
   env.nonce = nextNonce()
   if (options.trace !== undefined) env.trace = options.trace
   env.body = stripUndefined(body)
-  const signedBytes = encodePlainCbor(env, ENVELOPE_DOMAIN) ?? unsignedBytes(env as unknown as Envelope<B>)
-  env.sig = toBase64url(identity.sign(signedBytes))
+  // signed straight from the encoder's memory: the bytes are not kept
+  const sig = withPlainCbor(env, ENVELOPE_DOMAIN, bytes => identity.sign(bytes)) ?? identity.sign(unsignedBytes(env as unknown as Envelope<B>))
+  env.sig = toBase64url(sig)
   return env as unknown as Envelope<B>
 }
 
@@ -285,8 +286,16 @@ export class EnvelopeVerifier {
       try { this.registry.validate(ENVELOPE_TYPE, env) } catch (err) { detail = (err as Error).message }
       throw new MalformedEnvelopeError(`malformed envelope: ${detail}`)
     }
-    const forms = encodePlainCborForms(env, 'sig', ENVELOPE_DOMAIN)
-    const signed = forms?.full ?? encodeCanonical(env)
+    // the signed form (size, id) and the signed bytes (signature) from one encoding, checked where
+    // the encoder wrote them; other values (a CID in the body...) are encoded through dag-cbor
+    const checked = withPlainCborForms(env, 'sig', ENVELOPE_DOMAIN, (signed, unsigned) => this.checkSigned(env, signed, unsigned, options))
+    if (checked !== undefined) return checked
+    const signed = encodeCanonical(env)
+    return this.checkSigned(env, signed, unsignedFromSigned(signed) ?? unsignedBytes(env), options)
+  }
+
+  /** The checks after the shape: size, type and schema, body, sender, signature, clock window, expiry; then the id. */
+  private checkSigned<B> (env: Envelope<B>, signed: Uint8Array, unsigned: Uint8Array, options: VerifyOptions): VerifiedEnvelope<B> {
     if (signed.byteLength > this.maxBytes) throw new EnvelopeTooLargeError(`envelope is ${signed.byteLength} bytes, the limit is ${this.maxBytes}`, { size: signed.byteLength, max: this.maxBytes })
     if (options.expectedTypes != null && !options.expectedTypes.includes(env.type)) {
       throw new UnknownTypeError(`expected ${options.expectedTypes.join(' or ')}, got ${env.type}`, { type: env.type })
@@ -304,7 +313,7 @@ export class EnvelopeVerifier {
     const sig = Buffer.from(env.sig, 'base64url')
     let ok = false
     try {
-      ok = verifyByPeer(env.from, forms?.without ?? unsignedFromSigned(signed) ?? unsignedBytes(env), sig)
+      ok = verifyByPeer(env.from, unsigned, sig)
     } catch (err) {
       if (err instanceof IdentityError) throw new BadSignatureError(`cannot verify: ${err.message}`)
       if (err instanceof PlError) throw err

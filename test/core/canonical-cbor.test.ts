@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
-import { encodePlainCbor, encodePlainCborForms } from '../../src/core/canonical-cbor.js'
+import { encodePlainCbor, encodePlainCborForms, withPlainCbor, withPlainCborForms } from '../../src/core/canonical-cbor.js'
 import { encodeCanonical, stripUndefined, cidOf } from '../../src/core/encoding.js'
 import { ENVELOPE_DOMAIN } from '../../src/core/envelope.js'
 
@@ -97,4 +97,24 @@ test('forms of anything but a plain object of plain values are left to the calle
   for (const v of [null, 1, 'x', [1], new Uint8Array(1), new Map(), { c: cidOf({ a: 1 }) }, { n: NaN }, new (class X { a = 1 })()]) {
     assert.equal(encodePlainCborForms(v, 'a', p), undefined, String(v))
   }
+})
+
+test('the zero-copy forms: use sees the bytes, its errors are thrown, encodings inside it still give the right bytes', () => {
+  const doc = { sig: 'x', a: [1, 'é'], b: { c: null } }
+  const { sig: _sig, ...rest } = doc
+  const prefix = new Uint8Array([9])
+  const seen = withPlainCborForms(doc, 'sig', prefix, (full, without) => {
+    // an encoding while the scratch memory is lent out goes through dag-cbor, and the views stay intact
+    assert.deepEqual(encodeCanonical({ other: 1 }), dagCbor.encode({ other: 1 }))
+    return [full.slice(), without.slice()]
+  })
+  assert.deepEqual(seen, [new Uint8Array(dagCbor.encode(doc)), new Uint8Array([9, ...dagCbor.encode(rest)])])
+  assert.throws(() => withPlainCborForms(doc, 'sig', prefix, () => { throw new RangeError('from use') }), RangeError)
+  assert.throws(() => withPlainCbor(doc, undefined, () => { throw new RangeError('from use') }), RangeError)
+  // after a throwing use the encoder is free again
+  assert.deepEqual(encodePlainCbor(doc), new Uint8Array(dagCbor.encode(doc)))
+  let called = false
+  assert.equal(withPlainCbor({ n: NaN }, undefined, () => { called = true }), undefined)
+  assert.equal(called, false)
+  assert.deepEqual(withPlainCbor(doc, prefix, b => b.slice()), new Uint8Array([9, ...dagCbor.encode(doc)]))
 })
