@@ -13,7 +13,16 @@
  */
 export interface Runner { name: string, run: () => Promise<number> }
 
-export interface PairBench { name: string, baseline: Runner, subject: Runner, rounds?: number, setup?: () => Promise<void>, teardown?: () => Promise<void> }
+export interface PairBench {
+  name: string
+  baseline: Runner
+  subject: Runner
+  rounds?: number
+  /** unmeasured rounds of each side first (the JIT's optimised code, caches) @default 1 */
+  warmup?: number
+  setup?: () => Promise<void>
+  teardown?: () => Promise<void>
+}
 
 export interface Figure { unit: string, p50: number, p95: number, baseline?: { name: string, p50: number, p95: number } }
 
@@ -94,7 +103,7 @@ export async function runBench (b: Bench, log: (line: string) => void = () => {}
   }
   await b.setup?.()
   try {
-    await b.baseline.run(); await b.subject.run() // warm-up
+    for (let i = 0; i < (b.warmup ?? 1); i++) { await b.baseline.run(); await b.subject.run() }
     const base: number[] = []
     const subj: number[] = []
     const rounds = b.rounds ?? 5
