@@ -23,11 +23,15 @@ const execFileP = promisify(execFile)
 const N = 500
 const cfpId = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
 
-/** envelopes per round: short rounds, many of them, so subject and baseline rounds see the same load */
-const ENVELOPE_BATCH = 100
-const ENVELOPE_ROUNDS = 41
+/**
+ * envelopes per round: short rounds (a few ms), many of them, so that a
+ * subject round and the baseline round next to it see the same load, and
+ * most rounds are not cut by another process taking the CPU
+ */
+const ENVELOPE_BATCH = 25
+const ENVELOPE_ROUNDS = 161
 /** 2 000 envelopes each side before measuring: the JS of sign/verify runs optimised, as the native baseline does from the start */
-const ENVELOPE_WARMUP = 20
+const ENVELOPE_WARMUP = 80
 
 async function envelopeBenches (): Promise<Bench[]> {
   const registry = await SchemaRegistry.load()
@@ -47,6 +51,7 @@ async function envelopeBenches (): Promise<Bench[]> {
       name: 'envelope-verify',
       rounds: ENVELOPE_ROUNDS,
       warmup: ENVELOPE_WARMUP,
+      cpuTime: true,
       baseline: { name: 'crypto.verify', run: async () => { for (let k = 0; k < ENVELOPE_BATCH; k++, vb = (vb + 1) % N) cryptoVerify(null, msgs[vb], publicKey, sigs[vb]); return ENVELOPE_BATCH } },
       subject: { name: 'EnvelopeVerifier.verify (no replay store)', run: async () => { for (let k = 0; k < ENVELOPE_BATCH; k++, vs = (vs + 1) % N) await verifier.verify(envs[vs]); return ENVELOPE_BATCH } }
     },
@@ -54,6 +59,7 @@ async function envelopeBenches (): Promise<Bench[]> {
       name: 'envelope-sign',
       rounds: ENVELOPE_ROUNDS,
       warmup: ENVELOPE_WARMUP,
+      cpuTime: true,
       baseline: { name: 'crypto.sign', run: async () => { for (let k = 0; k < ENVELOPE_BATCH; k++, sb = (sb + 1) % N) cryptoSign(null, msgs[sb], privateKey); return ENVELOPE_BATCH } },
       subject: { name: 'signEnvelope', run: async () => { for (let k = 0; k < ENVELOPE_BATCH; k++) signEnvelope(id, registry, 'Decline.v1', body); return ENVELOPE_BATCH } }
     }

@@ -20,6 +20,12 @@ export interface PairBench {
   rounds?: number
   /** unmeasured rounds of each side first (the JIT's optimised code, caches) @default 1 */
   warmup?: number
+  /**
+   * Also report ops per second of process CPU time (user + system), a second
+   * row: for work done synchronously on the main thread, where CPU time is
+   * what the operation costs and other processes taking the CPUs do not count.
+   */
+  cpuTime?: boolean
   setup?: () => Promise<void>
   teardown?: () => Promise<void>
 }
@@ -79,11 +85,14 @@ export function latencyFigure (samples: number[], baseline?: { name: string, sam
   }
 }
 
-async function opsPerSec (r: Runner): Promise<number> {
+/** One round of a runner: ops per second of wall time and of process CPU time. */
+async function measure (r: Runner): Promise<{ wall: number, cpu: number }> {
+  const c0 = process.cpuUsage()
   const t0 = performance.now()
   const ops = await r.run()
   const ms = performance.now() - t0
-  return ops / (ms / 1000)
+  const c = process.cpuUsage(c0)
+  return { wall: ops / (ms / 1000), cpu: ops / Math.max(1e-6, (c.user + c.system) / 1e6) }
 }
 
 export async function runBench (b: Bench, log: (line: string) => void = () => {}): Promise<Row[]> {
@@ -104,22 +113,27 @@ export async function runBench (b: Bench, log: (line: string) => void = () => {}
   await b.setup?.()
   try {
     for (let i = 0; i < (b.warmup ?? 1); i++) { await b.baseline.run(); await b.subject.run() }
-    const base: number[] = []
-    const subj: number[] = []
+    const base: Array<{ wall: number, cpu: number }> = []
+    const subj: Array<{ wall: number, cpu: number }> = []
     const rounds = b.rounds ?? 5
     for (let i = 0; i < rounds; i++) {
       // which side goes first alternates: neither always runs right after the other's garbage
       if (i % 2 === 0) {
-        base.push(await opsPerSec(b.baseline))
-        subj.push(await opsPerSec(b.subject))
+        base.push(await measure(b.baseline))
+        subj.push(await measure(b.subject))
       } else {
-        subj.push(await opsPerSec(b.subject))
-        base.push(await opsPerSec(b.baseline))
+        subj.push(await measure(b.subject))
+        base.push(await measure(b.baseline))
       }
       if (rounds <= 10 || (i + 1) % 10 === 0 || i + 1 === rounds) log(`  ${b.name} round ${i + 1}/${rounds}`)
     }
-    const s = pairSummary(base, subj)
-    return [{ bench: b.name, figure: b.subject.name, unit: 'ops/s', p50: s.p50, p95: s.p95, baseline: b.baseline.name, baselineP50: s.baselineP50, baselineP95: s.baselineP95, ratio: s.ratio }]
+    const row = (figure: string, unit: string, key: 'wall' | 'cpu'): Row => {
+      const s = pairSummary(base.map(x => x[key]), subj.map(x => x[key]))
+      return { bench: b.name, figure, unit, p50: s.p50, p95: s.p95, baseline: b.baseline.name, baselineP50: s.baselineP50, baselineP95: s.baselineP95, ratio: s.ratio }
+    }
+    const rows = [row(b.subject.name, 'ops/s', 'wall')]
+    if (b.cpuTime === true) rows.push(row(`${b.subject.name}, CPU time`, 'ops/cpu-s', 'cpu'))
+    return rows
   } finally {
     await b.teardown?.()
   }

@@ -36,3 +36,15 @@ test('runBench alternates which side of a pair goes first, round by round', asyn
   assert.equal(rows[0].baseline, 'b')
   assert.ok(typeof rows[0].ratio === 'number' && rows[0].ratio > 0)
 })
+
+test('a pair with cpuTime gets a second row in ops per CPU-second, with its own median of per-round ratios', async () => {
+  const rows = await runBench({
+    name: 'pair',
+    rounds: 3,
+    cpuTime: true,
+    baseline: { name: 'b', run: async () => 1 },
+    subject: { name: 's', run: async () => 1 }
+  })
+  assert.deepEqual(rows.map(r => [r.figure, r.unit]), [['s', 'ops/s'], ['s, CPU time', 'ops/cpu-s']])
+  assert.ok(rows.every(r => typeof r.ratio === 'number' && r.ratio > 0))
+})
