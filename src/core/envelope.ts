@@ -10,9 +10,9 @@
  * const ok = await verifier.verify(env, { expectedFrom: remotePeer })
  */
 import { randomBytes } from 'node:crypto'
-import { encodeCanonical, cidStringOfBytes, toBase64url, stripUndefined } from './encoding.js'
+import { encodeCanonical, cidStringOfBytes, stripUndefined } from './encoding.js'
 import { encodePlainCbor, withPlainCbor, withPlainCborForms } from './canonical-cbor.js'
-import { verifyByPeer, type Identity } from './identity.js'
+import { verifyByPeer, signToBase64url, type Identity } from './identity.js'
 import {
   MalformedEnvelopeError, SchemaMismatchError, BadSignatureError, WrongSenderError, NotForMeError,
   ClockSkewError, EnvelopeExpiredError, EnvelopeLifetimeError, ReplayError, EnvelopeTooLargeError, IdentityError, PlError, UnknownTypeError
@@ -135,8 +135,10 @@ function cborScalarEnd (b: Uint8Array, off: number): number | undefined {
   return undefined
 }
 
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+const BASE64URL_CODES = Uint8Array.from(BASE64URL, c => c.charCodeAt(0))
 const BASE64URL_VALUES = new Int8Array(128).fill(-1)
-for (let i = 0; i < 64; i++) BASE64URL_VALUES['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.charCodeAt(i)] = i
+for (let i = 0; i < 64; i++) BASE64URL_VALUES[BASE64URL_CODES[i]] = i
 
 /**
  * True when `text` is the one base64url form of 64 bytes: 86 characters of
@@ -166,15 +168,25 @@ const NONCE_POOL_BYTES = NONCE_BYTES * 512
 let noncePool = new Uint8Array(0)
 let nonceOffset = 0
 
+/** the 16 characters of one nonce (12 bytes: 4 groups of 3 bytes, no padding) */
+const nonceText = Buffer.alloc(16)
+
 /** A fresh 96-bit random nonce (base64url); each comes from bytes never handed out before. */
 function nextNonce (): string {
   if (nonceOffset + NONCE_BYTES > noncePool.byteLength) {
     noncePool = randomBytes(NONCE_POOL_BYTES)
     nonceOffset = 0
   }
-  const nonce = noncePool.subarray(nonceOffset, nonceOffset + NONCE_BYTES)
+  // written here rather than through a Buffer view and toString: ~0.1 µs instead of ~0.25
+  for (let i = 0, n = 0; i < NONCE_BYTES; i += 3) {
+    const v = (noncePool[nonceOffset + i] << 16) | (noncePool[nonceOffset + i + 1] << 8) | noncePool[nonceOffset + i + 2]
+    nonceText[n++] = BASE64URL_CODES[v >>> 18]
+    nonceText[n++] = BASE64URL_CODES[(v >>> 12) & 63]
+    nonceText[n++] = BASE64URL_CODES[(v >>> 6) & 63]
+    nonceText[n++] = BASE64URL_CODES[v & 63]
+  }
   nonceOffset += NONCE_BYTES
-  return toBase64url(nonce)
+  return nonceText.toString('latin1')
 }
 
 /** Signs `body` as a `type` envelope. Validates the body first: we never send what we would reject. */
@@ -191,8 +203,7 @@ export function signEnvelope<B extends object> (identity: Identity, registry: En
   if (options.trace !== undefined) env.trace = options.trace
   env.body = stripUndefined(body)
   // signed straight from the encoder's memory: the bytes are not kept
-  const sig = withPlainCbor(env, ENVELOPE_DOMAIN, bytes => identity.sign(bytes)) ?? identity.sign(unsignedBytes(env as unknown as Envelope<B>))
-  env.sig = toBase64url(sig)
+  env.sig = withPlainCbor(env, ENVELOPE_DOMAIN, bytes => signToBase64url(identity, bytes)) ?? signToBase64url(identity, unsignedBytes(env as unknown as Envelope<B>))
   return env as unknown as Envelope<B>
 }
 

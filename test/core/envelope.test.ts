@@ -307,6 +307,7 @@ test('every signed envelope gets its own 12-byte nonce, also across refills of t
   for (let i = 0; i < 1500; i++) {
     const env = signEnvelope(alice, registry, 'Decline.v1', decline())
     assert.equal(fromBase64url(env.nonce).byteLength, 12)
+    assert.equal(toBase64url(fromBase64url(env.nonce)), env.nonce, 'canonical base64url')
     seen.add(env.nonce)
   }
   assert.equal(seen.size, 1500)
@@ -361,4 +362,14 @@ test('isCanonicalSignature answers exactly what decoding and encoding again woul
   texts.push('', 'A'.repeat(86), '_'.repeat(86), 'A'.repeat(84) + '==')
   for (const text of texts) assert.equal(isCanonicalSignature(text), reference(text), text)
   assert.equal(isCanonicalSignature(42 as unknown as string), false)
+})
+
+test('signToBase64url: the signature text of an identity, through its own sign when it has one of its own', async () => {
+  const { signToBase64url } = await import('../../src/core/identity.js')
+  const data = new Uint8Array([1, 2, 3])
+  assert.equal(signToBase64url(alice, data), toBase64url(alice.sign(data)))
+  const custom = { ...alice, sign: () => new Uint8Array(64).fill(7) }
+  assert.equal(signToBase64url(custom, data), toBase64url(new Uint8Array(64).fill(7)))
+  // an envelope signed by such an identity carries that identity's signature
+  assert.equal(signEnvelope(custom, registry, 'Decline.v1', decline()).sig, toBase64url(new Uint8Array(64).fill(7)))
 })
