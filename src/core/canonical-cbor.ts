@@ -21,18 +21,25 @@ class Unsupported extends Error {}
 const UNSUPPORTED = new Unsupported('not a plain value')
 
 let buf: Buffer = Buffer.allocUnsafeSlow(4096)
+/** the same memory as a plain Uint8Array: its `slice` copies into a Uint8Array (a Buffer's would not) */
+let u8 = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
 let view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
 let pos = 0
 let busy = false
+
+function setBuffer (next: Buffer): void {
+  buf = next
+  u8 = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
+  view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+}
 
 function ensure (n: number): void {
   if (pos + n <= buf.byteLength) return
   let size = buf.byteLength * 2
   while (size < pos + n) size *= 2
   const next = Buffer.allocUnsafeSlow(size)
-  next.set(buf.subarray(0, pos))
-  buf = next
-  view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  next.set(u8.subarray(0, pos))
+  setBuffer(next)
 }
 
 function head (major: number, n: number): void {
@@ -65,13 +72,16 @@ function isAscii (s: string): boolean {
   return true
 }
 
+/** texts up to this length are written by a loop (keys, ids, CIDs, signatures); longer ones by one native `Buffer#write` */
+const LOOP_TEXT_MAX = 256
+
 function writeString (s: string): void {
   const n = s.length
-  if (n < 24) {
-    // short text (keys, ids, names): write it as ASCII, undo if it is not
-    ensure(1 + n)
+  if (n <= LOOP_TEXT_MAX) {
+    // write it as ASCII (its byte length is then its length), undo if it is not
     const start = pos
-    buf[pos++] = 0x60 | n
+    head(3, n)
+    ensure(n)
     for (let i = 0; i < n; i++) {
       const c = s.charCodeAt(i)
       if (c > 0x7f) { pos = start; writeUtf8(s); return }
@@ -122,6 +132,38 @@ function compareUtf8Keys (a: string, b: string): number {
   return Buffer.compare(ba, bb)
 }
 
+/** Sorts few keys in place by insertion (no comparator calls through `Array#sort`), many with `Array#sort`. */
+function sortAsciiKeys (keys: string[]): void {
+  if (keys.length > 32) { keys.sort(compareKeys); return }
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i]
+    let j = i - 1
+    while (j >= 0 && compareKeys(keys[j], k) > 0) {
+      keys[j + 1] = keys[j]
+      j--
+    }
+    keys[j + 1] = k
+  }
+}
+
+/** The keys of a plain object to encode, in dag-cbor order (`undefined` members left out); throws UNSUPPORTED for any other object. */
+function sortedKeys (obj: Record<string, unknown>): string[] {
+  const proto = Object.getPrototypeOf(obj)
+  if (proto !== Object.prototype && proto !== null) throw UNSUPPORTED
+  const all = Object.keys(obj)
+  let keys = all
+  let ascii = true
+  for (let i = 0; i < all.length; i++) {
+    if (obj[all[i]] === undefined) { keys = all.filter(k => obj[k] !== undefined); break }
+  }
+  for (let i = 0; i < keys.length && ascii; i++) ascii = isAscii(keys[i])
+  if (keys.length > 1) {
+    if (ascii) sortAsciiKeys(keys)
+    else keys.sort(compareUtf8Keys)
+  }
+  return keys
+}
+
 function writeValue (v: unknown): void {
   switch (typeof v) {
     case 'string': writeString(v); return
@@ -154,17 +196,8 @@ function writeValue (v: unknown): void {
     pos += v.byteLength
     return
   }
-  const proto = Object.getPrototypeOf(v)
-  if (proto !== Object.prototype && proto !== null) throw UNSUPPORTED
   const obj = v as Record<string, unknown>
-  const all = Object.keys(obj)
-  let keys = all
-  let ascii = true
-  for (let i = 0; i < all.length; i++) {
-    if (obj[all[i]] === undefined) { keys = all.filter(k => obj[k] !== undefined); break }
-  }
-  for (let i = 0; i < keys.length && ascii; i++) ascii = isAscii(keys[i])
-  if (keys.length > 1) keys.sort(ascii ? compareKeys : compareUtf8Keys)
+  const keys = sortedKeys(obj)
   head(5, keys.length)
   for (let i = 0; i < keys.length; i++) {
     writeString(keys[i])
@@ -177,28 +210,115 @@ function writeValue (v: unknown): void {
  * undefined when `value` holds anything but plain JSON-like data.
  */
 export function encodePlainCbor (value: unknown, prefix?: Uint8Array): Uint8Array | undefined {
-  if (busy) return undefined // re-entered from a getter: let dag-cbor do it
+  // busy: re-entered from a getter, dag-cbor does it
+  return withPlainCbor(value, prefix, bytes => bytes.slice())
+}
+
+function release (): void {
+  busy = false
+  // a rare huge value does not keep its buffer
+  if (buf.byteLength > 1 << 20) setBuffer(Buffer.allocUnsafeSlow(4096))
+}
+
+/** Both canonical forms of a plain object: with every member, and without one (with a prefix). */
+export interface PlainCborForms {
+  /** `encodePlainCbor(value)` */
+  full: Uint8Array
+  /** `encodePlainCbor(value without the member omitted, prefix)` */
+  without: Uint8Array
+}
+
+/**
+ * The dag-cbor bytes of a plain object, and those of the same object without
+ * its top-level member `omit` with `prefix` in front, from one encoding pass
+ * (an envelope's signed form and its signed bytes: the id and the signature
+ * check). Undefined when `value` is not a plain object of plain values.
+ */
+export function encodePlainCborForms (value: unknown, omit: string, prefix: Uint8Array): PlainCborForms | undefined {
+  return withPlainCborForms(value, omit, prefix, (full, without) => ({ full: full.slice(), without: without.slice() }))
+}
+
+/**
+ * `use(full, without)` on the forms of `encodePlainCborForms`, given as views
+ * of the encoder's scratch memory: no copy, for bytes that are only hashed
+ * or verified. The views are valid while `use` runs (encodings started inside
+ * it go through dag-cbor); what `use` throws is thrown. Undefined, without
+ * calling `use`, when `value` is not a plain object of plain values.
+ */
+export function withPlainCborForms<R> (value: unknown, omit: string, prefix: Uint8Array, use: (full: Uint8Array, without: Uint8Array) => R): R | undefined {
+  if (busy || value == null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) return undefined
   busy = true
+  try {
+    const end = writeForms(value as Record<string, unknown>, omit, prefix)
+    if (end < 0) return undefined
+    return use(u8.subarray(0, end), u8.subarray(end, pos))
+  } finally {
+    release()
+  }
+}
+
+/**
+ * Writes `obj`, then the prefix and `obj` without `omit`, into the scratch
+ * buffer: answers where the first form ends (the second ends at `pos`), or -1
+ * when `obj` is not plain.
+ */
+function writeForms (obj: Record<string, unknown>, omit: string, prefix: Uint8Array): number {
   pos = 0
   try {
-    if (prefix != null) {
-      ensure(prefix.byteLength)
-      buf.set(prefix, 0)
-      pos = prefix.byteLength
+    const keys = sortedKeys(obj)
+    head(5, keys.length)
+    const entries = pos
+    // [cut, cutEnd): the omitted member's key and value; empty when there is none
+    let cut = -1
+    let cutEnd = -1
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]
+      if (key === omit) cut = pos
+      writeString(key)
+      writeValue(obj[key])
+      if (key === omit) cutEnd = pos
     }
-    writeValue(value)
-    const out = new Uint8Array(pos)
-    out.set(buf.subarray(0, pos))
-    return out
+    const end = pos
+    if (cut < 0) { cut = end; cutEnd = end }
+    // the second form goes after the first in the scratch buffer, copied within it
+    ensure(prefix.byteLength + 9 + end)
+    u8.set(prefix, pos)
+    pos += prefix.byteLength
+    head(5, cutEnd > cut ? keys.length - 1 : keys.length)
+    u8.copyWithin(pos, entries, cut)
+    pos += cut - entries
+    u8.copyWithin(pos, cutEnd, end)
+    pos += end - cutEnd
+    return end
   } catch {
     // UNSUPPORTED, or anything else (a getter that throws, a stack overflow): dag-cbor decides
-    return undefined
-  } finally {
-    busy = false
-    // a rare huge value does not keep its buffer
-    if (buf.byteLength > 1 << 20) {
-      buf = Buffer.allocUnsafeSlow(4096)
-      view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+    return -1
+  }
+}
+
+/**
+ * `use(bytes)` on `encodePlainCbor(value, prefix)` given as a view of the
+ * encoder's scratch memory (no copy; valid while `use` runs; what `use`
+ * throws is thrown). Undefined, without calling `use`, when `value` is not
+ * plain.
+ */
+export function withPlainCbor<R> (value: unknown, prefix: Uint8Array | undefined, use: (bytes: Uint8Array) => R): R | undefined {
+  if (busy) return undefined
+  busy = true
+  try {
+    pos = 0
+    try {
+      if (prefix != null) {
+        ensure(prefix.byteLength)
+        u8.set(prefix, 0)
+        pos = prefix.byteLength
+      }
+      writeValue(value)
+    } catch {
+      return undefined
     }
+    return use(u8.subarray(0, pos))
+  } finally {
+    release()
   }
 }

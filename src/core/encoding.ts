@@ -22,8 +22,11 @@ export type Json = null | boolean | number | string | Json[] | { [k: string]: Js
 export function stripUndefined<T> (value: T): T {
   if (Array.isArray(value)) return value.map(v => stripUndefined(v)) as unknown as T
   if (value != null && typeof value === 'object' && !(value instanceof Uint8Array) && !(CID.asCID(value) != null)) {
+    const obj = value as Record<string, unknown>
     const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    // the keys and one read each (Object.entries would build a pair per member)
+    for (const k of Object.keys(obj)) {
+      const v = obj[k]
       if (v !== undefined) out[k] = stripUndefined(v)
     }
     return out as T
@@ -80,7 +83,9 @@ export function cidOfBytes (bytes: Uint8Array, codec: number = DAG_CBOR): CID {
   return CID.createV1(codec, Digest.create(SHA2_256, sha256(bytes)))
 }
 
-const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
+const BASE32_CODES = Uint8Array.from('abcdefghijklmnopqrstuvwxyz234567', c => c.charCodeAt(0))
+/** the text of one CID: 'b' and 58 base32 characters for a sha2-256 CIDv1 */
+const cidText = Buffer.alloc(64)
 
 /**
  * `cidOfBytes(bytes, codec).toString()` without building the CID object:
@@ -93,26 +98,23 @@ export function cidStringOfBytes (bytes: Uint8Array, codec: number = DAG_CBOR): 
   if (codec > 0x7f) return cidOfBytes(bytes, codec).toString()
   // the one-shot hash skips the Hash object: ~1 µs less per CID here
   const digest = hash('sha256', bytes, 'buffer')
-  const cid = new Uint8Array(4 + digest.byteLength)
-  cid[0] = 0x01
-  cid[1] = codec
-  cid[2] = SHA2_256
-  cid[3] = digest.byteLength
-  cid.set(digest, 4)
-  let out = 'b'
+  // CIDv1 bytes: version, codec, sha2-256, digest length, digest; base32 characters written
+  // into a scratch buffer and read as one string (no string built a character at a time)
+  let n = 0
+  cidText[n++] = 0x62 // 'b'
   let bits = 0
   let value = 0
-  for (let i = 0; i < cid.byteLength; i++) {
-    value = (value << 8) | cid[i]
+  for (let i = -4; i < digest.byteLength; i++) {
+    const byte = i >= 0 ? digest[i] : i === -4 ? 0x01 : i === -3 ? codec : i === -2 ? SHA2_256 : digest.byteLength
+    value = ((value << 8) | byte) & 0xffff
     bits += 8
     while (bits >= 5) {
-      out += BASE32[(value >>> (bits - 5)) & 31]
+      cidText[n++] = BASE32_CODES[(value >>> (bits - 5)) & 31]
       bits -= 5
     }
-    value &= (1 << bits) - 1
   }
-  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31]
-  return out
+  if (bits > 0) cidText[n++] = BASE32_CODES[(value << (5 - bits)) & 31]
+  return cidText.toString('latin1', 0, n)
 }
 
 /** CID of any document: CIDv1(dag-cbor, sha2-256) of its canonical bytes. */

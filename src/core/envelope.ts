@@ -10,9 +10,9 @@
  * const ok = await verifier.verify(env, { expectedFrom: remotePeer })
  */
 import { randomBytes } from 'node:crypto'
-import { encodeCanonical, cidStringOfBytes, toBase64url, fromBase64url, stripUndefined } from './encoding.js'
-import { encodePlainCbor } from './canonical-cbor.js'
-import { verifyByPeer, type Identity } from './identity.js'
+import { encodeCanonical, cidStringOfBytes, stripUndefined } from './encoding.js'
+import { encodePlainCbor, withPlainCbor, withPlainCborForms } from './canonical-cbor.js'
+import { verifyByPeer, signToBase64url, type Identity } from './identity.js'
 import {
   MalformedEnvelopeError, SchemaMismatchError, BadSignatureError, WrongSenderError, NotForMeError,
   ClockSkewError, EnvelopeExpiredError, EnvelopeLifetimeError, ReplayError, EnvelopeTooLargeError, IdentityError, PlError, UnknownTypeError
@@ -135,6 +135,28 @@ function cborScalarEnd (b: Uint8Array, off: number): number | undefined {
   return undefined
 }
 
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+const BASE64URL_CODES = Uint8Array.from(BASE64URL, c => c.charCodeAt(0))
+const BASE64URL_VALUES = new Int8Array(128).fill(-1)
+for (let i = 0; i < 64; i++) BASE64URL_VALUES[BASE64URL_CODES[i]] = i
+
+/**
+ * True when `text` is the one base64url form of 64 bytes: 86 characters of
+ * the alphabet, no padding, and the 4 spare bits of the last character zero
+ * (`toBase64url(fromBase64url(text)) === text` and 64 bytes, without
+ * decoding and encoding again). base64url decoders ignore the spare bits, so
+ * a signature with other spare bits would give the same signed envelope a
+ * new id (and a pass through the replay store).
+ */
+export function isCanonicalSignature (text: string): boolean {
+  if (typeof text !== 'string' || text.length !== 86) return false
+  for (let i = 0; i < 86; i++) {
+    const c = text.charCodeAt(i)
+    if (c > 127 || BASE64URL_VALUES[c] < 0) return false
+  }
+  return (BASE64URL_VALUES[text.charCodeAt(85)] & 0x0f) === 0
+}
+
 /** The envelope's id: CID of its signed dag-cbor form. */
 export function envelopeId (env: Envelope<any>): string {
   return cidStringOfBytes(encodeCanonical(env))
@@ -146,35 +168,43 @@ const NONCE_POOL_BYTES = NONCE_BYTES * 512
 let noncePool = new Uint8Array(0)
 let nonceOffset = 0
 
+/** the 16 characters of one nonce (12 bytes: 4 groups of 3 bytes, no padding) */
+const nonceText = Buffer.alloc(16)
+
 /** A fresh 96-bit random nonce (base64url); each comes from bytes never handed out before. */
 function nextNonce (): string {
   if (nonceOffset + NONCE_BYTES > noncePool.byteLength) {
     noncePool = randomBytes(NONCE_POOL_BYTES)
     nonceOffset = 0
   }
-  const nonce = noncePool.subarray(nonceOffset, nonceOffset + NONCE_BYTES)
+  // written here rather than through a Buffer view and toString: ~0.1 µs instead of ~0.25
+  for (let i = 0, n = 0; i < NONCE_BYTES; i += 3) {
+    const v = (noncePool[nonceOffset + i] << 16) | (noncePool[nonceOffset + i + 1] << 8) | noncePool[nonceOffset + i + 2]
+    nonceText[n++] = BASE64URL_CODES[v >>> 18]
+    nonceText[n++] = BASE64URL_CODES[(v >>> 12) & 63]
+    nonceText[n++] = BASE64URL_CODES[(v >>> 6) & 63]
+    nonceText[n++] = BASE64URL_CODES[v & 63]
+  }
   nonceOffset += NONCE_BYTES
-  return toBase64url(nonce)
+  return nonceText.toString('latin1')
 }
 
 /** Signs `body` as a `type` envelope. Validates the body first: we never send what we would reject. */
 export function signEnvelope<B extends object> (identity: Identity, registry: EnvelopeSchemas, type: string, body: B, options: SignOptions = {}): Envelope<B> {
   registry.validate(type, body)
   const ts = options.now ?? systemClock.now()
-  const unsigned = stripUndefined({
-    v: 1 as const,
-    type,
-    schema: registry.cidOf(type),
-    from: identity.id,
-    to: options.to,
-    ts,
-    exp: ts + (options.ttlMs ?? DEFAULT_ENVELOPE_TTL_MS),
-    nonce: nextNonce(),
-    trace: options.trace,
-    body
-  })
-  const sig = toBase64url(identity.sign(unsignedBytes(unsigned)))
-  return { ...unsigned, sig }
+  // built member by member in the order of the wire type, leaving out what is undefined
+  // (what stripUndefined of the whole envelope gave, without copying it twice)
+  const env: Record<string, unknown> = { v: 1, type, schema: registry.cidOf(type), from: identity.id }
+  if (options.to !== undefined) env.to = options.to
+  env.ts = ts
+  env.exp = ts + (options.ttlMs ?? DEFAULT_ENVELOPE_TTL_MS)
+  env.nonce = nextNonce()
+  if (options.trace !== undefined) env.trace = options.trace
+  env.body = stripUndefined(body)
+  // signed straight from the encoder's memory: the bytes are not kept
+  env.sig = withPlainCbor(env, ENVELOPE_DOMAIN, bytes => signToBase64url(identity, bytes)) ?? signToBase64url(identity, unsignedBytes(env as unknown as Envelope<B>))
+  return env as unknown as Envelope<B>
 }
 
 export interface VerifyOptions {
@@ -267,7 +297,16 @@ export class EnvelopeVerifier {
       try { this.registry.validate(ENVELOPE_TYPE, env) } catch (err) { detail = (err as Error).message }
       throw new MalformedEnvelopeError(`malformed envelope: ${detail}`)
     }
+    // the signed form (size, id) and the signed bytes (signature) from one encoding, checked where
+    // the encoder wrote them; other values (a CID in the body...) are encoded through dag-cbor
+    const checked = withPlainCborForms(env, 'sig', ENVELOPE_DOMAIN, (signed, unsigned) => this.checkSigned(env, signed, unsigned, options))
+    if (checked !== undefined) return checked
     const signed = encodeCanonical(env)
+    return this.checkSigned(env, signed, unsignedFromSigned(signed) ?? unsignedBytes(env), options)
+  }
+
+  /** The checks after the shape: size, type and schema, body, sender, signature, clock window, expiry; then the id. */
+  private checkSigned<B> (env: Envelope<B>, signed: Uint8Array, unsigned: Uint8Array, options: VerifyOptions): VerifiedEnvelope<B> {
     if (signed.byteLength > this.maxBytes) throw new EnvelopeTooLargeError(`envelope is ${signed.byteLength} bytes, the limit is ${this.maxBytes}`, { size: signed.byteLength, max: this.maxBytes })
     if (options.expectedTypes != null && !options.expectedTypes.includes(env.type)) {
       throw new UnknownTypeError(`expected ${options.expectedTypes.join(' or ')}, got ${env.type}`, { type: env.type })
@@ -281,11 +320,11 @@ export class EnvelopeVerifier {
     if (this.init.self != null && env.to != null && env.to !== this.init.self) throw new NotForMeError(`envelope is addressed to ${env.to}`, { to: env.to })
     // one signature, one text form: base64url ignores the spare bits of the last character, and a
     // re-encoded signature would give the same signed envelope a new id (and a pass through the replay store)
-    const sig = fromBase64url(env.sig)
-    if (sig.byteLength !== 64 || toBase64url(sig) !== env.sig) throw new BadSignatureError('signature is not 64 bytes in canonical base64url', { from: env.from })
+    if (!isCanonicalSignature(env.sig)) throw new BadSignatureError('signature is not 64 bytes in canonical base64url', { from: env.from })
+    const sig = Buffer.from(env.sig, 'base64url')
     let ok = false
     try {
-      ok = verifyByPeer(env.from, unsignedFromSigned(signed) ?? unsignedBytes(env), sig)
+      ok = verifyByPeer(env.from, unsigned, sig)
     } catch (err) {
       if (err instanceof IdentityError) throw new BadSignatureError(`cannot verify: ${err.message}`)
       if (err instanceof PlError) throw err

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
-import { encodePlainCbor } from '../../src/core/canonical-cbor.js'
+import { encodePlainCbor, encodePlainCborForms, withPlainCbor, withPlainCborForms } from '../../src/core/canonical-cbor.js'
 import { encodeCanonical, stripUndefined, cidOf } from '../../src/core/encoding.js'
 import { ENVELOPE_DOMAIN } from '../../src/core/envelope.js'
 
@@ -71,4 +71,50 @@ test('a getter that encodes re-enters safely', () => {
   const inner = { x: 1 }
   const o = { get a () { return encodeCanonical(inner) }, b: 2 }
   assert.deepEqual(encodeCanonical(o), dagCbor.encode({ a: dagCbor.encode(inner), b: 2 }))
+})
+
+test('both forms from one pass: the whole object, and without one member behind a prefix (2 000 random objects)', () => {
+  const prefix = new Uint8Array([1, 2, 3])
+  for (let seed = 0; seed < 2_000; seed++) {
+    const r = rng(seed)
+    const o: Record<string, unknown> = {}
+    // up to 30 members: the map head changes width between 23 and 24 entries
+    const n = Math.floor(r() * 30)
+    for (let i = 0; i < n; i++) o[TEXTS[Math.floor(r() * 11)] + String(i)] = r() < 0.1 ? undefined : value(r, 1)
+    const keys = Object.keys(o)
+    const omit = r() < 0.8 && keys.length > 0 ? keys[Math.floor(r() * keys.length)] : 'absent'
+    const forms = encodePlainCborForms(o, omit, prefix)
+    assert.ok(forms != null, `seed ${seed}`)
+    const { [omit]: _dropped, ...rest } = o
+    assert.deepEqual(forms.full, new Uint8Array(dagCbor.encode(stripUndefined(o))), `seed ${seed}: full`)
+    assert.deepEqual(forms.without, new Uint8Array([...prefix, ...dagCbor.encode(stripUndefined(rest))]), `seed ${seed}: without ${omit}`)
+    assert.equal(Object.getPrototypeOf(forms.full), Uint8Array.prototype)
+  }
+})
+
+test('forms of anything but a plain object of plain values are left to the caller', () => {
+  const p = new Uint8Array(0)
+  for (const v of [null, 1, 'x', [1], new Uint8Array(1), new Map(), { c: cidOf({ a: 1 }) }, { n: NaN }, new (class X { a = 1 })()]) {
+    assert.equal(encodePlainCborForms(v, 'a', p), undefined, String(v))
+  }
+})
+
+test('the zero-copy forms: use sees the bytes, its errors are thrown, encodings inside it still give the right bytes', () => {
+  const doc = { sig: 'x', a: [1, 'é'], b: { c: null } }
+  const { sig: _sig, ...rest } = doc
+  const prefix = new Uint8Array([9])
+  const seen = withPlainCborForms(doc, 'sig', prefix, (full, without) => {
+    // an encoding while the scratch memory is lent out goes through dag-cbor, and the views stay intact
+    assert.deepEqual(encodeCanonical({ other: 1 }), dagCbor.encode({ other: 1 }))
+    return [full.slice(), without.slice()]
+  })
+  assert.deepEqual(seen, [new Uint8Array(dagCbor.encode(doc)), new Uint8Array([9, ...dagCbor.encode(rest)])])
+  assert.throws(() => withPlainCborForms(doc, 'sig', prefix, () => { throw new RangeError('from use') }), RangeError)
+  assert.throws(() => withPlainCbor(doc, undefined, () => { throw new RangeError('from use') }), RangeError)
+  // after a throwing use the encoder is free again
+  assert.deepEqual(encodePlainCbor(doc), new Uint8Array(dagCbor.encode(doc)))
+  let called = false
+  assert.equal(withPlainCbor({ n: NaN }, undefined, () => { called = true }), undefined)
+  assert.equal(called, false)
+  assert.deepEqual(withPlainCbor(doc, prefix, b => b.slice()), new Uint8Array([9, ...dagCbor.encode(doc)]))
 })

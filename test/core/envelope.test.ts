@@ -2,7 +2,9 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import * as ed from '@noble/ed25519'
 import { createIdentity, type Identity } from '../../src/core/identity.js'
-import { signEnvelope, unsignedBytes, unsignedFromSigned, envelopeId, EnvelopeVerifier, type Envelope } from '../../src/core/envelope.js'
+import { signEnvelope, unsignedBytes, unsignedFromSigned, envelopeId, EnvelopeVerifier, isCanonicalSignature, ENVELOPE_DOMAIN, type Envelope } from '../../src/core/envelope.js'
+import { encodePlainCborForms } from '../../src/core/canonical-cbor.js'
+import { randomBytes } from 'node:crypto'
 import { fromBase64url, toBase64url, encodeCanonical } from '../../src/core/encoding.js'
 import { SchemaRegistry } from '../../src/spec/index.js'
 import { Store, ReplayStore } from '../../src/store/index.js'
@@ -305,7 +307,69 @@ test('every signed envelope gets its own 12-byte nonce, also across refills of t
   for (let i = 0; i < 1500; i++) {
     const env = signEnvelope(alice, registry, 'Decline.v1', decline())
     assert.equal(fromBase64url(env.nonce).byteLength, 12)
+    assert.equal(toBase64url(fromBase64url(env.nonce)), env.nonce, 'canonical base64url')
     seen.add(env.nonce)
   }
   assert.equal(seen.size, 1500)
+})
+
+test('one encoding pass gives the signed form and the signed bytes the verifier checks (with and without to/trace, a body with its own sig key)', () => {
+  const cases: Array<Envelope<any>> = [
+    signEnvelope(alice, registry, 'Decline.v1', decline()),
+    signEnvelope(alice, registry, 'Decline.v1', decline(), { to: mallory.id, trace: 'trace-1' }),
+    signEnvelope(alice, registry, 'Decline.v1', decline(), { now: 2 ** 52, ttlMs: 1 }),
+    { ...signEnvelope(alice, registry, 'Decline.v1', decline()), body: { sig: 'inner', exp: 1 } }
+  ]
+  for (const env of cases) {
+    const forms = encodePlainCborForms(env, 'sig', ENVELOPE_DOMAIN)
+    assert.ok(forms != null)
+    assert.deepEqual(forms.full, encodeCanonical(env))
+    assert.deepEqual(forms.without, unsignedBytes(env))
+    assert.equal(envelopeId(env), envelopeId(JSON.parse(JSON.stringify(env))))
+  }
+})
+
+test('signEnvelope keeps the member order and leaves out undefined options', () => {
+  const plain = signEnvelope(alice, registry, 'Decline.v1', { ...decline(), message: undefined })
+  assert.deepEqual(Object.keys(plain), ['v', 'type', 'schema', 'from', 'ts', 'exp', 'nonce', 'body', 'sig'])
+  assert.deepEqual(Object.keys(plain.body), ['cfp', 'run', 'step', 'reason'])
+  const full = signEnvelope(alice, registry, 'Decline.v1', decline(), { to: mallory.id, trace: 't' })
+  assert.deepEqual(Object.keys(full), ['v', 'type', 'schema', 'from', 'to', 'ts', 'exp', 'nonce', 'trace', 'body', 'sig'])
+  const body = decline()
+  const env = signEnvelope(alice, registry, 'Decline.v1', body)
+  body.reason = 'changed'
+  assert.equal(env.body.reason, 'busy', 'the envelope holds its own copy of the body')
+})
+
+test('isCanonicalSignature answers exactly what decoding and encoding again would (64 bytes, one text form)', () => {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  const reference = (text: string): boolean => {
+    try {
+      const bytes = fromBase64url(text)
+      return bytes.byteLength === 64 && toBase64url(bytes) === text
+    } catch {
+      return false
+    }
+  }
+  const texts: string[] = []
+  for (let i = 0; i < 200; i++) {
+    const sig = toBase64url(randomBytes(64))
+    texts.push(sig)
+    // every last character: only those with the 4 spare bits zero are canonical
+    texts.push(sig.slice(0, -1) + alphabet[i % 64])
+    texts.push(sig.slice(0, 85 - (i % 3)), sig + alphabet[i % 64], sig + '=', sig.slice(0, 40) + '+' + sig.slice(41), sig.slice(0, 40) + 'é' + sig.slice(41))
+  }
+  texts.push('', 'A'.repeat(86), '_'.repeat(86), 'A'.repeat(84) + '==')
+  for (const text of texts) assert.equal(isCanonicalSignature(text), reference(text), text)
+  assert.equal(isCanonicalSignature(42 as unknown as string), false)
+})
+
+test('signToBase64url: the signature text of an identity, through its own sign when it has one of its own', async () => {
+  const { signToBase64url } = await import('../../src/core/identity.js')
+  const data = new Uint8Array([1, 2, 3])
+  assert.equal(signToBase64url(alice, data), toBase64url(alice.sign(data)))
+  const custom = { ...alice, sign: () => new Uint8Array(64).fill(7) }
+  assert.equal(signToBase64url(custom, data), toBase64url(new Uint8Array(64).fill(7)))
+  // an envelope signed by such an identity carries that identity's signature
+  assert.equal(signEnvelope(custom, registry, 'Decline.v1', decline()).sig, toBase64url(new Uint8Array(64).fill(7)))
 })
