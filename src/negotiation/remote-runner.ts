@@ -19,7 +19,7 @@ import { envelopeId, type Envelope, type SignOptions, type EnvelopeVerifier, typ
 import type { Logger } from '../core/logger.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import type { Store } from '../store/index.js'
-import type { Rpc } from '../net/index.js'
+import type { Rpc, RpcResponse } from '../net/index.js'
 import type { PlLibp2p } from '../net/libp2p.js'
 import type { SchemaRegistry } from '../spec/index.js'
 import type { RunnerQuery, StepContext, StepRunner, StepRunResult } from '../exec/types.js'
@@ -120,6 +120,8 @@ const NOT_FAILOVER = new Set(['RpcAbortedError'])
 const MAX_RELEASE_BIDS = 64
 const RELEASE_TTL_MS = 10_000
 const CONNECTION_ERRORS = new Set(['RpcDialError', 'RpcStreamError'])
+/** What a provider answers /pl/exec when it refuses the award the call carries (the attempt's outcome is then 'award-rejected'). */
+const AWARD_REFUSALS = new Set(['AwardMismatchError', 'UnknownBidError', 'BidAlreadyAwardedError', 'BidExpiredError', 'ProviderBusyError', 'ReplayError'])
 /** Runs remembered as having had their plan warnings logged. */
 const WARNED_RUNS = 1024
 /** Earlier negotiations of one step kept in its explanation. */
@@ -522,17 +524,29 @@ export class RemoteRunner implements StepRunner {
     const awardEnv = this.components.sign('Award.v1', award, { to: provider, ttlMs: Math.max(1_000, job.deadline - this.clock.now() + 5_000) })
     const awardId = envelopeId(awardEnv)
     record.award = awardId
-    const ack = await this.components.rpc.request(provider, this.negotiate, { envelope: awardEnv }, { signal: job.signal, timeouts: { dialMs: this.init.dialTimeoutMs ?? DEFAULT_NEGOTIATION_DIAL_MS } })
-    if (ack.status !== 'OK') {
-      record.outcome = 'award-rejected'
-      const e = ack.error
-      throw new RemoteStepFailedError(`${provider} rejected the award: ${e?.name ?? ack.status}: ${e?.message ?? ''}`, { remote: e, provider }, true)
-    }
     const inline = job.inputBytes.byteLength <= (this.init.inlineInputBytes ?? DEFAULT_INLINE_INPUT_BYTES)
-    const budget = Math.max(1, job.deadline - this.clock.now())
     // only the awarded provider may fetch the input, and only until the step's deadline
-    if (!inline) this.init.grantInput?.(job.inputCid, provider, budget)
-    const res = await this.components.rpc.request(provider, this.exec, { award: awardEnv, ...(inline ? { input: job.inputBytes } : {}) }, {
+    if (!inline) this.init.grantInput?.(job.inputCid, provider, Math.max(1, job.deadline - this.clock.now()))
+    // the award travels with the exec call (one round trip): the provider verifies and accepts it before running anything
+    let res = await this.execCall(job, provider, awardEnv, inline, true)
+    if (res.status !== 'OK' && res.error?.name === 'UnknownAwardError') {
+      // a provider that takes awards on /pl/negotiate only: award there, then call again
+      await this.awardApart(job, provider, awardEnv, record)
+      res = await this.execCall(job, provider, awardEnv, inline, false)
+    }
+    if (res.status !== 'OK') {
+      const e = res.error
+      const refusedAward = AWARD_REFUSALS.has(e?.name ?? '')
+      if (refusedAward) record.outcome = 'award-rejected'
+      throw new RemoteStepFailedError(`${provider} ${refusedAward ? 'rejected the award' : 'refused to execute'}: ${e?.name ?? res.status}: ${e?.message ?? ''}`, { remote: e, provider }, true)
+    }
+    return await this.accept(job, best, awardId, award, res.body as ExecResponse, record)
+  }
+
+  /** One /pl/exec call with the award envelope (`accept`: not sent before, to be accepted with this call) and the input when small enough to go inline. */
+  private async execCall (job: StepJob, provider: string, awardEnv: Envelope<Award>, inline: boolean, accept: boolean): Promise<RpcResponse<ExecResponse>> {
+    const budget = Math.max(1, job.deadline - this.clock.now())
+    return await this.components.rpc.request(provider, this.exec, { award: awardEnv, ...(inline ? { input: job.inputBytes } : {}), ...(accept ? { accept: true as const } : {}) }, {
       signal: job.signal,
       timeouts: { totalMs: budget, firstByteMs: Math.min(budget, 10_000), dialMs: this.init.dialTimeoutMs ?? DEFAULT_NEGOTIATION_DIAL_MS },
       onProgress: (body) => {
@@ -540,11 +554,15 @@ export class RemoteRunner implements StepRunner {
         if (p?.type === 'pl:step:progress' && typeof p.n === 'number') job.ctx.progress(p.n, p.total, p.message)
       }
     })
-    if (res.status !== 'OK') {
-      const e = res.error
-      throw new RemoteStepFailedError(`${provider} refused to execute: ${e?.name ?? res.status}: ${e?.message ?? ''}`, { remote: e, provider }, true)
-    }
-    return await this.accept(job, best, awardId, award, res.body as ExecResponse, record)
+  }
+
+  /** The award on /pl/negotiate, for a provider that does not take it with the exec call; throws when refused. */
+  private async awardApart (job: StepJob, provider: string, awardEnv: Envelope<Award>, record: AttemptExplanation): Promise<void> {
+    const ack = await this.components.rpc.request(provider, this.negotiate, { envelope: awardEnv }, { signal: job.signal, timeouts: { dialMs: this.init.dialTimeoutMs ?? DEFAULT_NEGOTIATION_DIAL_MS } })
+    if (ack.status === 'OK') return
+    record.outcome = 'award-rejected'
+    const e = ack.error
+    throw new RemoteStepFailedError(`${provider} rejected the award: ${e?.name ?? ack.status}: ${e?.message ?? ''}`, { remote: e, provider }, true)
   }
 
   private async accept (job: StepJob, best: RankedBid, awardId: string, award: Award, body: ExecResponse, record: AttemptExplanation): Promise<StepRunResult> {

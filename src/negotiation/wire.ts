@@ -6,7 +6,8 @@
  *   Award.v1           → OK `{award: <award id>, accepted: true}` | REJECTED (typed error)
  *   BidRelease.v1      → OK `{released: <bids dropped>}` (the requester will not award them)
  *   Bid.v1 | Decline.v1 (a provider answering an open call) → OK `{received: true}` | REJECTED
- * /pl/exec/1.0.0 — request `{award: <the Award.v1 envelope>, input?: <bytes>}`:
+ * /pl/exec/1.0.0 — request `{award: <the Award.v1 envelope>, input?: <bytes>, accept?: true}` (`accept`: the award was not
+ *   sent on /pl/negotiate; the provider verifies and accepts it as there, then runs it):
  *   PROGRESS `{type: 'pl:exec:accepted' | 'pl:exec:input' | 'pl:step:progress', ...}` frames, then
  *   OK `{result: Result.v1 envelope (with the provider-signed receipt), output?: <dag-cbor bytes>, inner?: <SignedReceipt.v1 of a composite's inner run>[]}`
  */
@@ -18,7 +19,8 @@ import type { Award, Result } from './types.js'
 export interface NegotiateRequest { envelope: Envelope<any> }
 export type NegotiateResponse = { envelope: Envelope<any> } | { award: string, accepted: true } | { received: true } | { released: number }
 
-export interface ExecRequest { award: Envelope<Award>, input?: Uint8Array }
+/** `accept: true`: the award comes with this call instead of on /pl/negotiate before it (verified and accepted first) */
+export interface ExecRequest { award: Envelope<Award>, input?: Uint8Array, accept?: true }
 /** `inner`: the receipts of a composite step's inner run (and of composites nested in it), which the receipt's `inner` names */
 export interface ExecResponse { result: Envelope<Result>, output?: Uint8Array, inner?: unknown[] }
 
