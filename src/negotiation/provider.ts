@@ -425,7 +425,8 @@ export class Provider {
       inputBytes = await this.init.fetcher.fetch(requester, award.input, { signal })
       verifyBytes(award.input, inputBytes)
     }
-    await ctx.progress({ type: 'pl:exec:input', cid: award.input, source: req.input != null ? 'inline' : 'fetched', bytes: inputBytes.byteLength })
+    // the requester knows what it sent inline: the frame (one more message through the stream) reports a fetch only
+    if (req.input == null) await ctx.progress({ type: 'pl:exec:input', cid: award.input, source: 'fetched', bytes: inputBytes.byteLength })
     const call = decodeCanonical(inputBytes)
     if (!isStepCall(call)) throw new InvalidStepInputError(`input ${award.input} is not a step call document {input_data, parameters, settings, global_settings, global_parameters}`, { input: award.input })
 

@@ -26,6 +26,7 @@ export interface ExecResponse { result: Envelope<Result>, output?: Uint8Array, i
 
 export type ExecProgress =
   | { type: 'pl:exec:accepted', award: string }
+  /** sent after a fetched input only (`source: 'inline'` is kept for older providers, which sent it for inline input too) */
   | { type: 'pl:exec:input', cid: string, source: 'inline' | 'fetched', bytes: number }
   | { type: 'pl:step:progress', n: number, total?: number, message?: string }
 
