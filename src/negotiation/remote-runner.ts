@@ -112,6 +112,8 @@ interface StepJob {
   deadline: number
   signal: AbortSignal
   exp: StepExplanation
+  /** the input block's write and the earlier explanation's merge (awaited before the first exec call) */
+  ready: Promise<void>
 }
 
 const NOT_FAILOVER = new Set(['RpcAbortedError'])
@@ -232,11 +234,16 @@ export class RemoteRunner implements StepRunner {
     const attempts = this.init.maxAttempts ?? DEFAULT_MAX_ATTEMPTS
     const replyWindow = this.init.replyWindowMs ?? DEFAULT_REPLY_WINDOW_MS
     const deadline = started + (this.init.stepDeadlineMs ?? replyWindow + attempts * (ctx.limits.wall_ms + (this.init.execGraceMs ?? DEFAULT_EXEC_GRACE_MS)))
-    // independent: the input block's write, the policies, an earlier explanation, the upstream receipts (all before the first call)
-    const [, policy, earlier, prev] = await Promise.all([
+    // the input block's write and the read of an earlier explanation overlap with the call for proposals (the
+    // calls only name the input's CID): both are awaited before the first exec call, so the input is on disk
+    // before any provider is sent it or may fetch it. The policies and upstream receipts are needed for the calls.
+    const stored = Promise.all([
       this.components.store.blocks.putBytes(inputCid, inputBytes),
+      this.init.explanations.find(ctx.runId, ctx.key)
+    ])
+    stored.catch(() => {}) // awaited (job.ready), or dropped when the step fails before any award
+    const [policy, prev] = await Promise.all([
       resolvePolicies(ctx.dag.policies ?? [], this.init.policies, ctx.dag.constraints, { signal: ctx.signal }),
-      this.init.explanations.find(ctx.runId, ctx.key),
       prevReceipts(this.init.receipts, ctx.runId, ctx.dag, step)
     ])
     const warnings = constraintWarnings(ctx.dag.constraints)
@@ -258,15 +265,17 @@ export class RemoteRunner implements StepRunner {
       attempts: [],
       ...(warnings.length > 0 ? { warnings } : {})
     }
-    if (earlier != null) {
+    const ready = stored.then(([, earlier]) => {
+      if (earlier == null) return
       // an earlier negotiation of this step (an executor retry, a resumed run): keep it, newest last
       const { history, ...previous } = earlier
       exp.history = [...(history ?? []), previous].slice(-MAX_HISTORY)
-    }
+    })
+    ready.catch(() => {})
     const signal = AbortSignal.any([ctx.signal, this.shutdown.signal])
     const job: StepJob = {
       step, ctx, name: step.capability.name, version: step.capability.version, inputCid, inputBytes,
-      prev, policy, deadline, signal, exp
+      prev, policy, deadline, signal, exp, ready
     }
     let result: StepRunResult | undefined
     try {
@@ -278,6 +287,7 @@ export class RemoteRunner implements StepRunner {
       throw err
     } finally {
       exp.ended = this.clock.now()
+      await ready.catch(() => {}) // the earlier explanation, when the step ended before any award
       this.releaseBids(exp, signal.aborted ? 'cancelled' : exp.outcome === 'ok' ? 'lost' : 'step-failed')
       const explained = this.init.explanations.put(exp).catch((err: Error) => { this.log.warn({ err: err.message }, 'cannot store the award explanation') })
       // the accepted receipt and the explanation share one group commit; the receipt is on disk before the step resolves
@@ -335,6 +345,8 @@ export class RemoteRunner implements StepRunner {
         if (backups.length === 0) break
       }
       const best = backups.shift() as RankedBid
+      // the input block is on disk (and the earlier explanation merged) before the first exec call; a store error fails the step, not the provider
+      await job.ready
       attempt++
       if (attempt > 1) job.exp.reawards++
       const record: AttemptExplanation = { n: attempt, round: best.explanation.round, provider: best.provider, bid: best.id, outcome: 'failed', at: this.clock.now() }

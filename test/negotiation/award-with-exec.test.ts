@@ -199,3 +199,26 @@ test('a provider that takes awards on /pl/negotiate only gets the award there, t
     await p.components.rpc.handle(served.def)
   }
 })
+
+test('the input block is written while the calls go out, and a failed write fails the step before any exec call', async () => {
+  const blocks = requester().components.store.blocks
+  const putBytes = blocks.putBytes.bind(blocks)
+  const sent: string[] = []
+  const rpc = requester().components.rpc
+  const request = rpc.request.bind(rpc)
+  rpc.request = (async (peer: any, def: any, req: any, o: any) => {
+    sent.push(def.id as string)
+    return await request(peer, def, req, o)
+  }) as typeof rpc.request
+  blocks.putBytes = async () => { throw new Error('disk full') }
+  try {
+    const runner = requester().service<Negotiation>('negotiation').runner as RemoteRunner
+    const s = step('echo', 'Echo')
+    await assert.rejects(runner.run(s, { x: 5 }, ctxOf(dagOf([s]), runId('input-write'), 'echo')), /disk full/)
+    assert.ok(sent.includes(negotiate.id), sent.join(', '))
+    assert.ok(!sent.includes(exec.id), sent.join(', '))
+  } finally {
+    blocks.putBytes = putBytes
+    rpc.request = request
+  }
+})
