@@ -17,7 +17,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { cidOfBytes, decodeCanonical, encodeCanonical, parseCid, verifyBytes, DAG_CBOR } from '../core/encoding.js'
 import { envelopeId, type Envelope, type SignOptions, type EnvelopeVerifier, type Identity, type Metrics, mapBounded } from '../core/index.js'
 import type { Logger } from '../core/logger.js'
-import { systemClock, type Clock } from '../core/clock.js'
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js'
 import type { Store } from '../store/index.js'
 import type { Rpc, RpcResponse } from '../net/index.js'
 import type { PlLibp2p } from '../net/libp2p.js'
@@ -34,7 +34,7 @@ import { AllProvidersFailedError, InvalidResultError, NegotiationDeadlineError, 
 import { CfpRound, judgeBid, type OpenCallPort, type RankedBid } from './round.js'
 import type { PeerQuarantine } from './quarantine.js'
 import { resolvePolicies, type EffectivePolicy, type PolicyResolver } from './policy.js'
-import { execProtocol, negotiateProtocol, type ExecProgress, type ExecResponse } from './wire.js'
+import { execProtocol, negotiateProtocol, MAX_CARRIED_RELEASES, type ExecProgress, type ExecResponse } from './wire.js'
 import type { AttemptExplanation, ExplanationStore, StepExplanation } from './explanation.js'
 import { checkOutputConstraints, constraintWarnings, type Verdict, attestationCid, type IoSchemas, type BidEvidence, type Requirement } from '../trust/index.js'
 import { Semaphore } from '../exec/index.js'
@@ -121,6 +121,8 @@ const NOT_FAILOVER = new Set(['RpcAbortedError'])
 /** bids per BidRelease.v1 (its schema's maxItems) and how long delivering one may take */
 const MAX_RELEASE_BIDS = 64
 const RELEASE_TTL_MS = 10_000
+/** how long a release waits for a call to its provider to ride with before it goes on its own */
+const RELEASE_FLUSH_MS = 250
 const CONNECTION_ERRORS = new Set(['RpcDialError', 'RpcStreamError'])
 /** What a provider answers /pl/exec when it refuses the award the call carries (the attempt's outcome is then 'award-rejected'). */
 const AWARD_REFUSALS = new Set(['AwardMismatchError', 'UnknownBidError', 'BidAlreadyAwardedError', 'BidExpiredError', 'ProviderBusyError', 'ReplayError'])
@@ -186,10 +188,13 @@ export class RemoteRunner implements StepRunner {
   private readonly clock: Clock
   /** runs whose plan warnings were logged */
   private readonly warnedRuns = new Set<string>()
+  /** signed BidRelease.v1 envelopes waiting for the next call to their provider, or for the flush */
+  private readonly pendingReleases = new Map<string, Array<Envelope<BidRelease>>>()
+  private releaseTimer?: TimerHandle
 
   constructor (private readonly components: RemoteRunnerComponents, private readonly init: RemoteRunnerInit) {
     this.clock = components.clock ?? systemClock
-    this.round = new CfpRound(components)
+    this.round = new CfpRound({ ...components, releasesFor: (provider) => this.takeReleases(provider) })
     this.log = components.logger.child({ component: 'negotiation-requester' })
     this.slots = new Semaphore(init.maxRemoteSteps ?? DEFAULT_MAX_REMOTE_STEPS)
     this.walks = new RecentWalks({ everyMs: init.walkEveryMs, now: () => this.clock.now() })
@@ -218,6 +223,10 @@ export class RemoteRunner implements StepRunner {
 
   async stop (): Promise<void> {
     this.shutdown.abort()
+    // releases not sent yet are dropped: their bids expire on their own
+    this.clock.clearTimeout(this.releaseTimer)
+    this.releaseTimer = undefined
+    this.pendingReleases.clear()
   }
 
   async run (step: Step, inputData: Record<string, unknown>, ctx: StepContext): Promise<StepRunResult> {
@@ -318,11 +327,34 @@ export class RemoteRunner implements StepRunner {
       for (let i = 0; i < bids.length; i += MAX_RELEASE_BIDS) chunks.push([provider, bids.slice(i, i + MAX_RELEASE_BIDS)])
       return chunks
     })
-    void mapBounded(calls, this.init.cfpConcurrency ?? DEFAULT_CFP_CONCURRENCY, async ([provider, bids]) => {
+    for (const [provider, bids] of calls) {
       const release: BidRelease = { run: exp.run, step: exp.step, bids, ...(reason != null ? { reason } : {}) }
       const envelope = this.components.sign('BidRelease.v1', release, { to: provider, ttlMs: RELEASE_TTL_MS })
-      await this.components.rpc.request(provider, this.negotiate, { envelope }, { signal: this.shutdown.signal, timeouts: { dialMs: this.init.dialTimeoutMs ?? DEFAULT_NEGOTIATION_DIAL_MS, firstByteMs: RELEASE_TTL_MS, totalMs: RELEASE_TTL_MS } })
-        .catch((err: Error) => { this.log.debug({ provider, err: err.message }, 'bid release not delivered (the bids expire on their own)') })
+      this.pendingReleases.set(provider, [...(this.pendingReleases.get(provider) ?? []), envelope])
+    }
+    // they ride with the next call to each provider (CarriedReleases), or go on their own after RELEASE_FLUSH_MS
+    this.releaseTimer ??= this.clock.setTimeout(() => { this.releaseTimer = undefined; this.flushReleases() }, RELEASE_FLUSH_MS)
+  }
+
+  /** Takes the releases waiting for `provider` (at most MAX_CARRIED_RELEASES), to go with a call to it. */
+  private takeReleases (provider: string): Array<Envelope<BidRelease>> | undefined {
+    const pending = this.pendingReleases.get(provider)
+    if (pending == null) return undefined
+    const taken = pending.splice(0, MAX_CARRIED_RELEASES)
+    if (pending.length === 0) this.pendingReleases.delete(provider)
+    return taken
+  }
+
+  /** Sends the releases no call took: one /pl/negotiate call per provider, the first as its envelope and the rest carried. Best effort. */
+  private flushReleases (): void {
+    if (this.shutdown.signal.aborted) return
+    const providers = [...this.pendingReleases.keys()]
+    void mapBounded(providers, this.init.cfpConcurrency ?? DEFAULT_CFP_CONCURRENCY, async (provider) => {
+      for (let taken = this.takeReleases(provider); taken != null && taken.length > 0; taken = this.takeReleases(provider)) {
+        const [envelope, ...releases] = taken
+        await this.components.rpc.request(provider, this.negotiate, { envelope, ...(releases.length > 0 ? { releases } : {}) }, { signal: this.shutdown.signal, timeouts: { dialMs: this.init.dialTimeoutMs ?? DEFAULT_NEGOTIATION_DIAL_MS, firstByteMs: RELEASE_TTL_MS, totalMs: RELEASE_TTL_MS } })
+          .catch((err: Error) => { this.log.debug({ provider, err: err.message }, 'bid release not delivered (the bids expire on their own)') })
+      }
     })
   }
 
