@@ -349,14 +349,7 @@ export class Provider {
   }
 
   private async onExec (req: ExecRequest, ctx: HandlerContext): Promise<RpcResponse<ExecResponse>> {
-    // the award envelope was verified (and recorded as seen) when it arrived on /pl/negotiate: the
-    // same id is the same signed bytes, so an award this node accepted from this peer and not yet
-    // expired needs no second signature check; anything else is verified in full (and refused below)
-    const known = this.components.verifier.idOf(req?.award)
-    const held = known != null ? this.awards.get(known) : undefined
-    const id = known != null && held != null && held.bid.requester === ctx.peer && (req.award.exp > this.clock.now())
-      ? known
-      : (await this.components.verifier.verify<Award>(req?.award, { expectedFrom: ctx.peer, expectedTypes: ['Award.v1'], skipReplay: true })).id
+    const id = await this.execAward(req, ctx.peer)
     const rec = this.awards.get(id)
     if (rec == null || rec.bid.requester !== ctx.peer) throw new UnknownAwardError(`this node accepted no award ${id} from ${ctx.peer}`, { award: id })
     if (rec.state !== 'awarded') throw new AwardAlreadyExecutedError(`award ${id} is already ${rec.state === 'running' ? 'running' : 'done'}`, { award: id, state: rec.state })
@@ -367,6 +360,27 @@ export class Provider {
       rec.state = 'done'
       rec.until = this.clock.now() + DEFAULT_DONE_KEEP_MS
     }
+  }
+
+  /**
+   * The id of the award an exec call runs. An award this node accepted on
+   * /pl/negotiate from this peer (same id: the same signed bytes, verified
+   * and recorded then) and not expired needs no second check. A call with
+   * `accept: true` carries an award not sent before (one round trip instead
+   * of two): it is verified in full (signature, sender, type, expiry, and
+   * recorded in the replay store) and accepted exactly as on /pl/negotiate
+   * (this node's own bid, made to this requester, awarded once) before
+   * anything runs. Anything else is verified without the replay record (it
+   * was recorded when accepted) and must name an accepted award (onExec).
+   */
+  private async execAward (req: ExecRequest, peer: string): Promise<string> {
+    const known = this.components.verifier.idOf(req?.award)
+    const held = known != null ? this.awards.get(known) : undefined
+    if (known != null && held != null && held.bid.requester === peer && req.award.exp > this.clock.now()) return known
+    if (req?.accept !== true) return (await this.components.verifier.verify<Award>(req?.award, { expectedFrom: peer, expectedTypes: ['Award.v1'], skipReplay: true })).id
+    const verified = await this.components.verifier.verify<Award>(req.award, { expectedFrom: peer, expectedTypes: ['Award.v1'] })
+    this.acceptAward(verified.envelope.body, verified.id, peer)
+    return verified.id
   }
 
   /**
@@ -411,7 +425,8 @@ export class Provider {
       inputBytes = await this.init.fetcher.fetch(requester, award.input, { signal })
       verifyBytes(award.input, inputBytes)
     }
-    await ctx.progress({ type: 'pl:exec:input', cid: award.input, source: req.input != null ? 'inline' : 'fetched', bytes: inputBytes.byteLength })
+    // the requester knows what it sent inline: the frame (one more message through the stream) reports a fetch only
+    if (req.input == null) await ctx.progress({ type: 'pl:exec:input', cid: award.input, source: 'fetched', bytes: inputBytes.byteLength })
     const call = decodeCanonical(inputBytes)
     if (!isStepCall(call)) throw new InvalidStepInputError(`input ${award.input} is not a step call document {input_data, parameters, settings, global_settings, global_parameters}`, { input: award.input })
 

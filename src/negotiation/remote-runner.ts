@@ -17,9 +17,9 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { cidOfBytes, decodeCanonical, encodeCanonical, parseCid, verifyBytes, DAG_CBOR } from '../core/encoding.js'
 import { envelopeId, type Envelope, type SignOptions, type EnvelopeVerifier, type Identity, type Metrics, mapBounded } from '../core/index.js'
 import type { Logger } from '../core/logger.js'
-import { systemClock, type Clock } from '../core/clock.js'
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js'
 import type { Store } from '../store/index.js'
-import type { Rpc } from '../net/index.js'
+import type { Rpc, RpcResponse } from '../net/index.js'
 import type { PlLibp2p } from '../net/libp2p.js'
 import type { SchemaRegistry } from '../spec/index.js'
 import type { RunnerQuery, StepContext, StepRunner, StepRunResult } from '../exec/types.js'
@@ -34,7 +34,7 @@ import { AllProvidersFailedError, InvalidResultError, NegotiationDeadlineError, 
 import { CfpRound, judgeBid, type OpenCallPort, type RankedBid } from './round.js'
 import type { PeerQuarantine } from './quarantine.js'
 import { resolvePolicies, type EffectivePolicy, type PolicyResolver } from './policy.js'
-import { execProtocol, negotiateProtocol, type ExecProgress, type ExecResponse } from './wire.js'
+import { execProtocol, negotiateProtocol, MAX_CARRIED_RELEASES, type ExecProgress, type ExecResponse } from './wire.js'
 import type { AttemptExplanation, ExplanationStore, StepExplanation } from './explanation.js'
 import { checkOutputConstraints, constraintWarnings, type Verdict, attestationCid, type IoSchemas, type BidEvidence, type Requirement } from '../trust/index.js'
 import { Semaphore } from '../exec/index.js'
@@ -112,6 +112,8 @@ interface StepJob {
   deadline: number
   signal: AbortSignal
   exp: StepExplanation
+  /** the input block's write and the earlier explanation's merge (awaited before the first exec call) */
+  ready: Promise<void>
 }
 
 const NOT_FAILOVER = new Set(['RpcAbortedError'])
@@ -119,7 +121,11 @@ const NOT_FAILOVER = new Set(['RpcAbortedError'])
 /** bids per BidRelease.v1 (its schema's maxItems) and how long delivering one may take */
 const MAX_RELEASE_BIDS = 64
 const RELEASE_TTL_MS = 10_000
+/** how long a release waits for a call to its provider to ride with before it goes on its own */
+const RELEASE_FLUSH_MS = 250
 const CONNECTION_ERRORS = new Set(['RpcDialError', 'RpcStreamError'])
+/** What a provider answers /pl/exec when it refuses the award the call carries (the attempt's outcome is then 'award-rejected'). */
+const AWARD_REFUSALS = new Set(['AwardMismatchError', 'UnknownBidError', 'BidAlreadyAwardedError', 'BidExpiredError', 'ProviderBusyError', 'ReplayError'])
 /** Runs remembered as having had their plan warnings logged. */
 const WARNED_RUNS = 1024
 /** Earlier negotiations of one step kept in its explanation. */
@@ -182,10 +188,13 @@ export class RemoteRunner implements StepRunner {
   private readonly clock: Clock
   /** runs whose plan warnings were logged */
   private readonly warnedRuns = new Set<string>()
+  /** signed BidRelease.v1 envelopes waiting for the next call to their provider, or for the flush */
+  private readonly pendingReleases = new Map<string, Array<Envelope<BidRelease>>>()
+  private releaseTimer?: TimerHandle
 
   constructor (private readonly components: RemoteRunnerComponents, private readonly init: RemoteRunnerInit) {
     this.clock = components.clock ?? systemClock
-    this.round = new CfpRound(components)
+    this.round = new CfpRound({ ...components, releasesFor: (provider) => this.takeReleases(provider) })
     this.log = components.logger.child({ component: 'negotiation-requester' })
     this.slots = new Semaphore(init.maxRemoteSteps ?? DEFAULT_MAX_REMOTE_STEPS)
     this.walks = new RecentWalks({ everyMs: init.walkEveryMs, now: () => this.clock.now() })
@@ -214,6 +223,10 @@ export class RemoteRunner implements StepRunner {
 
   async stop (): Promise<void> {
     this.shutdown.abort()
+    // releases not sent yet are dropped: their bids expire on their own
+    this.clock.clearTimeout(this.releaseTimer)
+    this.releaseTimer = undefined
+    this.pendingReleases.clear()
   }
 
   async run (step: Step, inputData: Record<string, unknown>, ctx: StepContext): Promise<StepRunResult> {
@@ -230,11 +243,16 @@ export class RemoteRunner implements StepRunner {
     const attempts = this.init.maxAttempts ?? DEFAULT_MAX_ATTEMPTS
     const replyWindow = this.init.replyWindowMs ?? DEFAULT_REPLY_WINDOW_MS
     const deadline = started + (this.init.stepDeadlineMs ?? replyWindow + attempts * (ctx.limits.wall_ms + (this.init.execGraceMs ?? DEFAULT_EXEC_GRACE_MS)))
-    // independent: the input block's write, the policies, an earlier explanation, the upstream receipts (all before the first call)
-    const [, policy, earlier, prev] = await Promise.all([
+    // the input block's write and the read of an earlier explanation overlap with the call for proposals (the
+    // calls only name the input's CID): both are awaited before the first exec call, so the input is on disk
+    // before any provider is sent it or may fetch it. The policies and upstream receipts are needed for the calls.
+    const stored = Promise.all([
       this.components.store.blocks.putBytes(inputCid, inputBytes),
+      this.init.explanations.find(ctx.runId, ctx.key)
+    ])
+    stored.catch(() => {}) // awaited (job.ready), or dropped when the step fails before any award
+    const [policy, prev] = await Promise.all([
       resolvePolicies(ctx.dag.policies ?? [], this.init.policies, ctx.dag.constraints, { signal: ctx.signal }),
-      this.init.explanations.find(ctx.runId, ctx.key),
       prevReceipts(this.init.receipts, ctx.runId, ctx.dag, step)
     ])
     const warnings = constraintWarnings(ctx.dag.constraints)
@@ -256,15 +274,17 @@ export class RemoteRunner implements StepRunner {
       attempts: [],
       ...(warnings.length > 0 ? { warnings } : {})
     }
-    if (earlier != null) {
+    const ready = stored.then(([, earlier]) => {
+      if (earlier == null) return
       // an earlier negotiation of this step (an executor retry, a resumed run): keep it, newest last
       const { history, ...previous } = earlier
       exp.history = [...(history ?? []), previous].slice(-MAX_HISTORY)
-    }
+    })
+    ready.catch(() => {})
     const signal = AbortSignal.any([ctx.signal, this.shutdown.signal])
     const job: StepJob = {
       step, ctx, name: step.capability.name, version: step.capability.version, inputCid, inputBytes,
-      prev, policy, deadline, signal, exp
+      prev, policy, deadline, signal, exp, ready
     }
     let result: StepRunResult | undefined
     try {
@@ -276,6 +296,7 @@ export class RemoteRunner implements StepRunner {
       throw err
     } finally {
       exp.ended = this.clock.now()
+      await ready.catch(() => {}) // the earlier explanation, when the step ended before any award
       this.releaseBids(exp, signal.aborted ? 'cancelled' : exp.outcome === 'ok' ? 'lost' : 'step-failed')
       const explained = this.init.explanations.put(exp).catch((err: Error) => { this.log.warn({ err: err.message }, 'cannot store the award explanation') })
       // the accepted receipt and the explanation share one group commit; the receipt is on disk before the step resolves
@@ -306,11 +327,34 @@ export class RemoteRunner implements StepRunner {
       for (let i = 0; i < bids.length; i += MAX_RELEASE_BIDS) chunks.push([provider, bids.slice(i, i + MAX_RELEASE_BIDS)])
       return chunks
     })
-    void mapBounded(calls, this.init.cfpConcurrency ?? DEFAULT_CFP_CONCURRENCY, async ([provider, bids]) => {
+    for (const [provider, bids] of calls) {
       const release: BidRelease = { run: exp.run, step: exp.step, bids, ...(reason != null ? { reason } : {}) }
       const envelope = this.components.sign('BidRelease.v1', release, { to: provider, ttlMs: RELEASE_TTL_MS })
-      await this.components.rpc.request(provider, this.negotiate, { envelope }, { signal: this.shutdown.signal, timeouts: { dialMs: this.init.dialTimeoutMs ?? DEFAULT_NEGOTIATION_DIAL_MS, firstByteMs: RELEASE_TTL_MS, totalMs: RELEASE_TTL_MS } })
-        .catch((err: Error) => { this.log.debug({ provider, err: err.message }, 'bid release not delivered (the bids expire on their own)') })
+      this.pendingReleases.set(provider, [...(this.pendingReleases.get(provider) ?? []), envelope])
+    }
+    // they ride with the next call to each provider (CarriedReleases), or go on their own after RELEASE_FLUSH_MS
+    this.releaseTimer ??= this.clock.setTimeout(() => { this.releaseTimer = undefined; this.flushReleases() }, RELEASE_FLUSH_MS)
+  }
+
+  /** Takes the releases waiting for `provider` (at most MAX_CARRIED_RELEASES), to go with a call to it. */
+  private takeReleases (provider: string): Array<Envelope<BidRelease>> | undefined {
+    const pending = this.pendingReleases.get(provider)
+    if (pending == null) return undefined
+    const taken = pending.splice(0, MAX_CARRIED_RELEASES)
+    if (pending.length === 0) this.pendingReleases.delete(provider)
+    return taken
+  }
+
+  /** Sends the releases no call took: one /pl/negotiate call per provider, the first as its envelope and the rest carried. Best effort. */
+  private flushReleases (): void {
+    if (this.shutdown.signal.aborted) return
+    const providers = [...this.pendingReleases.keys()]
+    void mapBounded(providers, this.init.cfpConcurrency ?? DEFAULT_CFP_CONCURRENCY, async (provider) => {
+      for (let taken = this.takeReleases(provider); taken != null && taken.length > 0; taken = this.takeReleases(provider)) {
+        const [envelope, ...releases] = taken
+        await this.components.rpc.request(provider, this.negotiate, { envelope, ...(releases.length > 0 ? { releases } : {}) }, { signal: this.shutdown.signal, timeouts: { dialMs: this.init.dialTimeoutMs ?? DEFAULT_NEGOTIATION_DIAL_MS, firstByteMs: RELEASE_TTL_MS, totalMs: RELEASE_TTL_MS } })
+          .catch((err: Error) => { this.log.debug({ provider, err: err.message }, 'bid release not delivered (the bids expire on their own)') })
+      }
     })
   }
 
@@ -333,6 +377,8 @@ export class RemoteRunner implements StepRunner {
         if (backups.length === 0) break
       }
       const best = backups.shift() as RankedBid
+      // the input block is on disk (and the earlier explanation merged) before the first exec call; a store error fails the step, not the provider
+      await job.ready
       attempt++
       if (attempt > 1) job.exp.reawards++
       const record: AttemptExplanation = { n: attempt, round: best.explanation.round, provider: best.provider, bid: best.id, outcome: 'failed', at: this.clock.now() }
@@ -522,17 +568,29 @@ export class RemoteRunner implements StepRunner {
     const awardEnv = this.components.sign('Award.v1', award, { to: provider, ttlMs: Math.max(1_000, job.deadline - this.clock.now() + 5_000) })
     const awardId = envelopeId(awardEnv)
     record.award = awardId
-    const ack = await this.components.rpc.request(provider, this.negotiate, { envelope: awardEnv }, { signal: job.signal, timeouts: { dialMs: this.init.dialTimeoutMs ?? DEFAULT_NEGOTIATION_DIAL_MS } })
-    if (ack.status !== 'OK') {
-      record.outcome = 'award-rejected'
-      const e = ack.error
-      throw new RemoteStepFailedError(`${provider} rejected the award: ${e?.name ?? ack.status}: ${e?.message ?? ''}`, { remote: e, provider }, true)
-    }
     const inline = job.inputBytes.byteLength <= (this.init.inlineInputBytes ?? DEFAULT_INLINE_INPUT_BYTES)
-    const budget = Math.max(1, job.deadline - this.clock.now())
     // only the awarded provider may fetch the input, and only until the step's deadline
-    if (!inline) this.init.grantInput?.(job.inputCid, provider, budget)
-    const res = await this.components.rpc.request(provider, this.exec, { award: awardEnv, ...(inline ? { input: job.inputBytes } : {}) }, {
+    if (!inline) this.init.grantInput?.(job.inputCid, provider, Math.max(1, job.deadline - this.clock.now()))
+    // the award travels with the exec call (one round trip): the provider verifies and accepts it before running anything
+    let res = await this.execCall(job, provider, awardEnv, inline, true)
+    if (res.status !== 'OK' && res.error?.name === 'UnknownAwardError') {
+      // a provider that takes awards on /pl/negotiate only: award there, then call again
+      await this.awardApart(job, provider, awardEnv, record)
+      res = await this.execCall(job, provider, awardEnv, inline, false)
+    }
+    if (res.status !== 'OK') {
+      const e = res.error
+      const refusedAward = AWARD_REFUSALS.has(e?.name ?? '')
+      if (refusedAward) record.outcome = 'award-rejected'
+      throw new RemoteStepFailedError(`${provider} ${refusedAward ? 'rejected the award' : 'refused to execute'}: ${e?.name ?? res.status}: ${e?.message ?? ''}`, { remote: e, provider }, true)
+    }
+    return await this.accept(job, best, awardId, award, res.body as ExecResponse, record)
+  }
+
+  /** One /pl/exec call with the award envelope (`accept`: not sent before, to be accepted with this call) and the input when small enough to go inline. */
+  private async execCall (job: StepJob, provider: string, awardEnv: Envelope<Award>, inline: boolean, accept: boolean): Promise<RpcResponse<ExecResponse>> {
+    const budget = Math.max(1, job.deadline - this.clock.now())
+    return await this.components.rpc.request(provider, this.exec, { award: awardEnv, ...(inline ? { input: job.inputBytes } : {}), ...(accept ? { accept: true as const } : {}) }, {
       signal: job.signal,
       timeouts: { totalMs: budget, firstByteMs: Math.min(budget, 10_000), dialMs: this.init.dialTimeoutMs ?? DEFAULT_NEGOTIATION_DIAL_MS },
       onProgress: (body) => {
@@ -540,11 +598,15 @@ export class RemoteRunner implements StepRunner {
         if (p?.type === 'pl:step:progress' && typeof p.n === 'number') job.ctx.progress(p.n, p.total, p.message)
       }
     })
-    if (res.status !== 'OK') {
-      const e = res.error
-      throw new RemoteStepFailedError(`${provider} refused to execute: ${e?.name ?? res.status}: ${e?.message ?? ''}`, { remote: e, provider }, true)
-    }
-    return await this.accept(job, best, awardId, award, res.body as ExecResponse, record)
+  }
+
+  /** The award on /pl/negotiate, for a provider that does not take it with the exec call; throws when refused. */
+  private async awardApart (job: StepJob, provider: string, awardEnv: Envelope<Award>, record: AttemptExplanation): Promise<void> {
+    const ack = await this.components.rpc.request(provider, this.negotiate, { envelope: awardEnv }, { signal: job.signal, timeouts: { dialMs: this.init.dialTimeoutMs ?? DEFAULT_NEGOTIATION_DIAL_MS } })
+    if (ack.status === 'OK') return
+    record.outcome = 'award-rejected'
+    const e = ack.error
+    throw new RemoteStepFailedError(`${provider} rejected the award: ${e?.name ?? ack.status}: ${e?.message ?? ''}`, { remote: e, provider }, true)
   }
 
   private async accept (job: StepJob, best: RankedBid, awardId: string, award: Award, body: ExecResponse, record: AttemptExplanation): Promise<StepRunResult> {

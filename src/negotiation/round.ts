@@ -20,7 +20,7 @@ import { bidViolation, peerExclusion, type EffectivePolicy } from './policy.js'
 import { scoreBids, type Scored } from './scoring.js'
 import type { AnswerExplanation, BidExplanation, StepExplanation } from './explanation.js'
 import { judgeRequirements, type Requirement, type Verdict, type BidEvidence } from '../trust/index.js'
-import { LIMIT_KEYS, type Bid, type CallForProposal, type Candidate, type CapabilityDescriptor, type Decline, type Limits } from './types.js'
+import { LIMIT_KEYS, type Bid, type BidRelease, type CallForProposal, type Candidate, type CapabilityDescriptor, type Decline, type Limits } from './types.js'
 
 export interface RoundComponents {
   rpc: Rpc
@@ -30,6 +30,8 @@ export interface RoundComponents {
   sign: <B extends object>(type: string, body: B, options?: SignOptions) => Envelope<B>
   /** reply windows, CFP lifetimes, bid expiry on arrival @default systemClock */
   clock?: Clock
+  /** signed BidRelease.v1 envelopes waiting for a call to `provider`: they go with its CFP (`releases`) */
+  releasesFor?: (provider: string) => Array<Envelope<BidRelease>> | undefined
 }
 
 export interface RoundInput {
@@ -212,7 +214,8 @@ export class CfpRound {
     let body: NegotiateResponse | undefined
     try {
       await learnAddrs(this.components.libp2p, provider, candidate.addrs)
-      const res = await this.components.rpc.request(provider, this.protocol, { envelope }, { signal: input.signal, timeouts: { dialMs: Math.min(budget, input.dialMs ?? DEFAULT_NEGOTIATION_DIAL_MS), firstByteMs: budget, totalMs: budget } })
+      const releases = this.components.releasesFor?.(provider)
+      const res = await this.components.rpc.request(provider, this.protocol, { envelope, ...(releases != null && releases.length > 0 ? { releases } : {}) }, { signal: input.signal, timeouts: { dialMs: Math.min(budget, input.dialMs ?? DEFAULT_NEGOTIATION_DIAL_MS), firstByteMs: budget, totalMs: budget } })
       if (res.status !== 'OK') {
         return { ...base, explanation: { round: input.round, provider, kind: 'error', error: res.error?.name ?? res.status, message: `${res.status}: ${res.error?.name ?? ''} ${res.error?.message ?? ''}`.trim() } }
       }

@@ -19,7 +19,7 @@ import type { RemoteRunnerInit } from './remote-runner.js'
 import type { ProviderInit } from './provider.js'
 import type { ModuleSpec, VerifiedEnvelope } from '../core/index.js'
 import { BlockFetcher, type HandlerContext, type RpcResponse } from '../net/index.js'
-import { negotiateProtocol, type NegotiateRequest, type NegotiateResponse } from './wire.js'
+import { negotiateProtocol, MAX_CARRIED_RELEASES, type NegotiateRequest, type NegotiateResponse } from './wire.js'
 import { OpenCallCollector, OpenCallListener } from './open-calls.js'
 import { InvalidBidError, UnknownBidError } from './errors.js'
 import { DEFAULT_TOPIC_SYNC_MS, NEGOTIATE_PROTOCOL } from './constants.js'
@@ -195,6 +195,8 @@ export class Negotiation implements PlService {
    */
   private async onNegotiate (req: NegotiateRequest, ctx: HandlerContext): Promise<RpcResponse<NegotiateResponse>> {
     const c = this.components
+    // releases riding with the call go first: the capacity they free counts for the call itself
+    if (req?.releases != null) await this.carriedReleases(req.releases, ctx.peer)
     // a BidRelease.v1 is not recorded in the replay store: releasing is idempotent (a released or
     // awarded bid is left alone), so a replay changes nothing and is not worth a LevelDB write
     const release = (req?.envelope as { type?: unknown } | undefined)?.type === 'BidRelease.v1'
@@ -218,6 +220,32 @@ export class Negotiation implements PlService {
           throw new InvalidBidError(`answer to call ${(env.body as Bid).cfp}, which is no open call of this node (or is closed)`, { cfp: (env.body as Bid).cfp })
         }
         return { status: 'OK', body: { received: true } }
+    }
+  }
+
+  /**
+   * BidRelease.v1 envelopes carried beside a /pl/negotiate call (at most
+   * MAX_CARRIED_RELEASES): each is verified as one sent on its own (signed by
+   * the caller, addressed here, unexpired; no replay record: releasing is
+   * idempotent) and applied. A bad one is refused and counted on its own,
+   * as is a `releases` that is not a list or is too long; the call itself is
+   * answered as usual.
+   */
+  private async carriedReleases (releases: unknown, peer: string): Promise<void> {
+    const c = this.components
+    if (!Array.isArray(releases) || releases.length > MAX_CARRIED_RELEASES) {
+      c.metrics?.reject('negotiation', 'MalformedEnvelopeError')
+      this.log.debug({ peer }, `refused carried releases: not a list of at most ${MAX_CARRIED_RELEASES}`)
+      return
+    }
+    for (const envelope of releases) {
+      try {
+        const verified = await c.verifier.verify<BidRelease>(envelope, { expectedFrom: peer, expectedTypes: ['BidRelease.v1'], skipReplay: true })
+        this.providerSide?.releaseBids(verified.envelope.body, peer)
+      } catch (err) {
+        c.metrics?.reject('negotiation', (err as Error).name)
+        this.log.debug({ peer, err: (err as Error).name }, 'refused a carried bid release')
+      }
     }
   }
 

@@ -5,25 +5,36 @@
  *   CallForProposal.v1 → OK `{envelope: Bid.v1 | Decline.v1}`
  *   Award.v1           → OK `{award: <award id>, accepted: true}` | REJECTED (typed error)
  *   BidRelease.v1      → OK `{released: <bids dropped>}` (the requester will not award them)
+ *   any request may carry `releases: [BidRelease.v1]` (≤ 16), handled first
  *   Bid.v1 | Decline.v1 (a provider answering an open call) → OK `{received: true}` | REJECTED
- * /pl/exec/1.0.0 — request `{award: <the Award.v1 envelope>, input?: <bytes>}`:
+ * /pl/exec/1.0.0 — request `{award: <the Award.v1 envelope>, input?: <bytes>, accept?: true}` (`accept`: the award was not
+ *   sent on /pl/negotiate; the provider verifies and accepts it as there, then runs it):
  *   PROGRESS `{type: 'pl:exec:accepted' | 'pl:exec:input' | 'pl:step:progress', ...}` frames, then
  *   OK `{result: Result.v1 envelope (with the provider-signed receipt), output?: <dag-cbor bytes>, inner?: <SignedReceipt.v1 of a composite's inner run>[]}`
  */
 import { defineProtocol, type ProtocolDef, type HandlerContext, type RpcResponse } from '../net/index.js'
 import type { Envelope } from '../core/index.js'
 import { DEFAULT_MAX_OUTPUT_BYTES, EXEC_PROTOCOL, NEGOTIATE_PROTOCOL } from './constants.js'
-import type { Award, Result } from './types.js'
+import type { Award, BidRelease, Result } from './types.js'
 
-export interface NegotiateRequest { envelope: Envelope<any> }
+/**
+ * `releases`: BidRelease.v1 envelopes of the same requester riding with the
+ * call (at most MAX_CARRIED_RELEASES), handled before `envelope`; a bad one
+ * is refused and counted on its own, the call is answered as usual.
+ */
+export interface NegotiateRequest { envelope: Envelope<any>, releases?: Array<Envelope<BidRelease>> }
+/** BidRelease.v1 envelopes one /pl/negotiate request may carry beside its envelope */
+export const MAX_CARRIED_RELEASES = 16
 export type NegotiateResponse = { envelope: Envelope<any> } | { award: string, accepted: true } | { received: true } | { released: number }
 
-export interface ExecRequest { award: Envelope<Award>, input?: Uint8Array }
+/** `accept: true`: the award comes with this call instead of on /pl/negotiate before it (verified and accepted first) */
+export interface ExecRequest { award: Envelope<Award>, input?: Uint8Array, accept?: true }
 /** `inner`: the receipts of a composite step's inner run (and of composites nested in it), which the receipt's `inner` names */
 export interface ExecResponse { result: Envelope<Result>, output?: Uint8Array, inner?: unknown[] }
 
 export type ExecProgress =
   | { type: 'pl:exec:accepted', award: string }
+  /** sent after a fetched input only (`source: 'inline'` is kept for older providers, which sent it for inline input too) */
   | { type: 'pl:exec:input', cid: string, source: 'inline' | 'fetched', bytes: number }
   | { type: 'pl:step:progress', n: number, total?: number, message?: string }
 

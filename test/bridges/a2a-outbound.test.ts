@@ -131,6 +131,8 @@ async function publishOn1 (card: string): Promise<void> {
   await disc(1).unpublish('Echo').catch(() => [])
   const res = await mesh.nodes[1].service<A2aBridge>('a2a').publishAgent({ card, skill: 'echo-back', name: 'Echo', price: 1, wallMs: 4_000 })
   assert.ok(res != null, 'published')
+  // node 0 must have heard the new ad before a step asks for Echo (the withdrawal of the old one may come first)
+  await waitFor(async () => (await disc(0).find({ name: 'Echo' }, { localOnly: true })).some(c => c.provider === mesh.nodes[1].peerId && c.cid === res.cid), 60_000, 'node 0 to hear node 1\'s new Echo ad')
 }
 
 test('an agent card becomes a Capability.v1 for its skill, bound to an a2a external implementation', async () => {

@@ -64,8 +64,8 @@ test('a provider reachable only over NATS wins and runs a step for a requester o
   assert.equal(natsOnly.libp2p.getConnections().length, 0, 'the NATS-only provider has no libp2p connection at all')
   const served = await natsOnly.components.metrics.rpc.get()
   const okIn = (protocol: string): number => served.values.find(v => v.labels.protocol === protocol && v.labels.direction === 'in' && v.labels.status === 'OK')?.value ?? 0
-  assert.ok(okIn('/pl/negotiate/1.0.0') >= 2, 'CFP and award were served over NATS')
-  assert.equal(okIn('/pl/exec/1.0.0'), 1, 'the step was executed over NATS')
+  assert.ok(okIn('/pl/negotiate/1.0.0') >= 1, 'the CFP was served over NATS')
+  assert.equal(okIn('/pl/exec/1.0.0'), 1, 'the step was awarded (the award travels with the exec call) and executed over NATS')
 })
 
 test('a step input too large to send inline is fetched by the provider from the requester over NATS (/pl/fetch, granted to it)', { skip, timeout: 120_000 }, async () => {

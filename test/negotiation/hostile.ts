@@ -74,6 +74,8 @@ export class ScriptedProvider {
     await node.components.rpc.handle(execProtocol(async (req, ctx) => {
       const c = node.components
       const v = await c.verifier.verify<Award>(req.award, { expectedFrom: ctx.peer, expectedTypes: ['Award.v1'], skipReplay: true })
+      // an award carried by the call (`accept: true`) is taken as on /pl/negotiate
+      if (req.accept === true && !p.awards.has(v.id)) p.awards.set(v.id, v.envelope.body)
       const award = p.awards.get(v.id)
       if (award == null || req.input == null) throw new Error('scripted provider: unknown award or no inline input')
       p.execs++

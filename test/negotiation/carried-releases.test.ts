@@ -1,0 +1,146 @@
+/**
+ * Bid releases carried by the next /pl/negotiate call (`releases`): the
+ * requester queues the BidRelease.v1 of a settled step and sends it with its
+ * next call to that provider, or on its own after a short wait. The provider
+ * verifies each one as if it came alone and applies it before the call; a
+ * bad one is refused and counted on its own, the call is answered as usual.
+ */
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { TestMesh, waitFor } from '../helpers/mesh.js'
+import { tempDir } from '../helpers/tmp.js'
+import { cidOfBytes, encodeCanonical } from '../../src/core/encoding.js'
+import { createIdentity, envelopeId, signEnvelope, type Envelope } from '../../src/core/index.js'
+import { negotiation, negotiateProtocol, type Bid, type BidRelease, type CallForProposal, type Decline, type Negotiation, type RemoteRunner } from '../../src/negotiation/index.js'
+import type { RpcResponse } from '../../src/net/index.js'
+import type { PlNode, ServiceFactory } from '../../src/node.js'
+import { Offers, ModulePool, poolRunStep, writeModule, step, dagOf, ctxOf, runId } from './helpers.js'
+
+let mesh: TestMesh
+let pool: ModulePool
+let cleanup: () => Promise<void>
+const offers = new Offers()
+const negotiate = negotiateProtocol()
+const inputBytes = encodeCanonical({ input_data: { x: 1 }, parameters: {}, settings: {}, global_settings: {}, global_parameters: {} })
+const inputCid = cidOfBytes(inputBytes).toString()
+
+before(async () => {
+  const tmp = await tempDir('pl-neg-carried-')
+  cleanup = tmp.cleanup
+  pool = new ModulePool()
+  const runStep = poolRunStep(pool)
+  mesh = await TestMesh.start({
+    nodes: 4,
+    services: (i): Record<string, ServiceFactory> => i === 0
+      ? { negotiation: negotiation({ finder: offers.finder(), replyWindowMs: 5_000 }) }
+      : { negotiation: negotiation({ local: offers.localFor(i), runStep }) }
+  })
+  await mesh.connected(1)
+  const echo = await writeModule(tmp.dir, 'echo', 'return { echoed: inputData.x }')
+  // node 3 is cheapest: it wins every step, nodes 1 and 2 lose
+  for (const i of [1, 2, 3]) offers.add(i, mesh.nodes[i], { name: 'Echo', price: 4 - i }, echo)
+})
+
+after(async () => {
+  await mesh.stop()
+  await pool.close()
+  await cleanup()
+})
+
+const requester = (): PlNode => mesh.nodes[0]
+const openBids = (i: number): number => mesh.nodes[i].service<Negotiation>('negotiation').provider?.openBids ?? -1
+
+function cfpEnvelope (to: PlNode, run = 'run-c', stepKey = 's'): Envelope<CallForProposal> {
+  const now = Date.now()
+  return requester().components.sign('CallForProposal.v1', { run, step: stepKey, capability: { name: 'Echo' }, input: inputCid, input_size: inputBytes.byteLength, deadline: now + 60_000, reply_by: now + 5_000, limits: { wall_ms: 5_000 }, policies: [] }, { to: to.peerId })
+}
+
+async function call (to: PlNode, body: unknown): Promise<RpcResponse<any>> {
+  return await requester().components.rpc.request(to.peerId, negotiate, body as any)
+}
+
+/** A bid of node `i` for run `run`, step 's'. */
+async function bidOf (i: number, run: string): Promise<Envelope<Bid>> {
+  const res = await call(mesh.nodes[i], { envelope: cfpEnvelope(mesh.nodes[i], run) })
+  assert.equal(res.status, 'OK', JSON.stringify(res.error))
+  const v = await requester().components.verifier.verify<Bid | Decline>(res.body.envelope, { expectedFrom: mesh.nodes[i].peerId, expectedTypes: ['Bid.v1'] })
+  return v.envelope as Envelope<Bid>
+}
+
+function releaseOf (i: number, run: string, bids: string[]): Envelope<BidRelease> {
+  return requester().components.sign('BidRelease.v1', { run, step: 's', bids, reason: 'lost' }, { to: mesh.nodes[i].peerId })
+}
+
+async function rejections (node: PlNode, reason: string): Promise<number> {
+  const m = new RegExp(`pl_rejected_total\\{area="negotiation",reason="${reason}"\\} (\\d+)`).exec(await node.components.metrics.registry.metrics())
+  return m == null ? 0 : Number(m[1])
+}
+
+test('a release carried by a call is applied before the call is answered', async () => {
+  const bid = await bidOf(1, 'run-a')
+  const held = openBids(1)
+  const res = await call(mesh.nodes[1], { envelope: cfpEnvelope(mesh.nodes[1], 'run-b'), releases: [releaseOf(1, 'run-a', [envelopeId(bid)])] })
+  assert.equal(res.status, 'OK', JSON.stringify(res.error))
+  assert.equal(res.body.envelope.type, 'Bid.v1')
+  // one bid released, one made
+  assert.equal(openBids(1), held)
+})
+
+test('a forged carried release, or one signed by another node, is refused and counted; the call is answered and the bid stays', async () => {
+  const p = mesh.nodes[2]
+  const bid = await bidOf(2, 'run-f')
+  const real = releaseOf(2, 'run-f', [envelopeId(bid)])
+  const forged = { ...real, body: { ...real.body, reason: 'cancelled' as const } }
+  const stranger = await createIdentity()
+  const foreign = signEnvelope(stranger, requester().components.registry, 'BidRelease.v1', real.body, { to: p.peerId })
+  const [badSig, wrongSender] = [await rejections(p, 'BadSignatureError'), await rejections(p, 'WrongSenderError')]
+  const held = openBids(2)
+  const res = await call(p, { envelope: cfpEnvelope(p, 'run-g'), releases: [forged, foreign] })
+  assert.equal(res.status, 'OK', JSON.stringify(res.error))
+  assert.equal(openBids(2), held + 1)
+  assert.equal(await rejections(p, 'BadSignatureError'), badSig + 1)
+  assert.equal(await rejections(p, 'WrongSenderError'), wrongSender + 1)
+})
+
+test('a `releases` that is not a list, or too long, is refused and counted; the call is answered', async () => {
+  const p = mesh.nodes[2]
+  const before = await rejections(p, 'MalformedEnvelopeError')
+  const bid = await bidOf(2, 'run-l')
+  const many = Array.from({ length: 17 }, () => releaseOf(2, 'run-l', [envelopeId(bid)]))
+  assert.equal((await call(p, { envelope: cfpEnvelope(p, 'run-m'), releases: 'all of them' })).status, 'OK')
+  assert.equal((await call(p, { envelope: cfpEnvelope(p, 'run-n'), releases: many })).status, 'OK')
+  assert.equal(await rejections(p, 'MalformedEnvelopeError'), before + 2)
+})
+
+test("the runner's releases reach the losers, carried by its next calls or on their own", async () => {
+  const rpc = requester().components.rpc
+  const request = rpc.request.bind(rpc)
+  const carried: string[] = []
+  const alone: string[] = []
+  rpc.request = (async (peer: any, def: any, req: any, o: any) => {
+    for (const r of req?.releases ?? []) carried.push(...(r.body.bids as string[]))
+    if (req?.envelope?.type === 'BidRelease.v1') alone.push(...(req.envelope.body.bids as string[]), ...(req.releases ?? []).flatMap((r: any) => r.body.bids))
+    return await request(peer, def, req, o)
+  }) as typeof rpc.request
+  try {
+    const runner = requester().service<Negotiation>('negotiation').runner as RemoteRunner
+    const s = step('echo', 'Echo')
+    const first = runId('carried')
+    await runner.run(s, { x: 1 }, ctxOf(dagOf([s]), first, 'echo'))
+    const exp = await requester().service<Negotiation>('negotiation').explanation(first, 'echo')
+    const losers = exp.bids.filter(b => b.status === 'backup').map(b => b.bid)
+    assert.equal(losers.length, 2)
+    const second = runId('carried')
+    await runner.run(s, { x: 2 }, ctxOf(dagOf([s]), second, 'echo'))
+    // every loser of the first step is released, with a call or alone (never twice)
+    await waitFor(() => losers.every(id => carried.includes(id) || alone.includes(id)), 10_000, 'the first step\'s losers released')
+    for (const id of losers) assert.ok(!(carried.includes(id) && alone.includes(id)), id)
+    // and, with no call left to carry them, the second step's losers go alone
+    const exp2 = await requester().service<Negotiation>('negotiation').explanation(second, 'echo')
+    const losers2 = exp2.bids.filter(b => b.status === 'backup').map(b => b.bid)
+    assert.equal(losers2.length, 2)
+    await waitFor(() => losers2.every(id => alone.includes(id)), 10_000, 'the second step\'s losers released on their own')
+  } finally {
+    rpc.request = request
+  }
+})
