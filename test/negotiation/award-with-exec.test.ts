@@ -7,19 +7,14 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { TestMesh } from '../helpers/mesh.js'
-import { tempDir } from '../helpers/tmp.js'
 import { cidOfBytes, encodeCanonical, decodeCanonical } from '../../src/core/encoding.js'
 import { envelopeId, type Envelope } from '../../src/core/index.js'
-import { negotiation, negotiateProtocol, execProtocol, UnknownAwardError, type Award, type Bid, type CallForProposal, type Decline, type Negotiation, type RemoteRunner, type Result } from '../../src/negotiation/index.js'
+import { negotiateProtocol, execProtocol, UnknownAwardError, type Award, type Bid, type CallForProposal, type Decline, type Negotiation, type Result } from '../../src/negotiation/index.js'
 import type { RpcResponse, HandlerContext } from '../../src/net/index.js'
-import type { PlNode, ServiceFactory } from '../../src/node.js'
-import { Offers, ModulePool, poolRunStep, writeModule, step, dagOf, ctxOf, runId } from './helpers.js'
+import type { PlNode } from '../../src/node.js'
+import { startOffersMesh, writeModule, step, dagOf, ctxOf, runId, type OffersMesh } from './helpers.js'
 
-let mesh: TestMesh
-let pool: ModulePool
-let cleanup: () => Promise<void>
-const offers = new Offers()
+let m: OffersMesh
 const negotiate = negotiateProtocol()
 const exec = execProtocol()
 const call = { input_data: { x: 7 }, parameters: {}, settings: {}, global_settings: {}, global_parameters: {} }
@@ -27,29 +22,15 @@ const inputBytes = encodeCanonical(call)
 const inputCid = cidOfBytes(inputBytes).toString()
 
 before(async () => {
-  const tmp = await tempDir('pl-neg-award-exec-')
-  cleanup = tmp.cleanup
-  pool = new ModulePool()
-  const runStep = poolRunStep(pool)
-  offers.visible = [1]
-  mesh = await TestMesh.start({
-    nodes: 4,
-    services: (i): Record<string, ServiceFactory> => i === 0
-      ? { negotiation: negotiation({ finder: offers.finder(), replyWindowMs: 5_000 }) }
-      : { negotiation: negotiation({ local: offers.localFor(i), runStep }) }
-  })
-  await mesh.connected(1)
-  const echo = await writeModule(tmp.dir, 'echo', 'return { echoed: inputData.x }')
-  for (const i of [1, 2, 3]) offers.add(i, mesh.nodes[i], { name: 'Echo', price: 1 }, echo)
+  m = await startOffersMesh({ name: 'pl-neg-award-exec-', nodes: 4, requester: { replyWindowMs: 5_000 } })
+  m.offers.visible = [1]
+  const echo = await writeModule(m.dir, 'echo', 'return { echoed: inputData.x }')
+  for (const i of [1, 2, 3]) m.offers.add(i, m.nodes[i], { name: 'Echo', price: 1 }, echo)
 })
 
-after(async () => {
-  await mesh.stop()
-  await pool.close()
-  await cleanup()
-})
+after(async () => { await m?.close() })
 
-const requester = (): PlNode => mesh.nodes[0]
+const requester = (): PlNode => m.nodes[0]
 
 async function bidFrom (to: PlNode): Promise<{ cfpId: string, bid: Envelope<Bid> }> {
   const now = Date.now()
@@ -76,10 +57,10 @@ function rejected (res: RpcResponse<any>, name: string): void {
 }
 
 /** Remote steps awarded to or running on provider node `i`. */
-const activeOn = (i: number): number => mesh.nodes[i].service<Negotiation>('negotiation').provider?.active ?? -1
+const activeOn = (i: number): number => m.nodes[i].service<Negotiation>('negotiation').provider?.active ?? -1
 
 test('an award carried by the exec call is verified, accepted and run once; the receipt names it', async () => {
-  const p = mesh.nodes[1]
+  const p = m.nodes[1]
   const { cfpId, bid } = await bidFrom(p)
   const award = awardFor(p, cfpId, bid)
   const res = await execWith(p, { award, input: inputBytes, accept: true })
@@ -96,7 +77,7 @@ test('an award carried by the exec call is verified, accepted and run once; the 
 })
 
 test('an award first sent on /pl/negotiate still runs when the exec call says accept', async () => {
-  const p = mesh.nodes[1]
+  const p = m.nodes[1]
   const { cfpId, bid } = await bidFrom(p)
   const award = awardFor(p, cfpId, bid)
   assert.equal((await requester().components.rpc.request(p.peerId, negotiate, { envelope: award })).status, 'OK')
@@ -105,7 +86,7 @@ test('an award first sent on /pl/negotiate still runs when the exec call says ac
 })
 
 test('a forged award (body changed after signing) is refused before anything runs, and the bid stays awardable', async () => {
-  const p = mesh.nodes[2]
+  const p = m.nodes[2]
   const { cfpId, bid } = await bidFrom(p)
   const award = awardFor(p, cfpId, bid)
   const forged = { ...award, body: { ...award.body, limits: { ...award.body.limits, wall_ms: 1 } } }
@@ -117,8 +98,8 @@ test('a forged award (body changed after signing) is refused before anything run
 })
 
 test("an award naming another provider, or another provider's bid, is refused", async () => {
-  const p1 = mesh.nodes[1]
-  const p2 = mesh.nodes[2]
+  const p1 = m.nodes[1]
+  const p2 = m.nodes[2]
   const { cfpId, bid } = await bidFrom(p2)
   // an award envelope addressed to p2, sent to p1
   rejected(await execWith(p1, { award: awardFor(p2, cfpId, bid), input: inputBytes, accept: true }), 'NotForMeError')
@@ -131,7 +112,7 @@ test("an award naming another provider, or another provider's bid, is refused", 
 })
 
 test('a replayed award is refused by the replay store, even when its first delivery was refused', async () => {
-  const p = mesh.nodes[3]
+  const p = m.nodes[3]
   const { cfpId, bid } = await bidFrom(p)
   const bad = awardFor(p, cfpId, bid, { input: cidOfBytes(encodeCanonical({ other: 1 })).toString() })
   rejected(await execWith(p, { award: bad, input: inputBytes, accept: true }), 'AwardMismatchError')
@@ -140,7 +121,7 @@ test('a replayed award is refused by the replay store, even when its first deliv
 })
 
 test('an exec call without an award, or with another envelope type, is refused', async () => {
-  const p = mesh.nodes[3]
+  const p = m.nodes[3]
   rejected(await execWith(p, { input: inputBytes, accept: true }), 'MalformedEnvelopeError')
   rejected(await execWith(p, { input: inputBytes }), 'MalformedEnvelopeError')
   const cfp = requester().components.sign('CallForProposal.v1', { run: 'r', step: 's', capability: { name: 'Echo' }, input: inputCid, input_size: 1, deadline: Date.now() + 10_000, reply_by: Date.now() + 5_000 }, { to: p.peerId })
@@ -159,7 +140,7 @@ test('the remote runner awards with the exec call: no Award.v1 on /pl/negotiate'
     return await request(peer, def, req, o)
   }) as typeof rpc.request
   try {
-    const runner = requester().service<Negotiation>('negotiation').runner as RemoteRunner
+    const runner = m.runner()
     const s = step('echo', 'Echo')
     const dag = dagOf([s])
     const id = runId('award-exec')
@@ -175,7 +156,7 @@ test('the remote runner awards with the exec call: no Award.v1 on /pl/negotiate'
 })
 
 test('a provider that takes awards on /pl/negotiate only gets the award there, then the exec call again', async () => {
-  const p = mesh.nodes[1]
+  const p = m.nodes[1]
   const id = execProtocol().id
   const served = p.components.rpc.served(id)
   assert.ok(served != null)
@@ -186,7 +167,7 @@ test('a provider that takes awards on /pl/negotiate only gets the award there, t
     return await served.handler(req, ctx)
   }))
   try {
-    const runner = requester().service<Negotiation>('negotiation').runner as RemoteRunner
+    const runner = m.runner()
     const s = step('echo', 'Echo')
     const rid = runId('award-apart')
     const res = await runner.run(s, { x: 4 }, ctxOf(dagOf([s]), rid, 'echo'))
@@ -212,7 +193,7 @@ test('the input block is written while the calls go out, and a failed write fail
   }) as typeof rpc.request
   blocks.putBytes = async () => { throw new Error('disk full') }
   try {
-    const runner = requester().service<Negotiation>('negotiation').runner as RemoteRunner
+    const runner = m.runner()
     const s = step('echo', 'Echo')
     await assert.rejects(runner.run(s, { x: 5 }, ctxOf(dagOf([s]), runId('input-write'), 'echo')), /disk full/)
     assert.ok(sent.includes(negotiate.id), sent.join(', '))

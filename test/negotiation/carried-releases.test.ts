@@ -7,48 +7,30 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { TestMesh, waitFor } from '../helpers/mesh.js'
-import { tempDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/mesh.js'
 import { cidOfBytes, encodeCanonical } from '../../src/core/encoding.js'
 import { createIdentity, envelopeId, signEnvelope, type Envelope } from '../../src/core/index.js'
-import { negotiation, negotiateProtocol, type Bid, type BidRelease, type CallForProposal, type Decline, type Negotiation, type RemoteRunner } from '../../src/negotiation/index.js'
+import { negotiateProtocol, type Bid, type BidRelease, type CallForProposal, type Decline, type Negotiation } from '../../src/negotiation/index.js'
 import type { RpcResponse } from '../../src/net/index.js'
-import type { PlNode, ServiceFactory } from '../../src/node.js'
-import { Offers, ModulePool, poolRunStep, writeModule, step, dagOf, ctxOf, runId } from './helpers.js'
+import type { PlNode } from '../../src/node.js'
+import { startOffersMesh, writeModule, step, dagOf, ctxOf, runId, type OffersMesh } from './helpers.js'
 
-let mesh: TestMesh
-let pool: ModulePool
-let cleanup: () => Promise<void>
-const offers = new Offers()
+let m: OffersMesh
 const negotiate = negotiateProtocol()
 const inputBytes = encodeCanonical({ input_data: { x: 1 }, parameters: {}, settings: {}, global_settings: {}, global_parameters: {} })
 const inputCid = cidOfBytes(inputBytes).toString()
 
 before(async () => {
-  const tmp = await tempDir('pl-neg-carried-')
-  cleanup = tmp.cleanup
-  pool = new ModulePool()
-  const runStep = poolRunStep(pool)
-  mesh = await TestMesh.start({
-    nodes: 4,
-    services: (i): Record<string, ServiceFactory> => i === 0
-      ? { negotiation: negotiation({ finder: offers.finder(), replyWindowMs: 5_000 }) }
-      : { negotiation: negotiation({ local: offers.localFor(i), runStep }) }
-  })
-  await mesh.connected(1)
-  const echo = await writeModule(tmp.dir, 'echo', 'return { echoed: inputData.x }')
+  m = await startOffersMesh({ name: 'pl-neg-carried-', nodes: 4, requester: { replyWindowMs: 5_000 } })
+  const echo = await writeModule(m.dir, 'echo', 'return { echoed: inputData.x }')
   // node 3 is cheapest: it wins every step, nodes 1 and 2 lose
-  for (const i of [1, 2, 3]) offers.add(i, mesh.nodes[i], { name: 'Echo', price: 4 - i }, echo)
+  for (const i of [1, 2, 3]) m.offers.add(i, m.nodes[i], { name: 'Echo', price: 4 - i }, echo)
 })
 
-after(async () => {
-  await mesh.stop()
-  await pool.close()
-  await cleanup()
-})
+after(async () => { await m?.close() })
 
-const requester = (): PlNode => mesh.nodes[0]
-const openBids = (i: number): number => mesh.nodes[i].service<Negotiation>('negotiation').provider?.openBids ?? -1
+const requester = (): PlNode => m.nodes[0]
+const openBids = (i: number): number => m.nodes[i].service<Negotiation>('negotiation').provider?.openBids ?? -1
 
 function cfpEnvelope (to: PlNode, run = 'run-c', stepKey = 's'): Envelope<CallForProposal> {
   const now = Date.now()
@@ -61,14 +43,14 @@ async function call (to: PlNode, body: unknown): Promise<RpcResponse<any>> {
 
 /** A bid of node `i` for run `run`, step 's'. */
 async function bidOf (i: number, run: string): Promise<Envelope<Bid>> {
-  const res = await call(mesh.nodes[i], { envelope: cfpEnvelope(mesh.nodes[i], run) })
+  const res = await call(m.nodes[i], { envelope: cfpEnvelope(m.nodes[i], run) })
   assert.equal(res.status, 'OK', JSON.stringify(res.error))
-  const v = await requester().components.verifier.verify<Bid | Decline>(res.body.envelope, { expectedFrom: mesh.nodes[i].peerId, expectedTypes: ['Bid.v1'] })
+  const v = await requester().components.verifier.verify<Bid | Decline>(res.body.envelope, { expectedFrom: m.nodes[i].peerId, expectedTypes: ['Bid.v1'] })
   return v.envelope as Envelope<Bid>
 }
 
 function releaseOf (i: number, run: string, bids: string[]): Envelope<BidRelease> {
-  return requester().components.sign('BidRelease.v1', { run, step: 's', bids, reason: 'lost' }, { to: mesh.nodes[i].peerId })
+  return requester().components.sign('BidRelease.v1', { run, step: 's', bids, reason: 'lost' }, { to: m.nodes[i].peerId })
 }
 
 async function rejections (node: PlNode, reason: string): Promise<number> {
@@ -79,7 +61,7 @@ async function rejections (node: PlNode, reason: string): Promise<number> {
 test('a release carried by a call is applied before the call is answered', async () => {
   const bid = await bidOf(1, 'run-a')
   const held = openBids(1)
-  const res = await call(mesh.nodes[1], { envelope: cfpEnvelope(mesh.nodes[1], 'run-b'), releases: [releaseOf(1, 'run-a', [envelopeId(bid)])] })
+  const res = await call(m.nodes[1], { envelope: cfpEnvelope(m.nodes[1], 'run-b'), releases: [releaseOf(1, 'run-a', [envelopeId(bid)])] })
   assert.equal(res.status, 'OK', JSON.stringify(res.error))
   assert.equal(res.body.envelope.type, 'Bid.v1')
   // one bid released, one made
@@ -87,7 +69,7 @@ test('a release carried by a call is applied before the call is answered', async
 })
 
 test('a forged carried release, or one signed by another node, is refused and counted; the call is answered and the bid stays', async () => {
-  const p = mesh.nodes[2]
+  const p = m.nodes[2]
   const bid = await bidOf(2, 'run-f')
   const real = releaseOf(2, 'run-f', [envelopeId(bid)])
   const forged = { ...real, body: { ...real.body, reason: 'cancelled' as const } }
@@ -103,7 +85,7 @@ test('a forged carried release, or one signed by another node, is refused and co
 })
 
 test('a `releases` that is not a list, or too long, is refused and counted; the call is answered', async () => {
-  const p = mesh.nodes[2]
+  const p = m.nodes[2]
   const before = await rejections(p, 'MalformedEnvelopeError')
   const bid = await bidOf(2, 'run-l')
   const many = Array.from({ length: 17 }, () => releaseOf(2, 'run-l', [envelopeId(bid)]))
@@ -123,7 +105,7 @@ test("the runner's releases reach the losers, carried by its next calls or on th
     return await request(peer, def, req, o)
   }) as typeof rpc.request
   try {
-    const runner = requester().service<Negotiation>('negotiation').runner as RemoteRunner
+    const runner = m.runner()
     const s = step('echo', 'Echo')
     const first = runId('carried')
     await runner.run(s, { x: 1 }, ctxOf(dagOf([s]), first, 'echo'))
