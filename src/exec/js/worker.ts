@@ -156,7 +156,9 @@ function usageSince (t0: number, cpu0: number | null, elu0: ReturnType<typeof pe
   const cpu1 = threadCpuMs()
   const heap = v8.getHeapStatistics().total_heap_size / (1024 * 1024)
   const wall = performance.now() - t0
-  if (cpu0 != null && cpu1 != null) return { cpu_ms: cpu1 - cpu0, wall_ms: wall, heap_mb: heap, cpu_exact: true }
+  // one thread's CPU time cannot exceed its wall time; the kernel's counter lags by up to a scheduler tick (it is
+  // brought up to date at ticks and switches, not when read), so a step that ran flat out can read a few ms over
+  if (cpu0 != null && cpu1 != null) return { cpu_ms: Math.min(cpu1 - cpu0, wall), wall_ms: wall, heap_mb: heap, cpu_exact: true }
   return { cpu_ms: performance.eventLoopUtilization(elu0).active, wall_ms: wall, heap_mb: heap, cpu_exact: false }
 }
 
