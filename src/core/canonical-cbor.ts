@@ -220,28 +220,13 @@ function release (): void {
   if (buf.byteLength > 1 << 20) setBuffer(Buffer.allocUnsafeSlow(4096))
 }
 
-/** Both canonical forms of a plain object: with every member, and without one (with a prefix). */
-export interface PlainCborForms {
-  /** `encodePlainCbor(value)` */
-  full: Uint8Array
-  /** `encodePlainCbor(value without the member omitted, prefix)` */
-  without: Uint8Array
-}
-
 /**
- * The dag-cbor bytes of a plain object, and those of the same object without
- * its top-level member `omit` with `prefix` in front, from one encoding pass
- * (an envelope's signed form and its signed bytes: the id and the signature
- * check). Undefined when `value` is not a plain object of plain values.
- */
-export function encodePlainCborForms (value: unknown, omit: string, prefix: Uint8Array): PlainCborForms | undefined {
-  return withPlainCborForms(value, omit, prefix, (full, without) => ({ full: full.slice(), without: without.slice() }))
-}
-
-/**
- * `use(full, without)` on the forms of `encodePlainCborForms`, given as views
- * of the encoder's scratch memory: no copy, for bytes that are only hashed
- * or verified. The views are valid while `use` runs (encodings started inside
+ * `use(full, without)` on both canonical forms of a plain object, from one
+ * encoding pass: its dag-cbor bytes, and those of the same object without its
+ * top-level member `omit` with `prefix` in front (an envelope's signed form
+ * and its signed bytes: the id and the signature check). Both are views of
+ * the encoder's scratch memory: no copy, for bytes that are only hashed or
+ * verified. The views are valid while `use` runs (encodings started inside
  * it go through dag-cbor); what `use` throws is thrown. Undefined, without
  * calling `use`, when `value` is not a plain object of plain values.
  */

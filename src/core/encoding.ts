@@ -148,7 +148,8 @@ export function verifyBytes (cid: CID | string, bytes: Uint8Array): void {
 }
 
 export function toBase64url (bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url')
+  // a Buffer (a signature from node:crypto) is read as it is; another Uint8Array through a Buffer view of its memory
+  return (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString('base64url')
 }
 
 export function fromBase64url (text: string): Uint8Array {

@@ -10,9 +10,9 @@
  * const ok = await verifier.verify(env, { expectedFrom: remotePeer })
  */
 import { randomBytes } from 'node:crypto'
-import { encodeCanonical, cidStringOfBytes, stripUndefined } from './encoding.js'
+import { encodeCanonical, cidStringOfBytes, stripUndefined, toBase64url } from './encoding.js'
 import { encodePlainCbor, withPlainCbor, withPlainCborForms } from './canonical-cbor.js'
-import { verifyByPeer, signToBase64url, type Identity } from './identity.js'
+import { verifyByPeer, type Identity } from './identity.js'
 import {
   MalformedEnvelopeError, SchemaMismatchError, BadSignatureError, WrongSenderError, NotForMeError,
   ClockSkewError, EnvelopeExpiredError, EnvelopeLifetimeError, ReplayError, EnvelopeTooLargeError, IdentityError, PlError, UnknownTypeError
@@ -203,7 +203,7 @@ export function signEnvelope<B extends object> (identity: Identity, registry: En
   if (options.trace !== undefined) env.trace = options.trace
   env.body = stripUndefined(body)
   // signed straight from the encoder's memory: the bytes are not kept
-  env.sig = withPlainCbor(env, ENVELOPE_DOMAIN, bytes => signToBase64url(identity, bytes)) ?? signToBase64url(identity, unsignedBytes(env as unknown as Envelope<B>))
+  env.sig = withPlainCbor(env, ENVELOPE_DOMAIN, bytes => toBase64url(identity.sign(bytes))) ?? toBase64url(identity.sign(unsignedBytes(env as unknown as Envelope<B>)))
   return env as unknown as Envelope<B>
 }
 

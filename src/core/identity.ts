@@ -26,38 +26,19 @@ export interface Identity {
   sign: (data: Uint8Array) => Uint8Array
 }
 
-/** The signing key of each identity made here (an identity built another way, or a copy with its own `sign`, is not in it). */
-const signingKeys = new WeakMap<Identity, KeyObject>()
-
 export function identityFromPrivateKey (privateKey: PrivateKey): Identity {
   if (privateKey.type !== 'Ed25519') throw new IdentityError(`identity key must be Ed25519, got ${privateKey.type}`)
   const seed = privateKey.raw.subarray(0, 32)
   const keyObject = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' })
   const peerId = peerIdFromPrivateKey(privateKey)
-  const identity: Identity = {
+  return {
     privateKey,
     peerId,
     id: peerId.toString(),
     publicKey: privateKey.publicKey.raw,
-    sign: (data) => new Uint8Array(cryptoSign(null, data, keyObject))
+    // node's Buffer as it is (a Uint8Array): no copy of the 64 bytes; toBase64url reads it in place
+    sign: (data) => cryptoSign(null, data, keyObject)
   }
-  signingKeys.set(identity, keyObject)
-  return identity
-}
-
-/**
- * `identity.sign(data)` as base64url text. For an identity made by
- * `identityFromPrivateKey` the signature goes straight from node's Buffer to
- * text (no copy into a Uint8Array and no second Buffer around it); any other
- * identity signs through its own `sign`.
- */
-export function signToBase64url (identity: Identity, data: Uint8Array): string {
-  const key = signingKeys.get(identity)
-  if (key == null) {
-    const sig = identity.sign(data)
-    return Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength).toString('base64url')
-  }
-  return cryptoSign(null, data, key).toString('base64url')
 }
 
 export async function createIdentity (): Promise<Identity> {
