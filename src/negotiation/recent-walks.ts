@@ -7,13 +7,14 @@
  * provider each time. So a capability is walked at most once per `everyMs`;
  * in between, a round asks discovery for this node's own and the catalog's
  * providers only, and walks anyway when those are none. The map is bounded
- * (the oldest capability is forgotten beyond `max`) and reads an injected
+ * (the oldest capability is forgotten beyond `max`) and reads the injected
  * clock.
  *
  * @example
- * const walks = new RecentWalks({ everyMs: 30_000, now: () => clock.now() })
+ * const walks = new RecentWalks({ everyMs: 30_000, clock })
  * if (walks.due('Summarize')) { walks.walked('Summarize'); await find(...) } else await find({ ..., localOnly: true })
  */
+import { systemClock, type Clock } from '../core/clock.js'
 import { DEFAULT_MAX_RECENT_WALKS, DEFAULT_WALK_EVERY_MS } from './constants.js'
 
 export interface RecentWalksInit {
@@ -21,8 +22,8 @@ export interface RecentWalksInit {
   everyMs?: number
   /** capabilities remembered at once (the oldest is dropped beyond it) @default DEFAULT_MAX_RECENT_WALKS */
   max?: number
-  /** the clock (ms since epoch) @default Date.now */
-  now?: () => number
+  /** @default systemClock */
+  clock?: Clock
 }
 
 export class RecentWalks {
@@ -30,24 +31,24 @@ export class RecentWalks {
   private readonly at = new Map<string, number>()
   readonly everyMs: number
   readonly max: number
-  private readonly now: () => number
+  private readonly clock: Clock
 
   constructor (init: RecentWalksInit = {}) {
     this.everyMs = Math.max(0, init.everyMs ?? DEFAULT_WALK_EVERY_MS)
     this.max = Math.max(1, init.max ?? DEFAULT_MAX_RECENT_WALKS)
-    this.now = init.now ?? Date.now
+    this.clock = init.clock ?? systemClock
   }
 
   /** Whether a walk for `name` is due: none was recorded in the last `everyMs`. */
   due (name: string): boolean {
     const last = this.at.get(name)
-    return last == null || this.now() - last >= this.everyMs
+    return last == null || this.clock.now() - last >= this.everyMs
   }
 
   /** Records a walk for `name` now (it becomes the newest entry; the oldest go beyond `max`). */
   walked (name: string): void {
     this.at.delete(name)
-    this.at.set(name, this.now())
+    this.at.set(name, this.clock.now())
     while (this.at.size > this.max) this.at.delete(this.at.keys().next().value as string)
   }
 

@@ -197,7 +197,7 @@ export class RemoteRunner implements StepRunner {
     this.round = new CfpRound({ ...components, releasesFor: (provider) => this.takeReleases(provider) })
     this.log = components.logger.child({ component: 'negotiation-requester' })
     this.slots = new Semaphore(init.maxRemoteSteps ?? DEFAULT_MAX_REMOTE_STEPS)
-    this.walks = new RecentWalks({ everyMs: init.walkEveryMs, now: () => this.clock.now() })
+    this.walks = new RecentWalks({ everyMs: init.walkEveryMs, clock: this.clock })
   }
 
   /** True the first time `runId` is seen (the last WARNED_RUNS runs are remembered). */

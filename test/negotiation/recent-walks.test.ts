@@ -8,9 +8,14 @@ import { RecentWalks } from '../../src/negotiation/recent-walks.js'
 import { DEFAULT_WALK_EVERY_MS } from '../../src/negotiation/constants.js'
 import { FakeClock } from '../../src/core/clock.js'
 
-test('a capability is due for a walk, then not until everyMs passed on the injected clock', () => {
+/** A RecentWalks with a 1 s period on a FakeClock. */
+function walksEverySecond (): { clock: FakeClock, walks: RecentWalks } {
   const clock = new FakeClock()
-  const walks = new RecentWalks({ everyMs: 1_000, now: clock.now })
+  return { clock, walks: new RecentWalks({ everyMs: 1_000, clock }) }
+}
+
+test('a capability is due for a walk, then not until everyMs passed on the injected clock', () => {
+  const { clock, walks } = walksEverySecond()
   assert.equal(walks.due('A'), true)
   walks.walked('A')
   assert.equal(walks.due('A'), false)
@@ -21,8 +26,7 @@ test('a capability is due for a walk, then not until everyMs passed on the injec
 })
 
 test('each capability has its own period', () => {
-  const clock = new FakeClock()
-  const walks = new RecentWalks({ everyMs: 1_000, now: clock.now })
+  const { clock, walks } = walksEverySecond()
   walks.walked('A')
   clock.advance(600)
   walks.walked('B')
@@ -33,8 +37,7 @@ test('each capability has its own period', () => {
 })
 
 test('a walk recorded again restarts the period', () => {
-  const clock = new FakeClock()
-  const walks = new RecentWalks({ everyMs: 1_000, now: clock.now })
+  const { clock, walks } = walksEverySecond()
   walks.walked('A')
   clock.advance(1_000)
   walks.walked('A')
@@ -44,7 +47,7 @@ test('a walk recorded again restarts the period', () => {
 
 test('the map is bounded: the oldest capability is forgotten (and due again)', () => {
   const clock = new FakeClock()
-  const walks = new RecentWalks({ everyMs: 60_000, max: 3, now: clock.now })
+  const walks = new RecentWalks({ everyMs: 60_000, max: 3, clock })
   for (const name of ['A', 'B', 'C']) walks.walked(name)
   // A walked again: B is now the oldest
   walks.walked('A')
@@ -58,10 +61,10 @@ test('the map is bounded: the oldest capability is forgotten (and due again)', (
 
 test('everyMs 0 walks at every round; the default period applies otherwise', () => {
   const clock = new FakeClock()
-  const always = new RecentWalks({ everyMs: 0, now: clock.now })
+  const always = new RecentWalks({ everyMs: 0, clock })
   always.walked('A')
   assert.equal(always.due('A'), true)
-  const walks = new RecentWalks({ now: clock.now })
+  const walks = new RecentWalks({ clock })
   assert.equal(walks.everyMs, DEFAULT_WALK_EVERY_MS)
   walks.walked('A')
   assert.equal(walks.due('A'), false)
