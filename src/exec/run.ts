@@ -84,8 +84,6 @@ export class RunExecution {
   private unrecorded = false
   /** the `running` records of the first steps of a run just submitted, until `takeFirstOps` puts them in its run record's batch */
   private firstOps?: BatchOp[]
-  /** the write of the record of a run just submitted, until it is written */
-  private recording?: Promise<void>
   private deadlineTimer?: TimerHandle
   private waiting = 0
   /** rejects with the abort reason once the run aborts */
@@ -101,8 +99,7 @@ export class RunExecution {
     private readonly fresh = false,
     /**
      * the write of the run record of a just-submitted run, not yet made: the `running` records of the
-     * steps that start at once go in its batch (`takeFirstOps`); those steps start meanwhile (except human steps),
-     * but write nothing and emit no event before it is written
+     * steps that start at once go in its batch (`takeFirstOps`), and no step starts before it is written
      */
     private readonly recorded?: Promise<void>
   ) {
@@ -113,10 +110,7 @@ export class RunExecution {
     this.topLevel = Object.keys(this.steps).filter(id => this.steps[id].parent == null && !owned.has(id))
     this.topLeft = this.topLevel.length
     this.topIds = new Set(this.topLevel)
-    if (recorded != null) {
-      this.recording = recorded
-      recorded.then(() => { this.recording = undefined }, () => { this.unrecorded = true })
-    }
+    recorded?.catch(() => { this.unrecorded = true })
     // every running or queued step listens on the run's signal
     setMaxListeners(0, this.signal)
     this.aborted = new Promise<never>((resolve, reject) => {
@@ -133,15 +127,6 @@ export class RunExecution {
     const ops = this.firstOps ?? []
     this.firstOps = undefined
     return ops
-  }
-
-  /**
-   * Emits an event of a step, or, while the record of a run just submitted is being written, once it is (none if it
-   * cannot be): no event tells of a run the journal may never hold.
-   */
-  private emitRecorded (ev: ExecEvent): void {
-    if (this.recording == null) this.env.emit(ev)
-    else this.recording.then(() => { this.env.emit(ev) }, () => {})
   }
 
   /** the run's child logger, made when something logs (most runs never do) */
@@ -526,12 +511,8 @@ export class RunExecution {
       // counts the attempt as interrupted. The record's batch is written before the step's result (one queue).
       const running = this.writeRunning(rec)
       this.runningWrites.set(rec, running)
-      // a first call step of a run just submitted starts while the batch of the run record (and of its own `running`
-      // record) is written; its events wait for that batch, and nothing of it is written before it lands: its output
-      // waits for `running` below, a failure for the check in `catch` (docs/EXECUTOR.md, Durability)
-      const first = this.recorded != null && running === this.recorded
-      if (first && step.kind === 'human') await this.recorded
-      this.emitRecorded({ type: 'pl:step:started', runId: this.run.id, step: step.id, key, attempt })
+      await this.recorded
+      this.env.emit({ type: 'pl:step:started', runId: this.run.id, step: step.id, key, attempt })
       try {
         this.signal.throwIfAborted()
         const out = await attemptFn(rec, attempt)
@@ -557,9 +538,6 @@ export class RunExecution {
         this.env.emit(finished)
         return out ?? null
       } catch (err0) {
-        // the run's record could not be written: the run leaves nothing in the journal (its submit fails)
-        if (first) await running.catch(() => {})
-        if (this.unrecorded) throw err0
         const aborted = this.signal.aborted
         const err = (aborted ? this.signal.reason : err0) as Error
         if (err instanceof ExecutorStoppedError) {
@@ -643,7 +621,7 @@ export class RunExecution {
       dag: this.dag,
       modules: this.modules,
       signal: this.signal,
-      progress: (n, total, message) => { this.emitRecorded({ type: 'pl:step:progress', runId: this.run.id, step: step.id, key, n, total, message }) },
+      progress: (n, total, message) => { this.env.emit({ type: 'pl:step:progress', runId: this.run.id, step: step.id, key, n, total, message }) },
       // a child logger per step only when something logs (most steps never do)
       get log () { return (log ??= run.log.child({ step: key })) },
       addon: async (kind, name, data) => await this.env.addons.call(kind, name, data, { runId: this.run.id, step: key, signal: this.signal }),
@@ -652,9 +630,7 @@ export class RunExecution {
     rec.runner = runner.name
     // a step in this process starts once its `running` record is written (before it takes a slot: no slot waits on the journal)
     const running = this.runningWrites.get(rec)
-    // (a first step of a run just submitted does not: the batch of its `running` record is the run record's, and with no
-    // run record nothing is resumed, so a step that brought the node down before it landed cannot be run again)
-    if (running != null && running !== this.recorded && runner.outOfProcess?.(step, query) !== true) await running
+    if (running != null && runner.outOfProcess?.(step, query) !== true) await running
     const res = runner.ownSlots === true ? await runner.run(step, inputData, ctx) : await this.env.slots.run(async () => await runner.run(step, inputData, ctx), this.signal)
     rec.usage = res.usage
     if (res.outputBytes != null) this.encodedOutputs.set(rec, { output: res.output, bytes: res.outputBytes })

@@ -11,7 +11,6 @@ import { join } from 'node:path'
 import { Journal } from '../../src/exec/journal.js'
 import type { ExecEvent, StepRunner } from '../../src/exec/types.js'
 import type { Step } from '../../src/workflow/index.js'
-import { waitFor } from '../helpers/mesh.js'
 import { callStep, dagOf, harness, writeModule } from './helpers.js'
 
 const counting = (log: string, name: string): string => `import { appendFileSync } from 'node:fs'
@@ -69,65 +68,27 @@ test('a remote step\'s receipt block goes in its step record\'s batch: a 2-step 
   }
 })
 
-test('a run whose record cannot be written leaves nothing in the journal and emits no event, though its first steps ran while the write was tried; its submit fails', async () => {
-  for (const isolation of ['thread', 'sandbox'] as const) {
-    const h = await harness({ poolInit: { sandbox: { isolation } } })
-    const log = join(h.root, 'ran.log')
-    const original = Journal.prototype.putRun
-    // fault injection: the journal refuses the record of a new run, once both first steps have run (they start while it is written)
-    Journal.prototype.putRun = async function (this: Journal, ...args: Parameters<Journal['putRun']>) {
-      if (args[0].state === 'running' && args[0].ended == null) {
-        await waitFor(async () => (await readFile(log, 'utf8').catch(() => '')).length === 2, 10_000, 'both first steps to run')
-        throw Object.assign(new Error('disk full'), { name: 'DiskFullError' })
-      }
-      return await original.apply(this, args)
-    }
-    try {
-      const a = await writeModule(h.root, 'a', counting(log, 'a'))
-      const b = await writeModule(h.root, 'b', counting(log, 'b'))
-      const c = await writeModule(h.root, 'c', counting(log, 'c'))
-      const events: ExecEvent[] = []
-      h.executor.on('event', (ev: ExecEvent) => { events.push(ev) })
-      await assert.rejects(h.executor.submit(dagOf([callStep(a), callStep(b), callStep(c, { after: ['a', 'b'] })]), {}, { modules: { a, b, c } }), { name: 'DiskFullError' })
-      assert.deepEqual(await h.executor.list(), [], isolation)
-      const steps: unknown[] = []
-      for await (const s of h.store.json('exec-steps').values()) steps.push(s)
-      assert.deepEqual(steps, [], isolation)
-      assert.deepEqual([...await readFile(log, 'utf8')].sort(), ['a', 'b'], `${isolation}: the first steps ran, their dependent did not`)
-      assert.deepEqual(events, [], isolation)
-    } finally {
-      Journal.prototype.putRun = original
-      await h.close()
-    }
-  }
-})
-
-test('a first step that ends before its run record is written waits for that batch: its output, its events and the run\'s end come after it', async () => {
-  const h = await harness({ poolInit: { sandbox: { isolation: 'thread' } } })
-  const log = join(h.root, 'ran.log')
+test('a run whose record cannot be written runs no step, leaves nothing in the journal, and its submit fails', async () => {
+  const h = await harness()
   const original = Journal.prototype.putRun
-  let held = 0
-  // the run record's batch is held until the step has returned its output
+  // fault injection: the journal refuses the record of a new run
   Journal.prototype.putRun = async function (this: Journal, ...args: Parameters<Journal['putRun']>) {
-    if (args[0].state === 'running' && args[0].ended == null) {
-      held++
-      await waitFor(async () => (await readFile(log, 'utf8').catch(() => '')) === 'a', 10_000, 'the step to run')
-    }
+    if (args[0].state === 'running' && args[0].ended == null) throw Object.assign(new Error('disk full'), { name: 'DiskFullError' })
     return await original.apply(this, args)
   }
   try {
+    const log = join(h.root, 'ran.log')
     const a = await writeModule(h.root, 'a', counting(log, 'a'))
-    const events: string[] = []
-    h.executor.on('event', (ev: ExecEvent) => { events.push(`${ev.type}:${h.store.commits.stats.batches}`) })
-    const before = h.store.commits.stats.batches
-    const run = await h.executor.wait(await h.executor.submit(dagOf([callStep(a)]), {}, { modules: { a } }))
-    assert.equal(held, 1)
-    assert.equal(run.state, 'succeeded', JSON.stringify(run.error))
-    assert.equal(h.store.commits.stats.batches - before, 2)
-    // started after the first batch, finished and the run's end after the second
-    assert.deepEqual(events, [`pl:step:started:${before + 1}`, `pl:step:finished:${before + 2}`, `pl:run:finished:${before + 2}`])
-    const { steps } = await h.executor.get(run.id)
-    assert.deepEqual(steps.map(s => [s.key, s.state, s.attempts]), [['a', 'succeeded', 1]])
+    const b = await writeModule(h.root, 'b', counting(log, 'b'))
+    const events: ExecEvent[] = []
+    h.executor.on('event', (ev: ExecEvent) => { events.push(ev) })
+    await assert.rejects(h.executor.submit(dagOf([callStep(a), callStep(b)]), {}, { modules: { a, b } }), { name: 'DiskFullError' })
+    assert.deepEqual(await h.executor.list(), [])
+    const steps: unknown[] = []
+    for await (const s of h.store.json('exec-steps').values()) steps.push(s)
+    assert.deepEqual(steps, [])
+    assert.equal(await readFile(log, 'utf8').catch(() => ''), '', 'no step ran')
+    assert.deepEqual(events, [])
   } finally {
     Journal.prototype.putRun = original
     await h.close()
