@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Store } from '../../src/store/index.js'
+import { Store, GroupCommit, MAX_GROUP_OPS, type BatchOp } from '../../src/store/index.js'
+import { cidStringOf } from '../../src/core/index.js'
 import { ReceiptStore } from '../../src/receipts/index.js'
 import { tempDir } from '../helpers/tmp.js'
 
@@ -71,4 +72,75 @@ test('writes submitted before close land before the database closes', async (t) 
   try {
     for (let i = 0; i < cids.length; i++) assert.deepEqual(await again.blocks.get(cids[i]), { i })
   } finally { await again.close() }
+})
+
+/** A GroupCommit over a fake database that records each batch it is given (and can be told to fail some). */
+function recordingCommit (fail: (ops: any[]) => boolean = () => false): { commits: GroupCommit, batches: any[][] } {
+  const batches: any[][] = []
+  const commits = new GroupCommit({
+    batch: (async (ops: any[]) => {
+      await new Promise<void>((resolve) => { setImmediate(resolve) }) // written later, as LevelDB's worker thread does
+      if (fail(ops)) throw new Error('batch refused')
+      batches.push(ops)
+    }) as any
+  })
+  return { commits, batches }
+}
+
+test('a batch takes at most MAX_GROUP_OPS operations, writers whole and in order; a larger write goes alone', async () => {
+  const { commits, batches } = recordingCommit()
+  const op = (k: string): BatchOp => ({ type: 'put', key: k, value: 1 })
+  const results = await Promise.all([
+    ...Array.from({ length: MAX_GROUP_OPS - 1 }, async (_, i) => await commits.write([op(`a${i}`)], i)),
+    commits.write([op('b0'), op('b1')], 'pair'), // one op short of room: starts the next batch
+    commits.write(Array.from({ length: MAX_GROUP_OPS + 1 }, (_, i) => op(`big${i}`)), 'big'),
+    commits.write([op('c')], 'c')
+  ])
+  assert.deepEqual(results.slice(0, 3), [0, 1, 2])
+  assert.deepEqual(results.slice(-3), ['pair', 'big', 'c'])
+  assert.deepEqual(batches.map(b => b.length), [MAX_GROUP_OPS - 1, 2, MAX_GROUP_OPS + 1, 1])
+  assert.deepEqual(batches.flat().map(o => o.key), [...Array.from({ length: MAX_GROUP_OPS - 1 }, (_, i) => `a${i}`), 'b0', 'b1', ...Array.from({ length: MAX_GROUP_OPS + 1 }, (_, i) => `big${i}`), 'c'])
+  assert.deepEqual(commits.stats, { batches: 4, writes: MAX_GROUP_OPS + 2 })
+  assert.equal(commits.pending, 0)
+})
+
+test('writes made while a batch is being written go together in the next one', async () => {
+  const { commits, batches } = recordingCommit()
+  const first = commits.write([{ type: 'put', key: 'x', value: 1 }])
+  await Promise.resolve() // the first batch is taken
+  await new Promise<void>((resolve) => { queueMicrotask(resolve) })
+  const later = Array.from({ length: 10 }, async (_, i) => await commits.write([{ type: 'put', key: `y${i}`, value: i }, { type: 'del', key: `z${i}` }], i))
+  assert.equal(commits.pending, 20)
+  await first
+  assert.deepEqual(await Promise.all(later), Array.from({ length: 10 }, (_, i) => i))
+  assert.deepEqual(batches.map(b => b.length), [1, 20])
+})
+
+test('a failed batch of several writers: each writer is retried alone with its own operations; one writer alone gets the error', async () => {
+  const { commits, batches } = recordingCommit((ops) => ops.some(o => o.key === 'bad'))
+  const results = await Promise.allSettled([
+    commits.write([{ type: 'put', key: 'a1', value: 1 }, { type: 'put', key: 'a2', value: 2 }], 'a'),
+    commits.write([{ type: 'put', key: 'bad', value: 0 }, { type: 'put', key: 'b2', value: 0 }], 'b'),
+    commits.write([{ type: 'put', key: 'c1', value: 3 }], 'c')
+  ])
+  assert.deepEqual(results.map(r => r.status === 'fulfilled' ? r.value : (r.reason as Error).message), ['a', 'batch refused', 'c'])
+  assert.deepEqual(batches.map(b => b.map(o => o.key)), [['a1', 'a2'], ['c1']])
+  await assert.rejects(commits.write([{ type: 'put', key: 'bad', value: 0 }]), /batch refused/)
+})
+
+test('BlockStore.put and Store.write reject (never throw) on bad input or a closed store', async (t) => {
+  const { dir, cleanup } = await tempDir()
+  const store = await Store.open(dir)
+  t.after(cleanup)
+  let put: Promise<string> | undefined
+  assert.doesNotThrow(() => { put = store.blocks.put({ big: 'x'.repeat(100) }, { maxBytes: 10 }) })
+  await assert.rejects(put as Promise<string>, { name: 'DocumentTooLargeError' })
+  assert.doesNotThrow(() => { put = store.blocks.put({ x: NaN }) })
+  await assert.rejects(put as Promise<string>, { name: 'InvalidEncodingError' })
+  const cid = await store.blocks.put({ ok: 1 })
+  assert.equal(cid, cidStringOf({ ok: 1 }))
+  await store.close()
+  let write: Promise<void> | undefined
+  assert.doesNotThrow(() => { write = store.write([{ type: 'put', key: 'k', value: 1 }]) })
+  await assert.rejects(write as Promise<void>, { name: 'StoreClosedError' })
 })
