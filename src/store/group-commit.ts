@@ -26,6 +26,14 @@ interface Writer { start: number, end: number, result: unknown, resolve: (value:
 /** The operations of one future batch and the writers waiting for it. */
 interface Group { ops: BatchOp[], writers: Writer[] }
 
+/** the options object of a chained batch operation on `sublevel`, one per sublevel (abstract-level copies it, never changes it) */
+const optionsOf = new WeakMap<object, { sublevel: unknown }>()
+function sublevelOptions (sublevel: unknown): { sublevel: unknown } {
+  let options = optionsOf.get(sublevel as object)
+  if (options == null) optionsOf.set(sublevel as object, options = { sublevel })
+  return options
+}
+
 /** At most this many operations go into one batch; more wait for the next (a single write larger than this goes alone). */
 export const MAX_GROUP_OPS = 4096
 
@@ -82,7 +90,7 @@ export class GroupCommit {
   private async commit (group: Group): Promise<void> {
     const { ops, writers } = group
     try {
-      await this.db.batch(ops as any)
+      await (ops.length > 1 ? this.writeChained(ops) : this.db.batch(ops as any))
     } catch (err) {
       if (writers.length === 1) writers[0].reject(err as Error)
       else await this.retryEach(group)
@@ -91,6 +99,30 @@ export class GroupCommit {
     this.stats.batches++
     this.stats.writes += writers.length
     for (let i = 0; i < writers.length; i++) writers[i].resolve(writers[i].result)
+  }
+
+  /**
+   * Writes `ops` as one chained batch: each operation goes to LevelDB's batch
+   * through one native call with its key and value as arguments, where an
+   * array batch reads each operation's fields through N-API property lookups
+   * (and abstract-level clones every operation first). If an operation is
+   * refused while the batch is built (a value its encoding cannot take), the
+   * batch is discarded unwritten and the error thrown, as `batch(ops)` does.
+   */
+  private async writeChained (ops: BatchOp[]): Promise<void> {
+    const batch = this.db.batch()
+    try {
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i]
+        const options = op.sublevel != null ? sublevelOptions(op.sublevel) : undefined
+        if (op.type === 'put') batch.put(op.key, op.value, options as any)
+        else batch.del(op.key, options as any)
+      }
+    } catch (err) {
+      await batch.close()
+      throw err
+    }
+    await batch.write()
   }
 
   /** After a failed batch of several writers, finds whose operations failed: each writer alone, in order. */

@@ -21,6 +21,9 @@ test('concurrent block puts share batches, and each is readable once its put res
   const batches = store.commits.stats.batches - before.batches
   assert.equal(writes, 200)
   assert.ok(batches < 200 / 4, `200 concurrent puts took ${batches} batches`)
+  // the layout of the keyspace is the sublevel's, whichever kind of batch wrote them
+  const keys = await store.db.keys({ gte: '!blocks!', lt: '!blocks"' }).all()
+  assert.deepEqual(keys.sort(), cids.map(c => `!blocks!${c}`).sort())
 })
 
 test('concurrent receipt puts coalesce and index every step', async (t) => {
@@ -74,17 +77,36 @@ test('writes submitted before close land before the database closes', async (t) 
   } finally { await again.close() }
 })
 
-/** A GroupCommit over a fake database that records each batch it is given (and can be told to fail some). */
-function recordingCommit (fail: (ops: any[]) => boolean = () => false): { commits: GroupCommit, batches: any[][] } {
+/**
+ * A GroupCommit over a fake database that records each batch it is given,
+ * array or chained (and can be told to fail some, or refuse an operation as
+ * it is added to a chained batch, as an encoding would).
+ */
+function recordingCommit (fail: (ops: any[]) => boolean = () => false, refuse: (op: any) => boolean = () => false): { commits: GroupCommit, batches: any[][], closed: any[][] } {
   const batches: any[][] = []
-  const commits = new GroupCommit({
-    batch: (async (ops: any[]) => {
-      await new Promise<void>((resolve) => { setImmediate(resolve) }) // written later, as LevelDB's worker thread does
-      if (fail(ops)) throw new Error('batch refused')
-      batches.push(ops)
-    }) as any
-  })
-  return { commits, batches }
+  const closed: any[][] = []
+  const write = async (ops: any[]): Promise<void> => {
+    await new Promise<void>((resolve) => { setImmediate(resolve) }) // written later, as LevelDB's worker thread does
+    if (fail(ops)) throw new Error('batch refused')
+    batches.push(ops)
+  }
+  const chained = (): any => {
+    const ops: any[] = []
+    const add = (op: any): void => { if (refuse(op)) throw new TypeError(`cannot encode ${String(op.key)}`); ops.push(op) }
+    return {
+      put (key: string, value: unknown, options?: any) { add({ type: 'put', key, value, ...options }); return this },
+      del (key: string, options?: any) { add({ type: 'del', key, ...options }); return this },
+      write: async () => { await write(ops) },
+      close: async () => { closed.push(ops) }
+    }
+  }
+  const array = async (ops: any[]): Promise<void> => {
+    const bad = ops.find(refuse)
+    if (bad != null) throw new TypeError(`cannot encode ${String(bad.key)}`)
+    await write(ops)
+  }
+  const commits = new GroupCommit({ batch: ((ops?: any[]) => ops == null ? chained() : array(ops)) as any })
+  return { commits, batches, closed }
 }
 
 test('a batch takes at most MAX_GROUP_OPS operations, writers whole and in order; a larger write goes alone', async () => {
@@ -126,6 +148,20 @@ test('a failed batch of several writers: each writer is retried alone with its o
   assert.deepEqual(results.map(r => r.status === 'fulfilled' ? r.value : (r.reason as Error).message), ['a', 'batch refused', 'c'])
   assert.deepEqual(batches.map(b => b.map(o => o.key)), [['a1', 'a2'], ['c1']])
   await assert.rejects(commits.write([{ type: 'put', key: 'bad', value: 0 }]), /batch refused/)
+})
+
+test('an operation refused while the batch is built: nothing of that batch is written, then each writer alone', async () => {
+  const { commits, batches, closed } = recordingCommit(() => false, (op) => op.key === 'bad')
+  const sub = { name: 'a sublevel' }
+  const results = await Promise.allSettled([
+    commits.write([{ type: 'put', key: 'a', value: 1, sublevel: sub }]),
+    commits.write([{ type: 'put', key: 'b1', value: 1 }, { type: 'put', key: 'bad', value: 2 }]),
+    commits.write([{ type: 'del', key: 'c', sublevel: sub }])
+  ])
+  assert.deepEqual(results.map(r => r.status), ['fulfilled', 'rejected', 'fulfilled'])
+  assert.equal(closed.length, 1) // the chained batch was discarded, not written
+  // the retries go as array batches, each writer's operations as given (b1 never written without its partner)
+  assert.deepEqual(batches, [[{ type: 'put', key: 'a', value: 1, sublevel: sub }], [{ type: 'del', key: 'c', sublevel: sub }]])
 })
 
 test('BlockStore.put and Store.write reject (never throw) on bad input or a closed store', async (t) => {
