@@ -10,11 +10,13 @@
  * A write's operations go straight into the open group's operation list (no
  * flattening when the batch is taken), and its promise is the one the caller
  * gets: `write(ops, result)` resolves with `result`, so a caller such as
- * `BlockStore.put` hands it back as it is, without an async wrapper.
+ * `BlockStore.put` hands it back as it is, without an async wrapper. A
+ * group of several operations goes to LevelDB as one chained batch
+ * (`writeChained`). docs/PERFORMANCE.md "Receipt writes, second pass".
  *
  * @example
  * const commits = new GroupCommit(db)
- * const cid = await commits.write([{ type: 'put', key: cid, value: bytes, sublevel: blocks }], cid)
+ * const stored = await commits.write([{ type: 'put', key: cid, value: bytes, sublevel: blocks }], cid) // === cid, once written
  */
 import type { Level } from 'level'
 
