@@ -16,7 +16,7 @@ import { SchemaRegistry } from '../src/spec/index.js'
 import { Store } from '../src/store/index.js'
 import { PlNode } from '../src/node.js'
 import { defineProtocol, expectOk } from '../src/net/index.js'
-import { encodeCanonical } from '../src/core/encoding.js'
+import { encodeCanonical, cidStringOfBytes } from '../src/core/encoding.js'
 import { latencyFigure, type Bench } from './harness.js'
 
 const execFileP = promisify(execFile)
@@ -66,24 +66,64 @@ async function envelopeBenches (): Promise<Bench[]> {
   ]
 }
 
-async function storeBench (): Promise<Bench> {
+/**
+ * receipt writes: rounds of N puts (each round a few ms), 21 of them after 2
+ * warm-up rounds, so that one round cut by another process moves one
+ * per-round ratio only; 11 500 documents a side, under LevelDB's 4 MiB write
+ * buffer: neither side flushes a table file during the measurement
+ */
+const RECEIPT_ROUNDS = 21
+const RECEIPT_WARMUP = 2
+const receipt = (i: number): Record<string, unknown> => ({ run: 'run-1', step: `s${i}`, capability: 'Summarize', provider: 'p', requester: 'r', award: 'a', input: 'i', output: 'o', status: 'ok', started: i, ended: i + 1, usage: { cpu_ms: 1, wall_ms: 2, mem_peak_mb: 3 }, limits: {}, policies: [], prev: [] })
+
+/** Two raw LevelDB databases in fresh folders, opened by `setup`, closed and removed by `teardown`. */
+async function rawPair (): Promise<{ a: () => Level<string, Uint8Array>, b: () => Level<string, Uint8Array>, setup: () => Promise<void>, teardown: () => Promise<void> }> {
+  const dirA = await mkdtemp(join(tmpdir(), 'pl-bench-'))
+  const dirB = await mkdtemp(join(tmpdir(), 'pl-bench-'))
+  let a: Level<string, Uint8Array>
+  let b: Level<string, Uint8Array>
+  return {
+    a: () => a,
+    b: () => b,
+    setup: async () => { a = new Level(dirA, { valueEncoding: 'view' }); b = new Level(dirB, { valueEncoding: 'view' }); await a.open(); await b.open() },
+    teardown: async () => { await a.close(); await b.close(); await rm(dirA, { recursive: true, force: true }); await rm(dirB, { recursive: true, force: true }) }
+  }
+}
+
+async function storeBenches (): Promise<Bench[]> {
   const dirA = await mkdtemp(join(tmpdir(), 'pl-bench-'))
   const dirB = await mkdtemp(join(tmpdir(), 'pl-bench-'))
   let store: Store
   let raw: Level<string, Uint8Array>
   let seq = 0
-  const receipt = (i: number): Record<string, unknown> => ({ run: 'run-1', step: `s${i}`, capability: 'Summarize', provider: 'p', requester: 'r', award: 'a', input: 'i', output: 'o', status: 'ok', started: i, ended: i + 1, usage: { cpu_ms: 1, wall_ms: 2, mem_peak_mb: 3 }, limits: {}, policies: [], prev: [] })
-  return {
-    name: 'receipt-writes',
-    setup: async () => {
-      store = await Store.open(dirA)
-      raw = new Level<string, Uint8Array>(dirB, { valueEncoding: 'view' })
-      await raw.open()
+  const rawBatch = async (db: Level<string, Uint8Array>): Promise<number> => { const ops = []; for (let i = 0; i < N; i++) ops.push({ type: 'put' as const, key: `k${seq++}`, value: encodeCanonical(receipt(seq)) }); await db.batch(ops); return N }
+  const floor = await rawPair()
+  return [
+    {
+      name: 'receipt-writes',
+      rounds: RECEIPT_ROUNDS,
+      warmup: RECEIPT_WARMUP,
+      setup: async () => {
+        store = await Store.open(dirA)
+        raw = new Level<string, Uint8Array>(dirB, { valueEncoding: 'view' })
+        await raw.open()
+      },
+      teardown: async () => { await store.close(); await raw.close(); await rm(dirA, { recursive: true, force: true }); await rm(dirB, { recursive: true, force: true }) },
+      baseline: { name: 'raw LevelDB batch put of encoded docs', run: async () => await rawBatch(raw) },
+      subject: { name: 'BlockStore.put (CID + put, one by one)', run: async () => { await Promise.all(Array.from({ length: N }, async () => await store.blocks.put(receipt(seq++)))); return N } }
     },
-    teardown: async () => { await store.close(); await raw.close(); await rm(dirA, { recursive: true, force: true }); await rm(dirB, { recursive: true, force: true }) },
-    baseline: { name: 'raw LevelDB batch put of encoded docs', run: async () => { const ops = []; for (let i = 0; i < N; i++) ops.push({ type: 'put' as const, key: `k${seq++}`, value: encodeCanonical(receipt(seq)) }); await raw.batch(ops); return N } },
-    subject: { name: 'BlockStore.put (CID + put, one by one)', run: async () => { await Promise.all(Array.from({ length: N }, async () => await store.blocks.put(receipt(seq++)))); return N } }
-  }
+    {
+      // what content addressing alone costs against the same baseline: the raw batch, each document under its CID
+      // (sha2-256 + the CID text, the key BlockStore writes) instead of a counter; the ceiling of receipt-writes' ratio
+      name: 'receipt-writes-cid-floor',
+      rounds: RECEIPT_ROUNDS,
+      warmup: RECEIPT_WARMUP,
+      setup: floor.setup,
+      teardown: floor.teardown,
+      baseline: { name: 'raw LevelDB batch put of encoded docs', run: async () => await rawBatch(floor.a()) },
+      subject: { name: 'raw LevelDB batch, each doc keyed by its CID', run: async () => { const ops = []; for (let i = 0; i < N; i++) { const value = encodeCanonical(receipt(seq++)); ops.push({ type: 'put' as const, key: `!blocks!${cidStringOfBytes(value)}`, value }) } await floor.b().batch(ops); return N } }
+    }
+  ]
 }
 
 async function startNodes (n: number): Promise<{ nodes: PlNode[], cleanup: () => Promise<void> }> {
@@ -157,5 +197,5 @@ const memoryBench: Bench = {
 }
 
 export async function benches (): Promise<Bench[]> {
-  return [...await envelopeBenches(), await storeBench(), rpcBench, memoryBench]
+  return [...await envelopeBenches(), ...await storeBenches(), rpcBench, memoryBench]
 }

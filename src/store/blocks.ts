@@ -14,9 +14,10 @@ export class BlockStore {
   /** `commits`: writes go through the store's group commit (concurrent puts share one batch) @default each put on its own */
   constructor (private readonly db: BinarySublevel, private readonly commits?: GroupCommit) {}
 
-  private async write (key: string, bytes: Uint8Array): Promise<void> {
-    if (this.commits == null) await this.db.put(key, bytes)
-    else await this.commits.write([{ type: 'put', key, value: bytes, sublevel: this.db }])
+  /** Writes `bytes` under `key`; resolves with `result` once written (no async wrapper: the group commit's promise as it is). */
+  private write<T> (key: string, bytes: Uint8Array, result: T): Promise<T> {
+    if (this.commits == null) return this.db.put(key, bytes).then(() => result)
+    return this.commits.write([{ type: 'put', key, value: bytes, sublevel: this.db }], result)
   }
 
   /** The batch operation storing `value`, for a caller writing it together with other keys in one batch; returns it with the CID. */
@@ -35,20 +36,25 @@ export class BlockStore {
    * whose canonical bytes are larger is refused (DocumentTooLargeError) and
    * nothing is stored.
    */
-  async put (value: unknown, options: { maxBytes?: number } = {}): Promise<string> {
-    const bytes = encodeCanonical(value)
-    if (options.maxBytes != null && bytes.byteLength > options.maxBytes) {
-      throw new DocumentTooLargeError(`document is ${bytes.byteLength} bytes (dag-cbor), over the limit of ${options.maxBytes}`, { size: bytes.byteLength, max: options.maxBytes })
+  put (value: unknown, options: { maxBytes?: number } = {}): Promise<string> {
+    let bytes: Uint8Array
+    let cid: string
+    try {
+      bytes = encodeCanonical(value)
+      if (options.maxBytes != null && bytes.byteLength > options.maxBytes) {
+        throw new DocumentTooLargeError(`document is ${bytes.byteLength} bytes (dag-cbor), over the limit of ${options.maxBytes}`, { size: bytes.byteLength, max: options.maxBytes })
+      }
+      cid = cidStringOfBytes(bytes)
+    } catch (err) {
+      return Promise.reject(err) // an error is a rejection, as from an async function
     }
-    const cid = cidStringOfBytes(bytes)
-    await this.write(cid, bytes)
-    return cid
+    return this.write(cid, bytes, cid)
   }
 
   /** Stores bytes that must hash to `cid` (throws CidMismatchError otherwise). */
   async putBytes (cid: string, bytes: Uint8Array): Promise<void> {
     verifyBytes(cid, bytes)
-    await this.write(parseCid(cid).toString(), bytes)
+    await this.write(parseCid(cid).toString(), bytes, undefined)
   }
 
   async getBytes (cid: string): Promise<Uint8Array | undefined> {

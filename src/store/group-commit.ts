@@ -7,21 +7,41 @@
  * own: a failed batch of several writers is retried writer by writer, so one
  * writer's bad value does not fail the others.
  *
+ * A write's operations go straight into the open group's operation list (no
+ * flattening when the batch is taken), and its promise is the one the caller
+ * gets: `write(ops, result)` resolves with `result`, so a caller such as
+ * `BlockStore.put` hands it back as it is, without an async wrapper. A
+ * group of several operations goes to LevelDB as one chained batch
+ * (`writeChained`). docs/PERFORMANCE.md "Receipt writes, second pass".
+ *
  * @example
  * const commits = new GroupCommit(db)
- * await commits.write([{ type: 'put', key: cid, value: bytes, sublevel: blocks }])
+ * const stored = await commits.write([{ type: 'put', key: cid, value: bytes, sublevel: blocks }], cid) // === cid, once written
  */
 import type { Level } from 'level'
 
 export type BatchOp = { type: 'put', key: string, value: unknown, sublevel?: unknown } | { type: 'del', key: string, sublevel?: unknown }
 
-interface Pending { ops: BatchOp[], resolve: () => void, reject: (err: Error) => void }
+/** One writer of a group: its operations are `ops[start, end)` of the group. */
+interface Writer { start: number, end: number, result: unknown, resolve: (value: any) => void, reject: (err: Error) => void }
 
-/** At most this many operations go into one batch; more wait for the next. */
+/** The operations of one future batch and the writers waiting for it. */
+interface Group { ops: BatchOp[], writers: Writer[] }
+
+/** the options object of a chained batch operation on `sublevel`, one per sublevel (abstract-level copies it, never changes it) */
+const optionsOf = new WeakMap<object, { sublevel: unknown }>()
+function sublevelOptions (sublevel: unknown): { sublevel: unknown } {
+  let options = optionsOf.get(sublevel as object)
+  if (options == null) optionsOf.set(sublevel as object, options = { sublevel })
+  return options
+}
+
+/** At most this many operations go into one batch; more wait for the next (a single write larger than this goes alone). */
 export const MAX_GROUP_OPS = 4096
 
 export class GroupCommit {
-  private queue: Pending[] = []
+  /** groups not yet taken, oldest first; writes join the last one while it has room */
+  private readonly queue: Group[] = []
   private queuedOps = 0
   private flushing = false
   private scheduled = false
@@ -30,17 +50,29 @@ export class GroupCommit {
 
   constructor (private readonly db: Pick<Level<string, any>, 'batch'>) {}
 
-  /** Writes `ops` atomically, together with whatever else is waiting; resolves once they are written. */
-  async write (ops: BatchOp[]): Promise<void> {
-    if (ops.length === 0) return
-    const done = Promise.withResolvers<void>()
-    this.queue.push({ ops, resolve: done.resolve, reject: done.reject })
+  /** Writes `ops` atomically, together with whatever else is waiting; resolves with `result` once they are written. */
+  write<T = void> (ops: BatchOp[], result?: T): Promise<T> {
+    if (ops.length === 0) return Promise.resolve(result as T)
+    const group = this.openGroup(ops.length)
+    const start = group.ops.length
+    for (let i = 0; i < ops.length; i++) group.ops.push(ops[i])
+    const { promise, resolve, reject } = Promise.withResolvers<T>()
+    group.writers.push({ start, end: group.ops.length, result, resolve, reject })
     this.queuedOps += ops.length
     if (!this.flushing && !this.scheduled) {
       this.scheduled = true
       queueMicrotask(() => { this.scheduled = false; void this.flush() })
     }
-    await done.promise
+    return promise
+  }
+
+  /** The group `n` more operations join: the last queued one if it has room (or is empty), else a new one. */
+  private openGroup (n: number): Group {
+    const last = this.queue.length > 0 ? this.queue[this.queue.length - 1] : undefined
+    if (last != null && (last.ops.length === 0 || last.ops.length + n <= MAX_GROUP_OPS)) return last
+    const group: Group = { ops: [], writers: [] }
+    this.queue.push(group)
+    return group
   }
 
   private async flush (): Promise<void> {
@@ -48,14 +80,8 @@ export class GroupCommit {
     this.flushing = true
     try {
       while (this.queue.length > 0) {
-        const group: Pending[] = []
-        let n = 0
-        while (this.queue.length > 0 && (group.length === 0 || n + this.queue[0].ops.length <= MAX_GROUP_OPS)) {
-          const p = this.queue.shift() as Pending
-          n += p.ops.length
-          group.push(p)
-        }
-        this.queuedOps -= n
+        const group = this.queue.shift() as Group
+        this.queuedOps -= group.ops.length
         await this.commit(group)
       }
     } finally {
@@ -63,24 +89,54 @@ export class GroupCommit {
     }
   }
 
-  private async commit (group: Pending[]): Promise<void> {
+  private async commit (group: Group): Promise<void> {
+    const { ops, writers } = group
     try {
-      await this.db.batch((group.length === 1 ? group[0].ops : group.flatMap(p => p.ops)) as any)
-      this.stats.batches++
-      this.stats.writes += group.length
-      for (const p of group) p.resolve()
+      await (ops.length > 1 ? this.writeChained(ops) : this.db.batch(ops as any))
     } catch (err) {
-      if (group.length === 1) { group[0].reject(err as Error); return }
-      // find whose operations failed: each writer alone, in order
-      for (const p of group) {
-        try {
-          await this.db.batch(p.ops as any)
-          this.stats.batches++
-          this.stats.writes++
-          p.resolve()
-        } catch (e) {
-          p.reject(e as Error)
-        }
+      if (writers.length === 1) writers[0].reject(err as Error)
+      else await this.retryEach(group)
+      return
+    }
+    this.stats.batches++
+    this.stats.writes += writers.length
+    for (let i = 0; i < writers.length; i++) writers[i].resolve(writers[i].result)
+  }
+
+  /**
+   * Writes `ops` as one chained batch: each operation goes to LevelDB's batch
+   * through one native call with its key and value as arguments, where an
+   * array batch reads each operation's fields through N-API property lookups
+   * (and abstract-level clones every operation first). If an operation is
+   * refused while the batch is built (a value its encoding cannot take), the
+   * batch is discarded unwritten and the error thrown, as `batch(ops)` does.
+   */
+  private async writeChained (ops: BatchOp[]): Promise<void> {
+    const batch = this.db.batch()
+    try {
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i]
+        const options = op.sublevel != null ? sublevelOptions(op.sublevel) : undefined
+        if (op.type === 'put') batch.put(op.key, op.value, options as any)
+        else batch.del(op.key, options as any)
+      }
+    } catch (err) {
+      await batch.close()
+      throw err
+    }
+    await batch.write()
+  }
+
+  /** After a failed batch of several writers, finds whose operations failed: each writer alone, in order. */
+  private async retryEach ({ ops, writers }: Group): Promise<void> {
+    for (const w of writers) {
+      try {
+        await this.db.batch(ops.slice(w.start, w.end) as any)
+        this.stats.batches++
+        this.stats.writes++
+        w.resolve(w.result)
+      } catch (e) {
+        w.reject(e as Error)
       }
     }
   }

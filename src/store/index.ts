@@ -51,9 +51,13 @@ export class Store {
    * Writes `ops` (sublevel ops allowed) atomically; concurrent calls share
    * one LevelDB batch (group commit). Resolves once its batch is written.
    */
-  async write (ops: BatchOp[]): Promise<void> {
-    this.assertOpen()
-    await this.commits.write(ops)
+  write (ops: BatchOp[]): Promise<void> {
+    try {
+      this.assertOpen()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.commits.write(ops)
   }
 
   static async open (dataDir: string): Promise<Store> {
@@ -133,5 +137,5 @@ export class Store {
 
 export { BlockStore } from './blocks.js'
 export { ReplayStore } from './replay.js'
-export { GroupCommit, type BatchOp } from './group-commit.js'
+export { GroupCommit, MAX_GROUP_OPS, type BatchOp } from './group-commit.js'
 export * from './errors.js'

@@ -40,3 +40,17 @@ test('cidStringOfBytes gives the same text as multiformats for dag-cbor and raw,
   const doc = encodeCanonical({ hello: 'world', n: [1, 2, 3] })
   assert.equal(cidStringOfBytes(doc), cidOfBytes(doc).toString())
 })
+
+test('cidStringOfBytes is the content address multiformats + @ipld/dag-cbor give on their own (sha2-256 hasher, known vector)', async () => {
+  const { cidStringOfBytes, encodeCanonical } = await import('../../src/core/encoding.js')
+  const { sha256 } = await import('multiformats/hashes/sha2')
+  const dagCbor = await import('@ipld/dag-cbor')
+  const { CID } = await import('multiformats/cid')
+  // the well-known CID of the dag-cbor document {"hello":"world"}
+  assert.equal(cidStringOfBytes(encodeCanonical({ hello: 'world' })), 'bafyreidykglsfhoixmivffc5uwhcgshx4j465xwqntbmu43nb2dzqwfvae')
+  for (let i = 0; i < 200; i++) {
+    const doc = { run: 'run-1', step: `s${i}`, started: i, ended: i + 1.5, usage: { cpu_ms: i }, bytes: new Uint8Array(i % 40).fill(i & 255), text: 'é€'.repeat(i % 7) }
+    const bytes = dagCbor.encode(doc)
+    assert.equal(cidStringOfBytes(encodeCanonical(doc)), CID.createV1(dagCbor.code, await sha256.digest(bytes)).toString())
+  }
+})
