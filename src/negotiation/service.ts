@@ -200,7 +200,10 @@ export class Negotiation implements PlService {
     // a BidRelease.v1 is not recorded in the replay store: releasing is idempotent (a released or
     // awarded bid is left alone), so a replay changes nothing and is not worth a LevelDB write
     const release = (req?.envelope as { type?: unknown } | undefined)?.type === 'BidRelease.v1'
-    const verified = await c.verifier.verify<any>(req?.envelope, { expectedFrom: ctx.peer, expectedTypes: ['CallForProposal.v1', 'Award.v1', 'BidRelease.v1', 'Bid.v1', 'Decline.v1'], skipReplay: release })
+    // calls and awards are recorded, but their record's LevelDB write is not awaited before the answer:
+    // the replay store's lease keeps a replay refused even after a crash (docs/NEGOTIATION.md
+    // "Replay records off the critical path")
+    const verified = await c.verifier.verify<any>(req?.envelope, { expectedFrom: ctx.peer, expectedTypes: ['CallForProposal.v1', 'Award.v1', 'BidRelease.v1', 'Bid.v1', 'Decline.v1'], skipReplay: release, deferRecord: true })
     const env = verified.envelope
     switch (env.type) {
       case 'CallForProposal.v1': {
