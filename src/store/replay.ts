@@ -57,6 +57,8 @@ export class ReplayStore {
   /** the lease known to be on disk: envelopes with a `ts` before it may be accepted before their write lands */
   private leaseDurable = 0
   private leaseWriting = false
+  /** set by the store's close: no more deferred writes or lease renewals */
+  private closing = false
   /** the lease a run that did not close cleanly left on disk: envelopes with a `ts` before it are refused */
   private refuseBefore = 0
   /** envelopes with a `ts` before this are refused (see `add`) */
@@ -166,11 +168,11 @@ export class ReplayStore {
    */
   private renewLease (): void {
     const now = this.clock.now()
-    if (this.leaseWriting || now + REPLAY_LEASE_MS / 2 < this.leaseDurable) return
+    if (this.closing || this.leaseWriting || now + REPLAY_LEASE_MS / 2 < this.leaseDurable) return
     const until = Math.max(now + REPLAY_LEASE_MS, this.leaseDurable, this.refuseBefore)
     this.leaseWriting = true
     const write = this.store.write([{ type: 'put', key: 'lease', value: until, sublevel: this.lease }])
-      .then(() => { this.leaseDurable = Math.max(this.leaseDurable, until) }, () => {})
+      .then(() => { if (!this.closing) this.leaseDurable = Math.max(this.leaseDurable, until) }, () => {})
       .finally(() => { this.leaseWriting = false; this.writing.delete(write) })
     this.writing.add(write)
   }
@@ -181,8 +183,10 @@ export class ReplayStore {
    * or a crashed run's lease still refuses envelopes (it is kept as it was).
    */
   private async closeLease (): Promise<void> {
+    // adds from here on await their writes: the lease is about to go
+    this.closing = true
+    this.leaseDurable = 0
     await this.flush()
-    if (this.leaseDurable === 0 && this.refuseBefore === 0) return
     if (this.lost.size > 0) return
     const stillRefusing = this.refuseBefore + this.keepMs > this.clock.now()
     await this.store.write([stillRefusing
