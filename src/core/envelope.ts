@@ -214,6 +214,14 @@ export interface VerifyOptions {
   expectedTypes?: string[]
   /** Skip the replay store (for envelopes that are legitimately seen again, e.g. receipts re-read from disk). */
   skipReplay?: boolean
+  /**
+   * Let the replay store answer from memory without awaiting the record's
+   * write, when its lease allows (ReplayStore `add` with `defer`): replays
+   * stay refused, also after a crash (docs/NEGOTIATION.md "Replay records
+   * off the critical path"). For handlers where the record's LevelDB wait
+   * is on a round trip's critical path.
+   */
+  deferRecord?: boolean
   /** check the time window against this instant instead of the verifier's clock */
   now?: number
 }
@@ -239,9 +247,13 @@ export interface EnvelopeVerifierInit {
 }
 
 export interface ReplayGuard {
-  /** `ts`, when given, may spare the guard a lookup (see ReplayStore) */
-  add: (id: string, exp: number, ts?: number) => Promise<boolean>
+  /** `ts`, when given, may spare the guard a lookup; `defer` its awaited write (see ReplayStore) */
+  add: (id: string, exp: number, ts?: number, options?: { defer?: boolean }) => Promise<boolean>
+  /** envelopes with a `ts` before this are refused (a run that did not close cleanly may have forgotten them) */
+  readonly refusedBefore?: number
 }
+
+const DEFER = { defer: true }
 
 /**
  * Verifies envelopes in a fixed order, cheapest checks first: shape, type and
@@ -263,7 +275,10 @@ export class EnvelopeVerifier {
     try {
       const { envelope, id } = this.verifyStateless<B>(value, options)
       if (this.replay != null && options.skipReplay !== true) {
-        if (!await this.replay.add(id, envelope.exp, envelope.ts)) throw new ReplayError(`envelope ${id} was already received`, { id })
+        if (!await this.replay.add(id, envelope.exp, envelope.ts, options.deferRecord === true ? DEFER : undefined)) {
+          if (envelope.ts < (this.replay.refusedBefore ?? 0)) throw new ReplayError(`envelope ${id} was signed before this node restarted from an unclean stop and may have been received then`, { id, ts: envelope.ts })
+          throw new ReplayError(`envelope ${id} was already received`, { id })
+        }
       }
       return { envelope, id }
     } catch (err) {

@@ -378,7 +378,8 @@ export class Provider {
     const held = known != null ? this.awards.get(known) : undefined
     if (known != null && held != null && held.bid.requester === peer && req.award.exp > this.clock.now()) return known
     if (req?.accept !== true) return (await this.components.verifier.verify<Award>(req?.award, { expectedFrom: peer, expectedTypes: ['Award.v1'], skipReplay: true })).id
-    const verified = await this.components.verifier.verify<Award>(req.award, { expectedFrom: peer, expectedTypes: ['Award.v1'] })
+    // the replay record's write need not be awaited (its lease keeps replays refused across a crash)
+    const verified = await this.components.verifier.verify<Award>(req.award, { expectedFrom: peer, expectedTypes: ['Award.v1'], deferRecord: true })
     this.acceptAward(verified.envelope.body, verified.id, peer)
     return verified.id
   }

@@ -31,7 +31,7 @@ import {
   MAX_CFP_CONSTRAINTS, MAX_CFP_CONSTRAINT_KEY, MAX_CFP_CONSTRAINT_VALUE
 } from './constants.js'
 import { AllProvidersFailedError, InvalidResultError, NegotiationDeadlineError, NoBidsError, NoProvidersError, RemoteStepFailedError } from './errors.js'
-import { CfpRound, judgeBid, type OpenCallPort, type RankedBid } from './round.js'
+import { CfpRound, judgeBid, carriedReleases, type OpenCallPort, type PendingRelease, type RankedBid } from './round.js'
 import type { PeerQuarantine } from './quarantine.js'
 import { resolvePolicies, type EffectivePolicy, type PolicyResolver } from './policy.js'
 import { execProtocol, negotiateProtocol, MAX_CARRIED_RELEASES, type ExecProgress, type ExecResponse } from './wire.js'
@@ -123,6 +123,8 @@ const MAX_RELEASE_BIDS = 64
 const RELEASE_TTL_MS = 10_000
 /** how long a release waits for a call to its provider to ride with before it goes on its own */
 const RELEASE_FLUSH_MS = 250
+/** providers remembered as taking `plain_releases` */
+const MAX_PLAIN_PEERS = 4096
 const CONNECTION_ERRORS = new Set(['RpcDialError', 'RpcStreamError'])
 /** What a provider answers /pl/exec when it refuses the award the call carries (the attempt's outcome is then 'award-rejected'). */
 const AWARD_REFUSALS = new Set(['AwardMismatchError', 'UnknownBidError', 'BidAlreadyAwardedError', 'BidExpiredError', 'ProviderBusyError', 'ReplayError'])
@@ -189,12 +191,14 @@ export class RemoteRunner implements StepRunner {
   /** runs whose plan warnings were logged */
   private readonly warnedRuns = new Set<string>()
   /** signed BidRelease.v1 envelopes waiting for the next call to their provider, or for the flush */
-  private readonly pendingReleases = new Map<string, Array<Envelope<BidRelease>>>()
+  private readonly pendingReleases = new Map<string, PendingRelease[]>()
+  /** providers that answered a call with `plain_releases: true` (at most MAX_PLAIN_PEERS, the oldest out) */
+  private readonly plainPeers = new Set<string>()
   private releaseTimer?: TimerHandle
 
   constructor (private readonly components: RemoteRunnerComponents, private readonly init: RemoteRunnerInit) {
     this.clock = components.clock ?? systemClock
-    this.round = new CfpRound({ ...components, releasesFor: (provider) => this.takeReleases(provider) })
+    this.round = new CfpRound({ ...components, releasesFor: (provider) => this.takeReleases(provider), takesPlainReleases: (provider, takes) => { this.takesPlain(provider, takes) } })
     this.log = components.logger.child({ component: 'negotiation-requester' })
     this.slots = new Semaphore(init.maxRemoteSteps ?? DEFAULT_MAX_REMOTE_STEPS)
     this.walks = new RecentWalks({ everyMs: init.walkEveryMs, clock: this.clock })
@@ -329,15 +333,28 @@ export class RemoteRunner implements StepRunner {
     })
     for (const [provider, bids] of calls) {
       const release: BidRelease = { run: exp.run, step: exp.step, bids, ...(reason != null ? { reason } : {}) }
-      const envelope = this.components.sign('BidRelease.v1', release, { to: provider, ttlMs: RELEASE_TTL_MS })
-      this.pendingReleases.set(provider, [...(this.pendingReleases.get(provider) ?? []), envelope])
+      // a provider that takes plain releases gets the body alone: the stream it rides on says who released it
+      const pending = this.plainPeers.has(provider) ? release : this.signRelease(provider, release)
+      this.pendingReleases.set(provider, [...(this.pendingReleases.get(provider) ?? []), pending])
     }
     // they ride with the next call to each provider (CarriedReleases), or go on their own after RELEASE_FLUSH_MS
     this.releaseTimer ??= this.clock.setTimeout(() => { this.releaseTimer = undefined; this.flushReleases() }, RELEASE_FLUSH_MS)
   }
 
+  private signRelease (provider: string, release: BidRelease): Envelope<BidRelease> {
+    return this.components.sign('BidRelease.v1', release, { to: provider, ttlMs: RELEASE_TTL_MS })
+  }
+
+  /** Remembers whether `provider` takes plain releases, from its last answer to a call (a provider may restart as an older version). */
+  private takesPlain (provider: string, takes: boolean): void {
+    if (!takes) { this.plainPeers.delete(provider); return }
+    if (this.plainPeers.has(provider)) return
+    if (this.plainPeers.size >= MAX_PLAIN_PEERS) this.plainPeers.delete(this.plainPeers.values().next().value as string)
+    this.plainPeers.add(provider)
+  }
+
   /** Takes the releases waiting for `provider` (at most MAX_CARRIED_RELEASES), to go with a call to it. */
-  private takeReleases (provider: string): Array<Envelope<BidRelease>> | undefined {
+  private takeReleases (provider: string): PendingRelease[] | undefined {
     const pending = this.pendingReleases.get(provider)
     if (pending == null) return undefined
     const taken = pending.splice(0, MAX_CARRIED_RELEASES)
@@ -351,8 +368,11 @@ export class RemoteRunner implements StepRunner {
     const providers = [...this.pendingReleases.keys()]
     void mapBounded(providers, this.init.cfpConcurrency ?? DEFAULT_CFP_CONCURRENCY, async (provider) => {
       for (let taken = this.takeReleases(provider); taken != null && taken.length > 0; taken = this.takeReleases(provider)) {
-        const [envelope, ...releases] = taken
-        await this.components.rpc.request(provider, this.negotiate, { envelope, ...(releases.length > 0 ? { releases } : {}) }, { signal: this.shutdown.signal, timeouts: { dialMs: this.init.dialTimeoutMs ?? DEFAULT_NEGOTIATION_DIAL_MS, firstByteMs: RELEASE_TTL_MS, totalMs: RELEASE_TTL_MS } })
+        // the call's own envelope is a signed release: the first signed one, or the first plain one signed now
+        const first = taken.findIndex(r => 'sig' in r)
+        const envelope = first >= 0 ? taken[first] as Envelope<BidRelease> : this.signRelease(provider, taken[0] as BidRelease)
+        const rest = taken.filter((_, i) => i !== (first >= 0 ? first : 0))
+        await this.components.rpc.request(provider, this.negotiate, { envelope, ...carriedReleases(rest) }, { signal: this.shutdown.signal, timeouts: { dialMs: this.init.dialTimeoutMs ?? DEFAULT_NEGOTIATION_DIAL_MS, firstByteMs: RELEASE_TTL_MS, totalMs: RELEASE_TTL_MS } })
           .catch((err: Error) => { this.log.debug({ provider, err: err.message }, 'bid release not delivered (the bids expire on their own)') })
       }
     })

@@ -30,8 +30,25 @@ export interface RoundComponents {
   sign: <B extends object>(type: string, body: B, options?: SignOptions) => Envelope<B>
   /** reply windows, CFP lifetimes, bid expiry on arrival @default systemClock */
   clock?: Clock
-  /** signed BidRelease.v1 envelopes waiting for a call to `provider`: they go with its CFP (`releases`) */
-  releasesFor?: (provider: string) => Array<Envelope<BidRelease>> | undefined
+  /** BidRelease.v1 envelopes (or bodies, for a provider that takes `plain_releases`) waiting for a call to `provider`: they go with its CFP */
+  releasesFor?: (provider: string) => PendingRelease[] | undefined
+  /** whether `provider` answered a call with `plain_releases: true` (its releases then need no signature) */
+  takesPlainReleases?: (provider: string, takes: boolean) => void
+}
+
+/** A release waiting for a call: signed, or a plain body for a provider that takes `plain_releases`. */
+export type PendingRelease = Envelope<BidRelease> | BidRelease
+
+/** The request members that carry `pending`: signed ones in `releases`, plain ones in `plain_releases`. */
+export function carriedReleases (pending: PendingRelease[] | undefined): { releases?: Array<Envelope<BidRelease>>, plain_releases?: BidRelease[] } {
+  if (pending == null || pending.length === 0) return {}
+  const releases: Array<Envelope<BidRelease>> = []
+  const plain: BidRelease[] = []
+  for (const r of pending) {
+    if ('sig' in r) releases.push(r)
+    else plain.push(r)
+  }
+  return { ...(releases.length > 0 ? { releases } : {}), ...(plain.length > 0 ? { plain_releases: plain } : {}) }
 }
 
 export interface RoundInput {
@@ -214,12 +231,12 @@ export class CfpRound {
     let body: NegotiateResponse | undefined
     try {
       await learnAddrs(this.components.libp2p, provider, candidate.addrs)
-      const releases = this.components.releasesFor?.(provider)
-      const res = await this.components.rpc.request(provider, this.protocol, { envelope, ...(releases != null && releases.length > 0 ? { releases } : {}) }, { signal: input.signal, timeouts: { dialMs: Math.min(budget, input.dialMs ?? DEFAULT_NEGOTIATION_DIAL_MS), firstByteMs: budget, totalMs: budget } })
+      const res = await this.components.rpc.request(provider, this.protocol, { envelope, ...carriedReleases(this.components.releasesFor?.(provider)) }, { signal: input.signal, timeouts: { dialMs: Math.min(budget, input.dialMs ?? DEFAULT_NEGOTIATION_DIAL_MS), firstByteMs: budget, totalMs: budget } })
       if (res.status !== 'OK') {
         return { ...base, explanation: { round: input.round, provider, kind: 'error', error: res.error?.name ?? res.status, message: `${res.status}: ${res.error?.name ?? ''} ${res.error?.message ?? ''}`.trim() } }
       }
       body = res.body
+      this.components.takesPlainReleases?.(provider, (body as { plain_releases?: unknown } | undefined)?.plain_releases === true)
     } catch (err) {
       const d = describe(err)
       const kind = d.name === 'RpcTimeoutError' ? 'timeout' : 'error'

@@ -197,14 +197,18 @@ export class Negotiation implements PlService {
     const c = this.components
     // releases riding with the call go first: the capacity they free counts for the call itself
     if (req?.releases != null) await this.carriedReleases(req.releases, ctx.peer)
+    if (req?.plain_releases != null) this.plainReleases(req.plain_releases, ctx.peer)
     // a BidRelease.v1 is not recorded in the replay store: releasing is idempotent (a released or
     // awarded bid is left alone), so a replay changes nothing and is not worth a LevelDB write
     const release = (req?.envelope as { type?: unknown } | undefined)?.type === 'BidRelease.v1'
-    const verified = await c.verifier.verify<any>(req?.envelope, { expectedFrom: ctx.peer, expectedTypes: ['CallForProposal.v1', 'Award.v1', 'BidRelease.v1', 'Bid.v1', 'Decline.v1'], skipReplay: release })
+    // calls and awards are recorded, but their record's LevelDB write is not awaited before the answer:
+    // the replay store's lease keeps a replay refused even after a crash (docs/NEGOTIATION.md
+    // "Replay records off the critical path")
+    const verified = await c.verifier.verify<any>(req?.envelope, { expectedFrom: ctx.peer, expectedTypes: ['CallForProposal.v1', 'Award.v1', 'BidRelease.v1', 'Bid.v1', 'Decline.v1'], skipReplay: release, deferRecord: true })
     const env = verified.envelope
     switch (env.type) {
       case 'CallForProposal.v1': {
-        if (this.providerSide != null) return { status: 'OK', body: { envelope: await this.providerSide.answerCall(env.body as CallForProposal, verified.id, ctx.peer) } }
+        if (this.providerSide != null) return { status: 'OK', body: { envelope: await this.providerSide.answerCall(env.body as CallForProposal, verified.id, ctx.peer), plain_releases: true } }
         const cfp = env.body as CallForProposal
         const decline: Decline = { cfp: verified.id, run: cfp.run, step: cfp.step, reason: 'unsupported', message: 'this node runs no remote steps' }
         return { status: 'OK', body: { envelope: c.sign('Decline.v1', decline, { to: ctx.peer }) } }
@@ -220,6 +224,34 @@ export class Negotiation implements PlService {
           throw new InvalidBidError(`answer to call ${(env.body as Bid).cfp}, which is no open call of this node (or is closed)`, { cfp: (env.body as Bid).cfp })
         }
         return { status: 'OK', body: { received: true } }
+    }
+  }
+
+  /**
+   * BidRelease.v1 bodies carried beside a /pl/negotiate call without an
+   * envelope (`plain_releases`, at most MAX_CARRIED_RELEASES): released by
+   * `peer`, the Noise-authenticated caller, so only bids this node made to
+   * that peer (for that run and step) are dropped (`releaseBids`); a replay
+   * changes nothing (a released bid is gone). A body that is not a valid
+   * BidRelease.v1, or a list that is not one of at most
+   * MAX_CARRIED_RELEASES, is refused and counted (`InvalidBodyError`); the
+   * call is answered as usual.
+   */
+  private plainReleases (releases: unknown, peer: string): void {
+    const c = this.components
+    if (!Array.isArray(releases) || releases.length > MAX_CARRIED_RELEASES) {
+      c.metrics?.reject('negotiation', 'InvalidBodyError')
+      this.log.debug({ peer }, `refused plain releases: not a list of at most ${MAX_CARRIED_RELEASES}`)
+      return
+    }
+    for (const body of releases) {
+      try {
+        c.registry.validate('BidRelease.v1', body)
+        this.providerSide?.releaseBids(body as BidRelease, peer)
+      } catch (err) {
+        c.metrics?.reject('negotiation', (err as Error).name)
+        this.log.debug({ peer, err: (err as Error).name }, 'refused a plain bid release')
+      }
     }
   }
 

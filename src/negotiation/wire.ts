@@ -5,7 +5,8 @@
  *   CallForProposal.v1 → OK `{envelope: Bid.v1 | Decline.v1}`
  *   Award.v1           → OK `{award: <award id>, accepted: true}` | REJECTED (typed error)
  *   BidRelease.v1      → OK `{released: <bids dropped>}` (the requester will not award them)
- *   any request may carry `releases: [BidRelease.v1]` (≤ 16), handled first
+ *   any request may carry `releases: [BidRelease.v1]` (≤ 16) and `plain_releases: [BidRelease.v1 body]` (≤ 16), handled first
+ *   (a provider that takes `plain_releases` says so in its answer to a call: `plain_releases: true`)
  *   Bid.v1 | Decline.v1 (a provider answering an open call) → OK `{received: true}` | REJECTED
  * /pl/exec/1.0.0 — request `{award: <the Award.v1 envelope>, input?: <bytes>, accept?: true}` (`accept`: the award was not
  *   sent on /pl/negotiate; the provider verifies and accepts it as there, then runs it):
@@ -22,10 +23,22 @@ import type { Award, BidRelease, Result } from './types.js'
  * call (at most MAX_CARRIED_RELEASES), handled before `envelope`; a bad one
  * is refused and counted on its own, the call is answered as usual.
  */
-export interface NegotiateRequest { envelope: Envelope<any>, releases?: Array<Envelope<BidRelease>> }
-/** BidRelease.v1 envelopes one /pl/negotiate request may carry beside its envelope */
+export interface NegotiateRequest {
+  envelope: Envelope<any>
+  releases?: Array<Envelope<BidRelease>>
+  /**
+   * BidRelease.v1 bodies without an envelope, released by the caller (the
+   * Noise-authenticated peer of the stream), for a provider that said it
+   * takes them (`plain_releases: true` in its answer to a call). A release
+   * is not evidence of anything (it only frees capacity the caller's own
+   * bids hold) and is idempotent: it needs no signature of its own.
+   */
+  plain_releases?: BidRelease[]
+}
+/** BidRelease.v1 envelopes (and bodies) one /pl/negotiate request may carry beside its envelope */
 export const MAX_CARRIED_RELEASES = 16
-export type NegotiateResponse = { envelope: Envelope<any> } | { award: string, accepted: true } | { received: true } | { released: number }
+/** `plain_releases: true` beside a Bid or Decline: this provider takes `plain_releases` */
+export type NegotiateResponse = { envelope: Envelope<any>, plain_releases?: true } | { award: string, accepted: true } | { received: true } | { released: number }
 
 /** `accept: true`: the award comes with this call instead of on /pl/negotiate before it (verified and accepted first) */
 export interface ExecRequest { award: Envelope<Award>, input?: Uint8Array, accept?: true }

@@ -227,7 +227,7 @@ export class Gossip {
 
   private async deliverVerified (topic: string, handler: GossipHandler, verified: VerifiedEnvelope<any>, source: string): Promise<void> {
     try {
-      if (!await this.c.replay.add(verified.id, verified.envelope.exp)) return
+      if (!await this.c.replay.add(verified.id, verified.envelope.exp, verified.envelope.ts)) return
       await handler.onMessage(verified, source)
     } catch (err) {
       this.c.metrics.reject('gossip', (err as Error).name)

@@ -126,7 +126,18 @@ export class Store {
     return read
   }
 
+  /** work to do before the database closes, while it still takes writes (the replay store's lease) */
+  private readonly closing: Array<() => Promise<void>> = []
+
+  /** Runs `fn` at `close()`, before the database stops taking writes; a failure is ignored (the close goes on). */
+  beforeClose (fn: () => Promise<void>): void {
+    this.closing.push(fn)
+  }
+
   async close (): Promise<void> {
+    if (this.closed) return
+    const hooks = this.closing.splice(0)
+    for (const fn of hooks) await fn().catch(() => {})
     if (this.closed) return
     this.closed = true
     await Promise.allSettled([...this.reads])

@@ -2,6 +2,22 @@ import type { Store, JsonSublevel } from './index.js'
 import { systemClock, type Clock } from '../core/clock.js'
 
 /**
+ * How far ahead of the clock a write lease reaches (see `add` with `defer`);
+ * renewed when less than half of it is left. After a crash, envelopes with a
+ * `ts` before the lease on disk are refused for at most this long plus the
+ * keep window. @default 10 s
+ */
+export const REPLAY_LEASE_MS = 10_000
+
+export interface ReplayAddOptions {
+  /**
+   * Answer from memory and let the record's write land in the next group
+   * commit instead of awaiting it, when the lease allows it (see `add`).
+   */
+  defer?: boolean
+}
+
+/**
  * Ids of envelopes already accepted, kept until they expire (plus the skew
  * window) so that a replay is refused even after a restart. A second keyspace
  * ordered by expiry makes the sweep a range delete. `sweep()` reads the
@@ -35,8 +51,23 @@ export class ReplayStore {
   private forgottenLatest = 0
   /** writes that failed (their ids stay in memory until their keep window ends) */
   failedWrites = 0
-  /** adds answered from memory and the horizon, and those that read the database */
-  readonly stats = { memory: 0, disk: 0 }
+  /** adds answered from memory and the horizon, and those that read the database; `deferred`: of the first, those whose write was not awaited */
+  readonly stats = { memory: 0, disk: 0, deferred: 0 }
+  private readonly lease: JsonSublevel<number>
+  /** the lease known to be on disk: envelopes with a `ts` before it may be accepted before their write lands */
+  private leaseDurable = 0
+  private leaseWriting = false
+  /** set by the store's close: no more deferred writes or lease renewals */
+  private closing = false
+  /** the lease a run that did not close cleanly left on disk: envelopes with a `ts` before it are refused */
+  private refuseBefore = 0
+  /** envelopes with a `ts` before this are refused (see `add`) */
+  get refusedBefore (): number {
+    return this.refuseBefore
+  }
+
+  /** ids accepted with a deferred write that failed: refused until their window ends (no disk record will say so) */
+  private readonly lost = new Map<string, number>()
 
   /**
    * @param keepMs how long an id is kept past its envelope's `exp` (the clock skew window) @default 60000
@@ -46,12 +77,17 @@ export class ReplayStore {
   constructor (private readonly store: Store, private readonly keepMs: number = 60_000, private readonly clock: Clock = systemClock, private readonly maxRemembered = 20_000) {
     this.seen = store.json<number>('seen')
     this.byExp = store.json<string>('seen-exp')
+    this.lease = store.json<number>('seen-lease')
     // Store.close waits for it: closing the database under the open iterator hangs the close
     this.horizonRead = store.track(this.readHorizon())
+    store.beforeClose(async () => { await this.closeLease() })
   }
 
   private async readHorizon (): Promise<void> {
     try {
+      // a lease left on disk: the last run stopped without a clean close and may have forgotten ids before it
+      const lease = await this.lease.get('lease')
+      if (typeof lease === 'number' && Number.isFinite(lease)) this.refuseBefore = lease
       let latest = 0
       for await (const key of this.byExp.keys({ reverse: true, limit: 1 })) latest = Number(String(key).slice(0, 16))
       if (Number.isFinite(latest)) this.diskLatest = latest
@@ -61,21 +97,37 @@ export class ReplayStore {
   }
 
   async has (id: string): Promise<boolean> {
-    if (this.recent.has(id) || this.unwritten.has(id)) return true
+    if (this.recent.has(id) || this.unwritten.has(id) || this.lost.has(id)) return true
     return (await this.seen.get(id)) != null
   }
 
   /**
-   * Records `id`; returns false if it was already recorded (a replay).
-   * `ts` (the envelope's) lets a new id skip the database read.
+   * Records `id`; returns false if it was already recorded (a replay), or if
+   * `ts` is before the lease a run that did not close cleanly left (it may be
+   * an envelope that run accepted and forgot). `ts` (the envelope's) lets a
+   * new id skip the database read; with `defer`, such an id whose `ts` is
+   * before the lease on disk is answered without awaiting its write.
    */
-  async add (id: string, exp: number, ts?: number): Promise<boolean> {
+  async add (id: string, exp: number, ts?: number, options: ReplayAddOptions = {}): Promise<boolean> {
     // Mark in memory before the first await so two concurrent deliveries of one envelope cannot both pass.
+    if (this.recent.has(id) || this.unwritten.has(id) || this.lost.has(id)) return false
+    if (this.diskLatest === Infinity) await this.horizonRead
+    if (ts != null && ts < this.refuseBefore) return false
     if (this.recent.has(id) || this.unwritten.has(id)) return false
     const until = exp + this.keepMs
     this.recent.set(id, until)
     if (ts != null && ts > this.diskLatest && ts > this.forgottenLatest) {
       this.stats.memory++
+      if (options.defer === true) {
+        if (ts < this.leaseDurable) {
+          this.stats.deferred++
+          this.persistDeferred(id, until)
+          this.renewLease()
+          if (this.recent.size > this.maxRemembered) this.forgetOldest()
+          return true
+        }
+        this.renewLease()
+      }
     } else {
       this.stats.disk++
       let fresh = false
@@ -103,6 +155,45 @@ export class ReplayStore {
     this.forgottenLatest = Math.max(this.forgottenLatest, until)
   }
 
+  /** The write of an accepted id, not awaited: a failure keeps the id refused (in `lost`) and the lease on disk. */
+  private persistDeferred (id: string, until: number): void {
+    this.persist(id, until).catch(() => { this.lost.set(id, until) })
+  }
+
+  /**
+   * Writes a lease `REPLAY_LEASE_MS` ahead when less than half of the
+   * current one is left; adds may defer writes of envelopes before it once
+   * it is on disk. Never moves backwards (a lease a crashed run left stays
+   * covered).
+   */
+  private renewLease (): void {
+    const now = this.clock.now()
+    if (this.closing || this.leaseWriting || now + REPLAY_LEASE_MS / 2 < this.leaseDurable) return
+    const until = Math.max(now + REPLAY_LEASE_MS, this.leaseDurable, this.refuseBefore)
+    this.leaseWriting = true
+    const write = this.store.write([{ type: 'put', key: 'lease', value: until, sublevel: this.lease }])
+      .then(() => { if (!this.closing) this.leaseDurable = Math.max(this.leaseDurable, until) }, () => {})
+      .finally(() => { this.leaseWriting = false; this.writing.delete(write) })
+    this.writing.add(write)
+  }
+
+  /**
+   * At a clean close, once every write has landed: no id can be forgotten, so
+   * the lease goes, unless a deferred write failed (its id is not on disk),
+   * or a crashed run's lease still refuses envelopes (it is kept as it was).
+   */
+  private async closeLease (): Promise<void> {
+    // adds from here on await their writes: the lease is about to go
+    this.closing = true
+    this.leaseDurable = 0
+    await this.flush()
+    if (this.lost.size > 0) return
+    const stillRefusing = this.refuseBefore + this.keepMs > this.clock.now()
+    await this.store.write([stillRefusing
+      ? { type: 'put', key: 'lease', value: this.refuseBefore, sublevel: this.lease }
+      : { type: 'del', key: 'lease', sublevel: this.lease }])
+  }
+
   /** Resolves once every id added so far is written. */
   async flush (): Promise<void> {
     await this.horizonRead
@@ -128,6 +219,7 @@ export class ReplayStore {
     for (const [id, until] of this.recent) {
       if (until <= now) { this.recent.delete(id); this.unwritten.delete(id) }
     }
+    for (const [id, until] of this.lost) if (until <= now) this.lost.delete(id)
     const ops: any[] = []
     const limit = `${String(now).padStart(16, '0')}|\uffff`
     for await (const [key, id] of this.byExp.iterator({ lt: limit, limit: 10_000 })) {

@@ -154,7 +154,7 @@ test('the replay store reads the disk only for envelopes no later than what it m
     const ts = Date.now()
     // an empty store: a new id with a ts needs no read
     assert.equal(await replay.add('a', ts + 10_000, ts), true)
-    assert.deepEqual(replay.stats, { memory: 1, disk: 0 })
+    assert.deepEqual(replay.stats, { memory: 1, disk: 0, deferred: 0 })
     assert.equal(await replay.add('a', ts + 10_000, ts), false, 'remembered')
     // beyond maxRemembered the oldest is dropped from memory, and the horizon moves past its window
     assert.equal(await replay.add('b', ts + 10_000, ts), true)
@@ -369,4 +369,86 @@ test('isCanonicalSignature answers exactly what decoding and encoding again woul
 test('an envelope carries the signature its identity\'s own sign makes', () => {
   const custom = { ...alice, sign: () => new Uint8Array(64).fill(7) }
   assert.equal(signEnvelope(custom, registry, 'Decline.v1', decline()).sig, toBase64url(new Uint8Array(64).fill(7)))
+})
+
+test('deferred records: a replay is refused at once, after a clean restart, and after a crash that lost the record (the lease)', async () => {
+  const { dir, cleanup } = await tempDir()
+  try {
+    const clock = new FakeClock(Date.now())
+    let store = await Store.open(dir)
+    let replay = new ReplayStore(store, 60_000, clock)
+    let verifier = new EnvelopeVerifier(registry, replay, { clock })
+    const sign = (): Envelope => signEnvelope(alice, registry, 'Decline.v1', decline(), { now: clock.now() })
+    // the first deferred add is awaited and writes the lease; once it is on disk, adds answer before their write
+    const first = sign()
+    await verifier.verify(first, { deferRecord: true })
+    await replay.flush()
+    const written = sign()
+    await verifier.verify(written, { deferRecord: true })
+    assert.equal(replay.stats.deferred, 1)
+    await assert.rejects(verifier.verify(written, { deferRecord: true }), { name: 'ReplayError' })
+    await replay.flush()
+    // a crash: the next record's write never lands
+    const write = store.write.bind(store)
+    store.write = async () => await new Promise<void>(() => {})
+    const lostRecord = sign()
+    await verifier.verify(lostRecord, { deferRecord: true })
+    assert.equal(replay.stats.deferred, 2)
+    await store.db.close()
+    store.write = write
+    store = await Store.open(dir)
+    replay = new ReplayStore(store, 60_000, clock)
+    verifier = new EnvelopeVerifier(registry, replay, { clock })
+    assert.equal(await store.json<number>('seen').get(envelopeId(lostRecord)), undefined, 'its record was lost')
+    await assert.rejects(verifier.verify(lostRecord), { name: 'ReplayError', message: /unclean stop/ })
+    await assert.rejects(verifier.verify(written), { name: 'ReplayError' })
+    await assert.rejects(verifier.verify(first), { name: 'ReplayError' })
+    // envelopes signed after the lease are taken
+    clock.advance(10_001)
+    await verifier.verify(sign(), { deferRecord: true })
+    // a clean close while the crashed run's lease still refuses keeps it
+    await store.close()
+    store = await Store.open(dir)
+    replay = new ReplayStore(store, 60_000, clock)
+    verifier = new EnvelopeVerifier(registry, replay, { clock })
+    await assert.rejects(verifier.verify(lostRecord), { name: 'ReplayError' })
+    // past the keep window a clean close clears it: an envelope from before it is no longer refused by the store
+    // (the verifier's clock window refuses it by then)
+    clock.advance(60_001)
+    await store.close()
+    store = await Store.open(dir)
+    replay = new ReplayStore(store, 60_000, clock)
+    await replay.flush()
+    assert.equal(replay.refusedBefore, 0)
+    assert.equal(await replay.add('old-but-new', clock.now() + 1_000, clock.now() - 70_000), true)
+    await store.close()
+  } finally { await cleanup() }
+})
+
+test('deferred records: a write that fails keeps the id refused, and the lease, across a clean close', async () => {
+  const { dir, cleanup } = await tempDir()
+  try {
+    const clock = new FakeClock(Date.now())
+    let store = await Store.open(dir)
+    let replay = new ReplayStore(store, 60_000, clock, 1)
+    const ts = clock.now()
+    assert.equal(await replay.add('a', ts + 5_000, ts, { defer: true }), true)
+    await replay.flush()
+    const write = store.write.bind(store)
+    let fail = true
+    store.write = async (ops) => { if (fail && ops.length === 2) throw new Error('disk full'); await write(ops) }
+    assert.equal(await replay.add('b', ts + 5_000, ts, { defer: true }), true, 'accepted before its write')
+    await replay.flush()
+    assert.equal(replay.failedWrites, 1)
+    fail = false
+    // dropped from memory by the next ids (maxRemembered 1), still refused
+    assert.equal(await replay.add('c', ts + 5_000, ts, { defer: true }), true)
+    assert.equal(await replay.add('b', ts + 5_000, ts, { defer: true }), false)
+    assert.equal(await replay.has('b'), true)
+    await store.close()
+    store = await Store.open(dir)
+    replay = new ReplayStore(store, 60_000, clock)
+    assert.equal(await replay.add('b', ts + 5_000, ts), false, 'the lease refuses what the failed write did not record')
+    await store.close()
+  } finally { await cleanup() }
 })

@@ -100,8 +100,9 @@ test("the runner's releases reach the losers, carried by its next calls or on th
   const carried: string[] = []
   const alone: string[] = []
   rpc.request = (async (peer: any, def: any, req: any, o: any) => {
-    for (const r of req?.releases ?? []) carried.push(...(r.body.bids as string[]))
-    if (req?.envelope?.type === 'BidRelease.v1') alone.push(...(req.envelope.body.bids as string[]), ...(req.releases ?? []).flatMap((r: any) => r.body.bids))
+    const all = [...(req?.releases ?? []).flatMap((r: any) => r.body.bids as string[]), ...(req?.plain_releases ?? []).flatMap((r: any) => r.bids as string[])]
+    if (req?.envelope?.type === 'BidRelease.v1') alone.push(...(req.envelope.body.bids as string[]), ...all)
+    else carried.push(...all)
     return await request(peer, def, req, o)
   }) as typeof rpc.request
   try {
@@ -122,6 +123,81 @@ test("the runner's releases reach the losers, carried by its next calls or on th
     const losers2 = exp2.bids.filter(b => b.status === 'backup').map(b => b.bid)
     assert.equal(losers2.length, 2)
     await waitFor(() => losers2.every(id => alone.includes(id)), 10_000, 'the second step\'s losers released on their own')
+  } finally {
+    rpc.request = request
+  }
+})
+
+test('a provider says it takes plain releases; one carried by a call is applied before the call is answered, a replay changes nothing', async () => {
+  const bid = await bidOf(1, 'run-pa')
+  const held = openBids(1)
+  const release: BidRelease = { run: 'run-pa', step: 's', bids: [envelopeId(bid)], reason: 'lost' }
+  const res = await call(m.nodes[1], { envelope: cfpEnvelope(m.nodes[1], 'run-pb'), plain_releases: [release] })
+  assert.equal(res.status, 'OK', JSON.stringify(res.error))
+  assert.equal(res.body.envelope.type, 'Bid.v1')
+  assert.equal(res.body.plain_releases, true)
+  assert.equal(openBids(1), held, 'one bid released, one made')
+  // the same release again: the bid is gone, nothing else is touched, the call is answered
+  const again = await call(m.nodes[1], { envelope: cfpEnvelope(m.nodes[1], 'run-pc'), plain_releases: [release] })
+  assert.equal(again.status, 'OK', JSON.stringify(again.error))
+  assert.equal(openBids(1), held + 1)
+})
+
+test('a plain release from another peer than the one the bids answered leaves them alone', async () => {
+  const p = m.nodes[2]
+  const bid = await bidOf(2, 'run-pw')
+  const held = openBids(2)
+  // node 1 (another requester here) names node 0's bid: the stream says node 1 released it, and the bid is not node 1's
+  const other = m.nodes[1]
+  const now = Date.now()
+  const cfp = other.components.sign('CallForProposal.v1', { run: 'run-px', step: 's', capability: { name: 'Echo' }, input: inputCid, input_size: inputBytes.byteLength, deadline: now + 60_000, reply_by: now + 5_000, limits: { wall_ms: 5_000 }, policies: [] }, { to: p.peerId })
+  const res = await other.components.rpc.request(p.peerId, negotiate, { envelope: cfp, plain_releases: [{ run: 'run-pw', step: 's', bids: [envelopeId(bid)] }] })
+  assert.equal(res.status, 'OK', JSON.stringify(res.error))
+  assert.equal(openBids(2), held + 1, 'node 0\'s bid still held, node 1\'s made')
+})
+
+test('plain releases that are not a list of at most 16 valid bodies are refused and counted; the call is answered', async () => {
+  const p = m.nodes[2]
+  const before = await rejections(p, 'InvalidBodyError')
+  const bid = await bidOf(2, 'run-pm')
+  const held = openBids(2)
+  const good = { run: 'run-pm', step: 's', bids: [envelopeId(bid)] }
+  assert.equal((await call(p, { envelope: cfpEnvelope(p, 'run-pn'), plain_releases: 'all of them' })).status, 'OK')
+  assert.equal((await call(p, { envelope: cfpEnvelope(p, 'run-po'), plain_releases: Array.from({ length: 17 }, () => good) })).status, 'OK')
+  assert.equal((await call(p, { envelope: cfpEnvelope(p, 'run-pp'), plain_releases: [{ run: 'run-pm', bids: 'x' }, { ...good, extra: 1 }] })).status, 'OK')
+  assert.equal(await rejections(p, 'InvalidBodyError'), before + 4)
+  assert.equal(openBids(2), held + 3, 'nothing released, three bids made')
+})
+
+test('the runner sends plain releases to providers that take them and signed ones to the others', async () => {
+  const rpc = requester().components.rpc
+  const request = rpc.request.bind(rpc)
+  const signed: string[] = []
+  const plain: string[] = []
+  const old = m.nodes[1].peerId
+  rpc.request = (async (peer: any, def: any, req: any, o: any) => {
+    if (req?.envelope?.type === 'BidRelease.v1') signed.push(...(req.envelope.body.bids as string[]))
+    for (const r of req?.releases ?? []) signed.push(...(r.body.bids as string[]))
+    for (const r of req?.plain_releases ?? []) plain.push(...(r.bids as string[]))
+    const res = await request(peer, def, req, o)
+    // node 1 plays a provider from before plain releases: its answers do not say it takes them
+    if (String(peer) === old && (res.body as any)?.plain_releases != null) delete (res.body as any).plain_releases
+    return res
+  }) as typeof rpc.request
+  try {
+    const runner = m.runner()
+    const s = step('echo', 'Echo')
+    const run = runId('plain')
+    await runner.run(s, { x: 1 }, ctxOf(dagOf([s]), run, 'echo'))
+    // the next step's calls carry the first step's releases (a release sent on its own is the call's signed envelope)
+    await runner.run(s, { x: 2 }, ctxOf(dagOf([s]), runId('plain'), 'echo'))
+    const exp = await requester().service<Negotiation>('negotiation').explanation(run, 'echo')
+    const lost = (i: number): string[] => exp.bids.filter(b => b.status === 'backup' && b.provider === m.nodes[i].peerId).map(b => b.bid)
+    assert.equal(lost(1).length, 1)
+    assert.equal(lost(2).length, 1)
+    await waitFor(() => [...lost(1), ...lost(2)].every(id => signed.includes(id) || plain.includes(id)), 10_000, 'the losers released')
+    assert.ok(lost(1).every(id => signed.includes(id) && !plain.includes(id)), 'signed for the provider that did not say it takes plain ones')
+    assert.ok(lost(2).every(id => plain.includes(id) && !signed.includes(id)), 'plain for the one that did')
   } finally {
     rpc.request = request
   }
