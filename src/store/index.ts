@@ -134,11 +134,17 @@ export class Store {
     this.closing.push(fn)
   }
 
+  /** the close under way, so that a second `close()` waits for the first instead of closing under its hooks */
+  private closingDone?: Promise<void>
+
   async close (): Promise<void> {
-    if (this.closed) return
+    this.closingDone ??= this.closeOnce()
+    await this.closingDone
+  }
+
+  private async closeOnce (): Promise<void> {
     const hooks = this.closing.splice(0)
     for (const fn of hooks) await fn().catch(() => {})
-    if (this.closed) return
     this.closed = true
     await Promise.allSettled([...this.reads])
     await this.commits.drain() // writes already submitted land before the database closes

@@ -56,3 +56,29 @@ test('the LevelDB block cache stays within BLOCK_CACHE_BYTES however much is rea
   assert.ok(used <= BLOCK_CACHE_BYTES * 1.25, `LevelDB holds ${used} bytes, cache limit ${BLOCK_CACHE_BYTES}`)
   assert.ok(used > BLOCK_CACHE_BYTES / 2, `the reads went through the cache: ${used} bytes`)
 })
+
+test('a second close() while the first runs its beforeClose hooks waits for them: what a hook writes lands before the database closes', async (t) => {
+  const { dir, cleanup } = await tempDir()
+  t.after(cleanup)
+  const store = await Store.open(dir)
+  const kv = store.json<number>('hook')
+  const hookStarted = Promise.withResolvers<void>()
+  const release = Promise.withResolvers<void>()
+  store.beforeClose(async () => {
+    hookStarted.resolve()
+    await release.promise
+    await store.write([{ type: 'put', key: 'k', value: 1, sublevel: kv }])
+  })
+  const first = store.close()
+  await hookStarted.promise
+  let secondDone = false
+  const second = store.close().then(() => { secondDone = true })
+  await new Promise(resolve => setImmediate(resolve))
+  assert.equal(secondDone, false, 'the second close returned while the first was still in its hooks')
+  release.resolve()
+  await Promise.all([first, second])
+  const again = await Store.open(dir)
+  try {
+    assert.equal(await again.json<number>('hook').get('k'), 1)
+  } finally { await again.close() }
+})
