@@ -227,6 +227,14 @@ export class Negotiation implements PlService {
     }
   }
 
+  /** Whether `releases` is a list of at most MAX_CARRIED_RELEASES; if not, it is refused as `errorName` and counted. */
+  private carriedList (releases: unknown, peer: string, errorName: string, what: string): releases is unknown[] {
+    if (Array.isArray(releases) && releases.length <= MAX_CARRIED_RELEASES) return true
+    this.components.metrics?.reject('negotiation', errorName)
+    this.log.debug({ peer }, `refused ${what}: not a list of at most ${MAX_CARRIED_RELEASES}`)
+    return false
+  }
+
   /**
    * BidRelease.v1 bodies carried beside a /pl/negotiate call without an
    * envelope (`plain_releases`, at most MAX_CARRIED_RELEASES): released by
@@ -239,11 +247,7 @@ export class Negotiation implements PlService {
    */
   private plainReleases (releases: unknown, peer: string): void {
     const c = this.components
-    if (!Array.isArray(releases) || releases.length > MAX_CARRIED_RELEASES) {
-      c.metrics?.reject('negotiation', 'InvalidBodyError')
-      this.log.debug({ peer }, `refused plain releases: not a list of at most ${MAX_CARRIED_RELEASES}`)
-      return
-    }
+    if (!this.carriedList(releases, peer, 'InvalidBodyError', 'plain releases')) return
     for (const body of releases) {
       try {
         c.registry.validate('BidRelease.v1', body)
@@ -265,11 +269,7 @@ export class Negotiation implements PlService {
    */
   private async carriedReleases (releases: unknown, peer: string): Promise<void> {
     const c = this.components
-    if (!Array.isArray(releases) || releases.length > MAX_CARRIED_RELEASES) {
-      c.metrics?.reject('negotiation', 'MalformedEnvelopeError')
-      this.log.debug({ peer }, `refused carried releases: not a list of at most ${MAX_CARRIED_RELEASES}`)
-      return
-    }
+    if (!this.carriedList(releases, peer, 'MalformedEnvelopeError', 'carried releases')) return
     for (const envelope of releases) {
       try {
         const verified = await c.verifier.verify<BidRelease>(envelope, { expectedFrom: peer, expectedTypes: ['BidRelease.v1'], skipReplay: true })
