@@ -35,6 +35,8 @@ const { values: args } = parseArgs({
     'warm-ms': { type: 'string', default: '10000' },
     'catalog-wait-ms': { type: 'string', default: '120000' },
     profile: { type: 'string' },
+    /** start the idle window at this time (epoch ms) instead of after the warm-up: two runs started together (one per build) measure the same seconds of a shared machine */
+    'window-at': { type: 'string' },
     top: { type: 'string', default: '30' },
     /** a gossipsub option set on every node before it starts, `name=value` (JSON value), for A/B runs; repeatable */
     gs: { type: 'string', multiple: true, default: [] }
@@ -156,7 +158,11 @@ async function main (): Promise<void> {
     console.log(`${N} nodes started in ${((performance.now() - t0) / 1000).toFixed(1)} s; load ${await loadavg()}`)
     const full = await pollUntil(() => nodes.every(x => d(x).catalog.find('ScaleEcho').length + 1 >= N), Number(args['catalog-wait-ms']), 500, signal)
     console.log(`catalogs ${full ? 'full' : 'NOT full'} ${((performance.now() - t0) / 1000).toFixed(1)} s after the first start; warm ${WARM_MS / 1000} s`)
-    await sleep(WARM_MS)
+    if (args['window-at'] != null) {
+      const wait = Number(args['window-at']) - Date.now()
+      if (wait < WARM_MS) throw new Error(`--window-at leaves ${wait} ms of warm-up, less than --warm-ms ${WARM_MS}`)
+      await sleep(wait)
+    } else await sleep(WARM_MS)
 
     console.log('streams opened before the window (all nodes, outbound): ' + Object.entries(streams).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', '))
     for (const k of Object.keys(rpcIn)) rpcIn[k] = 0
