@@ -133,6 +133,26 @@ export function localSwarmScoring (): { scoreParams: Partial<PeerScoreParams>, s
   }
 }
 
+/**
+ * gossipsub's IDONTWANT threshold for a local swarm: never (no message is
+ * this large). gossipsub (v1.2) tells its mesh peers IDONTWANT for every
+ * message of ≥ 512 bytes it receives first, so that a peer still about to
+ * forward the message skips it; on a WAN the peers' copies arrive tens of
+ * milliseconds apart and some are saved. On loopback every mesh peer has
+ * forwarded its copy before the IDONTWANT arrives: measured at rest in a
+ * 40-node in-thread mesh (docs/SCALE.md, "Idle cost of a node at rest"),
+ * with and without them, each node received the same ~21 copies of ads a
+ * second (7.8 per first copy) plus ~18 IDONTWANT RPCs a second for nothing —
+ * 40 % of its RPCs, each a yamux frame, a Noise seal and a socket write at
+ * the sender. Production keeps gossipsub's 512 bytes.
+ */
+export const LOCAL_SWARM_IDONTWANT_MIN_BYTES = Number.POSITIVE_INFINITY
+
+/** The gossipsub options a local swarm (`localSwarm`) changes: its scoring (`localSwarmScoring`) and no IDONTWANT. */
+export function localSwarmGossip (): ReturnType<typeof localSwarmScoring> & { idontwantMinDataSize: number } {
+  return { ...localSwarmScoring(), idontwantMinDataSize: LOCAL_SWARM_IDONTWANT_MIN_BYTES }
+}
+
 export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
   const local = init.localSwarm === true
   const self = peerIdFromPrivateKey(init.privateKey).toString()
@@ -193,7 +213,7 @@ export async function createPlLibp2p (init: Libp2pInit): Promise<PlLibp2p> {
         ignoreDuplicatePublishError: true,
         emitSelf: false,
         globalSignaturePolicy: 'StrictNoSign',
-        ...(local ? localSwarmScoring() : {})
+        ...(local ? localSwarmGossip() : {})
       }),
       ...natServices
     }

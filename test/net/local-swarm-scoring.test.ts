@@ -3,14 +3,16 @@
  * penalty (`localSwarmScoring`): with gossipsub's defaults every peer sharing
  * an IP with more than 10 others scores -5 × (peers − 10)², below the gossip,
  * publish and graylist thresholds at 50–100 nodes, and ads stop flowing
- * (docs/SCALE.md, "Open finding"). Production keeps the penalty.
+ * (docs/SCALE.md, "Open finding"). Production keeps the penalty. It also
+ * sends no IDONTWANT (`localSwarmGossip`): on loopback they arrive after every
+ * copy was sent (docs/SCALE.md, "Idle cost of a node at rest").
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { defaultLogger } from '@libp2p/logger'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { PeerScore, createPeerScoreParams, validatePeerScoreParams, defaultPeerScoreParams } from '@libp2p/gossipsub/score'
-import { createPlLibp2p, localSwarmScoring, type PlLibp2p } from '../../src/net/libp2p.js'
+import { createPlLibp2p, localSwarmScoring, localSwarmGossip, LOCAL_SWARM_IDONTWANT_MIN_BYTES, type PlLibp2p } from '../../src/net/libp2p.js'
 import { until } from '../helpers/events.js'
 
 /** the scores a peer scorer gives `peers` peers all on one IP */
@@ -66,4 +68,17 @@ test('real nodes on loopback: a localSwarm hub scores its 12 colocated peers ≥
   assert.ok(scores(local).every(x => x >= 0), `local swarm scores: ${scores(local).join(', ')}`)
   // 12 peers on one IP, 2 over the threshold: -5 × 2² = -20 each
   assert.ok(scores(prod).every(x => x < 0), `production scores: ${scores(prod).join(', ')}`)
+})
+
+test('localSwarmGossip: a local swarm sends no IDONTWANT, production keeps gossipsub\'s 512-byte threshold', async () => {
+  assert.equal(localSwarmGossip().idontwantMinDataSize, LOCAL_SWARM_IDONTWANT_MIN_BYTES)
+  assert.deepEqual(localSwarmGossip().scoreParams, localSwarmScoring().scoreParams)
+  // the options as the node's gossipsub holds them (not started: nothing listens)
+  const threshold = async (localSwarm: boolean): Promise<number> => {
+    const node = await createPlLibp2p({ privateKey: await generateKeyPair('Ed25519'), localSwarm })
+    return (node.services.pubsub as unknown as { opts: { idontwantMinDataSize: number } }).opts.idontwantMinDataSize
+  }
+  // gossipsub sends IDONTWANT for a message when its data length is >= the threshold: never, for any message size
+  assert.ok(!(256 * 1024 >= await threshold(true)))
+  assert.equal(await threshold(false), 512)
 })
