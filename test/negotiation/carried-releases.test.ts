@@ -94,17 +94,32 @@ test('a `releases` that is not a list, or too long, is refused and counted; the 
   assert.equal(await rejections(p, 'MalformedEnvelopeError'), before + 2)
 })
 
-test("the runner's releases reach the losers, carried by its next calls or on their own", async () => {
+/**
+ * Watches the requester's calls for bid releases: per call, whether it is a
+ * release sent on its own (its envelope a BidRelease.v1), and the bids of
+ * its signed (envelope and carried) and plain releases. `answer` may change
+ * each answer's body before the runner reads it.
+ */
+function watchReleases (answer?: (peer: string, body: any) => void): { calls: Array<{ lone: boolean, signed: string[], plain: string[] }>, restore: () => void } {
   const rpc = requester().components.rpc
   const request = rpc.request.bind(rpc)
-  const carried: string[] = []
-  const alone: string[] = []
+  const calls: Array<{ lone: boolean, signed: string[], plain: string[] }> = []
   rpc.request = (async (peer: any, def: any, req: any, o: any) => {
-    const all = [...(req?.releases ?? []).flatMap((r: any) => r.body.bids as string[]), ...(req?.plain_releases ?? []).flatMap((r: any) => r.bids as string[])]
-    if (req?.envelope?.type === 'BidRelease.v1') alone.push(...(req.envelope.body.bids as string[]), ...all)
-    else carried.push(...all)
-    return await request(peer, def, req, o)
+    const lone = req?.envelope?.type === 'BidRelease.v1'
+    const signed = [...(lone ? req.envelope.body.bids as string[] : []), ...(req?.releases ?? []).flatMap((r: any) => r.body.bids as string[])]
+    calls.push({ lone, signed, plain: (req?.plain_releases ?? []).flatMap((r: any) => r.bids as string[]) })
+    const res = await request(peer, def, req, o)
+    answer?.(String(peer), res.body)
+    return res
   }) as typeof rpc.request
+  return { calls, restore: () => { rpc.request = request } }
+}
+
+test("the runner's releases reach the losers, carried by its next calls or on their own", async () => {
+  const watch = watchReleases()
+  const released = (lone: boolean): string[] => watch.calls.filter(c => c.lone === lone).flatMap(c => [...c.signed, ...c.plain])
+  const carried = { includes: (id: string) => released(false).includes(id) }
+  const alone = { includes: (id: string) => released(true).includes(id) }
   try {
     const runner = m.runner()
     const s = step('echo', 'Echo')
@@ -124,7 +139,7 @@ test("the runner's releases reach the losers, carried by its next calls or on th
     assert.equal(losers2.length, 2)
     await waitFor(() => losers2.every(id => alone.includes(id)), 10_000, 'the second step\'s losers released on their own')
   } finally {
-    rpc.request = request
+    watch.restore()
   }
 })
 
@@ -170,20 +185,11 @@ test('plain releases that are not a list of at most 16 valid bodies are refused 
 })
 
 test('the runner sends plain releases to providers that take them and signed ones to the others', async () => {
-  const rpc = requester().components.rpc
-  const request = rpc.request.bind(rpc)
-  const signed: string[] = []
-  const plain: string[] = []
   const old = m.nodes[1].peerId
-  rpc.request = (async (peer: any, def: any, req: any, o: any) => {
-    if (req?.envelope?.type === 'BidRelease.v1') signed.push(...(req.envelope.body.bids as string[]))
-    for (const r of req?.releases ?? []) signed.push(...(r.body.bids as string[]))
-    for (const r of req?.plain_releases ?? []) plain.push(...(r.bids as string[]))
-    const res = await request(peer, def, req, o)
-    // node 1 plays a provider from before plain releases: its answers do not say it takes them
-    if (String(peer) === old && (res.body as any)?.plain_releases != null) delete (res.body as any).plain_releases
-    return res
-  }) as typeof rpc.request
+  // node 1 plays a provider from before plain releases: its answers do not say it takes them
+  const watch = watchReleases((peer, body) => { if (peer === old && body?.plain_releases != null) delete body.plain_releases })
+  const signed = { includes: (id: string) => watch.calls.some(c => c.signed.includes(id)) }
+  const plain = { includes: (id: string) => watch.calls.some(c => c.plain.includes(id)) }
   try {
     const runner = m.runner()
     const s = step('echo', 'Echo')
@@ -199,6 +205,6 @@ test('the runner sends plain releases to providers that take them and signed one
     assert.ok(lost(1).every(id => signed.includes(id) && !plain.includes(id)), 'signed for the provider that did not say it takes plain ones')
     assert.ok(lost(2).every(id => plain.includes(id) && !signed.includes(id)), 'plain for the one that did')
   } finally {
-    rpc.request = request
+    watch.restore()
   }
 })
