@@ -8,18 +8,18 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { cidOfBytes, encodeCanonical, decodeCanonical } from '../../src/core/encoding.js'
-import { envelopeId, type Envelope } from '../../src/core/index.js'
-import { negotiateProtocol, execProtocol, UnknownAwardError, type Award, type Bid, type CallForProposal, type Decline, type Negotiation, type Result } from '../../src/negotiation/index.js'
+import { envelopeId } from '../../src/core/index.js'
+import { negotiateProtocol, execProtocol, UnknownAwardError, type Negotiation, type Result } from '../../src/negotiation/index.js'
 import type { RpcResponse, HandlerContext } from '../../src/net/index.js'
 import type { PlNode } from '../../src/node.js'
-import { startOffersMesh, writeModule, step, dagOf, ctxOf, runId, type OffersMesh } from './helpers.js'
+import { startOffersMesh, handRequester, rejected, writeModule, step, dagOf, ctxOf, runId, type OffersMesh } from './helpers.js'
 
 let m: OffersMesh
 const negotiate = negotiateProtocol()
 const exec = execProtocol()
 const call = { input_data: { x: 7 }, parameters: {}, settings: {}, global_settings: {}, global_parameters: {} }
 const inputBytes = encodeCanonical(call)
-const inputCid = cidOfBytes(inputBytes).toString()
+const { inputCid, bidFrom, awardFor } = handRequester(() => m.nodes[0], inputBytes, 'run-x')
 
 before(async () => {
   m = await startOffersMesh({ name: 'pl-neg-award-exec-', nodes: 4, requester: { replyWindowMs: 5_000 } })
@@ -32,28 +32,8 @@ after(async () => { await m?.close() })
 
 const requester = (): PlNode => m.nodes[0]
 
-async function bidFrom (to: PlNode): Promise<{ cfpId: string, bid: Envelope<Bid> }> {
-  const now = Date.now()
-  const cfp: CallForProposal = { run: 'run-x', step: 's', capability: { name: 'Echo' }, input: inputCid, input_size: inputBytes.byteLength, deadline: now + 60_000, reply_by: now + 5_000, limits: { wall_ms: 5_000 }, policies: [] }
-  const env = requester().components.sign('CallForProposal.v1', cfp, { to: to.peerId })
-  const res = await requester().components.rpc.request(to.peerId, negotiate, { envelope: env })
-  assert.equal(res.status, 'OK', JSON.stringify(res.error))
-  const { envelope } = await requester().components.verifier.verify<Bid | Decline>((res.body as { envelope?: unknown } | undefined)?.envelope, { expectedFrom: to.peerId, expectedTypes: ['Bid.v1'] })
-  return { cfpId: envelopeId(env), bid: envelope as Envelope<Bid> }
-}
-
-function awardFor (to: PlNode, cfpId: string, bid: Envelope<Bid>, over: Partial<Award> = {}): Envelope<Award> {
-  const body: Award = { cfp: cfpId, bid: envelopeId(bid), run: bid.body.run, step: bid.body.step, provider: to.peerId, capability: bid.body.capability, input: inputCid, limits: bid.body.limits, deadline: Date.now() + 30_000, ...over }
-  return requester().components.sign('Award.v1', body, { to: to.peerId })
-}
-
 async function execWith (to: PlNode, request: unknown): Promise<RpcResponse<any>> {
   return await requester().components.rpc.request(to.peerId, exec, request as any)
-}
-
-function rejected (res: RpcResponse<any>, name: string): void {
-  assert.equal(res.status, 'REJECTED', `expected REJECTED ${name}, got ${res.status} ${JSON.stringify(res.body ?? res.error)}`)
-  assert.equal(res.error?.name, name)
 }
 
 /** Remote steps awarded to or running on provider node `i`. */

@@ -3,14 +3,16 @@
  * real mesh nodes, an in-test CandidateFinder over them, and hand-built
  * Task DAGs / step contexts.
  */
+import assert from 'node:assert/strict'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { cidStringOf } from '../../src/core/encoding.js'
-import { moduleSpecOf, type ModuleSpec } from '../../src/core/index.js'
+import { cidStringOf, cidStringOfBytes } from '../../src/core/encoding.js'
+import { envelopeId, moduleSpecOf, type Envelope, type ModuleSpec } from '../../src/core/index.js'
+import type { RpcResponse } from '../../src/net/index.js'
 import { silentLogger } from '../../src/core/logger.js'
 import { ModulePool, type ModulePoolInit } from '../../src/exec/index.js'
 import type { PlNode, ServiceFactory } from '../../src/node.js'
-import { negotiation, type Negotiation, type NegotiationInit, type RemoteRunner } from '../../src/negotiation/index.js'
+import { negotiation, negotiateProtocol, type Award, type Bid, type CallForProposal, type Decline, type Negotiation, type NegotiationInit, type RemoteRunner } from '../../src/negotiation/index.js'
 import { TestMesh } from '../helpers/mesh.js'
 import { tempDir } from '../helpers/tmp.js'
 import type { Step, TaskDag, SelectWeight } from '../../src/workflow/index.js'
@@ -247,4 +249,58 @@ export function ctxOf (dag: TaskDag, runId: string, key: string, over: Partial<S
 let runSeq = 0
 export function runId (prefix = 'run'): string {
   return `${prefix}-${process.pid}-${++runSeq}-${Date.now()}`
+}
+
+/** The parts of a requester that speaks the negotiation wire by hand (`handRequester`). */
+export interface HandRequester {
+  /** the CID of the input every call names */
+  inputCid: string
+  /** a CallForProposal.v1 body for Echo about the input, with `over` on top */
+  cfpBody: (over?: Partial<CallForProposal>) => CallForProposal
+  /** `envelope` on /pl/negotiate to `to` */
+  send: (to: PlNode, envelope: Envelope<any>) => Promise<RpcResponse<any>>
+  /** Sends a CFP to `to` and returns its id and the verified answer (a bid or a decline). */
+  callFor: (to: PlNode, over?: Partial<CallForProposal>) => Promise<{ cfpId: string, answer: Envelope<Bid | Decline> }>
+  /** A CFP to `to` that must be answered with a bid. */
+  bidFrom: (to: PlNode) => Promise<{ cfpId: string, bid: Envelope<Bid> }>
+  /** The award of `bid` (CFP `cfpId`) to `to`, signed by the requester, with `over` on top. */
+  awardFor: (to: PlNode, cfpId: string, bid: Envelope<Bid>, over?: Partial<Award>) => Envelope<Award>
+}
+
+/**
+ * A requester speaking the wire directly (CFPs, bids and awards about one
+ * input), for tests of the provider side: `requester()` is read at each
+ * call, so this can be made before the mesh starts.
+ */
+export function handRequester (requester: () => PlNode, inputBytes: Uint8Array, run: string): HandRequester {
+  const inputCid = cidStringOfBytes(inputBytes)
+  const negotiate = negotiateProtocol()
+  const cfpBody = (over: Partial<CallForProposal> = {}): CallForProposal => {
+    const now = Date.now()
+    return { run, step: 's', capability: { name: 'Echo' }, input: inputCid, input_size: inputBytes.byteLength, deadline: now + 60_000, reply_by: now + 5_000, limits: { wall_ms: 5_000 }, policies: [], ...over }
+  }
+  const send = async (to: PlNode, envelope: Envelope<any>): Promise<RpcResponse<any>> => await requester().components.rpc.request(to.peerId, negotiate, { envelope })
+  const callFor = async (to: PlNode, over: Partial<CallForProposal> = {}): Promise<{ cfpId: string, answer: Envelope<Bid | Decline> }> => {
+    const env = requester().components.sign('CallForProposal.v1', cfpBody(over), { to: to.peerId })
+    const res = await send(to, env)
+    assert.equal(res.status, 'OK', JSON.stringify(res.error))
+    const { envelope } = await requester().components.verifier.verify<Bid | Decline>(res.body?.envelope, { expectedFrom: to.peerId, expectedTypes: ['Bid.v1', 'Decline.v1'] })
+    return { cfpId: envelopeId(env), answer: envelope }
+  }
+  const bidFrom = async (to: PlNode): Promise<{ cfpId: string, bid: Envelope<Bid> }> => {
+    const { cfpId, answer } = await callFor(to)
+    assert.equal(answer.type, 'Bid.v1', JSON.stringify(answer.body))
+    return { cfpId, bid: answer as Envelope<Bid> }
+  }
+  const awardFor = (to: PlNode, cfpId: string, bid: Envelope<Bid>, over: Partial<Award> = {}): Envelope<Award> => {
+    const body: Award = { cfp: cfpId, bid: envelopeId(bid), run: bid.body.run, step: bid.body.step, provider: to.peerId, capability: bid.body.capability, input: inputCid, limits: bid.body.limits, deadline: Date.now() + 30_000, ...over }
+    return requester().components.sign('Award.v1', body, { to: to.peerId })
+  }
+  return { inputCid, cfpBody, send, callFor, bidFrom, awardFor }
+}
+
+/** Asserts a REJECTED answer carrying the typed error `name`. */
+export function rejected (res: RpcResponse<any>, name: string): void {
+  assert.equal(res.status, 'REJECTED', `expected REJECTED ${name}, got ${res.status} ${JSON.stringify(res.body ?? res.error)}`)
+  assert.equal(res.error?.name, name)
 }

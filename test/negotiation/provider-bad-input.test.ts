@@ -7,18 +7,17 @@ import assert from 'node:assert/strict'
 import { waitFor } from '../helpers/mesh.js'
 import { cidOfBytes, encodeCanonical, decodeCanonical } from '../../src/core/encoding.js'
 import { createIdentity, envelopeId, signEnvelope, type Envelope } from '../../src/core/index.js'
-import { negotiateProtocol, execProtocol, type Award, type Bid, type CallForProposal, type Decline, type Result } from '../../src/negotiation/index.js'
+import { negotiateProtocol, execProtocol, type Bid, type Decline, type Result } from '../../src/negotiation/index.js'
 import { verifySignedReceipt } from '../../src/receipts/index.js'
-import type { RpcResponse } from '../../src/net/index.js'
 import type { PlNode } from '../../src/node.js'
-import { startOffersMesh, writeModule, type OffersMesh } from './helpers.js'
+import { startOffersMesh, handRequester, rejected, writeModule, type OffersMesh } from './helpers.js'
 
 let m: OffersMesh
 const negotiate = negotiateProtocol()
 const exec = execProtocol()
 const call = { input_data: { x: 1 }, parameters: {}, settings: {}, global_settings: {}, global_parameters: {} }
 const inputBytes = encodeCanonical(call)
-const inputCid = cidOfBytes(inputBytes).toString()
+const { cfpBody, send, callFor, bidFrom, awardFor } = handRequester(() => m.nodes[0], inputBytes, 'run-p')
 
 before(async () => {
   // node 0 runs no negotiation: the tests speak the wire by hand
@@ -37,40 +36,6 @@ after(async () => {
 })
 
 const requester = (): PlNode => m.nodes[0]
-
-function cfpBody (over: Partial<CallForProposal> = {}): CallForProposal {
-  const now = Date.now()
-  return { run: 'run-p', step: 's', capability: { name: 'Echo' }, input: inputCid, input_size: inputBytes.byteLength, deadline: now + 60_000, reply_by: now + 5_000, limits: { wall_ms: 5_000 }, policies: [], ...over }
-}
-
-async function send (to: PlNode, envelope: Envelope<any>): Promise<RpcResponse<any>> {
-  return await requester().components.rpc.request(to.peerId, negotiate, { envelope })
-}
-
-/** Sends a CFP to `to` and returns its id and the verified answer envelope. */
-async function callFor (to: PlNode, over: Partial<CallForProposal> = {}): Promise<{ cfpId: string, answer: Envelope<Bid | Decline> }> {
-  const env = requester().components.sign('CallForProposal.v1', cfpBody(over), { to: to.peerId })
-  const res = await send(to, env)
-  assert.equal(res.status, 'OK', JSON.stringify(res.error))
-  const { envelope } = await requester().components.verifier.verify<Bid | Decline>(res.body.envelope, { expectedFrom: to.peerId, expectedTypes: ['Bid.v1', 'Decline.v1'] })
-  return { cfpId: envelopeId(env), answer: envelope }
-}
-
-function awardFor (to: PlNode, cfpId: string, bid: Envelope<Bid>, over: Partial<Award> = {}): Envelope<Award> {
-  const body: Award = { cfp: cfpId, bid: envelopeId(bid), run: bid.body.run, step: bid.body.step, provider: to.peerId, capability: bid.body.capability, input: inputCid, limits: bid.body.limits, deadline: Date.now() + 30_000, ...over }
-  return requester().components.sign('Award.v1', body, { to: to.peerId })
-}
-
-async function bidFrom (to: PlNode): Promise<{ cfpId: string, bid: Envelope<Bid> }> {
-  const { cfpId, answer } = await callFor(to)
-  assert.equal(answer.type, 'Bid.v1', JSON.stringify(answer.body))
-  return { cfpId, bid: answer as Envelope<Bid> }
-}
-
-function rejected (res: RpcResponse<any>, name: string): void {
-  assert.equal(res.status, 'REJECTED', `expected REJECTED ${name}, got ${res.status}`)
-  assert.equal(res.error?.name, name)
-}
 
 test('an honest award executes once: result signed by the provider, output bytes match their CID, receipt names the award', async () => {
   const p = m.nodes[1]
