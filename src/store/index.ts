@@ -127,24 +127,23 @@ export class Store {
   }
 
   /** work to do before the database closes, while it still takes writes (the replay store's lease) */
-  private readonly closing: Array<() => Promise<void>> = []
+  private readonly closeHooks: Array<() => Promise<void>> = []
 
   /** Runs `fn` at `close()`, before the database stops taking writes; a failure is ignored (the close goes on). */
   beforeClose (fn: () => Promise<void>): void {
-    this.closing.push(fn)
+    this.closeHooks.push(fn)
   }
 
   /** the close under way, so that a second `close()` waits for the first instead of closing under its hooks */
-  private closingDone?: Promise<void>
+  private closeDone?: Promise<void>
 
   async close (): Promise<void> {
-    this.closingDone ??= this.closeOnce()
-    await this.closingDone
+    this.closeDone ??= this.closeOnce()
+    await this.closeDone
   }
 
   private async closeOnce (): Promise<void> {
-    const hooks = this.closing.splice(0)
-    for (const fn of hooks) await fn().catch(() => {})
+    for (const fn of this.closeHooks.splice(0)) await fn().catch(() => {})
     this.closed = true
     await Promise.allSettled([...this.reads])
     await this.commits.drain() // writes already submitted land before the database closes

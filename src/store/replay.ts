@@ -27,7 +27,11 @@ export interface ReplayAddOptions {
  * (in the store's group commit, shared with the other writes of the
  * moment): a crash never forgets an id whose envelope was accepted. A write
  * that fails fails the `add` (the envelope is refused), and the id is not
- * remembered.
+ * remembered. With `defer` (calls and awards on a round trip's critical
+ * path) the write is not awaited when the envelope's `ts` is before the
+ * lease on disk; a store opened on a lease a crashed run left refuses every
+ * envelope signed before it (docs/NEGOTIATION.md "Replay records off the
+ * critical path").
  *
  * Knowing an id is new needs no read of the database when the caller gives
  * the envelope's `ts` and it is later than the horizon: the largest
@@ -109,23 +113,18 @@ export class ReplayStore {
    * before the lease on disk is answered without awaiting its write.
    */
   async add (id: string, exp: number, ts?: number, options: ReplayAddOptions = {}): Promise<boolean> {
-    // Mark in memory before the first await so two concurrent deliveries of one envelope cannot both pass.
-    if (this.recent.has(id) || this.unwritten.has(id) || this.lost.has(id)) return false
+    // the horizon and a crashed run's lease are read once, when the store opens
     if (this.diskLatest === Infinity) await this.horizonRead
     if (ts != null && ts < this.refuseBefore) return false
-    if (this.recent.has(id) || this.unwritten.has(id)) return false
+    // checked and marked in memory with no await between, so two concurrent deliveries of one envelope cannot both pass
+    if (this.recent.has(id) || this.unwritten.has(id) || this.lost.has(id)) return false
     const until = exp + this.keepMs
     this.recent.set(id, until)
+    let deferred = false
     if (ts != null && ts > this.diskLatest && ts > this.forgottenLatest) {
       this.stats.memory++
       if (options.defer === true) {
-        if (ts < this.leaseDurable) {
-          this.stats.deferred++
-          this.persistDeferred(id, until)
-          this.renewLease()
-          if (this.recent.size > this.maxRemembered) this.forgetOldest()
-          return true
-        }
+        deferred = ts < this.leaseDurable
         this.renewLease()
       }
     } else {
@@ -138,11 +137,16 @@ export class ReplayStore {
       }
       if (!fresh) return false
     }
-    try {
-      await this.persist(id, until)
-    } catch (err) {
-      this.recent.delete(id)
-      throw err
+    if (deferred) {
+      this.stats.deferred++
+      this.persistDeferred(id, until)
+    } else {
+      try {
+        await this.persist(id, until)
+      } catch (err) {
+        this.recent.delete(id)
+        throw err
+      }
     }
     if (this.recent.size > this.maxRemembered) this.forgetOldest()
     return true
