@@ -335,7 +335,9 @@ export class RemoteRunner implements StepRunner {
       const release: BidRelease = { run: exp.run, step: exp.step, bids, ...(reason != null ? { reason } : {}) }
       // a provider that takes plain releases gets the body alone: the stream it rides on says who released it
       const pending = this.plainPeers.has(provider) ? release : this.signRelease(provider, release)
-      this.pendingReleases.set(provider, [...(this.pendingReleases.get(provider) ?? []), pending])
+      const queued = this.pendingReleases.get(provider)
+      if (queued != null) queued.push(pending)
+      else this.pendingReleases.set(provider, [pending])
     }
     // they ride with the next call to each provider (CarriedReleases), or go on their own after RELEASE_FLUSH_MS
     this.releaseTimer ??= this.clock.setTimeout(() => { this.releaseTimer = undefined; this.flushReleases() }, RELEASE_FLUSH_MS)
@@ -369,9 +371,10 @@ export class RemoteRunner implements StepRunner {
     void mapBounded(providers, this.init.cfpConcurrency ?? DEFAULT_CFP_CONCURRENCY, async (provider) => {
       for (let taken = this.takeReleases(provider); taken != null && taken.length > 0; taken = this.takeReleases(provider)) {
         // the call's own envelope is a signed release: the first signed one, or the first plain one signed now
-        const first = taken.findIndex(r => 'sig' in r)
-        const envelope = first >= 0 ? taken[first] as Envelope<BidRelease> : this.signRelease(provider, taken[0] as BidRelease)
-        const rest = taken.filter((_, i) => i !== (first >= 0 ? first : 0))
+        const first = Math.max(0, taken.findIndex(r => 'sig' in r))
+        const head = taken[first]
+        const envelope = 'sig' in head ? head : this.signRelease(provider, head)
+        const rest = taken.filter((_, i) => i !== first)
         await this.components.rpc.request(provider, this.negotiate, { envelope, ...carriedReleases(rest) }, { signal: this.shutdown.signal, timeouts: { dialMs: this.init.dialTimeoutMs ?? DEFAULT_NEGOTIATION_DIAL_MS, firstByteMs: RELEASE_TTL_MS, totalMs: RELEASE_TTL_MS } })
           .catch((err: Error) => { this.log.debug({ provider, err: err.message }, 'bid release not delivered (the bids expire on their own)') })
       }
