@@ -22,8 +22,8 @@
  */
 import type { JsonSublevel } from '../store/index.js'
 import { encodeCanonical } from '../core/encoding.js'
-import type { Envelope } from '../core/index.js'
-import type { AdvertiseCapability, CatalogEntry } from './types.js'
+import type { CatalogEntry } from './types.js'
+import { adItems, type SignedAd } from './ad-set.js'
 import {
   CATALOG_ENTRY_OVERHEAD_BYTES, DEFAULT_MAX_CATALOG_BYTES, DEFAULT_MAX_PROVIDER_BYTES, DEFAULT_MAX_SOURCE_BYTES, MAX_TOMBSTONES
 } from './constants.js'
@@ -76,7 +76,7 @@ export class Catalog {
   private totalBytes = 0
   private readonly tombstones = new Map<string, { ts: number, until: number }>()
   /** the signed ad of each entry heard as one (gossip, catalog sync), by key */
-  private readonly ads = new Map<string, Envelope<AdvertiseCapability>>()
+  private readonly ads = new Map<string, SignedAd>()
   private readonly maxBytes: number
   private readonly maxProviderBytes: number
   private readonly maxSourceBytes: number
@@ -152,7 +152,7 @@ export class Catalog {
    * its provider); `descriptorBytes` its descriptor's dag-cbor size when the
    * caller already knows it. 'full' when a bound refuses it (see `refusal`).
    */
-  async upsert (entry: CatalogEntry, options: { via?: string, descriptorBytes?: number, ad?: Envelope<AdvertiseCapability> } = {}): Promise<UpsertResult> {
+  async upsert (entry: CatalogEntry, options: { via?: string, descriptorBytes?: number, ad?: SignedAd } = {}): Promise<UpsertResult> {
     const result = this.admit(entry, options)
     if (result === 'added' || result === 'updated') await this.persist(entry.provider, entry.cid)
     return result
@@ -165,7 +165,7 @@ export class Catalog {
    * Call `persist` afterwards. `ad`: the signed ad the entry comes from
    * (kept in memory, served to joining peers by `signedAds`).
    */
-  admit (entry: CatalogEntry, options: { via?: string, descriptorBytes?: number, ad?: Envelope<AdvertiseCapability> } = {}): UpsertResult {
+  admit (entry: CatalogEntry, options: { via?: string, descriptorBytes?: number, ad?: SignedAd } = {}): UpsertResult {
     const key = keyOf(entry.provider, entry.cid)
     const tomb = this.tombstones.get(key)
     if (tomb != null && entry.ts <= tomb.ts) return 'withdrawn'
@@ -244,15 +244,18 @@ export class Catalog {
    * The signed ads of held entries whose key (`<provider>/<CID>`) sorts
    * after `after`, in key order, that have not expired and were
    * signed at or after `signedSince` (older ones would be refused as clock
-   * skew by the asker): at most `limit`.
+   * skew by the asker): at most `limit`. The entries of one set share its
+   * envelope; a set is left out once any capability it names is no longer
+   * held from it (withdrawn, or replaced by a newer ad), or an asker would
+   * get back what this node dropped.
    */
-  signedAds (options: { after?: string, limit: number, signedSince: number, now?: number }): Array<{ key: string, ad: Envelope<AdvertiseCapability> }> {
+  signedAds (options: { after?: string, limit: number, signedSince: number, now?: number }): Array<{ key: string, ad: SignedAd }> {
     const now = options.now ?? this.now()
     // the `limit` smallest keys in one pass (a page is ≤ 129 of up to 100k ads: no sort of them all per asked page)
     const keys: string[] = []
     for (const [key, ad] of this.ads) {
       if ((options.after != null && key <= options.after) || ad.exp <= now || ad.ts < options.signedSince) continue
-      if (keys.length >= options.limit && key >= keys[keys.length - 1]) continue
+      if ((keys.length >= options.limit && key >= keys[keys.length - 1]) || !this.holdsAll(ad)) continue
       let lo = 0
       let hi = keys.length
       while (lo < hi) {
@@ -263,7 +266,15 @@ export class Catalog {
       keys.splice(lo, 0, key)
       if (keys.length > options.limit) keys.pop()
     }
-    return keys.map(key => ({ key, ad: this.ads.get(key) as Envelope<AdvertiseCapability> }))
+    return keys.map(key => ({ key, ad: this.ads.get(key) as SignedAd }))
+  }
+
+  /** Whether every capability `ad` advertises (its withdrawals aside) is held from `ad` itself. */
+  private holdsAll (ad: SignedAd): boolean {
+    const items = adItems(ad)
+    if (items.length === 1) return true
+    for (const item of items) if (item.withdraw !== true && this.ads.get(keyOf(ad.from, item.capability)) !== ad) return false
+    return true
   }
 
   private setTombstone (key: string, t: { ts: number, until: number }): void {

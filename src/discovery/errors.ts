@@ -85,3 +85,8 @@ export class CatalogSyncAnswerError extends PlError {
 export class ForgedCatalogAdError extends PlError {
   override name = 'ForgedCatalogAdError'
 }
+
+/** An `AdvertiseCapabilitySet.v1` names the same capability twice: the message is refused (its sender loses score). */
+export class DuplicateAdError extends PlError {
+  override name = 'DuplicateAdError'
+}

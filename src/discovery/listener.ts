@@ -12,17 +12,18 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PlComponents } from '../node.js'
-import type { Envelope, VerifiedEnvelope } from '../core/index.js'
+import type { VerifiedEnvelope } from '../core/index.js'
 import { cidStringOf } from '../core/encoding.js'
 import { CidMismatchError } from '../core/errors.js'
 import type { GossipHandler } from '../net/index.js'
 import type { Catalog } from './catalog.js'
 import { assertDescriptorSize } from './descriptor.js'
-import { AdRateLimitedError, CatalogFullError, ProviderBudgetExceededError, ProviderMismatchError, SourceBudgetExceededError } from './errors.js'
+import { AdRateLimitedError, CatalogFullError, DuplicateAdError, ProviderBudgetExceededError, ProviderMismatchError, SourceBudgetExceededError } from './errors.js'
 import { PeerRateLimiter } from './rate-limit.js'
 import { entryBytes, type CatalogRefusal, type UpsertResult } from './catalog.js'
 import { CATALOG_ENTRY_OVERHEAD_BYTES, DEFAULT_SOURCE_AD_BYTES_BURST, DEFAULT_SOURCE_AD_BYTES_RATE, MAX_AD_ADDRS, MAX_AD_KEEP_MS, SOURCE_AD_FACTOR } from './constants.js'
-import type { AdvertiseCapability, CatalogEntry } from './types.js'
+import type { CatalogEntry } from './types.js'
+import { AD_TYPES, adItems, type AdItem, type SignedAd } from './ad-set.js'
 
 export type CatalogListenerComponents = Pick<PlComponents, 'identity' | 'metrics' | 'logger' | 'libp2p'>
 
@@ -55,7 +56,7 @@ export class CatalogListener {
   private readonly sourceBytesRate: number
   private readonly sourceBytesBurst: number
   /** what the validator did with an ad, for the delivery of the same message */
-  private readonly admitted = new WeakMap<VerifiedEnvelope<any>, { result: UpsertResult, size: number }>()
+  private readonly admitted = new WeakMap<VerifiedEnvelope<any>, Array<UpsertResult | undefined>>()
   private readonly now: () => number
   private readonly log: CatalogListenerComponents['logger']
 
@@ -73,44 +74,57 @@ export class CatalogListener {
   /** The handler to subscribe with: `gossip.subscribe(CATALOG_TOPIC, listener.handler())`. */
   handler (): GossipHandler {
     return {
-      types: ['AdvertiseCapability.v1'],
+      types: AD_TYPES,
       validate: (v, source) => this.validate(v, source),
       onMessage: async (v, source) => { await this.onMessage(v, source) }
     }
   }
 
-  /** Gossip validator (synchronous): throwing rejects the message, so its sender loses score. */
+  /**
+   * Gossip validator (synchronous): throwing rejects the message, so its
+   * sender loses score. A set costs the rate limits one token per
+   * capability it names. Its entries are admitted one by one: an entry the
+   * full catalog refuses is counted and skipped (the set is ignored, not
+   * forwarded, when none fit); one over a provider's or a forwarding peer's
+   * budget refuses the rest of the set and the message.
+   */
   validate (verified: VerifiedEnvelope<any>, source: string): void | 'ignore' {
-    const env = verified.envelope
-    const body = env.body as AdvertiseCapability
+    const env = verified.envelope as SignedAd
+    const items = adItems(env)
     const now = this.now()
     try {
-      if (!this.limiter.take(env.from, now)) {
+      if (!this.limiter.take(env.from, now, Math.min(items.length, this.init.peerAdBurst))) {
         throw new AdRateLimitedError(`peer ${env.from} sends catalog ads faster than ${this.init.peerAdRate}/s (burst ${this.init.peerAdBurst})`, { peer: env.from, source })
       }
-      if (!this.sourceLimiter.take(source, now)) {
+      if (!this.sourceLimiter.take(source, now, Math.min(items.length, this.init.peerAdBurst * SOURCE_AD_FACTOR))) {
         const rate = this.init.peerAdRate * SOURCE_AD_FACTOR
         throw new AdRateLimitedError(`peer ${source} forwards catalog ads faster than ${rate}/s (burst ${this.init.peerAdBurst * SOURCE_AD_FACTOR})`, { peer: env.from, source, by: 'source' })
       }
-      const size = this.checkAd(env)
-      const bytes = entryBytes({ descriptor: body.descriptor, addrs: body.addrs.slice(0, MAX_AD_ADDRS) }, size)
+      const sizes = this.checkAd(env)
+      const addrs = env.body.addrs.slice(0, MAX_AD_ADDRS)
+      let bytes = 0
+      for (let i = 0; i < items.length; i++) bytes += entryBytes({ descriptor: items[i].descriptor, addrs }, sizes[i])
       // an ad larger than the burst (many long addrs under a small configured burst) costs the whole burst, not forever
       if (!this.sourceBytesLimiter.take(source, now, Math.min(bytes, this.sourceBytesBurst))) {
         throw new AdRateLimitedError(`peer ${source} forwards catalog ads faster than ${this.sourceBytesRate} bytes/s (burst ${this.sourceBytesBurst})`, { peer: env.from, source, by: 'source-bytes', bytes })
       }
       if (env.from === this.c.identity.id) return 'ignore'
-      if (body.withdraw !== true) {
-        // charged to the budgets now, before gossipsub forwards it: ads validated but not yet delivered must count
-        const result = this.init.catalog.admit(this.entryOf(verified, source), { via: source, descriptorBytes: size, ad: env })
-        if (result === 'full') {
-          const refusal = this.init.catalog.refusal(env.from, body.capability, source, bytes)
-          const err = refusalError(refusal ?? { limit: 'bytes', scope: 'total' }, { provider: env.from, source, bytes, max: this.init.catalog.limits.maxSourceBytes })
-          if (err.name !== 'CatalogFullError') throw err
-          this.c.metrics.reject('discovery', err.name)
-          return 'ignore'
-        }
-        this.admitted.set(verified, { result, size })
+      // charged to the budgets now, before gossipsub forwards it: ads validated but not yet delivered must count
+      const results: Array<UpsertResult | undefined> = []
+      let fitted = false
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]
+        if (item.withdraw === true) { results.push(undefined); fitted = true; continue }
+        const result = this.init.catalog.admit(this.entryOf(env, item, source), { via: source, descriptorBytes: sizes[i], ad: env })
+        results.push(result)
+        if (result !== 'full') { fitted = true; continue }
+        const refusal = this.init.catalog.refusal(env.from, item.capability, source, entryBytes({ descriptor: item.descriptor, addrs }, sizes[i]))
+        const err = refusalError(refusal ?? { limit: 'bytes', scope: 'total' }, { provider: env.from, source, bytes, max: this.init.catalog.limits.maxSourceBytes })
+        if (err.name !== 'CatalogFullError') throw err
+        this.c.metrics.reject('discovery', err.name)
       }
+      if (!fitted) return 'ignore'
+      this.admitted.set(verified, results)
     } catch (err) {
       this.c.metrics.reject('discovery', (err as Error).name)
       throw err
@@ -118,80 +132,98 @@ export class CatalogListener {
   }
 
   /**
-   * The checks of an ad past its envelope's, but the rate limits: provider =
-   * signer, descriptor size, descriptor CID. Returns the descriptor's
-   * dag-cbor size. Gossip (`validate`) and catalog sync both use it.
+   * The checks of an ad past its envelope's, but the rate limits: for each
+   * capability it names, provider = signer, descriptor size, descriptor
+   * CID; a set names each capability once. Returns each descriptor's
+   * dag-cbor size, in the ad's order. Gossip (`validate`) and catalog sync
+   * both use it.
    */
-  checkAd (env: Envelope<AdvertiseCapability>): number {
-    const body = env.body
-    if (body.descriptor.provider !== env.from) {
-      throw new ProviderMismatchError(`ad signed by ${env.from} names provider ${body.descriptor.provider}`, { from: env.from, provider: body.descriptor.provider })
+  checkAd (env: SignedAd): number[] {
+    const items = adItems(env)
+    const sizes: number[] = []
+    const seen = new Set<string>()
+    for (const item of items) {
+      if (item.descriptor.provider !== env.from) {
+        throw new ProviderMismatchError(`ad signed by ${env.from} names provider ${item.descriptor.provider}`, { from: env.from, provider: item.descriptor.provider })
+      }
+      if (seen.has(item.capability)) throw new DuplicateAdError(`ad set signed by ${env.from} names capability ${item.capability} twice`, { from: env.from, capability: item.capability })
+      seen.add(item.capability)
+      const size = assertDescriptorSize(item.descriptor, this.init.maxDescriptorBytes)
+      const cid = cidStringOf(item.descriptor)
+      if (cid !== item.capability) throw new CidMismatchError(`ad names capability ${item.capability} but its descriptor hashes to ${cid}`, { expected: item.capability, actual: cid })
+      sizes.push(size)
     }
-    const size = assertDescriptorSize(body.descriptor, this.init.maxDescriptorBytes)
-    const cid = cidStringOf(body.descriptor)
-    if (cid !== body.capability) throw new CidMismatchError(`ad names capability ${body.capability} but its descriptor hashes to ${cid}`, { expected: body.capability, actual: cid })
-    return size
+    return sizes
   }
 
   /**
    * An ad a peer answered over `/pl/catalog-sync`, verified and checked by
-   * the caller (`checkAd`): into the catalog as a gossiped ad delivered by
-   * `via`, charged to its budgets (a refusal is counted). The result of the
-   * catalog.
+   * the caller (`checkAd`, `sizes` its result; no withdrawal in it): each
+   * capability into the catalog as a gossiped ad delivered by `via`,
+   * charged to its budgets (a refusal is counted). The catalog's result for
+   * each, in the ad's order.
    */
-  async merge (verified: VerifiedEnvelope<AdvertiseCapability>, via: string, descriptorBytes: number): Promise<UpsertResult> {
-    const env = verified.envelope
-    const entry = this.entryOf(verified, via)
-    const result = await this.init.catalog.upsert(entry, { via, descriptorBytes, ad: env })
-    if (result === 'full') {
-      const refusal = this.init.catalog.refusal(entry.provider, entry.cid, via, entryBytes(entry, descriptorBytes))
-      this.c.metrics.reject('discovery', refusalError(refusal ?? { limit: 'bytes', scope: 'total' }, {}).name)
+  async merge (verified: VerifiedEnvelope<SignedAd['body']>, via: string, sizes: number[]): Promise<UpsertResult[]> {
+    const env = verified.envelope as SignedAd
+    const items = adItems(env)
+    const results: UpsertResult[] = []
+    for (let i = 0; i < items.length; i++) {
+      const entry = this.entryOf(env, items[i], via)
+      const result = await this.init.catalog.upsert(entry, { via, descriptorBytes: sizes[i], ad: env })
+      if (result === 'full') {
+        const refusal = this.init.catalog.refusal(entry.provider, entry.cid, via, entryBytes(entry, sizes[i]))
+        this.c.metrics.reject('discovery', refusalError(refusal ?? { limit: 'bytes', scope: 'total' }, {}).name)
+      }
+      results.push(result)
     }
-    if (result === 'added') await this.rememberAddrs(env.from, env.body.addrs)
-    return result
+    if (results.includes('added')) await this.rememberAddrs(env.from, env.body.addrs)
+    return results
   }
 
   async onMessage (verified: VerifiedEnvelope<any>, source = ''): Promise<void> {
-    const env = verified.envelope
-    const body = env.body as AdvertiseCapability
+    const env = verified.envelope as SignedAd
     if (env.from === this.c.identity.id) return
-    if (body.withdraw === true) {
-      const removed = await this.init.catalog.withdraw(env.from, body.capability, env.ts, this.keepUntil(env.ts, env.exp, body.ttl))
-      this.log.debug({ cid: body.capability, provider: env.from, removed }, 'capability withdrawn')
-      return
-    }
+    const items = adItems(env)
     const admitted = this.admitted.get(verified)
-    let result: UpsertResult
-    if (admitted != null) {
-      result = admitted.result
-      if (result === 'added' || result === 'updated') await this.init.catalog.persist(env.from, body.capability)
-    } else {
-      // delivered without going through this validator (direct calls)
-      const entry = this.entryOf(verified, source)
-      result = await this.init.catalog.upsert(entry, { via: entry.via, ad: env })
-      if (result === 'full') {
-        const refusal = this.init.catalog.refusal(entry.provider, entry.cid, entry.via ?? entry.provider, entryBytes(entry))
-        this.c.metrics.reject('discovery', refusalError(refusal ?? { limit: 'bytes', scope: 'total' }, {}).name)
+    let added = false
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]
+      if (item.withdraw === true) {
+        const removed = await this.init.catalog.withdraw(env.from, item.capability, env.ts, this.keepUntil(env.ts, env.exp, env.body.ttl))
+        this.log.debug({ cid: item.capability, provider: env.from, removed }, 'capability withdrawn')
+        continue
+      }
+      let result: UpsertResult
+      if (admitted != null) {
+        result = admitted[i] as UpsertResult
+        if (result === 'added' || result === 'updated') await this.init.catalog.persist(env.from, item.capability)
+      } else {
+        // delivered without going through this validator (direct calls)
+        const entry = this.entryOf(env, item, source)
+        result = await this.init.catalog.upsert(entry, { via: entry.via, ad: env })
+        if (result === 'full') {
+          const refusal = this.init.catalog.refusal(entry.provider, entry.cid, entry.via ?? entry.provider, entryBytes(entry))
+          this.c.metrics.reject('discovery', refusalError(refusal ?? { limit: 'bytes', scope: 'total' }, {}).name)
+        }
+      }
+      if (result === 'added') {
+        this.log.debug({ cid: item.capability, name: item.descriptor.name, provider: env.from }, 'capability heard')
+        added = true
       }
     }
-    if (result === 'added') {
-      this.log.debug({ cid: body.capability, name: body.descriptor.name, provider: env.from }, 'capability heard')
-      await this.rememberAddrs(env.from, body.addrs)
-    }
+    if (added) await this.rememberAddrs(env.from, env.body.addrs)
   }
 
-  private entryOf (verified: VerifiedEnvelope<any>, source: string): CatalogEntry {
-    const env = verified.envelope
-    const body = env.body as AdvertiseCapability
+  private entryOf (env: SignedAd, item: AdItem, source: string): CatalogEntry {
     return {
-      cid: body.capability,
-      name: body.descriptor.name,
-      version: body.descriptor.version,
+      cid: item.capability,
+      name: item.descriptor.name,
+      version: item.descriptor.version,
       provider: env.from,
-      descriptor: body.descriptor,
-      addrs: body.addrs.slice(0, MAX_AD_ADDRS),
+      descriptor: item.descriptor,
+      addrs: env.body.addrs.slice(0, MAX_AD_ADDRS),
       ts: env.ts,
-      expires: this.keepUntil(env.ts, env.exp, body.ttl),
+      expires: this.keepUntil(env.ts, env.exp, env.body.ttl),
       source: 'gossip',
       via: source !== '' ? source : env.from
     }

@@ -213,8 +213,9 @@ export class Discovery implements PlService {
       }
       this.dht.start()
       await this.sync.start()
+      for (const cap of caps) await this.shareDescriptor(cap.cid, cap.descriptor)
+      // announced in one turn, so that the advertiser sends them in one set
       for (const cap of caps) {
-        await this.shareDescriptor(cap.cid, cap.descriptor)
         if (cap.active) this.announce(cap)
         else this.log.warn({ cid: cap.cid, name: cap.descriptor.name, problem: cap.problem }, 'published capability not re-advertised')
       }

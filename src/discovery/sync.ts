@@ -22,7 +22,7 @@
  */
 import type { IdentifyResult } from '@libp2p/interface'
 import type { PlComponents } from '../node.js'
-import type { Envelope, EnvelopeVerifier, VerifiedEnvelope } from '../core/index.js'
+import type { EnvelopeVerifier, VerifiedEnvelope } from '../core/index.js'
 import { exclusivePerKey } from '../core/index.js'
 import { encodeCanonical } from '../core/encoding.js'
 import { defineProtocol, expectOk, type ProtocolDef } from '../net/index.js'
@@ -34,7 +34,7 @@ import {
   SYNC_PAGE_FILL_BYTES, SYNC_PEERS_PER_ROUND, SYNC_SERVE_BURST, SYNC_SERVE_RATE
 } from './constants.js'
 import { CatalogSyncAnswerError, CatalogSyncRateLimitedError, CatalogSyncRequestError, ForgedCatalogAdError } from './errors.js'
-import type { AdvertiseCapability } from './types.js'
+import { AD_TYPES, adItems, type SignedAd } from './ad-set.js'
 import type { CatalogSyncRequestV1 } from '../wire/index.js'
 
 /** The request (schema protocols/schemas/CatalogSyncRequest.v1.json). */
@@ -42,7 +42,7 @@ export type CatalogSyncRequest = CatalogSyncRequestV1
 /** An answer page as received, before its ads are checked (schema CatalogSyncPage.v1: `ads` are Envelope.v1). */
 export interface CatalogSyncAnswer { ads: unknown[], next?: string }
 
-/** What one sync with one peer did: pages and ads received, entries added or refreshed, ads skipped (stale, replayed, own, older than held). */
+/** What one sync with one peer did: pages and ads (envelopes: a set is one) received, capabilities added or refreshed, and skipped (stale, replayed, own, older than held; a stale ad counts one). */
 export interface CatalogSyncResult { pages: number, ads: number, merged: number, skipped: number }
 
 export type CatalogSyncComponents = Pick<PlComponents, 'identity' | 'metrics' | 'logger' | 'libp2p' | 'rpc' | 'verifier' | 'replay' | 'clock'>
@@ -51,7 +51,7 @@ export interface CatalogSyncInit {
   catalog: Catalog
   listener: CatalogListener
   /** this node's own current ads (the advertiser's) */
-  ownAds: (now: number) => Array<Envelope<AdvertiseCapability>>
+  ownAds: (now: number) => SignedAd[]
   /** a peer is asked again, and a new round of SYNC_PEERS_PER_ROUND peers starts, at most this often */
   intervalMs: number
   /** ask peers as they connect (false: only answer, and `syncCatalog` on demand) */
@@ -177,7 +177,7 @@ export class CatalogSync {
       const asked = { ...(after != null ? { after } : {}), limit: Math.min(MAX_SYNC_PAGE_ADS, MAX_SYNC_ADS - result.ads) }
       if (asked.limit <= 0) break
       let page: CatalogSyncAnswer
-      let checked: Array<{ verified: VerifiedEnvelope<AdvertiseCapability>, size: number } | undefined>
+      let checked: Array<{ verified: VerifiedEnvelope<SignedAd['body']>, sizes: number[] } | undefined>
       try {
         page = checkSyncAnswer(expectOk(await this.c.rpc.request(peer, this.def, asked, { signal }), this.def.id), peer, asked)
         // the whole page is checked before anything of it is merged
@@ -189,13 +189,18 @@ export class CatalogSync {
       result.pages++
       result.ads += page.ads.length
       for (const ad of checked) {
-        if (ad == null || ad.verified.envelope.from === this.c.identity.id || !await this.c.replay.add(ad.verified.id, ad.verified.envelope.exp, ad.verified.envelope.ts)) {
+        if (ad == null) {
           result.skipped++
           continue
         }
-        const merged = await this.init.listener.merge(ad.verified, peer, ad.size)
-        if (merged === 'added' || merged === 'updated') result.merged++
-        else result.skipped++
+        if (ad.verified.envelope.from === this.c.identity.id || !await this.c.replay.add(ad.verified.id, ad.verified.envelope.exp, ad.verified.envelope.ts)) {
+          result.skipped += ad.sizes.length
+          continue
+        }
+        for (const merged of await this.init.listener.merge(ad.verified, peer, ad.sizes)) {
+          if (merged === 'added' || merged === 'updated') result.merged++
+          else result.skipped++
+        }
       }
       if (page.next == null) break
       after = page.next
@@ -215,22 +220,29 @@ export class CatalogSync {
     const self = this.c.identity.id
     const own = this.init.ownAds(now)
       .filter(ad => ad.ts >= signedSince)
-      .map(ad => ({ key: `${self}/${ad.body.capability}`, ad }))
+      .flatMap(ad => adItems(ad).map(item => ({ key: `${self}/${item.capability}`, ad })))
       .filter(x => req.after == null || x.key > req.after)
     const held = this.init.catalog.signedAds({ after: req.after, limit: req.limit + 1, signedSince, now })
     const all = [...own, ...held].sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
-    const ads: Array<Envelope<AdvertiseCapability>> = []
+    // a set is listed under each capability it names: it goes once per page (an asker skips it if a later page repeats it)
+    const ads: SignedAd[] = []
+    const inPage = new Set<SignedAd>()
     let bytes = 0
-    let last: string | undefined
-    for (const { key, ad } of all) {
-      if (ads.length >= req.limit) break
-      const size = encodeCanonical(ad).byteLength
-      if (ads.length > 0 && bytes + size > SYNC_PAGE_FILL_BYTES) break
-      ads.push(ad)
-      bytes += size
-      last = key
+    let taken = 0
+    for (const { ad } of all) {
+      if (!inPage.has(ad)) {
+        if (ads.length >= req.limit) break
+        const size = encodeCanonical(ad).byteLength
+        if (ads.length > 0 && bytes + size > SYNC_PAGE_FILL_BYTES) break
+        ads.push(ad)
+        inPage.add(ad)
+        bytes += size
+      }
+      taken++
     }
-    return { ads, ...(all.length > ads.length && last != null ? { next: last } : {}) }
+    // `held` was cut at limit + 1 keys: with sets a page can use them all and more are held
+    const more = taken < all.length || held.length > req.limit
+    return { ads, ...(more && taken > 0 ? { next: all[taken - 1].key } : {}) }
   }
 }
 
@@ -240,17 +252,18 @@ export class CatalogSync {
  * outside the clock window), ForgedCatalogAdError when it fails any other
  * check or is a withdrawal.
  */
-export function checkSyncedAd (ad: unknown, deps: { verifier: Pick<EnvelopeVerifier, 'verifyStateless'>, listener: Pick<CatalogListener, 'checkAd'> }, peer: string, index: number): { verified: VerifiedEnvelope<AdvertiseCapability>, size: number } | undefined {
-  let verified: VerifiedEnvelope<AdvertiseCapability>
+export function checkSyncedAd (ad: unknown, deps: { verifier: Pick<EnvelopeVerifier, 'verifyStateless'>, listener: Pick<CatalogListener, 'checkAd'> }, peer: string, index: number): { verified: VerifiedEnvelope<SignedAd['body']>, sizes: number[] } | undefined {
+  let verified: VerifiedEnvelope<SignedAd['body']>
   try {
-    verified = deps.verifier.verifyStateless<AdvertiseCapability>(ad, { expectedTypes: ['AdvertiseCapability.v1'] })
+    verified = deps.verifier.verifyStateless<SignedAd['body']>(ad, { expectedTypes: AD_TYPES })
   } catch (err) {
     if (STALE.has((err as Error).name)) return undefined
     throw forged(err, peer, index)
   }
-  if (verified.envelope.body.withdraw === true) throw new ForgedCatalogAdError(`peer ${peer} answered a withdrawal (ad ${index}): a sync carries ads only`, { peer, index, reason: 'withdraw' })
+  const env = verified.envelope as SignedAd
+  if (adItems(env).some(item => item.withdraw === true)) throw new ForgedCatalogAdError(`peer ${peer} answered a withdrawal (ad ${index}): a sync carries ads only`, { peer, index, reason: 'withdraw' })
   try {
-    return { verified, size: deps.listener.checkAd(verified.envelope) }
+    return { verified, sizes: deps.listener.checkAd(env) }
   } catch (err) {
     throw forged(err, peer, index)
   }

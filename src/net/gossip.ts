@@ -241,8 +241,13 @@ export class Gossip {
     }
   }
 
-  /** Publishes a signed envelope; throws GossipRateLimitedError past the publish rate. */
-  async publish (name: string, envelope: Envelope<any>): Promise<void> {
+  /**
+   * Publishes a signed envelope; throws GossipRateLimitedError past the
+   * publish rate. Resolves to the number of peers and bridges it was handed
+   * to: 0 when no peer in the topic is known yet (gossipsub then drops it,
+   * and does not send it again later).
+   */
+  async publish (name: string, envelope: Envelope<any>): Promise<number> {
     const topic = this.wireTopic(name)
     const bytes = encodeCanonical(envelope)
     if (bytes.byteLength > this.maxBytes) throw new GossipMessageTooLargeError(`envelope of ${bytes.byteLength} bytes is too large for gossip on ${topic} (max ${this.maxBytes})`, { topic, size: bytes.byteLength, max: this.maxBytes })
@@ -255,6 +260,7 @@ export class Gossip {
       b.publish(topic, bytes).catch((err: Error) => { this.c.logger.debug({ topic, err: err.message }, 'bridge publish failed') })
     }
     this.c.metrics.gossipPublished.inc({ topic })
-    await this.c.pubsub.publish(topic, bytes)
+    const { recipients } = await this.c.pubsub.publish(topic, bytes)
+    return recipients.length + this.bridges.length
   }
 }

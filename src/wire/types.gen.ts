@@ -12,6 +12,13 @@ export interface AdvertiseCapabilityV1 {
   withdraw?: boolean
 }
 
+/** Signed announcement of several capabilities of one provider in one message on gossip topic pl/v1/catalog: one signature and one gossip message per re-ad instead of one per capability. Each item reads as an AdvertiseCapability.v1 with the set's addrs and ttl; capabilities are distinct; withdraw=true on an item retracts it. */
+export interface AdvertiseCapabilitySetV1 {
+  ads: Array<AdvertiseCapabilitySetV1AdsItem>
+  addrs: Array<string>
+  ttl: number
+}
+
 /** An issuer's signed claims about a subject peer (optionally one capability descriptor or module), valid from nbf to exp. sig = ed25519 by issuer over "pl/attestation/v1" || dag-cbor(the document without sig). Its CID is the CID of the whole document (with sig). */
 export interface AttestationV1 {
   v: 1
@@ -304,6 +311,13 @@ export interface WorkflowRecordV1 {
   /** present on a deletion record */
   tombstone?: true
   meta: WorkflowRecordV1Meta
+}
+
+export interface AdvertiseCapabilitySetV1AdsItem {
+  /** CIDv1, base32 */
+  capability: string
+  descriptor: CapabilityV1
+  withdraw?: boolean
 }
 
 export interface AwardV1Limits {

@@ -41,10 +41,10 @@ test('gossip refuses to publish past its rate (GossipRateLimitedError) and publi
   const clock = new FakeClock()
   const published: string[] = []
   // a recording pubsub: the rate limit is decided before anything reaches gossipsub
-  const pubsub = { publish: async (topic: string) => { published.push(topic) } }
+  const pubsub = { publish: async (topic: string) => { published.push(topic); return { recipients: ['a', 'b'] } } }
   const gossip = new Gossip({ pubsub: pubsub as any, verifier: {} as any, replay: {} as any, metrics: { gossipPublished: { inc: () => {} } } as any, logger: silentLogger(), clock }, { publishRate: 2 })
   const envelope = { v: 1, type: 'Decline.v1', body: {} } as any
-  await gossip.publish('pl/v1/catalog', envelope)
+  assert.equal(await gossip.publish('pl/v1/catalog', envelope), 2, 'the peers it was handed to')
   await gossip.publish('pl/v1/catalog', envelope)
   await assert.rejects(gossip.publish('pl/v1/catalog', envelope), (err: Error) => err.name === 'GossipRateLimitedError')
   // half a token after 250 ms at 2/s, a whole one after 500 ms

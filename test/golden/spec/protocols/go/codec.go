@@ -15,6 +15,7 @@ type SchemaInfo struct {
 // Schemas lists every compiled schema by name.
 var Schemas = map[string]SchemaInfo{
 	"AdvertiseCapability.v1": {ID: "pl:AdvertiseCapability.v1", CID: "bafyreidvuzh7ah7jspwpn3ohutqd7vk4n4swvcm4uwjutu4zdihvkxljum"},
+	"AdvertiseCapabilitySet.v1": {ID: "pl:AdvertiseCapabilitySet.v1", CID: "bafyreiava7cgc2qyo24sz6jmvtryvo6kt34o4neyxtnu3vuik33fdyxizq"},
 	"Attestation.v1": {ID: "pl:Attestation.v1", CID: "bafyreibmgde6un4np6miej5jt4ycbehcweggnmdw3m3he5gvvncibyqcn4"},
 	"Award.v1": {ID: "pl:Award.v1", CID: "bafyreihuvj4dg6ohphzraakrdaducbe6avma227alavrsr3njhzojmm64y"},
 	"Bid.v1": {ID: "pl:Bid.v1", CID: "bafyreidtldjmyzvodlr6d7fbza6qth2qxczfjqh6ap3yzfqnlig3oxvqxe"},
@@ -84,6 +85,19 @@ func DecodeAdvertiseCapabilityV1(data []byte) (*AdvertiseCapabilityV1, error) {
 	var out AdvertiseCapabilityV1
 	if err := decodeInto("AdvertiseCapability.v1", data, &out); err != nil {
 		var zero *AdvertiseCapabilityV1
+		return zero, err
+	}
+	return &out, nil
+}
+
+// EncodeAdvertiseCapabilitySetV1 validates a AdvertiseCapabilitySet.v1 value and encodes it as canonical dag-json.
+func EncodeAdvertiseCapabilitySetV1(v *AdvertiseCapabilitySetV1) ([]byte, error) { return Encode("AdvertiseCapabilitySet.v1", v) }
+
+// DecodeAdvertiseCapabilitySetV1 decodes dag-json and validates it as AdvertiseCapabilitySet.v1.
+func DecodeAdvertiseCapabilitySetV1(data []byte) (*AdvertiseCapabilitySetV1, error) {
+	var out AdvertiseCapabilitySetV1
+	if err := decodeInto("AdvertiseCapabilitySet.v1", data, &out); err != nil {
+		var zero *AdvertiseCapabilitySetV1
 		return zero, err
 	}
 	return &out, nil

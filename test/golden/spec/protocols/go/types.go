@@ -18,6 +18,13 @@ type AdvertiseCapabilityV1 struct {
 	Withdraw *bool `json:"withdraw,omitempty"`
 }
 
+// AdvertiseCapabilitySetV1: Signed announcement of several capabilities of one provider in one message on gossip topic pl/v1/catalog: one signature and one gossip message per re-ad instead of one per capability. Each item reads as an AdvertiseCapability.v1 with the set's addrs and ttl; capabilities are distinct; withdraw=true on an item retracts it.
+type AdvertiseCapabilitySetV1 struct {
+	Ads []AdvertiseCapabilitySetV1AdsItem `json:"ads"`
+	Addrs []string `json:"addrs"`
+	Ttl int64 `json:"ttl"`
+}
+
 // AttestationV1: An issuer's signed claims about a subject peer (optionally one capability descriptor or module), valid from nbf to exp. sig = ed25519 by issuer over "pl/attestation/v1" || dag-cbor(the document without sig). Its CID is the CID of the whole document (with sig).
 type AttestationV1 struct {
 	V int64 `json:"v"`
@@ -315,6 +322,14 @@ type WorkflowRecordV1 struct {
 	// present on a deletion record
 	Tombstone *bool `json:"tombstone,omitempty"`
 	Meta WorkflowRecordV1Meta `json:"meta"`
+}
+
+// AdvertiseCapabilitySetV1AdsItem is a struct of the compiled schemas.
+type AdvertiseCapabilitySetV1AdsItem struct {
+	// CIDv1, base32
+	Capability string `json:"capability"`
+	Descriptor CapabilityV1 `json:"descriptor"`
+	Withdraw *bool `json:"withdraw,omitempty"`
 }
 
 // AwardV1Limits is a struct of the compiled schemas.

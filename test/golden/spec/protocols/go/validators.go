@@ -14,45 +14,47 @@ var k6 = map[string]bool{"cpu_ms": true, "mem_mb": true, "wall_ms": true}
 var k7 = map[string]bool{}
 var k8 = map[string]bool{"cid": true, "kind": true, "path": true}
 var k9 = mustJSON("[\"js\",\"py\",\"external\"]").([]any)
-var k10 = map[string]bool{"v": true, "issuer": true, "subject": true, "capability": true, "module": true, "claims": true, "nbf": true, "exp": true, "sig": true}
-var k11 = mustJSON("1")
-var k12 = mustRegexp("^[A-Za-z0-9_\\x{2d}]{86}\\z")
-var k13 = map[string]bool{"cfp": true, "bid": true, "run": true, "step": true, "provider": true, "capability": true, "input": true, "limits": true, "price": true, "deadline": true, "attempt": true, "prev": true, "on_behalf_of": true, "attestations": true}
-var k14 = map[string]bool{"cfp": true, "run": true, "step": true, "capability": true, "price": true, "eta_ms": true, "attrs": true, "limits": true, "attestations": true, "expires": true, "credentials": true}
-var k15 = map[string]bool{"run": true, "step": true, "bids": true, "reason": true}
-var k16 = mustJSON("[\"lost\",\"step-failed\",\"cancelled\"]").([]any)
-var k17 = map[string]bool{"run": true, "step": true, "capability": true, "input": true, "input_size": true, "deadline": true, "reply_by": true, "constraints": true, "policies": true, "limits": true, "reply_to": true, "estimate": true, "depth": true}
-var k18 = map[string]bool{"name": true, "version": true, "cid": true}
-var k19 = map[string]bool{"ads": true, "next": true}
-var k20 = map[string]bool{"v": true, "type": true, "schema": true, "from": true, "to": true, "ts": true, "exp": true, "nonce": true, "trace": true, "body": true, "sig": true}
-var k21 = mustRegexp("^[A-Z][A-Za-z0-9]*\\x{2e}v[0-9]+\\z")
-var k22 = map[string]bool{"after": true, "limit": true}
-var k23 = map[string]bool{"cfp": true, "run": true, "step": true, "reason": true, "message": true}
-var k24 = mustJSON("[\"busy\",\"policy\",\"unsupported\",\"over-limits\",\"too-deep\",\"other\"]").([]any)
-var k25 = map[string]bool{"method": true, "path": true, "body": true}
-var k26 = mustJSON("[\"GET\",\"POST\",\"PUT\",\"DELETE\"]").([]any)
-var k27 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "policy": true, "select": true, "plan": true}
-var k28 = mustRegexp("^[A-Za-z_][A-Za-z0-9_]*\\x{3a}\\x{2d}?[0-9\\x{2e}]+\\z")
-var k29 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "network": true, "residency": true, "self_attest": true}
-var k30 = mustJSON("[\"none\"]").([]any)
-var k31 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "permissions": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true, "attestations": true, "inner": true}
-var k32 = mustJSON("\"\"")
-var k33 = mustJSON("[\"ok\",\"error\"]").([]any)
-var k34 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
-var k35 = mustJSON("[\"thread\",\"sandbox\",\"process\",\"sandbox-no-net\",\"process-no-net\"]").([]any)
-var k36 = mustJSON("[\"child-process\",\"worker\",\"addons\",\"wasi\"]").([]any)
-var k37 = map[string]bool{"kind": true, "target": true, "ref": true}
-var k38 = mustRegexp("^[a-z][a-z0-9\\x{2d}]*\\z")
-var k39 = map[string]bool{"run": true, "receipts": true}
-var k40 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
-var k41 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
-var k42 = map[string]bool{"v": true, "issuer": true, "attestation": true, "ts": true, "reason": true, "sig": true}
-var k43 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
-var k44 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
-var k45 = mustJSON("[\"bundle\",\"plan\"]").([]any)
-var k46 = mustJSON("[\"api-key\",\"agent\"]").([]any)
-var k47 = mustJSON("true")
-var k48 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
+var k10 = map[string]bool{"ads": true, "addrs": true, "ttl": true}
+var k11 = map[string]bool{"capability": true, "descriptor": true, "withdraw": true}
+var k12 = map[string]bool{"v": true, "issuer": true, "subject": true, "capability": true, "module": true, "claims": true, "nbf": true, "exp": true, "sig": true}
+var k13 = mustJSON("1")
+var k14 = mustRegexp("^[A-Za-z0-9_\\x{2d}]{86}\\z")
+var k15 = map[string]bool{"cfp": true, "bid": true, "run": true, "step": true, "provider": true, "capability": true, "input": true, "limits": true, "price": true, "deadline": true, "attempt": true, "prev": true, "on_behalf_of": true, "attestations": true}
+var k16 = map[string]bool{"cfp": true, "run": true, "step": true, "capability": true, "price": true, "eta_ms": true, "attrs": true, "limits": true, "attestations": true, "expires": true, "credentials": true}
+var k17 = map[string]bool{"run": true, "step": true, "bids": true, "reason": true}
+var k18 = mustJSON("[\"lost\",\"step-failed\",\"cancelled\"]").([]any)
+var k19 = map[string]bool{"run": true, "step": true, "capability": true, "input": true, "input_size": true, "deadline": true, "reply_by": true, "constraints": true, "policies": true, "limits": true, "reply_to": true, "estimate": true, "depth": true}
+var k20 = map[string]bool{"name": true, "version": true, "cid": true}
+var k21 = map[string]bool{"ads": true, "next": true}
+var k22 = map[string]bool{"v": true, "type": true, "schema": true, "from": true, "to": true, "ts": true, "exp": true, "nonce": true, "trace": true, "body": true, "sig": true}
+var k23 = mustRegexp("^[A-Z][A-Za-z0-9]*\\x{2e}v[0-9]+\\z")
+var k24 = map[string]bool{"after": true, "limit": true}
+var k25 = map[string]bool{"cfp": true, "run": true, "step": true, "reason": true, "message": true}
+var k26 = mustJSON("[\"busy\",\"policy\",\"unsupported\",\"over-limits\",\"too-deep\",\"other\"]").([]any)
+var k27 = map[string]bool{"method": true, "path": true, "body": true}
+var k28 = mustJSON("[\"GET\",\"POST\",\"PUT\",\"DELETE\"]").([]any)
+var k29 = map[string]bool{"goal": true, "inputs": true, "constraints": true, "policy": true, "select": true, "plan": true}
+var k30 = mustRegexp("^[A-Za-z_][A-Za-z0-9_]*\\x{3a}\\x{2d}?[0-9\\x{2e}]+\\z")
+var k31 = map[string]bool{"name": true, "version": true, "description": true, "require_attestations": true, "allow_peers": true, "deny_peers": true, "max_price": true, "max_deadline_ms": true, "network": true, "residency": true, "self_attest": true}
+var k32 = mustJSON("[\"none\"]").([]any)
+var k33 = map[string]bool{"run": true, "step": true, "capability": true, "provider": true, "requester": true, "award": true, "input": true, "output": true, "status": true, "started": true, "ended": true, "usage": true, "limits": true, "isolation": true, "permissions": true, "policies": true, "prev": true, "via": true, "on_behalf_of": true, "attestations": true, "inner": true}
+var k34 = mustJSON("\"\"")
+var k35 = mustJSON("[\"ok\",\"error\"]").([]any)
+var k36 = map[string]bool{"cpu_ms": true, "wall_ms": true, "mem_peak_mb": true}
+var k37 = mustJSON("[\"thread\",\"sandbox\",\"process\",\"sandbox-no-net\",\"process-no-net\"]").([]any)
+var k38 = mustJSON("[\"child-process\",\"worker\",\"addons\",\"wasi\"]").([]any)
+var k39 = map[string]bool{"kind": true, "target": true, "ref": true}
+var k40 = mustRegexp("^[a-z][a-z0-9\\x{2d}]*\\z")
+var k41 = map[string]bool{"run": true, "receipts": true}
+var k42 = map[string]bool{"award": true, "run": true, "step": true, "status": true, "output": true, "error": true, "usage": true, "receipt": true}
+var k43 = map[string]bool{"receipt": true, "provider_sig": true, "requester_sig": true}
+var k44 = map[string]bool{"v": true, "issuer": true, "attestation": true, "ts": true, "reason": true, "sig": true}
+var k45 = map[string]bool{"workflow_id": true, "version": true, "releaseTag": true, "kind": true, "bundle": true, "size": true, "publisher": true, "publisherKind": true, "ts": true, "tombstone": true, "meta": true}
+var k46 = mustRegexp("^[A-Za-z0-9][A-Za-z0-9\\x{2e}_\\x{2d}]{0,127}\\z")
+var k47 = mustJSON("[\"bundle\",\"plan\"]").([]any)
+var k48 = mustJSON("[\"api-key\",\"agent\"]").([]any)
+var k49 = mustJSON("true")
+var k50 = map[string]bool{"name": true, "description": true, "tags": true, "modules": true}
 
 // pl:AdvertiseCapability.v1#
 func n0(x any, p string) string {
@@ -721,8 +723,199 @@ func n38(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
-// pl:Attestation.v1#
+// pl:AdvertiseCapabilitySet.v1#
 func n39(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["ads"]; !has {
+			return p + " must have required property \"ads\""
+		}
+		if _, has := m["addrs"]; !has {
+			return p + " must have required property \"addrs\""
+		}
+		if _, has := m["ttl"]; !has {
+			return p + " must have required property \"ttl\""
+		}
+		if v, has := m["ads"]; has {
+			if e := n40(v, child(p, "ads")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["addrs"]; has {
+			if e := n46(v, child(p, "addrs")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["ttl"]; has {
+			if e := n48(v, child(p, "ttl")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k10[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:AdvertiseCapabilitySet.v1#/properties/ads
+func n40(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) < 1 {
+			return p + " must have at least 1 items"
+		}
+		if len(a) > 32 {
+			return p + " must have at most 32 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n41(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:AdvertiseCapabilitySet.v1#/properties/ads/items
+func n41(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["capability"]; !has {
+			return p + " must have required property \"capability\""
+		}
+		if _, has := m["descriptor"]; !has {
+			return p + " must have required property \"descriptor\""
+		}
+		if v, has := m["capability"]; has {
+			if e := n42(v, child(p, "capability")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["descriptor"]; has {
+			if e := n43(v, child(p, "descriptor")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["withdraw"]; has {
+			if e := n44(v, child(p, "withdraw")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k11[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:AdvertiseCapabilitySet.v1#/properties/ads/items/properties/capability
+func n42(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k1.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
+// pl:AdvertiseCapabilitySet.v1#/properties/ads/items/properties/descriptor
+func n43(x any, p string) string {
+	if e := n3(x, p); e != "" {
+		return e
+	}
+	return ""
+}
+
+// pl:AdvertiseCapabilitySet.v1#/properties/ads/items/properties/withdraw
+func n44(x any, p string) string {
+	if !(isBool(x)) {
+		return p + " must be boolean"
+	}
+	return ""
+}
+
+// pl:AdvertiseCapabilitySet.v1#/properties/ads/items/additionalProperties
+func n45(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:AdvertiseCapabilitySet.v1#/properties/addrs
+func n46(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 32 {
+			return p + " must have at most 32 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n47(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:AdvertiseCapabilitySet.v1#/properties/addrs/items
+func n47(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 512 {
+			return p + " must have at most 512 characters"
+		}
+	}
+	return ""
+}
+
+// pl:AdvertiseCapabilitySet.v1#/properties/ttl
+func n48(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+		if v > 86400000.0 {
+			return p + " must be <= 86400000"
+		}
+	}
+	return ""
+}
+
+// pl:AdvertiseCapabilitySet.v1#/additionalProperties
+func n49(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:Attestation.v1#
+func n50(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -750,52 +943,52 @@ func n39(x any, p string) string {
 			return p + " must have required property \"sig\""
 		}
 		if v, has := m["v"]; has {
-			if e := n40(v, child(p, "v")); e != "" {
+			if e := n51(v, child(p, "v")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["issuer"]; has {
-			if e := n41(v, child(p, "issuer")); e != "" {
+			if e := n52(v, child(p, "issuer")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["subject"]; has {
-			if e := n42(v, child(p, "subject")); e != "" {
+			if e := n53(v, child(p, "subject")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n43(v, child(p, "capability")); e != "" {
+			if e := n54(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["module"]; has {
-			if e := n44(v, child(p, "module")); e != "" {
+			if e := n55(v, child(p, "module")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["claims"]; has {
-			if e := n45(v, child(p, "claims")); e != "" {
+			if e := n56(v, child(p, "claims")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["nbf"]; has {
-			if e := n47(v, child(p, "nbf")); e != "" {
+			if e := n58(v, child(p, "nbf")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["exp"]; has {
-			if e := n48(v, child(p, "exp")); e != "" {
+			if e := n59(v, child(p, "exp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["sig"]; has {
-			if e := n49(v, child(p, "sig")); e != "" {
+			if e := n60(v, child(p, "sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k10[k] {
+			if !k12[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -805,15 +998,15 @@ func n39(x any, p string) string {
 }
 
 // pl:Attestation.v1#/properties/v
-func n40(x any, p string) string {
-	if !jsonEqual(x, k11) {
+func n51(x any, p string) string {
+	if !jsonEqual(x, k13) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:Attestation.v1#/properties/issuer
-func n41(x any, p string) string {
+func n52(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -826,7 +1019,7 @@ func n41(x any, p string) string {
 }
 
 // pl:Attestation.v1#/properties/subject
-func n42(x any, p string) string {
+func n53(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -839,7 +1032,7 @@ func n42(x any, p string) string {
 }
 
 // pl:Attestation.v1#/properties/capability
-func n43(x any, p string) string {
+func n54(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -855,7 +1048,7 @@ func n43(x any, p string) string {
 }
 
 // pl:Attestation.v1#/properties/module
-func n44(x any, p string) string {
+func n55(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -871,7 +1064,7 @@ func n44(x any, p string) string {
 }
 
 // pl:Attestation.v1#/properties/claims
-func n45(x any, p string) string {
+func n56(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -885,7 +1078,7 @@ func n45(x any, p string) string {
 		}
 		for k, v := range m {
 			if !k7[k] {
-				if e := n46(v, child(p, k)); e != "" {
+				if e := n57(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -895,7 +1088,7 @@ func n45(x any, p string) string {
 }
 
 // pl:Attestation.v1#/properties/claims/additionalProperties
-func n46(x any, p string) string {
+func n57(x any, p string) string {
 	if !(isString(x) || isNumber(x) || isBool(x)) {
 		return p + " must be string or number or boolean"
 	}
@@ -903,7 +1096,7 @@ func n46(x any, p string) string {
 }
 
 // pl:Attestation.v1#/properties/nbf
-func n47(x any, p string) string {
+func n58(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -916,7 +1109,7 @@ func n47(x any, p string) string {
 }
 
 // pl:Attestation.v1#/properties/exp
-func n48(x any, p string) string {
+func n59(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -929,12 +1122,12 @@ func n48(x any, p string) string {
 }
 
 // pl:Attestation.v1#/properties/sig
-func n49(x any, p string) string {
+func n60(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k12.MatchString(s) {
+		if !k14.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
 		}
 	}
@@ -942,12 +1135,12 @@ func n49(x any, p string) string {
 }
 
 // pl:Attestation.v1#/additionalProperties
-func n50(x any, p string) string {
+func n61(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Award.v1#
-func n51(x any, p string) string {
+func n62(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -981,77 +1174,77 @@ func n51(x any, p string) string {
 			return p + " must have required property \"deadline\""
 		}
 		if v, has := m["cfp"]; has {
-			if e := n52(v, child(p, "cfp")); e != "" {
+			if e := n63(v, child(p, "cfp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["bid"]; has {
-			if e := n53(v, child(p, "bid")); e != "" {
+			if e := n64(v, child(p, "bid")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n54(v, child(p, "run")); e != "" {
+			if e := n65(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n55(v, child(p, "step")); e != "" {
+			if e := n66(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n56(v, child(p, "provider")); e != "" {
+			if e := n67(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n57(v, child(p, "capability")); e != "" {
+			if e := n68(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input"]; has {
-			if e := n58(v, child(p, "input")); e != "" {
+			if e := n69(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n59(v, child(p, "limits")); e != "" {
+			if e := n70(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["price"]; has {
-			if e := n64(v, child(p, "price")); e != "" {
+			if e := n75(v, child(p, "price")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["deadline"]; has {
-			if e := n65(v, child(p, "deadline")); e != "" {
+			if e := n76(v, child(p, "deadline")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attempt"]; has {
-			if e := n66(v, child(p, "attempt")); e != "" {
+			if e := n77(v, child(p, "attempt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["prev"]; has {
-			if e := n67(v, child(p, "prev")); e != "" {
+			if e := n78(v, child(p, "prev")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["on_behalf_of"]; has {
-			if e := n69(v, child(p, "on_behalf_of")); e != "" {
+			if e := n80(v, child(p, "on_behalf_of")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestations"]; has {
-			if e := n70(v, child(p, "attestations")); e != "" {
+			if e := n81(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k13[k] {
+			if !k15[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1061,7 +1254,7 @@ func n51(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/cfp
-func n52(x any, p string) string {
+func n63(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1077,7 +1270,7 @@ func n52(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/bid
-func n53(x any, p string) string {
+func n64(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1093,7 +1286,7 @@ func n53(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/run
-func n54(x any, p string) string {
+func n65(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1106,7 +1299,7 @@ func n54(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/step
-func n55(x any, p string) string {
+func n66(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1119,7 +1312,7 @@ func n55(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/provider
-func n56(x any, p string) string {
+func n67(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1132,172 +1325,6 @@ func n56(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/capability
-func n57(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 200 {
-			return p + " must have at most 200 characters"
-		}
-		if !k1.MatchString(s) {
-			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
-		}
-	}
-	return ""
-}
-
-// pl:Award.v1#/properties/input
-func n58(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 200 {
-			return p + " must have at most 200 characters"
-		}
-		if !k1.MatchString(s) {
-			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
-		}
-	}
-	return ""
-}
-
-// pl:Award.v1#/properties/limits
-func n59(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	if m, ok := x.(map[string]any); ok {
-		_ = m
-		if v, has := m["cpu_ms"]; has {
-			if e := n60(v, child(p, "cpu_ms")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["mem_mb"]; has {
-			if e := n61(v, child(p, "mem_mb")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["wall_ms"]; has {
-			if e := n62(v, child(p, "wall_ms")); e != "" {
-				return e
-			}
-		}
-		for k, v := range m {
-			if !k6[k] {
-				_ = v
-				return child(p, k) + " is not allowed (additionalProperties)"
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Award.v1#/properties/limits/properties/cpu_ms
-func n60(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Award.v1#/properties/limits/properties/mem_mb
-func n61(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Award.v1#/properties/limits/properties/wall_ms
-func n62(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Award.v1#/properties/limits/additionalProperties
-func n63(x any, p string) string {
-	return p + " is not allowed (false schema)"
-}
-
-// pl:Award.v1#/properties/price
-func n64(x any, p string) string {
-	if !(isNumber(x)) {
-		return p + " must be number"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Award.v1#/properties/deadline
-func n65(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 0.0 {
-			return p + " must be >= 0"
-		}
-	}
-	return ""
-}
-
-// pl:Award.v1#/properties/attempt
-func n66(x any, p string) string {
-	if !(isInteger(x)) {
-		return p + " must be integer"
-	}
-	if v, ok := x.(float64); ok {
-		if v < 1.0 {
-			return p + " must be >= 1"
-		}
-	}
-	return ""
-}
-
-// pl:Award.v1#/properties/prev
-func n67(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		if len(a) > 1024 {
-			return p + " must have at most 1024 items"
-		}
-		for i := 0; i < len(a); i++ {
-			if e := n68(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Award.v1#/properties/prev/items
 func n68(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
@@ -1313,8 +1340,174 @@ func n68(x any, p string) string {
 	return ""
 }
 
-// pl:Award.v1#/properties/on_behalf_of
+// pl:Award.v1#/properties/input
 func n69(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k1.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Award.v1#/properties/limits
+func n70(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if v, has := m["cpu_ms"]; has {
+			if e := n71(v, child(p, "cpu_ms")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["mem_mb"]; has {
+			if e := n72(v, child(p, "mem_mb")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["wall_ms"]; has {
+			if e := n73(v, child(p, "wall_ms")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k6[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Award.v1#/properties/limits/properties/cpu_ms
+func n71(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Award.v1#/properties/limits/properties/mem_mb
+func n72(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Award.v1#/properties/limits/properties/wall_ms
+func n73(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Award.v1#/properties/limits/additionalProperties
+func n74(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:Award.v1#/properties/price
+func n75(x any, p string) string {
+	if !(isNumber(x)) {
+		return p + " must be number"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Award.v1#/properties/deadline
+func n76(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 0.0 {
+			return p + " must be >= 0"
+		}
+	}
+	return ""
+}
+
+// pl:Award.v1#/properties/attempt
+func n77(x any, p string) string {
+	if !(isInteger(x)) {
+		return p + " must be integer"
+	}
+	if v, ok := x.(float64); ok {
+		if v < 1.0 {
+			return p + " must be >= 1"
+		}
+	}
+	return ""
+}
+
+// pl:Award.v1#/properties/prev
+func n78(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 1024 {
+			return p + " must have at most 1024 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n79(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Award.v1#/properties/prev/items
+func n79(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+		if !k1.MatchString(s) {
+			return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+		}
+	}
+	return ""
+}
+
+// pl:Award.v1#/properties/on_behalf_of
+func n80(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1327,7 +1520,7 @@ func n69(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/attestations
-func n70(x any, p string) string {
+func n81(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1337,7 +1530,7 @@ func n70(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n71(a[i], index(p, i)); e != "" {
+			if e := n82(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1346,7 +1539,7 @@ func n70(x any, p string) string {
 }
 
 // pl:Award.v1#/properties/attestations/items
-func n71(x any, p string) string {
+func n82(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1362,12 +1555,12 @@ func n71(x any, p string) string {
 }
 
 // pl:Award.v1#/additionalProperties
-func n72(x any, p string) string {
+func n83(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Bid.v1#
-func n73(x any, p string) string {
+func n84(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1398,62 +1591,62 @@ func n73(x any, p string) string {
 			return p + " must have required property \"expires\""
 		}
 		if v, has := m["cfp"]; has {
-			if e := n74(v, child(p, "cfp")); e != "" {
+			if e := n85(v, child(p, "cfp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n75(v, child(p, "run")); e != "" {
+			if e := n86(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n76(v, child(p, "step")); e != "" {
+			if e := n87(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n77(v, child(p, "capability")); e != "" {
+			if e := n88(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["price"]; has {
-			if e := n78(v, child(p, "price")); e != "" {
+			if e := n89(v, child(p, "price")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["eta_ms"]; has {
-			if e := n79(v, child(p, "eta_ms")); e != "" {
+			if e := n90(v, child(p, "eta_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attrs"]; has {
-			if e := n80(v, child(p, "attrs")); e != "" {
+			if e := n91(v, child(p, "attrs")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n82(v, child(p, "limits")); e != "" {
+			if e := n93(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestations"]; has {
-			if e := n87(v, child(p, "attestations")); e != "" {
+			if e := n98(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["expires"]; has {
-			if e := n89(v, child(p, "expires")); e != "" {
+			if e := n100(v, child(p, "expires")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["credentials"]; has {
-			if e := n90(v, child(p, "credentials")); e != "" {
+			if e := n101(v, child(p, "credentials")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k14[k] {
+			if !k16[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1463,7 +1656,7 @@ func n73(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/cfp
-func n74(x any, p string) string {
+func n85(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1479,7 +1672,7 @@ func n74(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/run
-func n75(x any, p string) string {
+func n86(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1492,7 +1685,7 @@ func n75(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/step
-func n76(x any, p string) string {
+func n87(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1505,7 +1698,7 @@ func n76(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/capability
-func n77(x any, p string) string {
+func n88(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1521,7 +1714,7 @@ func n77(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/price
-func n78(x any, p string) string {
+func n89(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -1534,7 +1727,7 @@ func n78(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/eta_ms
-func n79(x any, p string) string {
+func n90(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1547,7 +1740,7 @@ func n79(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/attrs
-func n80(x any, p string) string {
+func n91(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1558,7 +1751,7 @@ func n80(x any, p string) string {
 		}
 		for k, v := range m {
 			if !k7[k] {
-				if e := n81(v, child(p, k)); e != "" {
+				if e := n92(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -1568,7 +1761,7 @@ func n80(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/attrs/additionalProperties
-func n81(x any, p string) string {
+func n92(x any, p string) string {
 	if !(isNumber(x) || isString(x) || isBool(x)) {
 		return p + " must be number or string or boolean"
 	}
@@ -1576,24 +1769,24 @@ func n81(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/limits
-func n82(x any, p string) string {
+func n93(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n83(v, child(p, "cpu_ms")); e != "" {
+			if e := n94(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n84(v, child(p, "mem_mb")); e != "" {
+			if e := n95(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n85(v, child(p, "wall_ms")); e != "" {
+			if e := n96(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -1608,7 +1801,7 @@ func n82(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/limits/properties/cpu_ms
-func n83(x any, p string) string {
+func n94(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1621,7 +1814,7 @@ func n83(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/limits/properties/mem_mb
-func n84(x any, p string) string {
+func n95(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1634,7 +1827,7 @@ func n84(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/limits/properties/wall_ms
-func n85(x any, p string) string {
+func n96(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1647,12 +1840,12 @@ func n85(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/limits/additionalProperties
-func n86(x any, p string) string {
+func n97(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Bid.v1#/properties/attestations
-func n87(x any, p string) string {
+func n98(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1662,7 +1855,7 @@ func n87(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n88(a[i], index(p, i)); e != "" {
+			if e := n99(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1671,7 +1864,7 @@ func n87(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/attestations/items
-func n88(x any, p string) string {
+func n99(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1684,7 +1877,7 @@ func n88(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/expires
-func n89(x any, p string) string {
+func n100(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -1697,7 +1890,7 @@ func n89(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/credentials
-func n90(x any, p string) string {
+func n101(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1707,7 +1900,7 @@ func n90(x any, p string) string {
 			return p + " must have at most 16 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n91(a[i], index(p, i)); e != "" {
+			if e := n102(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1716,20 +1909,20 @@ func n90(x any, p string) string {
 }
 
 // pl:Bid.v1#/properties/credentials/items
-func n91(x any, p string) string {
-	if e := n39(x, p); e != "" {
+func n102(x any, p string) string {
+	if e := n50(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:Bid.v1#/additionalProperties
-func n92(x any, p string) string {
+func n103(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:BidRelease.v1#
-func n93(x any, p string) string {
+func n104(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1745,27 +1938,27 @@ func n93(x any, p string) string {
 			return p + " must have required property \"bids\""
 		}
 		if v, has := m["run"]; has {
-			if e := n94(v, child(p, "run")); e != "" {
+			if e := n105(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n95(v, child(p, "step")); e != "" {
+			if e := n106(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["bids"]; has {
-			if e := n96(v, child(p, "bids")); e != "" {
+			if e := n107(v, child(p, "bids")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reason"]; has {
-			if e := n98(v, child(p, "reason")); e != "" {
+			if e := n109(v, child(p, "reason")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k15[k] {
+			if !k17[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1775,7 +1968,7 @@ func n93(x any, p string) string {
 }
 
 // pl:BidRelease.v1#/properties/run
-func n94(x any, p string) string {
+func n105(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1788,7 +1981,7 @@ func n94(x any, p string) string {
 }
 
 // pl:BidRelease.v1#/properties/step
-func n95(x any, p string) string {
+func n106(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1801,7 +1994,7 @@ func n95(x any, p string) string {
 }
 
 // pl:BidRelease.v1#/properties/bids
-func n96(x any, p string) string {
+func n107(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -1814,7 +2007,7 @@ func n96(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n97(a[i], index(p, i)); e != "" {
+			if e := n108(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -1823,7 +2016,7 @@ func n96(x any, p string) string {
 }
 
 // pl:BidRelease.v1#/properties/bids/items
-func n97(x any, p string) string {
+func n108(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1839,9 +2032,9 @@ func n97(x any, p string) string {
 }
 
 // pl:BidRelease.v1#/properties/reason
-func n98(x any, p string) string {
+func n109(x any, p string) string {
 	if !func() bool {
-		for _, v := range k16 {
+		for _, v := range k18 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -1854,12 +2047,12 @@ func n98(x any, p string) string {
 }
 
 // pl:BidRelease.v1#/additionalProperties
-func n99(x any, p string) string {
+func n110(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:CallForProposal.v1#
-func n100(x any, p string) string {
+func n111(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1887,72 +2080,72 @@ func n100(x any, p string) string {
 			return p + " must have required property \"reply_by\""
 		}
 		if v, has := m["run"]; has {
-			if e := n101(v, child(p, "run")); e != "" {
+			if e := n112(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n102(v, child(p, "step")); e != "" {
+			if e := n113(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n103(v, child(p, "capability")); e != "" {
+			if e := n114(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input"]; has {
-			if e := n108(v, child(p, "input")); e != "" {
+			if e := n119(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input_size"]; has {
-			if e := n109(v, child(p, "input_size")); e != "" {
+			if e := n120(v, child(p, "input_size")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["deadline"]; has {
-			if e := n110(v, child(p, "deadline")); e != "" {
+			if e := n121(v, child(p, "deadline")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reply_by"]; has {
-			if e := n111(v, child(p, "reply_by")); e != "" {
+			if e := n122(v, child(p, "reply_by")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["constraints"]; has {
-			if e := n112(v, child(p, "constraints")); e != "" {
+			if e := n123(v, child(p, "constraints")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n114(v, child(p, "policies")); e != "" {
+			if e := n125(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n116(v, child(p, "limits")); e != "" {
+			if e := n127(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reply_to"]; has {
-			if e := n121(v, child(p, "reply_to")); e != "" {
+			if e := n132(v, child(p, "reply_to")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["estimate"]; has {
-			if e := n123(v, child(p, "estimate")); e != "" {
+			if e := n134(v, child(p, "estimate")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["depth"]; has {
-			if e := n124(v, child(p, "depth")); e != "" {
+			if e := n135(v, child(p, "depth")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k17[k] {
+			if !k19[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -1962,7 +2155,7 @@ func n100(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/run
-func n101(x any, p string) string {
+func n112(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1975,7 +2168,7 @@ func n101(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/step
-func n102(x any, p string) string {
+func n113(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -1988,7 +2181,7 @@ func n102(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability
-func n103(x any, p string) string {
+func n114(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -1998,22 +2191,22 @@ func n103(x any, p string) string {
 			return p + " must have required property \"name\""
 		}
 		if v, has := m["name"]; has {
-			if e := n104(v, child(p, "name")); e != "" {
+			if e := n115(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n105(v, child(p, "version")); e != "" {
+			if e := n116(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["cid"]; has {
-			if e := n106(v, child(p, "cid")); e != "" {
+			if e := n117(v, child(p, "cid")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k18[k] {
+			if !k20[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2023,7 +2216,7 @@ func n103(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/properties/name
-func n104(x any, p string) string {
+func n115(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2036,7 +2229,7 @@ func n104(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/properties/version
-func n105(x any, p string) string {
+func n116(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2049,7 +2242,7 @@ func n105(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/properties/cid
-func n106(x any, p string) string {
+func n117(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2065,12 +2258,12 @@ func n106(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/capability/additionalProperties
-func n107(x any, p string) string {
+func n118(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:CallForProposal.v1#/properties/input
-func n108(x any, p string) string {
+func n119(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2086,7 +2279,7 @@ func n108(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/input_size
-func n109(x any, p string) string {
+func n120(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2099,7 +2292,7 @@ func n109(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/deadline
-func n110(x any, p string) string {
+func n121(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2112,7 +2305,7 @@ func n110(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/reply_by
-func n111(x any, p string) string {
+func n122(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2125,7 +2318,7 @@ func n111(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/constraints
-func n112(x any, p string) string {
+func n123(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2136,7 +2329,7 @@ func n112(x any, p string) string {
 		}
 		for k, v := range m {
 			if !k7[k] {
-				if e := n113(v, child(p, k)); e != "" {
+				if e := n124(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -2146,7 +2339,7 @@ func n112(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/constraints/additionalProperties
-func n113(x any, p string) string {
+func n124(x any, p string) string {
 	if !(isNumber(x) || isString(x) || isBool(x)) {
 		return p + " must be number or string or boolean"
 	}
@@ -2159,7 +2352,7 @@ func n113(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/policies
-func n114(x any, p string) string {
+func n125(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2169,7 +2362,7 @@ func n114(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n115(a[i], index(p, i)); e != "" {
+			if e := n126(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2178,7 +2371,7 @@ func n114(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/policies/items
-func n115(x any, p string) string {
+func n126(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2191,24 +2384,24 @@ func n115(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits
-func n116(x any, p string) string {
+func n127(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n117(v, child(p, "cpu_ms")); e != "" {
+			if e := n128(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n118(v, child(p, "mem_mb")); e != "" {
+			if e := n129(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n119(v, child(p, "wall_ms")); e != "" {
+			if e := n130(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -2223,7 +2416,7 @@ func n116(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits/properties/cpu_ms
-func n117(x any, p string) string {
+func n128(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2236,7 +2429,7 @@ func n117(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits/properties/mem_mb
-func n118(x any, p string) string {
+func n129(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2249,7 +2442,7 @@ func n118(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits/properties/wall_ms
-func n119(x any, p string) string {
+func n130(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2262,12 +2455,12 @@ func n119(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/limits/additionalProperties
-func n120(x any, p string) string {
+func n131(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:CallForProposal.v1#/properties/reply_to
-func n121(x any, p string) string {
+func n132(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2277,7 +2470,7 @@ func n121(x any, p string) string {
 			return p + " must have at most 16 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n122(a[i], index(p, i)); e != "" {
+			if e := n133(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2286,7 +2479,7 @@ func n121(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/reply_to/items
-func n122(x any, p string) string {
+func n133(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2299,7 +2492,7 @@ func n122(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/estimate
-func n123(x any, p string) string {
+func n134(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -2307,7 +2500,7 @@ func n123(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/properties/depth
-func n124(x any, p string) string {
+func n135(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2323,12 +2516,12 @@ func n124(x any, p string) string {
 }
 
 // pl:CallForProposal.v1#/additionalProperties
-func n125(x any, p string) string {
+func n136(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:CatalogSyncPage.v1#
-func n126(x any, p string) string {
+func n137(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2338,17 +2531,17 @@ func n126(x any, p string) string {
 			return p + " must have required property \"ads\""
 		}
 		if v, has := m["ads"]; has {
-			if e := n127(v, child(p, "ads")); e != "" {
+			if e := n138(v, child(p, "ads")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["next"]; has {
-			if e := n142(v, child(p, "next")); e != "" {
+			if e := n153(v, child(p, "next")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k19[k] {
+			if !k21[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2358,7 +2551,7 @@ func n126(x any, p string) string {
 }
 
 // pl:CatalogSyncPage.v1#/properties/ads
-func n127(x any, p string) string {
+func n138(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -2368,7 +2561,7 @@ func n127(x any, p string) string {
 			return p + " must have at most 128 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n128(a[i], index(p, i)); e != "" {
+			if e := n139(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -2377,15 +2570,15 @@ func n127(x any, p string) string {
 }
 
 // pl:CatalogSyncPage.v1#/properties/ads/items
-func n128(x any, p string) string {
-	if e := n129(x, p); e != "" {
+func n139(x any, p string) string {
+	if e := n140(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:Envelope.v1#
-func n129(x any, p string) string {
+func n140(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2419,62 +2612,62 @@ func n129(x any, p string) string {
 			return p + " must have required property \"sig\""
 		}
 		if v, has := m["v"]; has {
-			if e := n130(v, child(p, "v")); e != "" {
+			if e := n141(v, child(p, "v")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["type"]; has {
-			if e := n131(v, child(p, "type")); e != "" {
+			if e := n142(v, child(p, "type")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["schema"]; has {
-			if e := n132(v, child(p, "schema")); e != "" {
+			if e := n143(v, child(p, "schema")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["from"]; has {
-			if e := n133(v, child(p, "from")); e != "" {
+			if e := n144(v, child(p, "from")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["to"]; has {
-			if e := n134(v, child(p, "to")); e != "" {
+			if e := n145(v, child(p, "to")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n135(v, child(p, "ts")); e != "" {
+			if e := n146(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["exp"]; has {
-			if e := n136(v, child(p, "exp")); e != "" {
+			if e := n147(v, child(p, "exp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["nonce"]; has {
-			if e := n137(v, child(p, "nonce")); e != "" {
+			if e := n148(v, child(p, "nonce")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["trace"]; has {
-			if e := n138(v, child(p, "trace")); e != "" {
+			if e := n149(v, child(p, "trace")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["body"]; has {
-			if e := n139(v, child(p, "body")); e != "" {
+			if e := n150(v, child(p, "body")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["sig"]; has {
-			if e := n140(v, child(p, "sig")); e != "" {
+			if e := n151(v, child(p, "sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k20[k] {
+			if !k22[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2484,15 +2677,15 @@ func n129(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/v
-func n130(x any, p string) string {
-	if !jsonEqual(x, k11) {
+func n141(x any, p string) string {
+	if !jsonEqual(x, k13) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:Envelope.v1#/properties/type
-func n131(x any, p string) string {
+func n142(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2500,7 +2693,7 @@ func n131(x any, p string) string {
 		if runeLen(s) > 64 {
 			return p + " must have at most 64 characters"
 		}
-		if !k21.MatchString(s) {
+		if !k23.MatchString(s) {
 			return p + " must match pattern \"^[A-Z][A-Za-z0-9]*\\\\.v[0-9]+$\""
 		}
 	}
@@ -2508,7 +2701,7 @@ func n131(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/schema
-func n132(x any, p string) string {
+func n143(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2524,7 +2717,7 @@ func n132(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/from
-func n133(x any, p string) string {
+func n144(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2537,7 +2730,7 @@ func n133(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/to
-func n134(x any, p string) string {
+func n145(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2550,7 +2743,7 @@ func n134(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/ts
-func n135(x any, p string) string {
+func n146(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2563,7 +2756,7 @@ func n135(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/exp
-func n136(x any, p string) string {
+func n147(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2576,7 +2769,7 @@ func n136(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/nonce
-func n137(x any, p string) string {
+func n148(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2592,7 +2785,7 @@ func n137(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/trace
-func n138(x any, p string) string {
+func n149(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2605,7 +2798,7 @@ func n138(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/body
-func n139(x any, p string) string {
+func n150(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2613,12 +2806,12 @@ func n139(x any, p string) string {
 }
 
 // pl:Envelope.v1#/properties/sig
-func n140(x any, p string) string {
+func n151(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k12.MatchString(s) {
+		if !k14.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
 		}
 	}
@@ -2626,12 +2819,12 @@ func n140(x any, p string) string {
 }
 
 // pl:Envelope.v1#/additionalProperties
-func n141(x any, p string) string {
+func n152(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:CatalogSyncPage.v1#/properties/next
-func n142(x any, p string) string {
+func n153(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2644,29 +2837,29 @@ func n142(x any, p string) string {
 }
 
 // pl:CatalogSyncPage.v1#/additionalProperties
-func n143(x any, p string) string {
+func n154(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:CatalogSyncRequest.v1#
-func n144(x any, p string) string {
+func n155(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["after"]; has {
-			if e := n145(v, child(p, "after")); e != "" {
+			if e := n156(v, child(p, "after")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limit"]; has {
-			if e := n146(v, child(p, "limit")); e != "" {
+			if e := n157(v, child(p, "limit")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k22[k] {
+			if !k24[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2676,7 +2869,7 @@ func n144(x any, p string) string {
 }
 
 // pl:CatalogSyncRequest.v1#/properties/after
-func n145(x any, p string) string {
+func n156(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2689,7 +2882,7 @@ func n145(x any, p string) string {
 }
 
 // pl:CatalogSyncRequest.v1#/properties/limit
-func n146(x any, p string) string {
+func n157(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -2705,12 +2898,12 @@ func n146(x any, p string) string {
 }
 
 // pl:CatalogSyncRequest.v1#/additionalProperties
-func n147(x any, p string) string {
+func n158(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Decline.v1#
-func n148(x any, p string) string {
+func n159(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2729,32 +2922,32 @@ func n148(x any, p string) string {
 			return p + " must have required property \"reason\""
 		}
 		if v, has := m["cfp"]; has {
-			if e := n149(v, child(p, "cfp")); e != "" {
+			if e := n160(v, child(p, "cfp")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n150(v, child(p, "run")); e != "" {
+			if e := n161(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n151(v, child(p, "step")); e != "" {
+			if e := n162(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reason"]; has {
-			if e := n152(v, child(p, "reason")); e != "" {
+			if e := n163(v, child(p, "reason")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n153(v, child(p, "message")); e != "" {
+			if e := n164(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k23[k] {
+			if !k25[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -2764,7 +2957,7 @@ func n148(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/cfp
-func n149(x any, p string) string {
+func n160(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2780,7 +2973,7 @@ func n149(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/run
-func n150(x any, p string) string {
+func n161(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2793,7 +2986,7 @@ func n150(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/step
-func n151(x any, p string) string {
+func n162(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2806,81 +2999,7 @@ func n151(x any, p string) string {
 }
 
 // pl:Decline.v1#/properties/reason
-func n152(x any, p string) string {
-	if !func() bool {
-		for _, v := range k24 {
-			if jsonEqual(x, v) {
-				return true
-			}
-		}
-		return false
-	}() {
-		return p + " must be one of the allowed values"
-	}
-	return ""
-}
-
-// pl:Decline.v1#/properties/message
-func n153(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 1000 {
-			return p + " must have at most 1000 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Decline.v1#/additionalProperties
-func n154(x any, p string) string {
-	return p + " is not allowed (false schema)"
-}
-
-// pl:GatewayRequest.v1#
-func n155(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	if m, ok := x.(map[string]any); ok {
-		_ = m
-		if _, has := m["method"]; !has {
-			return p + " must have required property \"method\""
-		}
-		if _, has := m["path"]; !has {
-			return p + " must have required property \"path\""
-		}
-		if v, has := m["method"]; has {
-			if e := n156(v, child(p, "method")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["path"]; has {
-			if e := n157(v, child(p, "path")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["body"]; has {
-			if e := n158(v, child(p, "body")); e != "" {
-				return e
-			}
-		}
-		for k, v := range m {
-			if !k25[k] {
-				_ = v
-				return child(p, k) + " is not allowed (additionalProperties)"
-			}
-		}
-	}
-	return ""
-}
-
-// pl:GatewayRequest.v1#/properties/method
-func n156(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
+func n163(x any, p string) string {
 	if !func() bool {
 		for _, v := range k26 {
 			if jsonEqual(x, v) {
@@ -2894,8 +3013,82 @@ func n156(x any, p string) string {
 	return ""
 }
 
+// pl:Decline.v1#/properties/message
+func n164(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 1000 {
+			return p + " must have at most 1000 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Decline.v1#/additionalProperties
+func n165(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:GatewayRequest.v1#
+func n166(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["method"]; !has {
+			return p + " must have required property \"method\""
+		}
+		if _, has := m["path"]; !has {
+			return p + " must have required property \"path\""
+		}
+		if v, has := m["method"]; has {
+			if e := n167(v, child(p, "method")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["path"]; has {
+			if e := n168(v, child(p, "path")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["body"]; has {
+			if e := n169(v, child(p, "body")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k27[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:GatewayRequest.v1#/properties/method
+func n167(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if !func() bool {
+		for _, v := range k28 {
+			if jsonEqual(x, v) {
+				return true
+			}
+		}
+		return false
+	}() {
+		return p + " must be one of the allowed values"
+	}
+	return ""
+}
+
 // pl:GatewayRequest.v1#/properties/path
-func n157(x any, p string) string {
+func n168(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -2911,17 +3104,17 @@ func n157(x any, p string) string {
 }
 
 // pl:GatewayRequest.v1#/properties/body
-func n158(x any, p string) string {
+func n169(x any, p string) string {
 	return ""
 }
 
 // pl:GatewayRequest.v1#/additionalProperties
-func n159(x any, p string) string {
+func n170(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Plan.v1#
-func n160(x any, p string) string {
+func n171(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -2934,253 +3127,32 @@ func n160(x any, p string) string {
 			return p + " must have required property \"plan\""
 		}
 		if v, has := m["goal"]; has {
-			if e := n161(v, child(p, "goal")); e != "" {
+			if e := n172(v, child(p, "goal")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["inputs"]; has {
-			if e := n162(v, child(p, "inputs")); e != "" {
+			if e := n173(v, child(p, "inputs")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["constraints"]; has {
-			if e := n163(v, child(p, "constraints")); e != "" {
+			if e := n174(v, child(p, "constraints")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policy"]; has {
-			if e := n164(v, child(p, "policy")); e != "" {
+			if e := n175(v, child(p, "policy")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["select"]; has {
-			if e := n167(v, child(p, "select")); e != "" {
+			if e := n178(v, child(p, "select")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["plan"]; has {
-			if e := n170(v, child(p, "plan")); e != "" {
-				return e
-			}
-		}
-		for k, v := range m {
-			if !k27[k] {
-				_ = v
-				return child(p, k) + " is not allowed (additionalProperties)"
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/goal
-func n161(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) < 1 {
-			return p + " must have at least 1 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/inputs
-func n162(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/constraints
-func n163(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/policy
-func n164(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	if m, ok := x.(map[string]any); ok {
-		_ = m
-		if v, has := m["require"]; has {
-			if e := n165(v, child(p, "require")); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/policy/properties/require
-func n165(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		for i := 0; i < len(a); i++ {
-			if e := n166(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/policy/properties/require/items
-func n166(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/select
-func n167(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	if m, ok := x.(map[string]any); ok {
-		_ = m
-		if v, has := m["optimize"]; has {
-			if e := n168(v, child(p, "optimize")); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/select/properties/optimize
-func n168(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		for i := 0; i < len(a); i++ {
-			if e := n169(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/select/properties/optimize/items
-func n169(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if !k28.MatchString(s) {
-			return p + " must match pattern \"^[A-Za-z_][A-Za-z0-9_]*:-?[0-9.]+$\""
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/plan
-func n170(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		if len(a) < 1 {
-			return p + " must have at least 1 items"
-		}
-		for i := 0; i < len(a); i++ {
-			if e := n171(a[i], index(p, i)); e != "" {
-				return e
-			}
-		}
-	}
-	return ""
-}
-
-// pl:Plan.v1#/properties/plan/items
-func n171(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	return ""
-}
-
-// pl:Plan.v1#/additionalProperties
-func n172(x any, p string) string {
-	return p + " is not allowed (false schema)"
-}
-
-// pl:Policy.v1#
-func n173(x any, p string) string {
-	if !(isObject(x)) {
-		return p + " must be object"
-	}
-	if m, ok := x.(map[string]any); ok {
-		_ = m
-		if _, has := m["name"]; !has {
-			return p + " must have required property \"name\""
-		}
-		if v, has := m["name"]; has {
-			if e := n174(v, child(p, "name")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["version"]; has {
-			if e := n175(v, child(p, "version")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["description"]; has {
-			if e := n176(v, child(p, "description")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["require_attestations"]; has {
-			if e := n177(v, child(p, "require_attestations")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["allow_peers"]; has {
-			if e := n179(v, child(p, "allow_peers")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["deny_peers"]; has {
-			if e := n181(v, child(p, "deny_peers")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["max_price"]; has {
-			if e := n183(v, child(p, "max_price")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["max_deadline_ms"]; has {
-			if e := n184(v, child(p, "max_deadline_ms")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["network"]; has {
-			if e := n185(v, child(p, "network")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["residency"]; has {
-			if e := n186(v, child(p, "residency")); e != "" {
-				return e
-			}
-		}
-		if v, has := m["self_attest"]; has {
-			if e := n188(v, child(p, "self_attest")); e != "" {
+			if e := n181(v, child(p, "plan")); e != "" {
 				return e
 			}
 		}
@@ -3194,57 +3166,44 @@ func n173(x any, p string) string {
 	return ""
 }
 
-// pl:Policy.v1#/properties/name
+// pl:Plan.v1#/properties/goal
+func n172(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) < 1 {
+			return p + " must have at least 1 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/inputs
+func n173(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/constraints
 func n174(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 128 {
-			return p + " must have at most 128 characters"
-		}
+	if !(isObject(x)) {
+		return p + " must be object"
 	}
 	return ""
 }
 
-// pl:Policy.v1#/properties/version
+// pl:Plan.v1#/properties/policy
 func n175(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
+	if !(isObject(x)) {
+		return p + " must be object"
 	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 64 {
-			return p + " must have at most 64 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/description
-func n176(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
-	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 2000 {
-			return p + " must have at most 2000 characters"
-		}
-	}
-	return ""
-}
-
-// pl:Policy.v1#/properties/require_attestations
-func n177(x any, p string) string {
-	if !(isArray(x)) {
-		return p + " must be array"
-	}
-	if a, ok := x.([]any); ok {
-		_ = a
-		if len(a) > 64 {
-			return p + " must have at most 64 items"
-		}
-		for i := 0; i < len(a); i++ {
-			if e := n178(a[i], index(p, i)); e != "" {
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if v, has := m["require"]; has {
+			if e := n176(v, child(p, "require")); e != "" {
 				return e
 			}
 		}
@@ -3252,20 +3211,47 @@ func n177(x any, p string) string {
 	return ""
 }
 
-// pl:Policy.v1#/properties/require_attestations/items
-func n178(x any, p string) string {
-	if !(isString(x)) {
-		return p + " must be string"
+// pl:Plan.v1#/properties/policy/properties/require
+func n176(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
 	}
-	if s, ok := x.(string); ok {
-		if runeLen(s) > 200 {
-			return p + " must have at most 200 characters"
+	if a, ok := x.([]any); ok {
+		_ = a
+		for i := 0; i < len(a); i++ {
+			if e := n177(a[i], index(p, i)); e != "" {
+				return e
+			}
 		}
 	}
 	return ""
 }
 
-// pl:Policy.v1#/properties/allow_peers
+// pl:Plan.v1#/properties/policy/properties/require/items
+func n177(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/select
+func n178(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if v, has := m["optimize"]; has {
+			if e := n179(v, child(p, "optimize")); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/select/properties/optimize
 func n179(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
@@ -3281,8 +3267,215 @@ func n179(x any, p string) string {
 	return ""
 }
 
-// pl:Policy.v1#/properties/allow_peers/items
+// pl:Plan.v1#/properties/select/properties/optimize/items
 func n180(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if !k30.MatchString(s) {
+			return p + " must match pattern \"^[A-Za-z_][A-Za-z0-9_]*:-?[0-9.]+$\""
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/plan
+func n181(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) < 1 {
+			return p + " must have at least 1 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n182(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Plan.v1#/properties/plan/items
+func n182(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	return ""
+}
+
+// pl:Plan.v1#/additionalProperties
+func n183(x any, p string) string {
+	return p + " is not allowed (false schema)"
+}
+
+// pl:Policy.v1#
+func n184(x any, p string) string {
+	if !(isObject(x)) {
+		return p + " must be object"
+	}
+	if m, ok := x.(map[string]any); ok {
+		_ = m
+		if _, has := m["name"]; !has {
+			return p + " must have required property \"name\""
+		}
+		if v, has := m["name"]; has {
+			if e := n185(v, child(p, "name")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["version"]; has {
+			if e := n186(v, child(p, "version")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["description"]; has {
+			if e := n187(v, child(p, "description")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["require_attestations"]; has {
+			if e := n188(v, child(p, "require_attestations")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["allow_peers"]; has {
+			if e := n190(v, child(p, "allow_peers")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["deny_peers"]; has {
+			if e := n192(v, child(p, "deny_peers")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["max_price"]; has {
+			if e := n194(v, child(p, "max_price")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["max_deadline_ms"]; has {
+			if e := n195(v, child(p, "max_deadline_ms")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["network"]; has {
+			if e := n196(v, child(p, "network")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["residency"]; has {
+			if e := n197(v, child(p, "residency")); e != "" {
+				return e
+			}
+		}
+		if v, has := m["self_attest"]; has {
+			if e := n199(v, child(p, "self_attest")); e != "" {
+				return e
+			}
+		}
+		for k, v := range m {
+			if !k31[k] {
+				_ = v
+				return child(p, k) + " is not allowed (additionalProperties)"
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/name
+func n185(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 128 {
+			return p + " must have at most 128 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/version
+func n186(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 64 {
+			return p + " must have at most 64 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/description
+func n187(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 2000 {
+			return p + " must have at most 2000 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/require_attestations
+func n188(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		if len(a) > 64 {
+			return p + " must have at most 64 items"
+		}
+		for i := 0; i < len(a); i++ {
+			if e := n189(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/require_attestations/items
+func n189(x any, p string) string {
+	if !(isString(x)) {
+		return p + " must be string"
+	}
+	if s, ok := x.(string); ok {
+		if runeLen(s) > 200 {
+			return p + " must have at most 200 characters"
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/allow_peers
+func n190(x any, p string) string {
+	if !(isArray(x)) {
+		return p + " must be array"
+	}
+	if a, ok := x.([]any); ok {
+		_ = a
+		for i := 0; i < len(a); i++ {
+			if e := n191(a[i], index(p, i)); e != "" {
+				return e
+			}
+		}
+	}
+	return ""
+}
+
+// pl:Policy.v1#/properties/allow_peers/items
+func n191(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3295,14 +3488,14 @@ func n180(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/deny_peers
-func n181(x any, p string) string {
+func n192(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n182(a[i], index(p, i)); e != "" {
+			if e := n193(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3311,7 +3504,7 @@ func n181(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/deny_peers/items
-func n182(x any, p string) string {
+func n193(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3324,7 +3517,7 @@ func n182(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/max_price
-func n183(x any, p string) string {
+func n194(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3337,7 +3530,7 @@ func n183(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/max_deadline_ms
-func n184(x any, p string) string {
+func n195(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3350,9 +3543,9 @@ func n184(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/network
-func n185(x any, p string) string {
+func n196(x any, p string) string {
 	if !func() bool {
-		for _, v := range k30 {
+		for _, v := range k32 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3365,7 +3558,7 @@ func n185(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/residency
-func n186(x any, p string) string {
+func n197(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3375,7 +3568,7 @@ func n186(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n187(a[i], index(p, i)); e != "" {
+			if e := n198(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3384,7 +3577,7 @@ func n186(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/residency/items
-func n187(x any, p string) string {
+func n198(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3397,7 +3590,7 @@ func n187(x any, p string) string {
 }
 
 // pl:Policy.v1#/properties/self_attest
-func n188(x any, p string) string {
+func n199(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -3405,12 +3598,12 @@ func n188(x any, p string) string {
 }
 
 // pl:Policy.v1#/additionalProperties
-func n189(x any, p string) string {
+func n200(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#
-func n190(x any, p string) string {
+func n201(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3462,112 +3655,112 @@ func n190(x any, p string) string {
 			return p + " must have required property \"prev\""
 		}
 		if v, has := m["run"]; has {
-			if e := n191(v, child(p, "run")); e != "" {
+			if e := n202(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n192(v, child(p, "step")); e != "" {
+			if e := n203(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["capability"]; has {
-			if e := n193(v, child(p, "capability")); e != "" {
+			if e := n204(v, child(p, "capability")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider"]; has {
-			if e := n194(v, child(p, "provider")); e != "" {
+			if e := n205(v, child(p, "provider")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester"]; has {
-			if e := n195(v, child(p, "requester")); e != "" {
+			if e := n206(v, child(p, "requester")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["award"]; has {
-			if e := n196(v, child(p, "award")); e != "" {
+			if e := n207(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["input"]; has {
-			if e := n197(v, child(p, "input")); e != "" {
+			if e := n208(v, child(p, "input")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n198(v, child(p, "output")); e != "" {
+			if e := n209(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n201(v, child(p, "status")); e != "" {
+			if e := n212(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["started"]; has {
-			if e := n202(v, child(p, "started")); e != "" {
+			if e := n213(v, child(p, "started")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ended"]; has {
-			if e := n203(v, child(p, "ended")); e != "" {
+			if e := n214(v, child(p, "ended")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n204(v, child(p, "usage")); e != "" {
+			if e := n215(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["limits"]; has {
-			if e := n209(v, child(p, "limits")); e != "" {
+			if e := n220(v, child(p, "limits")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["isolation"]; has {
-			if e := n214(v, child(p, "isolation")); e != "" {
+			if e := n225(v, child(p, "isolation")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["permissions"]; has {
-			if e := n215(v, child(p, "permissions")); e != "" {
+			if e := n226(v, child(p, "permissions")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["policies"]; has {
-			if e := n217(v, child(p, "policies")); e != "" {
+			if e := n228(v, child(p, "policies")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["prev"]; has {
-			if e := n219(v, child(p, "prev")); e != "" {
+			if e := n230(v, child(p, "prev")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["via"]; has {
-			if e := n221(v, child(p, "via")); e != "" {
+			if e := n232(v, child(p, "via")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["on_behalf_of"]; has {
-			if e := n226(v, child(p, "on_behalf_of")); e != "" {
+			if e := n237(v, child(p, "on_behalf_of")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestations"]; has {
-			if e := n227(v, child(p, "attestations")); e != "" {
+			if e := n238(v, child(p, "attestations")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["inner"]; has {
-			if e := n229(v, child(p, "inner")); e != "" {
+			if e := n240(v, child(p, "inner")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k31[k] {
+			if !k33[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3577,7 +3770,7 @@ func n190(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/run
-func n191(x any, p string) string {
+func n202(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3590,7 +3783,7 @@ func n191(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/step
-func n192(x any, p string) string {
+func n203(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3603,7 +3796,7 @@ func n192(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/capability
-func n193(x any, p string) string {
+func n204(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3616,7 +3809,7 @@ func n193(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/provider
-func n194(x any, p string) string {
+func n205(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3629,7 +3822,7 @@ func n194(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/requester
-func n195(x any, p string) string {
+func n206(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3642,7 +3835,7 @@ func n195(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/award
-func n196(x any, p string) string {
+func n207(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3655,7 +3848,7 @@ func n196(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/input
-func n197(x any, p string) string {
+func n208(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3671,12 +3864,12 @@ func n197(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output
-func n198(x any, p string) string {
+func n209(x any, p string) string {
 	if c := 0; func() int {
-		if n199(x, p) == "" {
+		if n210(x, p) == "" {
 			c++
 		}
-		if n200(x, p) == "" {
+		if n211(x, p) == "" {
 			c++
 		}
 		return c
@@ -3687,7 +3880,7 @@ func n198(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/0
-func n199(x any, p string) string {
+func n210(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3703,17 +3896,17 @@ func n199(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/output/oneOf/1
-func n200(x any, p string) string {
-	if !jsonEqual(x, k32) {
+func n211(x any, p string) string {
+	if !jsonEqual(x, k34) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:Receipt.v1#/properties/status
-func n201(x any, p string) string {
+func n212(x any, p string) string {
 	if !func() bool {
-		for _, v := range k33 {
+		for _, v := range k35 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3726,7 +3919,7 @@ func n201(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/started
-func n202(x any, p string) string {
+func n213(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3739,7 +3932,7 @@ func n202(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/ended
-func n203(x any, p string) string {
+func n214(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3752,7 +3945,7 @@ func n203(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage
-func n204(x any, p string) string {
+func n215(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -3768,22 +3961,22 @@ func n204(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n205(v, child(p, "cpu_ms")); e != "" {
+			if e := n216(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n206(v, child(p, "wall_ms")); e != "" {
+			if e := n217(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n207(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n218(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k34[k] {
+			if !k36[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -3793,7 +3986,7 @@ func n204(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/cpu_ms
-func n205(x any, p string) string {
+func n216(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3806,7 +3999,7 @@ func n205(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/wall_ms
-func n206(x any, p string) string {
+func n217(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3819,7 +4012,7 @@ func n206(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
-func n207(x any, p string) string {
+func n218(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -3832,29 +4025,29 @@ func n207(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/usage/additionalProperties
-func n208(x any, p string) string {
+func n219(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/limits
-func n209(x any, p string) string {
+func n220(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["cpu_ms"]; has {
-			if e := n210(v, child(p, "cpu_ms")); e != "" {
+			if e := n221(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_mb"]; has {
-			if e := n211(v, child(p, "mem_mb")); e != "" {
+			if e := n222(v, child(p, "mem_mb")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n212(v, child(p, "wall_ms")); e != "" {
+			if e := n223(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
@@ -3869,7 +4062,7 @@ func n209(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/cpu_ms
-func n210(x any, p string) string {
+func n221(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3882,7 +4075,7 @@ func n210(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/mem_mb
-func n211(x any, p string) string {
+func n222(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3895,7 +4088,7 @@ func n211(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/properties/wall_ms
-func n212(x any, p string) string {
+func n223(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -3908,14 +4101,14 @@ func n212(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/limits/additionalProperties
-func n213(x any, p string) string {
+func n224(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/isolation
-func n214(x any, p string) string {
+func n225(x any, p string) string {
 	if !func() bool {
-		for _, v := range k35 {
+		for _, v := range k37 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3928,7 +4121,7 @@ func n214(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/permissions
-func n215(x any, p string) string {
+func n226(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3938,7 +4131,7 @@ func n215(x any, p string) string {
 			return p + " must have at most 4 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n216(a[i], index(p, i)); e != "" {
+			if e := n227(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3950,9 +4143,9 @@ func n215(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/permissions/items
-func n216(x any, p string) string {
+func n227(x any, p string) string {
 	if !func() bool {
-		for _, v := range k36 {
+		for _, v := range k38 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -3965,7 +4158,7 @@ func n216(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies
-func n217(x any, p string) string {
+func n228(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -3975,7 +4168,7 @@ func n217(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n218(a[i], index(p, i)); e != "" {
+			if e := n229(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -3984,7 +4177,7 @@ func n217(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/policies/items
-func n218(x any, p string) string {
+func n229(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -3997,7 +4190,7 @@ func n218(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev
-func n219(x any, p string) string {
+func n230(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4007,7 +4200,7 @@ func n219(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n220(a[i], index(p, i)); e != "" {
+			if e := n231(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4016,7 +4209,7 @@ func n219(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/prev/items
-func n220(x any, p string) string {
+func n231(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4032,7 +4225,7 @@ func n220(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via
-func n221(x any, p string) string {
+func n232(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4045,22 +4238,22 @@ func n221(x any, p string) string {
 			return p + " must have required property \"target\""
 		}
 		if v, has := m["kind"]; has {
-			if e := n222(v, child(p, "kind")); e != "" {
+			if e := n233(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["target"]; has {
-			if e := n223(v, child(p, "target")); e != "" {
+			if e := n234(v, child(p, "target")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ref"]; has {
-			if e := n224(v, child(p, "ref")); e != "" {
+			if e := n235(v, child(p, "ref")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k37[k] {
+			if !k39[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4070,7 +4263,7 @@ func n221(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/kind
-func n222(x any, p string) string {
+func n233(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4078,7 +4271,7 @@ func n222(x any, p string) string {
 		if runeLen(s) > 32 {
 			return p + " must have at most 32 characters"
 		}
-		if !k38.MatchString(s) {
+		if !k40.MatchString(s) {
 			return p + " must match pattern \"^[a-z][a-z0-9-]*$\""
 		}
 	}
@@ -4086,7 +4279,7 @@ func n222(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/target
-func n223(x any, p string) string {
+func n234(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4102,7 +4295,7 @@ func n223(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/properties/ref
-func n224(x any, p string) string {
+func n235(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4115,12 +4308,12 @@ func n224(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/via/additionalProperties
-func n225(x any, p string) string {
+func n236(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/properties/on_behalf_of
-func n226(x any, p string) string {
+func n237(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4133,7 +4326,7 @@ func n226(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/attestations
-func n227(x any, p string) string {
+func n238(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4143,7 +4336,7 @@ func n227(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n228(a[i], index(p, i)); e != "" {
+			if e := n239(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4152,7 +4345,7 @@ func n227(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/attestations/items
-func n228(x any, p string) string {
+func n239(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4168,7 +4361,7 @@ func n228(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner
-func n229(x any, p string) string {
+func n240(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4181,17 +4374,17 @@ func n229(x any, p string) string {
 			return p + " must have required property \"receipts\""
 		}
 		if v, has := m["run"]; has {
-			if e := n230(v, child(p, "run")); e != "" {
+			if e := n241(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["receipts"]; has {
-			if e := n231(v, child(p, "receipts")); e != "" {
+			if e := n242(v, child(p, "receipts")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k39[k] {
+			if !k41[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4201,7 +4394,7 @@ func n229(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/properties/run
-func n230(x any, p string) string {
+func n241(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4214,7 +4407,7 @@ func n230(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/properties/receipts
-func n231(x any, p string) string {
+func n242(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -4224,7 +4417,7 @@ func n231(x any, p string) string {
 			return p + " must have at most 1024 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n232(a[i], index(p, i)); e != "" {
+			if e := n243(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4233,7 +4426,7 @@ func n231(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/properties/receipts/items
-func n232(x any, p string) string {
+func n243(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4249,17 +4442,17 @@ func n232(x any, p string) string {
 }
 
 // pl:Receipt.v1#/properties/inner/additionalProperties
-func n233(x any, p string) string {
+func n244(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Receipt.v1#/additionalProperties
-func n234(x any, p string) string {
+func n245(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#
-func n235(x any, p string) string {
+func n246(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4281,47 +4474,47 @@ func n235(x any, p string) string {
 			return p + " must have required property \"usage\""
 		}
 		if v, has := m["award"]; has {
-			if e := n236(v, child(p, "award")); e != "" {
+			if e := n247(v, child(p, "award")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["run"]; has {
-			if e := n237(v, child(p, "run")); e != "" {
+			if e := n248(v, child(p, "run")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["step"]; has {
-			if e := n238(v, child(p, "step")); e != "" {
+			if e := n249(v, child(p, "step")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["status"]; has {
-			if e := n239(v, child(p, "status")); e != "" {
+			if e := n250(v, child(p, "status")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["output"]; has {
-			if e := n240(v, child(p, "output")); e != "" {
+			if e := n251(v, child(p, "output")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["error"]; has {
-			if e := n241(v, child(p, "error")); e != "" {
+			if e := n252(v, child(p, "error")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["usage"]; has {
-			if e := n246(v, child(p, "usage")); e != "" {
+			if e := n257(v, child(p, "usage")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["receipt"]; has {
-			if e := n251(v, child(p, "receipt")); e != "" {
+			if e := n262(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k40[k] {
+			if !k42[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4331,7 +4524,7 @@ func n235(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/award
-func n236(x any, p string) string {
+func n247(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4347,7 +4540,7 @@ func n236(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/run
-func n237(x any, p string) string {
+func n248(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4360,7 +4553,7 @@ func n237(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/step
-func n238(x any, p string) string {
+func n249(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4373,9 +4566,9 @@ func n238(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/status
-func n239(x any, p string) string {
+func n250(x any, p string) string {
 	if !func() bool {
-		for _, v := range k33 {
+		for _, v := range k35 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -4388,7 +4581,7 @@ func n239(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/output
-func n240(x any, p string) string {
+func n251(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4404,7 +4597,7 @@ func n240(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error
-func n241(x any, p string) string {
+func n252(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4417,22 +4610,22 @@ func n241(x any, p string) string {
 			return p + " must have required property \"message\""
 		}
 		if v, has := m["name"]; has {
-			if e := n242(v, child(p, "name")); e != "" {
+			if e := n253(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["message"]; has {
-			if e := n243(v, child(p, "message")); e != "" {
+			if e := n254(v, child(p, "message")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["retryable"]; has {
-			if e := n244(v, child(p, "retryable")); e != "" {
+			if e := n255(v, child(p, "retryable")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["details"]; has {
-			if e := n245(v, child(p, "details")); e != "" {
+			if e := n256(v, child(p, "details")); e != "" {
 				return e
 			}
 		}
@@ -4441,7 +4634,7 @@ func n241(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/name
-func n242(x any, p string) string {
+func n253(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4454,7 +4647,7 @@ func n242(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/message
-func n243(x any, p string) string {
+func n254(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4467,7 +4660,7 @@ func n243(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/retryable
-func n244(x any, p string) string {
+func n255(x any, p string) string {
 	if !(isBool(x)) {
 		return p + " must be boolean"
 	}
@@ -4475,7 +4668,7 @@ func n244(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/error/properties/details
-func n245(x any, p string) string {
+func n256(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4483,7 +4676,7 @@ func n245(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage
-func n246(x any, p string) string {
+func n257(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4499,22 +4692,22 @@ func n246(x any, p string) string {
 			return p + " must have required property \"mem_peak_mb\""
 		}
 		if v, has := m["cpu_ms"]; has {
-			if e := n247(v, child(p, "cpu_ms")); e != "" {
+			if e := n258(v, child(p, "cpu_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["wall_ms"]; has {
-			if e := n248(v, child(p, "wall_ms")); e != "" {
+			if e := n259(v, child(p, "wall_ms")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["mem_peak_mb"]; has {
-			if e := n249(v, child(p, "mem_peak_mb")); e != "" {
+			if e := n260(v, child(p, "mem_peak_mb")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k34[k] {
+			if !k36[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4524,7 +4717,7 @@ func n246(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/cpu_ms
-func n247(x any, p string) string {
+func n258(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -4537,7 +4730,7 @@ func n247(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/wall_ms
-func n248(x any, p string) string {
+func n259(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -4550,7 +4743,7 @@ func n248(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/properties/mem_peak_mb
-func n249(x any, p string) string {
+func n260(x any, p string) string {
 	if !(isNumber(x)) {
 		return p + " must be number"
 	}
@@ -4563,20 +4756,20 @@ func n249(x any, p string) string {
 }
 
 // pl:Result.v1#/properties/usage/additionalProperties
-func n250(x any, p string) string {
+func n261(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/properties/receipt
-func n251(x any, p string) string {
-	if e := n252(x, p); e != "" {
+func n262(x any, p string) string {
+	if e := n263(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#
-func n252(x any, p string) string {
+func n263(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4589,22 +4782,22 @@ func n252(x any, p string) string {
 			return p + " must have required property \"provider_sig\""
 		}
 		if v, has := m["receipt"]; has {
-			if e := n253(v, child(p, "receipt")); e != "" {
+			if e := n264(v, child(p, "receipt")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["provider_sig"]; has {
-			if e := n254(v, child(p, "provider_sig")); e != "" {
+			if e := n265(v, child(p, "provider_sig")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["requester_sig"]; has {
-			if e := n255(v, child(p, "requester_sig")); e != "" {
+			if e := n266(v, child(p, "requester_sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k41[k] {
+			if !k43[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4614,20 +4807,20 @@ func n252(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/receipt
-func n253(x any, p string) string {
-	if e := n190(x, p); e != "" {
+func n264(x any, p string) string {
+	if e := n201(x, p); e != "" {
 		return e
 	}
 	return ""
 }
 
 // pl:SignedReceipt.v1#/properties/provider_sig
-func n254(x any, p string) string {
+func n265(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k12.MatchString(s) {
+		if !k14.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
 		}
 	}
@@ -4635,12 +4828,12 @@ func n254(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/properties/requester_sig
-func n255(x any, p string) string {
+func n266(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k12.MatchString(s) {
+		if !k14.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
 		}
 	}
@@ -4648,17 +4841,17 @@ func n255(x any, p string) string {
 }
 
 // pl:SignedReceipt.v1#/additionalProperties
-func n256(x any, p string) string {
+func n267(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Result.v1#/additionalProperties
-func n257(x any, p string) string {
+func n268(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Revocation.v1#
-func n258(x any, p string) string {
+func n269(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4680,37 +4873,37 @@ func n258(x any, p string) string {
 			return p + " must have required property \"sig\""
 		}
 		if v, has := m["v"]; has {
-			if e := n259(v, child(p, "v")); e != "" {
+			if e := n270(v, child(p, "v")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["issuer"]; has {
-			if e := n260(v, child(p, "issuer")); e != "" {
+			if e := n271(v, child(p, "issuer")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["attestation"]; has {
-			if e := n261(v, child(p, "attestation")); e != "" {
+			if e := n272(v, child(p, "attestation")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n262(v, child(p, "ts")); e != "" {
+			if e := n273(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["reason"]; has {
-			if e := n263(v, child(p, "reason")); e != "" {
+			if e := n274(v, child(p, "reason")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["sig"]; has {
-			if e := n264(v, child(p, "sig")); e != "" {
+			if e := n275(v, child(p, "sig")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k42[k] {
+			if !k44[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -4720,15 +4913,15 @@ func n258(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/v
-func n259(x any, p string) string {
-	if !jsonEqual(x, k11) {
+func n270(x any, p string) string {
+	if !jsonEqual(x, k13) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:Revocation.v1#/properties/issuer
-func n260(x any, p string) string {
+func n271(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4741,7 +4934,7 @@ func n260(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/attestation
-func n261(x any, p string) string {
+func n272(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4757,7 +4950,7 @@ func n261(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/ts
-func n262(x any, p string) string {
+func n273(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -4770,7 +4963,7 @@ func n262(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/reason
-func n263(x any, p string) string {
+func n274(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4783,12 +4976,12 @@ func n263(x any, p string) string {
 }
 
 // pl:Revocation.v1#/properties/sig
-func n264(x any, p string) string {
+func n275(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k12.MatchString(s) {
+		if !k14.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
 		}
 	}
@@ -4796,12 +4989,12 @@ func n264(x any, p string) string {
 }
 
 // pl:Revocation.v1#/additionalProperties
-func n265(x any, p string) string {
+func n276(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:Workflow.v1#
-func n266(x any, p string) string {
+func n277(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4814,47 +5007,47 @@ func n266(x any, p string) string {
 			return p + " must have required property \"graph\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n267(v, child(p, "workflow_id")); e != "" {
+			if e := n278(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n268(v, child(p, "name")); e != "" {
+			if e := n279(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n269(v, child(p, "description")); e != "" {
+			if e := n280(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n270(v, child(p, "tags")); e != "" {
+			if e := n281(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n272(v, child(p, "version")); e != "" {
+			if e := n283(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalSettings"]; has {
-			if e := n275(v, child(p, "globalSettings")); e != "" {
+			if e := n286(v, child(p, "globalSettings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["globalParameters"]; has {
-			if e := n276(v, child(p, "globalParameters")); e != "" {
+			if e := n287(v, child(p, "globalParameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n277(v, child(p, "modules")); e != "" {
+			if e := n288(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["graph"]; has {
-			if e := n287(v, child(p, "graph")); e != "" {
+			if e := n298(v, child(p, "graph")); e != "" {
 				return e
 			}
 		}
@@ -4863,7 +5056,7 @@ func n266(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/workflow_id
-func n267(x any, p string) string {
+func n278(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4871,7 +5064,7 @@ func n267(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/name
-func n268(x any, p string) string {
+func n279(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4879,7 +5072,7 @@ func n268(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/description
-func n269(x any, p string) string {
+func n280(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4887,14 +5080,14 @@ func n269(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags
-func n270(x any, p string) string {
+func n281(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n271(a[i], index(p, i)); e != "" {
+			if e := n282(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -4903,7 +5096,7 @@ func n270(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/tags/items
-func n271(x any, p string) string {
+func n282(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4911,19 +5104,19 @@ func n271(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version
-func n272(x any, p string) string {
+func n283(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["version"]; has {
-			if e := n273(v, child(p, "version")); e != "" {
+			if e := n284(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n274(v, child(p, "releaseTag")); e != "" {
+			if e := n285(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
@@ -4932,7 +5125,7 @@ func n272(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/version
-func n273(x any, p string) string {
+func n284(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4940,7 +5133,7 @@ func n273(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/version/properties/releaseTag
-func n274(x any, p string) string {
+func n285(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -4948,7 +5141,7 @@ func n274(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalSettings
-func n275(x any, p string) string {
+func n286(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4956,7 +5149,7 @@ func n275(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/globalParameters
-func n276(x any, p string) string {
+func n287(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4964,7 +5157,7 @@ func n276(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules
-func n277(x any, p string) string {
+func n288(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -4972,7 +5165,7 @@ func n277(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n278(v, child(p, k)); e != "" {
+				if e := n289(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -4982,44 +5175,44 @@ func n277(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties
-func n278(x any, p string) string {
+func n289(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
 	if m, ok := x.(map[string]any); ok {
 		_ = m
 		if v, has := m["codePath"]; has {
-			if e := n279(v, child(p, "codePath")); e != "" {
+			if e := n290(v, child(p, "codePath")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["settings"]; has {
-			if e := n280(v, child(p, "settings")); e != "" {
+			if e := n291(v, child(p, "settings")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["parameters"]; has {
-			if e := n281(v, child(p, "parameters")); e != "" {
+			if e := n292(v, child(p, "parameters")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["name"]; has {
-			if e := n282(v, child(p, "name")); e != "" {
+			if e := n293(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n283(v, child(p, "description")); e != "" {
+			if e := n294(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n284(v, child(p, "tags")); e != "" {
+			if e := n295(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["resource_requirements"]; has {
-			if e := n286(v, child(p, "resource_requirements")); e != "" {
+			if e := n297(v, child(p, "resource_requirements")); e != "" {
 				return e
 			}
 		}
@@ -5028,7 +5221,7 @@ func n278(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
-func n279(x any, p string) string {
+func n290(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5036,7 +5229,7 @@ func n279(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
-func n280(x any, p string) string {
+func n291(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -5044,7 +5237,7 @@ func n280(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
-func n281(x any, p string) string {
+func n292(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -5052,7 +5245,7 @@ func n281(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
-func n282(x any, p string) string {
+func n293(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5060,7 +5253,7 @@ func n282(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
-func n283(x any, p string) string {
+func n294(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5068,14 +5261,14 @@ func n283(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
-func n284(x any, p string) string {
+func n295(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n285(a[i], index(p, i)); e != "" {
+			if e := n296(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -5084,7 +5277,7 @@ func n284(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
-func n285(x any, p string) string {
+func n296(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5092,7 +5285,7 @@ func n285(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
-func n286(x any, p string) string {
+func n297(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -5100,7 +5293,7 @@ func n286(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph
-func n287(x any, p string) string {
+func n298(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -5108,7 +5301,7 @@ func n287(x any, p string) string {
 		_ = m
 		for k, v := range m {
 			if !k7[k] {
-				if e := n288(v, child(p, k)); e != "" {
+				if e := n299(v, child(p, k)); e != "" {
 					return e
 				}
 			}
@@ -5118,14 +5311,14 @@ func n287(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties
-func n288(x any, p string) string {
+func n299(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
 	if a, ok := x.([]any); ok {
 		_ = a
 		for i := 0; i < len(a); i++ {
-			if e := n289(a[i], index(p, i)); e != "" {
+			if e := n300(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -5134,7 +5327,7 @@ func n288(x any, p string) string {
 }
 
 // pl:Workflow.v1#/properties/graph/additionalProperties/items
-func n289(x any, p string) string {
+func n300(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5142,7 +5335,7 @@ func n289(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#
-func n290(x any, p string) string {
+func n301(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -5176,62 +5369,62 @@ func n290(x any, p string) string {
 			return p + " must have required property \"meta\""
 		}
 		if v, has := m["workflow_id"]; has {
-			if e := n291(v, child(p, "workflow_id")); e != "" {
+			if e := n302(v, child(p, "workflow_id")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["version"]; has {
-			if e := n292(v, child(p, "version")); e != "" {
+			if e := n303(v, child(p, "version")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["releaseTag"]; has {
-			if e := n293(v, child(p, "releaseTag")); e != "" {
+			if e := n304(v, child(p, "releaseTag")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["kind"]; has {
-			if e := n294(v, child(p, "kind")); e != "" {
+			if e := n305(v, child(p, "kind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["bundle"]; has {
-			if e := n295(v, child(p, "bundle")); e != "" {
+			if e := n306(v, child(p, "bundle")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["size"]; has {
-			if e := n296(v, child(p, "size")); e != "" {
+			if e := n307(v, child(p, "size")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisher"]; has {
-			if e := n297(v, child(p, "publisher")); e != "" {
+			if e := n308(v, child(p, "publisher")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["publisherKind"]; has {
-			if e := n298(v, child(p, "publisherKind")); e != "" {
+			if e := n309(v, child(p, "publisherKind")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["ts"]; has {
-			if e := n299(v, child(p, "ts")); e != "" {
+			if e := n310(v, child(p, "ts")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tombstone"]; has {
-			if e := n300(v, child(p, "tombstone")); e != "" {
+			if e := n311(v, child(p, "tombstone")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["meta"]; has {
-			if e := n301(v, child(p, "meta")); e != "" {
+			if e := n312(v, child(p, "meta")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k43[k] {
+			if !k45[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -5241,12 +5434,12 @@ func n290(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/workflow_id
-func n291(x any, p string) string {
+func n302(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
 	if s, ok := x.(string); ok {
-		if !k44.MatchString(s) {
+		if !k46.MatchString(s) {
 			return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
 		}
 	}
@@ -5254,7 +5447,7 @@ func n291(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/version
-func n292(x any, p string) string {
+func n303(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5267,7 +5460,7 @@ func n292(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/releaseTag
-func n293(x any, p string) string {
+func n304(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5280,9 +5473,9 @@ func n293(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/kind
-func n294(x any, p string) string {
+func n305(x any, p string) string {
 	if !func() bool {
-		for _, v := range k45 {
+		for _, v := range k47 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -5295,7 +5488,7 @@ func n294(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/bundle
-func n295(x any, p string) string {
+func n306(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5311,7 +5504,7 @@ func n295(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/size
-func n296(x any, p string) string {
+func n307(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -5324,7 +5517,7 @@ func n296(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisher
-func n297(x any, p string) string {
+func n308(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5340,9 +5533,9 @@ func n297(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/publisherKind
-func n298(x any, p string) string {
+func n309(x any, p string) string {
 	if !func() bool {
-		for _, v := range k46 {
+		for _, v := range k48 {
 			if jsonEqual(x, v) {
 				return true
 			}
@@ -5355,7 +5548,7 @@ func n298(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/ts
-func n299(x any, p string) string {
+func n310(x any, p string) string {
 	if !(isInteger(x)) {
 		return p + " must be integer"
 	}
@@ -5368,15 +5561,15 @@ func n299(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/tombstone
-func n300(x any, p string) string {
-	if !jsonEqual(x, k47) {
+func n311(x any, p string) string {
+	if !jsonEqual(x, k49) {
 		return p + " must be equal to the constant"
 	}
 	return ""
 }
 
 // pl:WorkflowRecord.v1#/properties/meta
-func n301(x any, p string) string {
+func n312(x any, p string) string {
 	if !(isObject(x)) {
 		return p + " must be object"
 	}
@@ -5389,27 +5582,27 @@ func n301(x any, p string) string {
 			return p + " must have required property \"modules\""
 		}
 		if v, has := m["name"]; has {
-			if e := n302(v, child(p, "name")); e != "" {
+			if e := n313(v, child(p, "name")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["description"]; has {
-			if e := n303(v, child(p, "description")); e != "" {
+			if e := n314(v, child(p, "description")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["tags"]; has {
-			if e := n304(v, child(p, "tags")); e != "" {
+			if e := n315(v, child(p, "tags")); e != "" {
 				return e
 			}
 		}
 		if v, has := m["modules"]; has {
-			if e := n306(v, child(p, "modules")); e != "" {
+			if e := n317(v, child(p, "modules")); e != "" {
 				return e
 			}
 		}
 		for k, v := range m {
-			if !k48[k] {
+			if !k50[k] {
 				_ = v
 				return child(p, k) + " is not allowed (additionalProperties)"
 			}
@@ -5419,7 +5612,7 @@ func n301(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/name
-func n302(x any, p string) string {
+func n313(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5432,7 +5625,7 @@ func n302(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/description
-func n303(x any, p string) string {
+func n314(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5445,7 +5638,7 @@ func n303(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags
-func n304(x any, p string) string {
+func n315(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -5455,7 +5648,7 @@ func n304(x any, p string) string {
 			return p + " must have at most 64 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n305(a[i], index(p, i)); e != "" {
+			if e := n316(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -5464,7 +5657,7 @@ func n304(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
-func n305(x any, p string) string {
+func n316(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5477,7 +5670,7 @@ func n305(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules
-func n306(x any, p string) string {
+func n317(x any, p string) string {
 	if !(isArray(x)) {
 		return p + " must be array"
 	}
@@ -5487,7 +5680,7 @@ func n306(x any, p string) string {
 			return p + " must have at most 1000 items"
 		}
 		for i := 0; i < len(a); i++ {
-			if e := n307(a[i], index(p, i)); e != "" {
+			if e := n318(a[i], index(p, i)); e != "" {
 				return e
 			}
 		}
@@ -5496,7 +5689,7 @@ func n306(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
-func n307(x any, p string) string {
+func n318(x any, p string) string {
 	if !(isString(x)) {
 		return p + " must be string"
 	}
@@ -5509,37 +5702,38 @@ func n307(x any, p string) string {
 }
 
 // pl:WorkflowRecord.v1#/properties/meta/additionalProperties
-func n308(x any, p string) string {
+func n319(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // pl:WorkflowRecord.v1#/additionalProperties
-func n309(x any, p string) string {
+func n320(x any, p string) string {
 	return p + " is not allowed (false schema)"
 }
 
 // Validators maps each schema name to its root check.
 var Validators = map[string]func(x any, p string) string{
 	"AdvertiseCapability.v1": n0,
-	"Attestation.v1": n39,
-	"Award.v1": n51,
-	"Bid.v1": n73,
-	"BidRelease.v1": n93,
-	"CallForProposal.v1": n100,
+	"AdvertiseCapabilitySet.v1": n39,
+	"Attestation.v1": n50,
+	"Award.v1": n62,
+	"Bid.v1": n84,
+	"BidRelease.v1": n104,
+	"CallForProposal.v1": n111,
 	"Capability.v1": n3,
-	"CatalogSyncPage.v1": n126,
-	"CatalogSyncRequest.v1": n144,
-	"Decline.v1": n148,
-	"Envelope.v1": n129,
-	"GatewayRequest.v1": n155,
-	"Plan.v1": n160,
-	"Policy.v1": n173,
-	"Receipt.v1": n190,
-	"Result.v1": n235,
-	"Revocation.v1": n258,
-	"SignedReceipt.v1": n252,
-	"Workflow.v1": n266,
-	"WorkflowRecord.v1": n290,
+	"CatalogSyncPage.v1": n137,
+	"CatalogSyncRequest.v1": n155,
+	"Decline.v1": n159,
+	"Envelope.v1": n140,
+	"GatewayRequest.v1": n166,
+	"Plan.v1": n171,
+	"Policy.v1": n184,
+	"Receipt.v1": n201,
+	"Result.v1": n246,
+	"Revocation.v1": n269,
+	"SignedReceipt.v1": n263,
+	"Workflow.v1": n277,
+	"WorkflowRecord.v1": n301,
 }
 
 // ErrorOf returns "" when doc is a valid `name` document, else why not. Unknown names panic.
@@ -5615,6 +5809,9 @@ func indexByte(s string, c byte) int {
 
 // ValidateAdvertiseCapabilityV1 returns a *SpecValidationError unless doc is a valid AdvertiseCapability.v1.
 func ValidateAdvertiseCapabilityV1(doc any) error { return Validate("AdvertiseCapability.v1", doc) }
+
+// ValidateAdvertiseCapabilitySetV1 returns a *SpecValidationError unless doc is a valid AdvertiseCapabilitySet.v1.
+func ValidateAdvertiseCapabilitySetV1(doc any) error { return Validate("AdvertiseCapabilitySet.v1", doc) }
 
 // ValidateAttestationV1 returns a *SpecValidationError unless doc is a valid Attestation.v1.
 func ValidateAttestationV1(doc any) error { return Validate("Attestation.v1", doc) }

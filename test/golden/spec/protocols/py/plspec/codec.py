@@ -10,6 +10,7 @@ from .validators import validate
 
 SCHEMAS: Dict[str, Dict[str, Optional[str]]] = {
     "AdvertiseCapability.v1": {"id": "pl:AdvertiseCapability.v1", "cid": "bafyreidvuzh7ah7jspwpn3ohutqd7vk4n4swvcm4uwjutu4zdihvkxljum"},
+    "AdvertiseCapabilitySet.v1": {"id": "pl:AdvertiseCapabilitySet.v1", "cid": "bafyreiava7cgc2qyo24sz6jmvtryvo6kt34o4neyxtnu3vuik33fdyxizq"},
     "Attestation.v1": {"id": "pl:Attestation.v1", "cid": "bafyreibmgde6un4np6miej5jt4ycbehcweggnmdw3m3he5gvvncibyqcn4"},
     "Award.v1": {"id": "pl:Award.v1", "cid": "bafyreihuvj4dg6ohphzraakrdaducbe6avma227alavrsr3njhzojmm64y"},
     "Bid.v1": {"id": "pl:Bid.v1", "cid": "bafyreidtldjmyzvodlr6d7fbza6qth2qxczfjqh6ap3yzfqnlig3oxvqxe"},
@@ -53,6 +54,16 @@ def encode_advertise_capability_v1(value: models.AdvertiseCapabilityV1) -> bytes
 def decode_advertise_capability_v1(data: Union[bytes, str]) -> models.AdvertiseCapabilityV1:
     """Decodes dag-json and validates it as AdvertiseCapability.v1."""
     return models.AdvertiseCapabilityV1.from_dict(decode("AdvertiseCapability.v1", data))
+
+
+def encode_advertise_capability_set_v1(value: models.AdvertiseCapabilitySetV1) -> bytes:
+    """Validates a AdvertiseCapabilitySet.v1 value and encodes it as canonical dag-json."""
+    return encode("AdvertiseCapabilitySet.v1", value.to_dict())
+
+
+def decode_advertise_capability_set_v1(data: Union[bytes, str]) -> models.AdvertiseCapabilitySetV1:
+    """Decodes dag-json and validates it as AdvertiseCapabilitySet.v1."""
+    return models.AdvertiseCapabilitySetV1.from_dict(decode("AdvertiseCapabilitySet.v1", data))
 
 
 def encode_attestation_v1(value: models.AttestationV1) -> bytes:

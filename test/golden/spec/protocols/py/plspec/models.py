@@ -39,6 +39,29 @@ class AdvertiseCapabilityV1:
 
 
 @dataclass
+class AdvertiseCapabilitySetV1:
+    """Signed announcement of several capabilities of one provider in one message on gossip topic pl/v1/catalog: one signature and one gossip message per re-ad instead of one per capability. Each item reads as an AdvertiseCapability.v1 with the set's addrs and ttl; capabilities are distinct; withdraw=true on an item retracts it."""
+    ads: List[AdvertiseCapabilitySetV1AdsItem]
+    addrs: List[str]
+    ttl: int
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "AdvertiseCapabilitySetV1":
+        return cls(
+            ads=[AdvertiseCapabilitySetV1AdsItem.from_dict(v1) for v1 in d["ads"]],
+            addrs=d["addrs"],
+            ttl=d["ttl"],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        out["ads"] = [v1.to_dict() for v1 in self.ads]
+        out["addrs"] = self.addrs
+        out["ttl"] = self.ttl
+        return out
+
+
+@dataclass
 class AttestationV1:
     """An issuer's signed claims about a subject peer (optionally one capability descriptor or module), valid from nbf to exp. sig = ed25519 by issuer over \"pl/attestation/v1\" || dag-cbor(the document without sig). Its CID is the CID of the whole document (with sig)."""
     v: Literal[1]
@@ -843,6 +866,29 @@ class WorkflowRecordV1:
         if self.tombstone is not None:
             out["tombstone"] = self.tombstone
         out["meta"] = self.meta.to_dict()
+        return out
+
+
+@dataclass
+class AdvertiseCapabilitySetV1AdsItem:
+    capability: str  # CIDv1, base32
+    descriptor: CapabilityV1
+    withdraw: Optional[bool] = None
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "AdvertiseCapabilitySetV1AdsItem":
+        return cls(
+            capability=d["capability"],
+            descriptor=CapabilityV1.from_dict(d["descriptor"]),
+            withdraw=d["withdraw"] if "withdraw" in d else None,
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        out["capability"] = self.capability
+        out["descriptor"] = self.descriptor.to_dict()
+        if self.withdraw is not None:
+            out["withdraw"] = self.withdraw
         return out
 
 

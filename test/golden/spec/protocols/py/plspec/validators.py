@@ -18,45 +18,47 @@ _K6 = frozenset(["cpu_ms", "mem_mb", "wall_ms"])
 _K7 = frozenset([])
 _K8 = frozenset(["cid", "kind", "path"])
 _K9 = ["js", "py", "external"]
-_K10 = frozenset(["v", "issuer", "subject", "capability", "module", "claims", "nbf", "exp", "sig"])
-_K11 = 1
-_K12 = re.compile("^[A-Za-z0-9_\\x2d]{86}\\Z", re.ASCII)
-_K13 = frozenset(["cfp", "bid", "run", "step", "provider", "capability", "input", "limits", "price", "deadline", "attempt", "prev", "on_behalf_of", "attestations"])
-_K14 = frozenset(["cfp", "run", "step", "capability", "price", "eta_ms", "attrs", "limits", "attestations", "expires", "credentials"])
-_K15 = frozenset(["run", "step", "bids", "reason"])
-_K16 = ["lost", "step-failed", "cancelled"]
-_K17 = frozenset(["run", "step", "capability", "input", "input_size", "deadline", "reply_by", "constraints", "policies", "limits", "reply_to", "estimate", "depth"])
-_K18 = frozenset(["name", "version", "cid"])
-_K19 = frozenset(["ads", "next"])
-_K20 = frozenset(["v", "type", "schema", "from", "to", "ts", "exp", "nonce", "trace", "body", "sig"])
-_K21 = re.compile("^[A-Z][A-Za-z0-9]*\\x2ev[0-9]+\\Z", re.ASCII)
-_K22 = frozenset(["after", "limit"])
-_K23 = frozenset(["cfp", "run", "step", "reason", "message"])
-_K24 = ["busy", "policy", "unsupported", "over-limits", "too-deep", "other"]
-_K25 = frozenset(["method", "path", "body"])
-_K26 = ["GET", "POST", "PUT", "DELETE"]
-_K27 = frozenset(["goal", "inputs", "constraints", "policy", "select", "plan"])
-_K28 = re.compile("^[A-Za-z_][A-Za-z0-9_]*\\x3a\\x2d?[0-9\\x2e]+\\Z", re.ASCII)
-_K29 = frozenset(["name", "version", "description", "require_attestations", "allow_peers", "deny_peers", "max_price", "max_deadline_ms", "network", "residency", "self_attest"])
-_K30 = ["none"]
-_K31 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "isolation", "permissions", "policies", "prev", "via", "on_behalf_of", "attestations", "inner"])
-_K32 = ""
-_K33 = ["ok", "error"]
-_K34 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
-_K35 = ["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]
-_K36 = ["child-process", "worker", "addons", "wasi"]
-_K37 = frozenset(["kind", "target", "ref"])
-_K38 = re.compile("^[a-z][a-z0-9\\x2d]*\\Z", re.ASCII)
-_K39 = frozenset(["run", "receipts"])
-_K40 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
-_K41 = frozenset(["receipt", "provider_sig", "requester_sig"])
-_K42 = frozenset(["v", "issuer", "attestation", "ts", "reason", "sig"])
-_K43 = frozenset(["workflow_id", "version", "releaseTag", "kind", "bundle", "size", "publisher", "publisherKind", "ts", "tombstone", "meta"])
-_K44 = re.compile("^[A-Za-z0-9][A-Za-z0-9\\x2e_\\x2d]{0,127}\\Z", re.ASCII)
-_K45 = ["bundle", "plan"]
-_K46 = ["api-key", "agent"]
-_K47 = True
-_K48 = frozenset(["name", "description", "tags", "modules"])
+_K10 = frozenset(["ads", "addrs", "ttl"])
+_K11 = frozenset(["capability", "descriptor", "withdraw"])
+_K12 = frozenset(["v", "issuer", "subject", "capability", "module", "claims", "nbf", "exp", "sig"])
+_K13 = 1
+_K14 = re.compile("^[A-Za-z0-9_\\x2d]{86}\\Z", re.ASCII)
+_K15 = frozenset(["cfp", "bid", "run", "step", "provider", "capability", "input", "limits", "price", "deadline", "attempt", "prev", "on_behalf_of", "attestations"])
+_K16 = frozenset(["cfp", "run", "step", "capability", "price", "eta_ms", "attrs", "limits", "attestations", "expires", "credentials"])
+_K17 = frozenset(["run", "step", "bids", "reason"])
+_K18 = ["lost", "step-failed", "cancelled"]
+_K19 = frozenset(["run", "step", "capability", "input", "input_size", "deadline", "reply_by", "constraints", "policies", "limits", "reply_to", "estimate", "depth"])
+_K20 = frozenset(["name", "version", "cid"])
+_K21 = frozenset(["ads", "next"])
+_K22 = frozenset(["v", "type", "schema", "from", "to", "ts", "exp", "nonce", "trace", "body", "sig"])
+_K23 = re.compile("^[A-Z][A-Za-z0-9]*\\x2ev[0-9]+\\Z", re.ASCII)
+_K24 = frozenset(["after", "limit"])
+_K25 = frozenset(["cfp", "run", "step", "reason", "message"])
+_K26 = ["busy", "policy", "unsupported", "over-limits", "too-deep", "other"]
+_K27 = frozenset(["method", "path", "body"])
+_K28 = ["GET", "POST", "PUT", "DELETE"]
+_K29 = frozenset(["goal", "inputs", "constraints", "policy", "select", "plan"])
+_K30 = re.compile("^[A-Za-z_][A-Za-z0-9_]*\\x3a\\x2d?[0-9\\x2e]+\\Z", re.ASCII)
+_K31 = frozenset(["name", "version", "description", "require_attestations", "allow_peers", "deny_peers", "max_price", "max_deadline_ms", "network", "residency", "self_attest"])
+_K32 = ["none"]
+_K33 = frozenset(["run", "step", "capability", "provider", "requester", "award", "input", "output", "status", "started", "ended", "usage", "limits", "isolation", "permissions", "policies", "prev", "via", "on_behalf_of", "attestations", "inner"])
+_K34 = ""
+_K35 = ["ok", "error"]
+_K36 = frozenset(["cpu_ms", "wall_ms", "mem_peak_mb"])
+_K37 = ["thread", "sandbox", "process", "sandbox-no-net", "process-no-net"]
+_K38 = ["child-process", "worker", "addons", "wasi"]
+_K39 = frozenset(["kind", "target", "ref"])
+_K40 = re.compile("^[a-z][a-z0-9\\x2d]*\\Z", re.ASCII)
+_K41 = frozenset(["run", "receipts"])
+_K42 = frozenset(["award", "run", "step", "status", "output", "error", "usage", "receipt"])
+_K43 = frozenset(["receipt", "provider_sig", "requester_sig"])
+_K44 = frozenset(["v", "issuer", "attestation", "ts", "reason", "sig"])
+_K45 = frozenset(["workflow_id", "version", "releaseTag", "kind", "bundle", "size", "publisher", "publisherKind", "ts", "tombstone", "meta"])
+_K46 = re.compile("^[A-Za-z0-9][A-Za-z0-9\\x2e_\\x2d]{0,127}\\Z", re.ASCII)
+_K47 = ["bundle", "plan"]
+_K48 = ["api-key", "agent"]
+_K49 = True
+_K50 = frozenset(["name", "description", "tags", "modules"])
 
 
 def _n0(x: Any, p: str) -> Optional[str]:
@@ -559,6 +561,152 @@ def _n38(x: Any, p: str) -> Optional[str]:
 
 
 def _n39(x: Any, p: str) -> Optional[str]:
+    # pl:AdvertiseCapabilitySet.v1#
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "ads" not in x:
+            return p + " must have required property \"ads\""
+        if "addrs" not in x:
+            return p + " must have required property \"addrs\""
+        if "ttl" not in x:
+            return p + " must have required property \"ttl\""
+        if "ads" in x:
+            e = _n40(x["ads"], rt.child(p, "ads"))
+            if e is not None:
+                return e
+        if "addrs" in x:
+            e = _n46(x["addrs"], rt.child(p, "addrs"))
+            if e is not None:
+                return e
+        if "ttl" in x:
+            e = _n48(x["ttl"], rt.child(p, "ttl"))
+            if e is not None:
+                return e
+        for k, v in x.items():
+            if k not in _K10:
+                return rt.child(p, k) + " is not allowed (additionalProperties)"
+    return None
+
+
+def _n40(x: Any, p: str) -> Optional[str]:
+    # pl:AdvertiseCapabilitySet.v1#/properties/ads
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) < 1:
+            return p + " must have at least 1 items"
+        if len(x) > 32:
+            return p + " must have at most 32 items"
+        for i in range(0, len(x)):
+            e = _n41(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n41(x: Any, p: str) -> Optional[str]:
+    # pl:AdvertiseCapabilitySet.v1#/properties/ads/items
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "capability" not in x:
+            return p + " must have required property \"capability\""
+        if "descriptor" not in x:
+            return p + " must have required property \"descriptor\""
+        if "capability" in x:
+            e = _n42(x["capability"], rt.child(p, "capability"))
+            if e is not None:
+                return e
+        if "descriptor" in x:
+            e = _n43(x["descriptor"], rt.child(p, "descriptor"))
+            if e is not None:
+                return e
+        if "withdraw" in x:
+            e = _n44(x["withdraw"], rt.child(p, "withdraw"))
+            if e is not None:
+                return e
+        for k, v in x.items():
+            if k not in _K11:
+                return rt.child(p, k) + " is not allowed (additionalProperties)"
+    return None
+
+
+def _n42(x: Any, p: str) -> Optional[str]:
+    # pl:AdvertiseCapabilitySet.v1#/properties/ads/items/properties/capability
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 200:
+            return p + " must have at most 200 characters"
+        if _K1.search(x) is None:
+            return p + " must match pattern \"^b[a-z2-7]{20,}$\""
+    return None
+
+
+def _n43(x: Any, p: str) -> Optional[str]:
+    # pl:AdvertiseCapabilitySet.v1#/properties/ads/items/properties/descriptor
+    e = _n3(x, p)
+    if e is not None:
+        return e
+    return None
+
+
+def _n44(x: Any, p: str) -> Optional[str]:
+    # pl:AdvertiseCapabilitySet.v1#/properties/ads/items/properties/withdraw
+    if not (rt.is_bool(x)):
+        return p + " must be boolean"
+    return None
+
+
+def _n45(x: Any, p: str) -> Optional[str]:
+    # pl:AdvertiseCapabilitySet.v1#/properties/ads/items/additionalProperties
+    return p + " is not allowed (false schema)"
+
+
+def _n46(x: Any, p: str) -> Optional[str]:
+    # pl:AdvertiseCapabilitySet.v1#/properties/addrs
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) > 32:
+            return p + " must have at most 32 items"
+        for i in range(0, len(x)):
+            e = _n47(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n47(x: Any, p: str) -> Optional[str]:
+    # pl:AdvertiseCapabilitySet.v1#/properties/addrs/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 512:
+            return p + " must have at most 512 characters"
+    return None
+
+
+def _n48(x: Any, p: str) -> Optional[str]:
+    # pl:AdvertiseCapabilitySet.v1#/properties/ttl
+    if not (rt.is_integer(x)):
+        return p + " must be integer"
+    if rt.is_number(x):
+        v = rt.num(x)
+        if v < 0:
+            return p + " must be >= 0"
+        if v > 86400000:
+            return p + " must be <= 86400000"
+    return None
+
+
+def _n49(x: Any, p: str) -> Optional[str]:
+    # pl:AdvertiseCapabilitySet.v1#/additionalProperties
+    return p + " is not allowed (false schema)"
+
+
+def _n50(x: Any, p: str) -> Optional[str]:
     # pl:Attestation.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -578,55 +726,55 @@ def _n39(x: Any, p: str) -> Optional[str]:
         if "sig" not in x:
             return p + " must have required property \"sig\""
         if "v" in x:
-            e = _n40(x["v"], rt.child(p, "v"))
+            e = _n51(x["v"], rt.child(p, "v"))
             if e is not None:
                 return e
         if "issuer" in x:
-            e = _n41(x["issuer"], rt.child(p, "issuer"))
+            e = _n52(x["issuer"], rt.child(p, "issuer"))
             if e is not None:
                 return e
         if "subject" in x:
-            e = _n42(x["subject"], rt.child(p, "subject"))
+            e = _n53(x["subject"], rt.child(p, "subject"))
             if e is not None:
                 return e
         if "capability" in x:
-            e = _n43(x["capability"], rt.child(p, "capability"))
+            e = _n54(x["capability"], rt.child(p, "capability"))
             if e is not None:
                 return e
         if "module" in x:
-            e = _n44(x["module"], rt.child(p, "module"))
+            e = _n55(x["module"], rt.child(p, "module"))
             if e is not None:
                 return e
         if "claims" in x:
-            e = _n45(x["claims"], rt.child(p, "claims"))
+            e = _n56(x["claims"], rt.child(p, "claims"))
             if e is not None:
                 return e
         if "nbf" in x:
-            e = _n47(x["nbf"], rt.child(p, "nbf"))
+            e = _n58(x["nbf"], rt.child(p, "nbf"))
             if e is not None:
                 return e
         if "exp" in x:
-            e = _n48(x["exp"], rt.child(p, "exp"))
+            e = _n59(x["exp"], rt.child(p, "exp"))
             if e is not None:
                 return e
         if "sig" in x:
-            e = _n49(x["sig"], rt.child(p, "sig"))
+            e = _n60(x["sig"], rt.child(p, "sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K10:
+            if k not in _K12:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n40(x: Any, p: str) -> Optional[str]:
+def _n51(x: Any, p: str) -> Optional[str]:
     # pl:Attestation.v1#/properties/v
-    if not rt.json_equal(x, _K11):
+    if not rt.json_equal(x, _K13):
         return p + " must be equal to the constant"
     return None
 
 
-def _n41(x: Any, p: str) -> Optional[str]:
+def _n52(x: Any, p: str) -> Optional[str]:
     # pl:Attestation.v1#/properties/issuer
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -636,7 +784,7 @@ def _n41(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n42(x: Any, p: str) -> Optional[str]:
+def _n53(x: Any, p: str) -> Optional[str]:
     # pl:Attestation.v1#/properties/subject
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -646,7 +794,7 @@ def _n42(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n43(x: Any, p: str) -> Optional[str]:
+def _n54(x: Any, p: str) -> Optional[str]:
     # pl:Attestation.v1#/properties/capability
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -658,7 +806,7 @@ def _n43(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n44(x: Any, p: str) -> Optional[str]:
+def _n55(x: Any, p: str) -> Optional[str]:
     # pl:Attestation.v1#/properties/module
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -670,7 +818,7 @@ def _n44(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n45(x: Any, p: str) -> Optional[str]:
+def _n56(x: Any, p: str) -> Optional[str]:
     # pl:Attestation.v1#/properties/claims
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -681,20 +829,20 @@ def _n45(x: Any, p: str) -> Optional[str]:
             return p + " must have at most 32 properties"
         for k, v in x.items():
             if k not in _K7:
-                e = _n46(v, rt.child(p, k))
+                e = _n57(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n46(x: Any, p: str) -> Optional[str]:
+def _n57(x: Any, p: str) -> Optional[str]:
     # pl:Attestation.v1#/properties/claims/additionalProperties
     if not (rt.is_string(x) or rt.is_number(x) or rt.is_bool(x)):
         return p + " must be string or number or boolean"
     return None
 
 
-def _n47(x: Any, p: str) -> Optional[str]:
+def _n58(x: Any, p: str) -> Optional[str]:
     # pl:Attestation.v1#/properties/nbf
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -705,7 +853,7 @@ def _n47(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n48(x: Any, p: str) -> Optional[str]:
+def _n59(x: Any, p: str) -> Optional[str]:
     # pl:Attestation.v1#/properties/exp
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -716,22 +864,22 @@ def _n48(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n49(x: Any, p: str) -> Optional[str]:
+def _n60(x: Any, p: str) -> Optional[str]:
     # pl:Attestation.v1#/properties/sig
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K12.search(x) is None:
+        if _K14.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
     return None
 
 
-def _n50(x: Any, p: str) -> Optional[str]:
+def _n61(x: Any, p: str) -> Optional[str]:
     # pl:Attestation.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n51(x: Any, p: str) -> Optional[str]:
+def _n62(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -755,68 +903,68 @@ def _n51(x: Any, p: str) -> Optional[str]:
         if "deadline" not in x:
             return p + " must have required property \"deadline\""
         if "cfp" in x:
-            e = _n52(x["cfp"], rt.child(p, "cfp"))
+            e = _n63(x["cfp"], rt.child(p, "cfp"))
             if e is not None:
                 return e
         if "bid" in x:
-            e = _n53(x["bid"], rt.child(p, "bid"))
+            e = _n64(x["bid"], rt.child(p, "bid"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n54(x["run"], rt.child(p, "run"))
+            e = _n65(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n55(x["step"], rt.child(p, "step"))
+            e = _n66(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "provider" in x:
-            e = _n56(x["provider"], rt.child(p, "provider"))
+            e = _n67(x["provider"], rt.child(p, "provider"))
             if e is not None:
                 return e
         if "capability" in x:
-            e = _n57(x["capability"], rt.child(p, "capability"))
+            e = _n68(x["capability"], rt.child(p, "capability"))
             if e is not None:
                 return e
         if "input" in x:
-            e = _n58(x["input"], rt.child(p, "input"))
+            e = _n69(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n59(x["limits"], rt.child(p, "limits"))
+            e = _n70(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "price" in x:
-            e = _n64(x["price"], rt.child(p, "price"))
+            e = _n75(x["price"], rt.child(p, "price"))
             if e is not None:
                 return e
         if "deadline" in x:
-            e = _n65(x["deadline"], rt.child(p, "deadline"))
+            e = _n76(x["deadline"], rt.child(p, "deadline"))
             if e is not None:
                 return e
         if "attempt" in x:
-            e = _n66(x["attempt"], rt.child(p, "attempt"))
+            e = _n77(x["attempt"], rt.child(p, "attempt"))
             if e is not None:
                 return e
         if "prev" in x:
-            e = _n67(x["prev"], rt.child(p, "prev"))
+            e = _n78(x["prev"], rt.child(p, "prev"))
             if e is not None:
                 return e
         if "on_behalf_of" in x:
-            e = _n69(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
+            e = _n80(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
             if e is not None:
                 return e
         if "attestations" in x:
-            e = _n70(x["attestations"], rt.child(p, "attestations"))
+            e = _n81(x["attestations"], rt.child(p, "attestations"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K13:
+            if k not in _K15:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n52(x: Any, p: str) -> Optional[str]:
+def _n63(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/cfp
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -828,7 +976,7 @@ def _n52(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n53(x: Any, p: str) -> Optional[str]:
+def _n64(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/bid
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -840,7 +988,7 @@ def _n53(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n54(x: Any, p: str) -> Optional[str]:
+def _n65(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -850,7 +998,7 @@ def _n54(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n55(x: Any, p: str) -> Optional[str]:
+def _n66(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -860,7 +1008,7 @@ def _n55(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n56(x: Any, p: str) -> Optional[str]:
+def _n67(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/provider
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -870,7 +1018,7 @@ def _n56(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n57(x: Any, p: str) -> Optional[str]:
+def _n68(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/capability
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -882,7 +1030,7 @@ def _n57(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n58(x: Any, p: str) -> Optional[str]:
+def _n69(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/input
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -894,21 +1042,21 @@ def _n58(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n59(x: Any, p: str) -> Optional[str]:
+def _n70(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n60(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n71(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n61(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n72(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n62(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n73(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -917,7 +1065,7 @@ def _n59(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n60(x: Any, p: str) -> Optional[str]:
+def _n71(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -928,7 +1076,7 @@ def _n60(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n61(x: Any, p: str) -> Optional[str]:
+def _n72(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -939,7 +1087,7 @@ def _n61(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n62(x: Any, p: str) -> Optional[str]:
+def _n73(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -950,12 +1098,12 @@ def _n62(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n63(x: Any, p: str) -> Optional[str]:
+def _n74(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n64(x: Any, p: str) -> Optional[str]:
+def _n75(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/price
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -966,7 +1114,7 @@ def _n64(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n65(x: Any, p: str) -> Optional[str]:
+def _n76(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/deadline
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -977,7 +1125,7 @@ def _n65(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n66(x: Any, p: str) -> Optional[str]:
+def _n77(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/attempt
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -988,7 +1136,7 @@ def _n66(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n67(x: Any, p: str) -> Optional[str]:
+def _n78(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/prev
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -996,13 +1144,13 @@ def _n67(x: Any, p: str) -> Optional[str]:
         if len(x) > 1024:
             return p + " must have at most 1024 items"
         for i in range(0, len(x)):
-            e = _n68(x[i], rt.child(p, i))
+            e = _n79(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n68(x: Any, p: str) -> Optional[str]:
+def _n79(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/prev/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1014,7 +1162,7 @@ def _n68(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n69(x: Any, p: str) -> Optional[str]:
+def _n80(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/on_behalf_of
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1024,7 +1172,7 @@ def _n69(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n70(x: Any, p: str) -> Optional[str]:
+def _n81(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/attestations
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1032,13 +1180,13 @@ def _n70(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n71(x[i], rt.child(p, i))
+            e = _n82(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n71(x: Any, p: str) -> Optional[str]:
+def _n82(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/properties/attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1050,12 +1198,12 @@ def _n71(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n72(x: Any, p: str) -> Optional[str]:
+def _n83(x: Any, p: str) -> Optional[str]:
     # pl:Award.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n73(x: Any, p: str) -> Optional[str]:
+def _n84(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1077,56 +1225,56 @@ def _n73(x: Any, p: str) -> Optional[str]:
         if "expires" not in x:
             return p + " must have required property \"expires\""
         if "cfp" in x:
-            e = _n74(x["cfp"], rt.child(p, "cfp"))
+            e = _n85(x["cfp"], rt.child(p, "cfp"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n75(x["run"], rt.child(p, "run"))
+            e = _n86(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n76(x["step"], rt.child(p, "step"))
+            e = _n87(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "capability" in x:
-            e = _n77(x["capability"], rt.child(p, "capability"))
+            e = _n88(x["capability"], rt.child(p, "capability"))
             if e is not None:
                 return e
         if "price" in x:
-            e = _n78(x["price"], rt.child(p, "price"))
+            e = _n89(x["price"], rt.child(p, "price"))
             if e is not None:
                 return e
         if "eta_ms" in x:
-            e = _n79(x["eta_ms"], rt.child(p, "eta_ms"))
+            e = _n90(x["eta_ms"], rt.child(p, "eta_ms"))
             if e is not None:
                 return e
         if "attrs" in x:
-            e = _n80(x["attrs"], rt.child(p, "attrs"))
+            e = _n91(x["attrs"], rt.child(p, "attrs"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n82(x["limits"], rt.child(p, "limits"))
+            e = _n93(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "attestations" in x:
-            e = _n87(x["attestations"], rt.child(p, "attestations"))
+            e = _n98(x["attestations"], rt.child(p, "attestations"))
             if e is not None:
                 return e
         if "expires" in x:
-            e = _n89(x["expires"], rt.child(p, "expires"))
+            e = _n100(x["expires"], rt.child(p, "expires"))
             if e is not None:
                 return e
         if "credentials" in x:
-            e = _n90(x["credentials"], rt.child(p, "credentials"))
+            e = _n101(x["credentials"], rt.child(p, "credentials"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K14:
+            if k not in _K16:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n74(x: Any, p: str) -> Optional[str]:
+def _n85(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/cfp
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1138,7 +1286,7 @@ def _n74(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n75(x: Any, p: str) -> Optional[str]:
+def _n86(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1148,7 +1296,7 @@ def _n75(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n76(x: Any, p: str) -> Optional[str]:
+def _n87(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1158,7 +1306,7 @@ def _n76(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n77(x: Any, p: str) -> Optional[str]:
+def _n88(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/capability
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1170,7 +1318,7 @@ def _n77(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n78(x: Any, p: str) -> Optional[str]:
+def _n89(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/price
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -1181,7 +1329,7 @@ def _n78(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n79(x: Any, p: str) -> Optional[str]:
+def _n90(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/eta_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1192,7 +1340,7 @@ def _n79(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n80(x: Any, p: str) -> Optional[str]:
+def _n91(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/attrs
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1201,34 +1349,34 @@ def _n80(x: Any, p: str) -> Optional[str]:
             return p + " must have at most 64 properties"
         for k, v in x.items():
             if k not in _K7:
-                e = _n81(v, rt.child(p, k))
+                e = _n92(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n81(x: Any, p: str) -> Optional[str]:
+def _n92(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/attrs/additionalProperties
     if not (rt.is_number(x) or rt.is_string(x) or rt.is_bool(x)):
         return p + " must be number or string or boolean"
     return None
 
 
-def _n82(x: Any, p: str) -> Optional[str]:
+def _n93(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n83(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n94(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n84(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n95(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n85(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n96(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1237,7 +1385,7 @@ def _n82(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n83(x: Any, p: str) -> Optional[str]:
+def _n94(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1248,7 +1396,7 @@ def _n83(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n84(x: Any, p: str) -> Optional[str]:
+def _n95(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1259,7 +1407,7 @@ def _n84(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n85(x: Any, p: str) -> Optional[str]:
+def _n96(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1270,12 +1418,12 @@ def _n85(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n86(x: Any, p: str) -> Optional[str]:
+def _n97(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n87(x: Any, p: str) -> Optional[str]:
+def _n98(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/attestations
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1283,13 +1431,13 @@ def _n87(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n88(x[i], rt.child(p, i))
+            e = _n99(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n88(x: Any, p: str) -> Optional[str]:
+def _n99(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1299,7 +1447,7 @@ def _n88(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n89(x: Any, p: str) -> Optional[str]:
+def _n100(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/expires
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1310,7 +1458,7 @@ def _n89(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n90(x: Any, p: str) -> Optional[str]:
+def _n101(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/credentials
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1318,26 +1466,26 @@ def _n90(x: Any, p: str) -> Optional[str]:
         if len(x) > 16:
             return p + " must have at most 16 items"
         for i in range(0, len(x)):
-            e = _n91(x[i], rt.child(p, i))
+            e = _n102(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n91(x: Any, p: str) -> Optional[str]:
+def _n102(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/properties/credentials/items
-    e = _n39(x, p)
+    e = _n50(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n92(x: Any, p: str) -> Optional[str]:
+def _n103(x: Any, p: str) -> Optional[str]:
     # pl:Bid.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n93(x: Any, p: str) -> Optional[str]:
+def _n104(x: Any, p: str) -> Optional[str]:
     # pl:BidRelease.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1349,28 +1497,28 @@ def _n93(x: Any, p: str) -> Optional[str]:
         if "bids" not in x:
             return p + " must have required property \"bids\""
         if "run" in x:
-            e = _n94(x["run"], rt.child(p, "run"))
+            e = _n105(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n95(x["step"], rt.child(p, "step"))
+            e = _n106(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "bids" in x:
-            e = _n96(x["bids"], rt.child(p, "bids"))
+            e = _n107(x["bids"], rt.child(p, "bids"))
             if e is not None:
                 return e
         if "reason" in x:
-            e = _n98(x["reason"], rt.child(p, "reason"))
+            e = _n109(x["reason"], rt.child(p, "reason"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K15:
+            if k not in _K17:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n94(x: Any, p: str) -> Optional[str]:
+def _n105(x: Any, p: str) -> Optional[str]:
     # pl:BidRelease.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1380,7 +1528,7 @@ def _n94(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n95(x: Any, p: str) -> Optional[str]:
+def _n106(x: Any, p: str) -> Optional[str]:
     # pl:BidRelease.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1390,7 +1538,7 @@ def _n95(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n96(x: Any, p: str) -> Optional[str]:
+def _n107(x: Any, p: str) -> Optional[str]:
     # pl:BidRelease.v1#/properties/bids
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1400,13 +1548,13 @@ def _n96(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n97(x[i], rt.child(p, i))
+            e = _n108(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n97(x: Any, p: str) -> Optional[str]:
+def _n108(x: Any, p: str) -> Optional[str]:
     # pl:BidRelease.v1#/properties/bids/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1418,19 +1566,19 @@ def _n97(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n98(x: Any, p: str) -> Optional[str]:
+def _n109(x: Any, p: str) -> Optional[str]:
     # pl:BidRelease.v1#/properties/reason
-    if not any(rt.json_equal(x, v) for v in _K16):
+    if not any(rt.json_equal(x, v) for v in _K18):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n99(x: Any, p: str) -> Optional[str]:
+def _n110(x: Any, p: str) -> Optional[str]:
     # pl:BidRelease.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n100(x: Any, p: str) -> Optional[str]:
+def _n111(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1450,64 +1598,64 @@ def _n100(x: Any, p: str) -> Optional[str]:
         if "reply_by" not in x:
             return p + " must have required property \"reply_by\""
         if "run" in x:
-            e = _n101(x["run"], rt.child(p, "run"))
+            e = _n112(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n102(x["step"], rt.child(p, "step"))
+            e = _n113(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "capability" in x:
-            e = _n103(x["capability"], rt.child(p, "capability"))
+            e = _n114(x["capability"], rt.child(p, "capability"))
             if e is not None:
                 return e
         if "input" in x:
-            e = _n108(x["input"], rt.child(p, "input"))
+            e = _n119(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "input_size" in x:
-            e = _n109(x["input_size"], rt.child(p, "input_size"))
+            e = _n120(x["input_size"], rt.child(p, "input_size"))
             if e is not None:
                 return e
         if "deadline" in x:
-            e = _n110(x["deadline"], rt.child(p, "deadline"))
+            e = _n121(x["deadline"], rt.child(p, "deadline"))
             if e is not None:
                 return e
         if "reply_by" in x:
-            e = _n111(x["reply_by"], rt.child(p, "reply_by"))
+            e = _n122(x["reply_by"], rt.child(p, "reply_by"))
             if e is not None:
                 return e
         if "constraints" in x:
-            e = _n112(x["constraints"], rt.child(p, "constraints"))
+            e = _n123(x["constraints"], rt.child(p, "constraints"))
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n114(x["policies"], rt.child(p, "policies"))
+            e = _n125(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n116(x["limits"], rt.child(p, "limits"))
+            e = _n127(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "reply_to" in x:
-            e = _n121(x["reply_to"], rt.child(p, "reply_to"))
+            e = _n132(x["reply_to"], rt.child(p, "reply_to"))
             if e is not None:
                 return e
         if "estimate" in x:
-            e = _n123(x["estimate"], rt.child(p, "estimate"))
+            e = _n134(x["estimate"], rt.child(p, "estimate"))
             if e is not None:
                 return e
         if "depth" in x:
-            e = _n124(x["depth"], rt.child(p, "depth"))
+            e = _n135(x["depth"], rt.child(p, "depth"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K17:
+            if k not in _K19:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n101(x: Any, p: str) -> Optional[str]:
+def _n112(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1517,7 +1665,7 @@ def _n101(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n102(x: Any, p: str) -> Optional[str]:
+def _n113(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1527,7 +1675,7 @@ def _n102(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n103(x: Any, p: str) -> Optional[str]:
+def _n114(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1535,24 +1683,24 @@ def _n103(x: Any, p: str) -> Optional[str]:
         if "name" not in x:
             return p + " must have required property \"name\""
         if "name" in x:
-            e = _n104(x["name"], rt.child(p, "name"))
+            e = _n115(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n105(x["version"], rt.child(p, "version"))
+            e = _n116(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "cid" in x:
-            e = _n106(x["cid"], rt.child(p, "cid"))
+            e = _n117(x["cid"], rt.child(p, "cid"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K18:
+            if k not in _K20:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n104(x: Any, p: str) -> Optional[str]:
+def _n115(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1562,7 +1710,7 @@ def _n104(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n105(x: Any, p: str) -> Optional[str]:
+def _n116(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1572,7 +1720,7 @@ def _n105(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n106(x: Any, p: str) -> Optional[str]:
+def _n117(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability/properties/cid
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1584,12 +1732,12 @@ def _n106(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n107(x: Any, p: str) -> Optional[str]:
+def _n118(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/capability/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n108(x: Any, p: str) -> Optional[str]:
+def _n119(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/input
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1601,7 +1749,7 @@ def _n108(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n109(x: Any, p: str) -> Optional[str]:
+def _n120(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/input_size
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1612,7 +1760,7 @@ def _n109(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n110(x: Any, p: str) -> Optional[str]:
+def _n121(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/deadline
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1623,7 +1771,7 @@ def _n110(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n111(x: Any, p: str) -> Optional[str]:
+def _n122(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/reply_by
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1634,7 +1782,7 @@ def _n111(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n112(x: Any, p: str) -> Optional[str]:
+def _n123(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/constraints
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1643,13 +1791,13 @@ def _n112(x: Any, p: str) -> Optional[str]:
             return p + " must have at most 32 properties"
         for k, v in x.items():
             if k not in _K7:
-                e = _n113(v, rt.child(p, k))
+                e = _n124(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n113(x: Any, p: str) -> Optional[str]:
+def _n124(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/constraints/additionalProperties
     if not (rt.is_number(x) or rt.is_string(x) or rt.is_bool(x)):
         return p + " must be number or string or boolean"
@@ -1659,7 +1807,7 @@ def _n113(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n114(x: Any, p: str) -> Optional[str]:
+def _n125(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1667,13 +1815,13 @@ def _n114(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n115(x[i], rt.child(p, i))
+            e = _n126(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n115(x: Any, p: str) -> Optional[str]:
+def _n126(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1683,21 +1831,21 @@ def _n115(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n116(x: Any, p: str) -> Optional[str]:
+def _n127(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n117(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n128(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n118(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n129(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n119(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n130(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -1706,7 +1854,7 @@ def _n116(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n117(x: Any, p: str) -> Optional[str]:
+def _n128(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1717,7 +1865,7 @@ def _n117(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n118(x: Any, p: str) -> Optional[str]:
+def _n129(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1728,7 +1876,7 @@ def _n118(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n119(x: Any, p: str) -> Optional[str]:
+def _n130(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1739,12 +1887,12 @@ def _n119(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n120(x: Any, p: str) -> Optional[str]:
+def _n131(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n121(x: Any, p: str) -> Optional[str]:
+def _n132(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/reply_to
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1752,13 +1900,13 @@ def _n121(x: Any, p: str) -> Optional[str]:
         if len(x) > 16:
             return p + " must have at most 16 items"
         for i in range(0, len(x)):
-            e = _n122(x[i], rt.child(p, i))
+            e = _n133(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n122(x: Any, p: str) -> Optional[str]:
+def _n133(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/reply_to/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1768,14 +1916,14 @@ def _n122(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n123(x: Any, p: str) -> Optional[str]:
+def _n134(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/estimate
     if not (rt.is_bool(x)):
         return p + " must be boolean"
     return None
 
 
-def _n124(x: Any, p: str) -> Optional[str]:
+def _n135(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/properties/depth
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1788,12 +1936,12 @@ def _n124(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n125(x: Any, p: str) -> Optional[str]:
+def _n136(x: Any, p: str) -> Optional[str]:
     # pl:CallForProposal.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n126(x: Any, p: str) -> Optional[str]:
+def _n137(x: Any, p: str) -> Optional[str]:
     # pl:CatalogSyncPage.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1801,20 +1949,20 @@ def _n126(x: Any, p: str) -> Optional[str]:
         if "ads" not in x:
             return p + " must have required property \"ads\""
         if "ads" in x:
-            e = _n127(x["ads"], rt.child(p, "ads"))
+            e = _n138(x["ads"], rt.child(p, "ads"))
             if e is not None:
                 return e
         if "next" in x:
-            e = _n142(x["next"], rt.child(p, "next"))
+            e = _n153(x["next"], rt.child(p, "next"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K19:
+            if k not in _K21:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n127(x: Any, p: str) -> Optional[str]:
+def _n138(x: Any, p: str) -> Optional[str]:
     # pl:CatalogSyncPage.v1#/properties/ads
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -1822,21 +1970,21 @@ def _n127(x: Any, p: str) -> Optional[str]:
         if len(x) > 128:
             return p + " must have at most 128 items"
         for i in range(0, len(x)):
-            e = _n128(x[i], rt.child(p, i))
+            e = _n139(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n128(x: Any, p: str) -> Optional[str]:
+def _n139(x: Any, p: str) -> Optional[str]:
     # pl:CatalogSyncPage.v1#/properties/ads/items
-    e = _n129(x, p)
+    e = _n140(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n129(x: Any, p: str) -> Optional[str]:
+def _n140(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -1860,75 +2008,75 @@ def _n129(x: Any, p: str) -> Optional[str]:
         if "sig" not in x:
             return p + " must have required property \"sig\""
         if "v" in x:
-            e = _n130(x["v"], rt.child(p, "v"))
+            e = _n141(x["v"], rt.child(p, "v"))
             if e is not None:
                 return e
         if "type" in x:
-            e = _n131(x["type"], rt.child(p, "type"))
+            e = _n142(x["type"], rt.child(p, "type"))
             if e is not None:
                 return e
         if "schema" in x:
-            e = _n132(x["schema"], rt.child(p, "schema"))
+            e = _n143(x["schema"], rt.child(p, "schema"))
             if e is not None:
                 return e
         if "from" in x:
-            e = _n133(x["from"], rt.child(p, "from"))
+            e = _n144(x["from"], rt.child(p, "from"))
             if e is not None:
                 return e
         if "to" in x:
-            e = _n134(x["to"], rt.child(p, "to"))
+            e = _n145(x["to"], rt.child(p, "to"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n135(x["ts"], rt.child(p, "ts"))
+            e = _n146(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "exp" in x:
-            e = _n136(x["exp"], rt.child(p, "exp"))
+            e = _n147(x["exp"], rt.child(p, "exp"))
             if e is not None:
                 return e
         if "nonce" in x:
-            e = _n137(x["nonce"], rt.child(p, "nonce"))
+            e = _n148(x["nonce"], rt.child(p, "nonce"))
             if e is not None:
                 return e
         if "trace" in x:
-            e = _n138(x["trace"], rt.child(p, "trace"))
+            e = _n149(x["trace"], rt.child(p, "trace"))
             if e is not None:
                 return e
         if "body" in x:
-            e = _n139(x["body"], rt.child(p, "body"))
+            e = _n150(x["body"], rt.child(p, "body"))
             if e is not None:
                 return e
         if "sig" in x:
-            e = _n140(x["sig"], rt.child(p, "sig"))
+            e = _n151(x["sig"], rt.child(p, "sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K20:
+            if k not in _K22:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n130(x: Any, p: str) -> Optional[str]:
+def _n141(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/v
-    if not rt.json_equal(x, _K11):
+    if not rt.json_equal(x, _K13):
         return p + " must be equal to the constant"
     return None
 
 
-def _n131(x: Any, p: str) -> Optional[str]:
+def _n142(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/type
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
         if len(x) > 64:
             return p + " must have at most 64 characters"
-        if _K21.search(x) is None:
+        if _K23.search(x) is None:
             return p + " must match pattern \"^[A-Z][A-Za-z0-9]*\\\\.v[0-9]+$\""
     return None
 
 
-def _n132(x: Any, p: str) -> Optional[str]:
+def _n143(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/schema
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1940,7 +2088,7 @@ def _n132(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n133(x: Any, p: str) -> Optional[str]:
+def _n144(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/from
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1950,7 +2098,7 @@ def _n133(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n134(x: Any, p: str) -> Optional[str]:
+def _n145(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/to
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1960,7 +2108,7 @@ def _n134(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n135(x: Any, p: str) -> Optional[str]:
+def _n146(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1971,7 +2119,7 @@ def _n135(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n136(x: Any, p: str) -> Optional[str]:
+def _n147(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/exp
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -1982,7 +2130,7 @@ def _n136(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n137(x: Any, p: str) -> Optional[str]:
+def _n148(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/nonce
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -1994,7 +2142,7 @@ def _n137(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n138(x: Any, p: str) -> Optional[str]:
+def _n149(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/trace
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2004,29 +2152,29 @@ def _n138(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n139(x: Any, p: str) -> Optional[str]:
+def _n150(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/body
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n140(x: Any, p: str) -> Optional[str]:
+def _n151(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/properties/sig
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K12.search(x) is None:
+        if _K14.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
     return None
 
 
-def _n141(x: Any, p: str) -> Optional[str]:
+def _n152(x: Any, p: str) -> Optional[str]:
     # pl:Envelope.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n142(x: Any, p: str) -> Optional[str]:
+def _n153(x: Any, p: str) -> Optional[str]:
     # pl:CatalogSyncPage.v1#/properties/next
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2036,31 +2184,31 @@ def _n142(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n143(x: Any, p: str) -> Optional[str]:
+def _n154(x: Any, p: str) -> Optional[str]:
     # pl:CatalogSyncPage.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n144(x: Any, p: str) -> Optional[str]:
+def _n155(x: Any, p: str) -> Optional[str]:
     # pl:CatalogSyncRequest.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "after" in x:
-            e = _n145(x["after"], rt.child(p, "after"))
+            e = _n156(x["after"], rt.child(p, "after"))
             if e is not None:
                 return e
         if "limit" in x:
-            e = _n146(x["limit"], rt.child(p, "limit"))
+            e = _n157(x["limit"], rt.child(p, "limit"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K22:
+            if k not in _K24:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n145(x: Any, p: str) -> Optional[str]:
+def _n156(x: Any, p: str) -> Optional[str]:
     # pl:CatalogSyncRequest.v1#/properties/after
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2070,7 +2218,7 @@ def _n145(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n146(x: Any, p: str) -> Optional[str]:
+def _n157(x: Any, p: str) -> Optional[str]:
     # pl:CatalogSyncRequest.v1#/properties/limit
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2083,12 +2231,12 @@ def _n146(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n147(x: Any, p: str) -> Optional[str]:
+def _n158(x: Any, p: str) -> Optional[str]:
     # pl:CatalogSyncRequest.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n148(x: Any, p: str) -> Optional[str]:
+def _n159(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2102,32 +2250,32 @@ def _n148(x: Any, p: str) -> Optional[str]:
         if "reason" not in x:
             return p + " must have required property \"reason\""
         if "cfp" in x:
-            e = _n149(x["cfp"], rt.child(p, "cfp"))
+            e = _n160(x["cfp"], rt.child(p, "cfp"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n150(x["run"], rt.child(p, "run"))
+            e = _n161(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n151(x["step"], rt.child(p, "step"))
+            e = _n162(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "reason" in x:
-            e = _n152(x["reason"], rt.child(p, "reason"))
+            e = _n163(x["reason"], rt.child(p, "reason"))
             if e is not None:
                 return e
         if "message" in x:
-            e = _n153(x["message"], rt.child(p, "message"))
+            e = _n164(x["message"], rt.child(p, "message"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K23:
+            if k not in _K25:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n149(x: Any, p: str) -> Optional[str]:
+def _n160(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/cfp
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2139,7 +2287,7 @@ def _n149(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n150(x: Any, p: str) -> Optional[str]:
+def _n161(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2149,7 +2297,7 @@ def _n150(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n151(x: Any, p: str) -> Optional[str]:
+def _n162(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2159,14 +2307,14 @@ def _n151(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n152(x: Any, p: str) -> Optional[str]:
+def _n163(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/reason
-    if not any(rt.json_equal(x, v) for v in _K24):
+    if not any(rt.json_equal(x, v) for v in _K26):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n153(x: Any, p: str) -> Optional[str]:
+def _n164(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/properties/message
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2176,12 +2324,12 @@ def _n153(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n154(x: Any, p: str) -> Optional[str]:
+def _n165(x: Any, p: str) -> Optional[str]:
     # pl:Decline.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n155(x: Any, p: str) -> Optional[str]:
+def _n166(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2191,33 +2339,33 @@ def _n155(x: Any, p: str) -> Optional[str]:
         if "path" not in x:
             return p + " must have required property \"path\""
         if "method" in x:
-            e = _n156(x["method"], rt.child(p, "method"))
+            e = _n167(x["method"], rt.child(p, "method"))
             if e is not None:
                 return e
         if "path" in x:
-            e = _n157(x["path"], rt.child(p, "path"))
+            e = _n168(x["path"], rt.child(p, "path"))
             if e is not None:
                 return e
         if "body" in x:
-            e = _n158(x["body"], rt.child(p, "body"))
+            e = _n169(x["body"], rt.child(p, "body"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K25:
+            if k not in _K27:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n156(x: Any, p: str) -> Optional[str]:
+def _n167(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/properties/method
     if not (rt.is_string(x)):
         return p + " must be string"
-    if not any(rt.json_equal(x, v) for v in _K26):
+    if not any(rt.json_equal(x, v) for v in _K28):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n157(x: Any, p: str) -> Optional[str]:
+def _n168(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/properties/path
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2229,17 +2377,17 @@ def _n157(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n158(x: Any, p: str) -> Optional[str]:
+def _n169(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/properties/body
     return None
 
 
-def _n159(x: Any, p: str) -> Optional[str]:
+def _n170(x: Any, p: str) -> Optional[str]:
     # pl:GatewayRequest.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n160(x: Any, p: str) -> Optional[str]:
+def _n171(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2249,36 +2397,36 @@ def _n160(x: Any, p: str) -> Optional[str]:
         if "plan" not in x:
             return p + " must have required property \"plan\""
         if "goal" in x:
-            e = _n161(x["goal"], rt.child(p, "goal"))
+            e = _n172(x["goal"], rt.child(p, "goal"))
             if e is not None:
                 return e
         if "inputs" in x:
-            e = _n162(x["inputs"], rt.child(p, "inputs"))
+            e = _n173(x["inputs"], rt.child(p, "inputs"))
             if e is not None:
                 return e
         if "constraints" in x:
-            e = _n163(x["constraints"], rt.child(p, "constraints"))
+            e = _n174(x["constraints"], rt.child(p, "constraints"))
             if e is not None:
                 return e
         if "policy" in x:
-            e = _n164(x["policy"], rt.child(p, "policy"))
+            e = _n175(x["policy"], rt.child(p, "policy"))
             if e is not None:
                 return e
         if "select" in x:
-            e = _n167(x["select"], rt.child(p, "select"))
+            e = _n178(x["select"], rt.child(p, "select"))
             if e is not None:
                 return e
         if "plan" in x:
-            e = _n170(x["plan"], rt.child(p, "plan"))
+            e = _n181(x["plan"], rt.child(p, "plan"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K27:
+            if k not in _K29:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n161(x: Any, p: str) -> Optional[str]:
+def _n172(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/goal
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2288,224 +2436,65 @@ def _n161(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n162(x: Any, p: str) -> Optional[str]:
+def _n173(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/inputs
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n163(x: Any, p: str) -> Optional[str]:
+def _n174(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/constraints
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n164(x: Any, p: str) -> Optional[str]:
+def _n175(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/policy
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "require" in x:
-            e = _n165(x["require"], rt.child(p, "require"))
+            e = _n176(x["require"], rt.child(p, "require"))
             if e is not None:
                 return e
     return None
 
 
-def _n165(x: Any, p: str) -> Optional[str]:
+def _n176(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/policy/properties/require
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n166(x[i], rt.child(p, i))
+            e = _n177(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n166(x: Any, p: str) -> Optional[str]:
+def _n177(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/policy/properties/require/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n167(x: Any, p: str) -> Optional[str]:
+def _n178(x: Any, p: str) -> Optional[str]:
     # pl:Plan.v1#/properties/select
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "optimize" in x:
-            e = _n168(x["optimize"], rt.child(p, "optimize"))
+            e = _n179(x["optimize"], rt.child(p, "optimize"))
             if e is not None:
                 return e
-    return None
-
-
-def _n168(x: Any, p: str) -> Optional[str]:
-    # pl:Plan.v1#/properties/select/properties/optimize
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        for i in range(0, len(x)):
-            e = _n169(x[i], rt.child(p, i))
-            if e is not None:
-                return e
-    return None
-
-
-def _n169(x: Any, p: str) -> Optional[str]:
-    # pl:Plan.v1#/properties/select/properties/optimize/items
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if _K28.search(x) is None:
-            return p + " must match pattern \"^[A-Za-z_][A-Za-z0-9_]*:-?[0-9.]+$\""
-    return None
-
-
-def _n170(x: Any, p: str) -> Optional[str]:
-    # pl:Plan.v1#/properties/plan
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        if len(x) < 1:
-            return p + " must have at least 1 items"
-        for i in range(0, len(x)):
-            e = _n171(x[i], rt.child(p, i))
-            if e is not None:
-                return e
-    return None
-
-
-def _n171(x: Any, p: str) -> Optional[str]:
-    # pl:Plan.v1#/properties/plan/items
-    if not (rt.is_object(x)):
-        return p + " must be object"
-    return None
-
-
-def _n172(x: Any, p: str) -> Optional[str]:
-    # pl:Plan.v1#/additionalProperties
-    return p + " is not allowed (false schema)"
-
-
-def _n173(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#
-    if not (rt.is_object(x)):
-        return p + " must be object"
-    if rt.is_object(x):
-        if "name" not in x:
-            return p + " must have required property \"name\""
-        if "name" in x:
-            e = _n174(x["name"], rt.child(p, "name"))
-            if e is not None:
-                return e
-        if "version" in x:
-            e = _n175(x["version"], rt.child(p, "version"))
-            if e is not None:
-                return e
-        if "description" in x:
-            e = _n176(x["description"], rt.child(p, "description"))
-            if e is not None:
-                return e
-        if "require_attestations" in x:
-            e = _n177(x["require_attestations"], rt.child(p, "require_attestations"))
-            if e is not None:
-                return e
-        if "allow_peers" in x:
-            e = _n179(x["allow_peers"], rt.child(p, "allow_peers"))
-            if e is not None:
-                return e
-        if "deny_peers" in x:
-            e = _n181(x["deny_peers"], rt.child(p, "deny_peers"))
-            if e is not None:
-                return e
-        if "max_price" in x:
-            e = _n183(x["max_price"], rt.child(p, "max_price"))
-            if e is not None:
-                return e
-        if "max_deadline_ms" in x:
-            e = _n184(x["max_deadline_ms"], rt.child(p, "max_deadline_ms"))
-            if e is not None:
-                return e
-        if "network" in x:
-            e = _n185(x["network"], rt.child(p, "network"))
-            if e is not None:
-                return e
-        if "residency" in x:
-            e = _n186(x["residency"], rt.child(p, "residency"))
-            if e is not None:
-                return e
-        if "self_attest" in x:
-            e = _n188(x["self_attest"], rt.child(p, "self_attest"))
-            if e is not None:
-                return e
-        for k, v in x.items():
-            if k not in _K29:
-                return rt.child(p, k) + " is not allowed (additionalProperties)"
-    return None
-
-
-def _n174(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/name
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if len(x) > 128:
-            return p + " must have at most 128 characters"
-    return None
-
-
-def _n175(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/version
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if len(x) > 64:
-            return p + " must have at most 64 characters"
-    return None
-
-
-def _n176(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/description
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if len(x) > 2000:
-            return p + " must have at most 2000 characters"
-    return None
-
-
-def _n177(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/require_attestations
-    if not (rt.is_array(x)):
-        return p + " must be array"
-    if rt.is_array(x):
-        if len(x) > 64:
-            return p + " must have at most 64 items"
-        for i in range(0, len(x)):
-            e = _n178(x[i], rt.child(p, i))
-            if e is not None:
-                return e
-    return None
-
-
-def _n178(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/require_attestations/items
-    if not (rt.is_string(x)):
-        return p + " must be string"
-    if rt.is_string(x):
-        if len(x) > 200:
-            return p + " must have at most 200 characters"
     return None
 
 
 def _n179(x: Any, p: str) -> Optional[str]:
-    # pl:Policy.v1#/properties/allow_peers
+    # pl:Plan.v1#/properties/select/properties/optimize
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
@@ -2517,6 +2506,165 @@ def _n179(x: Any, p: str) -> Optional[str]:
 
 
 def _n180(x: Any, p: str) -> Optional[str]:
+    # pl:Plan.v1#/properties/select/properties/optimize/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if _K30.search(x) is None:
+            return p + " must match pattern \"^[A-Za-z_][A-Za-z0-9_]*:-?[0-9.]+$\""
+    return None
+
+
+def _n181(x: Any, p: str) -> Optional[str]:
+    # pl:Plan.v1#/properties/plan
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) < 1:
+            return p + " must have at least 1 items"
+        for i in range(0, len(x)):
+            e = _n182(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n182(x: Any, p: str) -> Optional[str]:
+    # pl:Plan.v1#/properties/plan/items
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    return None
+
+
+def _n183(x: Any, p: str) -> Optional[str]:
+    # pl:Plan.v1#/additionalProperties
+    return p + " is not allowed (false schema)"
+
+
+def _n184(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#
+    if not (rt.is_object(x)):
+        return p + " must be object"
+    if rt.is_object(x):
+        if "name" not in x:
+            return p + " must have required property \"name\""
+        if "name" in x:
+            e = _n185(x["name"], rt.child(p, "name"))
+            if e is not None:
+                return e
+        if "version" in x:
+            e = _n186(x["version"], rt.child(p, "version"))
+            if e is not None:
+                return e
+        if "description" in x:
+            e = _n187(x["description"], rt.child(p, "description"))
+            if e is not None:
+                return e
+        if "require_attestations" in x:
+            e = _n188(x["require_attestations"], rt.child(p, "require_attestations"))
+            if e is not None:
+                return e
+        if "allow_peers" in x:
+            e = _n190(x["allow_peers"], rt.child(p, "allow_peers"))
+            if e is not None:
+                return e
+        if "deny_peers" in x:
+            e = _n192(x["deny_peers"], rt.child(p, "deny_peers"))
+            if e is not None:
+                return e
+        if "max_price" in x:
+            e = _n194(x["max_price"], rt.child(p, "max_price"))
+            if e is not None:
+                return e
+        if "max_deadline_ms" in x:
+            e = _n195(x["max_deadline_ms"], rt.child(p, "max_deadline_ms"))
+            if e is not None:
+                return e
+        if "network" in x:
+            e = _n196(x["network"], rt.child(p, "network"))
+            if e is not None:
+                return e
+        if "residency" in x:
+            e = _n197(x["residency"], rt.child(p, "residency"))
+            if e is not None:
+                return e
+        if "self_attest" in x:
+            e = _n199(x["self_attest"], rt.child(p, "self_attest"))
+            if e is not None:
+                return e
+        for k, v in x.items():
+            if k not in _K31:
+                return rt.child(p, k) + " is not allowed (additionalProperties)"
+    return None
+
+
+def _n185(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/name
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 128:
+            return p + " must have at most 128 characters"
+    return None
+
+
+def _n186(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/version
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 64:
+            return p + " must have at most 64 characters"
+    return None
+
+
+def _n187(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/description
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 2000:
+            return p + " must have at most 2000 characters"
+    return None
+
+
+def _n188(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/require_attestations
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        if len(x) > 64:
+            return p + " must have at most 64 items"
+        for i in range(0, len(x)):
+            e = _n189(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n189(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/require_attestations/items
+    if not (rt.is_string(x)):
+        return p + " must be string"
+    if rt.is_string(x):
+        if len(x) > 200:
+            return p + " must have at most 200 characters"
+    return None
+
+
+def _n190(x: Any, p: str) -> Optional[str]:
+    # pl:Policy.v1#/properties/allow_peers
+    if not (rt.is_array(x)):
+        return p + " must be array"
+    if rt.is_array(x):
+        for i in range(0, len(x)):
+            e = _n191(x[i], rt.child(p, i))
+            if e is not None:
+                return e
+    return None
+
+
+def _n191(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/allow_peers/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2526,19 +2674,19 @@ def _n180(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n181(x: Any, p: str) -> Optional[str]:
+def _n192(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/deny_peers
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n182(x[i], rt.child(p, i))
+            e = _n193(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n182(x: Any, p: str) -> Optional[str]:
+def _n193(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/deny_peers/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2548,7 +2696,7 @@ def _n182(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n183(x: Any, p: str) -> Optional[str]:
+def _n194(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/max_price
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2559,7 +2707,7 @@ def _n183(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n184(x: Any, p: str) -> Optional[str]:
+def _n195(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/max_deadline_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2570,14 +2718,14 @@ def _n184(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n185(x: Any, p: str) -> Optional[str]:
+def _n196(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/network
-    if not any(rt.json_equal(x, v) for v in _K30):
+    if not any(rt.json_equal(x, v) for v in _K32):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n186(x: Any, p: str) -> Optional[str]:
+def _n197(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/residency
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -2585,13 +2733,13 @@ def _n186(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n187(x[i], rt.child(p, i))
+            e = _n198(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n187(x: Any, p: str) -> Optional[str]:
+def _n198(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/residency/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2601,19 +2749,19 @@ def _n187(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n188(x: Any, p: str) -> Optional[str]:
+def _n199(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/properties/self_attest
     if not (rt.is_bool(x)):
         return p + " must be boolean"
     return None
 
 
-def _n189(x: Any, p: str) -> Optional[str]:
+def _n200(x: Any, p: str) -> Optional[str]:
     # pl:Policy.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n190(x: Any, p: str) -> Optional[str]:
+def _n201(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2649,96 +2797,96 @@ def _n190(x: Any, p: str) -> Optional[str]:
         if "prev" not in x:
             return p + " must have required property \"prev\""
         if "run" in x:
-            e = _n191(x["run"], rt.child(p, "run"))
+            e = _n202(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n192(x["step"], rt.child(p, "step"))
+            e = _n203(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "capability" in x:
-            e = _n193(x["capability"], rt.child(p, "capability"))
+            e = _n204(x["capability"], rt.child(p, "capability"))
             if e is not None:
                 return e
         if "provider" in x:
-            e = _n194(x["provider"], rt.child(p, "provider"))
+            e = _n205(x["provider"], rt.child(p, "provider"))
             if e is not None:
                 return e
         if "requester" in x:
-            e = _n195(x["requester"], rt.child(p, "requester"))
+            e = _n206(x["requester"], rt.child(p, "requester"))
             if e is not None:
                 return e
         if "award" in x:
-            e = _n196(x["award"], rt.child(p, "award"))
+            e = _n207(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "input" in x:
-            e = _n197(x["input"], rt.child(p, "input"))
+            e = _n208(x["input"], rt.child(p, "input"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n198(x["output"], rt.child(p, "output"))
+            e = _n209(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n201(x["status"], rt.child(p, "status"))
+            e = _n212(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "started" in x:
-            e = _n202(x["started"], rt.child(p, "started"))
+            e = _n213(x["started"], rt.child(p, "started"))
             if e is not None:
                 return e
         if "ended" in x:
-            e = _n203(x["ended"], rt.child(p, "ended"))
+            e = _n214(x["ended"], rt.child(p, "ended"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n204(x["usage"], rt.child(p, "usage"))
+            e = _n215(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "limits" in x:
-            e = _n209(x["limits"], rt.child(p, "limits"))
+            e = _n220(x["limits"], rt.child(p, "limits"))
             if e is not None:
                 return e
         if "isolation" in x:
-            e = _n214(x["isolation"], rt.child(p, "isolation"))
+            e = _n225(x["isolation"], rt.child(p, "isolation"))
             if e is not None:
                 return e
         if "permissions" in x:
-            e = _n215(x["permissions"], rt.child(p, "permissions"))
+            e = _n226(x["permissions"], rt.child(p, "permissions"))
             if e is not None:
                 return e
         if "policies" in x:
-            e = _n217(x["policies"], rt.child(p, "policies"))
+            e = _n228(x["policies"], rt.child(p, "policies"))
             if e is not None:
                 return e
         if "prev" in x:
-            e = _n219(x["prev"], rt.child(p, "prev"))
+            e = _n230(x["prev"], rt.child(p, "prev"))
             if e is not None:
                 return e
         if "via" in x:
-            e = _n221(x["via"], rt.child(p, "via"))
+            e = _n232(x["via"], rt.child(p, "via"))
             if e is not None:
                 return e
         if "on_behalf_of" in x:
-            e = _n226(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
+            e = _n237(x["on_behalf_of"], rt.child(p, "on_behalf_of"))
             if e is not None:
                 return e
         if "attestations" in x:
-            e = _n227(x["attestations"], rt.child(p, "attestations"))
+            e = _n238(x["attestations"], rt.child(p, "attestations"))
             if e is not None:
                 return e
         if "inner" in x:
-            e = _n229(x["inner"], rt.child(p, "inner"))
+            e = _n240(x["inner"], rt.child(p, "inner"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K31:
+            if k not in _K33:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n191(x: Any, p: str) -> Optional[str]:
+def _n202(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2748,7 +2896,7 @@ def _n191(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n192(x: Any, p: str) -> Optional[str]:
+def _n203(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2758,7 +2906,7 @@ def _n192(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n193(x: Any, p: str) -> Optional[str]:
+def _n204(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/capability
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2768,7 +2916,7 @@ def _n193(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n194(x: Any, p: str) -> Optional[str]:
+def _n205(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/provider
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2778,7 +2926,7 @@ def _n194(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n195(x: Any, p: str) -> Optional[str]:
+def _n206(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/requester
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2788,7 +2936,7 @@ def _n195(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n196(x: Any, p: str) -> Optional[str]:
+def _n207(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2798,7 +2946,7 @@ def _n196(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n197(x: Any, p: str) -> Optional[str]:
+def _n208(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/input
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2810,14 +2958,14 @@ def _n197(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n198(x: Any, p: str) -> Optional[str]:
+def _n209(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output
-    if sum(1 for f in (_n199, _n200,) if f(x, p) is None) != 1:
+    if sum(1 for f in (_n210, _n211,) if f(x, p) is None) != 1:
         return p + " must match exactly one schema in oneOf"
     return None
 
 
-def _n199(x: Any, p: str) -> Optional[str]:
+def _n210(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output/oneOf/0
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -2829,21 +2977,21 @@ def _n199(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n200(x: Any, p: str) -> Optional[str]:
+def _n211(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/output/oneOf/1
-    if not rt.json_equal(x, _K32):
+    if not rt.json_equal(x, _K34):
         return p + " must be equal to the constant"
     return None
 
 
-def _n201(x: Any, p: str) -> Optional[str]:
+def _n212(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/status
-    if not any(rt.json_equal(x, v) for v in _K33):
+    if not any(rt.json_equal(x, v) for v in _K35):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n202(x: Any, p: str) -> Optional[str]:
+def _n213(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/started
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2854,7 +3002,7 @@ def _n202(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n203(x: Any, p: str) -> Optional[str]:
+def _n214(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/ended
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2865,7 +3013,7 @@ def _n203(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n204(x: Any, p: str) -> Optional[str]:
+def _n215(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -2877,24 +3025,24 @@ def _n204(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n205(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n216(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n206(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n217(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n207(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n218(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K34:
+            if k not in _K36:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n205(x: Any, p: str) -> Optional[str]:
+def _n216(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2905,7 +3053,7 @@ def _n205(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n206(x: Any, p: str) -> Optional[str]:
+def _n217(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2916,7 +3064,7 @@ def _n206(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n207(x: Any, p: str) -> Optional[str]:
+def _n218(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -2927,26 +3075,26 @@ def _n207(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n208(x: Any, p: str) -> Optional[str]:
+def _n219(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n209(x: Any, p: str) -> Optional[str]:
+def _n220(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "cpu_ms" in x:
-            e = _n210(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n221(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "mem_mb" in x:
-            e = _n211(x["mem_mb"], rt.child(p, "mem_mb"))
+            e = _n222(x["mem_mb"], rt.child(p, "mem_mb"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n212(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n223(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         for k, v in x.items():
@@ -2955,7 +3103,7 @@ def _n209(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n210(x: Any, p: str) -> Optional[str]:
+def _n221(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/cpu_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2966,7 +3114,7 @@ def _n210(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n211(x: Any, p: str) -> Optional[str]:
+def _n222(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/mem_mb
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2977,7 +3125,7 @@ def _n211(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n212(x: Any, p: str) -> Optional[str]:
+def _n223(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/properties/wall_ms
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -2988,19 +3136,19 @@ def _n212(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n213(x: Any, p: str) -> Optional[str]:
+def _n224(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/limits/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n214(x: Any, p: str) -> Optional[str]:
+def _n225(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/isolation
-    if not any(rt.json_equal(x, v) for v in _K35):
+    if not any(rt.json_equal(x, v) for v in _K37):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n215(x: Any, p: str) -> Optional[str]:
+def _n226(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/permissions
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3008,7 +3156,7 @@ def _n215(x: Any, p: str) -> Optional[str]:
         if len(x) > 4:
             return p + " must have at most 4 items"
         for i in range(0, len(x)):
-            e = _n216(x[i], rt.child(p, i))
+            e = _n227(x[i], rt.child(p, i))
             if e is not None:
                 return e
         if not rt.all_unique(x):
@@ -3016,14 +3164,14 @@ def _n215(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n216(x: Any, p: str) -> Optional[str]:
+def _n227(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/permissions/items
-    if not any(rt.json_equal(x, v) for v in _K36):
+    if not any(rt.json_equal(x, v) for v in _K38):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n217(x: Any, p: str) -> Optional[str]:
+def _n228(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3031,13 +3179,13 @@ def _n217(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n218(x[i], rt.child(p, i))
+            e = _n229(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n218(x: Any, p: str) -> Optional[str]:
+def _n229(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/policies/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3047,7 +3195,7 @@ def _n218(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n219(x: Any, p: str) -> Optional[str]:
+def _n230(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3055,13 +3203,13 @@ def _n219(x: Any, p: str) -> Optional[str]:
         if len(x) > 1024:
             return p + " must have at most 1024 items"
         for i in range(0, len(x)):
-            e = _n220(x[i], rt.child(p, i))
+            e = _n231(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n220(x: Any, p: str) -> Optional[str]:
+def _n231(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/prev/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3073,7 +3221,7 @@ def _n220(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n221(x: Any, p: str) -> Optional[str]:
+def _n232(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3083,36 +3231,36 @@ def _n221(x: Any, p: str) -> Optional[str]:
         if "target" not in x:
             return p + " must have required property \"target\""
         if "kind" in x:
-            e = _n222(x["kind"], rt.child(p, "kind"))
+            e = _n233(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "target" in x:
-            e = _n223(x["target"], rt.child(p, "target"))
+            e = _n234(x["target"], rt.child(p, "target"))
             if e is not None:
                 return e
         if "ref" in x:
-            e = _n224(x["ref"], rt.child(p, "ref"))
+            e = _n235(x["ref"], rt.child(p, "ref"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K37:
+            if k not in _K39:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n222(x: Any, p: str) -> Optional[str]:
+def _n233(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/kind
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
         if len(x) > 32:
             return p + " must have at most 32 characters"
-        if _K38.search(x) is None:
+        if _K40.search(x) is None:
             return p + " must match pattern \"^[a-z][a-z0-9-]*$\""
     return None
 
 
-def _n223(x: Any, p: str) -> Optional[str]:
+def _n234(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/target
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3124,7 +3272,7 @@ def _n223(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n224(x: Any, p: str) -> Optional[str]:
+def _n235(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/properties/ref
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3134,12 +3282,12 @@ def _n224(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n225(x: Any, p: str) -> Optional[str]:
+def _n236(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/via/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n226(x: Any, p: str) -> Optional[str]:
+def _n237(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/on_behalf_of
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3149,7 +3297,7 @@ def _n226(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n227(x: Any, p: str) -> Optional[str]:
+def _n238(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/attestations
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3157,13 +3305,13 @@ def _n227(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n228(x[i], rt.child(p, i))
+            e = _n239(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n228(x: Any, p: str) -> Optional[str]:
+def _n239(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/attestations/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3175,7 +3323,7 @@ def _n228(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n229(x: Any, p: str) -> Optional[str]:
+def _n240(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3185,20 +3333,20 @@ def _n229(x: Any, p: str) -> Optional[str]:
         if "receipts" not in x:
             return p + " must have required property \"receipts\""
         if "run" in x:
-            e = _n230(x["run"], rt.child(p, "run"))
+            e = _n241(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "receipts" in x:
-            e = _n231(x["receipts"], rt.child(p, "receipts"))
+            e = _n242(x["receipts"], rt.child(p, "receipts"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K39:
+            if k not in _K41:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n230(x: Any, p: str) -> Optional[str]:
+def _n241(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3208,7 +3356,7 @@ def _n230(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n231(x: Any, p: str) -> Optional[str]:
+def _n242(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/properties/receipts
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -3216,13 +3364,13 @@ def _n231(x: Any, p: str) -> Optional[str]:
         if len(x) > 1024:
             return p + " must have at most 1024 items"
         for i in range(0, len(x)):
-            e = _n232(x[i], rt.child(p, i))
+            e = _n243(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n232(x: Any, p: str) -> Optional[str]:
+def _n243(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/properties/receipts/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3234,17 +3382,17 @@ def _n232(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n233(x: Any, p: str) -> Optional[str]:
+def _n244(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/properties/inner/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n234(x: Any, p: str) -> Optional[str]:
+def _n245(x: Any, p: str) -> Optional[str]:
     # pl:Receipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n235(x: Any, p: str) -> Optional[str]:
+def _n246(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3260,44 +3408,44 @@ def _n235(x: Any, p: str) -> Optional[str]:
         if "usage" not in x:
             return p + " must have required property \"usage\""
         if "award" in x:
-            e = _n236(x["award"], rt.child(p, "award"))
+            e = _n247(x["award"], rt.child(p, "award"))
             if e is not None:
                 return e
         if "run" in x:
-            e = _n237(x["run"], rt.child(p, "run"))
+            e = _n248(x["run"], rt.child(p, "run"))
             if e is not None:
                 return e
         if "step" in x:
-            e = _n238(x["step"], rt.child(p, "step"))
+            e = _n249(x["step"], rt.child(p, "step"))
             if e is not None:
                 return e
         if "status" in x:
-            e = _n239(x["status"], rt.child(p, "status"))
+            e = _n250(x["status"], rt.child(p, "status"))
             if e is not None:
                 return e
         if "output" in x:
-            e = _n240(x["output"], rt.child(p, "output"))
+            e = _n251(x["output"], rt.child(p, "output"))
             if e is not None:
                 return e
         if "error" in x:
-            e = _n241(x["error"], rt.child(p, "error"))
+            e = _n252(x["error"], rt.child(p, "error"))
             if e is not None:
                 return e
         if "usage" in x:
-            e = _n246(x["usage"], rt.child(p, "usage"))
+            e = _n257(x["usage"], rt.child(p, "usage"))
             if e is not None:
                 return e
         if "receipt" in x:
-            e = _n251(x["receipt"], rt.child(p, "receipt"))
+            e = _n262(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K40:
+            if k not in _K42:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n236(x: Any, p: str) -> Optional[str]:
+def _n247(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/award
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3309,7 +3457,7 @@ def _n236(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n237(x: Any, p: str) -> Optional[str]:
+def _n248(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/run
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3319,7 +3467,7 @@ def _n237(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n238(x: Any, p: str) -> Optional[str]:
+def _n249(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/step
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3329,14 +3477,14 @@ def _n238(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n239(x: Any, p: str) -> Optional[str]:
+def _n250(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/status
-    if not any(rt.json_equal(x, v) for v in _K33):
+    if not any(rt.json_equal(x, v) for v in _K35):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n240(x: Any, p: str) -> Optional[str]:
+def _n251(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/output
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3348,7 +3496,7 @@ def _n240(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n241(x: Any, p: str) -> Optional[str]:
+def _n252(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3358,25 +3506,25 @@ def _n241(x: Any, p: str) -> Optional[str]:
         if "message" not in x:
             return p + " must have required property \"message\""
         if "name" in x:
-            e = _n242(x["name"], rt.child(p, "name"))
+            e = _n253(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "message" in x:
-            e = _n243(x["message"], rt.child(p, "message"))
+            e = _n254(x["message"], rt.child(p, "message"))
             if e is not None:
                 return e
         if "retryable" in x:
-            e = _n244(x["retryable"], rt.child(p, "retryable"))
+            e = _n255(x["retryable"], rt.child(p, "retryable"))
             if e is not None:
                 return e
         if "details" in x:
-            e = _n245(x["details"], rt.child(p, "details"))
+            e = _n256(x["details"], rt.child(p, "details"))
             if e is not None:
                 return e
     return None
 
 
-def _n242(x: Any, p: str) -> Optional[str]:
+def _n253(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3386,7 +3534,7 @@ def _n242(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n243(x: Any, p: str) -> Optional[str]:
+def _n254(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/message
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3396,21 +3544,21 @@ def _n243(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n244(x: Any, p: str) -> Optional[str]:
+def _n255(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/retryable
     if not (rt.is_bool(x)):
         return p + " must be boolean"
     return None
 
 
-def _n245(x: Any, p: str) -> Optional[str]:
+def _n256(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/error/properties/details
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n246(x: Any, p: str) -> Optional[str]:
+def _n257(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3422,24 +3570,24 @@ def _n246(x: Any, p: str) -> Optional[str]:
         if "mem_peak_mb" not in x:
             return p + " must have required property \"mem_peak_mb\""
         if "cpu_ms" in x:
-            e = _n247(x["cpu_ms"], rt.child(p, "cpu_ms"))
+            e = _n258(x["cpu_ms"], rt.child(p, "cpu_ms"))
             if e is not None:
                 return e
         if "wall_ms" in x:
-            e = _n248(x["wall_ms"], rt.child(p, "wall_ms"))
+            e = _n259(x["wall_ms"], rt.child(p, "wall_ms"))
             if e is not None:
                 return e
         if "mem_peak_mb" in x:
-            e = _n249(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
+            e = _n260(x["mem_peak_mb"], rt.child(p, "mem_peak_mb"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K34:
+            if k not in _K36:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n247(x: Any, p: str) -> Optional[str]:
+def _n258(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/cpu_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -3450,7 +3598,7 @@ def _n247(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n248(x: Any, p: str) -> Optional[str]:
+def _n259(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/wall_ms
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -3461,7 +3609,7 @@ def _n248(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n249(x: Any, p: str) -> Optional[str]:
+def _n260(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/properties/mem_peak_mb
     if not (rt.is_number(x)):
         return p + " must be number"
@@ -3472,20 +3620,20 @@ def _n249(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n250(x: Any, p: str) -> Optional[str]:
+def _n261(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/usage/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n251(x: Any, p: str) -> Optional[str]:
+def _n262(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/properties/receipt
-    e = _n252(x, p)
+    e = _n263(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n252(x: Any, p: str) -> Optional[str]:
+def _n263(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3495,62 +3643,62 @@ def _n252(x: Any, p: str) -> Optional[str]:
         if "provider_sig" not in x:
             return p + " must have required property \"provider_sig\""
         if "receipt" in x:
-            e = _n253(x["receipt"], rt.child(p, "receipt"))
+            e = _n264(x["receipt"], rt.child(p, "receipt"))
             if e is not None:
                 return e
         if "provider_sig" in x:
-            e = _n254(x["provider_sig"], rt.child(p, "provider_sig"))
+            e = _n265(x["provider_sig"], rt.child(p, "provider_sig"))
             if e is not None:
                 return e
         if "requester_sig" in x:
-            e = _n255(x["requester_sig"], rt.child(p, "requester_sig"))
+            e = _n266(x["requester_sig"], rt.child(p, "requester_sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K41:
+            if k not in _K43:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n253(x: Any, p: str) -> Optional[str]:
+def _n264(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/receipt
-    e = _n190(x, p)
+    e = _n201(x, p)
     if e is not None:
         return e
     return None
 
 
-def _n254(x: Any, p: str) -> Optional[str]:
+def _n265(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/provider_sig
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K12.search(x) is None:
+        if _K14.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
     return None
 
 
-def _n255(x: Any, p: str) -> Optional[str]:
+def _n266(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/properties/requester_sig
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K12.search(x) is None:
+        if _K14.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
     return None
 
 
-def _n256(x: Any, p: str) -> Optional[str]:
+def _n267(x: Any, p: str) -> Optional[str]:
     # pl:SignedReceipt.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n257(x: Any, p: str) -> Optional[str]:
+def _n268(x: Any, p: str) -> Optional[str]:
     # pl:Result.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n258(x: Any, p: str) -> Optional[str]:
+def _n269(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3566,43 +3714,43 @@ def _n258(x: Any, p: str) -> Optional[str]:
         if "sig" not in x:
             return p + " must have required property \"sig\""
         if "v" in x:
-            e = _n259(x["v"], rt.child(p, "v"))
+            e = _n270(x["v"], rt.child(p, "v"))
             if e is not None:
                 return e
         if "issuer" in x:
-            e = _n260(x["issuer"], rt.child(p, "issuer"))
+            e = _n271(x["issuer"], rt.child(p, "issuer"))
             if e is not None:
                 return e
         if "attestation" in x:
-            e = _n261(x["attestation"], rt.child(p, "attestation"))
+            e = _n272(x["attestation"], rt.child(p, "attestation"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n262(x["ts"], rt.child(p, "ts"))
+            e = _n273(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "reason" in x:
-            e = _n263(x["reason"], rt.child(p, "reason"))
+            e = _n274(x["reason"], rt.child(p, "reason"))
             if e is not None:
                 return e
         if "sig" in x:
-            e = _n264(x["sig"], rt.child(p, "sig"))
+            e = _n275(x["sig"], rt.child(p, "sig"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K42:
+            if k not in _K44:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n259(x: Any, p: str) -> Optional[str]:
+def _n270(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/v
-    if not rt.json_equal(x, _K11):
+    if not rt.json_equal(x, _K13):
         return p + " must be equal to the constant"
     return None
 
 
-def _n260(x: Any, p: str) -> Optional[str]:
+def _n271(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/issuer
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3612,7 +3760,7 @@ def _n260(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n261(x: Any, p: str) -> Optional[str]:
+def _n272(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/attestation
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3624,7 +3772,7 @@ def _n261(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n262(x: Any, p: str) -> Optional[str]:
+def _n273(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -3635,7 +3783,7 @@ def _n262(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n263(x: Any, p: str) -> Optional[str]:
+def _n274(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/reason
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -3645,22 +3793,22 @@ def _n263(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n264(x: Any, p: str) -> Optional[str]:
+def _n275(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/properties/sig
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K12.search(x) is None:
+        if _K14.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9_-]{86}$\""
     return None
 
 
-def _n265(x: Any, p: str) -> Optional[str]:
+def _n276(x: Any, p: str) -> Optional[str]:
     # pl:Revocation.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n266(x: Any, p: str) -> Optional[str]:
+def _n277(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3670,271 +3818,271 @@ def _n266(x: Any, p: str) -> Optional[str]:
         if "graph" not in x:
             return p + " must have required property \"graph\""
         if "workflow_id" in x:
-            e = _n267(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n278(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n268(x["name"], rt.child(p, "name"))
+            e = _n279(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n269(x["description"], rt.child(p, "description"))
+            e = _n280(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n270(x["tags"], rt.child(p, "tags"))
+            e = _n281(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n272(x["version"], rt.child(p, "version"))
+            e = _n283(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "globalSettings" in x:
-            e = _n275(x["globalSettings"], rt.child(p, "globalSettings"))
+            e = _n286(x["globalSettings"], rt.child(p, "globalSettings"))
             if e is not None:
                 return e
         if "globalParameters" in x:
-            e = _n276(x["globalParameters"], rt.child(p, "globalParameters"))
+            e = _n287(x["globalParameters"], rt.child(p, "globalParameters"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n277(x["modules"], rt.child(p, "modules"))
+            e = _n288(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         if "graph" in x:
-            e = _n287(x["graph"], rt.child(p, "graph"))
+            e = _n298(x["graph"], rt.child(p, "graph"))
             if e is not None:
                 return e
     return None
 
 
-def _n267(x: Any, p: str) -> Optional[str]:
+def _n278(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n268(x: Any, p: str) -> Optional[str]:
+def _n279(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n269(x: Any, p: str) -> Optional[str]:
+def _n280(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n270(x: Any, p: str) -> Optional[str]:
+def _n281(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n271(x[i], rt.child(p, i))
+            e = _n282(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n271(x: Any, p: str) -> Optional[str]:
+def _n282(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n272(x: Any, p: str) -> Optional[str]:
+def _n283(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "version" in x:
-            e = _n273(x["version"], rt.child(p, "version"))
+            e = _n284(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "releaseTag" in x:
-            e = _n274(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n285(x["releaseTag"], rt.child(p, "releaseTag"))
             if e is not None:
                 return e
     return None
 
 
-def _n273(x: Any, p: str) -> Optional[str]:
+def _n284(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n274(x: Any, p: str) -> Optional[str]:
+def _n285(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/version/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n275(x: Any, p: str) -> Optional[str]:
+def _n286(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalSettings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n276(x: Any, p: str) -> Optional[str]:
+def _n287(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/globalParameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n277(x: Any, p: str) -> Optional[str]:
+def _n288(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n278(v, rt.child(p, k))
+                e = _n289(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n278(x: Any, p: str) -> Optional[str]:
+def _n289(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         if "codePath" in x:
-            e = _n279(x["codePath"], rt.child(p, "codePath"))
+            e = _n290(x["codePath"], rt.child(p, "codePath"))
             if e is not None:
                 return e
         if "settings" in x:
-            e = _n280(x["settings"], rt.child(p, "settings"))
+            e = _n291(x["settings"], rt.child(p, "settings"))
             if e is not None:
                 return e
         if "parameters" in x:
-            e = _n281(x["parameters"], rt.child(p, "parameters"))
+            e = _n292(x["parameters"], rt.child(p, "parameters"))
             if e is not None:
                 return e
         if "name" in x:
-            e = _n282(x["name"], rt.child(p, "name"))
+            e = _n293(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n283(x["description"], rt.child(p, "description"))
+            e = _n294(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n284(x["tags"], rt.child(p, "tags"))
+            e = _n295(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "resource_requirements" in x:
-            e = _n286(x["resource_requirements"], rt.child(p, "resource_requirements"))
+            e = _n297(x["resource_requirements"], rt.child(p, "resource_requirements"))
             if e is not None:
                 return e
     return None
 
 
-def _n279(x: Any, p: str) -> Optional[str]:
+def _n290(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/codePath
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n280(x: Any, p: str) -> Optional[str]:
+def _n291(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/settings
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n281(x: Any, p: str) -> Optional[str]:
+def _n292(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/parameters
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n282(x: Any, p: str) -> Optional[str]:
+def _n293(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n283(x: Any, p: str) -> Optional[str]:
+def _n294(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n284(x: Any, p: str) -> Optional[str]:
+def _n295(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n285(x[i], rt.child(p, i))
+            e = _n296(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n285(x: Any, p: str) -> Optional[str]:
+def _n296(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n286(x: Any, p: str) -> Optional[str]:
+def _n297(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/modules/additionalProperties/properties/resource_requirements
     if not (rt.is_object(x)):
         return p + " must be object"
     return None
 
 
-def _n287(x: Any, p: str) -> Optional[str]:
+def _n298(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph
     if not (rt.is_object(x)):
         return p + " must be object"
     if rt.is_object(x):
         for k, v in x.items():
             if k not in _K7:
-                e = _n288(v, rt.child(p, k))
+                e = _n299(v, rt.child(p, k))
                 if e is not None:
                     return e
     return None
 
 
-def _n288(x: Any, p: str) -> Optional[str]:
+def _n299(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties
     if not (rt.is_array(x)):
         return p + " must be array"
     if rt.is_array(x):
         for i in range(0, len(x)):
-            e = _n289(x[i], rt.child(p, i))
+            e = _n300(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n289(x: Any, p: str) -> Optional[str]:
+def _n300(x: Any, p: str) -> Optional[str]:
     # pl:Workflow.v1#/properties/graph/additionalProperties/items
     if not (rt.is_string(x)):
         return p + " must be string"
     return None
 
 
-def _n290(x: Any, p: str) -> Optional[str]:
+def _n301(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -3958,66 +4106,66 @@ def _n290(x: Any, p: str) -> Optional[str]:
         if "meta" not in x:
             return p + " must have required property \"meta\""
         if "workflow_id" in x:
-            e = _n291(x["workflow_id"], rt.child(p, "workflow_id"))
+            e = _n302(x["workflow_id"], rt.child(p, "workflow_id"))
             if e is not None:
                 return e
         if "version" in x:
-            e = _n292(x["version"], rt.child(p, "version"))
+            e = _n303(x["version"], rt.child(p, "version"))
             if e is not None:
                 return e
         if "releaseTag" in x:
-            e = _n293(x["releaseTag"], rt.child(p, "releaseTag"))
+            e = _n304(x["releaseTag"], rt.child(p, "releaseTag"))
             if e is not None:
                 return e
         if "kind" in x:
-            e = _n294(x["kind"], rt.child(p, "kind"))
+            e = _n305(x["kind"], rt.child(p, "kind"))
             if e is not None:
                 return e
         if "bundle" in x:
-            e = _n295(x["bundle"], rt.child(p, "bundle"))
+            e = _n306(x["bundle"], rt.child(p, "bundle"))
             if e is not None:
                 return e
         if "size" in x:
-            e = _n296(x["size"], rt.child(p, "size"))
+            e = _n307(x["size"], rt.child(p, "size"))
             if e is not None:
                 return e
         if "publisher" in x:
-            e = _n297(x["publisher"], rt.child(p, "publisher"))
+            e = _n308(x["publisher"], rt.child(p, "publisher"))
             if e is not None:
                 return e
         if "publisherKind" in x:
-            e = _n298(x["publisherKind"], rt.child(p, "publisherKind"))
+            e = _n309(x["publisherKind"], rt.child(p, "publisherKind"))
             if e is not None:
                 return e
         if "ts" in x:
-            e = _n299(x["ts"], rt.child(p, "ts"))
+            e = _n310(x["ts"], rt.child(p, "ts"))
             if e is not None:
                 return e
         if "tombstone" in x:
-            e = _n300(x["tombstone"], rt.child(p, "tombstone"))
+            e = _n311(x["tombstone"], rt.child(p, "tombstone"))
             if e is not None:
                 return e
         if "meta" in x:
-            e = _n301(x["meta"], rt.child(p, "meta"))
+            e = _n312(x["meta"], rt.child(p, "meta"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K43:
+            if k not in _K45:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n291(x: Any, p: str) -> Optional[str]:
+def _n302(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/workflow_id
     if not (rt.is_string(x)):
         return p + " must be string"
     if rt.is_string(x):
-        if _K44.search(x) is None:
+        if _K46.search(x) is None:
             return p + " must match pattern \"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$\""
     return None
 
 
-def _n292(x: Any, p: str) -> Optional[str]:
+def _n303(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/version
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -4027,7 +4175,7 @@ def _n292(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n293(x: Any, p: str) -> Optional[str]:
+def _n304(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/releaseTag
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -4037,14 +4185,14 @@ def _n293(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n294(x: Any, p: str) -> Optional[str]:
+def _n305(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/kind
-    if not any(rt.json_equal(x, v) for v in _K45):
+    if not any(rt.json_equal(x, v) for v in _K47):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n295(x: Any, p: str) -> Optional[str]:
+def _n306(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/bundle
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -4056,7 +4204,7 @@ def _n295(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n296(x: Any, p: str) -> Optional[str]:
+def _n307(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/size
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -4067,7 +4215,7 @@ def _n296(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n297(x: Any, p: str) -> Optional[str]:
+def _n308(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisher
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -4079,14 +4227,14 @@ def _n297(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n298(x: Any, p: str) -> Optional[str]:
+def _n309(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/publisherKind
-    if not any(rt.json_equal(x, v) for v in _K46):
+    if not any(rt.json_equal(x, v) for v in _K48):
         return p + " must be one of the allowed values"
     return None
 
 
-def _n299(x: Any, p: str) -> Optional[str]:
+def _n310(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/ts
     if not (rt.is_integer(x)):
         return p + " must be integer"
@@ -4097,14 +4245,14 @@ def _n299(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n300(x: Any, p: str) -> Optional[str]:
+def _n311(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/tombstone
-    if not rt.json_equal(x, _K47):
+    if not rt.json_equal(x, _K49):
         return p + " must be equal to the constant"
     return None
 
 
-def _n301(x: Any, p: str) -> Optional[str]:
+def _n312(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta
     if not (rt.is_object(x)):
         return p + " must be object"
@@ -4114,28 +4262,28 @@ def _n301(x: Any, p: str) -> Optional[str]:
         if "modules" not in x:
             return p + " must have required property \"modules\""
         if "name" in x:
-            e = _n302(x["name"], rt.child(p, "name"))
+            e = _n313(x["name"], rt.child(p, "name"))
             if e is not None:
                 return e
         if "description" in x:
-            e = _n303(x["description"], rt.child(p, "description"))
+            e = _n314(x["description"], rt.child(p, "description"))
             if e is not None:
                 return e
         if "tags" in x:
-            e = _n304(x["tags"], rt.child(p, "tags"))
+            e = _n315(x["tags"], rt.child(p, "tags"))
             if e is not None:
                 return e
         if "modules" in x:
-            e = _n306(x["modules"], rt.child(p, "modules"))
+            e = _n317(x["modules"], rt.child(p, "modules"))
             if e is not None:
                 return e
         for k, v in x.items():
-            if k not in _K48:
+            if k not in _K50:
                 return rt.child(p, k) + " is not allowed (additionalProperties)"
     return None
 
 
-def _n302(x: Any, p: str) -> Optional[str]:
+def _n313(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/name
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -4145,7 +4293,7 @@ def _n302(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n303(x: Any, p: str) -> Optional[str]:
+def _n314(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/description
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -4155,7 +4303,7 @@ def _n303(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n304(x: Any, p: str) -> Optional[str]:
+def _n315(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -4163,13 +4311,13 @@ def _n304(x: Any, p: str) -> Optional[str]:
         if len(x) > 64:
             return p + " must have at most 64 items"
         for i in range(0, len(x)):
-            e = _n305(x[i], rt.child(p, i))
+            e = _n316(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n305(x: Any, p: str) -> Optional[str]:
+def _n316(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/tags/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -4179,7 +4327,7 @@ def _n305(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n306(x: Any, p: str) -> Optional[str]:
+def _n317(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules
     if not (rt.is_array(x)):
         return p + " must be array"
@@ -4187,13 +4335,13 @@ def _n306(x: Any, p: str) -> Optional[str]:
         if len(x) > 1000:
             return p + " must have at most 1000 items"
         for i in range(0, len(x)):
-            e = _n307(x[i], rt.child(p, i))
+            e = _n318(x[i], rt.child(p, i))
             if e is not None:
                 return e
     return None
 
 
-def _n307(x: Any, p: str) -> Optional[str]:
+def _n318(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/properties/modules/items
     if not (rt.is_string(x)):
         return p + " must be string"
@@ -4203,37 +4351,38 @@ def _n307(x: Any, p: str) -> Optional[str]:
     return None
 
 
-def _n308(x: Any, p: str) -> Optional[str]:
+def _n319(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/properties/meta/additionalProperties
     return p + " is not allowed (false schema)"
 
 
-def _n309(x: Any, p: str) -> Optional[str]:
+def _n320(x: Any, p: str) -> Optional[str]:
     # pl:WorkflowRecord.v1#/additionalProperties
     return p + " is not allowed (false schema)"
 
 
 VALIDATORS: Dict[str, Callable[[Any, str], Optional[str]]] = {
     "AdvertiseCapability.v1": _n0,
-    "Attestation.v1": _n39,
-    "Award.v1": _n51,
-    "Bid.v1": _n73,
-    "BidRelease.v1": _n93,
-    "CallForProposal.v1": _n100,
+    "AdvertiseCapabilitySet.v1": _n39,
+    "Attestation.v1": _n50,
+    "Award.v1": _n62,
+    "Bid.v1": _n84,
+    "BidRelease.v1": _n104,
+    "CallForProposal.v1": _n111,
     "Capability.v1": _n3,
-    "CatalogSyncPage.v1": _n126,
-    "CatalogSyncRequest.v1": _n144,
-    "Decline.v1": _n148,
-    "Envelope.v1": _n129,
-    "GatewayRequest.v1": _n155,
-    "Plan.v1": _n160,
-    "Policy.v1": _n173,
-    "Receipt.v1": _n190,
-    "Result.v1": _n235,
-    "Revocation.v1": _n258,
-    "SignedReceipt.v1": _n252,
-    "Workflow.v1": _n266,
-    "WorkflowRecord.v1": _n290,
+    "CatalogSyncPage.v1": _n137,
+    "CatalogSyncRequest.v1": _n155,
+    "Decline.v1": _n159,
+    "Envelope.v1": _n140,
+    "GatewayRequest.v1": _n166,
+    "Plan.v1": _n171,
+    "Policy.v1": _n184,
+    "Receipt.v1": _n201,
+    "Result.v1": _n246,
+    "Revocation.v1": _n269,
+    "SignedReceipt.v1": _n263,
+    "Workflow.v1": _n277,
+    "WorkflowRecord.v1": _n301,
 }
 
 
@@ -4262,6 +4411,11 @@ def validate(name: str, doc: Any) -> None:
 def validate_advertise_capability_v1(doc: Any) -> None:
     """Raises SpecValidationError unless doc is a valid AdvertiseCapability.v1."""
     validate("AdvertiseCapability.v1", doc)
+
+
+def validate_advertise_capability_set_v1(doc: Any) -> None:
+    """Raises SpecValidationError unless doc is a valid AdvertiseCapabilitySet.v1."""
+    validate("AdvertiseCapabilitySet.v1", doc)
 
 
 def validate_attestation_v1(doc: Any) -> None:
