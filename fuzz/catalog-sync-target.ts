@@ -2,8 +2,8 @@
  * `/pl/catalog-sync/1.0.0` decoding: bytes read as a dag-cbor frame payload,
  * then checked as a request (the serving side) and as an answer page whose
  * ads are each checked as a gossiped ad would be (real verifier and schema
- * registry, the real CatalogListener checks). Only the typed refusals may
- * come out.
+ * registry, the real CatalogListener checks; single ads and sets). Only the
+ * typed refusals may come out.
  */
 import { cidStringOf, decodeCanonical, encodeCanonical } from '../src/core/encoding.js'
 import { createIdentity, EnvelopeVerifier, signEnvelope } from '../src/core/index.js'
@@ -24,8 +24,11 @@ export async function catalogSyncTarget (): Promise<FuzzTarget> {
   const listener = new CatalogListener({ identity: { id: 'self' }, metrics: { reject: () => {} }, logger: silentLogger(), libp2p: {} } as any, { catalog, peerAdRate: 5, peerAdBurst: 10, maxDescriptorBytes: 16 * 1024 })
   const descriptor = { name: 'Summarize', version: '1.0.0', provider: id.id, io: { input: { type: 'object' }, output: { type: 'object' } }, limits: {} }
   const ad = signEnvelope(id, registry, 'AdvertiseCapability.v1', { capability: cidStringOf(descriptor), descriptor, addrs: ['/ip4/127.0.0.1/tcp/4001'], ttl: 60_000 }, { ttlMs: 60_000 })
+  const other = { ...descriptor, name: 'Translate' }
+  const set = signEnvelope(id, registry, 'AdvertiseCapabilitySet.v1', { ads: [{ capability: cidStringOf(descriptor), descriptor }, { capability: cidStringOf(other), descriptor: other }], addrs: ['/ip4/127.0.0.1/tcp/4001'], ttl: 60_000 }, { ttlMs: 60_000 })
   const seeds = [
     encodeCanonical({ ads: [ad], next: `${id.id}/${cidStringOf(descriptor)}` }),
+    encodeCanonical({ ads: [set, ad] }),
     encodeCanonical({ ads: [ad, { ...ad, sig: 'x' }] }),
     encodeCanonical({ after: 'a/b', limit: 3 })
   ]

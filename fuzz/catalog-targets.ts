@@ -1,8 +1,8 @@
 /**
  * Catalog bounds under random ad sequences: bytes are read as operations
- * (ads from known and fresh signers through a few forwarding peers, padded
- * descriptors, updates by another route, withdrawals, clock steps, sweeps,
- * reloads) fed to the real CatalogListener validator + delivery and Catalog
+ * (ads and ad sets from known and fresh signers through a few forwarding
+ * peers, padded descriptors, updates by another route, withdrawals, clock
+ * steps, sweeps, reloads) fed to the real CatalogListener validator + delivery and Catalog
  * on a fake clock. After every operation each bound must hold (entries and
  * bytes in total, per provider, per delivering peer) and the byte accounting
  * must equal an independent sum over what the catalog holds. A violation
@@ -21,7 +21,7 @@ export const CATALOG_LIMITS = { maxEntries: 64, maxPerProvider: 8, maxBytes: 40 
 const MAX_DESCRIPTOR = 4096
 
 /** Refusals the validator may answer with (typed, by name). */
-export const CATALOG_REFUSALS = ['AdRateLimitedError', 'DescriptorTooLargeError', 'ProviderMismatchError', 'CidMismatchError', 'CatalogFullError', 'ProviderBudgetExceededError', 'SourceBudgetExceededError']
+export const CATALOG_REFUSALS = ['AdRateLimitedError', 'DescriptorTooLargeError', 'ProviderMismatchError', 'CidMismatchError', 'DuplicateAdError', 'CatalogFullError', 'ProviderBudgetExceededError', 'SourceBudgetExceededError']
 
 class CatalogBoundViolation extends Error {
   override name = 'CatalogBoundViolation'
@@ -70,9 +70,14 @@ export async function runCatalogOps (input: Uint8Array): Promise<CatalogRun> {
   let i = 0
   const next = (): number => i < input.length ? input[i++] : 0
 
-  const deliver = async (from: string, descriptor: any, source: string, ttl: number, withdraw: boolean, direct: boolean): Promise<void> => {
-    const body = { capability: cidStringOf(descriptor), descriptor, addrs: Array.from({ length: next() % 40 }, (_, k) => `/ip4/127.0.0.1/tcp/${4000 + k}/p2p/${from}`), ttl, ...(withdraw ? { withdraw: true } : {}) }
-    const v = { envelope: { v: 1, type: 'AdvertiseCapability.v1', from, ts: clock, exp: clock + ttl, nonce: String(i), body }, id: `id${i}` } as any
+  const deliver = async (from: string, descriptor: any, source: string, ttl: number, withdraw: boolean, direct: boolean, more: Array<{ descriptor: any, withdraw: boolean }> = []): Promise<void> => {
+    const addrs = Array.from({ length: next() % 40 }, (_, k) => `/ip4/127.0.0.1/tcp/${4000 + k}/p2p/${from}`)
+    const item = (d: any, w: boolean): any => ({ capability: cidStringOf(d), descriptor: d, ...(w ? { withdraw: true } : {}) })
+    // with `more`, an AdvertiseCapabilitySet.v1 naming all of them (the schema was checked by the envelope verifier before: ≤ 32 items)
+    const [type, body] = more.length === 0
+      ? ['AdvertiseCapability.v1', { ...item(descriptor, withdraw), addrs, ttl }]
+      : ['AdvertiseCapabilitySet.v1', { ads: [item(descriptor, withdraw), ...more.map(m => item(m.descriptor, m.withdraw))], addrs, ttl }]
+    const v = { envelope: { v: 1, type, from, ts: clock, exp: clock + ttl, nonce: String(i), body }, id: `id${i}` } as any
     if (!direct) {
       try {
         if (listener.validate(v, source) === 'ignore') return
@@ -110,7 +115,7 @@ export async function runCatalogOps (input: Uint8Array): Promise<CatalogRun> {
   }
 
   while (i < input.length) {
-    const op = next() % 10
+    const op = next() % 11
     if (op <= 3) {
       const signer = next() % 8 === 7 ? `fresh${fresh++}` : `p${next() % 6}`
       const name = `N${next() % 12}`
@@ -143,6 +148,12 @@ export async function runCatalogOps (input: Uint8Array): Promise<CatalogRun> {
         sent.push({ from: s.from, descriptor, cid: cidStringOf(descriptor) })
         await deliver(s.from, descriptor, `s${next() % 3}`, 5000, false, false)
       }
+    } else if (op === 10 && sent.length > 0) {
+      // a set from one signer: some of what was sent (its own, or another's: a mismatch), perhaps one twice, some withdrawn
+      const first = sent[next() % sent.length]
+      const more = Array.from({ length: 1 + next() % 5 }, () => ({ descriptor: sent[next() % sent.length].descriptor, withdraw: next() % 4 === 0 }))
+      clock += 1
+      await deliver(first.from, first.descriptor, `s${next() % 3}`, 1000 + next() * 500, false, next() % 8 === 0, more)
     }
     check()
   }
