@@ -223,7 +223,11 @@ export class CatalogSync {
       .flatMap(ad => adItems(ad).map(item => ({ key: `${self}/${item.capability}`, ad })))
       .filter(x => req.after == null || x.key > req.after)
     const held = this.init.catalog.signedAds({ after: req.after, limit: req.limit + 1, signedSince, now })
-    const all = [...own, ...held].sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+    // cut at limit + 1 keys, `held` says nothing past its last key: own ads beyond it wait for a later page,
+    // or the cursor could pass held keys never listed (a set stands under several keys, so a page can use them all)
+    const truncated = held.length > req.limit
+    const bound = truncated ? held[held.length - 1].key : undefined
+    const all = [...own.filter(x => bound == null || x.key <= bound), ...held].sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
     // a set is listed under each capability it names: it goes once per page (an asker skips it if a later page repeats it)
     const ads: SignedAd[] = []
     const inPage = new Set<SignedAd>()
@@ -240,8 +244,7 @@ export class CatalogSync {
       }
       taken++
     }
-    // `held` was cut at limit + 1 keys: with sets a page can use them all and more are held
-    const more = taken < all.length || held.length > req.limit
+    const more = taken < all.length || truncated
     return { ads, ...(more && taken > 0 ? { next: all[taken - 1].key } : {}) }
   }
 }

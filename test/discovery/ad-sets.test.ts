@@ -20,6 +20,7 @@ import { AD_SET_TYPE, AD_TYPE, adBody, adItems, groupAds, MAX_SET_ADS, SET_FILL_
 import { CatalogSync, checkSyncedAd } from '../../src/discovery/sync.js'
 import type { Gossip } from '../../src/net/index.js'
 import type { CapabilityDescriptor } from '../../src/discovery/types.js'
+import { discoMesh, disc, descriptorInput, waitFor } from './helpers.js'
 
 const reg = SchemaRegistry.loadSync()
 const memoryDb = { put: async () => {}, del: async () => {}, batch: async () => {} } as any
@@ -265,7 +266,12 @@ describe('receiving sets', () => {
 })
 
 describe('serving sets over /pl/catalog-sync', () => {
-  test('each held or own ad goes out once, pages follow the cursor to the end whatever the page size', async () => {
+  test('each held or own ad goes out once, pages follow the cursor to the end whatever the page size and key order', async () => {
+    // provider ids are random, so own and held keys interleave differently each round: 20 rounds of fresh keys
+    for (let round = 0; round < 20; round++) await servesAll()
+  })
+
+  async function servesAll (): Promise<void> {
     const me = await createIdentity()
     const verifier = new EnvelopeVerifier(reg, undefined, { self: me.id })
     const catalog = new Catalog(memoryDb, { maxEntries: 1000, maxPerProvider: 100 })
@@ -303,6 +309,37 @@ describe('serving sets over /pl/catalog-sync', () => {
       }
       assert.deepEqual(new Set(seen), new Set([...held, ...own]), `limit ${limit}: every ad`)
       if (limit >= 4) assert.equal(seen.length, 4, 'one page: each ad once')
+    }
+  }
+})
+
+describe('on real nodes', () => {
+  test('a provider\'s three capabilities travel as one set; after an unpublish, neither the mesh nor a later sync brings the withdrawn one back', async () => {
+    // 0: hears the catalog topic · 1: the provider · 2: no catalog gossip, no sync on connect: asks by hand
+    const mesh = await discoMesh({ nodes: 3, ttlMs: 60_000, gossip: (i) => i !== 2, init: (i) => (i === 2 ? { catalogSync: false } : {}) })
+    try {
+      const [b, a, c] = mesh.nodes
+      await mesh.connected(1)
+      await waitFor(() => a.libp2p.services.pubsub.getSubscribers('pl/v1/catalog').some(p => p.toString() === b.peerId), 20_000, 'B in the catalog topic')
+      const published = await Promise.all(['SetX', 'SetY', 'SetZ'].map(async name => await disc(a).publish(descriptorInput(name))))
+      await waitFor(() => disc(b).catalog.size === 3, 20_000, 'B to hold all three')
+      const held = disc(b).catalog.signedAds({ limit: 10, signedSince: 0 })
+      assert.equal(new Set(held.map(h => h.ad)).size, 1, 'one signed set stands for the three entries')
+      assert.equal(held[0].ad.type, AD_SET_TYPE)
+
+      await disc(a).unpublish(published[1].cid)
+      await waitFor(async () => (await disc(b).find({ name: 'SetY' }, { localOnly: true })).length === 0, 20_000, 'B to drop SetY')
+      await waitFor(() => disc(b).catalog.signedAds({ limit: 10, signedSince: 0 }).length === 2, 20_000, 'B to hold the new set of two')
+
+      await waitFor(() => c.libp2p.getPeers().some(p => p.toString() === b.peerId), 20_000, 'C connected to B')
+      const fromB = await disc(c).syncCatalog(b.peerId)
+      assert.deepEqual(fromB, { pages: 1, ads: 1, merged: 2, skipped: 0 })
+      assert.deepEqual((await disc(c).find({ name: 'SetY' }, { localOnly: true })).length, 0)
+      assert.deepEqual((await disc(c).find({ name: 'SetX' }, { localOnly: true })).map(f => f.provider), [a.peerId])
+      const rejected = await c.components.metrics.rejections()
+      assert.deepEqual(Object.keys(rejected).filter(k => k.startsWith('discovery/')), [], JSON.stringify(rejected))
+    } finally {
+      await mesh.stop()
     }
   })
 })
