@@ -65,17 +65,18 @@ export function adBody (items: readonly AdItem[], addrs: string[], ttl: number):
 }
 
 /**
- * Splits `items` into groups for one envelope each: at most MAX_SET_ADS
- * items and SET_FILL_BYTES of descriptor bytes (`sizeOf`) per group, a larger
- * descriptor alone; order kept.
+ * Splits `items` into groups for one envelope each: at most `perSet`
+ * (≤ MAX_SET_ADS) items and SET_FILL_BYTES of descriptor bytes (`sizeOf`) per
+ * group, a larger descriptor alone; order kept.
  */
-export function groupAds<T> (items: readonly T[], sizeOf: (item: T) => number): T[][] {
+export function groupAds<T> (items: readonly T[], sizeOf: (item: T) => number, perSet = MAX_SET_ADS): T[][] {
+  const max = Math.max(1, Math.min(MAX_SET_ADS, perSet))
   const groups: T[][] = []
   let group: T[] = []
   let bytes = 0
   for (const item of items) {
     const size = sizeOf(item)
-    if (group.length > 0 && (group.length >= MAX_SET_ADS || bytes + size > SET_FILL_BYTES)) {
+    if (group.length > 0 && (group.length >= max || bytes + size > SET_FILL_BYTES)) {
       groups.push(group)
       group = []
       bytes = 0

@@ -28,6 +28,8 @@ export interface AdvertiserInit {
   ttlMs: number
   publishRate: number
   publishBurst: number
+  /** capabilities per envelope: MAX_SET_ADS, or 1 for one AdvertiseCapability.v1 each (`adSets: false`) @default MAX_SET_ADS */
+  perSet?: number
   /** paces and re-sends ads @default systemClock */
   clock?: Clock
 }
@@ -108,7 +110,7 @@ export class Advertiser {
     this.clock.clearTimeout(this.drainTimer)
     this.drainTimer = undefined
     this.queue.length = 0
-    for (const group of groupAds(caps, cap => encodeCanonical(cap.descriptor).byteLength)) {
+    for (const group of groupAds(caps, cap => encodeCanonical(cap.descriptor).byteLength, this.init.perSet)) {
       if (!this.pacer.take(SELF)) break
       await this.send(group.map(cap => ({ capability: cap.cid, descriptor: cap.descriptor, withdraw: true })))
     }
@@ -132,7 +134,7 @@ export class Advertiser {
     while (this.queue.length > 0) {
       const next = this.queue[0]
       if (!next.withdraw && next.groups == null) {
-        next.groups = groupAds([...this.live.values()], l => l.size)
+        next.groups = groupAds([...this.live.values()], l => l.size, this.init.perSet)
         if (next.groups.length === 0) { this.queue.shift(); continue }
       }
       if (!this.pacer.take(SELF)) {

@@ -23,6 +23,7 @@ import { CatalogListener } from './listener.js'
 import { CatalogSync, type CatalogSyncResult } from './sync.js'
 import { LocalCapabilities } from './local.js'
 import { registerRoutes } from './routes.js'
+import { MAX_SET_ADS } from './ad-set.js'
 import { scoreTopic } from './score.js'
 import type {
   CapabilityDescriptor, CapabilityDescriptorInput, CapabilityQuery, CatalogEntry,
@@ -74,6 +75,12 @@ export interface DiscoveryInit {
   catalogSync?: boolean
   /** a catalog sync round (and asking any one peer again) at most this often @default 300000 */
   catalogSyncIntervalMs?: number
+  /**
+   * send several capabilities in one signed `AdvertiseCapabilitySet.v1`
+   * (false: one `AdvertiseCapability.v1` each, what nodes from before sets
+   * read — for the time a network still has such nodes) @default true
+   */
+  adSets?: boolean
   /** the clock of the catalog and its rate limiters (tests pass a fake one) @default the node's clock (`components.clock`) */
   now?: () => number
 }
@@ -105,6 +112,7 @@ export const DISCOVERY_DEFAULTS: Readonly<Settings> = {
   sourceAdBytesBurst: C.DEFAULT_SOURCE_AD_BYTES_BURST,
   catalogSync: true,
   catalogSyncIntervalMs: C.DEFAULT_CATALOG_SYNC_INTERVAL_MS,
+  adSets: true,
   controlRoutes: true
 }
 
@@ -158,6 +166,7 @@ export class Discovery implements PlService {
       ttlMs: this.settings.ttlMs,
       publishRate: this.settings.publishRate,
       publishBurst: this.settings.publishBurst,
+      perSet: this.settings.adSets ? MAX_SET_ADS : 1,
       clock: c.clock
     })
     this.sync = new CatalogSync(c, {

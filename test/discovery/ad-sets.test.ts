@@ -53,11 +53,12 @@ describe('grouping and bodies', () => {
     const big = [{ i: 0, size: 10 }, { i: 1, size: SET_FILL_BYTES + 1 }, { i: 2, size: SET_FILL_BYTES / 2 }, { i: 3, size: SET_FILL_BYTES / 2 }, { i: 4, size: 1 }]
     assert.deepEqual(groupAds(big, x => x.size).map(g => g.map(x => x.i)), [[0], [1], [2, 3], [4]])
     assert.deepEqual(groupAds([], () => 1), [])
+    assert.deepEqual(groupAds(many.slice(0, 3), x => x.size, 1).map(g => g.length), [1, 1, 1], 'adSets: false')
   })
 })
 
 describe('the advertiser', () => {
-  async function advertiser (publishBurst = 16, ttlMs = 60_000): Promise<{ adv: Advertiser, sent: SignedAd[], clock: FakeClock, me: Identity, peers: { n: number } }> {
+  async function advertiser (publishBurst = 16, perSet?: number): Promise<{ adv: Advertiser, sent: SignedAd[], clock: FakeClock, me: Identity, peers: { n: number } }> {
     const me = await createIdentity()
     const clock = new FakeClock(Date.now())
     const sent: SignedAd[] = []
@@ -69,9 +70,10 @@ describe('the advertiser', () => {
       sign: (type, body, options) => signEnvelope(me, reg, type, body, { ...options, now: clock.now() }),
       addrs: () => ['/ip4/127.0.0.1/tcp/4001'],
       logger: silentLogger(),
-      ttlMs,
+      ttlMs: 60_000,
       publishRate: 1,
       publishBurst,
+      perSet,
       clock
     })
     adv.start()
@@ -122,6 +124,16 @@ describe('the advertiser', () => {
     assert.deepEqual(adv.currentAds(), [sent[2]])
     assert.equal(adv.expiryOf(cidStringOf(ds[1])), undefined)
     await adv.stop([])
+  })
+
+  test('with adSets off (a network that still has nodes from before sets) each capability goes in its own AdvertiseCapability.v1', async () => {
+    const { adv, sent, me } = await advertiser(16, 1)
+    const ds = ['A', 'B', 'C'].map(n => descriptor(me, n))
+    for (const d of ds) adv.advertise(cidStringOf(d), d)
+    await settled()
+    assert.deepEqual(sent.map(env => [env.type, ...names(env)]), [[AD_TYPE, 'A'], [AD_TYPE, 'B'], [AD_TYPE, 'C']])
+    await adv.stop(ds.map(d => ({ cid: cidStringOf(d), descriptor: d })))
+    assert.deepEqual(sent.slice(3).map(env => env.type), [AD_TYPE, AD_TYPE, AD_TYPE])
   })
 
   test('an ad that reached no peer (a node just started) is sent again after 1 s, 2 s, 4 s…, and at ttl/2 once heard', async () => {
@@ -315,10 +327,10 @@ describe('serving sets over /pl/catalog-sync', () => {
 
 describe('on real nodes', () => {
   test('a provider\'s three capabilities travel as one set; after an unpublish, neither the mesh nor a later sync brings the withdrawn one back', async () => {
-    // 0: hears the catalog topic · 1: the provider · 2: no catalog gossip, no sync on connect: asks by hand
-    const mesh = await discoMesh({ nodes: 3, ttlMs: 60_000, gossip: (i) => i !== 2, init: (i) => (i === 2 ? { catalogSync: false } : {}) })
+    // 0: hears the catalog topic · 1: the provider · 2: no catalog gossip, no sync on connect: asks by hand · 3: a provider with adSets off
+    const mesh = await discoMesh({ nodes: 4, ttlMs: 60_000, gossip: (i) => i !== 2, init: (i) => (i === 2 ? { catalogSync: false } : i === 3 ? { adSets: false } : {}) })
     try {
-      const [b, a, c] = mesh.nodes
+      const [b, a, c, old] = mesh.nodes
       await mesh.connected(1)
       await waitFor(() => a.libp2p.services.pubsub.getSubscribers('pl/v1/catalog').some(p => p.toString() === b.peerId), 20_000, 'B in the catalog topic')
       const published = await Promise.all(['SetX', 'SetY', 'SetZ'].map(async name => await disc(a).publish(descriptorInput(name))))
@@ -338,6 +350,14 @@ describe('on real nodes', () => {
       assert.deepEqual((await disc(c).find({ name: 'SetX' }, { localOnly: true })).map(f => f.provider), [a.peerId])
       const rejected = await c.components.metrics.rejections()
       assert.deepEqual(Object.keys(rejected).filter(k => k.startsWith('discovery/')), [], JSON.stringify(rejected))
+
+      // adSets off: one AdvertiseCapability.v1 per capability, as nodes from before sets send and read
+      await waitFor(() => old.libp2p.services.pubsub.getSubscribers('pl/v1/catalog').some(p => p.toString() === b.peerId), 20_000, 'B in the catalog topic, seen from the old-style node')
+      await Promise.all(['Old1', 'Old2'].map(async name => await disc(old).publish(descriptorInput(name))))
+      await waitFor(async () => (await disc(b).find({ name: 'Old2' }, { localOnly: true })).length === 1 && (await disc(b).find({ name: 'Old1' }, { localOnly: true })).length === 1, 20_000, 'B to hear Old1 and Old2')
+      const fromOld = disc(b).catalog.signedAds({ limit: 10, signedSince: 0 }).filter(h => h.ad.from === old.peerId)
+      assert.deepEqual(fromOld.map(h => h.ad.type), [AD_TYPE, AD_TYPE])
+      assert.equal(fromOld[0].ad === fromOld[1].ad, false, 'two envelopes')
     } finally {
       await mesh.stop()
     }

@@ -48,5 +48,7 @@ test('the services.discovery config section is checked: unknown keys and bad val
   assert.throws(() => discoveryInitFromConfig({ ttlMs: -1 }), { name: 'DiscoveryConfigError', message: /ttlMs must be a positive number/ })
   assert.throws(() => discoveryInitFromConfig({ ttlMs: 25 * 3_600_000 }), { name: 'DiscoveryConfigError', message: /at most 86400000 \(24 h\)/ })
   assert.throws(() => discoveryInitFromConfig({ gossip: 'yes' }), { name: 'DiscoveryConfigError' })
+  assert.deepEqual(discoveryInitFromConfig({ adSets: false }), { adSets: false })
+  assert.throws(() => discoveryInitFromConfig({ adSets: 'no' }), { name: 'DiscoveryConfigError', message: /adSets must be true or false/ })
   assert.throws(() => discoveryInitFromConfig([1]), { name: 'DiscoveryConfigError' })
 })
