@@ -43,11 +43,6 @@ export function adItems (env: SignedAd): readonly AdItem[] {
   return isSet(env) ? env.body.ads : [env.body]
 }
 
-/** The addrs and ttl an ad gives for all of its capabilities. */
-export function adTerms (env: SignedAd): { addrs: string[], ttl: number } {
-  return { addrs: env.body.addrs, ttl: env.body.ttl }
-}
-
 /**
  * The body to sign for `items` (with this node's `addrs` and `ttl`): a
  * single ad for one capability — what every node before sets reads —, a set

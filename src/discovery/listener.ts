@@ -102,8 +102,8 @@ export class CatalogListener {
       }
       const sizes = this.checkAd(env)
       const addrs = env.body.addrs.slice(0, MAX_AD_ADDRS)
-      let bytes = 0
-      for (let i = 0; i < items.length; i++) bytes += entryBytes({ descriptor: items[i].descriptor, addrs }, sizes[i])
+      const itemBytes = items.map((item, i) => entryBytes({ descriptor: item.descriptor, addrs }, sizes[i]))
+      const bytes = itemBytes.reduce((sum, b) => sum + b, 0)
       // an ad larger than the burst (many long addrs under a small configured burst) costs the whole burst, not forever
       if (!this.sourceBytesLimiter.take(source, now, Math.min(bytes, this.sourceBytesBurst))) {
         throw new AdRateLimitedError(`peer ${source} forwards catalog ads faster than ${this.sourceBytesRate} bytes/s (burst ${this.sourceBytesBurst})`, { peer: env.from, source, by: 'source-bytes', bytes })
@@ -118,8 +118,8 @@ export class CatalogListener {
         const result = this.init.catalog.admit(this.entryOf(env, item, source), { via: source, descriptorBytes: sizes[i], ad: env })
         results.push(result)
         if (result !== 'full') { fitted = true; continue }
-        const refusal = this.init.catalog.refusal(env.from, item.capability, source, entryBytes({ descriptor: item.descriptor, addrs }, sizes[i]))
-        const err = refusalError(refusal ?? { limit: 'bytes', scope: 'total' }, { provider: env.from, source, bytes, max: this.init.catalog.limits.maxSourceBytes })
+        const refusal = this.init.catalog.refusal(env.from, item.capability, source, itemBytes[i])
+        const err = refusalError(refusal ?? { limit: 'bytes', scope: 'total' }, { provider: env.from, source, bytes: itemBytes[i], max: this.init.catalog.limits.maxSourceBytes })
         if (err.name !== 'CatalogFullError') throw err
         this.c.metrics.reject('discovery', err.name)
       }
@@ -167,15 +167,7 @@ export class CatalogListener {
     const env = verified.envelope as SignedAd
     const items = adItems(env)
     const results: UpsertResult[] = []
-    for (let i = 0; i < items.length; i++) {
-      const entry = this.entryOf(env, items[i], via)
-      const result = await this.init.catalog.upsert(entry, { via, descriptorBytes: sizes[i], ad: env })
-      if (result === 'full') {
-        const refusal = this.init.catalog.refusal(entry.provider, entry.cid, via, entryBytes(entry, sizes[i]))
-        this.c.metrics.reject('discovery', refusalError(refusal ?? { limit: 'bytes', scope: 'total' }, {}).name)
-      }
-      results.push(result)
-    }
+    for (let i = 0; i < items.length; i++) results.push(await this.upsertCounted(this.entryOf(env, items[i], via), env, sizes[i]))
     if (results.includes('added')) await this.rememberAddrs(env.from, env.body.addrs)
     return results
   }
@@ -199,12 +191,7 @@ export class CatalogListener {
         if (result === 'added' || result === 'updated') await this.init.catalog.persist(env.from, item.capability)
       } else {
         // delivered without going through this validator (direct calls)
-        const entry = this.entryOf(env, item, source)
-        result = await this.init.catalog.upsert(entry, { via: entry.via, ad: env })
-        if (result === 'full') {
-          const refusal = this.init.catalog.refusal(entry.provider, entry.cid, entry.via ?? entry.provider, entryBytes(entry))
-          this.c.metrics.reject('discovery', refusalError(refusal ?? { limit: 'bytes', scope: 'total' }, {}).name)
-        }
+        result = await this.upsertCounted(this.entryOf(env, item, source), env)
       }
       if (result === 'added') {
         this.log.debug({ cid: item.capability, name: item.descriptor.name, provider: env.from }, 'capability heard')
@@ -212,6 +199,17 @@ export class CatalogListener {
       }
     }
     if (added) await this.rememberAddrs(env.from, env.body.addrs)
+  }
+
+  /** Upserts an entry delivered by its `via` (a sync's answering peer, a direct delivery's source); a refusal is counted by name. */
+  private async upsertCounted (entry: CatalogEntry, ad: SignedAd, descriptorBytes?: number): Promise<UpsertResult> {
+    const via = entry.via ?? entry.provider
+    const result = await this.init.catalog.upsert(entry, { via, descriptorBytes, ad })
+    if (result === 'full') {
+      const refusal = this.init.catalog.refusal(entry.provider, entry.cid, via, entryBytes(entry, descriptorBytes))
+      this.c.metrics.reject('discovery', refusalError(refusal ?? { limit: 'bytes', scope: 'total' }, {}).name)
+    }
+    return result
   }
 
   private entryOf (env: SignedAd, item: AdItem, source: string): CatalogEntry {
