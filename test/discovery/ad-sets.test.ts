@@ -173,11 +173,17 @@ describe('the advertiser', () => {
     await settled()
     const more = ['X', 'Y'].map(n => descriptor(me, n))
     for (const d of more) adv.advertise(cidStringOf(d), d)
+    // the send's group {First, X, Y} is formed now, and waits for a token
+    await settled()
+    assert.equal(sent.length, 1)
     adv.withdraw(cidStringOf(more[0]), more[0])
     await settled()
-    clock.advance(10_000)
-    await settled()
+    for (let s = 0; s < 5; s++) {
+      clock.advance(1_000)
+      await settled()
+    }
     const after = sent.slice(1)
+    assert.ok(after.length >= 2, 'the withdrawal and the waiting send went out')
     assert.ok(after.every(env => adItems(env).every(i => i.withdraw === true || i.descriptor.name !== 'X')), JSON.stringify(after.map(names)))
     assert.ok(after.some(env => names(env).includes('Y')))
     await adv.stop([])
@@ -240,7 +246,7 @@ describe('receiving sets', () => {
     // the schema refuses an empty set, more than MAX_SET_ADS items, an unknown field in an item
     const many = Array.from({ length: MAX_SET_ADS + 1 }, (_, i) => item(descriptor(p, `M${i}`)))
     for (const body of [{ ads: [], addrs: [], ttl: 1000 }, { ads: many, addrs: [], ttl: 1000 }, { ads: [{ ...item(a), extra: 1 }], addrs: [], ttl: 1000 }]) {
-      assert.throws(() => signEnvelope(p, reg, AD_SET_TYPE, body), /AdvertiseCapabilitySet|ads|must/i)
+      assert.throws(() => signEnvelope(p, reg, AD_SET_TYPE, body), { name: 'InvalidBodyError' })
     }
   })
 
