@@ -177,7 +177,7 @@ export class Discovery implements PlService {
       ask: this.settings.catalogSync,
       network: c.gossip.network
     })
-    this.dht = new DhtProvider(c.libp2p, this.log, { reprovideMs: this.settings.reprovideMs, retryMs: this.settings.provideRetryMs, retryMaxMs: this.settings.provideRetryMaxMs, clock: c.clock })
+    this.dht = new DhtProvider(c.libp2p, this.log, { metrics: c.metrics, area: 'discovery', reprovideMs: this.settings.reprovideMs, retryMs: this.settings.provideRetryMs, retryMaxMs: this.settings.provideRetryMaxMs, clock: c.clock })
     this.finder = new Finder(c, {
       catalog: this.catalog,
       local: this.local,

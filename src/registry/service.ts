@@ -46,7 +46,7 @@ export interface RegistryInit {
   now?: () => number
 }
 
-export type RegistryComponents = Pick<PlComponents, 'dataDir' | 'store' | 'sign' | 'verifier' | 'rpc' | 'libp2p' | 'logger' | 'metrics' | 'fetcher'> & { services: RunsServices }
+export type RegistryComponents = Pick<PlComponents, 'dataDir' | 'store' | 'sign' | 'verifier' | 'rpc' | 'libp2p' | 'logger' | 'metrics' | 'fetcher' | 'clock'> & { services: RunsServices }
 
 /** A workflow to register: a ZIP bundle or DSL plan text, with the fields the request may set. */
 export interface RegisterInput {
@@ -95,7 +95,7 @@ export class Registry implements PlService, RegisteredWorkflowSource {
       reprovideMs: init.reprovideMs ?? C.DEFAULT_REPROVIDE_MS
     }
     this.runs = new RegistryRuns(c, this, { findTimeoutMs: this.settings.findTimeoutMs })
-    this.dht = new DhtProvider(c.libp2p, this.log, { reprovideMs: this.settings.reprovideMs, retryMs: C.DEFAULT_PROVIDE_RETRY_MS, retryMaxMs: C.DEFAULT_PROVIDE_RETRY_MAX_MS })
+    this.dht = new DhtProvider(c.libp2p, this.log, { metrics: c.metrics, area: 'registry', reprovideMs: this.settings.reprovideMs, retryMs: C.DEFAULT_PROVIDE_RETRY_MS, retryMaxMs: C.DEFAULT_PROVIDE_RETRY_MAX_MS, clock: c.clock })
   }
 
   get isStarted (): boolean { return this.state === 'started' }

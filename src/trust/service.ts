@@ -151,7 +151,7 @@ export class TrustService implements PlService {
     this.issuers = new IssuerList((init.issuers ?? []).map((i, n) => checkIssuer(i, `trust.issuers[${n}]`)), join(c.dataDir, C.TRUST_FILE))
     this.log = c.logger.child({ component: 'trust' })
     this.now = init.now ?? c.clock.now
-    this.dht = new DhtProvider(c.libp2p, this.log, { reprovideMs: C.DEFAULT_REPROVIDE_MS, retryMs: C.DEFAULT_PROVIDE_RETRY_MS, retryMaxMs: C.DEFAULT_PROVIDE_RETRY_MAX_MS })
+    this.dht = new DhtProvider(c.libp2p, this.log, { metrics: c.metrics, area: 'trust', reprovideMs: C.DEFAULT_REPROVIDE_MS, retryMs: C.DEFAULT_PROVIDE_RETRY_MS, retryMaxMs: C.DEFAULT_PROVIDE_RETRY_MAX_MS, clock: c.clock })
     if (c.api != null) this.routes(c.api)
   }
 
