@@ -20,6 +20,9 @@ import { moduleSpecOf } from '../../src/core/index.js'
 import type { CapabilityDescriptorInput } from '../../src/discovery/types.js'
 import { cfpRounds, connectedCandidates, type CfpStageResult } from './cfp-stage.js'
 import { sumCounter } from './stats.js'
+import { capNameKey } from '../../src/discovery/descriptor.js'
+import type { FinderFindOptions } from '../../src/discovery/finder.js'
+import type { CID } from 'multiformats/cid'
 
 export interface WorkerInit { root: string, modDir: string }
 
@@ -33,6 +36,9 @@ export type WorkerRequest =
   | { id: number, op: 'find', i: number, name: string, dhtOnly: boolean }
   | { id: number, op: 'cfp', i: number, capability: string, candidates: number, rounds: number, warm: number }
   | { id: number, op: 'diag', i: number }
+  | { id: number, op: 'holders', names: string[] }
+  | { id: number, op: 'walk', i: number, name: string }
+  | { id: number, op: 'provides' }
   | { id: number, op: 'stop' }
 
 const init = workerData as WorkerInit
@@ -82,10 +88,13 @@ async function publish (i: number, name: string): Promise<void> {
   offers.get(i)?.push({ cid, descriptor: desc, module })
 }
 
-async function find (i: number, name: string, dhtOnly: boolean): Promise<{ count: number, ms: number }> {
+async function find (i: number, name: string, dhtOnly: boolean): Promise<{ count: number, ms: number, end?: string }> {
   const t = performance.now()
-  const found = await d(nodeOf(i)).find({ name }, dhtOnly ? { dhtOnly: true, limit: 1, timeoutMs: 15_000 } : { limit: 1 })
-  return { count: found.length, ms: performance.now() - t }
+  let end: string | undefined
+  // the finder's hooks pass through the service's find (as test/discovery/find-hedge.test.ts uses them)
+  const options: FinderFindOptions = dhtOnly ? { dhtOnly: true, limit: 1, timeoutMs: 15_000, onProgress: (e) => { end = e.reason } } : { limit: 1 }
+  const found = await d(nodeOf(i)).find({ name }, options)
+  return { count: found.length, ms: performance.now() - t, end }
 }
 
 /**
@@ -100,6 +109,43 @@ async function cfp (i: number, capability: string, want: number, rounds: number,
   const candidates = await connectedCandidates(node, all, want, never)
   if (candidates.length < want) throw new Error(`node ${i} could connect to only ${candidates.length} of ${want} ${capability} providers (catalog: ${all.length})`)
   return await cfpRounds(node, capability, candidates, rounds, warm, never)
+}
+
+/** For each node of this worker: [node, its peer id, the names whose `pl:cap:<name>` provider record it holds (of others)]. */
+async function holders (names: string[]): Promise<Array<[number, string, string[]]>> {
+  return await Promise.all([...nodes].map(async ([i, x]) => {
+    const dht = x.libp2p.services.dht as unknown as { providers: { getProviders: (cid: CID) => Promise<Array<{ toString: () => string }>> } }
+    const held: string[] = []
+    for (const name of names) {
+      const ps = await dht.providers.getProviders(capNameKey(name))
+      if (ps.some(p => p.toString() !== x.peerId)) held.push(name)
+    }
+    return [i, x.peerId, held] as [number, string, string[]]
+  }))
+}
+
+/** kad-dht's own findProviders walk of `pl:cap:<name>` from node `i`, drained: who answered, what failed, how long it took. */
+async function walk (i: number, name: string): Promise<{ ms: number, answered: string[], errors: Record<string, number>, providers: number, rt: number }> {
+  const x = nodeOf(i)
+  const t = performance.now()
+  const answered: string[] = []
+  const errors: Record<string, number> = {}
+  let providers = 0
+  for await (const ev of x.libp2p.services.dht.findProviders(capNameKey(name), { signal: AbortSignal.timeout(30_000) })) {
+    if (ev.name === 'PEER_RESPONSE') answered.push(ev.from.toString())
+    if (ev.name === 'QUERY_ERROR') { const k = `${ev.error.name}: ${ev.error.message.slice(0, 60)}`; errors[k] = (errors[k] ?? 0) + 1 }
+    if (ev.name === 'PROVIDER') providers += ev.providers.length
+  }
+  return { ms: performance.now() - t, answered, errors, providers, rt: x.libp2p.services.dht.routingTable.size }
+}
+
+/** This worker's nodes' DHT provides so far, summed by `kind/result` (pl_dht_provides_total). */
+async function provides (): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  for (const x of nodes.values()) {
+    for (const m of (await metricsText(x)).matchAll(/^pl_dht_provides_total\{[^}]*kind="(\w+)",result="(\w+)"\} (\d+)$/gm)) out[`${m[1]}/${m[2]}`] = (out[`${m[1]}/${m[2]}`] ?? 0) + Number(m[3])
+  }
+  return out
 }
 
 async function settledHeap (): Promise<number> {
@@ -130,6 +176,9 @@ async function handle (req: WorkerRequest): Promise<unknown> {
     case 'find': return await find(req.i, req.name, req.dhtOnly)
     case 'cfp': return await cfp(req.i, req.capability, req.candidates, req.rounds, req.warm)
     case 'diag': return (await metricsText(nodeOf(req.i))).split('\n').filter(l => /^pl_(rejected_total|gossip_messages_total)\{/.test(l) && !/ 0$/.test(l))
+    case 'holders': return await holders(req.names)
+    case 'walk': return await walk(req.i, req.name)
+    case 'provides': return await provides()
     case 'stop': return await stopAll()
   }
 }

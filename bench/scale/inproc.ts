@@ -53,16 +53,16 @@ export function defaultInprocWorkers (n: number): number {
 }
 
 /** nodes started at once (each in its own worker when there are several) */
-const START_CONCURRENCY = 4
+export const START_CONCURRENCY = 4
 /** bootstrap peers of a new node: random nodes already started */
-const BOOTSTRAP_PEERS = 3
+export const BOOTSTRAP_PEERS = 3
 /** longest a worker may take to answer one request (a bound for a hung worker, not a speed check) */
 const REQUEST_TIMEOUT_MS = 600_000
 
-type Op<R extends WorkerRequest> = R extends unknown ? Omit<R, 'id'> : never
+export type Op<R extends WorkerRequest> = R extends unknown ? Omit<R, 'id'> : never
 
 /** A worker thread and its pending requests. */
-class MeshWorker {
+export class MeshWorker {
   private readonly worker: Worker
   private readonly pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
   private next = 0
@@ -114,7 +114,7 @@ async function settledRss (): Promise<number> {
 }
 
 /** runs `fn` over 0..count-1, at most `limit` at once */
-async function bounded (count: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
+export async function bounded (count: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0
   const lane = async (): Promise<void> => {
     while (next < count) await fn(next++)
