@@ -8,14 +8,15 @@
  * A record also follows the network's growth. A provide stores the record on
  * the K peers closest to the key that the walk could find then; a node that
  * provides while it (or the network) is still joining reaches few peers, and
- * not the ones a later walk converges on (measured at 100 nodes: 10.6 holders
- * per key, 3.1 of them among the true 20 closest, a DHT-only find missing in
- * 7 of 60). So a key is provided again early when this node's routing table
+ * not the ones a later walk converges on (measured at 100 nodes: ~10 holders
+ * per key, ~3 of them among the true 20 closest; docs/SCALE.md "DHT record
+ * placement"). So a key is provided again early when this node's routing table
  * has grown by a quarter since its last provide, or could now reach a quarter
  * more peers than took the record (`earlyReprovideDue`), checked every
- * `PROVIDE_GROWTH_CHECK_MS`; each early re-provide of a key doubles its next
- * wait (up to `reprovideMs`), so a key costs at most ~10 extra walks however
- * its routing table moves, and none in a network that does not grow.
+ * `PROVIDE_GROWTH_CHECK_MS`. Each early re-provide of a key doubles its next
+ * wait (up to `reprovideMs`) as it starts, whether it succeeds or not, so a
+ * key costs at most ~10 early walks (and the retries of those that fail)
+ * however its routing table moves, and none in a network that does not grow.
  */
 import type { CID } from 'multiformats/cid'
 import type { PeerInfo } from '@libp2p/interface'
@@ -237,6 +238,8 @@ export class DhtProvider {
     for (const [key, k] of this.keys) {
       if (k.reach == null || k.running || k.retry != null || !earlyReprovideDue(k.reach, rt, now)) continue
       this.logger.debug({ cid: key, stored: k.reach.stored, rtThen: k.reach.rt, rt }, 'routing table grew since the last provide; providing again')
+      // doubled as it starts: an early provide that fails (and is retried) still uses up its turn
+      k.reach.earlyWait = Math.min(this.init.reprovideMs, k.reach.earlyWait * 2)
       this.run(key, 'early')
     }
   }
@@ -251,8 +254,7 @@ export class DhtProvider {
       this.provides?.inc({ area: this.init.area ?? 'discovery', kind, result: 'ok' })
       k.running = false
       k.delay = this.init.retryMs
-      const wait = k.reach?.earlyWait ?? PROVIDE_GROWTH_CHECK_MS
-      k.reach = { at: this.clock.now(), stored, rt: this.libp2p.services.dht.routingTable.size, earlyWait: kind === 'early' ? Math.min(this.init.reprovideMs, wait * 2) : wait }
+      k.reach = { at: this.clock.now(), stored, rt: this.libp2p.services.dht.routingTable.size, earlyWait: k.reach?.earlyWait ?? PROVIDE_GROWTH_CHECK_MS }
       this.logger.debug({ cid: key, stored, rt: k.reach.rt }, 'provided on the DHT')
     }, (err: Error) => {
       if (!this.shutdown.signal.aborted) this.provides?.inc({ area: this.init.area ?? 'discovery', kind, result: 'failed' })

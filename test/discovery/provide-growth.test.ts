@@ -92,7 +92,7 @@ test('a key provided while the provider knew one DHT peer is provided again once
     await waitFor(() => provides === 2, 20_000, 'the growth check to provide the key again')
     await waitFor(async () => await holds(late, key, provider), 20_000, 'the late node to hold the record after the early re-provide')
 
-    // no further growth: later checks leave the key alone (and the next early wait has doubled)
+    // no further growth: later checks leave the key alone
     clock.advance(4 * PROVIDE_GROWTH_CHECK_MS)
     assert.equal(provides, 2)
     // counted, by why each provide ran (the name key and the descriptor CID: one early re-provide each)
