@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { capNameKey } from '../../src/discovery/descriptor.js'
+import { capNameKey } from '../../src/discovery/index.js'
 import { MeshWorker, bounded, START_CONCURRENCY, BOOTSTRAP_PEERS, defaultInprocWorkers } from './inproc.js'
 import { sleep } from './wait.js'
 

@@ -26,7 +26,7 @@ import { clockInterval, systemClock, type Clock, type TimerHandle } from '../cor
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PlLibp2p } from '../net/index.js'
 import type { Logger } from '../core/logger.js'
-import type { Metrics } from '../core/metrics.js'
+import type { Metrics } from '../core/index.js'
 import { Counter } from 'prom-client'
 
 /** How a DHT walk ended: the query ran out, only dead peers were left, or the caller stopped it. */
