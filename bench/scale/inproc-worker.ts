@@ -141,7 +141,11 @@ async function walk (i: number, name: string): Promise<{ ms: number, answered: s
 async function provides (): Promise<Record<string, number>> {
   const out: Record<string, number> = {}
   for (const x of nodes.values()) {
-    for (const m of (await metricsText(x)).matchAll(/^pl_dht_provides_total\{[^}]*kind="(\w+)",result="(\w+)"\} (\d+)$/gm)) out[`${m[1]}/${m[2]}`] = (out[`${m[1]}/${m[2]}`] ?? 0) + Number(m[3])
+    const counter = x.components.metrics.registry.getSingleMetric('pl_dht_provides_total')
+    for (const v of (await counter?.get())?.values ?? []) {
+      const k = `${String(v.labels.kind)}/${String(v.labels.result)}`
+      out[k] = (out[k] ?? 0) + v.value
+    }
   }
   return out
 }

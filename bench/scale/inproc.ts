@@ -53,9 +53,9 @@ export function defaultInprocWorkers (n: number): number {
 }
 
 /** nodes started at once (each in its own worker when there are several) */
-export const START_CONCURRENCY = 4
+const START_CONCURRENCY = 4
 /** bootstrap peers of a new node: random nodes already started */
-export const BOOTSTRAP_PEERS = 3
+const BOOTSTRAP_PEERS = 3
 /** longest a worker may take to answer one request (a bound for a hung worker, not a speed check) */
 const REQUEST_TIMEOUT_MS = 600_000
 
@@ -114,7 +114,7 @@ async function settledRss (): Promise<number> {
 }
 
 /** runs `fn` over 0..count-1, at most `limit` at once */
-export async function bounded (count: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
+async function bounded (count: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0
   const lane = async (): Promise<void> => {
     while (next < count) await fn(next++)
@@ -122,50 +122,80 @@ export async function bounded (count: number, limit: number, fn: (i: number) => 
   await Promise.all(Array.from({ length: Math.min(limit, count) }, lane))
 }
 
+const rnd = (k: number): number => Math.floor(Math.random() * k)
+
+/**
+ * The mesh's worker threads and the nodes started on them: node i runs in
+ * worker i mod W and bootstraps from BOOTSTRAP_PEERS random nodes already
+ * started. `close` stops every node and worker.
+ */
+export class InprocMesh {
+  /** nodes started, in the order they were */
+  readonly started: number[] = []
+  private readonly addrs: string[][] = []
+
+  private constructor (readonly workers: MeshWorker[], private readonly signal: AbortSignal) {}
+
+  /** Writes the echo module the nodes offer under `root` and opens `workers` threads. */
+  static async open (root: string, workers: number, signal: AbortSignal): Promise<InprocMesh> {
+    const modDir = join(root, 'echo-module')
+    await mkdir(modDir, { recursive: true })
+    await writeFile(join(modDir, 'function.mjs'), 'export default class Echo { eval (parameters, inputData) { return { echoed: inputData.n ?? null } } }\n')
+    return new InprocMesh(Array.from({ length: Math.max(1, workers) }, (_, k) => new MeshWorker(k, { root, modDir })), signal)
+  }
+
+  at (i: number): MeshWorker { return this.workers[i % this.workers.length] }
+
+  /** `req` to every worker: their answers, in worker order */
+  async all<T>(req: Op<WorkerRequest>): Promise<T[]> {
+    return await Promise.all(this.workers.map(async x => await x.request<T>(req, this.signal)))
+  }
+
+  /** Starts node `i` (offering `publish`), bootstrapping from random nodes already started. */
+  async startNode (i: number, publish: string[]): Promise<void> {
+    const pool = [...this.started]
+    const bootstrap: string[] = []
+    while (bootstrap.length < BOOTSTRAP_PEERS && pool.length > 0) bootstrap.push(...this.addrs[pool.splice(rnd(pool.length), 1)[0]])
+    const r = await this.at(i).request<{ addrs: string[] }>({ op: 'start', i, bootstrap, publish }, this.signal)
+    this.addrs[i] = r.addrs.filter(a => a.includes('/tcp/') && !a.includes('/ws'))
+    this.started.push(i)
+  }
+
+  /** Starts nodes 0 … n − 1: node 0 first, then START_CONCURRENCY at once; the seconds it took. */
+  async startAll (n: number, publish: (i: number) => string[], onStarted?: (count: number, seconds: number) => void): Promise<number> {
+    const t0 = performance.now()
+    const seconds = (): number => (performance.now() - t0) / 1000
+    await this.startNode(0, publish(0))
+    await bounded(n - 1, START_CONCURRENCY, async (k) => {
+      await this.startNode(k + 1, publish(k + 1))
+      onStarted?.(this.started.length, seconds())
+    })
+    return seconds()
+  }
+
+  async close (): Promise<void> {
+    await Promise.allSettled(this.workers.map(async x => { await x.close() }))
+  }
+}
+
 export async function runInproc (o: InprocOptions): Promise<InprocResult> {
   const { n, signal, log } = o
-  const modDir = join(o.root, 'echo-module')
-  await mkdir(modDir, { recursive: true })
-  await writeFile(join(modDir, 'function.mjs'), 'export default class Echo { eval (parameters, inputData) { return { echoed: inputData.n ?? null } } }\n')
-  const w = Math.max(1, Math.min(o.workers, n))
-  const workers: MeshWorker[] = []
-  o.onCleanup(async () => { await Promise.allSettled(workers.map(async x => { await x.close() })) })
-  for (let k = 0; k < w; k++) workers.push(new MeshWorker(k, { root: o.root, modDir }))
-  const at = (i: number): MeshWorker => workers[i % w]
-  const all = async <T>(req: Op<WorkerRequest>): Promise<T[]> => await Promise.all(workers.map(async x => await x.request<T>(req, signal)))
+  const mesh = await InprocMesh.open(o.root, Math.min(o.workers, n), signal)
+  o.onCleanup(async () => { await mesh.close() })
+  const w = mesh.workers.length
   // entries of [node, value] from every worker, as one array indexed by node
   const byNode = async (req: Op<WorkerRequest>): Promise<number[][]> => {
     const out: number[][] = []
-    for (const rows of await all<number[][]>(req)) for (const [i, ...v] of rows) out[i] = v
+    for (const rows of await mesh.all<number[][]>(req)) for (const [i, ...v] of rows) out[i] = v
     return out
   }
-  const heapBefore = (await all<number>({ op: 'heap' })).reduce((a, b) => a + b, 0)
+  const heapBefore = (await mesh.all<number>({ op: 'heap' })).reduce((a, b) => a + b, 0)
   const rssBefore = await settledRss()
   log(`  in-process: ${w} worker threads ready, starting ${n} nodes (${START_CONCURRENCY} at once)`)
 
-  const addrs: string[][] = []
-  const started: number[] = []
-  const rnd = (k: number): number => Math.floor(Math.random() * k)
-  const bootstrapFor = (): string[] => {
-    const pool = [...started]
-    const out: string[] = []
-    while (out.length < BOOTSTRAP_PEERS && pool.length > 0) out.push(...addrs[pool.splice(rnd(pool.length), 1)[0]])
-    return out
-  }
-  const startNode = async (i: number, publish: string[]): Promise<void> => {
-    const r = await at(i).request<{ addrs: string[] }>({ op: 'start', i, bootstrap: bootstrapFor(), publish }, signal)
-    addrs[i] = r.addrs.filter(a => a.includes('/tcp/') && !a.includes('/ws'))
-    started.push(i)
-  }
-
-  const t0 = performance.now()
-  await startNode(0, ['ScaleEcho', 'ScaleNode0'])
-  await bounded(n - 1, START_CONCURRENCY, async (k) => {
-    const i = k + 1
-    await startNode(i, ['ScaleEcho', `ScaleNode${i}`])
-    if (started.length % 25 === 0) log(`  in-process: ${started.length}/${n} nodes started (${((performance.now() - t0) / 1000).toFixed(0)} s)`)
+  const startS = await mesh.startAll(n, i => ['ScaleEcho', `ScaleNode${i}`], (count, seconds) => {
+    if (count % 25 === 0) log(`  in-process: ${count}/${n} nodes started (${seconds.toFixed(0)} s)`)
   })
-  const startS = (performance.now() - t0) / 1000
 
   const t1 = performance.now()
   let counts: number[] = []
@@ -178,7 +208,7 @@ export async function runInproc (o: InprocOptions): Promise<InprocResult> {
   log(`  in-process N=${n}: started in ${startS.toFixed(1)} s, catalogs ${full ? `full ${catalogFullS.toFixed(1)} s later` : `not full after ${o.catalogWaitMs / 1000} s (smallest ${catalogMin} of ${n}, ${counts.filter(c => c < n).length} short)`}; idle ${o.idleMs / 1000} s`)
   if (!full) {
     for (const i of counts.map((c, i) => c < n ? i : -1).filter(i => i >= 0).slice(0, 10)) {
-      const lines = await at(i).request<string[]>({ op: 'diag', i }, signal)
+      const lines = await mesh.at(i).request<string[]>({ op: 'diag', i }, signal)
       log(`    node ${i} (${counts[i]} of ${n} ads): ${lines.length > 0 ? lines.join('; ') : 'no refusals counted'}`)
     }
   }
@@ -191,7 +221,7 @@ export async function runInproc (o: InprocOptions): Promise<InprocResult> {
   const cpu = process.cpuUsage(c0)
   const windowMs = performance.now() - w0
   const g1 = await byNode({ op: 'gossip' })
-  const heapAfter = (await all<number>({ op: 'heap' })).reduce((a, b) => a + b, 0)
+  const heapAfter = (await mesh.all<number>({ op: 'heap' })).reduce((a, b) => a + b, 0)
   const rssAfter = await settledRss()
   const perS = (a: number, b: number): number => (b - a) / (windowMs / 1000)
   const peers = (await byNode({ op: 'peers' })).slice(0, n).map(v => v[0])
@@ -204,10 +234,10 @@ export async function runInproc (o: InprocOptions): Promise<InprocResult> {
     const asker = rnd(n)
     let target = rnd(n - 1)
     if (target >= asker) target++
-    const a = await at(asker).request<{ count: number, ms: number }>({ op: 'find', i: asker, name: `ScaleNode${target}`, dhtOnly: false }, signal)
+    const a = await mesh.at(asker).request<{ count: number, ms: number }>({ op: 'find', i: asker, name: `ScaleNode${target}`, dhtOnly: false }, signal)
     findMs.push(a.ms)
     if (a.count < 1) findMisses++
-    const b = await at(asker).request<{ count: number, ms: number }>({ op: 'find', i: asker, name: `ScaleNode${target}`, dhtOnly: true }, signal)
+    const b = await mesh.at(asker).request<{ count: number, ms: number }>({ op: 'find', i: asker, name: `ScaleNode${target}`, dhtOnly: true }, signal)
     findDhtMs.push(b.ms)
     if (b.count < 1) findDhtMisses++
   }
@@ -215,7 +245,7 @@ export async function runInproc (o: InprocOptions): Promise<InprocResult> {
 
   // CFP→award from node 0 over 10 providers it is (or gets) connected to
   // a CFP stage that cannot start (too few providers reachable) loses its figure, not the others
-  const cfp = await at(0).request<CfpStageResult>({ op: 'cfp', i: 0, capability: 'ScaleEcho', candidates: Math.min(CFP_CANDIDATES, n - 1), rounds: o.cfpRounds, warm: 5 }, signal).catch((err: Error) => {
+  const cfp = await mesh.at(0).request<CfpStageResult>({ op: 'cfp', i: 0, capability: 'ScaleEcho', candidates: Math.min(CFP_CANDIDATES, n - 1), rounds: o.cfpRounds, warm: 5 }, signal).catch((err: Error) => {
     signal.throwIfAborted()
     log(`  in-process N=${n}: CFP stage failed: ${err.message}`)
     return { cfpMs: [], pingMs: [], failedRounds: o.cfpRounds, candidates: 0 }
@@ -228,9 +258,9 @@ export async function runInproc (o: InprocOptions): Promise<InprocResult> {
   for (let k = 0; k < o.joins; k++) {
     const i = n + k
     const name = `ScaleJoin${k}`
-    await startNode(i, [])
+    await mesh.startNode(i, [])
     const tj = performance.now()
-    await at(i).request({ op: 'publish', i, name }, signal)
+    await mesh.at(i).request({ op: 'publish', i, name }, signal)
     const reached = await pollUntil(async () => (await byNode({ op: 'counts', name })).every((v, j) => j === i || v[0] > 0), o.catalogWaitMs, 250, signal)
     if (reached) joinMs.push(performance.now() - tj)
     else joinsIncomplete++
