@@ -90,9 +90,11 @@ export class DhtProvider {
 
   private readonly clock: Clock
   private readonly provides?: Counter<'area' | 'kind' | 'result'>
+  private readonly area: string
 
   constructor (private readonly libp2p: PlLibp2p, private readonly logger: Logger, private readonly init: DhtProviderInit) {
     this.clock = init.clock ?? systemClock
+    this.area = init.area ?? 'discovery'
     // one counter per node, shared by the services that provide (discovery, registry, trust)
     const registry = init.metrics?.registry
     if (registry != null) {
@@ -251,13 +253,13 @@ export class DhtProvider {
     this.clock.clearTimeout(k.retry)
     k.retry = undefined
     this.provideOnce(k.cid).then((stored) => {
-      this.provides?.inc({ area: this.init.area ?? 'discovery', kind, result: 'ok' })
+      this.provides?.inc({ area: this.area, kind, result: 'ok' })
       k.running = false
       k.delay = this.init.retryMs
       k.reach = { at: this.clock.now(), stored, rt: this.libp2p.services.dht.routingTable.size, earlyWait: k.reach?.earlyWait ?? PROVIDE_GROWTH_CHECK_MS }
       this.logger.debug({ cid: key, stored, rt: k.reach.rt }, 'provided on the DHT')
     }, (err: Error) => {
-      if (!this.shutdown.signal.aborted) this.provides?.inc({ area: this.init.area ?? 'discovery', kind, result: 'failed' })
+      if (!this.shutdown.signal.aborted) this.provides?.inc({ area: this.area, kind, result: 'failed' })
       k.running = false
       if (!this.running || this.keys.get(key) !== k) return
       // equal jitter: keys that failed together (a lost connection) do not all retry at the same instant
