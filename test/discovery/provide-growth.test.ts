@@ -19,6 +19,7 @@ import { disc, descriptorInput, waitFor } from './helpers.js'
 const NAME = 'Growth'
 const PROVIDER = 1
 const LATE = 2
+const LATER = 3
 const clock = new FakeClock()
 let mesh: TestMesh
 
@@ -26,6 +27,13 @@ let mesh: TestMesh
 async function holds (node: PlNode, key: CID, provider: PlNode): Promise<boolean> {
   const store = (node.libp2p.services.dht as unknown as { providers: { getProviders: (cid: CID) => Promise<Array<{ toString: () => string }>> } }).providers
   return (await store.getProviders(key)).some(p => p.toString() === provider.peerId)
+}
+
+/** `pl_dht_provides_total{area="discovery",kind,result="ok"}` of `node` */
+async function provideCount (node: PlNode, kind: string): Promise<number> {
+  const text = await node.components.metrics.registry.metrics()
+  const m = new RegExp(`^pl_dht_provides_total\\{area="discovery",kind="${kind}",result="ok"\\} (\\d+)$`, 'm').exec(text)
+  return m == null ? 0 : Number(m[1])
 }
 
 test('earlyReprovideDue: after its wait, when the routing table grew by a quarter or could reach a quarter more peers than took the record', () => {
@@ -53,19 +61,19 @@ test('earlyReprovideDue: after its wait, when the routing table grew by a quarte
 })
 
 before(async () => {
-  // gossip off: only the DHT; the late node starts with no bootstrap peer, so it misses the first provide
+  // gossip off: only the DHT; the late nodes start with no bootstrap peer, so they miss the first provide
   mesh = await TestMesh.start({
-    nodes: 3,
+    nodes: 4,
     gossip: () => false,
     services: () => ({ discovery: discovery({ ttlMs: 60 * 60_000, sweepMs: 60_000, provideRetryMs: 100, provideRetryMaxMs: 1_000, gossip: false }) }),
-    extra: (i) => i === PROVIDER ? { clock } : i === LATE ? { bootstrap: [] } : {}
+    extra: (i) => i === PROVIDER ? { clock } : i === LATE || i === LATER ? { bootstrap: [] } : {}
   })
 })
 
 after(async () => { await mesh.stop() })
 
-test('a key provided while the provider knew one DHT peer is provided again once its routing table grows, and the new peer holds it', async () => {
-  const [first, provider, late] = mesh.nodes
+test('a key provided while the provider knew one DHT peer is provided again once its routing table grows, and the new peer holds it; the next early provide waits twice as long', async () => {
+  const [first, provider, late, later] = mesh.nodes
   const key = capNameKey(NAME)
   const dht = provider.libp2p.services.dht
   await waitFor(() => dht.routingTable.size === 1 && late.libp2p.getPeers().length === 0, 20_000, 'the provider to know only the bootstrap node')
@@ -91,14 +99,26 @@ test('a key provided while the provider knew one DHT peer is provided again once
     clock.advance(1)
     await waitFor(() => provides === 2, 20_000, 'the growth check to provide the key again')
     await waitFor(async () => await holds(late, key, provider), 20_000, 'the late node to hold the record after the early re-provide')
+    // both keys (the name key and the descriptor CID) done: their reach is recorded at the end of the walk
+    await waitFor(async () => await provideCount(provider, 'early') === 2, 20_000, 'both early re-provides to end')
+
+    // the table grows again at once (2 → 3 peers), but the early wait doubled as the last one started: 60 s, not 30
+    await provider.libp2p.dial(later.libp2p.getMultiaddrs()[0])
+    await waitFor(() => dht.routingTable.size === 3, 20_000, 'the provider\'s routing table to hold the later node')
+    clock.advance(PROVIDE_GROWTH_CHECK_MS)
+    await new Promise(resolve => setImmediate(resolve))
+    assert.equal(provides, 2, 'an early re-provide 30 s after the last one, whose wait had doubled to 60 s')
+    clock.advance(PROVIDE_GROWTH_CHECK_MS)
+    await waitFor(() => provides === 3, 20_000, 'the growth check to provide the key again after the doubled wait')
+    await waitFor(async () => await holds(later, key, provider), 20_000, 'the later node to hold the record')
+    await waitFor(async () => await provideCount(provider, 'early') === 4, 20_000, 'the second early re-provides to end')
 
     // no further growth: later checks leave the key alone
-    clock.advance(4 * PROVIDE_GROWTH_CHECK_MS)
-    assert.equal(provides, 2)
-    // counted, by why each provide ran (the name key and the descriptor CID: one early re-provide each)
-    const text = await provider.components.metrics.registry.metrics()
-    assert.match(text, /^pl_dht_provides_total\{area="discovery",kind="first",result="ok"\} 2$/m)
-    assert.match(text, /^pl_dht_provides_total\{area="discovery",kind="early",result="ok"\} 2$/m)
+    clock.advance(8 * PROVIDE_GROWTH_CHECK_MS)
+    assert.equal(provides, 3)
+    // counted, by why each provide ran (the name key and the descriptor CID: two early re-provides each)
+    assert.equal(await provideCount(provider, 'first'), 2)
+    assert.equal(await provideCount(provider, 'early'), 4)
   } finally {
     dht.provide = original
   }
