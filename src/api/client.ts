@@ -1,11 +1,17 @@
 import { readFile } from 'node:fs/promises'
+import type * as Http from 'node:http'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { CONTROL_FILE } from './control-file.js'
 import { ControlApiUnavailableError } from './errors.js'
+import { errorFromData, type PlError } from '../core/errors.js'
+
+// required as CommonJS: an ESM import of node:http reads every export, and three of them are getters
+// that load Node's built-in undici (what `fetch` would load) — see send() and scripts/build-bundle.mjs
+const { request: httpRequest } = createRequire(import.meta.url)('node:http') as typeof Http
 
 /** Response header of paged routes naming the next page's cursor (absent on the last page). */
 export const NEXT_CURSOR_HEADER = 'x-pl-next-cursor'
-import { errorFromData, type PlError } from '../core/errors.js'
 
 /** Talks to the control API of the pl process that holds a data dir. */
 export class ControlClient {
@@ -41,29 +47,49 @@ export class ControlClient {
       const res = await this.send<T[]>(method, url, method === 'POST' ? { ...body, ...(cursor != null ? { cursor } : {}) } : body, options)
       if (!Array.isArray(res.json)) throw new TypeError(`${method} ${path} is not a paged route (its answer is not a list)`)
       out.push(...res.json)
-      const next = res.headers.get(NEXT_CURSOR_HEADER)
-      if (next == null || next === '' || res.json.length === 0) return out
+      const next = res.headers[NEXT_CURSOR_HEADER]
+      if (typeof next !== 'string' || next === '' || res.json.length === 0) return out
       cursor = next
     }
     throw new TypeError(`${method} ${path}: more than ${maxPages} pages`)
   }
 
-  private async send<T> (method: string, path: string, body: unknown, options: { signal?: AbortSignal, timeoutMs?: number }): Promise<{ json: T, headers: Headers }> {
-    const signal = options.signal ?? AbortSignal.timeout(options.timeoutMs ?? 120_000)
-    let res: Response
+  /**
+   * One call over `node:http` rather than `fetch`: a `pl` command is a short
+   * process, and `fetch` loads undici (its sources and the llhttp
+   * WebAssembly) on its first call: ~50 ms of each command here, more
+   * than the command's own work (docs/PERFORMANCE.md, "Control calls without
+   * undici").
+   */
+  private async send<T> (method: string, path: string, body: unknown, options: { signal?: AbortSignal, timeoutMs?: number }): Promise<{ json: T, headers: Http.IncomingHttpHeaders }> {
+    const timeoutMs = options.timeoutMs ?? 120_000
+    const signal = options.signal ?? AbortSignal.timeout(timeoutMs)
+    const payload = body !== undefined ? JSON.stringify(body) : undefined
+    let res: { status: number, headers: Http.IncomingHttpHeaders, text: string }
     try {
-      res = await fetch(this.url + path, {
-        method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-        signal
+      res = await new Promise((resolve, reject) => {
+        const req = httpRequest(this.url + path, {
+          method,
+          signal,
+          headers: {
+            authorization: `Bearer ${this.token}`,
+            ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {})
+          }
+        }, (response) => {
+          const chunks: Buffer[] = []
+          response.on('data', (chunk: Buffer) => { chunks.push(chunk) })
+          response.on('error', reject)
+          response.on('end', () => { resolve({ status: response.statusCode ?? 0, headers: response.headers, text: Buffer.concat(chunks).toString('utf8') }) })
+        })
+        req.on('error', reject)
+        req.end(payload)
       })
     } catch (err: any) {
-      throw new ControlApiUnavailableError(`cannot reach the control API at ${this.url}: ${err.cause?.code ?? err.message}`)
+      const why = signal.aborted ? (options.signal == null ? `no answer within ${timeoutMs} ms` : 'aborted') : err.code ?? err.message
+      throw new ControlApiUnavailableError(`cannot reach the control API at ${this.url}: ${String(why)}`)
     }
-    const text = await res.text()
-    const json = text === '' ? undefined : JSON.parse(text)
-    if (!res.ok) {
+    const json = res.text === '' ? undefined : JSON.parse(res.text)
+    if (res.status < 200 || res.status > 299) {
       const e: PlError = errorFromData(json?.error ?? { name: 'ControlApiError', message: `HTTP ${res.status}` })
       throw e
     }
