@@ -54,11 +54,25 @@ async function env (isolation?: 'thread'): Promise<Env> {
   }
 }
 
+/**
+ * 1-step runs: rounds of ONE_STEP_N runs against as many raw piscina round
+ * trips. The executor's JS is optimised only after ~600 runs (measured per
+ * 100 runs: 0.7–1.8 ms each for the first 600, 0.3–0.5 ms after), the raw
+ * round trip from the start: ONE_STEP_WARMUP rounds (800 runs a side) are
+ * not measured, so that the figure is a running node's, not its first
+ * minutes' (docs/PERFORMANCE.md "Exec 1-step run on a quiet machine").
+ */
+const ONE_STEP_N = 50
+const ONE_STEP_WARMUP = 16
+const ONE_STEP_ROUNDS = 11
+
 function oneStepBench (isolation?: 'thread'): Bench {
   let e: Env
-  const N = 50
+  const N = ONE_STEP_N
   return {
     name: isolation == null ? 'exec-1-step-run' : `exec-1-step-run-${isolation}`,
+    warmup: ONE_STEP_WARMUP,
+    rounds: ONE_STEP_ROUNDS,
     setup: async () => { e = await env(isolation) },
     teardown: async () => { await e.close() },
     baseline: { name: 'raw piscina round trip (trivial task)', run: async () => { for (let i = 0; i < N; i++) await e.raw.run({ n: i }); return N } },
