@@ -56,10 +56,10 @@ export class ControlClient {
 
   /**
    * One call over `node:http` rather than `fetch`: a `pl` command is a short
-   * process, and `fetch` loads undici (its sources and the llhttp
-   * WebAssembly) on its first call: ~50 ms of each command here, more
-   * than the command's own work (docs/PERFORMANCE.md, "Control calls without
-   * undici").
+   * process, and `fetch` loads undici (its sources, web streams and the
+   * llhttp WebAssembly) on its first call: `pl status` took ~360 ms with it
+   * and ~220 ms without here, more than the command's own work
+   * (docs/PERFORMANCE.md, "Control calls without undici").
    */
   private async send<T> (method: string, path: string, body: unknown, options: { signal?: AbortSignal, timeoutMs?: number }): Promise<{ json: T, headers: Http.IncomingHttpHeaders }> {
     const timeoutMs = options.timeoutMs ?? 120_000
