@@ -16,10 +16,10 @@ import { createHash } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { capNameKey } from '../../src/discovery/index.js'
+import { KAD_K as K } from '../../src/discovery/dht.js'
 import { InprocMesh, defaultInprocWorkers } from './inproc.js'
 import { sleep } from './wait.js'
 
-const K = 20
 const { values } = parseArgs({ options: { n: { type: 'string', default: '60' }, 'settle-ms': { type: 'string', default: '60000' }, queries: { type: 'string', default: '30' }, 'walk-again': { type: 'boolean', default: false } } })
 const n = Number(values.n)
 const settleMs = Number(values['settle-ms'])

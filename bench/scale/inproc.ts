@@ -59,10 +59,10 @@ const BOOTSTRAP_PEERS = 3
 /** longest a worker may take to answer one request (a bound for a hung worker, not a speed check) */
 const REQUEST_TIMEOUT_MS = 600_000
 
-export type Op<R extends WorkerRequest> = R extends unknown ? Omit<R, 'id'> : never
+type Op<R extends WorkerRequest> = R extends unknown ? Omit<R, 'id'> : never
 
 /** A worker thread and its pending requests. */
-export class MeshWorker {
+class MeshWorker {
   private readonly worker: Worker
   private readonly pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
   private next = 0

@@ -29,11 +29,11 @@ async function holds (node: PlNode, key: CID, provider: PlNode): Promise<boolean
   return (await store.getProviders(key)).some(p => p.toString() === provider.peerId)
 }
 
-/** `pl_dht_provides_total{area="discovery",kind,result="ok"}` of `node` */
+/** `pl_dht_provides_total{area="discovery",kind,result="ok"}` of `node`, read from the counter (not its text form) */
 async function provideCount (node: PlNode, kind: string): Promise<number> {
-  const text = await node.components.metrics.registry.metrics()
-  const m = new RegExp(`^pl_dht_provides_total\\{area="discovery",kind="${kind}",result="ok"\\} (\\d+)$`, 'm').exec(text)
-  return m == null ? 0 : Number(m[1])
+  const counter = node.components.metrics.registry.getSingleMetric('pl_dht_provides_total')
+  const values = (await counter?.get())?.values ?? []
+  return values.find(v => v.labels.area === 'discovery' && v.labels.kind === kind && v.labels.result === 'ok')?.value ?? 0
 }
 
 test('earlyReprovideDue: after its wait, when the routing table grew by a quarter or could reach a quarter more peers than took the record', () => {
