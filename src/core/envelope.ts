@@ -254,6 +254,10 @@ export interface ReplayGuard {
 }
 
 const DEFER = { defer: true }
+/** the options of a call that gives none (one object, not a new `{}` per call) */
+const NO_OPTIONS: VerifyOptions = Object.freeze({})
+/** the decoded signature of the envelope being checked: verifications are synchronous, one at a time per thread */
+const SIG_SCRATCH = Buffer.allocUnsafeSlow(64)
 
 /**
  * Verifies envelopes in a fixed order, cheapest checks first: shape, type and
@@ -264,6 +268,18 @@ export class EnvelopeVerifier {
   readonly clockSkewMs: number
   readonly maxBytes: number
   private readonly clock: Clock
+  /**
+   * The envelope and options of the check running in `checkForms`, which
+   * `withPlainCborForms` calls at once: one callback made once, where a
+   * closure per verification would be garbage per envelope (see
+   * docs/PERFORMANCE.md "Envelope verify: garbage per envelope").
+   */
+  private pending: Envelope<any> | undefined
+  private pendingOptions: VerifyOptions = NO_OPTIONS
+  private readonly checkForms = (signed: Uint8Array, unsigned: Uint8Array): VerifiedEnvelope<any> => {
+    if (this.pending === undefined) throw new Error('EnvelopeVerifier: no envelope being checked')
+    return this.checkSigned(this.pending, signed, unsigned, this.pendingOptions)
+  }
 
   constructor (private readonly registry: EnvelopeSchemas, private readonly replay: ReplayGuard | undefined, private readonly init: EnvelopeVerifierInit = {}) {
     this.clockSkewMs = init.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS
@@ -271,16 +287,32 @@ export class EnvelopeVerifier {
     this.clock = init.clock ?? systemClock
   }
 
-  async verify<B = Record<string, unknown>> (value: unknown, options: VerifyOptions = {}): Promise<VerifiedEnvelope<B>> {
+  /**
+   * Every check, then the replay store (unless `skipReplay`). Without a
+   * replay store the checks are synchronous and the answer is an already
+   * settled promise; a failed check rejects it (never a synchronous throw).
+   */
+  verify<B = Record<string, unknown>> (value: unknown, options: VerifyOptions = NO_OPTIONS): Promise<VerifiedEnvelope<B>> {
+    let checked: VerifiedEnvelope<B>
     try {
-      const { envelope, id } = this.verifyStateless<B>(value, options)
-      if (this.replay != null && options.skipReplay !== true) {
-        if (!await this.replay.add(id, envelope.exp, envelope.ts, options.deferRecord === true ? DEFER : undefined)) {
-          if (envelope.ts < (this.replay.refusedBefore ?? 0)) throw new ReplayError(`envelope ${id} was signed before this node restarted from an unclean stop and may have been received then`, { id, ts: envelope.ts })
-          throw new ReplayError(`envelope ${id} was already received`, { id })
-        }
+      checked = this.verifyStateless<B>(value, options)
+    } catch (err) {
+      this.init.onReject?.((err as Error).name)
+      return Promise.reject(err)
+    }
+    if (this.replay == null || options.skipReplay === true) return Promise.resolve(checked)
+    return this.admit(this.replay, checked, options)
+  }
+
+  /** The replay store's part of `verify`: refuses an envelope it has seen. */
+  private async admit<B> (replay: ReplayGuard, checked: VerifiedEnvelope<B>, options: VerifyOptions): Promise<VerifiedEnvelope<B>> {
+    const { envelope, id } = checked
+    try {
+      if (!await replay.add(id, envelope.exp, envelope.ts, options.deferRecord === true ? DEFER : undefined)) {
+        if (envelope.ts < (replay.refusedBefore ?? 0)) throw new ReplayError(`envelope ${id} was signed before this node restarted from an unclean stop and may have been received then`, { id, ts: envelope.ts })
+        throw new ReplayError(`envelope ${id} was already received`, { id })
       }
-      return { envelope, id }
+      return checked
     } catch (err) {
       this.init.onReject?.((err as Error).name)
       throw err
@@ -304,7 +336,7 @@ export class EnvelopeVerifier {
   }
 
   /** All checks except the replay store (pure; used by gossip validators before delivery). */
-  verifyStateless<B = Record<string, unknown>> (value: unknown, options: VerifyOptions = {}): VerifiedEnvelope<B> {
+  verifyStateless<B = Record<string, unknown>> (value: unknown, options: VerifyOptions = NO_OPTIONS): VerifiedEnvelope<B> {
     if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new MalformedEnvelopeError('envelope is not an object')
     const env = value as Envelope<B>
     if (!this.registry.isValid(ENVELOPE_TYPE, env)) {
@@ -314,7 +346,15 @@ export class EnvelopeVerifier {
     }
     // the signed form (size, id) and the signed bytes (signature) from one encoding, checked where
     // the encoder wrote them; other values (a CID in the body...) are encoded through dag-cbor
-    const checked = withPlainCborForms(env, 'sig', ENVELOPE_DOMAIN, (signed, unsigned) => this.checkSigned(env, signed, unsigned, options))
+    this.pending = env
+    this.pendingOptions = options
+    let checked: VerifiedEnvelope<B> | undefined
+    try {
+      checked = withPlainCborForms(env, 'sig', ENVELOPE_DOMAIN, this.checkForms) as VerifiedEnvelope<B> | undefined
+    } finally {
+      this.pending = undefined
+      this.pendingOptions = NO_OPTIONS
+    }
     if (checked !== undefined) return checked
     const signed = encodeCanonical(env)
     return this.checkSigned(env, signed, unsignedFromSigned(signed) ?? unsignedBytes(env), options)
@@ -336,7 +376,9 @@ export class EnvelopeVerifier {
     // one signature, one text form: base64url ignores the spare bits of the last character, and a
     // re-encoded signature would give the same signed envelope a new id (and a pass through the replay store)
     if (!isCanonicalSignature(env.sig)) throw new BadSignatureError('signature is not 64 bytes in canonical base64url', { from: env.from })
-    const sig = Buffer.from(env.sig, 'base64url')
+    // decoded into scratch memory: the signature is only read by the check below
+    SIG_SCRATCH.write(env.sig, 'base64url')
+    const sig = SIG_SCRATCH
     let ok = false
     try {
       ok = verifyByPeer(env.from, unsigned, sig)

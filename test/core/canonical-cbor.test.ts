@@ -124,3 +124,31 @@ test('the zero-copy forms: use sees the bytes, its errors are thrown, encodings 
   assert.equal(called, false)
   assert.deepEqual(withPlainCbor(doc, prefix, b => b.slice()), new Uint8Array([9, ...dagCbor.encode(doc)]))
 })
+
+test('deep and wide nesting: key arrays reused by depth give dag-cbor\'s bytes, past the pooled depths too', () => {
+  // at each level: a sibling object before and after the nested one, an array of objects, a member left undefined
+  let v: Record<string, unknown> = { leaf: 'x' }
+  for (let i = 0; i < 40; i++) {
+    v = { zz: { b: i, a: [i] }, [`k${i}`]: v, aa: [{ y: 1, x: 2 }, { q: { r: i } }], u: undefined, m: { n: i } }
+  }
+  const direct = encodePlainCbor(v)
+  assert.ok(direct != null)
+  assert.deepEqual(direct, new Uint8Array(dagCbor.encode(stripUndefined(v))))
+  // an encoding given up half way (a CID deep inside is not plain: dag-cbor encodes it) leaves the next one right
+  const linked = { a: { b: { c: { d: cidOf({ a: 1 }) } } }, z: 1 }
+  assert.equal(encodePlainCbor(linked), undefined)
+  assert.deepEqual(encodeCanonical(linked), new Uint8Array(dagCbor.encode(linked)))
+  assert.deepEqual(encodePlainCbor({ b: 1, a: { d: 2, c: 3 } }), new Uint8Array(dagCbor.encode({ b: 1, a: { d: 2, c: 3 } })))
+})
+
+test('an enumerable member on Object.prototype is not a member of the objects encoded', () => {
+  const doc = { b: 1, a: { c: 2 } }
+  const expected = new Uint8Array(dagCbor.encode(doc));
+  (Object.prototype as Record<string, unknown>).polluted = 'x'
+  try {
+    assert.deepEqual(encodePlainCbor(doc), expected)
+    assert.deepEqual(formsOf(doc, 'b', ENVELOPE_DOMAIN)?.full, expected)
+  } finally {
+    delete (Object.prototype as Record<string, unknown>).polluted
+  }
+})

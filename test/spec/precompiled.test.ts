@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { SchemaRegistry, schemasDir } from '../../src/spec/registry.js'
 import { loadPrecompiled } from '../../src/spec/precompiled.js'
+import { ownKeysLoopsWithoutArrays } from '../../src/spec/precompile-emit.js'
 import { cidStringOf } from '../../src/core/encoding.js'
 import { packageRoot } from '../../src/core/paths.js'
 
@@ -60,4 +61,31 @@ test('the registry\'s ajv (created on first use) holds every schema', () => {
   assert.equal(reg.ajv.validateSchema({ type: 'object' }), true)
   assert.equal(reg.ajv.validateSchema({ type: 12 }), false)
   assert.ok(reg.ajv.getSchema('pl:Bid.v1') != null)
+})
+
+test('the precompiled validators loop over own members without a key array, and judge inherited and own members as ajv does', () => {
+  const built = readFileSync(join(packageRoot(), 'dist', 'src', 'spec', 'validators.generated.cjs'), 'utf8')
+  assert.equal(built.match(/ of Object\.keys\(/g), null, 'no for…of Object.keys loop is left')
+  assert.ok((built.match(/for\(const key\d+ in \w+\)\{if\(!func0\.call\(/g) ?? []).length >= 10, 'the member loops are for…in with an own-member check')
+  const pre = SchemaRegistry.fromDocuments(docs)
+  const rt = SchemaRegistry.fromDocuments(docs, { precompiled: false })
+  const valid = vectors.find(v => v.schema === 'Bid.v1' && v.valid) as { doc: Record<string, unknown> }
+  // an inherited enumerable member is not the document's: valid for both; an own one is refused by both, the same way
+  const inherited = Object.assign(Object.create({ extra_member: 'x' }), valid.doc)
+  const own = { ...valid.doc, extra_member: 'x' }
+  const nullProto = Object.assign(Object.create(null), valid.doc)
+  for (const [doc, ok] of [[inherited, true], [own, false], [nullProto, true]] as const) {
+    const a = pre.get('Bid.v1').validate
+    const b = rt.get('Bid.v1').validate
+    assert.equal(a(doc), ok)
+    assert.equal(b(doc), ok)
+    assert.equal(a.errors?.[0]?.keyword, b.errors?.[0]?.keyword)
+  }
+})
+
+test('ownKeysLoopsWithoutArrays rewrites only ajv\'s own-member loops over a variable, and only where func0 is hasOwnProperty', () => {
+  const src = 'const func0 = Object.prototype.hasOwnProperty;for(const key0 of Object.keys(data)){x(key0)}for(const key1 of Object.keys(data.a)){}'
+  assert.equal(ownKeysLoopsWithoutArrays(src), 'const func0 = Object.prototype.hasOwnProperty;for(const key0 in data){if(!func0.call(data, key0))continue;x(key0)}for(const key1 of Object.keys(data.a)){}')
+  const other = 'const func0 = require("ajv/dist/runtime/ucs2length").default;for(const key0 of Object.keys(data)){}'
+  assert.equal(ownKeysLoopsWithoutArrays(other), other, 'func0 is something else: left alone')
 })
