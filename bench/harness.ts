@@ -10,7 +10,13 @@
  *   make the measurement fairer on a shared machine.
  * - **figures**: `run()` measures itself and returns named figures (p50/p95
  *   with a unit), each with the raw baseline it measured in the same run.
+ *
+ * Before a pair's warm-up, the process's V8 young generation is run through
+ * once with short-lived garbage (`warmHeap`), both sides alike; set
+ * `PL_BENCH_COLD_HEAP=1` to measure without it.
  */
+import { getHeapSpaceStatistics } from 'node:v8'
+
 export interface Runner { name: string, run: () => Promise<number> }
 
 export interface PairBench {
@@ -85,6 +91,25 @@ export function latencyFigure (samples: number[], baseline?: { name: string, sam
   }
 }
 
+/**
+ * Allocates short-lived garbage, four times V8's young generation as it is
+ * now and at least 64 MiB, so that a pair is not measured while the young
+ * generation's pages are touched for the first time: after V8 grows it (it
+ * does during the first benches of a process), a subject that allocates pays
+ * a page fault every few KB until each page has been used once, ~10 % of an
+ * envelope verification for its first ~6 000 (docs/PERFORMANCE.md "Envelope
+ * verify: garbage per envelope"), while a native baseline that allocates
+ * nothing never does. A node that has run for a minute is past it. ~0.1–0.3 s.
+ */
+export function warmHeap (): void {
+  const young = getHeapSpaceStatistics().find(s => s.space_name === 'new_space')?.space_size ?? 0
+  // each object: ~100 bytes (a 3-member object, a 2-element array, a short string)
+  const objects = Math.max(64 * 2 ** 20, 4 * young) / 100
+  let last: unknown
+  for (let i = 0; i < objects; i++) last = { a: i, b: [i, i], c: 'x' + String(i) }
+  if (last == null) throw new Error('unreachable')
+}
+
 /** One round of a runner: ops per second of wall time and of process CPU time. */
 async function measure (r: Runner): Promise<{ wall: number, cpu: number }> {
   const c0 = process.cpuUsage()
@@ -112,6 +137,7 @@ export async function runBench (b: Bench, log: (line: string) => void = () => {}
   }
   await b.setup?.()
   try {
+    if (process.env.PL_BENCH_COLD_HEAP !== '1') warmHeap()
     for (let i = 0; i < (b.warmup ?? 1); i++) { await b.baseline.run(); await b.subject.run() }
     const base: Array<{ wall: number, cpu: number }> = []
     const subj: Array<{ wall: number, cpu: number }> = []
