@@ -146,37 +146,18 @@ function sortAsciiKeys (keys: string[]): void {
   }
 }
 
-/**
- * Key arrays reused by nesting depth: an encoding runs one at a time (`busy`),
- * and the keys of an object are in use only while its members are written,
- * one array per depth. Deeper than this, arrays are not kept.
- */
-const KEY_POOL_DEPTH = 16
-const keyPool: string[][] = []
-/** nesting depth of the object being written; every encoding starts at 0 */
-let depth = 0
-
-/**
- * The keys of a plain object to encode, in dag-cbor order (`undefined`
- * members left out); throws UNSUPPORTED for any other object. The array is
- * the pool's for the current depth (no garbage per object): valid until the
- * next object at the same depth.
- */
+/** The keys of a plain object to encode, in dag-cbor order (`undefined` members left out); throws UNSUPPORTED for any other object. */
 function sortedKeys (obj: Record<string, unknown>): string[] {
   const proto = Object.getPrototypeOf(obj)
   if (proto !== Object.prototype && proto !== null) throw UNSUPPORTED
-  let keys = depth < KEY_POOL_DEPTH ? keyPool[depth] : []
-  if (keys === undefined) keyPool[depth] = keys = []
-  let n = 0
+  const all = Object.keys(obj)
+  let keys = all
   let ascii = true
-  // own enumerable string keys, in the order Object.keys gives them
-  for (const k in obj) {
-    if (!Object.hasOwn(obj, k) || obj[k] === undefined) continue
-    keys[n++] = k
-    if (ascii) ascii = isAscii(k)
+  for (let i = 0; i < all.length; i++) {
+    if (obj[all[i]] === undefined) { keys = all.filter(k => obj[k] !== undefined); break }
   }
-  keys.length = n
-  if (n > 1) {
+  for (let i = 0; i < keys.length && ascii; i++) ascii = isAscii(keys[i])
+  if (keys.length > 1) {
     if (ascii) sortAsciiKeys(keys)
     else keys.sort(compareUtf8Keys)
   }
@@ -217,14 +198,11 @@ function writeValue (v: unknown): void {
   }
   const obj = v as Record<string, unknown>
   const keys = sortedKeys(obj)
-  const n = keys.length
-  head(5, n)
-  depth++
-  for (let i = 0; i < n; i++) {
+  head(5, keys.length)
+  for (let i = 0; i < keys.length; i++) {
     writeString(keys[i])
     writeValue(obj[keys[i]])
   }
-  depth--
 }
 
 /**
@@ -271,10 +249,8 @@ export function withPlainCborForms<R> (value: unknown, omit: string, prefix: Uin
  */
 function writeForms (obj: Record<string, unknown>, omit: string, prefix: Uint8Array): number {
   pos = 0
-  depth = 0
   try {
     const keys = sortedKeys(obj)
-    depth = 1
     head(5, keys.length)
     const entries = pos
     // [cut, cutEnd): the omitted member's key and value; empty when there is none
@@ -316,7 +292,6 @@ export function withPlainCbor<R> (value: unknown, prefix: Uint8Array | undefined
   busy = true
   try {
     pos = 0
-    depth = 0
     try {
       if (prefix != null) {
         ensure(prefix.byteLength)
