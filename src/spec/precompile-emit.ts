@@ -17,7 +17,7 @@ const standaloneCode = ((standaloneCodeModule as unknown as { default?: unknown 
  * `for (const k of Object.keys(o)) {` (ajv's loop over an object's members
  * under `ownProperties`) as `for (const k in o) { if (!hasOwn(o, k)) continue;`:
  * the same members in the same order, own enumerable string keys only, but
- * no key array and no iterator per validated object (~0.25 KB of garbage per
+ * no key array and no iterator per validated object (~0.5 KB of garbage per
  * envelope verification; docs/PERFORMANCE.md "Envelope verify: garbage per
  * envelope"). `func0` is ajv's `Object.prototype.hasOwnProperty`, which the
  * same source uses for `required` and `properties` under `ownProperties`.
