@@ -100,8 +100,10 @@ export function latencyFigure (samples: number[], baseline?: { name: string, sam
  * envelope verification for its first ~6 000 (docs/PERFORMANCE.md "Envelope
  * verify: garbage per envelope"), while a native baseline that allocates
  * nothing never does. A node that has run for a minute is past it. ~0.1–0.3 s.
+ * Does nothing with `PL_BENCH_COLD_HEAP=1`.
  */
 export function warmHeap (): void {
+  if (process.env.PL_BENCH_COLD_HEAP === '1') return
   const young = getHeapSpaceStatistics().find(s => s.space_name === 'new_space')?.space_size ?? 0
   // each object: ~100 bytes (a 3-member object, a 2-element array, a short string)
   const objects = Math.max(64 * 2 ** 20, 4 * young) / 100
@@ -137,7 +139,7 @@ export async function runBench (b: Bench, log: (line: string) => void = () => {}
   }
   await b.setup?.()
   try {
-    if (process.env.PL_BENCH_COLD_HEAP !== '1') warmHeap()
+    warmHeap()
     for (let i = 0; i < (b.warmup ?? 1); i++) { await b.baseline.run(); await b.subject.run() }
     const base: Array<{ wall: number, cpu: number }> = []
     const subj: Array<{ wall: number, cpu: number }> = []

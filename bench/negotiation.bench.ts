@@ -109,7 +109,7 @@ const negotiationBench: Bench = {
       // CFP → award: one round over 4 candidates, then award the best and wait for the ack
       const exchange = await cfpAwardRig(requester, { capability: 'Echo', run: 'bench', candidates })
       const cfpToAward: number[] = []
-      if (process.env.PL_BENCH_COLD_HEAP !== '1') warmHeap()
+      warmHeap()
       for (let i = 0; i < ROUNDS + CFP_WARMUP; i++) {
         const t0 = performance.now()
         await exchange(`s${i}`, AbortSignal.timeout(10_000))
